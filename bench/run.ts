@@ -1,0 +1,14 @@
+// Benchmark runner: `npm run bench -- <name>`. Each benchmark prints its figures and the ratio
+// against a baseline measured in the same run.
+const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {};
+
+const name = process.argv[2];
+if (!name || !benches[name]) {
+  console.log(
+    `usage: npm run bench -- <name>\nbenchmarks: ${Object.keys(benches).join(', ') || '(none yet)'}`,
+  );
+  process.exitCode = name ? 2 : 0;
+} else {
+  const mod = await benches[name]();
+  await mod.run();
+}

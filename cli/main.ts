@@ -1,0 +1,55 @@
+// The `bmfleet` command line. Each subcommand lives with the part that owns it and is loaded
+// lazily, so `bmfleet bmodel inspect` does not pay for the controller's start-up.
+import { isBmfError, toBmfError } from '../shared/errors.js';
+
+export interface CommandContext {
+  readonly argv: readonly string[];
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** A command returns its exit code. */
+export type CommandRun = (ctx: CommandContext) => Promise<number>;
+
+interface CommandEntry {
+  readonly summary: string;
+  readonly load: () => Promise<CommandRun>;
+}
+
+// Registry: name -> lazy loader. Parts add their commands here.
+export const commands: Record<string, CommandEntry> = {
+  version: {
+    summary: 'print the bmfleet version',
+    load: async () => (await import('./commands/version.js')).run,
+  },
+};
+
+function usage(): string {
+  const rows = Object.entries(commands)
+    .map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
+    .join('\n');
+  return `usage: bmfleet <command> [options]\n\ncommands:\n${rows}\n`;
+}
+
+export async function main(ctx: CommandContext): Promise<number> {
+  const [name, ...rest] = ctx.argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    ctx.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    ctx.stderr.write(`bmfleet: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const run = await entry.load();
+    return await run({ ...ctx, argv: rest });
+  } catch (e) {
+    const err = toBmfError(e);
+    ctx.stderr.write(`${err.code}: ${err.message}\n`);
+    if (!isBmfError(e) && ctx.env.BMFLEET_DEBUG) ctx.stderr.write(`${(e as Error).stack}\n`);
+    return err.code === 'BMF_ERR_USAGE' ? 2 : 1;
+  }
+}
