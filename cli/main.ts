@@ -23,6 +23,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'print the bmfleet version',
     load: async () => (await import('./commands/version.js')).run,
   },
+  bmodel: {
+    summary: 'inspect a BMODEL (bmodel inspect FILE [--json])',
+    load: async () => (await import('./commands/bmodel.js')).run,
+  },
 };
 
 function usage(): string {

@@ -98,6 +98,10 @@ export const errorCatalogue = {
     status: 403,
   },
   BMF_ERR_TRUST_ROOT_INVALID: { message: 'root document invalid: {reason}', status: 400 },
+  BMF_ERR_TRUST_DOCUMENT_INVALID: {
+    message: '{what} invalid at {field}: {reason}',
+    status: 400,
+  },
   BMF_ERR_TRUST_WRONG_DEVICE: {
     message: 'assignment is for device {target}, not {device}',
     status: 403,

@@ -1,0 +1,62 @@
+// Runtime selection: `auto` uses libsophon's bmrt when the library is installed and the
+// simulator otherwise; the chosen backend and why are reported (the agent logs and announces it).
+// The bmrt backend is built in its own issue and is passed in as a factory when it exists.
+import { existsSync } from 'node:fs';
+import { bmfError } from '../../shared/errors.js';
+import type { Clock } from '../clock.js';
+import type { SimSessionPool } from './session-pool.js';
+import { createSimBackend } from './sim.js';
+import type { RuntimeBackend, RuntimeChoice, RuntimeName, TimingMode } from './types.js';
+
+/** libsophon installs under /opt/sophon/libsophon-<ver> with a -current symlink (REFERENCE.md 3). */
+export const LIBBMRT_PATH = '/opt/sophon/libsophon-current/lib/libbmrt.so';
+
+export interface SelectRuntimeOptions {
+  readonly pool: SimSessionPool;
+  readonly clock: Clock;
+  readonly timing: TimingMode;
+  readonly libbmrtPath?: string;
+  readonly fileExists?: (path: string) => boolean;
+  readonly createBmrtBackend?: () => RuntimeBackend;
+}
+
+export interface SelectedRuntime {
+  readonly backend: RuntimeBackend;
+  readonly chosen: RuntimeName;
+  readonly reason: string;
+}
+
+export function selectRuntime(choice: RuntimeChoice, options: SelectRuntimeOptions): SelectedRuntime {
+  const path = options.libbmrtPath ?? LIBBMRT_PATH;
+  const present = (options.fileExists ?? existsSync)(path);
+  const sim = (reason: string): SelectedRuntime => ({
+    backend: createSimBackend({ pool: options.pool, clock: options.clock, timing: options.timing }),
+    chosen: 'sim',
+    reason,
+  });
+  switch (choice) {
+    case 'sim':
+      return sim('simulator requested');
+    case 'bmrt':
+      if (!present) {
+        throw bmfError('BMF_ERR_RUNTIME_UNAVAILABLE', {
+          runtime: 'bmrt',
+          reason: `libsophon not found at ${path}`,
+        });
+      }
+      if (!options.createBmrtBackend) {
+        throw bmfError('BMF_ERR_RUNTIME_UNAVAILABLE', {
+          runtime: 'bmrt',
+          reason: 'this build has no bmrt backend',
+        });
+      }
+      return { backend: options.createBmrtBackend(), chosen: 'bmrt', reason: 'bmrt requested' };
+    case 'auto':
+      if (present && options.createBmrtBackend) {
+        return { backend: options.createBmrtBackend(), chosen: 'bmrt', reason: `found ${path}` };
+      }
+      return sim(
+        present ? `found ${path} but this build has no bmrt backend` : `no libsophon at ${path}`,
+      );
+  }
+}

@@ -1,0 +1,103 @@
+// The `sim` backend: runs the ONNX payload a simulator BMODEL carries (built by the compiler's
+// `sim` target) with onnxruntime-node. Timing `host` reports what this machine measured;
+// `modeled` waits until the cost model's device latency (bundle metadata) has passed so that fleet
+// tests see board-like latencies. Which one applied is reported with every result.
+import * as ort from 'onnxruntime-node';
+import { bmfError, isBmfError } from '../../shared/errors.js';
+import type { Tensor, TensorDtype } from '../../shared/tensor.js';
+import type { Clock } from '../clock.js';
+import { checkFeeds, describeBmodel } from './describe.js';
+import type { SimSessionPool } from './session-pool.js';
+import { openSimulatorBmodel } from './sim-bmodel.js';
+import type {
+  InferResult,
+  ModelDescription,
+  ModelHandle,
+  RuntimeBackend,
+  TimingMode,
+} from './types.js';
+
+export interface SimBackendOptions {
+  readonly pool: SimSessionPool;
+  readonly clock: Clock;
+  readonly timing: TimingMode;
+}
+
+interface SimModel {
+  readonly handle: ModelHandle;
+  readonly session: ort.InferenceSession;
+  readonly modeledLatencyMs: number | undefined;
+}
+
+const ORT_TYPES: Record<TensorDtype, ort.Tensor.Type> = {
+  float32: 'float32',
+  float16: 'float16',
+  int8: 'int8',
+  uint8: 'uint8',
+  int32: 'int32',
+  int64: 'int64',
+};
+
+function toShared(name: string, t: ort.Tensor): Tensor {
+  const dtype = (Object.keys(ORT_TYPES) as TensorDtype[]).find((k) => ORT_TYPES[k] === t.type);
+  if (!dtype) {
+    throw bmfError('BMF_ERR_RUNTIME_INFER', { reason: `output ${name} has type ${t.type}` });
+  }
+  return { dtype, shape: [...t.dims], data: t.data as Tensor['data'] };
+}
+
+export function createSimBackend(options: SimBackendOptions): RuntimeBackend {
+  const { pool, clock, timing } = options;
+  const models = new Map<number, SimModel>();
+  let nextId = 1;
+
+  function get(handle: ModelHandle): SimModel {
+    const m = models.get(handle.id);
+    if (!m) throw bmfError('BMF_ERR_RUNTIME_INFER', { reason: `model ${handle.id} not loaded` });
+    return m;
+  }
+
+  return {
+    name: 'sim',
+    timing,
+    async load(bytes, { digest, modeledLatencyMs }) {
+      const { bmodel, onnx } = openSimulatorBmodel(bytes);
+      const description: ModelDescription = describeBmodel(bmodel);
+      const { session } = await pool.acquire(digest, () => onnx);
+      const handle: ModelHandle = { id: nextId++, digest, description };
+      models.set(handle.id, { handle, session, modeledLatencyMs });
+      return handle;
+    },
+    describe: (handle) => get(handle).handle.description,
+    async infer(handle, feeds, signal): Promise<InferResult> {
+      const model = get(handle);
+      checkFeeds(model.handle.description, feeds);
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) {
+        ortFeeds[name] = new ort.Tensor(ORT_TYPES[t.dtype], t.data, [...t.shape]);
+      }
+      const start = clock.now();
+      let raw: ort.InferenceSession.ReturnType;
+      try {
+        raw = await model.session.run(ortFeeds);
+      } catch (e) {
+        if (isBmfError(e)) throw e;
+        throw bmfError('BMF_ERR_RUNTIME_INFER', { reason: (e as Error).message }, { cause: e });
+      }
+      const outputs: Record<string, Tensor> = {};
+      for (const [name, t] of Object.entries(raw)) outputs[name] = toShared(name, t);
+      const modeled = timing === 'modeled' && model.modeledLatencyMs !== undefined;
+      if (modeled) {
+        const remaining = (model.modeledLatencyMs as number) - (clock.now() - start);
+        if (remaining > 0) await clock.sleep(remaining, signal);
+      }
+      return { outputs, inferMs: clock.now() - start, timing: modeled ? 'modeled' : 'host' };
+    },
+    async unload(handle) {
+      const model = models.get(handle.id);
+      if (!model) return; // unloading twice is a no-op: executors may repeat a step
+      models.delete(handle.id);
+      await pool.release(model.handle.digest);
+    },
+  };
+}

@@ -1,0 +1,62 @@
+// What the serving layer needs to know about a model: the verified BMODEL bytes plus the bundle
+// metadata that matters at run time (labels, preprocessing, golden set, gate thresholds, modeled
+// latency). The sync layer builds it from a verified bundle in the store.
+import type { Tensor } from '../../shared/tensor.js';
+
+export type VariantName = 'A' | 'B';
+
+export interface GoldenSet {
+  readonly inputs: readonly Readonly<Record<string, Tensor>>[];
+  /** Expected top-1 class per input (accuracy gate); omitted when the bundle has no labels. */
+  readonly labels?: readonly number[];
+  /** Reference outputs per input (output-similarity gate), e.g. from the FP32 original. */
+  readonly referenceOutputs?: readonly Readonly<Record<string, Tensor>>[];
+}
+
+export interface GateThresholds {
+  /** Minimum top-1 accuracy on the golden set, 0..1. */
+  readonly minAccuracy: number;
+  /** Minimum mean cosine similarity against the reference outputs, 0..1. */
+  readonly minCosine: number;
+}
+
+export interface ModelSpec {
+  /** Identity of the bundle (sha256 of its signed manifest). */
+  readonly bundleDigest: string;
+  readonly version: string;
+  readonly bmodel: Uint8Array;
+  readonly bmodelDigest: string;
+  readonly modeledLatencyMs?: number;
+  readonly labels?: readonly string[];
+  /** Preprocessing spec (shared/preprocess vocabulary) for image requests; opaque here. */
+  readonly preprocess?: unknown;
+  readonly golden?: GoldenSet;
+  readonly gate?: GateThresholds;
+}
+
+export interface HealthThresholds {
+  /** How long after activation the new model is watched. */
+  readonly windowMs: number;
+  /** Requests needed before a verdict on rates (fewer means "not enough data yet"). */
+  readonly minRequests: number;
+  readonly maxErrorRate: number;
+  readonly maxP95Ms: number;
+}
+
+export type ServeEvent =
+  | { readonly kind: 'activated'; readonly variant: VariantName; readonly bundleDigest: string }
+  | {
+      readonly kind: 'gate-failed';
+      readonly variant: VariantName;
+      readonly bundleDigest: string;
+      readonly reason: string;
+    }
+  | { readonly kind: 'healthy'; readonly variant: VariantName; readonly bundleDigest: string }
+  | {
+      readonly kind: 'rolled-back';
+      readonly variant: VariantName;
+      readonly from: string;
+      readonly to: string | undefined;
+      readonly reason: string;
+    }
+  | { readonly kind: 'unloaded'; readonly variant: VariantName; readonly bundleDigest: string };

@@ -1,0 +1,21 @@
+// Public surface of shared/preprocess.
+export {
+  parsePreprocessSpec,
+  PreprocessSpecSchema,
+  channelCount,
+  interpolations,
+  type Interpolation,
+  type PreprocessSpec,
+  type PreprocessSpecInput,
+  type PreprocessOutput,
+} from './spec.js';
+export { DEFAULT_MAX_INPUT_PIXELS, type RawImage } from './decode.js';
+export {
+  preprocessImage,
+  preprocessBatch,
+  tensorShape,
+  type PreprocessOptions,
+  type PreprocessBatchOptions,
+} from './preprocess.js';
+export { toModelTransformArgs, toNntcPreprocessString } from './export.js';
+export { quantize, roundHalfAwayFromZero } from './value-table.js';

@@ -1,0 +1,106 @@
+// preprocessImage: the one implementation both the controller (calibration) and the agent
+// (runtime requests) call, so an INT8 model is calibrated on exactly the tensors it later sees.
+import { makeTensor, type Tensor } from '../tensor.js';
+import { bmfError } from '../errors.js';
+import {
+  checkRawImage,
+  DEFAULT_MAX_INPUT_PIXELS,
+  probeEncoded,
+  resizeToPlacement,
+  type RawImage,
+} from './decode.js';
+import { planPlacement } from './geometry.js';
+import { writeTensor } from './layout.js';
+import { channelCount, type PreprocessSpec } from './spec.js';
+import { allocateOutput, buildValueTable, type OutputArray } from './value-table.js';
+
+export interface PreprocessOptions {
+  /** Refuse inputs with more pixels than this (BMF_ERR_IMAGE_TOO_LARGE). */
+  readonly maxInputPixels?: number;
+}
+
+export function tensorShape(spec: PreprocessSpec, batch = 1): number[] {
+  const [h, w] = spec.resize_dims;
+  const c = channelCount(spec);
+  return spec.channel_format === 'nchw' ? [batch, c, h, w] : [batch, h, w, c];
+}
+
+// The value table depends only on the (frozen) spec; cache it per spec object.
+const tables = new WeakMap<PreprocessSpec, OutputArray>();
+function valueTable(spec: PreprocessSpec): OutputArray {
+  let t = tables.get(spec);
+  if (!t) {
+    t = buildValueTable(spec);
+    tables.set(spec, t);
+  }
+  return t;
+}
+
+async function preprocessInto(
+  input: Uint8Array | RawImage,
+  spec: PreprocessSpec,
+  out: OutputArray,
+  options: PreprocessOptions,
+): Promise<void> {
+  const maxPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  let probed;
+  if (input instanceof Uint8Array) {
+    probed = await probeEncoded(input, maxPixels);
+  } else {
+    checkRawImage(input, maxPixels);
+    probed = { width: input.width, height: input.height, hasAlpha: input.channels % 2 === 0 };
+  }
+  const place = planPlacement(probed.width, probed.height, spec);
+  const pixels = await resizeToPlacement(input, probed, place, spec.interpolation, maxPixels);
+  writeTensor(pixels, place, spec, valueTable(spec), out);
+}
+
+function makeOutputTensor(spec: PreprocessSpec, data: OutputArray, batch: number): Tensor {
+  const shape = tensorShape(spec, batch);
+  if (data instanceof Float32Array) return makeTensor('float32', shape, data);
+  if (data instanceof Int8Array) return makeTensor('int8', shape, data);
+  return makeTensor('uint8', shape, data);
+}
+
+/**
+ * Encoded JPEG/PNG/WebP bytes or raw 8-bit pixels -> a batch-1 tensor, [1,C,H,W] (nchw) or
+ * [1,H,W,C] (nhwc), dtype from spec.output. The spec must come from parsePreprocessSpec.
+ */
+export async function preprocessImage(
+  input: Uint8Array | RawImage,
+  spec: PreprocessSpec,
+  options: PreprocessOptions = {},
+): Promise<Tensor> {
+  const shape = tensorShape(spec);
+  const out = allocateOutput(spec.output, shape.reduce((a, b) => a * b, 1));
+  await preprocessInto(input, spec, out, options);
+  return makeOutputTensor(spec, out, 1);
+}
+
+export interface PreprocessBatchOptions extends PreprocessOptions {
+  /** Images decoded at once (libvips uses its own threads per image as well). Default 2. */
+  readonly concurrency?: number;
+}
+
+/** Several images -> one [N,...] tensor, each image written straight into its slice. */
+export async function preprocessBatch(
+  inputs: readonly (Uint8Array | RawImage)[],
+  spec: PreprocessSpec,
+  options: PreprocessBatchOptions = {},
+): Promise<Tensor> {
+  if (inputs.length === 0) {
+    throw bmfError('BMF_ERR_TENSOR_SHAPE', { reason: 'a batch needs at least one image' });
+  }
+  const per = tensorShape(spec).reduce((a, b) => a * b, 1);
+  const out = allocateOutput(spec.output, per * inputs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < inputs.length) {
+      const i = next++;
+      await preprocessInto(inputs[i] as Uint8Array | RawImage, spec, out.subarray(i * per, (i + 1) * per), options);
+    }
+  };
+  const n = Math.max(1, Math.min(options.concurrency ?? 2, inputs.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  return makeOutputTensor(spec, out, inputs.length);
+}

@@ -1,0 +1,211 @@
+// Typed views of the wire messages, hand-written to match shared/wire/schema.ts field for field
+// (protobufjs camelCases the names). uint64 fields are JS numbers: the codec rejects values above
+// Number.MAX_SAFE_INTEGER. Enums are the proto value names without their prefix, lower-cased
+// (RUNTIME_KIND_SIM -> 'sim'); the UNSPECIFIED value never reaches typed code.
+import type { WireMessageType } from './schema.js';
+
+export type RuntimeKind = 'sim' | 'bmrt';
+export type DeviceStatus = 'idle' | 'syncing' | 'active' | 'degraded' | 'error';
+export type Severity = 'debug' | 'info' | 'warning' | 'error' | 'critical';
+export type CommandKind = 'refresh' | 'golden_run' | 'reboot_agent' | 'report_now' | 'gc_store';
+
+export interface DeviceHello {
+  deviceId: string;
+  chip: string;
+  agentVersion: string;
+  runtime: RuntimeKind;
+  capabilities: string[];
+  timeMs: number;
+}
+
+export interface VariantBundle {
+  variant: string;
+  bundleDigest: string;
+  bundleSequence: number;
+}
+
+export interface DeviceState {
+  deviceId: string;
+  active: VariantBundle[];
+  lastKnownGood: VariantBundle[];
+  assignmentSequence: number;
+  status: DeviceStatus;
+  /** A BMF_ERR_* code, '' when none. */
+  lastErrorCode: string;
+  uptimeMs: number;
+  timeMs: number;
+}
+
+export interface Presence {
+  deviceId: string;
+  online: boolean;
+  timeMs: number;
+}
+
+export interface SignedAssignment {
+  /** Canonical JSON bytes of the signed assignment envelope (shared/trust). */
+  envelope: Uint8Array;
+}
+
+export interface BlobOffer {
+  digest: string;
+  size: number;
+  chunkSize: number;
+  /** Raw 32-byte sha256 of each chunk, in order. */
+  chunkSha256: Uint8Array[];
+  requestId: string;
+  /** Non-empty when the controller cannot serve the blob; the other fields are then unset. */
+  errorCode: string;
+}
+
+export interface BlobChunkRequest {
+  requestId: string;
+  digest: string;
+  indices: number[];
+  wantOffer: boolean;
+}
+
+export interface BlobChunk {
+  digest: string;
+  index: number;
+  data: Uint8Array;
+  chunkCount: number;
+  /** '' on the broadcast topic. */
+  requestId: string;
+}
+
+export interface LatencySketchMessage {
+  gamma: number;
+  indexOffset: number;
+  binOffset: number;
+  binCounts: number[];
+  zeroCount: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+export interface RequestCounters {
+  requests: number;
+  errors: number;
+  errorsByCode: Record<string, number>;
+  shadowRequests: number;
+}
+
+export interface ShadowAgreement {
+  pairs: number;
+  top1Agree: number;
+  cosineSum: number;
+  cosineMin: number;
+  bothCorrect: number;
+  aOnlyCorrect: number;
+  bOnlyCorrect: number;
+  bothWrong: number;
+}
+
+export interface AccuracyCounters {
+  goldenCorrect: number;
+  goldenTotal: number;
+  goldenCosineMin: number;
+  feedbackCorrect: number;
+  feedbackTotal: number;
+  shadow: ShadowAgreement;
+}
+
+export interface DeviceStats {
+  cpuPercent: number;
+  memUsedBytes: number;
+  memTotalBytes: number;
+  temperatureC?: number;
+  diskUsedBytes: number;
+  diskTotalBytes: number;
+  agentRssBytes: number;
+  tpuPercent?: number;
+  tpuMemUsedBytes?: number;
+  tpuMemTotalBytes?: number;
+  tpuTemperatureC?: number;
+}
+
+export interface DriftStats {
+  input: string;
+  channel: number;
+  count: number;
+  sum: number;
+  sumSq: number;
+  min: number;
+  max: number;
+  clippedLow: number;
+  clippedHigh: number;
+}
+
+export interface TelemetryReport {
+  deviceId: string;
+  variant: string;
+  bundleDigest: string;
+  intervalStartMs: number;
+  intervalEndMs: number;
+  reportSequence: number;
+  counters: RequestCounters;
+  /** Stage name (e2e, preprocess, infer, postprocess) -> sketch of milliseconds. */
+  latency: Record<string, LatencySketchMessage>;
+  accuracy: AccuracyCounters;
+  device: DeviceStats;
+  drift: DriftStats[];
+  runtime: RuntimeKind;
+  /** 'host' | 'modeled' for the simulator runtime, '' otherwise. */
+  timingMode: string;
+}
+
+export interface Event {
+  deviceId: string;
+  timeMs: number;
+  severity: Severity;
+  code: string;
+  message: string;
+  details: Record<string, string>;
+  variant: string;
+  bundleDigest: string;
+}
+
+export interface Command {
+  id: string;
+  kind: CommandKind;
+  args: Record<string, string>;
+  issuedMs: number;
+  /** 0 = no expiry. */
+  expiresMs: number;
+}
+
+export interface Ack {
+  commandId: string;
+  ok: boolean;
+  errorCode: string;
+  message: string;
+  deviceId: string;
+  timeMs: number;
+}
+
+/** Message type name -> its TypeScript shape. */
+export interface WireMessages {
+  DeviceHello: DeviceHello;
+  DeviceState: DeviceState;
+  Presence: Presence;
+  SignedAssignment: SignedAssignment;
+  BlobOffer: BlobOffer;
+  BlobChunkRequest: BlobChunkRequest;
+  BlobChunk: BlobChunk;
+  LatencySketch: LatencySketchMessage;
+  TelemetryReport: TelemetryReport;
+  Event: Event;
+  Command: Command;
+  Ack: Ack;
+}
+
+// Compile-time proof that the map above covers exactly the schema's message list.
+type _Covers = WireMessageType extends keyof WireMessages
+  ? keyof WireMessages extends WireMessageType
+    ? true
+    : never
+  : never;
+export const wireMessagesCoverSchema: _Covers = true;
