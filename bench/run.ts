@@ -1,6 +1,8 @@
 // Benchmark runner: `npm run bench -- <name>`. Each benchmark prints its figures and the ratio
 // against a baseline measured in the same run.
-const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {};
+const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  preprocess: () => import('./preprocess.js'),
+};
 
 const name = process.argv[2];
 if (!name || !benches[name]) {

@@ -34,6 +34,8 @@ export interface SwapResult {
   readonly activated: ServingModel;
   readonly previous: ServingModel | undefined;
   readonly gate: GateReport | undefined;
+  /** false when the bundle was already active (nothing loaded, nothing switched). */
+  readonly changed: boolean;
 }
 
 /**
@@ -97,7 +99,7 @@ export class ModelSlot {
   private async doSwap(spec: ModelSpec, options: SwapOptions): Promise<SwapResult> {
     const current = this.active;
     if (current && current.spec.bundleDigest === spec.bundleDigest) {
-      return { activated: current, previous: undefined, gate: undefined };
+      return { activated: current, previous: undefined, gate: undefined, changed: false };
     }
     const handle = await this.backend.load(spec.bmodel, {
       digest: spec.bmodelDigest,
@@ -126,7 +128,7 @@ export class ModelSlot {
     const previous = this.active;
     this.active = next; // the one atomic switch (invariant 2)
     if (previous) await this.retire(previous);
-    return { activated: next, previous, gate };
+    return { activated: next, previous, gate, changed: true };
   }
 
   private async warmUp(spec: ModelSpec, handle: ModelHandle, options: SwapOptions): Promise<void> {

@@ -86,6 +86,46 @@ export async function createOnnxSession(
   };
 }
 
+/**
+ * The dims of every output of one inference, whatever its element type (bool and string outputs
+ * included, which the Tensor type does not carry). Used for shape discovery.
+ */
+export async function runOnnxShapes(
+  bytes: Uint8Array,
+  feeds: Readonly<Record<string, Tensor>>,
+  options: OnnxSessionOptions = {},
+): Promise<Record<string, number[]>> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'disabled',
+      ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+    });
+  } catch (e) {
+    throw bmfError(
+      'BMF_ERR_MODEL_UNSUPPORTED',
+      { reason: `onnxruntime cannot load the model: ${(e as Error).message}` },
+      { cause: e },
+    );
+  }
+  try {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
+    const result = await session.run(ortFeeds);
+    const shapes: Record<string, number[]> = {};
+    for (const [name, v] of Object.entries(result)) shapes[name] = [...(v as ort.Tensor).dims];
+    return shapes;
+  } catch (e) {
+    throw bmfError(
+      'BMF_ERR_RUNTIME_INFER',
+      { reason: `onnxruntime: ${(e as Error).message}` },
+      { cause: e },
+    );
+  } finally {
+    await session.release();
+  }
+}
+
 /** One inference: create a session, run, release. */
 export async function runOnnx(
   bytes: Uint8Array,

@@ -6,6 +6,7 @@
 // resize because libvips premultiplies by alpha while resizing, which would change the colour of
 // translucent pixels (and zero fully transparent ones).
 import sharp from 'sharp';
+import type { KernelEnum, Sharp, SharpOptions } from 'sharp';
 import { bmfError, isBmfError } from '../errors.js';
 import type { Placement } from './geometry.js';
 import { sniffImageFormat } from './image-format.js';
@@ -23,7 +24,7 @@ export interface RawImage {
 /** Default bound on width x height of any input (a 50-megapixel photo). */
 export const DEFAULT_MAX_INPUT_PIXELS = 50_000_000;
 
-const SHARP_KERNEL: Readonly<Record<Interpolation, keyof sharp.KernelEnum>> = {
+const SHARP_KERNEL: Readonly<Record<Interpolation, keyof KernelEnum>> = {
   nearest: 'nearest',
   bilinear: 'linear',
   bicubic: 'cubic',
@@ -40,7 +41,8 @@ export interface ProbedImage {
 function toImageError(e: unknown): Error {
   if (isBmfError(e)) return e;
   const reason = e instanceof Error ? e.message.split('\n')[0] || e.message : String(e);
-  if (/pixel limit/i.test(reason)) return bmfError('BMF_ERR_IMAGE_TOO_LARGE', { reason }, { cause: e });
+  if (/pixel limit/i.test(reason))
+    return bmfError('BMF_ERR_IMAGE_TOO_LARGE', { reason }, { cause: e });
   if (/unsupported image format/i.test(reason)) {
     return bmfError('BMF_ERR_IMAGE_UNSUPPORTED', { reason }, { cause: e });
   }
@@ -71,7 +73,7 @@ export function checkRawImage(raw: RawImage, maxPixels: number): void {
   }
 }
 
-function sharpOptions(maxPixels: number): sharp.SharpOptions {
+function sharpOptions(maxPixels: number): SharpOptions {
   // failOn 'error' also rejects truncated files; benign libjpeg warnings still decode, as they
   // do in OpenCV.
   return { failOn: 'error', limitInputPixels: maxPixels, autoOrient: true };
@@ -119,11 +121,14 @@ export async function resizeToPlacement(
   maxPixels: number,
 ): Promise<ResizedPixels> {
   try {
-    let pipeline: sharp.Sharp;
+    let pipeline: Sharp;
     if (input instanceof Uint8Array && !probed.hasAlpha) {
       pipeline = sharp(input, sharpOptions(maxPixels));
     } else {
-      const raw = input instanceof Uint8Array ? await decodeWithoutAlpha(input, maxPixels) : stripAlpha(input);
+      const raw =
+        input instanceof Uint8Array
+          ? await decodeWithoutAlpha(input, maxPixels)
+          : stripAlpha(input);
       pipeline = sharp(raw.data, {
         raw: { width: raw.width, height: raw.height, channels: raw.channels },
         limitInputPixels: maxPixels,

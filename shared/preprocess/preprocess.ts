@@ -72,7 +72,10 @@ export async function preprocessImage(
   options: PreprocessOptions = {},
 ): Promise<Tensor> {
   const shape = tensorShape(spec);
-  const out = allocateOutput(spec.output, shape.reduce((a, b) => a * b, 1));
+  const out = allocateOutput(
+    spec.output,
+    shape.reduce((a, b) => a * b, 1),
+  );
   await preprocessInto(input, spec, out, options);
   return makeOutputTensor(spec, out, 1);
 }
@@ -97,7 +100,12 @@ export async function preprocessBatch(
   const worker = async (): Promise<void> => {
     while (next < inputs.length) {
       const i = next++;
-      await preprocessInto(inputs[i] as Uint8Array | RawImage, spec, out.subarray(i * per, (i + 1) * per), options);
+      await preprocessInto(
+        inputs[i] as Uint8Array | RawImage,
+        spec,
+        out.subarray(i * per, (i + 1) * per),
+        options,
+      );
     }
   };
   const n = Math.max(1, Math.min(options.concurrency ?? 2, inputs.length));

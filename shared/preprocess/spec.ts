@@ -9,7 +9,10 @@ import { bmfError } from '../errors.js';
 
 const Dim = Type.Integer({ minimum: 1, maximum: 16384 });
 
-const Float32Output = Type.Object({ dtype: Type.Literal('float32') }, { additionalProperties: false });
+const Float32Output = Type.Object(
+  { dtype: Type.Literal('float32') },
+  { additionalProperties: false },
+);
 
 /** INT8-input models: q = saturate(roundHalfAwayFromZero(y / scale) + zero_point). */
 const QuantizedOutput = Type.Object(

@@ -67,7 +67,9 @@ export function parseRoot(value: unknown): Root {
     const missing = role.keyids.find((k) => !value.keys[k]);
     if (missing) rootInvalid(`role ${name} lists key ${missing} absent from keys`);
     if (role.threshold > role.keyids.length) {
-      rootInvalid(`role ${name} threshold ${role.threshold} exceeds its ${role.keyids.length} keys`);
+      rootInvalid(
+        `role ${name} threshold ${role.threshold} exceeds its ${role.keyids.length} keys`,
+      );
     }
   }
   return deepFreeze(structuredClone(value));

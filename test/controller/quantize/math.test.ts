@@ -61,6 +61,7 @@ interface ThresholdCase {
   absMax: number;
   bins: [number, number][];
   uniform?: [number, number, number];
+  decay?: [number, number];
   expect: [number, number];
 }
 
@@ -69,6 +70,10 @@ t.test('threshold methods on golden histograms', async (t) => {
   for (const c of cases) {
     const h = createHistogram(c.absMax);
     if (c.uniform) for (let b = c.uniform[0]; b < c.uniform[1]; b++) h.counts[b] = c.uniform[2];
+    if (c.decay) {
+      const [peak, tau] = c.decay;
+      for (let b = 0; b < h.counts.length; b++) h.counts[b] = Math.floor(peak * Math.exp(-b / tau));
+    }
     for (const [b, n] of c.bins) h.counts[b] = h.counts[b]! + n;
     const th = thresholdFor(c.method, h);
     t.ok(th >= c.expect[0] && th <= c.expect[1], `${c.name}: ${th} in [${c.expect.join(', ')}]`);

@@ -1,0 +1,68 @@
+// What the serving path tells the rest of the agent (telemetry, Prometheus metrics, events).
+// Observers are plain objects of optional callbacks; the service calls each one and never lets an
+// observer's failure reach a request.
+import type { ErrorCode } from '../../shared/errors.js';
+import type { VariantName, ServeEvent } from './types.js';
+
+export interface StageTimings {
+  readonly preprocessMs: number;
+  readonly inferMs: number;
+  readonly postprocessMs: number;
+  readonly totalMs: number;
+}
+
+export interface RequestRecord {
+  readonly variant: VariantName;
+  readonly bundleDigest: string | undefined;
+  readonly ok: boolean;
+  /** Set when the request failed; 4xx codes are the caller's fault and not the model's. */
+  readonly errorCode?: ErrorCode;
+  readonly serverError: boolean;
+  readonly timings: StageTimings | undefined;
+}
+
+export interface ShadowRecord {
+  readonly primary: VariantName;
+  readonly shadow: VariantName;
+  readonly primaryBundle: string;
+  readonly shadowBundle: string;
+  /** undefined when the shadow run failed. */
+  readonly top1Agree: boolean | undefined;
+  readonly cosine: number | undefined;
+}
+
+export interface FeedbackRecord {
+  readonly variant: VariantName;
+  readonly bundleDigest: string;
+  readonly correct: boolean;
+}
+
+export interface GateRecord {
+  readonly variant: VariantName;
+  readonly bundleDigest: string;
+  readonly passed: boolean;
+  readonly accuracy: number | undefined;
+  readonly cosine: number | undefined;
+}
+
+export interface ServeObserver {
+  onRequest?(r: RequestRecord): void;
+  onShadow?(r: ShadowRecord): void;
+  onFeedback?(r: FeedbackRecord): void;
+  onGate?(r: GateRecord): void;
+  onEvent?(e: ServeEvent): void;
+}
+
+export function notify<K extends keyof ServeObserver>(
+  observers: readonly ServeObserver[],
+  kind: K,
+  value: Parameters<NonNullable<ServeObserver[K]>>[0],
+): void {
+  for (const o of observers) {
+    try {
+      (o[kind] as ((v: typeof value) => void) | undefined)?.call(o, value);
+    } catch {
+      // An observer's bug must not fail a request or a swap.
+    }
+  }
+}

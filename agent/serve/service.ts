@@ -1,0 +1,254 @@
+// The in-process inference API (apps that embed the agent call it directly; the local HTTP API is
+// a thin layer over it). One request: route to a variant, pin its model, preprocess, infer,
+// decode top-k, record; a sampled shadow run on B is compared and never returned.
+import { randomUUID } from 'node:crypto';
+import { bmfError, toBmfError } from '../../shared/errors.js';
+import type { Tensor } from '../../shared/tensor.js';
+import type { Clock } from '../clock.js';
+import type { RuntimeBackend, TimingMode } from '../runtime/types.js';
+import type { ServingModel } from './model-slot.js';
+import { notify } from './observe.js';
+import type { ServeObserver, StageTimings } from './observe.js';
+import { argmax, cosineSimilarity, topK } from './postprocess.js';
+import type { TopKEntry } from './postprocess.js';
+import { ALL_TO_A, routeRequest } from './traffic.js';
+import type { TrafficSplit } from './traffic.js';
+import type { VariantName } from './types.js';
+import { VariantSet } from './variants.js';
+
+export type InferInput =
+  | { readonly kind: 'image'; readonly bytes: Uint8Array }
+  | { readonly kind: 'tensor'; readonly feeds: Readonly<Record<string, Tensor>> };
+
+export interface InferOptions {
+  /** Sticky routing key (user, camera); also what weighted routing ignores. */
+  readonly requestKey?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface InferResponse {
+  readonly requestId: string;
+  readonly variant: VariantName;
+  readonly bundleDigest: string;
+  readonly modelVersion: string;
+  readonly outputs: Readonly<Record<string, Tensor>>;
+  readonly topK: readonly TopKEntry[];
+  readonly timings: StageTimings;
+  readonly timing: TimingMode;
+}
+
+export interface ModelInfo {
+  readonly variant: VariantName;
+  readonly bundleDigest: string;
+  readonly version: string;
+  readonly bmodelDigest: string;
+  readonly lastKnownGood: string | undefined;
+  readonly inputs: ServingModel['handle']['description']['inputs'];
+  readonly outputs: ServingModel['handle']['description']['outputs'];
+}
+
+/** Image bytes -> model feeds, with the bundle's preprocessing (shared/preprocess). */
+export type ImageToFeeds = (
+  bytes: Uint8Array,
+  model: ServingModel,
+) => Promise<Record<string, Tensor>>;
+
+export interface InferenceServiceDeps {
+  readonly runtime: RuntimeBackend;
+  readonly clock: Clock;
+  readonly observers?: readonly ServeObserver[];
+  readonly imageToFeeds?: ImageToFeeds;
+  readonly random?: () => number;
+  readonly topK?: number;
+  /** How many recent requests feedback can still refer to. */
+  readonly feedbackCapacity?: number;
+}
+
+interface Recent {
+  readonly variant: VariantName;
+  readonly bundleDigest: string;
+  readonly top1: number;
+  readonly labels: readonly string[] | undefined;
+}
+
+export interface InferenceService {
+  readonly variants: VariantSet;
+  setTraffic(split: TrafficSplit): void;
+  traffic(): TrafficSplit;
+  infer(input: InferInput, options?: InferOptions): Promise<InferResponse>;
+  feedback(requestId: string, label: number | string): { correct: boolean };
+  models(): ModelInfo[];
+  ready(): boolean;
+  /** Resolves when shadow runs and health timers in flight have finished. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createInferenceService(deps: InferenceServiceDeps): InferenceService {
+  const observers = deps.observers ?? [];
+  const { clock, runtime } = deps;
+  const random = deps.random ?? Math.random;
+  const k = deps.topK ?? 5;
+  const capacity = deps.feedbackCapacity ?? 10_000;
+  const variants = new VariantSet({ runtime, clock, observers });
+  const recent = new Map<string, Recent>();
+  const shadows = new Set<Promise<void>>();
+  let split: TrafficSplit = ALL_TO_A;
+
+  function remember(id: string, r: Recent): void {
+    recent.set(id, r);
+    if (recent.size > capacity) recent.delete(recent.keys().next().value as string);
+  }
+
+  async function toFeeds(input: InferInput, model: ServingModel): Promise<Record<string, Tensor>> {
+    if (input.kind === 'tensor') return { ...input.feeds };
+    if (!deps.imageToFeeds) {
+      throw bmfError('BMF_ERR_INFER_REQUEST', { reason: 'this agent takes tensors only' });
+    }
+    return deps.imageToFeeds(input.bytes, model);
+  }
+
+  function runShadow(
+    name: VariantName,
+    primary: InferResponse,
+    feeds: Record<string, Tensor>,
+  ): void {
+    const slot = variants.slot(name);
+    if (!slot?.current()) return;
+    const pinned = slot.pin();
+    const primaryOut = Object.values(primary.outputs)[0];
+    const run = runtime
+      .infer(pinned.model.handle, feeds)
+      .then(
+        (r) => {
+          const out = Object.values(r.outputs)[0];
+          const agree = out && primaryOut ? argmax(out.data) === argmax(primaryOut.data) : false;
+          const cosine = out && primaryOut ? cosineSimilarity(out.data, primaryOut.data) : 0;
+          return { top1Agree: agree, cosine };
+        },
+        () => ({ top1Agree: undefined, cosine: undefined }),
+      )
+      .then((cmp) =>
+        notify(observers, 'onShadow', {
+          primary: primary.variant,
+          shadow: name,
+          primaryBundle: primary.bundleDigest,
+          shadowBundle: pinned.model.spec.bundleDigest,
+          ...cmp,
+        }),
+      )
+      .finally(() => pinned.release());
+    shadows.add(run);
+    void run.finally(() => shadows.delete(run));
+  }
+
+  async function infer(input: InferInput, options: InferOptions = {}): Promise<InferResponse> {
+    const route = routeRequest({ split, available: variants.names(), requestKey: options.requestKey, random });
+    if (!route) throw bmfError('BMF_ERR_AGENT_NOT_READY');
+    const slot = variants.slot(route.variant);
+    if (!slot) throw bmfError('BMF_ERR_AGENT_NOT_READY');
+    const pinned = slot.pin();
+    const { spec, handle } = pinned.model;
+    const t0 = clock.now();
+    try {
+      const feeds = await toFeeds(input, pinned.model);
+      const t1 = clock.now();
+      const result = await runtime.infer(handle, feeds, options.signal);
+      const t2 = clock.now();
+      const first = Object.values(result.outputs)[0];
+      const decoded = first ? topK(first.data, k, spec.labels) : [];
+      const t3 = clock.now();
+      const timings: StageTimings = {
+        preprocessMs: t1 - t0,
+        inferMs: t2 - t1,
+        postprocessMs: t3 - t2,
+        totalMs: t3 - t0,
+      };
+      const response: InferResponse = {
+        requestId: randomUUID(),
+        variant: route.variant,
+        bundleDigest: spec.bundleDigest,
+        modelVersion: spec.version,
+        outputs: result.outputs,
+        topK: decoded,
+        timings,
+        timing: result.timing,
+      };
+      remember(response.requestId, {
+        variant: route.variant,
+        bundleDigest: spec.bundleDigest,
+        top1: decoded[0]?.index ?? -1,
+        labels: spec.labels,
+      });
+      notify(observers, 'onRequest', {
+        variant: route.variant,
+        bundleDigest: spec.bundleDigest,
+        ok: true,
+        serverError: false,
+        timings,
+      });
+      variants.record(route.variant, spec.bundleDigest, { ok: true, latencyMs: timings.totalMs });
+      if (route.shadow) runShadow(route.shadow, response, feeds);
+      return response;
+    } catch (e) {
+      const err = toBmfError(e);
+      const serverError = err.status >= 500;
+      notify(observers, 'onRequest', {
+        variant: route.variant,
+        bundleDigest: spec.bundleDigest,
+        ok: false,
+        errorCode: err.code,
+        serverError,
+        timings: undefined,
+      });
+      // Bad input is the caller's fault: it does not count against the model's health.
+      if (serverError) variants.record(route.variant, spec.bundleDigest, { ok: false, latencyMs: clock.now() - t0 });
+      throw err;
+    } finally {
+      pinned.release();
+    }
+  }
+
+  return {
+    variants,
+    setTraffic: (s) => {
+      split = s;
+    },
+    traffic: () => split,
+    infer,
+    feedback(requestId, label) {
+      const r = recent.get(requestId);
+      if (!r) throw bmfError('BMF_ERR_FEEDBACK_UNKNOWN_REQUEST', { requestId });
+      const correct = typeof label === 'number' ? label === r.top1 : r.labels?.[r.top1] === label;
+      recent.delete(requestId); // one verdict per request
+      notify(observers, 'onFeedback', { variant: r.variant, bundleDigest: r.bundleDigest, correct });
+      return { correct };
+    },
+    models() {
+      const out: ModelInfo[] = [];
+      for (const name of ['A', 'B'] as const) {
+        const m = variants.slot(name)?.current();
+        if (!m) continue;
+        out.push({
+          variant: name,
+          bundleDigest: m.spec.bundleDigest,
+          version: m.spec.version,
+          bmodelDigest: m.spec.bmodelDigest,
+          lastKnownGood: variants.lastKnownGood(name)?.bundleDigest,
+          inputs: m.handle.description.inputs,
+          outputs: m.handle.description.outputs,
+        });
+      }
+      return out;
+    },
+    ready: () => variants.names().size > 0,
+    async settle() {
+      await Promise.allSettled([...shadows]);
+      await variants.settle();
+    },
+    async close() {
+      await Promise.allSettled([...shadows]);
+      await variants.close();
+    },
+  };
+}

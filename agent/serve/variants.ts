@@ -1,0 +1,193 @@
+// The variants an assignment runs (A, and optionally B): one ModelSlot each, the last-known-good
+// spec to roll back to, and the health window after each activation. Activation, gate failures,
+// health verdicts and rollbacks are reported as ServeEvents.
+import { isBmfError } from '../../shared/errors.js';
+import type { Clock } from '../clock.js';
+import type { RuntimeBackend } from '../runtime/types.js';
+import { judgeHealth, openWindow, recordSample } from './health.js';
+import type { HealthSample, HealthWindowState } from './health.js';
+import { ModelSlot } from './model-slot.js';
+import type { SwapResult } from './model-slot.js';
+import { notify } from './observe.js';
+import type { ServeObserver } from './observe.js';
+import type { HealthThresholds, ModelSpec, VariantName } from './types.js';
+
+interface Watch {
+  state: HealthWindowState;
+  readonly thresholds: HealthThresholds;
+  readonly bundleDigest: string;
+  readonly stop: AbortController;
+}
+
+interface Variant {
+  readonly slot: ModelSlot;
+  lastKnownGood: ModelSpec | undefined;
+  watch: Watch | undefined;
+}
+
+export interface InstallOptions {
+  /** The model was already verified and healthy (restart from state): no gate, no window. */
+  readonly knownGood?: boolean;
+  readonly health?: HealthThresholds;
+  readonly signal?: AbortSignal;
+}
+
+export interface VariantSetDeps {
+  readonly runtime: RuntimeBackend;
+  readonly clock: Clock;
+  readonly observers: readonly ServeObserver[];
+}
+
+export class VariantSet {
+  private readonly variants = new Map<VariantName, Variant>();
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(private readonly deps: VariantSetDeps) {}
+
+  slot(name: VariantName): ModelSlot | undefined {
+    return this.variants.get(name)?.slot;
+  }
+
+  names(): ReadonlySet<VariantName> {
+    return new Set([...this.variants].filter(([, v]) => v.slot.current()).map(([n]) => n));
+  }
+
+  lastKnownGood(name: VariantName): ModelSpec | undefined {
+    return this.variants.get(name)?.lastKnownGood;
+  }
+
+  private variant(name: VariantName): Variant {
+    let v = this.variants.get(name);
+    if (!v) {
+      v = { slot: new ModelSlot(this.deps.runtime), lastKnownGood: undefined, watch: undefined };
+      this.variants.set(name, v);
+    }
+    return v;
+  }
+
+  async install(name: VariantName, spec: ModelSpec, options: InstallOptions = {}): Promise<SwapResult> {
+    const v = this.variant(name);
+    let result: SwapResult;
+    try {
+      result = await v.slot.swap(spec, {
+        skipGate: options.knownGood === true,
+        ...(options.signal && { signal: options.signal }),
+      });
+    } catch (e) {
+      if (isBmfError(e, 'BMF_ERR_AGENT_GATE_FAILED')) {
+        notify(this.deps.observers, 'onGate', {
+          variant: name,
+          bundleDigest: spec.bundleDigest,
+          passed: false,
+          accuracy: undefined,
+          cosine: undefined,
+        });
+        notify(this.deps.observers, 'onEvent', {
+          kind: 'gate-failed',
+          variant: name,
+          bundleDigest: spec.bundleDigest,
+          reason: String(e.details.reason),
+        });
+      }
+      throw e;
+    }
+    if (!result.changed) return result;
+    if (result.gate) {
+      notify(this.deps.observers, 'onGate', {
+        variant: name,
+        bundleDigest: spec.bundleDigest,
+        passed: true,
+        accuracy: result.gate.accuracy,
+        cosine: result.gate.cosine,
+      });
+    }
+    notify(this.deps.observers, 'onEvent', { kind: 'activated', variant: name, bundleDigest: spec.bundleDigest });
+    v.watch?.stop.abort();
+    v.watch = undefined;
+    if (options.knownGood || !options.health) {
+      v.lastKnownGood = spec;
+    } else {
+      this.openWatch(name, v, spec.bundleDigest, options.health);
+    }
+    return result;
+  }
+
+  /** Feeds one finished request of `name` into its health window, if one is open. */
+  record(name: VariantName, bundleDigest: string | undefined, sample: HealthSample): void {
+    const v = this.variants.get(name);
+    const w = v?.watch;
+    if (!v || !w || w.bundleDigest !== bundleDigest) return;
+    w.state = recordSample(w.state, sample);
+    this.judge(name, v, w);
+  }
+
+  async remove(name: VariantName): Promise<void> {
+    const v = this.variants.get(name);
+    if (!v) return;
+    v.watch?.stop.abort();
+    this.variants.delete(name);
+    const digest = v.slot.current()?.spec.bundleDigest;
+    await v.slot.close();
+    if (digest) notify(this.deps.observers, 'onEvent', { kind: 'unloaded', variant: name, bundleDigest: digest });
+  }
+
+  async close(): Promise<void> {
+    for (const v of this.variants.values()) v.watch?.stop.abort();
+    await Promise.allSettled([...this.background]);
+    await Promise.all([...this.variants.values()].map((v) => v.slot.close()));
+    this.variants.clear();
+  }
+
+  private openWatch(name: VariantName, v: Variant, bundleDigest: string, t: HealthThresholds): void {
+    const watch: Watch = {
+      state: openWindow(this.deps.clock.now()),
+      thresholds: t,
+      bundleDigest,
+      stop: new AbortController(),
+    };
+    v.watch = watch;
+    // A window with no traffic still ends: wake up when it is due and judge it.
+    const timer = this.deps.clock.sleep(t.windowMs, watch.stop.signal).then(
+      () => this.judge(name, v, watch),
+      () => undefined,
+    );
+    this.track(timer);
+  }
+
+  private judge(name: VariantName, v: Variant, w: Watch): void {
+    if (v.watch !== w) return;
+    const verdict = judgeHealth(w.state, w.thresholds, this.deps.clock.now());
+    if (verdict.kind === 'watching') return;
+    v.watch = undefined;
+    w.stop.abort();
+    if (verdict.kind === 'healthy') {
+      v.lastKnownGood = v.slot.current()?.spec;
+      notify(this.deps.observers, 'onEvent', { kind: 'healthy', variant: name, bundleDigest: w.bundleDigest });
+      return;
+    }
+    this.track(this.rollback(name, v, w.bundleDigest, verdict.reason));
+  }
+
+  private async rollback(name: VariantName, v: Variant, from: string, reason: string): Promise<void> {
+    const target = v.lastKnownGood;
+    notify(this.deps.observers, 'onEvent', {
+      kind: 'rolled-back',
+      variant: name,
+      from,
+      to: target?.bundleDigest,
+      reason,
+    });
+    // Without a last-known-good the regressed model is still better than nothing: keep serving.
+    if (target) await v.slot.swap(target, { skipGate: true }).catch(() => undefined);
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p));
+  }
+
+  /** Resolves when background rollbacks and window timers have settled (tests, shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.background]);
+  }
+}

@@ -1,0 +1,119 @@
+// Roofline latency estimate of a network on one TPU (pure). Each layer costs the larger of its
+// compute time (operations / sustained rate) and its DDR time (weights + activations moved /
+// sustained bandwidth), plus a fixed launch overhead. The result is always labelled `modeled`:
+// it is a prediction from the chip table (chips.ts), never a measurement.
+import { bmfError } from '../../../shared/errors.js';
+import { chipSpec, precisionRates, type CostPrecision } from './chips.js';
+
+export type CostLayerKind = 'conv' | 'matmul' | 'elementwise' | 'pool' | 'other';
+
+/** One layer as the device runs it; counts are for ONE image (batch 1). */
+export interface CostLayer {
+  readonly name: string;
+  readonly kind: CostLayerKind;
+  /**
+   * Multiply-accumulates for conv/matmul; for the other kinds, elementary vector operations
+   * (one per output element for an Add, kernel-size per output element for a pool).
+   */
+  readonly macs: number;
+  /** Parameter element count; bytes follow from the precision (weightBytes). */
+  readonly weightElems: number;
+  readonly activationInElems: number;
+  readonly activationOutElems: number;
+}
+
+export type LayerBound = 'compute' | 'memory';
+
+export interface LayerEstimate {
+  readonly name: string;
+  readonly ms: number;
+  readonly bound: LayerBound;
+}
+
+export interface LatencyEstimate {
+  readonly chip: string;
+  readonly precision: CostPrecision;
+  readonly batch: number;
+  /** Device time of one launch with `batch` images. */
+  readonly totalMs: number;
+  readonly perImageMs: number;
+  readonly perLayer: readonly LayerEstimate[];
+  /** Always true: this figure comes from the cost model, not from a device. */
+  readonly modeled: true;
+}
+
+const BYTES_PER_ELEMENT: Readonly<Record<CostPrecision, number>> = {
+  fp32: 4,
+  fp16: 2,
+  bf16: 2,
+  int8: 1,
+};
+
+/** Bytes of a layer's parameters at a precision; INT8 keeps an int32 bias per output channel,
+ *  a negligible difference that the model ignores. */
+export function weightBytes(layer: Pick<CostLayer, 'weightElems'>, precision: CostPrecision) {
+  return layer.weightElems * BYTES_PER_ELEMENT[precision];
+}
+
+function checkLayer(layer: CostLayer): void {
+  for (const field of ['macs', 'weightElems', 'activationInElems', 'activationOutElems'] as const) {
+    const v = layer[field];
+    if (!Number.isFinite(v) || v < 0) {
+      throw bmfError('BMF_ERR_MODEL_UNSUPPORTED', {
+        reason: `cost layer ${layer.name}: ${field} must be a finite number >= 0, got ${v}`,
+      });
+    }
+  }
+}
+
+export function estimateLatency(
+  layers: readonly CostLayer[],
+  chip: string,
+  precision: CostPrecision,
+  options: { readonly batch?: number } = {},
+): LatencyEstimate {
+  const batch = options.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `batch must be an integer >= 1, got ${batch}` });
+  }
+  const spec = chipSpec(chip);
+  const { peakTeraOps, matrixEfficiency } = precisionRates(spec, precision);
+  // INT8 in 4N store mode computes and moves whole groups of images (chips.ts int8BatchGroup).
+  const group = precision === 'int8' ? spec.int8BatchGroup : 1;
+  const laneBatch = Math.ceil(batch / group) * group;
+  const matrixOpsPerMs = peakTeraOps * 1e9 * matrixEfficiency;
+  const vectorOpsPerMs = peakTeraOps * 1e9 * spec.vectorFraction;
+  const bytesPerMs = spec.memoryBandwidthGBs * 1e6 * spec.memoryEfficiency;
+  const elementBytes = BYTES_PER_ELEMENT[precision];
+
+  const perLayer = layers.map((layer): LayerEstimate => {
+    checkLayer(layer);
+    const matrix = layer.kind === 'conv' || layer.kind === 'matmul';
+    // A MAC is two operations (multiply, add), the convention behind TOPS figures.
+    const computeMs = matrix
+      ? (2 * layer.macs * laneBatch) / matrixOpsPerMs
+      : (layer.macs * laneBatch) / vectorOpsPerMs;
+    const activationBytes =
+      (layer.activationInElems + layer.activationOutElems) *
+      laneBatch *
+      elementBytes *
+      spec.activationDdrShare;
+    // Weights are read once per launch, whatever the batch.
+    const memoryMs = (weightBytes(layer, precision) + activationBytes) / bytesPerMs;
+    return {
+      name: layer.name,
+      ms: Math.max(computeMs, memoryMs) + spec.layerOverheadUs / 1000,
+      bound: computeMs >= memoryMs ? 'compute' : 'memory',
+    };
+  });
+  const totalMs = perLayer.reduce((sum, l) => sum + l.ms, 0);
+  return {
+    chip: spec.chip,
+    precision,
+    batch,
+    totalMs,
+    perImageMs: totalMs / batch,
+    perLayer,
+    modeled: true,
+  };
+}

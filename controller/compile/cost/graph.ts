@@ -1,0 +1,204 @@
+// Turns a shape-annotated ONNX graph (controller/onnx describeGraph, docs/architecture.md) into
+// the cost model's layers. Pure. Counts are per image: every node's count is divided by the
+// leading (batch) dimension of its first output.
+//
+// Fusion follows what the vendor compilers do to conv nets: BatchNormalization is folded into
+// the preceding Conv/Gemm and activations run in the same layer, so a BatchNormalization or an
+// activation whose input comes straight from a conv/matmul layer (possibly through other fused
+// nodes) adds no layer of its own.
+import { bmfError } from '../../../shared/errors.js';
+import type { CostLayer, CostLayerKind } from './estimate.js';
+
+/**
+ * Structural copy of controller/onnx's GraphNodeInfo contract (docs/architecture.md), kept local
+ * so the cost model builds on the contract rather than on that module's file. Any value of the
+ * contract's type is assignable to this one.
+ */
+export interface GraphNodeInfo {
+  readonly name: string;
+  readonly opType: string;
+  readonly inputs: readonly {
+    readonly name: string;
+    readonly shape?: readonly number[] | undefined;
+    readonly isInitializer: boolean;
+  }[];
+  readonly outputs: readonly {
+    readonly name: string;
+    readonly shape?: readonly number[] | undefined;
+  }[];
+  readonly attributes?: Readonly<Record<string, unknown>>;
+}
+
+const FUSED_INTO_PRODUCER = new Set([
+  'BatchNormalization',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Clip',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+]);
+/** Pure metadata or view changes: no device work. */
+const FREE = new Set([
+  'Reshape',
+  'Flatten',
+  'Squeeze',
+  'Unsqueeze',
+  'Identity',
+  'Shape',
+  'Constant',
+  'Dropout',
+]);
+const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool']);
+const ELEMENTWISE = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Sqrt',
+  'Exp',
+  'Log',
+  'Abs',
+  'Neg',
+  'Max',
+  'Min',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Clip',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Erf',
+  'BatchNormalization',
+  'QuantizeLinear',
+  'DequantizeLinear',
+  'Cast',
+]);
+
+const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
+
+function shapeOf(node: GraphNodeInfo, where: string, shape: readonly number[] | undefined) {
+  if (shape === undefined || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw bmfError('BMF_ERR_MODEL_DYNAMIC_SHAPE', {
+      reason: `cost model needs static shapes: ${node.opType} node ${node.name} ${where}`,
+    });
+  }
+  return shape;
+}
+
+function firstOutputShape(node: GraphNodeInfo): readonly number[] {
+  const out = node.outputs[0];
+  if (out === undefined) {
+    throw bmfError('BMF_ERR_MODEL_UNSUPPORTED', { reason: `node ${node.name} has no output` });
+  }
+  return shapeOf(node, `output ${out.name}`, out.shape);
+}
+
+function inputShape(node: GraphNodeInfo, index: number): readonly number[] {
+  const input = node.inputs[index];
+  if (input === undefined) {
+    throw bmfError('BMF_ERR_MODEL_UNSUPPORTED', {
+      reason: `${node.opType} node ${node.name} lacks input ${index}`,
+    });
+  }
+  return shapeOf(node, `input ${input.name}`, input.shape);
+}
+
+function kernelArea(node: GraphNodeInfo): number {
+  const k = node.attributes?.['kernel_shape'];
+  return Array.isArray(k) ? product(k.map(Number)) : 1;
+}
+
+/** Multiply-accumulates of the whole node (all images of its batch). */
+function matrixMacs(node: GraphNodeInfo, out: readonly number[]): number {
+  switch (node.opType) {
+    case 'Conv': {
+      // weight [Cout, Cin/group, kh, kw]: each output element sums Cin/group * kh * kw products.
+      const w = inputShape(node, 1);
+      return product(out) * product(w.slice(1));
+    }
+    case 'ConvTranspose': {
+      // weight [Cin, Cout/group, kh, kw]: each input element scatters into Cout/group * kh * kw.
+      const w = inputShape(node, 1);
+      return product(inputShape(node, 0)) * product(w.slice(1));
+    }
+    case 'Gemm': {
+      const a = inputShape(node, 0);
+      const transA = node.attributes?.['transA'] === 1;
+      const k = (transA ? a[0] : a[1]) ?? 1;
+      return product(out) * k;
+    }
+    default: {
+      // MatMul: the reduced dimension is A's last.
+      const a = inputShape(node, 0);
+      return product(out) * (a[a.length - 1] ?? 1);
+    }
+  }
+}
+
+function classify(opType: string): CostLayerKind {
+  if (opType === 'Conv' || opType === 'ConvTranspose') return 'conv';
+  if (opType === 'Gemm' || opType === 'MatMul') return 'matmul';
+  if (POOLS.has(opType)) return 'pool';
+  if (ELEMENTWISE.has(opType)) return 'elementwise';
+  return 'other';
+}
+
+function vectorOps(node: GraphNodeInfo, kind: CostLayerKind, outElems: number, inElems: number) {
+  if (kind === 'pool') {
+    return node.opType.startsWith('Global') ? inElems : outElems * kernelArea(node);
+  }
+  // Softmax and similar reductions: a handful of passes over the data; data movement (Concat,
+  // Transpose, Resize, ...) is costed by its bytes, one operation per element.
+  if (node.opType === 'Softmax' || node.opType === 'LogSoftmax') return 5 * outElems;
+  return outElems;
+}
+
+export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
+  const layers: CostLayer[] = [];
+  // Tensors produced by a conv/matmul layer (directly or through fused nodes).
+  const matrixOutputs = new Set<string>();
+
+  for (const node of nodes) {
+    if (FREE.has(node.opType)) continue;
+    const dataInput = node.inputs.find((i) => !i.isInitializer);
+    if (
+      FUSED_INTO_PRODUCER.has(node.opType) &&
+      dataInput !== undefined &&
+      matrixOutputs.has(dataInput.name)
+    ) {
+      for (const o of node.outputs) matrixOutputs.add(o.name);
+      continue;
+    }
+    const out = firstOutputShape(node);
+    const batch = out[0] !== undefined && out[0] > 0 ? out[0] : 1;
+    const kind = classify(node.opType);
+    const outElems = node.outputs.reduce(
+      (s, o) => s + product(shapeOf(node, `output ${o.name}`, o.shape)),
+      0,
+    );
+    const inElems = node.inputs
+      .filter((i) => !i.isInitializer)
+      .reduce((s, i) => s + product(shapeOf(node, `input ${i.name}`, i.shape)), 0);
+    const weightElems = node.inputs
+      .filter((i) => i.isInitializer)
+      .reduce((s, i) => s + product(shapeOf(node, `input ${i.name}`, i.shape)), 0);
+    const matrix = kind === 'conv' || kind === 'matmul';
+    const macs = matrix ? matrixMacs(node, out) : vectorOps(node, kind, outElems, inElems);
+    layers.push({
+      name: node.name,
+      kind,
+      macs: macs / batch,
+      // Parameters are shared by the batch; activations are per image.
+      weightElems,
+      activationInElems: inElems / batch,
+      activationOutElems: outElems / batch,
+    });
+    if (matrix) for (const o of node.outputs) matrixOutputs.add(o.name);
+  }
+  return layers;
+}

@@ -1,0 +1,162 @@
+// The thin shell around the pure planner: load running rollouts, gather what devices report,
+// plan, persist the new state, then act. Persisting first means a crash between the two leaves
+// devices marked 'assigned' whose assignment was never published; `resume()` re-issues those
+// (assignment publishing is idempotent), and the per-device timeout catches anything else.
+import { bmfError } from '../../shared/errors.js';
+import type { RolloutRepo } from '../store/rollouts.js';
+import type {
+  DeviceObservation,
+  GroupHealth,
+  RolloutAction,
+  RolloutSpec,
+  RolloutState,
+} from './model.js';
+import { applyCommand, canApply, initialState, nextActions, type RolloutCommand } from './plan.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export interface RolloutExecutorDeps {
+  readonly rollouts: RolloutRepo;
+  readonly clock: Clock;
+  /** What the controller currently knows about these devices. */
+  readonly observe: (deviceIds: readonly string[]) => ReadonlyMap<string, DeviceObservation>;
+  /** Merged telemetry of these devices on `bundle` since `sinceMs` (for the health gate). */
+  readonly groupHealth?: (
+    deviceIds: readonly string[],
+    bundle: string,
+    sinceMs: number,
+    baselineBundle: string | undefined,
+  ) => GroupHealth | undefined;
+  /** Assign a bundle to a device (idempotent when the device already has it assigned). */
+  readonly assign: (deviceId: string, bundle: string, reason: string) => Promise<void>;
+  readonly onEvent?: (rolloutId: string, action: Extract<RolloutAction, { kind: 'event' }>) => void;
+  readonly intervalMs?: number;
+}
+
+export function createRolloutExecutor(deps: RolloutExecutorDeps) {
+  const { rollouts, clock } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> | undefined;
+
+  async function act(rolloutId: string, actions: readonly RolloutAction[]): Promise<void> {
+    for (const a of actions) {
+      if (a.kind === 'assign')
+        await deps.assign(a.deviceId, a.bundle, `rollout ${rolloutId}: ${a.reason}`);
+      else deps.onEvent?.(rolloutId, a);
+    }
+  }
+
+  function persist(id: string, state: RolloutState, actions: readonly RolloutAction[]): void {
+    rollouts.save(
+      id,
+      state,
+      actions.flatMap((a) =>
+        a.kind === 'event'
+          ? [{ type: a.type, message: a.message, ...(a.deviceId ? { deviceId: a.deviceId } : {}) }]
+          : [],
+      ),
+    );
+  }
+
+  function baselineOf(
+    spec: RolloutSpec,
+    state: RolloutState,
+    ids: readonly string[],
+  ): string | undefined {
+    for (const id of ids) {
+      const prev = state.devices[id]?.previousBundle;
+      if (prev) return prev;
+    }
+    return undefined;
+  }
+
+  async function tickOne(spec: RolloutSpec, state: RolloutState): Promise<void> {
+    const now = clock.now();
+    const ids = Object.keys(state.devices);
+    const groupIds = spec.groups[state.group] ?? [];
+    const health =
+      spec.healthGate && state.soakStartedAt !== undefined && deps.groupHealth
+        ? deps.groupHealth(
+            groupIds,
+            spec.bundle,
+            state.soakStartedAt,
+            baselineOf(spec, state, groupIds),
+          )
+        : undefined;
+    const result = nextActions({
+      spec,
+      state,
+      observations: deps.observe(ids),
+      ...(health ? { health } : {}),
+      now,
+    });
+    if (result.state === state) return;
+    persist(spec.id, result.state, result.actions);
+    await act(spec.id, result.actions);
+  }
+
+  async function tick(): Promise<void> {
+    for (const r of rollouts.running()) await tickOne(r.spec, r.state);
+  }
+
+  function serialTick(): Promise<void> {
+    // One tick at a time: the planner's input must be the state the previous tick saved.
+    ticking = (ticking ?? Promise.resolve()).then(tick, tick);
+    return ticking;
+  }
+
+  return {
+    async create(spec: RolloutSpec): Promise<RolloutState> {
+      if (spec.groups.length === 0 || spec.groups.every((g) => g.length === 0)) {
+        throw bmfError('BMF_ERR_ROLLOUT_EMPTY');
+      }
+      const state = initialState(spec, clock.now());
+      rollouts.create(spec, state, clock.now());
+      await serialTick();
+      return rollouts.require(spec.id).state;
+    },
+    async command(id: string, command: RolloutCommand): Promise<RolloutState> {
+      await ticking;
+      const { state } = rollouts.require(id);
+      if (!canApply(command, state)) {
+        throw bmfError('BMF_ERR_ROLLOUT_STATE', { id, state: state.status, action: command });
+      }
+      const result = applyCommand(command, state, clock.now());
+      persist(id, result.state, result.actions);
+      await act(id, result.actions);
+      await serialTick();
+      return rollouts.require(id).state;
+    },
+    /** After a restart: re-issue assignments of devices the saved state marks as assigned. */
+    async resume(): Promise<void> {
+      for (const { spec, state } of rollouts.running()) {
+        for (const [id, p] of Object.entries(state.devices)) {
+          if (p.status === 'assigned')
+            await deps.assign(id, spec.bundle, `rollout ${spec.id}: resume`);
+        }
+      }
+    },
+    tick: serialTick,
+    start(): void {
+      if (timer) return;
+      timer = setInterval(() => {
+        serialTick().catch((e: unknown) =>
+          deps.onEvent?.('executor', {
+            kind: 'event',
+            type: 'paused',
+            message: `executor tick failed: ${(e as Error).message}`,
+          }),
+        );
+      }, deps.intervalMs ?? 1000);
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await ticking;
+    },
+  };
+}
+export type RolloutExecutor = ReturnType<typeof createRolloutExecutor>;

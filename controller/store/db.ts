@@ -1,0 +1,59 @@
+// The controller's SQLite database (better-sqlite3): WAL for concurrent readers, synchronous
+// FULL so an acknowledged write survives power loss, foreign keys on, migrations on open.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { bmfError } from '../../shared/errors.js';
+import { migrations } from './migrations.js';
+
+export type Db = Database.Database;
+
+export function openDatabase(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(path);
+  } catch (e) {
+    throw bmfError('BMF_ERR_STORE', { reason: `cannot open ${path}: ${(e as Error).message}` });
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw bmfError('BMF_ERR_STORE', {
+      reason: `database schema version ${current} is newer than this controller (${migrations.length})`,
+    });
+  }
+  for (let v = current; v < migrations.length; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+/** Named counters (malformed messages dropped, ACL denials...) that survive restarts. */
+export function createCounters(db: Db) {
+  const inc = db.prepare(
+    'INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value',
+  );
+  const all = db.prepare('SELECT name, value FROM counters ORDER BY name');
+  return {
+    add(name: string, by = 1): void {
+      inc.run(name, by);
+    },
+    all(): Record<string, number> {
+      const out: Record<string, number> = {};
+      for (const row of all.all() as { name: string; value: number }[]) out[row.name] = row.value;
+      return out;
+    },
+  };
+}
+export type Counters = ReturnType<typeof createCounters>;

@@ -1,0 +1,120 @@
+// Device identities. A device authenticates to the broker with its id and a random secret; only
+// a salted SHA-256 of the secret is stored (the secret is 256 random bits, so a slow password
+// hash buys nothing and would cost a second of CPU per thousand reconnecting devices).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { bmfError } from '../../shared/errors.js';
+import type { Db } from './db.js';
+
+export interface DeviceRecord {
+  readonly id: string;
+  readonly chip: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+  readonly lastSeen: number | null;
+  readonly online: boolean;
+  /** Last state the device reported (decoded DeviceState), if any. */
+  readonly state: Readonly<Record<string, unknown>> | null;
+}
+
+interface Row {
+  id: string;
+  chip: string;
+  tags: string;
+  secret_salt: string;
+  secret_hash: string;
+  created_at: number;
+  last_seen: number | null;
+  online: number;
+  state: string | null;
+}
+
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isValidDeviceId(id: string): boolean {
+  return DEVICE_ID.test(id);
+}
+
+function hashSecret(salt: string, secret: string): Buffer {
+  return createHash('sha256').update(salt).update(secret).digest();
+}
+
+function toRecord(r: Row): DeviceRecord {
+  return {
+    id: r.id,
+    chip: r.chip,
+    tags: JSON.parse(r.tags) as Record<string, string>,
+    createdAt: r.created_at,
+    lastSeen: r.last_seen,
+    online: r.online === 1,
+    state: r.state ? (JSON.parse(r.state) as Record<string, unknown>) : null,
+  };
+}
+
+export function createDeviceRepo(db: Db) {
+  const insert = db.prepare(
+    'INSERT INTO devices(id, chip, tags, secret_salt, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const byId = db.prepare('SELECT * FROM devices WHERE id = ?');
+  const all = db.prepare('SELECT * FROM devices ORDER BY id');
+  const presence = db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?');
+  const state = db.prepare('UPDATE devices SET state = ?, last_seen = ? WHERE id = ?');
+  const del = db.prepare('DELETE FROM devices WHERE id = ?');
+  const resetOnline = db.prepare('UPDATE devices SET online = 0');
+
+  return {
+    /** Create a device and return its one-time secret (never stored in clear). */
+    add(id: string, chip: string, tags: Record<string, string>, now: number): { secret: string } {
+      if (!isValidDeviceId(id)) {
+        throw bmfError('BMF_ERR_BAD_REQUEST', {
+          reason: `device id "${id}" must match ${DEVICE_ID.source}`,
+        });
+      }
+      if (byId.get(id))
+        throw bmfError('BMF_ERR_CONFLICT', { kind: 'device', id, reason: 'exists' });
+      const secret = randomBytes(32).toString('base64url');
+      const salt = randomBytes(16).toString('hex');
+      insert.run(
+        id,
+        chip,
+        JSON.stringify(tags),
+        salt,
+        hashSecret(salt, secret).toString('hex'),
+        now,
+      );
+      return { secret };
+    },
+    get(id: string): DeviceRecord | undefined {
+      const r = byId.get(id) as Row | undefined;
+      return r ? toRecord(r) : undefined;
+    },
+    require(id: string): DeviceRecord {
+      const r = byId.get(id) as Row | undefined;
+      if (!r) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'device', id });
+      return toRecord(r);
+    },
+    list(): DeviceRecord[] {
+      return (all.all() as Row[]).map(toRecord);
+    },
+    authenticate(id: string, secret: string): boolean {
+      const r = byId.get(id) as Row | undefined;
+      if (!r) return false;
+      const expected = Buffer.from(r.secret_hash, 'hex');
+      const actual = hashSecret(r.secret_salt, secret);
+      return expected.length === actual.length && timingSafeEqual(expected, actual);
+    },
+    setPresence(id: string, online: boolean, now: number): void {
+      presence.run(online ? 1 : 0, now, id);
+    },
+    setState(id: string, value: Record<string, unknown>, now: number): void {
+      state.run(JSON.stringify(value), now, id);
+    },
+    remove(id: string): boolean {
+      return del.run(id).changes > 0;
+    },
+    /** On start-up nobody is connected yet; presence is rebuilt from connections. */
+    markAllOffline(): void {
+      resetOnline.run();
+    },
+  };
+}
+export type DeviceRepo = ReturnType<typeof createDeviceRepo>;

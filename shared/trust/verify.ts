@@ -1,0 +1,80 @@
+// Device-side verification of signed documents against the pinned root. Order per the TUF/Uptane
+// client checklist (REFERENCE.md section 5): signatures over canonical bytes first (nothing in an
+// unverified document is trusted), then expiry (freeze), sequence (rollback), hardware
+// compatibility (chip) or device binding (assignment).
+import { createHash } from 'node:crypto';
+import { bmfError } from '../errors.js';
+import { canonicalBytes } from '../bundle/canonical.js';
+import { parseBundleManifest, type BundleManifest, type Chip } from '../bundle/manifest.js';
+import { parseAssignment, type Assignment } from './assignment.js';
+import { parseEnvelope, type Envelope } from './envelope.js';
+import { checkNotExpired, verifyEnvelope, type Root } from './root.js';
+
+/** The name an assignment uses for a bundle: sha256 of the canonical signed envelope. */
+export function manifestDigest(envelope: Envelope<unknown>): string {
+  return createHash('sha256').update(canonicalBytes(envelope)).digest('hex');
+}
+
+function checkSequence(what: string, sequence: number, installed: number | undefined): void {
+  if (installed !== undefined && sequence <= installed) {
+    throw bmfError('BMF_ERR_TRUST_ROLLBACK', { what, sequence, installed });
+  }
+}
+
+export interface VerifiedBundle {
+  readonly manifest: BundleManifest;
+  readonly envelope: Envelope;
+  readonly digest: string;
+  readonly signedBy: readonly string[];
+}
+
+export function verifyBundle(opts: {
+  root: Root;
+  envelope: unknown;
+  /** The device's chip; omitted on the controller, which targets several. */
+  chip?: Chip | undefined;
+  /** Sequence of the installed bundle of this model; a new one must be strictly above it. */
+  installedSequence?: number | undefined;
+  now: Date;
+}): VerifiedBundle {
+  const envelope = parseEnvelope(opts.envelope, 'bundle envelope');
+  const signedBy = verifyEnvelope(envelope, opts.root, 'bundle', opts.now);
+  const manifest = parseBundleManifest(envelope.signed);
+  const what = `bundle ${manifest.name} ${manifest.version}`;
+  checkNotExpired(what, manifest.expires, opts.now);
+  checkSequence(what, manifest.sequence, opts.installedSequence);
+  if (opts.chip !== undefined && !manifest.chips.includes(opts.chip)) {
+    throw bmfError('BMF_ERR_TRUST_CHIP_MISMATCH', {
+      targets: manifest.chips.join(','),
+      chip: opts.chip,
+    });
+  }
+  return { manifest, envelope, digest: manifestDigest(envelope), signedBy };
+}
+
+export interface VerifiedAssignment {
+  readonly assignment: Assignment;
+  readonly signedBy: readonly string[];
+}
+
+export function verifyAssignment(opts: {
+  root: Root;
+  envelope: unknown;
+  deviceId: string;
+  installedSequence?: number | undefined;
+  now: Date;
+}): VerifiedAssignment {
+  const envelope = parseEnvelope(opts.envelope, 'assignment envelope');
+  const signedBy = verifyEnvelope(envelope, opts.root, 'assignment', opts.now);
+  const assignment = parseAssignment(envelope.signed);
+  if (assignment.deviceId !== opts.deviceId) {
+    throw bmfError('BMF_ERR_TRUST_WRONG_DEVICE', {
+      target: assignment.deviceId,
+      device: opts.deviceId,
+    });
+  }
+  const what = `assignment for ${assignment.deviceId}`;
+  checkNotExpired(what, assignment.expires, opts.now);
+  checkSequence(what, assignment.sequence, opts.installedSequence);
+  return { assignment, signedBy };
+}

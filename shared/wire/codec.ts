@@ -1,0 +1,193 @@
+// Encode and decode wire messages. Decoding is the edge where untrusted MQTT payloads become
+// typed values: the size limit is checked before protobufjs sees a byte, protobufjs errors become
+// BMF_ERR_WIRE_DECODE, and every decoded value passes generic bounds and the per-type semantic
+// checks (validate.ts). Encoding runs the same checks so we never publish what we would reject.
+import protobuf from 'protobufjs';
+import { BmfError, bmfError } from '../errors.js';
+import { MAX_ITEMS, MAX_MESSAGE_CHARS, MAX_STRING_CHARS, WIRE_SIZE_LIMITS } from './limits.js';
+import { MAX_CHUNKS, MAX_REQUEST_INDICES, MAX_SKETCH_BINS } from './limits.js';
+import type { WireMessages } from './messages.js';
+import { createWireSchema } from './schema.js';
+import type { WireMessageType, WireSchema } from './schema.js';
+import { validators } from './validate.js';
+
+// Parsed once, on first use; never mutated afterwards (pure data).
+let cachedSchema: WireSchema | undefined;
+function schema(): WireSchema {
+  cachedSchema ??= createWireSchema();
+  return cachedSchema;
+}
+
+/** Repeated fields with their own bound (the rest get MAX_ITEMS). */
+const REPEATED_LIMITS: Readonly<Record<string, number>> = {
+  'BlobOffer.chunkSha256': MAX_CHUNKS,
+  'BlobChunkRequest.indices': MAX_REQUEST_INDICES,
+  'LatencySketch.binCounts': MAX_SKETCH_BINS,
+};
+const LONG_TYPES = new Set(['uint64', 'int64', 'sint64', 'fixed64', 'sfixed64']);
+const FLOAT_TYPES = new Set(['double', 'float']);
+
+type Direction = 'encode' | 'decode';
+
+class WalkError extends Error {}
+
+/** RuntimeKind -> RUNTIME_KIND_ */
+function enumPrefix(e: protobuf.Enum): string {
+  return `${e.name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}_`;
+}
+
+function convertEnum(e: protobuf.Enum, v: unknown, dir: Direction, path: string): string {
+  const prefix = enumPrefix(e);
+  if (typeof v !== 'string') throw new WalkError(`${path}: unknown ${e.name} value ${String(v)}`);
+  const full = dir === 'decode' ? v : `${prefix}${v.toUpperCase()}`;
+  if (dir === 'encode' && v !== v.toLowerCase()) throw new WalkError(`${path}: bad ${e.name} ${v}`);
+  if (e.values[full] === undefined || e.values[full] === 0) {
+    throw new WalkError(`${path}: ${e.name} value ${v} is unknown or unspecified`);
+  }
+  return dir === 'decode' ? full.slice(prefix.length).toLowerCase() : full;
+}
+
+function convertScalar(field: protobuf.Field, v: unknown, dir: Direction, path: string): unknown {
+  const rt = field.resolvedType;
+  if (rt instanceof protobuf.Enum) return convertEnum(rt, v, dir, path);
+  if (rt instanceof protobuf.Type) {
+    if (v === null || v === undefined) {
+      // proto3 leaves absent sub-messages null; typed code always gets a complete value.
+      v = rt.toObject(rt.create({}), TO_OBJECT);
+    }
+    if (typeof v !== 'object') throw new WalkError(`${path}: expected a message`);
+    return walk(rt, v as Record<string, unknown>, dir, path);
+  }
+  if (field.type === 'bytes') {
+    if (!(v instanceof Uint8Array)) throw new WalkError(`${path}: expected bytes`);
+    return dir === 'decode' ? new Uint8Array(v) : v;
+  }
+  if (field.type === 'string') {
+    const max = field.name === 'message' ? MAX_MESSAGE_CHARS : MAX_STRING_CHARS;
+    if (typeof v !== 'string') throw new WalkError(`${path}: expected a string`);
+    if (v.length > max) throw new WalkError(`${path}: string longer than ${max}`);
+    return v;
+  }
+  if (field.type === 'bool') {
+    if (typeof v !== 'boolean') throw new WalkError(`${path}: expected a boolean`);
+    return v;
+  }
+  if (typeof v !== 'number') throw new WalkError(`${path}: expected a number`);
+  if (FLOAT_TYPES.has(field.type)) {
+    if (!Number.isFinite(v)) throw new WalkError(`${path}: ${v} is not finite`);
+  } else if (!Number.isSafeInteger(v)) {
+    throw new WalkError(`${path}: ${v} is not a safe integer`);
+  } else if (field.type.startsWith('uint') && v < 0) {
+    throw new WalkError(`${path}: ${v} is negative`);
+  } else if (!LONG_TYPES.has(field.type) && Math.abs(v) > 0xffffffff) {
+    throw new WalkError(`${path}: ${v} does not fit 32 bits`);
+  }
+  return v;
+}
+
+function walk(
+  type: protobuf.Type,
+  obj: Record<string, unknown>,
+  dir: Direction,
+  base: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of type.fieldsArray) {
+    const path = base ? `${base}.${field.name}` : field.name;
+    const v = obj[field.name];
+    if (field instanceof protobuf.MapField) {
+      const entries = Object.entries((v ?? {}) as Record<string, unknown>);
+      if (entries.length > MAX_ITEMS) throw new WalkError(`${path}: more than ${MAX_ITEMS} entries`);
+      const m: Record<string, unknown> = {};
+      for (const [k, x] of entries) {
+        if (k.length > MAX_STRING_CHARS) throw new WalkError(`${path}: key too long`);
+        m[k] = convertScalar(field, x, dir, `${path}[${k}]`);
+      }
+      out[field.name] = m;
+    } else if (field.repeated) {
+      const list = (v ?? []) as unknown[];
+      if (!Array.isArray(list)) throw new WalkError(`${path}: expected a list`);
+      const max = REPEATED_LIMITS[`${type.name}.${field.name}`] ?? MAX_ITEMS;
+      if (list.length > max) throw new WalkError(`${path}: more than ${max} items`);
+      out[field.name] = list.map((x, i) => convertScalar(field, x, dir, `${path}[${i}]`));
+    } else if (v === undefined && field.options?.proto3_optional) {
+      continue; // proto3 `optional` left unset
+    } else {
+      out[field.name] = convertScalar(field, v, dir, path);
+    }
+  }
+  return out;
+}
+
+const TO_OBJECT: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: String,
+  defaults: true,
+  arrays: true,
+  objects: true,
+};
+
+function walkOrThrow(
+  typeName: WireMessageType,
+  type: protobuf.Type,
+  obj: Record<string, unknown>,
+  dir: Direction,
+): Record<string, unknown> {
+  try {
+    return walk(type, obj, dir, '');
+  } catch (e) {
+    if (e instanceof WalkError) {
+      throw bmfError('BMF_ERR_WIRE_DECODE', { type: typeName, reason: e.message });
+    }
+    throw e;
+  }
+}
+
+function checkSemantics<K extends WireMessageType>(typeName: K, value: WireMessages[K]): void {
+  (validators[typeName] as (m: WireMessages[K]) => void)(value);
+}
+
+/** Encode a typed message; throws BMF_ERR_WIRE_DECODE if it would not pass decodeMessage. */
+export function encodeMessage<K extends WireMessageType>(
+  typeName: K,
+  value: WireMessages[K],
+): Uint8Array {
+  const type = schema().type(typeName);
+  const plain = walkOrThrow(typeName, type, value as unknown as Record<string, unknown>, 'encode');
+  checkSemantics(typeName, value);
+  const bytes = type.encode(type.fromObject(plain)).finish();
+  const limit = WIRE_SIZE_LIMITS[typeName];
+  if (bytes.length > limit) {
+    throw bmfError('BMF_ERR_WIRE_TOO_LARGE', { type: typeName, size: bytes.length, limit });
+  }
+  return bytes;
+}
+
+export interface DecodeOptions {
+  /** Overrides the type's default size limit (WIRE_SIZE_LIMITS). */
+  readonly maxBytes?: number;
+}
+
+/** Decode untrusted bytes into a typed, validated message. */
+export function decodeMessage<K extends WireMessageType>(
+  typeName: K,
+  bytes: Uint8Array,
+  options: DecodeOptions = {},
+): WireMessages[K] {
+  const limit = options.maxBytes ?? WIRE_SIZE_LIMITS[typeName];
+  if (bytes.length > limit) {
+    throw bmfError('BMF_ERR_WIRE_TOO_LARGE', { type: typeName, size: bytes.length, limit });
+  }
+  const type = schema().type(typeName);
+  let raw: Record<string, unknown>;
+  try {
+    raw = type.toObject(type.decode(bytes), TO_OBJECT);
+  } catch (e) {
+    if (e instanceof BmfError) throw e;
+    const reason = e instanceof Error ? e.message : String(e);
+    throw bmfError('BMF_ERR_WIRE_DECODE', { type: typeName, reason }, { cause: e });
+  }
+  const value = walkOrThrow(typeName, type, raw, 'decode') as unknown as WireMessages[K];
+  checkSemantics(typeName, value);
+  return value;
+}

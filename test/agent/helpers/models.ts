@@ -1,0 +1,71 @@
+// Test models: the tiny ONNX classifiers in test/fixtures/agent wrapped as simulator BMODELs with
+// shared/bmodel's writer, plus the golden set generated next to them (make_models.py).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { writeBmodel } from '../../../shared/bmodel/write.js';
+import type { Tensor } from '../../../shared/tensor.js';
+import type { GoldenSet, ModelSpec } from '../../../agent/serve/types.js';
+
+export const FIXTURES = new URL('../../fixtures/agent/', import.meta.url);
+export type TinyModel = 'tiny-a' | 'tiny-b' | 'tiny-bad';
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function tinyOnnx(name: TinyModel): Uint8Array {
+  return readFileSync(new URL(`${name}.onnx`, FIXTURES));
+}
+
+export function tinyBmodel(name: TinyModel, chip = 'BM1684X'): Uint8Array {
+  return writeBmodel({
+    chip,
+    nets: [
+      {
+        name: 'tiny',
+        stages: [
+          {
+            inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 3, 8, 8] }],
+            outputs: [{ name: 'logits', dtype: 'FP32', shape: [1, 4] }],
+          },
+        ],
+      },
+    ],
+    simulator: { payload: tinyOnnx(name) },
+  });
+}
+
+interface GoldenFile {
+  readonly shape: number[];
+  readonly labels: number[];
+  readonly inputs: string[];
+}
+
+export function goldenInputs(): { inputs: Record<string, Tensor>[]; labels: number[] } {
+  const g = JSON.parse(readFileSync(new URL('golden.json', FIXTURES), 'utf8')) as GoldenFile;
+  const inputs = g.inputs.map((b64) => {
+    const buf = Buffer.from(b64, 'base64');
+    const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+    return { input: { dtype: 'float32', shape: g.shape, data } as Tensor };
+  });
+  return { inputs, labels: g.labels };
+}
+
+export function goldenSet(): GoldenSet {
+  return goldenInputs();
+}
+
+export function tinySpec(name: TinyModel, overrides: Partial<ModelSpec> = {}): ModelSpec {
+  const bmodel = tinyBmodel(name);
+  const bmodelDigest = sha256(bmodel);
+  return {
+    bundleDigest: `bundle-${name}`,
+    version: name,
+    bmodel,
+    bmodelDigest,
+    labels: ['zero', 'one', 'two', 'three'],
+    golden: goldenSet(),
+    gate: { minAccuracy: 0.9, minCosine: 0 },
+    ...overrides,
+  };
+}
