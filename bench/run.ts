@@ -2,6 +2,9 @@
 // against a baseline measured in the same run.
 const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   preprocess: () => import('./preprocess.js'),
+  bundle: () => import('./bundle.js'),
+  calibrate: () => import('./calibrate.js'),
+  agent: () => import('./agent.js'),
 };
 
 const name = process.argv[2];

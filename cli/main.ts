@@ -23,9 +23,29 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'print the bmfleet version',
     load: async () => (await import('./commands/version.js')).run,
   },
+  keys: {
+    summary: 'create, rotate and show signing keys and the root of trust',
+    load: async () => (await import('./commands/keys.js')).run,
+  },
+  bundle: {
+    summary: 'build, sign, verify and inspect model bundles',
+    load: async () => (await import('./commands/bundle.js')).run,
+  },
   bmodel: {
     summary: 'inspect a BMODEL (bmodel inspect FILE [--json])',
     load: async () => (await import('./commands/bmodel.js')).run,
+  },
+  compile: {
+    summary: 'compile an ONNX model to a validated BMODEL (sim, tpu-mlir or tpu-nntc)',
+    load: async () => (await import('./commands/compile.js')).run,
+  },
+  quantize: {
+    summary: 'quantize an ONNX model to an INT8 BMODEL automatically (calibration + search)',
+    load: async () => (await import('./commands/quantize.js')).run,
+  },
+  umodel: {
+    summary: 'step-by-step INT8: umodel export|calibrate|evaluate|build',
+    load: async () => (await import('./commands/umodel.js')).run,
   },
 };
 

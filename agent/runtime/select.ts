@@ -26,7 +26,10 @@ export interface SelectedRuntime {
   readonly reason: string;
 }
 
-export function selectRuntime(choice: RuntimeChoice, options: SelectRuntimeOptions): SelectedRuntime {
+export function selectRuntime(
+  choice: RuntimeChoice,
+  options: SelectRuntimeOptions,
+): SelectedRuntime {
   const path = options.libbmrtPath ?? LIBBMRT_PATH;
   const present = (options.fileExists ?? existsSync)(path);
   const sim = (reason: string): SelectedRuntime => ({

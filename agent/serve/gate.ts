@@ -4,7 +4,7 @@
 import { bmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { ModelHandle, RuntimeBackend } from '../runtime/types.js';
-import { argmax, cosineSimilarity } from './postprocess.js';
+import { argmax, outputCosine } from './postprocess.js';
 import type { GateThresholds, GoldenSet } from './types.js';
 
 export interface GateReport {
@@ -26,7 +26,11 @@ function firstOutput(o: Outputs): Tensor {
 }
 
 /** Pure: score golden-set outputs against labels and references. */
-export function scoreGate(golden: GoldenSet, outputs: readonly Outputs[], t: GateThresholds): GateReport {
+export function scoreGate(
+  golden: GoldenSet,
+  outputs: readonly Outputs[],
+  t: GateThresholds,
+): GateReport {
   const reasons: string[] = [];
   let accuracy: number | undefined;
   let cosine: number | undefined;
@@ -45,7 +49,7 @@ export function scoreGate(golden: GoldenSet, outputs: readonly Outputs[], t: Gat
     outputs.forEach((o, i) => {
       for (const [name, ref] of Object.entries(refs[i] ?? {})) {
         const got = o[name];
-        sum += got ? cosineSimilarity(got.data, ref.data) : 0;
+        sum += got ? outputCosine(got, ref) : 0;
         n += 1;
       }
     });

@@ -51,7 +51,10 @@ export function judgeHealth(w: HealthWindowState, t: HealthThresholds, now: numb
     }
     const p95 = percentile(w.latencies, 95);
     if (p95 !== undefined && p95 > t.maxP95Ms) {
-      return { kind: 'regressed', reason: `p95 latency ${p95.toFixed(2)} ms above ${t.maxP95Ms} ms` };
+      return {
+        kind: 'regressed',
+        reason: `p95 latency ${p95.toFixed(2)} ms above ${t.maxP95Ms} ms`,
+      };
     }
   }
   return now - w.startedAt >= t.windowMs ? { kind: 'healthy' } : { kind: 'watching' };

@@ -40,24 +40,33 @@ export interface SwapResult {
 
 /**
  * INVARIANTS (the reason this class exists):
- * 1. Swaps are serialised: `swap`/`close` run one at a time through `this.queue`; a request never
- *    waits on that queue.
- * 2. The switch is one synchronous assignment of `this.active`. Every request pins the model it
- *    starts on (`pin`) and releases it when done, so a request finishes on the model it began on.
- * 3. A candidate becomes active only after it loaded, warmed up and passed the gate. Any failure
- *    before the switch unloads the candidate and leaves `this.active` exactly as it was.
+ * 1. Slot changes are serialised: `prepare`, `gate`, `commit`, `swap`, `discard` and `close` run
+ *    one at a time through `this.queue`; a request never waits on that queue.
+ * 2. The switch is one synchronous assignment of `this.active` (in `commit`). Every request pins
+ *    the model it starts on (`pin`) and releases it when done, so a request finishes on the
+ *    model it began on.
+ * 3. A candidate is loaded beside the active model and becomes active only after it warmed up and
+ *    passed the gate (or the gate was skipped for a known-good model). Any failure before the
+ *    switch unloads the candidate and leaves `this.active` exactly as it was.
  * 4. A model is unloaded only when it is no longer active AND its in-flight count is zero; the
- *    swap waits for that drain before it resolves, so at most two models are resident per slot.
- * 5. Swapping to the bundle that is already active is a no-op (steps are idempotent).
+ *    commit waits for that drain before it resolves, so at most two models are resident.
+ * 5. Preparing or swapping to the bundle that is already active is a no-op; preparing the bundle
+ *    that is already the candidate is a no-op (executors may repeat a step after a crash).
  */
 export class ModelSlot {
   private active: Resident | undefined;
+  private candidate: { resident: Resident; gated: boolean; gate: GateReport | undefined } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly backend: RuntimeBackend) {}
 
   current(): ServingModel | undefined {
     return this.active;
+  }
+
+  candidateState(): { readonly bundleDigest: string; readonly gated: boolean } | undefined {
+    const c = this.candidate;
+    return c && { bundleDigest: c.resident.spec.bundleDigest, gated: c.gated };
   }
 
   /** Pins the active model for one request; throws BMF_ERR_AGENT_NOT_READY when empty. */
@@ -77,13 +86,46 @@ export class ModelSlot {
     };
   }
 
-  swap(spec: ModelSpec, options: SwapOptions = {}): Promise<SwapResult> {
-    return this.serialise(() => this.doSwap(spec, options));
+  /** Loads and warms up `spec` beside the active model. */
+  prepare(spec: ModelSpec, options: SwapOptions = {}): Promise<void> {
+    return this.serialise(() => this.doPrepare(spec, options));
   }
 
-  /** Unloads the active model after its requests finish (agent shutdown). */
+  /** Runs the golden-set gate on the candidate; a failure unloads it (BMF_ERR_AGENT_GATE_FAILED). */
+  gate(options: SwapOptions = {}): Promise<GateReport | undefined> {
+    return this.serialise(() => this.doGate(options));
+  }
+
+  /** Switches to the gated candidate, waits for the old model to drain, unloads it. */
+  commit(): Promise<SwapResult> {
+    return this.serialise(() => this.doCommit());
+  }
+
+  /** prepare + gate + commit as one serialised unit. */
+  swap(spec: ModelSpec, options: SwapOptions = {}): Promise<SwapResult> {
+    return this.serialise(async () => {
+      if (this.active?.spec.bundleDigest === spec.bundleDigest) return this.unchanged();
+      await this.doPrepare(spec, options);
+      await this.doGate(options);
+      return this.doCommit();
+    });
+  }
+
+  /** Unloads a candidate that will not be committed. */
+  discard(): Promise<void> {
+    return this.serialise(async () => {
+      const c = this.candidate;
+      this.candidate = undefined;
+      if (c) await this.backend.unload(c.resident.handle);
+    });
+  }
+
+  /** Unloads everything after the requests in flight finish (agent shutdown). */
   close(): Promise<void> {
     return this.serialise(async () => {
+      const c = this.candidate;
+      this.candidate = undefined;
+      if (c) await this.backend.unload(c.resident.handle);
       const old = this.active;
       this.active = undefined;
       if (old) await this.retire(old);
@@ -96,39 +138,75 @@ export class ModelSlot {
     return run;
   }
 
-  private async doSwap(spec: ModelSpec, options: SwapOptions): Promise<SwapResult> {
-    const current = this.active;
-    if (current && current.spec.bundleDigest === spec.bundleDigest) {
-      return { activated: current, previous: undefined, gate: undefined, changed: false };
+  private unchanged(): SwapResult {
+    return { activated: this.active as Resident, previous: undefined, gate: undefined, changed: false };
+  }
+
+  private async doPrepare(spec: ModelSpec, options: SwapOptions): Promise<void> {
+    if (this.active?.spec.bundleDigest === spec.bundleDigest) return;
+    if (this.candidate?.resident.spec.bundleDigest === spec.bundleDigest) return;
+    if (this.candidate) {
+      const old = this.candidate;
+      this.candidate = undefined;
+      await this.backend.unload(old.resident.handle);
     }
     const handle = await this.backend.load(spec.bmodel, {
       digest: spec.bmodelDigest,
       ...(spec.modeledLatencyMs !== undefined && { modeledLatencyMs: spec.modeledLatencyMs }),
     });
-    let gate: GateReport | undefined;
     try {
       await this.warmUp(spec, handle, options);
-      if (!options.skipGate && spec.golden && spec.gate) {
-        gate = await runGate(this.backend, handle, spec.golden, spec.gate, options.signal);
-        if (!gate.passed) {
-          throw bmfError('BMF_ERR_AGENT_GATE_FAILED', {
-            bundle: spec.bundleDigest,
-            reason: gate.reasons.join('; '),
-          });
-        }
-      }
-      options.signal?.throwIfAborted();
     } catch (e) {
       await this.backend.unload(handle);
       throw e;
     }
     let markDrained = (): void => undefined;
     const drained = new Promise<void>((r) => (markDrained = r));
-    const next: Resident = { spec, handle, inflight: 0, retired: false, drained, markDrained };
+    const resident: Resident = { spec, handle, inflight: 0, retired: false, drained, markDrained };
+    this.candidate = { resident, gated: false, gate: undefined };
+  }
+
+  private async doGate(options: SwapOptions): Promise<GateReport | undefined> {
+    const c = this.candidate;
+    if (!c) {
+      if (this.active) return undefined; // the bundle was committed already
+      throw bmfError('BMF_ERR_INTERNAL', { reason: 'gate without a candidate' });
+    }
+    if (c.gated) return c.gate;
+    const { spec, handle } = c.resident;
+    try {
+      if (!options.skipGate && spec.golden && spec.gate) {
+        const report = await runGate(this.backend, handle, spec.golden, spec.gate, options.signal);
+        if (!report.passed) {
+          throw bmfError('BMF_ERR_AGENT_GATE_FAILED', {
+            bundle: spec.bundleDigest,
+            reason: report.reasons.join('; '),
+          });
+        }
+        c.gate = report;
+      }
+      options.signal?.throwIfAborted();
+    } catch (e) {
+      this.candidate = undefined;
+      await this.backend.unload(handle);
+      throw e;
+    }
+    c.gated = true;
+    return c.gate;
+  }
+
+  private async doCommit(): Promise<SwapResult> {
+    const c = this.candidate;
+    if (!c) {
+      if (this.active) return this.unchanged();
+      throw bmfError('BMF_ERR_INTERNAL', { reason: 'commit without a candidate' });
+    }
+    if (!c.gated) throw bmfError('BMF_ERR_INTERNAL', { reason: 'commit before the gate' });
+    this.candidate = undefined;
     const previous = this.active;
-    this.active = next; // the one atomic switch (invariant 2)
+    this.active = c.resident; // the one atomic switch (invariant 2)
     if (previous) await this.retire(previous);
-    return { activated: next, previous, gate, changed: true };
+    return { activated: c.resident, previous, gate: c.gate, changed: true };
   }
 
   private async warmUp(spec: ModelSpec, handle: ModelHandle, options: SwapOptions): Promise<void> {

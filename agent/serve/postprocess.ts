@@ -1,5 +1,6 @@
 // Output decoding for classifiers: top-k with softmax scores and label names, and the comparison
 // figures kept for shadow runs and the gate.
+import { cosineSimilarity } from '../../shared/stats/similarity.js';
 import type { Tensor } from '../../shared/tensor.js';
 
 type Numeric = Tensor['data'];
@@ -14,21 +15,13 @@ export function argmax(data: Numeric): number {
   return best;
 }
 
-/** a.b / (|a||b|) (the vendor tools' cosine, REFERENCE.md section 1); 0 when either is zero. */
-export function cosineSimilarity(a: Numeric, b: Numeric): number {
-  const n = Math.min(a.length, b.length);
-  if (a.length !== b.length) return 0;
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < n; i++) {
-    const x = at(a, i);
-    const y = at(b, i);
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
+/** Cosine of two outputs (shared/stats, the vendor tools' definition); 0 when they cannot be compared. */
+export function outputCosine(a: Tensor, b: Tensor): number {
+  try {
+    return cosineSimilarity(a, b);
+  } catch {
+    return 0;
   }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
 export interface TopKEntry {

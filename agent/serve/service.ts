@@ -6,10 +6,11 @@ import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { Clock } from '../clock.js';
 import type { RuntimeBackend, TimingMode } from '../runtime/types.js';
+import { imageToFeeds } from './image-feeds.js';
 import type { ServingModel } from './model-slot.js';
 import { notify } from './observe.js';
 import type { ServeObserver, StageTimings } from './observe.js';
-import { argmax, cosineSimilarity, topK } from './postprocess.js';
+import { argmax, outputCosine, topK } from './postprocess.js';
 import type { TopKEntry } from './postprocess.js';
 import { ALL_TO_A, routeRequest } from './traffic.js';
 import type { TrafficSplit } from './traffic.js';
@@ -57,6 +58,7 @@ export interface InferenceServiceDeps {
   readonly runtime: RuntimeBackend;
   readonly clock: Clock;
   readonly observers?: readonly ServeObserver[];
+  /** Image bytes -> feeds; defaults to the shared preprocessing with the bundle's spec. */
   readonly imageToFeeds?: ImageToFeeds;
   readonly random?: () => number;
   readonly topK?: number;
@@ -102,10 +104,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
 
   async function toFeeds(input: InferInput, model: ServingModel): Promise<Record<string, Tensor>> {
     if (input.kind === 'tensor') return { ...input.feeds };
-    if (!deps.imageToFeeds) {
-      throw bmfError('BMF_ERR_INFER_REQUEST', { reason: 'this agent takes tensors only' });
-    }
-    return deps.imageToFeeds(input.bytes, model);
+    return (deps.imageToFeeds ?? imageToFeeds)(input.bytes, model);
   }
 
   function runShadow(
@@ -123,7 +122,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         (r) => {
           const out = Object.values(r.outputs)[0];
           const agree = out && primaryOut ? argmax(out.data) === argmax(primaryOut.data) : false;
-          const cosine = out && primaryOut ? cosineSimilarity(out.data, primaryOut.data) : 0;
+          const cosine = out && primaryOut ? outputCosine(out, primaryOut) : 0;
           return { top1Agree: agree, cosine };
         },
         () => ({ top1Agree: undefined, cosine: undefined }),
@@ -143,7 +142,12 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
   }
 
   async function infer(input: InferInput, options: InferOptions = {}): Promise<InferResponse> {
-    const route = routeRequest({ split, available: variants.names(), requestKey: options.requestKey, random });
+    const route = routeRequest({
+      split,
+      available: variants.names(),
+      requestKey: options.requestKey,
+      random,
+    });
     if (!route) throw bmfError('BMF_ERR_AGENT_NOT_READY');
     const slot = variants.slot(route.variant);
     if (!slot) throw bmfError('BMF_ERR_AGENT_NOT_READY');
@@ -202,7 +206,11 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         timings: undefined,
       });
       // Bad input is the caller's fault: it does not count against the model's health.
-      if (serverError) variants.record(route.variant, spec.bundleDigest, { ok: false, latencyMs: clock.now() - t0 });
+      if (serverError)
+        variants.record(route.variant, spec.bundleDigest, {
+          ok: false,
+          latencyMs: clock.now() - t0,
+        });
       throw err;
     } finally {
       pinned.release();
@@ -221,7 +229,11 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
       if (!r) throw bmfError('BMF_ERR_FEEDBACK_UNKNOWN_REQUEST', { requestId });
       const correct = typeof label === 'number' ? label === r.top1 : r.labels?.[r.top1] === label;
       recent.delete(requestId); // one verdict per request
-      notify(observers, 'onFeedback', { variant: r.variant, bundleDigest: r.bundleDigest, correct });
+      notify(observers, 'onFeedback', {
+        variant: r.variant,
+        bundleDigest: r.bundleDigest,
+        correct,
+      });
       return { correct };
     },
     models() {

@@ -33,12 +33,19 @@ export interface Route {
   readonly shadow: VariantName | undefined;
 }
 
-export function routeRequest({ split, available, requestKey, random }: RouteInput): Route | undefined {
+export function routeRequest({
+  split,
+  available,
+  requestKey,
+  random,
+}: RouteInput): Route | undefined {
   if (available.size === 0) return undefined;
   if (!available.has('B')) return { variant: 'A', shadow: undefined };
   if (!available.has('A')) return { variant: 'B', shadow: undefined };
-  const draw = split.mode === 'sticky' && requestKey !== undefined ? keyFraction(requestKey) : random();
+  const draw =
+    split.mode === 'sticky' && requestKey !== undefined ? keyFraction(requestKey) : random();
   const variant: VariantName = draw < split.weightB ? 'B' : 'A';
-  const shadow = variant === 'A' && split.shadowRate > 0 && random() < split.shadowRate ? 'B' : undefined;
+  const shadow =
+    variant === 'A' && split.shadowRate > 0 && random() < split.shadowRate ? 'B' : undefined;
   return { variant, shadow };
 }

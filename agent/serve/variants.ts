@@ -65,7 +65,11 @@ export class VariantSet {
     return v;
   }
 
-  async install(name: VariantName, spec: ModelSpec, options: InstallOptions = {}): Promise<SwapResult> {
+  async install(
+    name: VariantName,
+    spec: ModelSpec,
+    options: InstallOptions = {},
+  ): Promise<SwapResult> {
     const v = this.variant(name);
     let result: SwapResult;
     try {
@@ -101,7 +105,11 @@ export class VariantSet {
         cosine: result.gate.cosine,
       });
     }
-    notify(this.deps.observers, 'onEvent', { kind: 'activated', variant: name, bundleDigest: spec.bundleDigest });
+    notify(this.deps.observers, 'onEvent', {
+      kind: 'activated',
+      variant: name,
+      bundleDigest: spec.bundleDigest,
+    });
     v.watch?.stop.abort();
     v.watch = undefined;
     if (options.knownGood || !options.health) {
@@ -128,7 +136,12 @@ export class VariantSet {
     this.variants.delete(name);
     const digest = v.slot.current()?.spec.bundleDigest;
     await v.slot.close();
-    if (digest) notify(this.deps.observers, 'onEvent', { kind: 'unloaded', variant: name, bundleDigest: digest });
+    if (digest)
+      notify(this.deps.observers, 'onEvent', {
+        kind: 'unloaded',
+        variant: name,
+        bundleDigest: digest,
+      });
   }
 
   async close(): Promise<void> {
@@ -138,7 +151,12 @@ export class VariantSet {
     this.variants.clear();
   }
 
-  private openWatch(name: VariantName, v: Variant, bundleDigest: string, t: HealthThresholds): void {
+  private openWatch(
+    name: VariantName,
+    v: Variant,
+    bundleDigest: string,
+    t: HealthThresholds,
+  ): void {
     const watch: Watch = {
       state: openWindow(this.deps.clock.now()),
       thresholds: t,
@@ -162,13 +180,22 @@ export class VariantSet {
     w.stop.abort();
     if (verdict.kind === 'healthy') {
       v.lastKnownGood = v.slot.current()?.spec;
-      notify(this.deps.observers, 'onEvent', { kind: 'healthy', variant: name, bundleDigest: w.bundleDigest });
+      notify(this.deps.observers, 'onEvent', {
+        kind: 'healthy',
+        variant: name,
+        bundleDigest: w.bundleDigest,
+      });
       return;
     }
     this.track(this.rollback(name, v, w.bundleDigest, verdict.reason));
   }
 
-  private async rollback(name: VariantName, v: Variant, from: string, reason: string): Promise<void> {
+  private async rollback(
+    name: VariantName,
+    v: Variant,
+    from: string,
+    reason: string,
+  ): Promise<void> {
     const target = v.lastKnownGood;
     notify(this.deps.observers, 'onEvent', {
       kind: 'rolled-back',

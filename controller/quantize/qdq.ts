@@ -51,7 +51,11 @@ export function effectivePrecisions(
   return out;
 }
 
-export function buildInt8Graph(model: OnnxModel, layers: readonly QuantLayer[], options: Int8GraphOptions): Int8Graph {
+export function buildInt8Graph(
+  model: OnnxModel,
+  layers: readonly QuantLayer[],
+  options: Int8GraphOptions,
+): Int8Graph {
   const { thresholds } = options;
   const precisions = effectivePrecisions(layers, thresholds, options.precisions);
   const nodes = model.graph.node ?? [];
@@ -65,44 +69,74 @@ export function buildInt8Graph(model: OnnxModel, layers: readonly QuantLayer[], 
   }
   const scaleOf = (t: string): number => {
     const th = thresholds.get(t);
-    if (th === undefined) throw bmfError('BMF_ERR_CALIBRATION_TABLE', { line: 0, reason: `no threshold for tensor ${t}` });
+    if (th === undefined)
+      throw bmfError('BMF_ERR_CALIBRATION_TABLE', {
+        line: 0,
+        reason: `no threshold for tensor ${t}`,
+      });
     return activationScale(th);
   };
   // Graph outputs keep their names: the producer writes `<name>_fp32` and the DequantizeLinear
   // writes the output itself. Other tensors are read through `<name>_dq`.
-  const producedAs = (t: string): string => (quantized.has(t) && graphOutputs.has(t) ? `${t}_fp32` : t);
+  const producedAs = (t: string): string =>
+    quantized.has(t) && graphOutputs.has(t) ? `${t}_fp32` : t;
   const readAs = (t: string): string => (quantized.has(t) && !graphOutputs.has(t) ? `${t}_dq` : t);
   const valueNames = new Map<string, string>();
   const inits: OnnxTensor[] = [];
   const qdq = (t: string): OnnxNode[] => {
-    inits.push(float32Tensor(`${t}_scale`, [], Float32Array.of(scaleOf(t))), int8Tensor(`${t}_zp`, [], new Int8Array(1)));
+    inits.push(
+      float32Tensor(`${t}_scale`, [], Float32Array.of(scaleOf(t))),
+      int8Tensor(`${t}_zp`, [], new Int8Array(1)),
+    );
     valueNames.set(t, readAs(t));
     return [
-      makeNode('QuantizeLinear', [producedAs(t), `${t}_scale`, `${t}_zp`], [`${t}_q`]),
-      makeNode('DequantizeLinear', [`${t}_q`, `${t}_scale`, `${t}_zp`], [readAs(t)]),
+      makeNode(
+        'QuantizeLinear',
+        [producedAs(t), `${t}_scale`, `${t}_zp`],
+        [`${t}_q`],
+        {},
+        `${t}/QuantizeLinear`,
+      ),
+      makeNode(
+        'DequantizeLinear',
+        [`${t}_q`, `${t}_scale`, `${t}_zp`],
+        [readAs(t)],
+        {},
+        `${t}/DequantizeLinear`,
+      ),
     ];
   };
   const layerOfNode = new Map<number, QuantLayer>();
   for (const l of layers) for (const i of l.nodeIndices) layerOfNode.set(i, l);
   const out: OnnxNode[] = [];
-  const replacedInits = new Map<string, OnnxTensor[]>();
-  for (const input of model.graph.input ?? []) if (quantized.has(input.name ?? '')) out.push(...qdq(input.name ?? ''));
+  for (const input of model.graph.input ?? [])
+    if (quantized.has(input.name ?? '')) out.push(...qdq(input.name ?? ''));
   for (const [i, node] of nodes.entries()) {
     const layer = layerOfNode.get(i);
     let inputs = (node.input ?? []).map((x) => readAs(x));
-    if (layer && precisions.get(layer.name) === 'INT8' && layer.weight && i === layer.nodeIndices[0]) {
-      const { extraNodes, newInputs, tensors } = quantizeWeights(model, layer, node, scaleOf(layer.inputs[0]!));
+    if (
+      layer &&
+      precisions.get(layer.name) === 'INT8' &&
+      layer.weight &&
+      i === layer.nodeIndices[0]
+    ) {
+      const { extraNodes, newInputs, tensors } = quantizeWeights(
+        model,
+        layer,
+        scaleOf(layer.inputs[0]!),
+      );
       out.push(...extraNodes);
       inits.push(...tensors);
       inputs = inputs.map((x, k) => newInputs[k] ?? x);
-      replacedInits.set(layer.name, tensors);
     }
     out.push({ ...node, input: inputs, output: (node.output ?? []).map(producedAs) });
     for (const o of node.output ?? []) if (quantized.has(o)) out.push(...qdq(o));
   }
   for (const t of thresholds.keys()) if (!valueNames.has(t)) valueNames.set(t, t);
   const referenced = new Set(out.flatMap((n) => n.input ?? []));
-  const initializer = [...(model.graph.initializer ?? []), ...inits].filter((t) => referenced.has(t.name ?? ''));
+  const initializer = [...(model.graph.initializer ?? []), ...inits].filter((t) =>
+    referenced.has(t.name ?? ''),
+  );
   const opset = (model.opsetImport ?? []).map((o) =>
     (o.domain ?? '') === '' ? { ...o, version: Math.max(13, o.version ?? 13) } : o,
   );
@@ -116,7 +150,6 @@ export function buildInt8Graph(model: OnnxModel, layers: readonly QuantLayer[], 
 function quantizeWeights(
   model: OnnxModel,
   layer: QuantLayer,
-  node: OnnxNode,
   inputScale: number,
 ): { extraNodes: OnnxNode[]; newInputs: Record<number, string>; tensors: OnnxTensor[] } {
   const w = findInitializer(model, layer.weight!.name)!;
@@ -130,7 +163,15 @@ function quantizeWeights(
     float32Tensor(`${p}_scale`, [channels], q.scales),
     int8Tensor(`${p}_zp`, [channels], new Int8Array(channels)),
   ];
-  const extraNodes = [makeNode('DequantizeLinear', [`${p}_int8`, `${p}_scale`, `${p}_zp`], [`${p}_dq`], { axis })];
+  const extraNodes = [
+    makeNode(
+      'DequantizeLinear',
+      [`${p}_int8`, `${p}_scale`, `${p}_zp`],
+      [`${p}_dq`],
+      { axis },
+      `${p}/DequantizeLinear`,
+    ),
+  ];
   const newInputs: Record<number, string> = { 1: `${p}_dq` };
   const bias = layer.bias ? findInitializer(model, layer.bias) : undefined;
   if (bias && tensorDims(bias).length === 1 && tensorDims(bias)[0] === channels) {
@@ -141,9 +182,16 @@ function quantizeWeights(
       float32Tensor(`${bp}_scale`, [channels], b.scales),
       int32Tensor(`${bp}_zp`, [channels], new Int32Array(channels)),
     );
-    extraNodes.push(makeNode('DequantizeLinear', [`${bp}_int32`, `${bp}_scale`, `${bp}_zp`], [`${bp}_dq`], { axis: 0 }));
+    extraNodes.push(
+      makeNode(
+        'DequantizeLinear',
+        [`${bp}_int32`, `${bp}_scale`, `${bp}_zp`],
+        [`${bp}_dq`],
+        { axis: 0 },
+        `${bp}/DequantizeLinear`,
+      ),
+    );
     newInputs[2] = `${bp}_dq`;
   }
-  void node;
   return { extraNodes, newInputs, tensors };
 }

@@ -50,36 +50,65 @@ export function thresholdPercentile(h: AbsHistogram, fraction: number): number {
 /**
  * KL-divergence threshold (the TensorRT "entropy calibration" algorithm, as tpu-mlir uses it):
  * for every candidate i in [128, bins], P = the first i bins with the clipped tail added to the
- * last one; Q = the first i bins merged into 128 levels, each level spread evenly over its
- * non-empty bins; pick the i minimising KL(P||Q). The threshold is the upper edge of bin i-1.
+ * last one; Q = the first i bins merged into 128 levels, each level's mass spread evenly over the
+ * bins where P is not empty; pick the i minimising KL(P||Q). The threshold is the upper edge of
+ * bin i-1. Where Q is empty but P is not (only possible in the last level, which received the
+ * tail), Q takes eps/i (smoothing keeps the divergence finite).
+ *
+ * Cost: within a level Q is constant on P's support, so sum p log(p/q) over a level is
+ * (sum c log c - C log q) / Sp with prefix sums of c and c log c: O(128) per candidate instead of
+ * O(i); the last level is summed directly. `klDivergenceDirect` is the plain O(i) definition the
+ * tests compare against.
  */
 export function thresholdKl(h: AbsHistogram): number {
   const counts = h.counts;
   const bins = counts.length;
-  if (total(counts) === 0) return h.absMax;
-  const suffix = new Float64Array(bins + 1);
-  for (let b = bins - 1; b >= 0; b--) suffix[b] = suffix[b + 1]! + counts[b]!;
+  const sum = total(counts);
+  if (sum === 0) return h.absMax;
+  const cPrefix = new Float64Array(bins + 1);
+  const clogcPrefix = new Float64Array(bins + 1);
+  const nzPrefix = new Float64Array(bins + 1);
+  for (let b = 0; b < bins; b++) {
+    const c = counts[b]!;
+    cPrefix[b + 1] = cPrefix[b]! + c;
+    clogcPrefix[b + 1] = clogcPrefix[b]! + (c > 0 ? c * Math.log(c) : 0);
+    nzPrefix[b + 1] = nzPrefix[b]! + (c > 0 ? 1 : 0);
+  }
+  const eps = 1e-4;
   let best = bins;
   let bestKl = Infinity;
-  const p = new Float64Array(bins);
-  const q = new Float64Array(bins);
   for (let i = QUANT_LEVELS; i <= bins; i++) {
-    for (let b = 0; b < i; b++) p[b] = counts[b]!;
-    p[i - 1] = p[i - 1]! + suffix[i]!;
+    const sp = sum; // P holds every sample (the tail is folded into bin i-1)
+    const sq = cPrefix[i]!;
+    if (sq === 0) continue;
+    const logSp = Math.log(sp);
+    const logSq = Math.log(sq);
     const merge = Math.floor(i / QUANT_LEVELS);
-    for (let level = 0; level < QUANT_LEVELS; level++) {
+    // Sum over levels 0..126 of sum_b c_b (log c_b - log Sp - log(share/Sq)).
+    let acc = 0;
+    for (let level = 0; level < QUANT_LEVELS - 1; level++) {
       const start = level * merge;
-      const stop = level === QUANT_LEVELS - 1 ? i : start + merge;
-      let sum = 0;
-      let nonzero = 0;
-      for (let b = start; b < stop; b++) {
-        sum += counts[b]!;
-        if (p[b] !== 0) nonzero++;
-      }
-      const share = nonzero > 0 ? sum / nonzero : 0;
-      for (let b = start; b < stop; b++) q[b] = p[b] !== 0 ? share : 0;
+      const stop = start + merge;
+      const mass = cPrefix[stop]! - cPrefix[start]!;
+      if (mass === 0) continue;
+      const share = mass / (nzPrefix[stop]! - nzPrefix[start]!);
+      acc += clogcPrefix[stop]! - clogcPrefix[start]! - mass * (logSp + Math.log(share) - logSq);
     }
-    const kl = klDivergence(p, q, i);
+    // Last level [start, i): bin i-1 carries the tail, so its support and mass differ.
+    const start = (QUANT_LEVELS - 1) * merge;
+    const tail = sum - cPrefix[i]!;
+    const mass = cPrefix[i]! - cPrefix[start]!;
+    let nonzero = nzPrefix[i - 1]! - nzPrefix[start]!;
+    const lastP = counts[i - 1]! + tail;
+    if (lastP > 0) nonzero++;
+    const share = nonzero > 0 ? mass / nonzero : 0;
+    for (let b = start; b < i; b++) {
+      const c = b === i - 1 ? lastP : counts[b]!;
+      if (c === 0) continue;
+      const q = share > 0 ? share / sq : eps / i;
+      acc += c * (Math.log(c) - logSp - Math.log(q));
+    }
+    const kl = acc / sp;
     if (kl < bestKl) {
       bestKl = kl;
       best = i;
@@ -88,26 +117,31 @@ export function thresholdKl(h: AbsHistogram): number {
   return best * h.binWidth;
 }
 
-/**
- * KL(P||Q) over the first n entries after normalising both; empty Q bins where P is not empty are
- * smoothed with a small epsilon (as the reference algorithm does) so the divergence stays finite.
- */
-export function klDivergence(p: Float64Array, q: Float64Array, n: number): number {
-  const eps = 1e-4;
-  let sp = 0;
-  let sq = 0;
-  for (let b = 0; b < n; b++) {
-    sp += p[b]!;
-    sq += q[b]!;
+/** KL(P||Q) for candidate i straight from the definition above (reference for the tests). */
+export function klDivergenceDirect(counts: Float64Array, i: number): number {
+  const bins = counts.length;
+  const p = Float64Array.from(counts.subarray(0, i));
+  for (let b = i; b < bins; b++) p[i - 1] = p[i - 1]! + counts[b]!;
+  const q = new Float64Array(i);
+  const merge = Math.floor(i / QUANT_LEVELS);
+  for (let level = 0; level < QUANT_LEVELS; level++) {
+    const start = level * merge;
+    const stop = level === QUANT_LEVELS - 1 ? i : start + merge;
+    let mass = 0;
+    let nonzero = 0;
+    for (let b = start; b < stop; b++) {
+      mass += counts[b]!;
+      if (p[b] !== 0) nonzero++;
+    }
+    for (let b = start; b < stop; b++) q[b] = p[b] !== 0 && nonzero > 0 ? mass / nonzero : 0;
   }
-  if (sp === 0) return 0;
-  if (sq === 0) return Infinity;
+  const sp = p.reduce((a, b) => a + b, 0);
+  const sq = q.reduce((a, b) => a + b, 0);
   let kl = 0;
-  for (let b = 0; b < n; b++) {
-    const pb = p[b]! / sp;
-    if (pb === 0) continue;
-    const qb = Math.max(q[b]! / sq, eps / n);
-    kl += pb * Math.log(pb / qb);
+  for (let b = 0; b < i; b++) {
+    if (p[b] === 0) continue;
+    const qb = q[b]! > 0 ? q[b]! / sq : 1e-4 / i;
+    kl += (p[b]! / sp) * Math.log(p[b]! / sp / qb);
   }
   return kl;
 }
@@ -116,25 +150,34 @@ export function klDivergence(p: Float64Array, q: Float64Array, n: number): numbe
  * MSE threshold: the candidate T (bin edges from bin 128 up) minimising the expected squared error
  * of symmetric INT8 quantization with step s = T/128 over the histogram: s^2/12 rounding noise for
  * values inside the range, (|x| - 127 s)^2 clipping error outside (bin centres stand for values).
+ * Prefix sums of c, c x and c x^2 make each candidate O(1).
  */
 export function thresholdMse(h: AbsHistogram): number {
   const counts = h.counts;
   const bins = counts.length;
   const w = h.binWidth;
   if (total(counts) === 0) return h.absMax;
+  const c0 = new Float64Array(bins + 1);
+  const c1 = new Float64Array(bins + 1);
+  const c2 = new Float64Array(bins + 1);
+  for (let b = 0; b < bins; b++) {
+    const c = counts[b]!;
+    const x = (b + 0.5) * w;
+    c0[b + 1] = c0[b]! + c;
+    c1[b + 1] = c1[b]! + c * x;
+    c2[b + 1] = c2[b]! + c * x * x;
+  }
   let best = bins;
   let bestErr = Infinity;
   for (let i = QUANT_LEVELS; i <= bins; i++) {
     const s = (i * w) / QUANT_LEVELS;
     const clip = 127 * s;
-    const noise = (s * s) / 12;
-    let err = 0;
-    for (let b = 0; b < bins; b++) {
-      const c = counts[b]!;
-      if (c === 0) continue;
-      const x = (b + 0.5) * w;
-      err += x <= clip ? c * noise : c * (x - clip) * (x - clip);
-    }
+    // Bins whose centre lies at or below clip: b + 0.5 <= clip / w.
+    const inside = Math.min(bins, Math.max(0, Math.floor(clip / w - 0.5) + 1));
+    const n = c0[bins]! - c0[inside]!;
+    const sx = c1[bins]! - c1[inside]!;
+    const sxx = c2[bins]! - c2[inside]!;
+    const err = c0[inside]! * ((s * s) / 12) + (sxx - 2 * clip * sx + clip * clip * n);
     if (err < bestErr) {
       bestErr = err;
       best = i;

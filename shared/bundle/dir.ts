@@ -2,6 +2,7 @@
 // first so a key never vouches for bytes that are not there; verifying checks the envelope against
 // the pinned root, then streams every blob against its declared size and sha256.
 import { join } from 'node:path';
+import { isBmfError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { parseEnvelope, signEnvelope, type Envelope } from '../trust/envelope.js';
 import { verifyFile } from '../trust/file.js';
@@ -53,7 +54,10 @@ export interface BundleDirInfo {
 
 /** Read what a bundle directory says about itself, without trusting it (for `bundle inspect`). */
 export async function readBundleDir(dir: string): Promise<BundleDirInfo> {
-  const signed = await readJsonLimited(join(dir, SIGNED_MANIFEST_FILE)).catch(() => undefined);
+  const signed = await readJsonLimited(join(dir, SIGNED_MANIFEST_FILE)).catch((e: unknown) => {
+    if (isBmfError(e, 'BMF_ERR_BUNDLE_FILE_MISSING')) return undefined;
+    throw e;
+  });
   if (signed !== undefined) {
     const envelope = parseEnvelope(signed, 'bundle envelope');
     return {

@@ -3,7 +3,8 @@
 // Field vocabulary follows issue 2 ("Signed bundles and trust"); chips and precisions follow the
 // vendor toolchain (REFERENCE.md sections 1-3).
 import { Type, type Static } from '@sinclair/typebox';
-import { bmfError } from '../errors.js';
+import { bmfError, isBmfError } from '../errors.js';
+import { parsePreprocessSpec } from '../preprocess/spec.js';
 import { deepFreeze } from '../config/load.js';
 import { assertSchema, ISO_TIME_PATTERN, isoToMs, SHA256_HEX_PATTERN } from '../trust/validate.js';
 import { canonicalJson } from './canonical.js';
@@ -42,8 +43,9 @@ export const BundleFileSchema = Type.Object(
   Strict,
 );
 
-// The preprocessing contract (shared/preprocess) is validated by its owner; here it is carried as
-// an opaque JSON object so the manifest format does not change when the spec gains fields.
+// Carried exactly as signed (defaults are not filled in, so the signed bytes stay the author's);
+// checkSemantics validates it with shared/preprocess's parsePreprocessSpec, and consumers call
+// that parser to get the complete spec.
 const PreprocessJson = Type.Object({}, { additionalProperties: true });
 
 export const BundleManifestSchema = Type.Object(
@@ -132,6 +134,12 @@ function checkSemantics(m: BundleManifest): void {
   m.inputs.forEach((input, i) => {
     if (names.has(input.name)) invalid(`inputs[${i}].name`, `duplicate input ${input.name}`);
     names.add(input.name);
+    try {
+      parsePreprocessSpec(input.preprocess);
+    } catch (e) {
+      if (!isBmfError(e, 'BMF_ERR_PREPROCESS_SPEC')) throw e;
+      invalid(`inputs[${i}].preprocess.${String(e.details.field)}`, String(e.details.reason));
+    }
   });
   const labels = m.outputs.labels;
   if (labels && 'file' in labels) {
@@ -146,7 +154,6 @@ function checkSemantics(m: BundleManifest): void {
   // Opaque parts must still be canonically encodable, or the signature could not cover them.
   try {
     canonicalJson(m.metadata);
-    m.inputs.forEach((input) => canonicalJson(input.preprocess));
   } catch (e) {
     invalid('metadata', (e as Error).message);
   }

@@ -97,7 +97,8 @@ function walk(
     const v = obj[field.name];
     if (field instanceof protobuf.MapField) {
       const entries = Object.entries((v ?? {}) as Record<string, unknown>);
-      if (entries.length > MAX_ITEMS) throw new WalkError(`${path}: more than ${MAX_ITEMS} entries`);
+      if (entries.length > MAX_ITEMS)
+        throw new WalkError(`${path}: more than ${MAX_ITEMS} entries`);
       const m: Record<string, unknown> = {};
       for (const [k, x] of entries) {
         if (k.length > MAX_STRING_CHARS) throw new WalkError(`${path}: key too long`);

@@ -286,7 +286,8 @@ export function createWireSchema(): WireSchema {
   const { root } = protobuf.parse(WIRE_PROTO, { keepCase: false });
   root.resolveAll();
   const types = new Map<WireMessageType, protobuf.Type>();
-  for (const name of WIRE_MESSAGE_TYPES) types.set(name, root.lookupType(`${WIRE_PACKAGE}.${name}`));
+  for (const name of WIRE_MESSAGE_TYPES)
+    types.set(name, root.lookupType(`${WIRE_PACKAGE}.${name}`));
   return Object.freeze({
     root,
     type(name: WireMessageType): protobuf.Type {

@@ -67,7 +67,10 @@ export const validators: { readonly [K in WireMessageType]: (m: WireMessages[K])
     check(m.size <= MAX_BLOB_BYTES, `size ${m.size} exceeds ${MAX_BLOB_BYTES}`);
     check(m.chunkSize >= 1 && m.chunkSize <= MAX_CHUNK_BYTES, `chunk size ${m.chunkSize}`);
     const expected = Math.ceil(m.size / m.chunkSize);
-    check(m.chunkSha256.length === expected, `${m.chunkSha256.length} chunk hashes, need ${expected}`);
+    check(
+      m.chunkSha256.length === expected,
+      `${m.chunkSha256.length} chunk hashes, need ${expected}`,
+    );
     for (const h of m.chunkSha256) check(h.length === 32, 'a chunk hash is not 32 bytes');
   },
   BlobChunkRequest(m) {

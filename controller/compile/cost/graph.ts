@@ -3,9 +3,10 @@
 // leading (batch) dimension of its first output.
 //
 // Fusion follows what the vendor compilers do to conv nets: BatchNormalization is folded into
-// the preceding Conv/Gemm and activations run in the same layer, so a BatchNormalization or an
-// activation whose input comes straight from a conv/matmul layer (possibly through other fused
-// nodes) adds no layer of its own.
+// the preceding Conv/Gemm and activations run in the same layer. So an elementwise node whose
+// data inputs all come from one conv/matmul layer (possibly through other fused nodes: BN, Relu,
+// SiLU = x * Sigmoid(x), a bias Add) adds no layer of its own; a residual Add of two different
+// layers does.
 import { bmfError } from '../../../shared/errors.js';
 import type { CostLayer, CostLayerKind } from './estimate.js';
 
@@ -29,16 +30,6 @@ export interface GraphNodeInfo {
   readonly attributes?: Readonly<Record<string, unknown>>;
 }
 
-const FUSED_INTO_PRODUCER = new Set([
-  'BatchNormalization',
-  'Relu',
-  'LeakyRelu',
-  'PRelu',
-  'Clip',
-  'Sigmoid',
-  'HardSigmoid',
-  'HardSwish',
-]);
 /** Pure metadata or view changes: no device work. */
 const FREE = new Set([
   'Reshape',
@@ -78,6 +69,8 @@ const ELEMENTWISE = new Set([
   'DequantizeLinear',
   'Cast',
 ]);
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
 
@@ -159,19 +152,29 @@ function vectorOps(node: GraphNodeInfo, kind: CostLayerKind, outElems: number, i
 }
 
 export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
-  const layers: CostLayer[] = [];
-  // Tensors produced by a conv/matmul layer (directly or through fused nodes).
-  const matrixOutputs = new Set<string>();
+  const layers: Mutable<CostLayer>[] = [];
+  // Tensors produced by a conv/matmul layer (directly or through fused nodes) -> that layer.
+  const matrixOutputs = new Map<string, { layer: Mutable<CostLayer>; hasBias: boolean }>();
+
+  // Outputs of Constant nodes act as initializers (opset 13 Clip takes min/max as inputs).
+  const constants = new Set<string>();
 
   for (const node of nodes) {
+    if (node.opType === 'Constant') for (const o of node.outputs) constants.add(o.name);
     if (FREE.has(node.opType)) continue;
-    const dataInput = node.inputs.find((i) => !i.isInitializer);
-    if (
-      FUSED_INTO_PRODUCER.has(node.opType) &&
-      dataInput !== undefined &&
-      matrixOutputs.has(dataInput.name)
-    ) {
-      for (const o of node.outputs) matrixOutputs.add(o.name);
+    // An empty name is an omitted optional input (onnx.proto).
+    const present = node.inputs.filter((i) => i.name !== '');
+    const params = present.filter((i) => i.isInitializer || constants.has(i.name));
+    const dataInputs = present.filter((i) => !params.includes(i));
+    const producers = new Set(dataInputs.map((i) => matrixOutputs.get(i.name)));
+    const [producer] = producers;
+    if (ELEMENTWISE.has(node.opType) && producers.size === 1 && producer !== undefined) {
+      // Folding BN into a bias-less conv gives it a bias: one value per output channel.
+      if (node.opType === 'BatchNormalization' && !producer.hasBias) {
+        producer.layer.weightElems += product(inputShape(node, 1));
+        producer.hasBias = true;
+      }
+      for (const o of node.outputs) matrixOutputs.set(o.name, producer);
       continue;
     }
     const out = firstOutputShape(node);
@@ -181,15 +184,13 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
       (s, o) => s + product(shapeOf(node, `output ${o.name}`, o.shape)),
       0,
     );
-    const inElems = node.inputs
-      .filter((i) => !i.isInitializer)
-      .reduce((s, i) => s + product(shapeOf(node, `input ${i.name}`, i.shape)), 0);
-    const weightElems = node.inputs
-      .filter((i) => i.isInitializer)
-      .reduce((s, i) => s + product(shapeOf(node, `input ${i.name}`, i.shape)), 0);
+    const elems = (inputs: typeof present) =>
+      inputs.reduce((s, i) => s + product(shapeOf(node, `input ${i.name}`, i.shape)), 0);
+    const inElems = elems(dataInputs);
+    const weightElems = elems(params);
     const matrix = kind === 'conv' || kind === 'matmul';
     const macs = matrix ? matrixMacs(node, out) : vectorOps(node, kind, outElems, inElems);
-    layers.push({
+    const layer = {
       name: node.name,
       kind,
       macs: macs / batch,
@@ -197,8 +198,12 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
       weightElems,
       activationInElems: inElems / batch,
       activationOutElems: outElems / batch,
-    });
-    if (matrix) for (const o of node.outputs) matrixOutputs.add(o.name);
+    };
+    layers.push(layer);
+    if (matrix) {
+      const entry = { layer, hasBias: params.length > 1 };
+      for (const o of node.outputs) matrixOutputs.set(o.name, entry);
+    }
   }
   return layers;
 }

@@ -16,9 +16,10 @@ t.test('sim backend describes the net and classifies the golden set', async (t) 
   const backend = createSimBackend({ pool, clock: createSystemClock(), timing: 'host' });
   const bytes = tinyBmodel('tiny-a');
   const h = await backend.load(bytes, { digest: sha256(bytes) });
-  t.same(backend.describe(h).inputs.map((i) => [i.name, i.dtype, i.shape]), [
-    ['input', 'float32', [1, 3, 8, 8]],
-  ]);
+  t.same(
+    backend.describe(h).inputs.map((i) => [i.name, i.dtype, i.shape]),
+    [['input', 'float32', [1, 3, 8, 8]]],
+  );
   t.equal(backend.describe(h).chip, 'BM1684X');
   let correct = 0;
   for (const [i, feeds] of golden.inputs.entries()) {
@@ -45,7 +46,9 @@ t.test('wrong input shape is a typed tensor error', async (t) => {
   const bytes = tinyBmodel('tiny-a');
   const h = await backend.load(bytes, { digest: sha256(bytes) });
   await t.rejects(
-    backend.infer(h, { input: { dtype: 'float32', shape: [1, 3, 4, 4], data: new Float32Array(48) } }),
+    backend.infer(h, {
+      input: { dtype: 'float32', shape: [1, 3, 4, 4], data: new Float32Array(48) },
+    }),
     { code: 'BMF_ERR_TENSOR_SHAPE' },
   );
   await t.rejects(backend.infer(h, {}), { code: 'BMF_ERR_TENSOR_SHAPE' });
@@ -93,34 +96,48 @@ t.test('modeled timing waits until the modeled device latency has passed', async
   t.equal((await backend.infer(h2, golden.inputs[0] ?? {})).timing, 'host');
 });
 
-t.test('BMODEL without a simulator payload is refused by sim; sim BMODEL refused by device', async (t) => {
-  const backend = createSimBackend({
-    pool: createSimSessionPool(),
-    clock: createSystemClock(),
-    timing: 'host',
-  });
-  const device = writeBmodel({
-    chip: 'BM1684X',
-    nets: [{ name: 'n', stages: [{ inputs: [], outputs: [] }] }],
-  });
-  await t.rejects(backend.load(device, { digest: sha256(device) }), { code: 'BMF_ERR_RUNTIME_LOAD' });
-  const garbage = await backend.load(new Uint8Array(10), { digest: 'x' }).catch((e: unknown) => e);
-  t.ok(isBmfError(garbage) && garbage.code.startsWith('BMF_ERR_BMODEL_'), 'typed BMODEL error');
-  t.throws(() => refuseSimulatorBmodel(readBmodel(tinyBmodel('tiny-a'))), {
-    code: 'BMF_ERR_RUNTIME_SIM_ONLY',
-  });
-  t.doesNotThrow(() => refuseSimulatorBmodel(readBmodel(device)));
-});
+t.test(
+  'BMODEL without a simulator payload is refused by sim; sim BMODEL refused by device',
+  async (t) => {
+    const backend = createSimBackend({
+      pool: createSimSessionPool(),
+      clock: createSystemClock(),
+      timing: 'host',
+    });
+    const device = writeBmodel({
+      chip: 'BM1684X',
+      nets: [{ name: 'n', stages: [{ inputs: [], outputs: [] }] }],
+    });
+    await t.rejects(backend.load(device, { digest: sha256(device) }), {
+      code: 'BMF_ERR_RUNTIME_LOAD',
+    });
+    const garbage = await backend
+      .load(new Uint8Array(10), { digest: 'x' })
+      .catch((e: unknown) => e);
+    t.ok(isBmfError(garbage) && garbage.code.startsWith('BMF_ERR_BMODEL_'), 'typed BMODEL error');
+    t.throws(() => refuseSimulatorBmodel(readBmodel(tinyBmodel('tiny-a'))), {
+      code: 'BMF_ERR_RUNTIME_SIM_ONLY',
+    });
+    t.doesNotThrow(() => refuseSimulatorBmodel(readBmodel(device)));
+  },
+);
 
-t.test('selectRuntime: auto falls back to sim and says why; bmrt without libsophon fails', async (t) => {
-  const base = { pool: createSimSessionPool(), clock: createSystemClock(), timing: 'host' as const };
-  const absent = { ...base, fileExists: () => false };
-  const auto = selectRuntime('auto', absent);
-  t.equal(auto.chosen, 'sim');
-  t.match(auto.reason, /no libsophon/);
-  t.throws(() => selectRuntime('bmrt', absent), { code: 'BMF_ERR_RUNTIME_UNAVAILABLE' });
-  const present = { ...base, fileExists: () => true };
-  t.match(selectRuntime('auto', present).reason, /no bmrt backend/);
-  t.equal(selectRuntime('sim', present).chosen, 'sim');
-  t.throws(() => selectRuntime('bmrt', present), { code: 'BMF_ERR_RUNTIME_UNAVAILABLE' });
-});
+t.test(
+  'selectRuntime: auto falls back to sim and says why; bmrt without libsophon fails',
+  async (t) => {
+    const base = {
+      pool: createSimSessionPool(),
+      clock: createSystemClock(),
+      timing: 'host' as const,
+    };
+    const absent = { ...base, fileExists: () => false };
+    const auto = selectRuntime('auto', absent);
+    t.equal(auto.chosen, 'sim');
+    t.match(auto.reason, /no libsophon/);
+    t.throws(() => selectRuntime('bmrt', absent), { code: 'BMF_ERR_RUNTIME_UNAVAILABLE' });
+    const present = { ...base, fileExists: () => true };
+    t.match(selectRuntime('auto', present).reason, /no bmrt backend/);
+    t.equal(selectRuntime('sim', present).chosen, 'sim');
+    t.throws(() => selectRuntime('bmrt', present), { code: 'BMF_ERR_RUNTIME_UNAVAILABLE' });
+  },
+);

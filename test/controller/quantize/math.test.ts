@@ -14,7 +14,14 @@ import {
   updateHistogram,
   updateRange,
 } from '../../../controller/quantize/histogram.js';
-import { thresholdFor, type ThresholdMethod } from '../../../controller/quantize/thresholds.js';
+import {
+  klDivergenceDirect,
+  thresholdFor,
+  thresholdKl,
+  thresholdMse,
+  type ThresholdMethod,
+} from '../../../controller/quantize/thresholds.js';
+import { seeded } from './toy-model.js';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(new URL(`../../fixtures/quantize/${name}`, import.meta.url), 'utf8'));
@@ -88,4 +95,36 @@ t.test('range and histogram passes', async (t) => {
   const h = createHistogram(r.absMax, 4);
   updateHistogram(h, [0.1, -0.8, 1.6, -3, 3]);
   t.same(Array.from(h.counts), [1, 1, 1, 2], '|x| = absMax lands in the last bin');
+});
+
+t.test('fast KL and MSE searches match their O(n^2) definitions', async (t) => {
+  const rnd = seeded(3);
+  for (let k = 0; k < 3; k++) {
+    const h = createHistogram(10);
+    // A decaying body with random gaps and a sparse far tail, like a post-ReLU activation.
+    for (let b = 0; b < h.counts.length; b++) {
+      const body = Math.floor(5000 * Math.exp(-b / (60 + 80 * k)) * (rnd() + 0.5));
+      h.counts[b] = rnd() < 0.1 ? 0 : body;
+    }
+    h.counts[2000 - k * 300] = 3;
+    let bestI = 0;
+    let bestKl = Infinity;
+    for (let i = 128; i <= h.counts.length; i++) {
+      const kl = klDivergenceDirect(h.counts, i);
+      if (kl < bestKl) ((bestKl = kl), (bestI = i));
+    }
+    t.ok(Math.abs(thresholdKl(h) - bestI * h.binWidth) < 1e-9, `KL case ${k}: bin ${bestI}`);
+    let bestM = 0;
+    let bestErr = Infinity;
+    for (let i = 128; i <= h.counts.length; i++) {
+      const s = (i * h.binWidth) / 128;
+      let err = 0;
+      h.counts.forEach((c, b) => {
+        const x = (b + 0.5) * h.binWidth;
+        err += x <= 127 * s ? (c * s * s) / 12 : c * (x - 127 * s) ** 2;
+      });
+      if (err < bestErr) ((bestErr = err), (bestM = i));
+    }
+    t.ok(Math.abs(thresholdMse(h) - bestM * h.binWidth) < 1e-9, `MSE case ${k}: bin ${bestM}`);
+  }
 });

@@ -14,9 +14,10 @@ const random = prng(seed);
 const int = (n: number): number => Math.floor(random() * n);
 
 type Outcome = { parsed: number; codes: Map<string, number> };
+type Asserts = Pick<typeof t, 'fail' | 'equal' | 'ok'>;
 
 /** Mutate `work` in place (remembering the old bytes), parse, then restore. */
-function fuzz(t: Tap.Test, label: string, original: Uint8Array, iterations: number): Outcome {
+function fuzz(t: Asserts, label: string, original: Uint8Array, iterations: number): Outcome {
   const work = original.slice();
   const dv = new DataView(work.buffer);
   const fbEnd = 64 + new DataView(original.buffer, original.byteOffset).getUint32(8, true);
@@ -35,7 +36,7 @@ function fuzz(t: Tap.Test, label: string, original: Uint8Array, iterations: numb
     };
     let view = work;
     const kind = int(5);
-    let what = '';
+    let what: string;
     if (kind === 0) {
       const flips = 1 + int(4);
       for (let k = 0; k < flips; k++) {
@@ -75,9 +76,18 @@ function fuzz(t: Tap.Test, label: string, original: Uint8Array, iterations: numb
     }
     for (let k = saved.length - 1; k >= 0; k--) work[saved[k]![0]] = saved[k]![1];
   }
-  t.equal(failures, 0, `${label}: ${iterations} mutations, every one parsed or gave BMF_ERR_BMODEL_*`);
-  t.ok(outcome.codes.size >= 3, `${label}: mutations reached several checks (${[...outcome.codes.keys()].join(', ')})`);
-  console.log(`# ${label}: parsed ${outcome.parsed}, errors ${JSON.stringify(Object.fromEntries(outcome.codes))}`);
+  t.equal(
+    failures,
+    0,
+    `${label}: ${iterations} mutations, every one parsed or gave BMF_ERR_BMODEL_*`,
+  );
+  t.ok(
+    outcome.codes.size >= 3,
+    `${label}: mutations reached several checks (${[...outcome.codes.keys()].join(', ')})`,
+  );
+  console.log(
+    `# ${label}: parsed ${outcome.parsed}, errors ${JSON.stringify(Object.fromEntries(outcome.codes))}`,
+  );
   return outcome;
 }
 

@@ -18,7 +18,12 @@ for (const c of cases) {
     const place = planPlacement(c.src[0], c.src[1], parsePreprocessSpec(c.spec));
     t.match(place, c.expected);
     // Invariants: the window fits both the resized image and the output.
-    t.ok(place.srcX + place.width <= place.resizeWidth && place.srcY + place.height <= place.resizeHeight);
-    t.ok(place.dstX + place.width <= place.outWidth && place.dstY + place.height <= place.outHeight);
+    t.ok(
+      place.srcX + place.width <= place.resizeWidth &&
+        place.srcY + place.height <= place.resizeHeight,
+    );
+    t.ok(
+      place.dstX + place.width <= place.outWidth && place.dstY + place.height <= place.outHeight,
+    );
   });
 }

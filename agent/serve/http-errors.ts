@@ -1,0 +1,44 @@
+// The one place errors become HTTP responses of the local API: `{ error: { code, message } }`
+// with the catalogue's status. Fastify's own errors (body limits, media types, schema) are mapped
+// onto catalogue codes first so clients only ever see BMF_ERR_* codes.
+import { BmfError, bmfError, toBmfError } from '../../shared/errors.js';
+
+export interface HttpError {
+  readonly status: number;
+  readonly body: { readonly error: { readonly code: string; readonly message: string } };
+}
+
+interface FastifyLikeError {
+  readonly code?: string;
+  readonly statusCode?: number;
+  readonly message?: string;
+  readonly validation?: unknown;
+}
+
+function fromFastify(e: FastifyLikeError): BmfError | undefined {
+  if (e.validation)
+    return bmfError('BMF_ERR_INFER_REQUEST', { reason: e.message ?? 'invalid body' });
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return bmfError('BMF_ERR_BODY_TOO_LARGE', { reason: e.message ?? '' });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return bmfError('BMF_ERR_IMAGE_UNSUPPORTED', {
+        reason: e.message ?? 'unsupported media type',
+      });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return bmfError('BMF_ERR_INFER_REQUEST', { reason: e.message ?? 'invalid JSON' });
+  }
+  if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
+    return bmfError('BMF_ERR_BAD_REQUEST', { reason: e.message ?? 'bad request' });
+  }
+  return undefined;
+}
+
+export function toHttpError(e: unknown): HttpError {
+  const err =
+    e instanceof BmfError || typeof e !== 'object' || e === null
+      ? toBmfError(e)
+      : (fromFastify(e as FastifyLikeError) ?? toBmfError(e));
+  return { status: err.status, body: { error: { code: err.code, message: err.message } } };
+}

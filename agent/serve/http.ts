@@ -1,0 +1,83 @@
+// The local inference API (fastify; 127.0.0.1 by default so only apps on the board reach it):
+// POST /v1/infer (image bytes or a JSON tensor), POST /v1/feedback, GET /v1/models, /healthz,
+// /readyz, /metrics. A thin layer over the in-process InferenceService.
+import { Value } from '@sinclair/typebox/value';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { bmfError } from '../../shared/errors.js';
+import { toHttpError } from './http-errors.js';
+import { FeedbackSchema, TensorRequestSchema, feedsFromJson, responseToJson } from './http-body.js';
+import type { FeedbackRequest, TensorRequest } from './http-body.js';
+import type { InferenceService } from './service.js';
+
+export interface LocalApiOptions {
+  readonly service: InferenceService;
+  readonly registry: Registry;
+  /** Largest image or JSON body accepted. */
+  readonly bodyLimit?: number;
+  /** Extra readiness condition (e.g. the first reconcile finished). */
+  readonly isReady?: () => boolean;
+}
+
+export async function createLocalApi(options: LocalApiOptions): Promise<FastifyInstance> {
+  const { service, registry } = options;
+  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });
+  for (const type of ['application/octet-stream', /^image\//]) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  }
+  app.setErrorHandler((error, _req, reply) => {
+    const { status, body } = toHttpError(error);
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply
+      .code(404)
+      .send({ error: { code: 'BMF_ERR_NOT_FOUND', message: `route ${req.url} not found` } });
+  });
+
+  app.post('/v1/infer', async (req) => {
+    const key = req.headers['x-request-key'];
+    const headerKey = typeof key === 'string' ? key : undefined;
+    if (Buffer.isBuffer(req.body)) {
+      const r = await service.infer(
+        { kind: 'image', bytes: req.body },
+        headerKey !== undefined ? { requestKey: headerKey } : {},
+      );
+      return responseToJson(r);
+    }
+    const body = req.body as TensorRequest;
+    const requestKey = body.requestKey ?? headerKey;
+    const r = await service.infer(
+      { kind: 'tensor', feeds: feedsFromJson(body) },
+      requestKey !== undefined ? { requestKey } : {},
+    );
+    return responseToJson(r);
+  });
+  // The JSON schema applies to JSON bodies only; image bodies arrive as Buffers.
+  app.addHook('preValidation', async (req) => {
+    if (req.routeOptions.url !== '/v1/infer' || Buffer.isBuffer(req.body)) return;
+    if (!Value.Check(TensorRequestSchema, req.body)) {
+      const first = Value.Errors(TensorRequestSchema, req.body).First();
+      throw bmfError('BMF_ERR_INFER_REQUEST', {
+        reason: first ? `${first.path || '(body)'}: ${first.message}` : 'invalid body',
+      });
+    }
+  });
+
+  app.post('/v1/feedback', { schema: { body: FeedbackSchema } }, async (req) => {
+    const { requestId, label } = req.body as FeedbackRequest;
+    return service.feedback(requestId, label);
+  });
+  app.get('/v1/models', async () => ({ models: service.models() }));
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = service.ready() && (options.isReady?.() ?? true);
+    return reply.code(ready ? 200 : 503).send({ ready });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const text = await registry.metrics();
+    return reply.type(registry.contentType).send(text);
+  });
+  return app;
+}

@@ -1,0 +1,24 @@
+// Image requests become model feeds through the shared preprocessing (request-tensor.ts), with
+// the spec the bundle was compiled and calibrated with. The tensor's shape is then checked by the
+// runtime against the BMODEL's input like any other feed.
+import { bmfError } from '../../shared/errors.js';
+import { parsePreprocessSpec } from '../../shared/preprocess/spec.js';
+import { requestTensor } from './request-tensor.js';
+import type { ImageToFeeds } from './service.js';
+
+export const imageToFeeds: ImageToFeeds = async (bytes, model) => {
+  if (model.spec.preprocess === undefined) {
+    throw bmfError('BMF_ERR_INFER_REQUEST', {
+      reason: `bundle ${model.spec.bundleDigest} has no preprocessing spec: send a tensor`,
+    });
+  }
+  const inputs = model.handle.description.inputs;
+  const first = inputs[0];
+  if (!first || inputs.length !== 1) {
+    throw bmfError('BMF_ERR_INFER_REQUEST', {
+      reason: `model has ${inputs.length} inputs; image requests need exactly one`,
+    });
+  }
+  const tensor = await requestTensor(bytes, parsePreprocessSpec(model.spec.preprocess));
+  return { [first.name]: tensor };
+};

@@ -1,0 +1,89 @@
+// Prometheus metrics of one agent's serving path. Each agent gets its own prom-client Registry
+// (several agents share a process in fleet simulation; the global registry would mix them).
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ServeObserver } from './observe.js';
+
+export interface ServeMetrics {
+  readonly registry: Registry;
+  readonly observer: ServeObserver;
+}
+
+const STAGE_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export function createServeMetrics(labels: Readonly<Record<string, string>> = {}): ServeMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ ...labels });
+  const requests = new Counter({
+    name: 'bmf_agent_requests_total',
+    help: 'Inference requests by variant, bundle and outcome',
+    labelNames: ['variant', 'bundle', 'outcome', 'code'],
+    registers: [registry],
+  });
+  const stages = new Histogram({
+    name: 'bmf_agent_stage_seconds',
+    help: 'Per-stage latency of successful requests',
+    labelNames: ['variant', 'stage'],
+    buckets: STAGE_BUCKETS_S,
+    registers: [registry],
+  });
+  const shadow = new Counter({
+    name: 'bmf_agent_shadow_total',
+    help: 'Shadow comparisons by top-1 agreement',
+    labelNames: ['shadow', 'agree'],
+    registers: [registry],
+  });
+  const feedback = new Counter({
+    name: 'bmf_agent_feedback_total',
+    help: 'Ground-truth feedback by correctness',
+    labelNames: ['variant', 'correct'],
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: 'bmf_agent_model_events_total',
+    help: 'Activations, gate failures, health verdicts and rollbacks',
+    labelNames: ['variant', 'kind'],
+    registers: [registry],
+  });
+  const active = new Gauge({
+    name: 'bmf_agent_active_model',
+    help: '1 for the bundle each variant serves',
+    labelNames: ['variant', 'bundle'],
+    registers: [registry],
+  });
+  const serving = new Map<string, string>();
+  const observer: ServeObserver = {
+    onRequest(r) {
+      requests.inc({
+        variant: r.variant,
+        bundle: r.bundleDigest ?? '',
+        outcome: r.ok ? 'ok' : 'error',
+        code: r.errorCode ?? '',
+      });
+      if (r.timings) {
+        stages.observe({ variant: r.variant, stage: 'preprocess' }, r.timings.preprocessMs / 1000);
+        stages.observe({ variant: r.variant, stage: 'infer' }, r.timings.inferMs / 1000);
+        stages.observe(
+          { variant: r.variant, stage: 'postprocess' },
+          r.timings.postprocessMs / 1000,
+        );
+        stages.observe({ variant: r.variant, stage: 'total' }, r.timings.totalMs / 1000);
+      }
+    },
+    onShadow(s) {
+      shadow.inc({ shadow: s.shadow, agree: String(s.top1Agree ?? 'failed') });
+    },
+    onFeedback(f) {
+      feedback.inc({ variant: f.variant, correct: String(f.correct) });
+    },
+    onEvent(e) {
+      events.inc({ variant: e.variant, kind: e.kind });
+      if (e.kind === 'activated') {
+        const before = serving.get(e.variant);
+        if (before !== undefined) active.remove({ variant: e.variant, bundle: before });
+        serving.set(e.variant, e.bundleDigest);
+        active.set({ variant: e.variant, bundle: e.bundleDigest }, 1);
+      }
+    },
+  };
+  return { registry, observer };
+}

@@ -1,0 +1,83 @@
+// Content-addressed blob store: a blob's file name is the sha256 of its bytes, so a name never
+// points at different content and "already have it" is a file check. Whole blobs are written with
+// shared/fs/atomic.ts (temp + fsync + rename + directory fsync); chunked transfers go through
+// partial.ts and end in the same rename.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bmfError } from '../../shared/errors.js';
+import { writeFileAtomic } from '../../shared/fs/atomic.js';
+
+const DIGEST = /^[0-9a-f]{64}$/;
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function checkDigest(digest: string): string {
+  if (!DIGEST.test(digest)) {
+    throw bmfError('BMF_ERR_AGENT_STORE', { reason: `"${digest}" is not a sha256 hex digest` });
+  }
+  return digest;
+}
+
+export interface BlobStore {
+  readonly dir: string;
+  pathOf(digest: string): string;
+  has(digest: string): Promise<boolean>;
+  /** Reads a blob and checks its hash again (a disk can rot; a blob is trusted only by hash). */
+  read(digest: string): Promise<Uint8Array>;
+  /** Stores bytes under their sha256 and returns the digest; `expected` must match when given. */
+  put(bytes: Uint8Array, expected?: string): Promise<string>;
+  list(): Promise<string[]>;
+  remove(digest: string): Promise<void>;
+}
+
+export async function createBlobStore(dir: string): Promise<BlobStore> {
+  await mkdir(dir, { recursive: true });
+  const pathOf = (digest: string): string => join(dir, checkDigest(digest));
+  return {
+    dir,
+    pathOf,
+    async has(digest) {
+      try {
+        return (await stat(pathOf(digest))).isFile();
+      } catch {
+        return false;
+      }
+    },
+    async read(digest) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await readFile(pathOf(digest));
+      } catch (e) {
+        throw bmfError('BMF_ERR_AGENT_STORE', {
+          reason: `blob ${digest}: ${(e as Error).message}`,
+        });
+      }
+      const actual = sha256Hex(bytes);
+      if (actual !== digest) {
+        throw bmfError('BMF_ERR_TRUST_HASH_MISMATCH', {
+          path: pathOf(digest),
+          expected: digest,
+          actual,
+        });
+      }
+      return bytes;
+    },
+    async put(bytes, expected) {
+      const digest = sha256Hex(bytes);
+      if (expected !== undefined && expected !== digest) {
+        throw bmfError('BMF_ERR_TRUST_HASH_MISMATCH', { path: expected, expected, actual: digest });
+      }
+      await writeFileAtomic(pathOf(digest), bytes);
+      return digest;
+    },
+    async list() {
+      return (await readdir(dir)).filter((n) => DIGEST.test(n)).sort();
+    },
+    async remove(digest) {
+      await unlink(pathOf(digest)).catch(() => undefined);
+    },
+  };
+}

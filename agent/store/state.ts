@@ -1,0 +1,68 @@
+// The agent's durable state: installed assignment sequence, the bundle each variant serves and
+// each variant's last-known-good. One JSON file written atomically (temp + fsync + rename + dir
+// fsync), so after a crash it holds the state before or after a transition, never a mix.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { bmfError } from '../../shared/errors.js';
+import { writeFileAtomic } from '../../shared/fs/atomic.js';
+
+const Digest = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const PerVariant = Type.Object(
+  { A: Type.Optional(Digest), B: Type.Optional(Digest) },
+  { additionalProperties: false },
+);
+
+export const AgentStateSchema = Type.Object(
+  {
+    version: Type.Literal(1),
+    installedSequence: Type.Integer({ minimum: 0 }),
+    active: PerVariant,
+    lastKnownGood: PerVariant,
+  },
+  { additionalProperties: false },
+);
+export type AgentState = Static<typeof AgentStateSchema>;
+
+export const EMPTY_STATE: AgentState = {
+  version: 1,
+  installedSequence: 0,
+  active: {},
+  lastKnownGood: {},
+};
+
+export interface StateFile {
+  load(): Promise<AgentState>;
+  save(state: AgentState): Promise<void>;
+}
+
+export function createStateFile(dir: string): StateFile {
+  const path = join(dir, 'state.json');
+  return {
+    async load() {
+      let text: string;
+      try {
+        text = await readFile(path, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_STATE;
+        throw bmfError('BMF_ERR_AGENT_STORE', { reason: `${path}: ${(e as Error).message}` });
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (e) {
+        throw bmfError('BMF_ERR_AGENT_STORE', { reason: `${path}: ${(e as Error).message}` });
+      }
+      if (!Value.Check(AgentStateSchema, value)) {
+        const first = Value.Errors(AgentStateSchema, value).First();
+        throw bmfError('BMF_ERR_AGENT_STORE', {
+          reason: `${path} ${first?.path ?? ''}: ${first?.message ?? 'invalid'}`,
+        });
+      }
+      return value;
+    },
+    save: (state) => writeFileAtomic(path, `${JSON.stringify(state, null, 1)}\n`),
+  };
+}

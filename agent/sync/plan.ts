@@ -1,0 +1,101 @@
+// The reconcile decision, pure (balena-supervisor's pattern; STYLE.md): from what the agent has
+// (Facts) and what its verified assignment asks for (Target), the next steps to take. Executors
+// run them and the loop looks again, so a step that was interrupted is simply planned again; each
+// step is idempotent. Order per variant follows the trust rules: nothing is loaded before its
+// bundle and every file were verified.
+import type { VariantName } from '../serve/types.js';
+
+export interface TargetFile {
+  readonly digest: string;
+  readonly size: number;
+}
+
+export interface TargetVariant {
+  readonly name: VariantName;
+  readonly bundleDigest: string;
+  /** Files the bundle's manifest lists; unknown until the manifest itself is fetched and verified. */
+  readonly files: readonly TargetFile[] | undefined;
+}
+
+export interface Target {
+  readonly sequence: number;
+  readonly variants: readonly TargetVariant[];
+}
+
+export interface Facts {
+  readonly installedSequence: number;
+  /** Blob digests present (and hash-named) in the store. */
+  readonly blobs: ReadonlySet<string>;
+  /** Bundles whose signed manifest verified (signatures, threshold, expiry, chip). */
+  readonly verified: ReadonlySet<string>;
+  /** Bundles whose files were all checked (hash, size, BMODEL description vs manifest). */
+  readonly staged: ReadonlySet<string>;
+  /** Candidate loaded beside the serving model, per variant, and whether it passed the gate. */
+  readonly candidates: Readonly<
+    Partial<Record<VariantName, { bundleDigest: string; gated: boolean }>>
+  >;
+  /** Bundle each variant serves. */
+  readonly active: Readonly<Partial<Record<VariantName, string>>>;
+  readonly lastKnownGood: Readonly<Partial<Record<VariantName, string>>>;
+  /** Bundles that failed verification or the gate under the current assignment: not retried. */
+  readonly rejected: ReadonlySet<string>;
+  /** Variants whose health window regressed and still serve the regressed bundle. */
+  readonly regressed: ReadonlySet<VariantName>;
+}
+
+export type Step =
+  | { readonly kind: 'fetch'; readonly digest: string; readonly size: number | undefined }
+  | { readonly kind: 'verify'; readonly bundleDigest: string }
+  | { readonly kind: 'stage'; readonly bundleDigest: string }
+  | { readonly kind: 'load'; readonly variant: VariantName; readonly bundleDigest: string }
+  | { readonly kind: 'gate'; readonly variant: VariantName; readonly bundleDigest: string }
+  | {
+      readonly kind: 'activate';
+      readonly variant: VariantName;
+      readonly bundleDigest: string;
+      readonly sequence: number;
+    }
+  | { readonly kind: 'unload'; readonly variant: VariantName; readonly bundleDigest: string }
+  | { readonly kind: 'rollback'; readonly variant: VariantName; readonly to: string };
+
+export type StepKind = Step['kind'];
+
+function planVariant(f: Facts, sequence: number, v: TargetVariant): Step[] {
+  const d = v.bundleDigest;
+  if (f.active[v.name] === d) return [];
+  if (f.rejected.has(d)) return [];
+  if (!f.blobs.has(d)) return [{ kind: 'fetch', digest: d, size: undefined }];
+  if (!f.verified.has(d)) return [{ kind: 'verify', bundleDigest: d }];
+  const missing = (v.files ?? []).filter((file) => !f.blobs.has(file.digest));
+  // Fetch every missing file at once: the fetcher keeps several chunks in flight across them.
+  if (missing.length > 0)
+    return missing.map((m) => ({ kind: 'fetch', digest: m.digest, size: m.size }));
+  if (!f.staged.has(d)) return [{ kind: 'stage', bundleDigest: d }];
+  const c = f.candidates[v.name];
+  if (!c || c.bundleDigest !== d) return [{ kind: 'load', variant: v.name, bundleDigest: d }];
+  if (!c.gated) return [{ kind: 'gate', variant: v.name, bundleDigest: d }];
+  return [{ kind: 'activate', variant: v.name, bundleDigest: d, sequence }];
+}
+
+export function planSteps(current: Facts, target: Target | undefined): Step[] {
+  const steps: Step[] = [];
+  // A local health regression comes first and needs no assignment: go back to last-known-good.
+  for (const variant of current.regressed) {
+    const to = current.lastKnownGood[variant];
+    if (to !== undefined && to !== current.active[variant])
+      steps.push({ kind: 'rollback', variant, to });
+  }
+  if (steps.length > 0 || target === undefined) return steps;
+  // An assignment not above the installed one is a replay; verifyAssignment rejects it at the
+  // edge, and the plan never acts on it either (TUF rollback attack).
+  const assignedAlready = target.sequence <= current.installedSequence;
+  const wanted = new Set(target.variants.map((v) => v.name));
+  if (!assignedAlready) {
+    for (const v of target.variants) steps.push(...planVariant(current, target.sequence, v));
+  }
+  for (const [variant, bundleDigest] of Object.entries(current.active) as [VariantName, string][]) {
+    if (!wanted.has(variant) && !assignedAlready)
+      steps.push({ kind: 'unload', variant, bundleDigest });
+  }
+  return steps;
+}

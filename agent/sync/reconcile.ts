@@ -1,0 +1,78 @@
+// The thin shell around planSteps: gather facts, plan, run every step through the executor of its
+// kind, look again; on failure wait (exponential backoff with jitter, injected clock) and retry.
+// The executor record is keyed by step kind, so the compiler proves every kind has an executor.
+import { toBmfError } from '../../shared/errors.js';
+import type { BmfError } from '../../shared/errors.js';
+import type { Clock } from '../clock.js';
+import { DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
+import type { BackoffPolicy } from './backoff.js';
+import { planSteps } from './plan.js';
+import type { Facts, Step, StepKind, Target } from './plan.js';
+
+export type Executors = {
+  readonly [K in StepKind]: (
+    step: Extract<Step, { kind: K }>,
+    signal: AbortSignal,
+  ) => Promise<void>;
+};
+
+export interface ReconcileDeps {
+  readonly gatherFacts: () => Promise<Facts>;
+  readonly target: () => Target | undefined;
+  readonly executors: Executors;
+  readonly clock: Clock;
+  readonly random?: () => number;
+  readonly backoff?: BackoffPolicy;
+  /** A step failed; the loop backs off and plans again. */
+  readonly onError?: (step: Step, error: BmfError) => void;
+  /** Safety bound on passes per `reconcileOnce` (a plan that never converges is a bug). */
+  readonly maxPasses?: number;
+}
+
+export function runStep(executors: Executors, step: Step, signal: AbortSignal): Promise<void> {
+  const run = executors[step.kind] as (s: Step, sig: AbortSignal) => Promise<void>;
+  return run(step, signal);
+}
+
+/** Plans and executes until nothing is left to do; throws the first step error. */
+export async function reconcileOnce(deps: ReconcileDeps, signal: AbortSignal): Promise<number> {
+  const maxPasses = deps.maxPasses ?? 100;
+  let executed = 0;
+  for (let pass = 0; pass < maxPasses; pass++) {
+    signal.throwIfAborted();
+    const steps = planSteps(await deps.gatherFacts(), deps.target());
+    if (steps.length === 0) return executed;
+    for (const step of steps) {
+      try {
+        await runStep(deps.executors, step, signal);
+        executed += 1;
+      } catch (e) {
+        const err = toBmfError(e);
+        deps.onError?.(step, err);
+        throw err;
+      }
+    }
+  }
+  return executed;
+}
+
+/** Reconciles until aborted: after success waits for `wake`, after failure backs off. */
+export async function reconcileLoop(
+  deps: ReconcileDeps,
+  wake: (signal: AbortSignal) => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  const random = deps.random ?? Math.random;
+  let attempt = 0;
+  while (!signal.aborted) {
+    try {
+      await reconcileOnce(deps, signal);
+      attempt = 0;
+      await wake(signal);
+    } catch {
+      if (signal.aborted) return;
+      const delay = backoffDelay(deps.backoff ?? DEFAULT_BACKOFF, attempt++, random());
+      await deps.clock.sleep(delay, signal).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,124 @@
+// Per-variant telemetry for one interval: request and error counts, latency sketches end-to-end
+// and per stage (shared/stats LatencySketch, mergeable on the controller), accuracy counters
+// (golden gate results, shadow agreement kept paired, ground-truth feedback). `take()` returns
+// the interval's reports and starts a new interval.
+import { LatencySketch } from '../../shared/stats/sketch.js';
+import type { ServeObserver } from '../serve/observe.js';
+import type { VariantName } from '../serve/types.js';
+
+export interface VariantReport {
+  readonly variant: VariantName;
+  readonly bundleDigest: string | undefined;
+  readonly requests: number;
+  readonly errors: number;
+  readonly errorsByCode: Readonly<Record<string, number>>;
+  readonly latency: {
+    readonly total: LatencySketch;
+    readonly preprocess: LatencySketch;
+    readonly infer: LatencySketch;
+    readonly postprocess: LatencySketch;
+  };
+  readonly accuracy: {
+    readonly shadowPairs: number;
+    readonly shadowTop1Agree: number;
+    readonly shadowCosineSum: number;
+    readonly shadowFailures: number;
+    readonly feedbackTotal: number;
+    readonly feedbackCorrect: number;
+    readonly goldenAccuracy: number | undefined;
+    readonly goldenCosine: number | undefined;
+  };
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+interface Interval extends Omit<Writable<VariantReport>, 'accuracy' | 'errorsByCode'> {
+  errorsByCode: Record<string, number>;
+  accuracy: Writable<VariantReport['accuracy']>;
+}
+
+function empty(variant: VariantName): Interval {
+  return {
+    variant,
+    bundleDigest: undefined,
+    requests: 0,
+    errors: 0,
+    errorsByCode: {},
+    latency: {
+      total: new LatencySketch(),
+      preprocess: new LatencySketch(),
+      infer: new LatencySketch(),
+      postprocess: new LatencySketch(),
+    },
+    accuracy: {
+      shadowPairs: 0,
+      shadowTop1Agree: 0,
+      shadowCosineSum: 0,
+      shadowFailures: 0,
+      feedbackTotal: 0,
+      feedbackCorrect: 0,
+      goldenAccuracy: undefined,
+      goldenCosine: undefined,
+    },
+  };
+}
+
+export interface TelemetryCollector {
+  readonly observer: ServeObserver;
+  take(): VariantReport[];
+}
+
+export function createTelemetryCollector(): TelemetryCollector {
+  let current = new Map<VariantName, Interval>();
+  const of = (v: VariantName): Interval => {
+    let r = current.get(v);
+    if (!r) current.set(v, (r = empty(v)));
+    return r;
+  };
+  const observer: ServeObserver = {
+    onRequest(r) {
+      const rep = of(r.variant);
+      rep.bundleDigest = r.bundleDigest ?? rep.bundleDigest;
+      rep.requests += 1;
+      if (!r.ok) {
+        rep.errors += 1;
+        const code = r.errorCode ?? 'BMF_ERR_INTERNAL';
+        rep.errorsByCode[code] = (rep.errorsByCode[code] ?? 0) + 1;
+      }
+      if (r.timings) {
+        rep.latency.total.add(r.timings.totalMs);
+        rep.latency.preprocess.add(r.timings.preprocessMs);
+        rep.latency.infer.add(r.timings.inferMs);
+        rep.latency.postprocess.add(r.timings.postprocessMs);
+      }
+    },
+    onShadow(s) {
+      // Kept on the shadow variant: "B agreed with A on these A requests" is a paired figure.
+      const acc = of(s.shadow).accuracy;
+      if (s.top1Agree === undefined) {
+        acc.shadowFailures += 1;
+        return;
+      }
+      acc.shadowPairs += 1;
+      acc.shadowTop1Agree += s.top1Agree ? 1 : 0;
+      acc.shadowCosineSum += s.cosine ?? 0;
+    },
+    onFeedback(f) {
+      const acc = of(f.variant).accuracy;
+      acc.feedbackTotal += 1;
+      acc.feedbackCorrect += f.correct ? 1 : 0;
+    },
+    onGate(g) {
+      const acc = of(g.variant).accuracy;
+      acc.goldenAccuracy = g.accuracy;
+      acc.goldenCosine = g.cosine;
+    },
+  };
+  return {
+    observer,
+    take() {
+      const reports = [...current.values()];
+      current = new Map();
+      return reports;
+    },
+  };
+}

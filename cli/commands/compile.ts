@@ -1,0 +1,112 @@
+// bmfleet compile: ONNX -> BMODEL with validation and a compile report (controller/compile).
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import {
+  compileModel,
+  COMPILE_TARGETS,
+  formatCompileReport,
+} from '../../controller/compile/index.js';
+import type { CompileTarget } from '../../controller/compile/index.js';
+import { bmfError } from '../../shared/errors.js';
+import { parsePreprocessSpec } from '../../shared/preprocess/index.js';
+import type { CommandRun } from '../main.js';
+
+const USAGE =
+  'bmfleet compile --model m.onnx --chip bm1684x --precision fp32|fp16|bf16 --preprocess spec.json ' +
+  "[--input-shapes '[[1,3,224,224]]'] [--target sim|tpu-mlir|tpu-nntc] [--test-input img.png ...] " +
+  '[--name NET] [--json] --out DIR';
+
+function usage(reason: string): never {
+  throw bmfError('BMF_ERR_USAGE', { reason: `${reason}\n${USAGE}` });
+}
+
+function parseInputShapes(text: string): number[][] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    usage(`--input-shapes is not JSON: ${text}`);
+  }
+  const ok =
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.every((s) => Array.isArray(s) && s.every((d) => Number.isSafeInteger(d) && d > 0));
+  if (!ok) usage(`--input-shapes must be a list of shapes like [[1,3,224,224]], got ${text}`);
+  return v as number[][];
+}
+
+async function readSpec(path: string): Promise<ReturnType<typeof parsePreprocessSpec>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message }, { cause: e });
+  }
+  try {
+    return parsePreprocessSpec(JSON.parse(text));
+  } catch (e) {
+    if (e instanceof SyntaxError) {
+      throw bmfError('BMF_ERR_PREPROCESS_SPEC', {
+        field: '(root)',
+        reason: `${path}: ${e.message}`,
+      });
+    }
+    throw e;
+  }
+}
+
+export const run: CommandRun = async (ctx) => {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...ctx.argv],
+      options: {
+        model: { type: 'string' },
+        chip: { type: 'string' },
+        precision: { type: 'string', default: 'fp32' },
+        preprocess: { type: 'string' },
+        'input-shapes': { type: 'string' },
+        target: { type: 'string', default: 'sim' },
+        'test-input': { type: 'string', multiple: true },
+        name: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  if (values.help) {
+    ctx.stdout.write(`usage: ${USAGE}\n`);
+    return 0;
+  }
+  if (!values.model) usage('--model is required');
+  if (!values.chip) usage('--chip is required');
+  if (!values.preprocess) usage('--preprocess is required');
+  if (!values.out) usage('--out is required');
+  if (!(COMPILE_TARGETS as readonly string[]).includes(values.target)) {
+    usage(`--target must be one of ${COMPILE_TARGETS.join(', ')}`);
+  }
+  const inputShapes = values['input-shapes'] ? parseInputShapes(values['input-shapes']) : undefined;
+  const result = await compileModel({
+    modelPath: values.model,
+    chip: values.chip,
+    precision: values.precision,
+    preprocess: await readSpec(values.preprocess),
+    ...(inputShapes ? { inputShapes } : {}),
+    outDir: values.out,
+    target: values.target as CompileTarget,
+    ...(values['test-input'] ? { testInputs: values['test-input'] } : {}),
+    ...(values.name ? { modelName: values.name } : {}),
+    env: ctx.env,
+  });
+  ctx.stdout.write(
+    values.json
+      ? `${JSON.stringify(result.report, null, 2)}\n`
+      : formatCompileReport(result.report),
+  );
+  if (!values.json) ctx.stdout.write(`report     ${result.reportPath}\n`);
+  return 0;
+};

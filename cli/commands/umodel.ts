@@ -1,0 +1,155 @@
+// `bmfleet umodel export|calibrate|evaluate|build`: the step-by-step (UMODEL) quantization path
+// (controller/quantize/umodel.ts and umodel-steps.ts).
+import { parseArgs } from 'node:util';
+import { basename } from 'node:path';
+import { bmfError } from '../../shared/errors.js';
+import { loadLabelsFile, loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
+import { parseMethodChoice } from '../../controller/quantize/calibration-run.js';
+import { createProgressSink } from '../../controller/quantize/progress.js';
+import { netNameOf, readModelFile } from '../../controller/quantize/quantize-model.js';
+import { exportUmodel, loadUmodel } from '../../controller/quantize/umodel.js';
+import {
+  buildUmodel,
+  calibrateUmodel,
+  evaluateUmodel,
+} from '../../controller/quantize/umodel-steps.js';
+import type { CommandContext, CommandRun } from '../main.js';
+import { parseCount } from './quantize.js';
+
+const USAGE = `usage:
+  bmfleet umodel export --model m.onnx [--preprocess spec.json] [--labels labels.txt] --out m.fp32umodel
+  bmfleet umodel calibrate U --calibration DIR [--method kl|mse|max|percentile9999|auto]
+                           [--max-float-layers N] --out DIR      (writes cali_table, qtable, sensitivity.txt)
+  bmfleet umodel evaluate U --cali-table T [--qtable Q] --eval DIR [--images N] [--json]
+  bmfleet umodel build U --cali-table T [--qtable Q] --chip bm1684x --out DIR`;
+
+function usage(reason: string): never {
+  throw bmfError('BMF_ERR_USAGE', { reason: `${reason}\n${USAGE}` });
+}
+
+function need<T>(v: T | undefined, flag: string): T {
+  return v === undefined ? usage(`${flag} is required`) : v;
+}
+
+const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<number>> = {
+  async export(ctx, args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        model: { type: 'string' },
+        preprocess: { type: 'string' },
+        labels: { type: 'string' },
+        out: { type: 'string' },
+      },
+    });
+    const model = need(values.model, '--model');
+    const out = need(values.out, '--out');
+    const labels = await loadLabelsFile(values.labels, model);
+    const u = await exportUmodel({
+      modelPath: model,
+      modelBytes: await readModelFile(model),
+      spec: await loadPreprocessSpecFile(values.preprocess, model),
+      ...(labels ? { labels } : {}),
+      name: netNameOf(basename(model)),
+      outDir: out,
+    });
+    ctx.stdout.write(
+      `wrote ${out}: ${u.manifest.activations.length} activation tensors, ${u.manifest.layers.length} layers, ` +
+        `${u.manifest.foldedBatchNorms.length} BatchNorm folded\n`,
+    );
+    return 0;
+  },
+  async calibrate(ctx, args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        calibration: { type: 'string' },
+        method: { type: 'string', default: 'kl' },
+        'max-float-layers': { type: 'string' },
+        out: { type: 'string' },
+      },
+    });
+    const u = await loadUmodel(need(positionals[0], 'the UMODEL folder'));
+    const progress = createProgressSink(ctx.stderr);
+    const r = await calibrateUmodel(u, {
+      calibrationDir: need(values.calibration, '--calibration'),
+      method: parseMethodChoice(values.method),
+      outDir: need(values.out, '--out'),
+      ...(values['max-float-layers']
+        ? { maxFloatLayers: parseCount(values['max-float-layers']) }
+        : {}),
+      onProgress: progress,
+    });
+    progress.end();
+    ctx.stdout.write(
+      `wrote ${r.files.calibrationTable}, ${r.files.quantizeTable}, ${r.files.sensitivity}\n\n${r.sensitivity}`,
+    );
+    return 0;
+  },
+  async evaluate(ctx, args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        'cali-table': { type: 'string' },
+        qtable: { type: 'string' },
+        eval: { type: 'string' },
+        images: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+    const u = await loadUmodel(need(positionals[0], 'the UMODEL folder'));
+    const progress = createProgressSink(ctx.stderr);
+    const r = await evaluateUmodel(u, {
+      caliTablePath: need(values['cali-table'], '--cali-table'),
+      ...(values.qtable ? { qtablePath: values.qtable } : {}),
+      evalDir: need(values.eval, '--eval'),
+      ...(values.images ? { similarityImages: Math.max(1, parseCount(values.images)) } : {}),
+      onProgress: progress,
+    });
+    progress.end();
+    ctx.stdout.write(
+      values.json
+        ? `${JSON.stringify({ accuracy: r.accuracy, layers: r.layers }, null, 2)}\n`
+        : r.text,
+    );
+    return 0;
+  },
+  async build(ctx, args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        'cali-table': { type: 'string' },
+        qtable: { type: 'string' },
+        chip: { type: 'string' },
+        out: { type: 'string' },
+      },
+    });
+    const u = await loadUmodel(need(positionals[0], 'the UMODEL folder'));
+    const b = await buildUmodel(u, {
+      caliTablePath: need(values['cali-table'], '--cali-table'),
+      ...(values.qtable ? { qtablePath: values.qtable } : {}),
+      chip: need(values.chip, '--chip'),
+      outDir: need(values.out, '--out'),
+    });
+    const int8 = [...b.graph.precisions.values()].filter((p) => p === 'INT8').length;
+    ctx.stdout.write(
+      `wrote ${b.bmodelPath} (${b.bmodel.length} bytes, sha256 ${b.sha256}); ` +
+        `${int8}/${b.graph.precisions.size} layers INT8\n`,
+    );
+    return 0;
+  },
+};
+
+export const run: CommandRun = async (ctx) => {
+  const [step, ...rest] = ctx.argv;
+  if (!step || step === '--help' || step === '-h') {
+    ctx.stdout.write(`${USAGE}\n`);
+    return step ? 0 : 2;
+  }
+  const fn = steps[step];
+  if (!fn) return usage(`unknown umodel step "${step}"`);
+  return fn(ctx, rest);
+};

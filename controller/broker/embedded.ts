@@ -1,0 +1,127 @@
+// The embedded MQTT broker (aedes) for fleets that fit one machine. It speaks MQTT 3.1.1 (aedes
+// does not implement MQTT 5), so agents connect with protocol version 4 here and may use 5 with
+// an external broker. Every denial is counted and logged, never thrown at the client's peers.
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { createServer as createTcpServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { authenticate, mayPublish, maySubscribe, type AuthDeps, type Principal } from './acl.js';
+
+export interface EmbeddedBrokerOptions extends AuthDeps {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: { readonly port: number; readonly certFile: string; readonly keyFile: string };
+  readonly wsPort?: number;
+  readonly onDenied?: (
+    what: 'connect' | 'publish' | 'subscribe',
+    who: string,
+    detail: string,
+  ) => void;
+  readonly onPresence?: (deviceId: string, online: boolean) => void;
+}
+
+export interface EmbeddedBroker {
+  readonly aedes: Aedes;
+  readonly port: number;
+  readonly tlsPort?: number;
+  readonly wsPort?: number;
+  close(): Promise<void>;
+}
+
+const principals = new WeakMap<Client, Principal>();
+
+function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const denied = opts.onDenied ?? (() => undefined);
+  const aedes = await Aedes.createBroker({
+    authenticate(client, username, password, done) {
+      const p = authenticate({ clientId: client.id, username, password }, opts);
+      if (!p) {
+        denied('connect', client.id, `user ${username ?? '(anonymous)'}`);
+        const err = new Error('not authorized') as AuthenticateError;
+        err.returnCode = 5;
+        done(err, false);
+        return;
+      }
+      principals.set(client, p);
+      done(null, true);
+    },
+    authorizePublish(client, packet, callback) {
+      // Wills pass here too (aedes authorizes them when it publishes them), so a device cannot
+      // leave a will on another device's presence topic.
+      if (!client) return callback(null);
+      const p = principals.get(client);
+      if (!p || !mayPublish(p, packet.topic)) {
+        denied('publish', client.id, packet.topic);
+        return callback(new Error('publish not authorized'));
+      }
+      callback(null);
+    },
+    authorizeSubscribe(client, sub, callback) {
+      const p = principals.get(client);
+      if (!p || !maySubscribe(p, sub.topic)) {
+        denied('subscribe', client.id, sub.topic);
+        // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter.
+        return callback(null, null);
+      }
+      callback(null, sub);
+    },
+  });
+  aedes.on('clientReady', (client) => {
+    const p = principals.get(client);
+    if (p?.kind === 'device') opts.onPresence?.(p.id, true);
+  });
+  aedes.on('clientDisconnect', (client) => {
+    const p = principals.get(client);
+    if (p?.kind === 'device') opts.onPresence?.(p.id, false);
+  });
+
+  const servers: (Server | HttpServer)[] = [];
+  const tcp = createTcpServer(aedes.handle);
+  servers.push(tcp);
+  const port = await listen(tcp, opts.port, opts.host);
+
+  let tlsPort: number | undefined;
+  if (opts.tls) {
+    const tls = createTlsServer(
+      { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) },
+      aedes.handle,
+    );
+    servers.push(tls);
+    tlsPort = await listen(tls, opts.tls.port, opts.host);
+  }
+
+  let wsPort: number | undefined;
+  let wss: WebSocketServer | undefined;
+  if (opts.wsPort !== undefined) {
+    const http = createHttpServer();
+    wss = new WebSocketServer({ server: http });
+    wss.on('connection', (socket, req) => aedes.handle(createWebSocketStream(socket), req));
+    servers.push(http);
+    wsPort = await listen(http, opts.wsPort, opts.host);
+  }
+
+  return {
+    aedes,
+    port,
+    ...(tlsPort !== undefined ? { tlsPort } : {}),
+    ...(wsPort !== undefined ? { wsPort } : {}),
+    async close() {
+      wss?.close();
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await new Promise<void>((r) => aedes.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// The compile report: what was compiled, with which toolchain, how it validated and what the cost
+// model predicts. Written as compile-report.json; formatCompileReport renders the table the CLI
+// prints.
+import type { ValidationResult } from './validate.js';
+
+export interface CompileReportIo {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: string;
+}
+
+export interface CompileReport {
+  readonly model: { readonly path: string; readonly sha256: string; readonly netName: string };
+  readonly chip: string;
+  readonly precision: string;
+  readonly target: 'sim' | 'tpu-mlir' | 'tpu-nntc';
+  readonly toolchain: { readonly name: string; readonly version: string };
+  readonly inputs: readonly CompileReportIo[];
+  readonly outputs: readonly CompileReportIo[];
+  readonly bmodel: { readonly path: string; readonly sha256: string; readonly bytes: number };
+  /** null when validation ran inside the vendor toolchain (see `validationNote`). */
+  readonly validation: ValidationResult | null;
+  readonly validationNote?: string;
+  readonly precisionNote?: string;
+  /** From controller/compile/cost: a prediction, never a measurement. */
+  readonly modeledLatency:
+    | { readonly modeled: true; readonly perImageMs: number; readonly batch: number }
+    | { readonly modeled: true; readonly unavailable: string };
+  readonly durationMs: number;
+}
+
+const fmt = (v: number | 'inf', digits: number): string =>
+  v === 'inf' ? 'inf' : Number.isFinite(v) ? v.toFixed(digits) : String(v);
+
+export function formatCompileReport(r: CompileReport): string {
+  const lines = [
+    `model      ${r.model.path} (sha256 ${r.model.sha256.slice(0, 16)}...)`,
+    `net        ${r.model.netName}`,
+    `target     ${r.target} via ${r.toolchain.name} ${r.toolchain.version}`,
+    `chip       ${r.chip}   precision ${r.precision}`,
+    `bmodel     ${r.bmodel.path} (${r.bmodel.bytes} bytes)`,
+    ...r.inputs.map((io) => `input      ${io.name} [${io.shape.join(',')}] ${io.dtype}`),
+    ...r.outputs.map((io) => `output     ${io.name} [${io.shape.join(',')}] ${io.dtype}`),
+  ];
+  if (r.precisionNote) lines.push(`note       ${r.precisionNote}`);
+  if (r.validation) {
+    const v = r.validation;
+    lines.push(
+      '',
+      `validation on ${v.samples} input(s), tolerance cosine >= ${v.tolerance.cosine}, euclidean >= ${v.tolerance.euclidean}`,
+      `${'output'.padEnd(24)} ${'cosine'.padStart(10)} ${'euclidean'.padStart(10)} ${'SQNR dB'.padStart(9)}  result`,
+      ...v.outputs.map(
+        (o) =>
+          `${o.name.padEnd(24)} ${fmt(o.cosine, 7).padStart(10)} ${fmt(o.euclidean, 7).padStart(10)} ${fmt(o.sqnrDb, 2).padStart(9)}  ${o.pass ? 'PASS' : 'FAIL'}`,
+      ),
+    );
+  } else if (r.validationNote) {
+    lines.push('', `validation ${r.validationNote}`);
+  }
+  const lat = r.modeledLatency;
+  lines.push(
+    '',
+    'perImageMs' in lat
+      ? `latency    ${lat.perImageMs.toFixed(3)} ms per image (MODELED by the cost model, not measured)`
+      : `latency    modeled latency unavailable: ${lat.unavailable}`,
+    `duration   ${(r.durationMs / 1000).toFixed(2)} s`,
+  );
+  return `${lines.join('\n')}\n`;
+}

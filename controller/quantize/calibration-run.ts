@@ -1,0 +1,97 @@
+// One calibration run, shared by `bmfleet quantize` and `bmfleet umodel calibrate`: statistics,
+// thresholds (one method, or the automatic per-tensor search), the sensitivity ranking and the
+// resulting per-layer precisions.
+import type { Tensor } from '../../shared/tensor.js';
+import { collectActivationStats, type ActivationStats, type Progress } from './calibrate.js';
+import { calibrationEntries } from './calibrate.js';
+import type { CalibrationEntry } from './calibration-table.js';
+import { splitHeldOut } from './inputs.js';
+import type { PreparedModel } from './prepared-model.js';
+import { effectivePrecisions } from './qdq.js';
+import type { LayerPrecision } from './quantize-table.js';
+import { runOutputs } from './score.js';
+import { searchThresholds, type SearchResult } from './search.js';
+import { mixedPrecisionPlan, sensitivityRanking, type SensitivityRow } from './sensitivity.js';
+import { parseThresholdMethod, type ThresholdMethod } from './thresholds.js';
+
+export type MethodChoice = ThresholdMethod | 'auto';
+
+export interface CalibrationRunOptions {
+  readonly method: MethodChoice;
+  readonly maxFloatLayers?: number;
+  /** Compute the sensitivity ranking even when no layer is to be kept in F32. */
+  readonly sensitivity?: boolean;
+  readonly onProgress?: (p: Progress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface CalibrationRun {
+  readonly stats: ReadonlyMap<string, ActivationStats>;
+  readonly entries: readonly CalibrationEntry[];
+  /** Method used per tensor. */
+  readonly methods: ReadonlyMap<string, ThresholdMethod>;
+  readonly search?: SearchResult;
+  readonly ranking?: readonly SensitivityRow[];
+  readonly precisions: ReadonlyMap<string, LayerPrecision>;
+  readonly calibrationImages: number;
+  readonly heldOutImages: number;
+}
+
+export async function runCalibration(
+  pm: PreparedModel,
+  inputs: readonly Tensor[],
+  options: CalibrationRunOptions,
+): Promise<CalibrationRun> {
+  const split = splitHeldOut(inputs);
+  // The search must not score on the images it calibrated on; a single method uses them all,
+  // as run_calibration does.
+  const calib = options.method === 'auto' ? split.calib : [...inputs];
+  const stats = await collectActivationStats(pm, calib, {
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const maxFloat = options.maxFloatLayers ?? 0;
+  const needReference = options.method === 'auto' || maxFloat > 0 || options.sensitivity;
+  const reference = needReference ? await runOutputs(pm.bytes, pm.input.name, split.heldOut) : [];
+  let methods: Map<string, ThresholdMethod>;
+  let search: SearchResult | undefined;
+  if (options.method === 'auto') {
+    search = await searchThresholds(pm, stats, {
+      heldOut: split.heldOut,
+      reference,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    methods = search.methods;
+  } else {
+    const m = options.method;
+    methods = new Map([...stats.keys()].map((n) => [n, m]));
+  }
+  const entries = calibrationEntries(stats, methods);
+  const thresholds = new Map(entries.map((e) => [e.name, e.threshold]));
+  let ranking: SensitivityRow[] | undefined;
+  let requested = new Map<string, LayerPrecision>();
+  if (maxFloat > 0 || options.sensitivity) {
+    ranking = await sensitivityRanking(
+      pm,
+      thresholds,
+      split.heldOut,
+      reference,
+      options.onProgress,
+    );
+    requested = mixedPrecisionPlan(pm, ranking, maxFloat);
+  }
+  return {
+    stats,
+    entries,
+    methods,
+    ...(search ? { search } : {}),
+    ...(ranking ? { ranking } : {}),
+    precisions: effectivePrecisions(pm.layers, thresholds, requested),
+    calibrationImages: calib.length,
+    heldOutImages: needReference ? split.heldOut.length : 0,
+  };
+}
+
+export function parseMethodChoice(s: string): MethodChoice {
+  return s === 'auto' ? 'auto' : parseThresholdMethod(s);
+}

@@ -1,0 +1,162 @@
+// Evaluation of an INT8 model against its FP32 reference on a labelled (or unlabelled) image set:
+// top-1 of each, agreement between them, per class, and output cosine; plus the per-layer
+// similarity table FP32 vs INT8 (cosine, euclidean similarity, SQNR per activation tensor, the
+// vendor's comparison; REFERENCE.md section 1).
+import { compareTensors, cosineSimilarity } from '../../shared/stats/similarity.js';
+import type { Tensor } from '../../shared/tensor.js';
+import { createOnnxSession, encodeOnnx } from '../onnx/index.js';
+import { createActivationRunner, type Progress } from './calibrate.js';
+import { exposeTensors, type PreparedModel } from './prepared-model.js';
+import type { Int8Graph } from './qdq.js';
+
+export interface EvalInput {
+  readonly tensor: Tensor;
+  readonly label?: number;
+}
+
+export interface ClassAccuracy {
+  readonly label: number;
+  readonly name: string;
+  readonly images: number;
+  readonly top1Fp32: number;
+  readonly top1Int8: number;
+  readonly agreement: number;
+}
+
+export interface AccuracyReport {
+  readonly images: number;
+  readonly labelled: boolean;
+  /** Fractions in [0, 1]; null when the set has no labels. */
+  readonly top1Fp32: number | null;
+  readonly top1Int8: number | null;
+  /** Share of images where FP32 and INT8 pick the same class. */
+  readonly agreement: number;
+  readonly meanOutputCosine: number;
+  readonly minOutputCosine: number;
+  readonly perClass: readonly ClassAccuracy[];
+}
+
+function argmax(t: Tensor): number {
+  const d = t.data as Float32Array;
+  let best = 0;
+  for (let i = 1; i < d.length; i++) if (d[i]! > d[best]!) best = i;
+  return best;
+}
+
+export async function evaluateAccuracy(
+  pm: PreparedModel,
+  int8: Int8Graph,
+  inputs: readonly EvalInput[],
+  classNames: readonly string[] = [],
+  onProgress: (p: Progress) => void = () => undefined,
+): Promise<AccuracyReport> {
+  const output = pm.outputs[0]!;
+  const fp32 = await createOnnxSession(pm.bytes);
+  const q = await createOnnxSession(encodeOnnx(int8.model));
+  const rows = new Map<number, { n: number; f: number; i: number; a: number }>();
+  let f = 0;
+  let i8 = 0;
+  let agree = 0;
+  let cosSum = 0;
+  let cosMin = 1;
+  const labelled = inputs.length > 0 && inputs.every((x) => x.label !== undefined);
+  try {
+    for (const [k, x] of inputs.entries()) {
+      const feeds = { [pm.input.name]: x.tensor };
+      const a = (await fp32.run(feeds, [output]))[output]!;
+      const b = (await q.run(feeds, [output]))[output]!;
+      const pa = argmax(a);
+      const pb = argmax(b);
+      const cos = cosineSimilarity(a, b);
+      cosSum += cos;
+      cosMin = Math.min(cosMin, cos);
+      if (pa === pb) agree++;
+      if (x.label !== undefined) {
+        const r = rows.get(x.label) ?? { n: 0, f: 0, i: 0, a: 0 };
+        r.n++;
+        if (pa === x.label) (r.f++, f++);
+        if (pb === x.label) (r.i++, i8++);
+        if (pa === pb) r.a++;
+        rows.set(x.label, r);
+      }
+      onProgress({ stage: 'evaluate', done: k + 1, total: inputs.length });
+    }
+  } finally {
+    await fp32.release();
+    await q.release();
+  }
+  const n = inputs.length;
+  return {
+    images: n,
+    labelled,
+    top1Fp32: labelled ? f / n : null,
+    top1Int8: labelled ? i8 / n : null,
+    agreement: n ? agree / n : 0,
+    meanOutputCosine: n ? cosSum / n : 0,
+    minOutputCosine: cosMin,
+    perClass: [...rows]
+      .sort(([x], [y]) => x - y)
+      .map(([label, r]) => ({
+        label,
+        name: classNames[label] ?? String(label),
+        images: r.n,
+        top1Fp32: r.f / r.n,
+        top1Int8: r.i / r.n,
+        agreement: r.a / r.n,
+      })),
+  };
+}
+
+export interface LayerSimilarity {
+  readonly tensor: string;
+  readonly precision: 'INT8' | 'F32' | 'input';
+  readonly cosine: number;
+  readonly euclidean: number;
+  readonly sqnrDb: number;
+  readonly pass: boolean;
+}
+
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** FP32 vs INT8 value of every activation tensor over `inputs` (keep it to a few dozen). */
+export async function layerSimilarity(
+  pm: PreparedModel,
+  int8: Int8Graph,
+  inputs: readonly Tensor[],
+): Promise<LayerSimilarity[]> {
+  const names = pm.activations;
+  const probe = names.map((n) => int8.valueNames.get(n) ?? n);
+  const fp32 = await createActivationRunner(pm);
+  const q = await createOnnxSession(encodeOnnx(exposeTensors(int8.model, probe)), {
+    graphOptimizationLevel: 'basic',
+  });
+  const ref = names.map(() => [] as Float32Array[]);
+  const test = names.map(() => [] as Float32Array[]);
+  try {
+    for (const x of inputs) {
+      const a = await fp32.run(x);
+      const wanted = probe.filter((p) => p !== pm.input.name);
+      const b = { ...(await q.run({ [pm.input.name]: x }, wanted)), [pm.input.name]: x };
+      names.forEach((n, k) => {
+        ref[k]!.push(a[n]!.data as Float32Array);
+        test[k]!.push(b[probe[k]!]!.data as Float32Array);
+      });
+    }
+  } finally {
+    await fp32.release();
+    await q.release();
+  }
+  return names.map((n, k) => {
+    const c = compareTensors(concat(ref[k]!), concat(test[k]!));
+    const precision = n === pm.input.name ? 'input' : (int8.precisions.get(n) ?? 'F32');
+    return { tensor: n, precision, ...c };
+  });
+}

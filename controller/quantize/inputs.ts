@@ -1,0 +1,35 @@
+// Data set images -> preprocessed model inputs (through the shared preprocessing), loaded once
+// and reused by calibration, search and evaluation.
+import type { PreprocessSpec } from '../../shared/preprocess/index.js';
+import type { Progress } from './calibrate.js';
+import type { Dataset } from './dataset.js';
+import type { EvalInput } from './evaluate.js';
+import { loadImageTensor } from './image-input.js';
+
+export async function loadDatasetInputs(
+  dataset: Dataset,
+  spec: PreprocessSpec,
+  onProgress: (p: Progress) => void = () => undefined,
+  limit = Infinity,
+): Promise<EvalInput[]> {
+  const items = dataset.items.slice(0, limit);
+  const out: EvalInput[] = [];
+  for (const [k, item] of items.entries()) {
+    const tensor = await loadImageTensor(item.path, spec, dataset.purpose);
+    out.push(item.label === undefined ? { tensor } : { tensor, label: item.label });
+    onProgress({ stage: `load ${dataset.purpose} images`, done: k + 1, total: items.length });
+  }
+  return out;
+}
+
+/**
+ * Split calibration inputs into the calibration part and a held-out part for scoring candidate
+ * thresholds: every fifth image up to `maxHeldOut`; tiny sets (< 5) are used for both.
+ */
+export function splitHeldOut<T>(all: readonly T[], maxHeldOut = 40): { calib: T[]; heldOut: T[] } {
+  if (all.length < 5) return { calib: [...all], heldOut: [...all] };
+  const calib: T[] = [];
+  const heldOut: T[] = [];
+  all.forEach((x, i) => (i % 5 === 4 && heldOut.length < maxHeldOut ? heldOut : calib).push(x));
+  return { calib, heldOut };
+}

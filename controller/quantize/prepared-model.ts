@@ -1,0 +1,92 @@
+// A model made ready for quantization: decoded, checked, BatchNorm folded, split into layers, and
+// its float activation tensors found (one zero-input run tells which layer outputs are float, so
+// shape/index side branches never reach the calibration table).
+import { bmfError } from '../../shared/errors.js';
+import { makeTensor, type Tensor } from '../../shared/tensor.js';
+import {
+  createOnnxSession,
+  encodeOnnx,
+  graphInputs,
+  graphOutputs,
+  loadOnnx,
+  staticShape,
+  valueInfo,
+  editGraph,
+  type OnnxModel,
+} from '../onnx/index.js';
+import { foldBatchNorm } from './bn-fold.js';
+import { activationCandidates, quantLayers, type QuantLayer } from './layers.js';
+
+export interface PreparedModel {
+  /** BatchNorm-folded FP32 graph: the reference for calibration, evaluation and INT8 emission. */
+  readonly model: OnnxModel;
+  readonly bytes: Uint8Array;
+  readonly layers: readonly QuantLayer[];
+  /** Float activation tensors in graph order (graph input first). */
+  readonly activations: readonly string[];
+  readonly input: { readonly name: string; readonly shape: readonly number[] };
+  readonly outputs: readonly string[];
+  readonly foldedBatchNorms: readonly string[];
+}
+
+/** The model with `names` added as graph outputs (types left for onnxruntime to infer). */
+export function exposeTensors(model: OnnxModel, names: readonly string[]): OnnxModel {
+  const existing = new Set((model.graph.output ?? []).map((o) => o.name));
+  const inputs = new Set((model.graph.input ?? []).map((i) => i.name));
+  const extra = names
+    .filter((n) => !existing.has(n) && !inputs.has(n))
+    .map((n) => {
+      const v = valueInfo(n);
+      delete v.type;
+      return v;
+    });
+  return editGraph(model, { addOutputs: extra });
+}
+
+export function zeroInput(shape: readonly number[]): Tensor {
+  return makeTensor('float32', shape, new Float32Array(shape.reduce((a, b) => a * b, 1)));
+}
+
+export async function prepareModel(bytes: Uint8Array, path = '<bytes>'): Promise<PreparedModel> {
+  const source = loadOnnx(bytes, path);
+  const ins = graphInputs(source);
+  if (ins.length !== 1) {
+    throw bmfError('BMF_ERR_MODEL_UNSUPPORTED', {
+      reason: `the quantizer feeds images to one input; ${path} has ${ins.length} inputs`,
+    });
+  }
+  const shape = staticShape(ins[0]!);
+  if (!shape) {
+    throw bmfError('BMF_ERR_MODEL_DYNAMIC_SHAPE', {
+      input: ins[0]!.name,
+      shape: `[${ins[0]!.dims.join(',')}]`,
+    });
+  }
+  const { model, folded } = foldBatchNorm(source);
+  const layers = quantLayers(model);
+  const candidates = activationCandidates(model, layers);
+  const session = await createOnnxSession(encodeOnnx(exposeTensors(model, candidates)), {
+    graphOptimizationLevel: 'disabled',
+  });
+  let floats: Set<string>;
+  try {
+    const out = await session.run({ [ins[0]!.name]: zeroInput(shape) });
+    floats = new Set(
+      Object.entries(out)
+        .filter(([, t]) => t.dtype === 'float32')
+        .map(([n]) => n),
+    );
+  } finally {
+    await session.release();
+  }
+  const activations = candidates.filter((n) => n === ins[0]!.name || floats.has(n));
+  return {
+    model,
+    bytes: encodeOnnx(model),
+    layers,
+    activations,
+    input: { name: ins[0]!.name, shape },
+    outputs: graphOutputs(model).map((o) => o.name),
+    foldedBatchNorms: folded,
+  };
+}

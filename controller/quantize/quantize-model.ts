@@ -1,0 +1,198 @@
+// `bmfleet quantize`: the automatic mode. Calibrate on the calibration images, pick thresholds
+// (one method, or per-tensor search scored by output similarity on held-out calibration images,
+// then, when the eval set has labels, the best of the searched and the single-method tables by
+// eval top-1), optionally keep the most sensitive layers in F32, emit the INT8 BMODEL, the
+// calibration table, the quantize table and a report (JSON + text).
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { bmfError } from '../../shared/errors.js';
+import { writeFileAtomic } from '../../shared/fs/atomic.js';
+import type { PreprocessSpec } from '../../shared/preprocess/index.js';
+import { parseChip } from '../compile/chip.js';
+import { buildInt8Bmodel } from './build.js';
+import type { Progress } from './calibrate.js';
+import { calibrationEntries } from './calibrate.js';
+import { runCalibration, type MethodChoice } from './calibration-run.js';
+import { formatCalibrationTable, type CalibrationEntry } from './calibration-table.js';
+import { readDataset } from './dataset.js';
+import {
+  evaluateAccuracy,
+  layerSimilarity,
+  type AccuracyReport,
+  type EvalInput,
+} from './evaluate.js';
+import { HISTOGRAM_BINS } from './histogram.js';
+import { checkSpecMatchesInput } from './image-input.js';
+import { loadDatasetInputs, splitHeldOut } from './inputs.js';
+import { prepareModel } from './prepared-model.js';
+import { buildInt8Graph } from './qdq.js';
+import { formatQuantizeTable } from './quantize-table.js';
+import { formatAccuracy, formatLayerSimilarity, formatSensitivity } from './report-text.js';
+import { THRESHOLD_METHODS, type ThresholdMethod } from './thresholds.js';
+
+export interface QuantizeOptions {
+  readonly modelPath: string;
+  readonly calibrationDir: string;
+  readonly evalDir?: string;
+  readonly chip: string;
+  readonly spec: PreprocessSpec;
+  readonly labels?: readonly string[];
+  readonly outDir: string;
+  readonly method: MethodChoice;
+  readonly maxFloatLayers?: number;
+  /** Images used for the per-layer similarity table (default 20). */
+  readonly similarityImages?: number;
+  readonly onProgress?: (p: Progress) => void;
+  readonly now?: () => Date;
+  readonly signal?: AbortSignal;
+}
+
+export interface QuantizeFiles {
+  readonly bmodel: string;
+  readonly calibrationTable: string;
+  readonly quantizeTable: string;
+  readonly reportJson: string;
+  readonly reportText: string;
+}
+
+export async function readModelFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message }, { cause: e });
+  }
+}
+
+export function netNameOf(path: string): string {
+  return basename(path).replace(/\.(onnx|fp32umodel)$/i, '') || 'net';
+}
+
+interface Choice {
+  readonly label: string;
+  readonly entries: readonly CalibrationEntry[];
+  accuracy?: AccuracyReport;
+}
+
+export async function quantizeModel(options: QuantizeOptions) {
+  const progress = options.onProgress ?? (() => undefined);
+  const now = options.now ?? (() => new Date());
+  parseChip(options.chip);
+  const pm = await prepareModel(await readModelFile(options.modelPath), options.modelPath);
+  checkSpecMatchesInput(options.spec, pm.input.shape);
+  const calibSet = await readDataset(options.calibrationDir, 'calibration', options.labels);
+  const evalSet = options.evalDir
+    ? await readDataset(options.evalDir, 'eval', options.labels)
+    : undefined;
+  const calibInputs = (await loadDatasetInputs(calibSet, options.spec, progress)).map(
+    (x) => x.tensor,
+  );
+  const evalInputs: EvalInput[] = evalSet
+    ? await loadDatasetInputs(evalSet, options.spec, progress)
+    : [];
+
+  const run = await runCalibration(pm, calibInputs, {
+    method: options.method,
+    ...(options.maxFloatLayers ? { maxFloatLayers: options.maxFloatLayers } : {}),
+    onProgress: progress,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+
+  // With labels, the searched table competes with each single-method table on eval top-1.
+  const choices: Choice[] = [{ label: options.method, entries: run.entries }];
+  if (options.method === 'auto' && evalSet?.labelled) {
+    for (const m of THRESHOLD_METHODS) {
+      choices.push({ label: m, entries: calibrationEntries(run.stats, m as ThresholdMethod) });
+    }
+  }
+  if (evalInputs.length > 0) {
+    for (const c of choices) {
+      const graph = buildInt8Graph(pm.model, pm.layers, {
+        thresholds: new Map(c.entries.map((e) => [e.name, e.threshold])),
+        precisions: run.precisions,
+      });
+      c.accuracy = await evaluateAccuracy(pm, graph, evalInputs, options.labels, progress);
+    }
+  }
+  const score = (c: Choice): number => c.accuracy?.top1Int8 ?? c.accuracy?.agreement ?? 0;
+  const chosen = choices.reduce((best, c) => (score(c) > score(best) ? c : best), choices[0]!);
+  const thresholds = new Map(chosen.entries.map((e) => [e.name, e.threshold]));
+
+  const netName = netNameOf(options.modelPath);
+  const built = await buildInt8Bmodel(
+    pm,
+    { thresholds, requested: run.precisions },
+    { chip: options.chip, netName, outDir: options.outDir, now: now() },
+  );
+  const simInputs = splitHeldOut(calibInputs).heldOut.slice(0, options.similarityImages ?? 20);
+  const layers = await layerSimilarity(pm, built.graph, simInputs);
+
+  const files: QuantizeFiles = {
+    bmodel: built.bmodelPath,
+    calibrationTable: join(options.outDir, 'cali_table'),
+    quantizeTable: join(options.outDir, 'qtable'),
+    reportJson: join(options.outDir, 'quantize_report.json'),
+    reportText: join(options.outDir, 'quantize_report.txt'),
+  };
+  const methodLabel = chosen.label === 'auto' ? 'auto (per-tensor search)' : chosen.label;
+  await writeFileAtomic(
+    files.calibrationTable,
+    formatCalibrationTable(chosen.entries, {
+      generatedAt: now().toISOString(),
+      sampleNumber: run.calibrationImages,
+      histogramBins: HISTOGRAM_BINS,
+      method: methodLabel,
+    }),
+  );
+  await writeFileAtomic(
+    files.quantizeTable,
+    formatQuantizeTable(built.graph.precisions, [`from bmfleet quantize ${netName}`]),
+  );
+  const report = {
+    model: options.modelPath,
+    chip: options.chip,
+    method: options.method,
+    chosenTable: chosen.label,
+    bmodel: { path: built.bmodelPath, sha256: built.sha256, bytes: built.bmodel.length },
+    calibration: {
+      images: run.calibrationImages,
+      heldOutImages: run.heldOutImages,
+      histogramBins: HISTOGRAM_BINS,
+      foldedBatchNorms: pm.foldedBatchNorms,
+      search: run.search
+        ? {
+            startCosine: run.search.startCosine,
+            cosine: run.search.cosine,
+            evaluations: run.search.evaluations,
+          }
+        : undefined,
+      candidates: choices.map((c) => ({
+        table: c.label,
+        top1Int8: c.accuracy?.top1Int8 ?? null,
+        agreement: c.accuracy?.agreement ?? null,
+      })),
+    },
+    layers: pm.layers.map((l) => ({
+      name: l.name,
+      opType: l.opType,
+      precision: built.graph.precisions.get(l.name),
+      threshold: thresholds.get(l.name) ?? null,
+      method: chosen.label === 'auto' ? (run.methods.get(l.name) ?? null) : chosen.label,
+    })),
+    accuracy: chosen.accuracy ?? null,
+    layerSimilarity: layers,
+    sensitivity: run.ranking ?? null,
+    files,
+  };
+  const text = [
+    `bmfleet quantize ${options.modelPath} -> ${built.bmodelPath} (${options.chip}, sim target)`,
+    `thresholds: ${methodLabel}; calibration images ${run.calibrationImages}, held out ${run.heldOutImages}`,
+    chosen.accuracy ? `\nAccuracy on ${options.evalDir}\n${formatAccuracy(chosen.accuracy)}` : '',
+    `Per-layer similarity FP32 vs INT8 (${simInputs.length} calibration images)\n${formatLayerSimilarity(layers)}`,
+    run.ranking ? `Sensitivity\n${formatSensitivity(run.ranking)}` : '',
+  ]
+    .filter((s) => s !== '')
+    .join('\n');
+  await writeFileAtomic(files.reportJson, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFileAtomic(files.reportText, `${text}\n`);
+  return { report, text, files, built };
+}

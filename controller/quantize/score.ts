@@ -1,0 +1,48 @@
+// Scoring an INT8 candidate the cheap way: mean per-image cosine similarity of its outputs against
+// the FP32 outputs on a few held-out inputs. Used by the automatic threshold search and by the
+// sensitivity ranking (REFERENCE.md section 1 similarity definitions, shared/stats/similarity.ts).
+import { cosineSimilarity } from '../../shared/stats/similarity.js';
+import type { Tensor } from '../../shared/tensor.js';
+import { createOnnxSession, encodeOnnx, type OnnxModel } from '../onnx/index.js';
+import type { PreparedModel } from './prepared-model.js';
+
+export type OutputSet = readonly Readonly<Record<string, Tensor>>[];
+
+export async function runOutputs(
+  bytes: Uint8Array,
+  inputName: string,
+  inputs: readonly Tensor[],
+): Promise<Record<string, Tensor>[]> {
+  const session = await createOnnxSession(bytes);
+  try {
+    const out = [];
+    for (const x of inputs) out.push(await session.run({ [inputName]: x }));
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Mean over images of the mean over outputs of cosine(FP32, candidate). */
+export function meanOutputCosine(pm: PreparedModel, reference: OutputSet, test: OutputSet): number {
+  let sum = 0;
+  for (const [k, ref] of reference.entries()) {
+    let s = 0;
+    for (const name of pm.outputs) s += cosineSimilarity(ref[name]!, test[k]![name]!);
+    sum += s / pm.outputs.length;
+  }
+  return sum / reference.length;
+}
+
+export async function scoreModel(
+  pm: PreparedModel,
+  model: OnnxModel,
+  inputs: readonly Tensor[],
+  reference: OutputSet,
+): Promise<number> {
+  return meanOutputCosine(
+    pm,
+    reference,
+    await runOutputs(encodeOnnx(model), pm.input.name, inputs),
+  );
+}

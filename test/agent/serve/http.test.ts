@@ -1,0 +1,151 @@
+import sharp from 'sharp';
+import t from 'tap';
+import { createSystemClock } from '../../../agent/clock.js';
+import { createSimSessionPool } from '../../../agent/runtime/session-pool.js';
+import { createSimBackend } from '../../../agent/runtime/sim.js';
+import { createLocalApi } from '../../../agent/serve/http.js';
+import { createServeMetrics } from '../../../agent/serve/metrics.js';
+import { createInferenceService } from '../../../agent/serve/service.js';
+import { goldenInputs, tinySpec } from '../helpers/models.js';
+
+const golden = goldenInputs();
+
+t.test('local API over a real socket', async (t) => {
+  const clock = createSystemClock();
+  const metrics = createServeMetrics({ device: 'dev-1' });
+  const service = createInferenceService({
+    runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
+    clock,
+    observers: [metrics.observer],
+  });
+  const app = await createLocalApi({ service, registry: metrics.registry });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(async () => {
+    await app.close();
+    await service.close();
+  });
+  const post = (path: string, body: string | Uint8Array, type: string) =>
+    fetch(`${address}${path}`, { method: 'POST', body, headers: { 'content-type': type } });
+  const json = (path: string, value: unknown) =>
+    post(path, JSON.stringify(value), 'application/json');
+
+  t.equal((await fetch(`${address}/healthz`)).status, 200);
+  t.equal((await fetch(`${address}/readyz`)).status, 503, 'not ready without a model');
+  const notReady = await json('/v1/infer', { inputs: {} });
+  t.same(await notReady.json(), {
+    error: { code: 'BMF_ERR_AGENT_NOT_READY', message: 'no model is active yet' },
+  });
+  t.equal(notReady.status, 503);
+
+  await service.variants.install(
+    'A',
+    tinySpec('tiny-a', { preprocess: { resize_dims: [8, 8], pixel_format: 'rgb' } }),
+  );
+  t.equal((await fetch(`${address}/readyz`)).status, 200);
+
+  const x = golden.inputs[0]?.input;
+  const ok = await json('/v1/infer', {
+    inputs: {
+      input: {
+        dtype: 'float32',
+        shape: x?.shape,
+        data: Array.from((x?.data ?? []) as Float32Array),
+      },
+    },
+  });
+  t.equal(ok.status, 200);
+  const body = (await ok.json()) as {
+    requestId: string;
+    topK: { index: number }[];
+    variant: string;
+    timings: object;
+    outputs: { logits: { shape: number[] } };
+  };
+  t.equal(body.topK[0]?.index, golden.labels[0]);
+  t.equal(body.variant, 'A');
+  t.same(body.outputs.logits.shape, [1, 4]);
+  t.match(body.timings, {
+    preprocessMs: Number,
+    inferMs: Number,
+    postprocessMs: Number,
+    totalMs: Number,
+  });
+
+  const png = await sharp({
+    create: { width: 20, height: 12, channels: 3, background: { r: 200, g: 10, b: 60 } },
+  })
+    .png()
+    .toBuffer();
+  const img = await post('/v1/infer', png, 'image/png');
+  t.equal(img.status, 200, 'image bytes are preprocessed with the bundle spec');
+  const octet = await post('/v1/infer', png, 'application/octet-stream');
+  t.equal(octet.status, 200);
+
+  const cases: [string, Response, number, string][] = [
+    [
+      'corrupt image',
+      await post('/v1/infer', new Uint8Array([1, 2, 3, 4]), 'image/png'),
+      4,
+      'BMF_ERR_IMAGE_',
+    ],
+    [
+      'wrong shape',
+      await json('/v1/infer', {
+        inputs: { input: { dtype: 'float32', shape: [1, 2], data: [0, 0] } },
+      }),
+      400,
+      'BMF_ERR_TENSOR_SHAPE',
+    ],
+    [
+      'count mismatch',
+      await json('/v1/infer', {
+        inputs: { input: { dtype: 'float32', shape: [1, 3], data: [0] } },
+      }),
+      400,
+      'BMF_ERR_TENSOR_SHAPE',
+    ],
+    ['schema', await json('/v1/infer', { tensor: 1 }), 400, 'BMF_ERR_INFER_REQUEST'],
+    ['bad JSON', await post('/v1/infer', '{', 'application/json'), 400, 'BMF_ERR_INFER_REQUEST'],
+    ['media type', await post('/v1/infer', 'x', 'video/mp4'), 415, 'BMF_ERR_IMAGE_UNSUPPORTED'],
+    ['text body', await post('/v1/infer', 'x', 'text/plain'), 400, 'BMF_ERR_INFER_REQUEST'],
+    [
+      'unknown feedback',
+      await json('/v1/feedback', { requestId: 'nope', label: 1 }),
+      404,
+      'BMF_ERR_FEEDBACK_UNKNOWN_REQUEST',
+    ],
+    ['feedback schema', await json('/v1/feedback', { label: 1 }), 400, 'BMF_ERR_INFER_REQUEST'],
+  ];
+  for (const [name, res, status, code] of cases) {
+    // A one-digit status means "any status in that class" (decoders differ on corrupt vs unsupported).
+    if (status < 10) t.equal(Math.floor(res.status / 100), status, `${name}: status ${res.status}`);
+    else t.equal(res.status, status, `${name}: status`);
+    const e = (await res.json()) as { error: { code: string; message: string } };
+    t.ok(e.error.code.startsWith(code), `${name}: ${e.error.code}`);
+    t.type(e.error.message, 'string');
+  }
+
+  const fb = await json('/v1/feedback', { requestId: body.requestId, label: golden.labels[0] });
+  t.same(await fb.json(), { correct: true });
+  const models = (await (await fetch(`${address}/v1/models`)).json()) as {
+    models: { variant: string; bundleDigest: string }[];
+  };
+  t.match(models.models, [{ variant: 'A', bundleDigest: 'bundle-tiny-a' }]);
+  const m = await (await fetch(`${address}/metrics`)).text();
+  t.match(
+    m,
+    /bmf_agent_requests_total\{variant="A",bundle="bundle-tiny-a",outcome="ok",code="",device="dev-1"\} 3/,
+  );
+  t.match(m, /bmf_agent_feedback_total\{variant="A",correct="true",device="dev-1"\} 1/);
+  t.match(m, /code="BMF_ERR_TENSOR_SHAPE"/);
+  const still = await json('/v1/infer', {
+    inputs: {
+      input: {
+        dtype: 'float32',
+        shape: x?.shape,
+        data: Array.from((x?.data ?? []) as Float32Array),
+      },
+    },
+  });
+  t.equal(still.status, 200, 'active model keeps serving after bad requests');
+});

@@ -1,0 +1,85 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { createSystemClock } from '../../../agent/clock.js';
+import { createSimSessionPool } from '../../../agent/runtime/session-pool.js';
+import { createSimBackend } from '../../../agent/runtime/sim.js';
+import { createInferenceService } from '../../../agent/serve/service.js';
+import { createTelemetryCollector } from '../../../agent/telemetry/collector.js';
+import { createOutbox } from '../../../agent/telemetry/outbox.js';
+import { goldenInputs, tinySpec } from '../helpers/models.js';
+
+const golden = goldenInputs();
+
+t.test('collector: per-variant counts, stage sketches, paired shadow and feedback', async (t) => {
+  const clock = createSystemClock();
+  const collector = createTelemetryCollector();
+  const service = createInferenceService({
+    runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
+    clock,
+    observers: [collector.observer],
+  });
+  await service.variants.install('A', tinySpec('tiny-a'));
+  await service.variants.install('B', tinySpec('tiny-b'));
+  service.setTraffic({ mode: 'weighted', weightB: 0, shadowRate: 1 });
+  for (let i = 0; i < 10; i++) {
+    const r = await service.infer({ kind: 'tensor', feeds: golden.inputs[i] ?? {} });
+    if (i < 4) service.feedback(r.requestId, golden.labels[i] ?? 0);
+  }
+  await service.infer({ kind: 'tensor', feeds: {} }).catch(() => undefined);
+  await service.settle();
+  const reports = collector.take();
+  const a = reports.find((r) => r.variant === 'A');
+  const b = reports.find((r) => r.variant === 'B');
+  t.equal(a?.requests, 11);
+  t.equal(a?.errors, 1);
+  t.same(a?.errorsByCode, { BMF_ERR_TENSOR_SHAPE: 1 });
+  t.equal(a?.latency.total.count, 10);
+  t.equal(a?.latency.infer.count, 10);
+  t.same([a?.accuracy.feedbackCorrect, a?.accuracy.feedbackTotal], [4, 4]);
+  t.equal(a?.accuracy.goldenAccuracy, 1, 'gate result at activation');
+  t.equal(b?.requests, 0, 'shadow runs are not B requests');
+  t.equal(b?.accuracy.shadowPairs, 10);
+  t.ok((b?.accuracy.shadowTop1Agree ?? 0) >= 9);
+  t.same(collector.take(), [], 'a new interval starts empty');
+  await service.close();
+});
+
+t.test(
+  'outbox: persisted across restart, every report sent once across an outage, bounded',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'bmf-outbox-'));
+    const first = await createOutbox(dir, 100);
+    for (let i = 0; i < 30; i++) await first.enqueue(new TextEncoder().encode(`report-${i}`));
+    const received: string[] = [];
+    let brokerUp = true;
+    const send = async (b: Uint8Array) => {
+      if (!brokerUp) throw new Error('broker unreachable');
+      received.push(new TextDecoder().decode(b));
+      if (received.length === 10) brokerUp = false; // outage in the middle of a drain
+    };
+    await t.rejects(first.drain(send));
+    t.equal(received.length, 10);
+    // Restart while the broker is still down; more reports pile up.
+    const second = await createOutbox(dir, 100);
+    t.equal(second.size(), 20);
+    for (let i = 30; i < 40; i++) await second.enqueue(new TextEncoder().encode(`report-${i}`));
+    brokerUp = true; // reconnect
+    t.equal(await second.drain(send), 30);
+    t.same(
+      received,
+      Array.from({ length: 40 }, (_, i) => `report-${i}`),
+      'all 40, in order, none twice',
+    );
+    t.equal(second.size(), 0);
+
+    const small = await createOutbox(join(dir, 'small'), 5);
+    for (let i = 0; i < 8; i++) await small.enqueue(new Uint8Array([i]));
+    t.equal(small.size(), 5);
+    t.equal(small.dropped(), 3);
+    const kept: number[] = [];
+    await small.drain(async (b) => void kept.push(b[0] ?? -1));
+    t.same(kept, [3, 4, 5, 6, 7], 'oldest dropped first');
+  },
+);

@@ -1,0 +1,120 @@
+import t from 'tap';
+import { cosineSimilarity } from '../../../shared/stats/similarity.js';
+import {
+  createOnnxSession,
+  encodeOnnx,
+  loadOnnx,
+  ONNX_DTYPE,
+} from '../../../controller/onnx/index.js';
+import type { Tensor } from '../../../shared/tensor.js';
+import { foldBatchNorm } from '../../../controller/quantize/bn-fold.js';
+import { prepareModel, exposeTensors } from '../../../controller/quantize/prepared-model.js';
+import { buildInt8Graph } from '../../../controller/quantize/qdq.js';
+import {
+  calibrationEntries,
+  collectActivationStats,
+} from '../../../controller/quantize/calibrate.js';
+import { toyInputs, toyModelBytes } from './toy-model.js';
+
+async function runAll(bytes: Uint8Array, inputs: Tensor[], outputs?: string[]) {
+  const s = await createOnnxSession(bytes);
+  try {
+    const res = [];
+    for (const x of inputs) res.push(await s.run({ input: x }, outputs));
+    return res;
+  } finally {
+    await s.release();
+  }
+}
+
+const inputs = toyInputs(20);
+
+t.test('BatchNorm folding keeps the function and removes the node', async (t) => {
+  const source = loadOnnx(toyModelBytes());
+  const { model, folded } = foldBatchNorm(source);
+  t.same(folded, ['bn_out']);
+  t.notOk(model.graph.node!.some((n) => n.opType === 'BatchNormalization'));
+  const a = await runAll(toyModelBytes(), inputs);
+  const b = await runAll(encodeOnnx(model), inputs);
+  a.forEach((r, k) => {
+    const x = r.logits!.data as Float32Array;
+    const y = b[k]!.logits!.data as Float32Array;
+    t.ok(
+      x.every((v, i) => Math.abs(v - y[i]!) < 1e-4),
+      `image ${k}: folded output matches`,
+    );
+  });
+});
+
+t.test('layers fuse Conv+Relu and name layers by output tensor', async (t) => {
+  const pm = await prepareModel(toyModelBytes());
+  t.same(
+    pm.layers.map((l) => [l.name, l.opType, l.int8Capable]),
+    [
+      ['relu_out', 'Conv+Relu', true],
+      ['pool_out', 'MaxPool', true],
+      ['flat', 'Flatten', true],
+      ['logits', 'Gemm', true],
+    ],
+  );
+  t.same(pm.activations, ['input', 'relu_out', 'pool_out', 'flat', 'logits']);
+  t.same(pm.layers[3]!.weight, { name: 'fc.w', axis: 0 });
+});
+
+t.test('QDQ graph: int8 values on the grid, close to FP32, F32 layers stay float', async (t) => {
+  const pm = await prepareModel(toyModelBytes());
+  const stats = await collectActivationStats(pm, inputs);
+  const thresholds = new Map(calibrationEntries(stats, 'max').map((e) => [e.name, e.threshold]));
+  const int8 = buildInt8Graph(pm.model, pm.layers, { thresholds });
+  t.same([...int8.precisions.values()], ['INT8', 'INT8', 'INT8', 'INT8']);
+  const inits = int8.model.graph.initializer!;
+  t.equal(inits.find((x) => x.name === 'relu_out_w_int8')?.dataType, ONNX_DTYPE.INT8);
+  t.equal(inits.find((x) => x.name === 'logits_b_int32')?.dataType, ONNX_DTYPE.INT32);
+  t.notOk(
+    inits.some((x) => x.name === 'fc.w'),
+    'float Gemm weights are gone',
+  );
+
+  const probe = int8.valueNames.get('relu_out')!;
+  const exposed = encodeOnnx(exposeTensors(int8.model, [probe]));
+  const q = await runAll(exposed, inputs, ['logits', probe]);
+  const f = await runAll(pm.bytes, inputs);
+  const scale = thresholds.get('relu_out')! / 128;
+  for (const [k, r] of q.entries()) {
+    const v = r[probe]!.data as Float32Array;
+    const onGrid = v.every((x) => {
+      const n = x / scale;
+      return Math.abs(n - Math.round(n)) < 1e-3 && n >= -128.001 && n <= 127.001;
+    });
+    t.ok(onGrid, `image ${k}: relu_out holds int8 multiples of its scale`);
+    const cos = cosineSimilarity(
+      f[k]!.logits!.data as Float32Array,
+      r.logits!.data as Float32Array,
+    );
+    t.ok(cos > 0.99, `image ${k}: INT8 logits cosine ${cos.toFixed(5)} > 0.99`);
+  }
+
+  const allF32 = buildInt8Graph(pm.model, pm.layers, {
+    thresholds,
+    precisions: new Map(pm.layers.map((l) => [l.name, 'F32' as const])),
+  });
+  t.notOk(allF32.model.graph.node!.some((n) => n.opType === 'QuantizeLinear'));
+  const g = await runAll(encodeOnnx(allF32.model), inputs);
+  t.same(g[0]!.logits!.data, f[0]!.logits!.data, 'all-F32 mixed precision equals FP32');
+
+  const mixed = buildInt8Graph(pm.model, pm.layers, {
+    thresholds,
+    precisions: new Map([['logits', 'F32' as const]]),
+  });
+  t.same(mixed.precisions.get('logits'), 'F32');
+  t.ok(
+    mixed.model.graph.initializer!.some((x) => x.name === 'fc.w'),
+    'F32 Gemm keeps float weights',
+  );
+  t.ok(
+    mixed.model.graph.node!.some(
+      (n) => n.opType === 'DequantizeLinear' && n.output?.[0] === 'flat_dq',
+    ),
+    'the F32 layer still reads the INT8 tensor its producer stores',
+  );
+});

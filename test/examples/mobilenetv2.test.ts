@@ -1,0 +1,44 @@
+// The MobileNetV2 sample is generated on demand (gitignored, ~14 MB; needs Debian python3-torch,
+// which CI does not install): when it cannot be had, say why and check only the locator.
+import { stat } from 'node:fs/promises';
+import t from 'tap';
+import * as ort from 'onnxruntime-node';
+import { locateMobileNetV2, MOBILENETV2_PATH } from '../../examples/mobilenetv2/ensure.js';
+
+t.test('a missing interpreter is reported, not thrown', async (t) => {
+  const r = await locateMobileNetV2({ python: '/nonexistent/python3' });
+  if (r.path !== undefined) {
+    t.equal(r.path, MOBILENETV2_PATH, 'already generated: the locator returns it');
+  } else {
+    t.match(r.reason, /not found/);
+  }
+});
+
+t.test('MobileNetV2 ONNX has the advertised interface', async (t) => {
+  const r = await locateMobileNetV2();
+  if (r.path === undefined) {
+    t.comment(`MobileNetV2 not available, interface check not run: ${r.reason}`);
+    t.pass('locator explained why the model is unavailable');
+    return;
+  }
+  const size = (await stat(r.path)).size;
+  t.ok(size > 10_000_000 && size < 20_000_000, `FP32 MobileNetV2 is ~14 MB (${size})`);
+  const session = await ort.InferenceSession.create(r.path);
+  try {
+    t.same(session.inputNames, ['input']);
+    t.same(session.outputNames, ['logits']);
+    const input = new ort.Tensor(
+      'float32',
+      new Float32Array(3 * 224 * 224).fill(0.5),
+      [1, 3, 224, 224],
+    );
+    const out = await session.run({ input });
+    t.same(out['logits']!.dims, [1, 1000]);
+    t.ok(
+      Array.from(out['logits']!.data as Float32Array).every(Number.isFinite),
+      'finite logits (weights are random: values are meaningless)',
+    );
+  } finally {
+    await session.release();
+  }
+});

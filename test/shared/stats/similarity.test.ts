@@ -1,0 +1,85 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import {
+  compareTensors,
+  cosineSimilarity,
+  DEFAULT_TOLERANCE,
+  euclideanSimilarity,
+  sqnrDb,
+} from '../../../shared/stats/similarity.js';
+import type { SimilarityTolerance } from '../../../shared/stats/similarity.js';
+import { makeTensor } from '../../../shared/tensor.js';
+import { isBmfError } from '../../../shared/errors.js';
+
+interface Case {
+  name: string;
+  ref: number[];
+  test: number[];
+  tolerance: SimilarityTolerance | null;
+  cosine: number | string;
+  euclidean: number | string;
+  sqnrDb: number | string;
+  pass: boolean;
+}
+// Golden values computed independently in float64 (see each case's name for the hand formula).
+const cases = JSON.parse(
+  readFileSync(new URL('../../fixtures/stats/similarity.json', import.meta.url), 'utf8'),
+) as Case[];
+const num = (v: number | string): number => (typeof v === 'number' ? v : Number(v));
+
+/** Equal for infinities, within 1e-12 relative otherwise. */
+function isClose(got: number, want: number): boolean {
+  if (!Number.isFinite(want)) return got === want;
+  return Math.abs(got - want) <= 1e-12 * Math.max(1, Math.abs(want));
+}
+
+t.test('golden similarity values', async (t) => {
+  for (const c of cases) {
+    const r = compareTensors(c.ref, c.test, c.tolerance ?? DEFAULT_TOLERANCE);
+    t.ok(isClose(r.cosine, num(c.cosine)), `${c.name}: cosine`);
+    t.ok(isClose(r.euclidean, num(c.euclidean)), `${c.name}: euclidean`);
+    t.ok(isClose(r.sqnrDb, num(c.sqnrDb)), `${c.name}: sqnr`);
+    t.equal(r.pass, c.pass, `${c.name}: pass`);
+    t.equal(cosineSimilarity(c.ref, c.test), r.cosine);
+    t.equal(euclideanSimilarity(c.ref, c.test), r.euclidean);
+    t.equal(sqnrDb(c.ref, c.test), r.sqnrDb);
+  }
+});
+
+t.test('the hand-computed case, literally', async (t) => {
+  const r = compareTensors([1, 2, 3], [1, 2, 4]);
+  t.ok(isClose(r.cosine, 17 / Math.sqrt(14 * 21)), 'cosine = a.b / (|a||b|)');
+  t.ok(isClose(r.euclidean, 1 - 1 / Math.sqrt(17.25)), 'euclidean = 1 - |a-b| / |(a+b)/2|');
+  t.ok(isClose(r.sqnrDb, 10 * Math.log10(3)), 'sqnr = 10 log10(var(ref) / var(ref-test))');
+});
+
+t.test('tensors: dtypes and shapes', async (t) => {
+  const ref = makeTensor('float32', [1, 3], Float32Array.from([1, 2, 3]));
+  const test = makeTensor('int8', [1, 3], Int8Array.from([1, 2, 4]));
+  t.ok(isClose(compareTensors(ref, test).cosine, 17 / Math.sqrt(294)), 'float32 vs int8');
+  const other = makeTensor('float32', [3, 1], Float32Array.from([1, 2, 3]));
+  const codeOf = (fn: () => unknown) => {
+    try {
+      fn();
+      return 'none';
+    } catch (e) {
+      return isBmfError(e) ? e.code : 'untyped';
+    }
+  };
+  t.equal(
+    codeOf(() => compareTensors(ref, other)),
+    'BMF_ERR_TENSOR_SHAPE',
+    'shape mismatch',
+  );
+  t.equal(
+    codeOf(() => compareTensors([1, 2], [1])),
+    'BMF_ERR_TENSOR_SHAPE',
+    'length mismatch',
+  );
+  t.equal(
+    codeOf(() => compareTensors([], [])),
+    'BMF_ERR_TENSOR_SHAPE',
+    'empty',
+  );
+  t.equal(compareTensors([1, NaN], [1, 2]).pass, false, 'NaN never passes');
+});
