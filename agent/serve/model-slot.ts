@@ -55,7 +55,8 @@ export interface SwapResult {
  */
 export class ModelSlot {
   private active: Resident | undefined;
-  private candidate: { resident: Resident; gated: boolean; gate: GateReport | undefined } | undefined;
+  private candidate:
+    { resident: Resident; gated: boolean; gate: GateReport | undefined } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly backend: RuntimeBackend) {}
@@ -139,7 +140,12 @@ export class ModelSlot {
   }
 
   private unchanged(): SwapResult {
-    return { activated: this.active as Resident, previous: undefined, gate: undefined, changed: false };
+    return {
+      activated: this.active as Resident,
+      previous: undefined,
+      gate: undefined,
+      changed: false,
+    };
   }
 
   private async doPrepare(spec: ModelSpec, options: SwapOptions): Promise<void> {

@@ -23,6 +23,8 @@ interface Variant {
   readonly slot: ModelSlot;
   lastKnownGood: ModelSpec | undefined;
   watch: Watch | undefined;
+  /** Bundle whose health window regressed (cleared by the next activation). */
+  regressedBundle: string | undefined;
 }
 
 export interface InstallOptions {
@@ -59,7 +61,12 @@ export class VariantSet {
   private variant(name: VariantName): Variant {
     let v = this.variants.get(name);
     if (!v) {
-      v = { slot: new ModelSlot(this.deps.runtime), lastKnownGood: undefined, watch: undefined };
+      v = {
+        slot: new ModelSlot(this.deps.runtime),
+        lastKnownGood: undefined,
+        watch: undefined,
+        regressedBundle: undefined,
+      };
       this.variants.set(name, v);
     }
     return v;
@@ -78,24 +85,93 @@ export class VariantSet {
         ...(options.signal && { signal: options.signal }),
       });
     } catch (e) {
-      if (isBmfError(e, 'BMF_ERR_AGENT_GATE_FAILED')) {
-        notify(this.deps.observers, 'onGate', {
-          variant: name,
-          bundleDigest: spec.bundleDigest,
-          passed: false,
-          accuracy: undefined,
-          cosine: undefined,
-        });
-        notify(this.deps.observers, 'onEvent', {
-          kind: 'gate-failed',
-          variant: name,
-          bundleDigest: spec.bundleDigest,
-          reason: String(e.details.reason),
-        });
-      }
+      this.reportGateFailure(name, spec.bundleDigest, e);
       throw e;
     }
-    if (!result.changed) return result;
+    this.afterCommit(name, v, result, options);
+    return result;
+  }
+
+  /** Step `load`: the candidate loads and warms up beside the serving model. */
+  async prepare(name: VariantName, spec: ModelSpec, signal?: AbortSignal): Promise<void> {
+    await this.variant(name).slot.prepare(spec, signal ? { signal } : {});
+  }
+
+  /** Step `gate`: the candidate runs the golden set; failure unloads it and is reported. */
+  async gate(name: VariantName, options: InstallOptions = {}): Promise<void> {
+    const v = this.variant(name);
+    const bundleDigest = v.slot.candidateState()?.bundleDigest ?? '';
+    try {
+      const report = await v.slot.gate({
+        skipGate: options.knownGood === true,
+        ...(options.signal && { signal: options.signal }),
+      });
+      if (report) {
+        notify(this.deps.observers, 'onGate', {
+          variant: name,
+          bundleDigest,
+          passed: true,
+          accuracy: report.accuracy,
+          cosine: report.cosine,
+        });
+      }
+    } catch (e) {
+      this.reportGateFailure(name, bundleDigest, e);
+      throw e;
+    }
+  }
+
+  /** Step `activate`: the atomic switch, drain and unload of the old model. */
+  async activate(name: VariantName, options: InstallOptions = {}): Promise<SwapResult> {
+    const v = this.variant(name);
+    const result = await v.slot.commit();
+    // The gate report was already announced by `gate`.
+    this.afterCommit(name, v, { ...result, gate: undefined }, options);
+    return result;
+  }
+
+  candidate(name: VariantName): { bundleDigest: string; gated: boolean } | undefined {
+    return this.variants.get(name)?.slot.candidateState();
+  }
+
+  /** Variants whose health window regressed while they still serve the regressed bundle. */
+  regressed(): ReadonlySet<VariantName> {
+    return new Set(
+      [...this.variants]
+        .filter(
+          ([, v]) =>
+            v.regressedBundle !== undefined &&
+            v.slot.current()?.spec.bundleDigest === v.regressedBundle,
+        )
+        .map(([n]) => n),
+    );
+  }
+
+  private reportGateFailure(name: VariantName, bundleDigest: string, e: unknown): void {
+    if (!isBmfError(e, 'BMF_ERR_AGENT_GATE_FAILED')) return;
+    notify(this.deps.observers, 'onGate', {
+      variant: name,
+      bundleDigest,
+      passed: false,
+      accuracy: undefined,
+      cosine: undefined,
+    });
+    notify(this.deps.observers, 'onEvent', {
+      kind: 'gate-failed',
+      variant: name,
+      bundleDigest,
+      reason: String(e.details.reason),
+    });
+  }
+
+  private afterCommit(
+    name: VariantName,
+    v: Variant,
+    result: SwapResult,
+    options: InstallOptions,
+  ): void {
+    if (!result.changed) return;
+    const spec = result.activated.spec;
     if (result.gate) {
       notify(this.deps.observers, 'onGate', {
         variant: name,
@@ -112,12 +188,17 @@ export class VariantSet {
     });
     v.watch?.stop.abort();
     v.watch = undefined;
+    v.regressedBundle = undefined;
     if (options.knownGood || !options.health) {
       v.lastKnownGood = spec;
     } else {
       this.openWatch(name, v, spec.bundleDigest, options.health);
     }
-    return result;
+  }
+
+  /** Sets the last-known-good spec (restart: the state file names it, the store holds it). */
+  setLastKnownGood(name: VariantName, spec: ModelSpec): void {
+    this.variant(name).lastKnownGood = spec;
   }
 
   /** Feeds one finished request of `name` into its health window, if one is open. */
@@ -187,6 +268,7 @@ export class VariantSet {
       });
       return;
     }
+    v.regressedBundle = w.bundleDigest;
     this.track(this.rollback(name, v, w.bundleDigest, verdict.reason));
   }
 
@@ -205,12 +287,27 @@ export class VariantSet {
       reason,
     });
     // Without a last-known-good the regressed model is still better than nothing: keep serving.
-    if (target) await v.slot.swap(target, { skipGate: true }).catch(() => undefined);
+    // A failed rollback leaves the regressed model serving: still better than nothing.
+    if (target) await this.rollbackTo(name, target).catch(() => undefined);
+  }
+
+  /** Swaps back to a known-good spec without the gate (it passed before). */
+  async rollbackTo(name: VariantName, target: ModelSpec): Promise<void> {
+    const v = this.variant(name);
+    const result = await v.slot.swap(target, { skipGate: true });
+    if (result.changed) {
+      notify(this.deps.observers, 'onEvent', {
+        kind: 'activated',
+        variant: name,
+        bundleDigest: target.bundleDigest,
+      });
+    }
   }
 
   private track(p: Promise<unknown>): void {
     this.background.add(p);
-    void p.finally(() => this.background.delete(p));
+    const done = (): void => void this.background.delete(p);
+    p.then(done, done);
   }
 
   /** Resolves when background rollbacks and window timers have settled (tests, shutdown). */

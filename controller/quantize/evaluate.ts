@@ -43,15 +43,40 @@ function argmax(t: Tensor): number {
   return best;
 }
 
+export interface AccuracyOptions {
+  readonly classNames?: readonly string[];
+  readonly onProgress?: (p: Progress) => void;
+  /** FP32 first-output values per input, when already computed (several INT8 candidates). */
+  readonly reference?: readonly Tensor[];
+}
+
+/** FP32 first-output value for every input (shared by several accuracy evaluations). */
+export async function fp32Reference(
+  pm: PreparedModel,
+  inputs: readonly EvalInput[],
+): Promise<Tensor[]> {
+  const output = pm.outputs[0]!;
+  const session = await createOnnxSession(pm.bytes);
+  try {
+    const out: Tensor[] = [];
+    for (const x of inputs)
+      out.push((await session.run({ [pm.input.name]: x.tensor }, [output]))[output]!);
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
 export async function evaluateAccuracy(
   pm: PreparedModel,
   int8: Int8Graph,
   inputs: readonly EvalInput[],
-  classNames: readonly string[] = [],
-  onProgress: (p: Progress) => void = () => undefined,
+  options: AccuracyOptions = {},
 ): Promise<AccuracyReport> {
   const output = pm.outputs[0]!;
-  const fp32 = await createOnnxSession(pm.bytes);
+  const classNames = options.classNames ?? [];
+  const onProgress = options.onProgress ?? (() => undefined);
+  const reference = options.reference ?? (await fp32Reference(pm, inputs));
   const q = await createOnnxSession(encodeOnnx(int8.model));
   const rows = new Map<number, { n: number; f: number; i: number; a: number }>();
   let f = 0;
@@ -62,9 +87,8 @@ export async function evaluateAccuracy(
   const labelled = inputs.length > 0 && inputs.every((x) => x.label !== undefined);
   try {
     for (const [k, x] of inputs.entries()) {
-      const feeds = { [pm.input.name]: x.tensor };
-      const a = (await fp32.run(feeds, [output]))[output]!;
-      const b = (await q.run(feeds, [output]))[output]!;
+      const a = reference[k]!;
+      const b = (await q.run({ [pm.input.name]: x.tensor }, [output]))[output]!;
       const pa = argmax(a);
       const pb = argmax(b);
       const cos = cosineSimilarity(a, b);
@@ -82,7 +106,6 @@ export async function evaluateAccuracy(
       onProgress({ stage: 'evaluate', done: k + 1, total: inputs.length });
     }
   } finally {
-    await fp32.release();
     await q.release();
   }
   const n = inputs.length;
@@ -98,7 +121,7 @@ export async function evaluateAccuracy(
       .sort(([x], [y]) => x - y)
       .map(([label, r]) => ({
         label,
-        name: classNames[label] ?? String(label),
+        name: classNames[label] ?? '',
         images: r.n,
         top1Fp32: r.f / r.n,
         top1Int8: r.i / r.n,

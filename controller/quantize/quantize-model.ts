@@ -105,12 +105,17 @@ export async function quantizeModel(options: QuantizeOptions) {
     }
   }
   if (evalInputs.length > 0) {
+    const reference = await fp32Reference(pm, evalInputs);
     for (const c of choices) {
       const graph = buildInt8Graph(pm.model, pm.layers, {
         thresholds: new Map(c.entries.map((e) => [e.name, e.threshold])),
         precisions: run.precisions,
       });
-      c.accuracy = await evaluateAccuracy(pm, graph, evalInputs, options.labels, progress);
+      c.accuracy = await evaluateAccuracy(pm, graph, evalInputs, {
+        reference,
+        onProgress: progress,
+        ...(options.labels ? { classNames: options.labels } : {}),
+      });
     }
   }
   const score = (c: Choice): number => c.accuracy?.top1Int8 ?? c.accuracy?.agreement ?? 0;

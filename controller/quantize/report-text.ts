@@ -19,7 +19,7 @@ export function formatAccuracy(r: AccuracyReport): string {
   ];
   if (r.perClass.length === 0) return `${head.join('\n')}\n`;
   const rows = r.perClass.map((c) => [
-    `${c.label} ${c.name}`,
+    c.name ? `${c.label} ${c.name}` : String(c.label),
     String(c.images),
     pct(c.top1Fp32),
     pct(c.top1Int8),

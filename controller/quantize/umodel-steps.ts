@@ -103,13 +103,10 @@ export async function evaluateUmodel(
   });
   const set = await readDataset(options.evalDir, 'eval', u.manifest.labels);
   const inputs = await loadDatasetInputs(set, u.spec, options.onProgress);
-  const accuracy = await evaluateAccuracy(
-    u.prepared,
-    graph,
-    inputs,
-    u.manifest.labels,
-    options.onProgress,
-  );
+  const accuracy = await evaluateAccuracy(u.prepared, graph, inputs, {
+    ...(u.manifest.labels ? { classNames: u.manifest.labels } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
   const simInputs = inputs.slice(0, options.similarityImages ?? 20).map((x) => x.tensor);
   const layers = await layerSimilarity(u.prepared, graph, simInputs);
   const text = `${formatAccuracy(accuracy)}\nPer-layer similarity FP32 vs INT8 (${simInputs.length} images)\n${formatLayerSimilarity(layers)}`;

@@ -1,9 +1,11 @@
 // The MobileNetV2 sample is generated on demand (gitignored, ~14 MB; needs Debian python3-torch,
 // which CI does not install): when it cannot be had, say why and check only the locator.
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import t from 'tap';
 import * as ort from 'onnxruntime-node';
 import { locateMobileNetV2, MOBILENETV2_PATH } from '../../examples/mobilenetv2/ensure.js';
+import { describeGraph, loadOnnx } from '../../controller/onnx/index.js';
+import { estimateLatency, layersFromGraph } from '../../controller/compile/cost/index.js';
 
 t.test('a missing interpreter is reported, not thrown', async (t) => {
   const r = await locateMobileNetV2({ python: '/nonexistent/python3' });
@@ -41,4 +43,28 @@ t.test('MobileNetV2 ONNX has the advertised interface', async (t) => {
   } finally {
     await session.release();
   }
+});
+
+t.test('cost model reads the real MobileNetV2 graph', async (t) => {
+  const r = await locateMobileNetV2();
+  if (r.path === undefined) {
+    t.comment(`MobileNetV2 not available, cost check not run: ${r.reason}`);
+    t.pass('locator explained why the model is unavailable');
+    return;
+  }
+  const nodes = await describeGraph(loadOnnx(await readFile(r.path)), [[1, 3, 224, 224]]);
+  const layers = layersFromGraph(nodes);
+  const macs = layers
+    .filter((l) => l.kind === 'conv' || l.kind === 'matmul')
+    .reduce((s, l) => s + l.macs, 0);
+  // torchvision documents mobilenet_v2 at 0.30 GFLOPS (multiply-adds).
+  t.ok(macs > 295e6 && macs < 305e6, `${(macs / 1e6).toFixed(1)} M MACs`);
+  t.equal(
+    layers.filter((l) => l.kind === 'elementwise').length,
+    10,
+    'ReLU6 (Clip) fused into its conv: only the 10 residual Adds remain',
+  );
+  const ms = (p: 'fp32' | 'fp16' | 'int8') => estimateLatency(layers, 'bm1684x', p).totalMs;
+  t.comment(`modeled BM1684X: fp32 ${ms('fp32').toFixed(3)} ms, int8 ${ms('int8').toFixed(3)} ms`);
+  t.ok(ms('fp32') > ms('fp16') && ms('fp16') > ms('int8'));
 });

@@ -77,7 +77,7 @@ t.test(
   async (t) => {
     const a = await connect({ clientId: 'dev-a', username: 'dev-a', password: 'secret-a' });
     const before = seen.length;
-    const closed = new Promise((r) => a.once('close', r));
+    const closed = new Promise<void>((r) => a.once('close', () => r()));
     a.publish(deviceTopic('state', 'dev-b'), Buffer.from('spoof'), { qos: 1 });
     await closed;
     await new Promise((r) => setTimeout(r, 100));
@@ -89,7 +89,7 @@ t.test(
 
 t.test('a device may not publish on controller topics (its own assignment)', async (t) => {
   const a = await connect({ clientId: 'dev-a', username: 'dev-a', password: 'secret-a' });
-  const closed = new Promise((r) => a.once('close', r));
+  const closed = new Promise<void>((r) => a.once('close', () => r()));
   a.publish(deviceTopic('assignment', 'dev-a'), Buffer.from('forged'), { qos: 1, retain: true });
   await closed;
   t.ok(denials.some((d) => d === `publish:dev-a:${deviceTopic('assignment', 'dev-a')}`));
