@@ -26,7 +26,9 @@ async function sourceJpeg(): Promise<Buffer> {
     const h = 300;
     const px = Buffer.alloc(w * h * 3);
     for (let i = 0; i < px.length; i++) px[i] = (i * 7) & 255;
-    photo = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+    photo = await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer();
   }
   return sharp(photo).resize(1920, 1080, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
 }

@@ -17,6 +17,7 @@ import { formatCalibrationTable, type CalibrationEntry } from './calibration-tab
 import { readDataset } from './dataset.js';
 import {
   evaluateAccuracy,
+  fp32Reference,
   layerSimilarity,
   type AccuracyReport,
   type EvalInput,

@@ -24,9 +24,10 @@ const exists = (p: string) =>
 
 /** The model's path, generating it if needed, or why it cannot be had. */
 export async function locateMobileNetV2(
-  options: { readonly python?: string; readonly signal?: AbortSignal } = {},
+  options: { readonly python?: string; readonly path?: string; readonly signal?: AbortSignal } = {},
 ): Promise<MobileNetV2Availability> {
-  if (await exists(MOBILENETV2_PATH)) return { path: MOBILENETV2_PATH };
+  const target = options.path ?? MOBILENETV2_PATH;
+  if (await exists(target)) return { path: target };
   const python = options.python ?? process.env['BMFLEET_PYTHON'] ?? DEFAULT_PYTHON;
   if (!(await exists(python))) {
     return { path: undefined, reason: `${python} not found (set BMFLEET_PYTHON)` };
@@ -40,16 +41,16 @@ export async function locateMobileNetV2(
     };
   }
   try {
-    await run(python, [SCRIPT, MOBILENETV2_PATH], {
+    await run(python, [SCRIPT, target], {
       timeout: 300_000,
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (e) {
     return { path: undefined, reason: `make_model.py failed: ${(e as Error).message}` };
   }
-  return (await exists(MOBILENETV2_PATH))
-    ? { path: MOBILENETV2_PATH }
-    : { path: undefined, reason: `make_model.py did not write ${MOBILENETV2_PATH}` };
+  return (await exists(target))
+    ? { path: target }
+    : { path: undefined, reason: `make_model.py did not write ${target}` };
 }
 
 /** Path of examples/mobilenetv2/mobilenetv2.onnx, or undefined when it cannot be generated. */

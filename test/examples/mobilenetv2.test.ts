@@ -1,6 +1,7 @@
 // The MobileNetV2 sample is generated on demand (gitignored, ~14 MB; needs Debian python3-torch,
 // which CI does not install): when it cannot be had, say why and check only the locator.
 import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import t from 'tap';
 import * as ort from 'onnxruntime-node';
 import { locateMobileNetV2, MOBILENETV2_PATH } from '../../examples/mobilenetv2/ensure.js';
@@ -8,12 +9,14 @@ import { describeGraph, loadOnnx } from '../../controller/onnx/index.js';
 import { estimateLatency, layersFromGraph } from '../../controller/compile/cost/index.js';
 
 t.test('a missing interpreter is reported, not thrown', async (t) => {
-  const r = await locateMobileNetV2({ python: '/nonexistent/python3' });
-  if (r.path !== undefined) {
-    t.equal(r.path, MOBILENETV2_PATH, 'already generated: the locator returns it');
-  } else {
-    t.match(r.reason, /not found/);
-  }
+  const dir = t.testdir({});
+  const r = await locateMobileNetV2({
+    python: '/nonexistent/python3',
+    path: path.join(dir, 'mobilenetv2.onnx'),
+  });
+  t.equal(r.path, undefined);
+  t.match(r, { reason: /\/nonexistent\/python3 not found/ });
+  t.equal(MOBILENETV2_PATH.endsWith('examples/mobilenetv2/mobilenetv2.onnx'), true);
 });
 
 t.test('MobileNetV2 ONNX has the advertised interface', async (t) => {

@@ -62,7 +62,7 @@ for (const sc of fixture.scenarios) {
         t.same(assigned, step.expect.assign, `${at} assignments`);
       }
       if (step.expect.events) {
-        const events = result.actions.filter((a) => a.kind === 'event').map((a) => a.type);
+        const events = result.actions.filter((a) => a.kind === 'event').map((a): string => a.type);
         for (const e of step.expect.events)
           t.ok(events.includes(e), `${at} event ${e} in ${events}`);
       }

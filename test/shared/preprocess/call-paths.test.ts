@@ -39,13 +39,15 @@ const specs = [
     keep_aspect_ratio: true,
     keep_ratio_mode: 'short_side_scale',
     pixel_format: 'gray',
-    output: { dtype: 'int8', scale: 0.02, zero_point: -5 },
+    mean: [128],
+    scale: [1 / 128],
+    output: { dtype: 'int8', scale: 1 / 128, zero_point: -5 },
   },
 ].map((s) => parsePreprocessSpec(s));
 
 if (!existsSync(join(dir, photos[0] as string))) {
   console.log(`# photo folder ${dir} is missing: call-path test skipped (set BMFLEET_PHOTO_DIR)`);
-  t.skip(`photo folder ${dir} missing`);
+  t.plan(0, `photo folder ${dir} missing`);
 } else {
   t.test('calibrationTensor and requestTensor give identical bytes', async (t) => {
     const seen = new Set<string>();

@@ -1,0 +1,145 @@
+// The agent's MQTT connection (mqtt.js): persistent session (clean: false, and a session expiry
+// under MQTT 5), QoS 1 for control, a retained presence will, and one handler per incoming topic
+// kind. Every payload is decoded and validated at this edge (shared/wire); a malformed one is
+// reported and dropped, never thrown into the agent.
+import { connect } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import type { BmfError } from '../../shared/errors.js';
+import { toBmfError } from '../../shared/errors.js';
+import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
+import type { WireMessages } from '../../shared/wire/messages.js';
+import {
+  TOPIC_SPECS,
+  broadcastChunkTopic,
+  deviceTopic,
+  parseTopic,
+  willTopic,
+} from '../../shared/wire/topics.js';
+import type { DeviceTopicKind } from '../../shared/wire/topics.js';
+
+/** Topic kinds the controller publishes to a device, each with its handler. */
+export interface LinkHandlers {
+  assignment(m: WireMessages['SignedAssignment']): void;
+  blobOffer(m: WireMessages['BlobOffer']): void;
+  blobChunk(m: WireMessages['BlobChunk']): void;
+  command(m: WireMessages['Command']): void;
+}
+
+type Incoming = keyof LinkHandlers;
+const INCOMING: readonly Incoming[] = ['assignment', 'blobOffer', 'blobChunk', 'command'];
+
+export interface AgentLinkOptions {
+  readonly url: string;
+  readonly deviceId: string;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  /** 5 by default; 4 for brokers without MQTT 5 (the embedded aedes broker). */
+  readonly protocolVersion?: 4 | 5;
+  readonly reconnectMs?: number;
+  readonly handlers: LinkHandlers;
+  readonly onMalformed?: (topic: string, error: BmfError) => void;
+  readonly onConnect?: () => void;
+  readonly onOffline?: () => void;
+}
+
+/** Device-published topic kinds. */
+export type Outgoing =
+  'hello' | 'state' | 'presence' | 'blobRequest' | 'telemetry' | 'event' | 'ack';
+
+export interface AgentLink {
+  connected(): boolean;
+  publish<K extends Outgoing>(
+    kind: K,
+    message: WireMessages[(typeof TOPIC_SPECS)[K]['message']],
+  ): Promise<void>;
+  /** Also receive the chunks the controller broadcasts for `digest` to every fetching device. */
+  subscribeBroadcast(digest: string): Promise<void>;
+  unsubscribeBroadcast(digest: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createAgentLink(options: AgentLinkOptions): AgentLink {
+  const { deviceId, handlers } = options;
+  const protocolVersion = options.protocolVersion ?? 5;
+  const presence = (online: boolean): Uint8Array =>
+    encodeMessage('Presence', { deviceId, online, timeMs: Date.now() });
+  const clientOptions: IClientOptions = {
+    clientId: deviceId,
+    clean: false, // persistent session: QoS 1 messages queued while we were away are delivered
+    protocolVersion,
+    reconnectPeriod: options.reconnectMs ?? 1000,
+    connectTimeout: 10_000,
+    ...(options.username !== undefined && { username: options.username }),
+    ...(options.password !== undefined && { password: options.password }),
+    ...(protocolVersion === 5 && { properties: { sessionExpiryInterval: 7 * 24 * 3600 } }),
+    will: {
+      topic: willTopic(deviceId),
+      payload: Buffer.from(presence(false)),
+      qos: 1,
+      retain: true,
+    },
+  };
+  const client: MqttClient = connect(options.url, clientOptions);
+  const subscriptions = INCOMING.map((k) => deviceTopic(k as DeviceTopicKind, deviceId));
+
+  const dispatch: { [K in Incoming]: (bytes: Uint8Array) => void } = {
+    assignment: (b) => handlers.assignment(decodeMessage('SignedAssignment', b)),
+    blobOffer: (b) => handlers.blobOffer(decodeMessage('BlobOffer', b)),
+    blobChunk: (b) => handlers.blobChunk(decodeMessage('BlobChunk', b)),
+    command: (b) => handlers.command(decodeMessage('Command', b)),
+  };
+
+  client.on('connect', (ack) => {
+    // A resumed session keeps our subscriptions; a fresh one needs them again.
+    if (!ack.sessionPresent) {
+      void client.subscribeAsync(subscriptions, { qos: 1 }).catch(() => undefined);
+    }
+    void client
+      .publishAsync(willTopic(deviceId), Buffer.from(presence(true)), { qos: 1, retain: true })
+      .catch(() => undefined);
+    options.onConnect?.();
+  });
+  client.on('offline', () => options.onOffline?.());
+  client.on('error', () => undefined); // reconnects on its own; state is visible via connected()
+  client.on('message', (topic, payload) => {
+    try {
+      const t = parseTopic(topic);
+      const kind: Incoming | undefined =
+        t.kind === 'broadcastChunk'
+          ? 'blobChunk'
+          : (INCOMING as readonly string[]).includes(t.kind)
+            ? (t.kind as Incoming)
+            : undefined;
+      if (!kind || (t.kind !== 'broadcastChunk' && t.deviceId !== deviceId)) return;
+      dispatch[kind](payload);
+    } catch (e) {
+      options.onMalformed?.(topic, toBmfError(e));
+    }
+  });
+
+  return {
+    connected: () => client.connected,
+    async publish(kind, message) {
+      const spec = TOPIC_SPECS[kind];
+      const bytes = encodeMessage(spec.message, message as never);
+      await client.publishAsync(deviceTopic(kind, deviceId), Buffer.from(bytes), {
+        qos: spec.qos,
+        retain: spec.retained,
+      });
+    },
+    async subscribeBroadcast(digest) {
+      await client.subscribeAsync(broadcastChunkTopic(digest), { qos: 0 });
+    },
+    async unsubscribeBroadcast(digest) {
+      await client.unsubscribeAsync(broadcastChunkTopic(digest)).catch(() => undefined);
+    },
+    async close() {
+      if (client.connected) {
+        await client
+          .publishAsync(willTopic(deviceId), Buffer.from(presence(false)), { qos: 1, retain: true })
+          .catch(() => undefined);
+      }
+      await client.endAsync();
+    },
+  };
+}

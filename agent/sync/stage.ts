@@ -1,0 +1,153 @@
+// Verification of a bundle before anything is loaded (TUF/Uptane client checklist, REFERENCE.md
+// section 5), in two steps the plan names separately:
+//  verify: the signed manifest (signatures and threshold by the pinned root, expiry, chip), and
+//          that the blob it came from is the digest the assignment named;
+//  stage:  every file's sha256 and declared size, then the BMODEL's own net description against
+//          the manifest (input names, shapes implied by the preprocessing, label count), giving
+//          the ModelSpec the serving layer runs.
+import { readBmodel } from '../../shared/bmodel/read.js';
+import type { BundleManifest, Chip } from '../../shared/bundle/manifest.js';
+import { bmodelFile } from '../../shared/bundle/manifest.js';
+import { bmfError } from '../../shared/errors.js';
+import { channelCount, parsePreprocessSpec } from '../../shared/preprocess/spec.js';
+import { verifyFile } from '../../shared/trust/file.js';
+import type { Root } from '../../shared/trust/root.js';
+import { manifestDigest, verifyBundle } from '../../shared/trust/verify.js';
+import { describeBmodel } from '../runtime/describe.js';
+import type { ModelDescription } from '../runtime/types.js';
+import { parseGoldenFile } from '../serve/golden-file.js';
+import type { ModelSpec } from '../serve/types.js';
+import type { BlobStore } from '../store/blob-store.js';
+
+export async function verifyBundleBlob(opts: {
+  store: BlobStore;
+  bundleDigest: string;
+  root: Root;
+  chip: Chip;
+  now: Date;
+}): Promise<BundleManifest> {
+  const bytes = await opts.store.read(opts.bundleDigest);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw bmfError('BMF_ERR_BUNDLE_MANIFEST', {
+      field: '(document)',
+      reason: (e as Error).message,
+    });
+  }
+  const verified = verifyBundle({
+    root: opts.root,
+    envelope: json,
+    chip: opts.chip,
+    now: opts.now,
+  });
+  const digest = manifestDigest(verified.envelope);
+  if (digest !== opts.bundleDigest) {
+    throw bmfError('BMF_ERR_TRUST_HASH_MISMATCH', {
+      path: 'bundle manifest',
+      expected: opts.bundleDigest,
+      actual: digest,
+    });
+  }
+  return verified.manifest;
+}
+
+function fail(field: string, reason: string): never {
+  throw bmfError('BMF_ERR_BUNDLE_MANIFEST', { field, reason });
+}
+
+/** The BMODEL must be what the manifest says it is (inputs, shapes, dtype, labels, chip). */
+export function checkDescriptionAgainstManifest(
+  d: ModelDescription,
+  m: BundleManifest,
+  labels: readonly string[] | undefined,
+): void {
+  if (!m.chips.some((c) => c.toLowerCase() === d.chip.toLowerCase())) {
+    fail('chips', `BMODEL is for ${d.chip}, manifest lists ${m.chips.join(',')}`);
+  }
+  const names = d.inputs.map((i) => i.name);
+  const declared = m.inputs.map((i) => i.name);
+  if (declared.length > 0 && names.join('\0') !== declared.join('\0')) {
+    fail('inputs', `BMODEL inputs [${names.join(', ')}], manifest [${declared.join(', ')}]`);
+  }
+  m.inputs.forEach((input, i) => {
+    const t = d.inputs[i];
+    if (!t) return;
+    const spec = parsePreprocessSpec(input.preprocess);
+    const [h, w] = spec.resize_dims;
+    const c = channelCount(spec);
+    const want = spec.channel_format === 'nchw' ? [c, h, w] : [h, w, c];
+    const got = t.shape.slice(-3);
+    if (got.join(',') !== want.join(',')) {
+      fail(
+        `inputs[${i}].preprocess`,
+        `makes [${want.join(',')}], BMODEL input ${t.name} is [${t.shape.join(',')}]`,
+      );
+    }
+    if (spec.output.dtype !== t.dtype) {
+      fail(
+        `inputs[${i}].preprocess.output`,
+        `makes ${spec.output.dtype}, BMODEL input ${t.name} is ${t.dtype}`,
+      );
+    }
+  });
+  const classes = d.outputs[0]?.shape.at(-1);
+  if (labels && classes !== undefined && labels.length !== classes) {
+    fail('outputs.labels', `${labels.length} labels for ${classes} output classes`);
+  }
+}
+
+function modeledLatencyOf(m: BundleManifest): number | undefined {
+  const md = m.metadata as Record<string, unknown>;
+  const direct = md.modeledLatencyMs;
+  if (typeof direct === 'number' && direct > 0) return direct;
+  const nested = md.modeledLatency as { perImageMs?: unknown } | undefined;
+  return typeof nested?.perImageMs === 'number' ? nested.perImageMs : undefined;
+}
+
+export async function stageBundle(opts: {
+  store: BlobStore;
+  bundleDigest: string;
+  manifest: BundleManifest;
+  signal?: AbortSignal;
+}): Promise<ModelSpec> {
+  const { store, manifest: m } = opts;
+  for (const f of m.files) {
+    await verifyFile(store.pathOf(f.sha256), f, { label: f.path, signal: opts.signal });
+  }
+  const file = (role: string) => m.files.find((f) => f.role === role);
+  const bmodelEntry = bmodelFile(m);
+  const bmodel = await store.read(bmodelEntry.sha256);
+  let labels: readonly string[] | undefined;
+  const labelRef = m.outputs.labels;
+  if (labelRef && 'inline' in labelRef) labels = labelRef.inline;
+  if (labelRef && 'file' in labelRef) {
+    const f = m.files.find((x) => x.path === labelRef.file);
+    if (f) {
+      labels = new TextDecoder()
+        .decode(await store.read(f.sha256))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0);
+    }
+  }
+  const description = describeBmodel(readBmodel(bmodel));
+  checkDescriptionAgainstManifest(description, m, labels);
+  const goldenEntry = file('golden');
+  const golden = goldenEntry ? parseGoldenFile(await store.read(goldenEntry.sha256)) : undefined;
+  const modeledLatencyMs = modeledLatencyOf(m);
+  return {
+    bundleDigest: opts.bundleDigest,
+    version: m.version,
+    bmodel,
+    bmodelDigest: bmodelEntry.sha256,
+    ...(labels && { labels }),
+    ...(m.inputs[0] && { preprocess: m.inputs[0].preprocess }),
+    ...(golden && { golden }),
+    ...(m.golden && {
+      gate: { minAccuracy: m.golden.expectedAccuracy, minCosine: m.golden.expectedCosine },
+    }),
+    ...(modeledLatencyMs !== undefined && { modeledLatencyMs }),
+  };
+}

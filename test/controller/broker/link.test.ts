@@ -1,0 +1,54 @@
+import t from 'tap';
+import mqtt from 'mqtt';
+import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
+import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
+import { connectControllerLink } from '../../../controller/broker/link.js';
+import { deviceTopic } from '../../../shared/wire/topics.js';
+
+t.test('controller link routes device messages by kind and publishes retained', async (t) => {
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    controllerSecret: 's3',
+    authenticateDevice: (id, s) => id === 'dev-1' && s === 'pw',
+  });
+  t.teardown(() => broker.close());
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const link = await connectControllerLink({
+    url,
+    username: CONTROLLER_USERNAME,
+    password: 's3',
+    clientId: `${CONTROLLER_USERNAME}-test`,
+  });
+  t.teardown(() => link.close());
+  const got: string[] = [];
+  link.on('telemetry', (id, payload) => {
+    got.push(`${id}:${Buffer.from(payload).toString()}`);
+  });
+  link.on('event', () => {
+    throw new Error('handler bug');
+  });
+  t.throws(() => link.on('assignment', () => undefined), { code: 'BMF_ERR_INTERNAL' });
+
+  await link.publish(deviceTopic('assignment', 'dev-1'), Buffer.from('A1'), {
+    qos: 1,
+    retain: true,
+  });
+  const dev = await mqtt.connectAsync(url, {
+    clientId: 'dev-1',
+    username: 'dev-1',
+    password: 'pw',
+    protocolVersion: 4,
+  });
+  t.teardown(() => dev.endAsync());
+  const retained = new Promise<string>((resolve) =>
+    dev.once('message', (_t, p) => resolve(p.toString())),
+  );
+  await dev.subscribeAsync(deviceTopic('assignment', 'dev-1'), { qos: 1 });
+  t.equal(await retained, 'A1', 'device receives its retained assignment');
+
+  await dev.publishAsync(deviceTopic('event', 'dev-1'), 'x', { qos: 1 });
+  await dev.publishAsync(deviceTopic('telemetry', 'dev-1'), 'r1', { qos: 1 });
+  await new Promise((r) => setTimeout(r, 150));
+  t.same(got, ['dev-1:r1'], 'telemetry routed; a throwing handler does not break routing');
+});
