@@ -41,6 +41,8 @@ export interface GateRecord {
   readonly variant: VariantName;
   readonly bundleDigest: string;
   readonly passed: boolean;
+  /** Golden samples run (0 when the gate failed before scoring or was skipped). */
+  readonly samples: number;
   readonly accuracy: number | undefined;
   readonly cosine: number | undefined;
 }

@@ -111,6 +111,7 @@ export class VariantSet {
           variant: name,
           bundleDigest,
           passed: true,
+          samples: report.samples,
           accuracy: report.accuracy,
           cosine: report.cosine,
         });
@@ -153,6 +154,7 @@ export class VariantSet {
       variant: name,
       bundleDigest,
       passed: false,
+      samples: 0,
       accuracy: undefined,
       cosine: undefined,
     });
@@ -177,6 +179,7 @@ export class VariantSet {
         variant: name,
         bundleDigest: spec.bundleDigest,
         passed: true,
+        samples: result.gate.samples,
         accuracy: result.gate.accuracy,
         cosine: result.gate.cosine,
       });

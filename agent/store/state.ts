@@ -19,6 +19,8 @@ export const AgentStateSchema = Type.Object(
   {
     version: Type.Literal(1),
     installedSequence: Type.Integer({ minimum: 0 }),
+    /** Blob holding the installed signed assignment envelope (to resume after a restart). */
+    assignment: Type.Optional(Digest),
     active: PerVariant,
     lastKnownGood: PerVariant,
   },

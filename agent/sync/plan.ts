@@ -86,16 +86,14 @@ export function planSteps(current: Facts, target: Target | undefined): Step[] {
       steps.push({ kind: 'rollback', variant, to });
   }
   if (steps.length > 0 || target === undefined) return steps;
-  // An assignment not above the installed one is a replay; verifyAssignment rejects it at the
-  // edge, and the plan never acts on it either (TUF rollback attack).
-  const assignedAlready = target.sequence <= current.installedSequence;
+  // An assignment below the installed one is a replay (TUF rollback attack): verifyAssignment
+  // rejects it at the edge and the plan never acts on it either. The installed one itself is
+  // planned again after a restart, which converges to nothing when all its variants serve.
+  if (target.sequence < current.installedSequence) return steps;
   const wanted = new Set(target.variants.map((v) => v.name));
-  if (!assignedAlready) {
-    for (const v of target.variants) steps.push(...planVariant(current, target.sequence, v));
-  }
+  for (const v of target.variants) steps.push(...planVariant(current, target.sequence, v));
   for (const [variant, bundleDigest] of Object.entries(current.active) as [VariantName, string][]) {
-    if (!wanted.has(variant) && !assignedAlready)
-      steps.push({ kind: 'unload', variant, bundleDigest });
+    if (!wanted.has(variant)) steps.push({ kind: 'unload', variant, bundleDigest });
   }
   return steps;
 }

@@ -26,6 +26,8 @@ export interface VariantReport {
     readonly feedbackTotal: number;
     readonly feedbackCorrect: number;
     readonly goldenAccuracy: number | undefined;
+    readonly goldenSamples: number;
+    readonly shadowCosineMin: number;
     readonly goldenCosine: number | undefined;
   };
 }
@@ -57,6 +59,8 @@ function empty(variant: VariantName): Interval {
       feedbackTotal: 0,
       feedbackCorrect: 0,
       goldenAccuracy: undefined,
+      goldenSamples: 0,
+      shadowCosineMin: 1,
       goldenCosine: undefined,
     },
   };
@@ -101,6 +105,7 @@ export function createTelemetryCollector(): TelemetryCollector {
       acc.shadowPairs += 1;
       acc.shadowTop1Agree += s.top1Agree ? 1 : 0;
       acc.shadowCosineSum += s.cosine ?? 0;
+      acc.shadowCosineMin = Math.min(acc.shadowCosineMin, s.cosine ?? 0);
     },
     onFeedback(f) {
       const acc = of(f.variant).accuracy;
@@ -110,6 +115,7 @@ export function createTelemetryCollector(): TelemetryCollector {
     onGate(g) {
       const acc = of(g.variant).accuracy;
       acc.goldenAccuracy = g.accuracy;
+      acc.goldenSamples = g.samples;
       acc.goldenCosine = g.cosine;
     },
   };

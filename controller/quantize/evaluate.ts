@@ -98,8 +98,14 @@ export async function evaluateAccuracy(
       if (x.label !== undefined) {
         const r = rows.get(x.label) ?? { n: 0, f: 0, i: 0, a: 0 };
         r.n++;
-        if (pa === x.label) (r.f++, f++);
-        if (pb === x.label) (r.i++, i8++);
+        if (pa === x.label) {
+          r.f++;
+          f++;
+        }
+        if (pb === x.label) {
+          r.i++;
+          i8++;
+        }
         if (pa === pb) r.a++;
         rows.set(x.label, r);
       }

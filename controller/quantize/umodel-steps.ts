@@ -4,6 +4,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
+import { parseChip } from '../compile/chip.js';
 import { buildInt8Bmodel, planFromTables } from './build.js';
 import type { Progress } from './calibrate.js';
 import { runCalibration, type MethodChoice } from './calibration-run.js';
@@ -117,6 +118,7 @@ export async function buildUmodel(
   u: Umodel,
   options: { caliTablePath: string; qtablePath?: string; chip: string; outDir: string; now?: Date },
 ) {
+  parseChip(options.chip);
   const p = await plan(u, options.caliTablePath, options.qtablePath);
   return buildInt8Bmodel(u.prepared, p, {
     chip: options.chip,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import sharp from 'sharp';
 import * as ort from 'onnxruntime-node';
+import { parsePreprocessSpec, preprocessImage } from '../../shared/preprocess/index.js';
 
 const DIR = fileURLToPath(new URL('../../examples/fashion-mnist/', import.meta.url));
 const readJson = async (name: string) =>
@@ -36,6 +37,25 @@ t.test('sidecar files describe the model', async (t) => {
   t.ok((metrics['test_top1'] as number) >= 0.9, `train.py reported ${metrics['test_top1']}`);
   const size = (await stat(path.join(DIR, 'model.onnx'))).size;
   t.ok(size < 1_000_000, `model.onnx is ${size} bytes`);
+});
+
+t.test('preprocess.json drives shared/preprocess to the same tensor as the formula', async (t) => {
+  const json = await readJson('preprocess.json');
+  const spec = parsePreprocessSpec(json);
+  const [mean] = json['mean'] as number[];
+  const [scale] = json['scale'] as number[];
+  const dir = path.join(DIR, 'eval', '0');
+  for (const f of (await pngs(dir)).slice(0, 10)) {
+    const file = path.join(dir, f);
+    const tensor = await preprocessImage(await readFile(file), spec);
+    t.same(tensor.shape, [1, 1, 28, 28], `${f} shape`);
+    const pixels = await grayPixels(file);
+    const worst = Array.from(tensor.data as Float32Array).reduce(
+      (m, y, i) => Math.max(m, Math.abs(y - (pixels[i]! - mean!) * scale!)),
+      0,
+    );
+    t.ok(worst < 1e-5, `${f}: max difference ${worst}`);
+  }
 });
 
 t.test('calibration and eval subsets are complete and disjoint', async (t) => {

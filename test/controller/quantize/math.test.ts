@@ -111,7 +111,10 @@ t.test('fast KL and MSE searches match their O(n^2) definitions', async (t) => {
     let bestKl = Infinity;
     for (let i = 128; i <= h.counts.length; i++) {
       const kl = klDivergenceDirect(h.counts, i);
-      if (kl < bestKl) ((bestKl = kl), (bestI = i));
+      if (kl < bestKl) {
+        bestKl = kl;
+        bestI = i;
+      }
     }
     t.ok(Math.abs(thresholdKl(h) - bestI * h.binWidth) < 1e-9, `KL case ${k}: bin ${bestI}`);
     let bestM = 0;
@@ -123,7 +126,10 @@ t.test('fast KL and MSE searches match their O(n^2) definitions', async (t) => {
         const x = (b + 0.5) * h.binWidth;
         err += x <= 127 * s ? (c * s * s) / 12 : c * (x - 127 * s) ** 2;
       });
-      if (err < bestErr) ((bestErr = err), (bestM = i));
+      if (err < bestErr) {
+        bestErr = err;
+        bestM = i;
+      }
     }
     t.ok(Math.abs(thresholdMse(h) - bestM * h.binWidth) < 1e-9, `MSE case ${k}: bin ${bestM}`);
   }

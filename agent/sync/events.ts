@@ -1,0 +1,57 @@
+// The one place agent happenings become wire Events: errors keep their BMF_ERR_* code, notable
+// successes use BMF_EVT_* codes (shared/wire schema comment).
+import type { BmfError } from '../../shared/errors.js';
+import type { Event, Severity } from '../../shared/wire/messages.js';
+import type { ServeEvent } from '../serve/types.js';
+
+export function eventFromError(
+  deviceId: string,
+  timeMs: number,
+  error: BmfError,
+  context: { variant?: string; bundleDigest?: string; step?: string } = {},
+): Event {
+  const details: Record<string, string> = {};
+  for (const [k, v] of Object.entries(error.details)) if (v !== undefined) details[k] = String(v);
+  if (context.step) details.step = context.step;
+  return {
+    deviceId,
+    timeMs,
+    severity: error.status >= 500 ? 'error' : 'warning',
+    code: error.code,
+    message: error.message.slice(0, 1000),
+    details,
+    variant: context.variant ?? '',
+    bundleDigest: context.bundleDigest ?? '',
+  };
+}
+
+const SERVE_EVENTS: Record<ServeEvent['kind'], { code: string; severity: Severity }> = {
+  activated: { code: 'BMF_EVT_ACTIVATED', severity: 'info' },
+  'gate-failed': { code: 'BMF_ERR_AGENT_GATE_FAILED', severity: 'warning' },
+  healthy: { code: 'BMF_EVT_HEALTHY', severity: 'info' },
+  'rolled-back': { code: 'BMF_EVT_ROLLED_BACK', severity: 'warning' },
+  unloaded: { code: 'BMF_EVT_UNLOADED', severity: 'info' },
+};
+
+export function eventFromServe(deviceId: string, timeMs: number, e: ServeEvent): Event {
+  const { code, severity } = SERVE_EVENTS[e.kind];
+  const details: Record<string, string> = {};
+  let bundleDigest = '';
+  let message: string = e.kind;
+  switch (e.kind) {
+    case 'gate-failed':
+      bundleDigest = e.bundleDigest;
+      message = `gate failed: ${e.reason}`;
+      details.reason = e.reason;
+      break;
+    case 'rolled-back':
+      bundleDigest = e.from;
+      message = `rolled back to ${e.to ?? '(nothing)'}: ${e.reason}`;
+      details.reason = e.reason;
+      details.to = e.to ?? '';
+      break;
+    default:
+      bundleDigest = e.bundleDigest;
+  }
+  return { deviceId, timeMs, severity, code, message, details, variant: e.variant, bundleDigest };
+}

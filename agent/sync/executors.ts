@@ -1,0 +1,228 @@
+// The executors of the reconcile plan, one per step kind (the `Executors` record makes the
+// compiler prove every kind is handled), and the fact gathering they are planned from. Every
+// executor is idempotent: run twice, or again after a crash, it finds the work done and returns.
+import type { BundleManifest, Chip } from '../../shared/bundle/manifest.js';
+import { bmfError, isBmfError, toBmfError } from '../../shared/errors.js';
+import type { BmfError } from '../../shared/errors.js';
+import type { Root } from '../../shared/trust/root.js';
+import type { Clock } from '../clock.js';
+import type { InferenceService } from '../serve/service.js';
+import type { HealthThresholds, ModelSpec, VariantName } from '../serve/types.js';
+import type { BlobStore } from '../store/blob-store.js';
+import type { AgentState, StateFile } from '../store/state.js';
+import type { BlobFetcher } from './fetcher.js';
+import type { Facts, Target } from './plan.js';
+import type { Executors } from './reconcile.js';
+import { stageBundle, verifyBundleBlob } from './stage.js';
+
+export interface SyncContextOptions {
+  readonly store: BlobStore;
+  readonly stateFile: StateFile;
+  readonly initialState: AgentState;
+  readonly fetcher: BlobFetcher;
+  readonly service: InferenceService;
+  readonly root: Root;
+  readonly chip: Chip;
+  readonly clock: Clock;
+  readonly health: () => HealthThresholds | undefined;
+  readonly onStateChange?: (state: AgentState) => void;
+  readonly onRejected?: (bundleDigest: string, error: BmfError) => void;
+}
+
+export interface AssignedTarget {
+  readonly sequence: number;
+  readonly variants: readonly { readonly name: VariantName; readonly bundleDigest: string }[];
+}
+
+/** What the reconcile loop knows beyond the disk: verified manifests, staged specs, rejections. */
+export class SyncContext {
+  private readonly manifests = new Map<string, BundleManifest>();
+  private readonly specs = new Map<string, ModelSpec>();
+  private readonly rejected = new Set<string>();
+  private assigned: AssignedTarget | undefined;
+  private state: AgentState;
+
+  constructor(private readonly o: SyncContextOptions) {
+    this.state = o.initialState;
+  }
+
+  current(): AgentState {
+    return this.state;
+  }
+
+  /** A new verified assignment: earlier rejections no longer apply. */
+  assign(target: AssignedTarget): void {
+    this.assigned = target;
+    this.rejected.clear();
+  }
+
+  reject(bundleDigest: string, error: BmfError): void {
+    this.rejected.add(bundleDigest);
+    this.o.onRejected?.(bundleDigest, error);
+  }
+
+  target(): Target | undefined {
+    const a = this.assigned;
+    if (!a) return undefined;
+    return {
+      sequence: a.sequence,
+      variants: a.variants.map((v) => {
+        const m = this.manifests.get(v.bundleDigest);
+        return {
+          name: v.name,
+          bundleDigest: v.bundleDigest,
+          files: m?.files.map((f) => ({ digest: f.sha256, size: f.size })),
+        };
+      }),
+    };
+  }
+
+  async gatherFacts(): Promise<Facts> {
+    const variants = this.o.service.variants;
+    const active: Partial<Record<VariantName, string>> = {};
+    const lastKnownGood: Partial<Record<VariantName, string>> = {};
+    const candidates: Partial<Record<VariantName, { bundleDigest: string; gated: boolean }>> = {};
+    for (const name of ['A', 'B'] as const) {
+      const serving = variants.slot(name)?.current()?.spec.bundleDigest;
+      if (serving) active[name] = serving;
+      const lkg = variants.lastKnownGood(name)?.bundleDigest ?? this.state.lastKnownGood[name];
+      if (lkg) lastKnownGood[name] = lkg;
+      const c = variants.candidate(name);
+      if (c) candidates[name] = c;
+    }
+    return {
+      installedSequence: this.state.installedSequence,
+      blobs: new Set(await this.o.store.list()),
+      verified: new Set(this.manifests.keys()),
+      staged: new Set(this.specs.keys()),
+      candidates,
+      active,
+      lastKnownGood,
+      rejected: this.rejected,
+      regressed: variants.regressed(),
+    };
+  }
+
+  private writes: Promise<unknown> = Promise.resolve();
+
+  /** Applies `change` to the state and writes it atomically; writes are serialised. */
+  update(change: (s: AgentState) => AgentState): Promise<void> {
+    const run = this.writes.then(async () => {
+      const next = change(this.state);
+      await this.o.stateFile.save(next);
+      this.state = next;
+      this.o.onStateChange?.(next);
+    });
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Verify + stage a bundle already in the store (restart, rollback to last-known-good). */
+  async specFor(bundleDigest: string, signal?: AbortSignal): Promise<ModelSpec> {
+    const cached = this.specs.get(bundleDigest);
+    if (cached) return cached;
+    const manifest =
+      this.manifests.get(bundleDigest) ??
+      (await verifyBundleBlob({
+        store: this.o.store,
+        bundleDigest,
+        root: this.o.root,
+        chip: this.o.chip,
+        now: new Date(this.o.clock.wallNow()),
+      }));
+    this.manifests.set(bundleDigest, manifest);
+    const spec = await stageBundle({
+      store: this.o.store,
+      bundleDigest,
+      manifest,
+      ...(signal && { signal }),
+    });
+    this.specs.set(bundleDigest, spec);
+    return spec;
+  }
+
+  private async guard<T>(bundleDigest: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (e) {
+      const err = toBmfError(e);
+      // Bad content is rejected for this assignment (retrying cannot fix a signature or a hash);
+      // anything else (I/O, aborts) is retried with backoff.
+      if (isRejection(err)) this.reject(bundleDigest, err);
+      throw err;
+    }
+  }
+
+  executors(): Executors {
+    const o = this.o;
+    return {
+      fetch: (s, signal) => o.fetcher.fetch(s.digest, s.size, signal),
+      verify: (s) =>
+        this.guard(s.bundleDigest, async () => {
+          const m = await verifyBundleBlob({
+            store: o.store,
+            bundleDigest: s.bundleDigest,
+            root: o.root,
+            chip: o.chip,
+            now: new Date(o.clock.wallNow()),
+          });
+          this.manifests.set(s.bundleDigest, m);
+        }),
+      stage: (s, signal) =>
+        this.guard(s.bundleDigest, async () => {
+          await this.specFor(s.bundleDigest, signal);
+        }),
+      load: (s, signal) =>
+        this.guard(s.bundleDigest, async () => {
+          const spec = this.specs.get(s.bundleDigest);
+          if (!spec)
+            throw bmfError('BMF_ERR_INTERNAL', { reason: `bundle ${s.bundleDigest} not staged` });
+          await o.service.variants.prepare(s.variant, spec, signal);
+        }),
+      gate: (s, signal) =>
+        this.guard(s.bundleDigest, () => o.service.variants.gate(s.variant, { signal })),
+      activate: async (s) => {
+        const health = o.health();
+        await o.service.variants.activate(s.variant, health ? { health } : {});
+        await this.update((st) => ({
+          ...st,
+          installedSequence: Math.max(st.installedSequence, s.sequence),
+          active: { ...st.active, [s.variant]: s.bundleDigest },
+          lastKnownGood: health
+            ? st.lastKnownGood
+            : { ...st.lastKnownGood, [s.variant]: s.bundleDigest },
+        }));
+      },
+      unload: async (s) => {
+        await o.service.variants.remove(s.variant);
+        await this.update((st) => {
+          const active = { ...st.active };
+          delete active[s.variant];
+          return { ...st, active };
+        });
+      },
+      rollback: async (s, signal) => {
+        const spec = await this.specFor(s.to, signal);
+        await o.service.variants.rollbackTo(s.variant, spec);
+        await this.update((st) => ({ ...st, active: { ...st.active, [s.variant]: s.to } }));
+      },
+    };
+  }
+}
+
+const REJECTING = new Set<string>([
+  'BMF_ERR_AGENT_GATE_FAILED',
+  'BMF_ERR_BUNDLE_MANIFEST',
+  'BMF_ERR_BUNDLE_FILE_MISSING',
+  'BMF_ERR_RUNTIME_SIM_ONLY',
+  'BMF_ERR_RUNTIME_LOAD',
+  'BMF_ERR_TENSOR_SHAPE',
+]);
+
+function isRejection(e: BmfError): boolean {
+  return (
+    REJECTING.has(e.code) ||
+    e.code.startsWith('BMF_ERR_TRUST_') ||
+    e.code.startsWith('BMF_ERR_BMODEL_')
+  );
+}

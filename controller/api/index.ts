@@ -1,0 +1,69 @@
+// The controller's REST API (fastify): OpenAPI docs at /docs, TypeBox schemas on every route,
+// operator token authentication, one error shape. Returns the fastify instance unstarted so
+// tests use inject() and main.ts decides where it listens.
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Logger } from 'pino';
+import { installOperatorAuth } from './auth.js';
+import { ErrorResponseSchema, installErrorHandling } from './errors.js';
+import { createApiMetrics } from './metrics.js';
+import { deviceRoutes } from './routes/devices.js';
+import { healthRoutes } from './routes/health.js';
+import { registryRoutes } from './routes/registry.js';
+import { rolloutRoutes } from './routes/rollouts.js';
+import { telemetryRoutes } from './routes/telemetry.js';
+import type { ApiServices, RoutePlugin } from './services.js';
+
+export interface CreateApiOptions extends ApiServices {
+  readonly tokens: readonly string[];
+  readonly bodyLimit: number;
+  readonly logger?: Logger | false;
+  /** Route plugins of other parts (experiments, device-authenticated blob download). */
+  readonly plugins?: readonly RoutePlugin[];
+  readonly version?: string;
+}
+
+export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.logger || undefined,
+    logger: opts.logger ? undefined : false,
+    bodyLimit: opts.bodyLimit,
+    ajv: {
+      // Unknown fields are errors (not silently dropped): a typo in a rollout spec must not
+      // start a rollout with defaults. No type coercion in bodies beyond querystring/params.
+      customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false },
+    },
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  installErrorHandling(app);
+  installOperatorAuth(app, opts.tokens);
+  app.addSchema(ErrorResponseSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'bmfleet controller',
+        description: 'Devices, models, bundles, rollouts and telemetry of a bmfleet fleet.',
+        version: opts.version ?? '0.1.0',
+      },
+      components: {
+        securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ operatorToken: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const metrics = createApiMetrics(opts.devices);
+  metrics.install(app);
+
+  healthRoutes(app, opts, metrics.render);
+  deviceRoutes(app, opts);
+  registryRoutes(app, opts);
+  rolloutRoutes(app, opts);
+  telemetryRoutes(app, opts);
+  for (const plugin of opts.plugins ?? []) await plugin(app);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,143 @@
+// Devices: enrol (identity + one-time secret + agent config), list, show, remove, and direct
+// assignment of a bundle to one device.
+import type { Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { bmfError } from '../../../shared/errors.js';
+import type { DeviceRecord } from '../../store/devices.js';
+import {
+  AssignmentBody,
+  DeviceCreateBody,
+  DeviceCreated,
+  DeviceView,
+  IdParams,
+  responses,
+} from '../schemas.js';
+import type { ApiServices } from '../services.js';
+
+type Variant = { variant: string; bundle: string; sequence: number };
+
+/** The reported DeviceState (shared/wire) as stored by the device tracker, read defensively. */
+function activeVariants(state: DeviceRecord['state']): Variant[] {
+  const active = state?.active;
+  if (!Array.isArray(active)) return [];
+  return active.flatMap((a: unknown) => {
+    const v = a as { variant?: unknown; bundleDigest?: unknown; bundleSequence?: unknown };
+    return typeof v.bundleDigest === 'string'
+      ? [
+          {
+            variant: typeof v.variant === 'string' ? v.variant : '',
+            bundle: v.bundleDigest,
+            sequence: typeof v.bundleSequence === 'number' ? v.bundleSequence : 0,
+          },
+        ]
+      : [];
+  });
+}
+
+export function deviceView(d: DeviceRecord): Static<typeof DeviceView> {
+  const active = activeVariants(d.state);
+  const s = d.state ?? {};
+  return {
+    id: d.id,
+    chip: d.chip,
+    tags: { ...d.tags },
+    createdAt: d.createdAt,
+    lastSeen: d.lastSeen,
+    online: d.online,
+    active,
+    ...(active[0] ? { activeBundle: active[0].bundle, activeVariant: active[0].variant } : {}),
+    ...(typeof s.status === 'string' ? { status: s.status } : {}),
+    ...(typeof s.assignmentSequence === 'number'
+      ? { assignmentSequence: s.assignmentSequence }
+      : {}),
+    ...(typeof s.lastErrorCode === 'string' && s.lastErrorCode
+      ? { lastErrorCode: s.lastErrorCode }
+      : {}),
+  };
+}
+
+export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
+  app.post<{ Body: Static<typeof DeviceCreateBody> }>(
+    '/v1/devices',
+    {
+      schema: {
+        summary: 'Enrol a device: identity, one-time secret and agent config',
+        tags: ['devices'],
+        body: DeviceCreateBody,
+        response: responses({ 201: DeviceCreated }),
+      },
+    },
+    async (req, reply) => {
+      const { id, chip, tags = {} } = req.body;
+      const { secret } = s.devices.add(id, chip, tags, s.clock.now());
+      const agentConfig = await s.agentConfig({ id, chip }, secret);
+      return reply.status(201).send({ device: deviceView(s.devices.require(id)), secret, agentConfig });
+    },
+  );
+
+  app.get(
+    '/v1/devices',
+    {
+      schema: {
+        summary: 'List devices with presence and active bundle',
+        tags: ['devices'],
+        response: responses({ 200: Type.Object({ devices: Type.Array(DeviceView) }) }),
+      },
+    },
+    async () => ({ devices: s.devices.list().map(deviceView) }),
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/v1/devices/:id',
+    {
+      schema: {
+        summary: 'One device',
+        tags: ['devices'],
+        params: IdParams,
+        response: responses({ 200: DeviceView }),
+      },
+    },
+    async (req) => deviceView(s.devices.require(req.params.id)),
+  );
+
+  app.delete<{ Params: Static<typeof IdParams> }>(
+    '/v1/devices/:id',
+    {
+      schema: {
+        summary: 'Remove a device (its credentials stop working)',
+        tags: ['devices'],
+        params: IdParams,
+        response: responses({ 204: Type.Null() }),
+      },
+    },
+    async (req, reply) => {
+      if (!s.devices.remove(req.params.id)) {
+        throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'device', id: req.params.id });
+      }
+      return reply.status(204).send();
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof AssignmentBody> }>(
+    '/v1/devices/:id/assignment',
+    {
+      schema: {
+        summary: 'Assign a bundle to one device directly (signed, retained)',
+        tags: ['devices'],
+        params: IdParams,
+        body: AssignmentBody,
+        response: responses({
+          202: Type.Object({ device: Type.String(), bundle: Type.String() }),
+        }),
+      },
+    },
+    async (req, reply) => {
+      const device = s.devices.require(req.params.id);
+      const bundle = s.registry.getBundle(req.body.bundle);
+      if (!bundle) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: req.body.bundle });
+      await s.assignments.assignBundle(device.id, bundle.digest, 'operator');
+      return reply.status(202).send({ device: device.id, bundle: bundle.digest });
+    },
+  );
+}

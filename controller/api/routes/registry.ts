@@ -1,0 +1,100 @@
+// Models and bundles: list, show, and import a signed bundle directory present on the
+// controller host (the registry verifies it against the root before accepting it).
+import type { Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { bmfError } from '../../../shared/errors.js';
+import { BundleImportBody, BundleView, DigestParams, ModelView, responses } from '../schemas.js';
+import type { ApiServices, BundleDetail, BundleInfo } from '../services.js';
+
+const summary = (b: BundleInfo): Static<typeof BundleView> => ({
+  digest: b.digest,
+  model: b.model,
+  version: b.version,
+  sequence: b.sequence,
+  precision: b.precision,
+  chips: [...b.chips],
+  createdAt: b.createdAt,
+});
+
+export const bundleDetail = (b: BundleDetail): Static<typeof BundleView> => ({
+  ...summary(b),
+  runtime: b.manifest.runtime,
+  files: b.manifest.files.map((f) => ({ ...f })),
+  provenance: { ...b.manifest.provenance },
+  metadata: { ...b.manifest.metadata },
+  expires: b.manifest.expires,
+});
+
+const BundlesQuery = Type.Object(
+  { model: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) },
+  { additionalProperties: false },
+);
+
+export function registryRoutes(app: FastifyInstance, s: ApiServices): void {
+  app.get(
+    '/v1/models',
+    {
+      schema: {
+        summary: 'Models with their versions',
+        tags: ['registry'],
+        response: responses({
+          200: Type.Object({ models: Type.Array(ModelView) }),
+        }),
+      },
+    },
+    async () => ({
+      models: s.registry
+        .listModels()
+        .map((m) => ({ ...m, ...(m.latest ? { latest: summary(m.latest) } : {}) })),
+    }),
+  );
+
+  app.get<{ Querystring: Static<typeof BundlesQuery> }>(
+    '/v1/bundles',
+    {
+      schema: {
+        summary: 'Bundles, newest sequence first, optionally of one model',
+        tags: ['registry'],
+        querystring: BundlesQuery,
+        response: responses({ 200: Type.Object({ bundles: Type.Array(BundleView) }) }),
+      },
+    },
+    async (req) => ({
+      bundles: s.registry
+        .listBundles(req.query.model !== undefined ? { model: req.query.model } : {})
+        .map(summary),
+    }),
+  );
+
+  app.get<{ Params: Static<typeof DigestParams> }>(
+    '/v1/bundles/:digest',
+    {
+      schema: {
+        summary: 'One bundle with its manifest and provenance',
+        tags: ['registry'],
+        params: DigestParams,
+        response: responses({ 200: BundleView }),
+      },
+    },
+    async (req) => {
+      const b = await s.registry.getBundle(req.params.digest);
+      if (!b) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: req.params.digest });
+      return bundleDetail(b);
+    },
+  );
+
+  app.post<{ Body: Static<typeof BundleImportBody> }>(
+    '/v1/bundles',
+    {
+      schema: {
+        summary: 'Import a signed bundle directory present on the controller host',
+        tags: ['registry'],
+        body: BundleImportBody,
+        response: responses({ 201: BundleView }),
+      },
+    },
+    async (req, reply) =>
+      reply.status(201).send(bundleDetail(await s.registry.importBundleDir(req.body.dir))),
+  );
+}

@@ -1,0 +1,86 @@
+// Telemetry queries: per device, bundle (model version), variant, time range, and the merged
+// health of one rollout group (the same figures the rollout's health gate judges).
+import type { Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { bmfError } from '../../../shared/errors.js';
+import { AnyJson, GroupParams, TelemetryQuery, responses } from '../schemas.js';
+import type { ApiServices } from '../services.js';
+
+const GroupHealthView = Type.Object({
+  rollout: Type.String(),
+  group: Type.Integer(),
+  bundle: Type.String(),
+  devices: Type.Integer(),
+  sinceMs: Type.Number(),
+  health: Type.Union([
+    Type.Object({
+      requests: Type.Number(),
+      errorRate: Type.Number(),
+      p95Ms: Type.Optional(Type.Number()),
+      baselineP95Ms: Type.Optional(Type.Number()),
+      accuracy: Type.Optional(Type.Number()),
+    }),
+    Type.Null(),
+  ]),
+});
+
+export function telemetryRoutes(app: FastifyInstance, s: ApiServices): void {
+  app.get<{ Querystring: Static<typeof TelemetryQuery> }>(
+    '/v1/telemetry',
+    {
+      schema: {
+        summary: 'Per-minute telemetry rollups for a device, bundle or variant over a time range',
+        tags: ['telemetry'],
+        querystring: TelemetryQuery,
+        response: responses({ 200: AnyJson }),
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      if (q.from !== undefined && q.to !== undefined && q.from > q.to) {
+        throw bmfError('BMF_ERR_BAD_REQUEST', { field: 'querystring.from', reason: 'from > to' });
+      }
+      return s.telemetry.query({
+        ...(q.device !== undefined ? { deviceId: q.device } : {}),
+        ...(q.bundle !== undefined ? { bundle: q.bundle } : {}),
+        ...(q.variant !== undefined ? { variant: q.variant } : {}),
+        ...(q.from !== undefined ? { fromMs: q.from } : {}),
+        ...(q.to !== undefined ? { toMs: q.to } : {}),
+      });
+    },
+  );
+
+  app.get<{ Params: Static<typeof GroupParams> }>(
+    '/v1/telemetry/rollouts/:id/groups/:n',
+    {
+      schema: {
+        summary: 'Merged telemetry of one rollout group on the rollout bundle',
+        tags: ['telemetry'],
+        params: GroupParams,
+        response: responses({ 200: GroupHealthView }),
+      },
+    },
+    async (req) => {
+      const { spec, state, createdAt } = s.rollouts.require(req.params.id);
+      const ids = spec.groups[req.params.n];
+      if (!ids) {
+        throw bmfError('BMF_ERR_NOT_FOUND', {
+          kind: 'rollout group',
+          id: `${req.params.id}/${req.params.n}`,
+        });
+      }
+      const since = req.params.n === state.group ? (state.soakStartedAt ?? createdAt) : createdAt;
+      const baseline = ids.map((id) => state.devices[id]?.previousBundle).find(Boolean);
+      const health = s.telemetry.groupHealth(ids, spec.bundle, since, baseline) ?? null;
+      return {
+        rollout: spec.id,
+        group: req.params.n,
+        bundle: spec.bundle,
+        devices: ids.length,
+        sinceMs: since,
+        health,
+      };
+    },
+  );
+}

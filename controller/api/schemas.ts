@@ -1,0 +1,207 @@
+// TypeBox schemas of the REST resources. They validate requests (fastify + ajv), shape
+// responses (fast-json-stringify drops anything undeclared, so secrets cannot leak by accident)
+// and document the API (@fastify/swagger -> /docs).
+import { Type, type TSchema } from '@sinclair/typebox';
+import { CHIPS } from '../../shared/bundle/manifest.js';
+import { ErrorResponseSchema } from './errors.js';
+
+const Strict = { additionalProperties: false } as const;
+
+export const DeviceId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
+export const Digest = Type.String({ pattern: '^[0-9a-f]{64}$' });
+export const ChipName = Type.Union(
+  CHIPS.map((c) => Type.Literal(c)),
+  { description: 'target chip' },
+);
+export const Tags = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 256 }));
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, Strict);
+export const DigestParams = Type.Object({ digest: Digest }, Strict);
+
+export const VariantView = Type.Object({
+  variant: Type.String(),
+  bundle: Type.String(),
+  sequence: Type.Number(),
+});
+
+export const DeviceView = Type.Object({
+  id: Type.String(),
+  chip: Type.String(),
+  tags: Type.Record(Type.String(), Type.String()),
+  createdAt: Type.Number(),
+  lastSeen: Type.Union([Type.Number(), Type.Null()]),
+  online: Type.Boolean(),
+  status: Type.Optional(Type.String()),
+  activeBundle: Type.Optional(Type.String()),
+  activeVariant: Type.Optional(Type.String()),
+  active: Type.Array(VariantView),
+  assignmentSequence: Type.Optional(Type.Number()),
+  lastErrorCode: Type.Optional(Type.String()),
+});
+
+export const DeviceCreateBody = Type.Object(
+  { id: DeviceId, chip: ChipName, tags: Type.Optional(Tags) },
+  Strict,
+);
+
+export const DeviceCreated = Type.Object({
+  device: DeviceView,
+  secret: Type.String({ description: 'shown once; only a salted hash is stored' }),
+  agentConfig: Type.Record(Type.String(), Type.Unknown()),
+});
+
+const BundleFileView = Type.Object({
+  role: Type.String(),
+  path: Type.String(),
+  sha256: Type.String(),
+  size: Type.Number(),
+});
+
+/** Declared field by field: the stored envelope bytes are not part of the view. */
+export const BundleView = Type.Object({
+  digest: Type.String(),
+  model: Type.String(),
+  version: Type.String(),
+  sequence: Type.Number(),
+  precision: Type.String(),
+  chips: Type.Array(Type.String()),
+  createdAt: Type.Number(),
+  runtime: Type.Optional(Type.String()),
+  files: Type.Optional(Type.Array(BundleFileView)),
+  provenance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  expires: Type.Optional(Type.String()),
+});
+
+export const ModelView = Type.Object({
+  name: Type.String(),
+  createdAt: Type.Number(),
+  bundles: Type.Integer(),
+  latest: Type.Optional(BundleView),
+});
+
+export const BundleImportBody = Type.Object(
+  { dir: Type.String({ minLength: 1, maxLength: 4096, description: 'bundle dir on the controller host' }) },
+  Strict,
+);
+
+export const AssignmentBody = Type.Object({ bundle: Digest }, Strict);
+
+const GroupSize = Type.Union([
+  Type.Object({ percent: Type.Number({ exclusiveMinimum: 0, maximum: 100 }) }, Strict),
+  Type.Object({ count: Type.Integer({ minimum: 1 }) }, Strict),
+]);
+
+export const RolloutCreateBody = Type.Object(
+  {
+    id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' })),
+    bundle: Digest,
+    filter: Type.Object(
+      {
+        ids: Type.Optional(Type.Array(DeviceId, { maxItems: 100_000 })),
+        chip: Type.Optional(ChipName),
+        tags: Type.Optional(Tags),
+      },
+      Strict,
+    ),
+    groups: Type.Array(GroupSize, { minItems: 1, maxItems: 100, default: [{ percent: 100 }] }),
+    successThresholdPct: Type.Number({ minimum: 0, maximum: 100, default: 100 }),
+    afterGroup: Type.Union([Type.Literal('continue'), Type.Literal('approval')], {
+      default: 'continue',
+    }),
+    errorThreshold: Type.Object(
+      {
+        count: Type.Optional(Type.Integer({ minimum: 1 })),
+        percent: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100 })),
+        minFinished: Type.Integer({ minimum: 0, default: 1 }),
+      },
+      { ...Strict, default: { percent: 50, minFinished: 1 } },
+    ),
+    onError: Type.Union([Type.Literal('pause'), Type.Literal('rollback')], { default: 'pause' }),
+    deviceTimeoutMs: Type.Integer({ minimum: 1000, default: 600_000 }),
+    maxRetries: Type.Integer({ minimum: 0, maximum: 100, default: 2 }),
+    maxStartsPerMinute: Type.Integer({ minimum: 1, default: 1_000 }),
+    healthGate: Type.Optional(
+      Type.Object(
+        {
+          soakMs: Type.Integer({ minimum: 0 }),
+          maxP95Ms: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          maxP95RegressionPct: Type.Optional(Type.Number({ minimum: 0 })),
+          maxErrorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+          minAccuracy: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+          minRequests: Type.Optional(Type.Integer({ minimum: 0 })),
+        },
+        Strict,
+      ),
+    ),
+  },
+  Strict,
+);
+
+export const GroupProgress = Type.Object({
+  index: Type.Integer(),
+  size: Type.Integer(),
+  counts: Type.Record(Type.String(), Type.Integer()),
+});
+
+export const RolloutView = Type.Object({
+  id: Type.String(),
+  bundle: Type.String(),
+  status: Type.String(),
+  group: Type.Integer(),
+  reason: Type.Optional(Type.String()),
+  createdAt: Type.Number(),
+  updatedAt: Type.Number(),
+  groups: Type.Array(GroupProgress),
+  spec: Type.Record(Type.String(), Type.Unknown()),
+  devices: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()))),
+});
+
+export const RolloutCommandParams = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    command: Type.Union(
+      ['pause', 'resume', 'approve', 'cancel', 'rollback'].map((c) => Type.Literal(c)),
+    ),
+  },
+  Strict,
+);
+
+export const RolloutEventView = Type.Object({
+  id: Type.Integer(),
+  at: Type.Number(),
+  type: Type.String(),
+  deviceId: Type.Union([Type.String(), Type.Null()]),
+  message: Type.String(),
+});
+
+export const EventsQuery = Type.Object(
+  {
+    after: Type.Integer({ minimum: 0, default: 0 }),
+    limit: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+  },
+  Strict,
+);
+
+export const TelemetryQuery = Type.Object(
+  {
+    device: Type.Optional(DeviceId),
+    bundle: Type.Optional(Digest),
+    variant: Type.Optional(Type.String({ maxLength: 32 })),
+    from: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),
+    to: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),
+  },
+  Strict,
+);
+
+export const GroupParams = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 128 }), n: Type.Integer({ minimum: 0 }) },
+  Strict,
+);
+
+export const AnyJson = Type.Unknown();
+
+/** Response map with the shared error shape for every non-success status. */
+export function responses(ok: Record<number, TSchema>): Record<string, TSchema> {
+  return { ...ok, '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema };
+}

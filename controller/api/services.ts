@@ -1,0 +1,98 @@
+// What the REST API needs from the rest of the controller, as narrow structural interfaces: the
+// API depends on these shapes, not on how the registry, distribution or telemetry parts are
+// built, so each part can be tested and replaced on its own.
+import type { FastifyInstance } from 'fastify';
+import type { RolloutCommand } from '../rollout/plan.js';
+import type { GroupHealth, RolloutSpec, RolloutState } from '../rollout/model.js';
+import type { DeviceRepo } from '../store/devices.js';
+import type { RolloutRepo } from '../store/rollouts.js';
+
+export interface Clock {
+  now(): number;
+}
+
+/** A bundle as the registry lists it. */
+export interface BundleInfo {
+  readonly digest: string;
+  readonly model: string;
+  readonly version: string;
+  readonly sequence: number;
+  readonly precision: string;
+  readonly chips: readonly string[];
+  readonly createdAt: number;
+}
+
+/** A bundle with its signed manifest (GET /v1/bundles/:digest). */
+export interface BundleDetail extends BundleInfo {
+  readonly manifest: {
+    readonly runtime: string;
+    readonly files: readonly { role: string; path: string; sha256: string; size: number }[];
+    readonly provenance: Readonly<Record<string, unknown>>;
+    readonly metadata: Readonly<Record<string, unknown>>;
+    readonly expires: string;
+  };
+}
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly createdAt: number;
+  readonly bundles: number;
+  readonly latest?: BundleInfo;
+}
+
+export interface RegistryApi {
+  importBundleDir(dir: string): Promise<BundleDetail>;
+  listModels(): readonly ModelInfo[];
+  listBundles(filter?: { model?: string }): readonly BundleInfo[];
+  getBundle(digest: string): BundleDetail | undefined;
+}
+
+export interface AssignmentApi {
+  assignBundle(deviceId: string, digest: string, reason: string): Promise<unknown>;
+}
+
+export interface TelemetryFilter {
+  readonly deviceId?: string;
+  readonly deviceIds?: readonly string[];
+  readonly bundle?: string;
+  readonly variant?: string;
+  readonly fromMs?: number;
+  readonly toMs?: number;
+}
+
+export interface TelemetryApi {
+  query(filter: TelemetryFilter): unknown;
+  groupHealth(
+    deviceIds: readonly string[],
+    bundle: string,
+    sinceMs: number,
+    baselineBundle: string | undefined,
+  ): GroupHealth | undefined;
+  renderMetrics(): Promise<string> | string;
+}
+
+export interface RolloutControl {
+  create(spec: RolloutSpec): Promise<RolloutState>;
+  command(id: string, command: RolloutCommand): Promise<RolloutState>;
+}
+
+/** The agent configuration handed out once, when a device is enrolled. */
+export interface AgentConfigFactory {
+  (device: { id: string; chip: string }, secret: string): Promise<Record<string, unknown>>;
+}
+
+export interface ApiServices {
+  readonly clock: Clock;
+  readonly devices: DeviceRepo;
+  readonly registry: RegistryApi;
+  readonly assignments: AssignmentApi;
+  readonly rollouts: RolloutRepo;
+  readonly executor: RolloutControl;
+  readonly telemetry: TelemetryApi;
+  readonly agentConfig: AgentConfigFactory;
+  /** True once every part is started (GET /readyz). */
+  readonly ready?: () => boolean;
+}
+
+/** More route plugins (experiments, device-authenticated blob download) registered by main.ts. */
+export type RoutePlugin = (app: FastifyInstance) => Promise<void> | void;

@@ -1,0 +1,133 @@
+// The controller's configuration: defaults < controller.json < BMFLEET_* environment < flags,
+// validated at the edge (shared/config/load.ts) and frozen. Paths derived from the data dir
+// (keys, secrets, token) are resolved here so the program never guesses them twice.
+import { Type, type Static } from '@sinclair/typebox';
+import { join, resolve } from 'node:path';
+import { loadConfig, type LoadConfigOptions } from '../shared/config/load.js';
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+const Strict = { additionalProperties: false } as const;
+
+const EmbeddedBroker = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1' }),
+    /** 0 picks a free port (tests). */
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883 }),
+    tls: Type.Optional(
+      Type.Object({ port: Port, certFile: Type.String(), keyFile: Type.String() }, Strict),
+    ),
+    wsPort: Type.Optional(Port),
+  },
+  Strict,
+);
+
+const ExternalBroker = Type.Object(
+  {
+    url: Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' }),
+    /** The controller's own credentials on the external broker. */
+    username: Type.Optional(Type.String()),
+    password: Type.Optional(Type.String()),
+    /** MQTT protocol version towards the external broker. */
+    protocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 5 }),
+  },
+  Strict,
+);
+
+export const ControllerConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ default: './.bmfleet/controller' }),
+    /** Defaults to <dataDir>/keys; created with `keys init` on first start when absent. */
+    keysDir: Type.Optional(Type.String()),
+    broker: Type.Object(
+      {
+        embedded: Type.Optional(EmbeddedBroker),
+        url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' })),
+        username: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+        protocolVersion: Type.Optional(Type.Union([Type.Literal(4), Type.Literal(5)])),
+        /** Broker URL written into agent configs (defaults to the listening address). */
+        advertisedUrl: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' })),
+      },
+      { ...Strict, default: {} },
+    ),
+    api: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8480 }),
+        /** Operator tokens; when absent one is generated into <dataDir>/operator-token. */
+        tokens: Type.Optional(Type.Array(Type.String({ minLength: 16 }), { minItems: 1 })),
+        bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1 << 20 }),
+      },
+      { ...Strict, default: {} },
+    ),
+    rollout: Type.Object(
+      { tickMs: Type.Integer({ minimum: 10, default: 1000 }) },
+      { ...Strict, default: {} },
+    ),
+    telemetry: Type.Object(
+      { retentionDays: Type.Integer({ minimum: 1, default: 30 }) },
+      { ...Strict, default: {} },
+    ),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
+  },
+  Strict,
+);
+
+export type ControllerConfig = Readonly<Static<typeof ControllerConfigSchema>>;
+
+export const ENV_PREFIX = 'BMFLEET';
+
+/** Load and validate; throws BMF_ERR_CONFIG_INVALID naming the bad field. */
+export function loadControllerConfig(
+  options: Omit<LoadConfigOptions, 'envPrefix'> = {},
+): ControllerConfig {
+  return loadConfig(ControllerConfigSchema, { ...options, envPrefix: ENV_PREFIX });
+}
+
+export type BrokerPlan =
+  | { readonly kind: 'embedded'; readonly options: Static<typeof EmbeddedBroker> }
+  | { readonly kind: 'external'; readonly options: Static<typeof ExternalBroker> };
+
+/** An explicit URL means an external broker; otherwise the embedded one with its defaults. */
+export function brokerPlan(config: ControllerConfig): BrokerPlan {
+  const b = config.broker;
+  if (b.url) {
+    return {
+      kind: 'external',
+      options: {
+        url: b.url,
+        protocolVersion: b.protocolVersion ?? 5,
+        ...(b.username !== undefined ? { username: b.username } : {}),
+        ...(b.password !== undefined ? { password: b.password } : {}),
+      },
+    };
+  }
+  return {
+    kind: 'embedded',
+    options: { host: '127.0.0.1', port: 1883, ...(b.embedded ?? {}) },
+  };
+}
+
+export interface ControllerPaths {
+  readonly dataDir: string;
+  readonly keysDir: string;
+  readonly database: string;
+  readonly blobDir: string;
+  readonly controllerSecret: string;
+  readonly operatorToken: string;
+}
+
+export function controllerPaths(config: ControllerConfig): ControllerPaths {
+  const dataDir = resolve(config.dataDir);
+  return {
+    dataDir,
+    keysDir: resolve(config.keysDir ?? join(dataDir, 'keys')),
+    database: join(dataDir, 'controller.db'),
+    blobDir: join(dataDir, 'blobs'),
+    controllerSecret: join(dataDir, 'controller-secret'),
+    operatorToken: join(dataDir, 'operator-token'),
+  };
+}

@@ -1,0 +1,238 @@
+// Ingestion of what devices publish about themselves: hello, state, presence, events and command
+// acks. Each payload is decoded and validated at the edge (shared/wire), must name the device of
+// its topic (a device cannot speak for another even on a broker without our ACLs), and must
+// come from a registered device; anything else is counted and dropped, never thrown at the link.
+import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
+import { decodeMessage } from '../../shared/wire/codec.js';
+import type {
+  Ack,
+  DeviceHello,
+  DeviceState,
+  Event,
+  WireMessages,
+} from '../../shared/wire/messages.js';
+import type { WireMessageType } from '../../shared/wire/schema.js';
+import type { DeviceTopicKind } from '../../shared/wire/topics.js';
+import type { DeviceObservation } from '../rollout/model.js';
+import type { Db } from '../store/db.js';
+import type { DeviceRecord, DeviceRepo } from '../store/devices.js';
+import { activeBundleOf, isInstallFailure } from './observe.js';
+
+export interface DeviceView extends DeviceRecord {
+  /** Latest hello since the controller started (hellos are retained, so brokers replay them). */
+  readonly hello?: DeviceHello;
+  readonly activeBundle?: string;
+}
+
+export interface DeviceEventRow {
+  readonly id: number;
+  readonly deviceId: string;
+  readonly at: number;
+  readonly severity: string;
+  readonly code: string;
+  readonly message: string;
+  readonly details: Record<string, string>;
+}
+
+export interface LinkLike {
+  on(kind: DeviceTopicKind, handler: (deviceId: string, payload: Uint8Array) => void): void;
+}
+
+export interface DeviceTrackerOptions {
+  readonly devices: DeviceRepo;
+  readonly db: Db;
+  readonly clock: { now(): number };
+  readonly onDropped?: (kind: string, err: BmfError) => void;
+  readonly onAck?: (deviceId: string, ack: Ack) => void;
+}
+
+type Failure = NonNullable<DeviceObservation['failure']>;
+
+export function createDeviceTracker(opts: DeviceTrackerOptions) {
+  const { devices, db, clock } = opts;
+  const hellos = new Map<string, DeviceHello>();
+  /** Latest install failure per device; undefined = looked up, none; absent = not loaded. */
+  const failures = new Map<string, Failure | undefined>();
+  const q = {
+    insertEvent: db.prepare(
+      'INSERT INTO device_events(device_id, at, severity, code, message, details) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    events: db.prepare(
+      'SELECT * FROM device_events WHERE device_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+    ),
+    failures: db.prepare(
+      "SELECT at, code, json_extract(details, '$.bundleDigest') AS bundle FROM device_events WHERE device_id = ? AND json_extract(details, '$.bundleDigest') != '' AND (code LIKE 'BMF\\_ERR\\_%' ESCAPE '\\' OR code = 'BMF_EVT_ROLLED_BACK') ORDER BY id DESC LIMIT 1",
+    ),
+  };
+
+  function decode<K extends WireMessageType>(type: K, deviceId: string, payload: Uint8Array) {
+    const m = decodeMessage(type, payload) as WireMessages[K];
+    const claimed = (m as { deviceId?: string }).deviceId;
+    if (claimed !== undefined && claimed !== deviceId) {
+      throw bmfError('BMF_ERR_DEVICE_ACL', {
+        device: deviceId,
+        action: `speak for ${claimed}`,
+        topic: type,
+      });
+    }
+    if (!devices.get(deviceId))
+      throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'device', id: deviceId });
+    return m;
+  }
+
+  function recordEvent(deviceId: string, e: Omit<Event, 'deviceId'>, at: number): void {
+    const details = {
+      ...e.details,
+      variant: e.variant,
+      bundleDigest: e.bundleDigest,
+      deviceTimeMs: String(e.timeMs),
+    };
+    q.insertEvent.run(deviceId, at, e.severity, e.code, e.message, JSON.stringify(details));
+    if (isInstallFailure(e)) failures.set(deviceId, { bundle: e.bundleDigest, code: e.code, at });
+  }
+
+  const handlers: Record<
+    'hello' | 'state' | 'presence' | 'event' | 'ack',
+    (id: string, p: Uint8Array) => void
+  > = {
+    hello(id, p) {
+      const hello = decode('DeviceHello', id, p);
+      const registered = devices.require(id);
+      hellos.set(id, hello);
+      devices.setPresence(id, true, clock.now());
+      if (hello.chip !== registered.chip) {
+        recordEvent(
+          id,
+          {
+            timeMs: hello.timeMs,
+            severity: 'warning',
+            code: 'BMF_ERR_TRUST_CHIP_MISMATCH',
+            message: `device reports chip ${hello.chip}, registered as ${registered.chip}`,
+            details: {},
+            variant: '',
+            bundleDigest: '',
+          },
+          clock.now(),
+        );
+      }
+    },
+    state(id, p) {
+      const state: DeviceState = decode('DeviceState', id, p);
+      devices.setState(id, state as unknown as Record<string, unknown>, clock.now());
+    },
+    presence(id, p) {
+      const presence = decode('Presence', id, p);
+      devices.setPresence(id, presence.online, clock.now());
+    },
+    event(id, p) {
+      const e = decode('Event', id, p);
+      recordEvent(id, e, clock.now());
+    },
+    ack(id, p) {
+      const ack = decode('Ack', id, p);
+      recordEvent(
+        id,
+        {
+          timeMs: ack.timeMs,
+          severity: ack.ok ? 'info' : 'warning',
+          code: ack.ok ? 'BMF_EVT_COMMAND_ACK' : ack.errorCode || 'BMF_ERR_INTERNAL',
+          message: ack.message || (ack.ok ? 'command done' : 'command failed'),
+          details: { commandId: ack.commandId },
+          variant: '',
+          bundleDigest: '',
+        },
+        clock.now(),
+      );
+      opts.onAck?.(id, ack);
+    },
+  };
+
+  function guarded(kind: keyof typeof handlers) {
+    return (deviceId: string, payload: Uint8Array): void => {
+      try {
+        handlers[kind](deviceId, payload);
+      } catch (e) {
+        opts.onDropped?.(kind, toBmfError(e));
+      }
+    };
+  }
+
+  function failureOf(deviceId: string): Failure | undefined {
+    if (!failures.has(deviceId)) {
+      const r = q.failures.get(deviceId) as
+        { at: number; code: string; bundle: string } | undefined;
+      failures.set(deviceId, r ? { bundle: r.bundle, code: r.code, at: r.at } : undefined);
+    }
+    return failures.get(deviceId);
+  }
+
+  function view(d: DeviceRecord): DeviceView {
+    const hello = hellos.get(d.id);
+    const active = activeBundleOf((d.state as DeviceState | null)?.active ?? []);
+    return { ...d, ...(hello ? { hello } : {}), ...(active ? { activeBundle: active } : {}) };
+  }
+
+  return {
+    /** Register the handlers on the controller's MQTT link. */
+    attach(link: LinkLike): void {
+      for (const kind of Object.keys(handlers) as (keyof typeof handlers)[])
+        link.on(kind, guarded(kind));
+    },
+    /** Direct entry points (same validation), e.g. for a link that routes differently. */
+    handle(kind: keyof typeof handlers, deviceId: string, payload: Uint8Array): void {
+      guarded(kind)(deviceId, payload);
+    },
+    /** Broker connect/disconnect callback (startEmbeddedBroker's onPresence). */
+    setConnected(deviceId: string, online: boolean): void {
+      if (devices.get(deviceId)) devices.setPresence(deviceId, online, clock.now());
+    },
+    observe(deviceIds: readonly string[]): Map<string, DeviceObservation> {
+      const out = new Map<string, DeviceObservation>();
+      for (const id of deviceIds) {
+        const d = devices.get(id);
+        if (!d) continue;
+        const active = activeBundleOf((d.state as DeviceState | null)?.active ?? []);
+        const failure = failureOf(id);
+        out.set(id, {
+          online: d.online,
+          ...(active ? { activeBundle: active } : {}),
+          ...(failure ? { failure } : {}),
+        });
+      }
+      return out;
+    },
+    list(): DeviceView[] {
+      return devices.list().map(view);
+    },
+    get(id: string): DeviceView | undefined {
+      const d = devices.get(id);
+      return d ? view(d) : undefined;
+    },
+    /** Newest first; page with `before` (an event id). */
+    events(deviceId: string, page: { before?: number; limit?: number } = {}): DeviceEventRow[] {
+      const rows = q.events.all(
+        deviceId,
+        page.before ?? Number.MAX_SAFE_INTEGER,
+        Math.min(page.limit ?? 100, 1000),
+      ) as {
+        id: number;
+        device_id: string;
+        at: number;
+        severity: string;
+        code: string;
+        message: string;
+        details: string;
+      }[];
+      return rows.map((r) => ({
+        id: r.id,
+        deviceId: r.device_id,
+        at: r.at,
+        severity: r.severity,
+        code: r.code,
+        message: r.message,
+        details: JSON.parse(r.details) as Record<string, string>,
+      }));
+    },
+  };
+}
+export type DeviceTracker = ReturnType<typeof createDeviceTracker>;

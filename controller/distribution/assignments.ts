@@ -1,0 +1,251 @@
+// Per-device signed assignments (Uptane's "install only what the server assigned to this
+// device"). Each one carries a sequence strictly above every earlier one for that device, is
+// persisted before it is published (a crash between the two is repaired by republishing the
+// latest, never by reusing a sequence) and is published retained, QoS 1, so a device that
+// connects later gets it from the broker.
+import { canonicalBytes } from '../../shared/bundle/canonical.js';
+import { bmfError } from '../../shared/errors.js';
+import { parseAssignment, type Assignment } from '../../shared/trust/assignment.js';
+import { signEnvelope } from '../../shared/trust/envelope.js';
+import type { Signer } from '../../shared/trust/keys.js';
+import { encodeMessage } from '../../shared/wire/codec.js';
+import { deviceTopic } from '../../shared/wire/topics.js';
+import type { Db } from '../store/db.js';
+import type { DeviceRepo } from '../store/devices.js';
+import type { Registry } from '../registry/registry.js';
+
+export type Publish = (
+  topic: string,
+  payload: Uint8Array,
+  opts: { qos: 0 | 1; retain?: boolean },
+) => Promise<void>;
+
+export interface VariantRequest {
+  readonly name: string;
+  /** Bundle digest (manifestDigest of its envelope). */
+  readonly bundle: string;
+  readonly weight: number;
+}
+
+export interface AssignRequest {
+  readonly variants: readonly VariantRequest[];
+  readonly split: Assignment['split'];
+  readonly shadowRate: number;
+  readonly health?: Assignment['health'];
+  /** Why (rollout id, operator action): kept with the assignment for the audit trail. */
+  readonly reason?: string;
+}
+
+export interface StoredAssignment {
+  readonly assignment: Assignment;
+  /** Canonical bytes of the signed envelope, exactly as published. */
+  readonly envelope: Uint8Array;
+  readonly reason: string;
+  readonly createdAt: number;
+}
+
+export interface AssignmentServiceOptions {
+  readonly db: Db;
+  readonly registry: Pick<Registry, 'requireBundle'>;
+  readonly devices: Pick<DeviceRepo, 'require' | 'list'>;
+  /** The `assignment` role's signers (keystore.signers('assignment')), or a getter. */
+  readonly signers: readonly Signer[] | (() => Promise<readonly Signer[]>);
+  readonly publish: Publish;
+  readonly clock: { now(): number };
+  readonly defaults: { readonly expiresInMs: number; readonly health: Assignment['health'] };
+}
+
+interface Row {
+  device_id: string;
+  sequence: number;
+  body: string;
+  envelope: Buffer;
+  created_at: number;
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function fromRow(r: Row): StoredAssignment {
+  const body = JSON.parse(r.body) as { assignment: Assignment; reason: string };
+  return {
+    assignment: body.assignment,
+    envelope: new Uint8Array(r.envelope),
+    reason: body.reason,
+    createdAt: r.created_at,
+  };
+}
+
+/** Same content (what the device would run), ignoring sequence and expiry. */
+function sameContent(a: Assignment, req: AssignRequest, health: Assignment['health']): boolean {
+  return (
+    a.split === req.split &&
+    a.shadowRate === req.shadowRate &&
+    JSON.stringify(a.health) === JSON.stringify(health) &&
+    a.variants.length === req.variants.length &&
+    a.variants.every((v, i) => {
+      const r = req.variants[i];
+      return r && v.name === r.name && v.bundle.digest === r.bundle && v.weight === r.weight;
+    })
+  );
+}
+
+export function createAssignmentService(opts: AssignmentServiceOptions) {
+  const { db, registry, devices, publish, clock, defaults } = opts;
+  const q = {
+    latest: db.prepare(
+      'SELECT * FROM assignments WHERE device_id = ? ORDER BY sequence DESC LIMIT 1',
+    ),
+    maxSeq: db.prepare('SELECT MAX(sequence) AS s FROM assignments WHERE device_id = ?'),
+    insert: db.prepare(
+      'INSERT INTO assignments(device_id, sequence, body, envelope, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    latestAll: db.prepare(
+      'SELECT a.* FROM assignments a JOIN (SELECT device_id, MAX(sequence) AS s FROM assignments GROUP BY device_id) m ON a.device_id = m.device_id AND a.sequence = m.s ORDER BY a.device_id',
+    ),
+  };
+
+  async function signers(): Promise<readonly Signer[]> {
+    return typeof opts.signers === 'function' ? opts.signers() : opts.signers;
+  }
+
+  function latest(deviceId: string): StoredAssignment | undefined {
+    const r = q.latest.get(deviceId) as Row | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  async function publishStored(deviceId: string, s: StoredAssignment): Promise<void> {
+    await publish(
+      deviceTopic('assignment', deviceId),
+      encodeMessage('SignedAssignment', {
+        envelope: s.envelope,
+      }),
+      { qos: 1, retain: true },
+    );
+  }
+
+  /**
+   * Sequence and insert in one synchronous SQLite transaction, so two assignments for the same
+   * device can never share a sequence. The device's own reported sequence counts too: after a
+   * controller database restore the device would refuse anything not above what it installed.
+   */
+  const persist = db.transaction(
+    (
+      deviceId: string,
+      build: (sequence: number) => Assignment,
+      by: readonly Signer[],
+      reason: string,
+    ) => {
+      const dbMax = (q.maxSeq.get(deviceId) as { s: number | null }).s ?? 0;
+      const reported = Number(devices.require(deviceId).state?.assignmentSequence ?? 0) || 0;
+      const assignment = parseAssignment(build(Math.max(dbMax, reported) + 1));
+      const envelope = canonicalBytes(signEnvelope(assignment, by));
+      const now = clock.now();
+      q.insert.run(
+        deviceId,
+        assignment.sequence,
+        JSON.stringify({ assignment, reason }),
+        Buffer.from(envelope),
+        now,
+      );
+      return { assignment, envelope, reason, createdAt: now } satisfies StoredAssignment;
+    },
+  );
+
+  async function assign(deviceId: string, req: AssignRequest): Promise<StoredAssignment> {
+    const device = devices.require(deviceId);
+    const variants = req.variants.map((v) => {
+      const bundle = registry.requireBundle(v.bundle);
+      // Checked before signing: a signed assignment the device must refuse helps nobody.
+      if (!bundle.chips.includes(device.chip)) {
+        throw bmfError('BMF_ERR_TRUST_CHIP_MISMATCH', {
+          targets: bundle.chips.join(','),
+          chip: device.chip,
+        });
+      }
+      return {
+        name: v.name,
+        bundle: { digest: bundle.digest, sequence: bundle.sequence },
+        weight: v.weight,
+      };
+    });
+    const by = await signers();
+    const health = req.health ?? defaults.health;
+    const stored = persist(
+      deviceId,
+      (sequence) => ({
+        type: 'assignment',
+        deviceId,
+        sequence,
+        expires: isoSeconds(clock.now() + defaults.expiresInMs),
+        variants,
+        split: req.split,
+        shadowRate: req.shadowRate,
+        health,
+      }),
+      by,
+      req.reason ?? '',
+    );
+    await publishStored(deviceId, stored);
+    return stored;
+  }
+
+  return {
+    assign,
+    /**
+     * One bundle as variant A, all traffic. Idempotent: when the latest assignment already says
+     * exactly that, it is republished (a crash may have come between persist and publish) and no
+     * new sequence is used. The rollout executor's `assign` callback.
+     */
+    async assignBundle(deviceId: string, digest: string, reason: string): Promise<void> {
+      const req: AssignRequest = {
+        variants: [{ name: 'A', bundle: digest, weight: 1 }],
+        split: 'weighted',
+        shadowRate: 0,
+        reason,
+      };
+      const current = latest(deviceId);
+      if (current && sameContent(current.assignment, req, defaults.health)) {
+        await publishStored(deviceId, current);
+        return;
+      }
+      await assign(deviceId, req);
+    },
+    latest,
+    /**
+     * On controller start: publish every device's latest assignment again (an external broker may
+     * have lost its retained messages). One that expires within half its lifetime is re-signed
+     * with the next sequence instead, so an idle fleet never runs into expiry.
+     */
+    async republishAll(): Promise<{ republished: number; renewed: number }> {
+      let republished = 0;
+      let renewed = 0;
+      const known = new Set(devices.list().map((d) => d.id));
+      for (const row of q.latestAll.all() as Row[]) {
+        if (!known.has(row.device_id)) continue; // device removed since
+        const s = fromRow(row);
+        const left = Date.parse(s.assignment.expires) - clock.now();
+        if (left < defaults.expiresInMs / 2) {
+          await assign(row.device_id, {
+            variants: s.assignment.variants.map((v) => ({
+              name: v.name,
+              bundle: v.bundle.digest,
+              weight: v.weight,
+            })),
+            split: s.assignment.split,
+            shadowRate: s.assignment.shadowRate,
+            health: s.assignment.health,
+            reason: `renewed: ${s.reason}`,
+          });
+          renewed++;
+        } else {
+          await publishStored(row.device_id, s);
+          republished++;
+        }
+      }
+      return { republished, renewed };
+    },
+  };
+}
+export type AssignmentService = ReturnType<typeof createAssignmentService>;

@@ -1,0 +1,207 @@
+// Models, versions and signed bundles, with provenance, over a content-addressed blob store.
+// A bundle enters only verified against the controller's trusted root (the same check a device
+// makes, minus the chip), so the registry never holds bytes no key vouched for. Importing the same
+// bundle again is a no-op that returns the stored record.
+import { canonicalBytes } from '../../shared/bundle/canonical.js';
+import { verifyBundleDir } from '../../shared/bundle/dir.js';
+import { blobPath as bundleBlobPath } from '../../shared/bundle/layout.js';
+import type { BundleFile, BundleManifest } from '../../shared/bundle/manifest.js';
+import { bmfError } from '../../shared/errors.js';
+import type { Root } from '../../shared/trust/root.js';
+import type { Db } from '../store/db.js';
+import { blobFile, importBlob } from './blob-store.js';
+
+export interface RegistryClock {
+  now(): number;
+}
+
+export interface BundleSummary {
+  readonly digest: string;
+  readonly model: string;
+  readonly version: string;
+  readonly sequence: number;
+  readonly precision: string;
+  readonly chips: readonly string[];
+  readonly createdAt: number;
+}
+
+export interface BundleRecord extends BundleSummary {
+  readonly manifest: BundleManifest;
+  /** Canonical bytes of the signed envelope (what devices verify and digest). */
+  readonly envelope: Uint8Array;
+  readonly provenance: BundleManifest['provenance'];
+  readonly files: readonly BundleFile[];
+}
+
+export interface ModelSummary {
+  readonly name: string;
+  readonly createdAt: number;
+  readonly bundles: number;
+  /** The bundle with the highest sequence. */
+  readonly latest?: BundleSummary;
+}
+
+export interface RegistryOptions {
+  readonly db: Db;
+  readonly blobDir: string;
+  /** The trusted root, or a getter when the root can rotate while the controller runs. */
+  readonly root: Root | (() => Root | Promise<Root>);
+  readonly clock: RegistryClock;
+}
+
+interface BundleRow {
+  digest: string;
+  model: string;
+  version: string;
+  sequence: number;
+  precision: string;
+  chips: string;
+  manifest: string;
+  envelope: Buffer;
+  created_at: number;
+}
+
+function summary(r: BundleRow): BundleSummary {
+  return {
+    digest: r.digest,
+    model: r.model,
+    version: r.version,
+    sequence: r.sequence,
+    precision: r.precision,
+    chips: JSON.parse(r.chips) as string[],
+    createdAt: r.created_at,
+  };
+}
+
+function record(r: BundleRow): BundleRecord {
+  const manifest = JSON.parse(r.manifest) as BundleManifest;
+  return {
+    ...summary(r),
+    manifest,
+    envelope: new Uint8Array(r.envelope),
+    provenance: manifest.provenance,
+    files: manifest.files,
+  };
+}
+
+export function createRegistry(opts: RegistryOptions) {
+  const { db, blobDir, clock } = opts;
+  const q = {
+    bundle: db.prepare('SELECT * FROM bundles WHERE digest = ?'),
+    sameModel: db.prepare(
+      'SELECT digest, version, sequence FROM bundles WHERE model = ? AND (version = ? OR sequence = ?)',
+    ),
+    bundles: db.prepare('SELECT * FROM bundles ORDER BY model, sequence'),
+    bundlesOf: db.prepare('SELECT * FROM bundles WHERE model = ? ORDER BY sequence'),
+    models: db.prepare(
+      'SELECT m.name, m.created_at, COUNT(b.digest) AS n FROM models m LEFT JOIN bundles b ON b.model = m.name GROUP BY m.name ORDER BY m.name',
+    ),
+    latestOf: db.prepare('SELECT * FROM bundles WHERE model = ? ORDER BY sequence DESC LIMIT 1'),
+    insertModel: db.prepare('INSERT OR IGNORE INTO models(name, created_at) VALUES (?, ?)'),
+    insertBundle: db.prepare(
+      'INSERT INTO bundles(digest, model, version, sequence, precision, chips, manifest, envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    insertBlob: db.prepare(
+      'INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)',
+    ),
+    blob: db.prepare('SELECT size FROM blobs WHERE digest = ?'),
+  };
+
+  const store = db.transaction(
+    (digest: string, manifest: BundleManifest, envelope: Uint8Array, now: number) => {
+      q.insertModel.run(manifest.name, now);
+      q.insertBundle.run(
+        digest,
+        manifest.name,
+        manifest.version,
+        manifest.sequence,
+        manifest.precision,
+        JSON.stringify(manifest.chips),
+        JSON.stringify(manifest),
+        Buffer.from(envelope),
+        now,
+      );
+      for (const f of manifest.files) q.insertBlob.run(f.sha256, f.size, now);
+    },
+  );
+
+  function getBundle(digest: string): BundleRecord | undefined {
+    const r = q.bundle.get(digest) as BundleRow | undefined;
+    return r ? record(r) : undefined;
+  }
+
+  function requireBundle(digest: string): BundleRecord {
+    const b = getBundle(digest);
+    if (!b) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: digest });
+    return b;
+  }
+
+  function blobSize(digest: string): number {
+    const r = q.blob.get(digest) as { size: number } | undefined;
+    if (!r) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'blob', id: digest });
+    return r.size;
+  }
+
+  /** Refuse a second, different bundle claiming a version or sequence the model already has. */
+  function checkNoClash(digest: string, m: BundleManifest): void {
+    const rows = q.sameModel.all(m.name, m.version, m.sequence) as BundleRow[];
+    const clash = rows.find((r) => r.digest !== digest);
+    if (clash) {
+      throw bmfError('BMF_ERR_CONFLICT', {
+        kind: 'bundle',
+        id: `${m.name} ${m.version} (sequence ${m.sequence})`,
+        reason: `the registry already has ${clash.version} with sequence ${clash.sequence} (${clash.digest})`,
+      });
+    }
+  }
+
+  return {
+    /** Verify a signed bundle directory against the root and store it; idempotent. */
+    async importBundleDir(dir: string): Promise<BundleRecord> {
+      const root = typeof opts.root === 'function' ? await opts.root() : opts.root;
+      const verified = await verifyBundleDir(dir, { root, now: new Date(clock.now()) });
+      const existing = getBundle(verified.digest);
+      if (existing) return existing;
+      checkNoClash(verified.digest, verified.manifest);
+      for (const f of verified.manifest.files) {
+        await importBlob(blobDir, bundleBlobPath(dir, f.sha256), f);
+      }
+      // A concurrent import of the same bundle may have won the race while blobs were copied.
+      if (!getBundle(verified.digest)) {
+        store(verified.digest, verified.manifest, canonicalBytes(verified.envelope), clock.now());
+      }
+      return requireBundle(verified.digest);
+    },
+    listModels(): ModelSummary[] {
+      const rows = q.models.all() as { name: string; created_at: number; n: number }[];
+      return rows.map((m) => {
+        const latest = q.latestOf.get(m.name) as BundleRow | undefined;
+        return {
+          name: m.name,
+          createdAt: m.created_at,
+          bundles: m.n,
+          ...(latest ? { latest: summary(latest) } : {}),
+        };
+      });
+    },
+    listBundles(filter: { model?: string } = {}): BundleSummary[] {
+      const rows = (
+        filter.model === undefined ? q.bundles.all() : q.bundlesOf.all(filter.model)
+      ) as BundleRow[];
+      return rows.map(summary);
+    },
+    getBundle,
+    requireBundle,
+    /** sha256 of every file of a bundle (the blobs a device assigned to it may fetch). */
+    blobsOf(digest: string): string[] {
+      return requireBundle(digest).files.map((f) => f.sha256);
+    },
+    /** Path of a stored blob; BMF_ERR_NOT_FOUND when the registry does not hold it. */
+    blobPath(digest: string): string {
+      blobSize(digest);
+      return blobFile(blobDir, digest);
+    },
+    blobSize,
+  };
+}
+export type Registry = ReturnType<typeof createRegistry>;

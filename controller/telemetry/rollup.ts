@@ -1,0 +1,190 @@
+// The unit of telemetry aggregation: everything one or more TelemetryReports say about one
+// (minute, device, bundle, variant), in a form that merges by addition. Latency is kept as
+// DDSketches (shared/stats/sketch.ts), whose merge is exact bin-by-bin, so merging per-device
+// rollups gives the same sketch as one built from the union of the samples (VLDB 2019, sec. 3).
+// Accuracy counters stay paired (both/A-only/B-only/neither correct) because McNemar's test
+// needs the discordant pairs, not just the agreement rate (issue 6).
+import { LatencySketch } from '../../shared/stats/sketch.js';
+import type { DriftStats, TelemetryReport } from '../../shared/wire/messages.js';
+
+export const MINUTE_MS = 60_000;
+
+export interface ShadowCounters {
+  pairs: number;
+  top1Agree: number;
+  cosineSum: number;
+  /** Lowest cosine over intervals that had pairs; null when none had. */
+  cosineMin: number | null;
+  bothCorrect: number;
+  aOnlyCorrect: number;
+  bOnlyCorrect: number;
+  bothWrong: number;
+}
+
+export interface DriftCounters {
+  count: number;
+  sum: number;
+  sumSq: number;
+  min: number;
+  max: number;
+  clippedLow: number;
+  clippedHigh: number;
+}
+
+/** What the `counters` JSON column of telemetry_minute holds. */
+export interface RollupCounters {
+  reports: number;
+  errorsByCode: Record<string, number>;
+  shadowRequests: number;
+  goldenCorrect: number;
+  goldenTotal: number;
+  /** Lowest golden cosine over intervals that ran the golden set; null when none did. */
+  goldenCosineMin: number | null;
+  feedbackCorrect: number;
+  feedbackTotal: number;
+  shadow: ShadowCounters;
+  /** Samples per latency stage (the sketches' counts, kept for cheap timelines). */
+  stageCounts: Record<string, number>;
+  /** Input drift per `input/channel`. */
+  drift: Record<string, DriftCounters>;
+}
+
+export interface Rollup {
+  requests: number;
+  errors: number;
+  counters: RollupCounters;
+  /** Stage name (e2e, preprocess, infer, postprocess) -> sketch of milliseconds. */
+  sketches: Map<string, LatencySketch>;
+}
+
+export function minuteOf(ms: number): number {
+  return Math.floor(ms / MINUTE_MS) * MINUTE_MS;
+}
+
+export function emptyCounters(): RollupCounters {
+  return {
+    reports: 0,
+    errorsByCode: {},
+    shadowRequests: 0,
+    goldenCorrect: 0,
+    goldenTotal: 0,
+    goldenCosineMin: null,
+    feedbackCorrect: 0,
+    feedbackTotal: 0,
+    shadow: {
+      pairs: 0,
+      top1Agree: 0,
+      cosineSum: 0,
+      cosineMin: null,
+      bothCorrect: 0,
+      aOnlyCorrect: 0,
+      bOnlyCorrect: 0,
+      bothWrong: 0,
+    },
+    stageCounts: {},
+    drift: {},
+  };
+}
+
+export function emptyRollup(): Rollup {
+  return { requests: 0, errors: 0, counters: emptyCounters(), sketches: new Map() };
+}
+
+function minOrNull(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
+
+function addRecord(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
+function mergeDrift(into: DriftCounters | undefined, d: DriftCounters): DriftCounters {
+  if (!into || into.count === 0) return { ...d };
+  if (d.count === 0) return into;
+  return {
+    count: into.count + d.count,
+    sum: into.sum + d.sum,
+    sumSq: into.sumSq + d.sumSq,
+    min: Math.min(into.min, d.min),
+    max: Math.max(into.max, d.max),
+    clippedLow: into.clippedLow + d.clippedLow,
+    clippedHigh: into.clippedHigh + d.clippedHigh,
+  };
+}
+
+/** Add `from`'s counters to `into` (mutates `into`). */
+export function mergeCounters(into: RollupCounters, from: RollupCounters): void {
+  into.reports += from.reports;
+  addRecord(into.errorsByCode, from.errorsByCode);
+  into.shadowRequests += from.shadowRequests;
+  into.goldenCorrect += from.goldenCorrect;
+  into.goldenTotal += from.goldenTotal;
+  into.goldenCosineMin = minOrNull(into.goldenCosineMin, from.goldenCosineMin);
+  into.feedbackCorrect += from.feedbackCorrect;
+  into.feedbackTotal += from.feedbackTotal;
+  const s = into.shadow;
+  const f = from.shadow;
+  s.pairs += f.pairs;
+  s.top1Agree += f.top1Agree;
+  s.cosineSum += f.cosineSum;
+  s.cosineMin = minOrNull(s.cosineMin, f.cosineMin);
+  s.bothCorrect += f.bothCorrect;
+  s.aOnlyCorrect += f.aOnlyCorrect;
+  s.bOnlyCorrect += f.bOnlyCorrect;
+  s.bothWrong += f.bothWrong;
+  addRecord(into.stageCounts, from.stageCounts);
+  for (const [k, d] of Object.entries(from.drift)) into.drift[k] = mergeDrift(into.drift[k], d);
+}
+
+/** Add `from` to `into` (mutates `into`; `from` is unchanged). */
+export function mergeRollup(into: Rollup, from: Rollup): void {
+  into.requests += from.requests;
+  into.errors += from.errors;
+  mergeCounters(into.counters, from.counters);
+  for (const [stage, sketch] of from.sketches) {
+    const target = into.sketches.get(stage);
+    if (target) target.merge(sketch);
+    else {
+      const copy = new LatencySketch();
+      copy.merge(sketch);
+      into.sketches.set(stage, copy);
+    }
+  }
+}
+
+function driftKey(d: DriftStats): string {
+  return `${d.input}/${d.channel}`;
+}
+
+/**
+ * One validated report as a rollup. Sketch messages were checked by decodeMessage;
+ * LatencySketch.fromMessage re-checks them and throws BMF_ERR_STATS_SKETCH on a mapping
+ * this controller cannot merge.
+ */
+export function rollupFromReport(r: TelemetryReport): Rollup {
+  const a = r.accuracy;
+  const counters = emptyCounters();
+  counters.reports = 1;
+  addRecord(counters.errorsByCode, r.counters.errorsByCode);
+  counters.shadowRequests = r.counters.shadowRequests;
+  counters.goldenCorrect = a.goldenCorrect;
+  counters.goldenTotal = a.goldenTotal;
+  // The agent sends 0 for "no golden run / no shadow pair"; that is not a cosine.
+  counters.goldenCosineMin = a.goldenTotal > 0 ? a.goldenCosineMin : null;
+  counters.feedbackCorrect = a.feedbackCorrect;
+  counters.feedbackTotal = a.feedbackTotal;
+  counters.shadow = { ...a.shadow, cosineMin: a.shadow.pairs > 0 ? a.shadow.cosineMin : null };
+  const sketches = new Map<string, LatencySketch>();
+  for (const [stage, m] of Object.entries(r.latency)) {
+    const sketch = LatencySketch.fromMessage(m);
+    sketches.set(stage, sketch);
+    counters.stageCounts[stage] = sketch.count;
+  }
+  for (const d of r.drift) {
+    const { input: _input, channel: _channel, ...stats } = d;
+    counters.drift[driftKey(d)] = mergeDrift(counters.drift[driftKey(d)], stats);
+  }
+  return { requests: r.counters.requests, errors: r.counters.errors, counters, sketches };
+}

@@ -1,0 +1,392 @@
+// Telemetry ingestion and queries (issue 5, "Telemetry"). Thin shell around the pure parts:
+// decode.ts (edge), rollup.ts (merge), summary.ts (views), store.ts (SQLite), metrics.ts
+// (Prometheus). Reports merge in memory per (minute, device, bundle, variant) and are flushed
+// to telemetry_minute in one transaction per flush; queries merge stored and pending rows, so
+// they are current without forcing a flush (and its fsync) on every read.
+//
+// INVARIANTS: `pending` holds only what has not yet been added to the table, so stored + pending
+// is the whole truth; a failed flush puts its rows back before rethrowing.
+import type { Registry } from 'prom-client';
+import { toBmfError, type BmfError } from '../../shared/errors.js';
+import type { LatencySketch } from '../../shared/stats/sketch.js';
+import type { GroupHealth } from '../rollout/model.js';
+import type { Counters, Db } from '../store/db.js';
+import { decodeTelemetry, type DropReason } from './decode.js';
+import { createReportDedup, reportKey } from './dedup.js';
+import { createTelemetryMetrics, type BundleInfo, type DeviceGauges } from './metrics.js';
+import { emptyRollup, mergeRollup, MINUTE_MS, minuteOf, type Rollup } from './rollup.js';
+import { createTelemetryStore, type RollupRow, type TelemetryFilter } from './store.js';
+import {
+  checkFilter,
+  mergeRows,
+  summarize,
+  timeline,
+  type TelemetrySummary,
+  type TimelineBucket,
+} from './summary.js';
+
+export type { TelemetryFilter } from './store.js';
+export type { TelemetrySummary, TimelineBucket, StageLatency, DriftSummary } from './summary.js';
+export type { BundleInfo, DeviceGauges } from './metrics.js';
+export type { DropReason } from './decode.js';
+
+export type IngestResult = 'accepted' | 'duplicate' | DropReason;
+
+export interface TelemetryServiceOptions {
+  readonly db: Db;
+  readonly counters: Counters;
+  readonly clock: { now(): number };
+  /** Rollups older than this are pruned, and reports older than this are dropped. */
+  readonly retentionMs?: number;
+  /** 0 disables the flush timer (call flush() yourself). */
+  readonly flushIntervalMs?: number;
+  /** 0 disables the prune timer. */
+  readonly pruneIntervalMs?: number;
+  /** Window of the latency and accuracy gauges on /metrics. */
+  readonly metricsWindowMs?: number;
+  readonly maxReportBytes?: number;
+  /** How far ahead of the controller's clock a report's interval may start. */
+  readonly maxClockSkewMs?: number;
+  /** Flush early when this many rows are pending (bounds memory under bursts). */
+  readonly maxPendingRows?: number;
+  readonly dedupPerDevice?: number;
+  readonly bundleInfo?: (digest: string) => BundleInfo | undefined;
+  readonly deviceGauges?: () => DeviceGauges;
+  readonly onDropped?: (deviceId: string, reason: DropReason, message: string) => void;
+  /** Errors of timer-driven flushes and prunes (they have no caller to throw to). */
+  readonly onError?: (err: BmfError) => void;
+}
+
+export interface TelemetryStats {
+  readonly accepted: number;
+  readonly duplicate: number;
+  readonly dropped: Readonly<Record<string, number>>;
+  readonly pendingRows: number;
+}
+
+const DAY_MS = 24 * 3_600_000;
+const HOUR_MS = 3_600_000;
+
+export function createTelemetryService(opts: TelemetryServiceOptions) {
+  const { db, counters, clock } = opts;
+  const retentionMs = opts.retentionMs ?? 7 * DAY_MS;
+  const metricsWindowMs = opts.metricsWindowMs ?? 5 * MINUTE_MS;
+  const maxClockSkewMs = opts.maxClockSkewMs ?? 10 * MINUTE_MS;
+  const maxPendingRows = opts.maxPendingRows ?? 20_000;
+  const store = createTelemetryStore(db);
+  const dedup = createReportDedup(opts.dedupPerDevice);
+
+  let pending = new Map<string, RollupRow>();
+  /** Since start, per bundle and variant, for the Prometheus counters. */
+  const totals = new Map<
+    string,
+    { bundle: string; variant: string; requests: number; errors: number }
+  >();
+  /** minute -> bundle/variant -> rollup merged over devices, for the gauges. */
+  const recent = new Map<
+    number,
+    Map<string, { bundle: string; variant: string; rollup: Rollup }>
+  >();
+  const dropped: Record<string, number> = {};
+  let unflushedDropped: Record<string, number> = {};
+  let unflushedDuplicates = 0;
+  let accepted = 0;
+  let duplicate = 0;
+
+  function drop(deviceId: string, reason: DropReason, message: string): DropReason {
+    dropped[reason] = (dropped[reason] ?? 0) + 1;
+    unflushedDropped[reason] = (unflushedDropped[reason] ?? 0) + 1;
+    opts.onDropped?.(deviceId, reason, message);
+    return reason;
+  }
+
+  function remember(row: RollupRow): void {
+    const seriesKey = `${row.bundle}\n${row.variant}`;
+    const t = totals.get(seriesKey) ?? {
+      bundle: row.bundle,
+      variant: row.variant,
+      requests: 0,
+      errors: 0,
+    };
+    t.requests += row.rollup.requests;
+    t.errors += row.rollup.errors;
+    totals.set(seriesKey, t);
+    let minute = recent.get(row.minute);
+    if (!minute) {
+      minute = new Map();
+      recent.set(row.minute, minute);
+    }
+    const r = minute.get(seriesKey) ?? {
+      bundle: row.bundle,
+      variant: row.variant,
+      rollup: emptyRollup(),
+    };
+    mergeRollup(r.rollup, row.rollup);
+    minute.set(seriesKey, r);
+  }
+
+  function ingestUnsafe(deviceId: string, payload: Uint8Array): IngestResult {
+    const now = clock.now();
+    const d = decodeTelemetry(deviceId, payload, {
+      ...(opts.maxReportBytes !== undefined ? { maxBytes: opts.maxReportBytes } : {}),
+      oldestMs: now - retentionMs,
+      newestMs: now + maxClockSkewMs,
+    });
+    if (!d.ok) return drop(deviceId, d.reason, d.message);
+    const r = d.report;
+    if (!dedup.firstSeen(deviceId, reportKey(r))) {
+      duplicate++;
+      unflushedDuplicates++;
+      return 'duplicate';
+    }
+    const row: RollupRow = {
+      minute: minuteOf(r.intervalStartMs),
+      deviceId,
+      bundle: r.bundleDigest,
+      variant: r.variant,
+      rollup: d.rollup,
+    };
+    const key = `${row.minute}\n${deviceId}\n${row.bundle}\n${row.variant}`;
+    const existing = pending.get(key);
+    if (existing) mergeRollup(existing.rollup, d.rollup);
+    else pending.set(key, { ...row, rollup: cloneRollup(d.rollup) });
+    remember(row);
+    accepted++;
+    if (pending.size >= maxPendingRows) flush();
+    return 'accepted';
+  }
+
+  function flush(): void {
+    if (
+      pending.size === 0 &&
+      unflushedDuplicates === 0 &&
+      Object.keys(unflushedDropped).length === 0
+    ) {
+      return;
+    }
+    const rows = [...pending.values()];
+    const droppedNow = unflushedDropped;
+    const duplicatesNow = unflushedDuplicates;
+    pending = new Map();
+    unflushedDropped = {};
+    unflushedDuplicates = 0;
+    try {
+      store.upsert(rows, () => {
+        for (const [reason, n] of Object.entries(droppedNow)) {
+          counters.add(`telemetry.dropped.${reason}`, n);
+        }
+        if (duplicatesNow > 0) counters.add('telemetry.duplicates', duplicatesNow);
+      });
+    } catch (e) {
+      // Put everything back (merging with what arrived meanwhile) so nothing is lost.
+      for (const row of rows) {
+        const key = `${row.minute}\n${row.deviceId}\n${row.bundle}\n${row.variant}`;
+        const cur = pending.get(key);
+        if (cur) mergeRollup(row.rollup, cur.rollup);
+        pending.set(key, row);
+      }
+      for (const [reason, n] of Object.entries(droppedNow)) {
+        unflushedDropped[reason] = (unflushedDropped[reason] ?? 0) + n;
+      }
+      unflushedDuplicates += duplicatesNow;
+      throw toBmfError(e);
+    }
+  }
+
+  function pendingRows(filter: TelemetryFilter): RollupRow[] {
+    const from = minuteOf(filter.fromMs);
+    const ids = filter.deviceIds ? new Set(filter.deviceIds) : undefined;
+    const out: RollupRow[] = [];
+    for (const row of pending.values()) {
+      if (row.minute < from || row.minute >= filter.toMs) continue;
+      if (ids && !ids.has(row.deviceId)) continue;
+      if (filter.bundle !== undefined && row.bundle !== filter.bundle) continue;
+      if (filter.variant !== undefined && row.variant !== filter.variant) continue;
+      out.push(row);
+    }
+    return out;
+  }
+
+  function rowsOf(filter: TelemetryFilter, withSketches: boolean): RollupRow[] {
+    checkFilter(filter);
+    if (filter.deviceIds?.length === 0) return [];
+    return [...store.select(filter, withSketches, minuteOf(filter.fromMs)), ...pendingRows(filter)];
+  }
+
+  function firstMinuteOf(deviceIds: readonly string[], bundle: string, fromMinute: number) {
+    let first = store.firstMinute(deviceIds, bundle, fromMinute);
+    const ids = new Set(deviceIds);
+    for (const row of pending.values()) {
+      if (row.bundle === bundle && ids.has(row.deviceId) && row.minute >= fromMinute) {
+        first = first === undefined ? row.minute : Math.min(first, row.minute);
+      }
+    }
+    return first;
+  }
+
+  function p95Of(filter: TelemetryFilter): number | undefined {
+    const e2e = mergeRows(rowsOf(filter, true)).rollup.sketches.get('e2e');
+    return e2e && e2e.count > 0 ? e2e.quantile(0.95) : undefined;
+  }
+
+  function pruneRecent(now: number): void {
+    const oldest = minuteOf(now - metricsWindowMs);
+    for (const minute of recent.keys()) if (minute < oldest) recent.delete(minute);
+  }
+
+  const timers: NodeJS.Timeout[] = [];
+  function every(ms: number, f: () => void): void {
+    if (ms <= 0) return;
+    const t = setInterval(() => {
+      try {
+        f();
+      } catch (e) {
+        opts.onError?.(toBmfError(e));
+      }
+    }, ms);
+    t.unref();
+    timers.push(t);
+  }
+
+  const service = {
+    /**
+     * Take one report as published on the device's telemetry topic. Never throws: a bad report
+     * is counted (telemetry.dropped.<reason>) and its reason returned.
+     */
+    ingest(deviceId: string, payload: Uint8Array): IngestResult {
+      try {
+        return ingestUnsafe(deviceId, payload);
+      } catch (e) {
+        return drop(deviceId, 'internal', e instanceof Error ? e.message : String(e));
+      }
+    },
+
+    /** Write pending rollups and counters in one transaction. */
+    flush,
+
+    /** Delete rollups older than the retention; returns the number of rows removed. */
+    prune(): number {
+      const now = clock.now();
+      pruneRecent(now);
+      return store.prune(minuteOf(now - retentionMs));
+    },
+
+    /** Merged telemetry over the filter (stored and not yet flushed). */
+    query(filter: TelemetryFilter): TelemetrySummary {
+      const { rollup, devices } = mergeRows(rowsOf(filter, true));
+      return summarize(rollup, devices);
+    },
+
+    /** Merged latency sketch per stage (e2e, preprocess, infer, postprocess). */
+    sketches(filter: TelemetryFilter): Record<string, LatencySketch> {
+      return Object.fromEntries(mergeRows(rowsOf(filter, true)).rollup.sketches);
+    },
+
+    /** Per-bucket counts over the filter's range; bucketMs is a whole number of minutes. */
+    timeline(filter: TelemetryFilter, bucketMs: number): TimelineBucket[] {
+      return timeline(rowsOf(filter, false), filter, bucketMs);
+    },
+
+    /**
+     * Health of a rollout group on `bundle` since `sinceMs` (controller/rollout executor's
+     * groupHealth). Accuracy is golden-set accuracy, else shadow top-1 agreement, else feedback.
+     * baselineP95Ms is `baselineBundle`'s e2e p95 on the same devices over the hour before the
+     * new bundle first reported there (or, without data there, over the last hour).
+     */
+    groupHealth(
+      deviceIds: readonly string[],
+      bundle: string,
+      sinceMs: number,
+      baselineBundle?: string,
+    ): GroupHealth {
+      const now = clock.now();
+      const horizon = now + maxClockSkewMs + MINUTE_MS;
+      const cur = service.query({ deviceIds, bundle, fromMs: sinceMs, toMs: horizon });
+      const a = cur.accuracy;
+      const accuracy =
+        a.golden.total > 0
+          ? a.golden.correct / a.golden.total
+          : a.shadow.total > 0
+            ? a.shadow.agree / a.shadow.total
+            : a.feedback.total > 0
+              ? a.feedback.correct / a.feedback.total
+              : undefined;
+      const p95Ms = cur.latency.e2e?.p95;
+      let baselineP95Ms: number | undefined;
+      if (baselineBundle !== undefined && deviceIds.length > 0) {
+        const first = firstMinuteOf(deviceIds, bundle, minuteOf(sinceMs - HOUR_MS));
+        const end = Math.min(first ?? sinceMs, sinceMs);
+        const base = { deviceIds, bundle: baselineBundle };
+        baselineP95Ms =
+          p95Of({ ...base, fromMs: end - HOUR_MS, toMs: end }) ??
+          p95Of({ ...base, fromMs: now - HOUR_MS, toMs: horizon });
+      }
+      return {
+        requests: cur.requests,
+        errorRate: cur.errorRate,
+        ...(p95Ms !== undefined ? { p95Ms } : {}),
+        ...(baselineP95Ms !== undefined ? { baselineP95Ms } : {}),
+        ...(accuracy !== undefined ? { accuracy } : {}),
+      };
+    },
+
+    stats(): TelemetryStats {
+      return { accepted, duplicate, dropped: { ...dropped }, pendingRows: pending.size };
+    },
+
+    metricsRegistry(): Registry {
+      return registry;
+    },
+
+    /** Prometheus text exposition of this service's registry. */
+    renderMetrics(): Promise<string> {
+      return registry.metrics();
+    },
+
+    metricsContentType(): string {
+      return registry.contentType;
+    },
+
+    /** Stop the timers and write what is pending. */
+    close(): void {
+      for (const t of timers.splice(0)) clearInterval(t);
+      flush();
+    },
+  };
+
+  const registry = createTelemetryMetrics({
+    totals: () => totals.values(),
+    recent: () => {
+      pruneRecent(clock.now());
+      const merged = new Map<string, { bundle: string; variant: string; rollup: Rollup }>();
+      for (const minute of recent.values()) {
+        for (const [k, r] of minute) {
+          const m = merged.get(k) ?? {
+            bundle: r.bundle,
+            variant: r.variant,
+            rollup: emptyRollup(),
+          };
+          mergeRollup(m.rollup, r.rollup);
+          merged.set(k, m);
+        }
+      }
+      return merged.values();
+    },
+    reports: () => ({ accepted, duplicate }),
+    dropped: () => dropped,
+    ...(opts.bundleInfo ? { bundleInfo: opts.bundleInfo } : {}),
+    ...(opts.deviceGauges ? { deviceGauges: opts.deviceGauges } : {}),
+  });
+
+  every(opts.flushIntervalMs ?? 1000, flush);
+  every(opts.pruneIntervalMs ?? 10 * MINUTE_MS, () => service.prune());
+  return service;
+}
+
+export type TelemetryService = ReturnType<typeof createTelemetryService>;
+
+function cloneRollup(r: Rollup): Rollup {
+  const out = emptyRollup();
+  mergeRollup(out, r);
+  return out;
+}
