@@ -47,6 +47,34 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'step-by-step INT8: umodel export|calibrate|evaluate|build',
     load: async () => (await import('./commands/umodel.js')).run,
   },
+  controller: {
+    summary: 'run the fleet controller (broker, registry, rollouts, telemetry, REST API)',
+    load: async () => (await import('./commands/controller.js')).run,
+  },
+  device: {
+    summary: 'enrol and manage devices: device add|list|show|rm',
+    load: async () => (await import('./commands/device.js')).run,
+  },
+  model: {
+    summary: 'controller registry: model list|bundles|show|push',
+    load: async () => (await import('./commands/model.js')).run,
+  },
+  rollout: {
+    summary: 'staged rollouts: rollout create|list|show|events|pause|resume|approve|cancel|rollback',
+    load: async () => (await import('./commands/rollout.js')).run,
+  },
+  experiment: {
+    summary: 'A/B experiments: experiment create|list|show|start|report|promote|abort',
+    load: async () => (await import('./commands/experiment.js')).run,
+  },
+  telemetry: {
+    summary: 'fleet telemetry: telemetry show|group',
+    load: async () => (await import('./commands/telemetry.js')).run,
+  },
+  simulate: {
+    summary: 'run N simulated devices against a controller (simulate --devices N)',
+    load: async () => (await import('./commands/simulate.js')).run,
+  },
 };
 
 function usage(): string {

@@ -170,6 +170,14 @@ export const errorCatalogue = {
   },
   BMF_ERR_LIBSOPHON: { message: 'libsophon call {call} failed with status {status}', status: 500 },
 
+  // --- cross-building the agent for boards (cross/) ---
+  BMF_ERR_ELF_INVALID: { message: 'not a readable ELF file {path}: {reason}', status: 400 },
+  BMF_ERR_CROSS_ARCH: {
+    message: 'native file {path} is {found}, the board needs {expected}',
+    status: 500,
+  },
+  BMF_ERR_CROSS_DEPENDENCY: { message: 'agent dependency {name}: {reason}', status: 500 },
+
   // --- agent ---
   BMF_ERR_AGENT_NOT_READY: { message: 'no model is active yet', status: 503 },
   BMF_ERR_AGENT_STORE: { message: 'agent store error: {reason}', status: 500 },
@@ -202,6 +210,10 @@ export const errorCatalogue = {
   BMF_ERR_DEVICE_ACL: { message: 'device {device} may not {action} on {topic}', status: 403 },
   BMF_ERR_ROLLOUT_STATE: { message: 'rollout {id} is {state}: cannot {action}', status: 409 },
   BMF_ERR_ROLLOUT_EMPTY: { message: 'rollout target matches no devices', status: 400 },
+  BMF_ERR_RANGE_NOT_SATISFIABLE: {
+    message: 'range {range} not satisfiable for {size} bytes',
+    status: 416,
+  },
 
   // --- experiments (controller/experiment) ---
   BMF_ERR_EXPERIMENT_INCOMPATIBLE: { message: 'bundles cannot be compared: {reason}', status: 400 },

@@ -36,7 +36,7 @@ const SERVE_EVENTS: Record<ServeEvent['kind'], { code: string; severity: Severit
 export function eventFromServe(deviceId: string, timeMs: number, e: ServeEvent): Event {
   const { code, severity } = SERVE_EVENTS[e.kind];
   const details: Record<string, string> = {};
-  let bundleDigest = '';
+  let bundleDigest: string;
   let message: string = e.kind;
   switch (e.kind) {
     case 'gate-failed':

@@ -2,7 +2,7 @@
 // compiler prove every kind is handled), and the fact gathering they are planned from. Every
 // executor is idempotent: run twice, or again after a crash, it finds the work done and returns.
 import type { BundleManifest, Chip } from '../../shared/bundle/manifest.js';
-import { bmfError, isBmfError, toBmfError } from '../../shared/errors.js';
+import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { BmfError } from '../../shared/errors.js';
 import type { Root } from '../../shared/trust/root.js';
 import type { Clock } from '../clock.js';

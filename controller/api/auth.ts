@@ -6,7 +6,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { bmfError } from '../../shared/errors.js';
 
-const PUBLIC_PREFIXES = ['/docs'];
+/** The docs, and blob downloads, which authenticate devices themselves (HTTP Basic). */
+const PUBLIC_PREFIXES = ['/docs', '/v1/blobs'];
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -55,7 +55,7 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const metrics = createApiMetrics(opts.devices);
+  const metrics = createApiMetrics();
   metrics.install(app);
 
   healthRoutes(app, opts, metrics.render);

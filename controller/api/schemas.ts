@@ -2,17 +2,20 @@
 // responses (fast-json-stringify drops anything undeclared, so secrets cannot leak by accident)
 // and document the API (@fastify/swagger -> /docs).
 import { Type, type TSchema } from '@sinclair/typebox';
-import { CHIPS } from '../../shared/bundle/manifest.js';
+import { CHIPS, type Chip } from '../../shared/bundle/manifest.js';
+import type { RolloutCommand } from '../rollout/plan.js';
 import { ErrorResponseSchema } from './errors.js';
 
 const Strict = { additionalProperties: false } as const;
 
 export const DeviceId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
 export const Digest = Type.String({ pattern: '^[0-9a-f]{64}$' });
-export const ChipName = Type.Union(
-  CHIPS.map((c) => Type.Literal(c)),
-  { description: 'target chip' },
-);
+// An enum, not a union of literals: ajv then says "must be equal to one of the allowed values".
+export const ChipName = Type.Unsafe<Chip>({
+  type: 'string',
+  enum: [...CHIPS],
+  description: 'target chip',
+});
 export const Tags = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 256 }));
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, Strict);
@@ -48,6 +51,7 @@ export const DeviceCreated = Type.Object({
   device: DeviceView,
   secret: Type.String({ description: 'shown once; only a salted hash is stored' }),
   agentConfig: Type.Record(Type.String(), Type.Unknown()),
+  trustRoot: Type.Unknown({ description: 'signed root to pin; save as agentConfig.rootFile' }),
 });
 
 const BundleFileView = Type.Object({
@@ -144,6 +148,16 @@ export const GroupProgress = Type.Object({
   counts: Type.Record(Type.String(), Type.Integer()),
 });
 
+const DeviceProgressView = Type.Object({
+  group: Type.Integer(),
+  status: Type.String(),
+  attempts: Type.Integer(),
+  startedAt: Type.Optional(Type.Number()),
+  finishedAt: Type.Optional(Type.Number()),
+  previousBundle: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String()),
+});
+
 export const RolloutView = Type.Object({
   id: Type.String(),
   bundle: Type.String(),
@@ -154,15 +168,16 @@ export const RolloutView = Type.Object({
   updatedAt: Type.Number(),
   groups: Type.Array(GroupProgress),
   spec: Type.Record(Type.String(), Type.Unknown()),
-  devices: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()))),
+  devices: Type.Optional(Type.Record(Type.String(), DeviceProgressView)),
 });
 
 export const RolloutCommandParams = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 128 }),
-    command: Type.Union(
-      ['pause', 'resume', 'approve', 'cancel', 'rollback'].map((c) => Type.Literal(c)),
-    ),
+    command: Type.Unsafe<RolloutCommand>({
+      type: 'string',
+      enum: ['pause', 'resume', 'approve', 'cancel', 'rollback'],
+    }),
   },
   Strict,
 );

@@ -52,12 +52,11 @@ export interface AssignmentApi {
 }
 
 export interface TelemetryFilter {
-  readonly deviceId?: string;
   readonly deviceIds?: readonly string[];
   readonly bundle?: string;
   readonly variant?: string;
-  readonly fromMs?: number;
-  readonly toMs?: number;
+  readonly fromMs: number;
+  readonly toMs: number;
 }
 
 export interface TelemetryApi {
@@ -66,7 +65,7 @@ export interface TelemetryApi {
     deviceIds: readonly string[],
     bundle: string,
     sinceMs: number,
-    baselineBundle: string | undefined,
+    baselineBundle?: string,
   ): GroupHealth | undefined;
   renderMetrics(): Promise<string> | string;
 }
@@ -76,7 +75,10 @@ export interface RolloutControl {
   command(id: string, command: RolloutCommand): Promise<RolloutState>;
 }
 
-/** The agent configuration handed out once, when a device is enrolled. */
+/**
+ * The agent configuration handed out once, when a device is enrolled (agent/config.ts shape;
+ * its `rootFile` names the file the pinned root is written to next to it).
+ */
 export interface AgentConfigFactory {
   (device: { id: string; chip: string }, secret: string): Promise<Record<string, unknown>>;
 }
@@ -90,6 +92,8 @@ export interface ApiServices {
   readonly executor: RolloutControl;
   readonly telemetry: TelemetryApi;
   readonly agentConfig: AgentConfigFactory;
+  /** The signed root devices pin (keys/root.json), exactly as on disk. */
+  readonly rootJson: () => string;
   /** True once every part is started (GET /readyz). */
   readonly ready?: () => boolean;
 }

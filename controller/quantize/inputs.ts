@@ -11,14 +11,25 @@ export async function loadDatasetInputs(
   spec: PreprocessSpec,
   onProgress: (p: Progress) => void = () => undefined,
   limit = Infinity,
+  concurrency = 4,
 ): Promise<EvalInput[]> {
   const items = dataset.items.slice(0, limit);
-  const out: EvalInput[] = [];
-  for (const [k, item] of items.entries()) {
-    const tensor = await loadImageTensor(item.path, spec, dataset.purpose);
-    out.push(item.label === undefined ? { tensor } : { tensor, label: item.label });
-    onProgress({ stage: `load ${dataset.purpose} images`, done: k + 1, total: items.length });
-  }
+  const out = new Array<EvalInput>(items.length);
+  let next = 0;
+  let done = 0;
+  // A few decodes in flight hide libvips' per-image latency; results keep the listing order.
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const k = next++;
+      const item = items[k]!;
+      const tensor = await loadImageTensor(item.path, spec, dataset.purpose);
+      out[k] = item.label === undefined ? { tensor } : { tensor, label: item.label };
+      onProgress({ stage: `load ${dataset.purpose} images`, done: ++done, total: items.length });
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker),
+  );
   return out;
 }
 

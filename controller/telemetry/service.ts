@@ -149,10 +149,16 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     const key = `${row.minute}\n${deviceId}\n${row.bundle}\n${row.variant}`;
     const existing = pending.get(key);
     if (existing) mergeRollup(existing.rollup, d.rollup);
-    else pending.set(key, { ...row, rollup: cloneRollup(d.rollup) });
+    else pending.set(key, row);
     remember(row);
     accepted++;
-    if (pending.size >= maxPendingRows) flush();
+    if (pending.size >= maxPendingRows) {
+      try {
+        flush();
+      } catch (e) {
+        opts.onError?.(toBmfError(e)); // the rows stay pending; the timer retries
+      }
+    }
     return 'accepted';
   }
 
@@ -384,9 +390,3 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
 }
 
 export type TelemetryService = ReturnType<typeof createTelemetryService>;
-
-function cloneRollup(r: Rollup): Rollup {
-  const out = emptyRollup();
-  mergeRollup(out, r);
-  return out;
-}

@@ -72,7 +72,10 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
       const { id, chip, tags = {} } = req.body;
       const { secret } = s.devices.add(id, chip, tags, s.clock.now());
       const agentConfig = await s.agentConfig({ id, chip }, secret);
-      return reply.status(201).send({ device: deviceView(s.devices.require(id)), secret, agentConfig });
+      const trustRoot = JSON.parse(s.rootJson()) as unknown;
+      return reply
+        .status(201)
+        .send({ device: deviceView(s.devices.require(id)), secret, agentConfig, trustRoot });
     },
   );
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { bmfError } from '../../../shared/errors.js';
 import type { RolloutSpec } from '../../rollout/model.js';
-import { matchesFilter, splitGroups, type RolloutCommand } from '../../rollout/plan.js';
+import { matchesFilter, splitGroups } from '../../rollout/plan.js';
 import type { RolloutRecord } from '../../store/rollouts.js';
 import {
   EventsQuery,
@@ -127,7 +127,7 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (req) => {
       s.rollouts.require(req.params.id);
-      await s.executor.command(req.params.id, req.params.command as RolloutCommand);
+      await s.executor.command(req.params.id, req.params.command);
       return rolloutView(s.rollouts.require(req.params.id), false);
     },
   );

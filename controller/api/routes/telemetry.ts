@@ -7,6 +7,8 @@ import { bmfError } from '../../../shared/errors.js';
 import { AnyJson, GroupParams, TelemetryQuery, responses } from '../schemas.js';
 import type { ApiServices } from '../services.js';
 
+const DEFAULT_WINDOW_MS = 3_600_000;
+
 const GroupHealthView = Type.Object({
   rollout: Type.String(),
   group: Type.Integer(),
@@ -41,12 +43,15 @@ export function telemetryRoutes(app: FastifyInstance, s: ApiServices): void {
       if (q.from !== undefined && q.to !== undefined && q.from > q.to) {
         throw bmfError('BMF_ERR_BAD_REQUEST', { field: 'querystring.from', reason: 'from > to' });
       }
+      if (q.device !== undefined) s.devices.require(q.device);
+      const now = s.clock.now();
+      // Default window: the last hour, up to a minute ahead (device clocks run a little fast).
       return s.telemetry.query({
-        ...(q.device !== undefined ? { deviceId: q.device } : {}),
+        ...(q.device !== undefined ? { deviceIds: [q.device] } : {}),
         ...(q.bundle !== undefined ? { bundle: q.bundle } : {}),
         ...(q.variant !== undefined ? { variant: q.variant } : {}),
-        ...(q.from !== undefined ? { fromMs: q.from } : {}),
-        ...(q.to !== undefined ? { toMs: q.to } : {}),
+        fromMs: q.from ?? now - DEFAULT_WINDOW_MS,
+        toMs: q.to ?? now + 60_000,
       });
     },
   );

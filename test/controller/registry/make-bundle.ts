@@ -28,8 +28,9 @@ export async function makeBundle(
   dir: string,
   over: { version?: string; sequence?: number; chips?: string[]; bmodelBytes?: number } = {},
 ): Promise<BuiltBundle> {
-  const partial = JSON.parse(await readFile(join(FIXTURES, 'partial-manifest.json'), 'utf8')) as
-    Record<string, unknown>;
+  const partial = JSON.parse(
+    await readFile(join(FIXTURES, 'partial-manifest.json'), 'utf8'),
+  ) as Record<string, unknown>;
   if (over.version) partial.version = over.version;
   if (over.sequence) partial.sequence = over.sequence;
   if (over.chips) partial.chips = over.chips;

@@ -1,0 +1,63 @@
+// The agent's configuration (agent.json, BMFLEET_AGENT_* variables, flags), validated at the edge
+// by shared/config/load.ts and deep-frozen before any part sees it.
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { CHIPS } from '../shared/bundle/manifest.js';
+import { loadConfig } from '../shared/config/load.js';
+import type { LoadConfigOptions } from '../shared/config/load.js';
+
+export const AgentConfigSchema = Type.Object(
+  {
+    deviceId: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
+    chip: Type.Union(CHIPS.map((c) => Type.Literal(c))),
+    broker: Type.Object(
+      {
+        url: Type.String({ minLength: 1, default: 'mqtt://127.0.0.1:1883' }),
+        username: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+        /** 5 by default; 4 for brokers that do not speak MQTT 5 (the embedded aedes broker). */
+        protocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 5 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Blob store, partial transfers, state file and outboxes live here. */
+    stateDir: Type.String({ minLength: 1 }),
+    /** Pinned trust root (a signed root envelope, as `bmfleet keys init` writes it). */
+    rootFile: Type.String({ minLength: 1 }),
+    runtime: Type.Union([Type.Literal('auto'), Type.Literal('bmrt'), Type.Literal('sim')], {
+      default: 'auto',
+    }),
+    /** Simulator timing: `host` as measured, `modeled` padded to the cost model's latency. */
+    timing: Type.Union([Type.Literal('host'), Type.Literal('modeled')], { default: 'host' }),
+    api: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8470 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    telemetry: Type.Object(
+      {
+        intervalMs: Type.Integer({ minimum: 100, default: 10_000 }),
+        outboxLimit: Type.Integer({ minimum: 1, default: 1000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    fetch: Type.Object(
+      {
+        maxInFlight: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+        requestTimeoutMs: Type.Integer({ minimum: 10, default: 5000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /** Requests a health window needs before it judges error rate and p95. */
+    healthMinRequests: Type.Integer({ minimum: 1, default: 20 }),
+  },
+  { additionalProperties: false },
+);
+export type AgentConfig = Static<typeof AgentConfigSchema>;
+
+export function loadAgentConfig(options: LoadConfigOptions): Readonly<AgentConfig> {
+  return loadConfig(AgentConfigSchema, { envPrefix: 'BMFLEET_AGENT', ...options });
+}

@@ -1,0 +1,62 @@
+// `bmfleet controller`: run the fleet controller until SIGINT/SIGTERM (graceful shutdown).
+import { parseArgs } from 'node:util';
+import { bmfError } from '../../shared/errors.js';
+import type { CommandRun } from '../main.js';
+
+const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mqtt://HOST:PORT]
+                          [--data-dir DIR] [--api-host HOST] [--api-port N] [--broker-port N]
+Configuration: defaults < --config file < BMFLEET_* variables < flags.`;
+
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      options: {
+        config: { type: 'string' },
+        broker: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'api-host': { type: 'string' },
+        'api-port': { type: 'string' },
+        'broker-port': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (e) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
+  }
+}
+
+export const run: CommandRun = async (ctx) => {
+  const v = parse(ctx.argv);
+  if (v.help) {
+    ctx.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { loadControllerConfig } = await import('../../controller/config.js');
+  const { startController } = await import('../../controller/main.js');
+  const config = loadControllerConfig({
+    ...(v.config ? { file: v.config } : {}),
+    env: ctx.env,
+    flags: {
+      'broker.url': v.broker,
+      dataDir: v['data-dir'],
+      'api.host': v['api-host'],
+      'api.port': v['api-port'],
+      ...(v['broker-port'] !== undefined ? { 'broker.embedded.port': v['broker-port'] } : {}),
+    },
+  });
+  const handle = await startController(config);
+  if (handle.generatedToken) {
+    ctx.stdout.write(
+      `operator token (shown once; also in ${config.dataDir}/operator-token):\n  ${handle.generatedToken}\n`,
+    );
+  }
+  ctx.stdout.write(`controller ready: api ${handle.apiUrl} broker ${handle.brokerUrl}\n`);
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await handle.stop();
+  return 0;
+};

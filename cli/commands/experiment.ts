@@ -1,0 +1,207 @@
+// `bmfleet experiment create|list|show|start|report|promote|abort` over REST.
+import { parseArgs } from 'node:util';
+import { bmfError } from '../../shared/errors.js';
+import { writeFileAtomic } from '../../shared/fs/atomic.js';
+import type { Analysis } from '../../controller/experiment/analyze.js';
+import type { ExperimentRecord } from '../../controller/experiment/service.js';
+import { renderExperimentTable } from '../../controller/experiment/report.js';
+import {
+  CLIENT_OPTIONS,
+  clientFrom,
+  formatTable,
+  formatTime,
+  parseTags,
+  shortDigest,
+  writeJson,
+} from '../http-client.js';
+import type { CommandRun } from '../main.js';
+
+const USAGE = `usage:
+  bmfleet experiment create --id ID --a DIGEST --b DIGEST [--ids a,b] [--chip C] [--tag k=v ...]
+        [--cohorts SHARE_B [--stratify chip|TAG] | --traffic WEIGHT_B | --shadow RATE]
+        [--stages e2e,infer] [--latency-mde 0.05] [--accuracy-mde 0.02]
+        [--max-error-increase R] [--max-accuracy-drop D] [--min-samples N] [--min-duration MS]
+        [--alpha A] [--start]
+  bmfleet experiment list [--json]
+  bmfleet experiment show ID [--json]
+  bmfleet experiment start ID
+  bmfleet experiment report ID [--json] [--html FILE]
+  bmfleet experiment promote ID
+  bmfleet experiment abort ID [--reason TEXT]
+common: [--url http://127.0.0.1:8480] [--token TOKEN]`;
+
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        ...CLIENT_OPTIONS,
+        id: { type: 'string' },
+        a: { type: 'string' },
+        b: { type: 'string' },
+        ids: { type: 'string' },
+        chip: { type: 'string' },
+        tag: { type: 'string', multiple: true },
+        cohorts: { type: 'string' },
+        stratify: { type: 'string' },
+        traffic: { type: 'string' },
+        shadow: { type: 'string' },
+        stages: { type: 'string' },
+        'latency-mde': { type: 'string' },
+        'accuracy-mde': { type: 'string' },
+        'max-error-increase': { type: 'string' },
+        'max-accuracy-drop': { type: 'string' },
+        'min-samples': { type: 'string', default: '1000' },
+        'min-duration': { type: 'string', default: '0' },
+        alpha: { type: 'string' },
+        start: { type: 'boolean', default: false },
+        reason: { type: 'string' },
+        html: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
+  }
+}
+
+function number(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n))
+    throw bmfError('BMF_ERR_USAGE', { reason: `--${flag} ${raw}: not a number` });
+  return n;
+}
+
+type Values = ReturnType<typeof parse>['values'];
+
+/** The create body from flags (the controller validates it; see ExperimentSpecSchema). */
+export function specFromFlags(v: Values): Record<string, unknown> {
+  if (!v.id || !v.a || !v.b)
+    throw bmfError('BMF_ERR_USAGE', { reason: `create needs --id, --a and --b\n${USAGE}` });
+  const kinds = [v.cohorts, v.traffic, v.shadow].filter((x) => x !== undefined).length;
+  if (kinds > 1)
+    throw bmfError('BMF_ERR_USAGE', { reason: 'choose one of --cohorts, --traffic, --shadow' });
+  const allocation =
+    v.traffic !== undefined
+      ? { kind: 'traffic', weightB: number('traffic', v.traffic) }
+      : v.shadow !== undefined
+        ? { kind: 'shadow', rate: number('shadow', v.shadow) }
+        : {
+            kind: 'cohorts',
+            shareB: number('cohorts', v.cohorts) ?? 0.5,
+            ...(v.stratify ? { stratifyBy: v.stratify } : {}),
+          };
+  const tags = parseTags(v.tag);
+  const drop = <T extends Record<string, unknown>>(o: T): T =>
+    Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as T;
+  return drop({
+    id: v.id,
+    bundleA: v.a,
+    bundleB: v.b,
+    population: drop({
+      ids: v.ids ? v.ids.split(',').filter(Boolean) : undefined,
+      chip: v.chip,
+      tags: Object.keys(tags).length > 0 ? tags : undefined,
+    }),
+    allocation,
+    metrics: drop({
+      stages: v.stages ? v.stages.split(',').filter(Boolean) : undefined,
+      latencyMde: number('latency-mde', v['latency-mde']),
+      accuracyMde: number('accuracy-mde', v['accuracy-mde']),
+    }),
+    guardrails: drop({
+      maxErrorRateIncrease: number('max-error-increase', v['max-error-increase']),
+      maxAccuracyDrop: number('max-accuracy-drop', v['max-accuracy-drop']),
+    }),
+    minSamples: number('min-samples', v['min-samples']),
+    minDurationMs: number('min-duration', v['min-duration']),
+    alpha: number('alpha', v.alpha),
+  });
+}
+
+function summary(r: ExperimentRecord): string[] {
+  return [
+    r.spec.id,
+    r.state.status,
+    r.spec.allocation.kind,
+    shortDigest(r.spec.bundleA),
+    shortDigest(r.spec.bundleB),
+    String(r.state.devices.length),
+    formatTime(r.state.startedAt),
+    r.state.winner ?? '-',
+  ];
+}
+const HEADERS = ['id', 'status', 'allocation', 'A', 'B', 'devices', 'started', 'winner'];
+
+export const run: CommandRun = async (ctx) => {
+  const { values: v, positionals } = parse(ctx.argv);
+  const [sub, id] = positionals;
+  const api = clientFrom(v, ctx.env);
+  const needId = (): string => {
+    if (!id) throw bmfError('BMF_ERR_USAGE', { reason: `${sub} needs an experiment id\n${USAGE}` });
+    return encodeURIComponent(id);
+  };
+  const show = (r: ExperimentRecord): void => {
+    if (v.json) writeJson(ctx.stdout, r);
+    else
+      ctx.stdout.write(
+        formatTable(HEADERS, [summary(r)]) + (r.state.reason ? `reason: ${r.state.reason}\n` : ''),
+      );
+  };
+  switch (sub) {
+    case 'create': {
+      let r = await api.post<ExperimentRecord>('/experiments', specFromFlags(v));
+      if (v.start)
+        r = await api.post<ExperimentRecord>(`/experiments/${encodeURIComponent(r.spec.id)}/start`);
+      show(r);
+      return 0;
+    }
+    case 'list': {
+      const { experiments } = await api.get<{ experiments: ExperimentRecord[] }>('/experiments');
+      if (v.json) writeJson(ctx.stdout, experiments);
+      else ctx.stdout.write(formatTable(HEADERS, experiments.map(summary)));
+      return 0;
+    }
+    case 'show':
+      show(await api.get<ExperimentRecord>(`/experiments/${needId()}`));
+      return 0;
+    case 'start':
+      show(await api.post<ExperimentRecord>(`/experiments/${needId()}/start`));
+      return 0;
+    case 'report': {
+      const path = needId();
+      if (v.html) {
+        const html = await api.get<string>(`/experiments/${path}/report`);
+        await writeFileAtomic(v.html, html);
+        ctx.stdout.write(`wrote ${v.html}\n`);
+      }
+      const analysis = await api.get<Analysis>(`/experiments/${path}/analysis`);
+      if (v.json) writeJson(ctx.stdout, analysis);
+      else ctx.stdout.write(renderExperimentTable(analysis));
+      ctx.stdout.write(`HTML report: ${api.baseUrl}/experiments/${path}/report\n`);
+      return 0;
+    }
+    case 'promote': {
+      const r = await api.post<ExperimentRecord & { analysis: Analysis }>(
+        `/experiments/${needId()}/promote`,
+      );
+      if (v.json) writeJson(ctx.stdout, r);
+      else
+        ctx.stdout.write(
+          `promoted ${r.state.winner} of ${r.spec.id} through rollout ${r.state.rolloutId}\n`,
+        );
+      return 0;
+    }
+    case 'abort':
+      show(
+        await api.post<ExperimentRecord>(
+          `/experiments/${needId()}/abort`,
+          v.reason ? { reason: v.reason } : {},
+        ),
+      );
+      return 0;
+    default:
+      throw bmfError('BMF_ERR_USAGE', { reason: USAGE });
+  }
+};

@@ -1,0 +1,207 @@
+// `bmfleet rollout create|list|show|events|pause|resume|approve|cancel|rollback` over REST.
+import { parseArgs } from 'node:util';
+import { bmfError } from '../../shared/errors.js';
+import {
+  CLIENT_OPTIONS,
+  clientFrom,
+  formatTable,
+  formatTime,
+  parseTags,
+  shortDigest,
+  writeJson,
+} from '../http-client.js';
+import type { CommandRun } from '../main.js';
+
+const USAGE = `usage:
+  bmfleet rollout create BUNDLE_DIGEST [--ids a,b] [--chip C] [--tag k=v ...]
+        [--groups 10%,50%,100% | 1,5,rest] [--success-threshold PCT] [--approval]
+        [--error-percent PCT | --error-count N] [--min-finished N] [--on-error pause|rollback]
+        [--device-timeout MS] [--max-retries N] [--rate N/min] [--id ID]
+        [--soak MS --max-p95 MS --max-p95-regression PCT --max-error-rate R --min-accuracy A]
+  bmfleet rollout list [--json]
+  bmfleet rollout show ID [--json]
+  bmfleet rollout events ID [--json]
+  bmfleet rollout pause|resume|approve|cancel|rollback ID
+common: [--url http://127.0.0.1:8480] [--token TOKEN]`;
+
+const COMMANDS = ['pause', 'resume', 'approve', 'cancel', 'rollback'] as const;
+
+interface Rollout {
+  id: string;
+  bundle: string;
+  status: string;
+  group: number;
+  reason?: string;
+  createdAt: number;
+  updatedAt: number;
+  groups: { index: number; size: number; counts: Record<string, number> }[];
+}
+
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        ...CLIENT_OPTIONS,
+        id: { type: 'string' },
+        ids: { type: 'string' },
+        chip: { type: 'string' },
+        tag: { type: 'string', multiple: true },
+        groups: { type: 'string' },
+        'success-threshold': { type: 'string' },
+        approval: { type: 'boolean', default: false },
+        'error-percent': { type: 'string' },
+        'error-count': { type: 'string' },
+        'min-finished': { type: 'string' },
+        'on-error': { type: 'string' },
+        'device-timeout': { type: 'string' },
+        'max-retries': { type: 'string' },
+        rate: { type: 'string' },
+        soak: { type: 'string' },
+        'max-p95': { type: 'string' },
+        'max-p95-regression': { type: 'string' },
+        'max-error-rate': { type: 'string' },
+        'min-accuracy': { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
+  }
+}
+
+function num(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n))
+    throw bmfError('BMF_ERR_USAGE', { reason: `${flag}: not a number: ${raw}` });
+  return n;
+}
+
+/** `10%,50%,100%` -> percents; `1,5,rest` -> counts (the server puts the rest in the last). */
+export function parseGroups(raw: string | undefined): ({ percent: number } | { count: number })[] {
+  if (!raw) return [{ percent: 100 }];
+  return raw.split(',').map((part) => {
+    const p = part.trim();
+    if (p === 'rest') return { percent: 100 };
+    if (p.endsWith('%')) return { percent: num(p.slice(0, -1), '--groups') ?? 0 };
+    return { count: num(p, '--groups') ?? 0 };
+  });
+}
+
+type V = ReturnType<typeof parse>['values'];
+
+const defined = <T extends object>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
+
+export function rolloutBody(bundle: string, v: V): Record<string, unknown> {
+  const tags = parseTags(v.tag);
+  const errorThreshold = defined({
+    percent: num(v['error-percent'], '--error-percent'),
+    count: num(v['error-count'], '--error-count'),
+    minFinished: num(v['min-finished'], '--min-finished'),
+  });
+  const healthGate =
+    v.soak !== undefined
+      ? defined({
+          soakMs: num(v.soak, '--soak'),
+          maxP95Ms: num(v['max-p95'], '--max-p95'),
+          maxP95RegressionPct: num(v['max-p95-regression'], '--max-p95-regression'),
+          maxErrorRate: num(v['max-error-rate'], '--max-error-rate'),
+          minAccuracy: num(v['min-accuracy'], '--min-accuracy'),
+        })
+      : undefined;
+  return defined({
+    id: v.id,
+    bundle,
+    filter: defined({
+      ids: v.ids ? v.ids.split(',').map((s) => s.trim()) : undefined,
+      chip: v.chip,
+      tags: Object.keys(tags).length ? tags : undefined,
+    }),
+    groups: parseGroups(v.groups),
+    successThresholdPct: num(v['success-threshold'], '--success-threshold'),
+    afterGroup: v.approval ? 'approval' : undefined,
+    errorThreshold:
+      errorThreshold.percent !== undefined || errorThreshold.count !== undefined
+        ? { minFinished: 1, ...errorThreshold }
+        : undefined,
+    onError: v['on-error'],
+    deviceTimeoutMs: num(v['device-timeout'], '--device-timeout'),
+    maxRetries: num(v['max-retries'], '--max-retries'),
+    maxStartsPerMinute: num(v.rate, '--rate'),
+    healthGate,
+  });
+}
+
+const progress = (r: Rollout) =>
+  r.groups
+    .map((g) => {
+      const done = g.counts.active ?? 0;
+      const failed = (g.counts.failed ?? 0) + (g.counts.timed_out ?? 0);
+      return `${done}/${g.size}${failed ? ` (${failed} failed)` : ''}`;
+    })
+    .join(' | ');
+
+const table = (rs: readonly Rollout[]) =>
+  formatTable(
+    ['ROLLOUT', 'BUNDLE', 'STATUS', 'GROUP', 'PROGRESS', 'UPDATED'],
+    rs.map((r) => [
+      r.id,
+      shortDigest(r.bundle),
+      r.status,
+      `${r.group + 1}/${r.groups.length}`,
+      progress(r),
+      formatTime(r.updatedAt),
+    ]),
+  );
+
+export const run: CommandRun = async (ctx) => {
+  const { values: v, positionals } = parse(ctx.argv);
+  const [action, arg] = positionals;
+  const api = clientFrom(v, ctx.env);
+  const needId = () => {
+    if (!arg) throw bmfError('BMF_ERR_USAGE', { reason: `rollout ${action} needs ID\n${USAGE}` });
+    return encodeURIComponent(arg);
+  };
+  const print = (r: Rollout) => {
+    if (v.json) writeJson(ctx.stdout, r);
+    else ctx.stdout.write(table([r]) + (r.reason ? `reason: ${r.reason}\n` : ''));
+  };
+  switch (action) {
+    case 'create': {
+      if (!arg) throw bmfError('BMF_ERR_USAGE', { reason: `rollout create needs BUNDLE\n${USAGE}` });
+      print(await api.post<Rollout>('/v1/rollouts', rolloutBody(arg, v)));
+      return 0;
+    }
+    case 'list': {
+      const { rollouts } = await api.get<{ rollouts: Rollout[] }>('/v1/rollouts');
+      if (v.json) writeJson(ctx.stdout, rollouts);
+      else ctx.stdout.write(table(rollouts));
+      return 0;
+    }
+    case 'show':
+      print(await api.get<Rollout>(`/v1/rollouts/${needId()}`));
+      return 0;
+    case 'events': {
+      const { events } = await api.get<{
+        events: { id: number; at: number; type: string; deviceId: string | null; message: string }[];
+      }>(`/v1/rollouts/${needId()}/events`);
+      if (v.json) writeJson(ctx.stdout, events);
+      else
+        ctx.stdout.write(
+          formatTable(
+            ['TIME', 'EVENT', 'DEVICE', 'MESSAGE'],
+            events.map((e) => [formatTime(e.at), e.type, e.deviceId ?? '-', e.message]),
+          ),
+        );
+      return 0;
+    }
+    default:
+      if ((COMMANDS as readonly string[]).includes(action ?? '')) {
+        print(await api.post<Rollout>(`/v1/rollouts/${needId()}/${action}`));
+        return 0;
+      }
+      throw bmfError('BMF_ERR_USAGE', { reason: USAGE });
+  }
+};

@@ -1,0 +1,114 @@
+// `bmfleet telemetry show|group`: merged fleet telemetry over REST.
+import { parseArgs } from 'node:util';
+import { bmfError } from '../../shared/errors.js';
+import { CLIENT_OPTIONS, clientFrom, formatTable, writeJson } from '../http-client.js';
+import type { CommandRun } from '../main.js';
+
+const USAGE = `usage:
+  bmfleet telemetry show [--bundle DIGEST] [--device ID] [--variant V] [--from T] [--to T] [--json]
+  bmfleet telemetry group ROLLOUT_ID N [--json]
+T is an ISO time or ms since the epoch; the default range is the last hour.
+common: [--url http://127.0.0.1:8480] [--token TOKEN]`;
+
+interface Stage {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+}
+
+interface Summary {
+  requests: number;
+  errors: number;
+  errorRate: number;
+  errorsByCode: Record<string, number>;
+  latency: Record<string, Stage>;
+  accuracy: { golden: { correct: number; total: number } };
+  devices: number;
+  reports: number;
+}
+
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        ...CLIENT_OPTIONS,
+        bundle: { type: 'string' },
+        device: { type: 'string' },
+        variant: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
+  }
+}
+
+function timeArg(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (Number.isNaN(ms)) throw bmfError('BMF_ERR_USAGE', { reason: `${flag}: not a time: ${raw}` });
+  return ms;
+}
+
+const f = (n: number | undefined, digits = 2) => (n === undefined ? '-' : n.toFixed(digits));
+
+function describe(s: Summary): string {
+  const golden = s.accuracy.golden;
+  const head =
+    `reports ${s.reports} from ${s.devices} device(s); requests ${s.requests}, ` +
+    `errors ${s.errors} (${f(s.errorRate * 100)} %)` +
+    (golden.total ? `; golden accuracy ${f((golden.correct / golden.total) * 100)} %` : '') +
+    '\n';
+  const stages = Object.entries(s.latency);
+  return (
+    head +
+    (stages.length
+      ? formatTable(
+          ['STAGE', 'COUNT', 'P50 ms', 'P95 ms', 'P99 ms', 'MEAN ms'],
+          stages.map(([name, l]) => [name, String(l.count), f(l.p50), f(l.p95), f(l.p99), f(l.mean)]),
+        )
+      : '')
+  );
+}
+
+export const run: CommandRun = async (ctx) => {
+  const { values: v, positionals } = parse(ctx.argv);
+  const [action, id, n] = positionals;
+  const api = clientFrom(v, ctx.env);
+  if (action === 'show') {
+    const s = await api.get<Summary>('/v1/telemetry', {
+      bundle: v.bundle,
+      device: v.device,
+      variant: v.variant,
+      from: timeArg(v.from, '--from'),
+      to: timeArg(v.to, '--to'),
+    });
+    if (v.json) writeJson(ctx.stdout, s);
+    else ctx.stdout.write(describe(s));
+    return 0;
+  }
+  if (action === 'group') {
+    if (!id || n === undefined)
+      throw bmfError('BMF_ERR_USAGE', { reason: `telemetry group needs ROLLOUT_ID N\n${USAGE}` });
+    const g = await api.get<{
+      devices: number;
+      health: { requests: number; errorRate: number; p95Ms?: number; accuracy?: number } | null;
+    }>(`/v1/telemetry/rollouts/${encodeURIComponent(id)}/groups/${encodeURIComponent(n)}`);
+    if (v.json) writeJson(ctx.stdout, g);
+    else {
+      const h = g.health;
+      ctx.stdout.write(
+        h
+          ? `group ${n}: ${g.devices} device(s), requests ${h.requests}, error rate ${f(h.errorRate * 100)} %, p95 ${f(h.p95Ms)} ms, accuracy ${h.accuracy === undefined ? '-' : f(h.accuracy * 100) + ' %'}\n`
+          : `group ${n}: ${g.devices} device(s), no telemetry yet\n`,
+      );
+    }
+    return 0;
+  }
+  throw bmfError('BMF_ERR_USAGE', { reason: USAGE });
+};

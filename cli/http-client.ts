@@ -1,0 +1,126 @@
+// The REST client every controller-facing CLI command uses. Base URL from --url, BMFLEET_URL or
+// http://127.0.0.1:8480; operator token from --token, BMFLEET_TOKEN, or the token file the
+// controller wrote into its data dir (BMFLEET_DATA_DIR, default ./.bmfleet/controller).
+// API errors come back as BmfError with the server's code, so `bmfleet` exits with it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bmfError, BmfError, isErrorCode } from '../shared/errors.js';
+
+export const DEFAULT_URL = 'http://127.0.0.1:8480';
+export const DEFAULT_DATA_DIR = './.bmfleet/controller';
+
+export interface ClientOptions {
+  readonly url?: string | undefined;
+  readonly token?: string | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ApiClient {
+  readonly baseUrl: string;
+  get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
+  post<T>(path: string, body?: unknown): Promise<T>;
+  del(path: string): Promise<void>;
+}
+
+function readTokenFile(env: ClientOptions['env']): string | undefined {
+  const path = join(env.BMFLEET_DATA_DIR ?? DEFAULT_DATA_DIR, 'operator-token');
+  try {
+    return readFileSync(path, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function toError(res: Response): Promise<BmfError> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as {
+      error?: { code?: string; details?: Record<string, string | number | boolean> };
+    };
+    const code = body.error?.code;
+    if (code && isErrorCode(code)) return new BmfError(code, body.error?.details ?? {});
+  } catch {
+    // not our error shape; fall through
+  }
+  return bmfError('BMF_ERR_INTERNAL', { reason: `HTTP ${res.status}: ${text.slice(0, 200)}` });
+}
+
+export function createApiClient(opts: ClientOptions): ApiClient {
+  const baseUrl = (opts.url ?? opts.env.BMFLEET_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+  const token = opts.token ?? opts.env.BMFLEET_TOKEN ?? readTokenFile(opts.env);
+
+  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (e) {
+      const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
+      throw bmfError('BMF_ERR_IO', { path: baseUrl, reason: `controller unreachable: ${cause}` });
+    }
+    if (!res.ok) throw await toError(res);
+    if (res.status === 204) return undefined as T;
+    const type = res.headers.get('content-type') ?? '';
+    return (type.includes('json') ? await res.json() : await res.text()) as T;
+  }
+
+  return {
+    baseUrl,
+    get(path, query) {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) q.set(k, String(v));
+      const qs = q.toString();
+      return request('GET', qs ? `${path}?${qs}` : path);
+    },
+    post: (path, body) => request('POST', path, body ?? {}),
+    del: (path) => request('DELETE', path),
+  };
+}
+
+/** Fixed-width text table for humans (`--json` prints the API's JSON instead). */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+export const shortDigest = (d: string | undefined): string => (d ? d.slice(0, 12) : '-');
+
+export const formatTime = (ms: number | null | undefined): string =>
+  ms ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : '-';
+
+/** Options every controller-facing command accepts (node:util parseArgs shape). */
+export const CLIENT_OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+export function clientFrom(
+  values: { url?: string | undefined; token?: string | undefined },
+  env: ClientOptions['env'],
+): ApiClient {
+  return createApiClient({ url: values.url, token: values.token, env });
+}
+
+/** `key=value` flags into a record; BMF_ERR_USAGE naming the bad one. */
+export function parseTags(raw: readonly string[] | undefined, flag = '--tag'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of raw ?? []) {
+    const at = t.indexOf('=');
+    if (at < 1) throw bmfError('BMF_ERR_USAGE', { reason: `${flag} ${t}: expected key=value` });
+    out[t.slice(0, at)] = t.slice(at + 1);
+  }
+  return out;
+}
+
+export function writeJson(out: NodeJS.WritableStream, value: unknown): void {
+  out.write(`${JSON.stringify(value, null, 2)}\n`);
+}

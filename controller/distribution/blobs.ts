@@ -1,0 +1,299 @@
+// Serves blob chunks over MQTT. A device asks on its blob/req topic for a blob's offer (chunk
+// table) and then for chunks; answers go to its own blob/offer and blob/chunk topics. Only blobs
+// of bundles in the device's latest assignment are served, so a rogue device cannot pull
+// arbitrary blobs. When `broadcastThreshold` devices start fetching the same blob within
+// `broadcastWindowMs`, every chunk is published once on bmf/v1/blob/{digest}/chunk (QoS 0) for
+// all of them; per-device requests for chunks the broadcast has yet to send are left to it, and
+// gaps (QoS 0 may lose messages) are repaired per device on request.
+//
+// INVARIANTS: at most one broadcast run per blob at a time; each run publishes every chunk exactly
+// once, in order (`cursor` = next index it will send); per device at most `maxInFlightPerDevice`
+// chunk reads+publishes run at once and at most `maxQueuedPerDevice` wait.
+import { toBmfError, type BmfError } from '../../shared/errors.js';
+import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
+import type { BlobChunkRequest } from '../../shared/wire/messages.js';
+import { broadcastChunkTopic, deviceTopic } from '../../shared/wire/topics.js';
+import type { Registry } from '../registry/registry.js';
+import type { AssignmentService, Publish } from './assignments.js';
+import { computeChunkTable, readChunk, type ChunkTable } from './chunk-table.js';
+
+export const DEFAULT_CHUNK_SIZE = 256 * 1024;
+
+export interface BlobServerOptions {
+  readonly registry: Pick<Registry, 'blobPath' | 'blobSize' | 'blobsOf'>;
+  readonly assignments: Pick<AssignmentService, 'latest'>;
+  readonly publish: Publish;
+  readonly clock: { now(): number };
+  readonly chunkSize?: number;
+  /** Distinct devices starting a fetch of one blob within the window that trigger a broadcast. */
+  readonly broadcastThreshold?: number;
+  readonly broadcastWindowMs?: number;
+  /** Indices beyond this in one request are ignored (the device asks again). */
+  readonly maxChunksPerRequest?: number;
+  readonly maxInFlightPerDevice?: number;
+  readonly maxQueuedPerDevice?: number;
+  readonly onDropped?: (reason: string, err: BmfError) => void;
+}
+
+export interface BlobServerStats {
+  readonly offers: number;
+  readonly refused: number;
+  readonly dropped: number;
+  readonly perDevice: { readonly chunks: number; readonly bytes: number };
+  readonly broadcast: { readonly runs: number; readonly chunks: number; readonly bytes: number };
+  /** Per-device chunk requests left to a broadcast run that had yet to send them. */
+  readonly coveredByBroadcast: number;
+}
+
+interface Job {
+  readonly digest: string;
+  readonly index: number;
+  readonly requestId: string;
+}
+
+interface DeviceQueue {
+  readonly jobs: Job[];
+  running: number;
+}
+
+interface BroadcastState {
+  /** device id -> time it asked for the offer */
+  readonly starters: Map<string, number>;
+  run?: { cursor: number; readonly done: Promise<void> };
+}
+
+export function createBlobServer(opts: BlobServerOptions) {
+  const { registry, assignments, publish, clock } = opts;
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const threshold = opts.broadcastThreshold ?? 3;
+  const windowMs = opts.broadcastWindowMs ?? 2000;
+  const maxPerRequest = opts.maxChunksPerRequest ?? 256;
+  const maxInFlight = opts.maxInFlightPerDevice ?? 8;
+  const maxQueued = opts.maxQueuedPerDevice ?? 1024;
+  const dropped = (reason: string, e: unknown): void => {
+    counts.dropped++;
+    opts.onDropped?.(reason, toBmfError(e));
+  };
+
+  const tables = new Map<string, Promise<ChunkTable>>();
+  const queues = new Map<string, DeviceQueue>();
+  const broadcasts = new Map<string, BroadcastState>();
+  const allowed = new Map<string, { sequence: number; blobs: Set<string> }>();
+  let closed = false;
+  const counts = {
+    offers: 0,
+    refused: 0,
+    dropped: 0,
+    perDevice: { chunks: 0, bytes: 0 },
+    broadcast: { runs: 0, chunks: 0, bytes: 0 },
+    coveredByBroadcast: 0,
+  };
+
+  /** Computed once per blob; a failed computation is forgotten so a later request retries. */
+  function tableOf(digest: string): Promise<ChunkTable> {
+    let t = tables.get(digest);
+    if (!t) {
+      t = computeChunkTable(
+        registry.blobPath(digest),
+        digest,
+        registry.blobSize(digest),
+        chunkSize,
+      );
+      t.catch(() => tables.delete(digest));
+      tables.set(digest, t);
+    }
+    return t;
+  }
+
+  function mayFetch(deviceId: string, digest: string): boolean {
+    const latest = assignments.latest(deviceId);
+    if (!latest) return false;
+    let entry = allowed.get(deviceId);
+    if (!entry || entry.sequence !== latest.assignment.sequence) {
+      const blobs = new Set<string>();
+      for (const v of latest.assignment.variants) {
+        for (const b of registry.blobsOf(v.bundle.digest)) blobs.add(b);
+      }
+      entry = { sequence: latest.assignment.sequence, blobs };
+      allowed.set(deviceId, entry);
+    }
+    return entry.blobs.has(digest);
+  }
+
+  async function refuse(deviceId: string, req: BlobChunkRequest, code: string): Promise<void> {
+    counts.refused++;
+    await publish(
+      deviceTopic('blobOffer', deviceId),
+      encodeMessage('BlobOffer', {
+        digest: req.digest,
+        size: 0,
+        chunkSize: 0,
+        chunkSha256: [],
+        requestId: req.requestId,
+        errorCode: code,
+      }),
+      { qos: 1 },
+    );
+  }
+
+  function chunkMessage(table: ChunkTable, index: number, data: Uint8Array, requestId: string) {
+    return encodeMessage('BlobChunk', {
+      digest: table.digest,
+      index,
+      data,
+      chunkCount: table.chunkCount,
+      requestId,
+    });
+  }
+
+  function startBroadcast(digest: string, state: BroadcastState): void {
+    const run = { cursor: 0, done: Promise.resolve() };
+    state.run = run;
+    counts.broadcast.runs++;
+    run.done = (async () => {
+      try {
+        const table = await tableOf(digest);
+        const path = registry.blobPath(digest);
+        const topic = broadcastChunkTopic(digest);
+        for (let i = 0; i < table.chunkCount && !closed; i++) {
+          const bytes = chunkMessage(table, i, await readChunk(path, table, i), '');
+          run.cursor = i + 1; // requests for index i from now on are gap repairs
+          await publish(topic, bytes, { qos: 0 });
+          counts.broadcast.chunks++;
+          counts.broadcast.bytes += bytes.length;
+        }
+      } catch (e) {
+        dropped('broadcast', e);
+      } finally {
+        state.run = undefined;
+      }
+    })();
+  }
+
+  function noteStarter(deviceId: string, digest: string): void {
+    const now = clock.now();
+    let state = broadcasts.get(digest);
+    if (!state) {
+      state = { starters: new Map() };
+      broadcasts.set(digest, state);
+    }
+    state.starters.set(deviceId, now);
+    for (const [id, at] of state.starters) if (now - at > windowMs) state.starters.delete(id);
+    if (!state.run && state.starters.size >= threshold) {
+      state.starters.clear();
+      startBroadcast(digest, state);
+    }
+  }
+
+  function pump(deviceId: string, q: DeviceQueue): void {
+    while (q.running < maxInFlight && q.jobs.length > 0 && !closed) {
+      const job = q.jobs.shift() as Job;
+      q.running++;
+      serveChunk(deviceId, job)
+        .catch((e: unknown) => dropped('chunk', e))
+        .finally(() => {
+          q.running--;
+          if (q.running === 0 && q.jobs.length === 0) queues.delete(deviceId);
+          else pump(deviceId, q);
+        });
+    }
+  }
+
+  async function serveChunk(deviceId: string, job: Job): Promise<void> {
+    const run = broadcasts.get(job.digest)?.run;
+    if (run && job.index >= run.cursor) {
+      counts.coveredByBroadcast++;
+      return;
+    }
+    const table = await tableOf(job.digest);
+    const data = await readChunk(registry.blobPath(job.digest), table, job.index);
+    const bytes = chunkMessage(table, job.index, data, job.requestId);
+    await publish(deviceTopic('blobChunk', deviceId), bytes, { qos: 0 });
+    counts.perDevice.chunks++;
+    counts.perDevice.bytes += bytes.length;
+  }
+
+  async function handle(deviceId: string, req: BlobChunkRequest): Promise<void> {
+    if (!mayFetch(deviceId, req.digest)) {
+      await refuse(deviceId, req, 'BMF_ERR_FORBIDDEN');
+      return;
+    }
+    let table: ChunkTable;
+    try {
+      table = await tableOf(req.digest);
+    } catch (e) {
+      await refuse(deviceId, req, toBmfError(e).code);
+      return;
+    }
+    if (req.wantOffer) {
+      counts.offers++;
+      await publish(
+        deviceTopic('blobOffer', deviceId),
+        encodeMessage('BlobOffer', {
+          digest: req.digest,
+          size: table.size,
+          chunkSize: table.chunkSize,
+          chunkSha256: [...table.chunkSha256],
+          requestId: req.requestId,
+          errorCode: '',
+        }),
+        { qos: 1 },
+      );
+      noteStarter(deviceId, req.digest);
+    }
+    if (req.indices.length === 0) return;
+    let q = queues.get(deviceId);
+    if (!q) {
+      q = { jobs: [], running: 0 };
+      queues.set(deviceId, q);
+    }
+    const wanted = req.indices.slice(0, maxPerRequest);
+    for (const index of wanted) {
+      if (index >= table.chunkCount || q.jobs.length >= maxQueued) {
+        counts.dropped++;
+        continue;
+      }
+      q.jobs.push({ digest: req.digest, index, requestId: req.requestId });
+    }
+    pump(deviceId, q);
+  }
+
+  /** The link's blobRequest handler. Never throws: bad input is counted and dropped. */
+  async function handleRequest(deviceId: string, payload: Uint8Array): Promise<void> {
+    if (closed) return;
+    let req: BlobChunkRequest;
+    try {
+      req = decodeMessage('BlobChunkRequest', payload);
+    } catch (e) {
+      dropped('blobRequest', e);
+      return;
+    }
+    try {
+      await handle(deviceId, req);
+    } catch (e) {
+      dropped('blobRequest', e);
+    }
+  }
+
+  return {
+    handleRequest,
+    attach(link: {
+      on(kind: 'blobRequest', h: (id: string, p: Uint8Array) => Promise<void>): void;
+    }) {
+      link.on('blobRequest', handleRequest);
+    },
+    stats(): BlobServerStats {
+      return {
+        ...counts,
+        perDevice: { ...counts.perDevice },
+        broadcast: { ...counts.broadcast },
+      };
+    },
+    /** Stop serving; waits for running broadcasts to stop. */
+    async close(): Promise<void> {
+      closed = true;
+      await Promise.all([...broadcasts.values()].map((s) => s.run?.done));
+    },
+  };
+}
+export type BlobServer = ReturnType<typeof createBlobServer>;

@@ -1,0 +1,323 @@
+// From merged telemetry per arm to verdicts: per metric, per group, guardrails, drift, overall
+// winner. Pure: the service gathers the telemetry and persists the always-valid p-values.
+import {
+  assessDrift,
+  type ChannelCalibration,
+  type DriftVerdict,
+} from '../../shared/stats/drift.js';
+import type { DriftStats } from '../../shared/wire/messages.js';
+import type { LatencySketch } from '../../shared/stats/sketch.js';
+import { sketchBins } from '../../shared/stats/tests/index.js';
+import type { TelemetrySummary } from '../telemetry/summary.js';
+import {
+  compareLatency,
+  comparePaired,
+  compareRates,
+  type CompareContext,
+  type MetricResult,
+  type Verdict,
+} from './metrics.js';
+import {
+  DEFAULT_ACCURACY_MDE,
+  DEFAULT_ALPHA,
+  DEFAULT_LATENCY_MDE,
+  type Arm,
+  type ExperimentSpec,
+  type ExperimentState,
+} from './model.js';
+
+export interface ArmTelemetry {
+  readonly sketches: Readonly<Record<string, LatencySketch>>;
+  readonly summary: TelemetrySummary;
+}
+
+export interface AnalysisInput {
+  readonly spec: ExperimentSpec;
+  readonly state: ExperimentState;
+  readonly now: number;
+  readonly arms: { readonly A: ArmTelemetry; readonly B: ArmTelemetry };
+  /** Per-group breakdown (by chip or the stratification tag). */
+  readonly groups?: readonly {
+    readonly name: string;
+    readonly A: ArmTelemetry;
+    readonly B: ArmTelemetry;
+  }[];
+  /** Requests per arm per time bucket. */
+  readonly timeline?: readonly {
+    readonly startMs: number;
+    readonly A: number;
+    readonly B: number;
+  }[];
+  /** Calibration statistics of B's bundle (INT8 candidate) for the drift check. */
+  readonly calibrationB?: {
+    readonly stats: readonly ChannelCalibration[];
+    readonly int8Input: boolean;
+  };
+}
+
+export interface GuardrailStatus {
+  readonly breached: boolean;
+  readonly reasons: readonly string[];
+}
+
+export type OverallVerdict =
+  'B_better' | 'A_better' | 'no_difference' | 'tradeoff' | 'not_enough_data' | 'guardrail';
+
+export interface Analysis {
+  readonly experimentId: string;
+  readonly at: number;
+  readonly status: ExperimentState['status'];
+  readonly startedAt?: number;
+  readonly allocation: ExperimentSpec['allocation']['kind'];
+  readonly bundles: { readonly A: string; readonly B: string };
+  readonly alpha: number;
+  readonly samples: { readonly A: number; readonly B: number };
+  readonly metrics: readonly MetricResult[];
+  readonly overall: {
+    readonly verdict: OverallVerdict;
+    readonly winner?: Arm;
+    readonly reason: string;
+  };
+  readonly guardrails: GuardrailStatus;
+  readonly drift?: DriftVerdict;
+  readonly groups: readonly { readonly name: string; readonly metrics: readonly MetricResult[] }[];
+  readonly cdf: {
+    readonly A: readonly [number, number][];
+    readonly B: readonly [number, number][];
+  };
+  readonly timeline: readonly {
+    readonly startMs: number;
+    readonly A: number;
+    readonly B: number;
+  }[];
+  /** Always-valid p per metric key, to persist for the next look. */
+  readonly alwaysValidP: Readonly<Record<string, number>>;
+}
+
+function armMetrics(
+  spec: ExperimentSpec,
+  A: ArmTelemetry,
+  B: ArmTelemetry,
+  previous: Readonly<Record<string, number>>,
+): MetricResult[] {
+  const alpha = spec.alpha ?? DEFAULT_ALPHA;
+  const ctx = (key: string): CompareContext => ({
+    alpha,
+    minSamples: spec.minSamples,
+    previousP: previous[key] ?? 1,
+  });
+  const accMde = spec.metrics.accuracyMde ?? DEFAULT_ACCURACY_MDE;
+  const latMde = spec.metrics.latencyMde ?? DEFAULT_LATENCY_MDE;
+  const out: MetricResult[] = [];
+  for (const stage of spec.metrics.stages ?? ['e2e']) {
+    const key = `latency.${stage}`;
+    out.push(compareLatency(key, A.sketches[stage], B.sketches[stage], latMde, ctx(key)));
+  }
+  const a = A.summary;
+  const b = B.summary;
+  const g = [a.accuracy.golden, b.accuracy.golden] as const;
+  if (g[0].total + g[1].total > 0) {
+    out.push(
+      compareRates(
+        'accuracy.golden',
+        'accuracy golden',
+        g[0].correct,
+        g[0].total,
+        g[1].correct,
+        g[1].total,
+        accMde,
+        true,
+        ctx('accuracy.golden'),
+      ),
+    );
+  }
+  const f = [a.accuracy.feedback, b.accuracy.feedback] as const;
+  if (f[0].total + f[1].total > 0) {
+    out.push(
+      compareRates(
+        'accuracy.feedback',
+        'accuracy feedback',
+        f[0].correct,
+        f[0].total,
+        f[1].correct,
+        f[1].total,
+        accMde,
+        true,
+        ctx('accuracy.feedback'),
+      ),
+    );
+  }
+  // Shadow pairs are counted by the serving variant (A); sum both in case B served some.
+  const s = [a.accuracy.shadow, b.accuracy.shadow];
+  const pairs = s.reduce((n, x) => n + x.total, 0);
+  if (pairs > 0) {
+    const labelled = s.reduce(
+      (n, x) => n + x.bothCorrect + x.aOnlyCorrect + x.bOnlyCorrect + x.bothWrong,
+      0,
+    );
+    out.push(
+      comparePaired(
+        {
+          pairs,
+          agree: s.reduce((n, x) => n + x.agree, 0),
+          aOnlyCorrect: s.reduce((n, x) => n + x.aOnlyCorrect, 0),
+          bOnlyCorrect: s.reduce((n, x) => n + x.bOnlyCorrect, 0),
+          labelled,
+        },
+        accMde,
+        ctx('accuracy.shadow'),
+      ),
+    );
+  }
+  out.push(
+    compareRates(
+      'errors',
+      'error rate',
+      a.errors,
+      a.requests,
+      b.errors,
+      b.requests,
+      accMde,
+      false,
+      ctx('errors'),
+    ),
+  );
+  return out;
+}
+
+function guardrails(spec: ExperimentSpec, metrics: readonly MetricResult[]): GuardrailStatus {
+  const reasons: string[] = [];
+  const { maxErrorRateIncrease, maxAccuracyDrop } = spec.guardrails;
+  for (const m of metrics) {
+    if (
+      m.key === 'errors' &&
+      maxErrorRateIncrease !== undefined &&
+      m.effect.low > maxErrorRateIncrease
+    ) {
+      reasons.push(
+        `B's error rate is above A's by at least ${pct(m.effect.low)} (bound ${pct(maxErrorRateIncrease)})`,
+      );
+    }
+    if (
+      m.key.startsWith('accuracy.') &&
+      maxAccuracyDrop !== undefined &&
+      m.effect.high < -maxAccuracyDrop
+    ) {
+      reasons.push(
+        `${m.label}: B is below A by at least ${pct(-m.effect.high)} (bound ${pct(maxAccuracyDrop)})`,
+      );
+    }
+  }
+  return { breached: reasons.length > 0, reasons };
+}
+
+const pct = (x: number): string => `${(x * 100).toFixed(2)} pt`;
+
+function overall(
+  spec: ExperimentSpec,
+  metrics: readonly MetricResult[],
+  g: GuardrailStatus,
+): Analysis['overall'] {
+  if (g.breached) return { verdict: 'guardrail', winner: 'A', reason: g.reasons.join('; ') };
+  const by = (v: Verdict): MetricResult[] => metrics.filter((m) => m.verdict === v);
+  const better = by('better');
+  const worse = by('worse');
+  const names = (ms: MetricResult[]): string => ms.map((m) => m.label).join(', ');
+  if (better.length === 0 && worse.length === 0) {
+    if (metrics.some((m) => m.verdict === 'not_enough_data')) {
+      return {
+        verdict: 'not_enough_data',
+        reason: `waiting for data on ${names(by('not_enough_data'))}`,
+      };
+    }
+    return {
+      verdict: 'no_difference',
+      winner: 'A',
+      reason: 'no difference on any metric: keep the incumbent A',
+    };
+  }
+  if (worse.length === 0)
+    return { verdict: 'B_better', winner: 'B', reason: `B better on ${names(better)}` };
+  if (better.length === 0)
+    return { verdict: 'A_better', winner: 'A', reason: `B worse on ${names(worse)}` };
+  // Mixed, typically INT8 faster but less accurate: B wins only if every loss is an accuracy
+  // loss whose whole interval lies within the allowed drop (non-inferiority).
+  const bound = spec.guardrails.maxAccuracyDrop;
+  const tolerable = worse.every(
+    (m) => m.key.startsWith('accuracy.') && bound !== undefined && m.effect.low >= -bound,
+  );
+  if (tolerable) {
+    return {
+      verdict: 'B_better',
+      winner: 'B',
+      reason: `B better on ${names(better)}; accuracy loss within ${pct(bound ?? 0)}`,
+    };
+  }
+  return {
+    verdict: 'tradeoff',
+    reason: `B better on ${names(better)} but worse on ${names(worse)}`,
+  };
+}
+
+/** CDF points (value ms, cumulative fraction) of a sketch, at most `max` points. */
+export function cdfPoints(sketch: LatencySketch | undefined, max = 150): [number, number][] {
+  if (!sketch || sketch.count === 0) return [];
+  const bins = sketchBins(sketch);
+  const step = Math.max(1, Math.ceil(bins.values.length / max));
+  const out: [number, number][] = [];
+  let cum = 0;
+  bins.values.forEach((v, i) => {
+    cum += bins.counts[i]!;
+    if (i % step === step - 1 || i === bins.values.length - 1) out.push([v, cum / bins.total]);
+  });
+  return out;
+}
+
+/** Summary drift (mean/std per channel) back to the sums the drift check merges. */
+function driftStats(s: TelemetrySummary): DriftStats[] {
+  return s.drift.map((d) => ({
+    input: d.input,
+    channel: d.channel,
+    count: d.count,
+    sum: d.mean * d.count,
+    sumSq: d.std * d.std * Math.max(0, d.count - 1) + d.count * d.mean * d.mean,
+    min: d.min,
+    max: d.max,
+    clippedLow: d.clippedLow,
+    clippedHigh: d.clippedHigh,
+  }));
+}
+
+export function analyzeExperiment(input: AnalysisInput): Analysis {
+  const { spec, state, arms } = input;
+  const metrics = armMetrics(spec, arms.A, arms.B, state.alwaysValidP);
+  const g = guardrails(spec, metrics);
+  const samples = { A: arms.A.summary.requests, B: arms.B.summary.requests };
+  const drift = input.calibrationB
+    ? assessDrift(driftStats(arms.B.summary), input.calibrationB.stats, {
+        int8Input: input.calibrationB.int8Input,
+      })
+    : undefined;
+  return {
+    experimentId: spec.id,
+    at: input.now,
+    status: state.status,
+    ...(state.startedAt !== undefined ? { startedAt: state.startedAt } : {}),
+    allocation: spec.allocation.kind,
+    bundles: { A: spec.bundleA, B: spec.bundleB },
+    alpha: spec.alpha ?? DEFAULT_ALPHA,
+    samples,
+    metrics,
+    overall: overall(spec, metrics, g),
+    guardrails: g,
+    ...(drift ? { drift } : {}),
+    // Groups are descriptive: their p-values are not carried between looks.
+    groups: (input.groups ?? []).map((grp) => ({
+      name: grp.name,
+      metrics: armMetrics(spec, grp.A, grp.B, {}),
+    })),
+    cdf: { A: cdfPoints(arms.A.sketches['e2e']), B: cdfPoints(arms.B.sketches['e2e']) },
+    timeline: input.timeline ?? [],
+    alwaysValidP: Object.fromEntries(metrics.map((m) => [m.key, m.alwaysValidP])),
+  };
+}

@@ -1,0 +1,212 @@
+// Reports of an analysis: a self-contained HTML page (inline SVG, no scripts, no external
+// assets), a text table for the CLI, and JSON (the Analysis value itself).
+import type { Analysis } from './analyze.js';
+import type { MetricResult } from './metrics.js';
+
+const W = 560;
+const H = 240;
+const PAD = 40;
+const COLOURS = { A: '#1f77b4', B: '#d62728' } as const;
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+const num = (x: number, d = 3): string =>
+  Number.isFinite(x) ? Number(x.toPrecision(d)).toString() : '-';
+
+function fmtEffect(m: MetricResult): string {
+  const f = m.unit === 'ms' ? (x: number) => `${num(x)} ms` : (x: number) => `${num(x * 100)} pt`;
+  return `${f(m.effect.estimate)} [${f(m.effect.low)}, ${f(m.effect.high)}]`;
+}
+
+function svg(title: string, body: string): string {
+  return `<figure><figcaption>${esc(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}"><rect x="0" y="0" width="${W}" height="${H}" fill="#fff" stroke="#ccc"/>${body}</svg></figure>`;
+}
+
+function axes(xLabel: string, yLabel: string, xMax: number, yMax: number): string {
+  return (
+    `<line x1="${PAD}" y1="${H - PAD}" x2="${W - 10}" y2="${H - PAD}" stroke="#333"/>` +
+    `<line x1="${PAD}" y1="10" x2="${PAD}" y2="${H - PAD}" stroke="#333"/>` +
+    `<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="11">${esc(xLabel)} (max ${num(xMax)})</text>` +
+    `<text x="12" y="${H / 2}" font-size="11" transform="rotate(-90 12 ${H / 2})" text-anchor="middle">${esc(yLabel)} (max ${num(yMax)})</text>`
+  );
+}
+
+function legend(): string {
+  return (['A', 'B'] as const)
+    .map(
+      (k, i) =>
+        `<text x="${W - 60}" y="${24 + i * 14}" font-size="11" fill="${COLOURS[k]}">&#9632; ${k}</text>`,
+    )
+    .join('');
+}
+
+function polyline(
+  points: readonly [number, number][],
+  xMax: number,
+  yMax: number,
+  colour: string,
+): string {
+  const sx = (x: number): number => PAD + (x / (xMax || 1)) * (W - PAD - 10);
+  const sy = (y: number): number => H - PAD - (y / (yMax || 1)) * (H - PAD - 10);
+  const d = points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
+  return `<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${d}"/>`;
+}
+
+function cdfChart(a: Analysis): string {
+  const xMax = Math.max(0, ...a.cdf.A.map((p) => p[0]), ...a.cdf.B.map((p) => p[0]));
+  return svg(
+    'End-to-end latency CDF per variant',
+    axes('latency ms', 'fraction of requests', xMax, 1) +
+      polyline(a.cdf.A, xMax, 1, COLOURS.A) +
+      polyline(a.cdf.B, xMax, 1, COLOURS.B) +
+      legend(),
+  );
+}
+
+function accuracyChart(a: Analysis): string {
+  const rows = a.metrics.filter((m) => m.kind !== 'latency' && m.a && m.b);
+  const paired = a.metrics.find((m) => m.kind === 'paired');
+  const items: { label: string; colour: string; est: number; low: number; high: number }[] = [];
+  for (const m of rows) {
+    items.push({ label: `${m.label} A`, colour: COLOURS.A, ...iv(m.a!) });
+    items.push({ label: `${m.label} B`, colour: COLOURS.B, ...iv(m.b!) });
+  }
+  if (paired?.agreement)
+    items.push({ label: 'shadow top-1 agreement', colour: '#555', ...iv(paired.agreement) });
+  const rowH = Math.max(14, Math.min(30, (H - 30) / Math.max(1, items.length)));
+  const x = (p: number): number => 200 + p * (W - 220);
+  const body = items
+    .map((it, i) => {
+      const y = 20 + i * rowH;
+      return (
+        `<text x="8" y="${y + 4}" font-size="11">${esc(it.label)} ${num(it.est * 100)} %</text>` +
+        `<line x1="${x(it.low).toFixed(1)}" y1="${y}" x2="${x(it.high).toFixed(1)}" y2="${y}" stroke="${it.colour}" stroke-width="2"/>` +
+        `<circle cx="${x(it.est).toFixed(1)}" cy="${y}" r="3" fill="${it.colour}"/>`
+      );
+    })
+    .join('');
+  const scale = `<text x="200" y="${H - 6}" font-size="10">0 %</text><text x="${W - 40}" y="${H - 6}" font-size="10">100 %</text>`;
+  return svg(
+    'Accuracy per variant with intervals',
+    (body || `<text x="20" y="40" font-size="12">no labelled results yet</text>`) + scale,
+  );
+}
+const iv = (i: { estimate: number; low: number; high: number }) => ({
+  est: i.estimate,
+  low: i.low,
+  high: i.high,
+});
+
+function sampleChart(a: Analysis): string {
+  let cA = 0;
+  let cB = 0;
+  const t0 = a.timeline[0]?.startMs ?? 0;
+  const ptsA: [number, number][] = [];
+  const ptsB: [number, number][] = [];
+  for (const b of a.timeline) {
+    cA += b.A;
+    cB += b.B;
+    ptsA.push([(b.startMs - t0) / 60000, cA]);
+    ptsB.push([(b.startMs - t0) / 60000, cB]);
+  }
+  const xMax = Math.max(1, ...ptsA.map((p) => p[0]));
+  const yMax = Math.max(1, cA, cB);
+  return svg(
+    'Sample size over time (cumulative requests per arm)',
+    axes('minutes since start', 'requests', xMax, yMax) +
+      polyline(ptsA, xMax, yMax, COLOURS.A) +
+      polyline(ptsB, xMax, yMax, COLOURS.B) +
+      legend(),
+  );
+}
+
+function groupChart(a: Analysis): string {
+  const rows = a.groups.map((g) => ({
+    name: g.name,
+    m: g.metrics.find((m) => m.key === 'latency.e2e'),
+  }));
+  const vals = rows
+    .flatMap((r) => (r.m ? [r.m.effect.low, r.m.effect.high] : []))
+    .filter(Number.isFinite);
+  const lo = Math.min(0, ...vals);
+  const hi = Math.max(0, ...vals);
+  const x = (v: number): number => 200 + ((v - lo) / (hi - lo || 1)) * (W - 220);
+  const body = rows
+    .map((r, i) => {
+      const y = 24 + i * 22;
+      if (!r.m || !Number.isFinite(r.m.effect.estimate))
+        return `<text x="8" y="${y + 4}" font-size="11">${esc(r.name)}: no data</text>`;
+      return (
+        `<text x="8" y="${y + 4}" font-size="11">${esc(r.name)} ${num(r.m.effect.estimate)} ms</text>` +
+        `<line x1="${x(r.m.effect.low).toFixed(1)}" y1="${y}" x2="${x(r.m.effect.high).toFixed(1)}" y2="${y}" stroke="#333" stroke-width="2"/>` +
+        `<circle cx="${x(r.m.effect.estimate).toFixed(1)}" cy="${y}" r="3" fill="${COLOURS.B}"/>`
+      );
+    })
+    .join('');
+  const zero = `<line x1="${x(0)}" y1="10" x2="${x(0)}" y2="${H - 20}" stroke="#999" stroke-dasharray="3 3"/>`;
+  return svg(
+    'Per-group latency shift B - A (ms, Hodges-Lehmann)',
+    zero + (body || `<text x="20" y="40" font-size="12">a single group</text>`),
+  );
+}
+
+function metricRowsHtml(metrics: readonly MetricResult[]): string {
+  return metrics
+    .map(
+      (m) =>
+        `<tr><td>${esc(m.label)}</td><td>${m.nA}</td><td>${m.nB}</td><td>${esc(fmtEffect(m))}</td><td>${num(m.alwaysValidP)}</td><td class="${m.verdict}">${m.verdict.replace('_', ' ')}</td></tr>`,
+    )
+    .join('');
+}
+
+export function renderExperimentReport(a: Analysis): string {
+  const quantiles = a.metrics
+    .filter((m) => m.quantiles)
+    .flatMap((m) =>
+      m.quantiles!.map(
+        (q) =>
+          `<tr><td>${esc(m.label)} p${q.q * 100}</td><td>${num(q.a.value)}</td><td>${num(q.b.value)}</td><td>${num(q.difference)} [${num(q.low)}, ${num(q.high)}]</td><td>${num(q.relativePct)} %</td></tr>`,
+      ),
+    )
+    .join('');
+  const drift = a.drift
+    ? `<h2>Field quantization health</h2><p class="${a.drift.suspect ? 'worse' : 'no_difference'}">${a.drift.suspect ? 'INT8 calibration suspect: ' + esc(a.drift.reasons.join('; ')) : a.drift.insufficient ? 'not enough input statistics yet' : 'live inputs match the calibration data'}</p>`
+    : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experiment ${esc(a.experimentId)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:64em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}.better{color:#080}.worse{color:#b00}figure{display:inline-block;margin:0 1em 1em 0}</style></head><body>
+<h1>Experiment ${esc(a.experimentId)}</h1>
+<p>Status <b>${esc(a.status)}</b>, allocation ${esc(a.allocation)}, A = <code>${esc(a.bundles.A.slice(0, 12))}</code>, B = <code>${esc(a.bundles.B.slice(0, 12))}</code>, samples A ${a.samples.A}, B ${a.samples.B}, alpha ${a.alpha}.</p>
+<h2>Verdict: ${esc(a.overall.verdict.replace('_', ' '))}${a.overall.winner ? ` (winner ${a.overall.winner})` : ''}</h2>
+<p>${esc(a.overall.reason)}</p>
+${a.guardrails.breached ? `<p class="worse">Guardrail breached: ${esc(a.guardrails.reasons.join('; '))}</p>` : ''}
+<table><thead><tr><th>metric</th><th>n A</th><th>n B</th><th>B - A [always-valid interval]</th><th>always-valid p</th><th>verdict</th></tr></thead><tbody>${metricRowsHtml(a.metrics)}</tbody></table>
+<h2>Latency quantiles (ms)</h2><table><thead><tr><th>quantile</th><th>A</th><th>B</th><th>B - A [interval]</th><th>relative</th></tr></thead><tbody>${quantiles}</tbody></table>
+${drift}
+<h2>Pictures</h2>
+${cdfChart(a)}${accuracyChart(a)}${sampleChart(a)}${groupChart(a)}
+<p><small>Intervals and p-values are always-valid (mixture SPRT), so looking at this page while the experiment runs does not inflate false positives. Quantile intervals are fixed-horizon order-statistic intervals (descriptive).</small></p>
+</body></html>
+`;
+}
+
+/** Plain-text table for `bmfleet experiment report`. */
+export function renderExperimentTable(a: Analysis): string {
+  const rows = [['metric', 'n A', 'n B', 'B - A [interval]', 'p (always-valid)', 'verdict']];
+  for (const m of a.metrics)
+    rows.push([m.label, String(m.nA), String(m.nB), fmtEffect(m), num(m.alwaysValidP), m.verdict]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+  const head = `experiment ${a.experimentId} (${a.status}, ${a.allocation}); samples A ${a.samples.A}, B ${a.samples.B}`;
+  const verdict = `verdict: ${a.overall.verdict}${a.overall.winner ? `, winner ${a.overall.winner}` : ''}: ${a.overall.reason}`;
+  const extra = [
+    ...(a.guardrails.breached ? [`guardrail breached: ${a.guardrails.reasons.join('; ')}`] : []),
+    ...(a.drift?.suspect ? [`INT8 calibration suspect: ${a.drift.reasons.join('; ')}`] : []),
+  ];
+  return [head, ...lines, verdict, ...extra].join('\n') + '\n';
+}

@@ -1,0 +1,305 @@
+// The experiment shell: validate, persist (table `experiments`), publish assignments, gather
+// telemetry, analyze, promote through a rollout, abort back to A. State lives in SQLite so an
+// experiment survives controller restarts; every decision is made by the pure modules.
+import { Value } from '@sinclair/typebox/value';
+import { bmfError } from '../../shared/errors.js';
+import type { BundleManifest } from '../../shared/bundle/manifest.js';
+import type { LatencySketch } from '../../shared/stats/sketch.js';
+import { parseCalibrationStats } from '../../shared/stats/drift.js';
+import type { AssignRequest } from '../distribution/assignments.js';
+import type { Db } from '../store/db.js';
+import type { TelemetryFilter } from '../telemetry/store.js';
+import type { TelemetrySummary, TimelineBucket } from '../telemetry/summary.js';
+import { planAllocation, restorePlan, stratumOf } from './allocate.js';
+import { analyzeExperiment, type Analysis, type ArmTelemetry } from './analyze.js';
+import {
+  ExperimentSpecSchema,
+  type DeviceInfo,
+  type ExperimentSpec,
+  type ExperimentState,
+} from './model.js';
+import {
+  checkCompatible,
+  checkNoOverlap,
+  checkPowered,
+  checkState,
+  resolvePopulation,
+} from './validate.js';
+
+type MaybePromise<T> = T | Promise<T>;
+
+export interface ExperimentTelemetry {
+  sketches(filter: TelemetryFilter): MaybePromise<Record<string, LatencySketch>>;
+  query(filter: TelemetryFilter): MaybePromise<TelemetrySummary>;
+  timeline(filter: TelemetryFilter, bucketMs: number): MaybePromise<readonly TimelineBucket[]>;
+}
+
+export interface ExperimentServiceDeps {
+  readonly db: Db;
+  readonly clock: { now(): number };
+  readonly registry: {
+    getBundle(digest: string): { readonly manifest: BundleManifest } | undefined;
+  };
+  readonly devices: () => readonly DeviceInfo[];
+  readonly assign: (deviceId: string, request: AssignRequest) => Promise<unknown>;
+  readonly telemetry: ExperimentTelemetry;
+  /** Start a rollout of `bundle` to `deviceIds`; returns its id. */
+  readonly createRollout: (spec: {
+    bundle: string;
+    deviceIds: readonly string[];
+    reason: string;
+  }) => Promise<string>;
+  /** Bucket width of "sample size over time" (default 1 minute, the telemetry rollup). */
+  readonly timelineBucketMs?: number;
+}
+
+export interface ExperimentRecord {
+  readonly spec: ExperimentSpec;
+  readonly state: ExperimentState;
+}
+
+export function parseExperimentSpec(body: unknown): ExperimentSpec {
+  if (!Value.Check(ExperimentSpecSchema, body)) {
+    const first = [...Value.Errors(ExperimentSpecSchema, body)][0];
+    throw bmfError('BMF_ERR_BAD_REQUEST', {
+      reason: first ? `${first.path || '/'}: ${first.message}` : 'invalid experiment spec',
+    });
+  }
+  return body;
+}
+
+export function createExperimentService(deps: ExperimentServiceDeps) {
+  const { db, clock } = deps;
+  const insert = db.prepare(
+    'INSERT INTO experiments(id, spec, state, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const update = db.prepare(
+    'UPDATE experiments SET state = ?, status = ?, updated_at = ? WHERE id = ?',
+  );
+  const selectOne = db.prepare('SELECT spec, state FROM experiments WHERE id = ?');
+  const selectAll = db.prepare('SELECT spec, state FROM experiments ORDER BY created_at, id');
+
+  const decode = (row: { spec: string; state: string }): ExperimentRecord => ({
+    spec: JSON.parse(row.spec) as ExperimentSpec,
+    state: JSON.parse(row.state) as ExperimentState,
+  });
+  const list = (): ExperimentRecord[] =>
+    (selectAll.all() as { spec: string; state: string }[]).map(decode);
+  const others = (): { id: string; state: ExperimentState }[] =>
+    list().map((r) => ({ id: r.spec.id, state: r.state }));
+  function get(id: string): ExperimentRecord {
+    const row = selectOne.get(id) as { spec: string; state: string } | undefined;
+    if (!row) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'experiment', id });
+    return decode(row);
+  }
+  function save(id: string, state: ExperimentState): void {
+    update.run(JSON.stringify(state), state.status, clock.now(), id);
+  }
+  function manifest(digest: string): BundleManifest {
+    const b = deps.registry.getBundle(digest);
+    if (!b) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: digest });
+    return b.manifest;
+  }
+  function population(state: ExperimentState): DeviceInfo[] {
+    const ids = new Set(state.devices);
+    return deps.devices().filter((d) => ids.has(d.id));
+  }
+
+  async function armTelemetry(
+    deviceIds: readonly string[],
+    bundle: string,
+    fromMs: number,
+    toMs: number,
+  ): Promise<ArmTelemetry> {
+    const filter: TelemetryFilter = { deviceIds, bundle, fromMs, toMs };
+    return {
+      sketches: await deps.telemetry.sketches(filter),
+      summary: await deps.telemetry.query(filter),
+    };
+  }
+
+  function armDevices(
+    state: ExperimentState,
+    arm: 'A' | 'B',
+    within?: ReadonlySet<string>,
+  ): string[] {
+    return state.devices.filter((d) => {
+      const a = state.arms?.[d] ?? 'both';
+      return (a === arm || a === 'both') && (!within || within.has(d));
+    });
+  }
+
+  async function gather(spec: ExperimentSpec, state: ExperimentState): Promise<Analysis> {
+    const now = clock.now();
+    const from = state.startedAt ?? now;
+    const to = state.endedAt ?? now + 1;
+    const [A, B] = await Promise.all([
+      armTelemetry(armDevices(state, 'A'), spec.bundleA, from, to),
+      armTelemetry(armDevices(state, 'B'), spec.bundleB, from, to),
+    ]);
+    const stratify =
+      spec.allocation.kind === 'cohorts' ? (spec.allocation.stratifyBy ?? 'chip') : 'chip';
+    const byGroup = new Map<string, Set<string>>();
+    for (const d of population(state)) {
+      const key = stratumOf(d, stratify) || '(none)';
+      byGroup.set(key, (byGroup.get(key) ?? new Set()).add(d.id));
+    }
+    const groups = [];
+    if (byGroup.size > 1) {
+      for (const [name, ids] of [...byGroup].sort(([x], [y]) => x.localeCompare(y))) {
+        groups.push({
+          name: `${stratify}=${name}`,
+          A: await armTelemetry(armDevices(state, 'A', ids), spec.bundleA, from, to),
+          B: await armTelemetry(armDevices(state, 'B', ids), spec.bundleB, from, to),
+        });
+      }
+    }
+    const bucket = deps.timelineBucketMs ?? 60_000;
+    const tA = await deps.telemetry.timeline(
+      { deviceIds: armDevices(state, 'A'), bundle: spec.bundleA, fromMs: from, toMs: to },
+      bucket,
+    );
+    const tB = await deps.telemetry.timeline(
+      { deviceIds: armDevices(state, 'B'), bundle: spec.bundleB, fromMs: from, toMs: to },
+      bucket,
+    );
+    const starts = [...new Set([...tA, ...tB].map((b) => b.startMs))].sort((x, y) => x - y);
+    const timeline = starts.map((startMs) => ({
+      startMs,
+      A: tA.find((b) => b.startMs === startMs)?.requests ?? 0,
+      B: tB.find((b) => b.startMs === startMs)?.requests ?? 0,
+    }));
+    const mB = deps.registry.getBundle(spec.bundleB)?.manifest;
+    const calibration = mB ? parseCalibrationStats(mB.metadata) : [];
+    return analyzeExperiment({
+      spec,
+      state,
+      now,
+      arms: { A, B },
+      groups,
+      timeline,
+      ...(calibration.length > 0 && mB
+        ? { calibrationB: { stats: calibration, int8Input: mB.precision === 'int8' } }
+        : {}),
+    });
+  }
+
+  async function publish(
+    plans: readonly { deviceId: string; request: AssignRequest }[],
+  ): Promise<void> {
+    for (const p of plans) await deps.assign(p.deviceId, p.request);
+  }
+
+  const service = {
+    list,
+    get,
+
+    create(body: unknown): ExperimentRecord {
+      const spec = parseExperimentSpec(body);
+      if (selectOne.get(spec.id))
+        throw bmfError('BMF_ERR_CONFLICT', { kind: 'experiment', id: spec.id, reason: 'exists' });
+      if (spec.bundleA === spec.bundleB) {
+        throw bmfError('BMF_ERR_EXPERIMENT_INCOMPATIBLE', {
+          reason: 'A and B are the same bundle',
+        });
+      }
+      checkCompatible(manifest(spec.bundleA), manifest(spec.bundleB));
+      const devices = resolvePopulation(spec, deps.devices());
+      checkNoOverlap(spec.id, devices, others());
+      const now = clock.now();
+      const state: ExperimentState = {
+        status: 'created',
+        createdAt: now,
+        devices,
+        alwaysValidP: {},
+        looks: [],
+      };
+      insert.run(spec.id, JSON.stringify(spec), JSON.stringify(state), state.status, now, now);
+      return { spec, state };
+    },
+
+    async start(id: string): Promise<ExperimentRecord> {
+      const { spec, state } = get(id);
+      checkState(id, state, ['created'], 'start');
+      checkNoOverlap(id, state.devices, others());
+      const plans = planAllocation(spec, population(state));
+      const next: ExperimentState = {
+        ...state,
+        status: 'running',
+        startedAt: clock.now(),
+        arms: Object.fromEntries(plans.map((p) => [p.deviceId, p.arm])),
+      };
+      // Persist first: a crash mid-publish is repaired by start's idempotent assignments on resume.
+      save(id, next);
+      await publish(plans);
+      return { spec, state: next };
+    },
+
+    /** Analyze now; a look while running is recorded (its p-values feed the next look). */
+    async analyze(id: string): Promise<Analysis> {
+      const { spec, state } = get(id);
+      checkState(id, state, ['running', 'concluded', 'aborted', 'promoted'], 'analyze');
+      const analysis = await gather(spec, state);
+      if (state.status === 'running') {
+        const look = {
+          at: analysis.at,
+          samplesA: analysis.samples.A,
+          samplesB: analysis.samples.B,
+          verdict: analysis.overall.verdict,
+        };
+        save(id, {
+          ...state,
+          alwaysValidP: analysis.alwaysValidP,
+          looks: [...state.looks, look].slice(-500),
+        });
+        if (analysis.guardrails.breached) {
+          await service.abort(id, `guardrail: ${analysis.guardrails.reasons.join('; ')}`);
+        }
+      }
+      return analysis;
+    },
+
+    async promote(id: string): Promise<ExperimentRecord & { analysis: Analysis }> {
+      const { spec, state } = get(id);
+      checkState(id, state, ['running', 'concluded'], 'promote');
+      const analysis = await service.analyze(id);
+      const fresh = get(id).state;
+      checkState(id, fresh, ['running', 'concluded'], 'promote');
+      checkPowered(spec, fresh, analysis.samples, clock.now());
+      const winner = analysis.overall.winner;
+      if (!winner) {
+        throw bmfError('BMF_ERR_EXPERIMENT_UNDERPOWERED', {
+          reason: `no winner yet (${analysis.overall.reason})`,
+        });
+      }
+      const bundle = winner === 'A' ? spec.bundleA : spec.bundleB;
+      const rolloutId = await deps.createRollout({
+        bundle,
+        deviceIds: fresh.devices,
+        reason: `experiment ${id}: promote ${winner}`,
+      });
+      const next: ExperimentState = {
+        ...fresh,
+        status: 'promoted',
+        endedAt: clock.now(),
+        winner,
+        rolloutId,
+        reason: analysis.overall.reason,
+      };
+      save(id, next);
+      return { spec, state: next, analysis };
+    },
+
+    async abort(id: string, reason = 'aborted by operator'): Promise<ExperimentRecord> {
+      const { spec, state } = get(id);
+      checkState(id, state, ['created', 'running', 'concluded'], 'abort');
+      const next: ExperimentState = { ...state, status: 'aborted', endedAt: clock.now(), reason };
+      save(id, next);
+      if (state.status !== 'created') await publish(restorePlan(spec, state.devices));
+      return { spec, state: next };
+    },
+  };
+  return service;
+}
+
+export type ExperimentService = ReturnType<typeof createExperimentService>;

@@ -1,0 +1,337 @@
+// The controller program. Builds the parts in a fixed order from a validated, frozen config and
+// tears them down in reverse:
+//   store -> keys -> broker -> controller link -> device tracker -> registry, assignments and
+//   blob server -> rollout executor -> telemetry -> REST API
+// Device messages are held at a gate until every part is built, so nothing the broker delivers
+// right after connect (a persistent session's queue) reaches a part that does not exist yet.
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { bmfError, isBmfError, type BmfError } from '../shared/errors.js';
+import { writeFileAtomic } from '../shared/fs/atomic.js';
+import { createKeystore, type Keystore } from '../shared/trust/keystore.js';
+import type { DeviceTopicKind } from '../shared/wire/topics.js';
+import { createApi } from './api/index.js';
+import { deviceGauges } from './api/metrics.js';
+import type { RoutePlugin } from './api/services.js';
+import { CONTROLLER_USERNAME } from './broker/acl.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
+import { connectControllerLink, type ControllerLink } from './broker/link.js';
+import { brokerPlan, controllerPaths, type ControllerConfig } from './config.js';
+import { createDeviceTracker } from './devices/tracker.js';
+import { createAssignmentService } from './distribution/assignments.js';
+import { createBlobServer } from './distribution/blobs.js';
+import { blobDownloadRoutes } from './distribution/http.js';
+import { createRegistry } from './registry/registry.js';
+import { createRolloutExecutor } from './rollout/executor.js';
+import { createCounters, openDatabase } from './store/db.js';
+import { createDeviceRepo } from './store/devices.js';
+import { createRolloutRepo } from './store/rollouts.js';
+import { createTelemetryService } from './telemetry/service.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export interface StartOptions {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Route plugins of other parts (experiments...), registered after the controller's own. */
+  readonly plugins?: readonly RoutePlugin[];
+}
+
+export interface ControllerHandle {
+  readonly apiUrl: string;
+  readonly brokerUrl: string;
+  /** The operator token when this start generated it (print it once), else undefined. */
+  readonly generatedToken?: string;
+  readonly api: FastifyInstance;
+  stop(): Promise<void>;
+}
+
+/** Signed assignments live 30 days; republishAll renews them at half-life on start-up. */
+const ASSIGNMENT_DEFAULTS = {
+  expiresInMs: 30 * 86_400_000,
+  health: { maxErrorRate: 0.2, maxP95Ms: 10_000, windowS: 60 },
+} as const;
+
+const DEVICE_KINDS: readonly DeviceTopicKind[] = [
+  'hello',
+  'state',
+  'presence',
+  'blobRequest',
+  'telemetry',
+  'event',
+  'ack',
+];
+
+type Handler = (deviceId: string, payload: Uint8Array) => void | Promise<void>;
+
+/** Holds device messages (up to `limit`) until open(); then routes them to the parts. */
+function createLinkGate(link: ControllerLink, limit: number, onOverflow: () => void) {
+  const handlers = new Map<DeviceTopicKind, Handler>();
+  let held: [DeviceTopicKind, string, Uint8Array][] | undefined = [];
+  const route = (kind: DeviceTopicKind, id: string, p: Uint8Array) => handlers.get(kind)?.(id, p);
+  for (const kind of DEVICE_KINDS) {
+    link.on(kind, (id, p) => {
+      if (!held) return route(kind, id, p);
+      if (held.length < limit) held.push([kind, id, p]);
+      else onOverflow();
+    });
+  }
+  return {
+    on(kind: DeviceTopicKind, h: Handler): void {
+      handlers.set(kind, h);
+    },
+    async open(): Promise<void> {
+      const queue = held ?? [];
+      held = undefined;
+      for (const [kind, id, p] of queue) await route(kind, id, p);
+    },
+  };
+}
+
+/** A random secret kept in a 0600 file; created on first start. Returns [value, created]. */
+async function readOrCreateSecret(path: string): Promise<[string, boolean]> {
+  try {
+    const v = (await readFile(path, 'utf8')).trim();
+    if (v) return [v, false];
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message });
+    }
+  }
+  const v = randomBytes(32).toString('base64url');
+  await writeFileAtomic(path, `${v}\n`);
+  await chmod(path, 0o600);
+  return [v, true];
+}
+
+async function ensureKeys(keys: Keystore, now: Date, log: Logger): Promise<void> {
+  try {
+    await keys.readRootJson();
+  } catch (e) {
+    if (!isBmfError(e, 'BMF_ERR_KEYS_MISSING')) throw e;
+    const s = await keys.init({ now });
+    log.warn({ dir: s.dir, version: s.version }, 'no signing keys found: created a new root');
+  }
+}
+
+const loopbackFor = (host: string): string =>
+  host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+const publicHostFor = (host: string): string =>
+  host === '0.0.0.0' || host === '::' ? hostname() : host;
+
+export async function startController(
+  config: ControllerConfig,
+  options: StartOptions = {},
+): Promise<ControllerHandle> {
+  const clock = options.clock ?? { now: () => Date.now() };
+  const log = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
+  const paths = controllerPaths(config);
+  const stack: { name: string; stop: () => Promise<void> | void }[] = [];
+  const stop = async () => {
+    for (const part of stack.splice(0).reverse()) {
+      try {
+        await part.stop();
+      } catch (e) {
+        log.error({ err: e, part: part.name }, 'shutdown step failed');
+      }
+    }
+    log.info('controller stopped');
+  };
+
+  try {
+    await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
+
+    // 1. store
+    const db = openDatabase(paths.database);
+    stack.push({ name: 'store', stop: () => void db.close() });
+    const counters = createCounters(db);
+    const devices = createDeviceRepo(db);
+    const rollouts = createRolloutRepo(db);
+    devices.markAllOffline();
+
+    // 2. keys
+    const keys = createKeystore(paths.keysDir);
+    await ensureKeys(keys, new Date(clock.now()), log);
+    const rootJson = await keys.readRootJson();
+
+    // 3. broker (embedded aedes, or a connection to an external one)
+    const plan = brokerPlan(config);
+    const [controllerSecret] = await readOrCreateSecret(paths.controllerSecret);
+    let onPresence: (id: string, online: boolean) => void = () => undefined;
+    let brokerUrl: string;
+    let advertised: string;
+    let agentProtocol: 4 | 5;
+    let linkAuth = { username: CONTROLLER_USERNAME, password: controllerSecret };
+    if (plan.kind === 'embedded') {
+      const o = plan.options;
+      const broker: EmbeddedBroker = await startEmbeddedBroker({
+        host: o.host,
+        port: o.port,
+        ...(o.tls ? { tls: o.tls } : {}),
+        ...(o.wsPort !== undefined ? { wsPort: o.wsPort } : {}),
+        controllerSecret,
+        authenticateDevice: (id, secret) => devices.authenticate(id, secret),
+        onDenied: (what, who, detail) => {
+          counters.add(`broker_denied_${what}`);
+          log.warn({ what, who, detail }, 'broker denied');
+        },
+        onPresence: (id, online) => onPresence(id, online),
+      });
+      stack.push({ name: 'broker', stop: () => broker.close() });
+      brokerUrl = `mqtt://${loopbackFor(o.host)}:${broker.port}`;
+      advertised = `mqtt://${publicHostFor(o.host)}:${broker.port}`;
+      agentProtocol = 4; // aedes speaks MQTT 3.1.1 only
+    } else {
+      const o = plan.options;
+      brokerUrl = o.url;
+      advertised = o.url;
+      agentProtocol = o.protocolVersion;
+      linkAuth = {
+        username: o.username ?? CONTROLLER_USERNAME,
+        password: o.password ?? controllerSecret,
+      };
+    }
+    advertised = config.broker.advertisedUrl ?? advertised;
+
+    // 4. controller link
+    const dropped = (kind: string, err: BmfError) => {
+      counters.add(`dropped_${kind}`);
+      log.debug({ kind, code: err.code }, err.message);
+    };
+    const link = await connectControllerLink({
+      url: brokerUrl,
+      ...linkAuth,
+      clientId: `${CONTROLLER_USERNAME}-main`,
+      protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
+      onDropped: (reason, err) => dropped(reason, err),
+    });
+    stack.push({ name: 'link', stop: () => link.close() });
+    const gate = createLinkGate(link, 100_000, () => counters.add('dropped_gate_overflow'));
+
+    // 5. device tracker
+    const tracker = createDeviceTracker({ devices, db, clock, onDropped: dropped });
+    tracker.attach(gate);
+    onPresence = (id, online) => tracker.setConnected(id, online);
+
+    // 6. registry, assignments, blob server
+    const publish = (t: string, p: Uint8Array, o: { qos: 0 | 1; retain?: boolean }) =>
+      link.publish(t, p, o);
+    const registry = createRegistry({
+      db,
+      blobDir: paths.blobDir,
+      root: () => keys.readRoot(),
+      clock,
+    });
+    const assignments = createAssignmentService({
+      db,
+      registry,
+      devices,
+      signers: () => keys.signers('assignment'),
+      publish,
+      clock,
+      defaults: ASSIGNMENT_DEFAULTS,
+    });
+    const blobs = createBlobServer({
+      registry,
+      assignments,
+      publish,
+      clock,
+      onDropped: dropped,
+    });
+    gate.on('blobRequest', (id, p) => blobs.handleRequest(id, p));
+    stack.push({ name: 'blob server', stop: () => blobs.close() });
+    const republished = await assignments.republishAll();
+    log.info(republished, 'assignments republished');
+
+    // 7. rollout executor (its health gate reads telemetry, built next; bound late)
+    let telemetryRef: ReturnType<typeof createTelemetryService> | undefined;
+    const executor = createRolloutExecutor({
+      rollouts,
+      clock,
+      observe: (ids) => tracker.observe(ids),
+      groupHealth: (ids, bundle, since, baseline) =>
+        telemetryRef?.groupHealth(ids, bundle, since, baseline),
+      assign: (id, bundle, reason) => assignments.assignBundle(id, bundle, reason),
+      onEvent: (rolloutId, e) => log.info({ rollout: rolloutId, event: e.type }, e.message),
+      intervalMs: config.rollout.tickMs,
+    });
+    await executor.resume();
+    executor.start();
+    stack.push({ name: 'rollout executor', stop: () => executor.stop() });
+
+    // 8. telemetry
+    const telemetry = createTelemetryService({
+      db,
+      counters,
+      clock,
+      retentionMs: config.telemetry.retentionDays * 86_400_000,
+      bundleInfo: (digest) => registry.getBundle(digest),
+      deviceGauges: () => deviceGauges(devices),
+      onError: (err) => log.error({ code: err.code }, err.message),
+    });
+    telemetryRef = telemetry;
+    gate.on('telemetry', (id, p) => void telemetry.ingest(id, p));
+    stack.push({ name: 'telemetry', stop: () => telemetry.close() });
+
+    // 9. REST API
+    let generatedToken: string | undefined;
+    let tokens = config.api.tokens;
+    if (!tokens) {
+      const [token, created] = await readOrCreateSecret(paths.operatorToken);
+      if (created) generatedToken = token;
+      tokens = [token];
+    }
+    let ready = false;
+    const api = await createApi({
+      clock,
+      devices,
+      registry,
+      assignments,
+      rollouts,
+      executor,
+      telemetry,
+      tokens,
+      bodyLimit: config.api.bodyLimitBytes,
+      logger: log.child({ part: 'api' }),
+      ready: () => ready,
+      agentConfig: async (device, secret) => ({
+        deviceId: device.id,
+        chip: device.chip,
+        broker: { url: advertised, username: device.id, password: secret, protocolVersion: agentProtocol },
+        stateDir: '/var/lib/bmfleet/agent',
+        rootFile: 'root.json',
+        runtime: 'auto',
+      }),
+      rootJson: () => rootJson,
+      plugins: [
+        // Device-authenticated (HTTP Basic with the device secret), not operator-token.
+        (app) => blobDownloadRoutes(app, { registry, devices, assignments }),
+        ...(options.plugins ?? []),
+      ],
+    });
+    stack.push({ name: 'api', stop: () => api.close() });
+    await api.listen({ host: config.api.host, port: config.api.port });
+    const addr = api.server.address() as AddressInfo;
+
+    await gate.open();
+    ready = true;
+    const apiUrl = `http://${loopbackFor(config.api.host)}:${addr.port}`;
+    log.info({ api: apiUrl, broker: brokerUrl, dataDir: paths.dataDir }, 'controller started');
+    return {
+      apiUrl,
+      brokerUrl,
+      ...(generatedToken ? { generatedToken } : {}),
+      api,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# bmfleet agent launcher, installed as bin/bmfleet-agent in the board package. Runs the compiled
+# agent on the Node.js binary shipped next to it, so a board needs no Node.js of its own.
+#   bmfleet-agent --config FILE     run the agent (bmfleet agent --config FILE)
+#   bmfleet-agent --version         print the version
+#   bmfleet-agent smoke ARGS...     run dist/cross/smoke.js (load + infer a simulator BMODEL)
+# BMFLEET_AGENT_EMULATOR, when set, prefixes the node binary (for example
+# "qemu-aarch64-static -L /usr/aarch64-linux-gnu" to try the package on an x86-64 host).
+set -eu
+root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
+node="$root/node/bin/node"
+case "${1:-}" in
+  --version | version)
+    set -- "$root/dist/cli/entry.js" version
+    ;;
+  smoke)
+    shift
+    set -- "$root/dist/cross/smoke.js" "$@"
+    ;;
+  *)
+    set -- "$root/dist/cli/entry.js" agent "$@"
+    ;;
+esac
+# shellcheck disable=SC2086 # the emulator prefix is a command line and must split into words
+exec ${BMFLEET_AGENT_EMULATOR:-} "$node" "$@"

@@ -1,0 +1,69 @@
+// Board smoke test, shipped in the package as dist/cross/smoke.js: loads a simulator BMODEL with
+// the agent's own sim backend (onnxruntime-node) and classifies a golden set, printing one JSON
+// line. Run on a board, or here under qemu, to prove the packaged native modules load and compute:
+//   node/bin/node dist/cross/smoke.js --bmodel tiny.bmodel --golden golden.json
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { createSystemClock } from '../agent/clock.js';
+import { createSimSessionPool } from '../agent/runtime/session-pool.js';
+import { createSimBackend } from '../agent/runtime/sim.js';
+import { bmfError, toBmfError } from '../shared/errors.js';
+import type { Tensor } from '../shared/tensor.js';
+
+interface GoldenFile {
+  readonly shape: number[];
+  readonly inputs: string[];
+  readonly input?: string;
+}
+
+export interface SmokeResult {
+  readonly arch: string;
+  readonly node: string;
+  readonly labels: number[];
+  readonly logits: number[][];
+}
+
+async function main(): Promise<SmokeResult> {
+  const { values } = parseArgs({
+    options: { bmodel: { type: 'string' }, golden: { type: 'string' } },
+  });
+  if (!values.bmodel || !values.golden) {
+    throw bmfError('BMF_ERR_USAGE', { reason: 'smoke.js --bmodel FILE --golden FILE' });
+  }
+  const bytes = await readFile(values.bmodel);
+  const golden = JSON.parse(await readFile(values.golden, 'utf8')) as GoldenFile;
+  const backend = createSimBackend({
+    pool: createSimSessionPool(),
+    clock: createSystemClock(),
+    timing: 'host',
+  });
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const handle = await backend.load(bytes, { digest });
+  const inputName = golden.input ?? backend.describe(handle).inputs[0]?.name ?? 'input';
+  const labels: number[] = [];
+  const logits: number[][] = [];
+  for (const b64 of golden.inputs) {
+    const buf = Buffer.from(b64, 'base64');
+    const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+    const feeds: Record<string, Tensor> = {
+      [inputName]: { dtype: 'float32', shape: golden.shape, data },
+    };
+    const result = await backend.infer(handle, feeds);
+    const out = Object.values(result.outputs)[0];
+    const row = Array.from(out?.data as Float32Array);
+    logits.push(row);
+    labels.push(row.indexOf(Math.max(...row)));
+  }
+  await backend.unload(handle);
+  return { arch: process.arch, node: process.version, labels, logits };
+}
+
+main().then(
+  (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+  (e: unknown) => {
+    const err = toBmfError(e);
+    process.stderr.write(`${err.code}: ${err.message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,134 @@
+// Signed test documents made with the foundation's own signing code: a root with one key per
+// role, bundles wrapping the tiny simulator BMODELs and their golden set, and assignments.
+import { canonicalBytes } from '../../../shared/bundle/canonical.js';
+import { signEnvelope } from '../../../shared/trust/envelope.js';
+import { generateSigner } from '../../../shared/trust/keys.js';
+import type { Signer } from '../../../shared/trust/keys.js';
+import { manifestDigest } from '../../../shared/trust/verify.js';
+import { encodeGoldenFile } from '../../../agent/serve/golden-file.js';
+import { goldenSet, sha256, tinyBmodel } from './models.js';
+import type { TinyModel } from './models.js';
+
+export interface TestKeys {
+  readonly root: Signer;
+  readonly bundle: Signer;
+  readonly assignment: Signer;
+}
+
+export function testKeys(): TestKeys {
+  return {
+    root: generateSigner().signer,
+    bundle: generateSigner().signer,
+    assignment: generateSigner().signer,
+  };
+}
+
+const FAR = '2099-01-01T00:00:00Z';
+
+export function signedRoot(k: TestKeys): object {
+  const keys = Object.fromEntries(
+    [k.root, k.bundle, k.assignment].map((s) => [
+      s.keyid,
+      { scheme: 'ed25519', public: s.publicHex },
+    ]),
+  );
+  const root = {
+    type: 'root',
+    version: 1,
+    expires: FAR,
+    keys,
+    roles: {
+      root: { keyids: [k.root.keyid], threshold: 1 },
+      bundle: { keyids: [k.bundle.keyid], threshold: 1 },
+      assignment: { keyids: [k.assignment.keyid], threshold: 1 },
+    },
+  };
+  return signEnvelope(root, [k.root]);
+}
+
+export interface TestBundle {
+  readonly digest: string;
+  readonly sequence: number;
+  /** Every blob the device must fetch: the manifest envelope itself and its files. */
+  readonly blobs: ReadonlyMap<string, Uint8Array>;
+}
+
+export function makeBundle(
+  k: TestKeys,
+  model: TinyModel,
+  options: {
+    sequence?: number;
+    chips?: string[];
+    signer?: Signer;
+    labels?: string[];
+    expires?: string;
+  } = {},
+): TestBundle {
+  const bmodel = tinyBmodel(model);
+  const golden = encodeGoldenFile(goldenSet());
+  const sequence = options.sequence ?? 1;
+  const manifest = {
+    type: 'bundle',
+    schemaVersion: 1,
+    name: 'tiny',
+    version: `1.0.${sequence}`,
+    sequence,
+    chips: options.chips ?? ['bm1684x'],
+    precision: 'fp32',
+    runtime: 'sim',
+    files: [
+      { role: 'bmodel', path: 'model.bmodel', sha256: sha256(bmodel), size: bmodel.length },
+      { role: 'golden', path: 'golden.json', sha256: sha256(golden), size: golden.length },
+    ],
+    inputs: [{ name: 'input', preprocess: { resize_dims: [8, 8], pixel_format: 'rgb' } }],
+    outputs: { labels: { inline: options.labels ?? ['zero', 'one', 'two', 'three'] }, topK: 4 },
+    golden: { expectedAccuracy: 0.9, expectedCosine: 0, count: 16 },
+    provenance: { sourceModelSha256: sha256(bmodel), toolchain: 'sim', toolchainVersion: '1' },
+    metadata: { modeledLatencyMs: 2 },
+    created: '2026-01-01T00:00:00Z',
+    expires: options.expires ?? FAR,
+  };
+  const envelope = signEnvelope(manifest, [options.signer ?? k.bundle]);
+  const bytes = canonicalBytes(envelope);
+  const digest = manifestDigest(envelope);
+  return {
+    digest,
+    sequence,
+    blobs: new Map([
+      [digest, bytes],
+      [sha256(bmodel), bmodel],
+      [sha256(golden), golden],
+    ]),
+  };
+}
+
+export function makeAssignment(
+  k: TestKeys,
+  deviceId: string,
+  sequence: number,
+  variants: { name: 'A' | 'B'; bundle: TestBundle; weight: number }[],
+  options: {
+    shadowRate?: number;
+    split?: 'weighted' | 'sticky';
+    signer?: Signer;
+    expires?: string;
+  } = {},
+): Uint8Array {
+  const assignment = {
+    type: 'assignment',
+    deviceId,
+    sequence,
+    expires: options.expires ?? FAR,
+    variants: variants.map((v) => ({
+      name: v.name,
+      bundle: { digest: v.bundle.digest, sequence: v.bundle.sequence },
+      weight: v.weight,
+    })),
+    split: options.split ?? 'weighted',
+    shadowRate: options.shadowRate ?? 0,
+    health: { maxErrorRate: 0.5, maxP95Ms: 10_000, windowS: 3600 },
+  };
+  return new TextEncoder().encode(
+    JSON.stringify(signEnvelope(assignment, [options.signer ?? k.assignment])),
+  );
+}

@@ -1,0 +1,63 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import {
+  assessDrift,
+  mergeDriftStats,
+  parseCalibrationStats,
+} from '../../../shared/stats/drift.js';
+import type { DriftStats } from '../../../shared/wire/messages.js';
+
+interface Live {
+  channel: number;
+  count: number;
+  mean: number;
+  std: number;
+  clipped: number;
+}
+const fixture = JSON.parse(
+  readFileSync(new URL('../../fixtures/experiment/drift.json', import.meta.url), 'utf8'),
+) as {
+  calibration: unknown[];
+  cases: {
+    why: string;
+    int8Input: boolean;
+    live: Live[];
+    suspect: boolean;
+    reasonIncludes: string | null;
+  }[];
+};
+
+/** DriftStats with the given mean and sample std, split across two "devices" to exercise merging. */
+function stats(l: Live): DriftStats[] {
+  const half = Math.floor(l.count / 2);
+  return [half, l.count - half].map((n) => ({
+    input: 'input',
+    channel: l.channel,
+    count: n,
+    sum: n * l.mean,
+    sumSq: (l.count - 1) * l.std * l.std * (n / l.count) + n * l.mean * l.mean,
+    min: l.mean - 4 * l.std,
+    max: l.mean + 4 * l.std,
+    clippedLow: Math.floor(l.clipped * (n / l.count)),
+    clippedHigh: Math.ceil(l.clipped * (n / l.count)) - Math.floor(l.clipped * (n / l.count)),
+  }));
+}
+
+const calibration = parseCalibrationStats({
+  calibrationStats: [...fixture.calibration, { input: 'x', channel: 'bad' }, 'junk'],
+});
+
+t.test('calibration stats parse defensively', async (t) => {
+  t.equal(calibration.length, 2);
+  t.same(parseCalibrationStats({}), []);
+});
+
+for (const c of fixture.cases) {
+  t.test(c.why, async (t) => {
+    const live = c.live.flatMap(stats);
+    t.equal(mergeDriftStats(live).length, c.live.length);
+    const v = assessDrift(live, calibration, { int8Input: c.int8Input });
+    t.equal(v.suspect, c.suspect, v.reasons.join('; '));
+    if (c.reasonIncludes) t.match(v.reasons.join('; '), c.reasonIncludes);
+  });
+}
