@@ -28,7 +28,7 @@ import type { BlobStore } from './store/blob-store.js';
 import { createStateFile } from './store/state.js';
 import type { AgentState } from './store/state.js';
 import { acceptAssignment, healthOf, targetOf, trafficOf } from './sync/assignment.js';
-import { eventFromError, eventFromServe } from './sync/events.js';
+import { eventFromError, eventFromServe, wireVariant } from './sync/events.js';
 import { SyncContext } from './sync/executors.js';
 import { createBlobFetcher } from './sync/fetcher.js';
 import { createAgentLink } from './sync/link.js';
@@ -93,7 +93,12 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
 
   async function emit(event: Event): Promise<void> {
     if (!eventsOutbox) return;
-    await eventsOutbox.enqueue(encodeMessage('Event', event)).catch(() => undefined);
+    try {
+      await eventsOutbox.enqueue(encodeMessage('Event', event));
+    } catch (e) {
+      log(`event ${event.code} not recorded: ${(e as Error).message}`);
+      return;
+    }
     void flushEvents();
   }
   async function flushEvents(): Promise<void> {
@@ -118,7 +123,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
     const st = ctx?.current();
     const list = (m: Partial<Record<VariantName, string>> | undefined) =>
       Object.entries(m ?? {}).map(([variant, bundleDigest]) => ({
-        variant,
+        variant: wireVariant(variant),
         bundleDigest: bundleDigest ?? '',
         bundleSequence: 0,
       }));

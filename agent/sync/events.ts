@@ -4,6 +4,14 @@ import type { BmfError } from '../../shared/errors.js';
 import type { Event, Severity } from '../../shared/wire/messages.js';
 import type { ServeEvent } from '../serve/types.js';
 
+/**
+ * Variant names on the wire. Assignments name variants 'A'/'B' (shared/trust), while the wire
+ * schema's name rule is lower case (shared/wire/ids.ts), so messages carry 'a'/'b'.
+ */
+export function wireVariant(variant: string): string {
+  return variant.toLowerCase();
+}
+
 export function eventFromError(
   deviceId: string,
   timeMs: number,
@@ -20,7 +28,7 @@ export function eventFromError(
     code: error.code,
     message: error.message.slice(0, 1000),
     details,
-    variant: context.variant ?? '',
+    variant: wireVariant(context.variant ?? ''),
     bundleDigest: context.bundleDigest ?? '',
   };
 }
@@ -53,5 +61,14 @@ export function eventFromServe(deviceId: string, timeMs: number, e: ServeEvent):
     default:
       bundleDigest = e.bundleDigest;
   }
-  return { deviceId, timeMs, severity, code, message, details, variant: e.variant, bundleDigest };
+  return {
+    deviceId,
+    timeMs,
+    severity,
+    code,
+    message,
+    details,
+    variant: wireVariant(e.variant),
+    bundleDigest,
+  };
 }

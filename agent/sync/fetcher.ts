@@ -151,11 +151,7 @@ export function createBlobFetcher(options: BlobFetcherOptions): BlobFetcher {
         options.onBadInput?.(toBmfError(e));
         throw e;
       }
-      t.partial = await openPartial(
-        store,
-        options.partialDir,
-        table,
-      );
+      t.partial = await openPartial(store, options.partialDir, table);
       let stalls = 0;
       for (;;) {
         const missing = t.partial.missing();

@@ -18,7 +18,7 @@ export function encodeTelemetryReport(r: VariantReport, ctx: ReportContext): Uin
   const a = r.accuracy;
   return encodeMessage('TelemetryReport', {
     deviceId: ctx.deviceId,
-    variant: r.variant,
+    variant: r.variant.toLowerCase(), // wire names are lower case (shared/wire/ids.ts)
     bundleDigest: r.bundleDigest ?? '',
     intervalStartMs: ctx.intervalStartMs,
     intervalEndMs: ctx.intervalEndMs,
