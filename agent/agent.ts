@@ -33,7 +33,7 @@ import { SyncContext } from './sync/executors.js';
 import { createBlobFetcher } from './sync/fetcher.js';
 import { createAgentLink } from './sync/link.js';
 import type { AgentLink } from './sync/link.js';
-import { reconcileLoop } from './sync/reconcile.js';
+import { announceSteps, reconcileLoop } from './sync/reconcile.js';
 import { createTelemetryCollector } from './telemetry/collector.js';
 import { createOutbox } from './telemetry/outbox.js';
 import type { Outbox } from './telemetry/outbox.js';
@@ -108,7 +108,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       .drain(async (bytes) => {
         await l.publish('event', decodeMessage('Event', bytes));
       })
-      .catch(() => undefined);
+      .catch((e: unknown) => log(`events not sent yet: ${(e as Error).message}`));
   }
   function reportError(
     e: BmfError,
@@ -343,7 +343,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         {
           gatherFacts: () => c.gatherFacts(),
           target: () => c.target(),
-          executors: c.executors(),
+          executors: announceSteps(c.executors(), log),
           clock,
           onError: (step, e) =>
             reportError(e, {

@@ -50,6 +50,14 @@ async function ladder(
 ): Promise<StepResult[]> {
   const out: StepResult[] = [];
   const baseMs = Date.now() - 2 * 3_600_000;
+  // Warm-up (JIT, first SQLite pages), not counted.
+  const warm: PublisherStep = { rate: 500, durationMs: 1000, opaque, baseMs };
+  const warmBefore = received();
+  const w = await ask<{ sent: number }>(child, { kind: 'step', step: warm }, 'done');
+  const warmEnd = performance.now() + 10_000;
+  while (received() - warmBefore < w.sent && performance.now() < warmEnd) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   for (const rate of RATES) {
     const before = received();
     const step: PublisherStep = { rate, durationMs: STEP_MS, opaque, baseMs };

@@ -19,6 +19,14 @@ interface CommandEntry {
 
 // Registry: name -> lazy loader. Parts add their commands here.
 export const commands: Record<string, CommandEntry> = {
+  package: {
+    summary: 'pack a compiled BMODEL, golden set, labels and provenance into a bundle directory',
+    load: async () => (await import('./commands/package.js')).run,
+  },
+  agent: {
+    summary: 'run the on-device agent (agent --config agent.json)',
+    load: async () => (await import('./commands/agent.js')).run,
+  },
   version: {
     summary: 'print the bmfleet version',
     load: async () => (await import('./commands/version.js')).run,
@@ -60,7 +68,8 @@ export const commands: Record<string, CommandEntry> = {
     load: async () => (await import('./commands/model.js')).run,
   },
   rollout: {
-    summary: 'staged rollouts: rollout create|list|show|events|pause|resume|approve|cancel|rollback',
+    summary:
+      'staged rollouts: rollout create|list|show|events|pause|resume|approve|cancel|rollback',
     load: async () => (await import('./commands/rollout.js')).run,
   },
   experiment: {

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import { createSystemClock } from '../agent/clock.js';
 import { createSimSessionPool } from '../agent/runtime/session-pool.js';
 import { createSimBackend } from '../agent/runtime/sim.js';
@@ -22,6 +23,17 @@ export interface SmokeResult {
   readonly node: string;
   readonly labels: number[];
   readonly logits: number[][];
+  /** sharp (libvips) round trip: a generated PNG decoded back to raw pixels. */
+  readonly sharp: { readonly bytes: number; readonly firstPixel: number[] };
+}
+
+async function sharpRoundTrip(): Promise<SmokeResult['sharp']> {
+  const background = { r: 200, g: 100, b: 50 };
+  const png = await sharp({ create: { width: 4, height: 3, channels: 3, background } })
+    .png()
+    .toBuffer();
+  const raw = await sharp(png).raw().toBuffer();
+  return { bytes: raw.length, firstPixel: [...raw.subarray(0, 3)] };
 }
 
 async function main(): Promise<SmokeResult> {
@@ -56,7 +68,13 @@ async function main(): Promise<SmokeResult> {
     labels.push(row.indexOf(Math.max(...row)));
   }
   await backend.unload(handle);
-  return { arch: process.arch, node: process.version, labels, logits };
+  return {
+    arch: process.arch,
+    node: process.version,
+    labels,
+    logits,
+    sharp: await sharpRoundTrip(),
+  };
 }
 
 main().then(

@@ -76,3 +76,19 @@ export async function reconcileLoop(
     }
   }
 }
+
+/** The same executors, announcing each step's start and end (logs, crash tests). */
+export function announceSteps(executors: Executors, log: (line: string) => void): Executors {
+  const wrapped: Record<string, (s: Step, signal: AbortSignal) => Promise<void>> = {};
+  for (const [kind, run] of Object.entries(executors) as [
+    StepKind,
+    (s: Step, signal: AbortSignal) => Promise<void>,
+  ][]) {
+    wrapped[kind] = async (step, signal) => {
+      log(`step ${kind} start ${JSON.stringify(step)}`);
+      await run(step, signal);
+      log(`step ${kind} done`);
+    };
+  }
+  return wrapped as unknown as Executors;
+}

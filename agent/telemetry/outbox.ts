@@ -40,23 +40,22 @@ export async function createOutbox(dir: string, limit = 1000): Promise<Outbox> {
       }
     },
     drain(send) {
-      // One drain at a time: a reconnect during a drain must not send a report twice.
+      // One drain at a time: a reconnect during a drain must not send a report twice. The
+      // promise is stored before it can settle (`.finally` runs asynchronously).
       draining ??= (async () => {
         let sent = 0;
-        try {
-          while (queue.length > 0) {
-            const seq = queue[0] as number;
-            const bytes = await readFile(pathOf(seq)).catch(() => undefined);
-            if (bytes) await send(bytes);
-            if (queue[0] === seq) queue.shift();
-            await unlink(pathOf(seq)).catch(() => undefined);
-            sent += bytes ? 1 : 0;
-          }
-          return sent;
-        } finally {
-          draining = undefined;
+        while (queue.length > 0) {
+          const seq = queue[0] as number;
+          const bytes = await readFile(pathOf(seq)).catch(() => undefined);
+          if (bytes) await send(bytes);
+          if (queue[0] === seq) queue.shift();
+          await unlink(pathOf(seq)).catch(() => undefined);
+          sent += bytes ? 1 : 0;
         }
-      })();
+        return sent;
+      })().finally(() => {
+        draining = undefined;
+      });
       return draining;
     },
     size: () => queue.length,

@@ -24,7 +24,11 @@ interface AjvIssue {
 
 /** `body.groups.0.percent` from fastify's validation context and ajv's JSON pointer. */
 function fieldOf(context: string | undefined, issue: AjvIssue | undefined): string {
-  const path = (issue?.instancePath ?? '').split('/').filter(Boolean);
+  // JSON pointer segments, unescaped (RFC 6901: ~1 is '/', ~0 is '~').
+  const path = (issue?.instancePath ?? '')
+    .split('/')
+    .filter(Boolean)
+    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
   const extra = issue?.params?.missingProperty ?? issue?.params?.additionalProperty;
   return [context ?? 'request', ...path, ...(extra ? [extra] : [])].join('.');
 }

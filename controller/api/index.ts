@@ -6,6 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { installOperatorAuth } from './auth.js';
+import { typeboxValidatorCompiler } from './validation.js';
 import { ErrorResponseSchema, installErrorHandling } from './errors.js';
 import { createApiMetrics } from './metrics.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -29,11 +30,9 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
     loggerInstance: opts.logger || undefined,
     logger: opts.logger ? undefined : false,
     bodyLimit: opts.bodyLimit,
-    ajv: {
-      // Unknown fields are errors (not silently dropped): a typo in a rollout spec must not
-      // start a rollout with defaults. No type coercion in bodies beyond querystring/params.
-      customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false },
-    },
+    // Unknown fields are errors, not silently dropped: a typo in a rollout spec must not start
+    // a rollout with defaults.
+    ajv: { customOptions: { removeAdditional: false } },
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
   installErrorHandling(app);
@@ -58,11 +57,16 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
   const metrics = createApiMetrics();
   metrics.install(app);
 
-  healthRoutes(app, opts, metrics.render);
-  deviceRoutes(app, opts);
-  registryRoutes(app, opts);
-  rolloutRoutes(app, opts);
-  telemetryRoutes(app, opts);
+  // The controller's own routes validate with TypeBox (validation.ts); plugins of other parts
+  // keep fastify's default compiler for their plain JSON schemas.
+  await app.register(async (scope) => {
+    scope.setValidatorCompiler(typeboxValidatorCompiler);
+    healthRoutes(scope, opts, metrics.render);
+    deviceRoutes(scope, opts);
+    registryRoutes(scope, opts);
+    rolloutRoutes(scope, opts);
+    telemetryRoutes(scope, opts);
+  });
   for (const plugin of opts.plugins ?? []) await plugin(app);
   await app.ready();
   return app;

@@ -2,20 +2,17 @@
 // responses (fast-json-stringify drops anything undeclared, so secrets cannot leak by accident)
 // and document the API (@fastify/swagger -> /docs).
 import { Type, type TSchema } from '@sinclair/typebox';
-import { CHIPS, type Chip } from '../../shared/bundle/manifest.js';
-import type { RolloutCommand } from '../rollout/plan.js';
+import { CHIPS } from '../../shared/bundle/manifest.js';
 import { ErrorResponseSchema } from './errors.js';
 
 const Strict = { additionalProperties: false } as const;
 
 export const DeviceId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
 export const Digest = Type.String({ pattern: '^[0-9a-f]{64}$' });
-// An enum, not a union of literals: ajv then says "must be equal to one of the allowed values".
-export const ChipName = Type.Unsafe<Chip>({
-  type: 'string',
-  enum: [...CHIPS],
-  description: 'target chip',
-});
+export const ChipName = Type.Union(
+  CHIPS.map((c) => Type.Literal(c)),
+  { description: `target chip: ${CHIPS.join(', ')}` },
+);
 export const Tags = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 256 }));
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, Strict);
@@ -171,13 +168,12 @@ export const RolloutView = Type.Object({
   devices: Type.Optional(Type.Record(Type.String(), DeviceProgressView)),
 });
 
+const ROLLOUT_COMMANDS = ['pause', 'resume', 'approve', 'cancel', 'rollback'] as const;
+
 export const RolloutCommandParams = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 128 }),
-    command: Type.Unsafe<RolloutCommand>({
-      type: 'string',
-      enum: ['pause', 'resume', 'approve', 'cancel', 'rollback'],
-    }),
+    command: Type.Union(ROLLOUT_COMMANDS.map((c) => Type.Literal(c))),
   },
   Strict,
 );

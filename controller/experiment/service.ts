@@ -229,7 +229,8 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
         startedAt: clock.now(),
         arms: Object.fromEntries(plans.map((p) => [p.deviceId, p.arm])),
       };
-      // Persist first: a crash mid-publish is repaired by start's idempotent assignments on resume.
+      // Persist first so the devices are claimed; a crash mid-publish leaves some devices on their old
+      // assignment (no resume yet: abort and start a new experiment).
       save(id, next);
       await publish(plans);
       return { spec, state: next };

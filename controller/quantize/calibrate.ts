@@ -6,7 +6,7 @@
 // memory instead of running inference again; larger models fall back to a second inference pass.
 import { bmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
-import { createOnnxSession, encodeOnnx } from '../onnx/index.js';
+import { createOnnxSession, editGraph, encodeOnnx, makeNode, valueInfo } from '../onnx/index.js';
 import {
   createHistogram,
   emptyRange,
@@ -40,12 +40,27 @@ export interface CollectOptions {
 
 export const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
 
-/** A session returning every activation of the prepared model for one input. */
-export async function createActivationRunner(pm: PreparedModel) {
-  const session = await createOnnxSession(encodeOnnx(exposeTensors(pm.model, pm.activations)), {
-    graphOptimizationLevel: 'basic',
-  });
-  const wanted = pm.activations.filter((n) => n !== pm.input.name);
+const MIN_SUFFIX = '__bmf_min';
+const MAX_SUFFIX = '__bmf_max';
+
+/**
+ * A session returning every activation of the prepared model for one input. With `ranges`, the
+ * graph also computes each activation's min and max (ReduceMin/ReduceMax over all axes) inside
+ * onnxruntime, so the first calibration pass needs no JavaScript loop over the values.
+ */
+export async function createActivationRunner(pm: PreparedModel, ranges = false) {
+  let model = exposeTensors(pm.model, pm.activations);
+  const rangeNames: string[] = [];
+  if (ranges) {
+    const nodes = pm.activations.flatMap((n) => [
+      makeNode('ReduceMin', [n], [n + MIN_SUFFIX], { keepdims: 0 }),
+      makeNode('ReduceMax', [n], [n + MAX_SUFFIX], { keepdims: 0 }),
+    ]);
+    rangeNames.push(...nodes.map((x) => x.output![0]!));
+    model = editGraph(model, { addNodes: nodes, addOutputs: rangeNames.map((n) => valueInfo(n)) });
+  }
+  const session = await createOnnxSession(encodeOnnx(model), { graphOptimizationLevel: 'all' });
+  const wanted = [...pm.activations.filter((n) => n !== pm.input.name), ...rangeNames];
   return {
     async run(input: Tensor): Promise<Record<string, Tensor>> {
       const out = await session.run({ [pm.input.name]: input }, wanted);
@@ -58,6 +73,10 @@ export async function createActivationRunner(pm: PreparedModel) {
 
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw bmfError('BMF_ERR_ABORTED', { reason: 'calibration cancelled' });
+}
+
+function scalar(t: Tensor | undefined): number {
+  return (t?.data as Float32Array | undefined)?.[0] ?? NaN;
 }
 
 export async function collectActivationStats(
@@ -74,14 +93,21 @@ export async function collectActivationStats(
   const budget = options.cacheBudgetBytes ?? DEFAULT_CACHE_BUDGET;
   const report = options.onProgress ?? (() => undefined);
   const ranges = new Map(pm.activations.map((n) => [n, emptyRange()]));
-  const runner = await createActivationRunner(pm);
+  const runner = await createActivationRunner(pm, true);
   try {
     let cache: Record<string, Tensor>[] | undefined = [];
     let cachedBytes = 0;
     for (const [k, input] of inputs.entries()) {
       checkAbort(options.signal);
       const out = await runner.run(input);
-      for (const [name, range] of ranges) updateRange(range, out[name]!.data as Float32Array);
+      for (const [name, range] of ranges) {
+        const lo = scalar(out[name + MIN_SUFFIX]);
+        const hi = scalar(out[name + MAX_SUFFIX]);
+        updateRange(
+          range,
+          Number.isNaN(lo) || Number.isNaN(hi) ? (out[name]!.data as Float32Array) : [lo, hi],
+        );
+      }
       if (cache) {
         for (const name of ranges.keys()) cachedBytes += out[name]!.data.byteLength;
         if (cachedBytes <= budget) cache.push(out);

@@ -49,7 +49,9 @@ export function updateHistogram(h: AbsHistogram, data: ArrayLike<number>): void 
   const inv = 1 / h.binWidth;
   const counts = h.counts;
   for (let i = 0; i < data.length; i++) {
-    const b = Math.floor(Math.abs(data[i]!) * inv);
+    const v = data[i]!;
+    // |x| * inv is in [0, bins] here (absMax bounds the data), so `| 0` truncates like floor.
+    const b = ((v < 0 ? -v : v) * inv) | 0;
     const idx = b > last ? last : b;
     counts[idx] = counts[idx]! + 1;
   }

@@ -59,9 +59,13 @@ export function thresholdPercentile(h: AbsHistogram, fraction: number): number {
  * (sum c log c - C log q) / Sp with prefix sums of c and c log c: O(128) per candidate instead of
  * O(i); the last level is summed directly. `klDivergenceDirect` is the plain O(i) definition the
  * tests compare against.
+ *
+ * The zero bin is first given its neighbour's count (as the entropy calibrators of TensorRT's
+ * tooling do): after a ReLU half the values are exactly 0, and that spike would otherwise dominate
+ * the divergence and drive the threshold far too low.
  */
 export function thresholdKl(h: AbsHistogram): number {
-  const counts = h.counts;
+  const counts = klReferenceCounts(h.counts);
   const bins = counts.length;
   const sum = total(counts);
   if (sum === 0) return h.absMax;
@@ -115,6 +119,13 @@ export function thresholdKl(h: AbsHistogram): number {
     }
   }
   return best * h.binWidth;
+}
+
+/** The histogram the KL search sees: the zero-value spike flattened to its neighbour. */
+export function klReferenceCounts(counts: Float64Array): Float64Array {
+  const c = Float64Array.from(counts);
+  if (c.length > 1) c[0] = c[1]!;
+  return c;
 }
 
 /** KL(P||Q) for candidate i straight from the definition above (reference for the tests). */

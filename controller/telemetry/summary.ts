@@ -1,7 +1,7 @@
 // Pure views over merged rollups: the summary a REST query returns, the merged sketches the
 // experiment statistics read, and per-bucket counts for "sample size over time".
 import { bmfError } from '../../shared/errors.js';
-import { LatencySketch } from '../../shared/stats/sketch.js';
+import type { LatencySketch } from '../../shared/stats/sketch.js';
 import { emptyRollup, mergeRollup, MINUTE_MS, minuteOf, type Rollup } from './rollup.js';
 import type { RollupRow, TelemetryFilter } from './store.js';
 

@@ -14,6 +14,8 @@ export interface FakeControllerOptions {
   readonly chunkSize?: number;
   /** Send chunks on the broadcast topic instead of the device's own topic. */
   readonly broadcast?: boolean;
+  /** Called for every chunk request before the chunks are sent (crash tests kill the device here). */
+  readonly onChunkRequest?: (deviceId: string, digest: string, indices: readonly number[]) => void;
 }
 
 export interface FakeController {
@@ -103,6 +105,7 @@ export async function startFakeController(
     }
     if (!blob || req.indices.length === 0) return;
     chunkRequests.push({ deviceId, digest: req.digest, indices: req.indices });
+    options.onChunkRequest?.(deviceId, req.digest, req.indices);
     for (const index of req.indices) {
       let data = Uint8Array.from(blob.subarray(index * chunkSize, (index + 1) * chunkSize));
       const key = `${req.digest}:${index}`;

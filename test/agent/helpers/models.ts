@@ -2,7 +2,7 @@
 // shared/bmodel's writer, plus the golden set generated next to them (make_models.py).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { writeBmodel } from '../../../shared/bmodel/write.js';
+import { vendorTime, writeBmodel } from '../../../shared/bmodel/write.js';
 import type { Tensor } from '../../../shared/tensor.js';
 import type { GoldenSet, ModelSpec } from '../../../agent/serve/types.js';
 
@@ -17,9 +17,12 @@ export function tinyOnnx(name: TinyModel): Uint8Array {
   return readFileSync(new URL(`${name}.onnx`, FIXTURES));
 }
 
-export function tinyBmodel(name: TinyModel, chip = 'BM1684X'): Uint8Array {
+/** `variant` changes the creation time, so the bytes (and digest) differ with the same weights. */
+export function tinyBmodel(name: TinyModel, chip = 'BM1684X', variant = 0): Uint8Array {
   return writeBmodel({
     chip,
+    // A fixed creation time keeps the bytes (and so the digest) the same on every call.
+    time: vendorTime(new Date(Date.UTC(2026, 0, 1) + variant * 1000)),
     nets: [
       {
         name: 'tiny',

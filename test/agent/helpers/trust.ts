@@ -64,7 +64,7 @@ export function makeBundle(
     expires?: string;
   } = {},
 ): TestBundle {
-  const bmodel = tinyBmodel(model);
+  const bmodel = tinyBmodel(model, 'BM1684X', options.variant ?? 0);
   const golden = encodeGoldenFile(goldenSet());
   const sequence = options.sequence ?? 1;
   const manifest = {

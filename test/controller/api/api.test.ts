@@ -17,7 +17,6 @@ const ctl = await startTestController();
 t.teardown(() => ctl.handle.stop());
 const { api } = ctl.handle;
 const auth = ctl.auth;
-const json = (body: unknown) => ({ 'content-type': 'application/json', ...auth, body });
 
 t.test('operator token: missing or wrong -> 401; probes and docs are public', async (t) => {
   for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: ctl.token }]) {
@@ -63,7 +62,7 @@ t.test('device enrolment returns a one-time secret and an agent config', async (
   const r = await api.inject({
     method: 'POST',
     url: '/v1/devices',
-    headers: json(undefined),
+    headers: { ...auth, 'content-type': 'application/json' },
     payload: { id: 'dev-a', chip: 'bm1684x', tags: { site: 'berlin' } },
   });
   t.equal(r.statusCode, 201);
@@ -79,7 +78,7 @@ t.test('device enrolment returns a one-time secret and an agent config', async (
   const again = await api.inject({
     method: 'POST',
     url: '/v1/devices',
-    headers: json(undefined),
+    headers: { ...auth, 'content-type': 'application/json' },
     payload: { id: 'dev-a', chip: 'bm1684x' },
   });
   t.equal(again.statusCode, 409);

@@ -109,7 +109,7 @@ export async function connectFakeDevice(
     assigned.push(v.bundle.digest);
     const state = encodeMessage('DeviceState', {
       deviceId: id,
-      active: [{ variant: v.name, bundleDigest: v.bundle.digest, bundleSequence: v.bundle.sequence }],
+      active: [{ variant: v.name.toLowerCase(), bundleDigest: v.bundle.digest, bundleSequence: v.bundle.sequence }],
       lastKnownGood: [],
       assignmentSequence: doc.signed.sequence,
       status: 'active',

@@ -44,7 +44,14 @@ export interface DeviceArmData {
   errors: number;
   feedbackCorrect: number;
   feedbackTotal: number;
-  shadow?: { agree: number; total: number; aOnly: number; bOnly: number; both: number; neither: number };
+  shadow?: {
+    agree: number;
+    total: number;
+    aOnly: number;
+    bOnly: number;
+    both: number;
+    neither: number;
+  };
 }
 
 export function summaryOf(list: readonly DeviceArmData[], devicesCount: number): TelemetrySummary {
@@ -99,12 +106,19 @@ export function createFakeTelemetry(model: {
         if (rand() < (model.accuracy[bundle] ?? 0.8)) correct++;
         if (rand() < (model.errorRate?.[bundle] ?? 0)) errors++;
       }
-      d = { sketch, requests: model.perDevice, errors, feedbackCorrect: correct, feedbackTotal: model.perDevice };
+      d = {
+        sketch,
+        requests: model.perDevice,
+        errors,
+        feedbackCorrect: correct,
+        feedbackTotal: model.perDevice,
+      };
       data.set(key, d);
     }
     return d;
   }
-  const pick = (f: TelemetryFilter): DeviceArmData[] => (f.deviceIds ?? []).map((id) => of(id, f.bundle ?? ''));
+  const pick = (f: TelemetryFilter): DeviceArmData[] =>
+    (f.deviceIds ?? []).map((id) => of(id, f.bundle ?? ''));
   return {
     calls,
     sketches(f: TelemetryFilter): Record<string, LatencySketch> {

@@ -1,0 +1,145 @@
+// `bmfleet package`: pack a compiled BMODEL with its preprocessing, labels, golden set and
+// provenance into a bundle directory (sign it afterwards with `bmfleet bundle sign`).
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { packBundle, sha256File } from '../../controller/package/pack.js';
+import { parseLabels, readDataset } from '../../controller/quantize/dataset.js';
+import type { GoldenImage } from '../../controller/package/golden.js';
+import { CHIPS, PRECISIONS, type Chip, type Precision } from '../../shared/bundle/manifest.js';
+import { bmfError } from '../../shared/errors.js';
+import type { CommandRun } from '../main.js';
+
+const USAGE =
+  'bmfleet package --bmodel F --preprocess spec.json --name N --version V --sequence S ' +
+  '--chip C [--chip C] --precision P --source-model m.onnx [--labels labels.txt] ' +
+  '[--golden DIR] [--golden-per-class N] [--toolchain NAME] [--toolchain-version V] ' +
+  '[--calibration-method M] [--modeled-latency-ms X] --out DIR';
+
+function pick<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `${flag} must be one of ${allowed.join(', ')}` });
+  }
+  return value as T;
+}
+
+/**
+ * The modeled device latency for the bundle's metadata (the agent's `modeled` timing mode reads
+ * it): from --modeled-latency-ms, else from the compile or quantize report beside the BMODEL.
+ */
+async function compileMetadata(
+  bmodelPath: string,
+  override: string | undefined,
+): Promise<Record<string, unknown>> {
+  if (override !== undefined) {
+    const ms = Number(override);
+    if (!Number.isFinite(ms) || ms <= 0) {
+      throw bmfError('BMF_ERR_USAGE', { reason: '--modeled-latency-ms must be a positive number' });
+    }
+    return { modeledLatencyMs: ms };
+  }
+  for (const name of ['compile-report.json', 'quantize-report.json']) {
+    try {
+      const report = JSON.parse(await readFile(join(dirname(bmodelPath), name), 'utf8')) as {
+        modeledLatency?: { perImageMs?: number; modeled?: boolean };
+      };
+      if (typeof report.modeledLatency?.perImageMs === 'number') {
+        return { modeledLatency: report.modeledLatency };
+      }
+    } catch {
+      // no report beside the BMODEL: nothing modeled to record
+    }
+  }
+  return {};
+}
+
+export const run: CommandRun = async (ctx) => {
+  let v;
+  try {
+    v = parseArgs({
+      args: [...ctx.argv],
+      options: {
+        bmodel: { type: 'string' },
+        preprocess: { type: 'string' },
+        name: { type: 'string' },
+        version: { type: 'string' },
+        sequence: { type: 'string' },
+        chip: { type: 'string', multiple: true },
+        precision: { type: 'string' },
+        'source-model': { type: 'string' },
+        labels: { type: 'string' },
+        golden: { type: 'string' },
+        'golden-per-class': { type: 'string', default: '4' },
+        toolchain: { type: 'string', default: 'bmfleet-sim' },
+        'toolchain-version': { type: 'string', default: '0.1.0' },
+        'calibration-method': { type: 'string' },
+        'modeled-latency-ms': { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (e) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}; ${USAGE}` });
+  }
+  const need = (k: keyof typeof v): string => {
+    const x = v[k];
+    if (typeof x !== 'string' || x === '')
+      throw bmfError('BMF_ERR_USAGE', { reason: `--${k} is required; ${USAGE}` });
+    return x;
+  };
+  const sequence = Number(need('sequence'));
+  if (!Number.isSafeInteger(sequence) || sequence < 1) {
+    throw bmfError('BMF_ERR_USAGE', { reason: '--sequence must be a positive integer' });
+  }
+  const chips = (v.chip ?? []).map((c) => pick<Chip>(c.toLowerCase(), CHIPS, '--chip'));
+  if (chips.length === 0)
+    throw bmfError('BMF_ERR_USAGE', { reason: `--chip is required; ${USAGE}` });
+  const labels = v.labels ? parseLabels(await readFile(v.labels, 'utf8')) : undefined;
+  let golden: GoldenImage[] | undefined;
+  if (v.golden) {
+    const perClass = Number(v['golden-per-class']);
+    const ds = await readDataset(v.golden, 'eval', labels);
+    const taken = new Map<number | undefined, number>();
+    golden = ds.items.filter((item) => {
+      const n = taken.get(item.label) ?? 0;
+      taken.set(item.label, n + 1);
+      return n < perClass;
+    });
+  }
+  const latency =
+    v['modeled-latency-ms'] !== undefined ? Number(v['modeled-latency-ms']) : undefined;
+  const manifest = await packBundle({
+    bmodelPath: need('bmodel'),
+    name: need('name'),
+    version: need('version'),
+    sequence,
+    chips,
+    precision: pick<Precision>(need('precision'), PRECISIONS, '--precision'),
+    preprocess: JSON.parse(await readFile(need('preprocess'), 'utf8')) as unknown,
+    ...(v.labels ? { labelsPath: v.labels } : {}),
+    ...(golden ? { golden } : {}),
+    provenance: {
+      sourceModelSha256: await sha256File(need('source-model')),
+      toolchain: v.toolchain ?? 'bmfleet-sim',
+      toolchainVersion: v['toolchain-version'] ?? '0.1.0',
+      ...(v['calibration-method'] ? { calibrationMethod: v['calibration-method'] } : {}),
+    },
+    ...(latency !== undefined && Number.isFinite(latency)
+      ? { metadata: { modeledLatencyMs: latency } }
+      : {}),
+    outDir: need('out'),
+    now: new Date(),
+  });
+  if (v.json) ctx.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
+  else {
+    ctx.stdout.write(
+      `packed ${manifest.name} ${manifest.version} (${manifest.precision}, sequence ${manifest.sequence}) into ${v.out}\n` +
+        `files: ${manifest.files.map((f) => `${f.role}:${f.path}`).join(', ')}\n` +
+        (manifest.golden
+          ? `golden: ${manifest.golden.count} samples, gate accuracy >= ${manifest.golden.expectedAccuracy.toFixed(3)}\n`
+          : 'golden: none\n') +
+        `next: bmfleet bundle sign ${v.out} --keys KEYDIR\n`,
+    );
+  }
+  return 0;
+};
