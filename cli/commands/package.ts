@@ -106,8 +106,7 @@ export const run: CommandRun = async (ctx) => {
       return n < perClass;
     });
   }
-  const latency =
-    v['modeled-latency-ms'] !== undefined ? Number(v['modeled-latency-ms']) : undefined;
+  const metadata = await compileMetadata(need('bmodel'), v['modeled-latency-ms']);
   const manifest = await packBundle({
     bmodelPath: need('bmodel'),
     name: need('name'),
@@ -124,9 +123,7 @@ export const run: CommandRun = async (ctx) => {
       toolchainVersion: v['toolchain-version'] ?? '0.1.0',
       ...(v['calibration-method'] ? { calibrationMethod: v['calibration-method'] } : {}),
     },
-    ...(latency !== undefined && Number.isFinite(latency)
-      ? { metadata: { modeledLatencyMs: latency } }
-      : {}),
+    metadata,
     outDir: need('out'),
     now: new Date(),
   });

@@ -62,6 +62,8 @@ export function makeBundle(
     signer?: Signer;
     labels?: string[];
     expires?: string;
+    /** Distinct BMODEL bytes (same weights) so the device has to fetch them. */
+    variant?: number;
   } = {},
 ): TestBundle {
   const bmodel = tinyBmodel(model, 'BM1684X', options.variant ?? 0);
