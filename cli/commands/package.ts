@@ -13,7 +13,7 @@ import type { CommandRun } from '../main.js';
 const USAGE =
   'bmfleet package --bmodel F --preprocess spec.json --name N --version V --sequence S ' +
   '--chip C [--chip C] --precision P --source-model m.onnx [--labels labels.txt] ' +
-  '[--golden DIR] [--golden-per-class N] [--toolchain NAME] [--toolchain-version V] ' +
+  '[--golden DIR] [--golden-per-class N] [--calibration DIR] [--toolchain NAME] [--toolchain-version V] ' +
   '[--calibration-method M] [--modeled-latency-ms X] --out DIR';
 
 function pick<T extends string>(value: string, allowed: readonly T[], flag: string): T {
@@ -69,6 +69,7 @@ export const run: CommandRun = async (ctx) => {
         'source-model': { type: 'string' },
         labels: { type: 'string' },
         golden: { type: 'string' },
+        calibration: { type: 'string' },
         'golden-per-class': { type: 'string', default: '4' },
         toolchain: { type: 'string', default: 'bmfleet-sim' },
         'toolchain-version': { type: 'string', default: '0.1.0' },
@@ -117,6 +118,13 @@ export const run: CommandRun = async (ctx) => {
     preprocess: JSON.parse(await readFile(need('preprocess'), 'utf8')) as unknown,
     ...(v.labels ? { labelsPath: v.labels } : {}),
     ...(golden ? { golden } : {}),
+    ...(v.calibration
+      ? {
+          calibrationImages: (await readDataset(v.calibration, 'calibration')).items.map(
+            (i) => i.path,
+          ),
+        }
+      : {}),
     provenance: {
       sourceModelSha256: await sha256File(need('source-model')),
       toolchain: v.toolchain ?? 'bmfleet-sim',

@@ -10,7 +10,18 @@ import { readBmodel, isSimulatorBmodel, simulatorPayload } from '../../shared/bm
 import { buildBundle, type BuildInput } from '../../shared/bundle/build.js';
 import type { BundleManifest, Chip, Precision } from '../../shared/bundle/manifest.js';
 import { bmfError } from '../../shared/errors.js';
-import { parsePreprocessSpec } from '../../shared/preprocess/index.js';
+import {
+  parsePreprocessSpec,
+  preprocessImage,
+  channelCount,
+  type PreprocessSpec,
+} from '../../shared/preprocess/index.js';
+import {
+  accumulateMoments,
+  emptyMoments,
+  summarizeMoments,
+  type ChannelSummary,
+} from '../../shared/stats/channel-moments.js';
 import { createOnnxSession } from '../onnx/index.js';
 import { buildGoldenSet, type GoldenImage } from './golden.js';
 
@@ -26,6 +37,11 @@ export interface PackOptions {
   readonly labelsPath?: string;
   readonly topK?: number;
   readonly golden?: readonly GoldenImage[];
+  /**
+   * Calibration images: their per-channel input statistics go into metadata.calibrationStats,
+   * the reference for field quantization health (shared/stats/drift.ts).
+   */
+  readonly calibrationImages?: readonly string[];
   /** The gate accepts the golden accuracy minus this margin (host vs device float differences). */
   readonly goldenAccuracyMargin?: number;
   readonly provenance: BundleManifest['provenance'];
@@ -39,6 +55,19 @@ export async function sha256File(path: string): Promise<string> {
   return createHash('sha256')
     .update(await readFile(path))
     .digest('hex');
+}
+
+/** Per-channel mean/std of the preprocessed calibration inputs, computed as the agent computes live ones. */
+export async function calibrationStats(
+  images: readonly string[],
+  inputName: string,
+  spec: PreprocessSpec,
+): Promise<ChannelSummary[]> {
+  const acc = emptyMoments(inputName, channelCount(spec));
+  for (const path of images) {
+    accumulateMoments(acc, await preprocessImage(await readFile(path), spec), spec.channel_format);
+  }
+  return summarizeMoments(acc);
 }
 
 export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
@@ -99,7 +128,14 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
         },
         ...(golden ? { golden } : {}),
         provenance: opts.provenance,
-        metadata: { net: net.name, bmodelChip: bmodel.chip, ...(opts.metadata ?? {}) },
+        metadata: {
+          net: net.name,
+          bmodelChip: bmodel.chip,
+          ...(opts.calibrationImages?.length
+            ? { calibrationStats: await calibrationStats(opts.calibrationImages, input.name, spec) }
+            : {}),
+          ...(opts.metadata ?? {}),
+        },
       },
       outDir: opts.outDir,
       now: opts.now,

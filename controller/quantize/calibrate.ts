@@ -6,7 +6,7 @@
 // memory instead of running inference again; larger models fall back to a second inference pass.
 import { bmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
-import { createOnnxSession, editGraph, encodeOnnx, makeNode, valueInfo } from '../onnx/index.js';
+import { createActivationRunner } from './activation-runner.js';
 import {
   createHistogram,
   emptyRange,
@@ -17,7 +17,7 @@ import {
   type TensorRange,
 } from './histogram.js';
 import type { CalibrationEntry } from './calibration-table.js';
-import { exposeTensors, type PreparedModel } from './prepared-model.js';
+import type { PreparedModel } from './prepared-model.js';
 import { thresholdFor, type ThresholdMethod } from './thresholds.js';
 
 export interface ActivationStats {
@@ -40,43 +40,8 @@ export interface CollectOptions {
 
 export const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
 
-const MIN_SUFFIX = '__bmf_min';
-const MAX_SUFFIX = '__bmf_max';
-
-/**
- * A session returning every activation of the prepared model for one input. With `ranges`, the
- * graph also computes each activation's min and max (ReduceMin/ReduceMax over all axes) inside
- * onnxruntime, so the first calibration pass needs no JavaScript loop over the values.
- */
-export async function createActivationRunner(pm: PreparedModel, ranges = false) {
-  let model = exposeTensors(pm.model, pm.activations);
-  const rangeNames: string[] = [];
-  if (ranges) {
-    const nodes = pm.activations.flatMap((n) => [
-      makeNode('ReduceMin', [n], [n + MIN_SUFFIX], { keepdims: 0 }),
-      makeNode('ReduceMax', [n], [n + MAX_SUFFIX], { keepdims: 0 }),
-    ]);
-    rangeNames.push(...nodes.map((x) => x.output![0]!));
-    model = editGraph(model, { addNodes: nodes, addOutputs: rangeNames.map((n) => valueInfo(n)) });
-  }
-  const session = await createOnnxSession(encodeOnnx(model), { graphOptimizationLevel: 'all' });
-  const wanted = [...pm.activations.filter((n) => n !== pm.input.name), ...rangeNames];
-  return {
-    async run(input: Tensor): Promise<Record<string, Tensor>> {
-      const out = await session.run({ [pm.input.name]: input }, wanted);
-      out[pm.input.name] = input;
-      return out;
-    },
-    release: () => session.release(),
-  };
-}
-
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw bmfError('BMF_ERR_ABORTED', { reason: 'calibration cancelled' });
-}
-
-function scalar(t: Tensor | undefined): number {
-  return (t?.data as Float32Array | undefined)?.[0] ?? NaN;
 }
 
 export async function collectActivationStats(
@@ -95,22 +60,17 @@ export async function collectActivationStats(
   const ranges = new Map(pm.activations.map((n) => [n, emptyRange()]));
   const runner = await createActivationRunner(pm, true);
   try {
-    let cache: Record<string, Tensor>[] | undefined = [];
+    let cache: ReadonlyMap<string, Float32Array>[] | undefined = [];
     let cachedBytes = 0;
     for (const [k, input] of inputs.entries()) {
       checkAbort(options.signal);
       const out = await runner.run(input);
       for (const [name, range] of ranges) {
-        const lo = scalar(out[name + MIN_SUFFIX]);
-        const hi = scalar(out[name + MAX_SUFFIX]);
-        updateRange(
-          range,
-          Number.isNaN(lo) || Number.isNaN(hi) ? (out[name]!.data as Float32Array) : [lo, hi],
-        );
+        updateRange(range, out.ranges?.get(name) ?? out.values.get(name)!);
       }
       if (cache) {
-        for (const name of ranges.keys()) cachedBytes += out[name]!.data.byteLength;
-        if (cachedBytes <= budget) cache.push(out);
+        for (const v of out.values.values()) cachedBytes += v.byteLength;
+        if (cachedBytes <= budget) cache.push(out.values);
         else cache = undefined;
       }
       report({ stage: 'calibrate: ranges', done: k + 1, total: inputs.length });
@@ -120,8 +80,8 @@ export async function collectActivationStats(
     );
     for (const [k, input] of inputs.entries()) {
       checkAbort(options.signal);
-      const out = cache?.[k] ?? (await runner.run(input));
-      for (const [name, h] of hists) updateHistogram(h, out[name]!.data as Float32Array);
+      const values = cache?.[k] ?? (await runner.run(input)).values;
+      for (const [name, h] of hists) updateHistogram(h, values.get(name)!);
       report({ stage: 'calibrate: histograms', done: k + 1, total: inputs.length });
     }
     return new Map(

@@ -5,7 +5,8 @@
 import { compareTensors, cosineSimilarity } from '../../shared/stats/similarity.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { createOnnxSession, encodeOnnx } from '../onnx/index.js';
-import { createActivationRunner, type Progress } from './calibrate.js';
+import { createActivationRunner } from './activation-runner.js';
+import type { Progress } from './calibrate.js';
 import { exposeTensors, type PreparedModel } from './prepared-model.js';
 import type { Int8Graph } from './qdq.js';
 
@@ -175,7 +176,7 @@ export async function layerSimilarity(
       const wanted = probe.filter((p) => p !== pm.input.name);
       const b = { ...(await q.run({ [pm.input.name]: x }, wanted)), [pm.input.name]: x };
       names.forEach((n, k) => {
-        ref[k]!.push(a[n]!.data as Float32Array);
+        ref[k]!.push(a.values.get(n)!);
         test[k]!.push(b[probe[k]!]!.data as Float32Array);
       });
     }

@@ -24,6 +24,8 @@ export interface PreparedModel {
   readonly layers: readonly QuantLayer[];
   /** Float activation tensors in graph order (graph input first). */
   readonly activations: readonly string[];
+  /** Element count of each activation (static shapes). */
+  readonly activationSizes: ReadonlyMap<string, number>;
   readonly input: { readonly name: string; readonly shape: readonly number[] };
   readonly outputs: readonly string[];
   readonly foldedBatchNorms: readonly string[];
@@ -68,23 +70,21 @@ export async function prepareModel(bytes: Uint8Array, path = '<bytes>'): Promise
   const session = await createOnnxSession(encodeOnnx(exposeTensors(model, candidates)), {
     graphOptimizationLevel: 'disabled',
   });
-  let floats: Set<string>;
+  const sizes = new Map<string, number>([[ins[0]!.name, shape.reduce((a, b) => a * b, 1)]]);
   try {
     const out = await session.run({ [ins[0]!.name]: zeroInput(shape) });
-    floats = new Set(
-      Object.entries(out)
-        .filter(([, t]) => t.dtype === 'float32')
-        .map(([n]) => n),
-    );
+    for (const [n, t] of Object.entries(out))
+      if (t.dtype === 'float32') sizes.set(n, t.data.length);
   } finally {
     await session.release();
   }
-  const activations = candidates.filter((n) => n === ins[0]!.name || floats.has(n));
+  const activations = candidates.filter((n) => sizes.has(n));
   return {
     model,
     bytes: encodeOnnx(model),
     layers,
     activations,
+    activationSizes: new Map(activations.map((n) => [n, sizes.get(n)!])),
     input: { name: ins[0]!.name, shape },
     outputs: graphOutputs(model).map((o) => o.name),
     foldedBatchNorms: folded,

@@ -56,8 +56,8 @@ export function thresholdPercentile(h: AbsHistogram, fraction: number): number {
  * tail), Q takes eps/i (smoothing keeps the divergence finite).
  *
  * Cost: within a level Q is constant on P's support, so sum p log(p/q) over a level is
- * (sum c log c - C log q) / Sp with prefix sums of c and c log c: O(128) per candidate instead of
- * O(i); the last level is summed directly. `klDivergenceDirect` is the plain O(i) definition the
+ * (sum c log c - C log q) / Sp from prefix sums of c and c log c; levels 0..126 only change with
+ * the merge width, so each candidate costs O(1) and the search O(bins). `klDivergenceDirect` is the plain O(i) definition the
  * tests compare against.
  *
  * The zero bin is first given its neighbour's count (as the entropy calibrators of TensorRT's
@@ -78,41 +78,51 @@ export function thresholdKl(h: AbsHistogram): number {
     clogcPrefix[b + 1] = clogcPrefix[b]! + (c > 0 ? c * Math.log(c) : 0);
     nzPrefix[b + 1] = nzPrefix[b]! + (c > 0 ? 1 : 0);
   }
+  // Levels 0..126 depend on i only through merge = floor(i/128): sum over them of
+  // (sum c log c - mass log share), computed once per merge width.
+  const fullLevels = new Map<number, number>();
+  const levelsTerm = (merge: number): number => {
+    let v = fullLevels.get(merge);
+    if (v === undefined) {
+      v = 0;
+      for (let level = 0; level < QUANT_LEVELS - 1; level++) {
+        const start = level * merge;
+        const stop = start + merge;
+        const mass = cPrefix[stop]! - cPrefix[start]!;
+        if (mass === 0) continue;
+        const share = mass / (nzPrefix[stop]! - nzPrefix[start]!);
+        v += clogcPrefix[stop]! - clogcPrefix[start]! - mass * Math.log(share);
+      }
+      fullLevels.set(merge, v);
+    }
+    return v;
+  };
   const eps = 1e-4;
+  const logSp = Math.log(sum); // P holds every sample (the tail is folded into bin i-1)
   let best = bins;
   let bestKl = Infinity;
   for (let i = QUANT_LEVELS; i <= bins; i++) {
-    const sp = sum; // P holds every sample (the tail is folded into bin i-1)
     const sq = cPrefix[i]!;
     if (sq === 0) continue;
-    const logSp = Math.log(sp);
     const logSq = Math.log(sq);
     const merge = Math.floor(i / QUANT_LEVELS);
-    // Sum over levels 0..126 of sum_b c_b (log c_b - log Sp - log(share/Sq)).
-    let acc = 0;
-    for (let level = 0; level < QUANT_LEVELS - 1; level++) {
-      const start = level * merge;
-      const stop = start + merge;
-      const mass = cPrefix[stop]! - cPrefix[start]!;
-      if (mass === 0) continue;
-      const share = mass / (nzPrefix[stop]! - nzPrefix[start]!);
-      acc += clogcPrefix[stop]! - clogcPrefix[start]! - mass * (logSp + Math.log(share) - logSq);
-    }
-    // Last level [start, i): bin i-1 carries the tail, so its support and mass differ.
     const start = (QUANT_LEVELS - 1) * merge;
-    const tail = sum - cPrefix[i]!;
+    // Levels 0..126: sum c (log c - log Sp - log share + log Sq).
+    let acc = levelsTerm(merge) - cPrefix[start]! * (logSp - logSq);
+    // Last level [start, i): bins before i-1 from prefix sums, bin i-1 with the tail.
+    const lastP = counts[i - 1]! + (sum - cPrefix[i]!);
     const mass = cPrefix[i]! - cPrefix[start]!;
-    let nonzero = nzPrefix[i - 1]! - nzPrefix[start]!;
-    const lastP = counts[i - 1]! + tail;
-    if (lastP > 0) nonzero++;
+    const nonzero = nzPrefix[i - 1]! - nzPrefix[start]! + (lastP > 0 ? 1 : 0);
     const share = nonzero > 0 ? mass / nonzero : 0;
-    for (let b = start; b < i; b++) {
-      const c = b === i - 1 ? lastP : counts[b]!;
-      if (c === 0) continue;
-      const q = share > 0 ? share / sq : eps / i;
-      acc += c * (Math.log(c) - logSp - Math.log(q));
+    if (share > 0) {
+      const logQ = Math.log(share) - logSq;
+      const before = cPrefix[i - 1]! - cPrefix[start]!;
+      acc += clogcPrefix[i - 1]! - clogcPrefix[start]! - before * (logSp + logQ);
+      if (lastP > 0) acc += lastP * (Math.log(lastP) - logSp - logQ);
+    } else if (lastP > 0) {
+      acc += lastP * (Math.log(lastP) - logSp - Math.log(eps / i));
     }
-    const kl = acc / sp;
+    const kl = acc / sum;
     if (kl < bestKl) {
       bestKl = kl;
       best = i;

@@ -47,6 +47,10 @@ t.test(
         toolchainVersion: '0.1.0',
       },
       metadata: { modeledLatencyMs: 0.05 },
+      calibrationImages: (await readdir(join(example, 'calibration')))
+        .sort()
+        .slice(0, 20)
+        .map((f) => join(example, 'calibration', f)),
       outDir: bundleDir,
       now: new Date(),
     });
@@ -54,6 +58,17 @@ t.test(
     t.same(manifest.files.map((f) => f.role).sort(), ['bmodel', 'golden', 'labels']);
     t.ok(manifest.golden && manifest.golden.expectedAccuracy > 0.5, 'golden accuracy measured');
     t.equal(manifest.golden?.count, 20);
+    const stats = manifest.metadata.calibrationStats as {
+      channel: number;
+      mean: number;
+      std: number;
+    }[];
+    t.equal(stats.length, 1, 'one channel (gray)');
+    // preprocess.json standardises with the training mean/std, so calibration inputs sit near 0/1
+    t.ok(
+      Math.abs(stats[0]?.mean ?? 9) < 0.5 && Math.abs((stats[0]?.std ?? 0) - 1) < 0.5,
+      JSON.stringify(stats),
+    );
     const keys = createKeystore(join(work, 'keys'));
     await keys.init({ now: new Date() });
     await signBundleDir(bundleDir, await keys.signers('bundle'));
