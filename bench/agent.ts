@@ -1,7 +1,11 @@
-// Agent benchmark: in-process inference overhead against a bare onnxruntime-node session on the
-// same model and input, the HTTP path's added p50, and RSS. Model: the tiny classifier fixture
-// (test/fixtures/agent/tiny-a.onnx, 1x3x8x8 -> 4) until examples/mobilenetv2 exists; with a model
-// this small the agent's fixed per-request cost dominates, so the ratio is a worst case.
+// Agent benchmark (`npm run bench -- agent`). Prints, each against a baseline measured in the
+// same run:
+//  1. in-process inference overhead vs a bare onnxruntime-node session, same model and input
+//     (MobileNetV2 from examples/mobilenetv2 when available, else the tiny test classifier);
+//  2. what the loopback HTTP path adds at p50 (tiny classifier, JSON tensor body);
+//  3. 100 hot-swaps (one per 50 ms) under 200 requests/s (tiny classifiers): failed requests,
+//     p99 during the swaps vs steady state;
+//  4. RSS before any model, and with the model loaded vs its size.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
@@ -11,53 +15,45 @@ import { createSimBackend } from '../agent/runtime/sim.js';
 import { createLocalApi } from '../agent/serve/http.js';
 import { createServeMetrics } from '../agent/serve/metrics.js';
 import { createInferenceService } from '../agent/serve/service.js';
+import type { InferenceService } from '../agent/serve/service.js';
+import type { ModelSpec } from '../agent/serve/types.js';
 import { writeBmodel } from '../shared/bmodel/write.js';
+import { locateMobileNetV2 } from '../examples/mobilenetv2/ensure.js';
 
-const N = 3000;
+const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-function p50(xs: number[]): number {
+function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
 }
 
-async function time(n: number, f: () => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < 200; i++) await f();
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await f();
-    out.push(performance.now() - t0);
-  }
-  return out;
-}
-
-export async function run(): Promise<void> {
-  const rssEmpty = process.memoryUsage().rss;
-  const onnx = readFileSync(new URL('../test/fixtures/agent/tiny-a.onnx', import.meta.url));
-  const bmodel = writeBmodel({
+function simBmodel(onnx: Uint8Array, shape: number[], outShape: number[]): Uint8Array {
+  return writeBmodel({
     chip: 'BM1684X',
     nets: [
       {
-        name: 'tiny',
+        name: 'net',
         stages: [
           {
-            inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 3, 8, 8] }],
-            outputs: [{ name: 'logits', dtype: 'FP32', shape: [1, 4] }],
+            inputs: [{ name: 'input', dtype: 'FP32', shape }],
+            outputs: [{ name: 'logits', dtype: 'FP32', shape: outShape }],
           },
         ],
       },
     ],
     simulator: { payload: onnx },
   });
-  const data = Float32Array.from({ length: 192 }, (_, i) => Math.sin(i));
-  const bare = await ort.InferenceSession.create(onnx, {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-  });
-  const bareMs = await time(N, () =>
-    bare.run({ input: new ort.Tensor('float32', data, [1, 3, 8, 8]) }),
-  );
+}
 
+function spec(name: string, bmodel: Uint8Array): ModelSpec {
+  return { bundleDigest: name, version: name, bmodel, bmodelDigest: sha(bmodel) };
+}
+
+function newService(): {
+  service: InferenceService;
+  registry: ReturnType<typeof createServeMetrics>['registry'];
+} {
   const clock = createSystemClock();
   const metrics = createServeMetrics();
   const service = createInferenceService({
@@ -65,40 +61,172 @@ export async function run(): Promise<void> {
     clock,
     observers: [metrics.observer],
   });
-  await service.variants.install('A', {
-    bundleDigest: 'bench',
-    version: 'bench',
-    bmodel,
-    bmodelDigest: createHash('sha256').update(bmodel).digest('hex'),
-  });
-  const feeds = { input: { dtype: 'float32' as const, shape: [1, 3, 8, 8], data } };
-  const agentMs = await time(N, () => service.infer({ kind: 'tensor', feeds }));
+  return { service, registry: metrics.registry };
+}
 
-  const app = await createLocalApi({ service, registry: metrics.registry });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  const body = JSON.stringify({
-    inputs: { input: { dtype: 'float32', shape: [1, 3, 8, 8], data: Array.from(data) } },
+async function overhead(onnx: Uint8Array, shape: number[], outShape: number[], runs: number) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+  const bare = await ort.InferenceSession.create(onnx, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
   });
-  const httpMs = await time(1000, () =>
+  const { service } = newService();
+  await service.variants.install('A', spec('m', simBmodel(onnx, shape, outShape)));
+  const feeds = { input: { dtype: 'float32' as const, shape, data } };
+  const bareRun = () => bare.run({ input: new ort.Tensor('float32', data, shape) });
+  const agentRun = () => service.infer({ kind: 'tensor', feeds });
+  for (let i = 0; i < Math.min(50, runs); i++) {
+    await bareRun();
+    await agentRun();
+  }
+  const b: number[] = [];
+  const a: number[] = [];
+  // Interleaved so load from other processes hits both sides alike.
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    await bareRun();
+    b.push(performance.now() - t0);
+    t0 = performance.now();
+    await agentRun();
+    a.push(performance.now() - t0);
+  }
+  const rss = process.memoryUsage().rss;
+  await service.close();
+  await bare.release();
+  return { bareP50: quantile(b, 0.5), agentP50: quantile(a, 0.5), rss };
+}
+
+async function httpAdded(tiny: Uint8Array): Promise<{ inproc: number; http: number }> {
+  const { service, registry } = newService();
+  await service.variants.install('A', spec('t', simBmodel(tiny, [1, 3, 8, 8], [1, 4])));
+  const app = await createLocalApi({ service, registry });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const data = Array.from({ length: 192 }, (_, i) => Math.sin(i));
+  const feeds = {
+    input: { dtype: 'float32' as const, shape: [1, 3, 8, 8], data: Float32Array.from(data) },
+  };
+  const body = JSON.stringify({
+    inputs: { input: { dtype: 'float32', shape: [1, 3, 8, 8], data } },
+  });
+  const post = () =>
     fetch(`${address}/v1/infer`, {
       method: 'POST',
       body,
       headers: { 'content-type': 'application/json' },
-    }).then((r) => r.json()),
-  );
-  const rssModel = process.memoryUsage().rss;
+    }).then((r) => r.json());
+  for (let i = 0; i < 200; i++) await post();
+  const h: number[] = [];
+  const p: number[] = [];
+  for (let i = 0; i < 1000; i++) {
+    let t0 = performance.now();
+    await post();
+    h.push(performance.now() - t0);
+    t0 = performance.now();
+    await service.infer({ kind: 'tensor', feeds });
+    p.push(performance.now() - t0);
+  }
   await app.close();
   await service.close();
-  await bare.release();
+  return { inproc: quantile(p, 0.5), http: quantile(h, 0.5) };
+}
 
-  const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
-  console.log(`model: tiny-a fixture (${bmodel.length} B BMODEL), batch 1, ${N} runs each`);
-  console.log(`bare onnxruntime p50 ${p50(bareMs).toFixed(4)} ms`);
+async function swapsUnderLoad(a: Uint8Array, b: Uint8Array) {
+  const { service } = newService();
+  const specs = [
+    spec('a', simBmodel(a, [1, 3, 8, 8], [1, 4])),
+    spec('b', simBmodel(b, [1, 3, 8, 8], [1, 4])),
+  ];
+  await service.variants.install('A', specs[0] as ModelSpec);
+  const feeds = {
+    input: { dtype: 'float32' as const, shape: [1, 3, 8, 8], data: new Float32Array(192) },
+  };
+  let failed = 0;
+  const latencies: number[] = [];
+  let stop = false;
+  // Open loop at 200 requests/s: a request every 5 ms whether or not the last one finished.
+  const load = (async () => {
+    const pending: Promise<void>[] = [];
+    const start = performance.now();
+    for (let i = 0; !stop; i++) {
+      const due = start + i * 5;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const t0 = performance.now();
+      pending.push(
+        service.infer({ kind: 'tensor', feeds }).then(
+          () => void latencies.push(performance.now() - t0),
+          () => void (failed += 1),
+        ),
+      );
+    }
+    await Promise.all(pending);
+  })();
+  await new Promise((r) => setTimeout(r, 2000));
+  const steady = quantile(latencies, 0.99);
+  const steadyCount = latencies.length;
+  const t0 = performance.now();
+  // One swap every 50 ms: 100 swaps over ~5 s of steady traffic.
+  for (let i = 1; i <= 100; i++) {
+    await service.variants.install('A', specs[i % 2] as ModelSpec);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const swapMs = performance.now() - t0;
+  const during = latencies.slice(steadyCount);
+  stop = true;
+  await load;
+  await service.close();
+  return {
+    failed,
+    steadyP99: steady,
+    swapP99: quantile(during, 0.99),
+    swapMs,
+    during: during.length,
+  };
+}
+
+export async function run(): Promise<void> {
+  const rssEmpty = process.memoryUsage().rss;
+  const tiny = readFileSync(new URL('../test/fixtures/agent/tiny-a.onnx', import.meta.url));
+  const tinyB = readFileSync(new URL('../test/fixtures/agent/tiny-b.onnx', import.meta.url));
+  const mobile = await locateMobileNetV2();
+  const model = mobile.path
+    ? {
+        name: 'MobileNetV2 (examples/mobilenetv2, 1x3x224x224)',
+        onnx: readFileSync(mobile.path),
+        shape: [1, 3, 224, 224],
+        out: [1, 1000],
+        runs: 200,
+      }
+    : {
+        name: `tiny classifier (MobileNetV2 unavailable: ${'reason' in mobile ? mobile.reason : '?'})`,
+        onnx: tiny,
+        shape: [1, 3, 8, 8],
+        out: [1, 4],
+        runs: 3000,
+      };
+
   console.log(
-    `agent in-process p50 ${p50(agentMs).toFixed(4)} ms  ratio ${(p50(agentMs) / p50(bareMs)).toFixed(2)}x (target <= 1.10x)`,
+    `agent RSS with no model loaded: ${mb(rssEmpty)} MB (process incl. tsx loader; target <= 80 MB)`,
+  );
+  const o = await overhead(model.onnx, model.shape, model.out, model.runs);
+  console.log(`model: ${model.name}, batch 1, ${model.runs} interleaved runs`);
+  console.log(
+    `  bare onnxruntime p50 ${o.bareP50.toFixed(3)} ms, agent in-process p50 ${o.agentP50.toFixed(3)} ms`,
+  );
+  console.log(`  ratio ${(o.agentP50 / o.bareP50).toFixed(3)}x (target <= 1.10x)`);
+  console.log(
+    `  RSS with the model loaded ${mb(o.rss)} MB for a ${mb(model.onnx.length)} MB model (+${mb(o.rss - rssEmpty)} MB)`,
+  );
+  const h = await httpAdded(tiny);
+  console.log(
+    `HTTP loopback (tiny classifier, JSON tensor): p50 ${h.http.toFixed(3)} ms vs in-process ${h.inproc.toFixed(3)} ms: adds ${(h.http - h.inproc).toFixed(3)} ms (target <= 1 ms)`,
+  );
+  const s = await swapsUnderLoad(tiny, tinyB);
+  console.log(
+    `100 hot-swaps under 200 req/s (tiny classifiers) in ${s.swapMs.toFixed(0)} ms: ${s.failed} failed requests (target 0)`,
   );
   console.log(
-    `HTTP loopback p50 ${p50(httpMs).toFixed(4)} ms  adds ${(p50(httpMs) - p50(agentMs)).toFixed(4)} ms (target <= 1 ms)`,
+    `  p99 steady ${s.steadyP99.toFixed(3)} ms, during swaps ${s.swapP99.toFixed(3)} ms over ${s.during} requests: ${(s.swapP99 / s.steadyP99).toFixed(2)}x (target <= 1.5x)`,
   );
-  console.log(`RSS before model ${mb(rssEmpty)} MB, with model and API ${mb(rssModel)} MB`);
 }

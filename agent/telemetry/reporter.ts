@@ -37,8 +37,11 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
     await o.outbox.drain(o.send).catch(() => undefined); // what is left goes on the next flush
   }
 
-  async function tick(): Promise<void> {
-    const end = o.clock.wallNow();
+  async function closeInterval(): Promise<void> {
+    // Interval bounds and the reports are taken together, before any await.
+    const start = intervalStart;
+    const end = Math.max(start, o.clock.wallNow());
+    intervalStart = end;
     const reports = o.collector.take();
     if (reports.length > 0) {
       const device = await readDeviceStats(o.stateDir);
@@ -46,7 +49,7 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
         await o.outbox.enqueue(
           encodeTelemetryReport(r, {
             deviceId: o.deviceId,
-            intervalStartMs: intervalStart,
+            intervalStartMs: start,
             intervalEndMs: end,
             reportSequence: sequence++,
             device,
@@ -56,8 +59,15 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
         );
       }
     }
-    intervalStart = end;
     await flush();
+  }
+
+  // Ticks are serialised so reports enter the outbox in interval order.
+  let chain: Promise<unknown> = Promise.resolve();
+  function tick(): Promise<void> {
+    const run = chain.then(closeInterval);
+    chain = run.catch(() => undefined);
+    return run;
   }
 
   return {

@@ -36,7 +36,7 @@ function legend(): string {
   return (['A', 'B'] as const)
     .map(
       (k, i) =>
-        `<text x="${W - 60}" y="${24 + i * 14}" font-size="11" fill="${COLOURS[k]}">&#9632; ${k}</text>`,
+        `<text x="${W - 60}" y="${H - PAD - 24 + i * 14}" font-size="11" fill="${COLOURS[k]}">&#9632; ${k}</text>`,
     )
     .join('');
 }
@@ -46,11 +46,13 @@ function polyline(
   xMax: number,
   yMax: number,
   colour: string,
+  dash = '',
 ): string {
   const sx = (x: number): number => PAD + (x / (xMax || 1)) * (W - PAD - 10);
   const sy = (y: number): number => H - PAD - (y / (yMax || 1)) * (H - PAD - 10);
   const d = points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
-  return `<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${d}"/>`;
+  const dashed = dash ? ` stroke-dasharray="${dash}"` : '';
+  return `<polyline fill="none" stroke="${colour}" stroke-width="1.5"${dashed} points="${d}"/>`;
 }
 
 function cdfChart(a: Analysis): string {
@@ -65,7 +67,8 @@ function cdfChart(a: Analysis): string {
 }
 
 function accuracyChart(a: Analysis): string {
-  const rows = a.metrics.filter((m) => m.kind !== 'latency' && m.a && m.b);
+  // Accuracy only (the error rate, near 0, would squash the axis); it stays in the table.
+  const rows = a.metrics.filter((m) => m.key.startsWith('accuracy.') && m.a && m.b);
   const paired = a.metrics.find((m) => m.kind === 'paired');
   const items: { label: string; colour: string; est: number; low: number; high: number }[] = [];
   for (const m of rows) {
@@ -74,19 +77,29 @@ function accuracyChart(a: Analysis): string {
   }
   if (paired?.agreement)
     items.push({ label: 'shadow top-1 agreement', colour: '#555', ...iv(paired.agreement) });
-  const rowH = Math.max(14, Math.min(30, (H - 30) / Math.max(1, items.length)));
-  const x = (p: number): number => 200 + p * (W - 220);
-  const body = items
+  const shown = items.filter((it) => [it.est, it.low, it.high].every(Number.isFinite));
+  // Zoom to the intervals, on a 5-point grid: on a 0..100 % axis a +-1 point interval is
+  // narrower than its own point marker.
+  const lo = Math.max(0, Math.floor(Math.min(1, ...shown.map((it) => it.low)) * 20) / 20);
+  const hi = Math.min(1, Math.ceil(Math.max(0, ...shown.map((it) => it.high)) * 20) / 20);
+  const span = hi > lo ? hi - lo : 1;
+  const rowH = Math.max(14, Math.min(30, (H - 30) / Math.max(1, shown.length)));
+  const x = (p: number): number => 200 + ((p - lo) / span) * (W - 220);
+  const body = shown
     .map((it, i) => {
       const y = 20 + i * rowH;
+      const cap = (v: number): string =>
+        `<line x1="${x(v).toFixed(1)}" y1="${y - 4}" x2="${x(v).toFixed(1)}" y2="${y + 4}" stroke="${it.colour}" stroke-width="1.5"/>`;
       return (
         `<text x="8" y="${y + 4}" font-size="11">${esc(it.label)} ${num(it.est * 100)} %</text>` +
         `<line x1="${x(it.low).toFixed(1)}" y1="${y}" x2="${x(it.high).toFixed(1)}" y2="${y}" stroke="${it.colour}" stroke-width="2"/>` +
+        cap(it.low) +
+        cap(it.high) +
         `<circle cx="${x(it.est).toFixed(1)}" cy="${y}" r="3" fill="${it.colour}"/>`
       );
     })
     .join('');
-  const scale = `<text x="200" y="${H - 6}" font-size="10">0 %</text><text x="${W - 40}" y="${H - 6}" font-size="10">100 %</text>`;
+  const scale = `<text x="200" y="${H - 6}" font-size="10">${num(lo * 100)} %</text><text x="${W - 20}" y="${H - 6}" font-size="10" text-anchor="end">${num((hi > lo ? hi : lo + 1) * 100)} %</text>`;
   return svg(
     'Accuracy per variant with intervals',
     (body || `<text x="20" y="40" font-size="12">no labelled results yet</text>`) + scale,
@@ -116,7 +129,7 @@ function sampleChart(a: Analysis): string {
     'Sample size over time (cumulative requests per arm)',
     axes('minutes since start', 'requests', xMax, yMax) +
       polyline(ptsA, xMax, yMax, COLOURS.A) +
-      polyline(ptsB, xMax, yMax, COLOURS.B) +
+      polyline(ptsB, xMax, yMax, COLOURS.B, '6 4') +
       legend(),
   );
 }
@@ -155,7 +168,7 @@ function metricRowsHtml(metrics: readonly MetricResult[]): string {
   return metrics
     .map(
       (m) =>
-        `<tr><td>${esc(m.label)}</td><td>${m.nA}</td><td>${m.nB}</td><td>${esc(fmtEffect(m))}</td><td>${num(m.alwaysValidP)}</td><td class="${m.verdict}">${m.verdict.replace('_', ' ')}</td></tr>`,
+        `<tr><td>${esc(m.label)}</td><td>${m.nA}</td><td>${m.nB}</td><td>${esc(fmtEffect(m))}</td><td>${num(m.alwaysValidP)}</td><td class="${m.verdict}">${m.verdict.replace(/_/g, ' ')}</td></tr>`,
     )
     .join('');
 }
@@ -173,11 +186,11 @@ export function renderExperimentReport(a: Analysis): string {
   const drift = a.drift
     ? `<h2>Field quantization health</h2><p class="${a.drift.suspect ? 'worse' : 'no_difference'}">${a.drift.suspect ? 'INT8 calibration suspect: ' + esc(a.drift.reasons.join('; ')) : a.drift.insufficient ? 'not enough input statistics yet' : 'live inputs match the calibration data'}</p>`
     : '';
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experiment ${esc(a.experimentId)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:64em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}.better{color:#080}.worse{color:#b00}figure{display:inline-block;margin:0 1em 1em 0}</style></head><body>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experiment ${esc(a.experimentId)}</title><link rel="icon" href="data:,">
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:64em}table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}.better{color:#080}.worse{color:#b00}figure{display:inline-block;margin:0 1em 1em 0;max-width:100%}figure svg{max-width:100%;height:auto}</style></head><body>
 <h1>Experiment ${esc(a.experimentId)}</h1>
 <p>Status <b>${esc(a.status)}</b>, allocation ${esc(a.allocation)}, A = <code>${esc(a.bundles.A.slice(0, 12))}</code>, B = <code>${esc(a.bundles.B.slice(0, 12))}</code>, samples A ${a.samples.A}, B ${a.samples.B}, alpha ${a.alpha}.</p>
-<h2>Verdict: ${esc(a.overall.verdict.replace('_', ' '))}${a.overall.winner ? ` (winner ${a.overall.winner})` : ''}</h2>
+<h2>Verdict: ${esc(a.overall.verdict.replace(/_/g, ' '))}${a.overall.winner ? ` (winner ${a.overall.winner})` : ''}</h2>
 <p>${esc(a.overall.reason)}</p>
 ${a.guardrails.breached ? `<p class="worse">Guardrail breached: ${esc(a.guardrails.reasons.join('; '))}</p>` : ''}
 <table><thead><tr><th>metric</th><th>n A</th><th>n B</th><th>B - A [always-valid interval]</th><th>always-valid p</th><th>verdict</th></tr></thead><tbody>${metricRowsHtml(a.metrics)}</tbody></table>

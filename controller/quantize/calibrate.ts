@@ -36,9 +36,12 @@ export interface CollectOptions {
   readonly cacheBudgetBytes?: number;
   readonly onProgress?: (p: Progress) => void;
   readonly signal?: AbortSignal;
+  /** Images per inference call (the runner falls back to 1 when the model cannot batch). */
+  readonly batch?: number;
 }
 
 export const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
+export const DEFAULT_BATCH = 16;
 
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw bmfError('BMF_ERR_ABORTED', { reason: 'calibration cancelled' });
@@ -58,13 +61,22 @@ export async function collectActivationStats(
   const budget = options.cacheBudgetBytes ?? DEFAULT_CACHE_BUDGET;
   const report = options.onProgress ?? (() => undefined);
   const ranges = new Map(pm.activations.map((n) => [n, emptyRange()]));
-  const runner = await createActivationRunner(pm, true);
+  const runner = await createActivationRunner(pm, {
+    ranges: true,
+    batch: options.batch ?? DEFAULT_BATCH,
+    probe: inputs,
+  });
+  const batches: Tensor[][] = [];
+  for (let k = 0; k < inputs.length; k += runner.batch) {
+    batches.push(inputs.slice(k, k + runner.batch));
+  }
   try {
     let cache: ReadonlyMap<string, Float32Array>[] | undefined = [];
     let cachedBytes = 0;
-    for (const [k, input] of inputs.entries()) {
+    let done = 0;
+    for (const batch of batches) {
       checkAbort(options.signal);
-      const out = await runner.run(input);
+      const out = await runner.run(batch);
       for (const [name, range] of ranges) {
         updateRange(range, out.ranges?.get(name) ?? out.values.get(name)!);
       }
@@ -73,16 +85,19 @@ export async function collectActivationStats(
         if (cachedBytes <= budget) cache.push(out.values);
         else cache = undefined;
       }
-      report({ stage: 'calibrate: ranges', done: k + 1, total: inputs.length });
+      done += batch.length;
+      report({ stage: 'calibrate: ranges', done, total: inputs.length });
     }
     const hists = new Map(
       [...ranges].map(([n, r]) => [n, createHistogram(r.absMax, HISTOGRAM_BINS)]),
     );
-    for (const [k, input] of inputs.entries()) {
+    done = 0;
+    for (const [k, batch] of batches.entries()) {
       checkAbort(options.signal);
-      const values = cache?.[k] ?? (await runner.run(input)).values;
+      const values = cache?.[k] ?? (await runner.run(batch)).values;
       for (const [name, h] of hists) updateHistogram(h, values.get(name)!);
-      report({ stage: 'calibrate: histograms', done: k + 1, total: inputs.length });
+      done += batch.length;
+      report({ stage: 'calibrate: histograms', done, total: inputs.length });
     }
     return new Map(
       pm.activations.map((n) => [n, { name: n, range: ranges.get(n)!, histogram: hists.get(n)! }]),

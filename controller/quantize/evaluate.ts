@@ -172,7 +172,7 @@ export async function layerSimilarity(
   const test = names.map(() => [] as Float32Array[]);
   try {
     for (const x of inputs) {
-      const a = await fp32.run(x);
+      const a = await fp32.run([x]);
       const wanted = probe.filter((p) => p !== pm.input.name);
       const b = { ...(await q.run({ [pm.input.name]: x }, wanted)), [pm.input.name]: x };
       names.forEach((n, k) => {

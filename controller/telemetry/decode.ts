@@ -4,7 +4,7 @@
 import { isBmfError } from '../../shared/errors.js';
 import { decodeMessage } from '../../shared/wire/codec.js';
 import type { TelemetryReport } from '../../shared/wire/messages.js';
-import { rollupFromReport, type Rollup } from './rollup.js';
+import { checkReportSketches } from './rollup.js';
 
 export type DropReason =
   'too_large' | 'malformed' | 'sketch' | 'device_mismatch' | 'stale' | 'future' | 'internal';
@@ -29,7 +29,7 @@ export interface DecodeLimits {
 }
 
 export type DecodedTelemetry =
-  | { readonly ok: true; readonly report: TelemetryReport; readonly rollup: Rollup }
+  | { readonly ok: true; readonly report: TelemetryReport }
   | { readonly ok: false; readonly reason: DropReason; readonly message: string };
 
 export function decodeTelemetry(
@@ -38,14 +38,13 @@ export function decodeTelemetry(
   limits: DecodeLimits,
 ): DecodedTelemetry {
   let report: TelemetryReport;
-  let rollup: Rollup;
   try {
     report = decodeMessage(
       'TelemetryReport',
       payload,
       limits.maxBytes !== undefined ? { maxBytes: limits.maxBytes } : {},
     );
-    rollup = rollupFromReport(report);
+    checkReportSketches(report);
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     if (isBmfError(e, 'BMF_ERR_WIRE_TOO_LARGE')) return { ok: false, reason: 'too_large', message };
@@ -68,5 +67,5 @@ export function decodeTelemetry(
   if (report.intervalStartMs > limits.newestMs) {
     return { ok: false, reason: 'future', message: `interval ${report.intervalStartMs} ahead` };
   }
-  return { ok: true, report, rollup };
+  return { ok: true, report };
 }

@@ -159,32 +159,66 @@ function driftKey(d: DriftStats): string {
 }
 
 /**
- * One validated report as a rollup. Sketch messages were checked by decodeMessage;
- * LatencySketch.fromMessage re-checks them and throws BMF_ERR_STATS_SKETCH on a mapping
- * this controller cannot merge.
+ * Throws BMF_ERR_STATS_SKETCH unless every latency sketch of the report can be merged. Checked
+ * at the edge, before any part of the report is added anywhere, so a bad report never leaves a
+ * rollup half merged.
  */
-export function rollupFromReport(r: TelemetryReport): Rollup {
+export function checkReportSketches(r: TelemetryReport): void {
+  for (const m of Object.values(r.latency)) LatencySketch.checkMessage(m);
+}
+
+/**
+ * Add one validated report (checkReportSketches passed) to `into` (mutates `into`). The sketch
+ * messages merge bin by bin into the rollup's sketches, so ingesting a report builds no sketch
+ * of its own.
+ */
+export function addReport(into: Rollup, r: TelemetryReport): void {
   const a = r.accuracy;
-  const counters = emptyCounters();
-  counters.reports = 1;
-  addRecord(counters.errorsByCode, r.counters.errorsByCode);
-  counters.shadowRequests = r.counters.shadowRequests;
-  counters.goldenCorrect = a.goldenCorrect;
-  counters.goldenTotal = a.goldenTotal;
+  const c = into.counters;
+  into.requests += r.counters.requests;
+  into.errors += r.counters.errors;
+  c.reports += 1;
+  addRecord(c.errorsByCode, r.counters.errorsByCode);
+  c.shadowRequests += r.counters.shadowRequests;
+  c.goldenCorrect += a.goldenCorrect;
+  c.goldenTotal += a.goldenTotal;
   // The agent sends 0 for "no golden run / no shadow pair"; that is not a cosine.
-  counters.goldenCosineMin = a.goldenTotal > 0 ? a.goldenCosineMin : null;
-  counters.feedbackCorrect = a.feedbackCorrect;
-  counters.feedbackTotal = a.feedbackTotal;
-  counters.shadow = { ...a.shadow, cosineMin: a.shadow.pairs > 0 ? a.shadow.cosineMin : null };
-  const sketches = new Map<string, LatencySketch>();
+  c.goldenCosineMin = minOrNull(c.goldenCosineMin, a.goldenTotal > 0 ? a.goldenCosineMin : null);
+  c.feedbackCorrect += a.feedbackCorrect;
+  c.feedbackTotal += a.feedbackTotal;
+  const s = c.shadow;
+  const f = a.shadow;
+  s.pairs += f.pairs;
+  s.top1Agree += f.top1Agree;
+  s.cosineSum += f.cosineSum;
+  s.cosineMin = minOrNull(s.cosineMin, f.pairs > 0 ? f.cosineMin : null);
+  s.bothCorrect += f.bothCorrect;
+  s.aOnlyCorrect += f.aOnlyCorrect;
+  s.bOnlyCorrect += f.bOnlyCorrect;
+  s.bothWrong += f.bothWrong;
   for (const [stage, m] of Object.entries(r.latency)) {
-    const sketch = LatencySketch.fromMessage(m);
-    sketches.set(stage, sketch);
-    counters.stageCounts[stage] = sketch.count;
+    let sketch = into.sketches.get(stage);
+    if (!sketch) {
+      sketch = new LatencySketch();
+      into.sketches.set(stage, sketch);
+    }
+    sketch.mergeMessage(m);
+    c.stageCounts[stage] = (c.stageCounts[stage] ?? 0) + m.count;
   }
   for (const d of r.drift) {
     const { input: _input, channel: _channel, ...stats } = d;
-    counters.drift[driftKey(d)] = mergeDrift(counters.drift[driftKey(d)], stats);
+    c.drift[driftKey(d)] = mergeDrift(c.drift[driftKey(d)], stats);
   }
-  return { requests: r.counters.requests, errors: r.counters.errors, counters, sketches };
+}
+
+/**
+ * One validated report as a rollup. Sketch messages were checked by decodeMessage;
+ * LatencySketch.mergeMessage re-checks them and throws BMF_ERR_STATS_SKETCH on a mapping
+ * this controller cannot merge.
+ */
+export function rollupFromReport(r: TelemetryReport): Rollup {
+  checkReportSketches(r);
+  const rollup = emptyRollup();
+  addReport(rollup, r);
+  return rollup;
 }

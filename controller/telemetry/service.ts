@@ -9,13 +9,19 @@
 import type { Registry } from 'prom-client';
 import { toBmfError, type BmfError } from '../../shared/errors.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
+import type { TelemetryReport } from '../../shared/wire/messages.js';
 import type { GroupHealth } from '../rollout/model.js';
 import type { Counters, Db } from '../store/db.js';
 import { decodeTelemetry, type DropReason } from './decode.js';
 import { createReportDedup, reportKey } from './dedup.js';
 import { createTelemetryMetrics, type BundleInfo, type DeviceGauges } from './metrics.js';
-import { emptyRollup, mergeRollup, MINUTE_MS, minuteOf, type Rollup } from './rollup.js';
-import { createTelemetryStore, type RollupRow, type TelemetryFilter } from './store.js';
+import { addReport, emptyRollup, mergeRollup, MINUTE_MS, minuteOf, type Rollup } from './rollup.js';
+import {
+  createTelemetryStore,
+  type RollupKey,
+  type RollupRow,
+  type TelemetryFilter,
+} from './store.js';
 import {
   checkFilter,
   mergeRows,
@@ -65,6 +71,10 @@ export interface TelemetryStats {
 }
 
 const DAY_MS = 24 * 3_600_000;
+
+function rowKey(k: RollupKey): string {
+  return `${k.minute}\n${k.deviceId}\n${k.bundle}\n${k.variant}`;
+}
 const HOUR_MS = 3_600_000;
 
 export function createTelemetryService(opts: TelemetryServiceOptions) {
@@ -100,7 +110,8 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     return reason;
   }
 
-  function remember(row: RollupRow): void {
+  /** Add an accepted report to the Prometheus totals and the recent window. */
+  function remember(row: RollupKey, r: TelemetryReport): void {
     const seriesKey = `${row.bundle}\n${row.variant}`;
     const t = totals.get(seriesKey) ?? {
       bundle: row.bundle,
@@ -108,21 +119,21 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
       requests: 0,
       errors: 0,
     };
-    t.requests += row.rollup.requests;
-    t.errors += row.rollup.errors;
+    t.requests += r.counters.requests;
+    t.errors += r.counters.errors;
     totals.set(seriesKey, t);
     let minute = recent.get(row.minute);
     if (!minute) {
       minute = new Map();
       recent.set(row.minute, minute);
     }
-    const r = minute.get(seriesKey) ?? {
+    const m = minute.get(seriesKey) ?? {
       bundle: row.bundle,
       variant: row.variant,
       rollup: emptyRollup(),
     };
-    mergeRollup(r.rollup, row.rollup);
-    minute.set(seriesKey, r);
+    addReport(m.rollup, r);
+    minute.set(seriesKey, m);
   }
 
   function ingestUnsafe(deviceId: string, payload: Uint8Array): IngestResult {
@@ -139,18 +150,15 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
       unflushedDuplicates++;
       return 'duplicate';
     }
-    const row: RollupRow = {
-      minute: minuteOf(r.intervalStartMs),
-      deviceId,
-      bundle: r.bundleDigest,
-      variant: r.variant,
-      rollup: d.rollup,
-    };
-    const key = `${row.minute}\n${deviceId}\n${row.bundle}\n${row.variant}`;
-    const existing = pending.get(key);
-    if (existing) mergeRollup(existing.rollup, d.rollup);
-    else pending.set(key, row);
-    remember(row);
+    const minute = minuteOf(r.intervalStartMs);
+    const key = rowKey({ minute, deviceId, bundle: r.bundleDigest, variant: r.variant });
+    let row = pending.get(key);
+    if (!row) {
+      row = { minute, deviceId, bundle: r.bundleDigest, variant: r.variant, rollup: emptyRollup() };
+      pending.set(key, row);
+    }
+    addReport(row.rollup, r);
+    remember(row, r);
     accepted++;
     if (pending.size >= maxPendingRows) {
       try {
@@ -186,7 +194,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     } catch (e) {
       // Put everything back (merging with what arrived meanwhile) so nothing is lost.
       for (const row of rows) {
-        const key = `${row.minute}\n${row.deviceId}\n${row.bundle}\n${row.variant}`;
+        const key = rowKey(row);
         const cur = pending.get(key);
         if (cur) mergeRollup(row.rollup, cur.rollup);
         pending.set(key, row);

@@ -20,6 +20,7 @@ import { checkSketchMessage } from './sketch-message.js';
 export const SKETCH_RELATIVE_ACCURACY = 0.005;
 /** new DDSketch() builds a LogarithmicMapping with index offset 0. */
 const INDEX_OFFSET = 0;
+const SKETCH_GAMMA = new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY }).mapping.gamma;
 
 function fail(reason: string): never {
   throw bmfError('BMF_ERR_STATS_SKETCH', { reason });
@@ -67,7 +68,8 @@ export class LatencySketch {
 
   /** Add every value of `other` to this sketch (other is unchanged). */
   merge(other: LatencySketch): void {
-    this.mergeMessage(other.toMessage());
+    // `other` holds its invariants by construction; only untrusted messages need checking.
+    this.#addMessage(other.toMessage());
   }
 
   /** The full state as the wire message LatencySketch. */
@@ -118,19 +120,42 @@ export class LatencySketch {
     }
   }
 
-  /** Merge a sketch given as a wire message (validated here: it may come from a device). */
-  mergeMessage(m: LatencySketchMessage): void {
+  /**
+   * Throws BMF_ERR_STATS_SKETCH unless mergeMessage would accept `m`: a self-consistent sketch
+   * on this mapping. Lets a caller validate several sketches before merging any of them.
+   */
+  static checkMessage(m: LatencySketchMessage): void {
     checkSketchMessage(m);
-    const dd = this.#dd;
     // Same gamma is what makes bins line up (DDSketch mergeability); allow only float noise.
-    if (Math.abs(m.gamma - dd.mapping.gamma) > 1e-12 || m.indexOffset !== INDEX_OFFSET) {
+    if (Math.abs(m.gamma - SKETCH_GAMMA) > 1e-12 || m.indexOffset !== INDEX_OFFSET) {
       fail(`gamma ${m.gamma} / offset ${m.indexOffset} differ from this sketch's mapping`);
     }
+  }
+
+  /** Merge a sketch given as a wire message (validated here: it may come from a device). */
+  mergeMessage(m: LatencySketchMessage): void {
+    LatencySketch.checkMessage(m);
+    this.#addMessage(m);
+  }
+
+  #addMessage(m: LatencySketchMessage): void {
     if (m.count === 0) return;
+    const dd = this.#dd;
     const wasEmpty = dd.count === 0;
-    m.binCounts.forEach((c, i) => {
-      if (c > 0) dd.store.add(m.binOffset + i, c);
-    });
+    const bins = m.binCounts;
+    let lo = 0;
+    while (lo < bins.length && bins[lo] === 0) lo++;
+    let hi = bins.length - 1;
+    while (hi > lo && bins[hi] === 0) hi--;
+    if (lo < bins.length) {
+      // Highest and lowest key first, so the dense store grows to the whole range at most twice;
+      // keys added in ascending order re-centre its array every few dozen bins.
+      dd.store.add(m.binOffset + hi, bins[hi]!);
+      if (lo < hi) dd.store.add(m.binOffset + lo, bins[lo]!);
+      for (let i = lo + 1; i < hi; i++) {
+        if (bins[i]! > 0) dd.store.add(m.binOffset + i, bins[i]!);
+      }
+    }
     dd.zeroCount += m.zeroCount;
     dd.count += m.count;
     dd.sum += m.sum;

@@ -47,42 +47,91 @@ function convertEnum(e: protobuf.Enum, v: unknown, dir: Direction, path: string)
   return dir === 'decode' ? full.slice(prefix.length).toLowerCase() : full;
 }
 
-function convertScalar(field: protobuf.Field, v: unknown, dir: Direction, path: string): unknown {
+/** `path[key]`, built only when a message needs it (a sketch has hundreds of bins). */
+function at(path: string, key: string | number | undefined): string {
+  return key === undefined ? path : `${path}[${key}]`;
+}
+
+function convertScalar(
+  field: protobuf.Field,
+  v: unknown,
+  dir: Direction,
+  base: string,
+  key?: string | number,
+): unknown {
   const rt = field.resolvedType;
-  if (rt instanceof protobuf.Enum) return convertEnum(rt, v, dir, path);
+  if (rt instanceof protobuf.Enum) return convertEnum(rt, v, dir, at(base, key));
   if (rt instanceof protobuf.Type) {
     if (v === null || v === undefined) {
       // proto3 leaves absent sub-messages null; typed code always gets a complete value.
       v = rt.toObject(rt.create({}), TO_OBJECT);
     }
-    if (typeof v !== 'object') throw new WalkError(`${path}: expected a message`);
-    return walk(rt, v as Record<string, unknown>, dir, path);
+    if (typeof v !== 'object') throw new WalkError(`${at(base, key)}: expected a message`);
+    return walk(rt, v as Record<string, unknown>, dir, at(base, key));
   }
   if (field.type === 'bytes') {
-    if (!(v instanceof Uint8Array)) throw new WalkError(`${path}: expected bytes`);
+    if (!(v instanceof Uint8Array)) throw new WalkError(`${at(base, key)}: expected bytes`);
     return dir === 'decode' ? new Uint8Array(v) : v;
   }
   if (field.type === 'string') {
     const max = field.name === 'message' ? MAX_MESSAGE_CHARS : MAX_STRING_CHARS;
-    if (typeof v !== 'string') throw new WalkError(`${path}: expected a string`);
-    if (v.length > max) throw new WalkError(`${path}: string longer than ${max}`);
+    if (typeof v !== 'string') throw new WalkError(`${at(base, key)}: expected a string`);
+    if (v.length > max) throw new WalkError(`${at(base, key)}: string longer than ${max}`);
     return v;
   }
   if (field.type === 'bool') {
-    if (typeof v !== 'boolean') throw new WalkError(`${path}: expected a boolean`);
+    if (typeof v !== 'boolean') throw new WalkError(`${at(base, key)}: expected a boolean`);
     return v;
   }
-  if (typeof v !== 'number') throw new WalkError(`${path}: expected a number`);
-  if (FLOAT_TYPES.has(field.type)) {
-    if (!Number.isFinite(v)) throw new WalkError(`${path}: ${v} is not finite`);
+  return checkNumber(numberRule(field), v, base, key);
+}
+
+interface NumberRule {
+  readonly float: boolean;
+  readonly unsigned: boolean;
+  readonly wide: boolean;
+}
+const numberRules = new WeakMap<protobuf.Field, NumberRule>();
+
+/** How a numeric field's values are bounded, worked out once per field. */
+function numberRule(field: protobuf.Field): NumberRule {
+  let rule = numberRules.get(field);
+  if (!rule) {
+    rule = {
+      float: FLOAT_TYPES.has(field.type),
+      unsigned: field.type.startsWith('uint'),
+      wide: LONG_TYPES.has(field.type),
+    };
+    numberRules.set(field, rule);
+  }
+  return rule;
+}
+
+function checkNumber(rule: NumberRule, v: unknown, base: string, key?: string | number): number {
+  if (typeof v !== 'number') throw new WalkError(`${at(base, key)}: expected a number`);
+  if (rule.float) {
+    if (!Number.isFinite(v)) throw new WalkError(`${at(base, key)}: ${v} is not finite`);
   } else if (!Number.isSafeInteger(v)) {
-    throw new WalkError(`${path}: ${v} is not a safe integer`);
-  } else if (field.type.startsWith('uint') && v < 0) {
-    throw new WalkError(`${path}: ${v} is negative`);
-  } else if (!LONG_TYPES.has(field.type) && Math.abs(v) > 0xffffffff) {
-    throw new WalkError(`${path}: ${v} does not fit 32 bits`);
+    throw new WalkError(`${at(base, key)}: ${v} is not a safe integer`);
+  } else if (rule.unsigned && v < 0) {
+    throw new WalkError(`${at(base, key)}: ${v} is negative`);
+  } else if (!rule.wide && Math.abs(v) > 0xffffffff) {
+    throw new WalkError(`${at(base, key)}: ${v} does not fit 32 bits`);
   }
   return v;
+}
+
+function isNumberField(field: protobuf.Field): boolean {
+  return !field.resolvedType && !['bytes', 'string', 'bool'].includes(field.type);
+}
+
+/** A repeated field's values; numeric lists (sketch bins) take a loop without per-item dispatch. */
+function convertList(field: protobuf.Field, list: unknown[], dir: Direction, path: string) {
+  if (!isNumberField(field)) return list.map((x, i) => convertScalar(field, x, dir, path, i));
+  const rule = numberRule(field);
+  const out = new Array<number>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = checkNumber(rule, list[i], path, i);
+  return out;
 }
 
 function walk(
@@ -102,7 +151,7 @@ function walk(
       const m: Record<string, unknown> = {};
       for (const [k, x] of entries) {
         if (k.length > MAX_STRING_CHARS) throw new WalkError(`${path}: key too long`);
-        m[k] = convertScalar(field, x, dir, `${path}[${k}]`);
+        m[k] = convertScalar(field, x, dir, path, k);
       }
       out[field.name] = m;
     } else if (field.repeated) {
@@ -110,7 +159,7 @@ function walk(
       if (!Array.isArray(list)) throw new WalkError(`${path}: expected a list`);
       const max = REPEATED_LIMITS[`${type.name}.${field.name}`] ?? MAX_ITEMS;
       if (list.length > max) throw new WalkError(`${path}: more than ${max} items`);
-      out[field.name] = list.map((x, i) => convertScalar(field, x, dir, `${path}[${i}]`));
+      out[field.name] = convertList(field, list, dir, path);
     } else if (v === undefined && field.options?.proto3_optional) {
       continue; // proto3 `optional` left unset
     } else {

@@ -113,8 +113,9 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
       variant: sequence,
     });
     let killed = false;
+    let armed = false; // only once the new assignment is out (a restart may redo old steps)
     const kill = (c: Child) => {
-      if (killed) return;
+      if (killed || !armed) return;
       killed = true;
       c.proc.kill('SIGKILL');
     };
@@ -126,6 +127,17 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
       async () => (await serving(child)) === current.digest,
       60_000,
     );
+    const stateNow = JSON.parse(await readFile(join(config.stateDir, 'state.json'), 'utf8')) as {
+      active: { A?: string };
+    };
+    await waitFor(`state settled before ${point}`, async () => {
+      const st = JSON.parse(await readFile(join(config.stateDir, 'state.json'), 'utf8')) as {
+        active: { A?: string };
+      };
+      return st.active.A === current.digest;
+    });
+    t.ok(stateNow.active.A !== undefined);
+    armed = true;
     if (point === 'chunks') killAtChunks = () => kill(child);
     await publish(sequence, next);
     await waitFor(`kill at ${point}`, () => killed, 60_000);

@@ -52,6 +52,7 @@ export async function startFakeController(
   const states: FakeController['states'] = [];
   const client: MqttClient = await connectAsync(url, {
     clientId: 'fake-controller',
+    clean: false, // messages published while it reconnects are kept for it
     protocolVersion: 4,
     reconnectPeriod: 200,
   });

@@ -75,13 +75,13 @@ t.test(
     t.equal(second.size(), 0);
 
     // A drain of an empty outbox must not leave a stale drain behind (later reports still go out).
-  const fresh = await createOutbox(join(dir, 'fresh'), 5);
-  t.equal(await fresh.drain(send), 0);
-  await fresh.enqueue(new TextEncoder().encode('late'));
-  t.equal(await fresh.drain(send), 1);
-  t.equal(received.at(-1), 'late');
+    const fresh = await createOutbox(join(dir, 'fresh'), 5);
+    t.equal(await fresh.drain(send), 0);
+    await fresh.enqueue(new TextEncoder().encode('late'));
+    t.equal(await fresh.drain(send), 1);
+    t.equal(received.at(-1), 'late');
 
-  const small = await createOutbox(join(dir, 'small'), 5);
+    const small = await createOutbox(join(dir, 'small'), 5);
     for (let i = 0; i < 8; i++) await small.enqueue(new Uint8Array([i]));
     t.equal(small.size(), 5);
     t.equal(small.dropped(), 3);

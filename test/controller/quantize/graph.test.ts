@@ -149,3 +149,18 @@ t.test('integer Gemm with on-chip requantization matches the QDQ graph within 1 
   }
   t.ok(maxDiff <= 1, `max difference ${maxDiff} LSB (float vs integer rounding only)`);
 });
+
+t.test('batched calibration gives the statistics of one-at-a-time calibration', async (t) => {
+  const pm = await prepareModel(toyModelBytes());
+  const one = await collectActivationStats(pm, inputs, { batch: 1 });
+  const many = await collectActivationStats(pm, inputs, { batch: 8, cacheBudgetBytes: 0 });
+  for (const [name, a] of one) {
+    const b = many.get(name)!;
+    t.ok(Math.abs(a.range.absMax - b.range.absMax) < 1e-5, `${name}: same abs-max`);
+    t.same(
+      Array.from(b.histogram.counts),
+      Array.from(a.histogram.counts),
+      `${name}: same histogram`,
+    );
+  }
+});
