@@ -183,7 +183,15 @@ export async function startController(
         },
         onPresence: (id, online) => onPresence(id, online),
       });
-      stack.push({ name: 'broker', stop: () => broker.close() });
+      stack.push({
+        name: 'broker',
+        // Disconnect clients first: the listeners' close() waits for every open socket, and
+        // devices reconnect as soon as they are dropped (aedes.close is idempotent).
+        stop: async () => {
+          await new Promise<void>((r) => broker.aedes.close(() => r()));
+          await broker.close();
+        },
+      });
       brokerUrl = `mqtt://${loopbackFor(o.host)}:${broker.port}`;
       advertised = `mqtt://${publicHostFor(o.host)}:${broker.port}`;
       agentProtocol = 4; // aedes speaks MQTT 3.1.1 only

@@ -178,11 +178,10 @@ export async function createActivationRunner(
           reason: `activation runner fed ${inputs.length} images (batch ${batch})`,
         });
       }
-      const data = await runConcat(live, pm, stack(inputs));
+      const fed = stack(inputs);
+      const data = await runConcat(live, pm, fed);
       const k = inputs.length;
-      const values = new Map<string, Float32Array>([
-        [pm.input.name, stack(inputs).data as Float32Array],
-      ]);
+      const values = new Map<string, Float32Array>([[pm.input.name, fed.data as Float32Array]]);
       let offset = 0;
       inner.forEach((n, i) => {
         values.set(n, data.subarray(offset, offset + k * sizes[i]!));

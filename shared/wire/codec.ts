@@ -169,6 +169,31 @@ function walk(
   return out;
 }
 
+/**
+ * protobufjs reads every uint64 as a Long, which toObject then turns into a number through a
+ * LongBits: two objects per value, and a sketch has hundreds of uint64 bins. Varints of up to
+ * 7 bytes (< 2^49) are read straight into a number here, exactly; longer ones go the library's
+ * way and are converted as toObject({ longs: Number }) would, so every value comes out the same.
+ */
+class WireReader extends protobuf.Reader {
+  override uint64(): Long {
+    const start = this.pos;
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 7 && this.pos < this.len; i++) {
+      const byte = this.buf[this.pos++]!;
+      value += (byte & 0x7f) * scale;
+      // Generated decoders and toObject take a number wherever a Long may appear.
+      if (byte < 0x80) return value as unknown as Long;
+      scale *= 0x80;
+    }
+    this.pos = start;
+    const long: Long | number = super.uint64();
+    if (typeof long === 'number') return long as unknown as Long;
+    return ((long.low >>> 0) + (long.high >>> 0) * 0x1_0000_0000) as unknown as Long;
+  }
+}
+
 const TO_OBJECT: protobuf.IConversionOptions = {
   longs: Number,
   enums: String,
@@ -231,7 +256,7 @@ export function decodeMessage<K extends WireMessageType>(
   const type = schema().type(typeName);
   let raw: Record<string, unknown>;
   try {
-    raw = type.toObject(type.decode(bytes), TO_OBJECT);
+    raw = type.toObject(type.decode(new WireReader(bytes)), TO_OBJECT);
   } catch (e) {
     if (e instanceof BmfError) throw e;
     const reason = e instanceof Error ? e.message : String(e);

@@ -1,0 +1,135 @@
+// The BMODEL's own net description must agree with the signed manifest before anything loads.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { describeBmodel } from '../../../agent/runtime/describe.js';
+import { createBlobStore } from '../../../agent/store/blob-store.js';
+import {
+  checkDescriptionAgainstManifest,
+  stageBundle,
+  verifyBundleBlob,
+} from '../../../agent/sync/stage.js';
+import { readBmodel } from '../../../shared/bmodel/read.js';
+import { parseBundleManifest } from '../../../shared/bundle/manifest.js';
+import { parseSignedRoot } from '../../../shared/trust/root.js';
+import { tinyBmodel } from '../helpers/models.js';
+import { makeBundle, signedRoot, testKeys } from '../helpers/trust.js';
+
+const keys = testKeys();
+const root = parseSignedRoot(signedRoot(keys)).root;
+const description = describeBmodel(readBmodel(tinyBmodel('tiny-a')));
+
+function manifestOf(bundle: ReturnType<typeof makeBundle>) {
+  const bytes = bundle.blobs.get(bundle.digest) as Uint8Array;
+  return parseBundleManifest(
+    (JSON.parse(new TextDecoder().decode(bytes)) as { signed: unknown }).signed,
+  );
+}
+
+t.test('description vs manifest: each disagreement is a typed manifest error', async (t) => {
+  const m = manifestOf(makeBundle(keys, 'tiny-a'));
+  t.doesNotThrow(() => checkDescriptionAgainstManifest(description, m, ['a', 'b', 'c', 'd']));
+  const cases: [
+    string,
+    Parameters<typeof checkDescriptionAgainstManifest>[1],
+    string[] | undefined,
+    RegExp,
+  ][] = [
+    [
+      'input name',
+      {
+        ...m,
+        inputs: [{ name: 'image', preprocess: { resize_dims: [8, 8], pixel_format: 'rgb' } }],
+      },
+      undefined,
+      /inputs/,
+    ],
+    [
+      'spatial size',
+      {
+        ...m,
+        inputs: [{ name: 'input', preprocess: { resize_dims: [16, 16], pixel_format: 'rgb' } }],
+      },
+      undefined,
+      /makes \[3,16,16\]/,
+    ],
+    [
+      'channels',
+      {
+        ...m,
+        inputs: [{ name: 'input', preprocess: { resize_dims: [8, 8], pixel_format: 'gray' } }],
+      },
+      undefined,
+      /makes \[1,8,8\]/,
+    ],
+    [
+      'dtype',
+      {
+        ...m,
+        inputs: [
+          {
+            name: 'input',
+            preprocess: {
+              resize_dims: [8, 8],
+              pixel_format: 'rgb',
+              output: { dtype: 'int8', scale: 0.1 },
+            },
+          },
+        ],
+      },
+      undefined,
+      /makes int8/,
+    ],
+    ['labels', m, ['a', 'b'], /2 labels for 4 output classes/],
+    ['chip', { ...m, chips: ['bm1688'] }, undefined, /BMODEL is for BM1684X/],
+  ];
+  for (const [name, manifest, labels, message] of cases) {
+    t.throws(
+      () => checkDescriptionAgainstManifest(description, manifest, labels),
+      { code: 'BMF_ERR_BUNDLE_MANIFEST', message },
+      name,
+    );
+  }
+});
+
+t.test('verify + stage from the store; a rotten file or a foreign signer is refused', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bmf-stage-'));
+  const store = await createBlobStore(dir);
+  const bundle = makeBundle(keys, 'tiny-a');
+  for (const [, bytes] of bundle.blobs) await store.put(bytes);
+  const now = new Date('2026-06-01T00:00:00Z');
+  const manifest = await verifyBundleBlob({
+    store,
+    bundleDigest: bundle.digest,
+    root,
+    chip: 'bm1684x',
+    now,
+  });
+  const spec = await stageBundle({ store, bundleDigest: bundle.digest, manifest });
+  t.same(spec.labels, ['zero', 'one', 'two', 'three']);
+  t.equal(spec.golden?.inputs.length, 16);
+  t.same(spec.gate, { minAccuracy: 0.9, minCosine: 0 });
+  t.equal(spec.modeledLatencyMs, 2);
+  await t.rejects(
+    verifyBundleBlob({ store, bundleDigest: bundle.digest, root, chip: 'bm1688', now }),
+    { code: 'BMF_ERR_TRUST_CHIP_MISMATCH' },
+  );
+  await t.rejects(
+    verifyBundleBlob({
+      store,
+      bundleDigest: bundle.digest,
+      root,
+      chip: 'bm1684x',
+      now: new Date('2100-01-01T00:00:00Z'),
+    }),
+    { code: 'BMF_ERR_TRUST_EXPIRED' },
+  );
+
+  const foreign = makeBundle(keys, 'tiny-a', { signer: keys.assignment, sequence: 2 });
+  await store.put(foreign.blobs.get(foreign.digest) as Uint8Array);
+  await t.rejects(
+    verifyBundleBlob({ store, bundleDigest: foreign.digest, root, chip: 'bm1684x', now }),
+    { code: 'BMF_ERR_TRUST_UNKNOWN_KEY' },
+  );
+});
