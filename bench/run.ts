@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   bundle: () => import('./bundle.js'),
   calibrate: () => import('./calibrate.js'),
   agent: () => import('./agent.js'),
+  fleet: () => import('./fleet.js'),
   telemetry: () => import('./telemetry.js'),
 };
 

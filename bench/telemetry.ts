@@ -17,7 +17,7 @@ import type { PublisherStep } from './telemetry-publisher.js';
 
 const DEVICES = Number(process.env.BMF_BENCH_DEVICES ?? 100);
 const STEP_MS = Number(process.env.BMF_BENCH_STEP_MS ?? 3000);
-const RATES = [500, 1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000];
+const RATES = [500, 1000, 2000, 3000, 4000, 6000, 8000, 10000, 12000, 16000, 20000, 24000, 32000];
 /** A step is sustained when everything arrived within this long after the last publish ack. */
 const MAX_LAG_MS = 1000;
 

@@ -22,7 +22,8 @@ export interface ApiClient {
   del(path: string): Promise<void>;
 }
 
-function readTokenFile(env: ClientOptions['env']): string | undefined {
+/** The operator token the controller wrote into its data dir, if readable here. */
+export function readTokenFileFor(env: ClientOptions['env']): string | undefined {
   const path = join(env.BMFLEET_DATA_DIR ?? DEFAULT_DATA_DIR, 'operator-token');
   try {
     return readFileSync(path, 'utf8').trim() || undefined;
@@ -47,7 +48,7 @@ async function toError(res: Response): Promise<BmfError> {
 
 export function createApiClient(opts: ClientOptions): ApiClient {
   const baseUrl = (opts.url ?? opts.env.BMFLEET_URL ?? DEFAULT_URL).replace(/\/+$/, '');
-  const token = opts.token ?? opts.env.BMFLEET_TOKEN ?? readTokenFile(opts.env);
+  const token = opts.token ?? opts.env.BMFLEET_TOKEN ?? readTokenFileFor(opts.env);
 
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
@@ -84,10 +85,16 @@ export function createApiClient(opts: ClientOptions): ApiClient {
 }
 
 /** Fixed-width text table for humans (`--json` prints the API's JSON instead). */
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+export function formatTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
-    cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
@@ -111,7 +118,10 @@ export function clientFrom(
 }
 
 /** `key=value` flags into a record; BMF_ERR_USAGE naming the bad one. */
-export function parseTags(raw: readonly string[] | undefined, flag = '--tag'): Record<string, string> {
+export function parseTags(
+  raw: readonly string[] | undefined,
+  flag = '--tag',
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const t of raw ?? []) {
     const at = t.indexOf('=');

@@ -21,17 +21,13 @@ const EmbeddedBroker = Type.Object(
   Strict,
 );
 
-const ExternalBroker = Type.Object(
-  {
-    url: Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' }),
-    /** The controller's own credentials on the external broker. */
-    username: Type.Optional(Type.String()),
-    password: Type.Optional(Type.String()),
-    /** MQTT protocol version towards the external broker. */
-    protocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 5 }),
-  },
-  Strict,
-);
+/** An external broker (Mosquitto, EMQX...) and the controller's credentials on it. */
+interface ExternalBroker {
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly protocolVersion: 4 | 5;
+}
 
 export const ControllerConfigSchema = Type.Object(
   {
@@ -89,7 +85,7 @@ export function loadControllerConfig(
 
 export type BrokerPlan =
   | { readonly kind: 'embedded'; readonly options: Static<typeof EmbeddedBroker> }
-  | { readonly kind: 'external'; readonly options: Static<typeof ExternalBroker> };
+  | { readonly kind: 'external'; readonly options: ExternalBroker };
 
 /** An explicit URL means an external broker; otherwise the embedded one with its defaults. */
 export function brokerPlan(config: ControllerConfig): BrokerPlan {

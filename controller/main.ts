@@ -23,7 +23,7 @@ import { connectControllerLink, type ControllerLink } from './broker/link.js';
 import { brokerPlan, controllerPaths, type ControllerConfig } from './config.js';
 import { createDeviceTracker } from './devices/tracker.js';
 import { createAssignmentService } from './distribution/assignments.js';
-import { createBlobServer } from './distribution/blobs.js';
+import { createBlobServer, type BlobServerStats } from './distribution/blobs.js';
 import { blobDownloadRoutes } from './distribution/http.js';
 import { createRegistry } from './registry/registry.js';
 import { createRolloutExecutor } from './rollout/executor.js';
@@ -49,6 +49,8 @@ export interface ControllerHandle {
   /** The operator token when this start generated it (print it once), else undefined. */
   readonly generatedToken?: string;
   readonly api: FastifyInstance;
+  /** Bytes and chunks the blob server published (per device and broadcast). */
+  blobStats(): BlobServerStats;
   stop(): Promise<void>;
 }
 
@@ -258,13 +260,13 @@ export async function startController(
     log.info(republished, 'assignments republished');
 
     // 7. rollout executor (its health gate reads telemetry, built next; bound late)
-    let telemetryRef: ReturnType<typeof createTelemetryService> | undefined;
+    const late: { telemetry?: ReturnType<typeof createTelemetryService> } = {};
     const executor = createRolloutExecutor({
       rollouts,
       clock,
       observe: (ids) => tracker.observe(ids),
       groupHealth: (ids, bundle, since, baseline) =>
-        telemetryRef?.groupHealth(ids, bundle, since, baseline),
+        late.telemetry?.groupHealth(ids, bundle, since, baseline),
       assign: (id, bundle, reason) => assignments.assignBundle(id, bundle, reason),
       onEvent: (rolloutId, e) => log.info({ rollout: rolloutId, event: e.type }, e.message),
       intervalMs: config.rollout.tickMs,
@@ -283,7 +285,7 @@ export async function startController(
       deviceGauges: () => deviceGauges(devices),
       onError: (err) => log.error({ code: err.code }, err.message),
     });
-    telemetryRef = telemetry;
+    late.telemetry = telemetry;
     gate.on('telemetry', (id, p) => void telemetry.ingest(id, p));
     stack.push({ name: 'telemetry', stop: () => telemetry.close() });
 
@@ -311,7 +313,12 @@ export async function startController(
       agentConfig: async (device, secret) => ({
         deviceId: device.id,
         chip: device.chip,
-        broker: { url: advertised, username: device.id, password: secret, protocolVersion: agentProtocol },
+        broker: {
+          url: advertised,
+          username: device.id,
+          password: secret,
+          protocolVersion: agentProtocol,
+        },
         stateDir: '/var/lib/bmfleet/agent',
         rootFile: 'root.json',
         runtime: 'auto',
@@ -336,6 +343,7 @@ export async function startController(
       brokerUrl,
       ...(generatedToken ? { generatedToken } : {}),
       api,
+      blobStats: () => blobs.stats(),
       stop,
     };
   } catch (e) {

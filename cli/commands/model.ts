@@ -99,10 +99,14 @@ export const run: CommandRun = async (ctx) => {
       return 0;
     }
     case 'push': {
-      if (!arg) throw bmfError('BMF_ERR_USAGE', { reason: `model push needs BUNDLE_DIR\n${USAGE}` });
+      if (!arg)
+        throw bmfError('BMF_ERR_USAGE', { reason: `model push needs BUNDLE_DIR\n${USAGE}` });
       const b = await api.post<Bundle>('/v1/bundles', { dir: resolve(arg) });
       if (v.json) writeJson(ctx.stdout, b);
-      else ctx.stdout.write(`imported ${b.model} ${b.version} (sequence ${b.sequence})\n${b.digest}\n`);
+      else
+        ctx.stdout.write(
+          `imported ${b.model} ${b.version} (sequence ${b.sequence})\n${b.digest}\n`,
+        );
       return 0;
     }
     default:

@@ -170,7 +170,8 @@ export const run: CommandRun = async (ctx) => {
   };
   switch (action) {
     case 'create': {
-      if (!arg) throw bmfError('BMF_ERR_USAGE', { reason: `rollout create needs BUNDLE\n${USAGE}` });
+      if (!arg)
+        throw bmfError('BMF_ERR_USAGE', { reason: `rollout create needs BUNDLE\n${USAGE}` });
       print(await api.post<Rollout>('/v1/rollouts', rolloutBody(arg, v)));
       return 0;
     }
@@ -185,7 +186,13 @@ export const run: CommandRun = async (ctx) => {
       return 0;
     case 'events': {
       const { events } = await api.get<{
-        events: { id: number; at: number; type: string; deviceId: string | null; message: string }[];
+        events: {
+          id: number;
+          at: number;
+          type: string;
+          deviceId: string | null;
+          message: string;
+        }[];
       }>(`/v1/rollouts/${needId()}/events`);
       if (v.json) writeJson(ctx.stdout, events);
       else

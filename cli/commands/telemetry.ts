@@ -70,7 +70,14 @@ function describe(s: Summary): string {
     (stages.length
       ? formatTable(
           ['STAGE', 'COUNT', 'P50 ms', 'P95 ms', 'P99 ms', 'MEAN ms'],
-          stages.map(([name, l]) => [name, String(l.count), f(l.p50), f(l.p95), f(l.p99), f(l.mean)]),
+          stages.map(([name, l]) => [
+            name,
+            String(l.count),
+            f(l.p50),
+            f(l.p95),
+            f(l.p99),
+            f(l.mean),
+          ]),
         )
       : '')
   );

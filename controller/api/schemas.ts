@@ -13,7 +13,10 @@ export const ChipName = Type.Union(
   CHIPS.map((c) => Type.Literal(c)),
   { description: `target chip: ${CHIPS.join(', ')}` },
 );
-export const Tags = Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 256 }));
+export const Tags = Type.Record(
+  Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
+  Type.String({ maxLength: 256 }),
+);
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, Strict);
 export const DigestParams = Type.Object({ digest: Digest }, Strict);
@@ -82,7 +85,13 @@ export const ModelView = Type.Object({
 });
 
 export const BundleImportBody = Type.Object(
-  { dir: Type.String({ minLength: 1, maxLength: 4096, description: 'bundle dir on the controller host' }) },
+  {
+    dir: Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'bundle dir on the controller host',
+    }),
+  },
   Strict,
 );
 

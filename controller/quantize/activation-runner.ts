@@ -1,7 +1,10 @@
-// Reading every activation of the FP32 graph. All activations (flattened) and, optionally, each
-// one's min and max (ReduceMin/ReduceMax, computed inside onnxruntime) are concatenated into a
-// single graph output: onnxruntime-node pays a fixed cost per returned tensor, and one output
-// instead of dozens makes calibration several times cheaper.
+// Reading every activation of the FP32 graph: each activation is a graph output of its own (one
+// buffer per tensor, no extra copy), and, optionally, every tensor's min and max (ReduceMin /
+// ReduceMax inside onnxruntime, vectorised) are gathered into one small extra output.
+//
+// (An earlier layout concatenated all activations into one output to save onnxruntime-node's
+// per-output cost; at 16 images per call that cost is negligible while the Concat copied every
+// value once more: profiled on the Fashion-MNIST sample, bench/calibrate.ts.)
 //
 // Batching: calibration only needs per-tensor statistics over all images, so images can run
 // several at a time. The graph's batch dimension is made symbolic and the batched graph is
@@ -19,16 +22,17 @@ import {
   type OnnxModel,
   type OnnxNode,
   type OnnxSession,
+  type OnnxValueInfo,
 } from '../onnx/index.js';
-import type { PreparedModel } from './prepared-model.js';
+import { exposeTensors, type PreparedModel } from './prepared-model.js';
 
-const OUTPUT = '__bmf_activations';
+const RANGES = '__bmf_ranges';
 const FLAT_SHAPE = '__bmf_flat_shape';
 
 export interface ActivationValues {
-  /** Number of images these values cover (each tensor's block holds them batch-major). */
+  /** Number of images these values cover (each tensor's values hold them batch-major). */
   readonly images: number;
-  /** Activation name -> its values (views into one buffer; the graph input is the fed data). */
+  /** Activation name -> its values (the graph input is the fed data). */
   readonly values: ReadonlyMap<string, Float32Array>;
   /** Activation name -> [min, max] over the images, when the runner was made with ranges. */
   readonly ranges?: ReadonlyMap<string, readonly [number, number]>;
@@ -48,51 +52,47 @@ export interface ActivationRunnerOptions {
   readonly probe?: readonly Tensor[];
 }
 
-function concatOutputGraph(
-  pm: PreparedModel,
-  inner: readonly string[],
-  ranges: boolean,
-): OnnxModel {
+function exposedGraph(pm: PreparedModel, inner: readonly string[], ranges: boolean): OnnxModel {
+  const exposed = exposeTensors(pm.model, inner);
+  if (!ranges) return exposed;
   const nodes: OnnxNode[] = [];
   const parts: string[] = [];
-  const flat = (src: string, dst: string): void => {
-    nodes.push(makeNode('Reshape', [src, FLAT_SHAPE], [dst], {}, `${dst}/Reshape`));
-    parts.push(dst);
-  };
-  inner.forEach((n, k) => flat(n, `__bmf_v${k}`));
-  if (ranges) {
-    inner.forEach((n, k) => {
-      for (const op of ['ReduceMin', 'ReduceMax']) {
-        const r = `__bmf_${op}${k}`;
-        nodes.push(makeNode(op, [n], [r], { keepdims: 1 }, `${r}/${op}`));
-        flat(r, `${r}_flat`);
-      }
-    });
-  }
-  nodes.push(makeNode('Concat', parts, [OUTPUT], { axis: 0 }, `${OUTPUT}/Concat`));
-  return editGraph(pm.model, {
+  inner.forEach((n, k) => {
+    for (const op of ['ReduceMin', 'ReduceMax']) {
+      const r = `__bmf_${op}${k}`;
+      nodes.push(makeNode(op, [n], [r], { keepdims: 1 }, `${r}/${op}`));
+      nodes.push(makeNode('Reshape', [r, FLAT_SHAPE], [`${r}_flat`], {}, `${r}/Reshape`));
+      parts.push(`${r}_flat`);
+    }
+  });
+  nodes.push(makeNode('Concat', parts, [RANGES], { axis: 0 }, `${RANGES}/Concat`));
+  return editGraph(exposed, {
     addNodes: nodes,
     addInitializers: [int64Tensor(FLAT_SHAPE, [1], [-1])],
-    setOutputs: [valueInfo(OUTPUT)],
+    addOutputs: [valueInfo(RANGES)],
   });
 }
 
-/** The same graph with a symbolic batch dimension on the input and no stale shape annotations. */
-function withSymbolicBatch(model: OnnxModel, inputName: string): OnnxModel {
-  const input = (model.graph.input ?? []).map((v) => {
-    if (v.name !== inputName) return v;
-    const dims = v.type?.tensorType?.shape?.dim ?? [];
-    return {
-      ...v,
-      type: {
-        tensorType: {
-          elemType: v.type?.tensorType?.elemType ?? 1,
-          shape: { dim: dims.map((d, i) => (i === 0 ? { dimParam: 'N' } : d)) },
-        },
+/** A value info with its first dimension made the symbolic batch `N` (other dims kept). */
+function batchSymbolic(v: OnnxValueInfo): OnnxValueInfo {
+  const dims = v.type?.tensorType?.shape?.dim;
+  if (!dims) return v;
+  return {
+    ...v,
+    type: {
+      tensorType: {
+        elemType: v.type?.tensorType?.elemType ?? 1,
+        shape: { dim: dims.map((d, i) => (i === 0 ? { dimParam: 'N' } : d)) },
       },
-    };
-  });
-  return { ...model, graph: { ...model.graph, input, valueInfo: [] } };
+    },
+  };
+}
+
+/** The same graph with a symbolic batch dimension on the input and outputs, no stale shapes. */
+function withSymbolicBatch(model: OnnxModel, inputName: string): OnnxModel {
+  const input = (model.graph.input ?? []).map((v) => (v.name === inputName ? batchSymbolic(v) : v));
+  const output = (model.graph.output ?? []).map(batchSymbolic);
+  return { ...model, graph: { ...model.graph, input, output, valueInfo: [] } };
 }
 
 function stack(inputs: readonly Tensor[]): Tensor {
@@ -103,38 +103,38 @@ function stack(inputs: readonly Tensor[]): Tensor {
   return makeTensor('float32', [inputs.length, ...inputs[0]!.shape.slice(1)], data);
 }
 
-async function runConcat(
+async function runExposed(
   session: OnnxSession,
   pm: PreparedModel,
   input: Tensor,
-): Promise<Float32Array> {
-  return (await session.run({ [pm.input.name]: input }, [OUTPUT]))[OUTPUT]!.data as Float32Array;
+  fetch: readonly string[],
+): Promise<Record<string, Tensor>> {
+  return session.run({ [pm.input.name]: input }, fetch);
 }
 
 /** Does the batched session give, image by image, what single-image runs give? */
 async function batchAgrees(
   session: OnnxSession,
   pm: PreparedModel,
+  inner: readonly string[],
   probe: readonly Tensor[],
 ): Promise<boolean> {
   try {
-    const together = await runConcat(session, pm, stack(probe));
+    const together = await runExposed(session, pm, stack(probe), inner);
     const alone = [];
-    for (const x of probe) alone.push(await runConcat(session, pm, x));
-    // (Range scalars at the end differ by design: one pair per call; only values are compared.)
-    // Each tensor block of `together` is the images' blocks one after another.
-    let t = 0;
-    let offset = 0;
-    for (const n of pm.activations) {
-      if (n === pm.input.name) continue;
-      const size = pm.activationSizes.get(n)!;
+    for (const x of probe) alone.push(await runExposed(session, pm, x, inner));
+    // Each tensor of `together` holds the images' values one after another.
+    for (const n of inner) {
+      const all = together[n]!.data as Float32Array;
+      let t = 0;
       for (const a of alone) {
-        for (let i = 0; i < size; i++) {
-          const x = a[offset + i]!;
-          if (Math.abs(together[t++]! - x) > 1e-4 * Math.max(1, Math.abs(x))) return false;
+        const one = a[n]!.data as Float32Array;
+        if (all.length !== one.length * probe.length) return false;
+        for (let i = 0; i < one.length; i++) {
+          const x = one[i]!;
+          if (Math.abs(all[t++]! - x) > 1e-4 * Math.max(1, Math.abs(x))) return false;
         }
       }
-      offset += size;
     }
     return true;
   } catch {
@@ -148,7 +148,8 @@ export async function createActivationRunner(
 ): Promise<ActivationRunner> {
   const withRanges = options.ranges ?? false;
   const inner = pm.activations.filter((n) => n !== pm.input.name);
-  const graph = concatOutputGraph(pm, inner, withRanges);
+  const graph = exposedGraph(pm, inner, withRanges);
+  const fetch = withRanges ? [...inner, RANGES] : inner;
   let batch = 1;
   let session: OnnxSession | undefined;
   const wanted = options.batch ?? 1;
@@ -157,7 +158,7 @@ export async function createActivationRunner(
       const batched = await createOnnxSession(encodeOnnx(withSymbolicBatch(graph, pm.input.name)), {
         graphOptimizationLevel: 'all',
       });
-      if (await batchAgrees(batched, pm, options.probe!.slice(0, 2))) {
+      if (await batchAgrees(batched, pm, inner, options.probe!.slice(0, 2))) {
         session = batched;
         batch = wanted;
       } else {
@@ -169,7 +170,6 @@ export async function createActivationRunner(
   }
   session ??= await createOnnxSession(encodeOnnx(graph), { graphOptimizationLevel: 'all' });
   const live = session;
-  const sizes = inner.map((n) => pm.activationSizes.get(n)!);
   return {
     batch,
     async run(inputs) {
@@ -179,17 +179,14 @@ export async function createActivationRunner(
         });
       }
       const fed = stack(inputs);
-      const data = await runConcat(live, pm, fed);
+      const out = await runExposed(live, pm, fed, fetch);
       const k = inputs.length;
       const values = new Map<string, Float32Array>([[pm.input.name, fed.data as Float32Array]]);
-      let offset = 0;
-      inner.forEach((n, i) => {
-        values.set(n, data.subarray(offset, offset + k * sizes[i]!));
-        offset += k * sizes[i]!;
-      });
+      for (const n of inner) values.set(n, out[n]!.data as Float32Array);
       if (!withRanges) return { images: k, values };
+      const r = out[RANGES]!.data as Float32Array;
       const ranges = new Map<string, readonly [number, number]>();
-      inner.forEach((n, i) => ranges.set(n, [data[offset + 2 * i]!, data[offset + 2 * i + 1]!]));
+      inner.forEach((n, i) => ranges.set(n, [r[2 * i]!, r[2 * i + 1]!]));
       return { images: k, values, ranges };
     },
     release: () => live.release(),

@@ -159,16 +159,17 @@ function driftKey(d: DriftStats): string {
 }
 
 /**
- * Throws BMF_ERR_STATS_SKETCH unless every latency sketch of the report can be merged. Checked
- * at the edge, before any part of the report is added anywhere, so a bad report never leaves a
- * rollup half merged.
+ * Throws BMF_ERR_STATS_SKETCH unless every latency sketch of a decoded report (decodeMessage
+ * has checked each for consistency) is on our mapping, so it can be merged. Checked at the
+ * edge, before any part of the report is added anywhere: a bad report never leaves a rollup
+ * half merged.
  */
 export function checkReportSketches(r: TelemetryReport): void {
-  for (const m of Object.values(r.latency)) LatencySketch.checkMessage(m);
+  for (const m of Object.values(r.latency)) LatencySketch.checkMapping(m);
 }
 
 /**
- * Add one validated report (checkReportSketches passed) to `into` (mutates `into`). The sketch
+ * Add one decoded report that passed checkReportSketches to `into` (mutates `into`). The sketch
  * messages merge bin by bin into the rollup's sketches, so ingesting a report builds no sketch
  * of its own.
  */
@@ -202,23 +203,11 @@ export function addReport(into: Rollup, r: TelemetryReport): void {
       sketch = new LatencySketch();
       into.sketches.set(stage, sketch);
     }
-    sketch.mergeMessage(m);
+    sketch.mergeCheckedMessage(m);
     c.stageCounts[stage] = (c.stageCounts[stage] ?? 0) + m.count;
   }
   for (const d of r.drift) {
     const { input: _input, channel: _channel, ...stats } = d;
     c.drift[driftKey(d)] = mergeDrift(c.drift[driftKey(d)], stats);
   }
-}
-
-/**
- * One validated report as a rollup. Sketch messages were checked by decodeMessage;
- * LatencySketch.mergeMessage re-checks them and throws BMF_ERR_STATS_SKETCH on a mapping
- * this controller cannot merge.
- */
-export function rollupFromReport(r: TelemetryReport): Rollup {
-  checkReportSketches(r);
-  const rollup = emptyRollup();
-  addReport(rollup, r);
-  return rollup;
 }

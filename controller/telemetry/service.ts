@@ -18,6 +18,7 @@ import { createTelemetryMetrics, type BundleInfo, type DeviceGauges } from './me
 import { addReport, emptyRollup, mergeRollup, MINUTE_MS, minuteOf, type Rollup } from './rollup.js';
 import {
   createTelemetryStore,
+  rowKeyOf,
   type RollupKey,
   type RollupRow,
   type TelemetryFilter,
@@ -72,9 +73,12 @@ export interface TelemetryStats {
 
 const DAY_MS = 24 * 3_600_000;
 
-function rowKey(k: RollupKey): string {
-  return `${k.minute}\n${k.deviceId}\n${k.bundle}\n${k.variant}`;
+interface RecentSeries {
+  readonly bundle: string;
+  readonly variant: string;
+  readonly rollup: Rollup;
 }
+
 const HOUR_MS = 3_600_000;
 
 export function createTelemetryService(opts: TelemetryServiceOptions) {
@@ -93,10 +97,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     { bundle: string; variant: string; requests: number; errors: number }
   >();
   /** minute -> bundle/variant -> rollup merged over devices, for the gauges. */
-  const recent = new Map<
-    number,
-    Map<string, { bundle: string; variant: string; rollup: Rollup }>
-  >();
+  const recent = new Map<number, Map<string, RecentSeries>>();
   const dropped: Record<string, number> = {};
   let unflushedDropped: Record<string, number> = {};
   let unflushedDuplicates = 0;
@@ -110,8 +111,8 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     return reason;
   }
 
-  /** Add an accepted report to the Prometheus totals and the recent window. */
-  function remember(row: RollupKey, r: TelemetryReport): void {
+  /** Add an accepted report to the Prometheus totals (cheap, so current on every report). */
+  function countTotals(row: RollupKey, r: TelemetryReport): void {
     const seriesKey = `${row.bundle}\n${row.variant}`;
     const t = totals.get(seriesKey) ?? {
       bundle: row.bundle,
@@ -122,18 +123,31 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     t.requests += r.counters.requests;
     t.errors += r.counters.errors;
     totals.set(seriesKey, t);
-    let minute = recent.get(row.minute);
-    if (!minute) {
-      minute = new Map();
-      recent.set(row.minute, minute);
+  }
+
+  /**
+   * Add rows to the recent window of the gauges. Called for rows as they are flushed (once per
+   * row, not per report); a scrape adds what is still pending.
+   */
+  function addRecent(
+    into: Map<number, Map<string, RecentSeries>>,
+    rows: Iterable<RollupRow>,
+  ): void {
+    for (const row of rows) {
+      const seriesKey = `${row.bundle}\n${row.variant}`;
+      let minute = into.get(row.minute);
+      if (!minute) {
+        minute = new Map();
+        into.set(row.minute, minute);
+      }
+      const m = minute.get(seriesKey) ?? {
+        bundle: row.bundle,
+        variant: row.variant,
+        rollup: emptyRollup(),
+      };
+      mergeRollup(m.rollup, row.rollup);
+      minute.set(seriesKey, m);
     }
-    const m = minute.get(seriesKey) ?? {
-      bundle: row.bundle,
-      variant: row.variant,
-      rollup: emptyRollup(),
-    };
-    addReport(m.rollup, r);
-    minute.set(seriesKey, m);
   }
 
   function ingestUnsafe(deviceId: string, payload: Uint8Array): IngestResult {
@@ -151,14 +165,14 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
       return 'duplicate';
     }
     const minute = minuteOf(r.intervalStartMs);
-    const key = rowKey({ minute, deviceId, bundle: r.bundleDigest, variant: r.variant });
+    const key = rowKeyOf({ minute, deviceId, bundle: r.bundleDigest, variant: r.variant });
     let row = pending.get(key);
     if (!row) {
       row = { minute, deviceId, bundle: r.bundleDigest, variant: r.variant, rollup: emptyRollup() };
       pending.set(key, row);
     }
     addReport(row.rollup, r);
-    remember(row, r);
+    countTotals(row, r);
     accepted++;
     if (pending.size >= maxPendingRows) {
       try {
@@ -194,7 +208,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     } catch (e) {
       // Put everything back (merging with what arrived meanwhile) so nothing is lost.
       for (const row of rows) {
-        const key = rowKey(row);
+        const key = rowKeyOf(row);
         const cur = pending.get(key);
         if (cur) mergeRollup(row.rollup, cur.rollup);
         pending.set(key, row);
@@ -205,6 +219,8 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
       unflushedDuplicates += duplicatesNow;
       throw toBmfError(e);
     }
+    addRecent(recent, rows);
+    pruneRecent(clock.now());
   }
 
   function pendingRows(filter: TelemetryFilter): RollupRow[] {
@@ -371,19 +387,18 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
   const registry = createTelemetryMetrics({
     totals: () => totals.values(),
     recent: () => {
-      pruneRecent(clock.now());
-      const merged = new Map<string, { bundle: string; variant: string; rollup: Rollup }>();
-      for (const minute of recent.values()) {
-        for (const [k, r] of minute) {
-          const m = merged.get(k) ?? {
-            bundle: r.bundle,
-            variant: r.variant,
-            rollup: emptyRollup(),
-          };
-          mergeRollup(m.rollup, r.rollup);
-          merged.set(k, m);
-        }
-      }
+      const now = clock.now();
+      pruneRecent(now);
+      const oldest = minuteOf(now - metricsWindowMs);
+      const merged = new Map<string, RecentSeries>();
+      const add = (r: RecentSeries) => {
+        const k = `${r.bundle}\n${r.variant}`;
+        const m = merged.get(k) ?? { bundle: r.bundle, variant: r.variant, rollup: emptyRollup() };
+        mergeRollup(m.rollup, r.rollup);
+        merged.set(k, m);
+      };
+      for (const minute of recent.values()) for (const r of minute.values()) add(r);
+      for (const row of pending.values()) if (row.minute >= oldest) add(row);
       return merged.values();
     },
     reports: () => ({ accepted, duplicate }),

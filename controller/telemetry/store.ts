@@ -1,9 +1,20 @@
 // telemetry_minute in SQLite (controller/store/migrations.ts): one row per (minute, device,
 // bundle, variant). A flush upserts many rows in one transaction (one fsync under
-// synchronous=FULL), merging with what is stored: decode the stored sketches, merge, re-encode.
+// synchronous=FULL), merging with what is stored and re-encoding.
+//
+// Devices report for the minute that is open, so the same rows are upserted flush after flush
+// until their minute closes. The store keeps what it last wrote for the newest two minutes of
+// each (device, bundle, variant) and merges into that, instead of reading and decoding the row
+// it has just written.
+//
+// INVARIANTS: this store is the only writer of telemetry_minute; a cached row equals the stored
+// row; a failed transaction evicts every row it touched (their cached state may be ahead).
 import type { Db } from '../store/db.js';
 import { decodeCounters, decodeSketches, encodeCounters, encodeSketches } from './rollup-codec.js';
-import { emptyRollup, mergeRollup, type Rollup } from './rollup.js';
+import { emptyRollup, mergeRollup, MINUTE_MS, type Rollup } from './rollup.js';
+
+/** Rows whose last written state is kept (a few per device; beyond this the cache resets). */
+const MAX_WRITTEN_ROWS = 50_000;
 
 export interface RollupKey {
   readonly minute: number;
@@ -14,6 +25,11 @@ export interface RollupKey {
 
 export interface RollupRow extends RollupKey {
   readonly rollup: Rollup;
+}
+
+/** The identity of a row as one string (map keys). */
+export function rowKeyOf(k: RollupKey): string {
+  return `${k.minute}\n${k.deviceId}\n${k.bundle}\n${k.variant}`;
 }
 
 export interface TelemetryFilter {
@@ -62,11 +78,22 @@ export function createTelemetryStore(db: Db) {
     };
   }
 
+  /** Key -> what the table holds for it (newest minutes of each series only). */
+  const written = new Map<string, { readonly series: string; readonly row: RollupRow }>();
+  /** Series (device, bundle, variant) -> newest minute written. */
+  const newestMinute = new Map<string, number>();
+
+  function storedRollup(key: RollupKey): Rollup {
+    const stored = get.get(key.minute, key.deviceId, key.bundle, key.variant) as
+      StoredRow | undefined;
+    return stored ? decodeRow(stored) : emptyRollup();
+  }
+
   const upsertAll = db.transaction((rows: readonly RollupRow[], extra: () => void) => {
-    for (const { minute, deviceId, bundle, variant, rollup } of rows) {
-      const stored = get.get(minute, deviceId, bundle, variant) as StoredRow | undefined;
-      const merged = emptyRollup();
-      if (stored) mergeRollup(merged, decodeRow(stored));
+    for (const row of rows) {
+      const { minute, deviceId, bundle, variant, rollup } = row;
+      const key = rowKeyOf(row);
+      const merged = written.get(key)?.row.rollup ?? storedRollup(row);
       mergeRollup(merged, rollup);
       put.run(
         minute,
@@ -78,14 +105,30 @@ export function createTelemetryStore(db: Db) {
         encodeCounters(merged.counters),
         encodeSketches(merged.sketches),
       );
+      const series = `${deviceId}\n${bundle}\n${variant}`;
+      written.set(key, { series, row: { minute, deviceId, bundle, variant, rollup: merged } });
+      newestMinute.set(series, Math.max(minute, newestMinute.get(series) ?? minute));
     }
     extra();
   });
 
+  function forgetOldMinutes(): void {
+    for (const [key, { series, row }] of written) {
+      if (row.minute < (newestMinute.get(series) ?? row.minute) - MINUTE_MS) written.delete(key);
+    }
+    if (written.size > MAX_WRITTEN_ROWS) written.clear(); // bounded memory; reads fall back to SQL
+  }
+
   return {
     /** Merge `rows` into the table, and run `extra` (e.g. counter updates), in one transaction. */
     upsert(rows: readonly RollupRow[], extra: () => void = () => undefined): void {
-      upsertAll(rows, extra);
+      try {
+        upsertAll(rows, extra);
+      } catch (e) {
+        for (const row of rows) written.delete(rowKeyOf(row));
+        throw e;
+      }
+      forgetOldMinutes();
     },
 
     /** Rows matching the filter; sketches are decoded only when asked for. */
@@ -127,6 +170,7 @@ export function createTelemetryStore(db: Db) {
 
     /** Delete minutes before `beforeMs`; returns the number of rows removed. */
     prune(beforeMs: number): number {
+      for (const [key, { row }] of written) if (row.minute < beforeMs) written.delete(key);
       return pruneStmt.run(beforeMs).changes;
     },
   };

@@ -121,11 +121,10 @@ export class LatencySketch {
   }
 
   /**
-   * Throws BMF_ERR_STATS_SKETCH unless mergeMessage would accept `m`: a self-consistent sketch
-   * on this mapping. Lets a caller validate several sketches before merging any of them.
+   * Throws BMF_ERR_STATS_SKETCH unless `m`, already a self-consistent sketch (checkSketchMessage,
+   * which decodeMessage runs on every sketch it returns), is on this sketch's mapping.
    */
-  static checkMessage(m: LatencySketchMessage): void {
-    checkSketchMessage(m);
+  static checkMapping(m: LatencySketchMessage): void {
     // Same gamma is what makes bins line up (DDSketch mergeability); allow only float noise.
     if (Math.abs(m.gamma - SKETCH_GAMMA) > 1e-12 || m.indexOffset !== INDEX_OFFSET) {
       fail(`gamma ${m.gamma} / offset ${m.indexOffset} differ from this sketch's mapping`);
@@ -134,7 +133,17 @@ export class LatencySketch {
 
   /** Merge a sketch given as a wire message (validated here: it may come from a device). */
   mergeMessage(m: LatencySketchMessage): void {
-    LatencySketch.checkMessage(m);
+    checkSketchMessage(m);
+    LatencySketch.checkMapping(m);
+    this.#addMessage(m);
+  }
+
+  /**
+   * mergeMessage without its checks, for a message that has passed checkSketchMessage and
+   * checkMapping already (a decoded report's sketch): ingestion would otherwise walk every bin
+   * of every sketch three times.
+   */
+  mergeCheckedMessage(m: LatencySketchMessage): void {
     this.#addMessage(m);
   }
 

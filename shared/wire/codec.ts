@@ -24,6 +24,15 @@ const REPEATED_LIMITS: Readonly<Record<string, number>> = {
   'BlobChunkRequest.indices': MAX_REQUEST_INDICES,
   'LatencySketch.binCounts': MAX_SKETCH_BINS,
 };
+const repeatedLimits = new WeakMap<protobuf.Field, number>();
+function repeatedLimit(type: protobuf.Type, field: protobuf.Field): number {
+  let max = repeatedLimits.get(field);
+  if (max === undefined) {
+    max = REPEATED_LIMITS[`${type.name}.${field.name}`] ?? MAX_ITEMS;
+    repeatedLimits.set(field, max);
+  }
+  return max;
+}
 const LONG_TYPES = new Set(['uint64', 'int64', 'sint64', 'fixed64', 'sfixed64']);
 const FLOAT_TYPES = new Set(['double', 'float']);
 
@@ -31,9 +40,16 @@ type Direction = 'encode' | 'decode';
 
 class WalkError extends Error {}
 
-/** RuntimeKind -> RUNTIME_KIND_ */
+const enumPrefixes = new WeakMap<protobuf.Enum, string>();
+
+/** RuntimeKind -> RUNTIME_KIND_ (worked out once per enum) */
 function enumPrefix(e: protobuf.Enum): string {
-  return `${e.name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}_`;
+  let prefix = enumPrefixes.get(e);
+  if (prefix === undefined) {
+    prefix = `${e.name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}_`;
+    enumPrefixes.set(e, prefix);
+  }
+  return prefix;
 }
 
 function convertEnum(e: protobuf.Enum, v: unknown, dir: Direction, path: string): string {
@@ -47,8 +63,12 @@ function convertEnum(e: protobuf.Enum, v: unknown, dir: Direction, path: string)
   return dir === 'decode' ? full.slice(prefix.length).toLowerCase() : full;
 }
 
-/** `path[key]`, built only when a message needs it (a sketch has hundreds of bins). */
-function at(path: string, key: string | number | undefined): string {
+/**
+ * The path of `field` (item `key`) inside the message at `base`, for error messages. Built only
+ * when needed: a report has hundreds of values, and most never need a name.
+ */
+function at(base: string, field: protobuf.Field, key?: string | number): string {
+  const path = base ? `${base}.${field.name}` : field.name;
   return key === undefined ? path : `${path}[${key}]`;
 }
 
@@ -60,30 +80,30 @@ function convertScalar(
   key?: string | number,
 ): unknown {
   const rt = field.resolvedType;
-  if (rt instanceof protobuf.Enum) return convertEnum(rt, v, dir, at(base, key));
+  if (rt instanceof protobuf.Enum) return convertEnum(rt, v, dir, at(base, field, key));
   if (rt instanceof protobuf.Type) {
     if (v === null || v === undefined) {
       // proto3 leaves absent sub-messages null; typed code always gets a complete value.
       v = rt.toObject(rt.create({}), TO_OBJECT);
     }
-    if (typeof v !== 'object') throw new WalkError(`${at(base, key)}: expected a message`);
-    return walk(rt, v as Record<string, unknown>, dir, at(base, key));
+    if (typeof v !== 'object') throw new WalkError(`${at(base, field, key)}: expected a message`);
+    return walk(rt, v as Record<string, unknown>, dir, at(base, field, key));
   }
   if (field.type === 'bytes') {
-    if (!(v instanceof Uint8Array)) throw new WalkError(`${at(base, key)}: expected bytes`);
+    if (!(v instanceof Uint8Array)) throw new WalkError(`${at(base, field, key)}: expected bytes`);
     return dir === 'decode' ? new Uint8Array(v) : v;
   }
   if (field.type === 'string') {
     const max = field.name === 'message' ? MAX_MESSAGE_CHARS : MAX_STRING_CHARS;
-    if (typeof v !== 'string') throw new WalkError(`${at(base, key)}: expected a string`);
-    if (v.length > max) throw new WalkError(`${at(base, key)}: string longer than ${max}`);
+    if (typeof v !== 'string') throw new WalkError(`${at(base, field, key)}: expected a string`);
+    if (v.length > max) throw new WalkError(`${at(base, field, key)}: string longer than ${max}`);
     return v;
   }
   if (field.type === 'bool') {
-    if (typeof v !== 'boolean') throw new WalkError(`${at(base, key)}: expected a boolean`);
+    if (typeof v !== 'boolean') throw new WalkError(`${at(base, field, key)}: expected a boolean`);
     return v;
   }
-  return checkNumber(numberRule(field), v, base, key);
+  return checkNumber(field, numberRule(field), v, base, key);
 }
 
 interface NumberRule {
@@ -107,16 +127,22 @@ function numberRule(field: protobuf.Field): NumberRule {
   return rule;
 }
 
-function checkNumber(rule: NumberRule, v: unknown, base: string, key?: string | number): number {
-  if (typeof v !== 'number') throw new WalkError(`${at(base, key)}: expected a number`);
+function checkNumber(
+  field: protobuf.Field,
+  rule: NumberRule,
+  v: unknown,
+  base: string,
+  key?: string | number,
+): number {
+  if (typeof v !== 'number') throw new WalkError(`${at(base, field, key)}: expected a number`);
   if (rule.float) {
-    if (!Number.isFinite(v)) throw new WalkError(`${at(base, key)}: ${v} is not finite`);
+    if (!Number.isFinite(v)) throw new WalkError(`${at(base, field, key)}: ${v} is not finite`);
   } else if (!Number.isSafeInteger(v)) {
-    throw new WalkError(`${at(base, key)}: ${v} is not a safe integer`);
+    throw new WalkError(`${at(base, field, key)}: ${v} is not a safe integer`);
   } else if (rule.unsigned && v < 0) {
-    throw new WalkError(`${at(base, key)}: ${v} is negative`);
+    throw new WalkError(`${at(base, field, key)}: ${v} is negative`);
   } else if (!rule.wide && Math.abs(v) > 0xffffffff) {
-    throw new WalkError(`${at(base, key)}: ${v} does not fit 32 bits`);
+    throw new WalkError(`${at(base, field, key)}: ${v} does not fit 32 bits`);
   }
   return v;
 }
@@ -125,13 +151,15 @@ function isNumberField(field: protobuf.Field): boolean {
   return !field.resolvedType && !['bytes', 'string', 'bool'].includes(field.type);
 }
 
-/** A repeated field's values; numeric lists (sketch bins) take a loop without per-item dispatch. */
-function convertList(field: protobuf.Field, list: unknown[], dir: Direction, path: string) {
-  if (!isNumberField(field)) return list.map((x, i) => convertScalar(field, x, dir, path, i));
+/**
+ * A repeated field's values. Numeric lists (sketch bins) are checked in one loop and passed on
+ * as they are (nothing converts numbers), without a copy of hundreds of items.
+ */
+function convertList(field: protobuf.Field, list: unknown[], dir: Direction, base: string) {
+  if (!isNumberField(field)) return list.map((x, i) => convertScalar(field, x, dir, base, i));
   const rule = numberRule(field);
-  const out = new Array<number>(list.length);
-  for (let i = 0; i < list.length; i++) out[i] = checkNumber(rule, list[i], path, i);
-  return out;
+  for (let i = 0; i < list.length; i++) checkNumber(field, rule, list[i], base, i);
+  return list;
 }
 
 function walk(
@@ -142,28 +170,28 @@ function walk(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const field of type.fieldsArray) {
-    const path = base ? `${base}.${field.name}` : field.name;
     const v = obj[field.name];
     if (field instanceof protobuf.MapField) {
       const entries = Object.entries((v ?? {}) as Record<string, unknown>);
-      if (entries.length > MAX_ITEMS)
-        throw new WalkError(`${path}: more than ${MAX_ITEMS} entries`);
+      if (entries.length > MAX_ITEMS) {
+        throw new WalkError(`${at(base, field)}: more than ${MAX_ITEMS} entries`);
+      }
       const m: Record<string, unknown> = {};
       for (const [k, x] of entries) {
-        if (k.length > MAX_STRING_CHARS) throw new WalkError(`${path}: key too long`);
-        m[k] = convertScalar(field, x, dir, path, k);
+        if (k.length > MAX_STRING_CHARS) throw new WalkError(`${at(base, field)}: key too long`);
+        m[k] = convertScalar(field, x, dir, base, k);
       }
       out[field.name] = m;
     } else if (field.repeated) {
       const list = (v ?? []) as unknown[];
-      if (!Array.isArray(list)) throw new WalkError(`${path}: expected a list`);
-      const max = REPEATED_LIMITS[`${type.name}.${field.name}`] ?? MAX_ITEMS;
-      if (list.length > max) throw new WalkError(`${path}: more than ${max} items`);
-      out[field.name] = convertList(field, list, dir, path);
+      if (!Array.isArray(list)) throw new WalkError(`${at(base, field)}: expected a list`);
+      const max = repeatedLimit(type, field);
+      if (list.length > max) throw new WalkError(`${at(base, field)}: more than ${max} items`);
+      out[field.name] = convertList(field, list, dir, base);
     } else if (v === undefined && field.options?.proto3_optional) {
       continue; // proto3 `optional` left unset
     } else {
-      out[field.name] = convertScalar(field, v, dir, path);
+      out[field.name] = convertScalar(field, v, dir, base);
     }
   }
   return out;
@@ -176,7 +204,7 @@ function walk(
  * way and are converted as toObject({ longs: Number }) would, so every value comes out the same.
  */
 class WireReader extends protobuf.Reader {
-  override uint64(): Long {
+  override uint64(): protobuf.Long {
     const start = this.pos;
     let value = 0;
     let scale = 1;
@@ -184,13 +212,13 @@ class WireReader extends protobuf.Reader {
       const byte = this.buf[this.pos++]!;
       value += (byte & 0x7f) * scale;
       // Generated decoders and toObject take a number wherever a Long may appear.
-      if (byte < 0x80) return value as unknown as Long;
+      if (byte < 0x80) return value as unknown as protobuf.Long;
       scale *= 0x80;
     }
     this.pos = start;
-    const long: Long | number = super.uint64();
-    if (typeof long === 'number') return long as unknown as Long;
-    return ((long.low >>> 0) + (long.high >>> 0) * 0x1_0000_0000) as unknown as Long;
+    const long: protobuf.Long | number = super.uint64();
+    if (typeof long === 'number') return long as unknown as protobuf.Long;
+    return ((long.low >>> 0) + (long.high >>> 0) * 0x1_0000_0000) as unknown as protobuf.Long;
   }
 }
 

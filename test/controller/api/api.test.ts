@@ -160,8 +160,9 @@ t.test('bundle import, listing, rollout validation and lifecycle commands', asyn
   const models = (await api.inject({ url: '/v1/models', headers: auth })).json().models;
   t.equal(models[0].name, 'api-test-model');
   t.equal(models[0].latest.digest, b.digest);
-  const bundles = (await api.inject({ url: '/v1/bundles?model=api-test-model', headers: auth }))
-    .json().bundles;
+  const bundles = (
+    await api.inject({ url: '/v1/bundles?model=api-test-model', headers: auth })
+  ).json().bundles;
   t.equal(bundles.length, 1);
   const shown = (await api.inject({ url: `/v1/bundles/${b.digest}`, headers: auth })).json();
   t.equal(shown.files[0].role, 'bmodel');
@@ -194,12 +195,24 @@ t.test('bundle import, listing, rollout validation and lifecycle commands', asyn
   t.equal(created.json().status, 'running');
   t.same(created.json().groups[0], { index: 0, size: 1, counts: { assigned: 1 } });
 
-  const approve = await api.inject({ method: 'POST', url: '/v1/rollouts/r-api/approve', headers: auth });
+  const approve = await api.inject({
+    method: 'POST',
+    url: '/v1/rollouts/r-api/approve',
+    headers: auth,
+  });
   t.equal(approve.statusCode, 409, 'approve while running is a state error');
   t.equal(approve.json().error.code, 'BMF_ERR_ROLLOUT_STATE');
-  const paused = await api.inject({ method: 'POST', url: '/v1/rollouts/r-api/pause', headers: auth });
+  const paused = await api.inject({
+    method: 'POST',
+    url: '/v1/rollouts/r-api/pause',
+    headers: auth,
+  });
   t.equal(paused.json().status, 'paused');
-  const cancelled = await api.inject({ method: 'POST', url: '/v1/rollouts/r-api/cancel', headers: auth });
+  const cancelled = await api.inject({
+    method: 'POST',
+    url: '/v1/rollouts/r-api/cancel',
+    headers: auth,
+  });
   t.equal(cancelled.json().status, 'cancelled');
   const resumeCancelled = await api.inject({
     method: 'POST',
@@ -208,7 +221,8 @@ t.test('bundle import, listing, rollout validation and lifecycle commands', asyn
   });
   t.equal(resumeCancelled.statusCode, 409);
 
-  const events = (await api.inject({ url: '/v1/rollouts/r-api/events', headers: auth })).json().events;
+  const events = (await api.inject({ url: '/v1/rollouts/r-api/events', headers: auth })).json()
+    .events;
   t.ok(events.some((e: { type: string }) => e.type === 'group_started'));
   const list = (await api.inject({ url: '/v1/rollouts', headers: auth })).json().rollouts;
   t.equal(list[0].id, 'r-api');
@@ -217,7 +231,10 @@ t.test('bundle import, listing, rollout validation and lifecycle commands', asyn
   ).json();
   t.equal(group.devices, 1);
   t.equal(group.health.requests, 0);
-  const missingGroup = await api.inject({ url: '/v1/telemetry/rollouts/r-api/groups/5', headers: auth });
+  const missingGroup = await api.inject({
+    url: '/v1/telemetry/rollouts/r-api/groups/5',
+    headers: auth,
+  });
   t.equal(missingGroup.statusCode, 404);
 
   const telemetry = await api.inject({ url: `/v1/telemetry?bundle=${b.digest}`, headers: auth });
@@ -227,7 +244,10 @@ t.test('bundle import, listing, rollout validation and lifecycle commands', asyn
   const metrics = await api.inject({ url: '/metrics', headers: auth });
   t.equal(metrics.statusCode, 200);
   t.match(metrics.headers['content-type'], /text\/plain/);
-  t.match(metrics.body, /bmfleet_api_requests_total\{method="POST",route="\/v1\/rollouts",status="201"\} 1/);
+  t.match(
+    metrics.body,
+    /bmfleet_api_requests_total\{method="POST",route="\/v1\/rollouts",status="201"\} 1/,
+  );
 
   const removed = await api.inject({ method: 'DELETE', url: '/v1/devices/dev-a', headers: auth });
   t.equal(removed.statusCode, 204);

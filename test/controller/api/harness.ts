@@ -50,7 +50,8 @@ export async function startTestController(
     },
   });
   const handle = await startController(config, { logger: pino({ level: 'silent' }) });
-  const token = handle.generatedToken ?? (await readFile(join(dir, 'operator-token'), 'utf8')).trim();
+  const token =
+    handle.generatedToken ?? (await readFile(join(dir, 'operator-token'), 'utf8')).trim();
   return { handle, dataDir: dir, token, auth: { authorization: `Bearer ${token}` } };
 }
 
@@ -59,17 +60,21 @@ export async function makeSignedBundle(
   dataDir: string,
   over: { version?: string; sequence?: number; bytes?: number } = {},
 ): Promise<{ dir: string; digest: string }> {
-  const partial = JSON.parse(await readFile(join(FIXTURES, 'partial-manifest.json'), 'utf8')) as Record<
-    string,
-    unknown
-  >;
+  const partial = JSON.parse(
+    await readFile(join(FIXTURES, 'partial-manifest.json'), 'utf8'),
+  ) as Record<string, unknown>;
   if (over.version) partial.version = over.version;
   if (over.sequence) partial.sequence = over.sequence;
   const work = await tempDir('bmf-bundle-');
   const src = join(work, 'model.bmodel');
   await writeFile(src, randomBytes(over.bytes ?? 50_000));
   const out = join(work, 'bundle');
-  await buildBundle({ files: [{ role: 'bmodel', source: src }], partial, outDir: out, now: new Date() });
+  await buildBundle({
+    files: [{ role: 'bmodel', source: src }],
+    partial,
+    outDir: out,
+    now: new Date(),
+  });
   const keys = createKeystore(join(dataDir, 'keys'));
   const { digest } = await signBundleDir(out, await keys.signers('bundle'));
   return { dir: out, digest };
@@ -102,14 +107,23 @@ export async function connectFakeDevice(
   client.on('message', (_topic, payload) => {
     const { envelope } = decodeMessage('SignedAssignment', new Uint8Array(payload));
     const doc = JSON.parse(Buffer.from(envelope).toString('utf8')) as {
-      signed: { sequence: number; variants: { name: string; bundle: { digest: string; sequence: number } }[] };
+      signed: {
+        sequence: number;
+        variants: { name: string; bundle: { digest: string; sequence: number } }[];
+      };
     };
     const v = doc.signed.variants[0];
     if (!v) return;
     assigned.push(v.bundle.digest);
     const state = encodeMessage('DeviceState', {
       deviceId: id,
-      active: [{ variant: v.name.toLowerCase(), bundleDigest: v.bundle.digest, bundleSequence: v.bundle.sequence }],
+      active: [
+        {
+          variant: v.name.toLowerCase(),
+          bundleDigest: v.bundle.digest,
+          bundleSequence: v.bundle.sequence,
+        },
+      ],
       lastKnownGood: [],
       assignmentSequence: doc.signed.sequence,
       status: 'active',
@@ -117,7 +131,10 @@ export async function connectFakeDevice(
       uptimeMs: 1000,
       timeMs: Date.now(),
     });
-    void client.publishAsync(deviceTopic('state', id), Buffer.from(state), { qos: 1, retain: true });
+    void client.publishAsync(deviceTopic('state', id), Buffer.from(state), {
+      qos: 1,
+      retain: true,
+    });
   });
   await client.subscribeAsync(deviceTopic('assignment', id), { qos: 1 });
   return { client, assigned, close: () => client.endAsync() };

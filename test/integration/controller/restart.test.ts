@@ -7,7 +7,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createKeystore } from '../../../shared/trust/keystore.js';
-import { connectFakeDevice, makeSignedBundle, tempDir, waitFor } from '../../controller/api/harness.js';
+import {
+  connectFakeDevice,
+  makeSignedBundle,
+  tempDir,
+  waitFor,
+} from '../../controller/api/harness.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
@@ -20,11 +25,15 @@ async function freePort(): Promise<number> {
 }
 
 async function startChild(configPath: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/entry.ts', 'controller', '--config', configPath], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BMFLEET_LOG_LEVEL: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'cli/entry.ts', 'controller', '--config', configPath],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BMFLEET_LOG_LEVEL: 'warn' },
+    },
+  );
   let out = '';
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
@@ -62,7 +71,9 @@ t.test('a rollout survives kill -9 of the controller and completes after restart
   const token = (await readFile(join(dataDir, 'operator-token'), 'utf8')).trim();
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown) =>
-    (await (await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })).json()) as Record<string, unknown>;
+    (await (
+      await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })
+    ).json()) as Record<string, unknown>;
   const rollout = async () =>
     (await (await fetch(`${base}/v1/rollouts/r-kill`, { headers })).json()) as {
       status: string;

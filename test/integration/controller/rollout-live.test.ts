@@ -5,6 +5,7 @@ import t from 'tap';
 import mqtt from 'mqtt';
 import {
   connectFakeDevice,
+  type FakeDevice,
   makeSignedBundle,
   startTestController,
   waitFor,
@@ -16,7 +17,10 @@ const base = ctl.handle.apiUrl;
 const headers = { ...ctl.auth, 'content-type': 'application/json' };
 const post = async (path: string, body: unknown) => {
   const r = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> & { error?: { code: string } } };
+  return {
+    status: r.status,
+    body: (await r.json()) as Record<string, unknown> & { error?: { code: string } },
+  };
 };
 const get = async (path: string) =>
   (await (await fetch(`${base}${path}`, { headers: ctl.auth })).json()) as Record<string, unknown>;
@@ -24,7 +28,9 @@ const get = async (path: string) =>
 t.test('enrolled credentials connect; wrong ones are refused', async (t) => {
   const added = await post('/v1/devices', { id: 'live-0', chip: 'bm1684x' });
   t.equal(added.status, 201);
-  const cfg = added.body.agentConfig as { broker: { url: string; username: string; password: string } };
+  const cfg = added.body.agentConfig as {
+    broker: { url: string; username: string; password: string };
+  };
   const client = await mqtt.connectAsync(cfg.broker.url, {
     clientId: cfg.broker.username,
     username: cfg.broker.username,
@@ -52,7 +58,7 @@ t.test('enrolled credentials connect; wrong ones are refused', async (t) => {
 
 t.test('staged rollout through the API until completed', async (t) => {
   const ids = ['live-1', 'live-2', 'live-3', 'live-4'];
-  const devices = [];
+  const devices: FakeDevice[] = [];
   for (const id of ids) {
     const r = await post('/v1/devices', { id, chip: 'bm1684x', tags: { site: 'berlin' } });
     devices.push(await connectFakeDevice(ctl.handle.brokerUrl, id, r.body.secret as string));

@@ -1,0 +1,206 @@
+// A lightweight simulated device that speaks the device side of the wire protocol with a real
+// MQTT connection: receive the signed assignment, fetch every blob of the assigned bundle
+// (offer -> chunk requests, accepting the broadcast chunks too, each checked against the offer's
+// sha256 table, gaps re-requested), then report the bundle active in DeviceState. It keeps no
+// blob bytes (only a bitmap), so hundreds fit in one process. Used until the agent program
+// (agent/main.ts) exists; the bundle's file list comes from the controller API (`bundleFiles`),
+// standing in for the manifest fetch the agent does.
+import { createHash, randomUUID } from 'node:crypto';
+import mqtt, { type MqttClient } from 'mqtt';
+import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
+import type { BlobOffer } from '../../shared/wire/messages.js';
+import {
+  broadcastChunkTopic,
+  deviceTopic,
+  parseTopic,
+  willTopic,
+} from '../../shared/wire/topics.js';
+
+export interface SimDeviceOptions {
+  readonly brokerUrl: string;
+  readonly id: string;
+  readonly secret: string;
+  readonly bundleFiles: (bundleDigest: string) => Promise<readonly string[]>;
+  readonly maxInFlight?: number;
+  /** No chunk for this long: request the missing ones per device. */
+  readonly repairAfterMs?: number;
+  readonly onActive?: (id: string, bundle: string) => void;
+}
+
+interface Fetch {
+  readonly digest: string;
+  offer?: BlobOffer;
+  have: Uint8Array;
+  got: number;
+  requested: Set<number>;
+  lastProgress: number;
+  done: () => void;
+}
+
+export interface SimDevice {
+  readonly id: string;
+  /** The device's MQTT connection (the fleet benchmark's baseline subscribes with it). */
+  readonly client: MqttClient;
+  activeBundle(): string | undefined;
+  /** Messages dropped as malformed. */
+  malformed(): number;
+  close(): Promise<void>;
+}
+
+export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
+  const maxInFlight = o.maxInFlight ?? 8;
+  const repairAfterMs = o.repairAfterMs ?? 500;
+  const presence = (online: boolean) =>
+    Buffer.from(encodeMessage('Presence', { deviceId: o.id, online, timeMs: Date.now() }));
+  const client: MqttClient = await mqtt.connectAsync(o.brokerUrl, {
+    clientId: o.id,
+    username: o.id,
+    password: o.secret,
+    protocolVersion: 4,
+    reconnectPeriod: 1000,
+    will: { topic: willTopic(o.id), payload: presence(false), qos: 1, retain: true },
+  });
+  let active: string | undefined;
+  let current: Fetch | undefined;
+  let sequence = 0;
+
+  const request = (digest: string, indices: number[], wantOffer: boolean) =>
+    client.publishAsync(
+      deviceTopic('blobRequest', o.id),
+      Buffer.from(
+        encodeMessage('BlobChunkRequest', { requestId: randomUUID(), digest, indices, wantOffer }),
+      ),
+      { qos: 1 },
+    );
+
+  function topUp(f: Fetch): void {
+    if (!f.offer) return;
+    const want: number[] = [];
+    const outstanding = [...f.requested].filter((i) => !f.have[i]).length;
+    for (let i = 0; i < f.have.length && outstanding + want.length < maxInFlight; i++) {
+      if (!f.have[i] && !f.requested.has(i)) want.push(i);
+    }
+    for (const i of want) f.requested.add(i);
+    if (want.length) void request(f.digest, want, false);
+  }
+
+  function onChunk(digest: string, index: number, data: Uint8Array): void {
+    const f = current;
+    if (!f?.offer || f.digest !== digest || index >= f.have.length || f.have[index]) return;
+    const expected = f.offer.chunkSha256[index];
+    const actual = createHash('sha256').update(data).digest();
+    if (!expected || !actual.equals(Buffer.from(expected))) return; // corrupt: re-requested later
+    f.have[index] = 1;
+    f.got++;
+    f.lastProgress = Date.now();
+    if (f.got === f.have.length) f.done();
+    else if (f.requested.size > 0) topUp(f); // already repairing per device: keep the window full
+  }
+
+  async function fetchBlob(digest: string): Promise<void> {
+    await client.subscribeAsync(broadcastChunkTopic(digest), { qos: 0 });
+    await new Promise<void>((resolve) => {
+      const f: Fetch = {
+        digest,
+        have: new Uint8Array(0),
+        got: 0,
+        requested: new Set(),
+        lastProgress: Date.now(),
+        done: resolve,
+      };
+      current = f;
+      void request(digest, [], true);
+      // Repair: no progress for a while (QoS 0 chunks lost, offer lost) -> ask again.
+      const timer = setInterval(() => {
+        if (Date.now() - f.lastProgress < repairAfterMs) return;
+        f.lastProgress = Date.now();
+        f.requested.clear();
+        if (!f.offer) void request(digest, [], true);
+        else topUp(f);
+      }, 100);
+      const finish = f.done;
+      f.done = () => {
+        clearInterval(timer);
+        finish();
+      };
+    });
+    current = undefined;
+    await client.unsubscribeAsync(broadcastChunkTopic(digest));
+  }
+
+  async function install(bundle: string, bundleSequence: number, assignmentSequence: number) {
+    for (const blob of await o.bundleFiles(bundle)) await fetchBlob(blob);
+    active = bundle;
+    await client.publishAsync(
+      deviceTopic('state', o.id),
+      Buffer.from(
+        encodeMessage('DeviceState', {
+          deviceId: o.id,
+          active: [{ variant: 'a', bundleDigest: bundle, bundleSequence }],
+          lastKnownGood: [],
+          assignmentSequence,
+          status: 'active',
+          lastErrorCode: '',
+          uptimeMs: 0,
+          timeMs: Date.now(),
+        }),
+      ),
+      { qos: 1, retain: true },
+    );
+    o.onActive?.(o.id, bundle);
+  }
+
+  let malformed = 0;
+  client.on('message', (topic, payload) => {
+    try {
+      handleMessage(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
+    } catch {
+      malformed++; // like the agent: bad input is dropped, never fatal
+    }
+  });
+
+  function handleMessage(topic: string, bytes: Uint8Array): void {
+    const t = parseTopic(topic);
+    if (t.kind === 'assignment') {
+      const { envelope } = decodeMessage('SignedAssignment', bytes);
+      const doc = JSON.parse(Buffer.from(envelope).toString('utf8')) as {
+        signed: { sequence: number; variants: { bundle: { digest: string; sequence: number } }[] };
+      };
+      const v = doc.signed.variants[0];
+      if (!v || doc.signed.sequence <= sequence) return;
+      sequence = doc.signed.sequence;
+      if (v.bundle.digest === active) return;
+      void install(v.bundle.digest, v.bundle.sequence, sequence);
+    } else if (t.kind === 'blobOffer') {
+      const offer = decodeMessage('BlobOffer', bytes);
+      const f = current;
+      if (!f || f.digest !== offer.digest || f.offer || offer.errorCode) return;
+      f.offer = offer;
+      f.have = new Uint8Array(offer.chunkSha256.length);
+      // Give a broadcast (many devices starting together) a moment before asking per device;
+      // the repair timer asks for whatever has not arrived.
+      f.lastProgress = Date.now();
+    } else if (t.kind === 'blobChunk' || t.kind === 'broadcastChunk') {
+      const c = decodeMessage('BlobChunk', bytes);
+      onChunk(c.digest, c.index, c.data);
+    }
+  }
+
+  await client.subscribeAsync({
+    [deviceTopic('assignment', o.id)]: { qos: 1 },
+    [deviceTopic('blobOffer', o.id)]: { qos: 1 },
+    [deviceTopic('blobChunk', o.id)]: { qos: 0 },
+  });
+  await client.publishAsync(deviceTopic('presence', o.id), presence(true), {
+    qos: 1,
+    retain: true,
+  });
+
+  return {
+    id: o.id,
+    client,
+    activeBundle: () => active,
+    malformed: () => malformed,
+    close: () => client.endAsync(),
+  };
+}

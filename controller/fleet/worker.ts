@@ -1,0 +1,69 @@
+// One simulator process: runs its share of simulated devices and reports to the parent over
+// IPC (fleet.ts). Baseline mode (for the fleet benchmark): every device subscribes to one topic
+// and the process reports when all of them received the expected number of bytes.
+import { startSimDevice, type SimDevice } from './sim-device.js';
+import type { ParentMessage, WorkerMessage } from './protocol.js';
+
+const send = (m: WorkerMessage) => process.send?.(m);
+const devices: SimDevice[] = [];
+const filesOf = new Map<string, Promise<readonly string[]>>();
+
+async function bundleFiles(apiUrl: string, token: string, digest: string) {
+  let p = filesOf.get(digest);
+  if (!p) {
+    p = fetch(`${apiUrl}/v1/bundles/${digest}`, { headers: { authorization: `Bearer ${token}` } })
+      .then((r) => r.json() as Promise<{ files?: { sha256: string }[] }>)
+      .then((b) => (b.files ?? []).map((f) => f.sha256));
+    filesOf.set(digest, p);
+  }
+  return p;
+}
+
+async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
+  const batch = 50;
+  for (let i = 0; i < m.devices.length; i += batch) {
+    const started = await Promise.all(
+      m.devices.slice(i, i + batch).map((d) =>
+        startSimDevice({
+          brokerUrl: m.brokerUrl,
+          id: d.id,
+          secret: d.secret,
+          bundleFiles: (digest) => bundleFiles(m.apiUrl, m.token, digest),
+          onActive: (id, bundle) => send({ type: 'active', id, bundle }),
+        }),
+      ),
+    );
+    devices.push(...started);
+  }
+  send({ type: 'ready', devices: devices.length });
+}
+
+async function baseline(topic: string, bytes: number): Promise<void> {
+  let complete = 0;
+  await Promise.all(
+    devices.map(async (d) => {
+      let got = 0;
+      d.client.on('message', (t, payload) => {
+        if (t !== topic) return;
+        got += payload.byteLength;
+        if (got >= bytes && got - payload.byteLength < bytes && ++complete === devices.length) {
+          send({ type: 'baselineDone' });
+        }
+      });
+      await d.client.subscribeAsync(topic, { qos: 0 });
+    }),
+  );
+  send({ type: 'baselineReady' });
+}
+
+process.on('message', (m: ParentMessage) => {
+  if (m.type === 'start')
+    void start(m).catch((e: Error) => send({ type: 'error', message: e.message }));
+  else if (m.type === 'baseline')
+    void baseline(m.topic, m.bytes).catch((e: Error) =>
+      send({ type: 'error', message: e.message }),
+    );
+  else if (m.type === 'stop')
+    void Promise.all(devices.map((d) => d.close())).finally(() => process.exit(0));
+});
+process.on('disconnect', () => process.exit(0));
