@@ -2,6 +2,7 @@
 // the embedded broker and the controller link, and the ratio to the raw message rate of the
 // same broker in the same run (same clients, same-size opaque payloads, a plain subscriber).
 // Rates step up until a step loses messages or falls behind; the best sustained step counts.
+// The two ladders alternate step by step, so a change in the machine's load hits both.
 // Target ratio >= 0.5.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +21,7 @@ const STEP_MS = Number(process.env.BMF_BENCH_STEP_MS ?? 3000);
 const RATES = [500, 1000, 2000, 3000, 4000, 6000, 8000, 10000, 12000, 16000, 20000, 24000, 32000];
 /** A step is sustained when everything arrived within this long after the last publish ack. */
 const MAX_LAG_MS = 1000;
+const TELEMETRY_FILTER = 'bmf/v1/d/+/telemetry';
 
 interface StepResult {
   readonly rate: number;
@@ -42,59 +44,82 @@ function ask<T>(child: ChildProcess, msg: object, kind: string): Promise<T> {
   });
 }
 
-async function ladder(
-  label: string,
-  child: ChildProcess,
-  opaque: boolean,
-  received: () => number,
-): Promise<StepResult[]> {
-  const out: StepResult[] = [];
+/** One side of the comparison: how to switch its subscriber on and off, and what it counted. */
+interface Side {
+  readonly label: string;
+  readonly opaque: boolean;
+  readonly received: () => number;
+  readonly subscribe: () => Promise<unknown>;
+  readonly unsubscribe: () => Promise<unknown>;
+  readonly steps: StepResult[];
+}
+
+async function waitFor(count: () => number, target: number, timeoutMs: number): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  let last = performance.now();
+  while (count() < target && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+    last = performance.now();
+  }
+  return last;
+}
+
+async function runStep(side: Side, child: ChildProcess, step: PublisherStep): Promise<StepResult> {
+  const before = side.received();
+  const done = await ask<{ sent: number; publishMs: number }>(
+    child,
+    { kind: 'step', step },
+    'done',
+  );
+  const acked = performance.now();
+  const last = await waitFor(() => side.received() - before, done.sent, 10_000);
+  const got = side.received() - before;
+  const lagMs = Math.max(0, last - acked);
+  const rate = step.rate;
+  return {
+    rate,
+    sent: done.sent,
+    received: got,
+    // From the first publish (the child pre-encodes before it starts the clock) to the last
+    // message in.
+    achieved: got / ((done.publishMs + lagMs) / 1000),
+    lagMs,
+    sustained: got === done.sent && lagMs <= MAX_LAG_MS && done.publishMs <= STEP_MS * 1.25,
+  };
+}
+
+/**
+ * Both ladders, interleaved: at each rate the raw step and then the telemetry step, so both see
+ * the same load on this shared machine. Only the side whose step runs is subscribed, so the
+ * broker delivers each message once, as in the other side's steps.
+ */
+async function ladders(child: ChildProcess, sides: readonly Side[]): Promise<void> {
   const baseMs = Date.now() - 2 * 3_600_000;
-  // Warm-up (JIT, first SQLite pages), not counted.
-  const warm: PublisherStep = { rate: 500, durationMs: 1000, opaque, baseMs };
-  const warmBefore = received();
-  const w = await ask<{ sent: number }>(child, { kind: 'step', step: warm }, 'done');
-  const warmEnd = performance.now() + 10_000;
-  while (received() - warmBefore < w.sent && performance.now() < warmEnd) {
-    await new Promise((r) => setTimeout(r, 20));
+  for (const side of sides) {
+    // Warm-up (JIT, first SQLite pages), not counted.
+    await side.subscribe();
+    await runStep(side, child, { rate: 500, durationMs: 1000, opaque: side.opaque, baseMs });
+    await side.unsubscribe();
   }
+  const stopped = new Set<Side>();
   for (const rate of RATES) {
-    const before = received();
-    const step: PublisherStep = { rate, durationMs: STEP_MS, opaque, baseMs };
-    const done = await ask<{ sent: number; publishMs: number }>(
-      child,
-      { kind: 'step', step },
-      'done',
-    );
-    const acked = performance.now();
-    const deadline = acked + 10_000;
-    let last = performance.now();
-    while (received() - before < done.sent && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
-      last = performance.now();
+    for (const side of sides) {
+      if (stopped.has(side)) continue;
+      await side.subscribe();
+      const step = { rate, durationMs: STEP_MS, opaque: side.opaque, baseMs };
+      const r = await runStep(side, child, step);
+      await side.unsubscribe();
+      side.steps.push(r);
+      console.log(
+        `  ${side.label.padEnd(9)} offered ${String(rate).padStart(6)}/s: ${r.received}/${r.sent} in ` +
+          `${(r.received / r.achieved).toFixed(2)} s = ${r.achieved.toFixed(0)}/s, lag ${r.lagMs.toFixed(0)} ms` +
+          `${r.sustained ? '' : '  (not sustained)'}`,
+      );
+      if (!r.sustained) stopped.add(side);
+      await new Promise((r) => setTimeout(r, 300));
     }
-    const got = received() - before;
-    const lagMs = Math.max(0, last - acked);
-    const r: StepResult = {
-      rate,
-      sent: done.sent,
-      received: got,
-      // From the first publish (the child pre-encodes before it starts the clock) to the last
-      // message in.
-      achieved: got / ((done.publishMs + lagMs) / 1000),
-      lagMs,
-      sustained: got === done.sent && lagMs <= MAX_LAG_MS && done.publishMs <= STEP_MS * 1.25,
-    };
-    out.push(r);
-    console.log(
-      `  ${label.padEnd(9)} offered ${String(rate).padStart(6)}/s: ${r.received}/${r.sent} in ` +
-        `${((done.publishMs + lagMs) / 1000).toFixed(2)} s = ${r.achieved.toFixed(0)}/s, lag ${lagMs.toFixed(0)} ms` +
-        `${r.sustained ? '' : '  (not sustained)'}`,
-    );
-    if (!r.sustained) break;
-    await new Promise((r) => setTimeout(r, 300));
+    if (stopped.size === sides.length) break;
   }
-  return out;
 }
 
 function best(steps: readonly StepResult[]): number {
@@ -129,9 +154,6 @@ export async function run(): Promise<void> {
     });
     let rawCount = 0;
     raw.on('message', () => rawCount++);
-    await raw.subscribeAsync('bmf/v1/d/+/telemetry', { qos: 1 });
-    const rawSteps = await ladder('raw', child, true, () => rawCount);
-    await raw.endAsync();
 
     // Telemetry: the controller link feeding the telemetry service (SQLite flush every second).
     const db = openDatabase(join(dir, 'controller.db'));
@@ -147,11 +169,32 @@ export async function run(): Promise<void> {
       clientId: `${CONTROLLER_USERNAME}-bench`,
     });
     link.on('telemetry', (id, p) => void service.ingest(id, p));
-    const telemetrySteps = await ladder('telemetry', child, false, () => service.stats().accepted);
+    await link.client.unsubscribeAsync(TELEMETRY_FILTER);
+
+    const rawSide: Side = {
+      label: 'raw',
+      opaque: true,
+      received: () => rawCount,
+      subscribe: () => raw.subscribeAsync(TELEMETRY_FILTER, { qos: 1 }),
+      unsubscribe: () => raw.unsubscribeAsync(TELEMETRY_FILTER),
+      steps: [],
+    };
+    const telemetrySide: Side = {
+      label: 'telemetry',
+      opaque: false,
+      received: () => service.stats().accepted,
+      subscribe: () => link.client.subscribeAsync(TELEMETRY_FILTER, { qos: 1 }),
+      unsubscribe: () => link.client.unsubscribeAsync(TELEMETRY_FILTER),
+      steps: [],
+    };
+    await ladders(child, [rawSide, telemetrySide]);
+    await raw.endAsync();
     await link.close();
     service.close();
     const stats = service.stats();
     db.close();
+    const rawSteps = rawSide.steps;
+    const telemetrySteps = telemetrySide.steps;
 
     const rawBest = best(rawSteps);
     const telBest = best(telemetrySteps);
