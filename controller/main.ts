@@ -31,6 +31,10 @@ import { createCounters, openDatabase } from './store/db.js';
 import { createDeviceRepo } from './store/devices.js';
 import { createRolloutRepo } from './store/rollouts.js';
 import { createTelemetryService } from './telemetry/service.js';
+import { createExperimentService } from './experiment/service.js';
+import { experimentRoutes } from './experiment/routes.js';
+import type { RolloutSpec } from './rollout/model.js';
+import { splitGroups } from './rollout/plan.js';
 
 export interface Clock {
   now(): number;
@@ -120,6 +124,29 @@ async function ensureKeys(keys: Keystore, now: Date, log: Logger): Promise<void>
     const s = await keys.init({ now });
     log.warn({ dir: s.dir, version: s.version }, 'no signing keys found: created a new root');
   }
+}
+
+/**
+ * The rollout a promoted experiment winner goes out with: a canary quarter first, then the rest,
+ * rolled back automatically if a fifth of a group fails.
+ */
+export function promotionRollout(
+  id: string,
+  bundle: string,
+  deviceIds: readonly string[],
+): RolloutSpec {
+  return {
+    id,
+    bundle,
+    groups: splitGroups(deviceIds, [{ percent: 25 }, { percent: 75 }]),
+    successThresholdPct: 100,
+    afterGroup: 'continue',
+    errorThreshold: { percent: 20, minFinished: 1 },
+    onError: 'rollback',
+    deviceTimeoutMs: 5 * 60_000,
+    maxRetries: 2,
+    maxStartsPerMinute: 600,
+  };
 }
 
 const loopbackFor = (host: string): string =>
@@ -289,7 +316,23 @@ export async function startController(
     gate.on('telemetry', (id, p) => void telemetry.ingest(id, p));
     stack.push({ name: 'telemetry', stop: () => telemetry.close() });
 
-    // 9. REST API
+    // 9. experiments (A/B of two bundles over the same telemetry and assignments)
+    const experiments = createExperimentService({
+      db,
+      clock,
+      registry,
+      devices: () => devices.list().map((d) => ({ id: d.id, chip: d.chip, tags: d.tags })),
+      assign: (id, request) => assignments.assign(id, request),
+      telemetry,
+      createRollout: async ({ bundle, deviceIds, reason }) => {
+        const id = `promote-${clock.now().toString(36)}`;
+        await executor.create(promotionRollout(id, bundle, deviceIds));
+        log.info({ rollout: id, bundle }, reason);
+        return id;
+      },
+    });
+
+    // 10. REST API
     let generatedToken: string | undefined;
     let tokens = config.api.tokens;
     if (!tokens) {
@@ -327,6 +370,7 @@ export async function startController(
       plugins: [
         // Device-authenticated (HTTP Basic with the device secret), not operator-token.
         (app) => blobDownloadRoutes(app, { registry, devices, assignments }),
+        (app) => experimentRoutes(app, { experiments }),
         ...(options.plugins ?? []),
       ],
     });
