@@ -383,7 +383,11 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         isConnected: () => link?.connected() ?? false,
       });
       const telemetryRun = reporter.run(stop.signal);
-      teardown.push(() => telemetryRun);
+      const r = reporter;
+      teardown.push(async () => {
+        await telemetryRun;
+        await r.settle();
+      });
     },
     async stop() {
       stop.abort();

@@ -1,6 +1,6 @@
 // Every interval (default 10 s): one TelemetryReport per variant into the persisted outbox, then
 // a drain when the broker is reachable. A reconnect drains as well (`flush`).
-import type { RuntimeKind } from '../../shared/wire/messages.js';
+import type { DeviceStats, RuntimeKind } from '../../shared/wire/messages.js';
 import type { Clock } from '../clock.js';
 import type { TelemetryCollector } from './collector.js';
 import { readDeviceStats } from './device-stats.js';
@@ -25,12 +25,39 @@ export interface TelemetryReporter {
   tick(): Promise<void>;
   flush(): Promise<void>;
   run(signal: AbortSignal): Promise<void>;
+  /** Waits for a background device-stats refresh (shutdown). */
+  settle(): Promise<void>;
+  /** Reports made by this reporter so far, and how many still wait in the outbox. */
+  counts(): { readonly made: number; readonly pending: number };
 }
 
 export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryReporter {
   let intervalStart = o.clock.wallNow();
+  // systeminformation can take a second or more on a busy board (it runs df, reads sensors):
+  // reports use the latest figures and a refresh runs in the background, never in a tick's way.
+  let device: DeviceStats = {
+    cpuPercent: 0,
+    memUsedBytes: 0,
+    memTotalBytes: 0,
+    diskUsedBytes: 0,
+    diskTotalBytes: 0,
+    agentRssBytes: process.memoryUsage().rss,
+  };
+  let refreshing: Promise<void> | undefined;
+  function refreshDevice(): void {
+    refreshing ??= readDeviceStats(o.stateDir)
+      .then(
+        (d) => void (device = d),
+        () => undefined,
+      )
+      .finally(() => {
+        refreshing = undefined;
+      });
+  }
+  refreshDevice();
   // Unique across restarts without a counter file: wall-clock milliseconds, then +1 per report.
   let sequence = o.clock.wallNow();
+  let made = 0;
 
   async function flush(): Promise<void> {
     if (!o.isConnected()) return;
@@ -44,7 +71,7 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
     intervalStart = end;
     const reports = o.collector.take();
     if (reports.length > 0) {
-      const device = await readDeviceStats(o.stateDir);
+      refreshDevice();
       for (const r of reports) {
         await o.outbox.enqueue(
           encodeTelemetryReport(r, {
@@ -57,6 +84,7 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
             timingMode: o.timingMode,
           }),
         );
+        made += 1;
       }
     }
     await flush();
@@ -73,6 +101,10 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
   return {
     tick,
     flush,
+    settle: async () => {
+      await refreshing;
+    },
+    counts: () => ({ made, pending: o.outbox.size() }),
     async run(signal) {
       while (!signal.aborted) {
         await o.clock.sleep(o.intervalMs, signal).catch(() => undefined);

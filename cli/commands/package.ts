@@ -38,7 +38,7 @@ async function compileMetadata(
     }
     return { modeledLatencyMs: ms };
   }
-  for (const name of ['compile-report.json', 'quantize-report.json']) {
+  for (const name of ['compile-report.json', 'quantize_report.json']) {
     try {
       const report = JSON.parse(await readFile(join(dirname(bmodelPath), name), 'utf8')) as {
         modeledLatency?: { perImageMs?: number; modeled?: boolean };

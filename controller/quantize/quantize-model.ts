@@ -25,11 +25,13 @@ import {
 import { HISTOGRAM_BINS } from './histogram.js';
 import { checkSpecMatchesInput } from './image-input.js';
 import { loadDatasetInputs, splitHeldOut } from './inputs.js';
-import { prepareModel } from './prepared-model.js';
+import { prepareModel, type PreparedModel } from './prepared-model.js';
 import { buildInt8Graph } from './qdq.js';
 import { formatQuantizeTable } from './quantize-table.js';
 import { formatAccuracy, formatLayerSimilarity, formatSensitivity } from './report-text.js';
 import { THRESHOLD_METHODS, type ThresholdMethod } from './thresholds.js';
+import { describeGraph } from '../onnx/index.js';
+import { estimateLatency, layersFromGraph } from '../compile/cost/index.js';
 
 export interface QuantizeOptions {
   readonly modelPath: string;
@@ -72,6 +74,23 @@ interface Choice {
   readonly label: string;
   readonly entries: readonly CalibrationEntry[];
   accuracy?: AccuracyReport;
+}
+
+/**
+ * The cost model's device latency for this graph at INT8 (controller/compile/cost), labelled
+ * modeled; the agent's `modeled` timing mode and the bundle metadata read it.
+ */
+async function int8ModeledLatency(
+  model: PreparedModel['model'],
+  chip: string,
+): Promise<{ modeled: true; perImageMs?: number; batch?: number; unavailable?: string }> {
+  try {
+    const nodes = await describeGraph(model);
+    const est = estimateLatency(layersFromGraph(nodes), chip, 'int8', { batch: 1 });
+    return { modeled: true, perImageMs: est.perImageMs, batch: 1 };
+  } catch (e) {
+    return { modeled: true, unavailable: (e as Error).message };
+  }
 }
 
 export async function quantizeModel(options: QuantizeOptions) {
@@ -155,6 +174,7 @@ export async function quantizeModel(options: QuantizeOptions) {
   );
   const report = {
     model: options.modelPath,
+    modeledLatency: await int8ModeledLatency(pm.model, options.chip),
     chip: options.chip,
     method: options.method,
     chosenTable: chosen.label,

@@ -99,6 +99,11 @@ t.test(
     await waitFor('gate event', () =>
       controller.events.some((e) => e.code === 'BMF_ERR_AGENT_GATE_FAILED'),
     );
+    // Malformed protobuf on a control topic: typed event, nothing else changes.
+    await controller.publishRaw('bmf/v1/d/dev-1/cmd', new Uint8Array([0xff, 0xff, 0xff, 0x01]));
+    await waitFor('decode event', () =>
+      controller.events.some((e) => e.code === 'BMF_ERR_WIRE_DECODE'),
+    );
     t.equal(serving(), b.digest, 'the active model kept serving through every refusal');
     t.equal(agent.state().installedSequence, 2, 'stored state untouched by refused assignments');
 

@@ -29,6 +29,8 @@ export interface FakeController {
   /** Corrupt the next send of chunk `index` of `digest` once. */
   tamperOnce(digest: string, index: number): void;
   assign(deviceId: string, envelope: Uint8Array): Promise<void>;
+  /** Publish arbitrary bytes (malformed-input tests). */
+  publishRaw(topic: string, bytes: Uint8Array): Promise<void>;
   /** Stop and restart the broker's listener (an outage); retained state survives. */
   outage(): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -143,6 +145,9 @@ export async function startFakeController(
         Buffer.from(encodeMessage('SignedAssignment', { envelope })),
         { qos: 1, retain: true },
       );
+    },
+    async publishRaw(topic, bytes) {
+      await client.publishAsync(topic, Buffer.from(bytes), { qos: 1 });
     },
     async outage() {
       // Drop every connection and stop listening; the broker keeps its sessions and retained messages.

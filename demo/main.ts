@@ -1,0 +1,66 @@
+// `npm run demo`: README's first command. Runs the whole flow on the embedded defaults and
+// exits 0 only when every step truly happened.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runDemo, type DemoReporter } from './run.js';
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '20' },
+    'data-dir': { type: 'string' },
+    'experiment-seconds': { type: 'string', default: '60' },
+    rps: { type: 'string', default: '8' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const t0 = performance.now();
+let n = 0;
+let stepStart = t0;
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const reporter: DemoReporter = {
+  step(title) {
+    n += 1;
+    stepStart = performance.now();
+    process.stdout.write(`\n[${n}] ${title}\n`);
+  },
+  done(detail) {
+    process.stdout.write(`    ok (${secs(performance.now() - stepStart)}): ${detail}\n`);
+  },
+  info(line) {
+    process.stdout.write(`${line}\n`);
+  },
+};
+
+const dataDir = values['data-dir'] ?? (await mkdtemp(join(tmpdir(), 'bmfleet-demo-')));
+process.stdout.write(`bmfleet demo: data in ${dataDir}\n`);
+try {
+  const summary = await runDemo(
+    {
+      dataDir,
+      devices: Number(values.devices),
+      experimentMs: Number(values['experiment-seconds']) * 1000,
+      perAgentRps: Number(values.rps),
+      telemetryIntervalMs: 1000,
+      keep: values.keep,
+    },
+    reporter,
+  );
+  process.stdout.write(
+    `\nDone in ${secs(performance.now() - t0)}.\n` +
+      `  experiment report: ${summary.reportPath}\n` +
+      `  (served at ${summary.apiUrl}/experiments/${summary.experimentId}/report with the operator token)\n` +
+      `  REST API and OpenAPI docs: ${summary.apiUrl}/docs\n` +
+      `  operator token: ${join(dataDir, 'operator-token')}\n`,
+  );
+  if (values.keep) {
+    process.stdout.write('  controller and fleet keep running; press Ctrl-C to stop\n');
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    await summary.stop();
+  }
+} catch (e) {
+  process.stderr.write(`\ndemo FAILED: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+}

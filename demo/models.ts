@@ -1,0 +1,145 @@
+// Demo step: the controller's first job on the Fashion-MNIST sample: compile to an FP32
+// simulator BMODEL, quantize to INT8 from the 200 calibration images, pack each with its golden
+// set, labels, calibration statistics and provenance, and sign with the controller's bundle key.
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compileModel } from '../controller/compile/index.js';
+import { packBundle, sha256File } from '../controller/package/pack.js';
+import { quantizeModel } from '../controller/quantize/quantize-model.js';
+import { parseLabels } from '../controller/quantize/dataset.js';
+import { signBundleDir } from '../shared/bundle/dir.js';
+import type { Signer } from '../shared/trust/keys.js';
+import { parsePreprocessSpec } from '../shared/preprocess/index.js';
+
+export interface BuiltModels {
+  readonly fp32: { readonly dir: string; readonly cosine: number; readonly modeledMs?: number };
+  readonly int8: {
+    readonly dir: string;
+    readonly top1Fp32?: number | null;
+    readonly top1Int8?: number | null;
+    readonly agreement?: number;
+    readonly modeledMs?: number;
+  };
+}
+
+/** The examples folder, whether running from the sources or from dist/. */
+export async function exampleDir(): Promise<string> {
+  for (const rel of ['../examples/fashion-mnist/', '../../examples/fashion-mnist/']) {
+    const dir = new URL(rel, import.meta.url).pathname;
+    try {
+      await readFile(join(dir, 'model.onnx'));
+      return dir;
+    } catch {
+      // try the next layout
+    }
+  }
+  throw new Error('examples/fashion-mnist/model.onnx not found');
+}
+
+async function goldenImages(example: string, perClass: number) {
+  const out: { path: string; label: number }[] = [];
+  for (let label = 0; label < 10; label++) {
+    const dir = join(example, 'eval', String(label));
+    for (const f of (await readdir(dir)).sort().slice(0, perClass)) {
+      out.push({ path: join(dir, f), label });
+    }
+  }
+  return out;
+}
+
+export async function buildModels(opts: {
+  readonly workDir: string;
+  readonly signers: readonly Signer[];
+  readonly chip: 'bm1684x';
+  readonly now: Date;
+}): Promise<BuiltModels> {
+  const example = await exampleDir();
+  const modelPath = join(example, 'model.onnx');
+  const specJson = JSON.parse(await readFile(join(example, 'preprocess.json'), 'utf8')) as unknown;
+  const spec = parsePreprocessSpec(specJson);
+  const labels = parseLabels(await readFile(join(example, 'labels.txt'), 'utf8'));
+  const calibration = (await readdir(join(example, 'calibration')))
+    .sort()
+    .map((f) => join(example, 'calibration', f));
+  const golden = await goldenImages(example, 5);
+  const sourceModelSha256 = await sha256File(modelPath);
+
+  const compiled = await compileModel({
+    modelPath,
+    chip: opts.chip,
+    precision: 'fp32',
+    preprocess: spec,
+    outDir: join(opts.workDir, 'fp32'),
+  });
+  const quantized = await quantizeModel({
+    modelPath,
+    calibrationDir: join(example, 'calibration'),
+    evalDir: join(example, 'eval'),
+    chip: opts.chip,
+    spec,
+    labels,
+    outDir: join(opts.workDir, 'int8'),
+    method: 'kl',
+  });
+
+  const common = {
+    name: 'fashion-mnist',
+    chips: [opts.chip] as const,
+    preprocess: specJson,
+    labelsPath: join(example, 'labels.txt'),
+    golden,
+    calibrationImages: calibration,
+    now: opts.now,
+  };
+  const fp32Latency = compiled.report.modeledLatency;
+  const fp32Dir = join(opts.workDir, 'bundle-fp32');
+  await packBundle({
+    ...common,
+    chips: [...common.chips],
+    bmodelPath: compiled.bmodelPath,
+    version: '1.0.0',
+    sequence: 1,
+    precision: 'fp32',
+    provenance: { sourceModelSha256, toolchain: 'bmfleet-sim', toolchainVersion: '0.1.0' },
+    metadata: { modeledLatency: fp32Latency },
+    outDir: fp32Dir,
+  });
+  const int8Dir = join(opts.workDir, 'bundle-int8');
+  await packBundle({
+    ...common,
+    chips: [...common.chips],
+    bmodelPath: quantized.files.bmodel,
+    version: '1.0.0-int8',
+    sequence: 2,
+    precision: 'int8',
+    provenance: {
+      sourceModelSha256,
+      toolchain: 'bmfleet-sim',
+      toolchainVersion: '0.1.0',
+      calibrationMethod: 'kl',
+    },
+    metadata: { modeledLatency: quantized.report.modeledLatency },
+    outDir: int8Dir,
+  });
+  await signBundleDir(fp32Dir, opts.signers);
+  await signBundleDir(int8Dir, opts.signers);
+
+  const cosine = Math.min(...(compiled.report.validation?.outputs ?? []).map((o) => o.cosine));
+  const acc = quantized.report.accuracy;
+  return {
+    fp32: {
+      dir: fp32Dir,
+      cosine,
+      ...(fp32Latency && 'perImageMs' in fp32Latency && fp32Latency.perImageMs !== undefined
+        ? { modeledMs: fp32Latency.perImageMs }
+        : {}),
+    },
+    int8: {
+      dir: int8Dir,
+      ...(acc ? { top1Fp32: acc.top1Fp32, top1Int8: acc.top1Int8, agreement: acc.agreement } : {}),
+      ...(quantized.report.modeledLatency.perImageMs !== undefined
+        ? { modeledMs: quantized.report.modeledLatency.perImageMs }
+        : {}),
+    },
+  };
+}

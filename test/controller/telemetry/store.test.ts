@@ -1,0 +1,82 @@
+// The telemetry store merges each flush into what it last wrote for a row (kept in memory for the
+// newest minutes) instead of reading the row back; these check that the table always ends up
+// with the sum of everything flushed, including after a failed transaction and for late minutes.
+import t, { type Test } from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../../../controller/store/db.js';
+import { addReport, emptyRollup, MINUTE_MS } from '../../../controller/telemetry/rollup.js';
+import { createTelemetryStore, type RollupRow } from '../../../controller/telemetry/store.js';
+import { reportValue } from './reports.js';
+
+const T0 = 1_700_000_040_000 - (1_700_000_040_000 % MINUTE_MS);
+
+/** One row holding one report of `n` e2e samples (n requests). */
+function rowOf(minute: number, n: number): RollupRow {
+  const rollup = emptyRollup();
+  const latency = { e2e: Array.from({ length: n }, (_, i) => 1 + i) };
+  addReport(rollup, reportValue({ deviceId: 'dev-1', intervalStartMs: minute, latency }));
+  return { minute, deviceId: 'dev-1', bundle: 'a'.repeat(64), variant: 'a', rollup };
+}
+
+function openStore(t: Test) {
+  const dir = mkdtempSync(join(tmpdir(), 'bmf-telemetry-store-'));
+  const db = openDatabase(join(dir, 'controller.db'));
+  t.teardown(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { db, store: createTelemetryStore(db) };
+}
+
+/** What a fresh store (nothing cached) reads back for the minute: requests and e2e samples. */
+function readBack(db: ReturnType<typeof openDatabase>, minute: number) {
+  const rows = createTelemetryStore(db).select(
+    { fromMs: minute, toMs: minute + MINUTE_MS },
+    true,
+    minute,
+  );
+  return rows.map((r) => ({
+    requests: r.rollup.requests,
+    e2e: r.rollup.sketches.get('e2e')?.count,
+    reports: r.rollup.counters.reports,
+  }));
+}
+
+t.test('flushes of the same minute add up', async (t) => {
+  const { db, store } = openStore(t);
+  for (const n of [3, 4, 5]) store.upsert([rowOf(T0, n)]);
+  t.same(readBack(db, T0), [{ requests: 12, e2e: 12, reports: 3 }]);
+});
+
+t.test('a failed flush is not counted, and the next one adds to what is stored', async (t) => {
+  const { db, store } = openStore(t);
+  store.upsert([rowOf(T0, 3)]);
+  t.throws(() =>
+    store.upsert([rowOf(T0, 100)], () => {
+      throw new Error('disk full');
+    }),
+  );
+  t.same(readBack(db, T0), [{ requests: 3, e2e: 3, reports: 1 }], 'rolled back');
+  store.upsert([rowOf(T0, 4)]);
+  t.same(readBack(db, T0), [{ requests: 7, e2e: 7, reports: 2 }], 'the failed rows are gone');
+});
+
+t.test('a late report for an older minute merges with the stored row', async (t) => {
+  const { db, store } = openStore(t);
+  store.upsert([rowOf(T0, 2)]);
+  // Newer minutes push T0 out of what the store keeps in memory.
+  for (let m = 1; m <= 3; m++) store.upsert([rowOf(T0 + m * MINUTE_MS, 1)]);
+  store.upsert([rowOf(T0, 5)]);
+  t.same(readBack(db, T0), [{ requests: 7, e2e: 7, reports: 2 }]);
+  t.same(readBack(db, T0 + 3 * MINUTE_MS), [{ requests: 1, e2e: 1, reports: 1 }]);
+});
+
+t.test('pruned minutes are not resurrected by a later flush', async (t) => {
+  const { db, store } = openStore(t);
+  store.upsert([rowOf(T0, 2)]);
+  t.equal(store.prune(T0 + MINUTE_MS), 1);
+  store.upsert([rowOf(T0, 3)]);
+  t.same(readBack(db, T0), [{ requests: 3, e2e: 3, reports: 1 }], 'only what came after');
+});
