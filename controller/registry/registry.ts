@@ -2,11 +2,13 @@
 // A bundle enters only verified against the controller's trusted root (the same check a device
 // makes, minus the chip), so the registry never holds bytes no key vouched for. Importing the same
 // bundle again is a no-op that returns the stored record.
+import { mkdir } from 'node:fs/promises';
 import { canonicalBytes } from '../../shared/bundle/canonical.js';
 import { verifyBundleDir } from '../../shared/bundle/dir.js';
 import { blobPath as bundleBlobPath } from '../../shared/bundle/layout.js';
 import type { BundleFile, BundleManifest } from '../../shared/bundle/manifest.js';
 import { bmfError } from '../../shared/errors.js';
+import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { Root } from '../../shared/trust/root.js';
 import type { Db } from '../store/db.js';
 import { blobFile, importBlob } from './blob-store.js';
@@ -121,6 +123,8 @@ export function createRegistry(opts: RegistryOptions) {
         Buffer.from(envelope),
         now,
       );
+      // The signed manifest itself is a blob too: devices fetch it by the bundle digest.
+      q.insertBlob.run(digest, envelope.length, now);
       for (const f of manifest.files) q.insertBlob.run(f.sha256, f.size, now);
     },
   );
@@ -166,9 +170,14 @@ export function createRegistry(opts: RegistryOptions) {
       for (const f of verified.manifest.files) {
         await importBlob(blobDir, bundleBlobPath(dir, f.sha256), f);
       }
+      // The bundle digest names the canonical envelope bytes (manifestDigest), so the manifest is
+      // stored and served like any other content-addressed blob.
+      const envelope = canonicalBytes(verified.envelope);
+      await mkdir(blobDir, { recursive: true });
+      await writeFileAtomic(blobFile(blobDir, verified.digest), envelope);
       // A concurrent import of the same bundle may have won the race while blobs were copied.
       if (!getBundle(verified.digest)) {
-        store(verified.digest, verified.manifest, canonicalBytes(verified.envelope), clock.now());
+        store(verified.digest, verified.manifest, envelope, clock.now());
       }
       return requireBundle(verified.digest);
     },
@@ -192,9 +201,9 @@ export function createRegistry(opts: RegistryOptions) {
     },
     getBundle,
     requireBundle,
-    /** sha256 of every file of a bundle (the blobs a device assigned to it may fetch). */
+    /** The blobs a device assigned to a bundle may fetch: its signed manifest and every file. */
     blobsOf(digest: string): string[] {
-      return requireBundle(digest).files.map((f) => f.sha256);
+      return [digest, ...requireBundle(digest).files.map((f) => f.sha256)];
     },
     /** Path of a stored blob; BMF_ERR_NOT_FOUND when the registry does not hold it. */
     blobPath(digest: string): string {
