@@ -53,6 +53,18 @@ interface RolloutView {
   readonly groups?: readonly { readonly size: number }[];
 }
 
+const MIN_SAMPLES = 500;
+const MIN_DURATION_MS = 15_000;
+
+/** Promotion needs a winner, the minimum sample in both arms and the minimum duration. */
+function decided(a: Analysis | undefined, started: number): boolean {
+  return (
+    a?.overall.winner !== undefined &&
+    Math.min(a.samples.A, a.samples.B) >= MIN_SAMPLES &&
+    Date.now() - started >= MIN_DURATION_MS
+  );
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor<T>(
@@ -166,12 +178,14 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       onError: 'rollback',
       deviceTimeoutMs: 60_000,
     });
-    const fp32Rollout = await rolloutCompleted(api, rollout.id, 20_000).catch(async (e: unknown) => {
-      const { devices } = await api.get<{ devices: unknown[] }>('/v1/devices');
-      out.info(JSON.stringify(await api.get(`/v1/rollouts/${rollout.id}`)).slice(0, 3000));
-      out.info(JSON.stringify(devices).slice(0, 3000));
-      throw e;
-    });
+    const fp32Rollout = await rolloutCompleted(api, rollout.id, 20_000).catch(
+      async (e: unknown) => {
+        const { devices } = await api.get<{ devices: unknown[] }>('/v1/devices');
+        out.info(JSON.stringify(await api.get(`/v1/rollouts/${rollout.id}`)).slice(0, 3000));
+        out.info(JSON.stringify(devices).slice(0, 3000));
+        throw e;
+      },
+    );
     for (const a of fleet.agents) {
       if (!a.service.ready())
         throw new Error(`${a.config.deviceId} is not serving after the rollout`);
@@ -188,8 +202,8 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       allocation: { kind: 'traffic', weightB: 0.5 },
       metrics: { stages: ['infer', 'e2e'] },
       guardrails: { maxErrorRateIncrease: 0.01, maxAccuracyDrop: 0.02 },
-      minSamples: 500,
-      minDurationMs: 10_000,
+      minSamples: MIN_SAMPLES,
+      minDurationMs: MIN_DURATION_MS,
     });
     await api.post(`/experiments/${experimentId}/start`);
     await waitFor('both variants active on every agent', 60_000, async () =>
@@ -205,8 +219,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       images,
       perAgentRps: opts.perAgentRps,
       signal: abort.signal,
-      until: () =>
-        Date.now() - started > opts.experimentMs || analysis?.overall.winner !== undefined,
+      until: () => Date.now() - started > opts.experimentMs || decided(analysis, started),
     });
     // Look at the results while the experiment runs (the sequential test allows it).
     while (Date.now() - started < opts.experimentMs + 5_000) {
@@ -217,7 +230,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       out.info(
         `  look at ${((Date.now() - started) / 1000).toFixed(0)} s: n A ${analysis.samples.A}, B ${analysis.samples.B}: ${analysis.overall.verdict.replace(/_/g, ' ')}`,
       );
-      if (analysis.overall.winner) break;
+      if (decided(analysis, started)) break;
     }
     abort.abort();
     const loadResult = await load;

@@ -40,8 +40,13 @@ export interface ModelHandle {
 
 export interface InferResult {
   readonly outputs: Readonly<Record<string, Tensor>>;
-  /** Time the call took as seen by the caller (includes the modeled wait). */
+  /**
+   * The infer stage's latency: measured on this host (`host`), or the cost model's device
+   * latency (`modeled`; the call itself never returns sooner than that).
+   */
   readonly inferMs: number;
+  /** What this host measured for the call, whatever the timing mode. */
+  readonly hostMs: number;
   /** Which timing the figure follows: `modeled` only when a modeled latency was known. */
   readonly timing: TimingMode;
 }

@@ -91,6 +91,13 @@ t.test('modeled timing waits until the modeled device latency has passed', async
   const r = await p;
   t.equal(r.timing, 'modeled');
   t.equal(r.inferMs, 25);
+  // A host slower than the modeled board still reports the board's latency, and its own apart.
+  const fast = await backend.load(bytes, { digest: sha256(bytes), modeledLatencyMs: 0.001 });
+  const slowHost = backend.infer(fast, golden.inputs[0] ?? {});
+  await clock.advance(3);
+  const r2 = await slowHost;
+  t.equal(r2.inferMs, 0.001, 'modeled device latency reported');
+  t.ok(r2.hostMs >= 0, 'host time kept separately');
   // Without a modeled latency in the bundle the figure stays the host's and says so.
   const h2 = await backend.load(bytes, { digest: sha256(bytes) });
   t.equal((await backend.infer(h2, golden.inputs[0] ?? {})).timing, 'host');
