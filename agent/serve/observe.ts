@@ -2,6 +2,7 @@
 // Observers are plain objects of optional callbacks; the service calls each one and never lets an
 // observer's failure reach a request.
 import type { ErrorCode } from '../../shared/errors.js';
+import type { Tensor } from '../../shared/tensor.js';
 import type { VariantName, ServeEvent } from './types.js';
 
 export interface StageTimings {
@@ -47,8 +48,17 @@ export interface GateRecord {
   readonly cosine: number | undefined;
 }
 
+/** The model inputs of one served request, after preprocessing (field quantization health). */
+export interface InputRecord {
+  readonly variant: VariantName;
+  readonly bundleDigest: string;
+  readonly feeds: Readonly<Record<string, Tensor>>;
+  readonly channelFormat: 'nchw' | 'nhwc';
+}
+
 export interface ServeObserver {
   onRequest?(r: RequestRecord): void;
+  onInput?(r: InputRecord): void;
   onShadow?(r: ShadowRecord): void;
   onFeedback?(r: FeedbackRecord): void;
   onGate?(r: GateRecord): void;

@@ -86,6 +86,11 @@ export interface InferenceService {
   close(): Promise<void>;
 }
 
+function channelFormatOf(preprocess: unknown): 'nchw' | 'nhwc' {
+  const f = (preprocess as { channel_format?: unknown } | undefined)?.channel_format;
+  return f === 'nhwc' ? 'nhwc' : 'nchw';
+}
+
 export function createInferenceService(deps: InferenceServiceDeps): InferenceService {
   const observers = deps.observers ?? [];
   const { clock, runtime } = deps;
@@ -157,6 +162,12 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
     try {
       const feeds = await toFeeds(input, pinned.model);
       const t1 = clock.now();
+      notify(observers, 'onInput', {
+        variant: route.variant,
+        bundleDigest: spec.bundleDigest,
+        feeds,
+        channelFormat: channelFormatOf(spec.preprocess),
+      });
       const result = await runtime.infer(handle, feeds, options.signal);
       const t2 = clock.now();
       const first = Object.values(result.outputs)[0];

@@ -3,6 +3,8 @@
 // (golden gate results, shadow agreement kept paired, ground-truth feedback). `take()` returns
 // the interval's reports and starts a new interval.
 import { LatencySketch } from '../../shared/stats/sketch.js';
+import { accumulateMoments, emptyMoments } from '../../shared/stats/channel-moments.js';
+import type { DriftStats } from '../../shared/wire/messages.js';
 import type { ServeObserver } from '../serve/observe.js';
 import type { VariantName } from '../serve/types.js';
 
@@ -30,11 +32,15 @@ export interface VariantReport {
     readonly shadowCosineMin: number;
     readonly goldenCosine: number | undefined;
   };
+  /** Per-input, per-channel moments of the preprocessed inputs (field quantization health). */
+  readonly drift: readonly DriftStats[];
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
-interface Interval extends Omit<Writable<VariantReport>, 'accuracy' | 'errorsByCode'> {
+interface Interval extends Omit<Writable<VariantReport>, 'accuracy' | 'errorsByCode' | 'drift'> {
   errorsByCode: Record<string, number>;
+  inputs: Map<string, DriftStats[]>;
+  inputCount: number;
   accuracy: Writable<VariantReport['accuracy']>;
 }
 
@@ -45,6 +51,8 @@ function empty(variant: VariantName): Interval {
     requests: 0,
     errors: 0,
     errorsByCode: {},
+    inputs: new Map(),
+    inputCount: 0,
     latency: {
       total: new LatencySketch(),
       preprocess: new LatencySketch(),
@@ -71,6 +79,9 @@ export interface TelemetryCollector {
   take(): VariantReport[];
 }
 
+const DRIFT_ELEMENTS_PER_REQUEST = 200_000;
+const MAX_DRIFT_CHANNELS = 16;
+
 export function createTelemetryCollector(): TelemetryCollector {
   let current = new Map<VariantName, Interval>();
   const of = (v: VariantName): Interval => {
@@ -93,6 +104,21 @@ export function createTelemetryCollector(): TelemetryCollector {
         rep.latency.preprocess.add(r.timings.preprocessMs);
         rep.latency.infer.add(r.timings.inferMs);
         rep.latency.postprocess.add(r.timings.postprocessMs);
+      }
+    },
+    onInput(r) {
+      const rep = of(r.variant);
+      rep.inputCount += 1;
+      for (const [name, t] of Object.entries(r.feeds)) {
+        // Large inputs are sampled so the moments cost well under the inference itself.
+        const every = Math.max(1, Math.floor(t.data.length / DRIFT_ELEMENTS_PER_REQUEST));
+        if (rep.inputCount % every !== 0) continue;
+        const channels = r.channelFormat === 'nchw' ? t.shape[1] : t.shape[t.shape.length - 1];
+        if (!channels || channels > MAX_DRIFT_CHANNELS) continue;
+        let acc = rep.inputs.get(name);
+        if (!acc || acc.length !== channels)
+          rep.inputs.set(name, (acc = emptyMoments(name, channels)));
+        accumulateMoments(acc, t, r.channelFormat);
       }
     },
     onShadow(s) {
@@ -122,7 +148,12 @@ export function createTelemetryCollector(): TelemetryCollector {
   return {
     observer,
     take() {
-      const reports = [...current.values()];
+      const reports = [...current.values()].map(
+        ({ inputs, inputCount: _n, ...r }): VariantReport => ({
+          ...r,
+          drift: [...inputs.values()].flat().filter((m) => m.count > 0),
+        }),
+      );
       current = new Map();
       return reports;
     },

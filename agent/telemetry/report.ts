@@ -53,7 +53,7 @@ export function encodeTelemetryReport(r: VariantReport, ctx: ReportContext): Uin
       },
     },
     device: ctx.device,
-    drift: [],
+    drift: [...r.drift],
     runtime: ctx.runtime,
     timingMode: ctx.timingMode,
   });
