@@ -19,7 +19,7 @@ export const errorCatalogue = {
     message: 'cannot read configuration file {path}: {reason}',
     status: 400,
   },
-  BMF_ERR_USAGE: { message: 'usage: {reason}', status: 400 },
+  BMF_ERR_USAGE: { message: 'bad command line: {reason}', status: 400 },
   BMF_ERR_IO: { message: 'I/O error on {path}: {reason}', status: 500 },
   BMF_ERR_ABORTED: { message: 'operation aborted: {reason}', status: 503 },
   BMF_ERR_TIMEOUT: { message: 'timed out after {ms} ms: {reason}', status: 504 },
