@@ -2,19 +2,25 @@
 // table) and then for chunks; answers go to its own blob/offer and blob/chunk topics. Only blobs
 // of bundles in the device's latest assignment are served, so a rogue device cannot pull
 // arbitrary blobs. When `broadcastThreshold` devices start fetching the same blob within
-// `broadcastWindowMs`, every chunk is published once on bmf/v1/blob/{digest}/chunk (QoS 0) for
-// all of them; per-device requests for chunks the broadcast has yet to send are left to it, and
-// gaps (QoS 0 may lose messages) are repaired per device on request.
+// `broadcastWindowMs`, a broadcast run starts: a carousel (carousel.ts) publishes the chunks on
+// bmf/v1/blob/{digest}/chunk (QoS 0), and every device asking for the offer while it turns joins
+// it and gets one full turn, so a rollout wave is served by one run. Per-device requests for
+// chunks the carousel will still send that device are left to it; the rest (QoS 0 may lose
+// messages) are repaired per device. Publishing awaits the link's write callback (mqtt.js calls
+// it once the socket drained, and aedes stops reading the controller's socket until it has
+// written a message to every subscriber), so the run goes at the pace the broker delivers.
 //
-// INVARIANTS: at most one broadcast run per blob at a time; each run publishes every chunk exactly
-// once, in order (`cursor` = next index it will send); per device at most `maxInFlightPerDevice`
-// chunk reads+publishes run at once and at most `maxQueuedPerDevice` wait.
+// INVARIANTS: at most one broadcast run per blob at a time; per device at most
+// `maxInFlightPerDevice` and over all devices at most `maxRepairsInFlight` chunk reads+publishes
+// run at once (bounding the chunk bytes buffered in the controller), and per device at most
+// `maxQueuedPerDevice` wait.
 import { toBmfError, type BmfError } from '../../shared/errors.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import type { BlobChunkRequest } from '../../shared/wire/messages.js';
 import { broadcastChunkTopic, deviceTopic } from '../../shared/wire/topics.js';
 import type { Registry } from '../registry/registry.js';
 import type { AssignmentService, Publish } from './assignments.js';
+import { join, newCarousel, next, willSend, type Carousel } from './carousel.js';
 import { computeChunkTable, readChunk, type ChunkTable } from './chunk-table.js';
 
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
@@ -32,6 +38,8 @@ export interface BlobServerOptions {
   readonly maxChunksPerRequest?: number;
   readonly maxInFlightPerDevice?: number;
   readonly maxQueuedPerDevice?: number;
+  /** Per-device chunk publishes in flight over all devices. */
+  readonly maxRepairsInFlight?: number;
   readonly onDropped?: (reason: string, err: BmfError) => void;
 }
 
@@ -40,7 +48,13 @@ export interface BlobServerStats {
   readonly refused: number;
   readonly dropped: number;
   readonly perDevice: { readonly chunks: number; readonly bytes: number };
-  readonly broadcast: { readonly runs: number; readonly chunks: number; readonly bytes: number };
+  readonly broadcast: {
+    readonly runs: number;
+    readonly chunks: number;
+    readonly bytes: number;
+    /** Devices that joined a run (a device joins each run of a blob it fetches at most once). */
+    readonly participants: number;
+  };
   /** Per-device chunk requests left to a broadcast run that had yet to send them. */
   readonly coveredByBroadcast: number;
 }
@@ -59,7 +73,7 @@ interface DeviceQueue {
 interface BroadcastState {
   /** device id -> time it asked for the offer */
   readonly starters: Map<string, number>;
-  run?: { cursor: number; readonly done: Promise<void> };
+  run?: { readonly carousel: Carousel; readonly done: Promise<void> };
 }
 
 export function createBlobServer(opts: BlobServerOptions) {
@@ -70,6 +84,8 @@ export function createBlobServer(opts: BlobServerOptions) {
   const maxPerRequest = opts.maxChunksPerRequest ?? 256;
   const maxInFlight = opts.maxInFlightPerDevice ?? 8;
   const maxQueued = opts.maxQueuedPerDevice ?? 1024;
+  const maxRepairs = opts.maxRepairsInFlight ?? 16;
+  let repairsRunning = 0;
   const dropped = (reason: string, e: unknown): void => {
     counts.dropped++;
     opts.onDropped?.(reason, toBmfError(e));
@@ -85,7 +101,7 @@ export function createBlobServer(opts: BlobServerOptions) {
     refused: 0,
     dropped: 0,
     perDevice: { chunks: 0, bytes: 0 },
-    broadcast: { runs: 0, chunks: 0, bytes: 0 },
+    broadcast: { runs: 0, chunks: 0, bytes: 0, participants: 0 },
     coveredByBroadcast: 0,
   };
 
@@ -146,18 +162,21 @@ export function createBlobServer(opts: BlobServerOptions) {
     });
   }
 
-  function startBroadcast(digest: string, state: BroadcastState): void {
-    const run = { cursor: 0, done: Promise.resolve() };
+  function startBroadcast(digest: string, state: BroadcastState, table: ChunkTable): void {
+    const carousel = newCarousel(table.chunkCount, state.starters.keys());
+    counts.broadcast.participants += carousel.joined.size;
+    state.starters.clear();
+    const run = { carousel, done: Promise.resolve() };
     state.run = run;
     counts.broadcast.runs++;
     run.done = (async () => {
       try {
-        const table = await tableOf(digest);
         const path = registry.blobPath(digest);
         const topic = broadcastChunkTopic(digest);
-        for (let i = 0; i < table.chunkCount && !closed; i++) {
+        // next() advances the position before the publish: a request for this index from now
+        // on is a repair.
+        for (let i = next(carousel); i !== undefined && !closed; i = next(carousel)) {
           const bytes = chunkMessage(table, i, await readChunk(path, table, i), '');
-          run.cursor = i + 1; // requests for index i from now on are gap repairs
           await publish(topic, bytes, { qos: 0 });
           counts.broadcast.chunks++;
           counts.broadcast.bytes += bytes.length;
@@ -170,38 +189,60 @@ export function createBlobServer(opts: BlobServerOptions) {
     })();
   }
 
-  function noteStarter(deviceId: string, digest: string): void {
-    const now = clock.now();
+  function noteStarter(deviceId: string, table: ChunkTable): void {
+    const digest = table.digest;
     let state = broadcasts.get(digest);
     if (!state) {
       state = { starters: new Map() };
       broadcasts.set(digest, state);
     }
+    if (state.run) {
+      const before = state.run.carousel.joined.size;
+      join(state.run.carousel, deviceId);
+      counts.broadcast.participants += state.run.carousel.joined.size - before;
+      return;
+    }
+    const now = clock.now();
     state.starters.set(deviceId, now);
     for (const [id, at] of state.starters) if (now - at > windowMs) state.starters.delete(id);
-    if (!state.run && state.starters.size >= threshold) {
-      state.starters.clear();
-      startBroadcast(digest, state);
-    }
+    if (state.starters.size >= threshold) startBroadcast(digest, state, table);
   }
 
+  /** Start queued jobs within the per-device and the overall limits. */
   function pump(deviceId: string, q: DeviceQueue): void {
-    while (q.running < maxInFlight && q.jobs.length > 0 && !closed) {
+    while (q.running < maxInFlight && repairsRunning < maxRepairs && q.jobs.length > 0) {
+      if (closed) return;
       const job = q.jobs.shift() as Job;
       q.running++;
+      repairsRunning++;
       serveChunk(deviceId, job)
         .catch((e: unknown) => dropped('chunk', e))
         .finally(() => {
           q.running--;
+          repairsRunning--;
           if (q.running === 0 && q.jobs.length === 0) queues.delete(deviceId);
           else pump(deviceId, q);
+          pumpOthers();
         });
+    }
+  }
+
+  /** A freed overall slot goes to the devices waiting longest (Map order = arrival order). */
+  function pumpOthers(): void {
+    for (const [id, q] of queues) {
+      if (repairsRunning >= maxRepairs) return;
+      if (q.running === 0 && q.jobs.length > 0) {
+        // Move it to the back so devices take turns.
+        queues.delete(id);
+        queues.set(id, q);
+        pump(id, q);
+      }
     }
   }
 
   async function serveChunk(deviceId: string, job: Job): Promise<void> {
     const run = broadcasts.get(job.digest)?.run;
-    if (run && job.index >= run.cursor) {
+    if (run && willSend(run.carousel, deviceId, job.index)) {
       counts.coveredByBroadcast++;
       return;
     }
@@ -239,7 +280,7 @@ export function createBlobServer(opts: BlobServerOptions) {
         }),
         { qos: 1 },
       );
-      noteStarter(deviceId, req.digest);
+      noteStarter(deviceId, table);
     }
     if (req.indices.length === 0) return;
     let q = queues.get(deviceId);
