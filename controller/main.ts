@@ -249,6 +249,14 @@ export async function startController(
       onDropped: (reason, err) => dropped(reason, err),
     });
     stack.push({ name: 'link', stop: () => link.close() });
+    const dataLink = await connectControllerLink({
+      url: brokerUrl,
+      ...linkAuth,
+      clientId: `${CONTROLLER_USERNAME}-data`,
+      protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
+      publishOnly: true,
+    });
+    stack.push({ name: 'data link', stop: () => dataLink.close() });
     const gate = createLinkGate(link, 100_000, () => counters.add('dropped_gate_overflow'));
 
     // 5. device tracker
@@ -278,6 +286,7 @@ export async function startController(
       registry,
       assignments,
       publish,
+      publishChunk: (t, p, o) => dataLink.publish(t, p, o),
       clock,
       onDropped: dropped,
     });

@@ -1,6 +1,5 @@
 // `bmfleet agent --config agent.json`: run the on-device agent until SIGINT/SIGTERM.
-import { parseArgs } from 'node:util';
-import { bmfError } from '../../shared/errors.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = `usage: bmfleet agent --config agent.json [--device-id ID] [--broker URL] [--state-dir DIR]
@@ -8,24 +7,22 @@ const USAGE = `usage: bmfleet agent --config agent.json [--device-id ID] [--brok
 Configuration: --config file < BMFLEET_AGENT_* variables < flags.`;
 
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      options: {
-        config: { type: 'string' },
-        'device-id': { type: 'string' },
-        broker: { type: 'string' },
-        'state-dir': { type: 'string' },
-        runtime: { type: 'string' },
-        'api-host': { type: 'string' },
-        'api-port': { type: 'string' },
-        verbose: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
-  }
+  return parseCommandArgs(
+    argv,
+    {
+      config: { type: 'string' },
+      'device-id': { type: 'string' },
+      broker: { type: 'string' },
+      'state-dir': { type: 'string' },
+      runtime: { type: 'string' },
+      'api-host': { type: 'string' },
+      'api-port': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    USAGE,
+    false,
+  ).values;
 }
 
 export const run: CommandRun = async (ctx) => {

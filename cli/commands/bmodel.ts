@@ -1,7 +1,7 @@
 // `bmfleet bmodel inspect FILE [--json]`: what the vendor model tool's `--info` prints.
-import { parseArgs } from 'node:util';
 import { bmfError } from '../../shared/errors.js';
 import { bmodelInfoJson, formatBmodelInfo, readBmodelFile } from '../../shared/bmodel/index.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = 'bmfleet bmodel inspect FILE [--json]';
@@ -9,16 +9,7 @@ const USAGE = 'bmfleet bmodel inspect FILE [--json]';
 export const run: CommandRun = async (ctx) => {
   const [sub, ...rest] = ctx.argv;
   if (sub !== 'inspect') throw bmfError('BMF_ERR_USAGE', { reason: USAGE });
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...rest],
-      options: { json: { type: 'boolean', default: false } },
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}; ${USAGE}` });
-  }
+  const parsed = parseCommandArgs(rest, { json: { type: 'boolean', default: false } }, USAGE);
   const [file, ...extra] = parsed.positionals;
   if (!file || extra.length > 0) throw bmfError('BMF_ERR_USAGE', { reason: USAGE });
   const model = await readBmodelFile(file);

@@ -1,6 +1,5 @@
 // `bmfleet bundle build|sign|verify|inspect`: thin shell over shared/bundle and shared/trust.
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { bmfError } from '../../shared/errors.js';
 import { buildBundle, type BuildInput } from '../../shared/bundle/build.js';
 import { readBundleDir, signBundleDir, verifyBundleDir } from '../../shared/bundle/dir.js';
@@ -8,6 +7,7 @@ import { readJsonLimited } from '../../shared/bundle/layout.js';
 import { CHIPS, type Chip } from '../../shared/bundle/manifest.js';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { parseSignedRoot } from '../../shared/trust/root.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = `usage:
@@ -17,27 +17,23 @@ const USAGE = `usage:
   bmfleet bundle inspect DIR [--json]`;
 
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        bmodel: { type: 'string' },
-        golden: { type: 'string' },
-        labels: { type: 'string' },
-        extra: { type: 'string', multiple: true },
-        manifest: { type: 'string' },
-        out: { type: 'string' },
-        keys: { type: 'string' },
-        root: { type: 'string' },
-        chip: { type: 'string' },
-        'installed-sequence': { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
-  }
+  return parseCommandArgs(
+    argv,
+    {
+      bmodel: { type: 'string' },
+      golden: { type: 'string' },
+      labels: { type: 'string' },
+      extra: { type: 'string', multiple: true },
+      manifest: { type: 'string' },
+      out: { type: 'string' },
+      keys: { type: 'string' },
+      root: { type: 'string' },
+      chip: { type: 'string' },
+      'installed-sequence': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
 }
 
 type Values = ReturnType<typeof parse>['values'];

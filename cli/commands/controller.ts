@@ -1,6 +1,5 @@
 // `bmfleet controller`: run the fleet controller until SIGINT/SIGTERM (graceful shutdown).
-import { parseArgs } from 'node:util';
-import { bmfError } from '../../shared/errors.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mqtt://HOST:PORT]
@@ -8,22 +7,20 @@ const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mq
 Configuration: defaults < --config file < BMFLEET_* variables < flags.`;
 
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      options: {
-        config: { type: 'string' },
-        broker: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'api-host': { type: 'string' },
-        'api-port': { type: 'string' },
-        'broker-port': { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
-  }
+  return parseCommandArgs(
+    argv,
+    {
+      config: { type: 'string' },
+      broker: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'api-host': { type: 'string' },
+      'api-port': { type: 'string' },
+      'broker-port': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    USAGE,
+    false,
+  ).values;
 }
 
 export const run: CommandRun = async (ctx) => {

@@ -1,7 +1,6 @@
 // `bmfleet device add|list|show|rm`: device identities through the controller's REST API.
 import { chmod, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { bmfError } from '../../shared/errors.js';
 import {
   CLIENT_OPTIONS,
@@ -12,6 +11,7 @@ import {
   shortDigest,
   writeJson,
 } from '../http-client.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = `usage:
@@ -42,20 +42,16 @@ interface Created {
 }
 
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        ...CLIENT_OPTIONS,
-        chip: { type: 'string' },
-        tag: { type: 'string', multiple: true },
-        out: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
-  }
+  return parseCommandArgs(
+    argv,
+    {
+      ...CLIENT_OPTIONS,
+      chip: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+      out: { type: 'string' },
+    },
+    USAGE,
+  );
 }
 
 const tagsText = (t: Record<string, string>) =>

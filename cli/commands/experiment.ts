@@ -1,5 +1,4 @@
 // `bmfleet experiment create|list|show|start|report|promote|abort` over REST.
-import { parseArgs } from 'node:util';
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { Analysis } from '../../controller/experiment/analyze.js';
@@ -14,6 +13,7 @@ import {
   shortDigest,
   writeJson,
 } from '../http-client.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = `usage:
@@ -31,38 +31,34 @@ const USAGE = `usage:
 common: [--url http://127.0.0.1:8480] [--token TOKEN]`;
 
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        ...CLIENT_OPTIONS,
-        id: { type: 'string' },
-        a: { type: 'string' },
-        b: { type: 'string' },
-        ids: { type: 'string' },
-        chip: { type: 'string' },
-        tag: { type: 'string', multiple: true },
-        cohorts: { type: 'string' },
-        stratify: { type: 'string' },
-        traffic: { type: 'string' },
-        shadow: { type: 'string' },
-        stages: { type: 'string' },
-        'latency-mde': { type: 'string' },
-        'accuracy-mde': { type: 'string' },
-        'max-error-increase': { type: 'string' },
-        'max-accuracy-drop': { type: 'string' },
-        'min-samples': { type: 'string', default: '1000' },
-        'min-duration': { type: 'string', default: '0' },
-        alpha: { type: 'string' },
-        start: { type: 'boolean', default: false },
-        reason: { type: 'string' },
-        html: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
-  }
+  return parseCommandArgs(
+    argv,
+    {
+      ...CLIENT_OPTIONS,
+      id: { type: 'string' },
+      a: { type: 'string' },
+      b: { type: 'string' },
+      ids: { type: 'string' },
+      chip: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+      cohorts: { type: 'string' },
+      stratify: { type: 'string' },
+      traffic: { type: 'string' },
+      shadow: { type: 'string' },
+      stages: { type: 'string' },
+      'latency-mde': { type: 'string' },
+      'accuracy-mde': { type: 'string' },
+      'max-error-increase': { type: 'string' },
+      'max-accuracy-drop': { type: 'string' },
+      'min-samples': { type: 'string', default: '1000' },
+      'min-duration': { type: 'string', default: '0' },
+      alpha: { type: 'string' },
+      start: { type: 'boolean', default: false },
+      reason: { type: 'string' },
+      html: { type: 'string' },
+    },
+    USAGE,
+  );
 }
 
 function number(flag: string, raw: string | undefined): number | undefined {

@@ -1,8 +1,8 @@
 // `bmfleet keys init|rotate|show`: thin shell over shared/trust/keystore.ts.
-import { parseArgs } from 'node:util';
 import { bmfError } from '../../shared/errors.js';
 import { createKeystore, type KeystoreSummary } from '../../shared/trust/keystore.js';
 import { ROLES, type RoleName } from '../../shared/trust/root.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = `usage:
@@ -12,19 +12,15 @@ const USAGE = `usage:
 KEYDIR defaults to $BMFLEET_KEYS_DIR or ./keys`;
 
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        dir: { type: 'string' },
-        'expires-days': { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
-  }
+  return parseCommandArgs(
+    argv,
+    {
+      dir: { type: 'string' },
+      'expires-days': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    USAGE,
+  );
 }
 
 function expiresDays(raw: string | undefined): number | undefined {

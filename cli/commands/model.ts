@@ -1,7 +1,6 @@
 // `bmfleet model list|bundles|show|push`: the controller's model registry over REST.
 // `push` imports a signed bundle directory that is on the controller host (POST /v1/bundles).
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { bmfError } from '../../shared/errors.js';
 import {
   CLIENT_OPTIONS,
@@ -11,6 +10,7 @@ import {
   shortDigest,
   writeJson,
 } from '../http-client.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = `usage:
@@ -38,15 +38,7 @@ interface Model {
 }
 
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: { ...CLIENT_OPTIONS, model: { type: 'string' } },
-    });
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
-  }
+  return parseCommandArgs(argv, { ...CLIENT_OPTIONS, model: { type: 'string' } }, USAGE);
 }
 
 const bundleRows = (bs: readonly Bundle[]) =>

@@ -2,12 +2,12 @@
 // provenance into a bundle directory (sign it afterwards with `bmfleet bundle sign`).
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { packBundle, sha256File } from '../../controller/package/pack.js';
 import { parseLabels, readDataset } from '../../controller/quantize/dataset.js';
 import type { GoldenImage } from '../../controller/package/golden.js';
 import { CHIPS, PRECISIONS, type Chip, type Precision } from '../../shared/bundle/manifest.js';
 import { bmfError } from '../../shared/errors.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE =
@@ -54,34 +54,31 @@ async function compileMetadata(
 }
 
 export const run: CommandRun = async (ctx) => {
-  let v;
-  try {
-    v = parseArgs({
-      args: [...ctx.argv],
-      options: {
-        bmodel: { type: 'string' },
-        preprocess: { type: 'string' },
-        name: { type: 'string' },
-        version: { type: 'string' },
-        sequence: { type: 'string' },
-        chip: { type: 'string', multiple: true },
-        precision: { type: 'string' },
-        'source-model': { type: 'string' },
-        labels: { type: 'string' },
-        golden: { type: 'string' },
-        calibration: { type: 'string' },
-        'golden-per-class': { type: 'string', default: '4' },
-        toolchain: { type: 'string', default: 'bmfleet-sim' },
-        'toolchain-version': { type: 'string', default: '0.1.0' },
-        'calibration-method': { type: 'string' },
-        'modeled-latency-ms': { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}; ${USAGE}` });
-  }
+  const v = parseCommandArgs(
+    ctx.argv,
+    {
+      bmodel: { type: 'string' },
+      preprocess: { type: 'string' },
+      name: { type: 'string' },
+      version: { type: 'string' },
+      sequence: { type: 'string' },
+      chip: { type: 'string', multiple: true },
+      precision: { type: 'string' },
+      'source-model': { type: 'string' },
+      labels: { type: 'string' },
+      golden: { type: 'string' },
+      calibration: { type: 'string' },
+      'golden-per-class': { type: 'string', default: '4' },
+      toolchain: { type: 'string', default: 'bmfleet-sim' },
+      'toolchain-version': { type: 'string', default: '0.1.0' },
+      'calibration-method': { type: 'string' },
+      'modeled-latency-ms': { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    USAGE,
+    false,
+  ).values;
   const need = (k: keyof typeof v): string => {
     const x = v[k];
     if (typeof x !== 'string' || x === '')

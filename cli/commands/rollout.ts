@@ -1,5 +1,4 @@
 // `bmfleet rollout create|list|show|events|pause|resume|approve|cancel|rollback` over REST.
-import { parseArgs } from 'node:util';
 import { bmfError } from '../../shared/errors.js';
 import {
   CLIENT_OPTIONS,
@@ -10,6 +9,7 @@ import {
   shortDigest,
   writeJson,
 } from '../http-client.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = `usage:
@@ -38,36 +38,32 @@ interface Rollout {
 }
 
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        ...CLIENT_OPTIONS,
-        id: { type: 'string' },
-        ids: { type: 'string' },
-        chip: { type: 'string' },
-        tag: { type: 'string', multiple: true },
-        groups: { type: 'string' },
-        'success-threshold': { type: 'string' },
-        approval: { type: 'boolean', default: false },
-        'error-percent': { type: 'string' },
-        'error-count': { type: 'string' },
-        'min-finished': { type: 'string' },
-        'on-error': { type: 'string' },
-        'device-timeout': { type: 'string' },
-        'max-retries': { type: 'string' },
-        rate: { type: 'string' },
-        soak: { type: 'string' },
-        'max-p95': { type: 'string' },
-        'max-p95-regression': { type: 'string' },
-        'max-error-rate': { type: 'string' },
-        'min-accuracy': { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
-  }
+  return parseCommandArgs(
+    argv,
+    {
+      ...CLIENT_OPTIONS,
+      id: { type: 'string' },
+      ids: { type: 'string' },
+      chip: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+      groups: { type: 'string' },
+      'success-threshold': { type: 'string' },
+      approval: { type: 'boolean', default: false },
+      'error-percent': { type: 'string' },
+      'error-count': { type: 'string' },
+      'min-finished': { type: 'string' },
+      'on-error': { type: 'string' },
+      'device-timeout': { type: 'string' },
+      'max-retries': { type: 'string' },
+      rate: { type: 'string' },
+      soak: { type: 'string' },
+      'max-p95': { type: 'string' },
+      'max-p95-regression': { type: 'string' },
+      'max-error-rate': { type: 'string' },
+      'min-accuracy': { type: 'string' },
+    },
+    USAGE,
+  );
 }
 
 function num(raw: string | undefined, flag: string): number | undefined {

@@ -1,7 +1,7 @@
 // `bmfleet telemetry show|group`: merged fleet telemetry over REST.
-import { parseArgs } from 'node:util';
 import { bmfError } from '../../shared/errors.js';
 import { CLIENT_OPTIONS, clientFrom, formatTable, writeJson } from '../http-client.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
 const USAGE = `usage:
@@ -30,22 +30,18 @@ interface Summary {
 }
 
 function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        ...CLIENT_OPTIONS,
-        bundle: { type: 'string' },
-        device: { type: 'string' },
-        variant: { type: 'string' },
-        from: { type: 'string' },
-        to: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${USAGE}` });
-  }
+  return parseCommandArgs(
+    argv,
+    {
+      ...CLIENT_OPTIONS,
+      bundle: { type: 'string' },
+      device: { type: 'string' },
+      variant: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+    },
+    USAGE,
+  );
 }
 
 function timeArg(raw: string | undefined, flag: string): number | undefined {

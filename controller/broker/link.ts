@@ -19,6 +19,12 @@ export interface ControllerLinkOptions {
   readonly clientId: string;
   /** 4 (MQTT 3.1.1) for the embedded aedes broker; 5 for brokers that speak it. */
   readonly protocolVersion?: 4 | 5;
+  /**
+   * Publish-only connection (no subscriptions, clean session): the controller's second link
+   * for blob chunks, so megabytes of chunk data queued on one TCP stream never delay the QoS 1
+   * control messages (assignments, offers) on the other.
+   */
+  readonly publishOnly?: boolean;
   readonly onDropped?: (reason: string, err: BmfError) => void;
 }
 
@@ -41,7 +47,7 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
     password: opts.password,
     protocolVersion: opts.protocolVersion ?? 4,
     // Persistent session: QoS 1 reports sent while the controller restarts are queued for it.
-    clean: false,
+    clean: opts.publishOnly === true,
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
   };
@@ -75,8 +81,9 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
     }
   });
 
-  const filters = controllerSubscriptions();
-  await client.subscribeAsync(
+  const filters = opts.publishOnly ? [] : controllerSubscriptions();
+  if (filters.length > 0)
+    await client.subscribeAsync(
     filters
       .map((f) => ({ topic: f, qos: 1 as const }))
       .reduce(

@@ -29,6 +29,8 @@ export interface BlobServerOptions {
   readonly registry: Pick<Registry, 'blobPath' | 'blobSize' | 'blobsOf'>;
   readonly assignments: Pick<AssignmentService, 'latest'>;
   readonly publish: Publish;
+  /** For chunk data (broadcast and per device); defaults to `publish`. */
+  readonly publishChunk?: Publish;
   readonly clock: { now(): number };
   readonly chunkSize?: number;
   /** Distinct devices starting a fetch of one blob within the window that trigger a broadcast. */
@@ -78,6 +80,7 @@ interface BroadcastState {
 
 export function createBlobServer(opts: BlobServerOptions) {
   const { registry, assignments, publish, clock } = opts;
+  const publishChunk = opts.publishChunk ?? publish;
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const threshold = opts.broadcastThreshold ?? 3;
   const windowMs = opts.broadcastWindowMs ?? 2000;
@@ -169,6 +172,7 @@ export function createBlobServer(opts: BlobServerOptions) {
     const run = { carousel, done: Promise.resolve() };
     state.run = run;
     counts.broadcast.runs++;
+    if (process.env.DBG) console.error(Date.now() % 100000, 'run start', digest.slice(0, 8), carousel.joined.size);
     run.done = (async () => {
       try {
         const path = registry.blobPath(digest);
@@ -177,13 +181,14 @@ export function createBlobServer(opts: BlobServerOptions) {
         // on is a repair.
         for (let i = next(carousel); i !== undefined && !closed; i = next(carousel)) {
           const bytes = chunkMessage(table, i, await readChunk(path, table, i), '');
-          await publish(topic, bytes, { qos: 0 });
+          await publishChunk(topic, bytes, { qos: 0 });
           counts.broadcast.chunks++;
           counts.broadcast.bytes += bytes.length;
         }
       } catch (e) {
         dropped('broadcast', e);
       } finally {
+        if (process.env.DBG) console.error(Date.now() % 100000, 'run end', digest.slice(0, 8), carousel.position, carousel.joined.size);
         state.run = undefined;
       }
     })();
@@ -229,14 +234,14 @@ export function createBlobServer(opts: BlobServerOptions) {
 
   /** A freed overall slot goes to the devices waiting longest (Map order = arrival order). */
   function pumpOthers(): void {
-    for (const [id, q] of queues) {
+    if (closed) return;
+    const waiting = [...queues].filter(([, q]) => q.running === 0 && q.jobs.length > 0);
+    for (const [id, q] of waiting) {
       if (repairsRunning >= maxRepairs) return;
-      if (q.running === 0 && q.jobs.length > 0) {
-        // Move it to the back so devices take turns.
-        queues.delete(id);
-        queues.set(id, q);
-        pump(id, q);
-      }
+      // To the back of the line, so devices take turns.
+      queues.delete(id);
+      queues.set(id, q);
+      pump(id, q);
     }
   }
 
@@ -249,7 +254,7 @@ export function createBlobServer(opts: BlobServerOptions) {
     const table = await tableOf(job.digest);
     const data = await readChunk(registry.blobPath(job.digest), table, job.index);
     const bytes = chunkMessage(table, job.index, data, job.requestId);
-    await publish(deviceTopic('blobChunk', deviceId), bytes, { qos: 0 });
+    await publishChunk(deviceTopic('blobChunk', deviceId), bytes, { qos: 0 });
     counts.perDevice.chunks++;
     counts.perDevice.bytes += bytes.length;
   }
@@ -267,6 +272,7 @@ export function createBlobServer(opts: BlobServerOptions) {
       return;
     }
     if (req.wantOffer) {
+      if (process.env.DBG) console.error(Date.now() % 100000, 'offer', deviceId, req.digest.slice(0, 8));
       counts.offers++;
       await publish(
         deviceTopic('blobOffer', deviceId),

@@ -49,7 +49,7 @@ export interface SimDevice {
 
 export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   const maxInFlight = o.maxInFlight ?? 8;
-  const repairAfterMs = o.repairAfterMs ?? 500;
+  const repairAfterMs = o.repairAfterMs ?? 1000;
   const presence = (online: boolean) =>
     Buffer.from(encodeMessage('Presence', { deviceId: o.id, online, timeMs: Date.now() }));
   const client: MqttClient = await mqtt.connectAsync(o.brokerUrl, {

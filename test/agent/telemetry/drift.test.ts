@@ -6,25 +6,25 @@ t.test('preprocessed inputs become per-variant, per-channel drift moments', asyn
   const c = createTelemetryCollector();
   const rgb = (v: number) => makeTensor('float32', [1, 3, 2, 2], new Float32Array(12).fill(v));
   c.observer.onInput?.({
-    variant: 'a',
+    variant: 'A',
     bundleDigest: 'x',
     feeds: { input: rgb(1) },
     channelFormat: 'nchw',
   });
   c.observer.onInput?.({
-    variant: 'a',
+    variant: 'A',
     bundleDigest: 'x',
     feeds: { input: rgb(3) },
     channelFormat: 'nchw',
   });
   c.observer.onInput?.({
-    variant: 'b',
+    variant: 'B',
     bundleDigest: 'y',
     feeds: { input: rgb(5) },
     channelFormat: 'nchw',
   });
   const reports = c.take();
-  const a = reports.find((r) => r.variant === 'a');
+  const a = reports.find((r) => r.variant === 'A');
   t.equal(a?.drift.length, 3, 'three channels');
   t.same(
     a?.drift.map((m) => [m.channel, m.count, m.sum, m.min, m.max]),
@@ -34,6 +34,6 @@ t.test('preprocessed inputs become per-variant, per-channel drift moments', asyn
       [2, 8, 16, 1, 3],
     ],
   );
-  t.equal(reports.find((r) => r.variant === 'b')?.drift[0]?.sum, 20);
+  t.equal(reports.find((r) => r.variant === 'B')?.drift[0]?.sum, 20);
   t.same(c.take(), [], 'a new interval starts empty');
 });
