@@ -2,13 +2,15 @@
 // `sim` target) with onnxruntime-node. Timing `host` reports what this machine measured;
 // `modeled` waits until the cost model's device latency (bundle metadata) has passed and reports
 // that latency as the infer stage, so fleet tests see board-like latencies. Which one applied is
-// reported with every result.
-import * as ort from 'onnxruntime-node';
-import { bmfError, isBmfError } from '../../shared/errors.js';
+// reported with every result. The session runs on its own worker thread (ort-worker.ts), so
+// inference does not hold up the event loop.
+import { bmfError } from '../../shared/errors.js';
 import type { Tensor, TensorDtype } from '../../shared/tensor.js';
 import type { Clock } from '../clock.js';
 import { checkFeeds, describeBmodel } from './describe.js';
-import type { SimSessionPool } from './session-pool.js';
+import { ORT_TYPES } from './ort-worker.js';
+import type { WorkerOutput } from './ort-worker.js';
+import type { SimSession, SimSessionPool } from './session-pool.js';
 import { openSimulatorBmodel } from './sim-bmodel.js';
 import type {
   InferResult,
@@ -26,20 +28,11 @@ export interface SimBackendOptions {
 
 interface SimModel {
   readonly handle: ModelHandle;
-  readonly session: ort.InferenceSession;
+  readonly session: SimSession;
   readonly modeledLatencyMs: number | undefined;
 }
 
-const ORT_TYPES: Record<TensorDtype, ort.Tensor.Type> = {
-  float32: 'float32',
-  float16: 'float16',
-  int8: 'int8',
-  uint8: 'uint8',
-  int32: 'int32',
-  int64: 'int64',
-};
-
-function toShared(name: string, t: ort.Tensor): Tensor {
+function toShared(name: string, t: WorkerOutput): Tensor {
   const dtype = (Object.keys(ORT_TYPES) as TensorDtype[]).find((k) => ORT_TYPES[k] === t.type);
   if (!dtype) {
     throw bmfError('BMF_ERR_RUNTIME_INFER', { reason: `output ${name} has type ${t.type}` });
@@ -64,7 +57,7 @@ export function createSimBackend(options: SimBackendOptions): RuntimeBackend {
     async load(bytes, { digest, modeledLatencyMs }) {
       const { bmodel, onnx } = openSimulatorBmodel(bytes);
       const description: ModelDescription = describeBmodel(bmodel);
-      const { session } = await pool.acquire(digest, () => onnx);
+      const session = await pool.acquire(digest, () => onnx);
       const handle: ModelHandle = { id: nextId++, digest, description };
       models.set(handle.id, { handle, session, modeledLatencyMs });
       return handle;
@@ -73,18 +66,8 @@ export function createSimBackend(options: SimBackendOptions): RuntimeBackend {
     async infer(handle, feeds, signal): Promise<InferResult> {
       const model = get(handle);
       checkFeeds(model.handle.description, feeds);
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) {
-        ortFeeds[name] = new ort.Tensor(ORT_TYPES[t.dtype], t.data, [...t.shape]);
-      }
       const start = clock.now();
-      let raw: ort.InferenceSession.ReturnType;
-      try {
-        raw = await model.session.run(ortFeeds);
-      } catch (e) {
-        if (isBmfError(e)) throw e;
-        throw bmfError('BMF_ERR_RUNTIME_INFER', { reason: (e as Error).message }, { cause: e });
-      }
+      const raw = await model.session.run(feeds);
       const outputs: Record<string, Tensor> = {};
       for (const [name, t] of Object.entries(raw)) outputs[name] = toShared(name, t);
       const hostMs = clock.now() - start;

@@ -1,9 +1,10 @@
 // Image requests become model feeds through the shared preprocessing (request-tensor.ts), with
 // the spec the bundle was compiled and calibrated with. The tensor's shape is then checked by the
-// runtime against the BMODEL's input like any other feed.
+// runtime against the BMODEL's input like any other feed. The preprocessing (and sharp with its
+// libvips, ~25 MB resident) is loaded on the first image request: an agent that is idle or
+// serves tensors only does not carry it.
 import { bmfError } from '../../shared/errors.js';
 import { parsePreprocessSpec } from '../../shared/preprocess/spec.js';
-import { requestTensor } from './request-tensor.js';
 import type { ImageToFeeds } from './service.js';
 
 export const imageToFeeds: ImageToFeeds = async (bytes, model) => {
@@ -19,6 +20,7 @@ export const imageToFeeds: ImageToFeeds = async (bytes, model) => {
       reason: `model has ${inputs.length} inputs; image requests need exactly one`,
     });
   }
+  const { requestTensor } = await import('./request-tensor.js');
   const tensor = await requestTensor(bytes, parsePreprocessSpec(model.spec.preprocess));
   return { [first.name]: tensor };
 };

@@ -1,10 +1,12 @@
 // Device figures for telemetry from systeminformation: CPU load, memory, temperature (when the
 // platform exposes one), disk of the state directory's filesystem, and the agent's RSS. TPU figures
 // come from libsophon's bm_get_stat with the bmrt backend (its own issue); absent here.
-import si from 'systeminformation';
+// systeminformation is loaded on the first read: an idle agent makes no reports and does not
+// carry it.
 import type { DeviceStats } from '../../shared/wire/messages.js';
 
 export async function readDeviceStats(stateDir: string): Promise<DeviceStats> {
+  const { default: si } = await import('systeminformation');
   const [load, mem, temp, disks] = await Promise.all([
     si.currentLoad().catch(() => undefined),
     si.mem().catch(() => undefined),

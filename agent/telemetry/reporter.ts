@@ -31,6 +31,15 @@ export interface TelemetryReporter {
   counts(): { readonly made: number; readonly pending: number };
 }
 
+const FIRST_READ_WAIT_MS = 2000;
+
+async function waitAtMost(p: Promise<void> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  await Promise.race([p, bound]);
+  clearTimeout(timer);
+}
+
 export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryReporter {
   let intervalStart = o.clock.wallNow();
   // systeminformation can take a second or more on a busy board (it runs df, reads sensors):
@@ -54,7 +63,10 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
         refreshing = undefined;
       });
   }
-  refreshDevice();
+  // Reports exist only for variants that served, so the first read waits for the first report
+  // (an agent with nothing to report does not load systeminformation). That one read is awaited,
+  // for at most FIRST_READ_WAIT_MS of real time, so the first report carries real figures too.
+  let firstRead = true;
   // Unique across restarts without a counter file: wall-clock milliseconds, then +1 per report.
   let sequence = o.clock.wallNow();
   let made = 0;
@@ -72,6 +84,10 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
     const reports = o.collector.take();
     if (reports.length > 0) {
       refreshDevice();
+      if (firstRead) {
+        firstRead = false;
+        await waitAtMost(refreshing, FIRST_READ_WAIT_MS);
+      }
       for (const r of reports) {
         await o.outbox.enqueue(
           encodeTelemetryReport(r, {
