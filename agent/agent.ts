@@ -91,6 +91,19 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
 
   const now = (): number => clock.wallNow();
 
+  async function goldenSchedule(intervalMs: number, signal: AbortSignal): Promise<void> {
+    if (intervalMs <= 0) return;
+    while (!signal.aborted) {
+      try {
+        await clock.sleep(intervalMs, signal);
+        await service.variants.goldenRun(signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        log(`scheduled golden run failed: ${toBmfError(e).message}`);
+      }
+    }
+  }
+
   async function emit(event: Event): Promise<void> {
     if (!eventsOutbox) return;
     try {
@@ -384,6 +397,9 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       });
       const telemetryRun = reporter.run(stop.signal);
       const r = reporter;
+      // 7. golden set on a schedule (field accuracy between activations)
+      const goldenRun = goldenSchedule(config.telemetry.goldenIntervalMs, stop.signal);
+      teardown.push(() => goldenRun);
       teardown.push(async () => {
         await telemetryRun;
         await r.settle();

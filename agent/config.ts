@@ -41,6 +41,8 @@ export const AgentConfigSchema = Type.Object(
       {
         intervalMs: Type.Integer({ minimum: 100, default: 10_000 }),
         outboxLimit: Type.Integer({ minimum: 1, default: 1000 }),
+        /** Re-run the golden set on the serving variants this often (0 = only at activation). */
+        goldenIntervalMs: Type.Integer({ minimum: 0, default: 3_600_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import type { RuntimeBackend } from '../runtime/types.js';
 import { judgeHealth, openWindow, recordSample } from './health.js';
 import type { HealthSample, HealthWindowState } from './health.js';
+import { runGate } from './gate.js';
 import { ModelSlot } from './model-slot.js';
 import type { SwapResult } from './model-slot.js';
 import { notify } from './observe.js';
@@ -120,6 +121,37 @@ export class VariantSet {
       this.reportGateFailure(name, bundleDigest, e);
       throw e;
     }
+  }
+
+  /**
+   * Re-run the golden set on every serving variant (accuracy in the field, on a schedule): the
+   * active model is pinned like a request, so a swap in the meantime waits for it to finish.
+   * Results are reported like gate results; a failing score does not unload anything (the health
+   * window and the controller's gates decide what to do about it).
+   */
+  async goldenRun(signal?: AbortSignal): Promise<number> {
+    let ran = 0;
+    for (const [name, v] of this.variants) {
+      if (!v.slot.current()) continue;
+      const pinned = v.slot.pin();
+      try {
+        const { spec, handle } = pinned.model;
+        if (!spec.golden || !spec.gate) continue;
+        const report = await runGate(this.deps.runtime, handle, spec.golden, spec.gate, signal);
+        notify(this.deps.observers, 'onGate', {
+          variant: name,
+          bundleDigest: spec.bundleDigest,
+          passed: report.passed,
+          samples: report.samples,
+          accuracy: report.accuracy,
+          cosine: report.cosine,
+        });
+        ran += 1;
+      } finally {
+        pinned.release();
+      }
+    }
+    return ran;
   }
 
   /** Step `activate`: the atomic switch, drain and unload of the old model. */
