@@ -31,6 +31,7 @@ import { acceptAssignment, healthOf, targetOf, trafficOf } from './sync/assignme
 import { eventFromError, eventFromServe, wireVariant } from './sync/events.js';
 import { SyncContext } from './sync/executors.js';
 import { createBlobFetcher } from './sync/fetcher.js';
+import { createHttpChunkSource } from './sync/http-chunks.js';
 import { createAgentLink } from './sync/link.js';
 import type { AgentLink } from './sync/link.js';
 import { announceSteps, reconcileLoop } from './sync/reconcile.js';
@@ -326,6 +327,17 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         maxInFlight: config.fetch.maxInFlight,
         requestTimeoutMs: config.fetch.requestTimeoutMs,
         onBadInput: (e) => reportError(e, { step: 'fetch' }),
+        // Optional: chunk bytes over HTTP range requests (chunk table still from the offer).
+        ...(config.fetch.http && {
+          chunkSource: createHttpChunkSource({
+            ...config.fetch.http,
+            username: config.deviceId,
+            password: config.broker.password ?? '',
+            clock,
+            onBadInput: (e) => reportError(e, { step: 'fetch' }),
+            log,
+          }),
+        }),
       });
       fetcherRef.current = fetcher;
       // 3. sync context, then restore what was installed before any new work

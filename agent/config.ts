@@ -50,6 +50,20 @@ export const AgentConfigSchema = Type.Object(
       {
         maxInFlight: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
         requestTimeoutMs: Type.Integer({ minimum: 10, default: 5000 }),
+        /**
+         * Optional HTTP Range download from the controller (`GET /v1/blobs/:digest`, Basic auth
+         * with the device id and broker password). The chunk table still comes over MQTT.
+         */
+        http: Type.Optional(
+          Type.Object(
+            {
+              url: Type.String({ pattern: '^https?://[^\\s]+$' }),
+              maxInFlight: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+              timeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
+            },
+            { additionalProperties: false },
+          ),
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

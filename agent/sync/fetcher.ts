@@ -3,7 +3,9 @@
 // controller broadcasts to many devices at once, check each chunk against the table and persist
 // it with the bitmap (store/partial.ts), and move the finished blob into the store. A blob the
 // store has is never fetched; a transfer interrupted by a disconnect or restart resumes from its
-// bitmap. Never more than the declared size is accepted (TUF "endless data").
+// bitmap. Never more than the declared size is accepted (TUF "endless data"). When a second
+// chunk source is configured (HTTP Range, http-chunks.ts) it fills what it can after the offer,
+// and the MQTT loop below fetches whatever it left missing.
 import { randomUUID } from 'node:crypto';
 import { bmfError, isBmfError, toBmfError } from '../../shared/errors.js';
 import type { BmfError } from '../../shared/errors.js';
@@ -12,6 +14,7 @@ import type { Clock } from '../clock.js';
 import type { BlobStore } from '../store/blob-store.js';
 import { openPartial } from '../store/partial.js';
 import type { ChunkTable, PartialBlob } from '../store/partial.js';
+import type { ChunkSource } from './http-chunks.js';
 import type { AgentLink } from './link.js';
 
 const MAX_CHUNK_SIZE = 8 << 20;
@@ -29,6 +32,8 @@ export interface BlobFetcherOptions {
   readonly maxStalls?: number;
   /** A chunk failed its hash, or the offer was unusable: reported as an event. */
   readonly onBadInput?: (error: BmfError) => void;
+  /** Tried first for the missing chunks (HTTP Range from the controller), MQTT for the rest. */
+  readonly chunkSource?: ChunkSource;
 }
 
 interface Transfer {
@@ -152,6 +157,9 @@ export function createBlobFetcher(options: BlobFetcherOptions): BlobFetcher {
         throw e;
       }
       t.partial = await openPartial(store, options.partialDir, table);
+      if (options.chunkSource && t.partial.missing().length > 0) {
+        await options.chunkSource.fill(t.partial, signal);
+      }
       let stalls = 0;
       for (;;) {
         const missing = t.partial.missing();
