@@ -59,7 +59,8 @@ export const run: CommandRun = async (ctx) => {
     },
   });
   ctx.stdout.write(
-    `simulating ${fleet.ids.length} devices against ${client.baseUrl} (broker ${fleet.brokerUrl}); Ctrl-C stops\n`,
+    `simulating ${fleet.ids.length} devices (lightweight wire-protocol stand-ins, not the agent program) ` +
+      `against ${client.baseUrl} (broker ${fleet.brokerUrl}); Ctrl-C stops\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());

@@ -84,13 +84,13 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
   const filters = opts.publishOnly ? [] : controllerSubscriptions();
   if (filters.length > 0)
     await client.subscribeAsync(
-    filters
-      .map((f) => ({ topic: f, qos: 1 as const }))
-      .reduce(
-        (acc, s) => ({ ...acc, [s.topic]: { qos: s.qos } }),
-        {} as Record<string, { qos: 0 | 1 }>,
-      ),
-  );
+      filters
+        .map((f) => ({ topic: f, qos: 1 as const }))
+        .reduce(
+          (acc, s) => ({ ...acc, [s.topic]: { qos: s.qos } }),
+          {} as Record<string, { qos: 0 | 1 }>,
+        ),
+    );
 
   return {
     client,

@@ -63,6 +63,8 @@ interface Row {
   created_at: number;
 }
 
+const SIGNERS_TTL_MS = 5000;
+
 function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
@@ -106,8 +108,22 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
     ),
   };
 
+  // Loading the signers reads root.json and the key files; a rollout start signs hundreds of
+  // assignments at once, so they are loaded once per SIGNERS_TTL_MS (a rotated key is picked up
+  // within that time). A failed load is not kept.
+  let cachedSigners: { at: number; signers: Promise<readonly Signer[]> } | undefined;
   async function signers(): Promise<readonly Signer[]> {
-    return typeof opts.signers === 'function' ? opts.signers() : opts.signers;
+    const get = opts.signers;
+    if (typeof get !== 'function') return get;
+    const now = clock.now();
+    if (!cachedSigners || now - cachedSigners.at >= SIGNERS_TTL_MS) {
+      const loading = get();
+      cachedSigners = { at: now, signers: loading };
+      loading.catch(() => {
+        if (cachedSigners?.signers === loading) cachedSigners = undefined;
+      });
+    }
+    return cachedSigners.signers;
   }
 
   function latest(deviceId: string): StoredAssignment | undefined {
@@ -130,28 +146,65 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
    * device can never share a sequence. The device's own reported sequence counts too: after a
    * controller database restore the device would refuse anything not above what it installed.
    */
-  const persist = db.transaction(
-    (
-      deviceId: string,
-      build: (sequence: number) => Assignment,
-      by: readonly Signer[],
-      reason: string,
-    ) => {
-      const dbMax = (q.maxSeq.get(deviceId) as { s: number | null }).s ?? 0;
-      const reported = Number(devices.require(deviceId).state?.assignmentSequence ?? 0) || 0;
-      const assignment = parseAssignment(build(Math.max(dbMax, reported) + 1));
-      const envelope = canonicalBytes(signEnvelope(assignment, by));
-      const now = clock.now();
-      q.insert.run(
-        deviceId,
-        assignment.sequence,
-        JSON.stringify({ assignment, reason }),
-        Buffer.from(envelope),
-        now,
-      );
-      return { assignment, envelope, reason, createdAt: now } satisfies StoredAssignment;
-    },
+  function persistOne(
+    deviceId: string,
+    build: (sequence: number) => Assignment,
+    by: readonly Signer[],
+    reason: string,
+  ): StoredAssignment {
+    const dbMax = (q.maxSeq.get(deviceId) as { s: number | null }).s ?? 0;
+    const reported = Number(devices.require(deviceId).state?.assignmentSequence ?? 0) || 0;
+    const assignment = parseAssignment(build(Math.max(dbMax, reported) + 1));
+    const envelope = canonicalBytes(signEnvelope(assignment, by));
+    const now = clock.now();
+    q.insert.run(
+      deviceId,
+      assignment.sequence,
+      JSON.stringify({ assignment, reason }),
+      Buffer.from(envelope),
+      now,
+    );
+    return { assignment, envelope, reason, createdAt: now } satisfies StoredAssignment;
+  }
+
+  // Group commit: assignments requested in the same turn of the event loop (a rollout starting
+  // a group issues many at once) are persisted in one transaction, one fsync instead of one per
+  // device (synchronous = FULL; measured ~5 ms each by the fleet benchmark). Each one still
+  // gets its own sequence and is persisted before it is published.
+  interface PendingPersist {
+    readonly args: Parameters<typeof persistOne>;
+    readonly resolve: (s: StoredAssignment) => void;
+    readonly reject: (e: unknown) => void;
+  }
+  let pending: PendingPersist[] = [];
+  const persistBatch = db.transaction((batch: readonly PendingPersist[]) =>
+    batch.map((p) => {
+      try {
+        return { ok: true as const, value: persistOne(...p.args) };
+      } catch (e) {
+        return { ok: false as const, error: e }; // nothing was written for this one
+      }
+    }),
   );
+  function flush(): void {
+    const batch = pending;
+    pending = [];
+    try {
+      persistBatch(batch).forEach((r, i) => {
+        const p = batch[i] as PendingPersist;
+        if (r.ok) p.resolve(r.value);
+        else p.reject(r.error);
+      });
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    }
+  }
+  function persist(...args: Parameters<typeof persistOne>): Promise<StoredAssignment> {
+    return new Promise((resolve, reject) => {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ args, resolve, reject });
+    });
+  }
 
   async function assign(deviceId: string, req: AssignRequest): Promise<StoredAssignment> {
     const device = devices.require(deviceId);
@@ -172,7 +225,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
     });
     const by = await signers();
     const health = req.health ?? defaults.health;
-    const stored = persist(
+    const stored = await persist(
       deviceId,
       (sequence) => ({
         type: 'assignment',

@@ -4,11 +4,13 @@
 // arbitrary blobs. When `broadcastThreshold` devices start fetching the same blob within
 // `broadcastWindowMs`, a broadcast run starts: a carousel (carousel.ts) publishes the chunks on
 // bmf/v1/blob/{digest}/chunk (QoS 0), and every device asking for the offer while it turns joins
-// it and gets one full turn, so a rollout wave is served by one run. Per-device requests for
-// chunks the carousel will still send that device are left to it; the rest (QoS 0 may lose
-// messages) are repaired per device. Publishing awaits the link's write callback (mqtt.js calls
-// it once the socket drained, and aedes stops reading the controller's socket until it has
-// written a message to every subscriber), so the run goes at the pace the broker delivers.
+// it and gets one full turn, so a rollout wave is served by one run. A participant's chunk
+// requests are left to the run while it turns; after it, whatever a device still misses (QoS 0
+// may lose messages) is repaired per device. Publishing awaits the link's write callback
+// (mqtt.js calls it once its socket drained; aedes answers the next message only after writing
+// this one to every subscriber's socket), so nothing piles up in the controller; it does not
+// mean delivered: loopback socket buffers hold seconds of chunks for slow devices (measured by
+// the fleet benchmark), which is why repair waits for the run's end.
 //
 // INVARIANTS: at most one broadcast run per blob at a time; per device at most
 // `maxInFlightPerDevice` and over all devices at most `maxRepairsInFlight` chunk reads+publishes
@@ -20,7 +22,15 @@ import type { BlobChunkRequest } from '../../shared/wire/messages.js';
 import { broadcastChunkTopic, deviceTopic } from '../../shared/wire/topics.js';
 import type { Registry } from '../registry/registry.js';
 import type { AssignmentService, Publish } from './assignments.js';
-import { join, newCarousel, next, willSend, type Carousel } from './carousel.js';
+import {
+  allConfirmed,
+  confirm,
+  covers,
+  join,
+  newCarousel,
+  next,
+  type Carousel,
+} from './carousel.js';
 import { computeChunkTable, readChunk, type ChunkTable } from './chunk-table.js';
 
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
@@ -36,6 +46,20 @@ export interface BlobServerOptions {
   /** Distinct devices starting a fetch of one blob within the window that trigger a broadcast. */
   readonly broadcastThreshold?: number;
   readonly broadcastWindowMs?: number;
+  /**
+   * After a run ends, its participants' chunk requests are ignored for this long: requests sent
+   * during the run reach the controller late when it is busy (measured by the fleet benchmark:
+   * serving them sent hundreds of MiB of chunks the devices already had). A device that really
+   * misses a chunk asks again after its own timeout.
+   */
+  readonly broadcastSettleMs?: number;
+  /**
+   * A run publishes its first chunk once every device that joined so far holds the offer, or
+   * after this long: offers sent before the chunks reach devices ahead of them (an offer sent
+   * during a run queues behind the chunks already on the way, which the device must drop, and
+   * the run turns longer for it).
+   */
+  readonly broadcastStartDelayMs?: number;
   /** Indices beyond this in one request are ignored (the device asks again). */
   readonly maxChunksPerRequest?: number;
   readonly maxInFlightPerDevice?: number;
@@ -75,7 +99,9 @@ interface DeviceQueue {
 interface BroadcastState {
   /** device id -> time it asked for the offer */
   readonly starters: Map<string, number>;
-  run?: { readonly carousel: Carousel; readonly done: Promise<void> };
+  run?: { readonly carousel: Carousel; readonly done: Promise<void>; onConfirm(): void };
+  /** The last run that ended, and until when its participants' requests are still left to it. */
+  ended?: { readonly carousel: Carousel; readonly settleUntil: number };
 }
 
 export function createBlobServer(opts: BlobServerOptions) {
@@ -84,6 +110,8 @@ export function createBlobServer(opts: BlobServerOptions) {
   const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const threshold = opts.broadcastThreshold ?? 3;
   const windowMs = opts.broadcastWindowMs ?? 2000;
+  const settleMs = opts.broadcastSettleMs ?? 1000;
+  const startDelayMs = opts.broadcastStartDelayMs ?? 300;
   const maxPerRequest = opts.maxChunksPerRequest ?? 256;
   const maxInFlight = opts.maxInFlightPerDevice ?? 8;
   const maxQueued = opts.maxQueuedPerDevice ?? 1024;
@@ -91,7 +119,8 @@ export function createBlobServer(opts: BlobServerOptions) {
   let repairsRunning = 0;
   const dropped = (reason: string, e: unknown): void => {
     counts.dropped++;
-    opts.onDropped?.(reason, toBmfError(e));
+    // After close() the sinks behind onDropped (the store) may be gone already.
+    if (!closed) opts.onDropped?.(reason, toBmfError(e));
   };
 
   const tables = new Map<string, Promise<ChunkTable>>();
@@ -169,16 +198,25 @@ export function createBlobServer(opts: BlobServerOptions) {
     const carousel = newCarousel(table.chunkCount, state.starters.keys());
     counts.broadcast.participants += carousel.joined.size;
     state.starters.clear();
-    const run = { carousel, done: Promise.resolve() };
+    let ready!: () => void;
+    const started = new Promise<void>((resolve) => (ready = resolve));
+    const timer = setTimeout(ready, startDelayMs);
+    timer.unref();
+    const run = {
+      carousel,
+      done: Promise.resolve(),
+      onConfirm: () => {
+        if (allConfirmed(carousel)) ready();
+      },
+    };
     state.run = run;
     counts.broadcast.runs++;
-    if (process.env.DBG) console.error(Date.now() % 100000, 'run start', digest.slice(0, 8), carousel.joined.size);
     run.done = (async () => {
       try {
         const path = registry.blobPath(digest);
         const topic = broadcastChunkTopic(digest);
-        // next() advances the position before the publish: a request for this index from now
-        // on is a repair.
+        await started;
+        clearTimeout(timer);
         for (let i = next(carousel); i !== undefined && !closed; i = next(carousel)) {
           const bytes = chunkMessage(table, i, await readChunk(path, table, i), '');
           await publishChunk(topic, bytes, { qos: 0 });
@@ -188,8 +226,8 @@ export function createBlobServer(opts: BlobServerOptions) {
       } catch (e) {
         dropped('broadcast', e);
       } finally {
-        if (process.env.DBG) console.error(Date.now() % 100000, 'run end', digest.slice(0, 8), carousel.position, carousel.joined.size);
         state.run = undefined;
+        state.ended = { carousel, settleUntil: clock.now() + settleMs };
       }
     })();
   }
@@ -245,9 +283,21 @@ export function createBlobServer(opts: BlobServerOptions) {
     }
   }
 
+  /** A running broadcast run, or one that ended moments ago, answers this device's requests. */
+  function leftToBroadcast(deviceId: string, digest: string): boolean {
+    const state = broadcasts.get(digest);
+    if (state?.run) return covers(state.run.carousel, deviceId);
+    const ended = state?.ended;
+    if (!state || !ended) return false;
+    if (clock.now() >= ended.settleUntil) {
+      state.ended = undefined;
+      return false;
+    }
+    return covers(ended.carousel, deviceId);
+  }
+
   async function serveChunk(deviceId: string, job: Job): Promise<void> {
-    const run = broadcasts.get(job.digest)?.run;
-    if (run && willSend(run.carousel, deviceId, job.index)) {
+    if (leftToBroadcast(deviceId, job.digest)) {
       counts.coveredByBroadcast++;
       return;
     }
@@ -272,7 +322,6 @@ export function createBlobServer(opts: BlobServerOptions) {
       return;
     }
     if (req.wantOffer) {
-      if (process.env.DBG) console.error(Date.now() % 100000, 'offer', deviceId, req.digest.slice(0, 8));
       counts.offers++;
       await publish(
         deviceTopic('blobOffer', deviceId),
@@ -289,6 +338,15 @@ export function createBlobServer(opts: BlobServerOptions) {
       noteStarter(deviceId, table);
     }
     if (req.indices.length === 0) return;
+    const run = broadcasts.get(req.digest)?.run;
+    if (run) {
+      confirm(run.carousel, deviceId);
+      run.onConfirm();
+    }
+    if (leftToBroadcast(deviceId, req.digest)) {
+      counts.coveredByBroadcast += req.indices.length;
+      return;
+    }
     let q = queues.get(deviceId);
     if (!q) {
       q = { jobs: [], running: 0 };

@@ -50,6 +50,8 @@ export interface ActivationRunnerOptions {
   /** Wanted images per call; needs `probe` (two or more inputs) to verify the batched graph. */
   readonly batch?: number;
   readonly probe?: readonly Tensor[];
+  /** onnxruntime intra-op threads (default: onnxruntime's choice, one per core). */
+  readonly intraOpThreads?: number;
 }
 
 function exposedGraph(pm: PreparedModel, inner: readonly string[], ranges: boolean): OnnxModel {
@@ -153,11 +155,16 @@ export async function createActivationRunner(
   let batch = 1;
   let session: OnnxSession | undefined;
   const wanted = options.batch ?? 1;
+  const sessionOptions = {
+    graphOptimizationLevel: 'all' as const,
+    ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+  };
   if (wanted > 1 && (options.probe?.length ?? 0) >= 2 && pm.input.shape[0] === 1) {
     try {
-      const batched = await createOnnxSession(encodeOnnx(withSymbolicBatch(graph, pm.input.name)), {
-        graphOptimizationLevel: 'all',
-      });
+      const batched = await createOnnxSession(
+        encodeOnnx(withSymbolicBatch(graph, pm.input.name)),
+        sessionOptions,
+      );
       if (await batchAgrees(batched, pm, inner, options.probe!.slice(0, 2))) {
         session = batched;
         batch = wanted;
@@ -168,7 +175,7 @@ export async function createActivationRunner(
       session = undefined;
     }
   }
-  session ??= await createOnnxSession(encodeOnnx(graph), { graphOptimizationLevel: 'all' });
+  session ??= await createOnnxSession(encodeOnnx(graph), sessionOptions);
   const live = session;
   return {
     batch,

@@ -4,11 +4,17 @@
 // Two passes, as tpu-mlir's run_calibration (range first, then histograms over [0, absMax]). The
 // first pass keeps the activations when they fit `cacheBudgetBytes`, so the second pass reads
 // memory instead of running inference again; larger models fall back to a second inference pass.
-import { availableParallelism } from 'node:os';
+//
+// onnxruntime runs with one intra-op thread here (CollectOptions.intraOpThreads). Its default pool
+// spin-waits between kernels; on a busy host (the 2-core build machine, other jobs) the spinning
+// threads took CPU from the histogram loop and from each other: on the Fashion-MNIST sample,
+// calibration used ~190 ms of CPU with the default pool and ~110 ms with one thread, and the
+// wall time fell accordingly (bench/calibrate.ts). A histogram worker thread was tried as well and
+// lost: it can only start once the range pass has seen every image, and it competes for the same
+// cores.
 import { bmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { createActivationRunner } from './activation-runner.js';
-import { createHistogramWorker } from './histogram-worker.js';
 import {
   countBins,
   createHistogram,
@@ -42,13 +48,13 @@ export interface CollectOptions {
   readonly signal?: AbortSignal;
   /** Images per inference call (the runner falls back to 1 when the model cannot batch). */
   readonly batch?: number;
-  /** 1 fills every histogram on the calling thread; 2 (default on multi-core hosts) shares them
-   * with a worker thread. */
-  readonly histogramThreads?: 1 | 2;
+  /** onnxruntime intra-op threads; default 1 (see the file comment). */
+  readonly intraOpThreads?: number;
 }
 
 export const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
 export const DEFAULT_BATCH = 16;
+export const DEFAULT_INTRA_OP_THREADS = 1;
 
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw bmfError('BMF_ERR_ABORTED', { reason: 'calibration cancelled' });
@@ -70,20 +76,11 @@ export async function collectActivationStats(
   const ranges = new Map(pm.activations.map((n) => [n, emptyRange()]));
   const totalValues = pm.activations.reduce((a, n) => a + pm.activationSizes.get(n)!, 0);
   const cacheFits = totalValues * 4 * inputs.length <= budget;
-  const threads = options.histogramThreads ?? (availableParallelism() > 1 ? 2 : 1);
-  // The worker pays off only when there is real histogram work (and everything is cached).
-  const offload =
-    threads > 1 && cacheFits && totalValues * inputs.length >= WORKER_MIN_VALUES
-      ? workerShare(pm)
-      : new Set<string>();
-  const worker = offload.size > 0 ? createHistogramWorker() : undefined;
   const runner = await createActivationRunner(pm, {
     ranges: true,
     batch: options.batch ?? DEFAULT_BATCH,
     probe: inputs,
-  }).catch(async (e: unknown) => {
-    await worker?.close();
-    throw e;
+    intraOpThreads: options.intraOpThreads ?? DEFAULT_INTRA_OP_THREADS,
   });
   const batches: Tensor[][] = [];
   for (let k = 0; k < inputs.length; k += runner.batch) {
@@ -98,34 +95,21 @@ export async function collectActivationStats(
       for (const [name, range] of ranges) {
         updateRange(range, out.ranges?.get(name) ?? out.values.get(name)!);
       }
-      if (cache) {
-        const kept = new Map<string, Float32Array>();
-        for (const [name, v] of out.values) {
-          if (offload.has(name)) worker!.hold(name, v);
-          else kept.set(name, v);
-        }
-        cache.push(kept);
-      }
+      cache?.push(out.values);
       done += batch.length;
       report({ stage: 'calibrate: ranges', done, total: inputs.length });
     }
     const hists = new Map(
       [...ranges].map(([n, r]) => [n, createHistogram(r.absMax, HISTOGRAM_BINS)]),
     );
-    const offloaded = worker?.fill(
-      new Map(
-        [...offload].map((n) => [n, { inv: 1 / hists.get(n)!.binWidth, bins: HISTOGRAM_BINS }]),
-      ),
-    );
-    const mine = [...hists].filter(([n]) => !offload.has(n));
     const lanes = new Map(
-      mine.map(([n]) => [n, new Uint32Array(HISTOGRAM_BINS * HISTOGRAM_LANES)]),
+      [...hists.keys()].map((n) => [n, new Uint32Array(HISTOGRAM_BINS * HISTOGRAM_LANES)]),
     );
     done = 0;
     for (const [k, batch] of batches.entries()) {
       checkAbort(options.signal);
       const values = cache?.[k] ?? (await runner.run(batch)).values;
-      for (const [name, h] of mine) {
+      for (const [name, h] of hists) {
         countBins(lanes.get(name)!, values.get(name)!, 1 / h.binWidth, h.counts.length - 1);
       }
       done += batch.length;
@@ -133,40 +117,12 @@ export async function collectActivationStats(
     }
     cache = undefined;
     for (const [name, l] of lanes) foldLanes(hists.get(name)!.counts, l);
-    for (const [name, l] of (await offloaded) ?? []) foldLanes(hists.get(name)!.counts, l);
     return new Map(
       pm.activations.map((n) => [n, { name: n, range: ranges.get(n)!, histogram: hists.get(n)! }]),
     );
   } finally {
-    await Promise.all([runner.release(), worker?.close()]);
+    await runner.release();
   }
-}
-
-/** Below this many activation values in all, a second thread costs more than it saves. */
-export const WORKER_MIN_VALUES = 2_000_000;
-
-/**
- * Tensors whose histograms the worker fills: about half of all values, largest tensors first
- * (greedy balance). The graph input stays on the main thread: its values are the caller's data,
- * which must not be transferred away.
- */
-export function workerShare(pm: PreparedModel): Set<string> {
-  const sized = pm.activations
-    .filter((n) => n !== pm.input.name)
-    .map((n) => [n, pm.activationSizes.get(n)!] as const)
-    .sort((a, b) => b[1] - a[1]);
-  let main = pm.activationSizes.get(pm.input.name) ?? 0;
-  let other = 0;
-  const share = new Set<string>();
-  for (const [n, size] of sized) {
-    if (other < main) {
-      share.add(n);
-      other += size;
-    } else {
-      main += size;
-    }
-  }
-  return share;
 }
 
 /** Table rows for one method (or a per-tensor method choice) over collected statistics. */

@@ -35,17 +35,29 @@ export interface RolloutExecutorDeps {
   readonly intervalMs?: number;
 }
 
+/** Assignments issued at once by one tick. */
+const ASSIGN_CONCURRENCY = 64;
+
 export function createRolloutExecutor(deps: RolloutExecutorDeps) {
   const { rollouts, clock } = deps;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
 
   async function act(rolloutId: string, actions: readonly RolloutAction[]): Promise<void> {
+    const assigns: Extract<RolloutAction, { kind: 'assign' }>[] = [];
     for (const a of actions) {
-      if (a.kind === 'assign')
-        await deps.assign(a.deviceId, a.bundle, `rollout ${rolloutId}: ${a.reason}`);
+      if (a.kind === 'assign') assigns.push(a);
       else deps.onEvent?.(rolloutId, a);
     }
+    // Devices are independent and each publish waits for the broker's PUBACK: one at a time
+    // capped a 500-device group at one start per round trip (~30 ms under load, measured by
+    // the fleet benchmark), so a bounded number run at once.
+    let at = 0;
+    const worker = async (): Promise<void> => {
+      for (let a = assigns[at++]; a; a = assigns[at++])
+        await deps.assign(a.deviceId, a.bundle, `rollout ${rolloutId}: ${a.reason}`);
+    };
+    await Promise.all(Array.from({ length: Math.min(ASSIGN_CONCURRENCY, assigns.length) }, worker));
   }
 
   function persist(id: string, state: RolloutState, actions: readonly RolloutAction[]): void {

@@ -128,3 +128,40 @@ t.test(
     t.same(seqs, [1, 2], 'renewal is a new sequence');
   },
 );
+
+t.test(
+  'assignments issued at once share one commit; each still gets its own sequence',
+  async (t) => {
+    const ids = ['a1', 'a2', 'a3', 'a4', 'a5'];
+    const s = await startSlice(t, {
+      devices: ids.map((id) => [id, 'bm1684x'] as [string, string]),
+    });
+    const b2 = await makeBundle(s.ks, join(s.dir, 'b2'), { version: '1.1.0', sequence: 2 });
+    await s.registry.importBundleDir(b2.dir);
+    const req = (bundle: string) => ({
+      variants: [{ name: 'A', bundle, weight: 1 }],
+      split: 'weighted' as const,
+      shadowRate: 0,
+    });
+    // Two for the same device in the same turn, plus one per other device.
+    const out = await Promise.all([
+      s.assignments.assign('a1', req(s.bundle.digest)),
+      s.assignments.assign('a1', req(b2.digest)),
+      ...ids.slice(1).map((id) => s.assignments.assign(id, req(s.bundle.digest))),
+    ]);
+    t.same(
+      out.map((o) => o.assignment.sequence),
+      [1, 2, 1, 1, 1, 1],
+      'per-device sequences, in call order',
+    );
+    t.equal(s.assignments.latest('a1')?.assignment.variants[0]?.bundle.digest, b2.digest);
+    // One bad request in the batch fails alone.
+    const results = await Promise.allSettled([
+      s.assignments.assign('a2', req(b2.digest)),
+      s.assignments.assign('nobody', req(b2.digest)),
+    ]);
+    t.equal(results[0].status, 'fulfilled');
+    t.equal(results[1].status, 'rejected');
+    t.equal(s.assignments.latest('a2')?.assignment.sequence, 2);
+  },
+);

@@ -138,3 +138,94 @@ t.test('a rogue device gets an error answer and no data; garbage is counted', as
   await until(() => g.state.offer !== undefined, 5000, 'offer after garbage');
   t.equal(g.state.offer?.errorCode, '');
 });
+
+t.test('a device joining a running broadcast gets a full turn of the same run', async (t) => {
+  const ids = ['d1', 'd2', 'd3', 'd4'];
+  let calls = 0;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let holding = false;
+  const s = await startSlice(t, {
+    devices: ids.map((id) => [id, 'bm1684x'] as [string, string]),
+    bmodelBytes: 1_000_000,
+    // Hold the run before its 5th chunk until the late device has joined.
+    wrapChunkPublish: (publish) => async (topic, bytes, o) => {
+      if (topic.endsWith('/chunk') && !topic.includes('/d/') && ++calls === 5) {
+        holding = true;
+        await held;
+      }
+      await publish(topic, bytes, o);
+    },
+  });
+  const digest = s.bundle.bmodelSha256;
+  const count = Math.ceil(1_000_000 / (64 * 1024));
+  const all = [...Array(count).keys()];
+  const fs: Awaited<ReturnType<typeof fetcher>>[] = [];
+  for (const id of ids) {
+    await s.assignments.assignBundle(id, s.bundle.digest, 'test');
+    fs.push(await fetcher(await s.connectDevice(id), id, digest));
+  }
+  const [a, b, c, late] = fs as [(typeof fs)[0], (typeof fs)[0], (typeof fs)[0], (typeof fs)[0]];
+  await Promise.all([a, b, c].map((f) => f.request([], true)));
+  await until(() => [a, b, c].every((f) => f.state.offer), 5000, 'offers');
+  // Asking for chunks shows a device holds the offer; the run starts once all three have.
+  await Promise.all([a, b, c].map((f) => f.request(all, false)));
+  await until(() => holding, 5000, 'run held at its 5th chunk');
+  await late.request([], true);
+  await until(() => late.state.offer !== undefined, 5000, 'late offer');
+  await late.request(all, false);
+  await until(() => s.blobs.stats().coveredByBroadcast >= 4 * count, 5000, 'late request seen');
+  release();
+  await until(() => fs.every((f) => f.state.chunks.size === count), 10_000, 'all chunks');
+  await until(() => s.blobs.stats().broadcast.chunks === count + 5, 5000, 'run over');
+  const st = s.blobs.stats();
+  t.equal(st.broadcast.runs, 1, 'one run for all four');
+  t.equal(st.broadcast.participants, 4);
+  // The late device's turn starts where it asked for chunks: after the 4 chunks sent and the
+  // 5th, held on its way to the broker.
+  t.equal(st.broadcast.chunks, count + 5, 'one turn, wrapped around for the late device');
+  t.equal(st.perDevice.chunks, 0, 'chunk requests of participants were left to the run');
+  for (const f of fs) t.equal(sha(f.assembled()), digest, 'every device reassembles the blob');
+
+  // Right after the run, a participant's request is taken for one sent during it; once the
+  // settle time has passed it is a repair, served per device.
+  await late.request([3], false);
+  await until(() => s.blobs.stats().coveredByBroadcast === 4 * count + 1, 5000, 'settling');
+  t.equal(s.blobs.stats().perDevice.chunks, 0);
+  s.advance(1001);
+  await late.request([3], false);
+  await until(() => late.state.viaDevice === 1, 5000, 'repair per device');
+  t.equal(s.blobs.stats().perDevice.chunks, 1);
+});
+
+t.test('per-device chunk publishes are capped over all devices', async (t) => {
+  const ids = ['d1', 'd2', 'd3', 'd4'];
+  let running = 0;
+  let most = 0;
+  const s = await startSlice(t, {
+    devices: ids.map((id) => [id, 'bm1684x'] as [string, string]),
+    bmodelBytes: 500_000,
+    blobs: { broadcastThreshold: 100, maxRepairsInFlight: 2 },
+    wrapChunkPublish: (publish) => async (topic, bytes, o) => {
+      most = Math.max(most, ++running);
+      await sleep(5);
+      await publish(topic, bytes, o);
+      running--;
+    },
+  });
+  const digest = s.bundle.bmodelSha256;
+  const count = Math.ceil(500_000 / (64 * 1024));
+  const fs: Awaited<ReturnType<typeof fetcher>>[] = [];
+  for (const id of ids) {
+    await s.assignments.assignBundle(id, s.bundle.digest, 'test');
+    fs.push(await fetcher(await s.connectDevice(id), id, digest));
+  }
+  await Promise.all(fs.map((f) => f.request([], true)));
+  await until(() => fs.every((f) => f.state.offer), 5000, 'offers');
+  await Promise.all(fs.map((f) => f.request([...Array(count).keys()], false)));
+  await until(() => fs.every((f) => f.state.chunks.size === count), 10_000, 'all chunks');
+  t.equal(most, 2, 'never more than maxRepairsInFlight at once, and that many used');
+  t.equal(s.blobs.stats().perDevice.chunks, ids.length * count);
+  t.equal(s.blobs.stats().broadcast.runs, 0);
+  for (const f of fs) t.equal(sha(f.assembled()), digest);
+});

@@ -11,7 +11,11 @@ import { openDatabase } from '../../../controller/store/db.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
 import { createRegistry } from '../../../controller/registry/registry.js';
 import { createAssignmentService } from '../../../controller/distribution/assignments.js';
-import { createBlobServer } from '../../../controller/distribution/blobs.js';
+import {
+  createBlobServer,
+  type BlobServerOptions,
+} from '../../../controller/distribution/blobs.js';
+import type { Publish } from '../../../controller/distribution/assignments.js';
 import { createDeviceTracker } from '../../../controller/devices/tracker.js';
 import { willTopic } from '../../../shared/wire/topics.js';
 import { encodeMessage } from '../../../shared/wire/codec.js';
@@ -21,7 +25,15 @@ export const HEALTH = { maxErrorRate: 0.05, maxP95Ms: 200, windowS: 60 };
 
 export async function startSlice(
   t: Test,
-  opts: { chunkSize?: number; bmodelBytes?: number; devices?: [string, string][] } = {},
+  opts: {
+    chunkSize?: number;
+    bmodelBytes?: number;
+    devices?: [string, string][];
+    /** More blob server options (thresholds, limits). */
+    blobs?: Partial<BlobServerOptions>;
+    /** Wraps the chunk publish (to hold or observe chunks on their way to the broker). */
+    wrapChunkPublish?: (publish: Publish) => Publish;
+  } = {},
 ) {
   const dir = t.testdir();
   const ks = await makeKeystore(dir);
@@ -77,12 +89,15 @@ export async function startSlice(
     clock,
     defaults: { expiresInMs: 7 * 86_400_000, health: HEALTH },
   });
+  const publish: Publish = (topic, bytes, o) => link.publish(topic, bytes, o);
   const blobs = createBlobServer({
     registry,
     assignments,
-    publish: (topic, bytes, o) => link.publish(topic, bytes, o),
+    publish,
+    publishChunk: opts.wrapChunkPublish?.(publish) ?? publish,
     clock,
     chunkSize: opts.chunkSize ?? 64 * 1024,
+    ...opts.blobs,
     onDropped: (reason, e) => drops.push(`blobs-${reason}:${e.code}`),
   });
   t.teardown(() => blobs.close());

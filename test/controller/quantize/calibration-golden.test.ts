@@ -1,6 +1,6 @@
 // Pins the calibration statistics of the Fashion-MNIST sample: every tensor's range, a digest of
 // its 2048-bin histogram and the table row of every threshold method, for the 200 calibration
-// images. Calibration speed-ups (batching, output layout, parallel histograms) must not change a
+// images. Calibration speed-ups (batching, output layout, threading) must not change a
 // single count. Regenerate only on purpose (a deliberate change of the statistics):
 //   BMFLEET_UPDATE_GOLDEN=1 npx tap test/controller/quantize/calibration-golden.test.ts
 import t from 'tap';
@@ -74,13 +74,12 @@ if (!existsSync(MODEL)) {
     };
     t.equal(inputs.length, golden.images, 'the committed calibration set is unchanged');
     // Every path the statistics can take: default, one image per call, no activation cache (the
-    // second pass runs inference again), histograms on one thread or shared with a worker.
+    // second pass runs inference again), onnxruntime's multi-threaded kernels.
     const variants = {
       default: {},
       'one image per call': { batch: 1 },
       'no activation cache': { cacheBudgetBytes: 0 },
-      'histograms on the calling thread only': { histogramThreads: 1 as const },
-      'histograms shared with a worker thread': { histogramThreads: 2 as const },
+      'two onnxruntime intra-op threads': { intraOpThreads: 2 },
     };
     for (const [label, options] of Object.entries(variants)) {
       t.test(label, async (t) => {
