@@ -3,7 +3,8 @@
 // `modeled` waits until the cost model's device latency (bundle metadata) has passed and reports
 // that latency as the infer stage, so fleet tests see board-like latencies. Which one applied is
 // reported with every result. The session runs on its own worker thread (ort-worker.ts), so
-// inference does not hold up the event loop.
+// inference does not hold up the event loop; `consumeInputs` lets the input buffers move to that
+// thread instead of being copied.
 import { bmfError } from '../../shared/errors.js';
 import type { Tensor, TensorDtype } from '../../shared/tensor.js';
 import type { Clock } from '../clock.js';
@@ -32,10 +33,14 @@ interface SimModel {
   readonly modeledLatencyMs: number | undefined;
 }
 
-function toShared(name: string, t: WorkerOutput): Tensor {
-  const dtype = (Object.keys(ORT_TYPES) as TensorDtype[]).find((k) => ORT_TYPES[k] === t.type);
+const DTYPE_OF_ORT_TYPE = new Map(
+  (Object.keys(ORT_TYPES) as TensorDtype[]).map((k) => [ORT_TYPES[k], k] as const),
+);
+
+function toShared(t: WorkerOutput): Tensor {
+  const dtype = DTYPE_OF_ORT_TYPE.get(t.type);
   if (!dtype) {
-    throw bmfError('BMF_ERR_RUNTIME_INFER', { reason: `output ${name} has type ${t.type}` });
+    throw bmfError('BMF_ERR_RUNTIME_INFER', { reason: `output ${t.name} has type ${t.type}` });
   }
   return { dtype, shape: [...t.dims], data: t.data as Tensor['data'] };
 }
@@ -63,13 +68,13 @@ export function createSimBackend(options: SimBackendOptions): RuntimeBackend {
       return handle;
     },
     describe: (handle) => get(handle).handle.description,
-    async infer(handle, feeds, signal): Promise<InferResult> {
+    async infer(handle, feeds, signal, options): Promise<InferResult> {
       const model = get(handle);
       checkFeeds(model.handle.description, feeds);
       const start = clock.now();
-      const raw = await model.session.run(feeds);
+      const raw = await model.session.run(feeds, options?.consumeInputs === true);
       const outputs: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(raw)) outputs[name] = toShared(name, t);
+      for (const t of raw) outputs[t.name] = toShared(t);
       const hostMs = clock.now() - start;
       if (timing === 'modeled' && model.modeledLatencyMs !== undefined) {
         // Behave like the board: never answer sooner than it would, and report its latency. This

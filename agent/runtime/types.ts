@@ -51,6 +51,16 @@ export interface InferResult {
   readonly timing: TimingMode;
 }
 
+export interface RuntimeInferOptions {
+  /**
+   * The caller hands the input buffers over: the backend may move them (a buffer a tensor fully
+   * owns is transferred to the inference thread and left detached, length 0) instead of copying
+   * them. Only for feeds nothing reads after the call; golden sets and caller-owned tensors are
+   * never consumed. Default false: the inputs are left as they were.
+   */
+  readonly consumeInputs?: boolean;
+}
+
 export interface RuntimeBackend {
   readonly name: RuntimeName;
   readonly timing: TimingMode;
@@ -60,6 +70,7 @@ export interface RuntimeBackend {
     handle: ModelHandle,
     feeds: Readonly<Record<string, Tensor>>,
     signal?: AbortSignal,
+    options?: RuntimeInferOptions,
   ): Promise<InferResult>;
   unload(handle: ModelHandle): Promise<void>;
 }

@@ -116,13 +116,14 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
     name: VariantName,
     primary: InferResponse,
     feeds: Record<string, Tensor>,
+    owned: boolean,
   ): void {
     const slot = variants.slot(name);
     if (!slot?.current()) return;
     const pinned = slot.pin();
     const primaryOut = Object.values(primary.outputs)[0];
     const run = runtime
-      .infer(pinned.model.handle, feeds)
+      .infer(pinned.model.handle, feeds, undefined, { consumeInputs: owned })
       .then(
         (r) => {
           const out = Object.values(r.outputs)[0];
@@ -168,7 +169,14 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         feeds,
         channelFormat: channelFormatOf(spec.preprocess),
       });
-      const result = await runtime.infer(handle, feeds, options.signal);
+      // Feeds the service made (image preprocessing) are nobody else's once onInput has run, so
+      // the runtime may move them instead of copying (600 KB per MobileNetV2 request); a sampled
+      // shadow run still needs them, so then the primary copies and the shadow consumes them.
+      // A caller's tensors are always left as they were.
+      const owned = input.kind === 'image';
+      const result = await runtime.infer(handle, feeds, options.signal, {
+        consumeInputs: owned && !route.shadow,
+      });
       const t2 = clock.now();
       const first = Object.values(result.outputs)[0];
       const decoded = first ? topK(first.data, k, spec.labels) : [];
@@ -205,7 +213,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         timings,
       });
       variants.record(route.variant, spec.bundleDigest, { ok: true, latencyMs: timings.totalMs });
-      if (route.shadow) runShadow(route.shadow, response, feeds);
+      if (route.shadow) runShadow(route.shadow, response, feeds, owned);
       return response;
     } catch (e) {
       const err = toBmfError(e);

@@ -37,6 +37,26 @@ t.test('sim backend describes the net and classifies the golden set', async (t) 
   t.equal(pool.snapshot().size, 0, 'last release frees the session');
 });
 
+t.test('infer leaves the feeds alone unless told to consume them', async (t) => {
+  const backend = createSimBackend({
+    pool: createSimSessionPool(),
+    clock: createSystemClock(),
+    timing: 'host',
+  });
+  const bytes = tinyBmodel('tiny-a');
+  const h = await backend.load(bytes, { digest: sha256(bytes) });
+  const input = golden.inputs[0]?.input;
+  if (!input) throw new Error('golden set is empty');
+  const kept = { input: { ...input, data: input.data.slice() } };
+  const a = await backend.infer(h, kept);
+  t.same([...kept.input.data], [...input.data], 'default: the caller keeps its tensor');
+  const handed = { input: { ...input, data: input.data.slice() } };
+  const b = await backend.infer(h, handed, undefined, { consumeInputs: true });
+  t.equal(handed.input.data.byteLength, 0, 'consumed: moved to the inference thread');
+  t.same(b.outputs, a.outputs, 'same result');
+  await backend.unload(h);
+});
+
 t.test('wrong input shape is a typed tensor error', async (t) => {
   const backend = createSimBackend({
     pool: createSimSessionPool(),
