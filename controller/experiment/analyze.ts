@@ -7,7 +7,7 @@ import {
 } from '../../shared/stats/drift.js';
 import type { DriftStats } from '../../shared/wire/messages.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
-import { sketchBins } from '../../shared/stats/tests/index.js';
+import { sketchBins, type ClusterCount } from '../../shared/stats/tests/index.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 import {
   compareLatency,
@@ -17,6 +17,7 @@ import {
   type MetricResult,
   type Verdict,
 } from './metrics.js';
+import { compareLatencyByDevice, compareRatesByDevice } from './metrics-by-device.js';
 import {
   DEFAULT_ACCURACY_MDE,
   DEFAULT_ALPHA,
@@ -26,9 +27,20 @@ import {
   type ExperimentState,
 } from './model.js';
 
+export interface DeviceTelemetry {
+  readonly id: string;
+  readonly sketches: Readonly<Record<string, LatencySketch>>;
+  readonly summary: TelemetrySummary;
+}
+
 export interface ArmTelemetry {
   readonly sketches: Readonly<Record<string, LatencySketch>>;
   readonly summary: TelemetrySummary;
+  /**
+   * Cohorts: the same telemetry per device of the arm. When both arms carry it, every metric is
+   * compared over devices (the unit of randomisation; metrics-by-device.ts), not requests.
+   */
+  readonly devices?: readonly DeviceTelemetry[];
 }
 
 export interface AnalysisInput {
@@ -94,18 +106,72 @@ export interface Analysis {
   readonly alwaysValidP: Readonly<Record<string, number>>;
 }
 
+function contextOf(
+  spec: ExperimentSpec,
+  previous: Readonly<Record<string, number>>,
+): (key: string) => CompareContext {
+  const alpha = spec.alpha ?? DEFAULT_ALPHA;
+  return (key) => ({ alpha, minSamples: spec.minSamples, previousP: previous[key] ?? 1 });
+}
+
+/** Cohorts: one observation per device for latency, accuracy and error rate. */
+function deviceMetrics(
+  spec: ExperimentSpec,
+  A: readonly DeviceTelemetry[],
+  B: readonly DeviceTelemetry[],
+  previous: Readonly<Record<string, number>>,
+): MetricResult[] {
+  const ctx = contextOf(spec, previous);
+  const accMde = spec.metrics.accuracyMde ?? DEFAULT_ACCURACY_MDE;
+  const latMde = spec.metrics.latencyMde ?? DEFAULT_LATENCY_MDE;
+  const out: MetricResult[] = [];
+  for (const stage of spec.metrics.stages ?? ['e2e']) {
+    const key = `latency.${stage}`;
+    const of = (arm: readonly DeviceTelemetry[]): LatencySketch[] =>
+      arm.flatMap((d) => (d.sketches[stage] ? [d.sketches[stage]] : []));
+    out.push(compareLatencyByDevice(key, of(A), of(B), latMde, ctx(key)));
+  }
+  const counts = (
+    arm: readonly DeviceTelemetry[],
+    f: (s: TelemetrySummary) => ClusterCount,
+  ): ClusterCount[] => arm.map((d) => f(d.summary));
+  for (const kind of ['golden', 'feedback'] as const) {
+    const f = (s: TelemetrySummary): ClusterCount => ({
+      x: s.accuracy[kind].correct,
+      n: s.accuracy[kind].total,
+    });
+    const a = counts(A, f);
+    const b = counts(B, f);
+    if ([...a, ...b].some((c) => c.n > 0)) {
+      const key = `accuracy.${kind}`;
+      out.push(compareRatesByDevice(key, `accuracy ${kind}`, a, b, accMde, true, ctx(key)));
+    }
+  }
+  const errors = (s: TelemetrySummary): ClusterCount => ({ x: s.errors, n: s.requests });
+  out.push(
+    compareRatesByDevice(
+      'errors',
+      'error rate',
+      counts(A, errors),
+      counts(B, errors),
+      accMde,
+      false,
+      ctx('errors'),
+    ),
+  );
+  return out;
+}
+
 function armMetrics(
   spec: ExperimentSpec,
   A: ArmTelemetry,
   B: ArmTelemetry,
   previous: Readonly<Record<string, number>>,
 ): MetricResult[] {
-  const alpha = spec.alpha ?? DEFAULT_ALPHA;
-  const ctx = (key: string): CompareContext => ({
-    alpha,
-    minSamples: spec.minSamples,
-    previousP: previous[key] ?? 1,
-  });
+  if (spec.allocation.kind === 'cohorts' && A.devices && B.devices) {
+    return deviceMetrics(spec, A.devices, B.devices, previous);
+  }
+  const ctx = contextOf(spec, previous);
   const accMde = spec.metrics.accuracyMde ?? DEFAULT_ACCURACY_MDE;
   const latMde = spec.metrics.latencyMde ?? DEFAULT_LATENCY_MDE;
   const out: MetricResult[] = [];

@@ -47,6 +47,11 @@ export interface MetricResult {
   readonly newcombe?: Interval;
   readonly mcnemar?: McNemarResult;
   readonly agreement?: Interval;
+  /** Cohorts: the test ran on devices (metrics-by-device.ts); device count per arm. */
+  readonly unitOfAnalysis?: 'device';
+  readonly devices?: { readonly A: number; readonly B: number };
+  /** Cohort proportions: observed variance over the binomial one, per arm. */
+  readonly designEffect?: { readonly A: number; readonly B: number };
 }
 
 export interface CompareContext {

@@ -11,7 +11,12 @@ import type { Db } from '../store/db.js';
 import type { TelemetryFilter } from '../telemetry/store.js';
 import type { TelemetrySummary, TimelineBucket } from '../telemetry/summary.js';
 import { planAllocation, restorePlan, stratumOf } from './allocate.js';
-import { analyzeExperiment, type Analysis, type ArmTelemetry } from './analyze.js';
+import {
+  analyzeExperiment,
+  type Analysis,
+  type ArmTelemetry,
+  type DeviceTelemetry,
+} from './analyze.js';
 import {
   ExperimentSpecSchema,
   type DeviceInfo,
@@ -110,12 +115,45 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
     bundle: string,
     fromMs: number,
     toMs: number,
+    perDevice?: ReadonlyMap<string, DeviceTelemetry>,
   ): Promise<ArmTelemetry> {
     const filter: TelemetryFilter = { deviceIds, bundle, fromMs, toMs };
     return {
       sketches: await deps.telemetry.sketches(filter),
       summary: await deps.telemetry.query(filter),
+      ...(perDevice
+        ? { devices: deviceIds.flatMap((id) => (perDevice.has(id) ? [perDevice.get(id)!] : [])) }
+        : {}),
     };
+  }
+
+  /**
+   * Cohorts: telemetry of each device on its arm's bundle, for the device-level analysis. One
+   * query pair per device, sequential (hundreds of devices: a few hundred indexed reads).
+   */
+  async function deviceTelemetry(
+    state: ExperimentState,
+    spec: ExperimentSpec,
+    fromMs: number,
+    toMs: number,
+  ): Promise<Map<string, DeviceTelemetry>> {
+    const out = new Map<string, DeviceTelemetry>();
+    for (const id of state.devices) {
+      const arm = state.arms?.[id];
+      if (arm !== 'A' && arm !== 'B') continue;
+      const filter: TelemetryFilter = {
+        deviceIds: [id],
+        bundle: arm === 'A' ? spec.bundleA : spec.bundleB,
+        fromMs,
+        toMs,
+      };
+      out.set(id, {
+        id,
+        sketches: await deps.telemetry.sketches(filter),
+        summary: await deps.telemetry.query(filter),
+      });
+    }
+    return out;
   }
 
   function armDevices(
@@ -133,9 +171,11 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
     const now = clock.now();
     const from = state.startedAt ?? now;
     const to = state.endedAt ?? now + 1;
+    const perDevice =
+      spec.allocation.kind === 'cohorts' ? await deviceTelemetry(state, spec, from, to) : undefined;
     const [A, B] = await Promise.all([
-      armTelemetry(armDevices(state, 'A'), spec.bundleA, from, to),
-      armTelemetry(armDevices(state, 'B'), spec.bundleB, from, to),
+      armTelemetry(armDevices(state, 'A'), spec.bundleA, from, to, perDevice),
+      armTelemetry(armDevices(state, 'B'), spec.bundleB, from, to, perDevice),
     ]);
     const stratify =
       spec.allocation.kind === 'cohorts' ? (spec.allocation.stratifyBy ?? 'chip') : 'chip';
@@ -149,8 +189,8 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       for (const [name, ids] of [...byGroup].sort(([x], [y]) => x.localeCompare(y))) {
         groups.push({
           name: `${stratify}=${name}`,
-          A: await armTelemetry(armDevices(state, 'A', ids), spec.bundleA, from, to),
-          B: await armTelemetry(armDevices(state, 'B', ids), spec.bundleB, from, to),
+          A: await armTelemetry(armDevices(state, 'A', ids), spec.bundleA, from, to, perDevice),
+          B: await armTelemetry(armDevices(state, 'B', ids), spec.bundleB, from, to, perDevice),
         });
       }
     }

@@ -37,7 +37,8 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
     latencyMs: { [DIGEST_A]: 5, [DIGEST_B]: 3.5 },
     accuracy: { [DIGEST_A]: 0.9, [DIGEST_B]: 0.9 },
   });
-  const fleet = devices(12);
+  // Cohorts are analysed over devices (>= 5 per arm): 20 bm1684x boards, 10 per arm.
+  const fleet = devices(30);
   const make = () =>
     createExperimentService({
       db: openDatabase(path),
@@ -76,14 +77,14 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
   t.equal(await codeOf(() => svc.create({ ...body, minSamples: -1 })), 'BMF_ERR_BAD_REQUEST');
   const created = svc.create(body);
   t.equal(created.state.status, 'created');
-  t.equal(created.state.devices.length, 8);
+  t.equal(created.state.devices.length, 20);
   t.equal(await codeOf(() => svc.create({ ...body, id: 'other' })), 'BMF_ERR_EXPERIMENT_OVERLAP');
   t.equal(await codeOf(svc.analyze('int8-vs-fp32')), 'BMF_ERR_EXPERIMENT_STATE');
 
   const started = await svc.start('int8-vs-fp32');
   t.equal(started.state.status, 'running');
-  t.equal(assigned.length, 8);
-  t.equal(Object.values(started.state.arms ?? {}).filter((a) => a === 'B').length, 4);
+  t.equal(assigned.length, 20);
+  t.equal(Object.values(started.state.arms ?? {}).filter((a) => a === 'B').length, 10);
   t.equal(
     await codeOf(svc.promote('int8-vs-fp32')),
     'BMF_ERR_EXPERIMENT_UNDERPOWERED',
@@ -95,7 +96,14 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
   now += 120_000;
   const analysis = await svc.analyze('int8-vs-fp32');
   t.equal(analysis.overall.winner, 'B', analysis.overall.reason);
-  t.equal(analysis.samples.A, 1200);
+  t.equal(analysis.samples.A, 3000);
+  const lat = analysis.metrics.find((m) => m.key === 'latency.e2e')!;
+  t.equal(lat.unitOfAnalysis, 'device', 'cohorts are compared over devices');
+  t.same(lat.devices, { A: 10, B: 10 });
+  t.ok(
+    telemetry.calls.filter((f) => f.deviceIds?.length === 1).length >= 20,
+    'one telemetry query per device',
+  );
   t.equal(svc.get('int8-vs-fp32').state.looks.length, 2, 'the refused promote looked too');
   t.ok(telemetry.calls.every((f) => f.fromMs === started.state.startedAt));
   const promoted = await svc.promote('int8-vs-fp32');
@@ -115,7 +123,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
   const aborted = await svc.abort('second', 'operator');
   t.equal(aborted.state.status, 'aborted');
   const restore = assigned.slice(before);
-  t.equal(restore.length, 8);
+  t.equal(restore.length, 20);
   t.ok(
     restore.every(
       (r) => r.request.variants.length === 1 && r.request.variants[0]!.bundle === DIGEST_A,

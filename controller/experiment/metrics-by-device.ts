@@ -1,0 +1,177 @@
+// Cohort experiments randomise devices, not requests, so the device is the unit of analysis
+// (shared/stats/tests/clustered.ts says why). Same MetricResult shape and the same always-valid
+// (mSPRT) machinery as metrics.ts, fed with the device-level estimate and variance. Pure.
+import type { LatencySketch } from '../../shared/stats/sketch.js';
+import {
+  accuracySampleSize,
+  alwaysValidP,
+  binsFromValues,
+  compareClusteredProportions,
+  confidenceSequence,
+  deviceQuantileDifferences,
+  deviceQuantiles,
+  hodgesLehmann,
+  latencySampleSize,
+  mannWhitney,
+  sequentialBoundaryZ,
+  type ClusterCount,
+} from '../../shared/stats/tests/index.js';
+import type { CompareContext, MetricResult, Verdict } from './metrics.js';
+
+/**
+ * Below this many devices in either arm no verdict is given: the rank test over devices cannot
+ * reach alpha = 0.05 with 4 + 4 devices even at a fixed horizon (min two-sided p = 2/70), and
+ * the cluster-robust variance is unstable with fewer.
+ */
+export const MIN_DEVICES_FOR_VERDICT = 5;
+
+/** Per-device telemetry of one arm, reduced to what the comparisons need. */
+export interface DeviceSample {
+  readonly id: string;
+  readonly sketch?: LatencySketch;
+}
+
+function decideByDevice(
+  p: number,
+  estimate: number,
+  devices: number,
+  requests: number,
+  ctx: CompareContext,
+  higherIsBetter: boolean,
+): Verdict {
+  if (devices < MIN_DEVICES_FOR_VERDICT) return 'not_enough_data';
+  if (p < ctx.alpha) return estimate > 0 === higherIsBetter ? 'better' : 'worse';
+  return requests < ctx.minSamples ? 'not_enough_data' : 'no_difference';
+}
+
+const EMPTY = { estimate: NaN, low: NaN, high: NaN };
+
+/**
+ * Latency of one stage over devices: each device's median (from its own sketch) is one
+ * observation; Mann-Whitney over devices, Hodges-Lehmann shift of the device medians, and
+ * p50/p95/p99 as shifts of the per-device quantiles. nA/nB stay request counts (as in the
+ * request-level result); `devices` holds the unit counts the test ran on.
+ */
+export function compareLatencyByDevice(
+  key: string,
+  a: readonly LatencySketch[],
+  b: readonly LatencySketch[],
+  latencyMde: number,
+  ctx: CompareContext,
+): MetricResult {
+  const medA = deviceQuantiles(a, 0.5);
+  const medB = deviceQuantiles(b, 0.5);
+  const nA = a.reduce((s, x) => s + x.count, 0);
+  const nB = b.reduce((s, x) => s + x.count, 0);
+  const base = {
+    key,
+    kind: 'latency' as const,
+    label: `latency ${key.replace(/^latency\./, '')}`,
+    unit: 'ms' as const,
+    nA,
+    nB,
+    devices: { A: medA.length, B: medB.length },
+    unitOfAnalysis: 'device' as const,
+  };
+  if (medA.length === 0 || medB.length === 0) {
+    return {
+      ...base,
+      verdict: 'not_enough_data',
+      effect: EMPTY,
+      pValue: 1,
+      alwaysValidP: ctx.previousP,
+    };
+  }
+  const binsA = binsFromValues(medA);
+  const binsB = binsFromValues(medB);
+  const test = mannWhitney(binsA, binsB);
+  // tau: the superiority a latencyMde shift of A's device medians would give (at least 0.05, as
+  // for requests); with a tight fleet this is large, so few devices suffice.
+  const design = latencySampleSize(binsA, (v) => v * (1 + latencyMde), { alpha: ctx.alpha });
+  const tau = Math.max(0.05, Math.abs(design.effect));
+  const variance = test.varianceU / (test.nA * test.nB) ** 2;
+  const p = alwaysValidP(ctx.previousP, { estimate: test.superiority, variance }, tau);
+  const z = sequentialBoundaryZ(variance, tau, ctx.alpha);
+  const zz = Number.isFinite(z) ? z : 1e6;
+  const hl = hodgesLehmann(binsA, binsB, { z: zz, varianceU: test.varianceU });
+  return {
+    ...base,
+    verdict: decideByDevice(
+      p,
+      test.superiority,
+      Math.min(medA.length, medB.length),
+      Math.min(nA, nB),
+      ctx,
+      false,
+    ),
+    effect: { estimate: hl.shift, low: hl.low, high: hl.high },
+    pValue: test.pValue,
+    alwaysValidP: p,
+    requiredPerArm: design.sequentialPerArm,
+    quantiles: deviceQuantileDifferences(a, b, { z: zz }),
+  };
+}
+
+/** Proportions (accuracy, error rate) over devices: ratio estimator, cluster-robust variance. */
+export function compareRatesByDevice(
+  key: string,
+  label: string,
+  a: readonly ClusterCount[],
+  b: readonly ClusterCount[],
+  mde: number,
+  higherIsBetter: boolean,
+  ctx: CompareContext,
+): MetricResult {
+  const usedA = a.filter((c) => c.n > 0);
+  const usedB = b.filter((c) => c.n > 0);
+  const nA = usedA.reduce((s, c) => s + c.n, 0);
+  const nB = usedB.reduce((s, c) => s + c.n, 0);
+  const base = {
+    key,
+    kind: 'proportion' as const,
+    label,
+    unit: 'fraction' as const,
+    nA,
+    nB,
+    devices: { A: usedA.length, B: usedB.length },
+    unitOfAnalysis: 'device' as const,
+  };
+  if (nA === 0 || nB === 0) {
+    return {
+      ...base,
+      verdict: 'not_enough_data',
+      effect: EMPTY,
+      pValue: 1,
+      alwaysValidP: ctx.previousP,
+    };
+  }
+  const c = compareClusteredProportions(usedA, usedB, 1 - ctx.alpha);
+  const look = { estimate: c.difference.estimate, variance: c.variance };
+  const p = alwaysValidP(ctx.previousP, look, mde);
+  const cs = confidenceSequence(look, mde, ctx.alpha);
+  const pA = c.a.estimate;
+  const deff = Math.max(1, c.designEffect.A, c.designEffect.B);
+  return {
+    ...base,
+    verdict: decideByDevice(
+      p,
+      c.difference.estimate,
+      Math.min(usedA.length, usedB.length),
+      Math.min(nA, nB),
+      ctx,
+      higherIsBetter,
+    ),
+    effect: { estimate: cs.estimate, low: cs.low, high: cs.high },
+    pValue: c.pValue,
+    alwaysValidP: p,
+    // Requests per arm: the independent-request size inflated by the observed design effect.
+    requiredPerArm: Math.ceil(
+      accuracySampleSize(Math.min(Math.max(pA, mde), 1 - 1e-9), mde, { alpha: ctx.alpha })
+        .sequentialPerArm * deff,
+    ),
+    a: c.a,
+    b: c.b,
+    newcombe: c.difference,
+    designEffect: c.designEffect,
+  };
+}
