@@ -16,6 +16,7 @@ import {
   sequentialBoundaryZ,
   type ClusterCount,
 } from '../../shared/stats/tests/index.js';
+import { decide, EMPTY } from './metrics.js';
 import type { CompareContext, MetricResult, Verdict } from './metrics.js';
 
 /**
@@ -31,6 +32,7 @@ export interface DeviceSample {
   readonly sketch?: LatencySketch;
 }
 
+/** Cohort verdicts: the test ran on devices, and "no difference" still needs the request minimum. */
 function decideByDevice(
   p: number,
   estimate: number,
@@ -39,12 +41,11 @@ function decideByDevice(
   ctx: CompareContext,
   higherIsBetter: boolean,
 ): Verdict {
-  if (devices < MIN_DEVICES_FOR_VERDICT) return 'not_enough_data';
-  if (p < ctx.alpha) return estimate > 0 === higherIsBetter ? 'better' : 'worse';
-  return requests < ctx.minSamples ? 'not_enough_data' : 'no_difference';
+  return decide(p, estimate, requests, ctx, higherIsBetter, {
+    count: devices,
+    min: MIN_DEVICES_FOR_VERDICT,
+  });
 }
-
-const EMPTY = { estimate: NaN, low: NaN, high: NaN };
 
 /**
  * Latency of one stage over devices: each device's median (from its own sketch) is one

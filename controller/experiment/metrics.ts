@@ -61,19 +61,27 @@ export interface CompareContext {
   readonly previousP: number;
 }
 
-function decide(
+/**
+ * The verdict of one metric. `units` are what the test ran on: requests by default, devices for
+ * cohort experiments (metrics-by-device.ts), each with its own minimum.
+ */
+export function decide(
   p: number,
   estimate: number,
   n: number,
   ctx: CompareContext,
   higherIsBetter: boolean,
+  units: { readonly count: number; readonly min: number } = {
+    count: n,
+    min: MIN_SAMPLES_FOR_VERDICT,
+  },
 ): Verdict {
-  if (n < MIN_SAMPLES_FOR_VERDICT) return 'not_enough_data';
+  if (units.count < units.min) return 'not_enough_data';
   if (p < ctx.alpha) return estimate > 0 === higherIsBetter ? 'better' : 'worse';
   return n < ctx.minSamples ? 'not_enough_data' : 'no_difference';
 }
 
-const EMPTY = { estimate: NaN, low: NaN, high: NaN };
+export const EMPTY = { estimate: NaN, low: NaN, high: NaN };
 
 /** Latency of one stage: rank test, Hodges-Lehmann shift, p50/p95/p99 differences. */
 export function compareLatency(
