@@ -67,7 +67,7 @@ export async function run(): Promise<void> {
     }
   }
   console.log(
-    `calibrate: ${inputs.length} images, ${pm.activations.length} activation tensors, ${ROUNDS} rounds (median; min in brackets), load average ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores`,
+    `calibrate: ${inputs.length} images, ${pm.activations.length} activation tensors (${pm.calibrated.length} measured, the others share their thresholds as tpu-mlir lowers them), ${ROUNDS} rounds (median; min in brackets), load average ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores`,
   );
   for (const name of Object.keys(sides)) {
     const rate = (inputs.length * 1000) / median(wall.get(name)!);

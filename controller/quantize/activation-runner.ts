@@ -52,6 +52,8 @@ export interface ActivationRunnerOptions {
   readonly probe?: readonly Tensor[];
   /** onnxruntime intra-op threads (default: onnxruntime's choice, one per core). */
   readonly intraOpThreads?: number;
+  /** The activations to read (default: all of them). */
+  readonly tensors?: readonly string[];
 }
 
 function exposedGraph(pm: PreparedModel, inner: readonly string[], ranges: boolean): OnnxModel {
@@ -149,7 +151,7 @@ export async function createActivationRunner(
   options: ActivationRunnerOptions = {},
 ): Promise<ActivationRunner> {
   const withRanges = options.ranges ?? false;
-  const inner = pm.activations.filter((n) => n !== pm.input.name);
+  const inner = (options.tensors ?? pm.activations).filter((n) => n !== pm.input.name);
   const graph = exposedGraph(pm, inner, withRanges);
   const fetch = withRanges ? [...inner, RANGES] : inner;
   let batch = 1;

@@ -1,5 +1,10 @@
-// Calibration: run the FP32 (BN-folded) graph with every activation exposed as an output over
-// the calibration inputs and collect per-tensor min/max/abs-max and 2048-bin |x| histograms.
+// Calibration: run the FP32 (BN-folded) graph with the measured activations exposed as outputs
+// over the calibration inputs and collect per-tensor min/max/abs-max and 2048-bin |x| histograms.
+//
+// Only the tensors whose thresholds the INT8 lowering actually uses are measured
+// (PreparedModel.calibrated, see propagate.ts): a Conv+Relu output followed by a MaxPool takes the
+// MaxPool output's threshold, so its (four times larger) values are never read. Every activation
+// still gets a row, carrying its source's statistics.
 //
 // Two passes, as tpu-mlir's run_calibration (range first, then histograms over [0, absMax]). The
 // first pass keeps the activations when they fit `cacheBudgetBytes`, so the second pass reads
@@ -32,6 +37,8 @@ import { thresholdFor, type ThresholdMethod } from './thresholds.js';
 
 export interface ActivationStats {
   readonly name: string;
+  /** The measured tensor these statistics come from (the tensor itself unless propagated). */
+  readonly source: string;
   readonly range: TensorRange;
   readonly histogram: AbsHistogram;
 }
@@ -73,10 +80,11 @@ export async function collectActivationStats(
   }
   const budget = options.cacheBudgetBytes ?? DEFAULT_CACHE_BUDGET;
   const report = options.onProgress ?? (() => undefined);
-  const ranges = new Map(pm.activations.map((n) => [n, emptyRange()]));
-  const totalValues = pm.activations.reduce((a, n) => a + pm.activationSizes.get(n)!, 0);
+  const ranges = new Map(pm.calibrated.map((n) => [n, emptyRange()]));
+  const totalValues = pm.calibrated.reduce((a, n) => a + pm.activationSizes.get(n)!, 0);
   const cacheFits = totalValues * 4 * inputs.length <= budget;
   const runner = await createActivationRunner(pm, {
+    tensors: pm.calibrated,
     ranges: true,
     batch: options.batch ?? DEFAULT_BATCH,
     probe: inputs,
@@ -118,7 +126,10 @@ export async function collectActivationStats(
     cache = undefined;
     for (const [name, l] of lanes) foldLanes(hists.get(name)!.counts, l);
     return new Map(
-      pm.activations.map((n) => [n, { name: n, range: ranges.get(n)!, histogram: hists.get(n)! }]),
+      pm.activations.map((n) => {
+        const source = pm.thresholdSources.get(n) ?? n;
+        return [n, { name: n, source, range: ranges.get(source)!, histogram: hists.get(source)! }];
+      }),
     );
   } finally {
     await runner.release();
@@ -130,11 +141,20 @@ export function calibrationEntries(
   stats: ReadonlyMap<string, ActivationStats>,
   method: ThresholdMethod | ReadonlyMap<string, ThresholdMethod>,
 ): CalibrationEntry[] {
+  // Tensors sharing a source share its histogram: compute each threshold once.
+  const memo = new Map<AbsHistogram, Map<ThresholdMethod, number>>();
+  const threshold = (m: ThresholdMethod, h: AbsHistogram): number => {
+    const byMethod = memo.get(h) ?? new Map<ThresholdMethod, number>();
+    memo.set(h, byMethod);
+    const th = byMethod.get(m) ?? thresholdFor(m, h);
+    byMethod.set(m, th);
+    return th;
+  };
   return [...stats.values()].map((s) => {
     const m = typeof method === 'string' ? method : (method.get(s.name) ?? 'kl');
     return {
       name: s.name,
-      threshold: thresholdFor(m, s.histogram),
+      threshold: threshold(m, s.histogram),
       min: s.range.min,
       max: s.range.max,
     };

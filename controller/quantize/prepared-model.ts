@@ -14,8 +14,9 @@ import {
   editGraph,
   type OnnxModel,
 } from '../onnx/index.js';
-import { foldBatchNorm } from './bn-fold.js';
+import { consumerCounts, foldBatchNorm } from './bn-fold.js';
 import { activationCandidates, quantLayers, type QuantLayer } from './layers.js';
+import { calibratedTensors, thresholdSources } from './propagate.js';
 
 export interface PreparedModel {
   /** BatchNorm-folded FP32 graph: the reference for calibration, evaluation and INT8 emission. */
@@ -26,6 +27,10 @@ export interface PreparedModel {
   readonly activations: readonly string[];
   /** Element count of each activation (static shapes). */
   readonly activationSizes: ReadonlyMap<string, number>;
+  /** Activation -> the activation whose statistics give its threshold (propagate.ts). */
+  readonly thresholdSources: ReadonlyMap<string, string>;
+  /** The activations calibration measures (the distinct sources, in graph order). */
+  readonly calibrated: readonly string[];
   readonly input: { readonly name: string; readonly shape: readonly number[] };
   readonly outputs: readonly string[];
   readonly foldedBatchNorms: readonly string[];
@@ -79,12 +84,15 @@ export async function prepareModel(bytes: Uint8Array, path = '<bytes>'): Promise
     await session.release();
   }
   const activations = candidates.filter((n) => sizes.has(n));
+  const sources = thresholdSources(layers, activations, consumerCounts(model));
   return {
     model,
     bytes: encodeOnnx(model),
     layers,
     activations,
     activationSizes: new Map(activations.map((n) => [n, sizes.get(n)!])),
+    thresholdSources: sources,
+    calibrated: calibratedTensors(sources),
     input: { name: ins[0]!.name, shape },
     outputs: graphOutputs(model).map((o) => o.name),
     foldedBatchNorms: folded,

@@ -34,14 +34,19 @@ export async function searchThresholds(
 ): Promise<SearchResult> {
   const budget = options.maxEvaluations ?? 200;
   const report = options.onProgress ?? (() => undefined);
+  // Tensors sharing a measured source (propagate.ts) share one threshold: search per source.
+  const members = new Map<string, string[]>();
+  for (const s of stats.values()) members.set(s.source, [...(members.get(s.source) ?? []), s.name]);
   const candidates = new Map(
-    [...stats].map(([n, s]) => [
-      n,
-      new Map(THRESHOLD_METHODS.map((m) => [m, thresholdFor(m, s.histogram)] as const)),
-    ]),
+    [...members.keys()].map((src) => {
+      const h = stats.get(src)!.histogram;
+      return [src, new Map(THRESHOLD_METHODS.map((m) => [m, thresholdFor(m, h)] as const))];
+    }),
   );
   const methods = new Map([...stats.keys()].map((n) => [n, 'kl' as ThresholdMethod]));
-  const thresholds = new Map([...candidates].map(([n, c]) => [n, c.get('kl')!]));
+  const thresholds = new Map(
+    [...stats.values()].map((s) => [s.name, candidates.get(s.source)!.get('kl')!]),
+  );
   const score = (th: Map<string, number>): Promise<number> =>
     scoreModel(
       pm,
@@ -52,22 +57,26 @@ export async function searchThresholds(
   const startCosine = await score(thresholds);
   let best = startCosine;
   let evaluations = 1;
-  const names = [...stats.keys()];
-  for (const [k, name] of names.entries()) {
+  const sources = [...members.keys()];
+  for (const [k, src] of sources.entries()) {
+    const group = members.get(src)!;
     for (const m of THRESHOLD_METHODS) {
-      const th = candidates.get(name)!.get(m)!;
-      const current = thresholds.get(name)!;
+      const th = candidates.get(src)!.get(m)!;
+      const current = thresholds.get(src)!;
       if (Math.abs(th - current) <= 1e-9 * Math.max(1, current) || evaluations >= budget) continue;
-      const trial = new Map(thresholds).set(name, th);
+      const trial = new Map(thresholds);
+      for (const n of group) trial.set(n, th);
       const s = await score(trial);
       evaluations++;
       if (s > best) {
         best = s;
-        thresholds.set(name, th);
-        methods.set(name, m);
+        for (const n of group) {
+          thresholds.set(n, th);
+          methods.set(n, m);
+        }
       }
     }
-    report({ stage: 'search thresholds', done: k + 1, total: names.length });
+    report({ stage: 'search thresholds', done: k + 1, total: sources.length });
   }
   return { methods, thresholds, startCosine, cosine: best, evaluations };
 }

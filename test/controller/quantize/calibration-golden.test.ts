@@ -1,7 +1,7 @@
 // Pins the calibration statistics of the Fashion-MNIST sample: every tensor's range, a digest of
 // its 2048-bin histogram and the table row of every threshold method, for the 200 calibration
-// images. Calibration speed-ups (batching, output layout, threading) must not change a
-// single count. Regenerate only on purpose (a deliberate change of the statistics):
+// images, and which measured tensor each one takes its statistics from (propagate.ts).
+// Calibration speed-ups (batching, output layout, threading) must not change a single count. Regenerate only on purpose (a deliberate change of the statistics):
 //   BMFLEET_UPDATE_GOLDEN=1 npx tap test/controller/quantize/calibration-golden.test.ts
 import t from 'tap';
 import { createHash } from 'node:crypto';
@@ -25,6 +25,7 @@ const GOLDEN = new URL('../../fixtures/quantize/fashion-mnist-calibration.json',
 
 interface GoldenTensor {
   name: string;
+  source: string;
   min: number;
   max: number;
   absMax: number;
@@ -42,6 +43,7 @@ function summarise(stats: ReadonlyMap<string, ActivationStats>): GoldenTensor[] 
   );
   return [...stats.values()].map((s) => ({
     name: s.name,
+    source: s.source,
     min: s.range.min,
     max: s.range.max,
     absMax: s.range.absMax,
