@@ -178,9 +178,15 @@ export async function startController(
 
     // 1. store
     const db = openDatabase(paths.database);
-    stack.push({ name: 'store', stop: () => void db.close() });
-    const counters = createCounters(db);
     const devices = createDeviceRepo(db);
+    stack.push({
+      name: 'store',
+      stop: () => {
+        devices.flush();
+        db.close();
+      },
+    });
+    const counters = createCounters(db);
     const rollouts = createRolloutRepo(db);
     devices.markAllOffline();
 

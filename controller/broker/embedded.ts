@@ -2,6 +2,7 @@
 // does not implement MQTT 5), so agents connect with protocol version 4 here and may use 5 with
 // an external broker. Every denial is counted and logged, never thrown at the client's peers.
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { indexedMemoryPersistence } from './retained-index.js';
 import { createServer as createTcpServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -46,6 +47,7 @@ function listen(server: Server | HttpServer, port: number, host: string): Promis
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const denied = opts.onDenied ?? (() => undefined);
   const aedes = await Aedes.createBroker({
+    persistence: indexedMemoryPersistence(),
     authenticate(client, username, password, done) {
       const p = authenticate({ clientId: client.id, username, password }, opts);
       if (!p) {

@@ -36,3 +36,52 @@ t.test('a database from a newer controller is refused, not modified', async (t) 
   db.close();
   t.throws(() => openDatabase(path), { code: 'BMF_ERR_STORE' });
 });
+
+t.test(
+  'presence and state are written behind in one transaction; reads see them at once',
+  async (t) => {
+    const path = join(dir, 'behind.db');
+    const db = openDatabase(path);
+    const devices = createDeviceRepo(db, { writeBehindMs: 60_000 });
+    devices.add('se7-01', 'bm1684x', {}, 1000);
+    devices.add('se7-02', 'bm1684x', {}, 1000);
+    // A second connection sees only what was committed.
+    const other = openDatabase(path);
+    const committed = (id: string) =>
+      other.prepare('SELECT online, state, last_seen FROM devices WHERE id = ?').get(id) as {
+        online: number;
+        state: string | null;
+        last_seen: number | null;
+      };
+    devices.setPresence('se7-01', true, 2000);
+    devices.setState('se7-01', { status: 'active' }, 3000);
+    devices.setPresence('se7-02', true, 2500);
+    t.same(committed('se7-01'), { online: 0, state: null, last_seen: null }, 'not yet written');
+    const r = devices.require('se7-01');
+    t.same([r.online, r.state, r.lastSeen], [true, { status: 'active' }, 3000], 'reads see them');
+    t.same(
+      devices.list().map((d) => d.online),
+      [true, true],
+    );
+    t.same(
+      committed('se7-01'),
+      { online: 0, state: null, last_seen: null },
+      'a read writes nothing',
+    );
+    devices.flush();
+    t.same(committed('se7-01'), { online: 1, state: '{"status":"active"}', last_seen: 3000 });
+    t.equal(committed('se7-02').online, 1, 'one flush writes every queued device');
+    // The later of presence and state sets last_seen, whatever order they were queued in.
+    devices.setState('se7-02', { status: 'fetching' }, 4000);
+    devices.setPresence('se7-02', false, 5000);
+    devices.flush();
+    t.same(committed('se7-02'), { online: 0, state: '{"status":"fetching"}', last_seen: 5000 });
+    // Timer path: a short window writes without any read.
+    const quick = createDeviceRepo(db, { writeBehindMs: 5 });
+    quick.setPresence('se7-01', false, 6000);
+    await new Promise((r) => setTimeout(r, 50));
+    t.equal(committed('se7-01').online, 0, 'written by the timer');
+    other.close();
+    db.close();
+  },
+);
