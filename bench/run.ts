@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   calibrate: () => import('./calibrate.js'),
   agent: () => import('./agent.js'),
   fleet: () => import('./fleet.js'),
+  'fleet-agents': () => import('./fleet-agents.js'),
   telemetry: () => import('./telemetry.js'),
 };
 

@@ -2,7 +2,7 @@
 // IPC (fleet.ts). Baseline mode (for the fleet benchmark): every device subscribes to one topic
 // and the process reports when all of them received the expected number of bytes.
 import { startSimDevice, type SimDevice } from './sim-device.js';
-import type { ParentMessage, WorkerMessage } from './protocol.js';
+import { memoryMessage, type ParentMessage, type WorkerMessage } from './protocol.js';
 
 const send = (m: WorkerMessage) => process.send?.(m);
 const devices: SimDevice[] = [];
@@ -34,6 +34,7 @@ async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void
       ),
     );
     devices.push(...started);
+    send({ type: 'started', devices: devices.length });
   }
   send({ type: 'ready', devices: devices.length });
 }
@@ -63,6 +64,7 @@ process.on('message', (m: ParentMessage) => {
     void baseline(m.topic, m.bytes).catch((e: Error) =>
       send({ type: 'error', message: e.message }),
     );
+  else if (m.type === 'memory') send(memoryMessage());
   else if (m.type === 'stop')
     void Promise.all(devices.map((d) => d.close())).finally(() => process.exit(0));
 });
