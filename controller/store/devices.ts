@@ -96,7 +96,8 @@ export function createDeviceRepo(db: Db, options: { writeBehindMs?: number } = {
     if (pending.size === 0) return;
     const rows = [...pending];
     pending.clear();
-    writePending(rows);
+    // Closed under a pending timer (shutdown flushes first; a test may not): nothing to write to.
+    if (db.open) writePending(rows);
   }
   /** A stored row with the queued updates of its device laid over it. */
   function current(r: Row): DeviceRecord {
