@@ -247,12 +247,17 @@ export async function startController(
       counters.add(`dropped_${kind}`);
       log.debug({ kind, code: err.code }, err.message);
     };
+    const connectionError = (which: string) => (err: BmfError) => {
+      counters.add('broker_connection_errors');
+      log.warn({ link: which, code: err.code }, err.message);
+    };
     const link = await connectControllerLink({
       url: brokerUrl,
       ...linkAuth,
       clientId: `${CONTROLLER_USERNAME}-main`,
       protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
       onDropped: (reason, err) => dropped(reason, err),
+      onConnectionError: connectionError('main'),
     });
     stack.push({ name: 'link', stop: () => link.close() });
     const dataLink = await connectControllerLink({
@@ -261,6 +266,7 @@ export async function startController(
       clientId: `${CONTROLLER_USERNAME}-data`,
       protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
       publishOnly: true,
+      onConnectionError: connectionError('data'),
     });
     stack.push({ name: 'data link', stop: () => dataLink.close() });
     const gate = createLinkGate(link, 100_000, () => counters.add('dropped_gate_overflow'));

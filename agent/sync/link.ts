@@ -68,7 +68,13 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
     clean: false, // persistent session: QoS 1 messages queued while we were away are delivered
     protocolVersion,
     reconnectPeriod: options.reconnectMs ?? 1000,
+    // A refused CONNACK (credentials not yet on an external broker, the broker's auth back end
+    // restarting) is tried again: without this mqtt.js never reconnects after one.
+    reconnectOnConnackError: true,
     connectTimeout: 10_000,
+    // mqtt-packet otherwise pre-builds a 2-byte Buffer for every 16-bit number (65536 objects,
+    // ~6 MB of heap for the life of the process) to save one small allocation per packet id.
+    writeCache: false,
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),
     ...(protocolVersion === 5 && { properties: { sessionExpiryInterval: 7 * 24 * 3600 } }),

@@ -4,7 +4,9 @@ import type { CommandRun } from '../main.js';
 
 const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mqtt://HOST:PORT]
                           [--data-dir DIR] [--api-host HOST] [--api-port N] [--broker-port N]
-Configuration: defaults < --config file < BMFLEET_* variables < flags.`;
+       bmfleet controller --mosquitto-acl [--config controller.json]
+Configuration: defaults < --config file < BMFLEET_* variables < flags.
+--mosquitto-acl prints the topic ACL for an external Mosquitto (acl_file) and exits.`;
 
 function parse(argv: readonly string[]) {
   return parseCommandArgs(
@@ -16,6 +18,7 @@ function parse(argv: readonly string[]) {
       'api-host': { type: 'string' },
       'api-port': { type: 'string' },
       'broker-port': { type: 'string' },
+      'mosquitto-acl': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     USAGE,
@@ -30,7 +33,6 @@ export const run: CommandRun = async (ctx) => {
     return 0;
   }
   const { loadControllerConfig } = await import('../../controller/config.js');
-  const { startController } = await import('../../controller/main.js');
   const config = loadControllerConfig({
     ...(v.config ? { file: v.config } : {}),
     env: ctx.env,
@@ -42,6 +44,12 @@ export const run: CommandRun = async (ctx) => {
       ...(v['broker-port'] !== undefined ? { 'broker.embedded.port': v['broker-port'] } : {}),
     },
   });
+  if (v['mosquitto-acl']) {
+    const { mosquittoAclFile } = await import('../../controller/broker/mosquitto-acl.js');
+    ctx.stdout.write(mosquittoAclFile(config.broker.username));
+    return 0;
+  }
+  const { startController } = await import('../../controller/main.js');
   const handle = await startController(config);
   if (handle.generatedToken) {
     ctx.stdout.write(

@@ -1,6 +1,12 @@
 // The controller's own MQTT connection, to the embedded broker or an external one (Mosquitto,
 // EMQX, HiveMQ...). Incoming messages are routed by topic kind to one handler each; a message on
 // a malformed topic or one whose handler throws is counted and dropped, never fatal.
+//
+// The session is persistent so that QoS 1 reports published while the controller is away are
+// queued for it. Under MQTT 5 that takes a session expiry: clean start = 0 alone ends the
+// session at disconnect (MQTT 5 section 3.1.2.11.2). The broker delivers that queue right after
+// CONNACK, before the caller can register its handlers, so messages of a kind without a handler
+// yet are held here and handed over when the handler arrives.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
 import {
@@ -26,7 +32,14 @@ export interface ControllerLinkOptions {
    */
   readonly publishOnly?: boolean;
   readonly onDropped?: (reason: string, err: BmfError) => void;
+  /** Connection trouble after the first connect (broker restarting, refused reconnects). */
+  readonly onConnectionError?: (err: BmfError) => void;
+  /** Messages held for kinds without a handler yet (the queue of a resumed session). */
+  readonly holdLimit?: number;
 }
+
+/** One week: a controller down for longer than that starts from retained state only. */
+export const CONTROLLER_SESSION_EXPIRY_S = 7 * 24 * 3600;
 
 export interface ControllerLink {
   readonly client: MqttClient;
@@ -41,26 +54,43 @@ export interface ControllerLink {
 
 export async function connectControllerLink(opts: ControllerLinkOptions): Promise<ControllerLink> {
   const handlers = new Map<DeviceTopicKind, DeviceMessageHandler>();
+  const held: [DeviceTopicKind, string, Uint8Array][] = [];
+  const holdLimit = opts.holdLimit ?? 100_000;
+  const protocolVersion = opts.protocolVersion ?? 4;
+  const persistent = opts.publishOnly !== true;
   const mqttOpts: IClientOptions = {
     clientId: opts.clientId,
     username: opts.username,
     password: opts.password,
-    protocolVersion: opts.protocolVersion ?? 4,
-    // Persistent session: QoS 1 reports sent while the controller restarts are queued for it.
-    clean: opts.publishOnly === true,
+    protocolVersion,
+    clean: !persistent,
+    ...(persistent && protocolVersion === 5
+      ? { properties: { sessionExpiryInterval: CONTROLLER_SESSION_EXPIRY_S } }
+      : {}),
     reconnectPeriod: 1000,
+    // A broker that refuses a reconnect (restarting, its auth back end not up yet) is tried
+    // again; without this mqtt.js stops reconnecting after the first refused CONNACK.
+    reconnectOnConnackError: true,
     connectTimeout: 10_000,
   };
-  let client: MqttClient;
-  try {
-    client = await mqtt.connectAsync(opts.url, mqttOpts);
-  } catch (e) {
-    throw bmfError('BMF_ERR_BROKER', {
-      reason: `cannot connect to ${opts.url}: ${(e as Error).message}`,
-    });
-  }
   const dropped = opts.onDropped ?? (() => undefined);
+  const deliver = (kind: DeviceTopicKind, deviceId: string, bytes: Uint8Array) => {
+    const handler = handlers.get(kind);
+    if (!handler) {
+      if (held.length < holdLimit) held.push([kind, deviceId, bytes]);
+      else dropped('held_overflow', bmfError('BMF_ERR_BROKER', { reason: 'hold limit reached' }));
+      return;
+    }
+    try {
+      const r = handler(deviceId, bytes);
+      if (r) r.catch((e: unknown) => dropped(kind, toBmfError(e)));
+    } catch (e) {
+      dropped(kind, toBmfError(e));
+    }
+  };
 
+  // Listeners go on before CONNACK can arrive: a resumed session's queue follows it at once.
+  const client: MqttClient = mqtt.connect(opts.url, mqttOpts);
   client.on('message', (topic, payload) => {
     let parsed;
     try {
@@ -70,16 +100,35 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
       return;
     }
     if (parsed.kind === 'broadcastChunk') return;
-    const handler = handlers.get(parsed.kind);
-    if (!handler) return;
-    const bytes = new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
-    try {
-      const r = handler(parsed.deviceId, bytes);
-      if (r) r.catch((e: unknown) => dropped(parsed.kind, toBmfError(e)));
-    } catch (e) {
-      dropped(parsed.kind, toBmfError(e));
-    }
+    if (TOPIC_SPECS[parsed.kind].publisher !== 'device') return;
+    deliver(
+      parsed.kind,
+      parsed.deviceId,
+      new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength),
+    );
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error) => {
+        client.off('connect', onConnect);
+        client.off('error', settle);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onConnect = () => settle();
+      client.on('connect', onConnect);
+      client.on('error', settle);
+    });
+  } catch (e) {
+    await client.endAsync(true).catch(() => undefined);
+    throw bmfError('BMF_ERR_BROKER', {
+      reason: `cannot connect to ${opts.url}: ${(e as Error).message}`,
+    });
+  }
+  // Refused reconnects while an external broker is away or restarting: reported, not silent.
+  client.on('error', (e) =>
+    opts.onConnectionError?.(bmfError('BMF_ERR_BROKER', { reason: e.message }, { cause: e })),
+  );
 
   const filters = opts.publishOnly ? [] : controllerSubscriptions();
   if (filters.length > 0)
@@ -99,6 +148,10 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
         throw bmfError('BMF_ERR_INTERNAL', { reason: `${kind} is not published by devices` });
       }
       handlers.set(kind, handler);
+      const mine = held.filter(([k]) => k === kind);
+      if (mine.length === 0) return;
+      held.splice(0, held.length, ...held.filter(([k]) => k !== kind));
+      for (const [k, id, bytes] of mine) deliver(k, id, bytes);
     },
     async publish(topic, payload, { qos, retain }) {
       await client.publishAsync(

@@ -3,6 +3,7 @@
 // protocol with real mqtt.js clients (report the assigned bundle as active).
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -19,6 +20,15 @@ export const FIXTURES = new URL('../../fixtures/controller/api/', import.meta.ur
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** A TCP port free on 127.0.0.1 right now (for processes that cannot listen on port 0). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
 export interface TestController {

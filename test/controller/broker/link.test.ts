@@ -52,3 +52,40 @@ t.test('controller link routes device messages by kind and publishes retained', 
   await new Promise((r) => setTimeout(r, 150));
   t.same(got, ['dev-1:r1'], 'telemetry routed; a throwing handler does not break routing');
 });
+
+t.test('a resumed session queue reaches handlers registered after connect', async (t) => {
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    controllerSecret: 's3',
+    authenticateDevice: (id, s) => id === 'dev-1' && s === 'pw',
+  });
+  t.teardown(() => broker.close());
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const opts = {
+    url,
+    username: CONTROLLER_USERNAME,
+    password: 's3',
+    clientId: `${CONTROLLER_USERNAME}-held`,
+  };
+  await (await connectControllerLink(opts)).close();
+  const dev = await mqtt.connectAsync(url, {
+    clientId: 'dev-1',
+    username: 'dev-1',
+    password: 'pw',
+    protocolVersion: 4,
+  });
+  t.teardown(() => dev.endAsync());
+  for (const r of ['r1', 'r2'])
+    await dev.publishAsync(deviceTopic('telemetry', 'dev-1'), r, { qos: 1 });
+
+  // The broker delivers the queue right after CONNACK; the handler comes later.
+  const link = await connectControllerLink(opts);
+  t.teardown(() => link.close());
+  await new Promise((r) => setTimeout(r, 150));
+  const got: string[] = [];
+  link.on('telemetry', (id, payload) => {
+    got.push(`${id}:${Buffer.from(payload).toString()}`);
+  });
+  t.same(got, ['dev-1:r1', 'dev-1:r2'], 'held in order and handed to the handler');
+});

@@ -4,25 +4,17 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createKeystore } from '../../../shared/trust/keystore.js';
 import {
   connectFakeDevice,
+  freePort,
   makeSignedBundle,
   tempDir,
   waitFor,
 } from '../../controller/api/harness.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function startChild(configPath: string): Promise<ChildProcess> {
   const child = spawn(
