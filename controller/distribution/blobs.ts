@@ -26,6 +26,7 @@ import {
   allConfirmed,
   confirm,
   covers,
+  coversAfterEnd,
   join,
   newCarousel,
   next,
@@ -293,7 +294,7 @@ export function createBlobServer(opts: BlobServerOptions) {
       state.ended = undefined;
       return false;
     }
-    return covers(ended.carousel, deviceId);
+    return coversAfterEnd(ended.carousel, deviceId);
   }
 
   async function serveChunk(deviceId: string, job: Job): Promise<void> {

@@ -69,3 +69,14 @@ export function next(c: Carousel): number | undefined {
 export function covers(c: Carousel, deviceId: string): boolean {
   return c.joined.has(deviceId);
 }
+
+/**
+ * After the run ended (and until its settle time passes): only participants whose turn started
+ * from a chunk request are left to it; their chunks went out and are most likely still on the
+ * way. A participant that joined but asked for chunks only after the end had a provisional turn
+ * it could not use (it did not hold the offer yet), so it is served per device at once instead
+ * of waiting for its own request timeout.
+ */
+export function coversAfterEnd(c: Carousel, deviceId: string): boolean {
+  return c.joined.get(deviceId)?.confirmed === true;
+}

@@ -4,6 +4,7 @@ import {
   allConfirmed,
   confirm,
   covers,
+  coversAfterEnd,
   join,
   newCarousel,
   next,
@@ -66,4 +67,7 @@ t.test('participants are covered; strangers are not; confirmation is tracked', a
   t.ok(allConfirmed(c));
   join(c, 'c');
   t.notOk(allConfirmed(c), 'a new participant has to confirm too');
+  t.ok(coversAfterEnd(c, 'a'), 'after the end, a confirmed turn is left to the run');
+  t.notOk(coversAfterEnd(c, 'c'), 'an unconfirmed (provisional) turn is served per device');
+  t.notOk(coversAfterEnd(c, 'z'));
 });
