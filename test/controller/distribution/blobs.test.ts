@@ -230,47 +230,50 @@ t.test('per-device chunk publishes are capped over all devices', async (t) => {
   for (const f of fs) t.equal(sha(f.assembled()), digest);
 });
 
-t.test('a participant that asks for chunks only after the run ended is served at once', async (t) => {
-  const ids = ['d1', 'd2', 'd3', 'd4'];
-  let calls = 0;
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let holding = false;
-  const s = await startSlice(t, {
-    devices: ids.map((id) => [id, 'bm1684x'] as [string, string]),
-    bmodelBytes: 1_000_000,
-    wrapChunkPublish: (publish) => async (topic, bytes, o) => {
-      if (topic.endsWith('/chunk') && !topic.includes('/d/') && ++calls === 5) {
-        holding = true;
-        await held;
-      }
-      await publish(topic, bytes, o);
-    },
-  });
-  const digest = s.bundle.bmodelSha256;
-  const count = Math.ceil(1_000_000 / (64 * 1024));
-  const all = [...Array(count).keys()];
-  const fs: Awaited<ReturnType<typeof fetcher>>[] = [];
-  for (const id of ids) {
-    await s.assignments.assignBundle(id, s.bundle.digest, 'test');
-    fs.push(await fetcher(await s.connectDevice(id), id, digest));
-  }
-  const [a, b, c, late] = fs as [(typeof fs)[0], (typeof fs)[0], (typeof fs)[0], (typeof fs)[0]];
-  await Promise.all([a, b, c].map((f) => f.request([], true)));
-  await until(() => [a, b, c].every((f) => f.state.offer), 5000, 'offers');
-  await Promise.all([a, b, c].map((f) => f.request(all, false)));
-  await until(() => holding, 5000, 'run held at its 5th chunk');
-  // The late device joins (asks for the offer) but does not ask for chunks while the run turns:
-  // its turn is provisional, counted from joining.
-  await late.request([], true);
-  await until(() => late.state.offer !== undefined, 5000, 'late offer');
-  release();
-  // Its provisional turn runs from the 5th position on: count + 5 chunks in all.
-  await until(() => s.blobs.stats().broadcast.chunks === count + 5, 5000, 'run over');
-  await new Promise((r) => setTimeout(r, 100));
-  const before = s.blobs.stats().perDevice.chunks;
-  // Within the settle time, without advancing the clock: served per device, not left to the run.
-  await late.request([3], false);
-  await until(() => s.blobs.stats().perDevice.chunks === before + 1, 5000, 'served per device');
-  t.equal(s.blobs.stats().broadcast.participants, 4);
-});
+t.test(
+  'a participant that asks for chunks only after the run ended is served at once',
+  async (t) => {
+    const ids = ['d1', 'd2', 'd3', 'd4'];
+    let calls = 0;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let holding = false;
+    const s = await startSlice(t, {
+      devices: ids.map((id) => [id, 'bm1684x'] as [string, string]),
+      bmodelBytes: 1_000_000,
+      wrapChunkPublish: (publish) => async (topic, bytes, o) => {
+        if (topic.endsWith('/chunk') && !topic.includes('/d/') && ++calls === 5) {
+          holding = true;
+          await held;
+        }
+        await publish(topic, bytes, o);
+      },
+    });
+    const digest = s.bundle.bmodelSha256;
+    const count = Math.ceil(1_000_000 / (64 * 1024));
+    const all = [...Array(count).keys()];
+    const fs: Awaited<ReturnType<typeof fetcher>>[] = [];
+    for (const id of ids) {
+      await s.assignments.assignBundle(id, s.bundle.digest, 'test');
+      fs.push(await fetcher(await s.connectDevice(id), id, digest));
+    }
+    const [a, b, c, late] = fs as [(typeof fs)[0], (typeof fs)[0], (typeof fs)[0], (typeof fs)[0]];
+    await Promise.all([a, b, c].map((f) => f.request([], true)));
+    await until(() => [a, b, c].every((f) => f.state.offer), 5000, 'offers');
+    await Promise.all([a, b, c].map((f) => f.request(all, false)));
+    await until(() => holding, 5000, 'run held at its 5th chunk');
+    // The late device joins (asks for the offer) but does not ask for chunks while the run turns:
+    // its turn is provisional, counted from joining.
+    await late.request([], true);
+    await until(() => late.state.offer !== undefined, 5000, 'late offer');
+    release();
+    // Its provisional turn runs from the 5th position on: count + 5 chunks in all.
+    await until(() => s.blobs.stats().broadcast.chunks === count + 5, 5000, 'run over');
+    await new Promise((r) => setTimeout(r, 100));
+    const before = s.blobs.stats().perDevice.chunks;
+    // Within the settle time, without advancing the clock: served per device, not left to the run.
+    await late.request([3], false);
+    await until(() => s.blobs.stats().perDevice.chunks === before + 1, 5000, 'served per device');
+    t.equal(s.blobs.stats().broadcast.participants, 4);
+  },
+);
