@@ -272,7 +272,15 @@ export async function startController(
     const gate = createLinkGate(link, 100_000, () => counters.add('dropped_gate_overflow'));
 
     // 5. device tracker
-    const tracker = createDeviceTracker({ devices, db, clock, onDropped: dropped });
+    // Set once the rollout executor exists (step 7): device reports make it tick at once.
+    let onDeviceChange: () => void = () => undefined;
+    const tracker = createDeviceTracker({
+      devices,
+      db,
+      clock,
+      onDropped: dropped,
+      onChange: () => onDeviceChange(),
+    });
     tracker.attach(gate);
     onPresence = (id, online) => tracker.setConnected(id, online);
 
@@ -321,6 +329,7 @@ export async function startController(
     });
     await executor.resume();
     executor.start();
+    onDeviceChange = () => executor.poke();
     stack.push({ name: 'rollout executor', stop: () => executor.stop() });
 
     // 8. telemetry

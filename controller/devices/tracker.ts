@@ -44,6 +44,8 @@ export interface DeviceTrackerOptions {
   readonly clock: { now(): number };
   readonly onDropped?: (kind: string, err: BmfError) => void;
   readonly onAck?: (deviceId: string, ack: Ack) => void;
+  /** A device reported its state or an event (what rollouts watch). */
+  readonly onChange?: (deviceId: string) => void;
 }
 
 type Failure = NonNullable<DeviceObservation['failure']>;
@@ -119,6 +121,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     state(id, p) {
       const state: DeviceState = decode('DeviceState', id, p);
       devices.setState(id, state as unknown as Record<string, unknown>, clock.now());
+      opts.onChange?.(id);
     },
     presence(id, p) {
       const presence = decode('Presence', id, p);
@@ -127,6 +130,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     event(id, p) {
       const e = decode('Event', id, p);
       recordEvent(id, e, clock.now());
+      opts.onChange?.(id);
     },
     ack(id, p) {
       const ack = decode('Ack', id, p);

@@ -37,10 +37,13 @@ export interface RolloutExecutorDeps {
 
 /** Assignments issued at once by one tick. */
 const ASSIGN_CONCURRENCY = 64;
+/** How soon a poke (a device state report) runs a tick; reports within it share one tick. */
+export const POKE_DELAY_MS = 50;
 
 export function createRolloutExecutor(deps: RolloutExecutorDeps) {
   const { rollouts, clock } = deps;
   let timer: NodeJS.Timeout | undefined;
+  let poked: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
 
   async function act(rolloutId: string, actions: readonly RolloutAction[]): Promise<void> {
@@ -113,6 +116,16 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     for (const r of rollouts.running()) await tickOne(r.spec, r.state);
   }
 
+  function backgroundTick(): void {
+    serialTick().catch((e: unknown) =>
+      deps.onEvent?.('executor', {
+        kind: 'event',
+        type: 'paused',
+        message: `executor tick failed: ${(e as Error).message}`,
+      }),
+    );
+  }
+
   function serialTick(): Promise<void> {
     // One tick at a time: the planner's input must be the state the previous tick saved.
     ticking = (ticking ?? Promise.resolve()).then(tick, tick);
@@ -151,22 +164,28 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
       }
     },
     tick: serialTick,
+    /**
+     * Something a rollout watches changed (a device reported its state): tick within
+     * POKE_DELAY_MS instead of at the next interval, once for a burst of reports.
+     */
+    poke(): void {
+      if (!timer || poked) return;
+      poked = setTimeout(() => {
+        poked = undefined;
+        backgroundTick();
+      }, POKE_DELAY_MS);
+      poked.unref();
+    },
     start(): void {
       if (timer) return;
-      timer = setInterval(() => {
-        serialTick().catch((e: unknown) =>
-          deps.onEvent?.('executor', {
-            kind: 'event',
-            type: 'paused',
-            message: `executor tick failed: ${(e as Error).message}`,
-          }),
-        );
-      }, deps.intervalMs ?? 1000);
+      timer = setInterval(backgroundTick, deps.intervalMs ?? 1000);
       timer.unref();
     },
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);
+      if (poked) clearTimeout(poked);
       timer = undefined;
+      poked = undefined;
       await ticking;
     },
   };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../../controller/store/db.js';
 import { createRolloutRepo } from '../../../controller/store/rollouts.js';
-import { createRolloutExecutor } from '../../../controller/rollout/executor.js';
+import { createRolloutExecutor, POKE_DELAY_MS } from '../../../controller/rollout/executor.js';
 import type { DeviceObservation, RolloutSpec } from '../../../controller/rollout/model.js';
 
 const spec: RolloutSpec = {
@@ -72,4 +72,30 @@ t.test('rollout state survives a controller restart and resumes', async (t) => {
     code: 'BMF_ERR_ROLLOUT_EMPTY',
   });
   second.db.close();
+});
+
+t.test('a poke ticks soon after a device report, once per burst; none before start', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'bmf-rollout-')), 'c.db');
+  const active = new Map<string, string>();
+  const now = { t: 1000 };
+  const h = harness(path, active, now);
+  t.teardown(() => h.db.close());
+  await h.executor.create(spec);
+  t.same(h.assigned, ['d1=b-new']);
+  active.set('d1', 'b-new');
+  h.executor.poke(); // not started: the interval is the only clock
+  await new Promise((r) => setTimeout(r, 3 * POKE_DELAY_MS));
+  t.same(h.assigned, ['d1=b-new'], 'no tick before start()');
+  // The default 1 s interval: within the test only pokes advance the rollout.
+  h.executor.start();
+  t.teardown(() => h.executor.stop());
+  for (let i = 0; i < 20; i++) h.executor.poke(); // a burst of reports
+  await new Promise((r) => setTimeout(r, 3 * POKE_DELAY_MS));
+  // The group-1 success and the start of group 2 need two ticks: the burst gave one.
+  const state = createRolloutRepo(h.db).require('r-1').state;
+  t.equal(state.group, 1, 'one tick moved the rollout to group 2');
+  t.same(h.assigned, ['d1=b-new'], 'the burst ran one tick, not twenty');
+  h.executor.poke();
+  await new Promise((r) => setTimeout(r, 3 * POKE_DELAY_MS));
+  t.same(h.assigned, ['d1=b-new', 'd2=b-new', 'd3=b-new'], 'the next poke starts group 2');
 });
