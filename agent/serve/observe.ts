@@ -3,6 +3,7 @@
 // observer's failure reach a request.
 import type { ErrorCode } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
+import type { PairedOutcome } from './shadow-pairs.js';
 import type { VariantName, ServeEvent } from './types.js';
 
 export interface StageTimings {
@@ -38,6 +39,15 @@ export interface FeedbackRecord {
   readonly correct: boolean;
 }
 
+/** Feedback on a request B also ran in the shadow: both answers scored against one label. */
+export interface ShadowFeedbackRecord {
+  readonly primary: VariantName;
+  readonly shadow: VariantName;
+  readonly primaryBundle: string;
+  readonly shadowBundle: string;
+  readonly outcome: PairedOutcome;
+}
+
 export interface GateRecord {
   readonly variant: VariantName;
   readonly bundleDigest: string;
@@ -61,6 +71,7 @@ export interface ServeObserver {
   onInput?(r: InputRecord): void;
   onShadow?(r: ShadowRecord): void;
   onFeedback?(r: FeedbackRecord): void;
+  onShadowFeedback?(r: ShadowFeedbackRecord): void;
   onGate?(r: GateRecord): void;
   onEvent?(e: ServeEvent): void;
 }

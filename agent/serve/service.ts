@@ -1,6 +1,7 @@
 // The in-process inference API (apps that embed the agent call it directly; the local HTTP API is
 // a thin layer over it). One request: route to a variant, pin its model, preprocess, infer,
-// decode top-k, record; a sampled shadow run on B is compared and never returned.
+// decode top-k, record; a sampled shadow run on B is compared and never returned. Feedback on a
+// shadowed request scores both answers (shadow-pairs.ts) for the paired accuracy test.
 import { randomUUID } from 'node:crypto';
 import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
@@ -12,6 +13,8 @@ import { notify } from './observe.js';
 import type { ServeObserver, StageTimings } from './observe.js';
 import { argmax, outputCosine, topK } from './postprocess.js';
 import type { TopKEntry } from './postprocess.js';
+import { DEFAULT_SHADOW_PAIR_LIMITS, createShadowPairStore, isCorrect } from './shadow-pairs.js';
+import type { Prediction, ScoredPair, ShadowPairLimits } from './shadow-pairs.js';
 import { ALL_TO_A, routeRequest } from './traffic.js';
 import type { TrafficSplit } from './traffic.js';
 import type { VariantName } from './types.js';
@@ -64,13 +67,8 @@ export interface InferenceServiceDeps {
   readonly topK?: number;
   /** How many recent requests feedback can still refer to. */
   readonly feedbackCapacity?: number;
-}
-
-interface Recent {
-  readonly variant: VariantName;
-  readonly bundleDigest: string;
-  readonly top1: number;
-  readonly labels: readonly string[] | undefined;
+  /** Bounds on the shadowed requests kept for paired feedback (DEFAULT_SHADOW_PAIR_LIMITS). */
+  readonly shadowPairs?: Partial<ShadowPairLimits>;
 }
 
 export interface InferenceService {
@@ -98,11 +96,14 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
   const k = deps.topK ?? 5;
   const capacity = deps.feedbackCapacity ?? 10_000;
   const variants = new VariantSet({ runtime, clock, observers });
-  const recent = new Map<string, Recent>();
+  const recent = new Map<string, Prediction>();
+  const pairs = createShadowPairStore({ ...DEFAULT_SHADOW_PAIR_LIMITS, ...deps.shadowPairs }, () =>
+    clock.now(),
+  );
   const shadows = new Set<Promise<void>>();
   let split: TrafficSplit = ALL_TO_A;
 
-  function remember(id: string, r: Recent): void {
+  function remember(id: string, r: Prediction): void {
     recent.set(id, r);
     if (recent.size > capacity) recent.delete(recent.keys().next().value as string);
   }
@@ -112,36 +113,59 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
     return (deps.imageToFeeds ?? imageToFeeds)(input.bytes, model);
   }
 
+  function notifyPair(p: ScoredPair | undefined): void {
+    if (!p) return;
+    notify(observers, 'onShadowFeedback', {
+      primary: p.primary.variant,
+      shadow: p.shadow.variant,
+      primaryBundle: p.primary.bundleDigest,
+      shadowBundle: p.shadow.bundleDigest,
+      outcome: p.outcome,
+    });
+  }
+
   function runShadow(
     name: VariantName,
     primary: InferResponse,
+    answer: Prediction,
     feeds: Record<string, Tensor>,
     owned: boolean,
   ): void {
     const slot = variants.slot(name);
     if (!slot?.current()) return;
     const pinned = slot.pin();
+    const { spec } = pinned.model;
     const primaryOut = Object.values(primary.outputs)[0];
+    pairs.open(primary.requestId, answer);
     const run = runtime
       .infer(pinned.model.handle, feeds, undefined, { consumeInputs: owned })
       .then(
         (r) => {
           const out = Object.values(r.outputs)[0];
+          const top1 = out && out.data.length > 0 ? argmax(out.data) : -1;
           const agree = out && primaryOut ? argmax(out.data) === argmax(primaryOut.data) : false;
           const cosine = out && primaryOut ? outputCosine(out, primaryOut) : 0;
-          return { top1Agree: agree, cosine };
+          const shadow: Prediction = {
+            variant: name,
+            bundleDigest: spec.bundleDigest,
+            top1,
+            labels: spec.labels,
+          };
+          return { top1Agree: agree, cosine, shadow };
         },
-        () => ({ top1Agree: undefined, cosine: undefined }),
+        () => ({ top1Agree: undefined, cosine: undefined, shadow: undefined }),
       )
-      .then((cmp) =>
+      .then(({ shadow, ...cmp }) => {
         notify(observers, 'onShadow', {
           primary: primary.variant,
           shadow: name,
           primaryBundle: primary.bundleDigest,
-          shadowBundle: pinned.model.spec.bundleDigest,
+          shadowBundle: spec.bundleDigest,
           ...cmp,
-        }),
-      )
+        });
+        if (shadow) notifyPair(pairs.resolve(primary.requestId, shadow));
+        else pairs.fail(primary.requestId);
+      })
       .finally(() => pinned.release());
     shadows.add(run);
     void run.finally(() => shadows.delete(run));
@@ -199,12 +223,13 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         timings,
         timing: result.timing,
       };
-      remember(response.requestId, {
+      const answer: Prediction = {
         variant: route.variant,
         bundleDigest: spec.bundleDigest,
         top1: decoded[0]?.index ?? -1,
         labels: spec.labels,
-      });
+      };
+      remember(response.requestId, answer);
       notify(observers, 'onRequest', {
         variant: route.variant,
         bundleDigest: spec.bundleDigest,
@@ -213,7 +238,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         timings,
       });
       variants.record(route.variant, spec.bundleDigest, { ok: true, latencyMs: timings.totalMs });
-      if (route.shadow) runShadow(route.shadow, response, feeds, owned);
+      if (route.shadow) runShadow(route.shadow, response, answer, feeds, owned);
       return response;
     } catch (e) {
       const err = toBmfError(e);
@@ -248,13 +273,14 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
     feedback(requestId, label) {
       const r = recent.get(requestId);
       if (!r) throw bmfError('BMF_ERR_FEEDBACK_UNKNOWN_REQUEST', { requestId });
-      const correct = typeof label === 'number' ? label === r.top1 : r.labels?.[r.top1] === label;
-      recent.delete(requestId); // one verdict per request
+      const correct = isCorrect(r, label);
+      recent.delete(requestId); // one verdict per request: a second one is an unknown id
       notify(observers, 'onFeedback', {
         variant: r.variant,
         bundleDigest: r.bundleDigest,
         correct,
       });
+      notifyPair(pairs.label(requestId, label));
       return { correct };
     },
     models() {

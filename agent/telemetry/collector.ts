@@ -6,6 +6,7 @@ import { LatencySketch } from '../../shared/stats/sketch.js';
 import { accumulateMoments, emptyMoments } from '../../shared/stats/channel-moments.js';
 import type { DriftStats } from '../../shared/wire/messages.js';
 import type { ServeObserver } from '../serve/observe.js';
+import type { PairedOutcome } from '../serve/shadow-pairs.js';
 import type { VariantName } from '../serve/types.js';
 
 export interface VariantReport {
@@ -30,6 +31,11 @@ export interface VariantReport {
     readonly goldenAccuracy: number | undefined;
     readonly goldenSamples: number;
     readonly shadowCosineMin: number;
+    /**
+     * Shadow pairs scored by feedback in this interval (A = the variant that answered, B = this
+     * shadow variant). The pair itself may have been counted in an earlier interval.
+     */
+    readonly shadowLabelled: Readonly<Record<PairedOutcome, number>>;
     readonly goldenCosine: number | undefined;
   };
   /** Per-input, per-channel moments of the preprocessed inputs (field quantization health). */
@@ -41,7 +47,9 @@ interface Interval extends Omit<Writable<VariantReport>, 'accuracy' | 'errorsByC
   errorsByCode: Record<string, number>;
   inputs: Map<string, DriftStats[]>;
   inputCount: number;
-  accuracy: Writable<VariantReport['accuracy']>;
+  accuracy: Writable<Omit<VariantReport['accuracy'], 'shadowLabelled'>> & {
+    shadowLabelled: Record<PairedOutcome, number>;
+  };
 }
 
 function empty(variant: VariantName): Interval {
@@ -69,6 +77,7 @@ function empty(variant: VariantName): Interval {
       goldenAccuracy: undefined,
       goldenSamples: 0,
       shadowCosineMin: 1,
+      shadowLabelled: { bothCorrect: 0, aOnlyCorrect: 0, bOnlyCorrect: 0, bothWrong: 0 },
       goldenCosine: undefined,
     },
   };
@@ -123,7 +132,10 @@ export function createTelemetryCollector(): TelemetryCollector {
     },
     onShadow(s) {
       // Kept on the shadow variant: "B agreed with A on these A requests" is a paired figure.
-      const acc = of(s.shadow).accuracy;
+      const rep = of(s.shadow);
+      // A variant that only shadows serves no request: its report still names its bundle.
+      rep.bundleDigest = s.shadowBundle;
+      const acc = rep.accuracy;
       if (s.top1Agree === undefined) {
         acc.shadowFailures += 1;
         return;
@@ -134,9 +146,17 @@ export function createTelemetryCollector(): TelemetryCollector {
       acc.shadowCosineMin = Math.min(acc.shadowCosineMin, s.cosine ?? 0);
     },
     onFeedback(f) {
-      const acc = of(f.variant).accuracy;
-      acc.feedbackTotal += 1;
-      acc.feedbackCorrect += f.correct ? 1 : 0;
+      // Feedback often comes intervals after its request: the report still needs a bundle.
+      const rep = of(f.variant);
+      rep.bundleDigest ??= f.bundleDigest;
+      rep.accuracy.feedbackTotal += 1;
+      rep.accuracy.feedbackCorrect += f.correct ? 1 : 0;
+    },
+    onShadowFeedback(p) {
+      // On the shadow variant's report, beside the pairs and agreement it already carries.
+      const rep = of(p.shadow);
+      rep.bundleDigest ??= p.shadowBundle;
+      rep.accuracy.shadowLabelled[p.outcome] += 1;
     },
     onGate(g) {
       const acc = of(g.variant).accuracy;

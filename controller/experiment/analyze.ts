@@ -213,7 +213,8 @@ function armMetrics(
       ),
     );
   }
-  // Shadow pairs are counted by the serving variant (A); sum both in case B served some.
+  // The agent reports shadow pairs and their labels on the shadow variant's (B's) report; A's
+  // carries zeros there, so the sum over both arms is B's figure.
   const s = [a.accuracy.shadow, b.accuracy.shadow];
   const pairs = s.reduce((n, x) => n + x.total, 0);
   if (pairs > 0) {

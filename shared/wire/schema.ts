@@ -157,7 +157,7 @@ message ShadowAgreement {
   uint64 top1_agree = 2;
   double cosine_sum = 3;
   double cosine_min = 4;
-  uint64 both_correct = 5;   // among pairs with a feedback label
+  uint64 both_correct = 5;   // among pairs with a feedback label, counted when the label arrives
   uint64 a_only_correct = 6;
   uint64 b_only_correct = 7;
   uint64 both_wrong = 8;
