@@ -1,9 +1,17 @@
 // The quantization view of a graph: layers as the TPU sees them. A Conv/Gemm/MatMul followed by
-// its only consumer Relu is one layer (the TPU fuses the activation into the conv, so the
+// its only consumer Relu, or a Clip with lower bound 0 (ReLU6, which model_transform imports as
+// a Relu with an upper limit), is one layer (the TPU fuses the activation into the conv, so the
 // pre-activation tensor never exists in INT8 and gets no threshold). A layer is named by its
 // output tensor, as tpu-mlir names ops; activation tensors are the float graph inputs and the
 // layer outputs.
-import { findInitializer, graphInputs, ONNX_DTYPE, type OnnxModel } from '../onnx/index.js';
+import {
+  findInitializer,
+  graphInputs,
+  ONNX_DTYPE,
+  readFloat32,
+  type OnnxModel,
+  type OnnxNode,
+} from '../onnx/index.js';
 import { consumerCounts } from './bn-fold.js';
 
 /** Ops with INT8 kernels on the TPU that bmfleet's sim target emulates. */
@@ -51,6 +59,18 @@ function intAttr(model: OnnxModel, nodeIndex: number, name: string, fallback: nu
   return a?.i ?? fallback;
 }
 
+/** A Relu, or a Clip whose lower bound is 0 (opset >= 11: constant input; before: attribute). */
+function isReluLike(model: OnnxModel, node: OnnxNode | undefined): boolean {
+  if (node?.opType === 'Relu') return true;
+  if (node?.opType !== 'Clip') return false;
+  const minName = node.input?.[1];
+  if (minName) {
+    const t = findInitializer(model, minName);
+    return t?.dataType === ONNX_DTYPE.FLOAT && readFloat32(t)[0] === 0;
+  }
+  return node.attribute?.find((a) => a.name === 'min')?.f === 0;
+}
+
 export function quantLayers(model: OnnxModel): QuantLayer[] {
   const nodes = model.graph.node ?? [];
   const uses = consumerCounts(model);
@@ -68,11 +88,11 @@ export function quantLayers(model: OnnxModel): QuantLayer[] {
     let opType = op;
     if (WEIGHTED.has(op) && uses.get(out) === 1) {
       const next = consumerOf.get(out);
-      if (next !== undefined && nodes[next]?.opType === 'Relu') {
+      if (next !== undefined && isReluLike(model, nodes[next])) {
         indices.push(next);
         fusedInto.add(next);
         name = nodes[next]!.output?.[0] ?? out;
-        opType = `${op}+Relu`;
+        opType = `${op}+${nodes[next]!.opType}`;
       }
     }
     const inputs = (node.input ?? []).filter((x) => x !== '' && !inits.has(x));

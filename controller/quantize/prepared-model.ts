@@ -15,6 +15,7 @@ import {
   type OnnxModel,
 } from '../onnx/index.js';
 import { consumerCounts, foldBatchNorm } from './bn-fold.js';
+import { foldConstantNodes } from './const-fold.js';
 import { activationCandidates, quantLayers, type QuantLayer } from './layers.js';
 import { calibratedTensors, thresholdSources } from './propagate.js';
 
@@ -69,7 +70,7 @@ export async function prepareModel(bytes: Uint8Array, path = '<bytes>'): Promise
       shape: `[${ins[0]!.dims.join(',')}]`,
     });
   }
-  const { model, folded } = foldBatchNorm(source);
+  const { model, folded } = foldBatchNorm(foldConstantNodes(source).model);
   const layers = quantLayers(model);
   const candidates = activationCandidates(model, layers);
   const session = await createOnnxSession(encodeOnnx(exposeTensors(model, candidates)), {
