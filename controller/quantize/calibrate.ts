@@ -60,7 +60,20 @@ export interface CollectOptions {
 }
 
 export const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
+/** Most images per inference call; fewer when their measured activations are large. */
 export const DEFAULT_BATCH = 16;
+/**
+ * Measured activation bytes per call above which batching stops paying: a batch of 16
+ * MobileNetV2 images exposed 450 MB per call and ran 1.6x slower than one image per call
+ * (memory traffic), while small models gain from batching (bench/calibrate.ts).
+ */
+export const BATCH_BYTES = 16 * 1024 * 1024;
+
+/** Images per call for this model: DEFAULT_BATCH, fewer when that would exceed BATCH_BYTES. */
+export function calibrationBatch(pm: PreparedModel): number {
+  const perImage = pm.calibrated.reduce((a, n) => a + pm.activationSizes.get(n)!, 0) * 4;
+  return Math.max(1, Math.min(DEFAULT_BATCH, Math.floor(BATCH_BYTES / Math.max(1, perImage))));
+}
 export const DEFAULT_INTRA_OP_THREADS = 1;
 
 function checkAbort(signal: AbortSignal | undefined): void {
@@ -86,7 +99,7 @@ export async function collectActivationStats(
   const runner = await createActivationRunner(pm, {
     tensors: pm.calibrated,
     ranges: true,
-    batch: options.batch ?? DEFAULT_BATCH,
+    batch: options.batch ?? calibrationBatch(pm),
     probe: inputs,
     intraOpThreads: options.intraOpThreads ?? DEFAULT_INTRA_OP_THREADS,
   });
