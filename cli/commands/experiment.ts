@@ -1,9 +1,16 @@
-// `bmfleet experiment create|list|show|start|report|promote|abort` over REST.
+// `bmfleet experiment create|plan|list|show|start|report|promote|abort` over REST (plan runs
+// locally unless it estimates from the controller's telemetry).
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { Analysis } from '../../controller/experiment/analyze.js';
 import type { ExperimentRecord } from '../../controller/experiment/service.js';
 import { renderExperimentTable } from '../../controller/experiment/report.js';
+import {
+  parsePlanRequest,
+  planCohortExperiment,
+  renderPlanText,
+  type CohortPlan,
+} from '../../controller/experiment/plan.js';
 import {
   CLIENT_OPTIONS,
   clientFrom,
@@ -22,6 +29,13 @@ const USAGE = `usage:
         [--stages e2e,infer] [--latency-mde 0.05] [--accuracy-mde 0.02]
         [--max-error-increase R] [--max-accuracy-drop D] [--min-samples N] [--min-duration MS]
         [--alpha A] [--start]
+  bmfleet experiment plan --metric accuracy|latency --mde X [--baseline B]
+        [--requests-per-device M] [--icc R] [--between-sd-ms S] [--within-sd-ms S]
+        [--from-experiment ID | --from-bundle DIGEST [--since MS]] [--stage e2e]
+        [--alpha A] [--power P] [--json]
+        devices per arm for a cohort experiment; accuracy: --mde absolute (0.01 = 1 pt),
+        --baseline a fraction; latency: --mde relative (0.05 = 5 %), --baseline the mean
+        device median in ms; --from-* estimates what is not given (needs the controller)
   bmfleet experiment list [--json]
   bmfleet experiment show ID [--json]
   bmfleet experiment start ID
@@ -56,6 +70,18 @@ function parse(argv: readonly string[]) {
       start: { type: 'boolean', default: false },
       reason: { type: 'string' },
       html: { type: 'string' },
+      metric: { type: 'string' },
+      mde: { type: 'string' },
+      baseline: { type: 'string' },
+      'requests-per-device': { type: 'string' },
+      icc: { type: 'string' },
+      'between-sd-ms': { type: 'string' },
+      'within-sd-ms': { type: 'string' },
+      power: { type: 'string' },
+      stage: { type: 'string' },
+      'from-experiment': { type: 'string' },
+      'from-bundle': { type: 'string' },
+      since: { type: 'string' },
     },
     USAGE,
   );
@@ -116,6 +142,41 @@ export function specFromFlags(v: Values): Record<string, unknown> {
   });
 }
 
+/** The plan request from flags (validated by parsePlanRequest, locally or by the controller). */
+export function planFromFlags(v: Values): Record<string, unknown> {
+  if (!v.metric || v.mde === undefined)
+    throw bmfError('BMF_ERR_USAGE', { reason: `plan needs --metric and --mde\n${USAGE}` });
+  if (v['from-experiment'] !== undefined && v['from-bundle'] !== undefined)
+    throw bmfError('BMF_ERR_USAGE', {
+      reason: 'choose one of --from-experiment, --from-bundle',
+    });
+  if (v.since !== undefined && v['from-bundle'] === undefined)
+    throw bmfError('BMF_ERR_USAGE', { reason: '--since goes with --from-bundle' });
+  const from =
+    v['from-experiment'] !== undefined
+      ? { experiment: v['from-experiment'] }
+      : v['from-bundle'] !== undefined
+        ? {
+            bundle: v['from-bundle'],
+            ...(v.since !== undefined ? { sinceMs: number('since', v.since) } : {}),
+          }
+        : undefined;
+  const body: Record<string, unknown> = {
+    metric: v.metric,
+    mde: number('mde', v.mde),
+    baseline: number('baseline', v.baseline),
+    requestsPerDevice: number('requests-per-device', v['requests-per-device']),
+    icc: number('icc', v.icc),
+    betweenSdMs: number('between-sd-ms', v['between-sd-ms']),
+    withinSdMs: number('within-sd-ms', v['within-sd-ms']),
+    alpha: number('alpha', v.alpha),
+    power: number('power', v.power),
+    stage: v.stage,
+    from,
+  };
+  return Object.fromEntries(Object.entries(body).filter(([, x]) => x !== undefined));
+}
+
 function summary(r: ExperimentRecord): string[] {
   return [
     r.spec.id,
@@ -133,6 +194,16 @@ const HEADERS = ['id', 'status', 'allocation', 'A', 'B', 'devices', 'started', '
 export const run: CommandRun = async (ctx) => {
   const { values: v, positionals } = parse(ctx.argv);
   const [sub, id] = positionals;
+  if (sub === 'plan') {
+    // Pure arithmetic unless a data source is named: no controller needed then.
+    const body = planFromFlags(v);
+    const plan = body['from']
+      ? await clientFrom(v, ctx.env).post<CohortPlan>('/experiments/plan', body)
+      : planCohortExperiment(parsePlanRequest(body));
+    if (v.json) writeJson(ctx.stdout, plan);
+    else ctx.stdout.write(renderPlanText(plan));
+    return 0;
+  }
   const api = clientFrom(v, ctx.env);
   const needId = (): string => {
     if (!id) throw bmfError('BMF_ERR_USAGE', { reason: `${sub} needs an experiment id\n${USAGE}` });

@@ -3,13 +3,14 @@
 // (mSPRT) machinery as metrics.ts, fed with the device-level estimate and variance. Pure.
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import {
-  accuracySampleSize,
   alwaysValidP,
   binsFromValues,
   compareClusteredProportions,
   confidenceSequence,
   deviceQuantileDifferences,
+  deviceAccuracySampleSize,
   deviceQuantiles,
+  estimateIcc,
   hodgesLehmann,
   latencySampleSize,
   mannWhitney,
@@ -72,7 +73,8 @@ export function compareLatencyByDevice(
     nA,
     nB,
     devices: { A: medA.length, B: medB.length },
-    unitOfAnalysis: 'device' as const,
+    unitOfAnalysis: 'devices' as const,
+    analysed: { A: medA.length, B: medB.length },
   };
   if (medA.length === 0 || medB.length === 0) {
     return {
@@ -135,7 +137,8 @@ export function compareRatesByDevice(
     nA,
     nB,
     devices: { A: usedA.length, B: usedB.length },
-    unitOfAnalysis: 'device' as const,
+    unitOfAnalysis: 'devices' as const,
+    analysed: { A: usedA.length, B: usedB.length },
   };
   if (nA === 0 || nB === 0) {
     return {
@@ -150,8 +153,15 @@ export function compareRatesByDevice(
   const look = { estimate: c.difference.estimate, variance: c.variance };
   const p = alwaysValidP(ctx.previousP, look, mde);
   const cs = confidenceSequence(look, mde, ctx.alpha);
-  const pA = c.a.estimate;
-  const deff = Math.max(1, c.designEffect.A, c.designEffect.B);
+  // Devices per arm for the MDE at the ICC and requests per device seen so far
+  // (cluster-sample-size.ts); NaN ICC (too few devices yet) leaves it out.
+  const seen = estimateIcc([usedA, usedB]);
+  const required = deviceAccuracySampleSize(
+    Math.min(Math.max(c.a.estimate, mde), 1 - 1e-9),
+    mde,
+    { icc: seen.icc, requestsPerDevice: seen.requestsPerDevice },
+    { alpha: ctx.alpha },
+  ).sequentialPerArm;
   return {
     ...base,
     verdict: decideByDevice(
@@ -165,11 +175,7 @@ export function compareRatesByDevice(
     effect: { estimate: cs.estimate, low: cs.low, high: cs.high },
     pValue: c.pValue,
     alwaysValidP: p,
-    // Requests per arm: the independent-request size inflated by the observed design effect.
-    requiredPerArm: Math.ceil(
-      accuracySampleSize(Math.min(Math.max(pA, mde), 1 - 1e-9), mde, { alpha: ctx.alpha })
-        .sequentialPerArm * deff,
-    ),
+    ...(Number.isFinite(required) ? { requiredPerArm: required } : {}),
     a: c.a,
     b: c.b,
     newcombe: c.difference,

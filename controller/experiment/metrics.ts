@@ -30,15 +30,23 @@ export interface MetricResult {
   readonly kind: 'latency' | 'proportion' | 'paired';
   readonly label: string;
   readonly verdict: Verdict;
+  /** Requests per arm (labelled pairs for shadow), whatever the unit of analysis. */
   readonly nA: number;
   readonly nB: number;
+  /**
+   * What the test treated as independent observations: devices for cohorts (randomised by
+   * device, metrics-by-device.ts), requests for traffic split and shadow.
+   */
+  readonly unitOfAnalysis: 'devices' | 'requests';
+  /** Observations per arm in that unit: the n the test used. */
+  readonly analysed: { readonly A: number; readonly B: number };
   /** B - A: ms for latency (Hodges-Lehmann shift), a fraction for proportions. */
   readonly effect: { readonly estimate: number; readonly low: number; readonly high: number };
   readonly unit: 'ms' | 'fraction';
   /** Fixed-horizon p-value (valid for one look only; shown for reference). */
   readonly pValue: number;
   readonly alwaysValidP: number;
-  /** n per arm the sequential test needs for the experiment's design effect. */
+  /** n per arm, in the unit of analysis, the sequential test needs to detect the MDE. */
   readonly requiredPerArm?: number;
   readonly quantiles?: readonly QuantileDifference[];
   readonly a?: Interval;
@@ -47,8 +55,7 @@ export interface MetricResult {
   readonly newcombe?: Interval;
   readonly mcnemar?: McNemarResult;
   readonly agreement?: Interval;
-  /** Cohorts: the test ran on devices (metrics-by-device.ts); device count per arm. */
-  readonly unitOfAnalysis?: 'device';
+  /** Cohorts: devices per arm (the same as `analysed`). */
   readonly devices?: { readonly A: number; readonly B: number };
   /** Cohort proportions: observed variance over the binomial one, per arm. */
   readonly designEffect?: { readonly A: number; readonly B: number };
@@ -100,6 +107,8 @@ export function compareLatency(
     unit: 'ms' as const,
     nA,
     nB,
+    unitOfAnalysis: 'requests' as const,
+    analysed: { A: nA, B: nB },
   };
   if (!a || !b || nA === 0 || nB === 0) {
     return {
@@ -147,7 +156,16 @@ export function compareRates(
   higherIsBetter: boolean,
   ctx: CompareContext,
 ): MetricResult {
-  const base = { key, kind: 'proportion' as const, label, unit: 'fraction' as const, nA, nB };
+  const base = {
+    key,
+    kind: 'proportion' as const,
+    label,
+    unit: 'fraction' as const,
+    nA,
+    nB,
+    unitOfAnalysis: 'requests' as const,
+    analysed: { A: nA, B: nB },
+  };
   if (nA === 0 || nB === 0) {
     return {
       ...base,
@@ -195,6 +213,8 @@ export function comparePaired(s: ShadowCounts, mde: number, ctx: CompareContext)
     unit: 'fraction' as const,
     nA: s.labelled,
     nB: s.labelled,
+    unitOfAnalysis: 'requests' as const,
+    analysed: { A: s.labelled, B: s.labelled },
     agreement,
   };
   if (s.labelled === 0) {

@@ -19,6 +19,28 @@ function fmtEffect(m: MetricResult): string {
   return `${f(m.effect.estimate)} [${f(m.effect.low)}, ${f(m.effect.high)}]`;
 }
 
+/** The unit each test treated as independent and the n it used: "devices 10 / 10". */
+function unitCells(m: MetricResult): [string, string, string] {
+  return [m.unitOfAnalysis, String(m.analysed.A), String(m.analysed.B)];
+}
+
+const UNIT_NOTES = {
+  devices:
+    'tested over devices: cohort experiment, each device one observation (its median or its ' +
+    'proportion), n = devices per arm',
+  requests:
+    'tested over requests: traffic split or shadow, each request one observation, ' +
+    'n = requests (labelled pairs for shadow) per arm',
+} as const;
+
+/** What the units in the table mean, for the units it holds. */
+function unitNote(metrics: readonly MetricResult[]): string {
+  const units = (['devices', 'requests'] as const).filter((u) =>
+    metrics.some((m) => m.unitOfAnalysis === u),
+  );
+  return units.map((u) => UNIT_NOTES[u]).join('; ');
+}
+
 function svg(title: string, body: string): string {
   return `<figure><figcaption>${esc(title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}"><rect x="0" y="0" width="${W}" height="${H}" fill="#fff" stroke="#ccc"/>${body}</svg></figure>`;
 }
@@ -168,7 +190,11 @@ function metricRowsHtml(metrics: readonly MetricResult[]): string {
   return metrics
     .map(
       (m) =>
-        `<tr><td>${esc(m.label)}</td><td>${m.nA}</td><td>${m.nB}</td><td>${esc(fmtEffect(m))}</td><td>${num(m.alwaysValidP)}</td><td class="${m.verdict}">${m.verdict.replace(/_/g, ' ')}</td></tr>`,
+        `<tr><td>${esc(m.label)}</td>${unitCells(m)
+          .map((c, i) => `<td class="${i === 0 ? 'unit' : 'n'}">${esc(c)}</td>`)
+          .join(
+            '',
+          )}<td>${esc(fmtEffect(m))}</td><td>${num(m.alwaysValidP)}</td><td class="${m.verdict}">${m.verdict.replace(/_/g, ' ')}</td></tr>`,
     )
     .join('');
 }
@@ -187,13 +213,14 @@ export function renderExperimentReport(a: Analysis): string {
     ? `<h2>Field quantization health</h2><p class="${a.drift.suspect ? 'worse' : 'no_difference'}">${a.drift.suspect ? 'INT8 calibration suspect: ' + esc(a.drift.reasons.join('; ')) : a.drift.insufficient ? 'not enough input statistics yet' : 'live inputs match the calibration data'}</p>`
     : '';
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experiment ${esc(a.experimentId)}</title><link rel="icon" href="data:,">
-<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:64em}table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}.better{color:#080}.worse{color:#b00}figure{display:inline-block;margin:0 1em 1em 0;max-width:100%}figure svg{max-width:100%;height:auto}</style></head><body>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:64em}table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,td.unit{text-align:left}.better{color:#080}.worse{color:#b00}figure{display:inline-block;margin:0 1em 1em 0;max-width:100%}figure svg{max-width:100%;height:auto}</style></head><body>
 <h1>Experiment ${esc(a.experimentId)}</h1>
 <p>Status <b>${esc(a.status)}</b>, allocation ${esc(a.allocation)}, A = <code>${esc(a.bundles.A.slice(0, 12))}</code>, B = <code>${esc(a.bundles.B.slice(0, 12))}</code>, samples A ${a.samples.A}, B ${a.samples.B}, alpha ${a.alpha}.</p>
 <h2>Verdict: ${esc(a.overall.verdict.replace(/_/g, ' '))}${a.overall.winner ? ` (winner ${a.overall.winner})` : ''}</h2>
 <p>${esc(a.overall.reason)}</p>
 ${a.guardrails.breached ? `<p class="worse">Guardrail breached: ${esc(a.guardrails.reasons.join('; '))}</p>` : ''}
-<table><thead><tr><th>metric</th><th>n A</th><th>n B</th><th>B - A [always-valid interval]</th><th>always-valid p</th><th>verdict</th></tr></thead><tbody>${metricRowsHtml(a.metrics)}</tbody></table>
+<table><thead><tr><th>metric</th><th>tested over</th><th>n A</th><th>n B</th><th>B - A [always-valid interval]</th><th>always-valid p</th><th>verdict</th></tr></thead><tbody>${metricRowsHtml(a.metrics)}</tbody></table>
+<p><small>${esc(unitNote(a.metrics))}.</small></p>
 <h2>Latency quantiles (ms)</h2><table><thead><tr><th>quantile</th><th>A</th><th>B</th><th>B - A [interval]</th><th>relative</th></tr></thead><tbody>${quantiles}</tbody></table>
 ${drift}
 <h2>Pictures</h2>
@@ -205,9 +232,11 @@ ${cdfChart(a)}${accuracyChart(a)}${sampleChart(a)}${groupChart(a)}
 
 /** Plain-text table for `bmfleet experiment report`. */
 export function renderExperimentTable(a: Analysis): string {
-  const rows = [['metric', 'n A', 'n B', 'B - A [interval]', 'p (always-valid)', 'verdict']];
+  const rows = [
+    ['metric', 'tested over', 'n A', 'n B', 'B - A [interval]', 'p (always-valid)', 'verdict'],
+  ];
   for (const m of a.metrics)
-    rows.push([m.label, String(m.nA), String(m.nB), fmtEffect(m), num(m.alwaysValidP), m.verdict]);
+    rows.push([m.label, ...unitCells(m), fmtEffect(m), num(m.alwaysValidP), m.verdict]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) =>
     r
@@ -221,5 +250,5 @@ export function renderExperimentTable(a: Analysis): string {
     ...(a.guardrails.breached ? [`guardrail breached: ${a.guardrails.reasons.join('; ')}`] : []),
     ...(a.drift?.suspect ? [`INT8 calibration suspect: ${a.drift.reasons.join('; ')}`] : []),
   ];
-  return [head, ...lines, verdict, ...extra].join('\n') + '\n';
+  return [head, ...lines, `(${unitNote(a.metrics)})`, verdict, ...extra].join('\n') + '\n';
 }

@@ -1,11 +1,13 @@
 // REST routes of experiments, as a fastify plugin the API registers:
 //   POST /experiments, GET /experiments, GET /experiments/:id, POST /experiments/:id/start,
 //   GET /experiments/:id/analysis, GET /experiments/:id/report (HTML),
-//   POST /experiments/:id/promote, POST /experiments/:id/abort.
+//   POST /experiments/:id/promote, POST /experiments/:id/abort,
+//   POST /experiments/plan (devices per arm for a cohort experiment).
 // Errors are thrown as BmfError; the API's error handler maps them to HTTP.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ExperimentSpecSchema } from './model.js';
+import { PlanRequestSchema } from './plan.js';
 import { renderExperimentReport } from './report.js';
 import type { ExperimentService } from './service.js';
 
@@ -26,6 +28,9 @@ export function experimentRoutes(
     reply.code(201);
     return svc.create(req.body);
   });
+  app.post('/experiments/plan', { schema: { tags, body: PlanRequestSchema } }, async (req) =>
+    svc.plan(req.body),
+  );
   app.get('/experiments', { schema: { tags } }, async () => ({ experiments: svc.list() }));
   app.get<IdReq>('/experiments/:id', { schema: { tags, params: IdParams } }, async (req) =>
     svc.get(req.params.id),

@@ -23,6 +23,8 @@ import {
   type ExperimentSpec,
   type ExperimentState,
 } from './model.js';
+import { planCohortExperiment, parsePlanRequest, type CohortPlan } from './plan.js';
+import { gatherPlanEstimates } from './plan-source.js';
 import {
   checkCompatible,
   checkNoOverlap,
@@ -329,6 +331,21 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       };
       save(id, next);
       return { spec, state: next, analysis };
+    },
+
+    /**
+     * Devices per arm for a cohort experiment (plan.ts); unknowns estimated from a previous
+     * experiment's or a bundle's per-device telemetry when the request names one.
+     */
+    async plan(body: unknown): Promise<CohortPlan> {
+      const req = parsePlanRequest(body);
+      const estimates = await gatherPlanEstimates(req, {
+        telemetry: deps.telemetry,
+        devices: deps.devices,
+        experiment: get,
+        now: clock.now(),
+      });
+      return planCohortExperiment(req, estimates);
     },
 
     async abort(id: string, reason = 'aborted by operator'): Promise<ExperimentRecord> {

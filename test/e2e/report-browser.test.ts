@@ -116,6 +116,7 @@ function reportOnlyService(analysis: Analysis): ExperimentService {
     create: unused('create'),
     start: unused('start'),
     promote: unused('promote'),
+    plan: unused('plan'),
     abort: unused('abort'),
     analyze: async (id: string) => {
       if (id !== analysis.experimentId)
@@ -219,6 +220,16 @@ t.test('experiment report in Chromium', { skip }, async (t) => {
     const verdict = page.locator('h2', { hasText: 'Verdict' });
     t.ok(await verdict.isVisible(), 'verdict is visible');
     t.equal(await verdict.innerText(), scenario.expect.verdictHeading);
+
+    // Metric table: each row says what the test ran over and the n it used (traffic split:
+    // requests per arm).
+    const rows = await page.locator('table').first().locator('tbody tr').all();
+    t.equal(rows.length, analysis.metrics.length, 'one row per metric');
+    for (const [i, m] of analysis.metrics.entries()) {
+      const cells = (await rows[i]!.locator('td').allInnerTexts()).slice(0, 4);
+      t.same(cells, [m.label, 'requests', String(m.analysed.A), String(m.analysed.B)], m.label);
+    }
+    t.ok(await page.getByText('tested over requests: traffic split').isVisible(), 'unit note');
 
     const charts = page.locator('figure > svg');
     t.equal(await charts.count(), scenario.expect.charts, 'one <svg> per chart');

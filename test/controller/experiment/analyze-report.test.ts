@@ -5,6 +5,7 @@ import {
   renderExperimentReport,
   renderExperimentTable,
 } from '../../../controller/experiment/report.js';
+import { comparePaired } from '../../../controller/experiment/metrics.js';
 import { createFakeTelemetry, DIGEST_A, DIGEST_B, devices } from './helpers.js';
 
 const spec: ExperimentSpec = {
@@ -143,4 +144,78 @@ t.test('HTML report has an <svg> per chart; text table lists every metric', asyn
   const text = renderExperimentTable(a);
   for (const m of a.metrics) t.match(text, m.label);
   t.match(text, /verdict: /);
+});
+
+t.test('every metric row names its unit of analysis and the n it used', async (t) => {
+  const render = (a: ReturnType<typeof analyzeExperiment>) => ({
+    text: renderExperimentTable(a),
+    html: renderExperimentReport(a),
+    json: JSON.parse(JSON.stringify(a)) as typeof a,
+  });
+  const model = {
+    seed: 7,
+    perDevice: 200,
+    latencyMs: { [DIGEST_A]: 5, [DIGEST_B]: 4 },
+    accuracy: { [DIGEST_A]: 0.9, [DIGEST_B]: 0.88 },
+  };
+  // Traffic split: requests, n = requests per arm (8 devices x 200).
+  const traffic = render(analyzeExperiment({ spec, state, now: 1, arms: arms(model) }));
+  t.match(traffic.text, /^metric +tested over +n A +n B /m);
+  t.match(traffic.html, '<th>tested over</th><th>n A</th><th>n B</th>');
+  for (const m of traffic.json.metrics) {
+    t.equal(m.unitOfAnalysis, 'requests', `${m.label}: JSON unit`);
+    t.same(m.analysed, { A: 1600, B: 1600 }, `${m.label}: JSON n`);
+    t.match(traffic.text, new RegExp(`^${m.label} +requests +1600 +1600 `, 'm'));
+    t.match(
+      traffic.html,
+      `<td>${m.label}</td><td class="unit">requests</td><td class="n">1600</td>`,
+    );
+  }
+
+  // Cohorts: 8 devices per arm, each arm's devices on its own bundle; the test runs on devices.
+  const tel = createFakeTelemetry(model);
+  const fleet = devices(16).map((d) => d.id);
+  const arm = (ids: string[], bundle: string): ArmTelemetry => {
+    const f = { deviceIds: ids, bundle, fromMs: 0, toMs: 1 };
+    return {
+      sketches: tel.sketches(f),
+      summary: tel.query(f),
+      devices: ids.map((id) => {
+        const one = { deviceIds: [id], bundle, fromMs: 0, toMs: 1 };
+        return { id, sketches: tel.sketches(one), summary: tel.query(one) };
+      }),
+    };
+  };
+  const cohort = render(
+    analyzeExperiment({
+      spec: { ...spec, allocation: { kind: 'cohorts', shareB: 0.5 } },
+      state,
+      now: 1,
+      arms: { A: arm(fleet.slice(0, 8), DIGEST_A), B: arm(fleet.slice(8), DIGEST_B) },
+    }),
+  );
+  t.ok(cohort.json.metrics.length >= 3, 'latency, accuracy, error rate');
+  for (const m of cohort.json.metrics) {
+    t.equal(m.unitOfAnalysis, 'devices', `${m.label}: JSON unit`);
+    t.same(m.analysed, { A: 8, B: 8 }, `${m.label}: JSON n`);
+    t.equal(m.nA, 1600, `${m.label}: requests stay in nA`);
+    t.match(cohort.text, new RegExp(`^${m.label} +devices +8 +8 `, 'm'));
+    t.match(cohort.html, `<td>${m.label}</td><td class="unit">devices</td><td class="n">8</td>`);
+  }
+  t.match(cohort.text, '(tested over devices: cohort experiment, each device one observation');
+  t.notMatch(cohort.text, 'tested over requests', 'only the units the table holds');
+  t.match(cohort.html, 'tested over devices: cohort experiment');
+  t.match(traffic.html, 'tested over requests: traffic split or shadow');
+  // Cohort accuracy: devices per arm needed, from the ICC seen so far.
+  const acc = cohort.json.metrics.find((m) => m.key === 'accuracy.feedback')!;
+  t.ok(acc.requiredPerArm! > 0 && acc.requiredPerArm! < 1e6, `needs ${acc.requiredPerArm} devices`);
+
+  // Shadow: labelled pairs of requests.
+  const paired = comparePaired(
+    { pairs: 500, agree: 480, aOnlyCorrect: 10, bOnlyCorrect: 5, labelled: 300 },
+    0.02,
+    { alpha: 0.05, minSamples: 1, previousP: 1 },
+  );
+  t.equal(paired.unitOfAnalysis, 'requests');
+  t.same(paired.analysed, { A: 300, B: 300 });
 });

@@ -98,7 +98,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
   t.equal(analysis.overall.winner, 'B', analysis.overall.reason);
   t.equal(analysis.samples.A, 3000);
   const lat = analysis.metrics.find((m) => m.key === 'latency.e2e')!;
-  t.equal(lat.unitOfAnalysis, 'device', 'cohorts are compared over devices');
+  t.equal(lat.unitOfAnalysis, 'devices', 'cohorts are compared over devices');
   t.same(lat.devices, { A: 10, B: 10 });
   t.ok(
     telemetry.calls.filter((f) => f.deviceIds?.length === 1).length >= 20,
