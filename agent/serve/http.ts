@@ -5,10 +5,10 @@ import { Value } from '@sinclair/typebox/value';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import { bmfError } from '../../shared/errors.js';
 import { toHttpError } from './http-errors.js';
 import { FeedbackSchema, TensorRequestSchema, feedsFromJson, responseToJson } from './http-body.js';
 import type { FeedbackRequest, TensorRequest } from './http-body.js';
+import { bodyError, typeboxSchemaController } from './http-schema.js';
 import type { InferenceService } from './service.js';
 
 export interface LocalApiOptions {
@@ -22,7 +22,11 @@ export interface LocalApiOptions {
 
 export async function createLocalApi(options: LocalApiOptions): Promise<FastifyInstance> {
   const { service, registry } = options;
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
+    schemaController: typeboxSchemaController,
+  });
   for (const type of ['application/octet-stream', /^image\//]) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   }
@@ -57,12 +61,7 @@ export async function createLocalApi(options: LocalApiOptions): Promise<FastifyI
   // The JSON schema applies to JSON bodies only; image bodies arrive as Buffers.
   app.addHook('preValidation', async (req) => {
     if (req.routeOptions.url !== '/v1/infer' || Buffer.isBuffer(req.body)) return;
-    if (!Value.Check(TensorRequestSchema, req.body)) {
-      const first = Value.Errors(TensorRequestSchema, req.body).First();
-      throw bmfError('BMF_ERR_INFER_REQUEST', {
-        reason: first ? `${first.path || '(body)'}: ${first.message}` : 'invalid body',
-      });
-    }
+    if (!Value.Check(TensorRequestSchema, req.body)) throw bodyError(TensorRequestSchema, req.body);
   });
 
   app.post('/v1/feedback', { schema: { body: FeedbackSchema } }, async (req) => {

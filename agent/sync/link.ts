@@ -74,6 +74,7 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
     connectTimeout: 10_000,
     // mqtt-packet otherwise pre-builds a 2-byte Buffer for every 16-bit number (65536 objects,
     // ~6 MB of heap for the life of the process) to save one small allocation per packet id.
+    // The switch is process-wide in mqtt-packet (a broker in the same process follows it).
     writeCache: false,
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import t from 'tap';
 import { createSystemClock } from '../../../agent/clock.js';
@@ -148,4 +149,40 @@ t.test('local API over a real socket', async (t) => {
     },
   });
   t.equal(still.status, 200, 'active model keeps serving after bad requests');
+  const extra = await json('/v1/feedback', {
+    requestId: ((await still.json()) as { requestId: string }).requestId,
+    label: golden.labels[0],
+    note: 'not in the schema',
+  });
+  t.same(await extra.json(), { correct: true }, 'properties the schema lacks are dropped');
 });
+
+t.test(
+  'route schemas are checked by TypeBox: fastify loads neither ajv nor fast-json-stringify',
+  async (t) => {
+    const metrics = createServeMetrics();
+    const clock = createSystemClock();
+    const service = createInferenceService({
+      runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
+      clock,
+    });
+    const app = await createLocalApi({ service, registry: metrics.registry });
+    await app.ready();
+    t.teardown(async () => {
+      await app.close();
+      await service.close();
+    });
+    const loaded = Object.keys(createRequire(import.meta.url).cache);
+    t.ok(
+      loaded.some((f) => f.includes('/node_modules/fastify/')),
+      'fastify is loaded',
+    );
+    // fastify's error serializer needs fast-json-stringify's small runtime (lib/), not its compiler.
+    for (const entry of ['ajv/dist/ajv.js', 'fast-json-stringify/index.js']) {
+      t.notOk(
+        loaded.some((f) => f.endsWith(`/node_modules/${entry}`)),
+        `${entry} is not loaded`,
+      );
+    }
+  },
+);
