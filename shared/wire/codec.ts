@@ -54,6 +54,8 @@ function enumPrefix(e: protobuf.Enum): string {
 
 function convertEnum(e: protobuf.Enum, v: unknown, dir: Direction, path: string): string {
   const prefix = enumPrefix(e);
+  // A decoded message holds the enum's number.
+  if (dir === 'decode' && typeof v === 'number') v = e.valuesById[v] ?? v;
   if (typeof v !== 'string') throw new WalkError(`${path}: unknown ${e.name} value ${String(v)}`);
   const full = dir === 'decode' ? v : `${prefix}${v.toUpperCase()}`;
   if (dir === 'encode' && v !== v.toLowerCase()) throw new WalkError(`${path}: bad ${e.name} ${v}`);
@@ -84,7 +86,7 @@ function convertScalar(
   if (rt instanceof protobuf.Type) {
     if (v === null || v === undefined) {
       // proto3 leaves absent sub-messages null; typed code always gets a complete value.
-      v = rt.toObject(rt.create({}), TO_OBJECT);
+      v = rt.create({});
     }
     if (typeof v !== 'object') throw new WalkError(`${at(base, field, key)}: expected a message`);
     return walk(rt, v as Record<string, unknown>, dir, at(base, field, key));
@@ -121,6 +123,11 @@ function decodedBytes(v: Uint8Array): Uint8Array {
     : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
+const LongClass = protobuf.util.Long as (abstract new (...a: never[]) => protobuf.Long) | undefined;
+function isLong(v: unknown): v is protobuf.Long & { toNumber(): number } {
+  return LongClass !== undefined && v instanceof LongClass;
+}
+
 interface NumberRule {
   readonly float: boolean;
   readonly unsigned: boolean;
@@ -149,6 +156,8 @@ function checkNumber(
   base: string,
   key?: string | number,
 ): number {
+  // An unset 64-bit field of a decoded message reads its prototype default, a Long zero.
+  if (rule.wide && isLong(v)) v = v.toNumber();
   if (typeof v !== 'number') throw new WalkError(`${at(base, field, key)}: expected a number`);
   if (rule.float) {
     if (!Number.isFinite(v)) throw new WalkError(`${at(base, field, key)}: ${v} is not finite`);
@@ -174,7 +183,8 @@ function convertList(field: protobuf.Field, list: unknown[], dir: Direction, bas
   if (!isNumberField(field)) return list.map((x, i) => convertScalar(field, x, dir, base, i));
   const rule = numberRule(field);
   for (let i = 0; i < list.length; i++) checkNumber(field, rule, list[i], base, i);
-  return list;
+  // An unset repeated field of a decoded message is protobufjs' shared frozen empty array.
+  return list.length === 0 ? [] : list;
 }
 
 function walk(
@@ -203,7 +213,7 @@ function walk(
       const max = repeatedLimit(type, field);
       if (list.length > max) throw new WalkError(`${at(base, field)}: more than ${max} items`);
       out[field.name] = convertList(field, list, dir, base);
-    } else if (v === undefined && field.options?.proto3_optional) {
+    } else if ((v === undefined || v === null) && field.options?.proto3_optional) {
       continue; // proto3 `optional` left unset
     } else {
       out[field.name] = convertScalar(field, v, dir, base);
@@ -213,7 +223,7 @@ function walk(
 }
 
 /**
- * protobufjs reads every uint64 as a Long, which toObject then turns into a number through a
+ * protobufjs reads every uint64 as a Long, which toObject would then turn into a number through a
  * LongBits: two objects per value, and a sketch has hundreds of uint64 bins. Varints of up to
  * 7 bytes (< 2^49) are read straight into a number here, exactly; longer ones go the library's
  * way and are converted as toObject({ longs: Number }) would, so every value comes out the same.
@@ -236,14 +246,6 @@ class WireReader extends protobuf.Reader {
     return ((long.low >>> 0) + (long.high >>> 0) * 0x1_0000_0000) as unknown as protobuf.Long;
   }
 }
-
-const TO_OBJECT: protobuf.IConversionOptions = {
-  longs: Number,
-  enums: String,
-  defaults: true,
-  arrays: true,
-  objects: true,
-};
 
 function walkOrThrow(
   typeName: WireMessageType,
@@ -299,7 +301,9 @@ export function decodeMessage<K extends WireMessageType>(
   const type = schema().type(typeName);
   let raw: Record<string, unknown>;
   try {
-    raw = type.toObject(type.decode(new WireReader(bytes)), TO_OBJECT);
+    // The decoded message itself: walk reads its fields (unset ones from the prototype's
+    // defaults), turns enum numbers into names and checks every value, so no toObject copy.
+    raw = type.decode(new WireReader(bytes)) as unknown as Record<string, unknown>;
   } catch (e) {
     if (e instanceof BmfError) throw e;
     const reason = e instanceof Error ? e.message : String(e);
