@@ -94,8 +94,27 @@ t.test('range and histogram passes', async (t) => {
   updateRange(r, [1]);
   t.same(r, { min: -3, max: 2, absMax: 3 });
   const h = createHistogram(r.absMax, 4);
-  updateHistogram(h, [0.1, -0.8, 1.6, -3, 3]);
+  updateHistogram(h, Float32Array.of(0.1, -0.8, 1.6, -3, 3));
   t.same(Array.from(h.counts), [1, 1, 1, 2], '|x| = absMax lands in the last bin');
+});
+
+t.test('the histogram kernel counts what floor(|x| * bins / absMax) says', async (t) => {
+  const rnd = seeded(9);
+  // Odd and even lengths, runs of zeros (post-ReLU), negatives, values at and near absMax.
+  for (const n of [0, 1, 2, 3, 17, 4096, 4097]) {
+    const data = Float32Array.from({ length: n }, (_, i) =>
+      i % 5 === 0 ? 0 : i % 7 === 0 ? -6 : rnd() * 12,
+    );
+    const absMax = 6;
+    const h = createHistogram(absMax);
+    updateHistogram(h, data);
+    const want = new Float64Array(h.counts.length);
+    for (const v of data) {
+      want[Math.min(Math.floor((Math.abs(v) * h.counts.length) / absMax), h.counts.length - 1)]! +=
+        1;
+    }
+    t.same(Array.from(h.counts), Array.from(want), `${n} values`);
+  }
 });
 
 t.test('fast KL and MSE searches match their O(n^2) definitions', async (t) => {
