@@ -23,6 +23,7 @@ import {
   calibrationEntries,
   collectActivationStats,
 } from '../controller/quantize/calibrate.js';
+import { nativeKernels } from '../controller/quantize/native.js';
 import { locateMobileNetV2 } from '../examples/mobilenetv2/ensure.js';
 import { makeTensor, type Tensor } from '../shared/tensor.js';
 import { loadPreprocessSpecFile } from '../controller/quantize/cli-files.js';
@@ -40,6 +41,9 @@ function median(xs: number[]): number {
 }
 
 export async function run(): Promise<void> {
+  console.log(
+    `histogram and range kernels: ${nativeKernels() ? 'native (native/histogram.cc)' : 'JavaScript (run npm run build:native for the native ones)'}`,
+  );
   const modelPath = join(DIR, 'model.onnx');
   const spec = await loadPreprocessSpecFile(undefined, modelPath);
   const set = await readDataset(join(DIR, 'calibration'), 'calibration');

@@ -32,6 +32,7 @@ import {
   type TensorRange,
 } from './histogram.js';
 import type { CalibrationEntry } from './calibration-table.js';
+import { nativeKernels } from './native.js';
 import type { PreparedModel } from './prepared-model.js';
 import { thresholdFor, type ThresholdMethod } from './thresholds.js';
 
@@ -96,9 +97,13 @@ export async function collectActivationStats(
   const ranges = new Map(pm.calibrated.map((n) => [n, emptyRange()]));
   const totalValues = pm.calibrated.reduce((a, n) => a + pm.activationSizes.get(n)!, 0);
   const cacheFits = totalValues * 4 * inputs.length <= budget;
+  // Ranges: the native kernel reads the values it gets anyway faster than onnxruntime's
+  // ReduceMin/ReduceMax nodes, which are the fallback.
+  const kernels = nativeKernels();
+  const count = kernels ? kernels.countBins : countBins;
   const runner = await createActivationRunner(pm, {
     tensors: pm.calibrated,
-    ranges: true,
+    ranges: !kernels,
     batch: options.batch ?? calibrationBatch(pm),
     probe: inputs,
     intraOpThreads: options.intraOpThreads ?? DEFAULT_INTRA_OP_THREADS,
@@ -114,7 +119,8 @@ export async function collectActivationStats(
       checkAbort(options.signal);
       const out = await runner.run(batch);
       for (const [name, range] of ranges) {
-        updateRange(range, out.ranges?.get(name) ?? out.values.get(name)!);
+        const values = out.values.get(name)!;
+        updateRange(range, out.ranges?.get(name) ?? kernels?.minMax(values) ?? values);
       }
       cache?.push(out.values);
       done += batch.length;
@@ -131,7 +137,7 @@ export async function collectActivationStats(
       checkAbort(options.signal);
       const values = cache?.[k] ?? (await runner.run(batch)).values;
       for (const [name, h] of hists) {
-        countBins(lanes.get(name)!, values.get(name)!, 1 / h.binWidth, h.counts.length - 1);
+        count(lanes.get(name)!, values.get(name)!, 1 / h.binWidth, h.counts.length - 1);
       }
       done += batch.length;
       report({ stage: 'calibrate: histograms', done, total: inputs.length });
