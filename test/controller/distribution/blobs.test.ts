@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { decodeMessage, encodeMessage } from '../../../shared/wire/codec.js';
@@ -139,7 +139,11 @@ t.test('a rogue device gets an error answer and no data; garbage is counted', as
   t.equal(g.state.offer?.errorCode, '');
 });
 
-t.test('a device joining a running broadcast gets a full turn of the same run', async (t) => {
+/**
+ * Four devices, three of which start a broadcast run that is held before its 5th chunk; the
+ * fourth (`late`) has the blob assigned but has not asked for anything yet.
+ */
+async function heldRun(t: Test) {
   const ids = ['d1', 'd2', 'd3', 'd4'];
   let calls = 0;
   let release!: () => void;
@@ -148,7 +152,6 @@ t.test('a device joining a running broadcast gets a full turn of the same run', 
   const s = await startSlice(t, {
     devices: ids.map((id) => [id, 'bm1684x'] as [string, string]),
     bmodelBytes: 1_000_000,
-    // Hold the run before its 5th chunk until the late device has joined.
     wrapChunkPublish: (publish) => async (topic, bytes, o) => {
       if (topic.endsWith('/chunk') && !topic.includes('/d/') && ++calls === 5) {
         holding = true;
@@ -171,6 +174,11 @@ t.test('a device joining a running broadcast gets a full turn of the same run', 
   // Asking for chunks shows a device holds the offer; the run starts once all three have.
   await Promise.all([a, b, c].map((f) => f.request(all, false)));
   await until(() => holding, 5000, 'run held at its 5th chunk');
+  return { s, fs, late, digest, count, all, release };
+}
+
+t.test('a device joining a running broadcast gets a full turn of the same run', async (t) => {
+  const { s, fs, late, digest, count, all, release } = await heldRun(t);
   await late.request([], true);
   await until(() => late.state.offer !== undefined, 5000, 'late offer');
   await late.request(all, false);
@@ -233,35 +241,7 @@ t.test('per-device chunk publishes are capped over all devices', async (t) => {
 t.test(
   'a participant that asks for chunks only after the run ended is served at once',
   async (t) => {
-    const ids = ['d1', 'd2', 'd3', 'd4'];
-    let calls = 0;
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let holding = false;
-    const s = await startSlice(t, {
-      devices: ids.map((id) => [id, 'bm1684x'] as [string, string]),
-      bmodelBytes: 1_000_000,
-      wrapChunkPublish: (publish) => async (topic, bytes, o) => {
-        if (topic.endsWith('/chunk') && !topic.includes('/d/') && ++calls === 5) {
-          holding = true;
-          await held;
-        }
-        await publish(topic, bytes, o);
-      },
-    });
-    const digest = s.bundle.bmodelSha256;
-    const count = Math.ceil(1_000_000 / (64 * 1024));
-    const all = [...Array(count).keys()];
-    const fs: Awaited<ReturnType<typeof fetcher>>[] = [];
-    for (const id of ids) {
-      await s.assignments.assignBundle(id, s.bundle.digest, 'test');
-      fs.push(await fetcher(await s.connectDevice(id), id, digest));
-    }
-    const [a, b, c, late] = fs as [(typeof fs)[0], (typeof fs)[0], (typeof fs)[0], (typeof fs)[0]];
-    await Promise.all([a, b, c].map((f) => f.request([], true)));
-    await until(() => [a, b, c].every((f) => f.state.offer), 5000, 'offers');
-    await Promise.all([a, b, c].map((f) => f.request(all, false)));
-    await until(() => holding, 5000, 'run held at its 5th chunk');
+    const { s, late, count, release } = await heldRun(t);
     // The late device joins (asks for the offer) but does not ask for chunks while the run turns:
     // its turn is provisional, counted from joining.
     await late.request([], true);
