@@ -2,7 +2,7 @@
 // does not implement MQTT 5), so agents connect with protocol version 4 here and may use 5 with
 // an external broker. Every denial is counted and logged, never thrown at the client's peers.
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
-import { indexedMemoryPersistence } from './retained-index.js';
+import { indexedMemoryPersistence } from './persistence.js';
 import { createServer as createTcpServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';

@@ -4,7 +4,7 @@ import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
-import { indexedMemoryPersistence } from '../../../controller/broker/retained-index.js';
+import { indexedMemoryPersistence } from '../../../controller/broker/persistence.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
 
 const broker = await startEmbeddedBroker({
