@@ -1,6 +1,8 @@
 // Telemetry ingestion benchmark (issue 5): sustained reports/s ingested with zero loss through
-// the embedded broker and the controller link, and the ratio to the raw message rate of the
-// same broker in the same run (same clients, same-size opaque payloads, a plain subscriber).
+// the embedded broker and the controller's link to it (in process, as `bmfleet controller`
+// attaches to the broker it embeds: controller/broker/embedded-link.ts), and the ratio to the
+// raw message rate of the same broker in the same run (same clients, same-size opaque payloads,
+// a plain mqtt.js subscriber over TCP, QoS 1).
 // Rates step up until a step loses messages or falls behind; the best sustained step counts.
 // The two ladders alternate step by step, so a change in the machine's load hits both.
 // Target ratio >= 0.5.
@@ -11,7 +13,8 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { CONTROLLER_USERNAME } from '../controller/broker/acl.js';
 import { startEmbeddedBroker } from '../controller/broker/embedded.js';
-import { connectControllerLink } from '../controller/broker/link.js';
+import { attachEmbeddedLink } from '../controller/broker/embedded-link.js';
+import type { ControllerLink } from '../controller/broker/link.js';
 import { createCounters, openDatabase } from '../controller/store/db.js';
 import { createTelemetryService } from '../controller/telemetry/service.js';
 import type { PublisherStep } from './telemetry-publisher.js';
@@ -158,21 +161,15 @@ export async function run(): Promise<void> {
     let rawCount = 0;
     raw.on('message', () => rawCount++);
 
-    // Telemetry: the controller link feeding the telemetry service (SQLite flush every second).
+    // Telemetry: the controller's link feeding the telemetry service (SQLite flush every
+    // second); attached for the telemetry steps only, so the broker delivers each message once.
     const db = openDatabase(join(dir, 'controller.db'));
     const service = createTelemetryService({
       db,
       counters: createCounters(db),
       clock: { now: () => Date.now() },
     });
-    const link = await connectControllerLink({
-      url,
-      username: CONTROLLER_USERNAME,
-      password: 'bench-controller',
-      clientId: `${CONTROLLER_USERNAME}-bench`,
-    });
-    link.on('telemetry', (id, p) => void service.ingest(id, p));
-    await link.client.unsubscribeAsync(TELEMETRY_FILTER);
+    let link: ControllerLink | undefined;
 
     const rawSide: Side = {
       label: 'raw',
@@ -186,13 +183,18 @@ export async function run(): Promise<void> {
       label: 'telemetry',
       opaque: false,
       received: () => service.stats().accepted,
-      subscribe: () => link.client.subscribeAsync(TELEMETRY_FILTER, { qos: 1 }),
-      unsubscribe: () => link.client.unsubscribeAsync(TELEMETRY_FILTER),
+      subscribe: async () => {
+        link = await attachEmbeddedLink(broker.aedes);
+        link.on('telemetry', (id, p) => void service.ingest(id, p));
+      },
+      unsubscribe: async () => {
+        await link?.close();
+        link = undefined;
+      },
       steps: [],
     };
     await ladders(child, [rawSide, telemetrySide]);
     await raw.endAsync();
-    await link.close();
     service.close();
     const stats = service.stats();
     db.close();

@@ -19,6 +19,7 @@ import { deviceGauges } from './api/metrics.js';
 import type { RoutePlugin } from './api/services.js';
 import { CONTROLLER_USERNAME } from './broker/acl.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
+import { attachEmbeddedLink } from './broker/embedded-link.js';
 import { connectControllerLink, type ControllerLink } from './broker/link.js';
 import { brokerPlan, controllerPaths, type ControllerConfig } from './config.js';
 import { createDeviceTracker } from './devices/tracker.js';
@@ -203,6 +204,7 @@ export async function startController(
     let advertised: string;
     let agentProtocol: 4 | 5;
     let linkAuth = { username: CONTROLLER_USERNAME, password: controllerSecret };
+    let embedded: EmbeddedBroker | undefined;
     if (plan.kind === 'embedded') {
       const o = plan.options;
       const broker: EmbeddedBroker = await startEmbeddedBroker({
@@ -218,6 +220,7 @@ export async function startController(
         },
         onPresence: (id, online) => onPresence(id, online),
       });
+      embedded = broker;
       stack.push({
         name: 'broker',
         // Disconnect clients first: the listeners' close() waits for every open socket, and
@@ -251,23 +254,29 @@ export async function startController(
       counters.add('broker_connection_errors');
       log.warn({ link: which, code: err.code }, err.message);
     };
-    const link = await connectControllerLink({
-      url: brokerUrl,
-      ...linkAuth,
-      clientId: `${CONTROLLER_USERNAME}-main`,
-      protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
-      onDropped: (reason, err) => dropped(reason, err),
-      onConnectionError: connectionError('main'),
-    });
+    // The embedded broker is attached in process (embedded-link.ts); an external one over MQTT
+    // with two client ids, control and chunk data.
+    const link = embedded
+      ? await attachEmbeddedLink(embedded.aedes, { onDropped: dropped })
+      : await connectControllerLink({
+          url: brokerUrl,
+          ...linkAuth,
+          clientId: `${CONTROLLER_USERNAME}-main`,
+          protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
+          onDropped: (reason, err) => dropped(reason, err),
+          onConnectionError: connectionError('main'),
+        });
     stack.push({ name: 'link', stop: () => link.close() });
-    const dataLink = await connectControllerLink({
-      url: brokerUrl,
-      ...linkAuth,
-      clientId: `${CONTROLLER_USERNAME}-data`,
-      protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
-      publishOnly: true,
-      onConnectionError: connectionError('data'),
-    });
+    const dataLink = embedded
+      ? await attachEmbeddedLink(embedded.aedes, { publishOnly: true })
+      : await connectControllerLink({
+          url: brokerUrl,
+          ...linkAuth,
+          clientId: `${CONTROLLER_USERNAME}-data`,
+          protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
+          publishOnly: true,
+          onConnectionError: connectionError('data'),
+        });
     stack.push({ name: 'data link', stop: () => dataLink.close() });
     const gate = createLinkGate(link, 100_000, () => counters.add('dropped_gate_overflow'));
 

@@ -42,7 +42,8 @@ export interface ControllerLinkOptions {
 export const CONTROLLER_SESSION_EXPIRY_S = 7 * 24 * 3600;
 
 export interface ControllerLink {
-  readonly client: MqttClient;
+  /** The MQTT connection (absent for the in-process link of the embedded broker). */
+  readonly client?: MqttClient;
   on(kind: DeviceTopicKind, handler: DeviceMessageHandler): void;
   publish(
     topic: string,
@@ -52,10 +53,62 @@ export interface ControllerLink {
   close(): Promise<void>;
 }
 
-export async function connectControllerLink(opts: ControllerLinkOptions): Promise<ControllerLink> {
+/**
+ * Routing shared by both links: device messages by topic kind to one handler each, held until
+ * the kind's handler exists (up to `holdLimit`), dropped and counted when the topic is malformed
+ * or the handler throws.
+ */
+export function createDeviceRouter(opts: {
+  readonly onDropped?: (reason: string, err: BmfError) => void;
+  readonly holdLimit?: number;
+}) {
   const handlers = new Map<DeviceTopicKind, DeviceMessageHandler>();
   const held: [DeviceTopicKind, string, Uint8Array][] = [];
   const holdLimit = opts.holdLimit ?? 100_000;
+  const dropped = opts.onDropped ?? (() => undefined);
+  const deliver = (kind: DeviceTopicKind, deviceId: string, bytes: Uint8Array) => {
+    const handler = handlers.get(kind);
+    if (!handler) {
+      if (held.length < holdLimit) held.push([kind, deviceId, bytes]);
+      else dropped('held_overflow', bmfError('BMF_ERR_BROKER', { reason: 'hold limit reached' }));
+      return;
+    }
+    try {
+      const r = handler(deviceId, bytes);
+      if (r) r.catch((e: unknown) => dropped(kind, toBmfError(e)));
+    } catch (e) {
+      dropped(kind, toBmfError(e));
+    }
+  };
+  return {
+    /** A message as it arrived on `topic`. */
+    route(topic: string, payload: Uint8Array): void {
+      let parsed;
+      try {
+        parsed = parseTopic(topic);
+      } catch (e) {
+        dropped('topic', toBmfError(e));
+        return;
+      }
+      if (parsed.kind === 'broadcastChunk') return;
+      if (TOPIC_SPECS[parsed.kind].publisher !== 'device') return;
+      deliver(parsed.kind, parsed.deviceId, payload);
+    },
+    on(kind: DeviceTopicKind, handler: DeviceMessageHandler): void {
+      if (TOPIC_SPECS[kind].publisher !== 'device') {
+        throw bmfError('BMF_ERR_INTERNAL', { reason: `${kind} is not published by devices` });
+      }
+      handlers.set(kind, handler);
+      const mine = held.filter(([k]) => k === kind);
+      if (mine.length === 0) return;
+      held.splice(0, held.length, ...held.filter(([k]) => k !== kind));
+      for (const [k, id, bytes] of mine) deliver(k, id, bytes);
+    },
+  };
+}
+
+export async function connectControllerLink(opts: ControllerLinkOptions): Promise<ControllerLink> {
+  const router = createDeviceRouter(opts);
   const protocolVersion = opts.protocolVersion ?? 4;
   const persistent = opts.publishOnly !== true;
   const mqttOpts: IClientOptions = {
@@ -73,40 +126,11 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
     reconnectOnConnackError: true,
     connectTimeout: 10_000,
   };
-  const dropped = opts.onDropped ?? (() => undefined);
-  const deliver = (kind: DeviceTopicKind, deviceId: string, bytes: Uint8Array) => {
-    const handler = handlers.get(kind);
-    if (!handler) {
-      if (held.length < holdLimit) held.push([kind, deviceId, bytes]);
-      else dropped('held_overflow', bmfError('BMF_ERR_BROKER', { reason: 'hold limit reached' }));
-      return;
-    }
-    try {
-      const r = handler(deviceId, bytes);
-      if (r) r.catch((e: unknown) => dropped(kind, toBmfError(e)));
-    } catch (e) {
-      dropped(kind, toBmfError(e));
-    }
-  };
-
   // Listeners go on before CONNACK can arrive: a resumed session's queue follows it at once.
   const client: MqttClient = mqtt.connect(opts.url, mqttOpts);
-  client.on('message', (topic, payload) => {
-    let parsed;
-    try {
-      parsed = parseTopic(topic);
-    } catch (e) {
-      dropped('topic', toBmfError(e));
-      return;
-    }
-    if (parsed.kind === 'broadcastChunk') return;
-    if (TOPIC_SPECS[parsed.kind].publisher !== 'device') return;
-    deliver(
-      parsed.kind,
-      parsed.deviceId,
-      new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength),
-    );
-  });
+  client.on('message', (topic, payload) =>
+    router.route(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)),
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       const settle = (err?: Error) => {
@@ -143,16 +167,7 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
 
   return {
     client,
-    on(kind, handler) {
-      if (TOPIC_SPECS[kind].publisher !== 'device') {
-        throw bmfError('BMF_ERR_INTERNAL', { reason: `${kind} is not published by devices` });
-      }
-      handlers.set(kind, handler);
-      const mine = held.filter(([k]) => k === kind);
-      if (mine.length === 0) return;
-      held.splice(0, held.length, ...held.filter(([k]) => k !== kind));
-      for (const [k, id, bytes] of mine) deliver(k, id, bytes);
-    },
+    on: router.on,
     async publish(topic, payload, { qos, retain }) {
       await client.publishAsync(
         topic,
