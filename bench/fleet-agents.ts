@@ -6,66 +6,20 @@
 // Baseline in the same run: the same rollout to N lightweight wire-protocol devices
 // (controller/fleet), which fetch and verify every byte but load no model.
 // Env: BMF_FLEET_AGENTS (50,100), BMF_FLEET_PROCESSES (2).
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { compileModel } from '../controller/compile/index.js';
 import { loadControllerConfig } from '../controller/config.js';
 import { startFleet } from '../controller/fleet/fleet.js';
 import type { ProcessMemory } from '../controller/fleet/processes.js';
 import { startController } from '../controller/main.js';
-import { packBundle, sha256File } from '../controller/package/pack.js';
-import { signBundleDir } from '../shared/bundle/dir.js';
-import { parsePreprocessSpec } from '../shared/preprocess/index.js';
 import { createKeystore } from '../shared/trust/keystore.js';
-import { exampleDir } from '../demo/models.js';
+import { buildFp32Bundle } from '../demo/models.js';
 import { startAgentFleet } from '../simulate/fleet.js';
 
 const mib = (b: number) => `${(b / 1048576).toFixed(0)} MiB`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-
-/** The FP32 simulator bundle of the Fashion-MNIST sample, signed with the controller's key. */
-async function fashionMnistFp32(keysDir: string, work: string): Promise<string> {
-  const example = await exampleDir();
-  const modelPath = join(example, 'model.onnx');
-  const specJson = JSON.parse(await readFile(join(example, 'preprocess.json'), 'utf8')) as unknown;
-  const compiled = await compileModel({
-    modelPath,
-    chip: 'bm1684x',
-    precision: 'fp32',
-    preprocess: parsePreprocessSpec(specJson),
-    outDir: join(work, 'fp32'),
-  });
-  const golden: { path: string; label: number }[] = [];
-  for (let label = 0; label < 10; label++) {
-    const dir = join(example, 'eval', String(label));
-    for (const f of (await readdir(dir)).sort().slice(0, 5))
-      golden.push({ path: join(dir, f), label });
-  }
-  const out = join(work, 'bundle-fp32');
-  await packBundle({
-    bmodelPath: compiled.bmodelPath,
-    name: 'fashion-mnist',
-    version: '1.0.0',
-    sequence: 1,
-    chips: ['bm1684x'],
-    precision: 'fp32',
-    preprocess: specJson,
-    labelsPath: join(example, 'labels.txt'),
-    golden,
-    provenance: {
-      sourceModelSha256: await sha256File(modelPath),
-      toolchain: 'bmfleet-sim',
-      toolchainVersion: '0.1.0',
-    },
-    metadata: { modeledLatency: compiled.report.modeledLatency },
-    outDir: out,
-    now: new Date(),
-  });
-  await signBundleDir(out, await createKeystore(keysDir).signers('bundle'));
-  return out;
-}
 
 /** Highest RSS per process seen until stop(), asked every 250 ms. */
 function samplePeaks(memory: () => Promise<ProcessMemory[]>): { stop(): Promise<number[]> } {
@@ -143,7 +97,12 @@ export async function run(): Promise<void> {
   }
 
   try {
-    const dir = await fashionMnistFp32(join(dataDir, 'keys'), join(dataDir, 'build'));
+    const { dir } = await buildFp32Bundle({
+      workDir: join(dataDir, 'build'),
+      signers: await createKeystore(join(dataDir, 'keys')).signers('bundle'),
+      chip: 'bm1684x',
+      now: new Date(),
+    });
     const bundle = String((await call('POST', '/v1/bundles', { dir })).digest);
     console.log(
       `fleet-agents: Fashion-MNIST FP32 simulator bundle ${bundle.slice(0, 12)}, ${processes} processes; ` +

@@ -47,73 +47,111 @@ async function goldenImages(example: string, perClass: number) {
   return out;
 }
 
-export async function buildModels(opts: {
-  readonly workDir: string;
-  readonly signers: readonly Signer[];
-  readonly chip: 'bm1684x';
-  readonly now: Date;
-}): Promise<BuiltModels> {
+/** What both bundles share: the sample's paths, preprocessing, golden set and provenance. */
+async function sample() {
   const example = await exampleDir();
   const modelPath = join(example, 'model.onnx');
   const specJson = JSON.parse(await readFile(join(example, 'preprocess.json'), 'utf8')) as unknown;
-  const spec = parsePreprocessSpec(specJson);
-  const labels = parseLabels(await readFile(join(example, 'labels.txt'), 'utf8'));
-  const calibration = (await readdir(join(example, 'calibration')))
-    .sort()
-    .map((f) => join(example, 'calibration', f));
-  const golden = await goldenImages(example, 5);
-  const sourceModelSha256 = await sha256File(modelPath);
-
-  const compiled = await compileModel({
+  return {
+    example,
     modelPath,
+    specJson,
+    spec: parsePreprocessSpec(specJson),
+    golden: await goldenImages(example, 5),
+    calibration: (await readdir(join(example, 'calibration')))
+      .sort()
+      .map((f) => join(example, 'calibration', f)),
+    sourceModelSha256: await sha256File(modelPath),
+  };
+}
+
+type Sample = Awaited<ReturnType<typeof sample>>;
+
+function bundleCommon(s: Sample, chip: 'bm1684x', now: Date) {
+  return {
+    name: 'fashion-mnist',
+    chips: [chip],
+    preprocess: s.specJson,
+    labelsPath: join(s.example, 'labels.txt'),
+    golden: s.golden,
+    calibrationImages: s.calibration,
+    now,
+  };
+}
+
+/**
+ * The FP32 simulator bundle of the sample (compiled, packed, signed) in `workDir/bundle-fp32`;
+ * also what the real-agent fleet benchmark rolls out.
+ */
+export async function buildFp32Bundle(
+  opts: BuildOptions,
+  s?: Sample,
+): Promise<BuiltModels['fp32']> {
+  const smp = s ?? (await sample());
+  const compiled = await compileModel({
+    modelPath: smp.modelPath,
     chip: opts.chip,
     precision: 'fp32',
-    preprocess: spec,
+    preprocess: smp.spec,
     outDir: join(opts.workDir, 'fp32'),
   });
-  const quantized = await quantizeModel({
-    modelPath,
-    calibrationDir: join(example, 'calibration'),
-    evalDir: join(example, 'eval'),
-    chip: opts.chip,
-    spec,
-    labels,
-    outDir: join(opts.workDir, 'int8'),
-    method: 'kl',
-  });
-
-  const common = {
-    name: 'fashion-mnist',
-    chips: [opts.chip] as const,
-    preprocess: specJson,
-    labelsPath: join(example, 'labels.txt'),
-    golden,
-    calibrationImages: calibration,
-    now: opts.now,
-  };
-  const fp32Latency = compiled.report.modeledLatency;
-  const fp32Dir = join(opts.workDir, 'bundle-fp32');
+  const dir = join(opts.workDir, 'bundle-fp32');
   await packBundle({
-    ...common,
-    chips: [...common.chips],
+    ...bundleCommon(smp, opts.chip, opts.now),
     bmodelPath: compiled.bmodelPath,
     version: '1.0.0',
     sequence: 1,
     precision: 'fp32',
-    provenance: { sourceModelSha256, toolchain: 'bmfleet-sim', toolchainVersion: '0.1.0' },
-    metadata: { modeledLatency: fp32Latency },
-    outDir: fp32Dir,
+    provenance: {
+      sourceModelSha256: smp.sourceModelSha256,
+      toolchain: 'bmfleet-sim',
+      toolchainVersion: '0.1.0',
+    },
+    metadata: { modeledLatency: compiled.report.modeledLatency },
+    outDir: dir,
+  });
+  await signBundleDir(dir, opts.signers);
+  const cosine = Math.min(...(compiled.report.validation?.outputs ?? []).map((o) => o.cosine));
+  const latency = compiled.report.modeledLatency;
+  return {
+    dir,
+    cosine,
+    ...(latency && 'perImageMs' in latency && latency.perImageMs !== undefined
+      ? { modeledMs: latency.perImageMs }
+      : {}),
+  };
+}
+
+export interface BuildOptions {
+  readonly workDir: string;
+  readonly signers: readonly Signer[];
+  readonly chip: 'bm1684x';
+  readonly now: Date;
+}
+
+export async function buildModels(opts: BuildOptions): Promise<BuiltModels> {
+  const s = await sample();
+  const labels = parseLabels(await readFile(join(s.example, 'labels.txt'), 'utf8'));
+  const fp32 = await buildFp32Bundle(opts, s);
+  const quantized = await quantizeModel({
+    modelPath: s.modelPath,
+    calibrationDir: join(s.example, 'calibration'),
+    evalDir: join(s.example, 'eval'),
+    chip: opts.chip,
+    spec: s.spec,
+    labels,
+    outDir: join(opts.workDir, 'int8'),
+    method: 'kl',
   });
   const int8Dir = join(opts.workDir, 'bundle-int8');
   await packBundle({
-    ...common,
-    chips: [...common.chips],
+    ...bundleCommon(s, opts.chip, opts.now),
     bmodelPath: quantized.files.bmodel,
     version: '1.0.0-int8',
     sequence: 2,
     precision: 'int8',
     provenance: {
-      sourceModelSha256,
+      sourceModelSha256: s.sourceModelSha256,
       toolchain: 'bmfleet-sim',
       toolchainVersion: '0.1.0',
       calibrationMethod: 'kl',
@@ -121,19 +159,10 @@ export async function buildModels(opts: {
     metadata: { modeledLatency: quantized.report.modeledLatency },
     outDir: int8Dir,
   });
-  await signBundleDir(fp32Dir, opts.signers);
   await signBundleDir(int8Dir, opts.signers);
-
-  const cosine = Math.min(...(compiled.report.validation?.outputs ?? []).map((o) => o.cosine));
   const acc = quantized.report.accuracy;
   return {
-    fp32: {
-      dir: fp32Dir,
-      cosine,
-      ...(fp32Latency && 'perImageMs' in fp32Latency && fp32Latency.perImageMs !== undefined
-        ? { modeledMs: fp32Latency.perImageMs }
-        : {}),
-    },
+    fp32,
     int8: {
       dir: int8Dir,
       ...(acc ? { top1Fp32: acc.top1Fp32, top1Int8: acc.top1Int8, agreement: acc.agreement } : {}),

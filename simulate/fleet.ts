@@ -7,7 +7,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { enrolDevices, simulatedDeviceIds } from '../controller/fleet/enrol.js';
+import {
+  enrolDevices,
+  simulatedDeviceIds,
+  type SimulatedFleetOptions,
+} from '../controller/fleet/enrol.js';
 import {
   siblingWorker,
   startFleetProcesses,
@@ -15,16 +19,7 @@ import {
 } from '../controller/fleet/processes.js';
 import type { AgentsParentMessage, AgentsStart } from './protocol.js';
 
-export interface AgentFleetOptions {
-  readonly controllerUrl: string;
-  readonly token: string;
-  readonly devices: number;
-  readonly processes: number;
-  readonly prefix?: string;
-  /** First device number (several fleets against one controller). */
-  readonly offset?: number;
-  readonly chip?: string;
-  readonly tags?: Readonly<Record<string, string>>;
+export interface AgentFleetOptions extends SimulatedFleetOptions {
   /** Base of the agents' state dirs; a new temp dir (removed by stop) when absent. */
   readonly stateRoot?: string;
   /** Simulator timing: `modeled` (the default) reports the cost model's device latency. */
@@ -32,9 +27,6 @@ export interface AgentFleetOptions {
   readonly telemetryIntervalMs?: number;
   /** Agent log lines on the workers' stderr. */
   readonly verbose?: boolean;
-  readonly onActive?: (id: string, bundle: string) => void;
-  /** Agents started so far over all processes. */
-  readonly onStarted?: (devices: number) => void;
 }
 
 export interface AgentFleet {

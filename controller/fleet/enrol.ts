@@ -14,6 +14,18 @@ export interface EnrolOptions {
   readonly concurrency?: number;
 }
 
+/** What both simulated fleets (controller/fleet, simulate/) take: who, how many, where. */
+export interface SimulatedFleetOptions extends EnrolOptions {
+  readonly devices: number;
+  readonly processes: number;
+  readonly prefix?: string;
+  /** First device number (several fleets against one controller). */
+  readonly offset?: number;
+  readonly onActive?: (id: string, bundle: string) => void;
+  /** Devices started so far over all processes. */
+  readonly onStarted?: (devices: number) => void;
+}
+
 /** What POST /v1/devices answered for one device. */
 export interface Enrolment {
   readonly id: string;

@@ -1,24 +1,11 @@
 // The fleet simulator: enrol N devices through the controller's REST API (exactly like
 // `bmfleet device add`), then run them in P child processes (worker.ts) so the controller and
 // broker see N real MQTT connections. Progress arrives over IPC.
-import { enrolDevices, simulatedDeviceIds } from './enrol.js';
+import { enrolDevices, simulatedDeviceIds, type SimulatedFleetOptions } from './enrol.js';
 import { siblingWorker, startFleetProcesses, type ProcessMemory } from './processes.js';
 import type { ParentMessage, WorkerMessage } from './protocol.js';
 
-export interface FleetOptions {
-  readonly controllerUrl: string;
-  readonly token: string;
-  readonly devices: number;
-  readonly processes: number;
-  readonly prefix?: string;
-  /** First device number (several fleets against one controller). */
-  readonly offset?: number;
-  readonly chip?: string;
-  readonly tags?: Readonly<Record<string, string>>;
-  readonly onActive?: (id: string, bundle: string) => void;
-  /** Devices started so far over all processes. */
-  readonly onStarted?: (devices: number) => void;
-}
+export type FleetOptions = SimulatedFleetOptions;
 
 export interface Fleet {
   readonly ids: readonly string[];
