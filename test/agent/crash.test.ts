@@ -1,12 +1,13 @@
 // kill -9 at every step boundary of an update and during chunk writes: on restart the agent must
 // serve the old or the new bundle, fully verified (it re-verifies from the store before loading),
 // never a mix, and then converge to the new one. Real child processes, a real broker.
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
+import type { Test } from 'tap';
+import { exitOf, spawnForTest } from '../helpers/processes.js';
 import { agentConfig, waitFor } from './helpers/agent-env.js';
 import { startFakeController } from './helpers/fake-controller.js';
 import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
@@ -20,8 +21,15 @@ interface Child {
   api: string | undefined;
 }
 
-function spawnAgent(configPath: string, onLine: (line: string, child: Child) => void): Child {
-  const proc = spawn(
+// Each agent is ended by the test's teardown whatever happens (its whole process group), so a
+// failed or timed-out run leaves no agent behind.
+function spawnAgent(
+  t: Test,
+  configPath: string,
+  onLine: (line: string, child: Child) => void,
+): Child {
+  const proc = spawnForTest(
+    t,
     process.execPath,
     ['--import', 'tsx', 'cli/entry.ts', 'agent', '--config', configPath, '--verbose'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
@@ -39,7 +47,9 @@ function spawnAgent(configPath: string, onLine: (line: string, child: Child) => 
 async function serving(child: Child): Promise<string | undefined> {
   if (!child.api) return undefined;
   try {
-    const r = (await (await fetch(`${child.api}/v1/models`)).json()) as {
+    // Bounded: a request to an agent being killed must not hang the wait that polls it.
+    const res = await fetch(`${child.api}/v1/models`, { signal: AbortSignal.timeout(5_000) });
+    const r = (await res.json()) as {
       models: { bundleDigest: string }[];
     };
     return r.models[0]?.bundleDigest;
@@ -48,12 +58,13 @@ async function serving(child: Child): Promise<string | undefined> {
   }
 }
 
-function exited(child: Child): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.proc.exitCode !== null || child.proc.signalCode !== null) resolve();
-    else child.proc.once('exit', () => resolve());
-  });
+const exited = (child: Child): Promise<void> => exitOf(child.proc);
+
+interface StateFile {
+  active: { A?: string };
 }
+const readState = async (stateDir: string): Promise<StateFile> =>
+  JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')) as StateFile;
 
 // Where to kill: a line the agent prints (step boundaries), or 'chunks' (mid-transfer).
 const KILL_POINTS = [
@@ -96,7 +107,7 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
   // Start serving a first bundle.
   let current = makeBundle(keys, 'tiny-a', { sequence: 1, variant: 1 });
   await publish(1, current);
-  let child = spawnAgent(configPath, () => undefined);
+  let child = spawnAgent(t, configPath, () => undefined);
   await waitFor(
     'first bundle served',
     async () => (await serving(child)) === current.digest,
@@ -119,7 +130,7 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
       killed = true;
       c.proc.kill('SIGKILL');
     };
-    child = spawnAgent(configPath, (line, c) => {
+    child = spawnAgent(t, configPath, (line, c) => {
       if (point !== 'chunks' && line.startsWith(point) && c.api) kill(c);
     });
     await waitFor(
@@ -127,16 +138,18 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
       async () => (await serving(child)) === current.digest,
       60_000,
     );
-    const stateNow = JSON.parse(await readFile(join(config.stateDir, 'state.json'), 'utf8')) as {
-      active: { A?: string };
-    };
-    await waitFor(`state settled before ${point}`, async () => {
-      const st = JSON.parse(await readFile(join(config.stateDir, 'state.json'), 'utf8')) as {
-        active: { A?: string };
-      };
-      return st.active.A === current.digest;
-    });
-    t.ok(stateNow.active.A !== undefined);
+    // Serving comes before the state file names the bundle (the agent loads, then records), so
+    // wait for the record rather than read it once; it names exactly the served bundle.
+    await waitFor(
+      `state names the served bundle before ${point}`,
+      async () => (await readState(config.stateDir)).active.A === current.digest,
+      60_000,
+    );
+    t.equal(
+      (await readState(config.stateDir)).active.A,
+      current.digest,
+      `recorded before ${point}`,
+    );
     armed = true;
     if (point === 'chunks') killAtChunks = () => kill(child);
     await publish(sequence, next);
@@ -144,7 +157,7 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
     await exited(child);
 
     // Restart: the old or the new bundle, verified, never a mix or nothing.
-    child = spawnAgent(configPath, () => undefined);
+    child = spawnAgent(t, configPath, () => undefined);
     await waitFor(
       `serving after kill at ${point}`,
       async () => (await serving(child)) !== undefined,
@@ -155,9 +168,7 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
       after === current.digest || after === next.digest,
       `after kill at "${point}": old or new (${after === next.digest ? 'new' : 'old'})`,
     );
-    const state = JSON.parse(await readFile(join(config.stateDir, 'state.json'), 'utf8')) as {
-      active: { A?: string };
-    };
+    const state = await readState(config.stateDir);
     t.ok(
       state.active.A === current.digest || state.active.A === next.digest,
       `state names old or new at "${point}"`,
