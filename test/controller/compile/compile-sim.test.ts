@@ -167,30 +167,36 @@ t.test('test images go through the shared preprocessing', async (t) => {
 });
 
 const fashionDir = new URL('../../../examples/fashion-mnist/', import.meta.url);
-t.test('examples/fashion-mnist compiles to a validated FP32 sim BMODEL', async (t) => {
-  const modelPath = new URL('model.onnx', fashionDir).pathname;
-  const specPath = new URL('preprocess.json', fashionDir).pathname;
-  if (!existsSync(modelPath) || !existsSync(specPath)) {
-    t.comment('examples/fashion-mnist/model.onnx or preprocess.json not present yet');
-    t.pass('skipped: sample model absent');
-    return;
-  }
-  const dir = t.testdir({});
-  const calibration = new URL('calibration/', fashionDir).pathname;
-  const images = ['00153.png', '00157.png']
-    .map((f) => join(calibration, f))
-    .filter((p) => existsSync(p));
-  const r = await compileModel({
-    modelPath,
-    chip: 'bm1684x',
-    precision: 'fp32',
-    preprocess: parsePreprocessSpec(JSON.parse(readFileSync(specPath, 'utf8'))),
-    outDir: dir,
-    ...(images.length ? { testInputs: images } : {}),
-  });
-  const model = loadOnnx(new Uint8Array(readFileSync(modelPath)));
-  const stage = readBmodel(new Uint8Array(readFileSync(r.bmodelPath))).nets[0]?.stages[0];
-  t.equal(stage?.inputs[0]?.name, graphInputs(model)[0]?.name);
-  t.ok((r.report.validation?.outputs[0]?.cosine ?? 0) >= 0.99999);
-  t.ok('perImageMs' in r.report.modeledLatency, 'cost model gave a modeled latency');
-});
+const fashionModel = new URL('model.onnx', fashionDir).pathname;
+const fashionSpec = new URL('preprocess.json', fashionDir).pathname;
+t.test(
+  'examples/fashion-mnist compiles to a validated FP32 sim BMODEL',
+  {
+    skip:
+      existsSync(fashionModel) && existsSync(fashionSpec)
+        ? false
+        : 'examples/fashion-mnist/model.onnx or preprocess.json is absent',
+  },
+  async (t) => {
+    const modelPath = fashionModel;
+    const specPath = fashionSpec;
+    const dir = t.testdir({});
+    const calibration = new URL('calibration/', fashionDir).pathname;
+    const images = ['00153.png', '00157.png']
+      .map((f) => join(calibration, f))
+      .filter((p) => existsSync(p));
+    const r = await compileModel({
+      modelPath,
+      chip: 'bm1684x',
+      precision: 'fp32',
+      preprocess: parsePreprocessSpec(JSON.parse(readFileSync(specPath, 'utf8'))),
+      outDir: dir,
+      ...(images.length ? { testInputs: images } : {}),
+    });
+    const model = loadOnnx(new Uint8Array(readFileSync(modelPath)));
+    const stage = readBmodel(new Uint8Array(readFileSync(r.bmodelPath))).nets[0]?.stages[0];
+    t.equal(stage?.inputs[0]?.name, graphInputs(model)[0]?.name);
+    t.ok((r.report.validation?.outputs[0]?.cosine ?? 0) >= 0.99999);
+    t.ok('perImageMs' in r.report.modeledLatency, 'cost model gave a modeled latency');
+  },
+);

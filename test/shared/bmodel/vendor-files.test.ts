@@ -37,8 +37,7 @@ const dir = vendorDir();
 const { files } = fixtureJson<{ files: FileFacts[] }>('vendor-files.json');
 
 if (!dir) {
-  console.log(`# skipping vendor BMODEL facts: ${VENDOR_SKIP_REASON}`);
-  t.pass(`skipped: ${VENDOR_SKIP_REASON}`);
+  for (const f of files) t.test(f.file, { skip: VENDOR_SKIP_REASON }, () => undefined);
 } else {
   for (const f of files) {
     t.test(f.file, async (t) => {

@@ -46,8 +46,13 @@ const specs = [
 ].map((s) => parsePreprocessSpec(s));
 
 if (!existsSync(join(dir, photos[0] as string))) {
-  console.log(`# photo folder ${dir} is missing: call-path test skipped (set BMFLEET_PHOTO_DIR)`);
-  t.plan(0, `photo folder ${dir} missing`);
+  t.test(
+    'calibrationTensor and requestTensor give identical bytes',
+    {
+      skip: `photo folder ${dir} is missing (set BMFLEET_PHOTO_DIR)`,
+    },
+    () => undefined,
+  );
 } else {
   t.test('calibrationTensor and requestTensor give identical bytes', async (t) => {
     const seen = new Set<string>();
