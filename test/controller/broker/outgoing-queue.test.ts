@@ -72,17 +72,30 @@ t.test('a PUBREL takes its PUBLISH place by message id; unknown packets fail', a
   t.equal(q.clear('c', 9)?.topic, 'pubrel');
 });
 
-t.test('thousands in flight: every operation stays cheap', async (t) => {
+t.test('thousands in flight: each update and clear finds its own packet', async (t) => {
+  // Correctness at scale only; the cost per operation at this backlog is a benchmark
+  // (npm run bench -- outgoing-queue), not a wall-clock assertion that a loaded machine breaks.
   const q = createOutgoingQueues<P>(copy);
   const n = 50_000;
-  const t0 = performance.now();
+  const id = (i: number) => i % 65535 || 65535;
   for (let i = 1; i <= n; i++) {
     q.enqueue('c', pub(i));
-    q.update('c', { ...pub(i), messageId: i % 65535 || 65535 });
+    q.update('c', { ...pub(i), messageId: id(i) });
   }
-  for (let i = 1; i <= n; i++) q.clear('c', i % 65535 || 65535);
-  const ms = performance.now() - t0;
+  t.equal(q.size('c'), n, 'all queued');
+  t.same(
+    q
+      .snapshot('c')
+      .slice(-2)
+      .map((p) => [p.topic, p.messageId]),
+    [
+      [`t${n - 1}`, id(n - 1)],
+      [`t${n}`, id(n)],
+    ],
+    'in order, each with its id',
+  );
+  let wrong = 0;
+  for (let i = 1; i <= n; i++) if (q.clear('c', id(i))?.topic !== `t${i}`) wrong++;
+  t.equal(wrong, 0, 'each clear returned the packet with that id');
   t.equal(q.size('c'), 0);
-  // The array-scanning store took seconds for this; generous bound for a loaded machine.
-  t.ok(ms < 2000, `${n} enqueue/update/clear in ${ms.toFixed(0)} ms`);
 });
