@@ -10,7 +10,7 @@ import { parseSignedRoot } from '../../shared/trust/root.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   bmfleet bundle build  --bmodel F [--golden F] [--labels F] [--extra F]... --manifest partial.json --out DIR
   bmfleet bundle sign   DIR [--keys KEYDIR]
   bmfleet bundle verify DIR --root root.json [--chip ${CHIPS.join('|')}] [--installed-sequence N]

@@ -2,7 +2,7 @@
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mqtt://HOST:PORT]
+export const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mqtt://HOST:PORT]
                           [--data-dir DIR] [--api-host HOST] [--api-port N] [--broker-port N]
        bmfleet controller --mosquitto-acl [--config controller.json]
 Configuration: defaults < --config file < BMFLEET_* variables < flags.

@@ -14,7 +14,7 @@ import {
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   bmfleet device add NAME --chip bm1684x [--tag site=berlin ...] [--out agent.json]
   bmfleet device list [--json]
   bmfleet device show NAME [--json]
