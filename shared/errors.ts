@@ -69,11 +69,12 @@ export const errorCatalogue = {
     status: 403,
   },
   BMF_ERR_TRUST_UNKNOWN_KEY: {
-    message: 'signature by unknown or unauthorised key {keyId} for role {role}',
+    message:
+      'signature by key {keyId} is not trusted for role {role}: the root trusts {expected} for it',
     status: 403,
   },
   BMF_ERR_TRUST_THRESHOLD: {
-    message: 'role {role} needs {threshold} valid signatures, got {valid}',
+    message: 'role {role} needs {threshold} valid signatures by {expected}, got {valid}',
     status: 403,
   },
   BMF_ERR_TRUST_EXPIRED: { message: '{what} expired at {expires}', status: 403 },
@@ -230,11 +231,19 @@ export const errorCatalogue = {
 export type ErrorCode = keyof typeof errorCatalogue;
 export type ErrorDetails = Readonly<Record<string, string | number | boolean | undefined>>;
 
+/**
+ * The message: the code's template with details filled in, then two optional details any error
+ * may carry: `lookedIn` (the file or directory the check read, e.g. the trust root) and `hint`
+ * (what the user can do about it).
+ */
 function render(template: string, details: ErrorDetails): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+  const text = template.replace(/\{(\w+)\}/g, (whole, name: string) => {
     const v = details[name];
     return v === undefined ? whole : String(v);
   });
+  const lookedIn = details.lookedIn === undefined ? '' : ` (looked in ${details.lookedIn})`;
+  const hint = details.hint === undefined ? '' : `; hint: ${details.hint}`;
+  return `${text}${lookedIn}${hint}`;
 }
 
 export class BmfError extends Error {
