@@ -23,6 +23,10 @@ export const errorCatalogue = {
   BMF_ERR_IO: { message: 'I/O error on {path}: {reason}', status: 500 },
   BMF_ERR_ABORTED: { message: 'operation aborted: {reason}', status: 503 },
   BMF_ERR_TIMEOUT: { message: 'timed out after {ms} ms: {reason}', status: 504 },
+  BMF_ERR_FILE_EXISTS: {
+    message: '{path} already exists: pass --force to replace it, or choose another path',
+    status: 409,
+  },
 
   // --- BMODEL container (shared/bmodel) ---
   BMF_ERR_BMODEL_TRUNCATED: {
