@@ -4,7 +4,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { bmfError, toBmfError } from '../shared/errors.js';
+import { bmfError, isBmfError, toBmfError } from '../shared/errors.js';
 import type { BmfError } from '../shared/errors.js';
 import { parseRoot, parseSignedRoot } from '../shared/trust/root.js';
 import type { Root } from '../shared/trust/root.js';
@@ -62,9 +62,23 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
-async function loadRoot(path: string): Promise<Root> {
-  const json = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  return 'signed' in json ? parseSignedRoot(json).root : parseRoot(json);
+/** The pinned root: embedded in the config (`root`) or read from `rootFile`. */
+async function loadRoot(config: Pick<AgentConfig, 'root' | 'rootFile'>): Promise<Root> {
+  const where = config.root !== undefined ? 'agent config field root' : config.rootFile;
+  try {
+    const json = (config.root ?? JSON.parse(await readFile(config.rootFile, 'utf8'))) as Record<
+      string,
+      unknown
+    >;
+    return 'signed' in json ? parseSignedRoot(json).root : parseRoot(json);
+  } catch (e) {
+    if (isBmfError(e)) throw bmfError(e.code, { ...e.details, lookedIn: where }, { cause: e });
+    throw bmfError('BMF_ERR_TRUST_ROOT_INVALID', {
+      reason: (e as Error).message,
+      lookedIn: where,
+      hint: 'bmfleet device add --out agent.json writes a config with the root embedded',
+    });
+  }
 }
 
 export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {}): Agent {
@@ -286,7 +300,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         join(dir, 'outbox', 'events'),
         config.telemetry.outboxLimit,
       );
-      rootDoc = await loadRoot(config.rootFile);
+      rootDoc = await loadRoot(config);
       // 2. the link (messages are handled once the sync context below exists)
       const fetcherRef: { current?: ReturnType<typeof createBlobFetcher> } = {};
       link = createAgentLink({

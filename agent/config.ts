@@ -3,7 +3,8 @@
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
 import { CHIPS } from '../shared/bundle/manifest.js';
-import { loadConfig } from '../shared/config/load.js';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { deepFreeze, loadConfig } from '../shared/config/load.js';
 import type { LoadConfigOptions } from '../shared/config/load.js';
 
 export const AgentConfigSchema = Type.Object(
@@ -22,8 +23,13 @@ export const AgentConfigSchema = Type.Object(
     ),
     /** Blob store, partial transfers, state file and outboxes live here. */
     stateDir: Type.String({ minLength: 1 }),
-    /** Pinned trust root (a signed root envelope, as `bmfleet keys init` writes it). */
-    rootFile: Type.String({ minLength: 1 }),
+    /**
+     * Pinned trust root file (a signed root envelope, as `bmfleet keys init` writes it); a
+     * relative path is relative to the config file. Not read when `root` is given.
+     */
+    rootFile: Type.String({ minLength: 1, default: 'root.json' }),
+    /** The pinned trust root embedded (self-contained agent.json, `device add --out`). */
+    root: Type.Optional(Type.Unknown()),
     runtime: Type.Union([Type.Literal('auto'), Type.Literal('bmrt'), Type.Literal('sim')], {
       default: 'auto',
     }),
@@ -75,5 +81,10 @@ export const AgentConfigSchema = Type.Object(
 export type AgentConfig = Static<typeof AgentConfigSchema>;
 
 export function loadAgentConfig(options: LoadConfigOptions): Readonly<AgentConfig> {
-  return loadConfig(AgentConfigSchema, { envPrefix: 'BMFLEET_AGENT', ...options });
+  const config = loadConfig(AgentConfigSchema, { envPrefix: 'BMFLEET_AGENT', ...options });
+  const fromElsewhere =
+    options.flags?.rootFile !== undefined || options.env?.BMFLEET_AGENT_ROOT_FILE !== undefined;
+  if (!options.file || fromElsewhere || isAbsolute(config.rootFile)) return config;
+  // A relative rootFile in agent.json names the file beside it, wherever the agent runs from.
+  return deepFreeze({ ...config, rootFile: resolve(dirname(options.file), config.rootFile) });
 }

@@ -12,101 +12,124 @@ export interface CommandContext {
 /** A command returns its exit code. */
 export type CommandRun = (ctx: CommandContext) => Promise<number>;
 
+/** What a command module exports: its runner and its usage text (printed for --help / -h). */
+export interface CommandModule {
+  readonly run: CommandRun;
+  readonly USAGE: string;
+}
+
 interface CommandEntry {
   readonly summary: string;
-  readonly load: () => Promise<CommandRun>;
+  readonly load: () => Promise<CommandModule>;
 }
 
 // Registry: name -> lazy loader. Parts add their commands here.
 export const commands: Record<string, CommandEntry> = {
   package: {
     summary: 'pack a compiled BMODEL, golden set, labels and provenance into a bundle directory',
-    load: async () => (await import('./commands/package.js')).run,
+    load: () => import('./commands/package.js'),
   },
   agent: {
     summary: 'run the on-device agent (agent --config agent.json)',
-    load: async () => (await import('./commands/agent.js')).run,
+    load: () => import('./commands/agent.js'),
   },
   version: {
     summary: 'print the bmfleet version',
-    load: async () => (await import('./commands/version.js')).run,
+    load: () => import('./commands/version.js'),
   },
   keys: {
     summary: 'create, rotate and show signing keys and the root of trust',
-    load: async () => (await import('./commands/keys.js')).run,
+    load: () => import('./commands/keys.js'),
   },
   bundle: {
     summary: 'build, sign, verify and inspect model bundles',
-    load: async () => (await import('./commands/bundle.js')).run,
+    load: () => import('./commands/bundle.js'),
   },
   bmodel: {
     summary: 'inspect a BMODEL (bmodel inspect FILE [--json])',
-    load: async () => (await import('./commands/bmodel.js')).run,
+    load: () => import('./commands/bmodel.js'),
   },
   compile: {
     summary: 'compile an ONNX model to a validated BMODEL (sim, tpu-mlir or tpu-nntc)',
-    load: async () => (await import('./commands/compile.js')).run,
+    load: () => import('./commands/compile.js'),
   },
   quantize: {
     summary: 'quantize an ONNX model to an INT8 BMODEL automatically (calibration + search)',
-    load: async () => (await import('./commands/quantize.js')).run,
+    load: () => import('./commands/quantize.js'),
   },
   umodel: {
     summary: 'step-by-step INT8: umodel export|calibrate|evaluate|build',
-    load: async () => (await import('./commands/umodel.js')).run,
+    load: () => import('./commands/umodel.js'),
   },
   controller: {
     summary: 'run the fleet controller (broker, registry, rollouts, telemetry, REST API)',
-    load: async () => (await import('./commands/controller.js')).run,
+    load: () => import('./commands/controller.js'),
   },
   device: {
     summary: 'enrol and manage devices: device add|list|show|rm',
-    load: async () => (await import('./commands/device.js')).run,
+    load: () => import('./commands/device.js'),
   },
   model: {
     summary: 'controller registry: model list|bundles|show|push',
-    load: async () => (await import('./commands/model.js')).run,
+    load: () => import('./commands/model.js'),
   },
   rollout: {
     summary:
       'staged rollouts: rollout create|list|show|events|pause|resume|approve|cancel|rollback',
-    load: async () => (await import('./commands/rollout.js')).run,
+    load: () => import('./commands/rollout.js'),
   },
   experiment: {
     summary: 'A/B experiments: experiment create|list|show|start|report|promote|abort',
-    load: async () => (await import('./commands/experiment.js')).run,
+    load: () => import('./commands/experiment.js'),
   },
   telemetry: {
     summary: 'fleet telemetry: telemetry show|group',
-    load: async () => (await import('./commands/telemetry.js')).run,
+    load: () => import('./commands/telemetry.js'),
   },
   simulate: {
     summary: 'run N simulated devices against a controller (simulate --devices N)',
-    load: async () => (await import('./commands/simulate.js')).run,
+    load: () => import('./commands/simulate.js'),
   },
 };
+
+/** True when the arguments ask for help (before a `--` that ends the options). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+const asUsage = (text: string): string =>
+  `${(text.startsWith('usage:') ? text : `usage: ${text}`).trimEnd()}\n`;
 
 function usage(): string {
   const rows = Object.entries(commands)
     .map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
     .join('\n');
-  return `usage: bmfleet <command> [options]\n\ncommands:\n${rows}\n`;
+  return (
+    `usage: bmfleet <command> [options]\n       bmfleet <command> --help   (or -h) for its usage\n` +
+    `       bmfleet --version      (or -V)\n\ncommands:\n${rows}\n`
+  );
 }
 
 export async function main(ctx: CommandContext): Promise<number> {
-  const [name, ...rest] = ctx.argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  const [first, ...rest] = ctx.argv;
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
     ctx.stdout.write(usage());
-    return name ? 0 : 2;
+    return first ? 0 : 2;
   }
+  const name = first === '--version' || first === '-V' ? 'version' : first;
   const entry = commands[name];
   if (!entry) {
     ctx.stderr.write(`bmfleet: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
   try {
-    const run = await entry.load();
-    return await run({ ...ctx, argv: rest });
+    const command = await entry.load();
+    if (wantsHelp(rest)) {
+      ctx.stdout.write(asUsage(command.USAGE));
+      return 0;
+    }
+    return await command.run({ ...ctx, argv: rest });
   } catch (e) {
     const err = toBmfError(e);
     ctx.stderr.write(`${err.code}: ${err.message}\n`);

@@ -4,6 +4,7 @@
 //   blob server -> rollout executor -> telemetry -> REST API
 // Device messages are held at a gate until every part is built, so nothing the broker delivers
 // right after connect (a persistent session's queue) reaches a part that does not exist yet.
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -51,6 +52,8 @@ export interface StartOptions {
 export interface ControllerHandle {
   readonly apiUrl: string;
   readonly brokerUrl: string;
+  /** The keystore the controller signs assignments with and verifies pushed bundles against. */
+  readonly keysDir: string;
   /** The operator token when this start generated it (print it once), else undefined. */
   readonly generatedToken?: string;
   readonly api: FastifyInstance;
@@ -301,6 +304,13 @@ export async function startController(
       blobDir: paths.blobDir,
       root: () => keys.readRoot(),
       clock,
+      trustContext: {
+        lookedIn: join(paths.keysDir, 'root.json'),
+        hint:
+          `sign bundles with this controller's keys (bmfleet bundle sign DIR --keys ${paths.keysDir}), ` +
+          'or start the controller with --keys-dir (keysDir in controller.json) naming the ' +
+          'directory you signed with',
+      },
     });
     const assignments = createAssignmentService({
       db,
@@ -424,6 +434,7 @@ export async function startController(
     return {
       apiUrl,
       brokerUrl,
+      keysDir: paths.keysDir,
       ...(generatedToken ? { generatedToken } : {}),
       api,
       blobStats: () => blobs.stats(),

@@ -23,6 +23,10 @@ export const errorCatalogue = {
   BMF_ERR_IO: { message: 'I/O error on {path}: {reason}', status: 500 },
   BMF_ERR_ABORTED: { message: 'operation aborted: {reason}', status: 503 },
   BMF_ERR_TIMEOUT: { message: 'timed out after {ms} ms: {reason}', status: 504 },
+  BMF_ERR_FILE_EXISTS: {
+    message: '{path} already exists: pass --force to replace it, or choose another path',
+    status: 409,
+  },
 
   // --- BMODEL container (shared/bmodel) ---
   BMF_ERR_BMODEL_TRUNCATED: {
@@ -69,11 +73,12 @@ export const errorCatalogue = {
     status: 403,
   },
   BMF_ERR_TRUST_UNKNOWN_KEY: {
-    message: 'signature by unknown or unauthorised key {keyId} for role {role}',
+    message:
+      'signature by key {keyId} is not trusted for role {role}: the root trusts {expected} for it',
     status: 403,
   },
   BMF_ERR_TRUST_THRESHOLD: {
-    message: 'role {role} needs {threshold} valid signatures, got {valid}',
+    message: 'role {role} needs {threshold} valid signatures by {expected}, got {valid}',
     status: 403,
   },
   BMF_ERR_TRUST_EXPIRED: { message: '{what} expired at {expires}', status: 403 },
@@ -230,11 +235,19 @@ export const errorCatalogue = {
 export type ErrorCode = keyof typeof errorCatalogue;
 export type ErrorDetails = Readonly<Record<string, string | number | boolean | undefined>>;
 
+/**
+ * The message: the code's template with details filled in, then two optional details any error
+ * may carry: `lookedIn` (the file or directory the check read, e.g. the trust root) and `hint`
+ * (what the user can do about it).
+ */
 function render(template: string, details: ErrorDetails): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
+  const text = template.replace(/\{(\w+)\}/g, (whole, name: string) => {
     const v = details[name];
     return v === undefined ? whole : String(v);
   });
+  const lookedIn = details.lookedIn === undefined ? '' : ` (looked in ${details.lookedIn})`;
+  const hint = details.hint === undefined ? '' : `; hint: ${details.hint}`;
+  return `${text}${lookedIn}${hint}`;
 }
 
 export class BmfError extends Error {

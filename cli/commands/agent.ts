@@ -2,7 +2,7 @@
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage: bmfleet agent --config agent.json [--device-id ID] [--broker URL] [--state-dir DIR]
+export const USAGE = `usage: bmfleet agent --config agent.json [--device-id ID] [--broker URL] [--state-dir DIR]
                      [--runtime auto|bmrt|sim] [--api-host HOST] [--api-port N] [--verbose]
 Configuration: --config file < BMFLEET_AGENT_* variables < flags.`;
 

@@ -4,7 +4,7 @@ import { bmodelInfoJson, formatBmodelInfo, readBmodelFile } from '../../shared/b
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = 'bmfleet bmodel inspect FILE [--json]';
+export const USAGE = 'bmfleet bmodel inspect FILE [--json]';
 
 export const run: CommandRun = async (ctx) => {
   const [sub, ...rest] = ctx.argv;

@@ -1,6 +1,7 @@
 // `bmfleet bundle build|sign|verify|inspect`: thin shell over shared/bundle and shared/trust.
 import { readFile } from 'node:fs/promises';
-import { bmfError } from '../../shared/errors.js';
+import { resolve } from 'node:path';
+import { bmfError, isBmfError, type ErrorCode } from '../../shared/errors.js';
 import { buildBundle, type BuildInput } from '../../shared/bundle/build.js';
 import { readBundleDir, signBundleDir, verifyBundleDir } from '../../shared/bundle/dir.js';
 import { readJsonLimited } from '../../shared/bundle/layout.js';
@@ -10,7 +11,7 @@ import { parseSignedRoot } from '../../shared/trust/root.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   bmfleet bundle build  --bmodel F [--golden F] [--labels F] [--extra F]... --manifest partial.json --out DIR
   bmfleet bundle sign   DIR [--keys KEYDIR]
   bmfleet bundle verify DIR --root root.json [--chip ${CHIPS.join('|')}] [--installed-sequence N]
@@ -35,6 +36,12 @@ function parse(argv: readonly string[]) {
     USAGE,
   );
 }
+
+const SIGNER_ERRORS: readonly ErrorCode[] = [
+  'BMF_ERR_TRUST_UNKNOWN_KEY',
+  'BMF_ERR_TRUST_THRESHOLD',
+  'BMF_ERR_TRUST_BAD_SIGNATURE',
+];
 
 type Values = ReturnType<typeof parse>['values'];
 
@@ -86,12 +93,24 @@ export const run: CommandRun = async (ctx) => {
       return 0;
     }
     case 'verify': {
-      const { root } = parseSignedRoot(await readFile(need(values.root, '--root'), 'utf8'));
+      const rootFile = need(values.root, '--root');
+      const { root } = parseSignedRoot(await readFile(rootFile, 'utf8'));
       const v = await verifyBundleDir(need(dir, 'DIR'), {
         root,
         chip: chipFlag(values.chip),
         installedSequence: sequenceFlag(values['installed-sequence']),
         now: new Date(),
+      }).catch((e: unknown) => {
+        if (!isBmfError(e) || !SIGNER_ERRORS.includes(e.code)) throw e;
+        throw bmfError(
+          e.code,
+          {
+            ...e.details,
+            lookedIn: resolve(rootFile),
+            hint: 'verify against the root.json of the keystore that signed the bundle (bundle sign --keys DIR writes DIR/root.json)',
+          },
+          { cause: e },
+        );
       });
       const m = v.manifest;
       out(`OK ${m.name} ${m.version} sequence ${m.sequence} digest ${v.digest}\n`);

@@ -11,7 +11,7 @@ import { bmfError } from '../../shared/errors.js';
 import { parsePreprocessSpec } from '../../shared/preprocess/index.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE =
+export const USAGE =
   'bmfleet compile --model m.onnx --chip bm1684x --precision fp32|fp16|bf16 --preprocess spec.json ' +
   "[--input-shapes '[[1,3,224,224]]'] [--target sim|tpu-mlir|tpu-nntc] [--test-input img.png ...] " +
   '[--name NET] [--json] --out DIR';

@@ -2,10 +2,13 @@
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mqtt://HOST:PORT]
-                          [--data-dir DIR] [--api-host HOST] [--api-port N] [--broker-port N]
+export const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mqtt://HOST:PORT]
+                          [--data-dir DIR] [--keys-dir DIR] [--api-host HOST] [--api-port N]
+                          [--broker-port N]
        bmfleet controller --mosquitto-acl [--config controller.json]
 Configuration: defaults < --config file < BMFLEET_* variables < flags.
+--keys-dir is the keystore \`bmfleet keys init --dir DIR\` wrote and \`bundle sign --keys DIR\` signs
+with (default DATA_DIR/keys, created on first start when empty; BMFLEET_KEYS_DIR sets it too).
 --mosquitto-acl prints the topic ACL for an external Mosquitto (acl_file) and exits.`;
 
 function parse(argv: readonly string[]) {
@@ -15,6 +18,7 @@ function parse(argv: readonly string[]) {
       config: { type: 'string' },
       broker: { type: 'string' },
       'data-dir': { type: 'string' },
+      'keys-dir': { type: 'string' },
       'api-host': { type: 'string' },
       'api-port': { type: 'string' },
       'broker-port': { type: 'string' },
@@ -39,6 +43,7 @@ export const run: CommandRun = async (ctx) => {
     flags: {
       'broker.url': v.broker,
       dataDir: v['data-dir'],
+      keysDir: v['keys-dir'],
       'api.host': v['api-host'],
       'api.port': v['api-port'],
       ...(v['broker-port'] !== undefined ? { 'broker.embedded.port': v['broker-port'] } : {}),
@@ -56,7 +61,9 @@ export const run: CommandRun = async (ctx) => {
       `operator token (shown once; also in ${config.dataDir}/operator-token):\n  ${handle.generatedToken}\n`,
     );
   }
-  ctx.stdout.write(`controller ready: api ${handle.apiUrl} broker ${handle.brokerUrl}\n`);
+  ctx.stdout.write(
+    `controller ready: api ${handle.apiUrl} broker ${handle.brokerUrl} keys ${handle.keysDir}\n`,
+  );
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGINT', done);

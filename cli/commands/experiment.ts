@@ -23,7 +23,7 @@ import {
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   bmfleet experiment create --id ID --a DIGEST --b DIGEST [--ids a,b] [--chip C] [--tag k=v ...]
         [--cohorts SHARE_B [--stratify chip|TAG] | --traffic WEIGHT_B | --shadow RATE]
         [--stages e2e,infer] [--latency-mde 0.05] [--accuracy-mde 0.02]

@@ -5,7 +5,7 @@ import { ROLES, type RoleName } from '../../shared/trust/root.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   bmfleet keys init   [--dir KEYDIR] [--expires-days N]
   bmfleet keys rotate root|bundle|assignment [--dir KEYDIR] [--expires-days N]
   bmfleet keys show   [--dir KEYDIR] [--json]

@@ -13,7 +13,7 @@ import {
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   bmfleet model list [--json]
   bmfleet model bundles [--model NAME] [--json]
   bmfleet model show DIGEST [--json]

@@ -10,7 +10,7 @@ import { bmfError } from '../../shared/errors.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE =
+export const USAGE =
   'bmfleet package --bmodel F --preprocess spec.json --name N --version V --sequence S ' +
   '--chip C [--chip C] --precision P --source-model m.onnx [--labels labels.txt] ' +
   '[--golden DIR] [--golden-per-class N] [--calibration DIR] [--toolchain NAME] [--toolchain-version V] ' +

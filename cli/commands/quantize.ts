@@ -7,7 +7,7 @@ import { createProgressSink } from '../../controller/quantize/progress.js';
 import { quantizeModel } from '../../controller/quantize/quantize-model.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage: bmfleet quantize --model m.onnx --calibration DIR [--eval DIR] --chip bm1684x
+export const USAGE = `usage: bmfleet quantize --model m.onnx --calibration DIR [--eval DIR] --chip bm1684x
          [--preprocess spec.json] [--labels labels.txt] --out DIR
          [--method auto|kl|mse|max|percentile9999] [--max-float-layers N] [--json]`;
 

@@ -12,7 +12,7 @@ import {
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   bmfleet rollout create BUNDLE_DIGEST [--ids a,b] [--chip C] [--tag k=v ...]
         [--groups 10%,50%,100% | 1,5,rest] [--success-threshold PCT] [--approval]
         [--error-percent PCT | --error-count N] [--min-finished N] [--on-error pause|rollback]

@@ -11,7 +11,7 @@ import type { Fleet } from '../../controller/fleet/fleet.js';
 /** Without --agents: real agents up to this many devices, lightweight ones beyond. */
 export const REAL_AGENTS_UP_TO = 200;
 
-const USAGE = `usage: bmfleet simulate --devices N [--agents real|light] [--processes P]
+export const USAGE = `usage: bmfleet simulate --devices N [--agents real|light] [--processes P]
                         [--controller URL] [--token TOKEN] [--prefix sim] [--chip bm1684x]
                         [--tag k=v ...] [--state-dir DIR] [--timing modeled|host] [--verbose]
   --agents real   the agent program (simulator runtime, own state dir each under --state-dir,

@@ -4,7 +4,7 @@ import { CLIENT_OPTIONS, clientFrom, formatTable, writeJson } from '../http-clie
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   bmfleet telemetry show [--bundle DIGEST] [--device ID] [--variant V] [--from T] [--to T] [--json]
   bmfleet telemetry group ROLLOUT_ID N [--json]
 T is an ISO time or ms since the epoch; the default range is the last hour.

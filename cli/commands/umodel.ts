@@ -16,7 +16,7 @@ import {
 import type { CommandContext, CommandRun } from '../main.js';
 import { parseCount } from './quantize.js';
 
-const USAGE = `usage:
+export const USAGE = `usage:
   bmfleet umodel export --model m.onnx [--preprocess spec.json] [--labels labels.txt] --out m.fp32umodel
   bmfleet umodel calibrate U --calibration DIR [--method kl|mse|max|percentile9999|auto]
                            [--max-float-layers N] --out DIR      (writes cali_table, qtable, sensitivity.txt)

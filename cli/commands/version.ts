@@ -1,16 +1,26 @@
+// `bmfleet version` (also `bmfleet --version` and `-V`): the version in package.json.
 import { readFileSync } from 'node:fs';
 import type { CommandRun } from '../main.js';
 
-export const run: CommandRun = async (ctx) => {
-  const pkgUrl = new URL('../../package.json', import.meta.url);
-  // dist/cli/commands -> package root is one level further up than in the source tree.
-  let text: string;
-  try {
-    text = readFileSync(pkgUrl, 'utf8');
-  } catch {
-    text = readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
+export const USAGE = 'usage: bmfleet version   (or bmfleet --version, bmfleet -V)';
+
+/** The package version; the source tree and dist/ sit at different depths under the root. */
+export function packageVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'bmfleet' && pkg.version) return pkg.version;
+    } catch {
+      // not at this depth
+    }
   }
-  const pkg = JSON.parse(text) as { version: string };
-  ctx.stdout.write(`bmfleet ${pkg.version}\n`);
+  return 'unknown';
+}
+
+export const run: CommandRun = async (ctx) => {
+  ctx.stdout.write(`bmfleet ${packageVersion()}\n`);
   return 0;
 };

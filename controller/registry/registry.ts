@@ -7,7 +7,7 @@ import { canonicalBytes } from '../../shared/bundle/canonical.js';
 import { verifyBundleDir } from '../../shared/bundle/dir.js';
 import { blobPath as bundleBlobPath } from '../../shared/bundle/layout.js';
 import type { BundleFile, BundleManifest } from '../../shared/bundle/manifest.js';
-import { bmfError } from '../../shared/errors.js';
+import { bmfError, isBmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { Root } from '../../shared/trust/root.js';
 import type { Db } from '../store/db.js';
@@ -49,7 +49,18 @@ export interface RegistryOptions {
   /** The trusted root, or a getter when the root can rotate while the controller runs. */
   readonly root: Root | (() => Root | Promise<Root>);
   readonly clock: RegistryClock;
+  /**
+   * Where the root came from and what to do when a bundle's signer is not in it; added to the
+   * trust errors of importBundleDir so the user sees which keys were expected and where.
+   */
+  readonly trustContext?: { readonly lookedIn: string; readonly hint: string };
 }
+
+const SIGNER_ERRORS = [
+  'BMF_ERR_TRUST_UNKNOWN_KEY',
+  'BMF_ERR_TRUST_THRESHOLD',
+  'BMF_ERR_TRUST_BAD_SIGNATURE',
+] as const;
 
 interface BundleRow {
   digest: string;
@@ -163,7 +174,15 @@ export function createRegistry(opts: RegistryOptions) {
     /** Verify a signed bundle directory against the root and store it; idempotent. */
     async importBundleDir(dir: string): Promise<BundleRecord> {
       const root = typeof opts.root === 'function' ? await opts.root() : opts.root;
-      const verified = await verifyBundleDir(dir, { root, now: new Date(clock.now()) });
+      const verified = await verifyBundleDir(dir, { root, now: new Date(clock.now()) }).catch(
+        (e: unknown) => {
+          const ctx = opts.trustContext;
+          if (!ctx || !isBmfError(e) || !(SIGNER_ERRORS as readonly string[]).includes(e.code)) {
+            throw e;
+          }
+          throw bmfError(e.code, { ...e.details, ...ctx }, { cause: e });
+        },
+      );
       const existing = getBundle(verified.digest);
       if (existing) return existing;
       checkNoClash(verified.digest, verified.manifest);

@@ -89,6 +89,7 @@ export function checkThreshold(
     role: roleName,
     threshold: role.threshold,
     valid: valid.size,
+    expected: role.keyids.join(', ') || '(no key)',
     unknownKeys: unknown.join(',') || undefined,
   };
   const badKey = bad.find((k) => !valid.has(k));

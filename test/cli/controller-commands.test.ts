@@ -1,8 +1,9 @@
 // The controller-facing CLI commands against a real controller, through cli/main.ts.
 import t from 'tap';
 import { PassThrough } from 'node:stream';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadAgentConfig } from '../../agent/config.js';
 import { main } from '../../cli/main.js';
 import { makeSignedBundle, startTestController, tempDir } from '../controller/api/harness.js';
 
@@ -21,7 +22,7 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-t.test('device add writes agent.json (0600) and root.json; list and show', async (t) => {
+t.test('device add --out writes one self-contained agent.json (0600); list and show', async (t) => {
   const dir = await tempDir('bmf-cli-');
   const out = join(dir, 'agent.json');
   const added = await cli(
@@ -36,18 +37,116 @@ t.test('device add writes agent.json (0600) and root.json; list and show', async
     out,
   );
   t.equal(added.code, 0, added.err);
+  t.match(added.out, `bmfleet agent --config ${out}`);
   const cfg = JSON.parse(await readFile(out, 'utf8'));
   t.equal(cfg.deviceId, 'cli-1');
+  t.equal(cfg.rootFile, undefined, 'the root is embedded, no file beside it');
   t.equal((await stat(out)).mode & 0o777, 0o600);
-  t.same(
-    JSON.parse(await readFile(cfg.rootFile, 'utf8')),
-    JSON.parse(await readFile(join(ctl.dataDir, 'keys/root.json'), 'utf8')),
-  );
+  t.same(cfg.root, JSON.parse(await readFile(join(ctl.dataDir, 'keys/root.json'), 'utf8')));
+  t.same(await readdir(dir), ['agent.json'], 'nothing else written');
+  const loaded = loadAgentConfig({ file: out, flags: { stateDir: dir } });
+  t.same(loaded.root, cfg.root, 'the agent loads the self-contained form');
   const list = await cli('device', 'list');
   t.match(list.out, /^DEVICE\s+CHIP\s+ONLINE/);
   t.match(list.out, /cli-1\s+bm1684x\s+no/);
   const json = JSON.parse((await cli('device', 'show', 'cli-1', '--json')).out);
   t.same(json.tags, { site: 'berlin' });
+});
+
+t.test(
+  'device add --out-dir creates the directory, agent.json names root.json beside it',
+  async (t) => {
+    const dir = join(await tempDir('bmf-cli-'), 'boards', 'cli-2');
+    const added = await cli('device', 'add', 'cli-2', '--chip', 'bm1684x', '--out-dir', dir);
+    t.equal(added.code, 0, added.err);
+    t.same((await readdir(dir)).sort(), ['agent.json', 'root.json']);
+    const cfg = JSON.parse(await readFile(join(dir, 'agent.json'), 'utf8'));
+    t.equal(cfg.rootFile, 'root.json');
+    t.equal((await stat(join(dir, 'agent.json'))).mode & 0o777, 0o600);
+    const loaded = loadAgentConfig({ file: join(dir, 'agent.json') });
+    t.equal(loaded.rootFile, join(dir, 'root.json'), 'relative to the config file');
+    t.same(
+      JSON.parse(await readFile(loaded.rootFile, 'utf8')),
+      JSON.parse(await readFile(join(ctl.dataDir, 'keys/root.json'), 'utf8')),
+    );
+  },
+);
+
+t.test(
+  'device add never overwrites a file without --force and creates no device then',
+  async (t) => {
+    const dir = await tempDir('bmf-cli-');
+    const out = join(dir, 'agent.json');
+    await writeFile(out, "another controller's agent config\n");
+    const refused = await cli('device', 'add', 'cli-3', '--chip', 'bm1684x', '--out', out);
+    t.equal(refused.code, 1);
+    t.match(refused.err, `BMF_ERR_FILE_EXISTS: ${out} already exists: pass --force`);
+    t.equal(await readFile(out, 'utf8'), "another controller's agent config\n");
+    t.equal((await cli('device', 'show', 'cli-3')).code, 1, 'no device was created');
+    await mkdir(join(dir, 'kit'));
+    await writeFile(join(dir, 'kit', 'root.json'), 'old root\n');
+    const refusedDir = await cli(
+      'device',
+      'add',
+      'cli-3',
+      '--chip',
+      'bm1684x',
+      '--out-dir',
+      join(dir, 'kit'),
+    );
+    t.match(refusedDir.err, /BMF_ERR_FILE_EXISTS: .*kit\/root\.json/);
+    const forced = await cli(
+      'device',
+      'add',
+      'cli-3',
+      '--chip',
+      'bm1684x',
+      '--out',
+      out,
+      '--force',
+    );
+    t.equal(forced.code, 0, forced.err);
+    t.equal(JSON.parse(await readFile(out, 'utf8')).deviceId, 'cli-3');
+  },
+);
+
+t.test('device add rolls the device back when the file cannot be written', async (t) => {
+  const dir = await tempDir('bmf-cli-');
+  const blocker = join(dir, 'a-file');
+  await writeFile(blocker, 'x');
+  const underFile = await cli(
+    'device',
+    'add',
+    'cli-4',
+    '--chip',
+    'bm1684x',
+    '--out',
+    join(blocker, 'agent.json'),
+  );
+  t.equal(underFile.code, 1);
+  t.match(underFile.err, /^BMF_ERR_IO: /);
+  t.equal((await cli('device', 'show', 'cli-4')).code, 1, 'refused before the device exists');
+
+  // A directory where the file should go: found only when writing, after the device exists.
+  const asDir = join(dir, 'agent.json');
+  await mkdir(asDir);
+  const failed = await cli(
+    'device',
+    'add',
+    'cli-4',
+    '--chip',
+    'bm1684x',
+    '--out',
+    asDir,
+    '--force',
+  );
+  t.equal(failed.code, 1);
+  t.match(failed.err, /^BMF_ERR_IO: .*hint: device cli-4 was removed again/);
+  t.equal((await cli('device', 'show', 'cli-4')).code, 1, 'rolled back');
+  await rm(asDir, { recursive: true });
+  const again = await cli('device', 'add', 'cli-4', '--chip', 'bm1684x', '--out', asDir);
+  t.equal(again.code, 0, again.err);
+  t.equal(JSON.parse(await readFile(asDir, 'utf8')).deviceId, 'cli-4');
 });
 
 t.test('errors carry the API code and exit 1; usage errors exit 2', async (t) => {

@@ -33,3 +33,16 @@ t.test('messages render details and keep the code', async (t) => {
   t.same(JSON.parse(JSON.stringify(e)).code, 'BMF_ERR_BMODEL_TRUNCATED');
   t.equal(toBmfError(new Error('boom')).code, 'BMF_ERR_INTERNAL');
 });
+
+t.test('lookedIn and hint details follow the message', async (t) => {
+  const e = bmfError('BMF_ERR_KEYS_MISSING', {
+    dir: 'keys',
+    lookedIn: '/srv/keys',
+    hint: 'run bmfleet keys init --dir /srv/keys',
+  });
+  t.equal(
+    e.message,
+    'signing keys not found in keys: run bmfleet keys init (looked in /srv/keys); hint: run bmfleet keys init --dir /srv/keys',
+  );
+  t.equal(bmfError('BMF_ERR_USAGE', { reason: 'x' }).message, 'bad command line: x');
+});

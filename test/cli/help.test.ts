@@ -1,0 +1,75 @@
+// Every command and every subcommand its usage names answers --help and -h with its usage on
+// stdout and exit 0; --version, -V and `version` print the package version.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { commands, main } from '../../cli/main.js';
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  // No controller runs here: a command that tried to reach one would fail, not print usage.
+  const code = await main({ argv, stdout, stderr, env: { BMFLEET_URL: 'http://127.0.0.1:9' } });
+  return { code, out, err };
+}
+
+/** `bmfleet device add ...` lines of a usage text -> ['add', ...]. */
+function subcommandsOf(name: string, usage: string): string[] {
+  const re = new RegExp(`bmfleet ${name} ([a-z][a-z-]*)(?:\\|([a-z|-]+))?`, 'g');
+  const subs = new Set<string>();
+  for (const m of usage.matchAll(re)) {
+    for (const s of [m[1], ...(m[2]?.split('|') ?? [])]) if (s) subs.add(s);
+  }
+  return [...subs];
+}
+
+const cases: { argv: string[]; name: string }[] = [];
+for (const [name, entry] of Object.entries(commands)) {
+  const { USAGE } = await entry.load();
+  cases.push({ argv: [name], name });
+  for (const sub of subcommandsOf(name, USAGE)) cases.push({ argv: [name, sub], name });
+}
+
+t.ok(cases.length > Object.keys(commands).length + 20, `${cases.length} commands and subcommands`);
+
+for (const c of cases) {
+  for (const flag of ['--help', '-h']) {
+    t.test(`bmfleet ${c.argv.join(' ')} ${flag}`, async (t) => {
+      const r = await cli(...c.argv, flag);
+      t.equal(r.code, 0, r.err);
+      t.equal(r.err, '');
+      t.match(r.out, /^usage:\s/);
+      t.match(r.out, `bmfleet ${c.name}`);
+    });
+  }
+}
+
+t.test('top-level help lists every command and says how to get a command help', async (t) => {
+  for (const argv of [['--help'], ['-h'], ['help']]) {
+    const r = await cli(...argv);
+    t.equal(r.code, 0);
+    for (const name of Object.keys(commands)) t.match(r.out, `  ${name} `);
+    t.match(r.out, /--help/);
+  }
+});
+
+t.test('--version, -V and version print the package version', async (t) => {
+  const { version } = JSON.parse(
+    readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+  );
+  for (const argv of [['--version'], ['-V'], ['version']]) {
+    const r = await cli(...argv);
+    t.equal(r.code, 0, r.err);
+    t.equal(r.out, `bmfleet ${version}\n`);
+  }
+});
+
+t.test('--help after -- is an argument, not a request for help', async (t) => {
+  const r = await cli('bmodel', 'inspect', '--', '--help');
+  t.not(r.code, 0);
+  t.equal(r.out, '');
+});
