@@ -153,6 +153,12 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       timeMs: now(),
     };
   }
+  function targetServed(c: SyncContext): boolean {
+    const target = c.target();
+    if (!target || service.variants.regressed().size > 0) return false;
+    const active = c.current().active;
+    return target.variants.every((v) => active[v.name] === v.bundleDigest);
+  }
   function publishState(): void {
     if (link?.connected()) void link.publish('state', deviceState()).catch(() => undefined);
   }
@@ -405,6 +411,9 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
             }),
         },
         async (signal) => {
+          // Converged with every assigned variant serving its bundle and none regressed: whatever
+          // went wrong before no longer holds, so the device stops reporting itself degraded.
+          if (lastError && targetServed(c)) lastError = '';
           const waiters = idleWaiters;
           idleWaiters = [];
           for (const w of waiters) w();
