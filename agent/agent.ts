@@ -167,6 +167,12 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       timeMs: now(),
     };
   }
+  function targetServed(c: SyncContext): boolean {
+    const target = c.target();
+    if (!target || service.variants.regressed().size > 0) return false;
+    const active = c.current().active;
+    return target.variants.every((v) => active[v.name] === v.bundleDigest);
+  }
   function publishState(): void {
     if (link?.connected()) void link.publish('state', deviceState()).catch(() => undefined);
   }
@@ -216,17 +222,11 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         }
       }
     }
+    // The persisted assignment goes through the same ordered path as live ones: when a newer one
+    // arrived while the models above were loading, this older one is refused there.
     if (st.assignment && (await store.has(st.assignment))) {
       try {
-        const accepted = acceptAssignment({
-          bytes: await store.read(st.assignment),
-          root: rootDoc as Root,
-          deviceId: config.deviceId,
-          installedSequence: undefined,
-          now: new Date(now()),
-        });
-        if (accepted.assignment.sequence >= st.installedSequence)
-          adopt(accepted.assignment, accepted.digest);
+        await takeAssignment(await store.read(st.assignment), store, 'restore');
       } catch (e) {
         reportError(toBmfError(e), { step: 'restore assignment' });
       }
@@ -236,37 +236,70 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   let rootDoc: Root | undefined;
 
   function adopt(a: Parameters<typeof targetOf>[0], digest: string): void {
+    if (!ctx?.assign(targetOf(a))) return;
     assignedDigest = digest;
     health = healthOf(a, config.healthMinRequests);
     service.setTraffic(trafficOf(a));
-    ctx?.assign(targetOf(a));
     kick();
   }
 
-  async function onAssignment(bytes: Uint8Array, store: BlobStore): Promise<void> {
+  // Restored and live assignments run one at a time through takeAssignment, in arrival order,
+  // and compare sequences there: whatever the order, the newest one is the target.
+  let assignments: Promise<void> = Promise.resolve();
+  function takeAssignment(
+    bytes: Uint8Array,
+    store: BlobStore,
+    source: 'live' | 'restore',
+  ): Promise<void> {
+    const run = assignments.then(() => orderedAssignment(bytes, store, source));
+    assignments = run.catch(() => undefined);
+    return run;
+  }
+
+  async function orderedAssignment(
+    bytes: Uint8Array,
+    store: BlobStore,
+    source: 'live' | 'restore',
+  ): Promise<void> {
     const c = ctx;
     if (!c || !rootDoc) return;
-    try {
-      const accepted = acceptAssignment({
-        bytes,
-        root: rootDoc,
-        deviceId: config.deviceId,
-        installedSequence: undefined,
-        now: new Date(now()),
-      });
-      // The retained assignment comes again on every reconnect: the same one is not news.
-      if (accepted.digest === assignedDigest) return;
-      const installed = c.current().installedSequence;
-      if (accepted.assignment.sequence <= installed) {
-        throw bmfError('BMF_ERR_TRUST_ROLLBACK', {
-          what: `assignment for ${config.deviceId}`,
-          sequence: accepted.assignment.sequence,
-          installed,
-        });
+    const accepted = acceptAssignment({
+      bytes,
+      root: rootDoc,
+      deviceId: config.deviceId,
+      installedSequence: undefined,
+      now: new Date(now()),
+    });
+    // The retained assignment comes again on every reconnect: the same one is not news.
+    if (accepted.digest === assignedDigest) return;
+    const sequence = accepted.assignment.sequence;
+    const st = c.current();
+    const persisted = st.assignment === accepted.digest;
+    const newest = Math.max(st.installedSequence, st.assignmentSequence ?? 0, c.assignedSequence());
+    if (source === 'restore') {
+      // Stale: a newer assignment was taken while the restore ran.
+      if (sequence < c.assignedSequence()) {
+        log(`restored assignment ${sequence} is older than ${c.assignedSequence()}: not adopted`);
+        return;
       }
+    } else if (!persisted && sequence <= newest) {
+      throw bmfError('BMF_ERR_TRUST_ROLLBACK', {
+        what: `assignment for ${config.deviceId}`,
+        sequence,
+        installed: newest,
+      });
+    }
+    if (!persisted) {
+      // On disk before the broker hears it was received (the link acknowledges after this).
       const digest = await store.put(accepted.canonical);
-      await c.update((st) => ({ ...st, assignment: digest }));
-      adopt(accepted.assignment, accepted.digest);
+      await c.update((s) => ({ ...s, assignment: digest, assignmentSequence: sequence }));
+    }
+    adopt(accepted.assignment, accepted.digest);
+  }
+
+  async function onAssignment(bytes: Uint8Array, store: BlobStore): Promise<void> {
+    try {
+      await takeAssignment(bytes, store, 'live');
     } catch (e) {
       reportError(toBmfError(e), { step: 'assignment' });
     }
@@ -310,7 +343,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         password: config.broker.password,
         protocolVersion: config.broker.protocolVersion,
         handlers: {
-          assignment: (m) => void onAssignment(m.envelope, store),
+          assignment: (m) => onAssignment(m.envelope, store),
           blobOffer: (m) => fetcherRef.current?.handleOffer(m),
           blobChunk: (m) => fetcherRef.current?.handleChunk(m),
           command: () => kick(),
@@ -392,6 +425,9 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
             }),
         },
         async (signal) => {
+          // Converged with every assigned variant serving its bundle and none regressed: whatever
+          // went wrong before no longer holds, so the device stops reporting itself degraded.
+          if (lastError && targetServed(c)) lastError = '';
           const waiters = idleWaiters;
           idleWaiters = [];
           for (const w of waiters) w();

@@ -21,6 +21,8 @@ export const AgentStateSchema = Type.Object(
     installedSequence: Type.Integer({ minimum: 0 }),
     /** Blob holding the installed signed assignment envelope (to resume after a restart). */
     assignment: Type.Optional(Digest),
+    /** Sequence of that assignment: written with it, before the broker gets its acknowledgement. */
+    assignmentSequence: Type.Optional(Type.Integer({ minimum: 0 })),
     active: PerVariant,
     lastKnownGood: PerVariant,
   },

@@ -50,10 +50,20 @@ export class SyncContext {
     return this.state;
   }
 
-  /** A new verified assignment: earlier rejections no longer apply. */
-  assign(target: AssignedTarget): void {
+  /**
+   * A new verified assignment: earlier rejections no longer apply. One below the target already
+   * held is refused (false): restore and live assignments meet here and the newest sequence wins.
+   */
+  assign(target: AssignedTarget): boolean {
+    if (this.assigned && target.sequence < this.assigned.sequence) return false;
     this.assigned = target;
     this.rejected.clear();
+    return true;
+  }
+
+  /** Sequence of the target currently held (0 before any). */
+  assignedSequence(): number {
+    return this.assigned?.sequence ?? 0;
   }
 
   reject(bundleDigest: string, error: BmfError): void {
@@ -92,6 +102,9 @@ export class SyncContext {
     }
     return {
       installedSequence: this.state.installedSequence,
+      ...(this.state.assignmentSequence !== undefined && {
+        assignedSequence: this.state.assignmentSequence,
+      }),
       blobs: new Set(await this.o.store.list()),
       verified: new Set(this.manifests.keys()),
       staged: new Set(this.specs.keys()),

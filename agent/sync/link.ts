@@ -19,7 +19,11 @@ import type { DeviceTopicKind } from '../../shared/wire/topics.js';
 
 /** Topic kinds the controller publishes to a device, each with its handler. */
 export interface LinkHandlers {
-  assignment(m: WireMessages['SignedAssignment']): void;
+  /**
+   * The QoS 1 acknowledgement is sent when the returned promise settles: resolve it once the
+   * assignment is on disk, so a crash before that gets it delivered again.
+   */
+  assignment(m: WireMessages['SignedAssignment']): void | Promise<void>;
   blobOffer(m: WireMessages['BlobOffer']): void;
   blobChunk(m: WireMessages['BlobChunk']): void;
   command(m: WireMessages['Command']): void;
@@ -89,18 +93,33 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   const client: MqttClient = connect(options.url, clientOptions);
   const subscriptions = INCOMING.map((k) => deviceTopic(k as DeviceTopicKind, deviceId));
 
-  const dispatch: { [K in Incoming]: (bytes: Uint8Array) => void } = {
+  const dispatch: { [K in Incoming]: (bytes: Uint8Array) => void | Promise<void> } = {
     assignment: (b) => handlers.assignment(decodeMessage('SignedAssignment', b)),
     blobOffer: (b) => handlers.blobOffer(decodeMessage('BlobOffer', b)),
     blobChunk: (b) => handlers.blobChunk(decodeMessage('BlobChunk', b)),
     command: (b) => handlers.command(decodeMessage('Command', b)),
   };
 
-  client.on('connect', (ack) => {
-    // A resumed session keeps our subscriptions; a fresh one needs them again.
-    if (!ack.sessionPresent) {
-      void client.subscribeAsync(subscriptions, { qos: 1 }).catch(() => undefined);
+  // mqtt.js sends a QoS 1 PUBACK when handleMessage calls back; the work a message started
+  // (persisting an assignment) is awaited first, so the broker hears "received" only after it.
+  const pending = new Map<number, Promise<void>>();
+  const defaultHandleMessage = client.handleMessage.bind(client);
+  client.handleMessage = (packet, callback) => {
+    const id = packet.messageId;
+    const work = id !== undefined ? pending.get(id) : undefined;
+    if (!work) {
+      defaultHandleMessage(packet, callback);
+      return;
     }
+    if (id !== undefined) pending.delete(id);
+    void work.then(() => defaultHandleMessage(packet, callback));
+  };
+
+  client.on('connect', () => {
+    // Subscribe on every connect, whatever the session-present flag: a resumed session may hold
+    // no queued copy (the last one acknowledged before a crash), and subscribing again makes the
+    // broker send the retained assignment, the current one, which the agent orders by sequence.
+    void client.subscribeAsync(subscriptions, { qos: 1 }).catch(() => undefined);
     void client
       .publishAsync(willTopic(deviceId), Buffer.from(presence(true)), { qos: 1, retain: true })
       .catch(() => undefined);
@@ -108,7 +127,7 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   });
   client.on('offline', () => options.onOffline?.());
   client.on('error', () => undefined); // reconnects on its own; state is visible via connected()
-  client.on('message', (topic, payload) => {
+  client.on('message', (topic, payload, packet) => {
     try {
       const t = parseTopic(topic);
       const kind: Incoming | undefined =
@@ -118,7 +137,13 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
             ? (t.kind as Incoming)
             : undefined;
       if (!kind || (t.kind !== 'broadcastChunk' && t.deviceId !== deviceId)) return;
-      dispatch[kind](payload);
+      const work = dispatch[kind](payload);
+      if (work && packet.messageId !== undefined && packet.qos > 0) {
+        pending.set(
+          packet.messageId,
+          work.catch(() => undefined),
+        );
+      }
     } catch (e) {
       options.onMalformed?.(topic, toBmfError(e));
     }

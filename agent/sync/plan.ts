@@ -24,6 +24,12 @@ export interface Target {
 
 export interface Facts {
   readonly installedSequence: number;
+  /**
+   * Sequence of the newest assignment persisted on disk (state.json), whether it came live or was
+   * restored. A target below it is stale (a restore that lost the race to a newer assignment) and
+   * is never acted on: the newest sequence always wins. Absent means none persisted yet.
+   */
+  readonly assignedSequence?: number;
   /** Blob digests present (and hash-named) in the store. */
   readonly blobs: ReadonlySet<string>;
   /** Bundles whose signed manifest verified (signatures, threshold, expiry, chip). */
@@ -90,6 +96,7 @@ export function planSteps(current: Facts, target: Target | undefined): Step[] {
   // rejects it at the edge and the plan never acts on it either. The installed one itself is
   // planned again after a restart, which converges to nothing when all its variants serve.
   if (target.sequence < current.installedSequence) return steps;
+  if (target.sequence < (current.assignedSequence ?? 0)) return steps;
   const wanted = new Set(target.variants.map((v) => v.name));
   for (const v of target.variants) steps.push(...planVariant(current, target.sequence, v));
   for (const [variant, bundleDigest] of Object.entries(current.active) as [VariantName, string][]) {

@@ -28,7 +28,13 @@ export interface FakeController {
   readonly states: { status: string; active: { variant: string; bundleDigest: string }[] }[];
   /** Corrupt the next send of chunk `index` of `digest` once. */
   tamperOnce(digest: string, index: number): void;
-  assign(deviceId: string, envelope: Uint8Array): Promise<void>;
+  /**
+   * Publish a signed assignment, retained (QoS 1 by default; QoS 0 reaches only connected
+   * devices and the retained copy, never a persistent session's queue).
+   */
+  assign(deviceId: string, envelope: Uint8Array, options?: { qos?: 0 | 1 }): Promise<void>;
+  /** Called for every PUBACK a client sends (a QoS 1 message delivered to it was acknowledged). */
+  onDeviceAck(listener: (clientId: string) => void): void;
   /** Publish arbitrary bytes (malformed-input tests). */
   publishRaw(topic: string, bytes: Uint8Array): Promise<void>;
   /** Stop and restart the broker's listener (an outage); retained state survives. */
@@ -42,6 +48,11 @@ export async function startFakeController(
 ): Promise<FakeController> {
   const chunkSize = options.chunkSize ?? 1024;
   const broker = await Aedes.createBroker();
+  const ackListeners: ((deviceId: string) => void)[] = [];
+  broker.on('ack', (_packet, client) => {
+    // aedes does not always hand back the acknowledged packet, so listeners get the device only.
+    if (client?.id) for (const l of ackListeners) l(client.id);
+  });
   let server: Server = createServer(broker.handle);
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   const actualPort = (server.address() as AddressInfo).port;
@@ -139,13 +150,14 @@ export async function startFakeController(
     events,
     states,
     tamperOnce: (digest, index) => void tampered.add(`${digest}:${index}`),
-    async assign(deviceId, envelope) {
+    async assign(deviceId, envelope, opts = {}) {
       await client.publishAsync(
         deviceTopic('assignment', deviceId),
         Buffer.from(encodeMessage('SignedAssignment', { envelope })),
-        { qos: 1, retain: true },
+        { qos: opts.qos ?? 1, retain: true },
       );
     },
+    onDeviceAck: (listener) => void ackListeners.push(listener),
     async publishRaw(topic, bytes) {
       await client.publishAsync(topic, Buffer.from(bytes), { qos: 1 });
     },
