@@ -292,6 +292,7 @@ export async function startController(
       clock,
       onDropped: dropped,
       onChange: () => onDeviceChange(),
+      ...(embedded ? { connected: (id: string) => embedded.connected(id) } : {}),
     });
     tracker.attach(gate);
     onPresence = (id, online) => tracker.setConnected(id, online);

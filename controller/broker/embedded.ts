@@ -8,30 +8,39 @@ import { createServer as createTlsServer } from 'node:tls';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Duplex } from 'node:stream';
 import { authenticate, mayPublish, maySubscribe, type AuthDeps, type Principal } from './acl.js';
+import { limitFor, preAuthLimit } from './limits.js';
+import { frameGuard, type GuardedConnection, type PacketRefusal } from './packet-guard.js';
 
 export interface EmbeddedBrokerOptions extends AuthDeps {
   readonly host: string;
   readonly port: number;
   readonly tls?: { readonly port: number; readonly certFile: string; readonly keyFile: string };
   readonly wsPort?: number;
-  readonly onDenied?: (
-    what: 'connect' | 'publish' | 'subscribe',
-    who: string,
-    detail: string,
-  ) => void;
+  readonly onDenied?: (what: BrokerDenial, who: string, detail: string) => void;
+  /**
+   * A device's connection state changed: online while at least one authenticated connection
+   * of the device is open (see `connected`).
+   */
   readonly onPresence?: (deviceId: string, online: boolean) => void;
 }
+
+/** What the broker refused: a CONNECT, an ACL decision, or a packet over its size limit. */
+export type BrokerDenial = 'connect' | 'publish' | 'subscribe' | 'packet';
 
 export interface EmbeddedBroker {
   readonly aedes: Aedes;
   readonly port: number;
   readonly tlsPort?: number;
   readonly wsPort?: number;
+  /** Whether the device has an authenticated connection open now. */
+  connected(deviceId: string): boolean;
   close(): Promise<void>;
 }
 
 const principals = new WeakMap<Client, Principal>();
+const guards = new WeakMap<object, GuardedConnection>();
 
 function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -58,6 +67,8 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         return;
       }
       principals.set(client, p);
+      // From here on the principal's own limits apply (limits.ts).
+      guards.get(client.conn)?.setLimit(limitFor(p));
       done(null, true);
     },
     authorizePublish(client, packet, callback) {
@@ -81,17 +92,52 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       callback(null, sub);
     },
   });
+  // Presence follows the connections themselves. aedes' clientDisconnect is not enough: when a
+  // device reconnects while its previous connection is still closing (after a denied publish,
+  // say), the old client's unregister removes the new client from aedes' table and the new
+  // client's own disconnect is then never emitted. So each device's open clients are counted
+  // here, and a client leaves the count when its stream closes, whatever aedes reports.
+  const open = new Map<string, Set<Client>>();
+  const leave = (id: string, client: Client) => {
+    const set = open.get(id);
+    if (!set?.delete(client)) return;
+    if (set.size === 0) {
+      open.delete(id);
+      opts.onPresence?.(id, false);
+    }
+  };
   aedes.on('clientReady', (client) => {
     const p = principals.get(client);
-    if (p?.kind === 'device') opts.onPresence?.(p.id, true);
+    if (p?.kind !== 'device') return;
+    if (client.closed) return;
+    const set = open.get(p.id) ?? new Set<Client>();
+    const first = set.size === 0;
+    set.add(client);
+    open.set(p.id, set);
+    (client.conn as Duplex).once('close', () => leave(p.id, client));
+    if (first) opts.onPresence?.(p.id, true);
   });
   aedes.on('clientDisconnect', (client) => {
     const p = principals.get(client);
-    if (p?.kind === 'device') opts.onPresence?.(p.id, false);
+    if (p?.kind === 'device') leave(p.id, client);
   });
 
+  const refused = (r: PacketRefusal) =>
+    denied(
+      'packet',
+      '(connection)',
+      `${r.reason}: type ${r.head.type}, ${r.head.remaining} bytes > ${r.limit}${r.head.topic ? ` on ${r.head.topic.slice(0, 256)}` : ''}`,
+    );
+  // Every connection is read through the packet guard; the pre-authentication limit applies
+  // until authenticate() names the principal.
+  const handle = (stream: Duplex, req?: unknown) => {
+    const guarded = frameGuard(stream, preAuthLimit, refused);
+    guards.set(guarded.conn, guarded);
+    aedes.handle(guarded.conn, req as never);
+  };
+
   const servers: (Server | HttpServer)[] = [];
-  const tcp = createTcpServer(aedes.handle);
+  const tcp = createTcpServer((socket) => handle(socket));
   servers.push(tcp);
   const port = await listen(tcp, opts.port, opts.host);
 
@@ -99,7 +145,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   if (opts.tls) {
     const tls = createTlsServer(
       { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) },
-      aedes.handle,
+      (socket) => handle(socket),
     );
     servers.push(tls);
     tlsPort = await listen(tls, opts.tls.port, opts.host);
@@ -110,7 +156,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   if (opts.wsPort !== undefined) {
     const http = createHttpServer();
     wss = new WebSocketServer({ server: http });
-    wss.on('connection', (socket, req) => aedes.handle(createWebSocketStream(socket), req));
+    wss.on('connection', (socket, req) => handle(createWebSocketStream(socket), req));
     servers.push(http);
     wsPort = await listen(http, opts.wsPort, opts.host);
   }
@@ -120,6 +166,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     port,
     ...(tlsPort !== undefined ? { tlsPort } : {}),
     ...(wsPort !== undefined ? { wsPort } : {}),
+    connected: (id) => (open.get(id)?.size ?? 0) > 0,
     async close() {
       wss?.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));

@@ -46,6 +46,12 @@ export interface DeviceTrackerOptions {
   readonly onAck?: (deviceId: string, ack: Ack) => void;
   /** A device reported its state or an event (what rollouts watch). */
   readonly onChange?: (deviceId: string) => void;
+  /**
+   * Whether the device has a connection open now, when the broker can say (the embedded one).
+   * Then presence is the connection's, and hello, presence and will messages (which may arrive
+   * after the connection they speak of is gone, or after a newer one opened) do not override it.
+   */
+  readonly connected?: (deviceId: string) => boolean;
 }
 
 type Failure = NonNullable<DeviceObservation['failure']>;
@@ -101,7 +107,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
       const hello = decode('DeviceHello', id, p);
       const registered = devices.require(id);
       hellos.set(id, hello);
-      devices.setPresence(id, true, clock.now());
+      devices.setPresence(id, opts.connected?.(id) ?? true, clock.now());
       if (hello.chip !== registered.chip) {
         recordEvent(
           id,
@@ -125,7 +131,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     },
     presence(id, p) {
       const presence = decode('Presence', id, p);
-      devices.setPresence(id, presence.online, clock.now());
+      devices.setPresence(id, opts.connected?.(id) ?? presence.online, clock.now());
     },
     event(id, p) {
       const e = decode('Event', id, p);
