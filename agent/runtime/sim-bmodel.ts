@@ -15,7 +15,7 @@ export function openSimulatorBmodel(bytes: Uint8Array): OpenedSimulatorBmodel {
   const bmodel = readBmodel(bytes);
   if (!isSimulatorBmodel(bmodel)) {
     throw bmfError('BMF_ERR_RUNTIME_LOAD', {
-      reason: `BMODEL for ${bmodel.chip} carries TPU instructions; the sim runtime runs only simulator BMODELs`,
+      reason: `BMODEL for ${bmodel.chip} carries TPU instructions and needs the bmrt runtime; the sim runtime runs only simulator BMODELs`,
     });
   }
   return { bmodel, onnx: simulatorPayload(bytes, bmodel) };
@@ -25,7 +25,7 @@ export function openSimulatorBmodel(bytes: Uint8Array): OpenedSimulatorBmodel {
 export function refuseSimulatorBmodel(bmodel: Bmodel): void {
   if (isSimulatorBmodel(bmodel)) {
     throw bmfError('BMF_ERR_RUNTIME_SIM_ONLY', {
-      reason: `net ${bmodel.nets[0]?.name ?? '?'} was built by the sim target (ONNX payload, no TPU commands)`,
+      reason: `net ${bmodel.nets[0]?.name ?? '?'} was built by the sim target (ONNX payload, no TPU commands) and needs the sim runtime`,
     });
   }
 }
