@@ -34,7 +34,7 @@ function decodeItem(
     case 'yolov5':
       return spec.outputs.length === 1
         ? decodeYolov5Flat(spec, view(spec.outputs[0] as string), item)
-        : decodeYolov5Heads(spec, spec.outputs.map(view), item);
+        : decodeYolov5Heads(spec, spec.outputs.map(view), [ctx.inputHeight, ctx.inputWidth], item);
     case 'yolov8':
       return decodeYolov8(spec, view(spec.output), item);
     case 'retinaface':
@@ -59,6 +59,7 @@ function decodeItem(
           bbox: view(h.bbox),
           landmark: h.landmark === undefined ? undefined : view(h.landmark),
         })),
+        [ctx.inputHeight, ctx.inputWidth],
         item,
       );
   }

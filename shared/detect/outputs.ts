@@ -80,3 +80,22 @@ export function expectShape(
     });
   }
 }
+
+/** Feature-map size a stride gives on this input (ceil, as strided convolutions with padding). */
+export function expectGrid(
+  decoder: string,
+  name: string,
+  grid: readonly [number, number],
+  stride: number,
+  input: readonly [number, number],
+): void {
+  const want = [Math.ceil(input[0] / stride), Math.ceil(input[1] / stride)];
+  if (grid[0] !== want[0] || grid[1] !== want[1]) {
+    throw bmfError('BMF_ERR_DECODER_OUTPUTS', {
+      decoder,
+      reason:
+        `output ${name} is a ${grid[0]}x${grid[1]} grid; stride ${stride} on a ` +
+        `${input[0]}x${input[1]} input gives ${want[0]}x${want[1]}`,
+    });
+  }
+}

@@ -5,7 +5,7 @@
 // generate_anchor.py (square anchors base_size*scale centred at (base_size-1)/2, shifted by the
 // stride) and bbox_pred/landmark_pred (the "+1" pixel convention of that code base).
 import { Candidates } from './candidates.js';
-import { expectShape, type OutputView } from './outputs.js';
+import { expectGrid, expectShape, type OutputView } from './outputs.js';
 import type { RetinafaceAnchorsDecoder, RetinafacePriorsDecoder } from './spec.js';
 
 const LANDMARKS = 5;
@@ -123,6 +123,7 @@ export interface RetinafaceHeadViews {
 export function decodeRetinafaceAnchors(
   spec: RetinafaceAnchorsDecoder,
   heads: readonly RetinafaceHeadViews[],
+  input: readonly [number, number],
   item: number,
 ): Candidates {
   const thr = spec.score_threshold;
@@ -136,6 +137,7 @@ export function decodeRetinafaceAnchors(
     const H = cls.shape[2] as number;
     const W = cls.shape[3] as number;
     const N = cls.shape[0];
+    expectGrid('retinaface', cls.name, [H, W], head.stride, input);
     expectShape('retinaface', bbox.name, bbox.shape, [N, 4 * A, H, W]);
     if (landmark) expectShape('retinaface', landmark.name, landmark.shape, [N, 10 * A, H, W]);
     const HW = H * W;

@@ -5,7 +5,7 @@
 // score = best class score).
 import { bmfError } from '../errors.js';
 import { Candidates } from './candidates.js';
-import { expectShape, type OutputView } from './outputs.js';
+import { expectGrid, expectShape, type OutputView } from './outputs.js';
 import type { Yolov5Decoder, Yolov8Decoder } from './spec.js';
 
 const logit = (p: number) => (p <= 0 ? -Infinity : p >= 1 ? Infinity : Math.log(p / (1 - p)));
@@ -48,6 +48,7 @@ export function decodeYolov5Flat(spec: Yolov5Decoder, out: OutputView, item: num
 export function decodeYolov5Heads(
   spec: Yolov5Decoder,
   heads: readonly OutputView[],
+  input: readonly [number, number],
   item: number,
 ): Candidates {
   const no = 5 + spec.num_classes;
@@ -75,6 +76,7 @@ export function decodeYolov5Heads(
       kStep = H * W;
       cell = (a, y, x) => (item * na * no + a * no) * H * W + y * W + x;
     }
+    expectGrid('yolov5', out.name, [H, W], stride, input);
     const { data, scale, zero } = out;
     const val = (i: number) => ((data[i] as number) - zero) * scale;
     for (let a = 0; a < na; a++) {
