@@ -65,6 +65,14 @@ export const errorCatalogue = {
   },
   BMF_ERR_TENSOR_SHAPE: { message: 'tensor shape invalid: {reason}', status: 400 },
 
+  // --- detection decoding and metrics (shared/detect) ---
+  BMF_ERR_DECODER_SPEC: { message: 'output decoder invalid at {field}: {reason}', status: 400 },
+  BMF_ERR_DECODER_OUTPUTS: {
+    message: 'decoder {decoder} does not fit the model outputs: {reason}',
+    status: 400,
+  },
+  BMF_ERR_DETECTION_DATA: { message: 'detection data invalid at {field}: {reason}', status: 400 },
+
   // --- bundles and trust (shared/bundle, shared/trust) ---
   BMF_ERR_BUNDLE_MANIFEST: { message: 'bundle manifest invalid at {field}: {reason}', status: 400 },
   BMF_ERR_BUNDLE_FILE_MISSING: { message: 'bundle file missing: {path}', status: 400 },

@@ -12,7 +12,7 @@ import type { CommandRun } from '../main.js';
 
 export const USAGE =
   'bmfleet package --bmodel F --preprocess spec.json --name N --version V --sequence S ' +
-  '--chip C [--chip C] --precision P --source-model m.onnx [--labels labels.txt] ' +
+  '--chip C [--chip C] --precision P --source-model m.onnx [--labels labels.txt] [--decoder decoder.json] ' +
   '[--golden DIR] [--golden-per-class N] [--calibration DIR] [--toolchain NAME] [--toolchain-version V] ' +
   '[--calibration-method M] [--modeled-latency-ms X] --out DIR';
 
@@ -66,6 +66,7 @@ export const run: CommandRun = async (ctx) => {
       precision: { type: 'string' },
       'source-model': { type: 'string' },
       labels: { type: 'string' },
+      decoder: { type: 'string' },
       golden: { type: 'string' },
       calibration: { type: 'string' },
       'golden-per-class': { type: 'string', default: '4' },
@@ -114,6 +115,7 @@ export const run: CommandRun = async (ctx) => {
     precision: pick<Precision>(need('precision'), PRECISIONS, '--precision'),
     preprocess: JSON.parse(await readFile(need('preprocess'), 'utf8')) as unknown,
     ...(v.labels ? { labelsPath: v.labels } : {}),
+    ...(v.decoder ? { decoder: JSON.parse(await readFile(v.decoder, 'utf8')) as unknown } : {}),
     ...(golden ? { golden } : {}),
     ...(v.calibration
       ? {

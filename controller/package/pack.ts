@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { readBmodel, isSimulatorBmodel, simulatorPayload } from '../../shared/bmodel/index.js';
 import { buildBundle, type BuildInput } from '../../shared/bundle/build.js';
 import type { BundleManifest, Chip, Precision } from '../../shared/bundle/manifest.js';
+import { checkDecoderFits, parseDecoderSpec } from '../../shared/detect/index.js';
 import { bmfError } from '../../shared/errors.js';
 import {
   parsePreprocessSpec,
@@ -36,6 +37,11 @@ export interface PackOptions {
   readonly preprocess: unknown;
   readonly labelsPath?: string;
   readonly topK?: number;
+  /**
+   * Output decoder JSON (shared/detect vocabulary); absent means classify (top-k). Checked
+   * against the BMODEL's outputs and the preprocessing's input size before anything is written.
+   */
+  readonly decoder?: unknown;
   readonly golden?: readonly GoldenImage[];
   /**
    * Calibration images: their per-channel input statistics go into metadata.calibrationStats,
@@ -79,6 +85,12 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
     throw bmfError('BMF_ERR_BMODEL_INVALID', { reason: 'BMODEL has no net with an input' });
   }
   const spec = parsePreprocessSpec(opts.preprocess);
+  if (opts.decoder !== undefined) {
+    checkDecoderFits(parseDecoderSpec(opts.decoder), net.stages[0]?.outputs ?? [], {
+      height: spec.resize_dims[0],
+      width: spec.resize_dims[1],
+    });
+  }
   const isSim = isSimulatorBmodel(bmodel);
   const work = await mkdtemp(join(tmpdir(), 'bmf-pack-'));
   try {
@@ -124,6 +136,7 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
         inputs: [{ name: input.name, preprocess: opts.preprocess }],
         outputs: {
           topK: opts.topK ?? 5,
+          ...(opts.decoder !== undefined ? { decoder: opts.decoder as { kind: string } } : {}),
           ...(opts.labelsPath ? { labels: { file: 'labels.txt' } } : {}),
         },
         ...(golden ? { golden } : {}),

@@ -4,6 +4,7 @@
 // vendor toolchain (REFERENCE.md sections 1-3).
 import { Type, type Static } from '@sinclair/typebox';
 import { bmfError, isBmfError } from '../errors.js';
+import { parseDecoderSpec, type DecoderSpec } from '../detect/spec.js';
 import { parsePreprocessSpec } from '../preprocess/spec.js';
 import { deepFreeze } from '../config/load.js';
 import { assertSchema, ISO_TIME_PATTERN, isoToMs, SHA256_HEX_PATTERN } from '../trust/validate.js';
@@ -47,6 +48,12 @@ export const BundleFileSchema = Type.Object(
 // checkSemantics validates it with shared/preprocess's parsePreprocessSpec, and consumers call
 // that parser to get the complete spec.
 const PreprocessJson = Type.Object({}, { additionalProperties: true });
+// The output decoder, carried the same way (shared/detect parseDecoderSpec checks it). Absent
+// means classify (top-k), so bundles made before decoders existed read unchanged.
+const DecoderJson = Type.Object(
+  { kind: Type.String({ maxLength: 32 }) },
+  { additionalProperties: true },
+);
 
 export const BundleManifestSchema = Type.Object(
   {
@@ -79,6 +86,7 @@ export const BundleManifestSchema = Type.Object(
           ]),
         ),
         topK: Type.Integer({ minimum: 1, maximum: 1000 }),
+        decoder: Type.Optional(DecoderJson),
       },
       Strict,
     ),
@@ -141,6 +149,12 @@ function checkSemantics(m: BundleManifest): void {
       invalid(`inputs[${i}].preprocess.${String(e.details.field)}`, String(e.details.reason));
     }
   });
+  try {
+    parseDecoderSpec(m.outputs.decoder);
+  } catch (e) {
+    if (!isBmfError(e, 'BMF_ERR_DECODER_SPEC')) throw e;
+    invalid(`outputs.decoder.${String(e.details.field)}`, String(e.details.reason));
+  }
   const labels = m.outputs.labels;
   if (labels && 'file' in labels) {
     const ref = m.files.find((f) => f.path === labels.file);
@@ -180,4 +194,9 @@ export function bmodelFile(m: BundleManifest): BundleFile {
   const f = m.files.find((x) => x.role === 'bmodel');
   if (!f) invalid('files', 'no bmodel file');
   return f;
+}
+
+/** The bundle's output decoder, complete (parseBundleManifest has already validated it). */
+export function manifestDecoder(m: BundleManifest): DecoderSpec {
+  return parseDecoderSpec(m.outputs.decoder);
 }

@@ -27,7 +27,7 @@ export interface Placement {
   readonly padded: boolean;
 }
 
-type GeometrySpec = Pick<
+export type GeometrySpec = Pick<
   PreprocessSpec,
   'resize_dims' | 'keep_aspect_ratio' | 'keep_ratio_mode' | 'pad_type'
 >;
@@ -67,4 +67,56 @@ export function planPlacement(srcWidth: number, srcHeight: number, spec: Geometr
     height: h,
     padded: false,
   };
+}
+
+/**
+ * The inverse of a placement: tensor coordinates back to source-image pixels,
+ * src = (t - offset) * scale, per axis. One formula serves all three modes: stretch has offset 0,
+ * letterbox offsets by the pad (dstX/dstY), short_side_scale by minus the crop start (srcX/srcY).
+ */
+export interface SourceMapping {
+  readonly scaleX: number;
+  readonly scaleY: number;
+  readonly offsetX: number;
+  readonly offsetY: number;
+  /** Source image size; mapped boxes are clipped to it. */
+  readonly srcWidth: number;
+  readonly srcHeight: number;
+}
+
+export function inversePlacement(
+  place: Placement,
+  srcWidth: number,
+  srcHeight: number,
+): SourceMapping {
+  return {
+    scaleX: srcWidth / place.resizeWidth,
+    scaleY: srcHeight / place.resizeHeight,
+    offsetX: place.dstX - place.srcX,
+    offsetY: place.dstY - place.srcY,
+    srcWidth,
+    srcHeight,
+  };
+}
+
+/** Where a source image of this size lands in the tensor, and the way back. */
+export function sourceMapping(
+  srcWidth: number,
+  srcHeight: number,
+  spec: GeometrySpec,
+): SourceMapping {
+  return inversePlacement(planPlacement(srcWidth, srcHeight, spec), srcWidth, srcHeight);
+}
+
+/** The identity mapping for a tensor of this size (boxes stay in tensor pixels). */
+export function tensorMapping(width: number, height: number): SourceMapping {
+  return { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, srcWidth: width, srcHeight: height };
+}
+
+export function toSourceX(m: SourceMapping, x: number): number {
+  return (x - m.offsetX) * m.scaleX;
+}
+
+export function toSourceY(m: SourceMapping, y: number): number {
+  return (y - m.offsetY) * m.scaleY;
 }

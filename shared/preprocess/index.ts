@@ -19,3 +19,14 @@ export {
 } from './preprocess.js';
 export { toModelTransformArgs, toNntcPreprocessString } from './export.js';
 export { quantize, roundHalfAwayFromZero } from './value-table.js';
+export {
+  planPlacement,
+  inversePlacement,
+  sourceMapping,
+  tensorMapping,
+  toSourceX,
+  toSourceY,
+  type GeometrySpec,
+  type Placement,
+  type SourceMapping,
+} from './geometry.js';

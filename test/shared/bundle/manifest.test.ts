@@ -1,7 +1,11 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { canonicalBytes } from '../../../shared/bundle/canonical.js';
-import { bmodelFile, parseBundleManifest } from '../../../shared/bundle/manifest.js';
+import {
+  bmodelFile,
+  manifestDecoder,
+  parseBundleManifest,
+} from '../../../shared/bundle/manifest.js';
 import { isBmfError } from '../../../shared/errors.js';
 
 const fixture = (name: string): unknown =>
@@ -59,3 +63,12 @@ for (const row of invalid.rows) {
     }
   });
 }
+
+t.test('the output decoder: absent reads as classify, present is carried as signed', async (t) => {
+  t.same(manifestDecoder(parseBundleManifest(valid)), { kind: 'classify' });
+  const decoder = { kind: 'yolov8', output: 'output0', num_classes: 80, score_threshold: 0.3 };
+  const doc = withChange(valid, 'outputs.decoder', decoder);
+  const m = parseBundleManifest(doc);
+  t.same(m.outputs.decoder, decoder, 'defaults are not written into the signed manifest');
+  t.match(manifestDecoder(m), { ...decoder, iou_threshold: 0.45, max_detections: 300 });
+});
