@@ -4,14 +4,25 @@ import { makeTensor, type Tensor } from '../tensor.js';
 import { bmfError } from '../errors.js';
 import {
   checkRawImage,
+  decodePixels,
   DEFAULT_MAX_INPUT_PIXELS,
   probeEncoded,
   resizeToPlacement,
   type RawImage,
 } from './decode.js';
-import { planPlacement } from './geometry.js';
+import { planPlacement, type Placement } from './geometry.js';
+import { sniffImageFormat } from './image-format.js';
+import type { ResizedPixels } from './layout.js';
+import { toGrey } from './opencv-grey.js';
+import { pngFileGamma } from './png-gamma.js';
+import { cvResize } from './opencv-resize.js';
 import { writeTensor } from './layout.js';
-import { channelCount, type PreprocessSpec } from './spec.js';
+import {
+  channelCount,
+  isCvInterpolation,
+  type CvInterpolation,
+  type PreprocessSpec,
+} from './spec.js';
 import { allocateOutput, buildValueTable, type OutputArray } from './value-table.js';
 
 export interface PreprocessOptions {
@@ -20,7 +31,7 @@ export interface PreprocessOptions {
 }
 
 export function tensorShape(spec: PreprocessSpec, batch = 1): number[] {
-  const [h, w] = spec.resize_dims;
+  const [h, w] = spec.input_dims;
   const c = channelCount(spec);
   return spec.channel_format === 'nchw' ? [batch, c, h, w] : [batch, h, w, c];
 }
@@ -51,8 +62,34 @@ async function preprocessInto(
     probed = { width: input.width, height: input.height, hasAlpha: input.channels % 2 === 0 };
   }
   const place = planPlacement(probed.width, probed.height, spec);
-  const pixels = await resizeToPlacement(input, probed, place, spec.interpolation, maxPixels);
+  const interpolation = spec.interpolation;
+  const pixels = isCvInterpolation(interpolation)
+    ? await resizeLikeOpenCv(input, place, spec, interpolation, maxPixels)
+    : await resizeToPlacement(input, probed, place, interpolation, spec.color_profile, maxPixels);
   writeTensor(pixels, place, spec, valueTable(spec), out);
+}
+
+/**
+ * cv2.imread + cv2.resize: decode at full size, grey first when the model wants grey (imread
+ * IMREAD_GRAYSCALE converts in the decoder, before any resize), then the OpenCV kernel.
+ */
+async function resizeLikeOpenCv(
+  input: Uint8Array | RawImage,
+  place: Placement,
+  spec: PreprocessSpec,
+  interpolation: CvInterpolation,
+  maxPixels: number,
+): Promise<ResizedPixels> {
+  let pixels = await decodePixels(input, maxPixels, spec.color_profile);
+  if (spec.pixel_format === 'gray' && pixels.channels === 3) {
+    const png = input instanceof Uint8Array && sniffImageFormat(input) === 'png';
+    pixels = toGrey(
+      pixels,
+      png ? { kind: 'libpng', gamma: pngFileGamma(input) } : { kind: 'cvtColor' },
+    );
+  }
+  const data = cvResize(pixels, place.resizeWidth, place.resizeHeight, interpolation);
+  return { data, width: place.resizeWidth, channels: pixels.channels as 1 | 3 };
 }
 
 function makeOutputTensor(spec: PreprocessSpec, data: OutputArray, batch: number): Tensor {
