@@ -12,17 +12,11 @@ import {
 } from './decode.js';
 import { planPlacement, type Placement } from './geometry.js';
 import { sniffImageFormat } from './image-format.js';
-import type { ResizedPixels } from './layout.js';
 import { toGrey } from './opencv-grey.js';
 import { pngFileGamma } from './png-gamma.js';
-import { cvResize } from './opencv-resize.js';
+import { cvResize, type PixelImage } from './opencv-resize.js';
 import { writeTensor } from './layout.js';
-import {
-  channelCount,
-  isCvInterpolation,
-  type CvInterpolation,
-  type PreprocessSpec,
-} from './spec.js';
+import { channelCount, isCvInterpolation, type PreprocessSpec } from './spec.js';
 import { allocateOutput, buildValueTable, type OutputArray } from './value-table.js';
 
 export interface PreprocessOptions {
@@ -54,32 +48,42 @@ async function preprocessInto(
   options: PreprocessOptions,
 ): Promise<void> {
   const maxPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
-  let probed;
-  if (input instanceof Uint8Array) {
-    probed = await probeEncoded(input, maxPixels);
-  } else {
-    checkRawImage(input, maxPixels);
-    probed = { width: input.width, height: input.height, hasAlpha: input.channels % 2 === 0 };
-  }
-  const place = planPlacement(probed.width, probed.height, spec);
+  if (input instanceof Uint8Array) sniffImageFormat(input);
+  else checkRawImage(input, maxPixels);
   const interpolation = spec.interpolation;
-  const pixels = isCvInterpolation(interpolation)
-    ? await resizeLikeOpenCv(input, place, spec, interpolation, maxPixels)
-    : await resizeToPlacement(input, probed, place, interpolation, spec.color_profile, maxPixels);
+  if (isCvInterpolation(interpolation)) {
+    // Decoded once at full size (as cv2.imread does), so no separate probe is needed.
+    const { pixels, place } = await decodeLikeOpenCv(input, spec, maxPixels);
+    const data = cvResize(pixels, place.resizeWidth, place.resizeHeight, interpolation);
+    const resized = { data, width: place.resizeWidth, channels: pixels.channels as 1 | 3 };
+    writeTensor(resized, place, spec, valueTable(spec), out);
+    return;
+  }
+  const probed =
+    input instanceof Uint8Array
+      ? await probeEncoded(input, maxPixels)
+      : { width: input.width, height: input.height, hasAlpha: input.channels % 2 === 0 };
+  const place = planPlacement(probed.width, probed.height, spec);
+  const pixels = await resizeToPlacement(
+    input,
+    probed,
+    place,
+    interpolation,
+    spec.color_profile,
+    maxPixels,
+  );
   writeTensor(pixels, place, spec, valueTable(spec), out);
 }
 
 /**
- * cv2.imread + cv2.resize: decode at full size, grey first when the model wants grey (imread
- * IMREAD_GRAYSCALE converts in the decoder, before any resize), then the OpenCV kernel.
+ * cv2.imread: decode at full size, oriented, ICC ignored unless asked; grey first when the model
+ * wants grey (IMREAD_GRAYSCALE converts in the decoder, before any resize).
  */
-async function resizeLikeOpenCv(
+async function decodeLikeOpenCv(
   input: Uint8Array | RawImage,
-  place: Placement,
   spec: PreprocessSpec,
-  interpolation: CvInterpolation,
   maxPixels: number,
-): Promise<ResizedPixels> {
+): Promise<{ pixels: PixelImage; place: Placement }> {
   let pixels = await decodePixels(input, maxPixels, spec.color_profile);
   if (spec.pixel_format === 'gray' && pixels.channels === 3) {
     const png = input instanceof Uint8Array && sniffImageFormat(input) === 'png';
@@ -88,8 +92,7 @@ async function resizeLikeOpenCv(
       png ? { kind: 'libpng', gamma: pngFileGamma(input) } : { kind: 'cvtColor' },
     );
   }
-  const data = cvResize(pixels, place.resizeWidth, place.resizeHeight, interpolation);
-  return { data, width: place.resizeWidth, channels: pixels.channels as 1 | 3 };
+  return { pixels, place: planPlacement(pixels.width, pixels.height, spec) };
 }
 
 function makeOutputTensor(spec: PreprocessSpec, data: OutputArray, batch: number): Tensor {
