@@ -75,7 +75,7 @@ export function checkDescriptionAgainstManifest(
     const t = d.inputs[i];
     if (!t) return;
     const spec = parsePreprocessSpec(input.preprocess);
-    const [h, w] = spec.resize_dims;
+    const [h, w] = spec.input_dims;
     const c = channelCount(spec);
     const want = spec.channel_format === 'nchw' ? [c, h, w] : [h, w, c];
     const got = t.shape.slice(-3);

@@ -11,7 +11,8 @@ import { bmfError, isBmfError } from '../errors.js';
 import type { Placement } from './geometry.js';
 import { sniffImageFormat } from './image-format.js';
 import type { ResizedPixels } from './layout.js';
-import type { Interpolation } from './spec.js';
+import type { PixelImage } from './opencv-resize.js';
+import type { ColorProfile, SharpInterpolation } from './spec.js';
 
 /** 8-bit pixels in memory, RGB(A) or grey(+alpha) channel order, row-major, interleaved. */
 export interface RawImage {
@@ -24,11 +25,11 @@ export interface RawImage {
 /** Default bound on width x height of any input (a 50-megapixel photo). */
 export const DEFAULT_MAX_INPUT_PIXELS = 50_000_000;
 
-const SHARP_KERNEL: Readonly<Record<Interpolation, keyof KernelEnum>> = {
-  nearest: 'nearest',
-  bilinear: 'linear',
-  bicubic: 'cubic',
-  lanczos3: 'lanczos3',
+const SHARP_KERNEL: Readonly<Record<SharpInterpolation, keyof KernelEnum>> = {
+  sharp_nearest: 'nearest',
+  sharp_linear: 'linear',
+  sharp_cubic: 'cubic',
+  sharp_lanczos3: 'lanczos3',
 };
 
 /** Oriented size of an input, after the checks that need no pixel decoding. */
@@ -73,10 +74,16 @@ export function checkRawImage(raw: RawImage, maxPixels: number): void {
   }
 }
 
-function sharpOptions(maxPixels: number): SharpOptions {
+function sharpOptions(maxPixels: number, colorProfile: ColorProfile = 'to_srgb'): SharpOptions {
   // failOn 'error' also rejects truncated files; benign libjpeg warnings still decode, as they
-  // do in OpenCV.
-  return { failOn: 'error', limitInputPixels: maxPixels, autoOrient: true };
+  // do in OpenCV. EXIF orientation is applied, as cv2.imread does unless told
+  // IMREAD_IGNORE_ORIENTATION.
+  return {
+    failOn: 'error',
+    limitInputPixels: maxPixels,
+    autoOrient: true,
+    ignoreIcc: colorProfile === 'ignore',
+  };
 }
 
 export async function probeEncoded(bytes: Uint8Array, maxPixels: number): Promise<ProbedImage> {
@@ -104,30 +111,58 @@ export function stripAlpha(raw: RawImage): RawImage {
   return { data: out, width: raw.width, height: raw.height, channels: keep as 1 | 3 };
 }
 
-async function decodeWithoutAlpha(bytes: Uint8Array, maxPixels: number): Promise<RawImage> {
-  const { data, info } = await sharp(bytes, sharpOptions(maxPixels))
+async function decodeWithoutAlpha(
+  bytes: Uint8Array,
+  maxPixels: number,
+  colorProfile?: ColorProfile,
+): Promise<RawImage> {
+  const { data, info } = await sharp(bytes, sharpOptions(maxPixels, colorProfile))
     .removeAlpha()
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels as 1 | 3 };
 }
 
-/** Decode (or take raw pixels), orient, drop alpha and resize to the placement's size. */
+/**
+ * Full-size 8-bit pixels as cv2.imread(IMREAD_COLOR) sees them: oriented, alpha dropped, ICC
+ * profile ignored unless asked otherwise; 1 (grey file) or 3 (RGB order) channels.
+ */
+export async function decodePixels(
+  input: Uint8Array | RawImage,
+  maxPixels: number,
+  colorProfile: ColorProfile,
+): Promise<PixelImage> {
+  if (!(input instanceof Uint8Array)) return stripAlpha(input);
+  try {
+    const raw = await decodeWithoutAlpha(input, maxPixels, colorProfile);
+    if (raw.channels !== 1 && raw.channels !== 3) {
+      throw bmfError('BMF_ERR_IMAGE_UNSUPPORTED', {
+        reason: `decoded to ${raw.channels} channels (expected grey or RGB)`,
+      });
+    }
+    return raw;
+  } catch (e) {
+    throw toImageError(e);
+  }
+}
+
+/** Decode (or take raw pixels), orient, drop alpha and resize with a libvips kernel. */
 export async function resizeToPlacement(
   input: Uint8Array | RawImage,
   probed: ProbedImage,
   place: Placement,
-  interpolation: Interpolation,
+  interpolation: SharpInterpolation,
+  colorProfile: ColorProfile,
   maxPixels: number,
 ): Promise<ResizedPixels> {
   try {
     let pipeline: Sharp;
     if (input instanceof Uint8Array && !probed.hasAlpha) {
-      pipeline = sharp(input, sharpOptions(maxPixels));
+      pipeline = sharp(input, sharpOptions(maxPixels, colorProfile));
     } else {
       const raw =
         input instanceof Uint8Array
-          ? await decodeWithoutAlpha(input, maxPixels)
+          ? await decodeWithoutAlpha(input, maxPixels, colorProfile)
           : stripAlpha(input);
       pipeline = sharp(raw.data, {
         raw: { width: raw.width, height: raw.height, channels: raw.channels },

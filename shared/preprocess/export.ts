@@ -9,7 +9,9 @@ const num = (v: number): string => String(v);
 /**
  * tpu-mlir model_transform.py flags (REFERENCE.md section 1), one argv token each. The keep-ratio
  * flags are only emitted when keep_aspect_ratio is set (model_transform ignores them otherwise).
- * model_transform has no interpolation flag: the vendor resizes with OpenCV INTER_LINEAR.
+ * model_transform has no interpolation flag: the vendor resizes with OpenCV INTER_LINEAR. A
+ * centre crop (input_dims smaller than resize_dims) needs no flag: model_transform crops
+ * resize_dims down to the model's --input_shapes itself.
  */
 export function toModelTransformArgs(spec: PreprocessSpec): string[] {
   const args = ['--resize_dims', spec.resize_dims.map(num).join(',')];
@@ -53,6 +55,9 @@ function notExpressible(field: string, reason: string): never {
  */
 export function toNntcPreprocessString(spec: PreprocessSpec): string {
   if (spec.keep_aspect_ratio) notExpressible('keep_aspect_ratio', 'aspect-preserving resize');
+  if (spec.input_dims.join() !== spec.resize_dims.join()) {
+    notExpressible('input_dims', 'a centre crop after the resize');
+  }
   if (spec.pixel_format === 'gray') notExpressible('pixel_format', 'grey input');
   if (spec.channel_format !== 'nchw') notExpressible('channel_format', 'nhwc layout');
   const rgb = spec.pixel_format === 'rgb';

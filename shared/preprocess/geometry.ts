@@ -4,7 +4,9 @@
 // - letterbox: s = min(w/iw, h/ih), resized size floor(iw*s) x floor(ih*s), pasted at
 //   ((w-rw)//2, (h-rh)//2) for pad_type center or at (0, 0) for normal; the rest is pad_value;
 // - short_side_scale: s = max(w/iw, h/ih), resized side floor(side*s) (never below the target),
-//   then a centre crop starting at ((rw-w)//2, (rh-h)//2).
+//   then a centre crop starting at ((rw-w)//2, (rh-h)//2);
+// - then, when input_dims is smaller than resize_dims, tpu-mlir's centre crop of that canvas:
+//   start h//2 - crop_h//2 (and likewise for w), which is not always (h - crop_h)//2.
 import type { PreprocessSpec } from './spec.js';
 
 export interface Placement {
@@ -30,9 +32,39 @@ export interface Placement {
 export type GeometrySpec = Pick<
   PreprocessSpec,
   'resize_dims' | 'keep_aspect_ratio' | 'keep_ratio_mode' | 'pad_type'
->;
+> &
+  Partial<Pick<PreprocessSpec, 'input_dims'>>;
 
 export function planPlacement(srcWidth: number, srcHeight: number, spec: GeometrySpec): Placement {
+  const canvas = planCanvas(srcWidth, srcHeight, spec);
+  const [ih, iw] = spec.input_dims ?? spec.resize_dims;
+  return ih === canvas.outHeight && iw === canvas.outWidth ? canvas : centreCrop(canvas, ih, iw);
+}
+
+/** The window of a resize_dims canvas that a centre crop to ih x iw keeps. */
+function centreCrop(p: Placement, ih: number, iw: number): Placement {
+  const cy = Math.floor(p.outHeight / 2) - Math.floor(ih / 2);
+  const cx = Math.floor(p.outWidth / 2) - Math.floor(iw / 2);
+  const x0 = Math.max(p.dstX, cx);
+  const y0 = Math.max(p.dstY, cy);
+  const width = Math.max(0, Math.min(p.dstX + p.width, cx + iw) - x0);
+  const height = Math.max(0, Math.min(p.dstY + p.height, cy + ih) - y0);
+  return {
+    resizeWidth: p.resizeWidth,
+    resizeHeight: p.resizeHeight,
+    srcX: p.srcX + (x0 - p.dstX),
+    srcY: p.srcY + (y0 - p.dstY),
+    dstX: x0 - cx,
+    dstY: y0 - cy,
+    width,
+    height,
+    outWidth: iw,
+    outHeight: ih,
+    padded: width < iw || height < ih,
+  };
+}
+
+function planCanvas(srcWidth: number, srcHeight: number, spec: GeometrySpec): Placement {
   const [h, w] = spec.resize_dims;
   const full = { srcX: 0, srcY: 0, dstX: 0, dstY: 0, outWidth: w, outHeight: h };
   if (!spec.keep_aspect_ratio) {

@@ -4,7 +4,12 @@ export {
   PreprocessSpecSchema,
   channelCount,
   interpolations,
+  cvInterpolations,
+  sharpInterpolations,
+  colorProfiles,
   type Interpolation,
+  type CvInterpolation,
+  type ColorProfile,
   type PreprocessSpec,
   type PreprocessSpecInput,
   type PreprocessOutput,
@@ -18,6 +23,7 @@ export {
   type PreprocessBatchOptions,
 } from './preprocess.js';
 export { toModelTransformArgs, toNntcPreprocessString } from './export.js';
+export { cvResize, type PixelImage } from './opencv-resize.js';
 export { quantize, roundHalfAwayFromZero } from './value-table.js';
 export {
   planPlacement,

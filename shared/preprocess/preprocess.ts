@@ -4,14 +4,19 @@ import { makeTensor, type Tensor } from '../tensor.js';
 import { bmfError } from '../errors.js';
 import {
   checkRawImage,
+  decodePixels,
   DEFAULT_MAX_INPUT_PIXELS,
   probeEncoded,
   resizeToPlacement,
   type RawImage,
 } from './decode.js';
-import { planPlacement } from './geometry.js';
+import { planPlacement, type Placement } from './geometry.js';
+import { sniffImageFormat } from './image-format.js';
+import { toGrey } from './opencv-grey.js';
+import { pngFileGamma } from './png-gamma.js';
+import { cvResize, type PixelImage } from './opencv-resize.js';
 import { writeTensor } from './layout.js';
-import { channelCount, type PreprocessSpec } from './spec.js';
+import { channelCount, isCvInterpolation, type PreprocessSpec } from './spec.js';
 import { allocateOutput, buildValueTable, type OutputArray } from './value-table.js';
 
 export interface PreprocessOptions {
@@ -20,7 +25,7 @@ export interface PreprocessOptions {
 }
 
 export function tensorShape(spec: PreprocessSpec, batch = 1): number[] {
-  const [h, w] = spec.resize_dims;
+  const [h, w] = spec.input_dims;
   const c = channelCount(spec);
   return spec.channel_format === 'nchw' ? [batch, c, h, w] : [batch, h, w, c];
 }
@@ -43,16 +48,51 @@ async function preprocessInto(
   options: PreprocessOptions,
 ): Promise<void> {
   const maxPixels = options.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
-  let probed;
-  if (input instanceof Uint8Array) {
-    probed = await probeEncoded(input, maxPixels);
-  } else {
-    checkRawImage(input, maxPixels);
-    probed = { width: input.width, height: input.height, hasAlpha: input.channels % 2 === 0 };
+  if (input instanceof Uint8Array) sniffImageFormat(input);
+  else checkRawImage(input, maxPixels);
+  const interpolation = spec.interpolation;
+  if (isCvInterpolation(interpolation)) {
+    // Decoded once at full size (as cv2.imread does), so no separate probe is needed.
+    const { pixels, place } = await decodeLikeOpenCv(input, spec, maxPixels);
+    const data = cvResize(pixels, place.resizeWidth, place.resizeHeight, interpolation);
+    const resized = { data, width: place.resizeWidth, channels: pixels.channels as 1 | 3 };
+    writeTensor(resized, place, spec, valueTable(spec), out);
+    return;
   }
+  const probed =
+    input instanceof Uint8Array
+      ? await probeEncoded(input, maxPixels)
+      : { width: input.width, height: input.height, hasAlpha: input.channels % 2 === 0 };
   const place = planPlacement(probed.width, probed.height, spec);
-  const pixels = await resizeToPlacement(input, probed, place, spec.interpolation, maxPixels);
+  const pixels = await resizeToPlacement(
+    input,
+    probed,
+    place,
+    interpolation,
+    spec.color_profile,
+    maxPixels,
+  );
   writeTensor(pixels, place, spec, valueTable(spec), out);
+}
+
+/**
+ * cv2.imread: decode at full size, oriented, ICC ignored unless asked; grey first when the model
+ * wants grey (IMREAD_GRAYSCALE converts in the decoder, before any resize).
+ */
+async function decodeLikeOpenCv(
+  input: Uint8Array | RawImage,
+  spec: PreprocessSpec,
+  maxPixels: number,
+): Promise<{ pixels: PixelImage; place: Placement }> {
+  let pixels = await decodePixels(input, maxPixels, spec.color_profile);
+  if (spec.pixel_format === 'gray' && pixels.channels === 3) {
+    const png = input instanceof Uint8Array && sniffImageFormat(input) === 'png';
+    pixels = toGrey(
+      pixels,
+      png ? { kind: 'libpng', gamma: pngFileGamma(input) } : { kind: 'cvtColor' },
+    );
+  }
+  return { pixels, place: planPlacement(pixels.width, pixels.height, spec) };
 }
 
 function makeOutputTensor(spec: PreprocessSpec, data: OutputArray, batch: number): Tensor {

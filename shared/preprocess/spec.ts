@@ -25,17 +25,52 @@ const QuantizedOutput = Type.Object(
 );
 
 /**
- * Resampling kernels, named as users know them; each maps to one sharp/libvips kernel
- * (see SHARP_KERNEL). The vendor tools resize with OpenCV's default INTER_LINEAR, so 'bilinear'
- * is the default; 'area' is not offered because libvips has no exact equivalent.
+ * Resampling, named as users know it. The OpenCV names reproduce cv2.resize bit for bit on 8-bit
+ * images (opencv-resize.ts); they are what the vendor tools and demos use, so INTER_LINEAR is the
+ * default. The sharp_* names select a libvips kernel (anti-aliased when shrinking).
  */
-export const interpolations = ['nearest', 'bilinear', 'bicubic', 'lanczos3'] as const;
+export const cvInterpolations = ['INTER_LINEAR', 'INTER_NEAREST', 'INTER_AREA'] as const;
+export const sharpInterpolations = [
+  'sharp_nearest',
+  'sharp_linear',
+  'sharp_cubic',
+  'sharp_lanczos3',
+] as const;
+/**
+ * Names accepted from specs written before the OpenCV kernels existed. They keep meaning the
+ * libvips kernel they always selected, so a bundle calibrated with them sees the same tensors.
+ */
+const legacyInterpolations = {
+  nearest: 'sharp_nearest',
+  bilinear: 'sharp_linear',
+  bicubic: 'sharp_cubic',
+  lanczos3: 'sharp_lanczos3',
+} as const;
+export const interpolations = [...cvInterpolations, ...sharpInterpolations] as const;
+export type CvInterpolation = (typeof cvInterpolations)[number];
+export type SharpInterpolation = (typeof sharpInterpolations)[number];
 export type Interpolation = (typeof interpolations)[number];
+
+export function isCvInterpolation(i: Interpolation): i is CvInterpolation {
+  return (cvInterpolations as readonly string[]).includes(i);
+}
+
+/**
+ * Embedded ICC profiles: 'ignore' keeps the stored values (cv2.imread), 'to_srgb' converts them to
+ * sRGB (libvips' default). Defaults to 'ignore' with the OpenCV kernels, 'to_srgb' with sharp's.
+ */
+export const colorProfiles = ['ignore', 'to_srgb'] as const;
+export type ColorProfile = (typeof colorProfiles)[number];
 
 export const PreprocessSpecSchema = Type.Object(
   {
-    /** Size the image is resized to, [height, width]; also the tensor's spatial size. */
+    /** Size the image is resized to, [height, width]. */
     resize_dims: Type.Tuple([Dim, Dim]),
+    /**
+     * The tensor's spatial size, [height, width]; defaults to resize_dims. When smaller, the
+     * resized image is centre-cropped to it as tpu-mlir does (ImageNet: resize 256, crop 224).
+     */
+    input_dims: Type.Optional(Type.Tuple([Dim, Dim])),
     keep_aspect_ratio: Type.Boolean({ default: false }),
     keep_ratio_mode: Type.Union([Type.Literal('letterbox'), Type.Literal('short_side_scale')], {
       default: 'letterbox',
@@ -52,9 +87,10 @@ export const PreprocessSpecSchema = Type.Object(
     mean: Type.Array(Type.Number(), { minItems: 1, maxItems: 3, default: [0] }),
     scale: Type.Array(Type.Number(), { minItems: 1, maxItems: 3, default: [1] }),
     interpolation: Type.Union(
-      interpolations.map((i) => Type.Literal(i)),
-      { default: 'bilinear' },
+      [...interpolations, ...Object.keys(legacyInterpolations)].map((i) => Type.Literal(i)),
+      { default: 'INTER_LINEAR' },
     ),
+    color_profile: Type.Optional(Type.Union(colorProfiles.map((p) => Type.Literal(p)))),
     output: Type.Union([Float32Output, QuantizedOutput], { default: { dtype: 'float32' } }),
   },
   { additionalProperties: false },
@@ -63,8 +99,17 @@ export const PreprocessSpecSchema = Type.Object(
 export type PreprocessSpecInput = Static<typeof PreprocessSpecSchema>;
 export type PreprocessOutput = PreprocessSpecInput['output'];
 
-/** A validated spec: defaults filled, mean and scale hold exactly one value per channel. */
-export type PreprocessSpec = Readonly<PreprocessSpecInput>;
+/**
+ * A validated spec: defaults filled (input_dims, color_profile), interpolation under its current
+ * name, mean and scale hold exactly one value per channel.
+ */
+export type PreprocessSpec = Readonly<
+  Omit<PreprocessSpecInput, 'interpolation' | 'input_dims' | 'color_profile'> & {
+    interpolation: Interpolation;
+    input_dims: [number, number];
+    color_profile: ColorProfile;
+  }
+>;
 
 export function channelCount(spec: Pick<PreprocessSpec, 'pixel_format'>): 1 | 3 {
   return spec.pixel_format === 'gray' ? 1 : 3;
@@ -112,14 +157,29 @@ export function parsePreprocessSpec(json: unknown): PreprocessSpec {
     }
     if (!Number.isFinite(s.output.scale)) specError('output.scale', 'expected a finite number');
   }
-  const spec: PreprocessSpecInput = {
+  const interpolation: Interpolation =
+    s.interpolation in legacyInterpolations
+      ? legacyInterpolations[s.interpolation as keyof typeof legacyInterpolations]
+      : (s.interpolation as Interpolation);
+  const input = s.input_dims ?? s.resize_dims;
+  if (input[0] > s.resize_dims[0] || input[1] > s.resize_dims[1]) {
+    specError(
+      'input_dims',
+      `[${input.join(', ')}] must not exceed resize_dims [${s.resize_dims.join(', ')}] (it is a centre crop)`,
+    );
+  }
+  const spec: PreprocessSpec = {
     ...s,
     resize_dims: [s.resize_dims[0], s.resize_dims[1]],
+    input_dims: [input[0], input[1]],
+    interpolation,
+    color_profile: s.color_profile ?? (isCvInterpolation(interpolation) ? 'ignore' : 'to_srgb'),
     mean,
     scale,
     output: { ...s.output },
   };
   Object.freeze(spec.resize_dims);
+  Object.freeze(spec.input_dims);
   Object.freeze(spec.mean);
   Object.freeze(spec.scale);
   Object.freeze(spec.output);

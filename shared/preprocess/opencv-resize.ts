@@ -1,0 +1,283 @@
+// cv2.resize on 8-bit interleaved images, reproduced operation for operation from OpenCV's
+// modules/imgproc/src/resize.cpp (checked against Debian's OpenCV 4.6.0, the version the vendor
+// demos and tpu-mlir's own preprocessing run on):
+// - INTER_LINEAR: source x = (dx + 0.5) * (1 / (dw / sw)) - 0.5 computed in double and rounded to
+//   float, two taps per axis, coefficients rounded to 11 fractional bits (INTER_RESIZE_COEF_BITS,
+//   cvRound = half to even), columns clamped at the border, rows clipped; the horizontal pass
+//   keeps S0*a0 + S1*a1 as int, the vertical pass is VResizeLinear<uchar>'s
+//   ((b0*(D0>>4))>>16) + ((b1*(D1>>4))>>16) + 2 >> 2.
+// - INTER_NEAREST: sx = min(floor(dx * (1 / (dw / sw))), sw - 1) (not INTER_NEAREST_EXACT).
+// - INTER_AREA: shrinking by an integer factor on both axes averages the block (resizeAreaFast:
+//   (sum + 2) >> 2 for 2 x 2, otherwise sum * float(1/area) rounded half to even); other shrinks weight the covered area in float32
+//   (computeResizeAreaTab + ResizeArea_Invoker); any enlarging axis makes OpenCV fall back to the
+//   linear kernel with area-style coefficients (sx = floor(dx * scale)).
+// OpenCV's shortcuts that give the same bytes (a plain copy for equal sizes, INTER_AREA for an
+// exact 2x INTER_LINEAR shrink) need no separate code here: the general formulas coincide.
+import type { CvInterpolation } from './spec.js';
+
+/** 8-bit pixels, row-major, interleaved, `channels` per pixel. */
+export interface PixelImage {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+}
+
+const COEF_SCALE = 2048; // 1 << INTER_RESIZE_COEF_BITS
+const f32 = Math.fround;
+
+/** cvRound on a float: nearest, ties to even (the SSE2 cvtss2si rounding mode). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && (r & 1) !== 0 ? r - 1 : r;
+}
+
+const saturateU8 = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
+
+interface LinearTable {
+  /** Source index (in pixels) of the first tap per destination index. */
+  readonly first: Int32Array;
+  /** Source index of the second tap (equal to first where the tap is clamped). */
+  readonly second: Int32Array;
+  /** Fixed-point weights, two per destination index. */
+  readonly weights: Int32Array;
+}
+
+/**
+ * Taps and fixed-point weights along one axis. `clampTaps` is the x-axis rule (a tap left of 0
+ * or at/after the last pixel becomes that pixel with weight 1); rows are instead clipped
+ * (y-axis, clampTaps false: fy keeps its value and both row indices are clipped to the image).
+ */
+function linearTable(src: number, dst: number, area: boolean, clampTaps: boolean): LinearTable {
+  const inv = dst / src;
+  const scale = 1 / inv;
+  const first = new Int32Array(dst);
+  const second = new Int32Array(dst);
+  const weights = new Int32Array(dst * 2);
+  for (let d = 0; d < dst; d++) {
+    let s: number;
+    let f: number;
+    if (!area) {
+      f = f32((d + 0.5) * scale - 0.5);
+      s = Math.floor(f);
+      f = f32(f - s);
+    } else {
+      s = Math.floor(d * scale);
+      f = f32(d + 1 - (s + 1) * inv);
+      f = f <= 0 ? 0 : f32(f - Math.floor(f));
+    }
+    let s1 = s + 1;
+    if (clampTaps) {
+      if (s < 0) {
+        f = 0;
+        s = 0;
+        s1 = 0;
+      }
+      if (s >= src - 1) {
+        f = 0;
+        s = src - 1;
+        s1 = s;
+      }
+    } else {
+      s = s < 0 ? 0 : s >= src ? src - 1 : s;
+      s1 = s1 < 0 ? 0 : s1 >= src ? src - 1 : s1;
+    }
+    first[d] = s;
+    second[d] = s1;
+    weights[2 * d] = roundHalfEven(f32(1 - f) * COEF_SCALE);
+    weights[2 * d + 1] = roundHalfEven(f * COEF_SCALE);
+  }
+  return { first, second, weights };
+}
+
+/** The fixed-point two-tap kernel shared by INTER_LINEAR and INTER_AREA's enlarging fallback. */
+function resizeLinearFixed(src: PixelImage, dw: number, dh: number, area: boolean): Uint8Array {
+  const cn = src.channels;
+  const xt = linearTable(src.width, dw, area, true);
+  const yt = linearTable(src.height, dh, area, false);
+  const rowLen = dw * cn;
+  const out = new Uint8Array(dh * rowLen);
+  // Horizontal results of two source rows, cached by row index (consecutive output rows mostly
+  // share them when enlarging).
+  let rowA = new Int32Array(rowLen);
+  let rowB = new Int32Array(rowLen);
+  let idxA = -1;
+  let idxB = -1;
+  const xa = new Int32Array(dw * 2);
+  for (let dx = 0; dx < dw; dx++) {
+    xa[2 * dx] = (xt.first[dx] as number) * cn;
+    xa[2 * dx + 1] = (xt.second[dx] as number) * cn;
+  }
+  const w = xt.weights;
+  const data = src.data;
+  const horizontal = (sy: number, into: Int32Array): void => {
+    const base = sy * src.width * cn;
+    for (let dx = 0, o = 0; dx < dw; dx++) {
+      const p0 = base + (xa[2 * dx] as number);
+      const p1 = base + (xa[2 * dx + 1] as number);
+      const a0 = w[2 * dx] as number;
+      const a1 = w[2 * dx + 1] as number;
+      for (let c = 0; c < cn; c++, o++) {
+        into[o] = (data[p0 + c] as number) * a0 + (data[p1 + c] as number) * a1;
+      }
+    }
+  };
+  for (let dy = 0; dy < dh; dy++) {
+    const s0 = yt.first[dy] as number;
+    const s1 = yt.second[dy] as number;
+    if (s0 !== idxA) {
+      if (s0 === idxB) {
+        [rowA, rowB] = [rowB, rowA];
+        [idxA, idxB] = [idxB, idxA];
+      } else {
+        horizontal(s0, rowA);
+        idxA = s0;
+      }
+    }
+    if (s1 !== idxB) {
+      if (s1 === idxA) rowB.set(rowA);
+      else horizontal(s1, rowB);
+      idxB = s1;
+    }
+    const b0 = yt.weights[2 * dy] as number;
+    const b1 = yt.weights[2 * dy + 1] as number;
+    const o = dy * rowLen;
+    for (let i = 0; i < rowLen; i++) {
+      out[o + i] =
+        (((b0 * ((rowA[i] as number) >> 4)) >> 16) +
+          ((b1 * ((rowB[i] as number) >> 4)) >> 16) +
+          2) >>
+        2;
+    }
+  }
+  return out;
+}
+
+function resizeNearest(src: PixelImage, dw: number, dh: number): Uint8Array {
+  const cn = src.channels;
+  const ifx = 1 / (dw / src.width);
+  const ify = 1 / (dh / src.height);
+  const xs = new Int32Array(dw);
+  for (let x = 0; x < dw; x++) xs[x] = Math.min(Math.floor(x * ifx), src.width - 1) * cn;
+  const out = new Uint8Array(dw * dh * cn);
+  for (let y = 0, o = 0; y < dh; y++) {
+    const row = Math.min(Math.floor(y * ify), src.height - 1) * src.width * cn;
+    for (let x = 0; x < dw; x++) {
+      const p = row + (xs[x] as number);
+      for (let c = 0; c < cn; c++) out[o++] = src.data[p + c] as number;
+    }
+  }
+  return out;
+}
+
+/** resizeAreaFast: integer factors kx, ky; block sum times float(1/area), rounded half to even. */
+function resizeAreaInteger(src: PixelImage, dw: number, dh: number, kx: number, ky: number) {
+  const cn = src.channels;
+  const stride = src.width * cn;
+  const inv = f32(1 / (kx * ky));
+  const twoByTwo = kx === 2 && ky === 2;
+  const out = new Uint8Array(dw * dh * cn);
+  for (let dy = 0, o = 0; dy < dh; dy++) {
+    for (let dx = 0; dx < dw; dx++) {
+      for (let c = 0; c < cn; c++, o++) {
+        let sum = 0;
+        for (let j = 0; j < ky; j++) {
+          const p = (dy * ky + j) * stride + dx * kx * cn + c;
+          for (let i = 0; i < kx; i++) sum += src.data[p + i * cn] as number;
+        }
+        // The 2 x 2 case has its own (vectorised and scalar) code: (sum + 2) >> 2.
+        out[o] = twoByTwo ? (sum + 2) >> 2 : saturateU8(roundHalfEven(f32(sum * inv)));
+      }
+    }
+  }
+  return out;
+}
+
+interface AreaTap {
+  readonly d: number;
+  readonly s: number;
+  readonly alpha: number;
+}
+
+/** computeResizeAreaTab, one axis. */
+function areaTable(src: number, dst: number, scale: number): AreaTap[] {
+  const taps: AreaTap[] = [];
+  for (let d = 0; d < dst; d++) {
+    const fs1 = d * scale;
+    const fs2 = fs1 + scale;
+    const cell = Math.min(scale, src - fs1);
+    let s2 = Math.floor(fs2);
+    s2 = Math.min(s2, src - 1);
+    const s1 = Math.min(Math.ceil(fs1), s2);
+    if (s1 - fs1 > 1e-3) taps.push({ d, s: s1 - 1, alpha: f32((s1 - fs1) / cell) });
+    for (let s = s1; s < s2; s++) taps.push({ d, s, alpha: f32(1 / cell) });
+    if (fs2 - s2 > 1e-3) {
+      taps.push({ d, s: s2, alpha: f32(Math.min(Math.min(fs2 - s2, 1), cell) / cell) });
+    }
+  }
+  return taps;
+}
+
+/** ResizeArea_Invoker: float32 accumulation in OpenCV's order, saturate_cast<uchar> at the end. */
+function resizeAreaGeneral(src: PixelImage, dw: number, dh: number): Uint8Array {
+  const cn = src.channels;
+  const xtab = areaTable(src.width, dw, 1 / (dw / src.width));
+  const ytab = areaTable(src.height, dh, 1 / (dh / src.height));
+  const rowLen = dw * cn;
+  const buf = new Float32Array(rowLen);
+  const sum = new Float32Array(rowLen);
+  const out = new Uint8Array(dh * rowLen);
+  const flush = (dy: number): void => {
+    for (let i = 0; i < rowLen; i++)
+      out[dy * rowLen + i] = saturateU8(roundHalfEven(sum[i] as number));
+  };
+  let prev = -1;
+  for (const yt of ytab) {
+    buf.fill(0);
+    const base = yt.s * src.width * cn;
+    for (const xt of xtab) {
+      const di = xt.d * cn;
+      const si = base + xt.s * cn;
+      for (let c = 0; c < cn; c++) {
+        buf[di + c] = f32((buf[di + c] as number) + f32((src.data[si + c] as number) * xt.alpha));
+      }
+    }
+    if (yt.d !== prev) {
+      if (prev >= 0) flush(prev);
+      for (let i = 0; i < rowLen; i++) sum[i] = f32(yt.alpha * (buf[i] as number));
+      prev = yt.d;
+    } else {
+      for (let i = 0; i < rowLen; i++) {
+        sum[i] = f32((sum[i] as number) + f32(yt.alpha * (buf[i] as number)));
+      }
+    }
+  }
+  flush(prev);
+  return out;
+}
+
+function resizeArea(src: PixelImage, dw: number, dh: number): Uint8Array {
+  const scaleX = 1 / (dw / src.width);
+  const scaleY = 1 / (dh / src.height);
+  if (scaleX >= 1 && scaleY >= 1) {
+    const kx = Math.round(scaleX);
+    const ky = Math.round(scaleY);
+    if (Math.abs(scaleX - kx) < Number.EPSILON && Math.abs(scaleY - ky) < Number.EPSILON) {
+      return resizeAreaInteger(src, dw, dh, kx, ky);
+    }
+    return resizeAreaGeneral(src, dw, dh);
+  }
+  return resizeLinearFixed(src, dw, dh, true);
+}
+
+/** cv2.resize(src, (width, height), interpolation) on 8-bit pixels. */
+export function cvResize(
+  src: PixelImage,
+  width: number,
+  height: number,
+  interpolation: CvInterpolation,
+): Uint8Array {
+  if (interpolation === 'INTER_NEAREST') return resizeNearest(src, width, height);
+  if (interpolation === 'INTER_AREA') return resizeArea(src, width, height);
+  return resizeLinearFixed(src, width, height, false);
+}
