@@ -178,7 +178,9 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       onError: 'rollback',
       deviceTimeoutMs: 60_000,
     });
-    const fp32Rollout = await rolloutCompleted(api, rollout.id, 20_000).catch(
+    // A bound against a stuck rollout, not a speed target: on a loaded 2-core machine the first
+    // rollout (every agent fetching and verifying its bundle) took more than 20 s.
+    const fp32Rollout = await rolloutCompleted(api, rollout.id, 90_000).catch(
       async (e: unknown) => {
         const { devices } = await api.get<{ devices: unknown[] }>('/v1/devices');
         out.info(JSON.stringify(await api.get(`/v1/rollouts/${rollout.id}`)).slice(0, 3000));

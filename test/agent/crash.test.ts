@@ -107,12 +107,16 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
   // Start serving a first bundle.
   let current = makeBundle(keys, 'tiny-a', { sequence: 1, variant: 1 });
   await publish(1, current);
+  // A wait that fails says what the agent last printed (its step lines), to tell a stuck
+  // agent from a slow one.
+  const until = (what: string, cond: () => boolean | Promise<boolean>, ms = 60_000) =>
+    waitFor(what, cond, ms).catch((e: Error) => {
+      throw new Error(
+        `${e.message}; the agent's last lines:\n${child.lines.slice(-30).join('\n')}`,
+      );
+    });
   let child = spawnAgent(t, configPath, () => undefined);
-  await waitFor(
-    'first bundle served',
-    async () => (await serving(child)) === current.digest,
-    60_000,
-  );
+  await until('first bundle served', async () => (await serving(child)) === current.digest, 60_000);
   child.proc.kill('SIGKILL');
   await exited(child);
 
@@ -133,14 +137,14 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
     child = spawnAgent(t, configPath, (line, c) => {
       if (point !== 'chunks' && line.startsWith(point) && c.api) kill(c);
     });
-    await waitFor(
+    await until(
       `restart before ${point}`,
       async () => (await serving(child)) === current.digest,
       60_000,
     );
     // Serving comes before the state file names the bundle (the agent loads, then records), so
     // wait for the record rather than read it once; it names exactly the served bundle.
-    await waitFor(
+    await until(
       `state names the served bundle before ${point}`,
       async () => (await readState(config.stateDir)).active.A === current.digest,
       60_000,
@@ -153,12 +157,12 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
     armed = true;
     if (point === 'chunks') killAtChunks = () => kill(child);
     await publish(sequence, next);
-    await waitFor(`kill at ${point}`, () => killed, 60_000);
+    await until(`kill at ${point}`, () => killed, 60_000);
     await exited(child);
 
     // Restart: the old or the new bundle, verified, never a mix or nothing.
     child = spawnAgent(t, configPath, () => undefined);
-    await waitFor(
+    await until(
       `serving after kill at ${point}`,
       async () => (await serving(child)) !== undefined,
       60_000,
@@ -173,7 +177,7 @@ t.test('kill -9 at every step boundary and during chunk writes', async (t) => {
       state.active.A === current.digest || state.active.A === next.digest,
       `state names old or new at "${point}"`,
     );
-    await waitFor(
+    await until(
       `converges after kill at ${point}`,
       async () => (await serving(child)) === next.digest,
       60_000,

@@ -4,6 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const secrets: Record<string, string> = { 'dev-a': 'secret-a', 'dev-b': 'secret-b' };
 const denials: string[] = [];
@@ -66,7 +67,10 @@ for (const [name, opts] of refusedConnects) {
 t.test('a device publishes its own state and the controller receives it', async (t) => {
   const a = await connect({ clientId: 'dev-a', username: 'dev-a', password: 'secret-a' });
   await a.publishAsync(deviceTopic('state', 'dev-a'), Buffer.from([1, 2, 3]), { qos: 1 });
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor(
+    'the state and the presence delivered',
+    () => seen.includes(deviceTopic('state', 'dev-a')) && presence.includes('dev-a:true'),
+  );
   t.ok(seen.includes(deviceTopic('state', 'dev-a')));
   t.ok(presence.includes('dev-a:true'));
   await a.endAsync();
@@ -133,7 +137,9 @@ t.test('a device cannot leave a will on another device presence topic', async (t
     },
   });
   b.stream.destroy(); // ungraceful: the broker publishes the will
-  await new Promise((r) => setTimeout(r, 200));
+  await waitFor('the will refused', () =>
+    denials.slice(before).some((d) => d.startsWith('publish:dev-b:')),
+  );
   t.ok(
     denials.slice(before).some((d) => d.startsWith('publish:dev-b:')),
     'will refused',

@@ -6,6 +6,7 @@ import { openDatabase } from '../../../controller/store/db.js';
 import { createRolloutRepo } from '../../../controller/store/rollouts.js';
 import { createRolloutExecutor, POKE_DELAY_MS } from '../../../controller/rollout/executor.js';
 import type { DeviceObservation, RolloutSpec } from '../../../controller/rollout/model.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const spec: RolloutSpec = {
   id: 'r-1',
@@ -90,12 +91,14 @@ t.test('a poke ticks soon after a device report, once per burst; none before sta
   h.executor.start();
   t.teardown(() => h.executor.stop());
   for (let i = 0; i < 20; i++) h.executor.poke(); // a burst of reports
+  const group = () => createRolloutRepo(h.db).require('r-1').state.group;
+  await waitFor('the poke tick', () => group() === 1);
+  // Any further tick of the burst would come within the poke delay: give it that chance.
   await new Promise((r) => setTimeout(r, 3 * POKE_DELAY_MS));
   // The group-1 success and the start of group 2 need two ticks: the burst gave one.
-  const state = createRolloutRepo(h.db).require('r-1').state;
-  t.equal(state.group, 1, 'one tick moved the rollout to group 2');
+  t.equal(group(), 1, 'one tick moved the rollout to group 2');
   t.same(h.assigned, ['d1=b-new'], 'the burst ran one tick, not twenty');
   h.executor.poke();
-  await new Promise((r) => setTimeout(r, 3 * POKE_DELAY_MS));
+  await waitFor('group 2 assigned', () => h.assigned.length === 3);
   t.same(h.assigned, ['d1=b-new', 'd2=b-new', 'd3=b-new'], 'the next poke starts group 2');
 });

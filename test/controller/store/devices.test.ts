@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../../controller/store/db.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bmf-store-'));
 
@@ -79,7 +80,7 @@ t.test(
     // Timer path: a short window writes without any read.
     const quick = createDeviceRepo(db, { writeBehindMs: 5 });
     quick.setPresence('se7-01', false, 6000);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the timer write', () => committed('se7-01').online === 0);
     t.equal(committed('se7-01').online, 0, 'written by the timer');
     other.close();
     db.close();

@@ -2,7 +2,8 @@
 // SIGKILL in the middle of a rollout and started again on the same data dir: the rollout must
 // continue from its persisted state to completion, without re-running the finished group.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import type { Test } from 'tap';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createKeystore } from '../../../shared/trust/keystore.js';
@@ -13,11 +14,13 @@ import {
   tempDir,
   waitFor,
 } from '../../controller/api/harness.js';
+import { spawnForTest } from '../../helpers/processes.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
-async function startChild(configPath: string): Promise<ChildProcess> {
-  const child = spawn(
+async function startChild(t: Test, configPath: string): Promise<ChildProcess> {
+  const child = spawnForTest(
+    t,
     process.execPath,
     ['--import', 'tsx', 'cli/entry.ts', 'controller', '--config', configPath],
     {
@@ -56,10 +59,7 @@ t.test('a rollout survives kill -9 of the controller and completes after restart
   const base = `http://127.0.0.1:${apiPort}`;
   const brokerUrl = `mqtt://127.0.0.1:${brokerPort}`;
 
-  let child = await startChild(configPath);
-  t.teardown(() => {
-    child.kill('SIGKILL');
-  });
+  let child = await startChild(t, configPath);
   const token = (await readFile(join(dataDir, 'operator-token'), 'utf8')).trim();
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown) =>
@@ -95,7 +95,7 @@ t.test('a rollout survives kill -9 of the controller and completes after restart
   await new Promise((r) => child.once('exit', r));
   await d1.close();
 
-  child = await startChild(configPath);
+  child = await startChild(t, configPath);
   const d2 = await connectFakeDevice(brokerUrl, 'k-2', s2);
   t.teardown(() => d2.close());
   const done = await waitFor('completion after restart', async () => {

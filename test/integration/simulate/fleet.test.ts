@@ -3,7 +3,7 @@
 // bundle through a rollout until every agent serves it; then `bmfleet simulate` as a process
 // with real agents and with the lightweight devices, driven the same way and stopped by SIGTERM.
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import type { Test } from 'tap';
 import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildBundle } from '../../../shared/bundle/build.js';
@@ -13,6 +13,7 @@ import { encodeGoldenFile } from '../../../agent/serve/golden-file.js';
 import { startAgentFleet } from '../../../simulate/fleet.js';
 import { startTestController, tempDir, waitFor } from '../../controller/api/harness.js';
 import { goldenSet, sha256, tinyBmodel } from '../../agent/helpers/models.js';
+import { spawnForTest } from '../../helpers/processes.js';
 
 const FIXTURES = new URL('../../fixtures/simulate/', import.meta.url).pathname;
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -149,8 +150,10 @@ t.test('6 real agents in 2 processes take a rollout', async (t) => {
 });
 
 /** `bmfleet simulate` as its own process; resolves when it prints `needle`. */
-function simulateCli(args: readonly string[]) {
-  const child = spawn(
+/** Ended with its worker processes (its process group) when the test ends, whatever happens. */
+function simulateCli(t: Test, args: readonly string[]) {
+  const child = spawnForTest(
+    t,
     process.execPath,
     ['--import', 'tsx', join(ROOT, 'cli/entry.ts'), 'simulate', ...args],
     {
@@ -160,8 +163,8 @@ function simulateCli(args: readonly string[]) {
     },
   );
   const io = { out: '', err: '' };
-  child.stdout.on('data', (d: Buffer) => (io.out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (io.err += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (io.out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (io.err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   const printed = (needle: string, ms: number) =>
     waitFor(needle, () => (io.out.includes(needle) ? true : undefined), ms).catch((e: Error) => {
@@ -173,7 +176,7 @@ function simulateCli(args: readonly string[]) {
 for (const agents of ['real', 'light'] as const) {
   t.test(`bmfleet simulate --agents ${agents} --devices 4`, async (t) => {
     const prefix = `cli-${agents}`;
-    const cli = simulateCli([
+    const cli = simulateCli(t, [
       '--agents',
       agents,
       '--devices',
@@ -185,9 +188,6 @@ for (const agents of ['real', 'light'] as const) {
       '--tag',
       `sim=${prefix}`,
     ]);
-    t.teardown(() => {
-      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
-    });
     await cli.printed('Ctrl-C stops', 60_000);
     t.match(cli.io.out, /started 4\/4/);
     t.match(

@@ -1,0 +1,13 @@
+// Waiting in tests: for a condition, never for a time. Polls `cond` until it holds; fails after
+// `timeoutMs` (generous: a loaded machine is slow, not wrong) naming what it waited for.
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
