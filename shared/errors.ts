@@ -205,6 +205,10 @@ export const errorCatalogue = {
 
   // --- controller ---
   BMF_ERR_NOT_FOUND: { message: '{kind} {id} not found', status: 404 },
+  BMF_ERR_DIGEST_PREFIX: {
+    message: 'digest prefix {prefix} {reason}; candidates: {candidates}',
+    status: 400,
+  },
   BMF_ERR_CONFLICT: { message: '{kind} {id} conflicts: {reason}', status: 409 },
   BMF_ERR_BAD_REQUEST: { message: 'bad request: {reason}', status: 400 },
   BMF_ERR_BODY_TOO_LARGE: { message: 'request body too large: {reason}', status: 413 },
