@@ -84,11 +84,15 @@ export function createApiClient(opts: ClientOptions): ApiClient {
   };
 }
 
-/** Fixed-width text table for humans (`--json` prints the API's JSON instead). */
+/**
+ * Fixed-width text table for humans (`--json` prints the API's JSON instead). Every command's
+ * tables share one header style: upper case, units after the name (`P95 MS`).
+ */
 export function formatTable(
-  headers: readonly string[],
+  given: readonly string[],
   rows: readonly (readonly string[])[],
 ): string {
+  const headers = given.map((h) => h.toUpperCase());
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells

@@ -8,7 +8,7 @@ import { bmfError } from '../shared/errors.js';
 import { compareVersions, EM_AARCH64, highestVersion, machineName, readBinaryInfo } from './elf.js';
 import type { BinaryFormat } from './elf.js';
 
-/** SoC boards run Ubuntu 20.04 class aarch64 Linux, glibc <= 2.31 (REFERENCE.md section 3). */
+/** SoC boards run Ubuntu 20.04 class aarch64 Linux, glibc <= 2.31 (docs/vendor.md section 3). */
 export const BOARD_GLIBC_MAX = '2.31';
 /** Ubuntu 20.04's libstdc++6 comes from GCC 10, whose newest symbol version is GLIBCXX_3.4.28. */
 export const BOARD_GLIBCXX_MAX = '3.4.28';

@@ -56,6 +56,7 @@ export const errorCatalogue = {
 
   // --- images and preprocessing (shared/preprocess) ---
   BMF_ERR_IMAGE_CORRUPT: { message: 'image cannot be decoded: {reason}', status: 400 },
+  BMF_ERR_CONTENT_TYPE: { message: '{reason}; accepted: {accepted}', status: 415 },
   BMF_ERR_IMAGE_UNSUPPORTED: { message: 'image format not supported: {reason}', status: 415 },
   BMF_ERR_IMAGE_TOO_LARGE: { message: 'image too large: {reason}', status: 413 },
   BMF_ERR_IMAGE_SHAPE: { message: 'image does not match the model input: {reason}', status: 400 },
@@ -213,6 +214,10 @@ export const errorCatalogue = {
 
   // --- controller ---
   BMF_ERR_NOT_FOUND: { message: '{kind} {id} not found', status: 404 },
+  BMF_ERR_DIGEST_PREFIX: {
+    message: 'digest prefix {prefix} {reason}; candidates: {candidates}',
+    status: 400,
+  },
   BMF_ERR_CONFLICT: { message: '{kind} {id} conflicts: {reason}', status: 409 },
   BMF_ERR_BAD_REQUEST: { message: 'bad request: {reason}', status: 400 },
   BMF_ERR_BODY_TOO_LARGE: { message: 'request body too large: {reason}', status: 413 },

@@ -8,7 +8,7 @@ import type { SimSessionPool } from './session-pool.js';
 import { createSimBackend } from './sim.js';
 import type { RuntimeBackend, RuntimeChoice, RuntimeName, TimingMode } from './types.js';
 
-/** libsophon installs under /opt/sophon/libsophon-<ver> with a -current symlink (REFERENCE.md 3). */
+/** libsophon installs under /opt/sophon/libsophon-<ver> with a -current symlink (docs/vendor.md 3). */
 export const LIBBMRT_PATH = '/opt/sophon/libsophon-current/lib/libbmrt.so';
 
 export interface SelectRuntimeOptions {

@@ -15,6 +15,20 @@ interface FastifyLikeError {
   readonly validation?: unknown;
 }
 
+const JSON_ONLY = ['application/json'] as const;
+
+/** BMF_ERR_CONTENT_TYPE saying whether the type was missing or which one was refused. */
+export function contentTypeError(
+  header: string | undefined,
+  accepted: readonly string[],
+): BmfError {
+  const type = header?.split(';')[0]?.trim();
+  return bmfError('BMF_ERR_CONTENT_TYPE', {
+    reason: type ? `content type ${type} not supported` : 'content type missing',
+    accepted: accepted.join(', '),
+  });
+}
+
 function fromFastify(e: FastifyLikeError): BmfError | undefined {
   if (e.validation)
     return bmfError('BMF_ERR_INFER_REQUEST', { reason: e.message ?? 'invalid body' });
@@ -22,9 +36,7 @@ function fromFastify(e: FastifyLikeError): BmfError | undefined {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return bmfError('BMF_ERR_BODY_TOO_LARGE', { reason: e.message ?? '' });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return bmfError('BMF_ERR_IMAGE_UNSUPPORTED', {
-        reason: e.message ?? 'unsupported media type',
-      });
+      return contentTypeError(undefined, JSON_ONLY);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return bmfError('BMF_ERR_INFER_REQUEST', { reason: e.message ?? 'invalid JSON' });

@@ -3,9 +3,9 @@
 // /readyz, /metrics. A thin layer over the in-process InferenceService.
 import { Value } from '@sinclair/typebox/value';
 import Fastify from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { toHttpError } from './http-errors.js';
+import { contentTypeError, toHttpError } from './http-errors.js';
 import { FeedbackSchema, TensorRequestSchema, feedsFromJson, responseToJson } from './http-body.js';
 import type { FeedbackRequest, TensorRequest } from './http-body.js';
 import { bodyError, typeboxSchemaController } from './http-schema.js';
@@ -18,6 +18,24 @@ export interface LocalApiOptions {
   readonly bodyLimit?: number;
   /** Extra readiness condition (e.g. the first reconcile finished). */
   readonly isReady?: () => boolean;
+}
+
+/** What POST /v1/infer takes: a JSON tensor request, or image bytes for the model's decoder. */
+export const INFER_CONTENT_TYPES = ['application/json', 'application/octet-stream', 'image/*'];
+
+async function checkInferType(req: FastifyRequest): Promise<void> {
+  const header = req.headers['content-type'];
+  const type = header?.split(';')[0]?.trim().toLowerCase() ?? '';
+  const ok =
+    type === 'application/json' || type === 'application/octet-stream' || type.startsWith('image/');
+  if (!ok) throw contentTypeError(header, INFER_CONTENT_TYPES);
+}
+
+async function checkJsonType(req: FastifyRequest): Promise<void> {
+  const header = req.headers['content-type'];
+  if (header?.split(';')[0]?.trim().toLowerCase() !== 'application/json') {
+    throw contentTypeError(header, ['application/json']);
+  }
 }
 
 export async function createLocalApi(options: LocalApiOptions): Promise<FastifyInstance> {
@@ -40,7 +58,7 @@ export async function createLocalApi(options: LocalApiOptions): Promise<FastifyI
       .send({ error: { code: 'BMF_ERR_NOT_FOUND', message: `route ${req.url} not found` } });
   });
 
-  app.post('/v1/infer', async (req) => {
+  app.post('/v1/infer', { onRequest: checkInferType }, async (req) => {
     const key = req.headers['x-request-key'];
     const headerKey = typeof key === 'string' ? key : undefined;
     if (Buffer.isBuffer(req.body)) {
@@ -64,10 +82,14 @@ export async function createLocalApi(options: LocalApiOptions): Promise<FastifyI
     if (!Value.Check(TensorRequestSchema, req.body)) throw bodyError(TensorRequestSchema, req.body);
   });
 
-  app.post('/v1/feedback', { schema: { body: FeedbackSchema } }, async (req) => {
-    const { requestId, label } = req.body as FeedbackRequest;
-    return service.feedback(requestId, label);
-  });
+  app.post(
+    '/v1/feedback',
+    { schema: { body: FeedbackSchema }, onRequest: checkJsonType },
+    async (req) => {
+      const { requestId, label } = req.body as FeedbackRequest;
+      return service.feedback(requestId, label);
+    },
+  );
   app.get('/v1/models', async () => ({ models: service.models() }));
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {

@@ -1,4 +1,4 @@
-// Verification of a bundle before anything is loaded (TUF/Uptane client checklist, REFERENCE.md
+// Verification of a bundle before anything is loaded (TUF/Uptane client checklist, docs/vendor.md
 // section 5), in two steps the plan names separately:
 //  verify: the signed manifest (signatures and threshold by the pinned root, expiry, chip), and
 //          that the blob it came from is the digest the assignment named;

@@ -189,7 +189,7 @@ function summary(r: ExperimentRecord): string[] {
     r.state.winner ?? '-',
   ];
 }
-const HEADERS = ['id', 'status', 'allocation', 'A', 'B', 'devices', 'started', 'winner'];
+const HEADERS = ['EXPERIMENT', 'STATUS', 'ALLOCATION', 'A', 'B', 'DEVICES', 'STARTED', 'WINNER'];
 
 export const run: CommandRun = async (ctx) => {
   const { values: v, positionals } = parse(ctx.argv);

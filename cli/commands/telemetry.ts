@@ -65,7 +65,7 @@ function describe(s: Summary): string {
     head +
     (stages.length
       ? formatTable(
-          ['STAGE', 'COUNT', 'P50 ms', 'P95 ms', 'P99 ms', 'MEAN ms'],
+          ['STAGE', 'COUNT', 'P50 MS', 'P95 MS', 'P99 MS', 'MEAN MS'],
           stages.map(([name, l]) => [
             name,
             String(l.count),

@@ -33,7 +33,7 @@ function fieldOf(context: string | undefined, issue: AjvIssue | undefined): stri
   return [context ?? 'request', ...path, ...(extra ? [extra] : [])].join('.');
 }
 
-export function toApiError(e: unknown): BmfError {
+export function toApiError(e: unknown, contentType?: string): BmfError {
   if (isBmfError(e)) return e;
   const err = e as Partial<FastifyError> & { validation?: AjvIssue[] };
   if (err.validation) {
@@ -41,6 +41,13 @@ export function toApiError(e: unknown): BmfError {
     return bmfError('BMF_ERR_BAD_REQUEST', {
       field,
       reason: `${field}: ${err.validation[0]?.message ?? 'invalid'}`,
+    });
+  }
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const type = contentType?.split(';')[0]?.trim();
+    return bmfError('BMF_ERR_CONTENT_TYPE', {
+      reason: type ? `content type ${type} not supported` : 'content type missing',
+      accepted: 'application/json',
     });
   }
   if (err.statusCode === 413 || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -60,7 +67,7 @@ export function sendError(reply: FastifyReply, err: BmfError): FastifyReply {
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((e: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const err = toApiError(e);
+    const err = toApiError(e, request.headers['content-type']);
     if (err.status >= 500) request.log.error({ err: e }, 'request failed');
     else request.log.debug({ code: err.code }, err.message);
     return sendError(reply, err);

@@ -9,6 +9,11 @@ const Strict = { additionalProperties: false } as const;
 
 export const DeviceId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
 export const Digest = Type.String({ pattern: '^[0-9a-f]{64}$' });
+/** Where a request names a bundle: the digest or, as git does, a unique prefix (>= 8 hex). */
+export const DigestRef = Type.String({
+  pattern: '^[0-9a-fA-F]{1,64}$',
+  description: 'bundle digest (sha256 hex) or a unique prefix of at least 8 hex digits',
+});
 export const ChipName = Type.Union(
   CHIPS.map((c) => Type.Literal(c)),
   { description: `target chip: ${CHIPS.join(', ')}` },
@@ -19,7 +24,7 @@ export const Tags = Type.Record(
 );
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, Strict);
-export const DigestParams = Type.Object({ digest: Digest }, Strict);
+export const DigestParams = Type.Object({ digest: DigestRef }, Strict);
 
 export const VariantView = Type.Object({
   variant: Type.String(),
@@ -95,7 +100,7 @@ export const BundleImportBody = Type.Object(
   Strict,
 );
 
-export const AssignmentBody = Type.Object({ bundle: Digest }, Strict);
+export const AssignmentBody = Type.Object({ bundle: DigestRef }, Strict);
 
 const GroupSize = Type.Union([
   Type.Object({ percent: Type.Number({ exclusiveMinimum: 0, maximum: 100 }) }, Strict),
@@ -105,7 +110,7 @@ const GroupSize = Type.Union([
 export const RolloutCreateBody = Type.Object(
   {
     id: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' })),
-    bundle: Digest,
+    bundle: DigestRef,
     filter: Type.Object(
       {
         ids: Type.Optional(Type.Array(DeviceId, { maxItems: 100_000 })),
@@ -206,7 +211,7 @@ export const EventsQuery = Type.Object(
 export const TelemetryQuery = Type.Object(
   {
     device: Type.Optional(DeviceId),
-    bundle: Type.Optional(Digest),
+    bundle: Type.Optional(DigestRef),
     variant: Type.Optional(Type.String({ maxLength: 32 })),
     from: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),
     to: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),

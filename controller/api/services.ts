@@ -44,7 +44,10 @@ export interface RegistryApi {
   importBundleDir(dir: string): Promise<BundleDetail>;
   listModels(): readonly ModelInfo[];
   listBundles(filter?: { model?: string }): readonly BundleInfo[];
+  /** By digest or unique prefix (>= 8 hex); BMF_ERR_DIGEST_PREFIX when ambiguous or short. */
   getBundle(digest: string): BundleDetail | undefined;
+  /** A digest or unique prefix to the full digest of a stored bundle. */
+  resolveDigest(ref: string): string;
 }
 
 export interface AssignmentApi {

@@ -1,4 +1,4 @@
-// Chip names and the float precisions each accepts (REFERENCE.md section 1: BM1684 F32/INT8;
+// Chip names and the float precisions each accepts (docs/vendor.md section 1: BM1684 F32/INT8;
 // BM1684X F32/F16/BF16/INT8; BM1688 adds INT4; CV186X is a BM1688-family part). bmfleet spells
 // chips in lower case (manifests, CLI); BMODELs and vendor tools use upper case.
 import { bmfError } from '../../shared/errors.js';

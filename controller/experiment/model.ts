@@ -3,7 +3,8 @@
 // before a winner may be promoted. The TypeBox schema validates a create request at the edge.
 import { Type, type Static } from '@sinclair/typebox';
 
-const Digest = Type.String({ pattern: '^[0-9a-f]{64}$' });
+/** A bundle digest or a unique prefix (>= 8 hex), resolved to the full digest on create. */
+const Digest = Type.String({ pattern: '^[0-9a-fA-F]{1,64}$' });
 const Share = Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 });
 
 export const ExperimentSpecSchema = Type.Object(

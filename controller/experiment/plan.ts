@@ -41,7 +41,8 @@ export const PlanRequestSchema = Type.Object(
         ),
         Type.Object(
           {
-            bundle: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+            /** Digest or unique prefix (>= 8 hex). */
+            bundle: Type.String({ pattern: '^[0-9a-fA-F]{1,64}$' }),
             /** Look back this far from now (default one day). */
             sinceMs: Type.Optional(Type.Integer({ minimum: 60_000, maximum: 90 * 86_400_000 })),
           },

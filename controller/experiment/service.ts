@@ -46,6 +46,8 @@ export interface ExperimentServiceDeps {
   readonly clock: { now(): number };
   readonly registry: {
     getBundle(digest: string): { readonly manifest: BundleManifest } | undefined;
+    /** A unique digest prefix to the full digest (typed error when ambiguous or too short). */
+    resolveDigest?(ref: string): string;
   };
   readonly devices: () => readonly DeviceInfo[];
   readonly assign: (deviceId: string, request: AssignRequest) => Promise<unknown>;
@@ -237,7 +239,9 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
     get,
 
     create(body: unknown): ExperimentRecord {
-      const spec = parseExperimentSpec(body);
+      const given = parseExperimentSpec(body);
+      const full = deps.registry.resolveDigest ?? ((d: string) => d);
+      const spec = { ...given, bundleA: full(given.bundleA), bundleB: full(given.bundleB) };
       if (selectOne.get(spec.id))
         throw bmfError('BMF_ERR_CONFLICT', { kind: 'experiment', id: spec.id, reason: 'exists' });
       if (spec.bundleA === spec.bundleB) {
@@ -338,7 +342,12 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
      * experiment's or a bundle's per-device telemetry when the request names one.
      */
     async plan(body: unknown): Promise<CohortPlan> {
-      const req = parsePlanRequest(body);
+      const given = parsePlanRequest(body);
+      const from = given.from;
+      const req =
+        from && 'bundle' in from && deps.registry.resolveDigest
+          ? { ...given, from: { ...from, bundle: deps.registry.resolveDigest(from.bundle) } }
+          : given;
       const estimates = await gatherPlanEstimates(req, {
         telemetry: deps.telemetry,
         devices: deps.devices,

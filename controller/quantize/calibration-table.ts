@@ -1,4 +1,4 @@
-// The calibration table in tpu-mlir's text format (REFERENCE.md section 1): `#` header lines, then
+// The calibration table in tpu-mlir's text format (docs/vendor.md section 1): `#` header lines, then
 // one line per tensor `name threshold min max`, floats with 7 decimals. The threshold serves
 // symmetric INT8 (scale = threshold/128); min/max serve asymmetric modes. The same file feeds the
 // tpu-mlir adapter (model_deploy.py --calibration_table), so one calibration serves both the

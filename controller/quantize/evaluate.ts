@@ -1,7 +1,7 @@
 // Evaluation of an INT8 model against its FP32 reference on a labelled (or unlabelled) image set:
 // top-1 of each, agreement between them, per class, and output cosine; plus the per-layer
 // similarity table FP32 vs INT8 (cosine, euclidean similarity, SQNR per activation tensor, the
-// vendor's comparison; REFERENCE.md section 1).
+// vendor's comparison; docs/vendor.md section 1).
 import { compareTensors, cosineSimilarity } from '../../shared/stats/similarity.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { createOnnxSession, encodeOnnx } from '../onnx/index.js';

@@ -1,7 +1,7 @@
 // Per-tensor activation statistics for calibration: min, max, abs-max and a histogram of |x|.
 //
 // tpu-mlir's run_calibration makes two passes (min/max first, then 2048-bin histograms over
-// [0, absmax]; REFERENCE.md section 1). We do the same two passes, but the calibration runner keeps
+// [0, absmax]; docs/vendor.md section 1). We do the same two passes, but the calibration runner keeps
 // the first pass's activations in memory when they fit a budget, so the second pass usually costs
 // no inference (see calibrate.ts). The histogram therefore always spans exactly [0, absMax].
 

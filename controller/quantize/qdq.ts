@@ -1,5 +1,5 @@
 // The INT8 model for the sim target: an ONNX graph in QDQ form that computes what the TPU INT8
-// pipeline computes (REFERENCE.md section 1 conventions). Every activation read or written by an
+// pipeline computes (docs/vendor.md section 1 conventions). Every activation read or written by an
 // INT8 layer passes QuantizeLinear -> DequantizeLinear with scale threshold/128 and zero point 0
 // (int8), weights are stored as int8 per output channel behind a per-channel DequantizeLinear,
 // biases as int32 with scale s_in * s_w. onnxruntime then runs int8 semantics: rounding to the

@@ -1,4 +1,4 @@
-// TPU INT8 conventions (REFERENCE.md section 1, "Quantization conventions on these TPUs"):
+// TPU INT8 conventions (docs/vendor.md section 1, "Quantization conventions on these TPUs"):
 // symmetric INT8, activation scale = threshold/128 per tensor, weight scale = max|w|/127 per output
 // channel, bias int32 with scale s_in * s_w, and on-chip requantization of the int32 accumulator by
 // an integer multiplier and an arithmetic right shift.

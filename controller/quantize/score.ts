@@ -1,6 +1,6 @@
 // Scoring an INT8 candidate the cheap way: mean per-image cosine similarity of its outputs against
 // the FP32 outputs on a few held-out inputs. Used by the automatic threshold search and by the
-// sensitivity ranking (REFERENCE.md section 1 similarity definitions, shared/stats/similarity.ts).
+// sensitivity ranking (docs/vendor.md section 1 similarity definitions, shared/stats/similarity.ts).
 import { cosineSimilarity } from '../../shared/stats/similarity.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { createOnnxSession, encodeOnnx, type OnnxModel } from '../onnx/index.js';

@@ -1,4 +1,4 @@
-// Threshold methods of tpu-mlir's run_calibration (REFERENCE.md section 1): max, percentile 99.99,
+// Threshold methods of tpu-mlir's run_calibration (docs/vendor.md section 1): max, percentile 99.99,
 // KL divergence (the vendor default) and MSE. Each takes the |x| histogram of one tensor and returns
 // the symmetric threshold T; the activation scale is then T/128 (quant-math.ts).
 import { bmfError } from '../../shared/errors.js';

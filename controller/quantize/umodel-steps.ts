@@ -1,5 +1,5 @@
 // The step-by-step path after `umodel export` (the vendor's calibration_use_pb / bmnetu steps,
-// REFERENCE.md section 1): calibrate -> (a person edits cali_table / qtable) -> evaluate -> build.
+// docs/vendor.md section 1): calibrate -> (a person edits cali_table / qtable) -> evaluate -> build.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bmfError } from '../../shared/errors.js';

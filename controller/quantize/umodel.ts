@@ -1,5 +1,5 @@
 // bmfleet's FP32 UMODEL, the step-by-step path's intermediate model (the vendor's *.fp32umodel,
-// REFERENCE.md section 1): a folder `NAME.fp32umodel/` holding
+// docs/vendor.md section 1): a folder `NAME.fp32umodel/` holding
 //   model.onnx   the FP32 graph with BatchNorm folded (what calibration runs and INT8 is built from)
 //   umodel.json  format tag and version, source file digest, the PreprocessSpec, input and output
 //                names and shapes, the activation tensors (calibration table names) and layers

@@ -56,6 +56,10 @@ export interface RegistryOptions {
   readonly trustContext?: { readonly lookedIn: string; readonly hint: string };
 }
 
+const FULL_DIGEST = /^[0-9a-f]{64}$/;
+/** The shortest digest prefix accepted, as for git's abbreviated object names. */
+export const MIN_PREFIX = 8;
+
 const SIGNER_ERRORS = [
   'BMF_ERR_TRUST_UNKNOWN_KEY',
   'BMF_ERR_TRUST_THRESHOLD',
@@ -118,6 +122,9 @@ export function createRegistry(opts: RegistryOptions) {
       'INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)',
     ),
     blob: db.prepare('SELECT size FROM blobs WHERE digest = ?'),
+    byPrefix: db.prepare(
+      'SELECT digest FROM bundles WHERE substr(digest, 1, ?) = ? ORDER BY digest LIMIT 21',
+    ),
   };
 
   const store = db.transaction(
@@ -140,7 +147,39 @@ export function createRegistry(opts: RegistryOptions) {
     },
   );
 
-  function getBundle(digest: string): BundleRecord | undefined {
+  /**
+   * A full digest as it is; a prefix of at least MIN_PREFIX hex digits to the one stored bundle
+   * it starts (as git does). Too short or ambiguous is BMF_ERR_DIGEST_PREFIX listing candidates.
+   */
+  function resolveDigest(ref: string): string {
+    const prefix = ref.toLowerCase();
+    if (FULL_DIGEST.test(prefix)) return prefix;
+    if (!/^[0-9a-f]+$/.test(prefix))
+      throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: ref });
+    const rows = q.byPrefix.all(prefix.length, prefix) as { digest: string }[];
+    const candidates = rows.slice(0, 20).map((r) => r.digest);
+    const listed = candidates.join(', ') + (rows.length > 20 ? ', ...' : '');
+    if (prefix.length < MIN_PREFIX) {
+      throw bmfError('BMF_ERR_DIGEST_PREFIX', {
+        prefix: ref,
+        reason: `is too short: give at least ${MIN_PREFIX} hex digits`,
+        candidates: listed || '(no bundle starts with it)',
+      });
+    }
+    if (rows.length > 1) {
+      throw bmfError('BMF_ERR_DIGEST_PREFIX', {
+        prefix: ref,
+        reason: `is ambiguous: ${rows.length > 20 ? 'more than 20' : rows.length} bundles start with it`,
+        candidates: listed,
+      });
+    }
+    const [one] = candidates;
+    if (!one) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: ref });
+    return one;
+  }
+
+  function getBundle(ref: string): BundleRecord | undefined {
+    const digest = FULL_DIGEST.test(ref) ? ref : resolveDigest(ref);
     const r = q.bundle.get(digest) as BundleRow | undefined;
     return r ? record(r) : undefined;
   }
@@ -220,6 +259,7 @@ export function createRegistry(opts: RegistryOptions) {
     },
     getBundle,
     requireBundle,
+    resolveDigest,
     /** The blobs a device assigned to a bundle may fetch: its signed manifest and every file. */
     blobsOf(digest: string): string[] {
       return [digest, ...requireBundle(digest).files.map((f) => f.sha256)];

@@ -1,5 +1,5 @@
 // Rollout vocabulary. Modelled on hawkBit's groups with success/error thresholds and on AWS IoT
-// Jobs' rate limit, abort rule minimum, per-device timeout and retries (REFERENCE.md section 5).
+// Jobs' rate limit, abort rule minimum, per-device timeout and retries (docs/vendor.md section 5).
 
 export interface DeviceFilter {
   readonly ids?: readonly string[];

@@ -1,5 +1,5 @@
 // Text and JSON summaries of a BMODEL in the layout of the vendor model tool's `--info`
-// (`tpu_model --info`, `model_tool --info`; REFERENCE.md section 2), plus the store mode, which
+// (`tpu_model --info`, `model_tool --info`; docs/vendor.md section 2), plus the store mode, which
 // the vendor tool leaves out but INT8 BM1684 models need (4N batching).
 import { bmodelMemInfo } from './memory.js';
 import type { BmodelMemInfo } from './memory.js';

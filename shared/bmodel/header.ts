@@ -1,7 +1,7 @@
 // The 64-byte BMODEL header (vendor MODEL_HEADER_T, packed, little-endian): magic 0xFF55AAEE,
 // header_size, flatbuffers_size, binary_size, reserved[12]. The file then holds the flatbuffer
 // and the binary region, so a valid file has length >= header_size + flatbuffers_size + binary_size
-// (REFERENCE.md section 2).
+// (docs/vendor.md section 2).
 import { bmfError } from '../errors.js';
 import { BMODEL_HEADER_SIZE, BMODEL_MAGIC } from './types.js';
 import type { BmodelHeader } from './types.js';

@@ -1,6 +1,6 @@
 // BMODEL reader: header, then the flatbuffer `Model` walked with bounds-checked accessors
 // (flatbuffer-view.ts), then Binary ranges checked against the binary region. Field ids follow
-// the vendor schema (tpu-mlir include/tpu_mlir/Builder/BM168x/bmodel.fbs; REFERENCE.md section 2).
+// the vendor schema (tpu-mlir include/tpu_mlir/Builder/BM168x/bmodel.fbs; docs/vendor.md section 2).
 import { readFile } from 'node:fs/promises';
 import { bmfError } from '../errors.js';
 import { parseHeader } from './header.js';

@@ -2,7 +2,7 @@
 // bmodel). Field names are camelCase versions of the schema's; uint64 fields are `number` and the
 // reader refuses values above Number.MAX_SAFE_INTEGER rather than losing precision.
 
-/** Vendor data_type codes 0..10 (REFERENCE.md section 2; bm_data_type_t). */
+/** Vendor data_type codes 0..10 (docs/vendor.md section 2; bm_data_type_t). */
 export const BMODEL_DTYPES = [
   'FP32',
   'FP16',

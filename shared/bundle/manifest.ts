@@ -1,7 +1,7 @@
 // The bundle manifest: what a signed bundle promises about its model. Validated at the edge
 // (parseBundleManifest) before any logic sees it; the signature covers canonicalBytes(manifest).
 // Field vocabulary follows issue 2 ("Signed bundles and trust"); chips and precisions follow the
-// vendor toolchain (REFERENCE.md sections 1-3).
+// vendor toolchain (docs/vendor.md sections 1-3).
 import { Type, type Static } from '@sinclair/typebox';
 import { bmfError, isBmfError } from '../errors.js';
 import { parseDecoderSpec, type DecoderSpec } from '../detect/spec.js';

@@ -7,7 +7,7 @@ import type { PreprocessSpec } from './spec.js';
 const num = (v: number): string => String(v);
 
 /**
- * tpu-mlir model_transform.py flags (REFERENCE.md section 1), one argv token each. The keep-ratio
+ * tpu-mlir model_transform.py flags (docs/vendor.md section 1), one argv token each. The keep-ratio
  * flags are only emitted when keep_aspect_ratio is set (model_transform ignores them otherwise).
  * model_transform has no interpolation flag: the vendor resizes with OpenCV INTER_LINEAR. A
  * centre crop (input_dims smaller than resize_dims) needs no flag: model_transform crops

@@ -1,5 +1,5 @@
 // PreprocessSpec: how an image becomes a model input tensor, in the vocabulary of the vendor's
-// tpu-mlir model_transform.py (REFERENCE.md section 1): y = (x - mean) * scale, defaults mean 0,
+// tpu-mlir model_transform.py (docs/vendor.md section 1): y = (x - mean) * scale, defaults mean 0,
 // scale 1, pixel_format bgr, channel_format nchw, pad_value 0, pad_type center. Specs arrive from
 // bundle manifests and CLI files, so they are validated here, at the edge, and come out complete
 // (defaults filled, mean/scale expanded to one value per channel) and frozen.

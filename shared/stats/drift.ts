@@ -2,7 +2,7 @@
 // model was built from? The agent reports per-input, per-channel running sums of the
 // preprocessed values (wire DriftStats); the bundle carries the calibration statistics in
 // manifest.metadata.calibrationStats (see parseCalibrationStats). INT8 calibration picks each
-// tensor's threshold from the calibration distribution (REFERENCE.md section 1, "Quantization
+// tensor's threshold from the calibration distribution (docs/vendor.md section 1, "Quantization
 // conventions"), so a shifted or widened live distribution saturates or wastes the int8 range.
 //
 // Thresholds (documented in docs/architecture.md, experiment section):

@@ -1,5 +1,5 @@
 // Output similarity between a reference run and a test run of one tensor, as the vendor
-// toolchain defines it (REFERENCE.md section 1, tpu-mlir model_deploy --tolerance):
+// toolchain defines it (docs/vendor.md section 1, tpu-mlir model_deploy --tolerance):
 //   cosine              = a.b / (|a| |b|)
 //   euclidean similarity = 1 - |a - b| / |(a + b) / 2|
 //   SQNR (dB)           = 10 * log10(var(ref) / var(ref - test))

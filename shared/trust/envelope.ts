@@ -1,6 +1,6 @@
 // Signed envelopes `{ signed, signatures: [{ keyid, sig }] }`. Signatures are over
 // canonicalBytes(signed), and a role's k-of-n threshold counts each authorised key once
-// (TUF client checklist, REFERENCE.md section 5: a key signing twice must not count twice).
+// (TUF client checklist, docs/vendor.md section 5: a key signing twice must not count twice).
 import { Type, type Static } from '@sinclair/typebox';
 import { bmfError } from '../errors.js';
 import { canonicalBytes } from '../bundle/canonical.js';

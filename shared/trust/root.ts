@@ -1,5 +1,5 @@
 // The root document pinned on every device: keys, roles (root, bundle, assignment) with k-of-n
-// thresholds, a version and an expiry. Rotation follows the TUF client workflow (REFERENCE.md
+// thresholds, a version and an expiry. Rotation follows the TUF client workflow (docs/vendor.md
 // section 5): version N+1 must be signed by the threshold of version N AND its own, root versions
 // are applied one at a time, an older version is a rollback, and only the final root's expiry is
 // checked (an expired root can still be rotated away from: that is how a fleet recovers).

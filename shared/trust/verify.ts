@@ -1,5 +1,5 @@
 // Device-side verification of signed documents against the pinned root. Order per the TUF/Uptane
-// client checklist (REFERENCE.md section 5): signatures over canonical bytes first (nothing in an
+// client checklist (docs/vendor.md section 5): signatures over canonical bytes first (nothing in an
 // unverified document is trusted), then expiry (freeze), sequence (rollback), hardware
 // compatibility (chip) or device binding (assignment).
 import { createHash } from 'node:crypto';

@@ -53,7 +53,7 @@ enum CommandKind {
 // device -> controller, retained, on every connect.
 message DeviceHello {
   string device_id = 1;
-  string chip = 2;             // bm1684 | bm1684x | bm1688 (REFERENCE.md section 1)
+  string chip = 2;             // bm1684 | bm1684x | bm1688 (docs/vendor.md section 1)
   string agent_version = 3;
   RuntimeKind runtime = 4;
   repeated string capabilities = 5;

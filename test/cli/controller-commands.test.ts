@@ -170,10 +170,18 @@ t.test('model push, rollout create/show/events/pause, telemetry show', async (t)
   t.equal(pushed.code, 0, pushed.err);
   t.match(pushed.out, b.digest);
   t.match((await cli('model', 'list')).out, /api-test-model\s+1\s+1\.0\.0 \(int8\)/);
+  // As the tables print them: a unique prefix names the bundle wherever a digest is taken.
+  const shown = await cli('model', 'show', b.digest.slice(0, 8));
+  t.equal(shown.code, 0, shown.err);
+  t.match(shown.out, `digest ${b.digest}`);
+  const short = await cli('model', 'show', b.digest.slice(0, 4));
+  t.equal(short.code, 1);
+  t.match(short.err, `BMF_ERR_DIGEST_PREFIX: digest prefix ${b.digest.slice(0, 4)} is too short`);
+  t.match(short.err, b.digest);
   const created = await cli(
     'rollout',
     'create',
-    b.digest,
+    b.digest.slice(0, 12),
     '--tag',
     'site=berlin',
     '--id',
@@ -184,12 +192,26 @@ t.test('model push, rollout create/show/events/pause, telemetry show', async (t)
   );
   t.equal(created.code, 0, created.err);
   t.equal(JSON.parse(created.out).id, 'r-cli');
+  t.equal(JSON.parse(created.out).bundle, b.digest, 'stored with the full digest');
   t.match((await cli('rollout', 'list')).out, /r-cli\s+\w{12}\s+running/);
   t.match((await cli('rollout', 'pause', 'r-cli')).out, /paused/);
   t.match((await cli('rollout', 'events', 'r-cli')).out, /paused/);
   const again = await cli('rollout', 'pause', 'r-cli');
   t.equal(again.code, 1);
   t.match(again.err, /BMF_ERR_ROLLOUT_STATE/);
-  const tele = await cli('telemetry', 'show', '--bundle', b.digest);
+  // One header style in every table: upper case.
+  const tables = [
+    (await cli('device', 'list')).out,
+    (await cli('model', 'list')).out,
+    (await cli('model', 'bundles')).out,
+    (await cli('rollout', 'list')).out,
+    (await cli('experiment', 'list')).out,
+  ];
+  for (const table of tables) {
+    const header = table.split('\n')[0] ?? '';
+    t.match(header, /^[A-Z]/, header);
+    t.equal(header, header.toUpperCase(), `one header style: ${header}`);
+  }
+  const tele = await cli('telemetry', 'show', '--bundle', b.digest.slice(0, 10));
   t.match(tele.out, /reports 0 from 0 device\(s\); requests 0/);
 });

@@ -91,7 +91,7 @@ t.test('ONNX model keeps its accuracy on the 2,000 eval images', async (t) => {
       const files = await pngs(dir);
       for (const f of files) {
         const pixels = await grayPixels(path.join(dir, f));
-        // Vendor preprocessing y = (x - mean) * scale (REFERENCE.md section 1).
+        // Vendor preprocessing y = (x - mean) * scale (docs/vendor.md section 1).
         const input = Float32Array.from(pixels, (x) => (x - mean!) * scale!);
         const out = await session.run({ input: new ort.Tensor('float32', input, [1, 1, 28, 28]) });
         const logits = out['logits']!.data as Float32Array;

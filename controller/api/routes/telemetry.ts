@@ -48,7 +48,7 @@ export function telemetryRoutes(app: FastifyInstance, s: ApiServices): void {
       // Default window: the last hour, up to a minute ahead (device clocks run a little fast).
       return s.telemetry.query({
         ...(q.device !== undefined ? { deviceIds: [q.device] } : {}),
-        ...(q.bundle !== undefined ? { bundle: q.bundle } : {}),
+        ...(q.bundle !== undefined ? { bundle: s.registry.resolveDigest(q.bundle) } : {}),
         ...(q.variant !== undefined ? { variant: q.variant } : {}),
         fromMs: q.from ?? now - DEFAULT_WINDOW_MS,
         toMs: q.to ?? now + 60_000,

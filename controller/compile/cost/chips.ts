@@ -1,13 +1,13 @@
-// Per-chip figures for the TPU cost model. Peak rates are vendor marketing numbers (REFERENCE.md
+// Per-chip figures for the TPU cost model. Peak rates are vendor marketing numbers (docs/vendor.md
 // section 4 unless cited otherwise); bandwidths, overheads and efficiency factors are estimates,
-// and the efficiency factors are FITTED to the published ResNet-50 bmrt_test rows of REFERENCE.md
+// and the efficiency factors are FITTED to the published ResNet-50 bmrt_test rows of docs/vendor.md
 // section 4 (test/fixtures/cost/published.json). Every latency derived from this table is a
 // model, never a measurement.
 import { bmfError } from '../../../shared/errors.js';
 import { CHIPS, type Chip } from '../../../shared/bundle/manifest.js';
 
 export type { Chip };
-/** Precisions a BMODEL is compiled to (model_deploy.py --quantize, REFERENCE.md section 1). */
+/** Precisions a BMODEL is compiled to (model_deploy.py --quantize, docs/vendor.md section 1). */
 export const COST_PRECISIONS = ['fp32', 'fp16', 'bf16', 'int8'] as const;
 export type CostPrecision = (typeof COST_PRECISIONS)[number];
 
@@ -21,7 +21,7 @@ export interface ChipSpec {
   readonly memoryEfficiency: number;
   /**
    * Share of activation bytes that travel to DDR. The vendor compilers group layers so that
-   * intermediate feature maps stay in the TPU's local memory (BM1684: 32 MB SRAM, REFERENCE.md
+   * intermediate feature maps stay in the TPU's local memory (BM1684: 32 MB SRAM, docs/vendor.md
    * section 4); only group boundaries spill. One number per chip (estimate, see the fit note).
    */
   readonly activationDdrShare: number;
@@ -35,7 +35,7 @@ export interface ChipSpec {
    */
   readonly vectorFraction: number;
   /**
-   * INT8 activations stored in 4N mode (four images interleaved per 32-bit word, REFERENCE.md
+   * INT8 activations stored in 4N mode (four images interleaved per 32-bit word, docs/vendor.md
    * section 2: "BM1684 INT8 uses 4N batching"): a launch computes and moves whole groups of 4.
    */
   readonly int8BatchGroup: number;
@@ -43,10 +43,10 @@ export interface ChipSpec {
 
 /*
  * Sources and status of every figure:
- * - BM1684: 17.6 TOPS INT8, 2.2 TFLOPS FP32 (REFERENCE.md section 4, vendor spec). No FP16/BF16
- *   (model_deploy precisions, REFERENCE.md section 1). Bandwidth 64 GB/s: ESTIMATE (LPDDR4X
+ * - BM1684: 17.6 TOPS INT8, 2.2 TFLOPS FP32 (docs/vendor.md section 4, vendor spec). No FP16/BF16
+ *   (model_deploy precisions, docs/vendor.md section 1). Bandwidth 64 GB/s: ESTIMATE (LPDDR4X
  *   4266 MT/s on a 128-bit bus; the vendor publishes no sustained figure we could find).
- * - BM1684X: 32 TOPS INT8, 16 TFLOPS FP16/BF16, 2 TFLOPS FP32 (REFERENCE.md section 4, "often
+ * - BM1684X: 32 TOPS INT8, 16 TFLOPS FP16/BF16, 2 TFLOPS FP32 (docs/vendor.md section 4, "often
  *   quoted, unconfirmed"). Bandwidth 64 GB/s: ESTIMATE (same memory class as BM1684).
  * - BM1688, per core (the table models one of its two TPU cores, as the published
  *   "BM1688 (1 core)" row does): 16 TOPS INT8 for the chip is the commonly quoted vendor figure
@@ -57,7 +57,7 @@ export interface ChipSpec {
  *   iotdt.com/news/xingyezixun/1943.html); a single TPU core of the BM1688 family. FP16/BF16/FP32
  *   scaled from the BM1688 core by 7.2/8: ESTIMATES. Bandwidth 32 GB/s: ESTIMATE.
  * - Efficiency factors (matrixEfficiency) are FITTED per chip x precision to the batch-1
- *   ResNet-50 rows of REFERENCE.md section 4 (test/fixtures/cost/published.json); the batch-4
+ *   ResNet-50 rows of docs/vendor.md section 4 (test/fixtures/cost/published.json); the batch-4
  *   rows are not fitted and serve as an out-of-sample check. BF16 reuses the FP16 factor (same
  *   MAC array width). CV186X reuses BM1688's factors (no published rows). memoryEfficiency,
  *   activationDdrShare, layerOverheadUs and vectorFraction are ESTIMATES chosen with the fit

@@ -1,4 +1,4 @@
-// Compile through a vendor toolchain: the step sequence of each (REFERENCE.md section 1), run by
+// Compile through a vendor toolchain: the step sequence of each (docs/vendor.md section 1), run by
 // runner.ts, ending with the produced BMODEL read back and checked (check-output.ts).
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

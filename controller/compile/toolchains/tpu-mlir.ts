@@ -1,4 +1,4 @@
-// tpu-mlir command lines (REFERENCE.md section 1), built as argv arrays by pure functions so the
+// tpu-mlir command lines (docs/vendor.md section 1), built as argv arrays by pure functions so the
 // exact commands are tested as data (test/fixtures/compile/commands.json) and run without a shell.
 import { toModelTransformArgs } from '../../../shared/preprocess/index.js';
 import type { PreprocessSpec } from '../../../shared/preprocess/index.js';

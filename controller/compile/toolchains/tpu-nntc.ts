@@ -1,4 +1,4 @@
-// tpu-nntc command lines (REFERENCE.md section 1). nntc's front ends take `--flag=value`
+// tpu-nntc command lines (docs/vendor.md section 1). nntc's front ends take `--flag=value`
 // (Python argparse for bmneto and ufw, gflags for bmnetu and calibration_use_pb accept it too).
 import { toNntcPreprocessString } from '../../../shared/preprocess/index.js';
 import type { PreprocessSpec } from '../../../shared/preprocess/index.js';

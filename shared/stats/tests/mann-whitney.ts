@@ -1,6 +1,6 @@
 // Mann-Whitney U (Wilcoxon rank-sum) and the Hodges-Lehmann shift with its Moses confidence
 // interval, computed on binned distributions (one tied group per bin). Kayenta judges canary
-// metrics the same way (REFERENCE.md section 5). Direction everywhere: B relative to A, so a
+// metrics the same way (docs/vendor.md section 5). Direction everywhere: B relative to A, so a
 // positive shift means B is slower.
 import { coarsenBins, type Bins } from './binned.js';
 import { twoSidedP, zTwoSided } from './normal.js';

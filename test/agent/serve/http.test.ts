@@ -107,8 +107,8 @@ t.test('local API over a real socket', async (t) => {
     ],
     ['schema', await json('/v1/infer', { tensor: 1 }), 400, 'BMF_ERR_INFER_REQUEST'],
     ['bad JSON', await post('/v1/infer', '{', 'application/json'), 400, 'BMF_ERR_INFER_REQUEST'],
-    ['media type', await post('/v1/infer', 'x', 'video/mp4'), 415, 'BMF_ERR_IMAGE_UNSUPPORTED'],
-    ['text body', await post('/v1/infer', 'x', 'text/plain'), 400, 'BMF_ERR_INFER_REQUEST'],
+    ['media type', await post('/v1/infer', 'x', 'video/mp4'), 415, 'BMF_ERR_CONTENT_TYPE'],
+    ['text body', await post('/v1/infer', 'x', 'text/plain'), 415, 'BMF_ERR_CONTENT_TYPE'],
     [
       'unknown feedback',
       await json('/v1/feedback', { requestId: 'nope', label: 1 }),
@@ -125,6 +125,28 @@ t.test('local API over a real socket', async (t) => {
     t.ok(e.error.code.startsWith(code), `${name}: ${e.error.code}`);
     t.type(e.error.message, 'string');
   }
+
+  // A missing or wrong content type is named as such, with the types /v1/infer takes.
+  const untyped = await fetch(`${address}/v1/infer`, {
+    method: 'POST',
+    body: new Uint8Array([1, 2, 3]),
+  });
+  t.equal(untyped.status, 415);
+  t.same(await untyped.json(), {
+    error: {
+      code: 'BMF_ERR_CONTENT_TYPE',
+      message:
+        'content type missing; accepted: application/json, application/octet-stream, image/*',
+    },
+  });
+  const wrong = await post('/v1/infer', 'x', 'text/plain; charset=utf-8');
+  t.equal(
+    ((await wrong.json()) as { error: { message: string } }).error.message,
+    'content type text/plain not supported; accepted: application/json, application/octet-stream, image/*',
+  );
+  const feedbackType = await post('/v1/feedback', new Uint8Array([1]), 'image/png');
+  t.equal(feedbackType.status, 415);
+  t.match(await feedbackType.json(), { error: { code: 'BMF_ERR_CONTENT_TYPE' } });
 
   const fb = await json('/v1/feedback', { requestId: body.requestId, label: golden.labels[0] });
   t.same(await fb.json(), { correct: true });

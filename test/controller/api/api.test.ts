@@ -119,6 +119,29 @@ t.test('bad bodies are 400 with the field named; oversized is 413', async (t) =>
   t.equal(big.json().error.code, 'BMF_ERR_BODY_TOO_LARGE');
 });
 
+t.test('a missing or wrong content type is 415 naming it and application/json', async (t) => {
+  const wrong = await api.inject({
+    method: 'POST',
+    url: '/v1/devices',
+    headers: { ...auth, 'content-type': 'text/csv' },
+    payload: 'id,chip',
+  });
+  t.equal(wrong.statusCode, 415);
+  t.same(wrong.json().error.code, 'BMF_ERR_CONTENT_TYPE');
+  t.equal(
+    wrong.json().error.message,
+    'content type text/csv not supported; accepted: application/json',
+  );
+  const missing = await api.inject({
+    method: 'POST',
+    url: '/v1/devices',
+    headers: auth,
+    payload: Buffer.from('{"id":"x","chip":"bm1684x"}'),
+  });
+  t.equal(missing.statusCode, 415);
+  t.equal(missing.json().error.message, 'content type missing; accepted: application/json');
+});
+
 t.test('unknown ids and routes are 404 in the one error shape', async (t) => {
   const digest = '0'.repeat(64);
   for (const [method, url, payload] of [

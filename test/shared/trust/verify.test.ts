@@ -1,4 +1,4 @@
-// One row per attack (TUF/Uptane client checklist, REFERENCE.md section 5) with the error code it
+// One row per attack (TUF/Uptane client checklist, docs/vendor.md section 5) with the error code it
 // must produce, plus the positive cases. Keys are generated at run time; none are committed.
 import t from 'tap';
 import { readFileSync } from 'node:fs';

@@ -139,7 +139,7 @@ t.test('quantile difference intervals cover the truth at >= the nominal rate', a
 });
 
 t.test('sample sizes', async (t) => {
-  // REFERENCE.md section 5: ~29k per arm for a 1-point drop at 76 % (alpha 0.05, power 0.8).
+  // docs/vendor.md section 5: ~29k per arm for a 1-point drop at 76 % (alpha 0.05, power 0.8).
   const acc = accuracySampleSize(0.76, 0.01);
   t.ok(acc.fixedPerArm > 28500 && acc.fixedPerArm < 29500, `fixed ${acc.fixedPerArm}`);
   t.ok(acc.sequentialPerArm > acc.fixedPerArm, 'always-valid inference needs more samples');
