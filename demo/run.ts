@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApiClient, type ApiClient } from '../cli/http-client.js';
 import { validateConfig } from '../shared/config/load.js';
+import { createLogger } from '../shared/log.js';
 import { createKeystore } from '../shared/trust/keystore.js';
 import { ControllerConfigSchema, controllerPaths } from '../controller/config.js';
 import { startController, type ControllerHandle } from '../controller/main.js';
@@ -160,7 +161,9 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       count: opts.devices,
       stateRoot: join(opts.dataDir, 'agents'),
       telemetryIntervalMs: opts.telemetryIntervalMs,
-      ...(process.env.BMFLEET_DEMO_DEBUG ? { log: (l: string) => out.info(`    agent ${l}`) } : {}),
+      ...(process.env.BMFLEET_DEMO_DEBUG
+        ? { logger: createLogger({ program: 'agent', level: 'debug' }) }
+        : {}),
     });
     stack.push(() => fleet.stop());
     await waitFor('every device online', 30_000, async () => {

@@ -6,7 +6,8 @@ const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mq
                           [--data-dir DIR] [--api-host HOST] [--api-port N] [--broker-port N]
        bmfleet controller --mosquitto-acl [--config controller.json]
 Configuration: defaults < --config file < BMFLEET_* variables < flags.
---mosquitto-acl prints the topic ACL for an external Mosquitto (acl_file) and exits.`;
+--mosquitto-acl prints the topic ACL for an external Mosquitto (acl_file) and exits.
+SIGTERM or SIGINT stops the controller within 5 s; a second signal ends it at once.`;
 
 function parse(argv: readonly string[]) {
   return parseCommandArgs(
@@ -50,18 +51,15 @@ export const run: CommandRun = async (ctx) => {
     return 0;
   }
   const { startController } = await import('../../controller/main.js');
-  const handle = await startController(config);
+  const { createLogger } = await import('../../shared/log.js');
+  const { runUntilSignal } = await import('../shutdown.js');
+  const logger = createLogger({ program: 'controller', level: config.logLevel });
+  const handle = await startController(config, { logger });
   if (handle.generatedToken) {
     ctx.stdout.write(
       `operator token (shown once; also in ${config.dataDir}/operator-token):\n  ${handle.generatedToken}\n`,
     );
   }
   ctx.stdout.write(`controller ready: api ${handle.apiUrl} broker ${handle.brokerUrl}\n`);
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  await handle.stop();
-  return 0;
+  return runUntilSignal({ log: logger, stop: () => handle.stop() });
 };
