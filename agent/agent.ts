@@ -5,6 +5,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { bmfError, isBmfError, toBmfError } from '../shared/errors.js';
+import { silentLogger, type Logger } from '../shared/log.js';
+import { settlesWithin } from '../shared/wire/end-connection.js';
 import type { BmfError } from '../shared/errors.js';
 import { parseRoot, parseSignedRoot } from '../shared/trust/root.js';
 import type { Root } from '../shared/trust/root.js';
@@ -22,7 +24,7 @@ import { createServeMetrics } from './serve/metrics.js';
 import type { ServeObserver } from './serve/observe.js';
 import { createInferenceService } from './serve/service.js';
 import type { InferenceService } from './serve/service.js';
-import type { HealthThresholds, VariantName } from './serve/types.js';
+import type { HealthThresholds, ServeEvent, VariantName } from './serve/types.js';
 import { createBlobStore } from './store/blob-store.js';
 import type { BlobStore } from './store/blob-store.js';
 import { createStateFile } from './store/state.js';
@@ -33,8 +35,9 @@ import { SyncContext } from './sync/executors.js';
 import { createBlobFetcher } from './sync/fetcher.js';
 import { createHttpChunkSource } from './sync/http-chunks.js';
 import { createAgentLink } from './sync/link.js';
-import type { AgentLink } from './sync/link.js';
-import { announceSteps, reconcileLoop } from './sync/reconcile.js';
+import type { AgentLink, LinkEvent } from './sync/link.js';
+import { announceSteps, reconcileLoop, waitForKick } from './sync/reconcile.js';
+import type { Executors } from './sync/reconcile.js';
 import { createTelemetryCollector } from './telemetry/collector.js';
 import { createOutbox } from './telemetry/outbox.js';
 import type { Outbox } from './telemetry/outbox.js';
@@ -45,7 +48,8 @@ export interface AgentDeps {
   readonly clock?: Clock;
   /** Share one pool between the agents of a process (fleet simulation). */
   readonly pool?: SimSessionPool;
-  readonly log?: (line: string) => void;
+  /** Where the agent logs (shared/log.ts); silent when absent. Lines carry `device`. */
+  readonly logger?: Logger;
 }
 
 export interface Agent {
@@ -81,10 +85,13 @@ async function loadRoot(config: Pick<AgentConfig, 'root' | 'rootFile'>): Promise
   }
 }
 
+/** Time `stop()` may take in all (a 5 s shutdown leaves the rest for the process shell). */
+export const STOP_BUDGET_MS = 3500;
+
 export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {}): Agent {
   const clock = deps.clock ?? createSystemClock();
   const pool = deps.pool ?? createSimSessionPool();
-  const log = deps.log ?? (() => undefined);
+  const log = (deps.logger ?? silentLogger()).child({ device: config.deviceId });
   const runtime = selectRuntime(config.runtime, { pool, clock, timing: config.timing });
   const metrics = createServeMetrics({ device: config.deviceId });
   const collector = createTelemetryCollector();
@@ -114,7 +121,8 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         await service.variants.goldenRun(signal);
       } catch (e) {
         if (signal.aborted) return;
-        log(`scheduled golden run failed: ${toBmfError(e).message}`);
+        const err = toBmfError(e);
+        log.warn({ code: err.code }, `scheduled golden run failed: ${err.message}`);
       }
     }
   }
@@ -124,7 +132,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
     try {
       await eventsOutbox.enqueue(encodeMessage('Event', event));
     } catch (e) {
-      log(`event ${event.code} not recorded: ${(e as Error).message}`);
+      log.warn({ event: event.code }, `event not recorded: ${(e as Error).message}`);
       return;
     }
     void flushEvents();
@@ -136,14 +144,20 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       .drain(async (bytes) => {
         await l.publish('event', decodeMessage('Event', bytes));
       })
-      .catch((e: unknown) => log(`events not sent yet: ${(e as Error).message}`));
+      .catch((e: unknown) => log.debug(`events not sent yet: ${(e as Error).message}`));
   }
   function reportError(
     e: BmfError,
     context: { variant?: string; bundleDigest?: string; step?: string } = {},
   ): void {
     lastError = e.code;
-    log(`${e.code}: ${e.message}`);
+    const { bundleDigest, ...where } = context;
+    log.warn(
+      { code: e.code, ...where, ...(bundleDigest !== undefined && { bundle: bundleDigest }) },
+      bundleDigest !== undefined
+        ? `bundle refused: ${e.message}`
+        : `${context.step ?? 'agent'} failed: ${e.message}`,
+    );
     void emit(eventFromError(config.deviceId, now(), e, context));
   }
 
@@ -177,8 +191,74 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
     if (link?.connected()) void link.publish('state', deviceState()).catch(() => undefined);
   }
 
+  /** The stage step is where a verified bundle becomes installed on disk. */
+  function logInstalls(executors: Executors): Executors {
+    return {
+      ...executors,
+      stage: async (step, signal) => {
+        await executors.stage(step, signal);
+        log.info({ bundle: step.bundleDigest }, 'bundle installed (verified and staged)');
+      },
+    };
+  }
+
+  let brokerTrouble = '';
+  function logBrokerEvent(e: LinkEvent): void {
+    if (e.kind === 'connected') {
+      const again = brokerTrouble !== '';
+      brokerTrouble = '';
+      log.info(
+        { broker: config.broker.url, sessionPresent: e.sessionPresent },
+        again || e.reconnect ? 'reconnected to the broker' : 'connected to the broker',
+      );
+      return;
+    }
+    // A refused CONNACK repeats on every reconnect attempt: one line per change, not per second.
+    const text = e.kind === 'refused' ? `broker refused the connection: ${e.reason}` : e.reason;
+    const level = text === brokerTrouble ? 'debug' : 'warn';
+    brokerTrouble = text;
+    log[level](
+      {
+        broker: config.broker.url,
+        code: 'BMF_ERR_BROKER',
+        ...(e.kind === 'refused' && { reasonCode: e.reasonCode }),
+      },
+      text,
+    );
+  }
+
+  function logServeEvent(e: ServeEvent): void {
+    switch (e.kind) {
+      case 'activated':
+        log.info({ variant: e.variant, bundle: e.bundleDigest }, 'bundle activated (swapped in)');
+        return;
+      case 'healthy':
+        log.info(
+          { variant: e.variant, bundle: e.bundleDigest },
+          'bundle healthy (last known good)',
+        );
+        return;
+      case 'unloaded':
+        log.info({ variant: e.variant, bundle: e.bundleDigest }, 'bundle unloaded');
+        return;
+      case 'gate-failed':
+        log.warn(
+          { variant: e.variant, bundle: e.bundleDigest },
+          `bundle refused by the golden gate: ${e.reason}`,
+        );
+        return;
+      case 'rolled-back':
+        log.warn(
+          { variant: e.variant, bundle: e.from, to: e.to ?? null },
+          `bundle rolled back: ${e.reason}`,
+        );
+        return;
+    }
+  }
+
   const serveEvents: ServeObserver = {
     onEvent(e) {
+      logServeEvent(e);
       void emit(eventFromServe(config.deviceId, now(), e));
       const c = ctx;
       if (!c) return;
@@ -279,7 +359,10 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
     if (source === 'restore') {
       // Stale: a newer assignment was taken while the restore ran.
       if (sequence < c.assignedSequence()) {
-        log(`restored assignment ${sequence} is older than ${c.assignedSequence()}: not adopted`);
+        log.info(
+          { sequence, newer: c.assignedSequence() },
+          `restored assignment ${sequence} is older than ${c.assignedSequence()}: not adopted`,
+        );
         return;
       }
     } else if (!persisted && sequence <= newest) {
@@ -318,7 +401,10 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       return reporter;
     },
     async start() {
-      log(`runtime ${runtime.chosen} (${runtime.reason}), timing ${config.timing}`);
+      log.info(
+        { runtime: runtime.chosen, timing: config.timing },
+        `runtime ${runtime.chosen} (${runtime.reason})`,
+      );
       // 1. disk: state, blobs, outboxes
       const dir = config.stateDir;
       await mkdir(dir, { recursive: true });
@@ -349,6 +435,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
           command: () => kick(),
         },
         onMalformed: (_topic, e) => reportError(e, { step: 'mqtt' }),
+        onBrokerEvent: (e) => logBrokerEvent(e),
         onConnect: () => {
           void link
             ?.publish('hello', {
@@ -382,7 +469,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
             password: config.broker.password ?? '',
             clock,
             onBadInput: (e) => reportError(e, { step: 'fetch' }),
-            log,
+            log: (line) => log.warn(line),
           }),
         }),
       });
@@ -415,7 +502,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         {
           gatherFacts: () => c.gatherFacts(),
           target: () => c.target(),
-          executors: announceSteps(c.executors(), log),
+          executors: announceSteps(logInstalls(c.executors()), (line) => log.debug(line)),
           clock,
           onError: (step, e) =>
             reportError(e, {
@@ -432,12 +519,8 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
           idleWaiters = [];
           for (const w of waiters) w();
           publishState();
-          await new Promise<void>((resolve) => {
-            kick = resolve;
-            signal.addEventListener('abort', () => resolve(), { once: true });
-            // Look again now and then even without news (e.g. a fetch that backed off).
-            void clock.sleep(30_000, signal).then(resolve, resolve);
-          });
+          // Look again now and then even without news (e.g. a fetch that backed off).
+          await waitForKick(clock, 30_000, signal, (wake) => (kick = wake));
         },
         stop.signal,
       );
@@ -470,8 +553,16 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
     async stop() {
       stop.abort();
       kick();
-      for (const step of teardown.reverse()) await step().catch(() => undefined);
+      // Every step gets what is left of the budget: a part stuck on a broker that is gone (a
+      // publish nobody will acknowledge) must not hold the process past a service manager's
+      // patience. The parts' own waits are bounded too; this is the backstop.
+      const deadline = clock.now() + STOP_BUDGET_MS;
+      for (const step of teardown.reverse()) {
+        const left = deadline - clock.now();
+        if (!(await settlesWithin(step(), left))) log.warn('a shutdown step overran; going on');
+      }
       teardown.length = 0;
+      log.info('agent stopped');
     },
   };
 }

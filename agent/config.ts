@@ -5,6 +5,7 @@ import type { Static } from '@sinclair/typebox';
 import { CHIPS } from '../shared/bundle/manifest.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { deepFreeze, loadConfig } from '../shared/config/load.js';
+import { LOG_LEVELS } from '../shared/log.js';
 import type { LoadConfigOptions } from '../shared/config/load.js';
 
 export const AgentConfigSchema = Type.Object(
@@ -75,6 +76,11 @@ export const AgentConfigSchema = Type.Object(
     ),
     /** Requests a health window needs before it judges error rate and p95. */
     healthMinRequests: Type.Integer({ minimum: 1, default: 20 }),
+    /** Log lines on stderr at this level and above (`--verbose` is `debug`). */
+    logLevel: Type.Union(
+      LOG_LEVELS.map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
   },
   { additionalProperties: false },
 );

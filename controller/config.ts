@@ -4,6 +4,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { join, resolve } from 'node:path';
 import { loadConfig, type LoadConfigOptions } from '../shared/config/load.js';
+import { LOG_LEVELS } from '../shared/log.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const Strict = { additionalProperties: false } as const;
@@ -65,7 +66,7 @@ export const ControllerConfigSchema = Type.Object(
       { ...Strict, default: {} },
     ),
     logLevel: Type.Union(
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      LOG_LEVELS.map((l) => Type.Literal(l)),
       { default: 'info' },
     ),
   },

@@ -10,9 +10,10 @@ import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import { createLogger, type Logger } from '../shared/log.js';
 import { bmfError, isBmfError, type BmfError } from '../shared/errors.js';
 import { writeFileAtomic } from '../shared/fs/atomic.js';
+import { settlesWithin } from '../shared/wire/end-connection.js';
 import { createKeystore, type Keystore } from '../shared/trust/keystore.js';
 import type { DeviceTopicKind } from '../shared/wire/topics.js';
 import { createApi } from './api/index.js';
@@ -61,6 +62,9 @@ export interface ControllerHandle {
   blobStats(): BlobServerStats;
   stop(): Promise<void>;
 }
+
+/** Time `stop()` may take in all (a 5 s shutdown leaves the rest for the process shell). */
+export const STOP_BUDGET_MS = 4000;
 
 /** Signed assignments live 30 days; republishAll renews them at half-life on start-up. */
 const ASSIGNMENT_DEFAULTS = {
@@ -163,15 +167,19 @@ export async function startController(
   options: StartOptions = {},
 ): Promise<ControllerHandle> {
   const clock = options.clock ?? { now: () => Date.now() };
-  const log = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
+  const log = options.logger ?? createLogger({ program: 'controller', level: config.logLevel });
   const paths = controllerPaths(config);
   const stack: { name: string; stop: () => Promise<void> | void }[] = [];
   const stop = async () => {
+    // Each part gets what is left of the budget (their own waits are bounded as well): agents
+    // that hang around or an external broker that is gone must not hold the process.
+    const deadline = Date.now() + STOP_BUDGET_MS;
     for (const part of stack.splice(0).reverse()) {
-      try {
-        await part.stop();
-      } catch (e) {
-        log.error({ err: e, part: part.name }, 'shutdown step failed');
+      const run = Promise.resolve()
+        .then(() => part.stop())
+        .catch((e: unknown) => log.error({ err: e, part: part.name }, 'shutdown step failed'));
+      if (!(await settlesWithin(run, deadline - Date.now()))) {
+        log.warn({ part: part.name }, 'shutdown step overran its time; going on');
       }
     }
     log.info('controller stopped');
@@ -219,19 +227,27 @@ export async function startController(
         authenticateDevice: (id, secret) => devices.authenticate(id, secret),
         onDenied: (what, who, detail) => {
           counters.add(`broker_denied_${what}`);
-          log.warn({ what, who, detail }, 'broker denied');
+          const said = {
+            connect: `broker refused a connection from client ${who} (${detail}): not authorized`,
+            publish: `broker denied client ${who} a publish on ${detail} (ACL)`,
+            subscribe: `broker denied client ${who} a subscription to ${detail} (ACL)`,
+            packet: `broker refused a packet from client ${who}: ${detail}`,
+          }[what];
+          log.warn({ what, clientId: who, detail }, said);
+        },
+        onTakeover: (clientId, who) => {
+          counters.add('broker_takeovers');
+          log.warn(
+            { clientId, who },
+            `connection takeover: a new connection (${who}) uses the client id ${clientId} of a connected client, which the broker closes`,
+          );
         },
         onPresence: (id, online) => onPresence(id, online),
       });
       embedded = broker;
       stack.push({
         name: 'broker',
-        // Disconnect clients first: the listeners' close() waits for every open socket, and
-        // devices reconnect as soon as they are dropped (aedes.close is idempotent).
-        stop: async () => {
-          await new Promise<void>((r) => broker.aedes.close(() => r()));
-          await broker.close();
-        },
+        stop: () => broker.close(),
       });
       brokerUrl = `mqtt://${loopbackFor(o.host)}:${broker.port}`;
       advertised = `mqtt://${publicHostFor(o.host)}:${broker.port}`;
@@ -253,9 +269,14 @@ export async function startController(
       counters.add(`dropped_${kind}`);
       log.debug({ kind, code: err.code }, err.message);
     };
-    const connectionError = (which: string) => (err: BmfError) => {
-      counters.add('broker_connection_errors');
-      log.warn({ link: which, code: err.code }, err.message);
+    const connectionError = (which: string) => {
+      // A broker that is away refuses every reconnect: one warning per change, not per second.
+      let last = '';
+      return (err: BmfError) => {
+        counters.add('broker_connection_errors');
+        log[err.message === last ? 'debug' : 'warn']({ link: which, code: err.code }, err.message);
+        last = err.message;
+      };
     };
     // The embedded broker is attached in process (embedded-link.ts); an external one over MQTT
     // with two client ids, control and chunk data.

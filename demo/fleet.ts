@@ -8,6 +8,7 @@ import { AgentConfigSchema, type AgentConfig } from '../agent/config.js';
 import { createSimSessionPool } from '../agent/runtime/session-pool.js';
 import type { ApiClient } from '../cli/http-client.js';
 import { validateConfig } from '../shared/config/load.js';
+import type { Logger } from '../shared/log.js';
 
 interface DeviceAddResponse {
   readonly secret: string;
@@ -26,8 +27,8 @@ export async function startFleet(opts: {
   readonly stateRoot: string;
   readonly telemetryIntervalMs: number;
   readonly onStarted?: (n: number) => void;
-  /** Agent log lines (off by default: the demo prints its own progress). */
-  readonly log?: (line: string) => void;
+  /** Agent logs (off by default: the demo prints its own progress). */
+  readonly logger?: Logger;
 }): Promise<Fleet> {
   const pool = createSimSessionPool();
   const agents: Agent[] = [];
@@ -58,7 +59,7 @@ export async function startFleet(opts: {
       });
       const agent = createAgent(config, {
         pool,
-        ...(opts.log ? { log: (line: string) => opts.log?.(`${id}: ${line}`) } : {}),
+        ...(opts.logger ? { logger: opts.logger } : {}),
       });
       await agent.start();
       agents.push(agent);

@@ -7,10 +7,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApiClient, type ApiClient } from '../cli/http-client.js';
 import { validateConfig } from '../shared/config/load.js';
+import { createLogger } from '../shared/log.js';
 import { createKeystore } from '../shared/trust/keystore.js';
 import { ControllerConfigSchema, controllerPaths } from '../controller/config.js';
 import { startController, type ControllerHandle } from '../controller/main.js';
 import type { Analysis } from '../controller/experiment/analyze.js';
+import {
+  metricVerdictWords,
+  overallHeadline,
+  sourceWords,
+} from '../controller/experiment/report.js';
 import { buildModels, exampleDir } from './models.js';
 import { startFleet, type Fleet } from './fleet.js';
 import { generateLoad, readEvalImages, type LoadResult } from './load.js';
@@ -103,11 +109,14 @@ function fmtPt(x: number): string {
   return `${(x * 100).toFixed(2)} pt`;
 }
 
-/** One line per metric: effect (B - A) with its interval and the verdict. */
+/** One line per metric: effect (B - A) with its interval, the verdict, where latencies come from. */
 export function verdictLines(a: Analysis): string[] {
   return a.metrics.map((m) => {
     const f = m.unit === 'ms' ? fmtMs : fmtPt;
-    return `${m.label.padEnd(28)} ${f(m.effect.estimate).padStart(10)}  [${f(m.effect.low)}, ${f(m.effect.high)}]  ${m.verdict.replace(/_/g, ' ')}`;
+    const interval =
+      m.verdict === 'modeled' ? '(model figure)' : `[${f(m.effect.low)}, ${f(m.effect.high)}]`;
+    const source = sourceWords(m);
+    return `${m.label.padEnd(20)} ${f(m.effect.estimate).padStart(10)}  ${interval}  ${metricVerdictWords(m)}${source ? `; ${source}` : ''}`;
   });
 }
 
@@ -160,7 +169,9 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       count: opts.devices,
       stateRoot: join(opts.dataDir, 'agents'),
       telemetryIntervalMs: opts.telemetryIntervalMs,
-      ...(process.env.BMFLEET_DEMO_DEBUG ? { log: (l: string) => out.info(`    agent ${l}`) } : {}),
+      ...(process.env.BMFLEET_DEMO_DEBUG
+        ? { logger: createLogger({ program: 'agent', level: 'debug' }) }
+        : {}),
     });
     stack.push(() => fleet.stop());
     await waitFor('every device online', 30_000, async () => {
@@ -230,7 +241,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       lastLook = Date.now();
       analysis = await api.get<Analysis>(`/experiments/${experimentId}/analysis`);
       out.info(
-        `  look at ${((Date.now() - started) / 1000).toFixed(0)} s: n A ${analysis.samples.A}, B ${analysis.samples.B}: ${analysis.overall.verdict.replace(/_/g, ' ')}`,
+        `  look at ${((Date.now() - started) / 1000).toFixed(0)} s: n A ${analysis.samples.A}, B ${analysis.samples.B}: ${overallHeadline(analysis.overall)}`,
       );
       if (decided(analysis, started)) break;
     }
@@ -245,7 +256,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
 
     out.step('Verdict (B - A, with intervals)');
     for (const line of verdictLines(analysis)) out.info(`  ${line}`);
-    out.done(`${analysis.overall.verdict.replace(/_/g, ' ')}: ${analysis.overall.reason}`);
+    out.done(`${overallHeadline(analysis.overall)}: ${analysis.overall.reason}`);
     const reportHtml = await api.get<string>(`/experiments/${experimentId}/report`);
     const reportPath = join(opts.dataDir, `${experimentId}.html`);
     await mkdir(opts.dataDir, { recursive: true });

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createAgent, type Agent } from '../agent/agent.js';
 import { createSimSessionPool } from '../agent/runtime/session-pool.js';
 import { toBmfError } from '../shared/errors.js';
+import { createLogger, type Logger } from '../shared/log.js';
 import { memoryMessage, type CommonWorkerMessage } from '../controller/fleet/protocol.js';
 import { simulatedAgentConfig } from './config.js';
 import type { AgentsParentMessage, AgentsStart } from './protocol.js';
@@ -18,6 +19,8 @@ const send = (m: CommonWorkerMessage): void => void process.send?.(m);
 const pool = createSimSessionPool();
 const agents: Agent[] = [];
 let stopping = false;
+/** Agent log lines on this worker's stderr (`--verbose`), one format with the real agent's. */
+let logger: Logger | undefined;
 
 /** Reports variant A whenever the agent settles with a different bundle serving. */
 async function watch(agent: Agent): Promise<void> {
@@ -37,20 +40,13 @@ async function startOne(m: AgentsStart, device: AgentsStart['devices'][number]):
   const config = simulatedAgentConfig(device, m);
   await mkdir(config.stateDir, { recursive: true });
   await writeFile(config.rootFile, JSON.stringify(device.trustRoot));
-  const agent = createAgent(config, {
-    pool,
-    ...(m.verbose
-      ? {
-          log: (line: string) =>
-            void process.stderr.write(`${new Date().toISOString()} ${device.id}: ${line}\n`),
-        }
-      : {}),
-  });
+  const agent = createAgent(config, { pool, ...(logger ? { logger } : {}) });
   await agent.start();
   return agent;
 }
 
 async function start(m: AgentsStart): Promise<void> {
+  if (m.verbose) logger = createLogger({ program: 'agent', level: 'debug' });
   for (let i = 0; i < m.devices.length && !stopping; i += START_BATCH) {
     const batch = m.devices.slice(i, i + START_BATCH);
     const results = await Promise.allSettled(batch.map((d) => startOne(m, d)));

@@ -7,6 +7,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import type { BmfError } from '../../shared/errors.js';
 import { toBmfError } from '../../shared/errors.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
+import { endConnection } from '../../shared/wire/end-connection.js';
 import type { WireMessages } from '../../shared/wire/messages.js';
 import {
   TOPIC_SPECS,
@@ -44,7 +45,15 @@ export interface AgentLinkOptions {
   readonly onMalformed?: (topic: string, error: BmfError) => void;
   readonly onConnect?: () => void;
   readonly onOffline?: () => void;
+  /** Connection news for the log: connects, refused CONNACKs, lost connections. */
+  readonly onBrokerEvent?: (e: LinkEvent) => void;
 }
+
+/** What happened to the connection, as the agent logs it. */
+export type LinkEvent =
+  | { readonly kind: 'connected'; readonly reconnect: boolean; readonly sessionPresent: boolean }
+  | { readonly kind: 'refused'; readonly reasonCode: number; readonly reason: string }
+  | { readonly kind: 'lost'; readonly reason: string };
 
 /** Device-published topic kinds. */
 export type Outgoing =
@@ -115,7 +124,13 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
     void work.then(() => defaultHandleMessage(packet, callback));
   };
 
-  client.on('connect', () => {
+  const news = options.onBrokerEvent ?? (() => undefined);
+  let connects = 0;
+  let closing = false;
+  let up = false; // a loss is news once per connection, not once per failed reconnect
+  client.on('connect', (ack) => {
+    up = true;
+    news({ kind: 'connected', reconnect: connects++ > 0, sessionPresent: ack.sessionPresent });
     // Subscribe on every connect, whatever the session-present flag: a resumed session may hold
     // no queued copy (the last one acknowledged before a crash), and subscribing again makes the
     // broker send the retained assignment, the current one, which the agent orders by sequence.
@@ -125,8 +140,30 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
       .catch(() => undefined);
     options.onConnect?.();
   });
-  client.on('offline', () => options.onOffline?.());
-  client.on('error', () => undefined); // reconnects on its own; state is visible via connected()
+  client.on('offline', () => {
+    if (up && !closing)
+      news({ kind: 'lost', reason: 'lost the connection to the broker; reconnecting' });
+    up = false;
+    options.onOffline?.();
+  });
+  client.on('disconnect', (packet) => {
+    // MQTT 5 only: the broker says why it ends the connection (0x8E: session taken over).
+    const code = packet.reasonCode ?? 0;
+    news({
+      kind: 'lost',
+      reason:
+        code === 0x8e
+          ? `the broker handed this client id (${deviceId}) to another connection`
+          : `the broker disconnected this client (reason code ${code})`,
+    });
+  });
+  // mqtt.js reconnects on its own; refusals are reported for the log, the rest is connected().
+  client.on('error', (e: Error & { code?: unknown }) => {
+    if (closing) return;
+    if (typeof e.code === 'number')
+      news({ kind: 'refused', reasonCode: e.code, reason: e.message });
+    else news({ kind: 'lost', reason: `broker connection error: ${e.message}` });
+  });
   client.on('message', (topic, payload, packet) => {
     try {
       const t = parseTopic(topic);
@@ -166,12 +203,15 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
       await client.unsubscribeAsync(broadcastChunkTopic(digest)).catch(() => undefined);
     },
     async close() {
-      if (client.connected) {
-        await client
-          .publishAsync(willTopic(deviceId), Buffer.from(presence(false)), { qos: 1, retain: true })
-          .catch(() => undefined);
-      }
-      await client.endAsync();
+      closing = true;
+      // Bounded whatever the broker's state (a SIGTERM must end the agent within seconds).
+      await endConnection(client, {
+        last: () =>
+          client.publishAsync(willTopic(deviceId), Buffer.from(presence(false)), {
+            qos: 1,
+            retain: true,
+          }),
+      });
     },
   };
 }

@@ -77,6 +77,33 @@ export async function reconcileLoop(
   }
 }
 
+/**
+ * The loop's idle wait: resolves on `kick` (handed to `setKick`), after `ms`, or on abort. Every
+ * listener and timer it adds is removed when it resolves: the agent's stop signal lives as long
+ * as the agent, and a listener left on it per idle pass is a leak (Node warns after 10).
+ */
+export async function waitForKick(
+  clock: Clock,
+  ms: number,
+  signal: AbortSignal,
+  setKick: (wake: () => void) => void,
+): Promise<void> {
+  if (signal.aborted) return;
+  const done = new AbortController();
+  const onAbort = (): void => done.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await new Promise<void>((resolve) => {
+      setKick(resolve);
+      done.signal.addEventListener('abort', () => resolve(), { once: true });
+      clock.sleep(ms, done.signal).then(resolve, resolve);
+    });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    done.abort(); // ends the sleep (its timer and its listener)
+  }
+}
+
 /** The same executors, announcing each step's start and end (logs, crash tests). */
 export function announceSteps(executors: Executors, log: (line: string) => void): Executors {
   const wrapped: Record<string, (s: Step, signal: AbortSignal) => Promise<void>> = {};

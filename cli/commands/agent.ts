@@ -4,7 +4,9 @@ import type { CommandRun } from '../main.js';
 
 export const USAGE = `usage: bmfleet agent --config agent.json [--device-id ID] [--broker URL] [--state-dir DIR]
                      [--runtime auto|bmrt|sim] [--api-host HOST] [--api-port N] [--verbose]
-Configuration: --config file < BMFLEET_AGENT_* variables < flags.`;
+Configuration: --config file < BMFLEET_AGENT_* variables < flags.
+Logs (JSON lines on stderr) at "logLevel" (info by default); --verbose is debug.
+SIGTERM or SIGINT stops the agent within 5 s; a second signal ends it at once.`;
 
 function parse(argv: readonly string[]) {
   return parseCommandArgs(
@@ -45,17 +47,15 @@ export const run: CommandRun = async (ctx) => {
       'api.port': v['api-port'],
     },
   });
-  const log = (line: string): void => void ctx.stdout.write(`${line}\n`);
-  const [agent] = await startAgents([config], v.verbose ? { log } : {});
+  const { createLogger } = await import('../../shared/log.js');
+  const { runUntilSignal } = await import('../shutdown.js');
+  // Log lines (what was installed, swapped, refused and why) go to stderr; stdout says ready.
+  const logger = createLogger({ program: 'agent', level: v.verbose ? 'debug' : config.logLevel });
+  const [agent] = await startAgents([config], { logger });
   if (!agent) return 1;
   ctx.stdout.write(
     `agent ${config.deviceId} ready: runtime ${agent.runtime.chosen} (${agent.runtime.reason})` +
       `${agent.apiAddress() ? `, api ${agent.apiAddress()}` : ''}\n`,
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  await agent.stop();
-  return 0;
+  return runUntilSignal({ log: logger, stop: () => agent.stop() });
 };

@@ -9,7 +9,8 @@ export const USAGE = `usage: bmfleet controller [--config controller.json] [--br
 Configuration: defaults < --config file < BMFLEET_* variables < flags.
 --keys-dir is the keystore \`bmfleet keys init --dir DIR\` wrote and \`bundle sign --keys DIR\` signs
 with (default DATA_DIR/keys, created on first start when empty; BMFLEET_KEYS_DIR sets it too).
---mosquitto-acl prints the topic ACL for an external Mosquitto (acl_file) and exits.`;
+--mosquitto-acl prints the topic ACL for an external Mosquitto (acl_file) and exits.
+SIGTERM or SIGINT stops the controller within 5 s; a second signal ends it at once.`;
 
 function parse(argv: readonly string[]) {
   return parseCommandArgs(
@@ -55,7 +56,10 @@ export const run: CommandRun = async (ctx) => {
     return 0;
   }
   const { startController } = await import('../../controller/main.js');
-  const handle = await startController(config);
+  const { createLogger } = await import('../../shared/log.js');
+  const { runUntilSignal } = await import('../shutdown.js');
+  const logger = createLogger({ program: 'controller', level: config.logLevel });
+  const handle = await startController(config, { logger });
   if (handle.generatedToken) {
     ctx.stdout.write(
       `operator token (shown once; also in ${config.dataDir}/operator-token):\n  ${handle.generatedToken}\n`,
@@ -64,11 +68,5 @@ export const run: CommandRun = async (ctx) => {
   ctx.stdout.write(
     `controller ready: api ${handle.apiUrl} broker ${handle.brokerUrl} keys ${handle.keysDir}\n`,
   );
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
-  await handle.stop();
-  return 0;
+  return runUntilSignal({ log: logger, stop: () => handle.stop() });
 };

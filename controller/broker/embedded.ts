@@ -7,8 +7,8 @@ import { createServer as createTcpServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream } from 'ws';
 import { authenticate, mayPublish, maySubscribe, type AuthDeps, type Principal } from './acl.js';
 import { limitFor, preAuthLimit } from './limits.js';
 import { frameGuard, type GuardedConnection, type PacketRefusal } from './packet-guard.js';
@@ -24,6 +24,11 @@ export interface EmbeddedBrokerOptions extends AuthDeps {
    * of the device is open (see `connected`).
    */
   readonly onPresence?: (deviceId: string, online: boolean) => void;
+  /**
+   * A client connected with the id of a client that is still connected; the broker closes the
+   * older connection ([MQTT-3.1.4-2]). Two processes sharing an id take each other over in turn.
+   */
+  readonly onTakeover?: (clientId: string, who: string) => void;
 }
 
 /** What the broker refused: a CONNECT, an ACL decision, or a packet over its size limit. */
@@ -55,6 +60,7 @@ function listen(server: Server | HttpServer, port: number, host: string): Promis
 
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const denied = opts.onDenied ?? (() => undefined);
+  const live = new Map<string, Client>(); // client id -> the connected client
   const aedes = await Aedes.createBroker({
     persistence: indexedMemoryPersistence(),
     authenticate(client, username, password, done) {
@@ -69,6 +75,10 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       principals.set(client, p);
       // From here on the principal's own limits apply (limits.ts).
       guards.get(client.conn)?.setLimit(limitFor(p));
+      const prior = live.get(client.id);
+      if (prior && prior !== client) {
+        opts.onTakeover?.(client.id, p.kind === 'device' ? `device ${p.id}` : p.kind);
+      }
       done(null, true);
     },
     authorizePublish(client, packet, callback) {
@@ -107,6 +117,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     }
   };
   aedes.on('clientReady', (client) => {
+    live.set(client.id, client);
     const p = principals.get(client);
     if (p?.kind !== 'device') return;
     if (client.closed) return;
@@ -118,6 +129,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     if (first) opts.onPresence?.(p.id, true);
   });
   aedes.on('clientDisconnect', (client) => {
+    if (live.get(client.id) === client) live.delete(client.id);
     const p = principals.get(client);
     if (p?.kind === 'device') leave(p.id, client);
   });
@@ -137,7 +149,14 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   };
 
   const servers: (Server | HttpServer)[] = [];
+  // Open sockets, so that close() can end those a client never closes (a half-open peer).
+  const sockets = new Set<Duplex>();
+  const track = (socket: Duplex): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
   const tcp = createTcpServer((socket) => handle(socket));
+  tcp.on('connection', track);
   servers.push(tcp);
   const port = await listen(tcp, opts.port, opts.host);
 
@@ -147,6 +166,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile) },
       (socket) => handle(socket),
     );
+    tls.on('secureConnection', track);
     servers.push(tls);
     tlsPort = await listen(tls, opts.tls.port, opts.host);
   }
@@ -157,6 +177,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     const http = createHttpServer();
     wss = new WebSocketServer({ server: http });
     wss.on('connection', (socket, req) => handle(createWebSocketStream(socket), req));
+    http.on('connection', track);
     servers.push(http);
     wsPort = await listen(http, opts.wsPort, opts.host);
   }
@@ -168,9 +189,13 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     ...(wsPort !== undefined ? { wsPort } : {}),
     connected: (id) => (open.get(id)?.size ?? 0) > 0,
     async close() {
+      // Stop accepting first (devices reconnect as soon as they are dropped), then drop the
+      // clients; a server's close() completes only once its last socket has ended.
       wss?.close();
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      const closed = servers.map((s) => new Promise<void>((r) => s.close(() => r())));
       await new Promise<void>((r) => aedes.close(() => r()));
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(closed);
     },
   };
 }

@@ -9,6 +9,7 @@
 // yet are held here and handed over when the handler arrives.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
+import { endConnection } from '../../shared/wire/end-connection.js';
 import {
   controllerSubscriptions,
   parseTopic,
@@ -150,9 +151,28 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
     });
   }
   // Refused reconnects while an external broker is away or restarting: reported, not silent.
-  client.on('error', (e) =>
-    opts.onConnectionError?.(bmfError('BMF_ERR_BROKER', { reason: e.message }, { cause: e })),
-  );
+  const trouble = (reason: string, cause?: Error) =>
+    opts.onConnectionError?.(bmfError('BMF_ERR_BROKER', { reason }, cause ? { cause } : {}));
+  client.on('error', (e) => trouble(e.message, e));
+  // A broker hands a client id to the newest connection ([MQTT-3.1.4-2]): two connections with
+  // one id (e.g. Mosquitto's use_username_as_clientid) take each other over, again and again.
+  client.on('disconnect', (packet) => {
+    if (packet.reasonCode === 0x8e) {
+      trouble(`session taken over: another connection uses client id ${opts.clientId}`);
+    }
+  });
+  let connectedAt = Date.now();
+  let closing = false;
+  client.on('connect', () => (connectedAt = Date.now()));
+  client.on('close', () => {
+    if (closing) return;
+    const after = Date.now() - connectedAt;
+    trouble(
+      after < 5000
+        ? `connection closed ${after} ms after it was made (is another connection using client id ${opts.clientId}?); reconnecting`
+        : 'connection lost; reconnecting',
+    );
+  });
 
   const filters = opts.publishOnly ? [] : controllerSubscriptions();
   if (filters.length > 0)
@@ -179,7 +199,8 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
       );
     },
     async close() {
-      await client.endAsync();
+      closing = true;
+      await endConnection(client); // bounded: the broker may already be gone
     },
   };
 }

@@ -17,7 +17,14 @@ import {
   type MetricResult,
   type Verdict,
 } from './metrics.js';
-import { compareLatencyByDevice, compareRatesByDevice } from './metrics-by-device.js';
+import {
+  compareLatencyByDevice,
+  compareRatesByDevice,
+  MIN_DEVICES_FOR_VERDICT,
+} from './metrics-by-device.js';
+import { MIN_SAMPLES_FOR_VERDICT } from './metrics.js';
+import { modeledRow, stageSources } from './latency-source.js';
+import { poweredShortfall } from './validate.js';
 import {
   DEFAULT_ACCURACY_MDE,
   DEFAULT_ALPHA,
@@ -87,8 +94,13 @@ export interface Analysis {
   readonly metrics: readonly MetricResult[];
   readonly overall: {
     readonly verdict: OverallVerdict;
+    /** Set only when `promote` would accept it (a guardrail breach names A, the arm kept). */
     readonly winner?: Arm;
+    /** `not_enough_data` with a result already: the arm that leads, not yet promotable. */
+    readonly leaning?: Arm;
     readonly reason: string;
+    /** `not_enough_data`: what is missing, each in words ("104 more samples per arm"). */
+    readonly missing?: readonly string[];
   };
   readonly guardrails: GuardrailStatus;
   readonly drift?: DriftVerdict;
@@ -162,7 +174,63 @@ function deviceMetrics(
   return out;
 }
 
+/**
+ * Every latency row says where its figures come from; rows with modeled figures are shown and
+ * never tested (latency-source.ts); rows still waiting for data say for what.
+ */
+function honest(
+  spec: ExperimentSpec,
+  metrics: readonly MetricResult[],
+  A: ArmTelemetry,
+  B: ArmTelemetry,
+  previous: Readonly<Record<string, number>>,
+): MetricResult[] {
+  return metrics.map((m) => {
+    let out = m;
+    if (m.kind === 'latency') {
+      const stage = m.key.replace(/^latency\./, '');
+      const source = { A: stageSources(stage, A.summary), B: stageSources(stage, B.summary) };
+      out = { ...m, source };
+      if ([...source.A, ...source.B].includes('modeled')) {
+        return modeledRow(out, A.sketches[stage], B.sketches[stage], previous[m.key] ?? 1);
+      }
+    }
+    const missing = out.verdict === 'not_enough_data' ? missingFor(spec, out) : undefined;
+    return missing ? { ...out, missing } : out;
+  });
+}
+
+/** What a `not_enough_data` metric waits for, in the unit its test runs on. */
+function missingFor(spec: ExperimentSpec, m: MetricResult): string | undefined {
+  const more = (need: number, have: number, what: string): string =>
+    `${need - have} more ${what} per arm`;
+  const units = Math.min(m.analysed.A, m.analysed.B);
+  if (m.unitOfAnalysis === 'devices' && units < MIN_DEVICES_FOR_VERDICT) {
+    return more(
+      MIN_DEVICES_FOR_VERDICT,
+      units,
+      units === MIN_DEVICES_FOR_VERDICT - 1 ? 'device' : 'devices',
+    );
+  }
+  if (m.unitOfAnalysis === 'requests' && units < MIN_SAMPLES_FOR_VERDICT) {
+    return more(MIN_SAMPLES_FOR_VERDICT, units, m.kind === 'paired' ? 'labelled pairs' : 'samples');
+  }
+  const n = m.kind === 'paired' ? m.nA : Math.min(m.nA, m.nB);
+  if (n < spec.minSamples)
+    return more(spec.minSamples, n, m.kind === 'paired' ? 'labelled pairs' : 'samples');
+  return undefined;
+}
+
 function armMetrics(
+  spec: ExperimentSpec,
+  A: ArmTelemetry,
+  B: ArmTelemetry,
+  previous: Readonly<Record<string, number>>,
+): MetricResult[] {
+  return honest(spec, testedMetrics(spec, A, B, previous), A, B, previous);
+}
+
+function testedMetrics(
   spec: ExperimentSpec,
   A: ArmTelemetry,
   B: ArmTelemetry,
@@ -280,7 +348,44 @@ function guardrails(spec: ExperimentSpec, metrics: readonly MetricResult[]): Gua
 
 const pct = (x: number): string => `${(x * 100).toFixed(2)} pt`;
 
+/**
+ * The overall verdict. A winner is named only when promotion would accept it; otherwise the
+ * verdict is `not_enough_data` with the leading arm and what is missing. Modeled rows never
+ * count; the reason lists them.
+ */
 function overall(
+  spec: ExperimentSpec,
+  metrics: readonly MetricResult[],
+  g: GuardrailStatus,
+  shortfall: readonly string[],
+): Analysis['overall'] {
+  const modeled = metrics.filter((m) => m.verdict === 'modeled');
+  const note = modeled.length
+    ? `; not tested, modeled by the cost model (no sampling variance): ${modeled
+        .map((m) => `${m.label} B - A ${Number(m.effect.estimate.toPrecision(3))} ms`)
+        .join(', ')}`
+    : '';
+  const found = fromMetrics(spec, metrics, g);
+  if (found.verdict === 'guardrail') return found;
+  if (found.verdict === 'not_enough_data') {
+    const missing = [
+      ...metrics.flatMap((m) => (m.missing ? [`${m.label}: ${m.missing}`] : [])),
+      ...shortfall,
+    ];
+    return { ...found, reason: found.reason + note, ...(missing.length ? { missing } : {}) };
+  }
+  if (found.winner && shortfall.length > 0) {
+    return {
+      verdict: 'not_enough_data',
+      leaning: found.winner,
+      reason: `${found.reason}${note}; not promotable yet: ${shortfall.join('; ')}`,
+      missing: shortfall,
+    };
+  }
+  return { ...found, reason: found.reason + note };
+}
+
+function fromMetrics(
   spec: ExperimentSpec,
   metrics: readonly MetricResult[],
   g: GuardrailStatus,
@@ -291,16 +396,22 @@ function overall(
   const worse = by('worse');
   const names = (ms: MetricResult[]): string => ms.map((m) => m.label).join(', ');
   if (better.length === 0 && worse.length === 0) {
-    if (metrics.some((m) => m.verdict === 'not_enough_data')) {
+    const waiting = by('not_enough_data');
+    if (waiting.length > 0) {
       return {
         verdict: 'not_enough_data',
-        reason: `waiting for data on ${names(by('not_enough_data'))}`,
+        reason: `waiting for data on ${waiting
+          .map((m) => (m.missing ? `${m.label} (${m.missing})` : m.label))
+          .join(', ')}`,
       };
+    }
+    if (by('no_difference').length === 0) {
+      return { verdict: 'not_enough_data', reason: 'no metric could be tested' };
     }
     return {
       verdict: 'no_difference',
       winner: 'A',
-      reason: 'no difference on any metric: keep the incumbent A',
+      reason: 'no difference on any tested metric: keep the incumbent A',
     };
   }
   if (worse.length === 0)
@@ -375,7 +486,7 @@ export function analyzeExperiment(input: AnalysisInput): Analysis {
     alpha: spec.alpha ?? DEFAULT_ALPHA,
     samples,
     metrics,
-    overall: overall(spec, metrics, g),
+    overall: overall(spec, metrics, g, poweredShortfall(spec, state, samples, input.now)),
     guardrails: g,
     ...(drift ? { drift } : {}),
     // Groups are descriptive: their p-values are not carried between looks.

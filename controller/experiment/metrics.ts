@@ -1,6 +1,7 @@
 // One comparison per metric, B against A, with the always-valid (mSPRT) p-value that makes
 // repeated looks safe (shared/stats/tests/sequential.ts). Pure.
 import type { LatencySketch } from '../../shared/stats/sketch.js';
+import type { LatencySource } from '../telemetry/rollup.js';
 import {
   alwaysValidP,
   compareProportions,
@@ -20,7 +21,8 @@ import {
   type QuantileDifference,
 } from '../../shared/stats/tests/index.js';
 
-export type Verdict = 'better' | 'worse' | 'no_difference' | 'not_enough_data';
+/** `modeled`: a latency from the cost model, shown but never tested (latency-source.ts). */
+export type Verdict = 'better' | 'worse' | 'no_difference' | 'not_enough_data' | 'modeled';
 
 /** Below this many samples per arm no verdict is given: the normal approximations need it. */
 export const MIN_SAMPLES_FOR_VERDICT = 30;
@@ -59,6 +61,10 @@ export interface MetricResult {
   readonly devices?: { readonly A: number; readonly B: number };
   /** Cohort proportions: observed variance over the binomial one, per arm. */
   readonly designEffect?: { readonly A: number; readonly B: number };
+  /** Latency rows: where each arm's figures come from (device, this host, or the cost model). */
+  readonly source?: { readonly A: readonly LatencySource[]; readonly B: readonly LatencySource[] };
+  /** `not_enough_data`: what the verdict still waits for, in words ("104 more requests per arm"). */
+  readonly missing?: string;
 }
 
 export interface CompareContext {

@@ -1,7 +1,46 @@
 // Reports of an analysis: a self-contained HTML page (inline SVG, no scripts, no external
 // assets), a text table for the CLI, and JSON (the Analysis value itself).
-import type { Analysis } from './analyze.js';
-import type { MetricResult } from './metrics.js';
+import type { Analysis, OverallVerdict } from './analyze.js';
+import { describeSources } from './latency-source.js';
+import type { MetricResult, Verdict } from './metrics.js';
+
+/** Verdicts in words for people (the JSON keeps the stable enum values). */
+export const OVERALL_WORDS: Readonly<Record<OverallVerdict, string>> = {
+  B_better: 'B is better',
+  A_better: 'A is better',
+  no_difference: 'no difference',
+  tradeoff: 'a trade-off, no winner',
+  not_enough_data: 'not enough data yet',
+  guardrail: 'a guardrail was breached',
+};
+
+export const VERDICT_WORDS: Readonly<Record<Verdict, string>> = {
+  better: 'B better',
+  worse: 'B worse',
+  no_difference: 'no difference',
+  not_enough_data: 'not enough data',
+  modeled: 'not tested (modeled)',
+};
+
+/** "B is better, winner B" / "not enough data yet, B leads so far". */
+export function overallHeadline(o: Analysis['overall']): string {
+  const who = o.winner
+    ? `, winner ${o.winner}`
+    : o.leaning
+      ? `, ${o.leaning} leads so far (not promotable yet)`
+      : '';
+  return `${OVERALL_WORDS[o.verdict]}${who}`;
+}
+
+/** One metric row's verdict, with what is missing when it waits for data. */
+export function metricVerdictWords(m: MetricResult): string {
+  return m.missing ? `${VERDICT_WORDS[m.verdict]} (${m.missing})` : VERDICT_WORDS[m.verdict];
+}
+
+/** Where a row's latencies come from; empty for rows that are not latencies. */
+export function sourceWords(m: MetricResult): string {
+  return m.source ? describeSources(m.source) : '';
+}
 
 const W = 560;
 const H = 240;
@@ -16,8 +55,17 @@ const num = (x: number, d = 3): string =>
 
 function fmtEffect(m: MetricResult): string {
   const f = m.unit === 'ms' ? (x: number) => `${num(x)} ms` : (x: number) => `${num(x * 100)} pt`;
+  if (m.verdict === 'modeled') return `${f(m.effect.estimate)} (model figure, no interval)`;
   return `${f(m.effect.estimate)} [${f(m.effect.low)}, ${f(m.effect.high)}]`;
 }
+
+const pCell = (m: MetricResult): string =>
+  m.verdict === 'modeled' ? 'not tested' : num(m.alwaysValidP);
+
+const SOURCE_NOTE =
+  'latency from: measured on the device (vendor runtime), measured on this host (simulator ' +
+  'runtime: x86 time, not the board), or modeled (the cost model: the same figure for every ' +
+  'request, never tested)';
 
 /** The unit each test treated as independent and the n it used: "devices 10 / 10". */
 function unitCells(m: MetricResult): [string, string, string] {
@@ -194,7 +242,7 @@ function metricRowsHtml(metrics: readonly MetricResult[]): string {
           .map((c, i) => `<td class="${i === 0 ? 'unit' : 'n'}">${esc(c)}</td>`)
           .join(
             '',
-          )}<td>${esc(fmtEffect(m))}</td><td>${num(m.alwaysValidP)}</td><td class="${m.verdict}">${m.verdict.replace(/_/g, ' ')}</td></tr>`,
+          )}<td>${esc(fmtEffect(m))}</td><td>${esc(pCell(m))}</td><td class="${m.verdict}">${esc(metricVerdictWords(m))}</td><td class="unit">${esc(sourceWords(m) || '-')}</td></tr>`,
     )
     .join('');
 }
@@ -216,11 +264,12 @@ export function renderExperimentReport(a: Analysis): string {
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:64em}table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,td.unit{text-align:left}.better{color:#080}.worse{color:#b00}figure{display:inline-block;margin:0 1em 1em 0;max-width:100%}figure svg{max-width:100%;height:auto}</style></head><body>
 <h1>Experiment ${esc(a.experimentId)}</h1>
 <p>Status <b>${esc(a.status)}</b>, allocation ${esc(a.allocation)}, A = <code>${esc(a.bundles.A.slice(0, 12))}</code>, B = <code>${esc(a.bundles.B.slice(0, 12))}</code>, samples A ${a.samples.A}, B ${a.samples.B}, alpha ${a.alpha}.</p>
-<h2>Verdict: ${esc(a.overall.verdict.replace(/_/g, ' '))}${a.overall.winner ? ` (winner ${a.overall.winner})` : ''}</h2>
+<h2>Verdict: ${esc(overallHeadline(a.overall))}</h2>
 <p>${esc(a.overall.reason)}</p>
+${a.overall.missing?.length ? `<p>Missing before a winner can be named: ${esc(a.overall.missing.join('; '))}</p>` : ''}
 ${a.guardrails.breached ? `<p class="worse">Guardrail breached: ${esc(a.guardrails.reasons.join('; '))}</p>` : ''}
-<table><thead><tr><th>metric</th><th>tested over</th><th>n A</th><th>n B</th><th>B - A [always-valid interval]</th><th>always-valid p</th><th>verdict</th></tr></thead><tbody>${metricRowsHtml(a.metrics)}</tbody></table>
-<p><small>${esc(unitNote(a.metrics))}.</small></p>
+<table><thead><tr><th>metric</th><th>tested over</th><th>n A</th><th>n B</th><th>B - A [always-valid interval]</th><th>always-valid p</th><th>verdict</th><th>latency from</th></tr></thead><tbody>${metricRowsHtml(a.metrics)}</tbody></table>
+<p><small>${esc(unitNote(a.metrics))}. ${esc(SOURCE_NOTE)}</small></p>
 <h2>Latency quantiles (ms)</h2><table><thead><tr><th>quantile</th><th>A</th><th>B</th><th>B - A [interval]</th><th>relative</th></tr></thead><tbody>${quantiles}</tbody></table>
 ${drift}
 <h2>Pictures</h2>
@@ -233,10 +282,27 @@ ${cdfChart(a)}${accuracyChart(a)}${sampleChart(a)}${groupChart(a)}
 /** Plain-text table for `bmfleet experiment report`. */
 export function renderExperimentTable(a: Analysis): string {
   const rows = [
-    ['metric', 'tested over', 'n A', 'n B', 'B - A [interval]', 'p (always-valid)', 'verdict'],
+    [
+      'metric',
+      'tested over',
+      'n A',
+      'n B',
+      'B - A [interval]',
+      'p (always-valid)',
+      'verdict',
+      'latency from',
+    ],
   ];
-  for (const m of a.metrics)
-    rows.push([m.label, ...unitCells(m), fmtEffect(m), num(m.alwaysValidP), m.verdict]);
+  for (const m of a.metrics) {
+    rows.push([
+      m.label,
+      ...unitCells(m),
+      fmtEffect(m),
+      pCell(m),
+      metricVerdictWords(m),
+      sourceWords(m) || '-',
+    ]);
+  }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) =>
     r
@@ -245,10 +311,14 @@ export function renderExperimentTable(a: Analysis): string {
       .trimEnd(),
   );
   const head = `experiment ${a.experimentId} (${a.status}, ${a.allocation}); samples A ${a.samples.A}, B ${a.samples.B}`;
-  const verdict = `verdict: ${a.overall.verdict}${a.overall.winner ? `, winner ${a.overall.winner}` : ''}: ${a.overall.reason}`;
+  const verdict = `verdict: ${overallHeadline(a.overall)}: ${a.overall.reason}`;
   const extra = [
+    ...(a.overall.missing?.length ? [`missing: ${a.overall.missing.join('; ')}`] : []),
     ...(a.guardrails.breached ? [`guardrail breached: ${a.guardrails.reasons.join('; ')}`] : []),
     ...(a.drift?.suspect ? [`INT8 calibration suspect: ${a.drift.reasons.join('; ')}`] : []),
   ];
-  return [head, ...lines, `(${unitNote(a.metrics)})`, verdict, ...extra].join('\n') + '\n';
+  return (
+    [head, ...lines, `(${unitNote(a.metrics)})`, `(${SOURCE_NOTE})`, verdict, ...extra].join('\n') +
+    '\n'
+  );
 }

@@ -64,22 +64,42 @@ export function checkState(
 }
 
 /** Promote needs the minimum duration and the minimum sample per arm. */
+/**
+ * What promotion still waits for (minimum duration, minimum samples per arm), in words; empty
+ * when the experiment may be promoted. The analysis names a winner only when this is empty, so
+ * a verdict never names a winner that `promote` would refuse.
+ */
+export function poweredShortfall(
+  spec: ExperimentSpec,
+  state: ExperimentState,
+  samples: { A: number; B: number },
+  now: number,
+): string[] {
+  const out: string[] = [];
+  const ranMs = state.startedAt === undefined ? 0 : now - state.startedAt;
+  if (ranMs < spec.minDurationMs) {
+    const s = (ms: number): number => Math.ceil(ms / 1000);
+    out.push(
+      `ran ${s(ranMs)} s of the minimum ${s(spec.minDurationMs)} s (${s(spec.minDurationMs - ranMs)} s more)`,
+    );
+  }
+  const least = Math.min(samples.A, samples.B);
+  if (least < spec.minSamples) {
+    out.push(
+      `${least} samples in the smaller arm, minimum ${spec.minSamples} (${spec.minSamples - least} more)`,
+    );
+  }
+  return out;
+}
+
 export function checkPowered(
   spec: ExperimentSpec,
   state: ExperimentState,
   samples: { A: number; B: number },
   now: number,
 ): void {
-  const ranMs = state.startedAt === undefined ? 0 : now - state.startedAt;
-  if (ranMs < spec.minDurationMs) {
-    throw bmfError('BMF_ERR_EXPERIMENT_UNDERPOWERED', {
-      reason: `ran ${Math.round(ranMs / 1000)} s of the minimum ${Math.round(spec.minDurationMs / 1000)} s`,
-    });
-  }
-  const least = Math.min(samples.A, samples.B);
-  if (least < spec.minSamples) {
-    throw bmfError('BMF_ERR_EXPERIMENT_UNDERPOWERED', {
-      reason: `${least} samples in the smaller arm, minimum ${spec.minSamples}`,
-    });
+  const short = poweredShortfall(spec, state, samples, now);
+  if (short.length > 0) {
+    throw bmfError('BMF_ERR_EXPERIMENT_UNDERPOWERED', { reason: short.join('; ') });
   }
 }

@@ -31,6 +31,20 @@ export interface DriftCounters {
   clippedHigh: number;
 }
 
+/**
+ * Where a report's latencies come from, from its `runtime` and `timing_mode` fields: `device`
+ * (measured on the board by the vendor runtime), `host` (the simulator runtime, measured on the
+ * machine that runs it), `modeled` (the simulator padded to the cost model's figure: the infer
+ * stage, and so e2e, is a deterministic model output, not a measurement), `unknown` (neither).
+ */
+export type LatencySource = 'device' | 'host' | 'modeled' | 'unknown';
+
+export function latencySourceOf(runtime: string, timingMode: string): LatencySource {
+  if (runtime === 'bmrt') return 'device';
+  if (runtime === 'sim') return timingMode === 'modeled' ? 'modeled' : 'host';
+  return 'unknown';
+}
+
 /** What the `counters` JSON column of telemetry_minute holds. */
 export interface RollupCounters {
   reports: number;
@@ -47,6 +61,8 @@ export interface RollupCounters {
   stageCounts: Record<string, number>;
   /** Input drift per `input/channel`. */
   drift: Record<string, DriftCounters>;
+  /** Requests per latency source (rows written before it existed have none: `unknown`). */
+  latencySources: Partial<Record<LatencySource, number>>;
 }
 
 export interface Rollup {
@@ -83,6 +99,7 @@ export function emptyCounters(): RollupCounters {
     },
     stageCounts: {},
     drift: {},
+    latencySources: {},
   };
 }
 
@@ -136,6 +153,7 @@ export function mergeCounters(into: RollupCounters, from: RollupCounters): void 
   s.bothWrong += f.bothWrong;
   addRecord(into.stageCounts, from.stageCounts);
   for (const [k, d] of Object.entries(from.drift)) into.drift[k] = mergeDrift(into.drift[k], d);
+  addRecord(into.latencySources, from.latencySources);
 }
 
 /** Add `from` to `into` (mutates `into`; `from` is unchanged). */
@@ -180,6 +198,8 @@ export function addReport(into: Rollup, r: TelemetryReport): void {
   into.errors += r.counters.errors;
   c.reports += 1;
   addRecord(c.errorsByCode, r.counters.errorsByCode);
+  const source = latencySourceOf(r.runtime, r.timingMode);
+  c.latencySources[source] = (c.latencySources[source] ?? 0) + r.counters.requests;
   c.shadowRequests += r.counters.shadowRequests;
   c.goldenCorrect += a.goldenCorrect;
   c.goldenTotal += a.goldenTotal;

@@ -2,7 +2,14 @@
 // experiment statistics read, and per-bucket counts for "sample size over time".
 import { bmfError } from '../../shared/errors.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
-import { emptyRollup, mergeRollup, MINUTE_MS, minuteOf, type Rollup } from './rollup.js';
+import {
+  emptyRollup,
+  mergeRollup,
+  MINUTE_MS,
+  minuteOf,
+  type LatencySource,
+  type Rollup,
+} from './rollup.js';
 import type { RollupRow, TelemetryFilter } from './store.js';
 
 export interface StageLatency {
@@ -60,6 +67,8 @@ export interface TelemetrySummary {
   /** Distinct devices with at least one report in the range. */
   readonly devices: number;
   readonly reports: number;
+  /** Requests per latency source (rollup.ts): measured on the device, on this host, or modeled. */
+  readonly latencySources: Readonly<Partial<Record<LatencySource, number>>>;
 }
 
 export interface TimelineBucket {
@@ -159,7 +168,22 @@ export function summarize(rollup: Rollup, devices: number): TelemetrySummary {
     drift,
     devices,
     reports: c.reports,
+    latencySources: sourcesOf(rollup),
   };
+}
+
+/** Requests by latency source; those of rows stored before sources were kept are `unknown`. */
+function sourcesOf(rollup: Rollup): Partial<Record<LatencySource, number>> {
+  const out: Partial<Record<LatencySource, number>> = {};
+  let known = 0;
+  for (const [k, n] of Object.entries(rollup.counters.latencySources)) {
+    if (!n) continue;
+    out[k as LatencySource] = n;
+    known += n;
+  }
+  const rest = rollup.requests - known;
+  if (rest > 0) out.unknown = (out.unknown ?? 0) + rest;
+  return out;
 }
 
 /** Per-bucket counts over [minuteOf(fromMs), toMs), empty buckets included. */

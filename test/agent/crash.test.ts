@@ -32,7 +32,7 @@ function spawnAgent(
     t,
     process.execPath,
     ['--import', 'tsx', 'cli/entry.ts', 'agent', '--config', configPath, '--verbose'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const child: Child = { proc, lines: [], api: undefined };
   createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
@@ -40,6 +40,18 @@ function spawnAgent(
     const m = /api (http:\/\/\S+)/.exec(line);
     if (m) child.api = m[1];
     onLine(line, child);
+  });
+  // The log (JSON lines on stderr, `--verbose` for the step lines): each message as a line.
+  createInterface({ input: proc.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    let msg: string;
+    try {
+      msg = (JSON.parse(line) as { msg: string }).msg;
+    } catch {
+      process.stderr.write(`${line}\n`);
+      return;
+    }
+    child.lines.push(msg);
+    onLine(msg, child);
   });
   return child;
 }

@@ -80,6 +80,7 @@ export function summaryOf(list: readonly DeviceArmData[], devicesCount: number):
     drift: [],
     devices: devicesCount,
     reports: list.length,
+    latencySources: requests > 0 ? { device: requests } : {},
   };
 }
 
