@@ -487,6 +487,21 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         health: () => health,
         onStateChange: () => publishState(),
         onRejected: (bundleDigest, e) => reportError(e, { bundleDigest }),
+        onDowngrade: (d) => {
+          log(
+            `downgrade of ${d.name} from sequence ${d.from} to ${d.sequence}: the assignment allows it`,
+          );
+          void emit({
+            deviceId: config.deviceId,
+            timeMs: now(),
+            severity: 'warning',
+            code: 'BMF_EVT_DOWNGRADE',
+            message: `installing ${d.name} sequence ${d.sequence} below the served ${d.from} (allowDowngrade)`,
+            details: { name: d.name, sequence: String(d.sequence), from: String(d.from) },
+            variant: wireVariant(d.variant),
+            bundleDigest: d.bundleDigest,
+          });
+        },
       });
       ctx = c;
       await restore(c, store);

@@ -364,7 +364,8 @@ export async function startController(
       observe: (ids) => tracker.observe(ids),
       groupHealth: (ids, bundle, since, baseline) =>
         late.telemetry?.groupHealth(ids, bundle, since, baseline),
-      assign: (id, bundle, reason) => assignments.assignBundle(id, bundle, reason),
+      assign: (id, bundle, reason, options) =>
+        assignments.assignBundle(id, bundle, reason, options),
       onEvent: (rolloutId, e) => log.info({ rollout: rolloutId, event: e.type }, e.message),
       intervalMs: config.rollout.tickMs,
     });

@@ -77,6 +77,15 @@ export const errorCatalogue = {
   // --- bundles and trust (shared/bundle, shared/trust) ---
   BMF_ERR_BUNDLE_MANIFEST: { message: 'bundle manifest invalid at {field}: {reason}', status: 400 },
   BMF_ERR_BUNDLE_FILE_MISSING: { message: 'bundle file missing: {path}', status: 400 },
+  BMF_ERR_BUNDLE_NOT_REGULAR: {
+    message: 'bundle path {path} is not a regular file ({kind})',
+    status: 400,
+  },
+  BMF_ERR_TRUST_DOWNGRADE: {
+    message:
+      'bundle {what} sequence {sequence} is below the installed {installed} and the assignment does not allow a downgrade',
+    status: 409,
+  },
   BMF_ERR_TRUST_BAD_SIGNATURE: {
     message: 'signature does not verify for key {keyId}',
     status: 403,
@@ -201,6 +210,14 @@ export const errorCatalogue = {
   BMF_ERR_AGENT_CHUNK_HASH: {
     message: 'chunk {index} of blob {digest} failed its hash check',
     status: 400,
+  },
+  BMF_ERR_AGENT_BLOB_TOO_LARGE: {
+    message: 'blob {digest} of {size} bytes is above its bound of {limit} bytes',
+    status: 413,
+  },
+  BMF_ERR_AGENT_BUSY: {
+    message: 'too many request bodies in flight (limit {limit}): try again',
+    status: 503,
   },
   BMF_ERR_AGENT_OUTBOX_FULL: {
     message: 'telemetry outbox full ({limit} reports): oldest dropped',

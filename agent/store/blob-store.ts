@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bmfError } from '../../shared/errors.js';
+import { bmfError, isBmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 
 const DIGEST = /^[0-9a-f]{64}$/;
@@ -25,8 +25,12 @@ export interface BlobStore {
   readonly dir: string;
   pathOf(digest: string): string;
   has(digest: string): Promise<boolean>;
-  /** Reads a blob and checks its hash again (a disk can rot; a blob is trusted only by hash). */
-  read(digest: string): Promise<Uint8Array>;
+  /**
+   * Reads a blob and checks its hash again (a disk can rot; a blob is trusted only by hash).
+   * With `size` the file's length is checked first and a different one refused before any byte
+   * is buffered (BMF_ERR_TRUST_SIZE_MISMATCH).
+   */
+  read(digest: string, size?: number): Promise<Uint8Array>;
   /** Stores bytes under their sha256 and returns the digest; `expected` must match when given. */
   put(bytes: Uint8Array, expected?: string): Promise<string>;
   list(): Promise<string[]>;
@@ -46,11 +50,22 @@ export async function createBlobStore(dir: string): Promise<BlobStore> {
         return false;
       }
     },
-    async read(digest) {
+    async read(digest, size) {
       let bytes: Uint8Array;
       try {
+        if (size !== undefined) {
+          const actual = (await stat(pathOf(digest))).size;
+          if (actual !== size) {
+            throw bmfError('BMF_ERR_TRUST_SIZE_MISMATCH', {
+              path: pathOf(digest),
+              expected: size,
+              reason: `the stored blob has ${actual}`,
+            });
+          }
+        }
         bytes = await readFile(pathOf(digest));
       } catch (e) {
+        if (isBmfError(e)) throw e;
         throw bmfError('BMF_ERR_AGENT_STORE', {
           reason: `blob ${digest}: ${(e as Error).message}`,
         });

@@ -3,6 +3,8 @@
 // bytes are fsynced. So after kill -9 the bitmap may miss a chunk that was written (it is fetched
 // again) but never claims one that was not. Each chunk is checked against the chunk table's
 // sha256 before it is written; the finished file is hashed whole and renamed into the store.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
@@ -27,6 +29,13 @@ export interface PartialBlob {
   /** When every chunk is present: hash the whole file and move it into the blob store. */
   complete(): Promise<string>;
   close(): Promise<void>;
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }))
+    hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 export function chunkCount(size: number, chunkSize: number): number {
@@ -122,8 +131,8 @@ export async function openPartial(
         });
       }
       await fd.close().catch(() => undefined);
-      const bytes = await readFile(dataPath);
-      const actual = sha256Hex(bytes);
+      // Hashed as a stream: a blob is never held in memory whole to check it.
+      const actual = await sha256OfFile(dataPath);
       if (actual !== table.digest) {
         await unlink(dataPath).catch(() => undefined);
         await unlink(bitmapPath).catch(() => undefined);

@@ -25,6 +25,11 @@ export const AgentStateSchema = Type.Object(
     assignmentSequence: Type.Optional(Type.Integer({ minimum: 0 })),
     active: PerVariant,
     lastKnownGood: PerVariant,
+    /**
+     * Bundle digest -> the blob holding its signed manifest envelope (the bundle digest covers
+     * only the signed part, so it names no blob). Absent for bundles whose blob is the digest.
+     */
+    manifestBlobs: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9a-f]{64}$' }), Digest)),
   },
   { additionalProperties: false },
 );

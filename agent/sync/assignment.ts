@@ -59,7 +59,11 @@ export function targetOf(a: Assignment): AssignedTarget {
     variants: a.variants.map((v) => ({
       name: v.name as VariantName,
       bundleDigest: v.bundle.digest,
+      ...(v.bundle.manifest && {
+        manifest: { digest: v.bundle.manifest.sha256, size: v.bundle.manifest.size },
+      }),
     })),
+    ...(a.allowDowngrade === true && { allowDowngrade: true }),
   };
 }
 

@@ -14,6 +14,7 @@ import type { BlobFetcher } from './fetcher.js';
 import type { Facts, Target } from './plan.js';
 import type { Executors } from './reconcile.js';
 import { stageBundle, verifyBundleBlob } from './stage.js';
+import type { ManifestBlob } from './stage.js';
 
 export interface SyncContextOptions {
   readonly store: BlobStore;
@@ -27,11 +28,26 @@ export interface SyncContextOptions {
   readonly health: () => HealthThresholds | undefined;
   readonly onStateChange?: (state: AgentState) => void;
   readonly onRejected?: (bundleDigest: string, error: BmfError) => void;
+  /** A lower bundle sequence is being installed because the assignment allows it explicitly. */
+  readonly onDowngrade?: (info: {
+    variant: VariantName;
+    bundleDigest: string;
+    name: string;
+    sequence: number;
+    from: number;
+  }) => void;
 }
 
 export interface AssignedTarget {
   readonly sequence: number;
-  readonly variants: readonly { readonly name: VariantName; readonly bundleDigest: string }[];
+  readonly variants: readonly {
+    readonly name: VariantName;
+    readonly bundleDigest: string;
+    /** The manifest blob and its size when the assignment names them. */
+    readonly manifest?: { readonly digest: string; readonly size: number };
+  }[];
+  /** The signed assignment allows installing a bundle sequence below the one served. */
+  readonly allowDowngrade?: boolean;
 }
 
 /** What the reconcile loop knows beyond the disk: verified manifests, staged specs, rejections. */
@@ -81,6 +97,7 @@ export class SyncContext {
         return {
           name: v.name,
           bundleDigest: v.bundleDigest,
+          ...(v.manifest && { manifest: v.manifest }),
           files: m?.files.map((f) => ({ digest: f.sha256, size: f.size })),
         };
       }),
@@ -134,15 +151,7 @@ export class SyncContext {
   async specFor(bundleDigest: string, signal?: AbortSignal): Promise<ModelSpec> {
     const cached = this.specs.get(bundleDigest);
     if (cached) return cached;
-    const manifest =
-      this.manifests.get(bundleDigest) ??
-      (await verifyBundleBlob({
-        store: this.o.store,
-        bundleDigest,
-        root: this.o.root,
-        chip: this.o.chip,
-        now: new Date(this.o.clock.wallNow()),
-      }));
+    const manifest = this.manifests.get(bundleDigest) ?? (await this.verifyManifest(bundleDigest));
     this.manifests.set(bundleDigest, manifest);
     const spec = await stageBundle({
       store: this.o.store,
@@ -152,6 +161,67 @@ export class SyncContext {
     });
     this.specs.set(bundleDigest, spec);
     return spec;
+  }
+
+  /** The blob that holds a bundle's manifest: from the assignment, else as recorded on disk. */
+  manifestBlobOf(bundleDigest: string): ManifestBlob {
+    const assigned = this.assigned?.variants.find((v) => v.bundleDigest === bundleDigest)?.manifest;
+    if (assigned) return assigned;
+    const recorded = this.state.manifestBlobs?.[bundleDigest];
+    return { digest: recorded ?? bundleDigest, size: undefined };
+  }
+
+  private async verifyManifest(bundleDigest: string): Promise<BundleManifest> {
+    const blob = this.manifestBlobOf(bundleDigest);
+    const manifest = await verifyBundleBlob({
+      store: this.o.store,
+      bundleDigest,
+      manifestBlob: blob,
+      root: this.o.root,
+      chip: this.o.chip,
+      now: new Date(this.o.clock.wallNow()),
+    });
+    this.manifests.set(bundleDigest, manifest);
+    if (blob.digest !== bundleDigest && this.state.manifestBlobs?.[bundleDigest] !== blob.digest) {
+      // Recorded so a restart finds the manifest of an active or last-known-good bundle.
+      await this.update((st) => ({
+        ...st,
+        manifestBlobs: { ...st.manifestBlobs, [bundleDigest]: blob.digest },
+      }));
+    }
+    return manifest;
+  }
+
+  /**
+   * Downgrade rule: a bundle whose sequence is below that of a bundle of the same model this
+   * device serves installs only when the signed assignment says `allowDowngrade`; it is then
+   * reported. Local rollbacks to last-known-good and restores never come through here.
+   */
+  private checkDowngrade(variant: VariantName, bundleDigest: string): void {
+    const m = this.manifests.get(bundleDigest);
+    if (!m) return;
+    let highest: number | undefined;
+    for (const name of ['A', 'B'] as const) {
+      const d = this.o.service.variants.slot(name)?.current()?.spec.bundleDigest;
+      const served = d !== undefined ? this.manifests.get(d) : undefined;
+      if (served && served.name === m.name && served.sequence > (highest ?? -1))
+        highest = served.sequence;
+    }
+    if (highest === undefined || m.sequence >= highest) return;
+    if (!this.assigned?.allowDowngrade) {
+      throw bmfError('BMF_ERR_TRUST_DOWNGRADE', {
+        what: `${m.name} ${m.version}`,
+        sequence: m.sequence,
+        installed: highest,
+      });
+    }
+    this.o.onDowngrade?.({
+      variant,
+      bundleDigest,
+      name: m.name,
+      sequence: m.sequence,
+      from: highest,
+    });
   }
 
   private async guard<T>(bundleDigest: string, work: () => Promise<T>): Promise<T> {
@@ -172,14 +242,7 @@ export class SyncContext {
       fetch: (s, signal) => o.fetcher.fetch(s.digest, s.size, signal),
       verify: (s) =>
         this.guard(s.bundleDigest, async () => {
-          const m = await verifyBundleBlob({
-            store: o.store,
-            bundleDigest: s.bundleDigest,
-            root: o.root,
-            chip: o.chip,
-            now: new Date(o.clock.wallNow()),
-          });
-          this.manifests.set(s.bundleDigest, m);
+          await this.verifyManifest(s.bundleDigest);
         }),
       stage: (s, signal) =>
         this.guard(s.bundleDigest, async () => {
@@ -190,6 +253,7 @@ export class SyncContext {
           const spec = this.specs.get(s.bundleDigest);
           if (!spec)
             throw bmfError('BMF_ERR_INTERNAL', { reason: `bundle ${s.bundleDigest} not staged` });
+          this.checkDowngrade(s.variant, s.bundleDigest);
           await o.service.variants.prepare(s.variant, spec, signal);
         }),
       gate: (s, signal) =>

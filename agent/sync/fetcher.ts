@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { bmfError, isBmfError, toBmfError } from '../../shared/errors.js';
 import type { BmfError } from '../../shared/errors.js';
+import { MAX_MANIFEST_BYTES } from '../../shared/trust/assignment.js';
 import type { WireMessages } from '../../shared/wire/messages.js';
 import type { Clock } from '../clock.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -34,6 +35,11 @@ export interface BlobFetcherOptions {
   readonly onBadInput?: (error: BmfError) => void;
   /** Tried first for the missing chunks (HTTP Range from the controller), MQTT for the rest. */
   readonly chunkSource?: ChunkSource;
+  /**
+   * Bound on a blob fetched without a declared size (a manifest named by an assignment of an
+   * older controller): MAX_MANIFEST_BYTES by default. Every other fetch has its exact size.
+   */
+  readonly maxUndeclaredBytes?: number;
 }
 
 interface Transfer {
@@ -50,7 +56,11 @@ export interface BlobFetcher {
   handleChunk(chunk: WireMessages['BlobChunk']): void;
 }
 
-function tableFromOffer(o: WireMessages['BlobOffer'], declared: number | undefined): ChunkTable {
+function tableFromOffer(
+  o: WireMessages['BlobOffer'],
+  declared: number | undefined,
+  undeclaredLimit: number,
+): ChunkTable {
   if (o.errorCode) {
     throw bmfError('BMF_ERR_AGENT_FETCH', {
       digest: o.digest,
@@ -62,6 +72,13 @@ function tableFromOffer(o: WireMessages['BlobOffer'], declared: number | undefin
       path: o.digest,
       expected: declared,
       reason: `the offer says ${o.size} bytes`,
+    });
+  }
+  if (declared === undefined && o.size > undeclaredLimit) {
+    throw bmfError('BMF_ERR_AGENT_BLOB_TOO_LARGE', {
+      digest: o.digest,
+      size: o.size,
+      limit: undeclaredLimit,
     });
   }
   if (o.size > MAX_BLOB_SIZE || o.chunkSize <= 0 || o.chunkSize > MAX_CHUNK_SIZE) {
@@ -151,7 +168,11 @@ export function createBlobFetcher(options: BlobFetcherOptions): BlobFetcher {
       const offer = await getOffer(t, digest, signal);
       let table: ChunkTable;
       try {
-        table = tableFromOffer(offer, declaredSize);
+        table = tableFromOffer(
+          offer,
+          declaredSize,
+          options.maxUndeclaredBytes ?? MAX_MANIFEST_BYTES,
+        );
       } catch (e) {
         options.onBadInput?.(toBmfError(e));
         throw e;

@@ -13,6 +13,11 @@ export interface TargetFile {
 export interface TargetVariant {
   readonly name: VariantName;
   readonly bundleDigest: string;
+  /**
+   * The blob carrying the signed manifest and its size, as the assignment names it; the bundle
+   * digest itself (size unknown, bounded by the fetcher) for assignments that predate it.
+   */
+  readonly manifest?: TargetFile;
   /** Files the bundle's manifest lists; unknown until the manifest itself is fetched and verified. */
   readonly files: readonly TargetFile[] | undefined;
 }
@@ -70,7 +75,8 @@ function planVariant(f: Facts, sequence: number, v: TargetVariant): Step[] {
   const d = v.bundleDigest;
   if (f.active[v.name] === d) return [];
   if (f.rejected.has(d)) return [];
-  if (!f.blobs.has(d)) return [{ kind: 'fetch', digest: d, size: undefined }];
+  const m = v.manifest ?? { digest: d, size: undefined };
+  if (!f.blobs.has(m.digest)) return [{ kind: 'fetch', digest: m.digest, size: m.size }];
   if (!f.verified.has(d)) return [{ kind: 'verify', bundleDigest: d }];
   const missing = (v.files ?? []).filter((file) => !f.blobs.has(file.digest));
   // Fetch every missing file at once: the fetcher keeps several chunks in flight across them.

@@ -5,10 +5,12 @@
 //  stage:  every file's sha256 and declared size, then the BMODEL's own net description against
 //          the manifest (input names, shapes implied by the preprocessing, label count), giving
 //          the ModelSpec the serving layer runs.
+import { stat } from 'node:fs/promises';
 import { readBmodel } from '../../shared/bmodel/read.js';
 import type { BundleManifest, Chip } from '../../shared/bundle/manifest.js';
 import { bmodelFile } from '../../shared/bundle/manifest.js';
 import { bmfError } from '../../shared/errors.js';
+import { MAX_MANIFEST_BYTES } from '../../shared/trust/assignment.js';
 import { channelCount, parsePreprocessSpec } from '../../shared/preprocess/spec.js';
 import { verifyFile } from '../../shared/trust/file.js';
 import type { Root } from '../../shared/trust/root.js';
@@ -19,14 +21,40 @@ import { parseGoldenFile } from '../serve/golden-file.js';
 import type { ModelSpec } from '../serve/types.js';
 import type { BlobStore } from '../store/blob-store.js';
 
+export interface ManifestBlob {
+  /** sha256 of the blob (the canonical envelope bytes). */
+  readonly digest: string;
+  /** Its exact size when the assignment declared it; otherwise bounded by MAX_MANIFEST_BYTES. */
+  readonly size: number | undefined;
+}
+
+/**
+ * Verifies the signed manifest of bundle `bundleDigest` from the blob that carries it: read
+ * bounded by its size, signatures and threshold by the pinned root, expiry, chip, and identity:
+ * the digest of the signed part is the bundle digest (or, for an assignment of an older
+ * controller that named the blob itself, the blob's own hash, which the store checked).
+ */
 export async function verifyBundleBlob(opts: {
   store: BlobStore;
   bundleDigest: string;
+  /** The blob holding the envelope; the bundle digest itself when omitted (older assignments). */
+  manifestBlob?: ManifestBlob;
   root: Root;
   chip: Chip;
   now: Date;
 }): Promise<BundleManifest> {
-  const bytes = await opts.store.read(opts.bundleDigest);
+  const blob = opts.manifestBlob ?? { digest: opts.bundleDigest, size: undefined };
+  if (blob.size === undefined) {
+    const stored = (await stat(opts.store.pathOf(blob.digest)).catch(() => undefined))?.size;
+    if (stored !== undefined && stored > MAX_MANIFEST_BYTES) {
+      throw bmfError('BMF_ERR_AGENT_BLOB_TOO_LARGE', {
+        digest: blob.digest,
+        size: stored,
+        limit: MAX_MANIFEST_BYTES,
+      });
+    }
+  }
+  const bytes = await opts.store.read(blob.digest, blob.size);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
@@ -43,7 +71,7 @@ export async function verifyBundleBlob(opts: {
     now: opts.now,
   });
   const digest = manifestDigest(verified.envelope);
-  if (digest !== opts.bundleDigest) {
+  if (digest !== opts.bundleDigest && blob.digest !== opts.bundleDigest) {
     throw bmfError('BMF_ERR_TRUST_HASH_MISMATCH', {
       path: 'bundle manifest',
       expected: opts.bundleDigest,

@@ -34,6 +34,11 @@ export interface AssignRequest {
   readonly health?: Assignment['health'];
   /** Why (rollout id, operator action): kept with the assignment for the audit trail. */
   readonly reason?: string;
+  /**
+   * Signed permission for the device to install a bundle sequence below the one it serves: set
+   * only by paths that roll back on purpose (rollout rollback, experiment abort).
+   */
+  readonly allowDowngrade?: boolean;
 }
 
 export interface StoredAssignment {
@@ -84,6 +89,7 @@ function sameContent(a: Assignment, req: AssignRequest, health: Assignment['heal
   return (
     a.split === req.split &&
     a.shadowRate === req.shadowRate &&
+    (a.allowDowngrade ?? false) === (req.allowDowngrade ?? false) &&
     JSON.stringify(a.health) === JSON.stringify(health) &&
     a.variants.length === req.variants.length &&
     a.variants.every((v, i) => {
@@ -219,7 +225,11 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
       }
       return {
         name: v.name,
-        bundle: { digest: bundle.digest, sequence: bundle.sequence },
+        bundle: {
+          digest: bundle.digest,
+          sequence: bundle.sequence,
+          manifest: { sha256: bundle.manifestBlob.sha256, size: bundle.manifestBlob.size },
+        },
         weight: v.weight,
       };
     });
@@ -235,6 +245,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
         variants,
         split: req.split,
         shadowRate: req.shadowRate,
+        ...(req.allowDowngrade === true && { allowDowngrade: true }),
         health,
       }),
       by,
@@ -251,12 +262,18 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
      * exactly that, it is republished (a crash may have come between persist and publish) and no
      * new sequence is used. The rollout executor's `assign` callback.
      */
-    async assignBundle(deviceId: string, digest: string, reason: string): Promise<void> {
+    async assignBundle(
+      deviceId: string,
+      digest: string,
+      reason: string,
+      options: { readonly allowDowngrade?: boolean } = {},
+    ): Promise<void> {
       const req: AssignRequest = {
         variants: [{ name: 'A', bundle: digest, weight: 1 }],
         split: 'weighted',
         shadowRate: 0,
         reason,
+        ...(options.allowDowngrade === true && { allowDowngrade: true }),
       };
       const current = latest(deviceId);
       if (current && sameContent(current.assignment, req, defaults.health)) {
@@ -289,6 +306,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
             split: s.assignment.split,
             shadowRate: s.assignment.shadowRate,
             health: s.assignment.health,
+            ...(s.assignment.allowDowngrade === true && { allowDowngrade: true }),
             reason: `renewed: ${s.reason}`,
           });
           renewed++;

@@ -75,11 +75,16 @@ export function planAllocation(
   });
 }
 
-/** What `abort` publishes: A only, all traffic, no shadow. */
+/** What `abort` publishes: A only, all traffic, no shadow, downgrade allowed. */
 export function restorePlan(spec: ExperimentSpec, deviceIds: readonly string[]): DevicePlan[] {
   return [...deviceIds].sort().map((deviceId) => ({
     deviceId,
     arm: 'A',
-    request: { ...single(spec, 'A'), reason: `experiment ${spec.id}: aborted, restore A` },
+    // A rollback on purpose: devices of arm B go back to A even when A's sequence is lower.
+    request: {
+      ...single(spec, 'A'),
+      reason: `experiment ${spec.id}: aborted, restore A`,
+      allowDowngrade: true,
+    },
   }));
 }

@@ -3,15 +3,18 @@
 // makes, minus the chip), so the registry never holds bytes no key vouched for. Importing the same
 // bundle again is a no-op that returns the stored record.
 import { mkdir } from 'node:fs/promises';
-import { canonicalBytes } from '../../shared/bundle/canonical.js';
+import { createHash } from 'node:crypto';
 import { verifyBundleDir } from '../../shared/bundle/dir.js';
 import { blobPath as bundleBlobPath } from '../../shared/bundle/layout.js';
 import type { BundleFile, BundleManifest } from '../../shared/bundle/manifest.js';
 import { bmfError, isBmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { Root } from '../../shared/trust/root.js';
+import { manifestBlobOf } from '../../shared/trust/verify.js';
 import type { Db } from '../store/db.js';
 import { blobFile, importBlob } from './blob-store.js';
+
+const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 export interface RegistryClock {
   now(): number;
@@ -29,8 +32,10 @@ export interface BundleSummary {
 
 export interface BundleRecord extends BundleSummary {
   readonly manifest: BundleManifest;
-  /** Canonical bytes of the signed envelope (what devices verify and digest). */
+  /** Canonical bytes of the signed envelope (what devices fetch and verify). */
   readonly envelope: Uint8Array;
+  /** The blob carrying `envelope` (its sha256 and size), named in assignments. */
+  readonly manifestBlob: { readonly sha256: string; readonly size: number };
   readonly provenance: BundleManifest['provenance'];
   readonly files: readonly BundleFile[];
 }
@@ -92,10 +97,12 @@ function summary(r: BundleRow): BundleSummary {
 
 function record(r: BundleRow): BundleRecord {
   const manifest = JSON.parse(r.manifest) as BundleManifest;
+  const envelope = new Uint8Array(r.envelope);
   return {
     ...summary(r),
     manifest,
-    envelope: new Uint8Array(r.envelope),
+    envelope,
+    manifestBlob: { sha256: sha256Hex(envelope), size: envelope.length },
     provenance: manifest.provenance,
     files: manifest.files,
   };
@@ -141,8 +148,9 @@ export function createRegistry(opts: RegistryOptions) {
         Buffer.from(envelope),
         now,
       );
-      // The signed manifest itself is a blob too: devices fetch it by the bundle digest.
-      q.insertBlob.run(digest, envelope.length, now);
+      // The signed manifest itself is a blob too, named by its own sha256 (the bundle digest
+      // covers only the signed part, so it names no blob).
+      q.insertBlob.run(sha256Hex(envelope), envelope.length, now);
       for (const f of manifest.files) q.insertBlob.run(f.sha256, f.size, now);
     },
   );
@@ -228,11 +236,11 @@ export function createRegistry(opts: RegistryOptions) {
       for (const f of verified.manifest.files) {
         await importBlob(blobDir, bundleBlobPath(dir, f.sha256), f);
       }
-      // The bundle digest names the canonical envelope bytes (manifestDigest), so the manifest is
-      // stored and served like any other content-addressed blob.
-      const envelope = canonicalBytes(verified.envelope);
+      // The canonical envelope is stored and served like any other content-addressed blob,
+      // under its own sha256 (manifestBlobOf); assignments name it with its size.
+      const { bytes: envelope, sha256 } = manifestBlobOf(verified.envelope);
       await mkdir(blobDir, { recursive: true });
-      await writeFileAtomic(blobFile(blobDir, verified.digest), envelope);
+      await writeFileAtomic(blobFile(blobDir, sha256), envelope);
       // A concurrent import of the same bundle may have won the race while blobs were copied.
       if (!getBundle(verified.digest)) {
         store(verified.digest, verified.manifest, envelope, clock.now());
@@ -262,7 +270,8 @@ export function createRegistry(opts: RegistryOptions) {
     resolveDigest,
     /** The blobs a device assigned to a bundle may fetch: its signed manifest and every file. */
     blobsOf(digest: string): string[] {
-      return [digest, ...requireBundle(digest).files.map((f) => f.sha256)];
+      const b = requireBundle(digest);
+      return [b.manifestBlob.sha256, ...b.files.map((f) => f.sha256)];
     },
     /** Path of a stored blob; BMF_ERR_NOT_FOUND when the registry does not hold it. */
     blobPath(digest: string): string {

@@ -29,8 +29,16 @@ export interface RolloutExecutorDeps {
     sinceMs: number,
     baselineBundle: string | undefined,
   ) => GroupHealth | undefined;
-  /** Assign a bundle to a device (idempotent when the device already has it assigned). */
-  readonly assign: (deviceId: string, bundle: string, reason: string) => Promise<void>;
+  /**
+   * Assign a bundle to a device (idempotent when the device already has it assigned).
+   * `allowDowngrade` is set for a rollback: the device may install a lower bundle sequence.
+   */
+  readonly assign: (
+    deviceId: string,
+    bundle: string,
+    reason: string,
+    options?: { readonly allowDowngrade?: boolean },
+  ) => Promise<void>;
   readonly onEvent?: (rolloutId: string, action: Extract<RolloutAction, { kind: 'event' }>) => void;
   readonly intervalMs?: number;
 }
@@ -58,7 +66,9 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     let at = 0;
     const worker = async (): Promise<void> => {
       for (let a = assigns[at++]; a; a = assigns[at++])
-        await deps.assign(a.deviceId, a.bundle, `rollout ${rolloutId}: ${a.reason}`);
+        await deps.assign(a.deviceId, a.bundle, `rollout ${rolloutId}: ${a.reason}`, {
+          allowDowngrade: a.reason === 'rollback',
+        });
     };
     await Promise.all(Array.from({ length: Math.min(ASSIGN_CONCURRENCY, assigns.length) }, worker));
   }

@@ -10,15 +10,33 @@ import { assertSchema, ISO_TIME_PATTERN, isoToMs, SHA256_HEX_PATTERN } from './v
 
 const Strict = { additionalProperties: false } as const;
 
+/** Upper bound on a signed bundle manifest blob (a few KB in practice). */
+export const MAX_MANIFEST_BYTES = 1 << 20;
+
 export const AssignmentVariantSchema = Type.Object(
   {
     /** 'A', 'B', ... */
     name: Type.String({ pattern: '^[A-Z][A-Za-z0-9_-]{0,31}$' }),
     bundle: Type.Object(
       {
-        /** sha256 of canonicalBytes(signed manifest envelope): see manifestDigest(). */
+        /** Bundle identity: sha256 of canonicalBytes(envelope.signed), see manifestDigest(). */
         digest: Type.String({ pattern: SHA256_HEX_PATTERN }),
         sequence: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+        /**
+         * The blob holding the signed manifest envelope (manifestBlobOf) and its exact size: the
+         * device fetches and reads it bounded by `size`. Optional so assignments of controllers
+         * that predate it still parse; without it the device fetches the blob named `digest`
+         * bounded by MAX_MANIFEST_BYTES.
+         */
+        manifest: Type.Optional(
+          Type.Object(
+            {
+              sha256: Type.String({ pattern: SHA256_HEX_PATTERN }),
+              size: Type.Integer({ minimum: 1, maximum: MAX_MANIFEST_BYTES }),
+            },
+            Strict,
+          ),
+        ),
       },
       Strict,
     ),
@@ -37,6 +55,11 @@ export const AssignmentSchema = Type.Object({
   split: Type.Union([Type.Literal('weighted'), Type.Literal('sticky')]),
   /** Fraction of requests also run on the non-serving variant(s) for paired comparison. */
   shadowRate: Type.Number({ minimum: 0, maximum: 1 }),
+  /**
+   * Explicit, signed permission to install a bundle whose sequence is below the one the variant
+   * serves (a rollback). Without it such a bundle is refused (BMF_ERR_TRUST_DOWNGRADE).
+   */
+  allowDowngrade: Type.Optional(Type.Boolean()),
   health: Type.Object(
     {
       maxErrorRate: Type.Number({ minimum: 0, maximum: 1 }),

@@ -10,9 +10,27 @@ import { parseAssignment, type Assignment } from './assignment.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
 import { checkNotExpired, verifyEnvelope, type Root } from './root.js';
 
-/** The name an assignment uses for a bundle: sha256 of the canonical signed envelope. */
+/**
+ * A bundle's identity, the name an assignment uses for it: sha256 of the canonical bytes of the
+ * signed manifest (`envelope.signed`). The signatures are not covered, so adding or replacing a
+ * signature leaves the identity alone; they are checked against the root on every verification.
+ */
 export function manifestDigest(envelope: Envelope<unknown>): string {
-  return createHash('sha256').update(canonicalBytes(envelope)).digest('hex');
+  return createHash('sha256').update(canonicalBytes(envelope.signed)).digest('hex');
+}
+
+/**
+ * The blob that carries a signed manifest: the canonical envelope bytes (signatures included),
+ * content-addressed like every other blob. Assignments name it with its size, so a device fetches
+ * and reads it bounded by that size.
+ */
+export function manifestBlobOf(envelope: Envelope<unknown>): {
+  bytes: Uint8Array;
+  sha256: string;
+  size: number;
+} {
+  const bytes = canonicalBytes(envelope);
+  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
 }
 
 function checkSequence(what: string, sequence: number, installed: number | undefined): void {

@@ -26,6 +26,8 @@ export interface FakeController {
   readonly telemetry: Uint8Array[];
   readonly events: { code: string; message: string }[];
   readonly states: { status: string; active: { variant: string; bundleDigest: string }[] }[];
+  /** Offers of `digest` declare `size` bytes (and a chunk table to match) instead of the truth. */
+  offerSize(digest: string, size: number): void;
   /** Corrupt the next send of chunk `index` of `digest` once. */
   tamperOnce(digest: string, index: number): void;
   /**
@@ -59,6 +61,7 @@ export async function startFakeController(
   const url = `mqtt://127.0.0.1:${actualPort}`;
   const blobs = new Map<string, Uint8Array>();
   const tampered = new Set<string>();
+  const offerSizes = new Map<string, number>();
   const chunkRequests: FakeController['chunkRequests'] = [];
   const telemetry: Uint8Array[] = [];
   const events: FakeController['events'] = [];
@@ -90,6 +93,25 @@ export async function startFakeController(
     const req = decodeMessage('BlobChunkRequest', payload);
     const blob = blobs.get(req.digest);
     const deviceId = t.deviceId;
+    const lie = offerSizes.get(req.digest);
+    if (req.wantOffer && lie !== undefined) {
+      const size = lie;
+      const chunkSize8 = 4 << 20; // MAX_CHUNK_BYTES
+      const offer = {
+        digest: req.digest,
+        size,
+        chunkSize: chunkSize8,
+        chunkSha256: Array.from({ length: Math.ceil(size / chunkSize8) }, () => Buffer.alloc(32)),
+        requestId: req.requestId,
+        errorCode: '',
+      };
+      void client.publishAsync(
+        deviceTopic('blobOffer', deviceId),
+        Buffer.from(encodeMessage('BlobOffer', offer)),
+        { qos: 1 },
+      );
+      return;
+    }
     if (req.wantOffer) {
       const chunks = blob ? Math.ceil(blob.length / chunkSize) : 0;
       const offer = blob
@@ -150,6 +172,7 @@ export async function startFakeController(
     events,
     states,
     tamperOnce: (digest, index) => void tampered.add(`${digest}:${index}`),
+    offerSize: (digest, size) => void offerSizes.set(digest, size),
     async assign(deviceId, envelope, opts = {}) {
       await client.publishAsync(
         deviceTopic('assignment', deviceId),

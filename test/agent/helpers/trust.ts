@@ -1,10 +1,9 @@
 // Signed test documents made with the foundation's own signing code: a root with one key per
 // role, bundles wrapping the tiny simulator BMODELs and their golden set, and assignments.
-import { canonicalBytes } from '../../../shared/bundle/canonical.js';
 import { signEnvelope } from '../../../shared/trust/envelope.js';
 import { generateSigner } from '../../../shared/trust/keys.js';
 import type { Signer } from '../../../shared/trust/keys.js';
-import { manifestDigest } from '../../../shared/trust/verify.js';
+import { manifestBlobOf, manifestDigest } from '../../../shared/trust/verify.js';
 import { encodeGoldenFile } from '../../../agent/serve/golden-file.js';
 import { goldenSet, sha256, tinyBmodel } from './models.js';
 import type { TinyModel } from './models.js';
@@ -47,8 +46,11 @@ export function signedRoot(k: TestKeys): object {
 }
 
 export interface TestBundle {
+  /** Bundle identity: sha256 of the canonical signed manifest. */
   readonly digest: string;
   readonly sequence: number;
+  /** The blob carrying the signed envelope. */
+  readonly manifestBlob: { readonly sha256: string; readonly size: number };
   /** Every blob the device must fetch: the manifest envelope itself and its files. */
   readonly blobs: ReadonlyMap<string, Uint8Array>;
 }
@@ -91,13 +93,14 @@ export function makeBundle(
     expires: options.expires ?? FAR,
   };
   const envelope = signEnvelope(manifest, [options.signer ?? k.bundle]);
-  const bytes = canonicalBytes(envelope);
+  const blob = manifestBlobOf(envelope);
   const digest = manifestDigest(envelope);
   return {
     digest,
     sequence,
+    manifestBlob: { sha256: blob.sha256, size: blob.size },
     blobs: new Map([
-      [digest, bytes],
+      [blob.sha256, blob.bytes],
       [sha256(bmodel), bmodel],
       [sha256(golden), golden],
     ]),
@@ -114,6 +117,9 @@ export function makeAssignment(
     split?: 'weighted' | 'sticky';
     signer?: Signer;
     expires?: string;
+    allowDowngrade?: boolean;
+    /** Name only the bundle digest, as controllers before the manifest field did. */
+    withoutManifest?: boolean;
   } = {},
 ): Uint8Array {
   const assignment = {
@@ -123,11 +129,16 @@ export function makeAssignment(
     expires: options.expires ?? FAR,
     variants: variants.map((v) => ({
       name: v.name,
-      bundle: { digest: v.bundle.digest, sequence: v.bundle.sequence },
+      bundle: {
+        digest: v.bundle.digest,
+        sequence: v.bundle.sequence,
+        ...(!options.withoutManifest && { manifest: v.bundle.manifestBlob }),
+      },
       weight: v.weight,
     })),
     split: options.split ?? 'weighted',
     shadowRate: options.shadowRate ?? 0,
+    ...(options.allowDowngrade && { allowDowngrade: true }),
     health: { maxErrorRate: 0.5, maxP95Ms: 10_000, windowS: 3600 },
   };
   return new TextEncoder().encode(

@@ -12,16 +12,21 @@ import {
 } from '../../../agent/sync/stage.js';
 import { readBmodel } from '../../../shared/bmodel/read.js';
 import { parseBundleManifest } from '../../../shared/bundle/manifest.js';
+import { MAX_MANIFEST_BYTES } from '../../../shared/trust/assignment.js';
 import { parseSignedRoot } from '../../../shared/trust/root.js';
 import { tinyBmodel } from '../helpers/models.js';
 import { makeBundle, signedRoot, testKeys } from '../helpers/trust.js';
 
 const keys = testKeys();
 const root = parseSignedRoot(signedRoot(keys)).root;
+const blobOf = (b: ReturnType<typeof makeBundle>) => ({
+  digest: b.manifestBlob.sha256,
+  size: b.manifestBlob.size,
+});
 const description = describeBmodel(readBmodel(tinyBmodel('tiny-a')));
 
 function manifestOf(bundle: ReturnType<typeof makeBundle>) {
-  const bytes = bundle.blobs.get(bundle.digest) as Uint8Array;
+  const bytes = bundle.blobs.get(bundle.manifestBlob.sha256) as Uint8Array;
   return parseBundleManifest(
     (JSON.parse(new TextDecoder().decode(bytes)) as { signed: unknown }).signed,
   );
@@ -102,6 +107,7 @@ t.test('verify + stage from the store; a rotten file or a foreign signer is refu
   const manifest = await verifyBundleBlob({
     store,
     bundleDigest: bundle.digest,
+    manifestBlob: blobOf(bundle),
     root,
     chip: 'bm1684x',
     now,
@@ -112,13 +118,21 @@ t.test('verify + stage from the store; a rotten file or a foreign signer is refu
   t.same(spec.gate, { minAccuracy: 0.9, minCosine: 0 });
   t.equal(spec.modeledLatencyMs, 2);
   await t.rejects(
-    verifyBundleBlob({ store, bundleDigest: bundle.digest, root, chip: 'bm1688', now }),
+    verifyBundleBlob({
+      store,
+      bundleDigest: bundle.digest,
+      manifestBlob: blobOf(bundle),
+      root,
+      chip: 'bm1688',
+      now,
+    }),
     { code: 'BMF_ERR_TRUST_CHIP_MISMATCH' },
   );
   await t.rejects(
     verifyBundleBlob({
       store,
       bundleDigest: bundle.digest,
+      manifestBlob: blobOf(bundle),
       root,
       chip: 'bm1684x',
       now: new Date('2100-01-01T00:00:00Z'),
@@ -127,9 +141,49 @@ t.test('verify + stage from the store; a rotten file or a foreign signer is refu
   );
 
   const foreign = makeBundle(keys, 'tiny-a', { signer: keys.assignment, sequence: 2 });
-  await store.put(foreign.blobs.get(foreign.digest) as Uint8Array);
+  await store.put(foreign.blobs.get(foreign.manifestBlob.sha256) as Uint8Array);
   await t.rejects(
-    verifyBundleBlob({ store, bundleDigest: foreign.digest, root, chip: 'bm1684x', now }),
+    verifyBundleBlob({
+      store,
+      bundleDigest: foreign.digest,
+      manifestBlob: blobOf(foreign),
+      root,
+      chip: 'bm1684x',
+      now,
+    }),
     { code: 'BMF_ERR_TRUST_UNKNOWN_KEY' },
   );
 });
+
+t.test(
+  'the manifest blob is read bounded by its declared size and must be the bundle',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'bmf-stage-'));
+    const store = await createBlobStore(dir);
+    const bundle = makeBundle(keys, 'tiny-a');
+    const other = makeBundle(keys, 'tiny-a', { sequence: 2 });
+    for (const b of [bundle, other]) for (const [, bytes] of b.blobs) await store.put(bytes);
+    const now = new Date('2026-06-01T00:00:00Z');
+    const verify = (manifestBlob: { digest: string; size: number | undefined }) =>
+      verifyBundleBlob({
+        store,
+        bundleDigest: bundle.digest,
+        manifestBlob,
+        root,
+        chip: 'bm1684x',
+        now,
+      });
+    await t.rejects(verify({ ...blobOf(bundle), size: bundle.manifestBlob.size - 1 }), {
+      code: 'BMF_ERR_TRUST_SIZE_MISMATCH',
+    });
+    await t.rejects(verify(blobOf(other)), { code: 'BMF_ERR_TRUST_HASH_MISMATCH' });
+    // An older assignment names no manifest blob: one above MAX_MANIFEST_BYTES is not read.
+    const big = new Uint8Array(MAX_MANIFEST_BYTES + 1).fill(0x20);
+    const bigDigest = await store.put(big);
+    await t.rejects(
+      verifyBundleBlob({ store, bundleDigest: bigDigest, root, chip: 'bm1684x', now }),
+      { code: 'BMF_ERR_AGENT_BLOB_TOO_LARGE' },
+    );
+    t.ok(await verify(blobOf(bundle)));
+  },
+);

@@ -71,10 +71,19 @@ t.test('signed, retained, strictly increasing assignments over a real broker', a
   t.equal(s.assignments.latest('dev-1')?.assignment.sequence, 2, 'same content: no new sequence');
   t.equal(s.assignments.latest('dev-1')?.reason, 'rollout r1: start');
   await until(() => duplicates === 1, 5000, 'identical republish');
-  await s.assignments.assignBundle('dev-1', s.bundle.digest, 'rollout r1: rollback');
+  t.same(
+    got[1]?.variants[0]?.bundle.manifest,
+    s.registry.requireBundle(b2.digest).manifestBlob,
+    'the signed assignment names the manifest blob and its size',
+  );
+  t.notOk(got[1]?.allowDowngrade, 'no downgrade permission on a rollout start');
+  await s.assignments.assignBundle('dev-1', s.bundle.digest, 'rollout r1: rollback', {
+    allowDowngrade: true,
+  });
   await until(() => got.length >= 3, 5000, 'rollback assignment');
   t.equal(got.at(-1)?.sequence, 3, 'rollback gets a new, higher sequence');
   t.equal(got.at(-1)?.variants[0]?.bundle.digest, s.bundle.digest);
+  t.equal(got.at(-1)?.allowDowngrade, true, 'a rollback carries the signed downgrade permission');
 
   await t.rejects(s.assignments.assignBundle('nobody', s.bundle.digest, 'x'), {
     code: 'BMF_ERR_NOT_FOUND',

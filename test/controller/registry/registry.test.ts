@@ -3,6 +3,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { canonicalBytes } from '../../../shared/bundle/canonical.js';
 import { openDatabase } from '../../../controller/store/db.js';
 import { createRegistry } from '../../../controller/registry/registry.js';
 import { blobPath as bundleBlobPath } from '../../../shared/bundle/layout.js';
@@ -30,11 +31,20 @@ t.test('imports a signed bundle into the content-addressed store, idempotently',
   t.equal(rec.version, '1.0.0');
   t.same(rec.chips, ['bm1684x']);
   t.equal(rec.provenance.calibrationMethod, 'kl', 'provenance kept');
+  const env = JSON.parse(new TextDecoder().decode(rec.envelope)) as { signed: unknown };
+  t.equal(
+    createHash('sha256').update(canonicalBytes(env.signed)).digest('hex'),
+    b.digest,
+    'the digest is the hash of the canonical signed manifest',
+  );
   t.equal(
     createHash('sha256').update(rec.envelope).digest('hex'),
-    b.digest,
-    'stored envelope bytes hash to the digest',
+    rec.manifestBlob.sha256,
+    'the envelope is served as the blob the assignment names',
   );
+  t.equal(rec.manifestBlob.size, rec.envelope.length);
+  t.ok((await readFile(registry.blobPath(rec.manifestBlob.sha256))).equals(rec.envelope));
+  t.same(registry.blobsOf(b.digest)[0], rec.manifestBlob.sha256);
   const stored = await readFile(registry.blobPath(b.bmodelSha256));
   t.ok(stored.equals(b.bmodel), 'blob copied byte for byte');
   t.equal(registry.blobSize(b.bmodelSha256), b.bmodel.length);

@@ -31,8 +31,8 @@ function harness(path: string, active: Map<string, string>, now: { t: number }) 
       new Map<string, DeviceObservation>(
         ids.map((id) => [id, { online: true, activeBundle: active.get(id) ?? 'b-old' }]),
       ),
-    assign: async (id, bundle) => {
-      assigned.push(`${id}=${bundle}`);
+    assign: async (id, bundle, _reason, options) => {
+      assigned.push(`${id}=${bundle}${options?.allowDowngrade ? ' (downgrade allowed)' : ''}`);
     },
   });
   return { db, executor, assigned };
@@ -101,4 +101,22 @@ t.test('a poke ticks soon after a device report, once per burst; none before sta
   h.executor.poke();
   await waitFor('group 2 assigned', () => h.assigned.length === 3);
   t.same(h.assigned, ['d1=b-new', 'd2=b-new', 'd3=b-new'], 'the next poke starts group 2');
+});
+
+t.test('a rollout rollback assigns the previous bundle with downgrade allowed', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'bmf-rollout-')), 'c.db');
+  const active = new Map<string, string>();
+  const now = { t: 1000 };
+  const h = harness(path, active, now);
+  t.teardown(() => h.db.close());
+  await h.executor.create({ ...spec, id: 'r-rb' });
+  t.same(h.assigned, ['d1=b-new'], 'a start does not allow a downgrade');
+  active.set('d1', 'b-new');
+  now.t += 1000;
+  await h.executor.tick();
+  await h.executor.command('r-rb', 'rollback');
+  t.ok(
+    h.assigned.includes('d1=b-old (downgrade allowed)'),
+    `rollback to the previous bundle allows the downgrade: ${h.assigned.join(', ')}`,
+  );
 });

@@ -2,6 +2,8 @@
 // must produce, plus the positive cases. Keys are generated at run time; none are committed.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { canonicalBytes } from '../../../shared/bundle/canonical.js';
 import type { ErrorCode } from '../../../shared/errors.js';
 import { signEnvelope } from '../../../shared/trust/envelope.js';
 import { generateSigner, type Signer } from '../../../shared/trust/keys.js';
@@ -291,4 +293,22 @@ t.test('root chain v1 -> v2 -> v3 applies one version at a time', async (t) => {
   const final = updateRootChain(root1, chain, NOW);
   t.equal(final.version, 3);
   t.throws(() => updateRootChain(root1, [chain[1]], NOW), { code: 'BMF_ERR_TRUST_ROOT_ROTATION' });
+});
+
+t.test('bundle identity covers the signed manifest, not the signatures', async (t) => {
+  const one = signedManifest([bundleA]);
+  const two = signedManifest([bundleA, bundleB]);
+  const extra = { ...one, signatures: [...one.signatures, { keyid: attacker.keyid, sig: 'ab' }] };
+  t.equal(manifestDigest(two), manifestDigest(one), 'a second signature keeps the digest');
+  t.equal(manifestDigest(extra), manifestDigest(one), 'an unknown extra signature keeps it');
+  t.equal(verifyBundle({ root: root1, envelope: extra, now: NOW }).digest, manifestDigest(one));
+  t.not(
+    manifestDigest(signedManifest([bundleA], { version: '9.9.9' })),
+    manifestDigest(one),
+    'a change of the signed part changes it',
+  );
+  t.equal(
+    manifestDigest(one),
+    createHash('sha256').update(canonicalBytes(one.signed)).digest('hex'),
+  );
 });
