@@ -151,32 +151,43 @@ export function varint(n: number): number[] {
 }
 
 /**
- * One raw connection sending `head`, then zeros up to `declared` bytes (or until the peer closes
- * it). Resolves with the bytes written when the socket closes.
+ * One raw connection sending `head`, then zeros up to `declared` bytes, until the peer closes it
+ * or `deadlineMs` passes (then this side closes it). Resolves when the socket is closed.
  */
 export function rawFlood(
   port: number,
   head: Uint8Array,
   declared: number,
+  deadlineMs = 15_000,
 ): Promise<{ sent: number; closedEarly: boolean }> {
   return new Promise((resolve) => {
     const s = tcpConnect(port, '127.0.0.1');
     let sent = 0;
+    let byPeer = true;
     const chunk = Buffer.alloc(256 * 1024);
+    const giveUp = () => {
+      byPeer = false;
+      s.destroy();
+    };
+    const deadline = setTimeout(giveUp, deadlineMs);
     const pump = () => {
       while (sent < declared && !s.destroyed) {
         const n = Math.min(chunk.length, declared - sent);
         sent += n;
         if (!s.write(chunk.subarray(0, n))) return void s.once('drain', pump);
       }
-      if (sent >= declared) s.end();
+      // Everything written and the peer still holds the connection open: it buffered it all.
+      if (sent >= declared) setTimeout(giveUp, 1000);
     };
     s.on('connect', () => {
       s.write(head);
       pump();
     });
     s.on('error', () => undefined);
-    s.on('close', () => resolve({ sent, closedEarly: sent < declared }));
+    s.on('close', () => {
+      clearTimeout(deadline);
+      resolve({ sent, closedEarly: byPeer && sent < declared });
+    });
   });
 }
 
@@ -392,4 +403,81 @@ export async function controllerKillTrials(opts: {
       await p.exited;
     }
   }
+}
+
+export interface FloodResult {
+  readonly name: string;
+  readonly connections: number;
+  readonly declaredBytes: number;
+  readonly sentBytes: number;
+  readonly closedEarly: number;
+  readonly baseRss: number;
+  readonly peakRss: number;
+}
+
+export const MiB = 1024 * 1024;
+
+/**
+ * The floods of issue 17 against a running controller: anonymous CONNECTs declaring `declared`
+ * bytes each, and authenticated devices publishing telemetry of `declared` bytes. Peak RSS of
+ * the controller process is sampled during each.
+ */
+export async function runFloods(
+  ctl: ChaosController,
+  opts: { connections: number; declared: number; random: () => number },
+): Promise<FloodResult[]> {
+  const pid = ctl.current().pid;
+  const results: FloodResult[] = [];
+  const measure = async (name: string, heads: Uint8Array[]) => {
+    const { result, base, peak } = await peakDuring(pid, () =>
+      Promise.all(heads.map((h) => rawFlood(ctl.brokerPort, h, opts.declared))),
+    );
+    results.push({
+      name,
+      connections: heads.length,
+      declaredBytes: opts.declared,
+      sentBytes: result.reduce((n, r) => n + r.sent, 0),
+      closedEarly: result.filter((r) => r.closedEarly).length,
+      baseRss: base,
+      peakRss: peak,
+    });
+  };
+  await measure(
+    'pre-auth CONNECT',
+    Array.from({ length: opts.connections }, () => connectHeader(opts.declared)),
+  );
+  // Authenticated devices: a real CONNECT, then a PUBLISH on their telemetry topic declaring
+  // `declared` bytes, in the same stream.
+  const heads: Uint8Array[] = [];
+  for (let i = 0; i < opts.connections; i++) {
+    const id = `flood-${Math.floor(opts.random() * 1e9).toString(36)}-${i}`;
+    const secret = await ctl.enrol(id);
+    heads.push(
+      Uint8Array.from([
+        ...connectPacket(id, secret),
+        ...publishHeader(deviceTopic('telemetry', id), opts.declared),
+      ]),
+    );
+  }
+  await measure('device oversized PUBLISH', heads);
+  return results;
+}
+
+/** An MQTT 3.1.1 CONNECT with username and password (section 3.1). */
+export function connectPacket(clientId: string, password: string): Uint8Array {
+  const str = (s: string) => {
+    const b = Buffer.from(s);
+    return [b.length >> 8, b.length & 0xff, ...b];
+  };
+  const body = [
+    ...str('MQTT'),
+    4, // protocol level 3.1.1
+    0xc2, // username, password, clean session
+    0,
+    60, // keep alive
+    ...str(clientId),
+    ...str(clientId),
+    ...str(password),
+  ];
+  return Uint8Array.from([0x10, ...varint(body.length), ...body]);
 }
