@@ -211,6 +211,11 @@ export async function startController(
     const plan = brokerPlan(config);
     const [controllerSecret] = await readOrCreateSecret(paths.controllerSecret);
     let onPresence: (id: string, online: boolean) => void = () => undefined;
+    // Reports that arrive before the telemetry service exists (step 8) wait for it, unacknowledged.
+    let telemetryBuilt: (t: ReturnType<typeof createTelemetryService>) => void = () => undefined;
+    const telemetryReady = new Promise<ReturnType<typeof createTelemetryService>>(
+      (r) => (telemetryBuilt = r),
+    );
     let brokerUrl: string;
     let advertised: string;
     let agentProtocol: 4 | 5;
@@ -243,6 +248,7 @@ export async function startController(
           );
         },
         onPresence: (id, online) => onPresence(id, online),
+        intakeTelemetry: async (id, payload) => (await telemetryReady).ingestStored(id, payload),
       });
       embedded = broker;
       stack.push({
@@ -281,7 +287,7 @@ export async function startController(
     // The embedded broker is attached in process (embedded-link.ts); an external one over MQTT
     // with two client ids, control and chunk data.
     const link = embedded
-      ? await attachEmbeddedLink(embedded.aedes, { onDropped: dropped })
+      ? await attachEmbeddedLink(embedded.aedes, { onDropped: dropped, exclude: ['telemetry'] })
       : await connectControllerLink({
           url: brokerUrl,
           ...linkAuth,
@@ -385,7 +391,10 @@ export async function startController(
       onError: (err) => log.error({ code: err.code }, err.message),
     });
     late.telemetry = telemetry;
+    // Embedded broker: reports come through its durable intake (acknowledged once stored).
+    // External broker: through the link, acknowledged by the MQTT client on receipt.
     gate.on('telemetry', (id, p) => void telemetry.ingest(id, p));
+    telemetryBuilt(telemetry);
     stack.push({ name: 'telemetry', stop: () => telemetry.close() });
 
     // 9. experiments (A/B of two bundles over the same telemetry and assignments)

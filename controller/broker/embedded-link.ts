@@ -11,7 +11,12 @@
 import type { Aedes, AedesPublishPacket } from 'aedes';
 import type { BmfError } from '../../shared/errors.js';
 import { bmfError } from '../../shared/errors.js';
-import { controllerSubscriptions } from '../../shared/wire/topics.js';
+import {
+  controllerSubscriptions,
+  TOPIC_PREFIX,
+  TOPIC_SPECS,
+  type DeviceTopicKind,
+} from '../../shared/wire/topics.js';
 import { createDeviceRouter, type ControllerLink } from './link.js';
 
 type Deliver = (packet: AedesPublishPacket, done: () => void) => void;
@@ -21,6 +26,8 @@ export interface EmbeddedLinkOptions {
   readonly publishOnly?: boolean;
   readonly onDropped?: (reason: string, err: BmfError) => void;
   readonly holdLimit?: number;
+  /** Kinds taken from the broker another way (telemetry: the broker's durable intake). */
+  readonly exclude?: readonly DeviceTopicKind[];
 }
 
 export async function attachEmbeddedLink(
@@ -35,7 +42,10 @@ export async function attachEmbeddedLink(
     router.route(packet.topic, bytes);
     done();
   };
-  const filters = opts.publishOnly ? [] : controllerSubscriptions();
+  const excluded = new Set(
+    (opts.exclude ?? []).map((k) => `${TOPIC_PREFIX}/d/+/${TOPIC_SPECS[k].leaf}`),
+  );
+  const filters = opts.publishOnly ? [] : controllerSubscriptions().filter((f) => !excluded.has(f));
   for (const f of filters) {
     await new Promise<void>((resolve) => aedes.subscribe(f, deliver, () => resolve()));
   }

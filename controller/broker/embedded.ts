@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { authenticate, mayPublish, maySubscribe, type AuthDeps, type Principal } from './acl.js';
+import { deviceTopic } from '../../shared/wire/topics.js';
 import { limitFor, preAuthLimit } from './limits.js';
 import { frameGuard, type GuardedConnection, type PacketRefusal } from './packet-guard.js';
 
@@ -29,6 +30,13 @@ export interface EmbeddedBrokerOptions extends AuthDeps {
    * older connection ([MQTT-3.1.4-2]). Two processes sharing an id take each other over in turn.
    */
   readonly onTakeover?: (clientId: string, who: string) => void;
+  /**
+   * Durable intake of device telemetry: called after the ACL allows a report and before aedes
+   * acknowledges it (aedes writes the PUBACK of a QoS 1 PUBLISH before it hands the message to
+   * subscribers, so a subscriber cannot hold the acknowledgement back). A rejection refuses the
+   * packet (the connection closes, the device sends the report again).
+   */
+  readonly intakeTelemetry?: (deviceId: string, payload: Uint8Array) => Promise<unknown>;
 }
 
 /** What the broker refused: a CONNECT, an ACL decision, or a packet over its size limit. */
@@ -45,6 +53,7 @@ export interface EmbeddedBroker {
 }
 
 const principals = new WeakMap<Client, Principal>();
+const telemetryTopic = (id: string) => deviceTopic('telemetry', id);
 const guards = new WeakMap<object, GuardedConnection>();
 
 function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
@@ -89,6 +98,18 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
       if (!p || !mayPublish(p, packet.topic)) {
         denied('publish', client.id, packet.topic);
         return callback(new Error('publish not authorized'));
+      }
+      if (p.kind === 'device' && opts.intakeTelemetry && packet.topic === telemetryTopic(p.id)) {
+        const bytes = packet.payload;
+        const payload =
+          typeof bytes === 'string'
+            ? Buffer.from(bytes)
+            : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        opts.intakeTelemetry(p.id, payload).then(
+          () => callback(null),
+          (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))),
+        );
+        return;
       }
       callback(null);
     },

@@ -96,4 +96,13 @@ export const migrations: readonly string[] = [
     updated_at INTEGER NOT NULL
   );
   `,
+  `
+  CREATE TABLE telemetry_seen (
+    device_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    interval_start INTEGER NOT NULL,
+    PRIMARY KEY (device_id, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX telemetry_seen_start ON telemetry_seen(interval_start);
+  `,
 ];

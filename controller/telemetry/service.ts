@@ -4,8 +4,15 @@
 // to telemetry_minute in one transaction per flush; queries merge stored and pending rows, so
 // they are current without forcing a flush (and its fsync) on every read.
 //
+// Durability: ingestStored() resolves once the report is in the table (group commit: the first
+// waiter schedules a flush `commitDelayMs` later, and every report merged by then is committed
+// in that one transaction). The embedded broker acknowledges a report (PUBACK) only then, so a
+// crash loses no acknowledged report; the device resends what was not acknowledged, and the
+// report keys stored with the rollups (dedup.ts) recognise what was stored but not acknowledged.
+//
 // INVARIANTS: `pending` holds only what has not yet been added to the table, so stored + pending
-// is the whole truth; a failed flush puts its rows back before rethrowing.
+// is the whole truth; a failed flush puts its rows, keys and waiters back before rethrowing; a
+// waiter is resolved only by a flush that began after its report was merged.
 import type { Registry } from 'prom-client';
 import { toBmfError, type BmfError } from '../../shared/errors.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
@@ -57,6 +64,8 @@ export interface TelemetryServiceOptions {
   /** Flush early when this many rows are pending (bounds memory under bursts). */
   readonly maxPendingRows?: number;
   readonly dedupPerDevice?: number;
+  /** How long the first report waiting to be stored waits for others to share its commit. */
+  readonly commitDelayMs?: number;
   readonly bundleInfo?: (digest: string) => BundleInfo | undefined;
   readonly deviceGauges?: () => DeviceGauges;
   readonly onDropped?: (deviceId: string, reason: DropReason, message: string) => void;
@@ -88,7 +97,22 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
   const maxClockSkewMs = opts.maxClockSkewMs ?? 10 * MINUTE_MS;
   const maxPendingRows = opts.maxPendingRows ?? 20_000;
   const store = createTelemetryStore(db);
-  const dedup = createReportDedup(opts.dedupPerDevice);
+  const commitDelayMs = opts.commitDelayMs ?? 10;
+  const seenStmt = db.prepare(
+    'SELECT key FROM telemetry_seen WHERE device_id = ? ORDER BY interval_start DESC LIMIT ?',
+  );
+  const insertSeen = db.prepare(
+    'INSERT OR IGNORE INTO telemetry_seen(device_id, key, interval_start) VALUES (?, ?, ?)',
+  );
+  const pruneSeen = db.prepare('DELETE FROM telemetry_seen WHERE interval_start < ?');
+  const dedup = createReportDedup(opts.dedupPerDevice, (deviceId, limit) =>
+    (seenStmt.all(deviceId, limit) as { key: string }[]).map((r) => r.key).reverse(),
+  );
+  /** Keys of the reports merged into `pending` (stored with them). */
+  let seenPending: [string, string, number][] = [];
+  /** Callers of ingestStored() waiting for the next commit. */
+  let waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let commitTimer: NodeJS.Timeout | undefined;
 
   let pending = new Map<string, RollupRow>();
   /** Since start, per bundle and variant, for the Prometheus counters. */
@@ -159,19 +183,21 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     });
     if (!d.ok) return drop(deviceId, d.reason, d.message);
     const r = d.report;
-    if (!dedup.firstSeen(deviceId, reportKey(r))) {
+    const key = reportKey(r);
+    if (!dedup.firstSeen(deviceId, key)) {
       duplicate++;
       unflushedDuplicates++;
       return 'duplicate';
     }
     const minute = minuteOf(r.intervalStartMs);
-    const key = rowKeyOf({ minute, deviceId, bundle: r.bundleDigest, variant: r.variant });
-    let row = pending.get(key);
+    const rowKey = rowKeyOf({ minute, deviceId, bundle: r.bundleDigest, variant: r.variant });
+    let row = pending.get(rowKey);
     if (!row) {
       row = { minute, deviceId, bundle: r.bundleDigest, variant: r.variant, rollup: emptyRollup() };
-      pending.set(key, row);
+      pending.set(rowKey, row);
     }
     addReport(row.rollup, r);
+    seenPending.push([deviceId, key, r.intervalStartMs]);
     countTotals(row, r);
     accepted++;
     if (pending.size >= maxPendingRows) {
@@ -185,21 +211,29 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
   }
 
   function flush(): void {
+    if (commitTimer) clearTimeout(commitTimer);
+    commitTimer = undefined;
+    const waitersNow = waiters;
+    waiters = [];
     if (
       pending.size === 0 &&
       unflushedDuplicates === 0 &&
       Object.keys(unflushedDropped).length === 0
     ) {
+      for (const w of waitersNow) w.resolve();
       return;
     }
     const rows = [...pending.values()];
     const droppedNow = unflushedDropped;
     const duplicatesNow = unflushedDuplicates;
+    const seenNow = seenPending;
     pending = new Map();
     unflushedDropped = {};
     unflushedDuplicates = 0;
+    seenPending = [];
     try {
       store.upsert(rows, () => {
+        for (const [deviceId, key, start] of seenNow) insertSeen.run(deviceId, key, start);
         for (const [reason, n] of Object.entries(droppedNow)) {
           counters.add(`telemetry.dropped.${reason}`, n);
         }
@@ -217,11 +251,37 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
         unflushedDropped[reason] = (unflushedDropped[reason] ?? 0) + n;
       }
       unflushedDuplicates += duplicatesNow;
+      seenPending = seenNow.concat(seenPending);
+      waiters = waitersNow.concat(waiters);
+      scheduleCommit(Math.max(commitDelayMs, 100)); // retried; the reports stay unacknowledged
       throw toBmfError(e);
     }
+    for (const w of waitersNow) w.resolve();
     addRecent(recent, rows);
     pruneRecent(clock.now());
   }
+
+  function scheduleCommit(ms: number): void {
+    if (commitTimer || closed) return;
+    commitTimer = setTimeout(() => {
+      commitTimer = undefined;
+      try {
+        flush();
+      } catch (e) {
+        opts.onError?.(toBmfError(e));
+      }
+    }, ms);
+  }
+
+  /** Resolves after the next commit (everything merged so far is then stored). */
+  function whenStored(): Promise<void> {
+    if (closed) return Promise.reject(toBmfError(new Error('telemetry service closed')));
+    return new Promise((resolve, reject) => {
+      waiters.push({ resolve, reject });
+      scheduleCommit(commitDelayMs);
+    });
+  }
+  let closed = false;
 
   function pendingRows(filter: TelemetryFilter): RollupRow[] {
     const from = minuteOf(filter.fromMs);
@@ -291,6 +351,17 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
       }
     },
 
+    /**
+     * ingest(), then wait until what it accepted (or recognised as a duplicate, whose first copy
+     * may still be pending) is committed. Rejects when the commit fails: the caller must not
+     * acknowledge the report then.
+     */
+    async ingestStored(deviceId: string, payload: Uint8Array): Promise<IngestResult> {
+      const result = service.ingest(deviceId, payload);
+      if (result === 'accepted' || result === 'duplicate') await whenStored();
+      return result;
+    },
+
     /** Write pending rollups and counters in one transaction. */
     flush,
 
@@ -298,6 +369,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     prune(): number {
       const now = clock.now();
       pruneRecent(now);
+      pruneSeen.run(now - retentionMs);
       return store.prune(minuteOf(now - retentionMs));
     },
 
@@ -381,6 +453,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     close(): void {
       for (const t of timers.splice(0)) clearInterval(t);
       flush();
+      closed = true;
     },
   };
 

@@ -1,0 +1,59 @@
+// ingestStored() resolves only once the report is committed, and the report keys committed with
+// it survive a restart: a report stored just before a crash, whose acknowledgement was lost, is
+// recognised as a duplicate when the device sends it again.
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { createCounters, openDatabase } from '../../../controller/store/db.js';
+import { createTelemetryService } from '../../../controller/telemetry/service.js';
+import { openTelemetry } from './harness.js';
+import { encodeReport } from './reports.js';
+
+const NOW = Date.UTC(2026, 0, 5, 12, 0, 0);
+
+function storedRequests(dir: string): number {
+  const db = new Database(join(dir, 'controller.db'), { readonly: true });
+  try {
+    return (
+      db.prepare('SELECT COALESCE(SUM(requests), 0) AS n FROM telemetry_minute').get() as {
+        n: number;
+      }
+    ).n;
+  } finally {
+    db.close();
+  }
+}
+
+t.test('resolves after the commit, for accepted reports and duplicates', async (t) => {
+  const { service, dir } = openTelemetry(t, NOW, { commitDelayMs: 5 });
+  const report = encodeReport({ deviceId: 'dev-1', intervalStartMs: NOW - 60_000, requests: 7 });
+  const first = service.ingestStored('dev-1', report);
+  t.equal(storedRequests(dir), 0, 'not stored yet: not acknowledged yet');
+  t.equal(await first, 'accepted');
+  t.equal(storedRequests(dir), 7, 'stored when it resolves');
+  t.equal(await service.ingestStored('dev-1', report), 'duplicate');
+  t.equal(storedRequests(dir), 7);
+  t.equal(await service.ingestStored('dev-1', new Uint8Array([1, 2, 3])), 'malformed');
+});
+
+t.test('the report keys survive a restart', async (t) => {
+  const { dir, service, db } = openTelemetry(t, NOW, { commitDelayMs: 1 });
+  const report = encodeReport({ deviceId: 'dev-1', intervalStartMs: NOW - 60_000, requests: 5 });
+  t.equal(await service.ingestStored('dev-1', report), 'accepted');
+  // A second service on the same file, as after a crash: empty memory, same database.
+  const db2 = openDatabase(join(dir, 'controller.db'));
+  const again = createTelemetryService({
+    db: db2,
+    counters: createCounters(db2),
+    clock: { now: () => NOW },
+    flushIntervalMs: 0,
+    pruneIntervalMs: 0,
+  });
+  t.teardown(() => {
+    again.close();
+    db2.close();
+  });
+  t.equal(await again.ingestStored('dev-1', report), 'duplicate');
+  t.equal(storedRequests(dir), 5, 'counted once');
+  void db;
+});
