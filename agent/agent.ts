@@ -15,7 +15,10 @@ import { createSystemClock } from './clock.js';
 import type { AgentConfig } from './config.js';
 import { createSimSessionPool } from './runtime/session-pool.js';
 import type { SimSessionPool } from './runtime/session-pool.js';
+import { createBmrtBackend } from './runtime/bmrt/backend.js';
+import { openLibsophon } from './runtime/bmrt/libsophon.js';
 import { selectRuntime } from './runtime/select.js';
+import type { RuntimeBackend } from './runtime/types.js';
 import type { SelectedRuntime } from './runtime/select.js';
 import { createLocalApi } from './serve/http.js';
 import { createServeMetrics } from './serve/metrics.js';
@@ -46,6 +49,8 @@ export interface AgentDeps {
   /** Share one pool between the agents of a process (fleet simulation). */
   readonly pool?: SimSessionPool;
   readonly log?: (line: string) => void;
+  /** How `bmrt` is built (default: the libsophon binding on BMFLEET_LIBSOPHON_DIR, device 0). */
+  readonly createBmrtBackend?: () => RuntimeBackend;
 }
 
 export interface Agent {
@@ -71,8 +76,16 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   const clock = deps.clock ?? createSystemClock();
   const pool = deps.pool ?? createSimSessionPool();
   const log = deps.log ?? (() => undefined);
-  const runtime = selectRuntime(config.runtime, { pool, clock, timing: config.timing });
-  const metrics = createServeMetrics({ device: config.deviceId });
+  const runtime = selectRuntime(config.runtime, {
+    pool,
+    clock,
+    timing: config.timing,
+    createBmrtBackend:
+      deps.createBmrtBackend ??
+      (() => createBmrtBackend({ device: openLibsophon(), clock, timing: config.timing })),
+  });
+  const deviceStat = runtime.backend.deviceStat?.bind(runtime.backend);
+  const metrics = createServeMetrics({ device: config.deviceId }, deviceStat);
   const collector = createTelemetryCollector();
   const stop = new AbortController();
   const teardown: (() => Promise<void>)[] = [];
@@ -402,6 +415,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         stateDir: dir,
         runtime: runtime.chosen,
         timingMode: runtime.chosen === 'sim' ? config.timing : '',
+        runtimeDeviceStat: deviceStat,
         send: async (bytes) => {
           await link?.publish('telemetry', decodeMessage('TelemetryReport', bytes));
         },
@@ -422,6 +436,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       kick();
       for (const step of teardown.reverse()) await step().catch(() => undefined);
       teardown.length = 0;
+      await runtime.backend.close?.().catch(() => undefined);
     },
   };
 }
