@@ -39,6 +39,11 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'build, sign, verify and inspect model bundles',
     load: async () => (await import('./commands/bundle.js')).run,
   },
+  'bmrt-test': {
+    summary:
+      'run a BMODEL on libsophon (or the simulator) like the vendor bmrt_test, beside the cost model',
+    load: async () => (await import('./commands/bmrt-test.js')).run,
+  },
   bmodel: {
     summary: 'inspect a BMODEL (bmodel inspect FILE [--json])',
     load: async () => (await import('./commands/bmodel.js')).run,
