@@ -153,6 +153,10 @@ int main(int argc, char **argv) {
       in4[i].st_mode = BM_STORE_4N;
       bm_memcpy_s2d(s.handle, in4[i].device_mem, packed.data());
     }
+    // INT8 outputs in 4N (as BM1684 stores them), the others in 1N.
+    for (int k = 0; k < n_out; ++k) {
+      out4[k].st_mode = s.net->output_dtypes[k] == BM_INT8 ? BM_STORE_4N : BM_STORE_1N;
+    }
     ok = ok && bmrt_launch_tensor_ex(s.rt, s.net->name, in4.data(), s.net->input_num, out4.data(),
                                      n_out, false, true);
     bm_thread_sync(s.handle);
