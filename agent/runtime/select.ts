@@ -4,6 +4,7 @@
 // libsophon is present but the factory fails (binding not built, a symbol missing), `auto` falls
 // back to the simulator and says why.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { bmfError, toBmfError } from '../../shared/errors.js';
 import { libsophonDir } from './bmrt/native.js';
 import type { Clock } from '../clock.js';
@@ -13,7 +14,7 @@ import type { RuntimeBackend, RuntimeChoice, RuntimeName, TimingMode } from './t
 
 /** libbmrt.so under $BMFLEET_LIBSOPHON_DIR, default /opt/sophon/libsophon-current (a symlink to the installed release). */
 export const libbmrtPath = (env: NodeJS.ProcessEnv = process.env): string =>
-  `${libsophonDir(env)}/lib/libbmrt.so`;
+  join(libsophonDir(env), 'lib', 'libbmrt.so');
 
 export interface SelectRuntimeOptions {
   readonly pool: SimSessionPool;
