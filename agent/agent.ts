@@ -17,7 +17,10 @@ import { createSystemClock } from './clock.js';
 import type { AgentConfig } from './config.js';
 import { createSimSessionPool } from './runtime/session-pool.js';
 import type { SimSessionPool } from './runtime/session-pool.js';
+import { createBmrtBackend } from './runtime/bmrt/backend.js';
+import { openLibsophon } from './runtime/bmrt/libsophon.js';
 import { selectRuntime } from './runtime/select.js';
+import type { RuntimeBackend } from './runtime/types.js';
 import type { SelectedRuntime } from './runtime/select.js';
 import { createLocalApi } from './serve/http.js';
 import { createServeMetrics } from './serve/metrics.js';
@@ -50,6 +53,8 @@ export interface AgentDeps {
   readonly pool?: SimSessionPool;
   /** Where the agent logs (shared/log.ts); silent when absent. Lines carry `device`. */
   readonly logger?: Logger;
+  /** How `bmrt` is built (default: the libsophon binding on BMFLEET_LIBSOPHON_DIR, device 0). */
+  readonly createBmrtBackend?: () => RuntimeBackend;
 }
 
 export interface Agent {
@@ -92,8 +97,16 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   const clock = deps.clock ?? createSystemClock();
   const pool = deps.pool ?? createSimSessionPool();
   const log = (deps.logger ?? silentLogger()).child({ device: config.deviceId });
-  const runtime = selectRuntime(config.runtime, { pool, clock, timing: config.timing });
-  const metrics = createServeMetrics({ device: config.deviceId });
+  const runtime = selectRuntime(config.runtime, {
+    pool,
+    clock,
+    timing: config.timing,
+    createBmrtBackend:
+      deps.createBmrtBackend ??
+      (() => createBmrtBackend({ device: openLibsophon(), clock, timing: config.timing })),
+  });
+  const deviceStat = runtime.backend.deviceStat?.bind(runtime.backend);
+  const metrics = createServeMetrics({ device: config.deviceId }, deviceStat);
   const collector = createTelemetryCollector();
   const stop = new AbortController();
   const teardown: (() => Promise<void>)[] = [];
@@ -488,7 +501,8 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         onStateChange: () => publishState(),
         onRejected: (bundleDigest, e) => reportError(e, { bundleDigest }),
         onDowngrade: (d) => {
-          log(
+          log.warn(
+            { bundle: d.bundleDigest, sequence: d.sequence, from: d.from },
             `downgrade of ${d.name} from sequence ${d.from} to ${d.sequence}: the assignment allows it`,
           );
           void emit({
@@ -550,6 +564,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         stateDir: dir,
         runtime: runtime.chosen,
         timingMode: runtime.chosen === 'sim' ? config.timing : '',
+        runtimeDeviceStat: deviceStat,
         send: async (bytes) => {
           await link?.publish('telemetry', decodeMessage('TelemetryReport', bytes));
         },
@@ -577,6 +592,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         if (!(await settlesWithin(step(), left))) log.warn('a shutdown step overran; going on');
       }
       teardown.length = 0;
+      await runtime.backend.close?.().catch(() => undefined);
       log.info('agent stopped');
     },
   };

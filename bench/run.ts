@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'fleet-agents': () => import('./fleet-agents.js'),
   telemetry: () => import('./telemetry.js'),
   'outgoing-queue': () => import('./outgoing-queue.js'),
+  bmrt: () => import('./bmrt.js'),
 };
 
 const name = process.argv[2];

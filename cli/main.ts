@@ -45,6 +45,11 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'build, sign, verify and inspect model bundles',
     load: () => import('./commands/bundle.js'),
   },
+  'bmrt-test': {
+    summary:
+      'run a BMODEL on libsophon (or the simulator) like the vendor bmrt_test, beside the cost model',
+    load: () => import('./commands/bmrt-test.js'),
+  },
   bmodel: {
     summary: 'inspect a BMODEL (bmodel inspect FILE [--json])',
     load: () => import('./commands/bmodel.js'),

@@ -1,15 +1,20 @@
 // Runtime selection: `auto` uses libsophon's bmrt when the library is installed and the
 // simulator otherwise; the chosen backend and why are reported (the agent logs and announces it).
-// The bmrt backend is built in its own issue and is passed in as a factory when it exists.
+// The bmrt backend is passed in as a factory (agent.ts builds it from libsophon's binding); when
+// libsophon is present but the factory fails (binding not built, a symbol missing), `auto` falls
+// back to the simulator and says why.
 import { existsSync } from 'node:fs';
-import { bmfError } from '../../shared/errors.js';
+import { join } from 'node:path';
+import { bmfError, toBmfError } from '../../shared/errors.js';
+import { libsophonDir } from './bmrt/native.js';
 import type { Clock } from '../clock.js';
 import type { SimSessionPool } from './session-pool.js';
 import { createSimBackend } from './sim.js';
 import type { RuntimeBackend, RuntimeChoice, RuntimeName, TimingMode } from './types.js';
 
-/** libsophon installs under /opt/sophon/libsophon-<ver> with a -current symlink (docs/vendor.md 3). */
-export const LIBBMRT_PATH = '/opt/sophon/libsophon-current/lib/libbmrt.so';
+/** libbmrt.so under $BMFLEET_LIBSOPHON_DIR, default /opt/sophon/libsophon-current (a symlink to the installed release). */
+export const libbmrtPath = (env: NodeJS.ProcessEnv = process.env): string =>
+  join(libsophonDir(env), 'lib', 'libbmrt.so');
 
 export interface SelectRuntimeOptions {
   readonly pool: SimSessionPool;
@@ -30,7 +35,7 @@ export function selectRuntime(
   choice: RuntimeChoice,
   options: SelectRuntimeOptions,
 ): SelectedRuntime {
-  const path = options.libbmrtPath ?? LIBBMRT_PATH;
+  const path = options.libbmrtPath ?? libbmrtPath();
   const present = (options.fileExists ?? existsSync)(path);
   const sim = (reason: string): SelectedRuntime => ({
     backend: createSimBackend({ pool: options.pool, clock: options.clock, timing: options.timing }),
@@ -56,7 +61,11 @@ export function selectRuntime(
       return { backend: options.createBmrtBackend(), chosen: 'bmrt', reason: 'bmrt requested' };
     case 'auto':
       if (present && options.createBmrtBackend) {
-        return { backend: options.createBmrtBackend(), chosen: 'bmrt', reason: `found ${path}` };
+        try {
+          return { backend: options.createBmrtBackend(), chosen: 'bmrt', reason: `found ${path}` };
+        } catch (e) {
+          return sim(`found ${path} but bmrt cannot start: ${toBmfError(e).message}`);
+        }
       }
       return sim(
         present ? `found ${path} but this build has no bmrt backend` : `no libsophon at ${path}`,

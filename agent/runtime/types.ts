@@ -61,9 +61,21 @@ export interface RuntimeInferOptions {
   readonly consumeInputs?: boolean;
 }
 
+/** What the device says about itself (bmrt: libsophon's bm_get_stat). */
+export interface RuntimeDeviceStat {
+  readonly memTotalMiB: number;
+  readonly memUsedMiB: number;
+  /** TPU busy share since the previous reading, percent. */
+  readonly tpuUtilPercent: number;
+}
+
 export interface RuntimeBackend {
   readonly name: RuntimeName;
   readonly timing: TimingMode;
+  /** Device figures; absent where the runtime cannot know them (the simulator). */
+  deviceStat?(): RuntimeDeviceStat;
+  /** Releases the device; the simulator has nothing to release. */
+  close?(): Promise<void>;
   load(bmodel: Uint8Array, options: LoadOptions): Promise<ModelHandle>;
   describe(handle: ModelHandle): ModelDescription;
   infer(

@@ -1,6 +1,7 @@
 // Prometheus metrics of one agent's serving path. Each agent gets its own prom-client Registry
 // (several agents share a process in fleet simulation; the global registry would mix them).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RuntimeDeviceStat } from '../runtime/types.js';
 import type { ServeObserver } from './observe.js';
 
 export interface ServeMetrics {
@@ -10,9 +11,13 @@ export interface ServeMetrics {
 
 const STAGE_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-export function createServeMetrics(labels: Readonly<Record<string, string>> = {}): ServeMetrics {
+export function createServeMetrics(
+  labels: Readonly<Record<string, string>> = {},
+  runtimeDeviceStat?: () => RuntimeDeviceStat | undefined,
+): ServeMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ ...labels });
+  if (runtimeDeviceStat) registerDeviceGauges(registry, runtimeDeviceStat);
   const requests = new Counter({
     name: 'bmf_agent_requests_total',
     help: 'Inference requests by variant, bundle and outcome',
@@ -86,4 +91,38 @@ export function createServeMetrics(labels: Readonly<Record<string, string>> = {}
     },
   };
   return { registry, observer };
+}
+
+/** TPU figures (bmrt: bm_get_stat), read when /metrics is scraped. */
+function registerDeviceGauges(registry: Registry, read: () => RuntimeDeviceStat | undefined): void {
+  let last: RuntimeDeviceStat | undefined;
+  const gauge = (name: string, help: string, pick: (s: RuntimeDeviceStat) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        // One bm_get_stat per scrape: the first gauge collected reads, the others reuse it.
+        if (name === 'bmf_agent_tpu_util_percent') {
+          try {
+            last = read();
+          } catch {
+            last = undefined;
+          }
+        }
+        if (last) this.set(pick(last));
+      },
+    });
+  };
+  gauge(
+    'bmf_agent_tpu_util_percent',
+    'TPU utilisation since the previous scrape',
+    (s) => s.tpuUtilPercent,
+  );
+  gauge(
+    'bmf_agent_tpu_memory_used_bytes',
+    'TPU device memory in use',
+    (s) => s.memUsedMiB * 2 ** 20,
+  );
+  gauge('bmf_agent_tpu_memory_total_bytes', 'TPU device memory', (s) => s.memTotalMiB * 2 ** 20);
 }

@@ -2,6 +2,7 @@
 // a drain when the broker is reachable. A reconnect drains as well (`flush`).
 import type { DeviceStats, RuntimeKind } from '../../shared/wire/messages.js';
 import type { Clock } from '../clock.js';
+import type { RuntimeDeviceStat } from '../runtime/types.js';
 import type { TelemetryCollector } from './collector.js';
 import { readDeviceStats } from './device-stats.js';
 import type { Outbox } from './outbox.js';
@@ -17,6 +18,8 @@ export interface TelemetryReporterOptions {
   readonly runtime: RuntimeKind;
   readonly timingMode: string;
   readonly send: (report: Uint8Array) => Promise<void>;
+  /** TPU figures from the runtime (bmrt's bm_get_stat), read at every report. */
+  readonly runtimeDeviceStat?: () => RuntimeDeviceStat | undefined;
   readonly isConnected: () => boolean;
 }
 
@@ -71,6 +74,22 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
   let sequence = o.clock.wallNow();
   let made = 0;
 
+  function withTpu(d: DeviceStats): DeviceStats {
+    let tpu: RuntimeDeviceStat | undefined;
+    try {
+      tpu = o.runtimeDeviceStat?.();
+    } catch {
+      tpu = undefined; // a failing bm_get_stat leaves the report without TPU figures
+    }
+    if (!tpu) return d;
+    return {
+      ...d,
+      tpuPercent: tpu.tpuUtilPercent,
+      tpuMemUsedBytes: tpu.memUsedMiB * 2 ** 20,
+      tpuMemTotalBytes: tpu.memTotalMiB * 2 ** 20,
+    };
+  }
+
   async function flush(): Promise<void> {
     if (!o.isConnected()) return;
     await o.outbox.drain(o.send).catch(() => undefined); // what is left goes on the next flush
@@ -95,7 +114,7 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
             intervalStartMs: start,
             intervalEndMs: end,
             reportSequence: sequence++,
-            device,
+            device: withTpu(device),
             runtime: o.runtime,
             timingMode: o.timingMode,
           }),

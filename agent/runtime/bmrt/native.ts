@@ -8,7 +8,9 @@ import { bmfError, BmfError } from '../../../shared/errors.js';
 /** libsophon installs under /opt/sophon/libsophon-<ver> with a -current symlink. */
 export const DEFAULT_LIBSOPHON_DIR = '/opt/sophon/libsophon-current';
 
-export function libsophonDir(env: NodeJS.ProcessEnv = process.env): string {
+export function libsophonDir(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
   return env.BMFLEET_LIBSOPHON_DIR || DEFAULT_LIBSOPHON_DIR;
 }
 

@@ -1,6 +1,8 @@
 // libsophon-emulator-check SCENARIO BMODEL: drives the emulator through one use of the API (right
 // or wrong) and prints one JSON object with what the API returned; test/native/ checks it.
+#include <chrono>
 #include <cstddef>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -151,6 +153,10 @@ int main(int argc, char **argv) {
       in4[i].st_mode = BM_STORE_4N;
       bm_memcpy_s2d(s.handle, in4[i].device_mem, packed.data());
     }
+    // INT8 outputs in 4N (as BM1684 stores them), the others in 1N.
+    for (int k = 0; k < n_out; ++k) {
+      out4[k].st_mode = s.net->output_dtypes[k] == BM_INT8 ? BM_STORE_4N : BM_STORE_1N;
+    }
     ok = ok && bmrt_launch_tensor_ex(s.rt, s.net->name, in4.data(), s.net->input_num, out4.data(),
                                      n_out, false, true);
     bm_thread_sync(s.handle);
@@ -179,6 +185,38 @@ int main(int argc, char **argv) {
     free_all(s, out);
     free_all(s, out4);
     free_all(s, in4);
+    free_all(s, in);
+    close_session(s);
+    return 0;
+  }
+  if (scenario == "bench") {
+    // The binding's work done straight in C (inputs to the device, launch, sync, outputs back,
+    // free): the baseline the binding's overhead is measured against. Prints each loop in us.
+    const int loops = argc > 3 ? std::atoi(argv[3]) : 1000;
+    std::vector<std::vector<uint8_t>> host_in(in.size());
+    for (size_t i = 0; i < in.size(); ++i) host_in[i].assign(bmrt_tensor_bytesize(&in[i]), 1);
+    std::vector<std::vector<uint8_t>> host_out(static_cast<size_t>(n_out));
+    std::printf("[");
+    for (int l = 0; l < loops; ++l) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<bm_tensor_t> ins(in);
+      for (size_t i = 0; i < in.size(); ++i) {
+        bm_malloc_device_byte(s.handle, &ins[i].device_mem, in[i].device_mem.size);
+        bm_memcpy_s2d(s.handle, ins[i].device_mem, host_in[i].data());
+      }
+      bmrt_launch_tensor(s.rt, s.net->name, ins.data(), s.net->input_num, out.data(), n_out);
+      bm_thread_sync(s.handle);
+      for (int k = 0; k < n_out; ++k) {
+        host_out[k].resize(bmrt_tensor_bytesize(&out[k]));
+        bm_memcpy_d2s(s.handle, host_out[k].data(), out[k].device_mem);
+        bm_free_device(s.handle, out[k].device_mem);
+      }
+      free_all(s, ins);
+      const double us =
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      std::printf(l == 0 ? "%.2f" : ",%.2f", us);
+    }
+    std::printf("]\n");
     free_all(s, in);
     close_session(s);
     return 0;

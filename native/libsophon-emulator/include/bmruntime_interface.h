@@ -41,9 +41,9 @@ typedef struct bm_net_info_s {
   int32_t addr_mode;
 } bm_net_info_t;
 
-size_t bmrt_shape_count(const bm_shape_t *shape);
+uint64_t bmrt_shape_count(const bm_shape_t *shape);
 bool bmrt_shape_is_same(const bm_shape_t *left, const bm_shape_t *right);
-int bmrt_data_type_size(bm_data_type_t dtype);
+size_t bmrt_data_type_size(bm_data_type_t dtype);
 size_t bmrt_tensor_bytesize(const bm_tensor_t *tensor);
 size_t bmrt_tensor_device_size(const bm_tensor_t *tensor);
 bool bmrt_tensor(bm_tensor_t *tensor, void *p_bmrt, bm_data_type_t dtype, bm_shape_t shape);

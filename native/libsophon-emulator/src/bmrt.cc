@@ -333,7 +333,8 @@ bool launch(void *p_bmrt, const char *net_name, const bm_tensor_t in[], int n_in
                 sd.inputs[i].data_type);
       return false;
     }
-    const int st = user_stmode ? in[i].st_mode : BM_STORE_1N;
+    // Inputs are read in the store mode each input tensor states (bmrt_tensor sets 1N).
+    const int st = in[i].st_mode;
     const size_t need = stored_bytes(in[i].shape, sd.inputs[i].data_type, st);
     if (in[i].device_mem.size < need ||
         !bm_emu_read(rt->handle, in[i].device_mem.u.device.device_addr, need, inputs[i])) {
@@ -352,7 +353,8 @@ bool launch(void *p_bmrt, const char *net_name, const bm_tensor_t in[], int n_in
   for (int k = 0; k < n_out; ++k) {
     const bm_shape_t shape = net->out_shapes[stage][k];
     const uint32_t dtype = sd.outputs[k].data_type;
-    const int st = user_stmode ? sd.outputs[k].store_mode : BM_STORE_1N;
+    // user_stmode: the caller chose each output's store mode in output_tensors[k].st_mode.
+    const int st = user_stmode ? out[k].st_mode : BM_STORE_1N;
     const size_t need = stored_bytes(shape, dtype, st);
     if (user_mem) {
       if (out[k].device_mem.size < need) {
@@ -387,13 +389,13 @@ bool launch(void *p_bmrt, const char *net_name, const bm_tensor_t in[], int n_in
 
 extern "C" {
 
-size_t bmrt_shape_count(const bm_shape_t *shape) { return shape == nullptr ? 0 : count_of(*shape); }
+uint64_t bmrt_shape_count(const bm_shape_t *shape) { return shape == nullptr ? 0 : count_of(*shape); }
 
 bool bmrt_shape_is_same(const bm_shape_t *left, const bm_shape_t *right) {
   return left != nullptr && right != nullptr && same_shape(*left, *right);
 }
 
-int bmrt_data_type_size(bm_data_type_t dtype) { return dtype_size(dtype); }
+size_t bmrt_data_type_size(bm_data_type_t dtype) { return static_cast<size_t>(dtype_size(dtype)); }
 
 size_t bmrt_tensor_bytesize(const bm_tensor_t *tensor) {
   return tensor == nullptr ? 0 : count_of(tensor->shape) * dtype_size(tensor->dtype);

@@ -1,0 +1,134 @@
+// An agent with `runtime: bmrt` on the libsophon emulator: a bundle holding a vendor BMODEL
+// (tpu-nntc, BM1684, no simulator payload) arrives by a signed assignment over the real broker,
+// is fetched, verified, loaded on the device and served; POST /v1/infer with an image answers
+// with outputs of the BMODEL's shapes, and /metrics carries the device figures.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createAgent } from '../../agent/agent.js';
+import { createLogger } from '../../shared/log.js';
+import { signEnvelope } from '../../shared/trust/envelope.js';
+import { manifestBlobOf, manifestDigest } from '../../shared/trust/verify.js';
+import { EMULATOR_DIR, bindingSkip } from '../native/libsophon-fixtures.js';
+import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
+import { agentConfig, waitFor } from './helpers/agent-env.js';
+import { startFakeController } from './helpers/fake-controller.js';
+import { sha256 } from './helpers/models.js';
+import { makeAssignment, testKeys } from './helpers/trust.js';
+import type { TestBundle, TestKeys } from './helpers/trust.js';
+
+const dir = vendorDir();
+const skip = bindingSkip() || (dir ? false : VENDOR_SKIP_REASON);
+const FILE = 'face_detection_fp32_b1.bmodel';
+
+function vendorBundle(k: TestKeys, bmodel: Uint8Array, sequence: number): TestBundle {
+  const manifest = {
+    type: 'bundle',
+    schemaVersion: 1,
+    name: 'face',
+    version: `1.0.${sequence}`,
+    sequence,
+    chips: ['bm1684'],
+    precision: 'fp32',
+    runtime: 'bmrt',
+    files: [{ role: 'bmodel', path: 'model.bmodel', sha256: sha256(bmodel), size: bmodel.length }],
+    inputs: [{ name: 'data', preprocess: { resize_dims: [320, 320], pixel_format: 'bgr' } }],
+    outputs: { topK: 1 },
+    provenance: {
+      sourceModelSha256: sha256(bmodel),
+      toolchain: 'tpu-nntc',
+      toolchainVersion: '2.2',
+    },
+    metadata: {},
+    created: '2026-01-01T00:00:00Z',
+    expires: '2099-01-01T00:00:00Z',
+  };
+  const envelope = signEnvelope(manifest, [k.bundle]);
+  const blob = manifestBlobOf(envelope);
+  return {
+    digest: manifestDigest(envelope),
+    sequence,
+    manifestBlob: { sha256: blob.sha256, size: blob.size },
+    blobs: new Map([
+      [blob.sha256, blob.bytes],
+      [sha256(bmodel), bmodel],
+    ]),
+  };
+}
+
+t.test('vendor BMODEL bundle -> agent on bmrt -> /v1/infer', { skip }, async (t) => {
+  const saved = process.env.BMFLEET_LIBSOPHON_DIR;
+  process.env.BMFLEET_LIBSOPHON_DIR = EMULATOR_DIR;
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.BMFLEET_LIBSOPHON_DIR;
+    else process.env.BMFLEET_LIBSOPHON_DIR = saved;
+  });
+  const keys = testKeys();
+  const controller = await startFakeController({ chunkSize: 64 * 1024 });
+  t.teardown(() => controller.close());
+  const bundle = vendorBundle(keys, new Uint8Array(readFileSync(join(dir!, FILE))), 1);
+  for (const [d, bytes] of bundle.blobs) controller.blobs.set(d, bytes);
+  const config = await agentConfig(keys, controller.url, 'board-1', {
+    chip: 'bm1684',
+    runtime: 'auto',
+  });
+  const lines: string[] = [];
+  const logger = createLogger({
+    program: 'agent',
+    destination: { write: (s: string) => void lines.push((JSON.parse(s) as { msg: string }).msg) },
+  });
+  const agent = createAgent(config, { logger });
+  t.same(
+    [agent.runtime.chosen, agent.runtime.reason],
+    ['bmrt', `found ${EMULATOR_DIR}lib/libbmrt.so`],
+  );
+  await agent.start();
+  t.teardown(() => agent.stop());
+  t.ok(
+    lines.some((l) => l.startsWith('runtime bmrt (found ')),
+    'the agent says which runtime and why',
+  );
+
+  await controller.assign(
+    'board-1',
+    makeAssignment(keys, 'board-1', 1, [{ name: 'A', bundle, weight: 1 }]),
+  );
+  await waitFor(
+    'vendor bundle active',
+    () => agent.service.models()[0]?.bundleDigest === bundle.digest,
+  );
+
+  const image = await sharp({
+    create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 120, b: 40 } },
+  })
+    .png()
+    .toBuffer();
+  const res = await fetch(`${agent.apiAddress()}/v1/infer`, {
+    method: 'POST',
+    headers: { 'content-type': 'image/png' },
+    body: image,
+  });
+  t.equal(res.status, 200);
+  const body = (await res.json()) as {
+    outputs: Record<string, { dtype: string; shape: number[]; data: number[] }>;
+  };
+  const { files } = fixtureJson<{
+    files: { file: string; nets: { outputs: { name: string; shape: number[] }[] }[] }[];
+  }>('vendor-files.json');
+  const want = files.find((f) => f.file === FILE)!.nets[0]!.outputs;
+  t.same(
+    Object.entries(body.outputs).map(([name, o]) => [name, o.dtype, o.shape]),
+    want.map((o) => [o.name, 'float32', o.shape]),
+    'every output with the BMODEL shape',
+  );
+  for (const [name, o] of Object.entries(body.outputs)) {
+    t.equal(
+      o.data.length,
+      o.shape.reduce((a, b) => a * b, 1),
+      `${name} data length`,
+    );
+  }
+  const metrics = await (await fetch(`${agent.apiAddress()}/metrics`)).text();
+  t.match(metrics, /bmf_agent_tpu_memory_used_bytes\{device="board-1"\} [1-9]\d*/);
+});
