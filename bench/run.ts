@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   telemetry: () => import('./telemetry.js'),
   'outgoing-queue': () => import('./outgoing-queue.js'),
   bmrt: () => import('./bmrt.js'),
+  detect: () => import('./detect.js'),
 };
 
 const name = process.argv[2];

@@ -63,9 +63,13 @@ export function feedsFromJson(body: TensorRequest): Record<string, Tensor> {
   return feeds;
 }
 
+/**
+ * The /v1/infer answer. A detector's raw outputs (a YOLOv5s head alone is 2.1 M numbers) are left
+ * out: its answer is the decoded boxes.
+ */
 export function responseToJson(r: InferResponse): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
-  for (const [name, t] of Object.entries(r.outputs)) {
+  for (const [name, t] of Object.entries(r.detections ? {} : r.outputs)) {
     outputs[name] = { dtype: t.dtype, shape: t.shape, data: Array.from(t.data, Number) };
   }
   return {
@@ -74,6 +78,7 @@ export function responseToJson(r: InferResponse): Record<string, unknown> {
     bundleDigest: r.bundleDigest,
     modelVersion: r.modelVersion,
     topK: r.topK,
+    ...(r.detections && { detections: r.detections }),
     timings: r.timings,
     timing: r.timing,
     outputs,

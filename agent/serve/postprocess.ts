@@ -1,7 +1,13 @@
-// Output decoding for classifiers: top-k with softmax scores and label names, and the comparison
-// figures kept for shadow runs and the gate.
+// Output decoding: top-k with softmax scores and label names for classifiers, boxes through the
+// shared detection decoders for detectors, and the comparison figures kept for shadow runs and
+// the gate.
 import { cosineSimilarity } from '../../shared/stats/similarity.js';
+import { decodeDetections } from '../../shared/detect/decode.js';
+import type { DetectorSpec } from '../../shared/detect/spec.js';
+import { sourceMapping, tensorMapping } from '../../shared/preprocess/geometry.js';
+import { parsePreprocessSpec } from '../../shared/preprocess/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
+import type { ModelDescription, TensorDescription } from '../runtime/types.js';
 
 type Numeric = Tensor['data'];
 
@@ -59,5 +65,65 @@ export function topK(data: Numeric, k: number, labels?: readonly string[]): TopK
     index,
     label: labels?.[index],
     score: Math.exp(at(data, index) - max) / sum,
+  }));
+}
+
+/** One detected box as the local API answers it (source-image pixels). */
+export interface DetectionAnswer {
+  readonly box: readonly [number, number, number, number];
+  readonly score: number;
+  readonly classId: number;
+  readonly label: string | undefined;
+  readonly landmarks?: readonly number[];
+}
+
+/** Model input size [height, width] the decoder's priors and strides refer to. */
+export function detectorInputSize(
+  preprocess: unknown,
+  input: TensorDescription | undefined,
+): [number, number] {
+  if (preprocess !== undefined) {
+    const [h, w] = parsePreprocessSpec(preprocess).resize_dims;
+    return [h, w];
+  }
+  const s = input?.shape ?? [];
+  // Without a preprocessing spec the input is taken as NCHW.
+  return [s[2] ?? 0, s[3] ?? 0];
+}
+
+/**
+ * Outputs of one request -> boxes in source pixels (the shared decoder, the same arithmetic the
+ * controller's golden mAP uses). `source` is the request image's size; absent for tensor
+ * requests, whose boxes stay in tensor pixels.
+ */
+export function decodeBoxes(
+  decoder: DetectorSpec,
+  outputs: Readonly<Record<string, Tensor>>,
+  model: { readonly preprocess?: unknown; readonly labels?: readonly string[] },
+  description: ModelDescription,
+  source: { readonly width: number; readonly height: number } | undefined,
+): DetectionAnswer[] {
+  const [h, w] = detectorInputSize(model.preprocess, description.inputs[0]);
+  const mapping =
+    source && model.preprocess !== undefined
+      ? sourceMapping(source.width, source.height, parsePreprocessSpec(model.preprocess))
+      : tensorMapping(w, h);
+  const quantization: Record<string, { scale: number; zeroPoint: number }> = {};
+  for (const o of description.outputs) {
+    quantization[o.name] = { scale: o.scale, zeroPoint: o.zeroPoint };
+  }
+  const dets =
+    decodeDetections(decoder, outputs, {
+      inputHeight: h,
+      inputWidth: w,
+      mappings: [mapping],
+      quantization,
+    })[0] ?? [];
+  return dets.map((d) => ({
+    box: d.box,
+    score: d.score,
+    classId: d.classId,
+    label: model.labels?.[d.classId],
+    ...(d.landmarks ? { landmarks: d.landmarks } : {}),
   }));
 }

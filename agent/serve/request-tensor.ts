@@ -6,7 +6,17 @@ import {
   type PreprocessSpec,
   type RawImage,
 } from '../../shared/preprocess/index.js';
+import { probeEncoded } from '../../shared/preprocess/decode.js';
+import { DEFAULT_MAX_INPUT_PIXELS } from '../../shared/preprocess/index.js';
 import type { Tensor } from '../../shared/tensor.js';
+
+/** Width and height of an encoded image as preprocessing sees it (after EXIF orientation). */
+export async function encodedImageSize(
+  bytes: Uint8Array,
+): Promise<{ width: number; height: number }> {
+  const { width, height } = await probeEncoded(bytes, DEFAULT_MAX_INPUT_PIXELS);
+  return { width, height };
+}
 
 export function requestTensor(
   image: Uint8Array | RawImage,

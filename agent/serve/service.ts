@@ -11,8 +11,8 @@ import { imageToFeeds } from './image-feeds.js';
 import type { ServingModel } from './model-slot.js';
 import { notify } from './observe.js';
 import type { ServeObserver, StageTimings } from './observe.js';
-import { argmax, outputCosine, topK } from './postprocess.js';
-import type { TopKEntry } from './postprocess.js';
+import { argmax, decodeBoxes, outputCosine, topK } from './postprocess.js';
+import type { DetectionAnswer, TopKEntry } from './postprocess.js';
 import { DEFAULT_SHADOW_PAIR_LIMITS, createShadowPairStore, isCorrect } from './shadow-pairs.js';
 import type { Prediction, ScoredPair, ShadowPairLimits } from './shadow-pairs.js';
 import { ALL_TO_A, routeRequest } from './traffic.js';
@@ -36,7 +36,10 @@ export interface InferResponse {
   readonly bundleDigest: string;
   readonly modelVersion: string;
   readonly outputs: Readonly<Record<string, Tensor>>;
+  /** Classifiers: the k best classes. Empty for detectors. */
   readonly topK: readonly TopKEntry[];
+  /** Detectors (the bundle declares a detection decoder): boxes in source-image pixels. */
+  readonly detections?: readonly DetectionAnswer[];
   readonly timings: StageTimings;
   readonly timing: TimingMode;
 }
@@ -186,6 +189,11 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
     const t0 = clock.now();
     try {
       const feeds = await toFeeds(input, pinned.model);
+      // Detectors answer in the request image's pixels: its size is needed to map boxes back.
+      const source =
+        spec.decoder && input.kind === 'image'
+          ? await (await import('./request-tensor.js')).encodedImageSize(input.bytes)
+          : undefined;
       const t1 = clock.now();
       notify(observers, 'onInput', {
         variant: route.variant,
@@ -203,7 +211,10 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
       });
       const t2 = clock.now();
       const first = Object.values(result.outputs)[0];
-      const decoded = first ? topK(first.data, k, spec.labels) : [];
+      const decoded = first && !spec.decoder ? topK(first.data, k, spec.labels) : [];
+      const detections = spec.decoder
+        ? decodeBoxes(spec.decoder, result.outputs, spec, handle.description, source)
+        : undefined;
       const t3 = clock.now();
       // The infer stage is what the runtime reports (the board's latency in `modeled` timing);
       // the end-to-end time is the sum of the stages, as the board would see it.
@@ -220,6 +231,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         modelVersion: spec.version,
         outputs: result.outputs,
         topK: decoded,
+        ...(detections && { detections }),
         timings,
         timing: result.timing,
       };

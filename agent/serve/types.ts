@@ -1,6 +1,7 @@
 // What the serving layer needs to know about a model: the verified BMODEL bytes plus the bundle
 // metadata that matters at run time (labels, preprocessing, golden set, gate thresholds, modeled
 // latency). The sync layer builds it from a verified bundle in the store.
+import type { DetectorSpec } from '../../shared/detect/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 
 export type VariantName = 'A' | 'B';
@@ -30,6 +31,8 @@ export interface ModelSpec {
   readonly labels?: readonly string[];
   /** Preprocessing spec (shared/preprocess vocabulary) for image requests; opaque here. */
   readonly preprocess?: unknown;
+  /** The bundle's detection decoder; absent for classifiers (top-k). */
+  readonly decoder?: DetectorSpec;
   readonly golden?: GoldenSet;
   readonly gate?: GateThresholds;
 }

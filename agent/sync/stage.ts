@@ -8,7 +8,9 @@
 import { stat } from 'node:fs/promises';
 import { readBmodel } from '../../shared/bmodel/read.js';
 import type { BundleManifest, Chip } from '../../shared/bundle/manifest.js';
-import { bmodelFile } from '../../shared/bundle/manifest.js';
+import { bmodelFile, manifestDecoder } from '../../shared/bundle/manifest.js';
+import { checkDecoderFits } from '../../shared/detect/decode.js';
+import { isDetector, type DetectorSpec } from '../../shared/detect/spec.js';
 import { bmfError } from '../../shared/errors.js';
 import { MAX_MANIFEST_BYTES } from '../../shared/trust/assignment.js';
 import { channelCount, parsePreprocessSpec } from '../../shared/preprocess/spec.js';
@@ -120,10 +122,22 @@ export function checkDescriptionAgainstManifest(
       );
     }
   });
-  const classes = d.outputs[0]?.shape.at(-1);
+  const decoder = manifestDecoder(m);
+  if (isDetector(decoder)) {
+    // The decoder must read this BMODEL's outputs (BMF_ERR_DECODER_OUTPUTS otherwise).
+    const pre = m.inputs[0] ? parsePreprocessSpec(m.inputs[0].preprocess) : undefined;
+    const s = d.inputs[0]?.shape ?? [];
+    const [height, width] = pre ? pre.resize_dims : [s[2] ?? 0, s[3] ?? 0];
+    checkDecoderFits(decoder, d.outputs, { height, width });
+  }
+  const classes = isDetector(decoder) ? detectorClasses(decoder) : d.outputs[0]?.shape.at(-1);
   if (labels && classes !== undefined && labels.length !== classes) {
     fail('outputs.labels', `${labels.length} labels for ${classes} output classes`);
   }
+}
+
+function detectorClasses(d: DetectorSpec): number {
+  return d.kind === 'retinaface' ? 1 : d.num_classes;
 }
 
 function modeledLatencyOf(m: BundleManifest): number | undefined {
@@ -162,6 +176,7 @@ export async function stageBundle(opts: {
   }
   const description = describeBmodel(readBmodel(bmodel));
   checkDescriptionAgainstManifest(description, m, labels);
+  const decoderOf = manifestDecoder(m);
   const goldenEntry = file('golden');
   const golden = goldenEntry ? parseGoldenFile(await store.read(goldenEntry.sha256)) : undefined;
   const modeledLatencyMs = modeledLatencyOf(m);
@@ -172,6 +187,7 @@ export async function stageBundle(opts: {
     bmodelDigest: bmodelEntry.sha256,
     ...(labels && { labels }),
     ...(m.inputs[0] && { preprocess: m.inputs[0].preprocess }),
+    ...(isDetector(decoderOf) && { decoder: decoderOf }),
     ...(golden && { golden }),
     ...(m.golden && {
       gate: { minAccuracy: m.golden.expectedAccuracy, minCosine: m.golden.expectedCosine },

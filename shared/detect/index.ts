@@ -19,3 +19,15 @@ export {
 export type { Detection } from './candidates.js';
 export type { OutputQuantization } from './outputs.js';
 export { retinafacePriors } from './retinaface.js';
+export {
+  computeMap,
+  toCocoBox,
+  IOU_THRESHOLDS,
+  RECALL_THRESHOLDS,
+  type GroundTruthBox,
+  type DetectedBox,
+  type MapResult,
+  type ClassAp,
+  type CocoBox,
+  type ImageId,
+} from './map.js';

@@ -187,3 +187,28 @@ t.test(
     t.ok(await verify(blobOf(bundle)));
   },
 );
+
+t.test('a detection decoder must fit the BMODEL outputs and take its labels', async (t) => {
+  const m = manifestOf(makeBundle(keys, 'tiny-a'));
+  // tiny-a answers logits [1, 4]: no detector reads that.
+  const yolo = { kind: 'yolov8', output: 'logits', num_classes: 2 };
+  t.throws(
+    () =>
+      checkDescriptionAgainstManifest(
+        description,
+        { ...m, outputs: { ...m.outputs, decoder: yolo } },
+        undefined,
+      ),
+    { code: 'BMF_ERR_DECODER_OUTPUTS' },
+  );
+  const missing = { kind: 'yolov8', output: 'boxes', num_classes: 2 };
+  t.throws(
+    () =>
+      checkDescriptionAgainstManifest(
+        description,
+        { ...m, outputs: { ...m.outputs, decoder: missing } },
+        undefined,
+      ),
+    { code: 'BMF_ERR_DECODER_OUTPUTS', message: /no output boxes/ },
+  );
+});

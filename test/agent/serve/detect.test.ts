@@ -1,0 +1,135 @@
+// A detector bundle served by the agent: /v1/infer answers boxes in the request image's pixels
+// (letterbox undone through shared/preprocess), with labels, and leaves the raw outputs out of
+// the JSON. The model is a real ONNX graph run by the simulator runtime; its head is constant
+// (zero weights, the boxes in the bias) so the expected boxes are known exactly.
+import t from 'tap';
+import sharp from 'sharp';
+import { createSystemClock } from '../../../agent/clock.js';
+import { createSimSessionPool } from '../../../agent/runtime/session-pool.js';
+import { createSimBackend } from '../../../agent/runtime/sim.js';
+import { responseToJson } from '../../../agent/serve/http-body.js';
+import { createInferenceService } from '../../../agent/serve/service.js';
+import type { ModelSpec } from '../../../agent/serve/types.js';
+import {
+  encodeOnnx,
+  float32Tensor,
+  int64Tensor,
+  makeModel,
+  makeNode,
+  ONNX_DTYPE,
+  valueInfo,
+} from '../../../controller/onnx/index.js';
+import { vendorTime, writeBmodel } from '../../../shared/bmodel/write.js';
+import { parseDecoderSpec, type DetectorSpec } from '../../../shared/detect/index.js';
+import { sha256 } from '../helpers/models.js';
+
+const SIDE = 16;
+// yolov8 layout [1, 4+C, boxes], channel k of box j at k*4 + j: (cx, cy, w, h, dog, cat).
+const BOXES = [
+  [8, 8, 4, 4, 0.1, 0.9], // cat, kept
+  [8.5, 8, 4, 4, 0.05, 0.8], // cat, IoU 0.78 with the first: suppressed
+  [4, 12, 2, 2, 0.6, 0.1], // dog, kept
+  [20, 20, 4, 4, 0.1, 0.1], // below the score threshold
+];
+
+function detectorSpec(): ModelSpec {
+  const n = 3 * SIDE * SIDE;
+  const bias = new Float32Array(24);
+  BOXES.forEach((b, j) => b.forEach((v, k) => (bias[k * 4 + j] = v)));
+  const onnx = encodeOnnx(
+    makeModel({
+      name: 'tiny-detect',
+      inputs: [valueInfo('images', ONNX_DTYPE.FLOAT, [1, 3, SIDE, SIDE])],
+      outputs: [valueInfo('output0', ONNX_DTYPE.FLOAT, [1, 6, 4])],
+      nodes: [
+        makeNode('Flatten', ['images'], ['flat']),
+        makeNode('Gemm', ['flat', 'head.w', 'head.b'], ['head'], { transB: 1 }),
+        makeNode('Reshape', ['head', 'shape'], ['output0']),
+      ],
+      initializers: [
+        float32Tensor('head.w', [24, n], new Float32Array(24 * n)),
+        float32Tensor('head.b', [24], bias),
+        int64Tensor('shape', [3], [1, 6, 4]),
+      ],
+    }),
+  );
+  const bmodel = writeBmodel({
+    chip: 'BM1684X',
+    time: vendorTime(new Date(Date.UTC(2026, 0, 1))),
+    nets: [
+      {
+        name: 'tiny-detect',
+        stages: [
+          {
+            inputs: [{ name: 'images', dtype: 'FP32', shape: [1, 3, SIDE, SIDE] }],
+            outputs: [{ name: 'output0', dtype: 'FP32', shape: [1, 6, 4] }],
+          },
+        ],
+      },
+    ],
+    simulator: { payload: onnx },
+  });
+  return {
+    bundleDigest: 'bundle-tiny-detect',
+    version: '1.0.0',
+    bmodel,
+    bmodelDigest: sha256(bmodel),
+    labels: ['dog', 'cat'],
+    preprocess: { resize_dims: [SIDE, SIDE], keep_aspect_ratio: true, pixel_format: 'rgb' },
+    decoder: parseDecoderSpec({
+      kind: 'yolov8',
+      output: 'output0',
+      num_classes: 2,
+    }) as DetectorSpec,
+  };
+}
+
+t.test('image request -> boxes in source pixels with labels', async (t) => {
+  const pool = createSimSessionPool();
+  const runtime = createSimBackend({ pool, clock: createSystemClock(), timing: 'host' });
+  const service = createInferenceService({ runtime, clock: createSystemClock() });
+  t.teardown(() => service.close());
+  await service.variants.install('A', detectorSpec());
+  // 64x32 image letterboxed into 16x16: scale 1/4, pasted 4 rows down. Tensor box
+  // (x1, y1, x2, y2) -> (4 x1, 4 (y1 - 4), ...), clipped to the image.
+  const png = await sharp({
+    create: { width: 64, height: 32, channels: 3, background: { r: 90, g: 120, b: 40 } },
+  })
+    .png()
+    .toBuffer();
+  const r = await service.infer({ kind: 'image', bytes: new Uint8Array(png) });
+  t.same(r.topK, [], 'no top-k for a detector');
+  const dets = r.detections ?? [];
+  t.equal(dets.length, 2);
+  const want = [
+    { box: [24, 8, 40, 24], classId: 1, label: 'cat', score: 0.9 },
+    { box: [12, 28, 20, 32], classId: 0, label: 'dog', score: 0.6 },
+  ];
+  want.forEach((w, i) => {
+    const d = dets[i];
+    t.equal(d?.label, w.label);
+    t.equal(d?.classId, w.classId);
+    t.ok(Math.abs((d?.score ?? 0) - w.score) < 1e-6, `score ${d?.score}`);
+    t.ok(
+      w.box.every((v, k) => Math.abs((d?.box[k] ?? NaN) - v) < 1e-4),
+      `box ${d?.box.join(',')} ~ ${w.box.join(',')}`,
+    );
+  });
+  const json = responseToJson(r);
+  t.same(json.outputs, {}, 'raw outputs left out of the answer');
+  t.same((json.detections as unknown[]).length, 2);
+
+  // A tensor request has no source image: boxes stay in tensor pixels.
+  const feeds = {
+    images: {
+      dtype: 'float32' as const,
+      shape: [1, 3, SIDE, SIDE],
+      data: new Float32Array(3 * SIDE * SIDE),
+    },
+  };
+  const rt = await service.infer({ kind: 'tensor', feeds });
+  t.same(
+    rt.detections?.[0]?.box.map((v) => Math.round(v * 1e4) / 1e4),
+    [6, 6, 10, 10],
+  );
+});
