@@ -60,6 +60,11 @@ export const errorCatalogue = {
     status: 400,
   },
   BMF_ERR_TENSOR_SHAPE: { message: 'tensor shape invalid: {reason}', status: 400 },
+  BMF_ERR_NPY_INVALID: {
+    message: 'not a usable .npy file at offset {offset}: {reason}',
+    status: 400,
+  },
+  BMF_ERR_TENSOR_MISMATCH: { message: 'tensors cannot be compared: {reason}', status: 400 },
 
   // --- bundles and trust (shared/bundle, shared/trust) ---
   BMF_ERR_BUNDLE_MANIFEST: { message: 'bundle manifest invalid at {field}: {reason}', status: 400 },
