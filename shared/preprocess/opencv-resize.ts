@@ -90,6 +90,39 @@ function linearTable(src: number, dst: number, area: boolean, clampTaps: boolean
   return { first, second, weights };
 }
 
+/** One source row through the horizontal taps: into[dx * cn + c] = S[x0 + c] * a0 + S[x1 + c] * a1. */
+function horizontalPass(
+  data: Uint8Array,
+  base: number,
+  taps: Int32Array,
+  w: Int32Array,
+  cn: number,
+  into: Int32Array,
+): void {
+  const dw = w.length >> 1;
+  if (cn === 3) {
+    for (let dx = 0, o = 0; dx < dw; dx++, o += 3) {
+      const p0 = base + (taps[2 * dx] as number);
+      const p1 = base + (taps[2 * dx + 1] as number);
+      const a0 = w[2 * dx] as number;
+      const a1 = w[2 * dx + 1] as number;
+      into[o] = (data[p0] as number) * a0 + (data[p1] as number) * a1;
+      into[o + 1] = (data[p0 + 1] as number) * a0 + (data[p1 + 1] as number) * a1;
+      into[o + 2] = (data[p0 + 2] as number) * a0 + (data[p1 + 2] as number) * a1;
+    }
+    return;
+  }
+  for (let dx = 0, o = 0; dx < dw; dx++) {
+    const p0 = base + (taps[2 * dx] as number);
+    const p1 = base + (taps[2 * dx + 1] as number);
+    const a0 = w[2 * dx] as number;
+    const a1 = w[2 * dx + 1] as number;
+    for (let c = 0; c < cn; c++, o++) {
+      into[o] = (data[p0 + c] as number) * a0 + (data[p1 + c] as number) * a1;
+    }
+  }
+}
+
 /** The fixed-point two-tap kernel shared by INTER_LINEAR and INTER_AREA's enlarging fallback. */
 function resizeLinearFixed(src: PixelImage, dw: number, dh: number, area: boolean): Uint8Array {
   const cn = src.channels;
@@ -110,18 +143,8 @@ function resizeLinearFixed(src: PixelImage, dw: number, dh: number, area: boolea
   }
   const w = xt.weights;
   const data = src.data;
-  const horizontal = (sy: number, into: Int32Array): void => {
-    const base = sy * src.width * cn;
-    for (let dx = 0, o = 0; dx < dw; dx++) {
-      const p0 = base + (xa[2 * dx] as number);
-      const p1 = base + (xa[2 * dx + 1] as number);
-      const a0 = w[2 * dx] as number;
-      const a1 = w[2 * dx + 1] as number;
-      for (let c = 0; c < cn; c++, o++) {
-        into[o] = (data[p0 + c] as number) * a0 + (data[p1 + c] as number) * a1;
-      }
-    }
-  };
+  const horizontal = (sy: number, into: Int32Array): void =>
+    horizontalPass(data, sy * src.width * cn, xa, w, cn, into);
   for (let dy = 0; dy < dh; dy++) {
     const s0 = yt.first[dy] as number;
     const s1 = yt.second[dy] as number;
