@@ -91,6 +91,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'fleet telemetry: telemetry show|group',
     load: () => import('./commands/telemetry.js'),
   },
+  preprocess: {
+    summary: 'write the tensor the agent would feed for an image (.npy) and compare it with yours',
+    load: async () => (await import('./commands/preprocess.js')).run,
+  },
   simulate: {
     summary: 'run N simulated devices against a controller (simulate --devices N)',
     load: () => import('./commands/simulate.js'),

@@ -9,6 +9,10 @@
 #include <cstdint>
 #include <limits>
 
+namespace bmfleet {
+Napi::Value CvLinearResize(const Napi::CallbackInfo& info);  // cv-resize.cc
+}  // namespace bmfleet
+
 namespace {
 
 bool Fail(const Napi::Env& env, const char* message) {
@@ -103,6 +107,8 @@ Napi::Value MinMax(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("countBins", Napi::Function::New(env, CountBins, "countBins"));
   exports.Set("minMax", Napi::Function::New(env, MinMax, "minMax"));
+  exports.Set("cvLinearResize",
+              Napi::Function::New(env, bmfleet::CvLinearResize, "cvLinearResize"));
   return exports;
 }
 

@@ -65,6 +65,11 @@ export const errorCatalogue = {
     status: 400,
   },
   BMF_ERR_TENSOR_SHAPE: { message: 'tensor shape invalid: {reason}', status: 400 },
+  BMF_ERR_NPY_INVALID: {
+    message: 'not a usable .npy file at offset {offset}: {reason}',
+    status: 400,
+  },
+  BMF_ERR_TENSOR_MISMATCH: { message: 'tensors cannot be compared: {reason}', status: 400 },
 
   // --- detection decoding and metrics (shared/detect) ---
   BMF_ERR_DECODER_SPEC: { message: 'output decoder invalid at {field}: {reason}', status: 400 },

@@ -23,7 +23,12 @@ export {
   type PreprocessBatchOptions,
 } from './preprocess.js';
 export { toModelTransformArgs, toNntcPreprocessString } from './export.js';
-export { cvResize, type PixelImage } from './opencv-resize.js';
+export {
+  cvResize,
+  nativeResizeAvailable,
+  type PixelImage,
+  type ResizeOptions,
+} from './opencv-resize.js';
 export { quantize, roundHalfAwayFromZero } from './value-table.js';
 export {
   planPlacement,

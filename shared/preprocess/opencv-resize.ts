@@ -13,6 +13,7 @@
 //   linear kernel with area-style coefficients (sx = floor(dx * scale)).
 // OpenCV's shortcuts that give the same bytes (a plain copy for equal sizes, INTER_AREA for an
 // exact 2x INTER_LINEAR shrink) need no separate code here: the general formulas coincide.
+import { nativeAddon } from '../native-addon.js';
 import type { CvInterpolation } from './spec.js';
 
 /** 8-bit pixels, row-major, interleaved, `channels` per pixel. */
@@ -90,38 +91,77 @@ function linearTable(src: number, dst: number, area: boolean, clampTaps: boolean
   return { first, second, weights };
 }
 
+/** One source row through the horizontal taps: into[dx * cn + c] = S[x0 + c] * a0 + S[x1 + c] * a1. */
+function horizontalPass(
+  data: Uint8Array,
+  base: number,
+  taps: Int32Array,
+  w: Int32Array,
+  cn: number,
+  into: Int32Array,
+): void {
+  const dw = w.length >> 1;
+  if (cn === 3) {
+    for (let dx = 0, o = 0; dx < dw; dx++, o += 3) {
+      const p0 = base + (taps[2 * dx] as number);
+      const p1 = base + (taps[2 * dx + 1] as number);
+      const a0 = w[2 * dx] as number;
+      const a1 = w[2 * dx + 1] as number;
+      into[o] = (data[p0] as number) * a0 + (data[p1] as number) * a1;
+      into[o + 1] = (data[p0 + 1] as number) * a0 + (data[p1 + 1] as number) * a1;
+      into[o + 2] = (data[p0 + 2] as number) * a0 + (data[p1 + 2] as number) * a1;
+    }
+    return;
+  }
+  for (let dx = 0, o = 0; dx < dw; dx++) {
+    const p0 = base + (taps[2 * dx] as number);
+    const p1 = base + (taps[2 * dx + 1] as number);
+    const a0 = w[2 * dx] as number;
+    const a1 = w[2 * dx + 1] as number;
+    for (let c = 0; c < cn; c++, o++) {
+      into[o] = (data[p0 + c] as number) * a0 + (data[p1 + c] as number) * a1;
+    }
+  }
+}
+
 /** The fixed-point two-tap kernel shared by INTER_LINEAR and INTER_AREA's enlarging fallback. */
-function resizeLinearFixed(src: PixelImage, dw: number, dh: number, area: boolean): Uint8Array {
+function resizeLinearFixed(
+  src: PixelImage,
+  dw: number,
+  dh: number,
+  area: boolean,
+  options: ResizeOptions,
+): Uint8Array {
   const cn = src.channels;
   const xt = linearTable(src.width, dw, area, true);
   const yt = linearTable(src.height, dh, area, false);
   const rowLen = dw * cn;
   const out = new Uint8Array(dh * rowLen);
+  const xa = new Int32Array(dw * 2);
+  for (let dx = 0; dx < dw; dx++) {
+    xa[2 * dx] = (xt.first[dx] as number) * cn;
+    xa[2 * dx + 1] = (xt.second[dx] as number) * cn;
+  }
+  const native = options.native === false ? undefined : nativeLinear();
+  if (native) {
+    const rows = new Int32Array(dh * 2);
+    for (let dy = 0; dy < dh; dy++) {
+      rows[2 * dy] = yt.first[dy] as number;
+      rows[2 * dy + 1] = yt.second[dy] as number;
+    }
+    native(src.data, src.width, src.height, cn, xa, xt.weights, rows, yt.weights, out, dw, dh);
+    return out;
+  }
   // Horizontal results of two source rows, cached by row index (consecutive output rows mostly
   // share them when enlarging).
   let rowA = new Int32Array(rowLen);
   let rowB = new Int32Array(rowLen);
   let idxA = -1;
   let idxB = -1;
-  const xa = new Int32Array(dw * 2);
-  for (let dx = 0; dx < dw; dx++) {
-    xa[2 * dx] = (xt.first[dx] as number) * cn;
-    xa[2 * dx + 1] = (xt.second[dx] as number) * cn;
-  }
   const w = xt.weights;
   const data = src.data;
-  const horizontal = (sy: number, into: Int32Array): void => {
-    const base = sy * src.width * cn;
-    for (let dx = 0, o = 0; dx < dw; dx++) {
-      const p0 = base + (xa[2 * dx] as number);
-      const p1 = base + (xa[2 * dx + 1] as number);
-      const a0 = w[2 * dx] as number;
-      const a1 = w[2 * dx + 1] as number;
-      for (let c = 0; c < cn; c++, o++) {
-        into[o] = (data[p0 + c] as number) * a0 + (data[p1 + c] as number) * a1;
-      }
-    }
-  };
+  const horizontal = (sy: number, into: Int32Array): void =>
+    horizontalPass(data, sy * src.width * cn, xa, w, cn, into);
   for (let dy = 0; dy < dh; dy++) {
     const s0 = yt.first[dy] as number;
     const s1 = yt.second[dy] as number;
@@ -256,7 +296,7 @@ function resizeAreaGeneral(src: PixelImage, dw: number, dh: number): Uint8Array 
   return out;
 }
 
-function resizeArea(src: PixelImage, dw: number, dh: number): Uint8Array {
+function resizeArea(src: PixelImage, dw: number, dh: number, options: ResizeOptions): Uint8Array {
   const scaleX = 1 / (dw / src.width);
   const scaleY = 1 / (dh / src.height);
   if (scaleX >= 1 && scaleY >= 1) {
@@ -267,7 +307,37 @@ function resizeArea(src: PixelImage, dw: number, dh: number): Uint8Array {
     }
     return resizeAreaGeneral(src, dw, dh);
   }
-  return resizeLinearFixed(src, dw, dh, true);
+  return resizeLinearFixed(src, dw, dh, true, options);
+}
+
+export interface ResizeOptions {
+  /** false: the JavaScript kernel even when the native addon is built (tests compare both). */
+  readonly native?: boolean;
+}
+
+type NativeLinear = (
+  src: Uint8Array,
+  sw: number,
+  sh: number,
+  cn: number,
+  xTaps: Int32Array,
+  xWeights: Int32Array,
+  yRows: Int32Array,
+  yWeights: Int32Array,
+  dst: Uint8Array,
+  dw: number,
+  dh: number,
+) => void;
+
+/** native/cv-resize.cc when the addon is built: the same integer loops, compiled. */
+function nativeLinear(): NativeLinear | undefined {
+  const f = nativeAddon()?.['cvLinearResize'];
+  return typeof f === 'function' ? (f as NativeLinear) : undefined;
+}
+
+/** Whether the fixed-point linear kernel runs natively in this process. */
+export function nativeResizeAvailable(): boolean {
+  return nativeLinear() !== undefined;
 }
 
 /** cv2.resize(src, (width, height), interpolation) on 8-bit pixels. */
@@ -276,8 +346,9 @@ export function cvResize(
   width: number,
   height: number,
   interpolation: CvInterpolation,
+  options: ResizeOptions = {},
 ): Uint8Array {
   if (interpolation === 'INTER_NEAREST') return resizeNearest(src, width, height);
-  if (interpolation === 'INTER_AREA') return resizeArea(src, width, height);
-  return resizeLinearFixed(src, width, height, false);
+  if (interpolation === 'INTER_AREA') return resizeArea(src, width, height, options);
+  return resizeLinearFixed(src, width, height, false, options);
 }

@@ -158,3 +158,27 @@ if (!existsSync(join(dir, 'chelsea.png'))) {
     t.equal(sha256(got.data as Uint8Array), e.sha256, 'decoded and oriented pixels identical');
   });
 }
+
+if (existsSync(join(dir, 'rocket.jpg'))) {
+  t.test('color_profile to_srgb converts the embedded ICC profile (cv2 does not)', async (t) => {
+    const c = fixtures.cases.find(
+      (x) => x.photo === 'rocket.jpg' && x.interpolation === 'INTER_NEAREST' && !x.crop,
+    );
+    if (!c) throw new Error('fixture case for rocket.jpg missing');
+    const bytes = readFileSync(join(dir, c.photo));
+    const spec = (color_profile: string) =>
+      parsePreprocessSpec({
+        resize_dims: [c.size[1], c.size[0]],
+        channel_format: 'nhwc',
+        interpolation: c.interpolation,
+        color_profile,
+        output: { dtype: 'uint8', scale: 1, zero_point: 0 },
+      });
+    const ignored = (await preprocessImage(bytes, spec('ignore'))).data as Uint8Array;
+    const converted = (await preprocessImage(bytes, spec('to_srgb'))).data as Uint8Array;
+    t.equal(sha256(ignored), c.sha256, 'ignore: what cv2.imread gives');
+    let differ = 0;
+    for (let i = 0; i < ignored.length; i++) if (ignored[i] !== converted[i]) differ++;
+    t.ok(differ > ignored.length / 10, `to_srgb changes ${differ} of ${ignored.length} values`);
+  });
+}
