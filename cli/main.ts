@@ -93,7 +93,7 @@ export const commands: Record<string, CommandEntry> = {
   },
   preprocess: {
     summary: 'write the tensor the agent would feed for an image (.npy) and compare it with yours',
-    load: async () => (await import('./commands/preprocess.js')).run,
+    load: () => import('./commands/preprocess.js'),
   },
   simulate: {
     summary: 'run N simulated devices against a controller (simulate --devices N)',

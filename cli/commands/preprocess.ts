@@ -9,7 +9,7 @@ import { parsePreprocessSpec, preprocessImage } from '../../shared/preprocess/in
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
 
-const USAGE =
+export const USAGE =
   'bmfleet preprocess IMAGE --spec spec.json [--out tensor.npy] [--compare reference.npy]';
 
 async function readInput(path: string): Promise<Buffer> {
