@@ -129,7 +129,7 @@ type NativeJpegDecoder = (
   bytes: Uint8Array,
   grey: boolean,
   maxPixels: number,
-) => { data: Uint8Array; width: number; height: number; channels: 1 | 3 } | null;
+) => Promise<{ data: Uint8Array; width: number; height: number; channels: 1 | 3 } | null>;
 
 /** native/jpeg-decode.cc (system libjpeg, as Debian's OpenCV) when the addon has it. */
 function nativeJpegDecoder(): NativeJpegDecoder | undefined {
@@ -158,7 +158,7 @@ export async function decodePixels(
   if (!(input instanceof Uint8Array)) return stripAlpha(input);
   const native = colorProfile === 'ignore' ? nativeJpegDecoder() : undefined;
   if (native && sniffImageFormat(input) === 'jpeg' && jpegOrientation(input) === 1) {
-    const decoded = native(input, grey, maxPixels);
+    const decoded = await native(input, grey, maxPixels);
     if (decoded) return decoded;
   }
   try {
