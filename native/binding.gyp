@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "with_jpeg%": "<!(test -f /usr/include/jpeglib.h && echo 1 || echo 0)"
+  },
   "targets": [
     {
       "target_name": "bmfleet_native",
@@ -6,7 +9,17 @@
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-O3", "-std=c++17"],
-      "cflags_cc!": ["-fno-exceptions"]
+      "cflags_cc!": ["-fno-exceptions"],
+      "conditions": [
+        [
+          "with_jpeg==1",
+          {
+            "sources": ["jpeg-decode.cc"],
+            "defines": ["BMFLEET_WITH_JPEG"],
+            "libraries": ["-ljpeg"]
+          }
+        ]
+      ]
     }
   ]
 }

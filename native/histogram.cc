@@ -11,6 +11,9 @@
 
 namespace bmfleet {
 Napi::Value CvLinearResize(const Napi::CallbackInfo& info);  // cv-resize.cc
+#ifdef BMFLEET_WITH_JPEG
+Napi::Value DecodeJpeg(const Napi::CallbackInfo& info);  // jpeg-decode.cc
+#endif
 }  // namespace bmfleet
 
 namespace {
@@ -109,6 +112,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("minMax", Napi::Function::New(env, MinMax, "minMax"));
   exports.Set("cvLinearResize",
               Napi::Function::New(env, bmfleet::CvLinearResize, "cvLinearResize"));
+#ifdef BMFLEET_WITH_JPEG
+  exports.Set("decodeJpeg", Napi::Function::New(env, bmfleet::DecodeJpeg, "decodeJpeg"));
+#endif
   return exports;
 }
 

@@ -9,7 +9,9 @@ import sharp from 'sharp';
 import type { KernelEnum, Sharp, SharpOptions } from 'sharp';
 import { bmfError, isBmfError } from '../errors.js';
 import type { Placement } from './geometry.js';
+import { nativeAddon } from '../native-addon.js';
 import { sniffImageFormat } from './image-format.js';
+import { jpegOrientation } from './jpeg-orientation.js';
 import type { ResizedPixels } from './layout.js';
 import type { PixelImage } from './opencv-resize.js';
 import type { ColorProfile, SharpInterpolation } from './spec.js';
@@ -123,16 +125,42 @@ async function decodeWithoutAlpha(
   return { data, width: info.width, height: info.height, channels: info.channels as 1 | 3 };
 }
 
+type NativeJpegDecoder = (
+  bytes: Uint8Array,
+  grey: boolean,
+  maxPixels: number,
+) => Promise<{ data: Uint8Array; width: number; height: number; channels: 1 | 3 } | null>;
+
+/** native/jpeg-decode.cc (system libjpeg, as Debian's OpenCV) when the addon has it. */
+function nativeJpegDecoder(): NativeJpegDecoder | undefined {
+  const f = nativeAddon()?.['decodeJpeg'];
+  return typeof f === 'function' ? (f as NativeJpegDecoder) : undefined;
+}
+
+/** Whether JPEGs are decoded by the native addon (system libjpeg) in this process. */
+export function nativeJpegAvailable(): boolean {
+  return nativeJpegDecoder() !== undefined;
+}
+
 /**
- * Full-size 8-bit pixels as cv2.imread(IMREAD_COLOR) sees them: oriented, alpha dropped, ICC
- * profile ignored unless asked otherwise; 1 (grey file) or 3 (RGB order) channels.
+ * Full-size 8-bit pixels as cv2.imread sees them: oriented, alpha dropped, ICC profile ignored
+ * unless asked otherwise; 1 (grey file, or `grey` asked of a JPEG: the luma libjpeg stores, as
+ * IMREAD_GRAYSCALE gets it) or 3 (RGB order) channels. JPEGs that need no rotation or colour
+ * conversion are decoded natively when the addon is built (the same pixels, checked by the
+ * OpenCV fixtures either way); everything else goes through sharp.
  */
 export async function decodePixels(
   input: Uint8Array | RawImage,
   maxPixels: number,
   colorProfile: ColorProfile,
+  grey = false,
 ): Promise<PixelImage> {
   if (!(input instanceof Uint8Array)) return stripAlpha(input);
+  const native = colorProfile === 'ignore' ? nativeJpegDecoder() : undefined;
+  if (native && sniffImageFormat(input) === 'jpeg' && jpegOrientation(input) === 1) {
+    const decoded = await native(input, grey, maxPixels);
+    if (decoded) return decoded;
+  }
   try {
     const raw = await decodeWithoutAlpha(input, maxPixels, colorProfile);
     if (raw.channels !== 1 && raw.channels !== 3) {

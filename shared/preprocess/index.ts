@@ -14,7 +14,7 @@ export {
   type PreprocessSpecInput,
   type PreprocessOutput,
 } from './spec.js';
-export { DEFAULT_MAX_INPUT_PIXELS, type RawImage } from './decode.js';
+export { DEFAULT_MAX_INPUT_PIXELS, nativeJpegAvailable, type RawImage } from './decode.js';
 export {
   preprocessImage,
   preprocessBatch,

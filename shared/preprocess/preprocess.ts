@@ -84,7 +84,12 @@ async function decodeLikeOpenCv(
   spec: PreprocessSpec,
   maxPixels: number,
 ): Promise<{ pixels: PixelImage; place: Placement }> {
-  let pixels = await decodePixels(input, maxPixels, spec.color_profile);
+  let pixels = await decodePixels(
+    input,
+    maxPixels,
+    spec.color_profile,
+    spec.pixel_format === 'gray',
+  );
   if (spec.pixel_format === 'gray' && pixels.channels === 3) {
     const png = input instanceof Uint8Array && sniffImageFormat(input) === 'png';
     pixels = toGrey(

@@ -1,7 +1,16 @@
-// The native INTER_LINEAR kernel (native/cv-resize.cc) and the JavaScript one give identical bytes;
-// the OpenCV fixtures (opencv-fixtures.test.ts) then hold for whichever one runs.
+// The native kernels and their fallbacks give identical bytes: INTER_LINEAR (native/cv-resize.cc
+// vs JavaScript) and JPEG decoding (native/jpeg-decode.cc, system libjpeg, vs sharp). The OpenCV
+// fixtures (opencv-fixtures.test.ts) then hold for whichever one runs.
 import t from 'tap';
-import { cvResize, nativeResizeAvailable } from '../../../shared/preprocess/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { decodePixels } from '../../../shared/preprocess/decode.js';
+import {
+  cvResize,
+  nativeJpegAvailable,
+  nativeResizeAvailable,
+} from '../../../shared/preprocess/index.js';
 
 /** Deterministic pseudo-random pixels (xorshift), so a failure reproduces. */
 function pixels(width: number, height: number, channels: number, seed: number) {
@@ -29,7 +38,8 @@ const cases: [number, number, number, number, number][] = [
 ];
 
 if (!nativeResizeAvailable()) {
-  t.plan(0, 'native addon not built (npm run build:native): only the JavaScript kernel exists');
+  const skip = 'addon not built (npm run build:native): JavaScript kernel only';
+  t.test('native INTER_LINEAR', { skip }, async () => {});
 } else {
   for (const [sw, sh, cn, dw, dh] of cases) {
     t.test(`${sw}x${sh}x${cn} -> ${dw}x${dh}`, async (t) => {
@@ -41,4 +51,32 @@ if (!nativeResizeAvailable()) {
       }
     });
   }
+}
+
+const photos = process.env.BMFLEET_PHOTO_DIR ?? '/var/cache/bmfleet-testdata/photos';
+if (!nativeJpegAvailable()) {
+  t.test(
+    'native JPEG decode',
+    { skip: 'addon built without libjpeg, or not built' },
+    async () => {},
+  );
+} else if (!existsSync(join(photos, 'rocket.jpg'))) {
+  t.test('native JPEG decode', { skip: `photo folder ${photos} missing` }, async () => {});
+} else {
+  t.test('native JPEG decode equals sharp with the ICC profile ignored', async (t) => {
+    for (const name of ['rocket.jpg', 'hubble_deep_field.jpg', 'retina.jpg']) {
+      const bytes = readFileSync(join(photos, name));
+      const native = await decodePixels(bytes, 5e7, 'ignore');
+      const viaSharp = await sharp(bytes, { ignoreIcc: true }).raw().toBuffer();
+      t.equal(native.channels, 3, `${name}: RGB`);
+      t.ok(Buffer.from(native.data).equals(viaSharp), `${name}: identical pixels`);
+    }
+  });
+  t.test('files libjpeg warns about fall back to sharp and its typed errors', async (t) => {
+    const jpeg = readFileSync(join(photos, 'hubble_deep_field.jpg'));
+    await t.rejects(decodePixels(jpeg.subarray(0, jpeg.length >> 1), 5e7, 'ignore'), {
+      code: 'BMF_ERR_IMAGE_CORRUPT',
+    });
+    await t.rejects(decodePixels(jpeg, 1000, 'ignore'), { code: 'BMF_ERR_IMAGE_TOO_LARGE' });
+  });
 }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import {
+  nativeJpegAvailable,
   parsePreprocessSpec,
   preprocessImage,
   type CvInterpolation,
@@ -47,11 +48,12 @@ const dir = process.env.BMFLEET_PHOTO_DIR ?? '/var/cache/bmfleet-testdata/photos
 
 /**
  * Largest difference allowed, in levels. INTER_AREA's non-integer shrink accumulates in float32 in
- * an order the kernel follows but the compiler may fuse differently; a colour JPEG read as grey
- * is converted from decoded RGB, not from the file's stored luma (docs/preprocess-fidelity.md).
+ * an order the kernel follows but the compiler may fuse differently. A colour JPEG read as grey
+ * is exact with the native decoder (libjpeg's stored luma, as OpenCV gets it); through sharp it
+ * is converted from decoded RGB (docs/preprocess-fidelity.md).
  */
 function bound(c: ResizeCase): number {
-  if (c.read === 'gray' && c.photo.endsWith('.jpg')) return 2;
+  if (c.read === 'gray' && c.photo.endsWith('.jpg')) return nativeJpegAvailable() ? 0 : 2;
   return c.interpolation === 'INTER_AREA' ? 1 : 0;
 }
 
