@@ -159,17 +159,17 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       })
       .catch((e: unknown) => log.debug(`events not sent yet: ${(e as Error).message}`));
   }
+  /** `refused`: the bundle's content was rejected for good (trust, hash, chip), not a failure. */
   function reportError(
     e: BmfError,
     context: { variant?: string; bundleDigest?: string; step?: string } = {},
+    refused = false,
   ): void {
     lastError = e.code;
     const { bundleDigest, ...where } = context;
     log.warn(
       { code: e.code, ...where, ...(bundleDigest !== undefined && { bundle: bundleDigest }) },
-      bundleDigest !== undefined
-        ? `bundle refused: ${e.message}`
-        : `${context.step ?? 'agent'} failed: ${e.message}`,
+      refused ? `bundle refused: ${e.message}` : `${context.step ?? 'agent'} failed: ${e.message}`,
     );
     void emit(eventFromError(config.deviceId, now(), e, context));
   }
@@ -499,7 +499,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         clock,
         health: () => health,
         onStateChange: () => publishState(),
-        onRejected: (bundleDigest, e) => reportError(e, { bundleDigest }),
+        onRejected: (bundleDigest, e) => reportError(e, { bundleDigest }, true),
         onDowngrade: (d) => {
           log.warn(
             { bundle: d.bundleDigest, sequence: d.sequence, from: d.from },

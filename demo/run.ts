@@ -62,13 +62,12 @@ interface RolloutView {
 const MIN_SAMPLES = 500;
 const MIN_DURATION_MS = 15_000;
 
-/** Promotion needs a winner, the minimum sample in both arms and the minimum duration. */
-function decided(a: Analysis | undefined, started: number): boolean {
-  return (
-    a?.overall.winner !== undefined &&
-    Math.min(a.samples.A, a.samples.B) >= MIN_SAMPLES &&
-    Date.now() - started >= MIN_DURATION_MS
-  );
+/**
+ * The analysis names a winner only once `promote` accepts it (minimum samples per arm and
+ * minimum duration, below): the experiment runs until then, or until `experimentMs`.
+ */
+function decided(a: Analysis | undefined): boolean {
+  return a?.overall.winner !== undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -232,7 +231,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       images,
       perAgentRps: opts.perAgentRps,
       signal: abort.signal,
-      until: () => Date.now() - started > opts.experimentMs || decided(analysis, started),
+      until: () => Date.now() - started > opts.experimentMs || decided(analysis),
     });
     // Look at the results while the experiment runs (the sequential test allows it).
     while (Date.now() - started < opts.experimentMs + 5_000) {
@@ -243,7 +242,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       out.info(
         `  look at ${((Date.now() - started) / 1000).toFixed(0)} s: n A ${analysis.samples.A}, B ${analysis.samples.B}: ${overallHeadline(analysis.overall)}`,
       );
-      if (decided(analysis, started)) break;
+      if (decided(analysis)) break;
     }
     abort.abort();
     const loadResult = await load;

@@ -11,8 +11,14 @@ import type { MetricResult } from './metrics.js';
 
 export type { LatencySource };
 
-/** Stages the cost model stands in for under `modeled` timing; the others are host-measured. */
-const MODELED_STAGES: ReadonlySet<string> = new Set(['infer', 'e2e']);
+/**
+ * Under `modeled` timing the cost model stands in for the infer stage; end-to-end adds this
+ * host's measured pre/postprocessing to it; the other stages are measured on this host.
+ */
+const MODELED_STAGES: Readonly<Record<string, readonly LatencySource[]>> = {
+  infer: ['modeled'],
+  e2e: ['host', 'modeled'],
+};
 const ORDER: readonly LatencySource[] = ['device', 'host', 'modeled', 'unknown'];
 
 /** The sources of one stage's latencies in one arm, in a fixed order. */
@@ -20,7 +26,8 @@ export function stageSources(stage: string, summary: TelemetrySummary): LatencyS
   const found = new Set<LatencySource>();
   for (const [source, n] of Object.entries(summary.latencySources) as [LatencySource, number][]) {
     if (!n) continue;
-    found.add(source === 'modeled' && !MODELED_STAGES.has(stage) ? 'host' : source);
+    const parts = source === 'modeled' ? (MODELED_STAGES[stage] ?? ['host']) : [source];
+    for (const p of parts) found.add(p);
   }
   return ORDER.filter((s) => found.has(s));
 }

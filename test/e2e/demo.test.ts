@@ -27,6 +27,8 @@ t.test('the end-to-end demo runs every step and promotes a winner', async (t) =>
   t.ok(analysis.overall.winner, `winner ${analysis.overall.winner}: ${analysis.overall.reason}`);
   const infer = analysis.metrics.find((m) => m.key.includes('infer'));
   t.ok(infer && infer.effect.estimate < 0, 'INT8 infer latency below FP32 (modeled board latency)');
+  t.equal(infer?.verdict, 'modeled', 'a modeled latency is shown, never tested');
+  t.same(infer?.source, { A: ['modeled'], B: ['modeled'] }, 'and says it is modeled');
   const html = await readFile(summary.reportPath, 'utf8');
   t.equal((html.match(/<svg/g) ?? []).length, 4, 'report with four charts');
   t.match(html, summary.experimentId);

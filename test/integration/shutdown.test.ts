@@ -36,7 +36,12 @@ function spawnCli(t: Test, args: string[]): Child {
     log: [],
     stray: [],
     exit: async () => {
+      const from = performance.now();
       if (proc.exitCode === null && proc.signalCode === null) await once(proc, 'exit');
+      // Shown, not asserted (no wall-clock assertions): the exit code is the check.
+      t.comment(
+        `${args[0]} exited ${proc.exitCode} after ${Math.round(performance.now() - from)} ms`,
+      );
       return { code: proc.exitCode, signal: proc.signalCode };
     },
   };

@@ -4,8 +4,12 @@
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import t from 'tap';
+import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
+import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
+import { connectControllerLink } from '../../../controller/broker/link.js';
 import { loadControllerConfig } from '../../../controller/config.js';
 import { startController } from '../../../controller/main.js';
+import type { BmfError } from '../../../shared/errors.js';
 import { createLogger } from '../../../shared/log.js';
 import { createKeystore } from '../../../shared/trust/keystore.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
@@ -76,4 +80,33 @@ t.test('controller log: takeover, refused connection, denied publish', async (t)
   t.match(denied, { level: 40, what: 'publish', detail: deviceTopic('state', 'someone-else') });
 
   for (const l of lines) t.match(l, { name: 'controller', pid: process.pid });
+});
+
+t.test('controller link: a connection taken over by its own client id is reported', async (t) => {
+  // Two controller connections with one client id (as Mosquitto's use_username_as_clientid
+  // makes of the controller's two links): each closes the other in turn. MQTT 3.1.1 gives no
+  // reason, so the link reports a close right after connecting and names the client id.
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    controllerSecret: 'secret',
+    authenticateDevice: () => false,
+  });
+  t.teardown(() => broker.close());
+  const trouble: string[] = [];
+  const opts = {
+    url: `mqtt://127.0.0.1:${broker.port}`,
+    username: CONTROLLER_USERNAME,
+    password: 'secret',
+    clientId: `${CONTROLLER_USERNAME}-shared`,
+    onConnectionError: (e: BmfError) => trouble.push(e.message),
+  };
+  const first = await connectControllerLink(opts);
+  t.teardown(() => first.close());
+  const second = await connectControllerLink({ ...opts, publishOnly: true });
+  t.teardown(() => second.close());
+  const said = await waitFor('takeover reported', () =>
+    trouble.find((m) => m.includes(`client id ${CONTROLLER_USERNAME}-shared`)),
+  );
+  t.match(said, /closed \d+ ms after it was made/);
 });

@@ -104,6 +104,11 @@ t.test('a modeled latency is shown as modeled and never tested', async (t) => {
   t.ok(Math.abs((infer?.effect.estimate ?? 0) - -0.0126) < 0.0005, 'the model difference shown');
   const e2e = a.metrics.find((m) => m.key === 'latency.e2e');
   t.equal(e2e?.verdict, 'modeled', 'e2e holds the modeled infer figure: not tested either');
+  t.same(
+    e2e?.source,
+    { A: ['host', 'modeled'], B: ['host', 'modeled'] },
+    'and host-measured parts',
+  );
   const pre = a.metrics.find((m) => m.key === 'latency.preprocess');
   t.same(pre?.source, { A: ['host'], B: ['host'] }, 'preprocessing is measured on this host');
   t.not(pre?.verdict, 'modeled', 'and tested');
