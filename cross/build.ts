@@ -60,6 +60,36 @@ async function mustRun(
   return r.output;
 }
 
+/**
+ * The libsophon binding (native/bmfleet_sophon.node, found by agent/runtime/bmrt/native.ts) and
+ * the libsophon emulator (libsophon-emulator/{include,lib}: BMFLEET_LIBSOPHON_DIR for checks on
+ * a board without libsophon, or under qemu), both cross-built with CMake.
+ */
+async function packLibsophon(pkgDir: string): Promise<void> {
+  for (const script of ['native/sophon/build.ts', 'native/libsophon-emulator/build.ts']) {
+    await mustRun(
+      'cmake (aarch64)',
+      process.execPath,
+      ['--import', 'tsx', script, '--arch', 'aarch64'],
+      {
+        cwd: REPO,
+      },
+    );
+  }
+  await mkdir(join(pkgDir, 'native'), { recursive: true });
+  await copyFile(
+    join(REPO, 'build', 'sophon-aarch64', 'bmfleet_sophon.node'),
+    join(pkgDir, 'native', 'bmfleet_sophon.node'),
+  );
+  const emu = join(REPO, 'build', 'libsophon-emulator-aarch64');
+  for (const sub of ['lib', 'include']) {
+    await mkdir(join(pkgDir, 'libsophon-emulator', sub), { recursive: true });
+    for (const f of await readdir(join(emu, sub))) {
+      await copyFile(join(emu, sub, f), join(pkgDir, 'libsophon-emulator', sub, f));
+    }
+  }
+}
+
 async function sourceFiles(rel: string): Promise<string[]> {
   const abs = join(REPO, rel);
   const s = await stat(abs).catch(() => undefined);
@@ -207,6 +237,8 @@ export async function buildBoardPackage(opts: BuildOptions): Promise<BuildResult
   log(`  pruned ${pruned} non linux/arm64 onnxruntime-node binding folders`);
 
   await timed('node binary', () => fetchArmNode(nodeVersion, out, join(pkgDir, 'node')));
+
+  await timed('libsophon binding + emulator (aarch64, CMake)', () => packLibsophon(pkgDir));
 
   await mkdir(join(pkgDir, 'bin'));
   await copyFile(join(REPO, 'cross', 'bmfleet-agent.sh'), join(pkgDir, 'bin', 'bmfleet-agent'));

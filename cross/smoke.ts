@@ -2,6 +2,9 @@
 // the agent's own sim backend (onnxruntime-node) and classifies a golden set, printing one JSON
 // line. Run on a board, or here under qemu, to prove the packaged native modules load and compute:
 //   node/bin/node dist/cross/smoke.js --bmodel tiny.bmodel --golden golden.json
+// With --bmrt VENDOR.bmodel it instead runs a vendor BMODEL through the packaged libsophon binding
+// on $BMFLEET_LIBSOPHON_DIR (libsophon on a board, the packaged emulator elsewhere) and prints
+// the net's output names and shapes.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -9,6 +12,8 @@ import sharp from 'sharp';
 import { createSystemClock } from '../agent/clock.js';
 import { createSimSessionPool } from '../agent/runtime/session-pool.js';
 import { createSimBackend } from '../agent/runtime/sim.js';
+import { createBmrtBackend } from '../agent/runtime/bmrt/backend.js';
+import { openLibsophon } from '../agent/runtime/bmrt/libsophon.js';
 import { bmfError, toBmfError } from '../shared/errors.js';
 import type { Tensor } from '../shared/tensor.js';
 
@@ -36,10 +41,48 @@ async function sharpRoundTrip(): Promise<SmokeResult['sharp']> {
   return { bytes: raw.length, firstPixel: [...raw.subarray(0, 3)] };
 }
 
-async function main(): Promise<SmokeResult> {
-  const { values } = parseArgs({
-    options: { bmodel: { type: 'string' }, golden: { type: 'string' } },
+export interface BmrtSmokeResult {
+  readonly arch: string;
+  readonly net: string;
+  readonly outputs: [string, string, number[]][];
+}
+
+async function bmrtSmoke(file: string): Promise<BmrtSmokeResult> {
+  const bytes = await readFile(file);
+  const backend = createBmrtBackend({
+    device: openLibsophon(),
+    clock: createSystemClock(),
+    timing: 'host',
   });
+  try {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    const handle = await backend.load(bytes, { digest });
+    const d = backend.describe(handle);
+    const feeds: Record<string, Tensor> = {};
+    for (const i of d.inputs) {
+      const n = i.shape.reduce((a, b) => a * b, 1);
+      feeds[i.name] = (
+        i.dtype === 'int8'
+          ? { dtype: 'int8', shape: i.shape, data: new Int8Array(n) }
+          : { dtype: 'float32', shape: i.shape, data: new Float32Array(n) }
+      ) as Tensor;
+    }
+    const r = await backend.infer(handle, feeds);
+    return {
+      arch: process.arch,
+      net: d.netName,
+      outputs: Object.entries(r.outputs).map(([name, t]) => [name, t.dtype, [...t.shape]]),
+    };
+  } finally {
+    await backend.close();
+  }
+}
+
+async function main(): Promise<SmokeResult | BmrtSmokeResult> {
+  const { values } = parseArgs({
+    options: { bmodel: { type: 'string' }, golden: { type: 'string' }, bmrt: { type: 'string' } },
+  });
+  if (values.bmrt) return bmrtSmoke(values.bmrt);
   if (!values.bmodel || !values.golden) {
     throw bmfError('BMF_ERR_USAGE', { reason: 'smoke.js --bmodel FILE --golden FILE' });
   }

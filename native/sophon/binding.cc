@@ -12,6 +12,15 @@
 // - A model is not unloaded while an inference on it runs (unload fails with BM_ERR_BUSY).
 #include <dlfcn.h>
 
+#if defined(BMFLEET_BOARD_GLIBC_2_17_DL)
+// glibc 2.34 moved dlopen & co. into libc under a new version; the boards' glibc 2.31 has them at
+// the aarch64 baseline version 2.17 (native/cmake/board.cmake).
+__asm__(".symver dlopen,dlopen@GLIBC_2.17");
+__asm__(".symver dlsym,dlsym@GLIBC_2.17");
+__asm__(".symver dlerror,dlerror@GLIBC_2.17");
+__asm__(".symver dlclose,dlclose@GLIBC_2.17");
+#endif
+
 #include <atomic>
 #include <cstring>
 #include <map>

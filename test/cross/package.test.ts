@@ -16,7 +16,7 @@ import {
   pinnedVersions,
 } from '../../cross/deps.js';
 import { readBinaryInfo } from '../../cross/elf.js';
-import type { SmokeResult } from '../../cross/smoke.js';
+import type { BmrtSmokeResult, SmokeResult } from '../../cross/smoke.js';
 import {
   emulatedArgv,
   emulatorPrefix,
@@ -34,6 +34,7 @@ import { createSystemClock } from '../../agent/clock.js';
 import { createSimSessionPool } from '../../agent/runtime/session-pool.js';
 import { createSimBackend } from '../../agent/runtime/sim.js';
 import { goldenInputs, sha256, tinyBmodel } from '../agent/helpers/models.js';
+import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 interface Cases {
@@ -242,5 +243,50 @@ t.test(
     }
     await backend.unload(h);
     t.ok(maxDiff < 1e-4, `arm64 vs x64 logits differ by at most ${maxDiff}`);
+  },
+);
+
+const vendorBmodels = vendorDir();
+const libsophonSkip =
+  emulationSkip ||
+  (!existsSync(join(pkgDir, 'native', 'bmfleet_sophon.node'))
+    ? `board package at ${pkgDir} has no libsophon binding (rebuild it)`
+    : !vendorBmodels
+      ? VENDOR_SKIP_REASON
+      : false);
+
+t.test(
+  'built package runs a vendor BMODEL through its libsophon binding and emulator under qemu',
+  { skip: libsophonSkip, timeout: 300_000 },
+  async (t) => {
+    if (!probe.ok) return;
+    const launcher = join(pkgDir, 'bin', 'bmfleet-agent');
+    const env = {
+      ...process.env,
+      BMFLEET_AGENT_EMULATOR: emulatorPrefix(probe.emulator),
+      BMFLEET_LIBSOPHON_DIR: join(pkgDir, 'libsophon-emulator'),
+    };
+    const { files } = fixtureJson<{
+      files: {
+        file: string;
+        nets: { name: string; outputs: { name: string; shape: number[] }[] }[];
+      }[];
+    }>('vendor-files.json');
+    for (const f of files) {
+      const r = spawnSync(launcher, ['smoke', '--bmrt', join(vendorBmodels!, f.file)], {
+        encoding: 'utf8',
+        env,
+        timeout: 240_000,
+      });
+      t.equal(r.status, 0, `${f.file}: ${r.stderr}`);
+      const result = JSON.parse(r.stdout) as BmrtSmokeResult;
+      t.equal(result.arch, 'arm64', 'ran on the arm64 node');
+      t.equal(result.net, f.nets[0]!.name);
+      t.same(
+        result.outputs.map(([name, , shape]) => [name, shape]),
+        f.nets[0]!.outputs.map((o) => [o.name, o.shape]),
+        `${f.file}: every output with the BMODEL's shape`,
+      );
+    }
   },
 );

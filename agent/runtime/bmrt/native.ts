@@ -78,7 +78,7 @@ export interface SophonAddon {
 const CANDIDATES = [
   '../../../build/sophon/bmfleet_sophon.node', // source checkout (tsx)
   '../../../../build/sophon/bmfleet_sophon.node', // compiled into dist/
-  '../../../native/bmfleet_sophon.node', // board package
+  '../../../../native/bmfleet_sophon.node', // board package (dist/ beside native/)
 ];
 
 /** The binding file: $BMFLEET_SOPHON_BINDING, else the first built one found. */

@@ -9,6 +9,13 @@
 
 #include "device.h"
 
+#if defined(BMFLEET_BOARD_GLIBC_2_17_DL)
+// GCC 12 versions condition_variable::wait as GLIBCXX_3.4.30; the boards' libstdc++ (GCC 9/10)
+// has the same function at GLIBCXX_3.4.11 (native/cmake/board.cmake).
+__asm__(".symver _ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE,"
+        "_ZNSt18condition_variable4waitERSt11unique_lockISt5mutexE@GLIBCXX_3.4.11");
+#endif
+
 namespace {
 
 long env_long(const char *name, long def, long lo, long hi) {
