@@ -10,6 +10,10 @@ import { createSimBackend } from '../../../agent/runtime/sim.js';
 import { responseToJson } from '../../../agent/serve/http-body.js';
 import { createLocalApi } from '../../../agent/serve/http.js';
 import { createServeMetrics } from '../../../agent/serve/metrics.js';
+import { createTelemetryCollector } from '../../../agent/telemetry/collector.js';
+import { encodeTelemetryReport } from '../../../agent/telemetry/report.js';
+import { addReport, emptyRollup } from '../../../controller/telemetry/rollup.js';
+import { decodeMessage } from '../../../shared/wire/codec.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
 import type { ModelSpec } from '../../../agent/serve/types.js';
 import {
@@ -72,7 +76,7 @@ function detectorSpec(): ModelSpec {
     simulator: { payload: onnx },
   });
   return {
-    bundleDigest: 'bundle-tiny-detect',
+    bundleDigest: 'd'.repeat(64),
     version: '1.0.0',
     bmodel,
     bmodelDigest: sha256(bmodel),
@@ -139,10 +143,11 @@ t.test('image request -> boxes in source pixels with labels', async (t) => {
 t.test('over the local API: boxes, then ground-truth boxes give TP/FP/FN at IoU 0.5', async (t) => {
   const clock = createSystemClock();
   const metrics = createServeMetrics({ device: 'dev-1' });
+  const collector = createTelemetryCollector();
   const service = createInferenceService({
     runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
     clock,
-    observers: [metrics.observer],
+    observers: [metrics.observer, collector.observer],
   });
   const app = await createLocalApi({ service, registry: metrics.registry });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -212,4 +217,32 @@ t.test('over the local API: boxes, then ground-truth boxes give TP/FP/FN at IoU 
       `${outcome} counted`,
     );
   }
+
+  // The counts travel in the interval's telemetry report and add up in the controller's rollup.
+  const report = collector.take().find((r) => r.variant === 'A');
+  t.same(report?.accuracy.detection, { feedback: 1, tp: 1, fp: 1, fn: 1 });
+  const wire = decodeMessage(
+    'TelemetryReport',
+    encodeTelemetryReport(report!, {
+      deviceId: 'dev-001',
+      intervalStartMs: 0,
+      intervalEndMs: 10_000,
+      reportSequence: 1,
+      device: {
+        cpuPercent: 0,
+        memUsedBytes: 0,
+        memTotalBytes: 0,
+        diskUsedBytes: 0,
+        diskTotalBytes: 0,
+        agentRssBytes: 0,
+      },
+      runtime: 'sim',
+      timingMode: 'host',
+    }),
+  );
+  t.same(wire.accuracy.detection, { feedback: 1, tp: 1, fp: 1, fn: 1 });
+  const rollup = emptyRollup();
+  addReport(rollup, wire);
+  addReport(rollup, wire);
+  t.same(rollup.counters.detection, { feedback: 2, tp: 2, fp: 2, fn: 2 });
 });
