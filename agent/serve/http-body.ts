@@ -30,13 +30,29 @@ export const TensorRequestSchema = Type.Object(
 );
 export type TensorRequest = Static<typeof TensorRequestSchema>;
 
+/**
+ * A class label for a classifier's answer, or ground-truth boxes (x1, y1, x2, y2 in source
+ * pixels, class by index or label) for a detector's: exactly one of the two.
+ */
 export const FeedbackSchema = Type.Object(
   {
     requestId: Type.String({ minLength: 1, maxLength: 128 }),
-    label: Type.Union([
-      Type.Integer({ minimum: 0 }),
-      Type.String({ minLength: 1, maxLength: 256 }),
-    ]),
+    label: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 256 })]),
+    ),
+    boxes: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            box: Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()]),
+            classId: Type.Optional(Type.Integer({ minimum: 0 })),
+            label: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 10000 },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

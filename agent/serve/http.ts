@@ -5,6 +5,7 @@ import { Value } from '@sinclair/typebox/value';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
+import { bmfError } from '../../shared/errors.js';
 import { contentTypeError, toHttpError } from './http-errors.js';
 import { FeedbackSchema, TensorRequestSchema, feedsFromJson, responseToJson } from './http-body.js';
 import type { FeedbackRequest, TensorRequest } from './http-body.js';
@@ -86,8 +87,14 @@ export async function createLocalApi(options: LocalApiOptions): Promise<FastifyI
     '/v1/feedback',
     { schema: { body: FeedbackSchema }, onRequest: checkJsonType },
     async (req) => {
-      const { requestId, label } = req.body as FeedbackRequest;
-      return service.feedback(requestId, label);
+      const { requestId, label, boxes } = req.body as FeedbackRequest;
+      if ((label === undefined) === (boxes === undefined)) {
+        throw bmfError('BMF_ERR_INFER_REQUEST', {
+          reason: 'feedback takes a label (classifiers) or boxes (detectors), exactly one',
+        });
+      }
+      if (boxes) return service.feedbackBoxes(requestId, boxes);
+      return service.feedback(requestId, label as number | string);
     },
   );
   app.get('/v1/models', async () => ({ models: service.models() }));

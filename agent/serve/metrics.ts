@@ -43,6 +43,12 @@ export function createServeMetrics(
     labelNames: ['variant', 'correct'],
     registers: [registry],
   });
+  const matches = new Counter({
+    name: 'bmf_agent_detection_matches_total',
+    help: 'Detections scored by ground-truth boxes at IoU 0.5: tp, fp, fn',
+    labelNames: ['variant', 'outcome'],
+    registers: [registry],
+  });
   const events = new Counter({
     name: 'bmf_agent_model_events_total',
     help: 'Activations, gate failures, health verdicts and rollbacks',
@@ -79,6 +85,11 @@ export function createServeMetrics(
     },
     onFeedback(f) {
       feedback.inc({ variant: f.variant, correct: String(f.correct) });
+    },
+    onDetectionFeedback(f) {
+      matches.inc({ variant: f.variant, outcome: 'tp' }, f.tp);
+      matches.inc({ variant: f.variant, outcome: 'fp' }, f.fp);
+      matches.inc({ variant: f.variant, outcome: 'fn' }, f.fn);
     },
     onEvent(e) {
       events.inc({ variant: e.variant, kind: e.kind });

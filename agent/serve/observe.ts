@@ -39,6 +39,15 @@ export interface FeedbackRecord {
   readonly correct: boolean;
 }
 
+/** Ground-truth boxes for a detector's answer: its detections matched at IoU 0.5. */
+export interface DetectionFeedbackRecord {
+  readonly variant: VariantName;
+  readonly bundleDigest: string;
+  readonly tp: number;
+  readonly fp: number;
+  readonly fn: number;
+}
+
 /** Feedback on a request B also ran in the shadow: both answers scored against one label. */
 export interface ShadowFeedbackRecord {
   readonly primary: VariantName;
@@ -71,6 +80,7 @@ export interface ServeObserver {
   onInput?(r: InputRecord): void;
   onShadow?(r: ShadowRecord): void;
   onFeedback?(r: FeedbackRecord): void;
+  onDetectionFeedback?(r: DetectionFeedbackRecord): void;
   onShadowFeedback?(r: ShadowFeedbackRecord): void;
   onGate?(r: GateRecord): void;
   onEvent?(e: ServeEvent): void;

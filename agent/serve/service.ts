@@ -3,6 +3,7 @@
 // decode top-k, record; a sampled shadow run on B is compared and never returned. Feedback on a
 // shadowed request scores both answers (shadow-pairs.ts) for the paired accuracy test.
 import { randomUUID } from 'node:crypto';
+import { matchDetections, type MatchCounts } from '../../shared/detect/match.js';
 import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { Clock } from '../clock.js';
@@ -44,6 +45,16 @@ export interface InferResponse {
   readonly timing: TimingMode;
 }
 
+/** One ground-truth box for /v1/feedback: class by index or by the model's label name. */
+export interface GroundTruthBoxInput {
+  readonly box: readonly [number, number, number, number];
+  readonly classId?: number;
+  readonly label?: string;
+}
+
+/** Detections are matched to ground truth at this IoU (the PASCAL VOC / COCO AP50 criterion). */
+export const FEEDBACK_IOU = 0.5;
+
 export interface ModelInfo {
   readonly variant: VariantName;
   readonly bundleDigest: string;
@@ -80,12 +91,17 @@ export interface InferenceService {
   traffic(): TrafficSplit;
   infer(input: InferInput, options?: InferOptions): Promise<InferResponse>;
   feedback(requestId: string, label: number | string): { correct: boolean };
+  /** Ground-truth boxes (source pixels) for a detector's answer: TP/FP/FN at IoU 0.5. */
+  feedbackBoxes(requestId: string, boxes: readonly GroundTruthBoxInput[]): MatchCounts;
   models(): ModelInfo[];
   ready(): boolean;
   /** Resolves when shadow runs and health timers in flight have finished. */
   settle(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What feedback needs of an answer: the prediction, and a detector's boxes. */
+type Remembered = Prediction & { readonly detections?: readonly DetectionAnswer[] };
 
 function channelFormatOf(preprocess: unknown): 'nchw' | 'nhwc' {
   const f = (preprocess as { channel_format?: unknown } | undefined)?.channel_format;
@@ -99,14 +115,14 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
   const k = deps.topK ?? 5;
   const capacity = deps.feedbackCapacity ?? 10_000;
   const variants = new VariantSet({ runtime, clock, observers });
-  const recent = new Map<string, Prediction>();
+  const recent = new Map<string, Remembered>();
   const pairs = createShadowPairStore({ ...DEFAULT_SHADOW_PAIR_LIMITS, ...deps.shadowPairs }, () =>
     clock.now(),
   );
   const shadows = new Set<Promise<void>>();
   let split: TrafficSplit = ALL_TO_A;
 
-  function remember(id: string, r: Prediction): void {
+  function remember(id: string, r: Remembered): void {
     recent.set(id, r);
     if (recent.size > capacity) recent.delete(recent.keys().next().value as string);
   }
@@ -241,7 +257,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         top1: decoded[0]?.index ?? -1,
         labels: spec.labels,
       };
-      remember(response.requestId, answer);
+      remember(response.requestId, detections ? { ...answer, detections } : answer);
       notify(observers, 'onRequest', {
         variant: route.variant,
         bundleDigest: spec.bundleDigest,
@@ -294,6 +310,35 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
       });
       notifyPair(pairs.label(requestId, label));
       return { correct };
+    },
+    feedbackBoxes(requestId, boxes) {
+      const r = recent.get(requestId);
+      if (!r) throw bmfError('BMF_ERR_FEEDBACK_UNKNOWN_REQUEST', { requestId });
+      if (!r.detections) {
+        throw bmfError('BMF_ERR_DETECTION_DATA', {
+          field: 'boxes',
+          reason: `request ${requestId} was answered by a classifier: send a label`,
+        });
+      }
+      const truth = boxes.map((b, i) => {
+        const classId =
+          b.classId ?? (b.label === undefined ? -1 : (r.labels?.indexOf(b.label) ?? -1));
+        if (classId < 0) {
+          throw bmfError('BMF_ERR_DETECTION_DATA', {
+            field: `boxes[${i}]`,
+            reason: b.label === undefined ? 'needs classId or label' : `unknown label ${b.label}`,
+          });
+        }
+        return { box: b.box, classId };
+      });
+      const counts = matchDetections(r.detections, truth, FEEDBACK_IOU);
+      recent.delete(requestId); // one verdict per request
+      notify(observers, 'onDetectionFeedback', {
+        variant: r.variant,
+        bundleDigest: r.bundleDigest,
+        ...counts,
+      });
+      return counts;
     },
     models() {
       const out: ModelInfo[] = [];

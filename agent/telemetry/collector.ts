@@ -4,7 +4,7 @@
 // the interval's reports and starts a new interval.
 import { LatencySketch } from '../../shared/stats/sketch.js';
 import { accumulateMoments, emptyMoments } from '../../shared/stats/channel-moments.js';
-import type { DriftStats } from '../../shared/wire/messages.js';
+import type { DetectionMatches, DriftStats } from '../../shared/wire/messages.js';
 import type { ServeObserver } from '../serve/observe.js';
 import type { PairedOutcome } from '../serve/shadow-pairs.js';
 import type { VariantName } from '../serve/types.js';
@@ -37,6 +37,8 @@ export interface VariantReport {
      */
     readonly shadowLabelled: Readonly<Record<PairedOutcome, number>>;
     readonly goldenCosine: number | undefined;
+    /** Box feedback on a detector's answers in this interval (TP/FP/FN at IoU 0.5). */
+    readonly detection: DetectionMatches;
   };
   /** Per-input, per-channel moments of the preprocessed inputs (field quantization health). */
   readonly drift: readonly DriftStats[];
@@ -79,6 +81,7 @@ function empty(variant: VariantName): Interval {
       shadowCosineMin: 1,
       shadowLabelled: { bothCorrect: 0, aOnlyCorrect: 0, bOnlyCorrect: 0, bothWrong: 0 },
       goldenCosine: undefined,
+      detection: { feedback: 0, tp: 0, fp: 0, fn: 0 },
     },
   };
 }
@@ -144,6 +147,15 @@ export function createTelemetryCollector(): TelemetryCollector {
       acc.shadowTop1Agree += s.top1Agree ? 1 : 0;
       acc.shadowCosineSum += s.cosine ?? 0;
       acc.shadowCosineMin = Math.min(acc.shadowCosineMin, s.cosine ?? 0);
+    },
+    onDetectionFeedback(f) {
+      const rep = of(f.variant);
+      rep.bundleDigest ??= f.bundleDigest;
+      const d = rep.accuracy.detection;
+      d.feedback += 1;
+      d.tp += f.tp;
+      d.fp += f.fp;
+      d.fn += f.fn;
     },
     onFeedback(f) {
       // Feedback often comes intervals after its request: the report still needs a bundle.

@@ -51,6 +51,7 @@ export function encodeTelemetryReport(r: VariantReport, ctx: ReportContext): Uin
         bOnlyCorrect: a.shadowLabelled.bOnlyCorrect,
         bothWrong: a.shadowLabelled.bothWrong,
       },
+      ...(a.detection.feedback > 0 && { detection: { ...a.detection } }),
     },
     device: ctx.device,
     drift: [...r.drift],

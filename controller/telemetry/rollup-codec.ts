@@ -67,5 +67,10 @@ export function decodeCounters(json: string): RollupCounters {
   }
   const base = emptyCounters();
   const p = parsed as Partial<RollupCounters>;
-  return { ...base, ...p, shadow: { ...base.shadow, ...(p.shadow ?? {}) } };
+  return {
+    ...base,
+    ...p,
+    shadow: { ...base.shadow, ...(p.shadow ?? {}) },
+    detection: { ...base.detection, ...(p.detection ?? {}) },
+  };
 }

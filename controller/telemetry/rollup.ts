@@ -57,6 +57,8 @@ export interface RollupCounters {
   feedbackCorrect: number;
   feedbackTotal: number;
   shadow: ShadowCounters;
+  /** A detector's answers scored by ground-truth boxes at IoU 0.5 (feedback requests, TP, FP, FN). */
+  detection: { feedback: number; tp: number; fp: number; fn: number };
   /** Samples per latency stage (the sketches' counts, kept for cheap timelines). */
   stageCounts: Record<string, number>;
   /** Input drift per `input/channel`. */
@@ -97,10 +99,18 @@ export function emptyCounters(): RollupCounters {
       bOnlyCorrect: 0,
       bothWrong: 0,
     },
+    detection: { feedback: 0, tp: 0, fp: 0, fn: 0 },
     stageCounts: {},
     drift: {},
     latencySources: {},
   };
+}
+
+function addDetection(into: RollupCounters['detection'], from: RollupCounters['detection']): void {
+  into.feedback += from.feedback;
+  into.tp += from.tp;
+  into.fp += from.fp;
+  into.fn += from.fn;
 }
 
 export function emptyRollup(): Rollup {
@@ -151,6 +161,7 @@ export function mergeCounters(into: RollupCounters, from: RollupCounters): void 
   s.aOnlyCorrect += f.aOnlyCorrect;
   s.bOnlyCorrect += f.bOnlyCorrect;
   s.bothWrong += f.bothWrong;
+  addDetection(into.detection, from.detection);
   addRecord(into.stageCounts, from.stageCounts);
   for (const [k, d] of Object.entries(from.drift)) into.drift[k] = mergeDrift(into.drift[k], d);
   addRecord(into.latencySources, from.latencySources);
@@ -217,6 +228,7 @@ export function addReport(into: Rollup, r: TelemetryReport): void {
   s.aOnlyCorrect += f.aOnlyCorrect;
   s.bOnlyCorrect += f.bOnlyCorrect;
   s.bothWrong += f.bothWrong;
+  if (a.detection) addDetection(c.detection, a.detection);
   for (const [stage, m] of Object.entries(r.latency)) {
     let sketch = into.sketches.get(stage);
     if (!sketch) {

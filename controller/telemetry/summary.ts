@@ -164,6 +164,7 @@ export function summarize(rollup: Rollup, devices: number): TelemetrySummary {
         requests: c.shadowRequests,
       },
       feedback: { correct: c.feedbackCorrect, total: c.feedbackTotal },
+      ...(c.detection.feedback > 0 && { detection: { ...c.detection } }),
     },
     drift,
     devices,

@@ -31,3 +31,4 @@ export {
   type CocoBox,
   type ImageId,
 } from './map.js';
+export { matchDetections, boxIou, type MatchBox, type MatchCounts } from './match.js';

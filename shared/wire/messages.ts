@@ -104,6 +104,14 @@ export interface ShadowAgreement {
   bothWrong: number;
 }
 
+/** A detector's answers scored by ground-truth boxes (IoU 0.5). */
+export interface DetectionMatches {
+  feedback: number;
+  tp: number;
+  fp: number;
+  fn: number;
+}
+
 export interface AccuracyCounters {
   goldenCorrect: number;
   goldenTotal: number;
@@ -111,6 +119,7 @@ export interface AccuracyCounters {
   feedbackCorrect: number;
   feedbackTotal: number;
   shadow: ShadowAgreement;
+  detection?: DetectionMatches;
 }
 
 export interface DeviceStats {

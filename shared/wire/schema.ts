@@ -164,6 +164,15 @@ message ShadowAgreement {
   reserved 100 to 199;
 }
 
+// A detector's answers scored by ground-truth boxes from feedback, matched at IoU 0.5.
+message DetectionMatches {
+  uint64 feedback = 1;       // requests with box feedback
+  uint64 tp = 2;
+  uint64 fp = 3;
+  uint64 fn = 4;
+  reserved 100 to 199;
+}
+
 message AccuracyCounters {
   uint64 golden_correct = 1;
   uint64 golden_total = 2;
@@ -171,6 +180,7 @@ message AccuracyCounters {
   uint64 feedback_correct = 4;
   uint64 feedback_total = 5;
   ShadowAgreement shadow = 6;
+  optional DetectionMatches detection = 7;   // only when box feedback arrived in the interval
   reserved 100 to 199;
 }
 

@@ -8,6 +8,12 @@ import { createSystemClock } from '../../../agent/clock.js';
 import { createSimSessionPool } from '../../../agent/runtime/session-pool.js';
 import { createSimBackend } from '../../../agent/runtime/sim.js';
 import { responseToJson } from '../../../agent/serve/http-body.js';
+import { createLocalApi } from '../../../agent/serve/http.js';
+import { createServeMetrics } from '../../../agent/serve/metrics.js';
+import { createTelemetryCollector } from '../../../agent/telemetry/collector.js';
+import { encodeTelemetryReport } from '../../../agent/telemetry/report.js';
+import { addReport, emptyRollup } from '../../../controller/telemetry/rollup.js';
+import { decodeMessage } from '../../../shared/wire/codec.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
 import type { ModelSpec } from '../../../agent/serve/types.js';
 import {
@@ -70,7 +76,7 @@ function detectorSpec(): ModelSpec {
     simulator: { payload: onnx },
   });
   return {
-    bundleDigest: 'bundle-tiny-detect',
+    bundleDigest: 'd'.repeat(64),
     version: '1.0.0',
     bmodel,
     bmodelDigest: sha256(bmodel),
@@ -132,4 +138,111 @@ t.test('image request -> boxes in source pixels with labels', async (t) => {
     rt.detections?.[0]?.box.map((v) => Math.round(v * 1e4) / 1e4),
     [6, 6, 10, 10],
   );
+});
+
+t.test('over the local API: boxes, then ground-truth boxes give TP/FP/FN at IoU 0.5', async (t) => {
+  const clock = createSystemClock();
+  const metrics = createServeMetrics({ device: 'dev-1' });
+  const collector = createTelemetryCollector();
+  const service = createInferenceService({
+    runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
+    clock,
+    observers: [metrics.observer, collector.observer],
+  });
+  const app = await createLocalApi({ service, registry: metrics.registry });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(async () => {
+    await app.close();
+    await service.close();
+  });
+  await service.variants.install('A', detectorSpec());
+  const png = await sharp({
+    create: { width: 64, height: 32, channels: 3, background: { r: 10, g: 200, b: 90 } },
+  })
+    .png()
+    .toBuffer();
+  const post = (path: string, body: string | Uint8Array, type: string) =>
+    fetch(`${address}${path}`, { method: 'POST', body, headers: { 'content-type': type } });
+  const infer = async () => {
+    const r = await post('/v1/infer', new Uint8Array(png), 'image/png');
+    t.equal(r.status, 200);
+    return (await r.json()) as { requestId: string; detections: { label: string }[] };
+  };
+  const first = await infer();
+  t.same(
+    first.detections.map((d) => d.label),
+    ['cat', 'dog'],
+  );
+  // The cat is right (IoU 1 by label), the dog box is elsewhere, and one object was missed.
+  const fb = await post(
+    '/v1/feedback',
+    JSON.stringify({
+      requestId: first.requestId,
+      boxes: [
+        { box: [24, 8, 40, 24], label: 'cat' },
+        { box: [40, 0, 60, 10], classId: 0 },
+      ],
+    }),
+    'application/json',
+  );
+  t.equal(fb.status, 200);
+  t.same(await fb.json(), { tp: 1, fp: 1, fn: 1 });
+  const again = await post(
+    '/v1/feedback',
+    JSON.stringify({ requestId: first.requestId, boxes: [] }),
+    'application/json',
+  );
+  t.equal(again.status, 404, 'one verdict per request');
+  const second = await infer();
+  const badLabel = await post(
+    '/v1/feedback',
+    JSON.stringify({ requestId: second.requestId, boxes: [{ box: [0, 0, 1, 1], label: 'horse' }] }),
+    'application/json',
+  );
+  t.equal(badLabel.status, 400);
+  t.match(await badLabel.json(), { error: { code: 'BMF_ERR_DETECTION_DATA' } });
+  const neither = await post(
+    '/v1/feedback',
+    JSON.stringify({ requestId: second.requestId }),
+    'application/json',
+  );
+  t.equal(neither.status, 400, 'a label or boxes, one of the two');
+  const text = await (await fetch(`${address}/metrics`)).text();
+  for (const outcome of ['tp', 'fp', 'fn']) {
+    t.match(
+      text,
+      new RegExp(
+        `bmf_agent_detection_matches_total\\{[^}]*variant="A"[^}]*outcome="${outcome}"[^}]*\\} 1`,
+      ),
+      `${outcome} counted`,
+    );
+  }
+
+  // The counts travel in the interval's telemetry report and add up in the controller's rollup.
+  const report = collector.take().find((r) => r.variant === 'A');
+  t.same(report?.accuracy.detection, { feedback: 1, tp: 1, fp: 1, fn: 1 });
+  const wire = decodeMessage(
+    'TelemetryReport',
+    encodeTelemetryReport(report!, {
+      deviceId: 'dev-001',
+      intervalStartMs: 0,
+      intervalEndMs: 10_000,
+      reportSequence: 1,
+      device: {
+        cpuPercent: 0,
+        memUsedBytes: 0,
+        memTotalBytes: 0,
+        diskUsedBytes: 0,
+        diskTotalBytes: 0,
+        agentRssBytes: 0,
+      },
+      runtime: 'sim',
+      timingMode: 'host',
+    }),
+  );
+  t.same(wire.accuracy.detection, { feedback: 1, tp: 1, fp: 1, fn: 1 });
+  const rollup = emptyRollup();
+  addReport(rollup, wire);
+  addReport(rollup, wire);
+  t.same(rollup.counters.detection, { feedback: 2, tp: 2, fp: 2, fn: 2 });
 });
