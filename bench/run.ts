@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'outgoing-queue': () => import('./outgoing-queue.js'),
   bmrt: () => import('./bmrt.js'),
   detect: () => import('./detect.js'),
+  chaos: () => import('./chaos.js'),
 };
 
 const name = process.argv[2];

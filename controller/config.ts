@@ -65,6 +65,16 @@ export const ControllerConfigSchema = Type.Object(
       { retentionDays: Type.Integer({ minimum: 1, default: 30 }) },
       { ...Strict, default: {} },
     ),
+    /** Device events (and command acks): rate limit per device and retention. */
+    events: Type.Object(
+      {
+        ratePerSecond: Type.Number({ exclusiveMinimum: 0, default: 1 }),
+        burst: Type.Integer({ minimum: 1, default: 60 }),
+        retentionDays: Type.Integer({ minimum: 1, default: 30 }),
+        maxPerDevice: Type.Integer({ minimum: 10, default: 10_000 }),
+      },
+      { ...Strict, default: {} },
+    ),
     logLevel: Type.Union(
       LOG_LEVELS.map((l) => Type.Literal(l)),
       { default: 'info' },

@@ -31,6 +31,7 @@ import { blobDownloadRoutes } from './distribution/http.js';
 import { createRegistry } from './registry/registry.js';
 import { createRolloutExecutor } from './rollout/executor.js';
 import { createCounters, openDatabase } from './store/db.js';
+import { createRefusalCounter } from './broker/refusals.js';
 import { createDeviceRepo } from './store/devices.js';
 import { createRolloutRepo } from './store/rollouts.js';
 import { createTelemetryService } from './telemetry/service.js';
@@ -199,6 +200,8 @@ export async function startController(
       },
     });
     const counters = createCounters(db);
+    const refusals = createRefusalCounter({ db, counters });
+    stack.push({ name: 'refusal counters', stop: () => refusals.close() });
     const rollouts = createRolloutRepo(db);
     devices.markAllOffline();
 
@@ -211,6 +214,8 @@ export async function startController(
     const plan = brokerPlan(config);
     const [controllerSecret] = await readOrCreateSecret(paths.controllerSecret);
     let onPresence: (id: string, online: boolean) => void = () => undefined;
+    // Bound to the blob server once it exists (step 6); until then no device may subscribe.
+    let mayReceiveBlob: (id: string, digest: string) => boolean = () => false;
     // Reports that arrive before the telemetry service exists (step 8) wait for it, unacknowledged.
     let telemetryBuilt: (t: ReturnType<typeof createTelemetryService>) => void = () => undefined;
     const telemetryReady = new Promise<ReturnType<typeof createTelemetryService>>(
@@ -231,7 +236,7 @@ export async function startController(
         controllerSecret,
         authenticateDevice: (id, secret) => devices.authenticate(id, secret),
         onDenied: (what, who, detail) => {
-          counters.add(`broker_denied_${what}`);
+          refusals.count('broker', what);
           const said = {
             connect: `broker refused a connection from client ${who} (${detail}): not authorized`,
             publish: `broker denied client ${who} a publish on ${detail} (ACL)`,
@@ -248,6 +253,7 @@ export async function startController(
           );
         },
         onPresence: (id, online) => onPresence(id, online),
+        mayReceiveBlob: (id, digest) => mayReceiveBlob(id, digest),
         intakeTelemetry: async (id, payload) => (await telemetryReady).ingestStored(id, payload),
       });
       embedded = broker;
@@ -272,7 +278,7 @@ export async function startController(
 
     // 4. controller link
     const dropped = (kind: string, err: BmfError) => {
-      counters.add(`dropped_${kind}`);
+      refusals.count('link', kind);
       log.debug({ kind, code: err.code }, err.message);
     };
     const connectionError = (which: string) => {
@@ -308,7 +314,7 @@ export async function startController(
           onConnectionError: connectionError('data'),
         });
     stack.push({ name: 'data link', stop: () => dataLink.close() });
-    const gate = createLinkGate(link, 100_000, () => counters.add('dropped_gate_overflow'));
+    const gate = createLinkGate(link, 100_000, () => refusals.count('link', 'gate_overflow'));
 
     // 5. device tracker
     // Set once the rollout executor exists (step 7): device reports make it tick at once.
@@ -320,7 +326,27 @@ export async function startController(
       onDropped: dropped,
       onChange: () => onDeviceChange(),
       ...(embedded ? { connected: (id: string) => embedded.connected(id) } : {}),
+      events: {
+        ratePerSecond: config.events.ratePerSecond,
+        burst: config.events.burst,
+        retentionMs: config.events.retentionDays * 86_400_000,
+        maxPerDevice: config.events.maxPerDevice,
+      },
+      onRateLimited: (_id, err) => {
+        refusals.count('events', 'rate_limited');
+        log.debug({ code: err.code }, err.message);
+      },
     });
+    tracker.pruneEvents();
+    const eventPrune = setInterval(() => {
+      try {
+        tracker.pruneEvents();
+      } catch (e) {
+        log.error({ err: e }, 'event retention failed');
+      }
+    }, 10 * 60_000);
+    eventPrune.unref();
+    stack.push({ name: 'event retention', stop: () => clearInterval(eventPrune) });
     tracker.attach(gate);
     onPresence = (id, online) => tracker.setConnected(id, online);
 
@@ -358,6 +384,7 @@ export async function startController(
       onDropped: dropped,
     });
     gate.on('blobRequest', (id, p) => blobs.handleRequest(id, p));
+    mayReceiveBlob = (id, digest) => blobs.mayFetch(id, digest);
     stack.push({ name: 'blob server', stop: () => blobs.close() });
     const republished = await assignments.republishAll();
     log.info(republished, 'assignments republished');
@@ -434,6 +461,7 @@ export async function startController(
       bodyLimit: config.api.bodyLimitBytes,
       logger: log.child({ part: 'api' }),
       ready: () => ready,
+      moreMetrics: () => refusals.render(),
       agentConfig: async (device, secret) => ({
         deviceId: device.id,
         chip: device.chip,

@@ -255,6 +255,18 @@ export const errorCatalogue = {
     message: 'range {range} not satisfiable for {size} bytes',
     status: 416,
   },
+  BMF_ERR_DEVICE_ID_RESERVED: {
+    message: 'device id {id} is reserved: {reason}',
+    status: 409,
+  },
+  BMF_ERR_BROKER_PACKET_TOO_LARGE: {
+    message: 'MQTT packet of {bytes} bytes over the limit of {limit}: {reason}',
+    status: 413,
+  },
+  BMF_ERR_EVENT_RATE_LIMITED: {
+    message: 'events of device {device} over {rate} per second (burst {burst}): dropped',
+    status: 429,
+  },
 
   // --- experiments (controller/experiment) ---
   BMF_ERR_EXPERIMENT_INCOMPATIBLE: { message: 'bundles cannot be compared: {reason}', status: 400 },

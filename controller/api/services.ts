@@ -99,6 +99,8 @@ export interface ApiServices {
   readonly rootJson: () => string;
   /** True once every part is started (GET /readyz). */
   readonly ready?: () => boolean;
+  /** More Prometheus text rendered on /metrics (refused and dropped messages). */
+  readonly moreMetrics?: () => Promise<string>;
 }
 
 /** More route plugins (experiments, device-authenticated blob download) registered by main.ts. */

@@ -5,6 +5,15 @@ import { deviceMayPublish, deviceMaySubscribe } from '../../shared/wire/topics.j
 
 export const CONTROLLER_USERNAME = 'bmfleet-controller';
 
+/**
+ * Client ids the controller's own connections use (`bmfleet-controller`, `-main`, `-data`...):
+ * authenticate() gives any client id with this prefix to the controller, so a device named so
+ * could never connect (or, on a broker matching case-insensitively, would collide with it).
+ */
+export function isReservedClientId(id: string): boolean {
+  return id.toLowerCase().startsWith(CONTROLLER_USERNAME);
+}
+
 export type Principal =
   { readonly kind: 'controller' } | { readonly kind: 'device'; readonly id: string };
 

@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { authenticate, mayPublish, maySubscribe, type AuthDeps, type Principal } from './acl.js';
-import { deviceTopic } from '../../shared/wire/topics.js';
+import { bmfError } from '../../shared/errors.js';
+import { deviceTopic, parseTopic, type Topic } from '../../shared/wire/topics.js';
 import { limitFor, preAuthLimit } from './limits.js';
 import { frameGuard, type GuardedConnection, type PacketRefusal } from './packet-guard.js';
 
@@ -37,6 +38,12 @@ export interface EmbeddedBrokerOptions extends AuthDeps {
    * packet (the connection closes, the device sends the report again).
    */
   readonly intakeTelemetry?: (deviceId: string, payload: Uint8Array) => Promise<unknown>;
+  /**
+   * Bundles are confidential per device: a device subscribes to a blob's broadcast chunks only
+   * when the blob is part of its latest assignment (the rule per-device chunk requests and the
+   * HTTP download follow). Absent: any device may (the topic ACL alone).
+   */
+  readonly mayReceiveBlob?: (deviceId: string, digest: string) => boolean;
 }
 
 /** What the broker refused: a CONNECT, an ACL decision, or a packet over its size limit. */
@@ -54,6 +61,13 @@ export interface EmbeddedBroker {
 
 const principals = new WeakMap<Client, Principal>();
 const telemetryTopic = (id: string) => deviceTopic('telemetry', id);
+function tryParseTopic(topic: string): Topic | undefined {
+  try {
+    return parseTopic(topic);
+  } catch {
+    return undefined;
+  }
+}
 const guards = new WeakMap<object, GuardedConnection>();
 
 function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
@@ -70,6 +84,11 @@ function listen(server: Server | HttpServer, port: number, host: string): Promis
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const denied = opts.onDenied ?? (() => undefined);
   const live = new Map<string, Client>(); // client id -> the connected client
+  const blobAllowed = (p: Principal, filter: string): boolean => {
+    if (p.kind !== 'device' || !opts.mayReceiveBlob) return true;
+    const t = tryParseTopic(filter);
+    return t?.kind !== 'broadcastChunk' || opts.mayReceiveBlob(p.id, t.digest);
+  };
   const aedes = await Aedes.createBroker({
     persistence: indexedMemoryPersistence(),
     authenticate(client, username, password, done) {
@@ -115,7 +134,7 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     },
     authorizeSubscribe(client, sub, callback) {
       const p = principals.get(client);
-      if (!p || !maySubscribe(p, sub.topic)) {
+      if (!p || !maySubscribe(p, sub.topic) || !blobAllowed(p, sub.topic)) {
         denied('subscribe', client.id, sub.topic);
         // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter.
         return callback(null, null);
@@ -159,7 +178,11 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     denied(
       'packet',
       '(connection)',
-      `${r.reason}: type ${r.head.type}, ${r.head.remaining} bytes > ${r.limit}${r.head.topic ? ` on ${r.head.topic.slice(0, 256)}` : ''}`,
+      bmfError('BMF_ERR_BROKER_PACKET_TOO_LARGE', {
+        bytes: r.head.remaining,
+        limit: r.limit,
+        reason: `${r.reason}, packet type ${r.head.type}${r.head.topic ? ` on ${r.head.topic.slice(0, 256)}` : ''}`,
+      }).message,
     );
   // Every connection is read through the packet guard; the pre-authentication limit applies
   // until authenticate() names the principal.

@@ -4,11 +4,11 @@
 // CONNECT before it authenticates: without this guard an anonymous peer declaring a 100 MB
 // CONNECT made the controller hold every byte it sent.
 //
-// The scanner is pure (bytes in, verdict out); frameGuard wraps it in a Transform that sits
-// between the socket and aedes. MQTT 3.1.1 has no "packet too large" reason code (MQTT 5 adds
+// The scanner is pure (bytes in, verdict out); frameGuard puts it on the socket's reads, before
+// aedes' parser sees them. MQTT 3.1.1 has no "packet too large" reason code (MQTT 5 adds
 // 0x95), so a refused packet closes the network connection (section 4.8 allows the server to
 // close on a protocol violation; so does every broker with a size limit).
-import { Duplex, Transform } from 'node:stream';
+import type { Duplex } from 'node:stream';
 
 /** What the guard knows of a packet when it decides: its type, length and (PUBLISH) topic. */
 export interface PacketHead {
@@ -119,15 +119,17 @@ export function createPacketScanner(limitOf: PacketLimit) {
 }
 
 export interface GuardedConnection {
-  /** The stream to hand to aedes: reads pass through the scanner, writes go to the socket. */
+  /** The stream to hand to aedes (the socket itself, its reads passing through the scanner). */
   readonly conn: Duplex;
   /** Change the limit (after authentication). */
   setLimit(limit: PacketLimit): void;
 }
 
 /**
- * Put a scanner between `socket` and its reader. A refused packet destroys the socket after
- * `onRefused`; the bytes of the chunk that declared it are never passed on.
+ * Put a scanner on `socket`'s reads. aedes reads its connection in paused mode (`read()` on
+ * 'readable'), so every byte it gets comes through `read`; the socket itself is handed on, with
+ * all its stream behaviour (backpressure, close, errors) unchanged. A refused packet destroys
+ * the socket after `onRefused`; the chunk that declared it is never returned.
  */
 export function frameGuard(
   socket: Duplex,
@@ -136,25 +138,15 @@ export function frameGuard(
 ): GuardedConnection {
   let limit = initial;
   const scanner = createPacketScanner((head) => limit(head));
-  const inbound = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      const refusal = scanner.push(chunk);
-      if (!refusal) return done(null, chunk);
-      onRefused(refusal);
-      socket.destroy();
-      done(new Error(`packet refused: ${refusal.reason}`));
-    },
-  });
-  socket.pipe(inbound);
-  socket.on('error', (e) => inbound.destroy(e));
-  socket.on('close', () => inbound.destroy());
-  const conn = Duplex.from({ readable: inbound, writable: socket });
-  conn.on('close', () => socket.destroy());
-  // aedes raises the listener ceiling of the stream it is given; keep the socket's in step.
-  const setMax = conn.setMaxListeners.bind(conn);
-  conn.setMaxListeners = (n: number) => {
-    socket.setMaxListeners(n);
-    return setMax(n);
+  const read = socket.read.bind(socket);
+  socket.read = (size?: number) => {
+    const chunk = read(size) as Buffer | string | null;
+    if (chunk === null || socket.destroyed) return chunk;
+    const refusal = scanner.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    if (!refusal) return chunk;
+    onRefused(refusal);
+    socket.destroy();
+    return null;
   };
-  return { conn, setLimit: (l) => (limit = l) };
+  return { conn: socket, setLimit: (l) => (limit = l) };
 }

@@ -17,6 +17,7 @@ import type { DeviceObservation } from '../rollout/model.js';
 import type { Db } from '../store/db.js';
 import type { DeviceRecord, DeviceRepo } from '../store/devices.js';
 import { activeBundleOf, isInstallFailure } from './observe.js';
+import { createTokenBuckets } from './rate-limit.js';
 
 export interface DeviceView extends DeviceRecord {
   /** Latest hello since the controller started (hellos are retained, so brokers replay them). */
@@ -52,12 +53,38 @@ export interface DeviceTrackerOptions {
    * after the connection they speak of is gone, or after a newer one opened) do not override it.
    */
   readonly connected?: (deviceId: string) => boolean;
+  /** Events (and command acks) per device: rate limit and retention (config `events`). */
+  readonly events?: Partial<EventPolicy>;
+  /** An event or ack dropped by the rate limit (BMF_ERR_EVENT_RATE_LIMITED). */
+  readonly onRateLimited?: (deviceId: string, err: BmfError) => void;
 }
+
+export interface EventPolicy {
+  /** Average events a device may record per second. */
+  readonly ratePerSecond: number;
+  /** Events a device may record at once. */
+  readonly burst: number;
+  /** Events older than this are deleted. */
+  readonly retentionMs: number;
+  /** Newest events kept per device. */
+  readonly maxPerDevice: number;
+}
+
+export const EVENT_POLICY_DEFAULTS: EventPolicy = Object.freeze({
+  ratePerSecond: 1,
+  burst: 60,
+  retentionMs: 30 * 86_400_000,
+  maxPerDevice: 10_000,
+});
 
 type Failure = NonNullable<DeviceObservation['failure']>;
 
 export function createDeviceTracker(opts: DeviceTrackerOptions) {
   const { devices, db, clock } = opts;
+  const policy: EventPolicy = { ...EVENT_POLICY_DEFAULTS, ...opts.events };
+  const buckets = createTokenBuckets(policy);
+  /** Events recorded per device since its last trim to maxPerDevice. */
+  const sinceTrim = new Map<string, number>();
   const hellos = new Map<string, DeviceHello>();
   /** Latest install failure per device; undefined = looked up, none; absent = not loaded. */
   const failures = new Map<string, Failure | undefined>();
@@ -67,6 +94,11 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     ),
     events: db.prepare(
       'SELECT * FROM device_events WHERE device_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
+    ),
+    pruneOld: db.prepare('DELETE FROM device_events WHERE at < ?'),
+    trim: db.prepare(
+      `DELETE FROM device_events WHERE device_id = ? AND id <= (
+         SELECT id FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
     ),
     failures: db.prepare(
       "SELECT at, code, json_extract(details, '$.bundleDigest') AS bundle FROM device_events WHERE device_id = ? AND json_extract(details, '$.bundleDigest') != '' AND (code LIKE 'BMF\\_ERR\\_%' ESCAPE '\\' OR code = 'BMF_EVT_ROLLED_BACK') ORDER BY id DESC LIMIT 1",
@@ -88,6 +120,20 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     return m;
   }
 
+  /** Device-sent events and acks pass the device's bucket; false when rate-limited. */
+  function admit(deviceId: string): boolean {
+    if (buckets.take(deviceId, clock.now())) return true;
+    opts.onRateLimited?.(
+      deviceId,
+      bmfError('BMF_ERR_EVENT_RATE_LIMITED', {
+        device: deviceId,
+        rate: policy.ratePerSecond,
+        burst: policy.burst,
+      }),
+    );
+    return false;
+  }
+
   function recordEvent(deviceId: string, e: Omit<Event, 'deviceId'>, at: number): void {
     const details = {
       ...e.details,
@@ -96,6 +142,12 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
       deviceTimeMs: String(e.timeMs),
     };
     q.insertEvent.run(deviceId, at, e.severity, e.code, e.message, JSON.stringify(details));
+    // Keep at most maxPerDevice: trimmed every tenth of it, so the table holds at most 1.1x.
+    const n = (sinceTrim.get(deviceId) ?? 0) + 1;
+    if (n >= Math.max(1, Math.floor(policy.maxPerDevice / 10))) {
+      q.trim.run(deviceId, deviceId, policy.maxPerDevice);
+      sinceTrim.set(deviceId, 0);
+    } else sinceTrim.set(deviceId, n);
     if (isInstallFailure(e)) failures.set(deviceId, { bundle: e.bundleDigest, code: e.code, at });
   }
 
@@ -135,11 +187,13 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     },
     event(id, p) {
       const e = decode('Event', id, p);
+      if (!admit(id)) return;
       recordEvent(id, e, clock.now());
       opts.onChange?.(id);
     },
     ack(id, p) {
       const ack = decode('Ack', id, p);
+      if (!admit(id)) return opts.onAck?.(id, ack);
       recordEvent(
         id,
         {
@@ -217,6 +271,10 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     get(id: string): DeviceView | undefined {
       const d = devices.get(id);
       return d ? view(d) : undefined;
+    },
+    /** Delete events older than the retention; returns how many. */
+    pruneEvents(): number {
+      return q.pruneOld.run(clock.now() - policy.retentionMs).changes;
     },
     /** Newest first; page with `before` (an event id). */
     events(deviceId: string, page: { before?: number; limit?: number } = {}): DeviceEventRow[] {

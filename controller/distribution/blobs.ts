@@ -388,6 +388,8 @@ export function createBlobServer(opts: BlobServerOptions) {
     }) {
       link.on('blobRequest', handleRequest);
     },
+    /** Whether `digest` belongs to a bundle of the device's latest assignment. */
+    mayFetch,
     stats(): BlobServerStats {
       return {
         ...counts,

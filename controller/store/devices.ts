@@ -3,6 +3,7 @@
 // hash buys nothing and would cost a second of CPU per thousand reconnecting devices).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { bmfError } from '../../shared/errors.js';
+import { CONTROLLER_USERNAME, isReservedClientId } from '../broker/acl.js';
 import type { Db } from './db.js';
 
 export interface DeviceRecord {
@@ -127,6 +128,12 @@ export function createDeviceRepo(db: Db, options: { writeBehindMs?: number } = {
       if (!isValidDeviceId(id)) {
         throw bmfError('BMF_ERR_BAD_REQUEST', {
           reason: `device id "${id}" must match ${DEVICE_ID.source}`,
+        });
+      }
+      if (isReservedClientId(id)) {
+        throw bmfError('BMF_ERR_DEVICE_ID_RESERVED', {
+          id,
+          reason: `ids beginning with "${CONTROLLER_USERNAME}" are the controller's own`,
         });
       }
       if (byId.get(id))

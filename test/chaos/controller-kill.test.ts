@@ -15,3 +15,19 @@ t.test('0 telemetry reports lost or doubled across controller kills', async (t) 
   t.equal(r.doubled, 0, 'requests stored twice');
   t.equal(r.stored.requests, r.sent.requests, 'sent = stored');
 });
+
+t.test('0 telemetry reports lost across a broker outage', async (t) => {
+  const { random } = chaosSeed((l) => t.comment(l));
+  const r = await controllerKillTrials({
+    kills: 2,
+    devices: 2,
+    random,
+    mode: 'outage',
+    log: (l) => t.comment(l),
+  });
+  t.comment(
+    `outages ${r.kills}: reports sent ${r.sent.reports} (${r.sent.requests} requests), stored ${r.stored.requests} requests`,
+  );
+  t.equal(r.lost, 0, 'requests lost');
+  t.equal(r.doubled, 0, 'requests stored twice');
+});

@@ -332,6 +332,11 @@ export async function controllerKillTrials(opts: {
   readonly devices: number;
   readonly random: () => number;
   readonly log?: (line: string) => void;
+  /**
+   * 'kill': SIGKILL and restart at once. 'outage': the broker (embedded, so the controller)
+   * stops cleanly and stays away 0.3-1.5 s while the devices go on reporting into their outboxes.
+   */
+  readonly mode?: 'kill' | 'outage';
 }): Promise<KillTrialsResult> {
   const log = opts.log ?? (() => undefined);
   const ctl = await chaosController();
@@ -356,8 +361,15 @@ export async function controllerKillTrials(opts: {
         60_000,
       );
       await new Promise((r) => setTimeout(r, delay));
-      await ctl.kill9();
-      log(`kill ${k + 1}/${opts.kills} after ${delay} ms`);
+      if (opts.mode === 'outage') {
+        await ctl.stop();
+        const away = 300 + Math.floor(opts.random() * 1200);
+        await new Promise((r) => setTimeout(r, away));
+        log(`outage ${k + 1}/${opts.kills} after ${delay} ms, ${away} ms long`);
+      } else {
+        await ctl.kill9();
+        log(`kill ${k + 1}/${opts.kills} after ${delay} ms`);
+      }
       await ctl.start();
     }
     clearInterval(sending);

@@ -42,10 +42,17 @@ export function healthRoutes(
       },
     },
     async (_req, reply) => {
-      const [telemetry, api] = await Promise.all([s.telemetry.renderMetrics(), renderApiMetrics()]);
-      return reply
-        .type('text/plain; version=0.0.4; charset=utf-8')
-        .send(`${telemetry.trimEnd()}\n${api}`);
+      const parts = await Promise.all([
+        s.telemetry.renderMetrics(),
+        renderApiMetrics(),
+        s.moreMetrics?.() ?? '',
+      ]);
+      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(
+        `${parts
+          .map((p) => p.trimEnd())
+          .filter((p) => p !== '')
+          .join('\n')}\n`,
+      );
     },
   );
 }

@@ -1,0 +1,73 @@
+// Every message the controller did not take, counted: broker denials (CONNECT, publish and
+// subscribe ACLs, packets over their size limit), messages the link dropped (malformed topic,
+// failed decode, a handler that threw, held-queue overflow) and device events over their rate
+// limit. Counted in memory and added to the persistent counters table once a second in one
+// transaction (a flood of refusals must not cost one disk sync each), and exposed on /metrics as
+// bmfleet_messages_refused_total{source, reason}, persisted plus not yet written, so the figures
+// survive restarts.
+import { Counter, Registry } from 'prom-client';
+import type { Counters, Db } from '../store/db.js';
+
+export type RefusalSource = 'broker' | 'link' | 'events';
+
+const PREFIX: Record<RefusalSource, string> = {
+  broker: 'broker_denied_',
+  link: 'dropped_',
+  events: 'events_dropped_',
+};
+
+export function createRefusalCounter(opts: {
+  readonly db: Db;
+  readonly counters: Counters;
+  /** 0 disables the timer (call flush()). */
+  readonly flushIntervalMs?: number;
+}) {
+  let unflushed = new Map<string, number>();
+  const flushAll = opts.db.transaction((entries: [string, number][]) => {
+    for (const [name, n] of entries) opts.counters.add(name, n);
+  });
+  function flush(): void {
+    if (unflushed.size === 0) return;
+    const entries = [...unflushed];
+    unflushed = new Map();
+    try {
+      flushAll(entries);
+    } catch (e) {
+      for (const [name, n] of entries) unflushed.set(name, (unflushed.get(name) ?? 0) + n);
+      throw e;
+    }
+  }
+  const registry = new Registry();
+  new Counter({
+    name: 'bmfleet_messages_refused_total',
+    help: 'Messages refused or dropped: broker denials and oversize packets, link drops, rate-limited events',
+    labelNames: ['source', 'reason'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const totals = new Map(Object.entries(opts.counters.all()));
+      for (const [name, n] of unflushed) totals.set(name, (totals.get(name) ?? 0) + n);
+      for (const [name, n] of totals) {
+        for (const [source, prefix] of Object.entries(PREFIX)) {
+          if (name.startsWith(prefix)) this.inc({ source, reason: name.slice(prefix.length) }, n);
+        }
+      }
+    },
+  });
+  const ms = opts.flushIntervalMs ?? 1000;
+  const timer = ms > 0 ? setInterval(() => flush(), ms) : undefined;
+  timer?.unref();
+  return {
+    count(source: RefusalSource, reason: string, n = 1): void {
+      const name = `${PREFIX[source]}${reason}`;
+      unflushed.set(name, (unflushed.get(name) ?? 0) + n);
+    },
+    flush,
+    render: () => registry.metrics(),
+    close(): void {
+      if (timer) clearInterval(timer);
+      flush();
+    },
+  };
+}
+export type RefusalCounter = ReturnType<typeof createRefusalCounter>;
