@@ -1,0 +1,40 @@
+// A bundle or assignment the agent's pinned root refuses is reported with the keys expected and
+// seen (checkThreshold), the root the agent read (rootFile or the embedded root) and a hint.
+import t from 'tap';
+import { generateKeyPairSync } from 'node:crypto';
+import { rootSource, withTrustContext } from '../../agent/agent.js';
+import { checkThreshold } from '../../shared/trust/envelope.js';
+import { bmfError, isBmfError, type BmfError } from '../../shared/errors.js';
+
+function refusal(): BmfError {
+  const envelope = { signed: { x: 1 }, signatures: [{ keyid: 'ab'.repeat(32), sig: '00' }] };
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const pub = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+  try {
+    checkThreshold(
+      envelope,
+      { ['cd'.repeat(32)]: { public: pub } },
+      { keyids: ['cd'.repeat(32)], threshold: 1 },
+      'bundle',
+    );
+  } catch (e) {
+    if (isBmfError(e)) return e;
+  }
+  throw new Error('checkThreshold accepted a signature by an unknown key');
+}
+
+t.test('unknown signer: expected and seen keys, the root file, a hint', async (t) => {
+  const e = withTrustContext(refusal(), rootSource({ rootFile: '/etc/bmfleet/root.json' }));
+  t.equal(e.code, 'BMF_ERR_TRUST_UNKNOWN_KEY');
+  t.match(e.message, `signature by key ${'ab'.repeat(32)} is not trusted for role bundle`);
+  t.match(e.message, `the root trusts ${'cd'.repeat(32)}`);
+  t.match(e.message, '(looked in /etc/bmfleet/root.json)');
+  t.match(e.message, /hint: .*device add --out/);
+});
+
+t.test('embedded root is named as such; other errors pass unchanged', async (t) => {
+  const e = withTrustContext(refusal(), rootSource({ rootFile: 'root.json', root: {} }));
+  t.match(e.message, '(looked in the root field of the agent config)');
+  const other = bmfError('BMF_ERR_TRUST_EXPIRED', { what: 'bundle', expires: 'then' });
+  t.equal(withTrustContext(other, 'x'), other);
+});
