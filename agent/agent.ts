@@ -315,7 +315,13 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       log(`runtime ${runtime.chosen} (${runtime.reason}), timing ${config.timing}`);
       // 1. disk: state, blobs, outboxes
       const dir = config.stateDir;
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true }).catch((e: unknown) => {
+        throw bmfError('BMF_ERR_IO', {
+          path: dir,
+          reason: (e as Error).message,
+          hint: 'give a state directory this user can write: --state-dir DIR or stateDir in agent.json',
+        });
+      });
       const stateFile = createStateFile(dir);
       const initialState = await stateFile.load();
       const store = await createBlobStore(join(dir, 'blobs'));
