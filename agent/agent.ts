@@ -71,9 +71,36 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
+const SIGNER_ERRORS: readonly string[] = [
+  'BMF_ERR_TRUST_UNKNOWN_KEY',
+  'BMF_ERR_TRUST_THRESHOLD',
+  'BMF_ERR_TRUST_BAD_SIGNATURE',
+];
+
+/** Where the pinned root came from, as trust errors name it. */
+export function rootSource(config: Pick<AgentConfig, 'root' | 'rootFile'>): string {
+  return config.root !== undefined ? 'the root field of the agent config' : config.rootFile;
+}
+
+/** A signature the pinned root does not accept: say which root was read and what to do. */
+export function withTrustContext(e: BmfError, source: string): BmfError {
+  if (!SIGNER_ERRORS.includes(e.code) || e.details.lookedIn !== undefined) return e;
+  return bmfError(
+    e.code,
+    {
+      ...e.details,
+      lookedIn: source,
+      hint:
+        'the controller signs with keys this root does not list: pin the root of the ' +
+        "controller's keystore (bmfleet device add --out writes it into agent.json)",
+    },
+    { cause: e },
+  );
+}
+
 /** The pinned root: embedded in the config (`root`) or read from `rootFile`. */
 async function loadRoot(config: Pick<AgentConfig, 'root' | 'rootFile'>): Promise<Root> {
-  const where = config.root !== undefined ? 'agent config field root' : config.rootFile;
+  const where = rootSource(config);
   try {
     const json = (config.root ?? JSON.parse(await readFile(config.rootFile, 'utf8'))) as Record<
       string,
@@ -397,7 +424,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
     try {
       await takeAssignment(bytes, store, 'live');
     } catch (e) {
-      reportError(toBmfError(e), { step: 'assignment' });
+      reportError(withTrustContext(toBmfError(e), rootSource(config)), { step: 'assignment' });
     }
   }
 
@@ -420,7 +447,13 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       );
       // 1. disk: state, blobs, outboxes
       const dir = config.stateDir;
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true }).catch((e: unknown) => {
+        throw bmfError('BMF_ERR_IO', {
+          path: dir,
+          reason: (e as Error).message,
+          hint: 'give a state directory this user can write: --state-dir DIR or stateDir in agent.json',
+        });
+      });
       const stateFile = createStateFile(dir);
       const initialState = await stateFile.load();
       const store = await createBlobStore(join(dir, 'blobs'));
@@ -499,7 +532,8 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         clock,
         health: () => health,
         onStateChange: () => publishState(),
-        onRejected: (bundleDigest, e) => reportError(e, { bundleDigest }, true),
+        onRejected: (bundleDigest, e) =>
+          reportError(withTrustContext(e, rootSource(config)), { bundleDigest }, true),
         onDowngrade: (d) => {
           log.warn(
             { bundle: d.bundleDigest, sequence: d.sequence, from: d.from },

@@ -87,9 +87,13 @@ export const run: CommandRun = async (ctx) => {
       out(await build(values));
       return 0;
     case 'sign': {
-      const keys = createKeystore(values.keys ?? ctx.env.BMFLEET_KEYS_DIR ?? 'keys');
+      const keysDir = values.keys ?? ctx.env.BMFLEET_KEYS_DIR ?? 'keys';
+      const keys = createKeystore(keysDir);
       const { digest } = await signBundleDir(need(dir, 'DIR'), await keys.signers('bundle'));
-      out(`signed ${dir}: digest ${digest}\n`);
+      out(
+        `signed ${dir}: digest ${digest}\n` +
+          `(with the keys in ${resolve(keysDir)}: a controller accepts it when started with --keys-dir ${keysDir})\n`,
+      );
       return 0;
     }
     case 'verify': {

@@ -48,7 +48,7 @@ export function formatCompileReport(r: CompileReport): string {
     lines.push(
       '',
       `validation on ${v.samples} input(s), tolerance cosine >= ${v.tolerance.cosine}, euclidean >= ${v.tolerance.euclidean}`,
-      `${'output'.padEnd(24)} ${'cosine'.padStart(10)} ${'euclidean'.padStart(10)} ${'SQNR dB'.padStart(9)}  result`,
+      `${'OUTPUT'.padEnd(24)} ${'COSINE'.padStart(10)} ${'EUCLIDEAN'.padStart(10)} ${'SQNR DB'.padStart(9)}  RESULT`,
       ...v.outputs.map(
         (o) =>
           `${o.name.padEnd(24)} ${fmt(o.cosine, 7).padStart(10)} ${fmt(o.euclidean, 7).padStart(10)} ${fmt(o.sqnrDb, 2).padStart(9)}  ${o.pass ? 'PASS' : 'FAIL'}`,

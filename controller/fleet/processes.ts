@@ -21,7 +21,8 @@ export function siblingWorker(metaUrl: string, name: string): WorkerModule {
   const ext = extname(fileURLToPath(metaUrl));
   return {
     path: fileURLToPath(new URL(`./${name}${ext}`, metaUrl)),
-    execArgv: ext === '.ts' ? ['--import', 'tsx'] : [],
+    // tsx resolved from here, not from the working directory (which may be any user's folder).
+    execArgv: ext === '.ts' ? ['--import', import.meta.resolve('tsx')] : [],
   };
 }
 

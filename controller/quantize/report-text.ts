@@ -4,11 +4,16 @@ import type { SensitivityRow } from './sensitivity.js';
 
 const pct = (x: number | null): string => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/** The CLI's one table style (cli/http-client.ts formatTable): upper-case headers, no rules. */
+function table(given: readonly string[], rows: readonly (readonly string[])[]): string {
+  const header = given.map((h) => h.toUpperCase());
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: readonly string[]): string =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+    r
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
 }
 
 export function formatAccuracy(r: AccuracyReport): string {

@@ -65,6 +65,10 @@ t.test('a bundle signed with the keystore the controller uses is accepted', asyn
   const dir = await bundle('good', '1.0.0', 1);
   const signed = await cli('bundle', 'sign', dir, '--keys', keysDir);
   t.equal(signed.code, 0, signed.err);
+  t.match(
+    signed.out,
+    `with the keys in ${keysDir}: a controller accepts it when started with --keys-dir`,
+  );
   const pushed = await cli('model', 'push', dir);
   t.equal(pushed.code, 0, pushed.err);
 });

@@ -138,6 +138,6 @@ if (!existsSync(MODEL)) {
       ev.layers.every((l) => l.cosine > 0.9),
       'every layer similar to FP32',
     );
-    t.match(ev.text, /SQNR dB/);
+    t.match(ev.text, /SQNR DB/);
   });
 }
