@@ -26,6 +26,7 @@ import type { HealthThresholds, VariantName } from './serve/types.js';
 import { createBlobStore } from './store/blob-store.js';
 import type { BlobStore } from './store/blob-store.js';
 import { createStateFile } from './store/state.js';
+import { removeOrphanedTempFiles } from './store/temp-files.js';
 import type { AgentState } from './store/state.js';
 import { acceptAssignment, healthOf, targetOf, trafficOf } from './sync/assignment.js';
 import { eventFromError, eventFromServe, wireVariant } from './sync/events.js';
@@ -87,7 +88,14 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   let health: HealthThresholds | undefined;
   let assignedDigest: string | undefined;
   let lastError = '';
-  let kick: () => void = () => undefined;
+  // News (an assignment, a serve event) wakes the reconcile loop; news that comes while it is
+  // not waiting (mid-pass, during retention) is kept, so the next wait ends at once.
+  let kicked = false;
+  let wakeUp: (() => void) | undefined;
+  const kick = (): void => {
+    kicked = true;
+    wakeUp?.();
+  };
   let idleWaiters: (() => void)[] = [];
 
   const now = (): number => clock.wallNow();
@@ -231,15 +239,19 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
 
   // Restored and live assignments run one at a time through takeAssignment, in arrival order,
   // and compare sequences there: whatever the order, the newest one is the target.
-  let assignments: Promise<void> = Promise.resolve();
+  // Retention runs on the same chain, so it never deletes an assignment being stored.
+  let assignments: Promise<unknown> = Promise.resolve();
+  function serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = assignments.then(work);
+    assignments = run.catch(() => undefined);
+    return run;
+  }
   function takeAssignment(
     bytes: Uint8Array,
     store: BlobStore,
     source: 'live' | 'restore',
   ): Promise<void> {
-    const run = assignments.then(() => orderedAssignment(bytes, store, source));
-    assignments = run.catch(() => undefined);
-    return run;
+    return serialized(() => orderedAssignment(bytes, store, source));
   }
 
   async function orderedAssignment(
@@ -308,6 +320,13 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       // 1. disk: state, blobs, outboxes
       const dir = config.stateDir;
       await mkdir(dir, { recursive: true });
+      const orphans = await removeOrphanedTempFiles([
+        dir,
+        join(dir, 'blobs'),
+        join(dir, 'outbox', 'telemetry'),
+        join(dir, 'outbox', 'events'),
+      ]);
+      if (orphans.length > 0) log(`removed ${orphans.length} orphaned temp files`);
       const stateFile = createStateFile(dir);
       const initialState = await stateFile.load();
       const store = await createBlobStore(join(dir, 'blobs'));
@@ -407,7 +426,12 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       teardown.push(() => service.close());
       // 4. local API
       if (config.api.enabled) {
-        api = await createLocalApi({ service, registry: metrics.registry });
+        api = await createLocalApi({
+          service,
+          registry: metrics.registry,
+          bodyLimit: config.api.maxBodyBytes,
+          maxConcurrentBodies: config.api.maxConcurrentBodies,
+        });
         apiAddress = await api.listen({ host: config.api.host, port: config.api.port });
         teardown.push(async () => api?.close());
       }
@@ -428,16 +452,31 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         async (signal) => {
           // Converged with every assigned variant serving its bundle and none regressed: whatever
           // went wrong before no longer holds, so the device stops reporting itself degraded.
-          if (lastError && targetServed(c)) lastError = '';
+          if (targetServed(c)) {
+            lastError = '';
+            // Retention once the target is served: nothing in flight needs the blobs it drops.
+            try {
+              const deleted = await serialized(() => c.retain(config.store.keepExtraBundles));
+              if (deleted.length > 0) log(`retention: deleted ${deleted.length} blobs`);
+            } catch (e) {
+              log(`retention failed: ${toBmfError(e).message}`);
+            }
+          }
           const waiters = idleWaiters;
           idleWaiters = [];
           for (const w of waiters) w();
           publishState();
           await new Promise<void>((resolve) => {
-            kick = resolve;
-            signal.addEventListener('abort', () => resolve(), { once: true });
+            const done = (): void => {
+              kicked = false;
+              wakeUp = undefined;
+              resolve();
+            };
+            if (kicked || signal.aborted) return done();
+            wakeUp = done;
+            signal.addEventListener('abort', done, { once: true });
             // Look again now and then even without news (e.g. a fetch that backed off).
-            void clock.sleep(30_000, signal).then(resolve, resolve);
+            void clock.sleep(30_000, signal).then(done, done);
           });
         },
         stop.signal,
