@@ -229,8 +229,11 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
 
   let rootDoc: Root | undefined;
 
+  let interruptPass: () => void = () => undefined;
   function adopt(a: Parameters<typeof targetOf>[0], digest: string): void {
     if (!ctx?.assign(targetOf(a))) return;
+    // Work in flight for the previous target (a fetch stalled on an abandoned bundle) stops now.
+    interruptPass();
     assignedDigest = digest;
     health = healthOf(a, config.healthMinRequests);
     service.setTraffic(trafficOf(a));
@@ -442,6 +445,9 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
           target: () => c.target(),
           executors: announceSteps(c.executors(), log),
           clock,
+          onPass: (interrupt) => {
+            interruptPass = interrupt;
+          },
           onError: (step, e) =>
             reportError(e, {
               step: step.kind,
