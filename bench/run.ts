@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   fleet: () => import('./fleet.js'),
   'fleet-agents': () => import('./fleet-agents.js'),
   telemetry: () => import('./telemetry.js'),
+  'chaos-agent': () => import('./chaos-agent.js'),
 };
 
 const name = process.argv[2];

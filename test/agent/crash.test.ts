@@ -1,59 +1,15 @@
 // kill -9 at every step boundary of an update and during chunk writes: on restart the agent must
 // serve the old or the new bundle, fully verified (it re-verifies from the store before loading),
 // never a mix, and then converge to the new one. Real child processes, a real broker.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import t from 'tap';
 import { agentConfig, waitFor } from './helpers/agent-env.js';
 import { startFakeController } from './helpers/fake-controller.js';
+import { exited, serving, spawnAgent } from './helpers/processes.js';
+import type { AgentChild as Child } from './helpers/processes.js';
 import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
 import type { TestBundle } from './helpers/trust.js';
-
-const ROOT = new URL('../../', import.meta.url);
-
-interface Child {
-  readonly proc: ChildProcess;
-  readonly lines: string[];
-  api: string | undefined;
-}
-
-function spawnAgent(configPath: string, onLine: (line: string, child: Child) => void): Child {
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'cli/entry.ts', 'agent', '--config', configPath, '--verbose'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const child: Child = { proc, lines: [], api: undefined };
-  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    child.lines.push(line);
-    const m = /api (http:\/\/\S+)/.exec(line);
-    if (m) child.api = m[1];
-    onLine(line, child);
-  });
-  return child;
-}
-
-async function serving(child: Child): Promise<string | undefined> {
-  if (!child.api) return undefined;
-  try {
-    const r = (await (await fetch(`${child.api}/v1/models`)).json()) as {
-      models: { bundleDigest: string }[];
-    };
-    return r.models[0]?.bundleDigest;
-  } catch {
-    return undefined;
-  }
-}
-
-function exited(child: Child): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.proc.exitCode !== null || child.proc.signalCode !== null) resolve();
-    else child.proc.once('exit', () => resolve());
-  });
-}
 
 // Where to kill: a line the agent prints (step boundaries), or 'chunks' (mid-transfer).
 const KILL_POINTS = [
