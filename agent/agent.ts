@@ -31,6 +31,7 @@ import type { HealthThresholds, ServeEvent, VariantName } from './serve/types.js
 import { createBlobStore } from './store/blob-store.js';
 import type { BlobStore } from './store/blob-store.js';
 import { createStateFile } from './store/state.js';
+import { removeOrphanedTempFiles } from './store/temp-files.js';
 import type { AgentState } from './store/state.js';
 import { acceptAssignment, healthOf, targetOf, trafficOf } from './sync/assignment.js';
 import { eventFromError, eventFromServe, wireVariant } from './sync/events.js';
@@ -148,7 +149,14 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   let health: HealthThresholds | undefined;
   let assignedDigest: string | undefined;
   let lastError = '';
-  let kick: () => void = () => undefined;
+  // News (an assignment, a serve event) wakes the reconcile loop; news that comes while it is
+  // not waiting (mid-pass, during retention) is kept, so the next wait ends at once.
+  let kicked = false;
+  let wakeUp: (() => void) | undefined;
+  const kick = (): void => {
+    kicked = true;
+    wakeUp?.();
+  };
   let idleWaiters: (() => void)[] = [];
 
   const now = (): number => clock.wallNow();
@@ -355,8 +363,11 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
 
   let rootDoc: Root | undefined;
 
+  let interruptPass: () => void = () => undefined;
   function adopt(a: Parameters<typeof targetOf>[0], digest: string): void {
     if (!ctx?.assign(targetOf(a))) return;
+    // Work in flight for the previous target (a fetch stalled on an abandoned bundle) stops now.
+    interruptPass();
     assignedDigest = digest;
     health = healthOf(a, config.healthMinRequests);
     service.setTraffic(trafficOf(a));
@@ -365,15 +376,19 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
 
   // Restored and live assignments run one at a time through takeAssignment, in arrival order,
   // and compare sequences there: whatever the order, the newest one is the target.
-  let assignments: Promise<void> = Promise.resolve();
+  // Retention runs on the same chain, so it never deletes an assignment being stored.
+  let assignments: Promise<unknown> = Promise.resolve();
+  function serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = assignments.then(work);
+    assignments = run.catch(() => undefined);
+    return run;
+  }
   function takeAssignment(
     bytes: Uint8Array,
     store: BlobStore,
     source: 'live' | 'restore',
   ): Promise<void> {
-    const run = assignments.then(() => orderedAssignment(bytes, store, source));
-    assignments = run.catch(() => undefined);
-    return run;
+    return serialized(() => orderedAssignment(bytes, store, source));
   }
 
   async function orderedAssignment(
@@ -454,6 +469,15 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
           hint: 'give a state directory this user can write: --state-dir DIR or stateDir in agent.json',
         });
       });
+      const orphans = await removeOrphanedTempFiles([
+        dir,
+        join(dir, 'blobs'),
+        join(dir, 'outbox', 'telemetry'),
+        join(dir, 'outbox', 'events'),
+      ]);
+      if (orphans.length > 0) {
+        log.info({ files: orphans.length }, `removed ${orphans.length} orphaned temp files`);
+      }
       const stateFile = createStateFile(dir);
       const initialState = await stateFile.load();
       const store = await createBlobStore(join(dir, 'blobs'));
@@ -556,7 +580,12 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       teardown.push(() => service.close());
       // 4. local API
       if (config.api.enabled) {
-        api = await createLocalApi({ service, registry: metrics.registry });
+        api = await createLocalApi({
+          service,
+          registry: metrics.registry,
+          bodyLimit: config.api.maxBodyBytes,
+          maxConcurrentBodies: config.api.maxConcurrentBodies,
+        });
         apiAddress = await api.listen({ host: config.api.host, port: config.api.port });
         teardown.push(async () => api?.close());
       }
@@ -567,6 +596,9 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
           target: () => c.target(),
           executors: announceSteps(logInstalls(c.executors()), (line) => log.debug(line)),
           clock,
+          onPass: (interrupt) => {
+            interruptPass = interrupt;
+          },
           onError: (step, e) =>
             reportError(e, {
               step: step.kind,
@@ -577,13 +609,30 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         async (signal) => {
           // Converged with every assigned variant serving its bundle and none regressed: whatever
           // went wrong before no longer holds, so the device stops reporting itself degraded.
-          if (lastError && targetServed(c)) lastError = '';
+          if (targetServed(c)) {
+            lastError = '';
+            // Retention once the target is served: nothing in flight needs the blobs it drops.
+            try {
+              const deleted = await serialized(() => c.retain(config.store.keepExtraBundles));
+              if (deleted.length > 0) {
+                log.info({ blobs: deleted.length }, `retention: deleted ${deleted.length} blobs`);
+              }
+            } catch (e) {
+              const err = toBmfError(e);
+              log.warn({ code: err.code }, `retention failed: ${err.message}`);
+            }
+          }
           const waiters = idleWaiters;
           idleWaiters = [];
           for (const w of waiters) w();
           publishState();
-          // Look again now and then even without news (e.g. a fetch that backed off).
-          await waitForKick(clock, 30_000, signal, (wake) => (kick = wake));
+          // A kick while a pass ran is not lost (kicked); the wait removes its listeners.
+          if (!kicked && !signal.aborted) {
+            // Look again now and then even without news (e.g. a fetch that backed off).
+            await waitForKick(clock, 30_000, signal, (wake) => (wakeUp = wake));
+          }
+          kicked = false;
+          wakeUp = undefined;
         },
         stop.signal,
       );

@@ -41,6 +41,17 @@ export const AgentConfigSchema = Type.Object(
         enabled: Type.Boolean({ default: true }),
         host: Type.String({ default: '127.0.0.1' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8470 }),
+        /** Largest request body (image or JSON); larger ones get 413 BMF_ERR_BODY_TOO_LARGE. */
+        maxBodyBytes: Type.Integer({
+          minimum: 1024,
+          maximum: 256 * 1024 * 1024,
+          default: 16 << 20,
+        }),
+        /**
+         * Request bodies read at once; more get 503 BMF_ERR_AGENT_BUSY before a byte is read, so
+         * bodies hold at most maxBodyBytes x maxConcurrentBodies of memory.
+         */
+        maxConcurrentBodies: Type.Integer({ minimum: 1, maximum: 1024, default: 4 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -71,6 +82,16 @@ export const AgentConfigSchema = Type.Object(
             { additionalProperties: false },
           ),
         ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    store: Type.Object(
+      {
+        /**
+         * Bundles kept beyond the active ones, the last-known-good ones and the current target:
+         * the most recently served others, newest first. Blobs of every other bundle are deleted.
+         */
+        keepExtraBundles: Type.Integer({ minimum: 0, default: 1 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   bmrt: () => import('./bmrt.js'),
   detect: () => import('./detect.js'),
   chaos: () => import('./chaos.js'),
+  'chaos-agent': () => import('./chaos-agent.js'),
 };
 
 const name = process.argv[2];

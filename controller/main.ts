@@ -143,10 +143,12 @@ export function promotionRollout(
   id: string,
   bundle: string,
   deviceIds: readonly string[],
+  allowDowngrade = false,
 ): RolloutSpec {
   return {
     id,
     bundle,
+    ...(allowDowngrade && { allowDowngrade: true }),
     groups: splitGroups(deviceIds, [{ percent: 25 }, { percent: 75 }]),
     successThresholdPct: 100,
     afterGroup: 'continue',
@@ -432,9 +434,9 @@ export async function startController(
       devices: () => devices.list().map((d) => ({ id: d.id, chip: d.chip, tags: d.tags })),
       assign: (id, request) => assignments.assign(id, request),
       telemetry,
-      createRollout: async ({ bundle, deviceIds, reason }) => {
+      createRollout: async ({ bundle, deviceIds, reason, allowDowngrade }) => {
         const id = `promote-${clock.now().toString(36)}`;
-        await executor.create(promotionRollout(id, bundle, deviceIds));
+        await executor.create(promotionRollout(id, bundle, deviceIds, allowDowngrade === true));
         log.info({ rollout: id, bundle }, reason);
         return id;
       },

@@ -17,6 +17,8 @@ export interface LocalApiOptions {
   readonly registry: Registry;
   /** Largest image or JSON body accepted. */
   readonly bodyLimit?: number;
+  /** Request bodies being read at once; more are refused with 503 before reading (default 4). */
+  readonly maxConcurrentBodies?: number;
   /** Extra readiness condition (e.g. the first reconcile finished). */
   readonly isReady?: () => boolean;
 }
@@ -49,6 +51,25 @@ export async function createLocalApi(options: LocalApiOptions): Promise<FastifyI
   for (const type of ['application/octet-stream', /^image\//]) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   }
+  // Bodies are buffered whole, so their number in flight bounds the memory they take: a request
+  // with a body above the limit is refused before its body is read. Its slot is freed when the
+  // response is sent or the client goes away.
+  const maxBodies = options.maxConcurrentBodies ?? 4;
+  let bodies = 0;
+  const holding = new WeakSet<object>();
+  const release = (req: object): void => {
+    if (holding.delete(req)) bodies -= 1;
+  };
+  app.addHook('onRequest', async (req) => {
+    const length = Number(req.headers['content-length'] ?? 0);
+    const hasBody = length > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody) return;
+    if (bodies >= maxBodies) throw bmfError('BMF_ERR_AGENT_BUSY', { limit: maxBodies });
+    bodies += 1;
+    holding.add(req);
+  });
+  app.addHook('onResponse', async (req) => release(req));
+  app.addHook('onRequestAbort', async (req) => release(req));
   app.setErrorHandler((error, _req, reply) => {
     const { status, body } = toHttpError(error);
     void reply.code(status).send(body);

@@ -29,6 +29,8 @@ export const AgentStateSchema = Type.Object(
      * Bundle digest -> the blob holding its signed manifest envelope (the bundle digest covers
      * only the signed part, so it names no blob). Absent for bundles whose blob is the digest.
      */
+    /** Bundles served most recently, newest first (retention keeps a configured number). */
+    recentBundles: Type.Optional(Type.Array(Digest, { maxItems: 64 })),
     manifestBlobs: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9a-f]{64}$' }), Digest)),
   },
   { additionalProperties: false },

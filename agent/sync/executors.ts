@@ -224,6 +224,54 @@ export class SyncContext {
     });
   }
 
+  /**
+   * Retention: keeps the blobs of the active bundles, the last-known-good ones, the current
+   * target, and the `keepExtra` most recently served others (with each one's manifest blob and
+   * files) and the persisted assignment; deletes every other blob. Does nothing while a kept
+   * bundle's manifest is unknown (its files cannot be named yet). Returns the deleted digests.
+   */
+  async retain(keepExtra: number): Promise<string[]> {
+    const st = this.state;
+    const variants = this.o.service.variants;
+    const keep = new Set<string>([
+      ...Object.values(st.active),
+      ...Object.values(st.lastKnownGood),
+      ...(this.assigned?.variants.map((v) => v.bundleDigest) ?? []),
+    ]);
+    for (const name of ['A', 'B'] as const) {
+      const serving = variants.slot(name)?.current()?.spec.bundleDigest;
+      const lkg = variants.lastKnownGood(name)?.bundleDigest;
+      if (serving) keep.add(serving);
+      if (lkg) keep.add(lkg);
+    }
+    for (const d of (st.recentBundles ?? []).filter((x) => !keep.has(x)).slice(0, keepExtra))
+      keep.add(d);
+    const blobs = new Set<string>(st.assignment ? [st.assignment] : []);
+    for (const bundle of keep) {
+      const m = this.manifests.get(bundle);
+      if (!m) return [];
+      blobs.add(this.manifestBlobOf(bundle).digest);
+      for (const f of m.files) blobs.add(f.sha256);
+    }
+    const deleted: string[] = [];
+    for (const digest of await this.o.store.list()) {
+      if (blobs.has(digest)) continue;
+      await this.o.store.remove(digest);
+      deleted.push(digest);
+    }
+    const forgotten = Object.keys(st.manifestBlobs ?? {}).filter((d) => !keep.has(d));
+    if (forgotten.length > 0) {
+      await this.update((s) => {
+        const manifestBlobs = { ...s.manifestBlobs };
+        for (const d of forgotten) delete manifestBlobs[d];
+        return { ...s, manifestBlobs };
+      });
+    }
+    for (const d of [...this.manifests.keys()]) if (!keep.has(d)) this.manifests.delete(d);
+    for (const d of [...this.specs.keys()]) if (!keep.has(d)) this.specs.delete(d);
+    return deleted;
+  }
+
   private async guard<T>(bundleDigest: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -265,6 +313,10 @@ export class SyncContext {
           ...st,
           installedSequence: Math.max(st.installedSequence, s.sequence),
           active: { ...st.active, [s.variant]: s.bundleDigest },
+          recentBundles: [
+            s.bundleDigest,
+            ...(st.recentBundles ?? []).filter((d) => d !== s.bundleDigest),
+          ].slice(0, 64),
           lastKnownGood: health
             ? st.lastKnownGood
             : { ...st.lastKnownGood, [s.variant]: s.bundleDigest },

@@ -103,6 +103,8 @@ export function createBlobFetcher(options: BlobFetcherOptions): BlobFetcher {
   const transfers = new Map<string, Transfer>();
 
   async function waitFor(t: Transfer, signal: AbortSignal): Promise<boolean> {
+    // Aborted before the wait began (during a publish): no 'abort' event would come.
+    signal.throwIfAborted();
     const stop = new AbortController();
     const onAbort = (): void => stop.abort();
     signal.addEventListener('abort', onAbort, { once: true });

@@ -1,7 +1,7 @@
 // The thin shell around planSteps: gather facts, plan, run every step through the executor of its
 // kind, look again; on failure wait (exponential backoff with jitter, injected clock) and retry.
 // The executor record is keyed by step kind, so the compiler proves every kind has an executor.
-import { toBmfError } from '../../shared/errors.js';
+import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { BmfError } from '../../shared/errors.js';
 import type { Clock } from '../clock.js';
 import { DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
@@ -27,6 +27,11 @@ export interface ReconcileDeps {
   readonly onError?: (step: Step, error: BmfError) => void;
   /** Safety bound on passes per `reconcileOnce` (a plan that never converges is a bug). */
   readonly maxPasses?: number;
+  /**
+   * Handed, for every pass, a function that aborts that pass (a new target made its work moot,
+   * e.g. a stalled fetch for an abandoned bundle): the loop then plans again at once.
+   */
+  readonly onPass?: (interrupt: () => void) => void;
 }
 
 export function runStep(executors: Executors, step: Step, signal: AbortSignal): Promise<void> {
@@ -48,7 +53,7 @@ export async function reconcileOnce(deps: ReconcileDeps, signal: AbortSignal): P
         executed += 1;
       } catch (e) {
         const err = toBmfError(e);
-        deps.onError?.(step, err);
+        if (!signal.aborted) deps.onError?.(step, err);
         throw err;
       }
     }
@@ -65,14 +70,28 @@ export async function reconcileLoop(
   const random = deps.random ?? Math.random;
   let attempt = 0;
   while (!signal.aborted) {
+    const pass = new AbortController();
+    const stop = (): void => pass.abort(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    let interrupted = false;
+    deps.onPass?.(() => {
+      interrupted = true;
+      pass.abort(bmfError('BMF_ERR_ABORTED', { reason: 'the target changed' }));
+    });
     try {
-      await reconcileOnce(deps, signal);
+      await reconcileOnce(deps, pass.signal);
       attempt = 0;
       await wake(signal);
     } catch {
       if (signal.aborted) return;
+      if (interrupted) {
+        attempt = 0;
+        continue;
+      }
       const delay = backoffDelay(deps.backoff ?? DEFAULT_BACKOFF, attempt++, random());
       await deps.clock.sleep(delay, signal).catch(() => undefined);
+    } finally {
+      signal.removeEventListener('abort', stop);
     }
   }
 }

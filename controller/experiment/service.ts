@@ -57,6 +57,8 @@ export interface ExperimentServiceDeps {
     bundle: string;
     deviceIds: readonly string[];
     reason: string;
+    /** Promoting arm A takes arm B's devices back to A: a downgrade when A's sequence is lower. */
+    allowDowngrade?: boolean;
   }) => Promise<string>;
   /** Bucket width of "sample size over time" (default 1 minute, the telemetry rollup). */
   readonly timelineBucketMs?: number;
@@ -324,6 +326,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
         bundle,
         deviceIds: fresh.devices,
         reason: `experiment ${id}: promote ${winner}`,
+        ...(winner === 'A' && { allowDowngrade: true }),
       });
       const next: ExperimentState = {
         ...fresh,

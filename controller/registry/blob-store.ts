@@ -7,6 +7,7 @@ import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bmfError, isBmfError } from '../../shared/errors.js';
 import { fsyncDir, tempPathFor } from '../../shared/fs/atomic.js';
+import { openRegularFile } from '../../shared/fs/regular.js';
 import { READ_CHUNK_BYTES } from '../../shared/trust/file.js';
 import { isHexDigest } from '../../shared/wire/ids.js';
 
@@ -43,7 +44,7 @@ export async function importBlob(
   const hash = createHash('sha256');
   let size = 0;
   try {
-    const src = await open(source, 'r');
+    const src = await openRegularFile(source);
     const dst = await open(tmp, 'wx', 0o644);
     try {
       const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);

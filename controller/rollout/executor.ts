@@ -54,7 +54,11 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
   let poked: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
 
-  async function act(rolloutId: string, actions: readonly RolloutAction[]): Promise<void> {
+  async function act(
+    rolloutId: string,
+    actions: readonly RolloutAction[],
+    allowDowngrade = false,
+  ): Promise<void> {
     const assigns: Extract<RolloutAction, { kind: 'assign' }>[] = [];
     for (const a of actions) {
       if (a.kind === 'assign') assigns.push(a);
@@ -67,7 +71,7 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     const worker = async (): Promise<void> => {
       for (let a = assigns[at++]; a; a = assigns[at++])
         await deps.assign(a.deviceId, a.bundle, `rollout ${rolloutId}: ${a.reason}`, {
-          allowDowngrade: a.reason === 'rollback',
+          allowDowngrade: allowDowngrade || a.reason === 'rollback',
         });
     };
     await Promise.all(Array.from({ length: Math.min(ASSIGN_CONCURRENCY, assigns.length) }, worker));
@@ -119,7 +123,7 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     });
     if (result.state === state) return;
     persist(spec.id, result.state, result.actions);
-    await act(spec.id, result.actions);
+    await act(spec.id, result.actions, spec.allowDowngrade === true);
   }
 
   async function tick(): Promise<void> {
@@ -160,7 +164,7 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
       }
       const result = applyCommand(command, state, clock.now());
       persist(id, result.state, result.actions);
-      await act(id, result.actions);
+      await act(id, result.actions, rollouts.require(id).spec.allowDowngrade === true);
       await serialTick();
       return rollouts.require(id).state;
     },

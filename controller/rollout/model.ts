@@ -45,6 +45,12 @@ export interface RolloutSpec {
   readonly maxRetries: number;
   readonly maxStartsPerMinute: number;
   readonly healthGate?: HealthGate;
+  /**
+   * Every assignment of this rollout carries the signed downgrade permission (a promotion that
+   * takes devices back to a bundle of a lower sequence, e.g. an experiment's arm A). Rollback
+   * actions carry it regardless.
+   */
+  readonly allowDowngrade?: boolean;
 }
 
 export type RolloutStatus =

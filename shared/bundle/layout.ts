@@ -2,9 +2,9 @@
 //   DIR/manifest.json          the unsigned manifest (output of `bundle build`)
 //   DIR/manifest.signed.json   the signed envelope { signed: manifest, signatures } (`bundle sign`)
 //   DIR/blobs/<sha256>         every file, content-addressed by its sha256
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bmfError } from '../errors.js';
+import { bmfError, isBmfError } from '../errors.js';
+import { openRegularFile } from '../fs/regular.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const SIGNED_MANIFEST_FILE = 'manifest.signed.json';
@@ -18,8 +18,9 @@ export const blobPath = (dir: string, sha256: string): string => join(dir, BLOBS
 export async function readJsonLimited(path: string, limit = MAX_MANIFEST_BYTES): Promise<unknown> {
   let fd;
   try {
-    fd = await open(path, 'r');
+    fd = await openRegularFile(path);
   } catch (e) {
+    if (isBmfError(e)) throw e;
     throw bmfError('BMF_ERR_BUNDLE_FILE_MISSING', { path }, { cause: e });
   }
   let text: string;

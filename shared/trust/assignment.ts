@@ -4,14 +4,15 @@
 // Unknown top-level fields are accepted (and covered by the signature) so a newer controller can
 // add optional fields without breaking older agents; everything known is typed and bounded.
 import { Type, type Static } from '@sinclair/typebox';
+import { MAX_MANIFEST_BYTES } from '../bundle/layout.js';
 import { bmfError } from '../errors.js';
 import { deepFreeze } from '../config/load.js';
 import { assertSchema, ISO_TIME_PATTERN, isoToMs, SHA256_HEX_PATTERN } from './validate.js';
 
 const Strict = { additionalProperties: false } as const;
 
-/** Upper bound on a signed bundle manifest blob (a few KB in practice). */
-export const MAX_MANIFEST_BYTES = 1 << 20;
+/** Upper bound on a signed bundle manifest blob (a few KB in practice), as for bundle dirs. */
+export { MAX_MANIFEST_BYTES };
 
 export const AssignmentVariantSchema = Type.Object(
   {

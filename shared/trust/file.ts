@@ -2,8 +2,8 @@
 // (TUF "endless data" attack: a mirror that keeps sending bytes must not fill the disk or hang the
 // device). Slow transfers are cut by the caller's AbortSignal (e.g. AbortSignal.timeout(ms)).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import { bmfError } from '../errors.js';
+import { bmfError, isBmfError } from '../errors.js';
+import { openRegularFile } from '../fs/regular.js';
 
 export interface ExpectedFile {
   readonly sha256: string;
@@ -43,8 +43,9 @@ async function verifyPath(path: string, expected: ExpectedFile, opts: VerifyFile
   let total = 0;
   let fd;
   try {
-    fd = await open(path, 'r');
+    fd = await openRegularFile(path, label);
   } catch (e) {
+    if (isBmfError(e)) throw e;
     throw bmfError('BMF_ERR_BUNDLE_FILE_MISSING', { path: label }, { cause: e });
   }
   try {

@@ -1,76 +1,15 @@
 // kill -9 at every step boundary of an update and during chunk writes: on restart the agent must
 // serve the old or the new bundle, fully verified (it re-verifies from the store before loading),
 // never a mix, and then converge to the new one. Real child processes, a real broker.
-import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import t from 'tap';
-import type { Test } from 'tap';
-import { exitOf, spawnForTest } from '../helpers/processes.js';
 import { agentConfig, waitFor } from './helpers/agent-env.js';
 import { startFakeController } from './helpers/fake-controller.js';
+import { exited, serving, spawnAgent } from './helpers/processes.js';
+import type { AgentChild as Child } from './helpers/processes.js';
 import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
 import type { TestBundle } from './helpers/trust.js';
-
-const ROOT = new URL('../../', import.meta.url);
-
-interface Child {
-  readonly proc: ChildProcess;
-  readonly lines: string[];
-  api: string | undefined;
-}
-
-// Each agent is ended by the test's teardown whatever happens (its whole process group), so a
-// failed or timed-out run leaves no agent behind.
-function spawnAgent(
-  t: Test,
-  configPath: string,
-  onLine: (line: string, child: Child) => void,
-): Child {
-  const proc = spawnForTest(
-    t,
-    process.execPath,
-    ['--import', 'tsx', 'cli/entry.ts', 'agent', '--config', configPath, '--verbose'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const child: Child = { proc, lines: [], api: undefined };
-  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    child.lines.push(line);
-    const m = /api (http:\/\/\S+)/.exec(line);
-    if (m) child.api = m[1];
-    onLine(line, child);
-  });
-  // The log (JSON lines on stderr, `--verbose` for the step lines): each message as a line.
-  createInterface({ input: proc.stderr as NodeJS.ReadableStream }).on('line', (line) => {
-    let msg: string;
-    try {
-      msg = (JSON.parse(line) as { msg: string }).msg;
-    } catch {
-      process.stderr.write(`${line}\n`);
-      return;
-    }
-    child.lines.push(msg);
-    onLine(msg, child);
-  });
-  return child;
-}
-
-async function serving(child: Child): Promise<string | undefined> {
-  if (!child.api) return undefined;
-  try {
-    // Bounded: a request to an agent being killed must not hang the wait that polls it.
-    const res = await fetch(`${child.api}/v1/models`, { signal: AbortSignal.timeout(5_000) });
-    const r = (await res.json()) as {
-      models: { bundleDigest: string }[];
-    };
-    return r.models[0]?.bundleDigest;
-  } catch {
-    return undefined;
-  }
-}
-
-const exited = (child: Child): Promise<void> => exitOf(child.proc);
 
 interface StateFile {
   active: { A?: string };

@@ -26,6 +26,8 @@ export interface FakeController {
   readonly telemetry: Uint8Array[];
   readonly events: { code: string; message: string }[];
   readonly states: { status: string; active: { variant: string; bundleDigest: string }[] }[];
+  /** Requests for `digest` go unanswered (a stalled transfer). */
+  ignore(digest: string): void;
   /** Offers of `digest` declare `size` bytes (and a chunk table to match) instead of the truth. */
   offerSize(digest: string, size: number): void;
   /** Corrupt the next send of chunk `index` of `digest` once. */
@@ -62,6 +64,7 @@ export async function startFakeController(
   const blobs = new Map<string, Uint8Array>();
   const tampered = new Set<string>();
   const offerSizes = new Map<string, number>();
+  const ignored = new Set<string>();
   const chunkRequests: FakeController['chunkRequests'] = [];
   const telemetry: Uint8Array[] = [];
   const events: FakeController['events'] = [];
@@ -93,6 +96,7 @@ export async function startFakeController(
     const req = decodeMessage('BlobChunkRequest', payload);
     const blob = blobs.get(req.digest);
     const deviceId = t.deviceId;
+    if (ignored.has(req.digest)) return;
     const lie = offerSizes.get(req.digest);
     if (req.wantOffer && lie !== undefined) {
       const size = lie;
@@ -173,6 +177,7 @@ export async function startFakeController(
     states,
     tamperOnce: (digest, index) => void tampered.add(`${digest}:${index}`),
     offerSize: (digest, size) => void offerSizes.set(digest, size),
+    ignore: (digest) => void ignored.add(digest),
     async assign(deviceId, envelope, opts = {}) {
       await client.publishAsync(
         deviceTopic('assignment', deviceId),

@@ -120,3 +120,11 @@ t.test('a rollout rollback assigns the previous bundle with downgrade allowed', 
     `rollback to the previous bundle allows the downgrade: ${h.assigned.join(', ')}`,
   );
 });
+
+t.test('a rollout created with allowDowngrade (a promotion back to A) carries it', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'bmf-rollout-')), 'c.db');
+  const h = harness(path, new Map<string, string>(), { t: 1000 });
+  t.teardown(() => h.db.close());
+  await h.executor.create({ ...spec, id: 'r-down', allowDowngrade: true });
+  t.same(h.assigned, ['d1=b-new (downgrade allowed)']);
+});
