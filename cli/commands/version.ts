@@ -4,7 +4,10 @@ import type { CommandRun } from '../main.js';
 
 export const USAGE = 'usage: bmfleet version   (or bmfleet --version, bmfleet -V)';
 
-/** The package version; the source tree and dist/ sit at different depths under the root. */
+/**
+ * The package version; the source tree and dist/ sit at different depths under the root, and the
+ * board package (cross/build.ts) names itself bmfleet-agent.
+ */
 export function packageVersion(): string {
   for (const rel of ['../../package.json', '../../../package.json']) {
     try {
@@ -12,7 +15,8 @@ export function packageVersion(): string {
         name?: string;
         version?: string;
       };
-      if (pkg.name === 'bmfleet' && pkg.version) return pkg.version;
+      if ((pkg.name === 'bmfleet' || pkg.name === 'bmfleet-agent') && pkg.version)
+        return pkg.version;
     } catch {
       // not at this depth
     }
