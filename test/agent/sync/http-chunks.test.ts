@@ -151,7 +151,7 @@ t.test('agent fetch over HTTP Range', async (t) => {
     server.maxInFlight = 0;
     server.alter = undefined;
     // A chunk re-sent for the previous case must not count for this one.
-    await waitFor('chunks already sent delivered', () => mqttReceived === mqttChunks());
+    await waitFor('chunks already sent delivered', () => mqttReceived >= mqttChunks());
     mqttIndices.clear();
     return { store, partialDir, fetcher, bad, logs, mqttBefore: mqttChunks() };
   }
