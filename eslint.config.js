@@ -2,7 +2,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tap/**', 'examples/**/*.py'] },
+  {
+    ignores: [
+      'dist/**',
+      'build/**',
+      'native/build/**',
+      'node_modules/**',
+      '.tap/**',
+      'examples/**/*.py',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
