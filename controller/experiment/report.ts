@@ -282,15 +282,16 @@ ${cdfChart(a)}${accuracyChart(a)}${sampleChart(a)}${groupChart(a)}
 /** Plain-text table for `bmfleet experiment report`. */
 export function renderExperimentTable(a: Analysis): string {
   const rows = [
+    // Upper case, as every CLI table's header.
     [
-      'metric',
-      'tested over',
-      'n A',
-      'n B',
-      'B - A [interval]',
-      'p (always-valid)',
-      'verdict',
-      'latency from',
+      'METRIC',
+      'TESTED OVER',
+      'N A',
+      'N B',
+      'B - A [INTERVAL]',
+      'P (ALWAYS-VALID)',
+      'VERDICT',
+      'LATENCY FROM',
     ],
   ];
   for (const m of a.metrics) {

@@ -160,7 +160,7 @@ t.test('every metric row names its unit of analysis and the n it used', async (t
   };
   // Traffic split: requests, n = requests per arm (8 devices x 200).
   const traffic = render(analyzeExperiment({ spec, state, now: 1, arms: arms(model) }));
-  t.match(traffic.text, /^metric +tested over +n A +n B /m);
+  t.match(traffic.text, /^METRIC +TESTED OVER +N A +N B /m);
   t.match(traffic.html, '<th>tested over</th><th>n A</th><th>n B</th>');
   for (const m of traffic.json.metrics) {
     t.equal(m.unitOfAnalysis, 'requests', `${m.label}: JSON unit`);
