@@ -5,18 +5,10 @@
 // true class high and one confusable class moderate); every other score is background drawn from
 // a heavy-tailed logit, sigmoid(mu + sigma * StudentT(3)), so most are ~1e-4 and a few stray
 // ones cross the threshold, as in real outputs. Seeded, so every run decodes the same tensors.
+import { seededRandom } from '../controller/compile/test-inputs.js';
 
-/** mulberry32. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the project's seeded generator. */
+export const prng = seededRandom;
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());

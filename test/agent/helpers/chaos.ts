@@ -13,6 +13,7 @@ import { killHard, serving, spawnAgent } from './processes.js';
 import type { AgentChild } from './processes.js';
 import { makeAssignment, makeBundle, testKeys } from './trust.js';
 import type { TestBundle } from './trust.js';
+import { seededRandom } from '../../../controller/compile/test-inputs.js';
 
 export type KillMoment = 'fetch' | 'verify' | 'install' | 'swap' | 'restore' | 'down';
 const MOMENTS: readonly KillMoment[] = ['fetch', 'verify', 'install', 'swap', 'restore', 'down'];
@@ -31,18 +32,6 @@ export interface ChaosResult {
   readonly served: { old: number; new: number; other: number };
   readonly lostAssignments: number;
   readonly byMoment: Record<KillMoment, number>;
-}
-
-/** mulberry32: small, seeded, reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export async function runAgentChaos(opts: {
