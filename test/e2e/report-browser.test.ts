@@ -4,13 +4,14 @@
 // the page is self-contained (no request but the page itself, no console errors), that a
 // screenshot is a real picture, and that the charts fit a phone-width viewport.
 import t from 'tap';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import sharp from 'sharp';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from '../helpers/browser.js';
 import { bmfError } from '../../shared/errors.js';
 import { installErrorHandling } from '../../controller/api/errors.js';
 import { experimentRoutes } from '../../controller/experiment/routes.js';
@@ -27,19 +28,6 @@ import {
   DIGEST_A,
   DIGEST_B,
 } from '../controller/experiment/helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-// Flags for a quiet, offline, sandbox-less headless run (CI containers have no user namespaces).
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface Scenario {
   why: string;
@@ -168,9 +156,7 @@ async function pictureOf(png: Buffer, colours: readonly string[]) {
   };
 }
 
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is absent (Debian package "chromium"); the browser test needs a real Chromium`;
+const skip = chromiumSkip();
 if (skip) console.log(`# skipping report-browser: ${skip}`);
 
 t.test('experiment report in Chromium', { skip }, async (t) => {
@@ -190,11 +176,7 @@ t.test('experiment report in Chromium', { skip }, async (t) => {
   mkdirSync(outDir, { recursive: true });
   if (!keep) t.teardown(() => rmSync(outDir, { recursive: true, force: true }));
 
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    timeout: 20_000,
-  });
+  const browser: Browser = await launchChromium();
   t.teardown(() => browser.close());
 
   t.test('served as HTML over HTTP; an unknown experiment is a typed 404', async (t) => {
