@@ -17,6 +17,7 @@ import { attachEmbeddedLink } from '../controller/broker/embedded-link.js';
 import type { ControllerLink } from '../controller/broker/link.js';
 import { createCounters, openDatabase } from '../controller/store/db.js';
 import { createTelemetryService } from '../controller/telemetry/service.js';
+import { createSystemClock } from '../shared/clock.js';
 import type { PublisherStep } from './telemetry-publisher.js';
 
 const DEVICES = Number(process.env.BMF_BENCH_DEVICES ?? 100);
@@ -167,7 +168,7 @@ export async function run(): Promise<void> {
     const service = createTelemetryService({
       db,
       counters: createCounters(db),
-      clock: { now: () => Date.now() },
+      clock: createSystemClock(),
     });
     let link: ControllerLink | undefined;
 

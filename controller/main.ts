@@ -10,6 +10,7 @@ import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { createSystemClock, runEvery, type Clock } from '../shared/clock.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { bmfError, isBmfError, type BmfError } from '../shared/errors.js';
 import { writeFileAtomic } from '../shared/fs/atomic.js';
@@ -39,10 +40,6 @@ import { createExperimentService } from './experiment/service.js';
 import { experimentRoutes } from './experiment/routes.js';
 import type { RolloutSpec } from './rollout/model.js';
 import { splitGroups } from './rollout/plan.js';
-
-export interface Clock {
-  now(): number;
-}
 
 export interface StartOptions {
   readonly clock?: Clock;
@@ -169,7 +166,7 @@ export async function startController(
   config: ControllerConfig,
   options: StartOptions = {},
 ): Promise<ControllerHandle> {
-  const clock = options.clock ?? { now: () => Date.now() };
+  const clock = options.clock ?? createSystemClock();
   const log = options.logger ?? createLogger({ program: 'controller', level: config.logLevel });
   const paths = controllerPaths(config);
   const stack: { name: string; stop: () => Promise<void> | void }[] = [];
@@ -193,7 +190,7 @@ export async function startController(
 
     // 1. store
     const db = openDatabase(paths.database);
-    const devices = createDeviceRepo(db);
+    const devices = createDeviceRepo(db, { clock });
     stack.push({
       name: 'store',
       stop: () => {
@@ -202,14 +199,14 @@ export async function startController(
       },
     });
     const counters = createCounters(db);
-    const refusals = createRefusalCounter({ db, counters });
+    const refusals = createRefusalCounter({ db, counters, clock });
     stack.push({ name: 'refusal counters', stop: () => refusals.close() });
     const rollouts = createRolloutRepo(db);
     devices.markAllOffline();
 
     // 2. keys
     const keys = createKeystore(paths.keysDir);
-    await ensureKeys(keys, new Date(clock.now()), log);
+    await ensureKeys(keys, new Date(clock.wallNow()), log);
     const rootJson = await keys.readRootJson();
 
     // 3. broker (embedded aedes, or a connection to an external one)
@@ -340,15 +337,11 @@ export async function startController(
       },
     });
     tracker.pruneEvents();
-    const eventPrune = setInterval(() => {
-      try {
-        tracker.pruneEvents();
-      } catch (e) {
-        log.error({ err: e }, 'event retention failed');
-      }
-    }, 10 * 60_000);
-    eventPrune.unref();
-    stack.push({ name: 'event retention', stop: () => clearInterval(eventPrune) });
+    const eventPrune = runEvery(clock, 10 * 60_000, () => tracker.pruneEvents(), {
+      keepAlive: false,
+      onError: (e) => log.error({ err: e }, 'event retention failed'),
+    });
+    stack.push({ name: 'event retention', stop: () => eventPrune.cancel() });
     tracker.attach(gate);
     onPresence = (id, online) => tracker.setConnected(id, online);
 
@@ -435,7 +428,7 @@ export async function startController(
       assign: (id, request) => assignments.assign(id, request),
       telemetry,
       createRollout: async ({ bundle, deviceIds, reason, allowDowngrade }) => {
-        const id = `promote-${clock.now().toString(36)}`;
+        const id = `promote-${clock.wallNow().toString(36)}`;
         await executor.create(promotionRollout(id, bundle, deviceIds, allowDowngrade === true));
         log.info({ rollout: id, bundle }, reason);
         return id;

@@ -2,14 +2,11 @@
 // API depends on these shapes, not on how the registry, distribution or telemetry parts are
 // built, so each part can be tested and replaced on its own.
 import type { FastifyInstance } from 'fastify';
+import type { WallClock } from '../../shared/clock.js';
 import type { RolloutCommand } from '../rollout/plan.js';
 import type { GroupHealth, RolloutSpec, RolloutState } from '../rollout/model.js';
 import type { DeviceRepo } from '../store/devices.js';
 import type { RolloutRepo } from '../store/rollouts.js';
-
-export interface Clock {
-  now(): number;
-}
 
 /** A bundle as the registry lists it. */
 export interface BundleInfo {
@@ -87,7 +84,7 @@ export interface AgentConfigFactory {
 }
 
 export interface ApiServices {
-  readonly clock: Clock;
+  readonly clock: WallClock;
   readonly devices: DeviceRepo;
   readonly registry: RegistryApi;
   readonly assignments: AssignmentApi;

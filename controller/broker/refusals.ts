@@ -6,6 +6,7 @@
 // bmfleet_messages_refused_total{source, reason}, persisted plus not yet written, so the figures
 // survive restarts.
 import { Counter, Registry } from 'prom-client';
+import { createSystemClock, runEvery, type Clock } from '../../shared/clock.js';
 import type { Counters, Db } from '../store/db.js';
 
 export type RefusalSource = 'broker' | 'link' | 'events';
@@ -21,6 +22,7 @@ export function createRefusalCounter(opts: {
   readonly counters: Counters;
   /** 0 disables the timer (call flush()). */
   readonly flushIntervalMs?: number;
+  readonly clock?: Pick<Clock, 'sleep'>;
 }) {
   let unflushed = new Map<string, number>();
   const flushAll = opts.db.transaction((entries: [string, number][]) => {
@@ -55,8 +57,10 @@ export function createRefusalCounter(opts: {
     },
   });
   const ms = opts.flushIntervalMs ?? 1000;
-  const timer = ms > 0 ? setInterval(() => flush(), ms) : undefined;
-  timer?.unref();
+  const timer =
+    ms > 0
+      ? runEvery(opts.clock ?? createSystemClock(), ms, () => flush(), { keepAlive: false })
+      : undefined;
   return {
     count(source: RefusalSource, reason: string, n = 1): void {
       const name = `${PREFIX[source]}${reason}`;
@@ -65,7 +69,7 @@ export function createRefusalCounter(opts: {
     flush,
     render: () => registry.metrics(),
     close(): void {
-      if (timer) clearInterval(timer);
+      timer?.cancel();
       flush();
     },
   };

@@ -3,6 +3,7 @@
 // its topic (a device cannot speak for another even on a broker without our ACLs), and must
 // come from a registered device; anything else is counted and dropped, never thrown at the link.
 import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
+import type { WallClock } from '../../shared/clock.js';
 import { decodeMessage } from '../../shared/wire/codec.js';
 import type {
   Ack,
@@ -42,7 +43,7 @@ export interface LinkLike {
 export interface DeviceTrackerOptions {
   readonly devices: DeviceRepo;
   readonly db: Db;
-  readonly clock: { now(): number };
+  readonly clock: WallClock;
   readonly onDropped?: (kind: string, err: BmfError) => void;
   readonly onAck?: (deviceId: string, ack: Ack) => void;
   /** A device reported its state or an event (what rollouts watch). */
@@ -122,7 +123,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
 
   /** Device-sent events and acks pass the device's bucket; false when rate-limited. */
   function admit(deviceId: string): boolean {
-    if (buckets.take(deviceId, clock.now())) return true;
+    if (buckets.take(deviceId, clock.wallNow())) return true;
     opts.onRateLimited?.(
       deviceId,
       bmfError('BMF_ERR_EVENT_RATE_LIMITED', {
@@ -159,7 +160,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
       const hello = decode('DeviceHello', id, p);
       const registered = devices.require(id);
       hellos.set(id, hello);
-      devices.setPresence(id, opts.connected?.(id) ?? true, clock.now());
+      devices.setPresence(id, opts.connected?.(id) ?? true, clock.wallNow());
       if (hello.chip !== registered.chip) {
         recordEvent(
           id,
@@ -172,23 +173,23 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
             variant: '',
             bundleDigest: '',
           },
-          clock.now(),
+          clock.wallNow(),
         );
       }
     },
     state(id, p) {
       const state: DeviceState = decode('DeviceState', id, p);
-      devices.setState(id, state as unknown as Record<string, unknown>, clock.now());
+      devices.setState(id, state as unknown as Record<string, unknown>, clock.wallNow());
       opts.onChange?.(id);
     },
     presence(id, p) {
       const presence = decode('Presence', id, p);
-      devices.setPresence(id, opts.connected?.(id) ?? presence.online, clock.now());
+      devices.setPresence(id, opts.connected?.(id) ?? presence.online, clock.wallNow());
     },
     event(id, p) {
       const e = decode('Event', id, p);
       if (!admit(id)) return;
-      recordEvent(id, e, clock.now());
+      recordEvent(id, e, clock.wallNow());
       opts.onChange?.(id);
     },
     ack(id, p) {
@@ -205,7 +206,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
           variant: '',
           bundleDigest: '',
         },
-        clock.now(),
+        clock.wallNow(),
       );
       opts.onAck?.(id, ack);
     },
@@ -248,7 +249,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     },
     /** Broker connect/disconnect callback (startEmbeddedBroker's onPresence). */
     setConnected(deviceId: string, online: boolean): void {
-      if (devices.get(deviceId)) devices.setPresence(deviceId, online, clock.now());
+      if (devices.get(deviceId)) devices.setPresence(deviceId, online, clock.wallNow());
     },
     observe(deviceIds: readonly string[]): Map<string, DeviceObservation> {
       const out = new Map<string, DeviceObservation>();
@@ -274,7 +275,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     },
     /** Delete events older than the retention; returns how many. */
     pruneEvents(): number {
-      return q.pruneOld.run(clock.now() - policy.retentionMs).changes;
+      return q.pruneOld.run(clock.wallNow() - policy.retentionMs).changes;
     },
     /** Newest first; page with `before` (an event id). */
     events(deviceId: string, page: { before?: number; limit?: number } = {}): DeviceEventRow[] {

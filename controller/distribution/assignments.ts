@@ -5,6 +5,7 @@
 // connects later gets it from the broker.
 import { canonicalBytes } from '../../shared/bundle/canonical.js';
 import { bmfError } from '../../shared/errors.js';
+import type { WallClock } from '../../shared/clock.js';
 import { parseAssignment, type Assignment } from '../../shared/trust/assignment.js';
 import { signEnvelope } from '../../shared/trust/envelope.js';
 import type { Signer } from '../../shared/trust/keys.js';
@@ -56,7 +57,7 @@ export interface AssignmentServiceOptions {
   /** The `assignment` role's signers (keystore.signers('assignment')), or a getter. */
   readonly signers: readonly Signer[] | (() => Promise<readonly Signer[]>);
   readonly publish: Publish;
-  readonly clock: { now(): number };
+  readonly clock: WallClock;
   readonly defaults: { readonly expiresInMs: number; readonly health: Assignment['health'] };
 }
 
@@ -121,7 +122,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
   async function signers(): Promise<readonly Signer[]> {
     const get = opts.signers;
     if (typeof get !== 'function') return get;
-    const now = clock.now();
+    const now = clock.wallNow();
     if (!cachedSigners || now - cachedSigners.at >= SIGNERS_TTL_MS) {
       const loading = get();
       cachedSigners = { at: now, signers: loading };
@@ -162,7 +163,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
     const reported = Number(devices.require(deviceId).state?.assignmentSequence ?? 0) || 0;
     const assignment = parseAssignment(build(Math.max(dbMax, reported) + 1));
     const envelope = canonicalBytes(signEnvelope(assignment, by));
-    const now = clock.now();
+    const now = clock.wallNow();
     q.insert.run(
       deviceId,
       assignment.sequence,
@@ -241,7 +242,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
         type: 'assignment',
         deviceId,
         sequence,
-        expires: isoSeconds(clock.now() + defaults.expiresInMs),
+        expires: isoSeconds(clock.wallNow() + defaults.expiresInMs),
         variants,
         split: req.split,
         shadowRate: req.shadowRate,
@@ -295,7 +296,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
       for (const row of q.latestAll.all() as Row[]) {
         if (!known.has(row.device_id)) continue; // device removed since
         const s = fromRow(row);
-        const left = Date.parse(s.assignment.expires) - clock.now();
+        const left = Date.parse(s.assignment.expires) - clock.wallNow();
         if (left < defaults.expiresInMs / 2) {
           await assign(row.device_id, {
             variants: s.assignment.variants.map((v) => ({

@@ -16,6 +16,7 @@
 // `maxInFlightPerDevice` and over all devices at most `maxRepairsInFlight` chunk reads+publishes
 // run at once (bounding the chunk bytes buffered in the controller), and per device at most
 // `maxQueuedPerDevice` wait.
+import { runAfter, type Clock } from '../../shared/clock.js';
 import { toBmfError, type BmfError } from '../../shared/errors.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import type { BlobChunkRequest } from '../../shared/wire/messages.js';
@@ -42,7 +43,8 @@ export interface BlobServerOptions {
   readonly publish: Publish;
   /** For chunk data (broadcast and per device); defaults to `publish`. */
   readonly publishChunk?: Publish;
-  readonly clock: { now(): number };
+  /** Stamps fetch starts and settle windows and times a run's start delay. */
+  readonly clock: Pick<Clock, 'wallNow' | 'sleep'>;
   readonly chunkSize?: number;
   /** Distinct devices starting a fetch of one blob within the window that trigger a broadcast. */
   readonly broadcastThreshold?: number;
@@ -201,8 +203,7 @@ export function createBlobServer(opts: BlobServerOptions) {
     state.starters.clear();
     let ready!: () => void;
     const started = new Promise<void>((resolve) => (ready = resolve));
-    const timer = setTimeout(ready, startDelayMs);
-    timer.unref();
+    const timer = runAfter(clock, startDelayMs, ready, { keepAlive: false });
     const run = {
       carousel,
       done: Promise.resolve(),
@@ -217,7 +218,7 @@ export function createBlobServer(opts: BlobServerOptions) {
         const path = registry.blobPath(digest);
         const topic = broadcastChunkTopic(digest);
         await started;
-        clearTimeout(timer);
+        timer.cancel();
         for (let i = next(carousel); i !== undefined && !closed; i = next(carousel)) {
           const bytes = chunkMessage(table, i, await readChunk(path, table, i), '');
           await publishChunk(topic, bytes, { qos: 0 });
@@ -228,7 +229,7 @@ export function createBlobServer(opts: BlobServerOptions) {
         dropped('broadcast', e);
       } finally {
         state.run = undefined;
-        state.ended = { carousel, settleUntil: clock.now() + settleMs };
+        state.ended = { carousel, settleUntil: clock.wallNow() + settleMs };
       }
     })();
   }
@@ -246,7 +247,7 @@ export function createBlobServer(opts: BlobServerOptions) {
       counts.broadcast.participants += state.run.carousel.joined.size - before;
       return;
     }
-    const now = clock.now();
+    const now = clock.wallNow();
     state.starters.set(deviceId, now);
     for (const [id, at] of state.starters) if (now - at > windowMs) state.starters.delete(id);
     if (state.starters.size >= threshold) startBroadcast(digest, state, table);
@@ -290,7 +291,7 @@ export function createBlobServer(opts: BlobServerOptions) {
     if (state?.run) return covers(state.run.carousel, deviceId);
     const ended = state?.ended;
     if (!state || !ended) return false;
-    if (clock.now() >= ended.settleUntil) {
+    if (clock.wallNow() >= ended.settleUntil) {
       state.ended = undefined;
       return false;
     }

@@ -3,6 +3,7 @@
 // experiment survives controller restarts; every decision is made by the pure modules.
 import { Value } from '@sinclair/typebox/value';
 import { bmfError } from '../../shared/errors.js';
+import type { WallClock } from '../../shared/clock.js';
 import type { BundleManifest } from '../../shared/bundle/manifest.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import { parseCalibrationStats } from '../../shared/stats/drift.js';
@@ -43,7 +44,7 @@ export interface ExperimentTelemetry {
 
 export interface ExperimentServiceDeps {
   readonly db: Db;
-  readonly clock: { now(): number };
+  readonly clock: WallClock;
   readonly registry: {
     getBundle(digest: string): { readonly manifest: BundleManifest } | undefined;
     /** A unique digest prefix to the full digest (typed error when ambiguous or too short). */
@@ -104,7 +105,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
     return decode(row);
   }
   function save(id: string, state: ExperimentState): void {
-    update.run(JSON.stringify(state), state.status, clock.now(), id);
+    update.run(JSON.stringify(state), state.status, clock.wallNow(), id);
   }
   function manifest(digest: string): BundleManifest {
     const b = deps.registry.getBundle(digest);
@@ -174,7 +175,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
   }
 
   async function gather(spec: ExperimentSpec, state: ExperimentState): Promise<Analysis> {
-    const now = clock.now();
+    const now = clock.wallNow();
     const from = state.startedAt ?? now;
     const to = state.endedAt ?? now + 1;
     const perDevice =
@@ -254,7 +255,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       checkCompatible(manifest(spec.bundleA), manifest(spec.bundleB));
       const devices = resolvePopulation(spec, deps.devices());
       checkNoOverlap(spec.id, devices, others());
-      const now = clock.now();
+      const now = clock.wallNow();
       const state: ExperimentState = {
         status: 'created',
         createdAt: now,
@@ -274,7 +275,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       const next: ExperimentState = {
         ...state,
         status: 'running',
-        startedAt: clock.now(),
+        startedAt: clock.wallNow(),
         arms: Object.fromEntries(plans.map((p) => [p.deviceId, p.arm])),
       };
       // Persist first so the devices are claimed; a crash mid-publish leaves some devices on their old
@@ -314,7 +315,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       const analysis = await service.analyze(id);
       const fresh = get(id).state;
       checkState(id, fresh, ['running', 'concluded'], 'promote');
-      checkPowered(spec, fresh, analysis.samples, clock.now());
+      checkPowered(spec, fresh, analysis.samples, clock.wallNow());
       const winner = analysis.overall.winner;
       if (!winner) {
         throw bmfError('BMF_ERR_EXPERIMENT_UNDERPOWERED', {
@@ -331,7 +332,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       const next: ExperimentState = {
         ...fresh,
         status: 'promoted',
-        endedAt: clock.now(),
+        endedAt: clock.wallNow(),
         winner,
         rolloutId,
         reason: analysis.overall.reason,
@@ -355,7 +356,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
         telemetry: deps.telemetry,
         devices: deps.devices,
         experiment: get,
-        now: clock.now(),
+        now: clock.wallNow(),
       });
       return planCohortExperiment(req, estimates);
     },
@@ -363,7 +364,12 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
     async abort(id: string, reason = 'aborted by operator'): Promise<ExperimentRecord> {
       const { spec, state } = get(id);
       checkState(id, state, ['created', 'running', 'concluded'], 'abort');
-      const next: ExperimentState = { ...state, status: 'aborted', endedAt: clock.now(), reason };
+      const next: ExperimentState = {
+        ...state,
+        status: 'aborted',
+        endedAt: clock.wallNow(),
+        reason,
+      };
       save(id, next);
       if (state.status !== 'created') await publish(restorePlan(spec, state.devices));
       return { spec, state: next };

@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { verifyBundleDir } from '../../shared/bundle/dir.js';
+import type { WallClock } from '../../shared/clock.js';
 import { blobPath as bundleBlobPath } from '../../shared/bundle/layout.js';
 import type { BundleFile, BundleManifest } from '../../shared/bundle/manifest.js';
 import { bmfError, isBmfError } from '../../shared/errors.js';
@@ -15,10 +16,6 @@ import type { Db } from '../store/db.js';
 import { blobFile, importBlob } from './blob-store.js';
 
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-
-export interface RegistryClock {
-  now(): number;
-}
 
 export interface BundleSummary {
   readonly digest: string;
@@ -53,7 +50,7 @@ export interface RegistryOptions {
   readonly blobDir: string;
   /** The trusted root, or a getter when the root can rotate while the controller runs. */
   readonly root: Root | (() => Root | Promise<Root>);
-  readonly clock: RegistryClock;
+  readonly clock: WallClock;
   /**
    * Where the root came from and what to do when a bundle's signer is not in it; added to the
    * trust errors of importBundleDir so the user sees which keys were expected and where.
@@ -221,7 +218,7 @@ export function createRegistry(opts: RegistryOptions) {
     /** Verify a signed bundle directory against the root and store it; idempotent. */
     async importBundleDir(dir: string): Promise<BundleRecord> {
       const root = typeof opts.root === 'function' ? await opts.root() : opts.root;
-      const verified = await verifyBundleDir(dir, { root, now: new Date(clock.now()) }).catch(
+      const verified = await verifyBundleDir(dir, { root, now: new Date(clock.wallNow()) }).catch(
         (e: unknown) => {
           const ctx = opts.trustContext;
           if (!ctx || !isBmfError(e) || !(SIGNER_ERRORS as readonly string[]).includes(e.code)) {
@@ -243,7 +240,7 @@ export function createRegistry(opts: RegistryOptions) {
       await writeFileAtomic(blobFile(blobDir, sha256), envelope);
       // A concurrent import of the same bundle may have won the race while blobs were copied.
       if (!getBundle(verified.digest)) {
-        store(verified.digest, verified.manifest, envelope, clock.now());
+        store(verified.digest, verified.manifest, envelope, clock.wallNow());
       }
       return requireBundle(verified.digest);
     },

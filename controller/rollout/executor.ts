@@ -2,6 +2,7 @@
 // plan, persist the new state, then act. Persisting first means a crash between the two leaves
 // devices marked 'assigned' whose assignment was never published; `resume()` re-issues those
 // (assignment publishing is idempotent), and the per-device timeout catches anything else.
+import { runAfter, runEvery, type Clock, type Timer } from '../../shared/clock.js';
 import { bmfError } from '../../shared/errors.js';
 import type { RolloutRepo } from '../store/rollouts.js';
 import type {
@@ -13,13 +14,10 @@ import type {
 } from './model.js';
 import { applyCommand, canApply, initialState, nextActions, type RolloutCommand } from './plan.js';
 
-export interface Clock {
-  now(): number;
-}
-
 export interface RolloutExecutorDeps {
   readonly rollouts: RolloutRepo;
-  readonly clock: Clock;
+  /** Stamps the rollout state and drives the tick interval and the poke delay. */
+  readonly clock: Pick<Clock, 'wallNow' | 'sleep'>;
   /** What the controller currently knows about these devices. */
   readonly observe: (deviceIds: readonly string[]) => ReadonlyMap<string, DeviceObservation>;
   /** Merged telemetry of these devices on `bundle` since `sinceMs` (for the health gate). */
@@ -50,8 +48,8 @@ export const POKE_DELAY_MS = 50;
 
 export function createRolloutExecutor(deps: RolloutExecutorDeps) {
   const { rollouts, clock } = deps;
-  let timer: NodeJS.Timeout | undefined;
-  let poked: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
+  let poked: Timer | undefined;
   let ticking: Promise<void> | undefined;
 
   async function act(
@@ -102,7 +100,7 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
   }
 
   async function tickOne(spec: RolloutSpec, state: RolloutState): Promise<void> {
-    const now = clock.now();
+    const now = clock.wallNow();
     const ids = Object.keys(state.devices);
     const groupIds = spec.groups[state.group] ?? [];
     const health =
@@ -151,8 +149,8 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
       if (spec.groups.length === 0 || spec.groups.every((g) => g.length === 0)) {
         throw bmfError('BMF_ERR_ROLLOUT_EMPTY');
       }
-      const state = initialState(spec, clock.now());
-      rollouts.create(spec, state, clock.now());
+      const state = initialState(spec, clock.wallNow());
+      rollouts.create(spec, state, clock.wallNow());
       await serialTick();
       return rollouts.require(spec.id).state;
     },
@@ -162,7 +160,7 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
       if (!canApply(command, state)) {
         throw bmfError('BMF_ERR_ROLLOUT_STATE', { id, state: state.status, action: command });
       }
-      const result = applyCommand(command, state, clock.now());
+      const result = applyCommand(command, state, clock.wallNow());
       persist(id, result.state, result.actions);
       await act(id, result.actions, rollouts.require(id).spec.allowDowngrade === true);
       await serialTick();
@@ -184,20 +182,23 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
      */
     poke(): void {
       if (!timer || poked) return;
-      poked = setTimeout(() => {
-        poked = undefined;
-        backgroundTick();
-      }, POKE_DELAY_MS);
-      poked.unref();
+      poked = runAfter(
+        clock,
+        POKE_DELAY_MS,
+        () => {
+          poked = undefined;
+          backgroundTick();
+        },
+        { keepAlive: false },
+      );
     },
     start(): void {
       if (timer) return;
-      timer = setInterval(backgroundTick, deps.intervalMs ?? 1000);
-      timer.unref();
+      timer = runEvery(clock, deps.intervalMs ?? 1000, backgroundTick, { keepAlive: false });
     },
     async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      if (poked) clearTimeout(poked);
+      timer?.cancel();
+      poked?.cancel();
       timer = undefined;
       poked = undefined;
       await ticking;

@@ -2,6 +2,7 @@
 // a salted SHA-256 of the secret is stored (the secret is 256 random bits, so a slow password
 // hash buys nothing and would cost a second of CPU per thousand reconnecting devices).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createSystemClock, runAfter, type Clock, type Timer } from '../../shared/clock.js';
 import { bmfError } from '../../shared/errors.js';
 import { CONTROLLER_USERNAME, isReservedClientId } from '../broker/acl.js';
 import type { Db } from './db.js';
@@ -67,7 +68,10 @@ interface PendingWrite {
 // older value than was set (and reading, which the tracker does per message, costs no write). A
 // crash loses at most that window, which devices re-report (retained state, presence on
 // reconnect).
-export function createDeviceRepo(db: Db, options: { writeBehindMs?: number } = {}) {
+export function createDeviceRepo(
+  db: Db,
+  options: { writeBehindMs?: number; clock?: Pick<Clock, 'sleep'> } = {},
+) {
   const insert = db.prepare(
     'INSERT INTO devices(id, chip, tags, secret_salt, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   );
@@ -79,7 +83,8 @@ export function createDeviceRepo(db: Db, options: { writeBehindMs?: number } = {
   const resetOnline = db.prepare('UPDATE devices SET online = 0');
   const writeBehindMs = options.writeBehindMs ?? DEVICE_WRITE_BEHIND_MS;
   const pending = new Map<string, PendingWrite>();
-  let timer: NodeJS.Timeout | undefined;
+  const clock = options.clock ?? createSystemClock();
+  let timer: Timer | undefined;
   const writePending = db.transaction((rows: [string, PendingWrite][]) => {
     for (const [id, p] of rows) {
       // Both set last_seen: the later update is written last.
@@ -92,7 +97,7 @@ export function createDeviceRepo(db: Db, options: { writeBehindMs?: number } = {
     }
   });
   function flush(): void {
-    if (timer) clearTimeout(timer);
+    timer?.cancel();
     timer = undefined;
     if (pending.size === 0) return;
     const rows = [...pending];
@@ -116,8 +121,7 @@ export function createDeviceRepo(db: Db, options: { writeBehindMs?: number } = {
     const p = pending.get(id) ?? {};
     pending.set(id, p);
     if (!timer) {
-      timer = setTimeout(flush, writeBehindMs);
-      timer.unref();
+      timer = runAfter(clock, writeBehindMs, flush, { keepAlive: false });
     }
     return p;
   }

@@ -14,6 +14,7 @@
 // is the whole truth; a failed flush puts its rows, keys and waiters back before rethrowing; a
 // waiter is resolved only by a flush that began after its report was merged.
 import type { Registry } from 'prom-client';
+import { runAfter, runEvery, type Clock, type Timer } from '../../shared/clock.js';
 import { toBmfError, type BmfError } from '../../shared/errors.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import type { TelemetryReport } from '../../shared/wire/messages.js';
@@ -49,7 +50,8 @@ export type IngestResult = 'accepted' | 'duplicate' | DropReason;
 export interface TelemetryServiceOptions {
   readonly db: Db;
   readonly counters: Counters;
-  readonly clock: { now(): number };
+  /** Stamps and windows reports and drives the commit, flush and prune timers. */
+  readonly clock: Pick<Clock, 'wallNow' | 'sleep'>;
   /** Rollups older than this are pruned, and reports older than this are dropped. */
   readonly retentionMs?: number;
   /** 0 disables the flush timer (call flush() yourself). */
@@ -112,7 +114,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
   let seenPending: [string, string, number][] = [];
   /** Callers of ingestStored() waiting for the next commit. */
   let waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  let commitTimer: NodeJS.Timeout | undefined;
+  let commitTimer: Timer | undefined;
 
   let pending = new Map<string, RollupRow>();
   /** Since start, per bundle and variant, for the Prometheus counters. */
@@ -175,7 +177,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
   }
 
   function ingestUnsafe(deviceId: string, payload: Uint8Array): IngestResult {
-    const now = clock.now();
+    const now = clock.wallNow();
     const d = decodeTelemetry(deviceId, payload, {
       ...(opts.maxReportBytes !== undefined ? { maxBytes: opts.maxReportBytes } : {}),
       oldestMs: now - retentionMs,
@@ -211,7 +213,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
   }
 
   function flush(): void {
-    if (commitTimer) clearTimeout(commitTimer);
+    commitTimer?.cancel();
     commitTimer = undefined;
     const waitersNow = waiters;
     waiters = [];
@@ -258,19 +260,19 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     }
     for (const w of waitersNow) w.resolve();
     addRecent(recent, rows);
-    pruneRecent(clock.now());
+    pruneRecent(clock.wallNow());
   }
 
   function scheduleCommit(ms: number): void {
     if (commitTimer || closed) return;
-    commitTimer = setTimeout(() => {
+    commitTimer = runAfter(clock, ms, () => {
       commitTimer = undefined;
       try {
         flush();
       } catch (e) {
         opts.onError?.(toBmfError(e));
       }
-    }, ms);
+    });
   }
 
   /** Resolves after the next commit (everything merged so far is then stored). */
@@ -324,18 +326,12 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     for (const minute of recent.keys()) if (minute < oldest) recent.delete(minute);
   }
 
-  const timers: NodeJS.Timeout[] = [];
+  const timers: Timer[] = [];
   function every(ms: number, f: () => void): void {
     if (ms <= 0) return;
-    const t = setInterval(() => {
-      try {
-        f();
-      } catch (e) {
-        opts.onError?.(toBmfError(e));
-      }
-    }, ms);
-    t.unref();
-    timers.push(t);
+    timers.push(
+      runEvery(clock, ms, f, { keepAlive: false, onError: (e) => opts.onError?.(toBmfError(e)) }),
+    );
   }
 
   const service = {
@@ -367,7 +363,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
 
     /** Delete rollups older than the retention; returns the number of rows removed. */
     prune(): number {
-      const now = clock.now();
+      const now = clock.wallNow();
       pruneRecent(now);
       pruneSeen.run(now - retentionMs);
       return store.prune(minuteOf(now - retentionMs));
@@ -401,7 +397,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
       sinceMs: number,
       baselineBundle?: string,
     ): GroupHealth {
-      const now = clock.now();
+      const now = clock.wallNow();
       const horizon = now + maxClockSkewMs + MINUTE_MS;
       const cur = service.query({ deviceIds, bundle, fromMs: sinceMs, toMs: horizon });
       const a = cur.accuracy;
@@ -451,7 +447,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
 
     /** Stop the timers and write what is pending. */
     close(): void {
-      for (const t of timers.splice(0)) clearInterval(t);
+      for (const t of timers.splice(0)) t.cancel();
       flush();
       closed = true;
     },
@@ -460,7 +456,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
   const registry = createTelemetryMetrics({
     totals: () => totals.values(),
     recent: () => {
-      const now = clock.now();
+      const now = clock.wallNow();
       pruneRecent(now);
       const oldest = minuteOf(now - metricsWindowMs);
       const merged = new Map<string, RecentSeries>();

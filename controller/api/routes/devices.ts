@@ -70,7 +70,7 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (req, reply) => {
       const { id, chip, tags = {} } = req.body;
-      const { secret } = s.devices.add(id, chip, tags, s.clock.now());
+      const { secret } = s.devices.add(id, chip, tags, s.clock.wallNow());
       const agentConfig = await s.agentConfig({ id, chip }, secret);
       const trustRoot = JSON.parse(s.rootJson()) as unknown;
       return reply

@@ -73,7 +73,7 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
         .map((d) => d.id);
       if (targets.length === 0) throw bmfError('BMF_ERR_ROLLOUT_EMPTY');
       const spec: RolloutSpec = {
-        id: b.id ?? newRolloutId(s.clock.now()),
+        id: b.id ?? newRolloutId(s.clock.wallNow()),
         bundle: bundle.digest,
         groups: splitGroups(targets, b.groups),
         successThresholdPct: b.successThresholdPct,

@@ -44,7 +44,7 @@ export function telemetryRoutes(app: FastifyInstance, s: ApiServices): void {
         throw bmfError('BMF_ERR_BAD_REQUEST', { field: 'querystring.from', reason: 'from > to' });
       }
       if (q.device !== undefined) s.devices.require(q.device);
-      const now = s.clock.now();
+      const now = s.clock.wallNow();
       // Default window: the last hour, up to a minute ahead (device clocks run a little fast).
       return s.telemetry.query({
         ...(q.device !== undefined ? { deviceIds: [q.device] } : {}),

@@ -17,7 +17,7 @@ function setup(events: Parameters<typeof createDeviceTracker>[0]['events']) {
   const tracker = createDeviceTracker({
     devices,
     db,
-    clock: { now: () => now },
+    clock: { wallNow: () => now },
     events,
     onRateLimited: (id) => limited.push(id),
   });

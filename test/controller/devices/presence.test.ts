@@ -14,7 +14,7 @@ function setup(connected?: (id: string) => boolean) {
   const tracker = createDeviceTracker({
     devices,
     db,
-    clock: { now: () => 1000 },
+    clock: { wallNow: () => 1000 },
     ...(connected ? { connected } : {}),
   });
   const presence = (online: boolean) =>

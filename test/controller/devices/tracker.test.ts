@@ -114,7 +114,7 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
   t.same(obs.get('dev-1'), {
     online: true,
     activeBundle: D1,
-    failure: { bundle: D2, code: 'BMF_ERR_AGENT_GATE_FAILED', at: s.clock.now() },
+    failure: { bundle: D2, code: 'BMF_ERR_AGENT_GATE_FAILED', at: s.clock.wallNow() },
   });
   t.same(obs.get('dev-2'), { online: false });
   t.notOk(obs.has('ghost'), 'unknown devices are not observed');

@@ -4,6 +4,7 @@
 import type { Test } from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
 import { join } from 'node:path';
+import { createSystemClock } from '../../../shared/clock.js';
 import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { connectControllerLink } from '../../../controller/broker/link.js';
@@ -41,7 +42,9 @@ export async function startSlice(
   const db = openDatabase(join(dir, 'db', 'controller.sqlite'));
   t.teardown(() => db.close());
   let now = NOW + 1000;
-  const clock = { now: () => now };
+  // Stamps the test moves by hand; real waits, so the blob server's start delay and the devices'
+  // retries run as they do in the controller.
+  const clock = { wallNow: () => now, sleep: createSystemClock().sleep };
   const advance = (ms: number) => {
     now += ms;
   };

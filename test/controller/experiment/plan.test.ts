@@ -198,7 +198,7 @@ t.test('plan estimated from a previous cohort experiment, over REST and the CLI'
   };
   const svc = createExperimentService({
     db: openDatabase(join(dir, 'controller.db')),
-    clock: { now: () => now },
+    clock: { wallNow: () => now },
     registry: { getBundle: (d) => (manifests[d] ? { manifest: manifests[d] } : undefined) },
     devices: () => devices(80),
     assign: async () => {},

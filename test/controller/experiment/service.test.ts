@@ -23,7 +23,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'controller.db');
   let now = 1_000_000;
-  const clock = { now: () => now };
+  const clock = { wallNow: () => now };
   const manifests: Record<string, BundleManifest> = {
     [DIGEST_A]: fixture.base,
     [DIGEST_B]: { ...fixture.base, precision: 'int8', sequence: 2, version: '1.0.1' },

@@ -14,7 +14,7 @@ const registry = createRegistry({
   db,
   blobDir: join(dir, 'blobs'),
   root: await ks.readRoot(),
-  clock: { now: () => NOW + 1000 },
+  clock: { wallNow: () => NOW + 1000 },
 });
 const real = (await registry.importBundleDir((await makeBundle(ks, join(dir, 'b1'))).dir)).digest;
 

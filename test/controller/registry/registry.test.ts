@@ -10,7 +10,7 @@ import { blobPath as bundleBlobPath } from '../../../shared/bundle/layout.js';
 import { createKeystore } from '../../../shared/trust/keystore.js';
 import { makeBundle, makeKeystore, NOW } from './make-bundle.js';
 
-const clock = { now: () => NOW + 1000 };
+const clock = { wallNow: () => NOW + 1000 };
 
 async function setup(t: Test) {
   const dir = t.testdir();

@@ -6,6 +6,7 @@ import { openDatabase } from '../../../controller/store/db.js';
 import { createRolloutRepo } from '../../../controller/store/rollouts.js';
 import { createRolloutExecutor, POKE_DELAY_MS } from '../../../controller/rollout/executor.js';
 import type { DeviceObservation, RolloutSpec } from '../../../controller/rollout/model.js';
+import { createManualClock, type ManualClock } from '../../../shared/clock.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const spec: RolloutSpec = {
@@ -21,12 +22,12 @@ const spec: RolloutSpec = {
   maxStartsPerMinute: 10,
 };
 
-function harness(path: string, active: Map<string, string>, now: { t: number }) {
+function harness(path: string, active: Map<string, string>, clock: ManualClock) {
   const db = openDatabase(path);
   const assigned: string[] = [];
   const executor = createRolloutExecutor({
     rollouts: createRolloutRepo(db),
-    clock: { now: () => now.t },
+    clock,
     observe: (ids) =>
       new Map<string, DeviceObservation>(
         ids.map((id) => [id, { online: true, activeBundle: active.get(id) ?? 'b-old' }]),
@@ -41,19 +42,19 @@ function harness(path: string, active: Map<string, string>, now: { t: number }) 
 t.test('rollout state survives a controller restart and resumes', async (t) => {
   const path = join(mkdtempSync(join(tmpdir(), 'bmf-rollout-')), 'c.db');
   const active = new Map<string, string>();
-  const now = { t: 1000 };
-  const first = harness(path, active, now);
+  const clock = createManualClock(0, 1000);
+  const first = harness(path, active, clock);
   await first.executor.create(spec);
   t.same(first.assigned, ['d1=b-new']);
   active.set('d1', 'b-new');
-  now.t += 1000;
+  await clock.advance(1000);
   await first.executor.tick();
   // Group 2 starts in the same tick that saw group 1 succeed? No: next tick starts it.
   await first.executor.tick();
   t.same(first.assigned, ['d1=b-new', 'd2=b-new', 'd3=b-new']);
   first.db.close(); // the "crash": nothing else is flushed
 
-  const second = harness(path, active, now);
+  const second = harness(path, active, clock);
   const saved = createRolloutRepo(second.db).require('r-1').state;
   t.equal(saved.group, 1);
   t.equal(saved.devices.d2?.status, 'assigned');
@@ -61,7 +62,7 @@ t.test('rollout state survives a controller restart and resumes', async (t) => {
   t.same(second.assigned, ['d2=b-new', 'd3=b-new'], 'assignments re-issued after restart');
   active.set('d2', 'b-new');
   active.set('d3', 'b-new');
-  now.t += 1000;
+  await clock.advance(1000);
   await second.executor.tick();
   t.equal(createRolloutRepo(second.db).require('r-1').state.status, 'completed');
   const events = createRolloutRepo(second.db)
@@ -78,27 +79,35 @@ t.test('rollout state survives a controller restart and resumes', async (t) => {
 t.test('a poke ticks soon after a device report, once per burst; none before start', async (t) => {
   const path = join(mkdtempSync(join(tmpdir(), 'bmf-rollout-')), 'c.db');
   const active = new Map<string, string>();
-  const now = { t: 1000 };
-  const h = harness(path, active, now);
+  const clock = createManualClock(0, 1000);
+  const h = harness(path, active, clock);
   t.teardown(() => h.db.close());
   await h.executor.create(spec);
   t.same(h.assigned, ['d1=b-new']);
   active.set('d1', 'b-new');
   h.executor.poke(); // not started: the interval is the only clock
-  await new Promise((r) => setTimeout(r, 3 * POKE_DELAY_MS));
+  t.equal(clock.pendingSleeps(), 0, 'a poke before start() sets no timer');
+  await clock.advance(3 * POKE_DELAY_MS);
   t.same(h.assigned, ['d1=b-new'], 'no tick before start()');
   // The default 1 s interval: within the test only pokes advance the rollout.
   h.executor.start();
   t.teardown(() => h.executor.stop());
   for (let i = 0; i < 20; i++) h.executor.poke(); // a burst of reports
   const group = () => createRolloutRepo(h.db).require('r-1').state.group;
+  await clock.advance(POKE_DELAY_MS - 1);
+  t.equal(group(), 0, 'no tick before the poke delay');
+  await clock.advance(1);
   await waitFor('the poke tick', () => group() === 1);
-  // Any further tick of the burst would come within the poke delay: give it that chance.
-  await new Promise((r) => setTimeout(r, 3 * POKE_DELAY_MS));
+  // Any further tick of the burst would come within the poke delay: give it that chance, then
+  // let every tick started finish (stop() waits for it).
+  await clock.advance(3 * POKE_DELAY_MS);
+  await h.executor.stop();
   // The group-1 success and the start of group 2 need two ticks: the burst gave one.
   t.equal(group(), 1, 'one tick moved the rollout to group 2');
   t.same(h.assigned, ['d1=b-new'], 'the burst ran one tick, not twenty');
+  h.executor.start();
   h.executor.poke();
+  await clock.advance(POKE_DELAY_MS);
   await waitFor('group 2 assigned', () => h.assigned.length === 3);
   t.same(h.assigned, ['d1=b-new', 'd2=b-new', 'd3=b-new'], 'the next poke starts group 2');
 });
@@ -106,13 +115,13 @@ t.test('a poke ticks soon after a device report, once per burst; none before sta
 t.test('a rollout rollback assigns the previous bundle with downgrade allowed', async (t) => {
   const path = join(mkdtempSync(join(tmpdir(), 'bmf-rollout-')), 'c.db');
   const active = new Map<string, string>();
-  const now = { t: 1000 };
-  const h = harness(path, active, now);
+  const clock = createManualClock(0, 1000);
+  const h = harness(path, active, clock);
   t.teardown(() => h.db.close());
   await h.executor.create({ ...spec, id: 'r-rb' });
   t.same(h.assigned, ['d1=b-new'], 'a start does not allow a downgrade');
   active.set('d1', 'b-new');
-  now.t += 1000;
+  await clock.advance(1000);
   await h.executor.tick();
   await h.executor.command('r-rb', 'rollback');
   t.ok(
@@ -123,7 +132,7 @@ t.test('a rollout rollback assigns the previous bundle with downgrade allowed', 
 
 t.test('a rollout created with allowDowngrade (a promotion back to A) carries it', async (t) => {
   const path = join(mkdtempSync(join(tmpdir(), 'bmf-rollout-')), 'c.db');
-  const h = harness(path, new Map<string, string>(), { t: 1000 });
+  const h = harness(path, new Map<string, string>(), createManualClock(0, 1000));
   t.teardown(() => h.db.close());
   await h.executor.create({ ...spec, id: 'r-down', allowDowngrade: true });
   t.same(h.assigned, ['d1=b-new (downgrade allowed)']);

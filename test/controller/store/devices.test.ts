@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../../controller/store/db.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
-import { waitFor } from '../../helpers/wait.js';
+import { createManualClock } from '../../../shared/clock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bmf-store-'));
 
@@ -78,9 +78,12 @@ t.test(
     devices.flush();
     t.same(committed('se7-02'), { online: 0, state: '{"status":"fetching"}', last_seen: 5000 });
     // Timer path: a short window writes without any read.
-    const quick = createDeviceRepo(db, { writeBehindMs: 5 });
+    const clock = createManualClock();
+    const quick = createDeviceRepo(db, { writeBehindMs: 5, clock });
     quick.setPresence('se7-01', false, 6000);
-    await waitFor('the timer write', () => committed('se7-01').online === 0);
+    await clock.advance(4);
+    t.equal(committed('se7-01').online, 1, 'not written before the window ends');
+    await clock.advance(1);
     t.equal(committed('se7-01').online, 0, 'written by the timer');
     other.close();
     db.close();

@@ -25,27 +25,36 @@ function storedRequests(dir: string): number {
 }
 
 t.test('resolves after the commit, for accepted reports and duplicates', async (t) => {
-  const { service, dir } = openTelemetry(t, NOW, { commitDelayMs: 5 });
+  const { service, dir, clock } = openTelemetry(t, NOW, { commitDelayMs: 5 });
   const report = encodeReport({ deviceId: 'dev-1', intervalStartMs: NOW - 60_000, requests: 7 });
-  const first = service.ingestStored('dev-1', report);
+  let resolved = false;
+  const first = service.ingestStored('dev-1', report).finally(() => (resolved = true));
+  await clock.advance(4);
   t.equal(storedRequests(dir), 0, 'not stored yet: not acknowledged yet');
+  t.notOk(resolved, 'not resolved before the commit delay');
+  await clock.advance(1);
   t.equal(await first, 'accepted');
   t.equal(storedRequests(dir), 7, 'stored when it resolves');
-  t.equal(await service.ingestStored('dev-1', report), 'duplicate');
+  const again = service.ingestStored('dev-1', report);
+  await clock.advance(5);
+  t.equal(await again, 'duplicate');
   t.equal(storedRequests(dir), 7);
   t.equal(await service.ingestStored('dev-1', new Uint8Array([1, 2, 3])), 'malformed');
 });
 
 t.test('the report keys survive a restart', async (t) => {
-  const { dir, service, db } = openTelemetry(t, NOW, { commitDelayMs: 1 });
+  const { dir, service, db, clock } = openTelemetry(t, NOW, { commitDelayMs: 1 });
   const report = encodeReport({ deviceId: 'dev-1', intervalStartMs: NOW - 60_000, requests: 5 });
-  t.equal(await service.ingestStored('dev-1', report), 'accepted');
+  const stored = service.ingestStored('dev-1', report);
+  await clock.advance(1);
+  t.equal(await stored, 'accepted');
   // A second service on the same file, as after a crash: empty memory, same database.
   const db2 = openDatabase(join(dir, 'controller.db'));
   const again = createTelemetryService({
     db: db2,
     counters: createCounters(db2),
-    clock: { now: () => NOW },
+    clock,
+    commitDelayMs: 1,
     flushIntervalMs: 0,
     pruneIntervalMs: 0,
   });
@@ -53,7 +62,9 @@ t.test('the report keys survive a restart', async (t) => {
     again.close();
     db2.close();
   });
-  t.equal(await again.ingestStored('dev-1', report), 'duplicate');
+  const duplicate = again.ingestStored('dev-1', report);
+  await clock.advance(1);
+  t.equal(await duplicate, 'duplicate');
   t.equal(storedRequests(dir), 5, 'counted once');
   void db;
 });

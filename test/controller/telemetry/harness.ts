@@ -1,4 +1,5 @@
-// A telemetry service over a real SQLite file in a temp dir, with a clock the test moves.
+// A telemetry service over a real SQLite file in a temp dir, with a clock the test moves (its
+// commit timer fires only when the test advances the clock).
 import type { Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,16 +9,7 @@ import {
   type TelemetryServiceOptions,
 } from '../../../controller/telemetry/service.js';
 import { createCounters, openDatabase } from '../../../controller/store/db.js';
-
-export interface ManualClock {
-  now(): number;
-  set(ms: number): void;
-}
-
-export function manualClock(start: number): ManualClock {
-  let t = start;
-  return { now: () => t, set: (ms) => void (t = ms) };
-}
+import { createManualClock } from '../../../shared/clock.js';
 
 export function openTelemetry(
   t: Test,
@@ -27,7 +19,7 @@ export function openTelemetry(
   const dir = mkdtempSync(join(tmpdir(), 'bmf-telemetry-'));
   const db = openDatabase(join(dir, 'controller.db'));
   const counters = createCounters(db);
-  const clock = manualClock(now);
+  const clock = createManualClock(0, now);
   const service = createTelemetryService({
     db,
     counters,

@@ -142,14 +142,14 @@ t.test('retention pruning removes old minutes only', async (t) => {
     'dev-1',
     encodeReport({ deviceId: 'dev-1', intervalStartMs: start, latency: { e2e: [1] } }),
   );
-  clock.set(start + day);
+  await clock.advance(day);
   service.ingest(
     'dev-1',
     encodeReport({ deviceId: 'dev-1', intervalStartMs: start + day, latency: { e2e: [2, 3] } }),
   );
   service.flush();
   t.equal(service.prune(), 0, 'nothing old enough yet');
-  clock.set(start + 2 * day + 120_000);
+  await clock.advance(day + 120_000);
   t.equal(service.prune(), 1, 'the first day is gone');
   const q = service.query({ fromMs: start - day, toMs: start + 3 * day });
   t.equal(q.requests, 2, 'the second day stays');
