@@ -15,6 +15,7 @@ import {
   latencySampleSize,
   mannWhitney,
   sequentialBoundaryZ,
+  superiorityMixtureScale,
   type ClusterCount,
 } from '../../shared/stats/tests/index.js';
 import { decide, EMPTY } from './metrics.js';
@@ -88,10 +89,10 @@ export function compareLatencyByDevice(
   const binsA = binsFromValues(medA);
   const binsB = binsFromValues(medB);
   const test = mannWhitney(binsA, binsB);
-  // tau: the superiority a latencyMde shift of A's device medians would give (at least 0.05, as
-  // for requests); with a tight fleet this is large, so few devices suffice.
+  // tau: the superiority a latencyMde shift of A's device medians would give, by the same rule
+  // as for requests; with a tight fleet this is large, so few devices suffice.
   const design = latencySampleSize(binsA, (v) => v * (1 + latencyMde), { alpha: ctx.alpha });
-  const tau = Math.max(0.05, Math.abs(design.effect));
+  const tau = superiorityMixtureScale(design.effect);
   const variance = test.varianceU / (test.nA * test.nB) ** 2;
   const p = alwaysValidP(ctx.previousP, { estimate: test.superiority, variance }, tau);
   const z = sequentialBoundaryZ(variance, tau, ctx.alpha);

@@ -15,6 +15,7 @@ import {
   quantileDifferences,
   sequentialBoundaryZ,
   sketchBins,
+  superiorityMixtureScale,
   wilsonInterval,
   type Interval,
   type McNemarResult,
@@ -129,7 +130,7 @@ export function compareLatency(
   const binsB = sketchBins(b);
   const test = mannWhitney(binsA, binsB);
   const design = latencySampleSize(binsA, (v) => v * (1 + latencyMde), { alpha: ctx.alpha });
-  const tau = Math.abs(design.effect) > 0 ? Math.abs(design.effect) : 0.05;
+  const tau = superiorityMixtureScale(design.effect);
   const variance = test.varianceU / (nA * nB) ** 2;
   const p = alwaysValidP(ctx.previousP, { estimate: test.superiority, variance }, tau);
   // The shift's interval uses the same always-valid boundary, so it excludes 0 when the test

@@ -10,7 +10,7 @@ import type { LatencySketch } from '../sketch.js';
 import type { ClusterCount } from './clustered.js';
 import { normalCdf, normalQuantile, zTwoSided } from './normal.js';
 import { accuracySampleSize, type PowerOptions, type SampleSize } from './sample-size.js';
-import { sequentialSampleSize } from './sequential.js';
+import { sequentialSampleSize, superiorityMixtureScale } from './sequential.js';
 
 /** deff = 1 + (m - 1) ICC for m requests per device (equal cluster sizes). */
 export function designEffect(requestsPerDevice: number, icc: number): number {
@@ -86,8 +86,8 @@ export interface DeviceLatencySampleSize extends DeviceSampleSize {
  * with that SD, a shift d gives superiority theta = Phi(d / (sqrt 2 sd)) - 1/2, and Noether's
  * n = (za + zb)^2 / (6 theta^2) devices per arm, the same formula latencySampleSize uses on
  * requests; for small shifts it is the means formula times pi / 3 (the rank test's efficiency
- * on normal data). Sequential: the mSPRT on the superiority with tau = max(0.05, theta), as the
- * analysis sets it.
+ * on normal data). Sequential: the mSPRT on the superiority with tau = superiorityMixtureScale(theta),
+ * as the analysis sets it.
  */
 export function deviceLatencySampleSize(
   shape: DeviceLatencyShape,
@@ -107,7 +107,13 @@ export function deviceLatencySampleSize(
     meansPerArm: ceilCount((2 * z2 * variance) / (shiftMs * shiftMs)),
     effect: theta,
     fixedPerArm: ceilCount(z2 / (6 * theta * theta)),
-    sequentialPerArm: sequentialSampleSize(theta, 1 / 6, Math.max(0.05, theta), alpha, power),
+    sequentialPerArm: sequentialSampleSize(
+      theta,
+      1 / 6,
+      superiorityMixtureScale(theta),
+      alpha,
+      power,
+    ),
   };
 }
 

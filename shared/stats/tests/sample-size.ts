@@ -4,7 +4,7 @@ import type { Bins } from './binned.js';
 import { mapBins } from './binned.js';
 import { mannWhitney } from './mann-whitney.js';
 import { normalQuantile, zTwoSided } from './normal.js';
-import { sequentialSampleSize } from './sequential.js';
+import { sequentialSampleSize, superiorityMixtureScale } from './sequential.js';
 
 export interface PowerOptions {
   /** Two-sided significance level (default 0.05). */
@@ -85,7 +85,13 @@ export function latencySampleSize(
   return {
     fixedPerArm: Math.ceil(fixed),
     // Var(U / (nA nB)) = (2n + 1) / (12 n^2) ~ (1/6) / n per arm under H0.
-    sequentialPerArm: sequentialSampleSize(theta, 1 / 6, Math.abs(theta), alpha, power),
+    sequentialPerArm: sequentialSampleSize(
+      theta,
+      1 / 6,
+      superiorityMixtureScale(theta),
+      alpha,
+      power,
+    ),
     effect: theta,
   };
 }

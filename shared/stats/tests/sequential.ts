@@ -19,6 +19,26 @@
 // the choice that makes the test most powerful near that effect (Johari et al., section 4.3).
 import { normalCdf } from './normal.js';
 
+/**
+ * The floor of tau for rank tests on the superiority P(B > A) - 1/2 (latency, over requests or
+ * over devices). Tau equal to a tiny design effect (a wide latency spread against a small MDE)
+ * makes the mixture nearly a point mass at 0: Lambda stays near 1 at the sample sizes a fleet
+ * reaches, so even a large regression would not be flagged for a long time. 0.05 superiority is
+ * a small effect on that scale (a shift of about 0.18 SD of normal data).
+ */
+export const MIN_SUPERIORITY_TAU = 0.05;
+
+/**
+ * Tau of the mSPRT on a superiority, for a design effect `theta` (the superiority the latency
+ * MDE would give): |theta|, at least MIN_SUPERIORITY_TAU. One rule for requests and devices, and
+ * for the sample sizes that promise the test's power.
+ */
+export function superiorityMixtureScale(theta: number): number {
+  return Number.isFinite(theta)
+    ? Math.max(MIN_SUPERIORITY_TAU, Math.abs(theta))
+    : MIN_SUPERIORITY_TAU;
+}
+
 export interface SequentialLook {
   readonly estimate: number;
   readonly variance: number;
