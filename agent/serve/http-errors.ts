@@ -1,12 +1,8 @@
-// The one place errors become HTTP responses of the local API: `{ error: { code, message } }`
-// with the catalogue's status. Fastify's own errors (body limits, media types, schema) are mapped
+// The one place errors become HTTP responses of the local API, in the shape every bmfleet HTTP
+// API uses (shared/http-error.ts). Fastify's own errors (body limits, media types, schema) are mapped
 // onto catalogue codes first so clients only ever see BMF_ERR_* codes.
 import { BmfError, bmfError, toBmfError } from '../../shared/errors.js';
-
-export interface HttpError {
-  readonly status: number;
-  readonly body: { readonly error: { readonly code: string; readonly message: string } };
-}
+import { httpErrorResponse, type HttpErrorResponse } from '../../shared/http-error.js';
 
 interface FastifyLikeError {
   readonly code?: string;
@@ -47,10 +43,10 @@ function fromFastify(e: FastifyLikeError): BmfError | undefined {
   return undefined;
 }
 
-export function toHttpError(e: unknown): HttpError {
+export function toHttpError(e: unknown): HttpErrorResponse {
   const err =
     e instanceof BmfError || typeof e !== 'object' || e === null
       ? toBmfError(e)
       : (fromFastify(e as FastifyLikeError) ?? toBmfError(e));
-  return { status: err.status, body: { error: { code: err.code, message: err.message } } };
+  return httpErrorResponse(err);
 }

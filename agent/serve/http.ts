@@ -75,9 +75,10 @@ export async function createLocalApi(options: LocalApiOptions): Promise<FastifyI
     void reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply
-      .code(404)
-      .send({ error: { code: 'BMF_ERR_NOT_FOUND', message: `route ${req.url} not found` } });
+    const { status, body } = toHttpError(
+      bmfError('BMF_ERR_NOT_FOUND', { kind: 'route', id: `${req.method} ${req.url}` }),
+    );
+    void reply.code(status).send(body);
   });
 
   app.post('/v1/infer', { onRequest: checkInferType }, async (req) => {

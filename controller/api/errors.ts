@@ -1,20 +1,11 @@
-// The one place where errors become HTTP responses: `{ error: { code, message, details } }`
-// with the catalogue's status. Fastify's own errors (validation, JSON syntax, body size, media
+// The one place where errors become HTTP responses of the REST API, in the shape every bmfleet
+// HTTP API uses (shared/http-error.ts). Fastify's own errors (validation, JSON syntax, body size, media
 // type) are translated to catalogue codes so clients only ever see BMF_ERR_* codes.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import { bmfError, isBmfError, toBmfError, type BmfError } from '../../shared/errors.js';
+import { httpErrorResponse } from '../../shared/http-error.js';
 
-export const ErrorResponseSchema = Type.Object(
-  {
-    error: Type.Object({
-      code: Type.String(),
-      message: Type.String(),
-      details: Type.Record(Type.String(), Type.Unknown()),
-    }),
-  },
-  { $id: 'ErrorResponse', description: 'Every error, in one shape' },
-);
+export { ErrorResponseSchema } from '../../shared/http-error.js';
 
 interface AjvIssue {
   readonly instancePath?: string;
@@ -60,9 +51,8 @@ export function toApiError(e: unknown, contentType?: string): BmfError {
 }
 
 export function sendError(reply: FastifyReply, err: BmfError): FastifyReply {
-  return reply
-    .status(err.status)
-    .send({ error: { code: err.code, message: err.message, details: err.details } });
+  const { status, body } = httpErrorResponse(err);
+  return reply.status(status).send(body);
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

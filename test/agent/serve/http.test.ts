@@ -34,7 +34,7 @@ t.test('local API over a real socket', async (t) => {
   t.equal((await fetch(`${address}/readyz`)).status, 503, 'not ready without a model');
   const notReady = await json('/v1/infer', { inputs: {} });
   t.same(await notReady.json(), {
-    error: { code: 'BMF_ERR_AGENT_NOT_READY', message: 'no model is active yet' },
+    error: { code: 'BMF_ERR_AGENT_NOT_READY', message: 'no model is active yet', details: {} },
   });
   t.equal(notReady.status, 503);
 
@@ -137,6 +137,10 @@ t.test('local API over a real socket', async (t) => {
       code: 'BMF_ERR_CONTENT_TYPE',
       message:
         'content type missing; accepted: application/json, application/octet-stream, image/*',
+      details: {
+        reason: 'content type missing',
+        accepted: 'application/json, application/octet-stream, image/*',
+      },
     },
   });
   const wrong = await post('/v1/infer', 'x', 'text/plain; charset=utf-8');
