@@ -4,15 +4,15 @@
 // time rollout create -> every agent serving it (reported over IPC) and -> the controller's
 // rollout `completed`; RSS of each agent process at rest and at its peak during the rollout.
 // Baseline in the same run: the same rollout to N lightweight wire-protocol devices
-// (controller/fleet), which fetch and verify every byte but load no model.
+// (simulate/wire-devices), which fetch and verify every byte but load no model.
 // Env: BMF_FLEET_AGENTS (50,100), BMF_FLEET_PROCESSES (2).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadControllerConfig } from '../controller/config.js';
-import { startFleet } from '../controller/fleet/fleet.js';
-import type { ProcessMemory } from '../controller/fleet/processes.js';
+import { startFleet } from '../simulate/wire-devices/fleet.js';
+import type { ProcessMemory } from '../simulate/wire-devices/processes.js';
 import { startController } from '../controller/main.js';
 import { createKeystore } from '../shared/trust/keystore.js';
 import { buildFp32Bundle } from '../demo/models.js';
@@ -107,7 +107,7 @@ export async function run(): Promise<void> {
     console.log(
       `fleet-agents: Fashion-MNIST FP32 simulator bundle ${bundle.slice(0, 12)}, ${processes} processes; ` +
         `real = the agent program (simulator runtime, modeled timing, one state dir each), ` +
-        `light = controller/fleet wire-protocol devices`,
+        `light = simulate/wire-devices wire-protocol devices`,
     );
     for (const n of sizes) {
       const s0 = performance.now();

@@ -4,7 +4,7 @@
 // topic all N devices subscribe to. The rollout time ends when the controller reports the
 // rollout completed (every device reported the bundle active), polled every 50 ms. Then the
 // RSS of the process running the controller with 1,000 connected devices. The devices are the
-// lightweight wire-protocol devices of controller/fleet (not the agent program), in child
+// lightweight wire-protocol devices of simulate/wire-devices (not the agent program), in child
 // processes, so this process holds the controller and only the bench's small fleet parent.
 // Env: BMF_FLEET_DEVICES (500), BMF_FLEET_RSS_DEVICES (1000), BMF_FLEET_PROCESSES (2).
 import { randomBytes } from 'node:crypto';
@@ -19,7 +19,7 @@ import { createKeystore } from '../shared/trust/keystore.js';
 import { CONTROLLER_USERNAME } from '../controller/broker/acl.js';
 import { loadControllerConfig } from '../controller/config.js';
 import { DEFAULT_CHUNK_SIZE } from '../controller/distribution/blobs.js';
-import { startFleet } from '../controller/fleet/fleet.js';
+import { startFleet } from '../simulate/wire-devices/fleet.js';
 import { startController } from '../controller/main.js';
 
 const BUNDLE_BYTES = 4 * 1024 * 1024;
@@ -89,7 +89,7 @@ export async function run(): Promise<void> {
       .digest as string;
     console.log(
       `fleet: ${n} simulated devices in ${processes} processes: lightweight wire-protocol stand-ins ` +
-        `(controller/fleet/sim-device.ts), not the agent program; devices in one process share the ` +
+        `(simulate/wire-devices/sim-device.ts), not the agent program; devices in one process share the ` +
         `sha256 check of identical chunk bytes`,
     );
     const fleet = await startFleet({

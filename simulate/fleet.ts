@@ -3,7 +3,7 @@
 // (agent/agent.ts: chunked fetch, verification, golden gate, hot-swap, telemetry) for each in P
 // child processes (worker.ts), N/P agents per process, each agent with its own state dir under
 // one base dir, on the simulator runtime. Progress arrives over IPC. The lightweight
-// wire-protocol devices of controller/fleet scale further; these exercise the real agent.
+// wire-protocol devices of simulate/wire-devices scale further; these exercise the real agent.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,12 +11,12 @@ import {
   enrolDevices,
   simulatedDeviceIds,
   type SimulatedFleetOptions,
-} from '../controller/fleet/enrol.js';
+} from './wire-devices/enrol.js';
 import {
   siblingWorker,
   startFleetProcesses,
   type ProcessMemory,
-} from '../controller/fleet/processes.js';
+} from './wire-devices/processes.js';
 import type { AgentsParentMessage, AgentsStart } from './protocol.js';
 
 export interface AgentFleetOptions extends SimulatedFleetOptions {

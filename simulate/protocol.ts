@@ -1,7 +1,7 @@
 // Messages from the real-agent simulator's parent (fleet.ts) to its worker processes (IPC). The
-// workers answer with the common worker messages of controller/fleet/protocol.ts.
-import type { CommonParentMessage } from '../controller/fleet/protocol.js';
-import type { Enrolment } from '../controller/fleet/enrol.js';
+// workers answer with the common worker messages of simulate/wire-devices/protocol.ts.
+import type { CommonParentMessage } from './wire-devices/protocol.js';
+import type { Enrolment } from './wire-devices/enrol.js';
 
 export interface AgentsStart {
   readonly type: 'start';

@@ -7,7 +7,7 @@ import { createAgent, type Agent } from '../agent/agent.js';
 import { createSimSessionPool } from '../agent/runtime/session-pool.js';
 import { toBmfError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/log.js';
-import { memoryMessage, type CommonWorkerMessage } from '../controller/fleet/protocol.js';
+import { memoryMessage, type CommonWorkerMessage } from './wire-devices/protocol.js';
 import { simulatedAgentConfig } from './config.js';
 import type { AgentsParentMessage, AgentsStart } from './protocol.js';
 

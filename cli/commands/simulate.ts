@@ -1,12 +1,12 @@
 // `bmfleet simulate --devices N [--agents real|light] [--processes P]`: enrol N simulated devices
 // through the REST API and run them in P processes until SIGINT/SIGTERM. `real` runs the agent
-// program itself on the simulator runtime (simulate/); `light` runs controller/fleet's
+// program itself on the simulator runtime (simulate/); `light` runs simulate/wire-devices/'s
 // wire-protocol stand-ins, which keep no model and no blob bytes and so scale to thousands here.
 import { bmfError } from '../../shared/errors.js';
 import { parseCommandArgs } from '../args.js';
 import { createApiClient, parseTags, readTokenFileFor } from '../http-client.js';
 import type { CommandRun } from '../main.js';
-import type { Fleet } from '../../controller/fleet/fleet.js';
+import type { Fleet } from '../../simulate/wire-devices/fleet.js';
 
 /** Without --agents: real agents up to this many devices, lightweight ones beyond. */
 export const REAL_AGENTS_UP_TO = 200;
@@ -108,7 +108,7 @@ export const run: CommandRun = async (ctx) => {
     fleet = real;
     what = `real agents (simulator runtime, ${timing} timing, state under ${real.stateRoot})`;
   } else {
-    const { startFleet } = await import('../../controller/fleet/fleet.js');
+    const { startFleet } = await import('../../simulate/wire-devices/fleet.js');
     fleet = await startFleet(common);
     what = 'lightweight wire-protocol stand-ins, not the agent program';
   }

@@ -14,7 +14,7 @@ export interface EnrolOptions {
   readonly concurrency?: number;
 }
 
-/** What both simulated fleets (controller/fleet, simulate/) take: who, how many, where. */
+/** What both simulated fleets (simulate/wire-devices, simulate/) take: who, how many, where. */
 export interface SimulatedFleetOptions extends EnrolOptions {
   readonly devices: number;
   readonly processes: number;
