@@ -1,6 +1,6 @@
 // Shadowed requests waiting for a ground-truth label. When feedback names one, both variants'
 // top-1 on that same input are scored, giving the paired counts McNemar's test needs
-// (shared/stats/tests/proportions.ts; wire ShadowAgreement both_correct .. both_wrong).
+// (shared/stats/hypothesis/proportions.ts; wire ShadowAgreement both_correct .. both_wrong).
 //
 // Bounds: at most `capacity` request ids (oldest evicted first) and none older than `ttlMs`
 // (measured from the primary answer). An evicted or expired pair only loses its pairing: the

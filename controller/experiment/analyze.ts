@@ -7,7 +7,7 @@ import {
 } from '../../shared/stats/drift.js';
 import type { DriftStats } from '../../shared/wire/messages.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
-import { sketchBins, type ClusterCount } from '../../shared/stats/tests/index.js';
+import { sketchBins, type ClusterCount } from '../../shared/stats/hypothesis/index.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 import {
   compareLatency,

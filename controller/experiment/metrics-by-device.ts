@@ -1,5 +1,5 @@
 // Cohort experiments randomise devices, not requests, so the device is the unit of analysis
-// (shared/stats/tests/clustered.ts says why). Same MetricResult shape and the same always-valid
+// (shared/stats/hypothesis/clustered.ts says why). Same MetricResult shape and the same always-valid
 // (mSPRT) machinery as metrics.ts, fed with the device-level estimate and variance. Pure.
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import {
@@ -17,7 +17,7 @@ import {
   sequentialBoundaryZ,
   superiorityMixtureScale,
   type ClusterCount,
-} from '../../shared/stats/tests/index.js';
+} from '../../shared/stats/hypothesis/index.js';
 import { decide, EMPTY } from './metrics.js';
 import type { CompareContext, MetricResult, Verdict } from './metrics.js';
 

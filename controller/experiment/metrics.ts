@@ -1,5 +1,5 @@
 // One comparison per metric, B against A, with the always-valid (mSPRT) p-value that makes
-// repeated looks safe (shared/stats/tests/sequential.ts). Pure.
+// repeated looks safe (shared/stats/hypothesis/sequential.ts). Pure.
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import type { LatencySource } from '../telemetry/rollup.js';
 import {
@@ -20,7 +20,7 @@ import {
   type Interval,
   type McNemarResult,
   type QuantileDifference,
-} from '../../shared/stats/tests/index.js';
+} from '../../shared/stats/hypothesis/index.js';
 
 /** `modeled`: a latency from the cost model, shown but never tested (latency-source.ts). */
 export type Verdict = 'better' | 'worse' | 'no_difference' | 'not_enough_data' | 'modeled';

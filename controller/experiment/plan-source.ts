@@ -6,7 +6,7 @@ import {
   estimateIcc,
   estimateLatencySpread,
   type ClusterCount,
-} from '../../shared/stats/tests/index.js';
+} from '../../shared/stats/hypothesis/index.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 import type { DeviceInfo, ExperimentSpec, ExperimentState } from './model.js';

@@ -1,4 +1,4 @@
-// Sizing a cohort experiment in devices (shared/stats/tests/cluster-sample-size.ts): the request
+// Sizing a cohort experiment in devices (shared/stats/hypothesis/cluster-sample-size.ts): the request
 // validated at the edge, the plan from given and estimated inputs, and its text form for the
 // CLI. Given values win over estimates; an estimate fills what was not given and is shown
 // either way so the two can be compared. Pure.
@@ -10,7 +10,7 @@ import {
   deviceLatencySampleSize,
   type IccEstimate,
   type LatencySpreadEstimate,
-} from '../../shared/stats/tests/index.js';
+} from '../../shared/stats/hypothesis/index.js';
 import { MIN_DEVICES_FOR_VERDICT } from './metrics-by-device.js';
 import { DEFAULT_ALPHA } from './model.js';
 

@@ -9,7 +9,7 @@ import {
   deviceLatencySampleSize,
   estimateIcc,
   type ClusterCount,
-} from '../../../shared/stats/tests/index.js';
+} from '../../../shared/stats/hypothesis/index.js';
 import {
   compareLatencyByDevice,
   compareRatesByDevice,

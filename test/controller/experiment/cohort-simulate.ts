@@ -3,7 +3,7 @@
 // device's requests go to its arm. Each run is analysed twice: the request-level comparison of
 // merged telemetry (what cohorts used before) and the device-level one. Not a test file itself.
 import { LatencySketch, mergeSketches } from '../../../shared/stats/sketch.js';
-import type { ClusterCount } from '../../../shared/stats/tests/index.js';
+import type { ClusterCount } from '../../../shared/stats/hypothesis/index.js';
 import {
   compareLatency,
   compareRates,

@@ -9,7 +9,7 @@ import {
   binsFromValues,
   MIN_SUPERIORITY_TAU,
   superiorityMixtureScale,
-} from '../../../shared/stats/tests/index.js';
+} from '../../../shared/stats/hypothesis/index.js';
 import { compareLatency } from '../../../controller/experiment/metrics.js';
 import { compareLatencyByDevice } from '../../../controller/experiment/metrics-by-device.js';
 

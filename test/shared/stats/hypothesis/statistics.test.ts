@@ -15,7 +15,7 @@ import {
   quantileDifferences,
   sketchBins,
   wilsonInterval,
-} from '../../../../shared/stats/tests/index.js';
+} from '../../../../shared/stats/hypothesis/index.js';
 import { gaussian, prng } from './simulate.js';
 
 interface Fixture {

@@ -1,4 +1,4 @@
-// Prints the measured false-positive rates and power: npx tsx test/shared/stats/tests/print-error-rates.ts
+// Prints the measured false-positive rates and power: npx tsx test/shared/stats/hypothesis/print-error-rates.ts
 import { errorRates } from './simulate.js';
 
 for (const [name, r] of Object.entries(errorRates())) {

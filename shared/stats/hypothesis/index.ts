@@ -1,4 +1,4 @@
-// Experiment statistics: rank tests on sketches, quantile differences, proportions, sequential
+// Hypothesis tests for experiments: rank tests on sketches, quantile differences, proportions, sequential
 // (always-valid) inference and sample sizes. Pure functions; see each file for the method.
 export * from './binned.js';
 export * from './cluster-sample-size.js';

@@ -11,7 +11,7 @@ import {
   mcNemar,
   pairedAccuracySampleSize,
   sketchBins,
-} from '../../../../shared/stats/tests/index.js';
+} from '../../../../shared/stats/hypothesis/index.js';
 
 export const ALPHA = 0.05;
 

@@ -1,12 +1,12 @@
 // The issue's acceptance for the statistics: A/A false-positive rate <= 5 % with repeated looks,
 // and >= 80 % power at the sample size the tool computes. Print the figures with
-// `npx tsx test/shared/stats/tests/print-error-rates.ts`.
+// `npx tsx test/shared/stats/hypothesis/print-error-rates.ts`.
 import t from 'tap';
 import {
   alwaysValidP,
   confidenceSequence,
   sequentialBoundaryZ,
-} from '../../../../shared/stats/tests/index.js';
+} from '../../../../shared/stats/hypothesis/index.js';
 import { errorRates, RUNS } from './simulate.js';
 
 t.test('mSPRT basics', async (t) => {

@@ -7,7 +7,7 @@ import {
   estimateIcc,
   estimateLatencySpread,
   sequentialPowerAt,
-} from '../../../../shared/stats/tests/index.js';
+} from '../../../../shared/stats/hypothesis/index.js';
 
 // Constants of the hand arithmetic below (alpha 0.05 two-sided, power 0.8):
 //   za = 1.959964, zb = 0.841621, (za + zb)^2 = 2.801585^2 = 7.848880.
