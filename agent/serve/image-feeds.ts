@@ -5,7 +5,14 @@
 // serves tensors only does not carry it.
 import { bmfError } from '../../shared/errors.js';
 import { parsePreprocessSpec } from '../../shared/preprocess/spec.js';
-import type { ImageToFeeds } from './service.js';
+import type { Tensor } from '../../shared/tensor.js';
+import type { ServingModel } from './model-slot.js';
+
+/** Image bytes -> model feeds, with the bundle's preprocessing (shared/preprocess). */
+export type ImageToFeeds = (
+  bytes: Uint8Array,
+  model: ServingModel,
+) => Promise<Record<string, Tensor>>;
 
 export const imageToFeeds: ImageToFeeds = async (bytes, model) => {
   if (model.spec.preprocess === undefined) {

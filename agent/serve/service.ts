@@ -8,7 +8,7 @@ import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { Clock } from '../clock.js';
 import type { RuntimeBackend, TimingMode } from '../runtime/types.js';
-import { imageToFeeds } from './image-feeds.js';
+import { imageToFeeds, type ImageToFeeds } from './image-feeds.js';
 import type { ServingModel } from './model-slot.js';
 import { notify } from './observe.js';
 import type { ServeObserver, StageTimings } from './observe.js';
@@ -64,12 +64,6 @@ export interface ModelInfo {
   readonly inputs: ServingModel['handle']['description']['inputs'];
   readonly outputs: ServingModel['handle']['description']['outputs'];
 }
-
-/** Image bytes -> model feeds, with the bundle's preprocessing (shared/preprocess). */
-export type ImageToFeeds = (
-  bytes: Uint8Array,
-  model: ServingModel,
-) => Promise<Record<string, Tensor>>;
 
 export interface InferenceServiceDeps {
   readonly runtime: RuntimeBackend;

@@ -11,7 +11,7 @@ import type { LatencySketch } from '../../shared/stats/sketch.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 import type { DeviceInfo, ExperimentSpec, ExperimentState } from './model.js';
 import { DEFAULT_PLAN_WINDOW_MS, type PlanEstimates, type PlanRequest } from './plan.js';
-import type { ExperimentTelemetry } from './service.js';
+import type { ExperimentTelemetry } from './telemetry-source.js';
 
 export interface PlanSourceDeps {
   readonly telemetry: ExperimentTelemetry;

@@ -5,12 +5,10 @@ import { Value } from '@sinclair/typebox/value';
 import { bmfError } from '../../shared/errors.js';
 import type { WallClock } from '../../shared/clock.js';
 import type { BundleManifest } from '../../shared/bundle/manifest.js';
-import type { LatencySketch } from '../../shared/stats/sketch.js';
 import { parseCalibrationStats } from '../../shared/stats/drift.js';
 import type { AssignRequest } from '../distribution/assignments.js';
 import type { Db } from '../store/db.js';
 import type { TelemetryFilter } from '../telemetry/store.js';
-import type { TelemetrySummary, TimelineBucket } from '../telemetry/summary.js';
 import { planAllocation, restorePlan, stratumOf } from './allocate.js';
 import {
   analyzeExperiment,
@@ -26,6 +24,7 @@ import {
 } from './model.js';
 import { planCohortExperiment, parsePlanRequest, type CohortPlan } from './plan.js';
 import { gatherPlanEstimates } from './plan-source.js';
+import type { ExperimentTelemetry } from './telemetry-source.js';
 import {
   checkCompatible,
   checkNoOverlap,
@@ -33,14 +32,6 @@ import {
   checkState,
   resolvePopulation,
 } from './validate.js';
-
-type MaybePromise<T> = T | Promise<T>;
-
-export interface ExperimentTelemetry {
-  sketches(filter: TelemetryFilter): MaybePromise<Record<string, LatencySketch>>;
-  query(filter: TelemetryFilter): MaybePromise<TelemetrySummary>;
-  timeline(filter: TelemetryFilter, bucketMs: number): MaybePromise<readonly TimelineBucket[]>;
-}
 
 export interface ExperimentServiceDeps {
   readonly db: Db;
