@@ -34,7 +34,7 @@ import { createStateFile } from './store/state.js';
 import { removeOrphanedTempFiles } from './store/temp-files.js';
 import type { AgentState } from './store/state.js';
 import { acceptAssignment, healthOf, targetOf, trafficOf } from './sync/assignment.js';
-import { eventFromError, eventFromServe, wireVariant } from './sync/events.js';
+import { eventFromError, eventFromServe, healthRegression, wireVariant } from './sync/events.js';
 import { SyncContext } from './sync/executors.js';
 import { createBlobFetcher } from './sync/fetcher.js';
 import { createHttpChunkSource } from './sync/http-chunks.js';
@@ -295,9 +295,15 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
           `bundle refused by the golden gate: ${e.reason}`,
         );
         return;
+      case 'regressed':
+        log.warn(
+          { variant: e.variant, bundle: e.bundleDigest },
+          `bundle failed its health window: ${e.reason}`,
+        );
+        return;
       case 'rolled-back':
         log.warn(
-          { variant: e.variant, bundle: e.from, to: e.to ?? null },
+          { variant: e.variant, bundle: e.from, to: e.to },
           `bundle rolled back: ${e.reason}`,
         );
         return;
@@ -307,13 +313,16 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   const serveEvents: ServeObserver = {
     onEvent(e) {
       logServeEvent(e);
-      void emit(eventFromServe(config.deviceId, now(), e));
       const c = ctx;
-      if (!c) return;
-      if (e.kind === 'rolled-back') {
-        c.reject(e.from, toBmfError(new Error(e.reason)));
-        if (e.to) void c.update((st) => ({ ...st, active: { ...st.active, [e.variant]: e.to } }));
+      if (e.kind === 'regressed') {
+        // A fact for the planner: the bundle is not tried again under this assignment, and the
+        // rejection is what reports it; the rollback step follows from `regressed()`.
+        c?.reject(e.bundleDigest, healthRegression(e), e.variant);
+        kick();
+        return;
       }
+      void emit(eventFromServe(config.deviceId, now(), e));
+      if (!c) return;
       if (e.kind === 'healthy') {
         void c.update((st) => ({
           ...st,
@@ -556,8 +565,12 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         clock,
         health: () => health,
         onStateChange: () => publishState(),
-        onRejected: (bundleDigest, e) =>
-          reportError(withTrustContext(e, rootSource(config)), { bundleDigest }, true),
+        onRejected: (bundleDigest, e, variant) =>
+          reportError(
+            withTrustContext(e, rootSource(config)),
+            { bundleDigest, ...(variant && { variant }) },
+            true,
+          ),
         onDowngrade: (d) => {
           log.warn(
             { bundle: d.bundleDigest, sequence: d.sequence, from: d.from },

@@ -211,6 +211,10 @@ export const errorCatalogue = {
   BMF_ERR_AGENT_NOT_READY: { message: 'no model is active yet', status: 503 },
   BMF_ERR_AGENT_STORE: { message: 'agent store error: {reason}', status: 500 },
   BMF_ERR_AGENT_GATE_FAILED: { message: 'gate failed for {bundle}: {reason}', status: 422 },
+  BMF_ERR_AGENT_HEALTH_REGRESSED: {
+    message: 'bundle {bundle} failed its health window: {reason}',
+    status: 422,
+  },
   BMF_ERR_AGENT_FETCH: { message: 'fetch of blob {digest} failed: {reason}', status: 502 },
   BMF_ERR_AGENT_CHUNK_HASH: {
     message: 'chunk {index} of blob {digest} failed its hash check',

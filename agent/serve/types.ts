@@ -56,10 +56,18 @@ export type ServeEvent =
     }
   | { readonly kind: 'healthy'; readonly variant: VariantName; readonly bundleDigest: string }
   | {
+      /** The health window's verdict: a fact the planner plans a rollback from. */
+      readonly kind: 'regressed';
+      readonly variant: VariantName;
+      readonly bundleDigest: string;
+      readonly reason: string;
+    }
+  | {
+      /** Announced after the swap back to last-known-good has happened. */
       readonly kind: 'rolled-back';
       readonly variant: VariantName;
       readonly from: string;
-      readonly to: string | undefined;
+      readonly to: string;
       readonly reason: string;
     }
   | { readonly kind: 'unloaded'; readonly variant: VariantName; readonly bundleDigest: string };

@@ -27,7 +27,7 @@ export interface SyncContextOptions {
   readonly clock: Clock;
   readonly health: () => HealthThresholds | undefined;
   readonly onStateChange?: (state: AgentState) => void;
-  readonly onRejected?: (bundleDigest: string, error: BmfError) => void;
+  readonly onRejected?: (bundleDigest: string, error: BmfError, variant?: VariantName) => void;
   /** A lower bundle sequence is being installed because the assignment allows it explicitly. */
   readonly onDowngrade?: (info: {
     variant: VariantName;
@@ -82,9 +82,9 @@ export class SyncContext {
     return this.assigned?.sequence ?? 0;
   }
 
-  reject(bundleDigest: string, error: BmfError): void {
+  reject(bundleDigest: string, error: BmfError, variant?: VariantName): void {
     this.rejected.add(bundleDigest);
-    this.o.onRejected?.(bundleDigest, error);
+    this.o.onRejected?.(bundleDigest, error, variant);
   }
 
   target(): Target | undefined {
