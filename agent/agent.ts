@@ -5,6 +5,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { bmfError, isBmfError, toBmfError } from '../shared/errors.js';
+import { eventCode } from '../shared/events.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { settlesWithin } from '../shared/wire/end-connection.js';
 import type { BmfError } from '../shared/errors.js';
@@ -571,7 +572,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
             deviceId: config.deviceId,
             timeMs: now(),
             severity: 'warning',
-            code: 'BMF_EVT_DOWNGRADE',
+            code: eventCode('BMF_EVT_DOWNGRADE'),
             message: `installing ${d.name} sequence ${d.sequence} below the served ${d.from} (allowDowngrade)`,
             details: { name: d.name, sequence: String(d.sequence), from: String(d.from) },
             variant: wireVariant(d.variant),

@@ -1,7 +1,8 @@
 // The one place agent happenings become wire Events: errors keep their BMF_ERR_* code, notable
 // successes use BMF_EVT_* codes (shared/wire schema comment).
 import { bmfError } from '../../shared/errors.js';
-import type { BmfError } from '../../shared/errors.js';
+import type { BmfError, ErrorCode } from '../../shared/errors.js';
+import type { EventCode } from '../../shared/events.js';
 import type { Event, Severity } from '../../shared/wire/messages.js';
 import type { ServeEvent } from '../serve/types.js';
 
@@ -48,7 +49,10 @@ export function healthRegression(e: Extract<ServeEvent, { kind: 'regressed' }>):
 
 type AnnouncedServeEvent = Exclude<ServeEvent, { kind: 'regressed' }>;
 
-const SERVE_EVENTS: Record<AnnouncedServeEvent['kind'], { code: string; severity: Severity }> = {
+const SERVE_EVENTS: Record<
+  AnnouncedServeEvent['kind'],
+  { code: EventCode | ErrorCode; severity: Severity }
+> = {
   activated: { code: 'BMF_EVT_ACTIVATED', severity: 'info' },
   'gate-failed': { code: 'BMF_ERR_AGENT_GATE_FAILED', severity: 'warning' },
   healthy: { code: 'BMF_EVT_HEALTHY', severity: 'info' },

@@ -1,6 +1,7 @@
 // Wire Events wait in an on-disk outbox until the broker takes them, in order, so a device that
 // is offline when a bundle is refused still reports it once it reconnects. Recording never throws:
 // an event that cannot be written is logged and dropped (the device keeps serving).
+import { bmfError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import type { Event } from '../../shared/wire/messages.js';
@@ -31,11 +32,19 @@ export function createEventOutbox(d: EventOutboxDeps): EventOutbox {
   }
   return {
     async emit(event) {
+      const dropped = d.outbox.dropped();
       try {
         await d.outbox.enqueue(encodeMessage('Event', event));
       } catch (e) {
         d.log.warn({ event: event.code }, `event not recorded: ${(e as Error).message}`);
         return;
+      }
+      if (d.outbox.dropped() > dropped) {
+        const full = bmfError('BMF_ERR_AGENT_OUTBOX_FULL', {
+          outbox: 'events',
+          limit: d.outbox.limit,
+        });
+        d.log.warn({ code: full.code }, full.message);
       }
       void flush();
     },

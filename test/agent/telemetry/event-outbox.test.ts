@@ -74,3 +74,21 @@ t.test('offline events are kept and sent in order on reconnect', async (t) => {
   await again.flush();
   t.same(sent.at(-1)?.code, 'BMF_EVT_UNLOADED', 'queued before a restart, sent after it');
 });
+
+t.test('a full outbox drops the oldest event and says so with its code', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'bmf-event-outbox-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const warnings: unknown[] = [];
+  const log = { ...silentLogger(), warn: (fields: unknown) => void warnings.push(fields) };
+  const outbox = await createOutbox(dir, 2);
+  const events = createEventOutbox({
+    outbox,
+    connected: () => false,
+    publish: async () => undefined,
+    log: log as ReturnType<typeof silentLogger>,
+  });
+  for (let i = 1; i <= 3; i++) await events.emit(event('BMF_EVT_ACTIVATED', i));
+  t.equal(outbox.size(), 2);
+  t.equal(outbox.dropped(), 1);
+  t.same(warnings, [{ code: 'BMF_ERR_AGENT_OUTBOX_FULL' }]);
+});
