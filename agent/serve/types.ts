@@ -4,7 +4,8 @@
 import type { DetectorSpec } from '../../shared/detect/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 
-export type VariantName = 'A' | 'B';
+export type { VariantName } from '../../shared/ids.js';
+import type { VariantName } from '../../shared/ids.js';
 
 export interface GoldenSet {
   readonly inputs: readonly Readonly<Record<string, Tensor>>[];

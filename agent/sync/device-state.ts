@@ -3,7 +3,7 @@
 import type { DeviceState, DeviceStatus } from '../../shared/wire/messages.js';
 import type { VariantName } from '../serve/types.js';
 import type { AgentState } from '../store/state.js';
-import { wireVariant } from './events.js';
+import { wireVariant } from '../../shared/ids.js';
 
 export interface StatusFacts {
   readonly serving: boolean;

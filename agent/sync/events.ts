@@ -1,18 +1,11 @@
 // The one place agent happenings become wire Events: errors keep their BMF_ERR_* code, notable
 // successes use BMF_EVT_* codes (shared/wire schema comment).
 import { bmfError } from '../../shared/errors.js';
+import { wireVariant } from '../../shared/ids.js';
 import type { BmfError, ErrorCode } from '../../shared/errors.js';
 import type { EventCode } from '../../shared/events.js';
 import type { Event, Severity } from '../../shared/wire/messages.js';
 import type { ServeEvent } from '../serve/types.js';
-
-/**
- * Variant names on the wire. Assignments name variants 'A'/'B' (shared/trust), while the wire
- * schema's name rule is lower case (shared/wire/ids.ts), so messages carry 'a'/'b'.
- */
-export function wireVariant(variant: string): string {
-  return variant.toLowerCase();
-}
 
 export function eventFromError(
   deviceId: string,

@@ -1,6 +1,7 @@
 // What a restart restores, decided from the state file alone: per variant, the bundle it served
 // and then its last-known-good, each tried once in that order (verified again from the store by
 // the caller); the first that installs is served.
+import { VARIANT_NAMES } from '../../shared/ids.js';
 import type { VariantName } from '../serve/types.js';
 import type { AgentState } from '../store/state.js';
 
@@ -10,8 +11,6 @@ export interface RestoreVariant {
   readonly candidates: readonly string[];
   readonly active: string | undefined;
 }
-
-export const VARIANT_NAMES: readonly VariantName[] = ['A', 'B'];
 
 export function restorePlan(state: Pick<AgentState, 'active' | 'lastKnownGood'>): RestoreVariant[] {
   const plan: RestoreVariant[] = [];

@@ -2,6 +2,7 @@
 // API depends on these shapes, not on how the registry, distribution or telemetry parts are
 // built, so each part can be tested and replaced on its own.
 import type { FastifyInstance } from 'fastify';
+import type { EnrolmentConfig } from '../../shared/config/enrolment.js';
 import type { RolloutCommand } from '../rollout/plan.js';
 import type { GroupHealth, RolloutSpec, RolloutState } from '../rollout/model.js';
 import type { DeviceRepo } from '../store/devices.js';
@@ -83,7 +84,7 @@ export interface RolloutControl {
  * its `rootFile` names the file the pinned root is written to next to it).
  */
 export interface AgentConfigFactory {
-  (device: { id: string; chip: string }, secret: string): Promise<Record<string, unknown>>;
+  (device: { id: string; chip: string }, secret: string): Promise<EnrolmentConfig>;
 }
 
 export interface ApiServices {
