@@ -5,12 +5,13 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { bmfError, isBmfError, toBmfError } from '../shared/errors.js';
+import { eventCode } from '../shared/events.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { settlesWithin } from '../shared/wire/end-connection.js';
 import type { BmfError } from '../shared/errors.js';
 import { parseRoot, parseSignedRoot } from '../shared/trust/root.js';
 import type { Root } from '../shared/trust/root.js';
-import { decodeMessage, encodeMessage } from '../shared/wire/codec.js';
+import { decodeMessage } from '../shared/wire/codec.js';
 import type { DeviceState, Event } from '../shared/wire/messages.js';
 import type { Clock } from './clock.js';
 import { createSystemClock } from './clock.js';
@@ -27,24 +28,29 @@ import { createServeMetrics } from './serve/metrics.js';
 import type { ServeObserver } from './serve/observe.js';
 import { createInferenceService } from './serve/service.js';
 import type { InferenceService } from './serve/service.js';
-import type { HealthThresholds, ServeEvent, VariantName } from './serve/types.js';
+import type { HealthThresholds, ServeEvent } from './serve/types.js';
 import { createBlobStore } from './store/blob-store.js';
 import type { BlobStore } from './store/blob-store.js';
 import { createStateFile } from './store/state.js';
 import { removeOrphanedTempFiles } from './store/temp-files.js';
 import type { AgentState } from './store/state.js';
 import { acceptAssignment, healthOf, targetOf, trafficOf } from './sync/assignment.js';
-import { eventFromError, eventFromServe, wireVariant } from './sync/events.js';
+import { eventFromError, eventFromServe, healthRegression } from './sync/events.js';
+import { wireVariant } from '../shared/ids.js';
 import { SyncContext } from './sync/executors.js';
 import { createBlobFetcher } from './sync/fetcher.js';
 import { createHttpChunkSource } from './sync/http-chunks.js';
 import { createAgentLink } from './sync/link.js';
 import type { AgentLink, LinkEvent } from './sync/link.js';
+import { decideAssignment } from './sync/assignment-order.js';
+import { deviceStateOf } from './sync/device-state.js';
 import { announceSteps, reconcileLoop, waitForKick } from './sync/reconcile.js';
+import { restorePlan } from './sync/restore.js';
 import type { Executors } from './sync/reconcile.js';
 import { createTelemetryCollector } from './telemetry/collector.js';
 import { createOutbox } from './telemetry/outbox.js';
-import type { Outbox } from './telemetry/outbox.js';
+import { createEventOutbox } from './telemetry/event-outbox.js';
+import type { EventOutbox } from './telemetry/event-outbox.js';
 import { createTelemetryReporter } from './telemetry/reporter.js';
 import type { TelemetryReporter } from './telemetry/reporter.js';
 
@@ -142,7 +148,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
 
   let ctx: SyncContext | undefined;
   let link: AgentLink | undefined;
-  let eventsOutbox: Outbox | undefined;
+  let events: EventOutbox | undefined;
   let reporter: TelemetryReporter | undefined;
   let api: FastifyInstance | undefined;
   let apiAddress: string | undefined;
@@ -176,23 +182,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   }
 
   async function emit(event: Event): Promise<void> {
-    if (!eventsOutbox) return;
-    try {
-      await eventsOutbox.enqueue(encodeMessage('Event', event));
-    } catch (e) {
-      log.warn({ event: event.code }, `event not recorded: ${(e as Error).message}`);
-      return;
-    }
-    void flushEvents();
-  }
-  async function flushEvents(): Promise<void> {
-    if (!link?.connected() || !eventsOutbox) return;
-    const l = link;
-    await eventsOutbox
-      .drain(async (bytes) => {
-        await l.publish('event', decodeMessage('Event', bytes));
-      })
-      .catch((e: unknown) => log.debug(`events not sent yet: ${(e as Error).message}`));
+    await events?.emit(event);
   }
   /** `refused`: the bundle's content was rejected for good (trust, hash, chip), not a failure. */
   function reportError(
@@ -210,24 +200,15 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   }
 
   function deviceState(): DeviceState {
-    const st = ctx?.current();
-    const list = (m: Partial<Record<VariantName, string>> | undefined) =>
-      Object.entries(m ?? {}).map(([variant, bundleDigest]) => ({
-        variant: wireVariant(variant),
-        bundleDigest: bundleDigest ?? '',
-        bundleSequence: 0,
-      }));
-    const serving = service.ready();
-    return {
+    return deviceStateOf({
       deviceId: config.deviceId,
-      active: list(st?.active),
-      lastKnownGood: list(st?.lastKnownGood),
-      assignmentSequence: st?.installedSequence ?? 0,
-      status: !serving ? (assignedDigest ? 'syncing' : 'idle') : lastError ? 'degraded' : 'active',
-      lastErrorCode: lastError,
-      uptimeMs: Math.round(clock.now() - startedAt),
+      state: ctx?.current(),
+      serving: service.ready(),
+      assigned: assignedDigest !== undefined,
+      lastError,
+      uptimeMs: clock.now() - startedAt,
       timeMs: now(),
-    };
+    });
   }
   function targetServed(c: SyncContext): boolean {
     const target = c.target();
@@ -295,9 +276,15 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
           `bundle refused by the golden gate: ${e.reason}`,
         );
         return;
+      case 'regressed':
+        log.warn(
+          { variant: e.variant, bundle: e.bundleDigest },
+          `bundle failed its health window: ${e.reason}`,
+        );
+        return;
       case 'rolled-back':
         log.warn(
-          { variant: e.variant, bundle: e.from, to: e.to ?? null },
+          { variant: e.variant, bundle: e.from, to: e.to },
           `bundle rolled back: ${e.reason}`,
         );
         return;
@@ -307,13 +294,16 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   const serveEvents: ServeObserver = {
     onEvent(e) {
       logServeEvent(e);
-      void emit(eventFromServe(config.deviceId, now(), e));
       const c = ctx;
-      if (!c) return;
-      if (e.kind === 'rolled-back') {
-        c.reject(e.from, toBmfError(new Error(e.reason)));
-        if (e.to) void c.update((st) => ({ ...st, active: { ...st.active, [e.variant]: e.to } }));
+      if (e.kind === 'regressed') {
+        // A fact for the planner: the bundle is not tried again under this assignment, and the
+        // rejection is what reports it; the rollback step follows from `regressed()`.
+        c?.reject(e.bundleDigest, healthRegression(e), e.variant);
+        kick();
+        return;
       }
+      void emit(eventFromServe(config.deviceId, now(), e));
+      if (!c) return;
       if (e.kind === 'healthy') {
         void c.update((st) => ({
           ...st,
@@ -332,21 +322,18 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
 
   async function restore(c: SyncContext, store: BlobStore): Promise<void> {
     const st = c.current();
-    for (const name of ['A', 'B'] as const) {
-      const candidates = [st.active[name], st.lastKnownGood[name]].filter(
-        (d, i, all): d is string => d !== undefined && all.indexOf(d) === i,
-      );
+    for (const { variant, candidates, active } of restorePlan(st)) {
       for (const digest of candidates) {
         try {
           // Verified again from the store: serve the old or the new model fully verified, never a mix.
           const spec = await c.specFor(digest);
-          await service.variants.install(name, spec, { knownGood: true });
-          if (digest !== st.active[name]) {
-            await c.update((s) => ({ ...s, active: { ...s.active, [name]: digest } }));
+          await service.variants.install(variant, spec, { knownGood: true });
+          if (digest !== active) {
+            await c.update((s) => ({ ...s, active: { ...s.active, [variant]: digest } }));
           }
           break;
         } catch (e) {
-          reportError(toBmfError(e), { variant: name, bundleDigest: digest, step: 'restore' });
+          reportError(toBmfError(e), { variant, bundleDigest: digest, step: 'restore' });
         }
       }
     }
@@ -405,32 +392,39 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       installedSequence: undefined,
       now: new Date(now()),
     });
-    // The retained assignment comes again on every reconnect: the same one is not news.
-    if (accepted.digest === assignedDigest) return;
-    const sequence = accepted.assignment.sequence;
     const st = c.current();
-    const persisted = st.assignment === accepted.digest;
-    const newest = Math.max(st.installedSequence, st.assignmentSequence ?? 0, c.assignedSequence());
-    if (source === 'restore') {
-      // Stale: a newer assignment was taken while the restore ran.
-      if (sequence < c.assignedSequence()) {
+    const sequence = accepted.assignment.sequence;
+    const decision = decideAssignment({
+      digest: accepted.digest,
+      sequence,
+      source,
+      adoptedDigest: assignedDigest,
+      persistedDigest: st.assignment,
+      persistedSequence: st.assignmentSequence,
+      installedSequence: st.installedSequence,
+      targetSequence: c.assignedSequence(),
+    });
+    switch (decision.kind) {
+      case 'same':
+        return;
+      case 'stale':
         log.info(
-          { sequence, newer: c.assignedSequence() },
-          `restored assignment ${sequence} is older than ${c.assignedSequence()}: not adopted`,
+          { sequence, newer: decision.newer },
+          `restored assignment ${sequence} is older than ${decision.newer}: not adopted`,
         );
         return;
-      }
-    } else if (!persisted && sequence <= newest) {
-      throw bmfError('BMF_ERR_TRUST_ROLLBACK', {
-        what: `assignment for ${config.deviceId}`,
-        sequence,
-        installed: newest,
-      });
-    }
-    if (!persisted) {
-      // On disk before the broker hears it was received (the link acknowledges after this).
-      const digest = await store.put(accepted.canonical);
-      await c.update((s) => ({ ...s, assignment: digest, assignmentSequence: sequence }));
+      case 'replay':
+        throw bmfError('BMF_ERR_TRUST_ROLLBACK', {
+          what: `assignment for ${config.deviceId}`,
+          sequence,
+          installed: decision.installed,
+        });
+      case 'adopt':
+        if (decision.persist) {
+          // On disk before the broker hears it was received (the link acknowledges after this).
+          const digest = await store.put(accepted.canonical);
+          await c.update((s) => ({ ...s, assignment: digest, assignmentSequence: sequence }));
+        }
     }
     adopt(accepted.assignment, accepted.digest);
   }
@@ -485,10 +479,18 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         join(dir, 'outbox', 'telemetry'),
         config.telemetry.outboxLimit,
       );
-      eventsOutbox = await createOutbox(
+      const eventsOutbox = await createOutbox(
         join(dir, 'outbox', 'events'),
         config.telemetry.outboxLimit,
       );
+      events = createEventOutbox({
+        outbox: eventsOutbox,
+        connected: () => link?.connected() ?? false,
+        publish: async (event) => {
+          await link?.publish('event', event);
+        },
+        log,
+      });
       rootDoc = await loadRoot(config);
       // 2. the link (messages are handled once the sync context below exists)
       const fetcherRef: { current?: ReturnType<typeof createBlobFetcher> } = {};
@@ -519,7 +521,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
             .catch(() => undefined);
           publishState();
           void reporter?.flush();
-          void flushEvents();
+          void events?.flush();
         },
       });
       teardown.push(async () => link?.close());
@@ -556,8 +558,12 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         clock,
         health: () => health,
         onStateChange: () => publishState(),
-        onRejected: (bundleDigest, e) =>
-          reportError(withTrustContext(e, rootSource(config)), { bundleDigest }, true),
+        onRejected: (bundleDigest, e, variant) =>
+          reportError(
+            withTrustContext(e, rootSource(config)),
+            { bundleDigest, ...(variant && { variant }) },
+            true,
+          ),
         onDowngrade: (d) => {
           log.warn(
             { bundle: d.bundleDigest, sequence: d.sequence, from: d.from },
@@ -567,7 +573,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
             deviceId: config.deviceId,
             timeMs: now(),
             severity: 'warning',
-            code: 'BMF_EVT_DOWNGRADE',
+            code: eventCode('BMF_EVT_DOWNGRADE'),
             message: `installing ${d.name} sequence ${d.sequence} below the served ${d.from} (allowDowngrade)`,
             details: { name: d.name, sequence: String(d.sequence), from: String(d.from) },
             variant: wireVariant(d.variant),

@@ -2,38 +2,19 @@
 // by shared/config/load.ts and deep-frozen before any part sees it.
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
-import { CHIPS } from '../shared/bundle/manifest.js';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { deepFreeze, loadConfig } from '../shared/config/load.js';
+import { EnrolmentConfigSchema } from '../shared/config/enrolment.js';
 import { LOG_LEVELS } from '../shared/log.js';
 import type { LoadConfigOptions } from '../shared/config/load.js';
 
+// The fields the controller fills when it enrols a device (shared/config/enrolment.ts), then the
+// agent's own settings.
 export const AgentConfigSchema = Type.Object(
   {
-    deviceId: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
-    chip: Type.Union(CHIPS.map((c) => Type.Literal(c))),
-    broker: Type.Object(
-      {
-        url: Type.String({ minLength: 1, default: 'mqtt://127.0.0.1:1883' }),
-        username: Type.Optional(Type.String()),
-        password: Type.Optional(Type.String()),
-        /** 5 by default; 4 for brokers that do not speak MQTT 5 (the embedded aedes broker). */
-        protocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 5 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    /** Blob store, partial transfers, state file and outboxes live here. */
-    stateDir: Type.String({ minLength: 1 }),
-    /**
-     * Pinned trust root file (a signed root envelope, as `bmfleet keys init` writes it); a
-     * relative path is relative to the config file. Not read when `root` is given.
-     */
-    rootFile: Type.String({ minLength: 1, default: 'root.json' }),
+    ...EnrolmentConfigSchema.properties,
     /** The pinned trust root embedded (self-contained agent.json, `device add --out`). */
     root: Type.Optional(Type.Unknown()),
-    runtime: Type.Union([Type.Literal('auto'), Type.Literal('bmrt'), Type.Literal('sim')], {
-      default: 'auto',
-    }),
     /** Simulator timing: `host` as measured, `modeled` padded to the cost model's latency. */
     timing: Type.Union([Type.Literal('host'), Type.Literal('modeled')], { default: 'host' }),
     api: Type.Object(

@@ -40,6 +40,7 @@ import { createExperimentService } from './experiment/service.js';
 import { experimentRoutes } from './experiment/routes.js';
 import type { RolloutSpec } from './rollout/model.js';
 import { splitGroups } from './rollout/plan.js';
+import { enrolmentConfig } from '../shared/config/enrolment.js';
 
 export interface StartOptions {
   readonly clock?: Clock;
@@ -457,19 +458,11 @@ export async function startController(
       logger: log.child({ part: 'api' }),
       ready: () => ready,
       moreMetrics: () => refusals.render(),
-      agentConfig: async (device, secret) => ({
-        deviceId: device.id,
-        chip: device.chip,
-        broker: {
-          url: advertised,
-          username: device.id,
-          password: secret,
-          protocolVersion: agentProtocol,
-        },
-        stateDir: '/var/lib/bmfleet/agent',
-        rootFile: 'root.json',
-        runtime: 'auto',
-      }),
+      agentConfig: async (device, secret) =>
+        enrolmentConfig({
+          device,
+          broker: { url: advertised, password: secret, protocolVersion: agentProtocol },
+        }),
       rootJson: () => rootJson,
       plugins: [
         // Device-authenticated (HTTP Basic with the device secret), not operator-token.

@@ -22,7 +22,8 @@ export const errorCatalogue = {
   BMF_ERR_USAGE: { message: 'bad command line: {reason}', status: 400 },
   BMF_ERR_IO: { message: 'I/O error on {path}: {reason}', status: 500 },
   BMF_ERR_ABORTED: { message: 'operation aborted: {reason}', status: 503 },
-  BMF_ERR_TIMEOUT: { message: 'timed out after {ms} ms: {reason}', status: 504 },
+  /** Never thrown: time limits report BMF_ERR_ABORTED or the code of the part that waited. */
+  BMF_ERR_TIMEOUT: { message: 'timed out after {ms} ms: {reason}', status: 504, retired: true },
   BMF_ERR_FILE_EXISTS: {
     message: '{path} already exists: pass --force to replace it, or choose another path',
     status: 409,
@@ -211,6 +212,10 @@ export const errorCatalogue = {
   BMF_ERR_AGENT_NOT_READY: { message: 'no model is active yet', status: 503 },
   BMF_ERR_AGENT_STORE: { message: 'agent store error: {reason}', status: 500 },
   BMF_ERR_AGENT_GATE_FAILED: { message: 'gate failed for {bundle}: {reason}', status: 422 },
+  BMF_ERR_AGENT_HEALTH_REGRESSED: {
+    message: 'bundle {bundle} failed its health window: {reason}',
+    status: 422,
+  },
   BMF_ERR_AGENT_FETCH: { message: 'fetch of blob {digest} failed: {reason}', status: 502 },
   BMF_ERR_AGENT_CHUNK_HASH: {
     message: 'chunk {index} of blob {digest} failed its hash check',
@@ -225,7 +230,7 @@ export const errorCatalogue = {
     status: 503,
   },
   BMF_ERR_AGENT_OUTBOX_FULL: {
-    message: 'telemetry outbox full ({limit} reports): oldest dropped',
+    message: '{outbox} outbox full ({limit} entries): oldest dropped',
     status: 507,
   },
   BMF_ERR_INFER_REQUEST: { message: 'inference request invalid: {reason}', status: 400 },

@@ -4,7 +4,8 @@
 import type { DetectorSpec } from '../../shared/detect/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 
-export type VariantName = 'A' | 'B';
+export type { VariantName } from '../../shared/ids.js';
+import type { VariantName } from '../../shared/ids.js';
 
 export interface GoldenSet {
   readonly inputs: readonly Readonly<Record<string, Tensor>>[];
@@ -56,10 +57,18 @@ export type ServeEvent =
     }
   | { readonly kind: 'healthy'; readonly variant: VariantName; readonly bundleDigest: string }
   | {
+      /** The health window's verdict: a fact the planner plans a rollback from. */
+      readonly kind: 'regressed';
+      readonly variant: VariantName;
+      readonly bundleDigest: string;
+      readonly reason: string;
+    }
+  | {
+      /** Announced after the swap back to last-known-good has happened. */
       readonly kind: 'rolled-back';
       readonly variant: VariantName;
       readonly from: string;
-      readonly to: string | undefined;
+      readonly to: string;
       readonly reason: string;
     }
   | { readonly kind: 'unloaded'; readonly variant: VariantName; readonly bundleDigest: string };

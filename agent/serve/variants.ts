@@ -1,6 +1,11 @@
 // The variants an assignment runs (A, and optionally B): one ModelSlot each, the last-known-good
 // spec to roll back to, and the health window after each activation. Activation, gate failures,
 // health verdicts and rollbacks are reported as ServeEvents.
+//
+// INVARIANT: the variant set executes, it never decides. A regressed health window is a fact
+// (`regressed()` and a `regressed` event); going back to last-known-good is the planner's
+// `rollback` step (agent/sync/plan.ts), run through `rollbackTo`, which announces the rollback
+// only once the swap has happened.
 import { isBmfError } from '../../shared/errors.js';
 import type { Clock } from '../clock.js';
 import type { RuntimeBackend } from '../runtime/types.js';
@@ -24,8 +29,8 @@ interface Variant {
   readonly slot: ModelSlot;
   lastKnownGood: ModelSpec | undefined;
   watch: Watch | undefined;
-  /** Bundle whose health window regressed (cleared by the next activation). */
-  regressedBundle: string | undefined;
+  /** Bundle whose health window regressed, and why (cleared by the next activation). */
+  regressed: { readonly bundleDigest: string; readonly reason: string } | undefined;
 }
 
 export interface InstallOptions {
@@ -66,7 +71,7 @@ export class VariantSet {
         slot: new ModelSlot(this.deps.runtime),
         lastKnownGood: undefined,
         watch: undefined,
-        regressedBundle: undefined,
+        regressed: undefined,
       };
       this.variants.set(name, v);
     }
@@ -173,8 +178,8 @@ export class VariantSet {
       [...this.variants]
         .filter(
           ([, v]) =>
-            v.regressedBundle !== undefined &&
-            v.slot.current()?.spec.bundleDigest === v.regressedBundle,
+            v.regressed !== undefined &&
+            v.slot.current()?.spec.bundleDigest === v.regressed.bundleDigest,
         )
         .map(([n]) => n),
     );
@@ -223,7 +228,7 @@ export class VariantSet {
     });
     v.watch?.stop.abort();
     v.watch = undefined;
-    v.regressedBundle = undefined;
+    v.regressed = undefined;
     if (options.knownGood || !options.health) {
       v.lastKnownGood = spec;
     } else {
@@ -303,40 +308,38 @@ export class VariantSet {
       });
       return;
     }
-    v.regressedBundle = w.bundleDigest;
-    this.track(this.rollback(name, v, w.bundleDigest, verdict.reason));
-  }
-
-  private async rollback(
-    name: VariantName,
-    v: Variant,
-    from: string,
-    reason: string,
-  ): Promise<void> {
-    const target = v.lastKnownGood;
+    v.regressed = { bundleDigest: w.bundleDigest, reason: verdict.reason };
     notify(this.deps.observers, 'onEvent', {
-      kind: 'rolled-back',
+      kind: 'regressed',
       variant: name,
-      from,
-      to: target?.bundleDigest,
-      reason,
+      bundleDigest: w.bundleDigest,
+      reason: verdict.reason,
     });
-    // Without a last-known-good the regressed model is still better than nothing: keep serving.
-    // A failed rollback leaves the regressed model serving: still better than nothing.
-    if (target) await this.rollbackTo(name, target).catch(() => undefined);
   }
 
-  /** Swaps back to a known-good spec without the gate (it passed before). */
+  /**
+   * Step `rollback`: swaps back to a known-good spec without the gate (it passed before). When it
+   * replaces a regressed bundle, the rollback is announced after the swap, then the activation.
+   */
   async rollbackTo(name: VariantName, target: ModelSpec): Promise<void> {
     const v = this.variant(name);
     const result = await v.slot.swap(target, { skipGate: true });
-    if (result.changed) {
+    if (!result.changed) return;
+    const from = result.previous?.spec.bundleDigest;
+    if (v.regressed && from === v.regressed.bundleDigest) {
       notify(this.deps.observers, 'onEvent', {
-        kind: 'activated',
+        kind: 'rolled-back',
         variant: name,
-        bundleDigest: target.bundleDigest,
+        from,
+        to: target.bundleDigest,
+        reason: v.regressed.reason,
       });
     }
+    notify(this.deps.observers, 'onEvent', {
+      kind: 'activated',
+      variant: name,
+      bundleDigest: target.bundleDigest,
+    });
   }
 
   private track(p: Promise<unknown>): void {
@@ -345,7 +348,7 @@ export class VariantSet {
     p.then(done, done);
   }
 
-  /** Resolves when background rollbacks and window timers have settled (tests, shutdown). */
+  /** Resolves when the health-window timers have settled (tests, shutdown). */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.background]);
   }

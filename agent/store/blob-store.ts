@@ -7,15 +7,14 @@ import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bmfError, isBmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
-
-const DIGEST = /^[0-9a-f]{64}$/;
+import { isDigest } from '../../shared/ids.js';
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
 export function checkDigest(digest: string): string {
-  if (!DIGEST.test(digest)) {
+  if (!isDigest(digest)) {
     throw bmfError('BMF_ERR_AGENT_STORE', { reason: `"${digest}" is not a sha256 hex digest` });
   }
   return digest;
@@ -89,7 +88,7 @@ export async function createBlobStore(dir: string): Promise<BlobStore> {
       return digest;
     },
     async list() {
-      return (await readdir(dir)).filter((n) => DIGEST.test(n)).sort();
+      return (await readdir(dir)).filter((n) => isDigest(n)).sort();
     },
     async remove(digest) {
       await unlink(pathOf(digest)).catch(() => undefined);

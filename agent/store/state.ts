@@ -8,8 +8,9 @@ import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
+import { DIGEST_PATTERN, DigestSchema } from '../../shared/ids.js';
 
-const Digest = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const Digest = DigestSchema;
 const PerVariant = Type.Object(
   { A: Type.Optional(Digest), B: Type.Optional(Digest) },
   { additionalProperties: false },
@@ -31,7 +32,7 @@ export const AgentStateSchema = Type.Object(
      */
     /** Bundles served most recently, newest first (retention keeps a configured number). */
     recentBundles: Type.Optional(Type.Array(Digest, { maxItems: 64 })),
-    manifestBlobs: Type.Optional(Type.Record(Type.String({ pattern: '^[0-9a-f]{64}$' }), Digest)),
+    manifestBlobs: Type.Optional(Type.Record(Type.String({ pattern: DIGEST_PATTERN }), Digest)),
   },
   { additionalProperties: false },
 );

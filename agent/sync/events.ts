@@ -1,16 +1,11 @@
 // The one place agent happenings become wire Events: errors keep their BMF_ERR_* code, notable
 // successes use BMF_EVT_* codes (shared/wire schema comment).
-import type { BmfError } from '../../shared/errors.js';
+import { bmfError } from '../../shared/errors.js';
+import { wireVariant } from '../../shared/ids.js';
+import type { BmfError, ErrorCode } from '../../shared/errors.js';
+import type { EventCode } from '../../shared/events.js';
 import type { Event, Severity } from '../../shared/wire/messages.js';
 import type { ServeEvent } from '../serve/types.js';
-
-/**
- * Variant names on the wire. Assignments name variants 'A'/'B' (shared/trust), while the wire
- * schema's name rule is lower case (shared/wire/ids.ts), so messages carry 'a'/'b'.
- */
-export function wireVariant(variant: string): string {
-  return variant.toLowerCase();
-}
 
 export function eventFromError(
   deviceId: string,
@@ -33,7 +28,24 @@ export function eventFromError(
   };
 }
 
-const SERVE_EVENTS: Record<ServeEvent['kind'], { code: string; severity: Severity }> = {
+/**
+ * A regressed health window is reported once, as the rejection of its bundle (this error), so
+ * the controller counts it as an install failure of that bundle; the rollback, when the planner
+ * runs one, follows as BMF_EVT_ROLLED_BACK.
+ */
+export function healthRegression(e: Extract<ServeEvent, { kind: 'regressed' }>): BmfError {
+  return bmfError('BMF_ERR_AGENT_HEALTH_REGRESSED', {
+    bundle: e.bundleDigest,
+    reason: e.reason,
+  });
+}
+
+type AnnouncedServeEvent = Exclude<ServeEvent, { kind: 'regressed' }>;
+
+const SERVE_EVENTS: Record<
+  AnnouncedServeEvent['kind'],
+  { code: EventCode | ErrorCode; severity: Severity }
+> = {
   activated: { code: 'BMF_EVT_ACTIVATED', severity: 'info' },
   'gate-failed': { code: 'BMF_ERR_AGENT_GATE_FAILED', severity: 'warning' },
   healthy: { code: 'BMF_EVT_HEALTHY', severity: 'info' },
@@ -41,7 +53,7 @@ const SERVE_EVENTS: Record<ServeEvent['kind'], { code: string; severity: Severit
   unloaded: { code: 'BMF_EVT_UNLOADED', severity: 'info' },
 };
 
-export function eventFromServe(deviceId: string, timeMs: number, e: ServeEvent): Event {
+export function eventFromServe(deviceId: string, timeMs: number, e: AnnouncedServeEvent): Event {
   const { code, severity } = SERVE_EVENTS[e.kind];
   const details: Record<string, string> = {};
   let bundleDigest: string;
@@ -54,9 +66,9 @@ export function eventFromServe(deviceId: string, timeMs: number, e: ServeEvent):
       break;
     case 'rolled-back':
       bundleDigest = e.from;
-      message = `rolled back to ${e.to ?? '(nothing)'}: ${e.reason}`;
+      message = `rolled back to ${e.to}: ${e.reason}`;
       details.reason = e.reason;
-      details.to = e.to ?? '';
+      details.to = e.to;
       break;
     default:
       bundleDigest = e.bundleDigest;

@@ -2,6 +2,7 @@
 // compiler prove every kind is handled), and the fact gathering they are planned from. Every
 // executor is idempotent: run twice, or again after a crash, it finds the work done and returns.
 import type { BundleManifest, Chip } from '../../shared/bundle/manifest.js';
+import { VARIANT_NAMES } from '../../shared/ids.js';
 import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { BmfError } from '../../shared/errors.js';
 import type { Root } from '../../shared/trust/root.js';
@@ -27,7 +28,7 @@ export interface SyncContextOptions {
   readonly clock: Clock;
   readonly health: () => HealthThresholds | undefined;
   readonly onStateChange?: (state: AgentState) => void;
-  readonly onRejected?: (bundleDigest: string, error: BmfError) => void;
+  readonly onRejected?: (bundleDigest: string, error: BmfError, variant?: VariantName) => void;
   /** A lower bundle sequence is being installed because the assignment allows it explicitly. */
   readonly onDowngrade?: (info: {
     variant: VariantName;
@@ -82,9 +83,9 @@ export class SyncContext {
     return this.assigned?.sequence ?? 0;
   }
 
-  reject(bundleDigest: string, error: BmfError): void {
+  reject(bundleDigest: string, error: BmfError, variant?: VariantName): void {
     this.rejected.add(bundleDigest);
-    this.o.onRejected?.(bundleDigest, error);
+    this.o.onRejected?.(bundleDigest, error, variant);
   }
 
   target(): Target | undefined {
@@ -109,7 +110,7 @@ export class SyncContext {
     const active: Partial<Record<VariantName, string>> = {};
     const lastKnownGood: Partial<Record<VariantName, string>> = {};
     const candidates: Partial<Record<VariantName, { bundleDigest: string; gated: boolean }>> = {};
-    for (const name of ['A', 'B'] as const) {
+    for (const name of VARIANT_NAMES) {
       const serving = variants.slot(name)?.current()?.spec.bundleDigest;
       if (serving) active[name] = serving;
       const lkg = variants.lastKnownGood(name)?.bundleDigest ?? this.state.lastKnownGood[name];
@@ -201,7 +202,7 @@ export class SyncContext {
     const m = this.manifests.get(bundleDigest);
     if (!m) return;
     let highest: number | undefined;
-    for (const name of ['A', 'B'] as const) {
+    for (const name of VARIANT_NAMES) {
       const d = this.o.service.variants.slot(name)?.current()?.spec.bundleDigest;
       const served = d !== undefined ? this.manifests.get(d) : undefined;
       if (served && served.name === m.name && served.sequence > (highest ?? -1))
@@ -238,7 +239,7 @@ export class SyncContext {
       ...Object.values(st.lastKnownGood),
       ...(this.assigned?.variants.map((v) => v.bundleDigest) ?? []),
     ]);
-    for (const name of ['A', 'B'] as const) {
+    for (const name of VARIANT_NAMES) {
       const serving = variants.slot(name)?.current()?.spec.bundleDigest;
       const lkg = variants.lastKnownGood(name)?.bundleDigest;
       if (serving) keep.add(serving);

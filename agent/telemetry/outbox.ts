@@ -12,6 +12,8 @@ export interface Outbox {
   drain(send: (report: Uint8Array) => Promise<void>): Promise<number>;
   size(): number;
   dropped(): number;
+  /** Reports kept at most; past it the oldest is dropped. */
+  readonly limit: number;
 }
 
 const NAME = /^(\d{16})\.report$/;
@@ -60,5 +62,6 @@ export async function createOutbox(dir: string, limit = 1000): Promise<Outbox> {
     },
     size: () => queue.length,
     dropped: () => droppedCount,
+    limit,
   };
 }

@@ -3,12 +3,14 @@
 // and document the API (@fastify/swagger -> /docs).
 import { Type, type TSchema } from '@sinclair/typebox';
 import { CHIPS } from '../../shared/bundle/manifest.js';
+import { EnrolmentConfigSchema } from '../../shared/config/enrolment.js';
+import { DeviceIdSchema, DigestSchema } from '../../shared/ids.js';
 import { ErrorResponseSchema } from './errors.js';
 
 const Strict = { additionalProperties: false } as const;
 
-export const DeviceId = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
-export const Digest = Type.String({ pattern: '^[0-9a-f]{64}$' });
+export const DeviceId = DeviceIdSchema;
+export const Digest = DigestSchema;
 /** Where a request names a bundle: the digest or, as git does, a unique prefix (>= 8 hex). */
 export const DigestRef = Type.String({
   pattern: '^[0-9a-fA-F]{1,64}$',
@@ -55,7 +57,7 @@ export const DeviceCreateBody = Type.Object(
 export const DeviceCreated = Type.Object({
   device: DeviceView,
   secret: Type.String({ description: 'shown once; only a salted hash is stored' }),
-  agentConfig: Type.Record(Type.String(), Type.Unknown()),
+  agentConfig: EnrolmentConfigSchema,
   trustRoot: Type.Unknown({ description: 'signed root to pin; save as agentConfig.rootFile' }),
 });
 

@@ -3,6 +3,7 @@
 // built, so each part can be tested and replaced on its own.
 import type { FastifyInstance } from 'fastify';
 import type { WallClock } from '../../shared/clock.js';
+import type { EnrolmentConfig } from '../../shared/config/enrolment.js';
 import type { RolloutCommand } from '../rollout/plan.js';
 import type { GroupHealth, RolloutSpec, RolloutState } from '../rollout/model.js';
 import type { DeviceRepo } from '../store/devices.js';
@@ -80,7 +81,7 @@ export interface RolloutControl {
  * its `rootFile` names the file the pinned root is written to next to it).
  */
 export interface AgentConfigFactory {
-  (device: { id: string; chip: string }, secret: string): Promise<Record<string, unknown>>;
+  (device: { id: string; chip: string }, secret: string): Promise<EnrolmentConfig>;
 }
 
 export interface ApiServices {

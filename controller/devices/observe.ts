@@ -1,11 +1,12 @@
 // Pure readings of what devices reported, for the rollout executor and the API.
+import { eventCode } from '../../shared/events.js';
+import { variantFromWire } from '../../shared/ids.js';
 import type { Event, VariantBundle } from '../../shared/wire/messages.js';
 
 /** The variant whose bundle counts as "the device runs it": A, or the only one. */
 export function activeBundleOf(active: readonly VariantBundle[]): string | undefined {
-  // Wire variant names are lower-case ("a"); assignments spell them "A" (shared/wire/schema.ts).
   const a =
-    active.find((v) => v.variant.toLowerCase() === 'a') ??
+    active.find((v) => variantFromWire(v.variant) === 'A') ??
     (active.length === 1 ? active[0] : undefined);
   return a?.bundleDigest;
 }
@@ -16,6 +17,7 @@ export function activeBundleOf(active: readonly VariantBundle[]): string | undef
  */
 export function isInstallFailure(e: Pick<Event, 'code' | 'bundleDigest'>): boolean {
   return (
-    e.bundleDigest !== '' && (e.code.startsWith('BMF_ERR_') || e.code === 'BMF_EVT_ROLLED_BACK')
+    e.bundleDigest !== '' &&
+    (e.code.startsWith('BMF_ERR_') || e.code === eventCode('BMF_EVT_ROLLED_BACK'))
   );
 }

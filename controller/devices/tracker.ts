@@ -4,6 +4,7 @@
 // come from a registered device; anything else is counted and dropped, never thrown at the link.
 import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
 import type { WallClock } from '../../shared/clock.js';
+import { eventCode } from '../../shared/events.js';
 import { decodeMessage } from '../../shared/wire/codec.js';
 import type {
   Ack,
@@ -200,7 +201,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
         {
           timeMs: ack.timeMs,
           severity: ack.ok ? 'info' : 'warning',
-          code: ack.ok ? 'BMF_EVT_COMMAND_ACK' : ack.errorCode || 'BMF_ERR_INTERNAL',
+          code: ack.ok ? eventCode('BMF_EVT_COMMAND_ACK') : ack.errorCode || 'BMF_ERR_INTERNAL',
           message: ack.message || (ack.ok ? 'command done' : 'command failed'),
           details: { commandId: ack.commandId },
           variant: '',

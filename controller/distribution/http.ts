@@ -3,6 +3,7 @@
 // blobs of bundles in their latest assignment, the same rule as the MQTT blob server. Errors are
 // thrown as BmfErrors; the API's one error handler turns them into responses.
 import { createReadStream } from 'node:fs';
+import { DIGEST_PATTERN } from '../../shared/ids.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { bmfError } from '../../shared/errors.js';
 import { isHexDigest } from '../../shared/wire/ids.js';
@@ -47,7 +48,7 @@ export async function blobDownloadRoutes(
       schema: {
         params: {
           type: 'object',
-          properties: { digest: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+          properties: { digest: { type: 'string', pattern: DIGEST_PATTERN } },
           required: ['digest'],
         },
       },

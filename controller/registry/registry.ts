@@ -3,6 +3,7 @@
 // makes, minus the chip), so the registry never holds bytes no key vouched for. Importing the same
 // bundle again is a no-op that returns the stored record.
 import { mkdir } from 'node:fs/promises';
+import { isDigest } from '../../shared/ids.js';
 import { createHash } from 'node:crypto';
 import { verifyBundleDir } from '../../shared/bundle/dir.js';
 import type { WallClock } from '../../shared/clock.js';
@@ -58,7 +59,6 @@ export interface RegistryOptions {
   readonly trustContext?: { readonly lookedIn: string; readonly hint: string };
 }
 
-const FULL_DIGEST = /^[0-9a-f]{64}$/;
 /** The shortest digest prefix accepted, as for git's abbreviated object names. */
 export const MIN_PREFIX = 8;
 
@@ -158,7 +158,7 @@ export function createRegistry(opts: RegistryOptions) {
    */
   function resolveDigest(ref: string): string {
     const prefix = ref.toLowerCase();
-    if (FULL_DIGEST.test(prefix)) return prefix;
+    if (isDigest(prefix)) return prefix;
     if (!/^[0-9a-f]+$/.test(prefix))
       throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: ref });
     const rows = q.byPrefix.all(prefix.length, prefix) as { digest: string }[];
@@ -184,7 +184,7 @@ export function createRegistry(opts: RegistryOptions) {
   }
 
   function getBundle(ref: string): BundleRecord | undefined {
-    const digest = FULL_DIGEST.test(ref) ? ref : resolveDigest(ref);
+    const digest = isDigest(ref) ? ref : resolveDigest(ref);
     const r = q.bundle.get(digest) as BundleRow | undefined;
     return r ? record(r) : undefined;
   }

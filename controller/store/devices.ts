@@ -4,6 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createSystemClock, runAfter, type Clock, type Timer } from '../../shared/clock.js';
 import { bmfError } from '../../shared/errors.js';
+import { DEVICE_ID_PATTERN, isDeviceId } from '../../shared/ids.js';
 import { CONTROLLER_USERNAME, isReservedClientId } from '../broker/acl.js';
 import type { Db } from './db.js';
 
@@ -30,10 +31,8 @@ interface Row {
   state: string | null;
 }
 
-const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 export function isValidDeviceId(id: string): boolean {
-  return DEVICE_ID.test(id);
+  return isDeviceId(id);
 }
 
 function hashSecret(salt: string, secret: string): Buffer {
@@ -131,7 +130,7 @@ export function createDeviceRepo(
     add(id: string, chip: string, tags: Record<string, string>, now: number): { secret: string } {
       if (!isValidDeviceId(id)) {
         throw bmfError('BMF_ERR_BAD_REQUEST', {
-          reason: `device id "${id}" must match ${DEVICE_ID.source}`,
+          reason: `device id "${id}" must match ${DEVICE_ID_PATTERN}`,
         });
       }
       if (isReservedClientId(id)) {

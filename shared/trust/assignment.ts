@@ -7,6 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { MAX_MANIFEST_BYTES } from '../bundle/layout.js';
 import { bmfError } from '../errors.js';
 import { deepFreeze } from '../config/load.js';
+import { DeviceIdSchema } from '../ids.js';
 import { assertSchema, ISO_TIME_PATTERN, isoToMs, SHA256_HEX_PATTERN } from './validate.js';
 
 const Strict = { additionalProperties: false } as const;
@@ -48,7 +49,7 @@ export const AssignmentVariantSchema = Type.Object(
 
 export const AssignmentSchema = Type.Object({
   type: Type.Literal('assignment'),
-  deviceId: Type.String({ minLength: 1, maxLength: 128 }),
+  deviceId: DeviceIdSchema,
   sequence: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
   expires: Type.String({ pattern: ISO_TIME_PATTERN }),
   variants: Type.Array(AssignmentVariantSchema, { minItems: 1, maxItems: 16 }),

@@ -45,4 +45,4 @@ export function isoToMs(iso: string): number {
   return Date.parse(iso);
 }
 
-export const SHA256_HEX_PATTERN = '^[0-9a-f]{64}$';
+export { DIGEST_PATTERN as SHA256_HEX_PATTERN } from '../ids.js';

@@ -24,7 +24,13 @@ export interface FakeController {
   readonly blobs: Map<string, Uint8Array>;
   readonly chunkRequests: { deviceId: string; digest: string; indices: number[] }[];
   readonly telemetry: Uint8Array[];
-  readonly events: { code: string; message: string }[];
+  readonly events: {
+    code: string;
+    message: string;
+    variant: string;
+    bundleDigest: string;
+    details: Record<string, string>;
+  }[];
   readonly states: { status: string; active: { variant: string; bundleDigest: string }[] }[];
   /** Requests for `digest` go unanswered (a stalled transfer). */
   ignore(digest: string): void;
@@ -86,7 +92,13 @@ export async function startFakeController(
     if (t.kind === 'telemetry') telemetry.push(payload);
     if (t.kind === 'event') {
       const e = decodeMessage('Event', payload);
-      events.push({ code: e.code, message: e.message });
+      events.push({
+        code: e.code,
+        message: e.message,
+        variant: e.variant,
+        bundleDigest: e.bundleDigest,
+        details: { ...e.details },
+      });
     }
     if (t.kind === 'state') {
       const s = decodeMessage('DeviceState', payload);

@@ -120,6 +120,7 @@ export function makeAssignment(
     allowDowngrade?: boolean;
     /** Name only the bundle digest, as controllers before the manifest field did. */
     withoutManifest?: boolean;
+    health?: { maxErrorRate: number; maxP95Ms: number; windowS: number };
   } = {},
 ): Uint8Array {
   const assignment = {
@@ -139,7 +140,7 @@ export function makeAssignment(
     split: options.split ?? 'weighted',
     shadowRate: options.shadowRate ?? 0,
     ...(options.allowDowngrade && { allowDowngrade: true }),
-    health: { maxErrorRate: 0.5, maxP95Ms: 10_000, windowS: 3600 },
+    health: options.health ?? { maxErrorRate: 0.5, maxP95Ms: 10_000, windowS: 3600 },
   };
   return new TextEncoder().encode(
     JSON.stringify(signEnvelope(assignment, [options.signer ?? k.assignment])),

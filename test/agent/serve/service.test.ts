@@ -119,7 +119,7 @@ t.test('hot swap: in-flight requests finish on the old model, then it is unloade
 });
 
 t.test(
-  'health window: p95 regression rolls back to last-known-good; clean window promotes',
+  'health window: a p95 regression is reported, never rolled back by the variant set; the rollback step announces after the swap; a clean window promotes',
   async (t) => {
     const clock = createManualClock();
     const observer = recorder();
@@ -132,18 +132,33 @@ t.test(
     for (let i = 0; i < 5; i++) await drive(clock, service.infer(input(i)));
     await drive(clock, service.settle());
     t.match(
-      observer.events.find((e) => e.kind === 'rolled-back'),
-      {
-        from: 'bundle-tiny-b',
-        to: 'bundle-tiny-a',
-        reason: /p95 latency 50/,
-      },
+      observer.events.find((e) => e.kind === 'regressed'),
+      { variant: 'A', bundleDigest: 'bundle-tiny-b', reason: /p95 latency 50/ },
     );
+    t.same([...service.variants.regressed()], ['A'], 'the verdict is a fact for the planner');
+    t.notOk(
+      observer.events.some((e) => e.kind === 'rolled-back'),
+      'no rollback announced before one happens',
+    );
+    t.equal(
+      (await drive(clock, service.infer(input()))).bundleDigest,
+      'bundle-tiny-b',
+      'the variant set does not roll back by itself',
+    );
+    const lkg = service.variants.lastKnownGood('A');
+    if (!lkg) throw new Error('no last-known-good');
+    const before = observer.events.length;
+    await drive(clock, service.variants.rollbackTo('A', lkg));
+    t.match(observer.events.slice(before), [
+      { kind: 'rolled-back', from: 'bundle-tiny-b', to: 'bundle-tiny-a', reason: /p95 latency 50/ },
+      { kind: 'activated', bundleDigest: 'bundle-tiny-a' },
+    ]);
     t.equal(
       (await service.infer(input())).bundleDigest,
       'bundle-tiny-a',
       'serving last-known-good',
     );
+    t.same([...service.variants.regressed()], [], 'no longer serving the regressed bundle');
 
     const fast = tinySpec('tiny-b', { bundleDigest: 'bundle-tiny-b2' });
     await service.variants.install('A', fast, { health });
