@@ -206,7 +206,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
 
     out.step('Experiment: FP32 (A) vs INT8 (B), 50/50 on-device traffic split');
     const experimentId = `fp32-vs-int8-${Date.now().toString(36)}`;
-    await api.post('/experiments', {
+    await api.post('/v1/experiments', {
       id: experimentId,
       bundleA: fp32.digest,
       bundleB: int8.digest,
@@ -217,7 +217,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       minSamples: MIN_SAMPLES,
       minDurationMs: MIN_DURATION_MS,
     });
-    await api.post(`/experiments/${experimentId}/start`);
+    await api.post(`/v1/experiments/${experimentId}/start`);
     await waitFor('both variants active on every agent', 60_000, async () =>
       fleet.agents.every((a) => a.service.models().length >= 2) ? true : undefined,
     );
@@ -238,7 +238,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       await sleep(2_000);
       if (Date.now() - started < 12_000 || Date.now() - lastLook < 4_000) continue;
       lastLook = Date.now();
-      analysis = await api.get<Analysis>(`/experiments/${experimentId}/analysis`);
+      analysis = await api.get<Analysis>(`/v1/experiments/${experimentId}/analysis`);
       out.info(
         `  look at ${((Date.now() - started) / 1000).toFixed(0)} s: n A ${analysis.samples.A}, B ${analysis.samples.B}: ${overallHeadline(analysis.overall)}`,
       );
@@ -248,7 +248,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     const loadResult = await load;
     if (loadResult.failed > 0) throw new Error(`${loadResult.failed} requests failed under load`);
     await sleep(opts.telemetryIntervalMs * 2 + 500); // last telemetry reports land
-    analysis = await api.get<Analysis>(`/experiments/${experimentId}/analysis`);
+    analysis = await api.get<Analysis>(`/v1/experiments/${experimentId}/analysis`);
     out.done(
       `${loadResult.requests} requests (A ${loadResult.byVariant.a ?? loadResult.byVariant.A ?? 0}, B ${loadResult.byVariant.b ?? loadResult.byVariant.B ?? 0}), 0 failed`,
     );
@@ -256,7 +256,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     out.step('Verdict (B - A, with intervals)');
     for (const line of verdictLines(analysis)) out.info(`  ${line}`);
     out.done(`${overallHeadline(analysis.overall)}: ${analysis.overall.reason}`);
-    const reportHtml = await api.get<string>(`/experiments/${experimentId}/report`);
+    const reportHtml = await api.get<string>(`/v1/experiments/${experimentId}/report`);
     const reportPath = join(opts.dataDir, `${experimentId}.html`);
     await mkdir(opts.dataDir, { recursive: true });
     await writeFile(reportPath, reportHtml);
@@ -266,7 +266,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       throw new Error(`no winner to promote: ${analysis.overall.reason}`);
     }
     const promoted = await api.post<{ state: { rolloutId: string; winner: string } }>(
-      `/experiments/${experimentId}/promote`,
+      `/v1/experiments/${experimentId}/promote`,
     );
     const promotedBundle = promoted.state.winner === 'A' ? fp32.digest : int8.digest;
     const promotion = await rolloutCompleted(api, promoted.state.rolloutId, 90_000);

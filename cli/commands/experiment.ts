@@ -198,7 +198,7 @@ export const run: CommandRun = async (ctx) => {
     // Pure arithmetic unless a data source is named: no controller needed then.
     const body = planFromFlags(v);
     const plan = body['from']
-      ? await clientFrom(v, ctx.env).post<CohortPlan>('/experiments/plan', body)
+      ? await clientFrom(v, ctx.env).post<CohortPlan>('/v1/experiments/plan', body)
       : planCohortExperiment(parsePlanRequest(body));
     if (v.json) writeJson(ctx.stdout, plan);
     else ctx.stdout.write(renderPlanText(plan));
@@ -218,40 +218,42 @@ export const run: CommandRun = async (ctx) => {
   };
   switch (sub) {
     case 'create': {
-      let r = await api.post<ExperimentRecord>('/experiments', specFromFlags(v));
+      let r = await api.post<ExperimentRecord>('/v1/experiments', specFromFlags(v));
       if (v.start)
-        r = await api.post<ExperimentRecord>(`/experiments/${encodeURIComponent(r.spec.id)}/start`);
+        r = await api.post<ExperimentRecord>(
+          `/v1/experiments/${encodeURIComponent(r.spec.id)}/start`,
+        );
       show(r);
       return 0;
     }
     case 'list': {
-      const { experiments } = await api.get<{ experiments: ExperimentRecord[] }>('/experiments');
+      const { experiments } = await api.get<{ experiments: ExperimentRecord[] }>('/v1/experiments');
       if (v.json) writeJson(ctx.stdout, experiments);
       else ctx.stdout.write(formatTable(HEADERS, experiments.map(summary)));
       return 0;
     }
     case 'show':
-      show(await api.get<ExperimentRecord>(`/experiments/${needId()}`));
+      show(await api.get<ExperimentRecord>(`/v1/experiments/${needId()}`));
       return 0;
     case 'start':
-      show(await api.post<ExperimentRecord>(`/experiments/${needId()}/start`));
+      show(await api.post<ExperimentRecord>(`/v1/experiments/${needId()}/start`));
       return 0;
     case 'report': {
       const path = needId();
       if (v.html) {
-        const html = await api.get<string>(`/experiments/${path}/report`);
+        const html = await api.get<string>(`/v1/experiments/${path}/report`);
         await writeFileAtomic(v.html, html);
         ctx.stdout.write(`wrote ${v.html}\n`);
       }
-      const analysis = await api.get<Analysis>(`/experiments/${path}/analysis`);
+      const analysis = await api.get<Analysis>(`/v1/experiments/${path}/analysis`);
       if (v.json) writeJson(ctx.stdout, analysis);
       else ctx.stdout.write(renderExperimentTable(analysis));
-      ctx.stdout.write(`HTML report: ${api.baseUrl}/experiments/${path}/report\n`);
+      ctx.stdout.write(`HTML report: ${api.baseUrl}/v1/experiments/${path}/report\n`);
       return 0;
     }
     case 'promote': {
       const r = await api.post<ExperimentRecord & { analysis: Analysis }>(
-        `/experiments/${needId()}/promote`,
+        `/v1/experiments/${needId()}/promote`,
       );
       if (v.json) writeJson(ctx.stdout, r);
       else
@@ -263,7 +265,7 @@ export const run: CommandRun = async (ctx) => {
     case 'abort':
       show(
         await api.post<ExperimentRecord>(
-          `/experiments/${needId()}/abort`,
+          `/v1/experiments/${needId()}/abort`,
           v.reason ? { reason: v.reason } : {},
         ),
       );

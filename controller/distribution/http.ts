@@ -3,6 +3,7 @@
 // blobs of bundles in their latest assignment, the same rule as the MQTT blob server. Errors are
 // thrown as BmfErrors; the API's one error handler turns them into responses.
 import { createReadStream } from 'node:fs';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { bmfError } from '../../shared/errors.js';
 import { isHexDigest } from '../../shared/wire/ids.js';
@@ -44,13 +45,7 @@ export async function blobDownloadRoutes(
   app.get<{ Params: { digest: string } }>(
     '/v1/blobs/:digest',
     {
-      schema: {
-        params: {
-          type: 'object',
-          properties: { digest: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
-          required: ['digest'],
-        },
-      },
+      schema: { params: Type.Object({ digest: Type.String({ pattern: '^[0-9a-f]{64}$' }) }) },
     },
     async (req, reply) => {
       const deviceId = deviceFromBasic(req.headers.authorization, devices);
