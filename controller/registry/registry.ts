@@ -8,6 +8,7 @@ import { verifyBundleDir } from '../../shared/bundle/dir.js';
 import { blobPath as bundleBlobPath } from '../../shared/bundle/layout.js';
 import type { BundleFile, BundleManifest } from '../../shared/bundle/manifest.js';
 import { bmfError, isBmfError } from '../../shared/errors.js';
+import type { Digest } from '../../shared/ids.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { Root } from '../../shared/trust/root.js';
 import { manifestBlobOf } from '../../shared/trust/verify.js';
@@ -20,8 +21,9 @@ export interface RegistryClock {
   now(): number;
 }
 
+/** A bundle as the registry lists it (the API's BundleView adds the manifest's fields). */
 export interface BundleSummary {
-  readonly digest: string;
+  readonly digest: Digest;
   readonly model: string;
   readonly version: string;
   readonly sequence: number;
@@ -85,7 +87,7 @@ interface BundleRow {
 
 function summary(r: BundleRow): BundleSummary {
   return {
-    digest: r.digest,
+    digest: r.digest as Digest, // computed by importBundleDir (sha256Hex) before it was stored
     model: r.model,
     version: r.version,
     sequence: r.sequence,
