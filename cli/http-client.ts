@@ -1,25 +1,22 @@
-// The REST client every controller-facing CLI command uses. Base URL from --url, BMFLEET_URL or
-// http://127.0.0.1:8480; operator token from --token, BMFLEET_TOKEN, or the token file the
-// controller wrote into its data dir (BMFLEET_DATA_DIR, default ./.bmfleet/controller).
-// API errors come back as BmfError with the server's code, so `bmfleet` exits with it.
+// The CLI's shell around the controller's typed API client (controller/api/client.ts): base
+// URL from --url, BMFLEET_URL or http://127.0.0.1:8480; operator token from --token,
+// BMFLEET_TOKEN, or the token file the controller wrote into its data dir (BMFLEET_DATA_DIR,
+// default ./.bmfleet/controller). API errors come back as BmfError with the server's code, so
+// `bmfleet` exits with it. Also the table and time formatting every command shares.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bmfError, BmfError, isErrorCode } from '../shared/errors.js';
+import { bmfError } from '../shared/errors.js';
+import { createControllerClient, type ControllerClient } from '../controller/api/client.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8480';
 export const DEFAULT_DATA_DIR = './.bmfleet/controller';
+
+export type { ControllerClient } from '../controller/api/client.js';
 
 export interface ClientOptions {
   readonly url?: string | undefined;
   readonly token?: string | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
-}
-
-export interface ApiClient {
-  readonly baseUrl: string;
-  get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
-  post<T>(path: string, body?: unknown): Promise<T>;
-  del(path: string): Promise<void>;
 }
 
 /** The operator token the controller wrote into its data dir, if readable here. */
@@ -32,56 +29,11 @@ export function readTokenFileFor(env: ClientOptions['env']): string | undefined 
   }
 }
 
-async function toError(res: Response): Promise<BmfError> {
-  const text = await res.text();
-  try {
-    const body = JSON.parse(text) as {
-      error?: { code?: string; details?: Record<string, string | number | boolean> };
-    };
-    const code = body.error?.code;
-    if (code && isErrorCode(code)) return new BmfError(code, body.error?.details ?? {});
-  } catch {
-    // not our error shape; fall through
-  }
-  return bmfError('BMF_ERR_INTERNAL', { reason: `HTTP ${res.status}: ${text.slice(0, 200)}` });
-}
-
-export function createApiClient(opts: ClientOptions): ApiClient {
-  const baseUrl = (opts.url ?? opts.env.BMFLEET_URL ?? DEFAULT_URL).replace(/\/+$/, '');
-  const token = opts.token ?? opts.env.BMFLEET_TOKEN ?? readTokenFileFor(opts.env);
-
-  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = {};
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await fetch(`${baseUrl}${path}`, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (e) {
-      const cause = (e as { cause?: { message?: string } }).cause?.message ?? (e as Error).message;
-      throw bmfError('BMF_ERR_IO', { path: baseUrl, reason: `controller unreachable: ${cause}` });
-    }
-    if (!res.ok) throw await toError(res);
-    if (res.status === 204) return undefined as T;
-    const type = res.headers.get('content-type') ?? '';
-    return (type.includes('json') ? await res.json() : await res.text()) as T;
-  }
-
-  return {
-    baseUrl,
-    get(path, query) {
-      const q = new URLSearchParams();
-      for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) q.set(k, String(v));
-      const qs = q.toString();
-      return request('GET', qs ? `${path}?${qs}` : path);
-    },
-    post: (path, body) => request('POST', path, body ?? {}),
-    del: (path) => request('DELETE', path),
-  };
+export function createApiClient(opts: ClientOptions): ControllerClient {
+  return createControllerClient({
+    baseUrl: opts.url ?? opts.env.BMFLEET_URL ?? DEFAULT_URL,
+    token: opts.token ?? opts.env.BMFLEET_TOKEN ?? readTokenFileFor(opts.env),
+  });
 }
 
 /**
@@ -117,7 +69,7 @@ export const CLIENT_OPTIONS = {
 export function clientFrom(
   values: { url?: string | undefined; token?: string | undefined },
   env: ClientOptions['env'],
-): ApiClient {
+): ControllerClient {
   return createApiClient({ url: values.url, token: values.token, env });
 }
 

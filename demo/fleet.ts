@@ -6,15 +6,9 @@ import { join } from 'node:path';
 import { createAgent, type Agent } from '../agent/agent.js';
 import { AgentConfigSchema, type AgentConfig } from '../agent/config.js';
 import { createSimSessionPool } from '../agent/runtime/session-pool.js';
-import type { ApiClient } from '../cli/http-client.js';
+import type { ControllerClient } from '../controller/api/client.js';
 import { validateConfig } from '../shared/config/load.js';
 import type { Logger } from '../shared/log.js';
-
-interface DeviceAddResponse {
-  readonly secret: string;
-  readonly agentConfig: Record<string, unknown>;
-  readonly trustRoot: unknown;
-}
 
 export interface Fleet {
   readonly agents: readonly Agent[];
@@ -22,7 +16,7 @@ export interface Fleet {
 }
 
 export async function startFleet(opts: {
-  readonly api: ApiClient;
+  readonly api: ControllerClient;
   readonly count: number;
   readonly stateRoot: string;
   readonly telemetryIntervalMs: number;
@@ -39,7 +33,7 @@ export async function startFleet(opts: {
     for (let i = 1; i <= opts.count; i++) {
       const id = `se7-${String(i).padStart(3, '0')}`;
       const site = i % 2 === 0 ? 'shenzhen' : 'berlin';
-      const added = await opts.api.post<DeviceAddResponse>('/v1/devices', {
+      const added = await opts.api.devices.add({
         id,
         chip: 'bm1684x',
         tags: { site },

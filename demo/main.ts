@@ -53,7 +53,7 @@ try {
     // The whole process (module loading included); `npm run demo` builds first, not counted.
     `\nDone in ${secs(process.uptime() * 1000)} (this process; steps above).\n` +
       `  experiment report: ${summary.reportPath}\n` +
-      `  (served at ${summary.apiUrl}/experiments/${summary.experimentId}/report with the operator token)\n` +
+      `  (served at ${summary.apiUrl}/v1/experiments/${summary.experimentId}/report with the operator token)\n` +
       `  REST API and OpenAPI docs: ${summary.apiUrl}/docs\n` +
       `  operator token: ${join(dataDir, 'operator-token')}\n`,
   );

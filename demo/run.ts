@@ -3,9 +3,10 @@
 // fleet of real agents, an FP32 rollout in two groups, an FP32-vs-INT8 experiment under load with
 // feedback labels, its verdict, and the winner promoted through a rollout. Every step checks
 // that what it claims really happened; the first failure ends the demo with an error.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createApiClient, type ApiClient } from '../cli/http-client.js';
+import { createControllerClient, type ControllerClient } from '../controller/api/client.js';
+import type { RolloutView } from '../controller/api/client.js';
 import { validateConfig } from '../shared/config/load.js';
 import { createLogger } from '../shared/log.js';
 import { createKeystore } from '../shared/trust/keystore.js';
@@ -49,16 +50,6 @@ export interface DemoSummary {
   readonly stop: () => Promise<void>;
 }
 
-interface BundleView {
-  readonly digest: string;
-  readonly precision: string;
-}
-interface RolloutView {
-  readonly id: string;
-  readonly status: string;
-  readonly groups?: readonly { readonly size: number }[];
-}
-
 const MIN_SAMPLES = 500;
 const MIN_DURATION_MS = 15_000;
 
@@ -88,12 +79,12 @@ async function waitFor<T>(
 }
 
 async function rolloutCompleted(
-  api: ApiClient,
+  api: ControllerClient,
   id: string,
   timeoutMs: number,
 ): Promise<RolloutView> {
   return waitFor(`rollout ${id}`, timeoutMs, async () => {
-    const r = await api.get<RolloutView>(`/v1/rollouts/${id}`);
+    const r = await api.rollouts.get(id);
     if (['paused', 'rolled_back', 'cancelled'].includes(r.status)) {
       throw new Error(`rollout ${id} ended ${r.status}`);
     }
@@ -135,11 +126,11 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     });
     const controller: ControllerHandle = await startController(config);
     stack.push(() => controller.stop());
-    const api = createApiClient({
-      url: controller.apiUrl,
-      token: controller.generatedToken,
-      env: {},
-    });
+    // The token the controller generated now, or the one an earlier run left in its data dir.
+    const token =
+      controller.generatedToken ??
+      (await readFile(controllerPaths(config).operatorToken, 'utf8')).trim();
+    const api = createControllerClient({ baseUrl: controller.apiUrl, token });
     out.done(`API ${controller.apiUrl}, broker ${controller.brokerUrl}`);
 
     out.step('Compile FP32 and quantize INT8 (Fashion-MNIST CNN, bm1684x, simulator target)');
@@ -158,8 +149,8 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     );
 
     out.step('Sign and register the two bundles');
-    const fp32 = await api.post<BundleView>('/v1/bundles', { dir: models.fp32.dir });
-    const int8 = await api.post<BundleView>('/v1/bundles', { dir: models.int8.dir });
+    const fp32 = await api.bundles.import(models.fp32.dir);
+    const int8 = await api.bundles.import(models.int8.dir);
     out.done(`fp32 ${fp32.digest.slice(0, 12)}, int8 ${int8.digest.slice(0, 12)}`);
 
     out.step(`Enroll and start ${opts.devices} simulated SE7 agents (modeled timing)`);
@@ -174,13 +165,13 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     });
     stack.push(() => fleet.stop());
     await waitFor('every device online', 30_000, async () => {
-      const { devices } = await api.get<{ devices: { online: boolean }[] }>('/v1/devices');
+      const devices = await api.devices.list();
       return devices.filter((d) => d.online).length >= opts.devices ? true : undefined;
     });
     out.done(`${opts.devices} devices online`);
 
     out.step('Roll FP32 out in two groups (25%, then the rest)');
-    const rollout = await api.post<RolloutView>('/v1/rollouts', {
+    const rollout = await api.rollouts.create({
       bundle: fp32.digest,
       filter: { chip: 'bm1684x' },
       groups: [{ percent: 25 }, { percent: 75 }],
@@ -192,8 +183,8 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     // rollout (every agent fetching and verifying its bundle) took more than 20 s.
     const fp32Rollout = await rolloutCompleted(api, rollout.id, 90_000).catch(
       async (e: unknown) => {
-        const { devices } = await api.get<{ devices: unknown[] }>('/v1/devices');
-        out.info(JSON.stringify(await api.get(`/v1/rollouts/${rollout.id}`)).slice(0, 3000));
+        const devices = await api.devices.list();
+        out.info(JSON.stringify(await api.rollouts.get(rollout.id)).slice(0, 3000));
         out.info(JSON.stringify(devices).slice(0, 3000));
         throw e;
       },
@@ -206,7 +197,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
 
     out.step('Experiment: FP32 (A) vs INT8 (B), 50/50 on-device traffic split');
     const experimentId = `fp32-vs-int8-${Date.now().toString(36)}`;
-    await api.post('/experiments', {
+    await api.experiments.create({
       id: experimentId,
       bundleA: fp32.digest,
       bundleB: int8.digest,
@@ -217,7 +208,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       minSamples: MIN_SAMPLES,
       minDurationMs: MIN_DURATION_MS,
     });
-    await api.post(`/experiments/${experimentId}/start`);
+    await api.experiments.start(experimentId);
     await waitFor('both variants active on every agent', 60_000, async () =>
       fleet.agents.every((a) => a.service.models().length >= 2) ? true : undefined,
     );
@@ -238,7 +229,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       await sleep(2_000);
       if (Date.now() - started < 12_000 || Date.now() - lastLook < 4_000) continue;
       lastLook = Date.now();
-      analysis = await api.get<Analysis>(`/experiments/${experimentId}/analysis`);
+      analysis = await api.experiments.analysis(experimentId);
       out.info(
         `  look at ${((Date.now() - started) / 1000).toFixed(0)} s: n A ${analysis.samples.A}, B ${analysis.samples.B}: ${overallHeadline(analysis.overall)}`,
       );
@@ -248,7 +239,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     const loadResult = await load;
     if (loadResult.failed > 0) throw new Error(`${loadResult.failed} requests failed under load`);
     await sleep(opts.telemetryIntervalMs * 2 + 500); // last telemetry reports land
-    analysis = await api.get<Analysis>(`/experiments/${experimentId}/analysis`);
+    analysis = await api.experiments.analysis(experimentId);
     out.done(
       `${loadResult.requests} requests (A ${loadResult.byVariant.a ?? loadResult.byVariant.A ?? 0}, B ${loadResult.byVariant.b ?? loadResult.byVariant.B ?? 0}), 0 failed`,
     );
@@ -256,7 +247,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     out.step('Verdict (B - A, with intervals)');
     for (const line of verdictLines(analysis)) out.info(`  ${line}`);
     out.done(`${overallHeadline(analysis.overall)}: ${analysis.overall.reason}`);
-    const reportHtml = await api.get<string>(`/experiments/${experimentId}/report`);
+    const reportHtml = await api.experiments.report(experimentId);
     const reportPath = join(opts.dataDir, `${experimentId}.html`);
     await mkdir(opts.dataDir, { recursive: true });
     await writeFile(reportPath, reportHtml);
@@ -265,9 +256,8 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     if (!analysis.overall.winner) {
       throw new Error(`no winner to promote: ${analysis.overall.reason}`);
     }
-    const promoted = await api.post<{ state: { rolloutId: string; winner: string } }>(
-      `/experiments/${experimentId}/promote`,
-    );
+    const promoted = await api.experiments.promote(experimentId);
+    if (!promoted.state.rolloutId) throw new Error(`promote of ${experimentId} started no rollout`);
     const promotedBundle = promoted.state.winner === 'A' ? fp32.digest : int8.digest;
     const promotion = await rolloutCompleted(api, promoted.state.rolloutId, 90_000);
     out.done(

@@ -1,6 +1,11 @@
 // The one home of the identifiers both sides agree on: device ids, content digests and variant
 // names. Each pattern is written here once; schemas (TypeBox) and checks are derived from it.
+// Device ids and digests are branded strings: a value of these types has passed its edge check
+// once, so later code does not check or re-spell it. `as Digest` belongs only where such a check
+// has just been made (or a schema has validated it).
 import { Type } from '@sinclair/typebox';
+
+declare const brand: unique symbol;
 
 /**
  * Device ids appear inside MQTT topics and broker ACLs, so they must not contain topic level
@@ -9,16 +14,17 @@ import { Type } from '@sinclair/typebox';
  */
 export const DEVICE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN);
-export type DeviceId = string;
+/** A device id: safe in MQTT topics and broker ACLs. */
+export type DeviceId = string & { readonly [brand]: 'DeviceId' };
 export const DeviceIdSchema = Type.String({ pattern: DEVICE_ID_PATTERN });
-export const isDeviceId = (s: string): boolean => DEVICE_ID.test(s);
+export const isDeviceId = (s: string): s is DeviceId => DEVICE_ID.test(s);
 
 /** A sha256 in lower-case hex: bundle digests, blob names, key ids. */
 export const DIGEST_PATTERN = '^[0-9a-f]{64}$';
 const DIGEST = new RegExp(DIGEST_PATTERN);
-export type Digest = string;
-export const DigestSchema = Type.String({ pattern: DIGEST_PATTERN });
-export const isDigest = (s: string): boolean => DIGEST.test(s);
+export type Digest = string & { readonly [brand]: 'Digest' };
+export const DigestSchema = Type.Unsafe<Digest>(Type.String({ pattern: DIGEST_PATTERN }));
+export const isDigest = (s: string): s is Digest => DIGEST.test(s);
 
 /**
  * The variants a device runs. Signed assignments and the agent spell them 'A'/'B'; wire messages

@@ -8,9 +8,10 @@ import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
-import { DIGEST_PATTERN, DigestSchema } from '../../shared/ids.js';
+import { DIGEST_PATTERN } from '../../shared/ids.js';
 
-const Digest = DigestSchema;
+// Checked against the one digest pattern; held as plain strings inside the agent's state file.
+const Digest = Type.String({ pattern: DIGEST_PATTERN });
 const PerVariant = Type.Object(
   { A: Type.Optional(Digest), B: Type.Optional(Digest) },
   { additionalProperties: false },

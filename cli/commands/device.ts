@@ -14,6 +14,7 @@ import {
 } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
+import type { DeviceCreateBody, DeviceCreated, DeviceView } from '../../controller/api/client.js';
 
 export const USAGE = `usage:
   bmfleet device add NAME --chip bm1684x [--tag site=berlin ...]
@@ -28,25 +29,8 @@ device add prints the agent config (with the device secret, shown only once) unl
   If the files cannot be written the device is removed again, so add can simply be rerun.
 common: [--url http://127.0.0.1:8480] [--token TOKEN] (or BMFLEET_URL, BMFLEET_TOKEN)`;
 
-interface Device {
-  id: string;
-  chip: string;
-  tags: Record<string, string>;
-  online: boolean;
-  lastSeen: number | null;
-  status?: string;
-  activeBundle?: string;
-  activeVariant?: string;
-  assignmentSequence?: number;
-  lastErrorCode?: string;
-}
-
-interface Created {
-  device: Device;
-  secret: string;
-  agentConfig: Record<string, unknown>;
-  trustRoot: unknown;
-}
+type Device = DeviceView;
+type Created = DeviceCreated;
 
 function parse(argv: readonly string[]) {
   return parseCommandArgs(
@@ -172,22 +156,24 @@ export const run: CommandRun = async (ctx) => {
   const api = clientFrom(v, ctx.env);
   const needName = () => {
     if (!name) throw bmfError('BMF_ERR_USAGE', { reason: `device ${action} needs NAME\n${USAGE}` });
-    return encodeURIComponent(name);
+    return name;
   };
   switch (action) {
     case 'add': {
-      needName();
+      const id = needName();
       if (!v.chip) throw bmfError('BMF_ERR_USAGE', { reason: `--chip is required\n${USAGE}` });
       const tags = parseTags(v.tag);
       const files = agentFiles(v);
       await prepareFiles(files, v.force);
-      const created = await api.post<Created>('/v1/devices', { id: name, chip: v.chip, tags });
+      // The chip is checked by the server against its list; its error names the field.
+      const chip = v.chip as DeviceCreateBody['chip'];
+      const created = await api.devices.add({ id, chip, tags });
       try {
         await writeFiles(files, created);
       } catch (e) {
         // The secret exists only in `created`: remove the device so `add` can be rerun; should
         // that fail too, print what the files would have held rather than lose it.
-        const rolledBack = await api.del(`/v1/devices/${needName()}`).then(
+        const rolledBack = await api.devices.remove(id).then(
           () => true,
           () => false,
         );
@@ -226,13 +212,13 @@ export const run: CommandRun = async (ctx) => {
       return 0;
     }
     case 'list': {
-      const { devices } = await api.get<{ devices: Device[] }>('/v1/devices');
+      const devices = await api.devices.list();
       if (v.json) writeJson(ctx.stdout, devices);
       else ctx.stdout.write(rows(devices));
       return 0;
     }
     case 'show': {
-      const d = await api.get<Device>(`/v1/devices/${needName()}`);
+      const d = await api.devices.get(needName());
       if (v.json) writeJson(ctx.stdout, d);
       else {
         ctx.stdout.write(rows([d]));
@@ -244,7 +230,7 @@ export const run: CommandRun = async (ctx) => {
       return 0;
     }
     case 'rm': {
-      await api.del(`/v1/devices/${needName()}`);
+      await api.devices.remove(needName());
       if (!v.json) ctx.stdout.write(`device ${name} removed\n`);
       return 0;
     }

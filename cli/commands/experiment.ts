@@ -2,14 +2,12 @@
 // locally unless it estimates from the controller's telemetry).
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
-import type { Analysis } from '../../controller/experiment/analyze.js';
-import type { ExperimentRecord } from '../../controller/experiment/service.js';
+import { parseExperimentSpec, type ExperimentRecord } from '../../controller/experiment/service.js';
 import { renderExperimentTable } from '../../controller/experiment/report.js';
 import {
   parsePlanRequest,
   planCohortExperiment,
   renderPlanText,
-  type CohortPlan,
 } from '../../controller/experiment/plan.js';
 import {
   CLIENT_OPTIONS,
@@ -197,9 +195,10 @@ export const run: CommandRun = async (ctx) => {
   if (sub === 'plan') {
     // Pure arithmetic unless a data source is named: no controller needed then.
     const body = planFromFlags(v);
-    const plan = body['from']
-      ? await clientFrom(v, ctx.env).post<CohortPlan>('/experiments/plan', body)
-      : planCohortExperiment(parsePlanRequest(body));
+    const request = parsePlanRequest(body);
+    const plan = request.from
+      ? await clientFrom(v, ctx.env).experiments.plan(request)
+      : planCohortExperiment(request);
     if (v.json) writeJson(ctx.stdout, plan);
     else ctx.stdout.write(renderPlanText(plan));
     return 0;
@@ -207,7 +206,7 @@ export const run: CommandRun = async (ctx) => {
   const api = clientFrom(v, ctx.env);
   const needId = (): string => {
     if (!id) throw bmfError('BMF_ERR_USAGE', { reason: `${sub} needs an experiment id\n${USAGE}` });
-    return encodeURIComponent(id);
+    return id;
   };
   const show = (r: ExperimentRecord): void => {
     if (v.json) writeJson(ctx.stdout, r);
@@ -218,41 +217,39 @@ export const run: CommandRun = async (ctx) => {
   };
   switch (sub) {
     case 'create': {
-      let r = await api.post<ExperimentRecord>('/experiments', specFromFlags(v));
-      if (v.start)
-        r = await api.post<ExperimentRecord>(`/experiments/${encodeURIComponent(r.spec.id)}/start`);
+      // Checked here with the server's own parser, so a bad flag fails before any request.
+      let r = await api.experiments.create(parseExperimentSpec(specFromFlags(v)));
+      if (v.start) r = await api.experiments.start(r.spec.id);
       show(r);
       return 0;
     }
     case 'list': {
-      const { experiments } = await api.get<{ experiments: ExperimentRecord[] }>('/experiments');
+      const experiments = await api.experiments.list();
       if (v.json) writeJson(ctx.stdout, experiments);
       else ctx.stdout.write(formatTable(HEADERS, experiments.map(summary)));
       return 0;
     }
     case 'show':
-      show(await api.get<ExperimentRecord>(`/experiments/${needId()}`));
+      show(await api.experiments.get(needId()));
       return 0;
     case 'start':
-      show(await api.post<ExperimentRecord>(`/experiments/${needId()}/start`));
+      show(await api.experiments.start(needId()));
       return 0;
     case 'report': {
-      const path = needId();
+      const expId = needId();
       if (v.html) {
-        const html = await api.get<string>(`/experiments/${path}/report`);
+        const html = await api.experiments.report(expId);
         await writeFileAtomic(v.html, html);
         ctx.stdout.write(`wrote ${v.html}\n`);
       }
-      const analysis = await api.get<Analysis>(`/experiments/${path}/analysis`);
+      const analysis = await api.experiments.analysis(expId);
       if (v.json) writeJson(ctx.stdout, analysis);
       else ctx.stdout.write(renderExperimentTable(analysis));
-      ctx.stdout.write(`HTML report: ${api.baseUrl}/experiments/${path}/report\n`);
+      ctx.stdout.write(`HTML report: ${api.experiments.reportUrl(expId)}\n`);
       return 0;
     }
     case 'promote': {
-      const r = await api.post<ExperimentRecord & { analysis: Analysis }>(
-        `/experiments/${needId()}/promote`,
-      );
+      const r = await api.experiments.promote(needId());
       if (v.json) writeJson(ctx.stdout, r);
       else
         ctx.stdout.write(
@@ -261,12 +258,7 @@ export const run: CommandRun = async (ctx) => {
       return 0;
     }
     case 'abort':
-      show(
-        await api.post<ExperimentRecord>(
-          `/experiments/${needId()}/abort`,
-          v.reason ? { reason: v.reason } : {},
-        ),
-      );
+      show(await api.experiments.abort(needId(), v.reason));
       return 0;
     default:
       throw bmfError('BMF_ERR_USAGE', { reason: USAGE });

@@ -12,6 +12,7 @@ import {
 } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
+import type { BundleView } from '../../controller/api/client.js';
 
 export const USAGE = `usage:
   bmfleet model list [--json]
@@ -20,22 +21,7 @@ export const USAGE = `usage:
   bmfleet model push BUNDLE_DIR [--json]     (a signed bundle dir on the controller host)
 common: [--url http://127.0.0.1:8480] [--token TOKEN]`;
 
-interface Bundle {
-  digest: string;
-  model: string;
-  version: string;
-  sequence: number;
-  precision: string;
-  chips: string[];
-  createdAt: number;
-}
-
-interface Model {
-  name: string;
-  createdAt: number;
-  bundles: number;
-  latest?: Bundle;
-}
+type Bundle = BundleView;
 
 function parse(argv: readonly string[]) {
   return parseCommandArgs(argv, { ...CLIENT_OPTIONS, model: { type: 'string' } }, USAGE);
@@ -61,7 +47,7 @@ export const run: CommandRun = async (ctx) => {
   const api = clientFrom(v, ctx.env);
   switch (action) {
     case 'list': {
-      const { models } = await api.get<{ models: Model[] }>('/v1/models');
+      const models = await api.models.list();
       if (v.json) writeJson(ctx.stdout, models);
       else
         ctx.stdout.write(
@@ -78,14 +64,14 @@ export const run: CommandRun = async (ctx) => {
       return 0;
     }
     case 'bundles': {
-      const { bundles } = await api.get<{ bundles: Bundle[] }>('/v1/bundles', { model: v.model });
+      const bundles = await api.bundles.list({ model: v.model });
       if (v.json) writeJson(ctx.stdout, bundles);
       else ctx.stdout.write(bundleRows(bundles));
       return 0;
     }
     case 'show': {
       if (!arg) throw bmfError('BMF_ERR_USAGE', { reason: `model show needs DIGEST\n${USAGE}` });
-      const b = await api.get<Bundle>(`/v1/bundles/${encodeURIComponent(arg)}`);
+      const b = await api.bundles.get(arg);
       if (v.json) writeJson(ctx.stdout, b);
       else ctx.stdout.write(`${bundleRows([b])}digest ${b.digest}\n`);
       return 0;
@@ -93,7 +79,7 @@ export const run: CommandRun = async (ctx) => {
     case 'push': {
       if (!arg)
         throw bmfError('BMF_ERR_USAGE', { reason: `model push needs BUNDLE_DIR\n${USAGE}` });
-      const b = await api.post<Bundle>('/v1/bundles', { dir: resolve(arg) });
+      const b = await api.bundles.import(resolve(arg));
       if (v.json) writeJson(ctx.stdout, b);
       else
         ctx.stdout.write(

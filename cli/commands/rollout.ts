@@ -11,6 +11,11 @@ import {
 } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
+import type {
+  RolloutCommand,
+  RolloutCreateInput,
+  RolloutView,
+} from '../../controller/api/client.js';
 
 export const USAGE = `usage:
   bmfleet rollout create BUNDLE_DIGEST [--ids a,b] [--chip C] [--tag k=v ...]
@@ -24,18 +29,11 @@ export const USAGE = `usage:
   bmfleet rollout pause|resume|approve|cancel|rollback ID
 common: [--url http://127.0.0.1:8480] [--token TOKEN]`;
 
-const COMMANDS = ['pause', 'resume', 'approve', 'cancel', 'rollback'] as const;
+const COMMANDS: readonly RolloutCommand[] = ['pause', 'resume', 'approve', 'cancel', 'rollback'];
+const isCommand = (a: string | undefined): a is RolloutCommand =>
+  (COMMANDS as readonly (string | undefined)[]).includes(a);
 
-interface Rollout {
-  id: string;
-  bundle: string;
-  status: string;
-  group: number;
-  reason?: string;
-  createdAt: number;
-  updatedAt: number;
-  groups: { index: number; size: number; counts: Record<string, number> }[];
-}
+type Rollout = RolloutView;
 
 function parse(argv: readonly string[]) {
   return parseCommandArgs(
@@ -90,7 +88,10 @@ type V = ReturnType<typeof parse>['values'];
 const defined = <T extends object>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
 
-export function rolloutBody(bundle: string, v: V): Record<string, unknown> {
+/** Words the server checks against its schema: passed on as given, so its error names them. */
+const asGiven = <T>(raw: string | undefined): T | undefined => raw as T | undefined;
+
+export function rolloutBody(bundle: string, v: V): RolloutCreateInput {
   const tags = parseTags(v.tag);
   const errorThreshold = defined({
     percent: num(v['error-percent'], '--error-percent'),
@@ -99,35 +100,39 @@ export function rolloutBody(bundle: string, v: V): Record<string, unknown> {
   });
   const healthGate =
     v.soak !== undefined
-      ? defined({
-          soakMs: num(v.soak, '--soak'),
-          maxP95Ms: num(v['max-p95'], '--max-p95'),
-          maxP95RegressionPct: num(v['max-p95-regression'], '--max-p95-regression'),
-          maxErrorRate: num(v['max-error-rate'], '--max-error-rate'),
-          minAccuracy: num(v['min-accuracy'], '--min-accuracy'),
-        })
+      ? {
+          soakMs: num(v.soak, '--soak') ?? 0,
+          ...defined({
+            maxP95Ms: num(v['max-p95'], '--max-p95'),
+            maxP95RegressionPct: num(v['max-p95-regression'], '--max-p95-regression'),
+            maxErrorRate: num(v['max-error-rate'], '--max-error-rate'),
+            minAccuracy: num(v['min-accuracy'], '--min-accuracy'),
+          }),
+        }
       : undefined;
-  return defined({
-    id: v.id,
+  return {
     bundle,
     filter: defined({
       ids: v.ids ? v.ids.split(',').map((s) => s.trim()) : undefined,
-      chip: v.chip,
+      chip: asGiven<RolloutCreateInput['filter']['chip']>(v.chip),
       tags: Object.keys(tags).length ? tags : undefined,
     }),
     groups: parseGroups(v.groups),
-    successThresholdPct: num(v['success-threshold'], '--success-threshold'),
-    afterGroup: v.approval ? 'approval' : undefined,
-    errorThreshold:
-      errorThreshold.percent !== undefined || errorThreshold.count !== undefined
-        ? { minFinished: 1, ...errorThreshold }
-        : undefined,
-    onError: v['on-error'],
-    deviceTimeoutMs: num(v['device-timeout'], '--device-timeout'),
-    maxRetries: num(v['max-retries'], '--max-retries'),
-    maxStartsPerMinute: num(v.rate, '--rate'),
-    healthGate,
-  });
+    ...defined({
+      id: v.id,
+      successThresholdPct: num(v['success-threshold'], '--success-threshold'),
+      afterGroup: v.approval ? ('approval' as const) : undefined,
+      errorThreshold:
+        errorThreshold.percent !== undefined || errorThreshold.count !== undefined
+          ? { minFinished: 1, ...errorThreshold }
+          : undefined,
+      onError: asGiven<RolloutCreateInput['onError']>(v['on-error']),
+      deviceTimeoutMs: num(v['device-timeout'], '--device-timeout'),
+      maxRetries: num(v['max-retries'], '--max-retries'),
+      maxStartsPerMinute: num(v.rate, '--rate'),
+      healthGate,
+    }),
+  };
 }
 
 const progress = (r: Rollout) =>
@@ -158,7 +163,7 @@ export const run: CommandRun = async (ctx) => {
   const api = clientFrom(v, ctx.env);
   const needId = () => {
     if (!arg) throw bmfError('BMF_ERR_USAGE', { reason: `rollout ${action} needs ID\n${USAGE}` });
-    return encodeURIComponent(arg);
+    return arg;
   };
   const print = (r: Rollout) => {
     if (v.json) writeJson(ctx.stdout, r);
@@ -168,28 +173,20 @@ export const run: CommandRun = async (ctx) => {
     case 'create': {
       if (!arg)
         throw bmfError('BMF_ERR_USAGE', { reason: `rollout create needs BUNDLE\n${USAGE}` });
-      print(await api.post<Rollout>('/v1/rollouts', rolloutBody(arg, v)));
+      print(await api.rollouts.create(rolloutBody(arg, v)));
       return 0;
     }
     case 'list': {
-      const { rollouts } = await api.get<{ rollouts: Rollout[] }>('/v1/rollouts');
+      const rollouts = await api.rollouts.list();
       if (v.json) writeJson(ctx.stdout, rollouts);
       else ctx.stdout.write(table(rollouts));
       return 0;
     }
     case 'show':
-      print(await api.get<Rollout>(`/v1/rollouts/${needId()}`));
+      print(await api.rollouts.get(needId()));
       return 0;
     case 'events': {
-      const { events } = await api.get<{
-        events: {
-          id: number;
-          at: number;
-          type: string;
-          deviceId: string | null;
-          message: string;
-        }[];
-      }>(`/v1/rollouts/${needId()}/events`);
+      const events = await api.rollouts.events(needId());
       if (v.json) writeJson(ctx.stdout, events);
       else
         ctx.stdout.write(
@@ -201,8 +198,8 @@ export const run: CommandRun = async (ctx) => {
       return 0;
     }
     default:
-      if ((COMMANDS as readonly string[]).includes(action ?? '')) {
-        print(await api.post<Rollout>(`/v1/rollouts/${needId()}/${action}`));
+      if (isCommand(action)) {
+        print(await api.rollouts.command(needId(), action));
         return 0;
       }
       throw bmfError('BMF_ERR_USAGE', { reason: USAGE });

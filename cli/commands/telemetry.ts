@@ -3,31 +3,13 @@ import { bmfError } from '../../shared/errors.js';
 import { CLIENT_OPTIONS, clientFrom, formatTable, writeJson } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../main.js';
+import type { TelemetrySummaryView } from '../../controller/api/client.js';
 
 export const USAGE = `usage:
   bmfleet telemetry show [--bundle DIGEST] [--device ID] [--variant V] [--from T] [--to T] [--json]
   bmfleet telemetry group ROLLOUT_ID N [--json]
 T is an ISO time or ms since the epoch; the default range is the last hour.
 common: [--url http://127.0.0.1:8480] [--token TOKEN]`;
-
-interface Stage {
-  count: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  mean: number;
-}
-
-interface Summary {
-  requests: number;
-  errors: number;
-  errorRate: number;
-  errorsByCode: Record<string, number>;
-  latency: Record<string, Stage>;
-  accuracy: { golden: { correct: number; total: number } };
-  devices: number;
-  reports: number;
-}
 
 function parse(argv: readonly string[]) {
   return parseCommandArgs(
@@ -53,7 +35,7 @@ function timeArg(raw: string | undefined, flag: string): number | undefined {
 
 const f = (n: number | undefined, digits = 2) => (n === undefined ? '-' : n.toFixed(digits));
 
-function describe(s: Summary): string {
+function describe(s: TelemetrySummaryView): string {
   const golden = s.accuracy.golden;
   const head =
     `reports ${s.reports} from ${s.devices} device(s); requests ${s.requests}, ` +
@@ -84,7 +66,7 @@ export const run: CommandRun = async (ctx) => {
   const [action, id, n] = positionals;
   const api = clientFrom(v, ctx.env);
   if (action === 'show') {
-    const s = await api.get<Summary>('/v1/telemetry', {
+    const s = await api.telemetry.query({
       bundle: v.bundle,
       device: v.device,
       variant: v.variant,
@@ -98,10 +80,10 @@ export const run: CommandRun = async (ctx) => {
   if (action === 'group') {
     if (!id || n === undefined)
       throw bmfError('BMF_ERR_USAGE', { reason: `telemetry group needs ROLLOUT_ID N\n${USAGE}` });
-    const g = await api.get<{
-      devices: number;
-      health: { requests: number; errorRate: number; p95Ms?: number; accuracy?: number } | null;
-    }>(`/v1/telemetry/rollouts/${encodeURIComponent(id)}/groups/${encodeURIComponent(n)}`);
+    const group = Number(n);
+    if (!Number.isSafeInteger(group) || group < 0)
+      throw bmfError('BMF_ERR_USAGE', { reason: `telemetry group: N must be a group index: ${n}` });
+    const g = await api.telemetry.group(id, group);
     if (v.json) writeJson(ctx.stdout, g);
     else {
       const h = g.health;

@@ -1,4 +1,6 @@
-// The controller's REST API (fastify): OpenAPI docs at /docs, TypeBox schemas on every route,
+// The controller's REST API (fastify): every resource under /v1 (the probes /healthz, /readyz,
+// /metrics and the docs at /docs stay at the root, where probes and scrapers look), one
+// validator (TypeBox, validation.ts) on every route including the plugins of other parts,
 // operator token authentication, one error shape. Returns the fastify instance unstarted so
 // tests use inject() and main.ts decides where it listens.
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -57,8 +59,8 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
   const metrics = createApiMetrics();
   metrics.install(app);
 
-  // The controller's own routes validate with TypeBox (validation.ts); plugins of other parts
-  // keep fastify's default compiler for their plain JSON schemas.
+  // Every route validates with TypeBox (validation.ts), the plugins of other parts too: one
+  // validator, one error for one mistake.
   await app.register(async (scope) => {
     scope.setValidatorCompiler(typeboxValidatorCompiler);
     healthRoutes(scope, opts, metrics.render);
@@ -66,8 +68,8 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
     registryRoutes(scope, opts);
     rolloutRoutes(scope, opts);
     telemetryRoutes(scope, opts);
+    for (const plugin of opts.plugins ?? []) await plugin(scope);
   });
-  for (const plugin of opts.plugins ?? []) await plugin(app);
   await app.ready();
   return app;
 }

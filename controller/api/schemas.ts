@@ -1,11 +1,15 @@
-// TypeBox schemas of the REST resources. They validate requests (fastify + ajv), shape
-// responses (fast-json-stringify drops anything undeclared, so secrets cannot leak by accident)
-// and document the API (@fastify/swagger -> /docs).
+// TypeBox schemas of the REST resources. They validate requests (validation.ts), shape
+// responses (fast-json-stringify drops anything undeclared, so secrets cannot leak by accident),
+// document the API (@fastify/swagger -> /docs) and type the API's client (client.ts derives
+// every request and response type from them with Static<>, so a change here that a consumer
+// does not follow fails the typecheck).
 import { Type, type TSchema } from '@sinclair/typebox';
+import type { Digest as DigestId } from '../../shared/ids.js';
 import { CHIPS } from '../../shared/bundle/manifest.js';
 import { EnrolmentConfigSchema } from '../../shared/config/enrolment.js';
 import { DeviceIdSchema, DigestSchema } from '../../shared/ids.js';
 import { ErrorResponseSchema } from './errors.js';
+import { TelemetrySummarySchema } from '../telemetry/summary.js';
 
 const Strict = { additionalProperties: false } as const;
 
@@ -49,6 +53,8 @@ export const DeviceView = Type.Object({
   lastErrorCode: Type.Optional(Type.String()),
 });
 
+export const DeviceList = Type.Object({ devices: Type.Array(DeviceView) });
+
 export const DeviceCreateBody = Type.Object(
   { id: DeviceId, chip: ChipName, tags: Type.Optional(Tags) },
   Strict,
@@ -70,7 +76,7 @@ const BundleFileView = Type.Object({
 
 /** Declared field by field: the stored envelope bytes are not part of the view. */
 export const BundleView = Type.Object({
-  digest: Type.String(),
+  digest: Digest,
   model: Type.String(),
   version: Type.String(),
   sequence: Type.Number(),
@@ -91,6 +97,14 @@ export const ModelView = Type.Object({
   latest: Type.Optional(BundleView),
 });
 
+export const ModelList = Type.Object({ models: Type.Array(ModelView) });
+export const BundleList = Type.Object({ bundles: Type.Array(BundleView) });
+
+export const BundlesQuery = Type.Object(
+  { model: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) },
+  Strict,
+);
+
 export const BundleImportBody = Type.Object(
   {
     dir: Type.String({
@@ -103,6 +117,7 @@ export const BundleImportBody = Type.Object(
 );
 
 export const AssignmentBody = Type.Object({ bundle: DigestRef }, Strict);
+export const AssignmentAccepted = Type.Object({ device: Type.String(), bundle: Digest });
 
 const GroupSize = Type.Union([
   Type.Object({ percent: Type.Number({ exclusiveMinimum: 0, maximum: 100 }) }, Strict),
@@ -184,7 +199,9 @@ export const RolloutView = Type.Object({
   devices: Type.Optional(Type.Record(Type.String(), DeviceProgressView)),
 });
 
-const ROLLOUT_COMMANDS = ['pause', 'resume', 'approve', 'cancel', 'rollback'] as const;
+export const RolloutList = Type.Object({ rollouts: Type.Array(RolloutView) });
+
+export const ROLLOUT_COMMANDS = ['pause', 'resume', 'approve', 'cancel', 'rollback'] as const;
 
 export const RolloutCommandParams = Type.Object(
   {
@@ -201,6 +218,8 @@ export const RolloutEventView = Type.Object({
   deviceId: Type.Union([Type.String(), Type.Null()]),
   message: Type.String(),
 });
+
+export const RolloutEventList = Type.Object({ events: Type.Array(RolloutEventView) });
 
 export const EventsQuery = Type.Object(
   {
@@ -225,6 +244,27 @@ export const GroupParams = Type.Object(
   { id: Type.String({ minLength: 1, maxLength: 128 }), n: Type.Integer({ minimum: 0 }) },
   Strict,
 );
+
+export const GroupHealthView = Type.Object({
+  rollout: Type.String(),
+  group: Type.Integer(),
+  bundle: Type.String(),
+  devices: Type.Integer(),
+  sinceMs: Type.Number(),
+  health: Type.Union([
+    Type.Object({
+      requests: Type.Number(),
+      errorRate: Type.Number(),
+      p95Ms: Type.Optional(Type.Number()),
+      baselineP95Ms: Type.Optional(Type.Number()),
+      accuracy: Type.Optional(Type.Number()),
+    }),
+    Type.Null(),
+  ]),
+});
+
+/** GET /v1/telemetry: the telemetry part's own view schema. */
+export const TelemetrySummaryView = TelemetrySummarySchema;
 
 export const AnyJson = Type.Unknown();
 

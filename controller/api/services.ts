@@ -4,21 +4,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { WallClock } from '../../shared/clock.js';
 import type { EnrolmentConfig } from '../../shared/config/enrolment.js';
+import type { BundleSummary } from '../registry/registry.js';
+import type { TelemetrySummary } from '../telemetry/summary.js';
 import type { RolloutCommand } from '../rollout/plan.js';
 import type { GroupHealth, RolloutSpec, RolloutState } from '../rollout/model.js';
 import type { DeviceRepo } from '../store/devices.js';
 import type { RolloutRepo } from '../store/rollouts.js';
 
-/** A bundle as the registry lists it. */
-export interface BundleInfo {
-  readonly digest: string;
-  readonly model: string;
-  readonly version: string;
-  readonly sequence: number;
-  readonly precision: string;
-  readonly chips: readonly string[];
-  readonly createdAt: number;
-}
+/** A bundle as the registry lists it: the registry's own type, not a copy of it. */
+export type BundleInfo = BundleSummary;
 
 /** A bundle with its signed manifest (GET /v1/bundles/:digest). */
 export interface BundleDetail extends BundleInfo {
@@ -61,7 +55,7 @@ export interface TelemetryFilter {
 }
 
 export interface TelemetryApi {
-  query(filter: TelemetryFilter): unknown;
+  query(filter: TelemetryFilter): TelemetrySummary;
   groupHealth(
     deviceIds: readonly string[],
     bundle: string,

@@ -3,7 +3,8 @@
 // blobs of bundles in their latest assignment, the same rule as the MQTT blob server. Errors are
 // thrown as BmfErrors; the API's one error handler turns them into responses.
 import { createReadStream } from 'node:fs';
-import { DIGEST_PATTERN } from '../../shared/ids.js';
+import { Type } from '@sinclair/typebox';
+import { DigestSchema } from '../../shared/ids.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { bmfError } from '../../shared/errors.js';
 import { isHexDigest } from '../../shared/wire/ids.js';
@@ -45,13 +46,7 @@ export async function blobDownloadRoutes(
   app.get<{ Params: { digest: string } }>(
     '/v1/blobs/:digest',
     {
-      schema: {
-        params: {
-          type: 'object',
-          properties: { digest: { type: 'string', pattern: DIGEST_PATTERN } },
-          required: ['digest'],
-        },
-      },
+      schema: { params: Type.Object({ digest: DigestSchema }) },
     },
     async (req, reply) => {
       const deviceId = deviceFromBasic(req.headers.authorization, devices);

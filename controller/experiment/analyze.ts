@@ -451,14 +451,18 @@ export function cdfPoints(sketch: LatencySketch | undefined, max = 150): [number
   return out;
 }
 
-/** Summary drift (mean/std per channel) back to the sums the drift check merges. */
+/**
+ * Summary drift (mean/std per channel) back to the sums the drift check merges. The summary's
+ * std is the population one (summarize: sqrt(sumSq/n - mean^2)), so sumSq = n (std^2 + mean^2);
+ * a channel with no sample (mean null) has zero sums.
+ */
 function driftStats(s: TelemetrySummary): DriftStats[] {
   return s.drift.map((d) => ({
     input: d.input,
     channel: d.channel,
     count: d.count,
-    sum: d.mean * d.count,
-    sumSq: d.std * d.std * Math.max(0, d.count - 1) + d.count * d.mean * d.mean,
+    sum: (d.mean ?? 0) * d.count,
+    sumSq: d.count * ((d.std ?? 0) ** 2 + (d.mean ?? 0) ** 2),
     min: d.min,
     max: d.max,
     clippedLow: d.clippedLow,

@@ -1,20 +1,32 @@
-// REST routes of experiments, as a fastify plugin the API registers:
-//   POST /experiments, GET /experiments, GET /experiments/:id, POST /experiments/:id/start,
-//   GET /experiments/:id/analysis, GET /experiments/:id/report (HTML),
-//   POST /experiments/:id/promote, POST /experiments/:id/abort,
-//   POST /experiments/plan (devices per arm for a cohort experiment).
-// Errors are thrown as BmfError; the API's error handler maps them to HTTP.
-import { Type } from '@sinclair/typebox';
+// REST routes of experiments, as a fastify plugin the API registers under its one validator
+// (controller/api/validation.ts):
+//   POST /v1/experiments, GET /v1/experiments, GET /v1/experiments/:id,
+//   POST /v1/experiments/:id/start, GET /v1/experiments/:id/analysis,
+//   GET /v1/experiments/:id/report (HTML), POST /v1/experiments/:id/promote,
+//   POST /v1/experiments/:id/abort, POST /v1/experiments/plan (devices per arm for a cohort
+//   experiment).
+// GET /experiments/:id/report, the report link earlier releases printed, redirects (308) to its
+// /v1 path. Errors are thrown as BmfError; the API's error handler maps them to HTTP.
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ExperimentSpecSchema } from './model.js';
 import { PlanRequestSchema } from './plan.js';
 import { renderExperimentReport } from './report.js';
 import type { ExperimentService } from './service.js';
 
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-const AbortBody = Type.Optional(
-  Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }),
+export const ExperimentIdParams = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
 );
+/** The body is optional: `{}` or none aborts with the default reason. */
+export const AbortBody = Type.Union([
+  Type.Object(
+    { reason: Type.Optional(Type.String({ maxLength: 500 })) },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+  Type.Undefined(),
+]);
 
 export function experimentRoutes(
   app: FastifyInstance,
@@ -22,44 +34,48 @@ export function experimentRoutes(
 ): void {
   const svc = deps.experiments;
   const tags = ['experiments'];
-  type IdReq = { Params: { id: string } };
-  // The body is validated by the service (parseExperimentSpec) so CLI and HTTP get the same error.
-  app.post('/experiments', { schema: { tags, body: ExperimentSpecSchema } }, async (req, reply) => {
-    reply.code(201);
-    return svc.create(req.body);
-  });
-  app.post('/experiments/plan', { schema: { tags, body: PlanRequestSchema } }, async (req) =>
+  const params = ExperimentIdParams;
+  type IdReq = { Params: Static<typeof ExperimentIdParams> };
+  // The service parses the body again (parseExperimentSpec) so the CLI's local path gets the
+  // same error; over HTTP the schema here refuses it first with the field named.
+  app.post(
+    '/v1/experiments',
+    { schema: { tags, body: ExperimentSpecSchema } },
+    async (req, reply) => {
+      reply.code(201);
+      return svc.create(req.body);
+    },
+  );
+  app.post('/v1/experiments/plan', { schema: { tags, body: PlanRequestSchema } }, async (req) =>
     svc.plan(req.body),
   );
-  app.get('/experiments', { schema: { tags } }, async () => ({ experiments: svc.list() }));
-  app.get<IdReq>('/experiments/:id', { schema: { tags, params: IdParams } }, async (req) =>
+  app.get('/v1/experiments', { schema: { tags } }, async () => ({ experiments: svc.list() }));
+  app.get<IdReq>('/v1/experiments/:id', { schema: { tags, params } }, async (req) =>
     svc.get(req.params.id),
   );
-  app.post<IdReq>('/experiments/:id/start', { schema: { tags, params: IdParams } }, async (req) =>
+  app.post<IdReq>('/v1/experiments/:id/start', { schema: { tags, params } }, async (req) =>
     svc.start(req.params.id),
   );
-  app.get<IdReq>('/experiments/:id/analysis', { schema: { tags, params: IdParams } }, async (req) =>
+  app.get<IdReq>('/v1/experiments/:id/analysis', { schema: { tags, params } }, async (req) =>
     svc.analyze(req.params.id),
   );
+  app.get<IdReq>('/v1/experiments/:id/report', { schema: { tags, params } }, async (req, reply) => {
+    const html = renderExperimentReport(await svc.analyze(req.params.id));
+    return reply.type('text/html; charset=utf-8').send(html);
+  });
   app.get<IdReq>(
     '/experiments/:id/report',
-    { schema: { tags, params: IdParams } },
-    async (req, reply) => {
-      const html = renderExperimentReport(await svc.analyze(req.params.id));
-      return reply.type('text/html; charset=utf-8').send(html);
-    },
+    { schema: { tags, params, summary: 'Moved to /v1/experiments/:id/report' } },
+    async (req, reply) =>
+      reply.redirect(`/v1/experiments/${encodeURIComponent(req.params.id)}/report`, 308),
   );
-  app.post<IdReq>(
-    '/experiments/:id/promote',
-    { schema: { tags, params: IdParams } },
-    async (req) => {
-      const r = await svc.promote(req.params.id);
-      return { spec: r.spec, state: r.state, analysis: r.analysis };
-    },
-  );
-  app.post<IdReq & { Body: { reason?: string } | undefined }>(
-    '/experiments/:id/abort',
-    { schema: { tags, params: IdParams, body: AbortBody } },
+  app.post<IdReq>('/v1/experiments/:id/promote', { schema: { tags, params } }, async (req) => {
+    const r = await svc.promote(req.params.id);
+    return { spec: r.spec, state: r.state, analysis: r.analysis };
+  });
+  app.post<IdReq & { Body: Static<typeof AbortBody> }>(
+    '/v1/experiments/:id/abort',
+    { schema: { tags, params, body: AbortBody } },
     async (req) => svc.abort(req.params.id, req.body?.reason),
   );
 }

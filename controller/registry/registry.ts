@@ -10,6 +10,7 @@ import type { WallClock } from '../../shared/clock.js';
 import { blobPath as bundleBlobPath } from '../../shared/bundle/layout.js';
 import type { BundleFile, BundleManifest } from '../../shared/bundle/manifest.js';
 import { bmfError, isBmfError } from '../../shared/errors.js';
+import type { Digest } from '../../shared/ids.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { Root } from '../../shared/trust/root.js';
 import { manifestBlobOf } from '../../shared/trust/verify.js';
@@ -18,8 +19,9 @@ import { blobFile, importBlob } from './blob-store.js';
 
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
+/** A bundle as the registry lists it (the API's BundleView adds the manifest's fields). */
 export interface BundleSummary {
-  readonly digest: string;
+  readonly digest: Digest;
   readonly model: string;
   readonly version: string;
   readonly sequence: number;
@@ -82,7 +84,7 @@ interface BundleRow {
 
 function summary(r: BundleRow): BundleSummary {
   return {
-    digest: r.digest,
+    digest: r.digest as Digest, // computed by importBundleDir (sha256Hex) before it was stored
     model: r.model,
     version: r.version,
     sequence: r.sequence,

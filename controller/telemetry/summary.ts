@@ -1,5 +1,6 @@
 // Pure views over merged rollups: the summary a REST query returns, the merged sketches the
 // experiment statistics read, and per-bucket counts for "sample size over time".
+import { Type, type Static } from '@sinclair/typebox';
 import { bmfError } from '../../shared/errors.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import {
@@ -12,64 +13,78 @@ import {
 } from './rollup.js';
 import type { RollupRow, TelemetryFilter } from './store.js';
 
-export interface StageLatency {
-  readonly count: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p95: number;
-  readonly p99: number;
-  readonly mean: number;
-  readonly min: number;
-  readonly max: number;
-}
+/**
+ * What GET /v1/telemetry answers, as a TypeBox schema: it shapes the response, documents it and
+ * types the API client (controller/api/client.ts). A figure that cannot be computed because
+ * nothing was measured (no golden run, no shadow pair, no drift sample) is `null`, never 0 and
+ * never a missing key (docs/architecture.md, "Telemetry").
+ */
+const Num = Type.Number();
+const NumOrNull = Type.Union([Type.Number(), Type.Null()]);
+const Count = Type.Integer({ minimum: 0 });
 
-export interface DriftSummary {
-  readonly input: string;
-  readonly channel: number;
-  readonly count: number;
-  readonly mean: number;
-  readonly std: number;
-  readonly min: number;
-  readonly max: number;
-  readonly clippedLow: number;
-  readonly clippedHigh: number;
-}
+export const StageLatencySchema = Type.Object({
+  count: Count,
+  p50: Num,
+  p90: Num,
+  p95: Num,
+  p99: Num,
+  mean: Num,
+  min: Num,
+  max: Num,
+});
+export type StageLatency = Static<typeof StageLatencySchema>;
 
-export interface TelemetrySummary {
-  readonly requests: number;
-  readonly errors: number;
+export const DriftSummarySchema = Type.Object({
+  input: Type.String(),
+  channel: Type.Integer({ minimum: 0 }),
+  count: Count,
+  /** null when count is 0. */
+  mean: NumOrNull,
+  std: NumOrNull,
+  min: Num,
+  max: Num,
+  clippedLow: Count,
+  clippedHigh: Count,
+});
+export type DriftSummary = Static<typeof DriftSummarySchema>;
+
+export const TelemetrySummarySchema = Type.Object({
+  requests: Count,
+  errors: Count,
   /** errors / requests; 0 when there were no requests. */
-  readonly errorRate: number;
-  readonly errorsByCode: Readonly<Record<string, number>>;
-  /** Stages with at least one sample. */
-  readonly latency: Readonly<Record<string, StageLatency>>;
-  readonly accuracy: {
-    readonly golden: {
-      readonly correct: number;
-      readonly total: number;
-      readonly cosineMin?: number;
-    };
-    readonly shadow: {
-      readonly agree: number;
-      readonly total: number;
-      readonly cosineMean?: number;
-      readonly cosineMin?: number;
+  errorRate: Num,
+  errorsByCode: Type.Record(Type.String(), Count),
+  /** Stages (LATENCY_STAGES, shared/wire/messages.ts) with at least one sample. */
+  latency: Type.Record(Type.String(), StageLatencySchema),
+  accuracy: Type.Object({
+    golden: Type.Object({ correct: Count, total: Count, cosineMin: NumOrNull }),
+    shadow: Type.Object({
+      agree: Count,
+      total: Count,
+      cosineMean: NumOrNull,
+      cosineMin: NumOrNull,
       /** Paired labelled outcomes (A = the served variant, B = the shadow), for McNemar. */
-      readonly bothCorrect: number;
-      readonly aOnlyCorrect: number;
-      readonly bOnlyCorrect: number;
-      readonly bothWrong: number;
-      readonly requests: number;
-    };
-    readonly feedback: { readonly correct: number; readonly total: number };
-  };
-  readonly drift: readonly DriftSummary[];
+      bothCorrect: Count,
+      aOnlyCorrect: Count,
+      bOnlyCorrect: Count,
+      bothWrong: Count,
+      requests: Count,
+    }),
+    feedback: Type.Object({ correct: Count, total: Count }),
+    /** A detector's answers scored by ground-truth boxes; only when box feedback arrived. */
+    detection: Type.Optional(Type.Object({ feedback: Count, tp: Count, fp: Count, fn: Count })),
+  }),
+  drift: Type.Array(DriftSummarySchema),
   /** Distinct devices with at least one report in the range. */
-  readonly devices: number;
-  readonly reports: number;
+  devices: Count,
+  reports: Count,
   /** Requests per latency source (rollup.ts): measured on the device, on this host, or modeled. */
-  readonly latencySources: Readonly<Partial<Record<LatencySource, number>>>;
-}
+  latencySources: Type.Partial(
+    Type.Object({ device: Count, host: Count, modeled: Count, unknown: Count }),
+  ),
+});
+export type TelemetrySummary = Static<typeof TelemetrySummarySchema>;
 
 export interface TimelineBucket {
   readonly startMs: number;
@@ -125,14 +140,14 @@ export function summarize(rollup: Rollup, devices: number): TelemetrySummary {
   }
   const drift: DriftSummary[] = Object.entries(c.drift).map(([key, d]) => {
     const cut = key.lastIndexOf('/');
-    const mean = d.count > 0 ? d.sum / d.count : NaN;
-    const variance = d.count > 0 ? Math.max(0, d.sumSq / d.count - mean * mean) : NaN;
+    const mean = d.count > 0 ? d.sum / d.count : null;
+    const variance = mean !== null ? Math.max(0, d.sumSq / d.count - mean * mean) : null;
     return {
       input: key.slice(0, cut),
       channel: Number(key.slice(cut + 1)),
       count: d.count,
       mean,
-      std: Math.sqrt(variance),
+      std: variance !== null ? Math.sqrt(variance) : null,
       min: d.min,
       max: d.max,
       clippedLow: d.clippedLow,
@@ -150,13 +165,13 @@ export function summarize(rollup: Rollup, devices: number): TelemetrySummary {
       golden: {
         correct: c.goldenCorrect,
         total: c.goldenTotal,
-        ...(c.goldenCosineMin !== null ? { cosineMin: c.goldenCosineMin } : {}),
+        cosineMin: c.goldenCosineMin,
       },
       shadow: {
         agree: s.top1Agree,
         total: s.pairs,
-        ...(s.pairs > 0 ? { cosineMean: s.cosineSum / s.pairs } : {}),
-        ...(s.cosineMin !== null ? { cosineMin: s.cosineMin } : {}),
+        cosineMean: s.pairs > 0 ? s.cosineSum / s.pairs : null,
+        cosineMin: s.cosineMin,
         bothCorrect: s.bothCorrect,
         aOnlyCorrect: s.aOnlyCorrect,
         bOnlyCorrect: s.bOnlyCorrect,

@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { chromiumSkip, launchChromium } from '../helpers/browser.js';
 import { bmfError } from '../../shared/errors.js';
 import { installErrorHandling } from '../../controller/api/errors.js';
+import { typeboxValidatorCompiler } from '../../controller/api/validation.js';
 import { experimentRoutes } from '../../controller/experiment/routes.js';
 import type { ExperimentService } from '../../controller/experiment/service.js';
 import type { ExperimentSpec, ExperimentState } from '../../controller/experiment/model.js';
@@ -93,7 +94,7 @@ function buildAnalysis(s: Scenario): Analysis {
   });
 }
 
-/** Only `analyze` is reached by GET /experiments/:id/report; the rest must stay unused. */
+/** Only `analyze` is reached by GET /v1/experiments/:id/report; the rest must stay unused. */
 function reportOnlyService(analysis: Analysis): ExperimentService {
   const unused = (name: string) => (): never => {
     throw new Error(`ExperimentService.${name} is not used by the report page`);
@@ -165,11 +166,12 @@ t.test('experiment report in Chromium', { skip }, async (t) => {
 
   const app = Fastify({ logger: false });
   installErrorHandling(app);
+  app.setValidatorCompiler(typeboxValidatorCompiler);
   experimentRoutes(app, { experiments: reportOnlyService(analysis) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => app.close());
   const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const url = `${origin}/experiments/${id}/report`;
+  const url = `${origin}/v1/experiments/${id}/report`;
 
   const keep = process.env['BMF_E2E_ARTIFACTS'];
   const outDir = keep ?? mkdtempSync(join(tmpdir(), 'bmf-report-e2e-'));
@@ -183,7 +185,7 @@ t.test('experiment report in Chromium', { skip }, async (t) => {
     const ok = await fetch(url);
     t.equal(ok.status, 200);
     t.match(ok.headers.get('content-type'), /^text\/html/);
-    const missing = await fetch(`${origin}/experiments/no-such-experiment/report`);
+    const missing = await fetch(`${origin}/v1/experiments/no-such-experiment/report`);
     t.equal(missing.status, 404);
     t.match(await missing.json(), { error: { code: 'BMF_ERR_NOT_FOUND' } });
   });

@@ -14,7 +14,7 @@ import { userInfo } from 'node:os';
 import { PassThrough } from 'node:stream';
 import mqtt from 'mqtt';
 import { main as cli } from '../../cli/main.js';
-import { createApiClient, type ApiClient } from '../../cli/http-client.js';
+import { createControllerClient, type ControllerClient } from '../../controller/api/client.js';
 import { startFleet, type Fleet } from '../../demo/fleet.js';
 import { encodeGoldenFile } from '../../agent/serve/golden-file.js';
 import { buildBundle } from '../../shared/bundle/build.js';
@@ -195,14 +195,8 @@ async function makeTinyBundle(dataDir: string): Promise<{ dir: string; digest: s
   return { dir: out, digest };
 }
 
-interface DeviceView {
-  readonly id: string;
-  readonly online: boolean;
-  readonly activeBundle?: string;
-}
-
-async function telemetryRequests(api: ApiClient, id: string): Promise<number> {
-  return (await api.get<{ requests: number }>(`/v1/telemetry?device=${id}`)).requests;
+async function telemetryRequests(api: ControllerClient, id: string): Promise<number> {
+  return (await api.telemetry.query({ device: id })).requests;
 }
 
 t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missing }, async (t) => {
@@ -224,7 +218,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
   let ctl: TestController | undefined = await startTestController(join(dir, 'controller'), flags);
   t.teardown(() => ctl?.handle.stop());
   const apiOf = (c: TestController) =>
-    createApiClient({ url: c.handle.apiUrl, token: c.token, env: {} });
+    createControllerClient({ baseUrl: c.handle.apiUrl, token: c.token });
   let api = apiOf(ctl);
 
   // Enrol and start the agents from the configs the API returns; their broker users do not
@@ -243,7 +237,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
   }
   const refusals = () => (broker.log().match(/disconnected, not authorised/g) ?? []).length;
   await waitFor('every agent refused once', () => (refusals() >= DEVICES ? true : undefined));
-  const early = await api.get<{ devices: DeviceView[] }>('/v1/devices');
+  const early = { devices: await api.devices.list() };
   t.equal(
     early.devices.filter((d) => d.online).length,
     0,
@@ -251,14 +245,14 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
   );
   for (const a of fleet.agents) broker.addUser(a.config.deviceId, a.config.broker.password ?? '');
   await waitFor('every device online', async () => {
-    const { devices } = await api.get<{ devices: DeviceView[] }>('/v1/devices');
+    const devices = await api.devices.list();
     return devices.filter((d) => d.online).length === DEVICES ? true : undefined;
   });
   t.pass('agents refused before their broker users existed connect once they do');
 
   const bundle = await makeTinyBundle(join(dir, 'controller'));
-  await api.post('/v1/bundles', { dir: bundle.dir });
-  const rollout = await api.post<{ id: string }>('/v1/rollouts', {
+  await api.bundles.import(bundle.dir);
+  const rollout = await api.rollouts.create({
     bundle: bundle.digest,
     filter: { chip: 'bm1684x' },
     groups: [{ count: 1 }, { percent: 100 }],
@@ -267,9 +261,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
   const done = await waitFor(
     'rollout completed',
     async () => {
-      const r = await api.get<{ status: string; groups: { counts: Record<string, number> }[] }>(
-        `/v1/rollouts/${rollout.id}`,
-      );
+      const r = await api.rollouts.get(rollout.id);
       if (['paused', 'rolled_back', 'cancelled'].includes(r.status))
         throw new Error(`rollout ${r.status}`);
       return r.status === 'completed' ? r : undefined;
@@ -287,7 +279,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
       bundle.digest,
       `${a.config.deviceId} serves the bundle`,
     );
-    const view = await api.get<DeviceView>(`/v1/devices/${a.config.deviceId}`);
+    const view = await api.devices.get(a.config.deviceId);
     t.equal(
       view.activeBundle,
       bundle.digest,
@@ -297,7 +289,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
 
   await t.test('the broker enforces the generated ACL', async (t) => {
     const other = fleet.agents[1]?.config.deviceId ?? '';
-    const enrolled = await api.post<{ secret: string }>('/v1/devices', {
+    const enrolled = await api.devices.add({
       id: 'probe-1',
       chip: 'bm1684x',
     });

@@ -6,7 +6,9 @@ import { Type } from '@sinclair/typebox';
 import { bmfError } from '../../../shared/errors.js';
 import type { DeviceRecord } from '../../store/devices.js';
 import {
+  AssignmentAccepted,
   AssignmentBody,
+  DeviceList,
   DeviceCreateBody,
   DeviceCreated,
   DeviceView,
@@ -85,7 +87,7 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
       schema: {
         summary: 'List devices with presence and active bundle',
         tags: ['devices'],
-        response: responses({ 200: Type.Object({ devices: Type.Array(DeviceView) }) }),
+        response: responses({ 200: DeviceList }),
       },
     },
     async () => ({ devices: s.devices.list().map(deviceView) }),
@@ -130,9 +132,7 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['devices'],
         params: IdParams,
         body: AssignmentBody,
-        response: responses({
-          202: Type.Object({ device: Type.String(), bundle: Type.String() }),
-        }),
+        response: responses({ 202: AssignmentAccepted }),
       },
     },
     async (req, reply) => {

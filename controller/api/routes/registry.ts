@@ -2,9 +2,16 @@
 // controller host (the registry verifies it against the root before accepting it).
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import { bmfError } from '../../../shared/errors.js';
-import { BundleImportBody, BundleView, DigestParams, ModelView, responses } from '../schemas.js';
+import {
+  BundleImportBody,
+  BundleList,
+  BundlesQuery,
+  BundleView,
+  DigestParams,
+  ModelList,
+  responses,
+} from '../schemas.js';
 import type { ApiServices, BundleDetail, BundleInfo } from '../services.js';
 
 const summary = (b: BundleInfo): Static<typeof BundleView> => ({
@@ -26,11 +33,6 @@ export const bundleDetail = (b: BundleDetail): Static<typeof BundleView> => ({
   expires: b.manifest.expires,
 });
 
-const BundlesQuery = Type.Object(
-  { model: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })) },
-  { additionalProperties: false },
-);
-
 export function registryRoutes(app: FastifyInstance, s: ApiServices): void {
   app.get(
     '/v1/models',
@@ -38,9 +40,7 @@ export function registryRoutes(app: FastifyInstance, s: ApiServices): void {
       schema: {
         summary: 'Models with their versions',
         tags: ['registry'],
-        response: responses({
-          200: Type.Object({ models: Type.Array(ModelView) }),
-        }),
+        response: responses({ 200: ModelList }),
       },
     },
     async () => ({
@@ -57,7 +57,7 @@ export function registryRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Bundles, newest sequence first, optionally of one model',
         tags: ['registry'],
         querystring: BundlesQuery,
-        response: responses({ 200: Type.Object({ bundles: Type.Array(BundleView) }) }),
+        response: responses({ 200: BundleList }),
       },
     },
     async (req) => ({

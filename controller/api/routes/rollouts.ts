@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import { bmfError } from '../../../shared/errors.js';
 import type { RolloutSpec } from '../../rollout/model.js';
 import { matchesFilter, splitGroups } from '../../rollout/plan.js';
@@ -14,7 +13,8 @@ import {
   IdParams,
   RolloutCommandParams,
   RolloutCreateBody,
-  RolloutEventView,
+  RolloutEventList,
+  RolloutList,
   RolloutView,
   responses,
 } from '../schemas.js';
@@ -96,7 +96,7 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
       schema: {
         summary: 'Rollouts, newest first',
         tags: ['rollouts'],
-        response: responses({ 200: Type.Object({ rollouts: Type.Array(RolloutView) }) }),
+        response: responses({ 200: RolloutList }),
       },
     },
     async () => ({ rollouts: s.rollouts.list().map((r) => rolloutView(r, false)) }),
@@ -140,7 +140,7 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
         tags: ['rollouts'],
         params: IdParams,
         querystring: EventsQuery,
-        response: responses({ 200: Type.Object({ events: Type.Array(RolloutEventView) }) }),
+        response: responses({ 200: RolloutEventList }),
       },
     },
     async (req) => {

@@ -2,30 +2,17 @@
 // health of one rollout group (the same figures the rollout's health gate judges).
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { Type } from '@sinclair/typebox';
 import { bmfError } from '../../../shared/errors.js';
-import { AnyJson, GroupParams, TelemetryQuery, responses } from '../schemas.js';
+import {
+  GroupHealthView,
+  GroupParams,
+  TelemetryQuery,
+  TelemetrySummaryView,
+  responses,
+} from '../schemas.js';
 import type { ApiServices } from '../services.js';
 
 const DEFAULT_WINDOW_MS = 3_600_000;
-
-const GroupHealthView = Type.Object({
-  rollout: Type.String(),
-  group: Type.Integer(),
-  bundle: Type.String(),
-  devices: Type.Integer(),
-  sinceMs: Type.Number(),
-  health: Type.Union([
-    Type.Object({
-      requests: Type.Number(),
-      errorRate: Type.Number(),
-      p95Ms: Type.Optional(Type.Number()),
-      baselineP95Ms: Type.Optional(Type.Number()),
-      accuracy: Type.Optional(Type.Number()),
-    }),
-    Type.Null(),
-  ]),
-});
 
 export function telemetryRoutes(app: FastifyInstance, s: ApiServices): void {
   app.get<{ Querystring: Static<typeof TelemetryQuery> }>(
@@ -35,7 +22,7 @@ export function telemetryRoutes(app: FastifyInstance, s: ApiServices): void {
         summary: 'Per-minute telemetry rollups for a device, bundle or variant over a time range',
         tags: ['telemetry'],
         querystring: TelemetryQuery,
-        response: responses({ 200: AnyJson }),
+        response: responses({ 200: TelemetrySummaryView }),
       },
     },
     async (req) => {

@@ -49,6 +49,14 @@ t.test('OpenAPI document lists every route with its schemas', async (t) => {
     '/v1/telemetry',
     '/v1/telemetry/rollouts/{id}/groups/{n}',
     '/v1/blobs/{digest}',
+    '/v1/experiments',
+    '/v1/experiments/plan',
+    '/v1/experiments/{id}',
+    '/v1/experiments/{id}/start',
+    '/v1/experiments/{id}/analysis',
+    '/v1/experiments/{id}/report',
+    '/v1/experiments/{id}/promote',
+    '/v1/experiments/{id}/abort',
     '/metrics',
     '/healthz',
     '/readyz',
@@ -56,6 +64,20 @@ t.test('OpenAPI document lists every route with its schemas', async (t) => {
     t.ok(doc.paths[p], `documents ${p}`);
   }
   t.ok(doc.paths['/v1/rollouts']?.post?.requestBody, 'request body schema documented');
+  t.ok(doc.paths['/v1/experiments']?.post?.requestBody, 'plugin bodies documented too');
+  const root = new Set(['/healthz', '/readyz', '/metrics', '/experiments/{id}/report']);
+  const outside = Object.keys(doc.paths).filter((p) => !p.startsWith('/v1/') && !root.has(p));
+  t.same(outside, [], 'every resource is under /v1 (probes and the old report link aside)');
+});
+
+t.test('the report link older releases printed redirects to its /v1 path', async (t) => {
+  const r = await api.inject({ url: '/experiments/exp-1/report', headers: auth });
+  t.equal(r.statusCode, 308);
+  t.equal(r.headers.location, '/v1/experiments/exp-1/report');
+  const anonymous = await api.inject({ url: '/experiments/exp-1/report' });
+  t.equal(anonymous.statusCode, 401, 'the redirect needs the operator token like the report');
+  const missing = await api.inject({ url: '/v1/experiments/exp-1/report', headers: auth });
+  t.equal(missing.json().error.code, 'BMF_ERR_NOT_FOUND');
 });
 
 t.test('device enrolment returns a one-time secret and an agent config', async (t) => {

@@ -65,10 +65,12 @@ export function summaryOf(list: readonly DeviceArmData[], devicesCount: number):
     errorsByCode: {},
     latency: {},
     accuracy: {
-      golden: { correct: 0, total: 0 },
+      golden: { correct: 0, total: 0, cosineMin: null },
       shadow: {
         agree: sum((d) => d.shadow?.agree ?? 0),
         total: sum((d) => d.shadow?.total ?? 0),
+        cosineMean: null,
+        cosineMin: null,
         bothCorrect: sum((d) => d.shadow?.both ?? 0),
         aOnlyCorrect: sum((d) => d.shadow?.aOnly ?? 0),
         bOnlyCorrect: sum((d) => d.shadow?.bOnly ?? 0),

@@ -12,6 +12,7 @@ import type { BundleManifest } from '../../../shared/bundle/manifest.js';
 import { LatencySketch } from '../../../shared/stats/sketch.js';
 import { openDatabase } from '../../../controller/store/db.js';
 import { installErrorHandling } from '../../../controller/api/errors.js';
+import { typeboxValidatorCompiler } from '../../../controller/api/validation.js';
 import { createExperimentService } from '../../../controller/experiment/service.js';
 import { experimentRoutes } from '../../../controller/experiment/routes.js';
 import {
@@ -281,18 +282,19 @@ t.test('plan estimated from a previous cohort experiment, over REST and the CLI'
   // REST and CLI on a real socket.
   const app = Fastify({ logger: false });
   installErrorHandling(app);
+  app.setValidatorCompiler(typeboxValidatorCompiler);
   experimentRoutes(app, { experiments: svc });
   await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => app.close());
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const res = await fetch(`${url}/experiments/plan`, {
+  const res = await fetch(`${url}/v1/experiments/plan`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ metric: 'latency', mde: 0.05, from: { experiment: 'pilot' } }),
   });
   t.equal(res.status, 200);
   t.same(((await res.json()) as CohortPlan).devicesPerArm, lat.devicesPerArm);
-  const bad = await fetch(`${url}/experiments/plan`, {
+  const bad = await fetch(`${url}/v1/experiments/plan`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ metric: 'accuracy', mde: 2 }),

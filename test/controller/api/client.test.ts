@@ -1,0 +1,102 @@
+// The typed API client against a real controller (real sockets, SQLite, broker), and its
+// promise to the browser dashboard: the client bundles for the browser with no Node module.
+import t from 'tap';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { isBmfError } from '../../../shared/errors.js';
+import {
+  createControllerClient,
+  type BundleView,
+  type DeviceView,
+  type TelemetrySummaryView,
+} from '../../../controller/api/client.js';
+import { makeSignedBundle, startTestController } from './harness.js';
+
+const CLIENT = fileURLToPath(new URL('../../../controller/api/client.ts', import.meta.url));
+
+t.test('the client bundles for a browser: no Node module reaches it', async (t) => {
+  const out = await build({
+    entryPoints: [CLIENT],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+  });
+  t.same(out.errors, [], 'esbuild resolved every import for the browser');
+  const code = out.outputFiles[0]?.text ?? '';
+  t.notMatch(code, /from ["']node:|require\(["']node:/, 'no node: import in the bundle');
+  t.match(code, /createControllerClient/, 'the bundle holds the client');
+});
+
+t.test('typed calls against a real controller', async (t) => {
+  const ctl = await startTestController();
+  t.teardown(() => ctl.handle.stop());
+  const api = createControllerClient({ baseUrl: `${ctl.handle.apiUrl}/`, token: ctl.token });
+
+  const created = await api.devices.add({ id: 'cam-1', chip: 'bm1684x', tags: { site: 'a' } });
+  t.equal(created.device.id, 'cam-1');
+  t.ok(created.secret.length > 0, 'the one-time secret');
+  const listed: DeviceView[] = await api.devices.list();
+  t.same(
+    listed.map((d) => d.id),
+    ['cam-1'],
+  );
+  t.same((await api.devices.get('cam-1')).tags, { site: 'a' });
+
+  const signed = await makeSignedBundle(ctl.dataDir);
+  const pushed: BundleView = await api.bundles.import(signed.dir);
+  t.equal(pushed.digest, signed.digest, 'model push answers the digest the bundle was signed as');
+  t.equal((await api.bundles.get(pushed.digest.slice(0, 12))).digest, pushed.digest);
+  t.same(
+    (await api.bundles.list({ model: pushed.model })).map((b) => b.digest),
+    [pushed.digest],
+  );
+  t.equal((await api.models.list())[0]?.latest?.digest, pushed.digest);
+  const assigned = await api.devices.assign('cam-1', pushed.digest.slice(0, 10));
+  t.same(assigned, { device: 'cam-1', bundle: pushed.digest });
+
+  // Nothing measured yet: every figure that needs a measurement is null, not 0 or missing.
+  const summary: TelemetrySummaryView = await api.telemetry.query({ device: 'cam-1' });
+  t.equal(summary.requests, 0);
+  t.equal(summary.accuracy.golden.cosineMin, null);
+  t.equal(summary.accuracy.shadow.cosineMean, null);
+  t.equal(summary.accuracy.shadow.cosineMin, null);
+
+  await t.test('API errors are BmfErrors with the server code and details', async (t) => {
+    const missing = await api.devices.get('nope').catch((e: unknown) => e);
+    t.ok(isBmfError(missing, 'BMF_ERR_NOT_FOUND'), String(missing));
+    const bad = await api.rollouts
+      .create({ bundle: pushed.digest, filter: { ids: ['cam-1'] }, maxRetries: -1 })
+      .catch((e: unknown) => e);
+    t.ok(isBmfError(bad, 'BMF_ERR_BAD_REQUEST'), String(bad));
+    t.equal(isBmfError(bad) && bad.details.field, 'body.maxRetries');
+    const anonymous = createControllerClient({ baseUrl: ctl.handle.apiUrl });
+    const refused = await anonymous.devices.list().catch((e: unknown) => e);
+    t.ok(isBmfError(refused, 'BMF_ERR_UNAUTHORIZED'), String(refused));
+  });
+
+  await t.test('rollout lifecycle through the client', async (t) => {
+    const r = await api.rollouts.create({
+      bundle: pushed.digest,
+      filter: { ids: ['cam-1'] },
+      afterGroup: 'approval',
+    });
+    t.equal(r.bundle, pushed.digest);
+    t.ok((await api.rollouts.list()).some((x) => x.id === r.id));
+    const cancelled = await api.rollouts.command(r.id, 'cancel');
+    t.equal(cancelled.status, 'cancelled');
+    const events = await api.rollouts.events(r.id);
+    t.ok(events.length > 0, 'the event log');
+  });
+
+  await api.devices.remove('cam-1');
+  t.same(await api.devices.list(), [], 'removed');
+});
+
+t.test('an unreachable controller is BMF_ERR_IO naming it', async (t) => {
+  // Port 9 (discard) on loopback: nothing listens there in a test environment.
+  const api = createControllerClient({ baseUrl: 'http://127.0.0.1:9' });
+  const e = await api.models.list().catch((x: unknown) => x);
+  t.ok(isBmfError(e, 'BMF_ERR_IO'), String(e));
+});
