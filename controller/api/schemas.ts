@@ -4,7 +4,6 @@
 // every request and response type from them with Static<>, so a change here that a consumer
 // does not follow fails the typecheck).
 import { Type, type TSchema } from '@sinclair/typebox';
-import type { Digest as DigestId } from '../../shared/ids.js';
 import { CHIPS } from '../../shared/bundle/manifest.js';
 import { EnrolmentConfigSchema } from '../../shared/config/enrolment.js';
 import { DeviceIdSchema, DigestSchema } from '../../shared/ids.js';
