@@ -5,11 +5,16 @@ import { loadLabelsFile, loadPreprocessSpecFile } from '../../controller/quantiz
 import { parseMethodChoice } from '../../controller/quantize/calibration-run.js';
 import { createProgressSink } from '../../controller/quantize/progress.js';
 import { quantizeModel } from '../../controller/quantize/quantize-model.js';
+import { parseTolerance } from '../../controller/quantize/verdict.js';
 import type { CommandRun } from '../main.js';
 
 export const USAGE = `usage: bmfleet quantize --model m.onnx --calibration DIR [--eval DIR] --chip bm1684x
          [--preprocess spec.json] [--labels labels.txt] --out DIR
-         [--method auto|kl|mse|max|percentile9999] [--max-float-layers N] [--json]`;
+         [--method auto|kl|mse|max|percentile9999] [--max-float-layers N]
+         [--tolerance COS,EUC] [--allow-degraded] [--json]
+The last line is the verdict: every output's cosine and euclidean similarity to FP32 must reach
+the tolerance (default 0.8,0.5, as model_deploy.py). Below it nothing is written and the command
+fails with BMF_ERR_QUANTIZE_DEGRADED; --allow-degraded writes the BMODEL anyway and exits 2.`;
 
 export const run: CommandRun = async (ctx) => {
   const { values } = parseArgs({
@@ -24,6 +29,8 @@ export const run: CommandRun = async (ctx) => {
       out: { type: 'string' },
       method: { type: 'string', default: 'auto' },
       'max-float-layers': { type: 'string' },
+      tolerance: { type: 'string' },
+      'allow-degraded': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -54,13 +61,22 @@ export const run: CommandRun = async (ctx) => {
     ...(values['max-float-layers']
       ? { maxFloatLayers: parseCount(values['max-float-layers']) }
       : {}),
+    ...(values.tolerance ? { tolerance: parseTolerance(values.tolerance) } : {}),
+    allowDegraded: values['allow-degraded'],
     onProgress: progress,
   });
   progress.end();
   ctx.stdout.write(
     values.json ? `${JSON.stringify(result.report, null, 2)}\n` : `${result.text}\n`,
   );
-  return 0;
+  if (result.verdict.pass) return 0;
+  if (result.written) return 2;
+  throw bmfError('BMF_ERR_QUANTIZE_DEGRADED', {
+    reason: result.verdict.outputs
+      .filter((o) => !o.pass)
+      .map((o) => `output ${o.output} cosine ${o.cosine.toFixed(6)}`)
+      .join(', '),
+  });
 };
 
 export function parseCount(s: string): number {
