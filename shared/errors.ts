@@ -173,6 +173,10 @@ export const errorCatalogue = {
     status: 500,
   },
   BMF_ERR_TOOLCHAIN_OUTPUT: { message: '{toolchain} did not produce {path}', status: 500 },
+  BMF_ERR_TOOLCHAIN_VERSION: {
+    message: '{toolchain} {version} cannot do this: {reason}',
+    status: 400,
+  },
   BMF_ERR_CALIBRATION_DATA: {
     message: 'calibration data unusable in {path}: {reason}',
     status: 400,
