@@ -52,6 +52,15 @@ export const run: CommandRun = async (ctx) => {
   const { model, calibration, chip, out } = values;
   const target = parseQuantizeTarget(values.target);
   if (target !== 'sim') {
+    const simOnly = ['eval', 'labels', 'max-float-layers', 'allow-degraded', 'json'].filter(
+      (k) => values[k as keyof typeof values],
+    );
+    if (values.method !== 'auto') simOnly.push('method');
+    if (simOnly.length > 0) {
+      throw bmfError('BMF_ERR_USAGE', {
+        reason: `${simOnly.map((k) => `--${k}`).join(', ')} apply to the sim target only (the vendor's model_deploy validates a --target tpu-mlir build)`,
+      });
+    }
     if (!model || !(calibration || values['calibration-table']) || !chip || !out) {
       throw bmfError('BMF_ERR_USAGE', {
         reason: `--model, --calibration (or --calibration-table), --chip and --out are required\n${USAGE}`,

@@ -395,6 +395,14 @@ t.test('bad input ends in typed errors and writes no BMODEL', { skip }, async (t
       noTool: true,
     },
     {
+      name: 'sim-only flags with the vendor target',
+      argv: [...s.base('w6'), '--calibration', join(s.dir, 'calib'), '--method', 'mse'],
+      code: 'BMF_ERR_USAGE',
+      exit: 2,
+      out: 'w6',
+      noTool: true,
+    },
+    {
       name: 'toolchain not installed',
       argv: [...s.base('w5'), '--calibration', join(s.dir, 'calib')],
       env: { ...s.env, PATH: SYSTEM_PATH },
