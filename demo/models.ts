@@ -10,6 +10,7 @@ import { parseLabels } from '../controller/quantize/dataset.js';
 import { signBundleDir } from '../shared/bundle/dir.js';
 import type { Signer } from '../shared/trust/keys.js';
 import { parsePreprocessSpec } from '../shared/preprocess/index.js';
+import { bmfError } from '../shared/errors.js';
 
 export interface BuiltModels {
   readonly fp32: { readonly dir: string; readonly cosine: number; readonly modeledMs?: number };
@@ -143,6 +144,11 @@ export async function buildModels(opts: BuildOptions): Promise<BuiltModels> {
     outDir: join(opts.workDir, 'int8'),
     method: 'kl',
   });
+  if (!quantized.written) {
+    throw bmfError('BMF_ERR_QUANTIZE_DEGRADED', {
+      reason: quantized.text.split('\n').at(-1) ?? '',
+    });
+  }
   const int8Dir = join(opts.workDir, 'bundle-int8');
   await packBundle({
     ...bundleCommon(s, opts.chip, opts.now),

@@ -174,6 +174,10 @@ export const errorCatalogue = {
     status: 500,
   },
   BMF_ERR_TOOLCHAIN_OUTPUT: { message: '{toolchain} did not produce {path}', status: 500 },
+  BMF_ERR_TOOLCHAIN_VERSION: {
+    message: '{toolchain} {version} cannot do this: {reason}',
+    status: 400,
+  },
   BMF_ERR_CALIBRATION_DATA: {
     message: 'calibration data unusable in {path}: {reason}',
     status: 400,
@@ -188,6 +192,10 @@ export const errorCatalogue = {
   },
   BMF_ERR_UMODEL_INVALID: { message: 'UMODEL invalid: {reason}', status: 400 },
   BMF_ERR_EVAL_DATA: { message: 'evaluation data unusable in {path}: {reason}', status: 400 },
+  BMF_ERR_QUANTIZE_DEGRADED: {
+    message: 'INT8 model below tolerance: {reason}',
+    status: 422,
+  },
 
   // --- runtime (agent/runtime) ---
   BMF_ERR_RUNTIME_UNAVAILABLE: { message: 'runtime {runtime} unavailable: {reason}', status: 503 },

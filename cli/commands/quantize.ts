@@ -5,11 +5,21 @@ import { loadLabelsFile, loadPreprocessSpecFile } from '../../controller/quantiz
 import { parseMethodChoice } from '../../controller/quantize/calibration-run.js';
 import { createProgressSink } from '../../controller/quantize/progress.js';
 import { quantizeModel } from '../../controller/quantize/quantize-model.js';
+import { parseTolerance } from '../../controller/quantize/verdict.js';
+import { vendorQuantize } from '../../controller/quantize/vendor.js';
 import type { CommandRun } from '../main.js';
 
 export const USAGE = `usage: bmfleet quantize --model m.onnx --calibration DIR [--eval DIR] --chip bm1684x
+         [--target sim|tpu-mlir] [--calibration-table T] [--quantize-table Q] [--input-num N]
          [--preprocess spec.json] [--labels labels.txt] --out DIR
-         [--method auto|kl|mse|max|percentile9999] [--max-float-layers N] [--json]`;
+         [--method auto|kl|mse|max|percentile9999] [--max-float-layers N]
+         [--tolerance COS,EUC] [--allow-degraded] [--json]
+The last line is the verdict: every output's cosine and euclidean similarity to FP32 must reach
+the tolerance (default 0.8,0.5, as model_deploy.py). Below it nothing is written and the command
+fails with BMF_ERR_QUANTIZE_DEGRADED; --allow-degraded writes the BMODEL anyway and exits 2.
+--target tpu-mlir runs the vendor's model_transform.py, run_calibration.py (skipped when
+--calibration-table is given) and model_deploy.py --quantize INT8 (with --quantize-table when
+given; --tolerance is passed to it only when given), found through BMFLEET_TPU_MLIR_DIR or PATH.`;
 
 export const run: CommandRun = async (ctx) => {
   const { values } = parseArgs({
@@ -24,6 +34,12 @@ export const run: CommandRun = async (ctx) => {
       out: { type: 'string' },
       method: { type: 'string', default: 'auto' },
       'max-float-layers': { type: 'string' },
+      tolerance: { type: 'string' },
+      target: { type: 'string', default: 'sim' },
+      'calibration-table': { type: 'string' },
+      'quantize-table': { type: 'string' },
+      'input-num': { type: 'string' },
+      'allow-degraded': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -34,6 +50,44 @@ export const run: CommandRun = async (ctx) => {
     return 0;
   }
   const { model, calibration, chip, out } = values;
+  const target = parseQuantizeTarget(values.target);
+  if (target !== 'sim') {
+    const simOnly = ['eval', 'labels', 'max-float-layers', 'allow-degraded', 'json'].filter(
+      (k) => values[k as keyof typeof values],
+    );
+    if (values.method !== 'auto') simOnly.push('method');
+    if (simOnly.length > 0) {
+      throw bmfError('BMF_ERR_USAGE', {
+        reason: `${simOnly.map((k) => `--${k}`).join(', ')} apply to the sim target only (the vendor's model_deploy validates a --target tpu-mlir build)`,
+      });
+    }
+    if (!model || !(calibration || values['calibration-table']) || !chip || !out) {
+      throw bmfError('BMF_ERR_USAGE', {
+        reason: `--model, --calibration (or --calibration-table), --chip and --out are required\n${USAGE}`,
+      });
+    }
+    const r = await vendorQuantize({
+      target,
+      modelPath: model,
+      spec: await loadPreprocessSpecFile(values.preprocess, model),
+      chip,
+      outDir: out,
+      ...(calibration ? { calibrationDir: calibration } : {}),
+      ...(values['calibration-table'] ? { calibrationTable: values['calibration-table'] } : {}),
+      ...(values['quantize-table'] ? { quantizeTable: values['quantize-table'] } : {}),
+      ...(values.tolerance ? { tolerance: parseTolerance(values.tolerance) } : {}),
+      ...(values['input-num'] ? { inputNum: parseCount(values['input-num'], '--input-num') } : {}),
+      env: ctx.env,
+    });
+    ctx.stdout.write(`${r.text}\n`);
+    return 0;
+  }
+  if (values['calibration-table'] || values['quantize-table'] || values['input-num']) {
+    throw bmfError('BMF_ERR_USAGE', {
+      reason:
+        '--calibration-table, --quantize-table and --input-num are for --target tpu-mlir (the sim target: bmfleet umodel build)',
+    });
+  }
   if (!model || !calibration || !chip || !out) {
     throw bmfError('BMF_ERR_USAGE', {
       reason: `--model, --calibration, --chip and --out are required\n${USAGE}`,
@@ -54,21 +108,39 @@ export const run: CommandRun = async (ctx) => {
     ...(values['max-float-layers']
       ? { maxFloatLayers: parseCount(values['max-float-layers']) }
       : {}),
+    ...(values.tolerance ? { tolerance: parseTolerance(values.tolerance) } : {}),
+    allowDegraded: values['allow-degraded'],
     onProgress: progress,
   });
   progress.end();
   ctx.stdout.write(
     values.json ? `${JSON.stringify(result.report, null, 2)}\n` : `${result.text}\n`,
   );
-  return 0;
+  if (result.verdict.pass) return 0;
+  if (result.written) return 2;
+  throw bmfError('BMF_ERR_QUANTIZE_DEGRADED', {
+    reason: result.verdict.outputs
+      .filter((o) => !o.pass)
+      .map((o) => `output ${o.output} cosine ${o.cosine.toFixed(6)}`)
+      .join(', '),
+  });
 };
 
-export function parseCount(s: string): number {
+export function parseCount(s: string, flag = '--max-float-layers'): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n < 0) {
     throw bmfError('BMF_ERR_USAGE', {
-      reason: `--max-float-layers takes a whole number, got "${s}"`,
+      reason: `${flag} takes a whole number, got "${s}"`,
     });
   }
   return n;
+}
+
+export type QuantizeTarget = 'sim' | 'tpu-mlir';
+
+export function parseQuantizeTarget(s: string | undefined): QuantizeTarget {
+  if (s === undefined || s === 'sim' || s === 'tpu-mlir') return s ?? 'sim';
+  throw bmfError('BMF_ERR_USAGE', {
+    reason: `--target takes sim or tpu-mlir, got "${s}"${s === 'tpu-nntc' ? ' (the tpu-nntc INT8 path is not supported)' : ''}`,
+  });
 }

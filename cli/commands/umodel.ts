@@ -1,7 +1,7 @@
 // `bmfleet umodel export|calibrate|evaluate|build`: the step-by-step (UMODEL) quantization path
 // (controller/quantize/umodel.ts and umodel-steps.ts).
 import { parseArgs } from 'node:util';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
 import { loadLabelsFile, loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
 import { parseMethodChoice } from '../../controller/quantize/calibration-run.js';
@@ -14,14 +14,19 @@ import {
   evaluateUmodel,
 } from '../../controller/quantize/umodel-steps.js';
 import type { CommandContext, CommandRun } from '../main.js';
-import { parseCount } from './quantize.js';
+import { parseCount, parseQuantizeTarget } from './quantize.js';
+import { vendorQuantize } from '../../controller/quantize/vendor.js';
+import { parseTolerance } from '../../controller/quantize/verdict.js';
 
 export const USAGE = `usage:
   bmfleet umodel export --model m.onnx [--preprocess spec.json] [--labels labels.txt] --out m.fp32umodel
   bmfleet umodel calibrate U --calibration DIR [--method kl|mse|max|percentile9999|auto]
                            [--max-float-layers N] --out DIR      (writes cali_table, qtable, sensitivity.txt)
   bmfleet umodel evaluate U --cali-table T [--qtable Q] --eval DIR [--images N] [--json]
-  bmfleet umodel build U --cali-table T [--qtable Q] --chip bm1684x --out DIR`;
+  bmfleet umodel build U --cali-table T [--qtable Q] --chip bm1684x --out DIR
+                       [--target sim|tpu-mlir] [--calibration DIR] [--tolerance COS,EUC]
+  --target tpu-mlir builds with the vendor's model_transform.py + model_deploy.py --quantize INT8,
+  passing these tables (--calibration gives model_deploy one test image to compare against).`;
 
 function usage(reason: string): never {
   throw bmfError('BMF_ERR_USAGE', { reason: `${reason}\n${USAGE}` });
@@ -125,9 +130,30 @@ const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<num
         qtable: { type: 'string' },
         chip: { type: 'string' },
         out: { type: 'string' },
+        target: { type: 'string', default: 'sim' },
+        calibration: { type: 'string' },
+        tolerance: { type: 'string' },
       },
     });
     const u = await loadUmodel(need(positionals[0], 'the UMODEL folder'));
+    const target = parseQuantizeTarget(values.target);
+    if (target !== 'sim') {
+      const r = await vendorQuantize({
+        target,
+        modelPath: join(u.dir, 'model.onnx'),
+        netName: u.manifest.name,
+        spec: u.spec,
+        chip: need(values.chip, '--chip'),
+        outDir: need(values.out, '--out'),
+        calibrationTable: need(values['cali-table'], '--cali-table'),
+        ...(values.qtable ? { quantizeTable: values.qtable } : {}),
+        ...(values.calibration ? { calibrationDir: values.calibration } : {}),
+        ...(values.tolerance ? { tolerance: parseTolerance(values.tolerance) } : {}),
+        env: ctx.env,
+      });
+      ctx.stdout.write(`${r.text}\n`);
+      return 0;
+    }
     const b = await buildUmodel(u, {
       caliTablePath: need(values['cali-table'], '--cali-table'),
       ...(values.qtable ? { qtablePath: values.qtable } : {}),

@@ -41,23 +41,32 @@ export interface BuiltInt8 {
   readonly sha256: string;
 }
 
-export async function buildInt8Bmodel(
+/** The INT8 graph and BMODEL bytes in memory (nothing written), for callers that check first. */
+export async function int8BmodelInMemory(
   pm: PreparedModel,
   plan: Pick<QuantPlan, 'thresholds' | 'requested'>,
-  options: { chip: string; netName: string; outDir: string; now?: Date },
-): Promise<BuiltInt8> {
+  options: { chip: string; netName: string; now?: Date },
+): Promise<{ graph: Int8Graph; bmodel: Uint8Array; sha256: string }> {
   const graph = buildInt8Graph(pm.model, pm.layers, {
     thresholds: plan.thresholds,
     precisions: plan.requested,
   });
   const { bmodel } = await int8BmodelBytes(pm, graph, options);
+  return { graph, bmodel, sha256: createHash('sha256').update(bmodel).digest('hex') };
+}
+
+export function int8BmodelPath(outDir: string, netName: string): string {
+  return join(outDir, `${netName}_int8.bmodel`);
+}
+
+export async function buildInt8Bmodel(
+  pm: PreparedModel,
+  plan: Pick<QuantPlan, 'thresholds' | 'requested'>,
+  options: { chip: string; netName: string; outDir: string; now?: Date },
+): Promise<BuiltInt8> {
+  const built = await int8BmodelInMemory(pm, plan, options);
   await mkdir(options.outDir, { recursive: true });
-  const bmodelPath = join(options.outDir, `${options.netName}_int8.bmodel`);
-  await writeFileAtomic(bmodelPath, bmodel);
-  return {
-    graph,
-    bmodel,
-    bmodelPath,
-    sha256: createHash('sha256').update(bmodel).digest('hex'),
-  };
+  const bmodelPath = int8BmodelPath(options.outDir, options.netName);
+  await writeFileAtomic(bmodelPath, built.bmodel);
+  return { ...built, bmodelPath };
 }

@@ -1,15 +1,22 @@
 // `bmfleet quantize`: the automatic mode. Calibrate on the calibration images, pick thresholds
 // (one method, or per-tensor search scored by output similarity on held-out calibration images,
 // then, when the eval set has labels, the best of the searched and the single-method tables by
-// eval top-1), optionally keep the most sensitive layers in F32, emit the INT8 BMODEL, the
-// calibration table, the quantize table and a report (JSON + text).
-import { readFile } from 'node:fs/promises';
+// top-1 on a validation half of the eval set; the reported accuracy is measured on the other
+// half, which took no part in the choice), optionally keep the most sensitive layers in F32,
+// check every output against FP32 (verdict.ts) and emit the INT8 BMODEL, the calibration table,
+// the quantize table and a report (JSON + text). A failed verdict writes nothing unless the
+// caller allows a degraded model.
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { PreprocessSpec } from '../../shared/preprocess/index.js';
+import type { Tensor } from '../../shared/tensor.js';
 import { parseChip } from '../compile/chip.js';
-import { buildInt8Bmodel } from './build.js';
+import { int8BmodelInMemory, int8BmodelPath } from './build.js';
+import { runOutputs } from './score.js';
+import { formatVerdict, outputVerdict, type QuantizeVerdict } from './verdict.js';
+import type { SimilarityTolerance } from '../../shared/stats/similarity.js';
 import type { Progress } from './calibrate.js';
 import { calibrationEntries } from './calibrate.js';
 import { runCalibration, type MethodChoice } from './calibration-run.js';
@@ -30,7 +37,7 @@ import { buildInt8Graph } from './qdq.js';
 import { formatQuantizeTable } from './quantize-table.js';
 import { formatAccuracy, formatLayerSimilarity, formatSensitivity } from './report-text.js';
 import { THRESHOLD_METHODS, type ThresholdMethod } from './thresholds.js';
-import { describeGraph } from '../onnx/index.js';
+import { describeGraph, encodeOnnx } from '../onnx/index.js';
 import { estimateLatency, layersFromGraph } from '../compile/cost/index.js';
 
 export interface QuantizeOptions {
@@ -45,6 +52,10 @@ export interface QuantizeOptions {
   readonly maxFloatLayers?: number;
   /** Images used for the per-layer similarity table (default 20). */
   readonly similarityImages?: number;
+  /** Output similarity the INT8 model must reach (model_deploy's default 0.8,0.5). */
+  readonly tolerance?: SimilarityTolerance;
+  /** Write the BMODEL even when an output is below tolerance (the verdict still says FAIL). */
+  readonly allowDegraded?: boolean;
   readonly onProgress?: (p: Progress) => void;
   readonly now?: () => Date;
   readonly signal?: AbortSignal;
@@ -77,20 +88,52 @@ interface Choice {
 }
 
 /**
- * The cost model's device latency for this graph at INT8 (controller/compile/cost), labelled
- * modeled; the agent's `modeled` timing mode and the bundle metadata read it.
+ * The cost model's device latency for this graph at INT8, and at FP32 beside it
+ * (controller/compile/cost), labelled modeled; the agent's `modeled` timing mode and the bundle
+ * metadata read `perImageMs` (the INT8 figure).
  */
-async function int8ModeledLatency(
+async function modeledLatencies(
   model: PreparedModel['model'],
   chip: string,
-): Promise<{ modeled: true; perImageMs?: number; batch?: number; unavailable?: string }> {
+): Promise<{
+  modeled: true;
+  perImageMs?: number;
+  fp32PerImageMs?: number;
+  batch?: number;
+  unavailable?: string;
+}> {
   try {
-    const nodes = await describeGraph(model);
-    const est = estimateLatency(layersFromGraph(nodes), chip, 'int8', { batch: 1 });
-    return { modeled: true, perImageMs: est.perImageMs, batch: 1 };
+    const layers = layersFromGraph(await describeGraph(model));
+    const int8 = estimateLatency(layers, chip, 'int8', { batch: 1 });
+    const fp32 = estimateLatency(layers, chip, 'fp32', { batch: 1 });
+    return {
+      modeled: true,
+      perImageMs: int8.perImageMs,
+      fp32PerImageMs: fp32.perImageMs,
+      batch: 1,
+    };
   } catch (e) {
     return { modeled: true, unavailable: (e as Error).message };
   }
+}
+
+/**
+ * Eval images split for an honest automatic choice: even positions choose the table
+ * (validation), odd positions measure the chosen one (held out). One image serves both.
+ */
+export function splitValidation<T>(all: readonly T[]): { validation: T[]; heldOut: T[] } {
+  if (all.length < 2) return { validation: [...all], heldOut: [...all] };
+  return {
+    validation: all.filter((_, i) => i % 2 === 0),
+    heldOut: all.filter((_, i) => i % 2 === 1),
+  };
+}
+
+function formatLatency(l: Awaited<ReturnType<typeof modeledLatencies>>, chip: string): string {
+  if (l.perImageMs === undefined || l.fp32PerImageMs === undefined) {
+    return `modeled latency: not available (${l.unavailable ?? 'unknown'})`;
+  }
+  return `modeled latency (${chip}, batch 1, cost model, not measured): FP32 ${l.fp32PerImageMs.toFixed(3)} ms, INT8 ${l.perImageMs.toFixed(3)} ms (${(l.fp32PerImageMs / l.perImageMs).toFixed(2)}x)`;
 }
 
 export async function quantizeModel(options: QuantizeOptions) {
@@ -117,68 +160,80 @@ export async function quantizeModel(options: QuantizeOptions) {
     ...(options.signal ? { signal: options.signal } : {}),
   });
 
-  // With labels, the searched table competes with each single-method table on eval top-1.
+  // With labels, the searched table competes with each single-method table on top-1 of the
+  // validation half; the held-out half then measures only the chosen table.
   const choices: Choice[] = [{ label: options.method, entries: run.entries }];
   if (options.method === 'auto' && evalSet?.labelled) {
     for (const m of THRESHOLD_METHODS) {
       choices.push({ label: m, entries: calibrationEntries(run.stats, m as ThresholdMethod) });
     }
   }
-  if (evalInputs.length > 0) {
-    const reference = await fp32Reference(pm, evalInputs);
-    for (const c of choices) {
-      const graph = buildInt8Graph(pm.model, pm.layers, {
+  const selecting = choices.length > 1;
+  const split = selecting
+    ? splitValidation(evalInputs)
+    : { validation: [] as EvalInput[], heldOut: evalInputs };
+  const accuracyOf = async (c: Choice, inputs: readonly EvalInput[], reference?: Tensor[]) =>
+    evaluateAccuracy(
+      pm,
+      buildInt8Graph(pm.model, pm.layers, {
         thresholds: new Map(c.entries.map((e) => [e.name, e.threshold])),
         precisions: run.precisions,
-      });
-      c.accuracy = await evaluateAccuracy(pm, graph, evalInputs, {
-        reference,
+      }),
+      inputs,
+      {
+        ...(reference ? { reference } : {}),
         onProgress: progress,
         ...(options.labels ? { classNames: options.labels } : {}),
-      });
-    }
+      },
+    );
+  if (selecting) {
+    const reference = await fp32Reference(pm, split.validation);
+    for (const c of choices) c.accuracy = await accuracyOf(c, split.validation, reference);
   }
   const score = (c: Choice): number => c.accuracy?.top1Int8 ?? c.accuracy?.agreement ?? 0;
   const chosen = choices.reduce((best, c) => (score(c) > score(best) ? c : best), choices[0]!);
   const thresholds = new Map(chosen.entries.map((e) => [e.name, e.threshold]));
+  const heldOutAccuracy =
+    split.heldOut.length > 0 ? await accuracyOf(chosen, split.heldOut) : undefined;
 
   const netName = netNameOf(options.modelPath);
-  const built = await buildInt8Bmodel(
+  const built = await int8BmodelInMemory(
     pm,
     { thresholds, requested: run.precisions },
-    { chip: options.chip, netName, outDir: options.outDir, now: now() },
+    { chip: options.chip, netName, now: now() },
   );
   const simInputs = splitHeldOut(calibInputs).heldOut.slice(0, options.similarityImages ?? 20);
   const layers = await layerSimilarity(pm, built.graph, simInputs);
+  const verdict: QuantizeVerdict = outputVerdict(
+    pm.outputs,
+    await runOutputs(pm.bytes, pm.input.name, simInputs),
+    await runOutputs(encodeOnnx(built.graph.model), pm.input.name, simInputs),
+    options.tolerance,
+  );
+  const written = verdict.pass || options.allowDegraded === true;
+  const bmodelPath = int8BmodelPath(options.outDir, netName);
 
   const files: QuantizeFiles = {
-    bmodel: built.bmodelPath,
+    bmodel: bmodelPath,
     calibrationTable: join(options.outDir, 'cali_table'),
     quantizeTable: join(options.outDir, 'qtable'),
     reportJson: join(options.outDir, 'quantize_report.json'),
     reportText: join(options.outDir, 'quantize_report.txt'),
   };
   const methodLabel = chosen.label === 'auto' ? 'auto (per-tensor search)' : chosen.label;
-  await writeFileAtomic(
-    files.calibrationTable,
-    formatCalibrationTable(chosen.entries, {
-      generatedAt: now().toISOString(),
-      sampleNumber: run.calibrationImages,
-      histogramBins: HISTOGRAM_BINS,
-      method: methodLabel,
-    }),
-  );
-  await writeFileAtomic(
-    files.quantizeTable,
-    formatQuantizeTable(built.graph.precisions, [`from bmfleet quantize ${netName}`]),
-  );
+  const latency = await modeledLatencies(pm.model, options.chip);
   const report = {
     model: options.modelPath,
-    modeledLatency: await int8ModeledLatency(pm.model, options.chip),
+    modeledLatency: latency,
     chip: options.chip,
     method: options.method,
     chosenTable: chosen.label,
-    bmodel: { path: built.bmodelPath, sha256: built.sha256, bytes: built.bmodel.length },
+    verdict: { ...verdict, bmodelWritten: written },
+    bmodel: written ? { path: bmodelPath, sha256: built.sha256, bytes: built.bmodel.length } : null,
+    evaluation: {
+      validationImages: split.validation.length,
+      heldOutImages: split.heldOut.length,
+    },
     calibration: {
       images: run.calibrationImages,
       heldOutImages: run.heldOutImages,
@@ -191,6 +246,7 @@ export async function quantizeModel(options: QuantizeOptions) {
             evaluations: run.search.evaluations,
           }
         : undefined,
+      // Scored on the validation images (evaluation.validationImages).
       candidates: choices.map((c) => ({
         table: c.label,
         top1Int8: c.accuracy?.top1Int8 ?? null,
@@ -204,21 +260,45 @@ export async function quantizeModel(options: QuantizeOptions) {
       threshold: thresholds.get(l.name) ?? null,
       method: chosen.label === 'auto' ? (run.methods.get(l.name) ?? null) : chosen.label,
     })),
-    accuracy: chosen.accuracy ?? null,
+    accuracy: heldOutAccuracy ?? null,
     layerSimilarity: layers,
     sensitivity: run.ranking ?? null,
     files,
   };
+  const accuracyTitle = selecting
+    ? `Accuracy on ${options.evalDir}: ${split.heldOut.length} held-out images (table chosen by top-1 on ${split.validation.length} other validation images)`
+    : `Accuracy on ${options.evalDir}: ${split.heldOut.length} images`;
   const text = [
-    `bmfleet quantize ${options.modelPath} -> ${built.bmodelPath} (${options.chip}, sim target)`,
+    `bmfleet quantize ${options.modelPath} -> ${written ? bmodelPath : '(no BMODEL written)'} (${options.chip}, sim target)`,
     `thresholds: ${methodLabel}; calibration images ${run.calibrationImages}, held out ${run.heldOutImages}`,
-    chosen.accuracy ? `\nAccuracy on ${options.evalDir}\n${formatAccuracy(chosen.accuracy)}` : '',
+    formatLatency(latency, options.chip),
+    heldOutAccuracy ? `\n${accuracyTitle}\n${formatAccuracy(heldOutAccuracy)}` : '',
     `Per-layer similarity FP32 vs INT8 (${simInputs.length} calibration images)\n${formatLayerSimilarity(layers)}`,
     run.ranking ? `Sensitivity\n${formatSensitivity(run.ranking)}` : '',
+    formatVerdict(verdict, written && !verdict.pass),
   ]
     .filter((s) => s !== '')
     .join('\n');
-  await writeFileAtomic(files.reportJson, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFileAtomic(files.reportText, `${text}\n`);
-  return { report, text, files, built };
+  // A failed verdict (without allowDegraded) leaves the output folder as it was: a BMODEL and
+  // tables from an earlier good run are not replaced by ones that describe no BMODEL.
+  if (written) {
+    await mkdir(options.outDir, { recursive: true });
+    await writeFileAtomic(bmodelPath, built.bmodel);
+    await writeFileAtomic(
+      files.calibrationTable,
+      formatCalibrationTable(chosen.entries, {
+        generatedAt: now().toISOString(),
+        sampleNumber: run.calibrationImages,
+        histogramBins: HISTOGRAM_BINS,
+        method: methodLabel,
+      }),
+    );
+    await writeFileAtomic(
+      files.quantizeTable,
+      formatQuantizeTable(built.graph.precisions, [`from bmfleet quantize ${netName}`]),
+    );
+    await writeFileAtomic(files.reportJson, `${JSON.stringify(report, null, 2)}\n`);
+    await writeFileAtomic(files.reportText, `${text}\n`);
+  }
+  return { report, text, files, built: { ...built, bmodelPath }, verdict, written };
 }

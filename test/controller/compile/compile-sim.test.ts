@@ -14,6 +14,7 @@ import {
   float32Tensor,
   graphInputs,
   loadOnnx,
+  ONNX_DTYPE,
   replaceInitializer,
   valueInfo,
 } from '../../../controller/onnx/index.js';
@@ -93,6 +94,14 @@ for (const c of table.cases) {
       'payload is the input ONNX exactly when fp32',
     );
     t.doesNotThrow(() => loadOnnx(payload), 'payload is ONNX');
+    if (c.precision === 'fp16' || c.precision === 'bf16') {
+      const weights = loadOnnx(payload).graph.initializer ?? [];
+      t.ok(weights.length > 0);
+      t.notOk(
+        weights.some((w) => w.dataType === ONNX_DTYPE.FLOAT),
+        `${c.precision} weights stored as ${c.precision}, none as FP32`,
+      );
+    }
     const report = JSON.parse(readFileSync(r.reportPath, 'utf8')) as CompileReport;
     t.equal(report.target, 'sim');
     t.equal(report.precision, c.precision);

@@ -43,7 +43,10 @@ if (!existsSync(MODEL)) {
       now: fixedTime,
     });
     const acc = r.report.accuracy!;
-    t.equal(acc.images, 2000);
+    t.equal(acc.images, 1000, 'top-1 reported on the held-out half of the 2,000 eval images');
+    t.same(r.report.evaluation, { validationImages: 1000, heldOutImages: 1000 });
+    t.equal(r.verdict.pass, true);
+    t.match(r.text, /^verdict: PASS/m);
     const drop = 100 * (acc.top1Fp32! - acc.top1Int8!);
     t.ok(
       drop <= 0.5,
