@@ -1,0 +1,10 @@
+// TorchScript (.pt) input for compile: conversion through the user's PyTorch (convert.ts, with the
+// Python half in script.ts).
+export {
+  convertTorchScript,
+  isTorchFile,
+  pythonFor,
+  requireTorchShapes,
+  traceHint,
+} from './convert.js';
+export type { ConvertOptions, TorchConversion, TorchProvenance } from './convert.js';
