@@ -21,7 +21,7 @@ function usage(reason: string): never {
   throw bmfError('BMF_ERR_USAGE', { reason: `${reason}\n${USAGE}` });
 }
 
-function parseInputShapes(text: string): number[][] {
+export function parseInputShapes(text: string): number[][] {
   let v: unknown;
   try {
     v = JSON.parse(text);

@@ -6,9 +6,10 @@ import { parseMethodChoice } from '../../controller/quantize/calibration-run.js'
 import { createProgressSink } from '../../controller/quantize/progress.js';
 import { quantizeModel } from '../../controller/quantize/quantize-model.js';
 import type { CommandRun } from '../main.js';
+import { onnxModelInput } from './torch-input.js';
 
-export const USAGE = `usage: bmfleet quantize --model m.onnx --calibration DIR [--eval DIR] --chip bm1684x
-         [--preprocess spec.json] [--labels labels.txt] --out DIR
+export const USAGE = `usage: bmfleet quantize --model m.onnx|m.pt --calibration DIR [--eval DIR] --chip bm1684x
+         [--preprocess spec.json] [--labels labels.txt] [--input-shapes '[[1,3,224,224]]'] --out DIR
          [--method auto|kl|mse|max|percentile9999] [--max-float-layers N] [--json]`;
 
 export const run: CommandRun = async (ctx) => {
@@ -21,6 +22,7 @@ export const run: CommandRun = async (ctx) => {
       chip: { type: 'string' },
       preprocess: { type: 'string' },
       labels: { type: 'string' },
+      'input-shapes': { type: 'string' },
       out: { type: 'string' },
       method: { type: 'string', default: 'auto' },
       'max-float-layers': { type: 'string' },
@@ -41,9 +43,10 @@ export const run: CommandRun = async (ctx) => {
   }
   const spec = await loadPreprocessSpecFile(values.preprocess, model);
   const labels = await loadLabelsFile(values.labels, model);
+  const onnx = await onnxModelInput(ctx, model, values['input-shapes'], spec, out);
   const progress = createProgressSink(ctx.stderr);
   const result = await quantizeModel({
-    modelPath: model,
+    modelPath: onnx,
     calibrationDir: calibration,
     ...(values.eval ? { evalDir: values.eval } : {}),
     chip,

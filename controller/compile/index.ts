@@ -16,5 +16,11 @@ export { findTool, runToolStep, searchDirs } from './toolchains/runner.js';
 export type { ToolStep, ToolchainName, ToolEnv } from './toolchains/runner.js';
 export { buildWithToolchain } from './toolchains/build.js';
 export { readToolOutput } from './toolchains/check-output.js';
-export { convertTorchScript, isTorchFile, pythonFor, traceHint } from './torchscript/index.js';
+export {
+  convertTorchScript,
+  isTorchFile,
+  pythonFor,
+  torchScriptToOnnx,
+  traceHint,
+} from './torchscript/index.js';
 export type { TorchConversion, TorchProvenance } from './torchscript/index.js';

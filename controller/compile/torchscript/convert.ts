@@ -4,12 +4,16 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { bmfError } from '../../../shared/errors.js';
 import { decodeNpy, encodeNpy } from '../../../shared/npy.js';
 import { makeTensor } from '../../../shared/tensor.js';
 import type { Tensor } from '../../../shared/tensor.js';
+import type { PreprocessSpec } from '../../../shared/preprocess/index.js';
+import { randomFeeds } from '../test-inputs.js';
 import type { Feeds } from '../test-inputs.js';
+import { compareWithReferences } from '../validate.js';
+import type { ValidationResult } from '../validate.js';
 import { TORCHSCRIPT_EXPORT_SCRIPT } from './script.js';
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
@@ -241,4 +245,61 @@ export async function convertTorchScript(o: ConvertOptions): Promise<TorchConver
       onnxSha256: sha256(onnx),
     },
   };
+}
+
+export interface TorchToOnnxOptions {
+  readonly modelPath: string;
+  readonly inputShapes: readonly (readonly number[])[] | undefined;
+  readonly preprocess: PreprocessSpec;
+  /** The ONNX goes to <outDir>/<stem>.onnx, PyTorch's scratch files to <outDir>/work-torchscript. */
+  readonly outDir: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly opset?: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * For the commands that take an ONNX file (quantize, umodel export): export the TorchScript model,
+ * check the export against PyTorch's own outputs at model_transform's 0.99,0.99 and return the
+ * ONNX path.
+ */
+export async function torchScriptToOnnx(
+  o: TorchToOnnxOptions,
+): Promise<{ onnxPath: string; conversion: TorchConversion; exportCheck: ValidationResult }> {
+  const shapes = requireTorchShapes(o.modelPath, o.inputShapes);
+  const stem = basename(o.modelPath, extname(o.modelPath)).replace(/[^A-Za-z0-9_.-]/g, '_');
+  const onnxPath = join(o.outDir, `${stem || 'model'}.onnx`);
+  const bytes = new Uint8Array(await readFile(o.modelPath));
+  const feeds = randomFeeds(
+    shapes.map((shape, k) => ({ name: `input_${k}`, shape })),
+    o.preprocess,
+    4,
+    1,
+  );
+  const conversion = await convertTorchScript({
+    modelPath: o.modelPath,
+    bytes,
+    inputShapes: shapes,
+    feeds,
+    workDir: join(o.outDir, 'work-torchscript'),
+    onnxPath,
+    ...(o.opset ? { opset: o.opset } : {}),
+    env: o.env,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  const exportCheck = await compareWithReferences(
+    conversion.onnx,
+    conversion.feeds,
+    conversion.references,
+    { cosine: 0.99, euclidean: 0.99 },
+  );
+  if (!exportCheck.pass) {
+    throw bmfError('BMF_ERR_TORCHSCRIPT_EXPORT', {
+      path: o.modelPath,
+      reason: `the ONNX export differs from the TorchScript outputs: ${exportCheck.outputs
+        .map((x) => `${x.name} cosine ${x.cosine}, euclidean ${x.euclidean}`)
+        .join('; ')}`,
+    });
+  }
+  return { onnxPath, conversion, exportCheck };
 }

@@ -5,6 +5,12 @@ export {
   isTorchFile,
   pythonFor,
   requireTorchShapes,
+  torchScriptToOnnx,
   traceHint,
 } from './convert.js';
-export type { ConvertOptions, TorchConversion, TorchProvenance } from './convert.js';
+export type {
+  ConvertOptions,
+  TorchToOnnxOptions,
+  TorchConversion,
+  TorchProvenance,
+} from './convert.js';

@@ -10,6 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { main } from '../../../cli/main.js';
 import { compileModel, randomFeeds } from '../../../controller/compile/index.js';
 import type { CompileOptions } from '../../../controller/compile/index.js';
 import { runOnnx } from '../../../controller/onnx/index.js';
@@ -326,5 +328,65 @@ t.test(
       lines.some((l) => / -m bmneto /.test(l)),
       'bmneto is not used for a .pt',
     );
+  },
+);
+
+async function cli(
+  argv: string[],
+  environment: Record<string, string>,
+): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await main({ argv, stdout, stderr, env: environment });
+  return { code, out, err };
+}
+
+t.test(
+  'CLI: compile prints the TorchScript checks; umodel export takes a .pt',
+  { skip: noTorch },
+  async (t) => {
+    const dir = t.testdir({ 'spec.json': JSON.stringify(tinySpec) });
+    py(t, TINY, dir);
+    const e = env(torchPython ?? '');
+    const common = ['--input-shapes', '[[1,1,6,6]]', '--preprocess', join(dir, 'spec.json')];
+    const c = await cli(
+      [
+        'compile',
+        '--model',
+        join(dir, 'tiny.pt'),
+        ...common,
+        '--chip',
+        'bm1684x',
+        '--opset',
+        '13',
+        '--out',
+        join(dir, 'c'),
+      ],
+      e,
+    );
+    t.equal(c.code, 0, c.err);
+    t.match(c.out, /source {5}TorchScript .*tiny\.pt \(sha256 [0-9a-f]{16}/);
+    t.match(c.out, /export {5}PyTorch \S+, ONNX opset 13 ->/);
+    t.match(c.out, /ONNX export vs TorchScript on 4 input\(s\)/);
+    t.match(c.out, /BMODEL vs TorchScript on 4 input\(s\)[^]*output .* PASS/);
+    const u = await cli(
+      [
+        'umodel',
+        'export',
+        '--model',
+        join(dir, 'tiny.pt'),
+        ...common,
+        '--out',
+        join(dir, 'tiny.fp32umodel'),
+      ],
+      e,
+    );
+    t.equal(u.code, 0, u.err);
+    t.match(u.err, /TorchScript .*tiny\.pt .* -> .*tiny\.onnx: PyTorch \S+, opset \d+/);
+    t.ok(existsSync(join(dir, 'tiny.fp32umodel')), 'UMODEL written');
   },
 );
