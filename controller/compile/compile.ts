@@ -21,7 +21,7 @@ import {
 import type { GraphNodeInfo, OnnxModel, OnnxSessionOptions } from '../onnx/index.js';
 import { parseChip, parsePrecision, vendorChipName } from './chip.js';
 import type { CompilePrecision } from './chip.js';
-import { estimateLatency, layersFromGraph } from './cost/index.js';
+import { costConfidence, estimateLatency, layersFromGraph } from './cost/index.js';
 import { emulatePrecision, TOLERANCES } from './precision.js';
 import type { CompileReport } from './report.js';
 import { buildSimBmodel } from './sim-target.js';
@@ -116,8 +116,14 @@ function modeledLatency(
   batch: number,
 ): CompileReport['modeledLatency'] {
   try {
-    const est = estimateLatency(layersFromGraph(nodes), chip, precision, { batch });
-    return { modeled: true, perImageMs: est.perImageMs, batch };
+    const layers = layersFromGraph(nodes);
+    const est = estimateLatency(layers, chip, precision, { batch });
+    return {
+      modeled: true,
+      perImageMs: est.perImageMs,
+      batch,
+      confidence: costConfidence(layers, est),
+    };
   } catch (e) {
     return { modeled: true, unavailable: (e as Error).message };
   }

@@ -1,6 +1,7 @@
 // The compile report: what was compiled, with which toolchain, how it validated and what the cost
 // model predicts. Written as compile-report.json; formatCompileReport renders the table the CLI
 // prints.
+import type { CostConfidence } from './cost/index.js';
 import type { TorchProvenance } from './torchscript/index.js';
 import type { ValidationResult } from './validate.js';
 
@@ -36,7 +37,13 @@ export interface CompileReport {
   readonly precisionNote?: string;
   /** From controller/compile/cost: a prediction, never a measurement. */
   readonly modeledLatency:
-    | { readonly modeled: true; readonly perImageMs: number; readonly batch: number }
+    | {
+        readonly modeled: true;
+        readonly perImageMs: number;
+        readonly batch: number;
+        /** Which layer kinds dominate and whether the published rows cover that mix. */
+        readonly confidence?: CostConfidence;
+      }
     | { readonly modeled: true; readonly unavailable: string };
   readonly durationMs: number;
 }
@@ -88,6 +95,14 @@ export function formatCompileReport(r: CompileReport): string {
     'perImageMs' in lat
       ? `latency    ${lat.perImageMs.toFixed(3)} ms per image (MODELED by the cost model, not measured)`
       : `latency    modeled latency unavailable: ${lat.unavailable}`,
+    ...('confidence' in lat && lat.confidence
+      ? [
+          `confidence ${lat.confidence.level}: ${lat.confidence.reason}`,
+          `layers     ${lat.confidence.byKind
+            .map((k) => `${k.kind} ${k.layers} (${(k.share * 100).toFixed(0)} % of time)`)
+            .join(', ')}`,
+        ]
+      : []),
     `duration   ${(r.durationMs / 1000).toFixed(2)} s`,
   );
   return `${lines.join('\n')}\n`;
