@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   detect: () => import('./detect.js'),
   chaos: () => import('./chaos.js'),
   'chaos-agent': () => import('./chaos-agent.js'),
+  'cost-fit': () => import('./cost-fit.js'),
 };
 
 const name = process.argv[2];

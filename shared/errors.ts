@@ -196,6 +196,23 @@ export const errorCatalogue = {
     message: 'INT8 model below tolerance: {reason}',
     status: 422,
   },
+  BMF_ERR_PYTHON_MISSING: {
+    message: 'Python interpreter {python} not usable: {reason}',
+    status: 500,
+  },
+  BMF_ERR_TORCH_MISSING: { message: 'PyTorch not importable by {python}: {reason}', status: 500 },
+  BMF_ERR_NOT_TORCHSCRIPT: {
+    message: '{path} is not a TorchScript model but {kind}',
+    status: 400,
+  },
+  BMF_ERR_TORCHSCRIPT_SHAPES: {
+    message: 'TorchScript model {path} needs --input-shapes: {reason}',
+    status: 400,
+  },
+  BMF_ERR_TORCHSCRIPT_EXPORT: {
+    message: 'TorchScript model {path} could not be run or exported to ONNX: {reason}',
+    status: 422,
+  },
 
   // --- runtime (agent/runtime) ---
   BMF_ERR_RUNTIME_UNAVAILABLE: { message: 'runtime {runtime} unavailable: {reason}', status: 503 },

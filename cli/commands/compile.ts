@@ -12,15 +12,16 @@ import { parsePreprocessSpec } from '../../shared/preprocess/index.js';
 import type { CommandRun } from '../main.js';
 
 export const USAGE =
-  'bmfleet compile --model m.onnx --chip bm1684x --precision fp32|fp16|bf16 --preprocess spec.json ' +
+  'bmfleet compile --model m.onnx|m.pt --chip bm1684x --precision fp32|fp16|bf16 --preprocess spec.json ' +
   "[--input-shapes '[[1,3,224,224]]'] [--target sim|tpu-mlir|tpu-nntc] [--test-input img.png ...] " +
-  '[--name NET] [--json] --out DIR';
+  '[--name NET] [--opset N] [--json] --out DIR\n' +
+  '  (a TorchScript .pt needs --input-shapes and PyTorch: python3-torch, or $BMFLEET_PYTHON)';
 
 function usage(reason: string): never {
   throw bmfError('BMF_ERR_USAGE', { reason: `${reason}\n${USAGE}` });
 }
 
-function parseInputShapes(text: string): number[][] {
+export function parseInputShapes(text: string): number[][] {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -69,6 +70,7 @@ export const run: CommandRun = async (ctx) => {
         target: { type: 'string', default: 'sim' },
         'test-input': { type: 'string', multiple: true },
         name: { type: 'string' },
+        opset: { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -90,6 +92,10 @@ export const run: CommandRun = async (ctx) => {
     usage(`--target must be one of ${COMPILE_TARGETS.join(', ')}`);
   }
   const inputShapes = values['input-shapes'] ? parseInputShapes(values['input-shapes']) : undefined;
+  const opset = values.opset === undefined ? undefined : Number(values.opset);
+  if (opset !== undefined && !(Number.isSafeInteger(opset) && opset >= 7 && opset <= 22)) {
+    usage(`--opset must be an ONNX opset between 7 and 22, got ${values.opset}`);
+  }
   const result = await compileModel({
     modelPath: values.model,
     chip: values.chip,
@@ -100,6 +106,7 @@ export const run: CommandRun = async (ctx) => {
     target: values.target as CompileTarget,
     ...(values['test-input'] ? { testInputs: values['test-input'] } : {}),
     ...(values.name ? { modelName: values.name } : {}),
+    ...(opset ? { opset } : {}),
     env: ctx.env,
   });
   ctx.stdout.write(

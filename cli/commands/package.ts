@@ -31,26 +31,42 @@ async function compileMetadata(
   bmodelPath: string,
   override: string | undefined,
 ): Promise<Record<string, unknown>> {
+  let ms: number | undefined;
   if (override !== undefined) {
-    const ms = Number(override);
+    ms = Number(override);
     if (!Number.isFinite(ms) || ms <= 0) {
       throw bmfError('BMF_ERR_USAGE', { reason: '--modeled-latency-ms must be a positive number' });
     }
-    return { modeledLatencyMs: ms };
   }
   for (const name of ['compile-report.json', 'quantize_report.json']) {
+    let report: {
+      modeledLatency?: { perImageMs?: number; modeled?: boolean };
+      source?: { format?: string; sha256?: string; torchVersion?: string; opset?: number };
+    };
     try {
-      const report = JSON.parse(await readFile(join(dirname(bmodelPath), name), 'utf8')) as {
-        modeledLatency?: { perImageMs?: number; modeled?: boolean };
-      };
-      if (typeof report.modeledLatency?.perImageMs === 'number') {
-        return { modeledLatency: report.modeledLatency };
-      }
+      report = JSON.parse(await readFile(join(dirname(bmodelPath), name), 'utf8')) as typeof report;
     } catch {
-      // no report beside the BMODEL: nothing modeled to record
+      continue; // no report beside the BMODEL: nothing modeled to record
     }
+    // A TorchScript source: the .pt's digest, the PyTorch that exported it and the ONNX opset.
+    const s = report.source;
+    const source = s?.format
+      ? {
+          source: {
+            format: s.format,
+            sha256: s.sha256,
+            torchVersion: s.torchVersion,
+            opset: s.opset,
+          },
+        }
+      : {};
+    if (ms !== undefined) return { modeledLatencyMs: ms, ...source };
+    if (typeof report.modeledLatency?.perImageMs === 'number') {
+      return { modeledLatency: report.modeledLatency, ...source };
+    }
+    if (s?.format) return source;
   }
-  return {};
+  return ms !== undefined ? { modeledLatencyMs: ms } : {};
 }
 
 export const run: CommandRun = async (ctx) => {

@@ -8,10 +8,11 @@ import { quantizeModel } from '../../controller/quantize/quantize-model.js';
 import { parseTolerance } from '../../controller/quantize/verdict.js';
 import { vendorQuantize } from '../../controller/quantize/vendor.js';
 import type { CommandRun } from '../main.js';
+import { onnxModelInput } from './torch-input.js';
 
-export const USAGE = `usage: bmfleet quantize --model m.onnx --calibration DIR [--eval DIR] --chip bm1684x
+export const USAGE = `usage: bmfleet quantize --model m.onnx|m.pt --calibration DIR [--eval DIR] --chip bm1684x
          [--target sim|tpu-mlir] [--calibration-table T] [--quantize-table Q] [--input-num N]
-         [--preprocess spec.json] [--labels labels.txt] --out DIR
+         [--preprocess spec.json] [--labels labels.txt] [--input-shapes '[[1,3,224,224]]'] --out DIR
          [--method auto|kl|mse|max|percentile9999] [--max-float-layers N]
          [--tolerance COS,EUC] [--allow-degraded] [--json]
 The last line is the verdict: every output's cosine and euclidean similarity to FP32 must reach
@@ -31,6 +32,7 @@ export const run: CommandRun = async (ctx) => {
       chip: { type: 'string' },
       preprocess: { type: 'string' },
       labels: { type: 'string' },
+      'input-shapes': { type: 'string' },
       out: { type: 'string' },
       method: { type: 'string', default: 'auto' },
       'max-float-layers': { type: 'string' },
@@ -95,9 +97,10 @@ export const run: CommandRun = async (ctx) => {
   }
   const spec = await loadPreprocessSpecFile(values.preprocess, model);
   const labels = await loadLabelsFile(values.labels, model);
+  const onnx = await onnxModelInput(ctx, model, values['input-shapes'], spec, out);
   const progress = createProgressSink(ctx.stderr);
   const result = await quantizeModel({
-    modelPath: model,
+    modelPath: onnx,
     calibrationDir: calibration,
     ...(values.eval ? { evalDir: values.eval } : {}),
     chip,

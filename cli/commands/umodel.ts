@@ -13,13 +13,14 @@ import {
   calibrateUmodel,
   evaluateUmodel,
 } from '../../controller/quantize/umodel-steps.js';
+import { onnxModelInput } from './torch-input.js';
 import type { CommandContext, CommandRun } from '../main.js';
 import { parseCount, parseQuantizeTarget } from './quantize.js';
 import { vendorQuantize } from '../../controller/quantize/vendor.js';
 import { parseTolerance } from '../../controller/quantize/verdict.js';
 
 export const USAGE = `usage:
-  bmfleet umodel export --model m.onnx [--preprocess spec.json] [--labels labels.txt] --out m.fp32umodel
+  bmfleet umodel export --model m.onnx|m.pt [--input-shapes '[[1,3,224,224]]'] [--preprocess spec.json] [--labels labels.txt] --out m.fp32umodel
   bmfleet umodel calibrate U --calibration DIR [--method kl|mse|max|percentile9999|auto]
                            [--max-float-layers N] --out DIR      (writes cali_table, qtable, sensitivity.txt)
   bmfleet umodel evaluate U --cali-table T [--qtable Q] --eval DIR [--images N] [--json]
@@ -44,16 +45,26 @@ const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<num
         model: { type: 'string' },
         preprocess: { type: 'string' },
         labels: { type: 'string' },
+        'input-shapes': { type: 'string' },
         out: { type: 'string' },
       },
     });
-    const model = need(values.model, '--model');
+    const given = need(values.model, '--model');
     const out = need(values.out, '--out');
-    const labels = await loadLabelsFile(values.labels, model);
+    const labels = await loadLabelsFile(values.labels, given);
+    const spec = await loadPreprocessSpecFile(values.preprocess, given);
+    // A TorchScript model is exported beside the UMODEL (<out>-torchscript/<name>.onnx).
+    const model = await onnxModelInput(
+      ctx,
+      given,
+      values['input-shapes'],
+      spec,
+      `${out}-torchscript`,
+    );
     const u = await exportUmodel({
       modelPath: model,
       modelBytes: await readModelFile(model),
-      spec: await loadPreprocessSpecFile(values.preprocess, model),
+      spec,
       ...(labels ? { labels } : {}),
       name: netNameOf(basename(model)),
       outDir: out,

@@ -21,7 +21,7 @@ import {
 import type { GraphNodeInfo, OnnxModel, OnnxSessionOptions } from '../onnx/index.js';
 import { parseChip, parsePrecision, vendorChipName } from './chip.js';
 import type { CompilePrecision } from './chip.js';
-import { estimateLatency, layersFromGraph } from './cost/index.js';
+import { costConfidence, estimateLatency, layersFromGraph } from './cost/index.js';
 import { emulatePrecision, TOLERANCES } from './precision.js';
 import type { CompileReport } from './report.js';
 import { buildSimBmodel } from './sim-target.js';
@@ -29,7 +29,9 @@ import { checkSpecMatchesInput, imageFeeds, randomFeeds } from './test-inputs.js
 import type { Feeds } from './test-inputs.js';
 import { buildWithToolchain } from './toolchains/build.js';
 import type { ToolEnv } from './toolchains/runner.js';
-import { compareModels } from './validate.js';
+import { convertTorchScript, isTorchFile, requireTorchShapes } from './torchscript/index.js';
+import type { TorchConversion } from './torchscript/index.js';
+import { compareModels, compareWithReferences } from './validate.js';
 import type { ValidationResult } from './validate.js';
 
 export type CompileTarget = 'sim' | 'tpu-mlir' | 'tpu-nntc';
@@ -55,7 +57,12 @@ export interface CompileOptions {
   readonly session?: OnnxSessionOptions;
   readonly now?: () => number;
   readonly signal?: AbortSignal;
+  /** TorchScript input only: the ONNX opset of the export (default: the installed torch's). */
+  readonly opset?: number;
 }
+
+/** model_transform.py's default --tolerance: how close the ONNX export must stay to TorchScript. */
+export const EXPORT_TOLERANCE = Object.freeze({ cosine: 0.99, euclidean: 0.99 });
 
 export interface CompileResult {
   readonly bmodelPath: string;
@@ -109,8 +116,14 @@ function modeledLatency(
   batch: number,
 ): CompileReport['modeledLatency'] {
   try {
-    const est = estimateLatency(layersFromGraph(nodes), chip, precision, { batch });
-    return { modeled: true, perImageMs: est.perImageMs, batch };
+    const layers = layersFromGraph(nodes);
+    const est = estimateLatency(layers, chip, precision, { batch });
+    return {
+      modeled: true,
+      perImageMs: est.perImageMs,
+      batch,
+      confidence: costConfidence(layers, est),
+    };
   } catch (e) {
     return { modeled: true, unavailable: (e as Error).message };
   }
@@ -139,31 +152,75 @@ function failedOutputs(v: ValidationResult): string {
     .join('; ');
 }
 
+async function validationFeeds(
+  o: CompileOptions,
+  inputs: readonly { name: string; shape: readonly number[] }[],
+): Promise<Feeds[]> {
+  if (inputs.length === 1 && inputs[0]) checkSpecMatchesInput(o.preprocess, inputs[0]);
+  if (!o.testInputs?.length) {
+    return randomFeeds(inputs, o.preprocess, o.randomSamples ?? 4, o.seed ?? 1);
+  }
+  const [only, ...rest] = inputs;
+  if (!only || rest.length) {
+    throw bmfError('BMF_ERR_USAGE', { reason: 'test images need a model with exactly one input' });
+  }
+  return imageFeeds(o.testInputs, only, o.preprocess);
+}
+
+/** TorchScript input: PyTorch runs the model on the validation inputs and exports ONNX. */
+async function fromTorchScript(
+  o: CompileOptions,
+  source: Uint8Array,
+  stem: string,
+): Promise<TorchConversion> {
+  const path = o.modelPath ?? '<bytes>';
+  const shapes = requireTorchShapes(path, o.inputShapes);
+  const feeds = await validationFeeds(
+    o,
+    shapes.map((shape, k) => ({ name: `input_${k}`, shape })),
+  );
+  const workDir = join(o.outDir, 'work-torchscript');
+  await mkdir(workDir, { recursive: true });
+  let modelPath = o.modelPath;
+  if (!modelPath) {
+    modelPath = join(workDir, `${stem}.pt`);
+    await writeFileAtomic(modelPath, source);
+  }
+  return convertTorchScript({
+    modelPath,
+    bytes: source,
+    inputShapes: shapes,
+    feeds,
+    workDir,
+    onnxPath: join(o.outDir, `${stem}.onnx`),
+    ...(o.opset ? { opset: o.opset } : {}),
+    env: o.env ?? process.env,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+}
+
 export async function compileModel(o: CompileOptions): Promise<CompileResult> {
   const now = o.now ?? (() => performance.now());
   const started = now();
   const target = o.target ?? 'sim';
   const chip = parseChip(o.chip);
   const precision = parsePrecision(o.precision, chip);
-  const bytes = await readModelBytes(o);
-  const model = loadOnnx(bytes, o.modelPath ?? '<bytes>');
+  const source = await readModelBytes(o);
+  const torch = isTorchFile(o.modelPath, source)
+    ? await fromTorchScript(
+        o,
+        source,
+        (
+          o.modelName ?? (o.modelPath ? basename(o.modelPath, extname(o.modelPath)) : 'model')
+        ).replace(/[^A-Za-z0-9_.-]/g, '_'),
+      )
+    : undefined;
+  const bytes = torch?.onnx ?? source;
+  const model = loadOnnx(bytes, torch?.provenance.onnxPath ?? o.modelPath ?? '<bytes>');
   const shapes = resolveInputShapes(model, o.inputShapes);
   const netName = netNameOf(o, model);
   const inputs = graphInputs(model).map((io, k) => ({ name: io.name, shape: shapes[k] ?? [] }));
-
-  if (inputs.length === 1 && inputs[0]) checkSpecMatchesInput(o.preprocess, inputs[0]);
-  let feeds: Feeds[];
-  if (o.testInputs?.length) {
-    const [only, ...rest] = inputs;
-    if (!only || rest.length) {
-      throw bmfError('BMF_ERR_USAGE', {
-        reason: 'test images need a model with exactly one input',
-      });
-    }
-    feeds = await imageFeeds(o.testInputs, only, o.preprocess);
-  } else {
-    feeds = randomFeeds(inputs, o.preprocess, o.randomSamples ?? 4, o.seed ?? 1);
-  }
+  const feeds = torch?.feeds ?? (await validationFeeds(o, inputs));
 
   const nodes = await describeGraph(model, shapes, o.session);
   const outputs = outputShapes(model, nodes);
@@ -172,6 +229,7 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
   const tolerance = TOLERANCES[precision];
 
   let validation: ValidationResult | null = null;
+  let torchscriptValidation: CompileReport['torchscriptValidation'];
   let validationNote: string | undefined;
   let toolchain: CompileReport['toolchain'];
   let written: Uint8Array;
@@ -203,6 +261,24 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
       tolerance,
       o.session,
     );
+    if (torch) {
+      torchscriptValidation = {
+        export: await compareWithReferences(
+          bytes,
+          feeds,
+          torch.references,
+          EXPORT_TOLERANCE,
+          o.session,
+        ),
+        bmodel: await compareWithReferences(
+          simulatorPayload(written, readBack),
+          feeds,
+          torch.references,
+          tolerance,
+          o.session,
+        ),
+      };
+    }
     toolchain = {
       name: 'bmfleet-sim',
       version: `${await packageVersion()} (onnxruntime-node ${ortEnv.versions.common})`,
@@ -211,7 +287,10 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
     const single = inputs.length === 1 ? feeds[0]?.[inputs[0]?.name ?? ''] : undefined;
     const checked = await buildWithToolchain({
       toolchain: target,
-      modelPath: o.modelPath ?? (await writeTempModel(o.outDir, netName, bytes)),
+      // The vendor front ends take the TorchScript file itself (bmnetp, model_transform .pt).
+      modelPath:
+        torch?.provenance.path ?? o.modelPath ?? (await writeTempModel(o.outDir, netName, bytes)),
+      source: torch ? 'torchscript' : 'onnx',
       netName,
       chip,
       precision,
@@ -229,6 +308,17 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
       ...(o.signal ? { signal: o.signal } : {}),
     });
     written = checked.bytes;
+    if (torch) {
+      torchscriptValidation = {
+        export: await compareWithReferences(
+          bytes,
+          feeds,
+          torch.references,
+          EXPORT_TOLERANCE,
+          o.session,
+        ),
+      };
+    }
     toolchain = { name: target, version: 'not detected' };
     validationNote =
       target === 'tpu-mlir' && single
@@ -238,7 +328,8 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
   }
 
   const report: CompileReport = {
-    model: { path: o.modelPath ?? '<bytes>', sha256: sha256(bytes), netName },
+    model: { path: o.modelPath ?? '<bytes>', sha256: sha256(source), netName },
+    ...(torch ? { source: torch.provenance } : {}),
     chip: vendorChipName(chip),
     precision,
     target,
@@ -247,6 +338,7 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
     outputs: outputs.map((io) => ({ ...io, dtype: 'FP32' })),
     bmodel: { path: bmodelPath, sha256: sha256(written), bytes: written.length },
     validation,
+    ...(torchscriptValidation ? { torchscriptValidation } : {}),
     ...(validationNote ? { validationNote } : {}),
     ...(target === 'sim' && precision !== 'fp32'
       ? {
@@ -258,11 +350,14 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
   };
   const reportPath = join(o.outDir, 'compile-report.json');
   await writeFileAtomic(reportPath, `${JSON.stringify(report, null, 2)}\n`);
-  if (validation && !validation.pass) {
+  const failed = [validation, torchscriptValidation?.export, torchscriptValidation?.bmodel].filter(
+    (v): v is ValidationResult => v !== undefined && v !== null && !v.pass,
+  );
+  if (failed.length) {
     // Never leave a BMODEL that failed validation where a bundle step could pick it up.
     await unlink(bmodelPath).catch(() => undefined);
     throw bmfError('BMF_ERR_COMPILE_VALIDATION', {
-      reason: failedOutputs(validation),
+      reason: failed.map(failedOutputs).join('; '),
       report: reportPath,
     });
   }

@@ -5,7 +5,9 @@ Run with Debian's interpreter (python3-torch, python3-onnx, dataset-fashion-mnis
 
     /usr/bin/python3 examples/fashion-mnist/train.py
 
-Writes, next to this script: model.onnx, labels.txt, preprocess.json, metrics.json.
+Writes, next to this script: model.onnx, labels.txt, preprocess.json, metrics.json, and model.pt
+(the same network as a TorchScript trace, the input `bmfleet compile` also takes; it is not
+committed: trace.py rebuilds it from model.onnx without retraining).
 
 The network uses only ops a simple INT8 quantizer handles (Conv, BatchNormalization, Relu,
 MaxPool, Flatten, Gemm). BatchNormalization is kept as its own node in the exported graph (it is
@@ -175,6 +177,10 @@ def export(model):
     onnx.save(proto, path)
     ops = sorted({n.op_type for n in proto.graph.node})
     print(f"exported {path} ({os.path.getsize(path)} bytes), ops: {', '.join(ops)}")
+    pt = os.path.join(HERE, "model.pt")
+    with torch.no_grad():
+        torch.jit.trace(model, torch.zeros(1, 1, 28, 28)).save(pt)
+    print(f"traced {pt} ({os.path.getsize(pt)} bytes)")
 
 
 def inline_identity_initializers(proto):

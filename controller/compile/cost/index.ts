@@ -18,3 +18,10 @@ export {
   type LayerEstimate,
 } from './estimate.js';
 export { layersFromGraph, type GraphNodeInfo } from './graph.js';
+export {
+  costConfidence,
+  COVERED_MATRIX_SHARE,
+  COVERED_OTHER_LAYERS,
+  type CostConfidence,
+  type KindShare,
+} from './confidence.js';

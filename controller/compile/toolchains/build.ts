@@ -1,7 +1,7 @@
 // Compile through a vendor toolchain: the step sequence of each (docs/vendor.md section 1), run by
 // runner.ts, ending with the produced BMODEL read back and checked (check-output.ts).
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { bmfError } from '../../../shared/errors.js';
 import type { PreprocessSpec } from '../../../shared/preprocess/index.js';
 import type { Tensor } from '../../../shared/tensor.js';
@@ -11,13 +11,15 @@ import type { CheckedBmodel, ExpectedNet } from './check-output.js';
 import { encodeNpyFloat32 } from './npy.js';
 import { runToolStep } from './runner.js';
 import type { ToolEnv, ToolchainName } from './runner.js';
-import { bmnetoArgv } from './tpu-nntc.js';
+import { bmnetoArgv, bmnetpArgv } from './tpu-nntc.js';
 import { modelDeployArgv, modelTransformArgv } from './tpu-mlir.js';
 import type { TpuMlirQuantize } from './tpu-mlir.js';
 
 export interface ToolchainBuild {
   readonly toolchain: ToolchainName;
   readonly modelPath: string;
+  /** What modelPath holds: ONNX (bmneto) or a TorchScript trace (bmnetp; model_transform .pt). */
+  readonly source?: 'onnx' | 'torchscript';
   readonly netName: string;
   /** Lower-case chip (bm1684x). */
   readonly chip: string;
@@ -56,6 +58,12 @@ async function viaTpuMlir(b: ToolchainBuild): Promise<void> {
     testInput = join(b.workDir, `${name}_test_input.npy`);
     await writeFile(testInput, encodeNpyFloat32(b.testInput));
   }
+  // model_transform.py picks its front end by the file name: TorchScript must end in .pt.
+  let modelDef = resolve(b.modelPath);
+  if (b.source === 'torchscript' && extname(modelDef) !== '.pt') {
+    modelDef = join(resolve(b.workDir), `${name}.pt`);
+    await copyFile(b.modelPath, modelDef);
+  }
   const mlir = join(b.workDir, `${name}.mlir`);
   const topOutputs = join(b.workDir, `${name}_top_outputs.npz`);
   await runToolStep({
@@ -63,7 +71,7 @@ async function viaTpuMlir(b: ToolchainBuild): Promise<void> {
     step: 'model_transform',
     argv: modelTransformArgv({
       modelName: name,
-      modelDef: resolve(b.modelPath),
+      modelDef,
       inputShapes: b.inputShapes,
       preprocess: b.preprocess,
       ...(testInput ? { testInput, testResult: topOutputs } : {}),
@@ -92,28 +100,30 @@ async function viaTpuMlir(b: ToolchainBuild): Promise<void> {
 
 async function viaTpuNntc(b: ToolchainBuild): Promise<void> {
   if (b.precision !== 'fp32') {
-    // bmneto emits FP32 BMODELs; reduced float precisions are a tpu-mlir feature.
+    // bmneto/bmnetp emit FP32 BMODELs; reduced float precisions are a tpu-mlir feature.
     throw bmfError('BMF_ERR_PRECISION_UNSUPPORTED', {
       precision: b.precision,
       chip: `${b.chip} with tpu-nntc`,
     });
   }
   const outdir = join(b.workDir, 'compilation');
+  const torch = b.source === 'torchscript';
+  const front = {
+    model: resolve(b.modelPath),
+    shapes: b.inputShapes,
+    target: b.chip.toUpperCase(),
+    outdir,
+    netName: b.netName,
+    opt: 1 as const,
+  };
   await runToolStep({
     toolchain: b.toolchain,
     cwd: b.workDir,
     env: b.env,
     logFile: b.logFile,
     signal: b.signal,
-    step: 'bmneto',
-    argv: bmnetoArgv({
-      model: resolve(b.modelPath),
-      shapes: b.inputShapes,
-      target: b.chip.toUpperCase(),
-      outdir,
-      netName: b.netName,
-      opt: 1,
-    }),
+    step: torch ? 'bmnetp' : 'bmneto',
+    argv: torch ? bmnetpArgv(front) : bmnetoArgv(front),
   });
   const produced = join(outdir, 'compilation.bmodel');
   try {

@@ -34,6 +34,25 @@ export function bmnetoArgv(a: BmnetoArgs): string[] {
   ];
 }
 
+/**
+ * FP32 BMODEL from a TorchScript trace; writes <outdir>/compilation.bmodel. The flags are those of
+ * sophon-demo's sample/ResNet/scripts/gen_fp32bmodel_nntc.sh (docs/torchscript.md), the same
+ * subset bmneto takes.
+ */
+export function bmnetpArgv(a: BmnetoArgs): string[] {
+  return [
+    'python3',
+    '-m',
+    'bmnetp',
+    `--model=${a.model}`,
+    `--shapes=${nntcShapesArg(a.shapes)}`,
+    `--target=${a.target}`,
+    `--outdir=${a.outdir}`,
+    `--net_name=${a.netName}`,
+    `--opt=${a.opt ?? 1}`,
+  ];
+}
+
 export interface CaliModelArgs {
   readonly netName: string;
   readonly model: string;

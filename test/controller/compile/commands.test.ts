@@ -2,6 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import {
   bmnetoArgv,
+  bmnetpArgv,
   bmnetuArgv,
   caliModelArgv,
   calibrationUsePbArgv,
@@ -27,6 +28,7 @@ const builders: Record<string, (a: never) => string[]> = {
   modelDeploy: modelDeployArgv,
   runCalibration: runCalibrationArgv,
   bmneto: bmnetoArgv,
+  bmnetp: bmnetpArgv,
   caliModel: caliModelArgv,
   calibrationUsePb: calibrationUsePbArgv,
   bmnetu: bmnetuArgv,

@@ -1,0 +1,331 @@
+#!/usr/bin/python3
+"""ONNX models (random weights) of the sophon-demo architectures the cost model is checked on.
+
+    /usr/bin/python3 bench/cost/make_onnx.py OUT_DIR [name ...]
+
+Latency does not depend on weight values, so random weights stand in for the trained ones; the
+layer shapes follow the demos' networks at the input sizes of their BModels (docs/cost-model.md).
+Needs python3-torch and python3-torchvision only; nothing here is committed as a binary.
+"""
+
+import os
+import sys
+
+import torch
+from torch import nn
+
+
+def resnet50():
+    import torchvision
+
+    return torchvision.models.resnet50(weights=None), (1, 3, 224, 224)
+
+
+def c3d():
+    """C3D (Tran et al. 2015) as in sophon-demo sample/C3D: 16 frames of 112x112, 101 classes."""
+
+    def conv(cin, cout):
+        return [nn.Conv3d(cin, cout, 3, padding=1), nn.ReLU()]
+
+    layers = [
+        *conv(3, 64), nn.MaxPool3d((1, 2, 2), (1, 2, 2)),
+        *conv(64, 128), nn.MaxPool3d(2, 2),
+        *conv(128, 256), *conv(256, 256), nn.MaxPool3d(2, 2),
+        *conv(256, 512), *conv(512, 512), nn.MaxPool3d(2, 2),
+        *conv(512, 512), *conv(512, 512), nn.MaxPool3d(2, 2, padding=(0, 1, 1)),
+        nn.Flatten(), nn.Linear(8192, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(),
+        nn.Linear(4096, 101),
+    ]
+    return nn.Sequential(*layers), (1, 3, 16, 112, 112)
+
+
+class Basic(nn.Module):
+    def __init__(self, cin, cout, down):
+        super().__init__()
+        s = 2 if down else 1
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, s, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout),
+        )
+        self.skip = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, s, bias=False), nn.BatchNorm2d(cout))
+            if down or cin != cout else nn.Identity()
+        )
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+def extractor():
+    """DeepSORT's re-identification net (deep_sort_pytorch Net) on 128x64 crops."""
+    net = nn.Sequential(
+        nn.Conv2d(3, 64, 3, 1, 1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+        Basic(64, 64, False), Basic(64, 64, False), Basic(64, 128, True), Basic(128, 128, False),
+        Basic(128, 256, True), Basic(256, 256, False), Basic(256, 512, True), Basic(512, 512, False),
+        nn.AvgPool2d((8, 4), 1), nn.Flatten(),
+    )
+    return net, (1, 3, 128, 64)
+
+
+class PoseCoco(nn.Module):
+    """OpenPose COCO (Cao et al. 2017): VGG-19 first ten convs, then six two-branch stages."""
+
+    def __init__(self):
+        super().__init__()
+
+        def c(cin, cout, k):
+            return [nn.Conv2d(cin, cout, k, 1, k // 2), nn.ReLU()]
+
+        self.vgg = nn.Sequential(
+            *c(3, 64, 3), *c(64, 64, 3), nn.MaxPool2d(2, 2),
+            *c(64, 128, 3), *c(128, 128, 3), nn.MaxPool2d(2, 2),
+            *c(128, 256, 3), *c(256, 256, 3), *c(256, 256, 3), *c(256, 256, 3), nn.MaxPool2d(2, 2),
+            *c(256, 512, 3), *c(512, 512, 3), *c(512, 256, 3), *c(256, 128, 3),
+        )
+
+        def branch(cin, out, first):
+            if first:
+                body = [*c(cin, 128, 3), *c(128, 128, 3), *c(128, 128, 3), *c(128, 512, 1)]
+                return nn.Sequential(*body, nn.Conv2d(512, out, 1))
+            body = [*c(cin, 128, 7)] + [m for _ in range(4) for m in c(128, 128, 7)] + c(128, 128, 1)
+            return nn.Sequential(*body, nn.Conv2d(128, out, 1))
+
+        self.paf = nn.ModuleList([branch(128 if i == 0 else 185, 38, i == 0) for i in range(6)])
+        self.heat = nn.ModuleList([branch(128 if i == 0 else 185, 19, i == 0) for i in range(6)])
+
+    def forward(self, x):
+        f = self.vgg(x)
+        h = f
+        for paf, heat in zip(self.paf, self.heat):
+            p, q = paf(h), heat(h)
+            h = torch.cat([p, q, f], 1)
+        return torch.cat([p, q], 1)
+
+
+def pose_coco():
+    return PoseCoco(), (1, 3, 368, 368)
+
+
+class SmallBasic(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        q = cout // 4
+        self.block = nn.Sequential(
+            nn.Conv2d(cin, q, 1), nn.ReLU(),
+            nn.Conv2d(q, q, (3, 1), padding=(1, 0)), nn.ReLU(),
+            nn.Conv2d(q, q, (1, 3), padding=(0, 1)), nn.ReLU(),
+            nn.Conv2d(q, cout, 1),
+        )
+
+    def forward(self, x):
+        return self.block(x)
+
+
+class ChannelPool(nn.Module):
+    """LPRNet's MaxPool3d over (channel, h, w) of a 4-D tensor, as a 5-D max pool."""
+
+    def __init__(self, stride):
+        super().__init__()
+        self.pool = nn.MaxPool3d((1, 3, 3), stride)
+
+    def forward(self, x):
+        return self.pool(x.unsqueeze(1)).squeeze(1)
+
+
+class LPRNet(nn.Module):
+    """LPRNet (sirius-ai/LPRNet_Pytorch, the demo's source) on 24x94 plates, 68 classes."""
+
+    def __init__(self, classes=68):
+        super().__init__()
+        self.backbone = nn.ModuleList([
+            nn.Conv2d(3, 64, 3, 1), nn.BatchNorm2d(64), nn.ReLU(),
+            ChannelPool((1, 1, 1)),
+            SmallBasic(64, 128), nn.BatchNorm2d(128), nn.ReLU(),
+            ChannelPool((2, 1, 2)),
+            SmallBasic(64, 256), nn.BatchNorm2d(256), nn.ReLU(),
+            SmallBasic(256, 256), nn.BatchNorm2d(256), nn.ReLU(),
+            ChannelPool((4, 1, 2)), nn.Dropout(0.5),
+            nn.Conv2d(64, 256, (1, 4), 1), nn.BatchNorm2d(256), nn.ReLU(), nn.Dropout(0.5),
+            nn.Conv2d(256, classes, (13, 1), 1), nn.BatchNorm2d(classes), nn.ReLU(),
+        ])
+        self.container = nn.Conv2d(448 + classes, classes, 1, 1)
+
+    def forward(self, x):
+        keep = []
+        for i, layer in enumerate(self.backbone):
+            x = layer(x)
+            if i in (2, 6, 13, 22):
+                keep.append(x)
+        ctx = []
+        for i, f in enumerate(keep):
+            if i in (0, 1):
+                f = nn.functional.avg_pool2d(f, 5, 5)
+            if i == 2:
+                f = nn.functional.avg_pool2d(f, (4, 10), (4, 2))
+            ctx.append(f / torch.mean(f * f))
+        return torch.mean(self.container(torch.cat(ctx, 1)), dim=2)
+
+
+def lprnet():
+    return LPRNet(), (1, 3, 24, 94)
+
+
+def cbs(cin, cout, k=1, s=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2, bias=False), nn.BatchNorm2d(cout), nn.SiLU())
+
+
+class Csp(nn.Module):
+    def __init__(self, cin, cout, n, shortcut=True):
+        super().__init__()
+        h = cout // 2
+        self.a, self.b, self.out = cbs(cin, h), cbs(cin, h), cbs(2 * h, cout)
+        self.m = nn.ModuleList([nn.Sequential(cbs(h, h), cbs(h, h, 3)) for _ in range(n)])
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        y = self.a(x)
+        for m in self.m:
+            y = y + m(y) if self.shortcut else m(y)
+        return self.out(torch.cat([y, self.b(x)], 1))
+
+
+class YoloxS(nn.Module):
+    """YOLOX-s (Megvii-BaseDetection/YOLOX, depth 0.33, width 0.5): Focus stem, CSPDarknet,
+    SPP, PAFPN and the decoupled head, 80 classes, at 640x640."""
+
+    def __init__(self, classes=80):
+        super().__init__()
+        self.stem = cbs(12, 32, 3)
+        self.d2 = nn.Sequential(cbs(32, 64, 3, 2), Csp(64, 64, 1))
+        self.d3 = nn.Sequential(cbs(64, 128, 3, 2), Csp(128, 128, 3))
+        self.d4 = nn.Sequential(cbs(128, 256, 3, 2), Csp(256, 256, 3))
+        self.d5a = cbs(256, 512, 3, 2)
+        self.spp1, self.spp2 = cbs(512, 256), cbs(1024, 512)
+        self.d5b = Csp(512, 512, 1, False)
+        self.lat0, self.c3p4 = cbs(512, 256), Csp(512, 256, 1, False)
+        self.red1, self.c3p3 = cbs(256, 128), Csp(256, 128, 1, False)
+        self.bu2, self.c3n3 = cbs(128, 128, 3, 2), Csp(256, 256, 1, False)
+        self.bu1, self.c3n4 = cbs(256, 256, 3, 2), Csp(512, 512, 1, False)
+        self.heads = nn.ModuleList()
+        for cin in (128, 256, 512):
+            self.heads.append(nn.ModuleDict({
+                "stem": cbs(cin, 128),
+                "cls": nn.Sequential(cbs(128, 128, 3), cbs(128, 128, 3), nn.Conv2d(128, classes, 1)),
+                "reg": nn.Sequential(cbs(128, 128, 3), cbs(128, 128, 3)),
+                "box": nn.Conv2d(128, 4, 1),
+                "obj": nn.Conv2d(128, 1, 1),
+            }))
+
+    def forward(self, x):
+        x = torch.cat([x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]], 1)
+        x3 = self.d3(self.d2(self.stem(x)))
+        x4 = self.d4(x3)
+        y = self.spp1(self.d5a(x4))
+        p = [nn.functional.max_pool2d(y, k, 1, k // 2) for k in (5, 9, 13)]
+        x5 = self.d5b(self.spp2(torch.cat([y, *p], 1)))
+        f5 = self.lat0(x5)
+        f4 = self.c3p4(torch.cat([nn.functional.interpolate(f5, scale_factor=2.0), x4], 1))
+        f4r = self.red1(f4)
+        o3 = self.c3p3(torch.cat([nn.functional.interpolate(f4r, scale_factor=2.0), x3], 1))
+        o4 = self.c3n3(torch.cat([self.bu2(o3), f4r], 1))
+        o5 = self.c3n4(torch.cat([self.bu1(o4), f5], 1))
+        outs = []
+        for h, f in zip(self.heads, (o3, o4, o5)):
+            s = h["stem"](f)
+            r = h["reg"](s)
+            outs.append(torch.cat([h["box"](r), torch.sigmoid(h["obj"](r)), torch.sigmoid(h["cls"](s))], 1).flatten(2))
+        return torch.cat(outs, 2)
+
+
+def yolox_s():
+    return YoloxS(), (1, 3, 640, 640)
+
+
+def conv_bn(cin, cout, s=1, leaky=0.1):
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, s, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(leaky))
+
+
+def conv_dw(cin, cout, s, leaky=0.1):
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, s, 1, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.LeakyReLU(leaky),
+        nn.Conv2d(cin, cout, 1, 1, 0, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(leaky),
+    )
+
+
+class Ssh(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.c3 = nn.Sequential(nn.Conv2d(cin, cout // 2, 3, 1, 1, bias=False), nn.BatchNorm2d(cout // 2))
+        self.c5a = conv_bn(cin, cout // 4)
+        self.c5b = nn.Sequential(nn.Conv2d(cout // 4, cout // 4, 3, 1, 1, bias=False), nn.BatchNorm2d(cout // 4))
+        self.c7a = conv_bn(cout // 4, cout // 4)
+        self.c7b = nn.Sequential(nn.Conv2d(cout // 4, cout // 4, 3, 1, 1, bias=False), nn.BatchNorm2d(cout // 4))
+
+    def forward(self, x):
+        a = self.c5a(x)
+        return torch.relu(torch.cat([self.c3(x), self.c5b(a), self.c7b(self.c7a(a))], 1))
+
+
+class RetinaFace(nn.Module):
+    """RetinaFace with the MobileNet-0.25 backbone (biubug6/Pytorch_Retinaface), 640x640."""
+
+    def __init__(self):
+        super().__init__()
+        self.s1 = nn.Sequential(conv_bn(3, 8, 2), conv_dw(8, 16, 1), conv_dw(16, 32, 2), conv_dw(32, 32, 1),
+                                conv_dw(32, 64, 2), conv_dw(64, 64, 1))
+        self.s2 = nn.Sequential(*[conv_dw(64, 128, 2)] + [conv_dw(128, 128, 1) for _ in range(5)])
+        self.s3 = nn.Sequential(conv_dw(128, 256, 2), conv_dw(256, 256, 1))
+        self.o1, self.o2, self.o3 = (nn.Sequential(nn.Conv2d(c, 64, 1, bias=False), nn.BatchNorm2d(64), nn.LeakyReLU(0.1)) for c in (64, 128, 256))
+        self.m1, self.m2 = conv_bn(64, 64), conv_bn(64, 64)
+        self.ssh = nn.ModuleList([Ssh(64, 64) for _ in range(3)])
+        self.cls = nn.ModuleList([nn.Conv2d(64, 4, 1) for _ in range(3)])
+        self.box = nn.ModuleList([nn.Conv2d(64, 8, 1) for _ in range(3)])
+        self.ldm = nn.ModuleList([nn.Conv2d(64, 20, 1) for _ in range(3)])
+
+    def forward(self, x):
+        c1 = self.s1(x)
+        c2 = self.s2(c1)
+        c3 = self.s3(c2)
+        p3 = self.o3(c3)
+        p2 = self.m2(self.o2(c2) + nn.functional.interpolate(p3, size=c2.shape[2:]))
+        p1 = self.m1(self.o1(c1) + nn.functional.interpolate(p2, size=c1.shape[2:]))
+        feats = [s(p) for s, p in zip(self.ssh, (p1, p2, p3))]
+        heads = [torch.cat([b(f).flatten(2), c(f).flatten(2), l(f).flatten(2)], 1)
+                 for f, b, c, l in zip(feats, self.box, self.cls, self.ldm)]
+        return torch.cat(heads, 2)
+
+
+def retinaface():
+    return RetinaFace(), (1, 3, 640, 640)
+
+
+MODELS = {
+    "resnet50": resnet50,
+    "c3d": c3d,
+    "extractor": extractor,
+    "pose_coco": pose_coco,
+    "lprnet": lprnet,
+    "yolox_s": yolox_s,
+    "retinaface": retinaface,
+}
+
+
+def main():
+    out = sys.argv[1]
+    names = sys.argv[2:] or list(MODELS)
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    for name in names:
+        path = os.path.join(out, f"{name}.onnx")
+        if os.path.exists(path):
+            continue
+        model, shape = MODELS[name]()
+        model.eval()
+        torch.onnx.export(model, torch.zeros(shape), path, opset_version=13,
+                          input_names=["input"], output_names=["output"])
+        print(f"{path} {list(shape)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
