@@ -1,5 +1,7 @@
 // `bmfleet quantize`: automatic INT8 quantization (controller/quantize/quantize-model.ts).
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { isDetector, parseDecoderSpec, type DetectorSpec } from '../../shared/detect/index.js';
 import { bmfError } from '../../shared/errors.js';
 import { loadLabelsFile, loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
 import { parseMethodChoice } from '../../controller/quantize/calibration-run.js';
@@ -8,7 +10,7 @@ import { quantizeModel } from '../../controller/quantize/quantize-model.js';
 import type { CommandRun } from '../main.js';
 
 export const USAGE = `usage: bmfleet quantize --model m.onnx --calibration DIR [--eval DIR] --chip bm1684x
-         [--preprocess spec.json] [--labels labels.txt] --out DIR
+         [--preprocess spec.json] [--labels labels.txt] [--decoder decoder.json [--eval-boxes coco.json]] --out DIR
          [--method auto|kl|mse|max|percentile9999] [--max-float-layers N] [--json]`;
 
 export const run: CommandRun = async (ctx) => {
@@ -21,6 +23,8 @@ export const run: CommandRun = async (ctx) => {
       chip: { type: 'string' },
       preprocess: { type: 'string' },
       labels: { type: 'string' },
+      decoder: { type: 'string' },
+      'eval-boxes': { type: 'string' },
       out: { type: 'string' },
       method: { type: 'string', default: 'auto' },
       'max-float-layers': { type: 'string' },
@@ -41,6 +45,7 @@ export const run: CommandRun = async (ctx) => {
   }
   const spec = await loadPreprocessSpecFile(values.preprocess, model);
   const labels = await loadLabelsFile(values.labels, model);
+  const decoder = values.decoder ? await loadDetectorFile(values.decoder) : undefined;
   const progress = createProgressSink(ctx.stderr);
   const result = await quantizeModel({
     modelPath: model,
@@ -49,6 +54,8 @@ export const run: CommandRun = async (ctx) => {
     chip,
     spec,
     ...(labels ? { labels } : {}),
+    ...(decoder ? { decoder } : {}),
+    ...(values['eval-boxes'] ? { evalBoxes: values['eval-boxes'] } : {}),
     outDir: out,
     method: parseMethodChoice(values.method),
     ...(values['max-float-layers']
@@ -62,6 +69,29 @@ export const run: CommandRun = async (ctx) => {
   );
   return 0;
 };
+
+/** A detector's decoder JSON (shared/detect); a classify decoder needs no flag. */
+async function loadDetectorFile(path: string): Promise<DetectorSpec> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message }, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw bmfError('BMF_ERR_DECODER_SPEC', { field: path, reason: (e as Error).message });
+  }
+  const spec = parseDecoderSpec(json);
+  if (!isDetector(spec)) {
+    throw bmfError('BMF_ERR_USAGE', {
+      reason: '--decoder names a detector (yolov5, yolov8, retinaface)',
+    });
+  }
+  return spec;
+}
 
 export function parseCount(s: string): number {
   const n = Number(s);
