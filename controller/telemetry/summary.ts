@@ -62,6 +62,13 @@ export interface TelemetrySummary {
       readonly requests: number;
     };
     readonly feedback: { readonly correct: number; readonly total: number };
+    /** Detectors: box matches at IoU 0.5 from ground-truth feedback, when any arrived. */
+    readonly detection?: {
+      readonly feedback: number;
+      readonly tp: number;
+      readonly fp: number;
+      readonly fn: number;
+    };
   };
   readonly drift: readonly DriftSummary[];
   /** Distinct devices with at least one report in the range. */
