@@ -79,6 +79,11 @@ export const errorCatalogue = {
     status: 400,
   },
   BMF_ERR_DETECTION_DATA: { message: 'detection data invalid at {field}: {reason}', status: 400 },
+  BMF_ERR_GOLDEN_MAP_DROP: {
+    message:
+      "golden mAP@[0.5:0.95] {map} is more than {maxDrop} below the reference model's {reference}",
+    status: 422,
+  },
 
   // --- bundles and trust (shared/bundle, shared/trust) ---
   BMF_ERR_BUNDLE_MANIFEST: { message: 'bundle manifest invalid at {field}: {reason}', status: 400 },

@@ -1,6 +1,8 @@
 // The golden set a bundle carries (file role `golden`): JSON
 //   { "inputs": [ { "<input>": { "dtype", "shape", "data": "<base64 little-endian>" } } ],
-//     "labels"?: [int], "referenceOutputs"?: [ { "<output>": { ...same tensor form } } ] }
+//     "labels"?: [int], "referenceOutputs"?: [ { "<output>": { ...same tensor form } } ],
+//     "boxes"?: [ { "width", "height", "boxes": [ [class, x1, y1, x2, y2] ] } ] }
+// (`boxes`: a detector's ground truth per input, in the source image's pixels, for the mAP gate)
 // decoded at the edge with size and shape checks.
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
@@ -26,11 +28,30 @@ const TensorJson = Type.Object(
   { additionalProperties: false },
 );
 const Feeds = Type.Record(Type.String({ maxLength: 256 }), TensorJson);
+const Coordinate = Type.Number({ minimum: -1e6, maximum: 1e6 });
+const ImageBoxes = Type.Object(
+  {
+    width: Type.Integer({ minimum: 1, maximum: 1 << 16 }),
+    height: Type.Integer({ minimum: 1, maximum: 1 << 16 }),
+    boxes: Type.Array(
+      Type.Tuple([
+        Type.Integer({ minimum: 0, maximum: 100000 }),
+        Coordinate,
+        Coordinate,
+        Coordinate,
+        Coordinate,
+      ]),
+      { maxItems: 10000 },
+    ),
+  },
+  { additionalProperties: false },
+);
 export const GoldenFileSchema = Type.Object(
   {
     inputs: Type.Array(Feeds, { minItems: 1, maxItems: MAX_SAMPLES }),
     labels: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }), { maxItems: MAX_SAMPLES })),
     referenceOutputs: Type.Optional(Type.Array(Feeds, { maxItems: MAX_SAMPLES })),
+    boxes: Type.Optional(Type.Array(ImageBoxes, { maxItems: MAX_SAMPLES })),
   },
   { additionalProperties: false },
 );
@@ -80,11 +101,27 @@ export function parseGoldenFile(bytes: Uint8Array): GoldenSet {
   if (g.referenceOutputs && g.referenceOutputs.length !== g.inputs.length) {
     invalid('referenceOutputs and inputs differ in length');
   }
+  if (g.boxes && g.boxes.length !== g.inputs.length) invalid('boxes and inputs differ in length');
+  g.boxes?.forEach((img, i) =>
+    img.boxes.forEach((b, j) => {
+      if (b[3] < b[1] || b[4] < b[2]) invalid(`boxes[${i}].boxes[${j}]: x2 < x1 or y2 < y1`);
+    }),
+  );
   return {
     inputs: g.inputs.map((f, i) => decodeFeeds(f, `inputs[${i}]`)),
     ...(g.labels && { labels: g.labels }),
     ...(g.referenceOutputs && {
       referenceOutputs: g.referenceOutputs.map((f, i) => decodeFeeds(f, `referenceOutputs[${i}]`)),
+    }),
+    ...(g.boxes && {
+      boxes: g.boxes.map((img) => ({
+        width: img.width,
+        height: img.height,
+        boxes: img.boxes.map(([classId, x1, y1, x2, y2]) => ({
+          classId,
+          box: [x1, y1, x2, y2] as const,
+        })),
+      })),
     }),
   };
 }
@@ -107,6 +144,13 @@ export function encodeGoldenFile(g: GoldenSet): Uint8Array {
       inputs: g.inputs.map(enc),
       ...(g.labels && { labels: g.labels }),
       ...(g.referenceOutputs && { referenceOutputs: g.referenceOutputs.map(enc) }),
+      ...(g.boxes && {
+        boxes: g.boxes.map((img) => ({
+          width: img.width,
+          height: img.height,
+          boxes: img.boxes.map((b) => [b.classId, ...b.box]),
+        })),
+      }),
     }),
   );
 }

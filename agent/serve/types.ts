@@ -1,6 +1,7 @@
 // What the serving layer needs to know about a model: the verified BMODEL bytes plus the bundle
 // metadata that matters at run time (labels, preprocessing, golden set, gate thresholds, modeled
 // latency). The sync layer builds it from a verified bundle in the store.
+import type { LabelledImage } from '../../shared/detect/labels.js';
 import type { DetectorSpec } from '../../shared/detect/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 
@@ -13,6 +14,8 @@ export interface GoldenSet {
   readonly labels?: readonly number[];
   /** Reference outputs per input (output-similarity gate), e.g. from the FP32 original. */
   readonly referenceOutputs?: readonly Readonly<Record<string, Tensor>>[];
+  /** Ground-truth boxes per input (detectors: the mAP gate), in source-image pixels. */
+  readonly boxes?: readonly LabelledImage[];
 }
 
 export interface GateThresholds {
@@ -20,6 +23,15 @@ export interface GateThresholds {
   readonly minAccuracy: number;
   /** Minimum mean cosine similarity against the reference outputs, 0..1. */
   readonly minCosine: number;
+  /**
+   * Detectors: minimum COCO mAP@[0.5:0.95] on the golden boxes, with what it takes to decode
+   * (the bundle's decoder and preprocessing); absent for classifiers.
+   */
+  readonly map?: {
+    readonly min: number;
+    readonly decoder: DetectorSpec;
+    readonly preprocess?: unknown;
+  };
 }
 
 export interface ModelSpec {

@@ -190,7 +190,18 @@ export async function stageBundle(opts: {
     ...(isDetector(decoderOf) && { decoder: decoderOf }),
     ...(golden && { golden }),
     ...(m.golden && {
-      gate: { minAccuracy: m.golden.expectedAccuracy, minCosine: m.golden.expectedCosine },
+      gate: {
+        minAccuracy: m.golden.expectedAccuracy,
+        minCosine: m.golden.expectedCosine,
+        ...(m.golden.expectedMap !== undefined &&
+          isDetector(decoderOf) && {
+            map: {
+              min: m.golden.expectedMap,
+              decoder: decoderOf,
+              ...(m.inputs[0] && { preprocess: m.inputs[0].preprocess }),
+            },
+          }),
+      },
     }),
     ...(modeledLatencyMs !== undefined && { modeledLatencyMs }),
   };

@@ -27,7 +27,7 @@ export const USAGE = `usage:
         [--stages e2e,infer] [--latency-mde 0.05] [--accuracy-mde 0.02]
         [--max-error-increase R] [--max-accuracy-drop D] [--min-samples N] [--min-duration MS]
         [--alpha A] [--start]
-  bmfleet experiment plan --metric accuracy|latency --mde X [--baseline B]
+  bmfleet experiment plan --metric accuracy|latency|precision|recall --mde X [--baseline B]
         [--requests-per-device M] [--icc R] [--between-sd-ms S] [--within-sd-ms S]
         [--from-experiment ID | --from-bundle DIGEST [--since MS]] [--stage e2e]
         [--alpha A] [--power P] [--json]

@@ -3,7 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { packBundle, sha256File } from '../../controller/package/pack.js';
+import { readBoxDataset } from '../../controller/quantize/box-dataset.js';
 import { parseLabels, readDataset } from '../../controller/quantize/dataset.js';
+import { isDetector, parseDecoderSpec } from '../../shared/detect/index.js';
 import type { GoldenImage } from '../../controller/package/golden.js';
 import { CHIPS, PRECISIONS, type Chip, type Precision } from '../../shared/bundle/manifest.js';
 import { bmfError } from '../../shared/errors.js';
@@ -13,7 +15,8 @@ import type { CommandRun } from '../main.js';
 export const USAGE =
   'bmfleet package --bmodel F --preprocess spec.json --name N --version V --sequence S ' +
   '--chip C [--chip C] --precision P --source-model m.onnx [--labels labels.txt] [--decoder decoder.json] ' +
-  '[--golden DIR] [--golden-per-class N] [--calibration DIR] [--toolchain NAME] [--toolchain-version V] ' +
+  '[--golden DIR] [--golden-per-class N] [--golden-boxes coco.json] [--golden-count N] ' +
+  '[--max-map-drop X] [--calibration DIR] [--toolchain NAME] [--toolchain-version V] ' +
   '[--calibration-method M] [--modeled-latency-ms X] --out DIR';
 
 function pick<T extends string>(value: string, allowed: readonly T[], flag: string): T {
@@ -86,6 +89,9 @@ export const run: CommandRun = async (ctx) => {
       golden: { type: 'string' },
       calibration: { type: 'string' },
       'golden-per-class': { type: 'string', default: '4' },
+      'golden-boxes': { type: 'string' },
+      'golden-count': { type: 'string', default: '16' },
+      'max-map-drop': { type: 'string' },
       toolchain: { type: 'string', default: 'bmfleet-sim' },
       'toolchain-version': { type: 'string', default: '0.1.0' },
       'calibration-method': { type: 'string' },
@@ -110,8 +116,18 @@ export const run: CommandRun = async (ctx) => {
   if (chips.length === 0)
     throw bmfError('BMF_ERR_USAGE', { reason: `--chip is required; ${USAGE}` });
   const labels = v.labels ? parseLabels(await readFile(v.labels, 'utf8')) : undefined;
+  const decoderJson = v.decoder
+    ? (JSON.parse(await readFile(v.decoder, 'utf8')) as unknown)
+    : undefined;
+  const detector = decoderJson !== undefined && isDetector(parseDecoderSpec(decoderJson));
   let golden: GoldenImage[] | undefined;
-  if (v.golden) {
+  if (v.golden && detector) {
+    // Detector golden sets: images with boxes (YOLO txt beside them, or --golden-boxes COCO JSON).
+    const count = positive(v['golden-count'], '--golden-count');
+    golden = (await readBoxDataset(v.golden, 'eval', v['golden-boxes']))
+      .slice(0, count)
+      .map((b) => ({ path: b.path, boxes: b.image }));
+  } else if (v.golden) {
     const perClass = Number(v['golden-per-class']);
     const ds = await readDataset(v.golden, 'eval', labels);
     const taken = new Map<number | undefined, number>();
@@ -131,7 +147,14 @@ export const run: CommandRun = async (ctx) => {
     precision: pick<Precision>(need('precision'), PRECISIONS, '--precision'),
     preprocess: JSON.parse(await readFile(need('preprocess'), 'utf8')) as unknown,
     ...(v.labels ? { labelsPath: v.labels } : {}),
-    ...(v.decoder ? { decoder: JSON.parse(await readFile(v.decoder, 'utf8')) as unknown } : {}),
+    ...(decoderJson !== undefined ? { decoder: decoderJson } : {}),
+    // The source model is the FP32 original: a detector's golden mAP is computed with both.
+    ...(detector && /\.onnx$/i.test(need('source-model'))
+      ? { referenceModelPath: need('source-model') }
+      : {}),
+    ...(v['max-map-drop'] !== undefined
+      ? { maxMapDrop: fraction(v['max-map-drop'], '--max-map-drop') }
+      : {}),
     ...(golden ? { golden } : {}),
     ...(v.calibration
       ? {
@@ -155,11 +178,47 @@ export const run: CommandRun = async (ctx) => {
     ctx.stdout.write(
       `packed ${manifest.name} ${manifest.version} (${manifest.precision}, sequence ${manifest.sequence}) into ${v.out}\n` +
         `files: ${manifest.files.map((f) => `${f.role}:${f.path}`).join(', ')}\n` +
-        (manifest.golden
-          ? `golden: ${manifest.golden.count} samples, gate accuracy >= ${manifest.golden.expectedAccuracy.toFixed(3)}\n`
-          : 'golden: none\n') +
+        goldenLine(manifest) +
         `next: bmfleet bundle sign ${v.out} --keys KEYDIR\n`,
     );
   }
   return 0;
 };
+
+function positive(s: string | undefined, flag: string): number {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `${flag} takes a positive whole number` });
+  }
+  return n;
+}
+
+function fraction(s: string, flag: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0 || n > 1) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `${flag} takes a number from 0 to 1` });
+  }
+  return n;
+}
+
+interface MapFigures {
+  map: number;
+  map50: number;
+  reference?: { map: number; map50: number };
+}
+
+function goldenLine(manifest: Awaited<ReturnType<typeof packBundle>>): string {
+  const g = manifest.golden;
+  if (!g) return 'golden: none\n';
+  if (g.expectedMap === undefined) {
+    return `golden: ${g.count} samples, gate accuracy >= ${g.expectedAccuracy.toFixed(3)}\n`;
+  }
+  const m = manifest.metadata['goldenMap'] as MapFigures | undefined;
+  const ref = m?.reference
+    ? `; FP32 reference mAP ${m.reference.map.toFixed(4)}, AP50 ${m.reference.map50.toFixed(4)}`
+    : '';
+  return (
+    `golden: ${g.count} images with boxes, mAP ${m?.map.toFixed(4) ?? '-'}, AP50 ${m?.map50.toFixed(4) ?? '-'}${ref}\n` +
+    `gate: mAP >= ${g.expectedMap.toFixed(4)}\n`
+  );
+}

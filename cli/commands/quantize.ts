@@ -1,5 +1,7 @@
 // `bmfleet quantize`: automatic INT8 quantization (controller/quantize/quantize-model.ts).
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { isDetector, parseDecoderSpec, type DetectorSpec } from '../../shared/detect/index.js';
 import { bmfError } from '../../shared/errors.js';
 import { loadLabelsFile, loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
 import { parseMethodChoice } from '../../controller/quantize/calibration-run.js';
@@ -12,7 +14,8 @@ import { onnxModelInput } from './torch-input.js';
 
 export const USAGE = `usage: bmfleet quantize --model m.onnx|m.pt --calibration DIR [--eval DIR] --chip bm1684x
          [--target sim|tpu-mlir] [--calibration-table T] [--quantize-table Q] [--input-num N]
-         [--preprocess spec.json] [--labels labels.txt] [--input-shapes '[[1,3,224,224]]'] --out DIR
+         [--preprocess spec.json] [--labels labels.txt] [--input-shapes '[[1,3,224,224]]']
+         [--decoder decoder.json [--eval-boxes coco.json]] --out DIR
          [--method auto|kl|mse|max|percentile9999] [--max-float-layers N]
          [--tolerance COS,EUC] [--allow-degraded] [--json]
 The last line is the verdict: every output's cosine and euclidean similarity to FP32 must reach
@@ -33,6 +36,8 @@ export const run: CommandRun = async (ctx) => {
       preprocess: { type: 'string' },
       labels: { type: 'string' },
       'input-shapes': { type: 'string' },
+      decoder: { type: 'string' },
+      'eval-boxes': { type: 'string' },
       out: { type: 'string' },
       method: { type: 'string', default: 'auto' },
       'max-float-layers': { type: 'string' },
@@ -54,9 +59,15 @@ export const run: CommandRun = async (ctx) => {
   const { model, calibration, chip, out } = values;
   const target = parseQuantizeTarget(values.target);
   if (target !== 'sim') {
-    const simOnly = ['eval', 'labels', 'max-float-layers', 'allow-degraded', 'json'].filter(
-      (k) => values[k as keyof typeof values],
-    );
+    const simOnly = [
+      'eval',
+      'labels',
+      'decoder',
+      'eval-boxes',
+      'max-float-layers',
+      'allow-degraded',
+      'json',
+    ].filter((k) => values[k as keyof typeof values]);
     if (values.method !== 'auto') simOnly.push('method');
     if (simOnly.length > 0) {
       throw bmfError('BMF_ERR_USAGE', {
@@ -98,6 +109,7 @@ export const run: CommandRun = async (ctx) => {
   const spec = await loadPreprocessSpecFile(values.preprocess, model);
   const labels = await loadLabelsFile(values.labels, model);
   const onnx = await onnxModelInput(ctx, model, values['input-shapes'], spec, out);
+  const decoder = values.decoder ? await loadDetectorFile(values.decoder) : undefined;
   const progress = createProgressSink(ctx.stderr);
   const result = await quantizeModel({
     modelPath: onnx,
@@ -106,6 +118,8 @@ export const run: CommandRun = async (ctx) => {
     chip,
     spec,
     ...(labels ? { labels } : {}),
+    ...(decoder ? { decoder } : {}),
+    ...(values['eval-boxes'] ? { evalBoxes: values['eval-boxes'] } : {}),
     outDir: out,
     method: parseMethodChoice(values.method),
     ...(values['max-float-layers']
@@ -128,6 +142,29 @@ export const run: CommandRun = async (ctx) => {
       .join(', '),
   });
 };
+
+/** A detector's decoder JSON (shared/detect); a classify decoder needs no flag. */
+async function loadDetectorFile(path: string): Promise<DetectorSpec> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message }, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw bmfError('BMF_ERR_DECODER_SPEC', { field: path, reason: (e as Error).message });
+  }
+  const spec = parseDecoderSpec(json);
+  if (!isDetector(spec)) {
+    throw bmfError('BMF_ERR_USAGE', {
+      reason: '--decoder names a detector (yolov5, yolov8, retinaface)',
+    });
+  }
+  return spec;
+}
 
 export function parseCount(s: string, flag = '--max-float-layers'): number {
   const n = Number(s);

@@ -1,5 +1,6 @@
 // From merged telemetry per arm to verdicts: per metric, per group, guardrails, drift, overall
 // winner. Pure: the service gathers the telemetry and persists the always-valid p-values.
+import { DETECTION_RATES, hasDetection, isAccuracyKey, stagesFor } from './detection.js';
 import {
   assessDrift,
   type ChannelCalibration,
@@ -137,7 +138,8 @@ function deviceMetrics(
   const accMde = spec.metrics.accuracyMde ?? DEFAULT_ACCURACY_MDE;
   const latMde = spec.metrics.latencyMde ?? DEFAULT_LATENCY_MDE;
   const out: MetricResult[] = [];
-  for (const stage of spec.metrics.stages ?? ['e2e']) {
+  const detection = hasDetection([...A, ...B].map((d) => d.summary));
+  for (const stage of stagesFor(spec.metrics.stages, detection)) {
     const key = `latency.${stage}`;
     const of = (arm: readonly DeviceTelemetry[]): LatencySketch[] =>
       arm.flatMap((d) => (d.sketches[stage] ? [d.sketches[stage]] : []));
@@ -157,6 +159,21 @@ function deviceMetrics(
     if ([...a, ...b].some((c) => c.n > 0)) {
       const key = `accuracy.${kind}`;
       out.push(compareRatesByDevice(key, `accuracy ${kind}`, a, b, accMde, true, ctx(key)));
+    }
+  }
+  if (detection) {
+    for (const r of DETECTION_RATES) {
+      out.push(
+        compareRatesByDevice(
+          r.key,
+          r.label,
+          counts(A, r.of),
+          counts(B, r.of),
+          accMde,
+          true,
+          ctx(r.key),
+        ),
+      );
     }
   }
   const errors = (s: TelemetrySummary): ClusterCount => ({ x: s.errors, n: s.requests });
@@ -243,7 +260,8 @@ function testedMetrics(
   const accMde = spec.metrics.accuracyMde ?? DEFAULT_ACCURACY_MDE;
   const latMde = spec.metrics.latencyMde ?? DEFAULT_LATENCY_MDE;
   const out: MetricResult[] = [];
-  for (const stage of spec.metrics.stages ?? ['e2e']) {
+  const detection = hasDetection([A.summary, B.summary]);
+  for (const stage of stagesFor(spec.metrics.stages, detection)) {
     const key = `latency.${stage}`;
     out.push(compareLatency(key, A.sketches[stage], B.sketches[stage], latMde, ctx(key)));
   }
@@ -280,6 +298,13 @@ function testedMetrics(
         ctx('accuracy.feedback'),
       ),
     );
+  }
+  if (detection) {
+    for (const r of DETECTION_RATES) {
+      const xa = r.of(a);
+      const xb = r.of(b);
+      out.push(compareRates(r.key, r.label, xa.x, xa.n, xb.x, xb.n, accMde, true, ctx(r.key)));
+    }
   }
   // The agent reports shadow pairs and their labels on the shadow variant's (B's) report; A's
   // carries zeros there, so the sum over both arms is B's figure.
@@ -333,11 +358,7 @@ function guardrails(spec: ExperimentSpec, metrics: readonly MetricResult[]): Gua
         `B's error rate is above A's by at least ${pct(m.effect.low)} (bound ${pct(maxErrorRateIncrease)})`,
       );
     }
-    if (
-      m.key.startsWith('accuracy.') &&
-      maxAccuracyDrop !== undefined &&
-      m.effect.high < -maxAccuracyDrop
-    ) {
+    if (isAccuracyKey(m.key) && maxAccuracyDrop !== undefined && m.effect.high < -maxAccuracyDrop) {
       reasons.push(
         `${m.label}: B is below A by at least ${pct(-m.effect.high)} (bound ${pct(maxAccuracyDrop)})`,
       );
@@ -422,7 +443,7 @@ function fromMetrics(
   // loss whose whole interval lies within the allowed drop (non-inferiority).
   const bound = spec.guardrails.maxAccuracyDrop;
   const tolerable = worse.every(
-    (m) => m.key.startsWith('accuracy.') && bound !== undefined && m.effect.low >= -bound,
+    (m) => isAccuracyKey(m.key) && bound !== undefined && m.effect.low >= -bound,
   );
   if (tolerable) {
     return {

@@ -1,6 +1,7 @@
 // Where a cohort plan's unknowns come from: per-device telemetry of a previous experiment (each
 // arm on its own bundle, so the arms' difference is not mistaken for device spread) or of one
 // bundle over a recent window. One query pair per device, as the cohort analysis does.
+import { DETECTION_RATES } from './detection.js';
 import { bmfError } from '../../shared/errors.js';
 import {
   estimateIcc,
@@ -77,6 +78,12 @@ export async function gatherPlanEstimates(
       rows.push({ summary, sketches: await deps.telemetry.sketches(filter) });
     }
     data.push(rows);
+  }
+  if (req.metric === 'precision' || req.metric === 'recall') {
+    const rate = DETECTION_RATES.find((r) => r.key === `detection.${req.metric}`);
+    if (!rate || !data.some((g) => g.some((d) => rate.of(d.summary).n > 0))) return { source };
+    const clusters = data.map((g) => g.map((d): ClusterCount => rate.of(d.summary)));
+    return { source, accuracy: { ...estimateIcc(clusters), outcome: rate.key } };
   }
   if (req.metric === 'accuracy') {
     // Feedback (user labels) when there is any, else golden runs: the same outcome for all.

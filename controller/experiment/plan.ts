@@ -18,7 +18,13 @@ const Positive = Type.Number({ exclusiveMinimum: 0 });
 
 export const PlanRequestSchema = Type.Object(
   {
-    metric: Type.Union([Type.Literal('accuracy'), Type.Literal('latency')]),
+    /** precision, recall: a detector's, at IoU 0.5 from box feedback (proportions over boxes). */
+    metric: Type.Union([
+      Type.Literal('accuracy'),
+      Type.Literal('latency'),
+      Type.Literal('precision'),
+      Type.Literal('recall'),
+    ]),
     /** Accuracy: absolute change (0.01 = 1 point); latency: relative change (0.05 = 5 %). */
     mde: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
     /** Accuracy: baseline proportion; latency: mean device median in ms. */
@@ -73,7 +79,9 @@ export function parsePlanRequest(body: unknown): PlanRequest {
 export interface PlanEstimates {
   /** e.g. "experiment int8-vs-fp32 (arms A, B)". */
   readonly source: string;
-  readonly accuracy?: IccEstimate & { readonly outcome: 'feedback' | 'golden' };
+  readonly accuracy?: IccEstimate & {
+    readonly outcome: 'feedback' | 'golden' | 'detection.precision' | 'detection.recall';
+  };
   readonly latency?: LatencySpreadEstimate & { readonly stage: string };
 }
 
@@ -136,14 +144,14 @@ export function planCohortExperiment(req: PlanRequest, estimates?: PlanEstimates
       );
     return m;
   };
-  if (req.metric === 'accuracy') {
+  if (req.metric !== 'latency') {
     const e = estimates?.accuracy;
     const baseline = pick('baseline', req.baseline, e?.baseline);
     const m = perDevice(pick('requestsPerDevice', req.requestsPerDevice, e?.requestsPerDevice));
     const icc = pick('icc', req.icc, e?.icc);
     if (!(baseline.value < 1 && baseline.value - req.mde > 0)) {
       throw bmfError('BMF_ERR_EXPERIMENT_PLAN', {
-        reason: `accuracy baseline ${baseline.value} with a change of ${req.mde} leaves (0, 1)`,
+        reason: `${req.metric} baseline ${baseline.value} with a change of ${req.mde} leaves (0, 1)`,
       });
     }
     if (e && e.devices < 30)
@@ -154,8 +162,12 @@ export function planCohortExperiment(req: PlanRequest, estimates?: PlanEstimates
       { icc: icc.value, requestsPerDevice: m.value },
       { alpha, power },
     );
+    if (req.metric !== 'accuracy')
+      notes.push(
+        `${req.metric} counts boxes: "requests" per device below are ground-truth boxes (recall) or detections (precision)`,
+      );
     return {
-      metric: 'accuracy',
+      metric: req.metric,
       alpha,
       power,
       mde: req.mde,
@@ -212,12 +224,12 @@ export function renderPlanText(p: CohortPlan): string {
   };
   const lines: string[] = [];
   const m = p.inputs['requestsPerDevice']!.value;
-  if (p.metric === 'accuracy') {
+  if (p.metric !== 'latency') {
     const b = p.inputs['baseline']!.value;
     const icc = p.inputs['icc']!.value;
     lines.push(
-      `cohort plan: accuracy ${fmt(b * 100)} % -> ${fmt((b - p.mde) * 100)} % (change ${fmt(p.mde * 100)} pt), alpha ${p.alpha}, power ${p.power}`,
-      `  baseline accuracy          ${given('baseline')}`,
+      `cohort plan: ${p.metric} ${fmt(b * 100)} % -> ${fmt((b - p.mde) * 100)} % (change ${fmt(p.mde * 100)} pt), alpha ${p.alpha}, power ${p.power}`,
+      `  baseline ${p.metric.padEnd(18)}${given('baseline')}`,
       `  requests per device (m)    ${given('requestsPerDevice')}`,
       `  intra-device correlation   ${given('icc')}`,
       `  design effect              1 + (m - 1) ICC = 1 + (${fmt(m)} - 1) x ${fmt(icc)} = ${fmt(p.designEffect!)}`,

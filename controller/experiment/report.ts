@@ -1,5 +1,6 @@
 // Reports of an analysis: a self-contained HTML page (inline SVG, no scripts, no external
 // assets), a text table for the CLI, and JSON (the Analysis value itself).
+import { isAccuracyKey } from './detection.js';
 import type { Analysis, OverallVerdict } from './analyze.js';
 import { describeSources } from './latency-source.js';
 import type { MetricResult, Verdict } from './metrics.js';
@@ -138,7 +139,7 @@ function cdfChart(a: Analysis): string {
 
 function accuracyChart(a: Analysis): string {
   // Accuracy only (the error rate, near 0, would squash the axis); it stays in the table.
-  const rows = a.metrics.filter((m) => m.key.startsWith('accuracy.') && m.a && m.b);
+  const rows = a.metrics.filter((m) => isAccuracyKey(m.key) && m.a && m.b);
   const paired = a.metrics.find((m) => m.kind === 'paired');
   const items: { label: string; colour: string; est: number; low: number; high: number }[] = [];
   for (const m of rows) {

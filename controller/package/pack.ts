@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { readBmodel, isSimulatorBmodel, simulatorPayload } from '../../shared/bmodel/index.js';
 import { buildBundle, type BuildInput } from '../../shared/bundle/build.js';
 import type { BundleManifest, Chip, Precision } from '../../shared/bundle/manifest.js';
-import { checkDecoderFits, parseDecoderSpec } from '../../shared/detect/index.js';
+import {
+  checkDecoderFits,
+  isDetector,
+  parseDecoderSpec,
+  type DecoderSpec,
+  type MapResult,
+} from '../../shared/detect/index.js';
 import { bmfError } from '../../shared/errors.js';
 import {
   parsePreprocessSpec,
@@ -50,6 +56,15 @@ export interface PackOptions {
   readonly calibrationImages?: readonly string[];
   /** The gate accepts the golden accuracy minus this margin (host vs device float differences). */
   readonly goldenAccuracyMargin?: number;
+  /** Detectors: the gate accepts the golden mAP@[0.5:0.95] minus this margin (default 0.02). */
+  readonly goldenMapMargin?: number;
+  /**
+   * Detectors: the FP32 ONNX model this BMODEL was quantized from. Its golden mAP is computed
+   * beside the BMODEL's (metadata.goldenMap) and, with maxMapDrop, gates the packaging.
+   */
+  readonly referenceModelPath?: string;
+  /** Refuse (BMF_ERR_GOLDEN_MAP_DROP) when mAP@[0.5:0.95] drops more than this from the reference. */
+  readonly maxMapDrop?: number;
   readonly provenance: BundleManifest['provenance'];
   readonly metadata?: Record<string, unknown>;
   readonly outDir: string;
@@ -85,30 +100,54 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
     throw bmfError('BMF_ERR_BMODEL_INVALID', { reason: 'BMODEL has no net with an input' });
   }
   const spec = parsePreprocessSpec(opts.preprocess);
+  let decoder: DecoderSpec | undefined;
   if (opts.decoder !== undefined) {
-    checkDecoderFits(parseDecoderSpec(opts.decoder), net.stages[0]?.outputs ?? [], {
+    decoder = parseDecoderSpec(opts.decoder);
+    checkDecoderFits(decoder, net.stages[0]?.outputs ?? [], {
       height: spec.resize_dims[0],
       width: spec.resize_dims[1],
     });
   }
+  const detector = decoder && isDetector(decoder) ? decoder : undefined;
   const isSim = isSimulatorBmodel(bmodel);
   const work = await mkdtemp(join(tmpdir(), 'bmf-pack-'));
   try {
     const files: BuildInput[] = [{ role: 'bmodel', source: opts.bmodelPath, path: 'model.bmodel' }];
     let golden: BundleManifest['golden'];
+    let goldenMap: Record<string, unknown> | undefined;
     if (opts.golden && opts.golden.length > 0) {
       const session = isSim ? await createOnnxSession(simulatorPayload(bytes, bmodel)) : undefined;
+      const reference =
+        detector && opts.referenceModelPath
+          ? await createOnnxSession(await readFile(opts.referenceModelPath))
+          : undefined;
       try {
         const { json, summary } = await buildGoldenSet(
           opts.golden,
           input.name,
           spec,
           session ? (feeds) => session.run(feeds) : undefined,
+          detector
+            ? {
+                decoder: detector,
+                ...(reference ? { reference: (feeds) => reference.run(feeds) } : {}),
+              }
+            : undefined,
         );
         const goldenPath = join(work, 'golden.json');
         await writeFile(goldenPath, JSON.stringify(json));
         files.push({ role: 'golden', source: goldenPath, path: 'golden.json' });
-        if (summary.accuracy !== undefined) {
+        if (summary.map) {
+          goldenMap = mapFigures(summary.map, summary.referenceMap);
+          checkMapDrop(summary.map, summary.referenceMap, opts.maxMapDrop);
+          golden = {
+            // Detector golden sets carry boxes, not class labels: mAP is their accuracy gate.
+            expectedAccuracy: 0,
+            expectedCosine: 0.999,
+            expectedMap: Math.max(0, summary.map.map - (opts.goldenMapMargin ?? 0.02)),
+            count: summary.count,
+          };
+        } else if (summary.accuracy !== undefined) {
           golden = {
             expectedAccuracy: Math.max(0, summary.accuracy - (opts.goldenAccuracyMargin ?? 0.05)),
             // Reference outputs come from this BMODEL itself: anything below this on the device
@@ -119,6 +158,7 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
         }
       } finally {
         await session?.release();
+        await reference?.release();
       }
     }
     if (opts.labelsPath)
@@ -147,6 +187,7 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
           ...(opts.calibrationImages?.length
             ? { calibrationStats: await calibrationStats(opts.calibrationImages, input.name, spec) }
             : {}),
+          ...(goldenMap ? { goldenMap } : {}),
           ...(opts.metadata ?? {}),
         },
       },
@@ -156,5 +197,42 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
     });
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+
+function mapFigures(map: MapResult, reference: MapResult | undefined): Record<string, unknown> {
+  const of = (m: MapResult) => ({
+    map: round6(m.map),
+    map50: round6(m.map50),
+    perClass: m.perClass.map((c) => ({
+      classId: c.categoryId,
+      ap: round6(c.ap),
+      ap50: round6(c.ap50),
+    })),
+  });
+  return { ...of(map), ...(reference ? { reference: of(reference) } : {}) };
+}
+
+/** The controller's golden check: this BMODEL's mAP against the FP32 model it came from. */
+export function checkMapDrop(
+  map: MapResult,
+  reference: MapResult | undefined,
+  maxDrop: number | undefined,
+): void {
+  if (maxDrop === undefined) return;
+  if (!reference) {
+    throw bmfError('BMF_ERR_USAGE', {
+      reason: 'a maximum mAP drop needs the reference (FP32) model to compare with',
+    });
+  }
+  const drop = reference.map - map.map;
+  if (drop > maxDrop) {
+    throw bmfError('BMF_ERR_GOLDEN_MAP_DROP', {
+      map: map.map.toFixed(4),
+      reference: reference.map.toFixed(4),
+      maxDrop: String(maxDrop),
+    });
   }
 }

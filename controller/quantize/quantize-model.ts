@@ -29,13 +29,26 @@ import {
   type AccuracyReport,
   type EvalInput,
 } from './evaluate.js';
+import { readBoxDataset } from './box-dataset.js';
+import {
+  evaluateDetection,
+  fp32DetectionOutputs,
+  type DetectionInput,
+  type DetectionReport,
+} from './evaluate-detect.js';
 import { HISTOGRAM_BINS } from './histogram.js';
-import { checkSpecMatchesInput } from './image-input.js';
+import { checkSpecMatchesInput, loadImageTensor } from './image-input.js';
 import { loadDatasetInputs, splitHeldOut } from './inputs.js';
 import { prepareModel, type PreparedModel } from './prepared-model.js';
 import { buildInt8Graph } from './qdq.js';
 import { formatQuantizeTable } from './quantize-table.js';
-import { formatAccuracy, formatLayerSimilarity, formatSensitivity } from './report-text.js';
+import {
+  formatAccuracy,
+  formatDetection,
+  formatLayerSimilarity,
+  formatSensitivity,
+} from './report-text.js';
+import type { DetectorSpec } from '../../shared/detect/index.js';
 import { THRESHOLD_METHODS, type ThresholdMethod } from './thresholds.js';
 import { describeGraph, encodeOnnx } from '../onnx/index.js';
 import { estimateLatency, layersFromGraph } from '../compile/cost/index.js';
@@ -47,6 +60,12 @@ export interface QuantizeOptions {
   readonly chip: string;
   readonly spec: PreprocessSpec;
   readonly labels?: readonly string[];
+  /**
+   * A detector's output decoder (shared/detect): the eval set is then images with boxes (YOLO
+   * txt beside each image, or `evalBoxes` COCO JSON) and the report gives FP32 and INT8 mAP.
+   */
+  readonly decoder?: DetectorSpec;
+  readonly evalBoxes?: string;
   readonly outDir: string;
   readonly method: MethodChoice;
   readonly maxFloatLayers?: number;
@@ -85,6 +104,7 @@ interface Choice {
   readonly label: string;
   readonly entries: readonly CalibrationEntry[];
   accuracy?: AccuracyReport;
+  detection?: DetectionReport;
 }
 
 /**
@@ -143,9 +163,20 @@ export async function quantizeModel(options: QuantizeOptions) {
   const pm = await prepareModel(await readModelFile(options.modelPath), options.modelPath);
   checkSpecMatchesInput(options.spec, pm.input.shape);
   const calibSet = await readDataset(options.calibrationDir, 'calibration', options.labels);
-  const evalSet = options.evalDir
-    ? await readDataset(options.evalDir, 'eval', options.labels)
-    : undefined;
+  const decoder = options.decoder;
+  const evalSet =
+    options.evalDir && !decoder
+      ? await readDataset(options.evalDir, 'eval', options.labels)
+      : undefined;
+  const boxSet =
+    options.evalDir && decoder
+      ? await readBoxDataset(options.evalDir, 'eval', options.evalBoxes)
+      : undefined;
+  const detectionInputs: DetectionInput[] = [];
+  for (const [k, item] of (boxSet ?? []).entries()) {
+    detectionInputs.push({ tensor: await loadImageTensor(item.path, options.spec, 'eval'), item });
+    progress({ stage: 'load eval images', done: k + 1, total: boxSet?.length ?? 0 });
+  }
   const calibInputs = (await loadDatasetInputs(calibSet, options.spec, progress)).map(
     (x) => x.tensor,
   );
@@ -163,7 +194,7 @@ export async function quantizeModel(options: QuantizeOptions) {
   // With labels, the searched table competes with each single-method table on top-1 of the
   // validation half; the held-out half then measures only the chosen table.
   const choices: Choice[] = [{ label: options.method, entries: run.entries }];
-  if (options.method === 'auto' && evalSet?.labelled) {
+  if (options.method === 'auto' && (evalSet?.labelled || detectionInputs.length > 0)) {
     for (const m of THRESHOLD_METHODS) {
       choices.push({ label: m, entries: calibrationEntries(run.stats, m as ThresholdMethod) });
     }
@@ -190,7 +221,22 @@ export async function quantizeModel(options: QuantizeOptions) {
     const reference = await fp32Reference(pm, split.validation);
     for (const c of choices) c.accuracy = await accuracyOf(c, split.validation, reference);
   }
-  const score = (c: Choice): number => c.accuracy?.top1Int8 ?? c.accuracy?.agreement ?? 0;
+  if (decoder && detectionInputs.length > 0) {
+    const reference = await fp32DetectionOutputs(pm, detectionInputs);
+    for (const c of choices) {
+      const graph = buildInt8Graph(pm.model, pm.layers, {
+        thresholds: new Map(c.entries.map((e) => [e.name, e.threshold])),
+        precisions: run.precisions,
+      });
+      c.detection = await evaluateDetection(pm, graph, detectionInputs, decoder, options.spec, {
+        reference,
+        onProgress: progress,
+        ...(options.labels ? { classNames: options.labels } : {}),
+      });
+    }
+  }
+  const score = (c: Choice): number =>
+    c.detection?.mapInt8 ?? c.accuracy?.top1Int8 ?? c.accuracy?.agreement ?? 0;
   const chosen = choices.reduce((best, c) => (score(c) > score(best) ? c : best), choices[0]!);
   const thresholds = new Map(chosen.entries.map((e) => [e.name, e.threshold]));
   const heldOutAccuracy =
@@ -251,6 +297,7 @@ export async function quantizeModel(options: QuantizeOptions) {
         table: c.label,
         top1Int8: c.accuracy?.top1Int8 ?? null,
         agreement: c.accuracy?.agreement ?? null,
+        ...(c.detection ? { mapInt8: c.detection.mapInt8, map50Int8: c.detection.map50Int8 } : {}),
       })),
     },
     layers: pm.layers.map((l) => ({
@@ -261,6 +308,7 @@ export async function quantizeModel(options: QuantizeOptions) {
       method: chosen.label === 'auto' ? (run.methods.get(l.name) ?? null) : chosen.label,
     })),
     accuracy: heldOutAccuracy ?? null,
+    detection: chosen.detection ?? null,
     layerSimilarity: layers,
     sensitivity: run.ranking ?? null,
     files,
@@ -273,6 +321,9 @@ export async function quantizeModel(options: QuantizeOptions) {
     `thresholds: ${methodLabel}; calibration images ${run.calibrationImages}, held out ${run.heldOutImages}`,
     formatLatency(latency, options.chip),
     heldOutAccuracy ? `\n${accuracyTitle}\n${formatAccuracy(heldOutAccuracy)}` : '',
+    chosen.detection
+      ? `\nDetection accuracy on ${options.evalDir}\n${formatDetection(chosen.detection)}`
+      : '',
     `Per-layer similarity FP32 vs INT8 (${simInputs.length} calibration images)\n${formatLayerSimilarity(layers)}`,
     run.ranking ? `Sensitivity\n${formatSensitivity(run.ranking)}` : '',
     formatVerdict(verdict, written && !verdict.pass),

@@ -1,5 +1,6 @@
 // Readable tables for the quantization reports (the JSON report carries the same numbers).
 import type { AccuracyReport, LayerSimilarity } from './evaluate.js';
+import type { DetectionReport } from './evaluate-detect.js';
 import type { SensitivityRow } from './sensitivity.js';
 
 const pct = (x: number | null): string => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
@@ -52,4 +53,23 @@ export function formatSensitivity(rows: readonly SensitivityRow[]): string {
     ['layer (most sensitive first)', 'op', 'loss (1 - cosine)'],
     rows.map((r) => [r.layer, r.opType, r.loss.toExponential(3)]),
   )}\n`;
+}
+
+const ap = (x: number): string => (x < 0 ? '-' : x.toFixed(4));
+
+export function formatDetection(r: DetectionReport): string {
+  const head = [
+    `images: ${r.images}, ground-truth boxes: ${r.boxes}`,
+    `mAP@[.5:.95] FP32: ${ap(r.mapFp32)}   INT8: ${ap(r.mapInt8)}   (change ${(r.mapInt8 - r.mapFp32).toFixed(4)})`,
+    `mAP@.5       FP32: ${ap(r.map50Fp32)}   INT8: ${ap(r.map50Int8)}   (change ${(r.map50Int8 - r.map50Fp32).toFixed(4)})`,
+  ];
+  const rows = r.perClass.map((c) => [
+    c.name ? `${c.classId} ${c.name}` : String(c.classId),
+    String(c.groundTruths),
+    ap(c.apFp32),
+    ap(c.apInt8),
+    ap(c.ap50Fp32),
+    ap(c.ap50Int8),
+  ]);
+  return `${head.join('\n')}\n\n${table(['class', 'boxes', 'AP FP32', 'AP INT8', 'AP50 FP32', 'AP50 INT8'], rows)}\n`;
 }

@@ -95,6 +95,8 @@ export const BundleManifestSchema = Type.Object(
         {
           expectedAccuracy: Type.Number({ minimum: 0, maximum: 1 }),
           expectedCosine: Type.Number({ minimum: -1, maximum: 1 }),
+          /** Detectors: the activation gate's minimum COCO mAP@[0.5:0.95] on the golden boxes. */
+          expectedMap: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
           count: Type.Integer({ minimum: 0 }),
         },
         Strict,

@@ -32,3 +32,5 @@ export {
   type ImageId,
 } from './map.js';
 export { matchDetections, boxIou, type MatchBox, type MatchCounts } from './match.js';
+export { parseYoloLabels, parseCocoBoxes, type LabelledBox, type LabelledImage } from './labels.js';
+export { detectionMap, type DetectionSample, type DetectionEvalContext } from './evaluate.js';
