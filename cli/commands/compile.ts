@@ -7,12 +7,13 @@ import {
   formatCompileReport,
 } from '../../controller/compile/index.js';
 import type { CompileTarget } from '../../controller/compile/index.js';
+import { loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
 import { bmfError } from '../../shared/errors.js';
 import { parsePreprocessSpec } from '../../shared/preprocess/index.js';
 import type { CommandRun } from '../main.js';
 
 export const USAGE =
-  'bmfleet compile --model m.onnx|m.pt --chip bm1684x --precision fp32|fp16|bf16 --preprocess spec.json ' +
+  'bmfleet compile --model m.onnx|m.pt --chip bm1684x --precision fp32|fp16|bf16 [--preprocess spec.json] ' +
   "[--input-shapes '[[1,3,224,224]]'] [--target sim|tpu-mlir|tpu-nntc] [--test-input img.png ...] " +
   '[--name NET] [--opset N] [--json] --out DIR\n' +
   '  (a TorchScript .pt needs --input-shapes and PyTorch: python3-torch, or $BMFLEET_PYTHON)';
@@ -86,7 +87,6 @@ export const run: CommandRun = async (ctx) => {
   }
   if (!values.model) usage('--model is required');
   if (!values.chip) usage('--chip is required');
-  if (!values.preprocess) usage('--preprocess is required');
   if (!values.out) usage('--out is required');
   if (!(COMPILE_TARGETS as readonly string[]).includes(values.target)) {
     usage(`--target must be one of ${COMPILE_TARGETS.join(', ')}`);
@@ -100,7 +100,10 @@ export const run: CommandRun = async (ctx) => {
     modelPath: values.model,
     chip: values.chip,
     precision: values.precision,
-    preprocess: await readSpec(values.preprocess),
+    // Without --preprocess: the model's own preprocess.json beside it, as quantize does.
+    preprocess: values.preprocess
+      ? await readSpec(values.preprocess)
+      : await loadPreprocessSpecFile(undefined, values.model),
     ...(inputShapes ? { inputShapes } : {}),
     outDir: values.out,
     target: values.target as CompileTarget,

@@ -8,7 +8,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../../cli/main.js';
@@ -373,6 +373,48 @@ t.test(
     t.match(c.out, /export {5}PyTorch \S+, ONNX opset 13 ->/);
     t.match(c.out, /ONNX export vs TorchScript on 4 input\(s\)/);
     t.match(c.out, /BMODEL vs TorchScript on 4 input\(s\)[^]*output .* PASS/);
+    // The bundle carries the .pt's provenance: its digest as the source model, and in metadata.
+    const bmodel = readdirSync(join(dir, 'c')).find((f) => f.endsWith('.bmodel')) ?? '';
+    const pk = await cli(
+      [
+        'package',
+        '--bmodel',
+        join(dir, 'c', bmodel),
+        '--preprocess',
+        join(dir, 'spec.json'),
+        '--name',
+        'tiny',
+        '--version',
+        '1.0.0',
+        '--sequence',
+        '1',
+        '--chip',
+        'bm1684x',
+        '--precision',
+        'fp32',
+        '--source-model',
+        join(dir, 'tiny.pt'),
+        '--json',
+        '--out',
+        join(dir, 'bundle'),
+      ],
+      e,
+    );
+    t.equal(pk.code, 0, pk.err);
+    const manifest = JSON.parse(pk.out) as {
+      provenance: { sourceModelSha256: string };
+      metadata: {
+        source?: { format: string; sha256: string; torchVersion: string; opset: number };
+      };
+    };
+    const ptSha = createHash('sha256')
+      .update(readFileSync(join(dir, 'tiny.pt')))
+      .digest('hex');
+    t.equal(manifest.provenance.sourceModelSha256, ptSha, 'bundle names the .pt');
+    t.same(manifest.metadata.source?.sha256, ptSha);
+    t.equal(manifest.metadata.source?.format, 'torchscript');
+    t.equal(manifest.metadata.source?.opset, 13, 'the opset used');
+    t.match(manifest.metadata.source?.torchVersion, /^\d+\.\d+/);
     const u = await cli(
       [
         'umodel',
