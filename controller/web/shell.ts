@@ -13,6 +13,7 @@ export function renderShell(opts: { built: boolean; assetDir: string }): string 
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>bmfleet</title>
+<link rel="icon" href="data:,">
 ${opts.built ? '<link rel="stylesheet" href="/ui/app.css">' : ''}
 </head>
 <body>

@@ -18,7 +18,8 @@ function Detail({ digest }) {
   const [b, error] = useLive(() => api.get(`/v1/bundles/${digest}`), [], [digest]);
   if (error) return html`<${ErrorNote} error=${error} />`;
   if (!b) return null;
-  const m = b.manifest;
+  // The REST view flattens the manifest's fields into the bundle.
+  const m = { files: [], provenance: {}, metadata: {}, ...b, ...(b.manifest ?? {}) };
   return html`<section class="card" data-loaded="bundle" aria-label=${`Bundle ${short(digest)}`}>
     <h2>${b.model} ${b.version} (${b.precision})</h2>
     <dl>

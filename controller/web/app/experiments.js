@@ -16,10 +16,14 @@ const VERDICTS = {
   guardrail: 'guardrail breached',
 };
 
-const effect = (m) =>
-  m.unit === 'ms'
-    ? `${m.effect.estimate.toFixed(2)} ms [${m.effect.low.toFixed(2)}, ${m.effect.high.toFixed(2)}]`
-    : `${(100 * m.effect.estimate).toFixed(2)} pt [${(100 * m.effect.low).toFixed(2)}, ${(100 * m.effect.high).toFixed(2)}]`;
+const num = (x, digits, scale = 1) =>
+  x === null || x === undefined || Number.isNaN(x) ? '—' : (scale * x).toFixed(digits);
+const effect = (m) => {
+  const [unit, scale] = m.unit === 'ms' ? [' ms', 1] : [' pt', 100];
+  const e = m.effect ?? {};
+  return `${num(e.estimate, 2, scale)}${unit} [${num(e.low, 2, scale)}, ${num(e.high, 2, scale)}]`;
+};
+const idOf = (e) => e.id ?? e.spec?.id;
 
 function Analysis({ a, id, role, reload }) {
   const promotable = a.overall.winner !== undefined && a.status === 'running';
@@ -89,7 +93,9 @@ function Analysis({ a, id, role, reload }) {
             <td class="num">${m.analysed.A}</td>
             <td class="num">${m.analysed.B}</td>
             <td>${effect(m)}</td>
-            <td class="num">${m.alwaysValidP.toPrecision(3)}</td>
+            <td class="num">
+              ${m.alwaysValidP === null || m.alwaysValidP === undefined ? '—' : m.alwaysValidP.toPrecision(3)}
+            </td>
             <td>${m.verdict}</td>
             <td>
               ${need ? html`<progress max=${need} value=${Math.min(have, need)} aria-label=${`${m.label}: ${have} of ${need} per arm`}></progress> ${have}/${need}` : '—'}
@@ -195,7 +201,8 @@ function Plan({ from }) {
 
 export function ExperimentsPage({ role, selected }) {
   const [list, error] = useLive(() => api.get('/experiments'), ['experiments', 'rollouts']);
-  const id = selected ?? list?.experiments?.[0]?.id;
+  const first = list?.experiments?.[0];
+  const id = selected ?? (first ? idOf(first) : undefined);
   const [analysis, aError, reload] = useLive(
     () =>
       id ? api.get(`/experiments/${encodeURIComponent(id)}/analysis`) : Promise.resolve(undefined),
@@ -206,14 +213,14 @@ export function ExperimentsPage({ role, selected }) {
     <${ErrorNote} error=${error ?? aError} />
     ${
       list &&
-      html`<nav aria-label="Experiments" class="tabs">
+      html`<nav aria-label="Experiments" class="tabs" data-loaded="experiments">
         ${list.experiments.length === 0 ? html`<p>No experiments yet.</p>` : null}
         ${list.experiments.map(
           (e) =>
             html`<a
-              href=${`#/experiments/${encodeURIComponent(e.id)}`}
-              aria-current=${e.id === id ? 'page' : undefined}
-              >${e.id} (${e.state.status})</a
+              href=${`#/experiments/${encodeURIComponent(idOf(e))}`}
+              aria-current=${idOf(e) === id ? 'page' : undefined}
+              >${idOf(e)} (${e.state.status})</a
             >`,
         )}
       </nav>`
