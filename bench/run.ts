@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   detect: () => import('./detect.js'),
   chaos: () => import('./chaos.js'),
   'chaos-agent': () => import('./chaos-agent.js'),
+  dashboard: () => import('./dashboard.js'),
 };
 
 const name = process.argv[2];

@@ -244,7 +244,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       t.ok(id, `rollout ${id} shown`);
       const group = (n: number) => card.locator(`[data-group="${n}"] [role="progressbar"]`);
       await waitFor('first group assigned', async () =>
-        held.slice(0, 4).some((d) => d.pending.length) ? true : undefined,
+        held.filter((d) => d.pending.length).length === 4 ? true : undefined,
       );
 
       await card.getByRole('button', { name: 'Pause' }).click();
