@@ -43,7 +43,14 @@ export function Chart(props) {
         width,
         height: props.height ?? 220,
         scales: {
-          x: { time: !!props.time, ...(props.xLog ? { distr: 3 } : {}) },
+          x: {
+            time: !!props.time,
+            ...(props.xLog ? { distr: 3 } : {}),
+            // One bucket alone: a minute either side, not uPlot's default span of years.
+            ...(props.time
+              ? { range: (_u, min, max) => (max - min < 60 ? [min - 60, max + 60] : [min, max]) }
+              : {}),
+          },
           y: props.log ? { distr: 3 } : { auto: true },
         },
         axes: [

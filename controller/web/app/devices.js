@@ -49,8 +49,7 @@ export function DevicesPage() {
       data &&
       html`<div data-loaded="devices">
         <p>
-          ${data.total} devices match; showing
-          ${data.total ? data.offset + 1 : 0}–${data.offset + data.items.length}.
+          ${`${data.total} devices match; showing ${data.total ? data.offset + 1 : 0}–${data.offset + data.items.length}.`}
         </p>
         <table>
           <thead>

@@ -25,13 +25,25 @@ const effect = (m) => {
 };
 const idOf = (e) => e.id ?? e.spec?.id;
 
+/** Two step CDFs ([x, y] sorted by x) on one x axis: each arm's y at every x of either. */
+export function mergeCdf(A, B) {
+  const x = [...new Set([...A.map((p) => p[0]), ...B.map((p) => p[0])])].sort((p, q) => p - q);
+  const at = (pts) => {
+    let i = -1;
+    return x.map((v) => {
+      while (i + 1 < pts.length && pts[i + 1][0] <= v) i++;
+      return i < 0 ? 0 : pts[i][1];
+    });
+  };
+  return { x, A: at(A), B: at(B) };
+}
+
 function Analysis({ a, id, role, reload }) {
   const promotable = a.overall.winner !== undefined && a.status === 'running';
-  const xs = a.cdf.A.map(([x]) => x);
+  const cdf = mergeCdf(a.cdf.A, a.cdf.B);
   return html`<section data-loaded="experiment" aria-label=${`Experiment ${id}`}>
     <h2>
-      Verdict:
-      <span data-verdict=${a.overall.verdict}
+      ${'Verdict: '}<span data-verdict=${a.overall.verdict}
         >${VERDICTS[a.overall.verdict] ?? a.overall.verdict}</span
       >${a.overall.winner ? ` — promote ${a.overall.winner}` : ''}
     </h2>
@@ -39,10 +51,11 @@ function Analysis({ a, id, role, reload }) {
       ${a.overall.reason}${a.overall.missing?.length ? ` Missing: ${a.overall.missing.join('; ')}.` : ''}
     </p>
     <p>
-      status <strong data-status=${a.status}>${a.status}</strong>; A =
-      <code>${short(a.bundles.A)}</code>, B = <code>${short(a.bundles.B)}</code>; analysed
-      ${when(a.at)}; α = ${a.alpha}.
-      <a href=${`/experiments/${encodeURIComponent(id)}/report`} target="_blank" rel="noopener"
+      ${'status '}<strong data-status=${a.status}>${a.status}</strong
+      >${'; A = '}<code>${short(a.bundles.A)}</code>${', B = '}<code>${short(a.bundles.B)}</code>${`; analysed ${when(a.at)}; α = ${a.alpha}. `}<a
+        href=${`/experiments/${encodeURIComponent(id)}/report`}
+        target="_blank"
+        rel="noopener"
         >Full report</a
       >
     </p>
@@ -106,17 +119,17 @@ function Analysis({ a, id, role, reload }) {
     </table>
     <div class="charts">
       ${
-        xs.length > 1 &&
+        cdf.x.length > 1 &&
         html`<${Chart}
           title="e2e latency CDF"
-          x=${xs}
+          x=${cdf.x}
           xLog=${true}
           xLabel="latency, ms (log scale)"
           unit="fraction of requests"
           caption="share of requests at or below each latency"
           series=${[
-            { label: 'A', values: a.cdf.A.map(([, y]) => y) },
-            { label: 'B', values: a.cdf.B.map(([, y]) => y) },
+            { label: 'A', values: cdf.A },
+            { label: 'B', values: cdf.B },
           ]}
         />`
       }

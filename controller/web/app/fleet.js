@@ -38,8 +38,7 @@ export function FleetPage() {
       data &&
       html`<div data-loaded="fleet">
         <p class="lead">
-          ${data.total} devices, ${data.total - data.offline.count} online, ${data.failing.count}
-          failing.
+          ${`${data.total} devices, ${data.total - data.offline.count} online, ${data.failing.count} failing.`}
         </p>
         <div class="grid">
           <${Counts} title="By state" counts=${data.byState} />

@@ -20,18 +20,16 @@ function GroupBar({ rollout, group }) {
   const installed = group.counts.active ?? 0;
   const failed = (group.counts.failed ?? 0) + (group.counts.timed_out ?? 0);
   const label = `Group ${group.index + 1}: ${installed} of ${group.size} installed, ${failed} failed`;
+  const current = rollout.group === group.index && rollout.status === 'running';
+  const heading = `Group ${group.index + 1}${current ? ' (current)' : ''}`;
+  const counts = STATUS_ORDER.filter((s) => group.counts[s])
+    .map((s) => `${s.replace('_', ' ')} ${group.counts[s]}`)
+    .join(' · ');
+  const text = `${counts || 'none yet'} of ${group.size}`;
   return html`<div class="group" data-group=${group.index}>
     <div class="group-head">
-      <span
-        >Group
-        ${group.index + 1}${rollout.group === group.index && rollout.status === 'running' ? ' (current)' : ''}</span
-      >
-      <span class="group-text"
-        >${STATUS_ORDER.filter((s) => group.counts[s])
-          .map((s) => `${s.replace('_', ' ')} ${group.counts[s]}`)
-          .join(' · ')}
-        of ${group.size}</span
-      >
+      <span>${heading}</span>
+      <span class="group-text">${text}</span>
     </div>
     <div
       class="bar"
@@ -76,8 +74,7 @@ function Gate({ rollout }) {
     <dd>${rollout.spec.successThresholdPct} % of a group installed</dd>
     <dt>error threshold</dt>
     <dd>
-      ${e.count !== undefined ? `${e.count} devices` : `${e.percent} %`} failed (after
-      ${e.minFinished} finished) → ${rollout.spec.onError}
+      ${`${e.count !== undefined ? `${e.count} devices` : `${e.percent} %`} failed (after ${e.minFinished} finished) → ${rollout.spec.onError}`}
     </dd>
     <dt>after a group</dt>
     <dd>${rollout.spec.afterGroup === 'approval' ? 'wait for approval' : 'continue'}</dd>
@@ -107,9 +104,8 @@ function Rollout({ r, role, reload }) {
       >
     </h2>
     <p>
-      bundle <a href=${`#/bundles/${r.bundle}`}><code>${short(r.bundle)}</code></a
-      >, created
-      ${when(r.createdAt)}${r.reason ? html`; <span class="muted">${r.reason}</span>` : ''}
+      ${'bundle '}<a href=${`#/bundles/${r.bundle}`}><code>${short(r.bundle)}</code></a
+      >${`, created ${when(r.createdAt)}`}${r.reason ? `; ${r.reason}` : ''}
     </p>
     ${r.groups.map((g) => html`<${GroupBar} rollout=${r} group=${g} />`)}
     <${Gate} rollout=${r} />

@@ -45,8 +45,7 @@ export function TelemetryPage() {
       data &&
       html`<div data-loaded="telemetry">
         <p>
-          ${data.summary.requests} requests from ${data.summary.devices} devices, error rate
-          ${(100 * data.summary.errorRate).toFixed(2)} %.
+          ${`${data.summary.requests} requests from ${data.summary.devices} devices, error rate ${(100 * data.summary.errorRate).toFixed(2)} %.`}
         </p>
         <${SummaryTable} summary=${data.summary} />
         <${LatencyCharts} series=${data} title=${title} />
