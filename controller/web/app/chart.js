@@ -10,17 +10,15 @@ export const COLOURS = ['#1f5fbf', '#c2410c', '#15803d', '#7e22ce', '#b91c1c', '
 /** "device 120, modeled 30" -> words for a chart caption. */
 export function sourceCaption(sources) {
   const names = {
-    device: 'on the device',
-    host: 'on this host',
-    modeled: 'modeled',
-    unknown: 'unknown',
+    device: 'measured on the device',
+    host: 'measured on this host',
+    modeled: 'modeled by the cost model',
+    unknown: 'of unknown origin',
   };
   const parts = Object.entries(sources ?? {})
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${names[k] ?? k} (${n} requests)`);
-  return parts.length
-    ? `Latency measured ${parts.join(', ')}.`
-    : 'No latency samples in this range.';
+  return parts.length ? `Latency ${parts.join(', ')}.` : 'No latency samples in this range.';
 }
 
 /**
@@ -51,7 +49,11 @@ export function Chart(props) {
               ? { range: (_u, min, max) => (max - min < 60 ? [min - 60, max + 60] : [min, max]) }
               : {}),
           },
-          y: props.log ? { distr: 3 } : { auto: true },
+          y: props.log
+            ? { distr: 3 }
+            : props.yRange
+              ? { auto: false, range: props.yRange }
+              : { auto: true },
         },
         axes: [
           {
