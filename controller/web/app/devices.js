@@ -147,6 +147,7 @@ export function LatencyCharts({ series, title }) {
         x=${x}
         time=${true}
         unit="fraction correct"
+        yRange=${[0, 1]}
         series=${[{ label: 'accuracy', values: pts.map((p) => p.accuracy) }]}
       />`
     }
