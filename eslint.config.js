@@ -15,6 +15,20 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // The dashboard's browser code (bundled by controller/web/build.ts).
+    files: ['controller/web/app/**/*.js'],
+    languageOptions: {
+      globals: {
+        document: 'readonly',
+        location: 'readonly',
+        addEventListener: 'readonly',
+        removeEventListener: 'readonly',
+        EventSource: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
+  },
+  {
     languageOptions: {
       globals: {
         process: 'readonly',

@@ -14,6 +14,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   chaos: () => import('./chaos.js'),
   'chaos-agent': () => import('./chaos-agent.js'),
   'cost-fit': () => import('./cost-fit.js'),
+  dashboard: () => import('./dashboard.js'),
 };
 
 const name = process.argv[2];

@@ -53,6 +53,8 @@ export const ControllerConfigSchema = Type.Object(
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8480 }),
         /** Operator tokens; when absent one is generated into <dataDir>/operator-token. */
         tokens: Type.Optional(Type.Array(Type.String({ minLength: 16 }), { minItems: 1 })),
+        /** Tokens that read everything and change nothing (API and dashboard). */
+        readOnlyTokens: Type.Optional(Type.Array(Type.String({ minLength: 16 }))),
         bodyLimitBytes: Type.Integer({ minimum: 1024, default: 1 << 20 }),
       },
       { ...Strict, default: {} },

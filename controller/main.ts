@@ -41,6 +41,9 @@ import { experimentRoutes } from './experiment/routes.js';
 import type { RolloutSpec } from './rollout/model.js';
 import { splitGroups } from './rollout/plan.js';
 import { enrolmentConfig } from '../shared/config/enrolment.js';
+import { createChangeHub } from './web/hub.js';
+import { createDashboard } from './web/plugin.js';
+import { createRecentEvents } from './web/queries.js';
 
 export interface StartOptions {
   readonly clock?: Clock;
@@ -204,6 +207,10 @@ export async function startController(
     stack.push({ name: 'refusal counters', stop: () => refusals.close() });
     const rollouts = createRolloutRepo(db);
     devices.markAllOffline();
+    // What changed, for the dashboard's live pages (web/hub.ts).
+    const hub = createChangeHub();
+    stack.push({ name: 'change hub', stop: () => hub.close() });
+    const notifyRollouts = () => hub.notify('rollouts');
 
     // 2. keys
     const keys = createKeystore(paths.keysDir);
@@ -254,7 +261,11 @@ export async function startController(
         },
         onPresence: (id, online) => onPresence(id, online),
         mayReceiveBlob: (id, digest) => mayReceiveBlob(id, digest),
-        intakeTelemetry: async (id, payload) => (await telemetryReady).ingestStored(id, payload),
+        intakeTelemetry: async (id, payload) => {
+          const r = await (await telemetryReady).ingestStored(id, payload);
+          hub.notify('telemetry');
+          return r;
+        },
       });
       embedded = broker;
       stack.push({
@@ -324,7 +335,10 @@ export async function startController(
       db,
       clock,
       onDropped: dropped,
-      onChange: () => onDeviceChange(),
+      onChange: () => {
+        onDeviceChange();
+        hub.notify('devices');
+      },
       ...(embedded ? { connected: (id: string) => embedded.connected(id) } : {}),
       events: {
         ratePerSecond: config.events.ratePerSecond,
@@ -388,7 +402,18 @@ export async function startController(
     // 7. rollout executor (its health gate reads telemetry, built next; bound late)
     const late: { telemetry?: ReturnType<typeof createTelemetryService> } = {};
     const executor = createRolloutExecutor({
-      rollouts,
+      rollouts: {
+        ...rollouts,
+        create: (...a: Parameters<typeof rollouts.create>) => {
+          rollouts.create(...a);
+          notifyRollouts();
+        },
+        save: (...a: Parameters<typeof rollouts.save>) => {
+          const r = rollouts.save(...a);
+          notifyRollouts();
+          return r;
+        },
+      },
       clock,
       observe: (ids) => tracker.observe(ids),
       groupHealth: (ids, bundle, since, baseline) =>
@@ -416,7 +441,10 @@ export async function startController(
     late.telemetry = telemetry;
     // Embedded broker: reports come through its durable intake (acknowledged once stored).
     // External broker: through the link, acknowledged by the MQTT client on receipt.
-    gate.on('telemetry', (id, p) => void telemetry.ingest(id, p));
+    gate.on('telemetry', (id, p) => {
+      void telemetry.ingest(id, p);
+      hub.notify('telemetry');
+    });
     telemetryBuilt(telemetry);
     stack.push({ name: 'telemetry', stop: () => telemetry.close() });
 
@@ -444,6 +472,17 @@ export async function startController(
       if (created) generatedToken = token;
       tokens = [token];
     }
+    const dashboard = createDashboard({
+      clock,
+      tokens,
+      ...(config.api.readOnlyTokens ? { readOnlyTokens: config.api.readOnlyTokens } : {}),
+      devices,
+      device: (id) => tracker.get(id),
+      deviceEvents: (id, limit) => tracker.events(id, { limit }),
+      recentEvents: createRecentEvents(db),
+      telemetry,
+      hub,
+    });
     let ready = false;
     const api = await createApi({
       clock,
@@ -454,6 +493,7 @@ export async function startController(
       executor,
       telemetry,
       tokens,
+      auth: dashboard.auth,
       bodyLimit: config.api.bodyLimitBytes,
       logger: log.child({ part: 'api' }),
       ready: () => ready,
@@ -468,6 +508,7 @@ export async function startController(
         // Device-authenticated (HTTP Basic with the device secret), not operator-token.
         (app) => blobDownloadRoutes(app, { registry, devices, assignments }),
         (app) => experimentRoutes(app, { experiments }),
+        (app) => dashboard.routes(app),
         ...(options.plugins ?? []),
       ],
     });

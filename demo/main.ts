@@ -52,10 +52,9 @@ try {
   process.stdout.write(
     // The whole process (module loading included); `npm run demo` builds first, not counted.
     `\nDone in ${secs(process.uptime() * 1000)} (this process; steps above).\n` +
-      `  experiment report: ${summary.reportPath}\n` +
-      `  (served at ${summary.apiUrl}/v1/experiments/${summary.experimentId}/report with the operator token)\n` +
-      `  REST API and OpenAPI docs: ${summary.apiUrl}/docs\n` +
-      `  operator token: ${join(dataDir, 'operator-token')}\n`,
+      `  dashboard: ${summary.apiUrl}/  (operator token: ${summary.token ?? join(dataDir, 'operator-token')})\n` +
+      `  experiment report: ${summary.reportPath} (also on the dashboard's Experiments page)\n` +
+      `  REST API and OpenAPI docs: ${summary.apiUrl}/docs\n`,
   );
   if (values.keep) {
     process.stdout.write('  controller and fleet keep running; press Ctrl-C to stop\n');

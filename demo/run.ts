@@ -29,7 +29,10 @@ export interface DemoOptions {
   readonly experimentMs: number;
   readonly perAgentRps: number;
   readonly telemetryIntervalMs: number;
-  /** Leave the controller and fleet running after the demo (the caller stops them). */
+  /**
+   * Leave the controller and fleet running after the demo (the caller stops them); the winner
+   * is then left for the operator to promote from the dashboard.
+   */
   readonly keep?: boolean;
 }
 
@@ -46,7 +49,8 @@ export interface DemoSummary {
   readonly reportPath: string;
   readonly analysis: Analysis;
   readonly load: LoadResult;
-  readonly promotedBundle: string;
+  /** Undefined with `keep`: the operator promotes from the dashboard. */
+  readonly promotedBundle?: string;
   readonly stop: () => Promise<void>;
 }
 
@@ -132,6 +136,10 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       (await readFile(controllerPaths(config).operatorToken, 'utf8')).trim();
     const api = createControllerClient({ baseUrl: controller.apiUrl, token });
     out.done(`API ${controller.apiUrl}, broker ${controller.brokerUrl}`);
+    out.info(
+      `    dashboard (watch the rollout and the experiment live): ${controller.apiUrl}/\n` +
+        `    sign in with the operator token: ${token}`,
+    );
 
     out.step('Compile FP32 and quantize INT8 (Fashion-MNIST CNN, bm1684x, simulator target)');
     const keys = createKeystore(controllerPaths(config).keysDir);
@@ -252,10 +260,25 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     await mkdir(opts.dataDir, { recursive: true });
     await writeFile(reportPath, reportHtml);
 
-    out.step('Promote the winner through a rollout');
     if (!analysis.overall.winner) {
       throw new Error(`no winner to promote: ${analysis.overall.reason}`);
     }
+    if (opts.keep) {
+      out.step('Promote the winner: left to you, from the dashboard');
+      out.done(
+        `${analysis.overall.winner} wins: open ${controller.apiUrl}/#/experiments/${experimentId} and press Promote`,
+      );
+      return {
+        apiUrl: controller.apiUrl,
+        token,
+        experimentId,
+        reportPath,
+        analysis,
+        load: loadResult,
+        stop: stopAll,
+      };
+    }
+    out.step('Promote the winner through a rollout');
     const promoted = await api.experiments.promote(experimentId);
     if (!promoted.state.rolloutId) throw new Error(`promote of ${experimentId} started no rollout`);
     const promotedBundle = promoted.state.winner === 'A' ? fp32.digest : int8.digest;
@@ -267,7 +290,7 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     if (!opts.keep) await stopAll();
     return {
       apiUrl: controller.apiUrl,
-      token: controller.generatedToken,
+      token,
       experimentId,
       reportPath,
       analysis,

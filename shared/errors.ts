@@ -280,6 +280,12 @@ export const errorCatalogue = {
   BMF_ERR_BODY_TOO_LARGE: { message: 'request body too large: {reason}', status: 413 },
   BMF_ERR_UNAUTHORIZED: { message: 'missing or invalid operator token', status: 401 },
   BMF_ERR_FORBIDDEN: { message: 'not allowed: {reason}', status: 403 },
+  BMF_ERR_SIGNIN_REFUSED: { message: 'sign-in refused: {reason}', status: 401 },
+  BMF_ERR_CSRF: { message: 'CSRF check failed: {reason}', status: 403 },
+  BMF_ERR_READ_ONLY: {
+    message: 'read-only access: {action} needs an operator token',
+    status: 403,
+  },
   BMF_ERR_STORE: { message: 'controller store error: {reason}', status: 500 },
   BMF_ERR_BROKER: { message: 'broker error: {reason}', status: 502 },
   BMF_ERR_DEVICE_AUTH: { message: 'device {device} authentication failed', status: 401 },

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
-import { installOperatorAuth } from './auth.js';
+import { installOperatorAuth, type OperatorAuthOptions } from './auth.js';
 import { typeboxValidatorCompiler } from './validation.js';
 import { ErrorResponseSchema, installErrorHandling } from './errors.js';
 import { createApiMetrics } from './metrics.js';
@@ -20,6 +20,8 @@ import type { ApiServices, RoutePlugin } from './services.js';
 
 export interface CreateApiOptions extends ApiServices {
   readonly tokens: readonly string[];
+  /** Read-only tokens and the dashboard's sessions (auth.ts). */
+  readonly auth?: OperatorAuthOptions;
   readonly bodyLimit: number;
   readonly logger?: Logger | false;
   /** Route plugins of other parts (experiments, device-authenticated blob download). */
@@ -38,7 +40,7 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
   installErrorHandling(app);
-  installOperatorAuth(app, opts.tokens);
+  installOperatorAuth(app, opts.tokens, opts.auth);
   app.addSchema(ErrorResponseSchema);
 
   await app.register(swagger, {

@@ -1,0 +1,111 @@
+// Bundles: name, version, precision, chip, size, provenance (source model, toolchain,
+// calibration), golden-set figures, expiry.
+import { html } from './html.js';
+import { api } from './api.js';
+import { useLive } from './live.js';
+import { ErrorNote, short, when } from './ui.js';
+
+const size = (b) =>
+  b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`;
+
+function Value({ v }) {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'object') return html`<code class="json">${JSON.stringify(v)}</code>`;
+  return String(v);
+}
+
+function Detail({ digest }) {
+  const [b, error] = useLive(() => api.get(`/v1/bundles/${digest}`), [], [digest]);
+  if (error) return html`<${ErrorNote} error=${error} />`;
+  if (!b) return null;
+  // The REST view flattens the manifest's fields into the bundle.
+  const m = { files: [], provenance: {}, metadata: {}, ...b, ...(b.manifest ?? {}) };
+  return html`<section class="card" data-loaded="bundle" aria-label=${`Bundle ${short(digest)}`}>
+    <h2>${b.model} ${b.version} (${b.precision})</h2>
+    <dl>
+      <dt>digest</dt>
+      <dd><code>${b.digest}</code></dd>
+      <dt>chips</dt>
+      <dd>${b.chips.join(', ')}</dd>
+      <dt>runtime</dt>
+      <dd>${m.runtime}</dd>
+      <dt>size</dt>
+      <dd>${size(m.files.reduce((s, f) => s + f.size, 0))} in ${m.files.length} files</dd>
+      <dt>signed manifest expires</dt>
+      <dd>${m.expires}</dd>
+      ${Object.entries(m.provenance).map(
+        ([k, v]) =>
+          html`<dt>provenance: ${k}</dt>
+            <dd><${Value} v=${v} /></dd>`,
+      )}
+      ${Object.entries(m.metadata).map(
+        ([k, v]) =>
+          html`<dt>${k}</dt>
+            <dd><${Value} v=${v} /></dd>`,
+      )}
+    </dl>
+    <table>
+      <caption>
+        Files
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">role</th>
+          <th scope="col">path</th>
+          <th scope="col" class="num">size</th>
+          <th scope="col">sha256</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${m.files.map(
+          (f) =>
+            html`<tr>
+              <td>${f.role}</td>
+              <td>${f.path}</td>
+              <td class="num">${size(f.size)}</td>
+              <td><code>${short(f.sha256)}</code></td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+export function BundlesPage({ selected }) {
+  const [data, error] = useLive(() => api.get('/v1/bundles'), [], []);
+  return html`<h1>Bundles</h1>
+    <${ErrorNote} error=${error} />
+    ${
+      data &&
+      html`<table data-loaded="bundles">
+        <thead>
+          <tr>
+            <th scope="col">model</th>
+            <th scope="col">version</th>
+            <th scope="col">precision</th>
+            <th scope="col">chips</th>
+            <th scope="col" class="num">sequence</th>
+            <th scope="col">created (UTC)</th>
+            <th scope="col">digest</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${data.bundles.map(
+            (b) =>
+              html`<tr>
+                <td>${b.model}</td>
+                <td>${b.version}</td>
+                <td>${b.precision}</td>
+                <td>${b.chips.join(', ')}</td>
+                <td class="num">${b.sequence}</td>
+                <td>${when(b.createdAt)}</td>
+                <td>
+                  <a href=${`#/bundles/${b.digest}`}><code>${short(b.digest)}</code></a>
+                </td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>`
+    }
+    ${selected && html`<${Detail} digest=${selected} />`}`;
+}

@@ -1,0 +1,484 @@
+// The operator dashboard in Chromium against a real controller (embedded broker, REST API,
+// SQLite) and a simulated fleet of MQTT devices that install an assignment only when the test
+// releases them, so a rollout's groups can be watched filling up on the open page. Signs in,
+// creates a rollout from the form, pauses and resumes it, watches it complete without a reload,
+// promotes an experiment fed with telemetry, opens a device page, checks that a read-only
+// session has no action buttons and that forged changes are refused, runs axe-core on every
+// page and writes a screenshot of each into the test's output folder.
+import t from 'tap';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { chromiumSkip, launchChromium } from '../helpers/browser.js';
+import { AXE_SCRIPT, ensureDashboardBuilt } from '../helpers/dashboard.js';
+import {
+  makeSignedBundle,
+  startTestController,
+  waitFor,
+  type TestController,
+} from '../controller/api/harness.js';
+import { encodeReport, lognormalSamples } from '../controller/telemetry/reports.js';
+import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
+import { deviceTopic } from '../../shared/wire/topics.js';
+
+const READ_ONLY_TOKEN = 'read-only-token-for-the-dashboard-test';
+const DEVICES = Array.from({ length: 8 }, (_, i) => ({
+  id: `dash-${String(i + 1).padStart(2, '0')}`,
+  site: i % 2 === 0 ? 'berlin' : 'shenzhen',
+}));
+/** Each page and the element it shows once its data arrived. */
+const PAGES: [string, string][] = [
+  ['fleet', 'fleet'],
+  ['rollouts', 'rollouts'],
+  ['experiments', 'experiment'],
+  ['devices', 'devices'],
+  ['bundles', 'bundles'],
+  ['telemetry', 'telemetry'],
+];
+
+/** A device that reports an assignment installed only when released. */
+interface HeldDevice {
+  readonly id: string;
+  readonly client: MqttClient;
+  readonly pending: { digest: string; sequence: number; seq: number; name: string }[];
+  release(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function connectHeld(brokerUrl: string, id: string, secret: string): Promise<HeldDevice> {
+  const client = await mqtt.connectAsync(brokerUrl, {
+    clientId: id,
+    username: id,
+    password: secret,
+    protocolVersion: 4,
+    reconnectPeriod: 200,
+  });
+  const pending: HeldDevice['pending'] = [];
+  client.on('message', (_topic, payload) => {
+    const { envelope } = decodeMessage('SignedAssignment', new Uint8Array(payload));
+    const doc = JSON.parse(Buffer.from(envelope).toString('utf8')) as {
+      signed: {
+        sequence: number;
+        variants: { name: string; bundle: { digest: string; sequence: number } }[];
+      };
+    };
+    const v = doc.signed.variants[0];
+    if (v)
+      pending.push({
+        digest: v.bundle.digest,
+        sequence: v.bundle.sequence,
+        seq: doc.signed.sequence,
+        name: v.name,
+      });
+  });
+  await client.subscribeAsync(deviceTopic('assignment', id), { qos: 1 });
+  return {
+    id,
+    client,
+    pending,
+    async release() {
+      const a = pending.splice(0).pop();
+      if (!a) return;
+      const state = encodeMessage('DeviceState', {
+        deviceId: id,
+        active: [
+          { variant: a.name.toLowerCase(), bundleDigest: a.digest, bundleSequence: a.sequence },
+        ],
+        lastKnownGood: [],
+        assignmentSequence: a.seq,
+        status: 'active',
+        lastErrorCode: '',
+        uptimeMs: 1000,
+        timeMs: Date.now(),
+      });
+      await client.publishAsync(deviceTopic('state', id), Buffer.from(state), {
+        qos: 1,
+        retain: true,
+      });
+    },
+    close: () => client.endAsync(),
+  };
+}
+
+/** axe-core on the current page: serious and critical violations, by rule. */
+async function axe(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE_SCRIPT });
+  const result = (await page.evaluate(
+    'axe.run(document, { resultTypes: ["violations"] }).then(r => r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, target: String(v.nodes[0] && v.nodes[0].target) })))',
+  )) as { id: string; impact: string; nodes: number; target: string }[];
+  return result
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}, ${v.nodes} nodes, e.g. ${v.target})`);
+}
+
+function watch(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    // Refused requests the test makes on purpose are logged by Chromium as failed resources.
+    if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) problems.push(m.text());
+  });
+  return problems;
+}
+
+const skip = chromiumSkip();
+if (skip) console.log(`# skipping dashboard: ${skip}`);
+
+t.test('operator dashboard in Chromium', { skip }, async (t) => {
+  await ensureDashboardBuilt();
+  const ctl: TestController = await startTestController(undefined, {
+    'api.readOnlyTokens': [READ_ONLY_TOKEN],
+  });
+  t.teardown(() => ctl.handle.stop());
+  const origin = ctl.handle.apiUrl;
+  const api = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${origin}${path}`, {
+      method,
+      headers: {
+        ...ctl.auth,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return {
+      status: r.status,
+      body: (await r.json().catch(() => undefined)) as Record<string, unknown>,
+    };
+  };
+
+  const held: HeldDevice[] = [];
+  t.teardown(() => Promise.all(held.map((d) => d.close())));
+  for (const d of DEVICES) {
+    const r = await api('POST', '/v1/devices', {
+      id: d.id,
+      chip: 'bm1684x',
+      tags: { site: d.site },
+    });
+    t.equal(r.status, 201);
+    held.push(await connectHeld(ctl.handle.brokerUrl, d.id, r.body.secret as string));
+  }
+  const bundleA = await makeSignedBundle(ctl.dataDir, { version: '1.0.0', sequence: 1 });
+  const bundleB = await makeSignedBundle(ctl.dataDir, { version: '1.1.0', sequence: 2 });
+  for (const b of [bundleA, bundleB])
+    t.equal((await api('POST', '/v1/bundles', { dir: b.dir })).status, 201);
+  await waitFor('devices online', async () => {
+    const r = await api('GET', '/v1/devices');
+    const list = r.body.devices as { online: boolean }[];
+    return list.filter((d) => d.online).length === DEVICES.length ? true : undefined;
+  });
+
+  const keep = process.env['BMF_E2E_ARTIFACTS'];
+  const outDir = keep ?? mkdtempSync(join(tmpdir(), 'bmf-dashboard-e2e-'));
+  mkdirSync(outDir, { recursive: true });
+  if (!keep) t.teardown(() => rmSync(outDir, { recursive: true, force: true }));
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
+
+  const browser: Browser = await launchChromium();
+  t.teardown(() => browser.close());
+
+  async function signIn(context: BrowserContext, token: string): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(`${origin}/`);
+    await page.getByLabel('Operator or read-only token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('[data-loaded="fleet"]').waitFor();
+    return page;
+  }
+
+  t.test(
+    'sign-in: a wrong token is a typed refusal; the right one an HttpOnly strict cookie',
+    async (t) => {
+      // bypassCSP: the test injects axe-core, which the page's own policy rightly refuses.
+      const context = await browser.newContext({
+        viewport: { width: 1280, height: 900 },
+        bypassCSP: true,
+      });
+      t.teardown(() => context.close());
+      const page = await context.newPage();
+      const problems = watch(page);
+      const res = await page.goto(`${origin}/`);
+      t.equal(res?.status(), 200);
+      t.same(await axe(page), [], 'sign-in page: no serious or critical axe violations');
+      await page.getByLabel('Operator or read-only token').fill('not-a-token-of-this-controller');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').waitFor();
+      t.match(await page.getByRole('alert').innerText(), /BMF_ERR_SIGNIN_REFUSED/);
+      await page.getByLabel('Operator or read-only token').fill(ctl.token);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.locator('[data-loaded="fleet"]').waitFor();
+      const cookies = await context.cookies();
+      const session = cookies.find((c) => c.name === 'bmf_session');
+      t.ok(session, 'session cookie set');
+      t.equal(session?.httpOnly, true, 'HttpOnly');
+      t.equal(session?.sameSite, 'Strict', 'SameSite=Strict');
+      t.match(
+        await page.locator('.lead').innerText(),
+        `${DEVICES.length} devices, ${DEVICES.length} online`,
+      );
+      t.same(problems, []);
+    },
+  );
+
+  t.test(
+    'operator: create a rollout, pause, resume, watch its groups fill without a reload',
+    async (t) => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      t.teardown(() => context.close());
+      const page = await signIn(context, ctl.token);
+      const problems = watch(page);
+      await page.goto(`${origin}/#/rollouts`);
+      await page.locator('[data-loaded="rollouts"]').waitFor();
+      // A value in the page's memory: gone if the page reloads.
+      await page.evaluate('window.__sameDocument = true');
+
+      await page.getByLabel('Bundle').selectOption(bundleA.digest);
+      await page.getByLabel('Groups, percent of the devices each').fill('50,50');
+      await page.getByRole('button', { name: 'Create rollout' }).click();
+      await page.getByRole('button', { name: 'Confirm create' }).click();
+      const card = page.locator('article.rollout').first();
+      await card.waitFor();
+      const id = (await card.getAttribute('data-rollout')) ?? '';
+      t.ok(id, `rollout ${id} shown`);
+      const group = (n: number) => card.locator(`[data-group="${n}"] [role="progressbar"]`);
+      await waitFor('first group assigned', async () =>
+        held.filter((d) => d.pending.length).length === 4 ? true : undefined,
+      );
+
+      await card.getByRole('button', { name: 'Pause' }).click();
+      await card.getByRole('button', { name: 'Confirm pause' }).click();
+      await card.locator('[data-status="paused"]').waitFor();
+      t.equal(
+        (await api('GET', `/v1/rollouts/${id}`)).body.status,
+        'paused',
+        'the controller paused it',
+      );
+      await card.getByRole('button', { name: 'Resume' }).click();
+      await card.getByRole('button', { name: 'Confirm resume' }).click();
+      await card.locator('[data-status="running"]').waitFor();
+
+      // Release devices one at a time; the bar of group 1 follows on the open page.
+      const first = [] as HeldDevice[];
+      for (const d of held) if (d.pending.length) first.push(d);
+      t.equal(first.length, 4, 'group 1 is half the fleet');
+      for (const [i, d] of first.entries()) {
+        await d.release();
+        await page
+          .locator(
+            `article[data-rollout="${id}"] [data-group="0"] [role="progressbar"][aria-valuenow="${i + 1}"]`,
+          )
+          .waitFor();
+      }
+      t.equal(await group(0).getAttribute('aria-valuenow'), '4', 'group 1 full');
+      await waitFor('second group assigned', async () =>
+        held.filter((d) => d.pending.length).length === 4 ? true : undefined,
+      );
+      for (const d of held) await d.release();
+      await card.locator('[data-status="completed"]').waitFor();
+      t.equal(await group(1).getAttribute('aria-valuenow'), '4', 'group 2 full');
+      t.equal(
+        await page.evaluate('window.__sameDocument'),
+        true,
+        'no reload: the page was pushed the changes',
+      );
+      t.same(problems, []);
+      await shot(page, 'rollouts');
+    },
+  );
+
+  t.test('operator: promote an experiment from its page', async (t) => {
+    const expId = 'dash-ab';
+    t.equal(
+      (
+        await api('POST', '/experiments', {
+          id: expId,
+          bundleA: bundleA.digest,
+          bundleB: bundleB.digest,
+          population: { chip: 'bm1684x' },
+          allocation: { kind: 'traffic', weightB: 0.5 },
+          metrics: { stages: ['e2e'] },
+          guardrails: {},
+          minSamples: 200,
+          minDurationMs: 0,
+        })
+      ).status,
+      201,
+    );
+    t.equal((await api('POST', `/experiments/${expId}/start`)).status, 200);
+    // Telemetry from every device, both arms.
+    const start = Date.now();
+    let seq = 1;
+    for (const d of held) {
+      // Simulated agents report modeled latency, which the analysis does not test: B wins on
+      // accuracy (feedback labels).
+      for (const [variant, digest, median, correct] of [
+        ['a', bundleA.digest, 12, 42],
+        ['b', bundleB.digest, 6, 57],
+      ] as const) {
+        const report = encodeReport({
+          deviceId: d.id,
+          variant,
+          bundleDigest: digest,
+          intervalStartMs: start,
+          reportSequence: seq++,
+          latency: { e2e: lognormalSamples(60, median, 0.2, seq) },
+          feedback: [correct, 60],
+        });
+        await d.client.publishAsync(deviceTopic('telemetry', d.id), Buffer.from(report), {
+          qos: 1,
+        });
+      }
+    }
+    await waitFor('a winner', async () => {
+      const r = await api('GET', `/experiments/${expId}/analysis`);
+      return (r.body.overall as { winner?: string }).winner ? true : undefined;
+    });
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    t.teardown(() => context.close());
+    const page = await signIn(context, ctl.token);
+    const problems = watch(page);
+    await page.goto(`${origin}/#/experiments/${expId}`);
+    const section = page.locator('[data-loaded="experiment"]');
+    await section.waitFor();
+    t.equal(await section.locator('[data-verdict]').getAttribute('data-verdict'), 'B_better');
+    t.ok((await section.locator('table.verdicts tbody tr').count()) >= 1, 'verdict table rows');
+    t.ok((await section.locator('.chart canvas').count()) >= 1, 'charts drawn');
+    await shot(page, 'experiments');
+    await section.getByRole('button', { name: 'Promote' }).click();
+    await section.getByRole('button', { name: 'Confirm promote' }).click();
+    await section.locator('[data-status="promoted"]').waitFor();
+    const state = (await api('GET', `/experiments/${expId}`)).body.state as {
+      status: string;
+      winner: string;
+    };
+    t.equal(state.status, 'promoted');
+    t.equal(state.winner, 'B');
+
+    // The HTML report opens in the browser with the session (no hand-made header).
+    const report = await page.goto(`${origin}/experiments/${expId}/report`);
+    t.equal(report?.status(), 200);
+    t.match(await page.title(), expId);
+    t.same(problems, []);
+  });
+
+  t.test('device page shows its telemetry', async (t) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    t.teardown(() => context.close());
+    const page = await signIn(context, ctl.token);
+    const id = held[0]!.id;
+    await page.goto(`${origin}/#/devices/${id}`);
+    const body = page.locator('[data-loaded="device"]');
+    await body.waitFor();
+    t.equal(await body.getByTestId('requests').innerText(), '120', 'requests of its two reports');
+    t.ok((await body.locator('.chart canvas').count()) >= 2, 'latency charts drawn');
+    t.match(
+      await body.locator('figcaption').first().innerText(),
+      /modeled/,
+      'says latency is modeled',
+    );
+    t.match(await body.locator('figure [role="img"]').first().getAttribute('aria-label'), /ms/);
+    await shot(page, 'device');
+  });
+
+  t.test('every page: axe-core finds no serious or critical violations; screenshots', async (t) => {
+    for (const [name, viewport] of [
+      ['wide', { width: 1280, height: 900 }],
+      ['phone', { width: 390, height: 844 }],
+    ] as const) {
+      // bypassCSP: the test injects axe-core, which the page's own policy rightly refuses.
+      const context = await browser.newContext({ viewport, bypassCSP: true });
+      t.teardown(() => context.close());
+      const page = await signIn(context, ctl.token);
+      const problems = watch(page);
+      const pages: [string, string][] = [
+        ...PAGES,
+        [`devices/${held[1]!.id}`, 'device'],
+        [`bundles/${bundleA.digest}`, 'bundle'],
+      ];
+      for (const [p, marker] of pages) {
+        await page.goto(`${origin}/#/${p}`);
+        await page.locator(`[data-loaded="${marker}"]`).waitFor();
+        t.same(await axe(page), [], `${p} (${name})`);
+        const [client, scroll] = (await page.evaluate(
+          '[document.documentElement.clientWidth, document.documentElement.scrollWidth]',
+        )) as [number, number];
+        if (name === 'phone')
+          t.ok(
+            scroll <= client + 1,
+            `${p}: nothing scrolls sideways on a phone (${scroll} > ${client})`,
+          );
+        await shot(page, `${p.replace('/', '-')}-${name}`);
+      }
+      t.same(problems, []);
+    }
+  });
+
+  t.test('read-only session: no action buttons, forged changes refused', async (t) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    t.teardown(() => context.close());
+    const page = await signIn(context, READ_ONLY_TOKEN);
+    t.equal(await page.locator('[data-role]').getAttribute('data-role'), 'viewer');
+    for (const [p, marker] of PAGES.filter(([p]) => p === 'rollouts' || p === 'experiments')) {
+      await page.goto(`${origin}/#/${p}`);
+      await page.locator(`[data-loaded="${marker}"]`).waitFor();
+      for (const name of [
+        'Create rollout',
+        'Pause',
+        'Resume',
+        'Approve',
+        'Cancel',
+        'Rollback',
+        'Promote',
+        'Abort',
+      ]) {
+        t.equal(
+          await page.getByRole('button', { name, exact: true }).count(),
+          0,
+          `${p}: no ${name} button`,
+        );
+      }
+    }
+    await shot(page, 'read-only-rollouts');
+    const rollouts = (await api('GET', '/v1/rollouts')).body.rollouts as {
+      id: string;
+      status: string;
+    }[];
+    const before = rollouts.find((r) => r.status === 'completed')!;
+    const target = before.id;
+    // With the session's own CSRF token: refused for the role.
+    const forged = (await page.evaluate(`(async () => {
+      const s = await (await fetch('/ui/session')).json();
+      const r = await fetch('/v1/rollouts/${target}/rollback', { method: 'POST', headers: { 'x-csrf-token': s.csrf } });
+      return { status: r.status, body: await r.json() };
+    })()`)) as { status: number; body: { error: { code: string } } };
+    t.equal(forged.status, 403);
+    t.equal(forged.body.error.code, 'BMF_ERR_READ_ONLY');
+    t.equal(
+      (await api('GET', `/v1/rollouts/${target}`)).body.status,
+      'completed',
+      'nothing changed',
+    );
+  });
+
+  t.test('operator session: a change without the CSRF token is refused', async (t) => {
+    const context = await browser.newContext();
+    t.teardown(() => context.close());
+    const page = await signIn(context, ctl.token);
+    const res = (await page.evaluate(`(async () => {
+      const r = await fetch('/v1/rollouts/none/pause', { method: 'POST' });
+      return { status: r.status, body: await r.json() };
+    })()`)) as { status: number; body: { error: { code: string } } };
+    t.equal(res.status, 403);
+    t.equal(res.body.error.code, 'BMF_ERR_CSRF');
+    // And a page asked for without a session goes to the sign-in page.
+    const fresh = await browser.newContext();
+    t.teardown(() => fresh.close());
+    const p2 = await fresh.newPage();
+    await p2.goto(`${origin}/experiments/dash-ab/report`);
+    t.match(p2.url(), /\/\?next=%2Fexperiments%2Fdash-ab%2Freport$/);
+    await p2.getByLabel('Operator or read-only token').waitFor();
+  });
+});
