@@ -292,7 +292,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
     const expId = 'dash-ab';
     t.equal(
       (
-        await api('POST', '/experiments', {
+        await api('POST', '/v1/experiments', {
           id: expId,
           bundleA: bundleA.digest,
           bundleB: bundleB.digest,
@@ -306,7 +306,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       ).status,
       201,
     );
-    t.equal((await api('POST', `/experiments/${expId}/start`)).status, 200);
+    t.equal((await api('POST', `/v1/experiments/${expId}/start`)).status, 200);
     // Telemetry from every device, both arms.
     const start = Date.now();
     let seq = 1;
@@ -332,7 +332,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       }
     }
     await waitFor('a winner', async () => {
-      const r = await api('GET', `/experiments/${expId}/analysis`);
+      const r = await api('GET', `/v1/experiments/${expId}/analysis`);
       return (r.body.overall as { winner?: string }).winner ? true : undefined;
     });
 
@@ -350,7 +350,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
     await section.getByRole('button', { name: 'Promote' }).click();
     await section.getByRole('button', { name: 'Confirm promote' }).click();
     await section.locator('[data-status="promoted"]').waitFor();
-    const state = (await api('GET', `/experiments/${expId}`)).body.state as {
+    const state = (await api('GET', `/v1/experiments/${expId}`)).body.state as {
       status: string;
       winner: string;
     };

@@ -53,7 +53,7 @@ function Analysis({ a, id, role, reload }) {
     <p>
       ${'status '}<strong data-status=${a.status}>${a.status}</strong
       >${'; A = '}<code>${short(a.bundles.A)}</code>${', B = '}<code>${short(a.bundles.B)}</code>${`; analysed ${when(a.at)}; α = ${a.alpha}. `}<a
-        href=${`/experiments/${encodeURIComponent(id)}/report`}
+        href=${`/v1/experiments/${encodeURIComponent(id)}/report`}
         target="_blank"
         rel="noopener"
         >Full report</a
@@ -65,7 +65,7 @@ function Analysis({ a, id, role, reload }) {
         label="Promote"
         disabled=${!promotable}
         confirm=${`Roll out arm ${a.overall.winner ?? '?'} to the experiment's devices?`}
-        run=${() => api.post(`/experiments/${encodeURIComponent(id)}/promote`)}
+        run=${() => api.post(`/v1/experiments/${encodeURIComponent(id)}/promote`)}
         onDone=${reload}
       />
       ${
@@ -74,7 +74,7 @@ function Analysis({ a, id, role, reload }) {
               role=${role}
               label="Abort"
               confirm="Abort and send every device back to A?"
-              run=${() => api.post(`/experiments/${encodeURIComponent(id)}/abort`, { reason: 'aborted from the dashboard' })}
+              run=${() => api.post(`/v1/experiments/${encodeURIComponent(id)}/abort`, { reason: 'aborted from the dashboard' })}
               onDone=${reload}
             />`
           : null
@@ -160,7 +160,7 @@ function Plan({ from }) {
     setError(undefined);
     try {
       setPlan(
-        await api.post('/experiments/plan', {
+        await api.post('/v1/experiments/plan', {
           metric: form.metric,
           mde: Number(form.mde),
           ...(form.baseline ? { baseline: Number(form.baseline) } : {}),
@@ -213,12 +213,14 @@ function Plan({ from }) {
 }
 
 export function ExperimentsPage({ role, selected }) {
-  const [list, error] = useLive(() => api.get('/experiments'), ['experiments', 'rollouts']);
+  const [list, error] = useLive(() => api.get('/v1/experiments'), ['experiments', 'rollouts']);
   const first = list?.experiments?.[0];
   const id = selected ?? (first ? idOf(first) : undefined);
   const [analysis, aError, reload] = useLive(
     () =>
-      id ? api.get(`/experiments/${encodeURIComponent(id)}/analysis`) : Promise.resolve(undefined),
+      id
+        ? api.get(`/v1/experiments/${encodeURIComponent(id)}/analysis`)
+        : Promise.resolve(undefined),
     ['telemetry', 'experiments', 'rollouts'],
     [id],
   );
