@@ -11,7 +11,11 @@ import { signBundleDir } from '../../../shared/bundle/dir.js';
 import { createKeystore } from '../../../shared/trust/keystore.js';
 import { encodeGoldenFile } from '../../../agent/serve/golden-file.js';
 import { startAgentFleet } from '../../../simulate/fleet.js';
-import { startTestController, tempDir, waitFor } from '../../../harness/controller/test-controller.js';
+import {
+  startTestController,
+  tempDir,
+  waitFor,
+} from '../../../harness/controller/test-controller.js';
 import { goldenSet, sha256, tinyBmodel } from '../../../harness/agent/models.js';
 import { spawnForTest } from '../../../harness/processes.js';
 
