@@ -29,8 +29,8 @@ import type { ModelSpec } from '../agent/serve/types.js';
 import type { RuntimeBackend } from '../agent/runtime/types.js';
 import { writeBmodel } from '../shared/bmodel/write.js';
 import { locateMobileNetV2 } from '../examples/mobilenetv2/ensure.js';
-import { startFakeController } from '../test/agent/helpers/fake-controller.js';
-import { signedRoot, testKeys } from '../test/agent/helpers/trust.js';
+import { startFakeController } from '../harness/agent/fake-controller.js';
+import { signedRoot, testKeys } from '../harness/agent/trust.js';
 
 const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -1,10 +1,10 @@
 // Agent chaos, long round (`npm run bench -- chaos-agent`): real agent processes killed with
 // SIGKILL at seeded random moments of updates (fetch, verify, install, swap), during restores
 // (sometimes twice) and with assignments issued while the agent is down
-// (test/agent/helpers/chaos.ts; test/chaos/agent-kill.test.ts runs a short round). Prints the
+// (harness/agent/chaos.ts; test/chaos/agent-kill.test.ts runs a short round). Prints the
 // seed, trials, kills, what each restart served first (old / new verified bundle, other) and the
 // assignments lost. BMF_CHAOS_TRIALS (default 200) and BMF_CHAOS_SEED set the round.
-import { runAgentChaos } from '../test/agent/helpers/chaos.js';
+import { runAgentChaos } from '../harness/agent/chaos.js';
 
 export async function run(): Promise<void> {
   const trials = Number(process.env.BMF_CHAOS_TRIALS ?? 200);

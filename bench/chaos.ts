@@ -11,7 +11,7 @@ import {
   controllerKillTrials,
   MiB,
   runFloods,
-} from '../test/chaos/harness.js';
+} from '../harness/controller/chaos.js';
 
 const KILLS = Number(process.env.BMF_BENCH_CHAOS_KILLS ?? 20);
 const OUTAGES = Number(process.env.BMF_BENCH_CHAOS_OUTAGES ?? 5);

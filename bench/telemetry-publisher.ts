@@ -4,7 +4,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { deviceTopic } from '../shared/wire/topics.js';
-import { encodeReport, lognormalSamples } from '../test/controller/telemetry/reports.js';
+import { encodeReport, lognormalSamples } from '../harness/controller/telemetry-reports.js';
 
 export interface PublisherStep {
   readonly rate: number;

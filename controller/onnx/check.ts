@@ -4,7 +4,7 @@
 import { bmfError } from '../../shared/errors.js';
 import { defaultOpset } from './codec.js';
 import { graphInputs } from './io.js';
-import { OPSET_RANGE, SUPPORTED_OPS } from './supported-ops.js';
+import { OPSET_RANGE, SUPPORTED_OPS } from './operators.js';
 import type { OnnxModel } from './types.js';
 import { ONNX_DTYPE, ONNX_DTYPE_NAMES } from './types.js';
 

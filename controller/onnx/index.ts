@@ -34,6 +34,7 @@ export {
   initializerNames,
   tensorDims,
 } from './tensors.js';
-export { SUPPORTED_OPS, OPSET_RANGE } from './supported-ops.js';
+export { OPERATORS, operatorsWhere, SUPPORTED_OPS, OPSET_RANGE } from './operators.js';
+export type { OperatorCost, OperatorInfo } from './operators.js';
 export { ONNX_DTYPE, ONNX_DTYPE_NAMES, ONNX_ATTR } from './types.js';
 export type * from './types.js';

@@ -6,6 +6,7 @@
 // layer outputs.
 import {
   findInitializer,
+  operatorsWhere,
   graphInputs,
   ONNX_DTYPE,
   readFloat32,
@@ -14,30 +15,10 @@ import {
 } from '../onnx/index.js';
 import { consumerCounts } from './bn-fold.js';
 
-/** Ops with INT8 kernels on the TPU that bmfleet's sim target emulates. */
-export const INT8_OPS: ReadonlySet<string> = new Set([
-  'Conv',
-  'Gemm',
-  'MatMul',
-  'Relu',
-  'LeakyRelu',
-  'Clip',
-  'MaxPool',
-  'AveragePool',
-  'GlobalAveragePool',
-  'Add',
-  'Concat',
-  'Flatten',
-  'Reshape',
-  'Transpose',
-  'Squeeze',
-  'Unsqueeze',
-  'Pad',
-  'Resize',
-  'Upsample',
-]);
+/** Ops with INT8 kernels on the TPU that bmfleet's sim target emulates (the op registry). */
+export const INT8_OPS = operatorsWhere((op) => op.int8 === true);
 
-const WEIGHTED = new Set(['Conv', 'Gemm', 'MatMul']);
+const WEIGHTED = operatorsWhere((op) => op.weighted === true);
 
 export interface QuantLayer {
   /** The layer's output tensor name (its name in calibration and quantize tables). */

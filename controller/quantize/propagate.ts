@@ -8,28 +8,14 @@
 // graph's structure alone (no values are needed): the calibration measures each source once and
 // every tensor takes its source's statistics, so the table, the sim INT8 graph and a vendor build
 // from the same table agree.
+import { operatorsWhere } from '../onnx/operators.js';
 import type { QuantLayer } from './layers.js';
 
 /** Ops whose input takes the output's threshold (tpu-mlir BackwardCalibration). */
-export const BACKWARD_OPS: ReadonlySet<string> = new Set([
-  'Relu',
-  'LeakyRelu',
-  'MaxPool',
-  'Reshape',
-  'Flatten',
-]);
+export const BACKWARD_OPS = operatorsWhere((op) => op.calibration === 'backward');
 
 /** Ops whose output takes the input's threshold (tpu-mlir ForwardCalibration). */
-export const FORWARD_OPS: ReadonlySet<string> = new Set([
-  ...BACKWARD_OPS,
-  'Squeeze',
-  'Unsqueeze',
-  'Transpose',
-  'Slice',
-  'Tile',
-  'Pad',
-  'Upsample',
-]);
+export const FORWARD_OPS = operatorsWhere((op) => op.calibration !== undefined);
 
 /**
  * Activation -> the activation whose calibration statistics give its threshold (itself when

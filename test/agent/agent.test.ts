@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createAgent } from '../../agent/agent.js';
 import { createSimSessionPool } from '../../agent/runtime/session-pool.js';
-import { agentConfig, waitFor } from './helpers/agent-env.js';
-import { startFakeController } from './helpers/fake-controller.js';
-import { goldenInputs, sha256, tinyBmodel } from './helpers/models.js';
-import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
+import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
+import { startFakeController } from '../../harness/agent/fake-controller.js';
+import { goldenInputs, sha256, tinyBmodel } from '../../harness/agent/models.js';
+import { makeAssignment, makeBundle, testKeys } from '../../harness/agent/trust.js';
 
 const golden = goldenInputs();
 

@@ -13,11 +13,11 @@ import { createSimSessionPool } from '../../agent/runtime/session-pool.js';
 import type { SimSessionPool } from '../../agent/runtime/session-pool.js';
 import { sha256Hex } from '../../agent/store/blob-store.js';
 import { canonicalBytes } from '../../shared/bundle/canonical.js';
-import { agentConfig, waitFor } from './helpers/agent-env.js';
-import { startFakeController } from './helpers/fake-controller.js';
-import type { FakeController } from './helpers/fake-controller.js';
-import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
-import type { TestBundle, TestKeys } from './helpers/trust.js';
+import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
+import { startFakeController } from '../../harness/agent/fake-controller.js';
+import type { FakeController } from '../../harness/agent/fake-controller.js';
+import { makeAssignment, makeBundle, testKeys } from '../../harness/agent/trust.js';
+import type { TestBundle, TestKeys } from '../../harness/agent/trust.js';
 
 interface StateJson {
   assignment?: string;

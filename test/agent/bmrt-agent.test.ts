@@ -12,11 +12,11 @@ import { signEnvelope } from '../../shared/trust/envelope.js';
 import { manifestBlobOf, manifestDigest } from '../../shared/trust/verify.js';
 import { EMULATOR_DIR, bindingSkip } from '../native/libsophon-fixtures.js';
 import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
-import { agentConfig, waitFor } from './helpers/agent-env.js';
-import { startFakeController } from './helpers/fake-controller.js';
-import { sha256 } from './helpers/models.js';
-import { makeAssignment, testKeys } from './helpers/trust.js';
-import type { TestBundle, TestKeys } from './helpers/trust.js';
+import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
+import { startFakeController } from '../../harness/agent/fake-controller.js';
+import { sha256 } from '../../harness/agent/models.js';
+import { makeAssignment, testKeys } from '../../harness/agent/trust.js';
+import type { TestBundle, TestKeys } from '../../harness/agent/trust.js';
 
 const dir = vendorDir();
 const skip = bindingSkip() || (dir ? false : VENDOR_SKIP_REASON);

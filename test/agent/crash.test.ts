@@ -4,12 +4,12 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { agentConfig, waitFor } from './helpers/agent-env.js';
-import { startFakeController } from './helpers/fake-controller.js';
-import { exited, serving, spawnAgent } from './helpers/processes.js';
-import type { AgentChild as Child } from './helpers/processes.js';
-import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
-import type { TestBundle } from './helpers/trust.js';
+import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
+import { startFakeController } from '../../harness/agent/fake-controller.js';
+import { exited, serving, spawnAgent } from '../../harness/agent/processes.js';
+import type { AgentChild as Child } from '../../harness/agent/processes.js';
+import { makeAssignment, makeBundle, testKeys } from '../../harness/agent/trust.js';
+import type { TestBundle } from '../../harness/agent/trust.js';
 
 interface StateFile {
   active: { A?: string };

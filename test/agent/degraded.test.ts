@@ -2,9 +2,9 @@
 // later assignment that is served in full clears it. Real broker, in-process agent.
 import t from 'tap';
 import { createAgent } from '../../agent/agent.js';
-import { agentConfig, waitFor } from './helpers/agent-env.js';
-import { startFakeController } from './helpers/fake-controller.js';
-import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
+import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
+import { startFakeController } from '../../harness/agent/fake-controller.js';
+import { makeAssignment, makeBundle, testKeys } from '../../harness/agent/trust.js';
 
 t.test('degraded clears once a later assignment is served in full', async (t) => {
   const keys = testKeys();

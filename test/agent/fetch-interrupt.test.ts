@@ -3,9 +3,9 @@
 import t from 'tap';
 import { createLogger } from '../../shared/log.js';
 import { createAgent } from '../../agent/agent.js';
-import { agentConfig, waitFor } from './helpers/agent-env.js';
-import { startFakeController } from './helpers/fake-controller.js';
-import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
+import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
+import { startFakeController } from '../../harness/agent/fake-controller.js';
+import { makeAssignment, makeBundle, testKeys } from '../../harness/agent/trust.js';
 
 t.test('a new assignment interrupts a stalled fetch for the abandoned target', async (t) => {
   const keys = testKeys();

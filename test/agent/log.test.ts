@@ -7,9 +7,9 @@ import t from 'tap';
 import { createAgent } from '../../agent/agent.js';
 import { createLogger } from '../../shared/log.js';
 import { generateSigner } from '../../shared/trust/keys.js';
-import { agentConfig, waitFor } from './helpers/agent-env.js';
-import { startFakeController } from './helpers/fake-controller.js';
-import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
+import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
+import { startFakeController } from '../../harness/agent/fake-controller.js';
+import { makeAssignment, makeBundle, testKeys } from '../../harness/agent/trust.js';
 
 interface Line {
   readonly level: number;

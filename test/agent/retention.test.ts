@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createAgent } from '../../agent/agent.js';
 import type { Agent } from '../../agent/agent.js';
-import { agentConfig, waitFor } from './helpers/agent-env.js';
-import { startFakeController } from './helpers/fake-controller.js';
-import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
-import type { TestBundle } from './helpers/trust.js';
+import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
+import { startFakeController } from '../../harness/agent/fake-controller.js';
+import { makeAssignment, makeBundle, testKeys } from '../../harness/agent/trust.js';
+import type { TestBundle } from '../../harness/agent/trust.js';
 
 for (const keepExtraBundles of [0, 1]) {
   t.test(`keeps active, last-known-good, target and ${keepExtraBundles} more`, async (t) => {

@@ -44,8 +44,8 @@ t.test('a state directory the agent cannot create is a typed error with a hint',
   const { writeFile } = await import('node:fs/promises');
   const { join } = await import('node:path');
   const { createAgent } = await import('../../agent/agent.js');
-  const { agentConfig } = await import('./helpers/agent-env.js');
-  const { testKeys } = await import('./helpers/trust.js');
+  const { agentConfig } = await import('../../harness/agent/agent-env.js');
+  const { testKeys } = await import('../../harness/agent/trust.js');
   const dir = t.testdir();
   await writeFile(join(dir, 'a-file'), 'x');
   const config = await agentConfig(testKeys(), 'mqtt://127.0.0.1:9', 'cam-1', {

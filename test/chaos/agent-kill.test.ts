@@ -1,10 +1,10 @@
-// Short seeded round of the agent chaos run (test/agent/helpers/chaos.ts): real agent processes
+// Short seeded round of the agent chaos run (harness/agent/chaos.ts): real agent processes
 // killed with SIGKILL in fetch, verify, install, swap and restore, and assignments issued while
 // the agent is down. 0 lost assignments, and after every restart the agent serves the old or the
 // new verified bundle, nothing else. BMF_CHAOS_SEED replays a round; `npm run bench -- chaos-agent`
 // runs the long one.
 import t from 'tap';
-import { runAgentChaos } from '../agent/helpers/chaos.js';
+import { runAgentChaos } from '../../harness/agent/chaos.js';
 
 const seed = Number(process.env.BMF_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const trials = Number(process.env.BMF_CHAOS_TRIALS ?? 6);

@@ -2,7 +2,7 @@
 // once (the broker acknowledges a report only once it is committed; the device sends again what
 // was not acknowledged; the stored report keys recognise what was stored but not acknowledged).
 import t from 'tap';
-import { chaosSeed, controllerKillTrials } from './harness.js';
+import { chaosSeed, controllerKillTrials } from '../../harness/controller/chaos.js';
 
 t.test('0 telemetry reports lost or doubled across controller kills', async (t) => {
   const { random } = chaosSeed((l) => t.comment(l));

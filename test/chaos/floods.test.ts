@@ -2,7 +2,7 @@
 // must not grow by more than 64 MiB while anonymous connections declare 100 MB CONNECTs and
 // devices declare 100 MB publishes (issue 17 measured +304 MiB for four such CONNECTs).
 import t from 'tap';
-import { chaosController, chaosSeed, MiB, runFloods } from './harness.js';
+import { chaosController, chaosSeed, MiB, runFloods } from '../../harness/controller/chaos.js';
 
 t.test('controller RSS stays bounded under pre-auth and oversized floods', async (t) => {
   const { random } = chaosSeed((l) => t.comment(l));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../cli/main.js';
 import type { BmrtTestReport } from '../../cli/commands/bmrt-test.js';
-import { tinyBmodel } from '../agent/helpers/models.js';
+import { tinyBmodel } from '../../harness/agent/models.js';
 import { EMULATOR_DIR, bindingSkip } from '../native/libsophon-fixtures.js';
 import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
 

@@ -5,7 +5,11 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { loadAgentConfig } from '../../agent/config.js';
 import { main } from '../../cli/main.js';
-import { makeSignedBundle, startTestController, tempDir } from '../controller/api/harness.js';
+import {
+  makeSignedBundle,
+  startTestController,
+  tempDir,
+} from '../../harness/controller/test-controller.js';
 
 const ctl = await startTestController();
 t.teardown(() => ctl.handle.stop());

@@ -12,7 +12,7 @@ import { main } from '../../cli/main.js';
 import { loadControllerConfig } from '../../controller/config.js';
 import { startController } from '../../controller/main.js';
 import { buildBundle } from '../../shared/bundle/build.js';
-import { FIXTURES, tempDir } from '../controller/api/harness.js';
+import { FIXTURES, tempDir } from '../../harness/controller/test-controller.js';
 
 const work = await tempDir('bmf-keystory-');
 let env: Record<string, string> = {};

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../../cli/main.js';
 import { decodeNpy } from '../../shared/npy.js';
 import { parsePreprocessSpec, preprocessImage } from '../../shared/preprocess/index.js';
-import { tempDir } from '../controller/api/harness.js';
+import { tempDir } from '../../harness/controller/test-controller.js';
 
 const photos = process.env.BMFLEET_PHOTO_DIR ?? '/var/cache/bmfleet-testdata/photos';
 const fixture = (name: string): string =>

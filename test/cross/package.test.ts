@@ -33,7 +33,7 @@ import {
 import { createSystemClock } from '../../agent/clock.js';
 import { createSimSessionPool } from '../../agent/runtime/session-pool.js';
 import { createSimBackend } from '../../agent/runtime/sim.js';
-import { goldenInputs, sha256, tinyBmodel } from '../agent/helpers/models.js';
+import { goldenInputs, sha256, tinyBmodel } from '../../harness/agent/models.js';
 import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));

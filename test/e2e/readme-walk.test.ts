@@ -15,7 +15,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../controller/api/harness.js';
+import { freePort } from '../../harness/controller/test-controller.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const readme = await readFile(join(repo, 'README.md'), 'utf8');

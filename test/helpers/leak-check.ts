@@ -2,7 +2,7 @@
 // marker (run-marker.ts, processes.ts). Any still alive now was leaked by a test: name it, kill
 // it, and fail the run.
 import { readdirSync, readFileSync } from 'node:fs';
-import { TEST_RUN_ENV } from './processes.js';
+import { TEST_RUN_ENV } from '../../harness/processes.js';
 
 const marker = `${TEST_RUN_ENV}=${process.ppid}`;
 
@@ -43,6 +43,6 @@ if (left.length === 0) {
   }
   console.error(`\nleak check: ${left.length} process(es) started by tests outlived their test:`);
   for (const { pid, cmd } of left) console.error(`  pid ${pid}: ${cmd}`);
-  console.error('killed now; the test that started each must end it (test/helpers/processes.ts)');
+  console.error('killed now; the test that started each must end it (harness/processes.ts)');
   process.exitCode = 1;
 }

@@ -27,8 +27,8 @@ import {
   tempDir,
   waitFor,
   type TestController,
-} from '../controller/api/harness.js';
-import { goldenInputs, goldenSet, tinyBmodel } from '../agent/helpers/models.js';
+} from '../../harness/controller/test-controller.js';
+import { goldenInputs, goldenSet, tinyBmodel } from '../../harness/agent/models.js';
 
 const FIXTURES = new URL('../fixtures/integration/external-broker/', import.meta.url).pathname;
 const DEVICES = 3;

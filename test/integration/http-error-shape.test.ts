@@ -10,7 +10,7 @@ import { createSimBackend } from '../../agent/runtime/sim.js';
 import { createLocalApi } from '../../agent/serve/http.js';
 import { createServeMetrics } from '../../agent/serve/metrics.js';
 import { createInferenceService } from '../../agent/serve/service.js';
-import { startTestController } from '../controller/api/harness.js';
+import { startTestController } from '../../harness/controller/test-controller.js';
 
 interface Answer {
   readonly status: number;

@@ -14,7 +14,7 @@ import { encodeTelemetryReport } from '../../agent/telemetry/report.js';
 import { analyzeExperiment } from '../../controller/experiment/analyze.js';
 import type { ExperimentSpec } from '../../controller/experiment/model.js';
 import { decodeMessage } from '../../shared/wire/codec.js';
-import { goldenInputs, tinySpec } from '../agent/helpers/models.js';
+import { goldenInputs, tinySpec } from '../../harness/agent/models.js';
 import { openTelemetry } from '../controller/telemetry/harness.js';
 
 const golden = goldenInputs();

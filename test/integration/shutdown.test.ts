@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t, { type Test } from 'tap';
 import { createKeystore } from '../../shared/trust/keystore.js';
-import { freePort, tempDir, waitFor } from '../controller/api/harness.js';
+import { freePort, tempDir, waitFor } from '../../harness/controller/test-controller.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 

@@ -8,6 +8,7 @@
 // SiLU = x * Sigmoid(x), a bias Add) adds no layer of its own; a residual Add of two different
 // layers does.
 import { bmfError } from '../../../shared/errors.js';
+import { OPERATORS, operatorsWhere } from '../../onnx/operators.js';
 import type { CostLayer, CostLayerKind } from './estimate.js';
 
 /**
@@ -30,45 +31,9 @@ export interface GraphNodeInfo {
   readonly attributes?: Readonly<Record<string, unknown>>;
 }
 
-/** Pure metadata or view changes: no device work. */
-const FREE = new Set([
-  'Reshape',
-  'Flatten',
-  'Squeeze',
-  'Unsqueeze',
-  'Identity',
-  'Shape',
-  'Constant',
-  'Dropout',
-]);
-const POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool']);
-const ELEMENTWISE = new Set([
-  'Add',
-  'Sub',
-  'Mul',
-  'Div',
-  'Pow',
-  'Sqrt',
-  'Exp',
-  'Log',
-  'Abs',
-  'Neg',
-  'Max',
-  'Min',
-  'Relu',
-  'LeakyRelu',
-  'PRelu',
-  'Clip',
-  'Sigmoid',
-  'HardSigmoid',
-  'HardSwish',
-  'Tanh',
-  'Erf',
-  'BatchNormalization',
-  'QuantizeLinear',
-  'DequantizeLinear',
-  'Cast',
-]);
+/** Pure metadata or view changes: no device work (the op registry's cost classes). */
+const FREE = operatorsWhere((op) => op.cost === 'free');
+const ELEMENTWISE = operatorsWhere((op) => op.cost === 'elementwise');
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -134,11 +99,10 @@ function matrixMacs(node: GraphNodeInfo, out: readonly number[]): number {
 }
 
 function classify(opType: string): CostLayerKind {
-  if (opType === 'Conv' || opType === 'ConvTranspose') return 'conv';
-  if (opType === 'Gemm' || opType === 'MatMul') return 'matmul';
-  if (POOLS.has(opType)) return 'pool';
-  if (ELEMENTWISE.has(opType)) return 'elementwise';
-  return 'other';
+  const cost = OPERATORS[opType]?.cost;
+  return cost === 'conv' || cost === 'matmul' || cost === 'pool' || cost === 'elementwise'
+    ? cost
+    : 'other';
 }
 
 function vectorOps(node: GraphNodeInfo, kind: CostLayerKind, outElems: number, inElems: number) {

@@ -3,7 +3,7 @@ import { createBufferRecycler } from '../../../agent/runtime/buffer-recycler.js'
 import { startOrtThread } from '../../../agent/runtime/ort-worker.js';
 import type { OrtSessionOptions } from '../../../agent/runtime/ort-worker.js';
 import type { Tensor } from '../../../shared/tensor.js';
-import { goldenInputs, tinyOnnx } from '../helpers/models.js';
+import { goldenInputs, tinyOnnx } from '../../../harness/agent/models.js';
 
 const OPTIONS: OrtSessionOptions = {
   intraOpNumThreads: 1,

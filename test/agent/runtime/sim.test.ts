@@ -7,7 +7,7 @@ import { selectRuntime } from '../../../agent/runtime/select.js';
 import { readBmodel } from '../../../shared/bmodel/read.js';
 import { writeBmodel } from '../../../shared/bmodel/write.js';
 import { isBmfError } from '../../../shared/errors.js';
-import { goldenInputs, sha256, tinyBmodel } from '../helpers/models.js';
+import { goldenInputs, sha256, tinyBmodel } from '../../../harness/agent/models.js';
 
 const golden = goldenInputs();
 

@@ -27,7 +27,7 @@ import {
 } from '../../../controller/onnx/index.js';
 import { vendorTime, writeBmodel } from '../../../shared/bmodel/write.js';
 import { parseDecoderSpec, type DetectorSpec } from '../../../shared/detect/index.js';
-import { sha256 } from '../helpers/models.js';
+import { sha256 } from '../../../harness/agent/models.js';
 
 const SIDE = 16;
 // yolov8 layout [1, 4+C, boxes], channel k of box j at k*4 + j: (cx, cy, w, h, dog, cat).

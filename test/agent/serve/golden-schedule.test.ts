@@ -4,7 +4,7 @@ import { createSimSessionPool } from '../../../agent/runtime/session-pool.js';
 import { createSimBackend } from '../../../agent/runtime/sim.js';
 import type { GateRecord } from '../../../agent/serve/observe.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
-import { goldenInputs, tinySpec } from '../helpers/models.js';
+import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
 
 t.test('a scheduled golden run scores every serving variant and keeps serving', async (t) => {
   const gates: GateRecord[] = [];

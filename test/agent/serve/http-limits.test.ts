@@ -10,7 +10,7 @@ import { createSimBackend } from '../../../agent/runtime/sim.js';
 import { createLocalApi } from '../../../agent/serve/http.js';
 import { createServeMetrics } from '../../../agent/serve/metrics.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
-import { waitFor } from '../helpers/agent-env.js';
+import { waitFor } from '../../../harness/agent/agent-env.js';
 
 t.test('body size and concurrent bodies are capped with typed errors', async (t) => {
   const clock = createSystemClock();

@@ -7,7 +7,7 @@ import { createSimBackend } from '../../../agent/runtime/sim.js';
 import { createLocalApi } from '../../../agent/serve/http.js';
 import { createServeMetrics } from '../../../agent/serve/metrics.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
-import { goldenInputs, tinySpec } from '../helpers/models.js';
+import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
 
 const golden = goldenInputs();
 

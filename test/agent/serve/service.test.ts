@@ -6,7 +6,7 @@ import type { ServeObserver, ShadowRecord } from '../../../agent/serve/observe.j
 import { createInferenceService } from '../../../agent/serve/service.js';
 import type { ServeEvent } from '../../../agent/serve/types.js';
 import { drive } from '../helpers/drive.js';
-import { goldenInputs, tinySpec } from '../helpers/models.js';
+import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
 
 const golden = goldenInputs();
 const input = (i = 0) => ({ kind: 'tensor' as const, feeds: golden.inputs[i] ?? {} });

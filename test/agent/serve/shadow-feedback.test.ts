@@ -15,7 +15,7 @@ import type { VariantReport } from '../../../agent/telemetry/collector.js';
 import { encodeTelemetryReport } from '../../../agent/telemetry/report.js';
 import { decodeMessage } from '../../../shared/wire/codec.js';
 import { drive } from '../helpers/drive.js';
-import { goldenInputs, tinySpec } from '../helpers/models.js';
+import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
 
 const golden = goldenInputs();
 const DIGEST_A = 'a'.repeat(64);

@@ -6,7 +6,7 @@ import { createBlobStore, sha256Hex } from '../../../agent/store/blob-store.js';
 import { openPartial } from '../../../agent/store/partial.js';
 import type { ChunkTable } from '../../../agent/store/partial.js';
 import { EMPTY_STATE, createStateFile } from '../../../agent/store/state.js';
-import { tinyBmodel } from '../helpers/models.js';
+import { tinyBmodel } from '../../../harness/agent/models.js';
 
 const blob = tinyBmodel('tiny-a');
 const CHUNK = 1000;

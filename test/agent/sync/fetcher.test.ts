@@ -9,9 +9,9 @@ import { createBlobStore } from '../../../agent/store/blob-store.js';
 import { openPartial } from '../../../agent/store/partial.js';
 import { createBlobFetcher } from '../../../agent/sync/fetcher.js';
 import { createAgentLink } from '../../../agent/sync/link.js';
-import { waitFor } from '../helpers/agent-env.js';
-import { startFakeController } from '../helpers/fake-controller.js';
-import { sha256, tinyBmodel } from '../helpers/models.js';
+import { waitFor } from '../../../harness/agent/agent-env.js';
+import { startFakeController } from '../../../harness/agent/fake-controller.js';
+import { sha256, tinyBmodel } from '../../../harness/agent/models.js';
 
 t.test('fetcher: resume, skip stored, refuse oversize', async (t) => {
   const controller = await startFakeController({ chunkSize: 500 });

@@ -23,8 +23,8 @@ import { validateConfig } from '../../../shared/config/load.js';
 import { blobDownloadRoutes } from '../../../controller/distribution/http.js';
 import type { BmfError } from '../../../shared/errors.js';
 import { startSlice } from '../../controller/distribution/harness.js';
-import { waitFor } from '../helpers/agent-env.js';
-import { sha256 } from '../helpers/models.js';
+import { waitFor } from '../../../harness/agent/agent-env.js';
+import { sha256 } from '../../../harness/agent/models.js';
 
 const CHUNK = 16 * 1024;
 const DEVICE = 'dev-1';

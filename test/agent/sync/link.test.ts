@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import t from 'tap';
 import { createAgentLink } from '../../../agent/sync/link.js';
-import { waitFor } from '../helpers/agent-env.js';
+import { waitFor } from '../../../harness/agent/agent-env.js';
 
 t.test('the link publishes QoS 1 without building mqtt-packet number cache', async (t) => {
   const broker = await Aedes.createBroker();

@@ -14,8 +14,8 @@ import { readBmodel } from '../../../shared/bmodel/read.js';
 import { parseBundleManifest } from '../../../shared/bundle/manifest.js';
 import { MAX_MANIFEST_BYTES } from '../../../shared/trust/assignment.js';
 import { parseSignedRoot } from '../../../shared/trust/root.js';
-import { tinyBmodel } from '../helpers/models.js';
-import { makeBundle, signedRoot, testKeys } from '../helpers/trust.js';
+import { tinyBmodel } from '../../../harness/agent/models.js';
+import { makeBundle, signedRoot, testKeys } from '../../../harness/agent/trust.js';
 
 const keys = testKeys();
 const root = parseSignedRoot(signedRoot(keys)).root;

@@ -8,7 +8,7 @@ import { createSimBackend } from '../../../agent/runtime/sim.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
 import { createTelemetryCollector } from '../../../agent/telemetry/collector.js';
 import { createOutbox } from '../../../agent/telemetry/outbox.js';
-import { goldenInputs, tinySpec } from '../helpers/models.js';
+import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
 
 const golden = goldenInputs();
 

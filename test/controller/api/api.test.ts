@@ -1,7 +1,11 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FIXTURES, makeSignedBundle, startTestController } from './harness.js';
+import {
+  FIXTURES,
+  makeSignedBundle,
+  startTestController,
+} from '../../../harness/controller/test-controller.js';
 
 interface BadBody {
   name: string;

@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { connect as tcpConnect } from 'node:net';
 import { encodeMessage } from '../../../shared/wire/codec.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { startTestController, waitFor } from './harness.js';
+import { startTestController, waitFor } from '../../../harness/controller/test-controller.js';
 
 const ctl = await startTestController(undefined, {
   'events.ratePerSecond': 0.001,

@@ -4,7 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../../harness/wait.js';
 
 const secrets: Record<string, string> = { 'dev-a': 'secret-a', 'dev-b': 'secret-b' };
 const denials: string[] = [];

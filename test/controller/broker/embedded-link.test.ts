@@ -7,7 +7,7 @@ import mqtt from 'mqtt';
 import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { attachEmbeddedLink } from '../../../controller/broker/embedded-link.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../../harness/wait.js';
 
 const broker = await startEmbeddedBroker({
   host: '127.0.0.1',

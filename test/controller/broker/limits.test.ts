@@ -9,7 +9,7 @@ import { attachEmbeddedLink } from '../../../controller/broker/embedded-link.js'
 import { PRE_AUTH_MAX_PACKET_BYTES } from '../../../controller/broker/limits.js';
 import { WIRE_SIZE_LIMITS } from '../../../shared/wire/limits.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { waitFor } from '../api/harness.js';
+import { waitFor } from '../../../harness/controller/test-controller.js';
 
 const secrets: Record<string, string> = { 'dev-a': 'secret-a', 'dev-b': 'secret-b' };
 const denials: string[] = [];

@@ -4,7 +4,7 @@ import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { connectControllerLink } from '../../../controller/broker/link.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../../harness/wait.js';
 
 t.test('controller link routes device messages by kind and publishes retained', async (t) => {
   const broker = await startEmbeddedBroker({

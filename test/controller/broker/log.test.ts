@@ -13,7 +13,7 @@ import type { BmfError } from '../../../shared/errors.js';
 import { createLogger } from '../../../shared/log.js';
 import { createKeystore } from '../../../shared/trust/keystore.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { tempDir, waitFor } from '../api/harness.js';
+import { tempDir, waitFor } from '../../../harness/controller/test-controller.js';
 
 interface Line {
   readonly level: number;

@@ -6,7 +6,7 @@ import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { indexedMemoryPersistence } from '../../../controller/broker/persistence.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../../harness/wait.js';
 
 const broker = await startEmbeddedBroker({
   host: '127.0.0.1',

@@ -14,7 +14,7 @@ import { checkPowered } from '../../../controller/experiment/validate.js';
 import { decodeCounters, encodeCounters } from '../../../controller/telemetry/rollup-codec.js';
 import { addReport, emptyRollup, type Rollup } from '../../../controller/telemetry/rollup.js';
 import { summarize } from '../../../controller/telemetry/summary.js';
-import { lognormalSamples, reportValue } from '../telemetry/reports.js';
+import { lognormalSamples, reportValue } from '../../../harness/controller/telemetry-reports.js';
 import { DIGEST_A, DIGEST_B } from './helpers.js';
 
 const NOW = 1_000_000;

@@ -7,7 +7,7 @@ import { createRolloutRepo } from '../../../controller/store/rollouts.js';
 import { createRolloutExecutor, POKE_DELAY_MS } from '../../../controller/rollout/executor.js';
 import type { DeviceObservation, RolloutSpec } from '../../../controller/rollout/model.js';
 import { createManualClock, type ManualClock } from '../../../shared/clock.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../../harness/wait.js';
 
 const spec: RolloutSpec = {
   id: 'r-1',

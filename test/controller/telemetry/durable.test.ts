@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createCounters, openDatabase } from '../../../controller/store/db.js';
 import { createTelemetryService } from '../../../controller/telemetry/service.js';
 import { openTelemetry } from './harness.js';
-import { encodeReport } from './reports.js';
+import { encodeReport } from '../../../harness/controller/telemetry-reports.js';
 
 const NOW = Date.UTC(2026, 0, 5, 12, 0, 0);
 

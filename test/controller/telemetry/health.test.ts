@@ -1,6 +1,12 @@
 // groupHealth: what the rollout executor's health gate reads.
 import t from 'tap';
-import { BUNDLE_A, BUNDLE_B, encodeReport, lognormalSamples, sketchOf } from './reports.js';
+import {
+  BUNDLE_A,
+  BUNDLE_B,
+  encodeReport,
+  lognormalSamples,
+  sketchOf,
+} from '../../../harness/controller/telemetry-reports.js';
 import { openTelemetry } from './harness.js';
 
 const HOUR = 3_600_000;

@@ -2,7 +2,7 @@
 // and out-of-range reports counted and dropped, retention pruning.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { encodeReport, type ReportSpec } from './reports.js';
+import { encodeReport, type ReportSpec } from '../../../harness/controller/telemetry-reports.js';
 import { openTelemetry } from './harness.js';
 
 function fixture<T>(name: string): T {

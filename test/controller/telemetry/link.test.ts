@@ -6,7 +6,7 @@ import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { connectControllerLink } from '../../../controller/broker/link.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { encodeReport, lognormalSamples } from './reports.js';
+import { encodeReport, lognormalSamples } from '../../../harness/controller/telemetry-reports.js';
 import { openTelemetry } from './harness.js';
 
 const DEVICES = 4;

@@ -1,7 +1,11 @@
 // Merging reports across devices gives the sketch of the union of their samples.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { encodeReport, lognormalSamples, sketchOf } from './reports.js';
+import {
+  encodeReport,
+  lognormalSamples,
+  sketchOf,
+} from '../../../harness/controller/telemetry-reports.js';
 import { openTelemetry } from './harness.js';
 
 interface MergeCases {

@@ -1,7 +1,7 @@
 // The Prometheus text: per model version and variant, from the service's own registry.
 import t from 'tap';
 import { register as globalRegistry } from 'prom-client';
-import { BUNDLE_A, BUNDLE_B, encodeReport } from './reports.js';
+import { BUNDLE_A, BUNDLE_B, encodeReport } from '../../../harness/controller/telemetry-reports.js';
 import { openTelemetry } from './harness.js';
 
 t.test('metrics text holds the expected series', async (t) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../../controller/store/db.js';
 import { addReport, emptyRollup, MINUTE_MS } from '../../../controller/telemetry/rollup.js';
 import { createTelemetryStore, type RollupRow } from '../../../controller/telemetry/store.js';
-import { reportValue } from './reports.js';
+import { reportValue } from '../../../harness/controller/telemetry-reports.js';
 
 const T0 = 1_700_000_040_000 - (1_700_000_040_000 % MINUTE_MS);
 

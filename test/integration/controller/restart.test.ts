@@ -13,8 +13,8 @@ import {
   makeSignedBundle,
   tempDir,
   waitFor,
-} from '../../controller/api/harness.js';
-import { spawnForTest } from '../../helpers/processes.js';
+} from '../../../harness/controller/test-controller.js';
+import { spawnForTest } from '../../../harness/processes.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 

@@ -9,7 +9,7 @@ import {
   makeSignedBundle,
   startTestController,
   waitFor,
-} from '../../controller/api/harness.js';
+} from '../../../harness/controller/test-controller.js';
 
 const ctl = await startTestController();
 t.teardown(() => ctl.handle.stop());

@@ -11,9 +11,13 @@ import { signBundleDir } from '../../../shared/bundle/dir.js';
 import { createKeystore } from '../../../shared/trust/keystore.js';
 import { encodeGoldenFile } from '../../../agent/serve/golden-file.js';
 import { startAgentFleet } from '../../../simulate/fleet.js';
-import { startTestController, tempDir, waitFor } from '../../controller/api/harness.js';
-import { goldenSet, sha256, tinyBmodel } from '../../agent/helpers/models.js';
-import { spawnForTest } from '../../helpers/processes.js';
+import {
+  startTestController,
+  tempDir,
+  waitFor,
+} from '../../../harness/controller/test-controller.js';
+import { goldenSet, sha256, tinyBmodel } from '../../../harness/agent/models.js';
+import { spawnForTest } from '../../../harness/processes.js';
 
 const FIXTURES = new URL('../../fixtures/simulate/', import.meta.url).pathname;
 const ROOT = new URL('../../../', import.meta.url).pathname;

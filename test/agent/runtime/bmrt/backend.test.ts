@@ -21,7 +21,7 @@ import {
   seededBytes,
 } from '../../../native/libsophon-fixtures.js';
 import { VENDOR_SKIP_REASON, vendorDir } from '../../../shared/bmodel/fixtures.js';
-import { sha256, tinyBmodel } from '../../helpers/models.js';
+import { sha256, tinyBmodel } from '../../../../harness/agent/models.js';
 
 const dir = vendorDir();
 const skip = bindingSkip() || (dir ? false : VENDOR_SKIP_REASON);

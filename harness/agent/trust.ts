@@ -1,10 +1,10 @@
 // Signed test documents made with the foundation's own signing code: a root with one key per
 // role, bundles wrapping the tiny simulator BMODELs and their golden set, and assignments.
-import { signEnvelope } from '../../../shared/trust/envelope.js';
-import { generateSigner } from '../../../shared/trust/keys.js';
-import type { Signer } from '../../../shared/trust/keys.js';
-import { manifestBlobOf, manifestDigest } from '../../../shared/trust/verify.js';
-import { encodeGoldenFile } from '../../../agent/serve/golden-file.js';
+import { signEnvelope } from '../../shared/trust/envelope.js';
+import { generateSigner } from '../../shared/trust/keys.js';
+import type { Signer } from '../../shared/trust/keys.js';
+import { manifestBlobOf, manifestDigest } from '../../shared/trust/verify.js';
+import { encodeGoldenFile } from '../../agent/serve/golden-file.js';
 import { goldenSet, sha256, tinyBmodel } from './models.js';
 import type { TinyModel } from './models.js';
 

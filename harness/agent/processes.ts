@@ -5,9 +5,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
-import { exitOf, spawnForTest } from '../../helpers/processes.js';
+import { exitOf, spawnForTest } from '../processes.js';
 
-const ROOT = new URL('../../../', import.meta.url);
+const ROOT = new URL('../../', import.meta.url);
 
 export interface AgentChild {
   readonly proc: ChildProcess;

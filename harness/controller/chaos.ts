@@ -12,8 +12,8 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
-import { freePort, tempDir, waitFor } from '../controller/api/harness.js';
-import { encodeReport, seededRandom } from '../controller/telemetry/reports.js';
+import { freePort, tempDir, waitFor } from './test-controller.js';
+import { encodeReport, seededRandom } from './telemetry-reports.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 

@@ -6,8 +6,8 @@ import type { AddressInfo, Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { connectAsync } from 'mqtt';
 import type { MqttClient } from 'mqtt';
-import { decodeMessage, encodeMessage } from '../../../shared/wire/codec.js';
-import { broadcastChunkTopic, deviceTopic, parseTopic } from '../../../shared/wire/topics.js';
+import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
+import { broadcastChunkTopic, deviceTopic, parseTopic } from '../../shared/wire/topics.js';
 import { sha256 } from './models.js';
 
 export interface FakeControllerOptions {

@@ -8,15 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
-import { buildBundle } from '../../../shared/bundle/build.js';
-import { signBundleDir } from '../../../shared/bundle/dir.js';
-import { createKeystore } from '../../../shared/trust/keystore.js';
-import { decodeMessage, encodeMessage } from '../../../shared/wire/codec.js';
-import { deviceTopic } from '../../../shared/wire/topics.js';
-import { loadControllerConfig } from '../../../controller/config.js';
-import { startController, type ControllerHandle } from '../../../controller/main.js';
+import { buildBundle } from '../../shared/bundle/build.js';
+import { signBundleDir } from '../../shared/bundle/dir.js';
+import { createKeystore } from '../../shared/trust/keystore.js';
+import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
+import { deviceTopic } from '../../shared/wire/topics.js';
+import { loadControllerConfig } from '../../controller/config.js';
+import { startController, type ControllerHandle } from '../../controller/main.js';
 
-export const FIXTURES = new URL('../../fixtures/controller/api/', import.meta.url).pathname;
+export const FIXTURES = new URL('../../test/fixtures/controller/api/', import.meta.url).pathname;
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));

@@ -2,11 +2,11 @@
 // shared/bmodel's writer, plus the golden set generated next to them (make_models.py).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { vendorTime, writeBmodel } from '../../../shared/bmodel/write.js';
-import type { Tensor } from '../../../shared/tensor.js';
-import type { GoldenSet, ModelSpec } from '../../../agent/serve/types.js';
+import { vendorTime, writeBmodel } from '../../shared/bmodel/write.js';
+import type { Tensor } from '../../shared/tensor.js';
+import type { GoldenSet, ModelSpec } from '../../agent/serve/types.js';
 
-export const FIXTURES = new URL('../../fixtures/agent/', import.meta.url);
+export const FIXTURES = new URL('../../test/fixtures/agent/', import.meta.url);
 export type TinyModel = 'tiny-a' | 'tiny-b' | 'tiny-bad';
 
 export function sha256(bytes: Uint8Array): string {

@@ -3,9 +3,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentConfig } from '../../../agent/config.js';
-import { validateConfig } from '../../../shared/config/load.js';
-import { AgentConfigSchema } from '../../../agent/config.js';
+import type { AgentConfig } from '../../agent/config.js';
+import { validateConfig } from '../../shared/config/load.js';
+import { AgentConfigSchema } from '../../agent/config.js';
 import { signedRoot } from './trust.js';
 import type { TestKeys } from './trust.js';
 
@@ -32,4 +32,4 @@ export async function agentConfig(
   });
 }
 
-export { waitFor } from '../../helpers/wait.js';
+export { waitFor } from '../wait.js';

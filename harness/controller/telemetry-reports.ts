@@ -1,8 +1,8 @@
 // Builds real encoded TelemetryReports (shared/wire) with real LatencySketches for the tests and
 // the benchmark. Latencies come from a seeded generator so every run sees the same samples.
-import { LatencySketch } from '../../../shared/stats/sketch.js';
-import { encodeMessage } from '../../../shared/wire/codec.js';
-import type { TelemetryReport } from '../../../shared/wire/messages.js';
+import { LatencySketch } from '../../shared/stats/sketch.js';
+import { encodeMessage } from '../../shared/wire/codec.js';
+import type { TelemetryReport } from '../../shared/wire/messages.js';
 
 export const BUNDLE_A = 'a'.repeat(64);
 export const BUNDLE_B = 'b'.repeat(64);
