@@ -15,7 +15,7 @@ import {
   type CostPrecision,
 } from '../controller/compile/cost/index.js';
 import { describeGraph, loadOnnx } from '../controller/onnx/index.js';
-import { yolov5sGraph } from '../test/fixtures/cost/yolov5s.js';
+import { yolov5sGraph } from '../harness/cost/yolov5s.js';
 
 interface Row {
   model: string;

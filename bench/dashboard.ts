@@ -15,7 +15,7 @@ import { ControllerConfigSchema } from '../controller/config.js';
 import { startController } from '../controller/main.js';
 import { buildDashboard, outDir, sourcesMtime } from '../controller/web/build.js';
 import { existsSync, statSync } from 'node:fs';
-import { launchChromium } from '../test/helpers/browser.js';
+import { launchChromium } from '../harness/browser.js';
 import type { Page } from 'playwright-core';
 
 const TOKEN = 'bench-operator-token-0123456789';

@@ -4,10 +4,10 @@
 // in-process agent.
 import t from 'tap';
 import { createAgent } from '../../agent/agent.js';
-import { agentConfig, waitFor } from './helpers/agent-env.js';
-import { startFakeController } from './helpers/fake-controller.js';
-import { goldenInputs } from './helpers/models.js';
-import { makeAssignment, makeBundle, testKeys } from './helpers/trust.js';
+import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
+import { startFakeController } from '../../harness/agent/fake-controller.js';
+import { goldenInputs } from '../../harness/agent/models.js';
+import { makeAssignment, makeBundle, testKeys } from '../../harness/agent/trust.js';
 
 const golden = goldenInputs();
 

@@ -11,15 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumSkip, launchChromium } from '../helpers/browser.js';
-import { AXE_SCRIPT, ensureDashboardBuilt } from '../helpers/dashboard.js';
+import { chromiumSkip, launchChromium } from '../../harness/browser.js';
+import { AXE_SCRIPT, ensureDashboardBuilt } from '../../harness/dashboard.js';
 import {
   makeSignedBundle,
   startTestController,
   waitFor,
   type TestController,
-} from '../controller/api/harness.js';
-import { encodeReport, lognormalSamples } from '../controller/telemetry/reports.js';
+} from '../../harness/controller/test-controller.js';
+import { encodeReport, lognormalSamples } from '../../harness/controller/telemetry-reports.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
 

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumSkip, launchChromium } from '../helpers/browser.js';
+import { chromiumSkip, launchChromium } from '../../harness/browser.js';
 import { bmfError } from '../../shared/errors.js';
 import { installErrorHandling } from '../../controller/api/errors.js';
 import { typeboxValidatorCompiler } from '../../controller/api/validation.js';

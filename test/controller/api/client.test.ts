@@ -10,7 +10,10 @@ import {
   type DeviceView,
   type TelemetrySummaryView,
 } from '../../../controller/api/client.js';
-import { makeSignedBundle, startTestController } from './harness.js';
+import {
+  makeSignedBundle,
+  startTestController,
+} from '../../../harness/controller/test-controller.js';
 
 const CLIENT = fileURLToPath(new URL('../../../controller/api/client.ts', import.meta.url));
 

@@ -1,7 +1,10 @@
 // Dashboard access over HTTP against a real controller: sign-in to a session cookie, CSRF on
 // changes, the read-only role, typed refusals, and that nothing is changed by a refused request.
 import t from 'tap';
-import { startTestController, type TestController } from '../api/harness.js';
+import {
+  startTestController,
+  type TestController,
+} from '../../../harness/controller/test-controller.js';
 
 const READ_ONLY = 'read-only-token-0123456789';
 

@@ -9,8 +9,8 @@ import {
   layersFromGraph,
 } from '../../../../controller/compile/cost/index.js';
 import type { CostLayer } from '../../../../controller/compile/cost/index.js';
-import { resnet50Graph } from '../../../fixtures/cost/resnet50.js';
-import { yolov5sGraph } from '../../../fixtures/cost/yolov5s.js';
+import { resnet50Graph } from '../../../../harness/cost/resnet50.js';
+import { yolov5sGraph } from '../../../../harness/cost/yolov5s.js';
 
 const judge = (layers: CostLayer[]) =>
   costConfidence(layers, estimateLatency(layers, 'bm1684x', 'fp32'));

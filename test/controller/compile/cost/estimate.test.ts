@@ -11,8 +11,8 @@ import {
   COST_PRECISIONS,
   type CostPrecision,
 } from '../../../../controller/compile/cost/chips.js';
-import { resnet50Graph } from '../../../fixtures/cost/resnet50.js';
-import { yolov5sGraph } from '../../../fixtures/cost/yolov5s.js';
+import { resnet50Graph } from '../../../../harness/cost/resnet50.js';
+import { yolov5sGraph } from '../../../../harness/cost/yolov5s.js';
 
 interface PublishedRow {
   model: string;

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { layersFromGraph, type GraphNodeInfo } from '../../../../controller/compile/cost/graph.js';
 import type { CostLayer } from '../../../../controller/compile/cost/estimate.js';
-import { resnet50Graph } from '../../../fixtures/cost/resnet50.js';
-import { yolov5sGraph } from '../../../fixtures/cost/yolov5s.js';
+import { resnet50Graph } from '../../../../harness/cost/resnet50.js';
+import { yolov5sGraph } from '../../../../harness/cost/yolov5s.js';
 
 interface GraphCase {
   name: string;

@@ -1,7 +1,7 @@
 // The dashboard bundle for browser tests: built by controller/web/build.ts when missing or older
 // than its sources (npm run build makes the same files).
 import { existsSync, statSync } from 'node:fs';
-import { buildDashboard, outDir, sourcesMtime } from '../../controller/web/build.js';
+import { buildDashboard, outDir, sourcesMtime } from '../controller/web/build.js';
 
 export async function ensureDashboardBuilt(): Promise<string> {
   const js = `${outDir()}app.js`;
