@@ -4,7 +4,6 @@
 // libvips, ~25 MB resident) is loaded on the first image request: an agent that is idle or
 // serves tensors only does not carry it.
 import { bmfError } from '../../shared/errors.js';
-import { parsePreprocessSpec } from '../../shared/preprocess/spec.js';
 import type { ImageToFeeds } from './service.js';
 
 export const imageToFeeds: ImageToFeeds = async (bytes, model) => {
@@ -21,6 +20,6 @@ export const imageToFeeds: ImageToFeeds = async (bytes, model) => {
     });
   }
   const { requestTensor } = await import('./request-tensor.js');
-  const tensor = await requestTensor(bytes, parsePreprocessSpec(model.spec.preprocess));
+  const tensor = await requestTensor(bytes, model.spec.preprocess);
   return { [first.name]: tensor };
 };

@@ -2,6 +2,7 @@
 // metadata that matters at run time (labels, preprocessing, golden set, gate thresholds, modeled
 // latency). The sync layer builds it from a verified bundle in the store.
 import type { DetectorSpec } from '../../shared/detect/spec.js';
+import type { PreprocessSpec } from '../../shared/preprocess/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 
 export type { VariantName } from '../../shared/ids.js';
@@ -30,8 +31,11 @@ export interface ModelSpec {
   readonly bmodelDigest: string;
   readonly modeledLatencyMs?: number;
   readonly labels?: readonly string[];
-  /** Preprocessing spec (shared/preprocess vocabulary) for image requests; opaque here. */
-  readonly preprocess?: unknown;
+  /**
+   * Preprocessing for image requests, as parsed from the manifest when it was verified (complete,
+   * frozen): passed on, never parsed again, so per-spec caches (shared/preprocess) hold.
+   */
+  readonly preprocess?: PreprocessSpec;
   /** The bundle's detection decoder; absent for classifiers (top-k). */
   readonly decoder?: DetectorSpec;
   readonly golden?: GoldenSet;
