@@ -1,15 +1,14 @@
 // One agent, assembled from its parts in a fixed order and torn down in reverse (STYLE.md).
 // Several agents can live in one process: everything is created here, nothing is a module
 // singleton; only the simulator session pool is shared, and it is passed in.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { bmfError, isBmfError, toBmfError } from '../shared/errors.js';
+import { bmfError, toBmfError } from '../shared/errors.js';
 import { eventCode } from '../shared/events.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { settlesWithin } from '../shared/wire/end-connection.js';
 import type { BmfError } from '../shared/errors.js';
-import { parseRoot, parseSignedRoot } from '../shared/trust/root.js';
 import type { Root } from '../shared/trust/root.js';
 import { decodeMessage } from '../shared/wire/codec.js';
 import type { DeviceState, Event } from '../shared/wire/messages.js';
@@ -28,7 +27,7 @@ import { createServeMetrics } from './serve/metrics.js';
 import type { ServeObserver } from './serve/observe.js';
 import { createInferenceService } from './serve/service.js';
 import type { InferenceService } from './serve/service.js';
-import type { HealthThresholds, ServeEvent } from './serve/types.js';
+import type { HealthThresholds } from './serve/types.js';
 import { createBlobStore } from './store/blob-store.js';
 import type { BlobStore } from './store/blob-store.js';
 import { createStateFile } from './store/state.js';
@@ -41,7 +40,9 @@ import { SyncContext } from './sync/executors.js';
 import { createBlobFetcher } from './sync/fetcher.js';
 import { createHttpChunkSource } from './sync/http-chunks.js';
 import { createAgentLink } from './sync/link.js';
-import type { AgentLink, LinkEvent } from './sync/link.js';
+import type { AgentLink } from './sync/link.js';
+import { brokerEventLogger, logServeEvent } from './log-events.js';
+import { loadRoot, rootSource, withTrustContext } from './trust-root.js';
 import { decideAssignment } from './sync/assignment-order.js';
 import { deviceStateOf } from './sync/device-state.js';
 import { announceSteps, reconcileLoop, waitForKick } from './sync/reconcile.js';
@@ -76,52 +77,6 @@ export interface Agent {
   telemetry(): TelemetryReporter;
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-const SIGNER_ERRORS: readonly string[] = [
-  'BMF_ERR_TRUST_UNKNOWN_KEY',
-  'BMF_ERR_TRUST_THRESHOLD',
-  'BMF_ERR_TRUST_BAD_SIGNATURE',
-];
-
-/** Where the pinned root came from, as trust errors name it. */
-export function rootSource(config: Pick<AgentConfig, 'root' | 'rootFile'>): string {
-  return config.root !== undefined ? 'the root field of the agent config' : config.rootFile;
-}
-
-/** A signature the pinned root does not accept: say which root was read and what to do. */
-export function withTrustContext(e: BmfError, source: string): BmfError {
-  if (!SIGNER_ERRORS.includes(e.code) || e.details.lookedIn !== undefined) return e;
-  return bmfError(
-    e.code,
-    {
-      ...e.details,
-      lookedIn: source,
-      hint:
-        'the controller signs with keys this root does not list: pin the root of the ' +
-        "controller's keystore (bmfleet device add --out writes it into agent.json)",
-    },
-    { cause: e },
-  );
-}
-
-/** The pinned root: embedded in the config (`root`) or read from `rootFile`. */
-async function loadRoot(config: Pick<AgentConfig, 'root' | 'rootFile'>): Promise<Root> {
-  const where = rootSource(config);
-  try {
-    const json = (config.root ?? JSON.parse(await readFile(config.rootFile, 'utf8'))) as Record<
-      string,
-      unknown
-    >;
-    return 'signed' in json ? parseSignedRoot(json).root : parseRoot(json);
-  } catch (e) {
-    if (isBmfError(e)) throw bmfError(e.code, { ...e.details, lookedIn: where }, { cause: e });
-    throw bmfError('BMF_ERR_TRUST_ROOT_INVALID', {
-      reason: (e as Error).message,
-      lookedIn: where,
-      hint: 'bmfleet device add --out agent.json writes a config with the root embedded',
-    });
-  }
 }
 
 /** Time `stop()` may take in all (a 5 s shutdown leaves the rest for the process shell). */
@@ -231,69 +186,11 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
     };
   }
 
-  let brokerTrouble = '';
-  function logBrokerEvent(e: LinkEvent): void {
-    if (e.kind === 'connected') {
-      const again = brokerTrouble !== '';
-      brokerTrouble = '';
-      log.info(
-        { broker: config.broker.url, sessionPresent: e.sessionPresent },
-        again || e.reconnect ? 'reconnected to the broker' : 'connected to the broker',
-      );
-      return;
-    }
-    // A refused CONNACK repeats on every reconnect attempt: one line per change, not per second.
-    const text = e.kind === 'refused' ? `broker refused the connection: ${e.reason}` : e.reason;
-    const level = text === brokerTrouble ? 'debug' : 'warn';
-    brokerTrouble = text;
-    log[level](
-      {
-        broker: config.broker.url,
-        code: 'BMF_ERR_BROKER',
-        ...(e.kind === 'refused' && { reasonCode: e.reasonCode }),
-      },
-      text,
-    );
-  }
-
-  function logServeEvent(e: ServeEvent): void {
-    switch (e.kind) {
-      case 'activated':
-        log.info({ variant: e.variant, bundle: e.bundleDigest }, 'bundle activated (swapped in)');
-        return;
-      case 'healthy':
-        log.info(
-          { variant: e.variant, bundle: e.bundleDigest },
-          'bundle healthy (last known good)',
-        );
-        return;
-      case 'unloaded':
-        log.info({ variant: e.variant, bundle: e.bundleDigest }, 'bundle unloaded');
-        return;
-      case 'gate-failed':
-        log.warn(
-          { variant: e.variant, bundle: e.bundleDigest },
-          `bundle refused by the golden gate: ${e.reason}`,
-        );
-        return;
-      case 'regressed':
-        log.warn(
-          { variant: e.variant, bundle: e.bundleDigest },
-          `bundle failed its health window: ${e.reason}`,
-        );
-        return;
-      case 'rolled-back':
-        log.warn(
-          { variant: e.variant, bundle: e.from, to: e.to },
-          `bundle rolled back: ${e.reason}`,
-        );
-        return;
-    }
-  }
+  const logBrokerEvent = brokerEventLogger(log, config.broker.url);
 
   const serveEvents: ServeObserver = {
     onEvent(e) {
-      logServeEvent(e);
+      logServeEvent(log, e);
       const c = ctx;
       if (e.kind === 'regressed') {
         // A fact for the planner: the bundle is not tried again under this assignment, and the

@@ -4,7 +4,6 @@
 import { detectionMap } from '../../shared/detect/evaluate.js';
 import { bmfError } from '../../shared/errors.js';
 import { sourceMapping, tensorMapping } from '../../shared/preprocess/geometry.js';
-import { parsePreprocessSpec } from '../../shared/preprocess/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { ModelDescription, ModelHandle, RuntimeBackend } from '../runtime/types.js';
 import { argmax, detectorInputSize, outputCosine } from './postprocess.js';
@@ -81,7 +80,7 @@ function goldenMap(
   description: ModelDescription | undefined,
 ): number {
   const [h, w] = detectorInputSize(m.preprocess, description?.inputs[0]);
-  const geometry = m.preprocess === undefined ? undefined : parsePreprocessSpec(m.preprocess);
+  const geometry = m.preprocess;
   const quantization: Record<string, { scale: number; zeroPoint: number }> = {};
   for (const o of description?.outputs ?? []) {
     quantization[o.name] = { scale: o.scale, zeroPoint: o.zeroPoint };

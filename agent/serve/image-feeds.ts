@@ -4,7 +4,6 @@
 // libvips, ~25 MB resident) is loaded on the first image request: an agent that is idle or
 // serves tensors only does not carry it.
 import { bmfError } from '../../shared/errors.js';
-import { parsePreprocessSpec } from '../../shared/preprocess/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { ServingModel } from './model-slot.js';
 
@@ -28,6 +27,6 @@ export const imageToFeeds: ImageToFeeds = async (bytes, model) => {
     });
   }
   const { requestTensor } = await import('./request-tensor.js');
-  const tensor = await requestTensor(bytes, parsePreprocessSpec(model.spec.preprocess));
+  const tensor = await requestTensor(bytes, model.spec.preprocess);
   return { [first.name]: tensor };
 };

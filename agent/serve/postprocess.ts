@@ -5,7 +5,7 @@ import { cosineSimilarity } from '../../shared/stats/similarity.js';
 import { decodeDetections } from '../../shared/detect/decode.js';
 import type { DetectorSpec } from '../../shared/detect/spec.js';
 import { sourceMapping, tensorMapping } from '../../shared/preprocess/geometry.js';
-import { parsePreprocessSpec } from '../../shared/preprocess/spec.js';
+import type { PreprocessSpec } from '../../shared/preprocess/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { ModelDescription, TensorDescription } from '../runtime/types.js';
 
@@ -79,11 +79,11 @@ export interface DetectionAnswer {
 
 /** Model input size [height, width] the decoder's priors and strides refer to. */
 export function detectorInputSize(
-  preprocess: unknown,
+  preprocess: PreprocessSpec | undefined,
   input: TensorDescription | undefined,
 ): [number, number] {
   if (preprocess !== undefined) {
-    const [h, w] = parsePreprocessSpec(preprocess).resize_dims;
+    const [h, w] = preprocess.resize_dims;
     return [h, w];
   }
   const s = input?.shape ?? [];
@@ -99,14 +99,14 @@ export function detectorInputSize(
 export function decodeBoxes(
   decoder: DetectorSpec,
   outputs: Readonly<Record<string, Tensor>>,
-  model: { readonly preprocess?: unknown; readonly labels?: readonly string[] },
+  model: { readonly preprocess?: PreprocessSpec; readonly labels?: readonly string[] },
   description: ModelDescription,
   source: { readonly width: number; readonly height: number } | undefined,
 ): DetectionAnswer[] {
   const [h, w] = detectorInputSize(model.preprocess, description.inputs[0]);
   const mapping =
     source && model.preprocess !== undefined
-      ? sourceMapping(source.width, source.height, parsePreprocessSpec(model.preprocess))
+      ? sourceMapping(source.width, source.height, model.preprocess)
       : tensorMapping(w, h);
   const quantization: Record<string, { scale: number; zeroPoint: number }> = {};
   for (const o of description.outputs) {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { matchDetections, type MatchCounts } from '../../shared/detect/match.js';
 import { bmfError, toBmfError } from '../../shared/errors.js';
+import type { PreprocessSpec } from '../../shared/preprocess/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { Clock } from '../clock.js';
 import type { RuntimeBackend, TimingMode } from '../runtime/types.js';
@@ -97,9 +98,9 @@ export interface InferenceService {
 /** What feedback needs of an answer: the prediction, and a detector's boxes. */
 type Remembered = Prediction & { readonly detections?: readonly DetectionAnswer[] };
 
-function channelFormatOf(preprocess: unknown): 'nchw' | 'nhwc' {
-  const f = (preprocess as { channel_format?: unknown } | undefined)?.channel_format;
-  return f === 'nhwc' ? 'nhwc' : 'nchw';
+/** The layout of a model's feeds: its spec's (defaults filled when parsed); NCHW without one. */
+function channelFormatOf(preprocess: PreprocessSpec | undefined): 'nchw' | 'nhwc' {
+  return preprocess?.channel_format ?? 'nchw';
 }
 
 export function createInferenceService(deps: InferenceServiceDeps): InferenceService {

@@ -3,6 +3,7 @@
 // latency). The sync layer builds it from a verified bundle in the store.
 import type { LabelledImage } from '../../shared/detect/labels.js';
 import type { DetectorSpec } from '../../shared/detect/spec.js';
+import type { PreprocessSpec } from '../../shared/preprocess/spec.js';
 import type { Tensor } from '../../shared/tensor.js';
 
 export type { VariantName } from '../../shared/ids.js';
@@ -30,7 +31,7 @@ export interface GateThresholds {
   readonly map?: {
     readonly min: number;
     readonly decoder: DetectorSpec;
-    readonly preprocess?: unknown;
+    readonly preprocess?: PreprocessSpec;
   };
 }
 
@@ -42,8 +43,11 @@ export interface ModelSpec {
   readonly bmodelDigest: string;
   readonly modeledLatencyMs?: number;
   readonly labels?: readonly string[];
-  /** Preprocessing spec (shared/preprocess vocabulary) for image requests; opaque here. */
-  readonly preprocess?: unknown;
+  /**
+   * Preprocessing for image requests, as parsed from the manifest when it was verified (complete,
+   * frozen): passed on, never parsed again, so per-spec caches (shared/preprocess) hold.
+   */
+  readonly preprocess?: PreprocessSpec;
   /** The bundle's detection decoder; absent for classifiers (top-k). */
   readonly decoder?: DetectorSpec;
   readonly golden?: GoldenSet;

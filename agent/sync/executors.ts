@@ -1,7 +1,7 @@
 // The executors of the reconcile plan, one per step kind (the `Executors` record makes the
 // compiler prove every kind is handled), and the fact gathering they are planned from. Every
 // executor is idempotent: run twice, or again after a crash, it finds the work done and returns.
-import type { BundleManifest, Chip } from '../../shared/bundle/manifest.js';
+import type { BundleInput, BundleManifest, Chip } from '../../shared/bundle/manifest.js';
 import { VARIANT_NAMES } from '../../shared/ids.js';
 import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { BmfError } from '../../shared/errors.js';
@@ -54,6 +54,8 @@ export interface AssignedTarget {
 /** What the reconcile loop knows beyond the disk: verified manifests, staged specs, rejections. */
 export class SyncContext {
   private readonly manifests = new Map<string, BundleManifest>();
+  /** Each verified bundle's inputs, preprocessing typed (parsed once, at verification). */
+  private readonly inputs = new Map<string, readonly BundleInput[]>();
   private readonly specs = new Map<string, ModelSpec>();
   private readonly rejected = new Set<string>();
   private assigned: AssignedTarget | undefined;
@@ -157,7 +159,7 @@ export class SyncContext {
     const spec = await stageBundle({
       store: this.o.store,
       bundleDigest,
-      manifest,
+      bundle: { manifest, inputs: this.inputs.get(bundleDigest) ?? [] },
       ...(signal && { signal }),
     });
     this.specs.set(bundleDigest, spec);
@@ -174,7 +176,7 @@ export class SyncContext {
 
   private async verifyManifest(bundleDigest: string): Promise<BundleManifest> {
     const blob = this.manifestBlobOf(bundleDigest);
-    const manifest = await verifyBundleBlob({
+    const { manifest, inputs } = await verifyBundleBlob({
       store: this.o.store,
       bundleDigest,
       manifestBlob: blob,
@@ -183,6 +185,7 @@ export class SyncContext {
       now: new Date(this.o.clock.wallNow()),
     });
     this.manifests.set(bundleDigest, manifest);
+    this.inputs.set(bundleDigest, inputs);
     if (blob.digest !== bundleDigest && this.state.manifestBlobs?.[bundleDigest] !== blob.digest) {
       // Recorded so a restart finds the manifest of an active or last-known-good bundle.
       await this.update((st) => ({
@@ -269,6 +272,7 @@ export class SyncContext {
       });
     }
     for (const d of [...this.manifests.keys()]) if (!keep.has(d)) this.manifests.delete(d);
+    for (const d of [...this.inputs.keys()]) if (!keep.has(d)) this.inputs.delete(d);
     for (const d of [...this.specs.keys()]) if (!keep.has(d)) this.specs.delete(d);
     return deleted;
   }

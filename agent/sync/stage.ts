@@ -7,13 +7,13 @@
 //          the ModelSpec the serving layer runs.
 import { stat } from 'node:fs/promises';
 import { readBmodel } from '../../shared/bmodel/read.js';
-import type { BundleManifest, Chip } from '../../shared/bundle/manifest.js';
+import type { BundleManifest, Chip, ParsedBundle } from '../../shared/bundle/manifest.js';
 import { bmodelFile, manifestDecoder } from '../../shared/bundle/manifest.js';
 import { checkDecoderFits } from '../../shared/detect/decode.js';
 import { isDetector, type DetectorSpec } from '../../shared/detect/spec.js';
 import { bmfError } from '../../shared/errors.js';
 import { MAX_MANIFEST_BYTES } from '../../shared/trust/assignment.js';
-import { channelCount, parsePreprocessSpec } from '../../shared/preprocess/spec.js';
+import { channelCount } from '../../shared/preprocess/spec.js';
 import { verifyFile } from '../../shared/trust/file.js';
 import type { Root } from '../../shared/trust/root.js';
 import { manifestDigest, verifyBundle } from '../../shared/trust/verify.js';
@@ -44,7 +44,7 @@ export async function verifyBundleBlob(opts: {
   root: Root;
   chip: Chip;
   now: Date;
-}): Promise<BundleManifest> {
+}): Promise<ParsedBundle> {
   const blob = opts.manifestBlob ?? { digest: opts.bundleDigest, size: undefined };
   if (blob.size === undefined) {
     const stored = (await stat(opts.store.pathOf(blob.digest)).catch(() => undefined))?.size;
@@ -80,7 +80,7 @@ export async function verifyBundleBlob(opts: {
       actual: digest,
     });
   }
-  return verified.manifest;
+  return { manifest: verified.manifest, inputs: verified.inputs };
 }
 
 function fail(field: string, reason: string): never {
@@ -90,9 +90,10 @@ function fail(field: string, reason: string): never {
 /** The BMODEL must be what the manifest says it is (inputs, shapes, dtype, labels, chip). */
 export function checkDescriptionAgainstManifest(
   d: ModelDescription,
-  m: BundleManifest,
+  bundle: ParsedBundle,
   labels: readonly string[] | undefined,
 ): void {
+  const m = bundle.manifest;
   if (!m.chips.some((c) => c.toLowerCase() === d.chip.toLowerCase())) {
     fail('chips', `BMODEL is for ${d.chip}, manifest lists ${m.chips.join(',')}`);
   }
@@ -101,10 +102,9 @@ export function checkDescriptionAgainstManifest(
   if (declared.length > 0 && names.join('\0') !== declared.join('\0')) {
     fail('inputs', `BMODEL inputs [${names.join(', ')}], manifest [${declared.join(', ')}]`);
   }
-  m.inputs.forEach((input, i) => {
+  bundle.inputs.forEach(({ preprocess: spec }, i) => {
     const t = d.inputs[i];
     if (!t) return;
-    const spec = parsePreprocessSpec(input.preprocess);
     const [h, w] = spec.input_dims;
     const c = channelCount(spec);
     const want = spec.channel_format === 'nchw' ? [c, h, w] : [h, w, c];
@@ -125,7 +125,7 @@ export function checkDescriptionAgainstManifest(
   const decoder = manifestDecoder(m);
   if (isDetector(decoder)) {
     // The decoder must read this BMODEL's outputs (BMF_ERR_DECODER_OUTPUTS otherwise).
-    const pre = m.inputs[0] ? parsePreprocessSpec(m.inputs[0].preprocess) : undefined;
+    const pre = bundle.inputs[0]?.preprocess;
     const s = d.inputs[0]?.shape ?? [];
     const [height, width] = pre ? pre.resize_dims : [s[2] ?? 0, s[3] ?? 0];
     checkDecoderFits(decoder, d.outputs, { height, width });
@@ -151,10 +151,11 @@ function modeledLatencyOf(m: BundleManifest): number | undefined {
 export async function stageBundle(opts: {
   store: BlobStore;
   bundleDigest: string;
-  manifest: BundleManifest;
+  bundle: ParsedBundle;
   signal?: AbortSignal;
 }): Promise<ModelSpec> {
-  const { store, manifest: m } = opts;
+  const { store, bundle } = opts;
+  const m = bundle.manifest;
   for (const f of m.files) {
     await verifyFile(store.pathOf(f.sha256), f, { label: f.path, signal: opts.signal });
   }
@@ -175,7 +176,7 @@ export async function stageBundle(opts: {
     }
   }
   const description = describeBmodel(readBmodel(bmodel));
-  checkDescriptionAgainstManifest(description, m, labels);
+  checkDescriptionAgainstManifest(description, bundle, labels);
   const decoderOf = manifestDecoder(m);
   const goldenEntry = file('golden');
   const golden = goldenEntry ? parseGoldenFile(await store.read(goldenEntry.sha256)) : undefined;
@@ -186,7 +187,7 @@ export async function stageBundle(opts: {
     bmodel,
     bmodelDigest: bmodelEntry.sha256,
     ...(labels && { labels }),
-    ...(m.inputs[0] && { preprocess: m.inputs[0].preprocess }),
+    ...(bundle.inputs[0] && { preprocess: bundle.inputs[0].preprocess }),
     ...(isDetector(decoderOf) && { decoder: decoderOf }),
     ...(golden && { golden }),
     ...(m.golden && {
@@ -198,7 +199,7 @@ export async function stageBundle(opts: {
             map: {
               min: m.golden.expectedMap,
               decoder: decoderOf,
-              ...(m.inputs[0] && { preprocess: m.inputs[0].preprocess }),
+              ...(bundle.inputs[0] && { preprocess: bundle.inputs[0].preprocess }),
             },
           }),
       },

@@ -5,7 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { bmfError, isBmfError } from '../errors.js';
 import { parseDecoderSpec, type DecoderSpec } from '../detect/spec.js';
-import { parsePreprocessSpec } from '../preprocess/spec.js';
+import { parsePreprocessSpec, type PreprocessSpec } from '../preprocess/spec.js';
 import { deepFreeze } from '../config/load.js';
 import { assertSchema, ISO_TIME_PATTERN, isoToMs, SHA256_HEX_PATTERN } from '../trust/validate.js';
 import { canonicalJson } from './canonical.js';
@@ -45,8 +45,8 @@ export const BundleFileSchema = Type.Object(
 );
 
 // Carried exactly as signed (defaults are not filled in, so the signed bytes stay the author's);
-// checkSemantics validates it with shared/preprocess's parsePreprocessSpec, and consumers call
-// that parser to get the complete spec.
+// parseBundleInputs validates it with shared/preprocess's parsePreprocessSpec, once, and returns
+// the complete typed specs that consumers pass on (verifyBundle hands them out).
 const PreprocessJson = Type.Object({}, { additionalProperties: true });
 // The output decoder, carried the same way (shared/detect parseDecoderSpec checks it). Absent
 // means classify (top-k), so bundles made before decoders existed read unchanged.
@@ -129,7 +129,36 @@ function invalid(field: string, reason: string): never {
 }
 
 /** Rules a JSON schema cannot say: cross-field references, uniqueness, time order. */
-function checkSemantics(m: BundleManifest): void {
+/** A manifest and its inputs' preprocessing as typed specs, parsed once at the edge. */
+export interface ParsedBundle {
+  readonly manifest: BundleManifest;
+  readonly inputs: readonly BundleInput[];
+}
+
+/** A manifest input with its preprocessing parsed into the complete, frozen spec. */
+export interface BundleInput {
+  readonly name: string;
+  readonly preprocess: PreprocessSpec;
+}
+
+function parseInputs(m: BundleManifest): BundleInput[] {
+  const names = new Set<string>();
+  return m.inputs.map((input, i) => {
+    if (names.has(input.name)) invalid(`inputs[${i}].name`, `duplicate input ${input.name}`);
+    names.add(input.name);
+    try {
+      return { name: input.name, preprocess: parsePreprocessSpec(input.preprocess) };
+    } catch (e) {
+      if (!isBmfError(e, 'BMF_ERR_PREPROCESS_SPEC')) throw e;
+      return invalid(
+        `inputs[${i}].preprocess.${String(e.details.field)}`,
+        String(e.details.reason),
+      );
+    }
+  });
+}
+
+function checkSemantics(m: BundleManifest): BundleInput[] {
   const paths = new Set<string>();
   m.files.forEach((f, i) => {
     if (f.path.split('/').some((seg) => seg === '.' || seg === '..')) {
@@ -140,17 +169,7 @@ function checkSemantics(m: BundleManifest): void {
   });
   const bmodels = m.files.filter((f) => f.role === 'bmodel').length;
   if (bmodels !== 1) invalid('files', `needs exactly one bmodel file, found ${bmodels}`);
-  const names = new Set<string>();
-  m.inputs.forEach((input, i) => {
-    if (names.has(input.name)) invalid(`inputs[${i}].name`, `duplicate input ${input.name}`);
-    names.add(input.name);
-    try {
-      parsePreprocessSpec(input.preprocess);
-    } catch (e) {
-      if (!isBmfError(e, 'BMF_ERR_PREPROCESS_SPEC')) throw e;
-      invalid(`inputs[${i}].preprocess.${String(e.details.field)}`, String(e.details.reason));
-    }
-  });
+  const inputs = parseInputs(m);
   try {
     parseDecoderSpec(m.outputs.decoder);
   } catch (e) {
@@ -173,10 +192,16 @@ function checkSemantics(m: BundleManifest): void {
   } catch (e) {
     invalid('metadata', (e as Error).message);
   }
+  return inputs;
 }
 
 /** Validate untrusted JSON (text, bytes or a parsed value) into a frozen BundleManifest. */
 export function parseBundleManifest(json: unknown): BundleManifest {
+  return parseBundle(json).manifest;
+}
+
+/** As parseBundleManifest, with each input's preprocessing as the typed spec it was checked as. */
+export function parseBundle(json: unknown): ParsedBundle {
   let value = json;
   if (typeof json === 'string' || json instanceof Uint8Array) {
     const text = typeof json === 'string' ? json : new TextDecoder().decode(json);
@@ -187,8 +212,8 @@ export function parseBundleManifest(json: unknown): BundleManifest {
     }
   }
   assertSchema(BundleManifestSchema, value, (f) => invalid(f.field, f.reason));
-  checkSemantics(value);
-  return deepFreeze(structuredClone(value));
+  const inputs = checkSemantics(value);
+  return { manifest: deepFreeze(structuredClone(value)), inputs: Object.freeze(inputs) };
 }
 
 /** The one file with role bmodel (parseBundleManifest guarantees it exists). */

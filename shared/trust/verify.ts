@@ -5,7 +5,12 @@
 import { createHash } from 'node:crypto';
 import { bmfError } from '../errors.js';
 import { canonicalBytes } from '../bundle/canonical.js';
-import { parseBundleManifest, type BundleManifest, type Chip } from '../bundle/manifest.js';
+import {
+  parseBundle,
+  type BundleInput,
+  type BundleManifest,
+  type Chip,
+} from '../bundle/manifest.js';
 import { parseAssignment, type Assignment } from './assignment.js';
 import { parseEnvelope, type Envelope } from './envelope.js';
 import { checkNotExpired, verifyEnvelope, type Root } from './root.js';
@@ -41,6 +46,8 @@ function checkSequence(what: string, sequence: number, installed: number | undef
 
 export interface VerifiedBundle {
   readonly manifest: BundleManifest;
+  /** The manifest's inputs with their preprocessing parsed (once, here at the edge). */
+  readonly inputs: readonly BundleInput[];
   readonly envelope: Envelope;
   readonly digest: string;
   readonly signedBy: readonly string[];
@@ -57,7 +64,7 @@ export function verifyBundle(opts: {
 }): VerifiedBundle {
   const envelope = parseEnvelope(opts.envelope, 'bundle envelope');
   const signedBy = verifyEnvelope(envelope, opts.root, 'bundle', opts.now);
-  const manifest = parseBundleManifest(envelope.signed);
+  const { manifest, inputs } = parseBundle(envelope.signed);
   const what = `bundle ${manifest.name} ${manifest.version}`;
   checkNotExpired(what, manifest.expires, opts.now);
   checkSequence(what, manifest.sequence, opts.installedSequence);
@@ -67,7 +74,7 @@ export function verifyBundle(opts: {
       chip: opts.chip,
     });
   }
-  return { manifest, envelope, digest: manifestDigest(envelope), signedBy };
+  return { manifest, inputs, envelope, digest: manifestDigest(envelope), signedBy };
 }
 
 export interface VerifiedAssignment {

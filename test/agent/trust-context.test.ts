@@ -3,7 +3,7 @@
 // state directory it cannot create is BMF_ERR_IO with a hint, not an internal error.
 import t from 'tap';
 import { generateKeyPairSync } from 'node:crypto';
-import { rootSource, withTrustContext } from '../../agent/agent.js';
+import { rootSource, withTrustContext } from '../../agent/trust-root.js';
 import { checkThreshold } from '../../shared/trust/envelope.js';
 import { bmfError, isBmfError, type BmfError } from '../../shared/errors.js';
 

@@ -127,7 +127,7 @@ t.test('quantize reports FP32 and INT8 mAP; package gates the INT8 bundle on it'
     map: {
       min: read.golden?.expectedMap ?? 1,
       decoder: det,
-      preprocess: read.inputs[0]?.preprocess,
+      preprocess: spec,
     },
   };
   const own = goldenSet.referenceOutputs ?? [];

@@ -2,6 +2,7 @@
 // (letterbox undone through shared/preprocess), with labels, and leaves the raw outputs out of
 // the JSON. The model is a real ONNX graph run by the simulator runtime; its head is constant
 // (zero weights, the boxes in the bias) so the expected boxes are known exactly.
+import { parsePreprocessSpec } from '../../../shared/preprocess/spec.js';
 import t from 'tap';
 import sharp from 'sharp';
 import { createSystemClock } from '../../../agent/clock.js';
@@ -81,7 +82,11 @@ function detectorSpec(): ModelSpec {
     bmodel,
     bmodelDigest: sha256(bmodel),
     labels: ['dog', 'cat'],
-    preprocess: { resize_dims: [SIDE, SIDE], keep_aspect_ratio: true, pixel_format: 'rgb' },
+    preprocess: parsePreprocessSpec({
+      resize_dims: [SIDE, SIDE],
+      keep_aspect_ratio: true,
+      pixel_format: 'rgb',
+    }),
     decoder: parseDecoderSpec({
       kind: 'yolov8',
       output: 'output0',

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
+import { parsePreprocessSpec } from '../../../shared/preprocess/spec.js';
 import t from 'tap';
 import { createSystemClock } from '../../../agent/clock.js';
 import { createSimSessionPool } from '../../../agent/runtime/session-pool.js';
@@ -40,7 +41,9 @@ t.test('local API over a real socket', async (t) => {
 
   await service.variants.install(
     'A',
-    tinySpec('tiny-a', { preprocess: { resize_dims: [8, 8], pixel_format: 'rgb' } }),
+    tinySpec('tiny-a', {
+      preprocess: parsePreprocessSpec({ resize_dims: [8, 8], pixel_format: 'rgb' }),
+    }),
   );
   t.equal((await fetch(`${address}/readyz`)).status, 200);
 

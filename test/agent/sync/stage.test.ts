@@ -11,7 +11,8 @@ import {
   verifyBundleBlob,
 } from '../../../agent/sync/stage.js';
 import { readBmodel } from '../../../shared/bmodel/read.js';
-import { parseBundleManifest } from '../../../shared/bundle/manifest.js';
+import { parseBundle, parseBundleManifest } from '../../../shared/bundle/manifest.js';
+import type { BundleManifest } from '../../../shared/bundle/manifest.js';
 import { MAX_MANIFEST_BYTES } from '../../../shared/trust/assignment.js';
 import { parseSignedRoot } from '../../../shared/trust/root.js';
 import { tinyBmodel } from '../../../harness/agent/models.js';
@@ -32,15 +33,17 @@ function manifestOf(bundle: ReturnType<typeof makeBundle>) {
   );
 }
 
+/** The manifest parsed as at the edge, then checked against the BMODEL's description. */
+const check = (
+  d: typeof description,
+  m: BundleManifest,
+  labels: readonly string[] | undefined,
+): void => checkDescriptionAgainstManifest(d, parseBundle(m), labels);
+
 t.test('description vs manifest: each disagreement is a typed manifest error', async (t) => {
   const m = manifestOf(makeBundle(keys, 'tiny-a'));
-  t.doesNotThrow(() => checkDescriptionAgainstManifest(description, m, ['a', 'b', 'c', 'd']));
-  const cases: [
-    string,
-    Parameters<typeof checkDescriptionAgainstManifest>[1],
-    string[] | undefined,
-    RegExp,
-  ][] = [
+  t.doesNotThrow(() => check(description, m, ['a', 'b', 'c', 'd']));
+  const cases: [string, BundleManifest, string[] | undefined, RegExp][] = [
     [
       'input name',
       {
@@ -91,7 +94,7 @@ t.test('description vs manifest: each disagreement is a typed manifest error', a
   ];
   for (const [name, manifest, labels, message] of cases) {
     t.throws(
-      () => checkDescriptionAgainstManifest(description, manifest, labels),
+      () => check(description, manifest, labels),
       { code: 'BMF_ERR_BUNDLE_MANIFEST', message },
       name,
     );
@@ -112,8 +115,16 @@ t.test('verify + stage from the store; a rotten file or a foreign signer is refu
     chip: 'bm1684x',
     now,
   });
-  const spec = await stageBundle({ store, bundleDigest: bundle.digest, manifest });
+  const spec = await stageBundle({ store, bundleDigest: bundle.digest, bundle: manifest });
   t.same(spec.labels, ['zero', 'one', 'two', 'three']);
+  t.ok(spec.preprocess, 'the bundle has a preprocessing spec');
+  t.equal(
+    spec.preprocess,
+    manifest.inputs[0]?.preprocess,
+    'the spec parsed when the manifest was verified is passed on, not parsed again',
+  );
+  t.ok(Object.isFrozen(spec.preprocess), 'complete and frozen');
+  t.equal(spec.preprocess?.channel_format, 'nchw', 'schema defaults filled once, at the edge');
   t.equal(spec.golden?.inputs.length, 16);
   t.same(spec.gate, { minAccuracy: 0.9, minCosine: 0 });
   t.equal(spec.modeledLatencyMs, 2);
@@ -193,22 +204,12 @@ t.test('a detection decoder must fit the BMODEL outputs and take its labels', as
   // tiny-a answers logits [1, 4]: no detector reads that.
   const yolo = { kind: 'yolov8', output: 'logits', num_classes: 2 };
   t.throws(
-    () =>
-      checkDescriptionAgainstManifest(
-        description,
-        { ...m, outputs: { ...m.outputs, decoder: yolo } },
-        undefined,
-      ),
+    () => check(description, { ...m, outputs: { ...m.outputs, decoder: yolo } }, undefined),
     { code: 'BMF_ERR_DECODER_OUTPUTS' },
   );
   const missing = { kind: 'yolov8', output: 'boxes', num_classes: 2 };
   t.throws(
-    () =>
-      checkDescriptionAgainstManifest(
-        description,
-        { ...m, outputs: { ...m.outputs, decoder: missing } },
-        undefined,
-      ),
+    () => check(description, { ...m, outputs: { ...m.outputs, decoder: missing } }, undefined),
     { code: 'BMF_ERR_DECODER_OUTPUTS', message: /no output boxes/ },
   );
 });
