@@ -113,6 +113,7 @@ export class VariantSet {
           bundleDigest,
           passed: true,
           samples: report.samples,
+          correct: report.correct,
           accuracy: report.accuracy,
           cosine: report.cosine,
         });
@@ -143,6 +144,7 @@ export class VariantSet {
           bundleDigest: spec.bundleDigest,
           passed: report.passed,
           samples: report.samples,
+          correct: report.correct,
           accuracy: report.accuracy,
           cosine: report.cosine,
         });
@@ -187,6 +189,7 @@ export class VariantSet {
       bundleDigest,
       passed: false,
       samples: 0,
+      correct: undefined,
       accuracy: undefined,
       cosine: undefined,
     });
@@ -212,6 +215,7 @@ export class VariantSet {
         bundleDigest: spec.bundleDigest,
         passed: true,
         samples: result.gate.samples,
+        correct: result.gate.correct,
         accuracy: result.gate.accuracy,
         cosine: result.gate.cosine,
       });
