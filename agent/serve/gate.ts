@@ -12,7 +12,9 @@ import type { GateThresholds, GoldenSet } from './types.js';
 export interface GateReport {
   readonly passed: boolean;
   readonly samples: number;
-  /** Top-1 accuracy, or undefined when the golden set has no labels. */
+  /** Samples whose top-1 matched the label, or undefined when the golden set has no labels. */
+  readonly correct: number | undefined;
+  /** Top-1 accuracy (correct / samples), or undefined when the golden set has no labels. */
   readonly accuracy: number | undefined;
   /** Mean cosine similarity of all outputs, or undefined without reference outputs. */
   readonly cosine: number | undefined;
@@ -37,6 +39,7 @@ export function scoreGate(
   description?: ModelDescription,
 ): GateReport {
   const reasons: string[] = [];
+  let correct: number | undefined;
   let accuracy: number | undefined;
   let cosine: number | undefined;
   let map: number | undefined;
@@ -47,7 +50,7 @@ export function scoreGate(
     }
   } else if (golden.labels && golden.labels.length > 0) {
     const labels = golden.labels;
-    const correct = outputs.filter((o, i) => argmax(firstOutput(o).data) === labels[i]).length;
+    correct = outputs.filter((o, i) => argmax(firstOutput(o).data) === labels[i]).length;
     accuracy = correct / outputs.length;
     if (accuracy < t.minAccuracy) {
       reasons.push(`golden accuracy ${accuracy.toFixed(4)} below ${t.minAccuracy}`);
@@ -69,7 +72,15 @@ export function scoreGate(
       reasons.push(`output cosine ${cosine.toFixed(6)} below ${t.minCosine}`);
     }
   }
-  return { passed: reasons.length === 0, samples: outputs.length, accuracy, cosine, map, reasons };
+  return {
+    passed: reasons.length === 0,
+    samples: outputs.length,
+    correct,
+    accuracy,
+    cosine,
+    map,
+    reasons,
+  };
 }
 
 /** mAP@[0.5:0.95] of the golden outputs through the bundle's decoder (shared/detect). */

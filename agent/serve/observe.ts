@@ -63,6 +63,8 @@ export interface GateRecord {
   readonly passed: boolean;
   /** Golden samples run (0 when the gate failed before scoring or was skipped). */
   readonly samples: number;
+  /** Labelled samples answered correctly (undefined without labels): a count, not a ratio. */
+  readonly correct: number | undefined;
   readonly accuracy: number | undefined;
   readonly cosine: number | undefined;
 }

@@ -118,6 +118,7 @@ export class VariantSet {
           bundleDigest,
           passed: true,
           samples: report.samples,
+          correct: report.correct,
           accuracy: report.accuracy,
           cosine: report.cosine,
         });
@@ -148,6 +149,7 @@ export class VariantSet {
           bundleDigest: spec.bundleDigest,
           passed: report.passed,
           samples: report.samples,
+          correct: report.correct,
           accuracy: report.accuracy,
           cosine: report.cosine,
         });
@@ -192,6 +194,7 @@ export class VariantSet {
       bundleDigest,
       passed: false,
       samples: 0,
+      correct: undefined,
       accuracy: undefined,
       cosine: undefined,
     });
@@ -217,6 +220,7 @@ export class VariantSet {
         bundleDigest: spec.bundleDigest,
         passed: true,
         samples: result.gate.samples,
+        correct: result.gate.correct,
         accuracy: result.gate.accuracy,
         cosine: result.gate.cosine,
       });

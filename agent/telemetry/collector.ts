@@ -4,7 +4,7 @@
 // the interval's reports and starts a new interval.
 import { LatencySketch } from '../../shared/stats/sketch.js';
 import { accumulateMoments, emptyMoments } from '../../shared/stats/channel-moments.js';
-import type { DetectionMatches, DriftStats } from '../../shared/wire/messages.js';
+import type { DetectionMatches, DriftStats, LatencyStage } from '../../shared/wire/messages.js';
 import type { ServeObserver } from '../serve/observe.js';
 import type { PairedOutcome } from '../serve/shadow-pairs.js';
 import type { VariantName } from '../serve/types.js';
@@ -15,12 +15,8 @@ export interface VariantReport {
   readonly requests: number;
   readonly errors: number;
   readonly errorsByCode: Readonly<Record<string, number>>;
-  readonly latency: {
-    readonly total: LatencySketch;
-    readonly preprocess: LatencySketch;
-    readonly infer: LatencySketch;
-    readonly postprocess: LatencySketch;
-  };
+  /** One sketch per LatencyStage, under the name the wire and the experiment report use. */
+  readonly latency: Readonly<Record<LatencyStage, LatencySketch>>;
   readonly accuracy: {
     readonly shadowPairs: number;
     readonly shadowTop1Agree: number;
@@ -28,15 +24,18 @@ export interface VariantReport {
     readonly shadowFailures: number;
     readonly feedbackTotal: number;
     readonly feedbackCorrect: number;
-    readonly goldenAccuracy: number | undefined;
-    readonly goldenSamples: number;
-    readonly shadowCosineMin: number;
+    /** The last gate's counts, as the wire carries them (AccuracyCounters). */
+    readonly goldenCorrect: number;
+    readonly goldenTotal: number;
+    /** Lowest shadow cosine; undefined without a pair. */
+    readonly shadowCosineMin: number | undefined;
     /**
      * Shadow pairs scored by feedback in this interval (A = the variant that answered, B = this
      * shadow variant). The pair itself may have been counted in an earlier interval.
      */
     readonly shadowLabelled: Readonly<Record<PairedOutcome, number>>;
-    readonly goldenCosine: number | undefined;
+    /** The last gate's output cosine; undefined when it compared no outputs. */
+    readonly goldenCosineMin: number | undefined;
     /** Box feedback on a detector's answers in this interval (TP/FP/FN at IoU 0.5). */
     readonly detection: DetectionMatches;
   };
@@ -64,7 +63,7 @@ function empty(variant: VariantName): Interval {
     inputs: new Map(),
     inputCount: 0,
     latency: {
-      total: new LatencySketch(),
+      e2e: new LatencySketch(),
       preprocess: new LatencySketch(),
       infer: new LatencySketch(),
       postprocess: new LatencySketch(),
@@ -76,11 +75,11 @@ function empty(variant: VariantName): Interval {
       shadowFailures: 0,
       feedbackTotal: 0,
       feedbackCorrect: 0,
-      goldenAccuracy: undefined,
-      goldenSamples: 0,
-      shadowCosineMin: 1,
+      goldenCorrect: 0,
+      goldenTotal: 0,
+      shadowCosineMin: undefined,
       shadowLabelled: { bothCorrect: 0, aOnlyCorrect: 0, bOnlyCorrect: 0, bothWrong: 0 },
-      goldenCosine: undefined,
+      goldenCosineMin: undefined,
       detection: { feedback: 0, tp: 0, fp: 0, fn: 0 },
     },
   };
@@ -112,7 +111,8 @@ export function createTelemetryCollector(): TelemetryCollector {
         rep.errorsByCode[code] = (rep.errorsByCode[code] ?? 0) + 1;
       }
       if (r.timings) {
-        rep.latency.total.add(r.timings.totalMs);
+        // The serve layer's totalMs (the /v1/infer response field) is the e2e stage here on.
+        rep.latency.e2e.add(r.timings.totalMs);
         rep.latency.preprocess.add(r.timings.preprocessMs);
         rep.latency.infer.add(r.timings.inferMs);
         rep.latency.postprocess.add(r.timings.postprocessMs);
@@ -146,7 +146,7 @@ export function createTelemetryCollector(): TelemetryCollector {
       acc.shadowPairs += 1;
       acc.shadowTop1Agree += s.top1Agree ? 1 : 0;
       acc.shadowCosineSum += s.cosine ?? 0;
-      acc.shadowCosineMin = Math.min(acc.shadowCosineMin, s.cosine ?? 0);
+      acc.shadowCosineMin = Math.min(acc.shadowCosineMin ?? 1, s.cosine ?? 0);
     },
     onDetectionFeedback(f) {
       const rep = of(f.variant);
@@ -172,9 +172,10 @@ export function createTelemetryCollector(): TelemetryCollector {
     },
     onGate(g) {
       const acc = of(g.variant).accuracy;
-      acc.goldenAccuracy = g.accuracy;
-      acc.goldenSamples = g.samples;
-      acc.goldenCosine = g.cosine;
+      // Counts as the gate scored them: no ratio to turn back into a count.
+      acc.goldenCorrect = g.correct ?? 0;
+      acc.goldenTotal = g.correct === undefined ? 0 : g.samples;
+      acc.goldenCosineMin = g.cosine;
     },
   };
   return {

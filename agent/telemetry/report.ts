@@ -1,6 +1,7 @@
 // One interval's VariantReport as the wire TelemetryReport (shared/wire), the form the outbox
 // stores and the controller merges.
 import { encodeMessage } from '../../shared/wire/codec.js';
+import { LATENCY_STAGES } from '../../shared/wire/messages.js';
 import type { DeviceStats, RuntimeKind } from '../../shared/wire/messages.js';
 import type { VariantReport } from './collector.js';
 
@@ -29,23 +30,19 @@ export function encodeTelemetryReport(r: VariantReport, ctx: ReportContext): Uin
       errorsByCode: { ...r.errorsByCode },
       shadowRequests: a.shadowPairs + a.shadowFailures,
     },
-    latency: {
-      e2e: r.latency.total.toMessage(),
-      preprocess: r.latency.preprocess.toMessage(),
-      infer: r.latency.infer.toMessage(),
-      postprocess: r.latency.postprocess.toMessage(),
-    },
+    latency: Object.fromEntries(LATENCY_STAGES.map((s) => [s, r.latency[s].toMessage()])),
     accuracy: {
-      goldenCorrect: Math.round((a.goldenAccuracy ?? 0) * a.goldenSamples),
-      goldenTotal: a.goldenAccuracy === undefined ? 0 : a.goldenSamples,
-      goldenCosineMin: a.goldenCosine ?? 0,
+      goldenCorrect: a.goldenCorrect,
+      goldenTotal: a.goldenTotal,
+      // Absent stays absent: no golden cosine, no shadow pair -> the optional field is unset.
+      ...(a.goldenCosineMin !== undefined && { goldenCosineMin: a.goldenCosineMin }),
       feedbackCorrect: a.feedbackCorrect,
       feedbackTotal: a.feedbackTotal,
       shadow: {
         pairs: a.shadowPairs,
         top1Agree: a.shadowTop1Agree,
         cosineSum: a.shadowCosineSum,
-        cosineMin: a.shadowPairs > 0 ? a.shadowCosineMin : 0,
+        ...(a.shadowCosineMin !== undefined && { cosineMin: a.shadowCosineMin }),
         bothCorrect: a.shadowLabelled.bothCorrect,
         aOnlyCorrect: a.shadowLabelled.aOnlyCorrect,
         bOnlyCorrect: a.shadowLabelled.bOnlyCorrect,

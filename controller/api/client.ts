@@ -124,7 +124,8 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
   async function request<T>(method: string, path: string, body?: unknown, query?: Query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) q.set(k, String(v));
-    const url = `${baseUrl}${path}${q.size > 0 ? `?${q.toString()}` : ''}`;
+    const qs = q.toString();
+    const url = `${baseUrl}${path}${qs ? `?${qs}` : ''}`;
     const headers: Record<string, string> = {};
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';

@@ -214,8 +214,12 @@ export function addReport(into: Rollup, r: TelemetryReport): void {
   c.shadowRequests += r.counters.shadowRequests;
   c.goldenCorrect += a.goldenCorrect;
   c.goldenTotal += a.goldenTotal;
-  // The agent sends 0 for "no golden run / no shadow pair"; that is not a cosine.
-  c.goldenCosineMin = minOrNull(c.goldenCosineMin, a.goldenTotal > 0 ? a.goldenCosineMin : null);
+  // Absent is absent: a report without golden samples or shadow pairs has no cosine. Agents
+  // from before these fields were optional send 0 there; the counts tell that 0 apart.
+  c.goldenCosineMin = minOrNull(
+    c.goldenCosineMin,
+    a.goldenTotal > 0 ? (a.goldenCosineMin ?? null) : null,
+  );
   c.feedbackCorrect += a.feedbackCorrect;
   c.feedbackTotal += a.feedbackTotal;
   const s = c.shadow;
@@ -223,7 +227,7 @@ export function addReport(into: Rollup, r: TelemetryReport): void {
   s.pairs += f.pairs;
   s.top1Agree += f.top1Agree;
   s.cosineSum += f.cosineSum;
-  s.cosineMin = minOrNull(s.cosineMin, f.pairs > 0 ? f.cosineMin : null);
+  s.cosineMin = minOrNull(s.cosineMin, f.pairs > 0 ? (f.cosineMin ?? null) : null);
   s.bothCorrect += f.bothCorrect;
   s.aOnlyCorrect += f.aOnlyCorrect;
   s.bOnlyCorrect += f.bOnlyCorrect;

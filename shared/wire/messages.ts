@@ -97,7 +97,8 @@ export interface ShadowAgreement {
   pairs: number;
   top1Agree: number;
   cosineSum: number;
-  cosineMin: number;
+  /** Absent when there was no pair (agents before this field was optional sent 0). */
+  cosineMin?: number;
   bothCorrect: number;
   aOnlyCorrect: number;
   bOnlyCorrect: number;
@@ -113,9 +114,11 @@ export interface DetectionMatches {
 }
 
 export interface AccuracyCounters {
+  /** Golden samples answered correctly, of goldenTotal labelled ones (counts, as scored). */
   goldenCorrect: number;
   goldenTotal: number;
-  goldenCosineMin: number;
+  /** Absent when no golden run compared outputs (agents before it was optional sent 0). */
+  goldenCosineMin?: number;
   feedbackCorrect: number;
   feedbackTotal: number;
   shadow: ShadowAgreement;
@@ -148,6 +151,13 @@ export interface DriftStats {
   clippedHigh: number;
 }
 
+/**
+ * The latency stages of a served request, one name from the agent's telemetry to the experiment
+ * report: `e2e` is the whole request (preprocess + infer + postprocess).
+ */
+export const LATENCY_STAGES = ['e2e', 'preprocess', 'infer', 'postprocess'] as const;
+export type LatencyStage = (typeof LATENCY_STAGES)[number];
+
 export interface TelemetryReport {
   deviceId: string;
   variant: string;
@@ -156,7 +166,10 @@ export interface TelemetryReport {
   intervalEndMs: number;
   reportSequence: number;
   counters: RequestCounters;
-  /** Stage name (e2e, preprocess, infer, postprocess) -> sketch of milliseconds. */
+  /**
+   * LatencyStage -> sketch of milliseconds. Typed by string because a newer agent may send a
+   * stage this controller does not know; it is kept and shown, never refused.
+   */
   latency: Record<string, LatencySketchMessage>;
   accuracy: AccuracyCounters;
   device: DeviceStats;

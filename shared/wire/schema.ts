@@ -156,7 +156,7 @@ message ShadowAgreement {
   uint64 pairs = 1;
   uint64 top1_agree = 2;
   double cosine_sum = 3;
-  double cosine_min = 4;
+  optional double cosine_min = 4;   // absent when pairs is 0 (agents before 0.2 sent 0)
   uint64 both_correct = 5;   // among pairs with a feedback label, counted when the label arrives
   uint64 a_only_correct = 6;
   uint64 b_only_correct = 7;
@@ -176,7 +176,7 @@ message DetectionMatches {
 message AccuracyCounters {
   uint64 golden_correct = 1;
   uint64 golden_total = 2;
-  double golden_cosine_min = 3;
+  optional double golden_cosine_min = 3;  // absent without a golden cosine (older agents: 0)
   uint64 feedback_correct = 4;
   uint64 feedback_total = 5;
   ShadowAgreement shadow = 6;
@@ -224,7 +224,7 @@ message TelemetryReport {
   uint64 interval_end_ms = 5;
   uint64 report_sequence = 6;                // per device, for dedup after outbox replay
   RequestCounters counters = 7;
-  map<string, LatencySketch> latency = 8;   // stage (e2e, preprocess, infer, postprocess)
+  map<string, LatencySketch> latency = 8;   // LatencyStage: e2e, preprocess, infer, postprocess
   AccuracyCounters accuracy = 9;
   DeviceStats device = 10;
   repeated DriftStats drift = 11;

@@ -35,10 +35,11 @@ t.test('collector: per-variant counts, stage sketches, paired shadow and feedbac
   t.equal(a?.requests, 11);
   t.equal(a?.errors, 1);
   t.same(a?.errorsByCode, { BMF_ERR_TENSOR_SHAPE: 1 });
-  t.equal(a?.latency.total.count, 10);
+  t.equal(a?.latency.e2e.count, 10);
   t.equal(a?.latency.infer.count, 10);
   t.same([a?.accuracy.feedbackCorrect, a?.accuracy.feedbackTotal], [4, 4]);
-  t.equal(a?.accuracy.goldenAccuracy, 1, 'gate result at activation');
+  const gate = [a?.accuracy.goldenCorrect, a?.accuracy.goldenTotal];
+  t.same(gate, [golden.labels?.length, golden.labels?.length], 'gate counts at activation');
   t.equal(b?.requests, 0, 'shadow runs are not B requests');
   t.equal(b?.accuracy.shadowPairs, 10);
   t.ok((b?.accuracy.shadowTop1Agree ?? 0) >= 9);

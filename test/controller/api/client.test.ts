@@ -10,12 +10,27 @@ import {
   type DeviceView,
   type TelemetrySummaryView,
 } from '../../../controller/api/client.js';
+import type { Static } from '@sinclair/typebox';
+import type * as Schemas from '../../../controller/api/schemas.js';
+import type { Digest } from '../../../shared/ids.js';
 import {
   makeSignedBundle,
   startTestController,
 } from '../../../harness/controller/test-controller.js';
 
+// Compile-time checks (npm run typecheck): the client's types are the route schemas' own, so a
+// consumer reading a field the schema does not declare fails to compile.
+type Equal<A, B> =
+  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const sameDevice: Equal<DeviceView, Static<typeof Schemas.DeviceView>> = true;
+const sameBundle: Equal<BundleView, Static<typeof Schemas.BundleView>> = true;
+const digestTyped: Equal<BundleView['digest'], Digest> = true;
+// @ts-expect-error -- no such field in the schema: a consumer that assumed one does not compile
+const _undeclared = (d: DeviceView) => d.firmwareVersion;
+
 const CLIENT = fileURLToPath(new URL('../../../controller/api/client.ts', import.meta.url));
+
+t.ok(sameDevice && sameBundle && digestTyped, 'client types are the schemas (checked by tsc)');
 
 t.test('the client bundles for a browser: no Node module reaches it', async (t) => {
   const out = await build({
