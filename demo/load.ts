@@ -4,10 +4,25 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Agent } from '../agent/agent.js';
+import { readBoxDataset } from '../controller/quantize/box-dataset.js';
 
 export interface LabelledImage {
   readonly bytes: Uint8Array;
   readonly label: number;
+  /** Detectors: ground-truth boxes (source pixels), sent as box feedback instead of a label. */
+  readonly boxes?: readonly {
+    readonly box: readonly [number, number, number, number];
+    readonly classId: number;
+  }[];
+}
+
+/** The shapes detector's boxed eval images. */
+export async function readBoxedImages(exampleDir: string): Promise<LabelledImage[]> {
+  const out: LabelledImage[] = [];
+  for (const item of await readBoxDataset(join(exampleDir, 'eval'), 'eval')) {
+    out.push({ bytes: await readFile(item.path), label: -1, boxes: item.image.boxes });
+  }
+  return out;
 }
 
 export async function readEvalImages(exampleDir: string): Promise<LabelledImage[]> {
@@ -56,7 +71,9 @@ export async function generateLoad(opts: {
             { kind: 'image', bytes: img.bytes },
             { requestKey: `camera-${cursor % 97}` },
           );
-          const { correct } = agent.service.feedback(res.requestId, img.label);
+          const correct = img.boxes
+            ? agent.service.feedbackBoxes(res.requestId, img.boxes).fn === 0
+            : agent.service.feedback(res.requestId, img.label).correct;
           result.requests += 1;
           result.byVariant[res.variant] = (result.byVariant[res.variant] ?? 0) + 1;
           if (correct) result.correct[res.variant] = (result.correct[res.variant] ?? 0) + 1;

@@ -14,6 +14,8 @@ const { values } = parseArgs({
     'experiment-seconds': { type: 'string', default: '300' },
     rps: { type: 'string', default: '8' },
     keep: { type: 'boolean', default: false },
+    // fashion-mnist (default) or detect (the shapes detector, examples/shapes-detector).
+    model: { type: 'string', default: 'fashion-mnist' },
   },
 });
 
@@ -35,6 +37,11 @@ const reporter: DemoReporter = {
   },
 };
 
+if (values.model !== 'fashion-mnist' && values.model !== 'detect') {
+  process.stderr.write(`--model takes fashion-mnist or detect, got ${values.model}\n`);
+  process.exit(2);
+}
+const model: 'fashion-mnist' | 'detect' = values.model;
 const dataDir = values['data-dir'] ?? (await mkdtemp(join(tmpdir(), 'bmfleet-demo-')));
 process.stdout.write(`bmfleet demo: data in ${dataDir}\n`);
 try {
@@ -46,6 +53,7 @@ try {
       perAgentRps: Number(values.rps),
       telemetryIntervalMs: 1000,
       keep: values.keep,
+      model,
     },
     reporter,
   );

@@ -11,6 +11,8 @@ import { signBundleDir } from '../shared/bundle/dir.js';
 import type { Signer } from '../shared/trust/keys.js';
 import { parsePreprocessSpec } from '../shared/preprocess/index.js';
 import { bmfError } from '../shared/errors.js';
+import { isDetector, parseDecoderSpec } from '../shared/detect/index.js';
+import { readBoxDataset } from '../controller/quantize/box-dataset.js';
 
 export interface BuiltModels {
   readonly fp32: { readonly dir: string; readonly cosine: number; readonly modeledMs?: number };
@@ -19,6 +21,9 @@ export interface BuiltModels {
     readonly top1Fp32?: number | null;
     readonly top1Int8?: number | null;
     readonly agreement?: number;
+    /** Detectors: COCO mAP@[.5:.95] on the eval set. */
+    readonly mapFp32?: number;
+    readonly mapInt8?: number;
     readonly modeledMs?: number;
   };
 }
@@ -172,6 +177,107 @@ export async function buildModels(opts: BuildOptions): Promise<BuiltModels> {
     int8: {
       dir: int8Dir,
       ...(acc ? { top1Fp32: acc.top1Fp32, top1Int8: acc.top1Int8, agreement: acc.agreement } : {}),
+      ...(quantized.report.modeledLatency.perImageMs !== undefined
+        ? { modeledMs: quantized.report.modeledLatency.perImageMs }
+        : {}),
+    },
+  };
+}
+
+/** The shapes detector sample (examples/shapes-detector), whether from the sources or dist/. */
+export async function detectExampleDir(): Promise<string> {
+  return join(await exampleDir(), '..', 'shapes-detector');
+}
+
+/**
+ * `--model detect`: the shapes detector compiled FP32 and quantized INT8 (mAP on its 60 boxed
+ * eval images), each packed with 16 boxed golden images, its decoder and an mAP gate, and signed.
+ */
+export async function buildDetectModels(opts: BuildOptions): Promise<BuiltModels> {
+  const example = await detectExampleDir();
+  const modelPath = join(example, 'model.onnx');
+  const specJson = JSON.parse(await readFile(join(example, 'preprocess.json'), 'utf8')) as unknown;
+  const decoderJson = JSON.parse(await readFile(join(example, 'decoder.json'), 'utf8')) as unknown;
+  const decoder = parseDecoderSpec(decoderJson);
+  if (!isDetector(decoder)) throw new Error('shapes-detector decoder.json is not a detector');
+  const spec = parsePreprocessSpec(specJson);
+  const labels = parseLabels(await readFile(join(example, 'labels.txt'), 'utf8'));
+  const golden = (await readBoxDataset(join(example, 'eval'), 'eval'))
+    .slice(0, 16)
+    .map((b) => ({ path: b.path, boxes: b.image }));
+  const common = {
+    name: 'shapes-detector',
+    chips: [opts.chip],
+    preprocess: specJson,
+    labelsPath: join(example, 'labels.txt'),
+    decoder: decoderJson,
+    golden,
+    referenceModelPath: modelPath,
+    maxMapDrop: 0.05,
+    now: opts.now,
+  };
+  const sourceModelSha256 = await sha256File(modelPath);
+  const compiled = await compileModel({
+    modelPath,
+    chip: opts.chip,
+    precision: 'fp32',
+    preprocess: spec,
+    outDir: join(opts.workDir, 'fp32'),
+  });
+  const fp32Dir = join(opts.workDir, 'bundle-fp32');
+  await packBundle({
+    ...common,
+    bmodelPath: compiled.bmodelPath,
+    version: '1.0.0',
+    sequence: 1,
+    precision: 'fp32',
+    provenance: { sourceModelSha256, toolchain: 'bmfleet-sim', toolchainVersion: '0.1.0' },
+    metadata: { modeledLatency: compiled.report.modeledLatency },
+    outDir: fp32Dir,
+  });
+  await signBundleDir(fp32Dir, opts.signers);
+  const quantized = await quantizeModel({
+    modelPath,
+    calibrationDir: join(example, 'calibration'),
+    evalDir: join(example, 'eval'),
+    chip: opts.chip,
+    spec,
+    labels,
+    decoder,
+    outDir: join(opts.workDir, 'int8'),
+    method: 'max',
+  });
+  const int8Dir = join(opts.workDir, 'bundle-int8');
+  await packBundle({
+    ...common,
+    bmodelPath: quantized.files.bmodel,
+    version: '1.0.0-int8',
+    sequence: 2,
+    precision: 'int8',
+    provenance: {
+      sourceModelSha256,
+      toolchain: 'bmfleet-sim',
+      toolchainVersion: '0.1.0',
+      calibrationMethod: 'max',
+    },
+    metadata: { modeledLatency: quantized.report.modeledLatency },
+    outDir: int8Dir,
+  });
+  await signBundleDir(int8Dir, opts.signers);
+  const cosine = Math.min(...(compiled.report.validation?.outputs ?? []).map((o) => o.cosine));
+  const latency = compiled.report.modeledLatency;
+  const d = quantized.report.detection;
+  return {
+    fp32: {
+      dir: fp32Dir,
+      cosine,
+      ...(latency && 'perImageMs' in latency && latency.perImageMs !== undefined
+        ? { modeledMs: latency.perImageMs }
+        : {}),
+    },
+    int8: {
+      dir: int8Dir,
+      ...(d ? { mapFp32: d.mapFp32, mapInt8: d.mapInt8 } : {}),
       ...(quantized.report.modeledLatency.perImageMs !== undefined
         ? { modeledMs: quantized.report.modeledLatency.perImageMs }
         : {}),

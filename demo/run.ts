@@ -18,9 +18,9 @@ import {
   overallHeadline,
   sourceWords,
 } from '../controller/experiment/report.js';
-import { buildModels, exampleDir } from './models.js';
+import { buildDetectModels, buildModels, detectExampleDir, exampleDir } from './models.js';
 import { startFleet, type Fleet } from './fleet.js';
-import { generateLoad, readEvalImages, type LoadResult } from './load.js';
+import { generateLoad, readBoxedImages, readEvalImages, type LoadResult } from './load.js';
 
 export interface DemoOptions {
   readonly dataDir: string;
@@ -29,6 +29,8 @@ export interface DemoOptions {
   readonly experimentMs: number;
   readonly perAgentRps: number;
   readonly telemetryIntervalMs: number;
+  /** `detect`: the shapes detector (examples/shapes-detector) instead of Fashion-MNIST. */
+  readonly model?: 'fashion-mnist' | 'detect';
   /**
    * Leave the controller and fleet running after the demo (the caller stops them); the winner
    * is then left for the operator to promote from the dashboard.
@@ -141,9 +143,12 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
         `    sign in with the operator token: ${token}`,
     );
 
-    out.step('Compile FP32 and quantize INT8 (Fashion-MNIST CNN, bm1684x, simulator target)');
+    const detect = opts.model === 'detect';
+    out.step(
+      `Compile FP32 and quantize INT8 (${detect ? 'shapes detector' : 'Fashion-MNIST CNN'}, bm1684x, simulator target)`,
+    );
     const keys = createKeystore(controllerPaths(config).keysDir);
-    const models = await buildModels({
+    const models = await (detect ? buildDetectModels : buildModels)({
       workDir: join(opts.dataDir, 'build'),
       signers: await keys.signers('bundle'),
       chip: 'bm1684x',
@@ -151,9 +156,12 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     });
     if (!(models.fp32.cosine >= 0.99999)) throw new Error(`FP32 cosine ${models.fp32.cosine}`);
     const i = models.int8;
+    const modeled = `modeled latency FP32 ${fmtMs(models.fp32.modeledMs ?? NaN)}, INT8 ${fmtMs(i.modeledMs ?? NaN)}`;
     out.done(
-      `FP32 cosine ${models.fp32.cosine.toFixed(6)}; INT8 top-1 ${fmtPct(i.top1Int8)} vs FP32 ${fmtPct(i.top1Fp32)} on 2,000 eval images, ` +
-        `agreement ${fmtPct(i.agreement)}; modeled latency FP32 ${fmtMs(models.fp32.modeledMs ?? NaN)}, INT8 ${fmtMs(i.modeledMs ?? NaN)}`,
+      detect
+        ? `FP32 cosine ${models.fp32.cosine.toFixed(6)}; mAP@[.5:.95] INT8 ${i.mapInt8?.toFixed(4)} vs FP32 ${i.mapFp32?.toFixed(4)} on 60 boxed eval images; ${modeled}`
+        : `FP32 cosine ${models.fp32.cosine.toFixed(6)}; INT8 top-1 ${fmtPct(i.top1Int8)} vs FP32 ${fmtPct(i.top1Fp32)} on 2,000 eval images, ` +
+            `agreement ${fmtPct(i.agreement)}; ${modeled}`,
     );
 
     out.step('Sign and register the two bundles');
@@ -220,7 +228,9 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
     await waitFor('both variants active on every agent', 60_000, async () =>
       fleet.agents.every((a) => a.service.models().length >= 2) ? true : undefined,
     );
-    const images = await readEvalImages(await exampleDir());
+    const images = detect
+      ? await readBoxedImages(await detectExampleDir())
+      : await readEvalImages(await exampleDir());
     const abort = new AbortController();
     const started = Date.now();
     let analysis: Analysis | undefined;
