@@ -32,6 +32,7 @@ import { createRegistry } from './registry/registry.js';
 import { createRolloutExecutor } from './rollout/executor.js';
 import { createCounters, openDatabase } from './store/db.js';
 import { createRefusalCounter } from './broker/refusals.js';
+import { createDeviceEventRepo } from './store/device-events.js';
 import { createDeviceRepo } from './store/devices.js';
 import { createRolloutRepo } from './store/rollouts.js';
 import { createTelemetryService } from './telemetry/service.js';
@@ -323,7 +324,7 @@ export async function startController(
     let onDeviceChange: () => void = () => undefined;
     const tracker = createDeviceTracker({
       devices,
-      db,
+      eventStore: createDeviceEventRepo(db),
       clock,
       onDropped: dropped,
       onChange: () => onDeviceChange(),

@@ -8,6 +8,7 @@ import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { connectControllerLink } from '../../../controller/broker/link.js';
 import { openDatabase } from '../../../controller/store/db.js';
+import { createDeviceEventRepo } from '../../../controller/store/device-events.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
 import { createRegistry } from '../../../controller/registry/registry.js';
 import { createAssignmentService } from '../../../controller/distribution/assignments.js';
@@ -59,7 +60,7 @@ export async function startSlice(
   const drops: string[] = [];
   const tracker = createDeviceTracker({
     devices: repo,
-    db,
+    eventStore: createDeviceEventRepo(db),
     clock,
     onDropped: (kind, e) => drops.push(`${kind}:${e.code}`),
   });
