@@ -32,6 +32,7 @@ import { createRegistry } from './registry/registry.js';
 import { createRolloutExecutor } from './rollout/executor.js';
 import { createCounters, openDatabase } from './store/db.js';
 import { createRefusalCounter } from './broker/refusals.js';
+import { createAssignmentRepo } from './store/assignments.js';
 import { createDeviceEventRepo } from './store/device-events.js';
 import { createDeviceRepo } from './store/devices.js';
 import { createRolloutRepo } from './store/rollouts.js';
@@ -370,7 +371,7 @@ export async function startController(
       },
     });
     const assignments = createAssignmentService({
-      db,
+      store: createAssignmentRepo(db),
       registry,
       devices,
       signers: () => keys.signers('assignment'),

@@ -8,6 +8,7 @@ import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { connectControllerLink } from '../../../controller/broker/link.js';
 import { openDatabase } from '../../../controller/store/db.js';
+import { createAssignmentRepo } from '../../../controller/store/assignments.js';
 import { createDeviceEventRepo } from '../../../controller/store/device-events.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
 import { createRegistry } from '../../../controller/registry/registry.js';
@@ -82,7 +83,7 @@ export async function startSlice(
   });
   t.teardown(() => link.close());
   const assignments = createAssignmentService({
-    db,
+    store: createAssignmentRepo(db),
     registry,
     devices: repo,
     signers: () => ks.signers('assignment'),
