@@ -33,6 +33,7 @@ import { createRolloutExecutor } from './rollout/executor.js';
 import { createCounters, openDatabase } from './store/db.js';
 import { createRefusalCounter } from './broker/refusals.js';
 import { createAssignmentRepo } from './store/assignments.js';
+import { createBundleRepo } from './store/bundles.js';
 import { createDeviceEventRepo } from './store/device-events.js';
 import { createDeviceRepo } from './store/devices.js';
 import { createRolloutRepo } from './store/rollouts.js';
@@ -358,7 +359,7 @@ export async function startController(
     const publish = (t: string, p: Uint8Array, o: { qos: 0 | 1; retain?: boolean }) =>
       link.publish(t, p, o);
     const registry = createRegistry({
-      db,
+      store: createBundleRepo(db),
       blobDir: paths.blobDir,
       root: () => keys.readRoot(),
       clock,

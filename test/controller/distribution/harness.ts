@@ -9,6 +9,7 @@ import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { connectControllerLink } from '../../../controller/broker/link.js';
 import { openDatabase } from '../../../controller/store/db.js';
 import { createAssignmentRepo } from '../../../controller/store/assignments.js';
+import { createBundleRepo } from '../../../controller/store/bundles.js';
 import { createDeviceEventRepo } from '../../../controller/store/device-events.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
 import { createRegistry } from '../../../controller/registry/registry.js';
@@ -52,7 +53,12 @@ export async function startSlice(
   for (const [id, chip] of opts.devices ?? [['dev-1', 'bm1684x']]) {
     secrets.set(id, repo.add(id, chip, {}, now).secret);
   }
-  const registry = createRegistry({ db, blobDir: join(dir, 'blobs'), root, clock });
+  const registry = createRegistry({
+    store: createBundleRepo(db),
+    blobDir: join(dir, 'blobs'),
+    root,
+    clock,
+  });
   const bundle = await makeBundle(ks, join(dir, 'b1'), {
     bmodelBytes: opts.bmodelBytes ?? 300_000,
   });
