@@ -36,6 +36,7 @@ import { createAssignmentRepo } from './store/assignments.js';
 import { createBundleRepo } from './store/bundles.js';
 import { createDeviceEventRepo } from './store/device-events.js';
 import { createDeviceRepo } from './store/devices.js';
+import { createExperimentRepo } from './store/experiments.js';
 import { createRolloutRepo } from './store/rollouts.js';
 import { createTelemetryService } from './telemetry/service.js';
 import { createExperimentService } from './experiment/service.js';
@@ -431,7 +432,7 @@ export async function startController(
 
     // 9. experiments (A/B of two bundles over the same telemetry and assignments)
     const experiments = createExperimentService({
-      db,
+      store: createExperimentRepo(db),
       clock,
       registry,
       devices: () => devices.list().map((d) => ({ id: d.id, chip: d.chip, tags: d.tags })),
