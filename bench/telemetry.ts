@@ -15,7 +15,8 @@ import { CONTROLLER_USERNAME } from '../controller/broker/acl.js';
 import { startEmbeddedBroker } from '../controller/broker/embedded.js';
 import { attachEmbeddedLink } from '../controller/broker/embedded-link.js';
 import type { ControllerLink } from '../controller/broker/link.js';
-import { createCounters, openDatabase } from '../controller/store/db.js';
+import { createCounters } from '../controller/store/counters.js';
+import { openDatabase } from '../controller/store/db.js';
 import { createTelemetryService } from '../controller/telemetry/service.js';
 import type { PublisherStep } from './telemetry-publisher.js';
 

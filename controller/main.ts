@@ -30,10 +30,11 @@ import { createBlobServer, type BlobServerStats } from './distribution/blobs.js'
 import { blobDownloadRoutes } from './distribution/http.js';
 import { createRegistry } from './registry/registry.js';
 import { createRolloutExecutor } from './rollout/executor.js';
-import { createCounters, openDatabase } from './store/db.js';
+import { openDatabase } from './store/db.js';
 import { createRefusalCounter } from './broker/refusals.js';
 import { createAssignmentRepo } from './store/assignments.js';
 import { createBundleRepo } from './store/bundles.js';
+import { createCounters } from './store/counters.js';
 import { createDeviceEventRepo } from './store/device-events.js';
 import { createDeviceRepo } from './store/devices.js';
 import { createExperimentRepo } from './store/experiments.js';
@@ -206,7 +207,7 @@ export async function startController(
       },
     });
     const counters = createCounters(db);
-    const refusals = createRefusalCounter({ db, counters });
+    const refusals = createRefusalCounter({ counters });
     stack.push({ name: 'refusal counters', stop: () => refusals.close() });
     const rollouts = createRolloutRepo(db);
     devices.markAllOffline();

@@ -4,7 +4,8 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { createCounters, openDatabase } from '../../../controller/store/db.js';
+import { createCounters } from '../../../controller/store/counters.js';
+import { openDatabase } from '../../../controller/store/db.js';
 import { createTelemetryService } from '../../../controller/telemetry/service.js';
 import { openTelemetry } from './harness.js';
 import { encodeReport } from './reports.js';

@@ -7,7 +7,8 @@ import {
   createTelemetryService,
   type TelemetryServiceOptions,
 } from '../../../controller/telemetry/service.js';
-import { createCounters, openDatabase } from '../../../controller/store/db.js';
+import { createCounters } from '../../../controller/store/counters.js';
+import { openDatabase } from '../../../controller/store/db.js';
 
 export interface ManualClock {
   now(): number;
