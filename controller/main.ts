@@ -39,6 +39,7 @@ import { createDeviceEventRepo } from './store/device-events.js';
 import { createDeviceRepo } from './store/devices.js';
 import { createExperimentRepo } from './store/experiments.js';
 import { createRolloutRepo } from './store/rollouts.js';
+import { createTelemetryRepo } from './store/telemetry.js';
 import { createTelemetryService } from './telemetry/service.js';
 import { createExperimentService } from './experiment/service.js';
 import { experimentRoutes } from './experiment/routes.js';
@@ -416,8 +417,7 @@ export async function startController(
 
     // 8. telemetry
     const telemetry = createTelemetryService({
-      db,
-      counters,
+      store: createTelemetryRepo(db),
       clock,
       retentionMs: config.telemetry.retentionDays * 86_400_000,
       bundleInfo: (digest) => registry.getBundle(digest),

@@ -9,6 +9,7 @@ import {
 } from '../../../controller/telemetry/service.js';
 import { createCounters } from '../../../controller/store/counters.js';
 import { openDatabase } from '../../../controller/store/db.js';
+import { createTelemetryRepo } from '../../../controller/store/telemetry.js';
 
 export interface ManualClock {
   now(): number;
@@ -23,15 +24,14 @@ export function manualClock(start: number): ManualClock {
 export function openTelemetry(
   t: Test,
   now: number,
-  extra: Partial<Omit<TelemetryServiceOptions, 'db' | 'counters' | 'clock'>> = {},
+  extra: Partial<Omit<TelemetryServiceOptions, 'store' | 'clock'>> = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'bmf-telemetry-'));
   const db = openDatabase(join(dir, 'controller.db'));
   const counters = createCounters(db);
   const clock = manualClock(now);
   const service = createTelemetryService({
-    db,
-    counters,
+    store: createTelemetryRepo(db),
     clock,
     flushIntervalMs: 0,
     pruneIntervalMs: 0,
