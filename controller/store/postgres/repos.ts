@@ -12,6 +12,9 @@ import type { ExperimentRepo } from '../experiments.js';
 import { toExperimentRecord } from '../experiments.js';
 import type { TelemetryRepo } from '../telemetry.js';
 import { toEncodedMinute } from '../telemetry.js';
+import { bmfError } from '../../../shared/errors.js';
+import type { RolloutRepo } from '../rollouts.js';
+import { toRolloutEvent, toRolloutRecord } from '../rollouts.js';
 import type { PgStore } from './open.js';
 
 const ADD_COUNTER =
@@ -323,6 +326,62 @@ export function pgTelemetry(store: PgStore): TelemetryRepo<'async'> {
         (await q.query('DELETE FROM telemetry_seen WHERE interval_start < $1', [beforeMs]))
           .rowCount ?? 0
       );
+    },
+  };
+}
+
+export function pgRollouts(store: PgStore): RolloutRepo<'async'> {
+  const q = store.pool;
+  async function get(id: string) {
+    const r = await q.query('SELECT * FROM rollouts WHERE id = $1', [id]);
+    return r.rows[0] ? toRolloutRecord(r.rows[0]) : undefined;
+  }
+  return {
+    async create(spec, state, now) {
+      const r = await q.query(
+        'INSERT INTO rollouts(id, spec, state, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(id) DO NOTHING',
+        [spec.id, JSON.stringify(spec), JSON.stringify(state), state.status, now, now],
+      );
+      if (r.rowCount === 0) {
+        throw bmfError('BMF_ERR_CONFLICT', { kind: 'rollout', id: spec.id, reason: 'exists' });
+      }
+    },
+    get,
+    async require(id) {
+      const r = await get(id);
+      if (!r) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'rollout', id });
+      return r;
+    },
+    async list() {
+      const r = await q.query('SELECT * FROM rollouts ORDER BY created_at DESC, id');
+      return r.rows.map(toRolloutRecord);
+    },
+    async running() {
+      const r = await q.query(
+        "SELECT * FROM rollouts WHERE status = 'running' ORDER BY created_at",
+      );
+      return r.rows.map(toRolloutRecord);
+    },
+    async save(id, state, newEvents) {
+      await store.transaction(async (c) => {
+        await c.query(
+          'UPDATE rollouts SET state = $1, status = $2, updated_at = $3 WHERE id = $4',
+          [JSON.stringify(state), state.status, state.updatedAt, id],
+        );
+        for (const e of newEvents) {
+          await c.query(
+            'INSERT INTO rollout_events(rollout_id, at, type, device_id, message) VALUES ($1, $2, $3, $4, $5)',
+            [id, state.updatedAt, e.type, e.deviceId ?? null, e.message],
+          );
+        }
+      });
+    },
+    async events(id, afterId = 0, limit = 500) {
+      const r = await q.query(
+        'SELECT id, at, type, device_id, message FROM rollout_events WHERE rollout_id = $1 AND id > $2 ORDER BY id LIMIT $3',
+        [id, afterId, limit],
+      );
+      return r.rows.map(toRolloutEvent);
     },
   };
 }

@@ -27,6 +27,8 @@ import {
   type ExperimentRepo,
 } from '../../../controller/store/experiments.js';
 import type { StoreMode } from '../../../controller/store/repository.js';
+import { createRolloutRepo, type RolloutRepo } from '../../../controller/store/rollouts.js';
+import type { RolloutSpec, RolloutState } from '../../../controller/rollout/model.js';
 import { createTelemetryRepo, type TelemetryRepo } from '../../../controller/store/telemetry.js';
 import { openPostgresStore } from '../../../controller/store/postgres/open.js';
 import {
@@ -35,6 +37,7 @@ import {
   pgCounters,
   pgDeviceEvents,
   pgExperiments,
+  pgRollouts,
   pgTelemetry,
 } from '../../../controller/store/postgres/repos.js';
 import { postgresSkip, startPostgres, type TestPostgres } from '../../helpers/postgres.js';
@@ -46,6 +49,7 @@ interface Stores {
   readonly assignments: AssignmentRepo<StoreMode>;
   readonly bundles: BundleRepo<StoreMode>;
   readonly telemetry: TelemetryRepo<StoreMode>;
+  readonly rollouts: RolloutRepo<StoreMode>;
 }
 
 type Case = (t: Test, s: Stores) => Promise<void>;
@@ -263,6 +267,48 @@ const cases: Record<string, Case> = {
     t.equal(await s.telemetry.pruneSeen(120_000), 1);
     t.same(await s.telemetry.seenKeys('d1', 10), ['k2']);
   },
+
+  async 'rollouts keep their spec, replace their state with its events atomically'(t, s) {
+    const r = s.rollouts;
+    const spec = (id: string) => ({ id }) as unknown as RolloutSpec;
+    const state = (status: string, updatedAt: number) =>
+      ({ status, updatedAt, groups: [] }) as unknown as RolloutState;
+    await r.create(spec('r1'), state('running', 1), 1);
+    await r.create(spec('r2'), state('paused', 2), 2);
+    await t.rejects(
+      Promise.resolve().then(() => r.create(spec('r1'), state('running', 3), 3)),
+      { code: 'BMF_ERR_CONFLICT' },
+    );
+    await t.rejects(
+      Promise.resolve().then(() => r.require('nope')),
+      { code: 'BMF_ERR_NOT_FOUND' },
+    );
+    t.equal(await r.get('nope'), undefined);
+    await r.save('r1', state('running', 5), [
+      { type: 'group_started', message: 'go' },
+      { type: 'device_failed', message: 'ok', deviceId: 'd1' },
+    ]);
+    t.same(await r.require('r1'), { spec: spec('r1'), state: state('running', 5), createdAt: 1 });
+    t.same(
+      (await r.list()).map((x) => x.spec.id),
+      ['r2', 'r1'],
+      'newest first',
+    );
+    t.same(
+      (await r.running()).map((x) => x.spec.id),
+      ['r1'],
+    );
+    const ev = await r.events('r1');
+    t.same(
+      ev.map((e) => [e.at, e.type, e.deviceId, e.message]),
+      [
+        [5, 'group_started', null, 'go'],
+        [5, 'device_failed', 'd1', 'ok'],
+      ],
+    );
+    t.same((await r.events('r1', ev[0]!.id)).length, 1, 'after an id');
+    t.same((await r.events('r1', 0, 1)).length, 1, 'limited');
+  },
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'bmf-store-contract-'));
@@ -281,6 +327,7 @@ t.test('sqlite', async (t) => {
         assignments: createAssignmentRepo(db),
         bundles: createBundleRepo(db),
         telemetry: createTelemetryRepo(db),
+        rollouts: createRolloutRepo(db),
       });
     });
   }
@@ -300,6 +347,7 @@ t.test('postgres', skip ? { skip } : {}, async (t) => {
         assignments: pgAssignments(store),
         bundles: pgBundles(store),
         telemetry: pgTelemetry(store),
+        rollouts: pgRollouts(store),
       });
     });
   }
