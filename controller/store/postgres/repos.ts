@@ -13,6 +13,8 @@ import { toExperimentRecord } from '../experiments.js';
 import type { TelemetryRepo } from '../telemetry.js';
 import { toEncodedMinute } from '../telemetry.js';
 import { bmfError } from '../../../shared/errors.js';
+import type { DeviceRepo, DeviceRow } from '../devices.js';
+import { newDeviceCredentials, secretMatches, toDeviceRecord } from '../devices.js';
 import type { RolloutRepo } from '../rollouts.js';
 import { toRolloutEvent, toRolloutRecord } from '../rollouts.js';
 import type { PgStore } from './open.js';
@@ -382,6 +384,68 @@ export function pgRollouts(store: PgStore): RolloutRepo<'async'> {
         [id, afterId, limit],
       );
       return r.rows.map(toRolloutEvent);
+    },
+  };
+}
+
+/** Devices, written through (no write-behind queue: each update is its own statement). */
+export function pgDevices(store: PgStore): DeviceRepo<'async'> {
+  const q = store.pool;
+  async function row(id: string): Promise<DeviceRow | undefined> {
+    return (await q.query<DeviceRow>('SELECT * FROM devices WHERE id = $1', [id])).rows[0];
+  }
+  return {
+    async add(id, chip, tags, now) {
+      const { secret, salt, hash } = newDeviceCredentials(id);
+      const r = await q.query(
+        'INSERT INTO devices(id, chip, tags, secret_salt, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(id) DO NOTHING',
+        [id, chip, JSON.stringify(tags), salt, hash, now],
+      );
+      if (r.rowCount === 0) {
+        throw bmfError('BMF_ERR_CONFLICT', { kind: 'device', id, reason: 'exists' });
+      }
+      return { secret };
+    },
+    async get(id) {
+      const r = await row(id);
+      return r ? toDeviceRecord(r) : undefined;
+    },
+    async require(id) {
+      const r = await row(id);
+      if (!r) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'device', id });
+      return toDeviceRecord(r);
+    },
+    async list() {
+      return (await q.query<DeviceRow>('SELECT * FROM devices ORDER BY id')).rows.map(
+        toDeviceRecord,
+      );
+    },
+    async authenticate(id, secret) {
+      const r = await row(id);
+      return r ? secretMatches(r, secret) : false;
+    },
+    async setPresence(id, online, now) {
+      await q.query('UPDATE devices SET online = $1, last_seen = $2 WHERE id = $3', [
+        online ? 1 : 0,
+        now,
+        id,
+      ]);
+    },
+    async setState(id, value, now) {
+      await q.query('UPDATE devices SET state = $1, last_seen = $2 WHERE id = $3', [
+        JSON.stringify(value),
+        now,
+        id,
+      ]);
+    },
+    async remove(id) {
+      return ((await q.query('DELETE FROM devices WHERE id = $1', [id])).rowCount ?? 0) > 0;
+    },
+    async markAllOffline() {
+      await q.query('UPDATE devices SET online = 0');
+    },
+    async flush() {
+      // Nothing queued: every update above is written when it is made.
     },
   };
 }

@@ -26,6 +26,7 @@ import {
   createExperimentRepo,
   type ExperimentRepo,
 } from '../../../controller/store/experiments.js';
+import { createDeviceRepo, type DeviceRepo } from '../../../controller/store/devices.js';
 import type { StoreMode } from '../../../controller/store/repository.js';
 import { createRolloutRepo, type RolloutRepo } from '../../../controller/store/rollouts.js';
 import type { RolloutSpec, RolloutState } from '../../../controller/rollout/model.js';
@@ -36,6 +37,7 @@ import {
   pgBundles,
   pgCounters,
   pgDeviceEvents,
+  pgDevices,
   pgExperiments,
   pgRollouts,
   pgTelemetry,
@@ -50,6 +52,7 @@ interface Stores {
   readonly bundles: BundleRepo<StoreMode>;
   readonly telemetry: TelemetryRepo<StoreMode>;
   readonly rollouts: RolloutRepo<StoreMode>;
+  readonly devices: DeviceRepo<StoreMode>;
 }
 
 type Case = (t: Test, s: Stores) => Promise<void>;
@@ -73,6 +76,48 @@ function bundle(digest: string, version: string, sequence: number): StoredBundle
 }
 
 const cases: Record<string, Case> = {
+  async 'devices authenticate with their one secret; presence and state read back at once'(t, s) {
+    const d = s.devices;
+    const { secret } = await d.add('se7-01', 'bm1684x', { site: 'berlin' }, 1000);
+    await d.add('se7-02', 'bm1684x', {}, 1001);
+    t.equal(await d.authenticate('se7-01', secret), true);
+    t.equal(await d.authenticate('se7-01', secret.slice(0, -1) + 'x'), false);
+    t.equal(await d.authenticate('se7-02', secret), false);
+    t.equal(await d.authenticate('nope', secret), false);
+    const refused = async (p: () => unknown, code: string) =>
+      t.rejects(Promise.resolve().then(p), { code }, code);
+    await refused(() => d.add('se7-01', 'bm1684x', {}, 1), 'BMF_ERR_CONFLICT');
+    await refused(() => d.add('bad/id', 'bm1684x', {}, 1), 'BMF_ERR_BAD_REQUEST');
+    await refused(() => d.require('nope'), 'BMF_ERR_NOT_FOUND');
+    t.same(await d.require('se7-01'), {
+      id: 'se7-01',
+      chip: 'bm1684x',
+      tags: { site: 'berlin' },
+      createdAt: 1000,
+      lastSeen: null,
+      online: false,
+      state: null,
+    });
+    await d.setPresence('se7-01', true, 2000);
+    await d.setState('se7-01', { assignmentSequence: 3 }, 2500);
+    t.match(await d.get('se7-01'), {
+      online: true,
+      lastSeen: 2500,
+      state: { assignmentSequence: 3 },
+    });
+    await d.flush();
+    t.match(await d.get('se7-01'), { online: true, lastSeen: 2500 }, 'the same once written');
+    await d.markAllOffline();
+    t.equal((await d.require('se7-01')).online, false);
+    t.same(
+      (await d.list()).map((x) => x.id),
+      ['se7-01', 'se7-02'],
+    );
+    t.equal(await d.remove('se7-02'), true);
+    t.equal(await d.remove('se7-02'), false);
+    t.equal(await d.get('se7-02'), undefined);
+  },
+
   async 'counters add up, one by one and in one batch'(t, s) {
     await s.counters.add('x');
     await s.counters.add('x', 4);
@@ -328,6 +373,7 @@ t.test('sqlite', async (t) => {
         bundles: createBundleRepo(db),
         telemetry: createTelemetryRepo(db),
         rollouts: createRolloutRepo(db),
+        devices: createDeviceRepo(db),
       });
     });
   }
@@ -348,6 +394,7 @@ t.test('postgres', skip ? { skip } : {}, async (t) => {
         bundles: pgBundles(store),
         telemetry: pgTelemetry(store),
         rollouts: pgRollouts(store),
+        devices: pgDevices(store),
       });
     });
   }
