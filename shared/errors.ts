@@ -250,6 +250,10 @@ export const errorCatalogue = {
     message: 'store URL {url} is not usable: {reason}',
     status: 400,
   },
+  BMF_ERR_LEASE_LOST: {
+    message: 'lease {name} is no longer held by {holder} with token {token}',
+    status: 409,
+  },
   BMF_ERR_STORE_UNREACHABLE: {
     message: 'store {url} is unreachable: {reason}',
     status: 503,

@@ -103,4 +103,12 @@ export const pgMigrations: readonly string[] = [
   );
   CREATE INDEX telemetry_seen_start ON telemetry_seen(interval_start);
   `,
+  `
+  CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    token BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  `,
 ];

@@ -1,6 +1,7 @@
 // The PostgreSQL implementations of the store's repository interfaces (the 'async' mode). Same
 // tables and the same answers as the SQLite ones beside them; BIGINT columns come back from pg
 // as strings and are turned into numbers by the same row mappers.
+import type pg from 'pg';
 import type { AssignmentRepo } from '../assignments.js';
 import { toAssignmentRow } from '../assignments.js';
 import type { BundleRepo } from '../bundles.js';
@@ -17,7 +18,23 @@ import type { DeviceRepo, DeviceRow } from '../devices.js';
 import { newDeviceCredentials, secretMatches, toDeviceRecord } from '../devices.js';
 import type { RolloutRepo } from '../rollouts.js';
 import { toRolloutEvent, toRolloutRecord } from '../rollouts.js';
+import type { PgLease } from './lease.js';
 import type { PgStore } from './open.js';
+
+/**
+ * Writes made under a lease: each runs in a transaction that checks the lease's fencing token
+ * first (lease.ts). Reads are not fenced.
+ */
+export interface Fence {
+  readonly lease: PgLease;
+  /** The token this replica holds now. */
+  readonly token: () => number;
+}
+
+function writer(store: PgStore, fence: Fence | undefined) {
+  return <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> =>
+    fence ? fence.lease.fenced(fence.token(), fn) : store.transaction(fn);
+}
 
 const ADD_COUNTER =
   'INSERT INTO counters(name, value) VALUES ($1, $2) ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value';
@@ -82,20 +99,27 @@ export function pgDeviceEvents(store: PgStore): DeviceEventRepo<'async'> {
   };
 }
 
-export function pgExperiments(store: PgStore): ExperimentRepo<'async'> {
+export function pgExperiments(store: PgStore, fence?: Fence): ExperimentRepo<'async'> {
   const q = store.pool;
+  const write = writer(store, fence);
   return {
     async insert(spec, state, now) {
-      const r = await q.query(
-        'INSERT INTO experiments(id, spec, state, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(id) DO NOTHING',
-        [spec.id, JSON.stringify(spec), JSON.stringify(state), state.status, now, now],
+      const r = await write((c) =>
+        c.query(
+          'INSERT INTO experiments(id, spec, state, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(id) DO NOTHING',
+          [spec.id, JSON.stringify(spec), JSON.stringify(state), state.status, now, now],
+        ),
       );
       return (r.rowCount ?? 0) > 0;
     },
     async update(id, state, now) {
-      await q.query(
-        'UPDATE experiments SET state = $1, status = $2, updated_at = $3 WHERE id = $4',
-        [JSON.stringify(state), state.status, now, id],
+      await write((c) =>
+        c.query('UPDATE experiments SET state = $1, status = $2, updated_at = $3 WHERE id = $4', [
+          JSON.stringify(state),
+          state.status,
+          now,
+          id,
+        ]),
       );
     },
     async get(id) {
@@ -332,17 +356,20 @@ export function pgTelemetry(store: PgStore): TelemetryRepo<'async'> {
   };
 }
 
-export function pgRollouts(store: PgStore): RolloutRepo<'async'> {
+export function pgRollouts(store: PgStore, fence?: Fence): RolloutRepo<'async'> {
   const q = store.pool;
+  const write = writer(store, fence);
   async function get(id: string) {
     const r = await q.query('SELECT * FROM rollouts WHERE id = $1', [id]);
     return r.rows[0] ? toRolloutRecord(r.rows[0]) : undefined;
   }
   return {
     async create(spec, state, now) {
-      const r = await q.query(
-        'INSERT INTO rollouts(id, spec, state, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(id) DO NOTHING',
-        [spec.id, JSON.stringify(spec), JSON.stringify(state), state.status, now, now],
+      const r = await write((c) =>
+        c.query(
+          'INSERT INTO rollouts(id, spec, state, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(id) DO NOTHING',
+          [spec.id, JSON.stringify(spec), JSON.stringify(state), state.status, now, now],
+        ),
       );
       if (r.rowCount === 0) {
         throw bmfError('BMF_ERR_CONFLICT', { kind: 'rollout', id: spec.id, reason: 'exists' });
@@ -365,7 +392,7 @@ export function pgRollouts(store: PgStore): RolloutRepo<'async'> {
       return r.rows.map(toRolloutRecord);
     },
     async save(id, state, newEvents) {
-      await store.transaction(async (c) => {
+      await write(async (c) => {
         await c.query(
           'UPDATE rollouts SET state = $1, status = $2, updated_at = $3 WHERE id = $4',
           [JSON.stringify(state), state.status, state.updatedAt, id],

@@ -31,6 +31,7 @@ import type { StoreMode } from '../../../controller/store/repository.js';
 import { createRolloutRepo, type RolloutRepo } from '../../../controller/store/rollouts.js';
 import type { RolloutSpec, RolloutState } from '../../../controller/rollout/model.js';
 import { createTelemetryRepo, type TelemetryRepo } from '../../../controller/store/telemetry.js';
+import { pgMigrations } from '../../../controller/store/postgres/migrations.js';
 import { openPostgresStore } from '../../../controller/store/postgres/open.js';
 import {
   pgAssignments,
@@ -403,7 +404,7 @@ t.test('postgres', skip ? { skip } : {}, async (t) => {
     const a = await openPostgresStore(url, { max: 1 });
     const b = await openPostgresStore(url, { max: 1 });
     const v = await b.pool.query<{ version: number }>('SELECT version FROM schema_version');
-    t.same(v.rows, [{ version: 1 }]);
+    t.same(v.rows, [{ version: pgMigrations.length }]);
     await Promise.all([a.close(), b.close()]);
   });
 });
