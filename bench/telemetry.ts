@@ -15,7 +15,8 @@ import { CONTROLLER_USERNAME } from '../controller/broker/acl.js';
 import { startEmbeddedBroker } from '../controller/broker/embedded.js';
 import { attachEmbeddedLink } from '../controller/broker/embedded-link.js';
 import type { ControllerLink } from '../controller/broker/link.js';
-import { createCounters, openDatabase } from '../controller/store/db.js';
+import { openDatabase } from '../controller/store/db.js';
+import { createTelemetryRepo } from '../controller/store/telemetry.js';
 import { createTelemetryService } from '../controller/telemetry/service.js';
 import { createSystemClock } from '../shared/clock.js';
 import type { PublisherStep } from './telemetry-publisher.js';
@@ -166,8 +167,7 @@ export async function run(): Promise<void> {
     // second); attached for the telemetry steps only, so the broker delivers each message once.
     const db = openDatabase(join(dir, 'controller.db'));
     const service = createTelemetryService({
-      db,
-      counters: createCounters(db),
+      store: createTelemetryRepo(db),
       clock: createSystemClock(),
     });
     let link: ControllerLink | undefined;

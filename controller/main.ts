@@ -31,10 +31,16 @@ import { createBlobServer, type BlobServerStats } from './distribution/blobs.js'
 import { blobDownloadRoutes } from './distribution/http.js';
 import { createRegistry } from './registry/registry.js';
 import { createRolloutExecutor } from './rollout/executor.js';
-import { createCounters, openDatabase } from './store/db.js';
+import { openDatabase } from './store/db.js';
 import { createRefusalCounter } from './broker/refusals.js';
+import { createAssignmentRepo } from './store/assignments.js';
+import { createBundleRepo } from './store/bundles.js';
+import { createCounters } from './store/counters.js';
+import { createDeviceEventRepo } from './store/device-events.js';
 import { createDeviceRepo } from './store/devices.js';
+import { createExperimentRepo } from './store/experiments.js';
 import { createRolloutRepo } from './store/rollouts.js';
+import { createTelemetryRepo } from './store/telemetry.js';
 import { createTelemetryService } from './telemetry/service.js';
 import { createExperimentService } from './experiment/service.js';
 import { experimentRoutes } from './experiment/routes.js';
@@ -203,7 +209,7 @@ export async function startController(
       },
     });
     const counters = createCounters(db);
-    const refusals = createRefusalCounter({ db, counters, clock });
+    const refusals = createRefusalCounter({ counters, clock });
     stack.push({ name: 'refusal counters', stop: () => refusals.close() });
     const rollouts = createRolloutRepo(db);
     devices.markAllOffline();
@@ -332,7 +338,7 @@ export async function startController(
     let onDeviceChange: () => void = () => undefined;
     const tracker = createDeviceTracker({
       devices,
-      db,
+      eventStore: createDeviceEventRepo(db),
       clock,
       onDropped: dropped,
       onChange: () => {
@@ -364,7 +370,7 @@ export async function startController(
     const publish = (t: string, p: Uint8Array, o: { qos: 0 | 1; retain?: boolean }) =>
       link.publish(t, p, o);
     const registry = createRegistry({
-      db,
+      store: createBundleRepo(db),
       blobDir: paths.blobDir,
       root: () => keys.readRoot(),
       clock,
@@ -377,7 +383,7 @@ export async function startController(
       },
     });
     const assignments = createAssignmentService({
-      db,
+      store: createAssignmentRepo(db),
       registry,
       devices,
       signers: () => keys.signers('assignment'),
@@ -430,8 +436,7 @@ export async function startController(
 
     // 8. telemetry
     const telemetry = createTelemetryService({
-      db,
-      counters,
+      store: createTelemetryRepo(db),
       clock,
       retentionMs: config.telemetry.retentionDays * 86_400_000,
       bundleInfo: (digest) => registry.getBundle(digest),
@@ -450,7 +455,7 @@ export async function startController(
 
     // 9. experiments (A/B of two bundles over the same telemetry and assignments)
     const experiments = createExperimentService({
-      db,
+      store: createExperimentRepo(db),
       clock,
       registry,
       devices: () => devices.list().map((d) => ({ id: d.id, chip: d.chip, tags: d.tags })),

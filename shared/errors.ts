@@ -287,6 +287,18 @@ export const errorCatalogue = {
     status: 403,
   },
   BMF_ERR_STORE: { message: 'controller store error: {reason}', status: 500 },
+  BMF_ERR_STORE_URL: {
+    message: 'store URL {url} is not usable: {reason}',
+    status: 400,
+  },
+  BMF_ERR_LEASE_LOST: {
+    message: 'lease {name} is no longer held by {holder} with token {token}',
+    status: 409,
+  },
+  BMF_ERR_STORE_UNREACHABLE: {
+    message: 'store {url} is unreachable: {reason}',
+    status: 503,
+  },
   BMF_ERR_BROKER: { message: 'broker error: {reason}', status: 502 },
   BMF_ERR_DEVICE_AUTH: { message: 'device {device} authentication failed', status: 401 },
   BMF_ERR_DEVICE_ACL: { message: 'device {device} may not {action} on {topic}', status: 403 },

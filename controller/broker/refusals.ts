@@ -7,7 +7,7 @@
 // survive restarts.
 import { Counter, Registry } from 'prom-client';
 import { createSystemClock, runEvery, type Clock } from '../../shared/clock.js';
-import type { Counters, Db } from '../store/db.js';
+import type { Counters } from '../store/counters.js';
 
 export type RefusalSource = 'broker' | 'link' | 'events';
 
@@ -18,22 +18,18 @@ const PREFIX: Record<RefusalSource, string> = {
 };
 
 export function createRefusalCounter(opts: {
-  readonly db: Db;
   readonly counters: Counters;
   /** 0 disables the timer (call flush()). */
   readonly flushIntervalMs?: number;
   readonly clock?: Pick<Clock, 'sleep'>;
 }) {
   let unflushed = new Map<string, number>();
-  const flushAll = opts.db.transaction((entries: [string, number][]) => {
-    for (const [name, n] of entries) opts.counters.add(name, n);
-  });
   function flush(): void {
     if (unflushed.size === 0) return;
     const entries = [...unflushed];
     unflushed = new Map();
     try {
-      flushAll(entries);
+      opts.counters.addAll(entries);
     } catch (e) {
       for (const [name, n] of entries) unflushed.set(name, (unflushed.get(name) ?? 0) + n);
       throw e;

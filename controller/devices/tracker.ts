@@ -16,7 +16,7 @@ import type {
 import type { WireMessageType } from '../../shared/wire/schema.js';
 import type { DeviceTopicKind } from '../../shared/wire/topics.js';
 import type { DeviceObservation } from '../rollout/model.js';
-import type { Db } from '../store/db.js';
+import type { DeviceEventRepo, DeviceEventRow } from '../store/device-events.js';
 import type { DeviceRecord, DeviceRepo } from '../store/devices.js';
 import { activeBundleOf, isInstallFailure } from './observe.js';
 import { createTokenBuckets } from './rate-limit.js';
@@ -27,15 +27,7 @@ export interface DeviceView extends DeviceRecord {
   readonly activeBundle?: string;
 }
 
-export interface DeviceEventRow {
-  readonly id: number;
-  readonly deviceId: string;
-  readonly at: number;
-  readonly severity: string;
-  readonly code: string;
-  readonly message: string;
-  readonly details: Record<string, string>;
-}
+export type { DeviceEventRow } from '../store/device-events.js';
 
 export interface LinkLike {
   on(kind: DeviceTopicKind, handler: (deviceId: string, payload: Uint8Array) => void): void;
@@ -43,7 +35,7 @@ export interface LinkLike {
 
 export interface DeviceTrackerOptions {
   readonly devices: DeviceRepo;
-  readonly db: Db;
+  readonly eventStore: DeviceEventRepo;
   readonly clock: WallClock;
   readonly onDropped?: (kind: string, err: BmfError) => void;
   readonly onAck?: (deviceId: string, ack: Ack) => void;
@@ -82,7 +74,8 @@ export const EVENT_POLICY_DEFAULTS: EventPolicy = Object.freeze({
 type Failure = NonNullable<DeviceObservation['failure']>;
 
 export function createDeviceTracker(opts: DeviceTrackerOptions) {
-  const { devices, db, clock } = opts;
+  const { devices, clock } = opts;
+  const store = opts.eventStore;
   const policy: EventPolicy = { ...EVENT_POLICY_DEFAULTS, ...opts.events };
   const buckets = createTokenBuckets(policy);
   /** Events recorded per device since its last trim to maxPerDevice. */
@@ -90,22 +83,6 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
   const hellos = new Map<string, DeviceHello>();
   /** Latest install failure per device; undefined = looked up, none; absent = not loaded. */
   const failures = new Map<string, Failure | undefined>();
-  const q = {
-    insertEvent: db.prepare(
-      'INSERT INTO device_events(device_id, at, severity, code, message, details) VALUES (?, ?, ?, ?, ?, ?)',
-    ),
-    events: db.prepare(
-      'SELECT * FROM device_events WHERE device_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
-    ),
-    pruneOld: db.prepare('DELETE FROM device_events WHERE at < ?'),
-    trim: db.prepare(
-      `DELETE FROM device_events WHERE device_id = ? AND id <= (
-         SELECT id FROM device_events WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-    ),
-    failures: db.prepare(
-      "SELECT at, code, json_extract(details, '$.bundleDigest') AS bundle FROM device_events WHERE device_id = ? AND json_extract(details, '$.bundleDigest') != '' AND (code LIKE 'BMF\\_ERR\\_%' ESCAPE '\\' OR code = 'BMF_EVT_ROLLED_BACK') ORDER BY id DESC LIMIT 1",
-    ),
-  };
 
   function decode<K extends WireMessageType>(type: K, deviceId: string, payload: Uint8Array) {
     const m = decodeMessage(type, payload) as WireMessages[K];
@@ -143,11 +120,11 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
       bundleDigest: e.bundleDigest,
       deviceTimeMs: String(e.timeMs),
     };
-    q.insertEvent.run(deviceId, at, e.severity, e.code, e.message, JSON.stringify(details));
+    store.insert({ deviceId, at, severity: e.severity, code: e.code, message: e.message, details });
     // Keep at most maxPerDevice: trimmed every tenth of it, so the table holds at most 1.1x.
     const n = (sinceTrim.get(deviceId) ?? 0) + 1;
     if (n >= Math.max(1, Math.floor(policy.maxPerDevice / 10))) {
-      q.trim.run(deviceId, deviceId, policy.maxPerDevice);
+      store.trim(deviceId, policy.maxPerDevice);
       sinceTrim.set(deviceId, 0);
     } else sinceTrim.set(deviceId, n);
     if (isInstallFailure(e)) failures.set(deviceId, { bundle: e.bundleDigest, code: e.code, at });
@@ -225,8 +202,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
 
   function failureOf(deviceId: string): Failure | undefined {
     if (!failures.has(deviceId)) {
-      const r = q.failures.get(deviceId) as
-        { at: number; code: string; bundle: string } | undefined;
+      const r = store.latestInstallFailure(deviceId);
       failures.set(deviceId, r ? { bundle: r.bundle, code: r.code, at: r.at } : undefined);
     }
     return failures.get(deviceId);
@@ -276,32 +252,15 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     },
     /** Delete events older than the retention; returns how many. */
     pruneEvents(): number {
-      return q.pruneOld.run(clock.wallNow() - policy.retentionMs).changes;
+      return store.pruneBefore(clock.wallNow() - policy.retentionMs);
     },
     /** Newest first; page with `before` (an event id). */
     events(deviceId: string, page: { before?: number; limit?: number } = {}): DeviceEventRow[] {
-      const rows = q.events.all(
+      return store.page(
         deviceId,
         page.before ?? Number.MAX_SAFE_INTEGER,
         Math.min(page.limit ?? 100, 1000),
-      ) as {
-        id: number;
-        device_id: string;
-        at: number;
-        severity: string;
-        code: string;
-        message: string;
-        details: string;
-      }[];
-      return rows.map((r) => ({
-        id: r.id,
-        deviceId: r.device_id,
-        at: r.at,
-        severity: r.severity,
-        code: r.code,
-        message: r.message,
-        details: JSON.parse(r.details) as Record<string, string>,
-      }));
+      );
     },
   };
 }

@@ -11,7 +11,7 @@ import { signEnvelope } from '../../shared/trust/envelope.js';
 import type { Signer } from '../../shared/trust/keys.js';
 import { encodeMessage } from '../../shared/wire/codec.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
-import type { Db } from '../store/db.js';
+import type { AssignmentRepo, AssignmentRow } from '../store/assignments.js';
 import type { DeviceRepo } from '../store/devices.js';
 import type { Registry } from '../registry/registry.js';
 
@@ -51,7 +51,7 @@ export interface StoredAssignment {
 }
 
 export interface AssignmentServiceOptions {
-  readonly db: Db;
+  readonly store: AssignmentRepo;
   readonly registry: Pick<Registry, 'requireBundle'>;
   readonly devices: Pick<DeviceRepo, 'require' | 'list'>;
   /** The `assignment` role's signers (keystore.signers('assignment')), or a getter. */
@@ -61,27 +61,19 @@ export interface AssignmentServiceOptions {
   readonly defaults: { readonly expiresInMs: number; readonly health: Assignment['health'] };
 }
 
-interface Row {
-  device_id: string;
-  sequence: number;
-  body: string;
-  envelope: Buffer;
-  created_at: number;
-}
-
 const SIGNERS_TTL_MS = 5000;
 
 function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function fromRow(r: Row): StoredAssignment {
+function fromRow(r: AssignmentRow): StoredAssignment {
   const body = JSON.parse(r.body) as { assignment: Assignment; reason: string };
   return {
     assignment: body.assignment,
-    envelope: new Uint8Array(r.envelope),
+    envelope: r.envelope,
     reason: body.reason,
-    createdAt: r.created_at,
+    createdAt: r.createdAt,
   };
 }
 
@@ -101,19 +93,7 @@ function sameContent(a: Assignment, req: AssignRequest, health: Assignment['heal
 }
 
 export function createAssignmentService(opts: AssignmentServiceOptions) {
-  const { db, registry, devices, publish, clock, defaults } = opts;
-  const q = {
-    latest: db.prepare(
-      'SELECT * FROM assignments WHERE device_id = ? ORDER BY sequence DESC LIMIT 1',
-    ),
-    maxSeq: db.prepare('SELECT MAX(sequence) AS s FROM assignments WHERE device_id = ?'),
-    insert: db.prepare(
-      'INSERT INTO assignments(device_id, sequence, body, envelope, created_at) VALUES (?, ?, ?, ?, ?)',
-    ),
-    latestAll: db.prepare(
-      'SELECT a.* FROM assignments a JOIN (SELECT device_id, MAX(sequence) AS s FROM assignments GROUP BY device_id) m ON a.device_id = m.device_id AND a.sequence = m.s ORDER BY a.device_id',
-    ),
-  };
+  const { store, registry, devices, publish, clock, defaults } = opts;
 
   // Loading the signers reads root.json and the key files; a rollout start signs hundreds of
   // assignments at once, so they are loaded once per SIGNERS_TTL_MS (a rotated key is picked up
@@ -134,7 +114,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
   }
 
   function latest(deviceId: string): StoredAssignment | undefined {
-    const r = q.latest.get(deviceId) as Row | undefined;
+    const r = store.latest(deviceId);
     return r ? fromRow(r) : undefined;
   }
 
@@ -149,29 +129,25 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
   }
 
   /**
-   * Sequence and insert in one synchronous SQLite transaction, so two assignments for the same
-   * device can never share a sequence. The device's own reported sequence counts too: after a
-   * controller database restore the device would refuse anything not above what it installed.
+   * The next sequence, taken inside the store's transaction that inserts it, so two assignments
+   * for the same device can never share a sequence. The device's own reported sequence counts
+   * too: after a controller database restore the device would refuse anything not above what it
+   * installed.
    */
-  function persistOne(
-    deviceId: string,
-    build: (sequence: number) => Assignment,
-    by: readonly Signer[],
-    reason: string,
-  ): StoredAssignment {
-    const dbMax = (q.maxSeq.get(deviceId) as { s: number | null }).s ?? 0;
+  function buildOne(
+    [deviceId, build, by, reason]: Parameters<typeof persist>,
+    storedMax: number,
+  ): AssignmentRow {
     const reported = Number(devices.require(deviceId).state?.assignmentSequence ?? 0) || 0;
-    const assignment = parseAssignment(build(Math.max(dbMax, reported) + 1));
+    const assignment = parseAssignment(build(Math.max(storedMax, reported) + 1));
     const envelope = canonicalBytes(signEnvelope(assignment, by));
-    const now = clock.wallNow();
-    q.insert.run(
+    return {
       deviceId,
-      assignment.sequence,
-      JSON.stringify({ assignment, reason }),
-      Buffer.from(envelope),
-      now,
-    );
-    return { assignment, envelope, reason, createdAt: now } satisfies StoredAssignment;
+      sequence: assignment.sequence,
+      body: JSON.stringify({ assignment, reason }),
+      envelope,
+      createdAt: clock.wallNow(),
+    };
   }
 
   // Group commit: assignments requested in the same turn of the event loop (a rollout starting
@@ -179,34 +155,38 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
   // device (synchronous = FULL; measured ~5 ms each by the fleet benchmark). Each one still
   // gets its own sequence and is persisted before it is published.
   interface PendingPersist {
-    readonly args: Parameters<typeof persistOne>;
+    readonly args: Parameters<typeof persist>;
     readonly resolve: (s: StoredAssignment) => void;
     readonly reject: (e: unknown) => void;
   }
   let pending: PendingPersist[] = [];
-  const persistBatch = db.transaction((batch: readonly PendingPersist[]) =>
-    batch.map((p) => {
-      try {
-        return { ok: true as const, value: persistOne(...p.args) };
-      } catch (e) {
-        return { ok: false as const, error: e }; // nothing was written for this one
-      }
-    }),
-  );
   function flush(): void {
     const batch = pending;
     pending = [];
     try {
-      persistBatch(batch).forEach((r, i) => {
-        const p = batch[i] as PendingPersist;
-        if (r.ok) p.resolve(r.value);
-        else p.reject(r.error);
-      });
+      store
+        .appendEach(
+          batch,
+          (p) => p.args[0],
+          (p, max) => buildOne(p.args, max),
+        )
+        .forEach((r, i) => {
+          const p = batch[i] as PendingPersist;
+          if (r.ok) p.resolve(fromRow(r.value));
+          else p.reject(r.error);
+        });
     } catch (e) {
       for (const p of batch) p.reject(e);
     }
   }
-  function persist(...args: Parameters<typeof persistOne>): Promise<StoredAssignment> {
+  function persist(
+    ...args: [
+      deviceId: string,
+      build: (sequence: number) => Assignment,
+      by: readonly Signer[],
+      reason: string,
+    ]
+  ): Promise<StoredAssignment> {
     return new Promise((resolve, reject) => {
       if (pending.length === 0) setImmediate(flush);
       pending.push({ args, resolve, reject });
@@ -293,12 +273,12 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
       let republished = 0;
       let renewed = 0;
       const known = new Set(devices.list().map((d) => d.id));
-      for (const row of q.latestAll.all() as Row[]) {
-        if (!known.has(row.device_id)) continue; // device removed since
+      for (const row of store.latestPerDevice()) {
+        if (!known.has(row.deviceId)) continue; // device removed since
         const s = fromRow(row);
         const left = Date.parse(s.assignment.expires) - clock.wallNow();
         if (left < defaults.expiresInMs / 2) {
-          await assign(row.device_id, {
+          await assign(row.deviceId, {
             variants: s.assignment.variants.map((v) => ({
               name: v.name,
               bundle: v.bundle.digest,
@@ -312,7 +292,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
           });
           renewed++;
         } else {
-          await publishStored(row.device_id, s);
+          await publishStored(row.deviceId, s);
           republished++;
         }
       }

@@ -7,7 +7,7 @@ import type { WallClock } from '../../shared/clock.js';
 import type { BundleManifest } from '../../shared/bundle/manifest.js';
 import { parseCalibrationStats } from '../../shared/stats/drift.js';
 import type { AssignRequest } from '../distribution/assignments.js';
-import type { Db } from '../store/db.js';
+import type { ExperimentRecord, ExperimentRepo } from '../store/experiments.js';
 import type { TelemetryFilter } from '../telemetry/store.js';
 import { planAllocation, restorePlan, stratumOf } from './allocate.js';
 import {
@@ -34,7 +34,7 @@ import {
 } from './validate.js';
 
 export interface ExperimentServiceDeps {
-  readonly db: Db;
+  readonly store: ExperimentRepo;
   readonly clock: WallClock;
   readonly registry: {
     getBundle(digest: string): { readonly manifest: BundleManifest } | undefined;
@@ -56,10 +56,7 @@ export interface ExperimentServiceDeps {
   readonly timelineBucketMs?: number;
 }
 
-export interface ExperimentRecord {
-  readonly spec: ExperimentSpec;
-  readonly state: ExperimentState;
-}
+export type { ExperimentRecord } from '../store/experiments.js';
 
 export function parseExperimentSpec(body: unknown): ExperimentSpec {
   if (!Value.Check(ExperimentSpecSchema, body)) {
@@ -72,31 +69,17 @@ export function parseExperimentSpec(body: unknown): ExperimentSpec {
 }
 
 export function createExperimentService(deps: ExperimentServiceDeps) {
-  const { db, clock } = deps;
-  const insert = db.prepare(
-    'INSERT INTO experiments(id, spec, state, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
-  );
-  const update = db.prepare(
-    'UPDATE experiments SET state = ?, status = ?, updated_at = ? WHERE id = ?',
-  );
-  const selectOne = db.prepare('SELECT spec, state FROM experiments WHERE id = ?');
-  const selectAll = db.prepare('SELECT spec, state FROM experiments ORDER BY created_at, id');
-
-  const decode = (row: { spec: string; state: string }): ExperimentRecord => ({
-    spec: JSON.parse(row.spec) as ExperimentSpec,
-    state: JSON.parse(row.state) as ExperimentState,
-  });
-  const list = (): ExperimentRecord[] =>
-    (selectAll.all() as { spec: string; state: string }[]).map(decode);
+  const { store, clock } = deps;
+  const list = (): ExperimentRecord[] => store.list();
   const others = (): { id: string; state: ExperimentState }[] =>
     list().map((r) => ({ id: r.spec.id, state: r.state }));
   function get(id: string): ExperimentRecord {
-    const row = selectOne.get(id) as { spec: string; state: string } | undefined;
-    if (!row) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'experiment', id });
-    return decode(row);
+    const record = store.get(id);
+    if (!record) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'experiment', id });
+    return record;
   }
   function save(id: string, state: ExperimentState): void {
-    update.run(JSON.stringify(state), state.status, clock.wallNow(), id);
+    store.update(id, state, clock.wallNow());
   }
   function manifest(digest: string): BundleManifest {
     const b = deps.registry.getBundle(digest);
@@ -236,7 +219,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       const given = parseExperimentSpec(body);
       const full = deps.registry.resolveDigest ?? ((d: string) => d);
       const spec = { ...given, bundleA: full(given.bundleA), bundleB: full(given.bundleB) };
-      if (selectOne.get(spec.id))
+      if (store.get(spec.id))
         throw bmfError('BMF_ERR_CONFLICT', { kind: 'experiment', id: spec.id, reason: 'exists' });
       if (spec.bundleA === spec.bundleB) {
         throw bmfError('BMF_ERR_EXPERIMENT_INCOMPATIBLE', {
@@ -254,7 +237,8 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
         alwaysValidP: {},
         looks: [],
       };
-      insert.run(spec.id, JSON.stringify(spec), JSON.stringify(state), state.status, now, now);
+      if (!store.insert(spec, state, now))
+        throw bmfError('BMF_ERR_CONFLICT', { kind: 'experiment', id: spec.id, reason: 'exists' });
       return { spec, state };
     },
 

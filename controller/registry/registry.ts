@@ -14,7 +14,7 @@ import type { Digest } from '../../shared/ids.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { Root } from '../../shared/trust/root.js';
 import { manifestBlobOf } from '../../shared/trust/verify.js';
-import type { Db } from '../store/db.js';
+import type { BundleRepo, StoredBundle } from '../store/bundles.js';
 import { blobFile, importBlob } from './blob-store.js';
 
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -49,7 +49,7 @@ export interface ModelSummary {
 }
 
 export interface RegistryOptions {
-  readonly db: Db;
+  readonly store: BundleRepo;
   readonly blobDir: string;
   /** The trusted root, or a getter when the root can rotate while the controller runs. */
   readonly root: Root | (() => Root | Promise<Root>);
@@ -70,33 +70,20 @@ const SIGNER_ERRORS = [
   'BMF_ERR_TRUST_BAD_SIGNATURE',
 ] as const;
 
-interface BundleRow {
-  digest: string;
-  model: string;
-  version: string;
-  sequence: number;
-  precision: string;
-  chips: string;
-  manifest: string;
-  envelope: Buffer;
-  created_at: number;
-}
-
-function summary(r: BundleRow): BundleSummary {
+function summary(r: StoredBundle): BundleSummary {
   return {
     digest: r.digest as Digest, // computed by importBundleDir (sha256Hex) before it was stored
     model: r.model,
     version: r.version,
     sequence: r.sequence,
     precision: r.precision,
-    chips: JSON.parse(r.chips) as string[],
-    createdAt: r.created_at,
+    chips: r.chips,
+    createdAt: r.createdAt,
   };
 }
 
-function record(r: BundleRow): BundleRecord {
-  const manifest = JSON.parse(r.manifest) as BundleManifest;
-  const envelope = new Uint8Array(r.envelope);
+function record(r: StoredBundle): BundleRecord {
+  const { manifest, envelope } = r;
   return {
     ...summary(r),
     manifest,
@@ -108,51 +95,25 @@ function record(r: BundleRow): BundleRecord {
 }
 
 export function createRegistry(opts: RegistryOptions) {
-  const { db, blobDir, clock } = opts;
-  const q = {
-    bundle: db.prepare('SELECT * FROM bundles WHERE digest = ?'),
-    sameModel: db.prepare(
-      'SELECT digest, version, sequence FROM bundles WHERE model = ? AND (version = ? OR sequence = ?)',
-    ),
-    bundles: db.prepare('SELECT * FROM bundles ORDER BY model, sequence'),
-    bundlesOf: db.prepare('SELECT * FROM bundles WHERE model = ? ORDER BY sequence'),
-    models: db.prepare(
-      'SELECT m.name, m.created_at, COUNT(b.digest) AS n FROM models m LEFT JOIN bundles b ON b.model = m.name GROUP BY m.name ORDER BY m.name',
-    ),
-    latestOf: db.prepare('SELECT * FROM bundles WHERE model = ? ORDER BY sequence DESC LIMIT 1'),
-    insertModel: db.prepare('INSERT OR IGNORE INTO models(name, created_at) VALUES (?, ?)'),
-    insertBundle: db.prepare(
-      'INSERT INTO bundles(digest, model, version, sequence, precision, chips, manifest, envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    insertBlob: db.prepare(
-      'INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)',
-    ),
-    blob: db.prepare('SELECT size FROM blobs WHERE digest = ?'),
-    byPrefix: db.prepare(
-      'SELECT digest FROM bundles WHERE substr(digest, 1, ?) = ? ORDER BY digest LIMIT 21',
-    ),
-  };
-
-  const store = db.transaction(
-    (digest: string, manifest: BundleManifest, envelope: Uint8Array, now: number) => {
-      q.insertModel.run(manifest.name, now);
-      q.insertBundle.run(
+  const { store: bundles, blobDir, clock } = opts;
+  function store(digest: string, manifest: BundleManifest, envelope: Uint8Array, now: number) {
+    bundles.insert(
+      {
         digest,
-        manifest.name,
-        manifest.version,
-        manifest.sequence,
-        manifest.precision,
-        JSON.stringify(manifest.chips),
-        JSON.stringify(manifest),
-        Buffer.from(envelope),
-        now,
-      );
+        model: manifest.name,
+        version: manifest.version,
+        sequence: manifest.sequence,
+        precision: manifest.precision,
+        chips: manifest.chips,
+        manifest,
+        envelope,
+        createdAt: now,
+      },
       // The signed manifest itself is a blob too, named by its own sha256 (the bundle digest
       // covers only the signed part, so it names no blob).
-      q.insertBlob.run(sha256Hex(envelope), envelope.length, now);
-      for (const f of manifest.files) q.insertBlob.run(f.sha256, f.size, now);
-    },
-  );
+      [{ sha256: sha256Hex(envelope), size: envelope.length }, ...manifest.files],
+    );
+  }
 
   /**
    * A full digest as it is; a prefix of at least MIN_PREFIX hex digits to the one stored bundle
@@ -163,8 +124,8 @@ export function createRegistry(opts: RegistryOptions) {
     if (isDigest(prefix)) return prefix;
     if (!/^[0-9a-f]+$/.test(prefix))
       throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: ref });
-    const rows = q.byPrefix.all(prefix.length, prefix) as { digest: string }[];
-    const candidates = rows.slice(0, 20).map((r) => r.digest);
+    const rows = bundles.digestsStartingWith(prefix, 21);
+    const candidates = rows.slice(0, 20);
     const listed = candidates.join(', ') + (rows.length > 20 ? ', ...' : '');
     if (prefix.length < MIN_PREFIX) {
       throw bmfError('BMF_ERR_DIGEST_PREFIX', {
@@ -187,7 +148,7 @@ export function createRegistry(opts: RegistryOptions) {
 
   function getBundle(ref: string): BundleRecord | undefined {
     const digest = isDigest(ref) ? ref : resolveDigest(ref);
-    const r = q.bundle.get(digest) as BundleRow | undefined;
+    const r = bundles.get(digest);
     return r ? record(r) : undefined;
   }
 
@@ -198,14 +159,14 @@ export function createRegistry(opts: RegistryOptions) {
   }
 
   function blobSize(digest: string): number {
-    const r = q.blob.get(digest) as { size: number } | undefined;
-    if (!r) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'blob', id: digest });
-    return r.size;
+    const size = bundles.blobSize(digest);
+    if (size === undefined) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'blob', id: digest });
+    return size;
   }
 
   /** Refuse a second, different bundle claiming a version or sequence the model already has. */
   function checkNoClash(digest: string, m: BundleManifest): void {
-    const rows = q.sameModel.all(m.name, m.version, m.sequence) as BundleRow[];
+    const rows = bundles.sameVersionOrSequence(m.name, m.version, m.sequence);
     const clash = rows.find((r) => r.digest !== digest);
     if (clash) {
       throw bmfError('BMF_ERR_CONFLICT', {
@@ -247,22 +208,18 @@ export function createRegistry(opts: RegistryOptions) {
       return requireBundle(verified.digest);
     },
     listModels(): ModelSummary[] {
-      const rows = q.models.all() as { name: string; created_at: number; n: number }[];
-      return rows.map((m) => {
-        const latest = q.latestOf.get(m.name) as BundleRow | undefined;
+      return bundles.models().map((m) => {
+        const latest = bundles.latestOf(m.name);
         return {
           name: m.name,
-          createdAt: m.created_at,
-          bundles: m.n,
+          createdAt: m.createdAt,
+          bundles: m.bundles,
           ...(latest ? { latest: summary(latest) } : {}),
         };
       });
     },
     listBundles(filter: { model?: string } = {}): BundleSummary[] {
-      const rows = (
-        filter.model === undefined ? q.bundles.all() : q.bundlesOf.all(filter.model)
-      ) as BundleRow[];
-      return rows.map(summary);
+      return bundles.list(filter.model).map(summary);
     },
     getBundle,
     requireBundle,

@@ -38,22 +38,3 @@ function migrate(db: Db): void {
     })();
   }
 }
-
-/** Named counters (malformed messages dropped, ACL denials...) that survive restarts. */
-export function createCounters(db: Db) {
-  const inc = db.prepare(
-    'INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value',
-  );
-  const all = db.prepare('SELECT name, value FROM counters ORDER BY name');
-  return {
-    add(name: string, by = 1): void {
-      inc.run(name, by);
-    },
-    all(): Record<string, number> {
-      const out: Record<string, number> = {};
-      for (const row of all.all() as { name: string; value: number }[]) out[row.name] = row.value;
-      return out;
-    },
-  };
-}
-export type Counters = ReturnType<typeof createCounters>;

@@ -7,6 +7,7 @@ import { bmfError } from '../../shared/errors.js';
 import { DEVICE_ID_PATTERN, isDeviceId } from '../../shared/ids.js';
 import { CONTROLLER_USERNAME, isReservedClientId } from '../broker/acl.js';
 import type { Db } from './db.js';
+import type { Answer, StoreMode } from './repository.js';
 
 export interface DeviceRecord {
   readonly id: string;
@@ -19,7 +20,29 @@ export interface DeviceRecord {
   readonly state: Readonly<Record<string, unknown>> | null;
 }
 
-interface Row {
+export interface DeviceRepo<M extends StoreMode = 'sync'> {
+  /** Create a device and return its one-time secret (never stored in clear). */
+  add(
+    id: string,
+    chip: string,
+    tags: Record<string, string>,
+    now: number,
+  ): Answer<M, { secret: string }>;
+  get(id: string): Answer<M, DeviceRecord | undefined>;
+  /** BMF_ERR_NOT_FOUND when absent. */
+  require(id: string): Answer<M, DeviceRecord>;
+  list(): Answer<M, DeviceRecord[]>;
+  authenticate(id: string, secret: string): Answer<M, boolean>;
+  setPresence(id: string, online: boolean, now: number): Answer<M, void>;
+  setState(id: string, value: Record<string, unknown>, now: number): Answer<M, void>;
+  remove(id: string): Answer<M, boolean>;
+  /** On start-up nobody is connected yet; presence is rebuilt from connections. */
+  markAllOffline(): Answer<M, void>;
+  /** Write queued presence and state now (before the database closes). */
+  flush(): Answer<M, void>;
+}
+
+export interface DeviceRow {
   id: string;
   chip: string;
   tags: string;
@@ -39,14 +62,41 @@ function hashSecret(salt: string, secret: string): Buffer {
   return createHash('sha256').update(salt).update(secret).digest();
 }
 
-function toRecord(r: Row): DeviceRecord {
+type Row = DeviceRow;
+
+/** A new device's id checked, and its secret with the salted hash that is stored. */
+export function newDeviceCredentials(id: string): { secret: string; salt: string; hash: string } {
+  if (!isValidDeviceId(id)) {
+    throw bmfError('BMF_ERR_BAD_REQUEST', {
+      reason: `device id "${id}" must match ${DEVICE_ID_PATTERN}`,
+    });
+  }
+  if (isReservedClientId(id)) {
+    throw bmfError('BMF_ERR_DEVICE_ID_RESERVED', {
+      id,
+      reason: `ids beginning with "${CONTROLLER_USERNAME}" are the controller's own`,
+    });
+  }
+  const secret = randomBytes(32).toString('base64url');
+  const salt = randomBytes(16).toString('hex');
+  return { secret, salt, hash: hashSecret(salt, secret).toString('hex') };
+}
+
+/** Whether `secret` is the one whose salted hash the row holds (constant time). */
+export function secretMatches(r: Pick<DeviceRow, 'secret_salt' | 'secret_hash'>, secret: string) {
+  const expected = Buffer.from(r.secret_hash, 'hex');
+  const actual = hashSecret(r.secret_salt, secret);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+export function toDeviceRecord(r: Row): DeviceRecord {
   return {
     id: r.id,
     chip: r.chip,
     tags: JSON.parse(r.tags) as Record<string, string>,
-    createdAt: r.created_at,
-    lastSeen: r.last_seen,
-    online: r.online === 1,
+    createdAt: Number(r.created_at),
+    lastSeen: r.last_seen === null ? null : Number(r.last_seen),
+    online: Number(r.online) === 1,
     state: r.state ? (JSON.parse(r.state) as Record<string, unknown>) : null,
   };
 }
@@ -70,7 +120,7 @@ interface PendingWrite {
 export function createDeviceRepo(
   db: Db,
   options: { writeBehindMs?: number; clock?: Pick<Clock, 'sleep'> } = {},
-) {
+): DeviceRepo<'sync'> {
   const insert = db.prepare(
     'INSERT INTO devices(id, chip, tags, secret_salt, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   );
@@ -107,9 +157,9 @@ export function createDeviceRepo(
   /** A stored row with the queued updates of its device laid over it. */
   function current(r: Row): DeviceRecord {
     const p = pending.get(r.id);
-    if (!p) return toRecord(r);
+    if (!p) return toDeviceRecord(r);
     const seen = Math.max(p.online?.at ?? -Infinity, p.state?.at ?? -Infinity);
-    return toRecord({
+    return toDeviceRecord({
       ...r,
       ...(p.online ? { online: p.online.value } : {}),
       ...(p.state ? { state: p.state.value } : {}),
@@ -128,29 +178,10 @@ export function createDeviceRepo(
   return {
     /** Create a device and return its one-time secret (never stored in clear). */
     add(id: string, chip: string, tags: Record<string, string>, now: number): { secret: string } {
-      if (!isValidDeviceId(id)) {
-        throw bmfError('BMF_ERR_BAD_REQUEST', {
-          reason: `device id "${id}" must match ${DEVICE_ID_PATTERN}`,
-        });
-      }
-      if (isReservedClientId(id)) {
-        throw bmfError('BMF_ERR_DEVICE_ID_RESERVED', {
-          id,
-          reason: `ids beginning with "${CONTROLLER_USERNAME}" are the controller's own`,
-        });
-      }
+      const { secret, salt, hash } = newDeviceCredentials(id);
       if (byId.get(id))
         throw bmfError('BMF_ERR_CONFLICT', { kind: 'device', id, reason: 'exists' });
-      const secret = randomBytes(32).toString('base64url');
-      const salt = randomBytes(16).toString('hex');
-      insert.run(
-        id,
-        chip,
-        JSON.stringify(tags),
-        salt,
-        hashSecret(salt, secret).toString('hex'),
-        now,
-      );
+      insert.run(id, chip, JSON.stringify(tags), salt, hash, now);
       return { secret };
     },
     get(id: string): DeviceRecord | undefined {
@@ -167,10 +198,7 @@ export function createDeviceRepo(
     },
     authenticate(id: string, secret: string): boolean {
       const r = byId.get(id) as Row | undefined;
-      if (!r) return false;
-      const expected = Buffer.from(r.secret_hash, 'hex');
-      const actual = hashSecret(r.secret_salt, secret);
-      return expected.length === actual.length && timingSafeEqual(expected, actual);
+      return r ? secretMatches(r, secret) : false;
     },
     setPresence(id: string, online: boolean, now: number): void {
       later(id).online = { value: online ? 1 : 0, at: now };
@@ -191,4 +219,3 @@ export function createDeviceRepo(
     flush,
   };
 }
-export type DeviceRepo = ReturnType<typeof createDeviceRepo>;

@@ -4,6 +4,7 @@
 import { bmfError } from '../../shared/errors.js';
 import type { RolloutEventType, RolloutSpec, RolloutState } from '../rollout/model.js';
 import type { Db } from './db.js';
+import type { Answer, StoreMode } from './repository.js';
 
 export interface RolloutRecord {
   readonly spec: RolloutSpec;
@@ -19,6 +20,23 @@ export interface RolloutEventRecord {
   readonly message: string;
 }
 
+export type NewRolloutEvent = { type: RolloutEventType; message: string; deviceId?: string };
+
+export interface RolloutRepo<M extends StoreMode = 'sync'> {
+  /** BMF_ERR_CONFLICT when the id exists. */
+  create(spec: RolloutSpec, state: RolloutState, now: number): Answer<M, void>;
+  get(id: string): Answer<M, RolloutRecord | undefined>;
+  /** BMF_ERR_NOT_FOUND when absent. */
+  require(id: string): Answer<M, RolloutRecord>;
+  /** Newest first. */
+  list(): Answer<M, RolloutRecord[]>;
+  /** Running ones, oldest first. */
+  running(): Answer<M, RolloutRecord[]>;
+  /** Save the new state and its events atomically. */
+  save(id: string, state: RolloutState, newEvents: readonly NewRolloutEvent[]): Answer<M, void>;
+  events(id: string, afterId?: number, limit?: number): Answer<M, RolloutEventRecord[]>;
+}
+
 interface Row {
   id: string;
   spec: string;
@@ -26,13 +44,29 @@ interface Row {
   created_at: number;
 }
 
-const toRecord = (r: Row): RolloutRecord => ({
+export const toRolloutRecord = (r: Row): RolloutRecord => ({
   spec: JSON.parse(r.spec) as RolloutSpec,
   state: JSON.parse(r.state) as RolloutState,
-  createdAt: r.created_at,
+  createdAt: Number(r.created_at),
 });
 
-export function createRolloutRepo(db: Db) {
+export const toRolloutEvent = (r: {
+  id: number;
+  at: number;
+  type: RolloutEventType;
+  device_id: string | null;
+  message: string;
+}): RolloutEventRecord => ({
+  id: Number(r.id),
+  at: Number(r.at),
+  type: r.type,
+  deviceId: r.device_id,
+  message: r.message,
+});
+
+const toRecord = toRolloutRecord;
+
+export function createRolloutRepo(db: Db): RolloutRepo<'sync'> {
   const insert = db.prepare(
     'INSERT INTO rollouts(id, spec, state, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
   );
@@ -72,11 +106,7 @@ export function createRolloutRepo(db: Db) {
       return (byStatus.all('running') as Row[]).map(toRecord);
     },
     /** Save the new state and its events atomically. */
-    save(
-      id: string,
-      state: RolloutState,
-      newEvents: readonly { type: RolloutEventType; message: string; deviceId?: string }[],
-    ): void {
+    save(id: string, state: RolloutState, newEvents: readonly NewRolloutEvent[]): void {
       db.transaction(() => {
         update.run(JSON.stringify(state), state.status, state.updatedAt, id);
         for (const e of newEvents) {
@@ -85,22 +115,9 @@ export function createRolloutRepo(db: Db) {
       })();
     },
     events(id: string, afterId = 0, limit = 500): RolloutEventRecord[] {
-      return (
-        events.all(id, afterId, limit) as {
-          id: number;
-          at: number;
-          type: RolloutEventType;
-          device_id: string | null;
-          message: string;
-        }[]
-      ).map((r) => ({
-        id: r.id,
-        at: r.at,
-        type: r.type,
-        deviceId: r.device_id,
-        message: r.message,
-      }));
+      return (events.all(id, afterId, limit) as Parameters<typeof toRolloutEvent>[0][]).map(
+        toRolloutEvent,
+      );
     },
   };
 }
-export type RolloutRepo = ReturnType<typeof createRolloutRepo>;

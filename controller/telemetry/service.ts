@@ -19,7 +19,7 @@ import { toBmfError, type BmfError } from '../../shared/errors.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import type { TelemetryReport } from '../../shared/wire/messages.js';
 import type { GroupHealth } from '../rollout/model.js';
-import type { Counters, Db } from '../store/db.js';
+import type { TelemetryRepo } from '../store/telemetry.js';
 import { decodeTelemetry, type DropReason } from './decode.js';
 import { createReportDedup, reportKey } from './dedup.js';
 import { createTelemetryMetrics, type BundleInfo, type DeviceGauges } from './metrics.js';
@@ -48,8 +48,8 @@ export type { DropReason } from './decode.js';
 export type IngestResult = 'accepted' | 'duplicate' | DropReason;
 
 export interface TelemetryServiceOptions {
-  readonly db: Db;
-  readonly counters: Counters;
+  /** Rollups, seen report keys and the telemetry.* counters (written with them). */
+  readonly store: TelemetryRepo;
   /** Stamps and windows reports and drives the commit, flush and prune timers. */
   readonly clock: Pick<Clock, 'wallNow' | 'sleep'>;
   /** Rollups older than this are pruned, and reports older than this are dropped. */
@@ -93,22 +93,16 @@ interface RecentSeries {
 const HOUR_MS = 3_600_000;
 
 export function createTelemetryService(opts: TelemetryServiceOptions) {
-  const { db, counters, clock } = opts;
+  const { clock } = opts;
+  const repo = opts.store;
   const retentionMs = opts.retentionMs ?? 7 * DAY_MS;
   const metricsWindowMs = opts.metricsWindowMs ?? 5 * MINUTE_MS;
   const maxClockSkewMs = opts.maxClockSkewMs ?? 10 * MINUTE_MS;
   const maxPendingRows = opts.maxPendingRows ?? 20_000;
-  const store = createTelemetryStore(db);
+  const store = createTelemetryStore(repo);
   const commitDelayMs = opts.commitDelayMs ?? 10;
-  const seenStmt = db.prepare(
-    'SELECT key FROM telemetry_seen WHERE device_id = ? ORDER BY interval_start DESC LIMIT ?',
-  );
-  const insertSeen = db.prepare(
-    'INSERT OR IGNORE INTO telemetry_seen(device_id, key, interval_start) VALUES (?, ?, ?)',
-  );
-  const pruneSeen = db.prepare('DELETE FROM telemetry_seen WHERE interval_start < ?');
   const dedup = createReportDedup(opts.dedupPerDevice, (deviceId, limit) =>
-    (seenStmt.all(deviceId, limit) as { key: string }[]).map((r) => r.key).reverse(),
+    repo.seenKeys(deviceId, limit),
   );
   /** Keys of the reports merged into `pending` (stored with them). */
   let seenPending: [string, string, number][] = [];
@@ -234,12 +228,14 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     unflushedDuplicates = 0;
     seenPending = [];
     try {
-      store.upsert(rows, () => {
-        for (const [deviceId, key, start] of seenNow) insertSeen.run(deviceId, key, start);
-        for (const [reason, n] of Object.entries(droppedNow)) {
-          counters.add(`telemetry.dropped.${reason}`, n);
-        }
-        if (duplicatesNow > 0) counters.add('telemetry.duplicates', duplicatesNow);
+      const counted: Record<string, number> = {};
+      for (const [reason, n] of Object.entries(droppedNow)) {
+        counted[`telemetry.dropped.${reason}`] = n;
+      }
+      if (duplicatesNow > 0) counted['telemetry.duplicates'] = duplicatesNow;
+      store.upsert(rows, {
+        seen: seenNow.map(([deviceId, key, intervalStart]) => ({ deviceId, key, intervalStart })),
+        counters: counted,
       });
     } catch (e) {
       // Put everything back (merging with what arrived meanwhile) so nothing is lost.
@@ -365,7 +361,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     prune(): number {
       const now = clock.wallNow();
       pruneRecent(now);
-      pruneSeen.run(now - retentionMs);
+      repo.pruneSeen(now - retentionMs);
       return store.prune(minuteOf(now - retentionMs));
     },
 

@@ -1,6 +1,6 @@
-// telemetry_minute in SQLite (controller/store/migrations.ts): one row per (minute, device,
-// bundle, variant). A flush upserts many rows in one transaction (one fsync under
-// synchronous=FULL), merging with what is stored and re-encoding.
+// Telemetry rollups over the store's telemetry_minute table (controller/store/telemetry.ts): one
+// row per (minute, device, bundle, variant). A flush upserts many rows in one transaction (one
+// fsync under synchronous=FULL), merging with what is stored and re-encoding.
 //
 // Devices report for the minute that is open, so the same rows are upserted flush after flush
 // until their minute closes. The store keeps what it last wrote for the newest two minutes of
@@ -8,8 +8,8 @@
 // it has just written.
 //
 // INVARIANTS: this store is the only writer of telemetry_minute; a cached row equals the stored
-// row; a failed transaction evicts every row it touched (their cached state may be ahead).
-import type { Db } from '../store/db.js';
+// row; a failed write evicts every row it touched (their cached state may be ahead).
+import type { EncodedMinute, SeenReport, TelemetryRepo } from '../store/telemetry.js';
 import { decodeCounters, decodeSketches, encodeCounters, encodeSketches } from './rollup-codec.js';
 import { emptyRollup, mergeRollup, MINUTE_MS, type Rollup } from './rollup.js';
 
@@ -41,35 +41,14 @@ export interface TelemetryFilter {
   readonly toMs: number;
 }
 
-interface StoredRow {
-  minute: number;
-  device_id: string;
-  bundle: string;
-  variant: string;
-  requests: number;
-  errors: number;
-  counters: string;
-  sketches?: Buffer;
+/** Written in the same transaction as a flush's rows. */
+export interface FlushExtras {
+  readonly seen?: readonly SeenReport[];
+  readonly counters?: Readonly<Record<string, number>>;
 }
 
-export function createTelemetryStore(db: Db) {
-  const get = db.prepare(
-    'SELECT requests, errors, counters, sketches FROM telemetry_minute WHERE minute = ? AND device_id = ? AND bundle = ? AND variant = ?',
-  );
-  const put = db.prepare(
-    `INSERT INTO telemetry_minute(minute, device_id, bundle, variant, requests, errors, counters, sketches)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT(minute, device_id, bundle, variant) DO UPDATE SET
-       requests = excluded.requests, errors = excluded.errors,
-       counters = excluded.counters, sketches = excluded.sketches`,
-  );
-  const pruneStmt = db.prepare('DELETE FROM telemetry_minute WHERE minute < ?');
-  const firstMinuteStmt = db.prepare(
-    `SELECT MIN(minute) AS first FROM telemetry_minute
-     WHERE bundle = ? AND minute >= ? AND device_id IN (SELECT value FROM json_each(?))`,
-  );
-
-  function decodeRow(r: StoredRow): Rollup {
+export function createTelemetryStore(repo: TelemetryRepo) {
+  function decodeRow(r: EncodedMinute): Rollup {
     return {
       requests: r.requests,
       errors: r.errors,
@@ -84,33 +63,9 @@ export function createTelemetryStore(db: Db) {
   const newestMinute = new Map<string, number>();
 
   function storedRollup(key: RollupKey): Rollup {
-    const stored = get.get(key.minute, key.deviceId, key.bundle, key.variant) as
-      StoredRow | undefined;
+    const stored = repo.getMinute(key);
     return stored ? decodeRow(stored) : emptyRollup();
   }
-
-  const upsertAll = db.transaction((rows: readonly RollupRow[], extra: () => void) => {
-    for (const row of rows) {
-      const { minute, deviceId, bundle, variant, rollup } = row;
-      const key = rowKeyOf(row);
-      const merged = written.get(key)?.row.rollup ?? storedRollup(row);
-      mergeRollup(merged, rollup);
-      put.run(
-        minute,
-        deviceId,
-        bundle,
-        variant,
-        merged.requests,
-        merged.errors,
-        encodeCounters(merged.counters),
-        encodeSketches(merged.sketches),
-      );
-      const series = `${deviceId}\n${bundle}\n${variant}`;
-      written.set(key, { series, row: { minute, deviceId, bundle, variant, rollup: merged } });
-      newestMinute.set(series, Math.max(minute, newestMinute.get(series) ?? minute));
-    }
-    extra();
-  });
 
   function forgetOldMinutes(): void {
     for (const [key, { series, row }] of written) {
@@ -120,10 +75,33 @@ export function createTelemetryStore(db: Db) {
   }
 
   return {
-    /** Merge `rows` into the table, and run `extra` (e.g. counter updates), in one transaction. */
-    upsert(rows: readonly RollupRow[], extra: () => void = () => undefined): void {
+    /** Merge `rows` into the table, with `extras` (seen report keys, counters), in one transaction. */
+    upsert(rows: readonly RollupRow[], extras: FlushExtras = {}): void {
       try {
-        upsertAll(rows, extra);
+        const merged = rows.map((row): RollupRow => {
+          const rollup = written.get(rowKeyOf(row))?.row.rollup ?? storedRollup(row);
+          mergeRollup(rollup, row.rollup);
+          const { minute, deviceId, bundle, variant } = row;
+          const series = `${deviceId}\n${bundle}\n${variant}`;
+          const stored = { minute, deviceId, bundle, variant, rollup };
+          written.set(rowKeyOf(row), { series, row: stored });
+          newestMinute.set(series, Math.max(minute, newestMinute.get(series) ?? minute));
+          return stored;
+        });
+        repo.writeBatch({
+          minutes: merged.map((m) => ({
+            minute: m.minute,
+            deviceId: m.deviceId,
+            bundle: m.bundle,
+            variant: m.variant,
+            requests: m.rollup.requests,
+            errors: m.rollup.errors,
+            counters: encodeCounters(m.rollup.counters),
+            sketches: encodeSketches(m.rollup.sketches),
+          })),
+          seen: extras.seen ?? [],
+          counters: extras.counters ?? {},
+        });
       } catch (e) {
         for (const row of rows) written.delete(rowKeyOf(row));
         throw e;
@@ -133,27 +111,19 @@ export function createTelemetryStore(db: Db) {
 
     /** Rows matching the filter; sketches are decoded only when asked for. */
     select(filter: TelemetryFilter, withSketches: boolean, minuteFrom: number): RollupRow[] {
-      const where = ['minute >= ?', 'minute < ?'];
-      const args: unknown[] = [minuteFrom, filter.toMs];
-      if (filter.deviceIds) {
-        where.push('device_id IN (SELECT value FROM json_each(?))');
-        args.push(JSON.stringify(filter.deviceIds));
-      }
-      if (filter.bundle !== undefined) {
-        where.push('bundle = ?');
-        args.push(filter.bundle);
-      }
-      if (filter.variant !== undefined) {
-        where.push('variant = ?');
-        args.push(filter.variant);
-      }
-      const cols = `minute, device_id, bundle, variant, requests, errors, counters${withSketches ? ', sketches' : ''}`;
-      const rows = db
-        .prepare(`SELECT ${cols} FROM telemetry_minute WHERE ${where.join(' AND ')}`)
-        .all(...args) as StoredRow[];
+      const rows = repo.selectMinutes(
+        {
+          fromMinute: minuteFrom,
+          toMs: filter.toMs,
+          ...(filter.deviceIds ? { deviceIds: filter.deviceIds } : {}),
+          ...(filter.bundle !== undefined ? { bundle: filter.bundle } : {}),
+          ...(filter.variant !== undefined ? { variant: filter.variant } : {}),
+        },
+        withSketches,
+      );
       return rows.map((r) => ({
         minute: r.minute,
-        deviceId: r.device_id,
+        deviceId: r.deviceId,
         bundle: r.bundle,
         variant: r.variant,
         rollup: decodeRow(r),
@@ -162,16 +132,13 @@ export function createTelemetryStore(db: Db) {
 
     /** The first minute at or after `fromMinute` where any of the devices reported `bundle`. */
     firstMinute(deviceIds: readonly string[], bundle: string, fromMinute: number) {
-      const r = firstMinuteStmt.get(bundle, fromMinute, JSON.stringify(deviceIds)) as {
-        first: number | null;
-      };
-      return r.first ?? undefined;
+      return repo.firstMinute(deviceIds, bundle, fromMinute);
     },
 
     /** Delete minutes before `beforeMs`; returns the number of rows removed. */
     prune(beforeMs: number): number {
       for (const [key, { row }] of written) if (row.minute < beforeMs) written.delete(key);
-      return pruneStmt.run(beforeMs).changes;
+      return repo.pruneMinutes(beforeMs);
     },
   };
 }

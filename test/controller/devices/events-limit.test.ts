@@ -4,6 +4,7 @@ import t from 'tap';
 import { createDeviceTracker } from '../../../controller/devices/tracker.js';
 import { createTokenBuckets } from '../../../controller/devices/rate-limit.js';
 import { openDatabase } from '../../../controller/store/db.js';
+import { createDeviceEventRepo } from '../../../controller/store/device-events.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
 import { encodeMessage } from '../../../shared/wire/codec.js';
 
@@ -16,7 +17,7 @@ function setup(events: Parameters<typeof createDeviceTracker>[0]['events']) {
   const limited: string[] = [];
   const tracker = createDeviceTracker({
     devices,
-    db,
+    eventStore: createDeviceEventRepo(db),
     clock: { wallNow: () => now },
     events,
     onRateLimited: (id) => limited.push(id),

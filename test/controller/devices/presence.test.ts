@@ -4,6 +4,7 @@
 import t from 'tap';
 import { createDeviceTracker } from '../../../controller/devices/tracker.js';
 import { openDatabase } from '../../../controller/store/db.js';
+import { createDeviceEventRepo } from '../../../controller/store/device-events.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
 import { encodeMessage } from '../../../shared/wire/codec.js';
 
@@ -13,7 +14,7 @@ function setup(connected?: (id: string) => boolean) {
   devices.add('dev-1', 'bm1684x', {}, 0);
   const tracker = createDeviceTracker({
     devices,
-    db,
+    eventStore: createDeviceEventRepo(db),
     clock: { wallNow: () => 1000 },
     ...(connected ? { connected } : {}),
   });

@@ -121,7 +121,12 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
 
   // A second tracker over the same database (controller restart) finds the failure in SQLite.
   const { createDeviceTracker } = await import('../../../controller/devices/tracker.js');
-  const again = createDeviceTracker({ devices: s.repo, db: s.db, clock: s.clock });
+  const { createDeviceEventRepo } = await import('../../../controller/store/device-events.js');
+  const again = createDeviceTracker({
+    devices: s.repo,
+    eventStore: createDeviceEventRepo(s.db),
+    clock: s.clock,
+  });
   t.same(again.observe(['dev-1']).get('dev-1')?.failure?.code, 'BMF_ERR_AGENT_GATE_FAILED');
 
   // Losing the connection: the broker publishes the will and reports the disconnect.

@@ -9,6 +9,9 @@ import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { connectControllerLink } from '../../../controller/broker/link.js';
 import { openDatabase } from '../../../controller/store/db.js';
+import { createAssignmentRepo } from '../../../controller/store/assignments.js';
+import { createBundleRepo } from '../../../controller/store/bundles.js';
+import { createDeviceEventRepo } from '../../../controller/store/device-events.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
 import { createRegistry } from '../../../controller/registry/registry.js';
 import { createAssignmentService } from '../../../controller/distribution/assignments.js';
@@ -53,7 +56,12 @@ export async function startSlice(
   for (const [id, chip] of opts.devices ?? [['dev-1', 'bm1684x']]) {
     secrets.set(id, repo.add(id, chip, {}, now).secret);
   }
-  const registry = createRegistry({ db, blobDir: join(dir, 'blobs'), root, clock });
+  const registry = createRegistry({
+    store: createBundleRepo(db),
+    blobDir: join(dir, 'blobs'),
+    root,
+    clock,
+  });
   const bundle = await makeBundle(ks, join(dir, 'b1'), {
     bmodelBytes: opts.bmodelBytes ?? 300_000,
   });
@@ -62,7 +70,7 @@ export async function startSlice(
   const drops: string[] = [];
   const tracker = createDeviceTracker({
     devices: repo,
-    db,
+    eventStore: createDeviceEventRepo(db),
     clock,
     onDropped: (kind, e) => drops.push(`${kind}:${e.code}`),
   });
@@ -84,7 +92,7 @@ export async function startSlice(
   });
   t.teardown(() => link.close());
   const assignments = createAssignmentService({
-    db,
+    store: createAssignmentRepo(db),
     registry,
     devices: repo,
     signers: () => ks.signers('assignment'),

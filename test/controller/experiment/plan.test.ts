@@ -10,6 +10,7 @@ import Fastify from 'fastify';
 import { isBmfError } from '../../../shared/errors.js';
 import type { BundleManifest } from '../../../shared/bundle/manifest.js';
 import { LatencySketch } from '../../../shared/stats/sketch.js';
+import { createExperimentRepo } from '../../../controller/store/experiments.js';
 import { openDatabase } from '../../../controller/store/db.js';
 import { installErrorHandling } from '../../../controller/api/errors.js';
 import { typeboxValidatorCompiler } from '../../../controller/api/validation.js';
@@ -198,7 +199,7 @@ t.test('plan estimated from a previous cohort experiment, over REST and the CLI'
     [DIGEST_B]: { ...fixture.base, precision: 'int8', sequence: 2, version: '1.0.1' },
   };
   const svc = createExperimentService({
-    db: openDatabase(join(dir, 'controller.db')),
+    store: createExperimentRepo(openDatabase(join(dir, 'controller.db'))),
     clock: { wallNow: () => now },
     registry: { getBundle: (d) => (manifests[d] ? { manifest: manifests[d] } : undefined) },
     devices: () => devices(80),

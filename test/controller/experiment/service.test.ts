@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBmfError } from '../../../shared/errors.js';
 import type { BundleManifest } from '../../../shared/bundle/manifest.js';
+import { createExperimentRepo } from '../../../controller/store/experiments.js';
 import { openDatabase } from '../../../controller/store/db.js';
 import type { AssignRequest } from '../../../controller/distribution/assignments.js';
 import { createExperimentService } from '../../../controller/experiment/service.js';
@@ -41,7 +42,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
   const fleet = devices(30);
   const make = () =>
     createExperimentService({
-      db: openDatabase(path),
+      store: createExperimentRepo(openDatabase(path)),
       clock,
       registry: { getBundle: (d) => (manifests[d] ? { manifest: manifests[d] } : undefined) },
       devices: () => fleet,

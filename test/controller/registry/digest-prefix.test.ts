@@ -2,6 +2,7 @@
 // that is too short or ambiguous is BMF_ERR_DIGEST_PREFIX listing the candidates. Cases as data.
 import t from 'tap';
 import { join } from 'node:path';
+import { createBundleRepo } from '../../../controller/store/bundles.js';
 import { openDatabase } from '../../../controller/store/db.js';
 import { createRegistry } from '../../../controller/registry/registry.js';
 import { makeBundle, makeKeystore, NOW } from './make-bundle.js';
@@ -11,7 +12,7 @@ const ks = await makeKeystore(dir);
 const db = openDatabase(':memory:');
 t.teardown(() => db.close());
 const registry = createRegistry({
-  db,
+  store: createBundleRepo(db),
   blobDir: join(dir, 'blobs'),
   root: await ks.readRoot(),
   clock: { wallNow: () => NOW + 1000 },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { canonicalBytes } from '../../../shared/bundle/canonical.js';
+import { createBundleRepo } from '../../../controller/store/bundles.js';
 import { openDatabase } from '../../../controller/store/db.js';
 import { createRegistry } from '../../../controller/registry/registry.js';
 import { blobPath as bundleBlobPath } from '../../../shared/bundle/layout.js';
@@ -18,7 +19,12 @@ async function setup(t: Test) {
   const db = openDatabase(':memory:');
   t.teardown(() => db.close());
   const blobDir = join(dir, 'blobs');
-  const registry = createRegistry({ db, blobDir, root: await ks.readRoot(), clock });
+  const registry = createRegistry({
+    store: createBundleRepo(db),
+    blobDir,
+    root: await ks.readRoot(),
+    clock,
+  });
   return { dir, ks, db, blobDir, registry };
 }
 

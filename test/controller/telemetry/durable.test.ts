@@ -4,7 +4,8 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { createCounters, openDatabase } from '../../../controller/store/db.js';
+import { openDatabase } from '../../../controller/store/db.js';
+import { createTelemetryRepo } from '../../../controller/store/telemetry.js';
 import { createTelemetryService } from '../../../controller/telemetry/service.js';
 import { openTelemetry } from './harness.js';
 import { encodeReport } from '../../../harness/controller/telemetry-reports.js';
@@ -51,8 +52,7 @@ t.test('the report keys survive a restart', async (t) => {
   // A second service on the same file, as after a crash: empty memory, same database.
   const db2 = openDatabase(join(dir, 'controller.db'));
   const again = createTelemetryService({
-    db: db2,
-    counters: createCounters(db2),
+    store: createTelemetryRepo(db2),
     clock,
     commitDelayMs: 1,
     flushIntervalMs: 0,

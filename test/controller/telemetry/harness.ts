@@ -8,21 +8,22 @@ import {
   createTelemetryService,
   type TelemetryServiceOptions,
 } from '../../../controller/telemetry/service.js';
-import { createCounters, openDatabase } from '../../../controller/store/db.js';
+import { createCounters } from '../../../controller/store/counters.js';
+import { openDatabase } from '../../../controller/store/db.js';
+import { createTelemetryRepo } from '../../../controller/store/telemetry.js';
 import { createManualClock } from '../../../shared/clock.js';
 
 export function openTelemetry(
   t: Test,
   now: number,
-  extra: Partial<Omit<TelemetryServiceOptions, 'db' | 'counters' | 'clock'>> = {},
+  extra: Partial<Omit<TelemetryServiceOptions, 'store' | 'clock'>> = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'bmf-telemetry-'));
   const db = openDatabase(join(dir, 'controller.db'));
   const counters = createCounters(db);
   const clock = createManualClock(0, now);
   const service = createTelemetryService({
-    db,
-    counters,
+    store: createTelemetryRepo(db),
     clock,
     flushIntervalMs: 0,
     pruneIntervalMs: 0,

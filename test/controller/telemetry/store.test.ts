@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../../controller/store/db.js';
+import { createTelemetryRepo, type TelemetryRepo } from '../../../controller/store/telemetry.js';
 import { addReport, emptyRollup, MINUTE_MS } from '../../../controller/telemetry/rollup.js';
 import { createTelemetryStore, type RollupRow } from '../../../controller/telemetry/store.js';
 import { reportValue } from '../../../harness/controller/telemetry-reports.js';
@@ -27,12 +28,24 @@ function openStore(t: Test) {
     db.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { db, store: createTelemetryStore(db) };
+  const repo = createTelemetryRepo(db);
+  // A write that fails after its rows went in (the disk fills at commit): the transaction rolls
+  // back.
+  const failing = { next: false };
+  const writeBatch: TelemetryRepo['writeBatch'] = (batch) => {
+    if (!failing.next) return repo.writeBatch(batch);
+    failing.next = false;
+    db.transaction(() => {
+      repo.writeBatch(batch);
+      throw new Error('disk full');
+    })();
+  };
+  return { db, failing, store: createTelemetryStore({ ...repo, writeBatch }) };
 }
 
 /** What a fresh store (nothing cached) reads back for the minute: requests and e2e samples. */
 function readBack(db: ReturnType<typeof openDatabase>, minute: number) {
-  const rows = createTelemetryStore(db).select(
+  const rows = createTelemetryStore(createTelemetryRepo(db)).select(
     { fromMs: minute, toMs: minute + MINUTE_MS },
     true,
     minute,
@@ -51,13 +64,10 @@ t.test('flushes of the same minute add up', async (t) => {
 });
 
 t.test('a failed flush is not counted, and the next one adds to what is stored', async (t) => {
-  const { db, store } = openStore(t);
+  const { db, failing, store } = openStore(t);
   store.upsert([rowOf(T0, 3)]);
-  t.throws(() =>
-    store.upsert([rowOf(T0, 100)], () => {
-      throw new Error('disk full');
-    }),
-  );
+  failing.next = true;
+  t.throws(() => store.upsert([rowOf(T0, 100)]), /disk full/);
   t.same(readBack(db, T0), [{ requests: 3, e2e: 3, reports: 1 }], 'rolled back');
   store.upsert([rowOf(T0, 4)]);
   t.same(readBack(db, T0), [{ requests: 7, e2e: 7, reports: 2 }], 'the failed rows are gone');
