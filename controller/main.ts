@@ -484,7 +484,7 @@ export async function startController(
       devices,
       device: (id) => tracker.get(id),
       deviceEvents: (id, limit) => tracker.events(id, { limit }),
-      recentEvents: createRecentEvents(db),
+      recentEvents: createRecentEvents(createDeviceEventRepo(db)),
       telemetry,
       hub,
     });

@@ -10,5 +10,4 @@ export async function ensureDashboardBuilt(): Promise<string> {
 }
 
 /** The axe-core script injected into pages for the accessibility check. */
-export const AXE_SCRIPT = new URL('../../node_modules/axe-core/axe.min.js', import.meta.url)
-  .pathname;
+export const AXE_SCRIPT = new URL('../node_modules/axe-core/axe.min.js', import.meta.url).pathname;

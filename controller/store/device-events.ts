@@ -30,6 +30,8 @@ export interface DeviceEventRepo<M extends StoreMode = 'sync'> {
   pruneBefore(at: number): Answer<M, number>;
   /** Newest first, ids below `before`. */
   page(deviceId: string, before: number, limit: number): Answer<M, DeviceEventRow[]>;
+  /** The newest events of the whole fleet, newest first. */
+  recent(limit: number): Answer<M, DeviceEventRow[]>;
   latestInstallFailure(deviceId: string): Answer<M, InstallFailureRow | undefined>;
 }
 
@@ -61,6 +63,7 @@ export function createDeviceEventRepo(db: Db): DeviceEventRepo<'sync'> {
     page: db.prepare(
       'SELECT * FROM device_events WHERE device_id = ? AND id < ? ORDER BY id DESC LIMIT ?',
     ),
+    recent: db.prepare('SELECT * FROM device_events ORDER BY id DESC LIMIT ?'),
     pruneOld: db.prepare('DELETE FROM device_events WHERE at < ?'),
     trim: db.prepare(
       `DELETE FROM device_events WHERE device_id = ? AND id <= (
@@ -82,6 +85,9 @@ export function createDeviceEventRepo(db: Db): DeviceEventRepo<'sync'> {
     },
     page(deviceId, before, limit) {
       return (q.page.all(deviceId, before, limit) as Row[]).map(toDeviceEventRow);
+    },
+    recent(limit) {
+      return (q.recent.all(limit) as Row[]).map(toDeviceEventRow);
     },
     latestInstallFailure(deviceId) {
       return q.failure.get(deviceId) as InstallFailureRow | undefined;

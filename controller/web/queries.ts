@@ -5,8 +5,8 @@ import type { Static } from '@sinclair/typebox';
 import type { DeviceView } from '../api/schemas.js';
 import { deviceView } from '../api/routes/devices.js';
 import type { DeviceRecord } from '../store/devices.js';
-import type { Db } from '../store/db.js';
 import type { DeviceEventRow } from '../devices/tracker.js';
+import type { DeviceEventRepo } from '../store/device-events.js';
 import type { TelemetryFilter } from '../api/services.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 
@@ -82,29 +82,9 @@ export function devicePage(records: readonly DeviceRecord[], query: DeviceQuery)
   };
 }
 
-/** Newest device events of the whole fleet (codes, messages with their hints). */
-export function createRecentEvents(db: Db) {
-  const stmt = db.prepare('SELECT * FROM device_events ORDER BY id DESC LIMIT ?');
-  return (limit: number): DeviceEventRow[] =>
-    (
-      stmt.all(Math.min(limit, 500)) as {
-        id: number;
-        device_id: string;
-        at: number;
-        severity: string;
-        code: string;
-        message: string;
-        details: string;
-      }[]
-    ).map((r) => ({
-      id: r.id,
-      deviceId: r.device_id,
-      at: r.at,
-      severity: r.severity,
-      code: r.code,
-      message: r.message,
-      details: JSON.parse(r.details) as Record<string, string>,
-    }));
+/** Newest device events of the whole fleet (codes, messages with their hints), at most 500. */
+export function createRecentEvents(events: Pick<DeviceEventRepo, 'recent'>) {
+  return (limit: number): DeviceEventRow[] => events.recent(Math.min(limit, 500));
 }
 
 export interface SeriesPoint {

@@ -27,7 +27,7 @@ t.test(
         /REFERENCE\.md/,
         `${f} cites no reference notes from outside the repository`,
       );
-      for (const m of text.matchAll(/\bdocs\/([a-z0-9-]+\.md)/g)) {
+      for (const m of text.matchAll(/(?<![/\w.-])docs\/([a-z0-9-]+\.md)/g)) {
         t.ok(existsSync(join(root, 'docs', m[1]!)), `${f}: docs/${m[1]} exists`);
       }
     }

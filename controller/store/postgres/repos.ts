@@ -85,6 +85,10 @@ export function pgDeviceEvents(store: PgStore): DeviceEventRepo<'async'> {
       );
       return r.rows.map(toDeviceEventRow);
     },
+    async recent(limit) {
+      const r = await q.query('SELECT * FROM device_events ORDER BY id DESC LIMIT $1', [limit]);
+      return r.rows.map(toDeviceEventRow);
+    },
     async latestInstallFailure(deviceId) {
       const r = await q.query<{ at: string; code: string; bundle: string }>(
         `SELECT at, code, details::json->>'bundleDigest' AS bundle FROM device_events

@@ -155,6 +155,14 @@ const cases: Record<string, Case> = {
       [20],
       'before an id',
     );
+    t.same(
+      (await ev.recent(2)).map((e) => [e.deviceId, e.at]),
+      [
+        ['dev-2', 5],
+        ['dev-1', 40],
+      ],
+      'the whole fleet, newest (last recorded) first',
+    );
     t.same(await ev.latestInstallFailure('dev-1'), { at: 20, code: 'BMF_ERR_VERIFY', bundle: D1 });
     t.same(await ev.latestInstallFailure('dev-2'), {
       at: 5,
