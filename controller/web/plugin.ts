@@ -14,6 +14,7 @@ import type { DeviceRepo, DeviceRecord } from '../store/devices.js';
 import type { DeviceEventRow } from '../devices/tracker.js';
 import type { TelemetryFilter } from '../api/services.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
+import type { WallClock } from '../../shared/clock.js';
 import { deviceView } from '../api/routes/devices.js';
 import type { ChangeHub } from './hub.js';
 import { devicePage, fleetSummary, telemetrySeries } from './queries.js';
@@ -27,7 +28,8 @@ import {
 import { renderShell } from './shell.js';
 
 export interface DashboardOptions {
-  readonly clock: { now(): number };
+  /** Wall time stamps the telemetry windows; session expiry also runs on it. */
+  readonly clock: WallClock;
   readonly tokens: readonly string[];
   readonly readOnlyTokens?: readonly string[];
   readonly devices: DeviceRepo;
@@ -89,7 +91,7 @@ const SeriesQuery = Type.Object({
 
 export function createDashboard(opts: DashboardOptions) {
   const sessions: SessionStore = createSessionStore({
-    clock: opts.clock,
+    clock: { now: () => opts.clock.wallNow() },
     ...(opts.sessionTtlMs ? { ttlMs: opts.sessionTtlMs } : {}),
   });
   const roleOf = roleChecker(opts.tokens, opts.readOnlyTokens);
@@ -179,7 +181,7 @@ export function createDashboard(opts: DashboardOptions) {
       async (req) => {
         const d = opts.device(req.params.id);
         if (!d) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'device', id: req.params.id });
-        const now = opts.clock.now();
+        const now = opts.clock.wallNow();
         return {
           device: deviceView(d),
           hello: d.hello ?? null,
@@ -200,7 +202,7 @@ export function createDashboard(opts: DashboardOptions) {
       { schema: { hide: true, querystring: SeriesQuery } },
       async (req) => {
         const q = req.query;
-        const now = opts.clock.now();
+        const now = opts.clock.wallNow();
         opts.devices.flush();
         const deviceIds = q.device
           ? [q.device]
