@@ -60,9 +60,12 @@ try {
   process.stdout.write(
     // The whole process (module loading included); `npm run demo` builds first, not counted.
     `\nDone in ${secs(process.uptime() * 1000)} (this process; steps above).\n` +
-      `  dashboard: ${summary.apiUrl}/  (operator token: ${summary.token ?? join(dataDir, 'operator-token')})\n` +
-      `  experiment report: ${summary.reportPath} (also on the dashboard's Experiments page)\n` +
-      `  REST API and OpenAPI docs: ${summary.apiUrl}/docs\n`,
+      (values.keep
+        ? `  dashboard: ${summary.apiUrl}/  (operator token: ${summary.token ?? join(dataDir, 'operator-token')})\n` +
+          `  experiment report: ${summary.reportPath} (also on the dashboard's Experiments page)\n` +
+          `  REST API and OpenAPI docs: ${summary.apiUrl}/docs\n`
+        : `  experiment report: ${summary.reportPath}\n` +
+          `  the controller has stopped; run with --keep to browse the dashboard and the API\n`),
   );
   if (values.keep) {
     process.stdout.write('  controller and fleet keep running; press Ctrl-C to stop\n');
