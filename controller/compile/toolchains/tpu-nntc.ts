@@ -21,17 +21,7 @@ export interface BmnetoArgs {
 
 /** FP32 BMODEL from ONNX; writes <outdir>/compilation.bmodel. */
 export function bmnetoArgv(a: BmnetoArgs): string[] {
-  return [
-    'python3',
-    '-m',
-    'bmneto',
-    `--model=${a.model}`,
-    `--shapes=${nntcShapesArg(a.shapes)}`,
-    `--target=${a.target}`,
-    `--outdir=${a.outdir}`,
-    `--net_name=${a.netName}`,
-    `--opt=${a.opt ?? 1}`,
-  ];
+  return nntcFrontendArgv('bmneto', a);
 }
 
 /**
@@ -40,10 +30,15 @@ export function bmnetoArgv(a: BmnetoArgs): string[] {
  * subset bmneto takes.
  */
 export function bmnetpArgv(a: BmnetoArgs): string[] {
+  return nntcFrontendArgv('bmnetp', a);
+}
+
+/** bmneto and bmnetp share their flags; only the front-end module differs. */
+function nntcFrontendArgv(module: 'bmneto' | 'bmnetp', a: BmnetoArgs): string[] {
   return [
     'python3',
     '-m',
-    'bmnetp',
+    module,
     `--model=${a.model}`,
     `--shapes=${nntcShapesArg(a.shapes)}`,
     `--target=${a.target}`,
