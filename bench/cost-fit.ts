@@ -3,7 +3,8 @@
 // ONNX with PyTorch/torchvision (bench/cost/make_onnx.py, random weights, into bench/out/cost;
 // YOLOv5s from the cost fixtures' graph builder), then prints, per published row, the shipped
 // model's prediction and its error, separately for the rows it was fitted on and the held-out
-// ones, and the FP32 -> FP16 / INT8 speed-up ratios.
+// ones, and the FP32 -> FP16 / INT8 speed-up ratios; then the same for the per-kind roofline
+// (bench/cost/per-kind.ts) fitted on the fixed half FIT_KINDS.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +17,13 @@ import {
 } from '../controller/compile/cost/index.js';
 import { describeGraph, loadOnnx } from '../controller/onnx/index.js';
 import { yolov5sGraph } from '../harness/cost/yolov5s.js';
+import {
+  fitKinds,
+  kindFeatures,
+  LANES,
+  predictKinds,
+  type KindCoefficients,
+} from './cost/per-kind.js';
 
 interface Row {
   model: string;
@@ -125,4 +133,98 @@ export async function run(): Promise<void> {
     }
   }
   console.log(`speed-up ratios within +-25 %: ${ratioWithin} of ${ratios}`);
+  perKind(rows, layersBy);
+}
+
+/**
+ * The per-kind experiment's split, fixed before fitting: one network per kind of workload in
+ * the fit half (classification ResNet-50, multi-stage conv pose_coco, tiny LPRNet, SiLU detector
+ * YOLOv5s); C3D, the DeepSORT extractor, YOLOX-s and RetinaFace are held out.
+ */
+const FIT_KINDS = new Set(['resnet50', 'pose_coco', 'lprnet', 'yolov5s']);
+
+function perKind(rows: readonly Row[], layersBy: ReadonlyMap<string, CostLayer[]>): void {
+  const chips = Object.keys(LANES);
+  const usable = rows.filter((r) => layersBy.has(r.model) && chips.includes(r.chip));
+  const withFeatures = usable.map((r) => ({
+    ...r,
+    features: kindFeatures(layersBy.get(r.model) ?? [], r.chip, r.precision, r.batch),
+  }));
+  const fitOn = (nets: ReadonlySet<string>) =>
+    new Map(
+      chips.map((chip) => [
+        chip,
+        fitKinds(withFeatures.filter((r) => r.chip === chip && nets.has(r.model))),
+      ]),
+    );
+  const predictWith = (k: Map<string, KindCoefficients>, r: (typeof withFeatures)[number]) => {
+    const c = k.get(r.chip);
+    return c ? predictKinds(r.features, c, r.precision) / r.batch : Number.NaN;
+  };
+  const coefficients = fitOn(FIT_KINDS);
+  console.log(
+    `\nPer-kind roofline (bench/cost/per-kind.ts), fitted on ${[...FIT_KINDS].join(', ')}; the other networks held out.`,
+  );
+  for (const [chip, k] of coefficients) {
+    const m = Object.entries(k.matrix)
+      .map(([p, v]) => `${p} ${v > 0 ? `${(100 / v).toFixed(0)} %` : 'n/a'}`)
+      .join(', ');
+    console.log(
+      `${chip.padEnd(8)} conv/matmul efficiency ${m}; vector lanes x${k.vector.toFixed(2)}; launch ${k.matrixLayerUs.toFixed(1)} us (conv/matmul), ${k.otherLayerUs.toFixed(1)} us (other)`,
+    );
+  }
+  console.log(
+    `\n${'MODEL'.padEnd(10)} ${'CHIP'.padEnd(8)} PREC  B  ${'PUBLISHED'.padStart(9)} ${'MODELED'.padStart(9)} ${'ERROR'.padStart(7)}  SET`,
+  );
+  const held: number[] = [];
+  const fitted: number[] = [];
+  for (const r of withFeatures) {
+    const p = predictWith(coefficients, r);
+    const e = (p - r.ms) / r.ms;
+    (FIT_KINDS.has(r.model) ? fitted : held).push(e);
+    console.log(
+      `${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${r.ms.toFixed(2).padStart(9)} ${p.toFixed(2).padStart(9)} ${`${(e * 100).toFixed(0)}%`.padStart(7)}  ${FIT_KINDS.has(r.model) ? 'fit' : 'held-out'}`,
+    );
+  }
+  const within = (es: number[]) => es.filter((e) => Math.abs(e) <= 0.25).length;
+  console.log(
+    `per-kind: fit rows within +-25 %: ${within(fitted)} of ${fitted.length}; held-out rows within +-25 %: ${within(held)} of ${held.length}; worst held-out ${(Math.max(...held.map(Math.abs)) * 100).toFixed(0)} %`,
+  );
+  let ratioWithin = 0;
+  let ratios = 0;
+  for (const name of [...layersBy.keys()].filter((n) => !FIT_KINDS.has(n))) {
+    for (const chip of chips) {
+      const find = (p: string) =>
+        withFeatures.find(
+          (r) => r.model === name && r.chip === chip && r.precision === p && r.batch === 1,
+        );
+      const fp32 = find('fp32');
+      for (const p of ['fp16', 'int8']) {
+        const other = find(p);
+        if (!fp32 || !other) continue;
+        const pub = fp32.ms / other.ms;
+        const mod = predictWith(coefficients, fp32) / predictWith(coefficients, other);
+        const e = (mod - pub) / pub;
+        ratios++;
+        if (Math.abs(e) <= 0.25) ratioWithin++;
+        console.log(
+          `${name.padEnd(10)} ${chip.padEnd(8)} fp32->${p}: published ${pub.toFixed(2)}x, modeled ${mod.toFixed(2)}x (${(e * 100).toFixed(0)} %)`,
+        );
+      }
+    }
+  }
+  console.log(`per-kind: held-out speed-up ratios within +-25 %: ${ratioWithin} of ${ratios}`);
+  // Leave one fit network out: how the same recipe does on a network it has not seen, using the
+  // fit half only.
+  const cv: number[] = [];
+  for (const left of FIT_KINDS) {
+    const k = fitOn(new Set([...FIT_KINDS].filter((n) => n !== left)));
+    for (const r of withFeatures.filter((x) => x.model === left)) {
+      cv.push((predictWith(k, r) - r.ms) / r.ms);
+    }
+  }
+  const sorted = cv.map(Math.abs).sort((a, b) => a - b);
+  console.log(
+    `per-kind: leave-one-network-out within the fit half: ${within(cv)} of ${cv.length} within +-25 %, median error ${((sorted[Math.floor(sorted.length / 2)] ?? 0) * 100).toFixed(0)} %`,
+  );
 }

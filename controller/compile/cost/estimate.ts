@@ -20,6 +20,20 @@ export interface CostLayer {
   readonly weightElems: number;
   readonly activationInElems: number;
   readonly activationOutElems: number;
+  /**
+   * Channel layout of a conv/matmul layer: the TPU maps output channels to its lanes (NPUs) and
+   * reduces input channels IC_PARALLEL at a time, so thin layers leave lanes idle (chips.ts).
+   */
+  /**
+   * Elements (per image) of elementwise ops fused after a conv/matmul that are not part of the
+   * conv pipeline (Sigmoid and the Mul of SiLU, Tanh...): extra passes of the vector lanes.
+   */
+  readonly fusedVectorElems?: number;
+  readonly channels?: {
+    readonly in: number;
+    readonly out: number;
+    readonly groups: number;
+  };
 }
 
 export type LayerBound = 'compute' | 'memory';

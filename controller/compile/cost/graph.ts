@@ -35,6 +35,14 @@ export interface GraphNodeInfo {
 const FREE = operatorsWhere((op) => op.cost === 'free');
 const ELEMENTWISE = operatorsWhere((op) => op.cost === 'elementwise');
 
+/**
+ * Fused into a conv/matmul at no extra cost: the conv's bias/scale stage and its ReLU family
+ * (tpu-mlir's conv kernels take `do_relu` and a relu limit; BN folds into weights and bias).
+ * Any other fused op (Sigmoid, the Mul of SiLU, Tanh, HardSwish...) is another pass of the
+ * vector lanes over the conv's output, counted in `fusedVectorElems`.
+ */
+const PIPELINE_FREE = new Set(['BatchNormalization', 'Relu', 'LeakyRelu', 'Clip', 'PRelu', 'Add']);
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
@@ -98,6 +106,19 @@ function matrixMacs(node: GraphNodeInfo, out: readonly number[]): number {
   }
 }
 
+/** Input channels, output channels and groups of a conv/matmul node (NCHW; [.., K] x [K, N]). */
+function matrixChannels(node: GraphNodeInfo, out: readonly number[]) {
+  if (node.opType === 'Conv' || node.opType === 'ConvTranspose') {
+    const group = Number(node.attributes?.['group'] ?? 1);
+    const groups = Number.isInteger(group) && group >= 1 ? group : 1;
+    return { in: inputShape(node, 0)[1] ?? 1, out: out[1] ?? 1, groups };
+  }
+  const a = inputShape(node, 0);
+  const transA = node.opType === 'Gemm' && node.attributes?.['transA'] === 1;
+  const k = (transA ? a[0] : a[a.length - 1]) ?? 1;
+  return { in: k, out: out[out.length - 1] ?? 1, groups: 1 };
+}
+
 function classify(opType: string): CostLayerKind {
   const cost = OPERATORS[opType]?.cost;
   return cost === 'conv' || cost === 'matmul' || cost === 'pool' || cost === 'elementwise'
@@ -123,13 +144,22 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
   // Outputs of Constant nodes act as initializers (opset 13 Clip takes min/max as inputs).
   const constants = new Set<string>();
 
+  // Shape arithmetic (Shape -> Gather/Slice/Concat/... -> a Resize's sizes): the vendor
+  // compilers fold it at compile time for static shapes, so it is no device work.
+  const shapeValues = new Set<string>();
+
   for (const node of nodes) {
     if (node.opType === 'Constant') for (const o of node.outputs) constants.add(o.name);
+    if (node.opType === 'Shape') for (const o of node.outputs) shapeValues.add(o.name);
     if (FREE.has(node.opType)) continue;
     // An empty name is an omitted optional input (onnx.proto).
     const present = node.inputs.filter((i) => i.name !== '');
     const params = present.filter((i) => i.isInitializer || constants.has(i.name));
     const dataInputs = present.filter((i) => !params.includes(i));
+    if (dataInputs.length > 0 && dataInputs.every((i) => shapeValues.has(i.name))) {
+      for (const o of node.outputs) shapeValues.add(o.name);
+      continue;
+    }
     const producers = new Set(dataInputs.map((i) => matrixOutputs.get(i.name)));
     const [producer] = producers;
     if (ELEMENTWISE.has(node.opType) && producers.size === 1 && producer !== undefined) {
@@ -137,6 +167,12 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
       if (node.opType === 'BatchNormalization' && !producer.hasBias) {
         producer.layer.weightElems += product(inputShape(node, 1));
         producer.hasBias = true;
+      }
+      if (!PIPELINE_FREE.has(node.opType)) {
+        // Runs on the vector lanes after the conv (a second pass over its output).
+        const elems = product(firstOutputShape(node));
+        const batch = firstOutputShape(node)[0] || 1;
+        producer.layer.fusedVectorElems = (producer.layer.fusedVectorElems ?? 0) + elems / batch;
       }
       for (const o of node.outputs) matrixOutputs.set(o.name, producer);
       continue;
@@ -162,6 +198,7 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
       weightElems,
       activationInElems: inElems / batch,
       activationOutElems: outElems / batch,
+      ...(matrix ? { channels: matrixChannels(node, out) } : {}),
     };
     layers.push(layer);
     if (matrix) {

@@ -1,0 +1,67 @@
+// The cost-fit benchmark's per-kind roofline: lane padding as documented (docs/cost-model.md),
+// and a fit that recovers known coefficients from rows they generated.
+import t from 'tap';
+import {
+  fitKinds,
+  kindFeatures,
+  predictKinds,
+  type KindCoefficients,
+} from '../../../bench/cost/per-kind.js';
+import { layersFromGraph, type CostLayer } from '../../../controller/compile/cost/index.js';
+import { resnet50Graph } from '../../../harness/cost/resnet50.js';
+import { yolov5sGraph } from '../../../harness/cost/yolov5s.js';
+
+const conv = (cin: number, cout: number, groups = 1): CostLayer => ({
+  name: `conv${cin}x${cout}g${groups}`,
+  kind: 'conv',
+  macs: 1e6,
+  weightElems: 0,
+  activationInElems: 0,
+  activationOutElems: 0,
+  channels: { in: cin, out: cout, groups },
+});
+
+t.test('output channels pad to the NPUs, input channels to IC_PARALLEL', async (t) => {
+  const ms = (l: CostLayer, p: 'fp32' | 'fp16' | 'int8') =>
+    kindFeatures([l], 'bm1684x', p, 1).matrixMs;
+  // BM1684X: 64 NPUs, IC_PARALLEL 64 at INT8 (32 at FP16, none at FP32), 32 TOPS INT8.
+  const full = (2 * 1e6) / 32e9;
+  t.ok(Math.abs(ms(conv(64, 64), 'int8') - full) < 1e-12, '64 -> 64: no padding');
+  t.ok(Math.abs(ms(conv(64, 32), 'int8') - 2 * full) < 1e-12, '32 outputs use half the NPUs');
+  t.ok(Math.abs(ms(conv(16, 64), 'int8') - 4 * full) < 1e-12, '16 inputs of 64 IC lanes');
+  t.ok(Math.abs(ms(conv(16, 64), 'fp16') - 2 * ((2 * 1e6) / 16e9)) < 1e-12, 'FP16: 32 IC lanes');
+  t.ok(Math.abs(ms(conv(3, 64), 'fp32') - (2 * 1e6) / 2e9) < 1e-12, 'FP32: no IC padding');
+  const dw = kindFeatures([conv(64, 64, 64)], 'bm1684x', 'int8', 1);
+  t.equal(dw.matrixMs, 0, 'a depthwise conv is not on the MAC array');
+  t.ok(dw.vectorMs > 0, 'it is costed on the vector lanes');
+  // BM1684 INT8 computes groups of 4 images: batch 1 and batch 4 cost the same launch.
+  const b1 = kindFeatures([conv(64, 64)], 'bm1684', 'int8', 1).matrixMs;
+  t.equal(kindFeatures([conv(64, 64)], 'bm1684', 'int8', 4).matrixMs, b1);
+});
+
+t.test('the fit recovers the coefficients that generated its rows', async (t) => {
+  const truth: KindCoefficients = {
+    matrix: { fp32: 1.8, fp16: 1.2, int8: 2.5 },
+    vector: 6,
+    matrixLayerUs: 4,
+    otherLayerUs: 15,
+  };
+  const nets = [layersFromGraph(resnet50Graph(1)), layersFromGraph(yolov5sGraph(1, 320))];
+  const rows = nets.flatMap((layers) =>
+    (['fp32', 'fp16', 'int8'] as const).flatMap((precision) =>
+      [1, 4].map((batch) => {
+        const features = kindFeatures(layers, 'bm1684x', precision, batch);
+        const ms = predictKinds(features, truth, precision) / batch;
+        return { chip: 'bm1684x', precision, batch, ms, features };
+      }),
+    ),
+  );
+  const fitted = fitKinds(rows);
+  const close = (a: number, b: number) => Math.abs(a - b) <= 0.02 * b;
+  for (const p of ['fp32', 'fp16', 'int8'] as const) {
+    t.ok(close(fitted.matrix[p] ?? 0, truth.matrix[p] ?? 0), `${p}: ${fitted.matrix[p]}`);
+  }
+  t.ok(close(fitted.vector, truth.vector), `vector ${fitted.vector}`);
+  t.ok(close(fitted.matrixLayerUs, truth.matrixLayerUs), `conv launch ${fitted.matrixLayerUs}`);
+  t.ok(close(fitted.otherLayerUs, truth.otherLayerUs), `other launch ${fitted.otherLayerUs}`);
+});
