@@ -15,6 +15,7 @@
 //     this process's RSS with the model loaded vs its size.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ import { createSystemClock } from '../agent/clock.js';
 import { createSimSessionPool } from '../agent/runtime/session-pool.js';
 import type { SimSessionPool } from '../agent/runtime/session-pool.js';
 import { createSimBackend } from '../agent/runtime/sim.js';
+import { BINARY_TENSOR_TYPE } from '../agent/serve/http-body.js';
 import { createLocalApi } from '../agent/serve/http.js';
 import { createServeMetrics } from '../agent/serve/metrics.js';
 import { createInferenceService } from '../agent/serve/service.js';
@@ -154,33 +156,85 @@ interface HttpFigures {
   readonly bodies: readonly { readonly label: string; readonly p50: number }[];
 }
 
-async function httpAdded(tiny: Uint8Array): Promise<HttpFigures> {
-  const { service, registry } = newService();
-  await service.variants.install('A', spec('t', simBmodel(tiny, [1, 3, 8, 8], [1, 4])));
-  const app = await createLocalApi({ service, registry });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  const data = Array.from({ length: 192 }, (_, i) => Math.sin(i));
-  const feeds = {
-    input: { dtype: 'float32' as const, shape: [1, 3, 8, 8], data: Float32Array.from(data) },
-  };
-  const body = JSON.stringify({
-    inputs: { input: { dtype: 'float32', shape: [1, 3, 8, 8], data } },
+/** A model to serve over HTTP: its runtime, its bundle and its one FP32 input's shape. */
+interface HttpSetup {
+  readonly label: string;
+  readonly runtime: RuntimeBackend;
+  readonly spec: ModelSpec;
+  readonly shape: readonly number[];
+  readonly runs: number;
+  readonly close: () => Promise<void>;
+}
+
+/** POSTs with node:http on one kept-alive socket: the client's own cost apart from fetch's. */
+function nodeHttpPost(agent: Agent, url: URL, body: Uint8Array | string, type: string) {
+  return new Promise<unknown>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/v1/infer',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': type, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
+}
+
+/**
+ * What the loopback HTTP path adds over the in-process API, per body (a JSON tensor, the same
+ * tensor as raw bytes) and client (fetch, node:http with keep-alive), all interleaved with the
+ * in-process calls so machine load hits every side alike.
+ */
+async function httpAdded(setup: HttpSetup): Promise<HttpFigures> {
+  const clock = createSystemClock();
+  const metrics = createServeMetrics();
+  const service = createInferenceService({
+    runtime: setup.runtime,
+    clock,
+    observers: [metrics.observer],
+  });
+  await service.variants.install('A', setup.spec);
+  const app = await createLocalApi({ service, registry: metrics.registry });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = new URL(address);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const shape = [...setup.shape];
+  const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) =>
+    Math.sin(i),
+  );
+  const feeds = { input: { dtype: 'float32' as const, shape, data: values } };
+  const json = JSON.stringify({
+    inputs: { input: { dtype: 'float32', shape, data: Array.from(values) } },
+  });
+  const raw = new Uint8Array(values.buffer);
+  const rawType = `${BINARY_TENSOR_TYPE}; name=input; dtype=float32; shape=${shape.join(',')}`;
+  const viaFetch = (body: Uint8Array | string, type: string) => () =>
+    fetch(`${address}/v1/infer`, { method: 'POST', body, headers: { 'content-type': type } }).then(
+      (r) => r.json(),
+    );
   const kinds: { label: string; post: () => Promise<unknown> }[] = [
+    { label: 'JSON tensor, fetch', post: viaFetch(json, 'application/json') },
+    { label: 'raw tensor, fetch', post: viaFetch(raw, rawType) },
     {
-      label: 'JSON tensor',
-      post: () =>
-        fetch(`${address}/v1/infer`, {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/json' },
-        }).then((r) => r.json()),
+      label: 'JSON tensor, node:http',
+      post: () => nodeHttpPost(agent, url, json, 'application/json'),
     },
+    { label: 'raw tensor, node:http', post: () => nodeHttpPost(agent, url, raw, rawType) },
   ];
-  for (let i = 0; i < 200; i++) for (const k of kinds) await k.post();
+  for (let i = 0; i < Math.min(200, setup.runs); i++) for (const k of kinds) await k.post();
   const times = kinds.map(() => [] as number[]);
   const p: number[] = [];
-  for (let i = 0; i < 1000; i++) {
+  for (let i = 0; i < setup.runs; i++) {
     for (const [j, k] of kinds.entries()) {
       const t0 = performance.now();
       await k.post();
@@ -190,12 +244,66 @@ async function httpAdded(tiny: Uint8Array): Promise<HttpFigures> {
     await service.infer({ kind: 'tensor', feeds });
     p.push(performance.now() - t0);
   }
+  agent.destroy();
   await app.close();
   await service.close();
+  await setup.close();
   return {
     inproc: quantile(p, 0.5),
     bodies: kinds.map((k, j) => ({ label: k.label, p50: quantile(times[j]!, 0.5) })),
   };
+}
+
+function tinyHttpSetup(tiny: Uint8Array): HttpSetup {
+  const { runtime } = newService();
+  return {
+    label: 'tiny classifier (sim), input 1x3x8x8',
+    runtime,
+    spec: spec('t', simBmodel(tiny, [1, 3, 8, 8], [1, 4])),
+    shape: [1, 3, 8, 8],
+    runs: 1000,
+    close: async () => undefined,
+  };
+}
+
+/** A 1x3x224x224 -> 1x1000 classifier on the emulator with no device time: the body's cost. */
+async function largeHttpSetup(): Promise<HttpSetup | { reason: string }> {
+  try {
+    const { openLibsophon } = await import('../agent/runtime/bmrt/libsophon.js');
+    const { createBmrtBackend } = await import('../agent/runtime/bmrt/backend.js');
+    delete process.env.BMFLEET_EMULATOR_LAUNCH_MS;
+    const device = openLibsophon({ dir: EMULATOR_DIR });
+    const runtime = createBmrtBackend({ device, clock: createSystemClock(), timing: 'host' });
+    const bmodel = writeBmodel({
+      chip: 'BM1684X',
+      nets: [
+        {
+          name: 'net',
+          stages: [
+            {
+              inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 3, 224, 224] }],
+              outputs: [{ name: 'logits', dtype: 'FP32', shape: [1, 1000] }],
+              ctxSize: 1 << 20,
+            },
+          ],
+        },
+      ],
+      binary: new Uint8Array(4096),
+    });
+    return {
+      label:
+        'classifier-shaped net (bmrt on the libsophon emulator, 0 ms device time), input 1x3x224x224',
+      runtime,
+      spec: spec('l', bmodel),
+      shape: [1, 3, 224, 224],
+      runs: 200,
+      close: () => runtime.close(),
+    };
+  } catch (e) {
+    return {
+      reason: `${(e as Error).message} (npm run build:libsophon-emulator && npm run build:sophon)`,
+    };
+  }
 }
 
 /** One backend's side of the swap measurement: its runtime and two models of the same shape. */
@@ -507,18 +615,28 @@ export async function run(): Promise<void> {
   if (parts.has('overhead')) await printOverhead(tiny, rssEmpty);
   if (parts.has('http')) {
     console.log(
-      `HTTP loopback (tiny classifier), p50 of 1000 requests each against in-process p50 interleaved with them (target: adds <= 1 ms):`,
+      `HTTP loopback: p50 per body and client against the in-process p50, interleaved (target: adds <= 1 ms, the tiny classifier's JSON tensor with fetch):`,
     );
-    for (let r = 1; r <= REPEATS; r++) {
-      const h = await httpAdded(tiny);
-      console.log(
-        `  run ${r}: in-process ${h.inproc.toFixed(3)} ms; ` +
-          h.bodies
-            .map(
-              (b) => `${b.label} ${b.p50.toFixed(3)} ms (adds ${(b.p50 - h.inproc).toFixed(3)} ms)`,
-            )
-            .join('; '),
-      );
+    const httpSetups = [async () => tinyHttpSetup(tiny), largeHttpSetup];
+    for (const make of httpSetups) {
+      for (let r = 1; r <= REPEATS; r++) {
+        const setup = await make();
+        if ('reason' in setup) {
+          console.log(`  1x3x224x224 input: not measured: ${setup.reason}`);
+          break;
+        }
+        const label = setup.label;
+        const h = await httpAdded(setup);
+        console.log(
+          `  ${label}, run ${r}: in-process ${h.inproc.toFixed(3)} ms; ` +
+            h.bodies
+              .map(
+                (b) =>
+                  `${b.label} ${b.p50.toFixed(3)} ms (adds ${(b.p50 - h.inproc).toFixed(3)} ms)`,
+              )
+              .join('; '),
+        );
+      }
     }
   }
   const setups: [string, () => Promise<SwapSetup | { reason: string }>][] = [];
