@@ -5,6 +5,7 @@ import t from 'tap';
 import { createSystemClock } from '../../../agent/clock.js';
 import { createSimSessionPool } from '../../../agent/runtime/session-pool.js';
 import { createSimBackend } from '../../../agent/runtime/sim.js';
+import { BINARY_TENSOR_TYPE, feedsFromBinary } from '../../../agent/serve/http-body.js';
 import { createLocalApi } from '../../../agent/serve/http.js';
 import { createServeMetrics } from '../../../agent/serve/metrics.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
@@ -104,4 +105,24 @@ t.test('a raw tensor body answers like its JSON form', async (t) => {
     t.equal(res.status, status, what);
     t.equal(((await res.json()) as { error: { code: string } }).error.code, code, what);
   }
+});
+
+t.test('feedsFromBinary views an aligned body in place and copies one that is not', async (t) => {
+  const values = Float32Array.from([1.5, -2, 3.25, 0]);
+  const type = `${BINARY_TENSOR_TYPE}; name=x; dtype=float32; shape=2,2`;
+  const aligned = new Uint8Array(values.buffer);
+  const inPlace = feedsFromBinary(type, aligned).x!;
+  t.equal(inPlace.data.buffer, values.buffer, 'aligned: no copy');
+  t.same(Array.from(inPlace.data as Float32Array), [1.5, -2, 3.25, 0]);
+  const odd = new Uint8Array(17);
+  odd.set(aligned, 1);
+  const copied = feedsFromBinary(type, odd.subarray(1)).x!;
+  t.not(copied.data.buffer, odd.buffer, 'unaligned: copied');
+  t.same(Array.from(copied.data as Float32Array), [1.5, -2, 3.25, 0]);
+  t.same(copied.shape, [2, 2]);
+  const int8 = feedsFromBinary(
+    `${BINARY_TENSOR_TYPE}; name="q"; dtype=int8; shape=3`,
+    odd.subarray(1, 4),
+  );
+  t.same([int8.q!.dtype, Array.from(int8.q!.data as Int8Array)], ['int8', [0, 0, -64]]);
 });
