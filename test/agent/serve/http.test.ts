@@ -142,7 +142,8 @@ t.test('local API over a real socket', async (t) => {
         'content type missing; accepted: application/json, application/x-bmfleet-tensor, application/octet-stream, image/*',
       details: {
         reason: 'content type missing',
-        accepted: 'application/json, application/x-bmfleet-tensor, application/octet-stream, image/*',
+        accepted:
+          'application/json, application/x-bmfleet-tensor, application/octet-stream, image/*',
       },
     },
   });
