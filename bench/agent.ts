@@ -1,17 +1,21 @@
-// Agent benchmark (`npm run bench -- agent`). Prints, each against a baseline measured in the
-// same run:
+// Agent benchmark (`npm run bench -- agent [rss|overhead|http|swaps|swaps-sim|swaps-bmrt ...]`,
+// all parts when none is named; BMFLEET_BENCH_REPEATS runs of the noisy ones, default 3). Prints,
+// each against a baseline measured in the same run:
 //  1. in-process inference overhead vs a bare onnxruntime-node session, same model, input and
 //     session options (MobileNetV2 from examples/mobilenetv2 when available, else the tiny test
 //     classifier), with intraOpNumThreads 1 (the agent's setting) and 2 on both sides;
-//  2. what the loopback HTTP path adds at p50 (tiny classifier, JSON tensor body);
-//  3. 100 hot-swaps (one per 50 ms) under 200 requests/s (tiny classifiers): failed requests,
-//     p99 during the swaps vs steady state, in alternating blocks (swapsUnderLoad);
+//  2. what the loopback HTTP path adds at p50 (tiny classifier) over the in-process API;
+//  3. 100 hot-swaps (one per 50 ms) under 200 requests/s (tiny classifiers) on both backends: the
+//     simulator, and bmrt on the libsophon emulator with a device load time, so a serving path
+//     that waits for a load shows: failed requests, p99 during the swaps vs steady state, in
+//     alternating blocks, with steady state against itself as the noise floor (swapsUnderLoad);
 //  4. RSS of an agent process started the way a board runs it (compiled dist/cli/entry.js, real
 //     broker, no assignment yet), with node's defaults and with a small young generation, 3 s
 //     after ready (start-up's heap) and idle 25 s after ready (idleAgentRss says why both); then
 //     this process's RSS with the model loaded vs its size.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +24,9 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { createSystemClock } from '../agent/clock.js';
 import { createSimSessionPool } from '../agent/runtime/session-pool.js';
+import type { SimSessionPool } from '../agent/runtime/session-pool.js';
 import { createSimBackend } from '../agent/runtime/sim.js';
+import { BINARY_TENSOR_TYPE } from '../agent/serve/http-body.js';
 import { createLocalApi } from '../agent/serve/http.js';
 import { createServeMetrics } from '../agent/serve/metrics.js';
 import { createInferenceService } from '../agent/serve/service.js';
@@ -66,16 +72,14 @@ function newService(intraOpNumThreads = 1): {
   service: InferenceService;
   registry: ReturnType<typeof createServeMetrics>['registry'];
   runtime: RuntimeBackend;
+  pool: SimSessionPool;
 } {
   const clock = createSystemClock();
   const metrics = createServeMetrics();
-  const runtime = createSimBackend({
-    pool: createSimSessionPool({ intraOpNumThreads }),
-    clock,
-    timing: 'host',
-  });
+  const pool = createSimSessionPool({ intraOpNumThreads });
+  const runtime = createSimBackend({ pool, clock, timing: 'host' });
   const service = createInferenceService({ runtime, clock, observers: [metrics.observer] });
-  return { service, registry: metrics.registry, runtime };
+  return { service, registry: metrics.registry, runtime, pool };
 }
 
 interface Overhead {
@@ -147,62 +151,219 @@ async function overhead(
   };
 }
 
-async function httpAdded(tiny: Uint8Array): Promise<{ inproc: number; http: number }> {
-  const { service, registry } = newService();
-  await service.variants.install('A', spec('t', simBmodel(tiny, [1, 3, 8, 8], [1, 4])));
-  const app = await createLocalApi({ service, registry });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  const data = Array.from({ length: 192 }, (_, i) => Math.sin(i));
-  const feeds = {
-    input: { dtype: 'float32' as const, shape: [1, 3, 8, 8], data: Float32Array.from(data) },
-  };
-  const body = JSON.stringify({
-    inputs: { input: { dtype: 'float32', shape: [1, 3, 8, 8], data } },
+interface HttpFigures {
+  readonly inproc: number;
+  readonly bodies: readonly { readonly label: string; readonly p50: number }[];
+}
+
+/** A model to serve over HTTP: its runtime, its bundle and its one FP32 input's shape. */
+interface HttpSetup {
+  readonly label: string;
+  readonly runtime: RuntimeBackend;
+  readonly spec: ModelSpec;
+  readonly shape: readonly number[];
+  readonly runs: number;
+  readonly close: () => Promise<void>;
+}
+
+/** POSTs with node:http on one kept-alive socket: the client's own cost apart from fetch's. */
+function nodeHttpPost(agent: Agent, url: URL, body: Uint8Array | string, type: string) {
+  return new Promise<unknown>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/v1/infer',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': type, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
-  const post = () =>
-    fetch(`${address}/v1/infer`, {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json' },
-    }).then((r) => r.json());
-  for (let i = 0; i < 200; i++) await post();
-  const h: number[] = [];
+}
+
+/**
+ * What the loopback HTTP path adds over the in-process API, per body (a JSON tensor, the same
+ * tensor as raw bytes) and client (fetch, node:http with keep-alive), all interleaved with the
+ * in-process calls so machine load hits every side alike.
+ */
+async function httpAdded(setup: HttpSetup): Promise<HttpFigures> {
+  const clock = createSystemClock();
+  const metrics = createServeMetrics();
+  const service = createInferenceService({
+    runtime: setup.runtime,
+    clock,
+    observers: [metrics.observer],
+  });
+  await service.variants.install('A', setup.spec);
+  const app = await createLocalApi({ service, registry: metrics.registry });
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = new URL(address);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const shape = [...setup.shape];
+  const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) =>
+    Math.sin(i),
+  );
+  const feeds = { input: { dtype: 'float32' as const, shape, data: values } };
+  const json = JSON.stringify({
+    inputs: { input: { dtype: 'float32', shape, data: Array.from(values) } },
+  });
+  const raw = new Uint8Array(values.buffer);
+  const rawType = `${BINARY_TENSOR_TYPE}; name=input; dtype=float32; shape=${shape.join(',')}`;
+  const viaFetch = (body: Uint8Array | string, type: string) => () =>
+    fetch(`${address}/v1/infer`, { method: 'POST', body, headers: { 'content-type': type } }).then(
+      (r) => r.json(),
+    );
+  const kinds: { label: string; post: () => Promise<unknown> }[] = [
+    { label: 'JSON tensor, fetch', post: viaFetch(json, 'application/json') },
+    { label: 'raw tensor, fetch', post: viaFetch(raw, rawType) },
+    {
+      label: 'JSON tensor, node:http',
+      post: () => nodeHttpPost(agent, url, json, 'application/json'),
+    },
+    { label: 'raw tensor, node:http', post: () => nodeHttpPost(agent, url, raw, rawType) },
+  ];
+  for (let i = 0; i < Math.min(200, setup.runs); i++) for (const k of kinds) await k.post();
+  const times = kinds.map(() => [] as number[]);
   const p: number[] = [];
-  for (let i = 0; i < 1000; i++) {
-    let t0 = performance.now();
-    await post();
-    h.push(performance.now() - t0);
-    t0 = performance.now();
+  for (let i = 0; i < setup.runs; i++) {
+    for (const [j, k] of kinds.entries()) {
+      const t0 = performance.now();
+      await k.post();
+      times[j]!.push(performance.now() - t0);
+    }
+    const t0 = performance.now();
     await service.infer({ kind: 'tensor', feeds });
     p.push(performance.now() - t0);
   }
+  agent.destroy();
   await app.close();
   await service.close();
-  return { inproc: quantile(p, 0.5), http: quantile(h, 0.5) };
+  await setup.close();
+  return {
+    inproc: quantile(p, 0.5),
+    bodies: kinds.map((k, j) => ({ label: k.label, p50: quantile(times[j]!, 0.5) })),
+  };
+}
+
+function tinyHttpSetup(tiny: Uint8Array): HttpSetup {
+  const { runtime } = newService();
+  return {
+    label: 'tiny classifier (sim), input 1x3x8x8',
+    runtime,
+    spec: spec('t', simBmodel(tiny, [1, 3, 8, 8], [1, 4])),
+    shape: [1, 3, 8, 8],
+    runs: 1000,
+    close: async () => undefined,
+  };
+}
+
+/** A 1x3x224x224 -> 1x1000 classifier on the emulator with no device time: the body's cost. */
+async function largeHttpSetup(): Promise<HttpSetup | { reason: string }> {
+  try {
+    const { openLibsophon } = await import('../agent/runtime/bmrt/libsophon.js');
+    const { createBmrtBackend } = await import('../agent/runtime/bmrt/backend.js');
+    delete process.env.BMFLEET_EMULATOR_LAUNCH_MS;
+    const device = openLibsophon({ dir: EMULATOR_DIR });
+    const runtime = createBmrtBackend({ device, clock: createSystemClock(), timing: 'host' });
+    const bmodel = writeBmodel({
+      chip: 'BM1684X',
+      nets: [
+        {
+          name: 'net',
+          stages: [
+            {
+              inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 3, 224, 224] }],
+              outputs: [{ name: 'logits', dtype: 'FP32', shape: [1, 1000] }],
+              ctxSize: 1 << 20,
+            },
+          ],
+        },
+      ],
+      binary: new Uint8Array(4096),
+    });
+    return {
+      label:
+        'classifier-shaped net (bmrt on the libsophon emulator, 0 ms device time), input 1x3x224x224',
+      runtime,
+      spec: spec('l', bmodel),
+      shape: [1, 3, 224, 224],
+      runs: 200,
+      close: () => runtime.close(),
+    };
+  } catch (e) {
+    return {
+      reason: `${(e as Error).message} (npm run build:libsophon-emulator && npm run build:sophon)`,
+    };
+  }
+}
+
+/** One backend's side of the swap measurement: its runtime and two models of the same shape. */
+interface SwapSetup {
+  readonly label: string;
+  readonly runtime: RuntimeBackend;
+  readonly specs: readonly [ModelSpec, ModelSpec];
+  /** Resolves once the runtime has settled after the first install (the sim's standby thread). */
+  readonly settled: () => Promise<void>;
+  readonly close: () => Promise<void>;
+}
+
+interface SwapRun {
+  readonly failed: number;
+  readonly swaps: number;
+  readonly elapsedMs: number;
+  /** Latencies (ms) of requests sent in steady blocks 1, 3, 5, ... and 2, 4, 6, ... */
+  readonly steadyOdd: readonly number[];
+  readonly steadyEven: readonly number[];
+  /** Latencies of requests sent while swaps ran. */
+  readonly during: readonly number[];
+  /** How late the load's timer fired at worst in each phase: the event loop's longest stall. */
+  readonly steadyStallMs: number;
+  readonly swapStallMs: number;
 }
 
 /**
  * Open-loop load at 200 requests/s on variant A; after a 1 s warm-up, 10 blocks of 500 ms
- * steady state then 10 swaps 50 ms apart (500 ms), alternating, so host load that comes and
- * goes (other processes on 2 cores) hits both sides alike. A request counts for the phase in
- * which it was sent.
+ * steady state then 10 swaps 50 ms apart, alternating, so host load that comes and goes (other
+ * processes on 2 cores) hits both sides alike. A request counts for the phase in which it was
+ * sent. Steady blocks are kept apart by parity: odd against even is a comparison of steady state
+ * with itself, the noise floor of the swap ratio on this machine in this run.
  */
-async function swapsUnderLoad(a: Uint8Array, b: Uint8Array) {
-  const { service } = newService();
-  const specs = [
-    spec('a', simBmodel(a, [1, 3, 8, 8], [1, 4])),
-    spec('b', simBmodel(b, [1, 3, 8, 8], [1, 4])),
-  ];
-  await service.variants.install('A', specs[0] as ModelSpec);
+async function swapsUnderLoad(setup: SwapSetup): Promise<SwapRun> {
+  const clock = createSystemClock();
+  const metrics = createServeMetrics();
+  const service = createInferenceService({
+    runtime: setup.runtime,
+    clock,
+    observers: [metrics.observer],
+  });
+  const [first, second] = setup.specs;
+  await service.variants.install('A', first);
+  await setup.settled();
+  const input = setup.runtime.describe(service.variants.slot('A')!.current()!.handle).inputs[0]!;
   const feeds = {
-    input: { dtype: 'float32' as const, shape: [1, 3, 8, 8], data: new Float32Array(192) },
+    [input.name]: {
+      dtype: 'float32' as const,
+      shape: [...input.shape],
+      data: new Float32Array(input.shape.reduce((a, b) => a * b, 1)),
+    },
   };
   let failed = 0;
-  const steady: number[] = [];
-  const during: number[] = [];
-  let phase: number[] | undefined;
+  const times = { odd: [] as number[], even: [] as number[], swap: [] as number[] };
+  const lateness = { odd: 0, even: 0, swap: 0 };
+  let phase: keyof typeof times | undefined;
   let stop = false;
-  // Open loop: a request every 5 ms whether or not the last one finished.
+  // Open loop: a request is due every 5 ms whether or not the last one finished. Its latency
+  // runs from when it was due, as a client on another thread would see it: a stall of the
+  // event loop before the request is sent counts too (no coordinated omission).
   const load = (async () => {
     const pending: Promise<void>[] = [];
     const start = performance.now();
@@ -210,11 +371,11 @@ async function swapsUnderLoad(a: Uint8Array, b: Uint8Array) {
       const due = start + i * 5;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const t0 = performance.now();
       const into = phase;
+      if (into) lateness[into] = Math.max(lateness[into], performance.now() - due);
       pending.push(
         service.infer({ kind: 'tensor', feeds }).then(
-          () => void into?.push(performance.now() - t0),
+          () => void (into && times[into].push(performance.now() - due)),
           () => void (failed += 1),
         ),
       );
@@ -225,12 +386,12 @@ async function swapsUnderLoad(a: Uint8Array, b: Uint8Array) {
   const t0 = performance.now();
   let swaps = 0;
   for (let block = 0; block < 10; block++) {
-    phase = steady;
+    phase = block % 2 === 0 ? 'odd' : 'even';
     await new Promise((r) => setTimeout(r, 500));
-    phase = during;
+    phase = 'swap';
     for (let i = 0; i < 10; i++) {
       swaps++;
-      await service.variants.install('A', specs[swaps % 2] as ModelSpec);
+      await service.variants.install('A', swaps % 2 === 0 ? first : second);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -239,15 +400,108 @@ async function swapsUnderLoad(a: Uint8Array, b: Uint8Array) {
   stop = true;
   await load;
   await service.close();
+  await setup.close();
   return {
     failed,
     swaps,
-    steadyP99: quantile(steady, 0.99),
-    steadyCount: steady.length,
-    swapP99: quantile(during, 0.99),
     elapsedMs,
-    during: during.length,
+    steadyOdd: times.odd,
+    steadyEven: times.even,
+    during: times.swap,
+    steadyStallMs: Math.max(lateness.odd, lateness.even),
+    swapStallMs: lateness.swap,
   };
+}
+
+function swapLine(what: string, runs: readonly SwapRun[]): string {
+  const all = (k: 'steadyOdd' | 'steadyEven' | 'during') => runs.flatMap((r) => r[k]);
+  const steady = [...all('steadyOdd'), ...all('steadyEven')];
+  const p99 = { steady: quantile(steady, 0.99), during: quantile(all('during'), 0.99) };
+  const aa = quantile(all('steadyEven'), 0.99) / quantile(all('steadyOdd'), 0.99);
+  const failed = runs.reduce((n, r) => n + r.failed, 0);
+  const swaps = runs.reduce((n, r) => n + r.swaps, 0);
+  const stall = {
+    steady: Math.max(...runs.map((r) => r.steadyStallMs)),
+    swap: Math.max(...runs.map((r) => r.swapStallMs)),
+  };
+  return (
+    `${what}: ${swaps} swaps, ${failed} failed requests; p99 steady ${p99.steady.toFixed(3)} ms (${steady.length} requests), ` +
+    `during swaps ${p99.during.toFixed(3)} ms (${all('during').length}): ${(p99.during / p99.steady).toFixed(2)}x ` +
+    `(steady vs steady: ${aa.toFixed(2)}x); event loop's longest stall steady ${stall.steady.toFixed(1)} ms, during swaps ${stall.swap.toFixed(1)} ms`
+  );
+}
+
+async function waitUntil(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 20));
+}
+
+function simSwapSetup(a: Uint8Array, b: Uint8Array): SwapSetup {
+  const { runtime, pool } = newService();
+  return {
+    label: 'sim (tiny classifiers, onnxruntime on worker threads)',
+    runtime,
+    specs: [
+      spec('a', simBmodel(a, [1, 3, 8, 8], [1, 4])),
+      spec('b', simBmodel(b, [1, 3, 8, 8], [1, 4])),
+    ],
+    // The pool starts its standby thread once it has been quiet a while after the first load,
+    // as an agent's does after its first install.
+    settled: () => waitUntil(() => pool.threads().spare > 0),
+    close: async () => undefined,
+  };
+}
+
+const EMULATOR_DIR = fileURLToPath(new URL('../build/libsophon-emulator/', import.meta.url));
+/** Device time the emulator spends per BMODEL load and per launch during the swap measurement. */
+const EMULATOR_LOAD_MS = 100;
+const EMULATOR_LAUNCH_MS = 1;
+
+/** A device BMODEL (no simulator payload) of the tiny classifier's shape; `seed` tells A from B. */
+function deviceBmodel(seed: number): Uint8Array {
+  return writeBmodel({
+    chip: 'BM1684X',
+    nets: [
+      {
+        name: 'net',
+        stages: [
+          {
+            inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 3, 8, 8] }],
+            outputs: [{ name: 'logits', dtype: 'FP32', shape: [1, 4] }],
+            ctxSize: 1 << 16,
+          },
+        ],
+      },
+    ],
+    binary: new Uint8Array(4096).fill(seed),
+  });
+}
+
+/** bmrt on the libsophon emulator, or why not (not built). */
+async function bmrtSwapSetup(): Promise<SwapSetup | { reason: string }> {
+  try {
+    const { openLibsophon } = await import('../agent/runtime/bmrt/libsophon.js');
+    const { createBmrtBackend } = await import('../agent/runtime/bmrt/backend.js');
+    process.env.BMFLEET_EMULATOR_LOAD_MS = String(EMULATOR_LOAD_MS);
+    process.env.BMFLEET_EMULATOR_LAUNCH_MS = String(EMULATOR_LAUNCH_MS);
+    const device = openLibsophon({ dir: EMULATOR_DIR });
+    const runtime = createBmrtBackend({ device, clock: createSystemClock(), timing: 'host' });
+    const [a, b] = [deviceBmodel(1), deviceBmodel(2)];
+    return {
+      label: `bmrt on the libsophon emulator (load ${EMULATOR_LOAD_MS} ms, launch ${EMULATOR_LAUNCH_MS} ms)`,
+      runtime,
+      specs: [spec('a', a), spec('b', b)],
+      settled: async () => undefined,
+      close: async () => {
+        await runtime.close();
+        delete process.env.BMFLEET_EMULATOR_LOAD_MS;
+        delete process.env.BMFLEET_EMULATOR_LAUNCH_MS;
+      },
+    };
+  } catch (e) {
+    return {
+      reason: `${(e as Error).message} (npm run build:libsophon-emulator && npm run build:sophon)`,
+    };
+  }
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -327,10 +581,94 @@ async function idleAgentRss(nodeFlags: readonly string[]): Promise<IdleRss> {
   }
 }
 
+const PARTS = ['rss', 'overhead', 'http', 'swaps-sim', 'swaps-bmrt'] as const;
+type Part = (typeof PARTS)[number];
+
+/** `npm run bench -- agent [part ...]`: every part when none is named; `swaps` is both backends. */
+function partsToRun(argv: readonly string[]): ReadonlySet<Part> {
+  const args = argv.flatMap((a) => (a === 'swaps' ? ['swaps-sim', 'swaps-bmrt'] : [a]));
+  const unknown = args.filter((a) => !(PARTS as readonly string[]).includes(a));
+  if (unknown.length > 0) {
+    throw new Error(`unknown part ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
+  }
+  return new Set(args.length > 0 ? (args as Part[]) : PARTS);
+}
+
+/** Noisy figures are measured this many times and every run is printed. */
+const REPEATS = Number(process.env.BMFLEET_BENCH_REPEATS ?? 3);
+
 export async function run(): Promise<void> {
+  const parts = partsToRun(process.argv.slice(3));
   const rssEmpty = process.memoryUsage().rss;
   const tiny = readFileSync(new URL('../test/fixtures/agent/tiny-a.onnx', import.meta.url));
   const tinyB = readFileSync(new URL('../test/fixtures/agent/tiny-b.onnx', import.meta.url));
+
+  if (parts.has('rss')) {
+    const defaults = await idleAgentRss([]);
+    const small = await idleAgentRss(['--max-semi-space-size=1']);
+    console.log(
+      `agent RSS with no model loaded (${agentCommand().what}, connected, API up), idle (20-25 s after ready) / 3 s after ready: ` +
+        `node defaults ${mb(defaults.idle)} / ${mb(defaults.startup)} MB; ` +
+        `node --max-semi-space-size=1 (the board launcher's) ${mb(small.idle)} / ${mb(small.startup)} MB (target idle <= 80 MB)`,
+    );
+  }
+  if (parts.has('overhead')) await printOverhead(tiny, rssEmpty);
+  if (parts.has('http')) {
+    console.log(
+      `HTTP loopback: p50 per body and client against the in-process p50, interleaved (target: adds <= 1 ms, the tiny classifier's JSON tensor with fetch):`,
+    );
+    const httpSetups = [async () => tinyHttpSetup(tiny), largeHttpSetup];
+    for (const make of httpSetups) {
+      for (let r = 1; r <= REPEATS; r++) {
+        const setup = await make();
+        if ('reason' in setup) {
+          console.log(`  1x3x224x224 input: not measured: ${setup.reason}`);
+          break;
+        }
+        const label = setup.label;
+        const h = await httpAdded(setup);
+        console.log(
+          `  ${label}, run ${r}: in-process ${h.inproc.toFixed(3)} ms; ` +
+            h.bodies
+              .map(
+                (b) =>
+                  `${b.label} ${b.p50.toFixed(3)} ms (adds ${(b.p50 - h.inproc).toFixed(3)} ms)`,
+              )
+              .join('; '),
+        );
+      }
+    }
+  }
+  const setups: [string, () => Promise<SwapSetup | { reason: string }>][] = [];
+  if (parts.has('swaps-sim')) setups.push(['sim', async () => simSwapSetup(tiny, tinyB)]);
+  if (parts.has('swaps-bmrt')) setups.push(['bmrt', bmrtSwapSetup]);
+  if (setups.length > 0) {
+    console.log(
+      `100 hot-swaps under 200 req/s: 10 blocks of 10 swaps 50 ms apart alternating with 500 ms of steady state (targets: 0 failed requests, p99 during swaps <= 1.5x steady p99)`,
+    );
+    for (const [name, make] of setups) {
+      const runs: SwapRun[] = [];
+      let label = name;
+      for (let r = 1; r <= REPEATS; r++) {
+        const setup = await make();
+        if ('reason' in setup) {
+          console.log(`  ${name}: not measured: ${setup.reason}`);
+          break;
+        }
+        label = setup.label;
+        const run = await swapsUnderLoad(setup);
+        runs.push(run);
+        console.log(
+          `  ${swapLine(`${label}, run ${r} (${(run.elapsedMs / 1000).toFixed(1)} s)`, [run])}`,
+        );
+      }
+      if (runs.length > 1)
+        console.log(`  ${swapLine(`${label}, ${runs.length} runs pooled`, runs)}`);
+    }
+  }
+}
+
+async function printOverhead(tiny: Uint8Array, rssEmpty: number): Promise<void> {
   const mobile = await locateMobileNetV2();
   const model = mobile.path
     ? {
@@ -347,14 +685,6 @@ export async function run(): Promise<void> {
         out: [1, 4],
         runs: 3000,
       };
-
-  const defaults = await idleAgentRss([]);
-  const small = await idleAgentRss(['--max-semi-space-size=1']);
-  console.log(
-    `agent RSS with no model loaded (${agentCommand().what}, connected, API up), idle (20-25 s after ready) / 3 s after ready: ` +
-      `node defaults ${mb(defaults.idle)} / ${mb(defaults.startup)} MB; ` +
-      `node --max-semi-space-size=1 (the board launcher's) ${mb(small.idle)} / ${mb(small.startup)} MB (target idle <= 80 MB)`,
-  );
   // intraOpNumThreads 1 is what the agent's pool uses (many agents per process, 2-core boards);
   // 2 is measured too, on both sides alike, to show what onnxruntime's own pool does here.
   const figures: Overhead[] = [];
@@ -376,16 +706,5 @@ export async function run(): Promise<void> {
   const o = figures[0] as Overhead;
   console.log(
     `  RSS with the model loaded ${mb(o.rss)} MB for a ${mb(model.onnx.length)} MB model (+${mb(o.rss - rssEmpty)} MB over this bench process, which also holds a bare session)`,
-  );
-  const h = await httpAdded(tiny);
-  console.log(
-    `HTTP loopback (tiny classifier, JSON tensor): p50 ${h.http.toFixed(3)} ms vs in-process ${h.inproc.toFixed(3)} ms: adds ${(h.http - h.inproc).toFixed(3)} ms (target <= 1 ms)`,
-  );
-  const s = await swapsUnderLoad(tiny, tinyB);
-  console.log(
-    `${s.swaps} hot-swaps under 200 req/s (tiny classifiers), 10 blocks of 10 swaps alternating with 500 ms of steady state (${(s.elapsedMs / 1000).toFixed(1)} s): ${s.failed} failed requests (target 0)`,
-  );
-  console.log(
-    `  p99 steady ${s.steadyP99.toFixed(3)} ms over ${s.steadyCount} requests, during swaps ${s.swapP99.toFixed(3)} ms over ${s.during} requests: ${(s.swapP99 / s.steadyP99).toFixed(2)}x (target <= 1.5x)`,
   );
 }

@@ -2,10 +2,13 @@
 // agents that mostly hold the same few models). Keyed by the BMODEL's sha256 digest and reference
 // counted: the first acquire creates the onnxruntime session on a thread of its own
 // (ort-worker.ts), the last release frees it. Starting a thread and loading onnxruntime into it
-// costs tens of milliseconds of CPU, so a released session's thread is kept as a spare for the
-// next model (a swap loads B while A serves, then A's thread waits for the swap after) and ended
-// when it has been idle for `spareIdleMs`. The pool is created by the caller and passed in; there
-// is no module-level pool.
+// costs 50-100 ms of CPU on a small board; done during a hot-swap it competes with the serving
+// thread and was the largest part of the p99 added by swaps (bench/agent.ts). So a spare thread
+// is kept ready: a released session's thread is kept (a swap loads B on the spare while A serves,
+// then A's thread is the spare for the swap after), and whenever the pool had to start a thread
+// for a session (the first model, or two swaps at once), it starts a standby `standbyDelayMs`
+// later, away from that model's warm-up and gate. Spares end after `spareIdleMs` only once no
+// session is live. The pool is created by the caller and passed in; there is no module-level pool.
 import { startOrtThread } from './ort-worker.js';
 import type { OrtSessionOptions, OrtThread } from './ort-worker.js';
 
@@ -17,6 +20,8 @@ export interface SimSessionPool {
   release(digest: string): Promise<void>;
   /** Digest -> reference count, for tests and /metrics. */
   snapshot(): ReadonlyMap<string, number>;
+  /** Threads holding a session, spare threads, and threads started since the pool was made. */
+  threads(): { readonly busy: number; readonly spare: number; readonly started: number };
 }
 
 interface Entry {
@@ -30,8 +35,13 @@ export interface SimSessionPoolOptions {
   readonly intraOpNumThreads?: number;
   /** Threads kept for the next session after theirs was released (default 1). */
   readonly spareThreads?: number;
-  /** How long a spare thread waits for a session before it ends (default 30 s). */
+  /** How long a spare thread waits, once no session is live, before it ends (default 30 s). */
   readonly spareIdleMs?: number;
+  /**
+   * After a session had to start its own thread, a standby thread is started this long after
+   * (default 1 s; none with `spareThreads` 0), so the next hot-swap finds a spare.
+   */
+  readonly standbyDelayMs?: number;
 }
 
 export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSessionPool {
@@ -45,9 +55,21 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
     graphOptimizationLevel: 'all',
   };
 
+  const standbyDelayMs = options.standbyDelayMs ?? 1000;
+  let started = 0;
+  let standbyTimer: NodeJS.Timeout | undefined;
+
+  function startThread(): OrtThread {
+    started += 1;
+    return startOrtThread();
+  }
+
   function takeThread(): OrtThread {
     const spare = spares.pop();
-    if (!spare) return startOrtThread();
+    if (!spare) {
+      scheduleStandby();
+      return startThread();
+    }
     clearTimeout(spare.timer);
     return spare.thread;
   }
@@ -57,15 +79,26 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
       void thread.terminate();
       return;
     }
-    const spare = {
-      thread,
-      timer: setTimeout(() => {
-        spares.splice(spares.indexOf(spare), 1);
-        void thread.terminate();
-      }, spareIdleMs),
+    const spare = { thread, timer: undefined as unknown as NodeJS.Timeout };
+    const expire = (): void => {
+      // Kept while a session is live: the next swap needs it then.
+      if (entries.size > 0) {
+        spare.timer = setTimeout(expire, spareIdleMs).unref();
+        return;
+      }
+      spares.splice(spares.indexOf(spare), 1);
+      void thread.terminate();
     };
-    spare.timer.unref();
+    spare.timer = setTimeout(expire, spareIdleMs).unref();
     spares.push(spare);
+  }
+
+  function scheduleStandby(): void {
+    if (maxSpares === 0 || standbyTimer) return;
+    standbyTimer = setTimeout(() => {
+      standbyTimer = undefined;
+      if (entries.size > 0 && spares.length === 0) keepSpare(startThread());
+    }, standbyDelayMs).unref();
   }
 
   return {
@@ -108,5 +141,6 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
       keepSpare(entry.thread);
     },
     snapshot: () => new Map([...entries].map(([d, e]) => [d, e.refs])),
+    threads: () => ({ busy: entries.size, spare: spares.length, started }),
   };
 }

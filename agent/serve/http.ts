@@ -1,13 +1,20 @@
 // The local inference API (fastify; 127.0.0.1 by default so only apps on the board reach it):
-// POST /v1/infer (image bytes or a JSON tensor), POST /v1/feedback, GET /v1/models, /healthz,
-// /readyz, /metrics. A thin layer over the in-process InferenceService.
+// POST /v1/infer (image bytes, a JSON tensor or one raw tensor), POST /v1/feedback,
+// GET /v1/models, /healthz, /readyz, /metrics. A thin layer over the in-process InferenceService.
 import { Value } from '@sinclair/typebox/value';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { bmfError } from '../../shared/errors.js';
 import { contentTypeError, toHttpError } from './http-errors.js';
-import { FeedbackSchema, TensorRequestSchema, feedsFromJson, responseToJson } from './http-body.js';
+import {
+  BINARY_TENSOR_TYPE,
+  FeedbackSchema,
+  TensorRequestSchema,
+  feedsFromBinary,
+  feedsFromJson,
+  responseToJson,
+} from './http-body.js';
 import type { FeedbackRequest, TensorRequest } from './http-body.js';
 import { bodyError, typeboxSchemaController } from './http-schema.js';
 import type { InferenceService } from './service.js';
@@ -23,14 +30,28 @@ export interface LocalApiOptions {
   readonly isReady?: () => boolean;
 }
 
-/** What POST /v1/infer takes: a JSON tensor request, or image bytes for the model's decoder. */
-export const INFER_CONTENT_TYPES = ['application/json', 'application/octet-stream', 'image/*'];
+/**
+ * What POST /v1/infer takes: a JSON tensor request, one tensor's raw bytes, or image bytes for
+ * the model's decoder.
+ */
+export const INFER_CONTENT_TYPES = [
+  'application/json',
+  BINARY_TENSOR_TYPE,
+  'application/octet-stream',
+  'image/*',
+];
+
+const mediaType = (header: string | undefined): string =>
+  header?.split(';')[0]?.trim().toLowerCase() ?? '';
 
 async function checkInferType(req: FastifyRequest): Promise<void> {
   const header = req.headers['content-type'];
-  const type = header?.split(';')[0]?.trim().toLowerCase() ?? '';
+  const type = mediaType(header);
   const ok =
-    type === 'application/json' || type === 'application/octet-stream' || type.startsWith('image/');
+    type === 'application/json' ||
+    type === BINARY_TENSOR_TYPE ||
+    type === 'application/octet-stream' ||
+    type.startsWith('image/');
   if (!ok) throw contentTypeError(header, INFER_CONTENT_TYPES);
 }
 
@@ -48,7 +69,7 @@ export async function createLocalApi(options: LocalApiOptions): Promise<FastifyI
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
     schemaController: typeboxSchemaController,
   });
-  for (const type of ['application/octet-stream', /^image\//]) {
+  for (const type of [BINARY_TENSOR_TYPE, 'application/octet-stream', /^image\//]) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   }
   // Bodies are buffered whole, so their number in flight bounds the memory they take: a request
@@ -84,11 +105,17 @@ export async function createLocalApi(options: LocalApiOptions): Promise<FastifyI
   app.post('/v1/infer', { onRequest: checkInferType }, async (req) => {
     const key = req.headers['x-request-key'];
     const headerKey = typeof key === 'string' ? key : undefined;
-    if (Buffer.isBuffer(req.body)) {
+    const options = headerKey !== undefined ? { requestKey: headerKey } : {};
+    const contentType = req.headers['content-type'] ?? '';
+    if (Buffer.isBuffer(req.body) && mediaType(contentType) === BINARY_TENSOR_TYPE) {
       const r = await service.infer(
-        { kind: 'image', bytes: req.body },
-        headerKey !== undefined ? { requestKey: headerKey } : {},
+        { kind: 'tensor', feeds: feedsFromBinary(contentType, req.body) },
+        options,
       );
+      return responseToJson(r);
+    }
+    if (Buffer.isBuffer(req.body)) {
+      const r = await service.infer({ kind: 'image', bytes: req.body }, options);
       return responseToJson(r);
     }
     const body = req.body as TensorRequest;
@@ -99,7 +126,7 @@ export async function createLocalApi(options: LocalApiOptions): Promise<FastifyI
     );
     return responseToJson(r);
   });
-  // The JSON schema applies to JSON bodies only; image bodies arrive as Buffers.
+  // The JSON schema applies to JSON bodies only; image and raw tensor bodies arrive as Buffers.
   app.addHook('preValidation', async (req) => {
     if (req.routeOptions.url !== '/v1/infer' || Buffer.isBuffer(req.body)) return;
     if (!Value.Check(TensorRequestSchema, req.body)) throw bodyError(TensorRequestSchema, req.body);

@@ -439,6 +439,26 @@ class InferWorker : public Napi::AsyncWorker {
   Failure fail_;
 };
 
+// bmrt_destroy waits for the device to go idle (bm_thread_sync on the handle every net shares)
+// and frees the coefficients' device memory: on the event loop that stalls every request behind
+// the launches still queued for the model that replaces this one.
+class UnloadWorker : public Napi::AsyncWorker {
+ public:
+  UnloadWorker(Napi::Env env, std::shared_ptr<ModelState> model)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
+        model_(std::move(model)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    if (model_) model_->destroy();
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<ModelState> model_;
+};
+
 class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::FunctionReference ctor;
@@ -447,6 +467,7 @@ class Model : public Napi::ObjectWrap<Model> {
                                    {InstanceMethod("describe", &Model::Describe),
                                     InstanceMethod("infer", &Model::Infer),
                                     InstanceMethod("unload", &Model::Unload),
+                                    InstanceMethod("unloadAsync", &Model::UnloadAsync),
                                     InstanceMethod("poolStats", &Model::PoolStats)});
     ctor = Napi::Persistent(f);
     ctor.SuppressDestruct();
@@ -517,6 +538,20 @@ class Model : public Napi::ObjectWrap<Model> {
       state->destroy();
     }
     return info.Env().Undefined();
+  }
+
+  // unloadAsync(): Promise<void>, bmrt_destroy on a worker thread. The model is unusable from
+  // this call on (infer fails as after unload); outputs already handed out stay valid.
+  Napi::Value UnloadAsync(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (state && state->inflight.load() > 0) {
+      throw to_js(env, call_failed("bmrt_destroy", 7, "inferences still running"));
+    }
+    auto *w = new UnloadWorker(env, std::move(state));
+    state.reset();
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
   }
 
   Napi::Value PoolStats(const Napi::CallbackInfo &info) {

@@ -137,7 +137,7 @@ export function createBmrtBackend(options: BmrtBackendOptions): BmrtBackend {
     models.delete(m.handle.id);
     // libbmrt must not be destroyed under a running launch: let in-flight calls finish first.
     await Promise.allSettled([...m.inflight]);
-    m.model.unload();
+    await m.model.unloadAsync();
   }
 
   return {

@@ -48,6 +48,8 @@ export interface LibsophonModel {
     inputs: readonly { bytes: Uint8Array; shape: readonly number[] }[],
   ): Promise<LibsophonOutput[]>;
   unload(): void;
+  /** unload off the event loop: bmrt_destroy waits for the device to go idle. */
+  unloadAsync(): Promise<void>;
 }
 
 export interface LibsophonDevice {
@@ -118,6 +120,7 @@ function wrapModel(native: NativeModel): LibsophonModel {
       }));
     },
     unload: () => guard(() => native.unload()),
+    unloadAsync: () => guardAsync(() => native.unloadAsync()),
   };
 }
 

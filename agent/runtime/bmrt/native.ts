@@ -60,6 +60,8 @@ export interface NativeModel {
   describe(): NativeNetInfo[];
   infer(net: string, inputs: Uint8Array[], shapes: number[][]): Promise<NativeOutput[]>;
   unload(): void;
+  /** bmrt_destroy on a worker thread (it waits for the device to go idle). */
+  unloadAsync(): Promise<void>;
   poolStats(): { free: number };
 }
 

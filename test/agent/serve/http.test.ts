@@ -139,17 +139,18 @@ t.test('local API over a real socket', async (t) => {
     error: {
       code: 'BMF_ERR_CONTENT_TYPE',
       message:
-        'content type missing; accepted: application/json, application/octet-stream, image/*',
+        'content type missing; accepted: application/json, application/x-bmfleet-tensor, application/octet-stream, image/*',
       details: {
         reason: 'content type missing',
-        accepted: 'application/json, application/octet-stream, image/*',
+        accepted:
+          'application/json, application/x-bmfleet-tensor, application/octet-stream, image/*',
       },
     },
   });
   const wrong = await post('/v1/infer', 'x', 'text/plain; charset=utf-8');
   t.equal(
     ((await wrong.json()) as { error: { message: string } }).error.message,
-    'content type text/plain not supported; accepted: application/json, application/octet-stream, image/*',
+    'content type text/plain not supported; accepted: application/json, application/x-bmfleet-tensor, application/octet-stream, image/*',
   );
   const feedbackType = await post('/v1/feedback', new Uint8Array([1]), 'image/png');
   t.equal(feedbackType.status, 415);
