@@ -1,6 +1,17 @@
 // From merged telemetry per arm to verdicts: per metric, per group, guardrails, drift, overall
 // winner. Pure: the service gathers the telemetry and persists the always-valid p-values.
-import { DETECTION_RATES, hasDetection, isAccuracyKey, stagesFor } from './detection.js';
+import {
+  agreementSums,
+  boxesPerImageByDevice,
+  boxesPerImageSums,
+  compareAgreement,
+  compareBoxesPerImage,
+  DETECTION_RATES,
+  hasDetection,
+  hasDetectionOutput,
+  isAccuracyKey,
+  stagesFor,
+} from './detection.js';
 import {
   assessDrift,
   type ChannelCalibration,
@@ -176,6 +187,12 @@ function deviceMetrics(
       );
     }
   }
+  if (hasDetectionOutput([...A, ...B].map((d) => d.summary))) {
+    const key = 'detection.boxes_per_image';
+    const by = (arm: readonly DeviceTelemetry[]) =>
+      boxesPerImageByDevice(arm.map((d) => d.summary));
+    out.push(compareBoxesPerImage(by(A), by(B), 'devices', ctx(key)));
+  }
   const errors = (s: TelemetrySummary): ClusterCount => ({ x: s.errors, n: s.requests });
   out.push(
     compareRatesByDevice(
@@ -306,6 +323,17 @@ function testedMetrics(
       out.push(compareRates(r.key, r.label, xa.x, xa.n, xb.x, xb.n, accMde, true, ctx(r.key)));
     }
   }
+  if (hasDetectionOutput([a, b])) {
+    const key = 'detection.boxes_per_image';
+    out.push(
+      compareBoxesPerImage(boxesPerImageSums(a), boxesPerImageSums(b), 'requests', ctx(key)),
+    );
+  }
+  // Box agreement is reported on the shadow variant's (B's) summary, like the shadow pairs.
+  const agreement = agreementSums([a, b]);
+  if (agreement.clusters > 0) {
+    out.push(compareAgreement(agreement, accMde, ctx('detection.agreement')));
+  }
   // The agent reports shadow pairs and their labels on the shadow variant's (B's) report; A's
   // carries zeros there, so the sum over both arms is B's figure.
   const s = [a.accuracy.shadow, b.accuracy.shadow];
@@ -386,11 +414,13 @@ function overall(
         .map((m) => `${m.label} B - A ${Number(m.effect.estimate.toPrecision(3))} ms`)
         .join(', ')}`
     : '';
-  const found = fromMetrics(spec, metrics, g);
+  // Descriptive rows (detections per image, box agreement) are shown, never decide.
+  const deciding = metrics.filter((m) => !m.descriptive);
+  const found = fromMetrics(spec, deciding, g);
   if (found.verdict === 'guardrail') return found;
   if (found.verdict === 'not_enough_data') {
     const missing = [
-      ...metrics.flatMap((m) => (m.missing ? [`${m.label}: ${m.missing}`] : [])),
+      ...deciding.flatMap((m) => (m.missing ? [`${m.label}: ${m.missing}`] : [])),
       ...shortfall,
     ];
     return { ...found, reason: found.reason + note, ...(missing.length ? { missing } : {}) };
