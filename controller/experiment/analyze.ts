@@ -236,8 +236,11 @@ function honest(
 
 /** What a `not_enough_data` metric waits for, in the unit its test runs on. */
 function missingFor(spec: ExperimentSpec, m: MetricResult): string | undefined {
+  // Box agreement is one figure over shadowed images, not one per arm.
   const more = (need: number, have: number, what: string): string =>
-    `${need - have} more ${what} per arm`;
+    `${need - have} more ${what}${m.kind === 'agreement' ? '' : ' per arm'}`;
+  const what =
+    m.kind === 'paired' ? 'labelled pairs' : m.kind === 'agreement' ? 'shadowed images' : 'samples';
   const units = Math.min(m.analysed.A, m.analysed.B);
   if (m.unitOfAnalysis === 'devices' && units < MIN_DEVICES_FOR_VERDICT) {
     return more(
@@ -247,11 +250,10 @@ function missingFor(spec: ExperimentSpec, m: MetricResult): string | undefined {
     );
   }
   if (m.unitOfAnalysis === 'requests' && units < MIN_SAMPLES_FOR_VERDICT) {
-    return more(MIN_SAMPLES_FOR_VERDICT, units, m.kind === 'paired' ? 'labelled pairs' : 'samples');
+    return more(MIN_SAMPLES_FOR_VERDICT, units, what);
   }
   const n = m.kind === 'paired' ? m.nA : Math.min(m.nA, m.nB);
-  if (n < spec.minSamples)
-    return more(spec.minSamples, n, m.kind === 'paired' ? 'labelled pairs' : 'samples');
+  if (n < spec.minSamples) return more(spec.minSamples, n, what);
   return undefined;
 }
 

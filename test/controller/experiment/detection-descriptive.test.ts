@@ -136,6 +136,7 @@ cases.agreement.forEach((c, i) => {
       `p ${m?.pValue} ~ ${c.pValue}`,
     );
     t.equal(m?.verdict, expectAgreement[i]);
+    if (c.images.length < 30) t.equal(m?.missing, `${30 - c.images.length} more shadowed images`);
     t.equal(m?.analysed.A, c.images.length, 'images are the unit');
     t.ok(m && m.effect.low <= m.effect.estimate && m.effect.high <= 0);
     t.notOk(a.guardrails.breached, 'not an accuracy guardrail');
