@@ -101,6 +101,9 @@ async function rolloutCompleted(
 function fmtMs(x: number): string {
   return Math.abs(x) < 1 ? `${(x * 1000).toFixed(1)} us` : `${x.toFixed(3)} ms`;
 }
+function fmtCount(x: number): string {
+  return x.toFixed(3);
+}
 function fmtPt(x: number): string {
   return `${(x * 100).toFixed(2)} pt`;
 }
@@ -108,7 +111,7 @@ function fmtPt(x: number): string {
 /** One line per metric: effect (B - A) with its interval, the verdict, where latencies come from. */
 export function verdictLines(a: Analysis): string[] {
   return a.metrics.map((m) => {
-    const f = m.unit === 'ms' ? fmtMs : fmtPt;
+    const f = m.unit === 'ms' ? fmtMs : m.unit === 'count' ? fmtCount : fmtPt;
     const interval =
       m.verdict === 'modeled' ? '(model figure)' : `[${f(m.effect.low)}, ${f(m.effect.high)}]`;
     const source = sourceWords(m);
@@ -218,7 +221,9 @@ export async function runDemo(opts: DemoOptions, out: DemoReporter): Promise<Dem
       bundleA: fp32.digest,
       bundleB: int8.digest,
       population: { chip: 'bm1684x' },
-      allocation: { kind: 'traffic', weightB: 0.5 },
+      // Detectors: a quarter of A's requests also run on B in the shadow, for the A-vs-B
+      // matched-box agreement beside precision and recall.
+      allocation: { kind: 'traffic', weightB: 0.5, ...(detect && { shadowRate: 0.25 }) },
       metrics: { stages: ['infer', 'e2e'] },
       guardrails: { maxErrorRateIncrease: 0.01, maxAccuracyDrop: 0.02 },
       minSamples: MIN_SAMPLES,

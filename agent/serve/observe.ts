@@ -1,6 +1,7 @@
 // What the serving path tells the rest of the agent (telemetry, Prometheus metrics, events).
 // Observers are plain objects of optional callbacks; the service calls each one and never lets an
 // observer's failure reach a request.
+import type { BoxAgreement } from '../../shared/detect/agreement.js';
 import type { ErrorCode } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { PairedOutcome } from './shadow-pairs.js';
@@ -21,6 +22,8 @@ export interface RequestRecord {
   readonly errorCode?: ErrorCode;
   readonly serverError: boolean;
   readonly timings: StageTimings | undefined;
+  /** A detector's answer: its boxes' scores (the box count per image and score histogram). */
+  readonly detections?: readonly { readonly score: number }[];
 }
 
 export interface ShadowRecord {
@@ -31,6 +34,8 @@ export interface ShadowRecord {
   /** undefined when the shadow run failed. */
   readonly top1Agree: boolean | undefined;
   readonly cosine: number | undefined;
+  /** Detectors: B's boxes against A's on this image (undefined when either is no detector). */
+  readonly boxes?: BoxAgreement;
 }
 
 export interface FeedbackRecord {

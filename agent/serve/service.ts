@@ -3,6 +3,7 @@
 // decode top-k, record; a sampled shadow run on B is compared and never returned. Feedback on a
 // shadowed request scores both answers (shadow-pairs.ts) for the paired accuracy test.
 import { randomUUID } from 'node:crypto';
+import { compareAnswers } from '../../shared/detect/agreement.js';
 import { matchDetections, type MatchCounts } from '../../shared/detect/match.js';
 import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { PreprocessSpec } from '../../shared/preprocess/spec.js';
@@ -103,6 +104,13 @@ function channelFormatOf(preprocess: PreprocessSpec | undefined): 'nchw' | 'nhwc
   return preprocess?.channel_format ?? 'nchw';
 }
 
+/** A detector's request image size, to map boxes back to its pixels (none for tensor input). */
+async function sourceSize(input: InferInput) {
+  return input.kind === 'image'
+    ? (await import('./request-tensor.js')).encodedImageSize(input.bytes)
+    : undefined;
+}
+
 export function createInferenceService(deps: InferenceServiceDeps): InferenceService {
   const observers = deps.observers ?? [];
   const { clock, runtime } = deps;
@@ -144,6 +152,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
     answer: Prediction,
     feeds: Record<string, Tensor>,
     owned: boolean,
+    source: Awaited<ReturnType<typeof sourceSize>>,
   ): void {
     const slot = variants.slot(name);
     if (!slot?.current()) return;
@@ -153,8 +162,20 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
     pairs.open(primary.requestId, answer);
     const run = runtime
       .infer(pinned.model.handle, feeds, undefined, { consumeInputs: owned })
+      // Detectors are compared box by box, in the source image's pixels both answers use; a
+      // shadow whose outputs cannot be decoded failed like one whose inference did.
+      .then((r) => ({
+        r,
+        boxes:
+          spec.decoder && primary.detections
+            ? compareAnswers(
+                primary.detections,
+                decodeBoxes(spec.decoder, r.outputs, spec, pinned.model.handle.description, source),
+              )
+            : undefined,
+      }))
       .then(
-        (r) => {
+        ({ r, boxes }) => {
           const out = Object.values(r.outputs)[0];
           const top1 = out && out.data.length > 0 ? argmax(out.data) : -1;
           const agree = out && primaryOut ? argmax(out.data) === argmax(primaryOut.data) : false;
@@ -165,7 +186,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
             top1,
             labels: spec.labels,
           };
-          return { top1Agree: agree, cosine, shadow };
+          return { top1Agree: agree, cosine, shadow, ...(boxes && { boxes }) };
         },
         () => ({ top1Agree: undefined, cosine: undefined, shadow: undefined }),
       )
@@ -201,10 +222,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
     try {
       const feeds = await toFeeds(input, pinned.model);
       // Detectors answer in the request image's pixels: its size is needed to map boxes back.
-      const source =
-        spec.decoder && input.kind === 'image'
-          ? await (await import('./request-tensor.js')).encodedImageSize(input.bytes)
-          : undefined;
+      const source = spec.decoder ? await sourceSize(input) : undefined;
       const t1 = clock.now();
       notify(observers, 'onInput', {
         variant: route.variant,
@@ -259,9 +277,10 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         ok: true,
         serverError: false,
         timings,
+        ...(detections && { detections }),
       });
       variants.record(route.variant, spec.bundleDigest, { ok: true, latencyMs: timings.totalMs });
-      if (route.shadow) runShadow(route.shadow, response, answer, feeds, owned);
+      if (route.shadow) runShadow(route.shadow, response, answer, feeds, owned, source);
       return response;
     } catch (e) {
       const err = toBmfError(e);

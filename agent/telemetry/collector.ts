@@ -1,65 +1,56 @@
 // Per-variant telemetry for one interval: request and error counts, latency sketches end-to-end
 // and per stage (shared/stats LatencySketch, mergeable on the controller), accuracy counters
-// (golden gate results, shadow agreement kept paired, ground-truth feedback). `take()` returns
-// the interval's reports and starts a new interval.
+// (golden gate results, shadow agreement kept paired, ground-truth feedback, a detector's boxes).
+// Counters accumulate in the wire body's own shape (RequestCounters, AccuracyCounters), so the
+// report is written without reshaping. `take()` returns the interval's reports and starts a new
+// interval.
 import { LatencySketch } from '../../shared/stats/sketch.js';
 import { accumulateMoments, emptyMoments } from '../../shared/stats/channel-moments.js';
-import type { DetectionMatches, DriftStats, LatencyStage } from '../../shared/wire/messages.js';
+import {
+  addBoxAgreement,
+  addDetectionOutput,
+  emptyBoxAgreement,
+  emptyDetectionOutput,
+} from '../../shared/detect/agreement.js';
+import type {
+  AccuracyCounters,
+  DriftStats,
+  LatencyStage,
+  RequestCounters,
+} from '../../shared/wire/messages.js';
 import type { ServeObserver } from '../serve/observe.js';
-import type { PairedOutcome } from '../serve/shadow-pairs.js';
 import type { VariantName } from '../serve/types.js';
 
 export interface VariantReport {
   readonly variant: VariantName;
   readonly bundleDigest: string | undefined;
-  readonly requests: number;
-  readonly errors: number;
-  readonly errorsByCode: Readonly<Record<string, number>>;
+  /** The wire's RequestCounters, as they go out. */
+  readonly counters: RequestCounters;
   /** One sketch per LatencyStage, under the name the wire and the experiment report use. */
   readonly latency: Readonly<Record<LatencyStage, LatencySketch>>;
-  readonly accuracy: {
-    readonly shadowPairs: number;
-    readonly shadowTop1Agree: number;
-    readonly shadowCosineSum: number;
-    readonly shadowFailures: number;
-    readonly feedbackTotal: number;
-    readonly feedbackCorrect: number;
-    /** The last gate's counts, as the wire carries them (AccuracyCounters). */
-    readonly goldenCorrect: number;
-    readonly goldenTotal: number;
-    /** Lowest shadow cosine; undefined without a pair. */
-    readonly shadowCosineMin: number | undefined;
-    /**
-     * Shadow pairs scored by feedback in this interval (A = the variant that answered, B = this
-     * shadow variant). The pair itself may have been counted in an earlier interval.
-     */
-    readonly shadowLabelled: Readonly<Record<PairedOutcome, number>>;
-    /** The last gate's output cosine; undefined when it compared no outputs. */
-    readonly goldenCosineMin: number | undefined;
-    /** Box feedback on a detector's answers in this interval (TP/FP/FN at IoU 0.5). */
-    readonly detection: DetectionMatches;
-  };
+  /**
+   * The wire's AccuracyCounters, accumulated in the shape they are sent: golden counts of the
+   * last gate; shadow pairs, agreement and labelled outcomes on the shadow variant (A = the
+   * variant that answered, B = this one; a pair's label may arrive intervals after the pair);
+   * a detector's box feedback (TP/FP/FN at IoU 0.5), answers (boxes per image, score
+   * histogram) and shadow box agreement. Optional fields are absent until something sets them.
+   */
+  readonly accuracy: AccuracyCounters;
   /** Per-input, per-channel moments of the preprocessed inputs (field quantization health). */
   readonly drift: readonly DriftStats[];
 }
 
-type Writable<T> = { -readonly [K in keyof T]: T[K] };
-interface Interval extends Omit<Writable<VariantReport>, 'accuracy' | 'errorsByCode' | 'drift'> {
-  errorsByCode: Record<string, number>;
+interface Interval extends Omit<VariantReport, 'drift' | 'bundleDigest'> {
+  bundleDigest: string | undefined;
   inputs: Map<string, DriftStats[]>;
   inputCount: number;
-  accuracy: Writable<Omit<VariantReport['accuracy'], 'shadowLabelled'>> & {
-    shadowLabelled: Record<PairedOutcome, number>;
-  };
 }
 
 function empty(variant: VariantName): Interval {
   return {
     variant,
     bundleDigest: undefined,
-    requests: 0,
-    errors: 0,
-    errorsByCode: {},
+    counters: { requests: 0, errors: 0, errorsByCode: {}, shadowRequests: 0 },
     inputs: new Map(),
     inputCount: 0,
     latency: {
@@ -69,18 +60,19 @@ function empty(variant: VariantName): Interval {
       postprocess: new LatencySketch(),
     },
     accuracy: {
-      shadowPairs: 0,
-      shadowTop1Agree: 0,
-      shadowCosineSum: 0,
-      shadowFailures: 0,
-      feedbackTotal: 0,
-      feedbackCorrect: 0,
       goldenCorrect: 0,
       goldenTotal: 0,
-      shadowCosineMin: undefined,
-      shadowLabelled: { bothCorrect: 0, aOnlyCorrect: 0, bOnlyCorrect: 0, bothWrong: 0 },
-      goldenCosineMin: undefined,
-      detection: { feedback: 0, tp: 0, fp: 0, fn: 0 },
+      feedbackCorrect: 0,
+      feedbackTotal: 0,
+      shadow: {
+        pairs: 0,
+        top1Agree: 0,
+        cosineSum: 0,
+        bothCorrect: 0,
+        aOnlyCorrect: 0,
+        bOnlyCorrect: 0,
+        bothWrong: 0,
+      },
     },
   };
 }
@@ -104,11 +96,15 @@ export function createTelemetryCollector(): TelemetryCollector {
     onRequest(r) {
       const rep = of(r.variant);
       rep.bundleDigest = r.bundleDigest ?? rep.bundleDigest;
-      rep.requests += 1;
+      const c = rep.counters;
+      c.requests += 1;
       if (!r.ok) {
-        rep.errors += 1;
+        c.errors += 1;
         const code = r.errorCode ?? 'BMF_ERR_INTERNAL';
-        rep.errorsByCode[code] = (rep.errorsByCode[code] ?? 0) + 1;
+        c.errorsByCode[code] = (c.errorsByCode[code] ?? 0) + 1;
+      }
+      if (r.detections) {
+        addDetectionOutput((rep.accuracy.detectionOutput ??= emptyDetectionOutput()), r.detections);
       }
       if (r.timings) {
         // The serve layer's totalMs (the /v1/infer response field) is the e2e stage here on.
@@ -138,20 +134,20 @@ export function createTelemetryCollector(): TelemetryCollector {
       const rep = of(s.shadow);
       // A variant that only shadows serves no request: its report still names its bundle.
       rep.bundleDigest = s.shadowBundle;
-      const acc = rep.accuracy;
-      if (s.top1Agree === undefined) {
-        acc.shadowFailures += 1;
-        return;
-      }
-      acc.shadowPairs += 1;
-      acc.shadowTop1Agree += s.top1Agree ? 1 : 0;
-      acc.shadowCosineSum += s.cosine ?? 0;
-      acc.shadowCosineMin = Math.min(acc.shadowCosineMin ?? 1, s.cosine ?? 0);
+      // Every shadow run is a shadow request; only those that answered are pairs.
+      rep.counters.shadowRequests += 1;
+      if (s.top1Agree === undefined) return;
+      const sh = rep.accuracy.shadow;
+      sh.pairs += 1;
+      sh.top1Agree += s.top1Agree ? 1 : 0;
+      sh.cosineSum += s.cosine ?? 0;
+      sh.cosineMin = Math.min(sh.cosineMin ?? 1, s.cosine ?? 0);
+      if (s.boxes) addBoxAgreement((sh.boxes ??= emptyBoxAgreement()), s.boxes);
     },
     onDetectionFeedback(f) {
       const rep = of(f.variant);
       rep.bundleDigest ??= f.bundleDigest;
-      const d = rep.accuracy.detection;
+      const d = (rep.accuracy.detection ??= { feedback: 0, tp: 0, fp: 0, fn: 0 });
       d.feedback += 1;
       d.tp += f.tp;
       d.fp += f.fp;
@@ -168,14 +164,16 @@ export function createTelemetryCollector(): TelemetryCollector {
       // On the shadow variant's report, beside the pairs and agreement it already carries.
       const rep = of(p.shadow);
       rep.bundleDigest ??= p.shadowBundle;
-      rep.accuracy.shadowLabelled[p.outcome] += 1;
+      rep.accuracy.shadow[p.outcome] += 1;
     },
     onGate(g) {
       const acc = of(g.variant).accuracy;
       // Counts as the gate scored them: no ratio to turn back into a count.
       acc.goldenCorrect = g.correct ?? 0;
       acc.goldenTotal = g.correct === undefined ? 0 : g.samples;
-      acc.goldenCosineMin = g.cosine;
+      // Absent stays absent: without a golden cosine the optional wire field is unset.
+      if (g.cosine === undefined) delete acc.goldenCosineMin;
+      else acc.goldenCosineMin = g.cosine;
     },
   };
   return {

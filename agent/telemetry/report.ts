@@ -16,7 +16,7 @@ export interface ReportContext {
 }
 
 export function encodeTelemetryReport(r: VariantReport, ctx: ReportContext): Uint8Array {
-  const a = r.accuracy;
+  // The collector accumulates the wire's own counters: they go out as they are.
   return encodeMessage('TelemetryReport', {
     deviceId: ctx.deviceId,
     variant: r.variant.toLowerCase(), // wire names are lower case (shared/wire/ids.ts)
@@ -24,32 +24,9 @@ export function encodeTelemetryReport(r: VariantReport, ctx: ReportContext): Uin
     intervalStartMs: ctx.intervalStartMs,
     intervalEndMs: ctx.intervalEndMs,
     reportSequence: ctx.reportSequence,
-    counters: {
-      requests: r.requests,
-      errors: r.errors,
-      errorsByCode: { ...r.errorsByCode },
-      shadowRequests: a.shadowPairs + a.shadowFailures,
-    },
+    counters: r.counters,
     latency: Object.fromEntries(LATENCY_STAGES.map((s) => [s, r.latency[s].toMessage()])),
-    accuracy: {
-      goldenCorrect: a.goldenCorrect,
-      goldenTotal: a.goldenTotal,
-      // Absent stays absent: no golden cosine, no shadow pair -> the optional field is unset.
-      ...(a.goldenCosineMin !== undefined && { goldenCosineMin: a.goldenCosineMin }),
-      feedbackCorrect: a.feedbackCorrect,
-      feedbackTotal: a.feedbackTotal,
-      shadow: {
-        pairs: a.shadowPairs,
-        top1Agree: a.shadowTop1Agree,
-        cosineSum: a.shadowCosineSum,
-        ...(a.shadowCosineMin !== undefined && { cosineMin: a.shadowCosineMin }),
-        bothCorrect: a.shadowLabelled.bothCorrect,
-        aOnlyCorrect: a.shadowLabelled.aOnlyCorrect,
-        bOnlyCorrect: a.shadowLabelled.bOnlyCorrect,
-        bothWrong: a.shadowLabelled.bothWrong,
-      },
-      ...(a.detection.feedback > 0 && { detection: { ...a.detection } }),
-    },
+    accuracy: r.accuracy,
     device: ctx.device,
     drift: [...r.drift],
     runtime: ctx.runtime,

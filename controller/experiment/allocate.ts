@@ -51,7 +51,8 @@ export function planAllocation(
         { name: 'B', bundle: spec.bundleB, weight: weightB },
       ],
       split: 'weighted',
-      shadowRate: alloc.kind === 'shadow' ? alloc.rate : 0,
+      // A traffic split may shadow a share of A's requests too (detectors' box agreement).
+      shadowRate: alloc.kind === 'shadow' ? alloc.rate : (alloc.shadowRate ?? 0),
       reason: `experiment ${spec.id}: ${alloc.kind}`,
     };
     return sorted.map((d) => ({ deviceId: d.id, arm: 'both', request }));

@@ -1,6 +1,17 @@
 // From merged telemetry per arm to verdicts: per metric, per group, guardrails, drift, overall
 // winner. Pure: the service gathers the telemetry and persists the always-valid p-values.
-import { DETECTION_RATES, hasDetection, isAccuracyKey, stagesFor } from './detection.js';
+import {
+  agreementSums,
+  boxesPerImageByDevice,
+  boxesPerImageSums,
+  compareAgreement,
+  compareBoxesPerImage,
+  DETECTION_RATES,
+  hasDetection,
+  hasDetectionOutput,
+  isAccuracyKey,
+  stagesFor,
+} from './detection.js';
 import {
   assessDrift,
   type ChannelCalibration,
@@ -176,6 +187,12 @@ function deviceMetrics(
       );
     }
   }
+  if (hasDetectionOutput([...A, ...B].map((d) => d.summary))) {
+    const key = 'detection.boxes_per_image';
+    const by = (arm: readonly DeviceTelemetry[]) =>
+      boxesPerImageByDevice(arm.map((d) => d.summary));
+    out.push(compareBoxesPerImage(by(A), by(B), 'devices', ctx(key)));
+  }
   const errors = (s: TelemetrySummary): ClusterCount => ({ x: s.errors, n: s.requests });
   out.push(
     compareRatesByDevice(
@@ -219,8 +236,11 @@ function honest(
 
 /** What a `not_enough_data` metric waits for, in the unit its test runs on. */
 function missingFor(spec: ExperimentSpec, m: MetricResult): string | undefined {
+  // Box agreement is one figure over shadowed images, not one per arm.
   const more = (need: number, have: number, what: string): string =>
-    `${need - have} more ${what} per arm`;
+    `${need - have} more ${what}${m.kind === 'agreement' ? '' : ' per arm'}`;
+  const what =
+    m.kind === 'paired' ? 'labelled pairs' : m.kind === 'agreement' ? 'shadowed images' : 'samples';
   const units = Math.min(m.analysed.A, m.analysed.B);
   if (m.unitOfAnalysis === 'devices' && units < MIN_DEVICES_FOR_VERDICT) {
     return more(
@@ -230,11 +250,10 @@ function missingFor(spec: ExperimentSpec, m: MetricResult): string | undefined {
     );
   }
   if (m.unitOfAnalysis === 'requests' && units < MIN_SAMPLES_FOR_VERDICT) {
-    return more(MIN_SAMPLES_FOR_VERDICT, units, m.kind === 'paired' ? 'labelled pairs' : 'samples');
+    return more(MIN_SAMPLES_FOR_VERDICT, units, what);
   }
   const n = m.kind === 'paired' ? m.nA : Math.min(m.nA, m.nB);
-  if (n < spec.minSamples)
-    return more(spec.minSamples, n, m.kind === 'paired' ? 'labelled pairs' : 'samples');
+  if (n < spec.minSamples) return more(spec.minSamples, n, what);
   return undefined;
 }
 
@@ -305,6 +324,17 @@ function testedMetrics(
       const xb = r.of(b);
       out.push(compareRates(r.key, r.label, xa.x, xa.n, xb.x, xb.n, accMde, true, ctx(r.key)));
     }
+  }
+  if (hasDetectionOutput([a, b])) {
+    const key = 'detection.boxes_per_image';
+    out.push(
+      compareBoxesPerImage(boxesPerImageSums(a), boxesPerImageSums(b), 'requests', ctx(key)),
+    );
+  }
+  // Box agreement is reported on the shadow variant's (B's) summary, like the shadow pairs.
+  const agreement = agreementSums([a, b]);
+  if (agreement.clusters > 0) {
+    out.push(compareAgreement(agreement, accMde, ctx('detection.agreement')));
   }
   // The agent reports shadow pairs and their labels on the shadow variant's (B's) report; A's
   // carries zeros there, so the sum over both arms is B's figure.
@@ -386,11 +416,13 @@ function overall(
         .map((m) => `${m.label} B - A ${Number(m.effect.estimate.toPrecision(3))} ms`)
         .join(', ')}`
     : '';
-  const found = fromMetrics(spec, metrics, g);
+  // Descriptive rows (detections per image, box agreement) are shown, never decide.
+  const deciding = metrics.filter((m) => !m.descriptive);
+  const found = fromMetrics(spec, deciding, g);
   if (found.verdict === 'guardrail') return found;
   if (found.verdict === 'not_enough_data') {
     const missing = [
-      ...metrics.flatMap((m) => (m.missing ? [`${m.label}: ${m.missing}`] : [])),
+      ...deciding.flatMap((m) => (m.missing ? [`${m.label}: ${m.missing}`] : [])),
       ...shortfall,
     ];
     return { ...found, reason: found.reason + note, ...(missing.length ? { missing } : {}) };

@@ -23,14 +23,16 @@ import {
 } from '../../shared/stats/hypothesis/index.js';
 
 /** `modeled`: a latency from the cost model, shown but never tested (latency-source.ts). */
-export type Verdict = 'better' | 'worse' | 'no_difference' | 'not_enough_data' | 'modeled';
+/** `differs`: a descriptive row (no better or worse, e.g. detections per image) that changed. */
+export type Verdict =
+  'better' | 'worse' | 'no_difference' | 'not_enough_data' | 'modeled' | 'differs';
 
 /** Below this many samples per arm no verdict is given: the normal approximations need it. */
 export const MIN_SAMPLES_FOR_VERDICT = 30;
 
 export interface MetricResult {
   readonly key: string;
-  readonly kind: 'latency' | 'proportion' | 'paired';
+  readonly kind: 'latency' | 'proportion' | 'paired' | 'ratio' | 'agreement';
   readonly label: string;
   readonly verdict: Verdict;
   /** Requests per arm (labelled pairs for shadow), whatever the unit of analysis. */
@@ -45,7 +47,13 @@ export interface MetricResult {
   readonly analysed: { readonly A: number; readonly B: number };
   /** B - A: ms for latency (Hodges-Lehmann shift), a fraction for proportions. */
   readonly effect: { readonly estimate: number; readonly low: number; readonly high: number };
-  readonly unit: 'ms' | 'fraction';
+  /** `count`: boxes per image. */
+  readonly unit: 'ms' | 'fraction' | 'count';
+  /**
+   * Shown with its interval and test, never part of the overall verdict, the guardrails or the
+   * promotion rule (detections per image, A-vs-B box agreement).
+   */
+  readonly descriptive?: boolean;
   /** Fixed-horizon p-value (valid for one look only; shown for reference). */
   readonly pValue: number;
   readonly alwaysValidP: number;

@@ -33,7 +33,12 @@ export const ExperimentSpecSchema = Type.Object(
         { additionalProperties: false },
       ),
       Type.Object(
-        { kind: Type.Literal('traffic'), weightB: Share },
+        {
+          kind: Type.Literal('traffic'),
+          weightB: Share,
+          /** Share of A's requests B also runs in the shadow (A-vs-B box agreement); default 0. */
+          shadowRate: Type.Optional(Share),
+        },
         { additionalProperties: false },
       ),
       Type.Object({ kind: Type.Literal('shadow'), rate: Share }, { additionalProperties: false }),

@@ -21,6 +21,7 @@ export const VERDICT_WORDS: Readonly<Record<Verdict, string>> = {
   no_difference: 'no difference',
   not_enough_data: 'not enough data',
   modeled: 'not tested (modeled)',
+  differs: 'B differs (descriptive)',
 };
 
 /** "B is better, winner B" / "not enough data yet, B leads so far". */
@@ -55,7 +56,12 @@ const num = (x: number, d = 3): string =>
   Number.isFinite(x) ? Number(x.toPrecision(d)).toString() : '-';
 
 function fmtEffect(m: MetricResult): string {
-  const f = m.unit === 'ms' ? (x: number) => `${num(x)} ms` : (x: number) => `${num(x * 100)} pt`;
+  const f =
+    m.unit === 'ms'
+      ? (x: number) => `${num(x)} ms`
+      : m.unit === 'count'
+        ? (x: number) => num(x)
+        : (x: number) => `${num(x * 100)} pt`;
   if (m.verdict === 'modeled') return `${f(m.effect.estimate)} (model figure, no interval)`;
   return `${f(m.effect.estimate)} [${f(m.effect.low)}, ${f(m.effect.high)}]`;
 }
@@ -148,6 +154,18 @@ function accuracyChart(a: Analysis): string {
   }
   if (paired?.agreement)
     items.push({ label: 'shadow top-1 agreement', colour: '#555', ...iv(paired.agreement) });
+  // Matched-box F1 is reported as F1 - 1 (B against A's self-agreement): drawn as F1.
+  const boxes = a.metrics.find((m) => m.key === 'detection.agreement');
+  if (boxes && Number.isFinite(boxes.effect.estimate)) {
+    const e = boxes.effect;
+    items.push({
+      label: 'shadow matched-box F1',
+      colour: '#555',
+      est: 1 + e.estimate,
+      low: 1 + e.low,
+      high: 1 + e.high,
+    });
+  }
   const shown = items.filter((it) => [it.est, it.low, it.high].every(Number.isFinite));
   // Zoom to the intervals, on a 5-point grid: on a 0..100 % axis a +-1 point interval is
   // narrower than its own point marker.

@@ -70,7 +70,12 @@ export function decodeCounters(json: string): RollupCounters {
   return {
     ...base,
     ...p,
-    shadow: { ...base.shadow, ...(p.shadow ?? {}) },
+    shadow: {
+      ...base.shadow,
+      ...(p.shadow ?? {}),
+      boxes: { ...base.shadow.boxes, ...(p.shadow?.boxes ?? {}) },
+    },
     detection: { ...base.detection, ...(p.detection ?? {}) },
+    detectionOutput: { ...base.detectionOutput, ...(p.detectionOutput ?? {}) },
   };
 }

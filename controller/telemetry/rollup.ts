@@ -5,7 +5,18 @@
 // Accuracy counters stay paired (both/A-only/B-only/neither correct) because McNemar's test
 // needs the discordant pairs, not just the agreement rate (issue 6).
 import { LatencySketch } from '../../shared/stats/sketch.js';
-import type { DriftStats, TelemetryReport } from '../../shared/wire/messages.js';
+import {
+  emptyBoxAgreement,
+  emptyDetectionOutput,
+  mergeBoxAgreement,
+  mergeDetectionOutput,
+} from '../../shared/detect/agreement.js';
+import type {
+  DetectionOutput,
+  DriftStats,
+  ShadowBoxAgreement,
+  TelemetryReport,
+} from '../../shared/wire/messages.js';
 
 export const MINUTE_MS = 60_000;
 
@@ -19,6 +30,8 @@ export interface ShadowCounters {
   aOnlyCorrect: number;
   bOnlyCorrect: number;
   bothWrong: number;
+  /** A detector's shadow answers compared box by box (sums, as the wire carries them). */
+  boxes: ShadowBoxAgreement;
 }
 
 export interface DriftCounters {
@@ -59,6 +72,8 @@ export interface RollupCounters {
   shadow: ShadowCounters;
   /** A detector's answers scored by ground-truth boxes at IoU 0.5 (feedback requests, TP, FP, FN). */
   detection: { feedback: number; tp: number; fp: number; fn: number };
+  /** A detector's answers: images, boxes, boxes^2 per image and the score histogram. */
+  detectionOutput: DetectionOutput;
   /** Samples per latency stage (the sketches' counts, kept for cheap timelines). */
   stageCounts: Record<string, number>;
   /** Input drift per `input/channel`. */
@@ -98,8 +113,10 @@ export function emptyCounters(): RollupCounters {
       aOnlyCorrect: 0,
       bOnlyCorrect: 0,
       bothWrong: 0,
+      boxes: emptyBoxAgreement(),
     },
     detection: { feedback: 0, tp: 0, fp: 0, fn: 0 },
+    detectionOutput: emptyDetectionOutput(),
     stageCounts: {},
     drift: {},
     latencySources: {},
@@ -161,7 +178,9 @@ export function mergeCounters(into: RollupCounters, from: RollupCounters): void 
   s.aOnlyCorrect += f.aOnlyCorrect;
   s.bOnlyCorrect += f.bOnlyCorrect;
   s.bothWrong += f.bothWrong;
+  mergeBoxAgreement(s.boxes, f.boxes);
   addDetection(into.detection, from.detection);
+  mergeDetectionOutput(into.detectionOutput, from.detectionOutput);
   addRecord(into.stageCounts, from.stageCounts);
   for (const [k, d] of Object.entries(from.drift)) into.drift[k] = mergeDrift(into.drift[k], d);
   addRecord(into.latencySources, from.latencySources);
@@ -232,7 +251,9 @@ export function addReport(into: Rollup, r: TelemetryReport): void {
   s.aOnlyCorrect += f.aOnlyCorrect;
   s.bOnlyCorrect += f.bOnlyCorrect;
   s.bothWrong += f.bothWrong;
+  if (f.boxes) mergeBoxAgreement(s.boxes, f.boxes);
   if (a.detection) addDetection(c.detection, a.detection);
+  if (a.detectionOutput) mergeDetectionOutput(c.detectionOutput, a.detectionOutput);
   for (const [stage, m] of Object.entries(r.latency)) {
     let sketch = into.sketches.get(stage);
     if (!sketch) {

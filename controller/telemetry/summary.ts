@@ -1,6 +1,7 @@
 // Pure views over merged rollups: the summary a REST query returns, the merged sketches the
 // experiment statistics read, and per-bucket counts for "sample size over time".
 import { Type, type Static } from '@sinclair/typebox';
+import { boxAgreementF1 } from '../../shared/detect/agreement.js';
 import { bmfError } from '../../shared/errors.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import {
@@ -74,6 +75,35 @@ export const TelemetrySummarySchema = Type.Object({
     feedback: Type.Object({ correct: Count, total: Count }),
     /** A detector's answers scored by ground-truth boxes; only when box feedback arrived. */
     detection: Type.Optional(Type.Object({ feedback: Count, tp: Count, fp: Count, fn: Count })),
+    /** What a detector answered (every request, feedback or not); only when one answered. */
+    detectionOutput: Type.Optional(
+      Type.Object({
+        images: Count,
+        boxes: Count,
+        /** Sum over images of boxes^2 (the per-image variance: experiments test on it). */
+        boxesSq: Num,
+        boxesPerImage: Num,
+        /** Boxes per score bin: equal bins on [0, 1] (SCORE_HISTOGRAM_BINS, shared/wire). */
+        scoreHistogram: Type.Array(Count),
+      }),
+    ),
+    /**
+     * A detector's shadowed answers compared box by box (B's boxes against A's, IoU 0.5, same
+     * class, per image); only when a shadow pair of detectors ran. f1 is null without a box.
+     */
+    shadowBoxes: Type.Optional(
+      Type.Object({
+        images: Count,
+        matched: Count,
+        aOnly: Count,
+        bOnly: Count,
+        f1: NumOrNull,
+        /** Per-image sums of squares of F1's numerator and denominator (clustered variance). */
+        numSq: Num,
+        numDen: Num,
+        denSq: Num,
+      }),
+    ),
   }),
   drift: Type.Array(DriftSummarySchema),
   /** Distinct devices with at least one report in the range. */
@@ -180,6 +210,10 @@ export function summarize(rollup: Rollup, devices: number): TelemetrySummary {
       },
       feedback: { correct: c.feedbackCorrect, total: c.feedbackTotal },
       ...(c.detection.feedback > 0 && { detection: { ...c.detection } }),
+      ...(c.detectionOutput.images > 0 && { detectionOutput: detectionOutputOf(c) }),
+      ...(s.boxes.images > 0 && {
+        shadowBoxes: { ...s.boxes, f1: nullIfNaN(boxAgreementF1(s.boxes)) },
+      }),
     },
     drift,
     devices,
@@ -187,6 +221,19 @@ export function summarize(rollup: Rollup, devices: number): TelemetrySummary {
     latencySources: sourcesOf(rollup),
   };
 }
+
+function detectionOutputOf(c: Rollup['counters']): TelemetrySummary['accuracy']['detectionOutput'] {
+  const d = c.detectionOutput;
+  return {
+    images: d.images,
+    boxes: d.boxes,
+    boxesSq: d.boxesSq,
+    boxesPerImage: d.boxes / d.images,
+    scoreHistogram: [...d.scoreHistogram],
+  };
+}
+
+const nullIfNaN = (x: number): number | null => (Number.isNaN(x) ? null : x);
 
 /** Requests by latency source; those of rows stored before sources were kept are `unknown`. */
 function sourcesOf(rollup: Rollup): Partial<Record<LatencySource, number>> {

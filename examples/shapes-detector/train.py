@@ -38,10 +38,14 @@ from torch import nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 PHOTO_DIR = os.environ.get("BMFLEET_PHOTO_DIR", "/var/cache/bmfleet-testdata/photos")
 SEED = 20261202
-THREADS = int(os.environ.get("THREADS", "2"))
+# One thread: on a shared machine a second OpenMP thread spin-waits and costs ~10x the CPU time.
+THREADS = int(os.environ.get("THREADS", "1"))
 STEPS = int(os.environ.get("STEPS", "1200"))
-TRAIN_IMAGES = int(os.environ.get("TRAIN_IMAGES", "2000"))
-BATCH = 32
+TRAIN_IMAGES = int(os.environ.get("TRAIN_IMAGES", "1000"))
+# Channels of the five Conv blocks; narrow enough that training takes minutes on 2 shared cores.
+WIDTHS = [int(w) for w in os.environ.get("WIDTHS", "8,16,32,48,48").split(",")]
+BATCH = int(os.environ.get("BATCH", "32"))
+LR = float(os.environ.get("LR", "1e-2"))
 SRC_W, SRC_H = 192, 144
 NET = 128
 # Letterbox of a 192x144 image into 128x128: scale 2/3 -> 128x96, 16 rows of padding above and below.
@@ -139,10 +143,11 @@ def block(cin, cout, stride):
 class Detector(nn.Module):
     def __init__(self):
         super().__init__()
-        self.stem = nn.Sequential(*block(3, 16, 2), *block(16, 32, 2), *block(32, 64, 2))
-        self.deep = nn.Sequential(*block(64, 64, 2), *block(64, 64, 1))
-        self.head8 = nn.Conv2d(64, NA * NO, 1)
-        self.head16 = nn.Conv2d(64, NA * NO, 1)
+        w = WIDTHS
+        self.stem = nn.Sequential(*block(3, w[0], 2), *block(w[0], w[1], 2), *block(w[1], w[2], 2))
+        self.deep = nn.Sequential(*block(w[2], w[3], 2), *block(w[3], w[4], 1))
+        self.head8 = nn.Conv2d(w[2], NA * NO, 1)
+        self.head16 = nn.Conv2d(w[4], NA * NO, 1)
 
     def forward(self, x):
         f8 = self.stem(x)
@@ -220,6 +225,7 @@ def main():
     rng = random.Random(SEED)
     backgrounds = photos()
     started = time.time()
+    cpu_started = time.process_time()
     xs = np.empty((TRAIN_IMAGES, NET, NET, 3), dtype=np.uint8)
     ys = []
     for i in range(TRAIN_IMAGES):
@@ -228,8 +234,8 @@ def main():
         ys.append(to_net(boxes))
     print(f"generated {TRAIN_IMAGES} training scenes ({time.time() - started:.1f} s)", flush=True)
     model = Detector()
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=STEPS, pct_start=0.1)
+    opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=STEPS, pct_start=0.1)
     model.train()
     for step in range(STEPS):
         idx = [rng.randrange(TRAIN_IMAGES) for _ in range(BATCH)]
@@ -248,7 +254,7 @@ def main():
     model.eval()
     export(model)
     write_data(random.Random(SEED + 1), backgrounds)
-    write_sidecars(time.time() - started)
+    write_sidecars(time.time() - started, time.process_time() - cpu_started)
 
 
 def export(model):
@@ -300,7 +306,7 @@ def write_data(rng, backgrounds):
         f.write("\n")
 
 
-def write_sidecars(seconds):
+def write_sidecars(seconds, cpu_seconds):
     with open(os.path.join(HERE, "labels.txt"), "w") as f:
         f.write("".join(n + "\n" for n in LABELS))
     pre = {
@@ -334,9 +340,13 @@ def write_sidecars(seconds):
         "steps": STEPS,
         "train_images": TRAIN_IMAGES,
         "batch": BATCH,
+        "lr": LR,
+        "widths": WIDTHS,
         "threads": THREADS,
         "torch": torch.__version__,
         "train_seconds": round(seconds, 1),
+        "train_cpu_seconds": round(cpu_seconds, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     with open(os.path.join(HERE, "metrics.json"), "w") as f:
         json.dump(meta, f, indent=2)

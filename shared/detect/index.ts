@@ -34,3 +34,16 @@ export {
 export { matchDetections, boxIou, type MatchBox, type MatchCounts } from './match.js';
 export { parseYoloLabels, parseCocoBoxes, type LabelledBox, type LabelledImage } from './labels.js';
 export { detectionMap, type DetectionSample, type DetectionEvalContext } from './evaluate.js';
+export {
+  AGREEMENT_IOU,
+  compareAnswers,
+  emptyBoxAgreement,
+  addBoxAgreement,
+  mergeBoxAgreement,
+  boxAgreementF1,
+  emptyDetectionOutput,
+  addDetectionOutput,
+  mergeDetectionOutput,
+  scoreBin,
+  type BoxAgreement,
+} from './agreement.js';

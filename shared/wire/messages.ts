@@ -103,6 +103,36 @@ export interface ShadowAgreement {
   aOnlyCorrect: number;
   bOnlyCorrect: number;
   bothWrong: number;
+  /** Detectors: the shadow's boxes against the primary's (absent for classifiers). */
+  boxes?: ShadowBoxAgreement;
+}
+
+/**
+ * A detector's shadowed answers compared box by box (shared/detect/agreement.ts): matched-box
+ * F1 = sum(2 matched) / sum(2 matched + aOnly + bOnly), with per-image sums of squares so its
+ * image-clustered variance merges by addition.
+ */
+export interface ShadowBoxAgreement {
+  images: number;
+  matched: number;
+  aOnly: number;
+  bOnly: number;
+  numSq: number;
+  numDen: number;
+  denSq: number;
+}
+
+/** Score bins of DetectionOutput.scoreHistogram: equal bins on [0, 1], the last one closed. */
+export const SCORE_HISTOGRAM_BINS = 10;
+
+/** What a detector answered in one interval: boxes per image and their scores. */
+export interface DetectionOutput {
+  images: number;
+  boxes: number;
+  /** Sum over images of boxes^2. */
+  boxesSq: number;
+  /** Boxes per score bin (SCORE_HISTOGRAM_BINS long). */
+  scoreHistogram: number[];
 }
 
 /** A detector's answers scored by ground-truth boxes (IoU 0.5). */
@@ -123,6 +153,7 @@ export interface AccuracyCounters {
   feedbackTotal: number;
   shadow: ShadowAgreement;
   detection?: DetectionMatches;
+  detectionOutput?: DetectionOutput;
 }
 
 export interface DeviceStats {

@@ -161,6 +161,31 @@ message ShadowAgreement {
   uint64 a_only_correct = 6;
   uint64 b_only_correct = 7;
   uint64 both_wrong = 8;
+  optional ShadowBoxAgreement boxes = 9;   // detectors: the two answers' boxes compared
+  reserved 100 to 199;
+}
+
+// A detector's shadowed answers compared box by box: per image, B's boxes (best score first)
+// take A's box of the same class with the highest IoU >= 0.5 (shared/detect/agreement.ts).
+// Matched-box F1 = sum(2 matched) / sum(2 matched + a_only + b_only); the per-image sums of
+// squares give its image-clustered variance, and everything merges by addition.
+message ShadowBoxAgreement {
+  uint64 images = 1;
+  uint64 matched = 2;
+  uint64 a_only = 3;        // A's boxes B did not match
+  uint64 b_only = 4;        // B's boxes that matched none of A's
+  double num_sq = 5;        // sum over images of (2 matched)^2
+  double num_den = 6;       // sum over images of 2 matched * (2 matched + a_only + b_only)
+  double den_sq = 7;        // sum over images of (2 matched + a_only + b_only)^2
+  reserved 100 to 199;
+}
+
+// What a detector answered in the interval: every decoded request, feedback or not.
+message DetectionOutput {
+  uint64 images = 1;
+  uint64 boxes = 2;
+  double boxes_sq = 3;                  // sum over images of boxes^2 (per-image variance)
+  repeated uint64 score_histogram = 4;  // boxes per score bin, SCORE_HISTOGRAM_BINS bins on [0, 1]
   reserved 100 to 199;
 }
 
@@ -181,6 +206,7 @@ message AccuracyCounters {
   uint64 feedback_total = 5;
   ShadowAgreement shadow = 6;
   optional DetectionMatches detection = 7;   // only when box feedback arrived in the interval
+  optional DetectionOutput detection_output = 8;  // only when a detector answered in the interval
   reserved 100 to 199;
 }
 

@@ -11,6 +11,7 @@ import {
   MAX_REQUEST_INDICES,
   MAX_SKETCH_BINS,
 } from './limits.js';
+import { SCORE_HISTOGRAM_BINS } from './messages.js';
 import type { VariantBundle, WireMessages } from './messages.js';
 import type { WireMessageType } from './schema.js';
 
@@ -112,6 +113,19 @@ export const validators: { readonly [K in WireMessageType]: (m: WireMessages[K])
     check(a.feedbackCorrect <= a.feedbackTotal, 'feedback correct > total');
     const s = a.shadow;
     check(s.top1Agree <= s.pairs, 'shadow agreements > pairs');
+    if (s.boxes) {
+      const b = s.boxes;
+      check(b.images <= s.pairs, 'shadow box images > pairs');
+      check(b.numSq >= 0 && b.denSq >= 0 && b.numDen >= 0, 'shadow box sums of squares < 0');
+    }
+    if (a.detectionOutput) {
+      const d = a.detectionOutput;
+      check(d.images <= c.requests, 'detection images > requests');
+      check(d.boxesSq >= d.boxes, 'detection boxes^2 < boxes');
+      check(d.scoreHistogram.length === SCORE_HISTOGRAM_BINS, 'score histogram length');
+      const binned = d.scoreHistogram.reduce((n, x) => n + x, 0);
+      check(binned === d.boxes, 'score histogram does not sum to boxes');
+    }
     // The labelled counts (both_correct .. both_wrong) are not bounded by this report's pairs:
     // a label is counted in the interval its feedback arrives, often after the pair's interval.
     for (const d of m.drift) {

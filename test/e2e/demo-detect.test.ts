@@ -27,7 +27,13 @@ t.test('the detection demo compares precision, recall and post-processing', asyn
   t.match(done[1], /mAP@\[\.5:\.95\] INT8 0\.\d{4} vs FP32 0\.\d{4} on 60 boxed eval images/);
   t.equal(summary.load.failed, 0, 'no failed request');
   const { analysis } = summary;
-  for (const key of ['detection.precision', 'detection.recall', 'latency.postprocess']) {
+  for (const key of [
+    'detection.precision',
+    'detection.recall',
+    'latency.postprocess',
+    'detection.boxes_per_image',
+    'detection.agreement',
+  ]) {
     const m = analysis.metrics.find((x) => x.key === key);
     t.ok(m, `${key} compared`);
     t.ok(
@@ -35,7 +41,13 @@ t.test('the detection demo compares precision, recall and post-processing', asyn
       `${key}: interval [${m?.effect.low}, ${m?.effect.high}]`,
     );
   }
-  // Box feedback for every answer: precision near the eval set's (AP50 0.54 at score 0.25).
+  // A quarter of A's requests ran on B in the shadow too: F1 of INT8's boxes against FP32's.
+  const agreement = analysis.metrics.find((x) => x.key === 'detection.agreement');
+  t.ok(
+    agreement && agreement.analysed.A > 0 && agreement.effect.estimate > -0.5,
+    `matched-box F1 ${1 + (agreement?.effect.estimate ?? NaN)} over ${agreement?.analysed.A} images`,
+  );
+  // Box feedback for every answer: precision near the eval set's (AP50 0.47 at score 0.25).
   const precision = analysis.metrics.find((x) => x.key === 'detection.precision');
   t.ok(precision?.a && precision.a.estimate > 0.5, `precision A ${precision?.a?.estimate}`);
   t.ok(analysis.overall.winner, `winner ${analysis.overall.winner}: ${analysis.overall.reason}`);

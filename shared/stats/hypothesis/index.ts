@@ -9,3 +9,4 @@ export * from './proportions.js';
 export * from './quantiles.js';
 export * from './sample-size.js';
 export * from './sequential.js';
+export * from './ratio.js';

@@ -14,6 +14,7 @@ import { createServeMetrics } from '../../../agent/serve/metrics.js';
 import { createTelemetryCollector } from '../../../agent/telemetry/collector.js';
 import { encodeTelemetryReport } from '../../../agent/telemetry/report.js';
 import { addReport, emptyRollup } from '../../../controller/telemetry/rollup.js';
+import { summarize } from '../../../controller/telemetry/summary.js';
 import { decodeMessage } from '../../../shared/wire/codec.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
 import type { ModelSpec } from '../../../agent/serve/types.js';
@@ -39,10 +40,10 @@ const BOXES = [
   [20, 20, 4, 4, 0.1, 0.1], // below the score threshold
 ];
 
-function detectorSpec(): ModelSpec {
+function detectorSpec(boxes: readonly number[][] = BOXES, digest = 'd'.repeat(64)): ModelSpec {
   const n = 3 * SIDE * SIDE;
   const bias = new Float32Array(24);
-  BOXES.forEach((b, j) => b.forEach((v, k) => (bias[k * 4 + j] = v)));
+  boxes.forEach((b, j) => b.forEach((v, k) => (bias[k * 4 + j] = v)));
   const onnx = encodeOnnx(
     makeModel({
       name: 'tiny-detect',
@@ -77,7 +78,7 @@ function detectorSpec(): ModelSpec {
     simulator: { payload: onnx },
   });
   return {
-    bundleDigest: 'd'.repeat(64),
+    bundleDigest: digest,
     version: '1.0.0',
     bmodel,
     bmodelDigest: sha256(bmodel),
@@ -251,3 +252,95 @@ t.test('over the local API: boxes, then ground-truth boxes give TP/FP/FN at IoU 
   addReport(rollup, wire);
   t.same(rollup.counters.detection, { feedback: 2, tp: 2, fp: 2, fn: 2 });
 });
+
+const DEVICE = {
+  cpuPercent: 0,
+  memUsedBytes: 0,
+  memTotalBytes: 0,
+  diskUsedBytes: 0,
+  diskTotalBytes: 0,
+  agentRssBytes: 0,
+};
+
+t.test(
+  'shadowed detector: B boxes against A boxes, boxes per image, score histogram',
+  async (t) => {
+    const clock = createSystemClock();
+    const collector = createTelemetryCollector();
+    const service = createInferenceService({
+      runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
+      clock,
+      observers: [collector.observer],
+    });
+    t.teardown(() => service.close());
+    await service.variants.install('A', detectorSpec());
+    // B keeps A's cat, puts the dog elsewhere and finds a second cat: per image 1 matched box,
+    // 1 A-only (A's dog), 2 B-only (B's dog, the second cat): F1 = 2 / (2 + 1 + 2) = 0.4.
+    const boxesB = [
+      [8, 8, 4, 4, 0.1, 0.9],
+      [13, 3, 2, 2, 0.7, 0.1],
+      [3, 3, 2, 2, 0.1, 0.5],
+      [20, 20, 4, 4, 0.1, 0.1],
+    ];
+    await service.variants.install('B', detectorSpec(boxesB, 'e'.repeat(64)));
+    service.setTraffic({ mode: 'weighted', weightB: 0, shadowRate: 1 });
+    const png = await sharp({
+      create: { width: 64, height: 32, channels: 3, background: { r: 10, g: 20, b: 30 } },
+    })
+      .png()
+      .toBuffer();
+    for (let i = 0; i < 2; i++) await service.infer({ kind: 'image', bytes: new Uint8Array(png) });
+    await service.settle();
+    const reports = collector.take();
+    const a = reports.find((r) => r.variant === 'A');
+    const b = reports.find((r) => r.variant === 'B');
+    // A answered two images of two boxes each, float32 scores 0.9 (0.89999998: bin [0.8, 0.9))
+    // and 0.6 (0.60000002: bin [0.6, 0.7)).
+    t.same(a?.accuracy.detectionOutput, {
+      images: 2,
+      boxes: 4,
+      boxesSq: 8,
+      scoreHistogram: [0, 0, 0, 0, 0, 0, 2, 0, 2, 0],
+    });
+    t.notOk(b?.accuracy.detectionOutput, 'shadow runs answer nobody');
+    const agreement = {
+      images: 2,
+      matched: 2,
+      aOnly: 2,
+      bOnly: 4,
+      numSq: 2 * 2 ** 2,
+      numDen: 2 * 2 * 5,
+      denSq: 2 * 5 ** 2,
+    };
+    t.same(b?.accuracy.shadow.boxes, agreement);
+    t.equal(b?.accuracy.shadow.pairs, 2);
+
+    const wire = (r: typeof a) =>
+      decodeMessage(
+        'TelemetryReport',
+        encodeTelemetryReport(r!, {
+          deviceId: 'dev-001',
+          intervalStartMs: 0,
+          intervalEndMs: 10_000,
+          reportSequence: 1,
+          device: DEVICE,
+          runtime: 'sim',
+          timingMode: 'host',
+        }),
+      );
+    const rollup = emptyRollup();
+    addReport(rollup, wire(a));
+    addReport(rollup, wire(b));
+    addReport(rollup, wire(b));
+    const summary = summarize(rollup, 1);
+    t.same(summary.accuracy.detectionOutput, {
+      images: 2,
+      boxes: 4,
+      boxesSq: 8,
+      boxesPerImage: 2,
+      scoreHistogram: [0, 0, 0, 0, 0, 0, 2, 0, 2, 0],
+    });
+    t.match(summary.accuracy.shadowBoxes, { images: 4, matched: 4, aOnly: 4, bOnly: 8 });
+    t.ok(Math.abs((summary.accuracy.shadowBoxes?.f1 ?? NaN) - 0.4) < 1e-12, 'F1 0.4');
+  },
+);

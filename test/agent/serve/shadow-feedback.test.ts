@@ -64,7 +64,17 @@ async function setup(t: Test, shadowPairs?: Partial<ShadowPairLimits>) {
   return { clock, service, paired, take };
 }
 
-const labelled = (r: VariantReport | undefined) => r?.accuracy.shadowLabelled;
+const labelled = (r: VariantReport | undefined) => {
+  const s = r?.accuracy.shadow;
+  return (
+    s && {
+      bothCorrect: s.bothCorrect,
+      aOnlyCorrect: s.aOnlyCorrect,
+      bOnlyCorrect: s.bOnlyCorrect,
+      bothWrong: s.bothWrong,
+    }
+  );
+};
 const none = { bothCorrect: 0, aOnlyCorrect: 0, bOnlyCorrect: 0, bothWrong: 0 };
 
 t.test('disagreeing golden inputs exist (the fixture models differ)', async (t) => {
@@ -93,7 +103,7 @@ t.test('a label that comes before the shadow result waits for it; counted once',
   const first = take();
   t.same([first.A?.accuracy.feedbackTotal, first.A?.accuracy.feedbackCorrect], [1, 1]);
   t.same(labelled(first.A), none, 'paired counts are not on the serving variant');
-  t.equal(first.B?.accuracy.shadowPairs, 1);
+  t.equal(first.B?.accuracy.shadow.pairs, 1);
   t.same(labelled(first.B), { ...none, aOnlyCorrect: 1 });
 
   t.throws(() => service.feedback(r.requestId, bTop1[i] ?? 0), {
@@ -109,11 +119,11 @@ t.test('a label after the shadow result lands in the interval it arrives in', as
   const r = await service.infer(input(i));
   await drive(clock, service.settle());
   const before = take();
-  t.equal(before.B?.accuracy.shadowPairs, 1);
+  t.equal(before.B?.accuracy.shadow.pairs, 1);
   t.same(labelled(before.B), none, 'no label yet');
   t.same(service.feedback(r.requestId, bTop1[i] ?? 0), { correct: false });
   const after = take();
-  t.equal(after.B?.accuracy.shadowPairs, 0, 'the pair was counted in the interval before');
+  t.equal(after.B?.accuracy.shadow.pairs, 0, 'the pair was counted in the interval before');
   t.same(labelled(after.B), { ...none, bOnlyCorrect: 1 });
   t.equal(after.B?.bundleDigest, DIGEST_B, 'a report with only labels still names its bundle');
   t.equal(after.A?.bundleDigest, DIGEST_A, 'so does a report with only feedback');
@@ -186,5 +196,5 @@ t.test('bounded by age: feedback after the TTL counts only as feedback', async (
   t.equal(paired.length, 1, 'only the label inside the TTL was paired');
   const reports = take();
   t.equal(reports.A?.accuracy.feedbackTotal, 2);
-  t.equal(reports.B?.accuracy.shadowPairs, 2);
+  t.equal(reports.B?.accuracy.shadow.pairs, 2);
 });

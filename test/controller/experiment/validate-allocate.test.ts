@@ -140,6 +140,14 @@ t.test('traffic and shadow plans put both variants on every device', async (t) =
   const traffic = planAllocation(spec({ allocation: { kind: 'traffic', weightB: 0.3 } }), fleet);
   t.equal(traffic.length, 4);
   t.ok(traffic.every((p) => p.arm === 'both' && p.request.shadowRate === 0));
+  const shadowed = planAllocation(
+    spec({ allocation: { kind: 'traffic', weightB: 0.3, shadowRate: 0.25 } }),
+    fleet,
+  );
+  t.ok(
+    shadowed.every((p) => p.request.shadowRate === 0.25),
+    'a traffic split may shadow a share of A',
+  );
   t.same(
     traffic[0]!.request.variants.map((v) => v.weight),
     [0.7, 0.3],

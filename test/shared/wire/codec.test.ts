@@ -69,6 +69,9 @@ t.test('absent sub-messages and optional fields decode to defaults / undefined',
   t.notOk('temperatureC' in r.device, 'optional field absent');
   t.same(r.latency, {});
   t.equal(r.runtime, 'bmrt');
+  // An agent from before detector telemetry sends neither: both stay absent.
+  t.notOk('detectionOutput' in r.accuracy, 'no detection output');
+  t.notOk('boxes' in r.accuracy.shadow, 'no shadow box agreement');
 });
 
 const invalid = loadFixture('invalid') as InvalidCase[];
