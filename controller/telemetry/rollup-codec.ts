@@ -72,5 +72,6 @@ export function decodeCounters(json: string): RollupCounters {
     ...p,
     shadow: { ...base.shadow, ...(p.shadow ?? {}) },
     detection: { ...base.detection, ...(p.detection ?? {}) },
+    tpu: { ...base.tpu, ...(p.tpu ?? {}) },
   };
 }
