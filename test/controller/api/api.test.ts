@@ -215,6 +215,22 @@ t.test('bundle import, listing, rollout validation and lifecycle commands', asyn
   t.equal(bundles.length, 1);
   const shown = (await api.inject({ url: `/v1/bundles/${b.digest}`, headers: auth })).json();
   t.equal(shown.files[0].role, 'bmodel');
+  // Who signed it: the controller's bundle key, as the pinned root lists it.
+  const rootDoc = JSON.parse(await readFile(join(ctl.dataDir, 'keys', 'root.json'), 'utf8')) as {
+    signed: { roles: { bundle: { keyids: string[] } } };
+  };
+  t.same(
+    shown.signatures,
+    rootDoc.signed.roles.bundle.keyids.map((keyid) => ({
+      keyid,
+      algorithm: 'ed25519',
+      roles: ['bundle'],
+      verified: true,
+    })),
+    'signatures: key ids, algorithm and role from the root',
+  );
+  t.equal(shown.expired, false, 'a fresh bundle has not expired');
+  t.ok(Date.parse(shown.expires) > Date.now(), 'expiry from the signed manifest');
 
   const missingDir = await api.inject({
     method: 'POST',
