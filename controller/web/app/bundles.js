@@ -115,8 +115,8 @@ export function BundlesPage({ selected }) {
             <th scope="col">version</th>
             <th scope="col">precision</th>
             <th scope="col">chips</th>
-            <th scope="col" class="num">sequence</th>
-            <th scope="col">created (UTC)</th>
+            <th scope="col" class="num wide-only">sequence</th>
+            <th scope="col" class="wide-only">created (UTC)</th>
             <th scope="col">digest</th>
           </tr>
         </thead>
@@ -128,8 +128,8 @@ export function BundlesPage({ selected }) {
                 <td>${b.version}</td>
                 <td>${b.precision}</td>
                 <td>${b.chips.join(', ')}</td>
-                <td class="num">${b.sequence}</td>
-                <td>${when(b.createdAt)}</td>
+                <td class="num wide-only">${b.sequence}</td>
+                <td class="wide-only">${when(b.createdAt)}</td>
                 <td>
                   <a href=${`#/bundles/${b.digest}`}><code>${short(b.digest)}</code></a>
                 </td>

@@ -178,7 +178,11 @@ function CreateRollout({ onCreated }) {
       }}
     >
       <label for="ro-bundle">Bundle</label>
-      <select id="ro-bundle" value=${form.bundle} onChange=${set('bundle')}>
+      <select
+        id="ro-bundle"
+        value=${form.bundle || bundles?.bundles?.[0]?.digest || ''}
+        onChange=${set('bundle')}
+      >
         ${(bundles?.bundles ?? []).map((b) => html`<option value=${b.digest}>${b.model} ${b.version} ${b.precision} (${short(b.digest)})</option>`)}
       </select>
       <label for="ro-chip">Chip (empty: any)</label>
