@@ -173,7 +173,7 @@ export function EventsTable({ events, withDevice }) {
       <tr>
         <th scope="col">time (UTC)</th>
         ${withDevice ? html`<th scope="col">device</th>` : null}
-        <th scope="col">severity</th>
+        <th scope="col" class="wide-only">severity</th>
         <th scope="col">code</th>
         <th scope="col">message and hint</th>
       </tr>
@@ -184,8 +184,8 @@ export function EventsTable({ events, withDevice }) {
           html`<tr class=${`sev-${e.severity}`}>
             <td>${when(e.at)}</td>
             ${withDevice ? html`<td><a href=${`#/devices/${e.deviceId}`}>${e.deviceId}</a></td>` : null}
-            <td>${e.severity}</td>
-            <td><code>${e.code}</code></td>
+            <td class="wide-only">${e.severity}</td>
+            <td><code class="event-code">${e.code}</code></td>
             <td>${e.message}</td>
           </tr>`,
       )}
