@@ -41,6 +41,7 @@ import { createDeviceRepo } from './store/devices.js';
 import { createExperimentRepo } from './store/experiments.js';
 import { createRolloutRepo } from './store/rollouts.js';
 import { createTelemetryRepo } from './store/telemetry.js';
+import { createSessionRepo } from './store/sessions.js';
 import { createTelemetryService } from './telemetry/service.js';
 import { createExperimentService } from './experiment/service.js';
 import { experimentRoutes } from './experiment/routes.js';
@@ -487,6 +488,7 @@ export async function startController(
       recentEvents: createRecentEvents(createDeviceEventRepo(db)),
       telemetry,
       hub,
+      sessions: createSessionRepo(db),
     });
     let ready = false;
     const api = await createApi({

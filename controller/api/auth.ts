@@ -75,7 +75,9 @@ function isPublic(request: FastifyRequest): boolean {
 export interface OperatorAuthOptions {
   readonly readOnlyTokens?: readonly string[];
   /** The dashboard's session of a request (from its cookie), if any. */
-  readonly session?: (request: FastifyRequest) => SessionGrant | undefined;
+  readonly session?: (
+    request: FastifyRequest,
+  ) => SessionGrant | undefined | Promise<SessionGrant | undefined>;
 }
 
 /** A page a browser asks for without credentials goes to the sign-in page, not a JSON 401. */
@@ -103,7 +105,7 @@ export function installOperatorAuth(
       role = roleOf(m[1]);
       if (!role) throw bmfError('BMF_ERR_UNAUTHORIZED');
     } else {
-      const session = opts.session?.(request);
+      const session = await opts.session?.(request);
       if (!session) {
         if (wantsPage(request)) {
           return reply.redirect(`/?next=${encodeURIComponent(request.url)}`, 303);

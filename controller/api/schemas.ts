@@ -87,6 +87,19 @@ export const BundleView = Type.Object({
   provenance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   expires: Type.Optional(Type.String()),
+  /** The signed manifest's expiry has passed (devices refuse it from then on). */
+  expired: Type.Optional(Type.Boolean()),
+  /** Who signed the manifest: each key, its algorithm, the root's roles that list it. */
+  signatures: Type.Optional(
+    Type.Array(
+      Type.Object({
+        keyid: Type.String(),
+        algorithm: Type.String(),
+        roles: Type.Array(Type.String()),
+        verified: Type.Boolean(),
+      }),
+    ),
+  ),
 });
 
 export const ModelView = Type.Object({

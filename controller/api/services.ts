@@ -23,6 +23,8 @@ export interface BundleDetail extends BundleInfo {
     readonly metadata: Readonly<Record<string, unknown>>;
     readonly expires: string;
   };
+  /** The signed envelope as stored (its signatures are shown, controller/registry/signatures.ts). */
+  readonly envelope: Uint8Array;
 }
 
 export interface ModelInfo {

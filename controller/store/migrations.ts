@@ -105,4 +105,14 @@ export const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX telemetry_seen_start ON telemetry_seen(interval_start);
   `,
+  `
+  CREATE TABLE dashboard_sessions (
+    id_hash TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX dashboard_sessions_expires ON dashboard_sessions(expires_at);
+  `,
 ];

@@ -52,6 +52,26 @@ export interface DriftCounters {
  */
 export type LatencySource = 'device' | 'host' | 'modeled' | 'unknown';
 
+/**
+ * The board's own TPU figures (libsophon's bm_get_stat, agent/runtime/types.ts) from the reports
+ * that carried them; the simulator runtime cannot know them and sends none, so `reports` stays 0.
+ */
+export interface TpuCounters {
+  reports: number;
+  percentSum: number;
+  percentMax: number | null;
+  memUsedMaxBytes: number | null;
+  /** The figures of the report whose interval ended last. */
+  latest: TpuReading | null;
+}
+
+export interface TpuReading {
+  atMs: number;
+  percent: number;
+  memUsedBytes: number;
+  memTotalBytes: number;
+}
+
 export function latencySourceOf(runtime: string, timingMode: string): LatencySource {
   if (runtime === 'bmrt') return 'device';
   if (runtime === 'sim') return timingMode === 'modeled' ? 'modeled' : 'host';
@@ -80,6 +100,8 @@ export interface RollupCounters {
   drift: Record<string, DriftCounters>;
   /** Requests per latency source (rows written before it existed have none: `unknown`). */
   latencySources: Partial<Record<LatencySource, number>>;
+  /** Device TPU utilisation and memory (rows written before it existed have reports 0). */
+  tpu: TpuCounters;
 }
 
 export interface Rollup {
@@ -120,7 +142,29 @@ export function emptyCounters(): RollupCounters {
     stageCounts: {},
     drift: {},
     latencySources: {},
+    tpu: emptyTpu(),
   };
+}
+
+export function emptyTpu(): TpuCounters {
+  return { reports: 0, percentSum: 0, percentMax: null, memUsedMaxBytes: null, latest: null };
+}
+
+function maxOrNull(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
+}
+
+/** Add `from` to `into` (mutates `into`): sums add, maxima take the larger, the later reading wins. */
+function mergeTpu(into: TpuCounters, from: TpuCounters): void {
+  into.reports += from.reports;
+  into.percentSum += from.percentSum;
+  into.percentMax = maxOrNull(into.percentMax, from.percentMax);
+  into.memUsedMaxBytes = maxOrNull(into.memUsedMaxBytes, from.memUsedMaxBytes);
+  if (from.latest && (!into.latest || from.latest.atMs > into.latest.atMs)) {
+    into.latest = { ...from.latest };
+  }
 }
 
 function addDetection(into: RollupCounters['detection'], from: RollupCounters['detection']): void {
@@ -184,6 +228,7 @@ export function mergeCounters(into: RollupCounters, from: RollupCounters): void 
   addRecord(into.stageCounts, from.stageCounts);
   for (const [k, d] of Object.entries(from.drift)) into.drift[k] = mergeDrift(into.drift[k], d);
   addRecord(into.latencySources, from.latencySources);
+  mergeTpu(into.tpu, from.tpu);
 }
 
 /** Add `from` to `into` (mutates `into`; `from` is unchanged). */
@@ -266,5 +311,21 @@ export function addReport(into: Rollup, r: TelemetryReport): void {
   for (const d of r.drift) {
     const { input: _input, channel: _channel, ...stats } = d;
     c.drift[driftKey(d)] = mergeDrift(c.drift[driftKey(d)], stats);
+  }
+  const dev = r.device;
+  if (dev.tpuPercent !== undefined) {
+    const reading: TpuReading = {
+      atMs: r.intervalEndMs,
+      percent: dev.tpuPercent,
+      memUsedBytes: dev.tpuMemUsedBytes ?? 0,
+      memTotalBytes: dev.tpuMemTotalBytes ?? 0,
+    };
+    mergeTpu(c.tpu, {
+      reports: 1,
+      percentSum: reading.percent,
+      percentMax: reading.percent,
+      memUsedMaxBytes: reading.memUsedBytes,
+      latest: reading,
+    });
   }
 }

@@ -50,6 +50,23 @@ export const DriftSummarySchema = Type.Object({
 });
 export type DriftSummary = Static<typeof DriftSummarySchema>;
 
+/**
+ * The board's TPU utilisation (percent) and device memory (bytes) from libsophon's bm_get_stat,
+ * over the reports that carried them; `reports` 0 and nulls where the runtime cannot know them
+ * (the simulator).
+ */
+export const TpuSummarySchema = Type.Object({
+  reports: Count,
+  percentMean: NumOrNull,
+  percentMax: NumOrNull,
+  memUsedBytesMax: NumOrNull,
+  latest: Type.Union([
+    Type.Object({ atMs: Num, percent: Num, memUsedBytes: Count, memTotalBytes: Count }),
+    Type.Null(),
+  ]),
+});
+export type TpuSummary = Static<typeof TpuSummarySchema>;
+
 export const TelemetrySummarySchema = Type.Object({
   requests: Count,
   errors: Count,
@@ -113,6 +130,7 @@ export const TelemetrySummarySchema = Type.Object({
   latencySources: Type.Partial(
     Type.Object({ device: Count, host: Count, modeled: Count, unknown: Count }),
   ),
+  tpu: TpuSummarySchema,
 });
 export type TelemetrySummary = Static<typeof TelemetrySummarySchema>;
 
@@ -219,6 +237,17 @@ export function summarize(rollup: Rollup, devices: number): TelemetrySummary {
     devices,
     reports: c.reports,
     latencySources: sourcesOf(rollup),
+    tpu: tpuOf(rollup.counters.tpu),
+  };
+}
+
+function tpuOf(t: Rollup['counters']['tpu']): TpuSummary {
+  return {
+    reports: t.reports,
+    percentMean: t.reports > 0 ? t.percentSum / t.reports : null,
+    percentMax: t.percentMax,
+    memUsedBytesMax: t.memUsedMaxBytes,
+    latest: t.latest ? { ...t.latest } : null,
   };
 }
 

@@ -15,6 +15,8 @@ import type { DeviceEventRow } from '../devices/tracker.js';
 import type { TelemetryFilter } from '../api/services.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 import type { WallClock } from '../../shared/clock.js';
+import type { StoreMode } from '../store/repository.js';
+import type { SessionRepo } from '../store/sessions.js';
 import { deviceView } from '../api/routes/devices.js';
 import type { ChangeHub } from './hub.js';
 import { devicePage, fleetSummary, telemetrySeries } from './queries.js';
@@ -40,6 +42,8 @@ export interface DashboardOptions {
   readonly hub: ChangeHub;
   /** Where build.ts wrote app.js and app.css; default: the repository's build/web. */
   readonly assetDir?: string;
+  /** Where sessions are kept (the controller's store: they survive restarts, replicas share them). */
+  readonly sessions: SessionRepo<StoreMode>;
   readonly sessionTtlMs?: number;
 }
 
@@ -91,6 +95,7 @@ const SeriesQuery = Type.Object({
 
 export function createDashboard(opts: DashboardOptions) {
   const sessions: SessionStore = createSessionStore({
+    repo: opts.sessions,
     clock: { now: () => opts.clock.wallNow() },
     ...(opts.sessionTtlMs ? { ttlMs: opts.sessionTtlMs } : {}),
   });
@@ -140,22 +145,22 @@ export function createDashboard(opts: DashboardOptions) {
             hint: 'use the token the controller printed on first start (DATA_DIR/operator-token)',
           });
         }
-        sessions.remove(cookieValue(req.headers.cookie, SESSION_COOKIE));
-        const s = sessions.create(role);
+        await sessions.remove(cookieValue(req.headers.cookie, SESSION_COOKIE));
+        const s = await sessions.create(role);
         const secure = req.protocol === 'https';
         reply.header('set-cookie', sessionCookie(s.id, Math.floor(sessions.ttlMs / 1000), secure));
         return reply.status(201).send({ role: s.role, csrf: s.csrf });
       },
     );
     app.get('/ui/session', { schema: { hide: true } }, async (req) => {
-      const s = sessionOf(req);
+      const s = await sessionOf(req);
       return { role: req.role, csrf: s?.csrf ?? '' };
     });
     app.delete(
       '/ui/session',
       { config: { readOnlyAllowed: true }, schema: { hide: true } },
       async (req, reply) => {
-        sessions.remove(cookieValue(req.headers.cookie, SESSION_COOKIE));
+        await sessions.remove(cookieValue(req.headers.cookie, SESSION_COOKIE));
         return reply
           .header('set-cookie', sessionCookie('', 0, false))
           .status(204)

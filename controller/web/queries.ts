@@ -94,6 +94,8 @@ export interface SeriesPoint {
   /** Stage -> quantiles in ms, for buckets with samples. */
   readonly latency: TelemetrySummary['latency'];
   readonly accuracy: number | null;
+  /** The board's TPU figures in this bucket (nulls: not reported, e.g. the simulator). */
+  readonly tpu: { readonly percentMean: number | null; readonly memUsedBytesMax: number | null };
 }
 
 /** Quantiles per stage for each of `buckets` equal slices of [fromMs, toMs). */
@@ -124,6 +126,7 @@ export function telemetrySeries(
       errors: s.errors,
       latency: s.latency,
       accuracy: acc,
+      tpu: { percentMean: s.tpu.percentMean, memUsedBytesMax: s.tpu.memUsedBytesMax },
     });
   }
   const whole = query({ ...filter, fromMs, toMs });

@@ -1,9 +1,12 @@
 // Dashboard sessions: a browser that signed in with a token holds a random session id in an
-// HttpOnly, SameSite=Strict cookie; the session knows its role and its CSRF token. Sessions live
-// in memory for `ttlMs` (a controller restart signs everyone out) and are capped in number, the
-// oldest going first.
-import { randomBytes } from 'node:crypto';
+// HttpOnly, SameSite=Strict cookie; the session knows its role and its CSRF token. Sessions are
+// kept in the store (controller/store/sessions.ts) for `ttlMs`, so they survive a controller
+// restart and every replica on the same database knows them; the store holds only the SHA-256 of
+// each id. They are capped in number, the oldest going first.
+import { createHash, randomBytes } from 'node:crypto';
 import type { Role, SessionGrant } from '../api/auth.js';
+import type { StoreMode } from '../store/repository.js';
+import type { SessionRepo } from '../store/sessions.js';
 
 export const SESSION_COOKIE = 'bmf_session';
 
@@ -13,39 +16,45 @@ export interface Session extends SessionGrant {
 }
 
 export interface SessionStoreOptions {
+  readonly repo: SessionRepo<StoreMode>;
   readonly clock: { now(): number };
   readonly ttlMs?: number;
   readonly max?: number;
 }
 
+/** What the store keeps of a session id: its SHA-256, hex. */
+export const sessionIdHash = (id: string): string => createHash('sha256').update(id).digest('hex');
+
+/** A session id as the cookie carries it: 32 random bytes, base64url (43 characters). */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+
 export function createSessionStore(opts: SessionStoreOptions) {
   const ttlMs = opts.ttlMs ?? 12 * 3_600_000;
   const max = opts.max ?? 1000;
-  const sessions = new Map<string, Session>();
   return {
     ttlMs,
-    create(role: Role): Session {
+    async create(role: Role): Promise<Session> {
+      const now = opts.clock.now();
       const s: Session = {
         id: randomBytes(32).toString('base64url'),
         csrf: randomBytes(32).toString('base64url'),
         role,
-        expiresAt: opts.clock.now() + ttlMs,
+        expiresAt: now + ttlMs,
       };
-      sessions.set(s.id, s);
-      while (sessions.size > max) sessions.delete(sessions.keys().next().value as string);
+      await opts.repo.insert(
+        { idHash: sessionIdHash(s.id), role, csrf: s.csrf, createdAt: now, expiresAt: s.expiresAt },
+        now,
+        max,
+      );
       return s;
     },
-    get(id: string | undefined): Session | undefined {
-      if (!id) return undefined;
-      const s = sessions.get(id);
-      if (s && s.expiresAt <= opts.clock.now()) {
-        sessions.delete(id);
-        return undefined;
-      }
-      return s;
+    async get(id: string | undefined): Promise<Session | undefined> {
+      if (!id || !SESSION_ID.test(id)) return undefined;
+      const s = await opts.repo.get(sessionIdHash(id), opts.clock.now());
+      return s ? { id, role: s.role, csrf: s.csrf, expiresAt: s.expiresAt } : undefined;
     },
-    remove(id: string | undefined): void {
-      if (id) sessions.delete(id);
+    async remove(id: string | undefined): Promise<void> {
+      if (id && SESSION_ID.test(id)) await opts.repo.remove(sessionIdHash(id));
     },
   };
 }

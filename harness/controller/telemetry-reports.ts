@@ -2,7 +2,7 @@
 // the benchmark. Latencies come from a seeded generator so every run sees the same samples.
 import { LatencySketch } from '../../shared/stats/sketch.js';
 import { encodeMessage } from '../../shared/wire/codec.js';
-import type { TelemetryReport } from '../../shared/wire/messages.js';
+import type { DeviceStats, TelemetryReport } from '../../shared/wire/messages.js';
 
 export const BUNDLE_A = 'a'.repeat(64);
 export const BUNDLE_B = 'b'.repeat(64);
@@ -55,6 +55,9 @@ export interface ReportSpec {
   readonly golden?: readonly [correct: number, total: number];
   readonly feedback?: readonly [correct: number, total: number];
   readonly shadow?: { readonly pairs: number; readonly agree: number; readonly cosineSum?: number };
+  /** Device figures added to the defaults (TPU figures: as a bmrt board reports them). */
+  readonly device?: Partial<DeviceStats>;
+  readonly runtime?: TelemetryReport['runtime'];
 }
 
 export function reportValue(spec: ReportSpec): TelemetryReport {
@@ -104,10 +107,11 @@ export function reportValue(spec: ReportSpec): TelemetryReport {
       diskUsedBytes: 1e9,
       diskTotalBytes: 3e10,
       agentRssBytes: 1e8,
+      ...spec.device,
     },
     drift: [],
-    runtime: 'sim',
-    timingMode: 'modeled',
+    runtime: spec.runtime ?? 'sim',
+    timingMode: spec.runtime === 'bmrt' ? '' : 'modeled',
   };
 }
 

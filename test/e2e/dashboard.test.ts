@@ -123,6 +123,83 @@ function watch(page: Page): string[] {
   return problems;
 }
 
+/**
+ * One report per arm from each device: simulated agents report modeled latency, which the
+ * analysis does not test, so B wins on accuracy (feedback labels). Report sequences start at
+ * `firstSeq` (a device's reports are told apart by them).
+ */
+async function feedArms(devices: readonly HeldDevice[], a: string, b: string, firstSeq: number) {
+  const start = Date.now();
+  let seq = firstSeq;
+  for (const d of devices) {
+    for (const [variant, digest, median, correct] of [
+      ['a', a, 12, 42],
+      ['b', b, 6, 57],
+    ] as const) {
+      const report = encodeReport({
+        deviceId: d.id,
+        variant,
+        bundleDigest: digest,
+        intervalStartMs: start,
+        reportSequence: seq++,
+        latency: { e2e: lognormalSamples(60, median, 0.2, seq) },
+        feedback: [correct, 60],
+      });
+      await d.client.publishAsync(deviceTopic('telemetry', d.id), Buffer.from(report), { qos: 1 });
+    }
+  }
+}
+
+/** Press Tab (Shift+Tab when `back`) until the focused element matches, at most `max` times. */
+async function tabTo(page: Page, selector: string, opts: { back?: boolean; max?: number } = {}) {
+  for (let i = 0; i < (opts.max ?? 80); i++) {
+    await page.keyboard.press(opts.back ? 'Shift+Tab' : 'Tab');
+    const hit = await page.evaluate(
+      `!!document.activeElement && document.activeElement.matches(${JSON.stringify(selector)})`,
+    );
+    if (hit) return;
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+/** Wait until the focused element's text matches (focus moves as the page renders). */
+async function focusOn(page: Page, text: RegExp) {
+  await page.waitForFunction(
+    `(() => { const el = document.activeElement; return !!el && el !== document.body && ${text.toString()}.test((el.innerText || el.getAttribute('aria-label') || '').trim()); })()`,
+    undefined,
+    { timeout: 10_000 },
+  );
+  return focused(page);
+}
+
+/** Tab until a `selector` element whose text matches `text` has focus. */
+async function tabToText(page: Page, selector: string, text: RegExp) {
+  const seen: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    await tabTo(page, selector);
+    const f = await focused(page);
+    if (text.test(f.text)) return;
+    seen.push(f.text);
+  }
+  throw new Error(
+    `Tab never reached ${selector} with text ${String(text)} (saw ${seen.join(', ')})`,
+  );
+}
+
+/** The focused element: its text or label, and whether a focus ring (outline >= 2 px) shows. */
+function focused(page: Page) {
+  return page.evaluate(`(() => {
+    const el = document.activeElement;
+    const st = el ? getComputedStyle(el) : undefined;
+    return {
+      tag: el ? el.tagName.toLowerCase() : '',
+      text: ((el && (el.innerText || el.getAttribute('aria-label'))) || '').trim(),
+      inDialog: !!(el && el.closest('[role="alertdialog"]')),
+      ring: !!st && st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) >= 2,
+    };
+  })()`) as Promise<{ tag: string; text: string; inDialog: boolean; ring: boolean }>;
+}
+
 const skip = chromiumSkip();
 if (skip) console.log(`# skipping dashboard: ${skip}`);
 
@@ -308,29 +385,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
     );
     t.equal((await api('POST', `/v1/experiments/${expId}/start`)).status, 200);
     // Telemetry from every device, both arms.
-    const start = Date.now();
-    let seq = 1;
-    for (const d of held) {
-      // Simulated agents report modeled latency, which the analysis does not test: B wins on
-      // accuracy (feedback labels).
-      for (const [variant, digest, median, correct] of [
-        ['a', bundleA.digest, 12, 42],
-        ['b', bundleB.digest, 6, 57],
-      ] as const) {
-        const report = encodeReport({
-          deviceId: d.id,
-          variant,
-          bundleDigest: digest,
-          intervalStartMs: start,
-          reportSequence: seq++,
-          latency: { e2e: lognormalSamples(60, median, 0.2, seq) },
-          feedback: [correct, 60],
-        });
-        await d.client.publishAsync(deviceTopic('telemetry', d.id), Buffer.from(report), {
-          qos: 1,
-        });
-      }
-    }
+    await feedArms(held, bundleA.digest, bundleB.digest, 1);
     await waitFor('a winner', async () => {
       const r = await api('GET', `/v1/experiments/${expId}/analysis`);
       return (r.body.overall as { winner?: string }).winner ? true : undefined;
@@ -380,7 +435,41 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       'says latency is modeled',
     );
     t.match(await body.locator('figure [role="img"]').first().getAttribute('aria-label'), /ms/);
+    t.equal(await body.getByTestId('tpu-none').count(), 1, 'no TPU figures from this device');
     await shot(page, 'device');
+
+    // A board's reports carry its TPU figures (bm_get_stat): shown and charted in % and MiB.
+    const board = held[2]!;
+    const report = encodeReport({
+      deviceId: board.id,
+      intervalStartMs: Date.now(),
+      reportSequence: 500,
+      runtime: 'bmrt',
+      latency: { e2e: [3, 4, 5] },
+      device: { tpuPercent: 37, tpuMemUsedBytes: 512 * 2 ** 20, tpuMemTotalBytes: 4096 * 2 ** 20 },
+    });
+    await board.client.publishAsync(deviceTopic('telemetry', board.id), Buffer.from(report), {
+      qos: 1,
+    });
+    await page.goto(`${origin}/#/devices/${board.id}`);
+    await body.getByTestId('tpu-percent').waitFor();
+    t.equal(await body.getByTestId('tpu-percent').innerText(), '37 %');
+    t.match(await body.getByTestId('tpu-mem').innerText(), /512 of 4096 MiB/);
+    const tpuChart = body.locator('figure [role="img"][aria-label*="TPU utilisation"]');
+    t.match(await tpuChart.getAttribute('aria-label'), /% busy/, 'TPU chart in percent');
+    t.match(
+      await body.locator('figcaption', { hasText: 'TPU' }).first().innerText(),
+      /Device figures/,
+      "says the figures are the device's",
+    );
+    await shot(page, 'device-tpu');
+
+    // The bundle page names who signed the manifest and when it expires.
+    await page.goto(`${origin}/#/bundles/${bundleA.digest}`);
+    const sig = page.getByTestId('signatures');
+    await sig.waitFor();
+    t.match(await sig.innerText(), /ed25519\s+bundle\s+yes/, 'signed by the bundle key, verified');
+    t.match(await page.getByTestId('expires').innerText(), /^\d{4}-\d\d-\d\dT/);
   });
 
   t.test('every page: axe-core finds no serious or critical violations; screenshots', async (t) => {
@@ -481,4 +570,133 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
     t.match(p2.url(), /\/\?next=%2Fexperiments%2Fdash-ab%2Freport$/);
     await p2.getByLabel('Operator or read-only token').waitFor();
   });
+  t.test(
+    'keyboard only: sign in, move between pages, create, pause and cancel a rollout, promote',
+    async (t) => {
+      const expId = 'kb-ab';
+      const berlin = held.filter((d) => DEVICES.find((x) => x.id === d.id)?.site === 'berlin');
+      t.equal(
+        (
+          await api('POST', '/v1/experiments', {
+            id: expId,
+            bundleA: bundleA.digest,
+            bundleB: bundleB.digest,
+            population: { tags: { site: 'berlin' } },
+            allocation: { kind: 'traffic', weightB: 0.5 },
+            metrics: { stages: ['e2e'] },
+            guardrails: {},
+            minSamples: 100,
+            minDurationMs: 0,
+          })
+        ).status,
+        201,
+      );
+      t.equal((await api('POST', `/v1/experiments/${expId}/start`)).status, 200);
+      await feedArms(berlin, bundleA.digest, bundleB.digest, 1000);
+      await waitFor('a winner', async () => {
+        const r = await api('GET', `/v1/experiments/${expId}/analysis`);
+        return (r.body.overall as { winner?: string }).winner ? true : undefined;
+      });
+
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      t.teardown(() => context.close());
+      const page = await context.newPage();
+      const problems = watch(page);
+      await page.goto(`${origin}/`);
+      // The token field has focus once the sign-in form shows; Enter submits.
+      await page.getByLabel('Operator or read-only token').waitFor();
+      t.equal((await focused(page)).tag, 'input', 'the token field has focus');
+      await page.keyboard.type(ctl.token);
+      await page.keyboard.press('Enter');
+      await page.locator('[data-loaded="fleet"]').waitFor();
+
+      // The first Tab stop skips the header; then the page links, each with a focus ring.
+      await page.keyboard.press('Tab');
+      t.match((await focused(page)).text, /Skip to the page/, 'skip link first');
+      await tabTo(page, 'header nav a[href="#/rollouts"]');
+      t.ok((await focused(page)).ring, 'focus ring on the header link');
+      await page.keyboard.press('Enter');
+      await page.locator('[data-loaded="rollouts"]').waitFor();
+
+      // The create form: Enter in a field asks for confirmation; focus lands in the dialog.
+      // Bundle 1.1.0 (the shenzhen boards run 1.0.0): arrow keys move a closed select.
+      await tabTo(page, '#ro-bundle');
+      for (let i = 0; i < 3; i++) {
+        if ((await page.locator('#ro-bundle').inputValue()) === bundleB.digest) break;
+        await page.keyboard.press('ArrowDown');
+      }
+      t.equal(await page.locator('#ro-bundle').inputValue(), bundleB.digest, 'bundle chosen');
+      await tabTo(page, '#ro-tag');
+      await page.keyboard.type('site=shenzhen');
+      await tabTo(page, '#ro-groups');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type('100');
+      await page.keyboard.press('Enter');
+      const f = await focusOn(page, /Confirm create/);
+      t.match(f.text, /Confirm create/, 'focus moved to the confirmation');
+      t.ok(f.ring, 'focus ring on the confirm button');
+      // Tab and Shift+Tab stay inside the dialog.
+      for (const key of ['Tab', 'Tab', 'Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab']) {
+        await page.keyboard.press(key);
+        t.ok((await focused(page)).inDialog, `${key}: focus stays in the dialog`);
+      }
+      // Escape cancels and gives focus back to the button that opened it.
+      await page.keyboard.press('Escape');
+      t.equal(await page.getByRole('alertdialog').count(), 0, 'Escape closed the dialog');
+      t.match((await focusOn(page, /Create rollout/)).text, /Create rollout/, 'focus back');
+      await page.keyboard.press('Enter');
+      t.match((await focusOn(page, /Confirm create/)).text, /Confirm create/, 'asked again');
+      const before = ((await api('GET', '/v1/rollouts')).body.rollouts as unknown[]).length;
+      await page.keyboard.press('Enter');
+      await waitFor('rollout created', async () =>
+        ((await api('GET', '/v1/rollouts')).body.rollouts as unknown[]).length > before
+          ? true
+          : undefined,
+      );
+      const created = ((await api('GET', '/v1/rollouts')).body.rollouts as { id: string }[])[0]!;
+      const card = `article[data-rollout="${created.id}"]`;
+      await page.locator(card).waitFor();
+      t.equal((await api('GET', `/v1/rollouts/${created.id}`)).body.status, 'running');
+      t.match(
+        (await focusOn(page, /Create rollout/)).text,
+        /Create rollout/,
+        'focus back after confirming',
+      );
+
+      // Pause it, then cancel it, from the keyboard.
+      await tabToText(page, `${card} .action button`, /^Pause$/);
+      await page.keyboard.press('Enter');
+      t.match((await focusOn(page, /Confirm pause/)).text, /Confirm pause/);
+      await page.keyboard.press('Enter');
+      await page.locator(`${card} [data-status="paused"]`).waitFor();
+      t.not((await focused(page)).tag, 'body', 'focus stays in the rollout, not lost to the page');
+      t.equal((await api('GET', `/v1/rollouts/${created.id}`)).body.status, 'paused');
+      await tabToText(page, `${card} .action button`, /^Cancel$/);
+      await page.keyboard.press('Enter');
+      await focusOn(page, /Confirm cancel/);
+      await page.keyboard.press('Enter');
+      await page.locator(`${card} [data-status="cancelled"]`).waitFor();
+      t.equal((await api('GET', `/v1/rollouts/${created.id}`)).body.status, 'cancelled');
+
+      // The experiments page, the experiment, Promote: Tab and Enter only.
+      await tabTo(page, 'header nav a[href="#/experiments"]', { back: true });
+      await page.keyboard.press('Enter');
+      await tabTo(page, `a[href="#/experiments/${expId}"]`);
+      await page.keyboard.press('Enter');
+      const section = page.locator('[data-loaded="experiment"]');
+      await section.waitFor();
+      await tabToText(page, '[data-loaded="experiment"] .action button', /^Promote$/);
+      t.ok((await focused(page)).ring, 'focus ring on Promote');
+      await page.keyboard.press('Enter');
+      t.match((await focusOn(page, /Confirm promote/)).text, /Confirm promote/);
+      await page.keyboard.press('Enter');
+      await section.locator('[data-status="promoted"]').waitFor();
+      t.equal(
+        ((await api('GET', `/v1/experiments/${expId}`)).body.state as { status: string }).status,
+        'promoted',
+      );
+      t.same(problems, []);
+      await shot(page, 'keyboard-promoted');
+    },
+  );
 });

@@ -13,6 +13,8 @@ import {
   responses,
 } from '../schemas.js';
 import type { ApiServices, BundleDetail, BundleInfo } from '../services.js';
+import { parseSignedRoot } from '../../../shared/trust/root.js';
+import { bundleSignatures, manifestExpired } from '../../registry/signatures.js';
 
 const summary = (b: BundleInfo): Static<typeof BundleView> => ({
   digest: b.digest,
@@ -24,14 +26,19 @@ const summary = (b: BundleInfo): Static<typeof BundleView> => ({
   createdAt: b.createdAt,
 });
 
-export const bundleDetail = (b: BundleDetail): Static<typeof BundleView> => ({
-  ...summary(b),
-  runtime: b.manifest.runtime,
-  files: b.manifest.files.map((f) => ({ ...f })),
-  provenance: { ...b.manifest.provenance },
-  metadata: { ...b.manifest.metadata },
-  expires: b.manifest.expires,
-});
+export function bundleDetail(b: BundleDetail, s: ApiServices): Static<typeof BundleView> {
+  const { root } = parseSignedRoot(s.rootJson());
+  return {
+    ...summary(b),
+    runtime: b.manifest.runtime,
+    files: b.manifest.files.map((f) => ({ ...f })),
+    provenance: { ...b.manifest.provenance },
+    metadata: { ...b.manifest.metadata },
+    expires: b.manifest.expires,
+    expired: manifestExpired(b.manifest.expires, s.clock.wallNow()),
+    signatures: bundleSignatures(b.envelope, root).map((g) => ({ ...g, roles: [...g.roles] })),
+  };
+}
 
 export function registryRoutes(app: FastifyInstance, s: ApiServices): void {
   app.get(
@@ -80,7 +87,7 @@ export function registryRoutes(app: FastifyInstance, s: ApiServices): void {
     async (req) => {
       const b = await s.registry.getBundle(req.params.digest);
       if (!b) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: req.params.digest });
-      return bundleDetail(b);
+      return bundleDetail(b, s);
     },
   );
 
@@ -95,6 +102,6 @@ export function registryRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (req, reply) =>
-      reply.status(201).send(bundleDetail(await s.registry.importBundleDir(req.body.dir))),
+      reply.status(201).send(bundleDetail(await s.registry.importBundleDir(req.body.dir), s)),
   );
 }

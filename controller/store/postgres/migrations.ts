@@ -111,4 +111,14 @@ export const pgMigrations: readonly string[] = [
     expires_at BIGINT NOT NULL
   );
   `,
+  `
+  CREATE TABLE dashboard_sessions (
+    id_hash TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX dashboard_sessions_expires ON dashboard_sessions(expires_at);
+  `,
 ];

@@ -17,6 +17,8 @@ import { bmfError } from '../../../shared/errors.js';
 import type { DeviceRepo, DeviceRow } from '../devices.js';
 import { newDeviceCredentials, secretMatches, toDeviceRecord } from '../devices.js';
 import type { RolloutRepo } from '../rollouts.js';
+import type { SessionRepo, SessionRow } from '../sessions.js';
+import { toStoredSession, TRIM_SESSIONS_SQL } from '../sessions.js';
 import { toRolloutEvent, toRolloutRecord } from '../rollouts.js';
 import type { PgLease } from './lease.js';
 import type { PgStore } from './open.js';
@@ -477,6 +479,31 @@ export function pgDevices(store: PgStore): DeviceRepo<'async'> {
     },
     async flush() {
       // Nothing queued: every update above is written when it is made.
+    },
+  };
+}
+
+export function pgSessions(store: PgStore): SessionRepo<'async'> {
+  return {
+    async insert(s, now, max) {
+      await store.transaction(async (c) => {
+        await c.query(
+          'INSERT INTO dashboard_sessions(id_hash, role, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)',
+          [s.idHash, s.role, s.csrf, s.createdAt, s.expiresAt],
+        );
+        await c.query('DELETE FROM dashboard_sessions WHERE expires_at <= $1', [now]);
+        await c.query(TRIM_SESSIONS_SQL.replace('$max', '$1'), [max]);
+      });
+    },
+    async get(idHash, now) {
+      const r = await store.pool.query<SessionRow>(
+        'SELECT * FROM dashboard_sessions WHERE id_hash = $1 AND expires_at > $2',
+        [idHash, now],
+      );
+      return r.rows[0] ? toStoredSession(r.rows[0]) : undefined;
+    },
+    async remove(idHash) {
+      await store.pool.query('DELETE FROM dashboard_sessions WHERE id_hash = $1', [idHash]);
     },
   };
 }

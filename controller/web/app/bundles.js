@@ -1,5 +1,5 @@
 // Bundles: name, version, precision, chip, size, provenance (source model, toolchain,
-// calibration), golden-set figures, expiry.
+// calibration), golden-set figures, signatures (key, algorithm, role) and expiry.
 import { html } from './html.js';
 import { api } from './api.js';
 import { useLive } from './live.js';
@@ -12,6 +12,34 @@ function Value({ v }) {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'object') return html`<code class="json">${JSON.stringify(v)}</code>`;
   return String(v);
+}
+
+/** Who signed the manifest: each key with its algorithm and the roles the root gives it. */
+function Signatures({ signatures }) {
+  return html`<table data-testid="signatures">
+    <caption>
+      Signatures of the manifest
+    </caption>
+    <thead>
+      <tr>
+        <th scope="col">key id</th>
+        <th scope="col">algorithm</th>
+        <th scope="col">signed as (root role)</th>
+        <th scope="col">verifies</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${signatures.map(
+        (g) =>
+          html`<tr>
+            <td><code title=${g.keyid}>${short(g.keyid)}</code></td>
+            <td>${g.algorithm}</td>
+            <td>${g.roles.length ? g.roles.join(', ') : 'a key the root no longer lists'}</td>
+            <td>${g.verified ? 'yes' : html`<strong class="bad">no</strong>`}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
 }
 
 function Detail({ digest }) {
@@ -32,7 +60,9 @@ function Detail({ digest }) {
       <dt>size</dt>
       <dd>${size(m.files.reduce((s, f) => s + f.size, 0))} in ${m.files.length} files</dd>
       <dt>signed manifest expires</dt>
-      <dd>${m.expires}</dd>
+      <dd data-testid="expires">
+        ${m.expires}${b.expired ? html` <strong class="bad">expired: devices refuse it</strong>` : ''}
+      </dd>
       ${Object.entries(m.provenance).map(
         ([k, v]) =>
           html`<dt>provenance: ${k}</dt>
@@ -44,6 +74,7 @@ function Detail({ digest }) {
             <dd><${Value} v=${v} /></dd>`,
       )}
     </dl>
+    <${Signatures} signatures=${b.signatures ?? []} />
     <table>
       <caption>
         Files
@@ -84,8 +115,8 @@ export function BundlesPage({ selected }) {
             <th scope="col">version</th>
             <th scope="col">precision</th>
             <th scope="col">chips</th>
-            <th scope="col" class="num">sequence</th>
-            <th scope="col">created (UTC)</th>
+            <th scope="col" class="num wide-only">sequence</th>
+            <th scope="col" class="wide-only">created (UTC)</th>
             <th scope="col">digest</th>
           </tr>
         </thead>
@@ -97,8 +128,8 @@ export function BundlesPage({ selected }) {
                 <td>${b.version}</td>
                 <td>${b.precision}</td>
                 <td>${b.chips.join(', ')}</td>
-                <td class="num">${b.sequence}</td>
-                <td>${when(b.createdAt)}</td>
+                <td class="num wide-only">${b.sequence}</td>
+                <td class="wide-only">${when(b.createdAt)}</td>
                 <td>
                   <a href=${`#/bundles/${b.digest}`}><code>${short(b.digest)}</code></a>
                 </td>

@@ -57,7 +57,7 @@ export function Chart(props) {
         },
         axes: [
           {
-            label: props.xLabel ?? (props.time ? 'time' : ''),
+            label: props.xLabel ?? (props.time ? "time (this browser's time zone)" : ''),
             stroke: '#333',
             grid: { stroke: '#eee' },
           },

@@ -218,6 +218,70 @@ export function DriftTable({ drift }) {
   </table>`;
 }
 
+const MiB = 2 ** 20;
+
+/**
+ * TPU utilisation and device memory as the board reports them (libsophon's bm_get_stat): device
+ * figures, never host ones. The simulator cannot know them and sends none.
+ */
+export function TpuCard({ tpu, runtime }) {
+  const l = tpu.latest;
+  const none =
+    runtime === 'sim' ? 'not reported (simulator)' : 'not reported by this device in the range';
+  return html`<section class="card" aria-label="TPU (device figures)">
+    <h2>TPU (device figures)</h2>
+    ${
+      l
+        ? html`<dl>
+            <dt>utilisation, latest</dt>
+            <dd data-testid="tpu-percent">${l.percent.toFixed(0)} %</dd>
+            <dt>utilisation, mean / max</dt>
+            <dd>${tpu.percentMean.toFixed(0)} % / ${tpu.percentMax.toFixed(0)} %</dd>
+            <dt>device memory, latest</dt>
+            <dd data-testid="tpu-mem">
+              ${(l.memUsedBytes / MiB).toFixed(0)} of ${(l.memTotalBytes / MiB).toFixed(0)} MiB
+            </dd>
+            <dt>reading of</dt>
+            <dd>${when(l.atMs)}</dd>
+          </dl>`
+        : html`<p data-testid="tpu-none">${none}</p>`
+    }
+  </section>`;
+}
+
+export function TpuCharts({ series, title }) {
+  const pts = series.points;
+  if (!pts.some((p) => p.tpu.percentMean !== null)) return null;
+  const x = pts.map((p) => p.startMs);
+  const caption = 'Device figures reported by the board (libsophon bm_get_stat).';
+  return html`<div class="charts">
+    <${Chart}
+      title=${`${title}: TPU utilisation (mean per bucket)`}
+      x=${x}
+      time=${true}
+      unit="% busy"
+      yRange=${[0, 100]}
+      caption=${caption}
+      series=${[{ label: 'TPU utilisation', values: pts.map((p) => p.tpu.percentMean) }]}
+    />
+    <${Chart}
+      title=${`${title}: TPU device memory used (max per bucket)`}
+      x=${x}
+      time=${true}
+      unit="MiB"
+      caption=${caption}
+      series=${[
+        {
+          label: 'device memory used',
+          values: pts.map((p) =>
+            p.tpu.memUsedBytesMax === null ? null : p.tpu.memUsedBytesMax / MiB,
+          ),
+        },
+      ]}
+    />
+  </div>`;
+}
+
 export function DevicePage({ id }) {
   const [data, error] = useLive(
     () => api.get(`/ui/api/devices/${encodeURIComponent(id)}`),
@@ -302,10 +366,19 @@ export function DevicePage({ id }) {
               <dd>${acc.shadow.total ? pct(acc.shadow.agree / acc.shadow.total) : '—'}</dd>
             </dl>
           </section>
+          <${TpuCard} tpu=${s.tpu} runtime=${data.hello?.runtime} />
         </div>
         <h2>Latency</h2>
         <${SummaryTable} summary=${s} />
         <${LatencyCharts} series=${data.telemetry} title=${id} />
+        <h2>TPU utilisation and device memory</h2>
+        ${
+          s.tpu.reports
+            ? html`<${TpuCharts} series=${data.telemetry} title=${id} />`
+            : html`<p>
+                ${data.hello?.runtime === 'sim' ? 'Not reported (simulator): the simulator runtime cannot know the TPU figures.' : 'Not reported in the last hour.'}
+              </p>`
+        }
         <h2>Drift</h2>
         <${DriftTable} drift=${s.drift} />
         <h2>Events</h2>

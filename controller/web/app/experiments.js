@@ -80,43 +80,45 @@ function Analysis({ a, id, role, reload }) {
           : null
       }
     </div>
-    <table class="verdicts">
-      <caption>
-        Metrics (B − A)
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">metric</th>
-          <th scope="col">tested over</th>
-          <th scope="col" class="num">n A</th>
-          <th scope="col" class="num">n B</th>
-          <th scope="col">effect [interval]</th>
-          <th scope="col" class="num">always-valid p</th>
-          <th scope="col">verdict</th>
-          <th scope="col">sample size</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${a.metrics.map((m) => {
-          const need = m.requiredPerArm;
-          const have = Math.min(m.analysed.A, m.analysed.B);
-          return html`<tr>
-            <td>${m.label}</td>
-            <td>${m.unitOfAnalysis}</td>
-            <td class="num">${m.analysed.A}</td>
-            <td class="num">${m.analysed.B}</td>
-            <td>${effect(m)}</td>
-            <td class="num">
-              ${m.alwaysValidP === null || m.alwaysValidP === undefined ? '—' : m.alwaysValidP.toPrecision(3)}
-            </td>
-            <td>${m.verdict}</td>
-            <td>
-              ${need ? html`<progress max=${need} value=${Math.min(have, need)} aria-label=${`${m.label}: ${have} of ${need} per arm`}></progress> ${have}/${need}` : '—'}
-            </td>
-          </tr>`;
-        })}
-      </tbody>
-    </table>
+    <div class="scroll" tabindex="0" role="region" aria-label="Metrics table (scrolls sideways)">
+      <table class="verdicts">
+        <caption>
+          Metrics (B − A)
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">metric</th>
+            <th scope="col">tested over</th>
+            <th scope="col" class="num">n A</th>
+            <th scope="col" class="num">n B</th>
+            <th scope="col">effect [interval]</th>
+            <th scope="col" class="num">always-valid p</th>
+            <th scope="col">verdict</th>
+            <th scope="col">sample size</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${a.metrics.map((m) => {
+            const need = m.requiredPerArm;
+            const have = Math.min(m.analysed.A, m.analysed.B);
+            return html`<tr>
+              <td>${m.label}</td>
+              <td>${m.unitOfAnalysis}</td>
+              <td class="num">${m.analysed.A}</td>
+              <td class="num">${m.analysed.B}</td>
+              <td>${effect(m)}</td>
+              <td class="num">
+                ${m.alwaysValidP === null || m.alwaysValidP === undefined ? '—' : m.alwaysValidP.toPrecision(3)}
+              </td>
+              <td>${m.verdict}</td>
+              <td>
+                ${need ? html`<progress max=${need} value=${Math.min(have, need)} aria-label=${`${m.label}: ${have} of ${need} per arm`}></progress> ${have}/${need}` : '—'}
+              </td>
+            </tr>`;
+          })}
+        </tbody>
+      </table>
+    </div>
     <div class="charts">
       ${
         cdf.x.length > 1 &&

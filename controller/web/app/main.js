@@ -3,7 +3,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { api, setCsrf } from './api.js';
 import { startLive, stopLive, useLiveStatus } from './live.js';
@@ -38,6 +38,9 @@ function useRoute() {
 
 function SignIn({ onSignedIn }) {
   const [token, setToken] = useState('');
+  // The form is rendered after the page loaded, so the autofocus attribute would not apply.
+  const input = useRef(null);
+  useLayoutEffect(() => input.current?.focus(), []);
   const [error, setError] = useState(undefined);
   const submit = async (e) => {
     e.preventDefault();
@@ -56,6 +59,7 @@ function SignIn({ onSignedIn }) {
         id="token"
         type="password"
         autocomplete="current-password"
+        ref=${input}
         value=${token}
         onInput=${(e) => setToken(e.currentTarget.value)}
         required
@@ -87,6 +91,12 @@ function Page({ route, role }) {
   }
 }
 
+/** The skip link moves focus to the page without changing the hash route. */
+function skipToMain(e) {
+  e.preventDefault();
+  document.getElementById('main')?.focus();
+}
+
 function App() {
   const [session, setSession] = useState(undefined);
   const [checked, setChecked] = useState(false);
@@ -114,7 +124,8 @@ function App() {
   if (!checked) return html`<p>Loading…</p>`;
   if (!session) return html`<${SignIn} onSignedIn=${signedIn} />`;
   const current = route[0];
-  return html`<header>
+  return html`<a class="skip" href="#main" onClick=${skipToMain}>Skip to the page</a>
+    <header>
       <a class="brand" href="#/fleet">bmfleet</a>
       <nav aria-label="Pages">
         ${PAGES.map(
@@ -134,7 +145,7 @@ function App() {
         <button onClick=${signOut}>Sign out</button>
       </span>
     </header>
-    <main id="main"><${Page} route=${route} role=${session.role} /></main>`;
+    <main id="main" tabindex="-1"><${Page} route=${route} role=${session.role} /></main>`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

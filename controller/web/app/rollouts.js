@@ -4,7 +4,7 @@ import { html } from './html.js';
 import { useState } from 'preact/hooks';
 import { api } from './api.js';
 import { useLive } from './live.js';
-import { ActionButton, ErrorNote, short, when } from './ui.js';
+import { ActionButton, ConfirmDialog, ErrorNote, short, useReturnFocus, when } from './ui.js';
 
 const STATUS_ORDER = ['active', 'assigned', 'pending', 'failed', 'timed_out', 'rolled_back'];
 const COMMANDS = {
@@ -153,11 +153,16 @@ function CreateRollout({ onCreated }) {
       errorThreshold: { percent: Number(form.errorPct), minFinished: 1 },
     };
   };
+  const focus = useReturnFocus();
+  const close = () => {
+    setAsking(false);
+    focus.closed();
+  };
   const create = async () => {
     setError(undefined);
     try {
       await api.post('/v1/rollouts', body());
-      setAsking(false);
+      close();
       onCreated();
     } catch (e) {
       setError(e);
@@ -173,7 +178,11 @@ function CreateRollout({ onCreated }) {
       }}
     >
       <label for="ro-bundle">Bundle</label>
-      <select id="ro-bundle" value=${form.bundle} onChange=${set('bundle')}>
+      <select
+        id="ro-bundle"
+        value=${form.bundle || bundles?.bundles?.[0]?.digest || ''}
+        onChange=${set('bundle')}
+      >
         ${(bundles?.bundles ?? []).map((b) => html`<option value=${b.digest}>${b.model} ${b.version} ${b.precision} (${short(b.digest)})</option>`)}
       </select>
       <label for="ro-chip">Chip (empty: any)</label>
@@ -203,12 +212,13 @@ function CreateRollout({ onCreated }) {
       </select>
       ${
         asking
-          ? html`<span role="alertdialog" aria-label="Confirm create" class="confirm">
-              <span>Start this rollout now?</span>
-              <button type="button" class="danger" onClick=${create}>Confirm create</button>
-              <button type="button" onClick=${() => setAsking(false)}>Keep as is</button>
-            </span>`
-          : html`<button type="submit">Create rollout</button>`
+          ? html`<${ConfirmDialog}
+              label="create"
+              question="Start this rollout now?"
+              onConfirm=${create}
+              onCancel=${close}
+            />`
+          : html`<button type="submit" ref=${focus.trigger}>Create rollout</button>`
       }
       <${ErrorNote} error=${error} />
     </form>

@@ -1,6 +1,6 @@
 // Small shared pieces: confirmation of actions, error notes, times, digests, counts.
 import { html } from './html.js';
-import { useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 
 export const short = (digest) => (digest ? digest.slice(0, 12) : '—');
 export const when = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '—');
@@ -13,6 +13,89 @@ export function ErrorNote({ error }) {
   </p>`;
 }
 
+let dialogs = 0;
+
+/**
+ * The confirmation of an action, shown in place of its button: focus moves to the confirm
+ * button, Tab and Shift+Tab stay inside (WAI-ARIA APG, alertdialog), Escape or "Keep as is"
+ * cancels. Whoever shows it gives focus back when it closes (useReturnFocus).
+ */
+export function ConfirmDialog({ label, question, onConfirm, onCancel, busy }) {
+  const ref = useRef(null);
+  const [id] = useState(() => `confirm-${++dialogs}`);
+  // Layout effects: focus moves in the same task as the render, so no key press lands on <body>.
+  useLayoutEffect(() => {
+    ref.current?.querySelector('button.danger')?.focus();
+  }, []);
+  const onKeyDown = (e) => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      e.stopPropagation();
+      onCancel();
+      return;
+    }
+    if (e.key !== 'Tab') return;
+    const items = [...ref.current.querySelectorAll('button')];
+    const first = items[0];
+    const last = items[items.length - 1];
+    if (e.shiftKey && document.activeElement === first) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  };
+  return html`<span
+    role="alertdialog"
+    aria-label=${`Confirm ${label}`}
+    aria-describedby=${id}
+    class="confirm"
+    ref=${ref}
+    onKeyDown=${onKeyDown}
+  >
+    <span id=${id}>${question}</span>
+    <button
+      type="button"
+      class="danger"
+      aria-disabled=${busy ? 'true' : undefined}
+      onClick=${() => (busy ? undefined : onConfirm())}
+    >
+      Confirm ${label.toLowerCase()}
+    </button>
+    <button type="button" onClick=${onCancel}>Keep as is</button>
+  </span>`;
+}
+
+/**
+ * Focus handling around a ConfirmDialog: `closed()` puts focus back on the trigger (the ref)
+ * once it is shown again; when the whole control goes away while it holds focus (a paused
+ * rollout has no Pause button), focus goes to the enclosing card instead of the page's start.
+ */
+export function useReturnFocus() {
+  const trigger = useRef(null);
+  const wrapper = useRef(null);
+  const [pending, setPending] = useState(false);
+  useLayoutEffect(() => {
+    if (pending && trigger.current) {
+      trigger.current.focus();
+      setPending(false);
+    }
+  });
+  useEffect(
+    () => () => {
+      const w = wrapper.current;
+      if (!w || !w.contains(document.activeElement)) return;
+      const home = w.parentElement?.closest('article, section, main');
+      if (!home) return;
+      if (!home.hasAttribute('tabindex')) home.setAttribute('tabindex', '-1');
+      home.focus();
+    },
+    [],
+  );
+  return { trigger, wrapper, closed: () => setPending(true) };
+}
+
 /**
  * A button whose action runs only after a second, explicit confirmation. Hidden for read-only
  * sessions (the controller refuses their changes anyway).
@@ -21,13 +104,18 @@ export function ActionButton({ label, confirm, run, role, disabled, onDone }) {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(undefined);
+  const focus = useReturnFocus();
   if (role !== 'operator') return null;
+  const close = () => {
+    setAsking(false);
+    focus.closed();
+  };
   const go = async () => {
     setBusy(true);
     setError(undefined);
     try {
       await run();
-      setAsking(false);
+      close();
       onDone?.();
     } catch (e) {
       setError(e);
@@ -35,17 +123,19 @@ export function ActionButton({ label, confirm, run, role, disabled, onDone }) {
       setBusy(false);
     }
   };
-  return html`<span class="action">
+  return html`<span class="action" ref=${focus.wrapper}>
     ${
       asking
-        ? html`<span role="alertdialog" aria-label=${`Confirm ${label}`} class="confirm">
-            <span>${confirm}</span>
-            <button class="danger" onClick=${go} disabled=${busy}>
-              Confirm ${label.toLowerCase()}
-            </button>
-            <button onClick=${() => setAsking(false)}>Keep as is</button>
-          </span>`
-        : html`<button onClick=${() => setAsking(true)} disabled=${disabled}>${label}</button>`
+        ? html`<${ConfirmDialog}
+            label=${label}
+            question=${confirm}
+            onConfirm=${go}
+            onCancel=${close}
+            busy=${busy}
+          />`
+        : html`<button ref=${focus.trigger} onClick=${() => setAsking(true)} disabled=${disabled}>
+            ${label}
+          </button>`
     }
     <${ErrorNote} error=${error} />
   </span>`;
@@ -83,7 +173,7 @@ export function EventsTable({ events, withDevice }) {
       <tr>
         <th scope="col">time (UTC)</th>
         ${withDevice ? html`<th scope="col">device</th>` : null}
-        <th scope="col">severity</th>
+        <th scope="col" class="wide-only">severity</th>
         <th scope="col">code</th>
         <th scope="col">message and hint</th>
       </tr>
@@ -94,8 +184,8 @@ export function EventsTable({ events, withDevice }) {
           html`<tr class=${`sev-${e.severity}`}>
             <td>${when(e.at)}</td>
             ${withDevice ? html`<td><a href=${`#/devices/${e.deviceId}`}>${e.deviceId}</a></td>` : null}
-            <td>${e.severity}</td>
-            <td><code>${e.code}</code></td>
+            <td class="wide-only">${e.severity}</td>
+            <td><code class="event-code">${e.code}</code></td>
             <td>${e.message}</td>
           </tr>`,
       )}

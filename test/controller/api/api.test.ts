@@ -2,10 +2,14 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  connectFakeDevice,
   FIXTURES,
   makeSignedBundle,
   startTestController,
+  waitFor,
 } from '../../../harness/controller/test-controller.js';
+import { encodeReport } from '../../../harness/controller/telemetry-reports.js';
+import { deviceTopic } from '../../../shared/wire/topics.js';
 
 interface BadBody {
   name: string;
@@ -215,6 +219,22 @@ t.test('bundle import, listing, rollout validation and lifecycle commands', asyn
   t.equal(bundles.length, 1);
   const shown = (await api.inject({ url: `/v1/bundles/${b.digest}`, headers: auth })).json();
   t.equal(shown.files[0].role, 'bmodel');
+  // Who signed it: the controller's bundle key, as the pinned root lists it.
+  const rootDoc = JSON.parse(await readFile(join(ctl.dataDir, 'keys', 'root.json'), 'utf8')) as {
+    signed: { roles: { bundle: { keyids: string[] } } };
+  };
+  t.same(
+    shown.signatures,
+    rootDoc.signed.roles.bundle.keyids.map((keyid) => ({
+      keyid,
+      algorithm: 'ed25519',
+      roles: ['bundle'],
+      verified: true,
+    })),
+    'signatures: key ids, algorithm and role from the root',
+  );
+  t.equal(shown.expired, false, 'a fresh bundle has not expired');
+  t.ok(Date.parse(shown.expires) > Date.now(), 'expiry from the signed manifest');
 
   const missingDir = await api.inject({
     method: 'POST',
@@ -301,4 +321,38 @@ t.test('bundle import, listing, rollout validation and lifecycle commands', asyn
   const removed = await api.inject({ method: 'DELETE', url: '/v1/devices/dev-a', headers: auth });
   t.equal(removed.statusCode, 204);
   t.equal((await api.inject({ url: '/v1/devices/dev-a', headers: auth })).statusCode, 404);
+});
+
+t.test("GET /v1/telemetry carries a board's TPU figures as it reported them", async (t) => {
+  const added = await api.inject({
+    method: 'POST',
+    url: '/v1/devices',
+    headers: auth,
+    payload: { id: 'tpu-board', chip: 'bm1684x' },
+  });
+  t.equal(added.statusCode, 201);
+  const device = await connectFakeDevice(ctl.handle.brokerUrl, 'tpu-board', added.json().secret);
+  t.teardown(() => device.close());
+  const report = encodeReport({
+    deviceId: 'tpu-board',
+    intervalStartMs: Date.now(),
+    runtime: 'bmrt',
+    latency: { e2e: [2, 3] },
+    device: { tpuPercent: 42.5, tpuMemUsedBytes: 300 * 2 ** 20, tpuMemTotalBytes: 4096 * 2 ** 20 },
+  });
+  await device.client.publishAsync(deviceTopic('telemetry', 'tpu-board'), Buffer.from(report), {
+    qos: 1,
+  });
+  const tpu = await waitFor('the report', async () => {
+    const r = await api.inject({ url: '/v1/telemetry?device=tpu-board', headers: auth });
+    const body = r.json() as { tpu: { reports: number } };
+    return body.tpu.reports > 0 ? body.tpu : undefined;
+  });
+  t.match(tpu, {
+    reports: 1,
+    percentMean: 42.5,
+    percentMax: 42.5,
+    memUsedBytesMax: 300 * 2 ** 20,
+    latest: { percent: 42.5, memUsedBytes: 300 * 2 ** 20, memTotalBytes: 4096 * 2 ** 20 },
+  });
 });

@@ -31,6 +31,7 @@ import type { StoreMode } from '../../../controller/store/repository.js';
 import { createRolloutRepo, type RolloutRepo } from '../../../controller/store/rollouts.js';
 import type { RolloutSpec, RolloutState } from '../../../controller/rollout/model.js';
 import { createTelemetryRepo, type TelemetryRepo } from '../../../controller/store/telemetry.js';
+import { createSessionRepo, type SessionRepo } from '../../../controller/store/sessions.js';
 import { pgMigrations } from '../../../controller/store/postgres/migrations.js';
 import { openPostgresStore } from '../../../controller/store/postgres/open.js';
 import {
@@ -41,6 +42,7 @@ import {
   pgDevices,
   pgExperiments,
   pgRollouts,
+  pgSessions,
   pgTelemetry,
 } from '../../../controller/store/postgres/repos.js';
 import { postgresSkip, startPostgres, type TestPostgres } from '../../../harness/postgres.js';
@@ -54,6 +56,7 @@ interface Stores {
   readonly telemetry: TelemetryRepo<StoreMode>;
   readonly rollouts: RolloutRepo<StoreMode>;
   readonly devices: DeviceRepo<StoreMode>;
+  readonly sessions: SessionRepo<StoreMode>;
 }
 
 type Case = (t: Test, s: Stores) => Promise<void>;
@@ -363,6 +366,37 @@ const cases: Record<string, Case> = {
     t.same((await r.events('r1', ev[0]!.id)).length, 1, 'after an id');
     t.same((await r.events('r1', 0, 1)).length, 1, 'limited');
   },
+
+  async 'sessions: found by id digest until they expire, capped oldest first, removed on sign-out'(
+    t,
+    s,
+  ) {
+    const r = s.sessions;
+    const session = (n: number, expiresAt: number) => ({
+      idHash: String(n).padStart(64, '0'),
+      role: n % 2 ? ('operator' as const) : ('viewer' as const),
+      csrf: `csrf-${n}`,
+      createdAt: 1000 + n,
+      expiresAt,
+    });
+    await r.insert(session(1, 5000), 1001, 10);
+    t.same(await r.get(session(1, 0).idHash, 4999), session(1, 5000), 'read back whole');
+    t.equal(await r.get(session(1, 0).idHash, 5000), undefined, 'expired at its expiry time');
+    t.equal(await r.get('f'.repeat(64), 1001), undefined, 'unknown');
+    // Creating sessions deletes the expired ones and keeps the newest `max`.
+    await r.insert(session(2, 9000), 6000, 10);
+    t.equal(await r.get(session(1, 0).idHash, 0), undefined, 'the expired row was deleted');
+    for (const n of [3, 4, 5]) await r.insert(session(n, 9000), 6000, 3);
+    t.equal(await r.get(session(2, 0).idHash, 6000), undefined, 'the oldest went beyond the cap');
+    for (const n of [3, 4, 5]) t.ok(await r.get(session(n, 0).idHash, 6000), `session ${n} kept`);
+    await r.remove(session(4, 0).idHash);
+    t.equal(await r.get(session(4, 0).idHash, 6000), undefined, 'signed out');
+    t.ok(await r.get(session(5, 0).idHash, 6000), 'the others stay');
+    await t.rejects(
+      Promise.resolve().then(() => r.insert(session(5, 9000), 6000, 10)),
+      'the same id twice is refused (ids are random: a clash is a bug)',
+    );
+  },
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'bmf-store-contract-'));
@@ -383,6 +417,7 @@ t.test('sqlite', async (t) => {
         telemetry: createTelemetryRepo(db),
         rollouts: createRolloutRepo(db),
         devices: createDeviceRepo(db),
+        sessions: createSessionRepo(db),
       });
     });
   }
@@ -404,6 +439,7 @@ t.test('postgres', skip ? { skip } : {}, async (t) => {
         telemetry: pgTelemetry(store),
         rollouts: pgRollouts(store),
         devices: pgDevices(store),
+        sessions: pgSessions(store),
       });
     });
   }
