@@ -357,11 +357,14 @@ export async function startController(
         log.debug({ code: err.code }, err.message);
       },
     });
-    tracker.pruneEvents();
-    const eventPrune = runEvery(clock, 10 * 60_000, () => tracker.pruneEvents(), {
-      keepAlive: false,
-      onError: (e) => log.error({ err: e }, 'event retention failed'),
-    });
+    await tracker.pruneEvents();
+    const pruneFailed = (e: unknown) => log.error({ err: e }, 'event retention failed');
+    const eventPrune = runEvery(
+      clock,
+      10 * 60_000,
+      () => void tracker.pruneEvents().catch(pruneFailed),
+      { keepAlive: false, onError: pruneFailed },
+    );
     stack.push({ name: 'event retention', stop: () => eventPrune.cancel() });
     tracker.attach(gate);
     onPresence = (id, online) => tracker.setConnected(id, online);
