@@ -228,7 +228,7 @@ export async function startController(
     const [controllerSecret] = await readOrCreateSecret(paths.controllerSecret);
     let onPresence: (id: string, online: boolean) => void = () => undefined;
     // Bound to the blob server once it exists (step 6); until then no device may subscribe.
-    let mayReceiveBlob: (id: string, digest: string) => boolean = () => false;
+    let mayReceiveBlob: (id: string, digest: string) => boolean | Promise<boolean> = () => false;
     // Reports that arrive before the telemetry service exists (step 8) wait for it, unacknowledged.
     let telemetryBuilt: (t: ReturnType<typeof createTelemetryService>) => void = () => undefined;
     const telemetryReady = new Promise<ReturnType<typeof createTelemetryService>>(
@@ -442,7 +442,7 @@ export async function startController(
       store: createTelemetryRepo(db),
       clock,
       retentionMs: config.telemetry.retentionDays * 86_400_000,
-      bundleInfo: (digest) => registry.getBundle(digest),
+      bundleInfo: (digest) => registry.peekBundle(digest),
       deviceGauges: () => deviceGauges(devices),
       onError: (err) => log.error({ code: err.code }, err.message),
     });
