@@ -31,16 +31,8 @@ import { createBlobServer, type BlobServerStats } from './distribution/blobs.js'
 import { blobDownloadRoutes } from './distribution/http.js';
 import { createRegistry } from './registry/registry.js';
 import { createRolloutExecutor } from './rollout/executor.js';
-import { openDatabase } from './store/db.js';
 import { createRefusalCounter } from './broker/refusals.js';
-import { createAssignmentRepo } from './store/assignments.js';
-import { createBundleRepo } from './store/bundles.js';
-import { createCounters } from './store/counters.js';
-import { createDeviceEventRepo } from './store/device-events.js';
-import { createDeviceRepo } from './store/devices.js';
-import { createExperimentRepo } from './store/experiments.js';
-import { createRolloutRepo } from './store/rollouts.js';
-import { createTelemetryRepo } from './store/telemetry.js';
+import { openControllerStore } from './store/open.js';
 import { createTelemetryService } from './telemetry/service.js';
 import { createExperimentService } from './experiment/service.js';
 import { experimentRoutes } from './experiment/routes.js';
@@ -198,21 +190,26 @@ export async function startController(
   try {
     await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
 
-    // 1. store
-    const db = openDatabase(paths.database);
-    const devices = createDeviceRepo(db, { clock });
-    stack.push({
-      name: 'store',
-      stop: () => {
-        devices.flush();
-        db.close();
-      },
+    // 1. store (SQLite in dataDir, or PostgreSQL shared by replicas: store/open.ts)
+    const store = await openControllerStore({
+      ...(config.store ? { url: config.store } : {}),
+      sqlitePath: paths.database,
+      clock,
+      holder: `${hostname()}:${process.pid}`,
     });
-    const counters = createCounters(db);
+    stack.push({ name: 'store', stop: () => store.close() });
+    log.info({ store: store.kind, at: store.where }, 'store open');
+    const { devices, counters, rollouts } = store;
     const refusals = createRefusalCounter({ counters, clock });
+    /** Counted without waiting for the store (a failed count is logged, never thrown). */
+    const bump = (name: string) =>
+      void Promise.resolve()
+        .then(() => counters.add(name))
+        .catch((e: unknown) => log.warn({ err: e, counter: name }, 'counter not written'));
     stack.push({ name: 'refusal counters', stop: () => refusals.close() });
-    const rollouts = createRolloutRepo(db);
-    devices.markAllOffline();
+    // One process: nobody is connected yet. Replicas share presence; each one's broker
+    // connections set it, so a starting replica must not mark the others' devices offline.
+    if (store.kind === 'sqlite') await devices.markAllOffline();
     // What changed, for the dashboard's live pages (web/hub.ts).
     const hub = createChangeHub();
     stack.push({ name: 'change hub', stop: () => hub.close() });
@@ -259,7 +256,7 @@ export async function startController(
           log.warn({ what, clientId: who, detail }, said);
         },
         onTakeover: (clientId, who) => {
-          counters.add('broker_takeovers');
+          bump('broker_takeovers');
           log.warn(
             { clientId, who },
             `connection takeover: a new connection (${who}) uses the client id ${clientId} of a connected client, which the broker closes`,
@@ -302,7 +299,7 @@ export async function startController(
       // A broker that is away refuses every reconnect: one warning per change, not per second.
       let last = '';
       return (err: BmfError) => {
-        counters.add('broker_connection_errors');
+        bump('broker_connection_errors');
         log[err.message === last ? 'debug' : 'warn']({ link: which, code: err.code }, err.message);
         last = err.message;
       };
@@ -338,7 +335,7 @@ export async function startController(
     let onDeviceChange: () => void = () => undefined;
     const tracker = createDeviceTracker({
       devices,
-      eventStore: createDeviceEventRepo(db),
+      eventStore: store.deviceEvents,
       clock,
       onDropped: dropped,
       onChange: () => {
@@ -373,7 +370,7 @@ export async function startController(
     const publish = (t: string, p: Uint8Array, o: { qos: 0 | 1; retain?: boolean }) =>
       link.publish(t, p, o);
     const registry = createRegistry({
-      store: createBundleRepo(db),
+      store: store.bundles,
       blobDir: paths.blobDir,
       root: () => keys.readRoot(),
       clock,
@@ -386,7 +383,7 @@ export async function startController(
       },
     });
     const assignments = createAssignmentService({
-      store: createAssignmentRepo(db),
+      store: store.assignments,
       registry,
       devices,
       signers: () => keys.signers('assignment'),
@@ -413,16 +410,16 @@ export async function startController(
     const executor = createRolloutExecutor({
       rollouts: {
         ...rollouts,
-        create: (...a: Parameters<typeof rollouts.create>) => {
-          rollouts.create(...a);
+        create: async (...a: Parameters<typeof rollouts.create>) => {
+          await rollouts.create(...a);
           notifyRollouts();
         },
-        save: (...a: Parameters<typeof rollouts.save>) => {
-          const r = rollouts.save(...a);
+        save: async (...a: Parameters<typeof rollouts.save>) => {
+          await rollouts.save(...a);
           notifyRollouts();
-          return r;
         },
       },
+      leadership: store.leadership,
       clock,
       observe: (ids) => tracker.observe(ids),
       groupHealth: (ids, bundle, since, baseline) =>
@@ -439,7 +436,7 @@ export async function startController(
 
     // 8. telemetry
     const telemetry = createTelemetryService({
-      store: createTelemetryRepo(db),
+      store: store.telemetry,
       clock,
       retentionMs: config.telemetry.retentionDays * 86_400_000,
       bundleInfo: (digest) => registry.peekBundle(digest),
@@ -458,10 +455,12 @@ export async function startController(
 
     // 9. experiments (A/B of two bundles over the same telemetry and assignments)
     const experiments = createExperimentService({
-      store: createExperimentRepo(db),
+      store: store.experiments,
+      leadership: store.leadership,
       clock,
       registry,
-      devices: () => devices.list().map((d) => ({ id: d.id, chip: d.chip, tags: d.tags })),
+      devices: async () =>
+        (await devices.list()).map((d) => ({ id: d.id, chip: d.chip, tags: d.tags })),
       assign: (id, request) => assignments.assign(id, request),
       telemetry,
       createRollout: async ({ bundle, deviceIds, reason, allowDowngrade }) => {
@@ -487,7 +486,7 @@ export async function startController(
       devices,
       device: (id) => tracker.get(id),
       deviceEvents: (id, limit) => tracker.events(id, { limit }),
-      recentEvents: createRecentEvents(createDeviceEventRepo(db)),
+      recentEvents: createRecentEvents(store.deviceEvents),
       telemetry,
       hub,
     });
