@@ -35,6 +35,13 @@ export const ControllerConfigSchema = Type.Object(
     dataDir: Type.String({ default: './.bmfleet/controller' }),
     /** Defaults to <dataDir>/keys; created with `keys init` on first start when absent. */
     keysDir: Type.Optional(Type.String()),
+    /**
+     * postgres://user:password@host:5432/db (or ?host=/socket/dir): controller replicas share it.
+     * Absent: the SQLite file in dataDir. Checked when opened (BMF_ERR_STORE_URL).
+     */
+    store: Type.Optional(Type.String({ minLength: 1 })),
+    /** Bundle blobs; a directory every replica mounts when several share a store. */
+    blobDir: Type.Optional(Type.String()),
     broker: Type.Object(
       {
         embedded: Type.Optional(EmbeddedBroker),
@@ -135,7 +142,7 @@ export function controllerPaths(config: ControllerConfig): ControllerPaths {
     dataDir,
     keysDir: resolve(config.keysDir ?? join(dataDir, 'keys')),
     database: join(dataDir, 'controller.db'),
-    blobDir: join(dataDir, 'blobs'),
+    blobDir: resolve(config.blobDir ?? join(dataDir, 'blobs')),
     controllerSecret: join(dataDir, 'controller-secret'),
     operatorToken: join(dataDir, 'operator-token'),
   };

@@ -31,17 +31,8 @@ import { createBlobServer, type BlobServerStats } from './distribution/blobs.js'
 import { blobDownloadRoutes } from './distribution/http.js';
 import { createRegistry } from './registry/registry.js';
 import { createRolloutExecutor } from './rollout/executor.js';
-import { openDatabase } from './store/db.js';
 import { createRefusalCounter } from './broker/refusals.js';
-import { createAssignmentRepo } from './store/assignments.js';
-import { createBundleRepo } from './store/bundles.js';
-import { createCounters } from './store/counters.js';
-import { createDeviceEventRepo } from './store/device-events.js';
-import { createDeviceRepo } from './store/devices.js';
-import { createExperimentRepo } from './store/experiments.js';
-import { createRolloutRepo } from './store/rollouts.js';
-import { createTelemetryRepo } from './store/telemetry.js';
-import { createSessionRepo } from './store/sessions.js';
+import { openControllerStore } from './store/open.js';
 import { createTelemetryService } from './telemetry/service.js';
 import { createExperimentService } from './experiment/service.js';
 import { experimentRoutes } from './experiment/routes.js';
@@ -199,21 +190,33 @@ export async function startController(
   try {
     await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
 
-    // 1. store
-    const db = openDatabase(paths.database);
-    const devices = createDeviceRepo(db, { clock });
-    stack.push({
-      name: 'store',
-      stop: () => {
-        devices.flush();
-        db.close();
-      },
+    // 1. store (SQLite in dataDir, or PostgreSQL shared by replicas: store/open.ts)
+    const store = await openControllerStore({
+      ...(config.store ? { url: config.store } : {}),
+      sqlitePath: paths.database,
+      clock,
+      holder: `${hostname()}:${process.pid}`,
     });
-    const counters = createCounters(db);
+    stack.push({ name: 'store', stop: () => store.close() });
+    // The telemetry service still reads its repository synchronously (telemetry/service.ts);
+    // until it awaits, a PostgreSQL store would hand it Promises. Refused rather than wrong.
+    if (store.kind !== 'sqlite') {
+      throw bmfError('BMF_ERR_STORE', {
+        reason: `the telemetry service does not run on PostgreSQL yet (${store.where}); docs/store.md`,
+      });
+    }
+    log.info({ store: store.kind, at: store.where }, 'store open');
+    const { devices, counters, rollouts } = store;
     const refusals = createRefusalCounter({ counters, clock });
+    /** Counted without waiting for the store (a failed count is logged, never thrown). */
+    const bump = (name: string) =>
+      void Promise.resolve()
+        .then(() => counters.add(name))
+        .catch((e: unknown) => log.warn({ err: e, counter: name }, 'counter not written'));
     stack.push({ name: 'refusal counters', stop: () => refusals.close() });
-    const rollouts = createRolloutRepo(db);
-    devices.markAllOffline();
+    // One process: nobody is connected yet. Replicas share presence; each one's broker
+    // connections set it, so a starting replica must not mark the others' devices offline.
+    if (store.kind === 'sqlite') await devices.markAllOffline();
     // What changed, for the dashboard's live pages (web/hub.ts).
     const hub = createChangeHub();
     stack.push({ name: 'change hub', stop: () => hub.close() });
@@ -229,7 +232,7 @@ export async function startController(
     const [controllerSecret] = await readOrCreateSecret(paths.controllerSecret);
     let onPresence: (id: string, online: boolean) => void = () => undefined;
     // Bound to the blob server once it exists (step 6); until then no device may subscribe.
-    let mayReceiveBlob: (id: string, digest: string) => boolean = () => false;
+    let mayReceiveBlob: (id: string, digest: string) => boolean | Promise<boolean> = () => false;
     // Reports that arrive before the telemetry service exists (step 8) wait for it, unacknowledged.
     let telemetryBuilt: (t: ReturnType<typeof createTelemetryService>) => void = () => undefined;
     const telemetryReady = new Promise<ReturnType<typeof createTelemetryService>>(
@@ -260,7 +263,7 @@ export async function startController(
           log.warn({ what, clientId: who, detail }, said);
         },
         onTakeover: (clientId, who) => {
-          counters.add('broker_takeovers');
+          bump('broker_takeovers');
           log.warn(
             { clientId, who },
             `connection takeover: a new connection (${who}) uses the client id ${clientId} of a connected client, which the broker closes`,
@@ -303,7 +306,7 @@ export async function startController(
       // A broker that is away refuses every reconnect: one warning per change, not per second.
       let last = '';
       return (err: BmfError) => {
-        counters.add('broker_connection_errors');
+        bump('broker_connection_errors');
         log[err.message === last ? 'debug' : 'warn']({ link: which, code: err.code }, err.message);
         last = err.message;
       };
@@ -339,7 +342,7 @@ export async function startController(
     let onDeviceChange: () => void = () => undefined;
     const tracker = createDeviceTracker({
       devices,
-      eventStore: createDeviceEventRepo(db),
+      eventStore: store.deviceEvents,
       clock,
       onDropped: dropped,
       onChange: () => {
@@ -358,11 +361,14 @@ export async function startController(
         log.debug({ code: err.code }, err.message);
       },
     });
-    tracker.pruneEvents();
-    const eventPrune = runEvery(clock, 10 * 60_000, () => tracker.pruneEvents(), {
-      keepAlive: false,
-      onError: (e) => log.error({ err: e }, 'event retention failed'),
-    });
+    await tracker.pruneEvents();
+    const pruneFailed = (e: unknown) => log.error({ err: e }, 'event retention failed');
+    const eventPrune = runEvery(
+      clock,
+      10 * 60_000,
+      () => void tracker.pruneEvents().catch(pruneFailed),
+      { keepAlive: false, onError: pruneFailed },
+    );
     stack.push({ name: 'event retention', stop: () => eventPrune.cancel() });
     tracker.attach(gate);
     onPresence = (id, online) => tracker.setConnected(id, online);
@@ -371,7 +377,7 @@ export async function startController(
     const publish = (t: string, p: Uint8Array, o: { qos: 0 | 1; retain?: boolean }) =>
       link.publish(t, p, o);
     const registry = createRegistry({
-      store: createBundleRepo(db),
+      store: store.bundles,
       blobDir: paths.blobDir,
       root: () => keys.readRoot(),
       clock,
@@ -384,7 +390,7 @@ export async function startController(
       },
     });
     const assignments = createAssignmentService({
-      store: createAssignmentRepo(db),
+      store: store.assignments,
       registry,
       devices,
       signers: () => keys.signers('assignment'),
@@ -411,16 +417,16 @@ export async function startController(
     const executor = createRolloutExecutor({
       rollouts: {
         ...rollouts,
-        create: (...a: Parameters<typeof rollouts.create>) => {
-          rollouts.create(...a);
+        create: async (...a: Parameters<typeof rollouts.create>) => {
+          await rollouts.create(...a);
           notifyRollouts();
         },
-        save: (...a: Parameters<typeof rollouts.save>) => {
-          const r = rollouts.save(...a);
+        save: async (...a: Parameters<typeof rollouts.save>) => {
+          await rollouts.save(...a);
           notifyRollouts();
-          return r;
         },
       },
+      leadership: store.leadership,
       clock,
       observe: (ids) => tracker.observe(ids),
       groupHealth: (ids, bundle, since, baseline) =>
@@ -437,10 +443,10 @@ export async function startController(
 
     // 8. telemetry
     const telemetry = createTelemetryService({
-      store: createTelemetryRepo(db),
+      store: store.telemetry,
       clock,
       retentionMs: config.telemetry.retentionDays * 86_400_000,
-      bundleInfo: (digest) => registry.getBundle(digest),
+      bundleInfo: (digest) => registry.peekBundle(digest),
       deviceGauges: () => deviceGauges(devices),
       onError: (err) => log.error({ code: err.code }, err.message),
     });
@@ -456,10 +462,12 @@ export async function startController(
 
     // 9. experiments (A/B of two bundles over the same telemetry and assignments)
     const experiments = createExperimentService({
-      store: createExperimentRepo(db),
+      store: store.experiments,
+      leadership: store.leadership,
       clock,
       registry,
-      devices: () => devices.list().map((d) => ({ id: d.id, chip: d.chip, tags: d.tags })),
+      devices: async () =>
+        (await devices.list()).map((d) => ({ id: d.id, chip: d.chip, tags: d.tags })),
       assign: (id, request) => assignments.assign(id, request),
       telemetry,
       createRollout: async ({ bundle, deviceIds, reason, allowDowngrade }) => {
@@ -485,10 +493,10 @@ export async function startController(
       devices,
       device: (id) => tracker.get(id),
       deviceEvents: (id, limit) => tracker.events(id, { limit }),
-      recentEvents: createRecentEvents(createDeviceEventRepo(db)),
+      recentEvents: createRecentEvents(store.deviceEvents),
       telemetry,
       hub,
-      sessions: createSessionRepo(db),
+      sessions: store.sessions,
     });
     let ready = false;
     const api = await createApi({

@@ -299,6 +299,10 @@ export const errorCatalogue = {
     message: 'store {url} is unreachable: {reason}',
     status: 503,
   },
+  BMF_ERR_NOT_LEASE_HOLDER: {
+    message: 'replica {holder} does not hold lease {name}: retry on the replica that does',
+    status: 503,
+  },
   BMF_ERR_BROKER: { message: 'broker error: {reason}', status: 502 },
   BMF_ERR_DEVICE_AUTH: { message: 'device {device} authentication failed', status: 401 },
   BMF_ERR_DEVICE_ACL: { message: 'device {device} may not {action} on {topic}', status: 403 },

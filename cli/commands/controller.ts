@@ -4,11 +4,13 @@ import type { CommandRun } from '../main.js';
 
 export const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mqtt://HOST:PORT]
                           [--data-dir DIR] [--keys-dir DIR] [--api-host HOST] [--api-port N]
-                          [--broker-port N]
+                          [--broker-port N] [--store postgres://USER@HOST/DB]
        bmfleet controller --mosquitto-acl [--config controller.json]
 Configuration: defaults < --config file < BMFLEET_* variables < flags.
 --keys-dir is the keystore \`bmfleet keys init --dir DIR\` wrote and \`bundle sign --keys DIR\` signs
 with (default DATA_DIR/keys, created on first start when empty; BMFLEET_KEYS_DIR sets it too).
+--store names a PostgreSQL database that controller replicas share (default: SQLite in DATA_DIR);
+rollouts and experiments then advance on the replica holding the lease.
 --mosquitto-acl prints the topic ACL for an external Mosquitto (acl_file) and exits.
 SIGTERM or SIGINT stops the controller within 5 s; a second signal ends it at once.`;
 
@@ -18,6 +20,7 @@ function parse(argv: readonly string[]) {
     {
       config: { type: 'string' },
       broker: { type: 'string' },
+      store: { type: 'string' },
       'data-dir': { type: 'string' },
       'keys-dir': { type: 'string' },
       'api-host': { type: 'string' },
@@ -43,6 +46,7 @@ export const run: CommandRun = async (ctx) => {
     env: ctx.env,
     flags: {
       'broker.url': v.broker,
+      store: v.store,
       dataDir: v['data-dir'],
       keysDir: v['keys-dir'],
       'api.host': v['api-host'],

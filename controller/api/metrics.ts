@@ -5,16 +5,17 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { DeviceRepo } from '../store/devices.js';
+import type { StoreMode } from '../store/repository.js';
 import { deviceView } from './routes/devices.js';
 
 /** Device gauges for the telemetry metrics (online, devices per active bundle). */
-export function deviceGauges(devices: Pick<DeviceRepo, 'list'>): {
+export async function deviceGauges(devices: Pick<DeviceRepo<StoreMode>, 'list'>): Promise<{
   online: number;
   perBundle: Record<string, number>;
-} {
+}> {
   let online = 0;
   const perBundle: Record<string, number> = {};
-  for (const d of devices.list()) {
+  for (const d of await devices.list()) {
     if (d.online) online++;
     for (const b of new Set(deviceView(d).active.map((a) => a.bundle))) {
       perBundle[b] = (perBundle[b] ?? 0) + 1;

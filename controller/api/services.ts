@@ -9,6 +9,7 @@ import type { TelemetrySummary } from '../telemetry/summary.js';
 import type { RolloutCommand } from '../rollout/plan.js';
 import type { GroupHealth, RolloutSpec, RolloutState } from '../rollout/model.js';
 import type { DeviceRepo } from '../store/devices.js';
+import type { StoreMode } from '../store/repository.js';
 import type { RolloutRepo } from '../store/rollouts.js';
 
 /** A bundle as the registry lists it: the registry's own type, not a copy of it. */
@@ -36,12 +37,12 @@ export interface ModelInfo {
 
 export interface RegistryApi {
   importBundleDir(dir: string): Promise<BundleDetail>;
-  listModels(): readonly ModelInfo[];
-  listBundles(filter?: { model?: string }): readonly BundleInfo[];
+  listModels(): Promise<readonly ModelInfo[]>;
+  listBundles(filter?: { model?: string }): Promise<readonly BundleInfo[]>;
   /** By digest or unique prefix (>= 8 hex); BMF_ERR_DIGEST_PREFIX when ambiguous or short. */
-  getBundle(digest: string): BundleDetail | undefined;
+  getBundle(digest: string): Promise<BundleDetail | undefined>;
   /** A digest or unique prefix to the full digest of a stored bundle. */
-  resolveDigest(ref: string): string;
+  resolveDigest(ref: string): Promise<string>;
 }
 
 export interface AssignmentApi {
@@ -57,13 +58,13 @@ export interface TelemetryFilter {
 }
 
 export interface TelemetryApi {
-  query(filter: TelemetryFilter): TelemetrySummary;
+  query(filter: TelemetryFilter): TelemetrySummary | Promise<TelemetrySummary>;
   groupHealth(
     deviceIds: readonly string[],
     bundle: string,
     sinceMs: number,
     baselineBundle?: string,
-  ): GroupHealth | undefined;
+  ): GroupHealth | undefined | Promise<GroupHealth | undefined>;
   renderMetrics(): Promise<string> | string;
 }
 
@@ -82,10 +83,10 @@ export interface AgentConfigFactory {
 
 export interface ApiServices {
   readonly clock: WallClock;
-  readonly devices: DeviceRepo;
+  readonly devices: DeviceRepo<StoreMode>;
   readonly registry: RegistryApi;
   readonly assignments: AssignmentApi;
-  readonly rollouts: RolloutRepo;
+  readonly rollouts: RolloutRepo<StoreMode>;
   readonly executor: RolloutControl;
   readonly telemetry: TelemetryApi;
   readonly agentConfig: AgentConfigFactory;

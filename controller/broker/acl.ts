@@ -24,7 +24,8 @@ export interface Credentials {
 }
 
 export interface AuthDeps {
-  readonly authenticateDevice: (deviceId: string, secret: string) => boolean;
+  /** The device repository's answer (either store: awaited). */
+  readonly authenticateDevice: (deviceId: string, secret: string) => boolean | Promise<boolean>;
   readonly controllerSecret: string;
 }
 
@@ -32,7 +33,7 @@ export interface AuthDeps {
  * Decide who is connecting. A device must use its id as both client id and username, so that
  * one device's credentials cannot take over another device's session.
  */
-export function authenticate(c: Credentials, deps: AuthDeps): Principal | undefined {
+export async function authenticate(c: Credentials, deps: AuthDeps): Promise<Principal | undefined> {
   if (!c.username || !c.password) return undefined;
   const secret = c.password.toString('utf8');
   if (c.username === CONTROLLER_USERNAME) {
@@ -42,7 +43,7 @@ export function authenticate(c: Credentials, deps: AuthDeps): Principal | undefi
       : undefined;
   }
   if (c.clientId !== c.username) return undefined;
-  return deps.authenticateDevice(c.username, secret)
+  return (await deps.authenticateDevice(c.username, secret))
     ? { kind: 'device', id: c.username }
     : undefined;
 }

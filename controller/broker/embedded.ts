@@ -43,7 +43,7 @@ export interface EmbeddedBrokerOptions extends AuthDeps {
    * when the blob is part of its latest assignment (the rule per-device chunk requests and the
    * HTTP download follow). Absent: any device may (the topic ACL alone).
    */
-  readonly mayReceiveBlob?: (deviceId: string, digest: string) => boolean;
+  readonly mayReceiveBlob?: (deviceId: string, digest: string) => boolean | Promise<boolean>;
 }
 
 /** What the broker refused: a CONNECT, an ACL decision, or a packet over its size limit. */
@@ -84,30 +84,40 @@ function listen(server: Server | HttpServer, port: number, host: string): Promis
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const denied = opts.onDenied ?? (() => undefined);
   const live = new Map<string, Client>(); // client id -> the connected client
-  const blobAllowed = (p: Principal, filter: string): boolean => {
+  const blobAllowed = async (p: Principal, filter: string): Promise<boolean> => {
     if (p.kind !== 'device' || !opts.mayReceiveBlob) return true;
     const t = tryParseTopic(filter);
-    return t?.kind !== 'broadcastChunk' || opts.mayReceiveBlob(p.id, t.digest);
+    return t?.kind !== 'broadcastChunk' || (await opts.mayReceiveBlob(p.id, t.digest));
   };
   const aedes = await Aedes.createBroker({
     persistence: indexedMemoryPersistence(),
     authenticate(client, username, password, done) {
-      const p = authenticate({ clientId: client.id, username, password }, opts);
-      if (!p) {
-        denied('connect', client.id, `user ${username ?? '(anonymous)'}`);
-        const err = new Error('not authorized') as AuthenticateError;
-        err.returnCode = 5;
-        done(err, false);
-        return;
+      authenticate({ clientId: client.id, username, password }, opts).then(
+        (p) => admit(p),
+        // The store did not answer: refused as "server unavailable" (3), the device retries.
+        () => {
+          const err = new Error('server unavailable') as AuthenticateError;
+          err.returnCode = 3;
+          done(err, false);
+        },
+      );
+      function admit(p: Principal | undefined): void {
+        if (!p) {
+          denied('connect', client.id, `user ${username ?? '(anonymous)'}`);
+          const err = new Error('not authorized') as AuthenticateError;
+          err.returnCode = 5;
+          done(err, false);
+          return;
+        }
+        principals.set(client, p);
+        // From here on the principal's own limits apply (limits.ts).
+        guards.get(client.conn)?.setLimit(limitFor(p));
+        const prior = live.get(client.id);
+        if (prior && prior !== client) {
+          opts.onTakeover?.(client.id, p.kind === 'device' ? `device ${p.id}` : p.kind);
+        }
+        done(null, true);
       }
-      principals.set(client, p);
-      // From here on the principal's own limits apply (limits.ts).
-      guards.get(client.conn)?.setLimit(limitFor(p));
-      const prior = live.get(client.id);
-      if (prior && prior !== client) {
-        opts.onTakeover?.(client.id, p.kind === 'device' ? `device ${p.id}` : p.kind);
-      }
-      done(null, true);
     },
     authorizePublish(client, packet, callback) {
       // Wills pass here too (aedes authorizes them when it publishes them), so a device cannot
@@ -134,12 +144,16 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
     },
     authorizeSubscribe(client, sub, callback) {
       const p = principals.get(client);
-      if (!p || !maySubscribe(p, sub.topic) || !blobAllowed(p, sub.topic)) {
-        denied('subscribe', client.id, sub.topic);
-        // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter.
-        return callback(null, null);
-      }
-      callback(null, sub);
+      const decide = async () =>
+        !!p && maySubscribe(p, sub.topic) && (await blobAllowed(p, sub.topic));
+      decide()
+        .catch(() => false)
+        .then((ok) => {
+          if (ok) return callback(null, sub);
+          denied('subscribe', client.id, sub.topic);
+          // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter.
+          callback(null, null);
+        });
     },
   });
   // Presence follows the connections themselves. aedes' clientDisconnect is not enough: when a

@@ -7,7 +7,8 @@
 // survive restarts.
 import { Counter, Registry } from 'prom-client';
 import { createSystemClock, runEvery, type Clock } from '../../shared/clock.js';
-import type { Counters } from '../store/counters.js';
+import type { CounterRepo } from '../store/counters.js';
+import type { StoreMode } from '../store/repository.js';
 
 export type RefusalSource = 'broker' | 'link' | 'events';
 
@@ -18,18 +19,18 @@ const PREFIX: Record<RefusalSource, string> = {
 };
 
 export function createRefusalCounter(opts: {
-  readonly counters: Counters;
+  readonly counters: CounterRepo<StoreMode>;
   /** 0 disables the timer (call flush()). */
   readonly flushIntervalMs?: number;
   readonly clock?: Pick<Clock, 'sleep'>;
 }) {
   let unflushed = new Map<string, number>();
-  function flush(): void {
+  async function flush(): Promise<void> {
     if (unflushed.size === 0) return;
     const entries = [...unflushed];
     unflushed = new Map();
     try {
-      opts.counters.addAll(entries);
+      await opts.counters.addAll(entries);
     } catch (e) {
       for (const [name, n] of entries) unflushed.set(name, (unflushed.get(name) ?? 0) + n);
       throw e;
@@ -41,9 +42,10 @@ export function createRefusalCounter(opts: {
     help: 'Messages refused or dropped: broker denials and oversize packets, link drops, rate-limited events',
     labelNames: ['source', 'reason'] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      const stored = await opts.counters.all();
       this.reset();
-      const totals = new Map(Object.entries(opts.counters.all()));
+      const totals = new Map(Object.entries(stored));
       for (const [name, n] of unflushed) totals.set(name, (totals.get(name) ?? 0) + n);
       for (const [name, n] of totals) {
         for (const [source, prefix] of Object.entries(PREFIX)) {
@@ -55,7 +57,9 @@ export function createRefusalCounter(opts: {
   const ms = opts.flushIntervalMs ?? 1000;
   const timer =
     ms > 0
-      ? runEvery(opts.clock ?? createSystemClock(), ms, () => flush(), { keepAlive: false })
+      ? runEvery(opts.clock ?? createSystemClock(), ms, () => void flush().catch(() => undefined), {
+          keepAlive: false,
+        })
       : undefined;
   return {
     count(source: RefusalSource, reason: string, n = 1): void {
@@ -64,9 +68,9 @@ export function createRefusalCounter(opts: {
     },
     flush,
     render: () => registry.metrics(),
-    close(): void {
+    async close(): Promise<void> {
       timer?.cancel();
-      flush();
+      await flush();
     },
   };
 }

@@ -2,6 +2,11 @@
 // acks. Each payload is decoded and validated at the edge (shared/wire), must name the device of
 // its topic (a device cannot speak for another even on a broker without our ACLs), and must
 // come from a registered device; anything else is counted and dropped, never thrown at the link.
+//
+// INVARIANTS: runs on either store (every repository answer awaited). Messages of one device
+// (and its broker connect/disconnect) are handled one after another in arrival order, so its
+// presence and state are written in the order they happened even when the store answers later
+// (PostgreSQL); different devices proceed independently.
 import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
 import type { WallClock } from '../../shared/clock.js';
 import { eventCode } from '../../shared/events.js';
@@ -18,6 +23,7 @@ import type { DeviceTopicKind } from '../../shared/wire/topics.js';
 import type { DeviceObservation } from '../rollout/model.js';
 import type { DeviceEventRepo, DeviceEventRow } from '../store/device-events.js';
 import type { DeviceRecord, DeviceRepo } from '../store/devices.js';
+import type { StoreMode } from '../store/repository.js';
 import { activeBundleOf, isInstallFailure } from './observe.js';
 import { createTokenBuckets } from './rate-limit.js';
 
@@ -34,8 +40,8 @@ export interface LinkLike {
 }
 
 export interface DeviceTrackerOptions {
-  readonly devices: DeviceRepo;
-  readonly eventStore: DeviceEventRepo;
+  readonly devices: DeviceRepo<StoreMode>;
+  readonly eventStore: DeviceEventRepo<StoreMode>;
   readonly clock: WallClock;
   readonly onDropped?: (kind: string, err: BmfError) => void;
   readonly onAck?: (deviceId: string, ack: Ack) => void;
@@ -84,7 +90,11 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
   /** Latest install failure per device; undefined = looked up, none; absent = not loaded. */
   const failures = new Map<string, Failure | undefined>();
 
-  function decode<K extends WireMessageType>(type: K, deviceId: string, payload: Uint8Array) {
+  async function decode<K extends WireMessageType>(
+    type: K,
+    deviceId: string,
+    payload: Uint8Array,
+  ): Promise<WireMessages[K]> {
     const m = decodeMessage(type, payload) as WireMessages[K];
     const claimed = (m as { deviceId?: string }).deviceId;
     if (claimed !== undefined && claimed !== deviceId) {
@@ -94,7 +104,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
         topic: type,
       });
     }
-    if (!devices.get(deviceId))
+    if (!(await devices.get(deviceId)))
       throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'device', id: deviceId });
     return m;
   }
@@ -113,18 +123,29 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     return false;
   }
 
-  function recordEvent(deviceId: string, e: Omit<Event, 'deviceId'>, at: number): void {
+  async function recordEvent(
+    deviceId: string,
+    e: Omit<Event, 'deviceId'>,
+    at: number,
+  ): Promise<void> {
     const details = {
       ...e.details,
       variant: e.variant,
       bundleDigest: e.bundleDigest,
       deviceTimeMs: String(e.timeMs),
     };
-    store.insert({ deviceId, at, severity: e.severity, code: e.code, message: e.message, details });
+    await store.insert({
+      deviceId,
+      at,
+      severity: e.severity,
+      code: e.code,
+      message: e.message,
+      details,
+    });
     // Keep at most maxPerDevice: trimmed every tenth of it, so the table holds at most 1.1x.
     const n = (sinceTrim.get(deviceId) ?? 0) + 1;
     if (n >= Math.max(1, Math.floor(policy.maxPerDevice / 10))) {
-      store.trim(deviceId, policy.maxPerDevice);
+      await store.trim(deviceId, policy.maxPerDevice);
       sinceTrim.set(deviceId, 0);
     } else sinceTrim.set(deviceId, n);
     if (isInstallFailure(e)) failures.set(deviceId, { bundle: e.bundleDigest, code: e.code, at });
@@ -132,15 +153,15 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
 
   const handlers: Record<
     'hello' | 'state' | 'presence' | 'event' | 'ack',
-    (id: string, p: Uint8Array) => void
+    (id: string, p: Uint8Array) => Promise<void>
   > = {
-    hello(id, p) {
-      const hello = decode('DeviceHello', id, p);
-      const registered = devices.require(id);
+    async hello(id, p) {
+      const hello = await decode('DeviceHello', id, p);
+      const registered = await devices.require(id);
       hellos.set(id, hello);
-      devices.setPresence(id, opts.connected?.(id) ?? true, clock.wallNow());
+      await devices.setPresence(id, opts.connected?.(id) ?? true, clock.wallNow());
       if (hello.chip !== registered.chip) {
-        recordEvent(
+        await recordEvent(
           id,
           {
             timeMs: hello.timeMs,
@@ -155,25 +176,25 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
         );
       }
     },
-    state(id, p) {
-      const state: DeviceState = decode('DeviceState', id, p);
-      devices.setState(id, state as unknown as Record<string, unknown>, clock.wallNow());
+    async state(id, p) {
+      const state: DeviceState = await decode('DeviceState', id, p);
+      await devices.setState(id, state as unknown as Record<string, unknown>, clock.wallNow());
       opts.onChange?.(id);
     },
-    presence(id, p) {
-      const presence = decode('Presence', id, p);
-      devices.setPresence(id, opts.connected?.(id) ?? presence.online, clock.wallNow());
+    async presence(id, p) {
+      const presence = await decode('Presence', id, p);
+      await devices.setPresence(id, opts.connected?.(id) ?? presence.online, clock.wallNow());
     },
-    event(id, p) {
-      const e = decode('Event', id, p);
+    async event(id, p) {
+      const e = await decode('Event', id, p);
       if (!admit(id)) return;
-      recordEvent(id, e, clock.wallNow());
+      await recordEvent(id, e, clock.wallNow());
       opts.onChange?.(id);
     },
-    ack(id, p) {
-      const ack = decode('Ack', id, p);
+    async ack(id, p) {
+      const ack = await decode('Ack', id, p);
       if (!admit(id)) return opts.onAck?.(id, ack);
-      recordEvent(
+      await recordEvent(
         id,
         {
           timeMs: ack.timeMs,
@@ -190,19 +211,29 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     },
   };
 
-  function guarded(kind: keyof typeof handlers) {
-    return (deviceId: string, payload: Uint8Array): void => {
-      try {
-        handlers[kind](deviceId, payload);
-      } catch (e) {
-        opts.onDropped?.(kind, toBmfError(e));
-      }
-    };
+  /** The tail of each device's queue of work (messages, connects), while it has any. */
+  const queues = new Map<string, Promise<void>>();
+  function inOrder(deviceId: string, work: () => Promise<void>): Promise<void> {
+    const run = (queues.get(deviceId) ?? Promise.resolve()).then(work);
+    // The queue goes on after a failed message; the caller sees the failure through `run`.
+    const tail = run.catch(() => undefined);
+    queues.set(deviceId, tail);
+    void tail.then(() => {
+      if (queues.get(deviceId) === tail) queues.delete(deviceId);
+    });
+    return run;
   }
 
-  function failureOf(deviceId: string): Failure | undefined {
+  function guarded(kind: keyof typeof handlers) {
+    return (deviceId: string, payload: Uint8Array): Promise<void> =>
+      inOrder(deviceId, () => handlers[kind](deviceId, payload)).catch((e: unknown) =>
+        opts.onDropped?.(kind, toBmfError(e)),
+      );
+  }
+
+  async function failureOf(deviceId: string): Promise<Failure | undefined> {
     if (!failures.has(deviceId)) {
-      const r = store.latestInstallFailure(deviceId);
+      const r = await store.latestInstallFailure(deviceId);
       failures.set(deviceId, r ? { bundle: r.bundle, code: r.code, at: r.at } : undefined);
     }
     return failures.get(deviceId);
@@ -221,20 +252,23 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
         link.on(kind, guarded(kind));
     },
     /** Direct entry points (same validation), e.g. for a link that routes differently. */
-    handle(kind: keyof typeof handlers, deviceId: string, payload: Uint8Array): void {
-      guarded(kind)(deviceId, payload);
+    handle(kind: keyof typeof handlers, deviceId: string, payload: Uint8Array): Promise<void> {
+      return guarded(kind)(deviceId, payload);
     },
     /** Broker connect/disconnect callback (startEmbeddedBroker's onPresence). */
-    setConnected(deviceId: string, online: boolean): void {
-      if (devices.get(deviceId)) devices.setPresence(deviceId, online, clock.wallNow());
+    setConnected(deviceId: string, online: boolean): Promise<void> {
+      const at = clock.wallNow();
+      return inOrder(deviceId, async () => {
+        if (await devices.get(deviceId)) await devices.setPresence(deviceId, online, at);
+      }).catch((e: unknown) => opts.onDropped?.('presence', toBmfError(e)));
     },
-    observe(deviceIds: readonly string[]): Map<string, DeviceObservation> {
+    async observe(deviceIds: readonly string[]): Promise<Map<string, DeviceObservation>> {
       const out = new Map<string, DeviceObservation>();
       for (const id of deviceIds) {
-        const d = devices.get(id);
+        const d = await devices.get(id);
         if (!d) continue;
         const active = activeBundleOf((d.state as DeviceState | null)?.active ?? []);
-        const failure = failureOf(id);
+        const failure = await failureOf(id);
         out.set(id, {
           online: d.online,
           ...(active ? { activeBundle: active } : {}),
@@ -243,19 +277,22 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
       }
       return out;
     },
-    list(): DeviceView[] {
-      return devices.list().map(view);
+    async list(): Promise<DeviceView[]> {
+      return (await devices.list()).map(view);
     },
-    get(id: string): DeviceView | undefined {
-      const d = devices.get(id);
+    async get(id: string): Promise<DeviceView | undefined> {
+      const d = await devices.get(id);
       return d ? view(d) : undefined;
     },
     /** Delete events older than the retention; returns how many. */
-    pruneEvents(): number {
+    async pruneEvents(): Promise<number> {
       return store.pruneBefore(clock.wallNow() - policy.retentionMs);
     },
     /** Newest first; page with `before` (an event id). */
-    events(deviceId: string, page: { before?: number; limit?: number } = {}): DeviceEventRow[] {
+    async events(
+      deviceId: string,
+      page: { before?: number; limit?: number } = {},
+    ): Promise<DeviceEventRow[]> {
       return store.page(
         deviceId,
         page.before ?? Number.MAX_SAFE_INTEGER,

@@ -13,6 +13,7 @@ import { encodeMessage } from '../../shared/wire/codec.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
 import type { AssignmentRepo, AssignmentRow } from '../store/assignments.js';
 import type { DeviceRepo } from '../store/devices.js';
+import type { StoreMode } from '../store/repository.js';
 import type { Registry } from '../registry/registry.js';
 
 export type Publish = (
@@ -51,9 +52,9 @@ export interface StoredAssignment {
 }
 
 export interface AssignmentServiceOptions {
-  readonly store: AssignmentRepo;
+  readonly store: AssignmentRepo<StoreMode>;
   readonly registry: Pick<Registry, 'requireBundle'>;
-  readonly devices: Pick<DeviceRepo, 'require' | 'list'>;
+  readonly devices: Pick<DeviceRepo<StoreMode>, 'require' | 'list'>;
   /** The `assignment` role's signers (keystore.signers('assignment')), or a getter. */
   readonly signers: readonly Signer[] | (() => Promise<readonly Signer[]>);
   readonly publish: Publish;
@@ -113,8 +114,8 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
     return cachedSigners.signers;
   }
 
-  function latest(deviceId: string): StoredAssignment | undefined {
-    const r = store.latest(deviceId);
+  async function latest(deviceId: string): Promise<StoredAssignment | undefined> {
+    const r = await store.latest(deviceId);
     return r ? fromRow(r) : undefined;
   }
 
@@ -135,10 +136,9 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
    * installed.
    */
   function buildOne(
-    [deviceId, build, by, reason]: Parameters<typeof persist>,
+    [deviceId, reported, build, by, reason]: Parameters<typeof persist>,
     storedMax: number,
   ): AssignmentRow {
-    const reported = Number(devices.require(deviceId).state?.assignmentSequence ?? 0) || 0;
     const assignment = parseAssignment(build(Math.max(storedMax, reported) + 1));
     const envelope = canonicalBytes(signEnvelope(assignment, by));
     return {
@@ -160,21 +160,20 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
     readonly reject: (e: unknown) => void;
   }
   let pending: PendingPersist[] = [];
-  function flush(): void {
+  async function flush(): Promise<void> {
     const batch = pending;
     pending = [];
     try {
-      store
-        .appendEach(
-          batch,
-          (p) => p.args[0],
-          (p, max) => buildOne(p.args, max),
-        )
-        .forEach((r, i) => {
-          const p = batch[i] as PendingPersist;
-          if (r.ok) p.resolve(fromRow(r.value));
-          else p.reject(r.error);
-        });
+      const outcomes = await store.appendEach(
+        batch,
+        (p) => p.args[0],
+        (p, max) => buildOne(p.args, max),
+      );
+      outcomes.forEach((r, i) => {
+        const p = batch[i] as PendingPersist;
+        if (r.ok) p.resolve(fromRow(r.value));
+        else p.reject(r.error);
+      });
     } catch (e) {
       for (const p of batch) p.reject(e);
     }
@@ -182,21 +181,24 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
   function persist(
     ...args: [
       deviceId: string,
+      /** The sequence the device last reported installing. */
+      reported: number,
       build: (sequence: number) => Assignment,
       by: readonly Signer[],
       reason: string,
     ]
   ): Promise<StoredAssignment> {
     return new Promise((resolve, reject) => {
-      if (pending.length === 0) setImmediate(flush);
+      if (pending.length === 0) setImmediate(() => void flush());
       pending.push({ args, resolve, reject });
     });
   }
 
   async function assign(deviceId: string, req: AssignRequest): Promise<StoredAssignment> {
-    const device = devices.require(deviceId);
-    const variants = req.variants.map((v) => {
-      const bundle = registry.requireBundle(v.bundle);
+    const device = await devices.require(deviceId);
+    const bundles = await Promise.all(req.variants.map((v) => registry.requireBundle(v.bundle)));
+    const variants = req.variants.map((v, i) => {
+      const bundle = bundles[i] as (typeof bundles)[number];
       // Checked before signing: a signed assignment the device must refuse helps nobody.
       if (!bundle.chips.includes(device.chip)) {
         throw bmfError('BMF_ERR_TRUST_CHIP_MISMATCH', {
@@ -216,8 +218,11 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
     });
     const by = await signers();
     const health = req.health ?? defaults.health;
+    // The device's own reported sequence counts too (see buildOne).
+    const reported = Number(device.state?.assignmentSequence ?? 0) || 0;
     const stored = await persist(
       deviceId,
+      reported,
       (sequence) => ({
         type: 'assignment',
         deviceId,
@@ -256,7 +261,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
         reason,
         ...(options.allowDowngrade === true && { allowDowngrade: true }),
       };
-      const current = latest(deviceId);
+      const current = await latest(deviceId);
       if (current && sameContent(current.assignment, req, defaults.health)) {
         await publishStored(deviceId, current);
         return;
@@ -272,8 +277,8 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
     async republishAll(): Promise<{ republished: number; renewed: number }> {
       let republished = 0;
       let renewed = 0;
-      const known = new Set(devices.list().map((d) => d.id));
-      for (const row of store.latestPerDevice()) {
+      const known = new Set((await devices.list()).map((d) => d.id));
+      for (const row of await store.latestPerDevice()) {
         if (!known.has(row.deviceId)) continue; // device removed since
         const s = fromRow(row);
         const left = Date.parse(s.assignment.expires) - clock.wallNow();

@@ -144,26 +144,27 @@ export function createBlobServer(opts: BlobServerOptions) {
   function tableOf(digest: string): Promise<ChunkTable> {
     let t = tables.get(digest);
     if (!t) {
-      t = computeChunkTable(
-        registry.blobPath(digest),
-        digest,
-        registry.blobSize(digest),
-        chunkSize,
-      );
+      t = (async () =>
+        computeChunkTable(
+          await registry.blobPath(digest),
+          digest,
+          await registry.blobSize(digest),
+          chunkSize,
+        ))();
       t.catch(() => tables.delete(digest));
       tables.set(digest, t);
     }
     return t;
   }
 
-  function mayFetch(deviceId: string, digest: string): boolean {
-    const latest = assignments.latest(deviceId);
+  async function mayFetch(deviceId: string, digest: string): Promise<boolean> {
+    const latest = await assignments.latest(deviceId);
     if (!latest) return false;
     let entry = allowed.get(deviceId);
     if (!entry || entry.sequence !== latest.assignment.sequence) {
       const blobs = new Set<string>();
       for (const v of latest.assignment.variants) {
-        for (const b of registry.blobsOf(v.bundle.digest)) blobs.add(b);
+        for (const b of await registry.blobsOf(v.bundle.digest)) blobs.add(b);
       }
       entry = { sequence: latest.assignment.sequence, blobs };
       allowed.set(deviceId, entry);
@@ -215,7 +216,7 @@ export function createBlobServer(opts: BlobServerOptions) {
     counts.broadcast.runs++;
     run.done = (async () => {
       try {
-        const path = registry.blobPath(digest);
+        const path = await registry.blobPath(digest);
         const topic = broadcastChunkTopic(digest);
         await started;
         timer.cancel();
@@ -304,7 +305,7 @@ export function createBlobServer(opts: BlobServerOptions) {
       return;
     }
     const table = await tableOf(job.digest);
-    const data = await readChunk(registry.blobPath(job.digest), table, job.index);
+    const data = await readChunk(await registry.blobPath(job.digest), table, job.index);
     const bytes = chunkMessage(table, job.index, data, job.requestId);
     await publishChunk(deviceTopic('blobChunk', deviceId), bytes, { qos: 0 });
     counts.perDevice.chunks++;
@@ -312,7 +313,7 @@ export function createBlobServer(opts: BlobServerOptions) {
   }
 
   async function handle(deviceId: string, req: BlobChunkRequest): Promise<void> {
-    if (!mayFetch(deviceId, req.digest)) {
+    if (!(await mayFetch(deviceId, req.digest))) {
       await refuse(deviceId, req, 'BMF_ERR_FORBIDDEN');
       return;
     }

@@ -9,28 +9,29 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { bmfError } from '../../shared/errors.js';
 import { isHexDigest } from '../../shared/wire/ids.js';
 import type { DeviceRepo } from '../store/devices.js';
+import type { StoreMode } from '../store/repository.js';
 import type { Registry } from '../registry/registry.js';
 import type { AssignmentService } from './assignments.js';
 import { decideRange } from './http-range.js';
 
 export interface BlobDownloadOptions {
   readonly registry: Pick<Registry, 'blobPath' | 'blobSize' | 'blobsOf'>;
-  readonly devices: Pick<DeviceRepo, 'authenticate'>;
+  readonly devices: Pick<DeviceRepo<StoreMode>, 'authenticate'>;
   readonly assignments: Pick<AssignmentService, 'latest'>;
 }
 
 /** Device id from a valid `Authorization: Basic` header, else undefined. */
-function deviceFromBasic(
+async function deviceFromBasic(
   header: string | undefined,
   devices: BlobDownloadOptions['devices'],
-): string | undefined {
+): Promise<string | undefined> {
   const m = /^Basic ([A-Za-z0-9+/=]{1,1024})$/.exec(header ?? '');
   if (!m?.[1]) return undefined;
   const text = Buffer.from(m[1], 'base64').toString('utf8');
   const colon = text.indexOf(':');
   if (colon <= 0) return undefined;
   const id = text.slice(0, colon);
-  return devices.authenticate(id, text.slice(colon + 1)) ? id : undefined;
+  return (await devices.authenticate(id, text.slice(colon + 1))) ? id : undefined;
 }
 
 function unauthorized(reply: FastifyReply, who: string): never {
@@ -49,21 +50,22 @@ export async function blobDownloadRoutes(
       schema: { params: Type.Object({ digest: DigestSchema }) },
     },
     async (req, reply) => {
-      const deviceId = deviceFromBasic(req.headers.authorization, devices);
+      const deviceId = await deviceFromBasic(req.headers.authorization, devices);
       if (!deviceId) unauthorized(reply, '(basic auth)');
       const { digest } = req.params;
       if (!isHexDigest(digest)) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'blob', id: digest });
-      const size = registry.blobSize(digest); // BMF_ERR_NOT_FOUND for blobs the registry lacks
-      const latest = assignments.latest(deviceId);
-      const assigned = latest?.assignment.variants.some((v) =>
-        registry.blobsOf(v.bundle.digest).includes(digest),
-      );
+      const size = await registry.blobSize(digest); // BMF_ERR_NOT_FOUND for blobs the registry lacks
+      const latest = await assignments.latest(deviceId);
+      let assigned = false;
+      for (const v of latest?.assignment.variants ?? []) {
+        if ((await registry.blobsOf(v.bundle.digest)).includes(digest)) assigned = true;
+      }
       if (!assigned) {
         throw bmfError('BMF_ERR_FORBIDDEN', {
           reason: `blob ${digest} is not assigned to ${deviceId}`,
         });
       }
-      const path = registry.blobPath(digest);
+      const path = await registry.blobPath(digest);
       const range = decideRange(req.headers.range, size);
       void reply
         .header('accept-ranges', 'bytes')

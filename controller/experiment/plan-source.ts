@@ -16,11 +16,11 @@ import type { ExperimentTelemetry } from './telemetry-source.js';
 
 export interface PlanSourceDeps {
   readonly telemetry: ExperimentTelemetry;
-  readonly devices: () => readonly DeviceInfo[];
-  readonly experiment: (id: string) => {
+  readonly devices: () => readonly DeviceInfo[] | Promise<readonly DeviceInfo[]>;
+  readonly experiment: (id: string) => Promise<{
     readonly spec: ExperimentSpec;
     readonly state: ExperimentState;
-  };
+  }>;
   readonly now: number;
 }
 
@@ -45,7 +45,7 @@ export async function gatherPlanEstimates(
   let window: { fromMs: number; toMs: number };
   let source: string;
   if ('experiment' in from) {
-    const { spec, state } = deps.experiment(from.experiment);
+    const { spec, state } = await deps.experiment(from.experiment);
     if (state.startedAt === undefined) {
       throw bmfError('BMF_ERR_EXPERIMENT_PLAN', {
         reason: `experiment ${spec.id} never ran, so it has no data to estimate from`,
@@ -64,7 +64,7 @@ export async function gatherPlanEstimates(
     source = `experiment ${spec.id} (each arm on its own bundle)`;
   } else {
     const since = from.sinceMs ?? DEFAULT_PLAN_WINDOW_MS;
-    groups = [{ bundle: from.bundle, deviceIds: deps.devices().map((d) => d.id) }];
+    groups = [{ bundle: from.bundle, deviceIds: (await deps.devices()).map((d) => d.id) }];
     window = { fromMs: deps.now - since, toMs: deps.now + 1 };
     source = `bundle ${from.bundle.slice(0, 12)} over the last ${Math.round(since / 60_000)} min`;
   }

@@ -49,7 +49,7 @@ export function experimentRoutes(
   app.post('/v1/experiments/plan', { schema: { tags, body: PlanRequestSchema } }, async (req) =>
     svc.plan(req.body),
   );
-  app.get('/v1/experiments', { schema: { tags } }, async () => ({ experiments: svc.list() }));
+  app.get('/v1/experiments', { schema: { tags } }, async () => ({ experiments: await svc.list() }));
   app.get<IdReq>('/v1/experiments/:id', { schema: { tags, params } }, async (req) =>
     svc.get(req.params.id),
   );

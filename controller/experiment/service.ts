@@ -8,6 +8,8 @@ import type { BundleManifest } from '../../shared/bundle/manifest.js';
 import { parseCalibrationStats } from '../../shared/stats/drift.js';
 import type { AssignRequest } from '../distribution/assignments.js';
 import type { ExperimentRecord, ExperimentRepo } from '../store/experiments.js';
+import type { Leadership } from '../store/leadership.js';
+import type { StoreMode } from '../store/repository.js';
 import type { TelemetryFilter } from '../telemetry/store.js';
 import { planAllocation, restorePlan, stratumOf } from './allocate.js';
 import {
@@ -34,14 +36,22 @@ import {
 } from './validate.js';
 
 export interface ExperimentServiceDeps {
-  readonly store: ExperimentRepo;
+  /** Either store; on PostgreSQL its writes are fenced by the controller lease. */
+  readonly store: ExperimentRepo<StoreMode>;
+  /** Whether this replica may change experiments now; always, when absent (one process). */
+  readonly leadership?: Leadership;
   readonly clock: WallClock;
   readonly registry: {
-    getBundle(digest: string): { readonly manifest: BundleManifest } | undefined;
+    getBundle(
+      digest: string,
+    ):
+      | Promise<{ readonly manifest: BundleManifest } | undefined>
+      | { readonly manifest: BundleManifest }
+      | undefined;
     /** A unique digest prefix to the full digest (typed error when ambiguous or too short). */
-    resolveDigest?(ref: string): string;
+    resolveDigest?(ref: string): Promise<string> | string;
   };
-  readonly devices: () => readonly DeviceInfo[];
+  readonly devices: () => readonly DeviceInfo[] | Promise<readonly DeviceInfo[]>;
   readonly assign: (deviceId: string, request: AssignRequest) => Promise<unknown>;
   readonly telemetry: ExperimentTelemetry;
   /** Start a rollout of `bundle` to `deviceIds`; returns its id. */
@@ -70,25 +80,35 @@ export function parseExperimentSpec(body: unknown): ExperimentSpec {
 
 export function createExperimentService(deps: ExperimentServiceDeps) {
   const { store, clock } = deps;
-  const list = (): ExperimentRecord[] => store.list();
-  const others = (): { id: string; state: ExperimentState }[] =>
-    list().map((r) => ({ id: r.spec.id, state: r.state }));
-  function get(id: string): ExperimentRecord {
-    const record = store.get(id);
+  const list = async (): Promise<ExperimentRecord[]> => store.list();
+  const others = async (): Promise<{ id: string; state: ExperimentState }[]> =>
+    (await list()).map((r) => ({ id: r.spec.id, state: r.state }));
+  async function get(id: string): Promise<ExperimentRecord> {
+    const record = await store.get(id);
     if (!record) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'experiment', id });
     return record;
   }
-  function save(id: string, state: ExperimentState): void {
-    store.update(id, state, clock.wallNow());
+  /** Changes are made by the lease holder only (the store's writes are fenced as well). */
+  async function mayWrite(): Promise<void> {
+    if (deps.leadership && !(await deps.leadership.hold())) {
+      throw bmfError('BMF_ERR_NOT_LEASE_HOLDER', {
+        name: 'controller',
+        holder: deps.leadership.holder,
+      });
+    }
   }
-  function manifest(digest: string): BundleManifest {
-    const b = deps.registry.getBundle(digest);
+  async function save(id: string, state: ExperimentState): Promise<void> {
+    await mayWrite();
+    await store.update(id, state, clock.wallNow());
+  }
+  async function manifest(digest: string): Promise<BundleManifest> {
+    const b = await deps.registry.getBundle(digest);
     if (!b) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: digest });
     return b.manifest;
   }
-  function population(state: ExperimentState): DeviceInfo[] {
+  async function population(state: ExperimentState): Promise<DeviceInfo[]> {
     const ids = new Set(state.devices);
-    return deps.devices().filter((d) => ids.has(d.id));
+    return (await deps.devices()).filter((d) => ids.has(d.id));
   }
 
   async function armTelemetry(
@@ -161,7 +181,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
     const stratify =
       spec.allocation.kind === 'cohorts' ? (spec.allocation.stratifyBy ?? 'chip') : 'chip';
     const byGroup = new Map<string, Set<string>>();
-    for (const d of population(state)) {
+    for (const d of await population(state)) {
       const key = stratumOf(d, stratify) || '(none)';
       byGroup.set(key, (byGroup.get(key) ?? new Set()).add(d.id));
     }
@@ -190,7 +210,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       A: tA.find((b) => b.startMs === startMs)?.requests ?? 0,
       B: tB.find((b) => b.startMs === startMs)?.requests ?? 0,
     }));
-    const mB = deps.registry.getBundle(spec.bundleB)?.manifest;
+    const mB = (await deps.registry.getBundle(spec.bundleB))?.manifest;
     const calibration = mB ? parseCalibrationStats(mB.metadata) : [];
     return analyzeExperiment({
       spec,
@@ -215,20 +235,25 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
     list,
     get,
 
-    create(body: unknown): ExperimentRecord {
+    async create(body: unknown): Promise<ExperimentRecord> {
       const given = parseExperimentSpec(body);
       const full = deps.registry.resolveDigest ?? ((d: string) => d);
-      const spec = { ...given, bundleA: full(given.bundleA), bundleB: full(given.bundleB) };
-      if (store.get(spec.id))
+      const spec = {
+        ...given,
+        bundleA: await full(given.bundleA),
+        bundleB: await full(given.bundleB),
+      };
+      await mayWrite();
+      if (await store.get(spec.id))
         throw bmfError('BMF_ERR_CONFLICT', { kind: 'experiment', id: spec.id, reason: 'exists' });
       if (spec.bundleA === spec.bundleB) {
         throw bmfError('BMF_ERR_EXPERIMENT_INCOMPATIBLE', {
           reason: 'A and B are the same bundle',
         });
       }
-      checkCompatible(manifest(spec.bundleA), manifest(spec.bundleB));
-      const devices = resolvePopulation(spec, deps.devices());
-      checkNoOverlap(spec.id, devices, others());
+      checkCompatible(await manifest(spec.bundleA), await manifest(spec.bundleB));
+      const devices = resolvePopulation(spec, await deps.devices());
+      checkNoOverlap(spec.id, devices, await others());
       const now = clock.wallNow();
       const state: ExperimentState = {
         status: 'created',
@@ -237,16 +262,16 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
         alwaysValidP: {},
         looks: [],
       };
-      if (!store.insert(spec, state, now))
+      if (!(await store.insert(spec, state, now)))
         throw bmfError('BMF_ERR_CONFLICT', { kind: 'experiment', id: spec.id, reason: 'exists' });
       return { spec, state };
     },
 
     async start(id: string): Promise<ExperimentRecord> {
-      const { spec, state } = get(id);
+      const { spec, state } = await get(id);
       checkState(id, state, ['created'], 'start');
-      checkNoOverlap(id, state.devices, others());
-      const plans = planAllocation(spec, population(state));
+      checkNoOverlap(id, state.devices, await others());
+      const plans = planAllocation(spec, await population(state));
       const next: ExperimentState = {
         ...state,
         status: 'running',
@@ -255,14 +280,14 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       };
       // Persist first so the devices are claimed; a crash mid-publish leaves some devices on their old
       // assignment (no resume yet: abort and start a new experiment).
-      save(id, next);
+      await save(id, next);
       await publish(plans);
       return { spec, state: next };
     },
 
     /** Analyze now; a look while running is recorded (its p-values feed the next look). */
     async analyze(id: string): Promise<Analysis> {
-      const { spec, state } = get(id);
+      const { spec, state } = await get(id);
       checkState(id, state, ['running', 'concluded', 'aborted', 'promoted'], 'analyze');
       const analysis = await gather(spec, state);
       if (state.status === 'running') {
@@ -285,10 +310,11 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
     },
 
     async promote(id: string): Promise<ExperimentRecord & { analysis: Analysis }> {
-      const { spec, state } = get(id);
+      const { spec, state } = await get(id);
       checkState(id, state, ['running', 'concluded'], 'promote');
+      await mayWrite();
       const analysis = await service.analyze(id);
-      const fresh = get(id).state;
+      const fresh = (await get(id)).state;
       checkState(id, fresh, ['running', 'concluded'], 'promote');
       checkPowered(spec, fresh, analysis.samples, clock.wallNow());
       const winner = analysis.overall.winner;
@@ -312,7 +338,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
         rolloutId,
         reason: analysis.overall.reason,
       };
-      save(id, next);
+      await save(id, next);
       return { spec, state: next, analysis };
     },
 
@@ -325,7 +351,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       const from = given.from;
       const req =
         from && 'bundle' in from && deps.registry.resolveDigest
-          ? { ...given, from: { ...from, bundle: deps.registry.resolveDigest(from.bundle) } }
+          ? { ...given, from: { ...from, bundle: await deps.registry.resolveDigest(from.bundle) } }
           : given;
       const estimates = await gatherPlanEstimates(req, {
         telemetry: deps.telemetry,
@@ -337,7 +363,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
     },
 
     async abort(id: string, reason = 'aborted by operator'): Promise<ExperimentRecord> {
-      const { spec, state } = get(id);
+      const { spec, state } = await get(id);
       checkState(id, state, ['created', 'running', 'concluded'], 'abort');
       const next: ExperimentState = {
         ...state,
@@ -345,7 +371,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
         endedAt: clock.wallNow(),
         reason,
       };
-      save(id, next);
+      await save(id, next);
       if (state.status !== 'created') await publish(restorePlan(spec, state.devices));
       return { spec, state: next };
     },

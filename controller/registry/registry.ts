@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { Root } from '../../shared/trust/root.js';
 import { manifestBlobOf } from '../../shared/trust/verify.js';
 import type { BundleRepo, StoredBundle } from '../store/bundles.js';
+import type { StoreMode } from '../store/repository.js';
 import { blobFile, importBlob } from './blob-store.js';
 
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -49,7 +50,7 @@ export interface ModelSummary {
 }
 
 export interface RegistryOptions {
-  readonly store: BundleRepo;
+  readonly store: BundleRepo<StoreMode>;
   readonly blobDir: string;
   /** The trusted root, or a getter when the root can rotate while the controller runs. */
   readonly root: Root | (() => Root | Promise<Root>);
@@ -96,8 +97,13 @@ function record(r: StoredBundle): BundleRecord {
 
 export function createRegistry(opts: RegistryOptions) {
   const { store: bundles, blobDir, clock } = opts;
-  function store(digest: string, manifest: BundleManifest, envelope: Uint8Array, now: number) {
-    bundles.insert(
+  async function store(
+    digest: string,
+    manifest: BundleManifest,
+    envelope: Uint8Array,
+    now: number,
+  ): Promise<void> {
+    await bundles.insert(
       {
         digest,
         model: manifest.name,
@@ -119,12 +125,12 @@ export function createRegistry(opts: RegistryOptions) {
    * A full digest as it is; a prefix of at least MIN_PREFIX hex digits to the one stored bundle
    * it starts (as git does). Too short or ambiguous is BMF_ERR_DIGEST_PREFIX listing candidates.
    */
-  function resolveDigest(ref: string): string {
+  async function resolveDigest(ref: string): Promise<string> {
     const prefix = ref.toLowerCase();
     if (isDigest(prefix)) return prefix;
     if (!/^[0-9a-f]+$/.test(prefix))
       throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: ref });
-    const rows = bundles.digestsStartingWith(prefix, 21);
+    const rows = await bundles.digestsStartingWith(prefix, 21);
     const candidates = rows.slice(0, 20);
     const listed = candidates.join(', ') + (rows.length > 20 ? ', ...' : '');
     if (prefix.length < MIN_PREFIX) {
@@ -146,27 +152,34 @@ export function createRegistry(opts: RegistryOptions) {
     return one;
   }
 
-  function getBundle(ref: string): BundleRecord | undefined {
-    const digest = isDigest(ref) ? ref : resolveDigest(ref);
-    const r = bundles.get(digest);
-    return r ? record(r) : undefined;
+  // Bundles never change once stored (content-addressed): each is read from the store once.
+  const cache = new Map<string, BundleRecord>();
+  async function getBundle(ref: string): Promise<BundleRecord | undefined> {
+    const digest = isDigest(ref) ? ref : await resolveDigest(ref);
+    const hit = cache.get(digest);
+    if (hit) return hit;
+    const r = await bundles.get(digest);
+    if (!r) return undefined;
+    const b = record(r);
+    cache.set(digest, b);
+    return b;
   }
 
-  function requireBundle(digest: string): BundleRecord {
-    const b = getBundle(digest);
+  async function requireBundle(digest: string): Promise<BundleRecord> {
+    const b = await getBundle(digest);
     if (!b) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: digest });
     return b;
   }
 
-  function blobSize(digest: string): number {
-    const size = bundles.blobSize(digest);
+  async function blobSize(digest: string): Promise<number> {
+    const size = await bundles.blobSize(digest);
     if (size === undefined) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'blob', id: digest });
     return size;
   }
 
   /** Refuse a second, different bundle claiming a version or sequence the model already has. */
-  function checkNoClash(digest: string, m: BundleManifest): void {
-    const rows = bundles.sameVersionOrSequence(m.name, m.version, m.sequence);
+  async function checkNoClash(digest: string, m: BundleManifest): Promise<void> {
+    const rows = await bundles.sameVersionOrSequence(m.name, m.version, m.sequence);
     const clash = rows.find((r) => r.digest !== digest);
     if (clash) {
       throw bmfError('BMF_ERR_CONFLICT', {
@@ -190,9 +203,9 @@ export function createRegistry(opts: RegistryOptions) {
           throw bmfError(e.code, { ...e.details, ...ctx }, { cause: e });
         },
       );
-      const existing = getBundle(verified.digest);
+      const existing = await getBundle(verified.digest);
       if (existing) return existing;
-      checkNoClash(verified.digest, verified.manifest);
+      await checkNoClash(verified.digest, verified.manifest);
       for (const f of verified.manifest.files) {
         await importBlob(blobDir, bundleBlobPath(dir, f.sha256), f);
       }
@@ -202,36 +215,47 @@ export function createRegistry(opts: RegistryOptions) {
       await mkdir(blobDir, { recursive: true });
       await writeFileAtomic(blobFile(blobDir, sha256), envelope);
       // A concurrent import of the same bundle may have won the race while blobs were copied.
-      if (!getBundle(verified.digest)) {
-        store(verified.digest, verified.manifest, envelope, clock.wallNow());
+      if (!(await getBundle(verified.digest))) {
+        await store(verified.digest, verified.manifest, envelope, clock.wallNow());
       }
       return requireBundle(verified.digest);
     },
-    listModels(): ModelSummary[] {
-      return bundles.models().map((m) => {
-        const latest = bundles.latestOf(m.name);
-        return {
+    async listModels(): Promise<ModelSummary[]> {
+      const out: ModelSummary[] = [];
+      for (const m of await bundles.models()) {
+        const latest = await bundles.latestOf(m.name);
+        out.push({
           name: m.name,
           createdAt: m.createdAt,
           bundles: m.bundles,
           ...(latest ? { latest: summary(latest) } : {}),
-        };
-      });
+        });
+      }
+      return out;
     },
-    listBundles(filter: { model?: string } = {}): BundleSummary[] {
-      return bundles.list(filter.model).map(summary);
+    async listBundles(filter: { model?: string } = {}): Promise<BundleSummary[]> {
+      return (await bundles.list(filter.model)).map(summary);
     },
     getBundle,
+    /**
+     * A bundle already read, without waiting (metrics labels); a miss starts reading it, so the
+     * next look finds it.
+     */
+    peekBundle(digest: string): BundleRecord | undefined {
+      const hit = cache.get(digest);
+      if (!hit && isDigest(digest)) void getBundle(digest).catch(() => undefined);
+      return hit;
+    },
     requireBundle,
     resolveDigest,
     /** The blobs a device assigned to a bundle may fetch: its signed manifest and every file. */
-    blobsOf(digest: string): string[] {
-      const b = requireBundle(digest);
+    async blobsOf(digest: string): Promise<string[]> {
+      const b = await requireBundle(digest);
       return [b.manifestBlob.sha256, ...b.files.map((f) => f.sha256)];
     },
     /** Path of a stored blob; BMF_ERR_NOT_FOUND when the registry does not hold it. */
-    blobPath(digest: string): string {
-      blobSize(digest);
+    async blobPath(digest: string): Promise<string> {
+      await blobSize(digest);
       return blobFile(blobDir, digest);
     },
     blobSize,

@@ -2,8 +2,16 @@
 // plan, persist the new state, then act. Persisting first means a crash between the two leaves
 // devices marked 'assigned' whose assignment was never published; `resume()` re-issues those
 // (assignment publishing is idempotent), and the per-device timeout catches anything else.
+//
+// INVARIANTS: the executor runs on either store (`RolloutRepo<StoreMode>`, every answer awaited);
+// one tick at a time, so the planner's input is the state the previous tick saved. With a
+// leadership (controller replicas on PostgreSQL) a tick, a command and resume() first make sure
+// this replica holds the lease; the repository given is then fenced (pgRollouts(store, fence)),
+// so a replica that lost the lease fails its save with BMF_ERR_LEASE_LOST and does not act.
 import { runAfter, runEvery, type Clock, type Timer } from '../../shared/clock.js';
 import { bmfError } from '../../shared/errors.js';
+import type { Leadership } from '../store/leadership.js';
+import type { StoreMode } from '../store/repository.js';
 import type { RolloutRepo } from '../store/rollouts.js';
 import type {
   DeviceObservation,
@@ -15,18 +23,22 @@ import type {
 import { applyCommand, canApply, initialState, nextActions, type RolloutCommand } from './plan.js';
 
 export interface RolloutExecutorDeps {
-  readonly rollouts: RolloutRepo;
+  readonly rollouts: RolloutRepo<StoreMode>;
+  /** Whether this replica may act now (the rollout lease); always, when absent (one process). */
+  readonly leadership?: Leadership;
   /** Stamps the rollout state and drives the tick interval and the poke delay. */
   readonly clock: Pick<Clock, 'wallNow' | 'sleep'>;
   /** What the controller currently knows about these devices. */
-  readonly observe: (deviceIds: readonly string[]) => ReadonlyMap<string, DeviceObservation>;
+  readonly observe: (
+    deviceIds: readonly string[],
+  ) => ReadonlyMap<string, DeviceObservation> | Promise<ReadonlyMap<string, DeviceObservation>>;
   /** Merged telemetry of these devices on `bundle` since `sinceMs` (for the health gate). */
   readonly groupHealth?: (
     deviceIds: readonly string[],
     bundle: string,
     sinceMs: number,
     baselineBundle: string | undefined,
-  ) => GroupHealth | undefined;
+  ) => GroupHealth | undefined | Promise<GroupHealth | undefined>;
   /**
    * Assign a bundle to a device (idempotent when the device already has it assigned).
    * `allowDowngrade` is set for a rollback: the device may install a lower bundle sequence.
@@ -75,8 +87,12 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     await Promise.all(Array.from({ length: Math.min(ASSIGN_CONCURRENCY, assigns.length) }, worker));
   }
 
-  function persist(id: string, state: RolloutState, actions: readonly RolloutAction[]): void {
-    rollouts.save(
+  async function persist(
+    id: string,
+    state: RolloutState,
+    actions: readonly RolloutAction[],
+  ): Promise<void> {
+    await rollouts.save(
       id,
       state,
       actions.flatMap((a) =>
@@ -105,7 +121,7 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     const groupIds = spec.groups[state.group] ?? [];
     const health =
       spec.healthGate && state.soakStartedAt !== undefined && deps.groupHealth
-        ? deps.groupHealth(
+        ? await deps.groupHealth(
             groupIds,
             spec.bundle,
             state.soakStartedAt,
@@ -115,17 +131,41 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     const result = nextActions({
       spec,
       state,
-      observations: deps.observe(ids),
+      observations: await deps.observe(ids),
       ...(health ? { health } : {}),
       now,
     });
     if (result.state === state) return;
-    persist(spec.id, result.state, result.actions);
+    await persist(spec.id, result.state, result.actions);
     await act(spec.id, result.actions, spec.allowDowngrade === true);
   }
 
+  /** Whether this replica may act now; a replica that just took the lease over resumes first. */
+  let leading = deps.leadership === undefined;
+  async function mayAct(): Promise<boolean> {
+    if (!deps.leadership) return true;
+    const held = await deps.leadership.hold();
+    if (held && !leading) {
+      leading = true;
+      await reissue();
+    }
+    leading = held;
+    return held;
+  }
+
   async function tick(): Promise<void> {
-    for (const r of rollouts.running()) await tickOne(r.spec, r.state);
+    if (!(await mayAct())) return;
+    for (const r of await rollouts.running()) await tickOne(r.spec, r.state);
+  }
+
+  /** Re-issue assignments of devices the saved state marks as assigned (idempotent). */
+  async function reissue(): Promise<void> {
+    for (const { spec, state } of await rollouts.running()) {
+      for (const [id, p] of Object.entries(state.devices)) {
+        if (p.status === 'assigned')
+          await deps.assign(id, spec.bundle, `rollout ${spec.id}: resume`);
+      }
+    }
   }
 
   function backgroundTick(): void {
@@ -144,36 +184,41 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     return ticking;
   }
 
+  function notLeader() {
+    return bmfError('BMF_ERR_NOT_LEASE_HOLDER', {
+      name: 'controller',
+      holder: deps.leadership?.holder ?? '',
+    });
+  }
+
   return {
     async create(spec: RolloutSpec): Promise<RolloutState> {
       if (spec.groups.length === 0 || spec.groups.every((g) => g.length === 0)) {
         throw bmfError('BMF_ERR_ROLLOUT_EMPTY');
       }
       const state = initialState(spec, clock.wallNow());
-      rollouts.create(spec, state, clock.wallNow());
+      if (!(await mayAct())) throw notLeader();
+      await rollouts.create(spec, state, clock.wallNow());
       await serialTick();
-      return rollouts.require(spec.id).state;
+      return (await rollouts.require(spec.id)).state;
     },
     async command(id: string, command: RolloutCommand): Promise<RolloutState> {
       await ticking;
-      const { state } = rollouts.require(id);
+      if (!(await mayAct())) throw notLeader();
+      const { spec, state } = await rollouts.require(id);
       if (!canApply(command, state)) {
         throw bmfError('BMF_ERR_ROLLOUT_STATE', { id, state: state.status, action: command });
       }
       const result = applyCommand(command, state, clock.wallNow());
-      persist(id, result.state, result.actions);
-      await act(id, result.actions, rollouts.require(id).spec.allowDowngrade === true);
+      await persist(id, result.state, result.actions);
+      await act(id, result.actions, spec.allowDowngrade === true);
       await serialTick();
-      return rollouts.require(id).state;
+      return (await rollouts.require(id)).state;
     },
     /** After a restart: re-issue assignments of devices the saved state marks as assigned. */
     async resume(): Promise<void> {
-      for (const { spec, state } of rollouts.running()) {
-        for (const [id, p] of Object.entries(state.devices)) {
-          if (p.status === 'assigned')
-            await deps.assign(id, spec.bundle, `rollout ${spec.id}: resume`);
-        }
-      }
+      // With a leadership, the replica that takes the lease re-issues them then (mayAct).
+      if (!deps.leadership) await reissue();
     },
     tick: serialTick,
     /**

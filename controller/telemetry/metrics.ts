@@ -35,7 +35,7 @@ export interface MetricsSource {
   reports(): { readonly accepted: number; readonly duplicate: number };
   dropped(): Readonly<Record<string, number>>;
   readonly bundleInfo?: (digest: string) => BundleInfo | undefined;
-  readonly deviceGauges?: () => DeviceGauges;
+  readonly deviceGauges?: () => DeviceGauges | Promise<DeviceGauges>;
 }
 
 const MODEL_LABELS = ['bundle', 'model', 'version', 'precision'] as const;
@@ -147,8 +147,8 @@ export function createTelemetryMetrics(src: MetricsSource): Registry {
       name: 'bmfleet_devices_online',
       help: 'Devices connected to the broker',
       registers: [registry],
-      collect() {
-        this.set(gauges().online);
+      async collect() {
+        this.set((await gauges()).online);
       },
     });
     new Gauge({
@@ -156,9 +156,10 @@ export function createTelemetryMetrics(src: MetricsSource): Registry {
       help: 'Devices running each bundle',
       labelNames: MODEL_LABELS,
       registers: [registry],
-      collect() {
+      async collect() {
+        const { perBundle } = await gauges();
         this.reset();
-        for (const [digest, n] of Object.entries(gauges().perBundle)) {
+        for (const [digest, n] of Object.entries(perBundle)) {
           this.set(modelLabels(digest), n);
         }
       },

@@ -69,7 +69,7 @@ export interface TelemetryServiceOptions {
   /** How long the first report waiting to be stored waits for others to share its commit. */
   readonly commitDelayMs?: number;
   readonly bundleInfo?: (digest: string) => BundleInfo | undefined;
-  readonly deviceGauges?: () => DeviceGauges;
+  readonly deviceGauges?: () => DeviceGauges | Promise<DeviceGauges>;
   readonly onDropped?: (deviceId: string, reason: DropReason, message: string) => void;
   /** Errors of timer-driven flushes and prunes (they have no caller to throw to). */
   readonly onError?: (err: BmfError) => void;

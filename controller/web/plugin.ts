@@ -11,11 +11,11 @@ import { bmfError } from '../../shared/errors.js';
 import { roleChecker, type OperatorAuthOptions } from '../api/auth.js';
 import type { DeviceHello } from '../../shared/wire/messages.js';
 import type { DeviceRepo, DeviceRecord } from '../store/devices.js';
+import type { Answer, StoreMode } from '../store/repository.js';
 import type { DeviceEventRow } from '../devices/tracker.js';
 import type { TelemetryFilter } from '../api/services.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 import type { WallClock } from '../../shared/clock.js';
-import type { StoreMode } from '../store/repository.js';
 import type { SessionRepo } from '../store/sessions.js';
 import { deviceView } from '../api/routes/devices.js';
 import type { ChangeHub } from './hub.js';
@@ -34,11 +34,13 @@ export interface DashboardOptions {
   readonly clock: WallClock;
   readonly tokens: readonly string[];
   readonly readOnlyTokens?: readonly string[];
-  readonly devices: DeviceRepo;
-  readonly device: (id: string) => (DeviceRecord & { hello?: DeviceHello }) | undefined;
-  readonly deviceEvents: (id: string, limit: number) => DeviceEventRow[];
-  readonly recentEvents: (limit: number) => DeviceEventRow[];
-  readonly telemetry: { query(filter: TelemetryFilter): TelemetrySummary };
+  readonly devices: Pick<DeviceRepo<StoreMode>, 'list' | 'flush'>;
+  readonly device: (
+    id: string,
+  ) => Answer<StoreMode, (DeviceRecord & { hello?: DeviceHello }) | undefined>;
+  readonly deviceEvents: (id: string, limit: number) => Answer<StoreMode, DeviceEventRow[]>;
+  readonly recentEvents: (limit: number) => Answer<StoreMode, DeviceEventRow[]>;
+  readonly telemetry: { query(filter: TelemetryFilter): Answer<StoreMode, TelemetrySummary> };
   readonly hub: ChangeHub;
   /** Where build.ts wrote app.js and app.css; default: the repository's build/web. */
   readonly assetDir?: string;
@@ -169,30 +171,30 @@ export function createDashboard(opts: DashboardOptions) {
     );
 
     app.get('/ui/api/fleet', { schema: { hide: true } }, async () => {
-      opts.devices.flush();
-      return { ...fleetSummary(opts.devices.list()), events: opts.recentEvents(30) };
+      await opts.devices.flush();
+      return { ...fleetSummary(await opts.devices.list()), events: await opts.recentEvents(30) };
     });
     app.get<{ Querystring: Static<typeof PageQuery> }>(
       '/ui/api/devices',
       { schema: { hide: true, querystring: PageQuery } },
       async (req) => {
-        opts.devices.flush();
-        return devicePage(opts.devices.list(), req.query);
+        await opts.devices.flush();
+        return devicePage(await opts.devices.list(), req.query);
       },
     );
     app.get<{ Params: { id: string } }>(
       '/ui/api/devices/:id',
       { schema: { hide: true } },
       async (req) => {
-        const d = opts.device(req.params.id);
+        const d = await opts.device(req.params.id);
         if (!d) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'device', id: req.params.id });
         const now = opts.clock.wallNow();
         return {
           device: deviceView(d),
           hello: d.hello ?? null,
           state: d.state,
-          events: opts.deviceEvents(d.id, 50),
-          telemetry: telemetrySeries(
+          events: await opts.deviceEvents(d.id, 50),
+          telemetry: await telemetrySeries(
             (f) => opts.telemetry.query(f),
             { deviceIds: [d.id] },
             now - 60 * 60_000,
@@ -208,16 +210,13 @@ export function createDashboard(opts: DashboardOptions) {
       async (req) => {
         const q = req.query;
         const now = opts.clock.wallNow();
-        opts.devices.flush();
+        await opts.devices.flush();
         const deviceIds = q.device
           ? [q.device]
           : q.chip
-            ? opts.devices
-                .list()
-                .filter((d) => d.chip === q.chip)
-                .map((d) => d.id)
+            ? (await opts.devices.list()).filter((d) => d.chip === q.chip).map((d) => d.id)
             : undefined;
-        return telemetrySeries(
+        return await telemetrySeries(
           (f) => opts.telemetry.query(f),
           {
             ...(deviceIds ? { deviceIds } : {}),

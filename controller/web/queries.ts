@@ -7,6 +7,7 @@ import { deviceView } from '../api/routes/devices.js';
 import type { DeviceRecord } from '../store/devices.js';
 import type { DeviceEventRow } from '../devices/tracker.js';
 import type { DeviceEventRepo } from '../store/device-events.js';
+import type { StoreMode } from '../store/repository.js';
 import type { TelemetryFilter } from '../api/services.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 
@@ -83,8 +84,8 @@ export function devicePage(records: readonly DeviceRecord[], query: DeviceQuery)
 }
 
 /** Newest device events of the whole fleet (codes, messages with their hints), at most 500. */
-export function createRecentEvents(events: Pick<DeviceEventRepo, 'recent'>) {
-  return (limit: number): DeviceEventRow[] => events.recent(Math.min(limit, 500));
+export function createRecentEvents(events: Pick<DeviceEventRepo<StoreMode>, 'recent'>) {
+  return async (limit: number): Promise<DeviceEventRow[]> => events.recent(Math.min(limit, 500));
 }
 
 export interface SeriesPoint {
@@ -99,8 +100,8 @@ export interface SeriesPoint {
 }
 
 /** Quantiles per stage for each of `buckets` equal slices of [fromMs, toMs). */
-export function telemetrySeries(
-  query: (f: TelemetryFilter) => TelemetrySummary,
+export async function telemetrySeries(
+  query: (f: TelemetryFilter) => TelemetrySummary | Promise<TelemetrySummary>,
   filter: Omit<TelemetryFilter, 'fromMs' | 'toMs'>,
   fromMs: number,
   toMs: number,
@@ -110,7 +111,7 @@ export function telemetrySeries(
   const points: SeriesPoint[] = [];
   const sources: Record<string, number> = {};
   for (let start = fromMs; start < toMs; start += step) {
-    const s = query({ ...filter, fromMs: start, toMs: Math.min(toMs, start + step) });
+    const s = await query({ ...filter, fromMs: start, toMs: Math.min(toMs, start + step) });
     for (const [k, n] of Object.entries(s.latencySources))
       sources[k] = (sources[k] ?? 0) + (n ?? 0);
     const a = s.accuracy;

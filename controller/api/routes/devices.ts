@@ -72,12 +72,12 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (req, reply) => {
       const { id, chip, tags = {} } = req.body;
-      const { secret } = s.devices.add(id, chip, tags, s.clock.wallNow());
+      const { secret } = await s.devices.add(id, chip, tags, s.clock.wallNow());
       const agentConfig = await s.agentConfig({ id, chip }, secret);
       const trustRoot = JSON.parse(s.rootJson()) as unknown;
       return reply
         .status(201)
-        .send({ device: deviceView(s.devices.require(id)), secret, agentConfig, trustRoot });
+        .send({ device: deviceView(await s.devices.require(id)), secret, agentConfig, trustRoot });
     },
   );
 
@@ -90,7 +90,7 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
         response: responses({ 200: DeviceList }),
       },
     },
-    async () => ({ devices: s.devices.list().map(deviceView) }),
+    async () => ({ devices: (await s.devices.list()).map(deviceView) }),
   );
 
   app.get<{ Params: Static<typeof IdParams> }>(
@@ -103,7 +103,7 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
         response: responses({ 200: DeviceView }),
       },
     },
-    async (req) => deviceView(s.devices.require(req.params.id)),
+    async (req) => deviceView(await s.devices.require(req.params.id)),
   );
 
   app.delete<{ Params: Static<typeof IdParams> }>(
@@ -117,7 +117,7 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (req, reply) => {
-      if (!s.devices.remove(req.params.id)) {
+      if (!(await s.devices.remove(req.params.id))) {
         throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'device', id: req.params.id });
       }
       return reply.status(204).send();
@@ -136,8 +136,8 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (req, reply) => {
-      const device = s.devices.require(req.params.id);
-      const bundle = s.registry.getBundle(req.body.bundle);
+      const device = await s.devices.require(req.params.id);
+      const bundle = await s.registry.getBundle(req.body.bundle);
       if (!bundle) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: req.body.bundle });
       await s.assignments.assignBundle(device.id, bundle.digest, 'operator');
       return reply.status(202).send({ device: device.id, bundle: bundle.digest });

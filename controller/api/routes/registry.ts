@@ -51,9 +51,10 @@ export function registryRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async () => ({
-      models: s.registry
-        .listModels()
-        .map((m) => ({ ...m, ...(m.latest ? { latest: summary(m.latest) } : {}) })),
+      models: (await s.registry.listModels()).map((m) => ({
+        ...m,
+        ...(m.latest ? { latest: summary(m.latest) } : {}),
+      })),
     }),
   );
 
@@ -68,9 +69,11 @@ export function registryRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (req) => ({
-      bundles: s.registry
-        .listBundles(req.query.model !== undefined ? { model: req.query.model } : {})
-        .map(summary),
+      bundles: (
+        await s.registry.listBundles(
+          req.query.model !== undefined ? { model: req.query.model } : {},
+        )
+      ).map(summary),
     }),
   );
 

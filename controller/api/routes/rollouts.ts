@@ -59,7 +59,7 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
     },
     async (req, reply) => {
       const b = req.body;
-      const bundle = s.registry.getBundle(b.bundle);
+      const bundle = await s.registry.getBundle(b.bundle);
       if (!bundle) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: b.bundle });
       if (b.errorThreshold.count === undefined && b.errorThreshold.percent === undefined) {
         throw bmfError('BMF_ERR_BAD_REQUEST', {
@@ -67,8 +67,7 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
           reason: 'body.errorThreshold needs count or percent',
         });
       }
-      const targets = s.devices
-        .list()
+      const targets = (await s.devices.list())
         .filter((d) => matchesFilter(d, b.filter))
         .map((d) => d.id);
       if (targets.length === 0) throw bmfError('BMF_ERR_ROLLOUT_EMPTY');
@@ -86,7 +85,7 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
         ...(b.healthGate ? { healthGate: b.healthGate } : {}),
       };
       await s.executor.create(spec);
-      return reply.status(201).send(rolloutView(s.rollouts.require(spec.id), false));
+      return reply.status(201).send(rolloutView(await s.rollouts.require(spec.id), false));
     },
   );
 
@@ -99,7 +98,7 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
         response: responses({ 200: RolloutList }),
       },
     },
-    async () => ({ rollouts: s.rollouts.list().map((r) => rolloutView(r, false)) }),
+    async () => ({ rollouts: (await s.rollouts.list()).map((r) => rolloutView(r, false)) }),
   );
 
   app.get<{ Params: Static<typeof IdParams> }>(
@@ -112,7 +111,7 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
         response: responses({ 200: RolloutView }),
       },
     },
-    async (req) => rolloutView(s.rollouts.require(req.params.id), true),
+    async (req) => rolloutView(await s.rollouts.require(req.params.id), true),
   );
 
   app.post<{ Params: Static<typeof RolloutCommandParams> }>(
@@ -126,9 +125,9 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (req) => {
-      s.rollouts.require(req.params.id);
+      await s.rollouts.require(req.params.id);
       await s.executor.command(req.params.id, req.params.command);
-      return rolloutView(s.rollouts.require(req.params.id), false);
+      return rolloutView(await s.rollouts.require(req.params.id), false);
     },
   );
 
@@ -144,8 +143,8 @@ export function rolloutRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (req) => {
-      s.rollouts.require(req.params.id);
-      return { events: s.rollouts.events(req.params.id, req.query.after, req.query.limit) };
+      await s.rollouts.require(req.params.id);
+      return { events: await s.rollouts.events(req.params.id, req.query.after, req.query.limit) };
     },
   );
 }

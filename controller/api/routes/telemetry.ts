@@ -30,12 +30,12 @@ export function telemetryRoutes(app: FastifyInstance, s: ApiServices): void {
       if (q.from !== undefined && q.to !== undefined && q.from > q.to) {
         throw bmfError('BMF_ERR_BAD_REQUEST', { field: 'querystring.from', reason: 'from > to' });
       }
-      if (q.device !== undefined) s.devices.require(q.device);
+      if (q.device !== undefined) await s.devices.require(q.device);
       const now = s.clock.wallNow();
       // Default window: the last hour, up to a minute ahead (device clocks run a little fast).
       return s.telemetry.query({
         ...(q.device !== undefined ? { deviceIds: [q.device] } : {}),
-        ...(q.bundle !== undefined ? { bundle: s.registry.resolveDigest(q.bundle) } : {}),
+        ...(q.bundle !== undefined ? { bundle: await s.registry.resolveDigest(q.bundle) } : {}),
         ...(q.variant !== undefined ? { variant: q.variant } : {}),
         fromMs: q.from ?? now - DEFAULT_WINDOW_MS,
         toMs: q.to ?? now + 60_000,
@@ -54,7 +54,7 @@ export function telemetryRoutes(app: FastifyInstance, s: ApiServices): void {
       },
     },
     async (req) => {
-      const { spec, state, createdAt } = s.rollouts.require(req.params.id);
+      const { spec, state, createdAt } = await s.rollouts.require(req.params.id);
       const ids = spec.groups[req.params.n];
       if (!ids) {
         throw bmfError('BMF_ERR_NOT_FOUND', {
@@ -64,7 +64,7 @@ export function telemetryRoutes(app: FastifyInstance, s: ApiServices): void {
       }
       const since = req.params.n === state.group ? (state.soakStartedAt ?? createdAt) : createdAt;
       const baseline = ids.map((id) => state.devices[id]?.previousBundle).find(Boolean);
-      const health = s.telemetry.groupHealth(ids, spec.bundle, since, baseline) ?? null;
+      const health = (await s.telemetry.groupHealth(ids, spec.bundle, since, baseline)) ?? null;
       return {
         rollout: spec.id,
         group: req.params.n,

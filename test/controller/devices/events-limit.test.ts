@@ -22,23 +22,27 @@ function setup(events: Parameters<typeof createDeviceTracker>[0]['events']) {
     events,
     onRateLimited: (id) => limited.push(id),
   });
-  const send = (id: string, n: number) => {
+  const send = async (id: string, n: number) => {
+    const sent: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
-      tracker.handle(
-        'event',
-        id,
-        encodeMessage('Event', {
-          deviceId: id,
-          timeMs: now,
-          severity: 'info',
-          code: 'BMF_EVT_TEST',
-          message: 'x'.repeat(1000),
-          details: {},
-          variant: '',
-          bundleDigest: '',
-        }),
+      sent.push(
+        tracker.handle(
+          'event',
+          id,
+          encodeMessage('Event', {
+            deviceId: id,
+            timeMs: now,
+            severity: 'info',
+            code: 'BMF_EVT_TEST',
+            message: 'x'.repeat(1000),
+            details: {},
+            variant: '',
+            bundleDigest: '',
+          }),
+        ),
       );
     }
+    await Promise.all(sent);
   };
   const stored = (id: string) =>
     (
@@ -68,26 +72,26 @@ t.test('token buckets: burst, then the rate', async (t) => {
 t.test('a flooding device is limited, the others are not', async (t) => {
   const s = setup({ ratePerSecond: 1, burst: 20 });
   t.teardown(s.close);
-  s.send('dev-1', 20_000);
-  s.send('dev-2', 5);
+  await s.send('dev-1', 20_000);
+  await s.send('dev-2', 5);
   t.equal(s.stored('dev-1'), 20, 'the burst is stored');
   t.equal(s.limited.length, 20_000 - 20, 'every dropped event is counted');
   t.equal(s.stored('dev-2'), 5, 'another device is not affected');
   s.advance(10_000);
-  s.send('dev-1', 100);
+  await s.send('dev-1', 100);
   t.equal(s.stored('dev-1'), 30, 'ten seconds admit ten more');
 });
 
 t.test('events are kept for a bounded count and time', async (t) => {
   const s = setup({ ratePerSecond: 1000, burst: 1000, maxPerDevice: 100, retentionMs: 60_000 });
   t.teardown(s.close);
-  s.send('dev-1', 950);
+  await s.send('dev-1', 950);
   t.ok(s.stored('dev-1') <= 110, `at most 1.1 x maxPerDevice stored (${s.stored('dev-1')})`);
   t.ok(s.stored('dev-1') >= 100, 'the newest maxPerDevice kept');
-  t.equal(s.tracker.events('dev-1', { limit: 1 })[0]?.id, 950, 'newest kept');
+  t.equal((await s.tracker.events('dev-1', { limit: 1 }))[0]?.id, 950, 'newest kept');
   s.advance(61_000);
-  s.send('dev-2', 3);
-  t.equal(s.tracker.pruneEvents() >= 100, true, 'old events pruned');
+  await s.send('dev-2', 3);
+  t.equal((await s.tracker.pruneEvents()) >= 100, true, 'old events pruned');
   t.equal(s.stored('dev-1'), 0);
   t.equal(s.stored('dev-2'), 3, 'recent events stay');
 });

@@ -31,22 +31,22 @@ t.test('with the broker connection known, late messages do not override it', asy
   let open = false;
   const s = setup(() => open);
   t.teardown(s.close);
-  s.presence(true);
+  await s.presence(true);
   t.equal(s.devices.get('dev-1')?.online, false, 'an "online" message from a gone connection');
   open = true;
-  s.tracker.setConnected('dev-1', true);
-  s.presence(false);
+  await s.tracker.setConnected('dev-1', true);
+  await s.presence(false);
   t.equal(s.devices.get('dev-1')?.online, true, 'the will of an older connection');
   open = false;
-  s.tracker.setConnected('dev-1', false);
+  await s.tracker.setConnected('dev-1', false);
   t.equal(s.devices.get('dev-1')?.online, false, 'disconnect');
 });
 
 t.test('without it (external broker), presence messages and wills decide', async (t) => {
   const s = setup();
   t.teardown(s.close);
-  s.presence(true);
+  await s.presence(true);
   t.equal(s.devices.get('dev-1')?.online, true);
-  s.presence(false);
+  await s.presence(false);
   t.equal(s.devices.get('dev-1')?.online, false);
 });

@@ -4,7 +4,8 @@ import { activeBundleOf, isInstallFailure } from '../../../controller/devices/ob
 import { encodeMessage } from '../../../shared/wire/codec.js';
 import type { DeviceState } from '../../../shared/wire/messages.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { startSlice, until } from '../distribution/harness.js';
+import { startSlice } from '../distribution/harness.js';
+import { waitFor } from '../../../harness/wait.js';
 import { FIXTURES } from '../registry/make-bundle.js';
 
 const D1 = '1'.repeat(64);
@@ -52,7 +53,7 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
     ],
   });
   const dev = await s.connectDevice('dev-1', true);
-  await until(() => s.tracker.get('dev-1')?.online === true, 5000, 'online on connect');
+  await waitFor('online on connect', async () => (await s.tracker.get('dev-1'))?.online === true);
   const pub = (kind: Parameters<typeof deviceTopic>[0], bytes: Uint8Array) =>
     dev.publishAsync(deviceTopic(kind, 'dev-1'), Buffer.from(bytes), { qos: 1 });
 
@@ -95,14 +96,17 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
   // Hostile input: garbage, and a payload speaking for another device.
   await pub('state', new Uint8Array([1, 2, 3, 250]));
   await pub('state', encodeMessage('DeviceState', state('dev-2', D2)));
-  await until(() => s.tracker.events('dev-1').length === 2 && s.drops.length >= 2, 5000, 'ingest');
+  await waitFor(
+    'ingest',
+    async () => (await s.tracker.events('dev-1')).length === 2 && s.drops.length >= 2,
+  );
 
-  const view = s.tracker.get('dev-1');
+  const view = await s.tracker.get('dev-1');
   t.equal(view?.hello?.agentVersion, '0.1.0');
   t.equal(view?.activeBundle, D1);
-  t.equal(s.tracker.get('dev-2')?.state, null, 'dev-1 could not speak for dev-2');
+  t.equal((await s.tracker.get('dev-2'))?.state, null, 'dev-1 could not speak for dev-2');
   t.same(s.drops.sort(), ['state:BMF_ERR_DEVICE_ACL', 'state:BMF_ERR_WIRE_DECODE']);
-  const events = s.tracker.events('dev-1');
+  const events = await s.tracker.events('dev-1');
   t.same(
     events.map((e) => e.code),
     ['BMF_EVT_COMMAND_ACK', 'BMF_ERR_AGENT_GATE_FAILED'],
@@ -110,7 +114,7 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
   );
   t.equal(events[1]?.details.bundleDigest, D2);
 
-  const obs = s.tracker.observe(['dev-1', 'dev-2', 'ghost']);
+  const obs = await s.tracker.observe(['dev-1', 'dev-2', 'ghost']);
   t.same(obs.get('dev-1'), {
     online: true,
     activeBundle: D1,
@@ -127,10 +131,10 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
     eventStore: createDeviceEventRepo(s.db),
     clock: s.clock,
   });
-  t.same(again.observe(['dev-1']).get('dev-1')?.failure?.code, 'BMF_ERR_AGENT_GATE_FAILED');
+  t.same((await again.observe(['dev-1'])).get('dev-1')?.failure?.code, 'BMF_ERR_AGENT_GATE_FAILED');
 
   // Losing the connection: the broker publishes the will and reports the disconnect.
   dev.stream.destroy();
-  await until(() => s.tracker.get('dev-1')?.online === false, 5000, 'offline after drop');
+  await waitFor('offline after drop', async () => (await s.tracker.get('dev-1'))?.online === false);
   t.pass('offline after the connection drops');
 });

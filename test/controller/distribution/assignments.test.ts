@@ -68,12 +68,16 @@ t.test('signed, retained, strictly increasing assignments over a real broker', a
   await until(() => got.length === 2, 5000, 'second assignment');
   t.equal(got[1]?.sequence, 2, 'sequence above the previous one (verifyAssignment enforces it)');
   await s.assignments.assignBundle('dev-1', b2.digest, 'rollout r1: resume');
-  t.equal(s.assignments.latest('dev-1')?.assignment.sequence, 2, 'same content: no new sequence');
-  t.equal(s.assignments.latest('dev-1')?.reason, 'rollout r1: start');
+  t.equal(
+    (await s.assignments.latest('dev-1'))?.assignment.sequence,
+    2,
+    'same content: no new sequence',
+  );
+  t.equal((await s.assignments.latest('dev-1'))?.reason, 'rollout r1: start');
   await until(() => duplicates === 1, 5000, 'identical republish');
   t.same(
     got[1]?.variants[0]?.bundle.manifest,
-    s.registry.requireBundle(b2.digest).manifestBlob,
+    (await s.registry.requireBundle(b2.digest)).manifestBlob,
     'the signed assignment names the manifest blob and its size',
   );
   t.notOk(got[1]?.allowDowngrade, 'no downgrade permission on a rollout start');
@@ -94,7 +98,7 @@ t.test('signed, retained, strictly increasing assignments over a real broker', a
   await t.rejects(s.assignments.assignBundle('dev-88', s.bundle.digest, 'x'), {
     code: 'BMF_ERR_TRUST_CHIP_MISMATCH',
   });
-  t.equal(s.assignments.latest('dev-88'), undefined, 'nothing signed or stored on refusal');
+  t.equal(await s.assignments.latest('dev-88'), undefined, 'nothing signed or stored on refusal');
 });
 
 t.test(
@@ -104,7 +108,7 @@ t.test(
     s.repo.setState('dev-1', { deviceId: 'dev-1', assignmentSequence: 41 }, s.clock.wallNow());
     const a = await s.assignments.assignBundle('dev-1', s.bundle.digest, 'r');
     t.equal(a, undefined);
-    t.equal(s.assignments.latest('dev-1')?.assignment.sequence, 42);
+    t.equal((await s.assignments.latest('dev-1'))?.assignment.sequence, 42);
   },
 );
 
@@ -163,7 +167,7 @@ t.test(
       [1, 2, 1, 1, 1, 1],
       'per-device sequences, in call order',
     );
-    t.equal(s.assignments.latest('a1')?.assignment.variants[0]?.bundle.digest, b2.digest);
+    t.equal((await s.assignments.latest('a1'))?.assignment.variants[0]?.bundle.digest, b2.digest);
     // One bad request in the batch fails alone.
     const results = await Promise.allSettled([
       s.assignments.assign('a2', req(b2.digest)),
@@ -171,6 +175,6 @@ t.test(
     ]);
     t.equal(results[0].status, 'fulfilled');
     t.equal(results[1].status, 'rejected');
-    t.equal(s.assignments.latest('a2')?.assignment.sequence, 2);
+    t.equal((await s.assignments.latest('a2'))?.assignment.sequence, 2);
   },
 );

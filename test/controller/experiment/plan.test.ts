@@ -217,7 +217,7 @@ t.test('plan estimated from a previous cohort experiment, over REST and the CLI'
     minSamples: 100,
     minDurationMs: 0,
   };
-  svc.create({ ...spec, id: 'pilot' });
+  await svc.create({ ...spec, id: 'pilot' });
   await t.rejects(
     svc.plan({ metric: 'accuracy', mde: 0.01, from: { experiment: 'pilot' } }),
     { code: 'BMF_ERR_EXPERIMENT_PLAN' },

@@ -76,7 +76,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
     'BMF_ERR_EXPERIMENT_EMPTY',
   );
   t.equal(await codeOf(() => svc.create({ ...body, minSamples: -1 })), 'BMF_ERR_BAD_REQUEST');
-  const created = svc.create(body);
+  const created = await svc.create(body);
   t.equal(created.state.status, 'created');
   t.equal(created.state.devices.length, 20);
   t.equal(await codeOf(() => svc.create({ ...body, id: 'other' })), 'BMF_ERR_EXPERIMENT_OVERLAP');
@@ -105,7 +105,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
     telemetry.calls.filter((f) => f.deviceIds?.length === 1).length >= 20,
     'one telemetry query per device',
   );
-  t.equal(svc.get('int8-vs-fp32').state.looks.length, 2, 'the refused promote looked too');
+  t.equal((await svc.get('int8-vs-fp32')).state.looks.length, 2, 'the refused promote looked too');
   t.ok(telemetry.calls.every((f) => f.fromMs === started.state.startedAt));
   const promoted = await svc.promote('int8-vs-fp32');
   t.equal(promoted.state.status, 'promoted');
@@ -118,7 +118,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
   t.equal(await codeOf(svc.abort('int8-vs-fp32')), 'BMF_ERR_EXPERIMENT_STATE');
 
   // A second experiment on the same devices is allowed now; abort restores A everywhere.
-  svc.create({ ...body, id: 'second', allocation: { kind: 'shadow', rate: 0.1 } });
+  await svc.create({ ...body, id: 'second', allocation: { kind: 'shadow', rate: 0.1 } });
   await svc.start('second');
   const before = assigned.length;
   const aborted = await svc.abort('second', 'operator');
@@ -131,7 +131,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
     ),
   );
   t.same(
-    svc.list().map((r) => r.state.status),
+    (await svc.list()).map((r) => r.state.status),
     ['promoted', 'aborted'],
   );
 });

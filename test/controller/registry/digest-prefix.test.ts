@@ -56,11 +56,11 @@ const cases: [string, string, string | { code: string; message: RegExp }][] = [
 for (const [name, ref, want] of cases) {
   t.test(name, async (t) => {
     if (typeof want === 'string') {
-      t.equal(registry.resolveDigest(ref), want);
-      t.equal(registry.getBundle(ref)?.digest, want);
+      t.equal(await registry.resolveDigest(ref), want);
+      t.equal((await registry.getBundle(ref))?.digest, want);
     } else {
-      t.throws(() => registry.resolveDigest(ref), want);
-      t.throws(() => registry.getBundle(ref), want);
+      await t.rejects(registry.resolveDigest(ref), want);
+      await t.rejects(registry.getBundle(ref), want);
     }
   });
 }

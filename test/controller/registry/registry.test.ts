@@ -49,11 +49,11 @@ t.test('imports a signed bundle into the content-addressed store, idempotently',
     'the envelope is served as the blob the assignment names',
   );
   t.equal(rec.manifestBlob.size, rec.envelope.length);
-  t.ok((await readFile(registry.blobPath(rec.manifestBlob.sha256))).equals(rec.envelope));
-  t.same(registry.blobsOf(b.digest)[0], rec.manifestBlob.sha256);
-  const stored = await readFile(registry.blobPath(b.bmodelSha256));
+  t.ok((await readFile(await registry.blobPath(rec.manifestBlob.sha256))).equals(rec.envelope));
+  t.same((await registry.blobsOf(b.digest))[0], rec.manifestBlob.sha256);
+  const stored = await readFile(await registry.blobPath(b.bmodelSha256));
   t.ok(stored.equals(b.bmodel), 'blob copied byte for byte');
-  t.equal(registry.blobSize(b.bmodelSha256), b.bmodel.length);
+  t.equal(await registry.blobSize(b.bmodelSha256), b.bmodel.length);
   t.equal((await readdir(blobDir)).filter((n) => n.endsWith('.tmp')).length, 0, 'no temp left');
 
   const again = await registry.importBundleDir(b.dir);
@@ -63,14 +63,14 @@ t.test('imports a signed bundle into the content-addressed store, idempotently',
   const b2 = await makeBundle(ks, join(dir, 'b2'), { version: '1.1.0', sequence: 2 });
   await registry.importBundleDir(b2.dir);
   t.same(
-    registry.listBundles({ model: 'tiny-cnn' }).map((x) => x.version),
+    (await registry.listBundles({ model: 'tiny-cnn' })).map((x) => x.version),
     ['1.0.0', '1.1.0'],
   );
-  const [model] = registry.listModels();
+  const [model] = await registry.listModels();
   t.equal(model?.bundles, 2);
   t.equal(model?.latest?.digest, b2.digest, 'latest = highest sequence');
-  t.same(registry.listBundles({ model: 'other' }), []);
-  t.same(registry.getBundle(b2.digest)?.files.length, 2);
+  t.same(await registry.listBundles({ model: 'other' }), []);
+  t.same((await registry.getBundle(b2.digest))?.files.length, 2);
 });
 
 t.test('refuses bad bundles and stores nothing', async (t) => {
@@ -97,9 +97,9 @@ t.test('refuses bad bundles and stores nothing', async (t) => {
   await t.rejects(registry.importBundleDir(join(dir, 'nope')), {
     code: 'BMF_ERR_BUNDLE_FILE_MISSING',
   });
-  t.throws(() => registry.requireBundle('a'.repeat(64)), { code: 'BMF_ERR_NOT_FOUND' });
-  t.throws(() => registry.blobPath('a'.repeat(64)), { code: 'BMF_ERR_NOT_FOUND' });
-  t.throws(() => registry.blobPath('../etc/passwd'), { code: 'BMF_ERR_NOT_FOUND' });
+  await t.rejects(registry.requireBundle('a'.repeat(64)), { code: 'BMF_ERR_NOT_FOUND' });
+  await t.rejects(registry.blobPath('a'.repeat(64)), { code: 'BMF_ERR_NOT_FOUND' });
+  await t.rejects(registry.blobPath('../etc/passwd'), { code: 'BMF_ERR_NOT_FOUND' });
 });
 
 t.test('a second bundle claiming an existing version or sequence conflicts', async (t) => {
