@@ -228,3 +228,75 @@ for (const m of MIXUPS) {
     t.same(agent.service.models(), [], 'nothing serves');
   });
 }
+
+// The libsophon error policy at install (docs/libsophon.md "Error policy"): a busy device is
+// retried until the bundle serves; libbmrt refusing the model rejects the bundle.
+const POLICY = [
+  {
+    name: 'a device failure at load is retried',
+    fail: 'bmrt_create:false:2',
+    log: /^load failed: libsophon call bmrt_create failed with status false/,
+    code: 'BMF_ERR_LIBSOPHON',
+    serves: true,
+  },
+  {
+    name: 'libbmrt refusing the BMODEL rejects the bundle',
+    fail: 'bmrt_load_bmodel_data:false:1',
+    log: /^bundle refused: libsophon call bmrt_load_bmodel_data refused the model with status false/,
+    code: 'BMF_ERR_LIBSOPHON_MODEL',
+    serves: false,
+  },
+] as const;
+
+for (const p of POLICY) {
+  t.test(p.name, { skip }, async (t) => {
+    for (const [name, value] of [
+      ['BMFLEET_LIBSOPHON_DIR', EMULATOR_DIR],
+      ['BMFLEET_EMULATOR_FAIL', p.fail],
+    ] as const) {
+      const saved = process.env[name];
+      process.env[name] = value;
+      t.teardown(() => {
+        if (saved === undefined) delete process.env[name];
+        else process.env[name] = saved;
+      });
+    }
+    const keys = testKeys();
+    const controller = await startFakeController({ chunkSize: 64 * 1024 });
+    t.teardown(() => controller.close());
+    const bundle = vendorBundle(keys, new Uint8Array(readFileSync(join(dir!, FILE))), 1);
+    for (const [d, bytes] of bundle.blobs) controller.blobs.set(d, bytes);
+    const config = await agentConfig(keys, controller.url, 'board-3', {
+      chip: 'bm1684',
+      runtime: 'bmrt',
+    });
+    const lines: string[] = [];
+    const logger = createLogger({
+      program: 'agent',
+      destination: {
+        write: (s: string) => void lines.push((JSON.parse(s) as { msg: string }).msg),
+      },
+    });
+    const agent = createAgent(config, { logger });
+    await agent.start();
+    t.teardown(() => agent.stop());
+    await controller.assign(
+      'board-3',
+      makeAssignment(keys, 'board-3', 1, [{ name: 'A', bundle, weight: 1 }]),
+    );
+    await waitFor(`${p.code} reported`, () => controller.events.some((e) => e.code === p.code));
+    await waitFor('the failure logged', () => lines.some((l) => p.log.test(l)));
+    if (p.serves) {
+      await waitFor(
+        'the bundle serves after the retry',
+        () => agent.service.models()[0]?.bundleDigest === bundle.digest,
+      );
+      t.notOk(
+        lines.some((l) => l.startsWith('bundle refused')),
+        'a device failure does not refuse the bundle',
+      );
+    } else {
+      t.same(agent.service.models(), [], 'nothing serves');
+    }
+  });
+}
