@@ -6,7 +6,8 @@
 //     (target <= 5 ms);
 //  3. RSS growth over 10,000 inferences (target <= 1 MiB), measured once RSS has stopped rising:
 //     the first few thousand calls grow V8's young generation to the allocation rate (the
-//     growth stops at the same point with --max-semi-space-size=1), which is not a leak.
+//     growth is flat from the start with --max-semi-space-size=1, which the board launcher
+//     cross/bmfleet-agent.sh sets), which is not a leak.
 // Each figure beside a baseline from the same run: the same work in C for 1, the event loop's
 // delay with nothing running for 2, the warm-up's own growth for 3.
 // Needs `npm run build:libsophon-emulator` and `npm run build:sophon`.
