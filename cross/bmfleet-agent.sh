@@ -4,6 +4,7 @@
 #   bmfleet-agent --config FILE     run the agent (bmfleet agent --config FILE)
 #   bmfleet-agent --version         print the version
 #   bmfleet-agent smoke ARGS...     run dist/cross/smoke.js (load + infer a simulator BMODEL)
+#   bmfleet-agent bmrt-test ARGS... bmfleet bmrt-test on this board's libsophon (nets, shapes, times)
 # BMFLEET_AGENT_EMULATOR, when set, prefixes the node binary (for example
 # "qemu-aarch64-static -L /usr/aarch64-linux-gnu" to try the package on an x86-64 host).
 set -eu
@@ -16,6 +17,10 @@ case "${1:-}" in
   smoke)
     shift
     set -- "$root/dist/cross/smoke.js" "$@"
+    ;;
+  bmrt-test)
+    shift
+    set -- "$root/dist/cli/entry.js" bmrt-test "$@"
     ;;
   *)
     set -- "$root/dist/cli/entry.js" agent "$@"

@@ -6,7 +6,6 @@
 // Needs the npm registry (npm install, npm pack); nothing else is downloaded.
 import { spawn } from 'node:child_process';
 import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,7 +15,8 @@ import { assertAllAarch64, buildManifest, scanNativeFiles } from './manifest.js'
 import type { NativeManifest } from './manifest.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-export const DEFAULT_OUT = join(tmpdir(), 'bmfleet-cross');
+/** Inside this checkout (build/ is ignored), so two checkouts building at once never share it. */
+export const DEFAULT_OUT = join(REPO, 'build', 'board');
 export const packageName = (version: string): string => `bmfleet-agent-linux-arm64-${version}`;
 
 /** Agent code whose imports the package must satisfy (the CLI entry, the agent, what it shares). */

@@ -229,6 +229,10 @@ export const errorCatalogue = {
   },
   BMF_ERR_LIBSOPHON: { message: 'libsophon call {call} failed with status {status}', status: 500 },
   BMF_ERR_LIBSOPHON_MISSING: { message: 'libsophon {what} not found: {reason}', status: 503 },
+  BMF_ERR_LIBSOPHON_MODEL: {
+    message: 'libsophon call {call} refused the model with status {status}',
+    status: 422,
+  },
 
   // --- cross-building the agent for boards (cross/) ---
   BMF_ERR_ELF_INVALID: { message: 'not a readable ELF file {path}: {reason}', status: 400 },

@@ -351,6 +351,9 @@ const REJECTING = new Set<string>([
   'BMF_ERR_RUNTIME_SIM_ONLY',
   'BMF_ERR_RUNTIME_LOAD',
   'BMF_ERR_TENSOR_SHAPE',
+  // libsophon refusing the model itself (agent/runtime/bmrt/failure-policy.ts); BMF_ERR_LIBSOPHON
+  // is the device's state (busy, out of memory, timeout) and is retried.
+  'BMF_ERR_LIBSOPHON_MODEL',
 ]);
 
 function isRejection(e: BmfError): boolean {

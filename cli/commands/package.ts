@@ -16,7 +16,8 @@ export const USAGE =
   'bmfleet package --bmodel F --preprocess spec.json --name N --version V --sequence S ' +
   '--chip C [--chip C] --precision P --source-model m.onnx [--labels labels.txt] [--decoder decoder.json] ' +
   '[--golden DIR] [--golden-per-class N] [--golden-boxes coco.json] [--golden-count N] ' +
-  '[--max-map-drop X] [--calibration DIR] [--toolchain NAME] [--toolchain-version V] ' +
+  '[--max-map-drop X] [--golden-reference DIR] [--golden-min-cosine X] [--golden-min-map X] ' +
+  '[--calibration DIR] [--toolchain NAME] [--toolchain-version V] ' +
   '[--calibration-method M] [--modeled-latency-ms X] --out DIR';
 
 function pick<T extends string>(value: string, allowed: readonly T[], flag: string): T {
@@ -92,6 +93,9 @@ export const run: CommandRun = async (ctx) => {
       'golden-boxes': { type: 'string' },
       'golden-count': { type: 'string', default: '16' },
       'max-map-drop': { type: 'string' },
+      'golden-reference': { type: 'string' },
+      'golden-min-cosine': { type: 'string' },
+      'golden-min-map': { type: 'string' },
       toolchain: { type: 'string', default: 'bmfleet-sim' },
       'toolchain-version': { type: 'string', default: '0.1.0' },
       'calibration-method': { type: 'string' },
@@ -121,7 +125,8 @@ export const run: CommandRun = async (ctx) => {
     : undefined;
   const detector = decoderJson !== undefined && isDetector(parseDecoderSpec(decoderJson));
   let golden: GoldenImage[] | undefined;
-  if (v.golden && detector) {
+  // A vendor detector gated by reference outputs recorded on a board needs no boxes.
+  if (v.golden && detector && (v['golden-boxes'] || !v['golden-reference'])) {
     // Detector golden sets: images with boxes (YOLO txt beside them, or --golden-boxes COCO JSON).
     const count = positive(v['golden-count'], '--golden-count');
     golden = (await readBoxDataset(v.golden, 'eval', v['golden-boxes']))
@@ -156,6 +161,13 @@ export const run: CommandRun = async (ctx) => {
       ? { maxMapDrop: fraction(v['max-map-drop'], '--max-map-drop') }
       : {}),
     ...(golden ? { golden } : {}),
+    ...(v['golden-reference'] ? { goldenReferenceDir: v['golden-reference'] } : {}),
+    ...(v['golden-min-cosine'] !== undefined
+      ? { goldenMinCosine: cosine(v['golden-min-cosine'], '--golden-min-cosine') }
+      : {}),
+    ...(v['golden-min-map'] !== undefined
+      ? { goldenMinMap: fraction(v['golden-min-map'], '--golden-min-map') }
+      : {}),
     ...(v.calibration
       ? {
           calibrationImages: (await readDataset(v.calibration, 'calibration')).items.map(
@@ -201,6 +213,14 @@ function fraction(s: string, flag: string): number {
   return n;
 }
 
+function cosine(s: string, flag: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < -1 || n > 1) {
+    throw bmfError('BMF_ERR_USAGE', { reason: `${flag} takes a number from -1 to 1` });
+  }
+  return n;
+}
+
 interface MapFigures {
   map: number;
   map50: number;
@@ -210,6 +230,9 @@ interface MapFigures {
 function goldenLine(manifest: Awaited<ReturnType<typeof packBundle>>): string {
   const g = manifest.golden;
   if (!g) return 'golden: none\n';
+  if (g.expectedMap === undefined && manifest.runtime === 'bmrt') {
+    return `golden: ${g.count} samples, checked on the device: output cosine >= ${g.expectedCosine} against the recorded outputs\n`;
+  }
   if (g.expectedMap === undefined) {
     return `golden: ${g.count} samples, gate accuracy >= ${g.expectedAccuracy.toFixed(3)}\n`;
   }

@@ -20,6 +20,11 @@ export interface GoldenImage {
   readonly label?: number;
   /** Detectors: the image's size and ground-truth boxes in its pixels. */
   readonly boxes?: LabelledImage;
+  /**
+   * Vendor BMODELs: what the device produced for this image (golden-reference.ts), used as the
+   * reference outputs when the host cannot run the model itself.
+   */
+  readonly recordedOutputs?: Readonly<Record<string, Tensor>>;
 }
 
 interface TensorJson {
@@ -37,6 +42,8 @@ export interface GoldenSetJson {
 
 export interface GoldenSummary {
   readonly count: number;
+  /** The golden set carries reference outputs (from this model on the host, or recorded). */
+  readonly hasReferenceOutputs: boolean;
   /** Top-1 accuracy of this model on the golden images, when they are labelled. */
   readonly accuracy: number | undefined;
   /** Detectors with boxed golden images: COCO mAP of this model, and of the reference model. */
@@ -103,6 +110,10 @@ export async function buildGoldenSet(
       ) {
         correct += 1;
       }
+    } else if (img.recordedOutputs) {
+      referenceOutputs.push(
+        Object.fromEntries(Object.entries(img.recordedOutputs).map(([k, v]) => [k, toJson(v)])),
+      );
     }
   }
   const labelled = labels.length === images.length && images.length > 0 && !boxed;
@@ -115,7 +126,9 @@ export async function buildGoldenSet(
     json: {
       inputs,
       ...(labelled ? { labels } : {}),
-      ...(run ? { referenceOutputs } : {}),
+      ...(run || (images.length > 0 && images.every((i) => i.recordedOutputs))
+        ? { referenceOutputs }
+        : {}),
       ...(boxed
         ? {
             boxes: images.map((i) => ({
@@ -128,6 +141,7 @@ export async function buildGoldenSet(
     },
     summary: {
       count: images.length,
+      hasReferenceOutputs: referenceOutputs.length === images.length && images.length > 0,
       accuracy: run && labelled ? correct / images.length : undefined,
       ...(map ? { map } : {}),
       ...(referenceMap ? { referenceMap } : {}),

@@ -31,6 +31,7 @@ import {
 } from '../../shared/stats/channel-moments.js';
 import { createOnnxSession } from '../onnx/index.js';
 import { buildGoldenSet, type GoldenImage } from './golden.js';
+import { readGoldenReferences } from './golden-reference.js';
 
 export interface PackOptions {
   readonly bmodelPath: string;
@@ -65,6 +66,15 @@ export interface PackOptions {
   readonly referenceModelPath?: string;
   /** Refuse (BMF_ERR_GOLDEN_MAP_DROP) when mAP@[0.5:0.95] drops more than this from the reference. */
   readonly maxMapDrop?: number;
+  /**
+   * Vendor BMODELs (the host cannot run them): the outputs a board produced for each golden image
+   * (golden-reference.ts layout). The agent's gate then compares its outputs with them.
+   */
+  readonly goldenReferenceDir?: string;
+  /** The gate's minimum mean output cosine against the reference outputs (default 0.999). */
+  readonly goldenMinCosine?: number;
+  /** Vendor detectors with boxed golden images: the gate's minimum mAP@[0.5:0.95] on the device. */
+  readonly goldenMinMap?: number;
   readonly provenance: BundleManifest['provenance'];
   readonly metadata?: Record<string, unknown>;
   readonly outDir: string;
@@ -115,7 +125,24 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
     const files: BuildInput[] = [{ role: 'bmodel', source: opts.bmodelPath, path: 'model.bmodel' }];
     let golden: BundleManifest['golden'];
     let goldenMap: Record<string, unknown> | undefined;
+    if (opts.goldenReferenceDir !== undefined && (isSim || !opts.golden?.length)) {
+      throw bmfError('BMF_ERR_USAGE', {
+        reason: isSim
+          ? 'reference outputs recorded on a board are for vendor BMODELs; this one runs on the host'
+          : 'reference outputs need the golden images they were recorded for',
+      });
+    }
     if (opts.golden && opts.golden.length > 0) {
+      const recorded = opts.goldenReferenceDir
+        ? await readGoldenReferences(
+            opts.goldenReferenceDir,
+            opts.golden.map((g) => g.path),
+            net.stages[0]?.outputs ?? [],
+          )
+        : undefined;
+      const images = recorded
+        ? opts.golden.map((g, i) => ({ ...g, recordedOutputs: recorded[i]! }))
+        : opts.golden;
       const session = isSim ? await createOnnxSession(simulatorPayload(bytes, bmodel)) : undefined;
       const reference =
         detector && opts.referenceModelPath
@@ -123,7 +150,7 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
           : undefined;
       try {
         const { json, summary } = await buildGoldenSet(
-          opts.golden,
+          images,
           input.name,
           spec,
           session ? (feeds) => session.run(feeds) : undefined,
@@ -147,6 +174,10 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
             expectedMap: Math.max(0, summary.map.map - (opts.goldenMapMargin ?? 0.02)),
             count: summary.count,
           };
+        } else if (!isSim) {
+          // A vendor BMODEL: the device checks itself against what a board recorded and, for
+          // a detector with boxes, against the mAP floor the user set.
+          golden = vendorGate(summary, opts, detector !== undefined);
         } else if (summary.accuracy !== undefined) {
           golden = {
             expectedAccuracy: Math.max(0, summary.accuracy - (opts.goldenAccuracyMargin ?? 0.05)),
@@ -198,6 +229,23 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+function vendorGate(
+  summary: { count: number; hasReferenceOutputs: boolean },
+  opts: PackOptions,
+  detector: boolean,
+): BundleManifest['golden'] {
+  if (opts.goldenMinMap !== undefined && !detector) {
+    throw bmfError('BMF_ERR_USAGE', { reason: 'a golden mAP floor needs a detector decoder' });
+  }
+  if (!summary.hasReferenceOutputs && opts.goldenMinMap === undefined) return undefined;
+  return {
+    expectedAccuracy: 0,
+    expectedCosine: summary.hasReferenceOutputs ? (opts.goldenMinCosine ?? 0.999) : -1,
+    ...(opts.goldenMinMap !== undefined ? { expectedMap: opts.goldenMinMap } : {}),
+    count: summary.count,
+  };
 }
 
 const round6 = (x: number) => Math.round(x * 1e6) / 1e6;

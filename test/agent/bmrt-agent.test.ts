@@ -1,7 +1,8 @@
 // An agent with `runtime: bmrt` on the libsophon emulator: a bundle holding a vendor BMODEL
 // (tpu-nntc, BM1684, no simulator payload) arrives by a signed assignment over the real broker,
 // is fetched, verified, loaded on the device and served; POST /v1/infer with an image answers
-// with outputs of the BMODEL's shapes, and /metrics carries the device figures.
+// with outputs of the BMODEL's shapes, and /metrics carries the device figures. Runtime mix-ups
+// (simulator BMODEL on bmrt, vendor BMODEL on sim) are refused at install, before the gate.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,14 +16,39 @@ import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fix
 import { agentConfig, waitFor } from '../../harness/agent/agent-env.js';
 import { startFakeController } from '../../harness/agent/fake-controller.js';
 import { sha256 } from '../../harness/agent/models.js';
-import { makeAssignment, testKeys } from '../../harness/agent/trust.js';
+import { makeAssignment, makeBundle, testKeys } from '../../harness/agent/trust.js';
+import { encodeGoldenFile } from '../../agent/serve/golden-file.js';
+import type { GoldenSet } from '../../agent/serve/types.js';
+import { makeTensor } from '../../shared/tensor.js';
 import type { TestBundle, TestKeys } from '../../harness/agent/trust.js';
 
 const dir = vendorDir();
 const skip = bindingSkip() || (dir ? false : VENDOR_SKIP_REASON);
 const FILE = 'face_detection_fp32_b1.bmodel';
 
-function vendorBundle(k: TestKeys, bmodel: Uint8Array, sequence: number): TestBundle {
+/** A gate that fails whatever runs it: all-zero reference outputs (cosine 0). */
+function vendorGolden(): GoldenSet {
+  return {
+    inputs: [{ data: makeTensor('float32', [1, 3, 320, 320], new Float32Array(3 * 320 * 320)) }],
+    referenceOutputs: [
+      {
+        face_rpn_cls_prob_reshape_stride32: makeTensor(
+          'float32',
+          [1, 4, 10, 10],
+          new Float32Array(400),
+        ),
+      },
+    ],
+  };
+}
+
+function vendorBundle(
+  k: TestKeys,
+  bmodel: Uint8Array,
+  sequence: number,
+  options: { golden?: Uint8Array } = {},
+): TestBundle {
+  const golden = options.golden;
   const manifest = {
     type: 'bundle',
     schemaVersion: 1,
@@ -32,9 +58,15 @@ function vendorBundle(k: TestKeys, bmodel: Uint8Array, sequence: number): TestBu
     chips: ['bm1684'],
     precision: 'fp32',
     runtime: 'bmrt',
-    files: [{ role: 'bmodel', path: 'model.bmodel', sha256: sha256(bmodel), size: bmodel.length }],
+    files: [
+      { role: 'bmodel', path: 'model.bmodel', sha256: sha256(bmodel), size: bmodel.length },
+      ...(golden
+        ? [{ role: 'golden', path: 'golden.json', sha256: sha256(golden), size: golden.length }]
+        : []),
+    ],
     inputs: [{ name: 'data', preprocess: { resize_dims: [320, 320], pixel_format: 'bgr' } }],
     outputs: { topK: 1 },
+    ...(golden ? { golden: { expectedAccuracy: 0, expectedCosine: 0.999, count: 1 } } : {}),
     provenance: {
       sourceModelSha256: sha256(bmodel),
       toolchain: 'tpu-nntc',
@@ -53,6 +85,7 @@ function vendorBundle(k: TestKeys, bmodel: Uint8Array, sequence: number): TestBu
     blobs: new Map([
       [blob.sha256, blob.bytes],
       [sha256(bmodel), bmodel],
+      ...(golden ? [[sha256(golden), golden] as const] : []),
     ]),
   };
 }
@@ -132,3 +165,138 @@ t.test('vendor BMODEL bundle -> agent on bmrt -> /v1/infer', { skip }, async (t)
   const metrics = await (await fetch(`${agent.apiAddress()}/metrics`)).text();
   t.match(metrics, /bmf_agent_tpu_memory_used_bytes\{device="board-1"\} [1-9]\d*/);
 });
+
+// Runtime mix-ups are refused at install, at the load step, with an error naming the runtime the
+// BMODEL needs: the golden gate never sees them, and nothing serves.
+const MIXUPS = [
+  {
+    name: 'a simulator bundle on an agent with runtime bmrt',
+    runtime: 'bmrt',
+    chip: 'bm1684x',
+    bundle: (k: TestKeys) => makeBundle(k, 'tiny-a'),
+    code: 'BMF_ERR_RUNTIME_SIM_ONLY',
+    needs: /needs the sim runtime/,
+  },
+  {
+    name: 'a vendor bundle on an agent with runtime sim',
+    runtime: 'sim',
+    chip: 'bm1684',
+    bundle: (k: TestKeys) =>
+      vendorBundle(k, new Uint8Array(readFileSync(join(dir!, FILE))), 1, {
+        golden: encodeGoldenFile(vendorGolden()),
+      }),
+    code: 'BMF_ERR_RUNTIME_LOAD',
+    needs: /needs the bmrt runtime/,
+  },
+] as const;
+
+for (const m of MIXUPS) {
+  t.test(`${m.name} is refused at install, before the gate`, { skip }, async (t) => {
+    const saved = process.env.BMFLEET_LIBSOPHON_DIR;
+    process.env.BMFLEET_LIBSOPHON_DIR = EMULATOR_DIR;
+    t.teardown(() => {
+      if (saved === undefined) delete process.env.BMFLEET_LIBSOPHON_DIR;
+      else process.env.BMFLEET_LIBSOPHON_DIR = saved;
+    });
+    const keys = testKeys();
+    const controller = await startFakeController({ chunkSize: 64 * 1024 });
+    t.teardown(() => controller.close());
+    const bundle = m.bundle(keys);
+    for (const [d, bytes] of bundle.blobs) controller.blobs.set(d, bytes);
+    const config = await agentConfig(keys, controller.url, 'board-2', {
+      chip: m.chip,
+      runtime: m.runtime,
+    });
+    const agent = createAgent(config, {
+      logger: createLogger({ program: 'agent', level: 'silent' }),
+    });
+    t.equal(agent.runtime.chosen, m.runtime);
+    await agent.start();
+    t.teardown(() => agent.stop());
+    await controller.assign(
+      'board-2',
+      makeAssignment(keys, 'board-2', 1, [{ name: 'A', bundle, weight: 1 }]),
+    );
+    await waitFor('the refusal reported', () => controller.events.some((e) => e.code === m.code));
+    const refusal = controller.events.find((e) => e.code === m.code)!;
+    t.match(refusal.message, m.needs, `names the runtime needed: ${refusal.message}`);
+    t.equal(refusal.bundleDigest, bundle.digest);
+    t.notOk(
+      controller.events.some((e) => e.code === 'BMF_ERR_AGENT_GATE_FAILED'),
+      'the golden gate never ran',
+    );
+    t.same(agent.service.models(), [], 'nothing serves');
+  });
+}
+
+// The libsophon error policy at install (docs/libsophon.md "Error policy"): a busy device is
+// retried until the bundle serves; libbmrt refusing the model rejects the bundle.
+const POLICY = [
+  {
+    name: 'a device failure at load is retried',
+    fail: 'bmrt_create:false:2',
+    log: /^load failed: libsophon call bmrt_create failed with status false/,
+    code: 'BMF_ERR_LIBSOPHON',
+    serves: true,
+  },
+  {
+    name: 'libbmrt refusing the BMODEL rejects the bundle',
+    fail: 'bmrt_load_bmodel_data:false:1',
+    log: /^bundle refused: libsophon call bmrt_load_bmodel_data refused the model with status false/,
+    code: 'BMF_ERR_LIBSOPHON_MODEL',
+    serves: false,
+  },
+] as const;
+
+for (const p of POLICY) {
+  t.test(p.name, { skip }, async (t) => {
+    for (const [name, value] of [
+      ['BMFLEET_LIBSOPHON_DIR', EMULATOR_DIR],
+      ['BMFLEET_EMULATOR_FAIL', p.fail],
+    ] as const) {
+      const saved = process.env[name];
+      process.env[name] = value;
+      t.teardown(() => {
+        if (saved === undefined) delete process.env[name];
+        else process.env[name] = saved;
+      });
+    }
+    const keys = testKeys();
+    const controller = await startFakeController({ chunkSize: 64 * 1024 });
+    t.teardown(() => controller.close());
+    const bundle = vendorBundle(keys, new Uint8Array(readFileSync(join(dir!, FILE))), 1);
+    for (const [d, bytes] of bundle.blobs) controller.blobs.set(d, bytes);
+    const config = await agentConfig(keys, controller.url, 'board-3', {
+      chip: 'bm1684',
+      runtime: 'bmrt',
+    });
+    const lines: string[] = [];
+    const logger = createLogger({
+      program: 'agent',
+      destination: {
+        write: (s: string) => void lines.push((JSON.parse(s) as { msg: string }).msg),
+      },
+    });
+    const agent = createAgent(config, { logger });
+    await agent.start();
+    t.teardown(() => agent.stop());
+    await controller.assign(
+      'board-3',
+      makeAssignment(keys, 'board-3', 1, [{ name: 'A', bundle, weight: 1 }]),
+    );
+    await waitFor(`${p.code} reported`, () => controller.events.some((e) => e.code === p.code));
+    await waitFor('the failure logged', () => lines.some((l) => p.log.test(l)));
+    if (p.serves) {
+      await waitFor(
+        'the bundle serves after the retry',
+        () => agent.service.models()[0]?.bundleDigest === bundle.digest,
+      );
+      t.notOk(
+        lines.some((l) => l.startsWith('bundle refused')),
+        'a device failure does not refuse the bundle',
+      );
+    } else {
+      t.same(agent.service.models(), [], 'nothing serves');
+    }
+  });
+}

@@ -287,6 +287,24 @@ t.test(
         f.nets[0]!.outputs.map((o) => [o.name, o.shape]),
         `${f.file}: every output with the BMODEL's shape`,
       );
+      // The issue's "done when": bmfleet bmrt-test --json lists every net with its real shapes.
+      const [cmd, ...args] = withArmCpuinfo([
+        launcher,
+        'bmrt-test',
+        ...['--bmodel', join(vendorBmodels!, f.file), '--json', '--loops', '1'],
+      ]);
+      const bt = spawnSync(cmd!, args, { encoding: 'utf8', env, timeout: 240_000 });
+      t.equal(bt.status, 0, `${f.file} bmrt-test: ${bt.stderr}`);
+      const report = JSON.parse(bt.stdout) as {
+        runtime: string;
+        nets: { name: string; stages: { outputs: { name: string; shape: number[] }[] }[] }[];
+      };
+      t.equal(report.runtime, 'bmrt');
+      t.same(
+        report.nets.map((n) => [n.name, n.stages[0]!.outputs.map((o) => [o.name, o.shape])]),
+        f.nets.map((n) => [n.name, n.outputs.map((o) => [o.name, o.shape])]),
+        `${f.file}: bmrt-test --json under qemu lists every net and output with its shape`,
+      );
     }
   },
 );

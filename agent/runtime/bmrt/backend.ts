@@ -3,9 +3,10 @@
 // simulator BMODEL is refused naming the runtime it needs, and feeds are checked against the
 // net's stages before the device sees them. `modeled` timing pads to the cost model's latency
 // like the simulator does; `host` reports what the call took (device time included).
+import { bmodelMemInfo } from '../../../shared/bmodel/memory.js';
 import { readBmodel } from '../../../shared/bmodel/read.js';
-import type { BmodelDtype } from '../../../shared/bmodel/types.js';
-import { bmfError } from '../../../shared/errors.js';
+import type { Bmodel, BmodelDtype } from '../../../shared/bmodel/types.js';
+import { bmfError, isBmfError } from '../../../shared/errors.js';
 import { tensorBytes } from '../../../shared/tensor.js';
 import type { Tensor, TensorDtype } from '../../../shared/tensor.js';
 import type { Clock } from '../../clock.js';
@@ -122,6 +123,29 @@ function toTensor(dtype: TensorDtype, shape: readonly number[], data: ArrayBuffe
   }
 }
 
+/**
+ * libbmrt's `bmrt_load_bmodel_data` says only `false`, for a BMODEL it cannot read and for one
+ * that does not fit in the device memory left (another model still loaded during a swap). The
+ * second is the device's state, not the model's: retried, not rejected (failure-policy.ts).
+ */
+function loadFailure(e: unknown, bmodel: Bmodel, stat: DeviceStat): unknown {
+  if (!isBmfError(e, 'BMF_ERR_LIBSOPHON_MODEL') || e.details.call !== 'bmrt_load_bmodel_data') {
+    return e;
+  }
+  const needMiB = bmodelMemInfo(bmodel).device / 2 ** 20;
+  const freeMiB = stat.memTotalMiB - stat.memUsedMiB;
+  if (needMiB <= freeMiB) return e;
+  return bmfError(
+    'BMF_ERR_LIBSOPHON',
+    {
+      call: 'bmrt_load_bmodel_data',
+      status: 'false',
+      reason: `device memory: the BMODEL needs ${needMiB.toFixed(1)} MiB, ${freeMiB.toFixed(1)} MiB free`,
+    },
+    { cause: e },
+  );
+}
+
 export function createBmrtBackend(options: BmrtBackendOptions): BmrtBackend {
   const { device, clock, timing } = options;
   const models = new Map<number, BmrtModel>();
@@ -151,7 +175,9 @@ export function createBmrtBackend(options: BmrtBackendOptions): BmrtBackend {
           reason: `${bmodel.nets.length} nets; the agent serves single-net BMODELs`,
         });
       }
-      const model = await device.load(bytes);
+      const model = await device.load(bytes).catch((e: unknown) => {
+        throw loadFailure(e, bmodel, device.stat());
+      });
       try {
         const net = model.nets[0]!;
         const description = describeNet(net, bmodel.chip);

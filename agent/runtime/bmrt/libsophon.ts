@@ -71,7 +71,10 @@ export interface OpenLibsophonOptions {
 function dtypeName(code: number): BmodelDtype {
   const name = BMODEL_DTYPES[code];
   if (name === undefined) {
-    throw bmfError('BMF_ERR_LIBSOPHON', { call: 'bmrt_get_network_info', status: `dtype ${code}` });
+    throw bmfError('BMF_ERR_LIBSOPHON_MODEL', {
+      call: 'bmrt_get_network_info',
+      status: `dtype ${code}`,
+    });
   }
   return name;
 }

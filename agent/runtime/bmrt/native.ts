@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { bmfError, BmfError } from '../../../shared/errors.js';
+import { libsophonFailureKind } from './failure-policy.js';
 
 /** libsophon installs under /opt/sophon/libsophon-<ver> with a -current symlink. */
 export const DEFAULT_LIBSOPHON_DIR = '/opt/sophon/libsophon-current';
@@ -123,8 +124,11 @@ export function fromNativeError(e: unknown): unknown {
     detail?: string;
   };
   if (n.code === 'BMF_ERR_LIBSOPHON') {
+    const status = n.status === 'false' ? 'false' : Number(n.status);
+    const kind = n.call !== undefined ? libsophonFailureKind(n.call, status) : 'device';
     return bmfError(
-      'BMF_ERR_LIBSOPHON',
+      // A refusal of the model rejects the bundle; a device condition is retried (failure-policy.ts).
+      kind === 'model' ? 'BMF_ERR_LIBSOPHON_MODEL' : 'BMF_ERR_LIBSOPHON',
       { call: n.call, status: n.status, reason: n.detail || undefined },
       { cause: e },
     );

@@ -27,6 +27,16 @@ long env_long(const char *name, long def, long lo, long hi) {
   return n;
 }
 
+// BMFLEET_EMULATOR_FAIL as last parsed, and how many failures it still owes.
+struct Injection {
+  std::mutex mu;
+  std::string spec;
+  std::string call;
+  int status = 0;
+  long remaining = -1;  // -1: every call
+};
+Injection injection;
+
 int device_count() { return static_cast<int>(env_long("BMFLEET_EMULATOR_DEVICES", 1, 0, 64)); }
 
 void worker_loop(bm_context *ctx) {
@@ -64,6 +74,31 @@ bmemu::Block *find_block(bm_context *ctx, const bm_device_mem_t &mem) {
 
 extern "C" {
 
+bool bm_emu_injected(const char *call, int *status) {
+  const char *v = std::getenv("BMFLEET_EMULATOR_FAIL");
+  std::lock_guard<std::mutex> lock(injection.mu);
+  const std::string spec = v == nullptr ? "" : v;
+  if (spec != injection.spec) {
+    injection.spec = spec;
+    injection.call.clear();
+    injection.remaining = -1;
+    const size_t a = spec.find(':');
+    if (a != std::string::npos) {
+      const size_t b = spec.find(':', a + 1);
+      const std::string st = spec.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+      injection.call = spec.substr(0, a);
+      injection.status = st == "false" ? -1 : std::atoi(st.c_str());
+      if (b != std::string::npos) injection.remaining = std::atol(spec.c_str() + b + 1);
+    }
+  }
+  if (injection.call.empty() || injection.call != call || injection.remaining == 0) return false;
+  if (injection.remaining > 0) --injection.remaining;
+  *status = injection.status;
+  std::fprintf(stderr, "libsophon-emulator: %s fails as BMFLEET_EMULATOR_FAIL asks (%s)\n", call,
+               spec.c_str());
+  return true;
+}
+
 bm_status_t bm_dev_getcount(int *count) {
   if (count == nullptr) return BM_ERR_PARAM;
   *count = device_count();
@@ -75,6 +110,7 @@ bm_status_t bm_dev_query(int devid) {
 }
 
 bm_status_t bm_dev_request(bm_handle_t *handle, int devid) {
+  if (int st = 0; bm_emu_injected("bm_dev_request", &st)) return static_cast<bm_status_t>(st < 0 ? BM_ERR_FAILURE : st);
   if (handle == nullptr) return BM_ERR_PARAM;
   if (devid < 0 || devid >= device_count()) return BM_ERR_PARAM;
   auto *ctx = new bm_context();
@@ -117,6 +153,7 @@ unsigned long long bm_mem_get_device_addr(struct bm_mem_desc mem) { return mem.u
 unsigned int bm_mem_get_device_size(struct bm_mem_desc mem) { return mem.size; }
 
 bm_status_t bm_malloc_device_byte(bm_handle_t handle, bm_device_mem_t *pmem, unsigned int size) {
+  if (int st = 0; bm_emu_injected("bm_malloc_device_byte", &st)) return static_cast<bm_status_t>(st < 0 ? BM_ERR_FAILURE : st);
   if (handle == nullptr || pmem == nullptr || size == 0) return BM_ERR_PARAM;
   std::lock_guard<std::mutex> lock(handle->mu);
   if (handle->used_bytes + size > handle->total_bytes) return BM_ERR_NOMEM;
@@ -176,9 +213,11 @@ static bm_status_t copy_d2s(bm_handle_t handle, void *dst, bm_device_mem_t src, 
 }
 
 bm_status_t bm_memcpy_s2d(bm_handle_t handle, bm_device_mem_t dst, void *src) {
+  if (int st = 0; bm_emu_injected("bm_memcpy_s2d", &st)) return static_cast<bm_status_t>(st < 0 ? BM_ERR_FAILURE : st);
   return copy_s2d(handle, dst, src, dst.size);
 }
 bm_status_t bm_memcpy_d2s(bm_handle_t handle, void *dst, bm_device_mem_t src) {
+  if (int st = 0; bm_emu_injected("bm_memcpy_d2s", &st)) return static_cast<bm_status_t>(st < 0 ? BM_ERR_FAILURE : st);
   return copy_d2s(handle, dst, src, src.size);
 }
 bm_status_t bm_memcpy_s2d_partial(bm_handle_t handle, bm_device_mem_t dst, void *src,
@@ -191,6 +230,7 @@ bm_status_t bm_memcpy_d2s_partial(bm_handle_t handle, void *dst, bm_device_mem_t
 }
 
 bm_status_t bm_thread_sync(bm_handle_t handle) {
+  if (int st = 0; bm_emu_injected("bm_thread_sync", &st)) return static_cast<bm_status_t>(st < 0 ? BM_ERR_FAILURE : st);
   if (handle == nullptr) return BM_ERR_PARAM;
   std::unique_lock<std::mutex> lock(handle->mu);
   wait_idle(handle, lock);

@@ -303,6 +303,7 @@ bool launch(void *p_bmrt, const char *net_name, const bm_tensor_t in[], int n_in
             bm_tensor_t out[], int n_out, bool user_mem, bool user_stmode, const char *call) {
   auto *rt = static_cast<Bmrt *>(p_bmrt);
   if (rt == nullptr) return false;
+  if (int st = 0; bm_emu_injected(call, &st)) return false;
   LoadedNet *net = find_net(rt, net_name);
   if (net == nullptr) {
     log_error(call, "net %s not found", net_name == nullptr ? "(null)" : net_name);
@@ -427,6 +428,7 @@ void bmrt_tensor_with_device(bm_tensor_t *tensor, bm_device_mem_t device_mem,
 }
 
 void *bmrt_create(bm_handle_t bm_handle) {
+  if (int st = 0; bm_emu_injected("bmrt_create", &st)) return nullptr;
   if (bm_handle == nullptr) return nullptr;
   auto *rt = new Bmrt();
   rt->handle = bm_handle;
@@ -446,6 +448,7 @@ void *bmrt_get_bm_handle(void *p_bmrt) {
 }
 
 bool bmrt_load_bmodel_data(void *p_bmrt, const void *bmodel_data, size_t size) {
+  if (int st = 0; bm_emu_injected("bmrt_load_bmodel_data", &st)) return false;
   auto *rt = static_cast<Bmrt *>(p_bmrt);
   if (rt == nullptr) return false;
   bmemu::ModelDesc model;

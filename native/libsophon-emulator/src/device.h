@@ -63,4 +63,9 @@ bool bm_emu_read(bm_handle_t handle, unsigned long addr, size_t need, std::vecto
 void bm_emu_submit(bm_handle_t handle, bmemu::Job job, const std::vector<unsigned long> &writes);
 void bm_emu_write(bm_handle_t handle, unsigned long addr, const std::vector<uint8_t> &bytes);
 bm_status_t bm_emu_get_counters(bm_handle_t handle, bm_emu_counters_t *out);
+// Failure injection for tests: BMFLEET_EMULATOR_FAIL="call:status[:count]" makes the next
+// `count` calls of `call` (every call when no count) fail with bm_status_t `status`, or return
+// false/NULL when status is "false". Returns true and sets *status (-1 for false) when this call
+// is to fail. The count restarts whenever the variable's value changes.
+bool bm_emu_injected(const char *call, int *status);
 }

@@ -137,20 +137,20 @@ for (const f of files) {
       bytes: new Uint8Array(net.inputs[i]!.maxBytes),
     }));
     await t.rejects(model.infer('no-such-net', good), {
-      code: 'BMF_ERR_LIBSOPHON',
-      message: /bmrt_get_network_info failed with status false/,
+      code: 'BMF_ERR_LIBSOPHON_MODEL',
+      message: /bmrt_get_network_info refused the model with status false/,
     });
     const wrong = good.map((g) => ({
       ...g,
       shape: [...g.shape.slice(0, -1), g.shape.at(-1)! - 1],
     }));
     await t.rejects(model.infer(net.name, wrong), {
-      code: 'BMF_ERR_LIBSOPHON',
-      message: /bmrt_launch_tensor failed with status false/,
+      code: 'BMF_ERR_LIBSOPHON_MODEL',
+      message: /bmrt_launch_tensor refused the model with status false/,
     });
     await t.rejects(dev.load(bytes.subarray(0, 1000)), {
-      code: 'BMF_ERR_LIBSOPHON',
-      message: /bmrt_load_bmodel_data failed with status false/,
+      code: 'BMF_ERR_LIBSOPHON_MODEL',
+      message: /bmrt_load_bmodel_data refused the model with status false/,
     });
     const stat = dev.stat();
     t.ok(stat.memUsedMiB > 0 && stat.memUsedMiB <= stat.memTotalMiB, 'device memory in use');
@@ -217,6 +217,9 @@ t.test('many inferences leave no device memory behind and RSS flat', { skip }, a
   t.ok(growth < 32 * 2 ** 20, `RSS grew ${(growth / 2 ** 20).toFixed(1)} MiB over ${N} inferences`);
   model.unload();
   t.ok(
-    isBmfError(await model.infer(net.name, inputs).catch((e: unknown) => e), 'BMF_ERR_LIBSOPHON'),
+    isBmfError(
+      await model.infer(net.name, inputs).catch((e: unknown) => e),
+      'BMF_ERR_LIBSOPHON_MODEL',
+    ),
   );
 });

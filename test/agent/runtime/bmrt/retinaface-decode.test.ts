@@ -24,6 +24,7 @@ import {
 import { VENDOR_SKIP_REASON, vendorDir } from '../../../shared/bmodel/fixtures.js';
 import { sha256 } from '../../../../harness/agent/models.js';
 import { parsePreprocessSpec } from '../../../../shared/preprocess/index.js';
+import { anchorCandidates } from '../../../helpers/retinaface-anchors.js';
 
 const dir = vendorDir();
 const skip = bindingSkip() || (dir ? false : VENDOR_SKIP_REASON);
@@ -62,48 +63,10 @@ for (const c of CASES) {
     const dets = decodeBoxes(decoder, r.outputs, { preprocess }, d, undefined);
 
     // Independently: every anchor of batch item 0 whose face probability beats the threshold.
-    const q = (name: string) => d.outputs.find((o) => o.name === name)!;
-    const cands: { score: number; box: number[] }[] = [];
-    for (const head of decoder.heads) {
-      const cls = r.outputs[head.cls]!;
-      const box = r.outputs[head.bbox]!;
-      const [, , H, W] = cls.shape as [number, number, number, number];
-      const A = head.scales.length;
-      // INT8 outputs carry scale and zero point; float ones are real values already (the vendor's
-      // INT8 BMODEL records a calibration scale on its float cls outputs too).
-      const deq = (name: string, v: number) =>
-        r.outputs[name]!.dtype === 'float32' ? v : (v - q(name).zeroPoint) * q(name).scale;
-      for (let a = 0; a < A; a++) {
-        const size = decoder.base_size * head.scales[a]!;
-        for (let y = 0; y < H; y++) {
-          for (let x = 0; x < W; x++) {
-            const pos = y * W + x;
-            const score = deq(head.cls, Number(cls.data[(A + a) * H * W + pos]));
-            if (!(score > decoder.score_threshold)) continue;
-            // insightface: anchor [x1, y1, x2, y2] of width `size` centred on (7.5, 7.5) + shift.
-            const x1 = 7.5 - 0.5 * (size - 1) + x * head.stride;
-            const y1 = 7.5 - 0.5 * (size - 1) + y * head.stride;
-            const ctrX = x1 + 0.5 * (size - 1);
-            const ctrY = y1 + 0.5 * (size - 1);
-            const dv = (k: number) => deq(head.bbox, Number(box.data[(a * 4 + k) * H * W + pos]));
-            const px = dv(0) * size + ctrX;
-            const py = dv(1) * size + ctrY;
-            const pw = Math.exp(dv(2)) * size;
-            const ph = Math.exp(dv(3)) * size;
-            const clip = (v: number) => Math.min(SIZE, Math.max(0, v));
-            cands.push({
-              score,
-              box: [
-                clip(px - 0.5 * (pw - 1)),
-                clip(py - 0.5 * (ph - 1)),
-                clip(px + 0.5 * (pw - 1)),
-                clip(py + 0.5 * (ph - 1)),
-              ],
-            });
-          }
-        }
-      }
-    }
+    const quantization = Object.fromEntries(
+      d.outputs.map((o) => [o.name, { scale: o.scale, zeroPoint: o.zeroPoint }]),
+    );
+    const cands = anchorCandidates(decoder, r.outputs, quantization, { width: SIZE, height: SIZE });
     t.ok(cands.length > 0, `${cands.length} anchors above the threshold`);
     t.ok(
       dets.length >= 1 && dets.length <= Math.min(cands.length, decoder.max_detections),
