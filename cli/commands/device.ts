@@ -13,7 +13,7 @@ import {
   writeJson,
 } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 import type { DeviceCreateBody, DeviceCreated, DeviceView } from '../../controller/api/client.js';
 
 export const USAGE = `usage:

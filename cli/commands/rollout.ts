@@ -10,7 +10,7 @@ import {
   writeJson,
 } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 import type {
   RolloutCommand,
   RolloutCreateInput,

@@ -2,7 +2,7 @@
 import { bmfError } from '../../shared/errors.js';
 import { CLIENT_OPTIONS, clientFrom, formatTable, writeJson } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 import type { TelemetrySummaryView } from '../../controller/api/client.js';
 
 export const USAGE = `usage:
