@@ -27,7 +27,7 @@ import { createServeMetrics } from './serve/metrics.js';
 import type { ServeObserver } from './serve/observe.js';
 import { createInferenceService } from './serve/service.js';
 import type { InferenceService } from './serve/service.js';
-import type { HealthThresholds } from './serve/types.js';
+import type { HealthThresholds, VariantName } from './serve/types.js';
 import { createBlobStore } from './store/blob-store.js';
 import type { BlobStore } from './store/blob-store.js';
 import { createStateFile } from './store/state.js';
@@ -35,7 +35,6 @@ import { removeOrphanedTempFiles } from './store/temp-files.js';
 import type { AgentState } from './store/state.js';
 import { acceptAssignment, healthOf, targetOf, trafficOf } from './sync/assignment.js';
 import { eventFromError, eventFromServe, healthRegression } from './sync/events.js';
-import { wireVariant } from '../shared/ids.js';
 import { SyncContext } from './sync/executors.js';
 import { createBlobFetcher } from './sync/fetcher.js';
 import { createHttpChunkSource } from './sync/http-chunks.js';
@@ -142,7 +141,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   /** `refused`: the bundle's content was rejected for good (trust, hash, chip), not a failure. */
   function reportError(
     e: BmfError,
-    context: { variant?: string; bundleDigest?: string; step?: string } = {},
+    context: { variant?: VariantName; bundleDigest?: string; step?: string } = {},
     refused = false,
   ): void {
     lastError = e.code;
@@ -461,7 +460,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
             code: eventCode('BMF_EVT_DOWNGRADE'),
             message: `installing ${d.name} sequence ${d.sequence} below the served ${d.from} (allowDowngrade)`,
             details: { name: d.name, sequence: String(d.sequence), from: String(d.from) },
-            variant: wireVariant(d.variant),
+            variant: d.variant,
             bundleDigest: d.bundleDigest,
           });
         },

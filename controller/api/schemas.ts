@@ -6,7 +6,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { CHIPS } from '../../shared/bundle/manifest.js';
 import { EnrolmentConfigSchema } from '../../shared/config/enrolment.js';
-import { DeviceIdSchema, DigestSchema } from '../../shared/ids.js';
+import { DeviceIdSchema, DigestSchema, VariantNameSchema } from '../../shared/ids.js';
 import { ErrorResponseSchema } from './errors.js';
 import { TelemetrySummarySchema } from '../telemetry/summary.js';
 
@@ -32,7 +32,7 @@ export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength:
 export const DigestParams = Type.Object({ digest: DigestRef }, Strict);
 
 export const VariantView = Type.Object({
-  variant: Type.String(),
+  variant: VariantNameSchema,
   bundle: Type.String(),
   sequence: Type.Number(),
 });
@@ -46,7 +46,7 @@ export const DeviceView = Type.Object({
   online: Type.Boolean(),
   status: Type.Optional(Type.String()),
   activeBundle: Type.Optional(Type.String()),
-  activeVariant: Type.Optional(Type.String()),
+  activeVariant: Type.Optional(VariantNameSchema),
   active: Type.Array(VariantView),
   assignmentSequence: Type.Optional(Type.Number()),
   lastErrorCode: Type.Optional(Type.String()),
@@ -232,7 +232,7 @@ export const TelemetryQuery = Type.Object(
   {
     device: Type.Optional(DeviceId),
     bundle: Type.Optional(DigestRef),
-    variant: Type.Optional(Type.String({ maxLength: 32 })),
+    variant: Type.Optional(VariantNameSchema),
     from: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),
     to: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),
   },

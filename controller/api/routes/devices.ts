@@ -4,7 +4,9 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { bmfError } from '../../../shared/errors.js';
+import { isVariantName } from '../../../shared/ids.js';
 import type { DeviceRecord } from '../../store/devices.js';
+import type { VariantView } from '../schemas.js';
 import {
   AssignmentAccepted,
   AssignmentBody,
@@ -17,7 +19,7 @@ import {
 } from '../schemas.js';
 import type { ApiServices } from '../services.js';
 
-type Variant = { variant: string; bundle: string; sequence: number };
+type Variant = Static<typeof VariantView>;
 
 /** The reported DeviceState (shared/wire) as stored by the device tracker, read defensively. */
 function activeVariants(state: DeviceRecord['state']): Variant[] {
@@ -25,10 +27,13 @@ function activeVariants(state: DeviceRecord['state']): Variant[] {
   if (!Array.isArray(active)) return [];
   return active.flatMap((a: unknown) => {
     const v = a as { variant?: unknown; bundleDigest?: unknown; bundleSequence?: unknown };
-    return typeof v.bundleDigest === 'string'
+    // Stored states spell variants 'A'/'B' (store migration 2 re-spelled earlier rows).
+    return typeof v.bundleDigest === 'string' &&
+      typeof v.variant === 'string' &&
+      isVariantName(v.variant)
       ? [
           {
-            variant: typeof v.variant === 'string' ? v.variant : '',
+            variant: v.variant,
             bundle: v.bundleDigest,
             sequence: typeof v.bundleSequence === 'number' ? v.bundleSequence : 0,
           },

@@ -15,7 +15,7 @@ const record = (i: number): DeviceRecord => ({
       ? { status: 'error', lastErrorCode: 'BMF_ERR_RUNTIME_INFER', active: [] }
       : {
           status: 'active',
-          active: [{ variant: 'a', bundleDigest: 'ab'.repeat(32), bundleSequence: 1 }],
+          active: [{ variant: 'A', bundleDigest: 'ab'.repeat(32), bundleSequence: 1 }],
         },
 });
 const fleet = Array.from({ length: 10_000 }, (_, i) => record(i));
