@@ -4,6 +4,7 @@
 // once, so later code does not check or re-spell it. `as Digest` belongs only where such a check
 // has just been made (or a schema has validated it).
 import { Type } from '@sinclair/typebox';
+import { bmfError } from './errors.js';
 
 declare const brand: unique symbol;
 
@@ -16,8 +17,17 @@ export const DEVICE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN);
 /** A device id: safe in MQTT topics and broker ACLs. */
 export type DeviceId = string & { readonly [brand]: 'DeviceId' };
-export const DeviceIdSchema = Type.String({ pattern: DEVICE_ID_PATTERN });
+export const DeviceIdSchema = Type.Unsafe<DeviceId>(Type.String({ pattern: DEVICE_ID_PATTERN }));
 export const isDeviceId = (s: string): s is DeviceId => DEVICE_ID.test(s);
+/** A device id as an edge receives it (a command-line flag, a config value): checked once here. */
+export function parseDeviceId(s: string, what = 'device id'): DeviceId {
+  if (!isDeviceId(s)) {
+    throw bmfError('BMF_ERR_BAD_REQUEST', {
+      reason: `${what} "${s.slice(0, 80)}" must match ${DEVICE_ID_PATTERN}`,
+    });
+  }
+  return s;
+}
 
 /** A sha256 in lower-case hex: bundle digests, blob names, key ids. */
 export const DIGEST_PATTERN = '^[0-9a-f]{64}$';

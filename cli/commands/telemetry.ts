@@ -1,6 +1,6 @@
 // `bmfleet telemetry show|group`: merged fleet telemetry over REST.
 import { bmfError } from '../../shared/errors.js';
-import { parseVariant, type VariantName } from '../../shared/ids.js';
+import { parseDeviceId, parseVariant, type VariantName } from '../../shared/ids.js';
 import { CLIENT_OPTIONS, clientFrom, formatTable, writeJson } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
@@ -77,7 +77,7 @@ export const run: CommandRun = async (ctx) => {
   if (action === 'show') {
     const s = await api.telemetry.query({
       bundle: v.bundle,
-      device: v.device,
+      device: v.device === undefined ? undefined : parseDeviceId(v.device, '--device'),
       variant: variantArg(v.variant),
       from: timeArg(v.from, '--from'),
       to: timeArg(v.to, '--to'),

@@ -6,6 +6,7 @@
 // API errors come back as BmfError with the server's code and details.
 import type { Static } from '@sinclair/typebox';
 import { BmfError, bmfError, isErrorCode } from '../../shared/errors.js';
+import type { DeviceId } from '../../shared/ids.js';
 import type { Analysis } from '../experiment/analyze.js';
 import type { ExperimentSpec } from '../experiment/model.js';
 import type { CohortPlan, PlanRequest } from '../experiment/plan.js';
@@ -57,11 +58,12 @@ export interface ControllerClient {
   readonly baseUrl: string;
   readonly devices: {
     list(): Promise<DeviceView[]>;
-    get(id: string): Promise<DeviceView>;
+    /** Device ids are parsed where they come in (parseDeviceId, shared/ids.ts). */
+    get(id: DeviceId): Promise<DeviceView>;
     add(body: DeviceCreateBody): Promise<DeviceCreated>;
-    remove(id: string): Promise<void>;
+    remove(id: DeviceId): Promise<void>;
     /** Assign a bundle (digest or unique prefix) to one device directly. */
-    assign(id: string, bundle: string): Promise<AssignmentAccepted>;
+    assign(id: DeviceId, bundle: string): Promise<AssignmentAccepted>;
   };
   readonly models: { list(): Promise<ModelView[]> };
   readonly bundles: {

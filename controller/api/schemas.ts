@@ -29,6 +29,8 @@ export const Tags = Type.Record(
 );
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, Strict);
+/** /v1/devices/:id: the id is parsed here, at the edge, and travels as a DeviceId. */
+export const DeviceParams = Type.Object({ id: DeviceId }, Strict);
 export const DigestParams = Type.Object({ digest: DigestRef }, Strict);
 
 export const VariantView = Type.Object({
@@ -38,7 +40,7 @@ export const VariantView = Type.Object({
 });
 
 export const DeviceView = Type.Object({
-  id: Type.String(),
+  id: DeviceId,
   chip: Type.String(),
   tags: Type.Record(Type.String(), Type.String()),
   createdAt: Type.Number(),

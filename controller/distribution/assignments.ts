@@ -220,7 +220,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
       deviceId,
       (sequence) => ({
         type: 'assignment',
-        deviceId,
+        deviceId: device.id,
         sequence,
         expires: isoSeconds(clock.wallNow() + defaults.expiresInMs),
         variants,
@@ -272,7 +272,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
     async republishAll(): Promise<{ republished: number; renewed: number }> {
       let republished = 0;
       let renewed = 0;
-      const known = new Set(devices.list().map((d) => d.id));
+      const known = new Set<string>(devices.list().map((d) => d.id));
       for (const row of store.latestPerDevice()) {
         if (!known.has(row.deviceId)) continue; // device removed since
         const s = fromRow(row);

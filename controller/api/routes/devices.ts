@@ -14,7 +14,7 @@ import {
   DeviceCreateBody,
   DeviceCreated,
   DeviceView,
-  IdParams,
+  DeviceParams,
   responses,
 } from '../schemas.js';
 import type { ApiServices } from '../services.js';
@@ -98,26 +98,26 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
     async () => ({ devices: s.devices.list().map(deviceView) }),
   );
 
-  app.get<{ Params: Static<typeof IdParams> }>(
+  app.get<{ Params: Static<typeof DeviceParams> }>(
     '/v1/devices/:id',
     {
       schema: {
         summary: 'One device',
         tags: ['devices'],
-        params: IdParams,
+        params: DeviceParams,
         response: responses({ 200: DeviceView }),
       },
     },
     async (req) => deviceView(s.devices.require(req.params.id)),
   );
 
-  app.delete<{ Params: Static<typeof IdParams> }>(
+  app.delete<{ Params: Static<typeof DeviceParams> }>(
     '/v1/devices/:id',
     {
       schema: {
         summary: 'Remove a device (its credentials stop working)',
         tags: ['devices'],
-        params: IdParams,
+        params: DeviceParams,
         response: responses({ 204: Type.Null() }),
       },
     },
@@ -129,13 +129,13 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
     },
   );
 
-  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof AssignmentBody> }>(
+  app.post<{ Params: Static<typeof DeviceParams>; Body: Static<typeof AssignmentBody> }>(
     '/v1/devices/:id/assignment',
     {
       schema: {
         summary: 'Assign a bundle to one device directly (signed, retained)',
         tags: ['devices'],
-        params: IdParams,
+        params: DeviceParams,
         body: AssignmentBody,
         response: responses({ 202: AssignmentAccepted }),
       },
