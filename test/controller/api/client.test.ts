@@ -12,6 +12,16 @@ import {
 } from '../../../controller/api/client.js';
 import type { Static } from '@sinclair/typebox';
 import type * as Schemas from '../../../controller/api/schemas.js';
+import type * as ExperimentSchemas from '../../../controller/experiment/routes.js';
+import type {
+  Analysis,
+  CohortPlan,
+  ExperimentRecord,
+  PromotedExperiment,
+} from '../../../controller/api/client.js';
+import type { Analysis as ServiceAnalysis } from '../../../controller/experiment/analyze.js';
+import type { CohortPlan as ServicePlan } from '../../../controller/experiment/plan.js';
+import type { ExperimentRecord as ServiceRecord } from '../../../controller/experiment/service.js';
 import {
   parseDeviceId,
   type DeviceId,
@@ -35,13 +45,35 @@ const digestTyped: Equal<BundleView['digest'], Digest> = true;
 // Device ids and variant names keep their types from the edge (params, topics) to the views.
 const deviceIdTyped: Equal<DeviceView['id'], DeviceId> = true;
 const variantTyped: Equal<DeviceView['active'][number]['variant'], VariantName> = true;
+// Experiment answers: the route schemas' types, which are the service's own.
+const experimentTyped: Equal<
+  [ExperimentRecord, Analysis, CohortPlan, PromotedExperiment],
+  [
+    Static<typeof ExperimentSchemas.ExperimentRecordView>,
+    Static<typeof ExperimentSchemas.AnalysisView>,
+    Static<typeof ExperimentSchemas.CohortPlanView>,
+    Static<typeof ExperimentSchemas.PromotedView>,
+  ]
+> = true;
+const experimentIsService: Equal<
+  [ExperimentRecord, Analysis, CohortPlan],
+  [ServiceRecord, ServiceAnalysis, ServicePlan]
+> = true;
+// @ts-expect-error -- no such field in an analysis: a consumer that assumed one does not compile
+const _noWinnerField = (a: Analysis) => a.winner;
 // @ts-expect-error -- no such field in the schema: a consumer that assumed one does not compile
 const _undeclared = (d: DeviceView) => d.firmwareVersion;
 
 const CLIENT = fileURLToPath(new URL('../../../controller/api/client.ts', import.meta.url));
 
 t.ok(
-  sameDevice && sameBundle && digestTyped && deviceIdTyped && variantTyped,
+  sameDevice &&
+    sameBundle &&
+    digestTyped &&
+    deviceIdTyped &&
+    variantTyped &&
+    experimentTyped &&
+    experimentIsService,
   'client types are the schemas (checked by tsc)',
 );
 
