@@ -27,7 +27,8 @@ function activeVariants(state: DeviceRecord['state']): Variant[] {
   if (!Array.isArray(active)) return [];
   return active.flatMap((a: unknown) => {
     const v = a as { variant?: unknown; bundleDigest?: unknown; bundleSequence?: unknown };
-    // Stored states spell variants 'A'/'B' (the store migration that re-spelled earlier rows: 4 on SQLite, 3 on PostgreSQL).
+    // Stored states spell variants 'A'/'B': the store migration that re-spelled earlier rows is
+    // 4 on SQLite, 3 on PostgreSQL.
     return typeof v.bundleDigest === 'string' &&
       typeof v.variant === 'string' &&
       isVariantName(v.variant)
