@@ -27,7 +27,7 @@ import { createServeMetrics } from './serve/metrics.js';
 import type { ServeObserver } from './serve/observe.js';
 import { createInferenceService } from './serve/service.js';
 import type { InferenceService } from './serve/service.js';
-import type { HealthThresholds } from './serve/types.js';
+import type { HealthThresholds, VariantName } from './serve/types.js';
 import { createBlobStore } from './store/blob-store.js';
 import type { BlobStore } from './store/blob-store.js';
 import { createStateFile } from './store/state.js';
@@ -35,7 +35,6 @@ import { removeOrphanedTempFiles } from './store/temp-files.js';
 import type { AgentState } from './store/state.js';
 import { acceptAssignment, healthOf, targetOf, trafficOf } from './sync/assignment.js';
 import { eventFromError, eventFromServe, healthRegression } from './sync/events.js';
-import { wireVariant } from '../shared/ids.js';
 import { SyncContext } from './sync/executors.js';
 import { createBlobFetcher } from './sync/fetcher.js';
 import { createHttpChunkSource } from './sync/http-chunks.js';
@@ -45,8 +44,8 @@ import { brokerEventLogger, logServeEvent } from './log-events.js';
 import { loadRoot, rootSource, withTrustContext } from './trust-root.js';
 import { decideAssignment } from './sync/assignment-order.js';
 import { deviceStateOf } from './sync/device-state.js';
-import { announceSteps, reconcileLoop, waitForKick } from './sync/reconcile.js';
-import { restorePlan } from './sync/restore.js';
+import { announceSteps, reconcileLoop, reconcileOnce, waitForKick } from './sync/reconcile.js';
+import type { Step } from './sync/plan.js';
 import type { Executors } from './sync/reconcile.js';
 import { createTelemetryCollector } from './telemetry/collector.js';
 import { createOutbox } from './telemetry/outbox.js';
@@ -142,7 +141,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   /** `refused`: the bundle's content was rejected for good (trust, hash, chip), not a failure. */
   function reportError(
     e: BmfError,
-    context: { variant?: string; bundleDigest?: string; step?: string } = {},
+    context: { variant?: VariantName; bundleDigest?: string; step?: string } = {},
     refused = false,
   ): void {
     lastError = e.code;
@@ -217,31 +216,17 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
     observers: [metrics.observer, collector.observer, serveEvents],
   });
 
-  async function restore(c: SyncContext, store: BlobStore): Promise<void> {
-    const st = c.current();
-    for (const { variant, candidates, active } of restorePlan(st)) {
-      for (const digest of candidates) {
-        try {
-          // Verified again from the store: serve the old or the new model fully verified, never a mix.
-          const spec = await c.specFor(digest);
-          await service.variants.install(variant, spec, { knownGood: true });
-          if (digest !== active) {
-            await c.update((s) => ({ ...s, active: { ...s.active, [variant]: digest } }));
-          }
-          break;
-        } catch (e) {
-          reportError(toBmfError(e), { variant, bundleDigest: digest, step: 'restore' });
-        }
-      }
-    }
-    // The persisted assignment goes through the same ordered path as live ones: when a newer one
-    // arrived while the models above were loading, this older one is refused there.
-    if (st.assignment && (await store.has(st.assignment))) {
-      try {
-        await takeAssignment(await store.read(st.assignment), store, 'restore');
-      } catch (e) {
-        reportError(toBmfError(e), { step: 'restore assignment' });
-      }
+  /**
+   * The persisted assignment goes through the same ordered path as live ones: when a newer one
+   * arrived while the restored models were loading, this older one is refused there.
+   */
+  async function readoptPersistedAssignment(c: SyncContext, store: BlobStore): Promise<void> {
+    const persisted = c.current().assignment;
+    if (!persisted || !(await store.has(persisted))) return;
+    try {
+      await takeAssignment(await store.read(persisted), store, 'restore');
+    } catch (e) {
+      reportError(toBmfError(e), { step: 'restore assignment' });
     }
   }
 
@@ -461,6 +446,8 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
             { bundleDigest, ...(variant && { variant }) },
             true,
           ),
+        onRestoreFailed: (variant, bundleDigest, e) =>
+          reportError(e, { variant, bundleDigest, step: 'restore' }),
         onDowngrade: (d) => {
           log.warn(
             { bundle: d.bundleDigest, sequence: d.sequence, from: d.from },
@@ -473,13 +460,31 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
             code: eventCode('BMF_EVT_DOWNGRADE'),
             message: `installing ${d.name} sequence ${d.sequence} below the served ${d.from} (allowDowngrade)`,
             details: { name: d.name, sequence: String(d.sequence), from: String(d.from) },
-            variant: wireVariant(d.variant),
+            variant: d.variant,
             bundleDigest: d.bundleDigest,
           });
         },
       });
       ctx = c;
-      await restore(c, store);
+      const executors = announceSteps(logInstalls(c.executors()), (line) => log.debug(line));
+      const reconcile = {
+        gatherFacts: () => c.gatherFacts(),
+        target: () => c.target(),
+        executors,
+        clock,
+        onError: (step: Step, e: BmfError) =>
+          reportError(e, {
+            step: step.kind,
+            ...('variant' in step && { variant: step.variant }),
+            ...('bundleDigest' in step && { bundleDigest: step.bundleDigest }),
+          }),
+      };
+      // Before any new work, one pass with no target: the planner plans only the restore steps
+      // from the restore facts (SyncContext), so a restart serves what it served before.
+      await reconcileOnce({ ...reconcile, target: () => undefined }, stop.signal).catch(
+        () => undefined, // reported by onError; the loop plans the rest again
+      );
+      await readoptPersistedAssignment(c, store);
       teardown.push(() => service.close());
       // 4. local API
       if (config.api.enabled) {
@@ -495,19 +500,10 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       // 5. reconcile loop
       const loop = reconcileLoop(
         {
-          gatherFacts: () => c.gatherFacts(),
-          target: () => c.target(),
-          executors: announceSteps(logInstalls(c.executors()), (line) => log.debug(line)),
-          clock,
+          ...reconcile,
           onPass: (interrupt) => {
             interruptPass = interrupt;
           },
-          onError: (step, e) =>
-            reportError(e, {
-              step: step.kind,
-              ...('variant' in step && { variant: step.variant }),
-              ...('bundleDigest' in step && { bundleDigest: step.bundleDigest }),
-            }),
         },
         async (signal) => {
           // Converged with every assigned variant serving its bundle and none regressed: whatever

@@ -1,22 +1,7 @@
 // The `bmfleet` command line. Each subcommand lives with the part that owns it and is loaded
 // lazily, so `bmfleet bmodel inspect` does not pay for the controller's start-up.
 import { isBmfError, toBmfError } from '../shared/errors.js';
-
-export interface CommandContext {
-  readonly argv: readonly string[];
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
-
-/** A command returns its exit code. */
-export type CommandRun = (ctx: CommandContext) => Promise<number>;
-
-/** What a command module exports: its runner and its usage text (printed for --help / -h). */
-export interface CommandModule {
-  readonly run: CommandRun;
-  readonly USAGE: string;
-}
+import type { CommandContext, CommandModule } from './command.js';
 
 interface CommandEntry {
   readonly summary: string;

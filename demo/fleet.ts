@@ -8,6 +8,7 @@ import { AgentConfigSchema, type AgentConfig } from '../agent/config.js';
 import { createSimSessionPool } from '../agent/runtime/session-pool.js';
 import type { ControllerClient } from '../controller/api/client.js';
 import { validateConfig } from '../shared/config/load.js';
+import { parseDeviceId } from '../shared/ids.js';
 import type { Logger } from '../shared/log.js';
 
 export interface Fleet {
@@ -31,7 +32,7 @@ export async function startFleet(opts: {
   };
   try {
     for (let i = 1; i <= opts.count; i++) {
-      const id = `se7-${String(i).padStart(3, '0')}`;
+      const id = parseDeviceId(`se7-${String(i).padStart(3, '0')}`);
       const site = i % 2 === 0 ? 'shenzhen' : 'berlin';
       const added = await opts.api.devices.add({
         id,

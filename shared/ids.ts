@@ -4,6 +4,7 @@
 // once, so later code does not check or re-spell it. `as Digest` belongs only where such a check
 // has just been made (or a schema has validated it).
 import { Type } from '@sinclair/typebox';
+import { bmfError } from './errors.js';
 
 declare const brand: unique symbol;
 
@@ -16,8 +17,17 @@ export const DEVICE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN);
 /** A device id: safe in MQTT topics and broker ACLs. */
 export type DeviceId = string & { readonly [brand]: 'DeviceId' };
-export const DeviceIdSchema = Type.String({ pattern: DEVICE_ID_PATTERN });
+export const DeviceIdSchema = Type.Unsafe<DeviceId>(Type.String({ pattern: DEVICE_ID_PATTERN }));
 export const isDeviceId = (s: string): s is DeviceId => DEVICE_ID.test(s);
+/** A device id as an edge receives it (a command-line flag, a config value): checked once here. */
+export function parseDeviceId(s: string, what = 'device id'): DeviceId {
+  if (!isDeviceId(s)) {
+    throw bmfError('BMF_ERR_BAD_REQUEST', {
+      reason: `${what} "${s.slice(0, 80)}" must match ${DEVICE_ID_PATTERN}`,
+    });
+  }
+  return s;
+}
 
 /** A sha256 in lower-case hex: bundle digests, blob names, key ids. */
 export const DIGEST_PATTERN = '^[0-9a-f]{64}$';
@@ -27,19 +37,20 @@ export const DigestSchema = Type.Unsafe<Digest>(Type.String({ pattern: DIGEST_PA
 export const isDigest = (s: string): s is Digest => DIGEST.test(s);
 
 /**
- * The variants a device runs. Signed assignments and the agent spell them 'A'/'B'; wire messages
- * (shared/wire, whose name rule is lower case) carry 'a'/'b'. The two spellings meet only here:
- * `wireVariant` when a message is written, `variantFromWire` (either case) when one is read.
+ * The variants a device runs, spelled 'A'/'B' everywhere: signed assignments, the agent, the
+ * wire, the controller's store, the API and reports. Agents before this spelling wrote 'a'/'b'
+ * on the wire; `parseVariant` is the one place that still reads that form, at the edges where
+ * such messages (and rows stored from them) come in.
  */
 export const VARIANT_NAMES = ['A', 'B'] as const;
 export type VariantName = (typeof VARIANT_NAMES)[number];
+export const VariantNameSchema = Type.Union([Type.Literal('A'), Type.Literal('B')]);
+export const isVariantName = (s: string): s is VariantName =>
+  (VARIANT_NAMES as readonly string[]).includes(s);
 
-/** '' (no variant) stays ''. */
-export function wireVariant(variant: string): string {
-  return variant.toLowerCase();
-}
-
-export function variantFromWire(s: string): VariantName | undefined {
-  const upper = s.toUpperCase();
-  return (VARIANT_NAMES as readonly string[]).includes(upper) ? (upper as VariantName) : undefined;
+/** A variant name as an edge receives it: 'A'/'B', or the earlier wire spelling 'a'/'b'. */
+export function parseVariant(s: string): VariantName | undefined {
+  if (isVariantName(s)) return s;
+  const legacy = s.toUpperCase();
+  return s.length === 1 && isVariantName(legacy) ? legacy : undefined;
 }

@@ -1,6 +1,7 @@
 // Prometheus metrics of one agent's serving path. Each agent gets its own prom-client Registry
 // (several agents share a process in fleet simulation; the global registry would mix them).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { LATENCY_STAGES, type LatencyStage } from '../../shared/wire/messages.js';
 import type { RuntimeDeviceStat } from '../runtime/types.js';
 import type { ServeObserver } from './observe.js';
 
@@ -71,13 +72,17 @@ export function createServeMetrics(
         code: r.errorCode ?? '',
       });
       if (r.timings) {
-        stages.observe({ variant: r.variant, stage: 'preprocess' }, r.timings.preprocessMs / 1000);
-        stages.observe({ variant: r.variant, stage: 'infer' }, r.timings.inferMs / 1000);
-        stages.observe(
-          { variant: r.variant, stage: 'postprocess' },
-          r.timings.postprocessMs / 1000,
-        );
-        stages.observe({ variant: r.variant, stage: 'total' }, r.timings.totalMs / 1000);
+        // The stage names of telemetry and the experiment report (LATENCY_STAGES): one name for
+        // the whole request, e2e, from here to the report.
+        const seconds: Record<LatencyStage, number> = {
+          e2e: r.timings.totalMs / 1000,
+          preprocess: r.timings.preprocessMs / 1000,
+          infer: r.timings.inferMs / 1000,
+          postprocess: r.timings.postprocessMs / 1000,
+        };
+        for (const stage of LATENCY_STAGES) {
+          stages.observe({ variant: r.variant, stage }, seconds[stage]);
+        }
       }
     },
     onShadow(s) {

@@ -3,7 +3,6 @@
 import type { DeviceState, DeviceStatus } from '../../shared/wire/messages.js';
 import type { VariantName } from '../serve/types.js';
 import type { AgentState } from '../store/state.js';
-import { wireVariant } from '../../shared/ids.js';
 
 export interface StatusFacts {
   readonly serving: boolean;
@@ -25,11 +24,13 @@ export interface DeviceStateFacts extends StatusFacts {
 }
 
 function perVariant(m: Partial<Record<VariantName, string>> | undefined) {
-  return Object.entries(m ?? {}).map(([variant, bundleDigest]) => ({
-    variant: wireVariant(variant),
-    bundleDigest: bundleDigest ?? '',
-    bundleSequence: 0,
-  }));
+  return (Object.entries(m ?? {}) as [VariantName, string | undefined][]).map(
+    ([variant, bundleDigest]) => ({
+      variant,
+      bundleDigest: bundleDigest ?? '',
+      bundleSequence: 0,
+    }),
+  );
 }
 
 export function deviceStateOf(f: DeviceStateFacts): DeviceState {

@@ -1,17 +1,16 @@
 // The one place agent happenings become wire Events: errors keep their BMF_ERR_* code, notable
 // successes use BMF_EVT_* codes (shared/wire schema comment).
 import { bmfError } from '../../shared/errors.js';
-import { wireVariant } from '../../shared/ids.js';
 import type { BmfError, ErrorCode } from '../../shared/errors.js';
 import type { EventCode } from '../../shared/events.js';
 import type { Event, Severity } from '../../shared/wire/messages.js';
-import type { ServeEvent } from '../serve/types.js';
+import type { ServeEvent, VariantName } from '../serve/types.js';
 
 export function eventFromError(
   deviceId: string,
   timeMs: number,
   error: BmfError,
-  context: { variant?: string; bundleDigest?: string; step?: string } = {},
+  context: { variant?: VariantName; bundleDigest?: string; step?: string } = {},
 ): Event {
   const details: Record<string, string> = {};
   for (const [k, v] of Object.entries(error.details)) if (v !== undefined) details[k] = String(v);
@@ -23,7 +22,7 @@ export function eventFromError(
     code: error.code,
     message: error.message.slice(0, 1000),
     details,
-    variant: wireVariant(context.variant ?? ''),
+    variant: context.variant ?? '',
     bundleDigest: context.bundleDigest ?? '',
   };
 }
@@ -80,7 +79,7 @@ export function eventFromServe(deviceId: string, timeMs: number, e: AnnouncedSer
     code,
     message,
     details,
-    variant: wireVariant(e.variant),
+    variant: e.variant,
     bundleDigest,
   };
 }

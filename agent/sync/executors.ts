@@ -14,6 +14,7 @@ import type { AgentState, StateFile } from '../store/state.js';
 import type { BlobFetcher } from './fetcher.js';
 import type { Facts, Target } from './plan.js';
 import type { Executors } from './reconcile.js';
+import { restorePlan } from './restore.js';
 import { stageBundle, verifyBundleBlob } from './stage.js';
 import type { ManifestBlob } from './stage.js';
 
@@ -37,6 +38,8 @@ export interface SyncContextOptions {
     sequence: number;
     from: number;
   }) => void;
+  /** A bundle a restart tried to restore did not install; the next one in line is tried. */
+  readonly onRestoreFailed?: (variant: VariantName, bundleDigest: string, error: BmfError) => void;
 }
 
 export interface AssignedTarget {
@@ -58,11 +61,14 @@ export class SyncContext {
   private readonly inputs = new Map<string, readonly BundleInput[]>();
   private readonly specs = new Map<string, ModelSpec>();
   private readonly rejected = new Set<string>();
+  /** Per variant, the bundles a restart still has to try (the planner's `restoring` fact). */
+  private readonly restoring = new Map<VariantName, string[]>();
   private assigned: AssignedTarget | undefined;
   private state: AgentState;
 
   constructor(private readonly o: SyncContextOptions) {
     this.state = o.initialState;
+    for (const r of restorePlan(o.initialState)) this.restoring.set(r.variant, [...r.candidates]);
   }
 
   current(): AgentState {
@@ -133,6 +139,7 @@ export class SyncContext {
       lastKnownGood,
       rejected: this.rejected,
       regressed: variants.regressed(),
+      restoring: Object.fromEntries([...this.restoring].map(([v, bundles]) => [v, [...bundles]])),
     };
   }
 
@@ -339,6 +346,29 @@ export class SyncContext {
         const spec = await this.specFor(s.to, signal);
         await o.service.variants.rollbackTo(s.variant, spec);
         await this.update((st) => ({ ...st, active: { ...st.active, [s.variant]: s.to } }));
+      },
+      restore: async (s, signal) => {
+        const left = this.restoring.get(s.variant);
+        if (left?.[0] !== s.bundleDigest) return;
+        try {
+          // Verified again from the store: serve the old or the new model fully verified, never a mix.
+          const spec = await this.specFor(s.bundleDigest, signal);
+          await o.service.variants.install(s.variant, spec, { knownGood: true, signal });
+        } catch (e) {
+          if (signal.aborted) throw e;
+          // Tried once: the fact changes (the next in line, or nothing), so the plan moves on.
+          left.shift();
+          if (left.length === 0) this.restoring.delete(s.variant);
+          o.onRestoreFailed?.(s.variant, s.bundleDigest, toBmfError(e));
+          return;
+        }
+        this.restoring.delete(s.variant);
+        if (this.state.active[s.variant] !== s.bundleDigest) {
+          await this.update((st) => ({
+            ...st,
+            active: { ...st.active, [s.variant]: s.bundleDigest },
+          }));
+        }
       },
     };
   }

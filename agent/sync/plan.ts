@@ -52,6 +52,12 @@ export interface Facts {
   readonly rejected: ReadonlySet<string>;
   /** Variants whose health window regressed and still serve the regressed bundle. */
   readonly regressed: ReadonlySet<VariantName>;
+  /**
+   * After a restart, per variant, the bundles still to try in order (restorePlan in restore.ts:
+   * the one it served, then its last-known-good); a variant leaves once one installs or every
+   * one failed. Absent or empty: nothing to restore.
+   */
+  readonly restoring?: Readonly<Partial<Record<VariantName, readonly string[]>>>;
 }
 
 export type Step =
@@ -67,7 +73,8 @@ export type Step =
       readonly sequence: number;
     }
   | { readonly kind: 'unload'; readonly variant: VariantName; readonly bundleDigest: string }
-  | { readonly kind: 'rollback'; readonly variant: VariantName; readonly to: string };
+  | { readonly kind: 'rollback'; readonly variant: VariantName; readonly to: string }
+  | { readonly kind: 'restore'; readonly variant: VariantName; readonly bundleDigest: string };
 
 export type StepKind = Step['kind'];
 
@@ -91,6 +98,16 @@ function planVariant(f: Facts, sequence: number, v: TargetVariant): Step[] {
 
 export function planSteps(current: Facts, target: Target | undefined): Step[] {
   const steps: Step[] = [];
+  // What served before a restart comes back before anything else is decided: the newest
+  // assignment may well name the same bundles, and a device that serves keeps serving.
+  for (const [variant, bundles] of Object.entries(current.restoring ?? {}) as [
+    VariantName,
+    readonly string[],
+  ][]) {
+    const next = bundles[0];
+    if (next !== undefined) steps.push({ kind: 'restore', variant, bundleDigest: next });
+  }
+  if (steps.length > 0) return steps;
   // A local health regression comes first and needs no assignment: go back to last-known-good.
   for (const variant of current.regressed) {
     const to = current.lastKnownGood[variant];

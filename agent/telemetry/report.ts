@@ -19,7 +19,7 @@ export function encodeTelemetryReport(r: VariantReport, ctx: ReportContext): Uin
   // The collector accumulates the wire's own counters: they go out as they are.
   return encodeMessage('TelemetryReport', {
     deviceId: ctx.deviceId,
-    variant: r.variant.toLowerCase(), // wire names are lower case (shared/wire/ids.ts)
+    variant: r.variant,
     bundleDigest: r.bundleDigest ?? '',
     intervalStartMs: ctx.intervalStartMs,
     intervalEndMs: ctx.intervalEndMs,

@@ -1,6 +1,6 @@
 // `bmfleet agent --config agent.json`: run the on-device agent until SIGINT/SIGTERM.
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE = `usage: bmfleet agent --config agent.json [--device-id ID] [--broker URL] [--state-dir DIR]
                      [--runtime auto|bmrt|sim] [--api-host HOST] [--api-port N] [--verbose]

@@ -10,7 +10,7 @@ import {
   type ModelToolLayout,
 } from '../../shared/bmodel/model-tool.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE = 'bmfleet bmodel inspect FILE [--layout old|new] [--json]';
 

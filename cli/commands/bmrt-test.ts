@@ -21,7 +21,7 @@ import { isSimulatorBmodel, simulatorPayload } from '../../shared/bmodel/simulat
 import { bmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE =
   'bmfleet bmrt-test --bmodel FILE [--runtime bmrt|sim] [--loops N] [--onnx SOURCE.onnx] [--json]';

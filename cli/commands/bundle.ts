@@ -9,7 +9,7 @@ import { CHIPS, type Chip } from '../../shared/bundle/manifest.js';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { parseSignedRoot } from '../../shared/trust/root.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE = `usage:
   bmfleet bundle build  --bmodel F [--golden F] [--labels F] [--extra F]... --manifest partial.json --out DIR

@@ -10,7 +10,7 @@ import type { CompileTarget } from '../../controller/compile/index.js';
 import { loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
 import { bmfError } from '../../shared/errors.js';
 import { parsePreprocessSpec } from '../../shared/preprocess/index.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE =
   'bmfleet compile --model m.onnx|m.pt --chip bm1684x --precision fp32|fp16|bf16 [--preprocess spec.json] ' +

@@ -1,6 +1,6 @@
 // `bmfleet controller`: run the fleet controller until SIGINT/SIGTERM (graceful shutdown).
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE = `usage: bmfleet controller [--config controller.json] [--broker mqtt://HOST:PORT]
                           [--data-dir DIR] [--keys-dir DIR] [--api-host HOST] [--api-port N]

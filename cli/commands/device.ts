@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { access, chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { bmfError, type BmfError } from '../../shared/errors.js';
+import { parseDeviceId } from '../../shared/ids.js';
 import {
   CLIENT_OPTIONS,
   clientFrom,
@@ -13,7 +14,7 @@ import {
   writeJson,
 } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 import type { DeviceCreateBody, DeviceCreated, DeviceView } from '../../controller/api/client.js';
 
 export const USAGE = `usage:
@@ -156,7 +157,7 @@ export const run: CommandRun = async (ctx) => {
   const api = clientFrom(v, ctx.env);
   const needName = () => {
     if (!name) throw bmfError('BMF_ERR_USAGE', { reason: `device ${action} needs NAME\n${USAGE}` });
-    return name;
+    return parseDeviceId(name);
   };
   switch (action) {
     case 'add': {

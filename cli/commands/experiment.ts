@@ -19,7 +19,7 @@ import {
   writeJson,
 } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE = `usage:
   bmfleet experiment create --id ID --a DIGEST --b DIGEST [--ids a,b] [--chip C] [--tag k=v ...]

@@ -3,7 +3,7 @@ import { bmfError } from '../../shared/errors.js';
 import { createKeystore, type KeystoreSummary } from '../../shared/trust/keystore.js';
 import { ROLES, type RoleName } from '../../shared/trust/root.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE = `usage:
   bmfleet keys init   [--dir KEYDIR] [--expires-days N]

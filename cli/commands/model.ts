@@ -11,7 +11,7 @@ import {
   writeJson,
 } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 import type { BundleView } from '../../controller/api/client.js';
 
 export const USAGE = `usage:

@@ -10,7 +10,7 @@ import type { GoldenImage } from '../../controller/package/golden.js';
 import { CHIPS, PRECISIONS, type Chip, type Precision } from '../../shared/bundle/manifest.js';
 import { bmfError } from '../../shared/errors.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE =
   'bmfleet package --bmodel F --preprocess spec.json --name N --version V --sequence S ' +

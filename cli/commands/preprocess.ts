@@ -7,7 +7,7 @@ import { decodeNpy, encodeNpy } from '../../shared/npy.js';
 import { compareInLevels } from '../../shared/preprocess/compare.js';
 import { parsePreprocessSpec, preprocessImage } from '../../shared/preprocess/index.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE =
   'bmfleet preprocess IMAGE --spec spec.json [--out tensor.npy] [--compare reference.npy]';

@@ -9,7 +9,7 @@ import { createProgressSink } from '../../controller/quantize/progress.js';
 import { quantizeModel } from '../../controller/quantize/quantize-model.js';
 import { parseTolerance } from '../../controller/quantize/verdict.js';
 import { vendorQuantize } from '../../controller/quantize/vendor.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 import { onnxModelInput } from './torch-input.js';
 
 export const USAGE = `usage: bmfleet quantize --model m.onnx|m.pt --calibration DIR [--eval DIR] --chip bm1684x

@@ -1,5 +1,6 @@
 // `bmfleet rollout create|list|show|events|pause|resume|approve|cancel|rollback` over REST.
 import { bmfError } from '../../shared/errors.js';
+import { parseDeviceId } from '../../shared/ids.js';
 import {
   CLIENT_OPTIONS,
   clientFrom,
@@ -10,7 +11,7 @@ import {
   writeJson,
 } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 import type {
   RolloutCommand,
   RolloutCreateInput,
@@ -113,7 +114,7 @@ export function rolloutBody(bundle: string, v: V): RolloutCreateInput {
   return {
     bundle,
     filter: defined({
-      ids: v.ids ? v.ids.split(',').map((s) => s.trim()) : undefined,
+      ids: v.ids ? v.ids.split(',').map((s) => parseDeviceId(s.trim(), '--ids')) : undefined,
       chip: asGiven<RolloutCreateInput['filter']['chip']>(v.chip),
       tags: Object.keys(tags).length ? tags : undefined,
     }),

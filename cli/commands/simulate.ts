@@ -5,7 +5,7 @@
 import { bmfError } from '../../shared/errors.js';
 import { parseCommandArgs } from '../args.js';
 import { createApiClient, parseTags, readTokenFileFor } from '../http-client.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 import type { Fleet } from '../../simulate/wire-devices/fleet.js';
 
 /** Without --agents: real agents up to this many devices, lightweight ones beyond. */

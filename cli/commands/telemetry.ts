@@ -1,8 +1,9 @@
 // `bmfleet telemetry show|group`: merged fleet telemetry over REST.
 import { bmfError } from '../../shared/errors.js';
+import { parseDeviceId, parseVariant, type VariantName } from '../../shared/ids.js';
 import { CLIENT_OPTIONS, clientFrom, formatTable, writeJson } from '../http-client.js';
 import { parseCommandArgs } from '../args.js';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 import type { TelemetrySummaryView } from '../../controller/api/client.js';
 
 export const USAGE = `usage:
@@ -61,6 +62,14 @@ function describe(s: TelemetrySummaryView): string {
   );
 }
 
+/** `--variant A` (or the earlier spelling `a`): the API takes 'A'/'B' only. */
+function variantArg(raw: string | undefined): VariantName | undefined {
+  if (raw === undefined) return undefined;
+  const variant = parseVariant(raw);
+  if (!variant) throw bmfError('BMF_ERR_USAGE', { reason: `--variant: A or B, not ${raw}` });
+  return variant;
+}
+
 export const run: CommandRun = async (ctx) => {
   const { values: v, positionals } = parse(ctx.argv);
   const [action, id, n] = positionals;
@@ -68,8 +77,8 @@ export const run: CommandRun = async (ctx) => {
   if (action === 'show') {
     const s = await api.telemetry.query({
       bundle: v.bundle,
-      device: v.device,
-      variant: v.variant,
+      device: v.device === undefined ? undefined : parseDeviceId(v.device, '--device'),
+      variant: variantArg(v.variant),
       from: timeArg(v.from, '--from'),
       to: timeArg(v.to, '--to'),
     });

@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { isTorchFile, torchScriptToOnnx } from '../../controller/compile/index.js';
 import { bmfError } from '../../shared/errors.js';
 import type { PreprocessSpec } from '../../shared/preprocess/index.js';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../command.js';
 import { parseInputShapes } from './compile.js';
 
 async function head(path: string): Promise<Uint8Array> {

@@ -14,7 +14,7 @@ import {
   evaluateUmodel,
 } from '../../controller/quantize/umodel-steps.js';
 import { onnxModelInput } from './torch-input.js';
-import type { CommandContext, CommandRun } from '../main.js';
+import type { CommandContext, CommandRun } from '../command.js';
 import { parseCount, parseQuantizeTarget } from './quantize.js';
 import { vendorQuantize } from '../../controller/quantize/vendor.js';
 import { parseTolerance } from '../../controller/quantize/verdict.js';

@@ -1,6 +1,6 @@
 // `bmfleet version` (also `bmfleet --version` and `-V`): the version in package.json.
 import { readFileSync } from 'node:fs';
-import type { CommandRun } from '../main.js';
+import type { CommandRun } from '../command.js';
 
 export const USAGE = 'usage: bmfleet version   (or bmfleet --version, bmfleet -V)';
 

@@ -1,15 +1,15 @@
 // The one typed client of the controller's REST API, for the CLI, the demo and the browser
 // dashboard. Every request and response type is derived from the API's own TypeBox schemas
-// (schemas.ts) with Static<>, or is the experiment service's own type, so a schema change that
-// a consumer does not follow fails the typecheck. Browser-safe: built on fetch, no Node-only
+// (schemas.ts, experiment/routes.ts) with Static<>, so a schema change that a consumer does not
+// follow fails the typecheck. Browser-safe: built on fetch, no Node-only
 // import (the CLI's shell in cli/http-client.ts adds the token file and the environment).
 // API errors come back as BmfError with the server's code and details.
 import type { Static } from '@sinclair/typebox';
 import { BmfError, bmfError, isErrorCode } from '../../shared/errors.js';
-import type { Analysis } from '../experiment/analyze.js';
+import type { DeviceId } from '../../shared/ids.js';
 import type { ExperimentSpec } from '../experiment/model.js';
-import type { CohortPlan, PlanRequest } from '../experiment/plan.js';
-import type { ExperimentRecord } from '../experiment/service.js';
+import type { PlanRequest } from '../experiment/plan.js';
+import type * as E from '../experiment/routes.js';
 import type * as S from './schemas.js';
 
 export type DeviceView = Static<typeof S.DeviceView>;
@@ -24,7 +24,11 @@ export type RolloutCommand = (typeof S.ROLLOUT_COMMANDS)[number];
 export type TelemetryQuery = Static<typeof S.TelemetryQuery>;
 export type TelemetrySummaryView = Static<typeof S.TelemetrySummaryView>;
 export type GroupHealthView = Static<typeof S.GroupHealthView>;
-export type { Analysis, CohortPlan, ExperimentRecord, ExperimentSpec, PlanRequest };
+export type ExperimentRecord = Static<typeof E.ExperimentRecordView>;
+export type Analysis = Static<typeof E.AnalysisView>;
+export type CohortPlan = Static<typeof E.CohortPlanView>;
+export type PromotedExperiment = Static<typeof E.PromotedView>;
+export type { ExperimentSpec, PlanRequest };
 
 type RolloutCreateBody = Static<typeof S.RolloutCreateBody>;
 /** Fields the server fills with the schema's default when they are left out. */
@@ -57,11 +61,12 @@ export interface ControllerClient {
   readonly baseUrl: string;
   readonly devices: {
     list(): Promise<DeviceView[]>;
-    get(id: string): Promise<DeviceView>;
+    /** Device ids are parsed where they come in (parseDeviceId, shared/ids.ts). */
+    get(id: DeviceId): Promise<DeviceView>;
     add(body: DeviceCreateBody): Promise<DeviceCreated>;
-    remove(id: string): Promise<void>;
+    remove(id: DeviceId): Promise<void>;
     /** Assign a bundle (digest or unique prefix) to one device directly. */
-    assign(id: string, bundle: string): Promise<AssignmentAccepted>;
+    assign(id: DeviceId, bundle: string): Promise<AssignmentAccepted>;
   };
   readonly models: { list(): Promise<ModelView[]> };
   readonly bundles: {
@@ -92,7 +97,7 @@ export interface ControllerClient {
     report(id: string): Promise<string>;
     /** Its URL, for a link (needs the operator token like every route). */
     reportUrl(id: string): string;
-    promote(id: string): Promise<ExperimentRecord & { analysis: Analysis }>;
+    promote(id: string): Promise<PromotedExperiment>;
     abort(id: string, reason?: string): Promise<ExperimentRecord>;
     plan(request: PlanRequest): Promise<CohortPlan>;
   };
@@ -184,8 +189,7 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
     },
     experiments: {
       create: (spec) => post('/v1/experiments', spec),
-      list: async () =>
-        (await get<{ experiments: ExperimentRecord[] }>('/v1/experiments')).experiments,
+      list: async () => (await get<Static<typeof E.ExperimentList>>('/v1/experiments')).experiments,
       get: (id) => get(`/v1/experiments/${seg(id)}`),
       start: (id) => post(`/v1/experiments/${seg(id)}/start`),
       analysis: (id) => get(`/v1/experiments/${seg(id)}/analysis`),

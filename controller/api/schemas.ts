@@ -6,7 +6,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { CHIPS } from '../../shared/bundle/manifest.js';
 import { EnrolmentConfigSchema } from '../../shared/config/enrolment.js';
-import { DeviceIdSchema, DigestSchema } from '../../shared/ids.js';
+import { DeviceIdSchema, DigestSchema, VariantNameSchema } from '../../shared/ids.js';
 import { ErrorResponseSchema } from './errors.js';
 import { TelemetrySummarySchema } from '../telemetry/summary.js';
 
@@ -29,16 +29,18 @@ export const Tags = Type.Record(
 );
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, Strict);
+/** /v1/devices/:id: the id is parsed here, at the edge, and travels as a DeviceId. */
+export const DeviceParams = Type.Object({ id: DeviceId }, Strict);
 export const DigestParams = Type.Object({ digest: DigestRef }, Strict);
 
 export const VariantView = Type.Object({
-  variant: Type.String(),
+  variant: VariantNameSchema,
   bundle: Type.String(),
   sequence: Type.Number(),
 });
 
 export const DeviceView = Type.Object({
-  id: Type.String(),
+  id: DeviceId,
   chip: Type.String(),
   tags: Type.Record(Type.String(), Type.String()),
   createdAt: Type.Number(),
@@ -46,7 +48,7 @@ export const DeviceView = Type.Object({
   online: Type.Boolean(),
   status: Type.Optional(Type.String()),
   activeBundle: Type.Optional(Type.String()),
-  activeVariant: Type.Optional(Type.String()),
+  activeVariant: Type.Optional(VariantNameSchema),
   active: Type.Array(VariantView),
   assignmentSequence: Type.Optional(Type.Number()),
   lastErrorCode: Type.Optional(Type.String()),
@@ -245,7 +247,7 @@ export const TelemetryQuery = Type.Object(
   {
     device: Type.Optional(DeviceId),
     bundle: Type.Optional(DigestRef),
-    variant: Type.Optional(Type.String({ maxLength: 32 })),
+    variant: Type.Optional(VariantNameSchema),
     from: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),
     to: Type.Optional(Type.Integer({ minimum: 0, description: 'ms since the epoch' })),
   },

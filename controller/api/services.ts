@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { WallClock } from '../../shared/clock.js';
 import type { EnrolmentConfig } from '../../shared/config/enrolment.js';
+import type { VariantName } from '../../shared/ids.js';
 import type { BundleSummary } from '../registry/registry.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 import type { RolloutCommand } from '../rollout/plan.js';
@@ -52,7 +53,7 @@ export interface AssignmentApi {
 export interface TelemetryFilter {
   readonly deviceIds?: readonly string[];
   readonly bundle?: string;
-  readonly variant?: string;
+  readonly variant?: VariantName;
   readonly fromMs: number;
   readonly toMs: number;
 }

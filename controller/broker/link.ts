@@ -9,6 +9,7 @@
 // yet are held here and handed over when the handler arrives.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
+import type { DeviceId } from '../../shared/ids.js';
 import { endConnection } from '../../shared/wire/end-connection.js';
 import {
   controllerSubscriptions,
@@ -17,7 +18,11 @@ import {
   type DeviceTopicKind,
 } from '../../shared/wire/topics.js';
 
-export type DeviceMessageHandler = (deviceId: string, payload: Uint8Array) => void | Promise<void>;
+/** `deviceId` is the one the topic named, checked when the topic was parsed. */
+export type DeviceMessageHandler = (
+  deviceId: DeviceId,
+  payload: Uint8Array,
+) => void | Promise<void>;
 
 export interface ControllerLinkOptions {
   readonly url: string;
@@ -64,10 +69,10 @@ export function createDeviceRouter(opts: {
   readonly holdLimit?: number;
 }) {
   const handlers = new Map<DeviceTopicKind, DeviceMessageHandler>();
-  const held: [DeviceTopicKind, string, Uint8Array][] = [];
+  const held: [DeviceTopicKind, DeviceId, Uint8Array][] = [];
   const holdLimit = opts.holdLimit ?? 100_000;
   const dropped = opts.onDropped ?? (() => undefined);
-  const deliver = (kind: DeviceTopicKind, deviceId: string, bytes: Uint8Array) => {
+  const deliver = (kind: DeviceTopicKind, deviceId: DeviceId, bytes: Uint8Array) => {
     const handler = handlers.get(kind);
     if (!handler) {
       if (held.length < holdLimit) held.push([kind, deviceId, bytes]);

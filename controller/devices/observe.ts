@@ -1,13 +1,10 @@
 // Pure readings of what devices reported, for the rollout executor and the API.
 import { eventCode } from '../../shared/events.js';
-import { variantFromWire } from '../../shared/ids.js';
 import type { Event, VariantBundle } from '../../shared/wire/messages.js';
 
 /** The variant whose bundle counts as "the device runs it": A, or the only one. */
 export function activeBundleOf(active: readonly VariantBundle[]): string | undefined {
-  const a =
-    active.find((v) => variantFromWire(v.variant) === 'A') ??
-    (active.length === 1 ? active[0] : undefined);
+  const a = active.find((v) => v.variant === 'A') ?? (active.length === 1 ? active[0] : undefined);
   return a?.bundleDigest;
 }
 

@@ -225,7 +225,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
       reported,
       (sequence) => ({
         type: 'assignment',
-        deviceId,
+        deviceId: device.id,
         sequence,
         expires: isoSeconds(clock.wallNow() + defaults.expiresInMs),
         variants,
@@ -277,7 +277,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
     async republishAll(): Promise<{ republished: number; renewed: number }> {
       let republished = 0;
       let renewed = 0;
-      const known = new Set((await devices.list()).map((d) => d.id));
+      const known = new Set<string>((await devices.list()).map((d) => d.id));
       for (const row of await store.latestPerDevice()) {
         if (!known.has(row.deviceId)) continue; // device removed since
         const s = fromRow(row);

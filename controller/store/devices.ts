@@ -4,13 +4,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createSystemClock, runAfter, type Clock, type Timer } from '../../shared/clock.js';
 import { bmfError } from '../../shared/errors.js';
-import { DEVICE_ID_PATTERN, isDeviceId } from '../../shared/ids.js';
+import { DEVICE_ID_PATTERN, isDeviceId, type DeviceId } from '../../shared/ids.js';
 import { CONTROLLER_USERNAME, isReservedClientId } from '../broker/acl.js';
 import type { Db } from './db.js';
 import type { Answer, StoreMode } from './repository.js';
 
 export interface DeviceRecord {
-  readonly id: string;
+  /** Checked when the device was added (newDeviceCredentials); rows hold no other. */
+  readonly id: DeviceId;
   readonly chip: string;
   readonly tags: Readonly<Record<string, string>>;
   readonly createdAt: number;
@@ -91,7 +92,7 @@ export function secretMatches(r: Pick<DeviceRow, 'secret_salt' | 'secret_hash'>,
 
 export function toDeviceRecord(r: Row): DeviceRecord {
   return {
-    id: r.id,
+    id: r.id as DeviceId, // the table's ids were all checked on insert (newDeviceCredentials)
     chip: r.chip,
     tags: JSON.parse(r.tags) as Record<string, string>,
     createdAt: Number(r.created_at),

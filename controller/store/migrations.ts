@@ -115,4 +115,17 @@ export const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX dashboard_sessions_expires ON dashboard_sessions(expires_at);
   `,
+  // Variants are 'A'/'B' everywhere (shared/ids.ts); rows written from earlier agents' reports
+  // and states spell them 'a'/'b'. No 'A'/'B' row can exist before this runs (the wire refused
+  // upper case then), so no key collides. JSON columns are JSON.stringify output (no spaces).
+  `
+  UPDATE telemetry_minute SET variant = upper(variant) WHERE variant IN ('a', 'b');
+  UPDATE telemetry_seen SET key = replace(replace(key, '/a/', '/A/'), '/b/', '/B/')
+    WHERE key LIKE '%/a/%' OR key LIKE '%/b/%';
+  UPDATE devices SET state =
+    replace(replace(state, '"variant":"a"', '"variant":"A"'), '"variant":"b"', '"variant":"B"')
+    WHERE state IS NOT NULL;
+  UPDATE device_events SET details =
+    replace(replace(details, '"variant":"a"', '"variant":"A"'), '"variant":"b"', '"variant":"B"');
+  `,
 ];

@@ -8,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { bmfError } from '../../shared/errors.js';
+import { VariantNameSchema } from '../../shared/ids.js';
 import { roleChecker, type OperatorAuthOptions } from '../api/auth.js';
 import type { DeviceHello } from '../../shared/wire/messages.js';
 import type { DeviceRepo, DeviceRecord } from '../store/devices.js';
@@ -89,7 +90,7 @@ const PageQuery = Type.Object({
 const SeriesQuery = Type.Object({
   device: Type.Optional(Type.String({ maxLength: 64 })),
   bundle: Type.Optional(Type.String({ maxLength: 64 })),
-  variant: Type.Optional(Type.String({ maxLength: 64 })),
+  variant: Type.Optional(VariantNameSchema),
   chip: Type.Optional(Type.String({ maxLength: 40 })),
   minutes: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60, default: 60 }),
   buckets: Type.Integer({ minimum: 1, maximum: 120, default: 30 }),

@@ -2,6 +2,7 @@
 // the benchmark. Latencies come from a seeded generator so every run sees the same samples.
 import { LatencySketch } from '../../shared/stats/sketch.js';
 import { encodeMessage } from '../../shared/wire/codec.js';
+import type { VariantName } from '../../shared/ids.js';
 import type { DeviceStats, TelemetryReport } from '../../shared/wire/messages.js';
 
 export const BUNDLE_A = 'a'.repeat(64);
@@ -44,7 +45,7 @@ export function sketchOf(samples: readonly number[]): LatencySketch {
 export interface ReportSpec {
   readonly deviceId: string;
   readonly intervalStartMs: number;
-  readonly variant?: string;
+  readonly variant?: VariantName;
   readonly bundleDigest?: string;
   readonly intervalMs?: number;
   readonly reportSequence?: number;
@@ -71,7 +72,7 @@ export function reportValue(spec: ReportSpec): TelemetryReport {
   const shadow = spec.shadow ?? { pairs: 0, agree: 0 };
   return {
     deviceId: spec.deviceId,
-    variant: spec.variant ?? 'a',
+    variant: spec.variant ?? 'A',
     bundleDigest: spec.bundleDigest ?? BUNDLE_A,
     intervalStartMs: spec.intervalStartMs,
     intervalEndMs: spec.intervalStartMs + (spec.intervalMs ?? 10_000),

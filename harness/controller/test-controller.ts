@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { buildBundle } from '../../shared/bundle/build.js';
+import { isVariantName } from '../../shared/ids.js';
 import { signBundleDir } from '../../shared/bundle/dir.js';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
@@ -123,13 +124,13 @@ export async function connectFakeDevice(
       };
     };
     const v = doc.signed.variants[0];
-    if (!v) return;
+    if (!v || !isVariantName(v.name)) return;
     assigned.push(v.bundle.digest);
     const state = encodeMessage('DeviceState', {
       deviceId: id,
       active: [
         {
-          variant: v.name.toLowerCase(),
+          variant: v.name,
           bundleDigest: v.bundle.digest,
           bundleSequence: v.bundle.sequence,
         },

@@ -10,6 +10,7 @@ import type { WireMessages } from './messages.js';
 import { createWireSchema } from './schema.js';
 import type { WireMessageType, WireSchema } from './schema.js';
 import { validators } from './validate.js';
+import { readVariantSpelling } from './variant-spelling.js';
 
 // Parsed once, on first use; never mutated afterwards (pure data).
 let cachedSchema: WireSchema | undefined;
@@ -310,6 +311,7 @@ export function decodeMessage<K extends WireMessageType>(
     throw bmfError('BMF_ERR_WIRE_DECODE', { type: typeName, reason }, { cause: e });
   }
   const value = walkOrThrow(typeName, type, raw, 'decode') as unknown as WireMessages[K];
+  readVariantSpelling(typeName, value);
   checkSemantics(typeName, value);
   return value;
 }

@@ -3,7 +3,7 @@
 // Device ids and digests follow the one rule of shared/ids.ts.
 import { isDeviceId, isDigest } from '../ids.js';
 
-/** Variant and stage names: short lowercase words. */
+/** Stage and capability names: short lowercase words (variants: shared/ids.ts). */
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 /** Error and event codes: BMF_ERR_* and the like (a newer peer may send codes we do not know). */
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;

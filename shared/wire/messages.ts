@@ -2,6 +2,7 @@
 // (protobufjs camelCases the names). uint64 fields are JS numbers: the codec rejects values above
 // Number.MAX_SAFE_INTEGER. Enums are the proto value names without their prefix, lower-cased
 // (RUNTIME_KIND_SIM -> 'sim'); the UNSPECIFIED value never reaches typed code.
+import type { VariantName } from '../ids.js';
 import type { WireMessageType } from './schema.js';
 
 export type RuntimeKind = 'sim' | 'bmrt';
@@ -19,7 +20,7 @@ export interface DeviceHello {
 }
 
 export interface VariantBundle {
-  variant: string;
+  variant: VariantName;
   bundleDigest: string;
   bundleSequence: number;
 }
@@ -191,7 +192,7 @@ export type LatencyStage = (typeof LATENCY_STAGES)[number];
 
 export interface TelemetryReport {
   deviceId: string;
-  variant: string;
+  variant: VariantName;
   bundleDigest: string;
   intervalStartMs: number;
   intervalEndMs: number;
@@ -217,7 +218,8 @@ export interface Event {
   code: string;
   message: string;
   details: Record<string, string>;
-  variant: string;
+  /** '' when the event concerns no variant. */
+  variant: VariantName | '';
   bundleDigest: string;
 }
 

@@ -61,7 +61,8 @@ message DeviceHello {
   reserved 100 to 199;
 }
 
-// One bundle serving one variant ("a" / "b", or the assignment's variant name).
+// One bundle serving one variant: "A" or "B" (shared/ids.ts). Earlier agents wrote "a" / "b";
+// the decoder reads those as "A" / "B" (shared/wire/variant-spelling.ts).
 message VariantBundle {
   string variant = 1;
   string bundle_digest = 2;
@@ -244,7 +245,7 @@ message DriftStats {
 // device -> controller, one per variant per interval.
 message TelemetryReport {
   string device_id = 1;
-  string variant = 2;
+  string variant = 2;                       // A | B, as in VariantBundle
   string bundle_digest = 3;
   uint64 interval_start_ms = 4;
   uint64 interval_end_ms = 5;
@@ -267,7 +268,7 @@ message Event {
   string code = 4;            // BMF_ERR_* for failures, BMF_EVT_* for notable successes
   string message = 5;
   map<string, string> details = 6;
-  string variant = 7;
+  string variant = 7;         // A | B, as in VariantBundle; empty for none
   string bundle_digest = 8;
   reserved 100 to 199;
 }

@@ -5,6 +5,7 @@
 //   bmf/v1/d/{deviceId}/{leaf}    per-device topics (leaf below)
 //   bmf/v1/blob/{digest}/chunk    chunks broadcast to every device fetching that blob
 import { bmfError } from '../errors.js';
+import type { DeviceId } from '../ids.js';
 import { isDeviceId, isHexDigest } from './ids.js';
 import type { WireMessageType } from './schema.js';
 
@@ -28,7 +29,7 @@ export type DeviceTopicKind =
 export type TopicKind = DeviceTopicKind | 'broadcastChunk';
 
 export type Topic =
-  | { readonly kind: DeviceTopicKind; readonly deviceId: string }
+  | { readonly kind: DeviceTopicKind; readonly deviceId: DeviceId }
   | { readonly kind: 'broadcastChunk'; readonly digest: string };
 
 export interface TopicSpec {

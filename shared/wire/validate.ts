@@ -2,6 +2,7 @@
 // ever hold messages that make sense (digests well formed, chunk index below the count, ...).
 // Generic bounds (string lengths, list sizes, safe integers, finite floats) live in codec.ts.
 import { bmfError } from '../errors.js';
+import { isVariantName } from '../ids.js';
 import { checkSketchMessage } from '../stats/sketch-message.js';
 import { isCode, isDeviceId, isHexDigest, isName, isOpaqueId } from './ids.js';
 import {
@@ -29,7 +30,7 @@ const TIMING_MODES = new Set(['', 'host', 'modeled']);
 function checkVariants(check: Check, field: string, list: VariantBundle[]): void {
   const seen = new Set<string>();
   for (const v of list) {
-    check(isName(v.variant), `${field}: bad variant name "${v.variant}"`);
+    check(isVariantName(v.variant), `${field}: bad variant name "${v.variant}"`);
     check(!seen.has(v.variant), `${field}: variant "${v.variant}" listed twice`);
     seen.add(v.variant);
     check(isHexDigest(v.bundleDigest), `${field}: bundle digest of "${v.variant}" is not 64 hex`);
@@ -97,7 +98,7 @@ export const validators: { readonly [K in WireMessageType]: (m: WireMessages[K])
   TelemetryReport(m) {
     const check = checker('TelemetryReport');
     check(isDeviceId(m.deviceId), `bad device id "${m.deviceId}"`);
-    check(isName(m.variant), `bad variant "${m.variant}"`);
+    check(isVariantName(m.variant), `bad variant "${m.variant}"`);
     check(isHexDigest(m.bundleDigest), 'bundle digest is not 64 hex');
     check(m.intervalEndMs >= m.intervalStartMs, 'interval ends before it starts');
     check(TIMING_MODES.has(m.timingMode), `bad timing mode "${m.timingMode}"`);
@@ -138,7 +139,7 @@ export const validators: { readonly [K in WireMessageType]: (m: WireMessages[K])
     const check = checker('Event');
     check(isDeviceId(m.deviceId), `bad device id "${m.deviceId}"`);
     check(isCode(m.code), `bad event code "${m.code}"`);
-    check(m.variant === '' || isName(m.variant), `bad variant "${m.variant}"`);
+    check(m.variant === '' || isVariantName(m.variant), `bad variant "${m.variant}"`);
     check(m.bundleDigest === '' || isHexDigest(m.bundleDigest), 'bundle digest is not 64 hex');
   },
   Command(m) {

@@ -156,7 +156,7 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
       Buffer.from(
         encodeMessage('DeviceState', {
           deviceId: o.id,
-          active: [{ variant: 'a', bundleDigest: bundle, bundleSequence }],
+          active: [{ variant: 'A', bundleDigest: bundle, bundleSequence }],
           lastKnownGood: [],
           assignmentSequence,
           status: 'active',

@@ -61,10 +61,10 @@ t.test(
     const rolledBack = controller.events.findIndex((e) => e.code === 'BMF_EVT_ROLLED_BACK');
     t.ok(regressed >= 0, 'the regression is reported with its own code');
     t.ok(regressed < rolledBack, 'regression reported before the rollback');
-    t.match(controller.events[regressed], { bundleDigest: b.digest, variant: 'a' });
+    t.match(controller.events[regressed], { bundleDigest: b.digest, variant: 'A' });
     t.match(controller.events[rolledBack], {
       bundleDigest: b.digest,
-      variant: 'a',
+      variant: 'A',
       details: { to: a.digest, reason: /p95 latency/ },
     });
     t.notOk(codes().includes('BMF_ERR_INTERNAL'), 'no internal error reported');

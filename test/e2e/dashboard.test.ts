@@ -20,6 +20,7 @@ import {
   type TestController,
 } from '../../harness/controller/test-controller.js';
 import { encodeReport, lognormalSamples } from '../../harness/controller/telemetry-reports.js';
+import { isVariantName, type VariantName } from '../../shared/ids.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
 
@@ -42,7 +43,7 @@ const PAGES: [string, string][] = [
 interface HeldDevice {
   readonly id: string;
   readonly client: MqttClient;
-  readonly pending: { digest: string; sequence: number; seq: number; name: string }[];
+  readonly pending: { digest: string; sequence: number; seq: number; name: VariantName }[];
   release(): Promise<void>;
   close(): Promise<void>;
 }
@@ -65,7 +66,7 @@ async function connectHeld(brokerUrl: string, id: string, secret: string): Promi
       };
     };
     const v = doc.signed.variants[0];
-    if (v)
+    if (v && isVariantName(v.name))
       pending.push({
         digest: v.bundle.digest,
         sequence: v.bundle.sequence,
@@ -83,9 +84,7 @@ async function connectHeld(brokerUrl: string, id: string, secret: string): Promi
       if (!a) return;
       const state = encodeMessage('DeviceState', {
         deviceId: id,
-        active: [
-          { variant: a.name.toLowerCase(), bundleDigest: a.digest, bundleSequence: a.sequence },
-        ],
+        active: [{ variant: a.name, bundleDigest: a.digest, bundleSequence: a.sequence }],
         lastKnownGood: [],
         assignmentSequence: a.seq,
         status: 'active',
@@ -133,8 +132,8 @@ async function feedArms(devices: readonly HeldDevice[], a: string, b: string, fi
   let seq = firstSeq;
   for (const d of devices) {
     for (const [variant, digest, median, correct] of [
-      ['a', a, 12, 42],
-      ['b', b, 6, 57],
+      ['A', a, 12, 42],
+      ['B', b, 6, 57],
     ] as const) {
       const report = encodeReport({
         deviceId: d.id,

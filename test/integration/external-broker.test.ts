@@ -5,6 +5,7 @@
 // counted at the controller, then a controller restart (reports queued in its persistent session)
 // and a broker restart (everyone reconnects).
 import t from 'tap';
+import { parseDeviceId, type DeviceId } from '../../shared/ids.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -195,7 +196,7 @@ async function makeTinyBundle(dataDir: string): Promise<{ dir: string; digest: s
   return { dir: out, digest };
 }
 
-async function telemetryRequests(api: ControllerClient, id: string): Promise<number> {
+async function telemetryRequests(api: ControllerClient, id: DeviceId): Promise<number> {
   return (await api.telemetry.query({ device: id })).requests;
 }
 
@@ -290,7 +291,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
   await t.test('the broker enforces the generated ACL', async (t) => {
     const other = fleet.agents[1]?.config.deviceId ?? '';
     const enrolled = await api.devices.add({
-      id: 'probe-1',
+      id: parseDeviceId('probe-1'),
       chip: 'bm1684x',
     });
     broker.addUser('probe-1', enrolled.secret);

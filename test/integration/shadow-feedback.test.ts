@@ -165,10 +165,10 @@ t.test('shadow pairs labelled over the local API reach the experiment McNemar te
   t.same(
     onWire.map((r) => [r.variant, r.bundleDigest]),
     [
-      ['a', DIGEST_A],
-      ['b', DIGEST_B],
-      ['a', DIGEST_A],
-      ['b', DIGEST_B],
+      ['A', DIGEST_A],
+      ['B', DIGEST_B],
+      ['A', DIGEST_A],
+      ['B', DIGEST_B],
     ],
   );
   // No pair in that interval: no cosine minimum (absent on the wire, not 0).

@@ -12,8 +12,9 @@ import {
   DigestSchema,
   isDeviceId,
   isDigest,
-  variantFromWire,
-  wireVariant,
+  isVariantName,
+  parseVariant,
+  VariantNameSchema,
 } from '../../shared/ids.js';
 
 const deviceIds: [string, boolean][] = [
@@ -51,26 +52,63 @@ t.test('digests: the check and the schema agree', async (t) => {
   }
 });
 
-t.test('variant names: one mapping between the assignment and the wire spelling', async (t) => {
-  t.equal(wireVariant('A'), 'a');
-  t.equal(wireVariant('B'), 'b');
-  t.equal(wireVariant(''), '');
-  for (const s of ['a', 'A']) t.equal(variantFromWire(s), 'A', s);
-  for (const s of ['b', 'B']) t.equal(variantFromWire(s), 'B', s);
-  for (const s of ['', 'c', 'ab', 'shadow']) t.equal(variantFromWire(s), undefined, s);
+t.test('variant names: one spelling, the earlier one read at the edge only', async (t) => {
+  for (const s of ['A', 'B']) {
+    t.ok(isVariantName(s), s);
+    t.ok(Value.Check(VariantNameSchema, s), `schema ${s}`);
+  }
+  for (const s of ['a', 'b', '', 'C', 'AB']) {
+    t.notOk(isVariantName(s), `not a variant name: ${JSON.stringify(s)}`);
+    t.notOk(Value.Check(VariantNameSchema, s), `schema refuses ${JSON.stringify(s)}`);
+  }
+  for (const s of ['a', 'A']) t.equal(parseVariant(s), 'A', s);
+  for (const s of ['b', 'B']) t.equal(parseVariant(s), 'B', s);
+  for (const s of ['', 'c', 'ab', 'shadow', 'AB']) t.equal(parseVariant(s), undefined, s);
 });
 
-t.test('the patterns are written once', async (t) => {
-  const root = new URL('../../', import.meta.url).pathname;
+const root = new URL('../../', import.meta.url).pathname;
+function sourceFiles(dirs: readonly string[], ext: RegExp): string[] {
   const files: string[] = [];
   const walk = (dir: string): void => {
     for (const name of readdirSync(join(root, dir))) {
       const rel = join(dir, name);
       if (statSync(join(root, rel)).isDirectory()) walk(rel);
-      else if (name.endsWith('.ts')) files.push(rel);
+      else if (ext.test(name)) files.push(rel);
     }
   };
-  for (const d of ['agent', 'controller', 'shared', 'cli', 'simulate']) walk(d);
+  for (const d of dirs) walk(d);
+  return files;
+}
+
+t.test('the earlier variant spelling appears nowhere past the edge', async (t) => {
+  // Where 'a'/'b' is still read: the one parser and the wire decoder that calls it.
+  const edges = ['shared/ids.ts', 'shared/wire/variant-spelling.ts'];
+  const respellings = [
+    /[Vv]ariant\w*\s*(?:[:=]|===|!==)\s*['"][ab]['"]/, // variant: 'a', variant === "b"
+    /[Vv]ariant\w*(?:\?\.|\.)toLowerCase\(\)/, // variant.toLowerCase()
+    /['"]a['"]\s*\|\s*['"]b['"]/, // 'a' | 'b'
+    /\[\s*['"]a['"]\s*,\s*['"]b['"]\s*\]/, // ['a', 'b']
+  ];
+  const files = sourceFiles(
+    ['agent', 'controller', 'shared', 'cli', 'simulate', 'demo', 'harness'],
+    /\.(ts|js)$/,
+  ).filter((f) => !edges.includes(f));
+  t.ok(files.length > 100, `${files.length} files read`);
+  const found = files.flatMap((f) =>
+    readFileSync(join(root, f), 'utf8')
+      .split('\n')
+      .flatMap((line, i) =>
+        respellings.some((r) => r.test(line)) ? [`${f}:${i + 1}: ${line.trim()}`] : [],
+      ),
+  );
+  t.same(found, [], 'no variant spelled a/b outside shared/ids.ts and the wire decoder');
+  // The check itself finds a re-spelling when there is one.
+  t.ok(respellings.some((r) => r.test('variant: r.variant.toLowerCase(),')));
+  t.ok(respellings.some((r) => r.test("const q = { variant: 'a' };")));
+});
+
+t.test('the patterns are written once', async (t) => {
+  const files = sourceFiles(['agent', 'controller', 'shared', 'cli', 'simulate'], /\.ts$/);
   const writers = (pattern: string) =>
     files.filter(
       (f) => f !== 'shared/ids.ts' && readFileSync(join(root, f), 'utf8').includes(pattern),

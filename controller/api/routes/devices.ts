@@ -4,7 +4,9 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { bmfError } from '../../../shared/errors.js';
+import { isVariantName } from '../../../shared/ids.js';
 import type { DeviceRecord } from '../../store/devices.js';
+import type { VariantView } from '../schemas.js';
 import {
   AssignmentAccepted,
   AssignmentBody,
@@ -12,12 +14,12 @@ import {
   DeviceCreateBody,
   DeviceCreated,
   DeviceView,
-  IdParams,
+  DeviceParams,
   responses,
 } from '../schemas.js';
 import type { ApiServices } from '../services.js';
 
-type Variant = { variant: string; bundle: string; sequence: number };
+type Variant = Static<typeof VariantView>;
 
 /** The reported DeviceState (shared/wire) as stored by the device tracker, read defensively. */
 function activeVariants(state: DeviceRecord['state']): Variant[] {
@@ -25,10 +27,14 @@ function activeVariants(state: DeviceRecord['state']): Variant[] {
   if (!Array.isArray(active)) return [];
   return active.flatMap((a: unknown) => {
     const v = a as { variant?: unknown; bundleDigest?: unknown; bundleSequence?: unknown };
-    return typeof v.bundleDigest === 'string'
+    // Stored states spell variants 'A'/'B': the store migration that re-spelled earlier rows is
+    // 4 on SQLite, 3 on PostgreSQL.
+    return typeof v.bundleDigest === 'string' &&
+      typeof v.variant === 'string' &&
+      isVariantName(v.variant)
       ? [
           {
-            variant: typeof v.variant === 'string' ? v.variant : '',
+            variant: v.variant,
             bundle: v.bundleDigest,
             sequence: typeof v.bundleSequence === 'number' ? v.bundleSequence : 0,
           },
@@ -93,26 +99,26 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
     async () => ({ devices: (await s.devices.list()).map(deviceView) }),
   );
 
-  app.get<{ Params: Static<typeof IdParams> }>(
+  app.get<{ Params: Static<typeof DeviceParams> }>(
     '/v1/devices/:id',
     {
       schema: {
         summary: 'One device',
         tags: ['devices'],
-        params: IdParams,
+        params: DeviceParams,
         response: responses({ 200: DeviceView }),
       },
     },
     async (req) => deviceView(await s.devices.require(req.params.id)),
   );
 
-  app.delete<{ Params: Static<typeof IdParams> }>(
+  app.delete<{ Params: Static<typeof DeviceParams> }>(
     '/v1/devices/:id',
     {
       schema: {
         summary: 'Remove a device (its credentials stop working)',
         tags: ['devices'],
-        params: IdParams,
+        params: DeviceParams,
         response: responses({ 204: Type.Null() }),
       },
     },
@@ -124,13 +130,13 @@ export function deviceRoutes(app: FastifyInstance, s: ApiServices): void {
     },
   );
 
-  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof AssignmentBody> }>(
+  app.post<{ Params: Static<typeof DeviceParams>; Body: Static<typeof AssignmentBody> }>(
     '/v1/devices/:id/assignment',
     {
       schema: {
         summary: 'Assign a bundle to one device directly (signed, retained)',
         tags: ['devices'],
-        params: IdParams,
+        params: DeviceParams,
         body: AssignmentBody,
         response: responses({ 202: AssignmentAccepted }),
       },

@@ -29,7 +29,11 @@ export function TelemetryPage() {
         ${(bundles?.bundles ?? []).map((b) => html`<option value=${b.digest}>${b.model} ${b.version} ${b.precision}</option>`)}
       </select>
       <label for="tv">Variant</label>
-      <input id="tv" value=${f.variant} onChange=${set('variant')} />
+      <select id="tv" value=${f.variant} onChange=${set('variant')}>
+        <option value="">all</option>
+        <option value="A">A</option>
+        <option value="B">B</option>
+      </select>
       <label for="tc">Chip</label>
       <input id="tc" value=${f.chip} onChange=${set('chip')} />
       <label for="tm">Range</label>

@@ -168,6 +168,15 @@ t.test('local API over a real socket', async (t) => {
     /bmf_agent_requests_total\{variant="A",bundle="bundle-tiny-a",outcome="ok",code="",device="dev-1"\} 3/,
   );
   t.match(m, /bmf_agent_feedback_total\{variant="A",correct="true",device="dev-1"\} 1/);
+  // Stage names are telemetry's (LATENCY_STAGES): the whole request is e2e here too.
+  for (const stage of ['e2e', 'preprocess', 'infer', 'postprocess']) {
+    t.match(
+      m,
+      new RegExp(`bmf_agent_stage_seconds_count\\{[^}]*variant="A",stage="${stage}"`),
+      stage,
+    );
+  }
+  t.notMatch(m, /stage="total"/, 'no second name for the whole request');
   t.match(m, /code="BMF_ERR_TENSOR_SHAPE"/);
   const still = await json('/v1/infer', {
     inputs: {

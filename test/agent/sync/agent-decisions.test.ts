@@ -64,10 +64,10 @@ t.test('device state message: variants in the wire spelling, uptime in whole ms'
     {
       deviceId: 'dev-1',
       active: [
-        { variant: 'a', bundleDigest: digest('a'), bundleSequence: 0 },
-        { variant: 'b', bundleDigest: digest('b'), bundleSequence: 0 },
+        { variant: 'A', bundleDigest: digest('a'), bundleSequence: 0 },
+        { variant: 'B', bundleDigest: digest('b'), bundleSequence: 0 },
       ],
-      lastKnownGood: [{ variant: 'a', bundleDigest: digest('c'), bundleSequence: 0 }],
+      lastKnownGood: [{ variant: 'A', bundleDigest: digest('c'), bundleSequence: 0 }],
       assignmentSequence: 7,
       status: 'active',
       lastErrorCode: '',

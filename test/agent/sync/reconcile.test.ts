@@ -24,7 +24,10 @@ function world() {
     lastKnownGood: {},
     rejected: new Set<string>(),
     regressed: new Set<'A' | 'B'>(),
+    restoring: {} as Record<string, string[]>,
   };
+  /** Bundles a restore cannot install (their files went bad while the agent was down). */
+  const unrestorable = new Set<string>();
   const log: Step['kind'][] = [];
   let failFetchOnce = true;
   const executors: Executors = {
@@ -56,8 +59,27 @@ function world() {
     },
     unload: async (s) => void (log.push(s.kind), delete w.active[s.variant]),
     rollback: async (s) => void (log.push(s.kind), (w.active[s.variant] = s.to)),
+    // As SyncContext's: a failed bundle leaves the line, an installed one ends the variant's.
+    restore: async (s) => {
+      log.push(s.kind);
+      const left = (w.restoring[s.variant] ?? []).filter((d) => d !== s.bundleDigest);
+      if (unrestorable.has(s.bundleDigest)) w.restoring[s.variant] = left;
+      else {
+        delete w.restoring[s.variant];
+        w.active[s.variant] = s.bundleDigest;
+      }
+    },
   };
-  return { w, log, executors, gatherFacts: async (): Promise<Facts> => ({ ...w }) };
+  return {
+    w,
+    log,
+    executors,
+    unrestorable,
+    gatherFacts: async (): Promise<Facts> => ({
+      ...w,
+      restoring: Object.fromEntries(Object.entries(w.restoring).map(([v, l]) => [v, [...l]])),
+    }),
+  };
 }
 
 t.test('a failed step backs off on the injected clock, then the loop converges', async (t) => {
@@ -110,4 +132,24 @@ t.test('backoff grows exponentially up to the cap, scaled by jitter', async (t) 
     [99, 199, 399, 799, 999, 999],
   );
   t.equal(backoffDelay(p, 5, 0), 0);
+});
+
+t.test('a restart restores through the planner before it works on the target', async (t) => {
+  const { w, log, executors, unrestorable, gatherFacts } = world();
+  const OLD = 'c'.repeat(64);
+  const GOOD = 'd'.repeat(64);
+  w.restoring = { A: [OLD, GOOD] };
+  unrestorable.add(OLD);
+  const clock = createManualClock();
+  const signal = new AbortController().signal;
+  // The agent's start-up pass: no target yet, only the restore facts to plan from.
+  await reconcileOnce({ gatherFacts, target: () => undefined, executors, clock }, signal);
+  t.same(log, ['restore', 'restore'], 'the served bundle first, then its last-known-good');
+  t.equal(w.active.A, GOOD, 'the last-known-good serves');
+  t.same(w.restoring, {}, 'nothing left to restore');
+  log.length = 0;
+  w.blobs.add(BUNDLE).add(FILE);
+  await reconcileOnce({ gatherFacts, target: () => target, executors, clock }, signal);
+  t.same(log, ['verify', 'stage', 'load', 'gate', 'activate'], 'then the target, as usual');
+  t.equal(w.active.A, BUNDLE);
 });

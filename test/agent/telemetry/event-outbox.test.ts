@@ -16,7 +16,7 @@ const event = (code: string, timeMs: number): Event => ({
   code,
   message: code,
   details: { n: String(timeMs) },
-  variant: 'a',
+  variant: 'A',
   bundleDigest: '',
 });
 

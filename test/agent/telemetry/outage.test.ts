@@ -69,5 +69,5 @@ t.test('no telemetry report is lost across a broker outage', async (t) => {
   );
   const total = reports().reduce((n, r) => n + r.counters.requests, 0);
   t.ok(total > 0, `${total} requests counted`);
-  t.ok(reports().every((r) => r.variant === 'a' && r.latency.e2e !== undefined));
+  t.ok(reports().every((r) => r.variant === 'A' && r.latency.e2e !== undefined));
 });

@@ -12,11 +12,28 @@ import {
 } from '../../../controller/api/client.js';
 import type { Static } from '@sinclair/typebox';
 import type * as Schemas from '../../../controller/api/schemas.js';
-import type { Digest } from '../../../shared/ids.js';
+import type * as ExperimentSchemas from '../../../controller/experiment/routes.js';
+import type {
+  Analysis,
+  CohortPlan,
+  ExperimentRecord,
+  PromotedExperiment,
+} from '../../../controller/api/client.js';
+import type { Analysis as ServiceAnalysis } from '../../../controller/experiment/analyze.js';
+import type { CohortPlan as ServicePlan } from '../../../controller/experiment/plan.js';
+import type { ExperimentRecord as ServiceRecord } from '../../../controller/experiment/service.js';
+import {
+  parseDeviceId,
+  type DeviceId,
+  type Digest,
+  type VariantName,
+} from '../../../shared/ids.js';
 import {
   makeSignedBundle,
   startTestController,
 } from '../../../harness/controller/test-controller.js';
+
+const CAM = parseDeviceId('cam-1');
 
 // Compile-time checks (npm run typecheck): the client's types are the route schemas' own, so a
 // consumer reading a field the schema does not declare fails to compile.
@@ -25,12 +42,40 @@ type Equal<A, B> =
 const sameDevice: Equal<DeviceView, Static<typeof Schemas.DeviceView>> = true;
 const sameBundle: Equal<BundleView, Static<typeof Schemas.BundleView>> = true;
 const digestTyped: Equal<BundleView['digest'], Digest> = true;
+// Device ids and variant names keep their types from the edge (params, topics) to the views.
+const deviceIdTyped: Equal<DeviceView['id'], DeviceId> = true;
+const variantTyped: Equal<DeviceView['active'][number]['variant'], VariantName> = true;
+// Experiment answers: the route schemas' types, which are the service's own.
+const experimentTyped: Equal<
+  [ExperimentRecord, Analysis, CohortPlan, PromotedExperiment],
+  [
+    Static<typeof ExperimentSchemas.ExperimentRecordView>,
+    Static<typeof ExperimentSchemas.AnalysisView>,
+    Static<typeof ExperimentSchemas.CohortPlanView>,
+    Static<typeof ExperimentSchemas.PromotedView>,
+  ]
+> = true;
+const experimentIsService: Equal<
+  [ExperimentRecord, Analysis, CohortPlan],
+  [ServiceRecord, ServiceAnalysis, ServicePlan]
+> = true;
+// @ts-expect-error -- no such field in an analysis: a consumer that assumed one does not compile
+const _noWinnerField = (a: Analysis) => a.winner;
 // @ts-expect-error -- no such field in the schema: a consumer that assumed one does not compile
 const _undeclared = (d: DeviceView) => d.firmwareVersion;
 
 const CLIENT = fileURLToPath(new URL('../../../controller/api/client.ts', import.meta.url));
 
-t.ok(sameDevice && sameBundle && digestTyped, 'client types are the schemas (checked by tsc)');
+t.ok(
+  sameDevice &&
+    sameBundle &&
+    digestTyped &&
+    deviceIdTyped &&
+    variantTyped &&
+    experimentTyped &&
+    experimentIsService,
+  'client types are the schemas (checked by tsc)',
+);
 
 t.test('the client bundles for a browser: no Node module reaches it', async (t) => {
   const out = await build({
@@ -52,7 +97,7 @@ t.test('typed calls against a real controller', async (t) => {
   t.teardown(() => ctl.handle.stop());
   const api = createControllerClient({ baseUrl: `${ctl.handle.apiUrl}/`, token: ctl.token });
 
-  const created = await api.devices.add({ id: 'cam-1', chip: 'bm1684x', tags: { site: 'a' } });
+  const created = await api.devices.add({ id: CAM, chip: 'bm1684x', tags: { site: 'a' } });
   t.equal(created.device.id, 'cam-1');
   t.ok(created.secret.length > 0, 'the one-time secret');
   const listed: DeviceView[] = await api.devices.list();
@@ -60,7 +105,7 @@ t.test('typed calls against a real controller', async (t) => {
     listed.map((d) => d.id),
     ['cam-1'],
   );
-  t.same((await api.devices.get('cam-1')).tags, { site: 'a' });
+  t.same((await api.devices.get(CAM)).tags, { site: 'a' });
 
   const signed = await makeSignedBundle(ctl.dataDir);
   const pushed: BundleView = await api.bundles.import(signed.dir);
@@ -71,21 +116,21 @@ t.test('typed calls against a real controller', async (t) => {
     [pushed.digest],
   );
   t.equal((await api.models.list())[0]?.latest?.digest, pushed.digest);
-  const assigned = await api.devices.assign('cam-1', pushed.digest.slice(0, 10));
+  const assigned = await api.devices.assign(CAM, pushed.digest.slice(0, 10));
   t.same(assigned, { device: 'cam-1', bundle: pushed.digest });
 
   // Nothing measured yet: every figure that needs a measurement is null, not 0 or missing.
-  const summary: TelemetrySummaryView = await api.telemetry.query({ device: 'cam-1' });
+  const summary: TelemetrySummaryView = await api.telemetry.query({ device: CAM });
   t.equal(summary.requests, 0);
   t.equal(summary.accuracy.golden.cosineMin, null);
   t.equal(summary.accuracy.shadow.cosineMean, null);
   t.equal(summary.accuracy.shadow.cosineMin, null);
 
   await t.test('API errors are BmfErrors with the server code and details', async (t) => {
-    const missing = await api.devices.get('nope').catch((e: unknown) => e);
+    const missing = await api.devices.get(parseDeviceId('nope')).catch((e: unknown) => e);
     t.ok(isBmfError(missing, 'BMF_ERR_NOT_FOUND'), String(missing));
     const bad = await api.rollouts
-      .create({ bundle: pushed.digest, filter: { ids: ['cam-1'] }, maxRetries: -1 })
+      .create({ bundle: pushed.digest, filter: { ids: [CAM] }, maxRetries: -1 })
       .catch((e: unknown) => e);
     t.ok(isBmfError(bad, 'BMF_ERR_BAD_REQUEST'), String(bad));
     t.equal(isBmfError(bad) && bad.details.field, 'body.maxRetries');
@@ -97,7 +142,7 @@ t.test('typed calls against a real controller', async (t) => {
   await t.test('rollout lifecycle through the client', async (t) => {
     const r = await api.rollouts.create({
       bundle: pushed.digest,
-      filter: { ids: ['cam-1'] },
+      filter: { ids: [CAM] },
       afterGroup: 'approval',
     });
     t.equal(r.bundle, pushed.digest);
@@ -108,7 +153,7 @@ t.test('typed calls against a real controller', async (t) => {
     t.ok(events.length > 0, 'the event log');
   });
 
-  await api.devices.remove('cam-1');
+  await api.devices.remove(CAM);
   t.same(await api.devices.list(), [], 'removed');
 });
 

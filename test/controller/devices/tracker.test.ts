@@ -2,6 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { activeBundleOf, isInstallFailure } from '../../../controller/devices/observe.js';
 import { encodeMessage } from '../../../shared/wire/codec.js';
+import type { VariantName } from '../../../shared/ids.js';
 import type { DeviceState } from '../../../shared/wire/messages.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
 import { startSlice } from '../distribution/harness.js';
@@ -13,7 +14,7 @@ const D2 = '2'.repeat(64);
 
 const cases = JSON.parse(readFileSync(`${FIXTURES}tracker-cases.json`, 'utf8')) as {
   name: string;
-  active: [string, string][];
+  active: [VariantName, string][];
   expect: string | null;
 }[];
 
@@ -35,7 +36,7 @@ t.test('active bundle of a reported state', async (t) => {
 function state(id: string, digest: string): DeviceState {
   return {
     deviceId: id,
-    active: [{ variant: 'a', bundleDigest: digest, bundleSequence: 1 }],
+    active: [{ variant: 'A', bundleDigest: digest, bundleSequence: 1 }],
     lastKnownGood: [],
     assignmentSequence: 3,
     status: 'active',
@@ -78,7 +79,7 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
       code: 'BMF_ERR_AGENT_GATE_FAILED',
       message: 'gate failed',
       details: { reason: 'accuracy' },
-      variant: 'a',
+      variant: 'A',
       bundleDigest: D2,
     }),
   );

@@ -279,7 +279,7 @@ const cases: Record<string, Case> = {
       minute,
       deviceId,
       bundle: D1,
-      variant: 'a',
+      variant: 'A',
       requests,
       errors: 1,
       counters: '{"ok":1}',
@@ -311,7 +311,7 @@ const cases: Record<string, Case> = {
       [{ ...m(120_000, 'd2', 5), sketches: undefined }].map(({ sketches: _, ...r }) => r),
     );
     const all = await s.telemetry.selectMinutes(
-      { fromMinute: 120_000, toMs: 180_000, bundle: D1, variant: 'a' },
+      { fromMinute: 120_000, toMs: 180_000, bundle: D1, variant: 'A' },
       true,
     );
     t.same(all.map((r) => [r.deviceId, r.requests, [...(r.sketches ?? [])]]).sort(), [

@@ -58,12 +58,12 @@ t.test('a redelivered report is counted once, before and after a flush', async (
   service.flush();
   t.equal(service.ingest('dev-1', bytes), 'duplicate', 'still known after the flush');
   // Same interval, other variant: a different report.
-  t.equal(service.ingest('dev-1', encodeReport({ ...spec, variant: 'b' })), 'accepted');
+  t.equal(service.ingest('dev-1', encodeReport({ ...spec, variant: 'B' })), 'accepted');
   // Same interval on another device: a different report.
   t.equal(service.ingest('dev-2', encodeReport({ ...spec, deviceId: 'dev-2' })), 'accepted');
   service.flush();
-  const q = service.query({ fromMs: now - 60_000, toMs: now, variant: 'a' });
-  t.equal(q.requests, 6, 'dev-1 a once + dev-2 a once');
+  const q = service.query({ fromMs: now - 60_000, toMs: now, variant: 'A' });
+  t.equal(q.requests, 6, 'dev-1 A once + dev-2 A once');
   t.equal(q.reports, 2);
   t.equal(service.stats().duplicate, 2);
   t.equal(counters.all()['telemetry.duplicates'], 2);

@@ -30,7 +30,7 @@ t.test('metrics text holds the expected series', async (t) => {
       deviceId: 'dev-2',
       intervalStartMs: now - 30_000,
       bundleDigest: BUNDLE_B,
-      variant: 'b',
+      variant: 'B',
       latency: { e2e: [4, 4] },
       shadow: { pairs: 4, agree: 3 },
       feedback: [1, 2],
@@ -46,8 +46,8 @@ t.test('metrics text holds the expected series', async (t) => {
     encodeReport({ deviceId: 'dev-4', intervalStartMs: now - 3_600_000, latency: { e2e: [1000] } }),
   );
   const text = await service.renderMetrics();
-  const a = 'bundle="aaaaaaaaaaaa",model="fmnist",version="3",precision="fp32",variant="a"';
-  const b = 'bundle="bbbbbbbbbbbb",model="fmnist",version="3",precision="int8",variant="b"';
+  const a = 'bundle="aaaaaaaaaaaa",model="fmnist",version="3",precision="fp32",variant="A"';
+  const b = 'bundle="bbbbbbbbbbbb",model="fmnist",version="3",precision="int8",variant="B"';
   const expected = [
     `bmfleet_model_requests_total{${a}} 5`,
     `bmfleet_model_errors_total{${a}} 1`,
@@ -63,7 +63,7 @@ t.test('metrics text holds the expected series', async (t) => {
     'bmfleet_devices_bundle{bundle="bbbbbbbbbbbb",model="fmnist",version="3",precision="int8"} 3',
   ];
   for (const line of expected) t.ok(text.includes(line), line);
-  const p99 = /bmfleet_model_latency_ms\{[^}]*variant="a",stage="e2e",quantile="0.99"\} (\S+)/.exec(
+  const p99 = /bmfleet_model_latency_ms\{[^}]*variant="A",stage="e2e",quantile="0.99"\} (\S+)/.exec(
     text,
   );
   t.ok(

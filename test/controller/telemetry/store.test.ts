@@ -18,7 +18,7 @@ function rowOf(minute: number, n: number): RollupRow {
   const rollup = emptyRollup();
   const latency = { e2e: Array.from({ length: n }, (_, i) => 1 + i) };
   addReport(rollup, reportValue({ deviceId: 'dev-1', intervalStartMs: minute, latency }));
-  return { minute, deviceId: 'dev-1', bundle: 'a'.repeat(64), variant: 'a', rollup };
+  return { minute, deviceId: 'dev-1', bundle: 'a'.repeat(64), variant: 'A', rollup };
 }
 
 function openStore(t: Test) {

@@ -1,10 +1,11 @@
 // The dashboard's read model over device records: fleet summary and server-side paging.
 import t from 'tap';
+import { parseDeviceId } from '../../../shared/ids.js';
 import type { DeviceRecord } from '../../../controller/store/devices.js';
 import { devicePage, fleetSummary } from '../../../controller/web/queries.js';
 
 const record = (i: number): DeviceRecord => ({
-  id: `d-${String(i).padStart(5, '0')}`,
+  id: parseDeviceId(`d-${String(i).padStart(5, '0')}`),
   chip: i % 3 === 0 ? 'bm1688' : 'bm1684x',
   tags: { site: i % 2 === 0 ? 'berlin' : 'shenzhen' },
   createdAt: 0,
@@ -15,7 +16,7 @@ const record = (i: number): DeviceRecord => ({
       ? { status: 'error', lastErrorCode: 'BMF_ERR_RUNTIME_INFER', active: [] }
       : {
           status: 'active',
-          active: [{ variant: 'a', bundleDigest: 'ab'.repeat(32), bundleSequence: 1 }],
+          active: [{ variant: 'A', bundleDigest: 'ab'.repeat(32), bundleSequence: 1 }],
         },
 });
 const fleet = Array.from({ length: 10_000 }, (_, i) => record(i));

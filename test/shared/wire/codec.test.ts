@@ -58,7 +58,7 @@ t.test('decoded bytes are plain Uint8Array copies', async (t) => {
 t.test('absent sub-messages and optional fields decode to defaults / undefined', async (t) => {
   const minimal = rawEncode('TelemetryReport', {
     deviceId: 'd1',
-    variant: 'a',
+    variant: 'A',
     bundleDigest: 'ab'.repeat(32),
     runtime: 'bmrt',
   });
@@ -72,6 +72,37 @@ t.test('absent sub-messages and optional fields decode to defaults / undefined',
   // An agent from before detector telemetry sends neither: both stay absent.
   t.notOk('detectionOutput' in r.accuracy, 'no detection output');
   t.notOk('boxes' in r.accuracy.shadow, 'no shadow box agreement');
+});
+
+t.test('the earlier variant spelling (a/b) decodes as A/B; encoding writes A/B only', async (t) => {
+  const report = loadFixture('TelemetryReport') as WireMessages['TelemetryReport'];
+  const state = loadFixture('DeviceState') as WireMessages['DeviceState'];
+  const event = loadFixture('Event') as WireMessages['Event'];
+  const lower = <T extends { variant: string }>(v: T) => ({
+    ...v,
+    variant: v.variant.toLowerCase(),
+  });
+  const earlierState = {
+    ...state,
+    active: state.active.map(lower),
+    lastKnownGood: state.lastKnownGood.map(lower),
+  };
+  const r = decodeMessage('TelemetryReport', rawEncode('TelemetryReport', lower(report)));
+  t.equal(r.variant, report.variant.toUpperCase());
+  const s = decodeMessage('DeviceState', rawEncode('DeviceState', earlierState));
+  t.same(s.active, state.active);
+  t.same(s.lastKnownGood, state.lastKnownGood);
+  const e = decodeMessage('Event', rawEncode('Event', { ...event, variant: 'b' }));
+  t.equal(e.variant, 'B');
+  t.equal(
+    codeOf(() => encodeMessage('TelemetryReport', lower(report) as never)),
+    'BMF_ERR_WIRE_DECODE',
+  );
+  t.equal(
+    codeOf(() => decodeMessage('Event', rawEncode('Event', { ...event, variant: 'c' }))),
+    'BMF_ERR_WIRE_DECODE',
+    'neither spelling: refused',
+  );
 });
 
 const invalid = loadFixture('invalid') as InvalidCase[];
