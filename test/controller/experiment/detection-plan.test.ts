@@ -9,21 +9,37 @@ import {
   planCohortExperiment,
   renderPlanText,
 } from '../../../controller/experiment/plan.js';
+import { gatherPlanEstimates } from '../../../controller/experiment/plan-source.js';
+import type { DeviceInfo } from '../../../controller/experiment/model.js';
+import { emptyRollup, mergeCounters } from '../../../controller/telemetry/rollup.js';
+import type { TelemetryFilter } from '../../../controller/telemetry/store.js';
+import { summarize } from '../../../controller/telemetry/summary.js';
 import { main } from '../../../cli/main.js';
+import {
+  addBoxAgreement,
+  addDetectionOutput,
+  emptyDetectionOutput,
+} from '../../../shared/detect/agreement.js';
+import { DIGEST_A } from './helpers.js';
 
 interface Case {
   why: string;
   request: Record<string, unknown>;
   expect: Record<string, unknown>;
 }
+interface Estimates {
+  devices: { boxes: number[]; shadow: [number, number, number][] }[];
+  boxes: { images: number; baseline: number; sd: number };
+  agreement: { images: number; baseline: number; sd: number };
+}
 const cases = JSON.parse(
   readFileSync(
     new URL('../../fixtures/experiment/detection-plan-cases.json', import.meta.url),
     'utf8',
   ),
-) as { agreement: Case[]; boxes: Case[] };
+) as { agreement: Case[]; boxes: Case[]; estimates: Estimates };
 
-// Hours are arithmetic on integers; 1e-9 relative covers the float formatting of the JSON.
+// 1e-9 relative: the same arithmetic in another order (hours, shifts, sums against lists).
 const close = (t: Test, got: number, want: number, what: string) =>
   t.ok(Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${what}: ${got} vs ${want}`);
 
@@ -139,4 +155,51 @@ t.test('bmfleet experiment plan --metric agreement|boxes-per-image', async (t) =
     '2',
   );
   t.match(noBaseline.err, /^BMF_ERR_EXPERIMENT_PLAN: .*baseline is needed/);
+});
+
+t.test('per-image SD and baseline estimated from a bundle telemetry', async (t) => {
+  const est = cases.estimates;
+  // Each device's images go through the agent's accumulators and the controller's rollup.
+  const summaries = est.devices.map((d) => {
+    const rollup = emptyRollup();
+    const from = emptyRollup().counters;
+    const out = emptyDetectionOutput();
+    for (const n of d.boxes)
+      addDetectionOutput(
+        out,
+        Array.from({ length: n }, () => ({ score: 0.5 })),
+      );
+    from.detectionOutput = out;
+    for (const [matched, aOnly, bOnly] of d.shadow)
+      addBoxAgreement(from.shadow.boxes, { matched, aOnly, bOnly });
+    mergeCounters(rollup.counters, from);
+    rollup.requests = d.boxes.length;
+    return summarize(rollup, 1);
+  });
+  const ids = summaries.map((_, i) => `dev-${i}`);
+  const deps = {
+    telemetry: {
+      query: (f: TelemetryFilter) => summaries[ids.indexOf(f.deviceIds![0]!)]!,
+      sketches: () => ({}),
+      timeline: () => [],
+    },
+    devices: () => ids.map((id) => ({ id }) as DeviceInfo),
+    experiment: () => {
+      throw new Error('no experiment source in this test');
+    },
+    now: 10_000_000,
+  };
+  for (const [metric, want] of [
+    ['boxes-per-image', est.boxes],
+    ['agreement', est.agreement],
+  ] as const) {
+    const req = parsePlanRequest({ metric, mde: 0.1, from: { bundle: DIGEST_A } });
+    const e = await gatherPlanEstimates(req, deps);
+    t.equal(e?.perImage?.images, want.images, `${metric}: images`);
+    // Running sums against per-image lists: 1e-9 relative.
+    close(t, e!.perImage!.baseline, want.baseline, `${metric}: baseline`);
+    close(t, e!.perImage!.sd, want.sd, `${metric}: per-image SD`);
+    const plan = planCohortExperiment(req, e);
+    t.equal(plan.inputs['perImageSd']!.from, 'estimated', `${metric}: SD from telemetry`);
+  }
 });
