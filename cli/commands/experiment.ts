@@ -27,13 +27,17 @@ export const USAGE = `usage:
         [--stages e2e,infer] [--latency-mde 0.05] [--accuracy-mde 0.02]
         [--max-error-increase R] [--max-accuracy-drop D] [--min-samples N] [--min-duration MS]
         [--alpha A] [--start]
-  bmfleet experiment plan --metric accuracy|latency|precision|recall --mde X [--baseline B]
-        [--requests-per-device M] [--icc R] [--between-sd-ms S] [--within-sd-ms S]
+  bmfleet experiment plan --metric accuracy|latency|precision|recall|agreement|boxes-per-image
+        --mde X [--baseline B] [--requests-per-device M] [--icc R] [--between-sd-ms S]
+        [--within-sd-ms S] [--per-image-sd S] [--shadow-share S] [--requests-per-second R]
         [--from-experiment ID | --from-bundle DIGEST [--since MS]] [--stage e2e]
         [--alpha A] [--power P] [--json]
         devices per arm for a cohort experiment; accuracy: --mde absolute (0.01 = 1 pt),
         --baseline a fraction; latency: --mde relative (0.05 = 5 %), --baseline the mean
-        device median in ms; --from-* estimates what is not given (needs the controller)
+        device median in ms; agreement: --mde the largest half-width of the matched-box F1
+        interval, shadowed images needed at --shadow-share; boxes-per-image: --mde relative,
+        --baseline detections per image, images (devices with --requests-per-device and --icc)
+        per arm; --from-* estimates what is not given (needs the controller)
   bmfleet experiment list [--json]
   bmfleet experiment show ID [--json]
   bmfleet experiment start ID
@@ -75,6 +79,9 @@ function parse(argv: readonly string[]) {
       icc: { type: 'string' },
       'between-sd-ms': { type: 'string' },
       'within-sd-ms': { type: 'string' },
+      'per-image-sd': { type: 'string' },
+      'shadow-share': { type: 'string' },
+      'requests-per-second': { type: 'string' },
       power: { type: 'string' },
       stage: { type: 'string' },
       'from-experiment': { type: 'string' },
@@ -167,6 +174,9 @@ export function planFromFlags(v: Values): Record<string, unknown> {
     icc: number('icc', v.icc),
     betweenSdMs: number('between-sd-ms', v['between-sd-ms']),
     withinSdMs: number('within-sd-ms', v['within-sd-ms']),
+    perImageSd: number('per-image-sd', v['per-image-sd']),
+    shadowShare: number('shadow-share', v['shadow-share']),
+    requestsPerSecond: number('requests-per-second', v['requests-per-second']),
     alpha: number('alpha', v.alpha),
     power: number('power', v.power),
     stage: v.stage,

@@ -1,9 +1,10 @@
 // Where a cohort plan's unknowns come from: per-device telemetry of a previous experiment (each
 // arm on its own bundle, so the arms' difference is not mistaken for device spread) or of one
 // bundle over a recent window. One query pair per device, as the cohort analysis does.
-import { DETECTION_RATES } from './detection.js';
+import { agreementSums, boxesPerImageSums, DETECTION_RATES } from './detection.js';
 import { bmfError } from '../../shared/errors.js';
 import {
+  clusteredRatio,
   estimateIcc,
   estimateLatencySpread,
   type ClusterCount,
@@ -78,6 +79,29 @@ export async function gatherPlanEstimates(
       rows.push({ summary, sketches: await deps.telemetry.sketches(filter) });
     }
     data.push(rows);
+  }
+  if (req.metric === 'agreement' || req.metric === 'boxes-per-image') {
+    // Per image over every device and arm: the ratio's variance times the image count is the
+    // per-image variance its plan needs (plan-detection.ts).
+    const summaries = data.flat().map((d) => d.summary);
+    const sums =
+      req.metric === 'agreement'
+        ? agreementSums(summaries)
+        : summaries.map(boxesPerImageSums).reduce(
+            (a, b) => ({
+              clusters: a.clusters + b.clusters,
+              x: a.x + b.x,
+              n: a.n + b.n,
+              xx: a.xx + b.xx,
+              xn: a.xn + b.xn,
+              nn: a.nn + b.nn,
+            }),
+            { clusters: 0, x: 0, n: 0, xx: 0, xn: 0, nn: 0 },
+          );
+    const r = clusteredRatio(sums);
+    if (sums.clusters < 2 || !(r.variance > 0)) return { source };
+    const sd = Math.sqrt(r.variance * sums.clusters);
+    return { source, perImage: { images: sums.clusters, baseline: r.estimate, sd } };
   }
   if (req.metric === 'precision' || req.metric === 'recall') {
     const rate = DETECTION_RATES.find((r) => r.key === `detection.${req.metric}`);

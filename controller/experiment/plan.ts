@@ -12,6 +12,12 @@ import {
   type LatencySpreadEstimate,
 } from '../../shared/stats/hypothesis/index.js';
 import { MIN_DEVICES_FOR_VERDICT } from './metrics-by-device.js';
+import {
+  agreementSampleSize,
+  boxesPerImageSampleSize,
+  type AgreementSize,
+  type BoxesPerImageSize,
+} from './plan-detection.js';
 import { DEFAULT_ALPHA } from './model.js';
 
 const Positive = Type.Number({ exclusiveMinimum: 0 });
@@ -24,8 +30,13 @@ export const PlanRequestSchema = Type.Object(
       Type.Literal('latency'),
       Type.Literal('precision'),
       Type.Literal('recall'),
+      Type.Literal('agreement'),
+      Type.Literal('boxes-per-image'),
     ]),
-    /** Accuracy: absolute change (0.01 = 1 point); latency: relative change (0.05 = 5 %). */
+    /**
+     * Accuracy: absolute change (0.01 = 1 point); latency, boxes-per-image: relative change
+     * (0.05 = 5 %); agreement: the margin, the largest half-width of the F1 interval.
+     */
     mde: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
     /** Accuracy: baseline proportion; latency: mean device median in ms. */
     baseline: Type.Optional(Positive),
@@ -36,6 +47,15 @@ export const PlanRequestSchema = Type.Object(
     withinSdMs: Type.Optional(Type.Number({ minimum: 0 })),
     alpha: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 0.2 })),
     power: Type.Optional(Type.Number({ minimum: 0.5, exclusiveMaximum: 1 })),
+    /**
+     * Boxes-per-image: SD of one image's detections; agreement: per-image SD of the linearised
+     * matched-box F1 (plan-detection.ts).
+     */
+    perImageSd: Type.Optional(Positive),
+    /** Agreement: share of A's requests B also runs in the shadow (default 1). */
+    shadowShare: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    /** Agreement: requests per second the experiment's devices serve together, for hours. */
+    requestsPerSecond: Type.Optional(Positive),
     /** Latency stage to estimate from (default e2e). */
     stage: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
     /** Estimate the unknowns from a previous experiment or from a bundle's recent telemetry. */
@@ -83,6 +103,8 @@ export interface PlanEstimates {
     readonly outcome: 'feedback' | 'golden' | 'detection.precision' | 'detection.recall';
   };
   readonly latency?: LatencySpreadEstimate & { readonly stage: string };
+  /** Per-image figures over all devices (boxes-per-image, agreement). */
+  readonly perImage?: { readonly images: number; readonly baseline: number; readonly sd: number };
 }
 
 export interface PlanInput {
@@ -106,8 +128,11 @@ export interface CohortPlan {
   readonly shiftMs?: number;
   readonly deviceSdMs?: number;
   readonly meansPerArm?: number;
-  /** Devices per arm (at least MIN_DEVICES_FOR_VERDICT). */
-  readonly devicesPerArm: { readonly fixed: number; readonly sequential: number };
+  /** Devices per arm (at least MIN_DEVICES_FOR_VERDICT); absent when images are the unit. */
+  readonly devicesPerArm?: { readonly fixed: number; readonly sequential: number };
+  /** Agreement and boxes-per-image: the per-image sizing (plan-detection.ts). */
+  readonly agreement?: AgreementSize;
+  readonly boxesPerImage?: BoxesPerImageSize;
   readonly notes: readonly string[];
 }
 
@@ -144,6 +169,64 @@ export function planCohortExperiment(req: PlanRequest, estimates?: PlanEstimates
       );
     return m;
   };
+  if (req.metric === 'agreement') {
+    const sd = pick('perImageSd', req.perImageSd, estimates?.perImage?.sd);
+    const share = req.shadowShare ?? 1;
+    const size = agreementSampleSize(sd.value, req.mde, alpha, share, req.requestsPerSecond);
+    notes.push(
+      'agreement is one figure over shadowed images, not per arm; the interval is the ' +
+        "report's always-valid one, sized for its half-width",
+    );
+    return {
+      metric: req.metric,
+      alpha,
+      power,
+      mde: req.mde,
+      inputs: { perImageSd: sd, shadowShare: { value: share, from: 'given' } },
+      ...(estimates ? { estimates } : {}),
+      agreement: size,
+      notes,
+    };
+  }
+  if (req.metric === 'boxes-per-image') {
+    const e = estimates?.perImage;
+    const baseline = pick('baseline', req.baseline, e?.baseline);
+    const sd = pick('perImageSd', req.perImageSd, e?.sd);
+    const cohort =
+      req.requestsPerDevice !== undefined && req.icc !== undefined
+        ? { requestsPerDevice: req.requestsPerDevice, icc: req.icc }
+        : undefined;
+    const size = boxesPerImageSampleSize(baseline.value, sd.value, req.mde, alpha, power, cohort);
+    if (!cohort)
+      notes.push('images per arm only: give requestsPerDevice and icc for devices per arm');
+    return {
+      metric: req.metric,
+      alpha,
+      power,
+      mde: req.mde,
+      inputs: {
+        baseline,
+        perImageSd: sd,
+        ...(cohort
+          ? {
+              requestsPerDevice: { value: cohort.requestsPerDevice, from: 'given' as const },
+              icc: { value: cohort.icc, from: 'given' as const },
+            }
+          : {}),
+      },
+      ...(estimates ? { estimates } : {}),
+      boxesPerImage: size,
+      ...(size.devicesPerArm
+        ? {
+            devicesPerArm: floored({
+              fixedPerArm: size.devicesPerArm.fixed,
+              sequentialPerArm: size.devicesPerArm.sequential,
+            }),
+          }
+        : {}),
+      notes,
+    };
+  }
   if (req.metric !== 'latency') {
     const e = estimates?.accuracy;
     const baseline = pick('baseline', req.baseline, e?.baseline);
@@ -223,8 +306,34 @@ export function renderPlanText(p: CohortPlan): string {
     return `${fmt(v.value)}${unit} (${v.from}${also})`;
   };
   const lines: string[] = [];
-  const m = p.inputs['requestsPerDevice']!.value;
-  if (p.metric !== 'latency') {
+  if (p.agreement) {
+    const a = p.agreement;
+    lines.push(
+      `plan: A-vs-B matched-box F1 (shadow), interval half-width at most ${fmt(p.mde)}, alpha ${p.alpha}`,
+      `  per-image SD (linearised)  ${given('perImageSd')}`,
+      `  shadow share               ${given('shadowShare')}`,
+      `  shadowed images            ${a.images.sequential} always-valid (the report's interval), ${a.images.fixed} fixed horizon`,
+      `  requests                   ${a.requests.sequential} always-valid, ${a.requests.fixed} fixed horizon`,
+    );
+    if (a.hours)
+      lines.push(
+        `  hours at the given rate    ${fmt(a.hours.sequential)} always-valid, ${fmt(a.hours.fixed)} fixed horizon`,
+      );
+  } else if (p.boxesPerImage) {
+    const b = p.boxesPerImage;
+    lines.push(
+      `plan: detections per image ${fmt(p.inputs['baseline']!.value)}, change ${fmt(p.mde * 100)} % = ${fmt(b.shift)}, alpha ${p.alpha}, power ${p.power}`,
+      `  per-image SD               ${given('perImageSd')}`,
+      `  images per arm             ${b.imagesPerArm.sequential} always-valid, ${b.imagesPerArm.fixed} fixed horizon`,
+    );
+    if (b.designEffect !== undefined)
+      lines.push(
+        `  requests per device (m)    ${given('requestsPerDevice')}`,
+        `  intra-device correlation   ${given('icc')}`,
+        `  design effect              1 + (m - 1) ICC = ${fmt(b.designEffect)}`,
+      );
+  } else if (p.metric !== 'latency') {
+    const m = p.inputs['requestsPerDevice']!.value;
     const b = p.inputs['baseline']!.value;
     const icc = p.inputs['icc']!.value;
     lines.push(
@@ -245,10 +354,11 @@ export function renderPlanText(p: CohortPlan): string {
       `  two-sample z on means      ${p.meansPerArm} devices per arm (reference)`,
     );
   }
-  lines.push(
-    `devices per arm: ${p.devicesPerArm.fixed} for one look at the end (fixed horizon), ` +
-      `${p.devicesPerArm.sequential} for the always-valid verdict (look any time)`,
-  );
+  if (p.devicesPerArm)
+    lines.push(
+      `devices per arm: ${p.devicesPerArm.fixed} for one look at the end (fixed horizon), ` +
+        `${p.devicesPerArm.sequential} for the always-valid verdict (look any time)`,
+    );
   if (p.estimates) lines.push(`estimated from ${p.estimates.source}`);
   for (const n of p.notes) lines.push(`note: ${n}`);
   return lines.join('\n') + '\n';

@@ -228,7 +228,7 @@ t.test('experiment plan sizes precision and recall experiments', async (t) => {
   });
   const plan = planCohortExperiment(req);
   t.equal(plan.metric, 'recall');
-  t.ok(plan.devicesPerArm.fixed >= 1);
+  t.ok(plan.devicesPerArm!.fixed >= 1);
   const text = renderPlanText(plan);
   t.match(text, /cohort plan: recall 80 % -> 75 %/);
   t.match(text, /counts boxes/);
