@@ -146,7 +146,7 @@ t.test('a label after the shadow result lands in the interval it arrives in', as
     timingMode: 'modeled',
   });
   const wire = decodeMessage('TelemetryReport', bytes);
-  t.equal(wire.variant, 'b');
+  t.equal(wire.variant, 'B');
   // No pair in this interval: no cosine minimum (absent on the wire, not 0).
   t.same(wire.accuracy.shadow, {
     pairs: 0,
