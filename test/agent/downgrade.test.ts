@@ -46,6 +46,10 @@ t.test('a lower bundle sequence installs only with a signed allowDowngrade', asy
 
   await assign(3, old, true);
   await waitFor('sequence 1 served with allowDowngrade', () => serving() === old.digest);
+  // The event travels over MQTT after the swap: wait for it rather than read it at once.
+  await waitFor('the downgrade event', () =>
+    controller.events.some((e) => e.code === 'BMF_EVT_DOWNGRADE'),
+  );
   t.ok(
     controller.events.some((e) => e.code === 'BMF_EVT_DOWNGRADE'),
     'the allowed downgrade is reported as an event',
