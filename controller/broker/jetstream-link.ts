@@ -43,6 +43,10 @@ export interface JetStreamIntakeOptions {
   readonly ackWaitMs?: number;
   /** Messages a replica holds unacknowledged at most. */
   readonly maxInFlight?: number;
+  /** Deliveries of a message whose handler fails, before it is removed and counted. */
+  readonly maxDeliveries?: number;
+  /** Delay before a message whose handler failed is delivered again. */
+  readonly retryDelayMs?: number;
   readonly user?: string;
   readonly pass?: string;
 }
@@ -53,6 +57,8 @@ export const JETSTREAM_DEFAULTS = Object.freeze({
   replicas: 3,
   ackWaitMs: 30_000,
   maxInFlight: 512,
+  maxDeliveries: 5,
+  retryDelayMs: 1000,
 });
 
 /** The NATS subject of an MQTT topic (see the head of this file). */
@@ -161,9 +167,14 @@ export async function connectJetStreamLink(opts: JetStreamLinkOptions): Promise<
       m.ack();
       acked++;
     } catch (e) {
-      // A message its handler refuses is refused again on redelivery: removed, counted.
-      m.term();
-      dropped(kind, toBmfError(e));
+      // A failing handler may have met a passing trouble (the store busy or restarting): the
+      // message is given back for redelivery, `maxDeliveries` times in all; then removed and
+      // counted, so a message no handler can take does not circle for ever.
+      if (m.info.redeliveryCount < o.maxDeliveries) m.nak(o.retryDelayMs);
+      else {
+        m.term();
+        dropped(kind, toBmfError(e));
+      }
     }
   };
   const take = (m: JsMsg) => {
