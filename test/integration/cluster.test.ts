@@ -41,7 +41,12 @@ async function startReplica(
   const child = spawnForTest(
     t,
     process.execPath,
-    ['--import', 'tsx', 'harness/cluster/intake-replica.ts', JSON.stringify({ ...o, name })],
+    [
+      '--import',
+      'tsx',
+      'harness/cluster/intake-replica.ts',
+      JSON.stringify({ ...o, name, ackWaitMs: 5_000 }),
+    ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
