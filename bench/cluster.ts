@@ -128,9 +128,6 @@ async function bench(t: Test): Promise<void> {
   const postmaster = postmasterPid(pg.dir);
   const nats = await startNatsCluster(t, 3);
   const servers = nats.nodes.map((n) => n.natsUrl);
-  const nc = await connect({ servers });
-  await ensureDeviceStream(nc, { ...JETSTREAM_DEFAULTS, replicas: 3, maxInFlight: 512 });
-  await nc.close();
 
   const devices = fork(`${ROOT}bench/cluster-devices.ts`, [], {
     execArgv: ['--import', 'tsx'],
@@ -143,6 +140,10 @@ async function bench(t: Test): Promise<void> {
       devices.send(m);
     });
   await ask({ kind: 'connect', urls: nats.nodes.map((n) => n.mqttUrl), count: DEVICES });
+  // Made once the devices are connected (the MQTT listener's own streams exist then).
+  const nc = await connect({ servers });
+  await ensureDeviceStream(nc, { ...JETSTREAM_DEFAULTS, replicas: 3, maxInFlight: 512 });
+  await nc.close();
 
   const storeFigures = async () => {
     const w = await store.pool.query<{ wal_bytes: string; wal_write: string }>(

@@ -99,7 +99,10 @@ t.test(
     t.teardown(() => store.close());
     const nats = await startNatsCluster(t, 3);
     const servers = nats.nodes.map((n) => n.natsUrl);
-    // The stream with 3 copies, made once before the replicas race to make it.
+    const ids = Array.from({ length: DEVICES }, (_, i) => `cl-${String(i).padStart(3, '0')}`);
+    const devices = await Promise.all(ids.map((id, i) => startDevice(t, id, nats, i % 3)));
+    // The stream with 3 copies, made once (the MQTT listener's own streams exist now that
+    // devices are connected) before the replicas race to make it.
     const nc = await connect({ servers });
     await ensureDeviceStream(nc, { ...JETSTREAM_DEFAULTS, replicas: 3, maxInFlight: 512 });
     await nc.close();
@@ -110,8 +113,6 @@ t.test(
         await startReplica(t, `r${i + 1}`, { servers, mqttUrl: nats.nodes[i]!.mqttUrl, storeUrl }),
       );
     }
-    const ids = Array.from({ length: DEVICES }, (_, i) => `cl-${String(i).padStart(3, '0')}`);
-    const devices = await Promise.all(ids.map((id, i) => startDevice(t, id, nats, i % 3)));
 
     const sent = new Set<string>();
     const t0 = 1_800_000_000_000;
