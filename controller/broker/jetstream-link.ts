@@ -16,6 +16,7 @@
 // `//`, which device ids never contain): bmf/v1/d/se7-001/telemetry is bmf.v1.d.se7-001.telemetry.
 import { AckPolicy, connect, nanos, RetentionPolicy, StorageType } from 'nats';
 import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import type { DeviceId } from '../../shared/ids.js';
 import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
 import {
   parseTopic,
@@ -159,9 +160,9 @@ export async function connectJetStreamLink(opts: JetStreamLinkOptions): Promise<
 
   const handlers = new Map<DeviceTopicKind, DeviceMessageHandler>();
   // Messages of kinds without a handler yet: not acknowledged, handed over when it arrives.
-  const held: [DeviceTopicKind, string, JsMsg][] = [];
+  const held: [DeviceTopicKind, DeviceId, JsMsg][] = [];
   let acked = 0;
-  const run = async (kind: DeviceTopicKind, deviceId: string, m: JsMsg) => {
+  const run = async (kind: DeviceTopicKind, deviceId: DeviceId, m: JsMsg) => {
     try {
       await handlers.get(kind)!(deviceId, m.data);
       m.ack();
