@@ -5,8 +5,8 @@
 // acknowledged (PUBACK) is stored exactly once: counted sent against stored, key by key.
 //
 // The replicas are intake processes (harness/cluster/intake-replica.ts: the JetStream link and
-// the store's deduplication), not whole controllers: the controller does not run on PostgreSQL
-// yet, so the rollout half of this scenario (two groups, the lease holder killed, every device
+// the store's deduplication), not whole controllers: the controller refuses PostgreSQL until its
+// telemetry service runs on it, so the rollout half of this scenario (two groups, the lease holder killed, every device
 // on the target, no rollout action twice) is skipped with that reason below.
 import t, { type Test } from 'tap';
 import type { ChildProcess } from 'node:child_process';
@@ -187,8 +187,9 @@ t.test(
   'rollout in two groups across 3 controller replicas, lease holder killed',
   {
     skip:
-      'the controller does not run on PostgreSQL yet (bmfleet controller --store postgres:// and the ' +
-      'leased rollout executor are not in this tree); the broker half runs above',
+      'the controller does not run on PostgreSQL yet: `--store postgres://` and the leased rollout ' +
+      'executor exist, but start-up refuses PostgreSQL until the telemetry service runs on it ' +
+      '(docs/store.md); the broker half runs above',
   },
   () => undefined,
 );
