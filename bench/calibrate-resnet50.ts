@@ -13,7 +13,7 @@ import { readDataset } from '../controller/quantize/dataset.js';
 import { loadDatasetInputs } from '../controller/quantize/inputs.js';
 import { prepareModel } from '../controller/quantize/prepared-model.js';
 import { quantizeModel, readModelFile } from '../controller/quantize/quantize-model.js';
-import type { PreprocessSpec } from '../shared/preprocess/index.js';
+import { parsePreprocessSpec, type PreprocessSpec } from '../shared/preprocess/index.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const OUT = join(ROOT, 'bench', 'out', 'calibrate');
@@ -22,14 +22,14 @@ const IMAGES = 100;
 const RUNS = Number(process.env.BMFLEET_BENCH_RESNET50_RUNS ?? 1);
 
 /** The vendor ResNet demo's ImageNet preprocessing at 224x224. */
-const SPEC = {
+const SPEC: PreprocessSpec = parsePreprocessSpec({
   resize_dims: [224, 224],
   pixel_format: 'rgb',
   channel_format: 'nchw',
   mean: [123.675, 116.28, 103.53],
   scale: [0.0171, 0.0175, 0.0174],
   output: { dtype: 'float32' },
-} as unknown as PreprocessSpec;
+});
 
 function model(): string | { skip: string } {
   const path = join(OUT, 'resnet50.onnx');
