@@ -43,6 +43,7 @@ import { enrolmentConfig } from '../shared/config/enrolment.js';
 import { createChangeHub } from './web/hub.js';
 import { createDashboard } from './web/plugin.js';
 import { createRecentEvents } from './web/queries.js';
+import type { Digest } from '../shared/ids.js';
 
 export interface StartOptions {
   readonly clock?: Clock;
@@ -147,7 +148,7 @@ async function ensureKeys(keys: Keystore, now: Date, log: Logger): Promise<void>
  */
 export function promotionRollout(
   id: string,
-  bundle: string,
+  bundle: Digest,
   deviceIds: readonly string[],
   allowDowngrade = false,
 ): RolloutSpec {
