@@ -31,6 +31,7 @@ import { readDataset } from '../controller/quantize/dataset.js';
 import { loadDatasetInputs } from '../controller/quantize/inputs.js';
 import { prepareModel } from '../controller/quantize/prepared-model.js';
 import { createOnnxSession, type OnnxSessionOptions } from '../controller/onnx/index.js';
+import { runResnet50 } from './calibrate-resnet50.js';
 
 const DIR = join(import.meta.dirname, '..', 'examples', 'fashion-mnist');
 const ROUNDS = Number(process.env.BMFLEET_BENCH_RUNS ?? 5);
@@ -49,6 +50,7 @@ export async function run(): Promise<void> {
   const set = await readDataset(join(DIR, 'calibration'), 'calibration');
   const inputs = (await loadDatasetInputs(set, spec)).map((x) => x.tensor);
   await compare('Fashion-MNIST sample', modelPath, inputs, ROUNDS, true);
+  await runResnet50();
   const mobile = await locateMobileNetV2();
   if (!mobile.path) {
     console.log(`MobileNetV2 comparison skipped: ${'reason' in mobile ? mobile.reason : '?'}`);

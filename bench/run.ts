@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'chaos-agent': () => import('./chaos-agent.js'),
   'cost-fit': () => import('./cost-fit.js'),
   dashboard: () => import('./dashboard.js'),
+  cluster: () => import('./cluster.js'),
 };
 
 const name = process.argv[2];

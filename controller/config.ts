@@ -28,7 +28,25 @@ interface ExternalBroker {
   readonly username?: string;
   readonly password?: string;
   readonly protocolVersion: 4 | 5;
+  /** Device messages from a JetStream stream shared by the replicas (jetstream-link.ts). */
+  readonly jetstream?: Static<typeof JetStreamIntake>;
+  /** This replica's name in its MQTT client ids (unique per replica). */
+  readonly replicaId?: string;
 }
+
+/** NATS: device messages taken from one JetStream stream, shared out among replicas. */
+const JetStreamIntake = Type.Object(
+  {
+    servers: Type.Array(Type.String({ pattern: '^(nats|tls)://' }), { minItems: 1 }),
+    stream: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
+    consumer: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
+    replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
+    ackWaitMs: Type.Optional(Type.Integer({ minimum: 1000 })),
+    user: Type.Optional(Type.String()),
+    pass: Type.Optional(Type.String()),
+  },
+  Strict,
+);
 
 export const ControllerConfigSchema = Type.Object(
   {
@@ -49,6 +67,9 @@ export const ControllerConfigSchema = Type.Object(
         username: Type.Optional(Type.String()),
         password: Type.Optional(Type.String()),
         protocolVersion: Type.Optional(Type.Union([Type.Literal(4), Type.Literal(5)])),
+        jetstream: Type.Optional(JetStreamIntake),
+        /** Names this replica in its MQTT client ids; defaults to host name and process id. */
+        replicaId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
         /** Broker URL written into agent configs (defaults to the listening address). */
         advertisedUrl: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' })),
       },
@@ -118,6 +139,8 @@ export function brokerPlan(config: ControllerConfig): BrokerPlan {
         protocolVersion: b.protocolVersion ?? 5,
         ...(b.username !== undefined ? { username: b.username } : {}),
         ...(b.password !== undefined ? { password: b.password } : {}),
+        ...(b.jetstream !== undefined ? { jetstream: b.jetstream } : {}),
+        ...(b.replicaId !== undefined ? { replicaId: b.replicaId } : {}),
       },
     };
   }

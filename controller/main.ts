@@ -24,6 +24,7 @@ import { CONTROLLER_USERNAME } from './broker/acl.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { attachEmbeddedLink } from './broker/embedded-link.js';
 import { connectControllerLink, type ControllerLink } from './broker/link.js';
+import { connectJetStreamLink } from './broker/jetstream-link.js';
 import { brokerPlan, controllerPaths, type ControllerConfig } from './config.js';
 import { createDeviceTracker } from './devices/tracker.js';
 import { createAssignmentService } from './distribution/assignments.js';
@@ -42,6 +43,7 @@ import { enrolmentConfig } from '../shared/config/enrolment.js';
 import { createChangeHub } from './web/hub.js';
 import { createDashboard } from './web/plugin.js';
 import { createRecentEvents } from './web/queries.js';
+import type { Digest } from '../shared/ids.js';
 
 export interface StartOptions {
   readonly clock?: Clock;
@@ -87,13 +89,16 @@ type Handler = (deviceId: string, payload: Uint8Array) => void | Promise<void>;
 /** Holds device messages (up to `limit`) until open(); then routes them to the parts. */
 function createLinkGate(link: ControllerLink, limit: number, onOverflow: () => void) {
   const handlers = new Map<DeviceTopicKind, Handler>();
-  let held: [DeviceTopicKind, string, Uint8Array][] | undefined = [];
+  // A held message's handler settles when the message has been routed after open(): a link
+  // that acknowledges on settling (JetStream) does not acknowledge what the gate still holds.
+  let held: [DeviceTopicKind, string, Uint8Array, () => void][] | undefined = [];
   const route = (kind: DeviceTopicKind, id: string, p: Uint8Array) => handlers.get(kind)?.(id, p);
   for (const kind of DEVICE_KINDS) {
     link.on(kind, (id, p) => {
       if (!held) return route(kind, id, p);
-      if (held.length < limit) held.push([kind, id, p]);
-      else onOverflow();
+      if (held.length >= limit) return onOverflow();
+      const queue = held;
+      return new Promise<void>((routed) => queue.push([kind, id, p, routed]));
     });
   }
   return {
@@ -103,7 +108,10 @@ function createLinkGate(link: ControllerLink, limit: number, onOverflow: () => v
     async open(): Promise<void> {
       const queue = held ?? [];
       held = undefined;
-      for (const [kind, id, p] of queue) await route(kind, id, p);
+      for (const [kind, id, p, routed] of queue) {
+        await route(kind, id, p);
+        routed();
+      }
     },
   };
 }
@@ -140,7 +148,7 @@ async function ensureKeys(keys: Keystore, now: Date, log: Logger): Promise<void>
  */
 export function promotionRollout(
   id: string,
-  bundle: string,
+  bundle: Digest,
   deviceIds: readonly string[],
   allowDowngrade = false,
 ): RolloutSpec {
@@ -313,27 +321,49 @@ export async function startController(
     };
     // The embedded broker is attached in process (embedded-link.ts); an external one over MQTT
     // with two client ids, control and chunk data.
-    const link = embedded
-      ? await attachEmbeddedLink(embedded.aedes, { onDropped: dropped, exclude: ['telemetry'] })
-      : await connectControllerLink({
+    // Replicas behind NATS: device messages from the shared JetStream consumer, publishes over
+    // MQTT with client ids of this replica's own.
+    const jetstream = plan.kind === 'external' ? plan.options.jetstream : undefined;
+    const replica =
+      plan.kind === 'external' ? (plan.options.replicaId ?? `${hostname()}-${process.pid}`) : '';
+    const jetstreamLink = (which: 'main' | 'data') =>
+      connectJetStreamLink({
+        mqtt: {
           url: brokerUrl,
           ...linkAuth,
-          clientId: `${CONTROLLER_USERNAME}-main`,
-          protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
-          onDropped: (reason, err) => dropped(reason, err),
-          onConnectionError: connectionError('main'),
-        });
+          clientId: `${CONTROLLER_USERNAME}-${replica}-${which}`,
+          protocolVersion: 4, // the NATS MQTT listener speaks 3.1.1 only
+          onConnectionError: connectionError(which),
+        },
+        intake: jetstream!,
+        publishOnly: which === 'data',
+        onDropped: (reason, err) => dropped(reason, err),
+      });
+    const link = embedded
+      ? await attachEmbeddedLink(embedded.aedes, { onDropped: dropped, exclude: ['telemetry'] })
+      : jetstream
+        ? await jetstreamLink('main')
+        : await connectControllerLink({
+            url: brokerUrl,
+            ...linkAuth,
+            clientId: `${CONTROLLER_USERNAME}-main`,
+            protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
+            onDropped: (reason, err) => dropped(reason, err),
+            onConnectionError: connectionError('main'),
+          });
     stack.push({ name: 'link', stop: () => link.close() });
     const dataLink = embedded
       ? await attachEmbeddedLink(embedded.aedes, { publishOnly: true })
-      : await connectControllerLink({
-          url: brokerUrl,
-          ...linkAuth,
-          clientId: `${CONTROLLER_USERNAME}-data`,
-          protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
-          publishOnly: true,
-          onConnectionError: connectionError('data'),
-        });
+      : jetstream
+        ? await jetstreamLink('data')
+        : await connectControllerLink({
+            url: brokerUrl,
+            ...linkAuth,
+            clientId: `${CONTROLLER_USERNAME}-data`,
+            protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
+            publishOnly: true,
+            onConnectionError: connectionError('data'),
+          });
     stack.push({ name: 'data link', stop: () => dataLink.close() });
     const gate = createLinkGate(link, 100_000, () => refusals.count('link', 'gate_overflow'));
 
@@ -453,8 +483,11 @@ export async function startController(
     late.telemetry = telemetry;
     // Embedded broker: reports come through its durable intake (acknowledged once stored).
     // External broker: through the link, acknowledged by the MQTT client on receipt.
-    gate.on('telemetry', (id, p) => {
-      void telemetry.ingest(id, p);
+    // JetStream: acknowledged to the stream once stored, so a replica that dies before its
+    // commit leaves the report to another.
+    gate.on('telemetry', async (id, p) => {
+      if (jetstream) await telemetry.ingestStored(id, p);
+      else void telemetry.ingest(id, p);
       hub.notify('telemetry');
     });
     telemetryBuilt(telemetry);

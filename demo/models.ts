@@ -9,7 +9,7 @@ import { quantizeModel } from '../controller/quantize/quantize-model.js';
 import { parseLabels } from '../controller/quantize/dataset.js';
 import { signBundleDir } from '../shared/bundle/dir.js';
 import type { Signer } from '../shared/trust/keys.js';
-import { parsePreprocessSpec } from '../shared/preprocess/index.js';
+import { parseAuthoredPreprocessSpec } from '../shared/preprocess/index.js';
 import { bmfError } from '../shared/errors.js';
 import { isDetector, parseDecoderSpec } from '../shared/detect/index.js';
 import { readBoxDataset } from '../controller/quantize/box-dataset.js';
@@ -57,12 +57,14 @@ async function goldenImages(example: string, perClass: number) {
 async function sample() {
   const example = await exampleDir();
   const modelPath = join(example, 'model.onnx');
-  const specJson = JSON.parse(await readFile(join(example, 'preprocess.json'), 'utf8')) as unknown;
+  const preprocess = parseAuthoredPreprocessSpec(
+    JSON.parse(await readFile(join(example, 'preprocess.json'), 'utf8')) as unknown,
+  );
   return {
     example,
     modelPath,
-    specJson,
-    spec: parsePreprocessSpec(specJson),
+    preprocess,
+    spec: preprocess.spec,
     golden: await goldenImages(example, 5),
     calibration: (await readdir(join(example, 'calibration')))
       .sort()
@@ -77,7 +79,7 @@ function bundleCommon(s: Sample, chip: 'bm1684x', now: Date) {
   return {
     name: 'fashion-mnist',
     chips: [chip],
-    preprocess: s.specJson,
+    preprocess: s.preprocess,
     labelsPath: join(s.example, 'labels.txt'),
     golden: s.golden,
     calibrationImages: s.calibration,
@@ -196,11 +198,13 @@ export async function detectExampleDir(): Promise<string> {
 export async function buildDetectModels(opts: BuildOptions): Promise<BuiltModels> {
   const example = await detectExampleDir();
   const modelPath = join(example, 'model.onnx');
-  const specJson = JSON.parse(await readFile(join(example, 'preprocess.json'), 'utf8')) as unknown;
+  const preprocess = parseAuthoredPreprocessSpec(
+    JSON.parse(await readFile(join(example, 'preprocess.json'), 'utf8')) as unknown,
+  );
   const decoderJson = JSON.parse(await readFile(join(example, 'decoder.json'), 'utf8')) as unknown;
   const decoder = parseDecoderSpec(decoderJson);
   if (!isDetector(decoder)) throw new Error('shapes-detector decoder.json is not a detector');
-  const spec = parsePreprocessSpec(specJson);
+  const { spec } = preprocess;
   const labels = parseLabels(await readFile(join(example, 'labels.txt'), 'utf8'));
   const golden = (await readBoxDataset(join(example, 'eval'), 'eval'))
     .slice(0, 16)
@@ -208,7 +212,7 @@ export async function buildDetectModels(opts: BuildOptions): Promise<BuiltModels
   const common = {
     name: 'shapes-detector',
     chips: [opts.chip],
-    preprocess: specJson,
+    preprocess,
     labelsPath: join(example, 'labels.txt'),
     decoder: decoderJson,
     golden,

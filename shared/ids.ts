@@ -35,6 +35,15 @@ const DIGEST = new RegExp(DIGEST_PATTERN);
 export type Digest = string & { readonly [brand]: 'Digest' };
 export const DigestSchema = Type.Unsafe<Digest>(Type.String({ pattern: DIGEST_PATTERN }));
 export const isDigest = (s: string): s is Digest => DIGEST.test(s);
+/** A digest as an edge receives it (a stored row, a request): checked once here. */
+export function parseDigest(s: string, what = 'digest'): Digest {
+  if (!isDigest(s)) {
+    throw bmfError('BMF_ERR_BAD_REQUEST', {
+      reason: `${what} "${s.slice(0, 80)}" must match ${DIGEST_PATTERN}`,
+    });
+  }
+  return s;
+}
 
 /**
  * The variants a device runs, spelled 'A'/'B' everywhere: signed assignments, the agent, the

@@ -9,6 +9,7 @@ import { isDetector, parseDecoderSpec } from '../../shared/detect/index.js';
 import type { GoldenImage } from '../../controller/package/golden.js';
 import { CHIPS, PRECISIONS, type Chip, type Precision } from '../../shared/bundle/manifest.js';
 import { bmfError } from '../../shared/errors.js';
+import { parseAuthoredPreprocessSpec } from '../../shared/preprocess/index.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 
@@ -142,6 +143,10 @@ export const run: CommandRun = async (ctx) => {
       return n < perClass;
     });
   }
+  // The spec is parsed here, at the flag, with the parser the manifest check uses.
+  const preprocess = parseAuthoredPreprocessSpec(
+    JSON.parse(await readFile(need('preprocess'), 'utf8')) as unknown,
+  );
   const metadata = await compileMetadata(need('bmodel'), v['modeled-latency-ms']);
   const manifest = await packBundle({
     bmodelPath: need('bmodel'),
@@ -150,7 +155,7 @@ export const run: CommandRun = async (ctx) => {
     sequence,
     chips,
     precision: pick<Precision>(need('precision'), PRECISIONS, '--precision'),
-    preprocess: JSON.parse(await readFile(need('preprocess'), 'utf8')) as unknown,
+    preprocess,
     ...(v.labels ? { labelsPath: v.labels } : {}),
     ...(decoderJson !== undefined ? { decoder: decoderJson } : {}),
     // The source model is the FP32 original: a detector's golden mAP is computed with both.

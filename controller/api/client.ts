@@ -7,7 +7,7 @@
 import type { Static } from '@sinclair/typebox';
 import { BmfError, bmfError, isErrorCode } from '../../shared/errors.js';
 import type { DeviceId } from '../../shared/ids.js';
-import type { ExperimentSpec } from '../experiment/model.js';
+import type { ExperimentSpec, ExperimentSpecInput } from '../experiment/model.js';
 import type { PlanRequest } from '../experiment/plan.js';
 import type * as E from '../experiment/routes.js';
 import type * as S from './schemas.js';
@@ -28,7 +28,7 @@ export type ExperimentRecord = Static<typeof E.ExperimentRecordView>;
 export type Analysis = Static<typeof E.AnalysisView>;
 export type CohortPlan = Static<typeof E.CohortPlanView>;
 export type PromotedExperiment = Static<typeof E.PromotedView>;
-export type { ExperimentSpec, PlanRequest };
+export type { ExperimentSpec, ExperimentSpecInput, PlanRequest };
 
 type RolloutCreateBody = Static<typeof S.RolloutCreateBody>;
 /** Fields the server fills with the schema's default when they are left out. */
@@ -88,7 +88,7 @@ export interface ControllerClient {
     group(rolloutId: string, group: number): Promise<GroupHealthView>;
   };
   readonly experiments: {
-    create(spec: ExperimentSpec): Promise<ExperimentRecord>;
+    create(spec: ExperimentSpecInput): Promise<ExperimentRecord>;
     list(): Promise<ExperimentRecord[]>;
     get(id: string): Promise<ExperimentRecord>;
     start(id: string): Promise<ExperimentRecord>;

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { WallClock } from '../../shared/clock.js';
 import type { EnrolmentConfig } from '../../shared/config/enrolment.js';
-import type { VariantName } from '../../shared/ids.js';
+import type { Digest, VariantName } from '../../shared/ids.js';
 import type { BundleSummary } from '../registry/registry.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 import type { RolloutCommand } from '../rollout/plan.js';
@@ -43,7 +43,7 @@ export interface RegistryApi {
   /** By digest or unique prefix (>= 8 hex); BMF_ERR_DIGEST_PREFIX when ambiguous or short. */
   getBundle(digest: string): Promise<BundleDetail | undefined>;
   /** A digest or unique prefix to the full digest of a stored bundle. */
-  resolveDigest(ref: string): Promise<string>;
+  resolveDigest(ref: string): Promise<Digest>;
 }
 
 export interface AssignmentApi {

@@ -1,11 +1,13 @@
 // Pure readings of what devices reported, for the rollout executor and the API.
 import { eventCode } from '../../shared/events.js';
+import { isDigest, type Digest } from '../../shared/ids.js';
 import type { Event, VariantBundle } from '../../shared/wire/messages.js';
 
 /** The variant whose bundle counts as "the device runs it": A, or the only one. */
-export function activeBundleOf(active: readonly VariantBundle[]): string | undefined {
+export function activeBundleOf(active: readonly VariantBundle[]): Digest | undefined {
   const a = active.find((v) => v.variant === 'A') ?? (active.length === 1 ? active[0] : undefined);
-  return a?.bundleDigest;
+  // The wire decode checked the pattern; '' (nothing installed) is not a digest.
+  return a && isDigest(a.bundleDigest) ? a.bundleDigest : undefined;
 }
 
 /**
@@ -13,8 +15,13 @@ export function activeBundleOf(active: readonly VariantBundle[]): string | undef
  * code (fetch, verify, load, gate) tied to a bundle, or the agent's own rollback away from it.
  */
 export function isInstallFailure(e: Pick<Event, 'code' | 'bundleDigest'>): boolean {
-  return (
-    e.bundleDigest !== '' &&
-    (e.code.startsWith('BMF_ERR_') || e.code === eventCode('BMF_EVT_ROLLED_BACK'))
-  );
+  return installFailureBundle(e) !== undefined;
+}
+
+/** The bundle an install-failure event names (see isInstallFailure), else undefined. */
+export function installFailureBundle(e: Pick<Event, 'code' | 'bundleDigest'>): Digest | undefined {
+  if (!isDigest(e.bundleDigest)) return undefined;
+  return e.code.startsWith('BMF_ERR_') || e.code === eventCode('BMF_EVT_ROLLED_BACK')
+    ? e.bundleDigest
+    : undefined;
 }

@@ -24,8 +24,9 @@ import type { DeviceObservation } from '../rollout/model.js';
 import type { DeviceEventRepo, DeviceEventRow } from '../store/device-events.js';
 import type { DeviceRecord, DeviceRepo } from '../store/devices.js';
 import type { StoreMode } from '../store/repository.js';
-import { activeBundleOf, isInstallFailure } from './observe.js';
+import { activeBundleOf, installFailureBundle } from './observe.js';
 import { createTokenBuckets } from './rate-limit.js';
+import { isDigest } from '../../shared/ids.js';
 
 export interface DeviceView extends DeviceRecord {
   /** Latest hello since the controller started (hellos are retained, so brokers replay them). */
@@ -148,7 +149,8 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
       await store.trim(deviceId, policy.maxPerDevice);
       sinceTrim.set(deviceId, 0);
     } else sinceTrim.set(deviceId, n);
-    if (isInstallFailure(e)) failures.set(deviceId, { bundle: e.bundleDigest, code: e.code, at });
+    const failed = installFailureBundle(e);
+    if (failed) failures.set(deviceId, { bundle: failed, code: e.code, at });
   }
 
   const handlers: Record<
@@ -234,7 +236,11 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
   async function failureOf(deviceId: string): Promise<Failure | undefined> {
     if (!failures.has(deviceId)) {
       const r = await store.latestInstallFailure(deviceId);
-      failures.set(deviceId, r ? { bundle: r.bundle, code: r.code, at: r.at } : undefined);
+      // A stored row: its bundle is checked as it is read back.
+      failures.set(
+        deviceId,
+        r && isDigest(r.bundle) ? { bundle: r.bundle, code: r.code, at: r.at } : undefined,
+      );
     }
     return failures.get(deviceId);
   }

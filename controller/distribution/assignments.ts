@@ -15,6 +15,7 @@ import type { AssignmentRepo, AssignmentRow } from '../store/assignments.js';
 import type { DeviceRepo } from '../store/devices.js';
 import type { StoreMode } from '../store/repository.js';
 import type { Registry } from '../registry/registry.js';
+import type { Digest } from '../../shared/ids.js';
 
 export type Publish = (
   topic: string,
@@ -25,7 +26,7 @@ export type Publish = (
 export interface VariantRequest {
   readonly name: string;
   /** Bundle digest (manifestDigest of its envelope). */
-  readonly bundle: string;
+  readonly bundle: Digest;
   readonly weight: number;
 }
 
@@ -250,7 +251,7 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
      */
     async assignBundle(
       deviceId: string,
-      digest: string,
+      digest: Digest,
       reason: string,
       options: { readonly allowDowngrade?: boolean } = {},
     ): Promise<void> {

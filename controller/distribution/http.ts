@@ -11,8 +11,12 @@ import { isHexDigest } from '../../shared/wire/ids.js';
 import type { DeviceRepo } from '../store/devices.js';
 import type { StoreMode } from '../store/repository.js';
 import type { Registry } from '../registry/registry.js';
+import { responses } from '../api/schemas.js';
 import type { AssignmentService } from './assignments.js';
 import { decideRange } from './http-range.js';
+
+const BlobBody = (description: string) =>
+  Type.String({ format: 'binary', contentMediaType: 'application/octet-stream', description });
 
 export interface BlobDownloadOptions {
   readonly registry: Pick<Registry, 'blobPath' | 'blobSize' | 'blobsOf'>;
@@ -47,7 +51,15 @@ export async function blobDownloadRoutes(
   app.get<{ Params: { digest: string } }>(
     '/v1/blobs/:digest',
     {
-      schema: { params: Type.Object({ digest: DigestSchema }) },
+      schema: {
+        params: Type.Object({ digest: DigestSchema }),
+        // The body is the blob's bytes, streamed (no serializer runs on a stream); every error,
+        // 416 included, is the one error shape (shared/http-error.ts) from the API's handler.
+        response: responses({
+          200: BlobBody('the whole blob'),
+          206: BlobBody('the requested byte range (Content-Range says which)'),
+        }),
+      },
     },
     async (req, reply) => {
       const deviceId = await deviceFromBasic(req.headers.authorization, devices);

@@ -2,6 +2,7 @@
 // model), a population, an allocation, metrics, guardrails and the minimum sample and duration
 // before a winner may be promoted. The TypeBox schema validates a create request at the edge.
 import { Type, type Static } from '@sinclair/typebox';
+import type { Digest } from '../../shared/ids.js';
 
 /** A bundle digest or a unique prefix (>= 8 hex), resolved to the full digest on create. */
 const Digest = Type.String({ pattern: '^[0-9a-fA-F]{1,64}$' });
@@ -74,7 +75,12 @@ export const ExperimentSpecSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type ExperimentSpec = Static<typeof ExperimentSpecSchema>;
+export type ExperimentSpecInput = Static<typeof ExperimentSpecSchema>;
+/** An experiment as stored and run: its bundles resolved to full digests on create. */
+export type ExperimentSpec = Omit<ExperimentSpecInput, 'bundleA' | 'bundleB'> & {
+  readonly bundleA: Digest;
+  readonly bundleB: Digest;
+};
 export type Allocation = ExperimentSpec['allocation'];
 export type PopulationFilter = ExperimentSpec['population'];
 

@@ -22,11 +22,13 @@ import {
   ExperimentSpecSchema,
   type DeviceInfo,
   type ExperimentSpec,
+  type ExperimentSpecInput,
   type ExperimentState,
 } from './model.js';
 import { planCohortExperiment, parsePlanRequest, type CohortPlan } from './plan.js';
 import { gatherPlanEstimates } from './plan-source.js';
 import type { ExperimentTelemetry } from './telemetry-source.js';
+import { parseDigest, type Digest } from '../../shared/ids.js';
 import {
   checkCompatible,
   checkNoOverlap,
@@ -49,14 +51,14 @@ export interface ExperimentServiceDeps {
       | { readonly manifest: BundleManifest }
       | undefined;
     /** A unique digest prefix to the full digest (typed error when ambiguous or too short). */
-    resolveDigest?(ref: string): Promise<string> | string;
+    resolveDigest?(ref: string): Promise<Digest> | Digest;
   };
   readonly devices: () => readonly DeviceInfo[] | Promise<readonly DeviceInfo[]>;
   readonly assign: (deviceId: string, request: AssignRequest) => Promise<unknown>;
   readonly telemetry: ExperimentTelemetry;
   /** Start a rollout of `bundle` to `deviceIds`; returns its id. */
   readonly createRollout: (spec: {
-    bundle: string;
+    bundle: Digest;
     deviceIds: readonly string[];
     reason: string;
     /** Promoting arm A takes arm B's devices back to A: a downgrade when A's sequence is lower. */
@@ -68,7 +70,8 @@ export interface ExperimentServiceDeps {
 
 export type { ExperimentRecord } from '../store/experiments.js';
 
-export function parseExperimentSpec(body: unknown): ExperimentSpec {
+/** A create request's spec, its bundles still as given (digests or unique prefixes). */
+export function parseExperimentSpec(body: unknown): ExperimentSpecInput {
   if (!Value.Check(ExperimentSpecSchema, body)) {
     const first = [...Value.Errors(ExperimentSpecSchema, body)][0];
     throw bmfError('BMF_ERR_BAD_REQUEST', {
@@ -237,7 +240,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
 
     async create(body: unknown): Promise<ExperimentRecord> {
       const given = parseExperimentSpec(body);
-      const full = deps.registry.resolveDigest ?? ((d: string) => d);
+      const full = deps.registry.resolveDigest ?? ((d: string) => parseDigest(d, 'bundle'));
       const spec = {
         ...given,
         bundleA: await full(given.bundleA),

@@ -18,9 +18,9 @@ import {
 } from '../../shared/detect/index.js';
 import { bmfError } from '../../shared/errors.js';
 import {
-  parsePreprocessSpec,
   preprocessImage,
   channelCount,
+  type AuthoredPreprocessSpec,
   type PreprocessSpec,
 } from '../../shared/preprocess/index.js';
 import {
@@ -40,8 +40,11 @@ export interface PackOptions {
   readonly sequence: number;
   readonly chips: readonly Chip[];
   readonly precision: Precision;
-  /** Preprocessing spec JSON (vendor vocabulary), the one the model was calibrated with. */
-  readonly preprocess: unknown;
+  /**
+   * The preprocessing the model was calibrated with (vendor vocabulary), parsed where it was read;
+   * the manifest signs it as authored.
+   */
+  readonly preprocess: AuthoredPreprocessSpec;
   readonly labelsPath?: string;
   readonly topK?: number;
   /**
@@ -109,7 +112,7 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
   if (!net || !input) {
     throw bmfError('BMF_ERR_BMODEL_INVALID', { reason: 'BMODEL has no net with an input' });
   }
-  const spec = parsePreprocessSpec(opts.preprocess);
+  const { spec } = opts.preprocess;
   let decoder: DecoderSpec | undefined;
   if (opts.decoder !== undefined) {
     decoder = parseDecoderSpec(opts.decoder);
@@ -204,7 +207,7 @@ export async function packBundle(opts: PackOptions): Promise<BundleManifest> {
         chips: [...opts.chips],
         precision: opts.precision,
         runtime: isSim ? 'sim' : 'bmrt',
-        inputs: [{ name: input.name, preprocess: opts.preprocess }],
+        inputs: [{ name: input.name, preprocess: opts.preprocess.authored }],
         outputs: {
           topK: opts.topK ?? 5,
           ...(opts.decoder !== undefined ? { decoder: opts.decoder as { kind: string } } : {}),

@@ -147,22 +147,58 @@ export function buildInt8Graph(
   };
 }
 
-function quantizeWeights(
-  model: OnnxModel,
-  layer: QuantLayer,
-  inputScale: number,
-): { extraNodes: OnnxNode[]; newInputs: Record<number, string>; tensors: OnnxTensor[] } {
+interface LayerWeights {
+  readonly dims: number[];
+  readonly scales: Float32Array;
+  readonly tensors: readonly OnnxTensor[];
+  readonly bias?: Float32Array;
+}
+
+// A layer's INT8 weights do not depend on any activation threshold, only its int32 bias does (its
+// scale is s_in * s_w). The threshold search builds a graph per candidate: quantizing ResNet-50's
+// 25 M weights again for each took 3-4 s of the ~4.5 s a candidate cost. Kept per model object,
+// so each candidate reuses the very same int8 tensors.
+const weightCache = new WeakMap<OnnxModel, Map<string, LayerWeights>>();
+
+function layerWeights(model: OnnxModel, layer: QuantLayer): LayerWeights {
+  const perModel = weightCache.get(model) ?? new Map<string, LayerWeights>();
+  weightCache.set(model, perModel);
+  const hit = perModel.get(layer.name);
+  if (hit) return hit;
   const w = findInitializer(model, layer.weight!.name)!;
   const dims = tensorDims(w);
   const axis = layer.weight!.axis;
   const q = quantizeWeightsPerChannel(readFloat32(w), dims, axis);
   const p = `${layer.name}_w`;
   const channels = dims[axis]!;
-  const tensors: OnnxTensor[] = [
-    int8Tensor(`${p}_int8`, dims, q.data),
-    float32Tensor(`${p}_scale`, [channels], q.scales),
-    int8Tensor(`${p}_zp`, [channels], new Int8Array(channels)),
-  ];
+  const b = layer.bias ? findInitializer(model, layer.bias) : undefined;
+  const entry: LayerWeights = {
+    dims,
+    scales: q.scales,
+    tensors: [
+      int8Tensor(`${p}_int8`, dims, q.data),
+      float32Tensor(`${p}_scale`, [channels], q.scales),
+      int8Tensor(`${p}_zp`, [channels], new Int8Array(channels)),
+    ],
+    ...(b && tensorDims(b).length === 1 && tensorDims(b)[0] === channels
+      ? { bias: readFloat32(b) }
+      : {}),
+  };
+  perModel.set(layer.name, entry);
+  return entry;
+}
+
+function quantizeWeights(
+  model: OnnxModel,
+  layer: QuantLayer,
+  inputScale: number,
+): { extraNodes: OnnxNode[]; newInputs: Record<number, string>; tensors: OnnxTensor[] } {
+  const { dims, scales, tensors: weightTensors, bias } = layerWeights(model, layer);
+  const axis = layer.weight!.axis;
+  const q = { scales };
+  const p = `${layer.name}_w`;
+  const channels = dims[axis]!;
+  const tensors: OnnxTensor[] = [...weightTensors];
   const extraNodes = [
     makeNode(
       'DequantizeLinear',
@@ -173,9 +209,8 @@ function quantizeWeights(
     ),
   ];
   const newInputs: Record<number, string> = { 1: `${p}_dq` };
-  const bias = layer.bias ? findInitializer(model, layer.bias) : undefined;
-  if (bias && tensorDims(bias).length === 1 && tensorDims(bias)[0] === channels) {
-    const b = quantizeBias(readFloat32(bias), inputScale, q.scales);
+  if (bias) {
+    const b = quantizeBias(bias, inputScale, q.scales);
     const bp = `${layer.name}_b`;
     tensors.push(
       int32Tensor(`${bp}_int32`, [channels], b.data),

@@ -42,18 +42,24 @@ export function quantizeWeightsPerChannel(
 ): PerChannelWeights {
   const channels = shape[axis]!;
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  // Walked as runs of `inner` values sharing one channel (no division per element).
   const maxAbs = new Float64Array(channels);
-  for (let i = 0; i < w.length; i++) {
-    const c = Math.floor(i / inner) % channels;
-    const a = Math.abs(w[i]!);
-    if (a > maxAbs[c]!) maxAbs[c] = a;
+  for (let start = 0, c = 0; start < w.length; start += inner, c = (c + 1) % channels) {
+    let m = maxAbs[c]!;
+    for (let i = start; i < start + inner; i++) {
+      const a = Math.abs(w[i]!);
+      if (a > m) m = a;
+    }
+    maxAbs[c] = m;
   }
   // A channel of zeros gets scale 1/127 so the scale stays positive (every weight maps to 0).
   const scales = Float32Array.from(maxAbs, (m) => (m > 0 ? m : 1) / WEIGHT_MAX);
   const data = new Int8Array(w.length);
-  for (let i = 0; i < w.length; i++) {
-    const c = Math.floor(i / inner) % channels;
-    data[i] = quantizeValue(w[i]!, scales[c]!, -WEIGHT_MAX, WEIGHT_MAX);
+  for (let start = 0, c = 0; start < w.length; start += inner, c = (c + 1) % channels) {
+    const scale = scales[c]!;
+    for (let i = start; i < start + inner; i++) {
+      data[i] = quantizeValue(w[i]!, scale, -WEIGHT_MAX, WEIGHT_MAX);
+    }
   }
   return { data, scales };
 }

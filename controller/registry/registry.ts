@@ -125,7 +125,7 @@ export function createRegistry(opts: RegistryOptions) {
    * A full digest as it is; a prefix of at least MIN_PREFIX hex digits to the one stored bundle
    * it starts (as git does). Too short or ambiguous is BMF_ERR_DIGEST_PREFIX listing candidates.
    */
-  async function resolveDigest(ref: string): Promise<string> {
+  async function resolveDigest(ref: string): Promise<Digest> {
     const prefix = ref.toLowerCase();
     if (isDigest(prefix)) return prefix;
     if (!/^[0-9a-f]+$/.test(prefix))
@@ -148,7 +148,7 @@ export function createRegistry(opts: RegistryOptions) {
       });
     }
     const [one] = candidates;
-    if (!one) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: ref });
+    if (!one || !isDigest(one)) throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'bundle', id: ref });
     return one;
   }
 

@@ -21,6 +21,7 @@ import type {
   RolloutState,
 } from './model.js';
 import { applyCommand, canApply, initialState, nextActions, type RolloutCommand } from './plan.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface RolloutExecutorDeps {
   readonly rollouts: RolloutRepo<StoreMode>;
@@ -35,9 +36,9 @@ export interface RolloutExecutorDeps {
   /** Merged telemetry of these devices on `bundle` since `sinceMs` (for the health gate). */
   readonly groupHealth?: (
     deviceIds: readonly string[],
-    bundle: string,
+    bundle: Digest,
     sinceMs: number,
-    baselineBundle: string | undefined,
+    baselineBundle: Digest | undefined,
   ) => GroupHealth | undefined | Promise<GroupHealth | undefined>;
   /**
    * Assign a bundle to a device (idempotent when the device already has it assigned).
@@ -45,7 +46,7 @@ export interface RolloutExecutorDeps {
    */
   readonly assign: (
     deviceId: string,
-    bundle: string,
+    bundle: Digest,
     reason: string,
     options?: { readonly allowDowngrade?: boolean },
   ) => Promise<void>;
@@ -107,7 +108,7 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     spec: RolloutSpec,
     state: RolloutState,
     ids: readonly string[],
-  ): string | undefined {
+  ): Digest | undefined {
     for (const id of ids) {
       const prev = state.devices[id]?.previousBundle;
       if (prev) return prev;

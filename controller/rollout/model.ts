@@ -1,6 +1,8 @@
 // Rollout vocabulary. Modelled on hawkBit's groups with success/error thresholds and on AWS IoT
 // Jobs' rate limit, abort rule minimum, per-device timeout and retries (docs/vendor.md section 5).
 
+import type { Digest } from '../../shared/ids.js';
+
 export interface DeviceFilter {
   readonly ids?: readonly string[];
   readonly chip?: string;
@@ -34,7 +36,7 @@ export interface HealthGate {
 
 export interface RolloutSpec {
   readonly id: string;
-  readonly bundle: string;
+  readonly bundle: Digest;
   /** Device ids per group, resolved from the filter when the rollout was created. */
   readonly groups: readonly (readonly string[])[];
   readonly successThresholdPct: number;
@@ -66,7 +68,7 @@ export interface DeviceProgress {
   readonly startedAt?: number;
   readonly finishedAt?: number;
   /** Bundle the device ran before this rollout reached it: the rollback target. */
-  readonly previousBundle?: string;
+  readonly previousBundle?: Digest;
   readonly error?: string;
 }
 
@@ -84,9 +86,9 @@ export interface RolloutState {
 /** What the controller knows of a device right now (from retained state and events). */
 export interface DeviceObservation {
   readonly online: boolean;
-  readonly activeBundle?: string;
+  readonly activeBundle?: Digest;
   /** Last install failure reported by the device, for a bundle. */
-  readonly failure?: { readonly bundle: string; readonly code: string; readonly at: number };
+  readonly failure?: { readonly bundle: Digest; readonly code: string; readonly at: number };
 }
 
 /** Merged telemetry of the current group over the soak window. */
@@ -102,7 +104,7 @@ export type RolloutAction =
   | {
       readonly kind: 'assign';
       readonly deviceId: string;
-      readonly bundle: string;
+      readonly bundle: Digest;
       readonly reason: 'start' | 'retry' | 'rollback';
     }
   | {

@@ -11,6 +11,8 @@ export {
   type CvInterpolation,
   type ColorProfile,
   type PreprocessSpec,
+  type AuthoredPreprocessSpec,
+  parseAuthoredPreprocessSpec,
   type PreprocessSpecInput,
   type PreprocessOutput,
 } from './spec.js';

@@ -136,6 +136,24 @@ function perChannel(values: readonly number[], channels: number, field: string):
   );
 }
 
+/**
+ * A spec as its author wrote it, with the complete spec it was checked as. A bundle manifest signs
+ * `authored` (defaults not filled in, legacy names kept), so the same file packs to the same bytes;
+ * everything that computes with the spec reads `spec`.
+ */
+export interface AuthoredPreprocessSpec {
+  readonly authored: Readonly<Record<string, unknown>>;
+  readonly spec: PreprocessSpec;
+}
+
+/** Parse a spec file's JSON at the edge where it is read (the CLI flag), keeping what was written. */
+export function parseAuthoredPreprocessSpec(json: unknown): AuthoredPreprocessSpec {
+  const spec = parsePreprocessSpec(json);
+  // parsePreprocessSpec has just checked that json is an object matching the schema.
+  const authored = Object.freeze(structuredClone(json) as Record<string, unknown>);
+  return Object.freeze({ authored, spec });
+}
+
 /** Validate untrusted JSON into a complete, frozen PreprocessSpec (BMF_ERR_PREPROCESS_SPEC). */
 export function parsePreprocessSpec(json: unknown): PreprocessSpec {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {

@@ -7,7 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { MAX_MANIFEST_BYTES } from '../bundle/layout.js';
 import { bmfError } from '../errors.js';
 import { deepFreeze } from '../config/load.js';
-import { DeviceIdSchema } from '../ids.js';
+import { DeviceIdSchema, DigestSchema } from '../ids.js';
 import { assertSchema, ISO_TIME_PATTERN, isoToMs, SHA256_HEX_PATTERN } from './validate.js';
 
 const Strict = { additionalProperties: false } as const;
@@ -22,7 +22,7 @@ export const AssignmentVariantSchema = Type.Object(
     bundle: Type.Object(
       {
         /** Bundle identity: sha256 of canonicalBytes(envelope.signed), see manifestDigest(). */
-        digest: Type.String({ pattern: SHA256_HEX_PATTERN }),
+        digest: DigestSchema,
         sequence: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
         /**
          * The blob holding the signed manifest envelope (manifestBlobOf) and its exact size: the

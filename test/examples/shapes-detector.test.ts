@@ -17,7 +17,7 @@ import { parseGoldenFile } from '../../agent/serve/golden-file.js';
 import { manifestDecoder, parseBundleManifest } from '../../shared/bundle/manifest.js';
 import { isDetector, parseDecoderSpec, type MapResult } from '../../shared/detect/index.js';
 import { isBmfError } from '../../shared/errors.js';
-import { parsePreprocessSpec } from '../../shared/preprocess/index.js';
+import { parseAuthoredPreprocessSpec, parsePreprocessSpec } from '../../shared/preprocess/index.js';
 import { makeTensor } from '../../shared/tensor.js';
 
 const DIR = fileURLToPath(new URL('../../examples/shapes-detector/', import.meta.url));
@@ -88,7 +88,7 @@ t.test('quantize reports FP32 and INT8 mAP; package gates the INT8 bundle on it'
     sequence: 2,
     chips: ['bm1684x'],
     precision: 'int8',
-    preprocess: await json('preprocess.json'),
+    preprocess: parseAuthoredPreprocessSpec(await json('preprocess.json')),
     labelsPath: file('labels.txt'),
     decoder: await json('decoder.json'),
     golden,

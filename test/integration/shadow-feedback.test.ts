@@ -16,10 +16,11 @@ import type { ExperimentSpec } from '../../controller/experiment/model.js';
 import { decodeMessage } from '../../shared/wire/codec.js';
 import { goldenInputs, tinySpec } from '../../harness/agent/models.js';
 import { openTelemetry } from '../controller/telemetry/harness.js';
+import { parseDigest } from '../../shared/ids.js';
 
 const golden = goldenInputs();
-const DIGEST_A = 'a'.repeat(64);
-const DIGEST_B = 'b'.repeat(64);
+const DIGEST_A = parseDigest('a'.repeat(64));
+const DIGEST_B = parseDigest('b'.repeat(64));
 const DEVICE = 'dev-001';
 const NAMES = ['zero', 'one', 'two', 'three'];
 type Outcome = 'bothCorrect' | 'aOnlyCorrect' | 'bOnlyCorrect' | 'bothWrong';

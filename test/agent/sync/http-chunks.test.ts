@@ -20,6 +20,7 @@ import type { HttpChunkSourceOptions } from '../../../agent/sync/http-chunks.js'
 import { createAgentLink } from '../../../agent/sync/link.js';
 import { AgentConfigSchema } from '../../../agent/config.js';
 import { validateConfig } from '../../../shared/config/load.js';
+import { installErrorHandling } from '../../../controller/api/errors.js';
 import { blobDownloadRoutes } from '../../../controller/distribution/http.js';
 import type { BmfError } from '../../../shared/errors.js';
 import { startSlice } from '../../controller/distribution/harness.js';
@@ -54,7 +55,9 @@ t.test('agent fetch over HTTP Range', async (t) => {
   };
   const indexOf = (req: FastifyRequest): number =>
     Number(/^bytes=(\d+)-/.exec(req.headers.range ?? '')?.[1] ?? -1) / CHUNK;
+  // Mounted as the API mounts it: errors through the API's one error handler and shape.
   const app = Fastify();
+  installErrorHandling(app);
   app.addHook('onRequest', async (req) => {
     server.ranges.push(indexOf(req));
     server.maxInFlight = Math.max(server.maxInFlight, ++server.inFlight);

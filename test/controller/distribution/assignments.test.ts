@@ -6,6 +6,7 @@ import { verifyAssignment } from '../../../shared/trust/verify.js';
 import type { Assignment } from '../../../shared/trust/assignment.js';
 import { makeBundle, NOW } from '../registry/make-bundle.js';
 import { startSlice, until } from './harness.js';
+import { parseDigest, type Digest } from '../../../shared/ids.js';
 
 t.test('signed, retained, strictly increasing assignments over a real broker', async (t) => {
   const s = await startSlice(t, {
@@ -92,7 +93,7 @@ t.test('signed, retained, strictly increasing assignments over a real broker', a
   await t.rejects(s.assignments.assignBundle('nobody', s.bundle.digest, 'x'), {
     code: 'BMF_ERR_NOT_FOUND',
   });
-  await t.rejects(s.assignments.assignBundle('dev-1', 'f'.repeat(64), 'x'), {
+  await t.rejects(s.assignments.assignBundle('dev-1', parseDigest('f'.repeat(64)), 'x'), {
     code: 'BMF_ERR_NOT_FOUND',
   });
   await t.rejects(s.assignments.assignBundle('dev-88', s.bundle.digest, 'x'), {
@@ -151,7 +152,7 @@ t.test(
     });
     const b2 = await makeBundle(s.ks, join(s.dir, 'b2'), { version: '1.1.0', sequence: 2 });
     await s.registry.importBundleDir(b2.dir);
-    const req = (bundle: string) => ({
+    const req = (bundle: Digest) => ({
       variants: [{ name: 'A', bundle, weight: 1 }],
       split: 'weighted' as const,
       shadowRate: 0,

@@ -1,6 +1,7 @@
 import t from 'tap';
 import Fastify from 'fastify';
 import { readFileSync } from 'node:fs';
+import { installErrorHandling } from '../../../controller/api/errors.js';
 import { blobDownloadRoutes } from '../../../controller/distribution/http.js';
 import { decideRange } from '../../../controller/distribution/http-range.js';
 import { FIXTURES } from '../registry/make-bundle.js';
@@ -29,7 +30,9 @@ t.test('blob download: auth, assignment check, ranges (inject and a real server)
     ],
   });
   await s.assignments.assignBundle('dev-1', s.bundle.digest, 'test');
+  // Mounted as the API mounts it: errors through the API's one error handler and shape.
   const app = Fastify();
+  installErrorHandling(app);
   await app.register(blobDownloadRoutes, {
     registry: s.registry,
     devices: s.repo,
@@ -56,11 +59,12 @@ t.test('blob download: auth, assignment check, ranges (inject and a real server)
   });
   t.equal(bad.statusCode, 416);
   t.equal(bad.headers['content-range'], `bytes */${blob.length}`);
-  t.equal(bad.json().code, 'BMF_ERR_RANGE_NOT_SATISFIABLE');
+  t.equal(bad.json().error.code, 'BMF_ERR_RANGE_NOT_SATISFIABLE');
 
   const anon = await app.inject({ url });
   t.equal(anon.statusCode, 401);
   t.match(anon.headers['www-authenticate'], /^Basic /);
+  t.equal(anon.json().error.code, 'BMF_ERR_DEVICE_AUTH', 'the one error shape');
   const wrong = await app.inject({ url, headers: { authorization: basic('dev-1', 'nope') } });
   t.equal(wrong.statusCode, 401);
   const other = await app.inject({
@@ -68,12 +72,13 @@ t.test('blob download: auth, assignment check, ranges (inject and a real server)
     headers: { authorization: basic('dev-2', s.secrets.get('dev-2') ?? '') },
   });
   t.equal(other.statusCode, 403, 'blob not assigned to dev-2');
-  t.equal(other.json().code, 'BMF_ERR_FORBIDDEN');
+  t.equal(other.json().error.code, 'BMF_ERR_FORBIDDEN');
   const unknown = await app.inject({
     url: `/v1/blobs/${'e'.repeat(64)}`,
     headers: { authorization: auth1 },
   });
   t.equal(unknown.statusCode, 404);
+  t.equal(unknown.json().error.code, 'BMF_ERR_NOT_FOUND');
   const malformed = await app.inject({
     url: '/v1/blobs/..%2F..',
     headers: { authorization: auth1 },

@@ -6,6 +6,7 @@ import { LatencySketch, mergeSketches } from '../../../shared/stats/sketch.js';
 import type { TelemetryFilter } from '../../../controller/telemetry/store.js';
 import type { TelemetrySummary, TimelineBucket } from '../../../controller/telemetry/summary.js';
 import type { DeviceInfo } from '../../../controller/experiment/model.js';
+import { parseDigest } from '../../../shared/ids.js';
 
 export const fixture = JSON.parse(
   readFileSync(new URL('../../fixtures/experiment/validation.json', import.meta.url), 'utf8'),
@@ -15,8 +16,8 @@ export const fixture = JSON.parse(
   compatible: { why: string; b: Partial<BundleManifest> }[];
 };
 
-export const DIGEST_A = 'a'.repeat(64);
-export const DIGEST_B = 'b'.repeat(64);
+export const DIGEST_A = parseDigest('a'.repeat(64));
+export const DIGEST_B = parseDigest('b'.repeat(64));
 
 export function devices(n: number): DeviceInfo[] {
   return Array.from({ length: n }, (_, i) => ({

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packBundle } from '../../../controller/package/pack.js';
+import { parseAuthoredPreprocessSpec } from '../../../shared/preprocess/index.js';
 import { manifestDecoder, parseBundleManifest } from '../../../shared/bundle/manifest.js';
 import { VENDOR_SKIP_REASON, vendorDir } from '../../shared/bmodel/fixtures.js';
 
@@ -29,7 +30,7 @@ async function pack(t: Test, file: string, decoder: unknown, pre: unknown = prep
     sequence: 1,
     chips: ['bm1684'],
     precision: file.includes('int8') ? 'int8' : 'fp32',
-    preprocess: pre,
+    preprocess: parseAuthoredPreprocessSpec(pre),
     decoder,
     provenance,
     outDir,

@@ -10,6 +10,7 @@ import { parseGoldenFile } from '../../../agent/serve/golden-file.js';
 import { packBundle, sha256File } from '../../../controller/package/pack.js';
 import { readBmodel } from '../../../shared/bmodel/index.js';
 import { encodeNpy } from '../../../shared/npy.js';
+import { parseAuthoredPreprocessSpec } from '../../../shared/preprocess/index.js';
 import { makeTensor, shapeSize } from '../../../shared/tensor.js';
 import { VENDOR_SKIP_REASON, vendorDir } from '../../shared/bmodel/fixtures.js';
 
@@ -30,7 +31,7 @@ t.test(
       sequence: 1,
       chips: ['bm1684'],
       precision: 'int8',
-      preprocess: { resize_dims: [320, 320], pixel_format: 'bgr' },
+      preprocess: parseAuthoredPreprocessSpec({ resize_dims: [320, 320], pixel_format: 'bgr' }),
       provenance: { sourceModelSha256: digest, toolchain: 'tpu-nntc', toolchainVersion: '2.2' },
       outDir: out,
       now: new Date('2026-12-01T00:00:00Z'),
@@ -86,7 +87,7 @@ t.test(
         sequence: 1,
         chips: ['bm1684'],
         precision: 'fp32',
-        preprocess: { resize_dims: [320, 320], pixel_format: 'bgr' },
+        preprocess: parseAuthoredPreprocessSpec({ resize_dims: [320, 320], pixel_format: 'bgr' }),
         provenance: {
           sourceModelSha256: '0'.repeat(64),
           toolchain: 'tpu-nntc',

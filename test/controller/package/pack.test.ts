@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileModel } from '../../../controller/compile/index.js';
 import { packBundle, sha256File } from '../../../controller/package/pack.js';
-import { parsePreprocessSpec } from '../../../shared/preprocess/index.js';
+import {
+  parseAuthoredPreprocessSpec,
+  parsePreprocessSpec,
+} from '../../../shared/preprocess/index.js';
 import { signBundleDir, verifyBundleDir } from '../../../shared/bundle/dir.js';
 import { createKeystore } from '../../../shared/trust/keystore.js';
 
@@ -38,7 +41,7 @@ t.test(
       sequence: 1,
       chips: ['bm1684x'],
       precision: 'fp32',
-      preprocess: specJson,
+      preprocess: parseAuthoredPreprocessSpec(specJson),
       labelsPath: join(example, 'labels.txt'),
       golden,
       provenance: {

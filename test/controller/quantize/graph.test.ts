@@ -139,6 +139,26 @@ t.test('QDQ graph: int8 values on the grid, close to FP32, F32 layers stay float
   );
 });
 
+t.test(
+  'a second graph from the same model (cached int8 weights) equals one built afresh',
+  async (t) => {
+    const pm = await prepareModel(toyModelBytes());
+    const stats = await collectActivationStats(pm, inputs);
+    const first = new Map(calibrationEntries(stats, 'max').map((e) => [e.name, e.threshold]));
+    const second = new Map([...first].map(([n, th]) => [n, th * 1.5]));
+    t.notSame([...first.values()], [...second.values()], 'the two tables differ');
+    buildInt8Graph(pm.model, pm.layers, { thresholds: first });
+    const reused = buildInt8Graph(pm.model, pm.layers, { thresholds: second });
+    // A fresh copy of the model is a new cache key: everything quantized again.
+    const fresh = buildInt8Graph(structuredClone(pm.model), pm.layers, { thresholds: second });
+    t.same(Buffer.from(encodeOnnx(reused.model)), Buffer.from(encodeOnnx(fresh.model)));
+    const bias = (g: typeof reused) =>
+      readInt32(g.model.graph.initializer!.find((x) => x.name === 'logits_b_int32')!);
+    const once = buildInt8Graph(structuredClone(pm.model), pm.layers, { thresholds: first });
+    t.notSame(bias(once), bias(reused), 'the int32 bias follows the input threshold');
+  },
+);
+
 t.test('integer Gemm with on-chip requantization matches the QDQ graph within 1 LSB', async (t) => {
   const pm = await prepareModel(toyModelBytes());
   const stats = await collectActivationStats(pm, inputs);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { buildBundle } from '../../../shared/bundle/build.js';
 import { signBundleDir } from '../../../shared/bundle/dir.js';
 import { createKeystore, type Keystore } from '../../../shared/trust/keystore.js';
+import { parseDigest, type Digest } from '../../../shared/ids.js';
 
 export const FIXTURES = new URL('../../fixtures/controller/c1/', import.meta.url).pathname;
 export const NOW = Date.parse('2025-06-01T00:00:00Z');
@@ -17,7 +18,7 @@ export async function makeKeystore(dir: string): Promise<Keystore> {
 
 export interface BuiltBundle {
   readonly dir: string;
-  readonly digest: string;
+  readonly digest: Digest;
   readonly bmodel: Buffer;
   readonly bmodelSha256: string;
 }
@@ -52,5 +53,5 @@ export async function makeBundle(
   });
   const { digest } = await signBundleDir(out, await ks.signers('bundle'));
   const sha = manifest.files.find((f) => f.role === 'bmodel')?.sha256 ?? '';
-  return { dir: out, digest, bmodel, bmodelSha256: sha };
+  return { dir: out, digest: parseDigest(digest), bmodel, bmodelSha256: sha };
 }

@@ -11,10 +11,15 @@ import { pgRollouts } from '../../../controller/store/postgres/repos.js';
 import { createManualClock, createSystemClock } from '../../../shared/clock.js';
 import { postgresSkip, startPostgres } from '../../../harness/postgres.js';
 import { waitFor } from '../../../harness/wait.js';
+import { parseDigest, type Digest } from '../../../shared/ids.js';
+
+// Readable bundle names for the assertions, carried as the digests the rollout types hold.
+const BUNDLES = { 'b-new': parseDigest('1'.repeat(64)), 'b-old': parseDigest('0'.repeat(64)) };
+const nameOf = (d: Digest): string => Object.entries(BUNDLES).find(([, v]) => v === d)?.[0] ?? d;
 
 const spec: RolloutSpec = {
   id: 'r-lease',
-  bundle: 'b-new',
+  bundle: BUNDLES['b-new'],
   groups: [['d1'], ['d2', 'd3']],
   successThresholdPct: 100,
   afterGroup: 'continue',
@@ -32,7 +37,7 @@ const skip = postgresSkip();
 t.test('two executors on one PostgreSQL', skip ? { skip } : {}, async (t) => {
   const server = await startPostgres(t);
   const url = await server.newDatabase();
-  const active = new Map<string, string>();
+  const active = new Map<string, Digest>();
   // The rollout's own time (deadlines, rate) is a manual clock; the lease runs on real time.
   const rolloutClock = createManualClock(0, 1_000_000);
   const assigned: string[] = [];
@@ -53,10 +58,10 @@ t.test('two executors on one PostgreSQL', skip ? { skip } : {}, async (t) => {
       clock: rolloutClock,
       observe: (ids) =>
         new Map<string, DeviceObservation>(
-          ids.map((id) => [id, { online: true, activeBundle: active.get(id) ?? 'b-old' }]),
+          ids.map((id) => [id, { online: true, activeBundle: active.get(id) ?? BUNDLES['b-old'] }]),
         ),
       assign: async (id, bundle) => {
-        assigned.push(`${name}:${id}=${bundle}`);
+        assigned.push(`${name}:${id}=${nameOf(bundle)}`);
       },
     });
     return { name, executor, rollouts, leadership };
@@ -76,7 +81,7 @@ t.test('two executors on one PostgreSQL', skip ? { skip } : {}, async (t) => {
   t.same(assigned, ['ctl-a:d1=b-new'], "the other replica's tick does nothing");
 
   // ctl-a is killed: it stops without releasing. Group 1 finishes meanwhile.
-  active.set('d1', 'b-new');
+  active.set('d1', BUNDLES['b-new']);
   const killedAt = Date.now();
   await waitFor(
     'ctl-b to take over after the expiry',
@@ -94,8 +99,8 @@ t.test('two executors on one PostgreSQL', skip ? { skip } : {}, async (t) => {
     assigned.includes('ctl-b:d2=b-new') && assigned.includes('ctl-b:d3=b-new'),
     `ctl-b continued the rollout: ${assigned.join(', ')}`,
   );
-  active.set('d2', 'b-new');
-  active.set('d3', 'b-new');
+  active.set('d2', BUNDLES['b-new']);
+  active.set('d3', BUNDLES['b-new']);
   await b.executor.tick();
   t.equal((await b.rollouts.require(spec.id)).state.status, 'completed', 'the rollout completes');
 

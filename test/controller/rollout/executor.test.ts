@@ -14,10 +14,15 @@ import type { DeviceObservation, RolloutSpec } from '../../../controller/rollout
 import { createManualClock, type ManualClock } from '../../../shared/clock.js';
 import { waitFor } from '../../../harness/wait.js';
 import { postgresSkip, startPostgres } from '../../../harness/postgres.js';
+import { parseDigest, type Digest } from '../../../shared/ids.js';
+
+// Readable bundle names for the assertions, carried as the digests the rollout types hold.
+const BUNDLES = { 'b-new': parseDigest('1'.repeat(64)), 'b-old': parseDigest('0'.repeat(64)) };
+const nameOf = (d: Digest): string => Object.entries(BUNDLES).find(([, v]) => v === d)?.[0] ?? d;
 
 const spec: RolloutSpec = {
   id: 'r-1',
-  bundle: 'b-new',
+  bundle: BUNDLES['b-new'],
   groups: [['d1'], ['d2', 'd3']],
   successThresholdPct: 100,
   afterGroup: 'continue',
@@ -37,7 +42,7 @@ type Backend = () => Promise<() => Promise<Opened>>;
 
 async function harness(
   open: () => Promise<Opened>,
-  active: Map<string, string>,
+  active: Map<string, Digest>,
   clock: ManualClock,
 ) {
   const store = await open();
@@ -47,10 +52,12 @@ async function harness(
     clock,
     observe: (ids) =>
       new Map<string, DeviceObservation>(
-        ids.map((id) => [id, { online: true, activeBundle: active.get(id) ?? 'b-old' }]),
+        ids.map((id) => [id, { online: true, activeBundle: active.get(id) ?? BUNDLES['b-old'] }]),
       ),
     assign: async (id, bundle, _reason, options) => {
-      assigned.push(`${id}=${bundle}${options?.allowDowngrade ? ' (downgrade allowed)' : ''}`);
+      assigned.push(
+        `${id}=${nameOf(bundle)}${options?.allowDowngrade ? ' (downgrade allowed)' : ''}`,
+      );
     },
   });
   return { store, rollouts: store.rollouts, executor, assigned };
@@ -59,12 +66,12 @@ async function harness(
 function cases(t: Test, backend: Backend) {
   t.test('rollout state survives a controller restart and resumes', async (t) => {
     const path = await backend();
-    const active = new Map<string, string>();
+    const active = new Map<string, Digest>();
     const clock = createManualClock(0, 1000);
     const first = await harness(path, active, clock);
     await first.executor.create(spec);
     t.same(first.assigned, ['d1=b-new']);
-    active.set('d1', 'b-new');
+    active.set('d1', BUNDLES['b-new']);
     await clock.advance(1000);
     await first.executor.tick();
     // Group 2 starts in the same tick that saw group 1 succeed? No: next tick starts it.
@@ -78,8 +85,8 @@ function cases(t: Test, backend: Backend) {
     t.equal(saved.devices.d2?.status, 'assigned');
     await second.executor.resume();
     t.same(second.assigned, ['d2=b-new', 'd3=b-new'], 'assignments re-issued after restart');
-    active.set('d2', 'b-new');
-    active.set('d3', 'b-new');
+    active.set('d2', BUNDLES['b-new']);
+    active.set('d3', BUNDLES['b-new']);
     await clock.advance(1000);
     await second.executor.tick();
     t.equal((await second.rollouts.require('r-1')).state.status, 'completed');
@@ -96,13 +103,13 @@ function cases(t: Test, backend: Backend) {
     'a poke ticks soon after a device report, once per burst; none before start',
     async (t) => {
       const path = await backend();
-      const active = new Map<string, string>();
+      const active = new Map<string, Digest>();
       const clock = createManualClock(0, 1000);
       const h = await harness(path, active, clock);
       t.teardown(() => h.store.close());
       await h.executor.create(spec);
       t.same(h.assigned, ['d1=b-new']);
-      active.set('d1', 'b-new');
+      active.set('d1', BUNDLES['b-new']);
       h.executor.poke(); // not started: the interval is the only clock
       t.equal(clock.pendingSleeps(), 0, 'a poke before start() sets no timer');
       await clock.advance(3 * POKE_DELAY_MS);
@@ -133,13 +140,13 @@ function cases(t: Test, backend: Backend) {
 
   t.test('a rollout rollback assigns the previous bundle with downgrade allowed', async (t) => {
     const path = await backend();
-    const active = new Map<string, string>();
+    const active = new Map<string, Digest>();
     const clock = createManualClock(0, 1000);
     const h = await harness(path, active, clock);
     t.teardown(() => h.store.close());
     await h.executor.create({ ...spec, id: 'r-rb' });
     t.same(h.assigned, ['d1=b-new'], 'a start does not allow a downgrade');
-    active.set('d1', 'b-new');
+    active.set('d1', BUNDLES['b-new']);
     await clock.advance(1000);
     await h.executor.tick();
     await h.executor.command('r-rb', 'rollback');
@@ -151,7 +158,7 @@ function cases(t: Test, backend: Backend) {
 
   t.test('a rollout created with allowDowngrade (a promotion back to A) carries it', async (t) => {
     const path = await backend();
-    const h = await harness(path, new Map<string, string>(), createManualClock(0, 1000));
+    const h = await harness(path, new Map<string, Digest>(), createManualClock(0, 1000));
     t.teardown(() => h.store.close());
     await h.executor.create({ ...spec, id: 'r-down', allowDowngrade: true });
     t.same(h.assigned, ['d1=b-new (downgrade allowed)']);

@@ -1,0 +1,120 @@
+// ResNet-50 (torchvision layout, random weights: the work does not depend on weight values) through
+// `bmfleet quantize --method auto` on 100 calibration images, the case issue 15 measured at 18.5
+// minutes for 55 images. The images are real photographs (BMFLEET_PHOTO_DIR) and, when fewer than
+// 100 exist, their mirrored, cropped and rotated variants. Baseline in the same run: plain FP32
+// onnxruntime inference of the same 100 preprocessed images. Generated files go to bench/out/.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createOnnxSession } from '../controller/onnx/index.js';
+import { readDataset } from '../controller/quantize/dataset.js';
+import { loadDatasetInputs } from '../controller/quantize/inputs.js';
+import { prepareModel } from '../controller/quantize/prepared-model.js';
+import { quantizeModel, readModelFile } from '../controller/quantize/quantize-model.js';
+import { parsePreprocessSpec, type PreprocessSpec } from '../shared/preprocess/index.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const OUT = join(ROOT, 'bench', 'out', 'calibrate');
+const PHOTOS = process.env.BMFLEET_PHOTO_DIR ?? '/var/cache/bmfleet-testdata/photos';
+const IMAGES = 100;
+const RUNS = Number(process.env.BMFLEET_BENCH_RESNET50_RUNS ?? 1);
+
+/** The vendor ResNet demo's ImageNet preprocessing at 224x224. */
+const SPEC: PreprocessSpec = parsePreprocessSpec({
+  resize_dims: [224, 224],
+  pixel_format: 'rgb',
+  channel_format: 'nchw',
+  mean: [123.675, 116.28, 103.53],
+  scale: [0.0171, 0.0175, 0.0174],
+  output: { dtype: 'float32' },
+});
+
+function model(): string | { skip: string } {
+  const path = join(OUT, 'resnet50.onnx');
+  if (existsSync(path)) return path;
+  const python = process.env.BMFLEET_PYTHON ?? '/usr/bin/python3';
+  const r = spawnSync(python, [join(ROOT, 'bench/cost/make_onnx.py'), OUT, 'resnet50'], {
+    stdio: 'inherit',
+  });
+  return r.status === 0 ? path : { skip: `${python} could not build it (needs python3-torch)` };
+}
+
+async function calibrationImages(): Promise<string | { skip: string }> {
+  const dir = join(OUT, 'photos');
+  if (existsSync(dir) && readdirSync(dir).length >= IMAGES) return dir;
+  if (!existsSync(PHOTOS)) return { skip: `photo folder ${PHOTOS} is missing (BMFLEET_PHOTO_DIR)` };
+  const sources: string[] = [];
+  for (const f of readdirSync(PHOTOS).sort()) {
+    const m = await sharp(join(PHOTOS, f))
+      .metadata()
+      .catch(() => undefined);
+    if (m?.width && m.height && Math.min(m.width, m.height) >= 64) sources.push(join(PHOTOS, f));
+  }
+  if (sources.length === 0) return { skip: `no photographs in ${PHOTOS}` };
+  mkdirSync(dir, { recursive: true });
+  for (let k = 0; k < IMAGES; k++) {
+    const src = sources[k % sources.length]!;
+    const variant = Math.floor(k / sources.length);
+    let img = sharp(src).removeAlpha().toColourspace('srgb');
+    if (variant === 1) img = img.flop();
+    else if (variant >= 2) img = img.rotate(7 * variant, { background: '#808080' });
+    await img
+      .resize(256, 256, { fit: 'fill' })
+      .jpeg({ quality: 92 })
+      .toFile(join(dir, `${String(k).padStart(3, '0')}.jpg`));
+  }
+  return dir;
+}
+
+export async function runResnet50(): Promise<void> {
+  const path = model();
+  const images = await calibrationImages();
+  if (typeof path !== 'string' || typeof images !== 'string') {
+    const why = typeof path !== 'string' ? path.skip : (images as { skip: string }).skip;
+    console.log(`ResNet-50 quantize --method auto skipped: ${why}`);
+    return;
+  }
+  const bytes = await readModelFile(path);
+  const pm = await prepareModel(bytes, path);
+  const inputs = (await loadDatasetInputs(await readDataset(images, 'calibration'), SPEC)).map(
+    (x) => x.tensor,
+  );
+  const plain = async (): Promise<number> => {
+    const t0 = performance.now();
+    const session = await createOnnxSession(bytes);
+    try {
+      for (const x of inputs) await session.run({ [pm.input.name]: x });
+    } finally {
+      await session.release();
+    }
+    return performance.now() - t0;
+  };
+  for (let r = 0; r < RUNS; r++) {
+    const base = await plain();
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const result = await quantizeModel({
+      modelPath: path,
+      calibrationDir: images,
+      chip: 'bm1684x',
+      spec: SPEC,
+      outDir: join(OUT, 'quantized'),
+      method: 'auto',
+      allowDegraded: true,
+    });
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    const search = result.report.calibration.search;
+    console.log(
+      `calibrate, ResNet-50 quantize --method auto (${IMAGES} images: ${result.report.calibration.images} calibration, ${result.report.calibration.heldOutImages} held out; ${search?.evaluations ?? 0} search candidates), run ${r + 1}/${RUNS}, load average ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores`,
+    );
+    console.log(
+      `  quantize --method auto: ${(wall / 1000).toFixed(1)} s (target <= 180 s ${wall <= 180_000 ? 'OK' : 'NOT MET'}), CPU ${((c.user + c.system) / 1e6).toFixed(1)} s`,
+    );
+    console.log(
+      `  plain FP32 inference of the ${IMAGES} images: ${(base / 1000).toFixed(1)} s; ratio quantize / inference ${(wall / base).toFixed(1)}x`,
+    );
+  }
+}
