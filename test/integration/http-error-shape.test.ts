@@ -3,14 +3,9 @@
 // error both raise from the same facts the same message and details.
 import t from 'tap';
 import { Value } from '@sinclair/typebox/value';
-import { createSystemClock } from '../../shared/clock.js';
 import { ErrorResponseSchema } from '../../shared/http-error.js';
-import { createSimSessionPool } from '../../agent/runtime/session-pool.js';
-import { createSimBackend } from '../../agent/runtime/sim.js';
-import { createLocalApi } from '../../agent/serve/http.js';
-import { createServeMetrics } from '../../agent/serve/metrics.js';
-import { createInferenceService } from '../../agent/serve/service.js';
 import { startTestController } from '../../harness/controller/test-controller.js';
+import { startLocalAgentApi } from '../../harness/agent/local-api.js';
 
 interface Answer {
   readonly status: number;
@@ -33,19 +28,7 @@ function shapeOf(v: unknown, prefix = ''): string[] {
 t.test('the same error has the same shape from the controller and from the agent', async (t) => {
   const ctl = await startTestController();
   t.teardown(() => ctl.handle.stop());
-  const clock = createSystemClock();
-  const metrics = createServeMetrics({ device: 'dev-1' });
-  const service = createInferenceService({
-    runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
-    clock,
-    observers: [metrics.observer],
-  });
-  const agent = await createLocalApi({ service, registry: metrics.registry });
-  const agentUrl = await agent.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(async () => {
-    await agent.close();
-    await service.close();
-  });
+  const { address: agentUrl } = await startLocalAgentApi(t);
 
   // An unknown route: the same facts on both sides, so the whole body must match.
   const missing = {

@@ -2,31 +2,14 @@
 // content type's parameters) over a real socket: the same answer as the JSON tensor request for
 // the same values, and every malformed description a typed 4xx.
 import t from 'tap';
-import { createSystemClock } from '../../../agent/clock.js';
-import { createSimSessionPool } from '../../../agent/runtime/session-pool.js';
-import { createSimBackend } from '../../../agent/runtime/sim.js';
 import { BINARY_TENSOR_TYPE, feedsFromBinary } from '../../../agent/serve/http-body.js';
-import { createLocalApi } from '../../../agent/serve/http.js';
-import { createServeMetrics } from '../../../agent/serve/metrics.js';
-import { createInferenceService } from '../../../agent/serve/service.js';
 import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
+import { startLocalAgentApi } from '../../../harness/agent/local-api.js';
 
 const golden = goldenInputs();
 
 t.test('a raw tensor body answers like its JSON form', async (t) => {
-  const clock = createSystemClock();
-  const metrics = createServeMetrics({ device: 'dev-1' });
-  const service = createInferenceService({
-    runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
-    clock,
-    observers: [metrics.observer],
-  });
-  const app = await createLocalApi({ service, registry: metrics.registry });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(async () => {
-    await app.close();
-    await service.close();
-  });
+  const { service, address } = await startLocalAgentApi(t);
   await service.variants.install('A', tinySpec('tiny-a'));
   const post = (body: Uint8Array | string, type: string) =>
     fetch(`${address}/v1/infer`, { method: 'POST', body, headers: { 'content-type': type } });

@@ -9,23 +9,12 @@ import { createLocalApi } from '../../../agent/serve/http.js';
 import { createServeMetrics } from '../../../agent/serve/metrics.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
 import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
+import { startLocalAgentApi } from '../../../harness/agent/local-api.js';
 
 const golden = goldenInputs();
 
 t.test('local API over a real socket', async (t) => {
-  const clock = createSystemClock();
-  const metrics = createServeMetrics({ device: 'dev-1' });
-  const service = createInferenceService({
-    runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
-    clock,
-    observers: [metrics.observer],
-  });
-  const app = await createLocalApi({ service, registry: metrics.registry });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(async () => {
-    await app.close();
-    await service.close();
-  });
+  const { service, address } = await startLocalAgentApi(t);
   const post = (path: string, body: string | Uint8Array, type: string) =>
     fetch(`${address}${path}`, { method: 'POST', body, headers: { 'content-type': type } });
   const json = (path: string, value: unknown) =>
