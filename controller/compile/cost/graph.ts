@@ -43,6 +43,9 @@ const ELEMENTWISE = operatorsWhere((op) => op.cost === 'elementwise');
  */
 const PIPELINE_FREE = new Set(['BatchNormalization', 'Relu', 'LeakyRelu', 'Clip', 'PRelu', 'Add']);
 
+/** Activations the vendor's elementwise ops apply in the same pass (`do_relu`, relu limit). */
+const RELU_FAMILY = new Set(['Relu', 'LeakyRelu', 'Clip']);
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
@@ -140,6 +143,8 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
   const layers: Mutable<CostLayer>[] = [];
   // Tensors produced by a conv/matmul layer (directly or through fused nodes) -> that layer.
   const matrixOutputs = new Map<string, { layer: Mutable<CostLayer>; hasBias: boolean }>();
+  // Tensors produced by a standalone elementwise layer (directly or through a fused activation).
+  const eltwiseOutputs = new Map<string, Mutable<CostLayer>>();
 
   // Outputs of Constant nodes act as initializers (opset 13 Clip takes min/max as inputs).
   const constants = new Set<string>();
@@ -162,6 +167,14 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
     }
     const producers = new Set(dataInputs.map((i) => matrixOutputs.get(i.name)));
     const [producer] = producers;
+    // A ReLU-family activation right after a standalone elementwise layer (a residual Add, then
+    // Relu) runs in that layer: tpu-mlir's Add/Mul ops take `do_relu` like its conv ops do.
+    const eltwise =
+      dataInputs.length === 1 ? eltwiseOutputs.get(dataInputs[0]?.name ?? '') : undefined;
+    if (eltwise !== undefined && RELU_FAMILY.has(node.opType)) {
+      for (const o of node.outputs) eltwiseOutputs.set(o.name, eltwise);
+      continue;
+    }
     if (ELEMENTWISE.has(node.opType) && producers.size === 1 && producer !== undefined) {
       // Folding BN into a bias-less conv gives it a bias: one value per output channel.
       if (node.opType === 'BatchNormalization' && !producer.hasBias) {
@@ -204,6 +217,8 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
     if (matrix) {
       const entry = { layer, hasBias: params.length > 1 };
       for (const o of node.outputs) matrixOutputs.set(o.name, entry);
+    } else if (kind === 'elementwise') {
+      for (const o of node.outputs) eltwiseOutputs.set(o.name, layer);
     }
   }
   return layers;
