@@ -299,6 +299,108 @@ def retinaface():
     return RetinaFace(), (1, 3, 640, 640)
 
 
+class SRVGGNetCompact(nn.Module):
+    """Real-ESRGAN's realesr-general-x4v3 (xinntao/Real-ESRGAN, basicsr srvgg_arch): 64 features,
+    32 body convs with PReLU, pixel shuffle x4 plus the nearest-upsampled input."""
+
+    def __init__(self, feat=64, convs=32, up=4):
+        super().__init__()
+        body = [nn.Conv2d(3, feat, 3, 1, 1), nn.PReLU(feat)]
+        for _ in range(convs):
+            body += [nn.Conv2d(feat, feat, 3, 1, 1), nn.PReLU(feat)]
+        body += [nn.Conv2d(feat, 3 * up * up, 3, 1, 1), nn.PixelShuffle(up)]
+        self.body = nn.Sequential(*body)
+        self.up = up
+
+    def forward(self, x):
+        return self.body(x) + nn.functional.interpolate(x, scale_factor=self.up, mode="nearest")
+
+
+def real_esrgan():
+    """sophon-demo sample/Real-ESRGAN: tools/pytorch2onnx.py builds SRVGGNetCompact (x4 v3);
+    scripts/gen_fp32bmodel_mlir.sh compiles it at 1x3x480x640."""
+    return SRVGGNetCompact(), (1, 3, 480, 640)
+
+
+def bn_conv(cin, cout, k, s, relu=True):
+    layers = [nn.Conv2d(cin, cout, k, s, k // 2, bias=False), nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, nn.ReLU()) if relu else nn.Sequential(*layers)
+
+
+class HrBottleneck(nn.Module):
+    def __init__(self, cin, mid):
+        super().__init__()
+        self.body = nn.Sequential(bn_conv(cin, mid, 1, 1), bn_conv(mid, mid, 3, 1),
+                                  bn_conv(mid, mid * 4, 1, 1, relu=False))
+        self.skip = bn_conv(cin, mid * 4, 1, 1, relu=False) if cin != mid * 4 else nn.Identity()
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class HrModule(nn.Module):
+    """One HRNet exchange unit: 4 basic blocks per branch, then every branch fused into every
+    output (1x1 conv + nearest upsample from lower resolutions, strided 3x3 convs from higher)."""
+
+    def __init__(self, widths, outputs):
+        super().__init__()
+        self.branches = nn.ModuleList(nn.Sequential(*[Basic(w, w, False) for _ in range(4)])
+                                      for w in widths)
+        self.fuse = nn.ModuleList()
+        for i in range(outputs):
+            row = nn.ModuleList()
+            for j, w in enumerate(widths):
+                if j > i:
+                    row.append(nn.Sequential(bn_conv(w, widths[i], 1, 1, relu=False),
+                                             nn.Upsample(scale_factor=2 ** (j - i))))
+                elif j == i:
+                    row.append(nn.Identity())
+                else:
+                    steps = [bn_conv(w, w, 3, 2) for _ in range(i - j - 1)]
+                    row.append(nn.Sequential(*steps, bn_conv(w, widths[i], 3, 2, relu=False)))
+            self.fuse.append(row)
+
+    def forward(self, xs):
+        xs = [b(x) for b, x in zip(self.branches, xs)]
+        return [torch.relu(sum(f(x) for f, x in zip(row, xs))) for row in self.fuse]
+
+
+class HRNetPose(nn.Module):
+    """pose_hrnet_w32 256x192 (leoxiaobin/deep-high-resolution-net.pytorch,
+    experiments/coco/hrnet/w32_256x192_adam_lr1e-3.yaml): stages of 1, 4 and 3 modules."""
+
+    def __init__(self, w=32, joints=17):
+        super().__init__()
+        self.stem = nn.Sequential(bn_conv(3, 64, 3, 2), bn_conv(64, 64, 3, 2))
+        self.layer1 = nn.Sequential(HrBottleneck(64, 64), *[HrBottleneck(256, 64) for _ in range(3)])
+        widths = [w, 2 * w, 4 * w, 8 * w]
+        self.t1 = nn.ModuleList([bn_conv(256, w, 3, 1), bn_conv(256, 2 * w, 3, 2)])
+        self.s2 = nn.ModuleList([HrModule(widths[:2], 2)])
+        self.t2 = bn_conv(2 * w, 4 * w, 3, 2)
+        self.s3 = nn.ModuleList([HrModule(widths[:3], 3) for _ in range(4)])
+        self.t3 = bn_conv(4 * w, 8 * w, 3, 2)
+        self.s4 = nn.ModuleList([HrModule(widths, 4) for _ in range(2)] + [HrModule(widths, 1)])
+        self.head = nn.Conv2d(w, joints, 1)
+
+    def forward(self, x):
+        x = self.layer1(self.stem(x))
+        xs = [t(x) for t in self.t1]
+        for m in self.s2:
+            xs = m(xs)
+        xs = xs + [self.t2(xs[-1])]
+        for m in self.s3:
+            xs = m(xs)
+        xs = xs + [self.t3(xs[-1])]
+        for m in self.s4:
+            xs = m(xs)
+        return self.head(xs[0])
+
+
+def hrnet_w32():
+    """sophon-demo sample/HRNet_pose: pose_hrnet_w32_256x192.onnx at 1x3x256x192."""
+    return HRNetPose(), (1, 3, 256, 192)
+
+
 MODELS = {
     "resnet50": resnet50,
     "c3d": c3d,
@@ -307,6 +409,8 @@ MODELS = {
     "lprnet": lprnet,
     "yolox_s": yolox_s,
     "retinaface": retinaface,
+    "real_esrgan": real_esrgan,
+    "hrnet_w32": hrnet_w32,
 }
 
 
