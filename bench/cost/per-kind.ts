@@ -1,22 +1,26 @@
 // A per-kind roofline for the cost-fit benchmark (bench/cost-fit.ts), fitted on a fixed half of
-// the published networks and checked on the other half. It is an experiment beside the shipped
-// model (controller/compile/cost), not the shipped model: docs/cost-model.md gives its result.
+// the published networks and checked on the other half. docs/cost-model.md gives its result.
 //
-// Per layer, on one chip and precision, in ms for one launch of `lanes` images:
-// - conv/matmul: 2 * MACs / peak, with output channels padded to the chip's NPU count and input
-//   channels (per group) padded to its IC_PARALLEL (the TPU maps output channels to NPUs and
-//   reduces IC_PARALLEL input channels per cycle, so thin layers leave lanes idle);
+// Per launch of `lanes` images on one chip and precision, in ms:
+// - conv/matmul: 2 * MACs / the precision's peak, with output channels padded to the chip's NPU
+//   count and input channels (per group) padded to its IC_PARALLEL (the TPU maps output channels
+//   to NPUs and reduces IC_PARALLEL input channels per cycle, so thin layers leave lanes idle),
+//   times ONE fitted 1/efficiency per chip for every precision (the vendor's peaks per precision
+//   carry the FP32 / FP16 / INT8 ratio, not a free parameter each);
 // - depthwise conv, pools, elementwise, data movement (Concat, Resize, Slice, Transpose...) and
 //   fused vector passes (SiLU): bytes over the vector lanes (NPU_NUM x EU_BYTES per cycle);
-// - weights: bytes / DDR bandwidth;
-// - a fixed launch cost per layer, one for conv/matmul layers and one for the others.
-// The coefficients (1 / efficiency per precision, vector-lane factor, two launch costs) are
-// fitted per chip by non-negative least squares in relative error.
+// - spill: a layer whose input and output bytes exceed half the chip's local memory cannot stay
+//   in it (tpu-mlir's layer groups keep tensors in LMEM and slice the rest through DDR), so its
+//   activation bytes cross the DDR bus;
+// - weights: bytes / DDR bandwidth (not fitted);
+// - a fixed launch cost per layer.
+// The coefficients (1 / efficiency, vector-lane factor, spill factor, launch cost) are fitted per
+// chip by non-negative least squares in relative error.
 import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
 
 /**
  * Lane geometry from tpu-mlir include/tpu_mlir/Backend/BM168x/{BM1684,BM1684X,BM1688}.h
- * (NPU_NUM, EU_BYTES, IC_PARALLEL); the clock follows from the FP32 peak (NPU_NUM x EU_BYTES/4
+ * (NPU_NUM, EU_BYTES, IC_PARALLEL, LMEM_BYTES per NPU: 512, 256, 128 KiB); the clock follows from the FP32 peak (NPU_NUM x EU_BYTES/4
  * lanes x 2 ops per cycle). Peaks and the DDR figure as in controller/compile/cost/chips.ts.
  */
 export const LANES: Readonly<
@@ -31,6 +35,8 @@ export const LANES: Readonly<
       ddrGBs: number;
       /** INT8 computes groups of 4 images (4N store mode). */
       int8Group: number;
+      /** Local memory, NPU_NUM x LMEM_BYTES. */
+      lmemBytes: number;
     }
   >
 > = {
@@ -41,6 +47,7 @@ export const LANES: Readonly<
     peakTeraOps: { fp32: 2.2, int8: 17.6 },
     ddrGBs: 64,
     int8Group: 4,
+    lmemBytes: 64 * 512 * 1024,
   },
   bm1684x: {
     npu: 64,
@@ -49,6 +56,7 @@ export const LANES: Readonly<
     peakTeraOps: { fp32: 2, fp16: 16, int8: 32 },
     ddrGBs: 64,
     int8Group: 1,
+    lmemBytes: 64 * 256 * 1024,
   },
   bm1688: {
     npu: 32,
@@ -57,8 +65,15 @@ export const LANES: Readonly<
     peakTeraOps: { fp32: 0.25, fp16: 2, int8: 8 },
     ddrGBs: 32,
     int8Group: 1,
+    lmemBytes: 32 * 128 * 1024,
   },
 };
+
+/**
+ * Share of the local memory a layer's input and output may take and still stay in it (chosen by
+ * leave-one-network-out within the fit half, docs/cost-model.md).
+ */
+export const SPILL_SHARE = 0.5;
 
 const BYTES: Record<CostPrecision, number> = { fp32: 4, fp16: 2, bf16: 2, int8: 1 };
 const padTo = (x: number, m: number) => Math.ceil(x / m) * m;
@@ -69,9 +84,10 @@ export interface KindFeatures {
   matrixMs: number;
   /** Vector-lane passes at full lane rate. */
   vectorMs: number;
+  /** Activation bytes of the layers that do not fit in local memory, at the DDR rate. */
+  spillMs: number;
   weightMs: number;
-  matrixLayers: number;
-  otherLayers: number;
+  layers: number;
 }
 
 export function kindFeatures(
@@ -89,24 +105,20 @@ export function kindFeatures(
   const cyclesPerMs = (fp32Peak * 1e9) / (c.npu * (c.euBytes / 4) * 2);
   const vectorBytesPerMs = c.npu * c.euBytes * cyclesPerMs;
   const ic = precision === 'fp32' ? 1 : Math.max(1, c.icParallelInt8 / bytes);
-  const f: KindFeatures = {
-    matrixMs: 0,
-    vectorMs: 0,
-    weightMs: 0,
-    matrixLayers: 0,
-    otherLayers: 0,
-  };
+  const f: KindFeatures = { matrixMs: 0, vectorMs: 0, spillMs: 0, weightMs: 0, layers: 0 };
   for (const l of layers) {
+    f.layers++;
     f.weightMs += (l.weightElems * bytes) / (c.ddrGBs * 1e6 * 0.85);
     f.vectorMs += ((l.fusedVectorElems ?? 0) * bytes * lanes) / vectorBytesPerMs;
+    const activationBytes = (l.activationInElems + l.activationOutElems) * bytes * lanes;
+    if (activationBytes > SPILL_SHARE * c.lmemBytes)
+      f.spillMs += activationBytes / (c.ddrGBs * 1e6);
     const ch = l.channels;
     if (ch === undefined) {
-      f.otherLayers++;
       const elems = l.activationInElems + l.activationOutElems;
       f.vectorMs += (elems * bytes * batch) / vectorBytesPerMs;
       continue;
     }
-    f.matrixLayers++;
     const cin = ch.in / ch.groups;
     const outPad = padTo(ch.out, c.npu) / ch.out;
     if (ch.groups > 1 && cin === 1) {
@@ -121,19 +133,20 @@ export function kindFeatures(
 }
 
 export interface KindCoefficients {
-  /** 1 / efficiency of conv/matmul, per precision. */
-  readonly matrix: Partial<Record<CostPrecision, number>>;
+  /** 1 / efficiency of conv/matmul against each precision's peak. */
+  readonly matrix: number;
   readonly vector: number;
-  readonly matrixLayerUs: number;
-  readonly otherLayerUs: number;
+  readonly spill: number;
+  readonly layerUs: number;
 }
 
-export function predictKinds(f: KindFeatures, k: KindCoefficients, precision: CostPrecision) {
+export function predictKinds(f: KindFeatures, k: KindCoefficients) {
   return (
-    f.matrixMs * (k.matrix[precision] ?? Number.NaN) +
+    f.matrixMs * k.matrix +
     f.vectorMs * k.vector +
+    f.spillMs * k.spill +
     f.weightMs +
-    (f.matrixLayers * k.matrixLayerUs + f.otherLayers * k.otherLayerUs) / 1000
+    (f.layers * k.layerUs) / 1000
   );
 }
 
@@ -171,28 +184,14 @@ export interface FitRow {
 
 /** Fits one chip's coefficients on its rows (relative error: each row divided by its time). */
 export function fitKinds(rows: readonly FitRow[]): KindCoefficients {
-  const precisions = [...new Set(rows.map((r) => r.precision))];
   const a: number[][] = [];
   const b: number[] = [];
   for (const r of rows) {
     const t = r.ms * r.batch;
     const f = r.features;
-    a.push(
-      [
-        ...precisions.map((p) => (p === r.precision ? f.matrixMs : 0)),
-        f.vectorMs,
-        f.matrixLayers / 1000,
-        f.otherLayers / 1000,
-      ].map((v) => v / t),
-    );
+    a.push([f.matrixMs, f.vectorMs, f.spillMs, f.layers / 1000].map((v) => v / t));
     b.push((t - f.weightMs) / t);
   }
-  const x = nnls(a, b);
-  const n = precisions.length;
-  return {
-    matrix: Object.fromEntries(precisions.map((p, i) => [p, x[i] ?? 0])),
-    vector: x[n] ?? 0,
-    matrixLayerUs: x[n + 1] ?? 0,
-    otherLayerUs: x[n + 2] ?? 0,
-  };
+  const [matrix = 0, vector = 0, spill = 0, layerUs = 0] = nnls(a, b);
+  return { matrix, vector, spill, layerUs };
 }
