@@ -8,7 +8,8 @@
 //   times ONE fitted 1/efficiency per chip for every precision (the vendor's peaks per precision
 //   carry the FP32 / FP16 / INT8 ratio, not a free parameter each);
 // - depthwise conv, pools, elementwise, data movement (Concat, Resize, Slice, Transpose...) and
-//   fused vector passes (SiLU): bytes over the vector lanes (NPU_NUM x EU_BYTES per cycle);
+//   fused vector passes (SiLU): bytes over the vector lanes (NPU_NUM x EU_BYTES per cycle), a
+//   pool's by its kernel-area operations when they exceed its bytes;
 // - spill: a layer whose input and output bytes exceed half the chip's local memory cannot stay
 //   in it (tpu-mlir's layer groups keep tensors in LMEM and slice the rest through DDR), so its
 //   activation bytes cross the DDR bus;
@@ -115,7 +116,9 @@ export function kindFeatures(
       f.spillMs += activationBytes / (c.ddrGBs * 1e6);
     const ch = l.channels;
     if (ch === undefined) {
-      const elems = l.activationInElems + l.activationOutElems;
+      // A pool reads its kernel area per output: its operations when they exceed its bytes.
+      const moved = l.activationInElems + l.activationOutElems;
+      const elems = l.kind === 'pool' ? Math.max(moved, l.macs) : moved;
       f.vectorMs += (elems * bytes * batch) / vectorBytesPerMs;
       continue;
     }

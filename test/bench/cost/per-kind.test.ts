@@ -63,6 +63,22 @@ t.test('a layer spills to DDR when its activations exceed half the local memory'
   t.equal(SPILL_SHARE, 0.5);
 });
 
+t.test('a pool costs its kernel-area operations when they exceed its bytes', async (t) => {
+  const pool = (macs: number): CostLayer => ({
+    name: `pool${macs}`,
+    kind: 'pool',
+    macs,
+    weightElems: 0,
+    activationInElems: 400,
+    activationOutElems: 100,
+  });
+  const vector = (l: CostLayer) => kindFeatures([l], 'bm1684x', 'int8', 1).vectorMs;
+  // 2x2 pool: 100 outputs x 4 = 400 operations, fewer than the 500 elements moved.
+  t.equal(vector(pool(400)), vector({ ...pool(400), kind: 'elementwise' }), 'bytes dominate');
+  // A 5x5 window over 100 outputs (2,500 operations): five times the 500 elements moved.
+  t.ok(Math.abs(vector(pool(2500)) - 5 * vector(pool(400))) < 1e-15, 'operations dominate');
+});
+
 t.test('the fit recovers the coefficients that generated its rows', async (t) => {
   const truth: KindCoefficients = { matrix: 1.8, vector: 6, spill: 0.7, layerUs: 4 };
   const nets = [layersFromGraph(resnet50Graph(1)), layersFromGraph(yolov5sGraph(1, 320))];
