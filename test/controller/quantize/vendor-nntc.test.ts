@@ -297,3 +297,47 @@ t.test(
     }
   },
 );
+
+t.test(
+  'umodel build refuses tpu-nntc, which cannot take its calibration table',
+  { skip },
+  async (t) => {
+    const s = await setup(t, 'current');
+    const u = join(s.dir, 'toy.fp32umodel');
+    const exported = await cli(
+      [
+        'umodel',
+        'export',
+        '--model',
+        join(s.dir, 'toy.onnx'),
+        '--preprocess',
+        join(s.dir, 'spec.json'),
+        '--out',
+        u,
+      ],
+      s.env,
+    );
+    t.equal(exported.exit, 0, exported.stderr);
+    writeFileSync(join(s.dir, 'cali_table'), '# empty\n');
+    const r = await cli(
+      [
+        'umodel',
+        'build',
+        u,
+        '--target',
+        'tpu-nntc',
+        '--cali-table',
+        join(s.dir, 'cali_table'),
+        '--chip',
+        'bm1684x',
+        '--out',
+        join(s.dir, 'b'),
+      ],
+      s.env,
+    );
+    t.not(r.exit, 0);
+    t.match(r.stderr, /BMF_ERR_USAGE/);
+    t.match(r.stderr, /use --target tpu-mlir/);
+    t.same(s.calls(), [], 'no vendor tool ran');
+  },
+);
