@@ -13,7 +13,7 @@ import type { CommandRun } from '../command.js';
 import { onnxModelInput } from './torch-input.js';
 
 export const USAGE = `usage: bmfleet quantize --model m.onnx|m.pt --calibration DIR [--eval DIR] --chip bm1684x
-         [--target sim|tpu-mlir] [--calibration-table T] [--quantize-table Q] [--input-num N]
+         [--target sim|tpu-mlir|tpu-nntc] [--calibration-table T] [--quantize-table Q] [--input-num N]
          [--preprocess spec.json] [--labels labels.txt] [--input-shapes '[[1,3,224,224]]']
          [--decoder decoder.json [--eval-boxes coco.json]] --out DIR
          [--method auto|kl|mse|max|percentile9999] [--max-float-layers N]
@@ -23,7 +23,11 @@ the tolerance (default 0.8,0.5, as model_deploy.py). Below it nothing is written
 fails with BMF_ERR_QUANTIZE_DEGRADED; --allow-degraded writes the BMODEL anyway and exits 2.
 --target tpu-mlir runs the vendor's model_transform.py, run_calibration.py (skipped when
 --calibration-table is given) and model_deploy.py --quantize INT8 (with --quantize-table when
-given; --tolerance is passed to it only when given), found through BMFLEET_TPU_MLIR_DIR or PATH.`;
+given; --tolerance is passed to it only when given), found through BMFLEET_TPU_MLIR_DIR or PATH.
+--target tpu-nntc stores bmfleet's preprocessed calibration tensors in an LMDB (ufw.io), then runs
+ufw.tools.on_to_umodel, calibration_use_pb quantize (--quantize-table F32 layers become
+-fpfwd_outputs; --input-num sets -iterations) and bmnetu -prec=INT8 -cmp=1, found through
+BMFLEET_TPU_NNTC_DIR or PATH; it takes no --calibration-table and no --tolerance.`;
 
 export const run: CommandRun = async (ctx) => {
   const { values } = parseArgs({
@@ -71,7 +75,7 @@ export const run: CommandRun = async (ctx) => {
     if (values.method !== 'auto') simOnly.push('method');
     if (simOnly.length > 0) {
       throw bmfError('BMF_ERR_USAGE', {
-        reason: `${simOnly.map((k) => `--${k}`).join(', ')} apply to the sim target only (the vendor's model_deploy validates a --target tpu-mlir build)`,
+        reason: `${simOnly.map((k) => `--${k}`).join(', ')} apply to the sim target only (the vendor's tools validate a --target ${target} build)`,
       });
     }
     if (!model || !(calibration || values['calibration-table']) || !chip || !out) {
@@ -98,7 +102,7 @@ export const run: CommandRun = async (ctx) => {
   if (values['calibration-table'] || values['quantize-table'] || values['input-num']) {
     throw bmfError('BMF_ERR_USAGE', {
       reason:
-        '--calibration-table, --quantize-table and --input-num are for --target tpu-mlir (the sim target: bmfleet umodel build)',
+        '--calibration-table, --quantize-table and --input-num are for --target tpu-mlir or tpu-nntc (the sim target: bmfleet umodel build)',
     });
   }
   if (!model || !calibration || !chip || !out) {
@@ -176,11 +180,13 @@ export function parseCount(s: string, flag = '--max-float-layers'): number {
   return n;
 }
 
-export type QuantizeTarget = 'sim' | 'tpu-mlir';
+export const QUANTIZE_TARGETS = ['sim', 'tpu-mlir', 'tpu-nntc'] as const;
+export type QuantizeTarget = (typeof QUANTIZE_TARGETS)[number];
 
 export function parseQuantizeTarget(s: string | undefined): QuantizeTarget {
-  if (s === undefined || s === 'sim' || s === 'tpu-mlir') return s ?? 'sim';
+  if (s === undefined) return 'sim';
+  if ((QUANTIZE_TARGETS as readonly string[]).includes(s)) return s as QuantizeTarget;
   throw bmfError('BMF_ERR_USAGE', {
-    reason: `--target takes sim or tpu-mlir, got "${s}"${s === 'tpu-nntc' ? ' (the tpu-nntc INT8 path is not supported)' : ''}`,
+    reason: `--target takes ${QUANTIZE_TARGETS.join(', ')}, got "${s}"`,
   });
 }

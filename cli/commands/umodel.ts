@@ -148,6 +148,12 @@ const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<num
     });
     const u = await loadUmodel(need(positionals[0], 'the UMODEL folder'));
     const target = parseQuantizeTarget(values.target);
+    if (target === 'tpu-nntc') {
+      throw bmfError('BMF_ERR_USAGE', {
+        reason:
+          'umodel build takes a calibration table, which tpu-nntc cannot use; use --target tpu-mlir, or bmfleet quantize --target tpu-nntc --quantize-table',
+      });
+    }
     if (target !== 'sim') {
       const r = await vendorQuantize({
         target,

@@ -24,6 +24,7 @@ import type { CompilePrecision } from './chip.js';
 import { costConfidence, estimateLatency, layersFromGraph } from './cost/index.js';
 import { emulatePrecision, TOLERANCES } from './precision.js';
 import type { CompileReport } from './report.js';
+import { coefficientBytes } from './coeff-memory.js';
 import { buildSimBmodel } from './sim-target.js';
 import { checkSpecMatchesInput, imageFeeds, randomFeeds } from './test-inputs.js';
 import type { Feeds } from './test-inputs.js';
@@ -234,7 +235,8 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
   let toolchain: CompileReport['toolchain'];
   let written: Uint8Array;
   if (target === 'sim') {
-    const payload = precision === 'fp32' ? bytes : encodeOnnx(emulatePrecision(model, precision));
+    const stored = emulatePrecision(model, precision);
+    const payload = precision === 'fp32' ? bytes : encodeOnnx(stored);
     const bmodel = buildSimBmodel(
       {
         netName,
@@ -242,6 +244,7 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
         inputs,
         outputs,
         activationBytes: activationBytes(nodes),
+        coeffBytes: coefficientBytes(stored),
       },
       payload,
     );

@@ -4,6 +4,8 @@
 // quantizes its input and dequantizes its output inside the net.
 import { writeBmodel, vendorTime, type BmodelTensorSpec } from '../../shared/bmodel/index.js';
 import { parseChip, vendorChipName } from '../compile/chip.js';
+import { coefficientBytes } from '../compile/coeff-memory.js';
+import { simCoefficients } from '../compile/sim-target.js';
 import { createOnnxSession, encodeOnnx } from '../onnx/index.js';
 import type { PreparedModel } from './prepared-model.js';
 import type { Int8Graph } from './qdq.js';
@@ -31,14 +33,21 @@ export async function int8BmodelBytes(
   } finally {
     await session.release();
   }
+  // Weight memory as the vendor lays it out (INT8 weights, INT32 biases), compile/coeff-memory.ts.
+  const coeff = simCoefficients(payload, coefficientBytes(int8.model));
   const bmodel = writeBmodel({
     chip: vendorChipName(chip),
     time: vendorTime(options.now ?? new Date()),
+    ...(coeff ? { binary: coeff.binary } : {}),
     nets: [
       {
         name: options.netName,
         stages: [
-          { inputs: [{ name: pm.input.name, dtype: 'FP32', shape: [...pm.input.shape] }], outputs },
+          {
+            inputs: [{ name: pm.input.name, dtype: 'FP32', shape: [...pm.input.shape] }],
+            outputs,
+            ...(coeff ? { coeffMem: coeff.coeffMem } : {}),
+          },
         ],
       },
     ],

@@ -10,7 +10,7 @@ import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import { toModelTransformArgs, type PreprocessSpec } from '../../shared/preprocess/index.js';
 import type { SimilarityTolerance } from '../../shared/stats/similarity.js';
-import { parseChip, vendorChipName } from '../compile/chip.js';
+import { parseChip } from '../compile/chip.js';
 import { readToolOutput, type CheckedBmodel } from '../compile/toolchains/check-output.js';
 import { encodeNpyFloat32 } from '../compile/toolchains/npy.js';
 import { runToolStep, type ToolEnv } from '../compile/toolchains/runner.js';
@@ -19,13 +19,14 @@ import {
   modelTransformArgv,
   runCalibrationArgv,
 } from '../compile/toolchains/tpu-mlir.js';
-import { createOnnxSession } from '../onnx/index.js';
 import { planFromTables } from './build.js';
 import { readDataset } from './dataset.js';
 import { loadDatasetInputs } from './inputs.js';
-import { prepareModel, zeroInput, type PreparedModel } from './prepared-model.js';
+import { prepareModel } from './prepared-model.js';
 import { netNameOf, readModelFile } from './quantize-model.js';
 import { parseQuantizeTable } from './quantize-table.js';
+import { expectedNet, readText } from './vendor-common.js';
+import { nntcQuantize } from './vendor-nntc.js';
 
 /** What a tpu-mlir release can do, read from its scripts' `--help`. */
 export interface TpuMlirCaps {
@@ -74,7 +75,7 @@ export function transformPreprocessArgs(spec: PreprocessSpec, caps: TpuMlirCaps)
 }
 
 export interface VendorQuantizeOptions {
-  readonly target: 'tpu-mlir';
+  readonly target: 'tpu-mlir' | 'tpu-nntc';
   readonly modelPath: string;
   /** Net name in the BMODEL and file names (default: the model file's name). */
   readonly netName?: string;
@@ -95,38 +96,21 @@ export interface VendorQuantizeOptions {
 }
 
 export interface VendorQuantizeResult {
-  readonly caps: TpuMlirCaps;
+  /** The release's capabilities as probed (TpuMlirCaps or, for tpu-nntc, TpuNntcCaps). */
+  readonly caps: { readonly version: string };
   readonly bmodelPath: string;
   readonly checked: CheckedBmodel;
-  readonly calibrationTable: { readonly path: string; readonly from: 'run_calibration' | 'user' };
+  readonly calibrationTable: {
+    readonly path: string;
+    readonly from: 'run_calibration' | 'calibration_use_pb' | 'user';
+  };
   readonly steps: readonly string[];
   readonly logFile: string;
   readonly text: string;
 }
 
-async function expectedNet(pm: PreparedModel, chip: string) {
-  const session = await createOnnxSession(pm.bytes);
-  try {
-    const out = await session.run({ [pm.input.name]: zeroInput(pm.input.shape) });
-    return {
-      chip: vendorChipName(parseChip(chip)),
-      inputs: [{ name: pm.input.name, shape: [...pm.input.shape] }],
-      outputs: pm.outputs.map((name) => ({ name, shape: [...out[name]!.shape] })),
-    };
-  } finally {
-    await session.release();
-  }
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message }, { cause: e });
-  }
-}
-
 export async function vendorQuantize(o: VendorQuantizeOptions): Promise<VendorQuantizeResult> {
+  if (o.target === 'tpu-nntc') return nntcQuantize(o);
   parseChip(o.chip);
   if (!o.calibrationTable && !o.calibrationDir) {
     throw bmfError('BMF_ERR_USAGE', {

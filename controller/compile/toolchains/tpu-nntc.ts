@@ -80,6 +80,39 @@ export function caliModelArgv(a: CaliModelArgs): string[] {
   ];
 }
 
+export interface OnToUmodelArgs {
+  readonly model: string;
+  /** One input shape, NCHW. */
+  readonly shape: readonly number[];
+  /** Folder the FP32 UMODEL and its prototxt are written to. */
+  readonly outdir: string;
+  /** LMDB folder the prototxt's data layer reads (calibration data). */
+  readonly lmdb: string;
+}
+
+/**
+ * ONNX -> FP32 UMODEL (`<outdir>/<model stem>_bmneto_test_fp32.prototxt` and
+ * `<model stem>_bmneto.fp32umodel`). Flags as the Quantization-Tools guide documents the
+ * `ufw.tools.*_to_umodel` front ends (-m model, -s input shape, -d output folder, -D LMDB for
+ * the data layer, --cmp to check the conversion against the source framework).
+ */
+export function onToUmodelArgv(a: OnToUmodelArgs): string[] {
+  return [
+    'python3',
+    '-m',
+    'ufw.tools.on_to_umodel',
+    '-m',
+    a.model,
+    '-s',
+    `(${a.shape.join(',')})`,
+    '-d',
+    a.outdir,
+    '-D',
+    a.lmdb,
+    '--cmp',
+  ];
+}
+
 export interface CalibrationUsePbArgs {
   readonly model: string;
   readonly weights: string;
@@ -87,7 +120,7 @@ export interface CalibrationUsePbArgs {
   readonly fpfwdOutputs?: readonly string[];
 }
 
-/** Step-by-step INT8: FP32 UMODEL -> INT8 UMODEL. */
+/** Step-by-step INT8: FP32 UMODEL -> INT8 UMODEL (gflags `-flag=value`). */
 export function calibrationUsePbArgv(a: CalibrationUsePbArgs): string[] {
   return [
     'calibration_use_pb',
@@ -106,16 +139,27 @@ export interface BmnetuArgs {
   readonly target: string;
   readonly shapes: readonly (readonly number[])[];
   readonly outdir: string;
+  readonly netName?: string;
+  readonly opt?: 0 | 1 | 2;
 }
 
-/** INT8 UMODEL -> BMODEL (<outdir>/compilation.bmodel). */
+/**
+ * INT8 UMODEL -> BMODEL (<outdir>/compilation.bmodel), as sophon-demo's gen_int8bmodel_nntc.sh
+ * scripts call it: `-prec=INT8`, and `-cmp=1` so bmnetu checks each layer's TPU result against
+ * its CPU result while compiling.
+ */
 export function bmnetuArgv(a: BmnetuArgs): string[] {
   return [
     'bmnetu',
-    `--model=${a.model}`,
-    `--weight=${a.weight}`,
-    `--target=${a.target}`,
-    `--shapes=${nntcShapesArg(a.shapes)}`,
-    `--outdir=${a.outdir}`,
+    `-model=${a.model}`,
+    `-weight=${a.weight}`,
+    `-shapes=${nntcShapesArg(a.shapes)}`,
+    ...(a.netName ? [`-net_name=${a.netName}`] : []),
+    `-target=${a.target}`,
+    `-opt=${a.opt ?? 1}`,
+    '-prec=INT8',
+    '-dyn=0',
+    '-cmp=1',
+    `-outdir=${a.outdir}`,
   ];
 }

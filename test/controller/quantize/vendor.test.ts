@@ -383,9 +383,9 @@ t.test('bad input ends in typed errors and writes no BMODEL', { skip }, async (t
       noTool: true,
     },
     {
-      name: 'tpu-nntc is not a quantize target',
+      name: 'an unknown quantize target',
       argv: [
-        ...s.base('w4').map((a) => (a === 'tpu-mlir' ? 'tpu-nntc' : a)),
+        ...s.base('w4').map((a) => (a === 'tpu-mlir' ? 'tpu-foo' : a)),
         '--calibration',
         join(s.dir, 'calib'),
       ],
