@@ -20,10 +20,11 @@ import type {
 } from '../../shared/wire/messages.js';
 import type { ServeObserver } from '../serve/observe.js';
 import type { VariantName } from '../serve/types.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface VariantReport {
   readonly variant: VariantName;
-  readonly bundleDigest: string | undefined;
+  readonly bundleDigest: Digest | undefined;
   /** The wire's RequestCounters, as they go out. */
   readonly counters: RequestCounters;
   /** One sketch per LatencyStage, under the name the wire and the experiment report use. */
@@ -41,7 +42,7 @@ export interface VariantReport {
 }
 
 interface Interval extends Omit<VariantReport, 'drift' | 'bundleDigest'> {
-  bundleDigest: string | undefined;
+  bundleDigest: Digest | undefined;
   inputs: Map<string, DriftStats[]>;
   inputCount: number;
 }
