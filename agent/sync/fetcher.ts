@@ -103,7 +103,7 @@ export function createBlobFetcher(options: BlobFetcherOptions): BlobFetcher {
   const maxInFlight = options.maxInFlight ?? 8;
   const timeoutMs = options.requestTimeoutMs ?? 5000;
   const maxStalls = options.maxStalls ?? 5;
-  const transfers = new Map<string, Transfer>();
+  const transfers = new Map<Digest, Transfer>();
 
   async function waitFor(t: Transfer, signal: AbortSignal): Promise<boolean> {
     // Aborted before the wait began (during a publish): no 'abort' event would come.

@@ -136,7 +136,7 @@ t.test('the patterns are written once', async (t) => {
 t.test(
   'no code brands a Digest or DeviceId by a cast: only the checks in shared/ids.ts do',
   async (t) => {
-    const cast = /\bas\s+(?:Digest|DeviceId)\b/;
+    const cast = /\bas\s+(?:Digest|DeviceId)\b\s*(?:[,;)\]}|&]|$)/;
     const files = sourceFiles(
       ['agent', 'controller', 'shared', 'cli', 'simulate', 'demo', 'harness', 'bench', 'test'],
       /\.ts$/,
@@ -150,6 +150,7 @@ t.test(
     // The check itself finds a cast when there is one.
     t.ok(cast.test('digest: r.digest as Digest,'));
     t.ok(cast.test('const id = x as DeviceId;'));
+    t.ok(cast.test('f(x as Digest)'));
     t.notOk(cast.test('import { parseDigest, type Digest } from'));
     t.notOk(cast.test('const keep = new Set<Digest>();'));
   },

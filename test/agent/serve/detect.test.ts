@@ -30,7 +30,7 @@ import {
 import { vendorTime, writeBmodel } from '../../../shared/bmodel/write.js';
 import { parseDecoderSpec, type DetectorSpec } from '../../../shared/detect/index.js';
 import { sha256 } from '../../../harness/agent/models.js';
-import { parseDigest } from '../../../shared/ids.js';
+import { parseDigest, parseDeviceId } from '../../../shared/ids.js';
 
 const SIDE = 16;
 // yolov8 layout [1, 4+C, boxes], channel k of box j at k*4 + j: (cx, cy, w, h, dog, cat).
@@ -234,7 +234,7 @@ t.test('over the local API: boxes, then ground-truth boxes give TP/FP/FN at IoU 
   const wire = decodeMessage(
     'TelemetryReport',
     encodeTelemetryReport(report!, {
-      deviceId: 'dev-001',
+      deviceId: parseDeviceId('dev-001'),
       intervalStartMs: 0,
       intervalEndMs: 10_000,
       reportSequence: 1,
@@ -323,7 +323,7 @@ t.test(
       decodeMessage(
         'TelemetryReport',
         encodeTelemetryReport(r!, {
-          deviceId: 'dev-001',
+          deviceId: parseDeviceId('dev-001'),
           intervalStartMs: 0,
           intervalEndMs: 10_000,
           reportSequence: 1,

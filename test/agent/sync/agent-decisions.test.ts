@@ -12,7 +12,7 @@ import type { StatusFacts } from '../../../agent/sync/device-state.js';
 import { restorePlan } from '../../../agent/sync/restore.js';
 import type { AgentState } from '../../../agent/store/state.js';
 import type { DeviceStatus } from '../../../shared/wire/messages.js';
-import { parseDigest } from '../../../shared/ids.js';
+import { parseDigest, parseDeviceId } from '../../../shared/ids.js';
 
 const fixture = <T>(name: string): T =>
   JSON.parse(readFileSync(new URL(`../../fixtures/agent/${name}`, import.meta.url), 'utf8')) as T;
@@ -54,7 +54,7 @@ t.test('device state message: variants in the wire spelling, uptime in whole ms'
   };
   t.same(
     deviceStateOf({
-      deviceId: 'dev-1',
+      deviceId: parseDeviceId('dev-1'),
       state,
       serving: true,
       assigned: true,

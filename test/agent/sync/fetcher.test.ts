@@ -12,7 +12,7 @@ import { createAgentLink } from '../../../agent/sync/link.js';
 import { waitFor } from '../../../harness/agent/agent-env.js';
 import { startFakeController } from '../../../harness/agent/fake-controller.js';
 import { sha256, tinyBmodel } from '../../../harness/agent/models.js';
-import { parseDigest } from '../../../shared/ids.js';
+import { parseDigest, parseDeviceId } from '../../../shared/ids.js';
 
 t.test('fetcher: resume, skip stored, refuse oversize', async (t) => {
   const controller = await startFakeController({ chunkSize: 500 });
@@ -27,7 +27,7 @@ t.test('fetcher: resume, skip stored, refuse oversize', async (t) => {
   const ref: { fetcher?: ReturnType<typeof createBlobFetcher> } = {};
   const link = createAgentLink({
     url: controller.url,
-    deviceId: 'dev-f',
+    deviceId: parseDeviceId('dev-f'),
     protocolVersion: 4,
     handlers: {
       assignment: () => undefined,
