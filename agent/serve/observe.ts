@@ -7,13 +7,14 @@ import type { Tensor } from '../../shared/tensor.js';
 import type { PairedOutcome } from './shadow-pairs.js';
 import type { VariantName, ServeEvent } from './types.js';
 import type { Digest } from '../../shared/ids.js';
+import type { LatencyStage } from '../../shared/wire/messages.js';
 
-export interface StageTimings {
-  readonly preprocessMs: number;
-  readonly inferMs: number;
-  readonly postprocessMs: number;
-  readonly totalMs: number;
-}
+/**
+ * A request's stage times in milliseconds, one field per telemetry stage (LATENCY_STAGES) named
+ * `<stage>Ms`: `e2eMs` is the same sample as telemetry's and the report's `e2e` stage, from the
+ * agent's timer to the /v1/infer response, the agent's metrics and the experiment report.
+ */
+export type StageTimings = { readonly [S in LatencyStage as `${S}Ms`]: number };
 
 export interface RequestRecord {
   readonly variant: VariantName;

@@ -252,7 +252,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         preprocessMs: t1 - t0,
         inferMs: result.inferMs,
         postprocessMs: t3 - t2,
-        totalMs: t1 - t0 + result.inferMs + (t3 - t2),
+        e2eMs: t1 - t0 + result.inferMs + (t3 - t2),
       };
       const response: InferResponse = {
         requestId: randomUUID(),
@@ -280,7 +280,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         timings,
         ...(detections && { detections }),
       });
-      variants.record(route.variant, spec.bundleDigest, { ok: true, latencyMs: timings.totalMs });
+      variants.record(route.variant, spec.bundleDigest, { ok: true, latencyMs: timings.e2eMs });
       if (route.shadow) runShadow(route.shadow, response, answer, feeds, owned, source);
       return response;
     } catch (e) {

@@ -12,11 +12,12 @@ import {
   emptyBoxAgreement,
   emptyDetectionOutput,
 } from '../../shared/detect/agreement.js';
-import type {
-  AccuracyCounters,
-  DriftStats,
-  LatencyStage,
-  RequestCounters,
+import {
+  LATENCY_STAGES,
+  type AccuracyCounters,
+  type DriftStats,
+  type LatencyStage,
+  type RequestCounters,
 } from '../../shared/wire/messages.js';
 import type { ServeObserver } from '../serve/observe.js';
 import type { VariantName } from '../serve/types.js';
@@ -108,11 +109,8 @@ export function createTelemetryCollector(): TelemetryCollector {
         addDetectionOutput((rep.accuracy.detectionOutput ??= emptyDetectionOutput()), r.detections);
       }
       if (r.timings) {
-        // The serve layer's totalMs (the /v1/infer response field) is the e2e stage here on.
-        rep.latency.e2e.add(r.timings.totalMs);
-        rep.latency.preprocess.add(r.timings.preprocessMs);
-        rep.latency.infer.add(r.timings.inferMs);
-        rep.latency.postprocess.add(r.timings.postprocessMs);
+        // One name per stage: timings.<stage>Ms is the wire's latency[<stage>] (e2eMs is e2e).
+        for (const stage of LATENCY_STAGES) rep.latency[stage].add(r.timings[`${stage}Ms`]);
       }
     },
     onInput(r) {

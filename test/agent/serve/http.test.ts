@@ -61,7 +61,7 @@ t.test('local API over a real socket', async (t) => {
     preprocessMs: Number,
     inferMs: Number,
     postprocessMs: Number,
-    totalMs: Number,
+    e2eMs: Number,
   });
 
   const png = await sharp({

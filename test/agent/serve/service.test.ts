@@ -7,6 +7,7 @@ import { createInferenceService } from '../../../agent/serve/service.js';
 import type { ServeEvent } from '../../../agent/serve/types.js';
 import { drive } from '../helpers/drive.js';
 import { goldenInputs, tinyBundleDigest, tinySpec } from '../../../harness/agent/models.js';
+import { LATENCY_STAGES } from '../../../shared/wire/messages.js';
 
 const golden = goldenInputs();
 const input = (i = 0) => ({ kind: 'tensor' as const, feeds: golden.inputs[i] ?? {} });
@@ -39,7 +40,11 @@ t.test('serves, labels top-k, reports stage timings and the model that answered'
   t.equal(r.bundleDigest, tinyBundleDigest('tiny-a'));
   t.equal(r.topK[0]?.index, golden.labels[0]);
   t.equal(r.topK[0]?.label, ['zero', 'one', 'two', 'three'][golden.labels[0] ?? 0]);
-  t.ok(r.timings.totalMs >= r.timings.inferMs, 'stage timings add up');
+  t.ok(r.timings.e2eMs >= r.timings.inferMs, 'stage timings add up');
+  // One field per telemetry stage, e2eMs the sum of the others (floating point: 1e-9 ms).
+  t.same(Object.keys(r.timings).sort(), LATENCY_STAGES.map((s) => `${s}Ms`).sort());
+  const { preprocessMs, inferMs, postprocessMs } = r.timings;
+  t.ok(Math.abs(r.timings.e2eMs - (preprocessMs + inferMs + postprocessMs)) < 1e-9, 'e2e = sum');
   t.same(
     service.models().map((m) => [m.variant, m.bundleDigest, m.lastKnownGood]),
     [['A', tinyBundleDigest('tiny-a'), tinyBundleDigest('tiny-a')]],

@@ -33,7 +33,7 @@ function agentInterval(opts: { gate?: { correct: number; samples: number; cosine
       bundleDigest: BUNDLE_A,
       ok: true,
       serverError: false,
-      timings: { preprocessMs: 1, inferMs: ms - 2, postprocessMs: 1, totalMs: ms },
+      timings: { preprocessMs: 1, inferMs: ms - 2, postprocessMs: 1, e2eMs: ms },
     });
   }
   if (opts.gate) {
