@@ -53,6 +53,7 @@ import { createEventOutbox } from './telemetry/event-outbox.js';
 import type { EventOutbox } from './telemetry/event-outbox.js';
 import { createTelemetryReporter } from './telemetry/reporter.js';
 import type { TelemetryReporter } from './telemetry/reporter.js';
+import type { Digest } from '../shared/ids.js';
 
 export interface AgentDeps {
   readonly clock?: Clock;
@@ -107,7 +108,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   let api: FastifyInstance | undefined;
   let apiAddress: string | undefined;
   let health: HealthThresholds | undefined;
-  let assignedDigest: string | undefined;
+  let assignedDigest: Digest | undefined;
   let lastError = '';
   // News (an assignment, a serve event) wakes the reconcile loop; news that comes while it is
   // not waiting (mid-pass, during retention) is kept, so the next wait ends at once.
@@ -141,7 +142,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   /** `refused`: the bundle's content was rejected for good (trust, hash, chip), not a failure. */
   function reportError(
     e: BmfError,
-    context: { variant?: VariantName; bundleDigest?: string; step?: string } = {},
+    context: { variant?: VariantName; bundleDigest?: Digest; step?: string } = {},
     refused = false,
   ): void {
     lastError = e.code;
@@ -233,7 +234,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   let rootDoc: Root | undefined;
 
   let interruptPass: () => void = () => undefined;
-  function adopt(a: Parameters<typeof targetOf>[0], digest: string): void {
+  function adopt(a: Parameters<typeof targetOf>[0], digest: Digest): void {
     if (!ctx?.assign(targetOf(a))) return;
     // Work in flight for the previous target (a fetch stalled on an abandoned bundle) stops now.
     interruptPass();

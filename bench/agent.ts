@@ -32,6 +32,7 @@ import { createServeMetrics } from '../agent/serve/metrics.js';
 import { createInferenceService } from '../agent/serve/service.js';
 import type { InferenceService } from '../agent/serve/service.js';
 import type { ModelSpec } from '../agent/serve/types.js';
+import { parseDigest, type Digest } from '../shared/ids.js';
 import type { RuntimeBackend } from '../agent/runtime/types.js';
 import { writeBmodel } from '../shared/bmodel/write.js';
 import { locateMobileNetV2 } from '../examples/mobilenetv2/ensure.js';
@@ -39,7 +40,7 @@ import { startFakeController } from '../harness/agent/fake-controller.js';
 import { signedRoot, testKeys } from '../harness/agent/trust.js';
 
 const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const sha = (b: Uint8Array): Digest => parseDigest(createHash('sha256').update(b).digest('hex'));
 
 function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -65,7 +66,8 @@ function simBmodel(onnx: Uint8Array, shape: number[], outShape: number[]): Uint8
 }
 
 function spec(name: string, bmodel: Uint8Array): ModelSpec {
-  return { bundleDigest: name, version: name, bmodel, bmodelDigest: sha(bmodel) };
+  const bundleDigest = sha(new TextEncoder().encode(name));
+  return { bundleDigest, version: name, bmodel, bmodelDigest: sha(bmodel) };
 }
 
 function newService(intraOpNumThreads = 1): {

@@ -1,7 +1,7 @@
 // Prometheus metrics of one agent's serving path. Each agent gets its own prom-client Registry
 // (several agents share a process in fleet simulation; the global registry would mix them).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { LATENCY_STAGES, type LatencyStage } from '../../shared/wire/messages.js';
+import { LATENCY_STAGES } from '../../shared/wire/messages.js';
 import type { RuntimeDeviceStat } from '../runtime/types.js';
 import type { ServeObserver } from './observe.js';
 
@@ -73,15 +73,9 @@ export function createServeMetrics(
       });
       if (r.timings) {
         // The stage names of telemetry and the experiment report (LATENCY_STAGES): one name for
-        // the whole request, e2e, from here to the report.
-        const seconds: Record<LatencyStage, number> = {
-          e2e: r.timings.totalMs / 1000,
-          preprocess: r.timings.preprocessMs / 1000,
-          infer: r.timings.inferMs / 1000,
-          postprocess: r.timings.postprocessMs / 1000,
-        };
+        // the whole request, e2e (timings.e2eMs), from the timer to the report.
         for (const stage of LATENCY_STAGES) {
-          stages.observe({ variant: r.variant, stage }, seconds[stage]);
+          stages.observe({ variant: r.variant, stage }, r.timings[`${stage}Ms`] / 1000);
         }
       }
     },

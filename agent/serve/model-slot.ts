@@ -5,6 +5,7 @@ import type { ModelHandle, RuntimeBackend } from '../runtime/types.js';
 import { runGate } from './gate.js';
 import type { GateReport } from './gate.js';
 import type { ModelSpec } from './types.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface ServingModel {
   readonly spec: ModelSpec;
@@ -65,7 +66,7 @@ export class ModelSlot {
     return this.active;
   }
 
-  candidateState(): { readonly bundleDigest: string; readonly gated: boolean } | undefined {
+  candidateState(): { readonly bundleDigest: Digest; readonly gated: boolean } | undefined {
     const c = this.candidate;
     return c && { bundleDigest: c.resident.spec.bundleDigest, gated: c.gated };
   }

@@ -6,17 +6,19 @@ import type { ErrorCode } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { PairedOutcome } from './shadow-pairs.js';
 import type { VariantName, ServeEvent } from './types.js';
+import type { Digest } from '../../shared/ids.js';
+import type { LatencyStage } from '../../shared/wire/messages.js';
 
-export interface StageTimings {
-  readonly preprocessMs: number;
-  readonly inferMs: number;
-  readonly postprocessMs: number;
-  readonly totalMs: number;
-}
+/**
+ * A request's stage times in milliseconds, one field per telemetry stage (LATENCY_STAGES) named
+ * `<stage>Ms`: `e2eMs` is the same sample as telemetry's and the report's `e2e` stage, from the
+ * agent's timer to the /v1/infer response, the agent's metrics and the experiment report.
+ */
+export type StageTimings = { readonly [S in LatencyStage as `${S}Ms`]: number };
 
 export interface RequestRecord {
   readonly variant: VariantName;
-  readonly bundleDigest: string | undefined;
+  readonly bundleDigest: Digest | undefined;
   readonly ok: boolean;
   /** Set when the request failed; 4xx codes are the caller's fault and not the model's. */
   readonly errorCode?: ErrorCode;
@@ -29,8 +31,8 @@ export interface RequestRecord {
 export interface ShadowRecord {
   readonly primary: VariantName;
   readonly shadow: VariantName;
-  readonly primaryBundle: string;
-  readonly shadowBundle: string;
+  readonly primaryBundle: Digest;
+  readonly shadowBundle: Digest;
   /** undefined when the shadow run failed. */
   readonly top1Agree: boolean | undefined;
   readonly cosine: number | undefined;
@@ -40,14 +42,14 @@ export interface ShadowRecord {
 
 export interface FeedbackRecord {
   readonly variant: VariantName;
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   readonly correct: boolean;
 }
 
 /** Ground-truth boxes for a detector's answer: its detections matched at IoU 0.5. */
 export interface DetectionFeedbackRecord {
   readonly variant: VariantName;
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   readonly tp: number;
   readonly fp: number;
   readonly fn: number;
@@ -57,14 +59,14 @@ export interface DetectionFeedbackRecord {
 export interface ShadowFeedbackRecord {
   readonly primary: VariantName;
   readonly shadow: VariantName;
-  readonly primaryBundle: string;
-  readonly shadowBundle: string;
+  readonly primaryBundle: Digest;
+  readonly shadowBundle: Digest;
   readonly outcome: PairedOutcome;
 }
 
 export interface GateRecord {
   readonly variant: VariantName;
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   readonly passed: boolean;
   /** Golden samples run (0 when the gate failed before scoring or was skipped). */
   readonly samples: number;
@@ -77,7 +79,7 @@ export interface GateRecord {
 /** The model inputs of one served request, after preprocessing (field quantization health). */
 export interface InputRecord {
   readonly variant: VariantName;
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   readonly feeds: Readonly<Record<string, Tensor>>;
   readonly channelFormat: 'nchw' | 'nhwc';
 }

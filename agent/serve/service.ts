@@ -22,6 +22,7 @@ import { ALL_TO_A, routeRequest } from './traffic.js';
 import type { TrafficSplit } from './traffic.js';
 import type { VariantName } from './types.js';
 import { VariantSet } from './variants.js';
+import type { Digest } from '../../shared/ids.js';
 
 export type InferInput =
   | { readonly kind: 'image'; readonly bytes: Uint8Array }
@@ -36,7 +37,7 @@ export interface InferOptions {
 export interface InferResponse {
   readonly requestId: string;
   readonly variant: VariantName;
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   readonly modelVersion: string;
   readonly outputs: Readonly<Record<string, Tensor>>;
   /** Classifiers: the k best classes. Empty for detectors. */
@@ -59,10 +60,10 @@ export const FEEDBACK_IOU = 0.5;
 
 export interface ModelInfo {
   readonly variant: VariantName;
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   readonly version: string;
-  readonly bmodelDigest: string;
-  readonly lastKnownGood: string | undefined;
+  readonly bmodelDigest: Digest;
+  readonly lastKnownGood: Digest | undefined;
   readonly inputs: ServingModel['handle']['description']['inputs'];
   readonly outputs: ServingModel['handle']['description']['outputs'];
 }
@@ -251,7 +252,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         preprocessMs: t1 - t0,
         inferMs: result.inferMs,
         postprocessMs: t3 - t2,
-        totalMs: t1 - t0 + result.inferMs + (t3 - t2),
+        e2eMs: t1 - t0 + result.inferMs + (t3 - t2),
       };
       const response: InferResponse = {
         requestId: randomUUID(),
@@ -279,7 +280,7 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
         timings,
         ...(detections && { detections }),
       });
-      variants.record(route.variant, spec.bundleDigest, { ok: true, latencyMs: timings.totalMs });
+      variants.record(route.variant, spec.bundleDigest, { ok: true, latencyMs: timings.e2eMs });
       if (route.shadow) runShadow(route.shadow, response, answer, feeds, owned, source);
       return response;
     } catch (e) {

@@ -7,6 +7,7 @@
 // feedback still counts for the serving variant's own accuracy. Each entry is scored at most
 // once; a label that arrives while the shadow run is still in flight waits on the entry.
 import type { VariantName } from './types.js';
+import type { Digest } from '../../shared/ids.js';
 
 /** The default bounds: as many ids as the service keeps for feedback, for one hour. */
 export const DEFAULT_SHADOW_PAIR_LIMITS: ShadowPairLimits = { capacity: 10_000, ttlMs: 3_600_000 };
@@ -23,7 +24,7 @@ export type FeedbackLabel = number | string;
 /** One variant's answer to a request, as feedback scores it. */
 export interface Prediction {
   readonly variant: VariantName;
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   /** Top-1 class index, -1 when the model produced no scores. */
   readonly top1: number;
   readonly labels: readonly string[] | undefined;

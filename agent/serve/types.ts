@@ -8,6 +8,7 @@ import type { Tensor } from '../../shared/tensor.js';
 
 export type { VariantName } from '../../shared/ids.js';
 import type { VariantName } from '../../shared/ids.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface GoldenSet {
   readonly inputs: readonly Readonly<Record<string, Tensor>>[];
@@ -37,10 +38,10 @@ export interface GateThresholds {
 
 export interface ModelSpec {
   /** Identity of the bundle (sha256 of its signed manifest). */
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   readonly version: string;
   readonly bmodel: Uint8Array;
-  readonly bmodelDigest: string;
+  readonly bmodelDigest: Digest;
   readonly modeledLatencyMs?: number;
   readonly labels?: readonly string[];
   /**
@@ -64,27 +65,27 @@ export interface HealthThresholds {
 }
 
 export type ServeEvent =
-  | { readonly kind: 'activated'; readonly variant: VariantName; readonly bundleDigest: string }
+  | { readonly kind: 'activated'; readonly variant: VariantName; readonly bundleDigest: Digest }
   | {
       readonly kind: 'gate-failed';
       readonly variant: VariantName;
-      readonly bundleDigest: string;
+      readonly bundleDigest: Digest;
       readonly reason: string;
     }
-  | { readonly kind: 'healthy'; readonly variant: VariantName; readonly bundleDigest: string }
+  | { readonly kind: 'healthy'; readonly variant: VariantName; readonly bundleDigest: Digest }
   | {
       /** The health window's verdict: a fact the planner plans a rollback from. */
       readonly kind: 'regressed';
       readonly variant: VariantName;
-      readonly bundleDigest: string;
+      readonly bundleDigest: Digest;
       readonly reason: string;
     }
   | {
       /** Announced after the swap back to last-known-good has happened. */
       readonly kind: 'rolled-back';
       readonly variant: VariantName;
-      readonly from: string;
-      readonly to: string;
+      readonly from: Digest;
+      readonly to: Digest;
       readonly reason: string;
     }
-  | { readonly kind: 'unloaded'; readonly variant: VariantName; readonly bundleDigest: string };
+  | { readonly kind: 'unloaded'; readonly variant: VariantName; readonly bundleDigest: Digest };

@@ -17,11 +17,12 @@ import type { SwapResult } from './model-slot.js';
 import { notify } from './observe.js';
 import type { ServeObserver } from './observe.js';
 import type { HealthThresholds, ModelSpec, VariantName } from './types.js';
+import type { Digest } from '../../shared/ids.js';
 
 interface Watch {
   state: HealthWindowState;
   readonly thresholds: HealthThresholds;
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   readonly stop: AbortController;
 }
 
@@ -30,7 +31,7 @@ interface Variant {
   lastKnownGood: ModelSpec | undefined;
   watch: Watch | undefined;
   /** Bundle whose health window regressed, and why (cleared by the next activation). */
-  regressed: { readonly bundleDigest: string; readonly reason: string } | undefined;
+  regressed: { readonly bundleDigest: Digest; readonly reason: string } | undefined;
 }
 
 export interface InstallOptions {
@@ -106,13 +107,14 @@ export class VariantSet {
   /** Step `gate`: the candidate runs the golden set; failure unloads it and is reported. */
   async gate(name: VariantName, options: InstallOptions = {}): Promise<void> {
     const v = this.variant(name);
-    const bundleDigest = v.slot.candidateState()?.bundleDigest ?? '';
+    // No candidate: the slot's gate reports nothing (already committed) or fails internally.
+    const bundleDigest = v.slot.candidateState()?.bundleDigest;
     try {
       const report = await v.slot.gate({
         skipGate: options.knownGood === true,
         ...(options.signal && { signal: options.signal }),
       });
-      if (report) {
+      if (report && bundleDigest) {
         notify(this.deps.observers, 'onGate', {
           variant: name,
           bundleDigest,
@@ -124,7 +126,7 @@ export class VariantSet {
         });
       }
     } catch (e) {
-      this.reportGateFailure(name, bundleDigest, e);
+      if (bundleDigest) this.reportGateFailure(name, bundleDigest, e);
       throw e;
     }
   }
@@ -170,7 +172,7 @@ export class VariantSet {
     return result;
   }
 
-  candidate(name: VariantName): { bundleDigest: string; gated: boolean } | undefined {
+  candidate(name: VariantName): { bundleDigest: Digest; gated: boolean } | undefined {
     return this.variants.get(name)?.slot.candidateState();
   }
 
@@ -187,7 +189,7 @@ export class VariantSet {
     );
   }
 
-  private reportGateFailure(name: VariantName, bundleDigest: string, e: unknown): void {
+  private reportGateFailure(name: VariantName, bundleDigest: Digest, e: unknown): void {
     if (!isBmfError(e, 'BMF_ERR_AGENT_GATE_FAILED')) return;
     notify(this.deps.observers, 'onGate', {
       variant: name,
@@ -246,7 +248,7 @@ export class VariantSet {
   }
 
   /** Feeds one finished request of `name` into its health window, if one is open. */
-  record(name: VariantName, bundleDigest: string | undefined, sample: HealthSample): void {
+  record(name: VariantName, bundleDigest: Digest | undefined, sample: HealthSample): void {
     const v = this.variants.get(name);
     const w = v?.watch;
     if (!v || !w || w.bundleDigest !== bundleDigest) return;
@@ -279,7 +281,7 @@ export class VariantSet {
   private openWatch(
     name: VariantName,
     v: Variant,
-    bundleDigest: string,
+    bundleDigest: Digest,
     t: HealthThresholds,
   ): void {
     const watch: Watch = {

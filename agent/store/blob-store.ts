@@ -7,13 +7,15 @@ import { mkdir, readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bmfError, isBmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
-import { isDigest } from '../../shared/ids.js';
+import { isDigest, parseDigest, type Digest } from '../../shared/ids.js';
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** The name a blob is stored under: the sha256 of its bytes, as a Digest. */
+export function sha256Hex(bytes: Uint8Array): Digest {
+  return parseDigest(createHash('sha256').update(bytes).digest('hex'));
 }
 
-export function checkDigest(digest: string): string {
+/** A name given to the store at run time (a path is built from it): refused unless a digest. */
+export function checkDigest(digest: string): Digest {
   if (!isDigest(digest)) {
     throw bmfError('BMF_ERR_AGENT_STORE', { reason: `"${digest}" is not a sha256 hex digest` });
   }
@@ -22,23 +24,23 @@ export function checkDigest(digest: string): string {
 
 export interface BlobStore {
   readonly dir: string;
-  pathOf(digest: string): string;
-  has(digest: string): Promise<boolean>;
+  pathOf(digest: Digest): string;
+  has(digest: Digest): Promise<boolean>;
   /**
    * Reads a blob and checks its hash again (a disk can rot; a blob is trusted only by hash).
    * With `size` the file's length is checked first and a different one refused before any byte
    * is buffered (BMF_ERR_TRUST_SIZE_MISMATCH).
    */
-  read(digest: string, size?: number): Promise<Uint8Array>;
+  read(digest: Digest, size?: number): Promise<Uint8Array>;
   /** Stores bytes under their sha256 and returns the digest; `expected` must match when given. */
-  put(bytes: Uint8Array, expected?: string): Promise<string>;
-  list(): Promise<string[]>;
-  remove(digest: string): Promise<void>;
+  put(bytes: Uint8Array, expected?: Digest): Promise<Digest>;
+  list(): Promise<Digest[]>;
+  remove(digest: Digest): Promise<void>;
 }
 
 export async function createBlobStore(dir: string): Promise<BlobStore> {
   await mkdir(dir, { recursive: true });
-  const pathOf = (digest: string): string => join(dir, checkDigest(digest));
+  const pathOf = (digest: Digest): string => join(dir, checkDigest(digest));
   return {
     dir,
     pathOf,

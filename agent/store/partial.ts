@@ -11,9 +11,10 @@ import { bmfError } from '../../shared/errors.js';
 import { fsyncDir, writeFileAtomic } from '../../shared/fs/atomic.js';
 import type { BlobStore } from './blob-store.js';
 import { checkDigest, sha256Hex } from './blob-store.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface ChunkTable {
-  readonly digest: string;
+  readonly digest: Digest;
   readonly size: number;
   readonly chunkSize: number;
   /** sha256 hex of every chunk, in order. */

@@ -8,10 +8,11 @@ import type { Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
-import { DIGEST_PATTERN } from '../../shared/ids.js';
+import { DIGEST_PATTERN, DigestSchema } from '../../shared/ids.js';
 
-// Checked against the one digest pattern; held as plain strings inside the agent's state file.
-const Digest = Type.String({ pattern: DIGEST_PATTERN });
+// Every digest is checked against the one pattern when the file is read (load below), so the
+// state holds branded Digests; a file with a malformed one is refused with BMF_ERR_AGENT_STORE.
+const Digest = DigestSchema;
 const PerVariant = Type.Object(
   { A: Type.Optional(Digest), B: Type.Optional(Digest) },
   { additionalProperties: false },

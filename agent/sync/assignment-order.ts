@@ -2,18 +2,19 @@
 // never go back to an older one). Restored and live assignments meet here in arrival order;
 // whatever the order, the newest one wins. agent/agent.ts runs them one at a time and acts on
 // the decision (store the envelope, adopt the target, or report the replay).
+import type { Digest } from '../../shared/ids.js';
 
 export type AssignmentSource = 'live' | 'restore';
 
 export interface AssignmentOrderFacts {
   /** Digest of the signed envelope that arrived. */
-  readonly digest: string;
+  readonly digest: Digest;
   readonly sequence: number;
   readonly source: AssignmentSource;
   /** Envelope the agent acts on now (the retained one comes again on every reconnect). */
-  readonly adoptedDigest: string | undefined;
+  readonly adoptedDigest: Digest | undefined;
   /** Envelope persisted in state.json, and its sequence. */
-  readonly persistedDigest: string | undefined;
+  readonly persistedDigest: Digest | undefined;
   readonly persistedSequence: number | undefined;
   readonly installedSequence: number;
   /** Sequence of the target the sync context holds (0 before any). */

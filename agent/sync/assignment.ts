@@ -11,12 +11,13 @@ import type { TrafficSplit } from '../serve/traffic.js';
 import type { HealthThresholds, VariantName } from '../serve/types.js';
 import { sha256Hex } from '../store/blob-store.js';
 import type { AssignedTarget } from './executors.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface AcceptedAssignment {
   readonly assignment: Assignment;
   /** Canonical envelope bytes (stored as a blob so a restart can resume from it). */
   readonly canonical: Uint8Array;
-  readonly digest: string;
+  readonly digest: Digest;
 }
 
 export function acceptAssignment(opts: {

@@ -1,6 +1,7 @@
 // The state message the agent publishes, derived purely from what it knows: the persisted state,
 // whether a model serves, whether an assignment is held, and the last error still standing.
-import type { DeviceState, DeviceStatus } from '../../shared/wire/messages.js';
+import { VARIANT_NAMES, type DeviceId, type Digest } from '../../shared/ids.js';
+import type { DeviceState, DeviceStatus, VariantBundle } from '../../shared/wire/messages.js';
 import type { VariantName } from '../serve/types.js';
 import type { AgentState } from '../store/state.js';
 
@@ -17,20 +18,17 @@ export function deviceStatus(f: StatusFacts): DeviceStatus {
 }
 
 export interface DeviceStateFacts extends StatusFacts {
-  readonly deviceId: string;
+  readonly deviceId: DeviceId;
   readonly state: AgentState | undefined;
   readonly uptimeMs: number;
   readonly timeMs: number;
 }
 
-function perVariant(m: Partial<Record<VariantName, string>> | undefined) {
-  return (Object.entries(m ?? {}) as [VariantName, string | undefined][]).map(
-    ([variant, bundleDigest]) => ({
-      variant,
-      bundleDigest: bundleDigest ?? '',
-      bundleSequence: 0,
-    }),
-  );
+function perVariant(m: Partial<Record<VariantName, Digest>> | undefined): VariantBundle[] {
+  return VARIANT_NAMES.flatMap((variant) => {
+    const bundleDigest = m?.[variant];
+    return bundleDigest === undefined ? [] : [{ variant, bundleDigest, bundleSequence: 0 }];
+  });
 }
 
 export function deviceStateOf(f: DeviceStateFacts): DeviceState {

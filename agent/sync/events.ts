@@ -5,12 +5,13 @@ import type { BmfError, ErrorCode } from '../../shared/errors.js';
 import type { EventCode } from '../../shared/events.js';
 import type { Event, Severity } from '../../shared/wire/messages.js';
 import type { ServeEvent, VariantName } from '../serve/types.js';
+import type { DeviceId, Digest } from '../../shared/ids.js';
 
 export function eventFromError(
-  deviceId: string,
+  deviceId: DeviceId,
   timeMs: number,
   error: BmfError,
-  context: { variant?: VariantName; bundleDigest?: string; step?: string } = {},
+  context: { variant?: VariantName; bundleDigest?: Digest; step?: string } = {},
 ): Event {
   const details: Record<string, string> = {};
   for (const [k, v] of Object.entries(error.details)) if (v !== undefined) details[k] = String(v);
@@ -52,10 +53,10 @@ const SERVE_EVENTS: Record<
   unloaded: { code: 'BMF_EVT_UNLOADED', severity: 'info' },
 };
 
-export function eventFromServe(deviceId: string, timeMs: number, e: AnnouncedServeEvent): Event {
+export function eventFromServe(deviceId: DeviceId, timeMs: number, e: AnnouncedServeEvent): Event {
   const { code, severity } = SERVE_EVENTS[e.kind];
   const details: Record<string, string> = {};
-  let bundleDigest: string;
+  let bundleDigest: Digest;
   let message: string = e.kind;
   switch (e.kind) {
     case 'gate-failed':

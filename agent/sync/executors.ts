@@ -2,7 +2,7 @@
 // compiler prove every kind is handled), and the fact gathering they are planned from. Every
 // executor is idempotent: run twice, or again after a crash, it finds the work done and returns.
 import type { BundleInput, BundleManifest, Chip } from '../../shared/bundle/manifest.js';
-import { VARIANT_NAMES } from '../../shared/ids.js';
+import { isDigest, VARIANT_NAMES } from '../../shared/ids.js';
 import { bmfError, toBmfError } from '../../shared/errors.js';
 import type { BmfError } from '../../shared/errors.js';
 import type { Root } from '../../shared/trust/root.js';
@@ -17,6 +17,7 @@ import type { Executors } from './reconcile.js';
 import { restorePlan } from './restore.js';
 import { stageBundle, verifyBundleBlob } from './stage.js';
 import type { ManifestBlob } from './stage.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface SyncContextOptions {
   readonly store: BlobStore;
@@ -29,26 +30,26 @@ export interface SyncContextOptions {
   readonly clock: Clock;
   readonly health: () => HealthThresholds | undefined;
   readonly onStateChange?: (state: AgentState) => void;
-  readonly onRejected?: (bundleDigest: string, error: BmfError, variant?: VariantName) => void;
+  readonly onRejected?: (bundleDigest: Digest, error: BmfError, variant?: VariantName) => void;
   /** A lower bundle sequence is being installed because the assignment allows it explicitly. */
   readonly onDowngrade?: (info: {
     variant: VariantName;
-    bundleDigest: string;
+    bundleDigest: Digest;
     name: string;
     sequence: number;
     from: number;
   }) => void;
   /** A bundle a restart tried to restore did not install; the next one in line is tried. */
-  readonly onRestoreFailed?: (variant: VariantName, bundleDigest: string, error: BmfError) => void;
+  readonly onRestoreFailed?: (variant: VariantName, bundleDigest: Digest, error: BmfError) => void;
 }
 
 export interface AssignedTarget {
   readonly sequence: number;
   readonly variants: readonly {
     readonly name: VariantName;
-    readonly bundleDigest: string;
+    readonly bundleDigest: Digest;
     /** The manifest blob and its size when the assignment names them. */
-    readonly manifest?: { readonly digest: string; readonly size: number };
+    readonly manifest?: { readonly digest: Digest; readonly size: number };
   }[];
   /** The signed assignment allows installing a bundle sequence below the one served. */
   readonly allowDowngrade?: boolean;
@@ -56,13 +57,13 @@ export interface AssignedTarget {
 
 /** What the reconcile loop knows beyond the disk: verified manifests, staged specs, rejections. */
 export class SyncContext {
-  private readonly manifests = new Map<string, BundleManifest>();
+  private readonly manifests = new Map<Digest, BundleManifest>();
   /** Each verified bundle's inputs, preprocessing typed (parsed once, at verification). */
-  private readonly inputs = new Map<string, readonly BundleInput[]>();
-  private readonly specs = new Map<string, ModelSpec>();
-  private readonly rejected = new Set<string>();
+  private readonly inputs = new Map<Digest, readonly BundleInput[]>();
+  private readonly specs = new Map<Digest, ModelSpec>();
+  private readonly rejected = new Set<Digest>();
   /** Per variant, the bundles a restart still has to try (the planner's `restoring` fact). */
-  private readonly restoring = new Map<VariantName, string[]>();
+  private readonly restoring = new Map<VariantName, Digest[]>();
   private assigned: AssignedTarget | undefined;
   private state: AgentState;
 
@@ -91,7 +92,7 @@ export class SyncContext {
     return this.assigned?.sequence ?? 0;
   }
 
-  reject(bundleDigest: string, error: BmfError, variant?: VariantName): void {
+  reject(bundleDigest: Digest, error: BmfError, variant?: VariantName): void {
     this.rejected.add(bundleDigest);
     this.o.onRejected?.(bundleDigest, error, variant);
   }
@@ -115,9 +116,9 @@ export class SyncContext {
 
   async gatherFacts(): Promise<Facts> {
     const variants = this.o.service.variants;
-    const active: Partial<Record<VariantName, string>> = {};
-    const lastKnownGood: Partial<Record<VariantName, string>> = {};
-    const candidates: Partial<Record<VariantName, { bundleDigest: string; gated: boolean }>> = {};
+    const active: Partial<Record<VariantName, Digest>> = {};
+    const lastKnownGood: Partial<Record<VariantName, Digest>> = {};
+    const candidates: Partial<Record<VariantName, { bundleDigest: Digest; gated: boolean }>> = {};
     for (const name of VARIANT_NAMES) {
       const serving = variants.slot(name)?.current()?.spec.bundleDigest;
       if (serving) active[name] = serving;
@@ -158,7 +159,7 @@ export class SyncContext {
   }
 
   /** Verify + stage a bundle already in the store (restart, rollback to last-known-good). */
-  async specFor(bundleDigest: string, signal?: AbortSignal): Promise<ModelSpec> {
+  async specFor(bundleDigest: Digest, signal?: AbortSignal): Promise<ModelSpec> {
     const cached = this.specs.get(bundleDigest);
     if (cached) return cached;
     const manifest = this.manifests.get(bundleDigest) ?? (await this.verifyManifest(bundleDigest));
@@ -174,14 +175,14 @@ export class SyncContext {
   }
 
   /** The blob that holds a bundle's manifest: from the assignment, else as recorded on disk. */
-  manifestBlobOf(bundleDigest: string): ManifestBlob {
+  manifestBlobOf(bundleDigest: Digest): ManifestBlob {
     const assigned = this.assigned?.variants.find((v) => v.bundleDigest === bundleDigest)?.manifest;
     if (assigned) return assigned;
     const recorded = this.state.manifestBlobs?.[bundleDigest];
     return { digest: recorded ?? bundleDigest, size: undefined };
   }
 
-  private async verifyManifest(bundleDigest: string): Promise<BundleManifest> {
+  private async verifyManifest(bundleDigest: Digest): Promise<BundleManifest> {
     const blob = this.manifestBlobOf(bundleDigest);
     const { manifest, inputs } = await verifyBundleBlob({
       store: this.o.store,
@@ -208,7 +209,7 @@ export class SyncContext {
    * device serves installs only when the signed assignment says `allowDowngrade`; it is then
    * reported. Local rollbacks to last-known-good and restores never come through here.
    */
-  private checkDowngrade(variant: VariantName, bundleDigest: string): void {
+  private checkDowngrade(variant: VariantName, bundleDigest: Digest): void {
     const m = this.manifests.get(bundleDigest);
     if (!m) return;
     let highest: number | undefined;
@@ -241,10 +242,10 @@ export class SyncContext {
    * files) and the persisted assignment; deletes every other blob. Does nothing while a kept
    * bundle's manifest is unknown (its files cannot be named yet). Returns the deleted digests.
    */
-  async retain(keepExtra: number): Promise<string[]> {
+  async retain(keepExtra: number): Promise<Digest[]> {
     const st = this.state;
     const variants = this.o.service.variants;
-    const keep = new Set<string>([
+    const keep = new Set<Digest>([
       ...Object.values(st.active),
       ...Object.values(st.lastKnownGood),
       ...(this.assigned?.variants.map((v) => v.bundleDigest) ?? []),
@@ -257,20 +258,22 @@ export class SyncContext {
     }
     for (const d of (st.recentBundles ?? []).filter((x) => !keep.has(x)).slice(0, keepExtra))
       keep.add(d);
-    const blobs = new Set<string>(st.assignment ? [st.assignment] : []);
+    const blobs = new Set<Digest>(st.assignment ? [st.assignment] : []);
     for (const bundle of keep) {
       const m = this.manifests.get(bundle);
       if (!m) return [];
       blobs.add(this.manifestBlobOf(bundle).digest);
       for (const f of m.files) blobs.add(f.sha256);
     }
-    const deleted: string[] = [];
+    const deleted: Digest[] = [];
     for (const digest of await this.o.store.list()) {
       if (blobs.has(digest)) continue;
       await this.o.store.remove(digest);
       deleted.push(digest);
     }
-    const forgotten = Object.keys(st.manifestBlobs ?? {}).filter((d) => !keep.has(d));
+    const forgotten = Object.keys(st.manifestBlobs ?? {})
+      .filter(isDigest)
+      .filter((d) => !keep.has(d));
     if (forgotten.length > 0) {
       await this.update((s) => {
         const manifestBlobs = { ...s.manifestBlobs };
@@ -284,7 +287,7 @@ export class SyncContext {
     return deleted;
   }
 
-  private async guard<T>(bundleDigest: string, work: () => Promise<T>): Promise<T> {
+  private async guard<T>(bundleDigest: Digest, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (e) {

@@ -17,6 +17,7 @@ import { openPartial } from '../store/partial.js';
 import type { ChunkTable, PartialBlob } from '../store/partial.js';
 import type { ChunkSource } from './http-chunks.js';
 import type { AgentLink } from './link.js';
+import type { Digest } from '../../shared/ids.js';
 
 const MAX_CHUNK_SIZE = 8 << 20;
 const MAX_BLOB_SIZE = 4 * 1024 ** 3;
@@ -51,12 +52,14 @@ interface Transfer {
 }
 
 export interface BlobFetcher {
-  fetch(digest: string, declaredSize: number | undefined, signal: AbortSignal): Promise<void>;
+  fetch(digest: Digest, declaredSize: number | undefined, signal: AbortSignal): Promise<void>;
   handleOffer(offer: WireMessages['BlobOffer']): void;
   handleChunk(chunk: WireMessages['BlobChunk']): void;
 }
 
+/** The chunk table of blob `digest` (the offer was routed to its transfer by that digest). */
 function tableFromOffer(
+  digest: Digest,
   o: WireMessages['BlobOffer'],
   declared: number | undefined,
   undeclaredLimit: number,
@@ -88,7 +91,7 @@ function tableFromOffer(
     });
   }
   return {
-    digest: o.digest,
+    digest,
     size: o.size,
     chunkSize: o.chunkSize,
     chunkHashes: o.chunkSha256.map((h) => Buffer.from(h).toString('hex')),
@@ -100,7 +103,7 @@ export function createBlobFetcher(options: BlobFetcherOptions): BlobFetcher {
   const maxInFlight = options.maxInFlight ?? 8;
   const timeoutMs = options.requestTimeoutMs ?? 5000;
   const maxStalls = options.maxStalls ?? 5;
-  const transfers = new Map<string, Transfer>();
+  const transfers = new Map<Digest, Transfer>();
 
   async function waitFor(t: Transfer, signal: AbortSignal): Promise<boolean> {
     // Aborted before the wait began (during a publish): no 'abort' event would come.
@@ -128,7 +131,7 @@ export function createBlobFetcher(options: BlobFetcherOptions): BlobFetcher {
 
   async function getOffer(
     t: Transfer,
-    digest: string,
+    digest: Digest,
     signal: AbortSignal,
   ): Promise<WireMessages['BlobOffer']> {
     for (let stall = 0; stall < maxStalls; stall++) {
@@ -150,7 +153,7 @@ export function createBlobFetcher(options: BlobFetcherOptions): BlobFetcher {
   }
 
   async function fetch(
-    digest: string,
+    digest: Digest,
     declaredSize: number | undefined,
     signal: AbortSignal,
   ): Promise<void> {
@@ -171,6 +174,7 @@ export function createBlobFetcher(options: BlobFetcherOptions): BlobFetcher {
       let table: ChunkTable;
       try {
         table = tableFromOffer(
+          digest,
           offer,
           declaredSize,
           options.maxUndeclaredBytes ?? MAX_MANIFEST_BYTES,

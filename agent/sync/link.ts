@@ -17,6 +17,7 @@ import {
   willTopic,
 } from '../../shared/wire/topics.js';
 import type { DeviceTopicKind } from '../../shared/wire/topics.js';
+import type { DeviceId, Digest } from '../../shared/ids.js';
 
 /** Topic kinds the controller publishes to a device, each with its handler. */
 export interface LinkHandlers {
@@ -35,7 +36,7 @@ const INCOMING: readonly Incoming[] = ['assignment', 'blobOffer', 'blobChunk', '
 
 export interface AgentLinkOptions {
   readonly url: string;
-  readonly deviceId: string;
+  readonly deviceId: DeviceId;
   readonly username?: string | undefined;
   readonly password?: string | undefined;
   /** 5 by default; 4 for brokers without MQTT 5 (the embedded aedes broker). */
@@ -66,8 +67,8 @@ export interface AgentLink {
     message: WireMessages[(typeof TOPIC_SPECS)[K]['message']],
   ): Promise<void>;
   /** Also receive the chunks the controller broadcasts for `digest` to every fetching device. */
-  subscribeBroadcast(digest: string): Promise<void>;
-  unsubscribeBroadcast(digest: string): Promise<void>;
+  subscribeBroadcast(digest: Digest): Promise<void>;
+  unsubscribeBroadcast(digest: Digest): Promise<void>;
   close(): Promise<void>;
 }
 

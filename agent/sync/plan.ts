@@ -4,15 +4,16 @@
 // step is idempotent. Order per variant follows the trust rules: nothing is loaded before its
 // bundle and every file were verified.
 import type { VariantName } from '../serve/types.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface TargetFile {
-  readonly digest: string;
+  readonly digest: Digest;
   readonly size: number;
 }
 
 export interface TargetVariant {
   readonly name: VariantName;
-  readonly bundleDigest: string;
+  readonly bundleDigest: Digest;
   /**
    * The blob carrying the signed manifest and its size, as the assignment names it; the bundle
    * digest itself (size unknown, bounded by the fetcher) for assignments that predate it.
@@ -36,20 +37,20 @@ export interface Facts {
    */
   readonly assignedSequence?: number;
   /** Blob digests present (and hash-named) in the store. */
-  readonly blobs: ReadonlySet<string>;
+  readonly blobs: ReadonlySet<Digest>;
   /** Bundles whose signed manifest verified (signatures, threshold, expiry, chip). */
-  readonly verified: ReadonlySet<string>;
+  readonly verified: ReadonlySet<Digest>;
   /** Bundles whose files were all checked (hash, size, BMODEL description vs manifest). */
-  readonly staged: ReadonlySet<string>;
+  readonly staged: ReadonlySet<Digest>;
   /** Candidate loaded beside the serving model, per variant, and whether it passed the gate. */
   readonly candidates: Readonly<
-    Partial<Record<VariantName, { bundleDigest: string; gated: boolean }>>
+    Partial<Record<VariantName, { bundleDigest: Digest; gated: boolean }>>
   >;
   /** Bundle each variant serves. */
-  readonly active: Readonly<Partial<Record<VariantName, string>>>;
-  readonly lastKnownGood: Readonly<Partial<Record<VariantName, string>>>;
+  readonly active: Readonly<Partial<Record<VariantName, Digest>>>;
+  readonly lastKnownGood: Readonly<Partial<Record<VariantName, Digest>>>;
   /** Bundles that failed verification or the gate under the current assignment: not retried. */
-  readonly rejected: ReadonlySet<string>;
+  readonly rejected: ReadonlySet<Digest>;
   /** Variants whose health window regressed and still serve the regressed bundle. */
   readonly regressed: ReadonlySet<VariantName>;
   /**
@@ -57,24 +58,24 @@ export interface Facts {
    * the one it served, then its last-known-good); a variant leaves once one installs or every
    * one failed. Absent or empty: nothing to restore.
    */
-  readonly restoring?: Readonly<Partial<Record<VariantName, readonly string[]>>>;
+  readonly restoring?: Readonly<Partial<Record<VariantName, readonly Digest[]>>>;
 }
 
 export type Step =
-  | { readonly kind: 'fetch'; readonly digest: string; readonly size: number | undefined }
-  | { readonly kind: 'verify'; readonly bundleDigest: string }
-  | { readonly kind: 'stage'; readonly bundleDigest: string }
-  | { readonly kind: 'load'; readonly variant: VariantName; readonly bundleDigest: string }
-  | { readonly kind: 'gate'; readonly variant: VariantName; readonly bundleDigest: string }
+  | { readonly kind: 'fetch'; readonly digest: Digest; readonly size: number | undefined }
+  | { readonly kind: 'verify'; readonly bundleDigest: Digest }
+  | { readonly kind: 'stage'; readonly bundleDigest: Digest }
+  | { readonly kind: 'load'; readonly variant: VariantName; readonly bundleDigest: Digest }
+  | { readonly kind: 'gate'; readonly variant: VariantName; readonly bundleDigest: Digest }
   | {
       readonly kind: 'activate';
       readonly variant: VariantName;
-      readonly bundleDigest: string;
+      readonly bundleDigest: Digest;
       readonly sequence: number;
     }
-  | { readonly kind: 'unload'; readonly variant: VariantName; readonly bundleDigest: string }
-  | { readonly kind: 'rollback'; readonly variant: VariantName; readonly to: string }
-  | { readonly kind: 'restore'; readonly variant: VariantName; readonly bundleDigest: string };
+  | { readonly kind: 'unload'; readonly variant: VariantName; readonly bundleDigest: Digest }
+  | { readonly kind: 'rollback'; readonly variant: VariantName; readonly to: Digest }
+  | { readonly kind: 'restore'; readonly variant: VariantName; readonly bundleDigest: Digest };
 
 export type StepKind = Step['kind'];
 
@@ -102,7 +103,7 @@ export function planSteps(current: Facts, target: Target | undefined): Step[] {
   // assignment may well name the same bundles, and a device that serves keeps serving.
   for (const [variant, bundles] of Object.entries(current.restoring ?? {}) as [
     VariantName,
-    readonly string[],
+    readonly Digest[],
   ][]) {
     const next = bundles[0];
     if (next !== undefined) steps.push({ kind: 'restore', variant, bundleDigest: next });
@@ -122,7 +123,7 @@ export function planSteps(current: Facts, target: Target | undefined): Step[] {
   if (target.sequence < (current.assignedSequence ?? 0)) return steps;
   const wanted = new Set(target.variants.map((v) => v.name));
   for (const v of target.variants) steps.push(...planVariant(current, target.sequence, v));
-  for (const [variant, bundleDigest] of Object.entries(current.active) as [VariantName, string][]) {
+  for (const [variant, bundleDigest] of Object.entries(current.active) as [VariantName, Digest][]) {
     if (!wanted.has(variant)) steps.push({ kind: 'unload', variant, bundleDigest });
   }
   return steps;

@@ -4,12 +4,13 @@
 import { VARIANT_NAMES } from '../../shared/ids.js';
 import type { VariantName } from '../serve/types.js';
 import type { AgentState } from '../store/state.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface RestoreVariant {
   readonly variant: VariantName;
   /** Bundles to try in order; the state is updated when one other than `active` installs. */
-  readonly candidates: readonly string[];
-  readonly active: string | undefined;
+  readonly candidates: readonly Digest[];
+  readonly active: Digest | undefined;
 }
 
 export function restorePlan(state: Pick<AgentState, 'active' | 'lastKnownGood'>): RestoreVariant[] {
@@ -17,7 +18,7 @@ export function restorePlan(state: Pick<AgentState, 'active' | 'lastKnownGood'>)
   for (const variant of VARIANT_NAMES) {
     const active = state.active[variant];
     const candidates = [active, state.lastKnownGood[variant]].filter(
-      (d, i, all): d is string => d !== undefined && all.indexOf(d) === i,
+      (d, i, all): d is Digest => d !== undefined && all.indexOf(d) === i,
     );
     if (candidates.length > 0) plan.push({ variant, candidates, active });
   }

@@ -22,10 +22,11 @@ import type { ModelDescription } from '../runtime/types.js';
 import { parseGoldenFile } from '../serve/golden-file.js';
 import type { ModelSpec } from '../serve/types.js';
 import type { BlobStore } from '../store/blob-store.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface ManifestBlob {
   /** sha256 of the blob (the canonical envelope bytes). */
-  readonly digest: string;
+  readonly digest: Digest;
   /** Its exact size when the assignment declared it; otherwise bounded by MAX_MANIFEST_BYTES. */
   readonly size: number | undefined;
 }
@@ -38,7 +39,7 @@ export interface ManifestBlob {
  */
 export async function verifyBundleBlob(opts: {
   store: BlobStore;
-  bundleDigest: string;
+  bundleDigest: Digest;
   /** The blob holding the envelope; the bundle digest itself when omitted (older assignments). */
   manifestBlob?: ManifestBlob;
   root: Root;
@@ -150,7 +151,7 @@ function modeledLatencyOf(m: BundleManifest): number | undefined {
 
 export async function stageBundle(opts: {
   store: BlobStore;
-  bundleDigest: string;
+  bundleDigest: Digest;
   bundle: ParsedBundle;
   signal?: AbortSignal;
 }): Promise<ModelSpec> {

@@ -12,18 +12,20 @@ import {
   emptyBoxAgreement,
   emptyDetectionOutput,
 } from '../../shared/detect/agreement.js';
-import type {
-  AccuracyCounters,
-  DriftStats,
-  LatencyStage,
-  RequestCounters,
+import {
+  LATENCY_STAGES,
+  type AccuracyCounters,
+  type DriftStats,
+  type LatencyStage,
+  type RequestCounters,
 } from '../../shared/wire/messages.js';
 import type { ServeObserver } from '../serve/observe.js';
 import type { VariantName } from '../serve/types.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface VariantReport {
   readonly variant: VariantName;
-  readonly bundleDigest: string | undefined;
+  readonly bundleDigest: Digest | undefined;
   /** The wire's RequestCounters, as they go out. */
   readonly counters: RequestCounters;
   /** One sketch per LatencyStage, under the name the wire and the experiment report use. */
@@ -41,7 +43,7 @@ export interface VariantReport {
 }
 
 interface Interval extends Omit<VariantReport, 'drift' | 'bundleDigest'> {
-  bundleDigest: string | undefined;
+  bundleDigest: Digest | undefined;
   inputs: Map<string, DriftStats[]>;
   inputCount: number;
 }
@@ -107,11 +109,8 @@ export function createTelemetryCollector(): TelemetryCollector {
         addDetectionOutput((rep.accuracy.detectionOutput ??= emptyDetectionOutput()), r.detections);
       }
       if (r.timings) {
-        // The serve layer's totalMs (the /v1/infer response field) is the e2e stage here on.
-        rep.latency.e2e.add(r.timings.totalMs);
-        rep.latency.preprocess.add(r.timings.preprocessMs);
-        rep.latency.infer.add(r.timings.inferMs);
-        rep.latency.postprocess.add(r.timings.postprocessMs);
+        // One name per stage: timings.<stage>Ms is the wire's latency[<stage>] (e2eMs is e2e).
+        for (const stage of LATENCY_STAGES) rep.latency[stage].add(r.timings[`${stage}Ms`]);
       }
     },
     onInput(r) {

@@ -7,13 +7,14 @@ import type { TelemetryCollector } from './collector.js';
 import { readDeviceStats } from './device-stats.js';
 import type { Outbox } from './outbox.js';
 import { encodeTelemetryReport } from './report.js';
+import type { DeviceId } from '../../shared/ids.js';
 
 export interface TelemetryReporterOptions {
   readonly collector: TelemetryCollector;
   readonly outbox: Outbox;
   readonly clock: Clock;
   readonly intervalMs: number;
-  readonly deviceId: string;
+  readonly deviceId: DeviceId;
   readonly stateDir: string;
   readonly runtime: RuntimeKind;
   readonly timingMode: string;

@@ -1,13 +1,13 @@
 // Pure readings of what devices reported, for the rollout executor and the API.
 import { eventCode } from '../../shared/events.js';
-import { isDigest, type Digest } from '../../shared/ids.js';
+import type { Digest } from '../../shared/ids.js';
 import type { Event, VariantBundle } from '../../shared/wire/messages.js';
 
 /** The variant whose bundle counts as "the device runs it": A, or the only one. */
 export function activeBundleOf(active: readonly VariantBundle[]): Digest | undefined {
   const a = active.find((v) => v.variant === 'A') ?? (active.length === 1 ? active[0] : undefined);
-  // The wire decode checked the pattern; '' (nothing installed) is not a digest.
-  return a && isDigest(a.bundleDigest) ? a.bundleDigest : undefined;
+  // A Digest since the wire decoder (shared/wire/codec.ts).
+  return a?.bundleDigest;
 }
 
 /**
@@ -20,7 +20,7 @@ export function isInstallFailure(e: Pick<Event, 'code' | 'bundleDigest'>): boole
 
 /** The bundle an install-failure event names (see isInstallFailure), else undefined. */
 export function installFailureBundle(e: Pick<Event, 'code' | 'bundleDigest'>): Digest | undefined {
-  if (!isDigest(e.bundleDigest)) return undefined;
+  if (e.bundleDigest === '') return undefined;
   return e.code.startsWith('BMF_ERR_') || e.code === eventCode('BMF_EVT_ROLLED_BACK')
     ? e.bundleDigest
     : undefined;

@@ -34,6 +34,7 @@ import {
   type Carousel,
 } from './carousel.js';
 import { computeChunkTable, readChunk, type ChunkTable } from './chunk-table.js';
+import type { Digest } from '../../shared/ids.js';
 
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
 
@@ -89,7 +90,7 @@ export interface BlobServerStats {
 }
 
 interface Job {
-  readonly digest: string;
+  readonly digest: Digest;
   readonly index: number;
   readonly requestId: string;
 }
@@ -141,7 +142,7 @@ export function createBlobServer(opts: BlobServerOptions) {
   };
 
   /** Computed once per blob; a failed computation is forgotten so a later request retries. */
-  function tableOf(digest: string): Promise<ChunkTable> {
+  function tableOf(digest: Digest): Promise<ChunkTable> {
     let t = tables.get(digest);
     if (!t) {
       t = (async () =>

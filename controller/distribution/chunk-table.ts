@@ -3,9 +3,10 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { bmfError } from '../../shared/errors.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface ChunkTable {
-  readonly digest: string;
+  readonly digest: Digest;
   readonly size: number;
   readonly chunkSize: number;
   readonly chunkCount: number;
@@ -18,7 +19,7 @@ export function chunkCountOf(size: number, chunkSize: number): number {
 
 export async function computeChunkTable(
   path: string,
-  digest: string,
+  digest: Digest,
   size: number,
   chunkSize: number,
 ): Promise<ChunkTable> {

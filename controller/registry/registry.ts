@@ -3,7 +3,7 @@
 // makes, minus the chip), so the registry never holds bytes no key vouched for. Importing the same
 // bundle again is a no-op that returns the stored record.
 import { mkdir } from 'node:fs/promises';
-import { isDigest } from '../../shared/ids.js';
+import { isDigest, parseDigest } from '../../shared/ids.js';
 import { createHash } from 'node:crypto';
 import { verifyBundleDir } from '../../shared/bundle/dir.js';
 import type { WallClock } from '../../shared/clock.js';
@@ -18,7 +18,8 @@ import type { BundleRepo, StoredBundle } from '../store/bundles.js';
 import type { StoreMode } from '../store/repository.js';
 import { blobFile, importBlob } from './blob-store.js';
 
-const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+const sha256Hex = (bytes: Uint8Array): Digest =>
+  parseDigest(createHash('sha256').update(bytes).digest('hex'));
 
 /** A bundle as the registry lists it (the API's BundleView adds the manifest's fields). */
 export interface BundleSummary {
@@ -36,7 +37,7 @@ export interface BundleRecord extends BundleSummary {
   /** Canonical bytes of the signed envelope (what devices fetch and verify). */
   readonly envelope: Uint8Array;
   /** The blob carrying `envelope` (its sha256 and size), named in assignments. */
-  readonly manifestBlob: { readonly sha256: string; readonly size: number };
+  readonly manifestBlob: { readonly sha256: Digest; readonly size: number };
   readonly provenance: BundleManifest['provenance'];
   readonly files: readonly BundleFile[];
 }
@@ -73,7 +74,7 @@ const SIGNER_ERRORS = [
 
 function summary(r: StoredBundle): BundleSummary {
   return {
-    digest: r.digest as Digest, // computed by importBundleDir (sha256Hex) before it was stored
+    digest: parseDigest(r.digest, 'stored bundle digest'),
     model: r.model,
     version: r.version,
     sequence: r.sequence,

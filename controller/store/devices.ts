@@ -4,7 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createSystemClock, runAfter, type Clock, type Timer } from '../../shared/clock.js';
 import { bmfError } from '../../shared/errors.js';
-import { DEVICE_ID_PATTERN, isDeviceId, type DeviceId } from '../../shared/ids.js';
+import { DEVICE_ID_PATTERN, isDeviceId, parseDeviceId, type DeviceId } from '../../shared/ids.js';
 import { CONTROLLER_USERNAME, isReservedClientId } from '../broker/acl.js';
 import type { Db } from './db.js';
 import type { Answer, StoreMode } from './repository.js';
@@ -92,7 +92,7 @@ export function secretMatches(r: Pick<DeviceRow, 'secret_salt' | 'secret_hash'>,
 
 export function toDeviceRecord(r: Row): DeviceRecord {
   return {
-    id: r.id as DeviceId, // the table's ids were all checked on insert (newDeviceCredentials)
+    id: parseDeviceId(r.id, 'stored device id'), // checked on insert (newDeviceCredentials) too
     chip: r.chip,
     tags: JSON.parse(r.tags) as Record<string, string>,
     createdAt: Number(r.created_at),

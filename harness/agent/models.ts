@@ -4,13 +4,14 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { vendorTime, writeBmodel } from '../../shared/bmodel/write.js';
 import type { Tensor } from '../../shared/tensor.js';
+import { parseDigest, type Digest } from '../../shared/ids.js';
 import type { GoldenSet, ModelSpec } from '../../agent/serve/types.js';
 
 export const FIXTURES = new URL('../../test/fixtures/agent/', import.meta.url);
 export type TinyModel = 'tiny-a' | 'tiny-b' | 'tiny-bad';
 
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+export function sha256(bytes: Uint8Array): Digest {
+  return parseDigest(createHash('sha256').update(bytes).digest('hex'));
 }
 
 export function tinyOnnx(name: TinyModel): Uint8Array {
@@ -58,11 +59,16 @@ export function goldenSet(): GoldenSet {
   return goldenInputs();
 }
 
+/** The bundle digest tinySpec gives model `name` (a digest of its name: no bundle is packed). */
+export function tinyBundleDigest(name: string): Digest {
+  return sha256(new TextEncoder().encode(`bundle-${name}`));
+}
+
 export function tinySpec(name: TinyModel, overrides: Partial<ModelSpec> = {}): ModelSpec {
   const bmodel = tinyBmodel(name);
   const bmodelDigest = sha256(bmodel);
   return {
-    bundleDigest: `bundle-${name}`,
+    bundleDigest: tinyBundleDigest(name),
     version: name,
     bmodel,
     bmodelDigest,

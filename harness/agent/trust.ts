@@ -7,6 +7,7 @@ import { manifestBlobOf, manifestDigest } from '../../shared/trust/verify.js';
 import { encodeGoldenFile } from '../../agent/serve/golden-file.js';
 import { goldenSet, sha256, tinyBmodel } from './models.js';
 import type { TinyModel } from './models.js';
+import type { Digest } from '../../shared/ids.js';
 
 export interface TestKeys {
   readonly root: Signer;
@@ -47,12 +48,12 @@ export function signedRoot(k: TestKeys): object {
 
 export interface TestBundle {
   /** Bundle identity: sha256 of the canonical signed manifest. */
-  readonly digest: string;
+  readonly digest: Digest;
   readonly sequence: number;
   /** The blob carrying the signed envelope. */
-  readonly manifestBlob: { readonly sha256: string; readonly size: number };
+  readonly manifestBlob: { readonly sha256: Digest; readonly size: number };
   /** Every blob the device must fetch: the manifest envelope itself and its files. */
-  readonly blobs: ReadonlyMap<string, Uint8Array>;
+  readonly blobs: ReadonlyMap<Digest, Uint8Array>;
 }
 
 export function makeBundle(

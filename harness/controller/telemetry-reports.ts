@@ -2,11 +2,11 @@
 // the benchmark. Latencies come from a seeded generator so every run sees the same samples.
 import { LatencySketch } from '../../shared/stats/sketch.js';
 import { encodeMessage } from '../../shared/wire/codec.js';
-import type { VariantName } from '../../shared/ids.js';
+import { parseDeviceId, parseDigest, type VariantName } from '../../shared/ids.js';
 import type { DeviceStats, TelemetryReport } from '../../shared/wire/messages.js';
 
-export const BUNDLE_A = 'a'.repeat(64);
-export const BUNDLE_B = 'b'.repeat(64);
+export const BUNDLE_A = parseDigest('a'.repeat(64));
+export const BUNDLE_B = parseDigest('b'.repeat(64));
 
 /** mulberry32: a tiny seeded PRNG (uniform in [0, 1)). */
 export function seededRandom(seed: number): () => number {
@@ -71,9 +71,9 @@ export function reportValue(spec: ReportSpec): TelemetryReport {
   const [feedbackCorrect, feedbackTotal] = spec.feedback ?? [0, 0];
   const shadow = spec.shadow ?? { pairs: 0, agree: 0 };
   return {
-    deviceId: spec.deviceId,
+    deviceId: parseDeviceId(spec.deviceId),
     variant: spec.variant ?? 'A',
-    bundleDigest: spec.bundleDigest ?? BUNDLE_A,
+    bundleDigest: parseDigest(spec.bundleDigest ?? BUNDLE_A),
     intervalStartMs: spec.intervalStartMs,
     intervalEndMs: spec.intervalStartMs + (spec.intervalMs ?? 10_000),
     reportSequence: spec.reportSequence ?? 1,

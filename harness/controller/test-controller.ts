@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { buildBundle } from '../../shared/bundle/build.js';
-import { isVariantName } from '../../shared/ids.js';
+import { isVariantName, parseDeviceId, parseDigest } from '../../shared/ids.js';
 import { signBundleDir } from '../../shared/bundle/dir.js';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
@@ -127,11 +127,11 @@ export async function connectFakeDevice(
     if (!v || !isVariantName(v.name)) return;
     assigned.push(v.bundle.digest);
     const state = encodeMessage('DeviceState', {
-      deviceId: id,
+      deviceId: parseDeviceId(id),
       active: [
         {
           variant: v.name,
-          bundleDigest: v.bundle.digest,
+          bundleDigest: parseDigest(v.bundle.digest),
           bundleSequence: v.bundle.sequence,
         },
       ],

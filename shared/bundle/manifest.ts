@@ -7,7 +7,8 @@ import { bmfError, isBmfError } from '../errors.js';
 import { parseDecoderSpec, type DecoderSpec } from '../detect/spec.js';
 import { parsePreprocessSpec, type PreprocessSpec } from '../preprocess/spec.js';
 import { deepFreeze } from '../config/load.js';
-import { assertSchema, ISO_TIME_PATTERN, isoToMs, SHA256_HEX_PATTERN } from '../trust/validate.js';
+import { DIGEST_PATTERN, DigestSchema } from '../ids.js';
+import { assertSchema, ISO_TIME_PATTERN, isoToMs } from '../trust/validate.js';
 import { canonicalJson } from './canonical.js';
 
 export const BUNDLE_SCHEMA_VERSION = 1;
@@ -29,7 +30,7 @@ const SEMVER_PATTERN =
 const SAFE_PATH_PATTERN = '^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$';
 const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
 
-const Sha256 = Type.String({ pattern: SHA256_HEX_PATTERN });
+const Sha256 = Type.String({ pattern: DIGEST_PATTERN });
 const IsoTime = Type.String({ pattern: ISO_TIME_PATTERN, maxLength: 40 });
 const Strict = { additionalProperties: false } as const;
 const union = <T extends readonly string[]>(xs: T) => Type.Union(xs.map((x) => Type.Literal(x)));
@@ -38,7 +39,8 @@ export const BundleFileSchema = Type.Object(
   {
     role: union(FILE_ROLES),
     path: Type.String({ pattern: SAFE_PATH_PATTERN, maxLength: 255 }),
-    sha256: Sha256,
+    // A blob name on the device: the schema check brands it as a Digest (shared/ids.ts).
+    sha256: DigestSchema,
     size: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   },
   Strict,

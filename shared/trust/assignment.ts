@@ -8,7 +8,7 @@ import { MAX_MANIFEST_BYTES } from '../bundle/layout.js';
 import { bmfError } from '../errors.js';
 import { deepFreeze } from '../config/load.js';
 import { DeviceIdSchema, DigestSchema } from '../ids.js';
-import { assertSchema, ISO_TIME_PATTERN, isoToMs, SHA256_HEX_PATTERN } from './validate.js';
+import { assertSchema, ISO_TIME_PATTERN, isoToMs } from './validate.js';
 
 const Strict = { additionalProperties: false } as const;
 
@@ -33,7 +33,7 @@ export const AssignmentVariantSchema = Type.Object(
         manifest: Type.Optional(
           Type.Object(
             {
-              sha256: Type.String({ pattern: SHA256_HEX_PATTERN }),
+              sha256: DigestSchema,
               size: Type.Integer({ minimum: 1, maximum: MAX_MANIFEST_BYTES }),
             },
             Strict,

@@ -4,6 +4,7 @@
 // compatibility (chip) or device binding (assignment).
 import { createHash } from 'node:crypto';
 import { bmfError } from '../errors.js';
+import { parseDigest, type Digest } from '../ids.js';
 import { canonicalBytes } from '../bundle/canonical.js';
 import {
   parseBundle,
@@ -20,8 +21,8 @@ import { checkNotExpired, verifyEnvelope, type Root } from './root.js';
  * signed manifest (`envelope.signed`). The signatures are not covered, so adding or replacing a
  * signature leaves the identity alone; they are checked against the root on every verification.
  */
-export function manifestDigest(envelope: Envelope<unknown>): string {
-  return createHash('sha256').update(canonicalBytes(envelope.signed)).digest('hex');
+export function manifestDigest(envelope: Envelope<unknown>): Digest {
+  return parseDigest(createHash('sha256').update(canonicalBytes(envelope.signed)).digest('hex'));
 }
 
 /**
@@ -31,11 +32,12 @@ export function manifestDigest(envelope: Envelope<unknown>): string {
  */
 export function manifestBlobOf(envelope: Envelope<unknown>): {
   bytes: Uint8Array;
-  sha256: string;
+  sha256: Digest;
   size: number;
 } {
   const bytes = canonicalBytes(envelope);
-  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+  const sha256 = parseDigest(createHash('sha256').update(bytes).digest('hex'));
+  return { bytes, sha256, size: bytes.length };
 }
 
 function checkSequence(what: string, sequence: number, installed: number | undefined): void {

@@ -2,6 +2,8 @@
 // typed values: the size limit is checked before protobufjs sees a byte, protobufjs errors become
 // BMF_ERR_WIRE_DECODE, and every decoded value passes generic bounds and the per-type semantic
 // checks (validate.ts). Encoding runs the same checks so we never publish what we would reject.
+// Device ids and digests come out as shared/ids.ts's DeviceId and Digest: the validators check
+// each against its one pattern before decodeMessage returns, so the message's types hold.
 import protobuf from 'protobufjs';
 import { BmfError, bmfError } from '../errors.js';
 import { MAX_ITEMS, MAX_MESSAGE_CHARS, MAX_STRING_CHARS, WIRE_SIZE_LIMITS } from './limits.js';

@@ -2,7 +2,7 @@
 // (protobufjs camelCases the names). uint64 fields are JS numbers: the codec rejects values above
 // Number.MAX_SAFE_INTEGER. Enums are the proto value names without their prefix, lower-cased
 // (RUNTIME_KIND_SIM -> 'sim'); the UNSPECIFIED value never reaches typed code.
-import type { VariantName } from '../ids.js';
+import type { DeviceId, Digest, VariantName } from '../ids.js';
 import type { WireMessageType } from './schema.js';
 
 export type RuntimeKind = 'sim' | 'bmrt';
@@ -11,7 +11,7 @@ export type Severity = 'debug' | 'info' | 'warning' | 'error' | 'critical';
 export type CommandKind = 'refresh' | 'golden_run' | 'reboot_agent' | 'report_now' | 'gc_store';
 
 export interface DeviceHello {
-  deviceId: string;
+  deviceId: DeviceId;
   chip: string;
   agentVersion: string;
   runtime: RuntimeKind;
@@ -21,12 +21,12 @@ export interface DeviceHello {
 
 export interface VariantBundle {
   variant: VariantName;
-  bundleDigest: string;
+  bundleDigest: Digest;
   bundleSequence: number;
 }
 
 export interface DeviceState {
-  deviceId: string;
+  deviceId: DeviceId;
   active: VariantBundle[];
   lastKnownGood: VariantBundle[];
   assignmentSequence: number;
@@ -38,7 +38,7 @@ export interface DeviceState {
 }
 
 export interface Presence {
-  deviceId: string;
+  deviceId: DeviceId;
   online: boolean;
   timeMs: number;
 }
@@ -49,7 +49,7 @@ export interface SignedAssignment {
 }
 
 export interface BlobOffer {
-  digest: string;
+  digest: Digest;
   size: number;
   chunkSize: number;
   /** Raw 32-byte sha256 of each chunk, in order. */
@@ -61,13 +61,13 @@ export interface BlobOffer {
 
 export interface BlobChunkRequest {
   requestId: string;
-  digest: string;
+  digest: Digest;
   indices: number[];
   wantOffer: boolean;
 }
 
 export interface BlobChunk {
-  digest: string;
+  digest: Digest;
   index: number;
   data: Uint8Array;
   chunkCount: number;
@@ -191,9 +191,9 @@ export const LATENCY_STAGES = ['e2e', 'preprocess', 'infer', 'postprocess'] as c
 export type LatencyStage = (typeof LATENCY_STAGES)[number];
 
 export interface TelemetryReport {
-  deviceId: string;
+  deviceId: DeviceId;
   variant: VariantName;
-  bundleDigest: string;
+  bundleDigest: Digest;
   intervalStartMs: number;
   intervalEndMs: number;
   reportSequence: number;
@@ -212,7 +212,7 @@ export interface TelemetryReport {
 }
 
 export interface Event {
-  deviceId: string;
+  deviceId: DeviceId;
   timeMs: number;
   severity: Severity;
   code: string;
@@ -220,7 +220,8 @@ export interface Event {
   details: Record<string, string>;
   /** '' when the event concerns no variant. */
   variant: VariantName | '';
-  bundleDigest: string;
+  /** '' when the event concerns no bundle. */
+  bundleDigest: Digest | '';
 }
 
 export interface Command {
@@ -237,7 +238,7 @@ export interface Ack {
   ok: boolean;
   errorCode: string;
   message: string;
-  deviceId: string;
+  deviceId: DeviceId;
   timeMs: number;
 }
 

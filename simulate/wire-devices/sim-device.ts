@@ -15,6 +15,7 @@ import {
   parseTopic,
   willTopic,
 } from '../../shared/wire/topics.js';
+import { parseDeviceId, parseDigest } from '../../shared/ids.js';
 
 export interface SimDeviceOptions {
   readonly brokerUrl: string;
@@ -67,8 +68,10 @@ function chunkMatches(expected: Uint8Array, data: Uint8Array): boolean {
 export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   const maxInFlight = o.maxInFlight ?? 8;
   const repairAfterMs = o.repairAfterMs ?? 5000;
+  // The ids as the wire carries them, checked once here.
+  const deviceId = parseDeviceId(o.id);
   const presence = (online: boolean) =>
-    Buffer.from(encodeMessage('Presence', { deviceId: o.id, online, timeMs: Date.now() }));
+    Buffer.from(encodeMessage('Presence', { deviceId, online, timeMs: Date.now() }));
   const client: MqttClient = await mqtt.connectAsync(o.brokerUrl, {
     clientId: o.id,
     username: o.id,
@@ -85,7 +88,12 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     client.publishAsync(
       deviceTopic('blobRequest', o.id),
       Buffer.from(
-        encodeMessage('BlobChunkRequest', { requestId: randomUUID(), digest, indices, wantOffer }),
+        encodeMessage('BlobChunkRequest', {
+          requestId: randomUUID(),
+          digest: parseDigest(digest),
+          indices,
+          wantOffer,
+        }),
       ),
       { qos: 1 },
     );
@@ -155,8 +163,8 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
       deviceTopic('state', o.id),
       Buffer.from(
         encodeMessage('DeviceState', {
-          deviceId: o.id,
-          active: [{ variant: 'A', bundleDigest: bundle, bundleSequence }],
+          deviceId,
+          active: [{ variant: 'A', bundleDigest: parseDigest(bundle), bundleSequence }],
           lastKnownGood: [],
           assignmentSequence,
           status: 'active',

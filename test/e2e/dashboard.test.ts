@@ -20,7 +20,7 @@ import {
   type TestController,
 } from '../../harness/controller/test-controller.js';
 import { encodeReport, lognormalSamples } from '../../harness/controller/telemetry-reports.js';
-import { isVariantName, type VariantName } from '../../shared/ids.js';
+import { isVariantName, type VariantName, parseDeviceId, parseDigest } from '../../shared/ids.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
 
@@ -83,8 +83,10 @@ async function connectHeld(brokerUrl: string, id: string, secret: string): Promi
       const a = pending.splice(0).pop();
       if (!a) return;
       const state = encodeMessage('DeviceState', {
-        deviceId: id,
-        active: [{ variant: a.name, bundleDigest: a.digest, bundleSequence: a.sequence }],
+        deviceId: parseDeviceId(id),
+        active: [
+          { variant: a.name, bundleDigest: parseDigest(a.digest), bundleSequence: a.sequence },
+        ],
         lastKnownGood: [],
         assignmentSequence: a.seq,
         status: 'active',

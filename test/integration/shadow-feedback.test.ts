@@ -16,7 +16,7 @@ import type { ExperimentSpec } from '../../controller/experiment/model.js';
 import { decodeMessage } from '../../shared/wire/codec.js';
 import { goldenInputs, tinySpec } from '../../harness/agent/models.js';
 import { openTelemetry } from '../controller/telemetry/harness.js';
-import { parseDigest } from '../../shared/ids.js';
+import { parseDigest, parseDeviceId } from '../../shared/ids.js';
 
 const golden = goldenInputs();
 const DIGEST_A = parseDigest('a'.repeat(64));
@@ -75,7 +75,7 @@ t.test('shadow pairs labelled over the local API reach the experiment McNemar te
     for (const r of taken) {
       reports.push(
         encodeTelemetryReport(r, {
-          deviceId: DEVICE,
+          deviceId: parseDeviceId(DEVICE),
           intervalStartMs: start,
           intervalEndMs: end,
           reportSequence: sequence++,

@@ -132,3 +132,26 @@ t.test('the patterns are written once', async (t) => {
     'digest pattern',
   );
 });
+
+t.test(
+  'no code brands a Digest or DeviceId by a cast: only the checks in shared/ids.ts do',
+  async (t) => {
+    const cast = /\bas\s+(?:Digest|DeviceId)\b\s*(?:[,;)\]}|&]|$)/;
+    const files = sourceFiles(
+      ['agent', 'controller', 'shared', 'cli', 'simulate', 'demo', 'harness', 'bench', 'test'],
+      /\.ts$/,
+    ).filter((f) => f !== 'shared/ids.ts' && f !== 'test/shared/ids.test.ts');
+    const found = files.flatMap((f) =>
+      readFileSync(join(root, f), 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (cast.test(line) ? [`${f}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    t.same(found, [], 'parse with parseDigest / parseDeviceId (or a schema) instead');
+    // The check itself finds a cast when there is one.
+    t.ok(cast.test('digest: r.digest as Digest,'));
+    t.ok(cast.test('const id = x as DeviceId;'));
+    t.ok(cast.test('f(x as Digest)'));
+    t.notOk(cast.test('import { parseDigest, type Digest } from'));
+    t.notOk(cast.test('const keep = new Set<Digest>();'));
+  },
+);

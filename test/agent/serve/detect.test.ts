@@ -30,6 +30,7 @@ import {
 import { vendorTime, writeBmodel } from '../../../shared/bmodel/write.js';
 import { parseDecoderSpec, type DetectorSpec } from '../../../shared/detect/index.js';
 import { sha256 } from '../../../harness/agent/models.js';
+import { parseDigest, parseDeviceId } from '../../../shared/ids.js';
 
 const SIDE = 16;
 // yolov8 layout [1, 4+C, boxes], channel k of box j at k*4 + j: (cx, cy, w, h, dog, cat).
@@ -40,7 +41,10 @@ const BOXES = [
   [20, 20, 4, 4, 0.1, 0.1], // below the score threshold
 ];
 
-function detectorSpec(boxes: readonly number[][] = BOXES, digest = 'd'.repeat(64)): ModelSpec {
+function detectorSpec(
+  boxes: readonly number[][] = BOXES,
+  digest = parseDigest('d'.repeat(64)),
+): ModelSpec {
   const n = 3 * SIDE * SIDE;
   const bias = new Float32Array(24);
   boxes.forEach((b, j) => b.forEach((v, k) => (bias[k * 4 + j] = v)));
@@ -230,7 +234,7 @@ t.test('over the local API: boxes, then ground-truth boxes give TP/FP/FN at IoU 
   const wire = decodeMessage(
     'TelemetryReport',
     encodeTelemetryReport(report!, {
-      deviceId: 'dev-001',
+      deviceId: parseDeviceId('dev-001'),
       intervalStartMs: 0,
       intervalEndMs: 10_000,
       reportSequence: 1,
@@ -282,7 +286,7 @@ t.test(
       [3, 3, 2, 2, 0.1, 0.5],
       [20, 20, 4, 4, 0.1, 0.1],
     ];
-    await service.variants.install('B', detectorSpec(boxesB, 'e'.repeat(64)));
+    await service.variants.install('B', detectorSpec(boxesB, parseDigest('e'.repeat(64))));
     service.setTraffic({ mode: 'weighted', weightB: 0, shadowRate: 1 });
     const png = await sharp({
       create: { width: 64, height: 32, channels: 3, background: { r: 10, g: 20, b: 30 } },
@@ -319,7 +323,7 @@ t.test(
       decodeMessage(
         'TelemetryReport',
         encodeTelemetryReport(r!, {
-          deviceId: 'dev-001',
+          deviceId: parseDeviceId('dev-001'),
           intervalStartMs: 0,
           intervalEndMs: 10_000,
           reportSequence: 1,

@@ -6,7 +6,8 @@ import type { ServeObserver, ShadowRecord } from '../../../agent/serve/observe.j
 import { createInferenceService } from '../../../agent/serve/service.js';
 import type { ServeEvent } from '../../../agent/serve/types.js';
 import { drive } from '../helpers/drive.js';
-import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
+import { goldenInputs, tinyBundleDigest, tinySpec } from '../../../harness/agent/models.js';
+import { LATENCY_STAGES } from '../../../shared/wire/messages.js';
 
 const golden = goldenInputs();
 const input = (i = 0) => ({ kind: 'tensor' as const, feeds: golden.inputs[i] ?? {} });
@@ -36,13 +37,17 @@ t.test('serves, labels top-k, reports stage timings and the model that answered'
   t.equal(service.ready(), true);
   const r = await service.infer(input(0));
   t.equal(r.variant, 'A');
-  t.equal(r.bundleDigest, 'bundle-tiny-a');
+  t.equal(r.bundleDigest, tinyBundleDigest('tiny-a'));
   t.equal(r.topK[0]?.index, golden.labels[0]);
   t.equal(r.topK[0]?.label, ['zero', 'one', 'two', 'three'][golden.labels[0] ?? 0]);
-  t.ok(r.timings.totalMs >= r.timings.inferMs, 'stage timings add up');
+  t.ok(r.timings.e2eMs >= r.timings.inferMs, 'stage timings add up');
+  // One field per telemetry stage, e2eMs the sum of the others (floating point: 1e-9 ms).
+  t.same(Object.keys(r.timings).sort(), LATENCY_STAGES.map((s) => `${s}Ms`).sort());
+  const { preprocessMs, inferMs, postprocessMs } = r.timings;
+  t.ok(Math.abs(r.timings.e2eMs - (preprocessMs + inferMs + postprocessMs)) < 1e-9, 'e2e = sum');
   t.same(
     service.models().map((m) => [m.variant, m.bundleDigest, m.lastKnownGood]),
-    [['A', 'bundle-tiny-a', 'bundle-tiny-a']],
+    [['A', tinyBundleDigest('tiny-a'), tinyBundleDigest('tiny-a')]],
   );
   await service.close();
 });
@@ -67,11 +72,11 @@ t.test('failed gate keeps the old model, reports why and frees the candidate', a
   await service.variants.install('A', tinySpec('tiny-a'));
   const bad = tinySpec('tiny-bad');
   await t.rejects(service.variants.install('A', bad), { code: 'BMF_ERR_AGENT_GATE_FAILED' });
-  t.equal((await service.infer(input())).bundleDigest, 'bundle-tiny-a');
+  t.equal((await service.infer(input())).bundleDigest, tinyBundleDigest('tiny-a'));
   const failed = observer.events.find((e) => e.kind === 'gate-failed');
   t.match(failed, {
     kind: 'gate-failed',
-    bundleDigest: 'bundle-tiny-bad',
+    bundleDigest: tinyBundleDigest('tiny-bad'),
     reason: /golden accuracy/,
   });
   t.equal(pool.snapshot().has(bad.bmodelDigest), false, 'candidate unloaded');
@@ -93,25 +98,25 @@ t.test('hot swap: in-flight requests finish on the old model, then it is unloade
     swapped = true;
     return r;
   });
-  while (service.variants.slot('A')?.current()?.spec.bundleDigest !== 'bundle-tiny-b') {
+  while (service.variants.slot('A')?.current()?.spec.bundleDigest !== tinyBundleDigest('tiny-b')) {
     await new Promise((r) => setImmediate(r));
   }
   t.equal(swapped, false, 'swap waits for the old model to drain');
   t.equal(pool.snapshot().get(a.bmodelDigest), 1, 'old model still loaded while a request uses it');
   t.equal(
     (await service.infer(input(3))).bundleDigest,
-    'bundle-tiny-b',
+    tinyBundleDigest('tiny-b'),
     'new requests see the new model',
   );
   const old = await drive(clock, inflight);
   t.equal(
     old.bundleDigest,
-    'bundle-tiny-a',
+    tinyBundleDigest('tiny-a'),
     'in-flight request answered by the model it started on',
   );
   t.equal(old.timing, 'modeled');
   const result = await swap;
-  t.equal(result.previous?.spec.bundleDigest, 'bundle-tiny-a');
+  t.equal(result.previous?.spec.bundleDigest, tinyBundleDigest('tiny-a'));
   t.equal(pool.snapshot().has(a.bmodelDigest), false, 'old model unloaded after drain');
   const again = await service.variants.install('A', b);
   t.equal(again.changed, false, 'installing the active bundle again is a no-op');
@@ -133,7 +138,7 @@ t.test(
     await drive(clock, service.settle());
     t.match(
       observer.events.find((e) => e.kind === 'regressed'),
-      { variant: 'A', bundleDigest: 'bundle-tiny-b', reason: /p95 latency 50/ },
+      { variant: 'A', bundleDigest: tinyBundleDigest('tiny-b'), reason: /p95 latency 50/ },
     );
     t.same([...service.variants.regressed()], ['A'], 'the verdict is a fact for the planner');
     t.notOk(
@@ -142,7 +147,7 @@ t.test(
     );
     t.equal(
       (await drive(clock, service.infer(input()))).bundleDigest,
-      'bundle-tiny-b',
+      tinyBundleDigest('tiny-b'),
       'the variant set does not roll back by itself',
     );
     const lkg = service.variants.lastKnownGood('A');
@@ -150,27 +155,36 @@ t.test(
     const before = observer.events.length;
     await drive(clock, service.variants.rollbackTo('A', lkg));
     t.match(observer.events.slice(before), [
-      { kind: 'rolled-back', from: 'bundle-tiny-b', to: 'bundle-tiny-a', reason: /p95 latency 50/ },
-      { kind: 'activated', bundleDigest: 'bundle-tiny-a' },
+      {
+        kind: 'rolled-back',
+        from: tinyBundleDigest('tiny-b'),
+        to: tinyBundleDigest('tiny-a'),
+        reason: /p95 latency 50/,
+      },
+      { kind: 'activated', bundleDigest: tinyBundleDigest('tiny-a') },
     ]);
     t.equal(
       (await service.infer(input())).bundleDigest,
-      'bundle-tiny-a',
+      tinyBundleDigest('tiny-a'),
       'serving last-known-good',
     );
     t.same([...service.variants.regressed()], [], 'no longer serving the regressed bundle');
 
-    const fast = tinySpec('tiny-b', { bundleDigest: 'bundle-tiny-b2' });
+    const fast = tinySpec('tiny-b', { bundleDigest: tinyBundleDigest('tiny-b2') });
     await service.variants.install('A', fast, { health });
     t.equal(
       service.variants.lastKnownGood('A')?.bundleDigest,
-      'bundle-tiny-a',
+      tinyBundleDigest('tiny-a'),
       'not yet known good',
     );
     await clock.advance(60_000);
     await service.settle();
-    t.ok(observer.events.some((e) => e.kind === 'healthy' && e.bundleDigest === 'bundle-tiny-b2'));
-    t.equal(service.variants.lastKnownGood('A')?.bundleDigest, 'bundle-tiny-b2');
+    t.ok(
+      observer.events.some(
+        (e) => e.kind === 'healthy' && e.bundleDigest === tinyBundleDigest('tiny-b2'),
+      ),
+    );
+    t.equal(service.variants.lastKnownGood('A')?.bundleDigest, tinyBundleDigest('tiny-b2'));
     await service.close();
   },
 );

@@ -16,10 +16,11 @@ import { encodeTelemetryReport } from '../../../agent/telemetry/report.js';
 import { decodeMessage } from '../../../shared/wire/codec.js';
 import { drive } from '../helpers/drive.js';
 import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
+import { parseDigest, parseDeviceId } from '../../../shared/ids.js';
 
 const golden = goldenInputs();
-const DIGEST_A = 'a'.repeat(64);
-const DIGEST_B = 'b'.repeat(64);
+const DIGEST_A = parseDigest('a'.repeat(64));
+const DIGEST_B = parseDigest('b'.repeat(64));
 const SHADOW_MS = 1000;
 const input = (i: number) => ({ kind: 'tensor' as const, feeds: golden.inputs[i] ?? {} });
 
@@ -130,7 +131,7 @@ t.test('a label after the shadow result lands in the interval it arrives in', as
 
   // Labelled counts above this interval's pairs are valid on the wire and reach it unchanged.
   const bytes = encodeTelemetryReport(after.B!, {
-    deviceId: 'dev-001',
+    deviceId: parseDeviceId('dev-001'),
     intervalStartMs: 0,
     intervalEndMs: 10_000,
     reportSequence: 1,

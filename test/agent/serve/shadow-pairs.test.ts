@@ -6,6 +6,7 @@ import type {
   PairedOutcome,
   Prediction,
 } from '../../../agent/serve/shadow-pairs.js';
+import { parseDigest } from '../../../shared/ids.js';
 
 interface Case {
   why: string;
@@ -24,13 +25,13 @@ const pick = (l: string[] | null | undefined): readonly string[] | undefined =>
   l === null ? undefined : (l ?? table.labels);
 const a = (top1: number, labels?: string[] | null): Prediction => ({
   variant: 'A',
-  bundleDigest: 'bundle-a',
+  bundleDigest: parseDigest('a'.repeat(64)),
   top1,
   labels: pick(labels),
 });
 const b = (top1: number, labels?: string[] | null): Prediction => ({
   variant: 'B',
-  bundleDigest: 'bundle-b',
+  bundleDigest: parseDigest('b'.repeat(64)),
   top1,
   labels: pick(labels),
 });

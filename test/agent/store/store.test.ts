@@ -7,6 +7,7 @@ import { openPartial } from '../../../agent/store/partial.js';
 import type { ChunkTable } from '../../../agent/store/partial.js';
 import { EMPTY_STATE, createStateFile } from '../../../agent/store/state.js';
 import { tinyBmodel } from '../../../harness/agent/models.js';
+import { parseDigest } from '../../../shared/ids.js';
 
 const blob = tinyBmodel('tiny-a');
 const CHUNK = 1000;
@@ -32,10 +33,15 @@ t.test('blobs are stored under their sha256 and re-hashed on read', async (t) =>
   t.equal(await store.has(digest), true);
   t.ok(Buffer.from(await store.read(digest)).equals(blob), 'bytes round trip');
   t.same(await store.list(), [digest]);
-  await t.rejects(store.put(blob, '0'.repeat(64)), { code: 'BMF_ERR_TRUST_HASH_MISMATCH' });
+  await t.rejects(store.put(blob, parseDigest('0'.repeat(64))), {
+    code: 'BMF_ERR_TRUST_HASH_MISMATCH',
+  });
   await writeFile(store.pathOf(digest), 'rotten');
   await t.rejects(store.read(digest), { code: 'BMF_ERR_TRUST_HASH_MISMATCH' });
-  t.throws(() => store.pathOf('../etc/passwd'), { code: 'BMF_ERR_AGENT_STORE' });
+  t.throws(
+    () => store.pathOf('../etc/passwd' as never), // a name that bypassed the types
+    { code: 'BMF_ERR_AGENT_STORE' },
+  );
 });
 
 t.test('chunked transfer: verify each chunk, skip duplicates, resume after restart', async (t) => {
@@ -105,4 +111,29 @@ t.test('state file: empty when absent, round trip, typed error when corrupt', as
   await t.rejects(state.load(), { code: 'BMF_ERR_AGENT_STORE' });
   await writeFile(join(dir, 'state.json'), '{');
   await t.rejects(state.load(), { code: 'BMF_ERR_AGENT_STORE' });
+});
+
+t.test('state file: a malformed digest anywhere is refused when read, naming where', async (t) => {
+  const dir = await tempDir();
+  const state = createStateFile(dir);
+  const good = table.digest;
+  // Each holds a digest the agent would act on: serve it, fetch it, or delete blobs by it.
+  const cases: [string, Record<string, unknown>][] = [
+    ['/active/A', { active: { A: good.toUpperCase() } }],
+    ['/lastKnownGood/B', { lastKnownGood: { B: '../../etc/passwd' } }],
+    ['/assignment', { assignment: good.slice(1) }],
+    ['/recentBundles/1', { recentBundles: [good, 'x'] }],
+    ['/manifestBlobs/', { manifestBlobs: { [good]: `${good}0` } }],
+  ];
+  for (const [where, change] of cases) {
+    await writeFile(join(dir, 'state.json'), JSON.stringify({ ...EMPTY_STATE, ...change }));
+    const e = await state.load().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    t.match(e, { code: 'BMF_ERR_AGENT_STORE' }, `${where}: typed error`);
+    t.match((e as Error | undefined)?.message, where, `${where}: the error says where`);
+  }
+  await writeFile(join(dir, 'state.json'), JSON.stringify({ ...EMPTY_STATE, active: { A: good } }));
+  t.equal((await state.load()).active.A, good, 'a well-formed one reads back as the Digest');
 });

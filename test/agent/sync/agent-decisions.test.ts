@@ -12,6 +12,7 @@ import type { StatusFacts } from '../../../agent/sync/device-state.js';
 import { restorePlan } from '../../../agent/sync/restore.js';
 import type { AgentState } from '../../../agent/store/state.js';
 import type { DeviceStatus } from '../../../shared/wire/messages.js';
+import { parseDigest, parseDeviceId } from '../../../shared/ids.js';
 
 const fixture = <T>(name: string): T =>
   JSON.parse(readFileSync(new URL(`../../fixtures/agent/${name}`, import.meta.url), 'utf8')) as T;
@@ -44,7 +45,7 @@ t.test('device status', async (t) => {
 });
 
 t.test('device state message: variants in the wire spelling, uptime in whole ms', async (t) => {
-  const digest = (c: string) => c.repeat(64);
+  const digest = (c: string) => parseDigest(c.repeat(64));
   const state: AgentState = {
     version: 1,
     installedSequence: 7,
@@ -53,7 +54,7 @@ t.test('device state message: variants in the wire spelling, uptime in whole ms'
   };
   t.same(
     deviceStateOf({
-      deviceId: 'dev-1',
+      deviceId: parseDeviceId('dev-1'),
       state,
       serving: true,
       assigned: true,

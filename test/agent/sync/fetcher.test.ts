@@ -12,6 +12,7 @@ import { createAgentLink } from '../../../agent/sync/link.js';
 import { waitFor } from '../../../harness/agent/agent-env.js';
 import { startFakeController } from '../../../harness/agent/fake-controller.js';
 import { sha256, tinyBmodel } from '../../../harness/agent/models.js';
+import { parseDigest, parseDeviceId } from '../../../shared/ids.js';
 
 t.test('fetcher: resume, skip stored, refuse oversize', async (t) => {
   const controller = await startFakeController({ chunkSize: 500 });
@@ -26,7 +27,7 @@ t.test('fetcher: resume, skip stored, refuse oversize', async (t) => {
   const ref: { fetcher?: ReturnType<typeof createBlobFetcher> } = {};
   const link = createAgentLink({
     url: controller.url,
-    deviceId: 'dev-f',
+    deviceId: parseDeviceId('dev-f'),
     protocolVersion: 4,
     handlers: {
       assignment: () => undefined,
@@ -87,7 +88,10 @@ t.test('fetcher: resume, skip stored, refuse oversize', async (t) => {
   await fetcher.fetch(digest, blob.length, AbortSignal.timeout(10_000));
   t.equal(controller.chunkRequests.length, before, 'a stored blob is not fetched again');
 
-  await t.rejects(fetcher.fetch('f'.repeat(64), undefined, AbortSignal.timeout(10_000)), {
-    code: 'BMF_ERR_AGENT_FETCH',
-  });
+  await t.rejects(
+    fetcher.fetch(parseDigest('f'.repeat(64)), undefined, AbortSignal.timeout(10_000)),
+    {
+      code: 'BMF_ERR_AGENT_FETCH',
+    },
+  );
 });

@@ -26,6 +26,7 @@ import type { BmfError } from '../../../shared/errors.js';
 import { startSlice } from '../../controller/distribution/harness.js';
 import { waitFor } from '../../../harness/agent/agent-env.js';
 import { sha256 } from '../../../harness/agent/models.js';
+import { parseDeviceId } from '../../../shared/ids.js';
 
 const CHUNK = 16 * 1024;
 const DEVICE = 'dev-1';
@@ -88,7 +89,7 @@ t.test('agent fetch over HTTP Range', async (t) => {
   let connected = false;
   const link = createAgentLink({
     url: s.url,
-    deviceId: DEVICE,
+    deviceId: parseDeviceId(DEVICE),
     username: DEVICE,
     password: secret,
     protocolVersion: 4,

@@ -7,6 +7,7 @@ import { Aedes } from 'aedes';
 import t from 'tap';
 import { createAgentLink } from '../../../agent/sync/link.js';
 import { waitFor } from '../../../harness/agent/agent-env.js';
+import { parseDeviceId } from '../../../shared/ids.js';
 
 t.test('the link publishes QoS 1 without building mqtt-packet number cache', async (t) => {
   const broker = await Aedes.createBroker();
@@ -21,7 +22,7 @@ t.test('the link publishes QoS 1 without building mqtt-packet number cache', asy
   const noop = () => undefined;
   const link = createAgentLink({
     url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    deviceId: 'dev-1',
+    deviceId: parseDeviceId('dev-1'),
     protocolVersion: 4,
     handlers: { assignment: noop, blobOffer: noop, blobChunk: noop, command: noop },
   });
@@ -29,7 +30,7 @@ t.test('the link publishes QoS 1 without building mqtt-packet number cache', asy
   await waitFor('connected', () => link.connected());
   // QoS 1: the packet carries a message id, which is what the cache would serve.
   await link.publish('hello', {
-    deviceId: 'dev-1',
+    deviceId: parseDeviceId('dev-1'),
     chip: 'bm1684x',
     agentVersion: '0.1.0',
     runtime: 'sim',

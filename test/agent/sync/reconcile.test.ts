@@ -4,9 +4,10 @@ import { backoffDelay } from '../../../agent/sync/backoff.js';
 import type { Facts, Step, Target } from '../../../agent/sync/plan.js';
 import { reconcileLoop, reconcileOnce } from '../../../agent/sync/reconcile.js';
 import type { Executors } from '../../../agent/sync/reconcile.js';
+import { parseDigest, type Digest } from '../../../shared/ids.js';
 
-const BUNDLE = 'b'.repeat(64);
-const FILE = 'f'.repeat(64);
+const BUNDLE = parseDigest('b'.repeat(64));
+const FILE = parseDigest('f'.repeat(64));
 const target: Target = {
   sequence: 2,
   variants: [{ name: 'A', bundleDigest: BUNDLE, files: [{ digest: FILE, size: 3 }] }],
@@ -16,18 +17,18 @@ const target: Target = {
 function world() {
   const w = {
     installedSequence: 1,
-    blobs: new Set<string>(),
-    verified: new Set<string>(),
-    staged: new Set<string>(),
+    blobs: new Set<Digest>(),
+    verified: new Set<Digest>(),
+    staged: new Set<Digest>(),
     candidates: {} as Facts['candidates'],
-    active: {} as Record<string, string>,
+    active: {} as Record<string, Digest>,
     lastKnownGood: {},
-    rejected: new Set<string>(),
+    rejected: new Set<Digest>(),
     regressed: new Set<'A' | 'B'>(),
-    restoring: {} as Record<string, string[]>,
+    restoring: {} as Record<string, Digest[]>,
   };
   /** Bundles a restore cannot install (their files went bad while the agent was down). */
-  const unrestorable = new Set<string>();
+  const unrestorable = new Set<Digest>();
   const log: Step['kind'][] = [];
   let failFetchOnce = true;
   const executors: Executors = {
@@ -136,8 +137,8 @@ t.test('backoff grows exponentially up to the cap, scaled by jitter', async (t) 
 
 t.test('a restart restores through the planner before it works on the target', async (t) => {
   const { w, log, executors, unrestorable, gatherFacts } = world();
-  const OLD = 'c'.repeat(64);
-  const GOOD = 'd'.repeat(64);
+  const OLD = parseDigest('c'.repeat(64));
+  const GOOD = parseDigest('d'.repeat(64));
   w.restoring = { A: [OLD, GOOD] };
   unrestorable.add(OLD);
   const clock = createManualClock();

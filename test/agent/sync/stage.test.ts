@@ -17,6 +17,7 @@ import { MAX_MANIFEST_BYTES } from '../../../shared/trust/assignment.js';
 import { parseSignedRoot } from '../../../shared/trust/root.js';
 import { tinyBmodel } from '../../../harness/agent/models.js';
 import { makeBundle, signedRoot, testKeys } from '../../../harness/agent/trust.js';
+import type { Digest } from '../../../shared/ids.js';
 
 const keys = testKeys();
 const root = parseSignedRoot(signedRoot(keys)).root;
@@ -175,7 +176,7 @@ t.test(
     const other = makeBundle(keys, 'tiny-a', { sequence: 2 });
     for (const b of [bundle, other]) for (const [, bytes] of b.blobs) await store.put(bytes);
     const now = new Date('2026-06-01T00:00:00Z');
-    const verify = (manifestBlob: { digest: string; size: number | undefined }) =>
+    const verify = (manifestBlob: { digest: Digest; size: number | undefined }) =>
       verifyBundleBlob({
         store,
         bundleDigest: bundle.digest,

@@ -1,25 +1,26 @@
 import t from 'tap';
 import { createTelemetryCollector } from '../../../agent/telemetry/collector.js';
 import { makeTensor } from '../../../shared/tensor.js';
+import { parseDigest } from '../../../shared/ids.js';
 
 t.test('preprocessed inputs become per-variant, per-channel drift moments', async (t) => {
   const c = createTelemetryCollector();
   const rgb = (v: number) => makeTensor('float32', [1, 3, 2, 2], new Float32Array(12).fill(v));
   c.observer.onInput?.({
     variant: 'A',
-    bundleDigest: 'x',
+    bundleDigest: parseDigest('e'.repeat(64)),
     feeds: { input: rgb(1) },
     channelFormat: 'nchw',
   });
   c.observer.onInput?.({
     variant: 'A',
-    bundleDigest: 'x',
+    bundleDigest: parseDigest('e'.repeat(64)),
     feeds: { input: rgb(3) },
     channelFormat: 'nchw',
   });
   c.observer.onInput?.({
     variant: 'B',
-    bundleDigest: 'y',
+    bundleDigest: parseDigest('f'.repeat(64)),
     feeds: { input: rgb(5) },
     channelFormat: 'nchw',
   });

@@ -8,9 +8,10 @@ import { createEventOutbox } from '../../../agent/telemetry/event-outbox.js';
 import { createOutbox } from '../../../agent/telemetry/outbox.js';
 import { silentLogger } from '../../../shared/log.js';
 import type { Event } from '../../../shared/wire/messages.js';
+import { parseDeviceId } from '../../../shared/ids.js';
 
 const event = (code: string, timeMs: number): Event => ({
-  deviceId: 'dev-1',
+  deviceId: parseDeviceId('dev-1'),
   timeMs,
   severity: 'info',
   code,

@@ -6,6 +6,7 @@ import { connect as tcpConnect } from 'node:net';
 import { encodeMessage } from '../../../shared/wire/codec.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
 import { startTestController, waitFor } from '../../../harness/controller/test-controller.js';
+import { parseDeviceId } from '../../../shared/ids.js';
 
 const ctl = await startTestController(undefined, {
   'events.ratePerSecond': 0.001,
@@ -79,7 +80,7 @@ t.test('refused and dropped messages are counted on /metrics', async (t) => {
   // Undecodable state, and events over the rate limit (burst 2).
   await dev.publishAsync(deviceTopic('state', 'dev-m'), Buffer.from('garbage'), { qos: 1 });
   const event = encodeMessage('Event', {
-    deviceId: 'dev-m',
+    deviceId: parseDeviceId('dev-m'),
     timeMs: Date.now(),
     severity: 'info',
     code: 'BMF_EVT_TEST',

@@ -7,6 +7,7 @@ import { openDatabase } from '../../../controller/store/db.js';
 import { createDeviceEventRepo } from '../../../controller/store/device-events.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
 import { encodeMessage } from '../../../shared/wire/codec.js';
+import { parseDeviceId } from '../../../shared/ids.js';
 
 function setup(events: Parameters<typeof createDeviceTracker>[0]['events']) {
   const db = openDatabase(':memory:');
@@ -30,7 +31,7 @@ function setup(events: Parameters<typeof createDeviceTracker>[0]['events']) {
           'event',
           id,
           encodeMessage('Event', {
-            deviceId: id,
+            deviceId: parseDeviceId(id),
             timeMs: now,
             severity: 'info',
             code: 'BMF_EVT_TEST',

@@ -7,6 +7,7 @@ import { openDatabase } from '../../../controller/store/db.js';
 import { createDeviceEventRepo } from '../../../controller/store/device-events.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
 import { encodeMessage } from '../../../shared/wire/codec.js';
+import { parseDeviceId } from '../../../shared/ids.js';
 
 function setup(connected?: (id: string) => boolean) {
   const db = openDatabase(':memory:');
@@ -22,7 +23,7 @@ function setup(connected?: (id: string) => boolean) {
     tracker.handle(
       'presence',
       'dev-1',
-      encodeMessage('Presence', { deviceId: 'dev-1', online, timeMs: 1 }),
+      encodeMessage('Presence', { deviceId: parseDeviceId('dev-1'), online, timeMs: 1 }),
     );
   return { devices, tracker, presence, close: () => db.close() };
 }

@@ -2,15 +2,15 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { activeBundleOf, isInstallFailure } from '../../../controller/devices/observe.js';
 import { encodeMessage } from '../../../shared/wire/codec.js';
-import type { VariantName } from '../../../shared/ids.js';
+import { parseDeviceId, parseDigest, type Digest, type VariantName } from '../../../shared/ids.js';
 import type { DeviceState } from '../../../shared/wire/messages.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
 import { startSlice } from '../distribution/harness.js';
 import { waitFor } from '../../../harness/wait.js';
 import { FIXTURES } from '../registry/make-bundle.js';
 
-const D1 = '1'.repeat(64);
-const D2 = '2'.repeat(64);
+const D1 = parseDigest('1'.repeat(64));
+const D2 = parseDigest('2'.repeat(64));
 
 const cases = JSON.parse(readFileSync(`${FIXTURES}tracker-cases.json`, 'utf8')) as {
   name: string;
@@ -22,7 +22,7 @@ t.test('active bundle of a reported state', async (t) => {
   for (const c of cases) {
     const active = c.active.map(([variant, bundleDigest]) => ({
       variant,
-      bundleDigest,
+      bundleDigest: parseDigest(bundleDigest),
       bundleSequence: 1,
     }));
     t.equal(activeBundleOf(active) ?? null, c.expect, c.name);
@@ -33,9 +33,9 @@ t.test('active bundle of a reported state', async (t) => {
   t.notOk(isInstallFailure({ code: 'BMF_ERR_IO', bundleDigest: '' }));
 });
 
-function state(id: string, digest: string): DeviceState {
+function state(id: string, digest: Digest): DeviceState {
   return {
-    deviceId: id,
+    deviceId: parseDeviceId(id),
     active: [{ variant: 'A', bundleDigest: digest, bundleSequence: 1 }],
     lastKnownGood: [],
     assignmentSequence: 3,
@@ -61,7 +61,7 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
   await pub(
     'hello',
     encodeMessage('DeviceHello', {
-      deviceId: 'dev-1',
+      deviceId: parseDeviceId('dev-1'),
       chip: 'bm1684x',
       agentVersion: '0.1.0',
       runtime: 'sim',
@@ -73,7 +73,7 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
   await pub(
     'event',
     encodeMessage('Event', {
-      deviceId: 'dev-1',
+      deviceId: parseDeviceId('dev-1'),
       timeMs: 5,
       severity: 'warning',
       code: 'BMF_ERR_AGENT_GATE_FAILED',
@@ -90,7 +90,7 @@ t.test('presence, state, events and acks from real MQTT devices', async (t) => {
       ok: true,
       errorCode: '',
       message: '',
-      deviceId: 'dev-1',
+      deviceId: parseDeviceId('dev-1'),
       timeMs: 6,
     }),
   );

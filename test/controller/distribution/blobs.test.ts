@@ -5,9 +5,10 @@ import { decodeMessage, encodeMessage } from '../../../shared/wire/codec.js';
 import type { BlobOffer } from '../../../shared/wire/messages.js';
 import { broadcastChunkTopic, deviceTopic } from '../../../shared/wire/topics.js';
 import { startSlice, until, sleep } from './harness.js';
+import type { Digest } from '../../../shared/ids.js';
 
 /** A device-side fetch recorder: offers, chunks by index, and where each chunk came from. */
-async function fetcher(client: MqttClient, id: string, digest: string) {
+async function fetcher(client: MqttClient, id: string, digest: Digest) {
   const state = {
     offer: undefined as BlobOffer | undefined,
     chunks: new Map<number, Buffer>(),

@@ -24,6 +24,7 @@ import { createDeviceTracker } from '../../../controller/devices/tracker.js';
 import { willTopic } from '../../../shared/wire/topics.js';
 import { encodeMessage } from '../../../shared/wire/codec.js';
 import { makeBundle, makeKeystore, NOW } from '../registry/make-bundle.js';
+import { parseDeviceId } from '../../../shared/ids.js';
 
 export const HEALTH = { maxErrorRate: 0.05, maxP95Ms: 200, windowS: 60 };
 
@@ -127,7 +128,11 @@ export async function startSlice(
             will: {
               topic: willTopic(id),
               payload: Buffer.from(
-                encodeMessage('Presence', { deviceId: id, online: false, timeMs: now }),
+                encodeMessage('Presence', {
+                  deviceId: parseDeviceId(id),
+                  online: false,
+                  timeMs: now,
+                }),
               ),
               qos: 1 as const,
               retain: true,

@@ -20,7 +20,7 @@ export interface BuiltBundle {
   readonly dir: string;
   readonly digest: Digest;
   readonly bmodel: Buffer;
-  readonly bmodelSha256: string;
+  readonly bmodelSha256: Digest;
 }
 
 /** Build and sign a bundle with a `bmodelBytes`-byte BMODEL file of random content. */
@@ -52,6 +52,6 @@ export async function makeBundle(
     now: new Date(NOW),
   });
   const { digest } = await signBundleDir(out, await ks.signers('bundle'));
-  const sha = manifest.files.find((f) => f.role === 'bmodel')?.sha256 ?? '';
+  const sha = parseDigest(manifest.files.find((f) => f.role === 'bmodel')?.sha256 ?? '');
   return { dir: out, digest: parseDigest(digest), bmodel, bmodelSha256: sha };
 }

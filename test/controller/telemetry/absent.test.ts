@@ -10,6 +10,7 @@ import { addReport, emptyRollup } from '../../../controller/telemetry/rollup.js'
 import { summarize } from '../../../controller/telemetry/summary.js';
 import { LATENCY_STAGES } from '../../../shared/wire/messages.js';
 import { BUNDLE_A, encodeReport } from '../../../harness/controller/telemetry-reports.js';
+import { parseDeviceId } from '../../../shared/ids.js';
 
 const T0 = 1_700_000_000_000;
 const LIMITS = { oldestMs: 0, newestMs: Number.MAX_SAFE_INTEGER };
@@ -32,7 +33,7 @@ function agentInterval(opts: { gate?: { correct: number; samples: number; cosine
       bundleDigest: BUNDLE_A,
       ok: true,
       serverError: false,
-      timings: { preprocessMs: 1, inferMs: ms - 2, postprocessMs: 1, totalMs: ms },
+      timings: { preprocessMs: 1, inferMs: ms - 2, postprocessMs: 1, e2eMs: ms },
     });
   }
   if (opts.gate) {
@@ -49,7 +50,7 @@ function agentInterval(opts: { gate?: { correct: number; samples: number; cosine
   const [report] = collector.take();
   if (!report) throw new Error('no report');
   return encodeTelemetryReport(report, {
-    deviceId: 'dev-1',
+    deviceId: parseDeviceId('dev-1'),
     intervalStartMs: T0,
     intervalEndMs: T0 + 10_000,
     reportSequence: 1,

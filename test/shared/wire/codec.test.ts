@@ -5,6 +5,7 @@ import { decodeMessage, encodeMessage } from '../../../shared/wire/codec.js';
 import type { WireMessages } from '../../../shared/wire/messages.js';
 import { WIRE_SIZE_LIMITS } from '../../../shared/wire/limits.js';
 import { isBmfError } from '../../../shared/errors.js';
+import { isDeviceId, isDigest, type DeviceId, type Digest } from '../../../shared/ids.js';
 import { loadFixture, patched } from './fixtures.js';
 import type { InvalidCase } from './fixtures.js';
 
@@ -103,6 +104,31 @@ t.test('the earlier variant spelling (a/b) decodes as A/B; encoding writes A/B o
     'BMF_ERR_WIRE_DECODE',
     'neither spelling: refused',
   );
+});
+
+t.test('the decoder hands out ids and digests branded DeviceId and Digest', async (t) => {
+  const state = loadFixture('DeviceState') as WireMessages['DeviceState'];
+  // An earlier agent's state (variants a/b) still decodes, into the branded types.
+  const earlier = { ...state, active: state.active.map((v) => ({ ...v, variant: 'a' })) };
+  const s = decodeMessage(
+    'DeviceState',
+    rawEncode('DeviceState', { ...earlier, active: [earlier.active[0]] }),
+  );
+  // Typed: these assignments compile only because the decoder's result carries the brands.
+  const id: DeviceId = s.deviceId;
+  const active: Digest | undefined = s.active[0]?.bundleDigest;
+  t.ok(isDeviceId(id) && active !== undefined && isDigest(active), 'checked values');
+  const e = decodeMessage(
+    'Event',
+    encodeMessage('Event', loadFixture('Event') as WireMessages['Event']),
+  );
+  const eventDigest: Digest | '' = e.bundleDigest;
+  t.ok(eventDigest === '' || isDigest(eventDigest));
+  const none = decodeMessage(
+    'Event',
+    rawEncode('Event', { ...(loadFixture('Event') as object), bundleDigest: '' }),
+  );
+  t.equal(none.bundleDigest, '', 'an event about no bundle keeps its empty digest');
 });
 
 const invalid = loadFixture('invalid') as InvalidCase[];
