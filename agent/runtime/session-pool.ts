@@ -10,7 +10,7 @@
 // later, away from that model's warm-up and gate. Spares end after `spareIdleMs` only once no
 // session is live. The pool is created by the caller and passed in; there is no module-level pool.
 import { startOrtThread } from './ort-worker.js';
-import type { OrtSessionOptions, OrtThread } from './ort-worker.js';
+import type { OrtSessionOptions, OrtThread, OrtThreadOptions } from './ort-worker.js';
 
 export type SimSession = Pick<OrtThread, 'run'>;
 
@@ -42,6 +42,8 @@ export interface SimSessionPoolOptions {
    * (default 1 s; none with `spareThreads` 0), so the next hot-swap finds a spare.
    */
   readonly standbyDelayMs?: number;
+  /** How each thread takes a model's bytes (ort-worker.ts). */
+  readonly thread?: OrtThreadOptions;
 }
 
 export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSessionPool {
@@ -61,7 +63,7 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
 
   function startThread(): OrtThread {
     started += 1;
-    return startOrtThread();
+    return startOrtThread(options.thread);
   }
 
   function takeThread(): OrtThread {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { bmfError, isBmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import { isDigest, parseDigest, type Digest } from '../../shared/ids.js';
+import { sha256InSlices } from '../slices.js';
 
 /** The name a blob is stored under: the sha256 of its bytes, as a Digest. */
 export function sha256Hex(bytes: Uint8Array): Digest {
@@ -71,7 +72,8 @@ export async function createBlobStore(dir: string): Promise<BlobStore> {
           reason: `blob ${digest}: ${(e as Error).message}`,
         });
       }
-      const actual = sha256Hex(bytes);
+      // In slices: a model's blob is read back during a hot-swap, beside the model that serves.
+      const actual = await sha256InSlices(bytes);
       if (actual !== digest) {
         throw bmfError('BMF_ERR_TRUST_HASH_MISMATCH', {
           path: pathOf(digest),

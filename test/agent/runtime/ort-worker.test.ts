@@ -30,6 +30,19 @@ t.test('create copies the payload: a Buffer the caller passes stays readable', a
   t.equal(Buffer.from(onnx).toString('hex'), before, 'bytes unchanged');
 });
 
+t.test('create copies the payload in slices, a turn of the event loop between them', async (t) => {
+  const onnx = tinyOnnx('tiny-a');
+  const sliceBytes = 64;
+  let turns = 0;
+  const thread = startOrtThread({
+    slices: { sliceBytes, yieldTurn: async () => void (turns += 1) },
+  });
+  t.teardown(() => thread.terminate());
+  await thread.create(onnx, OPTIONS);
+  t.equal(turns, Math.ceil(onnx.byteLength / sliceBytes) - 1, 'one turn between two slices');
+  t.equal(logits(await thread.run(golden.inputs[0] ?? {})).length, 4, 'and the session runs');
+});
+
 t.test('inputs are copied unless consumed; consumed ones move to the thread', async (t) => {
   const thread = startOrtThread();
   t.teardown(() => thread.terminate());
