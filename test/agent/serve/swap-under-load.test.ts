@@ -19,7 +19,13 @@ import { createInferenceService } from '../../../agent/serve/service.js';
 import type { ModelSpec } from '../../../agent/serve/types.js';
 import { writeBmodel } from '../../../shared/bmodel/write.js';
 import type { Tensor } from '../../../shared/tensor.js';
-import { goldenInputs, sha256, tinyOnnx, tinySpec } from '../../../harness/agent/models.js';
+import {
+  goldenInputs,
+  sha256,
+  tinyBundleDigest,
+  tinyOnnx,
+  tinySpec,
+} from '../../../harness/agent/models.js';
 import { waitFor } from '../../../harness/wait.js';
 import { BINDING_PATH, EMULATOR_DIR, bindingSkip } from '../../native/libsophon-fixtures.js';
 
@@ -146,7 +152,7 @@ function deviceSpec(seed: number): ModelSpec {
     binary: new Uint8Array(4096).fill(seed),
   });
   return {
-    bundleDigest: `device-${seed}`,
+    bundleDigest: tinyBundleDigest(`device-${seed}`),
     version: `v${seed}`,
     bmodel,
     bmodelDigest: sha256(bmodel),
