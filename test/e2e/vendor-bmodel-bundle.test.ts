@@ -184,6 +184,28 @@ t.test('vendor RetinaFace BMODEL: package, push, roll out to bmrt, infer', { ski
     'boxes inside the image',
   );
 
+  // bm_get_stat reaches the controller: the agent's telemetry carries the device's figures
+  // (the emulator's 4096 MiB device, the loaded BMODEL's memory in use).
+  interface TpuTelemetry {
+    reports: number;
+    latest?: { percent: number; memUsedBytes: number; memTotalBytes: number };
+  }
+  let tpu: TpuTelemetry | undefined;
+  await waitFor(
+    'telemetry with the device figures',
+    async () => {
+      const r = await fetch(`${ctl.handle.apiUrl}/v1/telemetry?device=se5-01`, {
+        headers: ctl.auth,
+      });
+      tpu = ((await r.json()) as { tpu?: TpuTelemetry }).tpu;
+      return (tpu?.reports ?? 0) > 0;
+    },
+    120_000,
+  );
+  t.equal(tpu?.latest?.memTotalBytes, 4096 * 2 ** 20, 'telemetry carries bm_get_stat memory');
+  t.ok((tpu?.latest?.memUsedBytes ?? 0) > 0, 'the loaded BMODEL holds device memory');
+  t.ok(Number.isFinite(tpu?.latest?.percent), 'and the TPU utilisation');
+
   // Recorded outputs of other images: the device's own gate refuses the bundle.
   await bmfleet('rollout', 'create', other, '--ids', 'se5-01', '--id', 'face-2');
   await waitFor(
