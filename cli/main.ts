@@ -35,6 +35,10 @@ export const commands: Record<string, CommandEntry> = {
       'run a BMODEL on libsophon (or the simulator) like the vendor bmrt_test, beside the cost model',
     load: () => import('./commands/bmrt-test.js'),
   },
+  golden: {
+    summary: "record a vendor BMODEL's reference outputs on a board (golden record ...)",
+    load: () => import('./commands/golden.js'),
+  },
   bmodel: {
     summary: 'inspect a BMODEL (bmodel inspect FILE [--json])',
     load: () => import('./commands/bmodel.js'),

@@ -5,6 +5,7 @@
 #   bmfleet-agent --version         print the version
 #   bmfleet-agent smoke ARGS...     run dist/cross/smoke.js (load + infer a simulator BMODEL)
 #   bmfleet-agent bmrt-test ARGS... bmfleet bmrt-test on this board's libsophon (nets, shapes, times)
+#   bmfleet-agent golden record ARGS... record a vendor BMODEL's reference outputs on this board
 # BMFLEET_AGENT_EMULATOR, when set, prefixes the node binary (for example
 # "qemu-aarch64-static -L /usr/aarch64-linux-gnu" to try the package on an x86-64 host).
 set -eu
@@ -18,9 +19,8 @@ case "${1:-}" in
     shift
     set -- "$root/dist/cross/smoke.js" "$@"
     ;;
-  bmrt-test)
-    shift
-    set -- "$root/dist/cli/entry.js" bmrt-test "$@"
+  bmrt-test | golden)
+    set -- "$root/dist/cli/entry.js" "$@"
     ;;
   *)
     set -- "$root/dist/cli/entry.js" agent "$@"

@@ -20,7 +20,14 @@ export const DEFAULT_OUT = join(REPO, 'build', 'board');
 export const packageName = (version: string): string => `bmfleet-agent-linux-arm64-${version}`;
 
 /** Agent code whose imports the package must satisfy (the CLI entry, the agent, what it shares). */
-const AGENT_SOURCES = ['agent', 'shared', 'cli/main.ts', 'cli/entry.ts', 'cli/commands/agent.ts'];
+const AGENT_SOURCES = [
+  'agent',
+  'shared',
+  'cli/main.ts',
+  'cli/entry.ts',
+  'cli/commands/agent.ts',
+  'cli/commands/golden.ts',
+];
 
 interface RunResult {
   readonly code: number;

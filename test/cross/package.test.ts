@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { DEFAULT_OUT, packageName } from '../../cross/build.js';
 import {
   AGENT_RUNTIME_DEPENDENCIES,
   assertImportsCovered,
@@ -34,6 +33,7 @@ import { createSystemClock } from '../../agent/clock.js';
 import { createSimSessionPool } from '../../agent/runtime/session-pool.js';
 import { createSimBackend } from '../../agent/runtime/sim.js';
 import { goldenInputs, sha256, tinyBmodel } from '../../harness/agent/models.js';
+import { boardPackageDir } from '../../harness/board-package.js';
 import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -147,7 +147,7 @@ t.test('dependencies: pinned from the lock, agent imports all shipped', async (t
 const version = (
   JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }
 ).version;
-const pkgDir = process.env.BMFLEET_CROSS_PACKAGE ?? join(DEFAULT_OUT, packageName(version));
+const pkgDir = boardPackageDir();
 const built = existsSync(join(pkgDir, 'MANIFEST.json'));
 const missingPackage = `no board package at ${pkgDir} (build it with: node --import tsx cross/build.ts; or set BMFLEET_CROSS_PACKAGE)`;
 

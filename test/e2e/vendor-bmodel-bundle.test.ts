@@ -1,25 +1,17 @@
 // A vendor BMODEL (the RetinaFace face detector compiled by tpu-nntc) as a bundle, end to end on
 // the libsophon emulator, through the commands a user runs: `bmfleet package` with its
 // preprocessing, the retinaface anchors decoder and a golden set whose reference outputs were
-// recorded on the device; `bundle sign`; `model push` to a running controller; `rollout create`
+// recorded on the device with `bmfleet golden record`; `bundle sign`; `model push` to a running controller; `rollout create`
 // through the controller's rollout engine to an agent started with `--runtime bmrt`. The agent
 // checks the golden gate on the device, then `/v1/infer` answers with the BMODEL's output shapes
 // and decoded boxes. Emulator outputs are synthetic (docs/libsophon.md), so the boxes are checked
 // for the decode's arithmetic, not for faces. A second bundle whose recorded outputs belong to
 // other images fails the gate on the device and never serves.
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import sharp from 'sharp';
-import { createSystemClock } from '../../agent/clock.js';
-import { createBmrtBackend } from '../../agent/runtime/bmrt/backend.js';
-import { openLibsophon } from '../../agent/runtime/bmrt/libsophon.js';
-import { loadSophonAddon } from '../../agent/runtime/bmrt/native.js';
 import { parseDecoderSpec } from '../../shared/detect/index.js';
 import type { RetinafaceAnchorsDecoder } from '../../shared/detect/spec.js';
-import { encodeNpy } from '../../shared/npy.js';
 import { tensorBytes } from '../../shared/tensor.js';
 import { parsePreprocessSpec, preprocessImage } from '../../shared/preprocess/index.js';
 import {
@@ -29,7 +21,21 @@ import {
 } from '../../harness/controller/test-controller.js';
 import { spawnForTest } from '../../harness/processes.js';
 import { waitFor } from '../../harness/wait.js';
-import { BINDING_PATH, EMULATOR_DIR, bindingSkip } from '../native/libsophon-fixtures.js';
+import {
+  FACE_DECODER,
+  FACE_PREPROCESS,
+  FACE_SIZE,
+  agentReady,
+  bmfleetCli,
+  bundleDigest,
+  captureOutput,
+  deviceView,
+  packFaceBundle,
+  rollOutAndWait,
+  rotateRecording,
+  writeFaceWorkspace,
+} from '../../harness/vendor-bundle.js';
+import { EMULATOR_DIR, bindingSkip } from '../native/libsophon-fixtures.js';
 import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
 import { anchorCandidates } from '../helpers/retinaface-anchors.js';
 import { expectedOutputs } from '../native/emulator-outputs.js';
@@ -37,65 +43,7 @@ import { expectedOutputs } from '../native/emulator-outputs.js';
 const vendor = vendorDir();
 const skip = bindingSkip() || (vendor ? false : VENDOR_SKIP_REASON);
 const FILE = 'face_detection_fp32_b1.bmodel';
-const SIZE = 320;
-const PREPROCESS = { resize_dims: [SIZE, SIZE], pixel_format: 'bgr' };
-const DECODER = { kind: 'retinaface', layout: 'anchors', score_threshold: 0.5 };
 const BIN = new URL('../../bin/bmfleet.js', import.meta.url).pathname;
-const run = promisify(execFile);
-
-/** Golden images: flat colours with a bright square, one per seed. */
-async function goldenImage(seed: number): Promise<Buffer> {
-  const square = await sharp({
-    create: { width: 80, height: 80, channels: 3, background: { r: 250, g: 240, b: 230 } },
-  })
-    .png()
-    .toBuffer();
-  return sharp({
-    create: {
-      width: SIZE,
-      height: SIZE,
-      channels: 3,
-      background: { r: (seed * 67) % 256, g: (seed * 131) % 256, b: (seed * 29) % 256 },
-    },
-  })
-    .composite([{ input: square, left: 20 + seed * 30, top: 40 + seed * 20 }])
-    .png()
-    .toBuffer();
-}
-
-/**
- * What a board records for each golden image: the BMODEL's outputs on libsophon (here the
- * emulator), one .npy per output under ref/<image stem>/. `swap` files each image's outputs
- * under another image's name (a recording that does not belong to these images).
- */
-async function recordReferences(
-  bmodel: Uint8Array,
-  images: readonly { name: string; bytes: Buffer }[],
-  out: string,
-  swap: boolean,
-): Promise<void> {
-  const backend = createBmrtBackend({
-    device: openLibsophon({ dir: EMULATOR_DIR, addon: loadSophonAddon(BINDING_PATH) }),
-    clock: createSystemClock(),
-    timing: 'host',
-  });
-  try {
-    const h = await backend.load(bmodel, { digest: 'golden-recording' });
-    const spec = parsePreprocessSpec(PREPROCESS);
-    for (const [i, img] of images.entries()) {
-      const input = await preprocessImage(img.bytes, spec);
-      const { outputs } = await backend.infer(h, { data: input });
-      const owner = images[swap ? (i + 1) % images.length : i]!.name;
-      const dir = join(out, owner.replace(/\.png$/, ''));
-      await mkdir(dir, { recursive: true });
-      for (const [name, tensor] of Object.entries(outputs)) {
-        await writeFile(join(dir, `${name}.npy`), encodeNpy(tensor));
-      }
-    }
-  } finally {
-    await backend.close();
-  }
-}
 
 interface InferBody {
   bundleDigest: string;
@@ -113,40 +61,21 @@ t.test('vendor RetinaFace BMODEL: package, push, roll out to bmrt, infer', { ski
     BMFLEET_TOKEN: ctl.token,
     BMFLEET_LIBSOPHON_DIR: EMULATOR_DIR,
   };
-  const bmfleet = async (...args: string[]): Promise<string> => {
-    try {
-      return (await run(process.execPath, [BIN, ...args], { cwd: work, env })).stdout;
-    } catch (e) {
-      const x = e as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`bmfleet ${args.join(' ')}: ${x.message}\n${x.stdout}\n${x.stderr}`, {
-        cause: e,
-      });
-    }
-  };
+  const bmfleet = bmfleetCli(work, env);
 
   const bmodelPath = join(vendor!, FILE);
-  const bmodel = new Uint8Array(await readFile(bmodelPath));
-  await writeFile(join(work, 'spec.json'), JSON.stringify(PREPROCESS));
-  await writeFile(join(work, 'decoder.json'), JSON.stringify(DECODER));
-  await mkdir(join(work, 'golden'));
-  const images = [];
-  for (const seed of [1, 2, 3]) {
-    const img = { name: `face-${seed}.png`, bytes: await goldenImage(seed) };
-    await writeFile(join(work, 'golden', img.name), img.bytes);
-    images.push(img);
-  }
-  await recordReferences(bmodel, images, join(work, 'ref'), false);
-  await recordReferences(bmodel, images, join(work, 'ref-other'), true);
+  const { images } = await writeFaceWorkspace(work);
+  // What a board records for the golden images (here on the emulator), and a recording that
+  // belongs to other images.
+  await bmfleet(
+    ...['golden', 'record', '--bmodel', bmodelPath, '--preprocess', 'spec.json'],
+    ...['--images', 'golden', '--out', 'ref'],
+  );
+  await cp(join(work, 'ref'), join(work, 'ref-other'), { recursive: true });
+  await rotateRecording(join(work, 'ref-other'));
 
-  const pack = (sequence: number, ref: string, out: string) =>
-    bmfleet(
-      'package',
-      ...['--bmodel', bmodelPath, '--preprocess', 'spec.json', '--decoder', 'decoder.json'],
-      ...['--name', 'face', '--version', `1.0.${sequence}`, '--sequence', String(sequence)],
-      ...['--chip', 'bm1684', '--precision', 'fp32', '--source-model', bmodelPath],
-      ...['--toolchain', 'tpu-nntc', '--toolchain-version', '2.2'],
-      ...['--golden', 'golden', '--golden-reference', ref, '--out', out],
-    );
+  const pack = (sequence: number, reference: string, out: string) =>
+    packFaceBundle(bmfleet, { bmodelPath, sequence, reference, out });
   const packed = await pack(1, 'ref', 'bundles/face-1');
   t.match(packed, /golden: 3 samples, checked on the device: output cosine >= 0\.999/);
   const manifest = JSON.parse(
@@ -168,39 +97,21 @@ t.test('vendor RetinaFace BMODEL: package, push, roll out to bmrt, infer', { ski
     [BIN, 'agent', '--config', 'agent.json', '--runtime', 'bmrt', '--state-dir', 'agent-state'],
     { cwd: work, env: { ...env, BMFLEET_AGENT_API_PORT: String(apiPort) } },
   );
-  let agentLog = '';
-  agent.stdout?.on('data', (d: Buffer) => (agentLog += d.toString()));
-  agent.stderr?.on('data', (d: Buffer) => (agentLog += d.toString()));
-  await waitFor('agent ready', () => /agent se5-01 ready/.test(agentLog), 120_000).catch((e) => {
-    throw new Error(`${(e as Error).message}\n${agentLog}`, { cause: e });
-  });
-  t.match(agentLog, /runtime bmrt \(/, 'the agent says it runs bmrt and why');
+  const log = captureOutput(agent);
+  await agentReady(log, 'se5-01', 120_000);
+  t.match(log.text(), /runtime bmrt \(/, 'the agent says it runs bmrt and why');
 
-  const digestOf = async (version: string): Promise<string> => {
-    const list = JSON.parse(await bmfleet('model', 'bundles', '--json')) as {
-      digest: string;
-      version: string;
-    }[];
-    return list.find((b) => b.version === version)!.digest;
-  };
   await bmfleet('model', 'push', 'bundles/face-1');
   await bmfleet('model', 'push', 'bundles/face-2');
-  const good = await digestOf('1.0.1');
-  const other = await digestOf('1.0.2');
-
-  const device = async () =>
-    JSON.parse(await bmfleet('device', 'show', 'se5-01', '--json')) as {
-      activeBundle?: string;
-      lastErrorCode?: string;
-    };
-  await bmfleet('rollout', 'create', good, '--ids', 'se5-01', '--id', 'face-1');
-  await waitFor(
-    'the vendor bundle active on the device',
-    async () => {
-      return (await device()).activeBundle === good;
-    },
-    120_000,
-  );
+  const good = await bundleDigest(bmfleet, '1.0.1');
+  const other = await bundleDigest(bmfleet, '1.0.2');
+  const device = () => deviceView(bmfleet, 'se5-01');
+  await rollOutAndWait(bmfleet, {
+    digest: good,
+    device: 'se5-01',
+    id: 'face-1',
+    timeoutMs: 120_000,
+  });
 
   const res = await fetch(`http://127.0.0.1:${apiPort}/v1/infer`, {
     method: 'POST',
@@ -226,7 +137,7 @@ t.test('vendor RetinaFace BMODEL: package, push, roll out to bmrt, infer', { ski
   // The decode's arithmetic, recomputed independently: the emulator's outputs for this image's
   // preprocessed bytes (docs/libsophon.md "Emulator outputs"), then the anchor transform. The
   // request is 320x320, so the source image is the input (no resize).
-  const input = await preprocessImage(images[0]!.bytes, parsePreprocessSpec(PREPROCESS));
+  const input = await preprocessImage(images[0]!.bytes, parsePreprocessSpec(FACE_PREPROCESS));
   const raw = expectedOutputs(
     [{ bytes: tensorBytes(input), shape: input.shape }],
     served.outputs.map((o) => ({ dataType: 0, shape: o.shape })),
@@ -237,11 +148,14 @@ t.test('vendor RetinaFace BMODEL: package, push, roll out to bmrt, infer', { ski
       { dtype: 'float32', shape: o.shape, data: new Float32Array(raw[k]!.slice().buffer) },
     ]),
   );
-  const decoder = parseDecoderSpec(DECODER) as RetinafaceAnchorsDecoder;
+  const decoder = parseDecoderSpec(FACE_DECODER) as RetinafaceAnchorsDecoder;
   const identity = Object.fromEntries(
     served.outputs.map((o) => [o.name, { scale: 1, zeroPoint: 0 }]),
   );
-  const cands = anchorCandidates(decoder, outputs, identity, { width: SIZE, height: SIZE });
+  const cands = anchorCandidates(decoder, outputs, identity, {
+    width: FACE_SIZE,
+    height: FACE_SIZE,
+  });
   t.ok(cands.length > 0, `${cands.length} anchors above the threshold`);
   const dets = body.detections;
   t.ok(
@@ -266,9 +180,31 @@ t.test('vendor RetinaFace BMODEL: package, push, roll out to bmrt, infer', { ski
     `top box ${JSON.stringify(dets[0]!.box)} is the anchor transform of its deltas (1e-3 px)`,
   );
   t.ok(
-    dets.every((d) => d.box.every((v) => v >= 0 && v <= SIZE)),
+    dets.every((d) => d.box.every((v) => v >= 0 && v <= FACE_SIZE)),
     'boxes inside the image',
   );
+
+  // bm_get_stat reaches the controller: the agent's telemetry carries the device's figures
+  // (the emulator's 4096 MiB device, the loaded BMODEL's memory in use).
+  interface TpuTelemetry {
+    reports: number;
+    latest?: { percent: number; memUsedBytes: number; memTotalBytes: number };
+  }
+  let tpu: TpuTelemetry | undefined;
+  await waitFor(
+    'telemetry with the device figures',
+    async () => {
+      const r = await fetch(`${ctl.handle.apiUrl}/v1/telemetry?device=se5-01`, {
+        headers: ctl.auth,
+      });
+      tpu = ((await r.json()) as { tpu?: TpuTelemetry }).tpu;
+      return (tpu?.reports ?? 0) > 0;
+    },
+    120_000,
+  );
+  t.equal(tpu?.latest?.memTotalBytes, 4096 * 2 ** 20, 'telemetry carries bm_get_stat memory');
+  t.ok((tpu?.latest?.memUsedBytes ?? 0) > 0, 'the loaded BMODEL holds device memory');
+  t.ok(Number.isFinite(tpu?.latest?.percent), 'and the TPU utilisation');
 
   // Recorded outputs of other images: the device's own gate refuses the bundle.
   await bmfleet('rollout', 'create', other, '--ids', 'se5-01', '--id', 'face-2');
@@ -281,7 +217,7 @@ t.test('vendor RetinaFace BMODEL: package, push, roll out to bmrt, infer', { ski
   );
   t.equal((await device()).activeBundle, good, 'the bundle that failed its gate never serves');
   t.match(
-    agentLog,
+    log.text(),
     /output cosine -?\d\.\d+ below 0\.999/,
     'the gate compared outputs on the device',
   );
