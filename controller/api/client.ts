@@ -11,6 +11,7 @@ import type { ExperimentSpec, ExperimentSpecInput } from '../experiment/model.js
 import type { PlanRequest } from '../experiment/plan.js';
 import type * as E from '../experiment/routes.js';
 import type * as S from './schemas.js';
+import type * as W from '../web/schemas.js';
 
 export type DeviceView = Static<typeof S.DeviceView>;
 export type DeviceCreateBody = Static<typeof S.DeviceCreateBody>;
@@ -29,6 +30,17 @@ export type Analysis = Static<typeof E.AnalysisView>;
 export type CohortPlan = Static<typeof E.CohortPlanView>;
 export type PromotedExperiment = Static<typeof E.PromotedView>;
 export type { ExperimentSpec, ExperimentSpecInput, PlanRequest };
+export type {
+  DeviceDetailView,
+  DevicePageView,
+  FleetView,
+  SessionView,
+  TelemetrySeriesView,
+} from '../web/schemas.js';
+/** Query of the dashboard's device list; offset and limit have the schema's defaults. */
+export type DevicePageQuery = Partial<Static<typeof W.PageQuery>>;
+/** Query of the dashboard's telemetry series; minutes and buckets have the schema's defaults. */
+export type TelemetrySeriesQuery = Partial<Static<typeof W.SeriesQuery>>;
 
 type RolloutCreateBody = Static<typeof S.RolloutCreateBody>;
 /** Fields the server fills with the schema's default when they are left out. */
@@ -55,6 +67,10 @@ export interface ControllerClientOptions {
   readonly token?: string | undefined;
   /** Defaults to the global fetch (Node 20 and browsers). */
   readonly fetch?: typeof fetch;
+  /** The browser's cookie policy: the dashboard passes 'same-origin' to send its session. */
+  readonly credentials?: 'omit' | 'same-origin' | 'include';
+  /** Extra headers per request, e.g. the dashboard's CSRF token on every change. */
+  readonly headers?: (method: string) => Readonly<Record<string, string>>;
 }
 
 export interface ControllerClient {
@@ -101,6 +117,19 @@ export interface ControllerClient {
     abort(id: string, reason?: string): Promise<ExperimentRecord>;
     plan(request: PlanRequest): Promise<CohortPlan>;
   };
+  /** The dashboard's session (an HttpOnly cookie; the browser keeps it). */
+  readonly session: {
+    signIn(token: string): Promise<W.SessionView>;
+    get(): Promise<W.SessionView>;
+    signOut(): Promise<void>;
+  };
+  /** The dashboard's read model beyond the REST API (controller/web/plugin.ts). */
+  readonly dashboard: {
+    fleet(): Promise<W.FleetView>;
+    devices(query?: DevicePageQuery): Promise<W.DevicePageView>;
+    device(id: string): Promise<W.DeviceDetailView>;
+    telemetry(query?: TelemetrySeriesQuery): Promise<W.TelemetrySeriesView>;
+  };
 }
 
 type Query = Readonly<Record<string, string | number | undefined>>;
@@ -131,7 +160,7 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) q.set(k, String(v));
     const qs = q.toString();
     const url = `${baseUrl}${path}${qs ? `?${qs}` : ''}`;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...opts.headers?.(method) };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
@@ -139,6 +168,7 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
       res = await doFetch(url, {
         method,
         headers,
+        ...(opts.credentials ? { credentials: opts.credentials } : {}),
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (e) {
@@ -198,6 +228,17 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
       promote: (id) => post(`/v1/experiments/${seg(id)}/promote`),
       abort: (id, reason) => post(`/v1/experiments/${seg(id)}/abort`, reason ? { reason } : {}),
       plan: (req) => post('/v1/experiments/plan', req),
+    },
+    session: {
+      signIn: (token) => post('/ui/session', { token } satisfies Static<typeof W.SignInBody>),
+      get: () => get('/ui/session'),
+      signOut: () => request('DELETE', '/ui/session'),
+    },
+    dashboard: {
+      fleet: () => get('/ui/api/fleet'),
+      devices: (query = {}) => get('/ui/api/devices', query),
+      device: (id) => get(`/ui/api/devices/${seg(id)}`),
+      telemetry: (query = {}) => get('/ui/api/telemetry', query),
     },
   };
 }

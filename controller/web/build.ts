@@ -1,7 +1,10 @@
 // Bundles the dashboard (app/main.js: Preact + htm + uPlot) with esbuild into build/web/app.js
 // and app.css, which the controller serves (plugin.ts). Run by `npm run build`; tests call
-// ensureDashboardBuilt (test/helpers/dashboard.ts). Nothing is fetched at run time.
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+// ensureDashboardBuilt (harness/dashboard.ts). Nothing is fetched at run time. The app imports
+// the typed API client (controller/api/client.ts) from outside app/, so the build records every
+// input file (inputs.json) and staleness is judged over all of them.
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = new URL('./', import.meta.url);
@@ -22,17 +25,33 @@ export function outDir(): string {
   return fileURLToPath(new URL('../../../build/web/', new URL(`file://${sourceDir()}`)));
 }
 
-/** Newest modification time of the app's sources (ms). */
+const INPUTS = 'inputs.json';
+
+/** Newest modification time of the app's sources and of every file the last build read (ms). */
 export function sourcesMtime(): number {
   const dir = sourceDir();
-  return Math.max(...readdirSync(dir).map((f) => statSync(`${dir}${f}`).mtimeMs));
+  let inputs: string[] = [];
+  try {
+    inputs = JSON.parse(readFileSync(`${outDir()}${INPUTS}`, 'utf8')) as string[];
+  } catch {
+    // no build yet: the app's own files decide
+  }
+  const mtime = (path: string) => {
+    try {
+      return statSync(path).mtimeMs;
+    } catch {
+      return Infinity; // an input went away: build again
+    }
+  };
+  return Math.max(...readdirSync(dir).map((f) => mtime(`${dir}${f}`)), ...inputs.map(mtime));
 }
 
 export async function buildDashboard(): Promise<{ outDir: string; js: number; css: number }> {
   const { build } = await import('esbuild');
   const out = outDir();
   mkdirSync(out, { recursive: true });
-  await build({
+  const result = await build({
+    metafile: true,
     entryPoints: { app: `${sourceDir()}main.js` },
     bundle: true,
     minify: true,
@@ -42,6 +61,10 @@ export async function buildDashboard(): Promise<{ outDir: string; js: number; cs
     legalComments: 'none',
     logLevel: 'warning',
   });
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((f) => !f.includes('node_modules/'))
+    .map((f) => resolve(f));
+  writeFileSync(`${out}${INPUTS}`, JSON.stringify(inputs));
   return {
     outDir: out,
     js: statSync(`${out}app.js`).size,

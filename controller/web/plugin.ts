@@ -6,9 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import { bmfError } from '../../shared/errors.js';
-import { VariantNameSchema } from '../../shared/ids.js';
 import { roleChecker, type OperatorAuthOptions } from '../api/auth.js';
 import type { DeviceHello } from '../../shared/wire/messages.js';
 import type { DeviceRepo, DeviceRecord } from '../store/devices.js';
@@ -29,6 +28,7 @@ import {
   type SessionStore,
 } from './session.js';
 import { renderShell } from './shell.js';
+import { PageQuery, SeriesQuery, SignInBody } from './schemas.js';
 
 export interface DashboardOptions {
   /** Wall time stamps the telemetry windows; session expiry also runs on it. */
@@ -78,23 +78,6 @@ function loadAssets(dir: string): Map<string, Asset> | undefined {
   }
   return assets;
 }
-
-const SignInBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096 }) });
-const PageQuery = Type.Object({
-  q: Type.Optional(Type.String({ maxLength: 200 })),
-  state: Type.Optional(Type.String({ maxLength: 40 })),
-  chip: Type.Optional(Type.String({ maxLength: 40 })),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
-  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
-});
-const SeriesQuery = Type.Object({
-  device: Type.Optional(Type.String({ maxLength: 64 })),
-  bundle: Type.Optional(Type.String({ maxLength: 64 })),
-  variant: Type.Optional(VariantNameSchema),
-  chip: Type.Optional(Type.String({ maxLength: 40 })),
-  minutes: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60, default: 60 }),
-  buckets: Type.Integer({ minimum: 1, maximum: 120, default: 30 }),
-});
 
 export function createDashboard(opts: DashboardOptions) {
   const sessions: SessionStore = createSessionStore({

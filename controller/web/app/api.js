@@ -1,50 +1,24 @@
-// The REST calls the dashboard makes, in one place: same-origin fetch with the session cookie,
-// the CSRF token on every change, errors as { code, message } from the controller's one error
-// shape. A typed client generated from the route schemas can replace this module as is.
+// The dashboard's one way to the controller: the typed API client (controller/api/client.ts, its
+// types from the route schemas) on the page's own origin, with the session cookie and the CSRF
+// token on every change. Errors are BmfErrors: the pages show their code and message.
+import { createControllerClient } from '../../api/client.js';
+
 let csrf = '';
 
 export function setCsrf(token) {
   csrf = token;
 }
 
-export class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
+export const api = createControllerClient({
+  baseUrl: '',
+  credentials: 'same-origin',
+  headers: (method) => ({
+    accept: 'application/json',
+    ...(method === 'GET' ? {} : { 'x-csrf-token': csrf }),
+  }),
+});
 
-async function call(method, path, body) {
-  const headers = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (method !== 'GET') headers['x-csrf-token'] = csrf;
-  const res = await fetch(path, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  if (res.status === 204) return undefined;
-  const text = await res.text();
-  const data = text ? JSON.parse(text) : undefined;
-  if (!res.ok) {
-    const e = data?.error ?? data ?? {};
-    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? res.statusText);
-  }
-  return data;
-}
-
-export const api = {
-  get: (path) => call('GET', path),
-  post: (path, body) => call('POST', path, body ?? {}),
-  del: (path) => call('DELETE', path),
-};
-
-/** Query string from an object, skipping empty values. */
-export function qs(params) {
-  const p = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') p.set(k, String(v));
-  const s = p.toString();
-  return s ? `?${s}` : '';
+/** The query without empty form fields (an empty filter means no filter). */
+export function filled(params) {
+  return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined && v !== ''));
 }

@@ -43,7 +43,7 @@ function Signatures({ signatures }) {
 }
 
 function Detail({ digest }) {
-  const [b, error] = useLive(() => api.get(`/v1/bundles/${digest}`), [], [digest]);
+  const [b, error] = useLive(() => api.bundles.get(digest), [], [digest]);
   if (error) return html`<${ErrorNote} error=${error} />`;
   if (!b) return null;
   // The REST view flattens the manifest's fields into the bundle.
@@ -103,7 +103,7 @@ function Detail({ digest }) {
 }
 
 export function BundlesPage({ selected }) {
-  const [data, error] = useLive(() => api.get('/v1/bundles'), [], []);
+  const [data, error] = useLive(() => api.bundles.list(), [], []);
   return html`<h1>Bundles</h1>
     <${ErrorNote} error=${error} />
     ${
@@ -121,7 +121,7 @@ export function BundlesPage({ selected }) {
           </tr>
         </thead>
         <tbody>
-          ${data.bundles.map(
+          ${data.map(
             (b) =>
               html`<tr>
                 <td>${b.model}</td>

@@ -3,7 +3,7 @@
 // stage, accuracy, drift, events and last error.
 import { html } from './html.js';
 import { useState } from 'preact/hooks';
-import { api, qs } from './api.js';
+import { api, filled } from './api.js';
 import { useLive } from './live.js';
 import { Chart, sourceCaption } from './chart.js';
 import { ErrorNote, EventsTable, pct, short, when } from './ui.js';
@@ -16,7 +16,7 @@ export function DevicesPage() {
   const [state, setState] = useState('');
   const [offset, setOffset] = useState(0);
   const [data, error] = useLive(
-    () => api.get(`/ui/api/devices${qs({ q, state, offset, limit: PAGE })}`),
+    () => api.dashboard.devices(filled({ q, state, offset, limit: PAGE })),
     ['devices'],
     [q, state, offset],
   );
@@ -283,11 +283,7 @@ export function TpuCharts({ series, title }) {
 }
 
 export function DevicePage({ id }) {
-  const [data, error] = useLive(
-    () => api.get(`/ui/api/devices/${encodeURIComponent(id)}`),
-    ['devices', 'telemetry'],
-    [id],
-  );
+  const [data, error] = useLive(() => api.dashboard.device(id), ['devices', 'telemetry'], [id]);
   const d = data?.device;
   const s = data?.telemetry.summary;
   const acc = s?.accuracy;

@@ -53,7 +53,7 @@ function Analysis({ a, id, role, reload }) {
     <p>
       ${'status '}<strong data-status=${a.status}>${a.status}</strong
       >${'; A = '}<code>${short(a.bundles.A)}</code>${', B = '}<code>${short(a.bundles.B)}</code>${`; analysed ${when(a.at)}; α = ${a.alpha}. `}<a
-        href=${`/v1/experiments/${encodeURIComponent(id)}/report`}
+        href=${api.experiments.reportUrl(id)}
         target="_blank"
         rel="noopener"
         >Full report</a
@@ -65,7 +65,7 @@ function Analysis({ a, id, role, reload }) {
         label="Promote"
         disabled=${!promotable}
         confirm=${`Roll out arm ${a.overall.winner ?? '?'} to the experiment's devices?`}
-        run=${() => api.post(`/v1/experiments/${encodeURIComponent(id)}/promote`)}
+        run=${() => api.experiments.promote(id)}
         onDone=${reload}
       />
       ${
@@ -74,7 +74,7 @@ function Analysis({ a, id, role, reload }) {
               role=${role}
               label="Abort"
               confirm="Abort and send every device back to A?"
-              run=${() => api.post(`/v1/experiments/${encodeURIComponent(id)}/abort`, { reason: 'aborted from the dashboard' })}
+              run=${() => api.experiments.abort(id, 'aborted from the dashboard')}
               onDone=${reload}
             />`
           : null
@@ -162,7 +162,7 @@ function Plan({ from }) {
     setError(undefined);
     try {
       setPlan(
-        await api.post('/v1/experiments/plan', {
+        await api.experiments.plan({
           metric: form.metric,
           mde: Number(form.mde),
           ...(form.baseline ? { baseline: Number(form.baseline) } : {}),
@@ -215,14 +215,11 @@ function Plan({ from }) {
 }
 
 export function ExperimentsPage({ role, selected }) {
-  const [list, error] = useLive(() => api.get('/v1/experiments'), ['experiments', 'rollouts']);
-  const first = list?.experiments?.[0];
+  const [list, error] = useLive(() => api.experiments.list(), ['experiments', 'rollouts']);
+  const first = list?.[0];
   const id = selected ?? (first ? idOf(first) : undefined);
   const [analysis, aError, reload] = useLive(
-    () =>
-      id
-        ? api.get(`/v1/experiments/${encodeURIComponent(id)}/analysis`)
-        : Promise.resolve(undefined),
+    () => (id ? api.experiments.analysis(id) : Promise.resolve(undefined)),
     ['telemetry', 'experiments', 'rollouts'],
     [id],
   );
@@ -231,8 +228,8 @@ export function ExperimentsPage({ role, selected }) {
     ${
       list &&
       html`<nav aria-label="Experiments" class="tabs" data-loaded="experiments">
-        ${list.experiments.length === 0 ? html`<p>No experiments yet.</p>` : null}
-        ${list.experiments.map(
+        ${list.length === 0 ? html`<p>No experiments yet.</p>` : null}
+        ${list.map(
           (e) =>
             html`<a
               href=${`#/experiments/${encodeURIComponent(idOf(e))}`}

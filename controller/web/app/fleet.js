@@ -31,7 +31,7 @@ function DeviceList({ title, list }) {
 }
 
 export function FleetPage() {
-  const [data, error] = useLive(() => api.get('/ui/api/fleet'), ['devices', 'rollouts']);
+  const [data, error] = useLive(() => api.dashboard.fleet(), ['devices', 'rollouts']);
   return html`<h1>Fleet</h1>
     <${ErrorNote} error=${error} />
     ${

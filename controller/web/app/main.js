@@ -45,7 +45,7 @@ function SignIn({ onSignedIn }) {
   const submit = async (e) => {
     e.preventDefault();
     try {
-      const s = await api.post('/ui/session', { token: token.trim() });
+      const s = await api.session.signIn(token.trim());
       onSignedIn(s);
     } catch (err) {
       setError(err);
@@ -103,8 +103,8 @@ function App() {
   const route = useRoute();
   const live = useLiveStatus();
   useEffect(() => {
-    api
-      .get('/ui/session')
+    api.session
+      .get()
       .then((s) => signedIn(s))
       .catch(() => undefined)
       .finally(() => setChecked(true));
@@ -117,7 +117,7 @@ function App() {
     if (next && next.startsWith('/') && !next.startsWith('//')) location.assign(next);
   };
   const signOut = async () => {
-    await api.del('/ui/session').catch(() => undefined);
+    await api.session.signOut().catch(() => undefined);
     stopLive();
     setSession(undefined);
   };

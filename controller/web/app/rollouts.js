@@ -61,9 +61,7 @@ function Gate({ rollout }) {
   const [reading] = useLive(
     () =>
       gate && rollout.status === 'running'
-        ? api.get(
-            `/v1/telemetry/rollouts/${encodeURIComponent(rollout.id)}/groups/${rollout.group}`,
-          )
+        ? api.telemetry.group(rollout.id, rollout.group)
         : Promise.resolve(null),
     ['telemetry', 'rollouts'],
     [rollout.id, rollout.group, rollout.status],
@@ -116,7 +114,7 @@ function Rollout({ r, role, reload }) {
               role=${role}
               label=${cmd[0].toUpperCase() + cmd.slice(1)}
               confirm=${`${cmd} rollout ${r.id}?`}
-              run=${() => api.post(`/v1/rollouts/${encodeURIComponent(r.id)}/${cmd}`)}
+              run=${() => api.rollouts.command(r.id, cmd)}
               onDone=${reload}
             />`
           : null,
@@ -126,7 +124,7 @@ function Rollout({ r, role, reload }) {
 }
 
 function CreateRollout({ onCreated }) {
-  const [bundles] = useLive(() => api.get('/v1/bundles'), [], []);
+  const [bundles] = useLive(() => api.bundles.list(), [], []);
   const [form, setForm] = useState({
     bundle: '',
     chip: '',
@@ -142,7 +140,7 @@ function CreateRollout({ onCreated }) {
   const body = () => {
     const [tk, tv] = form.tag.split('=');
     return {
-      bundle: form.bundle || bundles?.bundles?.[0]?.digest,
+      bundle: form.bundle || bundles?.[0]?.digest,
       filter: {
         ...(form.chip ? { chip: form.chip } : {}),
         ...(form.tag && tv !== undefined ? { tags: { [tk.trim()]: tv.trim() } } : {}),
@@ -161,7 +159,7 @@ function CreateRollout({ onCreated }) {
   const create = async () => {
     setError(undefined);
     try {
-      await api.post('/v1/rollouts', body());
+      await api.rollouts.create(body());
       close();
       onCreated();
     } catch (e) {
@@ -180,10 +178,10 @@ function CreateRollout({ onCreated }) {
       <label for="ro-bundle">Bundle</label>
       <select
         id="ro-bundle"
-        value=${form.bundle || bundles?.bundles?.[0]?.digest || ''}
+        value=${form.bundle || bundles?.[0]?.digest || ''}
         onChange=${set('bundle')}
       >
-        ${(bundles?.bundles ?? []).map((b) => html`<option value=${b.digest}>${b.model} ${b.version} ${b.precision} (${short(b.digest)})</option>`)}
+        ${(bundles ?? []).map((b) => html`<option value=${b.digest}>${b.model} ${b.version} ${b.precision} (${short(b.digest)})</option>`)}
       </select>
       <label for="ro-chip">Chip (empty: any)</label>
       <input id="ro-chip" value=${form.chip} onInput=${set('chip')} />
@@ -226,15 +224,15 @@ function CreateRollout({ onCreated }) {
 }
 
 export function RolloutsPage({ role }) {
-  const [data, error, reload] = useLive(() => api.get('/v1/rollouts'), ['rollouts']);
+  const [data, error, reload] = useLive(() => api.rollouts.list(), ['rollouts']);
   return html`<h1>Rollouts</h1>
     <${ErrorNote} error=${error} />
     ${role === 'operator' ? html`<${CreateRollout} onCreated=${reload} />` : null}
     ${
       data &&
       html`<div data-loaded="rollouts">
-        ${data.rollouts.length === 0 ? html`<p>No rollouts yet.</p>` : null}
-        ${data.rollouts.map((r) => html`<${Rollout} r=${r} role=${role} reload=${reload} />`)}
+        ${data.length === 0 ? html`<p>No rollouts yet.</p>` : null}
+        ${data.map((r) => html`<${Rollout} r=${r} role=${role} reload=${reload} />`)}
       </div>`
     }`;
 }

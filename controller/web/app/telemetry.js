@@ -2,16 +2,16 @@
 // drift.
 import { html } from './html.js';
 import { useState } from 'preact/hooks';
-import { api, qs } from './api.js';
+import { api, filled } from './api.js';
 import { useLive } from './live.js';
 import { DriftTable, LatencyCharts, SummaryTable } from './devices.js';
 import { ErrorNote, short } from './ui.js';
 
 export function TelemetryPage() {
   const [f, setF] = useState({ bundle: '', variant: '', chip: '', minutes: '60' });
-  const [bundles] = useLive(() => api.get('/v1/bundles'), [], []);
+  const [bundles] = useLive(() => api.bundles.list(), [], []);
   const [data, error] = useLive(
-    () => api.get(`/ui/api/telemetry${qs({ ...f, buckets: 30 })}`),
+    () => api.dashboard.telemetry(filled({ ...f, buckets: 30 })),
     ['telemetry'],
     [f.bundle, f.variant, f.chip, f.minutes],
   );
@@ -26,7 +26,7 @@ export function TelemetryPage() {
       <label for="tb">Bundle</label>
       <select id="tb" value=${f.bundle} onChange=${set('bundle')}>
         <option value="">all</option>
-        ${(bundles?.bundles ?? []).map((b) => html`<option value=${b.digest}>${b.model} ${b.version} ${b.precision}</option>`)}
+        ${(bundles ?? []).map((b) => html`<option value=${b.digest}>${b.model} ${b.version} ${b.precision}</option>`)}
       </select>
       <label for="tv">Variant</label>
       <select id="tv" value=${f.variant} onChange=${set('variant')}>

@@ -157,6 +157,77 @@ t.test('typed calls against a real controller', async (t) => {
   t.same(await api.devices.list(), [], 'removed');
 });
 
+t.test(
+  'the dashboard through the client: session cookie, CSRF on changes, read model',
+  async (t) => {
+    const ctl = await startTestController();
+    t.teardown(() => ctl.handle.stop());
+    // Node's fetch keeps no cookies; this wrapper is the browser's cookie jar for one origin.
+    let cookie = '';
+    const jarFetch: typeof fetch = async (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (cookie) headers.set('cookie', cookie);
+      const res = await fetch(input, { ...init, headers });
+      const set = res.headers.get('set-cookie');
+      if (set) cookie = set.split(';')[0]!.endsWith('=') ? '' : set.split(';')[0]!;
+      return res;
+    };
+    let csrf = '';
+    const sent: string[] = [];
+    const browser = createControllerClient({
+      baseUrl: ctl.handle.apiUrl,
+      fetch: jarFetch,
+      credentials: 'same-origin',
+      headers: (method): Record<string, string> => {
+        sent.push(method);
+        return method === 'GET' ? {} : { 'x-csrf-token': csrf };
+      },
+    });
+
+    const refused = await browser.dashboard.fleet().catch((e: unknown) => e);
+    t.ok(isBmfError(refused, 'BMF_ERR_UNAUTHORIZED'), `before sign-in: ${String(refused)}`);
+    const bad = await browser.session.signIn('not-a-token').catch((e: unknown) => e);
+    t.ok(isBmfError(bad, 'BMF_ERR_SIGNIN_REFUSED'), String(bad));
+
+    const session = await browser.session.signIn(ctl.token);
+    t.equal(session.role, 'operator');
+    t.ok(session.csrf.length > 0 && cookie.length > 0, 'a CSRF token and a session cookie');
+    t.same(await browser.session.get(), session, 'the session as the page reloads it');
+
+    // A change without the CSRF token is refused; with it (the header hook) it goes through.
+    const forged = await browser.devices.add({ id: CAM, chip: 'bm1684x' }).catch((e) => e);
+    t.ok(isBmfError(forged, 'BMF_ERR_CSRF'), String(forged));
+    csrf = session.csrf;
+    t.equal((await browser.devices.add({ id: CAM, chip: 'bm1684x' })).device.id, CAM);
+    t.ok(sent.includes('POST') && sent.includes('GET'), 'the hook saw every method');
+
+    const fleet = await browser.dashboard.fleet();
+    t.equal(fleet.total, 1);
+    t.same(
+      fleet.offline.first.map((d) => d.id),
+      [CAM],
+    );
+    const page = await browser.dashboard.devices({ q: 'cam', limit: 10 });
+    t.same(
+      page.items.map((d) => d.id),
+      [CAM],
+    );
+    const none = await browser.dashboard.devices({ state: 'active' });
+    t.equal(none.total, 0, 'the filter reaches the query');
+    const detail = await browser.dashboard.device(CAM);
+    t.equal(detail.device.chip, 'bm1684x');
+    t.equal(detail.telemetry.points.length, 30, 'the last hour in 30 buckets');
+    const series = await browser.dashboard.telemetry({ minutes: 10, buckets: 5 });
+    t.equal(series.points.length, 5);
+    const missing = await browser.dashboard.device('nope').catch((e: unknown) => e);
+    t.ok(isBmfError(missing, 'BMF_ERR_NOT_FOUND'), String(missing));
+
+    await browser.session.signOut();
+    const after = await browser.dashboard.fleet().catch((e: unknown) => e);
+    t.ok(isBmfError(after, 'BMF_ERR_UNAUTHORIZED'), `after sign-out: ${String(after)}`);
+  },
+);
+
 t.test('an unreachable controller is BMF_ERR_IO naming it', async (t) => {
   // Port 9 (discard) on loopback: nothing listens there in a test environment.
   const api = createControllerClient({ baseUrl: 'http://127.0.0.1:9' });
