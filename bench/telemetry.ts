@@ -196,7 +196,7 @@ export async function run(): Promise<void> {
     };
     await ladders(child, [rawSide, telemetrySide]);
     await raw.endAsync();
-    service.close();
+    await service.close();
     const stats = service.stats();
     db.close();
     const rawSteps = rawSide.steps;

@@ -206,13 +206,6 @@ export async function startController(
       holder: `${hostname()}:${process.pid}`,
     });
     stack.push({ name: 'store', stop: () => store.close() });
-    // The telemetry service still reads its repository synchronously (telemetry/service.ts);
-    // until it awaits, a PostgreSQL store would hand it Promises. Refused rather than wrong.
-    if (store.kind !== 'sqlite') {
-      throw bmfError('BMF_ERR_STORE', {
-        reason: `the telemetry service does not run on PostgreSQL yet (${store.where}); docs/store.md`,
-      });
-    }
     log.info({ store: store.kind, at: store.where }, 'store open');
     const { devices, counters, rollouts } = store;
     const refusals = createRefusalCounter({ counters, clock });

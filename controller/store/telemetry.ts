@@ -43,10 +43,43 @@ export interface TelemetryBatch {
   readonly counters: Readonly<Record<string, number>>;
 }
 
+/** Rows to add to what is stored (one flush of one writer; several writers may add at once). */
+export interface MinuteDelta extends MinuteKey {
+  readonly requests: number;
+  readonly errors: number;
+  /** Counters and sketches of the row when nothing is stored for it yet. */
+  readonly counters: string;
+  readonly sketches: Uint8Array;
+  /** Counters and sketches of the row once this delta is added to the stored row. */
+  readonly mergeInto: (stored: EncodedMinute) => { counters: string; sketches: Uint8Array };
+}
+
+export interface MergeBatch {
+  /** Keys of the reports the rows are made of. */
+  readonly seen: readonly SeenReport[];
+  /**
+   * The rows and counters to add, given which of `seen` the store did not hold yet (by
+   * `seenId`); a report whose key is stored already was stored by another writer (or an
+   * earlier life of this one) and adds nothing. Pure: may be called again when retried.
+   */
+  readonly build: (fresh: ReadonlySet<string>) => {
+    readonly minutes: readonly MinuteDelta[];
+    readonly counters: Readonly<Record<string, number>>;
+  };
+}
+
+export const seenId = (deviceId: string, key: string): string => `${deviceId}\n${key}`;
+
 export interface TelemetryRepo<M extends StoreMode = 'sync'> {
   getMinute(key: MinuteKey): Answer<M, EncodedMinute | undefined>;
   /** Upsert (replace) every row, insert the seen keys, add the counters: all or nothing. */
   writeBatch(batch: TelemetryBatch): Answer<M, void>;
+  /**
+   * Insert the seen keys, add the rows made of the fresh ones to the stored rows, add the
+   * counters: all or nothing, and correct with any number of writers adding to the same rows
+   * (a stored row is locked while its sum is written). Answers how many keys were fresh.
+   */
+  addBatch(batch: MergeBatch): Answer<M, number>;
   selectMinutes(q: MinuteQuery, withSketches: boolean): Answer<M, EncodedMinute[]>;
   /** The first minute at or after `fromMinute` where any of the devices reported `bundle`. */
   firstMinute(
@@ -88,6 +121,14 @@ export function createTelemetryRepo(db: Db): TelemetryRepo<'sync'> {
     get: db.prepare(
       'SELECT * FROM telemetry_minute WHERE minute = ? AND device_id = ? AND bundle = ? AND variant = ?',
     ),
+    add: db.prepare(
+      `INSERT INTO telemetry_minute(minute, device_id, bundle, variant, requests, errors, counters, sketches)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(minute, device_id, bundle, variant) DO UPDATE SET
+         requests = telemetry_minute.requests + excluded.requests,
+         errors = telemetry_minute.errors + excluded.errors,
+         counters = ?, sketches = ?`,
+    ),
     put: db.prepare(
       `INSERT INTO telemetry_minute(minute, device_id, bundle, variant, requests, errors, counters, sketches)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -125,7 +166,40 @@ export function createTelemetryRepo(db: Db): TelemetryRepo<'sync'> {
     for (const s of b.seen) q.insertSeen.run(s.deviceId, s.key, s.intervalStart);
     for (const [name, n] of Object.entries(b.counters)) q.addCounter.run(name, n);
   });
+  // One process writes the SQLite file, inside one transaction: reading the row and writing its
+  // sum cannot interleave with another writer.
+  const add = db.transaction((b: MergeBatch): number => {
+    const fresh = new Set<string>();
+    for (const s of b.seen) {
+      if (q.insertSeen.run(s.deviceId, s.key, s.intervalStart).changes > 0) {
+        fresh.add(seenId(s.deviceId, s.key));
+      }
+    }
+    const { minutes, counters } = b.build(fresh);
+    for (const m of minutes) {
+      const r = q.get.get(m.minute, m.deviceId, m.bundle, m.variant) as Row | undefined;
+      const sum = r ? m.mergeInto(toEncodedMinute(r)) : m;
+      const sketches = Buffer.from(sum.sketches);
+      q.add.run(
+        m.minute,
+        m.deviceId,
+        m.bundle,
+        m.variant,
+        m.requests,
+        m.errors,
+        sum.counters,
+        sketches,
+        sum.counters,
+        sketches,
+      );
+    }
+    for (const [name, n] of Object.entries(counters)) q.addCounter.run(name, n);
+    return fresh.size;
+  });
   return {
+    addBatch(b) {
+      return add(b);
+    },
     getMinute(k) {
       const r = q.get.get(k.minute, k.deviceId, k.bundle, k.variant) as Row | undefined;
       return r ? toEncodedMinute(r) : undefined;

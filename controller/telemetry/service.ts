@@ -1,8 +1,13 @@
 // Telemetry ingestion and queries (issue 5, "Telemetry"). Thin shell around the pure parts:
-// decode.ts (edge), rollup.ts (merge), summary.ts (views), store.ts (SQLite), metrics.ts
-// (Prometheus). Reports merge in memory per (minute, device, bundle, variant) and are flushed
+// decode.ts (edge), rollup.ts (merge), summary.ts (views), store.ts (either store), metrics.ts
+// (Prometheus). Reports merge in memory per (minute, device, bundle, variant) and are added
 // to telemetry_minute in one transaction per flush; queries merge stored and pending rows, so
 // they are current without forcing a flush (and its fsync) on every read.
+//
+// Several replicas (docs/scaling.md) may run this service on one PostgreSQL store: each adds
+// its own flushes to the stored rows (the store sums under the row's lock), and the report keys
+// go in with the rows, so a report redelivered to another replica is stored once. The in-memory
+// duplicate check (dedup.ts) only saves the store a round trip for this replica's own repeats.
 //
 // Durability: ingestStored() resolves once the report is in the table (group commit: the first
 // waiter schedules a flush `commitDelayMs` later, and every report merged by then is committed
@@ -10,8 +15,9 @@
 // crash loses no acknowledged report; the device resends what was not acknowledged, and the
 // report keys stored with the rollups (dedup.ts) recognise what was stored but not acknowledged.
 //
-// INVARIANTS: `pending` holds only what has not yet been added to the table, so stored + pending
-// is the whole truth; a failed flush puts its rows, keys and waiters back before rethrowing; a
+// INVARIANTS: one flush in flight at a time, and a query's read of the table and of `pending`
+// never overlaps a flush (both run through `serial`), so stored + pending is this replica's
+// whole truth; a failed flush puts its rows, reports and waiters back before rethrowing; a
 // waiter is resolved only by a flush that began after its report was merged.
 import type { Registry } from 'prom-client';
 import { runAfter, runEvery, type Clock, type Timer } from '../../shared/clock.js';
@@ -19,7 +25,8 @@ import { toBmfError, type BmfError } from '../../shared/errors.js';
 import type { LatencySketch } from '../../shared/stats/sketch.js';
 import type { TelemetryReport } from '../../shared/wire/messages.js';
 import type { GroupHealth } from '../rollout/model.js';
-import type { TelemetryRepo } from '../store/telemetry.js';
+import type { StoreMode } from '../store/repository.js';
+import { seenId, type TelemetryRepo } from '../store/telemetry.js';
 import { decodeTelemetry, type DropReason } from './decode.js';
 import { createReportDedup, reportKey } from './dedup.js';
 import { createTelemetryMetrics, type BundleInfo, type DeviceGauges } from './metrics.js';
@@ -49,7 +56,7 @@ export type IngestResult = 'accepted' | 'duplicate' | DropReason;
 
 export interface TelemetryServiceOptions {
   /** Rollups, seen report keys and the telemetry.* counters (written with them). */
-  readonly store: TelemetryRepo;
+  readonly store: TelemetryRepo<StoreMode>;
   /** Stamps and windows reports and drives the commit, flush and prune timers. */
   readonly clock: Pick<Clock, 'wallNow' | 'sleep'>;
   /** Rollups older than this are pruned, and reports older than this are dropped. */
@@ -92,6 +99,19 @@ interface RecentSeries {
 
 const HOUR_MS = 3_600_000;
 
+interface Waiter {
+  /** The report waited for (seenId); resolved true when the store held it already. */
+  readonly id: string | undefined;
+  readonly resolve: (storedBefore: boolean) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/** A row not yet stored, with the reports it is made of (left out if another writer stored them). */
+interface PendingRow {
+  readonly row: RollupRow;
+  readonly reports: { readonly key: string; readonly report: TelemetryReport }[];
+}
+
 export function createTelemetryService(opts: TelemetryServiceOptions) {
   const { clock } = opts;
   const repo = opts.store;
@@ -101,16 +121,22 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
   const maxPendingRows = opts.maxPendingRows ?? 20_000;
   const store = createTelemetryStore(repo);
   const commitDelayMs = opts.commitDelayMs ?? 10;
-  const dedup = createReportDedup(opts.dedupPerDevice, (deviceId, limit) =>
-    repo.seenKeys(deviceId, limit),
-  );
-  /** Keys of the reports merged into `pending` (stored with them). */
-  let seenPending: [string, string, number][] = [];
+  const dedup = createReportDedup(opts.dedupPerDevice);
   /** Callers of ingestStored() waiting for the next commit. */
-  let waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let waiters: Waiter[] = [];
   let commitTimer: Timer | undefined;
 
-  let pending = new Map<string, RollupRow>();
+  let pending = new Map<string, PendingRow>();
+  /** The tail of the flushes and queries run one after another (see INVARIANTS). */
+  let tail: Promise<unknown> = Promise.resolve();
+  /** A flush queued behind `tail` and not started: later callers share it. */
+  let queuedFlush: Promise<void> | undefined;
+
+  function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  }
   /** Since start, per bundle and variant, for the Prometheus counters. */
   const totals = new Map<
     string,
@@ -170,43 +196,51 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     }
   }
 
-  function ingestUnsafe(deviceId: string, payload: Uint8Array): IngestResult {
+  function ingestUnsafe(deviceId: string, payload: Uint8Array): [IngestResult, string?] {
     const now = clock.wallNow();
     const d = decodeTelemetry(deviceId, payload, {
       ...(opts.maxReportBytes !== undefined ? { maxBytes: opts.maxReportBytes } : {}),
       oldestMs: now - retentionMs,
       newestMs: now + maxClockSkewMs,
     });
-    if (!d.ok) return drop(deviceId, d.reason, d.message);
+    if (!d.ok) return [drop(deviceId, d.reason, d.message)];
     const r = d.report;
     const key = reportKey(r);
     if (!dedup.firstSeen(deviceId, key)) {
       duplicate++;
       unflushedDuplicates++;
-      return 'duplicate';
+      return ['duplicate'];
     }
     const minute = minuteOf(r.intervalStartMs);
     const rowKey = rowKeyOf({ minute, deviceId, bundle: r.bundleDigest, variant: r.variant });
-    let row = pending.get(rowKey);
-    if (!row) {
-      row = { minute, deviceId, bundle: r.bundleDigest, variant: r.variant, rollup: emptyRollup() };
-      pending.set(rowKey, row);
+    let entry = pending.get(rowKey);
+    if (!entry) {
+      const bundle = r.bundleDigest;
+      const row = { minute, deviceId, bundle, variant: r.variant, rollup: emptyRollup() };
+      entry = { row, reports: [] };
+      pending.set(rowKey, entry);
     }
-    addReport(row.rollup, r);
-    seenPending.push([deviceId, key, r.intervalStartMs]);
-    countTotals(row, r);
+    addReport(entry.row.rollup, r);
+    entry.reports.push({ key, report: r });
+    countTotals(entry.row, r);
     accepted++;
     if (pending.size >= maxPendingRows) {
-      try {
-        flush();
-      } catch (e) {
-        opts.onError?.(toBmfError(e)); // the rows stay pending; the timer retries
-      }
+      // The rows stay pending when it fails; the timer retries.
+      flush().catch((e: unknown) => opts.onError?.(toBmfError(e)));
     }
-    return 'accepted';
+    return ['accepted', seenId(deviceId, key)];
   }
 
-  function flush(): void {
+  /** Add what is pending to the table; one flush at a time, later callers share a queued one. */
+  function flush(): Promise<void> {
+    queuedFlush ??= serial(() => {
+      queuedFlush = undefined;
+      return flushNow();
+    });
+    return queuedFlush;
+  }
+
+  async function flushNow(): Promise<void> {
     commitTimer?.cancel();
     commitTimer = undefined;
     const waitersNow = waiters;
@@ -216,46 +250,83 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
       unflushedDuplicates === 0 &&
       Object.keys(unflushedDropped).length === 0
     ) {
-      for (const w of waitersNow) w.resolve();
+      for (const w of waitersNow) w.resolve(false);
       return;
     }
-    const rows = [...pending.values()];
+    const entries = [...pending.values()];
     const droppedNow = unflushedDropped;
     const duplicatesNow = unflushedDuplicates;
-    const seenNow = seenPending;
     pending = new Map();
     unflushedDropped = {};
     unflushedDuplicates = 0;
-    seenPending = [];
+    const seen = entries.flatMap((e) =>
+      e.reports.map(({ key, report }) => ({
+        deviceId: e.row.deviceId,
+        key,
+        intervalStart: report.intervalStartMs,
+      })),
+    );
+    let stored: readonly RollupRow[] = [];
+    let storedBefore = 0;
+    const staleIds = new Set<string>();
     try {
-      const counted: Record<string, number> = {};
-      for (const [reason, n] of Object.entries(droppedNow)) {
-        counted[`telemetry.dropped.${reason}`] = n;
-      }
-      if (duplicatesNow > 0) counted['telemetry.duplicates'] = duplicatesNow;
-      store.upsert(rows, {
-        seen: seenNow.map(([deviceId, key, intervalStart]) => ({ deviceId, key, intervalStart })),
-        counters: counted,
+      await store.add({
+        seen,
+        build: (fresh) => {
+          const rows: RollupRow[] = [];
+          storedBefore = 0;
+          staleIds.clear();
+          for (const { row, reports } of entries) {
+            const kept: typeof reports = [];
+            for (const r of reports) {
+              const id = seenId(row.deviceId, r.key);
+              if (fresh.has(id)) kept.push(r);
+              else staleIds.add(id);
+            }
+            storedBefore += reports.length - kept.length;
+            if (kept.length === reports.length) {
+              rows.push(row);
+            } else if (kept.length > 0) {
+              const rollup = emptyRollup();
+              for (const r of kept) addReport(rollup, r.report);
+              rows.push({ ...row, rollup });
+            }
+          }
+          const counters: Record<string, number> = {};
+          for (const [reason, n] of Object.entries(droppedNow)) {
+            counters[`telemetry.dropped.${reason}`] = n;
+          }
+          if (duplicatesNow + storedBefore > 0) {
+            counters['telemetry.duplicates'] = duplicatesNow + storedBefore;
+          }
+          stored = rows;
+          return { rows, counters };
+        },
       });
     } catch (e) {
       // Put everything back (merging with what arrived meanwhile) so nothing is lost.
-      for (const row of rows) {
-        const key = rowKeyOf(row);
+      for (const entry of entries) {
+        const key = rowKeyOf(entry.row);
         const cur = pending.get(key);
-        if (cur) mergeRollup(row.rollup, cur.rollup);
-        pending.set(key, row);
+        if (cur) {
+          mergeRollup(entry.row.rollup, cur.row.rollup);
+          entry.reports.push(...cur.reports);
+        }
+        pending.set(key, entry);
       }
       for (const [reason, n] of Object.entries(droppedNow)) {
         unflushedDropped[reason] = (unflushedDropped[reason] ?? 0) + n;
       }
       unflushedDuplicates += duplicatesNow;
-      seenPending = seenNow.concat(seenPending);
       waiters = waitersNow.concat(waiters);
       scheduleCommit(Math.max(commitDelayMs, 100)); // retried; the reports stay unacknowledged
       throw toBmfError(e);
     }
-    for (const w of waitersNow) w.resolve();
-    addRecent(recent, rows);
+    // Reports another writer had stored were duplicates, not accepted ones.
+    accepted -= storedBefore;
+    duplicate += storedBefore;
+    for (const w of waitersNow) w.resolve(w.id !== undefined && staleIds.has(w.id));
+    addRecent(recent, stored);
     pruneRecent(clock.wallNow());
   }
 
@@ -263,19 +334,15 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     if (commitTimer || closed) return;
     commitTimer = runAfter(clock, ms, () => {
       commitTimer = undefined;
-      try {
-        flush();
-      } catch (e) {
-        opts.onError?.(toBmfError(e));
-      }
+      flush().catch((e: unknown) => opts.onError?.(toBmfError(e)));
     });
   }
 
   /** Resolves after the next commit (everything merged so far is then stored). */
-  function whenStored(): Promise<void> {
+  function whenStored(id: string | undefined): Promise<boolean> {
     if (closed) return Promise.reject(toBmfError(new Error('telemetry service closed')));
     return new Promise((resolve, reject) => {
-      waiters.push({ resolve, reject });
+      waiters.push({ id, resolve, reject });
       scheduleCommit(commitDelayMs);
     });
   }
@@ -285,7 +352,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     const from = minuteOf(filter.fromMs);
     const ids = filter.deviceIds ? new Set(filter.deviceIds) : undefined;
     const out: RollupRow[] = [];
-    for (const row of pending.values()) {
+    for (const { row } of pending.values()) {
       if (row.minute < from || row.minute >= filter.toMs) continue;
       if (ids && !ids.has(row.deviceId)) continue;
       if (filter.bundle !== undefined && row.bundle !== filter.bundle) continue;
@@ -295,25 +362,30 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     return out;
   }
 
-  function rowsOf(filter: TelemetryFilter, withSketches: boolean): RollupRow[] {
+  async function rowsOf(filter: TelemetryFilter, withSketches: boolean): Promise<RollupRow[]> {
     checkFilter(filter);
     if (filter.deviceIds?.length === 0) return [];
-    return [...store.select(filter, withSketches, minuteOf(filter.fromMs)), ...pendingRows(filter)];
+    return serial(async () => [
+      ...(await store.select(filter, withSketches, minuteOf(filter.fromMs))),
+      ...pendingRows(filter),
+    ]);
   }
 
   function firstMinuteOf(deviceIds: readonly string[], bundle: string, fromMinute: number) {
-    let first = store.firstMinute(deviceIds, bundle, fromMinute);
-    const ids = new Set(deviceIds);
-    for (const row of pending.values()) {
-      if (row.bundle === bundle && ids.has(row.deviceId) && row.minute >= fromMinute) {
-        first = first === undefined ? row.minute : Math.min(first, row.minute);
+    return serial(async () => {
+      let first = await store.firstMinute(deviceIds, bundle, fromMinute);
+      const ids = new Set(deviceIds);
+      for (const { row } of pending.values()) {
+        if (row.bundle === bundle && ids.has(row.deviceId) && row.minute >= fromMinute) {
+          first = first === undefined ? row.minute : Math.min(first, row.minute);
+        }
       }
-    }
-    return first;
+      return first;
+    });
   }
 
-  function p95Of(filter: TelemetryFilter): number | undefined {
-    const e2e = mergeRows(rowsOf(filter, true)).rollup.sketches.get('e2e');
+  async function p95Of(filter: TelemetryFilter): Promise<number | undefined> {
+    const e2e = mergeRows(await rowsOf(filter, true)).rollup.sketches.get('e2e');
     return e2e && e2e.count > 0 ? e2e.quantile(0.95) : undefined;
   }
 
@@ -322,12 +394,19 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     for (const minute of recent.keys()) if (minute < oldest) recent.delete(minute);
   }
 
+  function ingestOne(deviceId: string, payload: Uint8Array): [IngestResult, string?] {
+    try {
+      return ingestUnsafe(deviceId, payload);
+    } catch (e) {
+      return [drop(deviceId, 'internal', e instanceof Error ? e.message : String(e))];
+    }
+  }
+
   const timers: Timer[] = [];
-  function every(ms: number, f: () => void): void {
+  function every(ms: number, f: () => Promise<unknown>): void {
     if (ms <= 0) return;
-    timers.push(
-      runEvery(clock, ms, f, { keepAlive: false, onError: (e) => opts.onError?.(toBmfError(e)) }),
-    );
+    const onError = (e: unknown) => opts.onError?.(toBmfError(e));
+    timers.push(runEvery(clock, ms, () => void f().catch(onError), { keepAlive: false, onError }));
   }
 
   const service = {
@@ -336,11 +415,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
      * is counted (telemetry.dropped.<reason>) and its reason returned.
      */
     ingest(deviceId: string, payload: Uint8Array): IngestResult {
-      try {
-        return ingestUnsafe(deviceId, payload);
-      } catch (e) {
-        return drop(deviceId, 'internal', e instanceof Error ? e.message : String(e));
-      }
+      return ingestOne(deviceId, payload)[0];
     },
 
     /**
@@ -349,36 +424,37 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
      * acknowledge the report then.
      */
     async ingestStored(deviceId: string, payload: Uint8Array): Promise<IngestResult> {
-      const result = service.ingest(deviceId, payload);
-      if (result === 'accepted' || result === 'duplicate') await whenStored();
-      return result;
+      const [result, id] = ingestOne(deviceId, payload);
+      if (result !== 'accepted' && result !== 'duplicate') return result;
+      // A report another replica (or an earlier life of this one) stored is a duplicate.
+      return (await whenStored(id)) ? 'duplicate' : result;
     },
 
-    /** Write pending rollups and counters in one transaction. */
+    /** Add pending rollups and counters to the table in one transaction. */
     flush,
 
     /** Delete rollups older than the retention; returns the number of rows removed. */
-    prune(): number {
+    async prune(): Promise<number> {
       const now = clock.wallNow();
       pruneRecent(now);
-      repo.pruneSeen(now - retentionMs);
+      await repo.pruneSeen(now - retentionMs);
       return store.prune(minuteOf(now - retentionMs));
     },
 
     /** Merged telemetry over the filter (stored and not yet flushed). */
-    query(filter: TelemetryFilter): TelemetrySummary {
-      const { rollup, devices } = mergeRows(rowsOf(filter, true));
+    async query(filter: TelemetryFilter): Promise<TelemetrySummary> {
+      const { rollup, devices } = mergeRows(await rowsOf(filter, true));
       return summarize(rollup, devices);
     },
 
     /** Merged latency sketch per stage (e2e, preprocess, infer, postprocess). */
-    sketches(filter: TelemetryFilter): Record<string, LatencySketch> {
-      return Object.fromEntries(mergeRows(rowsOf(filter, true)).rollup.sketches);
+    async sketches(filter: TelemetryFilter): Promise<Record<string, LatencySketch>> {
+      return Object.fromEntries(mergeRows(await rowsOf(filter, true)).rollup.sketches);
     },
 
     /** Per-bucket counts over the filter's range; bucketMs is a whole number of minutes. */
-    timeline(filter: TelemetryFilter, bucketMs: number): TimelineBucket[] {
-      return timeline(rowsOf(filter, false), filter, bucketMs);
+    async timeline(filter: TelemetryFilter, bucketMs: number): Promise<TimelineBucket[]> {
+      return timeline(await rowsOf(filter, false), filter, bucketMs);
     },
 
     /**
@@ -387,15 +463,15 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
      * baselineP95Ms is `baselineBundle`'s e2e p95 on the same devices over the hour before the
      * new bundle first reported there (or, without data there, over the last hour).
      */
-    groupHealth(
+    async groupHealth(
       deviceIds: readonly string[],
       bundle: string,
       sinceMs: number,
       baselineBundle?: string,
-    ): GroupHealth {
+    ): Promise<GroupHealth> {
       const now = clock.wallNow();
       const horizon = now + maxClockSkewMs + MINUTE_MS;
-      const cur = service.query({ deviceIds, bundle, fromMs: sinceMs, toMs: horizon });
+      const cur = await service.query({ deviceIds, bundle, fromMs: sinceMs, toMs: horizon });
       const a = cur.accuracy;
       const accuracy =
         a.golden.total > 0
@@ -408,12 +484,12 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
       const p95Ms = cur.latency.e2e?.p95;
       let baselineP95Ms: number | undefined;
       if (baselineBundle !== undefined && deviceIds.length > 0) {
-        const first = firstMinuteOf(deviceIds, bundle, minuteOf(sinceMs - HOUR_MS));
+        const first = await firstMinuteOf(deviceIds, bundle, minuteOf(sinceMs - HOUR_MS));
         const end = Math.min(first ?? sinceMs, sinceMs);
         const base = { deviceIds, bundle: baselineBundle };
         baselineP95Ms =
-          p95Of({ ...base, fromMs: end - HOUR_MS, toMs: end }) ??
-          p95Of({ ...base, fromMs: now - HOUR_MS, toMs: horizon });
+          (await p95Of({ ...base, fromMs: end - HOUR_MS, toMs: end })) ??
+          (await p95Of({ ...base, fromMs: now - HOUR_MS, toMs: horizon }));
       }
       return {
         requests: cur.requests,
@@ -442,10 +518,15 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     },
 
     /** Stop the timers and write what is pending. */
-    close(): void {
+    async close(): Promise<void> {
       for (const t of timers.splice(0)) t.cancel();
-      flush();
-      closed = true;
+      try {
+        await flush();
+      } finally {
+        closed = true;
+        commitTimer?.cancel();
+        commitTimer = undefined;
+      }
     },
   };
 
@@ -463,7 +544,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
         merged.set(k, m);
       };
       for (const minute of recent.values()) for (const r of minute.values()) add(r);
-      for (const row of pending.values()) if (row.minute >= oldest) add(row);
+      for (const { row } of pending.values()) if (row.minute >= oldest) add(row);
       return merged.values();
     },
     reports: () => ({ accepted, duplicate }),

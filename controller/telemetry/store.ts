@@ -1,20 +1,12 @@
 // Telemetry rollups over the store's telemetry_minute table (controller/store/telemetry.ts): one
-// row per (minute, device, bundle, variant). A flush upserts many rows in one transaction (one
-// fsync under synchronous=FULL), merging with what is stored and re-encoding.
-//
-// Devices report for the minute that is open, so the same rows are upserted flush after flush
-// until their minute closes. The store keeps what it last wrote for the newest two minutes of
-// each (device, bundle, variant) and merges into that, instead of reading and decoding the row
-// it has just written.
-//
-// INVARIANTS: this store is the only writer of telemetry_minute; a cached row equals the stored
-// row; a failed write evicts every row it touched (their cached state may be ahead).
-import type { EncodedMinute, SeenReport, TelemetryRepo } from '../store/telemetry.js';
+// row per (minute, device, bundle, variant). A flush adds its rows to the stored ones in one
+// transaction (one fsync under synchronous=FULL); the store does the addition under the row's
+// lock (TelemetryRepo.addBatch), so several controller replicas can add to the same row, and a
+// report's key goes in with it, so a report another replica already stored adds nothing.
+import type { StoreMode } from '../store/repository.js';
+import type { EncodedMinute, MinuteDelta, SeenReport, TelemetryRepo } from '../store/telemetry.js';
 import { decodeCounters, decodeSketches, encodeCounters, encodeSketches } from './rollup-codec.js';
-import { emptyRollup, mergeRollup, MINUTE_MS, type Rollup } from './rollup.js';
-
-/** Rows whose last written state is kept (a few per device; beyond this the cache resets). */
-const MAX_WRITTEN_ROWS = 50_000;
+import { mergeRollup, type Rollup } from './rollup.js';
 
 export interface RollupKey {
   readonly minute: number;
@@ -41,77 +33,63 @@ export interface TelemetryFilter {
   readonly toMs: number;
 }
 
-/** Written in the same transaction as a flush's rows. */
-export interface FlushExtras {
-  readonly seen?: readonly SeenReport[];
-  readonly counters?: Readonly<Record<string, number>>;
+/** One flush: the reports' keys, and the rows and counters made of those not stored before. */
+export interface RollupBatch {
+  readonly seen: readonly SeenReport[];
+  readonly build: (fresh: ReadonlySet<string>) => {
+    readonly rows: readonly RollupRow[];
+    readonly counters: Readonly<Record<string, number>>;
+  };
 }
 
-export function createTelemetryStore(repo: TelemetryRepo) {
-  function decodeRow(r: EncodedMinute): Rollup {
-    return {
-      requests: r.requests,
-      errors: r.errors,
-      counters: decodeCounters(r.counters),
-      sketches: r.sketches ? decodeSketches(r.sketches) : new Map(),
-    };
-  }
-
-  /** Key -> what the table holds for it (newest minutes of each series only). */
-  const written = new Map<string, { readonly series: string; readonly row: RollupRow }>();
-  /** Series (device, bundle, variant) -> newest minute written. */
-  const newestMinute = new Map<string, number>();
-
-  function storedRollup(key: RollupKey): Rollup {
-    const stored = repo.getMinute(key);
-    return stored ? decodeRow(stored) : emptyRollup();
-  }
-
-  function forgetOldMinutes(): void {
-    for (const [key, { series, row }] of written) {
-      if (row.minute < (newestMinute.get(series) ?? row.minute) - MINUTE_MS) written.delete(key);
-    }
-    if (written.size > MAX_WRITTEN_ROWS) written.clear(); // bounded memory; reads fall back to SQL
-  }
-
+export function decodeRow(r: EncodedMinute): Rollup {
   return {
-    /** Merge `rows` into the table, with `extras` (seen report keys, counters), in one transaction. */
-    upsert(rows: readonly RollupRow[], extras: FlushExtras = {}): void {
-      try {
-        const merged = rows.map((row): RollupRow => {
-          const rollup = written.get(rowKeyOf(row))?.row.rollup ?? storedRollup(row);
-          mergeRollup(rollup, row.rollup);
-          const { minute, deviceId, bundle, variant } = row;
-          const series = `${deviceId}\n${bundle}\n${variant}`;
-          const stored = { minute, deviceId, bundle, variant, rollup };
-          written.set(rowKeyOf(row), { series, row: stored });
-          newestMinute.set(series, Math.max(minute, newestMinute.get(series) ?? minute));
-          return stored;
-        });
-        repo.writeBatch({
-          minutes: merged.map((m) => ({
-            minute: m.minute,
-            deviceId: m.deviceId,
-            bundle: m.bundle,
-            variant: m.variant,
-            requests: m.rollup.requests,
-            errors: m.rollup.errors,
-            counters: encodeCounters(m.rollup.counters),
-            sketches: encodeSketches(m.rollup.sketches),
-          })),
-          seen: extras.seen ?? [],
-          counters: extras.counters ?? {},
-        });
-      } catch (e) {
-        for (const row of rows) written.delete(rowKeyOf(row));
-        throw e;
-      }
-      forgetOldMinutes();
+    requests: r.requests,
+    errors: r.errors,
+    counters: decodeCounters(r.counters),
+    sketches: r.sketches ? decodeSketches(r.sketches) : new Map(),
+  };
+}
+
+function deltaOf(row: RollupRow): MinuteDelta {
+  const { minute, deviceId, bundle, variant, rollup } = row;
+  return {
+    minute,
+    deviceId,
+    bundle,
+    variant,
+    requests: rollup.requests,
+    errors: rollup.errors,
+    counters: encodeCounters(rollup.counters),
+    sketches: encodeSketches(rollup.sketches),
+    mergeInto(stored) {
+      const sum = decodeRow(stored);
+      mergeRollup(sum, rollup);
+      return { counters: encodeCounters(sum.counters), sketches: encodeSketches(sum.sketches) };
+    },
+  };
+}
+
+export function createTelemetryStore(repo: TelemetryRepo<StoreMode>) {
+  return {
+    /** Add a flush to the table in one transaction; answers how many reports were fresh. */
+    async add(batch: RollupBatch): Promise<number> {
+      return repo.addBatch({
+        seen: batch.seen,
+        build: (fresh) => {
+          const { rows, counters } = batch.build(fresh);
+          return { minutes: rows.map(deltaOf), counters };
+        },
+      });
     },
 
     /** Rows matching the filter; sketches are decoded only when asked for. */
-    select(filter: TelemetryFilter, withSketches: boolean, minuteFrom: number): RollupRow[] {
-      const rows = repo.selectMinutes(
+    async select(
+      filter: TelemetryFilter,
+      withSketches: boolean,
+      minuteFrom: number,
+    ): Promise<RollupRow[]> {
+      const rows = await repo.selectMinutes(
         {
           fromMinute: minuteFrom,
           toMs: filter.toMs,
@@ -131,14 +109,13 @@ export function createTelemetryStore(repo: TelemetryRepo) {
     },
 
     /** The first minute at or after `fromMinute` where any of the devices reported `bundle`. */
-    firstMinute(deviceIds: readonly string[], bundle: string, fromMinute: number) {
+    async firstMinute(deviceIds: readonly string[], bundle: string, fromMinute: number) {
       return repo.firstMinute(deviceIds, bundle, fromMinute);
     },
 
-    /** Delete minutes before `beforeMs`; returns the number of rows removed. */
-    prune(beforeMs: number): number {
-      for (const [key, { row }] of written) if (row.minute < beforeMs) written.delete(key);
-      return repo.pruneMinutes(beforeMs);
+    /** Delete minutes before `beforeMinute`; returns the number of rows removed. */
+    async prune(beforeMinute: number): Promise<number> {
+      return repo.pruneMinutes(beforeMinute);
     },
   };
 }

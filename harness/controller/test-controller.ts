@@ -147,7 +147,12 @@ export async function connectFakeDevice(
       retain: true,
     });
   });
-  await client.subscribeAsync(deviceTopic('assignment', id), { qos: 1 });
+  try {
+    await client.subscribeAsync(deviceTopic('assignment', id), { qos: 1 });
+  } catch (e) {
+    await client.endAsync(true);
+    throw e;
+  }
   return { client, assigned, close: () => client.endAsync() };
 }
 

@@ -179,6 +179,7 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   }
 
   let malformed = 0;
+  let closed = false;
   client.on('message', (topic, payload) => {
     try {
       handleMessage(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
@@ -196,9 +197,20 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
       };
       const v = doc.signed.variants[0];
       if (!v || doc.signed.sequence <= sequence) return;
+      const before = sequence;
       sequence = doc.signed.sequence;
       if (v.bundle.digest === active) return;
-      void install(v.bundle.digest, v.bundle.sequence, sequence);
+      // A failed install (the broker or the controller replica it asked went away) is tried
+      // again a little later, like the agent's reconcile loop, unless a newer assignment came.
+      const mine = sequence;
+      install(v.bundle.digest, v.bundle.sequence, sequence).catch(() => {
+        if (sequence !== mine) return;
+        current = undefined;
+        sequence = before;
+        setTimeout(() => {
+          if (sequence === before && !closed) handleMessage(topic, bytes);
+        }, 2_000).unref();
+      });
     } else if (t.kind === 'blobOffer') {
       const offer = decodeMessage('BlobOffer', bytes);
       const f = current;
@@ -216,11 +228,16 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     }
   }
 
-  await client.subscribeAsync({
-    [deviceTopic('assignment', o.id)]: { qos: 1 },
-    [deviceTopic('blobOffer', o.id)]: { qos: 1 },
-    [deviceTopic('blobChunk', o.id)]: { qos: 0 },
-  });
+  try {
+    await client.subscribeAsync({
+      [deviceTopic('assignment', o.id)]: { qos: 1 },
+      [deviceTopic('blobOffer', o.id)]: { qos: 1 },
+      [deviceTopic('blobChunk', o.id)]: { qos: 0 },
+    });
+  } catch (e) {
+    await client.endAsync(true);
+    throw e;
+  }
   await client.publishAsync(deviceTopic('presence', o.id), presence(true), {
     qos: 1,
     retain: true,
@@ -231,6 +248,9 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     client,
     activeBundle: () => active,
     malformed: () => malformed,
-    close: () => client.endAsync(),
+    close: () => {
+      closed = true;
+      return client.endAsync();
+    },
   };
 }

@@ -14,9 +14,26 @@ async function bundleFiles(apiUrl: string, token: string, digest: string) {
     p = fetch(`${apiUrl}/v1/bundles/${digest}`, { headers: { authorization: `Bearer ${token}` } })
       .then((r) => r.json() as Promise<{ files?: { sha256: string }[] }>)
       .then((b) => (b.files ?? []).map((f) => f.sha256));
+    p.catch(() => filesOf.delete(digest)); // asked again on the next try
     filesOf.set(digest, p);
   }
   return p;
+}
+
+/**
+ * A clustered broker may refuse a subscription while it is busy (NATS makes a JetStream consumer
+ * for each QoS 1 subscription, and answers "Unspecified error" when that times out): the device
+ * connects again after a pause, as an agent would.
+ */
+async function startWithRetry(o: Parameters<typeof startSimDevice>[0]): Promise<SimDevice> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSimDevice(o);
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
 }
 
 async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
@@ -24,7 +41,7 @@ async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void
   for (let i = 0; i < m.devices.length; i += batch) {
     const started = await Promise.all(
       m.devices.slice(i, i + batch).map((d) =>
-        startSimDevice({
+        startWithRetry({
           brokerUrl: m.brokerUrl,
           id: d.id,
           secret: d.secret,

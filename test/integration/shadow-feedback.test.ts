@@ -183,14 +183,14 @@ t.test('shadow pairs labelled over the local API reach the experiment McNemar te
   // The controller merges them and the experiment compares the arms on the labelled pairs.
   const { service: telemetry } = openTelemetry(t, clock.wallNow());
   for (const bytes of reports) t.equal(telemetry.ingest(DEVICE, bytes), 'accepted');
-  telemetry.flush();
+  await telemetry.flush();
   const range = { deviceIds: [DEVICE], fromMs: 0, toMs: clock.wallNow() + 120_000 };
-  const arm = (bundle: string) => ({
-    sketches: telemetry.sketches({ ...range, bundle }),
-    summary: telemetry.query({ ...range, bundle }),
+  const arm = async (bundle: string) => ({
+    sketches: await telemetry.sketches({ ...range, bundle }),
+    summary: await telemetry.query({ ...range, bundle }),
   });
-  const A = arm(DIGEST_A);
-  const B = arm(DIGEST_B);
+  const A = await arm(DIGEST_A);
+  const B = await arm(DIGEST_B);
   t.match(B.summary.accuracy.shadow, { total: golden.inputs.length, ...expected });
   t.same(A.summary.accuracy.feedback, { correct: feedbackCorrect, total: served.length });
 

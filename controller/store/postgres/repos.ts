@@ -11,8 +11,8 @@ import type { DeviceEventRepo } from '../device-events.js';
 import { toDeviceEventRow } from '../device-events.js';
 import type { ExperimentRepo } from '../experiments.js';
 import { toExperimentRecord } from '../experiments.js';
-import type { TelemetryRepo } from '../telemetry.js';
-import { toEncodedMinute } from '../telemetry.js';
+import type { MergeBatch, MinuteDelta, TelemetryRepo } from '../telemetry.js';
+import { seenId, toEncodedMinute } from '../telemetry.js';
 import { bmfError } from '../../../shared/errors.js';
 import type { DeviceRepo, DeviceRow } from '../devices.js';
 import { newDeviceCredentials, secretMatches, toDeviceRecord } from '../devices.js';
@@ -36,6 +36,112 @@ export interface Fence {
 function writer(store: PgStore, fence: Fence | undefined) {
   return <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> =>
     fence ? fence.lease.fenced(fence.token(), fn) : store.transaction(fn);
+}
+
+const DEADLOCK_DETECTED = '40P01';
+
+const keyOrder = (a: MinuteDelta, b: MinuteDelta): number =>
+  a.minute - b.minute ||
+  (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0) ||
+  (a.bundle < b.bundle ? -1 : a.bundle > b.bundle ? 1 : 0) ||
+  (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0);
+
+/**
+ * One flush of telemetry from one writer, while other replicas flush theirs:
+ * 1. the report keys go in first (ON CONFLICT DO NOTHING): a key another writer stored is a
+ *    duplicate, and its report is left out of the rows;
+ * 2. rows not stored yet are inserted as they are; where another writer inserts the same row at
+ *    the same moment, the insert waits for it to commit and then conflicts (DO NOTHING);
+ * 3. the rows that conflicted are locked (SELECT ... FOR UPDATE, in key order, so two flushes
+ *    lock in one order) and their sums written: requests and errors are added in SQL, counters
+ *    and sketches merged from the locked row, so no other writer's counts are lost in between.
+ */
+async function addBatchIn(c: pg.PoolClient, b: MergeBatch): Promise<number> {
+  const fresh = new Set<string>();
+  if (b.seen.length > 0) {
+    const r = await c.query<{ device_id: string; key: string }>(
+      `INSERT INTO telemetry_seen(device_id, key, interval_start)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+       ON CONFLICT DO NOTHING RETURNING device_id, key`,
+      [b.seen.map((s) => s.deviceId), b.seen.map((s) => s.key), b.seen.map((s) => s.intervalStart)],
+    );
+    for (const row of r.rows) fresh.add(seenId(row.device_id, row.key));
+  }
+  const { minutes, counters } = b.build(fresh);
+  const rows = [...minutes].sort(keyOrder);
+  if (rows.length > 0) {
+    const cols = (list: readonly MinuteDelta[]) => [
+      list.map((m) => m.minute),
+      list.map((m) => m.deviceId),
+      list.map((m) => m.bundle),
+      list.map((m) => m.variant),
+    ];
+    const inserted = await c.query<{
+      minute: string;
+      device_id: string;
+      bundle: string;
+      variant: string;
+    }>(
+      `INSERT INTO telemetry_minute(minute, device_id, bundle, variant, requests, errors, counters, sketches)
+       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                            $6::bigint[], $7::text[], $8::bytea[])
+       ON CONFLICT DO NOTHING RETURNING minute, device_id, bundle, variant`,
+      [
+        ...cols(rows),
+        rows.map((m) => m.requests),
+        rows.map((m) => m.errors),
+        rows.map((m) => m.counters),
+        rows.map((m) => Buffer.from(m.sketches)),
+      ],
+    );
+    const done = new Set(
+      inserted.rows.map((r) => `${r.minute}\n${r.device_id}\n${r.bundle}\n${r.variant}`),
+    );
+    const rest = rows.filter(
+      (m) => !done.has(`${m.minute}\n${m.deviceId}\n${m.bundle}\n${m.variant}`),
+    );
+    if (rest.length > 0) {
+      const locked = await c.query(
+        `SELECT t.* FROM telemetry_minute t
+         JOIN unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS k(minute, device_id, bundle, variant)
+           USING (minute, device_id, bundle, variant)
+         ORDER BY t.minute, t.device_id, t.bundle, t.variant
+         FOR UPDATE OF t`,
+        cols(rest),
+      );
+      const stored = new Map(
+        locked.rows.map((r) => {
+          const e = toEncodedMinute(r);
+          return [`${e.minute}\n${e.deviceId}\n${e.bundle}\n${e.variant}`, e];
+        }),
+      );
+      const sums = rest.map((m) => {
+        const s = stored.get(`${m.minute}\n${m.deviceId}\n${m.bundle}\n${m.variant}`);
+        if (!s)
+          throw bmfError('BMF_ERR_STORE', { reason: 'telemetry_minute row vanished while locked' });
+        return m.mergeInto(s);
+      });
+      await c.query(
+        `UPDATE telemetry_minute t SET
+           requests = t.requests + d.requests, errors = t.errors + d.errors,
+           counters = d.counters, sketches = d.sketches
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                     $6::bigint[], $7::text[], $8::bytea[])
+           AS d(minute, device_id, bundle, variant, requests, errors, counters, sketches)
+         WHERE t.minute = d.minute AND t.device_id = d.device_id AND t.bundle = d.bundle
+           AND t.variant = d.variant`,
+        [
+          ...cols(rest),
+          rest.map((m) => m.requests),
+          rest.map((m) => m.errors),
+          sums.map((x) => x.counters),
+          sums.map((x) => Buffer.from(x.sketches)),
+        ],
+      );
+    }
+  }
+  for (const [name, n] of Object.entries(counters)) await c.query(ADD_COUNTER, [name, n]);
+  return fresh.size;
 }
 
 const ADD_COUNTER =
@@ -279,6 +385,17 @@ export function pgTelemetry(store: PgStore): TelemetryRepo<'async'> {
         [k.minute, k.deviceId, k.bundle, k.variant],
       );
       return r.rows[0] ? toEncodedMinute(r.rows[0]) : undefined;
+    },
+    async addBatch(b) {
+      // Two transactions that lock rows in different orders can deadlock; PostgreSQL then
+      // aborts one (40P01), which is retried here: the batch is pure and nothing was committed.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await store.transaction((c) => addBatchIn(c, b));
+        } catch (e) {
+          if (attempt >= 5 || (e as { code?: string }).code !== DEADLOCK_DETECTED) throw e;
+        }
+      }
     },
     async writeBatch(b) {
       await store.transaction(async (c) => {

@@ -30,7 +30,11 @@ import { createDeviceRepo, type DeviceRepo } from '../../../controller/store/dev
 import type { StoreMode } from '../../../controller/store/repository.js';
 import { createRolloutRepo, type RolloutRepo } from '../../../controller/store/rollouts.js';
 import type { RolloutSpec, RolloutState } from '../../../controller/rollout/model.js';
-import { createTelemetryRepo, type TelemetryRepo } from '../../../controller/store/telemetry.js';
+import {
+  createTelemetryRepo,
+  seenId,
+  type TelemetryRepo,
+} from '../../../controller/store/telemetry.js';
 import { createSessionRepo, type SessionRepo } from '../../../controller/store/sessions.js';
 import { pgMigrations } from '../../../controller/store/postgres/migrations.js';
 import { openPostgresStore } from '../../../controller/store/postgres/open.js';
@@ -323,6 +327,90 @@ const cases: Record<string, Case> = {
     t.equal(await s.telemetry.pruneMinutes(120_000), 1);
     t.equal(await s.telemetry.pruneSeen(120_000), 1);
     t.same(await s.telemetry.seenKeys('d1', 10), ['k2']);
+  },
+
+  async 'telemetry added batches sum into stored rows and skip reports stored before'(t, s) {
+    // Sketches stand in as one byte per sample; the merge appends them, counters add up.
+    const delta = (minute: number, deviceId: string, requests: number) => ({
+      minute,
+      deviceId,
+      bundle: D1,
+      variant: 'A',
+      requests,
+      errors: 1,
+      counters: JSON.stringify({ n: requests }),
+      sketches: new Uint8Array(requests).fill(requests),
+      mergeInto: (stored: { counters: string; sketches?: Uint8Array }) => ({
+        counters: JSON.stringify({
+          n: (JSON.parse(stored.counters) as { n: number }).n + requests,
+        }),
+        sketches: new Uint8Array([
+          ...(stored.sketches ?? []),
+          ...new Uint8Array(requests).fill(requests),
+        ]),
+      }),
+    });
+    const seen = (deviceId: string, key: string) => ({ deviceId, key, intervalStart: 60_000 });
+    const freshSeen: string[][] = [];
+    const batch = (
+      keys: string[],
+      rows: (fresh: ReadonlySet<string>) => ReturnType<typeof delta>[],
+    ) => ({
+      seen: keys.map((k) => seen('d1', k)),
+      build: (fresh: ReadonlySet<string>) => {
+        freshSeen.push([...fresh].sort());
+        return { minutes: rows(fresh), counters: { 'telemetry.batches': 1 } };
+      },
+    });
+    t.equal(await s.telemetry.addBatch(batch(['k1', 'k2'], () => [delta(60_000, 'd1', 2)])), 2);
+    t.equal(
+      await s.telemetry.addBatch(
+        batch(['k2', 'k3'], (fresh) =>
+          fresh.has(seenId('d1', 'k3')) ? [delta(60_000, 'd1', 3), delta(60_000, 'd2', 1)] : [],
+        ),
+      ),
+      1,
+      'k2 was stored before: one fresh key',
+    );
+    t.same(freshSeen, [[seenId('d1', 'k1'), seenId('d1', 'k2')], [seenId('d1', 'k3')]]);
+    const row = await s.telemetry.getMinute({
+      minute: 60_000,
+      deviceId: 'd1',
+      bundle: D1,
+      variant: 'A',
+    });
+    t.same(
+      row && {
+        requests: row.requests,
+        errors: row.errors,
+        counters: row.counters,
+        sketches: [...(row.sketches ?? [])],
+      },
+      { requests: 5, errors: 2, counters: '{"n":5}', sketches: [2, 2, 3, 3, 3] },
+      'the second batch added to the stored row',
+    );
+    t.equal(
+      (await s.telemetry.getMinute({ minute: 60_000, deviceId: 'd2', bundle: D1, variant: 'A' }))
+        ?.requests,
+      1,
+    );
+    t.same(await s.counters.all(), { 'telemetry.batches': 2 });
+    await t.rejects(
+      Promise.resolve().then(() =>
+        s.telemetry.addBatch({
+          seen: [seen('d1', 'k4')],
+          build: () => {
+            throw new Error('build failed');
+          },
+        }),
+      ),
+      /build failed/,
+    );
+    t.same(
+      (await s.telemetry.seenKeys('d1', 10)).sort(),
+      ['k1', 'k2', 'k3'],
+      'a failed batch stores no key',
+    );
   },
 
   async 'rollouts keep their spec, replace their state with its events atomically'(t, s) {

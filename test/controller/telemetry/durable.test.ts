@@ -58,8 +58,8 @@ t.test('the report keys survive a restart', async (t) => {
     flushIntervalMs: 0,
     pruneIntervalMs: 0,
   });
-  t.teardown(() => {
-    again.close();
+  t.teardown(async () => {
+    await again.close();
     db2.close();
   });
   const duplicate = again.ingestStored('dev-1', report);

@@ -29,8 +29,8 @@ export function openTelemetry(
     pruneIntervalMs: 0,
     ...extra,
   });
-  t.teardown(() => {
-    service.close();
+  t.teardown(async () => {
+    await service.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });
   });

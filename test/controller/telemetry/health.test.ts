@@ -45,7 +45,7 @@ t.test('p95, error rate, accuracy and the baseline p95 before the new bundle', a
       errors: 2,
     }),
   );
-  service.flush();
+  await service.flush();
   await clock.advance(10 * 60_000);
   for (const id of group) {
     for (let start = t0; start < t0 + 10 * 60_000; start += 60_000) {
@@ -66,7 +66,7 @@ t.test('p95, error rate, accuracy and the baseline p95 before the new bundle', a
   }
   // Part of it stays unflushed: health must still see it.
   const soakStart = t0 + 2 * 60_000;
-  const h = service.groupHealth(group, BUNDLE_B, soakStart, BUNDLE_A);
+  const h = await service.groupHealth(group, BUNDLE_B, soakStart, BUNDLE_A);
   const expectedRequests = group.length * 8 * 21;
   t.equal(h.requests, expectedRequests, 'requests of the group since the soak started');
   t.ok(Math.abs(h.errorRate - (group.length * 8) / expectedRequests) < 1e-12, 'error rate');
@@ -77,14 +77,17 @@ t.test('p95, error rate, accuracy and the baseline p95 before the new bundle', a
     `baseline ${h.baselineP95Ms} ~ ${oldP95}`,
   );
   t.ok(h.p95Ms !== undefined && h.p95Ms > 15 && h.p95Ms < 30, `p95 ${h.p95Ms} of the new bundle`);
-  t.notOk('baselineP95Ms' in service.groupHealth(group, BUNDLE_B, soakStart), 'no baseline asked');
+  t.notOk(
+    'baselineP95Ms' in (await service.groupHealth(group, BUNDLE_B, soakStart)),
+    'no baseline asked',
+  );
 });
 
 t.test('no telemetry: zero requests, no latency, no accuracy', async (t) => {
   const { service } = openTelemetry(t, 1_700_000_000_000);
-  const h = service.groupHealth(group, BUNDLE_B, 1_700_000_000_000 - 60_000, BUNDLE_A);
+  const h = await service.groupHealth(group, BUNDLE_B, 1_700_000_000_000 - 60_000, BUNDLE_A);
   t.same(h, { requests: 0, errorRate: 0 });
-  t.same(service.groupHealth([], BUNDLE_B, 0), { requests: 0, errorRate: 0 });
+  t.same(await service.groupHealth([], BUNDLE_B, 0), { requests: 0, errorRate: 0 });
 });
 
 t.test('shadow agreement is the accuracy when no golden set ran', async (t) => {
@@ -100,5 +103,5 @@ t.test('shadow agreement is the accuracy when no golden set ran', async (t) => {
       shadow: { pairs: 40, agree: 30 },
     }),
   );
-  t.equal(service.groupHealth(['dev-1'], BUNDLE_B, t0 - 60_000).accuracy, 0.75);
+  t.equal((await service.groupHealth(['dev-1'], BUNDLE_B, t0 - 60_000)).accuracy, 0.75);
 });

@@ -22,30 +22,30 @@ t.test('reports roll up under the minute their interval starts in', async (t) =>
   const cases = fixture<MinuteCases>('minute-cases.json');
   const { service, db } = openTelemetry(t, cases.now);
   for (const r of cases.reports) t.equal(service.ingest(r.deviceId, encodeReport(r)), 'accepted');
-  const ask = () => {
+  const ask = async () => {
     for (const q of cases.queries) {
-      const got = service.query({ fromMs: q.fromMs, toMs: q.toMs });
+      const got = await service.query({ fromMs: q.fromMs, toMs: q.toMs });
       t.equal(got.requests, q.requests, `requests in [${q.fromMs}, ${q.toMs})`);
       t.equal(got.devices, q.devices, `devices in [${q.fromMs}, ${q.toMs})`);
     }
-    const tl = service.timeline(cases.timeline, cases.timeline.bucketMs);
+    const tl = await service.timeline(cases.timeline, cases.timeline.bucketMs);
     t.same(
       tl.map((b) => b.requests),
       cases.timeline.requests,
       'timeline buckets',
     );
   };
-  ask();
-  service.flush();
+  await ask();
+  await service.flush();
   const rows = db
     .prepare(
       'SELECT minute, device_id AS deviceId, requests FROM telemetry_minute ORDER BY minute, device_id',
     )
     .all();
   t.same(rows, cases.rows, 'one row per (minute, device, bundle, variant)');
-  ask();
-  t.throws(() => service.timeline(cases.timeline, 90_000), { code: 'BMF_ERR_BAD_REQUEST' });
-  t.throws(() => service.query({ fromMs: 2, toMs: 1 }), { code: 'BMF_ERR_BAD_REQUEST' });
+  await ask();
+  await t.rejects(service.timeline(cases.timeline, 90_000), { code: 'BMF_ERR_BAD_REQUEST' });
+  await t.rejects(service.query({ fromMs: 2, toMs: 1 }), { code: 'BMF_ERR_BAD_REQUEST' });
 });
 
 t.test('a redelivered report is counted once, before and after a flush', async (t) => {
@@ -55,14 +55,14 @@ t.test('a redelivered report is counted once, before and after a flush', async (
   const bytes = encodeReport(spec);
   t.equal(service.ingest('dev-1', bytes), 'accepted');
   t.equal(service.ingest('dev-1', bytes), 'duplicate');
-  service.flush();
+  await service.flush();
   t.equal(service.ingest('dev-1', bytes), 'duplicate', 'still known after the flush');
   // Same interval, other variant: a different report.
   t.equal(service.ingest('dev-1', encodeReport({ ...spec, variant: 'B' })), 'accepted');
   // Same interval on another device: a different report.
   t.equal(service.ingest('dev-2', encodeReport({ ...spec, deviceId: 'dev-2' })), 'accepted');
-  service.flush();
-  const q = service.query({ fromMs: now - 60_000, toMs: now, variant: 'A' });
+  await service.flush();
+  const q = await service.query({ fromMs: now - 60_000, toMs: now, variant: 'A' });
   t.equal(q.requests, 6, 'dev-1 A once + dev-2 A once');
   t.equal(q.reports, 2);
   t.equal(service.stats().duplicate, 2);
@@ -113,12 +113,16 @@ t.test(
     }
     t.same(service.stats().dropped, expected, 'in-memory drop counts');
     t.equal(service.stats().accepted, 0);
-    service.flush();
+    await service.flush();
     const stored = counters.all();
     for (const [reason, n] of Object.entries(expected)) {
       t.equal(stored[`telemetry.dropped.${reason}`], n, `persistent counter for ${reason}`);
     }
-    t.equal(service.query({ fromMs: 0, toMs: cases.now + 1 }).reports, 0, 'nothing was merged');
+    t.equal(
+      (await service.query({ fromMs: 0, toMs: cases.now + 1 })).reports,
+      0,
+      'nothing was merged',
+    );
   },
 );
 
@@ -147,11 +151,11 @@ t.test('retention pruning removes old minutes only', async (t) => {
     'dev-1',
     encodeReport({ deviceId: 'dev-1', intervalStartMs: start + day, latency: { e2e: [2, 3] } }),
   );
-  service.flush();
-  t.equal(service.prune(), 0, 'nothing old enough yet');
+  await service.flush();
+  t.equal(await service.prune(), 0, 'nothing old enough yet');
   await clock.advance(day + 120_000);
-  t.equal(service.prune(), 1, 'the first day is gone');
-  const q = service.query({ fromMs: start - day, toMs: start + 3 * day });
+  t.equal(await service.prune(), 1, 'the first day is gone');
+  const q = await service.query({ fromMs: start - day, toMs: start + 3 * day });
   t.equal(q.requests, 2, 'the second day stays');
   t.equal(
     service.ingest(

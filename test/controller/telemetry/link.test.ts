@@ -81,8 +81,8 @@ t.test('reports published by devices are all ingested', async (t) => {
   );
   t.equal(service.stats().accepted, sent, 'every report counted');
   t.equal(service.stats().dropped.malformed, DEVICES, 'garbage dropped and counted');
-  service.flush();
-  const q = service.query({ fromMs: now - 3_600_000, toMs: now + 60_000 });
+  await service.flush();
+  const q = await service.query({ fromMs: now - 3_600_000, toMs: now + 60_000 });
   t.equal(q.requests, samples, 'all samples merged');
   t.equal(q.devices, DEVICES);
 });

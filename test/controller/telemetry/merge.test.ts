@@ -52,15 +52,15 @@ t.test('merged across devices and reports equals the sketch of the union', async
   const union = sketchOf(all);
   const filter = { fromMs: cases.now - 3_600_000, toMs: cases.now };
 
-  const check = (label: string) => {
-    const q = service.query(filter);
+  const check = async (label: string) => {
+    const q = await service.query(filter);
     const e2e = q.latency.e2e;
     if (!e2e) throw new Error('no e2e latency');
     t.equal(q.requests, all.length, `${label}: requests`);
     t.equal(e2e.count, all.length, `${label}: e2e count`);
     t.equal(q.devices, cases.devices.length, `${label}: devices`);
     t.ok(Math.abs(e2e.mean - union.mean) / union.mean < 1e-9, `${label}: mean`);
-    const merged = service.sketches(filter).e2e;
+    const merged = (await service.sketches(filter)).e2e;
     if (!merged) throw new Error('no e2e sketch');
     for (const p of cases.quantiles) {
       const exact = exactQuantile(sorted, p);
@@ -76,10 +76,10 @@ t.test('merged across devices and reports equals the sketch of the union', async
     }
     t.equal(q.latency.infer?.count, all.length, `${label}: infer stage merged too`);
   };
-  check('pending (not yet flushed)');
-  service.flush();
+  await check('pending (not yet flushed)');
+  await service.flush();
   t.equal(service.stats().pendingRows, 0);
-  check('after flush');
+  await check('after flush');
 
   // A second flush of new data merges into the stored rows instead of replacing them.
   const extra = lognormalSamples(100, 5, 0.3, 999);
@@ -91,6 +91,10 @@ t.test('merged across devices and reports equals the sketch of the union', async
       latency: { e2e: extra },
     }),
   );
-  service.flush();
-  t.equal(service.query(filter).latency.e2e?.count, all.length + extra.length, 'stored row merged');
+  await service.flush();
+  t.equal(
+    (await service.query(filter)).latency.e2e?.count,
+    all.length + extra.length,
+    'stored row merged',
+  );
 });

@@ -1,6 +1,6 @@
-// The telemetry store merges each flush into what it last wrote for a row (kept in memory for the
-// newest minutes) instead of reading the row back; these check that the table always ends up
-// with the sum of everything flushed, including after a failed transaction and for late minutes.
+// The telemetry store adds each flush to the stored row (TelemetryRepo.addBatch); these check
+// that the table always ends up with the sum of everything flushed, including after a failed
+// transaction, for late minutes and after a prune.
 import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,20 +32,24 @@ function openStore(t: Test) {
   // A write that fails after its rows went in (the disk fills at commit): the transaction rolls
   // back.
   const failing = { next: false };
-  const writeBatch: TelemetryRepo['writeBatch'] = (batch) => {
-    if (!failing.next) return repo.writeBatch(batch);
+  const addBatch: TelemetryRepo['addBatch'] = (batch) => {
+    if (!failing.next) return repo.addBatch(batch);
     failing.next = false;
-    db.transaction(() => {
-      repo.writeBatch(batch);
+    return db.transaction(() => {
+      repo.addBatch(batch);
       throw new Error('disk full');
     })();
   };
-  return { db, failing, store: createTelemetryStore({ ...repo, writeBatch }) };
+  const store = createTelemetryStore({ ...repo, addBatch });
+  /** Add rows as one flush of reports never seen before. */
+  const upsert = (rows: readonly RollupRow[]) =>
+    store.add({ seen: [], build: () => ({ rows, counters: {} }) });
+  return { db, failing, store, upsert };
 }
 
 /** What a fresh store (nothing cached) reads back for the minute: requests and e2e samples. */
-function readBack(db: ReturnType<typeof openDatabase>, minute: number) {
-  const rows = createTelemetryStore(createTelemetryRepo(db)).select(
+async function readBack(db: ReturnType<typeof openDatabase>, minute: number) {
+  const rows = await createTelemetryStore(createTelemetryRepo(db)).select(
     { fromMs: minute, toMs: minute + MINUTE_MS },
     true,
     minute,
@@ -58,35 +62,34 @@ function readBack(db: ReturnType<typeof openDatabase>, minute: number) {
 }
 
 t.test('flushes of the same minute add up', async (t) => {
-  const { db, store } = openStore(t);
-  for (const n of [3, 4, 5]) store.upsert([rowOf(T0, n)]);
-  t.same(readBack(db, T0), [{ requests: 12, e2e: 12, reports: 3 }]);
+  const { db, upsert } = openStore(t);
+  for (const n of [3, 4, 5]) await upsert([rowOf(T0, n)]);
+  t.same(await readBack(db, T0), [{ requests: 12, e2e: 12, reports: 3 }]);
 });
 
 t.test('a failed flush is not counted, and the next one adds to what is stored', async (t) => {
-  const { db, failing, store } = openStore(t);
-  store.upsert([rowOf(T0, 3)]);
+  const { db, failing, upsert } = openStore(t);
+  await upsert([rowOf(T0, 3)]);
   failing.next = true;
-  t.throws(() => store.upsert([rowOf(T0, 100)]), /disk full/);
-  t.same(readBack(db, T0), [{ requests: 3, e2e: 3, reports: 1 }], 'rolled back');
-  store.upsert([rowOf(T0, 4)]);
-  t.same(readBack(db, T0), [{ requests: 7, e2e: 7, reports: 2 }], 'the failed rows are gone');
+  await t.rejects(upsert([rowOf(T0, 100)]), /disk full/);
+  t.same(await readBack(db, T0), [{ requests: 3, e2e: 3, reports: 1 }], 'rolled back');
+  await upsert([rowOf(T0, 4)]);
+  t.same(await readBack(db, T0), [{ requests: 7, e2e: 7, reports: 2 }], 'the failed rows are gone');
 });
 
 t.test('a late report for an older minute merges with the stored row', async (t) => {
-  const { db, store } = openStore(t);
-  store.upsert([rowOf(T0, 2)]);
-  // Newer minutes push T0 out of what the store keeps in memory.
-  for (let m = 1; m <= 3; m++) store.upsert([rowOf(T0 + m * MINUTE_MS, 1)]);
-  store.upsert([rowOf(T0, 5)]);
-  t.same(readBack(db, T0), [{ requests: 7, e2e: 7, reports: 2 }]);
-  t.same(readBack(db, T0 + 3 * MINUTE_MS), [{ requests: 1, e2e: 1, reports: 1 }]);
+  const { db, upsert } = openStore(t);
+  await upsert([rowOf(T0, 2)]);
+  for (let m = 1; m <= 3; m++) await upsert([rowOf(T0 + m * MINUTE_MS, 1)]);
+  await upsert([rowOf(T0, 5)]);
+  t.same(await readBack(db, T0), [{ requests: 7, e2e: 7, reports: 2 }]);
+  t.same(await readBack(db, T0 + 3 * MINUTE_MS), [{ requests: 1, e2e: 1, reports: 1 }]);
 });
 
 t.test('pruned minutes are not resurrected by a later flush', async (t) => {
-  const { db, store } = openStore(t);
-  store.upsert([rowOf(T0, 2)]);
-  t.equal(store.prune(T0 + MINUTE_MS), 1);
-  store.upsert([rowOf(T0, 3)]);
-  t.same(readBack(db, T0), [{ requests: 3, e2e: 3, reports: 1 }], 'only what came after');
+  const { db, store, upsert } = openStore(t);
+  await upsert([rowOf(T0, 2)]);
+  t.equal(await store.prune(T0 + MINUTE_MS), 1);
+  await upsert([rowOf(T0, 3)]);
+  t.same(await readBack(db, T0), [{ requests: 3, e2e: 3, reports: 1 }], 'only what came after');
 });

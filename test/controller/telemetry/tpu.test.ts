@@ -34,9 +34,9 @@ t.test('TPU figures: mean, max and the latest reading, stored and read back', as
   t.equal(service.ingest('board-1', boardReport(2, T0 + MINUTE_MS, 60, 1500)), 'accepted');
   // Pending (not flushed) rows count too.
   const range = { deviceIds: ['board-1'], fromMs: T0, toMs: T0 + 5 * MINUTE_MS };
-  const pending = service.query(range).tpu;
+  const pending = (await service.query(range)).tpu;
   t.equal(pending.reports, 2);
-  service.flush();
+  await service.flush();
   // A fresh service on the same database: only what the rows hold.
   const again = createTelemetryService({
     store: createTelemetryRepo(db),
@@ -45,7 +45,7 @@ t.test('TPU figures: mean, max and the latest reading, stored and read back', as
     pruneIntervalMs: 0,
   });
   t.teardown(() => again.close());
-  const s = again.query(range).tpu;
+  const s = (await again.query(range)).tpu;
   t.equal(s.reports, 2, 'two reports carried TPU figures');
   t.ok(Math.abs((s.percentMean ?? NaN) - 40) < 1e-9, 'mean of 20 % and 60 % (tolerance 1e-9)');
   t.equal(s.percentMax, 60);
@@ -56,7 +56,7 @@ t.test('TPU figures: mean, max and the latest reading, stored and read back', as
     memUsedBytes: 1500 * MiB,
     memTotalBytes: 4096 * MiB,
   });
-  const first = again.query({ ...range, toMs: T0 + MINUTE_MS }).tpu;
+  const first = (await again.query({ ...range, toMs: T0 + MINUTE_MS })).tpu;
   t.equal(first.latest?.percent, 20, 'per minute: the first minute alone has its own reading');
 });
 
@@ -64,8 +64,8 @@ t.test('the simulator sends no TPU figures: reports 0, nulls, never 0 %', async 
   const { service } = openTelemetry(t, T0 + 10 * MINUTE_MS);
   const sim = encodeReport({ deviceId: 'sim-1', intervalStartMs: T0, latency: { e2e: [1, 2] } });
   t.equal(service.ingest('sim-1', sim), 'accepted');
-  service.flush();
-  const s = service.query({ deviceIds: ['sim-1'], fromMs: T0, toMs: T0 + MINUTE_MS }).tpu;
+  await service.flush();
+  const s = (await service.query({ deviceIds: ['sim-1'], fromMs: T0, toMs: T0 + MINUTE_MS })).tpu;
   t.same(s, {
     reports: 0,
     percentMean: null,
