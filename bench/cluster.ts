@@ -142,7 +142,7 @@ async function bench(t: Test): Promise<void> {
   await ask({ kind: 'connect', urls: nats.nodes.map((n) => n.mqttUrl), count: DEVICES });
   // Made once the devices are connected (the MQTT listener's own streams exist then).
   const nc = await connect({ servers });
-  await ensureDeviceStream(nc, { ...JETSTREAM_DEFAULTS, replicas: 3, maxInFlight: 512 });
+  await ensureDeviceStream(nc, { ...JETSTREAM_DEFAULTS, maxInFlight: 512 });
   await nc.close();
 
   const storeFigures = async () => {

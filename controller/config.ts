@@ -34,13 +34,11 @@ interface ExternalBroker {
   readonly replicaId?: string;
 }
 
-/** NATS: device messages taken from one JetStream stream, shared out among replicas. */
+/** NATS: device messages taken from the MQTT listener's QoS 1 stream, shared out among replicas. */
 const JetStreamIntake = Type.Object(
   {
     servers: Type.Array(Type.String({ pattern: '^(nats|tls)://' }), { minItems: 1 }),
-    stream: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
     consumer: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
-    replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 5 })),
     ackWaitMs: Type.Optional(Type.Integer({ minimum: 1000 })),
     user: Type.Optional(Type.String()),
     pass: Type.Optional(Type.String()),

@@ -63,6 +63,8 @@ export function natsNodeConfig(o: {
   ports: Ports;
   routes: readonly number[];
   mqttStreamReplicas: number;
+  /** A file beside the configuration to include (NATS 2.9 resolves it from the config's dir). */
+  include?: string;
 }): string {
   return [
     `server_name: ${o.name}`,
@@ -91,12 +93,23 @@ export function natsNodeConfig(o: {
     '  ack_wait: "10s"',
     '  max_ack_pending: 1024',
     '}',
+    ...(o.include !== undefined ? [`include ${JSON.stringify(o.include)}`] : []),
     '',
   ].join('\n');
 }
 
-export async function startNatsCluster(t: Test, size: number): Promise<NatsCluster> {
+export interface NatsClusterOptions {
+  /** Configuration text every node includes (an `authorization { users }` block). */
+  readonly include?: string;
+}
+
+export async function startNatsCluster(
+  t: Test,
+  size: number,
+  opts: NatsClusterOptions = {},
+): Promise<NatsCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'bmf-nats-'));
+  const include = opts.include !== undefined ? 'include.conf' : undefined;
   const ports: Ports[] = [];
   for (let i = 0; i < size; i++) {
     ports.push({
@@ -120,6 +133,9 @@ export async function startNatsCluster(t: Test, size: number): Promise<NatsClust
     const nodeDir = join(dir, nodes[i]!.name);
     await mkdir(nodeDir, { recursive: true });
     const conf = join(nodeDir, 'nats.conf');
+    if (include !== undefined) {
+      await writeFile(join(nodeDir, include), opts.include!, { mode: 0o600 });
+    }
     await writeFile(
       conf,
       natsNodeConfig({
@@ -128,6 +144,7 @@ export async function startNatsCluster(t: Test, size: number): Promise<NatsClust
         ports: ports[i]!,
         routes: ports.filter((_, j) => j !== i).map((q) => q.cluster),
         mqttStreamReplicas: Math.min(3, size),
+        ...(include !== undefined ? { include } : {}),
       }),
     );
     const child = spawnForTest(t, NATS_SERVER, ['-c', conf], {

@@ -339,6 +339,9 @@ export const errorCatalogue = {
   BMF_ERR_EXPERIMENT_UNDERPOWERED: { message: 'not enough data to promote: {reason}', status: 409 },
   BMF_ERR_EXPERIMENT_STATE: { message: 'experiment {id} is {state}: cannot {action}', status: 409 },
   BMF_ERR_EXPERIMENT_PLAN: { message: 'cannot size the experiment: {reason}', status: 400 },
+
+  // --- NATS users for devices (controller/broker/nats-users.ts) ---
+  BMF_ERR_NATS_USERS: { message: 'cannot write NATS users: {reason}', status: 400 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

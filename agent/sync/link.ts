@@ -36,6 +36,11 @@ const INCOMING: readonly Incoming[] = ['assignment', 'blobOffer', 'blobChunk', '
 
 export interface AgentLinkOptions {
   readonly url: string;
+  /**
+   * Further nodes of a clustered broker (NATS): after a lost connection mqtt.js tries the next
+   * one in turn, so a device whose node died reaches a survivor and subscribes there.
+   */
+  readonly failoverUrls?: readonly string[];
   readonly deviceId: DeviceId;
   readonly username?: string | undefined;
   readonly password?: string | undefined;
@@ -100,6 +105,17 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
       retain: true,
     },
   };
+  const failover = options.failoverUrls ?? [];
+  if (failover.length > 0) {
+    clientOptions.servers = [options.url, ...failover].map((u) => {
+      const url = new URL(u);
+      return {
+        host: url.hostname,
+        port: Number(url.port || 1883),
+        protocol: url.protocol.replace(':', '') as 'mqtt' | 'mqtts',
+      };
+    });
+  }
   const client: MqttClient = connect(options.url, clientOptions);
   const subscriptions = INCOMING.map((k) => deviceTopic(k as DeviceTopicKind, deviceId));
 
@@ -126,6 +142,25 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   };
 
   const news = options.onBrokerEvent ?? (() => undefined);
+  // A SUBACK may refuse a subscription the broker could not set up just then: NATS 2.9 makes a
+  // replicated JetStream consumer per QoS 1 subscription and answers 0x80 when that request
+  // times out (4 s), as it can while a node has just died or the cluster is loaded. Without its
+  // subscriptions a connected device would never hear of an assignment, so they are asked for
+  // again, with a growing pause, for as long as this connection lasts.
+  let connection = 0;
+  const subscribeAll = async (mine: number) => {
+    for (let pause = options.reconnectMs ?? 1000; ; pause = Math.min(pause * 2, 30_000)) {
+      if (closing || mine !== connection || !client.connected) return;
+      try {
+        await client.subscribeAsync(subscriptions, { qos: 1 });
+        return;
+      } catch (e) {
+        if (closing || mine !== connection) return;
+        news({ kind: 'lost', reason: `subscribe refused (${(e as Error).message}); asking again` });
+      }
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  };
   let connects = 0;
   let closing = false;
   let up = false; // a loss is news once per connection, not once per failed reconnect
@@ -135,7 +170,7 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
     // Subscribe on every connect, whatever the session-present flag: a resumed session may hold
     // no queued copy (the last one acknowledged before a crash), and subscribing again makes the
     // broker send the retained assignment, the current one, which the agent orders by sequence.
-    void client.subscribeAsync(subscriptions, { qos: 1 }).catch(() => undefined);
+    void subscribeAll(++connection);
     void client
       .publishAsync(willTopic(deviceId), Buffer.from(presence(true)), { qos: 1, retain: true })
       .catch(() => undefined);

@@ -5,16 +5,30 @@
 //   with the NATS protocol reaches them as QoS 0 and is never retained
 //   (https://docs.nats.io/running-a-nats-service/configuration/mqtt, "MQTT Implementation
 //   details" in nats-server's server/README-MQTT.md);
-// - takes device messages from one JetStream stream over the device-to-controller subjects,
-//   through one durable consumer that every replica pulls from (competing consumers): each
-//   message goes to one replica, and stays in the stream until that replica acknowledges it,
-//   after its handler has settled. A replica that dies with messages in hand has them
-//   redelivered to another after `ackWaitMs`, so delivery is at least once; the store
-//   deduplicates (telemetry by report key, telemetry_seen), so a report is stored once.
+// - takes device messages from the MQTT listener's own QoS 1 stream, `$MQTT_msgs`, through one
+//   durable consumer that every replica pulls from (competing consumers): each message goes to
+//   one replica, and stays in the stream until that replica acknowledges it, after its handler
+//   has settled. A replica that dies with messages in hand has them redelivered to another after
+//   `ackWaitMs`, so delivery is at least once; the store deduplicates (telemetry by report key,
+//   telemetry_seen), so a report is stored once.
+//
+// Why `$MQTT_msgs` and not a stream of our own over the device subjects: for a QoS 1 PUBLISH,
+// nats-server 2.9 (server/mqtt.go, mqttProcessPub) first publishes the message as a plain NATS
+// message, which a stream capturing the subject stores without anyone waiting for its
+// acknowledgement, and then stores it in `$MQTT_msgs` under `$MQTT.msgs.<subject>` as a JetStream
+// request whose replicated acknowledgement it awaits; only then does it send the PUBACK. So a
+// PUBACK implies the copy in `$MQTT_msgs`, not the copy in a capturing stream: while that
+// stream's leader moves (its node killed), the plain publish is lost and the device has its
+// PUBACK all the same (docs/scaling.md, "What a PUBACK means").
+//
+// `$MQTT_msgs` has interest retention: a message is kept while a consumer whose filter matches
+// has not acknowledged it, and a message no consumer matches is not kept at all. The durable
+// consumer (filter `$MQTT.msgs.bmf.v1.d.>`) must therefore exist before devices publish; it is
+// made by the first replica to start, and lives on (durable) while replicas come and go.
 //
 // An MQTT topic becomes a NATS subject with `/` turned into `.` (and a `.` inside a level into
 // `//`, which device ids never contain): bmf/v1/d/se7-001/telemetry is bmf.v1.d.se7-001.telemetry.
-import { AckPolicy, connect, nanos, RetentionPolicy, StorageType } from 'nats';
+import { AckPolicy, connect, nanos } from 'nats';
 import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import type { DeviceId } from '../../shared/ids.js';
 import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
@@ -34,12 +48,8 @@ import {
 export interface JetStreamIntakeOptions {
   /** nats://host:port of the cluster's nodes; the client fails over between them. */
   readonly servers: readonly string[];
-  /** Stream over the device-to-controller subjects (made if absent). */
-  readonly stream?: string;
   /** The durable consumer every replica shares. */
   readonly consumer?: string;
-  /** Copies of the stream across nodes (1 to 5; 3 survives one node's loss). */
-  readonly replicas?: number;
   /** Redelivery to another replica after this long without an acknowledgement. */
   readonly ackWaitMs?: number;
   /** Messages a replica holds unacknowledged at most. */
@@ -52,10 +62,16 @@ export interface JetStreamIntakeOptions {
   readonly pass?: string;
 }
 
+/**
+ * The MQTT listener's stream of QoS 1 messages and the prefix of its subjects (nats-server
+ * server/mqtt.go: mqttStreamName, mqttStreamSubjectPrefix). Its copies are the server's
+ * `mqtt { stream_replicas }`.
+ */
+export const MQTT_MSGS_STREAM = '$MQTT_msgs';
+export const MQTT_MSGS_PREFIX = '$MQTT.msgs.';
+
 export const JETSTREAM_DEFAULTS = Object.freeze({
-  stream: 'BMFLEET_DEVICE',
   consumer: 'bmfleet-controller',
-  replicas: 3,
   ackWaitMs: 30_000,
   maxInFlight: 512,
   maxDeliveries: 5,
@@ -78,40 +94,36 @@ export function subjectToTopic(subject: string): string {
     .join('.');
 }
 
-/** The stream's subjects: every kind a device publishes, for any device. */
-export function deviceSubjects(): string[] {
-  return (Object.keys(TOPIC_SPECS) as (keyof typeof TOPIC_SPECS)[])
-    .filter((k) => k !== 'broadcastChunk' && TOPIC_SPECS[k].publisher === 'device')
-    .map((k) => topicToSubject(`${TOPIC_PREFIX}/d/*/${TOPIC_SPECS[k].leaf}`));
-}
+/**
+ * The consumer's filter in `$MQTT_msgs`: every per-device topic. NATS 2.9 takes one filter per
+ * consumer, so the controller's own QoS 1 publishes to devices (assignments, commands) match it
+ * too; the intake removes those at once (take, below).
+ */
+export const INTAKE_FILTER = `${MQTT_MSGS_PREFIX}${topicToSubject(`${TOPIC_PREFIX}/d`)}.>`;
 
-/** Makes (or updates) the stream and its shared durable consumer; idempotent across replicas. */
+/**
+ * Makes (or updates) the durable consumer every replica shares on `$MQTT_msgs`; idempotent
+ * across replicas. The stream is the MQTT listener's, made by the server when the account's
+ * first MQTT client connects (the replica's own MQTT link has connected by now).
+ */
 export async function ensureDeviceStream(
   nc: NatsConnection,
-  o: Required<Pick<JetStreamIntakeOptions, 'stream' | 'consumer' | 'replicas' | 'ackWaitMs'>> & {
-    maxInFlight: number;
-  },
+  o: Required<Pick<JetStreamIntakeOptions, 'consumer' | 'ackWaitMs'>> & { maxInFlight: number },
 ): Promise<void> {
   const jsm = await nc.jetstreamManager();
-  const config = {
-    name: o.stream,
-    subjects: deviceSubjects(),
-    // A work queue: a message is removed once acknowledged, and one consumer shares it out.
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    num_replicas: o.replicas,
-    // Reports older than a day are of no use to a rollout's health gate.
-    max_age: nanos(24 * 3600_000),
-  };
   try {
-    await jsm.streams.info(o.stream);
-    await jsm.streams.update(o.stream, config);
+    await jsm.streams.info(MQTT_MSGS_STREAM);
   } catch (e) {
     if (!/stream not found/i.test((e as Error).message)) throw e;
-    await jsm.streams.add(config);
+    throw new Error(
+      `the MQTT listener's stream ${MQTT_MSGS_STREAM} is absent: the NATS server needs an ` +
+        "mqtt { } block, and the controller's NATS user the account its MQTT clients are in",
+      { cause: e },
+    );
   }
-  await jsm.consumers.add(o.stream, {
+  await jsm.consumers.add(MQTT_MSGS_STREAM, {
     durable_name: o.consumer,
+    filter_subject: INTAKE_FILTER,
     ack_policy: AckPolicy.Explicit,
     ack_wait: nanos(o.ackWaitMs),
     max_ack_pending: o.maxInFlight * 8,
@@ -181,14 +193,16 @@ export async function connectJetStreamLink(opts: JetStreamLinkOptions): Promise<
   const take = (m: JsMsg) => {
     let parsed;
     try {
-      parsed = parseTopic(subjectToTopic(m.subject));
+      parsed = parseTopic(subjectToTopic(m.subject.slice(MQTT_MSGS_PREFIX.length)));
     } catch (e) {
       m.term();
       dropped('topic', toBmfError(e));
       return;
     }
+    // The controller's own publishes to devices: not for the intake (acknowledged, so the
+    // stream keeps them only for the devices' subscriptions).
     if (parsed.kind === 'broadcastChunk' || TOPIC_SPECS[parsed.kind].publisher !== 'device') {
-      m.term();
+      m.ack();
       return;
     }
     if (!handlers.has(parsed.kind)) held.push([parsed.kind, parsed.deviceId, m]);
@@ -196,7 +210,7 @@ export async function connectJetStreamLink(opts: JetStreamLinkOptions): Promise<
   };
 
   const js = nc.jetstream();
-  const consumer = await js.consumers.get(o.stream, o.consumer);
+  const consumer = await js.consumers.get(MQTT_MSGS_STREAM, o.consumer);
   let messages: ConsumerMessages | undefined = await consumer.consume({
     max_messages: o.maxInFlight,
   });

@@ -228,15 +228,24 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     }
   }
 
-  try {
-    await client.subscribeAsync({
-      [deviceTopic('assignment', o.id)]: { qos: 1 },
-      [deviceTopic('blobOffer', o.id)]: { qos: 1 },
-      [deviceTopic('blobChunk', o.id)]: { qos: 0 },
-    });
-  } catch (e) {
-    await client.endAsync(true);
-    throw e;
+  // NATS 2.9 refuses a QoS 1 subscription (SUBACK 0x80) when it cannot make its JetStream
+  // consumer within 4 s (a node just died, a loaded cluster): asked again, as the agent does
+  // (agent/sync/link.ts), rather than ending the simulated device.
+  for (let attempt = 1, pause = 500; ; attempt++, pause = Math.min(pause * 2, 8000)) {
+    try {
+      await client.subscribeAsync({
+        [deviceTopic('assignment', o.id)]: { qos: 1 },
+        [deviceTopic('blobOffer', o.id)]: { qos: 1 },
+        [deviceTopic('blobChunk', o.id)]: { qos: 0 },
+      });
+      break;
+    } catch (e) {
+      if (attempt >= 8) {
+        await client.endAsync(true);
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, pause));
+    }
   }
   await client.publishAsync(deviceTopic('presence', o.id), presence(true), {
     qos: 1,

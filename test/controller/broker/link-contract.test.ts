@@ -88,9 +88,9 @@ const implementations: Implementation[] = [
           password: 's3',
           clientId: `${CONTROLLER_USERNAME}-contract-${++linkNo}`,
         },
-        // One stream for every case (streams may not share subjects); each case acknowledges
-        // what it takes, and has a device id of its own.
-        intake: { servers: [n.natsUrl], replicas: 1, retryDelayMs: 100 },
+        // One durable consumer on the MQTT listener's stream for every case; each case
+        // acknowledges what it takes, and has a device id of its own.
+        intake: { servers: [n.natsUrl], retryDelayMs: 100 },
         onDropped,
       });
     },
@@ -98,8 +98,8 @@ const implementations: Implementation[] = [
   },
 ];
 
-// Each case gets a device id of its own: the JetStream implementation's streams all capture
-// every device subject, so ids keep one case's messages out of another's counts.
+// Each case gets a device id of its own: the JetStream implementation's links all share one
+// consumer over every device subject, so ids keep one case's messages out of another's counts.
 const cases: { name: string; run: (t: Test, impl: Implementation, id: string) => Promise<void> }[] =
   [
     {
@@ -179,7 +179,7 @@ t.test('topic and subject map both ways', async (t) => {
 });
 
 t.test('JetStream: replicas compete for device messages', { skip: natsSkip() }, async (t) => {
-  // A node of its own: its stream captures the same subjects as the contract's.
+  // A node of its own: its consumer would otherwise be the contract's.
   const n = (await startNatsCluster(t, 1)).nodes[0]!;
   const replica = (name: string, ackWaitMs: number) =>
     connectJetStreamLink({
@@ -189,7 +189,7 @@ t.test('JetStream: replicas compete for device messages', { skip: natsSkip() }, 
         password: 's3',
         clientId: `${CONTROLLER_USERNAME}-${name}`,
       },
-      intake: { servers: [n.natsUrl], replicas: 1, ackWaitMs, maxInFlight: 8 },
+      intake: { servers: [n.natsUrl], ackWaitMs, maxInFlight: 8 },
     });
   const a: JetStreamLink = await replica('a', 1_000);
   const b: JetStreamLink = await replica('b', 1_000);
