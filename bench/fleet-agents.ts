@@ -6,14 +6,11 @@
 // Baseline in the same run: the same rollout to N lightweight wire-protocol devices
 // (simulate/wire-devices), which fetch and verify every byte but load no model.
 // Env: BMF_FLEET_AGENTS (50,100), BMF_FLEET_PROCESSES (2).
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { loadControllerConfig } from '../controller/config.js';
 import { startFleet } from '../simulate/wire-devices/fleet.js';
 import type { ProcessMemory } from '../simulate/wire-devices/processes.js';
-import { startController } from '../controller/main.js';
+import { startBenchController } from '../harness/controller/bench-controller.js';
 import { createKeystore } from '../shared/trust/keystore.js';
 import { buildFp32Bundle } from '../demo/models.js';
 import { startAgentFleet } from '../simulate/fleet.js';
@@ -43,15 +40,7 @@ function samplePeaks(memory: () => Promise<ProcessMemory[]>): { stop(): Promise<
 export async function run(): Promise<void> {
   const sizes = (process.env.BMF_FLEET_AGENTS ?? '50,100').split(',').map(Number);
   const processes = Number(process.env.BMF_FLEET_PROCESSES ?? 2);
-  const dataDir = await mkdtemp(join(tmpdir(), 'bmf-bench-agents-ctl-'));
-  await createKeystore(join(dataDir, 'keys')).init({ now: new Date() });
-  const config = loadControllerConfig({
-    flags: { dataDir, 'api.port': 0, 'broker.embedded.port': 0, 'rollout.tickMs': 200 },
-  });
-  const ctl = await startController(config, { logger: pino({ level: 'warn' }) });
-  const token =
-    ctl.generatedToken ?? (await readFile(join(dataDir, 'operator-token'), 'utf8')).trim();
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const { ctl, dataDir, token, headers } = await startBenchController('bmf-bench-agents-ctl-');
   const call = async (method: string, path: string, body?: unknown) =>
     (await (
       await fetch(`${ctl.apiUrl}${path}`, {

@@ -12,15 +12,13 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { pino } from 'pino';
 import { buildBundle } from '../shared/bundle/build.js';
 import { signBundleDir } from '../shared/bundle/dir.js';
 import { createKeystore } from '../shared/trust/keystore.js';
 import { CONTROLLER_USERNAME } from '../controller/broker/acl.js';
-import { loadControllerConfig } from '../controller/config.js';
 import { DEFAULT_CHUNK_SIZE } from '../controller/distribution/blobs.js';
 import { startFleet } from '../simulate/wire-devices/fleet.js';
-import { startController } from '../controller/main.js';
+import { startBenchController } from '../harness/controller/bench-controller.js';
 
 const BUNDLE_BYTES = 4 * 1024 * 1024;
 const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
@@ -70,15 +68,7 @@ export async function run(): Promise<void> {
   const n = env('BMF_FLEET_DEVICES', 500);
   const rssDevices = env('BMF_FLEET_RSS_DEVICES', 1000);
   const processes = env('BMF_FLEET_PROCESSES', 2);
-  const dataDir = await mkdtemp(join(tmpdir(), 'bmf-bench-fleet-'));
-  await createKeystore(join(dataDir, 'keys')).init({ now: new Date() });
-  const config = loadControllerConfig({
-    flags: { dataDir, 'api.port': 0, 'broker.embedded.port': 0, 'rollout.tickMs': 200 },
-  });
-  const ctl = await startController(config, { logger: pino({ level: 'warn' }) });
-  const token =
-    ctl.generatedToken ?? (await readFile(join(dataDir, 'operator-token'), 'utf8')).trim();
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const { ctl, dataDir, token, headers } = await startBenchController('bmf-bench-fleet-');
   const post = async (path: string, body: unknown) =>
     (await (
       await fetch(`${ctl.apiUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) })

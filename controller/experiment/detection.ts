@@ -14,7 +14,7 @@ import {
 } from '../../shared/stats/hypothesis/index.js';
 import type { TelemetrySummary } from '../telemetry/summary.js';
 import { MIN_DEVICES_FOR_VERDICT } from './metrics-by-device.js';
-import { decide, EMPTY, MIN_SAMPLES_FOR_VERDICT } from './metrics.js';
+import { decide, MIN_SAMPLES_FOR_VERDICT, notEnough } from './metrics.js';
 import type { CompareContext, MetricResult } from './metrics.js';
 
 export interface DetectionRate {
@@ -95,19 +95,6 @@ export function boxesPerImageByDevice(devices: readonly TelemetrySummary[]): Rat
 
 export function hasDetectionOutput(summaries: readonly TelemetrySummary[]): boolean {
   return summaries.some((s) => (s.accuracy.detectionOutput?.images ?? 0) > 0);
-}
-
-function notEnough(
-  base: Omit<MetricResult, 'verdict' | 'effect' | 'pValue' | 'alwaysValidP'>,
-  ctx: CompareContext,
-): MetricResult {
-  return {
-    ...base,
-    verdict: 'not_enough_data',
-    effect: EMPTY,
-    pValue: 1,
-    alwaysValidP: ctx.previousP,
-  };
 }
 
 export function compareBoxesPerImage(

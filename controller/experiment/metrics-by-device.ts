@@ -18,7 +18,7 @@ import {
   superiorityMixtureScale,
   type ClusterCount,
 } from '../../shared/stats/hypothesis/index.js';
-import { decide, EMPTY } from './metrics.js';
+import { decide, notEnough } from './metrics.js';
 import type { CompareContext, MetricResult, Verdict } from './metrics.js';
 
 /**
@@ -77,15 +77,7 @@ export function compareLatencyByDevice(
     unitOfAnalysis: 'devices' as const,
     analysed: { A: medA.length, B: medB.length },
   };
-  if (medA.length === 0 || medB.length === 0) {
-    return {
-      ...base,
-      verdict: 'not_enough_data',
-      effect: EMPTY,
-      pValue: 1,
-      alwaysValidP: ctx.previousP,
-    };
-  }
+  if (medA.length === 0 || medB.length === 0) return notEnough(base, ctx);
   const binsA = binsFromValues(medA);
   const binsB = binsFromValues(medB);
   const test = mannWhitney(binsA, binsB);
@@ -141,15 +133,7 @@ export function compareRatesByDevice(
     unitOfAnalysis: 'devices' as const,
     analysed: { A: usedA.length, B: usedB.length },
   };
-  if (nA === 0 || nB === 0) {
-    return {
-      ...base,
-      verdict: 'not_enough_data',
-      effect: EMPTY,
-      pValue: 1,
-      alwaysValidP: ctx.previousP,
-    };
-  }
+  if (nA === 0 || nB === 0) return notEnough(base, ctx);
   const c = compareClusteredProportions(usedA, usedB, 1 - ctx.alpha);
   const look = { estimate: c.difference.estimate, variance: c.variance };
   const p = alwaysValidP(ctx.previousP, look, mde);

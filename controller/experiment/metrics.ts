@@ -105,6 +105,20 @@ export function decide(
 
 export const EMPTY = { estimate: NaN, low: NaN, high: NaN };
 
+/** The result of a metric that has no data yet on one arm. */
+export function notEnough(
+  base: Omit<MetricResult, 'verdict' | 'effect' | 'pValue' | 'alwaysValidP'>,
+  ctx: CompareContext,
+): MetricResult {
+  return {
+    ...base,
+    verdict: 'not_enough_data',
+    effect: EMPTY,
+    pValue: 1,
+    alwaysValidP: ctx.previousP,
+  };
+}
+
 /** Latency of one stage: rank test, Hodges-Lehmann shift, p50/p95/p99 differences. */
 export function compareLatency(
   key: string,
@@ -125,15 +139,7 @@ export function compareLatency(
     unitOfAnalysis: 'requests' as const,
     analysed: { A: nA, B: nB },
   };
-  if (!a || !b || nA === 0 || nB === 0) {
-    return {
-      ...base,
-      verdict: 'not_enough_data',
-      effect: EMPTY,
-      pValue: 1,
-      alwaysValidP: ctx.previousP,
-    };
-  }
+  if (!a || !b || nA === 0 || nB === 0) return notEnough(base, ctx);
   const binsA = sketchBins(a);
   const binsB = sketchBins(b);
   const test = mannWhitney(binsA, binsB);
@@ -181,15 +187,7 @@ export function compareRates(
     unitOfAnalysis: 'requests' as const,
     analysed: { A: nA, B: nB },
   };
-  if (nA === 0 || nB === 0) {
-    return {
-      ...base,
-      verdict: 'not_enough_data',
-      effect: EMPTY,
-      pValue: 1,
-      alwaysValidP: ctx.previousP,
-    };
-  }
+  if (nA === 0 || nB === 0) return notEnough(base, ctx);
   const c = compareProportions(xA, nA, xB, nB, 1 - ctx.alpha);
   const look = { estimate: c.difference.estimate, variance: c.variance };
   const p = alwaysValidP(ctx.previousP, look, mde);
@@ -232,15 +230,7 @@ export function comparePaired(s: ShadowCounts, mde: number, ctx: CompareContext)
     analysed: { A: s.labelled, B: s.labelled },
     agreement,
   };
-  if (s.labelled === 0) {
-    return {
-      ...base,
-      verdict: 'not_enough_data',
-      effect: EMPTY,
-      pValue: 1,
-      alwaysValidP: ctx.previousP,
-    };
-  }
+  if (s.labelled === 0) return notEnough(base, ctx);
   const m = mcNemar(s.aOnlyCorrect, s.bOnlyCorrect, s.labelled);
   const look = { estimate: m.difference, variance: m.variance };
   const p = alwaysValidP(ctx.previousP, look, mde);

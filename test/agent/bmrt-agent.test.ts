@@ -3,7 +3,7 @@
 // is fetched, verified, loaded on the device and served; POST /v1/infer with an image answers
 // with outputs of the BMODEL's shapes, and /metrics carries the device figures. Runtime mix-ups
 // (simulator BMODEL on bmrt, vendor BMODEL on sim) are refused at install, before the gate.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -90,27 +90,52 @@ function vendorBundle(
   };
 }
 
-t.test('vendor BMODEL bundle -> agent on bmrt -> /v1/infer', { skip }, async (t) => {
-  const saved = process.env.BMFLEET_LIBSOPHON_DIR;
-  process.env.BMFLEET_LIBSOPHON_DIR = EMULATOR_DIR;
-  t.teardown(() => {
-    if (saved === undefined) delete process.env.BMFLEET_LIBSOPHON_DIR;
-    else process.env.BMFLEET_LIBSOPHON_DIR = saved;
-  });
-  const keys = testKeys();
+/** Sets environment variables for the test, restored when it ends. */
+function setEnv(t: Test, vars: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(vars)) {
+    const saved = process.env[name];
+    process.env[name] = value;
+    t.teardown(() => {
+      if (saved === undefined) delete process.env[name];
+      else process.env[name] = saved;
+    });
+  }
+}
+
+/** A fake controller holding `bundle`'s blobs, and the config of an agent `deviceId` using it. */
+async function controllerWith(
+  t: Test,
+  keys: TestKeys,
+  bundle: TestBundle,
+  deviceId: string,
+  agent: { chip: string; runtime: string },
+) {
   const controller = await startFakeController({ chunkSize: 64 * 1024 });
   t.teardown(() => controller.close());
-  const bundle = vendorBundle(keys, new Uint8Array(readFileSync(join(dir!, FILE))), 1);
   for (const [d, bytes] of bundle.blobs) controller.blobs.set(d, bytes);
-  const config = await agentConfig(keys, controller.url, 'board-1', {
-    chip: 'bm1684',
-    runtime: 'auto',
-  });
+  const config = await agentConfig(keys, controller.url, deviceId, agent);
+  return { controller, config };
+}
+
+/** An agent logger whose messages land in `lines`. */
+function recordingLogger() {
   const lines: string[] = [];
   const logger = createLogger({
     program: 'agent',
     destination: { write: (s: string) => void lines.push((JSON.parse(s) as { msg: string }).msg) },
   });
+  return { lines, logger };
+}
+
+t.test('vendor BMODEL bundle -> agent on bmrt -> /v1/infer', { skip }, async (t) => {
+  setEnv(t, { BMFLEET_LIBSOPHON_DIR: EMULATOR_DIR });
+  const keys = testKeys();
+  const bundle = vendorBundle(keys, new Uint8Array(readFileSync(join(dir!, FILE))), 1);
+  const { controller, config } = await controllerWith(t, keys, bundle, 'board-1', {
+    chip: 'bm1684',
+    runtime: 'auto',
+  });
+  const { lines, logger } = recordingLogger();
   const agent = createAgent(config, { logger });
   t.same(
     [agent.runtime.chosen, agent.runtime.reason],
@@ -192,18 +217,10 @@ const MIXUPS = [
 
 for (const m of MIXUPS) {
   t.test(`${m.name} is refused at install, before the gate`, { skip }, async (t) => {
-    const saved = process.env.BMFLEET_LIBSOPHON_DIR;
-    process.env.BMFLEET_LIBSOPHON_DIR = EMULATOR_DIR;
-    t.teardown(() => {
-      if (saved === undefined) delete process.env.BMFLEET_LIBSOPHON_DIR;
-      else process.env.BMFLEET_LIBSOPHON_DIR = saved;
-    });
+    setEnv(t, { BMFLEET_LIBSOPHON_DIR: EMULATOR_DIR });
     const keys = testKeys();
-    const controller = await startFakeController({ chunkSize: 64 * 1024 });
-    t.teardown(() => controller.close());
     const bundle = m.bundle(keys);
-    for (const [d, bytes] of bundle.blobs) controller.blobs.set(d, bytes);
-    const config = await agentConfig(keys, controller.url, 'board-2', {
+    const { controller, config } = await controllerWith(t, keys, bundle, 'board-2', {
       chip: m.chip,
       runtime: m.runtime,
     });
@@ -250,33 +267,14 @@ const POLICY = [
 
 for (const p of POLICY) {
   t.test(p.name, { skip }, async (t) => {
-    for (const [name, value] of [
-      ['BMFLEET_LIBSOPHON_DIR', EMULATOR_DIR],
-      ['BMFLEET_EMULATOR_FAIL', p.fail],
-    ] as const) {
-      const saved = process.env[name];
-      process.env[name] = value;
-      t.teardown(() => {
-        if (saved === undefined) delete process.env[name];
-        else process.env[name] = saved;
-      });
-    }
+    setEnv(t, { BMFLEET_LIBSOPHON_DIR: EMULATOR_DIR, BMFLEET_EMULATOR_FAIL: p.fail });
     const keys = testKeys();
-    const controller = await startFakeController({ chunkSize: 64 * 1024 });
-    t.teardown(() => controller.close());
     const bundle = vendorBundle(keys, new Uint8Array(readFileSync(join(dir!, FILE))), 1);
-    for (const [d, bytes] of bundle.blobs) controller.blobs.set(d, bytes);
-    const config = await agentConfig(keys, controller.url, 'board-3', {
+    const { controller, config } = await controllerWith(t, keys, bundle, 'board-3', {
       chip: 'bm1684',
       runtime: 'bmrt',
     });
-    const lines: string[] = [];
-    const logger = createLogger({
-      program: 'agent',
-      destination: {
-        write: (s: string) => void lines.push((JSON.parse(s) as { msg: string }).msg),
-      },
-    });
+    const { lines, logger } = recordingLogger();
     const agent = createAgent(config, { logger });
     await agent.start();
     t.teardown(() => agent.stop());

@@ -6,12 +6,11 @@ import { writeFile } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../cli/main.js';
 import type { BmrtTestReport } from '../../cli/commands/bmrt-test.js';
 import { tinyBmodel } from '../../harness/agent/models.js';
 import { EMULATOR_DIR, bindingSkip } from '../native/libsophon-fixtures.js';
 import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
+import { runCli, type CliRun } from '../../harness/cli.js';
 
 interface FileFacts {
   file: string;
@@ -22,16 +21,8 @@ interface FileFacts {
   }[];
 }
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main({ argv, stdout, stderr, env: { BMFLEET_LIBSOPHON_DIR: EMULATOR_DIR } });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> =>
+  runCli(argv, { BMFLEET_LIBSOPHON_DIR: EMULATOR_DIR });
 
 const dir = vendorDir();
 const skip = bindingSkip() || (dir ? false : VENDOR_SKIP_REASON);

@@ -1,30 +1,20 @@
 // The controller-facing CLI commands against a real controller, through cli/main.ts.
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAgentConfig } from '../../agent/config.js';
-import { main } from '../../cli/main.js';
 import {
   makeSignedBundle,
   startTestController,
   tempDir,
 } from '../../harness/controller/test-controller.js';
+import { runCli, type CliRun } from '../../harness/cli.js';
 
 const ctl = await startTestController();
 t.teardown(() => ctl.handle.stop());
 const env = { BMFLEET_URL: ctl.handle.apiUrl, BMFLEET_TOKEN: ctl.token };
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main({ argv, stdout, stderr, env });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCli(argv, env);
 
 t.test('device add --out writes one self-contained agent.json (0600); list and show', async (t) => {
   const dir = await tempDir('bmf-cli-');
@@ -157,13 +147,8 @@ t.test('errors carry the API code and exit 1; usage errors exit 2', async (t) =>
   const missing = await cli('device', 'show', 'nobody');
   t.equal(missing.code, 1);
   t.match(missing.err, /^BMF_ERR_NOT_FOUND: device nobody not found/);
-  const badToken = await main({
-    argv: ['device', 'list'],
-    stdout: new PassThrough(),
-    stderr: new PassThrough(),
-    env: { ...env, BMFLEET_TOKEN: 'wrong' },
-  });
-  t.equal(badToken, 1);
+  const badToken = await runCli(['device', 'list'], { ...env, BMFLEET_TOKEN: 'wrong' });
+  t.equal(badToken.code, 1);
   t.equal((await cli('device', 'add', 'x')).code, 2, 'missing --chip is a usage error');
   t.equal((await cli('rollout', 'frobnicate')).code, 2);
 });

@@ -2,20 +2,12 @@
 // stdout and exit 0; --version, -V and `version` print the package version.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
-import { commands, main } from '../../cli/main.js';
+import { commands } from '../../cli/main.js';
+import { runCli, type CliRun } from '../../harness/cli.js';
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  // No controller runs here: a command that tried to reach one would fail, not print usage.
-  const code = await main({ argv, stdout, stderr, env: { BMFLEET_URL: 'http://127.0.0.1:9' } });
-  return { code, out, err };
-}
+// No controller runs here: a command that tried to reach one would fail, not print usage.
+const cli = (...argv: string[]): Promise<CliRun> =>
+  runCli(argv, { BMFLEET_URL: 'http://127.0.0.1:9' });
 
 /** `bmfleet device add ...` lines of a usage text -> ['add', ...]. */
 function subcommandsOf(name: string, usage: string): string[] {

@@ -4,29 +4,19 @@
 // controller read and a hint.
 import t from 'tap';
 import pino from 'pino';
-import { PassThrough } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { main } from '../../cli/main.js';
 import { loadControllerConfig } from '../../controller/config.js';
 import { startController } from '../../controller/main.js';
 import { buildBundle } from '../../shared/bundle/build.js';
 import { FIXTURES, tempDir } from '../../harness/controller/test-controller.js';
+import { runCli, type CliRun } from '../../harness/cli.js';
 
 const work = await tempDir('bmf-keystory-');
 let env: Record<string, string> = {};
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main({ argv, stdout, stderr, env });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCli(argv, env);
 
 async function bundle(name: string, version: string, sequence: number): Promise<string> {
   const partial = JSON.parse(await readFile(join(FIXTURES, 'partial-manifest.json'), 'utf8'));

@@ -4,27 +4,17 @@
 // test/fixtures/package/authored-manifest.json (`created`/`expires` and the BMODEL's digest,
 // which depend on the run, are set aside before comparing).
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../cli/main.js';
 import { tempDir } from '../../harness/controller/test-controller.js';
+import { runCli, type CliRun } from '../../harness/cli.js';
 
 const example = fileURLToPath(new URL('../../examples/fashion-mnist/', import.meta.url));
 const fixture = (name: string): string =>
   fileURLToPath(new URL(`../fixtures/package/${name}`, import.meta.url));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main({ argv, stdout, stderr, env: {} });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCli(argv);
 
 /** The manifest without what a run stamps: times and the files' digests and sizes. */
 function runIndependent(manifest: Record<string, unknown>): Record<string, unknown> {

@@ -2,15 +2,14 @@
 // agent, and --compare measures it against a reference made by OpenCV + NumPy
 // (test/fixtures/preprocess/opencv/generate.py).
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../cli/main.js';
 import { decodeNpy } from '../../shared/npy.js';
 import { parsePreprocessSpec, preprocessImage } from '../../shared/preprocess/index.js';
 import { tempDir } from '../../harness/controller/test-controller.js';
+import { runCli, type CliRun } from '../../harness/cli.js';
 
 const photos = process.env.BMFLEET_PHOTO_DIR ?? '/var/cache/bmfleet-testdata/photos';
 const fixture = (name: string): string =>
@@ -18,16 +17,7 @@ const fixture = (name: string): string =>
 const reference = fixture('chelsea-reference.npy');
 const specFile = fixture('chelsea-reference.spec.json');
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main({ argv, stdout, stderr, env: {} });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCli(argv);
 
 if (!existsSync(join(photos, 'chelsea.png'))) {
   t.plan(0, `photo folder ${photos} missing: preprocess command tests skipped`);

@@ -1,24 +1,15 @@
 // Real aedes broker on an ephemeral port, real mqtt.js clients trying each forbidden act.
 import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
-import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
+import {
+  CONTROLLER_SECRET,
+  startRecordingBroker,
+} from '../../../harness/controller/embedded-broker.js';
 import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
 import { waitFor } from '../../../harness/wait.js';
 
-const secrets: Record<string, string> = { 'dev-a': 'secret-a', 'dev-b': 'secret-b' };
-const denials: string[] = [];
-const presence: string[] = [];
-const broker = await startEmbeddedBroker({
-  host: '127.0.0.1',
-  port: 0,
-  controllerSecret: 'controller-secret',
-  authenticateDevice: (id, secret) => secrets[id] === secret,
-  onDenied: (what, who, detail) => denials.push(`${what}:${who}:${detail}`),
-  onPresence: (id, online) => presence.push(`${id}:${online}`),
-});
-t.teardown(() => broker.close());
-const url = `mqtt://127.0.0.1:${broker.port}`;
+const { url, denials, presence } = await startRecordingBroker(t);
 
 function connect(opts: mqtt.IClientOptions): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
@@ -39,7 +30,7 @@ function connect(opts: mqtt.IClientOptions): Promise<MqttClient> {
 const controller = await connect({
   clientId: `${CONTROLLER_USERNAME}-1`,
   username: CONTROLLER_USERNAME,
-  password: 'controller-secret',
+  password: CONTROLLER_SECRET,
 });
 t.teardown(() => controller.endAsync());
 const seen: string[] = [];

@@ -4,26 +4,14 @@
 import t from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
 import { connect as tcpConnect } from 'node:net';
-import { startEmbeddedBroker } from '../../../controller/broker/embedded.js';
+import { startRecordingBroker } from '../../../harness/controller/embedded-broker.js';
 import { attachEmbeddedLink } from '../../../controller/broker/embedded-link.js';
 import { PRE_AUTH_MAX_PACKET_BYTES } from '../../../controller/broker/limits.js';
 import { WIRE_SIZE_LIMITS } from '../../../shared/wire/limits.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
 import { waitFor } from '../../../harness/controller/test-controller.js';
 
-const secrets: Record<string, string> = { 'dev-a': 'secret-a', 'dev-b': 'secret-b' };
-const denials: string[] = [];
-const presence: string[] = [];
-const broker = await startEmbeddedBroker({
-  host: '127.0.0.1',
-  port: 0,
-  controllerSecret: 'controller-secret',
-  authenticateDevice: (id, secret) => secrets[id] === secret,
-  onDenied: (what, who, detail) => denials.push(`${what}:${who}:${detail}`),
-  onPresence: (id, online) => presence.push(`${id}:${online}`),
-});
-t.teardown(() => broker.close());
-const url = `mqtt://127.0.0.1:${broker.port}`;
+const { broker, url, secrets, denials, presence } = await startRecordingBroker(t);
 const link = await attachEmbeddedLink(broker.aedes);
 t.teardown(() => link.close());
 const events: number[] = [];

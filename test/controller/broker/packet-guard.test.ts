@@ -5,18 +5,7 @@ import { createPacketScanner, type PacketHead } from '../../../controller/broker
 import { devicePublishLimit, limitFor } from '../../../controller/broker/limits.js';
 import { WIRE_SIZE_LIMITS } from '../../../shared/wire/limits.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-
-/** Remaining length as MQTT encodes it (section 2.2.3). */
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
+import { varint } from '../../../harness/controller/chaos.js';
 
 function publishHeader(topic: string, bodyBytes: number): Uint8Array {
   const t = Buffer.from(topic);

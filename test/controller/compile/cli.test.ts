@@ -1,21 +1,11 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../../cli/main.js';
 import { encodeOnnx } from '../../../controller/onnx/index.js';
 import { modelFromFixture, readModelFixture } from '../onnx/fixture-model.js';
+import { runCli, type CliRun } from '../../../harness/cli.js';
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main({ argv, stdout, stderr, env: { PATH: '/usr/bin:/bin' } });
-  return { code, out, err };
-}
+const cli = (argv: string[]): Promise<CliRun> => runCli(argv, { PATH: '/usr/bin:/bin' });
 
 t.test('bmfleet compile, then bmfleet bmodel inspect on its output', async (t) => {
   const dir = t.testdir({

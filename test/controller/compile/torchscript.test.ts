@@ -10,8 +10,6 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../../cli/main.js';
 import { compileModel, randomFeeds } from '../../../controller/compile/index.js';
 import type { CompileOptions } from '../../../controller/compile/index.js';
 import { runOnnx } from '../../../controller/onnx/index.js';
@@ -19,6 +17,7 @@ import { readBmodel, simulatorPayload, writeBmodel } from '../../../shared/bmode
 import { isBmfError } from '../../../shared/errors.js';
 import { parsePreprocessSpec } from '../../../shared/preprocess/index.js';
 import { compareTensors } from '../../../shared/stats/similarity.js';
+import { runCli, type CliRun } from '../../../harness/cli.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const EXAMPLE = join(ROOT, 'examples/fashion-mnist');
@@ -331,19 +330,8 @@ t.test(
   },
 );
 
-async function cli(
-  argv: string[],
-  environment: Record<string, string>,
-): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => (out += c.toString()));
-  stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await main({ argv, stdout, stderr, env: environment });
-  return { code, out, err };
-}
+const cli = (argv: string[], environment: Record<string, string>): Promise<CliRun> =>
+  runCli(argv, environment);
 
 t.test(
   'CLI: compile prints the TorchScript checks; umodel export takes a .pt',

@@ -1,12 +1,12 @@
 import t from 'tap';
 import { analyzeExperiment, type ArmTelemetry } from '../../../controller/experiment/analyze.js';
-import type { ExperimentSpec, ExperimentState } from '../../../controller/experiment/model.js';
+import type { ExperimentSpec } from '../../../controller/experiment/model.js';
 import {
   renderExperimentReport,
   renderExperimentTable,
 } from '../../../controller/experiment/report.js';
 import { comparePaired } from '../../../controller/experiment/metrics.js';
-import { createFakeTelemetry, DIGEST_A, DIGEST_B, devices } from './helpers.js';
+import { createFakeTelemetry, DIGEST_A, DIGEST_B, devices, runningState } from './helpers.js';
 
 const spec: ExperimentSpec = {
   id: 'exp-a',
@@ -19,14 +19,7 @@ const spec: ExperimentSpec = {
   minSamples: 500,
   minDurationMs: 0,
 };
-const state: ExperimentState = {
-  status: 'running',
-  createdAt: 0,
-  startedAt: 0,
-  devices: [],
-  alwaysValidP: {},
-  looks: [],
-};
+const state = runningState();
 const ids = devices(8).map((d) => d.id);
 
 function arms(model: Parameters<typeof createFakeTelemetry>[0]): {

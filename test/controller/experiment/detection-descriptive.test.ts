@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { analyzeExperiment, type ArmTelemetry } from '../../../controller/experiment/analyze.js';
-import type { ExperimentSpec, ExperimentState } from '../../../controller/experiment/model.js';
+import type { ExperimentSpec } from '../../../controller/experiment/model.js';
 import { renderExperimentTable } from '../../../controller/experiment/report.js';
 import { emptyRollup, mergeCounters } from '../../../controller/telemetry/rollup.js';
 import { summarize } from '../../../controller/telemetry/summary.js';
@@ -17,7 +17,7 @@ import {
   emptyDetectionOutput,
 } from '../../../shared/detect/agreement.js';
 import { LatencySketch } from '../../../shared/stats/sketch.js';
-import { DIGEST_A, DIGEST_B } from './helpers.js';
+import { DIGEST_A, DIGEST_B, runningState } from './helpers.js';
 
 interface Cases {
   mde: number;
@@ -37,14 +37,7 @@ const cases = JSON.parse(
   ),
 ) as Cases;
 
-const state: ExperimentState = {
-  status: 'running',
-  createdAt: 0,
-  startedAt: 0,
-  devices: [],
-  alwaysValidP: {},
-  looks: [],
-};
+const state = runningState();
 const spec: ExperimentSpec = {
   id: 'det-descriptive',
   bundleA: DIGEST_A,

@@ -8,7 +8,7 @@ import {
   type ArmTelemetry,
   type DeviceTelemetry,
 } from '../../../controller/experiment/analyze.js';
-import type { ExperimentSpec, ExperimentState } from '../../../controller/experiment/model.js';
+import type { ExperimentSpec } from '../../../controller/experiment/model.js';
 import {
   parsePlanRequest,
   planCohortExperiment,
@@ -20,16 +20,9 @@ import {
 } from '../../../controller/experiment/report.js';
 import type { TelemetrySummary } from '../../../controller/telemetry/summary.js';
 import { LatencySketch } from '../../../shared/stats/sketch.js';
-import { DIGEST_A, DIGEST_B, prng, summaryOf } from './helpers.js';
+import { DIGEST_A, DIGEST_B, prng, summaryOf, runningState } from './helpers.js';
 
-const state: ExperimentState = {
-  status: 'running',
-  createdAt: 0,
-  startedAt: 0,
-  devices: [],
-  alwaysValidP: {},
-  looks: [],
-};
+const state = runningState();
 const spec = (kind: 'traffic' | 'cohorts'): ExperimentSpec => ({
   id: 'det',
   bundleA: DIGEST_A,

@@ -2,7 +2,6 @@
 // requests and expected sample sizes from test/fixtures/experiment/detection-plan-cases.json,
 // worked out by its script from the formulas; the CLI prints them; bad input gets typed codes.
 import { readFileSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import t, { type Test } from 'tap';
 import {
   parsePlanRequest,
@@ -14,13 +13,13 @@ import type { DeviceInfo } from '../../../controller/experiment/model.js';
 import { emptyRollup, mergeCounters } from '../../../controller/telemetry/rollup.js';
 import type { TelemetryFilter } from '../../../controller/telemetry/store.js';
 import { summarize } from '../../../controller/telemetry/summary.js';
-import { main } from '../../../cli/main.js';
 import {
   addBoxAgreement,
   addDetectionOutput,
   emptyDetectionOutput,
 } from '../../../shared/detect/agreement.js';
 import { DIGEST_A } from './helpers.js';
+import { runCli, type CliRun } from '../../../harness/cli.js';
 
 interface Case {
   why: string;
@@ -95,17 +94,9 @@ t.test('the text names the unit and the figures', async (t) => {
 });
 
 t.test('bmfleet experiment plan --metric agreement|boxes-per-image', async (t) => {
-  const cli = async (...argv: string[]) => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d: Buffer) => (out += d.toString()));
-    stderr.on('data', (d: Buffer) => (err += d.toString()));
-    // No data source: computed locally, an unreachable controller does not matter.
-    const code = await main({ argv, stdout, stderr, env: { BMFLEET_URL: 'http://127.0.0.1:1' } });
-    return { code, out, err };
-  };
+  // No data source: computed locally, an unreachable controller does not matter.
+  const cli = (...argv: string[]): Promise<CliRun> =>
+    runCli(argv, { BMFLEET_URL: 'http://127.0.0.1:1' });
   const plan = ['experiment', 'plan'];
   const agreement = await cli(
     ...plan,

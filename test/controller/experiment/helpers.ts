@@ -5,7 +5,7 @@ import type { BundleManifest } from '../../../shared/bundle/manifest.js';
 import { LatencySketch, mergeSketches } from '../../../shared/stats/sketch.js';
 import type { TelemetryFilter } from '../../../controller/telemetry/store.js';
 import type { TelemetrySummary, TimelineBucket } from '../../../controller/telemetry/summary.js';
-import type { DeviceInfo } from '../../../controller/experiment/model.js';
+import type { DeviceInfo, ExperimentState } from '../../../controller/experiment/model.js';
 import { parseDigest } from '../../../shared/ids.js';
 
 export const fixture = JSON.parse(
@@ -18,6 +18,17 @@ export const fixture = JSON.parse(
 
 export const DIGEST_A = parseDigest('a'.repeat(64));
 export const DIGEST_B = parseDigest('b'.repeat(64));
+
+/** A running experiment with no devices and no looks yet; `over` replaces fields. */
+export const runningState = (over: Partial<ExperimentState> = {}): ExperimentState => ({
+  status: 'running',
+  createdAt: 0,
+  startedAt: 0,
+  devices: [],
+  alwaysValidP: {},
+  looks: [],
+  ...over,
+});
 
 export function devices(n: number): DeviceInfo[] {
   return Array.from({ length: n }, (_, i) => ({

@@ -15,7 +15,7 @@ import { decodeCounters, encodeCounters } from '../../../controller/telemetry/ro
 import { addReport, emptyRollup, type Rollup } from '../../../controller/telemetry/rollup.js';
 import { summarize } from '../../../controller/telemetry/summary.js';
 import { lognormalSamples, reportValue } from '../../../harness/controller/telemetry-reports.js';
-import { DIGEST_A, DIGEST_B } from './helpers.js';
+import { DIGEST_A, DIGEST_B, runningState } from './helpers.js';
 
 const NOW = 1_000_000;
 const spec: ExperimentSpec = {
@@ -29,14 +29,7 @@ const spec: ExperimentSpec = {
   minSamples: 500,
   minDurationMs: 60_000,
 };
-const running = (ranMs: number): ExperimentState => ({
-  status: 'running',
-  createdAt: 0,
-  startedAt: NOW - ranMs,
-  devices: [],
-  alwaysValidP: {},
-  looks: [],
-});
+const running = (ranMs: number): ExperimentState => runningState({ startedAt: NOW - ranMs });
 
 type Source = { runtime: 'sim' | 'bmrt'; timingMode: string };
 const MODELED: Source = { runtime: 'sim', timingMode: 'modeled' };

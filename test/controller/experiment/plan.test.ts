@@ -4,7 +4,6 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { isBmfError } from '../../../shared/errors.js';
@@ -23,7 +22,6 @@ import {
   type CohortPlan,
 } from '../../../controller/experiment/plan.js';
 import type { TelemetryFilter } from '../../../controller/telemetry/store.js';
-import { main } from '../../../cli/main.js';
 import {
   DIGEST_A,
   DIGEST_B,
@@ -34,6 +32,7 @@ import {
   summaryOf,
   type DeviceArmData,
 } from './helpers.js';
+import { runCli, type CliRun } from '../../../harness/cli.js';
 
 function codeOf(f: () => unknown): string | undefined {
   try {
@@ -303,16 +302,7 @@ t.test('plan estimated from a previous cohort experiment, over REST and the CLI'
   t.equal(bad.status, 400);
   t.match(await bad.json(), { error: { code: 'BMF_ERR_BAD_REQUEST' } });
 
-  const cli = async (...argv: string[]) => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d: Buffer) => (out += d.toString()));
-    stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await main({ argv, stdout, stderr, env: { BMFLEET_URL: url } });
-    return { code, out, err };
-  };
+  const cli = (...argv: string[]): Promise<CliRun> => runCli(argv, { BMFLEET_URL: url });
   const remote = await cli(
     'experiment',
     'plan',

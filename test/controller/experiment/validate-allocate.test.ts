@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { isBmfError } from '../../../shared/errors.js';
 import type { BundleManifest } from '../../../shared/bundle/manifest.js';
 import { planAllocation, restorePlan } from '../../../controller/experiment/allocate.js';
-import type { ExperimentSpec, ExperimentState } from '../../../controller/experiment/model.js';
+import type { ExperimentSpec } from '../../../controller/experiment/model.js';
 import {
   checkCompatible,
   checkNoOverlap,
@@ -10,7 +10,7 @@ import {
   checkState,
   resolvePopulation,
 } from '../../../controller/experiment/validate.js';
-import { DIGEST_A, DIGEST_B, devices, fixture } from './helpers.js';
+import { DIGEST_A, DIGEST_B, devices, fixture, runningState } from './helpers.js';
 
 /** The error thrown by fn (undefined when it does not throw). */
 function thrown(fn: () => unknown): unknown {
@@ -39,15 +39,7 @@ const spec = (over: Partial<ExperimentSpec> = {}): ExperimentSpec => ({
   minDurationMs: 60_000,
   ...over,
 });
-const state = (over: Partial<ExperimentState> = {}): ExperimentState => ({
-  status: 'running',
-  createdAt: 0,
-  startedAt: 0,
-  devices: [],
-  alwaysValidP: {},
-  looks: [],
-  ...over,
-});
+const state = runningState;
 
 t.test('bundle compatibility', async (t) => {
   for (const c of fixture.incompatible) {

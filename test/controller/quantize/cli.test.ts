@@ -4,9 +4,8 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import sharp from 'sharp';
-import { main } from '../../../cli/main.js';
+import { runCli } from '../../../harness/cli.js';
 import { toyModelBytes } from './toy-model.js';
 
 interface Case {
@@ -21,24 +20,6 @@ const { cases } = JSON.parse(
 ) as { cases: Case[] };
 
 const tmp = mkdtempSync(join(tmpdir(), 'bmf-quantize-cli-'));
-
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(c, _e, cb) {
-      chunks.push(Buffer.from(c));
-      cb();
-    },
-  });
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-}
-
-async function cli(argv: string[]): Promise<{ exit: number; stdout: string; stderr: string }> {
-  const out = sink();
-  const err = sink();
-  const exit = await main({ argv, stdout: out.stream, stderr: err.stream, env: {} });
-  return { exit, stdout: out.text(), stderr: err.text() };
-}
 
 async function png(channels: 1 | 3, value: number): Promise<Buffer> {
   const img = sharp(Buffer.alloc(6 * 6 * channels, value), {
@@ -60,7 +41,7 @@ writeFileSync(join(tmp, 'bad_table'), '# header\nconv9_out 1.0 0.0 1.0\n');
 writeFileSync(join(tmp, 'qtable_bad'), 'fc9 F32\n');
 
 t.test('umodel export and calibrate on the toy model', async (t) => {
-  const e = await cli([
+  const e = await runCli([
     'umodel',
     'export',
     '--model',
@@ -68,8 +49,8 @@ t.test('umodel export and calibrate on the toy model', async (t) => {
     '--out',
     join(tmp, 'toy.fp32umodel'),
   ]);
-  t.equal(e.exit, 0, e.stderr);
-  const c = await cli([
+  t.equal(e.code, 0, e.err);
+  const c = await runCli([
     'umodel',
     'calibrate',
     join(tmp, 'toy.fp32umodel'),
@@ -80,9 +61,9 @@ t.test('umodel export and calibrate on the toy model', async (t) => {
     '--out',
     join(tmp, 'cal'),
   ]);
-  t.equal(c.exit, 0, c.stderr);
+  t.equal(c.code, 0, c.err);
   t.ok(existsSync(join(tmp, 'cal', 'cali_table')) && existsSync(join(tmp, 'cal', 'qtable')));
-  const progress = c.stderr
+  const progress = c.err
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { stage: string });
@@ -95,9 +76,9 @@ t.test('umodel export and calibrate on the toy model', async (t) => {
 
 for (const c of cases) {
   t.test(c.name, async (t) => {
-    const r = await cli(c.argv.map((a) => a.replace('$TMP', tmp)));
-    t.equal(r.exit, c.exit);
-    t.match(r.stderr, c.code);
-    if (c.match) t.match(r.stderr, c.match);
+    const r = await runCli(c.argv.map((a) => a.replace('$TMP', tmp)));
+    t.equal(r.code, c.exit);
+    t.match(r.err, c.code);
+    if (c.match) t.match(r.err, c.match);
   });
 }

@@ -6,9 +6,8 @@ import t from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import sharp from 'sharp';
-import { main } from '../../../cli/main.js';
+import { runCli } from '../../../harness/cli.js';
 import {
   encodeOnnx,
   float32Tensor,
@@ -24,24 +23,6 @@ import { seeded, toyModelBytes } from './toy-model.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bmf-quantize-verdict-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
-
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(c, _e, cb) {
-      chunks.push(Buffer.from(c));
-      cb();
-    },
-  });
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-}
-
-async function cli(argv: string[]): Promise<{ exit: number; stdout: string; stderr: string }> {
-  const out = sink();
-  const err = sink();
-  const exit = await main({ argv, stdout: out.stream, stderr: err.stream, env: {} });
-  return { exit, stdout: out.text(), stderr: err.text() };
-}
 
 /**
  * out = Conv(x, w) - Conv(x, w + 1e-4 r): the FP32 difference is small but structured; INT8
@@ -92,7 +73,7 @@ for (const c of ['0', '1', '2']) {
 }
 
 const quantize = (model: string, out: string, ...extra: string[]) =>
-  cli([
+  runCli([
     'quantize',
     '--model',
     join(tmp, model),
@@ -137,12 +118,12 @@ t.test('verdict rule as data', async (t) => {
 
 t.test('a model that keeps its accuracy passes with exit 0', async (t) => {
   const r = await quantize('toy.onnx', 'ok');
-  t.equal(r.exit, 0, r.stderr);
+  t.equal(r.code, 0, r.err);
   t.match(
-    lastLine(r.stdout),
+    lastLine(r.out),
     /^verdict: PASS: every output within tolerance cosine 0\.8, euclidean 0\.5 over \d+ images$/,
   );
-  const m = /FP32 (\d+\.\d+) ms, INT8 (\d+\.\d+) ms/.exec(r.stdout);
+  const m = /FP32 (\d+\.\d+) ms, INT8 (\d+\.\d+) ms/.exec(r.out);
   t.ok(m, 'modeled FP32 and INT8 latency in the text output');
   t.ok(Number(m?.[1]) > 0 && Number(m?.[2]) > 0, 'both latencies positive');
   t.ok(existsSync(join(tmp, 'ok', 'toy_int8.bmodel')));
@@ -157,11 +138,11 @@ t.test('an output below tolerance fails and leaves the folder as it was', async 
   const earlier = join(out, 'cancel_int8.bmodel');
   writeFileSync(earlier, 'an earlier BMODEL');
   const r = await quantize('cancel.onnx', 'bad');
-  t.equal(r.exit, 1);
-  t.match(r.stderr, 'BMF_ERR_QUANTIZE_DEGRADED');
-  t.match(r.stderr, 'output diff cosine');
+  t.equal(r.code, 1);
+  t.match(r.err, 'BMF_ERR_QUANTIZE_DEGRADED');
+  t.match(r.err, 'output diff cosine');
   t.match(
-    lastLine(r.stdout),
+    lastLine(r.out),
     /^verdict: FAIL: below tolerance cosine 0\.8, euclidean 0\.5 over \d+ images: diff cosine -?\d\.\d{6} .*; BMODEL not written$/,
   );
   t.equal(readFileSync(earlier, 'utf8'), 'an earlier BMODEL', 'the earlier BMODEL is untouched');
@@ -169,14 +150,14 @@ t.test('an output below tolerance fails and leaves the folder as it was', async 
   t.notOk(existsSync(join(out, 'quantize_report.json')));
 
   const strict = await quantize('toy.onnx', 'strict', '--tolerance', '1,1');
-  t.equal(strict.exit, 1, 'a tolerance no INT8 model reaches fails the toy model too');
-  t.match(strict.stderr, 'BMF_ERR_QUANTIZE_DEGRADED');
+  t.equal(strict.code, 1, 'a tolerance no INT8 model reaches fails the toy model too');
+  t.match(strict.err, 'BMF_ERR_QUANTIZE_DEGRADED');
 });
 
 t.test('--allow-degraded keeps the BMODEL and exits 2', async (t) => {
   const r = await quantize('cancel.onnx', 'kept', '--allow-degraded', '--json');
-  t.equal(r.exit, 2, r.stderr);
-  const report = JSON.parse(r.stdout);
+  t.equal(r.code, 2, r.err);
+  const report = JSON.parse(r.out);
   t.equal(report.verdict.pass, false);
   t.equal(report.verdict.bmodelWritten, true);
   t.ok(report.verdict.outputs[0].cosine < 0.8, `cosine ${report.verdict.outputs[0].cosine}`);
@@ -193,7 +174,7 @@ t.test('automatic mode chooses on validation images and reports on held-out ones
   t.same(s.heldOut, [1, 3, 5, 7]);
   t.same(splitValidation([7]), { validation: [7], heldOut: [7] });
 
-  const r = await cli([
+  const r = await runCli([
     'quantize',
     '--model',
     join(tmp, 'toy.onnx'),
@@ -208,8 +189,8 @@ t.test('automatic mode chooses on validation images and reports on held-out ones
     '--out',
     join(tmp, 'auto'),
   ]);
-  t.equal(r.exit, 0, r.stderr);
-  t.match(r.stdout, /: 4 held-out images \(table chosen by top-1 on 5 other validation images\)/);
+  t.equal(r.code, 0, r.err);
+  t.match(r.out, /: 4 held-out images \(table chosen by top-1 on 5 other validation images\)/);
   const report = JSON.parse(readFileSync(join(tmp, 'auto', 'quantize_report.json'), 'utf8'));
   t.same(report.evaluation, { validationImages: 5, heldOutImages: 4 });
   t.equal(report.accuracy.images, 4, 'reported accuracy is on the held-out images');

@@ -3,7 +3,7 @@
 // rollout continues, each rollout step taken once; a stalled former holder writes nothing.
 import t from 'tap';
 import { createRolloutExecutor } from '../../../controller/rollout/executor.js';
-import type { DeviceObservation, RolloutSpec } from '../../../controller/rollout/model.js';
+import type { DeviceObservation } from '../../../controller/rollout/model.js';
 import { leaseLeadership, type Leadership } from '../../../controller/store/leadership.js';
 import { createPgLease } from '../../../controller/store/postgres/lease.js';
 import { openPostgresStore } from '../../../controller/store/postgres/open.js';
@@ -11,24 +11,10 @@ import { pgRollouts } from '../../../controller/store/postgres/repos.js';
 import { createManualClock, createSystemClock } from '../../../shared/clock.js';
 import { postgresSkip, startPostgres } from '../../../harness/postgres.js';
 import { waitFor } from '../../../harness/wait.js';
-import { parseDigest, type Digest } from '../../../shared/ids.js';
+import type { Digest } from '../../../shared/ids.js';
+import { BUNDLES, nameOf, twoGroupRollout } from '../../../harness/controller/rollout-spec.js';
 
-// Readable bundle names for the assertions, carried as the digests the rollout types hold.
-const BUNDLES = { 'b-new': parseDigest('1'.repeat(64)), 'b-old': parseDigest('0'.repeat(64)) };
-const nameOf = (d: Digest): string => Object.entries(BUNDLES).find(([, v]) => v === d)?.[0] ?? d;
-
-const spec: RolloutSpec = {
-  id: 'r-lease',
-  bundle: BUNDLES['b-new'],
-  groups: [['d1'], ['d2', 'd3']],
-  successThresholdPct: 100,
-  afterGroup: 'continue',
-  errorThreshold: { count: 1, minFinished: 1 },
-  onError: 'pause',
-  deviceTimeoutMs: 600_000,
-  maxRetries: 0,
-  maxStartsPerMinute: 10,
-};
+const spec = twoGroupRollout('r-lease', 600_000);
 
 /** Real time: the lease expires on the database's clock. */
 const TTL_MS = 1500;

@@ -10,28 +10,14 @@ import type { StoreMode } from '../../../controller/store/repository.js';
 import { openPostgresStore } from '../../../controller/store/postgres/open.js';
 import { pgRollouts } from '../../../controller/store/postgres/repos.js';
 import { createRolloutExecutor, POKE_DELAY_MS } from '../../../controller/rollout/executor.js';
-import type { DeviceObservation, RolloutSpec } from '../../../controller/rollout/model.js';
+import type { DeviceObservation } from '../../../controller/rollout/model.js';
 import { createManualClock, type ManualClock } from '../../../shared/clock.js';
 import { waitFor } from '../../../harness/wait.js';
 import { postgresSkip, startPostgres } from '../../../harness/postgres.js';
-import { parseDigest, type Digest } from '../../../shared/ids.js';
+import type { Digest } from '../../../shared/ids.js';
+import { BUNDLES, nameOf, twoGroupRollout } from '../../../harness/controller/rollout-spec.js';
 
-// Readable bundle names for the assertions, carried as the digests the rollout types hold.
-const BUNDLES = { 'b-new': parseDigest('1'.repeat(64)), 'b-old': parseDigest('0'.repeat(64)) };
-const nameOf = (d: Digest): string => Object.entries(BUNDLES).find(([, v]) => v === d)?.[0] ?? d;
-
-const spec: RolloutSpec = {
-  id: 'r-1',
-  bundle: BUNDLES['b-new'],
-  groups: [['d1'], ['d2', 'd3']],
-  successThresholdPct: 100,
-  afterGroup: 'continue',
-  errorThreshold: { count: 1, minFinished: 1 },
-  onError: 'pause',
-  deviceTimeoutMs: 60_000,
-  maxRetries: 0,
-  maxStartsPerMinute: 10,
-};
+const spec = twoGroupRollout('r-1', 60_000);
 
 interface Opened {
   readonly rollouts: RolloutRepo<StoreMode>;

@@ -1,22 +1,10 @@
 // `bmfleet bmodel inspect` through the real dispatcher with captured streams.
 import t from 'tap';
-import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { main } from '../../../cli/main.js';
 import { VENDOR_SKIP_REASON, fixtureText, syntheticBmodel, vendorDir } from './fixtures.js';
-
-async function runCli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main({ argv, stdout, stderr, env: {} });
-  return { code, out, err };
-}
+import { runCli } from '../../../harness/cli.js';
 
 const dir = vendorDir();
 t.test('inspect a real vendor BMODEL', { skip: dir ? false : VENDOR_SKIP_REASON }, async (t) => {

@@ -8,23 +8,13 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { PassThrough } from 'node:stream';
-import { main } from '../../../cli/main.js';
 import { readBmodel, writeBmodel } from '../../../shared/bmodel/index.js';
 import type { BmodelSpec } from '../../../shared/bmodel/write.js';
 import { modelToolMem } from '../../../shared/bmodel/model-tool.js';
 import { VENDOR_SKIP_REASON, fixtureText, vendorDir } from './fixtures.js';
+import { runCli, type CliRun } from '../../../harness/cli.js';
 
-async function inspect(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await main({ argv: ['bmodel', 'inspect', ...argv], stdout, stderr, env: {} });
-  return { code, out, err };
-}
+const inspect = (argv: string[]): Promise<CliRun> => runCli(['bmodel', 'inspect', ...argv]);
 
 const tmp = mkdtempSync(join(tmpdir(), 'bmf-model-tool-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));

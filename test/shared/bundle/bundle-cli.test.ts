@@ -3,8 +3,7 @@ import t from 'tap';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../../cli/main.js';
+import { runCli, type CliRun } from '../../../harness/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bmf-bundle-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,24 +13,12 @@ const partial = new URL('../../fixtures/trust/partial-manifest.json', import.met
 writeFileSync(join(dir, 'model.bmodel'), Buffer.alloc(200_000, 3));
 writeFileSync(join(dir, 'labels.txt'), 'zero\none\ntwo\n');
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-  stdout.on('data', (c: Buffer) => chunks.out.push(c));
-  stderr.on('data', (c: Buffer) => chunks.err.push(c));
-  const code = await main({ argv, stdout, stderr, env: {} });
-  return {
-    code,
-    stdout: Buffer.concat(chunks.out).toString(),
-    stderr: Buffer.concat(chunks.err).toString(),
-  };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCli(argv);
 
 t.test('init, build, sign, verify, tamper', async (t) => {
   t.equal((await cli('keys', 'init', '--dir', keys)).code, 0);
   const shown = await cli('keys', 'show', '--dir', keys, '--json');
-  t.equal(JSON.parse(shown.stdout).version, 1);
+  t.equal(JSON.parse(shown.out).version, 1);
 
   const built = await cli(
     'bundle',
@@ -45,9 +32,9 @@ t.test('init, build, sign, verify, tamper', async (t) => {
     '--out',
     out,
   );
-  t.equal(built.code, 0, built.stderr);
+  t.equal(built.code, 0, built.err);
   const unsigned = await cli('bundle', 'verify', out, '--root', join(keys, 'root.json'));
-  t.match(unsigned.stderr, /BMF_ERR_BUNDLE_FILE_MISSING/, 'unsigned bundle does not verify');
+  t.match(unsigned.err, /BMF_ERR_BUNDLE_FILE_MISSING/, 'unsigned bundle does not verify');
 
   t.equal((await cli('bundle', 'sign', out, '--keys', keys)).code, 0);
   const root = join(keys, 'root.json');
@@ -62,18 +49,18 @@ t.test('init, build, sign, verify, tamper', async (t) => {
     '--installed-sequence',
     '2',
   );
-  t.equal(ok.code, 0, ok.stderr);
-  t.match(ok.stdout, /^OK tiny-cnn 0\.1\.0 sequence 3 digest [0-9a-f]{64}/);
+  t.equal(ok.code, 0, ok.err);
+  t.match(ok.out, /^OK tiny-cnn 0\.1\.0 sequence 3 digest [0-9a-f]{64}/);
 
   const inspect = await cli('bundle', 'inspect', out, '--json');
-  const info = JSON.parse(inspect.stdout);
+  const info = JSON.parse(inspect.out);
   t.equal(info.manifest.outputs.labels.file, 'labels.txt', 'labels wired into output decoding');
   t.equal(info.signatures.length, 1);
 
   const expectFail = async (code: string, ...extra: string[]) => {
     const r = await cli('bundle', 'verify', out, '--root', root, ...extra);
     t.equal(r.code, 1);
-    t.match(r.stderr, new RegExp(`^${code}:`), r.stderr);
+    t.match(r.err, new RegExp(`^${code}:`), r.err);
   };
   await expectFail('BMF_ERR_TRUST_CHIP_MISMATCH', '--chip', 'bm1688');
   await expectFail('BMF_ERR_TRUST_ROLLBACK', '--installed-sequence', '3');
@@ -109,5 +96,5 @@ t.test('usage errors exit 2', async (t) => {
     '--chip',
     'x1',
   );
-  t.match(chip.stderr, /BMF_ERR_CHIP_UNKNOWN/);
+  t.match(chip.err, /BMF_ERR_CHIP_UNKNOWN/);
 });
