@@ -8,7 +8,8 @@ import type { ActivationStats, Progress } from './calibrate.js';
 import type { PreparedModel } from './prepared-model.js';
 import { buildInt8Graph } from './qdq.js';
 import type { LayerPrecision } from './quantize-table.js';
-import { scoreModel, type OutputSet } from './score.js';
+import type { OutputSet } from './score.js';
+import { createSuffixScorer, type ScoringMode } from './suffix-scorer.js';
 import { THRESHOLD_METHODS, thresholdFor, type ThresholdMethod } from './thresholds.js';
 
 /**
@@ -26,6 +27,8 @@ export interface SearchOptions {
   readonly reference: OutputSet;
   readonly precisions?: ReadonlyMap<string, LayerPrecision>;
   readonly maxEvaluations?: number;
+  /** How candidates are scored (suffix-scorer.ts); `suffix` unless told. */
+  readonly scoring?: ScoringMode;
   readonly onProgress?: (p: Progress) => void;
 }
 
@@ -35,6 +38,8 @@ export interface SearchResult {
   readonly startCosine: number;
   readonly cosine: number;
   readonly evaluations: number;
+  /** Mean share of the graph's nodes a scored candidate ran (1 when every run was full). */
+  readonly meanSuffixShare: number;
 }
 
 export async function searchThresholds(
@@ -57,14 +62,16 @@ export async function searchThresholds(
   const thresholds = new Map(
     [...stats.values()].map((s) => [s.name, candidates.get(s.source)!.get('kl')!]),
   );
-  const score = (th: Map<string, number>): Promise<number> =>
-    scoreModel(
-      pm,
-      buildInt8Graph(pm.model, pm.layers, { thresholds: th, precisions: options.precisions }).model,
-      options.heldOut,
-      options.reference,
-    );
-  const startCosine = await score(thresholds);
+  const graphOf = (th: ReadonlyMap<string, number>) =>
+    buildInt8Graph(pm.model, pm.layers, { thresholds: th, precisions: options.precisions }).model;
+  const { scorer, startCosine } = await createSuffixScorer(
+    pm,
+    graphOf(thresholds),
+    options.heldOut,
+    options.reference,
+    options.scoring,
+  );
+  let shares = 0;
   let best = startCosine;
   let evaluations = 1;
   const sources = [...members.keys()];
@@ -78,10 +85,12 @@ export async function searchThresholds(
       tried.push(th);
       const trial = new Map(thresholds);
       for (const n of group) trial.set(n, th);
-      const s = await score(trial);
+      const scored = await scorer.score(graphOf(trial));
       evaluations++;
-      if (s > best) {
-        best = s;
+      shares += scored.share;
+      if (scored.cosine > best) {
+        best = scored.cosine;
+        scored.adopt();
         for (const n of group) {
           thresholds.set(n, th);
           methods.set(n, m);
@@ -90,5 +99,12 @@ export async function searchThresholds(
     }
     report({ stage: 'search thresholds', done: k + 1, total: sources.length });
   }
-  return { methods, thresholds, startCosine, cosine: best, evaluations };
+  return {
+    methods,
+    thresholds,
+    startCosine,
+    cosine: best,
+    evaluations,
+    meanSuffixShare: evaluations > 1 ? shares / (evaluations - 1) : 1,
+  };
 }
