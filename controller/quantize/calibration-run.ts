@@ -11,6 +11,7 @@ import { effectivePrecisions } from './qdq.js';
 import type { LayerPrecision } from './quantize-table.js';
 import { runOutputs } from './score.js';
 import { searchThresholds, type SearchResult } from './search.js';
+import type { ScoringMode } from './suffix-scorer.js';
 import { mixedPrecisionPlan, sensitivityRanking, type SensitivityRow } from './sensitivity.js';
 import { parseThresholdMethod, type ThresholdMethod } from './thresholds.js';
 
@@ -33,6 +34,8 @@ export interface CalibrationRunOptions {
   readonly sensitivity?: boolean;
   readonly onProgress?: (p: Progress) => void;
   readonly signal?: AbortSignal;
+  /** How the automatic search scores candidates (suffix-scorer.ts); `suffix` unless told. */
+  readonly scoring?: ScoringMode;
 }
 
 export interface CalibrationRun {
@@ -70,6 +73,7 @@ export async function runCalibration(
     search = await searchThresholds(pm, stats, {
       heldOut: split.heldOut.slice(0, scored),
       reference: reference.slice(0, scored),
+      ...(options.scoring ? { scoring: options.scoring } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     methods = search.methods;
