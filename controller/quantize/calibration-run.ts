@@ -19,8 +19,8 @@ export type MethodChoice = ThresholdMethod | 'auto';
 
 /**
  * Held-out images each search candidate is scored on (the first of the held-out split, which
- * is every fifth calibration image, so spread over the set). Each candidate is a full INT8
- * inference per image: on ResNet-50 with 100 calibration images, 20 images per candidate made the
+ * is every fifth calibration image, so spread over the set). Each candidate was a full INT8
+ * inference per image (now the changed suffix of one, suffix-scorer.ts): on ResNet-50 with 100 calibration images, 20 images per candidate made the
  * search by far the largest part of `quantize --method auto` (`npm run bench -- calibrate`). Mean output
  * cosine over 8 images already separates the candidates that matter; the sensitivity ranking and
  * the reported similarity still use the whole held-out split.

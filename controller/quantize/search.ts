@@ -2,7 +2,8 @@
 // from KL (the vendor default) everywhere, then sweep the tensors once in graph order and, for
 // each, try the other methods' thresholds, keeping a change only when the mean output cosine
 // against FP32 on held-out calibration images improves. At most `maxEvaluations` candidate
-// graphs are scored; tensors past the budget keep KL.
+// graphs are scored; tensors past the budget keep KL. Each candidate re-runs only the part of the
+// graph its threshold reaches (suffix-scorer.ts).
 import type { Tensor } from '../../shared/tensor.js';
 import type { ActivationStats, Progress } from './calibrate.js';
 import type { PreparedModel } from './prepared-model.js';
@@ -14,8 +15,8 @@ import { THRESHOLD_METHODS, thresholdFor, type ThresholdMethod } from './thresho
 
 /**
  * Two thresholds closer than one int8 step (threshold / 128, the activation scale) quantize alike
- * to within one level: scoring the second costs a full INT8 inference pass per held-out image
- * (seconds on ResNet-50) and cannot tell them apart beyond noise, so it is skipped. This also
+ * to within one level: scoring the second costs an INT8 inference (of the changed suffix) per
+ * held-out image and cannot tell them apart beyond noise, so it is skipped. This also
  * skips a method whose threshold equals one already tried and rejected for the same tensor.
  */
 function sameStep(a: number, b: number): boolean {
