@@ -17,7 +17,7 @@
 import type { Tensor } from '../../shared/tensor.js';
 import { createOnnxSession, encodeOnnx, type OnnxModel } from '../onnx/index.js';
 import { exposeTensors, type PreparedModel } from './prepared-model.js';
-import { meanOutputCosine, runOutputs, scoreModel, type OutputSet } from './score.js';
+import { meanOutputCosine, runOutputs, type OutputSet } from './score.js';
 import { changedSuffix, suffixModel } from './suffix.js';
 
 export const SCORING_SESSION = { intraOpNumThreads: 1, graphOptimizationLevel: 'basic' } as const;
@@ -101,7 +101,7 @@ export async function createSuffixScorer(
   if (mode === 'fused') {
     const full: SuffixScorer = {
       async score(candidate) {
-        const outputs = await runOutputs(encodeOnnx(candidate), pm.input.name, inputs);
+        const outputs = await runOutputs(encodeOnnx(candidate), pm.input.name, inputs, {});
         return {
           cosine: meanOutputCosine(pm, reference, outputs),
           outputs,
@@ -110,7 +110,8 @@ export async function createSuffixScorer(
         };
       },
     };
-    return { scorer: full, startCosine: await scoreModel(pm, base, inputs, reference) };
+    const start = await runOutputs(encodeOnnx(base), pm.input.name, inputs, {});
+    return { scorer: full, startCosine: meanOutputCosine(pm, reference, start) };
   }
   let current = base;
   const stored = storedTensors(base);
