@@ -16,8 +16,8 @@ export type OutputSet = readonly Readonly<Record<string, Tensor>>[];
 /**
  * Host inference in the quantizer runs one image at a time on one intra-op thread, as
  * calibration does (calibrate.ts): onnxruntime's default pool spin-waits between kernels, which
- * on ResNet-50 roughly doubled the CPU an image took without changing a value (the outputs are
- * bit-identical with one thread or two).
+ * on ResNet-50 roughly doubled the CPU an image took without changing a value (its INT8 graph's
+ * outputs were bit-identical with one thread and with two).
  */
 export const HOST_SESSION: OnnxSessionOptions = { intraOpNumThreads: 1 };
 
