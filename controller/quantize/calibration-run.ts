@@ -11,6 +11,7 @@ import { effectivePrecisions } from './qdq.js';
 import type { LayerPrecision } from './quantize-table.js';
 import { runOutputs } from './score.js';
 import { searchThresholds, type SearchResult } from './search.js';
+import type { ScoringMode } from './suffix-scorer.js';
 import { mixedPrecisionPlan, sensitivityRanking, type SensitivityRow } from './sensitivity.js';
 import { parseThresholdMethod, type ThresholdMethod } from './thresholds.js';
 
@@ -18,8 +19,8 @@ export type MethodChoice = ThresholdMethod | 'auto';
 
 /**
  * Held-out images each search candidate is scored on (the first of the held-out split, which
- * is every fifth calibration image, so spread over the set). Each candidate is a full INT8
- * inference per image: on ResNet-50 with 100 calibration images, 20 images per candidate made the
+ * is every fifth calibration image, so spread over the set). Each candidate was a full INT8
+ * inference per image (now the changed suffix of one, suffix-scorer.ts): on ResNet-50 with 100 calibration images, 20 images per candidate made the
  * search by far the largest part of `quantize --method auto` (`npm run bench -- calibrate`). Mean output
  * cosine over 8 images already separates the candidates that matter; the sensitivity ranking and
  * the reported similarity still use the whole held-out split.
@@ -33,6 +34,8 @@ export interface CalibrationRunOptions {
   readonly sensitivity?: boolean;
   readonly onProgress?: (p: Progress) => void;
   readonly signal?: AbortSignal;
+  /** How the automatic search scores candidates (suffix-scorer.ts); `suffix` unless told. */
+  readonly scoring?: ScoringMode;
 }
 
 export interface CalibrationRun {
@@ -70,6 +73,7 @@ export async function runCalibration(
     search = await searchThresholds(pm, stats, {
       heldOut: split.heldOut.slice(0, scored),
       reference: reference.slice(0, scored),
+      ...(options.scoring ? { scoring: options.scoring } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
     methods = search.methods;

@@ -9,6 +9,7 @@ import { createActivationRunner } from './activation-runner.js';
 import type { Progress } from './calibrate.js';
 import { exposeTensors, type PreparedModel } from './prepared-model.js';
 import type { Int8Graph } from './qdq.js';
+import { HOST_SESSION } from './score.js';
 
 export interface EvalInput {
   readonly tensor: Tensor;
@@ -57,7 +58,7 @@ export async function fp32Reference(
   inputs: readonly EvalInput[],
 ): Promise<Tensor[]> {
   const output = pm.outputs[0]!;
-  const session = await createOnnxSession(pm.bytes);
+  const session = await createOnnxSession(pm.bytes, HOST_SESSION);
   try {
     const out: Tensor[] = [];
     for (const x of inputs)
@@ -78,7 +79,7 @@ export async function evaluateAccuracy(
   const classNames = options.classNames ?? [];
   const onProgress = options.onProgress ?? (() => undefined);
   const reference = options.reference ?? (await fp32Reference(pm, inputs));
-  const q = await createOnnxSession(encodeOnnx(int8.model));
+  const q = await createOnnxSession(encodeOnnx(int8.model), HOST_SESSION);
   const rows = new Map<number, { n: number; f: number; i: number; a: number }>();
   let f = 0;
   let i8 = 0;
@@ -166,6 +167,7 @@ export async function layerSimilarity(
   const probe = names.map((n) => int8.valueNames.get(n) ?? n);
   const fp32 = await createActivationRunner(pm);
   const q = await createOnnxSession(encodeOnnx(exposeTensors(int8.model, probe)), {
+    ...HOST_SESSION,
     graphOptimizationLevel: 'basic',
   });
   const ref = names.map(() => [] as Float32Array[]);

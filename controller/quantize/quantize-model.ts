@@ -290,6 +290,7 @@ export async function quantizeModel(options: QuantizeOptions) {
             startCosine: run.search.startCosine,
             cosine: run.search.cosine,
             evaluations: run.search.evaluations,
+            meanSuffixShare: run.search.meanSuffixShare,
           }
         : undefined,
       // Scored on the validation images (evaluation.validationImages).

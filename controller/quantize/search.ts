@@ -2,19 +2,21 @@
 // from KL (the vendor default) everywhere, then sweep the tensors once in graph order and, for
 // each, try the other methods' thresholds, keeping a change only when the mean output cosine
 // against FP32 on held-out calibration images improves. At most `maxEvaluations` candidate
-// graphs are scored; tensors past the budget keep KL.
+// graphs are scored; tensors past the budget keep KL. Each candidate re-runs only the part of the
+// graph its threshold reaches (suffix-scorer.ts).
 import type { Tensor } from '../../shared/tensor.js';
 import type { ActivationStats, Progress } from './calibrate.js';
 import type { PreparedModel } from './prepared-model.js';
 import { buildInt8Graph } from './qdq.js';
 import type { LayerPrecision } from './quantize-table.js';
-import { scoreModel, type OutputSet } from './score.js';
+import type { OutputSet } from './score.js';
+import { createSuffixScorer, type ScoringMode } from './suffix-scorer.js';
 import { THRESHOLD_METHODS, thresholdFor, type ThresholdMethod } from './thresholds.js';
 
 /**
  * Two thresholds closer than one int8 step (threshold / 128, the activation scale) quantize alike
- * to within one level: scoring the second costs a full INT8 inference pass per held-out image
- * (seconds on ResNet-50) and cannot tell them apart beyond noise, so it is skipped. This also
+ * to within one level: scoring the second costs an INT8 inference (of the changed suffix) per
+ * held-out image and cannot tell them apart beyond noise, so it is skipped. This also
  * skips a method whose threshold equals one already tried and rejected for the same tensor.
  */
 function sameStep(a: number, b: number): boolean {
@@ -26,6 +28,8 @@ export interface SearchOptions {
   readonly reference: OutputSet;
   readonly precisions?: ReadonlyMap<string, LayerPrecision>;
   readonly maxEvaluations?: number;
+  /** How candidates are scored (suffix-scorer.ts); `suffix` unless told. */
+  readonly scoring?: ScoringMode;
   readonly onProgress?: (p: Progress) => void;
 }
 
@@ -35,6 +39,8 @@ export interface SearchResult {
   readonly startCosine: number;
   readonly cosine: number;
   readonly evaluations: number;
+  /** Mean share of the graph's nodes a scored candidate ran (1 when every run was full). */
+  readonly meanSuffixShare: number;
 }
 
 export async function searchThresholds(
@@ -57,14 +63,16 @@ export async function searchThresholds(
   const thresholds = new Map(
     [...stats.values()].map((s) => [s.name, candidates.get(s.source)!.get('kl')!]),
   );
-  const score = (th: Map<string, number>): Promise<number> =>
-    scoreModel(
-      pm,
-      buildInt8Graph(pm.model, pm.layers, { thresholds: th, precisions: options.precisions }).model,
-      options.heldOut,
-      options.reference,
-    );
-  const startCosine = await score(thresholds);
+  const graphOf = (th: ReadonlyMap<string, number>) =>
+    buildInt8Graph(pm.model, pm.layers, { thresholds: th, precisions: options.precisions }).model;
+  const { scorer, startCosine } = await createSuffixScorer(
+    pm,
+    graphOf(thresholds),
+    options.heldOut,
+    options.reference,
+    options.scoring,
+  );
+  let shares = 0;
   let best = startCosine;
   let evaluations = 1;
   const sources = [...members.keys()];
@@ -78,10 +86,12 @@ export async function searchThresholds(
       tried.push(th);
       const trial = new Map(thresholds);
       for (const n of group) trial.set(n, th);
-      const s = await score(trial);
+      const scored = await scorer.score(graphOf(trial));
       evaluations++;
-      if (s > best) {
-        best = s;
+      shares += scored.share;
+      if (scored.cosine > best) {
+        best = scored.cosine;
+        scored.adopt();
         for (const n of group) {
           thresholds.set(n, th);
           methods.set(n, m);
@@ -90,5 +100,12 @@ export async function searchThresholds(
     }
     report({ stage: 'search thresholds', done: k + 1, total: sources.length });
   }
-  return { methods, thresholds, startCosine, cosine: best, evaluations };
+  return {
+    methods,
+    thresholds,
+    startCosine,
+    cosine: best,
+    evaluations,
+    meanSuffixShare: evaluations > 1 ? shares / (evaluations - 1) : 1,
+  };
 }

@@ -1,0 +1,148 @@
+// Scoring threshold candidates by re-running only what changed (suffix.ts): the scorer keeps, per
+// scored image, every int8 tensor and graph output of the current INT8 graph, runs a candidate's
+// suffix from those values, and adopts the candidate's values when the search keeps it. On
+// ResNet-50 a candidate for a late tensor re-runs a few layers instead of fifty.
+//
+// Sessions run with one intra-op thread, as calibration does (calibrate.ts explains why): a
+// candidate is small work, and onnxruntime's spinning pool roughly doubled the CPU it took.
+//
+// And with onnxruntime's basic graph optimizations, which keep every QuantizeLinear and
+// DequantizeLinear as written: at the default level onnxruntime fuses Q/DQ patterns into integer
+// kernels, and which patterns it fuses depends on which tensors are graph outputs, so a graph with
+// its int8 tensors exposed (what the cache needs) rounded differently from the same graph without
+// (ResNet-50: one output level on some images). At the basic level exposing tensors changes
+// nothing, so a suffix run equals a whole run (test/controller/quantize/suffix.test.ts), at about
+// 20 % more CPU per image than the fused kernels. Candidates are thus ranked by the explicit
+// Q/DQ arithmetic; the fused kernels differ from it only in how ties round.
+import type { Tensor } from '../../shared/tensor.js';
+import { createOnnxSession, encodeOnnx, type OnnxModel } from '../onnx/index.js';
+import { exposeTensors, type PreparedModel } from './prepared-model.js';
+import { meanOutputCosine, runOutputs, type OutputSet } from './score.js';
+import { changedSuffix, suffixModel } from './suffix.js';
+
+export const SCORING_SESSION = { intraOpNumThreads: 1, graphOptimizationLevel: 'basic' } as const;
+
+/**
+ * How candidates are scored: `suffix` (the default) re-runs what changed; `full` runs the whole
+ * candidate with the same session options (what `suffix` must equal); `fused` runs the whole
+ * candidate with onnxruntime's defaults through scoreModel, as the search did before suffixes
+ * (kept as the bench's baseline).
+ */
+export type ScoringMode = 'suffix' | 'full' | 'fused';
+
+export interface ScoredCandidate {
+  readonly cosine: number;
+  /** The candidate's graph outputs per scored image. */
+  readonly outputs: OutputSet;
+  /** The fraction of the graph's nodes this candidate ran (1 for a full run). */
+  readonly share: number;
+  /** Make this candidate the graph later candidates are compared with. */
+  adopt(): void;
+}
+
+export interface SuffixScorer {
+  score(candidate: OnnxModel): Promise<ScoredCandidate>;
+}
+
+type Values = Map<string, Tensor>;
+
+function storedTensors(model: OnnxModel): string[] {
+  return (model.graph.node ?? [])
+    .filter((n) => n.opType === 'QuantizeLinear')
+    .flatMap((n) => n.output ?? []);
+}
+
+/** Run `model` over per-image feeds, returning every output by name. */
+async function runAll(
+  model: OnnxModel,
+  feeds: readonly Record<string, Tensor>[],
+): Promise<Values[]> {
+  const session = await createOnnxSession(encodeOnnx(model), SCORING_SESSION);
+  try {
+    const out: Values[] = [];
+    for (const f of feeds) out.push(new Map(Object.entries(await session.run(f))));
+    return out;
+  } finally {
+    await session.release();
+  }
+}
+
+function outputSet(pm: PreparedModel, values: readonly Values[]): OutputSet {
+  return values.map((v) => Object.fromEntries(pm.outputs.map((o) => [o, v.get(o)!])));
+}
+
+/** A scorer whose first graph is `base` (the graph the first candidate is compared with). */
+export async function createSuffixScorer(
+  pm: PreparedModel,
+  base: OnnxModel,
+  inputs: readonly Tensor[],
+  reference: OutputSet,
+  mode: ScoringMode = 'suffix',
+): Promise<{ scorer: SuffixScorer; startCosine: number }> {
+  const feedsOf = inputs.map((x) => ({ [pm.input.name]: x }));
+  if (mode === 'full') {
+    const outputsOf = async (m: OnnxModel) => outputSet(pm, await runAll(m, feedsOf));
+    const full: SuffixScorer = {
+      async score(candidate) {
+        const outputs = await outputsOf(candidate);
+        return {
+          cosine: meanOutputCosine(pm, reference, outputs),
+          outputs,
+          share: 1,
+          adopt: () => undefined,
+        };
+      },
+    };
+    return {
+      scorer: full,
+      startCosine: meanOutputCosine(pm, reference, await outputsOf(base)),
+    };
+  }
+  if (mode === 'fused') {
+    const full: SuffixScorer = {
+      async score(candidate) {
+        const outputs = await runOutputs(encodeOnnx(candidate), pm.input.name, inputs, {});
+        return {
+          cosine: meanOutputCosine(pm, reference, outputs),
+          outputs,
+          share: 1,
+          adopt: () => undefined,
+        };
+      },
+    };
+    const start = await runOutputs(encodeOnnx(base), pm.input.name, inputs, {});
+    return { scorer: full, startCosine: meanOutputCosine(pm, reference, start) };
+  }
+  let current = base;
+  const stored = storedTensors(base);
+  let cache: Values[] = (await runAll(exposeTensors(base, stored), feedsOf)).map((v, k) =>
+    v.set(pm.input.name, inputs[k]!),
+  );
+  const startCosine = meanOutputCosine(pm, reference, outputSet(pm, cache));
+  const total = (base.graph.node ?? []).length;
+  const scorer: SuffixScorer = {
+    async score(candidate) {
+      const suffix = changedSuffix(current, candidate);
+      const extra = [...suffix.stored, ...pm.outputs];
+      const model = suffixModel(candidate, suffix, cache[0]!, extra);
+      const feeds = cache.map((v) =>
+        Object.fromEntries(suffix.boundary.map((b) => [b, v.get(b)!])),
+      );
+      const fresh =
+        suffix.nodes.length > 0 ? await runAll(model, feeds) : cache.map(() => new Map());
+      // Values the suffix did not recompute are the current graph's.
+      const merged = cache.map((v, k) => new Map([...v, ...fresh[k]!]));
+      const outputs = outputSet(pm, merged);
+      return {
+        cosine: meanOutputCosine(pm, reference, outputs),
+        outputs,
+        share: suffix.nodes.length / Math.max(1, total),
+        adopt: () => {
+          current = candidate;
+          cache = merged;
+        },
+      };
+    },
+  };
+  return { scorer, startCosine };
+}
