@@ -10,6 +10,7 @@ import { CONTROLLER_USERNAME } from '../../controller/broker/acl.js';
 import { connectControllerLink } from '../../controller/broker/link.js';
 import { natsSkip, startNatsCluster } from '../../harness/nats.js';
 import { waitFor } from '../../harness/wait.js';
+import { parseDeviceId } from '../../shared/ids.js';
 import { encodeMessage } from '../../shared/wire/codec.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
 
@@ -18,7 +19,7 @@ const DEVICES = 6;
 t.test('assignments reach devices after a broker node dies', { skip: natsSkip() }, async (t) => {
   const nats = await startNatsCluster(t, 3);
   const urls = nats.nodes.map((n) => n.mqttUrl);
-  const ids = Array.from({ length: DEVICES }, (_, i) => `nl-${i}`);
+  const ids = Array.from({ length: DEVICES }, (_, i) => parseDeviceId(`nl-${i}`));
   const received = new Map<string, string[]>(ids.map((id) => [id, []]));
   const links: AgentLink[] = ids.map((id, i) => {
     const home = i % 3;
