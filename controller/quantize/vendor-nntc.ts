@@ -24,8 +24,12 @@ import { loadDatasetInputs } from './inputs.js';
 import { prepareModel } from './prepared-model.js';
 import { netNameOf, readModelFile } from './quantize-model.js';
 import { parseQuantizeTable } from './quantize-table.js';
-import { expectedNet, readText } from './vendor-common.js';
-import type { VendorQuantizeOptions, VendorQuantizeResult } from './vendor.js';
+import {
+  expectedNet,
+  readText,
+  type VendorQuantizeOptions,
+  type VendorQuantizeResult,
+} from './vendor-common.js';
 
 /** What a tpu-nntc release can do, read from its tools' gflags `--help`. */
 export interface TpuNntcCaps {

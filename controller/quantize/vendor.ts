@@ -9,11 +9,10 @@ import { join, resolve } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
 import { toModelTransformArgs, type PreprocessSpec } from '../../shared/preprocess/index.js';
-import type { SimilarityTolerance } from '../../shared/stats/similarity.js';
 import { parseChip } from '../compile/chip.js';
-import { readToolOutput, type CheckedBmodel } from '../compile/toolchains/check-output.js';
+import { readToolOutput } from '../compile/toolchains/check-output.js';
 import { encodeNpyFloat32 } from '../compile/toolchains/npy.js';
-import { runToolStep, type ToolEnv } from '../compile/toolchains/runner.js';
+import { runToolStep } from '../compile/toolchains/runner.js';
 import {
   modelDeployArgv,
   modelTransformArgv,
@@ -25,7 +24,12 @@ import { loadDatasetInputs } from './inputs.js';
 import { prepareModel } from './prepared-model.js';
 import { netNameOf, readModelFile } from './quantize-model.js';
 import { parseQuantizeTable } from './quantize-table.js';
-import { expectedNet, readText } from './vendor-common.js';
+import {
+  expectedNet,
+  readText,
+  type VendorQuantizeOptions,
+  type VendorQuantizeResult,
+} from './vendor-common.js';
 import { nntcQuantize } from './vendor-nntc.js';
 
 /** What a tpu-mlir release can do, read from its scripts' `--help`. */
@@ -74,40 +78,7 @@ export function transformPreprocessArgs(spec: PreprocessSpec, caps: TpuMlirCaps)
   return [...args.slice(0, at), ...args.slice(at + 2)];
 }
 
-export interface VendorQuantizeOptions {
-  readonly target: 'tpu-mlir' | 'tpu-nntc';
-  readonly modelPath: string;
-  /** Net name in the BMODEL and file names (default: the model file's name). */
-  readonly netName?: string;
-  readonly spec: PreprocessSpec;
-  readonly chip: string;
-  readonly outDir: string;
-  /** Images for run_calibration.py; also the source of the one test input for model_deploy. */
-  readonly calibrationDir?: string;
-  /** A calibration table to use instead of run_calibration.py (checked against the model). */
-  readonly calibrationTable?: string;
-  readonly quantizeTable?: string;
-  /** Passed as model_deploy --tolerance only when given (else the vendor's default 0.8,0.5). */
-  readonly tolerance?: SimilarityTolerance;
-  /** run_calibration.py --input_num (default: every calibration image). */
-  readonly inputNum?: number;
-  readonly env: ToolEnv;
-  readonly signal?: AbortSignal;
-}
-
-export interface VendorQuantizeResult {
-  /** The release's capabilities as probed (TpuMlirCaps or, for tpu-nntc, TpuNntcCaps). */
-  readonly caps: { readonly version: string };
-  readonly bmodelPath: string;
-  readonly checked: CheckedBmodel;
-  readonly calibrationTable: {
-    readonly path: string;
-    readonly from: 'run_calibration' | 'calibration_use_pb' | 'user';
-  };
-  readonly steps: readonly string[];
-  readonly logFile: string;
-  readonly text: string;
-}
+export type { VendorQuantizeOptions, VendorQuantizeResult };
 
 export async function vendorQuantize(o: VendorQuantizeOptions): Promise<VendorQuantizeResult> {
   if (o.target === 'tpu-nntc') return nntcQuantize(o);
