@@ -28,18 +28,25 @@ export async function createOutbox(dir: string, limit = 1000): Promise<Outbox> {
   let next = (queue[queue.length - 1] ?? 0) + 1;
   let droppedCount = 0;
   let draining: Promise<number> | undefined;
+  let writing: Promise<void> = Promise.resolve();
   const pathOf = (seq: number): string => join(dir, `${String(seq).padStart(16, '0')}.report`);
 
   return {
-    async enqueue(report) {
-      const seq = next++;
-      await writeFileAtomic(pathOf(seq), report);
-      queue.push(seq);
-      while (queue.length > limit) {
-        const oldest = queue.shift() as number;
-        droppedCount += 1;
-        await unlink(pathOf(oldest)).catch(() => undefined);
-      }
+    enqueue(report) {
+      // One write at a time, in call order: two writes racing would put a later item in the
+      // queue (and on the wire) before an earlier one whose write finished second.
+      const write = writing.then(async () => {
+        const seq = next++;
+        await writeFileAtomic(pathOf(seq), report);
+        queue.push(seq);
+        while (queue.length > limit) {
+          const oldest = queue.shift() as number;
+          droppedCount += 1;
+          await unlink(pathOf(oldest)).catch(() => undefined);
+        }
+      });
+      writing = write.catch(() => undefined);
+      return write;
     },
     drain(send) {
       // One drain at a time: a reconnect during a drain must not send a report twice. The

@@ -93,3 +93,23 @@ t.test('a full outbox drops the oldest event and says so with its code', async (
   t.equal(outbox.dropped(), 1);
   t.same(warnings, [{ code: 'BMF_ERR_AGENT_OUTBOX_FULL' }]);
 });
+
+t.test(
+  'items enqueued without waiting keep their call order, whatever their write takes',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'bmf-outbox-order-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const outbox = await createOutbox(dir, 100);
+    // A large item's write takes longer than a small one's: racing writes would queue the small
+    // one first (the regression-then-rollback order the controller relies on).
+    const sizes = [8 << 20, 1, 4 << 20, 2, 1 << 20, 3];
+    await Promise.all(sizes.map((n, i) => outbox.enqueue(new Uint8Array(n).fill(i + 1))));
+    const order: number[] = [];
+    await outbox.drain(async (bytes) => {
+      order.push(bytes[0]!);
+    });
+    t.same(order, [1, 2, 3, 4, 5, 6], 'drained in the order enqueue was called');
+    const reopened = await createOutbox(dir, 100);
+    t.equal(reopened.size(), 0, 'nothing left on disk');
+  },
+);
