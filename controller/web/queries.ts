@@ -130,6 +130,6 @@ export async function telemetrySeries(
       tpu: { percentMean: s.tpu.percentMean, memUsedBytesMax: s.tpu.memUsedBytesMax },
     });
   }
-  const whole = query({ ...filter, fromMs, toMs });
+  const whole = await query({ ...filter, fromMs, toMs });
   return { stepMs: step, points, latencySources: sources, summary: whole };
 }

@@ -2,7 +2,10 @@
 import t from 'tap';
 import { parseDeviceId } from '../../../shared/ids.js';
 import type { DeviceRecord } from '../../../controller/store/devices.js';
-import { devicePage, fleetSummary } from '../../../controller/web/queries.js';
+import type { TelemetryFilter } from '../../../controller/api/services.js';
+import { emptyRollup } from '../../../controller/telemetry/rollup.js';
+import { summarize } from '../../../controller/telemetry/summary.js';
+import { devicePage, fleetSummary, telemetrySeries } from '../../../controller/web/queries.js';
 
 const record = (i: number): DeviceRecord => ({
   id: parseDeviceId(`d-${String(i).padStart(5, '0')}`),
@@ -71,3 +74,33 @@ for (const p of pages) {
     t.equal(r.items.length, 'n' in p ? p.n : Math.min(p.limit, p.total));
   });
 }
+
+// The telemetry service answers asynchronously on either store; the series must carry the
+// whole-window summary itself, not a promise that JSON turns into `{}`.
+t.test(
+  'telemetry series awaits an asynchronous query for every bucket and the whole window',
+  async (t) => {
+    const asked: TelemetryFilter[] = [];
+    const query = async (f: TelemetryFilter) => {
+      asked.push(f);
+      await new Promise((resolve) => setImmediate(resolve));
+      // Requests = the window's length in minutes, so each answer tells which window it is for.
+      return { ...summarize(emptyRollup(), 0), requests: (f.toMs - f.fromMs) / 60_000 };
+    };
+    const series = await telemetrySeries(query, { bundle: 'ab'.repeat(32) }, 0, 60 * 60_000, 6);
+    const sent = JSON.parse(JSON.stringify(series)) as typeof series;
+    t.equal(sent.points.length, 6);
+    t.same(
+      sent.points.map((p) => p.requests),
+      [10, 10, 10, 10, 10, 10],
+      'one 10-minute bucket per point',
+    );
+    t.equal(sent.summary.requests, 60, 'the summary covers the whole hour');
+    t.same(sent.summary.drift, [], 'the summary arrives with its fields');
+    t.equal(asked.length, 7, 'six buckets and the whole window');
+    t.ok(
+      asked.every((f) => f.bundle === 'ab'.repeat(32)),
+      'every query keeps the filter',
+    );
+  },
+);
