@@ -21,6 +21,11 @@ t.test('assignments reach devices after a broker node dies', { skip: natsSkip() 
   const urls = nats.nodes.map((n) => n.mqttUrl);
   const ids = Array.from({ length: DEVICES }, (_, i) => parseDeviceId(`nl-${i}`));
   const received = new Map<string, string[]>(ids.map((id) => [id, []]));
+  // What each link went through (connects, refused subscriptions, losses), for a failure.
+  const started = Date.now();
+  const history = new Map<string, string[]>(ids.map((id) => [id, []]));
+  const note = (id: string, what: string) =>
+    history.get(id)!.push(`${((Date.now() - started) / 1000).toFixed(1)}s ${what}`);
   const links: AgentLink[] = ids.map((id, i) => {
     const home = i % 3;
     const noop = () => undefined;
@@ -30,8 +35,13 @@ t.test('assignments reach devices after a broker node dies', { skip: natsSkip() 
       deviceId: id,
       protocolVersion: 4,
       reconnectMs: 200,
+      onBrokerEvent: (e) => note(id, JSON.stringify(e)),
       handlers: {
-        assignment: (m) => void received.get(id)!.push(Buffer.from(m.envelope).toString()),
+        assignment: (m) => {
+          const envelope = Buffer.from(m.envelope).toString();
+          note(id, `got ${envelope}`);
+          received.get(id)!.push(envelope);
+        },
         blobOffer: noop,
         blobChunk: noop,
         command: noop,
@@ -66,7 +76,9 @@ t.test('assignments reach devices after a broker node dies', { skip: natsSkip() 
       120_000,
     ).catch((e: unknown) => {
       const missing = which.filter((id) => !received.get(id)!.includes(envelope));
-      t.comment(`without ${envelope}: ${missing.join(', ')}\n${nats.logs().slice(-3000)}`);
+      t.comment(`without ${envelope}: ${missing.join(', ')}`);
+      for (const id of ids) t.comment(`${id}: ${history.get(id)!.join('; ')}`);
+      t.comment(nats.logs().slice(-6000));
       throw e;
     });
   const everyDeviceHas = (envelope: string) => devicesHave(envelope, ids);
@@ -88,7 +100,9 @@ t.test('assignments reach devices after a broker node dies', { skip: natsSkip() 
   t.pass('every device subscribed and got A1');
 
   await nats.kill(1);
+  for (const id of ids) note(id, 'node 2 killed');
   await assign('A2');
+  for (const id of ids) note(id, 'A2 acknowledged by the broker');
   const onSurvivors = ids.filter((_, i) => i % 3 !== 1);
   await devicesHave('A2', onSurvivors);
   t.pass('A2, published after node 2 died, reached every device on the surviving nodes');
