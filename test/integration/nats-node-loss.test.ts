@@ -1,8 +1,9 @@
 // A broker node dies under connected agents: 3 NATS nodes, 6 agent links (agent/sync/link.ts,
 // MQTT 3.1.1, persistent sessions), two on each node, each given the other nodes to fail over
 // to. Node 2 is killed with SIGKILL; an assignment published afterwards (retained, QoS 1) by the
-// controller's MQTT link on a surviving node reaches every device on the surviving nodes. The
-// devices of node 2 fail over to a survivor; whether they got it is reported, not asserted (see
+// controller's MQTT link on a surviving node reaches every device connected to a surviving node
+// at the kill (asked of the nodes: under load a link can have moved on from its first node). The
+// devices on node 2 fail over to a survivor; whether they got it is reported, not asserted (see
 // below).
 import t from 'tap';
 import { createAgentLink, type AgentLink } from '../../agent/sync/link.js';
@@ -99,17 +100,35 @@ t.test('assignments reach devices after a broker node dies', { skip: natsSkip() 
   await resend;
   t.pass('every device subscribed and got A1');
 
-  await nats.kill(1);
+  // Where each device is connected now, asked of the nodes (/connz, mqtt_client). Not where
+  // it first connected: a link that lost its connection under load (a keepalive missed) has
+  // moved on to the next node of its list, as mqtt.js tries its servers in turn.
+  const nodeOf = async (id: string): Promise<number | undefined> => {
+    for (const [i, n] of nats.nodes.entries()) {
+      const r = await fetch(`${n.monitorUrl}/connz?mqtt_client=${encodeURIComponent(id)}`);
+      const body = (await r.json()) as { connections?: unknown[] };
+      if ((body.connections ?? []).length > 0) return i;
+    }
+    return undefined;
+  };
+  const placed = new Map<string, number | undefined>();
+  for (const id of ids) placed.set(id, await nodeOf(id));
+  t.comment(
+    `connected at the kill: ${ids.map((id) => `${id} on ${placed.has(id) && placed.get(id) !== undefined ? nats.nodes[placed.get(id)!]!.name : 'none'}`).join(', ')}`,
+  );
+  const killed = 1;
+  await nats.kill(killed);
   for (const id of ids) note(id, 'node 2 killed');
   await assign('A2');
   for (const id of ids) note(id, 'A2 acknowledged by the broker');
-  const onSurvivors = ids.filter((_, i) => i % 3 !== 1);
+  const onSurvivors = ids.filter((id) => placed.get(id) !== undefined && placed.get(id) !== killed);
+  t.ok(onSurvivors.length > 0, `devices on the surviving nodes: ${onSurvivors.join(', ')}`);
   await devicesHave('A2', onSurvivors);
   t.pass('A2, published after node 2 died, reached every device on the surviving nodes');
-  // The devices of node 2 reconnect to a survivor (failoverUrls), but in about half the runs
+  // The devices on node 2 reconnect to a survivor (failoverUrls), but in about half the runs
   // here one or both of them did not get A2 within 2 minutes (docs/scaling.md, "Not done"):
   // reported, not asserted, until that is understood.
-  const moved = ids.filter((_, i) => i % 3 === 1);
+  const moved = ids.filter((id) => !onSurvivors.includes(id));
   const late = await devicesHave('A2', moved).then(
     () => [],
     () => moved.filter((id) => !received.get(id)!.includes('A2')),
