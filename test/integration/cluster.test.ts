@@ -370,9 +370,9 @@ t.test(
     );
     const reports = reporter();
     reports.catch(() => undefined); // awaited below; a failure before then is not unhandled
-    t.teardown(async () => {
+    // Not awaited there: a round in flight when the devices are closed may never settle.
+    t.teardown(() => {
       reporting = false;
-      await reports.catch(() => undefined);
     });
     await waitFor('a round of reports acknowledged', () => sent.size >= ROLLOUT_DEVICES, 60_000);
     process.kill(-first.child.pid!, 'SIGKILL');
