@@ -324,7 +324,11 @@ t.test(
 
     // Telemetry, QoS 1, acknowledged by the broker: every one must be stored exactly once.
     const sent = new Set<string>();
-    // Reports of the target bundle: the health gate at the end of the soak needs some.
+    // Reports of the target bundle, a round from every device every 2 s, as devices keep
+    // reporting: each group's health gate counts those of its soak, from the minute the soak
+    // started (telemetry is kept in minute rollups), so a round sent before group 2 began its
+    // soak counts only when both fall in one wall-clock minute.
+    let round = 0;
     const report = (r: number) => {
       const intervalStartMs = Date.now() - 1_000 + r;
       return Promise.all(
@@ -347,6 +351,13 @@ t.test(
         }),
       );
     };
+    let reporting = true;
+    const reporter = async () => {
+      while (reporting) {
+        await report(round++);
+        for (let i = 0; i < 20 && reporting; i++) await new Promise((r) => setTimeout(r, 100));
+      }
+    };
     // Group 1 done, the soak running: kill the lease holder there.
     await waitFor(
       'group 1 active, soaking',
@@ -357,10 +368,15 @@ t.test(
       },
       120_000,
     );
-    await report(0);
+    const reports = reporter();
+    reports.catch(() => undefined); // awaited below; a failure before then is not unhandled
+    // Not awaited there: a round in flight when the devices are closed may never settle.
+    t.teardown(() => {
+      reporting = false;
+    });
+    await waitFor('a round of reports acknowledged', () => sent.size >= ROLLOUT_DEVICES, 60_000);
     process.kill(-first.child.pid!, 'SIGKILL');
     const killedAt = Date.now();
-    await report(1);
     const done = await waitForValue(
       'the rollout completes on another replica',
       async () => {
@@ -376,7 +392,9 @@ t.test(
       for (const r of replicas) t.comment(`${r.name}: ${r.log().slice(-3000)}`);
       throw e;
     });
-    await report(2);
+    reporting = false;
+    await reports;
+    t.comment(`${round} rounds of reports`);
     t.comment(`completed ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
     const next = await holder();
     t.ok(
