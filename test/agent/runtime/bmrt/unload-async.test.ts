@@ -7,6 +7,7 @@ import type { LibsophonModel } from '../../../../agent/runtime/bmrt/libsophon.js
 import { loadSophonAddon } from '../../../../agent/runtime/bmrt/native.js';
 import { writeBmodel } from '../../../../shared/bmodel/write.js';
 import { isBmfError } from '../../../../shared/errors.js';
+import { waitFor } from '../../../../harness/wait.js';
 import { BINDING_PATH, EMULATOR_DIR, bindingSkip } from '../../../native/libsophon-fixtures.js';
 
 const skip = bindingSkip();
@@ -59,9 +60,13 @@ t.test('unloadAsync waits for the busy device off the event loop', { skip }, asy
   const next = await device.load(deviceBmodel(2));
   const bothBlocks = device.emulatorCounters()!.liveBlocks;
   // The replacement keeps the device busy: bmrt_destroy's bm_thread_sync waits for its launch.
-  process.env.BMFLEET_EMULATOR_LAUNCH_MS = '300';
+  process.env.BMFLEET_EMULATOR_LAUNCH_MS = '1500';
   t.teardown(() => delete process.env.BMFLEET_EMULATOR_LAUNCH_MS);
+  const launched = device.emulatorCounters()!.launches;
   const serving = infer(next);
+  // The launch runs on the binding's worker: unload only once it is on the device, so
+  // bmrt_destroy has a busy device to wait for whatever order the threads are scheduled in.
+  await waitFor('the replacement launched', () => device.emulatorCounters()!.launches > launched);
   const turns = await turnsWhile(old.unloadAsync());
   t.ok(turns > 4, `event loop turned ${turns} times while the old model was destroyed`);
   t.equal((await serving)[0]?.shape.join(','), '1,2', 'the replacement answered');
