@@ -1,13 +1,14 @@
 // What both vendor INT8 paths (vendor.ts for tpu-mlir, vendor-nntc.ts for tpu-nntc) share: the
 // net a produced BMODEL must describe, reading a user's file with a typed error, and the options and
 // result both paths take and give.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
 import { parseChip, vendorChipName } from '../compile/chip.js';
 import type { PreprocessSpec } from '../../shared/preprocess/index.js';
 import type { SimilarityTolerance } from '../../shared/stats/similarity.js';
 import type { CheckedBmodel, ExpectedNet } from '../compile/toolchains/check-output.js';
-import type { ToolEnv } from '../compile/toolchains/runner.js';
+import { runToolStep, type ToolEnv } from '../compile/toolchains/runner.js';
 import { createOnnxSession } from '../onnx/index.js';
 import { zeroInput, type PreparedModel } from './prepared-model.js';
 
@@ -66,4 +67,26 @@ export interface VendorQuantizeResult {
   readonly steps: readonly string[];
   readonly logFile: string;
   readonly text: string;
+}
+
+/**
+ * The working directory, log file and step runner both vendor paths use: `<out>/work-<toolchain>`,
+ * `<out>/<toolchain>.log` (emptied), and `run` that records each argv in `steps` before running it.
+ */
+export async function vendorWorkspace(
+  o: Pick<VendorQuantizeOptions, 'outDir' | 'env' | 'signal'>,
+  toolchain: 'tpu-mlir' | 'tpu-nntc',
+) {
+  const workDir = resolve(o.outDir, `work-${toolchain}`);
+  const logFile = resolve(o.outDir, `${toolchain}.log`);
+  await mkdir(workDir, { recursive: true });
+  await writeFile(logFile, '');
+  const step = { toolchain, cwd: workDir, env: o.env, logFile };
+  const withSignal = o.signal ? { signal: o.signal } : {};
+  const steps: string[] = [];
+  const run = async (stepName: string, argv: string[]): Promise<void> => {
+    steps.push(argv.join(' '));
+    await runToolStep({ ...step, ...withSignal, step: stepName, argv });
+  };
+  return { workDir, logFile, step, withSignal, steps, run };
 }

@@ -27,6 +27,7 @@ import { parseQuantizeTable } from './quantize-table.js';
 import {
   expectedNet,
   readText,
+  vendorWorkspace,
   type VendorQuantizeOptions,
   type VendorQuantizeResult,
 } from './vendor-common.js';
@@ -117,17 +118,7 @@ export async function nntcQuantize(o: VendorQuantizeOptions): Promise<VendorQuan
     : [];
   const calibSet = await readDataset(o.calibrationDir, 'calibration');
   const name = o.netName ?? netNameOf(modelPath);
-  const workDir = resolve(o.outDir, 'work-tpu-nntc');
-  const logFile = resolve(o.outDir, 'tpu-nntc.log');
-  await mkdir(workDir, { recursive: true });
-  await writeFile(logFile, '');
-  const step = { toolchain: 'tpu-nntc' as const, cwd: workDir, env: o.env, logFile };
-  const withSignal = o.signal ? { signal: o.signal } : {};
-  const steps: string[] = [];
-  const run = async (stepName: string, argv: string[]): Promise<void> => {
-    steps.push(argv.join(' '));
-    await runToolStep({ ...step, ...withSignal, step: stepName, argv });
-  };
+  const { workDir, logFile, step, withSignal, steps, run } = await vendorWorkspace(o, 'tpu-nntc');
 
   // Probe the release. gflags prints `--help` and exits 1 (gflags_reporting.cc), so exit 1 with
   // a flag list is the expected answer; anything else is a failure as usual.

@@ -4,7 +4,7 @@
 // is probed first (`--help` of each script) so bmfleet passes only flags that release defines and
 // refuses, with BMF_ERR_TOOLCHAIN_VERSION, what it cannot express. The BMODEL the vendor wrote is
 // read back and checked (check-output.ts) before it is copied to the output folder.
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
@@ -27,6 +27,7 @@ import { parseQuantizeTable } from './quantize-table.js';
 import {
   expectedNet,
   readText,
+  vendorWorkspace,
   type VendorQuantizeOptions,
   type VendorQuantizeResult,
 } from './vendor-common.js';
@@ -104,17 +105,7 @@ export async function vendorQuantize(o: VendorQuantizeOptions): Promise<VendorQu
     ? await readDataset(o.calibrationDir, 'calibration')
     : undefined;
   const name = o.netName ?? netNameOf(modelPath);
-  const workDir = resolve(o.outDir, 'work-tpu-mlir');
-  const logFile = resolve(o.outDir, 'tpu-mlir.log');
-  await mkdir(workDir, { recursive: true });
-  await writeFile(logFile, '');
-  const step = { toolchain: 'tpu-mlir' as const, cwd: workDir, env: o.env, logFile };
-  const withSignal = o.signal ? { signal: o.signal } : {};
-  const steps: string[] = [];
-  const run = async (stepName: string, argv: string[]): Promise<void> => {
-    steps.push(argv.join(' '));
-    await runToolStep({ ...step, ...withSignal, step: stepName, argv });
-  };
+  const { workDir, logFile, step, withSignal, steps, run } = await vendorWorkspace(o, 'tpu-mlir');
 
   // Probe the release.
   const help = async (tool: string): Promise<string> => {
