@@ -19,6 +19,8 @@ import { parseDeviceId, parseDigest } from '../../shared/ids.js';
 
 export interface SimDeviceOptions {
   readonly brokerUrl: string;
+  /** Further broker nodes, tried in turn when the connection is lost (as the agent's link). */
+  readonly failoverUrls?: readonly string[];
   readonly id: string;
   readonly secret: string;
   readonly bundleFiles: (bundleDigest: string) => Promise<readonly string[]>;
@@ -26,6 +28,8 @@ export interface SimDeviceOptions {
   /** No chunk for this long: request the missing ones per device. */
   readonly repairAfterMs?: number;
   readonly onActive?: (id: string, bundle: string) => void;
+  /** Every signed assignment received, redeliveries included, before it is judged. */
+  readonly onAssignment?: (id: string, sequence: number, bundle: string) => void;
 }
 
 interface Fetch {
@@ -72,13 +76,23 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   const deviceId = parseDeviceId(o.id);
   const presence = (online: boolean) =>
     Buffer.from(encodeMessage('Presence', { deviceId, online, timeMs: Date.now() }));
+  const failover = o.failoverUrls ?? [];
   const client: MqttClient = await mqtt.connectAsync(o.brokerUrl, {
     clientId: o.id,
     username: o.id,
     password: o.secret,
     protocolVersion: 4,
     reconnectPeriod: 1000,
+    // Subscribed on every connect below: mqtt.js's own resubscription drops a topic whose
+    // SUBACK refused it, and never asks again.
+    resubscribe: false,
     will: { topic: willTopic(o.id), payload: presence(false), qos: 1, retain: true },
+    ...(failover.length > 0 && {
+      servers: [o.brokerUrl, ...failover].map((u) => {
+        const url = new URL(u);
+        return { host: url.hostname, port: Number(url.port || 1883) };
+      }),
+    }),
   });
   let active: string | undefined;
   let current: Fetch | undefined;
@@ -196,6 +210,7 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
         signed: { sequence: number; variants: { bundle: { digest: string; sequence: number } }[] };
       };
       const v = doc.signed.variants[0];
+      if (v) o.onAssignment?.(o.id, doc.signed.sequence, v.bundle.digest);
       if (!v || doc.signed.sequence <= sequence) return;
       const before = sequence;
       sequence = doc.signed.sequence;
@@ -231,13 +246,15 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   // NATS 2.9 refuses a QoS 1 subscription (SUBACK 0x80) when it cannot make its JetStream
   // consumer within 4 s (a node just died, a loaded cluster): asked again, as the agent does
   // (agent/sync/link.ts), rather than ending the simulated device.
+  const topics = () => ({
+    [deviceTopic('assignment', o.id)]: { qos: 1 as const },
+    [deviceTopic('blobOffer', o.id)]: { qos: 1 as const },
+    [deviceTopic('blobChunk', o.id)]: { qos: 0 as const },
+    ...(current && { [broadcastChunkTopic(current.digest)]: { qos: 0 as const } }),
+  });
   for (let attempt = 1, pause = 500; ; attempt++, pause = Math.min(pause * 2, 8000)) {
     try {
-      await client.subscribeAsync({
-        [deviceTopic('assignment', o.id)]: { qos: 1 },
-        [deviceTopic('blobOffer', o.id)]: { qos: 1 },
-        [deviceTopic('blobChunk', o.id)]: { qos: 0 },
-      });
+      await client.subscribeAsync(topics());
       break;
     } catch (e) {
       if (attempt >= 8) {
@@ -250,6 +267,28 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   await client.publishAsync(deviceTopic('presence', o.id), presence(true), {
     qos: 1,
     retain: true,
+  });
+  // A reconnect (to the same node, or the next one after a node died) starts a clean session:
+  // subscribe again for as long as this connection lasts (the retained assignment comes with
+  // it), and say the device is online again.
+  let connection = 0;
+  client.on('connect', () => {
+    const mine = ++connection;
+    void (async () => {
+      for (let pause = 500; !closed && mine === connection && client.connected;) {
+        try {
+          await client.subscribeAsync(topics());
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, pause));
+          pause = Math.min(pause * 2, 8000);
+        }
+      }
+      if (closed || mine !== connection) return;
+      await client
+        .publishAsync(deviceTopic('presence', o.id), presence(true), { qos: 1, retain: true })
+        .catch(() => undefined);
+    })();
   });
 
   return {
