@@ -14,7 +14,7 @@ export interface ClusterDevice {
   /** The node it connected to first. */
   readonly home: number;
   /** Assignments received, in arrival order (a retained one again on every subscribe). */
-  readonly received: { readonly sequence: number; readonly bundle: string }[];
+  readonly received: { readonly sequence: number; readonly bundle: string; readonly at: number }[];
 }
 
 export interface ClusterDevicesOptions {
@@ -44,7 +44,7 @@ export async function startClusterDevices(
           id,
           secret: o.secrets.get(id)!,
           bundleFiles: o.bundleFiles,
-          onAssignment: (_id, sequence, bundle) => log.push({ sequence, bundle }),
+          onAssignment: (_id, sequence, bundle) => log.push({ sequence, bundle, at: Date.now() }),
         });
         return { id, device, home, received: log };
       } catch (e) {

@@ -409,7 +409,7 @@ t.test(
             .map(
               (d) =>
                 `${d.id} home ${d.home} now ${nodeOf(nats, d)} killed-node ${onKilledNode.includes(d.id)} ` +
-                `received ${JSON.stringify(d.received.map((a) => a.sequence))}`,
+                `received ${JSON.stringify(d.received.map((a) => [a.sequence, a.at - killedAt]))}`,
             )
             .join('; '),
       );
@@ -497,6 +497,14 @@ t.test(
     );
     const deliveries = devices.reduce((n, d) => n + d.received.length, 0);
     t.comment(`${deliveries} assignment deliveries for ${ROLLOUT_DEVICES} assignments`);
+    // The case the kills are for: devices that were on the dead node, assigned only afterwards.
+    const failedOver = devices.filter(
+      (d) => onKilledNode.includes(d.id) && (d.received[0]?.at ?? 0) > killedAt,
+    );
+    t.comment(
+      `${failedOver.length} of the ${onKilledNode.length} devices on the killed node were ` +
+        'first assigned after the kills (group 2), from a survivor, through another node',
+    );
 
     const storedKeys = async () =>
       (
