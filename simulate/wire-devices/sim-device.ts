@@ -21,6 +21,8 @@ export interface SimDeviceOptions {
   readonly brokerUrl: string;
   /** Further broker nodes, tried in turn when the connection is lost (as the agent's link). */
   readonly failoverUrls?: readonly string[];
+  /** A persistent session (clean: false), as the agent's link keeps; a clean one by default. */
+  readonly persistentSession?: boolean;
   readonly id: string;
   readonly secret: string;
   readonly bundleFiles: (bundleDigest: string) => Promise<readonly string[]>;
@@ -83,6 +85,7 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     password: o.secret,
     protocolVersion: 4,
     reconnectPeriod: 1000,
+    clean: o.persistentSession !== true,
     // Subscribed on every connect below: mqtt.js's own resubscription drops a topic whose
     // SUBACK refused it, and never asks again.
     resubscribe: false,
@@ -268,9 +271,9 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     qos: 1,
     retain: true,
   });
-  // A reconnect (to the same node, or the next one after a node died) starts a clean session:
-  // subscribe again for as long as this connection lasts (the retained assignment comes with
-  // it), and say the device is online again.
+  // On a reconnect (to the same node, or the next one after a node died) subscribe again, for
+  // as long as this connection lasts, whether or not a session was resumed (the retained
+  // assignment comes with it, as for the agent), and say the device is online again.
   let connection = 0;
   client.on('connect', () => {
     const mine = ++connection;
