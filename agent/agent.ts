@@ -406,6 +406,9 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
           void reporter?.flush();
           void events?.flush();
         },
+        // Reported again once the assignment subscription is in place: a state behind the
+        // controller's makes it send the assignment again (controller/distribution/catch-up.ts).
+        onResubscribed: () => publishState(),
       });
       teardown.push(async () => link?.close());
       const fetcher = createBlobFetcher({

@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../shared/fs/atomic.js';
 import { settlesWithin } from '../shared/wire/end-connection.js';
 import { createKeystore, type Keystore } from '../shared/trust/keystore.js';
 import type { DeviceTopicKind } from '../shared/wire/topics.js';
+import type { DeviceState } from '../shared/wire/messages.js';
 import { createApi } from './api/index.js';
 import { deviceGauges } from './api/metrics.js';
 import type { RoutePlugin } from './api/services.js';
@@ -363,6 +364,8 @@ export async function startController(
     // 5. device tracker
     // Set once the rollout executor exists (step 7): device reports make it tick at once.
     let onDeviceChange: () => void = () => undefined;
+    // Set once the assignment service exists (step 6); the gate holds reports until then.
+    let onDeviceState: (id: string, s: DeviceState) => Promise<void> = async () => undefined;
     const tracker = createDeviceTracker({
       devices,
       eventStore: store.deviceEvents,
@@ -372,6 +375,7 @@ export async function startController(
         onDeviceChange();
         hub.notify('devices');
       },
+      onState: (id, s) => onDeviceState(id, s),
       ...(embedded ? { connected: (id: string) => embedded.connected(id) } : {}),
       events: {
         ratePerSecond: config.events.ratePerSecond,
@@ -434,6 +438,17 @@ export async function startController(
     stack.push({ name: 'blob server', stop: () => blobs.close() });
     const republished = await assignments.republishAll();
     log.info(republished, 'assignments republished');
+    // A device whose report shows an older assignment than the persisted one gets it again
+    // (catch-up.ts): delivery does not rest on the broker's session or retained copy.
+    onDeviceState = async (id, s) => {
+      try {
+        const d = await assignments.catchUp(id, s.assignmentSequence);
+        if (d.kind === 'republish')
+          log.debug({ device: id, reported: s.assignmentSequence }, 'assignment sent again');
+      } catch (e) {
+        log.warn({ err: e, device: id }, 'assignment catch-up failed');
+      }
+    };
 
     // 7. rollout executor (its health gate reads telemetry, built next; bound late)
     const late: { telemetry?: ReturnType<typeof createTelemetryService> } = {};

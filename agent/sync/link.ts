@@ -49,7 +49,14 @@ export interface AgentLinkOptions {
   readonly reconnectMs?: number;
   readonly handlers: LinkHandlers;
   readonly onMalformed?: (topic: string, error: BmfError) => void;
+  /**
+   * Once per connection, after the broker answered its SUBSCRIBE (granted, or refused on the
+   * first try): what the agent publishes here (its state) may make the controller send the
+   * assignment again, and that copy must find the subscription in place.
+   */
   readonly onConnect?: () => void;
+  /** A subscription refused on this connection was granted on a later try. */
+  readonly onResubscribed?: () => void;
   readonly onOffline?: () => void;
   /** Connection news for the log: connects, refused CONNACKs, lost connections. */
   readonly onBrokerEvent?: (e: LinkEvent) => void;
@@ -148,21 +155,26 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   // subscriptions a connected device would never hear of an assignment, so they are asked for
   // again, with a growing pause, for as long as this connection lasts.
   let connection = 0;
+  let closing = false;
+  const current = (mine: number) => !closing && mine === connection && client.connected;
   const subscribeAll = async (mine: number) => {
-    for (let pause = options.reconnectMs ?? 1000; ; pause = Math.min(pause * 2, 30_000)) {
-      if (closing || mine !== connection || !client.connected) return;
+    for (let pause = options.reconnectMs ?? 1000, first = true; ; first = false) {
+      if (!current(mine)) return;
       try {
         await client.subscribeAsync(subscriptions, { qos: 1 });
+        if (current(mine)) (first ? options.onConnect : options.onResubscribed)?.();
         return;
       } catch (e) {
         if (closing || mine !== connection) return;
         news({ kind: 'lost', reason: `subscribe refused (${(e as Error).message}); asking again` });
+        // The device still reports (hello, state, telemetry) while it asks again.
+        if (first && current(mine)) options.onConnect?.();
       }
       await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 30_000);
     }
   };
   let connects = 0;
-  let closing = false;
   let up = false; // a loss is news once per connection, not once per failed reconnect
   client.on('connect', (ack) => {
     up = true;
@@ -174,7 +186,6 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
     void client
       .publishAsync(willTopic(deviceId), Buffer.from(presence(true)), { qos: 1, retain: true })
       .catch(() => undefined);
-    options.onConnect?.();
   });
   client.on('offline', () => {
     if (up && !closing)

@@ -49,6 +49,12 @@ export interface DeviceTrackerOptions {
   /** A device reported its state or an event (what rollouts watch). */
   readonly onChange?: (deviceId: string) => void;
   /**
+   * A device's state, once stored (the assignment catch-up compares its sequence). Awaited in
+   * the device's order: on JetStream the report is acknowledged after it, so a replica that dies
+   * before acting leaves the report to another.
+   */
+  readonly onState?: (deviceId: string, state: DeviceState) => Promise<void> | void;
+  /**
    * Whether the device has a connection open now, when the broker can say (the embedded one).
    * Then presence is the connection's, and hello, presence and will messages (which may arrive
    * after the connection they speak of is gone, or after a newer one opened) do not override it.
@@ -182,6 +188,7 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
       const state: DeviceState = await decode('DeviceState', id, p);
       await devices.setState(id, state as unknown as Record<string, unknown>, clock.wallNow());
       opts.onChange?.(id);
+      await opts.onState?.(id, state);
     },
     async presence(id, p) {
       const presence = await decode('Presence', id, p);

@@ -16,6 +16,12 @@ import type { DeviceRepo } from '../store/devices.js';
 import type { StoreMode } from '../store/repository.js';
 import type { Registry } from '../registry/registry.js';
 import type { Digest } from '../../shared/ids.js';
+import {
+  CATCH_UP_WINDOW_MS,
+  createCatchUpLedger,
+  decideCatchUp,
+  type CatchUpDecision,
+} from './catch-up.js';
 
 export type Publish = (
   topic: string,
@@ -61,6 +67,8 @@ export interface AssignmentServiceOptions {
   readonly publish: Publish;
   readonly clock: WallClock;
   readonly defaults: { readonly expiresInMs: number; readonly health: Assignment['health'] };
+  /** At most one catch-up copy per device per this window (catch-up.ts); 60 s by default. */
+  readonly catchUpWindowMs?: number;
 }
 
 const SIGNERS_TTL_MS = 5000;
@@ -96,6 +104,8 @@ function sameContent(a: Assignment, req: AssignRequest, health: Assignment['heal
 
 export function createAssignmentService(opts: AssignmentServiceOptions) {
   const { store, registry, devices, publish, clock, defaults } = opts;
+  const catchUpWindowMs = opts.catchUpWindowMs ?? CATCH_UP_WINDOW_MS;
+  const caughtUp = createCatchUpLedger(catchUpWindowMs);
 
   // Loading the signers reads root.json and the key files; a rollout start signs hundreds of
   // assignments at once, so they are loaded once per SIGNERS_TTL_MS (a rotated key is picked up
@@ -270,6 +280,29 @@ export function createAssignmentService(opts: AssignmentServiceOptions) {
       await assign(deviceId, req);
     },
     latest,
+    /**
+     * A device reported the assignment sequence it has (its state, on every connect and after
+     * every reconcile pass): when that is below the one persisted for it, its current signed
+     * assignment is published to it again, QoS 1, at most once per window (catch-up.ts). Only
+     * the replica that consumes the report does this.
+     */
+    async catchUp(deviceId: string, reported: number): Promise<CatchUpDecision> {
+      const current = await latest(deviceId);
+      const now = clock.wallNow();
+      const decision = decideCatchUp({
+        reported,
+        persisted: current?.assignment.sequence,
+        lastSentAt: caughtUp.lastSentAt(deviceId),
+        now,
+        windowMs: catchUpWindowMs,
+      });
+      if (decision.kind === 'republish' && current) {
+        // Counted before the publish: a publish waiting on a lost connection is not sent twice.
+        caughtUp.sent(deviceId, now);
+        await publishStored(deviceId, current);
+      }
+      return decision;
+    },
     /**
      * On controller start: publish every device's latest assignment again (an external broker may
      * have lost its retained messages). One that expires within half its lifetime is re-signed
