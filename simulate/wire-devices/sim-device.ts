@@ -173,18 +173,28 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     client.unsubscribe(broadcastChunkTopic(digest));
   }
 
-  async function install(bundle: string, bundleSequence: number, assignmentSequence: number) {
-    for (const blob of await o.bundleFiles(bundle)) await fetchBlob(blob);
-    active = bundle;
-    await client.publishAsync(
+  // What the agent reports (agent/sync/device-state.ts): the installed assignment's sequence,
+  // which the controller compares with the one it persisted to send a lost copy again.
+  let installed: { bundleSequence: number; assignmentSequence: number } | undefined;
+  const publishState = () =>
+    client.publishAsync(
       deviceTopic('state', o.id),
       Buffer.from(
         encodeMessage('DeviceState', {
           deviceId,
-          active: [{ variant: 'A', bundleDigest: parseDigest(bundle), bundleSequence }],
+          active:
+            active !== undefined && installed
+              ? [
+                  {
+                    variant: 'A',
+                    bundleDigest: parseDigest(active),
+                    bundleSequence: installed.bundleSequence,
+                  },
+                ]
+              : [],
           lastKnownGood: [],
-          assignmentSequence,
-          status: 'active',
+          assignmentSequence: installed?.assignmentSequence ?? 0,
+          status: installed ? 'active' : sequence > 0 ? 'syncing' : 'idle',
           lastErrorCode: '',
           uptimeMs: 0,
           timeMs: Date.now(),
@@ -192,6 +202,12 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
       ),
       { qos: 1, retain: true },
     );
+
+  async function install(bundle: string, bundleSequence: number, assignmentSequence: number) {
+    for (const blob of await o.bundleFiles(bundle)) await fetchBlob(blob);
+    active = bundle;
+    installed = { bundleSequence, assignmentSequence };
+    await publishState();
     o.onActive?.(o.id, bundle);
   }
 
@@ -291,6 +307,9 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
       await client
         .publishAsync(deviceTopic('presence', o.id), presence(true), { qos: 1, retain: true })
         .catch(() => undefined);
+      // Its state once the subscription is in place, as the agent reports after a reconnect:
+      // a device behind the controller gets its assignment sent again, into that subscription.
+      await publishState().catch(() => undefined);
     })();
   });
 
