@@ -23,6 +23,11 @@ export interface SimDeviceOptions {
   readonly failoverUrls?: readonly string[];
   /** A persistent session (clean: false), as the agent's link keeps; a clean one by default. */
   readonly persistentSession?: boolean;
+  /**
+   * Report the state again this often, as the agent does after every reconcile pass (at least
+   * every 30 s); only on changes when absent.
+   */
+  readonly stateEveryMs?: number;
   readonly id: string;
   readonly secret: string;
   readonly bundleFiles: (bundleDigest: string) => Promise<readonly string[]>;
@@ -313,6 +318,13 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     })();
   });
 
+  // Two reports of one device may be handled by two controller replicas at once and stored in
+  // either order: a later report puts the device's current state back, as the agent's does.
+  const restate =
+    o.stateEveryMs === undefined
+      ? undefined
+      : setInterval(() => void publishState().catch(() => undefined), o.stateEveryMs).unref();
+
   return {
     id: o.id,
     client,
@@ -320,6 +332,7 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     malformed: () => malformed,
     close: () => {
       closed = true;
+      clearInterval(restate);
       return client.endAsync();
     },
   };

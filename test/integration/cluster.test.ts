@@ -398,9 +398,34 @@ t.test(
 
     const diagnose = async () => {
       t.comment(`lease: ${await holder()}`);
-      for (const r of others) {
-        const res = await call(r, '/v1/rollouts/r-cluster?devices=true').catch(() => undefined);
-        if (res) t.comment(JSON.stringify(res.body).slice(0, 6000));
+      // The rollout as a survivor sees it, and for each device it does not count active: what
+      // the store holds as its state and what the device itself runs.
+      const seen = await call(others[0]!, '/v1/rollouts/r-cluster?devices=true').catch(
+        () => undefined,
+      );
+      const { devices: perDevice, ...rollout } = (seen?.body ?? {}) as {
+        devices?: Record<string, { status: string }>;
+      };
+      t.comment(JSON.stringify(rollout).slice(0, 3000));
+      const pending = Object.entries(perDevice ?? {}).filter(([, v]) => v.status !== 'active');
+      const states = await store.pool.query<{ id: string; state: string | null }>(
+        'SELECT id, state FROM devices WHERE id = ANY($1)',
+        [pending.map(([id]) => id)],
+      );
+      for (const [id, v] of pending) {
+        const d = devices.find((x) => x.id === id);
+        const st = JSON.parse(states.rows.find((r) => r.id === id)?.state ?? 'null') as {
+          status?: string;
+          assignmentSequence?: number;
+          timeMs?: number;
+        } | null;
+        t.comment(
+          `${id}: rollout ${v.status}; stored state ${st?.status} seq ${st?.assignmentSequence} ` +
+            `at ${st?.timeMs === undefined ? '-' : st.timeMs - killedAt} ms after the kills; ` +
+            `device runs ${d?.device.activeBundle() === bundle.digest ? 'the target' : 'other'}, ` +
+            `home ${d?.home} now ${d ? nodeOf(nats, d) : '-'}, ` +
+            `received ${JSON.stringify(d?.received.map((a) => [a.sequence, a.at - killedAt]))}`,
+        );
       }
       const behind = devices.filter((d) => d.device.activeBundle() !== bundle.digest);
       t.comment(
