@@ -333,23 +333,37 @@ t.test(
     // started (telemetry is kept in minute rollups), so a round sent before group 2 began its
     // soak counts only when both fall in one wall-clock minute.
     let round = 0;
+    let resent = 0;
+    let closing = false;
+    t.teardown(() => {
+      closing = true;
+    });
     const report = (r: number) => {
       const intervalStartMs = Date.now() - 1_000 + r;
       return Promise.all(
         devices.map(async ({ id, device }) => {
-          await device.client.publishAsync(
-            deviceTopic('telemetry', id),
-            Buffer.from(
-              encodeReport({
-                deviceId: id,
-                intervalStartMs,
-                bundleDigest: bundle.digest,
-                reportSequence: r + 1,
-                latency: { e2e: [5, 6, 7] },
-              }),
-            ),
-            { qos: 1 },
+          const payload = Buffer.from(
+            encodeReport({
+              deviceId: id,
+              intervalStartMs,
+              bundleDigest: bundle.digest,
+              reportSequence: r + 1,
+              latency: { e2e: [5, 6, 7] },
+            }),
           );
+          // mqtt.js rejects a publish whose connection closed while it sent its stored ones
+          // again on a reconnect (NATS closes a connection whose store request timed out): not
+          // acknowledged, so the device sends the same report again, as the agent's reporter.
+          for (;;) {
+            try {
+              await device.client.publishAsync(deviceTopic('telemetry', id), payload, { qos: 1 });
+              break;
+            } catch (e) {
+              if (closing) throw e;
+              resent++;
+              await new Promise((res) => setTimeout(res, 500));
+            }
+          }
           sent.add(`${id}/${intervalStartMs}`);
         }),
       );
@@ -454,7 +468,7 @@ t.test(
     });
     reporting = false;
     await reports;
-    t.comment(`${round} rounds of reports`);
+    t.comment(`${round} rounds of reports, ${resent} sent again after a failed publish`);
     t.comment(`completed ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kills`);
     const next = await holder();
     t.ok(
