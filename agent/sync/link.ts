@@ -57,6 +57,11 @@ export interface AgentLinkOptions {
   readonly onConnect?: () => void;
   /** A subscription refused on this connection was granted on a later try. */
   readonly onResubscribed?: () => void;
+  /**
+   * A SUBSCRIBE unanswered this long ends the connection, which mqtt.js then makes again (to
+   * the next node of a cluster). 30 s by default.
+   */
+  readonly subscribeTimeoutMs?: number;
   readonly onOffline?: () => void;
   /** Connection news for the log: connects, refused CONNACKs, lost connections. */
   readonly onBrokerEvent?: (e: LinkEvent) => void;
@@ -157,15 +162,40 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   let connection = 0;
   let closing = false;
   const current = (mine: number) => !closing && mine === connection && client.connected;
+  // Seen on NATS 2.9: a device that failed over to a survivor and took over its persistent
+  // session (session present) got neither a SUBACK nor a refusal for minutes while the node
+  // answered its pings, so it never subscribed and never reported. Such a connection is given up.
+  const subscribeTimeoutMs = options.subscribeTimeoutMs ?? 30_000;
+  const UNANSWERED = new Error('SUBSCRIBE unanswered');
+  const subscribeOrGiveUp = async (mine: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(UNANSWERED), subscribeTimeoutMs);
+    });
+    try {
+      await Promise.race([client.subscribeAsync(subscriptions, { qos: 1 }), unanswered]);
+    } catch (e) {
+      if (e === UNANSWERED && current(mine)) {
+        news({
+          kind: 'lost',
+          reason: `no answer to SUBSCRIBE within ${subscribeTimeoutMs} ms; connecting again`,
+        });
+        client.stream.destroy(); // mqtt.js reconnects as after any lost connection
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const subscribeAll = async (mine: number) => {
     for (let pause = options.reconnectMs ?? 1000, first = true; ; first = false) {
       if (!current(mine)) return;
       try {
-        await client.subscribeAsync(subscriptions, { qos: 1 });
+        await subscribeOrGiveUp(mine);
         if (current(mine)) (first ? options.onConnect : options.onResubscribed)?.();
         return;
       } catch (e) {
-        if (closing || mine !== connection) return;
+        if (closing || mine !== connection || e === UNANSWERED) return;
         news({ kind: 'lost', reason: `subscribe refused (${(e as Error).message}); asking again` });
         // The device still reports (hello, state, telemetry) while it asks again.
         if (first && current(mine)) options.onConnect?.();
