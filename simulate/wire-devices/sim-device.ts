@@ -295,17 +295,32 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   // On a reconnect (to the same node, or the next one after a node died) subscribe again, for
   // as long as this connection lasts, whether or not a session was resumed (the retained
   // assignment comes with it, as for the agent), and say the device is online again.
+  // As the agent's link too: a SUBSCRIBE unanswered for 30 s (seen on NATS 2.9 after a
+  // failover that took over a persistent session) ends the connection, which mqtt.js makes again.
   let connection = 0;
+  const UNANSWERED = new Error('SUBSCRIBE unanswered');
   client.on('connect', () => {
     const mine = ++connection;
     void (async () => {
       for (let pause = 500; !closed && mine === connection && client.connected;) {
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await client.subscribeAsync(topics());
+          await Promise.race([
+            client.subscribeAsync(topics()),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(UNANSWERED), 30_000);
+            }),
+          ]);
           break;
-        } catch {
+        } catch (e) {
+          if (e === UNANSWERED) {
+            if (!closed && mine === connection) client.stream.destroy();
+            return;
+          }
           await new Promise((r) => setTimeout(r, pause));
           pause = Math.min(pause * 2, 8000);
+        } finally {
+          clearTimeout(timer);
         }
       }
       if (closed || mine !== connection) return;
