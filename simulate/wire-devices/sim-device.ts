@@ -19,6 +19,15 @@ import { parseDeviceId, parseDigest } from '../../shared/ids.js';
 
 export interface SimDeviceOptions {
   readonly brokerUrl: string;
+  /** Further broker nodes, tried in turn when the connection is lost (as the agent's link). */
+  readonly failoverUrls?: readonly string[];
+  /** A persistent session (clean: false), as the agent's link keeps; a clean one by default. */
+  readonly persistentSession?: boolean;
+  /**
+   * Report the state again this often, as the agent does after every reconcile pass (at least
+   * every 30 s); only on changes when absent.
+   */
+  readonly stateEveryMs?: number;
   readonly id: string;
   readonly secret: string;
   readonly bundleFiles: (bundleDigest: string) => Promise<readonly string[]>;
@@ -26,6 +35,8 @@ export interface SimDeviceOptions {
   /** No chunk for this long: request the missing ones per device. */
   readonly repairAfterMs?: number;
   readonly onActive?: (id: string, bundle: string) => void;
+  /** Every signed assignment received, redeliveries included, before it is judged. */
+  readonly onAssignment?: (id: string, sequence: number, bundle: string) => void;
 }
 
 interface Fetch {
@@ -72,13 +83,24 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   const deviceId = parseDeviceId(o.id);
   const presence = (online: boolean) =>
     Buffer.from(encodeMessage('Presence', { deviceId, online, timeMs: Date.now() }));
+  const failover = o.failoverUrls ?? [];
   const client: MqttClient = await mqtt.connectAsync(o.brokerUrl, {
     clientId: o.id,
     username: o.id,
     password: o.secret,
     protocolVersion: 4,
     reconnectPeriod: 1000,
+    clean: o.persistentSession !== true,
+    // Subscribed on every connect below: mqtt.js's own resubscription drops a topic whose
+    // SUBACK refused it, and never asks again.
+    resubscribe: false,
     will: { topic: willTopic(o.id), payload: presence(false), qos: 1, retain: true },
+    ...(failover.length > 0 && {
+      servers: [o.brokerUrl, ...failover].map((u) => {
+        const url = new URL(u);
+        return { host: url.hostname, port: Number(url.port || 1883) };
+      }),
+    }),
   });
   let active: string | undefined;
   let current: Fetch | undefined;
@@ -156,18 +178,28 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     client.unsubscribe(broadcastChunkTopic(digest));
   }
 
-  async function install(bundle: string, bundleSequence: number, assignmentSequence: number) {
-    for (const blob of await o.bundleFiles(bundle)) await fetchBlob(blob);
-    active = bundle;
-    await client.publishAsync(
+  // What the agent reports (agent/sync/device-state.ts): the installed assignment's sequence,
+  // which the controller compares with the one it persisted to send a lost copy again.
+  let installed: { bundleSequence: number; assignmentSequence: number } | undefined;
+  const publishState = () =>
+    client.publishAsync(
       deviceTopic('state', o.id),
       Buffer.from(
         encodeMessage('DeviceState', {
           deviceId,
-          active: [{ variant: 'A', bundleDigest: parseDigest(bundle), bundleSequence }],
+          active:
+            active !== undefined && installed
+              ? [
+                  {
+                    variant: 'A',
+                    bundleDigest: parseDigest(active),
+                    bundleSequence: installed.bundleSequence,
+                  },
+                ]
+              : [],
           lastKnownGood: [],
-          assignmentSequence,
-          status: 'active',
+          assignmentSequence: installed?.assignmentSequence ?? 0,
+          status: installed ? 'active' : sequence > 0 ? 'syncing' : 'idle',
           lastErrorCode: '',
           uptimeMs: 0,
           timeMs: Date.now(),
@@ -175,6 +207,12 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
       ),
       { qos: 1, retain: true },
     );
+
+  async function install(bundle: string, bundleSequence: number, assignmentSequence: number) {
+    for (const blob of await o.bundleFiles(bundle)) await fetchBlob(blob);
+    active = bundle;
+    installed = { bundleSequence, assignmentSequence };
+    await publishState();
     o.onActive?.(o.id, bundle);
   }
 
@@ -196,6 +234,7 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
         signed: { sequence: number; variants: { bundle: { digest: string; sequence: number } }[] };
       };
       const v = doc.signed.variants[0];
+      if (v) o.onAssignment?.(o.id, doc.signed.sequence, v.bundle.digest);
       if (!v || doc.signed.sequence <= sequence) return;
       const before = sequence;
       sequence = doc.signed.sequence;
@@ -231,13 +270,15 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   // NATS 2.9 refuses a QoS 1 subscription (SUBACK 0x80) when it cannot make its JetStream
   // consumer within 4 s (a node just died, a loaded cluster): asked again, as the agent does
   // (agent/sync/link.ts), rather than ending the simulated device.
+  const topics = () => ({
+    [deviceTopic('assignment', o.id)]: { qos: 1 as const },
+    [deviceTopic('blobOffer', o.id)]: { qos: 1 as const },
+    [deviceTopic('blobChunk', o.id)]: { qos: 0 as const },
+    ...(current && { [broadcastChunkTopic(current.digest)]: { qos: 0 as const } }),
+  });
   for (let attempt = 1, pause = 500; ; attempt++, pause = Math.min(pause * 2, 8000)) {
     try {
-      await client.subscribeAsync({
-        [deviceTopic('assignment', o.id)]: { qos: 1 },
-        [deviceTopic('blobOffer', o.id)]: { qos: 1 },
-        [deviceTopic('blobChunk', o.id)]: { qos: 0 },
-      });
+      await client.subscribeAsync(topics());
       break;
     } catch (e) {
       if (attempt >= 8) {
@@ -251,6 +292,53 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     qos: 1,
     retain: true,
   });
+  // On a reconnect (to the same node, or the next one after a node died) subscribe again, for
+  // as long as this connection lasts, whether or not a session was resumed (the retained
+  // assignment comes with it, as for the agent), and say the device is online again.
+  // As the agent's link too: a SUBSCRIBE unanswered for 30 s (seen on NATS 2.9 after a
+  // failover that took over a persistent session) ends the connection, which mqtt.js makes again.
+  let connection = 0;
+  const UNANSWERED = new Error('SUBSCRIBE unanswered');
+  client.on('connect', () => {
+    const mine = ++connection;
+    void (async () => {
+      for (let pause = 500; !closed && mine === connection && client.connected;) {
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            client.subscribeAsync(topics()),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(UNANSWERED), 30_000);
+            }),
+          ]);
+          break;
+        } catch (e) {
+          if (e === UNANSWERED) {
+            if (!closed && mine === connection) client.stream.destroy();
+            return;
+          }
+          await new Promise((r) => setTimeout(r, pause));
+          pause = Math.min(pause * 2, 8000);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      if (closed || mine !== connection) return;
+      await client
+        .publishAsync(deviceTopic('presence', o.id), presence(true), { qos: 1, retain: true })
+        .catch(() => undefined);
+      // Its state once the subscription is in place, as the agent reports after a reconnect:
+      // a device behind the controller gets its assignment sent again, into that subscription.
+      await publishState().catch(() => undefined);
+    })();
+  });
+
+  // Two reports of one device may be handled by two controller replicas at once and stored in
+  // either order: a later report puts the device's current state back, as the agent's does.
+  const restate =
+    o.stateEveryMs === undefined
+      ? undefined
+      : setInterval(() => void publishState().catch(() => undefined), o.stateEveryMs).unref();
 
   return {
     id: o.id,
@@ -259,6 +347,7 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     malformed: () => malformed,
     close: () => {
       closed = true;
+      clearInterval(restate);
       return client.endAsync();
     },
   };

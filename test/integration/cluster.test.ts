@@ -7,7 +7,8 @@
 // a report before its PUBACK is sent, so a node's death loses none (docs/scaling.md).
 //
 // The replicas of the broker half are intake processes (harness/cluster/intake-replica.ts: the
-// JetStream link and the store's deduplication); the rollout half below runs whole controllers.
+// JetStream link and the store's deduplication); the scenario below runs whole controllers and
+// kills the lease holder and a broker node during a rollout.
 import t, { type Test } from 'tap';
 import type { ChildProcess } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -26,16 +27,15 @@ import { join } from 'node:path';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { blobPath as bundleBlobPath } from '../../shared/bundle/layout.js';
 import {
-  connectFakeDevice,
   makeSignedBundle,
   tempDir,
   waitFor as waitForValue,
-  type FakeDevice,
 } from '../../harness/controller/test-controller.js';
 import {
   startControllerReplica,
   type ControllerReplica,
 } from '../../harness/cluster/controller-replica.js';
+import { nodeOf, startClusterDevices } from '../../harness/cluster/light-devices.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const DEVICES = 200;
@@ -195,19 +195,21 @@ t.test(
   scenario(true),
 );
 
-// The rollout half: 3 whole controllers (`bmfleet controller`, harness/cluster/controller-replica.ts)
-// on the PostgreSQL store and the NATS cluster, light devices (harness/controller/test-controller.ts:
-// they report whatever they are assigned as active) spread over the nodes, a rollout in two
-// groups with a soak between them; during the soak the replica holding the lease is killed with
-// SIGKILL. Another takes the lease over after its expiry and finishes the rollout.
+// Issue 13's scenario: 3 whole controllers (`bmfleet controller`, harness/cluster/controller-replica.ts)
+// on the PostgreSQL store behind the 3-node NATS cluster, light devices that fetch what they are
+// assigned (harness/cluster/light-devices.ts) spread over the nodes with the others to fail over
+// to, reporting telemetry every 2 s (QoS 1), and a rollout in two groups with a soak between
+// them. During the soak the replica holding the lease AND the broker node its MQTT link is on
+// are killed with SIGKILL. A survivor takes the lease over after its expiry and finishes the
+// rollout; the devices of the dead node reconnect to the others and must get group 2's
+// assignment there.
 const ROLLOUT_DEVICES = Number(process.env.BMFLEET_CLUSTER_ROLLOUT_DEVICES ?? 200);
-/** Devices connect this many at a time: each QoS 1 subscription is a JetStream consumer to make. */
-const CONNECT_BATCH = 10;
 
 t.test(
-  `rollout in two groups across 3 controller replicas, lease holder killed (${ROLLOUT_DEVICES} devices)`,
+  `rollout in two groups across 3 controller replicas, lease holder and its broker node killed (${ROLLOUT_DEVICES} devices)`,
   { skip },
   async (t) => {
+    const startedAt = Date.now();
     const pg = await startPostgres(t);
     const storeUrl = await pg.newDatabase();
     const store = await openPostgresStore(storeUrl, { max: 2 }); // migrates; the test reads it
@@ -225,6 +227,7 @@ t.test(
       store: storeUrl,
       token,
     };
+    // Replica c<i+1> publishes through node i.
     const replica = (i: number) =>
       startControllerReplica(t, {
         ...shared,
@@ -236,6 +239,7 @@ t.test(
     // The first makes the device stream; the others find it.
     const replicas: ControllerReplica[] = [await replica(0)];
     replicas.push(...(await Promise.all([replica(1), replica(2)])));
+    const alive = new Set(replicas);
     const call = async (r: ControllerReplica, path: string, body?: unknown) => {
       const res = await fetch(`${r.apiUrl}${path}`, {
         method: body === undefined ? 'GET' : 'POST',
@@ -260,27 +264,25 @@ t.test(
       t.equal(r.status, 201, `${id} enrolled`, { diagnostic: false });
       secrets.set(id, r.body.secret as string);
     }
-    // NATS answers a QoS 1 subscription by making a JetStream consumer; on a loaded machine that
-    // can time out ("Unspecified error"): the device connects again, as an agent would.
-    const connectDevice = async (id: string, node: number): Promise<FakeDevice> => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await connectFakeDevice(nats.nodes[node]!.mqttUrl, id, secrets.get(id)!);
-        } catch (e) {
-          if (attempt >= 5) throw e;
-          await new Promise((r) => setTimeout(r, 500 * attempt));
-        }
+    // The simulator reads a bundle's file list from the API: any replica still running (a load
+    // balancer's job in front of real replicas).
+    const files = new Map<string, readonly string[]>();
+    const bundleFiles = async (digest: string) => {
+      const known = files.get(digest);
+      if (known) return known;
+      for (const r of alive) {
+        const res = await call(r, `/v1/bundles/${digest}`).catch(() => undefined);
+        if (res?.status !== 200) continue;
+        const list = (res.body.files as { sha256: string }[]).map((f) => f.sha256);
+        files.set(digest, list);
+        return list;
       }
+      throw new Error(`no replica answered for bundle ${digest}`);
     };
-    const devices: FakeDevice[] = [];
-    for (let i = 0; i < ids.length; i += CONNECT_BATCH) {
-      devices.push(
-        ...(await Promise.all(
-          ids.slice(i, i + CONNECT_BATCH).map((id, k) => connectDevice(id, (i + k) % 3)),
-        )),
-      );
-    }
-    t.teardown(() => Promise.all(devices.map((d) => d.close())));
+    const devices = await startClusterDevices(t, { ids, secrets, nats, bundleFiles });
+    t.comment(
+      `${devices.length} devices connected ${((Date.now() - startedAt) / 1000).toFixed(0)} s in`,
+    );
 
     // The bundle goes in through replica c1; its blobs land in the shared directory.
     const bundle = await makeSignedBundle(dir, { bytes: 300_000 });
@@ -304,6 +306,7 @@ t.test(
       },
       60_000,
     );
+    const firstNode = replicas.indexOf(first); // the node its MQTT link is on
     const others = replicas.filter((r) => r !== first);
     const refused = await call(others[0]!, '/v1/rollouts', {
       id: 'r-x',
@@ -317,36 +320,50 @@ t.test(
       bundle: bundle.digest,
       filter: { tags: { site: 'cl' } },
       groups: [{ percent: 50 }, { percent: 100 }],
-      deviceTimeoutMs: 120_000,
+      deviceTimeoutMs: 180_000,
       healthGate: { soakMs: 8_000, minRequests: 1 },
     });
     t.equal(created.status, 201, `rollout created on the lease holder ${first.name}`);
 
-    // Telemetry, QoS 1, acknowledged by the broker: every one must be stored exactly once.
+    // Telemetry, QoS 1: every report the broker acknowledged (PUBACK, publishAsync resolved)
+    // must be stored exactly once.
     const sent = new Set<string>();
     // Reports of the target bundle, a round from every device every 2 s, as devices keep
     // reporting: each group's health gate counts those of its soak, from the minute the soak
     // started (telemetry is kept in minute rollups), so a round sent before group 2 began its
     // soak counts only when both fall in one wall-clock minute.
     let round = 0;
+    let resent = 0;
+    let closing = false;
+    t.teardown(() => {
+      closing = true;
+    });
     const report = (r: number) => {
       const intervalStartMs = Date.now() - 1_000 + r;
       return Promise.all(
-        devices.map(async (d, i) => {
-          const id = ids[i]!;
-          await d.client.publishAsync(
-            deviceTopic('telemetry', id),
-            Buffer.from(
-              encodeReport({
-                deviceId: id,
-                intervalStartMs,
-                bundleDigest: bundle.digest,
-                reportSequence: r + 1,
-                latency: { e2e: [5, 6, 7] },
-              }),
-            ),
-            { qos: 1 },
+        devices.map(async ({ id, device }) => {
+          const payload = Buffer.from(
+            encodeReport({
+              deviceId: id,
+              intervalStartMs,
+              bundleDigest: bundle.digest,
+              reportSequence: r + 1,
+              latency: { e2e: [5, 6, 7] },
+            }),
           );
+          // mqtt.js rejects a publish whose connection closed while it sent its stored ones
+          // again on a reconnect (NATS closes a connection whose store request timed out): not
+          // acknowledged, so the device sends the same report again, as the agent's reporter.
+          for (;;) {
+            try {
+              await device.client.publishAsync(deviceTopic('telemetry', id), payload, { qos: 1 });
+              break;
+            } catch (e) {
+              if (closing) throw e;
+              resent++;
+              await new Promise((res) => setTimeout(res, 500));
+            }
+          }
           sent.add(`${id}/${intervalStartMs}`);
         }),
       );
@@ -358,15 +375,22 @@ t.test(
         for (let i = 0; i < 20 && reporting; i++) await new Promise((r) => setTimeout(r, 100));
       }
     };
-    // Group 1 done, the soak running: kill the lease holder there.
+    const rolloutOf = async () => {
+      for (const r of others) {
+        const res = await call(r, '/v1/rollouts/r-cluster').catch(() => undefined);
+        if (res?.status === 200) return res.body;
+      }
+      return undefined;
+    };
+    // Group 1 done, the soak running: the kills go there.
     await waitFor(
       'group 1 active, soaking',
       async () => {
-        const r = await call(others[0]!, '/v1/rollouts/r-cluster');
-        const groups = r.body.groups as { size: number; counts: Record<string, number> }[];
-        return r.body.group === 0 && groups[0]!.counts.active === groups[0]!.size;
+        const body = await rolloutOf();
+        const groups = body?.groups as { size: number; counts: Record<string, number> }[];
+        return body?.group === 0 && groups[0]!.counts.active === groups[0]!.size;
       },
-      120_000,
+      180_000,
     );
     const reports = reporter();
     reports.catch(() => undefined); // awaited below; a failure before then is not unhandled
@@ -375,27 +399,77 @@ t.test(
       reporting = false;
     });
     await waitFor('a round of reports acknowledged', () => sent.size >= ROLLOUT_DEVICES, 60_000);
+    const onKilledNode = devices.filter((d) => nodeOf(nats, d) === firstNode).map((d) => d.id);
     process.kill(-first.child.pid!, 'SIGKILL');
+    alive.delete(first);
+    await nats.kill(firstNode);
     const killedAt = Date.now();
-    const done = await waitForValue(
-      'the rollout completes on another replica',
-      async () => {
-        const r = await call(others[0]!, '/v1/rollouts/r-cluster');
-        return r.body.status === 'completed' ? r.body : undefined;
-      },
-      120_000,
-    ).catch(async (e: unknown) => {
+    t.comment(
+      `killed ${first.name} (lease holder) and node ${nats.nodes[firstNode]!.name} ` +
+        `(its MQTT link, ${onKilledNode.length} devices on it) ` +
+        `${((killedAt - startedAt) / 1000).toFixed(0)} s in`,
+    );
+
+    const diagnose = async () => {
       t.comment(`lease: ${await holder()}`);
+      // The rollout as a survivor sees it, and for each device it does not count active: what
+      // the store holds as its state and what the device itself runs.
+      const seen = await call(others[0]!, '/v1/rollouts/r-cluster?devices=true').catch(
+        () => undefined,
+      );
+      const { devices: perDevice, ...rollout } = (seen?.body ?? {}) as {
+        devices?: Record<string, { status: string }>;
+      };
+      t.comment(JSON.stringify(rollout).slice(0, 3000));
+      const pending = Object.entries(perDevice ?? {}).filter(([, v]) => v.status !== 'active');
+      const states = await store.pool.query<{ id: string; state: string | null }>(
+        'SELECT id, state FROM devices WHERE id = ANY($1)',
+        [pending.map(([id]) => id)],
+      );
+      for (const [id, v] of pending) {
+        const d = devices.find((x) => x.id === id);
+        const st = JSON.parse(states.rows.find((r) => r.id === id)?.state ?? 'null') as {
+          status?: string;
+          assignmentSequence?: number;
+          timeMs?: number;
+        } | null;
+        t.comment(
+          `${id}: rollout ${v.status}; stored state ${st?.status} seq ${st?.assignmentSequence} ` +
+            `at ${st?.timeMs === undefined ? '-' : st.timeMs - killedAt} ms after the kills; ` +
+            `device runs ${d?.device.activeBundle() === bundle.digest ? 'the target' : 'other'}, ` +
+            `home ${d?.home} now ${d ? nodeOf(nats, d) : '-'}, ` +
+            `received ${JSON.stringify(d?.received.map((a) => [a.sequence, a.at - killedAt]))}`,
+        );
+      }
+      const behind = devices.filter((d) => d.device.activeBundle() !== bundle.digest);
       t.comment(
-        JSON.stringify((await call(others[0]!, '/v1/rollouts/r-cluster?devices=true')).body),
+        `not on the target (${behind.length}): ` +
+          behind
+            .map(
+              (d) =>
+                `${d.id} home ${d.home} now ${nodeOf(nats, d)} killed-node ${onKilledNode.includes(d.id)} ` +
+                `received ${JSON.stringify(d.received.map((a) => [a.sequence, a.at - killedAt]))}`,
+            )
+            .join('; '),
       );
       for (const r of replicas) t.comment(`${r.name}: ${r.log().slice(-3000)}`);
+      t.comment(nats.logs().slice(-4000));
+    };
+    const done = await waitForValue(
+      'the rollout completes on a survivor',
+      async () => {
+        const body = await rolloutOf();
+        return body?.status === 'completed' ? body : undefined;
+      },
+      180_000,
+    ).catch(async (e: unknown) => {
+      await diagnose();
       throw e;
     });
     reporting = false;
     await reports;
-    t.comment(`${round} rounds of reports`);
-    t.comment(`completed ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
+    t.comment(`${round} rounds of reports, ${resent} sent again after a failed publish`);
+    t.comment(`completed ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kills`);
     const next = await holder();
     t.ok(
       next !== undefined && others.some((r) => r.holds(next)),
@@ -404,8 +478,17 @@ t.test(
     t.same(
       (done.groups as { counts: Record<string, number> }[]).map((g) => g.counts),
       [{ active: ROLLOUT_DEVICES / 2 }, { active: ROLLOUT_DEVICES / 2 }],
-      'every device active on the target',
+      'every device active on the target, as the controller sees it',
     );
+    const behind = devices.filter((d) => d.device.activeBundle() !== bundle.digest);
+    t.same(
+      behind.map((d) => d.id),
+      [],
+      'every device fetched the target and runs it, as the devices see it',
+    );
+
+    // No rollout action taken twice: the planner's events, and the assignments (each one is a
+    // row with a sequence of its own, taken in the transaction that stores it).
     const events = await store.pool.query<{ type: string; message: string; n: string }>(
       "SELECT type, message, count(*) AS n FROM rollout_events WHERE rollout_id = 'r-cluster' GROUP BY type, message",
     );
@@ -424,19 +507,43 @@ t.test(
     );
     t.ok((count.group_started ?? 0) >= 1 && (count.group_started ?? 0) <= 2, 'groups started once');
     t.notOk('device_retry' in count || 'paused' in count, 'no retry, no pause');
-    const assigned = await store.pool.query<{ device_id: string; n: string }>(
-      'SELECT device_id, count(*) AS n FROM assignments GROUP BY device_id',
+    const assigned = await store.pool.query<{ device_id: string; sequence: string }>(
+      'SELECT device_id, sequence FROM assignments',
     );
-    t.equal(assigned.rows.length, ROLLOUT_DEVICES, 'every device assigned');
+    const storedSequences = new Map<string, string[]>();
+    for (const r of assigned.rows)
+      storedSequences.set(r.device_id, [...(storedSequences.get(r.device_id) ?? []), r.sequence]);
+    t.equal(storedSequences.size, ROLLOUT_DEVICES, 'every device assigned');
     t.same(
-      assigned.rows.filter((r) => r.n !== '1'),
+      [...storedSequences].filter(([, s]) => s.length !== 1),
       [],
       'and each only once',
     );
-    for (const [i, d] of devices.entries()) {
-      if (d.assigned.at(-1) !== bundle.digest) t.fail(`${ids[i]} ends on ${d.assigned.at(-1)}`);
-    }
-    t.pass('every device was last assigned the target');
+    // What the devices received: one assignment each (its sequence the stored one), however
+    // many times the broker delivered it (again on every subscribe after a failover).
+    const twice = devices.filter((d) => {
+      const sequences = new Set(d.received.map((a) => String(a.sequence)));
+      return sequences.size !== 1 || !sequences.has(storedSequences.get(d.id)?.[0] ?? '');
+    });
+    t.same(
+      twice.map((d) => `${d.id}: ${JSON.stringify(d.received)}`),
+      [],
+      'each device received one assignment, the stored one',
+    );
+    t.ok(
+      devices.every((d) => d.received.at(-1)?.bundle === bundle.digest),
+      'every device was last assigned the target',
+    );
+    const deliveries = devices.reduce((n, d) => n + d.received.length, 0);
+    t.comment(`${deliveries} assignment deliveries for ${ROLLOUT_DEVICES} assignments`);
+    // The case the kills are for: devices that were on the dead node, assigned only afterwards.
+    const failedOver = devices.filter(
+      (d) => onKilledNode.includes(d.id) && (d.received[0]?.at ?? 0) > killedAt,
+    );
+    t.comment(
+      `${failedOver.length} of the ${onKilledNode.length} devices on the killed node were ` +
+        'first assigned after the kills (group 2), from a survivor, through another node',
+    );
 
     const storedKeys = async () =>
       (
@@ -447,8 +554,13 @@ t.test(
     await waitFor(
       'every sent report stored',
       async () => (await storedKeys()).length >= sent.size,
-      60_000,
-    );
+      120_000,
+    ).catch(async (e: unknown) => {
+      const stored = new Set(await storedKeys());
+      const missing = [...sent].filter((k) => !stored.has(k));
+      t.comment(`missing ${missing.length}: ${missing.slice(0, 20).join(' ')}`);
+      throw e;
+    });
     const stored = await storedKeys();
     t.equal(stored.length, sent.size, `stored as many as sent (${sent.size})`);
     t.same(new Set(stored), sent, 'each sent report stored, none other');
@@ -458,7 +570,7 @@ t.test(
     // Each report carries 3 requests (its 3 e2e samples).
     t.equal(Number(requests.rows[0]?.n), 3 * sent.size, 'the rollups count each report once');
 
-    // A blob of the bundle pushed through c1, fetched in ranges from the other replicas.
+    // A blob of the bundle pushed through c1, fetched in ranges from the two survivors.
     const detail = await call(others[1]!, `/v1/bundles/${bundle.digest}`);
     const file = (detail.body.files as { sha256: string; size: number }[])[0]!;
     const whole = await readFile(bundleBlobPath(bundle.dir, file.sha256));
@@ -476,5 +588,6 @@ t.test(
         `${r.name}: the bytes of the file`,
       );
     }
+    t.comment(`scenario took ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
   },
 );
