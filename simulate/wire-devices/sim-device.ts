@@ -7,6 +7,7 @@
 // standing in for the manifest fetch the agent does.
 import { createHash, randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
+import { mqttServers } from '../../shared/config/broker-url.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import type { BlobOffer } from '../../shared/wire/messages.js';
 import {
@@ -19,6 +20,8 @@ import { parseDeviceId, parseDigest } from '../../shared/ids.js';
 
 export interface SimDeviceOptions {
   readonly brokerUrl: string;
+  /** Further nodes of a clustered broker, tried in turn when the connection is lost. */
+  readonly failoverUrls?: readonly string[];
   readonly id: string;
   readonly secret: string;
   readonly bundleFiles: (bundleDigest: string) => Promise<readonly string[]>;
@@ -72,7 +75,9 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   const deviceId = parseDeviceId(o.id);
   const presence = (online: boolean) =>
     Buffer.from(encodeMessage('Presence', { deviceId, online, timeMs: Date.now() }));
+  const servers = mqttServers(o.brokerUrl, o.failoverUrls);
   const client: MqttClient = await mqtt.connectAsync(o.brokerUrl, {
+    ...(servers.length > 0 ? { servers } : {}),
     clientId: o.id,
     username: o.id,
     password: o.secret,
