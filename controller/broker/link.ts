@@ -144,7 +144,11 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
   );
   try {
     await new Promise<void>((resolve, reject) => {
+      // With failover URLs the first connect tries each node once (mqtt.js takes the next on
+      // every reconnect): a controller starting while one node is down starts on another.
+      let failures = 0;
       const settle = (err?: Error) => {
+        if (err && ++failures < Math.max(1, servers.length)) return;
         client.off('connect', onConnect);
         client.off('error', settle);
         if (err) reject(err);
