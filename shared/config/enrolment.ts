@@ -68,7 +68,9 @@ export function enrolmentConfig(input: EnrolmentInput): EnrolmentConfig {
     chip: input.device.chip,
     broker: {
       url: input.broker.url,
-      ...(input.broker.failoverUrls?.length ? { failoverUrls: [...input.broker.failoverUrls] } : {}),
+      ...(input.broker.failoverUrls?.length
+        ? { failoverUrls: [...input.broker.failoverUrls] }
+        : {}),
       username: input.device.id,
       password: input.broker.password,
       protocolVersion: input.broker.protocolVersion,
