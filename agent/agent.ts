@@ -379,6 +379,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       const fetcherRef: { current?: ReturnType<typeof createBlobFetcher> } = {};
       link = createAgentLink({
         url: config.broker.url,
+        ...(config.broker.failoverUrls ? { failoverUrls: config.broker.failoverUrls } : {}),
         deviceId: config.deviceId,
         username: config.broker.username,
         password: config.broker.password,

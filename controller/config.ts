@@ -3,7 +3,9 @@
 // (keys, secrets, token) are resolved here so the program never guesses them twice.
 import { Type, type Static } from '@sinclair/typebox';
 import { join, resolve } from 'node:path';
+import { BrokerUrlSchema, FailoverUrlsSchema } from '../shared/config/broker-url.js';
 import { loadConfig, type LoadConfigOptions } from '../shared/config/load.js';
+import { bmfError } from '../shared/errors.js';
 import { LOG_LEVELS } from '../shared/log.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
@@ -25,6 +27,8 @@ const EmbeddedBroker = Type.Object(
 /** An external broker (Mosquitto, EMQX...) and the controller's credentials on it. */
 interface ExternalBroker {
   readonly url: string;
+  /** Further nodes of a clustered broker the controller's links go to when `url` is lost. */
+  readonly failoverUrls: readonly string[];
   readonly username?: string;
   readonly password?: string;
   readonly protocolVersion: 4 | 5;
@@ -61,7 +65,9 @@ export const ControllerConfigSchema = Type.Object(
     broker: Type.Object(
       {
         embedded: Type.Optional(EmbeddedBroker),
-        url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' })),
+        url: Type.Optional(BrokerUrlSchema),
+        /** Further nodes of a clustered broker, tried in turn when a connection is lost. */
+        failoverUrls: Type.Optional(FailoverUrlsSchema),
         username: Type.Optional(Type.String()),
         password: Type.Optional(Type.String()),
         protocolVersion: Type.Optional(Type.Union([Type.Literal(4), Type.Literal(5)])),
@@ -69,7 +75,9 @@ export const ControllerConfigSchema = Type.Object(
         /** Names this replica in its MQTT client ids; defaults to host name and process id. */
         replicaId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]+$' })),
         /** Broker URL written into agent configs (defaults to the listening address). */
-        advertisedUrl: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://' })),
+        advertisedUrl: Type.Optional(BrokerUrlSchema),
+        /** Failover URLs written into agent configs (defaults to failoverUrls, without advertisedUrl). */
+        advertisedFailoverUrls: Type.Optional(FailoverUrlsSchema),
       },
       { ...Strict, default: {} },
     ),
@@ -119,7 +127,18 @@ export const ENV_PREFIX = 'BMFLEET';
 export function loadControllerConfig(
   options: Omit<LoadConfigOptions, 'envPrefix'> = {},
 ): ControllerConfig {
-  return loadConfig(ControllerConfigSchema, { ...options, envPrefix: ENV_PREFIX });
+  const config = loadConfig(ControllerConfigSchema, { ...options, envPrefix: ENV_PREFIX });
+  const b = config.broker;
+  // Failover URLs follow a first node; without broker.url the embedded broker runs, alone.
+  for (const field of ['failoverUrls', 'advertisedFailoverUrls'] as const) {
+    if (!b.url && (b[field]?.length ?? 0) > 0) {
+      throw bmfError('BMF_ERR_CONFIG_INVALID', {
+        field: `broker.${field}`,
+        reason: 'needs broker.url (an external broker)',
+      });
+    }
+  }
+  return config;
 }
 
 export type BrokerPlan =
@@ -134,6 +153,7 @@ export function brokerPlan(config: ControllerConfig): BrokerPlan {
       kind: 'external',
       options: {
         url: b.url,
+        failoverUrls: b.failoverUrls ?? [],
         protocolVersion: b.protocolVersion ?? 5,
         ...(b.username !== undefined ? { username: b.username } : {}),
         ...(b.password !== undefined ? { password: b.password } : {}),

@@ -241,6 +241,7 @@ export async function startController(
       (r) => (telemetryBuilt = r),
     );
     let brokerUrl: string;
+    let failoverUrls: readonly string[] = [];
     let advertised: string;
     let agentProtocol: 4 | 5;
     let linkAuth = { username: CONTROLLER_USERNAME, password: controllerSecret };
@@ -290,6 +291,7 @@ export async function startController(
     } else {
       const o = plan.options;
       brokerUrl = o.url;
+      failoverUrls = o.failoverUrls;
       advertised = o.url;
       agentProtocol = o.protocolVersion;
       linkAuth = {
@@ -298,6 +300,11 @@ export async function startController(
       };
     }
     advertised = config.broker.advertisedUrl ?? advertised;
+    // Devices enrolled against a cluster learn every node; an advertised first URL (devices
+    // reach the broker by other names) takes advertised failover URLs only.
+    const advertisedFailover =
+      config.broker.advertisedFailoverUrls ??
+      (config.broker.advertisedUrl === undefined ? failoverUrls : []);
 
     // 4. controller link
     const dropped = (kind: string, err: BmfError) => {
@@ -324,6 +331,7 @@ export async function startController(
       connectJetStreamLink({
         mqtt: {
           url: brokerUrl,
+          failoverUrls,
           ...linkAuth,
           clientId: `${CONTROLLER_USERNAME}-${replica}-${which}`,
           protocolVersion: 4, // the NATS MQTT listener speaks 3.1.1 only
@@ -339,6 +347,7 @@ export async function startController(
         ? await jetstreamLink('main')
         : await connectControllerLink({
             url: brokerUrl,
+            failoverUrls,
             ...linkAuth,
             clientId: `${CONTROLLER_USERNAME}-main`,
             protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
@@ -352,6 +361,7 @@ export async function startController(
         ? await jetstreamLink('data')
         : await connectControllerLink({
             url: brokerUrl,
+            failoverUrls,
             ...linkAuth,
             clientId: `${CONTROLLER_USERNAME}-data`,
             protocolVersion: plan.kind === 'embedded' ? 4 : plan.options.protocolVersion,
@@ -557,7 +567,12 @@ export async function startController(
       agentConfig: async (device, secret) =>
         enrolmentConfig({
           device,
-          broker: { url: advertised, password: secret, protocolVersion: agentProtocol },
+          broker: {
+            url: advertised,
+            failoverUrls: advertisedFailover,
+            password: secret,
+            protocolVersion: agentProtocol,
+          },
         }),
       rootJson: () => rootJson,
       plugins: [

@@ -304,7 +304,7 @@ export const errorCatalogue = {
     status: 503,
   },
   BMF_ERR_NOT_LEASE_HOLDER: {
-    message: 'replica {holder} does not hold lease {name}: retry on the replica that does',
+    message: 'replica {replica} does not hold lease {name}: {holder} does; retry there',
     status: 503,
   },
   BMF_ERR_BROKER: { message: 'broker error: {reason}', status: 502 },

@@ -4,6 +4,7 @@
 // reported and dropped, never thrown into the agent.
 import { connect } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
+import { mqttServers } from '../../shared/config/broker-url.js';
 import type { BmfError } from '../../shared/errors.js';
 import { toBmfError } from '../../shared/errors.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
@@ -117,17 +118,8 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
       retain: true,
     },
   };
-  const failover = options.failoverUrls ?? [];
-  if (failover.length > 0) {
-    clientOptions.servers = [options.url, ...failover].map((u) => {
-      const url = new URL(u);
-      return {
-        host: url.hostname,
-        port: Number(url.port || 1883),
-        protocol: url.protocol.replace(':', '') as 'mqtt' | 'mqtts',
-      };
-    });
-  }
+  const servers = mqttServers(options.url, options.failoverUrls);
+  if (servers.length > 0) clientOptions.servers = servers;
   const client: MqttClient = connect(options.url, clientOptions);
   const subscriptions = INCOMING.map((k) => deviceTopic(k as DeviceTopicKind, deviceId));
 

@@ -8,6 +8,7 @@
 // CONNACK, before the caller can register its handlers, so messages of a kind without a handler
 // yet are held here and handed over when the handler arrives.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { mqttServers } from '../../shared/config/broker-url.js';
 import { bmfError, toBmfError, type BmfError } from '../../shared/errors.js';
 import type { DeviceId } from '../../shared/ids.js';
 import { endConnection } from '../../shared/wire/end-connection.js';
@@ -26,6 +27,8 @@ export type DeviceMessageHandler = (
 
 export interface ControllerLinkOptions {
   readonly url: string;
+  /** Further nodes of a clustered broker, tried in turn after `url` when a connection is lost. */
+  readonly failoverUrls?: readonly string[];
   readonly username: string;
   readonly password: string;
   readonly clientId: string;
@@ -132,6 +135,8 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
     reconnectOnConnackError: true,
     connectTimeout: 10_000,
   };
+  const servers = mqttServers(opts.url, opts.failoverUrls);
+  if (servers.length > 0) mqttOpts.servers = servers;
   // Listeners go on before CONNACK can arrive: a resumed session's queue follows it at once.
   const client: MqttClient = mqtt.connect(opts.url, mqttOpts);
   client.on('message', (topic, payload) =>
@@ -139,7 +144,11 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
   );
   try {
     await new Promise<void>((resolve, reject) => {
+      // With failover URLs the first connect tries each node once (mqtt.js takes the next on
+      // every reconnect): a controller starting while one node is down starts on another.
+      let failures = 0;
       const settle = (err?: Error) => {
+        if (err && ++failures < Math.max(1, servers.length)) return;
         client.off('connect', onConnect);
         client.off('error', settle);
         if (err) reject(err);
@@ -152,7 +161,7 @@ export async function connectControllerLink(opts: ControllerLinkOptions): Promis
   } catch (e) {
     await client.endAsync(true).catch(() => undefined);
     throw bmfError('BMF_ERR_BROKER', {
-      reason: `cannot connect to ${opts.url}: ${(e as Error).message}`,
+      reason: `cannot connect to ${[opts.url, ...(opts.failoverUrls ?? [])].join(', ')}: ${(e as Error).message}`,
     });
   }
   // Refused reconnects while an external broker is away or restarting: reported, not silent.

@@ -8,7 +8,7 @@ import type { BundleManifest } from '../../shared/bundle/manifest.js';
 import { parseCalibrationStats } from '../../shared/stats/drift.js';
 import type { AssignRequest } from '../distribution/assignments.js';
 import type { ExperimentRecord, ExperimentRepo } from '../store/experiments.js';
-import type { Leadership } from '../store/leadership.js';
+import { notLeaseHolder, type Leadership } from '../store/leadership.js';
 import type { StoreMode } from '../store/repository.js';
 import type { TelemetryFilter } from '../telemetry/store.js';
 import { planAllocation, restorePlan, stratumOf } from './allocate.js';
@@ -94,10 +94,7 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
   /** Changes are made by the lease holder only (the store's writes are fenced as well). */
   async function mayWrite(): Promise<void> {
     if (deps.leadership && !(await deps.leadership.hold())) {
-      throw bmfError('BMF_ERR_NOT_LEASE_HOLDER', {
-        name: 'controller',
-        holder: deps.leadership.holder,
-      });
+      throw await notLeaseHolder(deps.leadership, 'controller');
     }
   }
   async function save(id: string, state: ExperimentState): Promise<void> {

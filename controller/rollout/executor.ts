@@ -10,7 +10,7 @@
 // so a replica that lost the lease fails its save with BMF_ERR_LEASE_LOST and does not act.
 import { runAfter, runEvery, type Clock, type Timer } from '../../shared/clock.js';
 import { bmfError } from '../../shared/errors.js';
-import type { Leadership } from '../store/leadership.js';
+import { notLeaseHolder, type Leadership } from '../store/leadership.js';
 import type { StoreMode } from '../store/repository.js';
 import type { RolloutRepo } from '../store/rollouts.js';
 import type {
@@ -185,12 +185,8 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     return ticking;
   }
 
-  function notLeader() {
-    return bmfError('BMF_ERR_NOT_LEASE_HOLDER', {
-      name: 'controller',
-      holder: deps.leadership?.holder ?? '',
-    });
-  }
+  // Names the replica that holds the lease (the one to retry on), not this one.
+  const notLeader = () => notLeaseHolder(deps.leadership!, 'controller');
 
   return {
     async create(spec: RolloutSpec): Promise<RolloutState> {
@@ -198,14 +194,14 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
         throw bmfError('BMF_ERR_ROLLOUT_EMPTY');
       }
       const state = initialState(spec, clock.wallNow());
-      if (!(await mayAct())) throw notLeader();
+      if (!(await mayAct())) throw await notLeader();
       await rollouts.create(spec, state, clock.wallNow());
       await serialTick();
       return (await rollouts.require(spec.id)).state;
     },
     async command(id: string, command: RolloutCommand): Promise<RolloutState> {
       await ticking;
-      if (!(await mayAct())) throw notLeader();
+      if (!(await mayAct())) throw await notLeader();
       const { spec, state } = await rollouts.require(id);
       if (!canApply(command, state)) {
         throw bmfError('BMF_ERR_ROLLOUT_STATE', { id, state: state.status, action: command });

@@ -8,6 +8,7 @@
 // fenced as well (postgres/repos.ts Fence), so a pause longer than the margin (a stopped process)
 // fails its write with BMF_ERR_LEASE_LOST instead of writing.
 import type { Clock } from '../../shared/clock.js';
+import { bmfError, type BmfError } from '../../shared/errors.js';
 import type { PgLease } from './postgres/lease.js';
 
 export interface Leadership {
@@ -19,6 +20,18 @@ export interface Leadership {
   token(): number;
   /** Give the lease up (shutdown), so another replica need not wait for the expiry. */
   release(): Promise<void>;
+  /** The replica holding the lease now, as the store says (undefined: nobody, or unknown). */
+  currentHolder(): Promise<string | undefined>;
+}
+
+/** The refusal of a replica that does not hold the lease: it names the one that does. */
+export async function notLeaseHolder(leadership: Leadership, name: string): Promise<BmfError> {
+  const holder = await leadership.currentHolder().catch(() => undefined);
+  return bmfError('BMF_ERR_NOT_LEASE_HOLDER', {
+    name,
+    replica: leadership.holder,
+    holder: holder ?? 'no replica (the lease is free or the store unreachable)',
+  });
 }
 
 export function soleLeadership(): Leadership {
@@ -27,6 +40,7 @@ export function soleLeadership(): Leadership {
     hold: async () => true,
     token: () => 0,
     release: async () => undefined,
+    currentHolder: async () => 'sole',
   };
 }
 
@@ -80,5 +94,6 @@ export function leaseLeadership(
       heldUntil = -Infinity;
       await lease.release(token);
     },
+    currentHolder: () => lease.holder(),
   };
 }

@@ -8,6 +8,7 @@ import { Value } from '@sinclair/typebox/value';
 import { CHIPS } from '../bundle/manifest.js';
 import { bmfError } from '../errors.js';
 import { DeviceIdSchema } from '../ids.js';
+import { BROKER_URL_PATTERN, FailoverUrlsSchema } from './broker-url.js';
 
 /**
  * Where an enrolled agent keeps its state unless its config says otherwise: under the
@@ -17,7 +18,9 @@ export const DEFAULT_AGENT_STATE_DIR = '/var/lib/bmfleet/agent';
 
 export const AgentBrokerSchema = Type.Object(
   {
-    url: Type.String({ minLength: 1, default: 'mqtt://127.0.0.1:1883' }),
+    url: Type.String({ pattern: BROKER_URL_PATTERN, default: 'mqtt://127.0.0.1:1883' }),
+    /** Further nodes of a clustered broker, tried in turn when the connection is lost. */
+    failoverUrls: Type.Optional(FailoverUrlsSchema),
     username: Type.Optional(Type.String()),
     password: Type.Optional(Type.String()),
     /** 5 by default; 4 for brokers that do not speak MQTT 5 (the embedded aedes broker). */
@@ -48,9 +51,10 @@ export type EnrolmentConfig = Static<typeof EnrolmentConfigSchema>;
 
 export interface EnrolmentInput {
   readonly device: { readonly id: string; readonly chip: string };
-  /** The broker URL devices reach, and the device's credentials on it. */
+  /** The broker URLs devices reach (every node of a cluster), and the device's credentials. */
   readonly broker: {
     readonly url: string;
+    readonly failoverUrls?: readonly string[];
     readonly password: string;
     readonly protocolVersion: 4 | 5;
   };
@@ -64,6 +68,9 @@ export function enrolmentConfig(input: EnrolmentInput): EnrolmentConfig {
     chip: input.device.chip,
     broker: {
       url: input.broker.url,
+      ...(input.broker.failoverUrls?.length
+        ? { failoverUrls: [...input.broker.failoverUrls] }
+        : {}),
       username: input.device.id,
       password: input.broker.password,
       protocolVersion: input.broker.protocolVersion,

@@ -30,7 +30,9 @@ export interface SimulatedFleetOptions extends EnrolOptions {
 export interface Enrolment {
   readonly id: string;
   readonly secret: string;
-  readonly agentConfig: Readonly<Record<string, unknown>> & { readonly broker: { url: string } };
+  readonly agentConfig: Readonly<Record<string, unknown>> & {
+    readonly broker: { url: string; failoverUrls?: readonly string[] };
+  };
   readonly trustRoot: unknown;
 }
 

@@ -26,12 +26,15 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     ids,
   );
   const brokerUrl = enrolled[0]?.agentConfig.broker.url ?? '';
+  // Enrolled against a cluster, devices fail over to its other nodes as agents do.
+  const failoverUrls = enrolled[0]?.agentConfig.broker.failoverUrls ?? [];
   const per = Math.ceil(ids.length / Math.max(1, o.processes));
   const starts: Extract<ParentMessage, { type: 'start' }>[] = [];
   for (let p = 0; p * per < enrolled.length; p++) {
     starts.push({
       type: 'start',
       brokerUrl,
+      failoverUrls,
       apiUrl: o.controllerUrl,
       token: o.token,
       devices: enrolled.slice(p * per, (p + 1) * per).map((e) => ({ id: e.id, secret: e.secret })),

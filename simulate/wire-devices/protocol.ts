@@ -25,6 +25,7 @@ export type ParentMessage =
   | {
       readonly type: 'start';
       readonly brokerUrl: string;
+      readonly failoverUrls: readonly string[];
       readonly apiUrl: string;
       readonly token: string;
       readonly devices: readonly { readonly id: string; readonly secret: string }[];

@@ -7,6 +7,7 @@
 // standing in for the manifest fetch the agent does.
 import { createHash, randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
+import { mqttServers } from '../../shared/config/broker-url.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import type { BlobOffer } from '../../shared/wire/messages.js';
 import {
@@ -83,8 +84,9 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   const deviceId = parseDeviceId(o.id);
   const presence = (online: boolean) =>
     Buffer.from(encodeMessage('Presence', { deviceId, online, timeMs: Date.now() }));
-  const failover = o.failoverUrls ?? [];
+  const servers = mqttServers(o.brokerUrl, o.failoverUrls);
   const client: MqttClient = await mqtt.connectAsync(o.brokerUrl, {
+    ...(servers.length > 0 ? { servers } : {}),
     clientId: o.id,
     username: o.id,
     password: o.secret,
@@ -95,12 +97,6 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     // SUBACK refused it, and never asks again.
     resubscribe: false,
     will: { topic: willTopic(o.id), payload: presence(false), qos: 1, retain: true },
-    ...(failover.length > 0 && {
-      servers: [o.brokerUrl, ...failover].map((u) => {
-        const url = new URL(u);
-        return { host: url.hostname, port: Number(url.port || 1883) };
-      }),
-    }),
   });
   let active: string | undefined;
   let current: Fetch | undefined;

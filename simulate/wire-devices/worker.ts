@@ -43,6 +43,7 @@ async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void
       m.devices.slice(i, i + batch).map((d) =>
         startWithRetry({
           brokerUrl: m.brokerUrl,
+          failoverUrls: m.failoverUrls,
           id: d.id,
           secret: d.secret,
           bundleFiles: (digest) => bundleFiles(m.apiUrl, m.token, digest),

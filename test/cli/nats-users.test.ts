@@ -41,7 +41,11 @@ t.test('controller --nats-users', async (t) => {
   await writeFile(secrets, JSON.stringify({ 'nu-a': a.secret }));
   const ok = await cli('controller', '--nats-users', secrets, '--config', config);
   t.equal(ok.code, 0, ok.err);
-  t.match(ok.out, /user: "bmfleet-controller", password: "ctl-pw" }/, 'the controller');
+  t.match(ok.out, /user: "bmfleet-controller", password: "\$2b\$\d\d\$[^"]+" }/, 'the controller');
+  t.notOk(
+    ok.out.includes('ctl-pw') || ok.out.includes(a.secret),
+    'bcrypt hashes, no secret in clear',
+  );
   t.match(
     ok.out,
     /user: "nu-a", password: "[^"]+", permissions: \{\s+publish: \{ allow: \["bmf\.v1\.d\.nu-a\.hello"/,

@@ -31,6 +31,8 @@ export interface PgLease {
    * written) when the token is no longer current.
    */
   fenced<T>(token: number, fn: (c: pg.PoolClient) => Promise<T>): Promise<T>;
+  /** Who holds the lease now, if anyone (an expired row holds nothing). */
+  holder(): Promise<string | undefined>;
 }
 
 export function createPgLease(store: PgStore, opts: LeaseOptions): PgLease {
@@ -56,6 +58,13 @@ export function createPgLease(store: PgStore, opts: LeaseOptions): PgLease {
         `UPDATE leases SET expires_at = 0 WHERE name = $1 AND holder = $2 AND token = $3`,
         [name, holder, token],
       );
+    },
+    async holder() {
+      const r = await store.pool.query<{ holder: string }>(
+        `SELECT holder FROM leases WHERE name = $1 AND expires_at >= ${DB_NOW}`,
+        [name],
+      );
+      return r.rows[0]?.holder;
     },
     fenced(token, fn) {
       return store.transaction(async (c) => {

@@ -3,9 +3,11 @@
 // allowed by the NATS permissions exactly when the ACL allows it. NATS `*` matches one subject
 // token, which is how the broadcast-chunk pattern is read here. Bad input is refused with
 // BMF_ERR_NATS_USERS. (On a real NATS node: test/integration/controller/nats-credentials.test.ts.)
+import bcrypt from 'bcryptjs';
 import t from 'tap';
 import {
   MQTT_QOS1_DELIVERY_SUBJECTS,
+  NATS_BCRYPT_COST,
   natsAuthorizationConf,
   natsDevicePermissions,
 } from '../../../controller/broker/nats-users.js';
@@ -76,8 +78,19 @@ t.test('the authorization block and its refusals', async (t) => {
     controller: { password: 'p"w' },
     devices: [{ id: 'se7-001', secret: 's1' }],
   });
-  t.match(conf, /user: "bmfleet-controller", password: "p\\"w" }/, 'quoted with escapes');
-  t.match(conf, /user: "se7-001", password: "s1", permissions/);
+  const password = (user: string) =>
+    new RegExp(`user: ${JSON.stringify(user)}, password: "([^"]*)"`).exec(conf)?.[1] ?? '';
+  // bcrypt hashes at the chosen cost, each of its own secret; no secret in clear.
+  for (const [user, secret] of [
+    ['bmfleet-controller', 'p"w'],
+    ['se7-001', 's1'],
+  ] as const) {
+    const hash = password(user);
+    t.match(hash, new RegExp(`^\\$2b\\$0${NATS_BCRYPT_COST}\\$`), `${user}: a bcrypt hash`);
+    t.ok(bcrypt.compareSync(secret, hash), `${user}: of its secret`);
+    t.notOk(bcrypt.compareSync(`${secret}x`, hash), `${user}: not of another`);
+  }
+  t.notOk(conf.includes('p"w') || conf.includes('"s1"'), 'no secret in clear');
   for (const [devices, why] of [
     [[{ id: 'a/b', secret: 's' }], 'not a device id'],
     [[{ id: 'bmfleet-controller-x', secret: 's' }], "the controller's name"],

@@ -58,11 +58,14 @@ t.test('two executors on one PostgreSQL', skip ? { skip } : {}, async (t) => {
 
   await a.executor.create(spec);
   t.same(assigned, ['ctl-a:d1=b-new'], 'the first replica took the lease and started group 1');
-  await t.rejects(
-    b.executor.create({ ...spec, id: 'r-other' }),
-    { code: 'BMF_ERR_NOT_LEASE_HOLDER' },
-    'the other replica does not act: its API answers with the holder error',
+  const refusal = await b.executor.create({ ...spec, id: 'r-other' }).then(
+    () => undefined,
+    (e: unknown) => e as { code?: string; details?: Record<string, unknown>; message?: string },
   );
+  t.equal(refusal?.code, 'BMF_ERR_NOT_LEASE_HOLDER', 'the other replica does not act');
+  // The refusal names the replica to retry on (the holder), and the one that refused.
+  t.equal(refusal?.details?.holder, 'ctl-a', `it names the holder: ${refusal?.message}`);
+  t.equal(refusal?.details?.replica, 'ctl-b', 'and the replica that refused');
   await b.executor.tick();
   t.same(assigned, ['ctl-a:d1=b-new'], "the other replica's tick does nothing");
 

@@ -1,6 +1,6 @@
 // Devices' NATS users (controller/broker/nats-users.ts) on a real NATS node: made from the
-// controller's device registry and the secrets `device add` gave, included in the node's
-// configuration. Through the NATS MQTT listener a device reaches its own topics only: its
+// controller's device registry and the secrets `device add` gave, written as bcrypt hashes (no
+// secret in clear in the file), included in the node's configuration. Through the NATS MQTT listener a device reaches its own topics only: its
 // report on its own topic reaches the controller's intake, one on another device's topic does
 // not, a subscription to another device's assignment is refused, a wrong secret is refused at
 // connect, and its QoS 1 subscription to its own assignment gets the retained one.
@@ -52,6 +52,12 @@ t.test('NATS users from the registry', { skip: natsSkip() }, async (t) => {
     controller: { password: CONTROLLER_SECRET },
     devices,
   });
+
+  // bcrypt hashes in place of the secrets: NATS verifies them, the file gives no secret away.
+  for (const secret of [a.secret, b.secret, CONTROLLER_SECRET]) {
+    t.notOk(conf.includes(secret), 'no secret in clear in the users file');
+  }
+  t.equal(conf.match(/password: "\$2b\$/g)?.length, 3, 'three bcrypt passwords');
 
   const node = (await startNatsCluster(t, 1, { include: conf })).nodes[0]!;
   const device = (id: string, secret: string) =>

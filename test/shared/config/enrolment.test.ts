@@ -51,3 +51,27 @@ t.test('a device the agent could not load is refused with a typed error', async 
     details: { field: '/deviceId' },
   });
 });
+
+t.test('a device enrolled against a cluster learns every node', async (t) => {
+  const nodes = ['mqtt://10.0.0.3:1883', 'mqtt://10.0.0.4:1883'];
+  const enrolled = enrolmentConfig({
+    device: { id: 'cam-9', chip: 'bm1684x' },
+    broker: { ...broker, failoverUrls: nodes },
+  });
+  t.same(enrolled.broker.failoverUrls, nodes);
+  t.same(
+    validateConfig(AgentConfigSchema, enrolled).broker.failoverUrls,
+    nodes,
+    'the agent loads them',
+  );
+  const single = enrolmentConfig({ device: { id: 'cam-9', chip: 'bm1684x' }, broker });
+  t.notOk('failoverUrls' in single.broker, 'one broker: no list written');
+  t.throws(
+    () =>
+      enrolmentConfig({
+        device: { id: 'cam-9', chip: 'bm1684x' },
+        broker: { ...broker, failoverUrls: ['10.0.0.3'] },
+      }),
+    { code: 'BMF_ERR_CONFIG_INVALID', details: { field: '/broker/failoverUrls/0' } },
+  );
+});
