@@ -61,6 +61,15 @@ const TYPES: Record<Dialect, Record<ColumnType, string>> = {
 const text: Column = { type: 'text' };
 const int64: Column = { type: 'int64' };
 const key: Column = { type: 'text', primaryKey: true };
+/** A rollout or an experiment: its spec as given, the engine's state, a status to filter on. */
+const specAndState = {
+  id: key,
+  spec: text,
+  state: text,
+  status: text,
+  created_at: int64,
+  updated_at: int64,
+};
 
 const STEPS: readonly Step[] = [
   {
@@ -109,17 +118,7 @@ const STEPS: readonly Step[] = [
         },
         primaryKey: ['device_id', 'sequence'],
       },
-      {
-        name: 'rollouts',
-        columns: {
-          id: key,
-          spec: text,
-          state: text,
-          status: text,
-          created_at: int64,
-          updated_at: int64,
-        },
-      },
+      { name: 'rollouts', columns: specAndState },
       {
         name: 'rollout_events',
         columns: {
@@ -166,19 +165,7 @@ const STEPS: readonly Step[] = [
   {
     kind: 'tables',
     in: { sqlite: 2, postgres: 1 },
-    tables: [
-      {
-        name: 'experiments',
-        columns: {
-          id: key,
-          spec: text,
-          state: text,
-          status: text,
-          created_at: int64,
-          updated_at: int64,
-        },
-      },
-    ],
+    tables: [{ name: 'experiments', columns: specAndState }],
   },
   {
     kind: 'tables',
