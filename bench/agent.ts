@@ -44,6 +44,7 @@ import { writeBmodel } from '../shared/bmodel/write.js';
 import { createBlobStore } from '../agent/store/blob-store.js';
 import { locateMobileNetV2 } from '../examples/mobilenetv2/ensure.js';
 import { startFakeController } from '../harness/agent/fake-controller.js';
+import { deviceBmodel } from '../harness/agent/models.js';
 import { signedRoot, testKeys } from '../harness/agent/trust.js';
 
 const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
@@ -288,21 +289,10 @@ async function largeHttpSetup(): Promise<HttpSetup | { reason: string }> {
     delete process.env.BMFLEET_EMULATOR_LAUNCH_MS;
     const device = openLibsophon({ dir: EMULATOR_DIR });
     const runtime = createBmrtBackend({ device, clock: createSystemClock(), timing: 'host' });
-    const bmodel = writeBmodel({
-      chip: 'BM1684X',
-      nets: [
-        {
-          name: 'net',
-          stages: [
-            {
-              inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 3, 224, 224] }],
-              outputs: [{ name: 'logits', dtype: 'FP32', shape: [1, 1000] }],
-              ctxSize: 1 << 20,
-            },
-          ],
-        },
-      ],
-      binary: new Uint8Array(4096),
+    const bmodel = deviceBmodel({
+      input: [1, 3, 224, 224],
+      output: [1, 1000],
+      ctxSize: 1 << 20,
     });
     return {
       label:
@@ -621,26 +611,6 @@ const EMULATOR_DIR = fileURLToPath(new URL('../build/libsophon-emulator/', impor
 const EMULATOR_LOAD_MS = 100;
 const EMULATOR_LAUNCH_MS = 1;
 
-/** A device BMODEL (no simulator payload) of the tiny classifier's shape; `seed` tells A from B. */
-function deviceBmodel(seed: number): Uint8Array {
-  return writeBmodel({
-    chip: 'BM1684X',
-    nets: [
-      {
-        name: 'net',
-        stages: [
-          {
-            inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 3, 8, 8] }],
-            outputs: [{ name: 'logits', dtype: 'FP32', shape: [1, 4] }],
-            ctxSize: 1 << 16,
-          },
-        ],
-      },
-    ],
-    binary: new Uint8Array(4096).fill(seed),
-  });
-}
-
 /** bmrt on the libsophon emulator, or why not (not built). */
 async function bmrtSwapSetup(): Promise<SwapSetup | { reason: string }> {
   try {
@@ -650,7 +620,7 @@ async function bmrtSwapSetup(): Promise<SwapSetup | { reason: string }> {
     process.env.BMFLEET_EMULATOR_LAUNCH_MS = String(EMULATOR_LAUNCH_MS);
     const device = openLibsophon({ dir: EMULATOR_DIR });
     const runtime = createBmrtBackend({ device, clock: createSystemClock(), timing: 'host' });
-    const [a, b] = [deviceBmodel(1), deviceBmodel(2)];
+    const [a, b] = [deviceBmodel({ seed: 1 }), deviceBmodel({ seed: 2 })];
     return {
       label: `bmrt on the libsophon emulator (load ${EMULATOR_LOAD_MS} ms, launch ${EMULATOR_LAUNCH_MS} ms)`,
       runtime,

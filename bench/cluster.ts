@@ -36,9 +36,17 @@ const CHUNK_BYTES = 256 * 1024;
 const TICKS = 100; // USER_HZ on Linux x86-64
 const ROOT = new URL('../', import.meta.url).pathname;
 
-/** CPU seconds of every process in the group led by `pgid`, with the children it reaped. */
-function groupCpu(pgid: number): number {
-  let ticks = 0;
+interface ProcessCpu {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly pgrp: number;
+  /** utime + stime, with the cutime + cstime of the children it reaped. */
+  readonly ticks: number;
+}
+
+/** Every process now, from /proc/<pid>/stat (proc(5)). */
+function processCpu(): ProcessCpu[] {
+  const out: ProcessCpu[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     let stat: string;
@@ -49,30 +57,25 @@ function groupCpu(pgid: number): number {
     }
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // After the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) cutime(13) cstime(14)
-    if (Number(f[2]) !== pgid) continue;
-    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    out.push({
+      pid: Number(name),
+      ppid: Number(f[1]),
+      pgrp: Number(f[2]),
+      ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+    });
   }
-  return ticks / TICKS;
+  return out;
 }
+
+const cpuSeconds = (ps: readonly ProcessCpu[]) => ps.reduce((s, p) => s + p.ticks, 0) / TICKS;
+
+/** CPU seconds of every process in the group led by `pgid`, with the children it reaped. */
+const groupCpu = (pgid: number) => cpuSeconds(processCpu().filter((p) => p.pgrp === pgid));
 
 /** CPU seconds of a process and its children, with those they reaped (PostgreSQL's backends each
  * lead a session of their own, so they are found by parent, not by group). */
-function treeCpu(pid: number): number {
-  let ticks = 0;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(name) !== pid && Number(f[1]) !== pid) continue;
-    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  }
-  return ticks / TICKS;
-}
+const treeCpu = (pid: number) =>
+  cpuSeconds(processCpu().filter((p) => p.pid === pid || p.ppid === pid));
 
 function postmasterPid(dir: string): number {
   for (const name of readdirSync('/proc')) {
@@ -165,16 +168,17 @@ async function bench(t: Test): Promise<void> {
         .n,
     );
 
+  const brokerNow = async () => ({ cpu: brokerCpu(nats), bytes: await brokerBytes(nats) });
   const reports = DEVICES * REPORTS_PER_DEVICE;
   const ingest = async (replicaCount: number, round: number) => {
     const before = await stored();
-    const b0 = { cpu: brokerCpu(nats), bytes: await brokerBytes(nats) };
+    const b0 = await brokerNow();
     const published = await ask<{ bytes: number }>({
       kind: 'report',
       perDevice: REPORTS_PER_DEVICE,
       round,
     });
-    const b1 = { cpu: brokerCpu(nats), bytes: await brokerBytes(nats) };
+    const b1 = await brokerNow();
     const s0 = await storeFigures();
     const replicas: {
       pid: number;
@@ -231,7 +235,7 @@ async function bench(t: Test): Promise<void> {
     );
     const seconds = (Date.now() - started) / 1000;
     const replicaCpu = replicas.reduce((s, r) => s + groupCpu(r.pid) - r.cpuAtReady, 0);
-    const b2 = { cpu: brokerCpu(nats), bytes: await brokerBytes(nats) };
+    const b2 = await brokerNow();
     const s1 = await storeFigures();
     for (const r of replicas) process.kill(r.pid, 'SIGTERM');
     return {
@@ -283,6 +287,7 @@ async function bench(t: Test): Promise<void> {
   });
   t.teardown(() => pub.endAsync(true));
   const chunk = randomBytes(CHUNK_BYTES);
+  const received = () => ask<{ chunks: number; bytes: number }>({ kind: 'received' });
   const c0 = { cpu: process.cpuUsage(), broker: brokerCpu(nats), bytes: await brokerBytes(nats) };
   const started = Date.now();
   for (let i = 0; i < CHUNKS; i++) {
@@ -291,21 +296,18 @@ async function bench(t: Test): Promise<void> {
     if (i % 10 === 9) {
       await waitFor(
         'devices caught up',
-        async () =>
-          (await ask<{ chunks: number }>({ kind: 'received' })).chunks >=
-          (i + 1 - 5) * CHUNK_SUBSCRIBERS,
+        async () => (await received()).chunks >= (i + 1 - 5) * CHUNK_SUBSCRIBERS,
         120_000,
       ).catch(() => undefined);
     }
   }
   await waitFor(
     'every chunk delivered',
-    async () =>
-      (await ask<{ chunks: number }>({ kind: 'received' })).chunks >= CHUNKS * CHUNK_SUBSCRIBERS,
+    async () => (await received()).chunks >= CHUNKS * CHUNK_SUBSCRIBERS,
     120_000,
   ).catch(() => undefined);
   const seconds = (Date.now() - started) / 1000;
-  const got = await ask<{ chunks: number; bytes: number }>({ kind: 'received' });
+  const got = await received();
   const cpu = process.cpuUsage(c0.cpu);
   const brokerChunkCpu = brokerCpu(nats) - c0.broker;
   const brokerChunkBytes = (await brokerBytes(nats)) - c0.bytes;

@@ -1,7 +1,7 @@
 // Fleet benchmark (issue 5): rollout of a 4 MiB bundle to N simulated devices (500 by default)
 // through the real controller and embedded broker, against the physical limit measured in the
 // same run: a plain mqtt.js publisher sending the same bytes, in the same chunk size, once on a
-// topic all N devices subscribe to. The rollout time ends when the controller reports the
+// topic N subscribers in the devices' processes subscribe to. The rollout time ends when the controller reports the
 // rollout completed (every device reported the bundle active), polled every 50 ms. Then the
 // RSS of the process running the controller with 1,000 connected devices. The devices are the
 // lightweight wire-protocol devices of simulate/wire-devices (not the agent program), in child
@@ -17,6 +17,7 @@ import { signBundleDir } from '../shared/bundle/dir.js';
 import { createKeystore } from '../shared/trust/keystore.js';
 import { CONTROLLER_USERNAME } from '../controller/broker/acl.js';
 import { DEFAULT_CHUNK_SIZE } from '../controller/distribution/blobs.js';
+import { broadcastChunkTopic } from '../shared/wire/topics.js';
 import { startFleet } from '../simulate/wire-devices/fleet.js';
 import { startBenchController } from '../harness/controller/bench-controller.js';
 
@@ -90,17 +91,24 @@ export async function run(): Promise<void> {
       tags: { bench: 'a' },
     });
 
-    // Baseline: the same bytes in the same chunks, published once to all n subscribers.
+    // Baseline: the same bytes in the same chunks, published once to n subscribers in the
+    // device processes. They connect as the controller: the broker gives a device a blob's
+    // chunks only when the blob is in its assignment, and this topic names no real blob.
     const chunks = Math.ceil(BUNDLE_BYTES / DEFAULT_CHUNK_SIZE);
-    const topic = `bmf/v1/blob/${'f'.repeat(64)}/chunk`;
+    const topic = broadcastChunkTopic('f'.repeat(64));
+    const controllerSecret = (await readFile(join(dataDir, 'controller-secret'), 'utf8')).trim();
     const pub = await mqtt.connectAsync(ctl.brokerUrl, {
       clientId: `${CONTROLLER_USERNAME}-bench`,
       username: CONTROLLER_USERNAME,
-      password: (await readFile(join(dataDir, 'controller-secret'), 'utf8')).trim(),
+      password: controllerSecret,
       protocolVersion: 4,
     });
     const payload = randomBytes(DEFAULT_CHUNK_SIZE);
-    const { done } = await fleet.baselineSubscribe(topic, chunks * DEFAULT_CHUNK_SIZE);
+    const { done } = await fleet.baselineSubscribe(topic, chunks * DEFAULT_CHUNK_SIZE, {
+      username: CONTROLLER_USERNAME,
+      password: controllerSecret,
+      clientIdPrefix: `${CONTROLLER_USERNAME}-bench-baseline`,
+    });
     const t0 = performance.now();
     for (let i = 0; i < chunks; i++) await pub.publishAsync(topic, payload, { qos: 0 });
     await done;

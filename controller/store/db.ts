@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
-import { migrations } from './migrations.js';
+import { sqliteMigrations } from './schema.js';
 
 export type Db = Database.Database;
 
@@ -26,14 +26,14 @@ export function openDatabase(path: string): Db {
 
 function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > migrations.length) {
+  if (current > sqliteMigrations.length) {
     throw bmfError('BMF_ERR_STORE', {
-      reason: `database schema version ${current} is newer than this controller (${migrations.length})`,
+      reason: `database schema version ${current} is newer than this controller (${sqliteMigrations.length})`,
     });
   }
-  for (let v = current; v < migrations.length; v++) {
+  for (let v = current; v < sqliteMigrations.length; v++) {
     db.transaction(() => {
-      db.exec(migrations[v] as string);
+      db.exec(sqliteMigrations[v] as string);
       db.pragma(`user_version = ${v + 1}`);
     })();
   }

@@ -78,3 +78,43 @@ export function tinySpec(name: TinyModel, overrides: Partial<ModelSpec> = {}): M
     ...overrides,
   };
 }
+
+export interface DeviceBmodelOptions {
+  /** Fills the BMODEL's binary, so two of the same shape differ in bytes and digest. */
+  readonly seed?: number;
+  /** FP32 shapes of the one input and the one output (default: the tiny classifier's). */
+  readonly input?: readonly number[];
+  readonly output?: readonly number[];
+  readonly outputName?: string;
+  /** Device memory the net asks for. */
+  readonly ctxSize?: number;
+}
+
+/**
+ * A device BMODEL (no simulator payload, so the bmrt runtime loads it on the libsophon
+ * emulator): one net `net` with one FP32 input and output.
+ */
+export function deviceBmodel(o: DeviceBmodelOptions = {}): Uint8Array {
+  return writeBmodel({
+    chip: 'BM1684X',
+    nets: [
+      {
+        name: 'net',
+        stages: [
+          {
+            inputs: [{ name: 'input', dtype: 'FP32', shape: [...(o.input ?? [1, 3, 8, 8])] }],
+            outputs: [
+              {
+                name: o.outputName ?? 'logits',
+                dtype: 'FP32',
+                shape: [...(o.output ?? [1, 4])],
+              },
+            ],
+            ctxSize: o.ctxSize ?? 1 << 16,
+          },
+        ],
+      },
+    ],
+    binary: new Uint8Array(4096).fill(o.seed ?? 0),
+  });
+}

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
+import type { Test } from 'tap';
 import { buildBundle } from '../../shared/bundle/build.js';
 import { isVariantName, parseDeviceId, parseDigest } from '../../shared/ids.js';
 import { signBundleDir } from '../../shared/bundle/dir.js';
@@ -154,6 +155,56 @@ export async function connectFakeDevice(
     throw e;
   }
   return { client, assigned, close: () => client.endAsync() };
+}
+
+/** The controller's REST API as the operator calls it (JSON bodies, the operator token). */
+export interface TestApi {
+  post(
+    path: string,
+    body: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> & { error?: { code: string } } }>;
+  get(path: string): Promise<Record<string, unknown>>;
+}
+
+export function testApi(ctl: TestController): TestApi {
+  const base = ctl.handle.apiUrl;
+  const headers = { ...ctl.auth, 'content-type': 'application/json' };
+  return {
+    async post(path, body) {
+      const r = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+      });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    },
+    async get(path) {
+      return (await (await fetch(`${base}${path}`, { headers: ctl.auth })).json()) as Record<
+        string,
+        unknown
+      >;
+    },
+  };
+}
+
+/**
+ * Enrol each id over the API (chip bm1684x, `tags`) and connect it as a fake device to
+ * `brokerUrl(i)`; every device connected is closed when the test ends, also when a later one fails.
+ */
+export async function enrolFakeDevices(
+  t: Test,
+  api: TestApi,
+  ids: readonly string[],
+  o: { readonly tags: Record<string, string>; readonly brokerUrl: (i: number) => string },
+): Promise<FakeDevice[]> {
+  const devices: FakeDevice[] = [];
+  t.teardown(() => Promise.all(devices.map((d) => d.close())));
+  for (const [i, id] of ids.entries()) {
+    const r = await api.post('/v1/devices', { id, chip: 'bm1684x', tags: o.tags });
+    if (r.status !== 201) throw new Error(`enrolling ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+    devices.push(await connectFakeDevice(o.brokerUrl(i), id, r.body.secret as string));
+  }
+  return devices;
 }
 
 /** Poll `probe` until it returns a value, or fail after `ms`. */

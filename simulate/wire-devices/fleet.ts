@@ -1,9 +1,10 @@
 // The fleet simulator: enrol N devices through the controller's REST API (exactly like
 // `bmfleet device add`), then run them in P child processes (worker.ts) so the controller and
 // broker see N real MQTT connections. Progress arrives over IPC.
+import { bmfError } from '../../shared/errors.js';
 import { enrolDevices, simulatedDeviceIds, type SimulatedFleetOptions } from './enrol.js';
 import { siblingWorker, startFleetProcesses, type ProcessMemory } from './processes.js';
-import type { ParentMessage, WorkerMessage } from './protocol.js';
+import type { BaselineSubscriber, ParentMessage, WorkerMessage } from './protocol.js';
 
 export type FleetOptions = SimulatedFleetOptions;
 
@@ -12,8 +13,17 @@ export interface Fleet {
   readonly brokerUrl: string;
   /** Resolves when every device reported `bundle` active. */
   allActive(bundle: string): Promise<void>;
-  /** Benchmark baseline: all devices subscribe to `topic`; resolves once they all have. */
-  baselineSubscribe(topic: string, bytes: number): Promise<{ done: Promise<void> }>;
+  /**
+   * Benchmark baseline: each process opens one more connection per device it runs, as
+   * `subscriber`, and subscribes it to `topic`; resolves once they all have. Not the devices'
+   * own connections: the broker lets a device read a blob's chunks only when the blob is in its
+   * assignment, and the baseline's topic names no real blob.
+   */
+  baselineSubscribe(
+    topic: string,
+    bytes: number,
+    subscriber: BaselineSubscriber,
+  ): Promise<{ done: Promise<void> }>;
   /** Memory of every simulator process, as each reports it. */
   memory(): Promise<ProcessMemory[]>;
   stop(): Promise<void>;
@@ -52,21 +62,31 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     ids,
     brokerUrl,
     allActive: (bundle) => procs.allActive(ids, bundle),
-    async baselineSubscribe(topic, bytes) {
+    async baselineSubscribe(topic, bytes, subscriber) {
       const workers = procs.children.length;
       let ready = 0;
       let done = 0;
       let onReady!: () => void;
+      let onFail!: (e: Error) => void;
       let onDone!: () => void;
-      const allReady = new Promise<void>((r) => (onReady = r));
+      const allReady = new Promise<void>((resolve, reject) => {
+        onReady = resolve;
+        onFail = reject;
+      });
       const allDone = new Promise<void>((r) => (onDone = r));
-      procs.listen((m) => {
+      const unlisten = procs.listen((m) => {
         if (m.type === 'baselineReady' && ++ready === workers) onReady();
         if (m.type === 'baselineDone' && ++done === workers) onDone();
+        if (m.type === 'error') onFail(bmfError('BMF_ERR_INTERNAL', { reason: m.message }));
       });
-      procs.send({ type: 'baseline', topic, bytes });
-      await allReady;
-      return { done: allDone };
+      procs.send({ type: 'baseline', topic, bytes, subscriber });
+      try {
+        await allReady;
+      } catch (e) {
+        unlisten();
+        throw e;
+      }
+      return { done: allDone.finally(unlisten) };
     },
     memory: () => procs.memory(),
     stop: () => procs.stop(),

@@ -30,8 +30,21 @@ export type ParentMessage =
       readonly token: string;
       readonly devices: readonly { readonly id: string; readonly secret: string }[];
     }
-  | { readonly type: 'baseline'; readonly topic: string; readonly bytes: number }
+  | {
+      readonly type: 'baseline';
+      readonly topic: string;
+      readonly bytes: number;
+      /** The identity the baseline's subscribers connect with (see Fleet.baselineSubscribe). */
+      readonly subscriber: BaselineSubscriber;
+    }
   | CommonParentMessage;
+
+export interface BaselineSubscriber {
+  readonly username: string;
+  readonly password: string;
+  /** Client ids are this, the process id and a count (the broker may reserve a prefix). */
+  readonly clientIdPrefix: string;
+}
 
 export type WorkerMessage =
   CommonWorkerMessage | { readonly type: 'baselineReady' } | { readonly type: 'baselineDone' };

@@ -1,11 +1,15 @@
 // One simulator process: runs its share of simulated devices and reports to the parent over
-// IPC (fleet.ts). Baseline mode (for the fleet benchmark): every device subscribes to one topic
-// and the process reports when all of them received the expected number of bytes.
+// IPC (fleet.ts). Baseline mode (for the fleet benchmark): one more connection per device
+// subscribes to one topic, and the process reports when all of them received the expected bytes.
+import mqtt, { type MqttClient } from 'mqtt';
 import { startSimDevice, type SimDevice } from './sim-device.js';
 import { memoryMessage, type ParentMessage, type WorkerMessage } from './protocol.js';
 
 const send = (m: WorkerMessage) => process.send?.(m);
 const devices: SimDevice[] = [];
+/** The fleet benchmark's baseline subscribers, ended once they have everything. */
+const baselineClients: MqttClient[] = [];
+let brokerUrl = '';
 const filesOf = new Map<string, Promise<readonly string[]>>();
 
 async function bundleFiles(apiUrl: string, token: string, digest: string) {
@@ -37,6 +41,7 @@ async function startWithRetry(o: Parameters<typeof startSimDevice>[0]): Promise<
 }
 
 async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void> {
+  brokerUrl = m.brokerUrl;
   const batch = 50;
   for (let i = 0; i < m.devices.length; i += batch) {
     const started = await Promise.all(
@@ -57,21 +62,35 @@ async function start(m: Extract<ParentMessage, { type: 'start' }>): Promise<void
   send({ type: 'ready', devices: devices.length });
 }
 
-async function baseline(topic: string, bytes: number): Promise<void> {
+async function baseline(m: Extract<ParentMessage, { type: 'baseline' }>): Promise<void> {
   let complete = 0;
-  await Promise.all(
-    devices.map(async (d) => {
+  const count = devices.length;
+  const clients = await Promise.all(
+    devices.map(async (_, i) => {
+      const c = await mqtt.connectAsync(brokerUrl, {
+        clientId: `${m.subscriber.clientIdPrefix}-${process.pid}-${i}`,
+        username: m.subscriber.username,
+        password: m.subscriber.password,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      });
       let got = 0;
-      d.client.on('message', (t, payload) => {
-        if (t !== topic) return;
+      c.on('message', (t, payload) => {
+        if (t !== m.topic) return;
         got += payload.byteLength;
-        if (got >= bytes && got - payload.byteLength < bytes && ++complete === devices.length) {
+        if (got >= m.bytes && got - payload.byteLength < m.bytes && ++complete === count) {
           send({ type: 'baselineDone' });
+          void Promise.all(baselineClients.map((b) => b.endAsync()));
         }
       });
-      await d.client.subscribeAsync(topic, { qos: 0 });
+      // A refused subscription is a SUBACK 0x80, not an error: said, or the bench waits forever.
+      const [granted] = await c.subscribeAsync(m.topic, { qos: 0 });
+      if (!granted || granted.qos === 0x80)
+        throw new Error(`baseline subscription to ${m.topic} refused`);
+      return c;
     }),
   );
+  baselineClients.push(...clients);
   send({ type: 'baselineReady' });
 }
 
@@ -79,11 +98,12 @@ process.on('message', (m: ParentMessage) => {
   if (m.type === 'start')
     void start(m).catch((e: Error) => send({ type: 'error', message: e.message }));
   else if (m.type === 'baseline')
-    void baseline(m.topic, m.bytes).catch((e: Error) =>
-      send({ type: 'error', message: e.message }),
-    );
+    void baseline(m).catch((e: Error) => send({ type: 'error', message: e.message }));
   else if (m.type === 'memory') send(memoryMessage());
   else if (m.type === 'stop')
-    void Promise.all(devices.map((d) => d.close())).finally(() => process.exit(0));
+    void Promise.all([
+      ...devices.map((d) => d.close()),
+      ...baselineClients.map((c) => c.endAsync()),
+    ]).finally(() => process.exit(0));
 });
 process.on('disconnect', () => process.exit(0));

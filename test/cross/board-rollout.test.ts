@@ -9,10 +9,6 @@
 import t from 'tap';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseDecoderSpec } from '../../shared/detect/index.js';
-import type { RetinafaceAnchorsDecoder } from '../../shared/detect/spec.js';
-import { parsePreprocessSpec, preprocessImage } from '../../shared/preprocess/index.js';
-import { tensorBytes } from '../../shared/tensor.js';
 import { findBoardPackage } from '../../harness/board-package.js';
 import {
   freePort,
@@ -21,9 +17,6 @@ import {
 } from '../../harness/controller/test-controller.js';
 import { exitOf, spawnForTest } from '../../harness/processes.js';
 import {
-  FACE_DECODER,
-  FACE_PREPROCESS,
-  FACE_SIZE,
   agentReady,
   bmfleetCli,
   bundleDigest,
@@ -33,9 +26,8 @@ import {
   rollOutAndWait,
   writeFaceWorkspace,
 } from '../../harness/vendor-bundle.js';
-import { anchorCandidates } from '../helpers/retinaface-anchors.js';
-import { expectedOutputs } from '../native/emulator-outputs.js';
-import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
+import { declaredOutputs, expectedFaceCandidates, servedOutputs } from '../helpers/served-face.js';
+import { VENDOR_SKIP_REASON, vendorDir } from '../shared/bmodel/fixtures.js';
 
 const FILE = 'face_detection_fp32_b1.bmodel';
 const vendor = vendorDir();
@@ -129,42 +121,16 @@ t.test(
       detections: { box: number[]; score: number }[];
     };
     t.equal(body.bundleDigest, digest, 'answered by the rolled-out bundle');
-    const served = (
-      (await (await fetch(`http://127.0.0.1:${apiPort}/v1/models`)).json()) as {
-        models: { outputs: { name: string; dtype: string; shape: number[] }[] }[];
-      }
-    ).models[0]!;
-    const { files } = fixtureJson<{
-      files: { file: string; nets: { outputs: { name: string; shape: number[] }[] }[] }[];
-    }>('vendor-files.json');
+    const served = await servedOutputs(apiPort);
     t.same(
-      served.outputs.map((o) => [o.name, o.dtype, o.shape]),
-      files.find((f) => f.file === FILE)!.nets[0]!.outputs.map((o) => [o.name, 'float32', o.shape]),
+      served.map((o) => [o.name, o.dtype, o.shape]),
+      declaredOutputs(FILE),
       'the emulated board serves every output of the BMODEL with its shape',
     );
 
     // The arm64 agent's answer, recomputed on the host: the emulator's outputs for this image's
     // preprocessed bytes, through the anchor transform; its best detection leads.
-    const input = await preprocessImage(images[0]!.bytes, parsePreprocessSpec(FACE_PREPROCESS));
-    const raw = expectedOutputs(
-      [{ bytes: tensorBytes(input), shape: input.shape }],
-      served.outputs.map((o) => ({ dataType: 0, shape: o.shape })),
-    );
-    const outputs = Object.fromEntries(
-      served.outputs.map((o, k) => [
-        o.name,
-        { dtype: 'float32', shape: o.shape, data: new Float32Array(raw[k]!.slice().buffer) },
-      ]),
-    );
-    const identity = Object.fromEntries(
-      served.outputs.map((o) => [o.name, { scale: 1, zeroPoint: 0 }]),
-    );
-    const cands = anchorCandidates(
-      parseDecoderSpec(FACE_DECODER) as RetinafaceAnchorsDecoder,
-      outputs,
-      identity,
-      { width: FACE_SIZE, height: FACE_SIZE },
-    );
+    const { candidates: cands } = await expectedFaceCandidates(images[0]!.bytes, served);
     const best = Math.max(...cands.map((c) => c.score));
     t.ok(body.detections.length >= 1, `${body.detections.length} detections`);
     t.ok(

@@ -10,10 +10,6 @@
 import t from 'tap';
 import { cp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseDecoderSpec } from '../../shared/detect/index.js';
-import type { RetinafaceAnchorsDecoder } from '../../shared/detect/spec.js';
-import { tensorBytes } from '../../shared/tensor.js';
-import { parsePreprocessSpec, preprocessImage } from '../../shared/preprocess/index.js';
 import {
   freePort,
   startTestController,
@@ -22,8 +18,6 @@ import {
 import { spawnForTest } from '../../harness/processes.js';
 import { waitFor } from '../../harness/wait.js';
 import {
-  FACE_DECODER,
-  FACE_PREPROCESS,
   FACE_SIZE,
   agentReady,
   bmfleetCli,
@@ -36,9 +30,8 @@ import {
   writeFaceWorkspace,
 } from '../../harness/vendor-bundle.js';
 import { EMULATOR_DIR, bindingSkip } from '../native/libsophon-fixtures.js';
-import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../shared/bmodel/fixtures.js';
-import { anchorCandidates } from '../helpers/retinaface-anchors.js';
-import { expectedOutputs } from '../native/emulator-outputs.js';
+import { VENDOR_SKIP_REASON, vendorDir } from '../shared/bmodel/fixtures.js';
+import { declaredOutputs, expectedFaceCandidates, servedOutputs } from '../helpers/served-face.js';
 
 const vendor = vendorDir();
 const skip = bindingSkip() || (vendor ? false : VENDOR_SKIP_REASON);
@@ -121,41 +114,15 @@ t.test('vendor RetinaFace BMODEL: package, push, roll out to bmrt, infer', { ski
   t.equal(res.status, 200);
   const body = (await res.json()) as InferBody;
   t.equal(body.bundleDigest, good);
-  const served = (
-    (await (await fetch(`http://127.0.0.1:${apiPort}/v1/models`)).json()) as {
-      models: { outputs: { name: string; dtype: string; shape: number[] }[] }[];
-    }
-  ).models[0]!;
-  const { files } = fixtureJson<{
-    files: { file: string; nets: { outputs: { name: string; shape: number[] }[] }[] }[];
-  }>('vendor-files.json');
+  const served = await servedOutputs(apiPort);
   t.same(
-    served.outputs.map((o) => [o.name, o.dtype, o.shape]),
-    files.find((f) => f.file === FILE)!.nets[0]!.outputs.map((o) => [o.name, 'float32', o.shape]),
+    served.map((o) => [o.name, o.dtype, o.shape]),
+    declaredOutputs(FILE),
     'the served model has every output of the BMODEL with its shape',
   );
-  // The decode's arithmetic, recomputed independently: the emulator's outputs for this image's
-  // preprocessed bytes (docs/libsophon.md "Emulator outputs"), then the anchor transform. The
-  // request is 320x320, so the source image is the input (no resize).
-  const input = await preprocessImage(images[0]!.bytes, parsePreprocessSpec(FACE_PREPROCESS));
-  const raw = expectedOutputs(
-    [{ bytes: tensorBytes(input), shape: input.shape }],
-    served.outputs.map((o) => ({ dataType: 0, shape: o.shape })),
-  );
-  const outputs = Object.fromEntries(
-    served.outputs.map((o, k) => [
-      o.name,
-      { dtype: 'float32', shape: o.shape, data: new Float32Array(raw[k]!.slice().buffer) },
-    ]),
-  );
-  const decoder = parseDecoderSpec(FACE_DECODER) as RetinafaceAnchorsDecoder;
-  const identity = Object.fromEntries(
-    served.outputs.map((o) => [o.name, { scale: 1, zeroPoint: 0 }]),
-  );
-  const cands = anchorCandidates(decoder, outputs, identity, {
-    width: FACE_SIZE,
-    height: FACE_SIZE,
-  });
+  // The decode's arithmetic, recomputed independently. The request is 320x320, so the source
+  // image is the input (no resize).
+  const { decoder, candidates: cands } = await expectedFaceCandidates(images[0]!.bytes, served);
   t.ok(cands.length > 0, `${cands.length} anchors above the threshold`);
   const dets = body.detections;
   t.ok(

@@ -2,7 +2,7 @@
 // transaction under an advisory lock, so replicas starting together migrate once.
 import pg from 'pg';
 import { bmfError, isBmfError } from '../../../shared/errors.js';
-import { pgMigrations } from './migrations.js';
+import { pgMigrations } from '../schema.js';
 
 /** Any value: the lock that serialises migrations (ASCII "bmfm"). */
 const MIGRATION_LOCK = 0x626d666d;

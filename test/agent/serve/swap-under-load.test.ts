@@ -17,9 +17,9 @@ import { createSimBackend } from '../../../agent/runtime/sim.js';
 import type { RuntimeBackend } from '../../../agent/runtime/types.js';
 import { createInferenceService } from '../../../agent/serve/service.js';
 import type { ModelSpec } from '../../../agent/serve/types.js';
-import { writeBmodel } from '../../../shared/bmodel/write.js';
 import type { Tensor } from '../../../shared/tensor.js';
 import {
+  deviceBmodel,
   goldenInputs,
   sha256,
   tinyBundleDigest,
@@ -139,22 +139,7 @@ t.test(
 
 /** A device BMODEL (no simulator payload) of the tiny classifier's shape; `seed` tells A from B. */
 function deviceSpec(seed: number): ModelSpec {
-  const bmodel = writeBmodel({
-    chip: 'BM1684X',
-    nets: [
-      {
-        name: 'net',
-        stages: [
-          {
-            inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 3, 8, 8] }],
-            outputs: [{ name: 'logits', dtype: 'FP32', shape: [1, 4] }],
-            ctxSize: 1 << 16,
-          },
-        ],
-      },
-    ],
-    binary: new Uint8Array(4096).fill(seed),
-  });
+  const bmodel = deviceBmodel({ seed });
   return {
     bundleDigest: tinyBundleDigest(`device-${seed}`),
     version: `v${seed}`,

@@ -14,19 +14,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
-import sharp from 'sharp';
-import { main } from '../../../cli/main.js';
 import { readDataset } from '../../../controller/quantize/dataset.js';
 import { loadDatasetInputs } from '../../../controller/quantize/inputs.js';
 import { tpuNntcCaps } from '../../../controller/quantize/vendor-nntc.js';
-import { readBmodel, writeBmodel } from '../../../shared/bmodel/index.js';
+import { readBmodel } from '../../../shared/bmodel/index.js';
 import { parsePreprocessSpec } from '../../../shared/preprocess/index.js';
-import { toyModelBytes } from './toy-model.js';
+import { SYSTEM_PATH, cli, fakeToolchain, type Call } from './fake-toolchain.js';
 
 const FAKE = new URL('../../fixtures/quantize/fake-tpu-nntc.py', import.meta.url).pathname;
-const SYSTEM_PATH = '/usr/bin:/bin';
 const numpy = spawnSync('/usr/bin/python3', ['-c', 'import argparse, numpy'], {
   env: { PATH: SYSTEM_PATH },
 }).status;
@@ -34,79 +30,18 @@ const skip = numpy === 0 ? false : 'no /usr/bin/python3 with argparse and numpy'
 if (skip) t.comment(`skipping: ${skip}`);
 chmodSync(FAKE, 0o755);
 
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(c, _e, cb) {
-      chunks.push(Buffer.from(c));
-      cb();
-    },
-  });
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-}
-
-async function cli(argv: string[], env: Record<string, string>) {
-  const out = sink();
-  const err = sink();
-  const exit = await main({ argv, stdout: out.stream, stderr: err.stream, env });
-  return { exit, stdout: out.text(), stderr: err.text() };
-}
-
-interface Call {
-  tool: string;
-  argv: string[];
-}
-
 const SPEC = { resize_dims: [6, 6], pixel_format: 'gray', mean: [128], scale: [0.02] };
 
 async function setup(t: Test, profile: 'current' | 'old') {
-  const dir = t.testdir({ bin: {}, calib: {}, out: {} });
-  const bin = join(dir, 'bin');
-  for (const tool of ['bmnetu', 'calibration_use_pb', 'python3']) {
-    symlinkSync(FAKE, join(bin, tool));
-  }
-  writeFileSync(
-    join(dir, 'fake.bmodel'),
-    writeBmodel({
-      chip: 'BM1684X',
-      nets: [
-        {
-          name: 'toy',
-          stages: [
-            {
-              inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 1, 6, 6] }],
-              outputs: [{ name: 'logits', dtype: 'FP32', shape: [1, 3] }],
-            },
-          ],
-        },
-      ],
-    }),
-  );
-  writeFileSync(join(dir, 'toy.onnx'), toyModelBytes());
-  for (let i = 0; i < 5; i++) {
-    const px = Buffer.from(Array.from({ length: 36 }, (_, k) => (i * 50 + k * 7) % 256));
-    writeFileSync(
-      join(dir, 'calib', `${i}.png`),
-      await sharp(px, { raw: { width: 6, height: 6, channels: 1 } })
-        .toColourspace('b-w')
-        .png()
-        .toBuffer(),
-    );
-  }
+  const { dir, env, calls } = await fakeToolchain(t, {
+    script: FAKE,
+    tools: ['bmnetu', 'calibration_use_pb', 'python3'],
+    profile: ['BMF_FAKE_TPU_NNTC', profile],
+    calibration: Array.from({ length: 5 }, (_, i) =>
+      Buffer.from(Array.from({ length: 36 }, (_, k) => (i * 50 + k * 7) % 256)),
+    ),
+  });
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(SPEC));
-  const env = {
-    PATH: `${bin}:${SYSTEM_PATH}`,
-    BMF_FAKE_TPU_NNTC: profile,
-    BMF_FAKE_BMODEL: join(dir, 'fake.bmodel'),
-    BMF_FAKE_ARGV: join(dir, 'argv.log'),
-  };
-  const calls = (): Call[] =>
-    existsSync(env.BMF_FAKE_ARGV)
-      ? readFileSync(env.BMF_FAKE_ARGV, 'utf8')
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l) as Call)
-      : [];
   const base = (out: string, chip = 'bm1684x') => [
     'quantize',
     '--target',

@@ -36,7 +36,7 @@ import {
   type TelemetryRepo,
 } from '../../../controller/store/telemetry.js';
 import { createSessionRepo, type SessionRepo } from '../../../controller/store/sessions.js';
-import { pgMigrations } from '../../../controller/store/postgres/migrations.js';
+import { pgMigrations } from '../../../controller/store/schema.js';
 import { openPostgresStore } from '../../../controller/store/postgres/open.js';
 import {
   pgAssignments,

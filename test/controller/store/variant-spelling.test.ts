@@ -4,15 +4,13 @@
 // SQLite and PostgreSQL (skipped with the reason where its binaries are absent).
 import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { openDatabase } from '../../../controller/store/db.js';
 import { createDeviceEventRepo } from '../../../controller/store/device-events.js';
 import { createDeviceRepo } from '../../../controller/store/devices.js';
-import { migrations } from '../../../controller/store/migrations.js';
-import { pgMigrations } from '../../../controller/store/postgres/migrations.js';
 import { openPostgresStore } from '../../../controller/store/postgres/open.js';
 import {
   pgDeviceEvents,
@@ -24,6 +22,17 @@ import type { DeviceEventRepo } from '../../../controller/store/device-events.js
 import type { DeviceRepo } from '../../../controller/store/devices.js';
 import { createTelemetryRepo, type TelemetryRepo } from '../../../controller/store/telemetry.js';
 import { postgresSkip, startPostgres } from '../../../harness/postgres.js';
+
+// The migration texts as shipped before the one schema description: the databases this
+// migration meets were written by them.
+const before = JSON.parse(
+  readFileSync(
+    new URL('../../fixtures/controller/store/schema-before-one-description.json', import.meta.url),
+    'utf8',
+  ),
+) as { readonly sqlite: readonly string[]; readonly postgres: readonly string[] };
+const migrations = before.sqlite;
+const pgMigrations = before.postgres;
 
 const D = 'ab'.repeat(32);
 const state = {

@@ -5,10 +5,10 @@
 // stream once stored and counted by the API.
 import t from 'tap';
 import {
-  connectFakeDevice,
-  type FakeDevice,
+  enrolFakeDevices,
   makeSignedBundle,
   startTestController,
+  testApi,
   waitFor,
 } from '../../../harness/controller/test-controller.js';
 import { natsSkip, startNatsCluster } from '../../../harness/nats.js';
@@ -24,30 +24,12 @@ t.test('controller behind a 3-node NATS cluster', { skip: natsSkip() }, async (t
     'broker.jetstream': { servers: nats.nodes.map((n) => n.natsUrl), ackWaitMs: 5_000 },
   });
   t.teardown(() => ctl.handle.stop());
-  const base = ctl.handle.apiUrl;
-  const headers = { ...ctl.auth, 'content-type': 'application/json' };
-  const post = async (path: string, body: unknown) => {
-    const r = await fetch(`${base}${path}`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify(body),
-    });
-    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-  };
-  const get = async (path: string) =>
-    (await (await fetch(`${base}${path}`, { headers: ctl.auth })).json()) as Record<
-      string,
-      unknown
-    >;
-
-  const ids = ['nd-1', 'nd-2', 'nd-3', 'nd-4'];
-  const devices: FakeDevice[] = [];
-  for (const [i, id] of ids.entries()) {
-    const r = await post('/v1/devices', { id, chip: 'bm1684x', tags: { site: 'nats' } });
-    t.equal(r.status, 201);
-    devices.push(await connectFakeDevice(nats.nodes[i % 3]!.mqttUrl, id, r.body.secret as string));
-  }
-  t.teardown(() => Promise.all(devices.map((d) => d.close())));
+  const api = testApi(ctl);
+  const { post, get } = api;
+  const devices = await enrolFakeDevices(t, api, ['nd-1', 'nd-2', 'nd-3', 'nd-4'], {
+    tags: { site: 'nats' },
+    brokerUrl: (i) => nats.nodes[i % 3]!.mqttUrl,
+  });
   const bundle = await makeSignedBundle(ctl.dataDir);
   t.equal((await post('/v1/bundles', { dir: bundle.dir })).status, 201);
   const created = await post('/v1/rollouts', {
@@ -88,7 +70,7 @@ t.test('controller behind a 3-node NATS cluster', { skip: natsSkip() }, async (t
   await waitFor(
     'the report in the API',
     async () => {
-      const m = await (await fetch(`${base}/metrics`, { headers: ctl.auth })).text();
+      const m = await (await fetch(`${ctl.handle.apiUrl}/metrics`, { headers: ctl.auth })).text();
       return /bmfleet_telemetry_reports_total\{result="accepted"\} 1/.test(m) ? true : undefined;
     },
     30_000,

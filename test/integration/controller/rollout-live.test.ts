@@ -4,26 +4,18 @@
 import t from 'tap';
 import mqtt from 'mqtt';
 import {
-  connectFakeDevice,
-  type FakeDevice,
+  enrolFakeDevices,
   makeSignedBundle,
   startTestController,
+  testApi,
   waitFor,
 } from '../../../harness/controller/test-controller.js';
 
 const ctl = await startTestController();
 t.teardown(() => ctl.handle.stop());
 const base = ctl.handle.apiUrl;
-const headers = { ...ctl.auth, 'content-type': 'application/json' };
-const post = async (path: string, body: unknown) => {
-  const r = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  return {
-    status: r.status,
-    body: (await r.json()) as Record<string, unknown> & { error?: { code: string } },
-  };
-};
-const get = async (path: string) =>
-  (await (await fetch(`${base}${path}`, { headers: ctl.auth })).json()) as Record<string, unknown>;
+const api = testApi(ctl);
+const { post, get } = api;
 
 t.test('enrolled credentials connect; wrong ones are refused', async (t) => {
   const added = await post('/v1/devices', { id: 'live-0', chip: 'bm1684x' });
@@ -57,13 +49,10 @@ t.test('enrolled credentials connect; wrong ones are refused', async (t) => {
 });
 
 t.test('staged rollout through the API until completed', async (t) => {
-  const ids = ['live-1', 'live-2', 'live-3', 'live-4'];
-  const devices: FakeDevice[] = [];
-  for (const id of ids) {
-    const r = await post('/v1/devices', { id, chip: 'bm1684x', tags: { site: 'berlin' } });
-    devices.push(await connectFakeDevice(ctl.handle.brokerUrl, id, r.body.secret as string));
-  }
-  t.teardown(() => Promise.all(devices.map((d) => d.close())));
+  const devices = await enrolFakeDevices(t, api, ['live-1', 'live-2', 'live-3', 'live-4'], {
+    tags: { site: 'berlin' },
+    brokerUrl: () => ctl.handle.brokerUrl,
+  });
   const bundle = await makeSignedBundle(ctl.dataDir);
   t.equal((await post('/v1/bundles', { dir: bundle.dir })).status, 201);
 

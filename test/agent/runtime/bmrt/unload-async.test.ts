@@ -5,32 +5,16 @@ import t from 'tap';
 import { openLibsophon } from '../../../../agent/runtime/bmrt/libsophon.js';
 import type { LibsophonModel } from '../../../../agent/runtime/bmrt/libsophon.js';
 import { loadSophonAddon } from '../../../../agent/runtime/bmrt/native.js';
-import { writeBmodel } from '../../../../shared/bmodel/write.js';
+import { deviceBmodel } from '../../../../harness/agent/models.js';
 import { isBmfError } from '../../../../shared/errors.js';
 import { waitFor } from '../../../../harness/wait.js';
 import { BINDING_PATH, EMULATOR_DIR, bindingSkip } from '../../../native/libsophon-fixtures.js';
 
 const skip = bindingSkip();
 
-/** A device BMODEL (no simulator payload): FP32 [1,4] -> FP32 [1,2]; `seed` tells two apart. */
-function deviceBmodel(seed: number): Uint8Array {
-  return writeBmodel({
-    chip: 'BM1684X',
-    nets: [
-      {
-        name: 'net',
-        stages: [
-          {
-            inputs: [{ name: 'input', dtype: 'FP32', shape: [1, 4] }],
-            outputs: [{ name: 'output', dtype: 'FP32', shape: [1, 2] }],
-            ctxSize: 1 << 12,
-          },
-        ],
-      },
-    ],
-    binary: new Uint8Array(4096).fill(seed),
-  });
-}
+/** FP32 [1,4] -> FP32 [1,2]; `seed` tells two apart. */
+const bmodelOf = (seed: number) =>
+  deviceBmodel({ seed, input: [1, 4], output: [1, 2], outputName: 'output', ctxSize: 1 << 12 });
 
 const input = [{ bytes: new Uint8Array(16), shape: [1, 4] }];
 const infer = (m: LibsophonModel) => m.infer('net', input);
@@ -55,9 +39,9 @@ async function turnsWhile(p: Promise<unknown>): Promise<number> {
 t.test('unloadAsync waits for the busy device off the event loop', { skip }, async (t) => {
   const device = openLibsophon({ dir: EMULATOR_DIR, addon: loadSophonAddon(BINDING_PATH) });
   t.teardown(() => device.close());
-  const old = await device.load(deviceBmodel(1));
+  const old = await device.load(bmodelOf(1));
   const oldBlocks = device.emulatorCounters()!.liveBlocks;
-  const next = await device.load(deviceBmodel(2));
+  const next = await device.load(bmodelOf(2));
   const bothBlocks = device.emulatorCounters()!.liveBlocks;
   // The replacement keeps the device busy: bmrt_destroy's bm_thread_sync waits for its launch.
   process.env.BMFLEET_EMULATOR_LAUNCH_MS = '1500';
@@ -90,7 +74,7 @@ t.test(
   async (t) => {
     const device = openLibsophon({ dir: EMULATOR_DIR, addon: loadSophonAddon(BINDING_PATH) });
     t.teardown(() => device.close());
-    const model = await device.load(deviceBmodel(3));
+    const model = await device.load(bmodelOf(3));
     process.env.BMFLEET_EMULATOR_LAUNCH_MS = '100';
     t.teardown(() => delete process.env.BMFLEET_EMULATOR_LAUNCH_MS);
     const running = infer(model);
