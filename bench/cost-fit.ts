@@ -264,15 +264,12 @@ const medianPct = (es: readonly number[]) => {
   const sorted = es.map(Math.abs).sort((a, b) => a - b);
   return `${((sorted[Math.floor(sorted.length / 2)] ?? 0) * 100).toFixed(0)} %`;
 };
-const worstPct = (es: readonly number[]) =>
-  `${(Math.max(...es.map(Math.abs)) * 100).toFixed(0)} %`;
+const worstPct = (es: readonly number[]) => `${(Math.max(...es.map(Math.abs)) * 100).toFixed(0)} %`;
 const pct = (e: number) => `${e >= 0 ? '+' : ''}${(e * 100).toFixed(0)}%`;
 
 /** Candidate structures of the layer-group model, chosen among by leave-one-out on FIT_KINDS. */
 const GROUP_STRUCTURES: readonly GroupStructure[] = [false, true].flatMap((fp32Factor) =>
-  [false, true].flatMap((perLayer) =>
-    [false, true].map((localMovement) => ({ fp32Factor, perLayer, localMovement })),
-  ),
+  [false, true].map((perLayer) => ({ fp32Factor, perLayer, localMovement: false })),
 );
 
 const describeStructure = (s: GroupStructure) =>
@@ -287,7 +284,10 @@ const describeStructure = (s: GroupStructure) =>
  * structure chosen by leaving one FIT_KINDS network out at a time, then fitted on FIT_KINDS and
  * checked on the held-out half, beside the shipped and the per-kind models.
  */
-export function layerGroups(rows: readonly Row[], layersBy: ReadonlyMap<string, CostLayer[]>): void {
+export function layerGroups(
+  rows: readonly Row[],
+  layersBy: ReadonlyMap<string, CostLayer[]>,
+): void {
   const chips = Object.keys(LANES);
   const usable = rows.filter((r) => layersBy.has(r.model) && chips.includes(r.chip));
   const planned = (structure: GroupStructure) =>
@@ -385,9 +385,7 @@ export function layerGroups(rows: readonly Row[], layersBy: ReadonlyMap<string, 
       `${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${r.ms.toFixed(2).padStart(9)} ${cols} ${`${launches}/${r.plan.matrixMs.length}`.padStart(8)}  ${isFit ? 'fit' : 'held-out'}`,
     );
   }
-  console.log(
-    `layer groups: fit rows within +-25 %: ${within25(fitted)} of ${fitted.length}`,
-  );
+  console.log(`layer groups: fit rows within +-25 %: ${within25(fitted)} of ${fitted.length}`);
   for (const n of names) {
     const es = held.get(n) ?? [];
     console.log(
@@ -396,7 +394,9 @@ export function layerGroups(rows: readonly Row[], layersBy: ReadonlyMap<string, 
   }
   const ratioWithin = new Map<Name, number>(names.map((n) => [n, 0]));
   let ratios = 0;
-  console.log('\nFP32 -> FP16 / INT8 speed-up (batch 1), held-out networks: published, layer groups, per-kind, shipped');
+  console.log(
+    '\nFP32 -> FP16 / INT8 speed-up (batch 1), held-out networks: published, layer groups, per-kind, shipped',
+  );
   for (const name of [...layersBy.keys()].filter((x) => !FIT_KINDS.has(x))) {
     for (const chip of chips) {
       const find = (p: string) =>

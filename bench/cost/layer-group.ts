@@ -116,7 +116,10 @@ export function groupPlan(
     if (r !== Infinity) plan.lastReadBy[r]?.push(i);
   });
   layers.forEach((l, i) => {
-    const fromLayers = (l.inputs ?? []).reduce((s, p) => s + (layers[p]?.activationOutElems ?? 0), 0);
+    const fromLayers = (l.inputs ?? []).reduce(
+      (s, p) => s + (layers[p]?.activationOutElems ?? 0),
+      0,
+    );
     plan.extInElems[i] = Math.max(0, l.activationInElems - fromLayers);
     plan.actElems[i] = l.activationInElems + l.activationOutElems;
     plan.outElems[i] = l.activationOutElems;
@@ -221,8 +224,7 @@ export function partition(
       }
       const computeMs = computeSum + (bands - 1) * haloSum;
       const ddrMs = ((boundaryIn + boundaryOut) * actBytes + weights) / plan.ddrBytesPerMs;
-      const ms =
-        Math.max(computeMs, ddrMs) + (k.groupUs + (j - i + 1) * k.layerUs) / 1000;
+      const ms = Math.max(computeMs, ddrMs) + (k.groupUs + (j - i + 1) * k.layerUs) / 1000;
       if (before + ms < (best[j + 1] ?? Infinity)) {
         best[j + 1] = before + ms;
         choice[j + 1] = i;
@@ -231,7 +233,7 @@ export function partition(
     }
   }
   const groups: LayerGroup[] = [];
-  for (let end = n; end > 0; ) {
+  for (let end = n; end > 0;) {
     const first = choice[end] ?? 0;
     groups.push({
       first,
@@ -276,11 +278,10 @@ export function fitGroups(
     groupUs: 10,
     layerUs: structure.perLayer ? 1 : 0,
   };
-  const loss = () =>
-    rows.reduce((s, r) => s + Math.log(predictGroups(r, k) / r.ms) ** 2, 0);
+  const loss = () => rows.reduce((s, r) => s + Math.log(predictGroups(r, k) / r.ms) ** 2, 0);
   let current = loss();
-  for (let step = 1; step > 0.02; step /= 2) {
-    for (let improved = true; improved; ) {
+  for (let step = 1; step > 0.05; step /= 2) {
+    for (let improved = true; improved;) {
       improved = false;
       for (const name of free) {
         for (const dir of [1, -1]) {

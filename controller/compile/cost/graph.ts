@@ -216,9 +216,9 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
     const weightElems = elems(params);
     const matrix = kind === 'conv' || kind === 'matmul';
     const macs = matrix ? matrixMacs(node, out) : vectorOps(node, kind, outElems, inElems);
-    const inputs = [
-      ...new Set(dataInputs.flatMap((i) => layerOf.get(i.name) ?? [])),
-    ].sort((a, b) => a - b);
+    const inputs = [...new Set(dataInputs.flatMap((i) => layerOf.get(i.name) ?? []))].sort(
+      (a, b) => a - b,
+    );
     const kernel = node.attributes?.['kernel_shape'];
     const layer = {
       name: node.name,
