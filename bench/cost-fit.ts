@@ -4,7 +4,8 @@
 // YOLOv5s from the cost fixtures' graph builder), then prints, per published row, the shipped
 // model's prediction and its error, separately for the rows it was fitted on and the held-out
 // ones, and the FP32 -> FP16 / INT8 speed-up ratios; then the same for the per-kind roofline
-// (bench/cost/per-kind.ts) fitted on the fixed half FIT_KINDS.
+// (bench/cost/per-kind.ts) fitted on the fixed half FIT_KINDS, and the layer-group model
+// (bench/cost/layer-group.ts) on the same split, beside the other two.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
