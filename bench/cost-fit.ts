@@ -4,7 +4,8 @@
 // YOLOv5s from the cost fixtures' graph builder), then prints, per published row, the shipped
 // model's prediction and its error, separately for the rows it was fitted on and the held-out
 // ones, and the FP32 -> FP16 / INT8 speed-up ratios; then the same for the per-kind roofline
-// (bench/cost/per-kind.ts) fitted on the fixed half FIT_KINDS.
+// (bench/cost/per-kind.ts) fitted on the fixed half FIT_KINDS, and the layer-group model
+// (bench/cost/layer-group.ts) on the same split, beside the other two.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +18,14 @@ import {
 } from '../controller/compile/cost/index.js';
 import { describeGraph, loadOnnx } from '../controller/onnx/index.js';
 import { yolov5sGraph } from '../harness/cost/yolov5s.js';
+import {
+  fitGroups,
+  groupPlan,
+  partition,
+  predictGroups,
+  type GroupCoefficients,
+  type GroupStructure,
+} from './cost/layer-group.js';
 import {
   fitKinds,
   kindFeatures,
@@ -136,6 +145,7 @@ export async function run(): Promise<void> {
   }
   console.log(`speed-up ratios within +-25 %: ${ratioWithin} of ${ratios}`);
   perKind(rows, layersBy);
+  layerGroups(rows, layersBy);
 }
 
 /**
@@ -247,5 +257,170 @@ function perKind(rows: readonly Row[], layersBy: ReadonlyMap<string, CostLayer[]
   }
   console.log(
     `per-kind: leave-one-network-out within the fit half: ${within(cv)} of ${cv.length} within +-25 %, median error ${median(cv)}`,
+  );
+}
+
+const within25 = (es: readonly number[]) => es.filter((e) => Math.abs(e) <= 0.25).length;
+const medianPct = (es: readonly number[]) => {
+  const sorted = es.map(Math.abs).sort((a, b) => a - b);
+  return `${((sorted[Math.floor(sorted.length / 2)] ?? 0) * 100).toFixed(0)} %`;
+};
+const worstPct = (es: readonly number[]) => `${(Math.max(...es.map(Math.abs)) * 100).toFixed(0)} %`;
+const pct = (e: number) => `${e >= 0 ? '+' : ''}${(e * 100).toFixed(0)}%`;
+
+/** Candidate structures of the layer-group model, chosen among by leave-one-out on FIT_KINDS. */
+const GROUP_STRUCTURES: readonly GroupStructure[] = [false, true].flatMap((fp32Factor) =>
+  [false, true].map((perLayer) => ({ fp32Factor, perLayer, localMovement: false })),
+);
+
+const describeStructure = (s: GroupStructure) =>
+  [
+    s.fp32Factor ? 'FP32 conv factor' : 'FP32 at the peak ratio',
+    s.perLayer ? 'cost per layer in a group' : 'cost per group only',
+    s.localMovement ? 'Concat/Resize/Slice in groups' : 'data movement on its own',
+  ].join(', ');
+
+/**
+ * The layer-group model (bench/cost/layer-group.ts) on the same fixed split as the per-kind one:
+ * structure chosen by leaving one FIT_KINDS network out at a time, then fitted on FIT_KINDS and
+ * checked on the held-out half, beside the shipped and the per-kind models.
+ */
+export function layerGroups(
+  rows: readonly Row[],
+  layersBy: ReadonlyMap<string, CostLayer[]>,
+): void {
+  const chips = Object.keys(LANES);
+  const usable = rows.filter((r) => layersBy.has(r.model) && chips.includes(r.chip));
+  const planned = (structure: GroupStructure) =>
+    usable.map((r) => ({
+      ...r,
+      plan: groupPlan(layersBy.get(r.model) ?? [], r.chip, r.precision, r.batch, structure),
+    }));
+  type Planned = ReturnType<typeof planned>[number];
+  const fitOn = (all: readonly Planned[], nets: ReadonlySet<string>, s: GroupStructure) =>
+    new Map(
+      chips.map((chip) => [
+        chip,
+        fitGroups(
+          all.filter((r) => r.chip === chip && nets.has(r.model)),
+          s,
+        ),
+      ]),
+    );
+  const predictWith = (k: ReadonlyMap<string, GroupCoefficients>, r: Planned) => {
+    const c = k.get(r.chip);
+    return c ? predictGroups(r, c) : Number.NaN;
+  };
+  console.log(
+    '\nLayer-group model (bench/cost/layer-group.ts): leave one fit network out, per structure:',
+  );
+  let chosen: { s: GroupStructure; all: Planned[]; within: number; median: number } | undefined;
+  for (const s of GROUP_STRUCTURES) {
+    const all = planned(s);
+    const cv: number[] = [];
+    for (const left of FIT_KINDS) {
+      const k = fitOn(all, new Set([...FIT_KINDS].filter((n) => n !== left)), s);
+      for (const r of all.filter((x) => x.model === left)) cv.push(predictWith(k, r) / r.ms - 1);
+    }
+    const w = within25(cv);
+    const sorted = cv.map(Math.abs).sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)] ?? Infinity;
+    console.log(
+      `  ${describeStructure(s)}: ${w} of ${cv.length} within +-25 %, median ${medianPct(cv)}`,
+    );
+    if (!chosen || w > chosen.within || (w === chosen.within && median < chosen.median)) {
+      chosen = { s, all, within: w, median };
+    }
+  }
+  if (!chosen) return;
+  const { s, all } = chosen;
+  const k = fitOn(all, FIT_KINDS, s);
+  console.log(`chosen: ${describeStructure(s)}; fitted on ${[...FIT_KINDS].join(', ')}:`);
+  for (const [chip, c] of k) {
+    console.log(
+      `${chip.padEnd(8)} conv efficiency ${(100 / c.matrix).toFixed(0)} % of the peak${s.fp32Factor ? ` (FP32 ${(100 / c.matrix / c.fp32).toFixed(0)} %)` : ''}; vector lanes x${c.vector.toFixed(2)}; launch ${c.groupUs.toFixed(1)} us per group${s.perLayer ? ` + ${c.layerUs.toFixed(2)} us per layer` : ''}`,
+    );
+  }
+  console.log(
+    `\n${'MODEL'.padEnd(10)} ${'CHIP'.padEnd(8)} PREC  B  ${'PUBLISHED'.padStart(9)} ${'GROUPS'.padStart(9)} ${'ERROR'.padStart(6)} ${'PER-KIND'.padStart(9)} ${'ERROR'.padStart(6)} ${'SHIPPED'.padStart(9)} ${'ERROR'.padStart(6)} ${'LAUNCHES'.padStart(8)}  SET`,
+  );
+  const kinds = new Map(
+    chips.map((chip) => [
+      chip,
+      fitKinds(
+        usable
+          .filter((r) => r.chip === chip && FIT_KINDS.has(r.model))
+          .map((r) => ({
+            ...r,
+            features: kindFeatures(layersBy.get(r.model) ?? [], r.chip, r.precision, r.batch),
+          })),
+      ),
+    ]),
+  );
+  const models = {
+    groups: (r: Planned) => predictWith(k, r),
+    perKind: (r: Planned) => {
+      const c = kinds.get(r.chip);
+      const f = kindFeatures(layersBy.get(r.model) ?? [], r.chip, r.precision, r.batch);
+      return c ? predictKinds(f, c) / r.batch : Number.NaN;
+    },
+    shipped: (r: Planned) =>
+      estimateLatency(layersBy.get(r.model) ?? [], r.chip, r.precision, { batch: r.batch })
+        .perImageMs,
+  };
+  type Name = keyof typeof models;
+  const names = Object.keys(models) as Name[];
+  const held = new Map<Name, number[]>(names.map((n) => [n, []]));
+  const fitted: number[] = [];
+  for (const r of all) {
+    const e = new Map(names.map((n) => [n, models[n](r) / r.ms - 1]));
+    const isFit = FIT_KINDS.has(r.model);
+    if (isFit) fitted.push(e.get('groups') ?? Number.NaN);
+    else for (const n of names) held.get(n)?.push(e.get(n) ?? Number.NaN);
+    const c = k.get(r.chip);
+    const launches = c ? partition(r.plan, c).groups.length : 0;
+    const cols = names
+      .map((n) => `${models[n](r).toFixed(2).padStart(9)} ${pct(e.get(n) ?? 0).padStart(6)}`)
+      .join(' ');
+    console.log(
+      `${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${r.ms.toFixed(2).padStart(9)} ${cols} ${`${launches}/${r.plan.matrixMs.length}`.padStart(8)}  ${isFit ? 'fit' : 'held-out'}`,
+    );
+  }
+  console.log(`layer groups: fit rows within +-25 %: ${within25(fitted)} of ${fitted.length}`);
+  for (const n of names) {
+    const es = held.get(n) ?? [];
+    console.log(
+      `${n.padEnd(8)} held-out rows within +-25 %: ${within25(es)} of ${es.length}, median error ${medianPct(es)}, worst ${worstPct(es)}`,
+    );
+  }
+  const ratioWithin = new Map<Name, number>(names.map((n) => [n, 0]));
+  let ratios = 0;
+  console.log(
+    '\nFP32 -> FP16 / INT8 speed-up (batch 1), held-out networks: published, layer groups, per-kind, shipped',
+  );
+  for (const name of [...layersBy.keys()].filter((x) => !FIT_KINDS.has(x))) {
+    for (const chip of chips) {
+      const find = (p: string) =>
+        all.find((r) => r.model === name && r.chip === chip && r.precision === p && r.batch === 1);
+      const fp32 = find('fp32');
+      for (const p of ['fp16', 'int8']) {
+        const other = find(p);
+        if (!fp32 || !other) continue;
+        ratios++;
+        const pub = fp32.ms / other.ms;
+        const cells = names.map((n) => {
+          const mod = models[n](fp32) / models[n](other);
+          const e = mod / pub - 1;
+          if (Math.abs(e) <= 0.25) ratioWithin.set(n, (ratioWithin.get(n) ?? 0) + 1);
+          return `${mod.toFixed(2)}x (${pct(e)})`;
+        });
+        console.log(
+          `${name.padEnd(10)} ${chip.padEnd(8)} fp32->${p}: ${pub.toFixed(2)}x; ${cells.join('; ')}`,
+        );
+      }
+    }
+  }
+  console.log(
+    `speed-up ratios within +-25 %: ${names.map((n) => `${n} ${ratioWithin.get(n) ?? 0} of ${ratios}`).join(', ')}`,
   );
 }

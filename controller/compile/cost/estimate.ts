@@ -34,6 +34,16 @@ export interface CostLayer {
     readonly out: number;
     readonly groups: number;
   };
+  /**
+   * Indices (in the layer list) of the layers whose outputs this layer reads; the graph's own
+   * inputs are not listed. Lets a model group layers as the compiler does (layer-group.ts).
+   */
+  readonly inputs?: readonly number[];
+  /**
+   * Output rows per image (every dimension after the channels except the last: H, or D x H) and
+   * the kernel's height (1 for layers without a kernel): what slicing a layer group by rows costs.
+   */
+  readonly rows?: { readonly out: number; readonly kernel: number };
 }
 
 export type LayerBound = 'compute' | 'memory';

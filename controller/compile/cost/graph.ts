@@ -153,10 +153,21 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
   // compilers fold it at compile time for static shapes, so it is no device work.
   const shapeValues = new Set<string>();
 
+  // Tensor -> index of the layer that computes it (through fused nodes and views).
+  const layerOf = new Map<string, number>();
+  const alias = (node: GraphNodeInfo, from: string | undefined) => {
+    const index = from === undefined ? undefined : layerOf.get(from);
+    if (index !== undefined) for (const o of node.outputs) layerOf.set(o.name, index);
+  };
+
   for (const node of nodes) {
     if (node.opType === 'Constant') for (const o of node.outputs) constants.add(o.name);
     if (node.opType === 'Shape') for (const o of node.outputs) shapeValues.add(o.name);
-    if (FREE.has(node.opType)) continue;
+    if (FREE.has(node.opType)) {
+      // A view (Reshape, Flatten...) is the tensor it reads.
+      alias(node, node.inputs[0]?.name);
+      continue;
+    }
     // An empty name is an omitted optional input (onnx.proto).
     const present = node.inputs.filter((i) => i.name !== '');
     const params = present.filter((i) => i.isInitializer || constants.has(i.name));
@@ -173,6 +184,7 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
       dataInputs.length === 1 ? eltwiseOutputs.get(dataInputs[0]?.name ?? '') : undefined;
     if (eltwise !== undefined && RELU_FAMILY.has(node.opType)) {
       for (const o of node.outputs) eltwiseOutputs.set(o.name, eltwise);
+      alias(node, dataInputs[0]?.name);
       continue;
     }
     if (ELEMENTWISE.has(node.opType) && producers.size === 1 && producer !== undefined) {
@@ -188,6 +200,7 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
         producer.layer.fusedVectorElems = (producer.layer.fusedVectorElems ?? 0) + elems / batch;
       }
       for (const o of node.outputs) matrixOutputs.set(o.name, producer);
+      alias(node, dataInputs.find((i) => layerOf.has(i.name))?.name);
       continue;
     }
     const out = firstOutputShape(node);
@@ -203,6 +216,10 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
     const weightElems = elems(params);
     const matrix = kind === 'conv' || kind === 'matmul';
     const macs = matrix ? matrixMacs(node, out) : vectorOps(node, kind, outElems, inElems);
+    const inputs = [...new Set(dataInputs.flatMap((i) => layerOf.get(i.name) ?? []))].sort(
+      (a, b) => a - b,
+    );
+    const kernel = node.attributes?.['kernel_shape'];
     const layer = {
       name: node.name,
       kind,
@@ -212,7 +229,13 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
       activationInElems: inElems / batch,
       activationOutElems: outElems / batch,
       ...(matrix ? { channels: matrixChannels(node, out) } : {}),
+      inputs,
+      rows: {
+        out: out.length > 3 ? product(out.slice(2, -1)) : 1,
+        kernel: Array.isArray(kernel) && kernel.length >= 2 ? Number(kernel.at(-2)) : 1,
+      },
     };
+    for (const o of node.outputs) layerOf.set(o.name, layers.length);
     layers.push(layer);
     if (matrix) {
       const entry = { layer, hasBias: params.length > 1 };
