@@ -206,8 +206,10 @@ export async function runResnet50(): Promise<void> {
     console.log(
       `calibrate, ResNet-50 quantize --method auto (${IMAGES} images: ${result.report.calibration.images} calibration, ${result.report.calibration.heldOutImages} held out; ${search?.evaluations ?? 0} search candidates), run ${r + 1}/${RUNS}, ${availableParallelism()} cores`,
     );
+    // The load average counts this run's own busy threads (about CPU / wall of them).
+    const others = Math.max(0, load.mean - cpuSeconds(c) / (wall / 1000));
     console.log(
-      `  load average (1 min) during the run: at start ${startLoad.toFixed(2)}, mean ${load.mean.toFixed(2)}, min ${load.min.toFixed(2)}, max ${load.max.toFixed(2)} (${load.mean > availableParallelism() + 0.5 ? 'loaded host: wall time includes waiting for the cores' : 'quiet host'})`,
+      `  load average (1 min) during the run: at start ${startLoad.toFixed(2)}, mean ${load.mean.toFixed(2)}, min ${load.min.toFixed(2)}, max ${load.max.toFixed(2)}; other jobs' share of it about ${others.toFixed(1)} on ${availableParallelism()} cores (${others > 0.5 ? 'wall time includes waiting for the cores' : 'quiet host'})`,
     );
     console.log(
       `  quantize --method auto: wall ${(wall / 1000).toFixed(1)} s (target <= 180 s ${wall <= 180_000 ? 'OK' : 'NOT MET'}), CPU ${cpuSeconds(c).toFixed(1)} s (user+sys, all threads; CPU / wall ${(cpuSeconds(c) / (wall / 1000)).toFixed(2)}; wall on an idle ${availableParallelism()}-core host is at least CPU / ${availableParallelism()} = ${(cpuSeconds(c) / availableParallelism()).toFixed(1)} s)`,
