@@ -22,6 +22,7 @@ import { loadDatasetInputs, splitHeldOut } from '../controller/quantize/inputs.j
 import { buildInt8Graph } from '../controller/quantize/qdq.js';
 import { SEARCH_IMAGES } from '../controller/quantize/calibration-run.js';
 import type { ScoringMode } from '../controller/quantize/suffix-scorer.js';
+import type { Progress } from '../controller/quantize/calibrate.js';
 import type { PreparedModel } from '../controller/quantize/prepared-model.js';
 import type { Tensor } from '../shared/tensor.js';
 import { prepareModel } from '../controller/quantize/prepared-model.js';
@@ -36,6 +37,44 @@ const RUNS = Number(process.env.BMFLEET_BENCH_RESNET50_RUNS ?? 1);
 const BASELINE = process.env.BMFLEET_BENCH_RESNET50_BASELINE === '1';
 
 const cpuSeconds = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1e6;
+
+/**
+ * Wall and CPU seconds per progress stage of one quantize run (CPU of every thread of the process:
+ * onnxruntime's and workers' included), and the 1-minute load average sampled every 5 s, so a
+ * run on a quiet host can be told from one on a loaded host. The load average counts this
+ * process's own busy threads too (up to the 2 cores it uses).
+ */
+function createPhaseClock() {
+  const phases = new Map<string, { wall: number; cpu: number }>();
+  let stage = 'prepare model';
+  let t = performance.now();
+  let c = process.cpuUsage();
+  const loads = [loadavg()[0]!];
+  const sampler = setInterval(() => loads.push(loadavg()[0]!), 5000);
+  sampler.unref();
+  const close = (): void => {
+    const now = performance.now();
+    const used = process.cpuUsage(c);
+    const p = phases.get(stage) ?? { wall: 0, cpu: 0 };
+    phases.set(stage, { wall: p.wall + (now - t) / 1000, cpu: p.cpu + cpuSeconds(used) });
+    t = now;
+    c = process.cpuUsage();
+  };
+  return {
+    onProgress(p: Progress): void {
+      if (p.stage === stage) return;
+      close();
+      stage = p.stage;
+    },
+    finish() {
+      close();
+      clearInterval(sampler);
+      loads.push(loadavg()[0]!);
+      const mean = loads.reduce((a, b) => a + b, 0) / loads.length;
+      return { phases, load: { mean, min: Math.min(...loads), max: Math.max(...loads) } };
+    },
+  };
+}
 
 /** Statistics + search one way; the selected table judged on held-out images it did not score. */
 async function calibrateWith(pm: PreparedModel, inputs: readonly Tensor[], scoring: ScoringMode) {
@@ -146,9 +185,12 @@ export async function runResnet50(): Promise<void> {
   };
   for (let r = 0; r < RUNS; r++) {
     const base = await plain();
+    const startLoad = loadavg()[0]!;
+    const clock = createPhaseClock();
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const result = await quantizeModel({
+      onProgress: clock.onProgress,
       modelPath: path,
       calibrationDir: images,
       chip: 'bm1684x',
@@ -159,13 +201,24 @@ export async function runResnet50(): Promise<void> {
     });
     const wall = performance.now() - t0;
     const c = process.cpuUsage(c0);
+    const { phases, load } = clock.finish();
     const search = result.report.calibration.search;
     console.log(
-      `calibrate, ResNet-50 quantize --method auto (${IMAGES} images: ${result.report.calibration.images} calibration, ${result.report.calibration.heldOutImages} held out; ${search?.evaluations ?? 0} search candidates), run ${r + 1}/${RUNS}, load average ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores`,
+      `calibrate, ResNet-50 quantize --method auto (${IMAGES} images: ${result.report.calibration.images} calibration, ${result.report.calibration.heldOutImages} held out; ${search?.evaluations ?? 0} search candidates), run ${r + 1}/${RUNS}, ${availableParallelism()} cores`,
+    );
+    // The load average counts this run's own busy threads (about CPU / wall of them).
+    const others = Math.max(0, load.mean - cpuSeconds(c) / (wall / 1000));
+    console.log(
+      `  load average (1 min) during the run: at start ${startLoad.toFixed(2)}, mean ${load.mean.toFixed(2)}, min ${load.min.toFixed(2)}, max ${load.max.toFixed(2)}; other jobs' share of it about ${others.toFixed(1)} on ${availableParallelism()} cores (${others > 0.5 ? 'wall time includes waiting for the cores' : 'quiet host'})`,
     );
     console.log(
-      `  quantize --method auto: ${(wall / 1000).toFixed(1)} s (target <= 180 s ${wall <= 180_000 ? 'OK' : 'NOT MET'}), CPU ${cpuSeconds(c).toFixed(1)} s (target ${cpuSeconds(c) <= 180 ? 'OK' : 'NOT MET'} in CPU seconds, the figure that holds on a shared host), load average at the end ${loadavg()[0]!.toFixed(2)}`,
+      `  quantize --method auto: wall ${(wall / 1000).toFixed(1)} s (target <= 180 s ${wall <= 180_000 ? 'OK' : 'NOT MET'}), CPU ${cpuSeconds(c).toFixed(1)} s (user+sys, all threads; CPU / wall ${(cpuSeconds(c) / (wall / 1000)).toFixed(2)}; wall on an idle ${availableParallelism()}-core host is at least CPU / ${availableParallelism()} = ${(cpuSeconds(c) / availableParallelism()).toFixed(1)} s)`,
     );
+    for (const [name, p] of phases) {
+      console.log(
+        `    ${name.padEnd(26)} wall ${p.wall.toFixed(1).padStart(6)} s, CPU ${p.cpu.toFixed(1).padStart(6)} s`,
+      );
+    }
     console.log(
       `  search: ${search?.evaluations ?? 0} candidates, mean share of the graph each re-ran ${(search?.meanSuffixShare ?? 1).toFixed(2)}, output cosine on the scored images ${search?.startCosine.toFixed(5)} (KL everywhere) -> ${search?.cosine.toFixed(5)}`,
     );

@@ -9,6 +9,12 @@ export interface OnnxSessionOptions {
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   readonly intraOpNumThreads?: number;
   readonly interOpNumThreads?: number;
+  /**
+   * false: idle intra-op threads sleep instead of spin-waiting between kernels (onnxruntime's
+   * session config key session.intra_op.allow_spinning). Spinning burns a core per idle thread,
+   * which on a shared host takes CPU from the very threads doing the work.
+   */
+  readonly allowSpinning?: boolean;
 }
 
 export interface OnnxSession {
@@ -54,6 +60,9 @@ export async function createOnnxSession(
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
       ...(options.interOpNumThreads ? { interOpNumThreads: options.interOpNumThreads } : {}),
+      ...(options.allowSpinning === false
+        ? { extra: { session: { intra_op: { allow_spinning: '0' } } } }
+        : {}),
     });
   } catch (e) {
     throw bmfError(

@@ -25,6 +25,7 @@ import {
   type OnnxValueInfo,
 } from '../onnx/index.js';
 import { exposeTensors, type PreparedModel } from './prepared-model.js';
+import { HOST_SESSION } from './score.js';
 
 const RANGES = '__bmf_ranges';
 const FLAT_SHAPE = '__bmf_flat_shape';
@@ -50,7 +51,7 @@ export interface ActivationRunnerOptions {
   /** Wanted images per call; needs `probe` (two or more inputs) to verify the batched graph. */
   readonly batch?: number;
   readonly probe?: readonly Tensor[];
-  /** onnxruntime intra-op threads (default: onnxruntime's choice, one per core). */
+  /** onnxruntime intra-op threads (default: HOST_SESSION's, one per core, not spinning). */
   readonly intraOpThreads?: number;
   /** The activations to read (default: all of them). */
   readonly tensors?: readonly string[];
@@ -158,6 +159,7 @@ export async function createActivationRunner(
   let session: OnnxSession | undefined;
   const wanted = options.batch ?? 1;
   const sessionOptions = {
+    ...HOST_SESSION,
     graphOptimizationLevel: 'all' as const,
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
   };

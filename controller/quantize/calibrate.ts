@@ -7,16 +7,16 @@
 // still gets a row, carrying its source's statistics.
 //
 // Two passes, as tpu-mlir's run_calibration (range first, then histograms over [0, absMax]). The
-// first pass keeps the activations when they fit `cacheBudgetBytes`, so the second pass reads
-// memory instead of running inference again; larger models fall back to a second inference pass.
+// first pass keeps the activations of as many batches as fit `cacheBudgetBytes`, so the second
+// pass reads those from memory and runs inference again only for the rest (ResNet-50: 80
+// images of which about a third fit the default budget).
 //
-// onnxruntime runs with one intra-op thread here (CollectOptions.intraOpThreads). Its default pool
-// spin-waits between kernels; on a busy host (the 2-core build machine, other jobs) the spinning
-// threads took CPU from the histogram loop and from each other: on the Fashion-MNIST sample,
-// calibration used ~190 ms of CPU with the default pool and ~110 ms with one thread, and the
-// wall time fell accordingly (bench/calibrate.ts). A histogram worker thread was tried as well and
-// lost: it can only start once the range pass has seen every image, and it competes for the same
-// cores.
+// onnxruntime runs with HOST_SESSION's threads (score.ts): one per core, idle threads sleeping.
+// Its default pool spin-waits between kernels; on a busy host (the 2-core build machine, other
+// jobs) the spinning threads took CPU from the histogram loop and from each other: on the
+// Fashion-MNIST sample, calibration used ~190 ms of CPU with the default pool and ~110 ms with one
+// thread (bench/calibrate.ts). A histogram worker thread was tried as well and lost: it can only
+// start once the range pass has seen every image, and it competes for the same cores.
 import { bmfError } from '../../shared/errors.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { createActivationRunner } from './activation-runner.js';
@@ -56,7 +56,7 @@ export interface CollectOptions {
   readonly signal?: AbortSignal;
   /** Images per inference call (the runner falls back to 1 when the model cannot batch). */
   readonly batch?: number;
-  /** onnxruntime intra-op threads; default 1 (see the file comment). */
+  /** onnxruntime intra-op threads; default HOST_SESSION's (see the file comment). */
   readonly intraOpThreads?: number;
 }
 
@@ -75,7 +75,6 @@ export function calibrationBatch(pm: PreparedModel): number {
   const perImage = pm.calibrated.reduce((a, n) => a + pm.activationSizes.get(n)!, 0) * 4;
   return Math.max(1, Math.min(DEFAULT_BATCH, Math.floor(BATCH_BYTES / Math.max(1, perImage))));
 }
-export const DEFAULT_INTRA_OP_THREADS = 1;
 
 function checkAbort(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw bmfError('BMF_ERR_ABORTED', { reason: 'calibration cancelled' });
@@ -95,34 +94,39 @@ export async function collectActivationStats(
   const budget = options.cacheBudgetBytes ?? DEFAULT_CACHE_BUDGET;
   const report = options.onProgress ?? (() => undefined);
   const ranges = new Map(pm.calibrated.map((n) => [n, emptyRange()]));
-  const totalValues = pm.calibrated.reduce((a, n) => a + pm.activationSizes.get(n)!, 0);
-  const cacheFits = totalValues * 4 * inputs.length <= budget;
+  const imageBytes = pm.calibrated.reduce((a, n) => a + pm.activationSizes.get(n)!, 0) * 4;
   // Ranges: the native kernel reads the values it gets anyway faster than onnxruntime's
   // ReduceMin/ReduceMax nodes, which are the fallback.
   const kernels = nativeKernels();
   const count = kernels ? kernels.countBins : countBins;
+  report({ stage: 'calibrate: ranges', done: 0, total: inputs.length });
   const runner = await createActivationRunner(pm, {
     tensors: pm.calibrated,
     ranges: !kernels,
     batch: options.batch ?? calibrationBatch(pm),
     probe: inputs,
-    intraOpThreads: options.intraOpThreads ?? DEFAULT_INTRA_OP_THREADS,
+    ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
   });
   const batches: Tensor[][] = [];
   for (let k = 0; k < inputs.length; k += runner.batch) {
     batches.push(inputs.slice(k, k + runner.batch));
   }
   try {
-    let cache: ReadonlyMap<string, Float32Array>[] | undefined = cacheFits ? [] : undefined;
+    // Batch k's values, while the budget lasts; the batches after it run inference again.
+    let cache: ReadonlyMap<string, Float32Array>[] = [];
+    let cached = 0;
     let done = 0;
-    for (const batch of batches) {
+    for (const [k, batch] of batches.entries()) {
       checkAbort(options.signal);
       const out = await runner.run(batch);
       for (const [name, range] of ranges) {
         const values = out.values.get(name)!;
         updateRange(range, out.ranges?.get(name) ?? kernels?.minMax(values) ?? values);
       }
-      cache?.push(out.values);
+      if (cache.length === k && cached + imageBytes * batch.length <= budget) {
+        cache.push(out.values);
+        cached += imageBytes * batch.length;
+      }
       done += batch.length;
       report({ stage: 'calibrate: ranges', done, total: inputs.length });
     }
@@ -135,14 +139,14 @@ export async function collectActivationStats(
     done = 0;
     for (const [k, batch] of batches.entries()) {
       checkAbort(options.signal);
-      const values = cache?.[k] ?? (await runner.run(batch)).values;
+      const values = cache[k] ?? (await runner.run(batch)).values;
       for (const [name, h] of hists) {
         count(lanes.get(name)!, values.get(name)!, 1 / h.binWidth, h.counts.length - 1);
       }
       done += batch.length;
       report({ stage: 'calibrate: histograms', done, total: inputs.length });
     }
-    cache = undefined;
+    cache = [];
     for (const [name, l] of lanes) foldLanes(hists.get(name)!.counts, l);
     return new Map(
       pm.activations.map((n) => {

@@ -9,7 +9,7 @@ import { splitHeldOut } from './inputs.js';
 import type { PreparedModel } from './prepared-model.js';
 import { effectivePrecisions } from './qdq.js';
 import type { LayerPrecision } from './quantize-table.js';
-import { runOutputs } from './score.js';
+import { runOutputs, type OutputSet } from './score.js';
 import { searchThresholds, type SearchResult } from './search.js';
 import type { ScoringMode } from './suffix-scorer.js';
 import { mixedPrecisionPlan, sensitivityRanking, type SensitivityRow } from './sensitivity.js';
@@ -48,6 +48,8 @@ export interface CalibrationRun {
   readonly precisions: ReadonlyMap<string, LayerPrecision>;
   readonly calibrationImages: number;
   readonly heldOutImages: number;
+  /** FP32 outputs of the held-out images, in order (empty when nothing needed them). */
+  readonly reference: OutputSet;
 }
 
 export async function runCalibration(
@@ -65,6 +67,8 @@ export async function runCalibration(
   });
   const maxFloat = options.maxFloatLayers ?? 0;
   const needReference = options.method === 'auto' || maxFloat > 0 || options.sensitivity;
+  const report = options.onProgress ?? (() => undefined);
+  if (needReference) report({ stage: 'fp32 reference', done: 0, total: split.heldOut.length });
   const reference = needReference ? await runOutputs(pm.bytes, pm.input.name, split.heldOut) : [];
   let methods: Map<string, ThresholdMethod>;
   let search: SearchResult | undefined;
@@ -104,6 +108,7 @@ export async function runCalibration(
     precisions: effectivePrecisions(pm.layers, thresholds, requested),
     calibrationImages: calib.length,
     heldOutImages: needReference ? split.heldOut.length : 0,
+    reference,
   };
 }
 

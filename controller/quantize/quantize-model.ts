@@ -243,16 +243,25 @@ export async function quantizeModel(options: QuantizeOptions) {
     split.heldOut.length > 0 ? await accuracyOf(chosen, split.heldOut) : undefined;
 
   const netName = netNameOf(options.modelPath);
+  progress({ stage: 'build bmodel', done: 0, total: 1 });
   const built = await int8BmodelInMemory(
     pm,
     { thresholds, requested: run.precisions },
     { chip: options.chip, netName, now: now() },
   );
   const simInputs = splitHeldOut(calibInputs).heldOut.slice(0, options.similarityImages ?? 20);
+  progress({ stage: 'layer similarity', done: 0, total: simInputs.length });
   const layers = await layerSimilarity(pm, built.graph, simInputs);
+  progress({ stage: 'verdict', done: 0, total: simInputs.length });
+  // The similarity images are the first held-out images, whose FP32 outputs the calibration run
+  // already computed with the same session options.
+  const fp32Sim =
+    run.reference.length >= simInputs.length
+      ? run.reference.slice(0, simInputs.length)
+      : await runOutputs(pm.bytes, pm.input.name, simInputs);
   const verdict: QuantizeVerdict = outputVerdict(
     pm.outputs,
-    await runOutputs(pm.bytes, pm.input.name, simInputs),
+    fp32Sim,
     await runOutputs(encodeOnnx(built.graph.model), pm.input.name, simInputs),
     options.tolerance,
   );

@@ -1,6 +1,7 @@
 // Scoring an INT8 candidate the cheap way: mean per-image cosine similarity of its outputs against
 // the FP32 outputs on a few held-out inputs. Used by the automatic threshold search and by the
 // sensitivity ranking (docs/vendor.md section 1 similarity definitions, shared/stats/similarity.ts).
+import { availableParallelism } from 'node:os';
 import { cosineSimilarity } from '../../shared/stats/similarity.js';
 import type { Tensor } from '../../shared/tensor.js';
 import {
@@ -14,12 +15,18 @@ import type { PreparedModel } from './prepared-model.js';
 export type OutputSet = readonly Readonly<Record<string, Tensor>>[];
 
 /**
- * Host inference in the quantizer runs one image at a time on one intra-op thread, as
- * calibration does (calibrate.ts): onnxruntime's default pool spin-waits between kernels, which
- * on ResNet-50 roughly doubled the CPU an image took without changing a value (its INT8 graph's
- * outputs were bit-identical with one thread and with two).
+ * Host inference in the quantizer (calibration, reference, search, evaluation): one image at a
+ * time, each kernel split over every core by onnxruntime's intra-op pool, whose idle threads
+ * sleep instead of spin-waiting. With spinning (onnxruntime's default) two threads roughly doubled
+ * the CPU a ResNet-50 image took; without it, two threads took ~10 % more CPU than one (175 vs
+ * 159 ms per image) and gave bit-identical outputs (`npm run bench -- calibrate`,
+ * docs/architecture.md). Splitting kernels rather than images keeps one session per graph: the
+ * threshold search builds a session per candidate, and workers would build each twice.
  */
-export const HOST_SESSION: OnnxSessionOptions = { intraOpNumThreads: 1 };
+export const HOST_SESSION: OnnxSessionOptions = {
+  intraOpNumThreads: availableParallelism(),
+  allowSpinning: false,
+};
 
 export async function runOutputs(
   bytes: Uint8Array,

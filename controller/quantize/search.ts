@@ -63,6 +63,7 @@ export async function searchThresholds(
   const thresholds = new Map(
     [...stats.values()].map((s) => [s.name, candidates.get(s.source)!.get('kl')!]),
   );
+  report({ stage: 'search thresholds', done: 0, total: members.size });
   const graphOf = (th: ReadonlyMap<string, number>) =>
     buildInt8Graph(pm.model, pm.layers, { thresholds: th, precisions: options.precisions }).model;
   const { scorer, startCosine } = await createSuffixScorer(

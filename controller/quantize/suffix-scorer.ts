@@ -3,8 +3,8 @@
 // suffix from those values, and adopts the candidate's values when the search keeps it. On
 // ResNet-50 a candidate for a late tensor re-runs a few layers instead of fifty.
 //
-// Sessions run with one intra-op thread, as calibration does (calibrate.ts explains why): a
-// candidate is small work, and onnxruntime's spinning pool roughly doubled the CPU it took.
+// Sessions run with the quantizer's host threads, spinning off (score.ts HOST_SESSION): with
+// onnxruntime's spinning pool a candidate, which is small work, took roughly twice the CPU.
 //
 // And with onnxruntime's basic graph optimizations, which keep every QuantizeLinear and
 // DequantizeLinear as written: at the default level onnxruntime fuses Q/DQ patterns into integer
@@ -15,12 +15,20 @@
 // 20 % more CPU per image than the fused kernels. Candidates are thus ranked by the explicit
 // Q/DQ arithmetic; the fused kernels differ from it only in how ties round.
 import type { Tensor } from '../../shared/tensor.js';
-import { createOnnxSession, encodeOnnx, type OnnxModel } from '../onnx/index.js';
+import {
+  createOnnxSession,
+  encodeOnnx,
+  type OnnxModel,
+  type OnnxSessionOptions,
+} from '../onnx/index.js';
 import { exposeTensors, type PreparedModel } from './prepared-model.js';
-import { meanOutputCosine, runOutputs, type OutputSet } from './score.js';
+import { HOST_SESSION, meanOutputCosine, runOutputs, type OutputSet } from './score.js';
 import { changedSuffix, suffixModel } from './suffix.js';
 
-export const SCORING_SESSION = { intraOpNumThreads: 1, graphOptimizationLevel: 'basic' } as const;
+export const SCORING_SESSION: OnnxSessionOptions = {
+  ...HOST_SESSION,
+  graphOptimizationLevel: 'basic',
+};
 
 /**
  * How candidates are scored: `suffix` (the default) re-runs what changed; `full` runs the whole

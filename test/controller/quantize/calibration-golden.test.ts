@@ -128,11 +128,17 @@ if (!existsSync(MODEL)) {
       }
     });
     // Every other path the statistics can take: one image per call, no activation cache (the
-    // second pass runs inference again), onnxruntime's multi-threaded kernels. Same machine, same
-    // kernels: exactly the default path's statistics.
+    // second pass runs inference again), a cache for about half the images (the rest run again),
+    // one or two onnxruntime intra-op threads. Same machine, same kernels: exactly the default
+    // path's statistics.
+    const imageBytes = pm.calibrated.reduce((a, n) => a + pm.activationSizes.get(n)!, 0) * 4;
     const variants = {
       'one image per call': { batch: 1 },
       'no activation cache': { cacheBudgetBytes: 0 },
+      'activation cache for half the images': {
+        cacheBudgetBytes: Math.floor((imageBytes * inputs.length) / 2),
+      },
+      'one onnxruntime intra-op thread': { intraOpThreads: 1 },
       'two onnxruntime intra-op threads': { intraOpThreads: 2 },
     };
     for (const [label, options] of Object.entries(variants)) {
