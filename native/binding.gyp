@@ -14,7 +14,7 @@
         [
           "with_jpeg==1",
           {
-            "sources": ["jpeg-decode.cc"],
+            "sources": ["jpeg-decode.cc", "cv-preprocess-jpeg.cc"],
             "defines": ["BMFLEET_WITH_JPEG"],
             "libraries": ["-ljpeg"]
           }

@@ -13,6 +13,8 @@ namespace bmfleet {
 Napi::Value CvLinearResize(const Napi::CallbackInfo& info);  // cv-resize.cc
 #ifdef BMFLEET_WITH_JPEG
 Napi::Value DecodeJpeg(const Napi::CallbackInfo& info);  // jpeg-decode.cc
+Napi::Value JpegHeader(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
+Napi::Value CvPreprocessJpeg(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
 #endif
 }  // namespace bmfleet
 
@@ -114,6 +116,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, bmfleet::CvLinearResize, "cvLinearResize"));
 #ifdef BMFLEET_WITH_JPEG
   exports.Set("decodeJpeg", Napi::Function::New(env, bmfleet::DecodeJpeg, "decodeJpeg"));
+  exports.Set("jpegHeader", Napi::Function::New(env, bmfleet::JpegHeader, "jpegHeader"));
+  exports.Set("cvPreprocessJpeg",
+              Napi::Function::New(env, bmfleet::CvPreprocessJpeg, "cvPreprocessJpeg"));
 #endif
   return exports;
 }

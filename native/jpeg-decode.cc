@@ -1,5 +1,5 @@
 // JPEG decoding with the system libjpeg(-turbo), the library Debian's OpenCV decodes with, for
-// the OpenCV-compatible preprocessing (shared/preprocess/native.ts). It does what cv2.imread does
+// the OpenCV-compatible preprocessing (shared/preprocess/decode.ts). It does what cv2.imread does
 // and nothing more: islow IDCT, fancy upsampling, no colour management, RGB out (or the luma the
 // file stores, as IMREAD_GRAYSCALE asks libjpeg for). Anything it does not handle the same way
 // (CMYK/YCCK files, any libjpeg warning such as a truncated file, images over the pixel limit)
@@ -8,29 +8,14 @@
 #include <napi.h>
 
 #include <algorithm>
-#include <csetjmp>
 #include <cstdint>
-#include <cstdio>
 #include <vector>
 
-#include <jpeglib.h>
+#include "jpeg-reader.h"
 
 namespace bmfleet {
 
 namespace {
-
-struct ErrorManager {
-  jpeg_error_mgr pub;
-  std::jmp_buf jump;
-};
-
-void OnError(j_common_ptr cinfo) {
-  std::longjmp(reinterpret_cast<ErrorManager*>(cinfo->err)->jump, 1);
-}
-
-void OnMessage(j_common_ptr cinfo, int level) {
-  if (level < 0) cinfo->err->num_warnings++;  // counted, not printed
-}
 
 struct Decoded {
   std::vector<uint8_t> pixels;
@@ -41,10 +26,8 @@ struct Decoded {
 // caller falls back to sharp.
 bool Decode(const uint8_t* bytes, size_t length, bool grey, double maxPixels, Decoded* out) {
   jpeg_decompress_struct cinfo;
-  ErrorManager err;
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = OnError;
-  err.pub.emit_message = OnMessage;
+  JpegErrorManager err;
+  JpegInitErrors(&cinfo, &err);
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
     return false;
@@ -52,12 +35,10 @@ bool Decode(const uint8_t* bytes, size_t length, bool grey, double maxPixels, De
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, bytes, static_cast<unsigned long>(length));
   if (jpeg_read_header(&cinfo, TRUE) != JPEG_HEADER_OK ||
-      (cinfo.num_components != 1 && cinfo.num_components != 3) ||
-      static_cast<double>(cinfo.image_width) * cinfo.image_height > maxPixels) {
+      !JpegPrepareOutput(&cinfo, grey, maxPixels)) {
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
-  cinfo.out_color_space = grey || cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_start_decompress(&cinfo);
   out->width = cinfo.output_width;
   out->height = cinfo.output_height;

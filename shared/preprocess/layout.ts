@@ -21,14 +21,33 @@ export function greyFromRgb(r: number, g: number, b: number): number {
 }
 
 /** Which source channel feeds each output channel (RGB source). */
-function sourceChannels(pixelFormat: PreprocessSpec['pixel_format']): readonly number[] {
+export function sourceChannels(pixelFormat: PreprocessSpec['pixel_format']): readonly number[] {
   return pixelFormat === 'bgr' ? [2, 1, 0] : pixelFormat === 'rgb' ? [0, 1, 2] : [0];
+}
+
+type LayoutSpec = Pick<PreprocessSpec, 'pixel_format' | 'channel_format' | 'pad_value'>;
+
+/** The whole output set to the padding value's tensor element, when the placement pads. */
+export function fillPadding(
+  place: Placement,
+  spec: LayoutSpec,
+  table: OutputArray,
+  out: OutputArray,
+): void {
+  if (!place.padded) return;
+  const C = spec.pixel_format === 'gray' ? 1 : 3;
+  const plane = place.outWidth * place.outHeight;
+  for (let c = 0; c < C; c++) {
+    const v = table[c * 256 + spec.pad_value] as number;
+    if (spec.channel_format === 'nchw') out.fill(v, c * plane, (c + 1) * plane);
+    else for (let i = c; i < out.length; i += C) out[i] = v;
+  }
 }
 
 export function writeTensor(
   src: ResizedPixels,
   place: Placement,
-  spec: Pick<PreprocessSpec, 'pixel_format' | 'channel_format' | 'pad_value'>,
+  spec: LayoutSpec,
   table: OutputArray,
   out: OutputArray,
 ): void {
@@ -41,13 +60,7 @@ export function writeTensor(
   const sy = nchw ? W : W * C;
   const sc = nchw ? W * H : 1;
 
-  if (place.padded) {
-    for (let c = 0; c < C; c++) {
-      const v = table[c * 256 + spec.pad_value] as number;
-      if (nchw) out.fill(v, c * W * H, (c + 1) * W * H);
-      else for (let i = c; i < out.length; i += C) out[i] = v;
-    }
-  }
+  fillPadding(place, spec, table, out);
 
   const data = src.data;
   const srcStride = src.width * src.channels;

@@ -124,6 +124,64 @@ function horizontalPass(
   }
 }
 
+/** The taps and weights of the two-tap kernel, in the form the native kernels take. */
+export interface LinearPlan {
+  /** Two per output column: element offsets (pixel x channels) of the taps in a source row. */
+  readonly xTaps: Int32Array;
+  readonly xWeights: Int32Array;
+  /** Two per output row: the source rows (equal, or consecutive and in order). */
+  readonly yRows: Int32Array;
+  readonly yWeights: Int32Array;
+}
+
+function linearPlan(
+  sw: number,
+  sh: number,
+  cn: number,
+  dw: number,
+  dh: number,
+  area: boolean,
+): LinearPlan {
+  const xt = linearTable(sw, dw, area, true);
+  const yt = linearTable(sh, dh, area, false);
+  const xTaps = new Int32Array(dw * 2);
+  for (let dx = 0; dx < dw; dx++) {
+    xTaps[2 * dx] = (xt.first[dx] as number) * cn;
+    xTaps[2 * dx + 1] = (xt.second[dx] as number) * cn;
+  }
+  const yRows = new Int32Array(dh * 2);
+  for (let dy = 0; dy < dh; dy++) {
+    yRows[2 * dy] = yt.first[dy] as number;
+    yRows[2 * dy + 1] = yt.second[dy] as number;
+  }
+  return { xTaps, xWeights: xt.weights, yRows, yWeights: yt.weights };
+}
+
+/** Whether cv2.resize(INTER_AREA) falls back to the linear kernel (some axis enlarges). */
+function areaEnlarges(sw: number, sh: number, dw: number, dh: number): boolean {
+  return !(1 / (dw / sw) >= 1 && 1 / (dh / sh) >= 1);
+}
+
+/**
+ * The two-tap plan of cv2.resize(sw x sh -> dw x dh, interpolation) on cn channels, or
+ * undefined when that interpolation does not reduce to the two-tap kernel (INTER_NEAREST,
+ * INTER_AREA shrinking on both axes).
+ */
+export function linearResizePlan(
+  sw: number,
+  sh: number,
+  cn: number,
+  dw: number,
+  dh: number,
+  interpolation: CvInterpolation,
+): LinearPlan | undefined {
+  if (interpolation === 'INTER_LINEAR') return linearPlan(sw, sh, cn, dw, dh, false);
+  if (interpolation === 'INTER_AREA' && areaEnlarges(sw, sh, dw, dh)) {
+    return linearPlan(sw, sh, cn, dw, dh, true);
+  }
+  return undefined;
+}
+
 /** The fixed-point two-tap kernel shared by INTER_LINEAR and INTER_AREA's enlarging fallback. */
 function resizeLinearFixed(
   src: PixelImage,
@@ -133,23 +191,14 @@ function resizeLinearFixed(
   options: ResizeOptions,
 ): Uint8Array {
   const cn = src.channels;
-  const xt = linearTable(src.width, dw, area, true);
-  const yt = linearTable(src.height, dh, area, false);
+  const plan = linearPlan(src.width, src.height, cn, dw, dh, area);
   const rowLen = dw * cn;
   const out = new Uint8Array(dh * rowLen);
-  const xa = new Int32Array(dw * 2);
-  for (let dx = 0; dx < dw; dx++) {
-    xa[2 * dx] = (xt.first[dx] as number) * cn;
-    xa[2 * dx + 1] = (xt.second[dx] as number) * cn;
-  }
+  const xa = plan.xTaps;
   const native = options.native === false ? undefined : nativeLinear();
   if (native) {
-    const rows = new Int32Array(dh * 2);
-    for (let dy = 0; dy < dh; dy++) {
-      rows[2 * dy] = yt.first[dy] as number;
-      rows[2 * dy + 1] = yt.second[dy] as number;
-    }
-    native(src.data, src.width, src.height, cn, xa, xt.weights, rows, yt.weights, out, dw, dh);
+    const { xWeights, yRows, yWeights } = plan;
+    native(src.data, src.width, src.height, cn, xa, xWeights, yRows, yWeights, out, dw, dh);
     return out;
   }
   // Horizontal results of two source rows, cached by row index (consecutive output rows mostly
@@ -158,13 +207,13 @@ function resizeLinearFixed(
   let rowB = new Int32Array(rowLen);
   let idxA = -1;
   let idxB = -1;
-  const w = xt.weights;
+  const w = plan.xWeights;
   const data = src.data;
   const horizontal = (sy: number, into: Int32Array): void =>
     horizontalPass(data, sy * src.width * cn, xa, w, cn, into);
   for (let dy = 0; dy < dh; dy++) {
-    const s0 = yt.first[dy] as number;
-    const s1 = yt.second[dy] as number;
+    const s0 = plan.yRows[2 * dy] as number;
+    const s1 = plan.yRows[2 * dy + 1] as number;
     if (s0 !== idxA) {
       if (s0 === idxB) {
         [rowA, rowB] = [rowB, rowA];
@@ -179,8 +228,8 @@ function resizeLinearFixed(
       else horizontal(s1, rowB);
       idxB = s1;
     }
-    const b0 = yt.weights[2 * dy] as number;
-    const b1 = yt.weights[2 * dy + 1] as number;
+    const b0 = plan.yWeights[2 * dy] as number;
+    const b1 = plan.yWeights[2 * dy + 1] as number;
     const o = dy * rowLen;
     for (let i = 0; i < rowLen; i++) {
       out[o + i] =
@@ -299,7 +348,7 @@ function resizeAreaGeneral(src: PixelImage, dw: number, dh: number): Uint8Array 
 function resizeArea(src: PixelImage, dw: number, dh: number, options: ResizeOptions): Uint8Array {
   const scaleX = 1 / (dw / src.width);
   const scaleY = 1 / (dh / src.height);
-  if (scaleX >= 1 && scaleY >= 1) {
+  if (!areaEnlarges(src.width, src.height, dw, dh)) {
     const kx = Math.round(scaleX);
     const ky = Math.round(scaleY);
     if (Math.abs(scaleX - kx) < Number.EPSILON && Math.abs(scaleY - ky) < Number.EPSILON) {

@@ -16,6 +16,7 @@ import { toGrey } from './opencv-grey.js';
 import { pngFileGamma } from './png-gamma.js';
 import { cvResize, type PixelImage } from './opencv-resize.js';
 import { writeTensor } from './layout.js';
+import { preprocessJpegNative } from './opencv-jpeg.js';
 import { channelCount, isCvInterpolation, type PreprocessSpec } from './spec.js';
 import { allocateOutput, buildValueTable, type OutputArray } from './value-table.js';
 
@@ -52,6 +53,9 @@ async function preprocessInto(
   else checkRawImage(input, maxPixels);
   const interpolation = spec.interpolation;
   if (isCvInterpolation(interpolation)) {
+    if (input instanceof Uint8Array) {
+      if (await preprocessJpegNative(input, spec, valueTable(spec), out, maxPixels)) return;
+    }
     // Decoded once at full size (as cv2.imread does), so no separate probe is needed.
     const { pixels, place } = await decodeLikeOpenCv(input, spec, maxPixels);
     const data = cvResize(pixels, place.resizeWidth, place.resizeHeight, interpolation);

@@ -1,0 +1,126 @@
+// The OpenCV path for a JPEG in one native pass (native/cv-preprocess-jpeg.cc, on a libuv
+// worker): libjpeg decodes row by row, each row the resize needs goes through the two-tap kernel
+// as it arrives, and finished rows are written into the tensor through the value table. The
+// full-size image is never stored, copied to JavaScript or touched by the main thread, which is
+// what decode-then-resize spent beyond cv2.imread's decode itself. The bytes equal the
+// decode (decode.ts) + cvResize + writeTensor path's; whatever this pass does not cover
+// (other formats, EXIF rotation, colour management, INTER_NEAREST, INTER_AREA shrinks, files
+// libjpeg warns about) returns false and takes that path.
+import { nativeAddon } from '../native-addon.js';
+import { planPlacement } from './geometry.js';
+import { sniffImageFormat } from './image-format.js';
+import { jpegOrientation } from './jpeg-orientation.js';
+import { fillPadding, sourceChannels } from './layout.js';
+import { linearResizePlan } from './opencv-resize.js';
+import { isCvInterpolation, type PreprocessSpec } from './spec.js';
+import type { OutputArray } from './value-table.js';
+
+interface JpegHeader {
+  readonly width: number;
+  readonly height: number;
+  readonly components: number;
+}
+
+interface FusedAddon {
+  jpegHeader(bytes: Uint8Array): JpegHeader | null;
+  cvPreprocessJpeg(
+    bytes: Uint8Array,
+    grey: boolean,
+    maxPixels: number,
+    geometry: Int32Array,
+    xTaps: Int32Array,
+    xWeights: Int32Array,
+    yRows: Int32Array,
+    yWeights: Int32Array,
+    table: OutputArray,
+    out: OutputArray,
+  ): Promise<boolean>;
+}
+
+function fusedAddon(): FusedAddon | undefined {
+  const addon = nativeAddon();
+  return typeof addon?.['jpegHeader'] === 'function' &&
+    typeof addon['cvPreprocessJpeg'] === 'function'
+    ? (addon as unknown as FusedAddon)
+    : undefined;
+}
+
+/** Whether JPEGs on the OpenCV path are preprocessed in one native pass in this process. */
+export function nativeJpegPreprocessAvailable(): boolean {
+  return fusedAddon() !== undefined;
+}
+
+/**
+ * JPEG bytes -> `out` (the spec's tensor for one image) in one native pass. False when the
+ * pass does not apply or libjpeg declined the file: nothing is promised about `out` then, and
+ * the caller runs the general path, which writes all of it.
+ */
+export async function preprocessJpegNative(
+  bytes: Uint8Array,
+  spec: PreprocessSpec,
+  table: OutputArray,
+  out: OutputArray,
+  maxPixels: number,
+): Promise<boolean> {
+  const addon = fusedAddon();
+  const interpolation = spec.interpolation;
+  if (
+    !addon ||
+    !isCvInterpolation(interpolation) ||
+    spec.color_profile !== 'ignore' ||
+    sniffImageFormat(bytes) !== 'jpeg' ||
+    jpegOrientation(bytes) !== 1
+  ) {
+    return false;
+  }
+  const header = addon.jpegHeader(bytes);
+  if (!header || header.width * header.height > maxPixels) return false;
+  const grey = spec.pixel_format === 'gray';
+  const cn = grey || header.components === 1 ? 1 : 3;
+  const place = planPlacement(header.width, header.height, spec);
+  const plan = linearResizePlan(
+    header.width,
+    header.height,
+    cn,
+    place.resizeWidth,
+    place.resizeHeight,
+    interpolation,
+  );
+  if (!plan) return false;
+  const C = grey ? 1 : 3;
+  const map = cn === 1 ? [0, 0, 0] : [...sourceChannels(spec.pixel_format), 0, 0];
+  const geometry = Int32Array.of(
+    header.width,
+    header.height,
+    cn,
+    place.resizeWidth,
+    place.resizeHeight,
+    place.outWidth,
+    place.outHeight,
+    C,
+    spec.channel_format === 'nchw' ? 1 : 0,
+    place.srcX,
+    place.srcY,
+    place.width,
+    place.height,
+    place.dstX,
+    place.dstY,
+    map[0] as number,
+    map[1] as number,
+    map[2] as number,
+  );
+  fillPadding(place, spec, table, out);
+  const { xTaps, xWeights, yRows, yWeights } = plan;
+  return addon.cvPreprocessJpeg(
+    bytes,
+    grey,
+    maxPixels,
+    geometry,
+    xTaps,
+    xWeights,
+    yRows,
+    yWeights,
+    table,
+    out,
+  );
+}
