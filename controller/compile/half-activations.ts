@@ -6,7 +6,7 @@
 // executes with round to nearest even, FP16's overflow to infinity and its subnormals. Arithmetic
 // inside a layer stays FP32 on the host.
 import type { Chip } from '../../shared/bundle/manifest.js';
-import { attributeValue, makeNode, ONNX_DTYPE } from '../onnx/index.js';
+import { makeNode, ONNX_DTYPE } from '../onnx/index.js';
 import type { GraphNodeInfo, OnnxModel, OnnxNode } from '../onnx/index.js';
 import type { CompilePrecision } from './chip.js';
 
@@ -158,8 +158,6 @@ export function emulateHalfActivations(
   for (const n of graphNodes)
     for (const x of n.input ?? []) consumers.set(x, (consumers.get(x) ?? 0) + 1);
   const initializers = new Set((model.graph.initializer ?? []).map((t) => t.name ?? ''));
-  const producerOp = new Map<string, string>();
-  for (const n of graphNodes) for (const o of n.output ?? []) producerOp.set(o, n.opType ?? '');
 
   const taken = new Set<string>([
     ...initializers,
