@@ -22,6 +22,8 @@ export interface HalfActivationPlan {
   readonly roundedOutputs: readonly string[];
   /** Float32 values (graph inputs, FP32 layers' outputs) cast to the format before a layer. */
   readonly roundedInputs: readonly string[];
+  /** Constant-node weights cast to the format before a layer that reads them. */
+  readonly roundedConstants: readonly string[];
   readonly float32Layers: readonly Float32Layer[];
 }
 
@@ -135,7 +137,12 @@ export function emulateHalfActivations(
   precision: CompilePrecision,
   chip: Chip,
 ): { model: OnnxModel; plan: HalfActivationPlan } {
-  const plan: HalfActivationPlan = { roundedOutputs: [], roundedInputs: [], float32Layers: [] };
+  const plan: HalfActivationPlan = {
+    roundedOutputs: [],
+    roundedInputs: [],
+    roundedConstants: [],
+    float32Layers: [],
+  };
   if (precision === 'fp32') return { model, plan };
   const to = precision === 'fp16' ? ONNX_DTYPE.FLOAT16 : ONNX_DTYPE.BFLOAT16;
   const opset = defaultOpset(model);
@@ -154,9 +161,18 @@ export function emulateHalfActivations(
   for (const n of nodes)
     for (const o of n.outputs) if (o.elementType === 'float32') isFloat.add(o.name);
 
-  const consumers = new Map<string, number>();
-  for (const n of graphNodes)
-    for (const x of n.input ?? []) consumers.set(x, (consumers.get(x) ?? 0) + 1);
+  const consumers = new Map<string, OnnxNode[]>();
+  for (const n of graphNodes) {
+    for (const x of n.input ?? []) {
+      const list = consumers.get(x);
+      if (list) list.push(n);
+      else consumers.set(x, [n]);
+    }
+  }
+  const WEIGHT_OPS = new Set(['Constant', 'ConstantOfShape']);
+  const constants = new Set(
+    graphNodes.filter((n) => WEIGHT_OPS.has(n.opType ?? '')).flatMap((n) => n.output ?? []),
+  );
   const initializers = new Set((model.graph.initializer ?? []).map((t) => t.name ?? ''));
 
   const taken = new Set<string>([
@@ -181,8 +197,8 @@ export function emulateHalfActivations(
   // An output the chip never stores: a conv/matmul result consumed only by the op fused into it.
   const fusedIntoConsumer = (node: OnnxNode, out: string): boolean => {
     if (!FUSING_PRODUCERS.has(node.opType ?? '') || graphOutputs.has(out)) return false;
-    if (consumers.get(out) !== 1) return false;
-    const consumer = graphNodes.find((n) => (n.input ?? []).includes(out));
+    const readers = consumers.get(out) ?? [];
+    const consumer = readers.length === 1 ? readers[0] : undefined;
     if (!consumer || !FUSES_INTO_PRODUCER.has(consumer.opType ?? '')) return false;
     if (consumer.opType === 'BatchNormalization') return consumer.input?.[0] === out;
     const other = (consumer.input ?? []).find((x) => x !== out);
@@ -200,11 +216,7 @@ export function emulateHalfActivations(
     const floatOutputs = outputs.filter((o) => isFloat.has(o));
     const reason = info ? keptInFloat32(info, precision, chip, opset) : 'not described';
     if (reason !== undefined) {
-      if (
-        floatOutputs.length > 0 &&
-        node.opType !== 'Constant' &&
-        node.opType !== 'ConstantOfShape'
-      )
+      if (floatOutputs.length > 0 && !WEIGHT_OPS.has(node.opType ?? ''))
         float32Layers.push({
           node: info?.name ?? `${node.opType}_${i}`,
           opType: node.opType ?? '',
@@ -248,7 +260,12 @@ export function emulateHalfActivations(
   }
   return {
     model: { ...model, graph: { ...model.graph, node: out } },
-    plan: { roundedOutputs, roundedInputs: [...inputCopies.keys()], float32Layers },
+    plan: {
+      roundedOutputs,
+      roundedInputs: [...inputCopies.keys()].filter((x) => !constants.has(x)),
+      roundedConstants: [...inputCopies.keys()].filter((x) => constants.has(x)),
+      float32Layers,
+    },
   };
 }
 
