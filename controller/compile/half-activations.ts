@@ -194,12 +194,18 @@ export function emulateHalfActivations(
     ];
   };
 
-  // An output the chip never stores: a conv/matmul result consumed only by the op fused into it.
+  // An output not rounded where it is produced: a conv/matmul result consumed only by the op fused
+  // into it (the chip never stores it), or any result read only by a Relu or Clip (bounds as
+  // inputs, so stored in the format): those commute with rounding, so rounding after them is
+  // exact whether or not the chip fuses them, and saves a Cast pair.
   const fusedIntoConsumer = (node: OnnxNode, out: string): boolean => {
-    if (!FUSING_PRODUCERS.has(node.opType ?? '') || graphOutputs.has(out)) return false;
+    if (graphOutputs.has(out)) return false;
     const readers = consumers.get(out) ?? [];
     const consumer = readers.length === 1 ? readers[0] : undefined;
-    if (!consumer || !FUSES_INTO_PRODUCER.has(consumer.opType ?? '')) return false;
+    if (consumer?.opType === 'Relu') return true;
+    if (consumer?.opType === 'Clip') return (consumer.attribute ?? []).length === 0;
+    if (!consumer || !FUSING_PRODUCERS.has(node.opType ?? '')) return false;
+    if (!FUSES_INTO_PRODUCER.has(consumer.opType ?? '')) return false;
     if (consumer.opType === 'BatchNormalization') return consumer.input?.[0] === out;
     const other = (consumer.input ?? []).find((x) => x !== out);
     return other !== undefined && initializers.has(other);
@@ -237,7 +243,8 @@ export function emulateHalfActivations(
       }
       return copy;
     });
-    if (COPY_OPS.has(node.opType ?? '')) {
+    const readsFused = (node.input ?? []).some((x) => fused.has(x));
+    if (COPY_OPS.has(node.opType ?? '') && !readsFused) {
       out.push({ ...node, input: inputs });
       for (const o of floatOutputs) rounded.add(o);
       continue;
