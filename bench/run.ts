@@ -16,6 +16,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'cost-fit': () => import('./cost-fit.js'),
   dashboard: () => import('./dashboard.js'),
   cluster: () => import('./cluster.js'),
+  'sim-precision': () => import('./sim-precision.js'),
 };
 
 const name = process.argv[2];
