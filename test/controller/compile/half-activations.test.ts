@@ -115,6 +115,11 @@ t.test('the plan names what is rounded and what tpu-mlir keeps in FP32', async (
   const pool16bf = await plan('avgpool-kept-fp32', 'bf16');
   t.same(pool16bf.float32Layers, [], 'AvgPool is stored in BF16');
   t.same((await plan('conv-bn-fused', 'fp16')).roundedOutputs, ['y'], 'no store inside conv+BN');
+  t.same(
+    (await plan('add-relu', 'bf16', 'bm1688')).roundedOutputs,
+    ['y'],
+    'rounded after the Relu, not before',
+  );
   const fp32 = modelFromFixture(byName.get('round-and-overflow')!.model as ModelFixture);
   t.equal(
     emulateHalfActivations(fp32, await describeGraph(fp32), 'fp32', 'bm1684x').model,
