@@ -23,6 +23,7 @@ import { parseChip, parsePrecision, vendorChipName } from './chip.js';
 import type { CompilePrecision } from './chip.js';
 import { costConfidence, estimateLatency, layersFromGraph } from './cost/index.js';
 import { emulatePrecision, TOLERANCES } from './precision.js';
+import { describeHalfEmulation, emulateHalfActivations } from './half-activations.js';
 import type { CompileReport } from './report.js';
 import { coefficientBytes } from './coeff-memory.js';
 import { buildSimBmodel } from './sim-target.js';
@@ -234,8 +235,11 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
   let validationNote: string | undefined;
   let toolchain: CompileReport['toolchain'];
   let written: Uint8Array;
+  let precisionNote: string | undefined;
   if (target === 'sim') {
-    const stored = emulatePrecision(model, precision);
+    const half = emulateHalfActivations(model, nodes, precision, chip);
+    const stored = emulatePrecision(half.model, precision);
+    if (precision !== 'fp32') precisionNote = describeHalfEmulation(precision, half.plan);
     const payload = precision === 'fp32' ? bytes : encodeOnnx(stored);
     const bmodel = buildSimBmodel(
       {
@@ -343,11 +347,7 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
     validation,
     ...(torchscriptValidation ? { torchscriptValidation } : {}),
     ...(validationNote ? { validationNote } : {}),
-    ...(target === 'sim' && precision !== 'fp32'
-      ? {
-          precisionNote: `${precision} emulated: weights rounded to ${precision}, arithmetic in FP32 on the host`,
-        }
-      : {}),
+    ...(precisionNote ? { precisionNote } : {}),
     modeledLatency: modeledLatency(nodes, chip, precision, shapes[0]?.[0] ?? 1),
     durationMs: now() - started,
   };

@@ -4,6 +4,12 @@ export type { CompileOptions, CompileResult, CompileTarget } from './compile.js'
 export { parseChip, parsePrecision, vendorChipName, COMPILE_PRECISIONS } from './chip.js';
 export type { CompilePrecision } from './chip.js';
 export { TOLERANCES, emulatePrecision, roundToFloat16, roundToBfloat16 } from './precision.js';
+export {
+  emulateHalfActivations,
+  keptInFloat32,
+  describeHalfEmulation,
+} from './half-activations.js';
+export type { HalfActivationPlan, Float32Layer } from './half-activations.js';
 export { formatCompileReport } from './report.js';
 export type { CompileReport } from './report.js';
 export { compareModels, compareWithReferences } from './validate.js';

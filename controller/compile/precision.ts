@@ -1,9 +1,9 @@
 // FP16/BF16 on the sim target. The simulator runs the payload in FP32 on the host, so reduced
 // precision is EMULATED: every float weight (initializer) is rounded to the target format and
 // STORED in it (FLOAT16 / BFLOAT16 initializers, half the bytes of FP32, each widened by a Cast
-// node at the start of the graph), so the BMODEL carries weights at the chip's size; weight
-// rounding error is reproduced, activation rounding inside the TPU is not. The validation
-// tolerance for these precisions is looser accordingly (TOLERANCES).
+// node at the start of the graph), so the BMODEL carries weights at the chip's size. Activation
+// stores are emulated by half-activations.ts. The validation tolerance for these precisions is
+// looser accordingly (TOLERANCES).
 import type { SimilarityTolerance } from '../../shared/stats/similarity.js';
 import { makeNode, readFloat32, tensorDims } from '../onnx/index.js';
 import type { OnnxTensor } from '../onnx/index.js';

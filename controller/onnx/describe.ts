@@ -17,7 +17,8 @@ export interface GraphNodeInfo {
   readonly name: string;
   readonly opType: string;
   readonly inputs: readonly { name: string; shape: number[]; isInitializer: boolean }[];
-  readonly outputs: readonly { name: string; shape: number[] }[];
+  /** elementType: onnxruntime's name for the produced type ('float32', 'int64', 'bool', ...). */
+  readonly outputs: readonly { name: string; shape: number[]; elementType: string }[];
   readonly attributes: Readonly<Record<string, number | string | number[]>>;
 }
 
@@ -71,7 +72,11 @@ export async function describeGraph(
       ...options,
     },
   );
-  for (const [name, dims] of Object.entries(produced)) known.set(name, dims);
+  const types = new Map<string, string>();
+  for (const [name, v] of Object.entries(produced)) {
+    known.set(name, v.dims);
+    types.set(name, v.type);
+  }
   const shapeOf = (name: string): number[] => [...(known.get(name) ?? [])];
   return (model.graph.node ?? []).map((node, index) => {
     const attributes: Record<string, number | string | number[]> = {};
@@ -87,7 +92,7 @@ export async function describeGraph(
         .map((n) => ({ name: n, shape: shapeOf(n), isInitializer: initializers.has(n) })),
       outputs: (node.output ?? [])
         .filter((n) => n !== '')
-        .map((n) => ({ name: n, shape: shapeOf(n) })),
+        .map((n) => ({ name: n, shape: shapeOf(n), elementType: types.get(n) ?? '' })),
       attributes,
     };
   });

@@ -19,7 +19,7 @@ export {
 export type { GraphEdit, ModelSpec, AttributeValue } from './edit.js';
 export { graphInputs, graphOutputs, staticShape } from './io.js';
 export { createOnnxSession, runOnnx, runOnnxShapes } from './run.js';
-export type { OnnxSession, OnnxSessionOptions } from './run.js';
+export type { OnnxSession, OnnxSessionOptions, OnnxValueShape } from './run.js';
 export {
   readFloat32,
   readInt8,

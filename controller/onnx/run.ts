@@ -95,15 +95,21 @@ export async function createOnnxSession(
   };
 }
 
+/** Dims and onnxruntime element type name ('float32', 'int64', 'bool', ...) of one value. */
+export interface OnnxValueShape {
+  readonly dims: number[];
+  readonly type: string;
+}
+
 /**
- * The dims of every output of one inference, whatever its element type (bool and string outputs
- * included, which the Tensor type does not carry). Used for shape discovery.
+ * The dims and element type of every output of one inference, whatever its element type (bool
+ * and string outputs included, which the Tensor type does not carry). Used for shape discovery.
  */
 export async function runOnnxShapes(
   bytes: Uint8Array,
   feeds: Readonly<Record<string, Tensor>>,
   options: OnnxSessionOptions = {},
-): Promise<Record<string, number[]>> {
+): Promise<Record<string, OnnxValueShape>> {
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, {
@@ -121,8 +127,11 @@ export async function runOnnxShapes(
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
     const result = await session.run(ortFeeds);
-    const shapes: Record<string, number[]> = {};
-    for (const [name, v] of Object.entries(result)) shapes[name] = [...(v as ort.Tensor).dims];
+    const shapes: Record<string, OnnxValueShape> = {};
+    for (const [name, v] of Object.entries(result)) {
+      const t = v as ort.Tensor;
+      shapes[name] = { dims: [...t.dims], type: t.type };
+    }
     return shapes;
   } catch (e) {
     throw bmfError(
