@@ -115,6 +115,7 @@ export function createTelemetryCollector(): TelemetryCollector {
     },
     onInput(r) {
       const rep = of(r.variant);
+      rep.bundleDigest ??= r.bundleDigest;
       rep.inputCount += 1;
       for (const [name, t] of Object.entries(r.feeds)) {
         // Large inputs are sampled so the moments cost well under the inference itself.
@@ -166,7 +167,12 @@ export function createTelemetryCollector(): TelemetryCollector {
       rep.accuracy.shadow[p.outcome] += 1;
     },
     onGate(g) {
-      const acc = of(g.variant).accuracy;
+      // A gate or golden run often falls in an interval where its variant served nothing yet
+      // (a candidate activated just now): the report still needs a bundle, or the counts are
+      // never sent.
+      const rep = of(g.variant);
+      rep.bundleDigest ??= g.bundleDigest;
+      const acc = rep.accuracy;
       // Counts as the gate scored them: no ratio to turn back into a count.
       acc.goldenCorrect = g.correct ?? 0;
       acc.goldenTotal = g.correct === undefined ? 0 : g.samples;

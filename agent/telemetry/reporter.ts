@@ -101,7 +101,9 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
     const start = intervalStart;
     const end = Math.max(start, o.clock.wallNow());
     intervalStart = end;
-    const reports = o.collector.take();
+    // A report names the bundle that served; one without (a variant whose requests all failed
+    // before a model answered) has nothing to attribute, and must not stop the others going out.
+    const reports = o.collector.take().filter((r) => r.bundleDigest !== undefined);
     if (reports.length > 0) {
       refreshDevice();
       if (firstRead) {

@@ -35,6 +35,7 @@ import {
   MIN_DEVICES_FOR_VERDICT,
 } from './metrics-by-device.js';
 import { MIN_SAMPLES_FOR_VERDICT } from './metrics.js';
+import { describeGolden } from './golden.js';
 import { modeledRow, stageSources } from './latency-source.js';
 import { poweredShortfall } from './validate.js';
 import {
@@ -263,7 +264,7 @@ function armMetrics(
   B: ArmTelemetry,
   previous: Readonly<Record<string, number>>,
 ): MetricResult[] {
-  return honest(spec, testedMetrics(spec, A, B, previous), A, B, previous);
+  return honest(spec, testedMetrics(spec, A, B, previous), A, B, previous).map(describeGolden);
 }
 
 function testedMetrics(
@@ -378,7 +379,8 @@ function testedMetrics(
 function guardrails(spec: ExperimentSpec, metrics: readonly MetricResult[]): GuardrailStatus {
   const reasons: string[] = [];
   const { maxErrorRateIncrease, maxAccuracyDrop } = spec.guardrails;
-  for (const m of metrics) {
+  // Descriptive rows (golden set, detections per image, box agreement) are shown, never decide.
+  for (const m of metrics.filter((x) => !x.descriptive)) {
     if (
       m.key === 'errors' &&
       maxErrorRateIncrease !== undefined &&

@@ -49,6 +49,42 @@ t.test('collector: per-variant counts, stage sketches, paired shadow and feedbac
 });
 
 t.test(
+  'collector: a gate in an interval its variant served nothing in is still reported',
+  async (t) => {
+    // An experiment activates B on a device; its gate's golden counts land before B's first
+    // request, often in an interval of their own. They once had no bundle there, so the report
+    // could not be encoded and the counts never reached the controller (or only sometimes).
+    const clock = createSystemClock();
+    const collector = createTelemetryCollector();
+    const service = createInferenceService({
+      runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
+      clock,
+      observers: [collector.observer],
+    });
+    await service.variants.install('A', tinySpec('tiny-a'));
+    await service.infer({ kind: 'tensor', feeds: golden.inputs[0] ?? {} });
+    collector.take();
+    const spec = tinySpec('tiny-b');
+    await service.variants.install('B', spec);
+    const reports = collector.take();
+    t.same(
+      reports.map((r) => r.variant),
+      ['B'],
+      'only the gate happened in this interval',
+    );
+    const b = reports[0];
+    t.equal(b?.bundleDigest, spec.bundleDigest, 'the report names the gated bundle');
+    t.equal(b?.counters.requests, 0);
+    t.same(
+      [b?.accuracy.goldenCorrect, b?.accuracy.goldenTotal],
+      [golden.labels?.length, golden.labels?.length],
+      'with its golden counts',
+    );
+    await service.close();
+  },
+);
+
+t.test(
   'outbox: persisted across restart, every report sent once across an outage, bounded',
   async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'bmf-outbox-'));
