@@ -28,6 +28,11 @@ t.test('the end-to-end demo runs every step and promotes a winner', async (t) =>
     'minimum sample reached in both arms',
   );
   t.ok(analysis.overall.winner, `winner ${analysis.overall.winner}: ${analysis.overall.reason}`);
+  // B's activation gate falls in the experiment's window, A's came before it: the golden row
+  // shows B's counts and never holds the verdict (it once did, until the experiment's end).
+  const golden = analysis.metrics.find((m) => m.key === 'accuracy.golden');
+  t.ok(golden && golden.nB > 0, `B's gate reported its golden counts (${golden?.nB})`);
+  t.equal(golden?.descriptive, true, 'the golden row is shown, never decides');
   const infer = analysis.metrics.find((m) => m.key.includes('infer'));
   t.ok(infer && infer.effect.estimate < 0, 'INT8 infer latency below FP32 (modeled board latency)');
   t.equal(infer?.verdict, 'modeled', 'a modeled latency is shown, never tested');
