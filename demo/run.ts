@@ -115,7 +115,8 @@ export function verdictLines(a: Analysis): string[] {
     const interval =
       m.verdict === 'modeled' ? '(model figure)' : `[${f(m.effect.low)}, ${f(m.effect.high)}]`;
     const source = sourceWords(m);
-    return `${m.label.padEnd(20)} ${f(m.effect.estimate).padStart(10)}  ${interval}  ${metricVerdictWords(m)}${source ? `; ${source}` : ''}`;
+    const shown = m.descriptive ? ' (shown, never decides)' : '';
+    return `${m.label.padEnd(20)} ${f(m.effect.estimate).padStart(10)}  ${interval}  ${metricVerdictWords(m)}${shown}${source ? `; ${source}` : ''}`;
   });
 }
 
