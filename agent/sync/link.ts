@@ -1,7 +1,22 @@
-// The agent's MQTT connection (mqtt.js): persistent session (clean: false, and a session expiry
-// under MQTT 5), QoS 1 for control, a retained presence will, and one handler per incoming topic
-// kind. Every payload is decoded and validated at this edge (shared/wire); a malformed one is
-// reported and dropped, never thrown into the agent.
+// The agent's MQTT connection (mqtt.js): a clean session on every connection, QoS 1 for
+// control, a retained presence will, and one handler per incoming topic kind. Every payload is
+// decoded and validated at this edge (shared/wire); a malformed one is reported and dropped,
+// never thrown into the agent.
+//
+// Why clean: on NATS 2.9 a persistent session resumed on another node after its node was killed
+// can deliver nothing at all while its publishes and pings work (docs/scaling.md). A clean
+// session never resumes one, on whichever node mqtt.js reconnects to (it takes the next server
+// of its list on every reconnect, so a failover is not told apart from a reconnect). The rule
+// that makes this safe: nothing the agent subscribes to relies on the broker's queue.
+// - assignment: retained, sent on every SUBSCRIBE; and the controller sends it again when the
+//   state the agent reports after subscribing is behind (controller/distribution/catch-up.ts).
+// - blobOffer, blobChunk: answers to the fetcher's requests, asked again after a request with
+//   no progress (agent/sync/fetcher.ts).
+// - broadcast chunks of a blob being fetched: QoS 0, never queued; the subscription is made
+//   again on every connection below, gaps are asked again per device.
+// - command: the controller publishes none yet; the agent takes any as a kick of its reconcile
+//   pass, which runs at least every 30 s anyway. A future command that must not be lost needs
+//   a retained copy or a catch-up of its own.
 import { connect } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { mqttServers } from '../../shared/config/broker-url.js';
@@ -24,7 +39,8 @@ import type { DeviceId, Digest } from '../../shared/ids.js';
 export interface LinkHandlers {
   /**
    * The QoS 1 acknowledgement is sent when the returned promise settles: resolve it once the
-   * assignment is on disk, so a crash before that gets it delivered again.
+   * assignment is on disk. A crash before that is made good on the next connection by the
+   * retained copy and the controller's catch-up.
    */
   assignment(m: WireMessages['SignedAssignment']): void | Promise<void>;
   blobOffer(m: WireMessages['BlobOffer']): void;
@@ -97,7 +113,10 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
     encodeMessage('Presence', { deviceId, online, timeMs: Date.now() });
   const clientOptions: IClientOptions = {
     clientId: deviceId,
-    clean: false, // persistent session: QoS 1 messages queued while we were away are delivered
+    clean: true, // see the top of this file; under MQTT 5 no session expiry, so none outlives us
+    // The link subscribes on every connect itself (below): mqtt.js's own resubscription would
+    // ask a second time, and drops for good a topic whose SUBACK refused it.
+    resubscribe: false,
     protocolVersion,
     reconnectPeriod: options.reconnectMs ?? 1000,
     // A refused CONNACK (credentials not yet on an external broker, the broker's auth back end
@@ -110,7 +129,6 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
     writeCache: false,
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),
-    ...(protocolVersion === 5 && { properties: { sessionExpiryInterval: 7 * 24 * 3600 } }),
     will: {
       topic: willTopic(deviceId),
       payload: Buffer.from(presence(false)),
@@ -121,7 +139,15 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   const servers = mqttServers(options.url, options.failoverUrls);
   if (servers.length > 0) clientOptions.servers = servers;
   const client: MqttClient = connect(options.url, clientOptions);
-  const subscriptions = INCOMING.map((k) => deviceTopic(k as DeviceTopicKind, deviceId));
+  // Blobs whose broadcast chunks the fetcher wants: a clean session drops the subscription with
+  // the connection, so it is made again with the device topics on every connect.
+  const broadcasts = new Set<Digest>();
+  const subscriptions = (): Record<string, { qos: 0 | 1 }> => ({
+    ...Object.fromEntries(
+      INCOMING.map((k) => [deviceTopic(k as DeviceTopicKind, deviceId), { qos: 1 }]),
+    ),
+    ...Object.fromEntries([...broadcasts].map((d) => [broadcastChunkTopic(d), { qos: 0 }])),
+  });
 
   const dispatch: { [K in Incoming]: (bytes: Uint8Array) => void | Promise<void> } = {
     assignment: (b) => handlers.assignment(decodeMessage('SignedAssignment', b)),
@@ -154,9 +180,9 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   let connection = 0;
   let closing = false;
   const current = (mine: number) => !closing && mine === connection && client.connected;
-  // Seen on NATS 2.9: a device that failed over to a survivor and took over its persistent
-  // session (session present) got neither a SUBACK nor a refusal for minutes while the node
-  // answered its pings, so it never subscribed and never reported. Such a connection is given up.
+  // Seen on NATS 2.9 (with persistent sessions): a device that failed over to a survivor got
+  // neither a SUBACK nor a refusal for minutes while the node answered its pings, so it never
+  // subscribed and never reported. Such a connection is given up.
   const subscribeTimeoutMs = options.subscribeTimeoutMs ?? 30_000;
   const UNANSWERED = new Error('SUBSCRIBE unanswered');
   const subscribeOrGiveUp = async (mine: number) => {
@@ -165,7 +191,7 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
       timer = setTimeout(() => reject(UNANSWERED), subscribeTimeoutMs);
     });
     try {
-      await Promise.race([client.subscribeAsync(subscriptions, { qos: 1 }), unanswered]);
+      await Promise.race([client.subscribeAsync(subscriptions()), unanswered]);
     } catch (e) {
       if (e === UNANSWERED && current(mine)) {
         news({
@@ -201,9 +227,8 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   client.on('connect', (ack) => {
     up = true;
     news({ kind: 'connected', reconnect: connects++ > 0, sessionPresent: ack.sessionPresent });
-    // Subscribe on every connect, whatever the session-present flag: a resumed session may hold
-    // no queued copy (the last one acknowledged before a crash), and subscribing again makes the
-    // broker send the retained assignment, the current one, which the agent orders by sequence.
+    // Subscribe on every connect (a clean session holds none): the broker then sends the
+    // retained assignment, the current one, which the agent orders by sequence.
     void subscribeAll(++connection);
     void client
       .publishAsync(willTopic(deviceId), Buffer.from(presence(true)), { qos: 1, retain: true })
@@ -266,9 +291,11 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
       });
     },
     async subscribeBroadcast(digest) {
+      broadcasts.add(digest);
       await client.subscribeAsync(broadcastChunkTopic(digest), { qos: 0 });
     },
     async unsubscribeBroadcast(digest) {
+      broadcasts.delete(digest);
       await client.unsubscribeAsync(broadcastChunkTopic(digest)).catch(() => undefined);
     },
     async close() {

@@ -2,8 +2,8 @@
 // (simulate/wire-devices/sim-device.ts: they fetch every blob of what they are assigned over
 // MQTT, check each chunk against the offer, then report it active) in the test's process,
 // spread over the NATS nodes, each with its home node first and the others to fail over to,
-// a persistent session as the agent keeps (agent/sync/link.ts), and the state reported again
-// every 30 s as the agent does after each reconcile pass (agent/agent.ts).
+// a clean session on every connection as the agent's link (agent/sync/link.ts), and the state
+// reported again every 30 s as the agent does after each reconcile pass (agent/agent.ts).
 // Every assignment a device receives is recorded, redeliveries included, so a test can tell
 // an assignment issued twice from one delivered twice. Closed in the test's teardown.
 import type { Test } from 'tap';
@@ -46,8 +46,7 @@ export async function startClusterDevices(
           id,
           secret: o.secrets.get(id)!,
           bundleFiles: o.bundleFiles,
-          // As the agent: a persistent session, and its state after every reconcile pass.
-          persistentSession: true,
+          // As the agent: its state after every reconcile pass.
           stateEveryMs: 30_000,
           onAssignment: (_id, sequence, bundle) => log.push({ sequence, bundle, at: Date.now() }),
         });

@@ -22,8 +22,6 @@ export interface SimDeviceOptions {
   readonly brokerUrl: string;
   /** Further broker nodes, tried in turn when the connection is lost (as the agent's link). */
   readonly failoverUrls?: readonly string[];
-  /** A persistent session (clean: false), as the agent's link keeps; a clean one by default. */
-  readonly persistentSession?: boolean;
   /**
    * Report the state again this often, as the agent does after every reconcile pass (at least
    * every 30 s); only on changes when absent.
@@ -92,7 +90,9 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     password: o.secret,
     protocolVersion: 4,
     reconnectPeriod: 1000,
-    clean: o.persistentSession !== true,
+    // A clean session on every connection, as the agent's link (agent/sync/link.ts says why and
+    // what makes up for the queue it drops).
+    clean: true,
     // Subscribed on every connect below: mqtt.js's own resubscription drops a topic whose
     // SUBACK refused it, and never asks again.
     resubscribe: false,
@@ -289,8 +289,8 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     retain: true,
   });
   // On a reconnect (to the same node, or the next one after a node died) subscribe again, for
-  // as long as this connection lasts, whether or not a session was resumed (the retained
-  // assignment comes with it, as for the agent), and say the device is online again.
+  // as long as this connection lasts (the clean session holds none; the retained assignment
+  // comes with it, as for the agent), and say the device is online again.
   // As the agent's link too: a SUBSCRIBE unanswered for 30 s (seen on NATS 2.9 after a
   // failover that took over a persistent session) ends the connection, which mqtt.js makes again.
   let connection = 0;

@@ -138,14 +138,15 @@ t.test('an assignment that arrives during the restore wins over the restored one
   );
 });
 
-t.test('an assignment held only by the retained copy reaches a resumed session', async (t) => {
+t.test('an assignment held only by the retained copy reaches a restarted agent', async (t) => {
   const s = await setup(t, 'dev-order-2');
   await assign(s.keys, s.controller, 'dev-order-2', 1, s.a);
   const first = await s.start();
   await waitFor('bundle a served', () => serving(first) === s.a.digest);
   await s.stop(first);
-  // QoS 0 retained: the broker keeps it as the topic's retained message but queues nothing for
-  // the device's persistent session (as after a crash that acknowledged and then lost one).
+  // QoS 0 retained: the broker keeps it as the topic's retained message and queues nothing (as
+  // after a crash that acknowledged and then lost one; the agent's clean session queues nothing
+  // anyway).
   await assign(s.keys, s.controller, 'dev-order-2', 2, s.b, 0);
   const agent = await s.start();
   await waitFor('bundle b served', () => serving(agent) === s.b.digest, 30_000);
