@@ -40,7 +40,8 @@ async function metric(source: string, reason: string): Promise<number> {
   const line = text
     .split('\n')
     .find((l) =>
-      l.startsWith(`bmfleet_messages_refused_total{source="${source}",reason="${reason}"}`),
+      // Then the replica label every series of a controller carries.
+      l.startsWith(`bmfleet_messages_refused_total{source="${source}",reason="${reason}",replica=`),
     );
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
