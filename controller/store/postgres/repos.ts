@@ -544,7 +544,6 @@ export function pgRollouts(store: PgStore, fence?: Fence): RolloutRepo<'async'> 
   };
 }
 
-/** Devices, written through (no write-behind queue: each update is its own statement). */
 /** SQL written with `$name` parameters, numbered for pg in order of first use. */
 export function pgParameters(sql: string) {
   const names: string[] = [];
@@ -560,6 +559,7 @@ export function pgParameters(sql: string) {
 
 const setState = pgParameters(SET_STATE_SQL);
 
+/** Devices, written through (no write-behind queue: each update is its own statement). */
 export function pgDevices(store: PgStore): DeviceRepo<'async'> {
   const q = store.pool;
   async function row(id: string): Promise<DeviceRow | undefined> {
