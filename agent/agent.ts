@@ -43,7 +43,7 @@ import type { AgentLink } from './sync/link.js';
 import { brokerEventLogger, logServeEvent } from './log-events.js';
 import { loadRoot, rootSource, withTrustContext } from './trust-root.js';
 import { decideAssignment } from './sync/assignment-order.js';
-import { deviceStateOf } from './sync/device-state.js';
+import { createStateOrder, deviceStateOf } from './sync/device-state.js';
 import { announceSteps, reconcileLoop, reconcileOnce, waitForKick } from './sync/reconcile.js';
 import type { Step } from './sync/plan.js';
 import type { Executors } from './sync/reconcile.js';
@@ -100,6 +100,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
   const stop = new AbortController();
   const teardown: (() => Promise<void>)[] = [];
   const startedAt = clock.now();
+  const nextStateOrder = createStateOrder();
 
   let ctx: SyncContext | undefined;
   let link: AgentLink | undefined;
@@ -163,6 +164,7 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
       lastError,
       uptimeMs: clock.now() - startedAt,
       timeMs: now(),
+      order: nextStateOrder(),
     });
   }
   function targetServed(c: SyncContext): boolean {

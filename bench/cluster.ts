@@ -14,6 +14,8 @@
 // devices on every node subscribed to the blob's broadcast topic.
 // CPU from /proc (utime + stime of each process group, reaped children included), broker bytes
 // from each node's /varz, store bytes from pg_stat_wal.
+// Store side first (cluster-store.ts): the rollup merge on PostgreSQL against SQLite, per report
+// and batch size, before the broker starts. BMF_BENCH_CLUSTER=store runs only that part.
 import { fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +29,7 @@ import { PG_BIN, postgresSkip, startPostgres } from '../harness/postgres.js';
 import { spawnForTest } from '../harness/processes.js';
 import { waitFor } from '../harness/wait.js';
 import { broadcastChunkTopic } from '../shared/wire/topics.js';
+import { storeMergeCost } from './cluster-store.js';
 
 const DEVICES = Number(process.env.BMF_BENCH_DEVICES ?? 200);
 const REPORTS_PER_DEVICE = Number(process.env.BMF_BENCH_REPORTS ?? 25);
@@ -109,7 +112,8 @@ const brokerCpu = (nats: NatsCluster) =>
 const fmt = (x: number, digits = 1) => x.toFixed(digits);
 
 export async function run(): Promise<void> {
-  const skip = natsSkip() || postgresSkip();
+  const storeOnly = process.env.BMF_BENCH_CLUSTER === 'store';
+  const skip = (!storeOnly && natsSkip()) || postgresSkip();
   if (skip) {
     console.log(`cluster bench skipped: ${skip}`);
     return;
@@ -117,18 +121,21 @@ export async function run(): Promise<void> {
   const downs: (() => unknown)[] = [];
   const t = { teardown: (f: () => unknown) => downs.push(f) } as unknown as Test;
   try {
-    await bench(t);
+    await bench(t, storeOnly);
   } finally {
     for (const d of downs.reverse()) await d();
   }
 }
 
-async function bench(t: Test): Promise<void> {
+async function bench(t: Test, storeOnly: boolean): Promise<void> {
   const pg = await startPostgres(t);
+  const postmaster = postmasterPid(pg.dir);
+  console.log('cluster bench, store side: PostgreSQL 15 (fsync=off) and SQLite, in this process');
+  await storeMergeCost({ newDatabase: () => pg.newDatabase(), cpu: () => treeCpu(postmaster) });
+  if (storeOnly) return;
   const storeUrl = await pg.newDatabase();
   const store = await openPostgresStore(storeUrl);
   t.teardown(() => store.close());
-  const postmaster = postmasterPid(pg.dir);
   const nats = await startNatsCluster(t, 3);
   const servers = nats.nodes.map((n) => n.natsUrl);
 

@@ -199,17 +199,22 @@ export async function startController(
   try {
     await mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
 
+    // One id per replica: the lease holder, and the `replica` label of every series on /metrics.
+    // The pid makes two processes on one host (or a restart) distinct holders.
+    const replicaId = `${config.broker.replicaId ?? hostname()}:${process.pid}`;
+    const metricLabels = { replica: replicaId };
+
     // 1. store (SQLite in dataDir, or PostgreSQL shared by replicas: store/open.ts)
     const store = await openControllerStore({
       ...(config.store ? { url: config.store } : {}),
       sqlitePath: paths.database,
       clock,
-      holder: `${hostname()}:${process.pid}`,
+      holder: replicaId,
     });
     stack.push({ name: 'store', stop: () => store.close() });
     log.info({ store: store.kind, at: store.where }, 'store open');
     const { devices, counters, rollouts } = store;
-    const refusals = createRefusalCounter({ counters, clock });
+    const refusals = createRefusalCounter({ counters, clock, metricLabels });
     /** Counted without waiting for the store (a failed count is logged, never thrown). */
     const bump = (name: string) =>
       void Promise.resolve()
@@ -496,6 +501,7 @@ export async function startController(
       retentionMs: config.telemetry.retentionDays * 86_400_000,
       bundleInfo: (digest) => registry.peekBundle(digest),
       deviceGauges: () => deviceGauges(devices),
+      metricLabels,
       onError: (err) => log.error({ code: err.code }, err.message),
     });
     late.telemetry = telemetry;
@@ -564,6 +570,7 @@ export async function startController(
       logger: log.child({ part: 'api' }),
       ready: () => ready,
       moreMetrics: () => refusals.render(),
+      metricLabels,
       agentConfig: async (device, secret) =>
         enrolmentConfig({
           device,

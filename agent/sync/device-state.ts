@@ -1,7 +1,13 @@
 // The state message the agent publishes, derived purely from what it knows: the persisted state,
 // whether a model serves, whether an assignment is held, and the last error still standing.
+import { randomBytes } from 'node:crypto';
 import { VARIANT_NAMES, type DeviceId, type Digest } from '../../shared/ids.js';
-import type { DeviceState, DeviceStatus, VariantBundle } from '../../shared/wire/messages.js';
+import type {
+  DeviceState,
+  DeviceStatus,
+  StateOrder,
+  VariantBundle,
+} from '../../shared/wire/messages.js';
 import type { VariantName } from '../serve/types.js';
 import type { AgentState } from '../store/state.js';
 
@@ -22,6 +28,16 @@ export interface DeviceStateFacts extends StatusFacts {
   readonly state: AgentState | undefined;
   readonly uptimeMs: number;
   readonly timeMs: number;
+  readonly order: StateOrder;
+}
+
+/**
+ * One agent start's order of its state reports. Two controller replicas may handle two reports
+ * of this device at once and store them in either order; the count lets the store keep the newer.
+ */
+export function createStateOrder(bootId = randomBytes(8).toString('hex')): () => StateOrder {
+  let seq = 0;
+  return () => ({ bootId, stateSeq: ++seq });
 }
 
 function perVariant(m: Partial<Record<VariantName, Digest>> | undefined): VariantBundle[] {
@@ -41,5 +57,7 @@ export function deviceStateOf(f: DeviceStateFacts): DeviceState {
     lastErrorCode: f.lastError,
     uptimeMs: Math.round(f.uptimeMs),
     timeMs: f.timeMs,
+    bootId: f.order.bootId,
+    stateSeq: f.order.stateSeq,
   };
 }

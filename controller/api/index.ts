@@ -58,7 +58,10 @@ export async function createApi(opts: CreateApiOptions): Promise<FastifyInstance
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const metrics = createApiMetrics();
+  const metrics = createApiMetrics({
+    rollouts: opts.rollouts,
+    ...(opts.metricLabels ? { labels: opts.metricLabels } : {}),
+  });
   metrics.install(app);
 
   // Every route validates with TypeBox (validation.ts), the plugins of other parts too: one

@@ -1,10 +1,13 @@
 // The API's own Prometheus figures (requests by route and status, latency), in a registry per
 // API instance: several controllers can run in one process (tests, simulation) without sharing
 // prom-client's global registry. Device gauges are computed here and rendered by the telemetry
-// metrics (one owner per metric name).
-import { Counter, Histogram, Registry } from 'prom-client';
+// metrics (one owner per metric name). Every replica serves its own registries, each series
+// labelled with the replica (default labels, MetricLabels); what describes the whole fleet is read
+// from the store, so every replica reports the same (docs/scaling.md, "Metrics per replica").
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { DeviceRepo } from '../store/devices.js';
+import type { RolloutRepo } from '../store/rollouts.js';
 import type { StoreMode } from '../store/repository.js';
 import { deviceView } from './routes/devices.js';
 
@@ -24,8 +27,29 @@ export async function deviceGauges(devices: Pick<DeviceRepo<StoreMode>, 'list'>)
   return { online, perBundle };
 }
 
-export function createApiMetrics() {
+/** Labels every series of one controller carries (`replica`: the lease holder's id). */
+export type MetricLabels = Readonly<Record<string, string>>;
+
+export function createApiMetrics(
+  opts: { labels?: MetricLabels; rollouts?: Pick<RolloutRepo<StoreMode>, 'list'> } = {},
+) {
   const registry = new Registry();
+  if (opts.labels) registry.setDefaultLabels({ ...opts.labels });
+  const rollouts = opts.rollouts;
+  if (rollouts) {
+    new Gauge({
+      name: 'bmfleet_rollouts',
+      help: 'Rollouts by status, as the store holds them (the same on every replica)',
+      labelNames: ['status'] as const,
+      registers: [registry],
+      async collect() {
+        const n: Record<string, number> = {};
+        for (const r of await rollouts.list()) n[r.state.status] = (n[r.state.status] ?? 0) + 1;
+        this.reset();
+        for (const [status, count] of Object.entries(n)) this.set({ status }, count);
+      },
+    });
+  }
   const requests = new Counter({
     name: 'bmfleet_api_requests_total',
     help: 'REST API requests by method, route and status',

@@ -97,6 +97,8 @@ export interface ApiServices {
   readonly ready?: () => boolean;
   /** More Prometheus text rendered on /metrics (refused and dropped messages). */
   readonly moreMetrics?: () => Promise<string>;
+  /** Labels on every series this controller renders on /metrics (its replica id). */
+  readonly metricLabels?: Readonly<Record<string, string>>;
 }
 
 /** More route plugins (experiments, device-authenticated blob download) registered by main.ts. */

@@ -23,6 +23,8 @@ export function createRefusalCounter(opts: {
   /** 0 disables the timer (call flush()). */
   readonly flushIntervalMs?: number;
   readonly clock?: Pick<Clock, 'sleep'>;
+  /** Labels on every series (the replica id). */
+  readonly metricLabels?: Readonly<Record<string, string>>;
 }) {
   let unflushed = new Map<string, number>();
   async function flush(): Promise<void> {
@@ -37,6 +39,7 @@ export function createRefusalCounter(opts: {
     }
   }
   const registry = new Registry();
+  if (opts.metricLabels) registry.setDefaultLabels({ ...opts.metricLabels });
   new Counter({
     name: 'bmfleet_messages_refused_total',
     help: 'Messages refused or dropped: broker denials and oversize packets, link drops, rate-limited events',

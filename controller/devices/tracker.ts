@@ -186,7 +186,10 @@ export function createDeviceTracker(opts: DeviceTrackerOptions) {
     },
     async state(id, p) {
       const state: DeviceState = await decode('DeviceState', id, p);
-      await devices.setState(id, state as unknown as Record<string, unknown>, clock.wallNow());
+      const value = state as unknown as Record<string, unknown>;
+      // Another replica may have stored a newer report of this device meanwhile; this one then
+      // says nothing the store does not know better.
+      if (!(await devices.setState(id, value, state, clock.wallNow()))) return;
       opts.onChange?.(id);
       await opts.onState?.(id, state);
     },

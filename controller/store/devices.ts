@@ -6,6 +6,7 @@ import { createSystemClock, runAfter, type Clock, type Timer } from '../../share
 import { bmfError } from '../../shared/errors.js';
 import { DEVICE_ID_PATTERN, isDeviceId, parseDeviceId, type DeviceId } from '../../shared/ids.js';
 import { CONTROLLER_USERNAME, isReservedClientId } from '../broker/acl.js';
+import type { StateOrder } from '../../shared/wire/messages.js';
 import type { Db } from './db.js';
 import type { Answer, StoreMode } from './repository.js';
 
@@ -35,7 +36,16 @@ export interface DeviceRepo<M extends StoreMode = 'sync'> {
   list(): Answer<M, DeviceRecord[]>;
   authenticate(id: string, secret: string): Answer<M, boolean>;
   setPresence(id: string, online: boolean, now: number): Answer<M, void>;
-  setState(id: string, value: Record<string, unknown>, now: number): Answer<M, void>;
+  /**
+   * Store a reported state unless the stored one is newer in the device's own order
+   * (SET_STATE_SQL); false when it was left out as older.
+   */
+  setState(
+    id: string,
+    value: Record<string, unknown>,
+    order: StateOrder,
+    now: number,
+  ): Answer<M, boolean>;
   remove(id: string): Answer<M, boolean>;
   /** On start-up nobody is connected yet; presence is rebuilt from connections. */
   markAllOffline(): Answer<M, void>;
@@ -53,6 +63,8 @@ export interface DeviceRow {
   last_seen: number | null;
   online: number;
   state: string | null;
+  state_boot: string | null;
+  state_seq: number | string | null;
 }
 
 export function isValidDeviceId(id: string): boolean {
@@ -102,12 +114,47 @@ export function toDeviceRecord(r: Row): DeviceRecord {
   };
 }
 
+/** A report's order as stored: NULL for a report that carries none. */
+export function storedOrder(order: StateOrder): { boot: string | null; seq: number | null } {
+  return order.bootId === undefined || order.stateSeq === undefined
+    ? { boot: null, seq: null }
+    : { boot: order.bootId, seq: order.stateSeq };
+}
+
+/**
+ * Whether a report replaces the stored state: it carries no order (agents before it: last write
+ * wins), the stored state carries none, it is of another boot (a restart begins a new count), or
+ * it is not older within the same boot (a duplicate writes the same again). The SQL below is the
+ * same rule, for both dialects.
+ */
+export function replacesStoredState(
+  stored: Pick<DeviceRow, 'state_boot' | 'state_seq'>,
+  order: StateOrder,
+): boolean {
+  const { boot, seq } = storedOrder(order);
+  return (
+    boot === null ||
+    stored.state_boot === null ||
+    stored.state_boot !== boot ||
+    Number(stored.state_seq) <= seq!
+  );
+}
+
+/**
+ * `$name` parameters: SQLite binds them by name, PostgreSQL by number (pgParameters), and types
+ * each from its first use, in the WHERE clause: `$boot IS NULL` alone would leave it untyped.
+ */
+export const SET_STATE_SQL = `UPDATE devices
+  SET state = $state, state_boot = $boot, state_seq = $seq, last_seen = $at
+  WHERE id = $id
+    AND (state_boot IS NULL OR state_boot <> $boot OR $boot IS NULL OR state_seq <= $seq)`;
+
 /** How long presence and state updates wait to be written together (see createDeviceRepo). */
 export const DEVICE_WRITE_BEHIND_MS = 25;
 
 interface PendingWrite {
   online?: { value: number; at: number };
-  state?: { value: string; at: number };
+  state?: { value: string; order: StateOrder; at: number };
 }
 
 // Presence and reported state arrive as MQTT messages, hundreds per second while a rollout
@@ -128,7 +175,7 @@ export function createDeviceRepo(
   const byId = db.prepare('SELECT * FROM devices WHERE id = ?');
   const all = db.prepare('SELECT * FROM devices ORDER BY id');
   const presence = db.prepare('UPDATE devices SET online = ?, last_seen = ? WHERE id = ?');
-  const state = db.prepare('UPDATE devices SET state = ?, last_seen = ? WHERE id = ?');
+  const state = db.prepare(SET_STATE_SQL);
   const del = db.prepare('DELETE FROM devices WHERE id = ?');
   const resetOnline = db.prepare('UPDATE devices SET online = 0');
   const writeBehindMs = options.writeBehindMs ?? DEVICE_WRITE_BEHIND_MS;
@@ -140,7 +187,14 @@ export function createDeviceRepo(
       // Both set last_seen: the later update is written last.
       const ops = [
         p.online && (() => presence.run(p.online!.value, p.online!.at, id)),
-        p.state && (() => state.run(p.state!.value, p.state!.at, id)),
+        p.state &&
+          (() =>
+            state.run({
+              state: p.state!.value,
+              ...storedOrder(p.state!.order),
+              at: p.state!.at,
+              id,
+            })),
       ];
       if (p.online && p.state && p.online.at > p.state.at) ops.reverse();
       for (const op of ops) if (op) op();
@@ -166,6 +220,13 @@ export function createDeviceRepo(
       ...(p.state ? { state: p.state.value } : {}),
       last_seen: seen,
     });
+  }
+  /** The row with its queued state's order laid over it: what the next report is compared with. */
+  function orderNow(r: Row): Pick<Row, 'state_boot' | 'state_seq'> {
+    const queued = pending.get(r.id)?.state;
+    if (!queued) return r;
+    const { boot, seq } = storedOrder(queued.order);
+    return { state_boot: boot, state_seq: seq };
   }
   function later(id: string): PendingWrite {
     const p = pending.get(id) ?? {};
@@ -204,8 +265,13 @@ export function createDeviceRepo(
     setPresence(id: string, online: boolean, now: number): void {
       later(id).online = { value: online ? 1 : 0, at: now };
     },
-    setState(id: string, value: Record<string, unknown>, now: number): void {
-      later(id).state = { value: JSON.stringify(value), at: now };
+    setState(id, value, order, now): boolean {
+      // One process writes this database: deciding here, against the row and the queue, is
+      // what the flush's conditional UPDATE will decide.
+      const r = byId.get(id) as Row | undefined;
+      if (!r || !replacesStoredState(orderNow(r), order)) return false;
+      later(id).state = { value: JSON.stringify(value), order, at: now };
+      return true;
     },
     remove(id: string): boolean {
       flush();

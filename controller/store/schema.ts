@@ -39,6 +39,13 @@ type Versions = Readonly<Partial<Record<Dialect, number>>>;
 
 type Step =
   | { readonly kind: 'tables'; readonly in: Versions; readonly tables: readonly Table[] }
+  | {
+      readonly kind: 'columns';
+      readonly in: Versions;
+      readonly table: string;
+      /** Added to an existing table: nullable, or with a default, so its rows stay valid. */
+      readonly columns: Readonly<Record<string, Column>>;
+    }
   | { readonly kind: 'sql'; readonly in: Versions; readonly sql: string };
 
 const TYPES: Record<Dialect, Record<ColumnType, string>> = {
@@ -220,6 +227,17 @@ const STEPS: readonly Step[] = [
     replace(replace(details, '"variant":"a"', '"variant":"A"'), '"variant":"b"', '"variant":"B"');
   `,
   },
+  // A device's state follows the device's own order of its reports, not the order in which
+  // replicas write them (devices.ts, SET_STATE_SQL). NULL: stored from a report without one.
+  {
+    kind: 'columns',
+    in: { sqlite: 6, postgres: 5 },
+    table: 'devices',
+    columns: {
+      state_boot: { type: 'text', nullable: true },
+      state_seq: { type: 'int64', nullable: true },
+    },
+  },
 ];
 
 function columnSql(dialect: Dialect, name: string, c: Column): string {
@@ -246,6 +264,10 @@ function stepSql(dialect: Dialect, s: Step): string {
   switch (s.kind) {
     case 'tables':
       return s.tables.map((t) => tableSql(dialect, t)).join('\n');
+    case 'columns':
+      return Object.entries(s.columns)
+        .map(([name, c]) => `ALTER TABLE ${s.table} ADD COLUMN ${columnSql(dialect, name, c)};`)
+        .join('\n');
     case 'sql':
       return s.sql;
   }

@@ -36,6 +36,8 @@ export interface MetricsSource {
   dropped(): Readonly<Record<string, number>>;
   readonly bundleInfo?: (digest: string) => BundleInfo | undefined;
   readonly deviceGauges?: () => DeviceGauges | Promise<DeviceGauges>;
+  /** Labels on every series (the replica id). */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 const MODEL_LABELS = ['bundle', 'model', 'version', 'precision'] as const;
@@ -44,6 +46,7 @@ const QUANTILES = [0.5, 0.95, 0.99] as const;
 
 export function createTelemetryMetrics(src: MetricsSource): Registry {
   const registry = new Registry();
+  if (src.labels) registry.setDefaultLabels({ ...src.labels });
   const modelLabels = (digest: string) => {
     const info = src.bundleInfo?.(digest);
     return {

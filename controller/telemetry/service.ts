@@ -77,6 +77,8 @@ export interface TelemetryServiceOptions {
   readonly commitDelayMs?: number;
   readonly bundleInfo?: (digest: string) => BundleInfo | undefined;
   readonly deviceGauges?: () => DeviceGauges | Promise<DeviceGauges>;
+  /** Labels on every series of /metrics (the replica id). */
+  readonly metricLabels?: Readonly<Record<string, string>>;
   readonly onDropped?: (deviceId: string, reason: DropReason, message: string) => void;
   /** Errors of timer-driven flushes and prunes (they have no caller to throw to). */
   readonly onError?: (err: BmfError) => void;
@@ -551,6 +553,7 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
     dropped: () => dropped,
     ...(opts.bundleInfo ? { bundleInfo: opts.bundleInfo } : {}),
     ...(opts.deviceGauges ? { deviceGauges: opts.deviceGauges } : {}),
+    ...(opts.metricLabels ? { labels: opts.metricLabels } : {}),
   });
 
   every(opts.flushIntervalMs ?? 1000, flush);

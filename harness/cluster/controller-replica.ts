@@ -29,7 +29,7 @@ export interface ControllerReplica {
   readonly name: string;
   readonly child: ChildProcess;
   readonly apiUrl: string;
-  /** What the replica writes as the lease holder (store/open.ts: host name and pid). */
+  /** What the replica writes as the lease holder (controller/main.ts: replica id and pid). */
   holds(holder: string): boolean;
   /** The tail of its stderr (for failure messages). */
   log(): string;

@@ -216,7 +216,12 @@ function walk(
       const max = repeatedLimit(type, field);
       if (list.length > max) throw new WalkError(`${at(base, field)}: more than ${max} items`);
       out[field.name] = convertList(field, list, dir, base);
-    } else if ((v === undefined || v === null) && field.options?.proto3_optional) {
+    } else if (
+      field.options?.proto3_optional &&
+      // A decoded message holds the fields read from the wire as its own properties; an unset
+      // `optional uint64` reads a Long zero from the prototype, not null.
+      (v === undefined || v === null || (dir === 'decode' && !Object.hasOwn(obj, field.name)))
+    ) {
       continue; // proto3 `optional` left unset
     } else {
       out[field.name] = convertScalar(field, v, dir, base);

@@ -35,7 +35,14 @@ export interface DeviceState {
   lastErrorCode: string;
   uptimeMs: number;
   timeMs: number;
+  /** Random per agent start; absent from agents that do not order their reports. */
+  bootId?: string;
+  /** Grows by one with each report of one boot; set with bootId, absent without. */
+  stateSeq?: number;
 }
+
+/** Where a state report stands in its device's own order (neither set: not ordered). */
+export type StateOrder = Pick<DeviceState, 'bootId' | 'stateSeq'>;
 
 export interface Presence {
   deviceId: DeviceId;

@@ -80,6 +80,12 @@ message DeviceState {
   string last_error_code = 6;      // a BMF_ERR_* code, empty when none
   uint64 uptime_ms = 7;
   uint64 time_ms = 8;
+  // The device's own order of its reports: a random id per agent start and a count that grows
+  // with each report of that start, both set or neither. The controller stores a report only
+  // when it is not older than the stored one (controller/store/devices.ts). Agents before these
+  // send neither: their reports are stored as they arrive.
+  optional string boot_id = 9;
+  optional uint64 state_seq = 10;
   reserved 100 to 199;
 }
 

@@ -53,6 +53,11 @@ export const validators: { readonly [K in WireMessageType]: (m: WireMessages[K])
     checkVariants(check, 'active', m.active);
     checkVariants(check, 'lastKnownGood', m.lastKnownGood);
     check(optionalCode(m.lastErrorCode), `bad error code "${m.lastErrorCode}"`);
+    check(m.bootId === undefined || isOpaqueId(m.bootId), 'bad boot id');
+    check(
+      (m.bootId === undefined) === (m.stateSeq === undefined),
+      'boot id and sequence go together',
+    );
   },
   Presence(m) {
     checker('Presence')(isDeviceId(m.deviceId), `bad device id "${m.deviceId}"`);

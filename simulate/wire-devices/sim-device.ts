@@ -177,6 +177,9 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   // What the agent reports (agent/sync/device-state.ts): the installed assignment's sequence,
   // which the controller compares with the one it persisted to send a lost copy again.
   let installed: { bundleSequence: number; assignmentSequence: number } | undefined;
+  // Ordered as an agent orders its reports (agent/sync/device-state.ts), one boot per device.
+  const bootId = randomUUID().replaceAll('-', '').slice(0, 16);
+  let stateSeq = 0;
   const publishState = () =>
     client.publishAsync(
       deviceTopic('state', o.id),
@@ -199,6 +202,8 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
           lastErrorCode: '',
           uptimeMs: 0,
           timeMs: Date.now(),
+          bootId,
+          stateSeq: ++stateSeq,
         }),
       ),
       { qos: 1, retain: true },

@@ -15,7 +15,13 @@ import type { MergeBatch, MinuteDelta, TelemetryRepo } from '../telemetry.js';
 import { seenId, toEncodedMinute } from '../telemetry.js';
 import { bmfError } from '../../../shared/errors.js';
 import type { DeviceRepo, DeviceRow } from '../devices.js';
-import { newDeviceCredentials, secretMatches, toDeviceRecord } from '../devices.js';
+import {
+  newDeviceCredentials,
+  secretMatches,
+  SET_STATE_SQL,
+  storedOrder,
+  toDeviceRecord,
+} from '../devices.js';
 import type { RolloutRepo } from '../rollouts.js';
 import type { SessionRepo, SessionRow } from '../sessions.js';
 import { toStoredSession, TRIM_SESSIONS_SQL } from '../sessions.js';
@@ -538,6 +544,21 @@ export function pgRollouts(store: PgStore, fence?: Fence): RolloutRepo<'async'> 
   };
 }
 
+/** SQL written with `$name` parameters, numbered for pg in order of first use. */
+export function pgParameters(sql: string) {
+  const names: string[] = [];
+  const numbered = sql.replace(/\$([a-z_]+)/g, (_m, name: string) => {
+    if (!names.includes(name)) names.push(name);
+    return `$${names.indexOf(name) + 1}`;
+  });
+  return {
+    sql: numbered,
+    values: (v: Record<string, unknown>) => names.map((n) => v[n]),
+  };
+}
+
+const setState = pgParameters(SET_STATE_SQL);
+
 /** Devices, written through (no write-behind queue: each update is its own statement). */
 export function pgDevices(store: PgStore): DeviceRepo<'async'> {
   const q = store.pool;
@@ -581,12 +602,15 @@ export function pgDevices(store: PgStore): DeviceRepo<'async'> {
         id,
       ]);
     },
-    async setState(id, value, now) {
-      await q.query('UPDATE devices SET state = $1, last_seen = $2 WHERE id = $3', [
-        JSON.stringify(value),
-        now,
-        id,
-      ]);
+    async setState(id, value, order, now) {
+      const { boot, seq } = storedOrder(order);
+      // The row is locked by the UPDATE, so of two replicas writing one device's states at once
+      // the second compares with what the first committed.
+      const r = await q.query(
+        setState.sql,
+        setState.values({ state: JSON.stringify(value), boot, seq, at: now, id }),
+      );
+      return (r.rowCount ?? 0) > 0;
     },
     async remove(id) {
       return ((await q.query('DELETE FROM devices WHERE id = $1', [id])).rowCount ?? 0) > 0;

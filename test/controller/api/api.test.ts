@@ -315,7 +315,7 @@ t.test('bundle import, listing, rollout validation and lifecycle commands', asyn
   t.match(metrics.headers['content-type'], /text\/plain/);
   t.match(
     metrics.body,
-    /bmfleet_api_requests_total\{method="POST",route="\/v1\/rollouts",status="201"\} 1/,
+    /bmfleet_api_requests_total\{method="POST",route="\/v1\/rollouts",status="201",replica="[^"]+"\} 1/,
   );
 
   const removed = await api.inject({ method: 'DELETE', url: '/v1/devices/dev-a', headers: auth });

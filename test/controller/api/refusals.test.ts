@@ -37,11 +37,10 @@ t.test('device ids of the controller itself are refused with a typed error', asy
 
 async function metric(source: string, reason: string): Promise<number> {
   const text = await (await fetch(`${api}/metrics`, { headers: ctl.auth })).text();
-  const line = text
-    .split('\n')
-    .find((l) =>
-      l.startsWith(`bmfleet_messages_refused_total{source="${source}",reason="${reason}"}`),
-    );
+  const line = text.split('\n').find((l) =>
+    // Then the replica label every series of a controller carries.
+    l.startsWith(`bmfleet_messages_refused_total{source="${source}",reason="${reason}",replica=`),
+  );
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 

@@ -106,7 +106,7 @@ t.test(
   'a device reporting a higher sequence (restored database) is assigned above it',
   async (t) => {
     const s = await startSlice(t);
-    s.repo.setState('dev-1', { deviceId: 'dev-1', assignmentSequence: 41 }, s.clock.wallNow());
+    s.repo.setState('dev-1', { deviceId: 'dev-1', assignmentSequence: 41 }, {}, s.clock.wallNow());
     const a = await s.assignments.assignBundle('dev-1', s.bundle.digest, 'r');
     t.equal(a, undefined);
     t.equal((await s.assignments.latest('dev-1'))?.assignment.sequence, 42);

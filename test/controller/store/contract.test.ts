@@ -107,7 +107,7 @@ const cases: Record<string, Case> = {
       state: null,
     });
     await d.setPresence('se7-01', true, 2000);
-    await d.setState('se7-01', { assignmentSequence: 3 }, 2500);
+    await d.setState('se7-01', { assignmentSequence: 3 }, {}, 2500);
     t.match(await d.get('se7-01'), {
       online: true,
       lastSeen: 2500,
@@ -124,6 +124,63 @@ const cases: Record<string, Case> = {
     t.equal(await d.remove('se7-02'), true);
     t.equal(await d.remove('se7-02'), false);
     t.equal(await d.get('se7-02'), undefined);
+  },
+
+  async "a device's state follows the device's order of its reports, not the order of writes"(
+    t,
+    s,
+  ) {
+    const d = s.devices;
+    await d.add('se7-01', 'bm1684x', {}, 1000);
+    const status = async () => (await d.require('se7-01')).state?.status;
+    // Each step twice: once while the write may be queued (SQLite writes behind), once written.
+    for (const flushed of [false, true]) {
+      const boot = flushed ? 'b2' : 'b1';
+      const set = async (value: string, order: { bootId?: string; stateSeq?: number }) => {
+        const stored = await d.setState('se7-01', { status: value }, order, 2000);
+        if (flushed) await d.flush();
+        return stored;
+      };
+      t.equal(await set('active', { bootId: boot, stateSeq: 5 }), true, 'a report of a new boot');
+      t.equal(await set('syncing', { bootId: boot, stateSeq: 4 }), false, 'an older one: refused');
+      t.equal(await status(), 'active', 'the older report changed nothing');
+      t.equal(await set('active', { bootId: boot, stateSeq: 5 }), true, 'a duplicate is stored');
+      t.equal(await status(), 'active', 'and leaves the same state');
+      t.equal(await set('degraded', { bootId: boot, stateSeq: 6 }), true, 'the next one');
+      t.equal(await status(), 'degraded');
+    }
+    await d.flush();
+    t.equal(
+      await d.setState('se7-01', { status: 'idle' }, { bootId: 'b3', stateSeq: 1 }, 3000),
+      true,
+      'a restart begins a new count: its first report replaces a higher count of the last boot',
+    );
+    t.equal(await status(), 'idle');
+    t.equal(
+      await d.setState('se7-01', { status: 'syncing' }, {}, 3100),
+      true,
+      'a report without an order (an earlier agent) is stored as it arrives',
+    );
+    t.equal(
+      await d.setState('se7-01', { status: 'active' }, { bootId: 'b3', stateSeq: 1 }, 3200),
+      true,
+      'and the next ordered report after it too',
+    );
+    t.equal(await status(), 'active');
+    t.equal(await d.setState('nope', { status: 'active' }, {}, 1), false, 'no such device');
+
+    // Reports written all at once, in a shuffled order (two PostgreSQL connections race here).
+    await d.add('se7-02', 'bm1684x', {}, 1000);
+    const seqs = Array.from({ length: 40 }, (_, i) => i + 1).sort(
+      (a, b) => ((a * 7919) % 41) - ((b * 7919) % 41),
+    );
+    await Promise.all(
+      seqs.map((n) =>
+        d.setState('se7-02', { status: 'active', n }, { bootId: 'r', stateSeq: n }, 4000 + n),
+      ),
+    );
+    await d.flush();
+    t.equal((await d.require('se7-02')).state?.n, 40, 'the highest sequence is what is stored');
   },
 
   async 'counters add up, one by one and in one batch'(t, s) {

@@ -55,7 +55,7 @@ t.test(
         last_seen: number | null;
       };
     devices.setPresence('se7-01', true, 2000);
-    devices.setState('se7-01', { status: 'active' }, 3000);
+    devices.setState('se7-01', { status: 'active' }, {}, 3000);
     devices.setPresence('se7-02', true, 2500);
     t.same(committed('se7-01'), { online: 0, state: null, last_seen: null }, 'not yet written');
     const r = devices.require('se7-01');
@@ -73,7 +73,7 @@ t.test(
     t.same(committed('se7-01'), { online: 1, state: '{"status":"active"}', last_seen: 3000 });
     t.equal(committed('se7-02').online, 1, 'one flush writes every queued device');
     // The later of presence and state sets last_seen, whatever order they were queued in.
-    devices.setState('se7-02', { status: 'fetching' }, 4000);
+    devices.setState('se7-02', { status: 'fetching' }, {}, 4000);
     devices.setPresence('se7-02', false, 5000);
     devices.flush();
     t.same(committed('se7-02'), { online: 0, state: '{"status":"fetching"}', last_seen: 5000 });

@@ -71,7 +71,9 @@ t.test('controller behind a 3-node NATS cluster', { skip: natsSkip() }, async (t
     'the report in the API',
     async () => {
       const m = await (await fetch(`${ctl.handle.apiUrl}/metrics`, { headers: ctl.auth })).text();
-      return /bmfleet_telemetry_reports_total\{result="accepted"\} 1/.test(m) ? true : undefined;
+      return /bmfleet_telemetry_reports_total\{result="accepted",replica="[^"]+"\} 1/.test(m)
+        ? true
+        : undefined;
     },
     30_000,
   );

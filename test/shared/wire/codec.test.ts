@@ -1,5 +1,11 @@
 import t from 'tap';
-import { createWireSchema, WIRE_MESSAGE_TYPES } from '../../../shared/wire/schema.js';
+import protobuf from 'protobufjs';
+import {
+  createWireSchema,
+  WIRE_MESSAGE_TYPES,
+  WIRE_PACKAGE,
+  WIRE_PROTO,
+} from '../../../shared/wire/schema.js';
 import type { WireMessageType } from '../../../shared/wire/schema.js';
 import { decodeMessage, encodeMessage } from '../../../shared/wire/codec.js';
 import type { WireMessages } from '../../../shared/wire/messages.js';
@@ -130,6 +136,52 @@ t.test('the decoder hands out ids and digests branded DeviceId and Digest', asyn
   );
   t.equal(none.bundleDigest, '', 'an event about no bundle keeps its empty digest');
 });
+
+t.test(
+  'state order: an earlier agent sends none, a newer one both; one without the other is refused',
+  async (t) => {
+    const state = loadFixture('DeviceState') as WireMessages['DeviceState'];
+    const { bootId, stateSeq, ...earlier } = state;
+    // An earlier agent's report: neither field on the wire, and neither after decoding.
+    const old = decodeMessage('DeviceState', rawEncode('DeviceState', earlier));
+    t.notOk('bootId' in old, 'no boot id');
+    t.notOk('stateSeq' in old, 'no sequence');
+    t.same(old, earlier);
+    t.same(decodeMessage('DeviceState', encodeMessage('DeviceState', earlier)), earlier);
+    // A newer agent's report decodes for a controller of either age: the older one's schema lacks
+    // fields 9 and 10 and skips them, as proto3 does with unknown fields.
+    const bytes = encodeMessage('DeviceState', state);
+    const back = decodeMessage('DeviceState', bytes);
+    t.equal(back.bootId, bootId);
+    t.equal(back.stateSeq, stateSeq);
+    const earlierProto = WIRE_PROTO.replace(
+      /\n\s*optional string boot_id = 9;\n\s*optional uint64 state_seq = 10;/,
+      '',
+    );
+    t.not(earlierProto, WIRE_PROTO, 'the fields were taken out');
+    const earlierType = protobuf
+      .parse(earlierProto, { keepCase: false })
+      .root.lookupType(`${WIRE_PACKAGE}.DeviceState`);
+    const read = earlierType.toObject(earlierType.decode(bytes), { longs: Number });
+    t.equal(read.deviceId, state.deviceId, 'an earlier controller reads the rest');
+    t.equal(read.assignmentSequence, state.assignmentSequence);
+    t.notOk('bootId' in read, 'and knows nothing of the order');
+    for (const half of [
+      { ...earlier, bootId },
+      { ...earlier, stateSeq },
+    ]) {
+      t.equal(
+        codeOf(() => encodeMessage('DeviceState', half)),
+        'BMF_ERR_WIRE_DECODE',
+      );
+      t.equal(
+        codeOf(() => decodeMessage('DeviceState', rawEncode('DeviceState', half))),
+        'BMF_ERR_WIRE_DECODE',
+        `decode with only ${Object.keys(half).filter((k) => k === 'bootId' || k === 'stateSeq')}`,
+      );
+    }
+  },
+);
 
 const invalid = loadFixture('invalid') as InvalidCase[];
 t.test('semantically invalid messages are refused on encode and on decode', async (t) => {
