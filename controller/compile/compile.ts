@@ -232,7 +232,8 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
   const tolerance = TOLERANCES[precision];
 
   let validation: ValidationResult | null = null;
-  let torchscriptValidation: CompileReport['torchscriptValidation'];
+  // The simulator's payload against the TorchScript outputs (vendor BMODELs cannot run here).
+  let torchBmodelValidation: ValidationResult | undefined;
   let validationNote: string | undefined;
   let toolchain: CompileReport['toolchain'];
   let written: Uint8Array;
@@ -270,22 +271,13 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
       o.session,
     );
     if (torch) {
-      torchscriptValidation = {
-        export: await compareWithReferences(
-          bytes,
-          feeds,
-          torch.references,
-          EXPORT_TOLERANCE,
-          o.session,
-        ),
-        bmodel: await compareWithReferences(
-          simulatorPayload(written, readBack),
-          feeds,
-          torch.references,
-          tolerance,
-          o.session,
-        ),
-      };
+      torchBmodelValidation = await compareWithReferences(
+        simulatorPayload(written, readBack),
+        feeds,
+        torch.references,
+        tolerance,
+        o.session,
+      );
     }
     toolchain = {
       name: 'bmfleet-sim',
@@ -316,17 +308,6 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
       ...(o.signal ? { signal: o.signal } : {}),
     });
     written = checked.bytes;
-    if (torch) {
-      torchscriptValidation = {
-        export: await compareWithReferences(
-          bytes,
-          feeds,
-          torch.references,
-          EXPORT_TOLERANCE,
-          o.session,
-        ),
-      };
-    }
     toolchain = { name: target, version: 'not detected' };
     validationNote =
       target === 'tpu-mlir' && single
@@ -334,6 +315,16 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
         : 'not run: a vendor BMODEL executes only on a TPU';
     if (checked.warnings.length) validationNote += `; ${checked.warnings.join('; ')}`;
   }
+  const torchscriptValidation: CompileReport['torchscriptValidation'] = torch && {
+    export: await compareWithReferences(
+      bytes,
+      feeds,
+      torch.references,
+      EXPORT_TOLERANCE,
+      o.session,
+    ),
+    ...(torchBmodelValidation ? { bmodel: torchBmodelValidation } : {}),
+  };
 
   const report: CompileReport = {
     model: { path: o.modelPath ?? '<bytes>', sha256: sha256(source), netName },
