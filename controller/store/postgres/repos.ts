@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { AssignmentRepo } from '../assignments.js';
 import { toAssignmentRow } from '../assignments.js';
 import type { BundleRepo } from '../bundles.js';
-import { toStoredBundle } from '../bundles.js';
+import { toBundleValues, toStoredBundle } from '../bundles.js';
 import type { CounterRepo } from '../counters.js';
 import type { DeviceEventRepo } from '../device-events.js';
 import { toDeviceEventRow } from '../device-events.js';
@@ -347,17 +347,7 @@ export function pgBundles(store: PgStore): BundleRepo<'async'> {
         );
         await c.query(
           'INSERT INTO bundles(digest, model, version, sequence, precision, chips, manifest, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-          [
-            b.digest,
-            b.model,
-            b.version,
-            b.sequence,
-            b.precision,
-            JSON.stringify(b.chips),
-            JSON.stringify(b.manifest),
-            Buffer.from(b.envelope),
-            b.createdAt,
-          ],
+          [...toBundleValues(b)],
         );
         for (const f of blobs) {
           await c.query(
