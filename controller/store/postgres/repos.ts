@@ -12,7 +12,7 @@ import { toDeviceEventRow } from '../device-events.js';
 import type { ExperimentRepo } from '../experiments.js';
 import { toExperimentRecord } from '../experiments.js';
 import type { MergeBatch, MinuteDelta, TelemetryRepo } from '../telemetry.js';
-import { seenId, toEncodedMinute } from '../telemetry.js';
+import { seenId, toEncodedMinute, toMinuteValues } from '../telemetry.js';
 import { bmfError } from '../../../shared/errors.js';
 import type { DeviceRepo, DeviceRow } from '../devices.js';
 import { newDeviceCredentials, secretMatches, toDeviceRecord } from '../devices.js';
@@ -396,16 +396,7 @@ export function pgTelemetry(store: PgStore): TelemetryRepo<'async'> {
              ON CONFLICT(minute, device_id, bundle, variant) DO UPDATE SET
                requests = excluded.requests, errors = excluded.errors,
                counters = excluded.counters, sketches = excluded.sketches`,
-            [
-              m.minute,
-              m.deviceId,
-              m.bundle,
-              m.variant,
-              m.requests,
-              m.errors,
-              m.counters,
-              Buffer.from(m.sketches ?? new Uint8Array()),
-            ],
+            [...toMinuteValues(m)],
           );
         }
         for (const s of b.seen) {
