@@ -4,7 +4,8 @@
 // Then the demo's INT8 model (Fashion-MNIST quantized as `npm run demo` does it): its payload at
 // onnxruntime's 'all' (Q/DQ fused into integer kernels, what the simulator ran before) against the
 // level the simulator runs it at now (shared/simulator/graph-level.ts), alternated 3 times, with
-// how far the two levels' outputs are apart on this host.
+// how far the two levels' outputs are apart on this host; the same for MobileNetV2 as a QDQ graph
+// when it can be generated. `npm run bench -- sim-precision int8` runs only the INT8 part.
 // CPU time (process.cpuUsage, one intra-op thread), not wall time: the machine is shared.
 // Networks: the Fashion-MNIST example and MobileNetV2 when it can be generated.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -20,7 +21,10 @@ import {
   resolveInputShapes,
 } from '../controller/onnx/index.js';
 import type { OnnxModel } from '../controller/onnx/index.js';
+import { calibrationEntries, collectActivationStats } from '../controller/quantize/calibrate.js';
 import { loadImageTensor } from '../controller/quantize/image-input.js';
+import { prepareModel } from '../controller/quantize/prepared-model.js';
+import { buildInt8Graph } from '../controller/quantize/qdq.js';
 import { quantizeModel } from '../controller/quantize/quantize-model.js';
 import { locateMobileNetV2 } from '../examples/mobilenetv2/ensure.js';
 import { readBmodel } from '../shared/bmodel/read.js';
@@ -146,30 +150,58 @@ async function levelsApart(
   return { images, maxDiff, top1Changed };
 }
 
+/** 'all' (before) against the simulator's level, alternated 3 times, with the FP32 source. */
+async function int8Runs(name: string, payload: Uint8Array, fp32: OnnxModel): Promise<void> {
+  const model = loadOnnx(payload);
+  const now = simulatorGraphLevel(payload);
+  console.log(
+    `${name}: ${(model.graph.node ?? []).length} nodes; simulator level '${now}' against 'all' (before)`,
+  );
+  for (let r = 1; r <= 3; r++) {
+    const before = await cpuMsPerRun(model, 'all');
+    const after = await cpuMsPerRun(model, now);
+    const float = await cpuMsPerRun(fp32);
+    console.log(
+      `  run ${r}: 'all' ${before.toFixed(3)} ms  '${now}' ${after.toFixed(3)} ms  x${(after / before).toFixed(2)} of 'all'  (FP32 payload ${float.toFixed(3)} ms)`,
+    );
+  }
+}
+
+/** MobileNetV2 (random weights) as a QDQ graph, max thresholds from 8 sine inputs: a larger net. */
+async function mobilenetInt8(fp32: OnnxModel, path: string): Promise<Uint8Array> {
+  const pm = await prepareModel(await readFile(path), path);
+  const [x] = Object.values(sineFeeds(fp32));
+  const inputs = [1, 2, 3, 4, 5, 6, 7, 8].map((k) =>
+    makeTensor(
+      'float32',
+      [...x!.shape],
+      Float32Array.from(x!.data as Float32Array, (v) => (v * k) / 8),
+    ),
+  );
+  const stats = await collectActivationStats(pm, inputs);
+  const thresholds = new Map(calibrationEntries(stats, 'max').map((e) => [e.name, e.threshold]));
+  return encodeOnnx(buildInt8Graph(pm.model, pm.layers, { thresholds }).model);
+}
+
 async function benchInt8(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bmfleet-sim-int8-'));
   try {
     const payload = await demoInt8Payload(dir);
-    const model = loadOnnx(payload);
     const now = simulatorGraphLevel(payload);
     const fp32 = loadOnnx(
       await readFile(new URL('../examples/fashion-mnist/model.onnx', import.meta.url).pathname),
     );
-    console.log(
-      `fashion-mnist INT8 (demo): ${(model.graph.node ?? []).length} nodes; simulator level '${now}' against 'all' (before)`,
-    );
-    for (let r = 1; r <= 3; r++) {
-      const before = await cpuMsPerRun(model, 'all');
-      const after = await cpuMsPerRun(model, now);
-      const float = await cpuMsPerRun(fp32);
-      console.log(
-        `  run ${r}: 'all' ${before.toFixed(3)} ms  '${now}' ${after.toFixed(3)} ms  x${(after / before).toFixed(2)} of 'all'  (FP32 payload ${float.toFixed(3)} ms)`,
-      );
-    }
+    await int8Runs('fashion-mnist INT8 (demo)', payload, fp32);
     const apart = await levelsApart(payload, 'all', now);
     console.log(
       `  outputs on ${apart.images} eval images, 'all' vs '${now}' on this host: max |logit difference| ${apart.maxDiff.toFixed(3)}, top-1 changed on ${apart.top1Changed}`,
     );
+    const mobilenet = await locateMobileNetV2();
+    if (mobilenet.path === undefined) console.log(`mobilenetv2 INT8 skipped: ${mobilenet.reason}`);
+    else {
+      const source = loadOnnx(await readFile(mobilenet.path), mobilenet.path);
+      await int8Runs('mobilenetv2 INT8', await mobilenetInt8(source, mobilenet.path), source);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
