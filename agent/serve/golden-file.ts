@@ -10,19 +10,15 @@ import { Value } from '@sinclair/typebox/value';
 import { bmfError } from '../../shared/errors.js';
 import { dtypeBytes, shapeSize } from '../../shared/tensor.js';
 import type { Tensor, TensorDtype } from '../../shared/tensor.js';
+import { TensorDtypeSchema, TensorShapeSchema } from './tensor-schema.js';
 import type { GoldenSet } from './types.js';
 
 const MAX_SAMPLES = 10_000;
 
 const TensorJson = Type.Object(
   {
-    dtype: Type.Union([
-      Type.Literal('float32'),
-      Type.Literal('int8'),
-      Type.Literal('uint8'),
-      Type.Literal('int32'),
-    ]),
-    shape: Type.Array(Type.Integer({ minimum: 0, maximum: 1 << 24 }), { maxItems: 8 }),
+    dtype: TensorDtypeSchema,
+    shape: TensorShapeSchema,
     data: Type.String(),
   },
   { additionalProperties: false },

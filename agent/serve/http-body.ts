@@ -7,16 +7,17 @@ import { bmfError } from '../../shared/errors.js';
 import { shapeSize } from '../../shared/tensor.js';
 import type { Tensor } from '../../shared/tensor.js';
 import type { InferResponse } from './service.js';
+import {
+  MAX_TENSOR_DIM,
+  MAX_TENSOR_DIMS,
+  TensorDtypeSchema,
+  TensorShapeSchema,
+} from './tensor-schema.js';
 
 const JsonTensor = Type.Object(
   {
-    dtype: Type.Union([
-      Type.Literal('float32'),
-      Type.Literal('int8'),
-      Type.Literal('uint8'),
-      Type.Literal('int32'),
-    ]),
-    shape: Type.Array(Type.Integer({ minimum: 0, maximum: 1 << 24 }), { maxItems: 8 }),
+    dtype: TensorDtypeSchema,
+    shape: TensorShapeSchema,
     data: Type.Array(Type.Number()),
   },
   { additionalProperties: false },
@@ -146,10 +147,12 @@ export function feedsFromBinary(contentType: string, body: Uint8Array): Record<s
   const shape = dims.map(Number);
   if (
     !shapeText ||
-    dims.length > 8 ||
-    shape.some((d, i) => !/^\d+$/.test(dims[i]!.trim()) || d > 1 << 24)
+    dims.length > MAX_TENSOR_DIMS ||
+    shape.some((d, i) => !/^\d+$/.test(dims[i]!.trim()) || d > MAX_TENSOR_DIM)
   ) {
-    throw requestError(`shape must be up to 8 comma-separated dimensions, got "${shapeText}"`);
+    throw requestError(
+      `shape must be up to ${MAX_TENSOR_DIMS} comma-separated dimensions, got "${shapeText}"`,
+    );
   }
   const size = ELEMENT_BYTES[dtype as BinaryDtype];
   const n = shapeSize(shape);

@@ -19,10 +19,8 @@
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
 import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
-import { LANES } from './per-kind.js';
+import { laneGeometry, padTo } from './per-kind.js';
 
-const BYTES: Record<CostPrecision, number> = { fp32: 4, fp16: 2, bf16: 2, int8: 1 };
-const padTo = (x: number, m: number) => Math.ceil(x / m) * m;
 /** Longest group the partition considers (tpu-mlir bounds its search the same way). */
 const MAX_GROUP = 64;
 /** Sustained share of the DDR bandwidth (as for the weights in per-kind.ts; not fitted). */
@@ -77,15 +75,14 @@ export function groupPlan(
   batch: number,
   structure: GroupStructure,
 ): GroupPlan {
-  const c = LANES[chip];
-  const peak = c?.peakTeraOps[precision];
-  if (c === undefined || peak === undefined) throw new Error(`no lanes for ${chip} ${precision}`);
-  const bytes = BYTES[precision];
-  const lanes = precision === 'int8' ? padTo(batch, c.int8Group) : batch;
-  const fp32Peak = c.peakTeraOps.fp32 ?? peak;
-  const cyclesPerMs = (fp32Peak * 1e9) / (c.npu * (c.euBytes / 4) * 2);
-  const vectorBytesPerMs = c.npu * c.euBytes * cyclesPerMs;
-  const ic = precision === 'fp32' ? 1 : Math.max(1, c.icParallelInt8 / bytes);
+  const {
+    chip: c,
+    peak,
+    bytes,
+    lanes,
+    vectorBytesPerMs,
+    ic,
+  } = laneGeometry(chip, precision, batch);
   const n = layers.length;
   const plan = {
     precision,

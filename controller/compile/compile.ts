@@ -24,6 +24,7 @@ import type { CompilePrecision } from './chip.js';
 import { costConfidence, estimateLatency, layersFromGraph } from './cost/index.js';
 import { emulatePrecision, TOLERANCES } from './precision.js';
 import { describeHalfEmulation, emulateHalfActivations } from './half-activations.js';
+import type { PrecisionEmulation } from './half-activations.js';
 import type { CompileReport } from './report.js';
 import { coefficientBytes } from './coeff-memory.js';
 import { buildSimBmodel } from './sim-target.js';
@@ -231,15 +232,16 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
   const tolerance = TOLERANCES[precision];
 
   let validation: ValidationResult | null = null;
-  let torchscriptValidation: CompileReport['torchscriptValidation'];
+  // The simulator's payload against the TorchScript outputs (vendor BMODELs cannot run here).
+  let torchBmodelValidation: ValidationResult | undefined;
   let validationNote: string | undefined;
   let toolchain: CompileReport['toolchain'];
   let written: Uint8Array;
-  let precisionNote: string | undefined;
+  let emulation: PrecisionEmulation | undefined;
   if (target === 'sim') {
     const half = emulateHalfActivations(model, nodes, precision, chip);
     const stored = emulatePrecision(half.model, precision);
-    if (precision !== 'fp32') precisionNote = describeHalfEmulation(precision, half.plan);
+    if (precision !== 'fp32') emulation = describeHalfEmulation(precision, half.plan);
     const payload = precision === 'fp32' ? bytes : encodeOnnx(stored);
     const bmodel = buildSimBmodel(
       {
@@ -269,22 +271,13 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
       o.session,
     );
     if (torch) {
-      torchscriptValidation = {
-        export: await compareWithReferences(
-          bytes,
-          feeds,
-          torch.references,
-          EXPORT_TOLERANCE,
-          o.session,
-        ),
-        bmodel: await compareWithReferences(
-          simulatorPayload(written, readBack),
-          feeds,
-          torch.references,
-          tolerance,
-          o.session,
-        ),
-      };
+      torchBmodelValidation = await compareWithReferences(
+        simulatorPayload(written, readBack),
+        feeds,
+        torch.references,
+        tolerance,
+        o.session,
+      );
     }
     toolchain = {
       name: 'bmfleet-sim',
@@ -315,17 +308,6 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
       ...(o.signal ? { signal: o.signal } : {}),
     });
     written = checked.bytes;
-    if (torch) {
-      torchscriptValidation = {
-        export: await compareWithReferences(
-          bytes,
-          feeds,
-          torch.references,
-          EXPORT_TOLERANCE,
-          o.session,
-        ),
-      };
-    }
     toolchain = { name: target, version: 'not detected' };
     validationNote =
       target === 'tpu-mlir' && single
@@ -333,6 +315,16 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
         : 'not run: a vendor BMODEL executes only on a TPU';
     if (checked.warnings.length) validationNote += `; ${checked.warnings.join('; ')}`;
   }
+  const torchscriptValidation: CompileReport['torchscriptValidation'] = torch && {
+    export: await compareWithReferences(
+      bytes,
+      feeds,
+      torch.references,
+      EXPORT_TOLERANCE,
+      o.session,
+    ),
+    ...(torchBmodelValidation ? { bmodel: torchBmodelValidation } : {}),
+  };
 
   const report: CompileReport = {
     model: { path: o.modelPath ?? '<bytes>', sha256: sha256(source), netName },
@@ -347,7 +339,7 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
     validation,
     ...(torchscriptValidation ? { torchscriptValidation } : {}),
     ...(validationNote ? { validationNote } : {}),
-    ...(precisionNote ? { precisionNote } : {}),
+    ...(emulation ? { emulation } : {}),
     modeledLatency: modeledLatency(nodes, chip, precision, shapes[0]?.[0] ?? 1),
     durationMs: now() - started,
   };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { bmfError, isBmfError } from '../../shared/errors.js';
 import { fsyncDir, tempPathFor } from '../../shared/fs/atomic.js';
 import { openRegularFile } from '../../shared/fs/regular.js';
-import { READ_CHUNK_BYTES } from '../../shared/trust/file.js';
+import { copyHashing } from '../../shared/fs/copy-hashing.js';
 import { isHexDigest } from '../../shared/wire/ids.js';
 
 export interface ExpectedBlob {
@@ -42,22 +42,13 @@ export async function importBlob(
   await mkdir(blobDir, { recursive: true });
   const tmp = tempPathFor(target);
   const hash = createHash('sha256');
-  let size = 0;
+  let size: number;
   try {
     const src = await openRegularFile(source);
     const dst = await open(tmp, 'wx', 0o644);
     try {
-      const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-      // Read at most one byte past the declared size: enough to prove "too long".
-      while (size <= expected.size) {
-        const want = Math.min(buf.length, expected.size + 1 - size);
-        const { bytesRead } = await src.read(buf, 0, want, size);
-        if (bytesRead === 0) break;
-        hash.update(buf.subarray(0, bytesRead));
-        await dst.write(buf, 0, bytesRead);
-        size += bytesRead;
-      }
-      await dst.sync();
+      // At most one byte past the declared size: enough to prove "too long".
+      size = await copyHashing(src, dst, hash, expected.size + 1);
     } finally {
       await src.close();
       await dst.close();

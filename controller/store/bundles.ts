@@ -72,6 +72,20 @@ export const toStoredBundle = (r: Row): StoredBundle => ({
   createdAt: Number(r.created_at),
 });
 
+/** The other way: the values of a bundles row, in the column order of both stores' INSERT. */
+export const toBundleValues = (b: StoredBundle) =>
+  [
+    b.digest,
+    b.model,
+    b.version,
+    b.sequence,
+    b.precision,
+    JSON.stringify(b.chips),
+    JSON.stringify(b.manifest),
+    Buffer.from(b.envelope),
+    b.createdAt,
+  ] as const;
+
 export function createBundleRepo(db: Db): BundleRepo<'sync'> {
   const q = {
     bundle: db.prepare('SELECT * FROM bundles WHERE digest = ?'),
@@ -98,17 +112,7 @@ export function createBundleRepo(db: Db): BundleRepo<'sync'> {
   };
   const insert = db.transaction((b: StoredBundle, blobs: readonly BlobRef[]) => {
     q.insertModel.run(b.model, b.createdAt);
-    q.insertBundle.run(
-      b.digest,
-      b.model,
-      b.version,
-      b.sequence,
-      b.precision,
-      JSON.stringify(b.chips),
-      JSON.stringify(b.manifest),
-      Buffer.from(b.envelope),
-      b.createdAt,
-    );
+    q.insertBundle.run(...toBundleValues(b));
     for (const f of blobs) q.insertBlob.run(f.sha256, f.size, b.createdAt);
   });
   return {

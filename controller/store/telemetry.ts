@@ -116,6 +116,19 @@ export const toEncodedMinute = (r: Row): EncodedMinute => ({
   ...(r.sketches ? { sketches: new Uint8Array(r.sketches) } : {}),
 });
 
+/** The other way: a telemetry_minute row's values, in the column order of both stores' upsert. */
+export const toMinuteValues = (m: EncodedMinute) =>
+  [
+    m.minute,
+    m.deviceId,
+    m.bundle,
+    m.variant,
+    m.requests,
+    m.errors,
+    m.counters,
+    Buffer.from(m.sketches ?? new Uint8Array()),
+  ] as const;
+
 export function createTelemetryRepo(db: Db): TelemetryRepo<'sync'> {
   const q = {
     get: db.prepare(
@@ -151,18 +164,7 @@ export function createTelemetryRepo(db: Db): TelemetryRepo<'sync'> {
     addCounter: db.prepare(ADD_COUNTER_SQL),
   };
   const write = db.transaction((b: TelemetryBatch) => {
-    for (const m of b.minutes) {
-      q.put.run(
-        m.minute,
-        m.deviceId,
-        m.bundle,
-        m.variant,
-        m.requests,
-        m.errors,
-        m.counters,
-        Buffer.from(m.sketches ?? new Uint8Array()),
-      );
-    }
+    for (const m of b.minutes) q.put.run(...toMinuteValues(m));
     for (const s of b.seen) q.insertSeen.run(s.deviceId, s.key, s.intervalStart);
     for (const [name, n] of Object.entries(b.counters)) q.addCounter.run(name, n);
   });

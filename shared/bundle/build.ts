@@ -6,7 +6,7 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { bmfError } from '../errors.js';
 import { fsyncDir, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
-import { READ_CHUNK_BYTES } from '../trust/file.js';
+import { copyHashing } from '../fs/copy-hashing.js';
 import {
   BUNDLE_SCHEMA_VERSION,
   parseBundleManifest,
@@ -40,20 +40,12 @@ export async function addBlob(
   await mkdir(blobs, { recursive: true });
   const tmp = tempPathFor(join(blobs, 'incoming'));
   const hash = createHash('sha256');
-  let size = 0;
+  let size: number;
   try {
     const src = await open(source, 'r');
     const dst = await open(tmp, 'wx', 0o644);
     try {
-      const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-      while (true) {
-        const { bytesRead } = await src.read(buf, 0, buf.length, size);
-        if (bytesRead === 0) break;
-        hash.update(buf.subarray(0, bytesRead));
-        await dst.write(buf, 0, bytesRead);
-        size += bytesRead;
-      }
-      await dst.sync();
+      size = await copyHashing(src, dst, hash);
     } finally {
       await src.close();
       await dst.close();

@@ -5,14 +5,14 @@ import type pg from 'pg';
 import type { AssignmentRepo } from '../assignments.js';
 import { toAssignmentRow } from '../assignments.js';
 import type { BundleRepo } from '../bundles.js';
-import { toStoredBundle } from '../bundles.js';
+import { toBundleValues, toStoredBundle } from '../bundles.js';
 import type { CounterRepo } from '../counters.js';
 import type { DeviceEventRepo } from '../device-events.js';
 import { toDeviceEventRow } from '../device-events.js';
 import type { ExperimentRepo } from '../experiments.js';
 import { toExperimentRecord } from '../experiments.js';
 import type { MergeBatch, MinuteDelta, TelemetryRepo } from '../telemetry.js';
-import { seenId, toEncodedMinute } from '../telemetry.js';
+import { seenId, toEncodedMinute, toMinuteValues } from '../telemetry.js';
 import { bmfError } from '../../../shared/errors.js';
 import type { DeviceRepo, DeviceRow } from '../devices.js';
 import {
@@ -353,17 +353,7 @@ export function pgBundles(store: PgStore): BundleRepo<'async'> {
         );
         await c.query(
           'INSERT INTO bundles(digest, model, version, sequence, precision, chips, manifest, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-          [
-            b.digest,
-            b.model,
-            b.version,
-            b.sequence,
-            b.precision,
-            JSON.stringify(b.chips),
-            JSON.stringify(b.manifest),
-            Buffer.from(b.envelope),
-            b.createdAt,
-          ],
+          [...toBundleValues(b)],
         );
         for (const f of blobs) {
           await c.query(
@@ -412,16 +402,7 @@ export function pgTelemetry(store: PgStore): TelemetryRepo<'async'> {
              ON CONFLICT(minute, device_id, bundle, variant) DO UPDATE SET
                requests = excluded.requests, errors = excluded.errors,
                counters = excluded.counters, sketches = excluded.sketches`,
-            [
-              m.minute,
-              m.deviceId,
-              m.bundle,
-              m.variant,
-              m.requests,
-              m.errors,
-              m.counters,
-              Buffer.from(m.sketches ?? new Uint8Array()),
-            ],
+            [...toMinuteValues(m)],
           );
         }
         for (const s of b.seen) {

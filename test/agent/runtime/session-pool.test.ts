@@ -45,3 +45,16 @@ t.test('spareThreads 0 keeps no standby', async (t) => {
   await pool.release(sha256(a));
   t.same(pool.threads(), { busy: 0, spare: 0, started: 1 });
 });
+
+t.test('a payload the level rule cannot read is refused before a thread is taken', async (t) => {
+  const pool = createSimSessionPool({ spareThreads: 0 });
+  const garbage = Uint8Array.from([0x3a, 0xff, 0xff, 0x03, 0x01]);
+  await t.rejects(
+    pool.acquire(sha256(garbage), () => garbage),
+    {
+      code: 'BMF_ERR_BMODEL_UNSUPPORTED',
+    },
+  );
+  t.same(pool.threads(), { busy: 0, spare: 0, started: 0 }, 'no thread started or held');
+  t.equal(pool.snapshot().size, 0);
+});
