@@ -10,7 +10,12 @@ import {
 import { layersFromGraph, type CostLayer } from '../../../controller/compile/cost/index.js';
 import { resnet50Graph } from '../../../harness/cost/resnet50.js';
 
-const STRUCTURE: GroupStructure = { fp32Factor: false, perLayer: false, localMovement: false };
+const STRUCTURE: GroupStructure = {
+  fp32Factor: false,
+  perLayer: false,
+  localMovement: false,
+  mergeKernel: false,
+};
 const K: GroupCoefficients = { matrix: 1, fp32: 1, vector: 1, groupUs: 10, layerUs: 0 };
 
 /** A 3x3 conv of 64 -> 64 channels on a rows x rows map, reading the layers `inputs`. */
