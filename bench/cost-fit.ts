@@ -269,11 +269,27 @@ const worstPct = (es: readonly number[]) => `${(Math.max(...es.map(Math.abs)) * 
 const pct = (e: number) => `${e >= 0 ? '+' : ''}${(e * 100).toFixed(0)}%`;
 
 /** Candidate structures of the layer-group model, chosen among by leave-one-out on FIT_KINDS. */
-const GROUP_STRUCTURES: readonly GroupStructure[] = [false, true].flatMap((mergeKernel) =>
-  [false, true].flatMap((fp32Factor) =>
-    [false, true].map((perLayer) => ({ fp32Factor, perLayer, localMovement: false, mergeKernel })),
+const GROUP_STRUCTURES: readonly GroupStructure[] = [
+  ...[false, true].flatMap((splitVector) =>
+    [false, true].flatMap((fp32Factor) =>
+      [false, true].map((perLayer) => ({
+        fp32Factor,
+        perLayer,
+        localMovement: false,
+        mergeKernel: false,
+        splitVector,
+      })),
+    ),
   ),
-);
+  // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: true,
+    splitVector: true,
+  })),
+];
 
 const describeStructure = (s: GroupStructure) =>
   [
@@ -281,6 +297,7 @@ const describeStructure = (s: GroupStructure) =>
     s.perLayer ? 'cost per layer in a group' : 'cost per group only',
     s.localMovement ? 'Concat/Resize/Slice in groups' : 'data movement on its own',
     s.mergeKernel ? '3ic kernel merge' : 'no 3ic',
+    s.splitVector ? 'activations apart' : 'one vector factor',
   ].join(', ');
 
 /**
@@ -398,7 +415,7 @@ export function layerGroups(
   console.log(`chosen: ${describeStructure(s)}; fitted on ${[...FIT_KINDS].join(', ')}:`);
   for (const [chip, c] of k) {
     console.log(
-      `${chip.padEnd(8)} conv efficiency ${(100 / c.matrix).toFixed(0)} % of the peak${s.fp32Factor ? ` (FP32 ${(100 / c.matrix / c.fp32).toFixed(0)} %)` : ''}; vector lanes x${c.vector.toFixed(2)}; launch ${c.groupUs.toFixed(1)} us per group${s.perLayer ? ` + ${c.layerUs.toFixed(2)} us per layer` : ''}`,
+      `${chip.padEnd(8)} conv efficiency ${(100 / c.matrix).toFixed(0)} % of the peak${s.fp32Factor ? ` (FP32 ${(100 / c.matrix / c.fp32).toFixed(0)} %)` : ''}; vector lanes x${c.vector.toFixed(2)}${s.splitVector ? `, activation passes x${c.activation.toFixed(2)}` : ''}; launch ${c.groupUs.toFixed(1)} us per group${s.perLayer ? ` + ${c.layerUs.toFixed(2)} us per layer` : ''}`,
     );
   }
   console.log(

@@ -20,7 +20,8 @@
 //   precision: F16 on BM1684X/BM1688, F32 on BM1684 (tpu-mlir utils/fp_layer_search.py FLOAT_MAP);
 // - optionally, a conv with few input channels folds kernel rows/columns into the reduced
 //   channels before padding them to IC_PARALLEL, as tpu-mlir's 3ic weight reorder does
-//   (lib/Dialect/Tpu/Transforms/WeightReorder/BM1684X/Conv2D.cpp, use_3ic_optimize).
+//   (lib/Dialect/Tpu/Transforms/WeightReorder/BM1684X/Conv2D.cpp, use_3ic_optimize), and a
+//   Conv3D reduces its input channels times the kernel depth (Conv3D.cpp, filter_reorder).
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
 import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
@@ -60,6 +61,8 @@ export interface GroupPlan {
   /** Per layer: conv/matmul ms at peak (padding included), vector ms at full lane rate. */
   readonly matrixMs: Float64Array;
   readonly vectorMs: Float64Array;
+  /** Per layer: fused activation passes (Sigmoid, SiLU's Mul...) at full lane rate. */
+  readonly activationMs: Float64Array;
   /** 1 where the layer's conv/matmul runs at FP32 (what the FP32 conv factor scales). */
   readonly fp32: Uint8Array;
   /**
@@ -89,12 +92,20 @@ export interface GroupStructure {
   readonly localMovement: boolean;
   /** Thin first convs fold their kernel into the reduced channels (tpu-mlir 3ic). */
   readonly mergeKernel: boolean;
+  /**
+   * Fused activation passes (a sigmoid is an exp and a divide: many lane instructions per
+   * element) get their own factor, apart from plain lane work (depthwise MACs, pools, adds, data
+   * movement: one or a few instructions per element).
+   */
+  readonly splitVector: boolean;
 }
 
 export interface GroupCoefficients {
   readonly matrix: number;
   readonly fp32: number;
   readonly vector: number;
+  /** Factor of the fused activation passes; the vector factor when not split. */
+  readonly activation: number;
   readonly groupUs: number;
   readonly layerUs: number;
 }
@@ -126,6 +137,7 @@ export function groupPlan(
     ddrBytesPerMs: c.ddrGBs * 1e6 * DDR_EFFICIENCY,
     matrixMs: new Float64Array(n),
     vectorMs: new Float64Array(n),
+    activationMs: new Float64Array(n),
     fp32: new Uint8Array(n),
     actBytes: new Float64Array(n),
     outBytes: new Float64Array(n),
@@ -167,7 +179,8 @@ export function groupPlan(
     plan.kernel[i] = Math.max(1, l.rows?.kernel ?? 1);
     const movement = l.kind === 'other';
     plan.local[i] = l.kind === 'matmul' || (movement && !structure.localMovement) ? 0 : 1;
-    let vector = ((l.fusedVectorElems ?? 0) * bytes * images) / vectorBytesPerMs;
+    plan.activationMs[i] = ((l.fusedVectorElems ?? 0) * bytes * images) / vectorBytesPerMs;
+    let vector = 0;
     let matrix = 0;
     const ch = l.channels;
     if (ch === undefined) {
@@ -181,10 +194,13 @@ export function groupPlan(
         vector += (l.macs * outPad * bytes * images) / vectorBytesPerMs;
       } else {
         const k = l.kernelShape ?? [];
-        const reduced =
-          structure.mergeKernel && k.length === 2 && ic > 1
-            ? reducedChannels(cin, k[0] ?? 1, k[1] ?? 1, ic)
-            : cin;
+        let reduced = cin;
+        if (structure.mergeKernel && ic > 1 && k.length === 2) {
+          reduced = reducedChannels(cin, k[0] ?? 1, k[1] ?? 1, ic);
+        } else if (structure.mergeKernel && ic > 1 && k.length === 3) {
+          // Conv3D reduces input channels x kernel depth together (Conv3D.cpp filter_reorder).
+          reduced = cin * (k[0] ?? 1);
+        }
         const inPad = padTo(reduced, ic) / reduced;
         matrix = (2 * l.macs * outPad * inPad * images) / (ownPeak * 1e9);
       }
@@ -217,7 +233,10 @@ export function partition(
   const compute = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const matrixScale = k.matrix * (plan.fp32[i] === 1 ? k.fp32 : 1);
-    compute[i] = (plan.matrixMs[i] ?? 0) * matrixScale + (plan.vectorMs[i] ?? 0) * k.vector;
+    compute[i] =
+      (plan.matrixMs[i] ?? 0) * matrixScale +
+      (plan.vectorMs[i] ?? 0) * k.vector +
+      (plan.activationMs[i] ?? 0) * k.activation;
   }
   const best = new Float64Array(n + 1).fill(Infinity);
   const choice = new Int32Array(n + 1);
@@ -295,7 +314,7 @@ export interface GroupFitRow {
   readonly plan: GroupPlan;
 }
 
-const NAMES = ['matrix', 'fp32', 'vector', 'groupUs', 'layerUs'] as const;
+const NAMES = ['matrix', 'fp32', 'vector', 'activation', 'groupUs', 'layerUs'] as const;
 
 export function predictGroups(row: GroupFitRow, k: GroupCoefficients): number {
   return partition(row.plan, k).ms / row.batch;
@@ -312,16 +331,24 @@ export function fitGroups(
 ): GroupCoefficients {
   const free = NAMES.filter(
     (name) =>
-      (name !== 'fp32' || structure.fp32Factor) && (name !== 'layerUs' || structure.perLayer),
+      (name !== 'fp32' || structure.fp32Factor) &&
+      (name !== 'layerUs' || structure.perLayer) &&
+      (name !== 'activation' || structure.splitVector),
   );
   const k: Record<(typeof NAMES)[number], number> = {
     matrix: 1.5,
     fp32: 1,
     vector: 10,
+    activation: 10,
     groupUs: 10,
     layerUs: structure.perLayer ? 1 : 0,
   };
-  const loss = () => rows.reduce((s, r) => s + Math.log(predictGroups(r, k) / r.ms) ** 2, 0);
+  // Unsplit, the activation passes share the vector factor.
+  const coefficients = () => (structure.splitVector ? k : { ...k, activation: k.vector });
+  const loss = () => {
+    const c = coefficients();
+    return rows.reduce((s, r) => s + Math.log(predictGroups(r, c) / r.ms) ** 2, 0);
+  };
   let current = loss();
   for (let step = 1; step > 0.05; step /= 2) {
     for (let improved = true; improved;) {
@@ -341,5 +368,5 @@ export function fitGroups(
       }
     }
   }
-  return { ...k };
+  return { ...coefficients() };
 }

@@ -15,8 +15,16 @@ const STRUCTURE: GroupStructure = {
   perLayer: false,
   localMovement: false,
   mergeKernel: false,
+  splitVector: false,
 };
-const K: GroupCoefficients = { matrix: 1, fp32: 1, vector: 1, groupUs: 10, layerUs: 0 };
+const K: GroupCoefficients = {
+  matrix: 1,
+  fp32: 1,
+  vector: 1,
+  activation: 1,
+  groupUs: 10,
+  layerUs: 0,
+};
 
 /** A 3x3 conv of 64 -> 64 channels on a rows x rows map, reading the layers `inputs`. */
 const conv = (name: string, rows: number, inputs: number[], weightElems = 64 * 64 * 9) => {
