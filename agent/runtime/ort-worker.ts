@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { bmfError } from '../../shared/errors.js';
 import type { Tensor, TensorDtype } from '../../shared/tensor.js';
+import type { GraphOptimizationLevel } from '../../shared/simulator/graph-level.js';
 import { copyInSlices } from '../slices.js';
 import type { SliceOptions } from '../slices.js';
 import { createBufferRecycler } from './buffer-recycler.js';
@@ -81,7 +82,7 @@ parentPort.on('message', (m) => {
 export interface OrtSessionOptions {
   readonly intraOpNumThreads: number;
   readonly interOpNumThreads: number;
-  readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  readonly graphOptimizationLevel: GraphOptimizationLevel;
 }
 
 export interface WorkerOutput {

@@ -9,6 +9,7 @@
 // for a session (the first model, or two swaps at once), it starts a standby `standbyDelayMs`
 // later, away from that model's warm-up and gate. Spares end after `spareIdleMs` only once no
 // session is live. The pool is created by the caller and passed in; there is no module-level pool.
+import { simulatorGraphLevel } from '../../shared/simulator/graph-level.js';
 import { startOrtThread } from './ort-worker.js';
 import type { OrtSessionOptions, OrtThread, OrtThreadOptions } from './ort-worker.js';
 
@@ -51,11 +52,13 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
   const spares: { thread: OrtThread; timer: NodeJS.Timeout }[] = [];
   const maxSpares = options.spareThreads ?? 1;
   const spareIdleMs = options.spareIdleMs ?? 30_000;
-  const sessionOptions: OrtSessionOptions = {
+  // The graph decides the level (shared/simulator/graph-level.ts): INT8 payloads unfused, so a
+  // board simulated on any x86 host answers with the same numbers as the quantize verdict.
+  const sessionOptions = (onnx: Uint8Array): OrtSessionOptions => ({
     intraOpNumThreads: options.intraOpNumThreads ?? 1,
     interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-  };
+    graphOptimizationLevel: simulatorGraphLevel(onnx),
+  });
 
   const standbyDelayMs = options.standbyDelayMs ?? 1000;
   let started = 0;
@@ -107,8 +110,11 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
     async acquire(digest, onnx) {
       let entry = entries.get(digest);
       if (!entry) {
+        const bytes = onnx();
+        // Before a thread is taken: a payload the level rule cannot read throws here.
+        const created = sessionOptions(bytes);
         const thread = takeThread();
-        const ready = thread.create(onnx(), sessionOptions).then(
+        const ready = thread.create(bytes, created).then(
           () => thread,
           (e: unknown) => {
             entries.delete(digest);

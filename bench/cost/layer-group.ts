@@ -25,10 +25,8 @@
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
 import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
-import { LANES } from './per-kind.js';
+import { laneGeometry, padTo } from './per-kind.js';
 
-const BYTES: Record<CostPrecision, number> = { fp32: 4, fp16: 2, bf16: 2, int8: 1 };
-const padTo = (x: number, m: number) => Math.ceil(x / m) * m;
 /** Longest group the partition considers (tpu-mlir bounds its search the same way). */
 const MAX_GROUP = 64;
 /** Sustained share of the DDR bandwidth (as for the weights in per-kind.ts; not fitted). */
@@ -122,13 +120,8 @@ export function groupPlan(
   structure: GroupStructure,
   floatLayers: ReadonlySet<number> = new Set(),
 ): GroupPlan {
-  const c = LANES[chip];
-  const peak = c?.peakTeraOps[precision];
-  if (c === undefined || peak === undefined) throw new Error(`no lanes for ${chip} ${precision}`);
-  const lanes = precision === 'int8' ? padTo(batch, c.int8Group) : batch;
-  const fp32Peak = c.peakTeraOps.fp32 ?? peak;
-  const cyclesPerMs = (fp32Peak * 1e9) / (c.npu * (c.euBytes / 4) * 2);
-  const vectorBytesPerMs = c.npu * c.euBytes * cyclesPerMs;
+  const launch = laneGeometry(chip, precision, batch);
+  const { chip: c, lanes, vectorBytesPerMs } = launch;
   const n = layers.length;
   const plan = {
     precision,
@@ -160,12 +153,15 @@ export function groupPlan(
     if (r !== Infinity) plan.lastReadBy[r]?.push(i);
   });
   layers.forEach((l, i) => {
-    const own = precision === 'int8' && floatLayers.has(i) ? (MIXED_FLOAT[chip] ?? 'fp32') : precision;
-    const ownPeak = c.peakTeraOps[own] ?? peak;
-    const bytes = BYTES[own];
+    const own =
+      precision === 'int8' && floatLayers.has(i) ? (MIXED_FLOAT[chip] ?? 'fp32') : precision;
     // INT8 runs images in groups of int8Group (4N on BM1684); a float layer runs the batch.
-    const images = own === 'int8' ? lanes : batch;
-    const ic = own === 'fp32' ? 1 : Math.max(1, c.icParallelInt8 / bytes);
+    const {
+      peak: ownPeak,
+      bytes,
+      lanes: images,
+      ic,
+    } = own === precision ? launch : laneGeometry(chip, own, batch);
     const fromLayers = (l.inputs ?? []).reduce(
       (s, p) => s + (layers[p]?.activationOutElems ?? 0),
       0,

@@ -77,7 +77,33 @@ export const LANES: Readonly<
 export const SPILL_SHARE = 0.5;
 
 const BYTES: Record<CostPrecision, number> = { fp32: 4, fp16: 2, bf16: 2, int8: 1 };
-const padTo = (x: number, m: number) => Math.ceil(x / m) * m;
+export const padTo = (x: number, m: number) => Math.ceil(x / m) * m;
+
+/** One chip's lanes at one precision and batch: what every cost model here derives from LANES. */
+export interface LaneGeometry {
+  readonly chip: (typeof LANES)[string];
+  /** The precision's peak, tera-ops per second. */
+  readonly peak: number;
+  readonly bytes: number;
+  /** Images one launch computes (INT8 pads the batch to the chip's image group). */
+  readonly lanes: number;
+  readonly vectorBytesPerMs: number;
+  /** Input channels reduced per cycle at this precision. */
+  readonly ic: number;
+}
+
+export function laneGeometry(chip: string, precision: CostPrecision, batch: number): LaneGeometry {
+  const c = LANES[chip];
+  const peak = c?.peakTeraOps[precision];
+  if (c === undefined || peak === undefined) throw new Error(`no lanes for ${chip} ${precision}`);
+  const bytes = BYTES[precision];
+  const lanes = precision === 'int8' ? padTo(batch, c.int8Group) : batch;
+  const fp32Peak = c.peakTeraOps.fp32 ?? peak;
+  const cyclesPerMs = (fp32Peak * 1e9) / (c.npu * (c.euBytes / 4) * 2);
+  const vectorBytesPerMs = c.npu * c.euBytes * cyclesPerMs;
+  const ic = precision === 'fp32' ? 1 : Math.max(1, c.icParallelInt8 / bytes);
+  return { chip: c, peak, bytes, lanes, vectorBytesPerMs, ic };
+}
 
 /** Features of one network run: ms at full rate per kind, and layer counts. */
 export interface KindFeatures {
@@ -97,15 +123,14 @@ export function kindFeatures(
   precision: CostPrecision,
   batch: number,
 ): KindFeatures {
-  const c = LANES[chip];
-  const peak = c?.peakTeraOps[precision];
-  if (c === undefined || peak === undefined) throw new Error(`no lanes for ${chip} ${precision}`);
-  const bytes = BYTES[precision];
-  const lanes = precision === 'int8' ? padTo(batch, c.int8Group) : batch;
-  const fp32Peak = c.peakTeraOps.fp32 ?? peak;
-  const cyclesPerMs = (fp32Peak * 1e9) / (c.npu * (c.euBytes / 4) * 2);
-  const vectorBytesPerMs = c.npu * c.euBytes * cyclesPerMs;
-  const ic = precision === 'fp32' ? 1 : Math.max(1, c.icParallelInt8 / bytes);
+  const {
+    chip: c,
+    peak,
+    bytes,
+    lanes,
+    vectorBytesPerMs,
+    ic,
+  } = laneGeometry(chip, precision, batch);
   const f: KindFeatures = { matrixMs: 0, vectorMs: 0, spillMs: 0, weightMs: 0, layers: 0 };
   for (const l of layers) {
     f.layers++;

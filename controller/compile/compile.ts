@@ -24,6 +24,7 @@ import type { CompilePrecision } from './chip.js';
 import { costConfidence, estimateLatency, layersFromGraph } from './cost/index.js';
 import { emulatePrecision, TOLERANCES } from './precision.js';
 import { describeHalfEmulation, emulateHalfActivations } from './half-activations.js';
+import type { PrecisionEmulation } from './half-activations.js';
 import type { CompileReport } from './report.js';
 import { coefficientBytes } from './coeff-memory.js';
 import { buildSimBmodel } from './sim-target.js';
@@ -235,11 +236,11 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
   let validationNote: string | undefined;
   let toolchain: CompileReport['toolchain'];
   let written: Uint8Array;
-  let precisionNote: string | undefined;
+  let emulation: PrecisionEmulation | undefined;
   if (target === 'sim') {
     const half = emulateHalfActivations(model, nodes, precision, chip);
     const stored = emulatePrecision(half.model, precision);
-    if (precision !== 'fp32') precisionNote = describeHalfEmulation(precision, half.plan);
+    if (precision !== 'fp32') emulation = describeHalfEmulation(precision, half.plan);
     const payload = precision === 'fp32' ? bytes : encodeOnnx(stored);
     const bmodel = buildSimBmodel(
       {
@@ -347,7 +348,7 @@ export async function compileModel(o: CompileOptions): Promise<CompileResult> {
     validation,
     ...(torchscriptValidation ? { torchscriptValidation } : {}),
     ...(validationNote ? { validationNote } : {}),
-    ...(precisionNote ? { precisionNote } : {}),
+    ...(emulation ? { emulation } : {}),
     modeledLatency: modeledLatency(nodes, chip, precision, shapes[0]?.[0] ?? 1),
     durationMs: now() - started,
   };

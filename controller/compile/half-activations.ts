@@ -15,6 +15,8 @@ export interface Float32Layer {
   readonly node: string;
   readonly opType: string;
   readonly reason: string;
+  /** It reads float weights, which emulatePrecision stores rounded all the same. */
+  readonly readsWeights: boolean;
 }
 
 export interface HalfActivationPlan {
@@ -227,6 +229,7 @@ export function emulateHalfActivations(
           node: info?.name ?? `${node.opType}_${i}`,
           opType: node.opType ?? '',
           reason,
+          readsWeights: (node.input ?? []).some((x) => initializers.has(x) && isFloat.has(x)),
         });
       out.push(node);
       continue;
@@ -276,21 +279,46 @@ export function emulateHalfActivations(
   };
 }
 
-/** One line for the compile report: what the simulator BMODEL emulates at this precision. */
+/**
+ * What a simulator BMODEL at FP16/BF16 reproduces of the chip and what it computes differently,
+ * in plain sentences for the compile report (docs/architecture.md, "FP16/BF16 on the simulator").
+ */
+export interface PrecisionEmulation {
+  readonly precision: 'fp16' | 'bf16';
+  readonly emulated: readonly string[];
+  readonly notEmulated: readonly string[];
+}
+
 export function describeHalfEmulation(
-  precision: CompilePrecision,
+  precision: 'fp16' | 'bf16',
   plan: HalfActivationPlan,
-): string {
-  if (precision === 'fp32') return 'fp32';
-  const kept = plan.float32Layers.length
-    ? `; ${plan.float32Layers.length} layer(s) kept in FP32 as tpu-mlir lowers them (${[
-        ...new Set(plan.float32Layers.map((l) => l.opType)),
-      ].join(', ')})`
+): PrecisionEmulation {
+  const f = precision.toUpperCase();
+  const rounding =
+    precision === 'fp16' ? 'nearest even, overflow to inf, subnormals kept' : 'nearest even';
+  const constants = plan.roundedConstants.length
+    ? `, ${plan.roundedConstants.length} constant(s)`
     : '';
-  return (
-    `${precision} emulated: weights stored in ${precision}; ${plan.roundedOutputs.length} layer ` +
-    `output(s) and ${plan.roundedInputs.length} FP32 input(s) rounded to ${precision} (nearest ` +
-    `even${precision === 'fp16' ? ', overflow to inf, subnormals' : ''}) where the chip stores ` +
-    `them${kept}; arithmetic inside a layer in FP32 on the host`
-  );
+  const kept = plan.float32Layers;
+  const keptOps = [...new Set(kept.map((l) => l.opType))].join(', ');
+  return {
+    precision,
+    emulated: [
+      `weights stored in ${f} (${rounding}), widened to FP32 where a layer reads them`,
+      `activations rounded to ${f} at layer boundaries, where the chip stores them: ` +
+        `${plan.roundedOutputs.length} layer output(s), ${plan.roundedInputs.length} FP32 ` +
+        `value(s) read by ${f} layers${constants} (${rounding})`,
+      ...(kept.length
+        ? [`${kept.length} layer(s) tpu-mlir lowers to F32 (${keptOps}) keep FP32 outputs`]
+        : []),
+    ],
+    notEmulated: [
+      `arithmetic inside a layer: FP32 on the host CPU, rounded to ${f} once at the layer's ` +
+        `output (the chip may multiply in ${f} and accumulate wider)`,
+      "the chip's own approximations (exp, division and other lookup-table kernels)",
+      ...(kept.some((l) => l.readsWeights)
+        ? [`weights of the F32 layers are stored rounded to ${f} too (the chip keeps them in F32)`]
+        : []),
+    ],
+  };
 }

@@ -9,7 +9,7 @@ export {
   keptInFloat32,
   describeHalfEmulation,
 } from './half-activations.js';
-export type { HalfActivationPlan, Float32Layer } from './half-activations.js';
+export type { HalfActivationPlan, Float32Layer, PrecisionEmulation } from './half-activations.js';
 export { formatCompileReport } from './report.js';
 export type { CompileReport } from './report.js';
 export { compareModels, compareWithReferences } from './validate.js';

@@ -2,6 +2,7 @@
 // model predicts. Written as compile-report.json; formatCompileReport renders the table the CLI
 // prints.
 import type { CostConfidence } from './cost/index.js';
+import type { PrecisionEmulation } from './half-activations.js';
 import type { TorchProvenance } from './torchscript/index.js';
 import type { ValidationResult } from './validate.js';
 
@@ -34,7 +35,8 @@ export interface CompileReport {
     readonly export: ValidationResult;
     readonly bmodel?: ValidationResult;
   };
-  readonly precisionNote?: string;
+  /** FP16/BF16 on the sim target: what the simulator reproduces of the chip and what not. */
+  readonly emulation?: PrecisionEmulation;
   /** From controller/compile/cost: a prediction, never a measurement. */
   readonly modeledLatency:
     | {
@@ -78,7 +80,13 @@ export function formatCompileReport(r: CompileReport): string {
       `export     PyTorch ${r.source.torchVersion}, ONNX opset ${r.source.opset} -> ${r.source.onnxPath}`,
     );
   }
-  if (r.precisionNote) lines.push(`note       ${r.precisionNote}`);
+  if (r.emulation) {
+    lines.push(
+      `emulation  ${r.emulation.precision} on the simulator (the host CPU runs the payload, not the chip):`,
+      ...r.emulation.emulated.map((s) => `  emulated      ${s}`),
+      ...r.emulation.notEmulated.map((s) => `  not emulated  ${s}`),
+    );
+  }
   if (r.validation) {
     lines.push('', ...validationTable('validation', r.validation));
   } else if (r.validationNote) {

@@ -3,6 +3,7 @@
 // similarity table FP32 vs INT8 (cosine, euclidean similarity, SQNR per activation tensor, the
 // vendor's comparison; docs/vendor.md section 1).
 import { compareTensors, cosineSimilarity } from '../../shared/stats/similarity.js';
+import { SIMULATOR_GRAPH_LEVEL } from '../../shared/simulator/graph-level.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { createOnnxSession, encodeOnnx } from '../onnx/index.js';
 import { createActivationRunner } from './activation-runner.js';
@@ -168,7 +169,7 @@ export async function layerSimilarity(
   const fp32 = await createActivationRunner(pm);
   const q = await createOnnxSession(encodeOnnx(exposeTensors(int8.model, probe)), {
     ...HOST_SESSION,
-    graphOptimizationLevel: 'basic',
+    graphOptimizationLevel: SIMULATOR_GRAPH_LEVEL.quantized,
   });
   const ref = names.map(() => [] as Float32Array[]);
   const test = names.map(() => [] as Float32Array[]);

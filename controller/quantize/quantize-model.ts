@@ -10,6 +10,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
 import { writeFileAtomic } from '../../shared/fs/atomic.js';
+import { simulatorGraphLevel } from '../../shared/simulator/graph-level.js';
 import type { PreprocessSpec } from '../../shared/preprocess/index.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { parseChip } from '../compile/chip.js';
@@ -259,16 +260,17 @@ export async function quantizeModel(options: QuantizeOptions) {
     run.reference.length >= simInputs.length
       ? run.reference.slice(0, simInputs.length)
       : await runOutputs(pm.bytes, pm.input.name, simInputs);
+  const int8Payload = encodeOnnx(built.graph.model);
   const verdict: QuantizeVerdict = outputVerdict(
     pm.outputs,
     fp32Sim,
-    // Basic level keeps QuantizeLinear/DequantizeLinear unfused: the integer arithmetic is then
-    // the same on every host. At 'all' onnxruntime fuses them into QLinearConv, whose u8s8 kernel
-    // saturates 16-bit pair sums on AVX2 hosts without VNNI (the toy model of verdict.test.ts:
-    // cosine 0.888 there, 1.000 on a VNNI host), so the verdict depended on the host's CPU.
-    await runOutputs(encodeOnnx(built.graph.model), pm.input.name, simInputs, {
+    // At the level the agent's simulator runs the payload (shared/simulator/graph-level.ts):
+    // Q/DQ unfused, so the verdict is the same on every host and is what a simulated board
+    // answers (at 'all' the toy model of verdict.test.ts scored cosine 0.888 on an AVX2 host
+    // without VNNI and 1.000 on a VNNI host).
+    await runOutputs(int8Payload, pm.input.name, simInputs, {
       ...HOST_SESSION,
-      graphOptimizationLevel: 'basic',
+      graphOptimizationLevel: simulatorGraphLevel(int8Payload),
     }),
     options.tolerance,
   );

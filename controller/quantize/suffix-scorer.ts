@@ -13,7 +13,8 @@
 // (ResNet-50: one output level on some images). At the basic level exposing tensors changes
 // nothing, so a suffix run equals a whole run (test/controller/quantize/suffix.test.ts), at about
 // 20 % more CPU per image than the fused kernels. Candidates are thus ranked by the explicit
-// Q/DQ arithmetic; the fused kernels differ from it only in how ties round.
+// Q/DQ arithmetic, the one the agent's simulator runs (shared/simulator/graph-level.ts).
+import { SIMULATOR_GRAPH_LEVEL } from '../../shared/simulator/graph-level.js';
 import type { Tensor } from '../../shared/tensor.js';
 import {
   createOnnxSession,
@@ -27,7 +28,7 @@ import { changedSuffix, suffixModel } from './suffix.js';
 
 export const SCORING_SESSION: OnnxSessionOptions = {
   ...HOST_SESSION,
-  graphOptimizationLevel: 'basic',
+  graphOptimizationLevel: SIMULATOR_GRAPH_LEVEL.quantized,
 };
 
 /**

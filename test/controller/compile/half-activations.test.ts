@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   compileModel,
+  describeHalfEmulation,
   emulateHalfActivations,
   formatCompileReport,
 } from '../../../controller/compile/index.js';
@@ -82,8 +83,30 @@ for (const c of cases) {
         t.ok(Buffer.from(payload).equals(Buffer.from(bytes)), 'fp32 payload is the model itself');
         t.notMatch(printed, /emulated/);
       } else {
-        t.match(r.report.precisionNote, new RegExp(`layer output\\(s\\).*rounded to ${precision}`));
-        t.match(printed, /arithmetic inside a layer in FP32 on the host/);
+        const f = precision.toUpperCase();
+        const e = r.report.emulation;
+        t.equal(e?.precision, precision, 'the report says what is emulated');
+        // The three facts the report must state plainly, each on its own line.
+        t.match(printed, new RegExp(`\\n  emulated {6}weights stored in ${f} \\(nearest even`));
+        t.match(
+          printed,
+          new RegExp(
+            `\\n  emulated {6}activations rounded to ${f} at layer boundaries, where the chip stores them: \\d+ layer output`,
+          ),
+        );
+        t.match(
+          printed,
+          new RegExp(
+            `\\n  not emulated  arithmetic inside a layer: FP32 on the host CPU, rounded to ${f} once`,
+          ),
+        );
+        const keptF32 = c.name === 'avgpool-kept-fp32' && precision === 'fp16';
+        t.equal(
+          /layer\(s\) tpu-mlir lowers to F32 \(AveragePool\) keep FP32 outputs/.test(printed),
+          keptF32,
+          'F32 layers named exactly when the plan keeps some',
+        );
+        t.notMatch(printed, /weights of the F32 layers/, 'an AvgPool has no weights to round');
         const io = loadOnnx(payload).graph;
         t.same(
           [io.input?.map((i) => i.name), io.output?.map((o) => o.name)],
@@ -126,4 +149,21 @@ t.test('the plan names what is rounded and what tpu-mlir keeps in FP32', async (
     fp32,
     'fp32 is the identity',
   );
+});
+
+t.test('the report owns up to F32 layers whose weights are stored rounded', async (t) => {
+  const e = describeHalfEmulation('bf16', {
+    roundedOutputs: ['y'],
+    roundedInputs: ['x'],
+    roundedConstants: [],
+    float32Layers: [
+      { node: 'ln', opType: 'LayerNormalization', reason: 'F32 at BF16', readsWeights: true },
+    ],
+  });
+  t.same(e.emulated, [
+    'weights stored in BF16 (nearest even), widened to FP32 where a layer reads them',
+    'activations rounded to BF16 at layer boundaries, where the chip stores them: 1 layer output(s), 1 FP32 value(s) read by BF16 layers (nearest even)',
+    '1 layer(s) tpu-mlir lowers to F32 (LayerNormalization) keep FP32 outputs',
+  ]);
+  t.match(e.notEmulated.join('\n'), /weights of the F32 layers are stored rounded to BF16 too/);
 });
