@@ -278,9 +278,19 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
         localMovement: false,
         mergeKernel: false,
         splitVector,
+        movementOnDma: false,
       })),
     ),
   ),
+  // Data movement on the DMA engine only, FP32 at the peak ratio, one vector factor.
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: false,
+    splitVector: false,
+    movementOnDma: true,
+  })),
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
@@ -288,6 +298,7 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     localMovement: false,
     mergeKernel: true,
     splitVector: true,
+    movementOnDma: false,
   })),
 ];
 
@@ -298,6 +309,7 @@ const describeStructure = (s: GroupStructure) =>
     s.localMovement ? 'Concat/Resize/Slice in groups' : 'data movement on its own',
     s.mergeKernel ? '3ic kernel merge' : 'no 3ic',
     s.splitVector ? 'activations apart' : 'one vector factor',
+    ...(s.movementOnDma ? ['copies on the DMA only'] : []),
   ].join(', ');
 
 /**

@@ -96,6 +96,8 @@ export interface GroupStructure {
    * movement: one or a few instructions per element).
    */
   readonly splitVector: boolean;
+  /** Data movement run on its own costs only its DDR traffic (GDMA), no vector-lane time. */
+  readonly movementOnDma: boolean;
 }
 
 export interface GroupCoefficients {
@@ -179,11 +181,18 @@ export function groupPlan(
     let vector = 0;
     let matrix = 0;
     const ch = l.channels;
-    if (ch === undefined) {
+    // A pure copy (Concat, Transpose, Slice, Resize: one operation per output element) run on
+    // its own is a DDR-to-DDR move by the DMA engine; its group's DDR term already counts it.
+    const copyOnDma =
+      structure.movementOnDma &&
+      movement &&
+      !structure.localMovement &&
+      l.macs <= l.activationOutElems;
+    if (ch === undefined && !copyOnDma) {
       const moved = l.activationInElems + l.activationOutElems;
       const elems = l.kind === 'pool' ? Math.max(moved, l.macs) : moved;
       vector += (elems * bytes * batch) / vectorBytesPerMs;
-    } else {
+    } else if (ch !== undefined) {
       const cin = ch.in / ch.groups;
       const outPad = padTo(ch.out, c.npu) / ch.out;
       if (ch.groups > 1 && cin === 1) {

@@ -17,6 +17,7 @@ const STRUCTURE: GroupStructure = {
   localMovement: false,
   mergeKernel: false,
   splitVector: false,
+  movementOnDma: false,
 };
 const K: GroupCoefficients = {
   matrix: 1,
