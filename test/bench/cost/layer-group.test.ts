@@ -149,3 +149,24 @@ t.test('3ic: thin convs merge kernel rows/columns into the reduced channels', as
   const ratio = (plain.matrixMs[0] ?? 0) / (merged.matrixMs[0] ?? 1);
   t.ok(Math.abs(ratio - 64 / 3 / (64 / 27)) < 1e-9, `padding 64/3 -> 64/27: ${ratio}x faster`);
 });
+
+t.test('a copy run on its own costs DDR only when data movement is on the DMA', async (t) => {
+  const concat: CostLayer = {
+    name: 'cat',
+    kind: 'other',
+    macs: 2 * 64 * 16 * 16,
+    weightElems: 0,
+    activationInElems: 2 * 64 * 16 * 16,
+    activationOutElems: 2 * 64 * 16 * 16,
+    inputs: [0, 1],
+  };
+  const layers = [conv('a', 16, []), conv('b', 16, [0]), concat];
+  const lanes = groupPlan(layers, 'bm1684x', 'fp16', 1, STRUCTURE);
+  const dma = groupPlan(layers, 'bm1684x', 'fp16', 1, { ...STRUCTURE, movementOnDma: true });
+  t.ok((lanes.vectorMs[2] ?? 0) > 0, 'on the lanes: vector time');
+  t.equal(dma.vectorMs[2], 0, 'on the DMA: no vector time');
+  const copy = partition(dma, { ...K, groupUs: 0 }).groups.at(-1);
+  t.equal(copy?.first, 2, 'the copy runs on its own');
+  const ddrMs = (2 * 2 * 64 * 16 * 16 * 2) / (64 * 1e6 * 0.85);
+  t.ok(Math.abs((copy?.ms ?? 0) - ddrMs) < 1e-9, `the copy's group is its DDR time ${ddrMs} ms`);
+});
