@@ -269,16 +269,85 @@ const worstPct = (es: readonly number[]) => `${(Math.max(...es.map(Math.abs)) * 
 const pct = (e: number) => `${e >= 0 ? '+' : ''}${(e * 100).toFixed(0)}%`;
 
 /** Candidate structures of the layer-group model, chosen among by leave-one-out on FIT_KINDS. */
-const GROUP_STRUCTURES: readonly GroupStructure[] = [false, true].flatMap((fp32Factor) =>
-  [false, true].map((perLayer) => ({ fp32Factor, perLayer, localMovement: false })),
-);
+const GROUP_STRUCTURES: readonly GroupStructure[] = [
+  ...[false, true].flatMap((splitVector) =>
+    [false, true].flatMap((fp32Factor) =>
+      [false, true].map((perLayer) => ({
+        fp32Factor,
+        perLayer,
+        localMovement: false,
+        mergeKernel: false,
+        splitVector,
+        movementOnDma: false,
+      })),
+    ),
+  ),
+  // Data movement on the DMA engine only, FP32 at the peak ratio, one vector factor.
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: false,
+    splitVector: false,
+    movementOnDma: true,
+  })),
+  // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: true,
+    splitVector: true,
+    movementOnDma: false,
+  })),
+];
 
 const describeStructure = (s: GroupStructure) =>
   [
     s.fp32Factor ? 'FP32 conv factor' : 'FP32 at the peak ratio',
     s.perLayer ? 'cost per layer in a group' : 'cost per group only',
     s.localMovement ? 'Concat/Resize/Slice in groups' : 'data movement on its own',
+    s.mergeKernel ? '3ic kernel merge' : 'no 3ic',
+    s.splitVector ? 'activations apart' : 'one vector factor',
+    ...(s.movementOnDma ? ['copies on the DMA only'] : []),
   ].join(', ');
+
+/**
+ * Layers the demos' INT8 BModels keep in float (mixed precision). sample/YOLOX/scripts/
+ * gen_int8bmodel_mlir.sh runs tpu-mlir's fp_forward.py with --fpfwd_inputs at dark2's CSP output
+ * conv (it and every layer before it) and --fpfwd_outputs at the three head stems (they and every
+ * layer after them). Given as name patterns of this bench's ONNX layers; the other demos' tables
+ * are not published (docs/cost-model.md).
+ */
+const FLOAT_IN_INT8: Readonly<Record<string, { upTo: RegExp; from: RegExp }>> = {
+  yolox_s: { upTo: /^\/d2\/d2\.1\/out\//, from: /^\/stems\.\d\// },
+};
+
+/** Indices of the layers an INT8 BModel of `name` runs in float (ancestors / descendants). */
+export function floatLayersOf(name: string, layers: readonly CostLayer[]): Set<number> {
+  const table = FLOAT_IN_INT8[name];
+  const out = new Set<number>();
+  if (table === undefined) return out;
+  const readers = layers.map((): number[] => []);
+  layers.forEach((l, i) => {
+    for (const p of l.inputs ?? []) readers[p]?.push(i);
+  });
+  const walk = (start: number[], next: (i: number) => readonly number[]) => {
+    const stack = [...start];
+    for (let i = stack.pop(); i !== undefined; i = stack.pop()) {
+      if (out.has(i)) continue;
+      out.add(i);
+      stack.push(...next(i));
+    }
+  };
+  const matching = (re: RegExp) => layers.flatMap((l, i) => (re.test(l.name) ? [i] : []));
+  const upTo = matching(table.upTo);
+  const from = matching(table.from);
+  if (upTo.length === 0 || from.length === 0) throw new Error(`no float anchors in ${name}`);
+  walk(upTo, (i) => layers[i]?.inputs ?? []);
+  walk(from, (i) => readers[i] ?? []);
+  return out;
+}
 
 /**
  * The layer-group model (bench/cost/layer-group.ts) on the same fixed split as the per-kind one:
@@ -291,10 +360,30 @@ export function layerGroups(
 ): void {
   const chips = Object.keys(LANES);
   const usable = rows.filter((r) => layersBy.has(r.model) && chips.includes(r.chip));
+  const floats = new Map(
+    [...layersBy].map(([name, layers]) => [name, floatLayersOf(name, layers)] as const),
+  );
+  for (const [name, f] of floats) {
+    if (f.size > 0) {
+      const layers = layersBy.get(name) ?? [];
+      const macs = (set: (i: number) => boolean) =>
+        layers.reduce((s, l, i) => s + (set(i) && l.channels ? l.macs : 0), 0);
+      console.log(
+        `\n${name}: INT8 BModels keep ${f.size} of ${layers.length} layers in float (${((100 * macs((i) => f.has(i))) / macs(() => true)).toFixed(0)} % of the MACs)`,
+      );
+    }
+  }
   const planned = (structure: GroupStructure) =>
     usable.map((r) => ({
       ...r,
-      plan: groupPlan(layersBy.get(r.model) ?? [], r.chip, r.precision, r.batch, structure),
+      plan: groupPlan(
+        layersBy.get(r.model) ?? [],
+        r.chip,
+        r.precision,
+        r.batch,
+        structure,
+        floats.get(r.model),
+      ),
     }));
   type Planned = ReturnType<typeof planned>[number];
   const fitOn = (all: readonly Planned[], nets: ReadonlySet<string>, s: GroupStructure) =>
@@ -338,7 +427,7 @@ export function layerGroups(
   console.log(`chosen: ${describeStructure(s)}; fitted on ${[...FIT_KINDS].join(', ')}:`);
   for (const [chip, c] of k) {
     console.log(
-      `${chip.padEnd(8)} conv efficiency ${(100 / c.matrix).toFixed(0)} % of the peak${s.fp32Factor ? ` (FP32 ${(100 / c.matrix / c.fp32).toFixed(0)} %)` : ''}; vector lanes x${c.vector.toFixed(2)}; launch ${c.groupUs.toFixed(1)} us per group${s.perLayer ? ` + ${c.layerUs.toFixed(2)} us per layer` : ''}`,
+      `${chip.padEnd(8)} conv efficiency ${(100 / c.matrix).toFixed(0)} % of the peak${s.fp32Factor ? ` (FP32 ${(100 / c.matrix / c.fp32).toFixed(0)} %)` : ''}; vector lanes x${c.vector.toFixed(2)}${s.splitVector ? `, activation passes x${c.activation.toFixed(2)}` : ''}; launch ${c.groupUs.toFixed(1)} us per group${s.perLayer ? ` + ${c.layerUs.toFixed(2)} us per layer` : ''}`,
     );
   }
   console.log(

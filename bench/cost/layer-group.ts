@@ -16,6 +16,12 @@
 //   and output fit in LMEM; slicing by rows recomputes each later kernel's halo rows per slice;
 // - group time = max(compute, (boundary activations + weights) / DDR bandwidth) + one launch;
 // - the partition minimises the modeled time, as the compiler's dynamic programming does.
+// - a layer the vendor's INT8 BModel keeps in float (its quantize table) runs at that float
+//   precision: F16 on BM1684X/BM1688, F32 on BM1684 (tpu-mlir utils/fp_layer_search.py FLOAT_MAP);
+// - optionally, a conv with few input channels folds kernel rows/columns into the reduced
+//   channels before padding them to IC_PARALLEL, as tpu-mlir's 3ic weight reorder does
+//   (lib/Dialect/Tpu/Transforms/WeightReorder/BM1684X/Conv2D.cpp, use_3ic_optimize), and a
+//   Conv3D reduces its input channels times the kernel depth (Conv3D.cpp, filter_reorder).
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
 import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
@@ -26,20 +32,44 @@ const MAX_GROUP = 64;
 /** Sustained share of the DDR bandwidth (as for the weights in per-kind.ts; not fitted). */
 const DDR_EFFICIENCY = 0.85;
 
+/** Float type of the layers an INT8 BModel keeps unquantized (fp_layer_search.py FLOAT_MAP). */
+const MIXED_FLOAT: Readonly<Record<string, CostPrecision>> = {
+  bm1684: 'fp32',
+  bm1684x: 'fp16',
+  bm1688: 'fp16',
+};
+
+/**
+ * Input channels the conv's reduction sees after tpu-mlir's 3ic reorder (Conv2D.cpp): kernel
+ * rows and/or columns merged into the channels when they fit IC_PARALLEL.
+ */
+export function reducedChannels(cin: number, kh: number, kw: number, icParallel: number) {
+  if (cin * kh * kw <= icParallel && kh > 1 && kw > 1) return cin * kh * kw;
+  if (cin * kw <= icParallel && kw > 1 && (kh < kw || cin * kh > icParallel)) return cin * kw;
+  if (cin * kh <= icParallel && kh > 1) return cin * kh;
+  return cin;
+}
+
 /** What a network run costs at unit coefficients; built once per row, reused by the fit. */
 export interface GroupPlan {
   readonly precision: CostPrecision;
   readonly lanes: number;
-  readonly bytes: number;
   readonly lmemBytes: number;
   readonly ddrBytesPerMs: number;
   /** Per layer: conv/matmul ms at peak (padding included), vector ms at full lane rate. */
   readonly matrixMs: Float64Array;
   readonly vectorMs: Float64Array;
-  /** Per layer and image: largest input + output elements, output elements, graph-input elements. */
-  readonly actElems: Float64Array;
-  readonly outElems: Float64Array;
-  readonly extInElems: Float64Array;
+  /** Per layer: fused activation passes (Sigmoid, SiLU's Mul...) at full lane rate. */
+  readonly activationMs: Float64Array;
+  /** 1 where the layer's conv/matmul runs at FP32 (what the FP32 conv factor scales). */
+  readonly fp32: Uint8Array;
+  /**
+   * Per layer and launch, in bytes at the layer's own precision: largest input + output, output,
+   * graph input.
+   */
+  readonly actBytes: Float64Array;
+  readonly outBytes: Float64Array;
+  readonly extInBytes: Float64Array;
   readonly weightBytes: Float64Array;
   readonly rows: Float64Array;
   readonly kernel: Float64Array;
@@ -58,43 +88,55 @@ export interface GroupStructure {
   readonly perLayer: boolean;
   /** Concat / Resize / Slice layers may join a group. */
   readonly localMovement: boolean;
+  /** Thin first convs fold their kernel into the reduced channels (tpu-mlir 3ic). */
+  readonly mergeKernel: boolean;
+  /**
+   * Fused activation passes (a sigmoid is an exp and a divide: many lane instructions per
+   * element) get their own factor, apart from plain lane work (depthwise MACs, pools, adds, data
+   * movement: one or a few instructions per element).
+   */
+  readonly splitVector: boolean;
+  /** Data movement run on its own costs only its DDR traffic (GDMA), no vector-lane time. */
+  readonly movementOnDma: boolean;
 }
 
 export interface GroupCoefficients {
   readonly matrix: number;
   readonly fp32: number;
   readonly vector: number;
+  /** Factor of the fused activation passes; the vector factor when not split. */
+  readonly activation: number;
   readonly groupUs: number;
   readonly layerUs: number;
 }
 
+/**
+ * @param floatLayers indices of the layers an INT8 BModel keeps in float (the demo's quantize
+ * table); ignored at the other precisions.
+ */
 export function groupPlan(
   layers: readonly CostLayer[],
   chip: string,
   precision: CostPrecision,
   batch: number,
   structure: GroupStructure,
+  floatLayers: ReadonlySet<number> = new Set(),
 ): GroupPlan {
-  const {
-    chip: c,
-    peak,
-    bytes,
-    lanes,
-    vectorBytesPerMs,
-    ic,
-  } = laneGeometry(chip, precision, batch);
+  const launch = laneGeometry(chip, precision, batch);
+  const { chip: c, lanes, vectorBytesPerMs } = launch;
   const n = layers.length;
   const plan = {
     precision,
     lanes,
-    bytes,
     lmemBytes: c.lmemBytes,
     ddrBytesPerMs: c.ddrGBs * 1e6 * DDR_EFFICIENCY,
     matrixMs: new Float64Array(n),
     vectorMs: new Float64Array(n),
-    actElems: new Float64Array(n),
-    outElems: new Float64Array(n),
-    extInElems: new Float64Array(n),
+    activationMs: new Float64Array(n),
+    fp32: new Uint8Array(n),
+    actBytes: new Float64Array(n),
+    outBytes: new Float64Array(n),
+    extInBytes: new Float64Array(n),
     weightBytes: new Float64Array(n),
     rows: new Float64Array(n),
     kernel: new Float64Array(n),
@@ -113,33 +155,59 @@ export function groupPlan(
     if (r !== Infinity) plan.lastReadBy[r]?.push(i);
   });
   layers.forEach((l, i) => {
+    const own =
+      precision === 'int8' && floatLayers.has(i) ? (MIXED_FLOAT[chip] ?? 'fp32') : precision;
+    // INT8 runs images in groups of int8Group (4N on BM1684); a float layer runs the batch.
+    const {
+      peak: ownPeak,
+      bytes,
+      lanes: images,
+      ic,
+    } = own === precision ? launch : laneGeometry(chip, own, batch);
     const fromLayers = (l.inputs ?? []).reduce(
       (s, p) => s + (layers[p]?.activationOutElems ?? 0),
       0,
     );
-    plan.extInElems[i] = Math.max(0, l.activationInElems - fromLayers);
-    plan.actElems[i] = l.activationInElems + l.activationOutElems;
-    plan.outElems[i] = l.activationOutElems;
+    plan.fp32[i] = own === 'fp32' ? 1 : 0;
+    plan.extInBytes[i] = Math.max(0, l.activationInElems - fromLayers) * bytes * images;
+    plan.actBytes[i] = (l.activationInElems + l.activationOutElems) * bytes * images;
+    plan.outBytes[i] = l.activationOutElems * bytes * images;
     plan.weightBytes[i] = l.weightElems * bytes;
     plan.rows[i] = Math.max(1, l.rows?.out ?? 1);
     plan.kernel[i] = Math.max(1, l.rows?.kernel ?? 1);
     const movement = l.kind === 'other';
     plan.local[i] = l.kind === 'matmul' || (movement && !structure.localMovement) ? 0 : 1;
-    let vector = ((l.fusedVectorElems ?? 0) * bytes * lanes) / vectorBytesPerMs;
+    plan.activationMs[i] = ((l.fusedVectorElems ?? 0) * bytes * images) / vectorBytesPerMs;
+    let vector = 0;
     let matrix = 0;
     const ch = l.channels;
-    if (ch === undefined) {
+    // A pure copy (Concat, Transpose, Slice, Resize: one operation per output element) run on
+    // its own is a DDR-to-DDR move by the DMA engine; its group's DDR term already counts it.
+    const copyOnDma =
+      structure.movementOnDma &&
+      movement &&
+      !structure.localMovement &&
+      l.macs <= l.activationOutElems;
+    if (ch === undefined && !copyOnDma) {
       const moved = l.activationInElems + l.activationOutElems;
       const elems = l.kind === 'pool' ? Math.max(moved, l.macs) : moved;
       vector += (elems * bytes * batch) / vectorBytesPerMs;
-    } else {
+    } else if (ch !== undefined) {
       const cin = ch.in / ch.groups;
       const outPad = padTo(ch.out, c.npu) / ch.out;
       if (ch.groups > 1 && cin === 1) {
-        vector += (l.macs * outPad * bytes * lanes) / vectorBytesPerMs;
+        vector += (l.macs * outPad * bytes * images) / vectorBytesPerMs;
       } else {
-        const inPad = padTo(cin, ic) / cin;
-        matrix = (2 * l.macs * outPad * inPad * lanes) / (peak * 1e9);
+        const k = l.kernelShape ?? [];
+        let reduced = cin;
+        if (structure.mergeKernel && ic > 1 && k.length === 2) {
+          reduced = reducedChannels(cin, k[0] ?? 1, k[1] ?? 1, ic);
+        } else if (structure.mergeKernel && ic > 1 && k.length === 3) {
+          // Conv3D reduces input channels x kernel depth together (Conv3D.cpp filter_reorder).
+          reduced = cin * (k[0] ?? 1);
+        }
+        const inPad = padTo(reduced, ic) / reduced;
+        matrix = (2 * l.macs * outPad * inPad * images) / (ownPeak * 1e9);
       }
     }
     plan.matrixMs[i] = matrix;
@@ -167,17 +235,19 @@ export function partition(
   k: GroupCoefficients,
 ): { ms: number; groups: LayerGroup[] } {
   const n = plan.matrixMs.length;
-  const matrixScale = k.matrix * (plan.precision === 'fp32' ? k.fp32 : 1);
   const compute = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    compute[i] = (plan.matrixMs[i] ?? 0) * matrixScale + (plan.vectorMs[i] ?? 0) * k.vector;
+    const matrixScale = k.matrix * (plan.fp32[i] === 1 ? k.fp32 : 1);
+    compute[i] =
+      (plan.matrixMs[i] ?? 0) * matrixScale +
+      (plan.vectorMs[i] ?? 0) * k.vector +
+      (plan.activationMs[i] ?? 0) * k.activation;
   }
   const best = new Float64Array(n + 1).fill(Infinity);
   const choice = new Int32Array(n + 1);
   const slicesOf = new Float64Array(n + 1);
   best[0] = 0;
   const seen = new Int32Array(n).fill(-1);
-  const actBytes = plan.bytes * plan.lanes;
   for (let i = 0; i < n; i++) {
     const before = best[i] ?? Infinity;
     let computeSum = 0;
@@ -196,18 +266,18 @@ export function partition(
       perRow += cj / (plan.rows[j] ?? 1);
       computeSum += cj;
       weights += plan.weightBytes[j] ?? 0;
-      maxAct = Math.max(maxAct, plan.actElems[j] ?? 0);
+      maxAct = Math.max(maxAct, plan.actBytes[j] ?? 0);
       minRows = Math.min(minRows, plan.rows[j] ?? 1);
-      boundaryIn += plan.extInElems[j] ?? 0;
+      boundaryIn += plan.extInBytes[j] ?? 0;
       for (const p of plan.inputs[j] ?? []) {
         if (p < i && seen[p] !== i) {
           seen[p] = i;
-          boundaryIn += plan.outElems[p] ?? 0;
+          boundaryIn += plan.outBytes[p] ?? 0;
         }
       }
-      boundaryOut += plan.outElems[j] ?? 0;
+      boundaryOut += plan.outBytes[j] ?? 0;
       for (const r of plan.lastReadBy[j] ?? []) {
-        if (r >= i) boundaryOut -= plan.outElems[r] ?? 0;
+        if (r >= i) boundaryOut -= plan.outBytes[r] ?? 0;
       }
       // Slices: images first, then row bands, until one slice fits beside the weights.
       let slices = 1;
@@ -215,12 +285,12 @@ export function partition(
       if (j > i) {
         const room = plan.lmemBytes - weights;
         if (room <= 0) break;
-        slices = Math.max(1, Math.ceil((maxAct * actBytes) / room));
+        slices = Math.max(1, Math.ceil(maxAct / room));
         bands = Math.ceil(slices / plan.lanes);
         if (bands > minRows) break;
       }
       const computeMs = computeSum + (bands - 1) * haloSum;
-      const ddrMs = ((boundaryIn + boundaryOut) * actBytes + weights) / plan.ddrBytesPerMs;
+      const ddrMs = (boundaryIn + boundaryOut + weights) / plan.ddrBytesPerMs;
       const ms = Math.max(computeMs, ddrMs) + (k.groupUs + (j - i + 1) * k.layerUs) / 1000;
       if (before + ms < (best[j + 1] ?? Infinity)) {
         best[j + 1] = before + ms;
@@ -249,7 +319,7 @@ export interface GroupFitRow {
   readonly plan: GroupPlan;
 }
 
-const NAMES = ['matrix', 'fp32', 'vector', 'groupUs', 'layerUs'] as const;
+const NAMES = ['matrix', 'fp32', 'vector', 'activation', 'groupUs', 'layerUs'] as const;
 
 export function predictGroups(row: GroupFitRow, k: GroupCoefficients): number {
   return partition(row.plan, k).ms / row.batch;
@@ -266,16 +336,24 @@ export function fitGroups(
 ): GroupCoefficients {
   const free = NAMES.filter(
     (name) =>
-      (name !== 'fp32' || structure.fp32Factor) && (name !== 'layerUs' || structure.perLayer),
+      (name !== 'fp32' || structure.fp32Factor) &&
+      (name !== 'layerUs' || structure.perLayer) &&
+      (name !== 'activation' || structure.splitVector),
   );
   const k: Record<(typeof NAMES)[number], number> = {
     matrix: 1.5,
     fp32: 1,
     vector: 10,
+    activation: 10,
     groupUs: 10,
     layerUs: structure.perLayer ? 1 : 0,
   };
-  const loss = () => rows.reduce((s, r) => s + Math.log(predictGroups(r, k) / r.ms) ** 2, 0);
+  // Unsplit, the activation passes share the vector factor.
+  const coefficients = () => (structure.splitVector ? k : { ...k, activation: k.vector });
+  const loss = () => {
+    const c = coefficients();
+    return rows.reduce((s, r) => s + Math.log(predictGroups(r, c) / r.ms) ** 2, 0);
+  };
   let current = loss();
   for (let step = 1; step > 0.05; step /= 2) {
     for (let improved = true; improved;) {
@@ -295,5 +373,5 @@ export function fitGroups(
       }
     }
   }
-  return { ...k };
+  return { ...coefficients() };
 }

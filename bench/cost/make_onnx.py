@@ -206,15 +206,14 @@ class YoloxS(nn.Module):
         self.red1, self.c3p3 = cbs(256, 128), Csp(256, 128, 1, False)
         self.bu2, self.c3n3 = cbs(128, 128, 3, 2), Csp(256, 256, 1, False)
         self.bu1, self.c3n4 = cbs(256, 256, 3, 2), Csp(512, 512, 1, False)
-        self.heads = nn.ModuleList()
-        for cin in (128, 256, 512):
-            self.heads.append(nn.ModuleDict({
-                "stem": cbs(cin, 128),
-                "cls": nn.Sequential(cbs(128, 128, 3), cbs(128, 128, 3), nn.Conv2d(128, classes, 1)),
-                "reg": nn.Sequential(cbs(128, 128, 3), cbs(128, 128, 3)),
-                "box": nn.Conv2d(128, 4, 1),
-                "obj": nn.Conv2d(128, 1, 1),
-            }))
+        # The decoupled head under YOLOX's own module names (yolo_head.py), which the demo's
+        # quantize table refers to (head.stems.N).
+        self.stems = nn.ModuleList(cbs(cin, 128) for cin in (128, 256, 512))
+        self.cls_convs = nn.ModuleList(nn.Sequential(cbs(128, 128, 3), cbs(128, 128, 3)) for _ in range(3))
+        self.reg_convs = nn.ModuleList(nn.Sequential(cbs(128, 128, 3), cbs(128, 128, 3)) for _ in range(3))
+        self.cls_preds = nn.ModuleList(nn.Conv2d(128, classes, 1) for _ in range(3))
+        self.reg_preds = nn.ModuleList(nn.Conv2d(128, 4, 1) for _ in range(3))
+        self.obj_preds = nn.ModuleList(nn.Conv2d(128, 1, 1) for _ in range(3))
 
     def forward(self, x):
         x = torch.cat([x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]], 1)
@@ -230,11 +229,14 @@ class YoloxS(nn.Module):
         o4 = self.c3n3(torch.cat([self.bu2(o3), f4r], 1))
         o5 = self.c3n4(torch.cat([self.bu1(o4), f5], 1))
         outs = []
-        for h, f in zip(self.heads, (o3, o4, o5)):
-            s = h["stem"](f)
-            r = h["reg"](s)
-            outs.append(torch.cat([h["box"](r), torch.sigmoid(h["obj"](r)), torch.sigmoid(h["cls"](s))], 1).flatten(2))
-        return torch.cat(outs, 2)
+        for k, f in enumerate((o3, o4, o5)):
+            s = self.stems[k](f)
+            r = self.reg_convs[k](s)
+            cls = self.cls_preds[k](self.cls_convs[k](s))
+            outs.append(torch.cat([self.reg_preds[k](r), torch.sigmoid(self.obj_preds[k](r)),
+                                   torch.sigmoid(cls)], 1).flatten(2))
+        # YOLOX's head ends with cat(...).permute(0, 2, 1): [n, 8400, 85].
+        return torch.cat(outs, 2).permute(0, 2, 1)
 
 
 def yolox_s():
@@ -290,9 +292,14 @@ class RetinaFace(nn.Module):
         p2 = self.m2(self.o2(c2) + nn.functional.interpolate(p3, size=c2.shape[2:]))
         p1 = self.m1(self.o1(c1) + nn.functional.interpolate(p2, size=c1.shape[2:]))
         feats = [s(p) for s, p in zip(self.ssh, (p1, p2, p3))]
-        heads = [torch.cat([b(f).flatten(2), c(f).flatten(2), l(f).flatten(2)], 1)
-                 for f, b, c, l in zip(feats, self.box, self.cls, self.ldm)]
-        return torch.cat(heads, 2)
+
+        # As biubug6's ClassHead/BboxHead/LandmarkHead: NHWC view per level, levels concatenated,
+        # softmax over the two classes (phase "test", the demo's three outputs [n, 16800, 4|2|10]).
+        def head(convs, k):
+            return torch.cat([c(f).permute(0, 2, 3, 1).contiguous().view(f.shape[0], -1, k)
+                              for c, f in zip(convs, feats)], 1)
+
+        return head(self.box, 4), torch.softmax(head(self.cls, 2), -1), head(self.ldm, 10)
 
 
 def retinaface():

@@ -44,6 +44,8 @@ export interface CostLayer {
    * the kernel's height (1 for layers without a kernel): what slicing a layer group by rows costs.
    */
   readonly rows?: { readonly out: number; readonly kernel: number };
+  /** The conv/pool kernel's spatial shape (ONNX kernel_shape: [kh, kw], or [kd, kh, kw]). */
+  readonly kernelShape?: readonly number[];
 }
 
 export type LayerBound = 'compute' | 'memory';

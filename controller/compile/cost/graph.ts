@@ -164,7 +164,11 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
     if (node.opType === 'Constant') for (const o of node.outputs) constants.add(o.name);
     if (node.opType === 'Shape') for (const o of node.outputs) shapeValues.add(o.name);
     if (FREE.has(node.opType)) {
-      // A view (Reshape, Flatten...) is the tensor it reads.
+      // A view (Reshape, Flatten...) is the tensor it reads; a view of a shape value (the
+      // Unsqueeze before a Reshape's size Concat) is still a shape value.
+      if (shapeValues.has(node.inputs[0]?.name ?? '')) {
+        for (const o of node.outputs) shapeValues.add(o.name);
+      }
       alias(node, node.inputs[0]?.name);
       continue;
     }
@@ -234,6 +238,7 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
         out: out.length > 3 ? product(out.slice(2, -1)) : 1,
         kernel: Array.isArray(kernel) && kernel.length >= 2 ? Number(kernel.at(-2)) : 1,
       },
+      ...(Array.isArray(kernel) ? { kernelShape: kernel.map(Number) } : {}),
     };
     for (const o of node.outputs) layerOf.set(o.name, layers.length);
     layers.push(layer);

@@ -4,14 +4,29 @@ import t from 'tap';
 import {
   groupPlan,
   partition,
+  reducedChannels,
   type GroupCoefficients,
   type GroupStructure,
 } from '../../../bench/cost/layer-group.js';
 import { layersFromGraph, type CostLayer } from '../../../controller/compile/cost/index.js';
 import { resnet50Graph } from '../../../harness/cost/resnet50.js';
 
-const STRUCTURE: GroupStructure = { fp32Factor: false, perLayer: false, localMovement: false };
-const K: GroupCoefficients = { matrix: 1, fp32: 1, vector: 1, groupUs: 10, layerUs: 0 };
+const STRUCTURE: GroupStructure = {
+  fp32Factor: false,
+  perLayer: false,
+  localMovement: false,
+  mergeKernel: false,
+  splitVector: false,
+  movementOnDma: false,
+};
+const K: GroupCoefficients = {
+  matrix: 1,
+  fp32: 1,
+  vector: 1,
+  activation: 1,
+  groupUs: 10,
+  layerUs: 0,
+};
 
 /** A 3x3 conv of 64 -> 64 channels on a rows x rows map, reading the layers `inputs`. */
 const conv = (name: string, rows: number, inputs: number[], weightElems = 64 * 64 * 9) => {
@@ -98,4 +113,60 @@ t.test('ResNet-50 runs as far fewer launches than layers', async (t) => {
   for (let i = 1; i < groups.length; i++) {
     t.equal(groups[i]?.first, (groups[i - 1]?.last ?? 0) + 1);
   }
+});
+
+t.test('a layer an INT8 BModel keeps in float runs at the float rate', async (t) => {
+  const layers = [conv('a', 16, []), conv('b', 16, [0])];
+  const int8 = groupPlan(layers, 'bm1684x', 'int8', 1, STRUCTURE);
+  const mixed = groupPlan(layers, 'bm1684x', 'int8', 1, STRUCTURE, new Set([1]));
+  t.equal(mixed.matrixMs[0], int8.matrixMs[0], 'the INT8 layer is unchanged');
+  // BM1684X keeps F16 (fp_layer_search.py FLOAT_MAP): half the INT8 peak, 2 bytes a value.
+  const ratio = (mixed.matrixMs[1] ?? 0) / (int8.matrixMs[1] ?? 1);
+  t.ok(Math.abs(ratio - 2) < 1e-9, `F16 layer ${ratio}x the INT8 time`);
+  t.equal(mixed.outBytes[1], 2 * (int8.outBytes[1] ?? 0));
+  t.equal(mixed.fp32[1], 0, 'F16 is not scaled by the FP32 factor');
+  // BM1684 keeps F32, for the batch's images, not the 4N group of INT8.
+  const bm1684 = groupPlan(layers, 'bm1684', 'int8', 1, STRUCTURE, new Set([1]));
+  t.equal(bm1684.fp32[1], 1);
+  t.equal(bm1684.outBytes[1], 4 * 64 * 16 * 16, 'one image at 4 bytes');
+  t.equal(bm1684.outBytes[0], 4 * 64 * 16 * 16, 'four images (4N) at 1 byte');
+  const fp16 = groupPlan(layers, 'bm1684x', 'fp16', 1, STRUCTURE, new Set([1]));
+  t.equal(fp16.matrixMs[1], fp16.matrixMs[0], 'the table only matters at INT8');
+});
+
+t.test('3ic: thin convs merge kernel rows/columns into the reduced channels', async (t) => {
+  // tpu-mlir WeightReorder/BM1684X/Conv2D.cpp use_3ic_optimize, IC_PARALLEL 64 (INT8).
+  t.equal(reducedChannels(3, 3, 3, 64), 27, 'kh and kw merged');
+  t.equal(reducedChannels(3, 7, 7, 64), 21, 'ResNet-50 conv1: 147 > 64, kh merged');
+  t.equal(reducedChannels(12, 3, 3, 32), 12, 'nothing fits F16 IC_PARALLEL 32 but 12 x 3 = 36');
+  t.equal(reducedChannels(64, 3, 3, 64), 64, 'a wide conv is unchanged');
+  const first: CostLayer = { ...conv('c1', 16, []), channels: { in: 3, out: 64, groups: 1 } };
+  const plain = groupPlan([{ ...first, kernelShape: [3, 3] }], 'bm1684x', 'int8', 1, STRUCTURE);
+  const merged = groupPlan([{ ...first, kernelShape: [3, 3] }], 'bm1684x', 'int8', 1, {
+    ...STRUCTURE,
+    mergeKernel: true,
+  });
+  const ratio = (plain.matrixMs[0] ?? 0) / (merged.matrixMs[0] ?? 1);
+  t.ok(Math.abs(ratio - 64 / 3 / (64 / 27)) < 1e-9, `padding 64/3 -> 64/27: ${ratio}x faster`);
+});
+
+t.test('a copy run on its own costs DDR only when data movement is on the DMA', async (t) => {
+  const concat: CostLayer = {
+    name: 'cat',
+    kind: 'other',
+    macs: 2 * 64 * 16 * 16,
+    weightElems: 0,
+    activationInElems: 2 * 64 * 16 * 16,
+    activationOutElems: 2 * 64 * 16 * 16,
+    inputs: [0, 1],
+  };
+  const layers = [conv('a', 16, []), conv('b', 16, [0]), concat];
+  const lanes = groupPlan(layers, 'bm1684x', 'fp16', 1, STRUCTURE);
+  const dma = groupPlan(layers, 'bm1684x', 'fp16', 1, { ...STRUCTURE, movementOnDma: true });
+  t.ok((lanes.vectorMs[2] ?? 0) > 0, 'on the lanes: vector time');
+  t.equal(dma.vectorMs[2], 0, 'on the DMA: no vector time');
+  const copy = partition(dma, { ...K, groupUs: 0 }).groups.at(-1);
+  t.equal(copy?.first, 2, 'the copy runs on its own');
+  const ddrMs = (2 * 2 * 64 * 16 * 16 * 2) / (64 * 1e6 * 0.85);
+  t.ok(Math.abs((copy?.ms ?? 0) - ddrMs) < 1e-9, `the copy's group is its DDR time ${ddrMs} ms`);
 });
