@@ -1,17 +1,18 @@
 // The OpenCV path for a JPEG in one native pass (native/cv-preprocess-jpeg.cc, on a libuv
-// worker): libjpeg decodes row by row, each row the resize needs goes through the two-tap kernel
-// as it arrives, and finished rows are written into the tensor through the value table. The
-// full-size image is never stored, copied to JavaScript or touched by the main thread, which is
-// what decode-then-resize spent beyond cv2.imread's decode itself. The bytes equal the
-// decode (decode.ts) + cvResize + writeTensor path's; whatever this pass does not cover
-// (other formats, EXIF rotation, colour management, INTER_NEAREST, INTER_AREA shrinks, files
-// libjpeg warns about) returns false and takes that path.
+// worker): libjpeg decodes row by row, each row the resize needs is consumed as it arrives (the
+// two-tap kernel for INTER_LINEAR, INTER_NEAREST and INTER_AREA enlarging; area sums for
+// INTER_AREA shrinking), and finished rows are written into the tensor through the value table.
+// The full-size image is never stored, copied to JavaScript or touched by the main thread, which
+// is what decode-then-resize spent beyond cv2.imread's decode itself. The bytes equal the
+// decode (decode.ts) + cvResize + writeTensor path's; whatever this pass does not cover (other
+// formats, EXIF rotation, colour management, files libjpeg warns about) returns false and takes
+// that path.
 import { nativeAddon } from '../native-addon.js';
 import { planPlacement } from './geometry.js';
 import { sniffImageFormat } from './image-format.js';
 import { jpegOrientation } from './jpeg-orientation.js';
 import { fillPadding, sourceChannels } from './layout.js';
-import { linearResizePlan } from './opencv-resize.js';
+import { passResizePlan } from './opencv-resize.js';
 import { isCvInterpolation, type PreprocessSpec } from './spec.js';
 import type { OutputArray } from './value-table.js';
 
@@ -35,12 +36,26 @@ interface FusedAddon {
     table: OutputArray,
     out: OutputArray,
   ): Promise<boolean>;
+  cvPreprocessJpegArea(
+    bytes: Uint8Array,
+    grey: boolean,
+    maxPixels: number,
+    geometry: Int32Array,
+    xTab: Int32Array,
+    xAlpha: Float32Array,
+    yTab: Int32Array,
+    yAlpha: Float32Array,
+    finish: Float32Array,
+    table: OutputArray,
+    out: OutputArray,
+  ): Promise<boolean>;
 }
 
 function fusedAddon(): FusedAddon | undefined {
   const addon = nativeAddon();
   return typeof addon?.['jpegHeader'] === 'function' &&
-    typeof addon['cvPreprocessJpeg'] === 'function'
+    typeof addon['cvPreprocessJpeg'] === 'function' &&
+    typeof addon['cvPreprocessJpegArea'] === 'function'
     ? (addon as unknown as FusedAddon)
     : undefined;
 }
@@ -78,7 +93,7 @@ export async function preprocessJpegNative(
   const grey = spec.pixel_format === 'gray';
   const cn = grey || header.components === 1 ? 1 : 3;
   const place = planPlacement(header.width, header.height, spec);
-  const plan = linearResizePlan(
+  const plan = passResizePlan(
     header.width,
     header.height,
     cn,
@@ -86,7 +101,6 @@ export async function preprocessJpegNative(
     place.resizeHeight,
     interpolation,
   );
-  if (!plan) return false;
   const C = grey ? 1 : 3;
   const map = cn === 1 ? [0, 0, 0] : [...sourceChannels(spec.pixel_format), 0, 0];
   const geometry = Int32Array.of(
@@ -110,6 +124,22 @@ export async function preprocessJpegNative(
     map[2] as number,
   );
   fillPadding(place, spec, table, out);
+  if (plan.kind === 'area') {
+    const { xTab, xAlpha, yTab, yAlpha, finish } = plan;
+    return addon.cvPreprocessJpegArea(
+      bytes,
+      grey,
+      maxPixels,
+      geometry,
+      xTab,
+      xAlpha,
+      yTab,
+      yAlpha,
+      finish,
+      table,
+      out,
+    );
+  }
   const { xTaps, xWeights, yRows, yWeights } = plan;
   return addon.cvPreprocessJpeg(
     bytes,

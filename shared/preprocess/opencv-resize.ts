@@ -182,6 +182,106 @@ export function linearResizePlan(
   return undefined;
 }
 
+/**
+ * INTER_NEAREST as a two-tap plan: both taps on the nearest pixel with weights 2048 and 0, which
+ * the fixed-point kernel maps back to that pixel exactly (D = 2048 S; ((2048 (D >> 4)) >> 16 + 2)
+ * >> 2 = (4 S + 2) >> 2 = S), so the native two-tap pass serves it too.
+ */
+function nearestPlan(sw: number, sh: number, cn: number, dw: number, dh: number): LinearPlan {
+  const xs = nearestIndices(sw, dw);
+  const ys = nearestIndices(sh, dh);
+  const xTaps = new Int32Array(dw * 2);
+  const xWeights = new Int32Array(dw * 2);
+  for (let dx = 0; dx < dw; dx++) {
+    xTaps[2 * dx] = xTaps[2 * dx + 1] = (xs[dx] as number) * cn;
+    xWeights[2 * dx] = COEF_SCALE;
+  }
+  const yRows = new Int32Array(dh * 2);
+  const yWeights = new Int32Array(dh * 2);
+  for (let dy = 0; dy < dh; dy++) {
+    yRows[2 * dy] = yRows[2 * dy + 1] = ys[dy] as number;
+    yWeights[2 * dy] = COEF_SCALE;
+  }
+  return { xTaps, xWeights, yRows, yWeights };
+}
+
+/**
+ * INTER_AREA shrinking on both axes, in the form the native pass streams source rows through:
+ * per axis (destination, source, weight) triples in OpenCV's order, float32 weights. The
+ * integer-factor case is the same sums with weight 1 and its own rounding (`finish`).
+ */
+export interface AreaPlan {
+  /** Pairs: destination element offset (dx x channels), source element offset (sx x channels). */
+  readonly xTab: Int32Array;
+  readonly xAlpha: Float32Array;
+  /** Pairs: destination row, source row; source rows never decrease. */
+  readonly yTab: Int32Array;
+  readonly yAlpha: Float32Array;
+  /**
+   * [0, 0]: round the float sum half to even (ResizeArea_Invoker); [1, 0]: (sum + 2) >> 2 (the
+   * 2 x 2 block); [2, inv]: round float(sum x inv) half to even (other integer factors).
+   */
+  readonly finish: Float32Array;
+}
+
+function areaPlan(sw: number, sh: number, cn: number, dw: number, dh: number): AreaPlan {
+  const scaleX = 1 / (dw / sw);
+  const scaleY = 1 / (dh / sh);
+  const kx = Math.round(scaleX);
+  const ky = Math.round(scaleY);
+  const integer = Math.abs(scaleX - kx) < Number.EPSILON && Math.abs(scaleY - ky) < Number.EPSILON;
+  const block = (src: number, dst: number, k: number): AreaTap[] => {
+    const taps: AreaTap[] = [];
+    for (let d = 0; d < dst && d * k < src; d++) {
+      for (let j = 0; j < k; j++) taps.push({ d, s: d * k + j, alpha: 1 });
+    }
+    return taps;
+  };
+  const xs = integer ? block(sw, dw, kx) : areaTable(sw, dw, scaleX);
+  const ys = integer ? block(sh, dh, ky) : areaTable(sh, dh, scaleY);
+  const xTab = new Int32Array(xs.length * 2);
+  xs.forEach((t, i) => {
+    xTab[2 * i] = t.d * cn;
+    xTab[2 * i + 1] = t.s * cn;
+  });
+  const yTab = new Int32Array(ys.length * 2);
+  ys.forEach((t, i) => {
+    yTab[2 * i] = t.d;
+    yTab[2 * i + 1] = t.s;
+  });
+  const finish = !integer
+    ? Float32Array.of(0, 0)
+    : kx === 2 && ky === 2
+      ? Float32Array.of(1, 0)
+      : Float32Array.of(2, f32(1 / (kx * ky)));
+  return {
+    xTab,
+    xAlpha: Float32Array.from(xs, (t) => t.alpha),
+    yTab,
+    yAlpha: Float32Array.from(ys, (t) => t.alpha),
+    finish,
+  };
+}
+
+/** How the native one-pass JPEG path computes cv2.resize for one image. */
+export type PassPlan = ({ kind: 'twoTap' } & LinearPlan) | ({ kind: 'area' } & AreaPlan);
+
+/** The plan of cv2.resize(sw x sh -> dw x dh, interpolation) for the native one pass. */
+export function passResizePlan(
+  sw: number,
+  sh: number,
+  cn: number,
+  dw: number,
+  dh: number,
+  interpolation: CvInterpolation,
+): PassPlan {
+  if (interpolation === 'INTER_NEAREST') {
+    return { kind: 'twoTap', ...nearestPlan(sw, sh, cn, dw, dh) };
+  }
+  const linear = linearResizePlan(sw, sh, cn, dw, dh, interpolation);
+  return linear ? { kind: 'twoTap', ...linear } : { kind: 'area', ...areaPlan(sw, sh, cn, dw, dh) };
+}
+
 /** The fixed-point two-tap kernel shared by INTER_LINEAR and INTER_AREA's enlarging fallback. */
 function resizeLinearFixed(
   src: PixelImage,
@@ -242,15 +342,21 @@ function resizeLinearFixed(
   return out;
 }
 
+/** INTER_NEAREST's source index for each destination index along one axis. */
+function nearestIndices(src: number, dst: number): Int32Array {
+  const inv = 1 / (dst / src);
+  const out = new Int32Array(dst);
+  for (let d = 0; d < dst; d++) out[d] = Math.min(Math.floor(d * inv), src - 1);
+  return out;
+}
+
 function resizeNearest(src: PixelImage, dw: number, dh: number): Uint8Array {
   const cn = src.channels;
-  const ifx = 1 / (dw / src.width);
-  const ify = 1 / (dh / src.height);
-  const xs = new Int32Array(dw);
-  for (let x = 0; x < dw; x++) xs[x] = Math.min(Math.floor(x * ifx), src.width - 1) * cn;
+  const xs = nearestIndices(src.width, dw).map((x) => x * cn);
+  const ys = nearestIndices(src.height, dh);
   const out = new Uint8Array(dw * dh * cn);
   for (let y = 0, o = 0; y < dh; y++) {
-    const row = Math.min(Math.floor(y * ify), src.height - 1) * src.width * cn;
+    const row = (ys[y] as number) * src.width * cn;
     for (let x = 0; x < dw; x++) {
       const p = row + (xs[x] as number);
       for (let c = 0; c < cn; c++) out[o++] = src.data[p + c] as number;
