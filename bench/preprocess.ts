@@ -11,7 +11,7 @@
 // Threads are matched: both pipelines run their per-image job on the libuv pool, and sharp is
 // held to one libvips thread per image (sharp.concurrency(1), its default on glibc), so N images
 // in flight keep N threads busy on either side when the pool has at least N threads.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -45,6 +45,23 @@ const cpuMs = (): number => {
   return (u.user + u.system) / 1000;
 };
 
+/**
+ * Ms this process's threads have spent runnable but waiting for a core (Linux schedstat, summed
+ * over threads; NaN elsewhere): what separates wall time from CPU time on a loaded machine.
+ */
+function runQueueMs(): number {
+  try {
+    let sum = 0;
+    for (const t of readdirSync('/proc/self/task')) {
+      const fields = readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ');
+      sum += Number(fields[1]) / 1e6;
+    }
+    return sum;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function photo(): Promise<Buffer> {
   try {
     return readFileSync(join(PHOTO_DIR, 'chelsea.png'));
@@ -60,25 +77,32 @@ async function photo(): Promise<Buffer> {
   }
 }
 
-/** `count` runs of `job` with `inFlight` of them started at once; wall and CPU ms per image. */
-async function timed(job: Job, count: number, inFlight: number): Promise<[number, number]> {
+/** `count` runs of `job` with `inFlight` of them started at once; wall, CPU, wait ms per image. */
+async function timed(job: Job, count: number, inFlight: number): Promise<Sample> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next++ < count) await job();
   };
+  const q0 = runQueueMs();
   const c0 = cpuMs();
   const t0 = performance.now();
   await Promise.all(Array.from({ length: inFlight }, lane));
-  return [(performance.now() - t0) / count, (cpuMs() - c0) / count];
+  const wall = (performance.now() - t0) / count;
+  const cpu = (cpuMs() - c0) / count;
+  return { wall, cpu, wait: (runQueueMs() - q0) / count };
+}
+
+interface Sample {
+  readonly wall: number;
+  readonly cpu: number;
+  readonly wait: number;
 }
 
 interface Figures {
   readonly wall: [number, number, number]; // quartiles of the per-round wall ratio
   readonly cpu: number; // median per-round CPU ratio
-  readonly baseMs: number; // median baseline wall ms per image
-  readonly oursMs: number;
-  readonly baseCpu: number;
-  readonly oursCpu: number;
+  readonly base: Sample; // medians per image
+  readonly ours: Sample;
   readonly load: [number, number];
 }
 
@@ -87,43 +111,49 @@ async function compare(base: Job, ours: Job, perRound: number, inFlight: number)
   const load0 = loadavg()[0] as number;
   const wall: number[] = [];
   const cpu: number[] = [];
-  const b: number[][] = [[], []];
-  const o: number[][] = [[], []];
+  const b: Sample[] = [];
+  const o: Sample[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    let tb: [number, number];
-    let to: [number, number];
     if (r % 2 === 0) {
-      tb = await timed(base, perRound, inFlight);
-      to = await timed(ours, perRound, inFlight);
+      b.push(await timed(base, perRound, inFlight));
+      o.push(await timed(ours, perRound, inFlight));
     } else {
-      to = await timed(ours, perRound, inFlight);
-      tb = await timed(base, perRound, inFlight);
+      o.push(await timed(ours, perRound, inFlight));
+      b.push(await timed(base, perRound, inFlight));
     }
-    wall.push(to[0] / tb[0]);
-    cpu.push(to[1] / tb[1]);
-    for (const i of [0, 1]) {
-      b[i]?.push(tb[i] as number);
-      o[i]?.push(to[i] as number);
-    }
+    wall.push((o[r] as Sample).wall / (b[r] as Sample).wall);
+    cpu.push((o[r] as Sample).cpu / (b[r] as Sample).cpu);
   }
-  const med = (xs: readonly number[] | undefined): number => quantile(xs ?? [], 0.5);
+  const medians = (xs: Sample[]): Sample => ({
+    wall: quantile(
+      xs.map((x) => x.wall),
+      0.5,
+    ),
+    cpu: quantile(
+      xs.map((x) => x.cpu),
+      0.5,
+    ),
+    wait: quantile(
+      xs.map((x) => x.wait),
+      0.5,
+    ),
+  });
   return {
     wall: [quantile(wall, 0.25), quantile(wall, 0.5), quantile(wall, 0.75)],
-    cpu: med(cpu),
-    baseMs: med(b[0]),
-    oursMs: med(o[0]),
-    baseCpu: med(b[1]),
-    oursCpu: med(o[1]),
+    cpu: quantile(cpu, 0.5),
+    base: medians(b),
+    ours: medians(o),
     load: [load0, loadavg()[0] as number],
   };
 }
 
 function row(label: string, f: Figures): string {
   const n = (x: number, d = 2): string => x.toFixed(d).padStart(6);
+  const side = (x: Sample): string => `${n(x.wall)} /${n(x.cpu)} /${n(x.wait)}`;
   return (
-    `  ${label.padEnd(34)} ${n(f.baseMs)} / ${n(f.baseCpu)}   ${n(f.oursMs)} / ${n(f.oursCpu)}` +
-    `   ${n(f.wall[1], 3)} [${f.wall[0].toFixed(3)}-${f.wall[2].toFixed(3)}]  ${n(f.cpu, 3)}` +
-    `   ${f.load[0].toFixed(1)}-${f.load[1].toFixed(1)}`
+    `  ${label.padEnd(33)} ${side(f.base)}   ${side(f.ours)}` +
+    `  ${n(f.wall[1], 3)} [${f.wall[0].toFixed(2)}-${f.wall[2].toFixed(2)}] ${n(f.cpu, 3)}` +
+    `  ${f.load[0].toFixed(1)}-${f.load[1].toFixed(1)}`
   );
 }
 
@@ -166,8 +196,8 @@ export async function run(): Promise<void> {
       `${ROUNDS} interleaved rounds per line`,
   );
   console.log(
-    '  ms/image wall / CPU (medians)          sharp resize     preprocessImage   ' +
-      'ratio wall [IQR]       CPU   load avg',
+    '  ms/image, medians: wall / CPU / waiting   sharp resize            preprocessImage' +
+      '       ratio wall [IQR]      CPU  load avg',
   );
 
   const cases: { label: string; base: Job; ours: Job; perRound: number; inFlight: number }[] = [
@@ -188,7 +218,10 @@ export async function run(): Promise<void> {
     ...(['INTER_NEAREST', 'INTER_AREA'] as const).map((i) => ({
       label: `JPEG ${i}, 1 at a time`,
       base: bare(jpeg),
-      ours: ((s) => () => preprocessImage(jpeg, s))(spec(i)),
+      ours: (
+        (s) => () =>
+          preprocessImage(jpeg, s)
+      )(spec(i)),
       perRound: 1,
       inFlight: 1,
     })),

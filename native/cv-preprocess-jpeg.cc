@@ -207,11 +207,25 @@ bool RunArea(const Job& job, RowWriter write) {
   const bool decoded = DecodeRows(job, [&](const uint8_t* row, int64_t r) {
     if (yi >= job.yCount || job.yTab[2 * yi + 1] != r) return;
     std::fill(buf.begin(), buf.end(), 0.0f);
-    for (size_t k = 0; k < job.xCount; k++) {
-      float* b = buf.data() + job.xTab[2 * k];
-      const uint8_t* p = row + job.xTab[2 * k + 1];
-      const float a = job.xAlpha[k];
-      for (int c = 0; c < cn; c++) b[c] = b[c] + static_cast<float>(p[c]) * a;
+    // Entries come grouped by destination, so each destination's sums stay in registers; they
+    // start from 0 and add in the table's order, as the JavaScript kernel's buffer does.
+    for (size_t k = 0; k < job.xCount;) {
+      const int32_t d = job.xTab[2 * k];
+      float s0 = buf[d], s1 = cn == 3 ? buf[d + 1] : 0.0f, s2 = cn == 3 ? buf[d + 2] : 0.0f;
+      for (; k < job.xCount && job.xTab[2 * k] == d; k++) {
+        const uint8_t* p = row + job.xTab[2 * k + 1];
+        const float a = job.xAlpha[k];
+        s0 = s0 + static_cast<float>(p[0]) * a;
+        if (cn == 3) {
+          s1 = s1 + static_cast<float>(p[1]) * a;
+          s2 = s2 + static_cast<float>(p[2]) * a;
+        }
+      }
+      buf[d] = s0;
+      if (cn == 3) {
+        buf[d + 1] = s1;
+        buf[d + 2] = s2;
+      }
     }
     // A row on the boundary of two output rows ends the first and starts the second.
     for (; yi < job.yCount && job.yTab[2 * yi + 1] == r; yi++) {
