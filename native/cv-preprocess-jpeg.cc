@@ -21,6 +21,10 @@
 #include "cv-resize.h"
 #include "jpeg-reader.h"
 
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
+
 namespace bmfleet {
 
 namespace {
@@ -58,11 +62,12 @@ struct Job {
   const int32_t* xWeights;
   const int32_t* yRows;
   const int32_t* yWeights;
-  // INTER_AREA shrinking instead of the taps above (xTaps null): (destination, source) pairs in
-  // element offsets (x) and rows (y), float32 weights, and how sums become bytes.
-  const int32_t* xTab;
-  const float* xAlpha;
-  size_t xCount;
+  // INTER_AREA shrinking instead of the taps above (xTaps null): areaPer source element offsets
+  // and float32 weights per destination column, (destination, source) row pairs, and how sums
+  // become bytes.
+  const int32_t* areaTaps;
+  const float* areaAlpha;
+  size_t areaPer;
   const int32_t* yTab;
   const float* yAlpha;
   size_t yCount;
@@ -181,6 +186,50 @@ uint8_t SaturateRound(float v) {
   return !(r > 0) ? 0 : r > 255 ? 255 : static_cast<uint8_t>(r);
 }
 
+// One source row's horizontal area sums, buf[dx * CN + c] = sum over the column's taps of
+// float(S) * alpha, each product and sum rounded to float32 in the taps' order. `row` is the
+// source row already converted to float (one conversion per pixel, not per tap), with one spare
+// element after it. Four columns are summed side by side so their additions overlap; for RGB one
+// SSE lane per channel does the same float32 multiply and add as the scalar code (the fourth lane
+// reads the next pixel and is thrown away), and buf has one spare element for its store.
+template <int CN>
+void AreaColumns(const Job& job, const float* row, int dw, float* buf) {
+  const size_t per = job.areaPer;
+  int d = 0;
+#ifdef __SSE2__
+  if (CN == 3) {
+    for (; d + 4 <= dw; d += 4) {
+      const int32_t* taps = job.areaTaps + static_cast<size_t>(d) * per;
+      const float* alpha = job.areaAlpha + static_cast<size_t>(d) * per;
+      __m128 s0 = _mm_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+      for (size_t k = 0; k < per; k++) {
+        s0 = _mm_add_ps(s0, _mm_mul_ps(_mm_loadu_ps(row + taps[k]), _mm_set1_ps(alpha[k])));
+        s1 = _mm_add_ps(s1, _mm_mul_ps(_mm_loadu_ps(row + taps[per + k]),
+                                       _mm_set1_ps(alpha[per + k])));
+        s2 = _mm_add_ps(s2, _mm_mul_ps(_mm_loadu_ps(row + taps[2 * per + k]),
+                                       _mm_set1_ps(alpha[2 * per + k])));
+        s3 = _mm_add_ps(s3, _mm_mul_ps(_mm_loadu_ps(row + taps[3 * per + k]),
+                                       _mm_set1_ps(alpha[3 * per + k])));
+      }
+      // In column order: each store's fourth lane is overwritten by the next column's first.
+      _mm_storeu_ps(buf + d * 3, s0);
+      _mm_storeu_ps(buf + d * 3 + 3, s1);
+      _mm_storeu_ps(buf + d * 3 + 6, s2);
+      _mm_storeu_ps(buf + d * 3 + 9, s3);
+    }
+  }
+#endif
+  for (; d < dw; d++) {
+    float sum[CN] = {};
+    const int32_t* taps = job.areaTaps + static_cast<size_t>(d) * per;
+    const float* alpha = job.areaAlpha + static_cast<size_t>(d) * per;
+    for (size_t k = 0; k < per; k++) {
+      for (int c = 0; c < CN; c++) sum[c] = sum[c] + row[taps[k] + c] * alpha[k];
+    }
+    for (int c = 0; c < CN; c++) buf[d * CN + c] = sum[c];
+  }
+}
+
 // INTER_AREA shrinking, as opencv-resize.ts's resizeAreaGeneral / resizeAreaInteger: every
 // product and sum rounded to float32 in the same order (no FMA contraction: binding.gyp).
 bool RunArea(const Job& job, RowWriter write) {
@@ -189,7 +238,9 @@ bool RunArea(const Job& job, RowWriter write) {
   const size_t rowLen = static_cast<size_t>(g[kResizeWidth]) * static_cast<size_t>(cn);
   const int64_t y0 = g[kWindowSrcY], y1 = int64_t{g[kWindowSrcY]} + g[kWindowHeight];
   const size_t firstColumn = static_cast<size_t>(g[kWindowSrcX]) * static_cast<size_t>(cn);
-  std::vector<float> buf(rowLen), sum(rowLen);
+  // One spare element each: AreaColumns' four-lane loads and stores (see there).
+  std::vector<float> rowf(static_cast<size_t>(g[kSrcWidth]) * static_cast<size_t>(cn) + 1);
+  std::vector<float> buf(rowLen + 1), sum(rowLen);
   std::vector<uint8_t> resized(rowLen);
   size_t yi = 0;
   int64_t prev = -1, written = 0;
@@ -206,26 +257,11 @@ bool RunArea(const Job& job, RowWriter write) {
   };
   const bool decoded = DecodeRows(job, [&](const uint8_t* row, int64_t r) {
     if (yi >= job.yCount || job.yTab[2 * yi + 1] != r) return;
-    std::fill(buf.begin(), buf.end(), 0.0f);
-    // Entries come grouped by destination, so each destination's sums stay in registers; they
-    // start from 0 and add in the table's order, as the JavaScript kernel's buffer does.
-    for (size_t k = 0; k < job.xCount;) {
-      const int32_t d = job.xTab[2 * k];
-      float s0 = buf[d], s1 = cn == 3 ? buf[d + 1] : 0.0f, s2 = cn == 3 ? buf[d + 2] : 0.0f;
-      for (; k < job.xCount && job.xTab[2 * k] == d; k++) {
-        const uint8_t* p = row + job.xTab[2 * k + 1];
-        const float a = job.xAlpha[k];
-        s0 = s0 + static_cast<float>(p[0]) * a;
-        if (cn == 3) {
-          s1 = s1 + static_cast<float>(p[1]) * a;
-          s2 = s2 + static_cast<float>(p[2]) * a;
-        }
-      }
-      buf[d] = s0;
-      if (cn == 3) {
-        buf[d + 1] = s1;
-        buf[d + 2] = s2;
-      }
+    for (size_t i = 0; i + 1 < rowf.size(); i++) rowf[i] = static_cast<float>(row[i]);
+    if (cn == 3) {
+      AreaColumns<3>(job, rowf.data(), g[kResizeWidth], buf.data());
+    } else {
+      AreaColumns<1>(job, rowf.data(), g[kResizeWidth], buf.data());
     }
     // A row on the boundary of two output rows ends the first and starts the second.
     for (; yi < job.yCount && job.yTab[2 * yi + 1] == r; yi++) {
@@ -338,10 +374,12 @@ const char* CheckArea(const Job& job) {
   }
   // Integer factors sum whole pixels (weight 1); the general case weights fractions of one.
   auto weightOk = [&](float a) { return job.finishMode == 0 ? a >= 0 && a <= 1 : a == 1; };
-  for (size_t k = 0; k < job.xCount; k++) {
-    const int64_t d = job.xTab[2 * k], s = job.xTab[2 * k + 1];
-    if (d < 0 || d > (dw - 1) * cn || s < 0 || s > (sw - 1) * cn || !weightOk(job.xAlpha[k])) {
-      return "cvPreprocessJpegArea: column entry";
+  if (job.areaPer < 1) return "cvPreprocessJpegArea: column taps";
+  for (size_t k = 0; k < job.areaPer * static_cast<size_t>(dw); k++) {
+    const int64_t s = job.areaTaps[k];
+    const float a = job.areaAlpha[k];
+    if (s < 0 || s > (sw - 1) * cn || !(weightOk(a) || a == 0)) {
+      return "cvPreprocessJpegArea: column tap";
     }
   }
   for (size_t k = 0; k < job.yCount; k++) {
@@ -430,32 +468,33 @@ Napi::Value CvPreprocessJpeg(const Napi::CallbackInfo& info) {
   return Queue(info, job, problem);
 }
 
-// cvPreprocessJpegArea(bytes, grey, maxPixels, geometry, xTab: Int32Array, xAlpha: Float32Array,
+// cvPreprocessJpegArea(bytes, grey, maxPixels, geometry, xTaps: Int32Array, xAlpha: Float32Array,
 //   yTab: Int32Array, yAlpha: Float32Array, finish: Float32Array [mode, inv], table, out):
 //   Promise<boolean>, INTER_AREA shrinking (opencv-resize.ts: AreaPlan).
 Napi::Value CvPreprocessJpegArea(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Job job{};
   Napi::TypedArray table, out;
-  Napi::Int32Array xTab, yTab;
+  Napi::Int32Array xTaps, yTab;
   Napi::Float32Array xAlpha, yAlpha, finish;
   if (info.Length() != 11 || !ParseCommon(info, &job, &table, &out) ||
-      !TypedOf(info[4], napi_int32_array, &xTab) ||
+      !TypedOf(info[4], napi_int32_array, &xTaps) ||
       !TypedOf(info[5], napi_float32_array, &xAlpha) ||
       !TypedOf(info[6], napi_int32_array, &yTab) ||
       !TypedOf(info[7], napi_float32_array, &yAlpha) ||
       !TypedOf(info[8], napi_float32_array, &finish) || finish.ElementLength() != 2 ||
-      xTab.ElementLength() != 2 * xAlpha.ElementLength() ||
+      xTaps.ElementLength() != xAlpha.ElementLength() ||
+      xAlpha.ElementLength() % static_cast<size_t>(std::max(job.g[kResizeWidth], 1)) != 0 ||
       yTab.ElementLength() != 2 * yAlpha.ElementLength()) {
     Napi::TypeError::New(env,
-                         "cvPreprocessJpegArea(bytes, grey, maxPixels, geometry, xTab, xAlpha, "
+                         "cvPreprocessJpegArea(bytes, grey, maxPixels, geometry, xTaps, xAlpha, "
                          "yTab, yAlpha, finish, table, out)")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  job.xTab = xTab.Data();
-  job.xAlpha = xAlpha.Data();
-  job.xCount = xAlpha.ElementLength();
+  job.areaTaps = xTaps.Data();
+  job.areaAlpha = xAlpha.Data();
+  job.areaPer = xAlpha.ElementLength() / static_cast<size_t>(std::max(job.g[kResizeWidth], 1));
   job.yTab = yTab.Data();
   job.yAlpha = yAlpha.Data();
   job.yCount = yAlpha.ElementLength();

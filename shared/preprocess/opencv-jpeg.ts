@@ -41,7 +41,7 @@ interface FusedAddon {
     grey: boolean,
     maxPixels: number,
     geometry: Int32Array,
-    xTab: Int32Array,
+    xTaps: Int32Array,
     xAlpha: Float32Array,
     yTab: Int32Array,
     yAlpha: Float32Array,
@@ -156,13 +156,13 @@ export async function preprocessJpegNative(
   const { place, plan, geometry } = passPlan(spec, interpolation, header.width, header.height, cn);
   fillPadding(place, spec, table, out);
   if (plan.kind === 'area') {
-    const { xTab, xAlpha, yTab, yAlpha, finish } = plan;
+    const { xTaps, xAlpha, yTab, yAlpha, finish } = plan;
     return addon.cvPreprocessJpegArea(
       bytes,
       grey,
       maxPixels,
       geometry,
-      xTab,
+      xTaps,
       xAlpha,
       yTab,
       yAlpha,

@@ -211,8 +211,13 @@ function nearestPlan(sw: number, sh: number, cn: number, dw: number, dh: number)
  * integer-factor case is the same sums with weight 1 and its own rounding (`finish`).
  */
 export interface AreaPlan {
-  /** Pairs: destination element offset (dx x channels), source element offset (sx x channels). */
-  readonly xTab: Int32Array;
+  /**
+   * `xAlpha.length / dw` taps per destination column, in OpenCV's order: source element offsets
+   * (sx x channels). Columns with fewer taps are padded with weight 0, which adds +0 to a
+   * non-negative float sum and so changes nothing, and lets the native pass sum several columns
+   * side by side.
+   */
+  readonly xTaps: Int32Array;
   readonly xAlpha: Float32Array;
   /** Pairs: destination row, source row; source rows never decrease. */
   readonly yTab: Int32Array;
@@ -239,10 +244,19 @@ function areaPlan(sw: number, sh: number, cn: number, dw: number, dh: number): A
   };
   const xs = integer ? block(sw, dw, kx) : areaTable(sw, dw, scaleX);
   const ys = integer ? block(sh, dh, ky) : areaTable(sh, dh, scaleY);
-  const xTab = new Int32Array(xs.length * 2);
-  xs.forEach((t, i) => {
-    xTab[2 * i] = t.d * cn;
-    xTab[2 * i + 1] = t.s * cn;
+  const perColumn: AreaTap[][] = Array.from({ length: dw }, () => []);
+  for (const t of xs) perColumn[t.d]?.push(t);
+  const k = Math.max(1, ...perColumn.map((taps) => taps.length));
+  const xTaps = new Int32Array(dw * k);
+  const xAlpha = new Float32Array(dw * k);
+  perColumn.forEach((taps, d) => {
+    taps.forEach((t, j) => {
+      xTaps[d * k + j] = t.s * cn;
+      xAlpha[d * k + j] = t.alpha;
+    });
+    // Padding: weight 0 on the column's last source pixel (any pixel in the row would do).
+    const last = taps.length > 0 ? (taps[taps.length - 1] as AreaTap).s * cn : 0;
+    for (let j = taps.length; j < k; j++) xTaps[d * k + j] = last;
   });
   const yTab = new Int32Array(ys.length * 2);
   ys.forEach((t, i) => {
@@ -254,13 +268,7 @@ function areaPlan(sw: number, sh: number, cn: number, dw: number, dh: number): A
     : kx === 2 && ky === 2
       ? Float32Array.of(1, 0)
       : Float32Array.of(2, f32(1 / (kx * ky)));
-  return {
-    xTab,
-    xAlpha: Float32Array.from(xs, (t) => t.alpha),
-    yTab,
-    yAlpha: Float32Array.from(ys, (t) => t.alpha),
-    finish,
-  };
+  return { xTaps, xAlpha, yTab, yAlpha: Float32Array.from(ys, (t) => t.alpha), finish };
 }
 
 /** How the native one-pass JPEG path computes cv2.resize for one image. */

@@ -177,7 +177,7 @@ if (!nativeJpegPreprocessAvailable()) {
     // 2x2 -> 1x1 grey: each axis sums source 0 and 1 into destination 0, then each entry bad.
     const geometry = Int32Array.of(2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0);
     const call = (
-      xTab = Int32Array.of(0, 0, 0, 1),
+      xTaps = Int32Array.of(0, 1),
       yTab = Int32Array.of(0, 0, 0, 1),
       alpha = Float32Array.of(0.5, 0.5),
       finish = Float32Array.of(0, 0),
@@ -187,7 +187,7 @@ if (!nativeJpegPreprocessAvailable()) {
         true,
         5e7,
         geometry,
-        xTab,
+        xTaps,
         alpha,
         yTab,
         alpha,
@@ -196,12 +196,16 @@ if (!nativeJpegPreprocessAvailable()) {
         new Float32Array(1),
       );
     t.equal(await call(), false, 'planned for other bytes: declined');
-    t.throws(() => call(Int32Array.of(0, 0, 0, 2)), TypeError, 'column past the row');
-    t.throws(() => call(Int32Array.of(0, 0, 1, 1)), TypeError, 'destination column past the end');
+    t.throws(() => call(Int32Array.of(0, 2)), TypeError, 'column past the row');
+    t.throws(() => call(Int32Array.of(-1, 0)), TypeError, 'column before the row');
     t.throws(() => call(undefined, Int32Array.of(0, 0, 0, 2)), TypeError, 'row past the end');
     t.throws(() => call(undefined, Int32Array.of(0, 1, 0, 0)), TypeError, 'rows out of order');
     t.throws(() => call(undefined, undefined, Float32Array.of(2, 0.5)), TypeError, 'weight > 1');
-    t.throws(() => call(undefined, undefined, undefined, Float32Array.of(3, 0)), TypeError, 'mode');
+    t.throws(
+      () => call(undefined, undefined, undefined, Float32Array.of(3, 0)),
+      TypeError,
+      'finish mode',
+    );
     t.throws(
       () => call(undefined, undefined, undefined, Float32Array.of(1, 0)),
       TypeError,
