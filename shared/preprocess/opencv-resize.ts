@@ -207,8 +207,9 @@ function nearestPlan(sw: number, sh: number, cn: number, dw: number, dh: number)
 
 /**
  * INTER_AREA shrinking on both axes, in the form the native pass streams source rows through:
- * per axis (destination, source, weight) triples in OpenCV's order, float32 weights. The
- * integer-factor case is the same sums with weight 1 and its own rounding (`finish`).
+ * a fixed number of taps per destination column, (destination, source) pairs for rows, float32
+ * weights in OpenCV's order. The integer-factor case is the same sums with weight 1 and its own
+ * rounding (`finish`).
  */
 export interface AreaPlan {
   /**
@@ -230,11 +231,9 @@ export interface AreaPlan {
 }
 
 function areaPlan(sw: number, sh: number, cn: number, dw: number, dh: number): AreaPlan {
-  const scaleX = 1 / (dw / sw);
-  const scaleY = 1 / (dh / sh);
-  const kx = Math.round(scaleX);
-  const ky = Math.round(scaleY);
-  const integer = Math.abs(scaleX - kx) < Number.EPSILON && Math.abs(scaleY - ky) < Number.EPSILON;
+  const factors = areaIntegerFactors(sw, sh, dw, dh);
+  const integer = factors !== undefined;
+  const [kx, ky] = factors ?? [0, 0];
   const block = (src: number, dst: number, k: number): AreaTap[] => {
     const taps: AreaTap[] = [];
     for (let d = 0; d < dst && d * k < src; d++) {
@@ -242,8 +241,8 @@ function areaPlan(sw: number, sh: number, cn: number, dw: number, dh: number): A
     }
     return taps;
   };
-  const xs = integer ? block(sw, dw, kx) : areaTable(sw, dw, scaleX);
-  const ys = integer ? block(sh, dh, ky) : areaTable(sh, dh, scaleY);
+  const xs = integer ? block(sw, dw, kx) : areaTable(sw, dw, 1 / (dw / sw));
+  const ys = integer ? block(sh, dh, ky) : areaTable(sh, dh, 1 / (dh / sh));
   const perColumn: AreaTap[][] = Array.from({ length: dw }, () => []);
   for (const t of xs) perColumn[t.d]?.push(t);
   const k = Math.max(1, ...perColumn.map((taps) => taps.length));
@@ -459,15 +458,26 @@ function resizeAreaGeneral(src: PixelImage, dw: number, dh: number): Uint8Array 
   return out;
 }
 
+/** The block size when an INTER_AREA shrink is by whole numbers on both axes (resizeAreaFast). */
+function areaIntegerFactors(
+  sw: number,
+  sh: number,
+  dw: number,
+  dh: number,
+): [number, number] | undefined {
+  const scaleX = 1 / (dw / sw);
+  const scaleY = 1 / (dh / sh);
+  const kx = Math.round(scaleX);
+  const ky = Math.round(scaleY);
+  return Math.abs(scaleX - kx) < Number.EPSILON && Math.abs(scaleY - ky) < Number.EPSILON
+    ? [kx, ky]
+    : undefined;
+}
+
 function resizeArea(src: PixelImage, dw: number, dh: number, options: ResizeOptions): Uint8Array {
-  const scaleX = 1 / (dw / src.width);
-  const scaleY = 1 / (dh / src.height);
   if (!areaEnlarges(src.width, src.height, dw, dh)) {
-    const kx = Math.round(scaleX);
-    const ky = Math.round(scaleY);
-    if (Math.abs(scaleX - kx) < Number.EPSILON && Math.abs(scaleY - ky) < Number.EPSILON) {
-      return resizeAreaInteger(src, dw, dh, kx, ky);
-    }
+    const factors = areaIntegerFactors(src.width, src.height, dw, dh);
+    if (factors) return resizeAreaInteger(src, dw, dh, factors[0], factors[1]);
     return resizeAreaGeneral(src, dw, dh);
   }
   return resizeLinearFixed(src, dw, dh, true, options);
