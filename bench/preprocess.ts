@@ -1,6 +1,7 @@
 // `npm run bench -- preprocess`: a 1920x1080 photograph to a 224x224 NCHW float32 tensor with
 // the OpenCV-exact preprocessImage, against a bare sharp resize-to-raw of the same bytes measured
 // in the same run (target ratio <= 1.3, held to the JPEG INTER_LINEAR case, one image at a time).
+// Further lines: the same with N images in flight, INTER_NEAREST and INTER_AREA, and a PNG.
 //
 // Wall time on a shared machine drifts with the load, so the two pipelines are interleaved: every
 // round runs the baseline and the candidate once each (alternating which goes first), and the
@@ -225,13 +226,16 @@ export async function run(): Promise<void> {
       perRound: 1,
       inFlight: 1,
     })),
-    {
-      label: 'PNG INTER_LINEAR, 1 at a time',
+    ...(['INTER_LINEAR', 'INTER_AREA'] as const).map((i) => ({
+      label: `PNG ${i}, 1 at a time`,
       base: bare(png),
-      ours: () => preprocessImage(png, linear),
+      ours: (
+        (s) => () =>
+          preprocessImage(png, s)
+      )(spec(i)),
       perRound: 1,
       inFlight: 1,
-    },
+    })),
   ];
   try {
     let headline: Figures | undefined;

@@ -53,6 +53,7 @@ enum Geometry {
 };
 
 struct Job {
+  const uint8_t* pixels;  // decoded rows (cvPreprocessPixels*), or null: decode `bytes`
   const uint8_t* bytes;
   size_t length;
   bool grey;
@@ -140,6 +141,15 @@ bool DecodeRows(const Job& job, OnRow&& onRow) {
   return warnings == 0;
 }
 
+// The rows of the source, in order: decoded from the JPEG, or read from decoded pixels.
+template <typename OnRow>
+bool ReadRows(const Job& job, OnRow&& onRow) {
+  if (!job.pixels) return DecodeRows(job, onRow);
+  const size_t stride = static_cast<size_t>(job.g[kSrcWidth]) * job.g[kSrcChannels];
+  for (int64_t r = 0; r < job.g[kSrcHeight]; r++) onRow(job.pixels + r * stride, r);
+  return true;
+}
+
 bool RunTwoTap(const Job& job, RowWriter write) {
   const int32_t* g = job.g;
   const int sh = g[kSrcHeight], cn = g[kSrcChannels];
@@ -160,7 +170,7 @@ bool RunTwoTap(const Job& job, RowWriter write) {
   const int32_t* weights = job.xWeights + 2 * int64_t{g[kWindowSrcX]};
   int64_t dy = y0;
   bool inOrder = true;
-  const bool decoded = DecodeRows(job, [&](const uint8_t* row, int64_t r) {
+  const bool decoded = ReadRows(job, [&](const uint8_t* row, int64_t r) {
     if (!needed[static_cast<size_t>(r)]) return;
     CvHorizontalRow(row, taps, weights, width, cn, slots[r & 1]);
     tags[r & 1] = r;
@@ -255,7 +265,7 @@ bool RunArea(const Job& job, RowWriter write) {
     write(job, resized.data() + firstColumn, dy);
     written++;
   };
-  const bool decoded = DecodeRows(job, [&](const uint8_t* row, int64_t r) {
+  const bool decoded = ReadRows(job, [&](const uint8_t* row, int64_t r) {
     if (yi >= job.yCount || job.yTab[2 * yi + 1] != r) return;
     for (size_t i = 0; i + 1 < rowf.size(); i++) rowf[i] = static_cast<float>(row[i]);
     if (cn == 3) {
@@ -392,15 +402,18 @@ const char* CheckArea(const Job& job) {
   return nullptr;
 }
 
-// The arguments both entry points share: bytes, grey, maxPixels, geometry first; table and out
-// last. False when they do not fit (the caller throws the TypeError naming its signature).
-bool ParseCommon(const Napi::CallbackInfo& info, Job* job, Napi::TypedArray* table,
-                 Napi::TypedArray* out) {
+// The arguments every entry point shares: the source first (a JPEG: bytes, grey, maxPixels; or
+// decoded pixels), then geometry, the plan from `*plan` on, and table and out last. False when
+// they do not fit (the caller throws the TypeError naming its signature).
+bool ParseCommon(const Napi::CallbackInfo& info, bool jpeg, Job* job, size_t* plan,
+                 Napi::TypedArray* table, Napi::TypedArray* out) {
   const size_t n = info.Length();
-  Napi::Uint8Array bytes;
+  const size_t g = jpeg ? 3 : 1;
+  Napi::Uint8Array source;
   Napi::Int32Array geometry;
-  if (n < 6 || !TypedOf(info[0], napi_uint8_array, &bytes) || !info[1].IsBoolean() ||
-      !info[2].IsNumber() || !TypedOf(info[3], napi_int32_array, &geometry) ||
+  if (n < g + 3 || !TypedOf(info[0], napi_uint8_array, &source) ||
+      (jpeg && (!info[1].IsBoolean() || !info[2].IsNumber())) ||
+      !TypedOf(info[g], napi_int32_array, &geometry) ||
       geometry.ElementLength() != kGeometryLength || !info[n - 2].IsTypedArray() ||
       !info[n - 1].IsTypedArray()) {
     return false;
@@ -412,14 +425,26 @@ bool ParseCommon(const Napi::CallbackInfo& info, Job* job, Napi::TypedArray* tab
       (type != napi_float32_array && type != napi_int8_array && type != napi_uint8_array)) {
     return false;
   }
-  job->bytes = bytes.Data();
-  job->length = bytes.ElementLength();
-  job->grey = info[1].As<Napi::Boolean>().Value();
-  job->maxPixels = info[2].As<Napi::Number>().DoubleValue();
   for (size_t i = 0; i < kGeometryLength; i++) job->g[i] = geometry[i];
+  if (jpeg) {
+    job->bytes = source.Data();
+    job->length = source.ElementLength();
+    job->grey = info[1].As<Napi::Boolean>().Value();
+    job->maxPixels = info[2].As<Napi::Number>().DoubleValue();
+  } else {
+    // Checked before the geometry is: a source shorter than its stated size is refused here.
+    const double size = static_cast<double>(job->g[kSrcWidth]) * job->g[kSrcHeight] *
+                        job->g[kSrcChannels];
+    if (job->g[kSrcWidth] < 1 || job->g[kSrcHeight] < 1 ||
+        static_cast<double>(source.ElementLength()) != size) {
+      return false;
+    }
+    job->pixels = source.Data();
+  }
   job->elementSize = type == napi_float32_array ? 4 : 1;
   job->table = static_cast<const uint8_t*>(table->ArrayBuffer().Data()) + table->ByteOffset();
   job->out = static_cast<uint8_t*>(out->ArrayBuffer().Data()) + out->ByteOffset();
+  *plan = g + 1;
   return true;
 }
 
@@ -435,25 +460,18 @@ Napi::Value Queue(const Napi::CallbackInfo& info, const Job& job, const char* pr
   return promise;
 }
 
-}  // namespace
-
-// cvPreprocessJpeg(bytes: Uint8Array, grey: boolean, maxPixels: number, geometry: Int32Array,
-//   xTaps, xWeights, yRows, yWeights: Int32Array, table, out: Float32Array | Int8Array |
-//   Uint8Array (the same type)): Promise<boolean>; false: declined, out may be partly written.
-Napi::Value CvPreprocessJpeg(const Napi::CallbackInfo& info) {
+Napi::Value QueueTwoTap(const Napi::CallbackInfo& info, bool jpeg, const char* signature) {
   Napi::Env env = info.Env();
   Job job{};
+  size_t p = 0;
   Napi::TypedArray table, out;
   Napi::Int32Array xTaps, xWeights, yRows, yWeights;
-  if (info.Length() != 10 || !ParseCommon(info, &job, &table, &out) ||
-      !TypedOf(info[4], napi_int32_array, &xTaps) ||
-      !TypedOf(info[5], napi_int32_array, &xWeights) ||
-      !TypedOf(info[6], napi_int32_array, &yRows) ||
-      !TypedOf(info[7], napi_int32_array, &yWeights)) {
-    Napi::TypeError::New(env,
-                         "cvPreprocessJpeg(bytes, grey, maxPixels, geometry, xTaps, xWeights, "
-                         "yRows, yWeights, table, out)")
-        .ThrowAsJavaScriptException();
+  if (info.Length() != (jpeg ? 10u : 8u) || !ParseCommon(info, jpeg, &job, &p, &table, &out) ||
+      !TypedOf(info[p], napi_int32_array, &xTaps) ||
+      !TypedOf(info[p + 1], napi_int32_array, &xWeights) ||
+      !TypedOf(info[p + 2], napi_int32_array, &yRows) ||
+      !TypedOf(info[p + 3], napi_int32_array, &yWeights)) {
+    Napi::TypeError::New(env, signature).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   job.xTaps = xTaps.Data();
@@ -468,28 +486,23 @@ Napi::Value CvPreprocessJpeg(const Napi::CallbackInfo& info) {
   return Queue(info, job, problem);
 }
 
-// cvPreprocessJpegArea(bytes, grey, maxPixels, geometry, xTaps: Int32Array, xAlpha: Float32Array,
-//   yTab: Int32Array, yAlpha: Float32Array, finish: Float32Array [mode, inv], table, out):
-//   Promise<boolean>, INTER_AREA shrinking (opencv-resize.ts: AreaPlan).
-Napi::Value CvPreprocessJpegArea(const Napi::CallbackInfo& info) {
+Napi::Value QueueArea(const Napi::CallbackInfo& info, bool jpeg, const char* signature) {
   Napi::Env env = info.Env();
   Job job{};
+  size_t p = 0;
   Napi::TypedArray table, out;
   Napi::Int32Array xTaps, yTab;
   Napi::Float32Array xAlpha, yAlpha, finish;
-  if (info.Length() != 11 || !ParseCommon(info, &job, &table, &out) ||
-      !TypedOf(info[4], napi_int32_array, &xTaps) ||
-      !TypedOf(info[5], napi_float32_array, &xAlpha) ||
-      !TypedOf(info[6], napi_int32_array, &yTab) ||
-      !TypedOf(info[7], napi_float32_array, &yAlpha) ||
-      !TypedOf(info[8], napi_float32_array, &finish) || finish.ElementLength() != 2 ||
+  if (info.Length() != (jpeg ? 11u : 9u) || !ParseCommon(info, jpeg, &job, &p, &table, &out) ||
+      !TypedOf(info[p], napi_int32_array, &xTaps) ||
+      !TypedOf(info[p + 1], napi_float32_array, &xAlpha) ||
+      !TypedOf(info[p + 2], napi_int32_array, &yTab) ||
+      !TypedOf(info[p + 3], napi_float32_array, &yAlpha) ||
+      !TypedOf(info[p + 4], napi_float32_array, &finish) || finish.ElementLength() != 2 ||
       xTaps.ElementLength() != xAlpha.ElementLength() ||
       xAlpha.ElementLength() % static_cast<size_t>(std::max(job.g[kResizeWidth], 1)) != 0 ||
       yTab.ElementLength() != 2 * yAlpha.ElementLength()) {
-    Napi::TypeError::New(env,
-                         "cvPreprocessJpegArea(bytes, grey, maxPixels, geometry, xTaps, xAlpha, "
-                         "yTab, yAlpha, finish, table, out)")
-        .ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, signature).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   job.areaTaps = xTaps.Data();
@@ -503,6 +516,42 @@ Napi::Value CvPreprocessJpegArea(const Napi::CallbackInfo& info) {
   const char* problem = CheckGeometry(job, table.ElementLength(), out.ElementLength());
   if (!problem) problem = CheckArea(job);
   return Queue(info, job, problem);
+}
+
+}  // namespace
+
+// cvPreprocessJpeg(bytes: Uint8Array, grey: boolean, maxPixels: number, geometry: Int32Array,
+//   xTaps, xWeights, yRows, yWeights: Int32Array, table, out: Float32Array | Int8Array |
+//   Uint8Array (the same type)): Promise<boolean>; false: declined, out may be partly written.
+Napi::Value CvPreprocessJpeg(const Napi::CallbackInfo& info) {
+  return QueueTwoTap(info, true,
+                     "cvPreprocessJpeg(bytes, grey, maxPixels, geometry, xTaps, xWeights, yRows, "
+                     "yWeights, table, out)");
+}
+
+// cvPreprocessJpegArea(bytes, grey, maxPixels, geometry, xTaps: Int32Array, xAlpha: Float32Array,
+//   yTab: Int32Array, yAlpha: Float32Array, finish: Float32Array [mode, inv], table, out):
+//   Promise<boolean>, INTER_AREA shrinking (opencv-resize.ts: AreaPlan).
+Napi::Value CvPreprocessJpegArea(const Napi::CallbackInfo& info) {
+  return QueueArea(info, true,
+                   "cvPreprocessJpegArea(bytes, grey, maxPixels, geometry, xTaps, xAlpha, yTab, "
+                   "yAlpha, finish, table, out)");
+}
+
+// cvPreprocessPixels(pixels: Uint8Array (geometry's source, rows of width x channels bytes),
+//   geometry, xTaps, xWeights, yRows, yWeights, table, out): the same pass on decoded pixels, for
+//   what the JPEG pass declines (PNG, WebP, rotated or colour-managed JPEGs). Resolves true.
+Napi::Value CvPreprocessPixels(const Napi::CallbackInfo& info) {
+  return QueueTwoTap(info, false,
+                     "cvPreprocessPixels(pixels, geometry, xTaps, xWeights, yRows, yWeights, "
+                     "table, out)");
+}
+
+// cvPreprocessPixelsArea(pixels, geometry, xTaps, xAlpha, yTab, yAlpha, finish, table, out).
+Napi::Value CvPreprocessPixelsArea(const Napi::CallbackInfo& info) {
+  return QueueArea(info, false,
+                   "cvPreprocessPixelsArea(pixels, geometry, xTaps, xAlpha, yTab, yAlpha, "
+                   "finish, table, out)");
 }
 
 // jpegHeader(bytes: Uint8Array): { width, height, components } | null (not a JPEG libjpeg

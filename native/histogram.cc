@@ -16,6 +16,8 @@ Napi::Value DecodeJpeg(const Napi::CallbackInfo& info);  // jpeg-decode.cc
 Napi::Value JpegHeader(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
 Napi::Value CvPreprocessJpeg(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
 Napi::Value CvPreprocessJpegArea(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
+Napi::Value CvPreprocessPixels(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
+Napi::Value CvPreprocessPixelsArea(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
 #endif
 }  // namespace bmfleet
 
@@ -122,6 +124,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
               Napi::Function::New(env, bmfleet::CvPreprocessJpeg, "cvPreprocessJpeg"));
   exports.Set("cvPreprocessJpegArea",
               Napi::Function::New(env, bmfleet::CvPreprocessJpegArea, "cvPreprocessJpegArea"));
+  exports.Set("cvPreprocessPixels",
+              Napi::Function::New(env, bmfleet::CvPreprocessPixels, "cvPreprocessPixels"));
+  exports.Set("cvPreprocessPixelsArea",
+              Napi::Function::New(env, bmfleet::CvPreprocessPixelsArea, "cvPreprocessPixelsArea"));
 #endif
   return exports;
 }

@@ -6,13 +6,14 @@
 // is what decode-then-resize spent beyond cv2.imread's decode itself. The bytes equal the
 // decode (decode.ts) + cvResize + writeTensor path's; whatever this pass does not cover (other
 // formats, EXIF rotation, colour management, files libjpeg warns about) returns false and takes
-// that path.
+// that path, whose decoded pixels then go through the same row consumers on the worker
+// (preprocessPixelsNative).
 import { nativeAddon } from '../native-addon.js';
 import { planPlacement, type Placement } from './geometry.js';
 import { sniffImageFormat } from './image-format.js';
 import { jpegOrientation } from './jpeg-orientation.js';
 import { fillPadding, sourceChannels } from './layout.js';
-import { passResizePlan, type PassPlan } from './opencv-resize.js';
+import { passResizePlan, type PassPlan, type PixelImage } from './opencv-resize.js';
 import { isCvInterpolation, type CvInterpolation, type PreprocessSpec } from './spec.js';
 import type { OutputArray } from './value-table.js';
 
@@ -49,13 +50,36 @@ interface FusedAddon {
     table: OutputArray,
     out: OutputArray,
   ): Promise<boolean>;
+  cvPreprocessPixels(
+    pixels: Uint8Array,
+    geometry: Int32Array,
+    xTaps: Int32Array,
+    xWeights: Int32Array,
+    yRows: Int32Array,
+    yWeights: Int32Array,
+    table: OutputArray,
+    out: OutputArray,
+  ): Promise<boolean>;
+  cvPreprocessPixelsArea(
+    pixels: Uint8Array,
+    geometry: Int32Array,
+    xTaps: Int32Array,
+    xAlpha: Float32Array,
+    yTab: Int32Array,
+    yAlpha: Float32Array,
+    finish: Float32Array,
+    table: OutputArray,
+    out: OutputArray,
+  ): Promise<boolean>;
 }
 
 function fusedAddon(): FusedAddon | undefined {
   const addon = nativeAddon();
   return typeof addon?.['jpegHeader'] === 'function' &&
     typeof addon['cvPreprocessJpeg'] === 'function' &&
-    typeof addon['cvPreprocessJpegArea'] === 'function'
+    typeof addon['cvPreprocessJpegArea'] === 'function' &&
+    typeof addon['cvPreprocessPixels'] === 'function' &&
+    typeof addon['cvPreprocessPixelsArea'] === 'function'
     ? (addon as unknown as FusedAddon)
     : undefined;
 }
@@ -176,6 +200,51 @@ export async function preprocessJpegNative(
     bytes,
     grey,
     maxPixels,
+    geometry,
+    xTaps,
+    xWeights,
+    yRows,
+    yWeights,
+    table,
+    out,
+  );
+}
+
+/**
+ * Decoded pixels (what the JPEG pass declined, decoded as cv2.imread does) -> `out` with the
+ * same native row consumers on a libuv worker, instead of resizing and laying out on the main
+ * thread. False when the addon or the spec does not allow it; the caller runs cvResize and
+ * writeTensor then.
+ */
+export async function preprocessPixelsNative(
+  pixels: PixelImage,
+  spec: PreprocessSpec,
+  table: OutputArray,
+  out: OutputArray,
+): Promise<boolean> {
+  const addon = fusedAddon();
+  const interpolation = spec.interpolation;
+  const cn = pixels.channels;
+  if (!addon || !isCvInterpolation(interpolation) || (cn !== 1 && cn !== 3)) return false;
+  const { place, plan, geometry } = passPlan(spec, interpolation, pixels.width, pixels.height, cn);
+  fillPadding(place, spec, table, out);
+  if (plan.kind === 'area') {
+    const { xTaps, xAlpha, yTab, yAlpha, finish } = plan;
+    return addon.cvPreprocessPixelsArea(
+      pixels.data,
+      geometry,
+      xTaps,
+      xAlpha,
+      yTab,
+      yAlpha,
+      finish,
+      table,
+      out,
+    );
+  }
+  const { xTaps, xWeights, yRows, yWeights } = plan;
+  return addon.cvPreprocessPixels(
+    pixels.data,
     geometry,
     xTaps,
     xWeights,

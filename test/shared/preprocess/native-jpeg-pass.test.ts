@@ -13,6 +13,7 @@ import { writeTensor } from '../../../shared/preprocess/layout.js';
 import {
   nativeJpegPreprocessAvailable,
   preprocessJpegNative,
+  preprocessPixelsNative,
 } from '../../../shared/preprocess/opencv-jpeg.js';
 import {
   cvResize,
@@ -91,6 +92,21 @@ if (!nativeJpegPreprocessAvailable()) {
         const general = await generalPath(bytes, spec);
         t.equal(done, true, `${label}: the native pass ran`);
         t.ok(bytesOf(out).equals(bytesOf(general)), `${label}: identical`);
+        // The same row consumers fed decoded pixels (the path PNGs and declined JPEGs take).
+        const pixels = await decodePixels(
+          bytes,
+          DEFAULT_MAX_INPUT_PIXELS,
+          'ignore',
+          spec.pixel_format === 'gray',
+        );
+        const fromPixels = allocateOutput(spec.output, size(spec));
+        bytesOf(fromPixels).fill(0xa5);
+        t.equal(
+          await preprocessPixelsNative(pixels, spec, buildValueTable(spec), fromPixels),
+          true,
+          `${label}: the pixel pass ran`,
+        );
+        t.ok(bytesOf(fromPixels).equals(bytesOf(general)), `${label}: pixel pass identical`);
       }
     });
   }
@@ -212,5 +228,13 @@ if (!nativeJpegPreprocessAvailable()) {
       'integer sums take weight 1',
     );
     t.throws(() => call(undefined, undefined, Float32Array.of(0.5)), TypeError, 'lengths');
+    const pixels = nativeAddon()?.['cvPreprocessPixelsArea'] as (...args: unknown[]) => unknown;
+    const tables = [Int32Array.of(0, 1), Float32Array.of(0.5, 0.5), Int32Array.of(0, 0, 0, 1)];
+    const rest = [Float32Array.of(0.5, 0.5), Float32Array.of(0, 0), new Float32Array(256)];
+    t.throws(
+      () => pixels(new Uint8Array(3), geometry, ...tables, ...rest, new Float32Array(1)),
+      TypeError,
+      'pixels shorter than the geometry says',
+    );
   });
 }
