@@ -1,9 +1,18 @@
-// `npm run bench -- preprocess`: a 1920x1080 JPEG (a real photograph scaled up) to a 224x224
-// NCHW float32 tensor, against a bare sharp resize-to-raw of the same bytes measured in the same
-// run (target ratio <= 1.3). Runs are interleaved so both see the same machine load; the whole
-// measurement is repeated (BMFLEET_BENCH_REPEATS, default 5) and the median of the repeats'
-// ratios is reported, wall and CPU, with the load average around each repeat.
-import { readFileSync } from 'node:fs';
+// `npm run bench -- preprocess`: a 1920x1080 photograph to a 224x224 NCHW float32 tensor with
+// the OpenCV-exact preprocessImage, against a bare sharp resize-to-raw of the same bytes measured
+// in the same run (target ratio <= 1.3, held to the JPEG INTER_LINEAR case, one image at a time).
+// Further lines: the same with N images in flight, INTER_NEAREST and INTER_AREA, and a PNG.
+//
+// Wall time on a shared machine drifts with the load, so the two pipelines are interleaved: every
+// round runs the baseline and the candidate once each (alternating which goes first), and the
+// figure is the median of the per-round ratios with its interquartile range, not a ratio of
+// medians taken at different moments. CPU time (process.cpuUsage, every thread) is printed beside
+// it: it does not depend on the load.
+//
+// Threads are matched: both pipelines run their per-image job on the libuv pool, and sharp is
+// held to one libvips thread per image (sharp.concurrency(1), its default on glibc), so N images
+// in flight keep N threads busy on either side when the pool has at least N threads.
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -12,44 +21,24 @@ import {
   nativeResizeAvailable,
   parsePreprocessSpec,
   preprocessImage,
+  type CvInterpolation,
 } from '../shared/preprocess/index.js';
 import { nativeJpegPreprocessAvailable } from '../shared/preprocess/opencv-jpeg.js';
 
 const PHOTO_DIR = process.env.BMFLEET_PHOTO_DIR ?? '/var/cache/bmfleet-testdata/photos';
-const WARMUP = 20;
-const RUNS = Number(process.env.BMFLEET_BENCH_RUNS ?? 40);
-const REPEATS = Math.max(1, Number(process.env.BMFLEET_BENCH_REPEATS ?? 5));
+const ROUNDS = Math.max(4, Number(process.env.BMFLEET_BENCH_ROUNDS ?? 100));
+const WARMUP = 10;
+// libuv's pool size is read once, when the pool starts; 4 when unset.
+const POOL = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
 
-function median(xs: number[]): number {
+type Job = () => Promise<unknown>;
+
+function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-async function sourceJpeg(): Promise<Buffer> {
-  let photo: Buffer;
-  try {
-    photo = readFileSync(join(PHOTO_DIR, 'chelsea.png'));
-  } catch {
-    console.log(`photo folder ${PHOTO_DIR} missing chelsea.png; using a synthetic gradient`);
-    const w = 451;
-    const h = 300;
-    const px = Buffer.alloc(w * h * 3);
-    for (let i = 0; i < px.length; i++) px[i] = (i * 7) & 255;
-    photo = await sharp(px, { raw: { width: w, height: h, channels: 3 } })
-      .png()
-      .toBuffer();
-  }
-  return sharp(photo).resize(1920, 1080, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
-}
-
-interface Repeat {
-  readonly base: number;
-  readonly ours: number;
-  readonly decode: number;
-  readonly cpuBase: number;
-  readonly cpuOurs: number;
-  readonly load: readonly [number, number];
+  const i = (s.length - 1) * q;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (i - lo);
 }
 
 const cpuMs = (): number => {
@@ -57,94 +46,216 @@ const cpuMs = (): number => {
   return (u.user + u.system) / 1000;
 };
 
-/** One repeat: RUNS interleaved rounds, medians per pipeline. */
-async function measure(
-  baseline: () => Promise<unknown>,
-  ours: () => Promise<unknown>,
-  decodeOnly: () => Promise<unknown>,
-): Promise<Repeat> {
-  const load0 = loadavg()[0] as number;
-  const tBase: number[] = [];
-  const tOurs: number[] = [];
-  const tDecode: number[] = [];
-  // CPU time of the whole process (libvips' and libuv's worker threads included) per image.
-  const cBase: number[] = [];
-  const cOurs: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    let t0 = performance.now();
-    let c0 = cpuMs();
-    await baseline();
-    tBase.push(performance.now() - t0);
-    cBase.push(cpuMs() - c0);
-    t0 = performance.now();
-    c0 = cpuMs();
-    await ours();
-    tOurs.push(performance.now() - t0);
-    cOurs.push(cpuMs() - c0);
-    t0 = performance.now();
-    await decodeOnly();
-    tDecode.push(performance.now() - t0);
+/**
+ * Ms this process's threads have spent runnable but waiting for a core (Linux schedstat, summed
+ * over threads; NaN elsewhere): what separates wall time from CPU time on a loaded machine.
+ */
+function runQueueMs(): number {
+  try {
+    let sum = 0;
+    for (const t of readdirSync('/proc/self/task')) {
+      const fields = readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ');
+      sum += Number(fields[1]) / 1e6;
+    }
+    return sum;
+  } catch {
+    return Number.NaN;
   }
+}
+
+async function photo(): Promise<Buffer> {
+  try {
+    return readFileSync(join(PHOTO_DIR, 'chelsea.png'));
+  } catch {
+    console.log(`photo folder ${PHOTO_DIR} missing chelsea.png; using a synthetic gradient`);
+    const w = 451;
+    const h = 300;
+    const px = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 7) & 255;
+    return sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toBuffer();
+  }
+}
+
+/** `count` runs of `job` with `inFlight` of them started at once; wall, CPU, wait ms per image. */
+async function timed(job: Job, count: number, inFlight: number): Promise<Sample> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next++ < count) await job();
+  };
+  const q0 = runQueueMs();
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  const wall = (performance.now() - t0) / count;
+  const cpu = (cpuMs() - c0) / count;
+  return { wall, cpu, wait: (runQueueMs() - q0) / count };
+}
+
+interface Sample {
+  readonly wall: number;
+  readonly cpu: number;
+  readonly wait: number;
+}
+
+interface Figures {
+  readonly wall: [number, number, number]; // quartiles of the per-round wall ratio
+  readonly cpu: number; // median per-round CPU ratio
+  readonly base: Sample; // medians per image
+  readonly ours: Sample;
+  readonly load: [number, number];
+}
+
+/** ROUNDS rounds, each the baseline and ours once (order alternating), `perRound` images each. */
+async function compare(base: Job, ours: Job, perRound: number, inFlight: number): Promise<Figures> {
+  const load0 = loadavg()[0] as number;
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  const b: Sample[] = [];
+  const o: Sample[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    if (r % 2 === 0) {
+      b.push(await timed(base, perRound, inFlight));
+      o.push(await timed(ours, perRound, inFlight));
+    } else {
+      o.push(await timed(ours, perRound, inFlight));
+      b.push(await timed(base, perRound, inFlight));
+    }
+    wall.push((o[r] as Sample).wall / (b[r] as Sample).wall);
+    cpu.push((o[r] as Sample).cpu / (b[r] as Sample).cpu);
+  }
+  const medians = (xs: Sample[]): Sample => ({
+    wall: quantile(
+      xs.map((x) => x.wall),
+      0.5,
+    ),
+    cpu: quantile(
+      xs.map((x) => x.cpu),
+      0.5,
+    ),
+    wait: quantile(
+      xs.map((x) => x.wait),
+      0.5,
+    ),
+  });
   return {
-    base: median(tBase),
-    ours: median(tOurs),
-    decode: median(tDecode),
-    cpuBase: median(cBase),
-    cpuOurs: median(cOurs),
+    wall: [quantile(wall, 0.25), quantile(wall, 0.5), quantile(wall, 0.75)],
+    cpu: quantile(cpu, 0.5),
+    base: medians(b),
+    ours: medians(o),
     load: [load0, loadavg()[0] as number],
   };
 }
 
-export async function run(): Promise<void> {
-  const jpeg = await sourceJpeg();
-  const spec = parsePreprocessSpec({
-    resize_dims: [224, 224],
-    pixel_format: 'rgb',
-    channel_format: 'nchw',
-    mean: [123.675, 116.28, 103.53],
-    scale: [0.017125, 0.017507, 0.017429],
-  });
-  // The honest baseline: what a user writes with sharp (it decodes JPEGs at 1/2..1/8 scale).
-  const baseline = (): Promise<Buffer> => sharp(jpeg).resize(224, 224).raw().toBuffer();
-  const ours = (): Promise<unknown> => preprocessImage(jpeg, spec);
-  // For reference only, not the baseline: sharp decoding every pixel, as cv2.imread must.
-  const decodeOnly = (): Promise<Buffer> => sharp(jpeg, { ignoreIcc: true }).raw().toBuffer();
+function row(label: string, f: Figures): string {
+  const n = (x: number, d = 2): string => x.toFixed(d).padStart(6);
+  const side = (x: Sample): string => `${n(x.wall)} /${n(x.cpu)} /${n(x.wait)}`;
+  return (
+    `  ${label.padEnd(33)} ${side(f.base)}   ${side(f.ours)}` +
+    `  ${n(f.wall[1], 3)} [${f.wall[0].toFixed(2)}-${f.wall[2].toFixed(2)}] ${n(f.cpu, 3)}` +
+    `  ${f.load[0].toFixed(1)}-${f.load[1].toFixed(1)}`
+  );
+}
 
-  for (let i = 0; i < WARMUP; i++) {
-    await baseline();
-    await ours();
-    await decodeOnly();
-  }
-  const path = nativeJpegPreprocessAvailable()
+export async function run(): Promise<void> {
+  const source = await photo();
+  const big = sharp(source).resize(1920, 1080, { fit: 'fill' });
+  const jpeg = await big.clone().jpeg({ quality: 90 }).toBuffer();
+  const png = await big.clone().png().toBuffer();
+  const spec = (interpolation: CvInterpolation): ReturnType<typeof parsePreprocessSpec> =>
+    parsePreprocessSpec({
+      resize_dims: [224, 224],
+      pixel_format: 'rgb',
+      channel_format: 'nchw',
+      mean: [123.675, 116.28, 103.53],
+      scale: [0.017125, 0.017507, 0.017429],
+      interpolation,
+    });
+  const linear = spec('INTER_LINEAR');
+  // The baseline: what a user writes with sharp (it decodes JPEGs at 1/2..1/8 scale, which an
+  // OpenCV-exact pipeline cannot: cv2.imread decodes every pixel).
+  const bare =
+    (bytes: Buffer): Job =>
+    () =>
+      sharp(bytes).resize(224, 224).raw().toBuffer();
+
+  const threadsBefore = sharp.concurrency();
+  sharp.concurrency(1);
+  const cores = availableParallelism();
+  const inFlight = Math.max(1, Math.min(cores, POOL));
+  const jpegPath = nativeJpegPreprocessAvailable()
     ? 'one native pass (decode + INTER_LINEAR + layout on a libuv worker)'
-    : `JPEG decode ${nativeJpegAvailable() ? 'native libjpeg' : 'sharp'}, INTER_LINEAR ` +
+    : `decode ${nativeJpegAvailable() ? 'native libjpeg' : 'sharp'}, resize ` +
       `${nativeResizeAvailable() ? 'native' : 'JavaScript'}, layout JavaScript`;
-  console.log(`preprocess: 1920x1080 JPEG (${jpeg.length} bytes) -> [1,3,224,224] float32`);
-  console.log(`  preprocessImage path: ${path}`);
+  console.log(`preprocess: 1920x1080 photograph -> [1,3,224,224] float32, RGB, NCHW`);
+  console.log(`  JPEG ${jpeg.length} bytes (q90), PNG ${png.length} bytes`);
+  console.log(`  JPEG INTER_LINEAR path: ${jpegPath}`);
   console.log(
-    `  ${REPEATS} repeats x ${RUNS} interleaved runs (after ${WARMUP} warm-up); ms/image, medians`,
+    `  threads: sharp.concurrency ${sharp.concurrency()} (was ${threadsBefore}), libuv pool ` +
+      `${POOL}${process.env.UV_THREADPOOL_SIZE ? '' : ' (default)'}, ${cores} cores; ` +
+      `${ROUNDS} interleaved rounds per line`,
   );
   console.log(
-    '  repeat  load avg     sharp baseline wall/CPU  preprocessImage wall/CPU  ratio wall  ratio CPU  sharp full decode (ref.)',
+    '  ms/image, medians: wall / CPU / waiting   sharp resize            preprocessImage' +
+      '       ratio wall [IQR]      CPU  load avg',
   );
-  const repeats: Repeat[] = [];
-  for (let r = 0; r < REPEATS; r++) {
-    const m = await measure(baseline, ours, decodeOnly);
-    repeats.push(m);
-    const f = (x: number): string => x.toFixed(2).padStart(6);
-    console.log(
-      `  ${String(r + 1).padStart(6)}  ${m.load[0].toFixed(1).padStart(4)}-${m.load[1].toFixed(1).padEnd(5)}` +
-        `  ${f(m.base)} / ${f(m.cpuBase)}          ${f(m.ours)} / ${f(m.cpuOurs)}` +
-        `           ${(m.ours / m.base).toFixed(3)}      ${(m.cpuOurs / m.cpuBase).toFixed(3)}` +
-        `      ${f(m.decode)}`,
-    );
+
+  const cases: { label: string; base: Job; ours: Job; perRound: number; inFlight: number }[] = [
+    {
+      label: 'JPEG INTER_LINEAR, 1 at a time *',
+      base: bare(jpeg),
+      ours: () => preprocessImage(jpeg, linear),
+      perRound: 1,
+      inFlight: 1,
+    },
+    {
+      label: `JPEG INTER_LINEAR, ${inFlight} in flight`,
+      base: bare(jpeg),
+      ours: () => preprocessImage(jpeg, linear),
+      perRound: 4 * inFlight,
+      inFlight,
+    },
+    ...(['INTER_NEAREST', 'INTER_AREA'] as const).map((i) => ({
+      label: `JPEG ${i}, 1 at a time`,
+      base: bare(jpeg),
+      ours: (
+        (s) => () =>
+          preprocessImage(jpeg, s)
+      )(spec(i)),
+      perRound: 1,
+      inFlight: 1,
+    })),
+    ...(['INTER_LINEAR', 'INTER_AREA'] as const).map((i) => ({
+      label: `PNG ${i}, 1 at a time`,
+      base: bare(png),
+      ours: (
+        (s) => () =>
+          preprocessImage(png, s)
+      )(spec(i)),
+      perRound: 1,
+      inFlight: 1,
+    })),
+  ];
+  try {
+    let headline: Figures | undefined;
+    for (const c of cases) {
+      for (let i = 0; i < WARMUP; i++) {
+        await c.base();
+        await c.ours();
+      }
+      const f = await compare(c.base, c.ours, c.perRound, c.inFlight);
+      headline ??= f;
+      console.log(row(c.label, f));
+    }
+    if (headline) {
+      console.log(
+        `  * the issue's target: median wall ratio ${headline.wall[1].toFixed(3)}x ` +
+          `(IQR ${headline.wall[0].toFixed(3)}-${headline.wall[2].toFixed(3)}), ` +
+          `CPU ${headline.cpu.toFixed(3)}x, target <= 1.3x`,
+      );
+    }
+  } finally {
+    sharp.concurrency(threadsBefore);
   }
-  const wall = median(repeats.map((m) => m.ours / m.base));
-  const cpu = median(repeats.map((m) => m.cpuOurs / m.cpuBase));
-  const loads = repeats.flatMap((m) => m.load);
-  console.log(
-    `  median of ${REPEATS} repeats: ratio wall ${wall.toFixed(3)}x, CPU ${cpu.toFixed(3)}x ` +
-      `(target <= 1.3x); load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} ` +
-      `on ${availableParallelism()} cores`,
-  );
 }

@@ -8,7 +8,7 @@
       "sources": ["histogram.cc", "cv-resize.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-O3", "-std=c++17"],
+      "cflags_cc": ["-O3", "-std=c++17", "-ffp-contract=off"],
       "cflags_cc!": ["-fno-exceptions"],
       "conditions": [
         [

@@ -15,6 +15,9 @@ Napi::Value CvLinearResize(const Napi::CallbackInfo& info);  // cv-resize.cc
 Napi::Value DecodeJpeg(const Napi::CallbackInfo& info);  // jpeg-decode.cc
 Napi::Value JpegHeader(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
 Napi::Value CvPreprocessJpeg(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
+Napi::Value CvPreprocessJpegArea(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
+Napi::Value CvPreprocessPixels(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
+Napi::Value CvPreprocessPixelsArea(const Napi::CallbackInfo& info);  // cv-preprocess-jpeg.cc
 #endif
 }  // namespace bmfleet
 
@@ -119,6 +122,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("jpegHeader", Napi::Function::New(env, bmfleet::JpegHeader, "jpegHeader"));
   exports.Set("cvPreprocessJpeg",
               Napi::Function::New(env, bmfleet::CvPreprocessJpeg, "cvPreprocessJpeg"));
+  exports.Set("cvPreprocessJpegArea",
+              Napi::Function::New(env, bmfleet::CvPreprocessJpegArea, "cvPreprocessJpegArea"));
+  exports.Set("cvPreprocessPixels",
+              Napi::Function::New(env, bmfleet::CvPreprocessPixels, "cvPreprocessPixels"));
+  exports.Set("cvPreprocessPixelsArea",
+              Napi::Function::New(env, bmfleet::CvPreprocessPixelsArea, "cvPreprocessPixelsArea"));
 #endif
   return exports;
 }

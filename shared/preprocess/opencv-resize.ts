@@ -182,6 +182,113 @@ export function linearResizePlan(
   return undefined;
 }
 
+/**
+ * INTER_NEAREST as a two-tap plan: both taps on the nearest pixel with weights 2048 and 0, which
+ * the fixed-point kernel maps back to that pixel exactly (D = 2048 S; ((2048 (D >> 4)) >> 16 + 2)
+ * >> 2 = (4 S + 2) >> 2 = S), so the native two-tap pass serves it too.
+ */
+function nearestPlan(sw: number, sh: number, cn: number, dw: number, dh: number): LinearPlan {
+  const xs = nearestIndices(sw, dw);
+  const ys = nearestIndices(sh, dh);
+  const xTaps = new Int32Array(dw * 2);
+  const xWeights = new Int32Array(dw * 2);
+  for (let dx = 0; dx < dw; dx++) {
+    xTaps[2 * dx] = xTaps[2 * dx + 1] = (xs[dx] as number) * cn;
+    xWeights[2 * dx] = COEF_SCALE;
+  }
+  const yRows = new Int32Array(dh * 2);
+  const yWeights = new Int32Array(dh * 2);
+  for (let dy = 0; dy < dh; dy++) {
+    yRows[2 * dy] = yRows[2 * dy + 1] = ys[dy] as number;
+    yWeights[2 * dy] = COEF_SCALE;
+  }
+  return { xTaps, xWeights, yRows, yWeights };
+}
+
+/**
+ * INTER_AREA shrinking on both axes, in the form the native pass streams source rows through:
+ * a fixed number of taps per destination column, (destination, source) pairs for rows, float32
+ * weights in OpenCV's order. The integer-factor case is the same sums with weight 1 and its own
+ * rounding (`finish`).
+ */
+export interface AreaPlan {
+  /**
+   * `xAlpha.length / dw` taps per destination column, in OpenCV's order: source element offsets
+   * (sx x channels). Columns with fewer taps are padded with weight 0, which adds +0 to a
+   * non-negative float sum and so changes nothing, and lets the native pass sum several columns
+   * side by side.
+   */
+  readonly xTaps: Int32Array;
+  readonly xAlpha: Float32Array;
+  /** Pairs: destination row, source row; source rows never decrease. */
+  readonly yTab: Int32Array;
+  readonly yAlpha: Float32Array;
+  /**
+   * [0, 0]: round the float sum half to even (ResizeArea_Invoker); [1, 0]: (sum + 2) >> 2 (the
+   * 2 x 2 block); [2, inv]: round float(sum x inv) half to even (other integer factors).
+   */
+  readonly finish: Float32Array;
+}
+
+function areaPlan(sw: number, sh: number, cn: number, dw: number, dh: number): AreaPlan {
+  const factors = areaIntegerFactors(sw, sh, dw, dh);
+  const integer = factors !== undefined;
+  const [kx, ky] = factors ?? [0, 0];
+  const block = (src: number, dst: number, k: number): AreaTap[] => {
+    const taps: AreaTap[] = [];
+    for (let d = 0; d < dst && d * k < src; d++) {
+      for (let j = 0; j < k; j++) taps.push({ d, s: d * k + j, alpha: 1 });
+    }
+    return taps;
+  };
+  const xs = integer ? block(sw, dw, kx) : areaTable(sw, dw, 1 / (dw / sw));
+  const ys = integer ? block(sh, dh, ky) : areaTable(sh, dh, 1 / (dh / sh));
+  const perColumn: AreaTap[][] = Array.from({ length: dw }, () => []);
+  for (const t of xs) perColumn[t.d]?.push(t);
+  const k = Math.max(1, ...perColumn.map((taps) => taps.length));
+  const xTaps = new Int32Array(dw * k);
+  const xAlpha = new Float32Array(dw * k);
+  perColumn.forEach((taps, d) => {
+    taps.forEach((t, j) => {
+      xTaps[d * k + j] = t.s * cn;
+      xAlpha[d * k + j] = t.alpha;
+    });
+    // Padding: weight 0 on the column's last source pixel (any pixel in the row would do).
+    const last = taps.length > 0 ? (taps[taps.length - 1] as AreaTap).s * cn : 0;
+    for (let j = taps.length; j < k; j++) xTaps[d * k + j] = last;
+  });
+  const yTab = new Int32Array(ys.length * 2);
+  ys.forEach((t, i) => {
+    yTab[2 * i] = t.d;
+    yTab[2 * i + 1] = t.s;
+  });
+  const finish = !integer
+    ? Float32Array.of(0, 0)
+    : kx === 2 && ky === 2
+      ? Float32Array.of(1, 0)
+      : Float32Array.of(2, f32(1 / (kx * ky)));
+  return { xTaps, xAlpha, yTab, yAlpha: Float32Array.from(ys, (t) => t.alpha), finish };
+}
+
+/** How the native one-pass JPEG path computes cv2.resize for one image. */
+export type PassPlan = ({ kind: 'twoTap' } & LinearPlan) | ({ kind: 'area' } & AreaPlan);
+
+/** The plan of cv2.resize(sw x sh -> dw x dh, interpolation) for the native one pass. */
+export function passResizePlan(
+  sw: number,
+  sh: number,
+  cn: number,
+  dw: number,
+  dh: number,
+  interpolation: CvInterpolation,
+): PassPlan {
+  if (interpolation === 'INTER_NEAREST') {
+    return { kind: 'twoTap', ...nearestPlan(sw, sh, cn, dw, dh) };
+  }
+  const linear = linearResizePlan(sw, sh, cn, dw, dh, interpolation);
+  return linear ? { kind: 'twoTap', ...linear } : { kind: 'area', ...areaPlan(sw, sh, cn, dw, dh) };
+}
+
 /** The fixed-point two-tap kernel shared by INTER_LINEAR and INTER_AREA's enlarging fallback. */
 function resizeLinearFixed(
   src: PixelImage,
@@ -242,15 +349,21 @@ function resizeLinearFixed(
   return out;
 }
 
+/** INTER_NEAREST's source index for each destination index along one axis. */
+function nearestIndices(src: number, dst: number): Int32Array {
+  const inv = 1 / (dst / src);
+  const out = new Int32Array(dst);
+  for (let d = 0; d < dst; d++) out[d] = Math.min(Math.floor(d * inv), src - 1);
+  return out;
+}
+
 function resizeNearest(src: PixelImage, dw: number, dh: number): Uint8Array {
   const cn = src.channels;
-  const ifx = 1 / (dw / src.width);
-  const ify = 1 / (dh / src.height);
-  const xs = new Int32Array(dw);
-  for (let x = 0; x < dw; x++) xs[x] = Math.min(Math.floor(x * ifx), src.width - 1) * cn;
+  const xs = nearestIndices(src.width, dw).map((x) => x * cn);
+  const ys = nearestIndices(src.height, dh);
   const out = new Uint8Array(dw * dh * cn);
   for (let y = 0, o = 0; y < dh; y++) {
-    const row = Math.min(Math.floor(y * ify), src.height - 1) * src.width * cn;
+    const row = (ys[y] as number) * src.width * cn;
     for (let x = 0; x < dw; x++) {
       const p = row + (xs[x] as number);
       for (let c = 0; c < cn; c++) out[o++] = src.data[p + c] as number;
@@ -345,15 +458,26 @@ function resizeAreaGeneral(src: PixelImage, dw: number, dh: number): Uint8Array 
   return out;
 }
 
+/** The block size when an INTER_AREA shrink is by whole numbers on both axes (resizeAreaFast). */
+function areaIntegerFactors(
+  sw: number,
+  sh: number,
+  dw: number,
+  dh: number,
+): [number, number] | undefined {
+  const scaleX = 1 / (dw / sw);
+  const scaleY = 1 / (dh / sh);
+  const kx = Math.round(scaleX);
+  const ky = Math.round(scaleY);
+  return Math.abs(scaleX - kx) < Number.EPSILON && Math.abs(scaleY - ky) < Number.EPSILON
+    ? [kx, ky]
+    : undefined;
+}
+
 function resizeArea(src: PixelImage, dw: number, dh: number, options: ResizeOptions): Uint8Array {
-  const scaleX = 1 / (dw / src.width);
-  const scaleY = 1 / (dh / src.height);
   if (!areaEnlarges(src.width, src.height, dw, dh)) {
-    const kx = Math.round(scaleX);
-    const ky = Math.round(scaleY);
-    if (Math.abs(scaleX - kx) < Number.EPSILON && Math.abs(scaleY - ky) < Number.EPSILON) {
-      return resizeAreaInteger(src, dw, dh, kx, ky);
-    }
+    const factors = areaIntegerFactors(src.width, src.height, dw, dh);
+    if (factors) return resizeAreaInteger(src, dw, dh, factors[0], factors[1]);
     return resizeAreaGeneral(src, dw, dh);
   }
   return resizeLinearFixed(src, dw, dh, true, options);

@@ -16,7 +16,7 @@ import { toGrey } from './opencv-grey.js';
 import { pngFileGamma } from './png-gamma.js';
 import { cvResize, type PixelImage } from './opencv-resize.js';
 import { writeTensor } from './layout.js';
-import { preprocessJpegNative } from './opencv-jpeg.js';
+import { preprocessJpegNative, preprocessPixelsNative } from './opencv-jpeg.js';
 import { channelCount, isCvInterpolation, type PreprocessSpec } from './spec.js';
 import { allocateOutput, buildValueTable, type OutputArray } from './value-table.js';
 
@@ -58,6 +58,7 @@ async function preprocessInto(
     }
     // Decoded once at full size (as cv2.imread does), so no separate probe is needed.
     const { pixels, place } = await decodeLikeOpenCv(input, spec, maxPixels);
+    if (await preprocessPixelsNative(pixels, spec, valueTable(spec), out)) return;
     const data = cvResize(pixels, place.resizeWidth, place.resizeHeight, interpolation);
     const resized = { data, width: place.resizeWidth, channels: pixels.channels as 1 | 3 };
     writeTensor(resized, place, spec, valueTable(spec), out);

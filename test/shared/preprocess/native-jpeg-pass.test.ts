@@ -13,6 +13,7 @@ import { writeTensor } from '../../../shared/preprocess/layout.js';
 import {
   nativeJpegPreprocessAvailable,
   preprocessJpegNative,
+  preprocessPixelsNative,
 } from '../../../shared/preprocess/opencv-jpeg.js';
 import {
   cvResize,
@@ -22,7 +23,6 @@ import {
   tensorShape,
   type PreprocessSpec,
 } from '../../../shared/preprocess/index.js';
-import { linearResizePlan } from '../../../shared/preprocess/opencv-resize.js';
 import { isCvInterpolation } from '../../../shared/preprocess/spec.js';
 import { allocateOutput, buildValueTable } from '../../../shared/preprocess/value-table.js';
 
@@ -61,10 +61,7 @@ async function generalPath(bytes: Uint8Array, spec: PreprocessSpec) {
   const out = allocateOutput(spec.output, size(spec));
   const resized = { data, width: dw, channels: pixels.channels as 1 | 3 };
   writeTensor(resized, place, spec, buildValueTable(spec), out);
-  // INTER_AREA shrinking on both axes has no two-tap plan: the one pass leaves it alone.
-  const { width: sw, height: sh, channels } = pixels;
-  const twoTap = linearResizePlan(sw, sh, channels, dw, dh, spec.interpolation) !== undefined;
-  return { out, twoTap };
+  return out;
 }
 
 const size = (spec: PreprocessSpec): number => tensorShape(spec).reduce((a, b) => a * b, 1);
@@ -93,8 +90,23 @@ if (!nativeJpegPreprocessAvailable()) {
         );
         const label = JSON.stringify(input);
         const general = await generalPath(bytes, spec);
-        t.equal(done, general.twoTap, `${label}: the native pass ran if the kernel is two-tap`);
-        if (done) t.ok(bytesOf(out).equals(bytesOf(general.out)), `${label}: identical`);
+        t.equal(done, true, `${label}: the native pass ran`);
+        t.ok(bytesOf(out).equals(bytesOf(general)), `${label}: identical`);
+        // The same row consumers fed decoded pixels (the path PNGs and declined JPEGs take).
+        const pixels = await decodePixels(
+          bytes,
+          DEFAULT_MAX_INPUT_PIXELS,
+          'ignore',
+          spec.pixel_format === 'gray',
+        );
+        const fromPixels = allocateOutput(spec.output, size(spec));
+        bytesOf(fromPixels).fill(0xa5);
+        t.equal(
+          await preprocessPixelsNative(pixels, spec, buildValueTable(spec), fromPixels),
+          true,
+          `${label}: the pixel pass ran`,
+        );
+        t.ok(bytesOf(fromPixels).equals(bytesOf(general)), `${label}: pixel pass identical`);
       }
     });
   }
@@ -111,14 +123,18 @@ if (!nativeJpegPreprocessAvailable()) {
     }
     const rocket = readFileSync(join(dir, 'rocket.jpg'));
     t.equal(await preprocessJpegNative(rocket, spec, table, out, 1000), false, 'over the limit');
-    const nearest = parsePreprocessSpec({ ...spec, interpolation: 'INTER_NEAREST' });
-    t.equal(await preprocessJpegNative(rocket, nearest, table, out, 5e7), false, 'INTER_NEAREST');
+    const srgb = parsePreprocessSpec({ ...spec, color_profile: 'to_srgb' });
+    t.equal(await preprocessJpegNative(rocket, srgb, table, out, 5e7), false, 'to_srgb');
     const png = await sharp(rocket).png().toBuffer();
     t.equal(await preprocessJpegNative(png, spec, table, out, 5e7), false, 'PNG');
     const tensor = await preprocessImage(rocket, spec);
+    t.ok(bytesOf(tensor.data).equals(bytesOf(await generalPath(rocket, spec))), 'preprocessImage');
+    const area = parsePreprocessSpec({ ...spec, interpolation: 'INTER_AREA' });
     t.ok(
-      bytesOf(tensor.data).equals(bytesOf((await generalPath(rocket, spec)).out)),
-      'preprocessImage',
+      bytesOf((await preprocessImage(rocket, area)).data).equals(
+        bytesOf(await generalPath(rocket, area)),
+      ),
+      'preprocessImage, INTER_AREA',
     );
   });
 
@@ -168,6 +184,57 @@ if (!nativeJpegPreprocessAvailable()) {
         ),
       TypeError,
       'table and tensor of different types',
+    );
+  });
+
+  t.test('an area plan that would read or write out of bounds is a TypeError', async (t) => {
+    const f = nativeAddon()?.['cvPreprocessJpegArea'] as (...args: unknown[]) => Promise<boolean>;
+    const bytes = readFileSync(join(dir, 'rocket.jpg'));
+    // 2x2 -> 1x1 grey: each axis sums source 0 and 1 into destination 0, then each entry bad.
+    const geometry = Int32Array.of(2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0);
+    const call = (
+      xTaps = Int32Array.of(0, 1),
+      yTab = Int32Array.of(0, 0, 0, 1),
+      alpha = Float32Array.of(0.5, 0.5),
+      finish = Float32Array.of(0, 0),
+    ) =>
+      f(
+        bytes,
+        true,
+        5e7,
+        geometry,
+        xTaps,
+        alpha,
+        yTab,
+        alpha,
+        finish,
+        new Float32Array(256),
+        new Float32Array(1),
+      );
+    t.equal(await call(), false, 'planned for other bytes: declined');
+    t.throws(() => call(Int32Array.of(0, 2)), TypeError, 'column past the row');
+    t.throws(() => call(Int32Array.of(-1, 0)), TypeError, 'column before the row');
+    t.throws(() => call(undefined, Int32Array.of(0, 0, 0, 2)), TypeError, 'row past the end');
+    t.throws(() => call(undefined, Int32Array.of(0, 1, 0, 0)), TypeError, 'rows out of order');
+    t.throws(() => call(undefined, undefined, Float32Array.of(2, 0.5)), TypeError, 'weight > 1');
+    t.throws(
+      () => call(undefined, undefined, undefined, Float32Array.of(3, 0)),
+      TypeError,
+      'finish mode',
+    );
+    t.throws(
+      () => call(undefined, undefined, undefined, Float32Array.of(1, 0)),
+      TypeError,
+      'integer sums take weight 1',
+    );
+    t.throws(() => call(undefined, undefined, Float32Array.of(0.5)), TypeError, 'lengths');
+    const pixels = nativeAddon()?.['cvPreprocessPixelsArea'] as (...args: unknown[]) => unknown;
+    const tables = [Int32Array.of(0, 1), Float32Array.of(0.5, 0.5), Int32Array.of(0, 0, 0, 1)];
+    const rest = [Float32Array.of(0.5, 0.5), Float32Array.of(0, 0), new Float32Array(256)];
+    t.throws(
+      () => pixels(new Uint8Array(3), geometry, ...tables, ...rest, new Float32Array(1)),
+      TypeError,
+      'pixels shorter than the geometry says',
     );
   });
 }
