@@ -2,7 +2,7 @@
 // top-1 of each, agreement between them, per class, and output cosine; plus the per-layer
 // similarity table FP32 vs INT8 (cosine, euclidean similarity, SQNR per activation tensor, the
 // vendor's comparison; docs/vendor.md section 1).
-import { compareTensors, cosineSimilarity } from '../../shared/stats/similarity.js';
+import { cosineSimilarity, similarityAccumulator } from '../../shared/stats/similarity.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { createOnnxSession, encodeOnnx } from '../onnx/index.js';
 import { createActivationRunner } from './activation-runner.js';
@@ -147,17 +147,16 @@ export interface LayerSimilarity {
   readonly pass: boolean;
 }
 
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-/** FP32 vs INT8 value of every activation tensor over `inputs` (keep it to a few dozen). */
+/**
+ * FP32 vs INT8 value of every activation tensor over `inputs`, each measure taken over all the
+ * images at once (as if their values were concatenated).
+ *
+ * How it splits across cores: both inference sessions split each kernel over every core
+ * (HOST_SESSION), and the two run at the same time, image k+1's while the main thread compares
+ * image k's values. The comparison is one streaming pass per tensor and image
+ * (similarityAccumulator): ResNet-50 has ~11 M activation values per image, which the previous
+ * concatenate-then-copy-to-float64 comparison turned into most of this step's CPU.
+ */
 export async function layerSimilarity(
   pm: PreparedModel,
   int8: Int8Graph,
@@ -165,30 +164,33 @@ export async function layerSimilarity(
 ): Promise<LayerSimilarity[]> {
   const names = pm.activations;
   const probe = names.map((n) => int8.valueNames.get(n) ?? n);
+  const wanted = probe.filter((p) => p !== pm.input.name);
   const fp32 = await createActivationRunner(pm);
   const q = await createOnnxSession(encodeOnnx(exposeTensors(int8.model, probe)), {
     ...HOST_SESSION,
     graphOptimizationLevel: 'basic',
   });
-  const ref = names.map(() => [] as Float32Array[]);
-  const test = names.map(() => [] as Float32Array[]);
+  const sums = names.map(() => similarityAccumulator());
+  const infer = (x: Tensor) =>
+    Promise.all([fp32.run([x]), q.run({ [pm.input.name]: x }, wanted)] as const);
+  let next: ReturnType<typeof infer> | undefined;
   try {
-    for (const x of inputs) {
-      const a = await fp32.run([x]);
-      const wanted = probe.filter((p) => p !== pm.input.name);
-      const b = { ...(await q.run({ [pm.input.name]: x }, wanted)), [pm.input.name]: x };
-      names.forEach((n, k) => {
-        ref[k]!.push(a.values.get(n)!);
-        test[k]!.push(b[probe[k]!]!.data as Float32Array);
+    for (const [k, x] of inputs.entries()) {
+      const [a, b] = await (next ?? infer(x));
+      next = k + 1 < inputs.length ? infer(inputs[k + 1]!) : undefined;
+      names.forEach((n, i) => {
+        const test = probe[i] === pm.input.name ? x : b[probe[i]!]!;
+        sums[i]!.add(a.values.get(n)!, test.data as Float32Array);
       });
     }
   } finally {
+    // A comparison that threw leaves one inference in flight; let it end before releasing.
+    await next?.catch(() => undefined);
     await fp32.release();
     await q.release();
   }
   return names.map((n, k) => {
-    const c = compareTensors(concat(ref[k]!), concat(test[k]!));
     const precision = n === pm.input.name ? 'input' : (int8.precisions.get(n) ?? 'F32');
-    return { tensor: n, precision, ...c };
+    return { tensor: n, precision, ...sums[k]!.result() };
   });
 }
