@@ -152,10 +152,11 @@ export interface LayerSimilarity {
  * images at once (as if their values were concatenated).
  *
  * How it splits across cores: both inference sessions split each kernel over every core
- * (HOST_SESSION), and the two run at the same time, image k+1's while the main thread compares
- * image k's values. The comparison is one streaming pass per tensor and image
- * (similarityAccumulator): ResNet-50 has ~11 M activation values per image, which the previous
- * concatenate-then-copy-to-float64 comparison turned into most of this step's CPU.
+ * (HOST_SESSION); onnxruntime-node runs them on the calling thread, so the comparison runs
+ * between them, single-threaded, as one streaming pass per tensor and image
+ * (similarityAccumulator). ResNet-50 has ~11 M activation values per image, which the previous
+ * concatenate-then-copy-to-float64 comparison turned into most of this step's CPU
+ * (docs/architecture.md, controller/quantize).
  */
 export async function layerSimilarity(
   pm: PreparedModel,
@@ -171,21 +172,16 @@ export async function layerSimilarity(
     graphOptimizationLevel: 'basic',
   });
   const sums = names.map(() => similarityAccumulator());
-  const infer = (x: Tensor) =>
-    Promise.all([fp32.run([x]), q.run({ [pm.input.name]: x }, wanted)] as const);
-  let next: ReturnType<typeof infer> | undefined;
   try {
-    for (const [k, x] of inputs.entries()) {
-      const [a, b] = await (next ?? infer(x));
-      next = k + 1 < inputs.length ? infer(inputs[k + 1]!) : undefined;
+    for (const x of inputs) {
+      const a = await fp32.run([x]);
+      const b = await q.run({ [pm.input.name]: x }, wanted);
       names.forEach((n, i) => {
         const test = probe[i] === pm.input.name ? x : b[probe[i]!]!;
         sums[i]!.add(a.values.get(n)!, test.data as Float32Array);
       });
     }
   } finally {
-    // A comparison that threw leaves one inference in flight; let it end before releasing.
-    await next?.catch(() => undefined);
     await fp32.release();
     await q.release();
   }
