@@ -3,8 +3,11 @@
 // suffix from those values, and adopts the candidate's values when the search keeps it. On
 // ResNet-50 a candidate for a late tensor re-runs a few layers instead of fifty.
 //
-// Sessions run with the quantizer's host threads, spinning off (score.ts HOST_SESSION): with
-// onnxruntime's spinning pool a candidate, which is small work, took roughly twice the CPU.
+// Suffix runs go to one worker thread per core, each holding the cache of its share of the scored
+// images and running one-threaded sessions with spinning off (suffix-shards.ts): a candidate is
+// small work, which onnxruntime's intra-op pool split over two cores at a loss (ResNet-50 search
+// 150.9 s CPU with HOST_SESSION's two threads, 137.2 s on two one-threaded workers; the `full`
+// and `fused` modes still run on the calling thread).
 //
 // And with onnxruntime's basic graph optimizations, which keep every QuantizeLinear and
 // DequantizeLinear as written: at the default level onnxruntime fuses Q/DQ patterns into integer
