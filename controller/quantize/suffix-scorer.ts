@@ -5,9 +5,9 @@
 //
 // Suffix runs go to one worker thread per core, each holding the cache of its share of the scored
 // images and running one-threaded sessions with spinning off (suffix-shards.ts): a candidate is
-// small work, which onnxruntime's intra-op pool split over two cores at a loss (ResNet-50 search
-// 150.9 s CPU with HOST_SESSION's two threads, 137.2 s on two one-threaded workers; the `full`
-// and `fused` modes still run on the calling thread).
+// small work, which onnxruntime's intra-op pool split over two cores at a loss (ResNet-50 search:
+// 154.5 s CPU with HOST_SESSION's two threads, 137.2 and 135.7 s on two one-threaded workers,
+// same table; the `full` and `fused` modes still run on the calling thread).
 //
 // And with onnxruntime's basic graph optimizations, which keep every QuantizeLinear and
 // DequantizeLinear as written: at the default level onnxruntime fuses Q/DQ patterns into integer
