@@ -11,10 +11,12 @@
 // calibration images the search did not score (cosine to FP32, top-1 agreement with FP32).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createOnnxSession } from '../controller/onnx/index.js';
+import { parseCalibrationTable } from '../controller/quantize/calibration-table.js';
 import { readDataset } from '../controller/quantize/dataset.js';
 import { runCalibration } from '../controller/quantize/calibration-run.js';
 import { evaluateAccuracy } from '../controller/quantize/evaluate.js';
@@ -183,7 +185,9 @@ export async function runResnet50(): Promise<void> {
     }
     return performance.now() - t0;
   };
+  const tablePath = join(OUT, 'quantized', 'cali_table');
   for (let r = 0; r < RUNS; r++) {
+    const previous = await readTable(tablePath);
     const base = await plain();
     const startLoad = loadavg()[0]!;
     const clock = createPhaseClock();
@@ -225,6 +229,52 @@ export async function runResnet50(): Promise<void> {
     console.log(
       `  plain FP32 inference of the ${IMAGES} images: ${(base / 1000).toFixed(1)} s; ratio quantize / inference ${(wall / base).toFixed(1)}x`,
     );
+    await compareTables(pm, inputs, previous, await readTable(tablePath));
   }
   if (BASELINE) await baseline(pm, inputs);
+}
+
+async function readTable(path: string): Promise<Map<string, number> | undefined> {
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  return new Map([...parseCalibrationTable(text)].map(([n, e]) => [n, e.threshold]));
+}
+
+/**
+ * The table this run chose beside the one the previous run left in bench/out (a run of the code
+ * before a change, say): rows whose threshold differs, and how each table does on the 20
+ * held-out images (random weights, so no labels: top-1 is agreement with FP32's top-1).
+ */
+async function compareTables(
+  pm: PreparedModel,
+  inputs: readonly Tensor[],
+  previous: Map<string, number> | undefined,
+  current: Map<string, number> | undefined,
+): Promise<void> {
+  if (!current) return;
+  const heldOut = splitHeldOut(inputs).heldOut.map((tensor) => ({ tensor }));
+  const quality = async (thresholds: Map<string, number>) => {
+    const q = await evaluateAccuracy(
+      pm,
+      buildInt8Graph(pm.model, pm.layers, { thresholds }),
+      heldOut,
+    );
+    return `top-1 agreement with FP32 ${(q.agreement * 100).toFixed(1)} %, mean output cosine ${q.meanOutputCosine.toFixed(6)}`;
+  };
+  console.log(`  chosen table on the ${heldOut.length} held-out images: ${await quality(current)}`);
+  if (!previous) {
+    console.log('  (no table from a previous run in bench/out to compare with)');
+    return;
+  }
+  let differ = 0;
+  let worst = 0;
+  for (const [n, th] of current) {
+    const old = previous.get(n);
+    const rel = old === undefined ? Infinity : Math.abs(th - old) / old;
+    if (rel > 1e-6) differ++;
+    worst = Math.max(worst, rel);
+  }
+  console.log(
+    `  previous run's table: ${await quality(previous)}; rows whose threshold differs (> 1e-6 relative): ${differ} of ${current.size}, largest relative difference ${worst.toExponential(2)}`,
+  );
 }

@@ -2,7 +2,7 @@
 // top-1 of each, agreement between them, per class, and output cosine; plus the per-layer
 // similarity table FP32 vs INT8 (cosine, euclidean similarity, SQNR per activation tensor, the
 // vendor's comparison; docs/vendor.md section 1).
-import { compareTensors, cosineSimilarity } from '../../shared/stats/similarity.js';
+import { cosineSimilarity, similarityAccumulator } from '../../shared/stats/similarity.js';
 import { SIMULATOR_GRAPH_LEVEL } from '../../shared/simulator/graph-level.js';
 import type { Tensor } from '../../shared/tensor.js';
 import { createOnnxSession, encodeOnnx } from '../onnx/index.js';
@@ -80,7 +80,12 @@ export async function evaluateAccuracy(
   const classNames = options.classNames ?? [];
   const onProgress = options.onProgress ?? (() => undefined);
   const reference = options.reference ?? (await fp32Reference(pm, inputs));
-  const q = await createOnnxSession(encodeOnnx(int8.model), HOST_SESSION);
+  // The INT8 graph at the simulator's level: fused u8s8 kernels saturate on hosts without VNNI, so
+  // the reported top-1 would depend on the host (shared/simulator/graph-level.ts).
+  const q = await createOnnxSession(encodeOnnx(int8.model), {
+    ...HOST_SESSION,
+    graphOptimizationLevel: SIMULATOR_GRAPH_LEVEL.quantized,
+  });
   const rows = new Map<number, { n: number; f: number; i: number; a: number }>();
   let f = 0;
   let i8 = 0;
@@ -148,17 +153,17 @@ export interface LayerSimilarity {
   readonly pass: boolean;
 }
 
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-/** FP32 vs INT8 value of every activation tensor over `inputs` (keep it to a few dozen). */
+/**
+ * FP32 vs INT8 value of every activation tensor over `inputs`, each measure taken over all the
+ * images at once (as if their values were concatenated).
+ *
+ * How it splits across cores: both inference sessions split each kernel over every core
+ * (HOST_SESSION); onnxruntime-node runs them on the calling thread, so the comparison runs
+ * between them, single-threaded, as one streaming pass per tensor and image
+ * (similarityAccumulator). ResNet-50 has ~11 M activation values per image, which the previous
+ * concatenate-then-copy-to-float64 comparison turned into most of this step's CPU
+ * (docs/architecture.md, controller/quantize).
+ */
 export async function layerSimilarity(
   pm: PreparedModel,
   int8: Int8Graph,
@@ -166,21 +171,20 @@ export async function layerSimilarity(
 ): Promise<LayerSimilarity[]> {
   const names = pm.activations;
   const probe = names.map((n) => int8.valueNames.get(n) ?? n);
+  const wanted = probe.filter((p) => p !== pm.input.name);
   const fp32 = await createActivationRunner(pm);
   const q = await createOnnxSession(encodeOnnx(exposeTensors(int8.model, probe)), {
     ...HOST_SESSION,
     graphOptimizationLevel: SIMULATOR_GRAPH_LEVEL.quantized,
   });
-  const ref = names.map(() => [] as Float32Array[]);
-  const test = names.map(() => [] as Float32Array[]);
+  const sums = names.map(() => similarityAccumulator());
   try {
     for (const x of inputs) {
       const a = await fp32.run([x]);
-      const wanted = probe.filter((p) => p !== pm.input.name);
-      const b = { ...(await q.run({ [pm.input.name]: x }, wanted)), [pm.input.name]: x };
-      names.forEach((n, k) => {
-        ref[k]!.push(a.values.get(n)!);
-        test[k]!.push(b[probe[k]!]!.data as Float32Array);
+      const b = await q.run({ [pm.input.name]: x }, wanted);
+      names.forEach((n, i) => {
+        const test = probe[i] === pm.input.name ? x : b[probe[i]!]!;
+        sums[i]!.add(a.values.get(n)!, test.data as Float32Array);
       });
     }
   } finally {
@@ -188,8 +192,7 @@ export async function layerSimilarity(
     await q.release();
   }
   return names.map((n, k) => {
-    const c = compareTensors(concat(ref[k]!), concat(test[k]!));
     const precision = n === pm.input.name ? 'input' : (int8.precisions.get(n) ?? 'F32');
-    return { tensor: n, precision, ...c };
+    return { tensor: n, precision, ...sums[k]!.result() };
   });
 }

@@ -20,8 +20,8 @@ export type OutputSet = readonly Readonly<Record<string, Tensor>>[];
  * sleep instead of spin-waiting. With spinning (onnxruntime's default) two threads roughly doubled
  * the CPU a ResNet-50 image took; without it, two threads took ~10 % more CPU than one (175 vs
  * 159 ms per image) and gave bit-identical outputs (`npm run bench -- calibrate`,
- * docs/architecture.md). Splitting kernels rather than images keeps one session per graph: the
- * threshold search builds a session per candidate, and workers would build each twice.
+ * docs/architecture.md). The threshold search's suffix runs are the exception: too small for the
+ * pool to split well, they are split by image over worker threads instead (suffix-shards.ts).
  */
 export const HOST_SESSION: OnnxSessionOptions = {
   intraOpNumThreads: availableParallelism(),

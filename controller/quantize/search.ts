@@ -77,29 +77,33 @@ export async function searchThresholds(
   let best = startCosine;
   let evaluations = 1;
   const sources = [...members.keys()];
-  for (const [k, src] of sources.entries()) {
-    const group = members.get(src)!;
-    const tried: number[] = [];
-    for (const m of THRESHOLD_METHODS) {
-      const th = candidates.get(src)!.get(m)!;
-      const current = thresholds.get(src)!;
-      if (evaluations >= budget || [current, ...tried].some((x) => sameStep(th, x))) continue;
-      tried.push(th);
-      const trial = new Map(thresholds);
-      for (const n of group) trial.set(n, th);
-      const scored = await scorer.score(graphOf(trial));
-      evaluations++;
-      shares += scored.share;
-      if (scored.cosine > best) {
-        best = scored.cosine;
-        scored.adopt();
-        for (const n of group) {
-          thresholds.set(n, th);
-          methods.set(n, m);
+  try {
+    for (const [k, src] of sources.entries()) {
+      const group = members.get(src)!;
+      const tried: number[] = [];
+      for (const m of THRESHOLD_METHODS) {
+        const th = candidates.get(src)!.get(m)!;
+        const current = thresholds.get(src)!;
+        if (evaluations >= budget || [current, ...tried].some((x) => sameStep(th, x))) continue;
+        tried.push(th);
+        const trial = new Map(thresholds);
+        for (const n of group) trial.set(n, th);
+        const scored = await scorer.score(graphOf(trial));
+        evaluations++;
+        shares += scored.share;
+        if (scored.cosine > best) {
+          best = scored.cosine;
+          await scored.adopt();
+          for (const n of group) {
+            thresholds.set(n, th);
+            methods.set(n, m);
+          }
         }
       }
+      report({ stage: 'search thresholds', done: k + 1, total: sources.length });
     }
-    report({ stage: 'search thresholds', done: k + 1, total: sources.length });
+  } finally {
+    await scorer.release();
   }
   return {
     methods,

@@ -3,8 +3,11 @@
 // suffix from those values, and adopts the candidate's values when the search keeps it. On
 // ResNet-50 a candidate for a late tensor re-runs a few layers instead of fifty.
 //
-// Sessions run with the quantizer's host threads, spinning off (score.ts HOST_SESSION): with
-// onnxruntime's spinning pool a candidate, which is small work, took roughly twice the CPU.
+// Suffix runs go to one worker thread per core, each holding the cache of its share of the scored
+// images and running one-threaded sessions with spinning off (suffix-shards.ts): a candidate is
+// small work, which onnxruntime's intra-op pool split over two cores at a loss (ResNet-50 search:
+// 154.5 s CPU with HOST_SESSION's two threads, 137.2 and 135.7 s on two one-threaded workers,
+// same table; the `full` and `fused` modes still run on the calling thread).
 //
 // And with onnxruntime's basic graph optimizations, which keep every QuantizeLinear and
 // DequantizeLinear as written: at the default level onnxruntime fuses Q/DQ patterns into integer
@@ -14,6 +17,7 @@
 // nothing, so a suffix run equals a whole run (test/controller/quantize/suffix.test.ts), at about
 // 20 % more CPU per image than the fused kernels. Candidates are thus ranked by the explicit
 // Q/DQ arithmetic, the one the agent's simulator runs (shared/simulator/graph-level.ts).
+import { availableParallelism } from 'node:os';
 import { SIMULATOR_GRAPH_LEVEL } from '../../shared/simulator/graph-level.js';
 import type { Tensor } from '../../shared/tensor.js';
 import {
@@ -25,6 +29,7 @@ import {
 import { exposeTensors, type PreparedModel } from './prepared-model.js';
 import { HOST_SESSION, meanOutputCosine, runOutputs, type OutputSet } from './score.js';
 import { changedSuffix, suffixModel } from './suffix.js';
+import { startScoringShards } from './suffix-shards.js';
 
 export const SCORING_SESSION: OnnxSessionOptions = {
   ...HOST_SESSION,
@@ -46,11 +51,13 @@ export interface ScoredCandidate {
   /** The fraction of the graph's nodes this candidate ran (1 for a full run). */
   readonly share: number;
   /** Make this candidate the graph later candidates are compared with. */
-  adopt(): void;
+  adopt(): Promise<void>;
 }
 
 export interface SuffixScorer {
   score(candidate: OnnxModel): Promise<ScoredCandidate>;
+  /** Ends the scoring threads (suffix mode). */
+  release(): Promise<void>;
 }
 
 type Values = Map<string, Tensor>;
@@ -98,9 +105,10 @@ export async function createSuffixScorer(
           cosine: meanOutputCosine(pm, reference, outputs),
           outputs,
           share: 1,
-          adopt: () => undefined,
+          adopt: async () => undefined,
         };
       },
+      release: async () => undefined,
     };
     return {
       scorer: full,
@@ -115,43 +123,49 @@ export async function createSuffixScorer(
           cosine: meanOutputCosine(pm, reference, outputs),
           outputs,
           share: 1,
-          adopt: () => undefined,
+          adopt: async () => undefined,
         };
       },
+      release: async () => undefined,
     };
     const start = await runOutputs(encodeOnnx(base), pm.input.name, inputs, {});
     return { scorer: full, startCosine: meanOutputCosine(pm, reference, start) };
   }
   let current = base;
-  const stored = storedTensors(base);
-  let cache: Values[] = (await runAll(exposeTensors(base, stored), feedsOf)).map((v, k) =>
-    v.set(pm.input.name, inputs[k]!),
-  );
-  const startCosine = meanOutputCosine(pm, reference, outputSet(pm, cache));
-  const total = (base.graph.node ?? []).length;
-  const scorer: SuffixScorer = {
-    async score(candidate) {
-      const suffix = changedSuffix(current, candidate);
-      const extra = [...suffix.stored, ...pm.outputs];
-      const model = suffixModel(candidate, suffix, cache[0]!, extra);
-      const feeds = cache.map((v) =>
-        Object.fromEntries(suffix.boundary.map((b) => [b, v.get(b)!])),
-      );
-      const fresh =
-        suffix.nodes.length > 0 ? await runAll(model, feeds) : cache.map(() => new Map());
-      // Values the suffix did not recompute are the current graph's.
-      const merged = cache.map((v, k) => new Map([...v, ...fresh[k]!]));
-      const outputs = outputSet(pm, merged);
-      return {
-        cosine: meanOutputCosine(pm, reference, outputs),
-        outputs,
-        share: suffix.nodes.length / Math.max(1, total),
-        adopt: () => {
-          current = candidate;
-          cache = merged;
-        },
-      };
-    },
-  };
-  return { scorer, startCosine };
+  const shards = startScoringShards(pm.outputs, inputs.length, availableParallelism());
+  try {
+    const start = await shards.init(
+      encodeOnnx(exposeTensors(base, storedTensors(base))),
+      pm.input.name,
+      inputs,
+    );
+    const startCosine = meanOutputCosine(pm, reference, start.outputs);
+    const total = (base.graph.node ?? []).length;
+    const scorer: SuffixScorer = {
+      async score(candidate) {
+        const suffix = changedSuffix(current, candidate);
+        const extra = [...suffix.stored, ...pm.outputs];
+        const bytes =
+          suffix.nodes.length > 0
+            ? encodeOnnx(suffixModel(candidate, suffix, start.meta, extra))
+            : null;
+        // Values the suffix did not recompute are the current graph's (kept by the threads).
+        const outputs = await shards.score(bytes, suffix.boundary);
+        return {
+          cosine: meanOutputCosine(pm, reference, outputs),
+          outputs,
+          share: suffix.nodes.length / Math.max(1, total),
+          adopt: async () => {
+            await shards.adopt();
+            current = candidate;
+          },
+        };
+      },
+      release: () => shards.release(),
+    };
+    return { scorer, startCosine };
+  } catch (e) {
+    await shards.release();
+    throw e;
+  }
 }

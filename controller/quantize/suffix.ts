@@ -124,7 +124,7 @@ const ONNX_TYPE_OF: Readonly<Record<string, number>> = {
 export function suffixModel(
   model: OnnxModel,
   suffix: Suffix,
-  examples: ReadonlyMap<string, Tensor>,
+  examples: ReadonlyMap<string, Pick<Tensor, 'dtype' | 'shape'>>,
   extraOutputs: readonly string[],
 ): OnnxModel {
   const nodes = model.graph.node ?? [];

@@ -13,6 +13,7 @@ import { runOutputs } from '../../../controller/quantize/score.js';
 import { searchThresholds } from '../../../controller/quantize/search.js';
 import { changedSuffix } from '../../../controller/quantize/suffix.js';
 import { createSuffixScorer } from '../../../controller/quantize/suffix-scorer.js';
+import { startScoringShards } from '../../../controller/quantize/suffix-shards.js';
 import { THRESHOLD_METHODS } from '../../../controller/quantize/thresholds.js';
 import type { Tensor } from '../../../shared/tensor.js';
 import { residualInputs, residualModelBytes } from './residual-model.js';
@@ -57,6 +58,8 @@ t.test('a suffix run gives the outputs of a whole run, for every tensor and meth
   const base = graphOf(kl);
   const suffix = await createSuffixScorer(pm, base, heldOut, reference, 'suffix');
   const full = await createSuffixScorer(pm, base, heldOut, reference, 'full');
+  // The suffix scorer's threads end also when an assertion throws.
+  t.teardown(() => suffix.scorer.release());
   t.equal(suffix.startCosine, full.startCosine, 'same starting score');
   const sources = [...new Set([...stats.values()].map((s) => s.source))];
   let partial = 0;
@@ -75,8 +78,8 @@ t.test('a suffix run gives the outputs of a whole run, for every tensor and meth
       compared++;
       if (a.share < 1) partial++;
       if (k % 2 === 0 && m === 'max') {
-        a.adopt();
-        b.adopt();
+        await a.adopt();
+        await b.adopt();
         for (const [n, v] of trial) kl.set(n, v);
       }
     }
@@ -123,3 +126,19 @@ t.test('the search chooses the same thresholds with suffix and whole runs', asyn
   t.ok(a.meanSuffixShare < 1, `mean share of the graph re-run ${a.meanSuffixShare.toFixed(2)}`);
   t.ok(a.evaluations > 1, `${a.evaluations} candidates`);
 });
+
+t.test(
+  'a model the scoring threads cannot load is a typed error, and the threads end',
+  async (t) => {
+    const { pm, heldOut } = await setUp();
+    const shards = startScoringShards(pm.outputs, heldOut.length, 2);
+    t.teardown(() => shards.release());
+    await t.rejects(
+      shards.init(Uint8Array.from([1, 2, 3, 4]), pm.input.name, heldOut),
+      { code: 'BMF_ERR_MODEL_UNSUPPORTED' },
+      'garbage bytes rejected by every thread',
+    );
+    await shards.release();
+    t.pass('released');
+  },
+);

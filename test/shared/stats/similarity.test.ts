@@ -5,6 +5,7 @@ import {
   cosineSimilarity,
   DEFAULT_TOLERANCE,
   euclideanSimilarity,
+  similarityAccumulator,
   sqnrDb,
 } from '../../../shared/stats/similarity.js';
 import type { SimilarityTolerance } from '../../../shared/stats/similarity.js';
@@ -82,4 +83,65 @@ t.test('tensors: dtypes and shapes', async (t) => {
     'empty',
   );
   t.equal(compareTensors([1, NaN], [1, 2]).pass, false, 'NaN never passes');
+});
+
+/** Equal for infinities, within `rel` relative otherwise. */
+const within = (got: number, want: number, rel: number): boolean =>
+  Number.isFinite(want) ? Math.abs(got - want) <= rel * Math.max(1, Math.abs(want)) : got === want;
+
+/** The accumulator fed `ref`/`test` in chunks of the given lengths. */
+function accumulate(ref: Float32Array, test: Float32Array, chunks: readonly number[]) {
+  const acc = similarityAccumulator();
+  let at = 0;
+  for (const len of chunks) {
+    acc.add(ref.subarray(at, at + len), test.subarray(at, at + len));
+    at += len;
+  }
+  return acc;
+}
+
+t.test('streaming accumulator equals compareTensors over the concatenation', async (t) => {
+  // Tolerance 1e-9 relative: the chunked sums add in another order than the whole-array ones.
+  const check = (name: string, ref: Float32Array, test: Float32Array, chunks: number[]) => {
+    const want = compareTensors(ref, test);
+    const got = accumulate(ref, test, chunks).result();
+    t.ok(within(got.cosine, want.cosine, 1e-9), `${name}: cosine ${got.cosine} vs ${want.cosine}`);
+    t.ok(within(got.euclidean, want.euclidean, 1e-9), `${name}: euclidean`);
+    t.ok(within(got.sqnrDb, want.sqnrDb, 1e-9), `${name}: sqnr ${got.sqnrDb} vs ${want.sqnrDb}`);
+    t.equal(got.pass, want.pass, `${name}: pass`);
+  };
+  for (const c of cases) {
+    const ref = Float32Array.from(c.ref);
+    const test = Float32Array.from(c.test);
+    check(`${c.name}, one chunk`, ref, test, [ref.length]);
+    check(
+      `${c.name}, one value per chunk`,
+      ref,
+      test,
+      Array.from(ref, () => 1),
+    );
+  }
+  // Activation-like values: 20 images of uneven size, a large offset against a small spread
+  // (where a one-pass sum-of-squares variance would lose digits).
+  let seed = 7;
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const chunks = Array.from({ length: 20 }, (_, k) => 5000 + 37 * k);
+  const n = chunks.reduce((a, b) => a + b, 0);
+  const ref = Float32Array.from({ length: n }, () => 1000 + rand());
+  const test = ref.map((x) => x + (rand() - 0.5) * 0.01);
+  check('offset activations, 20 chunks', ref, test, chunks);
+  const relu = Float32Array.from({ length: n }, () => Math.max(0, rand() - 0.3) * 6);
+  const q = relu.map((x) => Math.round(x * 21) / 21);
+  check('relu-like values quantized, 20 chunks', relu, q, chunks);
+});
+
+t.test('streaming accumulator rejects what compareTensors rejects', async (t) => {
+  const acc = similarityAccumulator();
+  t.throws(() => acc.add(new Float32Array(2), new Float32Array(1)), {
+    code: 'BMF_ERR_TENSOR_SHAPE',
+  });
+  t.throws(() => acc.add(new Float32Array(0), new Float32Array(0)), {
+    code: 'BMF_ERR_TENSOR_SHAPE',
+  });
+  t.throws(() => acc.result(), { code: 'BMF_ERR_TENSOR_SHAPE' }, 'nothing added');
 });
