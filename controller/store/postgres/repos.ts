@@ -12,7 +12,7 @@ import { toDeviceEventRow } from '../device-events.js';
 import type { ExperimentRepo } from '../experiments.js';
 import { toExperimentRecord } from '../experiments.js';
 import type { MergeBatch, MinuteDelta, TelemetryRepo } from '../telemetry.js';
-import { seenId, toEncodedMinute, toMinuteValues } from '../telemetry.js';
+import { PUT_MINUTE_SQL, seenId, toEncodedMinute, toMinuteParams } from '../telemetry.js';
 import { bmfError } from '../../../shared/errors.js';
 import type { DeviceRepo, DeviceRow } from '../devices.js';
 import {
@@ -396,14 +396,7 @@ export function pgTelemetry(store: PgStore): TelemetryRepo<'async'> {
     async writeBatch(b) {
       await store.transaction(async (c) => {
         for (const m of b.minutes) {
-          await c.query(
-            `INSERT INTO telemetry_minute(minute, device_id, bundle, variant, requests, errors, counters, sketches)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT(minute, device_id, bundle, variant) DO UPDATE SET
-               requests = excluded.requests, errors = excluded.errors,
-               counters = excluded.counters, sketches = excluded.sketches`,
-            [...toMinuteValues(m)],
-          );
+          await c.query(putMinute.sql, putMinute.values(toMinuteParams(m)));
         }
         for (const s of b.seen) {
           await c.query(
@@ -539,6 +532,7 @@ export function pgParameters(sql: string) {
 }
 
 const setState = pgParameters(SET_STATE_SQL);
+const putMinute = pgParameters(PUT_MINUTE_SQL);
 
 /** Devices, written through (no write-behind queue: each update is its own statement). */
 export function pgDevices(store: PgStore): DeviceRepo<'async'> {
