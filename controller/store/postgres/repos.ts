@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { AssignmentRepo } from '../assignments.js';
 import { toAssignmentRow } from '../assignments.js';
 import type { BundleRepo } from '../bundles.js';
-import { toBundleValues, toStoredBundle } from '../bundles.js';
+import { INSERT_BUNDLE_SQL, toBundleParams, toStoredBundle } from '../bundles.js';
 import type { CounterRepo } from '../counters.js';
 import type { DeviceEventRepo } from '../device-events.js';
 import { toDeviceEventRow } from '../device-events.js';
@@ -351,10 +351,7 @@ export function pgBundles(store: PgStore): BundleRepo<'async'> {
           'INSERT INTO models(name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
           [b.model, b.createdAt],
         );
-        await c.query(
-          'INSERT INTO bundles(digest, model, version, sequence, precision, chips, manifest, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-          [...toBundleValues(b)],
-        );
+        await c.query(insertBundle.sql, insertBundle.values(toBundleParams(b)));
         for (const f of blobs) {
           await c.query(
             'INSERT INTO blobs(digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
@@ -533,6 +530,7 @@ export function pgParameters(sql: string) {
 
 const setState = pgParameters(SET_STATE_SQL);
 const putMinute = pgParameters(PUT_MINUTE_SQL);
+const insertBundle = pgParameters(INSERT_BUNDLE_SQL);
 
 /** Devices, written through (no write-behind queue: each update is its own statement). */
 export function pgDevices(store: PgStore): DeviceRepo<'async'> {
