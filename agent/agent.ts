@@ -1,4 +1,4 @@
-// One agent, assembled from its parts in a fixed order and torn down in reverse (STYLE.md).
+// One agent, assembled from its parts in a fixed order and torn down in reverse.
 // Several agents can live in one process: everything is created here, nothing is a module
 // singleton; only the simulator session pool is shared, and it is passed in.
 import { mkdir } from 'node:fs/promises';
