@@ -1,4 +1,4 @@
-// One agent, assembled from its parts in a fixed order and torn down in reverse (STYLE.md).
+// One agent, assembled from its parts in a fixed order and torn down in reverse.
 // Several agents can live in one process: everything is created here, nothing is a module
 // singleton; only the simulator session pool is shared, and it is passed in.
 import { mkdir } from 'node:fs/promises';
@@ -43,7 +43,8 @@ import type { AgentLink } from './sync/link.js';
 import { brokerEventLogger, logServeEvent } from './log-events.js';
 import { loadRoot, rootSource, withTrustContext } from './trust-root.js';
 import { decideAssignment } from './sync/assignment-order.js';
-import { createStateOrder, deviceStateOf } from './sync/device-state.js';
+import { deviceStateOf } from './sync/device-state.js';
+import { createStateOrder } from '../shared/wire/state-order.js';
 import { announceSteps, reconcileLoop, reconcileOnce, waitForKick } from './sync/reconcile.js';
 import type { Step } from './sync/plan.js';
 import type { Executors } from './sync/reconcile.js';

@@ -1,6 +1,5 @@
 // The state message the agent publishes, derived purely from what it knows: the persisted state,
 // whether a model serves, whether an assignment is held, and the last error still standing.
-import { randomBytes } from 'node:crypto';
 import { VARIANT_NAMES, type DeviceId, type Digest } from '../../shared/ids.js';
 import type {
   DeviceState,
@@ -29,15 +28,6 @@ export interface DeviceStateFacts extends StatusFacts {
   readonly uptimeMs: number;
   readonly timeMs: number;
   readonly order: StateOrder;
-}
-
-/**
- * One agent start's order of its state reports. Two controller replicas may handle two reports
- * of this device at once and store them in either order; the count lets the store keep the newer.
- */
-export function createStateOrder(bootId = randomBytes(8).toString('hex')): () => StateOrder {
-  let seq = 0;
-  return () => ({ bootId, stateSeq: ++seq });
 }
 
 function perVariant(m: Partial<Record<VariantName, Digest>> | undefined): VariantBundle[] {

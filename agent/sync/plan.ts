@@ -1,4 +1,4 @@
-// The reconcile decision, pure (balena-supervisor's pattern; STYLE.md): from what the agent has
+// The reconcile decision, pure (balena-supervisor's pattern): from what the agent has
 // (Facts) and what its verified assignment asks for (Target), the next steps to take. Executors
 // run them and the loop looks again, so a step that was interrupted is simply planned again; each
 // step is idempotent. Order per variant follows the trust rules: nothing is loaded before its

@@ -72,19 +72,25 @@ export const toStoredBundle = (r: Row): StoredBundle => ({
   createdAt: Number(r.created_at),
 });
 
-/** The other way: the values of a bundles row, in the column order of both stores' INSERT. */
-export const toBundleValues = (b: StoredBundle) =>
-  [
-    b.digest,
-    b.model,
-    b.version,
-    b.sequence,
-    b.precision,
-    JSON.stringify(b.chips),
-    JSON.stringify(b.manifest),
-    Buffer.from(b.envelope),
-    b.createdAt,
-  ] as const;
+/**
+ * Inserts one bundles row, in both stores: `$name` parameters, bound by name in SQLite and
+ * numbered for PostgreSQL by pgParameters (postgres/repos.ts).
+ */
+export const INSERT_BUNDLE_SQL = `INSERT INTO bundles(digest, model, version, sequence, precision, chips, manifest, envelope, created_at)
+  VALUES ($digest, $model, $version, $sequence, $precision, $chips, $manifest, $envelope, $created_at)`;
+
+/** The other way: a bundles row's values, named as INSERT_BUNDLE_SQL's parameters. */
+export const toBundleParams = (b: StoredBundle) => ({
+  digest: b.digest,
+  model: b.model,
+  version: b.version,
+  sequence: b.sequence,
+  precision: b.precision,
+  chips: JSON.stringify(b.chips),
+  manifest: JSON.stringify(b.manifest),
+  envelope: Buffer.from(b.envelope),
+  created_at: b.createdAt,
+});
 
 export function createBundleRepo(db: Db): BundleRepo<'sync'> {
   const q = {
@@ -99,9 +105,7 @@ export function createBundleRepo(db: Db): BundleRepo<'sync'> {
     ),
     latestOf: db.prepare('SELECT * FROM bundles WHERE model = ? ORDER BY sequence DESC LIMIT 1'),
     insertModel: db.prepare('INSERT OR IGNORE INTO models(name, created_at) VALUES (?, ?)'),
-    insertBundle: db.prepare(
-      'INSERT INTO bundles(digest, model, version, sequence, precision, chips, manifest, envelope, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
+    insertBundle: db.prepare(INSERT_BUNDLE_SQL),
     insertBlob: db.prepare(
       'INSERT OR IGNORE INTO blobs(digest, size, created_at) VALUES (?, ?, ?)',
     ),
@@ -112,7 +116,7 @@ export function createBundleRepo(db: Db): BundleRepo<'sync'> {
   };
   const insert = db.transaction((b: StoredBundle, blobs: readonly BlobRef[]) => {
     q.insertModel.run(b.model, b.createdAt);
-    q.insertBundle.run(...toBundleValues(b));
+    q.insertBundle.run(toBundleParams(b));
     for (const f of blobs) q.insertBlob.run(f.sha256, f.size, b.createdAt);
   });
   return {

@@ -116,18 +116,27 @@ export const toEncodedMinute = (r: Row): EncodedMinute => ({
   ...(r.sketches ? { sketches: new Uint8Array(r.sketches) } : {}),
 });
 
-/** The other way: a telemetry_minute row's values, in the column order of both stores' upsert. */
-export const toMinuteValues = (m: EncodedMinute) =>
-  [
-    m.minute,
-    m.deviceId,
-    m.bundle,
-    m.variant,
-    m.requests,
-    m.errors,
-    m.counters,
-    Buffer.from(m.sketches ?? new Uint8Array()),
-  ] as const;
+/**
+ * Writes one telemetry_minute row whole (writeBatch), in both stores: `$name` parameters, bound by
+ * name in SQLite and numbered for PostgreSQL by pgParameters (postgres/repos.ts).
+ */
+export const PUT_MINUTE_SQL = `INSERT INTO telemetry_minute(minute, device_id, bundle, variant, requests, errors, counters, sketches)
+  VALUES ($minute, $device_id, $bundle, $variant, $requests, $errors, $counters, $sketches)
+  ON CONFLICT(minute, device_id, bundle, variant) DO UPDATE SET
+    requests = excluded.requests, errors = excluded.errors,
+    counters = excluded.counters, sketches = excluded.sketches`;
+
+/** The other way: a telemetry_minute row's values, named as PUT_MINUTE_SQL's parameters. */
+export const toMinuteParams = (m: EncodedMinute) => ({
+  minute: m.minute,
+  device_id: m.deviceId,
+  bundle: m.bundle,
+  variant: m.variant,
+  requests: m.requests,
+  errors: m.errors,
+  counters: m.counters,
+  sketches: Buffer.from(m.sketches ?? new Uint8Array()),
+});
 
 export function createTelemetryRepo(db: Db): TelemetryRepo<'sync'> {
   const q = {
@@ -142,13 +151,7 @@ export function createTelemetryRepo(db: Db): TelemetryRepo<'sync'> {
          errors = telemetry_minute.errors + excluded.errors,
          counters = ?, sketches = ?`,
     ),
-    put: db.prepare(
-      `INSERT INTO telemetry_minute(minute, device_id, bundle, variant, requests, errors, counters, sketches)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(minute, device_id, bundle, variant) DO UPDATE SET
-         requests = excluded.requests, errors = excluded.errors,
-         counters = excluded.counters, sketches = excluded.sketches`,
-    ),
+    put: db.prepare(PUT_MINUTE_SQL),
     prune: db.prepare('DELETE FROM telemetry_minute WHERE minute < ?'),
     firstMinute: db.prepare(
       `SELECT MIN(minute) AS first FROM telemetry_minute
@@ -164,7 +167,7 @@ export function createTelemetryRepo(db: Db): TelemetryRepo<'sync'> {
     addCounter: db.prepare(ADD_COUNTER_SQL),
   };
   const write = db.transaction((b: TelemetryBatch) => {
-    for (const m of b.minutes) q.put.run(...toMinuteValues(m));
+    for (const m of b.minutes) q.put.run(toMinuteParams(m));
     for (const s of b.seen) q.insertSeen.run(s.deviceId, s.key, s.intervalStart);
     for (const [name, n] of Object.entries(b.counters)) q.addCounter.run(name, n);
   });

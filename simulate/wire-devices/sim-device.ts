@@ -10,6 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { mqttServers } from '../../shared/config/broker-url.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import type { BlobOffer } from '../../shared/wire/messages.js';
+import { createStateOrder } from '../../shared/wire/state-order.js';
 import {
   broadcastChunkTopic,
   deviceTopic,
@@ -177,9 +178,8 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
   // What the agent reports (agent/sync/device-state.ts): the installed assignment's sequence,
   // which the controller compares with the one it persisted to send a lost copy again.
   let installed: { bundleSequence: number; assignmentSequence: number } | undefined;
-  // Ordered as an agent orders its reports (agent/sync/device-state.ts), one boot per device.
-  const bootId = randomUUID().replaceAll('-', '').slice(0, 16);
-  let stateSeq = 0;
+  // Ordered as an agent orders its reports, one boot per device.
+  const nextStateOrder = createStateOrder();
   const publishState = () =>
     client.publishAsync(
       deviceTopic('state', o.id),
@@ -202,8 +202,7 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
           lastErrorCode: '',
           uptimeMs: 0,
           timeMs: Date.now(),
-          bootId,
-          stateSeq: ++stateSeq,
+          ...nextStateOrder(),
         }),
       ),
       { qos: 1, retain: true },

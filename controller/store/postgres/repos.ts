@@ -5,14 +5,14 @@ import type pg from 'pg';
 import type { AssignmentRepo } from '../assignments.js';
 import { toAssignmentRow } from '../assignments.js';
 import type { BundleRepo } from '../bundles.js';
-import { toBundleValues, toStoredBundle } from '../bundles.js';
+import { INSERT_BUNDLE_SQL, toBundleParams, toStoredBundle } from '../bundles.js';
 import type { CounterRepo } from '../counters.js';
 import type { DeviceEventRepo } from '../device-events.js';
 import { toDeviceEventRow } from '../device-events.js';
 import type { ExperimentRepo } from '../experiments.js';
 import { toExperimentRecord } from '../experiments.js';
 import type { MergeBatch, MinuteDelta, TelemetryRepo } from '../telemetry.js';
-import { seenId, toEncodedMinute, toMinuteValues } from '../telemetry.js';
+import { PUT_MINUTE_SQL, seenId, toEncodedMinute, toMinuteParams } from '../telemetry.js';
 import { bmfError } from '../../../shared/errors.js';
 import type { DeviceRepo, DeviceRow } from '../devices.js';
 import {
@@ -351,10 +351,7 @@ export function pgBundles(store: PgStore): BundleRepo<'async'> {
           'INSERT INTO models(name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
           [b.model, b.createdAt],
         );
-        await c.query(
-          'INSERT INTO bundles(digest, model, version, sequence, precision, chips, manifest, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-          [...toBundleValues(b)],
-        );
+        await c.query(insertBundle.sql, insertBundle.values(toBundleParams(b)));
         for (const f of blobs) {
           await c.query(
             'INSERT INTO blobs(digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
@@ -396,14 +393,7 @@ export function pgTelemetry(store: PgStore): TelemetryRepo<'async'> {
     async writeBatch(b) {
       await store.transaction(async (c) => {
         for (const m of b.minutes) {
-          await c.query(
-            `INSERT INTO telemetry_minute(minute, device_id, bundle, variant, requests, errors, counters, sketches)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT(minute, device_id, bundle, variant) DO UPDATE SET
-               requests = excluded.requests, errors = excluded.errors,
-               counters = excluded.counters, sketches = excluded.sketches`,
-            [...toMinuteValues(m)],
-          );
+          await c.query(putMinute.sql, putMinute.values(toMinuteParams(m)));
         }
         for (const s of b.seen) {
           await c.query(
@@ -539,6 +529,8 @@ export function pgParameters(sql: string) {
 }
 
 const setState = pgParameters(SET_STATE_SQL);
+const putMinute = pgParameters(PUT_MINUTE_SQL);
+const insertBundle = pgParameters(INSERT_BUNDLE_SQL);
 
 /** Devices, written through (no write-behind queue: each update is its own statement). */
 export function pgDevices(store: PgStore): DeviceRepo<'async'> {

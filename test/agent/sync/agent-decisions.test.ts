@@ -7,7 +7,7 @@ import type {
   AssignmentDecision,
   AssignmentOrderFacts,
 } from '../../../agent/sync/assignment-order.js';
-import { createStateOrder, deviceStateOf, deviceStatus } from '../../../agent/sync/device-state.js';
+import { deviceStateOf, deviceStatus } from '../../../agent/sync/device-state.js';
 import type { StatusFacts } from '../../../agent/sync/device-state.js';
 import { restorePlan } from '../../../agent/sync/restore.js';
 import type { AgentState } from '../../../agent/store/state.js';
@@ -80,19 +80,3 @@ t.test('device state message: variants in the wire spelling, uptime in whole ms'
     },
   );
 });
-
-t.test(
-  'state reports count up from 1 within one start; each start has its own boot id',
-  async (t) => {
-    const first = createStateOrder();
-    const a = [first(), first(), first()];
-    t.same(
-      a.map((o) => o.stateSeq),
-      [1, 2, 3],
-    );
-    t.equal(new Set(a.map((o) => o.bootId)).size, 1, 'one boot id per start');
-    t.match(a[0]!.bootId, /^[0-9a-f]{16}$/);
-    const second = createStateOrder();
-    t.not(second().bootId, a[0]!.bootId, 'a new start, a new boot id');
-  },
-);

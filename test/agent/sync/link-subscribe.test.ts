@@ -2,12 +2,11 @@
 // state, comes only after the broker answered the SUBSCRIBE; and a SUBSCRIBE the broker never answers (seen on
 // NATS 2.9 after a failover) ends the connection, and the link subscribes on a new one. Real
 // aedes broker; its authorizeSubscribe hook holds the first connection's SUBSCRIBE unanswered.
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Aedes, type Client } from 'aedes';
 import t from 'tap';
 import { createAgentLink, type LinkEvent } from '../../../agent/sync/link.js';
 import { waitFor } from '../../../harness/wait.js';
+import { serveAedes } from '../../../harness/agent/aedes.js';
 import { parseDeviceId } from '../../../shared/ids.js';
 
 t.test(
@@ -22,19 +21,14 @@ t.test(
       if (client === held) return; // never answered
       callback(null, sub);
     };
-    const server = createServer(broker.handle);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    t.teardown(async () => {
-      await new Promise((r) => server.close(r));
-      await new Promise<void>((r) => broker.close(() => r()));
-    });
+    const url = await serveAedes(t, broker);
     const id = parseDeviceId('dev-1');
     const news: LinkEvent[] = [];
     const order: string[] = [];
     let onConnects = 0;
     const noop = () => undefined;
     const link = createAgentLink({
-      url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      url,
       deviceId: id,
       protocolVersion: 4,
       reconnectMs: 100,

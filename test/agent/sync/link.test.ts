@@ -1,27 +1,21 @@
 // The agent's MQTT link against a real aedes broker, in a process of its own: nothing else has
 // written an MQTT packet here, so what mqtt-packet holds afterwards is the link's doing.
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
 import t from 'tap';
 import { createAgentLink } from '../../../agent/sync/link.js';
 import { waitFor } from '../../../harness/agent/agent-env.js';
+import { serveAedes } from '../../../harness/agent/aedes.js';
 import { parseDeviceId } from '../../../shared/ids.js';
 
 t.test('the link publishes QoS 1 without building mqtt-packet number cache', async (t) => {
   const broker = await Aedes.createBroker();
-  const server = createServer(broker.handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(async () => {
-    await new Promise((r) => server.close(r));
-    await new Promise<void>((r) => broker.close(() => r()));
-  });
+  const url = await serveAedes(t, broker);
   const received: string[] = [];
   broker.on('publish', (packet) => void received.push(packet.topic));
   const noop = () => undefined;
   const link = createAgentLink({
-    url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
     deviceId: parseDeviceId('dev-1'),
     protocolVersion: 4,
     handlers: { assignment: noop, blobOffer: noop, blobChunk: noop, command: noop },

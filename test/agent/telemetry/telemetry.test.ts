@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { createSystemClock } from '../../../agent/clock.js';
 import { createSimSessionPool } from '../../../agent/runtime/session-pool.js';
 import { createSimBackend } from '../../../agent/runtime/sim.js';
@@ -12,7 +13,9 @@ import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
 
 const golden = goldenInputs();
 
-t.test('collector: per-variant counts, stage sketches, paired shadow and feedback', async (t) => {
+/** An inference service on the simulator whose every request the collector observes, closed
+ * when the test ends (also when it fails: its simulator threads would keep the process alive). */
+function observedService(t: Test) {
   const clock = createSystemClock();
   const collector = createTelemetryCollector();
   const service = createInferenceService({
@@ -20,6 +23,12 @@ t.test('collector: per-variant counts, stage sketches, paired shadow and feedbac
     clock,
     observers: [collector.observer],
   });
+  t.teardown(() => service.close());
+  return { collector, service };
+}
+
+t.test('collector: per-variant counts, stage sketches, paired shadow and feedback', async (t) => {
+  const { collector, service } = observedService(t);
   await service.variants.install('A', tinySpec('tiny-a'));
   await service.variants.install('B', tinySpec('tiny-b'));
   service.setTraffic({ mode: 'weighted', weightB: 0, shadowRate: 1 });
@@ -45,7 +54,6 @@ t.test('collector: per-variant counts, stage sketches, paired shadow and feedbac
   t.equal(b?.accuracy.shadow.pairs, 10);
   t.ok((b?.accuracy.shadow.top1Agree ?? 0) >= 9);
   t.same(collector.take(), [], 'a new interval starts empty');
-  await service.close();
 });
 
 t.test(
@@ -54,13 +62,7 @@ t.test(
     // An experiment activates B on a device; its gate's golden counts land before B's first
     // request, often in an interval of their own. They once had no bundle there, so the report
     // could not be encoded and the counts never reached the controller (or only sometimes).
-    const clock = createSystemClock();
-    const collector = createTelemetryCollector();
-    const service = createInferenceService({
-      runtime: createSimBackend({ pool: createSimSessionPool(), clock, timing: 'host' }),
-      clock,
-      observers: [collector.observer],
-    });
+    const { collector, service } = observedService(t);
     await service.variants.install('A', tinySpec('tiny-a'));
     await service.infer({ kind: 'tensor', feeds: golden.inputs[0] ?? {} });
     collector.take();
@@ -80,7 +82,6 @@ t.test(
       [golden.labels?.length, golden.labels?.length],
       'with its golden counts',
     );
-    await service.close();
   },
 );
 

@@ -1,5 +1,5 @@
 // `bmfleet bmodel inspect` prints what the vendor's `model_tool --info` prints, in the new and the
-// old layout (shared/bmodel/model-tool.ts). On the two vendor files (../shared/bmodels, SOURCE.md)
+// old layout (shared/bmodel/model-tool.ts). On the two vendor files (../shared/bmodels; facts in test/fixtures/bmodel/vendor-files.json)
 // the device memory follows the vendor formula (INT8 at 1 byte in the new one); a BMODEL built
 // with the project's writer covers the branches those files lack: device num, kernel and cpuop
 // modules (md5 of RFC 1321 test strings), addr mode, core num, several stages, several subnets, a
@@ -39,7 +39,7 @@ t.test('vendor files, both layouts', { skip: dir ? false : VENDOR_SKIP_REASON },
     t.match(r.out, new RegExp(`^device mem size: ${c.device} \\(`, 'm'), `${c.file} ${c.layout}`);
   }
   const int8 = (await inspect([join(dir!, 'face_detection_int8_b4.bmodel')])).out;
-  // SOURCE.md: input data INT8 [4,3,320,320] scale 0.501961; neuron 4,026,368; 1,228,800 B input.
+  // The file's facts: input data INT8 [4,3,320,320] scale 0.501961; neuron 4,026,368; 1,228,800 B input.
   t.match(int8, /^input: data, \[4, 3, 320, 320\], int8, scale: 0\.501961, zero point: 0$/m);
   t.match(
     int8,

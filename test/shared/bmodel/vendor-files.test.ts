@@ -1,5 +1,6 @@
-// The two real vendor BMODELs read exactly as /work/shared/bmodels/SOURCE.md says; the expected
-// facts live in test/fixtures/bmodel/vendor-files.json.
+// The two real vendor BMODELs (the RetinaFace files of sophon-ai-algo/examples, commit 0746288,
+// simple/retinaface/data/models/) read exactly as their facts, established independently of this
+// reader, say: those live in test/fixtures/bmodel/vendor-files.json.
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // The libsophon binding against the emulator (build/libsophon-emulator) with both vendor BMODELs:
-// open, describe as SOURCE.md says (test/fixtures/bmodel/vendor-files.json), infer at the batch
+// open, describe as their facts say (test/fixtures/bmodel/vendor-files.json), infer at the batch
 // each holds with outputs checked byte for byte against the emulator's documented function,
 // every error typed, the event loop free during a launch, and no device memory left behind.
 import t from 'tap';
