@@ -291,6 +291,17 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     splitVector: false,
     movementOnDma: true,
   })),
+  // Activations by their lane instructions per element (exp + add + divide for a sigmoid), one
+  // lane factor for all vector work, copies on the DMA.
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: false,
+    splitVector: false,
+    movementOnDma: true,
+    activationOps: true,
+  })),
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
@@ -310,6 +321,7 @@ const describeStructure = (s: GroupStructure) =>
     s.mergeKernel ? '3ic kernel merge' : 'no 3ic',
     s.splitVector ? 'activations apart' : 'one vector factor',
     ...(s.movementOnDma ? ['copies on the DMA only'] : []),
+    ...(s.activationOps ? ['activations by lane instructions'] : []),
   ].join(', ');
 
 /**

@@ -22,6 +22,9 @@
 //   channels before padding them to IC_PARALLEL, as tpu-mlir's 3ic weight reorder does
 //   (lib/Dialect/Tpu/Transforms/WeightReorder/BM1684X/Conv2D.cpp, use_3ic_optimize), and a
 //   Conv3D reduces its input channels times the kernel depth (Conv3D.cpp, filter_reorder).
+// - optionally, a fused activation costs its lane instructions per element (graph.ts
+//   EU_OPS_PER_ELEMENT: a sigmoid is an exp, an add and a divide), not one pass: depthwise MACs
+//   and activations are different lane work, weighed by their instruction counts, not a factor.
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
 import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
@@ -98,6 +101,12 @@ export interface GroupStructure {
   readonly splitVector: boolean;
   /** Data movement run on its own costs only its DDR traffic (GDMA), no vector-lane time. */
   readonly movementOnDma: boolean;
+  /**
+   * Fused activation passes cost their lane instructions per element (a Sigmoid is an exp, an add
+   * and a divide: graph.ts EU_OPS_PER_ELEMENT), at the same lane factor as the rest of the vector
+   * work, instead of one lane pass per element.
+   */
+  readonly activationOps?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -177,7 +186,8 @@ export function groupPlan(
     plan.kernel[i] = Math.max(1, l.rows?.kernel ?? 1);
     const movement = l.kind === 'other';
     plan.local[i] = l.kind === 'matmul' || (movement && !structure.localMovement) ? 0 : 1;
-    plan.activationMs[i] = ((l.fusedVectorElems ?? 0) * bytes * images) / vectorBytesPerMs;
+    const passes = structure.activationOps ? (l.fusedVectorOps ?? 0) : (l.fusedVectorElems ?? 0);
+    plan.activationMs[i] = (passes * bytes * images) / vectorBytesPerMs;
     let vector = 0;
     let matrix = 0;
     const ch = l.channels;
