@@ -302,6 +302,17 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     movementOnDma: true,
     activationOps: true,
   })),
+  // The same with depthwise convs as per-channel convs at the conv efficiency.
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: false,
+    splitVector: false,
+    movementOnDma: true,
+    activationOps: true,
+    depthwiseOnConv: true,
+  })),
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
@@ -322,6 +333,7 @@ const describeStructure = (s: GroupStructure) =>
     s.splitVector ? 'activations apart' : 'one vector factor',
     ...(s.movementOnDma ? ['copies on the DMA only'] : []),
     ...(s.activationOps ? ['activations by lane instructions'] : []),
+    ...(s.depthwiseOnConv ? ['depthwise at the conv efficiency'] : []),
   ].join(', ');
 
 /**

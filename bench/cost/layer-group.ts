@@ -107,6 +107,11 @@ export interface GroupStructure {
    * work, instead of one lane pass per element.
    */
   readonly activationOps?: boolean;
+  /**
+   * A depthwise conv runs as a per-channel conv (tpu-mlir lowers it to a conv with groups): one
+   * MAC per lane per cycle, scaled by the conv efficiency instead of the vector-lane factor.
+   */
+  readonly depthwiseOnConv?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -206,7 +211,9 @@ export function groupPlan(
       const cin = ch.in / ch.groups;
       const outPad = padTo(ch.out, c.npu) / ch.out;
       if (ch.groups > 1 && cin === 1) {
-        vector += (l.macs * outPad * bytes * images) / vectorBytesPerMs;
+        const laneMs = (l.macs * outPad * bytes * images) / vectorBytesPerMs;
+        if (structure.depthwiseOnConv) matrix = laneMs;
+        else vector += laneMs;
       } else {
         const k = l.kernelShape ?? [];
         let reduced = cin;
