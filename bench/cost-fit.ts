@@ -313,6 +313,17 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     activationOps: true,
     depthwiseOnConv: true,
   })),
+  // The chosen terms with BM1684's INT8 lane work on 32-bit words per image (4N only in convs).
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: false,
+    splitVector: false,
+    movementOnDma: true,
+    activationOps: true,
+    int8LanesAsWords: true,
+  })),
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
@@ -334,6 +345,7 @@ const describeStructure = (s: GroupStructure) =>
     ...(s.movementOnDma ? ['copies on the DMA only'] : []),
     ...(s.activationOps ? ['activations by lane instructions'] : []),
     ...(s.depthwiseOnConv ? ['depthwise at the conv efficiency'] : []),
+    ...(s.int8LanesAsWords ? ['INT8 lane work per image on 32-bit words (BM1684)'] : []),
   ].join(', ');
 
 /**

@@ -112,6 +112,12 @@ export interface GroupStructure {
    * MAC per lane per cycle, scaled by the conv efficiency instead of the vector-lane factor.
    */
   readonly depthwiseOnConv?: boolean;
+  /**
+   * On a chip that packs INT8 images four to a 32-bit word (BM1684's 4N), the vector lanes work
+   * per image on 32-bit words: INT8 lane work costs as FP32 per image, and batch 1 does not pay
+   * for four images (only the conv unit uses the packing).
+   */
+  readonly int8LanesAsWords?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -191,8 +197,11 @@ export function groupPlan(
     plan.kernel[i] = Math.max(1, l.rows?.kernel ?? 1);
     const movement = l.kind === 'other';
     plan.local[i] = l.kind === 'matmul' || (movement && !structure.localMovement) ? 0 : 1;
+    const words = structure.int8LanesAsWords && own === 'int8' && c.int8Group > 1;
+    // Bytes the vector lanes move per element of one launch: per image, or per 4N word.
+    const laneBytes = words ? 4 * batch : bytes * images;
     const passes = structure.activationOps ? (l.fusedVectorOps ?? 0) : (l.fusedVectorElems ?? 0);
-    plan.activationMs[i] = (passes * bytes * images) / vectorBytesPerMs;
+    plan.activationMs[i] = (passes * laneBytes) / vectorBytesPerMs;
     let vector = 0;
     let matrix = 0;
     const ch = l.channels;
@@ -206,12 +215,12 @@ export function groupPlan(
     if (ch === undefined && !copyOnDma) {
       const moved = l.activationInElems + l.activationOutElems;
       const elems = l.kind === 'pool' ? Math.max(moved, l.macs) : moved;
-      vector += (elems * bytes * batch) / vectorBytesPerMs;
+      vector += (elems * (words ? 4 * batch : bytes * batch)) / vectorBytesPerMs;
     } else if (ch !== undefined) {
       const cin = ch.in / ch.groups;
       const outPad = padTo(ch.out, c.npu) / ch.out;
       if (ch.groups > 1 && cin === 1) {
-        const laneMs = (l.macs * outPad * bytes * images) / vectorBytesPerMs;
+        const laneMs = (l.macs * outPad * laneBytes) / vectorBytesPerMs;
         if (structure.depthwiseOnConv) matrix = laneMs;
         else vector += laneMs;
       } else {

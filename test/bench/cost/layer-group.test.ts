@@ -207,3 +207,23 @@ t.test('a fused sigmoid costs its lane instructions, a depthwise conv its MACs',
     'the same MACs, at the conv factor',
   );
 });
+
+t.test('BM1684 INT8 lane work on 32-bit words: per image, as FP32', async (t) => {
+  const elems = 64 * 16 * 16;
+  const depthwise: CostLayer = {
+    ...conv('dw', 16, []),
+    macs: elems * 9,
+    weightElems: 64 * 9,
+    channels: { in: 64, out: 64, groups: 64 },
+  };
+  const words = { ...STRUCTURE, int8LanesAsWords: true };
+  const at = (batch: number, s: GroupStructure, chip = 'bm1684') =>
+    groupPlan([depthwise], chip, 'int8', batch, s).vectorMs[0] ?? 0;
+  // 4N: batch 1 is padded to four 1-byte images, so batch 4 costs the same launch.
+  t.equal(at(4, STRUCTURE), at(1, STRUCTURE), '4N: one launch for 1 or 4 images');
+  t.equal(at(1, words), at(1, STRUCTURE), 'batch 1: one 32-bit word = four 1-byte images');
+  t.ok(Math.abs(at(4, words) / at(1, words) - 4) < 1e-9, 'batch 4: four words');
+  const fp32 = groupPlan([depthwise], 'bm1684', 'fp32', 4, words).vectorMs[0] ?? 0;
+  t.ok(Math.abs(at(4, words) / fp32 - 1) < 1e-9, 'as FP32 per image');
+  t.equal(at(4, words, 'bm1684x'), at(4, STRUCTURE, 'bm1684x'), 'no 4N on BM1684X: unchanged');
+});
