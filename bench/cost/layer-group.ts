@@ -25,6 +25,8 @@
 // - optionally, a fused activation costs its lane instructions per element (graph.ts
 //   EU_OPS_PER_ELEMENT: a sigmoid is an exp, an add and a divide), not one pass: depthwise MACs
 //   and activations are different lane work, weighed by their instruction counts, not a factor.
+// - optionally, BM1684's INT8 lane work runs per image on 32-bit words: its 4N packing of four
+//   images serves the conv unit only.
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
 import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
