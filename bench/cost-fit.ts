@@ -291,6 +291,39 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     splitVector: false,
     movementOnDma: true,
   })),
+  // Activations by their lane instructions per element (exp + add + divide for a sigmoid), one
+  // lane factor for all vector work, copies on the DMA.
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: false,
+    splitVector: false,
+    movementOnDma: true,
+    activationOps: true,
+  })),
+  // The same with depthwise convs as per-channel convs at the conv efficiency.
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: false,
+    splitVector: false,
+    movementOnDma: true,
+    activationOps: true,
+    depthwiseOnConv: true,
+  })),
+  // The chosen terms with BM1684's INT8 lane work on 32-bit words per image (4N only in convs).
+  ...[false, true].map((perLayer) => ({
+    fp32Factor: false,
+    perLayer,
+    localMovement: false,
+    mergeKernel: false,
+    splitVector: false,
+    movementOnDma: true,
+    activationOps: true,
+    int8LanesAsWords: true,
+  })),
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
@@ -310,6 +343,9 @@ const describeStructure = (s: GroupStructure) =>
     s.mergeKernel ? '3ic kernel merge' : 'no 3ic',
     s.splitVector ? 'activations apart' : 'one vector factor',
     ...(s.movementOnDma ? ['copies on the DMA only'] : []),
+    ...(s.activationOps ? ['activations by lane instructions'] : []),
+    ...(s.depthwiseOnConv ? ['depthwise at the conv efficiency'] : []),
+    ...(s.int8LanesAsWords ? ['INT8 lane work per image on 32-bit words (BM1684)'] : []),
   ].join(', ');
 
 /**

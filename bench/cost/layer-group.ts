@@ -22,6 +22,11 @@
 //   channels before padding them to IC_PARALLEL, as tpu-mlir's 3ic weight reorder does
 //   (lib/Dialect/Tpu/Transforms/WeightReorder/BM1684X/Conv2D.cpp, use_3ic_optimize), and a
 //   Conv3D reduces its input channels times the kernel depth (Conv3D.cpp, filter_reorder).
+// - optionally, a fused activation costs its lane instructions per element (graph.ts
+//   EU_OPS_PER_ELEMENT: a sigmoid is an exp, an add and a divide), not one pass: depthwise MACs
+//   and activations are different lane work, weighed by their instruction counts, not a factor.
+// - optionally, BM1684's INT8 lane work runs per image on 32-bit words: its 4N packing of four
+//   images serves the conv unit only.
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
 import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
@@ -98,6 +103,23 @@ export interface GroupStructure {
   readonly splitVector: boolean;
   /** Data movement run on its own costs only its DDR traffic (GDMA), no vector-lane time. */
   readonly movementOnDma: boolean;
+  /**
+   * Fused activation passes cost their lane instructions per element (a Sigmoid is an exp, an add
+   * and a divide: graph.ts EU_OPS_PER_ELEMENT), at the same lane factor as the rest of the vector
+   * work, instead of one lane pass per element.
+   */
+  readonly activationOps?: boolean;
+  /**
+   * A depthwise conv runs as a per-channel conv (tpu-mlir lowers it to a conv with groups): one
+   * MAC per lane per cycle, scaled by the conv efficiency instead of the vector-lane factor.
+   */
+  readonly depthwiseOnConv?: boolean;
+  /**
+   * On a chip that packs INT8 images four to a 32-bit word (BM1684's 4N), the vector lanes work
+   * per image on 32-bit words: INT8 lane work costs as FP32 per image, and batch 1 does not pay
+   * for four images (only the conv unit uses the packing).
+   */
+  readonly int8LanesAsWords?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -177,7 +199,11 @@ export function groupPlan(
     plan.kernel[i] = Math.max(1, l.rows?.kernel ?? 1);
     const movement = l.kind === 'other';
     plan.local[i] = l.kind === 'matmul' || (movement && !structure.localMovement) ? 0 : 1;
-    plan.activationMs[i] = ((l.fusedVectorElems ?? 0) * bytes * images) / vectorBytesPerMs;
+    const words = structure.int8LanesAsWords && own === 'int8' && c.int8Group > 1;
+    // Bytes the vector lanes move per element of one launch: per image, or per 4N word.
+    const laneBytes = words ? 4 * batch : bytes * images;
+    const passes = structure.activationOps ? (l.fusedVectorOps ?? 0) : (l.fusedVectorElems ?? 0);
+    plan.activationMs[i] = (passes * laneBytes) / vectorBytesPerMs;
     let vector = 0;
     let matrix = 0;
     const ch = l.channels;
@@ -191,12 +217,14 @@ export function groupPlan(
     if (ch === undefined && !copyOnDma) {
       const moved = l.activationInElems + l.activationOutElems;
       const elems = l.kind === 'pool' ? Math.max(moved, l.macs) : moved;
-      vector += (elems * bytes * batch) / vectorBytesPerMs;
+      vector += (elems * (words ? 4 * batch : bytes * batch)) / vectorBytesPerMs;
     } else if (ch !== undefined) {
       const cin = ch.in / ch.groups;
       const outPad = padTo(ch.out, c.npu) / ch.out;
       if (ch.groups > 1 && cin === 1) {
-        vector += (l.macs * outPad * bytes * images) / vectorBytesPerMs;
+        const laneMs = (l.macs * outPad * laneBytes) / vectorBytesPerMs;
+        if (structure.depthwiseOnConv) matrix = laneMs;
+        else vector += laneMs;
       } else {
         const k = l.kernelShape ?? [];
         let reduced = cin;

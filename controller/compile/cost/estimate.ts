@@ -29,6 +29,8 @@ export interface CostLayer {
    * conv pipeline (Sigmoid and the Mul of SiLU, Tanh...): extra passes of the vector lanes.
    */
   readonly fusedVectorElems?: number;
+  /** The same passes in vector-lane instructions (a Sigmoid is an exp, an add and a divide). */
+  readonly fusedVectorOps?: number;
   readonly channels?: {
     readonly in: number;
     readonly out: number;

@@ -43,6 +43,23 @@ const ELEMENTWISE = operatorsWhere((op) => op.cost === 'elementwise');
  */
 const PIPELINE_FREE = new Set(['BatchNormalization', 'Relu', 'LeakyRelu', 'Clip', 'PRelu', 'Add']);
 
+/**
+ * Vector-lane instructions per element of a fused pass; 1 unless listed. A Sigmoid is
+ * 1 / (1 + exp(-x)): the exp is a range reduction (scale by log2 e, split integer and fraction),
+ * a lookup of 2^int and a polynomial in the fraction (tpu-kernel's tpu_bdc_fp32_exp takes a
+ * coefficient table and a 2^n table), about 16 instructions, then an add and a divide (about 4).
+ * Estimates from the kernels' structure, not counted instructions (docs/cost-model.md).
+ */
+const EU_OPS_PER_ELEMENT: Readonly<Record<string, number>> = {
+  Sigmoid: 21,
+  Tanh: 22,
+  Exp: 16,
+  Erf: 20,
+  HardSigmoid: 3,
+  HardSwish: 4,
+  Softplus: 20,
+};
+
 /** Activations the vendor's elementwise ops apply in the same pass (`do_relu`, relu limit). */
 const RELU_FAMILY = new Set(['Relu', 'LeakyRelu', 'Clip']);
 
@@ -202,6 +219,9 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
         const elems = product(firstOutputShape(node));
         const batch = firstOutputShape(node)[0] || 1;
         producer.layer.fusedVectorElems = (producer.layer.fusedVectorElems ?? 0) + elems / batch;
+        producer.layer.fusedVectorOps =
+          (producer.layer.fusedVectorOps ?? 0) +
+          ((EU_OPS_PER_ELEMENT[node.opType] ?? 1) * elems) / batch;
       }
       for (const o of node.outputs) matrixOutputs.set(o.name, producer);
       alias(node, dataInputs.find((i) => layerOf.has(i.name))?.name);

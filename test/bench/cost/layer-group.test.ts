@@ -170,3 +170,60 @@ t.test('a copy run on its own costs DDR only when data movement is on the DMA', 
   const ddrMs = (2 * 2 * 64 * 16 * 16 * 2) / (64 * 1e6 * 0.85);
   t.ok(Math.abs((copy?.ms ?? 0) - ddrMs) < 1e-9, `the copy's group is its DDR time ${ddrMs} ms`);
 });
+
+t.test('a fused sigmoid costs its lane instructions, a depthwise conv its MACs', async (t) => {
+  // SiLU after a conv: a Sigmoid pass (exp, add, divide: 21 instructions) and a Mul pass (1).
+  const elems = 64 * 16 * 16;
+  const silu: CostLayer = {
+    ...conv('c', 16, []),
+    fusedVectorElems: 2 * elems,
+    fusedVectorOps: 22 * elems,
+  };
+  const passes = groupPlan([silu], 'bm1684', 'fp32', 1, STRUCTURE);
+  const ops = groupPlan([silu], 'bm1684', 'fp32', 1, { ...STRUCTURE, activationOps: true });
+  const ratio = (ops.activationMs[0] ?? 0) / (passes.activationMs[0] ?? 1);
+  t.ok(Math.abs(ratio - 11) < 1e-9, `22 instructions over 2 passes: ${ratio}x`);
+  t.equal(ops.matrixMs[0], passes.matrixMs[0], 'the conv itself is unchanged');
+
+  const depthwise: CostLayer = {
+    ...conv('dw', 16, []),
+    macs: elems * 9,
+    weightElems: 64 * 9,
+    channels: { in: 64, out: 64, groups: 64 },
+  };
+  const lanes = groupPlan([depthwise], 'bm1684', 'fp32', 1, STRUCTURE);
+  const onConv = groupPlan([depthwise], 'bm1684', 'fp32', 1, {
+    ...STRUCTURE,
+    depthwiseOnConv: true,
+  });
+  // BM1684 FP32: 64 NPUs x 32 lanes, one MAC per lane per cycle at 0.54 GHz.
+  const cyclesPerMs = 2.2e12 / (64 * 32 * 2) / 1e3;
+  const laneMs = (elems * 9) / (64 * 32 * cyclesPerMs);
+  t.ok(Math.abs((lanes.vectorMs[0] ?? 0) / laneMs - 1) < 1e-9, 'vector lanes: one MAC a cycle');
+  t.equal(lanes.matrixMs[0], 0);
+  t.equal(onConv.vectorMs[0], 0, 'no vector-lane time');
+  t.ok(
+    Math.abs((onConv.matrixMs[0] ?? 0) / laneMs - 1) < 1e-9,
+    'the same MACs, at the conv factor',
+  );
+});
+
+t.test('BM1684 INT8 lane work on 32-bit words: per image, as FP32', async (t) => {
+  const elems = 64 * 16 * 16;
+  const depthwise: CostLayer = {
+    ...conv('dw', 16, []),
+    macs: elems * 9,
+    weightElems: 64 * 9,
+    channels: { in: 64, out: 64, groups: 64 },
+  };
+  const words = { ...STRUCTURE, int8LanesAsWords: true };
+  const at = (batch: number, s: GroupStructure, chip = 'bm1684') =>
+    groupPlan([depthwise], chip, 'int8', batch, s).vectorMs[0] ?? 0;
+  // 4N: batch 1 is padded to four 1-byte images, so batch 4 costs the same launch.
+  t.equal(at(4, STRUCTURE), at(1, STRUCTURE), '4N: one launch for 1 or 4 images');
+  t.equal(at(1, words), at(1, STRUCTURE), 'batch 1: one 32-bit word = four 1-byte images');
+  t.ok(Math.abs(at(4, words) / at(1, words) - 4) < 1e-9, 'batch 4: four words');
+  const fp32 = groupPlan([depthwise], 'bm1684', 'fp32', 4, words).vectorMs[0] ?? 0;
+  t.ok(Math.abs(at(4, words) / fp32 - 1) < 1e-9, 'as FP32 per image');
+  t.equal(at(4, words, 'bm1684x'), at(4, STRUCTURE, 'bm1684x'), 'no 4N on BM1684X: unchanged');
+});
