@@ -20,9 +20,11 @@ import { waitFor } from '../harness/wait.js';
 import type { DeviceId } from '../shared/ids.js';
 import { deviceTopic } from '../shared/wire/topics.js';
 
-const N = Number(process.env.BMF_BENCH_NATS_CONNECT_N ?? 300);
+const N = Number(process.env.BMF_BENCH_NATS_CONNECT_N ?? 200);
 const STORM_N = Number(process.env.BMF_BENCH_NATS_STORM_N ?? 300);
 const WAVE = 50;
+/** How long the storm may take before the bench reports how many came back (the run's ~5 min). */
+const STORM_BUDGET_MS = 120_000;
 /** The topics the agent's link subscribes to with QoS 1 on every connect (agent/sync/link.ts). */
 const DEVICE_TOPICS = ['assignment', 'blobOffer', 'blobChunk', 'command'] as const;
 
@@ -49,6 +51,8 @@ interface Row {
   wallMs: number; // mean wall per connect + subscribe
   endCpuMs: number; // broker CPU per disconnect
   resumed: number; // CONNACKs with session present
+  refused: number; // SUBACKs with a refused topic
+  unanswered: number; // no CONNACK or SUBACK within ANSWER_MS
 }
 
 async function withCluster<T>(size: number, f: (c: NatsCluster) => Promise<T>): Promise<T> {
@@ -61,14 +65,21 @@ async function withCluster<T>(size: number, f: (c: NatsCluster) => Promise<T>): 
   }
 }
 
-async function connectWave(
-  c: NatsCluster,
-  ids: readonly string[],
-  clean: boolean,
-): Promise<{ clients: MqttClient[]; wallMs: number; resumed: number }> {
-  let wallMs = 0;
-  let resumed = 0;
-  const clients = await Promise.all(
+/** A SUBACK or CONNACK this late counts as unanswered (NATS 2.9 can leave one so, docs/scaling.md). */
+const ANSWER_MS = 30_000;
+
+interface Wave {
+  clients: MqttClient[];
+  wallMs: number; // summed over the answered clients
+  answered: number;
+  resumed: number;
+  refused: number;
+  unanswered: number;
+}
+
+async function connectWave(c: NatsCluster, ids: readonly string[], clean: boolean): Promise<Wave> {
+  const w: Wave = { clients: [], wallMs: 0, answered: 0, resumed: 0, refused: 0, unanswered: 0 };
+  await Promise.all(
     ids.map(async (id, k) => {
       const t0 = performance.now();
       const client = mqtt.connect(c.nodes[k % c.nodes.length]!.mqttUrl, {
@@ -76,23 +87,38 @@ async function connectWave(
         protocolVersion: 4,
         clean,
         reconnectPeriod: 0,
-        connectTimeout: 60_000,
+        connectTimeout: ANSWER_MS,
       });
-      const ack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
-        client.once('connect', resolve);
-        client.once('error', reject);
-      });
-      if (ack.sessionPresent) resumed++;
-      const grants = await client.subscribeAsync(
-        Object.fromEntries(DEVICE_TOPICS.map((k) => [deviceTopic(k, id), { qos: 1 as const }])),
-      );
-      if (grants.some((g) => g.qos !== 1))
-        throw new Error(`${id}: SUBACK refused ${grants[0]?.qos}`);
-      wallMs += performance.now() - t0;
-      return client;
+      w.clients.push(client);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), ANSWER_MS)));
+      const answered = (async () => {
+        const ack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+          client.once('connect', resolve);
+          client.once('error', reject);
+        });
+        const grants = await client.subscribeAsync(
+          Object.fromEntries(DEVICE_TOPICS.map((t) => [deviceTopic(t, id), { qos: 1 as const }])),
+        );
+        return { ack, refused: grants.some((g) => g.qos !== 1) };
+      })();
+      try {
+        const r = await Promise.race([answered, late]);
+        if (r === 'late') w.unanswered++;
+        else {
+          w.answered++;
+          w.wallMs += performance.now() - t0;
+          if (r.ack.sessionPresent) w.resumed++;
+          if (r.refused) w.refused++;
+        }
+      } catch {
+        w.unanswered++;
+      } finally {
+        clearTimeout(timer);
+      }
     }),
   );
-  return { clients, wallMs, resumed };
+  return w;
 }
 
 async function measure(c: NatsCluster, mode: Mode, prefix: string): Promise<Row> {
@@ -101,6 +127,9 @@ async function measure(c: NatsCluster, mode: Mode, prefix: string): Promise<Row>
   let endCpu = 0;
   let wall = 0;
   let resumed = 0;
+  let refused = 0;
+  let unanswered = 0;
+  let answered = 0;
   for (let from = 0; from < N; from += WAVE) {
     const ids = Array.from({ length: Math.min(WAVE, N - from) }, (_, k) => {
       return `${prefix}-${String(from + k).padStart(5, '0')}`;
@@ -108,21 +137,27 @@ async function measure(c: NatsCluster, mode: Mode, prefix: string): Promise<Row>
     const c0 = brokerCpu(c);
     const w = await connectWave(c, ids, clean);
     const c1 = brokerCpu(c);
-    await Promise.all(w.clients.map((cl) => cl.endAsync()));
+    // A client left without an answer is cut (force) rather than waited for.
+    await Promise.all(w.clients.map((cl) => cl.endAsync(!cl.connected)));
     // A clean session's state is removed at the disconnect: wait for the server to settle.
     await new Promise((r) => setTimeout(r, 200));
     endCpu += brokerCpu(c) - c1;
     cpu += c1 - c0;
     wall += w.wallMs;
     resumed += w.resumed;
+    refused += w.refused;
+    unanswered += w.unanswered;
+    answered += w.answered;
   }
   return {
     nodes: c.nodes.length,
     mode,
     cpuMs: (cpu / N) * 1000,
-    wallMs: wall / N,
+    wallMs: wall / Math.max(1, answered),
     endCpuMs: (endCpu / N) * 1000,
     resumed,
+    refused,
+    unanswered,
   };
 }
 
@@ -130,7 +165,8 @@ async function connectCosts(size: number): Promise<Row[]> {
   return withCluster(size, async (c) => {
     // Warm: the MQTT listener's streams exist and JetStream has its leaders.
     const w = await connectWave(c, ['warm-0', 'warm-1', 'warm-2'], true);
-    await Promise.all(w.clients.map((cl) => cl.endAsync()));
+    // A client left without an answer is cut (force) rather than waited for.
+    await Promise.all(w.clients.map((cl) => cl.endAsync(!cl.connected)));
     const rows = [await measure(c, 'clean', `c${size}`)];
     rows.push(await measure(c, 'persistent, first', `p${size}`));
     rows.push(await measure(c, 'persistent, resumed', `p${size}`));
@@ -140,6 +176,7 @@ async function connectCosts(size: number): Promise<Row[]> {
 
 interface Storm {
   devices: number;
+  back: number;
   recoverS: number;
   firstS: number;
   halfS: number;
@@ -189,20 +226,22 @@ async function storm(): Promise<Storm> {
       const c0 = brokerCpu(c, [0, 2]);
       killedAt = performance.now();
       await c.kill(1);
+      // Not all back within the budget is a figure too (how many were), not a failure.
       await waitFor(
         `${STORM_N} links subscribed on a survivor`,
         () => subscribedAt.size === STORM_N,
-        240_000,
-      );
+        STORM_BUDGET_MS,
+      ).catch(() => undefined);
       const cpuS = brokerCpu(c, [0, 2]) - c0;
       const times = [...subscribedAt.values()]
         .map((t) => (t - killedAt) / 1000)
         .sort((a, b) => a - b);
       return {
         devices: STORM_N,
-        recoverS: times.at(-1)!,
-        firstS: times[0]!,
-        halfS: times[Math.floor(times.length / 2)]!,
+        back: times.length,
+        recoverS: times.at(-1) ?? NaN,
+        firstS: times[0] ?? NaN,
+        halfS: times[Math.floor(times.length / 2)] ?? NaN,
         cpuS,
         connects,
         refusals,
@@ -219,6 +258,9 @@ export async function run(): Promise<void> {
     console.log(`nats-connect bench skipped: ${skip}`);
     return;
   }
+  // Ctrl-C or a kill ends the run through process.exit, whose handler (harness/processes.ts)
+  // kills every nats-server it started.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   const load0 = loadavg()[0]!;
   const rows = [...(await connectCosts(1)), ...(await connectCosts(3))];
   const base = rows[0]!;
@@ -226,16 +268,16 @@ export async function run(): Promise<void> {
     `nats-server CPU (all nodes) per MQTT connect + SUBSCRIBE (4 device topics, QoS 1) + SUBACK, ${N} clients in waves of ${WAVE}`,
   );
   console.log(
-    'nodes  session               CPU ms/connect  ratio  wall ms  CPU ms/disconnect  resumed',
+    'nodes  session               CPU ms/connect  ratio  wall ms  CPU ms/disconnect  resumed  refused  unanswered',
   );
   for (const r of rows) {
     console.log(
-      `${String(r.nodes).padEnd(6)} ${r.mode.padEnd(21)} ${r.cpuMs.toFixed(2).padStart(14)} ${(r.cpuMs / base.cpuMs).toFixed(2).padStart(6)} ${r.wallMs.toFixed(0).padStart(8)} ${r.endCpuMs.toFixed(2).padStart(18)} ${String(r.resumed).padStart(8)}`,
+      `${String(r.nodes).padEnd(6)} ${r.mode.padEnd(21)} ${r.cpuMs.toFixed(2).padStart(14)} ${(r.cpuMs / base.cpuMs).toFixed(2).padStart(6)} ${r.wallMs.toFixed(0).padStart(8)} ${r.endCpuMs.toFixed(2).padStart(18)} ${String(r.resumed).padStart(8)} ${String(r.refused).padStart(8)} ${String(r.unanswered).padStart(11)}`,
     );
   }
   const s = await storm();
   console.log(
-    `storm: ${s.devices} agent links on node 2 of 3, node 2 killed (SIGKILL): all subscribed on a survivor after ${s.recoverS.toFixed(1)} s (first ${s.firstS.toFixed(1)} s, half ${s.halfS.toFixed(1)} s)`,
+    `storm: ${s.devices} agent links on node 2 of 3, node 2 killed (SIGKILL): ${s.back} subscribed on a survivor after ${s.recoverS.toFixed(1)} s (first ${s.firstS.toFixed(1)} s, half ${s.halfS.toFixed(1)} s)`,
   );
   console.log(
     `storm: survivors' CPU ${s.cpuS.toFixed(2)} s (${((s.cpuS / s.devices) * 1000).toFixed(2)} ms per device, ${(s.cpuS / s.recoverS).toFixed(2)} cores), ${s.connects} connects, ${s.refusals} refused SUBACKs`,
