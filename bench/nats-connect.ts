@@ -262,18 +262,21 @@ export async function run(): Promise<void> {
   // kills every nats-server it started.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   const load0 = loadavg()[0]!;
-  const rows = [...(await connectCosts(1)), ...(await connectCosts(3))];
-  const base = rows[0]!;
-  console.log(
-    `nats-server CPU (all nodes) per MQTT connect + SUBSCRIBE (4 device topics, QoS 1) + SUBACK, ${N} clients in waves of ${WAVE}`,
-  );
-  console.log(
-    'nodes  session               CPU ms/connect  ratio  wall ms  CPU ms/disconnect  resumed  refused  unanswered',
-  );
-  for (const r of rows) {
+  // BMF_BENCH_NATS_PART=storm runs the storm alone (to compare link versions).
+  if (process.env.BMF_BENCH_NATS_PART !== 'storm') {
+    const rows = [...(await connectCosts(1)), ...(await connectCosts(3))];
+    const base = rows[0]!;
     console.log(
-      `${String(r.nodes).padEnd(6)} ${r.mode.padEnd(21)} ${r.cpuMs.toFixed(2).padStart(14)} ${(r.cpuMs / base.cpuMs).toFixed(2).padStart(6)} ${r.wallMs.toFixed(0).padStart(8)} ${r.endCpuMs.toFixed(2).padStart(18)} ${String(r.resumed).padStart(8)} ${String(r.refused).padStart(8)} ${String(r.unanswered).padStart(11)}`,
+      `nats-server CPU (all nodes) per MQTT connect + SUBSCRIBE (4 device topics, QoS 1) + SUBACK, ${N} clients in waves of ${WAVE}`,
     );
+    console.log(
+      'nodes  session               CPU ms/connect  ratio  wall ms  CPU ms/disconnect  resumed  refused  unanswered',
+    );
+    for (const r of rows) {
+      console.log(
+        `${String(r.nodes).padEnd(6)} ${r.mode.padEnd(21)} ${r.cpuMs.toFixed(2).padStart(14)} ${(r.cpuMs / base.cpuMs).toFixed(2).padStart(6)} ${r.wallMs.toFixed(0).padStart(8)} ${r.endCpuMs.toFixed(2).padStart(18)} ${String(r.resumed).padStart(8)} ${String(r.refused).padStart(8)} ${String(r.unanswered).padStart(11)}`,
+      );
+    }
   }
   const s = await storm();
   console.log(

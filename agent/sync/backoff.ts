@@ -21,7 +21,13 @@ export function linkBackoff(baseMs: number): BackoffPolicy {
   return { baseMs, capMs: Math.max(baseMs, 30_000) };
 }
 
-/** A wait of at least 1 ms: mqtt.js takes a reconnect period of 0 as "never reconnect". */
+/**
+ * Equal jitter: half the ceiling fixed, half drawn. Full jitter let a storm's devices retry a
+ * refused SUBSCRIBE within milliseconds, while JetStream was still timing out the last one
+ * (docs/scaling.md: twice the refusals and CPU in the 300-device storm). Never 0 ms: mqtt.js
+ * takes a reconnect period of 0 as "never reconnect".
+ */
 export function linkRetryDelay(policy: BackoffPolicy, attempt: number, random: number): number {
-  return Math.max(1, backoffDelay(policy, attempt, random));
+  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.min(attempt, 30));
+  return Math.max(1, Math.floor(ceiling / 2 + (random * ceiling) / 2));
 }

@@ -64,7 +64,7 @@ export interface AgentLinkOptions {
   readonly password?: string | undefined;
   /** 5 by default; 4 for brokers without MQTT 5 (the embedded aedes broker). */
   readonly protocolVersion?: 4 | 5;
-  /** The first reconnect's ceiling (full jitter below it, doubling per attempt to 30 s). */
+  /** The first reconnect's ceiling (equal jitter below it, doubling per attempt to 30 s). */
   readonly reconnectMs?: number;
   /** Uniform in [0, 1): the reconnect jitter; tests pass their own. */
   readonly random?: () => number;

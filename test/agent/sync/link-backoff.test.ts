@@ -1,4 +1,4 @@
-// The link's reconnect backoff (agent/sync/backoff.ts, used by agent/sync/link.ts): full jitter
+// The link's reconnect backoff (agent/sync/backoff.ts, used by agent/sync/link.ts): equal jitter
 // under a ceiling that doubles from the base to 30 s, never 0; cases as data. Then a real link on
 // a real aedes broker: each reconnect attempt draws its wait from the injected random source.
 import { readFileSync } from 'node:fs';
