@@ -17,6 +17,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   dashboard: () => import('./dashboard.js'),
   cluster: () => import('./cluster.js'),
   'nats-users': () => import('./nats-users.js'),
+  'nats-connect': () => import('./nats-connect.js'),
   'sim-precision': () => import('./sim-precision.js'),
 };
 

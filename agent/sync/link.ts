@@ -20,6 +20,7 @@
 import { connect } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { mqttServers } from '../../shared/config/broker-url.js';
+import { linkBackoff, linkRetryDelay } from './backoff.js';
 import type { BmfError } from '../../shared/errors.js';
 import { toBmfError } from '../../shared/errors.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
@@ -63,7 +64,10 @@ export interface AgentLinkOptions {
   readonly password?: string | undefined;
   /** 5 by default; 4 for brokers without MQTT 5 (the embedded aedes broker). */
   readonly protocolVersion?: 4 | 5;
+  /** The first reconnect's ceiling (equal jitter below it, doubling per attempt to 30 s). */
   readonly reconnectMs?: number;
+  /** Uniform in [0, 1): the reconnect jitter; tests pass their own. */
+  readonly random?: () => number;
   readonly handlers: LinkHandlers;
   readonly onMalformed?: (topic: string, error: BmfError) => void;
   /**
@@ -139,6 +143,21 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   const servers = mqttServers(options.url, options.failoverUrls);
   if (servers.length > 0) clientOptions.servers = servers;
   const client: MqttClient = connect(options.url, clientOptions);
+  // mqtt.js waits a fixed reconnectPeriod; the link draws each wait from its backoff instead
+  // (agent/sync/backoff.ts), so devices dropped together do not come back together. mqtt.js
+  // reads options.reconnectPeriod when it arms the timer: after emitting 'offline' on the first
+  // loss, on 'close' after each failed attempt; 'reconnect' is emitted before every attempt.
+  const backoff = linkBackoff(options.reconnectMs ?? 1000);
+  const random = options.random ?? Math.random;
+  let reconnects = 0;
+  const drawReconnectWait = () => {
+    client.options.reconnectPeriod = linkRetryDelay(backoff, reconnects++, random());
+  };
+  client.on('offline', drawReconnectWait);
+  client.on('reconnect', drawReconnectWait);
+  client.on('connect', () => {
+    reconnects = 0;
+  });
   // Blobs whose broadcast chunks the fetcher wants: a clean session drops the subscription with
   // the connection, so it is made again with the device topics on every connect.
   const broadcasts = new Set<Digest>();
@@ -206,7 +225,7 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
     }
   };
   const subscribeAll = async (mine: number) => {
-    for (let pause = options.reconnectMs ?? 1000, first = true; ; first = false) {
+    for (let tries = 0, first = true; ; first = false, tries++) {
       if (!current(mine)) return;
       try {
         await subscribeOrGiveUp(mine);
@@ -218,8 +237,8 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
         // The device still reports (hello, state, telemetry) while it asks again.
         if (first && current(mine)) options.onConnect?.();
       }
-      await new Promise((r) => setTimeout(r, pause));
-      pause = Math.min(pause * 2, 30_000);
+      // Jittered: a storm's refused SUBACKs come together and would be asked again together.
+      await new Promise((r) => setTimeout(r, linkRetryDelay(backoff, tries, random())));
     }
   };
   let connects = 0;
