@@ -291,11 +291,18 @@ export class VariantSet {
       stop: new AbortController(),
     };
     v.watch = watch;
-    // A window with no traffic still ends: wake up when it is due and judge it.
-    const timer = this.deps.clock.sleep(t.windowMs, watch.stop.signal).then(
-      () => this.judge(name, v, watch),
-      () => undefined,
-    );
+    // A window with no traffic still ends: wake up when it is due and judge it. A Node timer
+    // counts whole milliseconds from a whole-millisecond start, so it can wake up to 1 ms before
+    // now() says the window is over (docs/architecture.md, health window timer): then it sleeps
+    // again for what is left instead of leaving the window open until traffic comes.
+    const timer = (async () => {
+      const { clock } = this.deps;
+      for (let left = t.windowMs; v.watch === watch;) {
+        await clock.sleep(left, watch.stop.signal);
+        this.judge(name, v, watch);
+        left = watch.state.startedAt + t.windowMs - clock.now();
+      }
+    })().catch(() => undefined);
     this.track(timer);
   }
 
