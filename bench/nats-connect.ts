@@ -17,7 +17,7 @@ import type { AgentLink } from '../agent/sync/link.js';
 import { natsSkip, startNatsCluster } from '../harness/nats.js';
 import type { NatsCluster } from '../harness/nats.js';
 import { waitFor } from '../harness/wait.js';
-import type { DeviceId } from '../shared/ids.js';
+import { parseDeviceId } from '../shared/ids.js';
 import { deviceTopic } from '../shared/wire/topics.js';
 
 const N = Number(process.env.BMF_BENCH_NATS_CONNECT_N ?? 200);
@@ -195,7 +195,7 @@ async function storm(): Promise<Storm> {
     const noop = () => undefined;
     try {
       for (let i = 0; i < STORM_N; i++) {
-        const id = `storm-${String(i).padStart(5, '0')}` as DeviceId;
+        const id = parseDeviceId(`storm-${String(i).padStart(5, '0')}`);
         const subscribed = () => {
           if (killedAt > 0 && !subscribedAt.has(i)) subscribedAt.set(i, performance.now());
         };
