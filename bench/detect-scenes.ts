@@ -5,10 +5,7 @@
 // true class high and one confusable class moderate); every other score is background drawn from
 // a heavy-tailed logit, sigmoid(mu + sigma * StudentT(3)), so most are ~1e-4 and a few stray
 // ones cross the threshold, as in real outputs. Seeded, so every run decodes the same tensors.
-import { seededRandom } from '../controller/compile/test-inputs.js';
-
-/** mulberry32, the project's seeded generator. */
-export const prng = seededRandom;
+import { seededRandom } from '../shared/stats/seeded-random.js';
 
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
@@ -64,7 +61,7 @@ const YOLO_ANCHORS = [
  * (stride 8, 16, 32; anchor; y; x), xywh in pixels, objectness and class scores after the sigmoid.
  */
 export function yolov5Scene(seed: number, classes = 80): Float32Array {
-  const r = prng(seed);
+  const r = seededRandom(seed);
   const size = 640;
   const no = 5 + classes;
   const objects = sceneObjects(r, size, size, classes, 2 + Math.floor(r() * 10));
@@ -135,7 +132,7 @@ export function retinafaceScene(
   height = 384,
   width = 640,
 ): { loc: Float32Array; conf: Float32Array; landmarks: Float32Array } {
-  const r = prng(seed);
+  const r = seededRandom(seed);
   const P = priors.length / 4;
   const faces = sceneObjects(r, width, height, 1, 1 + Math.floor(r() * 12)).map((f) => ({
     ...f,

@@ -14,7 +14,7 @@ export { formatCompileReport } from './report.js';
 export type { CompileReport } from './report.js';
 export { compareModels, compareWithReferences } from './validate.js';
 export type { ValidationResult, OutputSimilarity } from './validate.js';
-export { randomFeeds, imageFeeds, seededRandom } from './test-inputs.js';
+export { randomFeeds, imageFeeds } from './test-inputs.js';
 export { buildSimBmodel } from './sim-target.js';
 export * from './toolchains/tpu-mlir.js';
 export * from './toolchains/tpu-nntc.js';

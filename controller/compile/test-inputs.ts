@@ -5,21 +5,11 @@ import { readFile } from 'node:fs/promises';
 import { bmfError } from '../../shared/errors.js';
 import { preprocessBatch, tensorShape } from '../../shared/preprocess/index.js';
 import type { PreprocessSpec } from '../../shared/preprocess/index.js';
+import { seededRandom } from '../../shared/stats/seeded-random.js';
 import { makeTensor } from '../../shared/tensor.js';
 import type { Tensor } from '../../shared/tensor.js';
 
 export type Feeds = Record<string, Tensor>;
-
-/** mulberry32: small, seedable, identical on every platform. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Which channel element i of a tensor of this shape belongs to (0 when not an image tensor). */
 function channelOf(

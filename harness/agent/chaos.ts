@@ -13,7 +13,7 @@ import { killHard, serving, spawnAgent } from './processes.js';
 import type { AgentChild } from './processes.js';
 import { makeAssignment, makeBundle, testKeys } from './trust.js';
 import type { TestBundle } from './trust.js';
-import { seededRandom } from '../../controller/compile/test-inputs.js';
+import { seededRandom } from '../../shared/stats/seeded-random.js';
 
 export type KillMoment = 'fetch' | 'verify' | 'install' | 'swap' | 'restore' | 'down';
 const MOMENTS: readonly KillMoment[] = ['fetch', 'verify', 'install', 'swap', 'restore', 'down'];

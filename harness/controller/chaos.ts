@@ -13,7 +13,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
 import { freePort, tempDir, waitFor } from './test-controller.js';
-import { encodeReport, seededRandom } from './telemetry-reports.js';
+import { seededRandom } from '../../shared/stats/seeded-random.js';
+import { encodeReport } from './telemetry-reports.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 

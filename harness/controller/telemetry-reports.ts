@@ -1,5 +1,6 @@
 // Builds real encoded TelemetryReports (shared/wire) with real LatencySketches for the tests and
 // the benchmark. Latencies come from a seeded generator so every run sees the same samples.
+import { seededRandom } from '../../shared/stats/seeded-random.js';
 import { LatencySketch } from '../../shared/stats/sketch.js';
 import { encodeMessage } from '../../shared/wire/codec.js';
 import { parseDeviceId, parseDigest, type VariantName } from '../../shared/ids.js';
@@ -7,18 +8,6 @@ import type { DeviceStats, TelemetryReport } from '../../shared/wire/messages.js
 
 export const BUNDLE_A = parseDigest('a'.repeat(64));
 export const BUNDLE_B = parseDigest('b'.repeat(64));
-
-/** mulberry32: a tiny seeded PRNG (uniform in [0, 1)). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Log-normal latencies (ms) around `medianMs`, the usual shape of service latencies. */
 export function lognormalSamples(

@@ -21,17 +21,3 @@ export function bindingSkip(): string | false {
   if (!emulatorBuilt()) return EMULATOR_SKIP_REASON;
   return false;
 }
-
-/** Seeded bytes (mulberry32) so inputs differ between items but runs repeat. */
-export function seededBytes(length: number, seed: number): Uint8Array {
-  let a = seed >>> 0;
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (t ^ (t >>> 14)) & 0xff;
-  }
-  return out;
-}

@@ -15,7 +15,7 @@ import {
   compareRatesByDevice,
 } from '../../../controller/experiment/metrics-by-device.js';
 import type { CompareContext } from '../../../controller/experiment/metrics.js';
-import { gaussian, prng } from './helpers.js';
+import { gaussian, seededRandom } from '../../../shared/stats/seeded-random.js';
 
 const RUNS = 250;
 const POWER = 0.8;
@@ -61,7 +61,7 @@ interface AccuracyCase {
 
 /** Share of runs in which B (mde less accurate) is found worse at `k` devices per arm. */
 function accuracyPower(c: AccuracyCase, seed: number, k: number, test: 'fixed' | 'sequential') {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   let rejected = 0;
   let icc = 0;
   for (let r = 0; r < RUNS; r++) {
@@ -152,7 +152,7 @@ t.test('latency: planned devices reach the power over device medians', async (t)
     ['fixed', plan.fixedPerArm, 31],
     ['sequential', plan.sequentialPerArm, 32],
   ] as const) {
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     let rejected = 0;
     for (let r = 0; r < LATENCY_RUNS; r++) {
       const res = compareLatencyByDevice(

@@ -13,7 +13,7 @@ import {
   compareLatencyByDevice,
   compareRatesByDevice,
 } from '../../../controller/experiment/metrics-by-device.js';
-import { gaussian, prng } from './helpers.js';
+import { gaussian, seededRandom } from '../../../shared/stats/seeded-random.js';
 
 export const COHORT_MODEL = {
   baseMs: 5,
@@ -78,7 +78,7 @@ export function simulateCohorts(
   run: CohortRun,
   alpha = 0.05,
 ): { requestLevel: Rejections; deviceLevel: Rejections } {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const ctx: CompareContext = { alpha, minSamples: 1, previousP: 1 };
   const zero = (): Rejections => ({ latency: 0, accuracy: 0, latencyFaster: 0, accuracyLower: 0 });
   const requestLevel = zero();

@@ -20,7 +20,8 @@ import {
 } from '../../../controller/experiment/report.js';
 import type { TelemetrySummary } from '../../../controller/telemetry/summary.js';
 import { LatencySketch } from '../../../shared/stats/sketch.js';
-import { DIGEST_A, DIGEST_B, prng, summaryOf, runningState } from './helpers.js';
+import { DIGEST_A, DIGEST_B, summaryOf, runningState } from './helpers.js';
+import { seededRandom } from '../../../shared/stats/seeded-random.js';
 
 const state = runningState();
 const spec = (kind: 'traffic' | 'cohorts'): ExperimentSpec => ({
@@ -42,7 +43,7 @@ interface Boxes {
 }
 
 function device(seed: number, requests: number, post: number, d: Boxes | undefined) {
-  const r = prng(seed);
+  const r = seededRandom(seed);
   const e2e = new LatencySketch();
   const pp = new LatencySketch();
   for (let i = 0; i < requests; i++) {
@@ -64,7 +65,7 @@ function device(seed: number, requests: number, post: number, d: Boxes | undefin
 
 /** One arm of `n` devices, each near these box counts (devices differ by a few boxes). */
 function arm(n: number, seed: number, post: number, d: Boxes | undefined): ArmTelemetry {
-  const r = prng(seed * 7919);
+  const r = seededRandom(seed * 7919);
   const boxes = Array.from({ length: n }, (): Boxes | undefined => {
     if (!d) return undefined;
     const j = Math.floor(r() * 9) - 4;

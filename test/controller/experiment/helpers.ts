@@ -7,6 +7,7 @@ import type { TelemetryFilter } from '../../../controller/telemetry/store.js';
 import type { TelemetrySummary, TimelineBucket } from '../../../controller/telemetry/summary.js';
 import type { DeviceInfo, ExperimentState } from '../../../controller/experiment/model.js';
 import { parseDigest } from '../../../shared/ids.js';
+import { gaussian, seededRandom } from '../../../shared/stats/seeded-random.js';
 
 export const fixture = JSON.parse(
   readFileSync(new URL('../../fixtures/experiment/validation.json', import.meta.url), 'utf8'),
@@ -37,18 +38,6 @@ export function devices(n: number): DeviceInfo[] {
     tags: { site: i % 2 === 0 ? 'berlin' : 'lyon' },
   }));
 }
-
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-export const gaussian = (r: () => number): number =>
-  Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 
 export interface DeviceArmData {
   sketch: LatencySketch;
@@ -107,7 +96,7 @@ export function createFakeTelemetry(model: {
   accuracy: Record<string, number>;
   errorRate?: Record<string, number>;
 }) {
-  const rand = prng(model.seed);
+  const rand = seededRandom(model.seed);
   const data = new Map<string, DeviceArmData>();
   const calls: TelemetryFilter[] = [];
   function of(device: string, bundle: string): DeviceArmData {

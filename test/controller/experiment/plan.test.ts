@@ -22,17 +22,9 @@ import {
   type CohortPlan,
 } from '../../../controller/experiment/plan.js';
 import type { TelemetryFilter } from '../../../controller/telemetry/store.js';
-import {
-  DIGEST_A,
-  DIGEST_B,
-  devices,
-  fixture,
-  gaussian,
-  prng,
-  summaryOf,
-  type DeviceArmData,
-} from './helpers.js';
+import { DIGEST_A, DIGEST_B, devices, fixture, summaryOf, type DeviceArmData } from './helpers.js';
 import { runCli, type CliRun } from '../../../harness/cli.js';
+import { gaussian, seededRandom } from '../../../shared/stats/seeded-random.js';
 
 function codeOf(f: () => unknown): string | undefined {
   try {
@@ -149,7 +141,7 @@ function gammaDraw(rand: () => number, shape: number): number {
 }
 
 function clusteredTelemetry(seed: number) {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const data = new Map<string, DeviceArmData>();
   const of = (device: string, bundle: string): DeviceArmData => {
     const key = `${device}/${bundle}`;

@@ -9,6 +9,7 @@ import {
 import type { OnnxModel } from '../../../controller/onnx/index.js';
 import { isBmfError } from '../../../shared/errors.js';
 import { fixturesDir, modelFromFixture, readModelFixture } from './fixture-model.js';
+import { seededBytes } from '../../../shared/stats/seeded-random.js';
 
 interface Make {
   kind: 'bytes' | 'random' | 'truncate' | 'edit';
@@ -36,18 +37,6 @@ const table = JSON.parse(readFileSync(new URL('hostile.json', fixturesDir), 'utf
 const base = modelFromFixture(readModelFixture());
 
 // A small deterministic generator (mulberry32) so "random" bytes are the same on every run.
-function seededBytes(seed: number, n: number): Uint8Array {
-  let a = seed >>> 0;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(a ^ (a >>> 15), 1 | a);
-    r ^= r + Math.imul(r ^ (r >>> 7), 61 | r);
-    out[i] = ((r ^ (r >>> 14)) >>> 0) & 0xff;
-  }
-  return out;
-}
-
 function edited(make: Make): OnnxModel {
   const nodes = (base.graph.node ?? []).map((n) => ({
     ...n,
@@ -67,7 +56,7 @@ function edited(make: Make): OnnxModel {
 
 function attempt(make: Make): void {
   if (make.kind === 'bytes') loadOnnx(Buffer.from(make.hex ?? '', 'hex'));
-  else if (make.kind === 'random') loadOnnx(seededBytes(make.seed ?? 1, make.length ?? 64));
+  else if (make.kind === 'random') loadOnnx(seededBytes(make.length ?? 64, make.seed ?? 1));
   else if (make.kind === 'truncate') {
     const bytes = encodeOnnx(base);
     loadOnnx(bytes.subarray(0, Math.floor(bytes.length * (make.keep ?? 0.5))));

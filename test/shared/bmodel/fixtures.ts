@@ -133,15 +133,3 @@ export function dagBomb(tensors: number, dims: number): Uint8Array {
   out.set(fb, 64);
   return out;
 }
-
-/** mulberry32: small, fast, seeded; good enough to make fuzz failures reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

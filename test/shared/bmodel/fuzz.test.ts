@@ -6,11 +6,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBmodel } from '../../../shared/bmodel/index.js';
 import { isBmfError } from '../../../shared/errors.js';
-import { VENDOR_SKIP_REASON, prng, syntheticBmodel, vendorDir } from './fixtures.js';
+import { VENDOR_SKIP_REASON, syntheticBmodel, vendorDir } from './fixtures.js';
+import { seededRandom } from '../../../shared/stats/seeded-random.js';
 
 const seed = Number(process.env.BMFLEET_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 console.log(`# fuzz seed ${seed} (rerun with BMFLEET_FUZZ_SEED=${seed})`);
-const random = prng(seed);
+const random = seededRandom(seed);
 const int = (n: number): number => Math.floor(random() * n);
 
 type Outcome = { parsed: number; codes: Map<string, number> };

@@ -8,6 +8,7 @@ import {
 import { createWireSchema } from '../../../shared/wire/schema.js';
 import { isBmfError } from '../../../shared/errors.js';
 import type { LatencySketchMessage } from '../../../shared/wire/messages.js';
+import { gaussian, seededRandom } from '../../../shared/stats/seeded-random.js';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../../fixtures/stats/hostile-sketches.json', import.meta.url), 'utf8'),
@@ -16,24 +17,10 @@ const fixture = JSON.parse(
   hostile: { why: string; set: Partial<LatencySketchMessage> }[];
 };
 
-/** mulberry32: a small seeded PRNG so every run sees the same data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-function normal(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
-
 const distributions: Record<string, (rand: () => number) => number> = {
   uniform: (r) => 1 + 99 * r(),
-  lognormal: (r) => Math.exp(3 + 0.8 * normal(r)),
-  bimodal: (r) => (r() < 0.7 ? Math.abs(5 + 0.5 * normal(r)) : Math.abs(80 + 8 * normal(r))),
+  lognormal: (r) => Math.exp(3 + 0.8 * gaussian(r)),
+  bimodal: (r) => (r() < 0.7 ? Math.abs(5 + 0.5 * gaussian(r)) : Math.abs(80 + 8 * gaussian(r))),
   'sub-ms with zeros': (r) => (r() < 0.05 ? 0 : 0.05 + r()),
 };
 const QUANTILES = [0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
@@ -50,7 +37,7 @@ function codeOf(fn: () => unknown): string {
 t.test('quantiles within 1% of exact sorted data', async (t) => {
   let worst = 0;
   for (const [name, draw] of Object.entries(distributions)) {
-    const rand = prng(42);
+    const rand = seededRandom(42);
     const values = Array.from({ length: 20_000 }, () => draw(rand));
     const sketch = new LatencySketch();
     for (const v of values) sketch.add(v);
@@ -74,7 +61,7 @@ t.test('quantiles within 1% of exact sorted data', async (t) => {
 });
 
 t.test('merging 50 device sketches equals the sketch of the union', async (t) => {
-  const rand = prng(7);
+  const rand = seededRandom(7);
   const union = new LatencySketch();
   const devices: LatencySketch[] = [];
   for (let d = 0; d < 50; d++) {
@@ -82,7 +69,7 @@ t.test('merging 50 device sketches equals the sketch of the union', async (t) =>
     // Each device has its own latency level; values near 1 ms exercise bin key 0.
     const level = 0.5 + d * 0.7;
     for (let i = 0; i < 400; i++) {
-      const v = i % 97 === 0 ? 0 : level * Math.exp(0.3 * normal(rand));
+      const v = i % 97 === 0 ? 0 : level * Math.exp(0.3 * gaussian(rand));
       s.add(v);
       union.add(v);
     }
@@ -102,9 +89,9 @@ t.test('merging 50 device sketches equals the sketch of the union', async (t) =>
 });
 
 t.test('encode / decode round trip', async (t) => {
-  const rand = prng(3);
+  const rand = seededRandom(3);
   const s = new LatencySketch();
-  for (let i = 0; i < 5000; i++) s.add(Math.exp(2 + normal(rand)));
+  for (let i = 0; i < 5000; i++) s.add(Math.exp(2 + gaussian(rand)));
   s.add(0);
   const bytes = s.encode();
   const back = LatencySketch.decode(bytes);

@@ -14,14 +14,10 @@ import { createSimBackend } from '../../../../agent/runtime/sim.js';
 import { createServeMetrics } from '../../../../agent/serve/metrics.js';
 import { makeTensor, tensorBytes } from '../../../../shared/tensor.js';
 import { expectedOutputs } from '../../../native/emulator-outputs.js';
-import {
-  BINDING_PATH,
-  EMULATOR_DIR,
-  bindingSkip,
-  seededBytes,
-} from '../../../native/libsophon-fixtures.js';
+import { BINDING_PATH, EMULATOR_DIR, bindingSkip } from '../../../native/libsophon-fixtures.js';
 import { VENDOR_SKIP_REASON, vendorDir } from '../../../shared/bmodel/fixtures.js';
 import { sha256, tinyBmodel } from '../../../../harness/agent/models.js';
+import { seededBytes } from '../../../../shared/stats/seeded-random.js';
 
 const dir = vendorDir();
 const skip = bindingSkip() || (dir ? false : VENDOR_SKIP_REASON);

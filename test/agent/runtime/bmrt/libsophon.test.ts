@@ -12,13 +12,9 @@ import { loadSophonAddon } from '../../../../agent/runtime/bmrt/native.js';
 import { formatFloat } from '../../../../shared/bmodel/index.js';
 import { isBmfError } from '../../../../shared/errors.js';
 import { expectedOutputs } from '../../../native/emulator-outputs.js';
-import {
-  BINDING_PATH,
-  EMULATOR_DIR,
-  bindingSkip,
-  seededBytes,
-} from '../../../native/libsophon-fixtures.js';
+import { BINDING_PATH, EMULATOR_DIR, bindingSkip } from '../../../native/libsophon-fixtures.js';
 import { VENDOR_SKIP_REASON, fixtureJson, vendorDir } from '../../../shared/bmodel/fixtures.js';
+import { seededBytes } from '../../../../shared/stats/seeded-random.js';
 
 interface TensorFacts {
   name: string;

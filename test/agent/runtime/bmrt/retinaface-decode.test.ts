@@ -15,16 +15,12 @@ import { loadSophonAddon } from '../../../../agent/runtime/bmrt/native.js';
 import { decodeBoxes } from '../../../../agent/serve/postprocess.js';
 import { checkDecoderFits, isDetector, parseDecoderSpec } from '../../../../shared/detect/index.js';
 import { makeTensor } from '../../../../shared/tensor.js';
-import {
-  BINDING_PATH,
-  EMULATOR_DIR,
-  bindingSkip,
-  seededBytes,
-} from '../../../native/libsophon-fixtures.js';
+import { BINDING_PATH, EMULATOR_DIR, bindingSkip } from '../../../native/libsophon-fixtures.js';
 import { VENDOR_SKIP_REASON, vendorDir } from '../../../shared/bmodel/fixtures.js';
 import { sha256 } from '../../../../harness/agent/models.js';
 import { parsePreprocessSpec } from '../../../../shared/preprocess/index.js';
 import { anchorCandidates } from '../../../helpers/retinaface-anchors.js';
+import { seededBytes } from '../../../../shared/stats/seeded-random.js';
 
 const dir = vendorDir();
 const skip = bindingSkip() || (dir ? false : VENDOR_SKIP_REASON);

@@ -19,12 +19,8 @@ import { writeBmodel } from '../../../../shared/bmodel/write.js';
 import type { BmodelNetSpec } from '../../../../shared/bmodel/write.js';
 import { tensorBytes } from '../../../../shared/tensor.js';
 import { expectedOutputs } from '../../../native/emulator-outputs.js';
-import {
-  BINDING_PATH,
-  EMULATOR_DIR,
-  bindingSkip,
-  seededBytes,
-} from '../../../native/libsophon-fixtures.js';
+import { BINDING_PATH, EMULATOR_DIR, bindingSkip } from '../../../native/libsophon-fixtures.js';
+import { seededBytes } from '../../../../shared/stats/seeded-random.js';
 
 const skip = bindingSkip();
 const addon = skip ? undefined : loadSophonAddon(BINDING_PATH);

@@ -12,22 +12,9 @@ import {
   pairedAccuracySampleSize,
   sketchBins,
 } from '../../../../shared/stats/hypothesis/index.js';
+import { gaussian, seededRandom } from '../../../../shared/stats/seeded-random.js';
 
 export const ALPHA = 0.05;
-
-/** mulberry32. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-export function gaussian(rand: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-}
 
 /** Latency model of one board: lognormal around 5 ms, each device a little faster or slower. */
 const BASE_MS = 5;
@@ -36,7 +23,7 @@ const DEVICE_SIGMA = 0.1;
 const DEVICES = 8;
 
 export function pilotSketch(seed: number, n: number): LatencySketch {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const s = new LatencySketch();
   for (let i = 0; i < n; i++) {
     const device = Math.exp(DEVICE_SIGMA * gaussian(rand));
@@ -66,7 +53,7 @@ export function simulateLatency(o: {
   ratio: number;
   tau: number;
 }): RunResult {
-  const rand = prng(o.seed);
+  const rand = seededRandom(o.seed);
   let rejected = 0;
   let correct = 0;
   for (let r = 0; r < o.runs; r++) {
@@ -113,7 +100,7 @@ export function simulateAccuracy(o: {
   pB: number;
   tau: number;
 }): RunResult {
-  const rand = prng(o.seed);
+  const rand = seededRandom(o.seed);
   let rejected = 0;
   let correct = 0;
   const step = Math.ceil(o.perArm / o.looks);
@@ -154,7 +141,7 @@ export function simulatePaired(o: {
   bOnly: number;
   tau: number;
 }): RunResult {
-  const rand = prng(o.seed);
+  const rand = seededRandom(o.seed);
   let rejected = 0;
   let correct = 0;
   const step = Math.ceil(o.pairs / o.looks);

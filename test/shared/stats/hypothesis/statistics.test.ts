@@ -16,7 +16,7 @@ import {
   sketchBins,
   wilsonInterval,
 } from '../../../../shared/stats/hypothesis/index.js';
-import { gaussian, prng } from './simulate.js';
+import { gaussian, seededRandom } from '../../../../shared/stats/seeded-random.js';
 
 interface Fixture {
   wilson: { x: number; n: number; low: number; high: number }[];
@@ -80,7 +80,7 @@ function brute(a: number[], b: number[]): { u: number; median: number } {
 }
 
 t.test('Mann-Whitney U and Hodges-Lehmann agree with brute force (with ties)', async (t) => {
-  const rand = prng(11);
+  const rand = seededRandom(11);
   for (let k = 0; k < 20; k++) {
     const a = Array.from({ length: 5 + Math.floor(rand() * 40) }, () => Math.round(rand() * 20));
     const b = Array.from({ length: 5 + Math.floor(rand() * 40) }, () =>
@@ -100,7 +100,7 @@ t.test('Mann-Whitney U and Hodges-Lehmann agree with brute force (with ties)', a
 });
 
 t.test('sketch bins: rank test and shift recover a known shift from merged sketches', async (t) => {
-  const rand = prng(5);
+  const rand = seededRandom(5);
   const a = new LatencySketch();
   const b = new LatencySketch();
   for (let i = 0; i < 20000; i++) {
@@ -121,7 +121,7 @@ t.test('quantile difference intervals cover the truth at >= the nominal rate', a
   const z = (q: number): number => normalQuantile(q);
   let covered = 0;
   let total = 0;
-  const rand = prng(9);
+  const rand = seededRandom(9);
   for (let run = 0; run < 60; run++) {
     const a = new LatencySketch();
     const b = new LatencySketch();
