@@ -17,3 +17,15 @@ export function parseCommandArgs<const O extends Options, const P extends boolea
     throw bmfError('BMF_ERR_USAGE', { reason: `${(e as Error).message}\n${usage}` });
   }
 }
+
+/**
+ * A numeric flag's value: undefined when the flag is absent, BMF_ERR_USAGE when it is not a finite
+ * number (an empty value included: `Number('')` would read it as 0).
+ */
+export function numberFlag(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n))
+    throw bmfError('BMF_ERR_USAGE', { reason: `--${flag}: not a number: ${raw}` });
+  return n;
+}

@@ -18,7 +18,7 @@ import {
   shortDigest,
   writeJson,
 } from '../http-client.js';
-import { parseCommandArgs } from '../args.js';
+import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 
 export const USAGE = `usage:
@@ -92,14 +92,6 @@ function parse(argv: readonly string[]) {
   );
 }
 
-function number(flag: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n))
-    throw bmfError('BMF_ERR_USAGE', { reason: `--${flag} ${raw}: not a number` });
-  return n;
-}
-
 type Values = ReturnType<typeof parse>['values'];
 
 /** The create body from flags (the controller validates it; see ExperimentSpecSchema). */
@@ -111,12 +103,12 @@ export function specFromFlags(v: Values): Record<string, unknown> {
     throw bmfError('BMF_ERR_USAGE', { reason: 'choose one of --cohorts, --traffic, --shadow' });
   const allocation =
     v.traffic !== undefined
-      ? { kind: 'traffic', weightB: number('traffic', v.traffic) }
+      ? { kind: 'traffic', weightB: numberFlag('traffic', v.traffic) }
       : v.shadow !== undefined
-        ? { kind: 'shadow', rate: number('shadow', v.shadow) }
+        ? { kind: 'shadow', rate: numberFlag('shadow', v.shadow) }
         : {
             kind: 'cohorts',
-            shareB: number('cohorts', v.cohorts) ?? 0.5,
+            shareB: numberFlag('cohorts', v.cohorts) ?? 0.5,
             ...(v.stratify ? { stratifyBy: v.stratify } : {}),
           };
   const tags = parseTags(v.tag);
@@ -134,16 +126,16 @@ export function specFromFlags(v: Values): Record<string, unknown> {
     allocation,
     metrics: drop({
       stages: v.stages ? v.stages.split(',').filter(Boolean) : undefined,
-      latencyMde: number('latency-mde', v['latency-mde']),
-      accuracyMde: number('accuracy-mde', v['accuracy-mde']),
+      latencyMde: numberFlag('latency-mde', v['latency-mde']),
+      accuracyMde: numberFlag('accuracy-mde', v['accuracy-mde']),
     }),
     guardrails: drop({
-      maxErrorRateIncrease: number('max-error-increase', v['max-error-increase']),
-      maxAccuracyDrop: number('max-accuracy-drop', v['max-accuracy-drop']),
+      maxErrorRateIncrease: numberFlag('max-error-increase', v['max-error-increase']),
+      maxAccuracyDrop: numberFlag('max-accuracy-drop', v['max-accuracy-drop']),
     }),
-    minSamples: number('min-samples', v['min-samples']),
-    minDurationMs: number('min-duration', v['min-duration']),
-    alpha: number('alpha', v.alpha),
+    minSamples: numberFlag('min-samples', v['min-samples']),
+    minDurationMs: numberFlag('min-duration', v['min-duration']),
+    alpha: numberFlag('alpha', v.alpha),
   });
 }
 
@@ -163,22 +155,22 @@ export function planFromFlags(v: Values): Record<string, unknown> {
       : v['from-bundle'] !== undefined
         ? {
             bundle: v['from-bundle'],
-            ...(v.since !== undefined ? { sinceMs: number('since', v.since) } : {}),
+            ...(v.since !== undefined ? { sinceMs: numberFlag('since', v.since) } : {}),
           }
         : undefined;
   const body: Record<string, unknown> = {
     metric: v.metric,
-    mde: number('mde', v.mde),
-    baseline: number('baseline', v.baseline),
-    requestsPerDevice: number('requests-per-device', v['requests-per-device']),
-    icc: number('icc', v.icc),
-    betweenSdMs: number('between-sd-ms', v['between-sd-ms']),
-    withinSdMs: number('within-sd-ms', v['within-sd-ms']),
-    perImageSd: number('per-image-sd', v['per-image-sd']),
-    shadowShare: number('shadow-share', v['shadow-share']),
-    requestsPerSecond: number('requests-per-second', v['requests-per-second']),
-    alpha: number('alpha', v.alpha),
-    power: number('power', v.power),
+    mde: numberFlag('mde', v.mde),
+    baseline: numberFlag('baseline', v.baseline),
+    requestsPerDevice: numberFlag('requests-per-device', v['requests-per-device']),
+    icc: numberFlag('icc', v.icc),
+    betweenSdMs: numberFlag('between-sd-ms', v['between-sd-ms']),
+    withinSdMs: numberFlag('within-sd-ms', v['within-sd-ms']),
+    perImageSd: numberFlag('per-image-sd', v['per-image-sd']),
+    shadowShare: numberFlag('shadow-share', v['shadow-share']),
+    requestsPerSecond: numberFlag('requests-per-second', v['requests-per-second']),
+    alpha: numberFlag('alpha', v.alpha),
+    power: numberFlag('power', v.power),
     stage: v.stage,
     from,
   };

@@ -10,7 +10,7 @@ import {
   shortDigest,
   writeJson,
 } from '../http-client.js';
-import { parseCommandArgs } from '../args.js';
+import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 import type {
   RolloutCommand,
@@ -65,22 +65,14 @@ function parse(argv: readonly string[]) {
   );
 }
 
-function num(raw: string | undefined, flag: string): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n))
-    throw bmfError('BMF_ERR_USAGE', { reason: `${flag}: not a number: ${raw}` });
-  return n;
-}
-
 /** `10%,50%,100%` -> percents; `1,5,rest` -> counts (the server puts the rest in the last). */
 export function parseGroups(raw: string | undefined): ({ percent: number } | { count: number })[] {
   if (!raw) return [{ percent: 100 }];
   return raw.split(',').map((part) => {
     const p = part.trim();
     if (p === 'rest') return { percent: 100 };
-    if (p.endsWith('%')) return { percent: num(p.slice(0, -1), '--groups') ?? 0 };
-    return { count: num(p, '--groups') ?? 0 };
+    if (p.endsWith('%')) return { percent: numberFlag('groups', p.slice(0, -1)) ?? 0 };
+    return { count: numberFlag('groups', p) ?? 0 };
   });
 }
 
@@ -95,19 +87,19 @@ const asGiven = <T>(raw: string | undefined): T | undefined => raw as T | undefi
 export function rolloutBody(bundle: string, v: V): RolloutCreateInput {
   const tags = parseTags(v.tag);
   const errorThreshold = defined({
-    percent: num(v['error-percent'], '--error-percent'),
-    count: num(v['error-count'], '--error-count'),
-    minFinished: num(v['min-finished'], '--min-finished'),
+    percent: numberFlag('error-percent', v['error-percent']),
+    count: numberFlag('error-count', v['error-count']),
+    minFinished: numberFlag('min-finished', v['min-finished']),
   });
   const healthGate =
     v.soak !== undefined
       ? {
-          soakMs: num(v.soak, '--soak') ?? 0,
+          soakMs: numberFlag('soak', v.soak) ?? 0,
           ...defined({
-            maxP95Ms: num(v['max-p95'], '--max-p95'),
-            maxP95RegressionPct: num(v['max-p95-regression'], '--max-p95-regression'),
-            maxErrorRate: num(v['max-error-rate'], '--max-error-rate'),
-            minAccuracy: num(v['min-accuracy'], '--min-accuracy'),
+            maxP95Ms: numberFlag('max-p95', v['max-p95']),
+            maxP95RegressionPct: numberFlag('max-p95-regression', v['max-p95-regression']),
+            maxErrorRate: numberFlag('max-error-rate', v['max-error-rate']),
+            minAccuracy: numberFlag('min-accuracy', v['min-accuracy']),
           }),
         }
       : undefined;
@@ -121,16 +113,16 @@ export function rolloutBody(bundle: string, v: V): RolloutCreateInput {
     groups: parseGroups(v.groups),
     ...defined({
       id: v.id,
-      successThresholdPct: num(v['success-threshold'], '--success-threshold'),
+      successThresholdPct: numberFlag('success-threshold', v['success-threshold']),
       afterGroup: v.approval ? ('approval' as const) : undefined,
       errorThreshold:
         errorThreshold.percent !== undefined || errorThreshold.count !== undefined
           ? { minFinished: 1, ...errorThreshold }
           : undefined,
       onError: asGiven<RolloutCreateInput['onError']>(v['on-error']),
-      deviceTimeoutMs: num(v['device-timeout'], '--device-timeout'),
-      maxRetries: num(v['max-retries'], '--max-retries'),
-      maxStartsPerMinute: num(v.rate, '--rate'),
+      deviceTimeoutMs: numberFlag('device-timeout', v['device-timeout']),
+      maxRetries: numberFlag('max-retries', v['max-retries']),
+      maxStartsPerMinute: numberFlag('rate', v.rate),
       healthGate,
     }),
   };
