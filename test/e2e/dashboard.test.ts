@@ -13,10 +13,10 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromiumSkip, launchChromium } from '../../harness/browser.js';
 import { AXE_SCRIPT, ensureDashboardBuilt } from '../../harness/dashboard.js';
+import { waitForValue } from '../../harness/wait.js';
 import {
   makeSignedBundle,
   startTestController,
-  waitFor,
   type TestController,
 } from '../../harness/controller/test-controller.js';
 import { encodeReport, lognormalSamples } from '../../harness/controller/telemetry-reports.js';
@@ -241,7 +241,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
   const bundleB = await makeSignedBundle(ctl.dataDir, { version: '1.1.0', sequence: 2 });
   for (const b of [bundleA, bundleB])
     t.equal((await api('POST', '/v1/bundles', { dir: b.dir })).status, 201);
-  await waitFor('devices online', async () => {
+  await waitForValue('devices online', async () => {
     const r = await api('GET', '/v1/devices');
     const list = r.body.devices as { online: boolean }[];
     return list.filter((d) => d.online).length === DEVICES.length ? true : undefined;
@@ -321,7 +321,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       const id = (await card.getAttribute('data-rollout')) ?? '';
       t.ok(id, `rollout ${id} shown`);
       const group = (n: number) => card.locator(`[data-group="${n}"] [role="progressbar"]`);
-      await waitFor('first group assigned', async () =>
+      await waitForValue('first group assigned', async () =>
         held.filter((d) => d.pending.length).length === 4 ? true : undefined,
       );
 
@@ -350,7 +350,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
           .waitFor();
       }
       t.equal(await group(0).getAttribute('aria-valuenow'), '4', 'group 1 full');
-      await waitFor('second group assigned', async () =>
+      await waitForValue('second group assigned', async () =>
         held.filter((d) => d.pending.length).length === 4 ? true : undefined,
       );
       for (const d of held) await d.release();
@@ -387,7 +387,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
     t.equal((await api('POST', `/v1/experiments/${expId}/start`)).status, 200);
     // Telemetry from every device, both arms.
     await feedArms(held, bundleA.digest, bundleB.digest, 1);
-    await waitFor('a winner', async () => {
+    await waitForValue('a winner', async () => {
       const r = await api('GET', `/v1/experiments/${expId}/analysis`);
       return (r.body.overall as { winner?: string }).winner ? true : undefined;
     });
@@ -594,7 +594,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       );
       t.equal((await api('POST', `/v1/experiments/${expId}/start`)).status, 200);
       await feedArms(berlin, bundleA.digest, bundleB.digest, 1000);
-      await waitFor('a winner', async () => {
+      await waitForValue('a winner', async () => {
         const r = await api('GET', `/v1/experiments/${expId}/analysis`);
         return (r.body.overall as { winner?: string }).winner ? true : undefined;
       });
@@ -649,7 +649,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       t.match((await focusOn(page, /Confirm create/)).text, /Confirm create/, 'asked again');
       const before = ((await api('GET', '/v1/rollouts')).body.rollouts as unknown[]).length;
       await page.keyboard.press('Enter');
-      await waitFor('rollout created', async () =>
+      await waitForValue('rollout created', async () =>
         ((await api('GET', '/v1/rollouts')).body.rollouts as unknown[]).length > before
           ? true
           : undefined,

@@ -16,7 +16,7 @@ import { connect } from 'nats';
 import { spawnForTest } from '../../harness/processes.js';
 import { natsSkip, startNatsCluster, type NatsCluster } from '../../harness/nats.js';
 import { postgresSkip, startPostgres } from '../../harness/postgres.js';
-import { waitFor } from '../../harness/wait.js';
+import { waitFor, waitForValue } from '../../harness/wait.js';
 import { encodeReport } from '../../harness/controller/telemetry-reports.js';
 import { ensureDeviceStream, JETSTREAM_DEFAULTS } from '../../controller/broker/jetstream-link.js';
 import { openPostgresStore } from '../../controller/store/postgres/open.js';
@@ -26,11 +26,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { blobPath as bundleBlobPath } from '../../shared/bundle/layout.js';
-import {
-  makeSignedBundle,
-  tempDir,
-  waitFor as waitForValue,
-} from '../../harness/controller/test-controller.js';
+import { makeSignedBundle, tempDir } from '../../harness/controller/test-controller.js';
 import {
   startControllerReplica,
   type ControllerReplica,

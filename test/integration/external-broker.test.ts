@@ -22,11 +22,11 @@ import { buildBundle } from '../../shared/bundle/build.js';
 import { signBundleDir } from '../../shared/bundle/dir.js';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
+import { waitForValue } from '../../harness/wait.js';
 import {
   freePort,
   startTestController,
   tempDir,
-  waitFor,
   type TestController,
 } from '../../harness/controller/test-controller.js';
 import { goldenInputs, goldenSet, tinyBmodel } from '../../harness/agent/models.js';
@@ -237,7 +237,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
     t.equal(a.config.broker.url, broker.deviceUrl, 'the advertised device listener');
   }
   const refusals = () => (broker.log().match(/disconnected, not authorised/g) ?? []).length;
-  await waitFor('every agent refused once', () => (refusals() >= DEVICES ? true : undefined));
+  await waitForValue('every agent refused once', () => (refusals() >= DEVICES ? true : undefined));
   const early = { devices: await api.devices.list() };
   t.equal(
     early.devices.filter((d) => d.online).length,
@@ -245,7 +245,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
     'no device online before its broker user exists',
   );
   for (const a of fleet.agents) broker.addUser(a.config.deviceId, a.config.broker.password ?? '');
-  await waitFor('every device online', async () => {
+  await waitForValue('every device online', async () => {
     const devices = await api.devices.list();
     return devices.filter((d) => d.online).length === DEVICES ? true : undefined;
   });
@@ -259,7 +259,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
     groups: [{ count: 1 }, { percent: 100 }],
     deviceTimeoutMs: 30_000,
   });
-  const done = await waitFor(
+  const done = await waitForValue(
     'rollout completed',
     async () => {
       const r = await api.rollouts.get(rollout.id);
@@ -303,7 +303,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
     );
     // Valid credentials with another device's client id: the device listener replaces the
     // client id with the username, so the other device keeps its connection and session.
-    const probe = await waitFor('probe connected', () =>
+    const probe = await waitForValue('probe connected', () =>
       mqtt
         .connectAsync(broker.deviceUrl, {
           ...creds,
@@ -339,7 +339,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
   };
   const expectRequests = async (n: number, what: string) => {
     for (const id of ids) {
-      await waitFor(`${n} requests from ${id} (${what})`, async () =>
+      await waitForValue(`${n} requests from ${id} (${what})`, async () =>
         (await telemetryRequests(api, id)) === n ? true : undefined,
       );
     }
@@ -354,7 +354,7 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
   await infer(3);
   for (const a of fleet.agents) {
     await a.telemetry().tick();
-    await waitFor(`${a.config.deviceId} outbox sent`, () =>
+    await waitForValue(`${a.config.deviceId} outbox sent`, () =>
       a.telemetry().counts().pending === 0 ? true : undefined,
     );
   }

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t, { type Test } from 'tap';
 import { createKeystore } from '../../shared/trust/keystore.js';
-import { freePort, tempDir, waitFor } from '../../harness/controller/test-controller.js';
+import { waitForValue } from '../../harness/wait.js';
+import { freePort, tempDir } from '../../harness/controller/test-controller.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -75,7 +76,7 @@ async function startControllerChild(t: Test) {
     JSON.stringify({ dataDir, api: { port: apiPort }, broker: { embedded: { port: brokerPort } } }),
   );
   const controller = spawnCli(t, ['controller', '--config', configPath]);
-  await waitFor('controller ready', saw(controller.out, 'controller ready'), 60_000);
+  await waitForValue('controller ready', saw(controller.out, 'controller ready'), 60_000);
   const token = (await readFile(join(dataDir, 'operator-token'), 'utf8')).trim();
   /** Enrols `id` and writes its agent.json (broker at `brokerUrl`); returns the path. */
   const enrol = async (id: string, brokerUrl = `mqtt://127.0.0.1:${brokerPort}`) => {
@@ -108,7 +109,7 @@ async function startControllerChild(t: Test) {
 
 async function startAgent(t: Test, configPath: string): Promise<Child> {
   const agent = spawnCli(t, ['agent', '--config', configPath]);
-  await waitFor('agent connected', saw(agent.log, 'connected to the broker'), 60_000);
+  await waitForValue('agent connected', saw(agent.log, 'connected to the broker'), 60_000);
   return agent;
 }
 
@@ -163,7 +164,7 @@ t.test('stop on SIGTERM/SIGINT whatever the peer, and at once on a second signal
 
   // A second signal while the stop waits on that broker: the process ends at once.
   twice.proc.kill('SIGTERM');
-  await waitFor('stop under way', saw(twice.log, 'SIGTERM: stopping'), 30_000);
+  await waitForValue('stop under way', saw(twice.log, 'SIGTERM: stopping'), 30_000);
   twice.proc.kill('SIGINT');
   t.equal((await twice.exit()).code, 130, 'second signal: exit 128 + SIGINT');
   t.ok(twice.log.includes('SIGINT again: exiting at once'));
@@ -175,7 +176,7 @@ t.test('stop on SIGTERM/SIGINT whatever the peer, and at once on a second signal
   t.ok(controller.log.includes('controller stopped'), 'by the ordered stop');
 
   // The agent, its controller gone, is stopped in turn (as a service manager stops both).
-  await waitFor('loss seen', saw(stays.log, 'lost the connection'), 30_000);
+  await waitForValue('loss seen', saw(stays.log, 'lost the connection'), 30_000);
   t.equal(stays.proc.exitCode, null, 'the agent kept running without its controller');
   stays.proc.kill('SIGTERM');
   t.equal((await stays.exit()).code, 0, 'controller gone: stopped in time, exit 0');

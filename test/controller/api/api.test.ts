@@ -1,12 +1,12 @@
 import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitForValue } from '../../../harness/wait.js';
 import {
   connectFakeDevice,
   FIXTURES,
   makeSignedBundle,
   startTestController,
-  waitFor,
 } from '../../../harness/controller/test-controller.js';
 import { encodeReport } from '../../../harness/controller/telemetry-reports.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
@@ -343,7 +343,7 @@ t.test("GET /v1/telemetry carries a board's TPU figures as it reported them", as
   await device.client.publishAsync(deviceTopic('telemetry', 'tpu-board'), Buffer.from(report), {
     qos: 1,
   });
-  const tpu = await waitFor('the report', async () => {
+  const tpu = await waitForValue('the report', async () => {
     const r = await api.inject({ url: '/v1/telemetry?device=tpu-board', headers: auth });
     const body = r.json() as { tpu: { reports: number } };
     return body.tpu.reports > 0 ? body.tpu : undefined;

@@ -5,7 +5,8 @@ import mqtt from 'mqtt';
 import { connect as tcpConnect } from 'node:net';
 import { encodeMessage } from '../../../shared/wire/codec.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { startTestController, waitFor } from '../../../harness/controller/test-controller.js';
+import { waitForValue } from '../../../harness/wait.js';
+import { startTestController } from '../../../harness/controller/test-controller.js';
 import { parseDeviceId } from '../../../shared/ids.js';
 
 const ctl = await startTestController(undefined, {
@@ -92,7 +93,7 @@ t.test('refused and dropped messages are counted on /metrics', async (t) => {
     await dev.publishAsync(deviceTopic('event', 'dev-m'), Buffer.from(event), { qos: 1 });
   // A publish the ACL refuses (closes the connection).
   dev.publish(deviceTopic('state', 'other'), Buffer.from('x'), { qos: 0 });
-  await waitFor('all counted', async () => {
+  await waitForValue('all counted', async () => {
     const [connect, packet, publish, state, events] = await Promise.all([
       metric('broker', 'connect'),
       metric('broker', 'packet'),

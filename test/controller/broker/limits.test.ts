@@ -9,7 +9,7 @@ import { attachEmbeddedLink } from '../../../controller/broker/embedded-link.js'
 import { PRE_AUTH_MAX_PACKET_BYTES } from '../../../controller/broker/limits.js';
 import { WIRE_SIZE_LIMITS } from '../../../shared/wire/limits.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { waitFor } from '../../../harness/controller/test-controller.js';
+import { waitForValue } from '../../../harness/wait.js';
 
 const { broker, url, secrets, denials, presence } = await startRecordingBroker(t);
 const link = await attachEmbeddedLink(broker.aedes);
@@ -71,7 +71,7 @@ t.test('a device publish over its topic limit closes the connection', async (t) 
   t.teardown(() => c.endAsync(true));
   const topic = deviceTopic('event', 'dev-a');
   await c.publishAsync(topic, Buffer.alloc(8 * 1024), { qos: 1 });
-  await waitFor('the 8 KiB event', () => (events.includes(8 * 1024) ? true : undefined));
+  await waitForValue('the 8 KiB event', () => (events.includes(8 * 1024) ? true : undefined));
   const before = denials.length;
   const closed = new Promise((r) => c.stream.once('close', r));
   c.publish(topic, Buffer.alloc(WIRE_SIZE_LIMITS.Event + 1024), { qos: 1 });
@@ -105,7 +105,7 @@ t.test('presence follows the connection through denied publishes and reconnects'
         retain: true,
       },
     });
-    await waitFor('online', () => (broker.connected('dev-b') ? true : undefined));
+    await waitForValue('online', () => (broker.connected('dev-b') ? true : undefined));
     // Subscriptions as an agent holds them: aedes removes them while the connection closes,
     // which is when the reconnect below arrives.
     await c.subscribeAsync(
@@ -119,10 +119,13 @@ t.test('presence follows the connection through denied publishes and reconnects'
     const reconnected = next(c, 'connect');
     c.publish(deviceTopic('state', 'dev-a'), Buffer.from('no'), { qos: 0 });
     await reconnected;
-    await waitFor('online after reconnect', () => (broker.connected('dev-b') ? true : undefined));
+    await waitForValue('online after reconnect', () =>
+      broker.connected('dev-b') ? true : undefined,
+    );
     await c.endAsync(true);
-    await waitFor(`offline after the device is gone (trial ${trial}: ${presence.join(' ')})`, () =>
-      presence.at(-1) === 'dev-b:false' && !broker.connected('dev-b') ? true : undefined,
+    await waitForValue(
+      `offline after the device is gone (trial ${trial}: ${presence.join(' ')})`,
+      () => (presence.at(-1) === 'dev-b:false' && !broker.connected('dev-b') ? true : undefined),
     );
   }
   t.pass('offline every time');

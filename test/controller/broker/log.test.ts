@@ -13,7 +13,8 @@ import type { BmfError } from '../../../shared/errors.js';
 import { createLogger } from '../../../shared/log.js';
 import { createKeystore } from '../../../shared/trust/keystore.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
-import { tempDir, waitFor } from '../../../harness/controller/test-controller.js';
+import { waitForValue } from '../../../harness/wait.js';
+import { tempDir } from '../../../harness/controller/test-controller.js';
 
 interface Line {
   readonly level: number;
@@ -66,17 +67,19 @@ t.test('controller log: takeover, refused connection, denied publish', async (t)
   await new Promise((r) => first.once('connect', r));
   const second = connect(added.secret);
   await new Promise((r) => second.once('connect', r));
-  const takeover = await waitFor('takeover line', () => find('connection takeover'));
+  const takeover = await waitForValue('takeover line', () => find('connection takeover'));
   t.match(takeover, { level: 40, name: 'controller', clientId: 'twin', who: 'device twin' });
 
   // Wrong secret: refused, and said so.
   connect('not-the-secret');
-  const refused = await waitFor('refusal line', () => find('broker refused a connection'));
+  const refused = await waitForValue('refusal line', () => find('broker refused a connection'));
   t.match(refused, { level: 40, name: 'controller', what: 'connect', clientId: 'twin' });
 
   // A device publishing on another device's topic: denied by the ACL, and said so.
   second.publish(deviceTopic('state', 'someone-else'), Buffer.from([0]), { qos: 0 });
-  const denied = await waitFor('denial line', () => find('broker denied client twin a publish'));
+  const denied = await waitForValue('denial line', () =>
+    find('broker denied client twin a publish'),
+  );
   t.match(denied, { level: 40, what: 'publish', detail: deviceTopic('state', 'someone-else') });
 
   for (const l of lines) t.match(l, { name: 'controller', pid: process.pid });
@@ -105,7 +108,7 @@ t.test('controller link: a connection taken over by its own client id is reporte
   t.teardown(() => first.close());
   const second = await connectControllerLink({ ...opts, publishOnly: true });
   t.teardown(() => second.close());
-  const said = await waitFor('takeover reported', () =>
+  const said = await waitForValue('takeover reported', () =>
     trouble.find((m) => m.includes(`client id ${CONTROLLER_USERNAME}-shared`)),
   );
   t.match(said, /closed \d+ ms after it was made/);

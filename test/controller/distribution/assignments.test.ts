@@ -5,7 +5,8 @@ import { deviceTopic } from '../../../shared/wire/topics.js';
 import { verifyAssignment } from '../../../shared/trust/verify.js';
 import type { Assignment } from '../../../shared/trust/assignment.js';
 import { makeBundle, NOW } from '../registry/make-bundle.js';
-import { startSlice, until } from './harness.js';
+import { waitFor } from '../../../harness/wait.js';
+import { startSlice } from './harness.js';
 import { parseDigest, type Digest } from '../../../shared/ids.js';
 
 t.test('signed, retained, strictly increasing assignments over a real broker', async (t) => {
@@ -54,7 +55,7 @@ t.test('signed, retained, strictly increasing assignments over a real broker', a
     got.push(v.assignment);
   });
   await dev.subscribeAsync(deviceTopic('assignment', 'dev-1'), { qos: 1 });
-  await until(() => got.length === 1, 5000, 'retained assignment');
+  await waitFor('retained assignment', () => got.length === 1);
   t.same(
     got[0]?.variants.map((v) => [v.name, v.bundle.digest, v.bundle.sequence, v.weight]),
     [
@@ -66,7 +67,7 @@ t.test('signed, retained, strictly increasing assignments over a real broker', a
   t.same(got[0]?.health, { maxErrorRate: 0.05, maxP95Ms: 200, windowS: 60 }, 'default health');
 
   await s.assignments.assignBundle('dev-1', b2.digest, 'rollout r1: start');
-  await until(() => got.length === 2, 5000, 'second assignment');
+  await waitFor('second assignment', () => got.length === 2);
   t.equal(got[1]?.sequence, 2, 'sequence above the previous one (verifyAssignment enforces it)');
   await s.assignments.assignBundle('dev-1', b2.digest, 'rollout r1: resume');
   t.equal(
@@ -75,7 +76,7 @@ t.test('signed, retained, strictly increasing assignments over a real broker', a
     'same content: no new sequence',
   );
   t.equal((await s.assignments.latest('dev-1'))?.reason, 'rollout r1: start');
-  await until(() => duplicates === 1, 5000, 'identical republish');
+  await waitFor('identical republish', () => duplicates === 1);
   t.same(
     got[1]?.variants[0]?.bundle.manifest,
     (await s.registry.requireBundle(b2.digest)).manifestBlob,
@@ -85,7 +86,7 @@ t.test('signed, retained, strictly increasing assignments over a real broker', a
   await s.assignments.assignBundle('dev-1', s.bundle.digest, 'rollout r1: rollback', {
     allowDowngrade: true,
   });
-  await until(() => got.length >= 3, 5000, 'rollback assignment');
+  await waitFor('rollback assignment', () => got.length >= 3);
   t.equal(got.at(-1)?.sequence, 3, 'rollback gets a new, higher sequence');
   t.equal(got.at(-1)?.variants[0]?.bundle.digest, s.bundle.digest);
   t.equal(got.at(-1)?.allowDowngrade, true, 'a rollback carries the signed downgrade permission');
@@ -133,12 +134,12 @@ t.test(
       );
     });
     await dev.subscribeAsync(deviceTopic('assignment', 'dev-1'), { qos: 1 });
-    await until(() => seqs.length === 1, 5000, 'republished assignment');
+    await waitFor('republished assignment', () => seqs.length === 1);
     t.same(seqs, [1]);
 
     s.advance(5 * 86_400_000); // more than half of the 7-day lifetime
     t.same(await s.assignments.republishAll(), { republished: 0, renewed: 1 });
-    await until(() => seqs.length === 2, 5000, 'renewed assignment');
+    await waitFor('renewed assignment', () => seqs.length === 2);
     t.same(seqs, [1, 2], 'renewal is a new sequence');
   },
 );

@@ -4,7 +4,8 @@ import type { MqttClient } from 'mqtt';
 import { decodeMessage, encodeMessage } from '../../../shared/wire/codec.js';
 import type { BlobOffer } from '../../../shared/wire/messages.js';
 import { broadcastChunkTopic, deviceTopic } from '../../../shared/wire/topics.js';
-import { startSlice, until, sleep } from './harness.js';
+import { waitFor } from '../../../harness/wait.js';
+import { startSlice, sleep } from './harness.js';
 import type { Digest } from '../../../shared/ids.js';
 
 /** A device-side fetch recorder: offers, chunks by index, and where each chunk came from. */
@@ -56,7 +57,7 @@ t.test('one device fetches a blob chunk by chunk; the table and data check out',
   const dev = await s.connectDevice('dev-1');
   const f = await fetcher(dev, 'dev-1', s.bundle.bmodelSha256);
   await f.request([], true);
-  await until(() => f.state.offer !== undefined, 5000, 'offer');
+  await waitFor('offer', () => f.state.offer !== undefined);
   const offer = f.state.offer as BlobOffer;
   t.equal(offer.errorCode, '');
   t.equal(offer.size, s.bundle.bmodel.length);
@@ -64,7 +65,7 @@ t.test('one device fetches a blob chunk by chunk; the table and data check out',
   const count = Math.ceil(offer.size / offer.chunkSize);
   t.equal(offer.chunkSha256.length, count);
   await f.request([...Array(count).keys()], false);
-  await until(() => f.state.chunks.size === count, 5000, 'all chunks');
+  await waitFor('all chunks', () => f.state.chunks.size === count);
   for (const [i, data] of f.state.chunks) {
     t.equal(sha(data), Buffer.from(offer.chunkSha256[i] ?? []).toString('hex'), `chunk ${i} hash`);
   }
@@ -86,17 +87,17 @@ t.test('five devices fetching the same blob get each chunk broadcast once', asyn
     fs.push(await fetcher(await s.connectDevice(id), id, digest));
   }
   await Promise.all(fs.map((f) => f.request([], true)));
-  await until(() => fs.every((f) => f.state.offer), 5000, 'offers');
+  await waitFor('offers', () => fs.every((f) => f.state.offer));
   const count = Math.ceil(1_000_000 / (64 * 1024));
   // QoS 0 may lose messages in general; here (loopback) everything should arrive. Whatever is
   // missing is asked for per device, as an agent does.
-  await until(() => s.blobs.stats().broadcast.chunks === count, 10_000, 'broadcast run');
+  await waitFor('broadcast run', () => s.blobs.stats().broadcast.chunks === count);
   await sleep(100);
   for (const f of fs) {
     const missing = [...Array(count).keys()].filter((i) => !f.state.chunks.has(i));
     if (missing.length > 0) await f.request(missing, false);
   }
-  await until(() => fs.every((f) => f.state.chunks.size === count), 10_000, 'all chunks');
+  await waitFor('all chunks', () => fs.every((f) => f.state.chunks.size === count));
   const st = s.blobs.stats();
   t.equal(st.broadcast.runs, 1, 'one broadcast run');
   t.equal(st.broadcast.chunks, count, 'each chunk published once on the broadcast topic');
@@ -119,7 +120,7 @@ t.test('a rogue device gets an error answer and no data; garbage is counted', as
   const rogue = await s.connectDevice('rogue');
   const f = await fetcher(rogue, 'rogue', s.bundle.bmodelSha256);
   await f.request([0, 1, 2], true);
-  await until(() => f.state.offer !== undefined, 5000, 'refusal');
+  await waitFor('refusal', () => f.state.offer !== undefined);
   t.equal(f.state.offer?.errorCode, 'BMF_ERR_FORBIDDEN');
   t.equal(f.state.offer?.chunkSha256.length, 0, 'no chunk table');
   await sleep(200);
@@ -129,14 +130,14 @@ t.test('a rogue device gets an error answer and no data; garbage is counted', as
   await rogue.publishAsync(deviceTopic('blobRequest', 'rogue'), Buffer.from([0xff, 0x01, 0x02]), {
     qos: 1,
   });
-  await until(() => s.blobs.stats().dropped === before + 1, 5000, 'drop counted');
+  await waitFor('drop counted', () => s.blobs.stats().dropped === before + 1);
   t.ok(s.drops.some((d) => d === 'blobs-blobRequest:BMF_ERR_WIRE_DECODE'));
 
   // The controller keeps serving: the legitimate device still gets its offer.
   const dev = await s.connectDevice('dev-1');
   const g = await fetcher(dev, 'dev-1', s.bundle.bmodelSha256);
   await g.request([], true);
-  await until(() => g.state.offer !== undefined, 5000, 'offer after garbage');
+  await waitFor('offer after garbage', () => g.state.offer !== undefined);
   t.equal(g.state.offer?.errorCode, '');
 });
 
@@ -171,22 +172,22 @@ async function heldRun(t: Test) {
   }
   const [a, b, c, late] = fs as [(typeof fs)[0], (typeof fs)[0], (typeof fs)[0], (typeof fs)[0]];
   await Promise.all([a, b, c].map((f) => f.request([], true)));
-  await until(() => [a, b, c].every((f) => f.state.offer), 5000, 'offers');
+  await waitFor('offers', () => [a, b, c].every((f) => f.state.offer));
   // Asking for chunks shows a device holds the offer; the run starts once all three have.
   await Promise.all([a, b, c].map((f) => f.request(all, false)));
-  await until(() => holding, 5000, 'run held at its 5th chunk');
+  await waitFor('run held at its 5th chunk', () => holding);
   return { s, fs, late, digest, count, all, release };
 }
 
 t.test('a device joining a running broadcast gets a full turn of the same run', async (t) => {
   const { s, fs, late, digest, count, all, release } = await heldRun(t);
   await late.request([], true);
-  await until(() => late.state.offer !== undefined, 5000, 'late offer');
+  await waitFor('late offer', () => late.state.offer !== undefined);
   await late.request(all, false);
-  await until(() => s.blobs.stats().coveredByBroadcast >= 4 * count, 5000, 'late request seen');
+  await waitFor('late request seen', () => s.blobs.stats().coveredByBroadcast >= 4 * count);
   release();
-  await until(() => fs.every((f) => f.state.chunks.size === count), 10_000, 'all chunks');
-  await until(() => s.blobs.stats().broadcast.chunks === count + 5, 5000, 'run over');
+  await waitFor('all chunks', () => fs.every((f) => f.state.chunks.size === count));
+  await waitFor('run over', () => s.blobs.stats().broadcast.chunks === count + 5);
   const st = s.blobs.stats();
   t.equal(st.broadcast.runs, 1, 'one run for all four');
   t.equal(st.broadcast.participants, 4);
@@ -199,11 +200,11 @@ t.test('a device joining a running broadcast gets a full turn of the same run', 
   // Right after the run, a participant's request is taken for one sent during it; once the
   // settle time has passed it is a repair, served per device.
   await late.request([3], false);
-  await until(() => s.blobs.stats().coveredByBroadcast === 4 * count + 1, 5000, 'settling');
+  await waitFor('settling', () => s.blobs.stats().coveredByBroadcast === 4 * count + 1);
   t.equal(s.blobs.stats().perDevice.chunks, 0);
   s.advance(1001);
   await late.request([3], false);
-  await until(() => late.state.viaDevice === 1, 5000, 'repair per device');
+  await waitFor('repair per device', () => late.state.viaDevice === 1);
   t.equal(s.blobs.stats().perDevice.chunks, 1);
 });
 
@@ -230,9 +231,9 @@ t.test('per-device chunk publishes are capped over all devices', async (t) => {
     fs.push(await fetcher(await s.connectDevice(id), id, digest));
   }
   await Promise.all(fs.map((f) => f.request([], true)));
-  await until(() => fs.every((f) => f.state.offer), 5000, 'offers');
+  await waitFor('offers', () => fs.every((f) => f.state.offer));
   await Promise.all(fs.map((f) => f.request([...Array(count).keys()], false)));
-  await until(() => fs.every((f) => f.state.chunks.size === count), 10_000, 'all chunks');
+  await waitFor('all chunks', () => fs.every((f) => f.state.chunks.size === count));
   t.equal(most, 2, 'never more than maxRepairsInFlight at once, and that many used');
   t.equal(s.blobs.stats().perDevice.chunks, ids.length * count);
   t.equal(s.blobs.stats().broadcast.runs, 0);
@@ -246,15 +247,15 @@ t.test(
     // The late device joins (asks for the offer) but does not ask for chunks while the run turns:
     // its turn is provisional, counted from joining.
     await late.request([], true);
-    await until(() => late.state.offer !== undefined, 5000, 'late offer');
+    await waitFor('late offer', () => late.state.offer !== undefined);
     release();
     // Its provisional turn runs from the 5th position on: count + 5 chunks in all.
-    await until(() => s.blobs.stats().broadcast.chunks === count + 5, 5000, 'run over');
+    await waitFor('run over', () => s.blobs.stats().broadcast.chunks === count + 5);
     await new Promise((r) => setTimeout(r, 100));
     const before = s.blobs.stats().perDevice.chunks;
     // Within the settle time, without advancing the clock: served per device, not left to the run.
     await late.request([3], false);
-    await until(() => s.blobs.stats().perDevice.chunks === before + 1, 5000, 'served per device');
+    await waitFor('served per device', () => s.blobs.stats().perDevice.chunks === before + 1);
     t.equal(s.blobs.stats().broadcast.participants, 4);
   },
 );

@@ -7,16 +7,11 @@ import { CONTROLLER_USERNAME } from '../../../controller/broker/acl.js';
 import { connectControllerLink } from '../../../controller/broker/link.js';
 import { deviceTopic } from '../../../shared/wire/topics.js';
 import { encodeReport, lognormalSamples } from '../../../harness/controller/telemetry-reports.js';
+import { waitFor } from '../../../harness/wait.js';
 import { openTelemetry } from './harness.js';
 
 const DEVICES = 4;
 const REPORTS = 25;
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  return cond();
-}
 
 t.test('reports published by devices are all ingested', async (t) => {
   const now = Date.now();
@@ -72,12 +67,9 @@ t.test('reports published by devices are all ingested', async (t) => {
     }),
   );
   t.equal(sent, DEVICES * REPORTS);
-  t.ok(
-    await until(
-      () => service.stats().accepted + (service.stats().dropped.malformed ?? 0) >= sent + DEVICES,
-      10_000,
-    ),
-    'all messages arrived',
+  await waitFor(
+    'all messages to arrive',
+    () => service.stats().accepted + (service.stats().dropped.malformed ?? 0) >= sent + DEVICES,
   );
   t.equal(service.stats().accepted, sent, 'every report counted');
   t.equal(service.stats().dropped.malformed, DEVICES, 'garbage dropped and counted');

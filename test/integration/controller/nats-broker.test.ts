@@ -4,12 +4,12 @@
 // two groups until every device reports the bundle active, and telemetry acknowledged to the
 // stream once stored and counted by the API.
 import t from 'tap';
+import { waitForValue } from '../../../harness/wait.js';
 import {
   enrolFakeDevices,
   makeSignedBundle,
   startTestController,
   testApi,
-  waitFor,
 } from '../../../harness/controller/test-controller.js';
 import { natsSkip, startNatsCluster } from '../../../harness/nats.js';
 import { encodeReport } from '../../../harness/controller/telemetry-reports.js';
@@ -40,7 +40,7 @@ t.test('controller behind a 3-node NATS cluster', { skip: natsSkip() }, async (t
     deviceTimeoutMs: 60_000,
   });
   t.equal(created.status, 201);
-  const done = await waitFor(
+  const done = await waitForValue(
     'the rollout completes',
     async () => {
       const r = await get('/v1/rollouts/r-nats');
@@ -67,7 +67,7 @@ t.test('controller behind a 3-node NATS cluster', { skip: natsSkip() }, async (t
     ),
     { qos: 1 },
   );
-  await waitFor(
+  await waitForValue(
     'the report in the API',
     async () => {
       const m = await (await fetch(`${ctl.handle.apiUrl}/metrics`, { headers: ctl.auth })).text();

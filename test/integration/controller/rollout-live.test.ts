@@ -3,12 +3,12 @@
 // staged rollout through the REST API until every device reports the bundle active.
 import t from 'tap';
 import mqtt from 'mqtt';
+import { waitForValue } from '../../../harness/wait.js';
 import {
   enrolFakeDevices,
   makeSignedBundle,
   startTestController,
   testApi,
-  waitFor,
 } from '../../../harness/controller/test-controller.js';
 
 const ctl = await startTestController();
@@ -30,7 +30,7 @@ t.test('enrolled credentials connect; wrong ones are refused', async (t) => {
     protocolVersion: 4,
   });
   t.ok(client.connected, 'device connects with the returned agent config');
-  const online = await waitFor('presence', async () => {
+  const online = await waitForValue('presence', async () => {
     const d = await get('/v1/devices/live-0');
     return d.online === true ? d : undefined;
   });
@@ -65,13 +65,13 @@ t.test('staged rollout through the API until completed', async (t) => {
     deviceTimeoutMs: 30_000,
   });
   t.equal(created.status, 201);
-  const awaiting = await waitFor('approval', async () => {
+  const awaiting = await waitForValue('approval', async () => {
     const r = await get('/v1/rollouts/r-live');
     return r.status === 'awaiting_approval' ? r : undefined;
   });
   t.same((awaiting.groups as { counts: unknown }[])[0]?.counts, { active: 1 }, 'group 1 active');
   t.equal((await post('/v1/rollouts/r-live/approve', {})).status, 200);
-  const done = await waitFor('completion', async () => {
+  const done = await waitForValue('completion', async () => {
     const r = await get('/v1/rollouts/r-live');
     return r.status === 'completed' ? r : undefined;
   });

@@ -11,11 +11,8 @@ import { signBundleDir } from '../../../shared/bundle/dir.js';
 import { createKeystore } from '../../../shared/trust/keystore.js';
 import { encodeGoldenFile } from '../../../agent/serve/golden-file.js';
 import { startAgentFleet } from '../../../simulate/fleet.js';
-import {
-  startTestController,
-  tempDir,
-  waitFor,
-} from '../../../harness/controller/test-controller.js';
+import { waitForValue } from '../../../harness/wait.js';
+import { startTestController, tempDir } from '../../../harness/controller/test-controller.js';
 import { goldenSet, sha256, tinyBmodel } from '../../../harness/agent/models.js';
 import { spawnForTest } from '../../../harness/processes.js';
 
@@ -66,7 +63,7 @@ async function pushTinyBundle(): Promise<{ digest: string; bmodelSha256: string 
 }
 
 async function rolloutCompleted(id: string): Promise<void> {
-  await waitFor(
+  await waitForValue(
     `rollout ${id} completed`,
     async () => {
       const r = await get<{ status: string }>(`/v1/rollouts/${id}`);
@@ -116,7 +113,7 @@ t.test('6 real agents in 2 processes take a rollout', async (t) => {
       `${id} pinned the enrolment's trust root in its own state dir`,
     );
   }
-  await waitFor('every agent online', async () => {
+  await waitForValue('every agent online', async () => {
     const { devices } = await get<{ devices: { id: string; online: boolean }[] }>('/v1/devices');
     return fleet.ids.every((id) => devices.find((d) => d.id === id)?.online) ? true : undefined;
   });
@@ -145,7 +142,7 @@ t.test('6 real agents in 2 processes take a rollout', async (t) => {
   await fleet.stop();
   stopped = true;
   t.notOk(await exists(fleet.stateRoot), 'the temp state root is removed');
-  await waitFor('every agent offline', async () => {
+  await waitForValue('every agent offline', async () => {
     const { devices } = await get<{ devices: { id: string; online: boolean }[] }>('/v1/devices');
     return fleet.ids.every((id) => devices.find((d) => d.id === id)?.online === false)
       ? true
@@ -171,9 +168,11 @@ function simulateCli(t: Test, args: readonly string[]) {
   child.stderr?.on('data', (d: Buffer) => (io.err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   const printed = (needle: string, ms: number) =>
-    waitFor(needle, () => (io.out.includes(needle) ? true : undefined), ms).catch((e: Error) => {
-      throw new Error(`${e.message}\nstdout: ${io.out}\nstderr: ${io.err}`);
-    });
+    waitForValue(needle, () => (io.out.includes(needle) ? true : undefined), ms).catch(
+      (e: Error) => {
+        throw new Error(`${e.message}\nstdout: ${io.out}\nstderr: ${io.err}`);
+      },
+    );
   return { child, io, exited, printed };
 }
 
