@@ -3,16 +3,19 @@
 // unacknowledged telemetry reports and send it again after every reconnect, as the agent does;
 // raw-socket floods; and the controller's memory read from /proc. Every run is seeded (the seed
 // is printed, BMFLEET_CHAOS_SEED replays it).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
+import type { Test } from 'tap';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { deviceTopic } from '../../shared/wire/topics.js';
-import { freePort, tempDir, waitFor } from './test-controller.js';
+import { spawnForTest } from '../processes.js';
+import { waitForValue } from '../wait.js';
+import { freePort, tempDir } from './test-controller.js';
 import { seededRandom } from '../../shared/stats/seeded-random.js';
 import { encodeReport } from './telemetry-reports.js';
 
@@ -47,8 +50,13 @@ export interface ChaosController {
   enrol(id: string): Promise<string>;
 }
 
+/**
+ * `config` is merged into the controller's config file. With `test`, every start is a child of
+ * that test (harness/processes.ts: own process group, ended when the test ends, also on failure);
+ * a benchmark passes none and stops the controller itself.
+ */
 export async function chaosController(
-  extra: Record<string, unknown> = {},
+  opts: { config?: Record<string, unknown>; test?: Pick<Test, 'teardown'> } = {},
 ): Promise<ChaosController> {
   const dataDir = await tempDir('bmf-chaos-');
   await createKeystore(join(dataDir, 'keys')).init({ now: new Date() });
@@ -61,7 +69,7 @@ export async function chaosController(
       api: { port: apiPort },
       broker: { embedded: { port: brokerPort } },
       logLevel: 'warn',
-      ...extra,
+      ...opts.config,
     }),
   );
   let proc: ControllerProcess | undefined;
@@ -80,11 +88,11 @@ export async function chaosController(
       return proc;
     },
     async start() {
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', 'cli/entry.ts', 'controller', '--config', configPath],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const args = ['--import', 'tsx', 'cli/entry.ts', 'controller', '--config', configPath];
+      const options: SpawnOptions = { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] };
+      const child = opts.test
+        ? spawnForTest(opts.test, process.execPath, args, options)
+        : spawn(process.execPath, args, options);
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       let out = '';
       let err = '';
@@ -259,7 +267,7 @@ export async function telemetryDevice(
     connectTimeout: 5000,
   });
   client.on('error', () => undefined);
-  await waitFor(`${id} connected`, () => (client.connected ? true : undefined), 30_000);
+  await waitForValue(`${id} connected`, () => (client.connected ? true : undefined), 30_000);
   const topic = deviceTopic('telemetry', id);
   const outbox = new Map<number, { payload: Buffer; requests: number }>();
   const sent = { reports: 0, requests: 0 };
@@ -356,7 +364,7 @@ export async function controllerKillTrials(opts: {
     for (let k = 0; k < opts.kills; k++) {
       const delay = 50 + Math.floor(opts.random() * 750);
       const before = devices.reduce((n, d) => n + d.acked.reports, 0);
-      await waitFor(
+      await waitForValue(
         'reports acknowledged',
         () => (devices.reduce((n, d) => n + d.acked.reports, 0) > before ? true : undefined),
         60_000,
@@ -375,7 +383,7 @@ export async function controllerKillTrials(opts: {
     }
     clearInterval(sending);
     sending = undefined;
-    await waitFor(
+    await waitForValue(
       'outboxes drained',
       () => (devices.every((d) => d.outboxSize() === 0) ? true : undefined),
       60_000,

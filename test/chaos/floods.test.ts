@@ -6,14 +6,7 @@ import { chaosController, chaosSeed, MiB, runFloods } from '../../harness/contro
 
 t.test('controller RSS stays bounded under pre-auth and oversized floods', async (t) => {
   const { random } = chaosSeed((l) => t.comment(l));
-  const ctl = await chaosController();
-  t.teardown(async () => {
-    const p = ctl.current();
-    if (p.child.exitCode === null && p.child.signalCode === null) {
-      p.child.kill('SIGKILL');
-      await p.exited;
-    }
-  });
+  const ctl = await chaosController({ test: t });
   await ctl.start();
   const results = await runFloods(ctl, { connections: 6, declared: 100_000_000, random });
   for (const r of results) {
