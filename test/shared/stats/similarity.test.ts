@@ -10,7 +10,7 @@ import {
 } from '../../../shared/stats/similarity.js';
 import type { SimilarityTolerance } from '../../../shared/stats/similarity.js';
 import { makeTensor } from '../../../shared/tensor.js';
-import { isBmfError } from '../../../shared/errors.js';
+import { codeOf } from '../../../harness/errors.js';
 
 interface Case {
   name: string;
@@ -59,14 +59,6 @@ t.test('tensors: dtypes and shapes', async (t) => {
   const test = makeTensor('int8', [1, 3], Int8Array.from([1, 2, 4]));
   t.ok(isClose(compareTensors(ref, test).cosine, 17 / Math.sqrt(294)), 'float32 vs int8');
   const other = makeTensor('float32', [3, 1], Float32Array.from([1, 2, 3]));
-  const codeOf = (fn: () => unknown) => {
-    try {
-      fn();
-      return 'none';
-    } catch (e) {
-      return isBmfError(e) ? e.code : 'untyped';
-    }
-  };
   t.equal(
     codeOf(() => compareTensors(ref, other)),
     'BMF_ERR_TENSOR_SHAPE',

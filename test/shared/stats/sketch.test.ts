@@ -6,9 +6,9 @@ import {
   SKETCH_RELATIVE_ACCURACY,
 } from '../../../shared/stats/sketch.js';
 import { createWireSchema } from '../../../shared/wire/schema.js';
-import { isBmfError } from '../../../shared/errors.js';
 import type { LatencySketchMessage } from '../../../shared/wire/messages.js';
 import { gaussian, seededRandom } from '../../../shared/stats/seeded-random.js';
+import { codeOf } from '../../../harness/errors.js';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../../fixtures/stats/hostile-sketches.json', import.meta.url), 'utf8'),
@@ -24,15 +24,6 @@ const distributions: Record<string, (rand: () => number) => number> = {
   'sub-ms with zeros': (r) => (r() < 0.05 ? 0 : 0.05 + r()),
 };
 const QUANTILES = [0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'none';
-  } catch (e) {
-    return isBmfError(e) ? e.code : 'untyped';
-  }
-}
 
 t.test('quantiles within 1% of exact sorted data', async (t) => {
   let worst = 0;

@@ -14,6 +14,7 @@ import { isBmfError } from '../../../shared/errors.js';
 import { isDeviceId, isDigest, type DeviceId, type Digest } from '../../../shared/ids.js';
 import { loadFixture, patched } from './fixtures.js';
 import type { InvalidCase } from './fixtures.js';
+import { codeOf } from '../../../harness/errors.js';
 
 const schema = createWireSchema();
 const ENUM_PREFIX: Record<string, string> = {
@@ -32,16 +33,6 @@ function rawEncode(type: WireMessageType, value: unknown): Uint8Array {
   }
   const pbType = schema.type(type);
   return pbType.encode(pbType.fromObject(plain)).finish();
-}
-
-/** The BMF_ERR code `fn` throws, 'none' when it returns, 'untyped' for a non-BmfError. */
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'none';
-  } catch (e) {
-    return isBmfError(e) ? e.code : 'untyped';
-  }
 }
 
 t.test('every message type round-trips its fixture', async (t) => {

@@ -11,8 +11,8 @@ import {
   willTopic,
 } from '../../../shared/wire/topics.js';
 import type { DeviceTopicKind, Topic } from '../../../shared/wire/topics.js';
-import { isBmfError } from '../../../shared/errors.js';
 import { loadFixture } from './fixtures.js';
+import { codeOf } from '../../../harness/errors.js';
 
 const table = loadFixture('topics') as {
   valid: [string, Topic][];
@@ -20,15 +20,6 @@ const table = loadFixture('topics') as {
   badDeviceIds: string[];
 };
 const acl = loadFixture('acl') as Record<'publish' | 'subscribe', [string, string, boolean][]>;
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'none';
-  } catch (e) {
-    return isBmfError(e) ? e.code : 'untyped';
-  }
-}
 
 t.test('every topic kind parses and formats back', async (t) => {
   const kinds = new Set<string>();
