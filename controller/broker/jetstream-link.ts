@@ -39,7 +39,9 @@ import {
   type DeviceTopicKind,
 } from '../../shared/wire/topics.js';
 import {
+  assertDevicePublished,
   connectControllerLink,
+  createHeldMessages,
   type ControllerLink,
   type ControllerLinkOptions,
   type DeviceMessageHandler,
@@ -172,7 +174,7 @@ export async function connectJetStreamLink(opts: JetStreamLinkOptions): Promise<
 
   const handlers = new Map<DeviceTopicKind, DeviceMessageHandler>();
   // Messages of kinds without a handler yet: not acknowledged, handed over when it arrives.
-  const held: [DeviceTopicKind, DeviceId, JsMsg][] = [];
+  const held = createHeldMessages<JsMsg>();
   let acked = 0;
   const run = async (kind: DeviceTopicKind, deviceId: DeviceId, m: JsMsg) => {
     try {
@@ -205,7 +207,7 @@ export async function connectJetStreamLink(opts: JetStreamLinkOptions): Promise<
       m.ack();
       return;
     }
-    if (!handlers.has(parsed.kind)) held.push([parsed.kind, parsed.deviceId, m]);
+    if (!handlers.has(parsed.kind)) held.hold(parsed.kind, parsed.deviceId, m);
     else void run(parsed.kind, parsed.deviceId, m);
   };
 
@@ -222,14 +224,9 @@ export async function connectJetStreamLink(opts: JetStreamLinkOptions): Promise<
     client: mqttLink.client!,
     acked: () => acked,
     on(kind, handler) {
-      if (TOPIC_SPECS[kind].publisher !== 'device') {
-        throw bmfError('BMF_ERR_INTERNAL', { reason: `${kind} is not published by devices` });
-      }
+      assertDevicePublished(kind);
       handlers.set(kind, handler);
-      const mine = held.filter(([k]) => k === kind);
-      if (mine.length === 0) return;
-      held.splice(0, held.length, ...held.filter(([k]) => k !== kind));
-      for (const [k, id, m] of mine) void run(k, id, m);
+      for (const [k, id, m] of held.release(kind)) void run(k, id, m);
     },
     publish: (topic, payload, p) => mqttLink.publish(topic, payload, p),
     async close() {

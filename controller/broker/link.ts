@@ -63,6 +63,35 @@ export interface ControllerLink {
 }
 
 /**
+ * Messages of device topic kinds that have no handler yet, in arrival order (both links: a
+ * resumed session or a durable consumer delivers before the caller has registered its handlers).
+ */
+export function createHeldMessages<M>() {
+  const held: [DeviceTopicKind, DeviceId, M][] = [];
+  return {
+    get size(): number {
+      return held.length;
+    },
+    hold(kind: DeviceTopicKind, deviceId: DeviceId, message: M): void {
+      held.push([kind, deviceId, message]);
+    },
+    /** Takes out what is held for `kind`, oldest first; the rest stays. */
+    release(kind: DeviceTopicKind): [DeviceTopicKind, DeviceId, M][] {
+      const mine = held.filter(([k]) => k === kind);
+      if (mine.length > 0) held.splice(0, held.length, ...held.filter(([k]) => k !== kind));
+      return mine;
+    },
+  };
+}
+
+/** Handlers are set only for what devices publish; anything else is a programming error. */
+export function assertDevicePublished(kind: DeviceTopicKind): void {
+  if (TOPIC_SPECS[kind].publisher !== 'device') {
+    throw bmfError('BMF_ERR_INTERNAL', { reason: `${kind} is not published by devices` });
+  }
+}
+
+/**
  * Routing shared by both links: device messages by topic kind to one handler each, held until
  * the kind's handler exists (up to `holdLimit`), dropped and counted when the topic is malformed
  * or the handler throws.
@@ -72,13 +101,13 @@ export function createDeviceRouter(opts: {
   readonly holdLimit?: number;
 }) {
   const handlers = new Map<DeviceTopicKind, DeviceMessageHandler>();
-  const held: [DeviceTopicKind, DeviceId, Uint8Array][] = [];
+  const held = createHeldMessages<Uint8Array>();
   const holdLimit = opts.holdLimit ?? 100_000;
   const dropped = opts.onDropped ?? (() => undefined);
   const deliver = (kind: DeviceTopicKind, deviceId: DeviceId, bytes: Uint8Array) => {
     const handler = handlers.get(kind);
     if (!handler) {
-      if (held.length < holdLimit) held.push([kind, deviceId, bytes]);
+      if (held.size < holdLimit) held.hold(kind, deviceId, bytes);
       else dropped('held_overflow', bmfError('BMF_ERR_BROKER', { reason: 'hold limit reached' }));
       return;
     }
@@ -104,14 +133,9 @@ export function createDeviceRouter(opts: {
       deliver(parsed.kind, parsed.deviceId, payload);
     },
     on(kind: DeviceTopicKind, handler: DeviceMessageHandler): void {
-      if (TOPIC_SPECS[kind].publisher !== 'device') {
-        throw bmfError('BMF_ERR_INTERNAL', { reason: `${kind} is not published by devices` });
-      }
+      assertDevicePublished(kind);
       handlers.set(kind, handler);
-      const mine = held.filter(([k]) => k === kind);
-      if (mine.length === 0) return;
-      held.splice(0, held.length, ...held.filter(([k]) => k !== kind));
-      for (const [k, id, bytes] of mine) deliver(k, id, bytes);
+      for (const [k, id, bytes] of held.release(kind)) deliver(k, id, bytes);
     },
   };
 }
