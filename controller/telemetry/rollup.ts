@@ -4,6 +4,7 @@
 // rollups gives the same sketch as one built from the union of the samples (VLDB 2019, sec. 3).
 // Accuracy counters stay paired (both/A-only/B-only/neither correct) because McNemar's test
 // needs the discordant pairs, not just the agreement rate (issue 6).
+import { addDriftCounters, type DriftCounters } from '../../shared/stats/drift.js';
 import { LatencySketch } from '../../shared/stats/sketch.js';
 import {
   emptyBoxAgreement,
@@ -32,16 +33,6 @@ export interface ShadowCounters {
   bothWrong: number;
   /** A detector's shadow answers compared box by box (sums, as the wire carries them). */
   boxes: ShadowBoxAgreement;
-}
-
-export interface DriftCounters {
-  count: number;
-  sum: number;
-  sumSq: number;
-  min: number;
-  max: number;
-  clippedLow: number;
-  clippedHigh: number;
 }
 
 /**
@@ -189,17 +180,7 @@ function addRecord(into: Record<string, number>, from: Readonly<Record<string, n
 }
 
 function mergeDrift(into: DriftCounters | undefined, d: DriftCounters): DriftCounters {
-  if (!into || into.count === 0) return { ...d };
-  if (d.count === 0) return into;
-  return {
-    count: into.count + d.count,
-    sum: into.sum + d.sum,
-    sumSq: into.sumSq + d.sumSq,
-    min: Math.min(into.min, d.min),
-    max: Math.max(into.max, d.max),
-    clippedLow: into.clippedLow + d.clippedLow,
-    clippedHigh: into.clippedHigh + d.clippedHigh,
-  };
+  return into ? addDriftCounters(into, d) : { ...d };
 }
 
 /** Add `from`'s counters to `into` (mutates `into`). */

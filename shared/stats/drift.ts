@@ -62,6 +62,24 @@ export interface DriftVerdict {
   readonly channels: readonly ChannelDrift[];
 }
 
+/** The running sums of one (input, channel), without naming it. */
+export type DriftCounters = Omit<DriftStats, 'input' | 'channel'>;
+
+/** `a` and `b` summed; a side with no values (count 0) adds nothing, its min and max included. */
+export function addDriftCounters(a: DriftCounters, b: DriftCounters): DriftCounters {
+  if (a.count === 0) return { ...b };
+  if (b.count === 0) return { ...a };
+  return {
+    count: a.count + b.count,
+    sum: a.sum + b.sum,
+    sumSq: a.sumSq + b.sumSq,
+    min: Math.min(a.min, b.min),
+    max: Math.max(a.max, b.max),
+    clippedLow: a.clippedLow + b.clippedLow,
+    clippedHigh: a.clippedHigh + b.clippedHigh,
+  };
+}
+
 /** Sum DriftStats of many reports/devices per (input, channel). */
 export function mergeDriftStats(list: Iterable<DriftStats>): DriftStats[] {
   const byKey = new Map<string, DriftStats>();
@@ -70,19 +88,7 @@ export function mergeDriftStats(list: Iterable<DriftStats>): DriftStats[] {
     const prev = byKey.get(key);
     byKey.set(
       key,
-      prev
-        ? {
-            input: d.input,
-            channel: d.channel,
-            count: prev.count + d.count,
-            sum: prev.sum + d.sum,
-            sumSq: prev.sumSq + d.sumSq,
-            min: Math.min(prev.min, d.min),
-            max: Math.max(prev.max, d.max),
-            clippedLow: prev.clippedLow + d.clippedLow,
-            clippedHigh: prev.clippedHigh + d.clippedHigh,
-          }
-        : { ...d },
+      prev ? { input: d.input, channel: d.channel, ...addDriftCounters(prev, d) } : { ...d },
     );
   }
   return [...byKey.values()].sort(

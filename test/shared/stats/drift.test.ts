@@ -61,3 +61,24 @@ for (const c of fixture.cases) {
     if (c.reasonIncludes) t.match(v.reasons.join('; '), c.reasonIncludes);
   });
 }
+
+t.test(
+  'merging sums per channel; a report with no values changes neither min nor max',
+  async (t) => {
+    const d = (count: number, min: number, max: number, clippedHigh = 0): DriftStats => ({
+      input: 'input',
+      channel: 0,
+      count,
+      sum: count * 2,
+      sumSq: count * 5,
+      min,
+      max,
+      clippedLow: 0,
+      clippedHigh,
+    });
+    t.same(mergeDriftStats([d(10, 1, 3, 1), d(0, 0, 0), d(5, 0.5, 2, 2)]), [
+      { ...d(15, 0.5, 3), clippedHigh: 3 },
+    ]);
+    t.same(mergeDriftStats([d(0, 0, 0), d(4, 1, 2)]), [d(4, 1, 2)], 'an empty first report');
+  },
+);
