@@ -1,6 +1,4 @@
 // bmfleet compile: ONNX -> BMODEL with validation and a compile report (controller/compile).
-import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import {
   compileModel,
   COMPILE_TARGETS,
@@ -9,7 +7,7 @@ import {
 import type { CompileTarget } from '../../controller/compile/index.js';
 import { loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
 import { bmfError } from '../../shared/errors.js';
-import { parsePreprocessSpec } from '../../shared/preprocess/index.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 
 export const USAGE =
@@ -37,50 +35,26 @@ export function parseInputShapes(text: string): number[][] {
   return v as number[][];
 }
 
-async function readSpec(path: string): Promise<ReturnType<typeof parsePreprocessSpec>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message }, { cause: e });
-  }
-  try {
-    return parsePreprocessSpec(JSON.parse(text));
-  } catch (e) {
-    if (e instanceof SyntaxError) {
-      throw bmfError('BMF_ERR_PREPROCESS_SPEC', {
-        field: '(root)',
-        reason: `${path}: ${e.message}`,
-      });
-    }
-    throw e;
-  }
-}
-
 export const run: CommandRun = async (ctx) => {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...ctx.argv],
-      options: {
-        model: { type: 'string' },
-        chip: { type: 'string' },
-        precision: { type: 'string', default: 'fp32' },
-        preprocess: { type: 'string' },
-        'input-shapes': { type: 'string' },
-        target: { type: 'string', default: 'sim' },
-        'test-input': { type: 'string', multiple: true },
-        name: { type: 'string' },
-        opset: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    usage((e as Error).message);
-  }
+  const { values } = parseCommandArgs(
+    ctx.argv,
+    {
+      model: { type: 'string' },
+      chip: { type: 'string' },
+      precision: { type: 'string', default: 'fp32' },
+      preprocess: { type: 'string' },
+      'input-shapes': { type: 'string' },
+      target: { type: 'string', default: 'sim' },
+      'test-input': { type: 'string', multiple: true },
+      name: { type: 'string' },
+      opset: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    USAGE,
+    false,
+  );
   if (values.help) {
     ctx.stdout.write(`usage: ${USAGE}\n`);
     return 0;
@@ -101,9 +75,7 @@ export const run: CommandRun = async (ctx) => {
     chip: values.chip,
     precision: values.precision,
     // Without --preprocess: the model's own preprocess.json beside it, as quantize does.
-    preprocess: values.preprocess
-      ? await readSpec(values.preprocess)
-      : await loadPreprocessSpecFile(undefined, values.model),
+    preprocess: await loadPreprocessSpecFile(values.preprocess, values.model),
     ...(inputShapes ? { inputShapes } : {}),
     outDir: values.out,
     target: values.target as CompileTarget,

@@ -1,6 +1,5 @@
 // `bmfleet quantize`: automatic INT8 quantization (controller/quantize/quantize-model.ts).
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { isDetector, parseDecoderSpec, type DetectorSpec } from '../../shared/detect/index.js';
 import { bmfError } from '../../shared/errors.js';
 import { loadLabelsFile, loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
@@ -9,6 +8,7 @@ import { createProgressSink } from '../../controller/quantize/progress.js';
 import { quantizeModel } from '../../controller/quantize/quantize-model.js';
 import { parseTolerance } from '../../controller/quantize/verdict.js';
 import { vendorQuantize } from '../../controller/quantize/vendor.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 import { onnxModelInput } from './torch-input.js';
 
@@ -30,9 +30,9 @@ ufw.tools.on_to_umodel, calibration_use_pb quantize (--quantize-table F32 layers
 BMFLEET_TPU_NNTC_DIR or PATH; it takes no --calibration-table and no --tolerance.`;
 
 export const run: CommandRun = async (ctx) => {
-  const { values } = parseArgs({
-    args: [...ctx.argv],
-    options: {
+  const { values } = parseCommandArgs(
+    ctx.argv,
+    {
       model: { type: 'string' },
       calibration: { type: 'string' },
       eval: { type: 'string' },
@@ -54,8 +54,9 @@ export const run: CommandRun = async (ctx) => {
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
-    strict: true,
-  });
+    USAGE,
+    false,
+  );
   if (values.help) {
     ctx.stdout.write(`${USAGE}\n`);
     return 0;

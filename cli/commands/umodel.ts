@@ -1,6 +1,5 @@
 // `bmfleet umodel export|calibrate|evaluate|build`: the step-by-step (UMODEL) quantization path
 // (controller/quantize/umodel.ts and umodel-steps.ts).
-import { parseArgs } from 'node:util';
 import { basename, join } from 'node:path';
 import { bmfError } from '../../shared/errors.js';
 import { loadLabelsFile, loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
@@ -14,6 +13,7 @@ import {
   evaluateUmodel,
 } from '../../controller/quantize/umodel-steps.js';
 import { onnxModelInput } from './torch-input.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandContext, CommandRun } from '../command.js';
 import { parseCount, parseQuantizeTarget } from './quantize.js';
 import { vendorQuantize } from '../../controller/quantize/vendor.js';
@@ -39,16 +39,18 @@ function need<T>(v: T | undefined, flag: string): T {
 
 const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<number>> = {
   async export(ctx, args) {
-    const { values } = parseArgs({
+    const { values } = parseCommandArgs(
       args,
-      options: {
+      {
         model: { type: 'string' },
         preprocess: { type: 'string' },
         labels: { type: 'string' },
         'input-shapes': { type: 'string' },
         out: { type: 'string' },
       },
-    });
+      USAGE,
+      false,
+    );
     const given = need(values.model, '--model');
     const out = need(values.out, '--out');
     const labels = await loadLabelsFile(values.labels, given);
@@ -76,16 +78,17 @@ const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<num
     return 0;
   },
   async calibrate(ctx, args) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCommandArgs(
       args,
-      allowPositionals: true,
-      options: {
+      {
         calibration: { type: 'string' },
         method: { type: 'string', default: 'kl' },
         'max-float-layers': { type: 'string' },
         out: { type: 'string' },
       },
-    });
+      USAGE,
+      true,
+    );
     const u = await loadUmodel(need(positionals[0], 'the UMODEL folder'));
     const progress = createProgressSink(ctx.stderr);
     const r = await calibrateUmodel(u, {
@@ -104,17 +107,18 @@ const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<num
     return 0;
   },
   async evaluate(ctx, args) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCommandArgs(
       args,
-      allowPositionals: true,
-      options: {
+      {
         'cali-table': { type: 'string' },
         qtable: { type: 'string' },
         eval: { type: 'string' },
         images: { type: 'string' },
         json: { type: 'boolean', default: false },
       },
-    });
+      USAGE,
+      true,
+    );
     const u = await loadUmodel(need(positionals[0], 'the UMODEL folder'));
     const progress = createProgressSink(ctx.stderr);
     const r = await evaluateUmodel(u, {
@@ -133,10 +137,9 @@ const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<num
     return 0;
   },
   async build(ctx, args) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseCommandArgs(
       args,
-      allowPositionals: true,
-      options: {
+      {
         'cali-table': { type: 'string' },
         qtable: { type: 'string' },
         chip: { type: 'string' },
@@ -145,7 +148,9 @@ const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<num
         calibration: { type: 'string' },
         tolerance: { type: 'string' },
       },
-    });
+      USAGE,
+      true,
+    );
     const u = await loadUmodel(need(positionals[0], 'the UMODEL folder'));
     const target = parseQuantizeTarget(values.target);
     if (target === 'tpu-nntc') {

@@ -1,5 +1,6 @@
 // `bmfleet version` (also `bmfleet --version` and `-V`): the version in package.json.
 import { readFileSync } from 'node:fs';
+import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 
 export const USAGE = 'usage: bmfleet version   (or bmfleet --version, bmfleet -V)';
@@ -25,6 +26,7 @@ export function packageVersion(): string {
 }
 
 export const run: CommandRun = async (ctx) => {
+  parseCommandArgs(ctx.argv, {}, USAGE, false);
   ctx.stdout.write(`bmfleet ${packageVersion()}\n`);
   return 0;
 };

@@ -1,5 +1,6 @@
 // Every command and every subcommand its usage names answers --help and -h with its usage on
-// stdout and exit 0; --version, -V and `version` print the package version.
+// stdout and exit 0, and an unknown flag with BMF_ERR_USAGE; --version, -V and `version` print
+// the package version.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { commands } from '../../cli/main.js';
@@ -38,6 +39,16 @@ for (const c of cases) {
       t.match(r.out, `bmfleet ${c.name}`);
     });
   }
+}
+
+// Every command parses its flags through cli/args.ts: an unknown flag is a usage error, never an
+// internal one.
+for (const c of cases) {
+  t.test(`bmfleet ${c.argv.join(' ')} --no-such-flag`, async (t) => {
+    const r = await cli(...c.argv, '--no-such-flag');
+    t.not(r.code, 0);
+    t.match(r.err, /^BMF_ERR_USAGE: /, r.err);
+  });
 }
 
 t.test('top-level help lists every command and says how to get a command help', async (t) => {
