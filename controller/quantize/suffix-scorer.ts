@@ -95,9 +95,14 @@ export async function createSuffixScorer(
   reference: OutputSet,
   mode: ScoringMode = 'suffix',
 ): Promise<{ scorer: SuffixScorer; startCosine: number }> {
-  const feedsOf = inputs.map((x) => ({ [pm.input.name]: x }));
-  if (mode === 'full') {
-    const outputsOf = async (m: OnnxModel) => outputSet(pm, await runAll(m, feedsOf));
+  if (mode !== 'suffix') {
+    // The whole graph again for every candidate, on the calling thread: with the scoring
+    // session's basic optimizations ('full'), or onnxruntime's default, fused kernels ('fused').
+    const feedsOf = inputs.map((x) => ({ [pm.input.name]: x }));
+    const outputsOf =
+      mode === 'full'
+        ? async (m: OnnxModel) => outputSet(pm, await runAll(m, feedsOf))
+        : (m: OnnxModel) => runOutputs(encodeOnnx(m), pm.input.name, inputs, {});
     const full: SuffixScorer = {
       async score(candidate) {
         const outputs = await outputsOf(candidate);
@@ -114,22 +119,6 @@ export async function createSuffixScorer(
       scorer: full,
       startCosine: meanOutputCosine(pm, reference, await outputsOf(base)),
     };
-  }
-  if (mode === 'fused') {
-    const full: SuffixScorer = {
-      async score(candidate) {
-        const outputs = await runOutputs(encodeOnnx(candidate), pm.input.name, inputs, {});
-        return {
-          cosine: meanOutputCosine(pm, reference, outputs),
-          outputs,
-          share: 1,
-          adopt: async () => undefined,
-        };
-      },
-      release: async () => undefined,
-    };
-    const start = await runOutputs(encodeOnnx(base), pm.input.name, inputs, {});
-    return { scorer: full, startCosine: meanOutputCosine(pm, reference, start) };
   }
   let current = base;
   const shards = startScoringShards(pm.outputs, inputs.length, availableParallelism());
