@@ -52,6 +52,20 @@ async function setUp() {
   return { pm, stats, heldOut, reference, tables, graphOf };
 }
 
+t.test('both whole-graph scorers score the float model itself as the reference', async (t) => {
+  const { pm, heldOut, reference, tables, graphOf } = await setUp();
+  const base = graphOf(tables.get('kl')!);
+  for (const mode of ['full', 'fused'] as const) {
+    const { scorer, startCosine } = await createSuffixScorer(pm, base, heldOut, reference, mode);
+    const own = await scorer.score(pm.model);
+    // Float arithmetic only: the same outputs up to summation order (tolerance 1e-6).
+    t.ok(Math.abs(own.cosine - 1) < 1e-6, `${mode}: float model ${own.cosine}`);
+    t.equal(own.share, 1, `${mode}: the whole graph is run`);
+    t.equal(own.outputs.length, heldOut.length, `${mode}: one output set per scored image`);
+    t.ok(startCosine > 0.5 && startCosine < 1, `${mode}: the INT8 start scores ${startCosine}`);
+  }
+});
+
 t.test('a suffix run gives the outputs of a whole run, for every tensor and method', async (t) => {
   const { pm, stats, heldOut, reference, tables, graphOf } = await setUp();
   const kl = tables.get('kl')!;
