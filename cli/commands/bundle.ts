@@ -8,7 +8,7 @@ import { readJsonLimited } from '../../shared/bundle/layout.js';
 import { CHIPS, type Chip } from '../../shared/bundle/manifest.js';
 import { createKeystore } from '../../shared/trust/keystore.js';
 import { parseSignedRoot } from '../../shared/trust/root.js';
-import { parseCommandArgs } from '../args.js';
+import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 
 export const USAGE = `usage:
@@ -58,15 +58,6 @@ function chipFlag(raw: string | undefined): Chip | undefined {
   return raw as Chip;
 }
 
-function sequenceFlag(raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw bmfError('BMF_ERR_USAGE', { reason: '--installed-sequence must be an integer >= 0' });
-  }
-  return n;
-}
-
 async function build(values: Values): Promise<string> {
   const files: BuildInput[] = [{ role: 'bmodel', source: need(values.bmodel, '--bmodel') }];
   if (values.golden) files.push({ role: 'golden', source: values.golden });
@@ -102,7 +93,10 @@ export const run: CommandRun = async (ctx) => {
       const v = await verifyBundleDir(need(dir, 'DIR'), {
         root,
         chip: chipFlag(values.chip),
-        installedSequence: sequenceFlag(values['installed-sequence']),
+        installedSequence: numberFlag('installed-sequence', values['installed-sequence'], {
+          integer: true,
+          min: 0,
+        }),
         now: new Date(),
       }).catch((e: unknown) => {
         if (!isBmfError(e) || !SIGNER_ERRORS.includes(e.code)) throw e;

@@ -7,7 +7,7 @@ import {
 import type { CompileTarget } from '../../controller/compile/index.js';
 import { loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
 import { bmfError } from '../../shared/errors.js';
-import { parseCommandArgs } from '../args.js';
+import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 
 export const USAGE =
@@ -66,10 +66,8 @@ export const run: CommandRun = async (ctx) => {
     usage(`--target must be one of ${COMPILE_TARGETS.join(', ')}`);
   }
   const inputShapes = values['input-shapes'] ? parseInputShapes(values['input-shapes']) : undefined;
-  const opset = values.opset === undefined ? undefined : Number(values.opset);
-  if (opset !== undefined && !(Number.isSafeInteger(opset) && opset >= 7 && opset <= 22)) {
-    usage(`--opset must be an ONNX opset between 7 and 22, got ${values.opset}`);
-  }
+  // The ONNX opsets the exporter and the vendor front ends take.
+  const opset = numberFlag('opset', values.opset, { integer: true, min: 7, max: 22 });
   const result = await compileModel({
     modelPath: values.model,
     chip: values.chip,

@@ -2,7 +2,7 @@
 import { bmfError } from '../../shared/errors.js';
 import { createKeystore, type KeystoreSummary } from '../../shared/trust/keystore.js';
 import { ROLES, type RoleName } from '../../shared/trust/root.js';
-import { parseCommandArgs } from '../args.js';
+import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 
 export const USAGE = `usage:
@@ -23,15 +23,6 @@ function parse(argv: readonly string[]) {
   );
 }
 
-function expiresDays(raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `--expires-days must be a positive integer` });
-  }
-  return n;
-}
-
 function describe(s: KeystoreSummary): string {
   const rows = ROLES.map((r) => {
     const { keyids, threshold } = s.roles[r];
@@ -47,7 +38,7 @@ export const run: CommandRun = async (ctx) => {
   const { values, positionals } = parse(ctx.argv);
   const [action, role] = positionals;
   const store = createKeystore(values.dir ?? ctx.env.BMFLEET_KEYS_DIR ?? 'keys');
-  const days = expiresDays(values['expires-days']);
+  const days = numberFlag('expires-days', values['expires-days'], { integer: true, min: 1 });
   let summary: KeystoreSummary;
   switch (action) {
     case 'init':

@@ -10,7 +10,7 @@ import type { GoldenImage } from '../../controller/package/golden.js';
 import { CHIPS, PRECISIONS, type Chip, type Precision } from '../../shared/bundle/manifest.js';
 import { bmfError } from '../../shared/errors.js';
 import { parseAuthoredPreprocessSpec } from '../../shared/preprocess/index.js';
-import { parseCommandArgs } from '../args.js';
+import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 
 export const USAGE =
@@ -113,10 +113,7 @@ export const run: CommandRun = async (ctx) => {
       throw bmfError('BMF_ERR_USAGE', { reason: `--${k} is required; ${USAGE}` });
     return x;
   };
-  const sequence = Number(need('sequence'));
-  if (!Number.isSafeInteger(sequence) || sequence < 1) {
-    throw bmfError('BMF_ERR_USAGE', { reason: '--sequence must be a positive integer' });
-  }
+  const sequence = numberFlag('sequence', need('sequence'), { integer: true, min: 1 });
   const chips = (v.chip ?? []).map((c) => pick<Chip>(c.toLowerCase(), CHIPS, '--chip'));
   if (chips.length === 0)
     throw bmfError('BMF_ERR_USAGE', { reason: `--chip is required; ${USAGE}` });
@@ -129,12 +126,15 @@ export const run: CommandRun = async (ctx) => {
   // A vendor detector gated by reference outputs recorded on a board needs no boxes.
   if (v.golden && detector && (v['golden-boxes'] || !v['golden-reference'])) {
     // Detector golden sets: images with boxes (YOLO txt beside them, or --golden-boxes COCO JSON).
-    const count = positive(v['golden-count'], '--golden-count');
+    const count = numberFlag('golden-count', v['golden-count'], { integer: true, min: 1 });
     golden = (await readBoxDataset(v.golden, 'eval', v['golden-boxes']))
       .slice(0, count)
       .map((b) => ({ path: b.path, boxes: b.image }));
   } else if (v.golden) {
-    const perClass = Number(v['golden-per-class']);
+    const perClass = numberFlag('golden-per-class', v['golden-per-class'], {
+      integer: true,
+      min: 1,
+    });
     const ds = await readDataset(v.golden, 'eval', labels);
     const taken = new Map<number | undefined, number>();
     golden = ds.items.filter((item) => {
@@ -163,15 +163,20 @@ export const run: CommandRun = async (ctx) => {
       ? { referenceModelPath: need('source-model') }
       : {}),
     ...(v['max-map-drop'] !== undefined
-      ? { maxMapDrop: fraction(v['max-map-drop'], '--max-map-drop') }
+      ? { maxMapDrop: numberFlag('max-map-drop', v['max-map-drop'], { min: 0, max: 1 }) }
       : {}),
     ...(golden ? { golden } : {}),
     ...(v['golden-reference'] ? { goldenReferenceDir: v['golden-reference'] } : {}),
     ...(v['golden-min-cosine'] !== undefined
-      ? { goldenMinCosine: cosine(v['golden-min-cosine'], '--golden-min-cosine') }
+      ? {
+          goldenMinCosine: numberFlag('golden-min-cosine', v['golden-min-cosine'], {
+            min: -1,
+            max: 1,
+          }),
+        }
       : {}),
     ...(v['golden-min-map'] !== undefined
-      ? { goldenMinMap: fraction(v['golden-min-map'], '--golden-min-map') }
+      ? { goldenMinMap: numberFlag('golden-min-map', v['golden-min-map'], { min: 0, max: 1 }) }
       : {}),
     ...(v.calibration
       ? {
@@ -201,30 +206,6 @@ export const run: CommandRun = async (ctx) => {
   }
   return 0;
 };
-
-function positive(s: string | undefined, flag: string): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${flag} takes a positive whole number` });
-  }
-  return n;
-}
-
-function fraction(s: string, flag: string): number {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n < 0 || n > 1) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${flag} takes a number from 0 to 1` });
-  }
-  return n;
-}
-
-function cosine(s: string, flag: string): number {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n < -1 || n > 1) {
-    throw bmfError('BMF_ERR_USAGE', { reason: `${flag} takes a number from -1 to 1` });
-  }
-  return n;
-}
 
 interface MapFigures {
   map: number;

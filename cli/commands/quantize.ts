@@ -8,7 +8,7 @@ import { createProgressSink } from '../../controller/quantize/progress.js';
 import { quantizeModel } from '../../controller/quantize/quantize-model.js';
 import { parseTolerance } from '../../controller/quantize/verdict.js';
 import { vendorQuantize } from '../../controller/quantize/vendor.js';
-import { parseCommandArgs } from '../args.js';
+import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
 import { onnxModelInput } from './torch-input.js';
 
@@ -94,7 +94,9 @@ export const run: CommandRun = async (ctx) => {
       ...(values['calibration-table'] ? { calibrationTable: values['calibration-table'] } : {}),
       ...(values['quantize-table'] ? { quantizeTable: values['quantize-table'] } : {}),
       ...(values.tolerance ? { tolerance: parseTolerance(values.tolerance) } : {}),
-      ...(values['input-num'] ? { inputNum: parseCount(values['input-num'], '--input-num') } : {}),
+      ...(values['input-num']
+        ? { inputNum: numberFlag('input-num', values['input-num'], { integer: true, min: 0 }) }
+        : {}),
       env: ctx.env,
     });
     ctx.stdout.write(`${r.text}\n`);
@@ -128,7 +130,12 @@ export const run: CommandRun = async (ctx) => {
     outDir: out,
     method: parseMethodChoice(values.method),
     ...(values['max-float-layers']
-      ? { maxFloatLayers: parseCount(values['max-float-layers']) }
+      ? {
+          maxFloatLayers: numberFlag('max-float-layers', values['max-float-layers'], {
+            integer: true,
+            min: 0,
+          }),
+        }
       : {}),
     ...(values.tolerance ? { tolerance: parseTolerance(values.tolerance) } : {}),
     allowDegraded: values['allow-degraded'],
@@ -169,16 +176,6 @@ async function loadDetectorFile(path: string): Promise<DetectorSpec> {
     });
   }
   return spec;
-}
-
-export function parseCount(s: string, flag = '--max-float-layers'): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) {
-    throw bmfError('BMF_ERR_USAGE', {
-      reason: `${flag} takes a whole number, got "${s}"`,
-    });
-  }
-  return n;
 }
 
 export const QUANTIZE_TARGETS = ['sim', 'tpu-mlir', 'tpu-nntc'] as const;

@@ -3,7 +3,7 @@
 // program itself on the simulator runtime (simulate/); `light` runs simulate/wire-devices/'s
 // wire-protocol stand-ins, which keep no model and no blob bytes and so scale to thousands here.
 import { bmfError } from '../../shared/errors.js';
-import { parseCommandArgs } from '../args.js';
+import { numberFlag, parseCommandArgs } from '../args.js';
 import { createApiClient, parseTags, readTokenFileFor } from '../http-client.js';
 import type { CommandRun } from '../command.js';
 import type { Fleet } from '../../simulate/wire-devices/fleet.js';
@@ -40,13 +40,6 @@ function parse(argv: readonly string[]) {
   ).values;
 }
 
-function positiveInt(raw: string | undefined, flag: string): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1)
-    throw bmfError('BMF_ERR_USAGE', { reason: `${flag} must be a positive integer\n${USAGE}` });
-  return n;
-}
-
 function oneOf<T extends string>(raw: string, flag: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(raw))
     throw bmfError('BMF_ERR_USAGE', {
@@ -57,8 +50,10 @@ function oneOf<T extends string>(raw: string, flag: string, allowed: readonly T[
 
 export const run: CommandRun = async (ctx) => {
   const v = parse(ctx.argv);
-  const devices = positiveInt(v.devices, '--devices');
-  const processes = positiveInt(v.processes, '--processes');
+  if (v.devices === undefined)
+    throw bmfError('BMF_ERR_USAGE', { reason: `--devices is required\n${USAGE}` });
+  const devices = numberFlag('devices', v.devices, { integer: true, min: 1 });
+  const processes = numberFlag('processes', v.processes, { integer: true, min: 1 });
   const agents = oneOf(v.agents ?? (devices <= REAL_AGENTS_UP_TO ? 'real' : 'light'), '--agents', [
     'real',
     'light',

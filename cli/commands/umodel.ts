@@ -13,9 +13,9 @@ import {
   evaluateUmodel,
 } from '../../controller/quantize/umodel-steps.js';
 import { onnxModelInput } from './torch-input.js';
-import { parseCommandArgs } from '../args.js';
+import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandContext, CommandRun } from '../command.js';
-import { parseCount, parseQuantizeTarget } from './quantize.js';
+import { parseQuantizeTarget } from './quantize.js';
 import { vendorQuantize } from '../../controller/quantize/vendor.js';
 import { parseTolerance } from '../../controller/quantize/verdict.js';
 
@@ -96,7 +96,12 @@ const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<num
       method: parseMethodChoice(values.method),
       outDir: need(values.out, '--out'),
       ...(values['max-float-layers']
-        ? { maxFloatLayers: parseCount(values['max-float-layers']) }
+        ? {
+            maxFloatLayers: numberFlag('max-float-layers', values['max-float-layers'], {
+              integer: true,
+              min: 0,
+            }),
+          }
         : {}),
       onProgress: progress,
     });
@@ -125,7 +130,14 @@ const steps: Record<string, (ctx: CommandContext, args: string[]) => Promise<num
       caliTablePath: need(values['cali-table'], '--cali-table'),
       ...(values.qtable ? { qtablePath: values.qtable } : {}),
       evalDir: need(values.eval, '--eval'),
-      ...(values.images ? { similarityImages: Math.max(1, parseCount(values.images)) } : {}),
+      ...(values.images
+        ? {
+            similarityImages: Math.max(
+              1,
+              numberFlag('images', values.images, { integer: true, min: 0 }),
+            ),
+          }
+        : {}),
       onProgress: progress,
     });
     progress.end();

@@ -238,7 +238,7 @@ t.test('usage errors', async (t) => {
     return { code, text };
   };
   const cases: [string[], RegExp][] = [
-    [['--devices', '0'], /--devices must be a positive integer/],
+    [['--devices', '0'], /--devices takes a whole number of at least 1, got "0"/],
     [['--devices', '2', '--agents', 'heavy'], /--agents must be real or light, not heavy/],
     [['--devices', '2', '--timing', 'wall'], /--timing must be modeled or host/],
     [['--devices', '2', '--agents', 'light', '--state-dir', '/tmp/x'], /apply to --agents real/],
