@@ -29,6 +29,8 @@ export interface SwapOptions {
   readonly skipGate?: boolean;
   readonly warmupRuns?: number;
   readonly signal?: AbortSignal;
+  /** Runs at the switch (invariant 6), before the old model drains. */
+  readonly onSwitch?: (activated: ServingModel) => void;
 }
 
 export interface SwapResult {
@@ -53,6 +55,9 @@ export interface SwapResult {
  *    commit waits for that drain before it resolves, so at most two models are resident.
  * 5. Preparing or swapping to the bundle that is already active is a no-op; preparing the bundle
  *    that is already the candidate is a no-op (executors may repeat a step after a crash).
+ * 6. `onSwitch` runs synchronously right after the switch, so what it sets up (the new model's
+ *    health window) sees every request the new model answers, also those answered while the old
+ *    one drains and unloads, before the commit resolves.
  */
 export class ModelSlot {
   private active: Resident | undefined;
@@ -99,8 +104,8 @@ export class ModelSlot {
   }
 
   /** Switches to the gated candidate, waits for the old model to drain, unloads it. */
-  commit(): Promise<SwapResult> {
-    return this.serialise(() => this.doCommit());
+  commit(options: Pick<SwapOptions, 'onSwitch'> = {}): Promise<SwapResult> {
+    return this.serialise(() => this.doCommit(options));
   }
 
   /** prepare + gate + commit as one serialised unit. */
@@ -109,7 +114,7 @@ export class ModelSlot {
       if (this.active?.spec.bundleDigest === spec.bundleDigest) return this.unchanged();
       await this.doPrepare(spec, options);
       await this.doGate(options);
-      return this.doCommit();
+      return this.doCommit(options);
     });
   }
 
@@ -202,7 +207,7 @@ export class ModelSlot {
     return c.gate;
   }
 
-  private async doCommit(): Promise<SwapResult> {
+  private async doCommit(options: Pick<SwapOptions, 'onSwitch'>): Promise<SwapResult> {
     const c = this.candidate;
     if (!c) {
       if (this.active) return this.unchanged();
@@ -212,6 +217,7 @@ export class ModelSlot {
     this.candidate = undefined;
     const previous = this.active;
     this.active = c.resident; // the one atomic switch (invariant 2)
+    options.onSwitch?.(c.resident); // before any request can pin it (invariant 6)
     if (previous) await this.retire(previous);
     return { activated: c.resident, previous, gate: c.gate, changed: true };
   }

@@ -24,6 +24,11 @@ interface Watch {
   readonly thresholds: HealthThresholds;
   readonly bundleDigest: Digest;
   readonly stop: AbortController;
+  /**
+   * Opened at the switch, so it counts every request the new model answers; judged only once
+   * the activation is announced, so a verdict never comes before its `activated` event.
+   */
+  announced: boolean;
 }
 
 interface Variant {
@@ -90,6 +95,7 @@ export class VariantSet {
       result = await v.slot.swap(spec, {
         skipGate: options.knownGood === true,
         ...(options.signal && { signal: options.signal }),
+        onSwitch: (m) => this.atSwitch(v, m.spec, options),
       });
     } catch (e) {
       this.reportGateFailure(name, spec.bundleDigest, e);
@@ -166,7 +172,7 @@ export class VariantSet {
   /** Step `activate`: the atomic switch, drain and unload of the old model. */
   async activate(name: VariantName, options: InstallOptions = {}): Promise<SwapResult> {
     const v = this.variant(name);
-    const result = await v.slot.commit();
+    const result = await v.slot.commit({ onSwitch: (m) => this.atSwitch(v, m.spec, options) });
     // The gate report was already announced by `gate`.
     this.afterCommit(name, v, { ...result, gate: undefined }, options);
     return result;
@@ -208,6 +214,25 @@ export class VariantSet {
     });
   }
 
+  /**
+   * At the slot's switch (ModelSlot invariant 6), before the old model drains: the previous
+   * window ends and the new model's opens, so requests it answers while the old one unloads count
+   * in its window (they were lost when the window opened after the drain).
+   */
+  private atSwitch(v: Variant, spec: ModelSpec, options: InstallOptions): void {
+    v.watch?.stop.abort();
+    v.watch = undefined;
+    v.regressed = undefined;
+    if (options.knownGood || !options.health) return;
+    v.watch = {
+      state: openWindow(this.deps.clock.now()),
+      thresholds: options.health,
+      bundleDigest: spec.bundleDigest,
+      stop: new AbortController(),
+      announced: false,
+    };
+  }
+
   private afterCommit(
     name: VariantName,
     v: Variant,
@@ -232,13 +257,10 @@ export class VariantSet {
       variant: name,
       bundleDigest: spec.bundleDigest,
     });
-    v.watch?.stop.abort();
-    v.watch = undefined;
-    v.regressed = undefined;
     if (options.knownGood || !options.health) {
       v.lastKnownGood = spec;
-    } else {
-      this.openWatch(name, v, spec.bundleDigest, options.health);
+    } else if (v.watch?.bundleDigest === spec.bundleDigest && !v.watch.announced) {
+      this.startWatch(name, v, v.watch);
     }
   }
 
@@ -278,26 +300,18 @@ export class VariantSet {
     this.variants.clear();
   }
 
-  private openWatch(
-    name: VariantName,
-    v: Variant,
-    bundleDigest: Digest,
-    t: HealthThresholds,
-  ): void {
-    const watch: Watch = {
-      state: openWindow(this.deps.clock.now()),
-      thresholds: t,
-      bundleDigest,
-      stop: new AbortController(),
-    };
-    v.watch = watch;
+  /** The activation is announced: judge what the window counted so far, and arm its timer. */
+  private startWatch(name: VariantName, v: Variant, watch: Watch): void {
+    watch.announced = true;
+    const t = watch.thresholds;
+    this.judge(name, v, watch);
     // A window with no traffic still ends: wake up when it is due and judge it. A Node timer
     // counts whole milliseconds from a whole-millisecond start, so it can wake up to 1 ms before
     // now() says the window is over (docs/architecture.md, health window timer): then it sleeps
     // again for what is left instead of leaving the window open until traffic comes.
     const timer = (async () => {
       const { clock } = this.deps;
-      for (let left = t.windowMs; v.watch === watch;) {
+      for (let left = watch.state.startedAt + t.windowMs - clock.now(); v.watch === watch;) {
         await clock.sleep(left, watch.stop.signal);
         this.judge(name, v, watch);
         left = watch.state.startedAt + t.windowMs - clock.now();
@@ -307,7 +321,7 @@ export class VariantSet {
   }
 
   private judge(name: VariantName, v: Variant, w: Watch): void {
-    if (v.watch !== w) return;
+    if (v.watch !== w || !w.announced) return;
     const verdict = judgeHealth(w.state, w.thresholds, this.deps.clock.now());
     if (verdict.kind === 'watching') return;
     v.watch = undefined;

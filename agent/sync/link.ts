@@ -20,7 +20,7 @@
 import { connect } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { mqttServers } from '../../shared/config/broker-url.js';
-import { linkBackoff, linkRetryDelay } from './backoff.js';
+import { applyConnectionRules } from './connection-rules.js';
 import type { BmfError } from '../../shared/errors.js';
 import { toBmfError } from '../../shared/errors.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
@@ -143,21 +143,6 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   const servers = mqttServers(options.url, options.failoverUrls);
   if (servers.length > 0) clientOptions.servers = servers;
   const client: MqttClient = connect(options.url, clientOptions);
-  // mqtt.js waits a fixed reconnectPeriod; the link draws each wait from its backoff instead
-  // (agent/sync/backoff.ts), so devices dropped together do not come back together. mqtt.js
-  // reads options.reconnectPeriod when it arms the timer: after emitting 'offline' on the first
-  // loss, on 'close' after each failed attempt; 'reconnect' is emitted before every attempt.
-  const backoff = linkBackoff(options.reconnectMs ?? 1000);
-  const random = options.random ?? Math.random;
-  let reconnects = 0;
-  const drawReconnectWait = () => {
-    client.options.reconnectPeriod = linkRetryDelay(backoff, reconnects++, random());
-  };
-  client.on('offline', drawReconnectWait);
-  client.on('reconnect', drawReconnectWait);
-  client.on('connect', () => {
-    reconnects = 0;
-  });
   // Blobs whose broadcast chunks the fetcher wants: a clean session drops the subscription with
   // the connection, so it is made again with the device topics on every connect.
   const broadcasts = new Set<Digest>();
@@ -191,64 +176,39 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
   };
 
   const news = options.onBrokerEvent ?? (() => undefined);
-  // A SUBACK may refuse a subscription the broker could not set up just then: NATS 2.9 makes a
-  // replicated JetStream consumer per QoS 1 subscription and answers 0x80 when that request
-  // times out (4 s), as it can while a node has just died or the cluster is loaded. Without its
-  // subscriptions a connected device would never hear of an assignment, so they are asked for
-  // again, with a growing pause, for as long as this connection lasts.
-  let connection = 0;
   let closing = false;
-  const current = (mine: number) => !closing && mine === connection && client.connected;
-  // Seen on NATS 2.9 (with persistent sessions): a device that failed over to a survivor got
-  // neither a SUBACK nor a refusal for minutes while the node answered its pings, so it never
-  // subscribed and never reported. Such a connection is given up.
+  // Reconnect waits and SUBSCRIBE on every connection, as simulated devices do too
+  // (agent/sync/connection-rules.ts): jittered reconnects, a refused subscription asked again
+  // for as long as the connection lasts (without it a connected device would never hear of an
+  // assignment), an unanswered one ends the connection.
   const subscribeTimeoutMs = options.subscribeTimeoutMs ?? 30_000;
-  const UNANSWERED = new Error('SUBSCRIBE unanswered');
-  const subscribeOrGiveUp = async (mine: number) => {
-    let timer: NodeJS.Timeout | undefined;
-    const unanswered = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(UNANSWERED), subscribeTimeoutMs);
-    });
-    try {
-      await Promise.race([client.subscribeAsync(subscriptions()), unanswered]);
-    } catch (e) {
-      if (e === UNANSWERED && current(mine)) {
+  const rules = applyConnectionRules(client, {
+    retryBaseMs: options.reconnectMs ?? 1000,
+    random: options.random ?? Math.random,
+    subscriptions,
+    subscribeTimeoutMs,
+    onStep(step, error) {
+      if (step.kind === 'subscribed') {
+        (step.first ? options.onConnect : options.onResubscribed)?.();
+      } else if (step.kind === 'askAgain') {
+        news({ kind: 'lost', reason: `subscribe refused (${error?.message}); asking again` });
+        // The device still reports (hello, state, telemetry) while it asks again.
+        if (step.first) options.onConnect?.();
+      } else {
         news({
           kind: 'lost',
           reason: `no answer to SUBSCRIBE within ${subscribeTimeoutMs} ms; connecting again`,
         });
-        client.stream.destroy(); // mqtt.js reconnects as after any lost connection
       }
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  const subscribeAll = async (mine: number) => {
-    for (let tries = 0, first = true; ; first = false, tries++) {
-      if (!current(mine)) return;
-      try {
-        await subscribeOrGiveUp(mine);
-        if (current(mine)) (first ? options.onConnect : options.onResubscribed)?.();
-        return;
-      } catch (e) {
-        if (closing || mine !== connection || e === UNANSWERED) return;
-        news({ kind: 'lost', reason: `subscribe refused (${(e as Error).message}); asking again` });
-        // The device still reports (hello, state, telemetry) while it asks again.
-        if (first && current(mine)) options.onConnect?.();
-      }
-      // Jittered: a storm's refused SUBACKs come together and would be asked again together.
-      await new Promise((r) => setTimeout(r, linkRetryDelay(backoff, tries, random())));
-    }
-  };
+    },
+  });
   let connects = 0;
   let up = false; // a loss is news once per connection, not once per failed reconnect
   client.on('connect', (ack) => {
     up = true;
     news({ kind: 'connected', reconnect: connects++ > 0, sessionPresent: ack.sessionPresent });
-    // Subscribe on every connect (a clean session holds none): the broker then sends the
-    // retained assignment, the current one, which the agent orders by sequence.
-    void subscribeAll(++connection);
+    // The rules above subscribe on every connect (a clean session holds none): the broker then
+    // sends the retained assignment, the current one, which the agent orders by sequence.
     void client
       .publishAsync(willTopic(deviceId), Buffer.from(presence(true)), { qos: 1, retain: true })
       .catch(() => undefined);
@@ -319,6 +279,7 @@ export function createAgentLink(options: AgentLinkOptions): AgentLink {
     },
     async close() {
       closing = true;
+      rules.stop();
       // Bounded whatever the broker's state (a SIGTERM must end the agent within seconds).
       await endConnection(client, {
         last: () =>

@@ -48,11 +48,25 @@ interface Interval extends Omit<VariantReport, 'drift' | 'bundleDigest'> {
   inputCount: number;
 }
 
+export function emptyRequestCounters(): RequestCounters {
+  return { requests: 0, errors: 0, errorsByCode: {}, shadowRequests: 0 };
+}
+
+/** Adds `from` to `into` (mutates `into`): every RequestCounters field is a sum. */
+export function addRequestCounters(into: RequestCounters, from: RequestCounters): void {
+  into.requests += from.requests;
+  into.errors += from.errors;
+  into.shadowRequests += from.shadowRequests;
+  for (const [code, n] of Object.entries(from.errorsByCode)) {
+    into.errorsByCode[code] = (into.errorsByCode[code] ?? 0) + n;
+  }
+}
+
 function empty(variant: VariantName): Interval {
   return {
     variant,
     bundleDigest: undefined,
-    counters: { requests: 0, errors: 0, errorsByCode: {}, shadowRequests: 0 },
+    counters: emptyRequestCounters(),
     inputs: new Map(),
     inputCount: 0,
     latency: {

@@ -4,7 +4,7 @@ import { bmfError } from '../../shared/errors.js';
 import type { DeviceId } from '../../shared/ids.js';
 import { encodeMessage } from '../../shared/wire/codec.js';
 import { LATENCY_STAGES } from '../../shared/wire/messages.js';
-import type { DeviceStats, RuntimeKind } from '../../shared/wire/messages.js';
+import type { DeviceStats, RequestCounters, RuntimeKind } from '../../shared/wire/messages.js';
 import type { VariantReport } from './collector.js';
 
 export interface ReportContext {
@@ -15,6 +15,8 @@ export interface ReportContext {
   readonly device: DeviceStats;
   readonly runtime: RuntimeKind;
   readonly timingMode: string;
+  /** Variant -> requests no model answered, carried by this report (wire failed_before_model). */
+  readonly failedBeforeModel?: Readonly<Record<string, RequestCounters>>;
 }
 
 export function encodeTelemetryReport(r: VariantReport, ctx: ReportContext): Uint8Array {
@@ -41,5 +43,6 @@ export function encodeTelemetryReport(r: VariantReport, ctx: ReportContext): Uin
     drift: [...r.drift],
     runtime: ctx.runtime,
     timingMode: ctx.timingMode,
+    ...(ctx.failedBeforeModel && { failedBeforeModel: { ...ctx.failedBeforeModel } }),
   });
 }

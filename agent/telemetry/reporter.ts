@@ -1,9 +1,14 @@
 // Every interval (default 10 s): one TelemetryReport per variant into the persisted outbox, then
 // a drain when the broker is reachable. A reconnect drains as well (`flush`).
-import type { DeviceStats, RuntimeKind } from '../../shared/wire/messages.js';
+import type { DeviceStats, RequestCounters, RuntimeKind } from '../../shared/wire/messages.js';
 import type { Clock } from '../clock.js';
 import type { RuntimeDeviceStat } from '../runtime/types.js';
-import type { TelemetryCollector } from './collector.js';
+import {
+  addRequestCounters,
+  emptyRequestCounters,
+  type TelemetryCollector,
+  type VariantReport,
+} from './collector.js';
 import { readDeviceStats } from './device-stats.js';
 import type { Outbox } from './outbox.js';
 import { encodeTelemetryReport } from './report.js';
@@ -31,8 +36,11 @@ export interface TelemetryReporter {
   run(signal: AbortSignal): Promise<void>;
   /** Waits for a background device-stats refresh (shutdown). */
   settle(): Promise<void>;
-  /** Reports made by this reporter so far, and how many still wait in the outbox. */
-  counts(): { readonly made: number; readonly pending: number };
+  /**
+   * Reports made by this reporter so far, how many still wait in the outbox, and the requests
+   * that failed before any model answered them and wait for a report to carry them.
+   */
+  counts(): { readonly made: number; readonly pending: number; readonly failedBeforeModel: number };
 }
 
 const FIRST_READ_WAIT_MS = 2000;
@@ -74,6 +82,13 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
   // Unique across restarts without a counter file: wall-clock milliseconds, then +1 per report.
   let sequence = o.clock.wallNow();
   let made = 0;
+  let failedBeforeModel: Record<string, RequestCounters> = {};
+  function takeFailedBeforeModel(): Record<string, RequestCounters> | undefined {
+    if (Object.keys(failedBeforeModel).length === 0) return undefined;
+    const taken = failedBeforeModel;
+    failedBeforeModel = {};
+    return taken;
+  }
 
   function withTpu(d: DeviceStats): DeviceStats {
     let tpu: RuntimeDeviceStat | undefined;
@@ -102,8 +117,16 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
     const end = Math.max(start, o.clock.wallNow());
     intervalStart = end;
     // A report names the bundle that served; one without (a variant whose requests all failed
-    // before a model answered) has nothing to attribute, and must not stop the others going out.
-    const reports = o.collector.take().filter((r) => r.bundleDigest !== undefined);
+    // before a model answered) cannot go out as a report of its own, and must not stop the
+    // others going out. Its requests are still failures users saw: they wait in
+    // `failedBeforeModel` for the next report, which carries them (wire failed_before_model).
+    const reports: VariantReport[] = [];
+    for (const r of o.collector.take()) {
+      if (r.bundleDigest !== undefined) reports.push(r);
+      else if (r.counters.requests > 0) {
+        addRequestCounters((failedBeforeModel[r.variant] ??= emptyRequestCounters()), r.counters);
+      }
+    }
     if (reports.length > 0) {
       refreshDevice();
       if (firstRead) {
@@ -111,8 +134,11 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
         await waitAtMost(refreshing, FIRST_READ_WAIT_MS);
       }
       for (const r of reports) {
+        // Taken before the await: a tick never runs concurrently (chain), but keep it obvious.
+        const carried = takeFailedBeforeModel();
         await o.outbox.enqueue(
           encodeTelemetryReport(r, {
+            ...(carried && { failedBeforeModel: carried }),
             deviceId: o.deviceId,
             intervalStartMs: start,
             intervalEndMs: end,
@@ -142,7 +168,11 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
     settle: async () => {
       await refreshing;
     },
-    counts: () => ({ made, pending: o.outbox.size() }),
+    counts: () => ({
+      made,
+      pending: o.outbox.size(),
+      failedBeforeModel: Object.values(failedBeforeModel).reduce((n, c) => n + c.requests, 0),
+    }),
     async run(signal) {
       while (!signal.aborted) {
         await o.clock.sleep(o.intervalMs, signal).catch(() => undefined);

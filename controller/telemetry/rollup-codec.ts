@@ -78,5 +78,6 @@ export function decodeCounters(json: string): RollupCounters {
     detection: { ...base.detection, ...(p.detection ?? {}) },
     detectionOutput: { ...base.detectionOutput, ...(p.detectionOutput ?? {}) },
     tpu: { ...base.tpu, ...(p.tpu ?? {}) },
+    failedBeforeModel: p.failedBeforeModel ?? base.failedBeforeModel,
   };
 }

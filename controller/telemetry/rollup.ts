@@ -93,6 +93,18 @@ export interface RollupCounters {
   latencySources: Partial<Record<LatencySource, number>>;
   /** Device TPU utilisation and memory (rows written before it existed have reports 0). */
   tpu: TpuCounters;
+  /**
+   * Variant -> requests that failed before any model answered them (wire failed_before_model),
+   * filed under the row of the report that carried them; rows before it existed have {}.
+   */
+  failedBeforeModel: Record<string, FailedRequests>;
+}
+
+/** Requests that failed before any model answered: counted, never served by a bundle. */
+export interface FailedRequests {
+  requests: number;
+  errors: number;
+  errorsByCode: Record<string, number>;
 }
 
 export interface Rollup {
@@ -134,6 +146,7 @@ export function emptyCounters(): RollupCounters {
     drift: {},
     latencySources: {},
     tpu: emptyTpu(),
+    failedBeforeModel: {},
   };
 }
 
@@ -179,6 +192,19 @@ function addRecord(into: Record<string, number>, from: Readonly<Record<string, n
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
 
+/** Add failed-before-model counts per variant to `into` (mutates `into`). */
+export function addFailedBeforeModel(
+  into: Record<string, FailedRequests>,
+  from: Readonly<Record<string, Readonly<FailedRequests>>>,
+): void {
+  for (const [variant, f] of Object.entries(from)) {
+    const t = (into[variant] ??= { requests: 0, errors: 0, errorsByCode: {} });
+    t.requests += f.requests;
+    t.errors += f.errors;
+    addRecord(t.errorsByCode, f.errorsByCode);
+  }
+}
+
 function mergeDrift(into: DriftCounters | undefined, d: DriftCounters): DriftCounters {
   return into ? addDriftCounters(into, d) : { ...d };
 }
@@ -210,6 +236,7 @@ export function mergeCounters(into: RollupCounters, from: RollupCounters): void 
   for (const [k, d] of Object.entries(from.drift)) into.drift[k] = mergeDrift(into.drift[k], d);
   addRecord(into.latencySources, from.latencySources);
   mergeTpu(into.tpu, from.tpu);
+  addFailedBeforeModel(into.failedBeforeModel, from.failedBeforeModel);
 }
 
 /** Add `from` to `into` (mutates `into`; `from` is unchanged). */
@@ -293,6 +320,8 @@ export function addReport(into: Rollup, r: TelemetryReport): void {
     const { input: _input, channel: _channel, ...stats } = d;
     c.drift[driftKey(d)] = mergeDrift(c.drift[driftKey(d)], stats);
   }
+  // Not in requests/errors: those are the bundle's, and rollout health reads them.
+  if (r.failedBeforeModel) addFailedBeforeModel(c.failedBeforeModel, r.failedBeforeModel);
   const dev = r.device;
   if (dev.tpuPercent !== undefined) {
     const reading: TpuReading = {

@@ -131,6 +131,19 @@ export const TelemetrySummarySchema = Type.Object({
     Type.Object({ device: Count, host: Count, modeled: Count, unknown: Count }),
   ),
   tpu: TpuSummarySchema,
+  /**
+   * Variant -> requests that failed before any model answered them (no bundle served them), as
+   * the devices' reports carried them: failures users saw, outside requests and errors (those
+   * are the bundles'). A bundle filter shows those its reports carried. {} when none.
+   */
+  failedBeforeModel: Type.Record(
+    Type.String(),
+    Type.Object({
+      requests: Count,
+      errors: Count,
+      errorsByCode: Type.Record(Type.String(), Count),
+    }),
+  ),
 });
 export type TelemetrySummary = Static<typeof TelemetrySummarySchema>;
 
@@ -238,6 +251,7 @@ export function summarize(rollup: Rollup, devices: number): TelemetrySummary {
     reports: c.reports,
     latencySources: sourcesOf(rollup),
     tpu: tpuOf(rollup.counters.tpu),
+    failedBeforeModel: structuredClone(c.failedBeforeModel),
   };
 }
 

@@ -36,8 +36,8 @@ export async function startClusterDevices(
   const nodes = o.nats.nodes.map((n) => n.mqttUrl);
   const start = async (id: string, home: number): Promise<ClusterDevice> => {
     const log: ClusterDevice['received'] = [];
-    // A refused subscription past the device's own retries, or a connect that timed out on a
-    // loaded machine: connect again, as `bmfleet simulate` does.
+    // A device that did not get to report within its start timeout, or a connect that timed
+    // out on a loaded machine: connect again, as `bmfleet simulate` does.
     for (let attempt = 1; ; attempt++) {
       try {
         const device = await startSimDevice({

@@ -216,6 +216,12 @@ export interface TelemetryReport {
   runtime: RuntimeKind;
   /** 'host' | 'modeled' for the simulator runtime, '' otherwise. */
   timingMode: string;
+  /**
+   * Variant -> requests that failed before any model answered them (no bundle to report them
+   * under), since the device's last report that carried them. Decoded reports always have it
+   * ({} from agents before it); encoders may leave it out.
+   */
+  failedBeforeModel?: Record<string, RequestCounters>;
 }
 
 export interface Event {

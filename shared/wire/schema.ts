@@ -263,6 +263,10 @@ message TelemetryReport {
   repeated DriftStats drift = 11;
   RuntimeKind runtime = 12;
   string timing_mode = 13;                  // host | modeled (simulator runtime)
+  // Variant -> this device's requests that failed before any model answered them, since the
+  // last report that carried this field (they have no bundle to be reported under). One report
+  // carries them; controllers before this field ignore it.
+  map<string, RequestCounters> failed_before_model = 14;
   reserved 100 to 199;
 }
 

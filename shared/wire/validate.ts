@@ -110,6 +110,11 @@ export const validators: { readonly [K in WireMessageType]: (m: WireMessages[K])
     const c = m.counters;
     check(c.errors <= c.requests, 'more errors than requests');
     for (const code of Object.keys(c.errorsByCode)) check(isCode(code), `bad error code ${code}`);
+    for (const [variant, f] of Object.entries(m.failedBeforeModel ?? {})) {
+      check(isVariantName(variant), `bad variant "${variant}" of failed requests`);
+      check(f.errors <= f.requests, 'more failed-before-model errors than requests');
+      for (const code of Object.keys(f.errorsByCode)) check(isCode(code), `bad error code ${code}`);
+    }
     for (const [stage, sketch] of Object.entries(m.latency)) {
       check(isName(stage), `bad stage name "${stage}"`);
       checkSketchMessage(sketch);

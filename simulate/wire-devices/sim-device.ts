@@ -7,6 +7,7 @@
 // standing in for the manifest fetch the agent does.
 import { createHash, randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
+import { applyConnectionRules } from '../../agent/sync/connection-rules.js';
 import { mqttServers } from '../../shared/config/broker-url.js';
 import { decodeMessage, encodeMessage } from '../../shared/wire/codec.js';
 import type { BlobOffer } from '../../shared/wire/messages.js';
@@ -37,6 +38,14 @@ export interface SimDeviceOptions {
   readonly onActive?: (id: string, bundle: string) => void;
   /** Every signed assignment received, redeliveries included, before it is judged. */
   readonly onAssignment?: (id: string, sequence: number, bundle: string) => void;
+  /** The first reconnect's ceiling, as the agent's `reconnectMs` (1 s). */
+  readonly reconnectMs?: number;
+  /** Uniform in [0, 1): the reconnect and SUBSCRIBE retry jitter; tests pass their own. */
+  readonly random?: () => number;
+  /** A SUBSCRIBE unanswered this long ends the connection (30 s, as the agent's link). */
+  readonly subscribeTimeoutMs?: number;
+  /** Not subscribed (nor refused, as an agent reports then) this long after connecting: fail. */
+  readonly startTimeoutMs?: number;
 }
 
 interface Fetch {
@@ -90,7 +99,8 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     username: o.id,
     password: o.secret,
     protocolVersion: 4,
-    reconnectPeriod: 1000,
+    // Drawn before every reconnect by the connection rules below; never 0 (no reconnect).
+    reconnectPeriod: o.reconnectMs ?? 1000,
     // A clean session on every connection, as the agent's link (agent/sync/link.ts says why and
     // what makes up for the queue it drops).
     clean: true,
@@ -267,71 +277,51 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     }
   }
 
-  // NATS 2.9 refuses a QoS 1 subscription (SUBACK 0x80) when it cannot make its JetStream
-  // consumer within 4 s (a node just died, a loaded cluster): asked again, as the agent does
-  // (agent/sync/link.ts), rather than ending the simulated device.
+  // Connections behave as the agent's link's (agent/sync/connection-rules.ts), so a simulated
+  // reconnect storm is the agents' storm: jittered reconnect waits; a subscription on every
+  // connection (the clean session holds none; the retained assignment comes with it), asked
+  // again with the same jitter when refused (NATS 2.9 answers 0x80 when it cannot make a
+  // JetStream consumer within 4 s), the connection given up when a SUBSCRIBE goes unanswered.
+  // Where the agent reports (a granted subscription, or the first refusal) the device says it is
+  // online and reports its state: a device behind the controller gets its assignment sent again.
   const topics = () => ({
     [deviceTopic('assignment', o.id)]: { qos: 1 as const },
     [deviceTopic('blobOffer', o.id)]: { qos: 1 as const },
     [deviceTopic('blobChunk', o.id)]: { qos: 0 as const },
     ...(current && { [broadcastChunkTopic(current.digest)]: { qos: 0 as const } }),
   });
-  for (let attempt = 1, pause = 500; ; attempt++, pause = Math.min(pause * 2, 8000)) {
-    try {
-      await client.subscribeAsync(topics());
-      break;
-    } catch (e) {
-      if (attempt >= 8) {
-        await client.endAsync(true);
-        throw e;
-      }
-      await new Promise((r) => setTimeout(r, pause));
-    }
+  let reported: () => void = () => undefined;
+  const firstReport = new Promise<void>((resolve) => (reported = resolve));
+  const report = async () => {
+    await client
+      .publishAsync(deviceTopic('presence', o.id), presence(true), { qos: 1, retain: true })
+      .catch(() => undefined);
+    await publishState().catch(() => undefined);
+    reported();
+  };
+  const rules = applyConnectionRules(client, {
+    retryBaseMs: o.reconnectMs ?? 1000,
+    random: o.random ?? Math.random,
+    subscriptions: topics,
+    subscribeTimeoutMs: o.subscribeTimeoutMs ?? 30_000,
+    onStep(step) {
+      if (step.kind === 'subscribed' || (step.kind === 'askAgain' && step.first)) void report();
+    },
+  });
+  // A device that never reaches the point where an agent reports is not started: the caller
+  // connects it again (its own retries), as `bmfleet simulate` does.
+  let startTimer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'gave up'>((resolve) => {
+    startTimer = setTimeout(() => resolve('gave up'), o.startTimeoutMs ?? 60_000);
+  });
+  const started = await Promise.race([firstReport, gaveUp]);
+  clearTimeout(startTimer);
+  if (started === 'gave up') {
+    rules.stop();
+    closed = true;
+    await client.endAsync(true);
+    throw new Error(`${o.id}: not subscribed within ${o.startTimeoutMs ?? 60_000} ms`);
   }
-  await client.publishAsync(deviceTopic('presence', o.id), presence(true), {
-    qos: 1,
-    retain: true,
-  });
-  // On a reconnect (to the same node, or the next one after a node died) subscribe again, for
-  // as long as this connection lasts (the clean session holds none; the retained assignment
-  // comes with it, as for the agent), and say the device is online again.
-  // As the agent's link too: a SUBSCRIBE unanswered for 30 s (seen on NATS 2.9 after a
-  // failover that took over a persistent session) ends the connection, which mqtt.js makes again.
-  let connection = 0;
-  const UNANSWERED = new Error('SUBSCRIBE unanswered');
-  client.on('connect', () => {
-    const mine = ++connection;
-    void (async () => {
-      for (let pause = 500; !closed && mine === connection && client.connected;) {
-        let timer: NodeJS.Timeout | undefined;
-        try {
-          await Promise.race([
-            client.subscribeAsync(topics()),
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(UNANSWERED), 30_000);
-            }),
-          ]);
-          break;
-        } catch (e) {
-          if (e === UNANSWERED) {
-            if (!closed && mine === connection) client.stream.destroy();
-            return;
-          }
-          await new Promise((r) => setTimeout(r, pause));
-          pause = Math.min(pause * 2, 8000);
-        } finally {
-          clearTimeout(timer);
-        }
-      }
-      if (closed || mine !== connection) return;
-      await client
-        .publishAsync(deviceTopic('presence', o.id), presence(true), { qos: 1, retain: true })
-        .catch(() => undefined);
-      // Its state once the subscription is in place, as the agent reports after a reconnect:
-      // a device behind the controller gets its assignment sent again, into that subscription.
-      await publishState().catch(() => undefined);
-    })();
-  });
 
   // Two reports of one device may be handled by two controller replicas at once and stored in
   // either order: a later report puts the device's current state back, as the agent's does.
@@ -347,6 +337,7 @@ export async function startSimDevice(o: SimDeviceOptions): Promise<SimDevice> {
     malformed: () => malformed,
     close: () => {
       closed = true;
+      rules.stop();
       clearInterval(restate);
       return client.endAsync();
     },

@@ -25,9 +25,9 @@ async function bundleFiles(apiUrl: string, token: string, digest: string) {
 }
 
 /**
- * A clustered broker may refuse a subscription while it is busy (NATS makes a JetStream consumer
- * for each QoS 1 subscription, and answers "Unspecified error" when that times out): the device
- * connects again after a pause, as an agent would.
+ * A connect that timed out, or a device that never got to report (its subscription neither
+ * granted nor refused within the start timeout): the device connects again after a pause. A
+ * refused subscription is asked again by the device itself (agent/sync/connection-rules.ts).
  */
 async function startWithRetry(o: Parameters<typeof startSimDevice>[0]): Promise<SimDevice> {
   for (let attempt = 1; ; attempt++) {

@@ -85,6 +85,7 @@ export function summaryOf(list: readonly DeviceArmData[], devicesCount: number):
     reports: list.length,
     latencySources: requests > 0 ? { device: requests } : {},
     tpu: { reports: 0, percentMean: null, percentMax: null, memUsedBytesMax: null, latest: null },
+    failedBeforeModel: {},
   };
 }
 

@@ -50,6 +50,14 @@ import {
   pgTelemetry,
 } from '../../../controller/store/postgres/repos.js';
 import { postgresSkip, startPostgres, type TestPostgres } from '../../../harness/postgres.js';
+import { createManualClock } from '../../../shared/clock.js';
+import { encodeMessage } from '../../../shared/wire/codec.js';
+import type { TelemetryReport } from '../../../shared/wire/messages.js';
+import {
+  createTelemetryService,
+  type TelemetryService,
+} from '../../../controller/telemetry/service.js';
+import { loadFixture } from '../../shared/wire/fixtures.js';
 
 interface Stores {
   readonly counters: CounterRepo<StoreMode>;
@@ -468,6 +476,55 @@ const cases: Record<string, Case> = {
       ['k1', 'k2', 'k3'],
       'a failed batch stores no key',
     );
+  },
+
+  async 'telemetry stores the requests no model answered and shows them beside the bundle ones'(
+    t,
+    s,
+  ) {
+    // The wire fixture carries failed_before_model {A: 2 requests, 2 errors}; a report of an
+    // agent before that field carries none. Two flushes: the second sums into the stored row.
+    const fixture = loadFixture('TelemetryReport') as TelemetryReport;
+    const report = (seq: number, failed: boolean): Uint8Array => {
+      const { failedBeforeModel, ...rest } = fixture;
+      // A report is known by its interval: each starts 10 s after the one before (one minute).
+      const intervalStartMs = fixture.intervalStartMs + (seq - 1) * 10_000;
+      return encodeMessage('TelemetryReport', {
+        ...rest,
+        reportSequence: seq,
+        intervalStartMs,
+        intervalEndMs: intervalStartMs + 10_000,
+        ...(failed && failedBeforeModel && { failedBeforeModel }),
+      });
+    };
+    const clock = createManualClock(0, fixture.intervalEndMs + 60_000);
+    const service = (): TelemetryService =>
+      createTelemetryService({
+        store: s.telemetry,
+        clock,
+        flushIntervalMs: 0,
+        pruneIntervalMs: 0,
+      });
+    const writer = service();
+    t.equal(writer.ingest(fixture.deviceId, report(1, true)), 'accepted');
+    await writer.flush();
+    t.equal(writer.ingest(fixture.deviceId, report(2, true)), 'accepted');
+    t.equal(writer.ingest(fixture.deviceId, report(3, false)), 'accepted');
+    await writer.close();
+    // A fresh service reads the store alone.
+    const reader = service();
+    t.teardown(() => reader.close());
+    const range = { fromMs: fixture.intervalStartMs, toMs: fixture.intervalEndMs + 120_000 };
+    const all = await reader.query(range);
+    t.same(
+      all.failedBeforeModel,
+      { A: { requests: 4, errors: 4, errorsByCode: { BMF_ERR_INTERNAL: 4 } } },
+      'summed over the reports that carried them',
+    );
+    t.equal(all.requests, 3 * fixture.counters.requests, "the bundle's requests stay its own");
+    t.equal(all.errors, 3 * fixture.counters.errors);
+    const other = await reader.query({ ...range, bundle: D1 });
+    t.same(other.failedBeforeModel, {}, 'a bundle that carried none shows none');
   },
 
   async 'rollouts keep their spec, replace their state with its events atomically'(t, s) {

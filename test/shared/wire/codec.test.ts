@@ -70,6 +70,7 @@ t.test('absent sub-messages and optional fields decode to defaults / undefined',
   // An agent from before detector telemetry sends neither: both stay absent.
   t.notOk('detectionOutput' in r.accuracy, 'no detection output');
   t.notOk('boxes' in r.accuracy.shadow, 'no shadow box agreement');
+  t.same(r.failedBeforeModel, {}, 'an agent before failed-before-model counts sends none');
 });
 
 t.test('the earlier variant spelling (a/b) decodes as A/B; encoding writes A/B only', async (t) => {
