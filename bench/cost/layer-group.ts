@@ -84,6 +84,8 @@ export interface GroupPlan {
   readonly lastReadBy: readonly (readonly number[])[];
   /** Index of each layer's last reader; Infinity for the network's outputs. */
   readonly lastReader: Float64Array;
+  /** The per-layer cost is paid per loop iteration (GroupStructure.layerPerSlice). */
+  readonly layerPerSlice: boolean;
 }
 
 export interface GroupStructure {
@@ -120,6 +122,18 @@ export interface GroupStructure {
    * for four images (only the conv unit uses the packing).
    */
   readonly int8LanesAsWords?: boolean;
+  /**
+   * The cost per layer in a group is paid once per loop iteration of the group (its slices: images
+   * x row bands), as tpu-mlir's CycleCalculator::getGroupCycle charges each layer's local cycles
+   * per iteration of the group's software pipeline (instruction issue per slice, not per layer).
+   */
+  readonly layerPerSlice?: boolean;
+  /**
+   * The data-movement layers tpu-mlir runs from local memory (a channel Concat, a nearest Resize
+   * by an integer factor: CostLayer.runsInLayerGroup) join layer groups; the others (Transpose,
+   * reductions, Pad...) still run on their own.
+   */
+  readonly groupedCopies?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -166,6 +180,7 @@ export function groupPlan(
     inputs: layers.map((l) => l.inputs ?? []),
     lastReadBy: layers.map((): number[] => []),
     lastReader: new Float64Array(n).fill(Infinity),
+    layerPerSlice: structure.layerPerSlice === true,
   };
   layers.forEach((l, i) => {
     for (const p of l.inputs ?? []) {
@@ -198,7 +213,9 @@ export function groupPlan(
     plan.rows[i] = Math.max(1, l.rows?.out ?? 1);
     plan.kernel[i] = Math.max(1, l.rows?.kernel ?? 1);
     const movement = l.kind === 'other';
-    plan.local[i] = l.kind === 'matmul' || (movement && !structure.localMovement) ? 0 : 1;
+    const movesInGroup =
+      structure.localMovement || (structure.groupedCopies === true && l.runsInLayerGroup === true);
+    plan.local[i] = l.kind === 'matmul' || (movement && !movesInGroup) ? 0 : 1;
     const words = structure.int8LanesAsWords && own === 'int8' && c.int8Group > 1;
     // Bytes the vector lanes move per element of one launch: per image, or per 4N word.
     const laneBytes = words ? 4 * batch : bytes * images;
@@ -210,10 +227,7 @@ export function groupPlan(
     // A pure copy (Concat, Transpose, Slice, Resize: one operation per output element) run on
     // its own is a DDR-to-DDR move by the DMA engine; its group's DDR term already counts it.
     const copyOnDma =
-      structure.movementOnDma &&
-      movement &&
-      !structure.localMovement &&
-      l.macs <= l.activationOutElems;
+      structure.movementOnDma && movement && !movesInGroup && l.macs <= l.activationOutElems;
     if (ch === undefined && !copyOnDma) {
       const moved = l.activationInElems + l.activationOutElems;
       const elems = l.kind === 'pool' ? Math.max(moved, l.macs) : moved;
@@ -263,6 +277,7 @@ export function partition(
   k: GroupCoefficients,
 ): { ms: number; groups: LayerGroup[] } {
   const n = plan.matrixMs.length;
+  const { layerPerSlice } = plan;
   const compute = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const matrixScale = k.matrix * (plan.fp32[i] === 1 ? k.fp32 : 1);
@@ -317,9 +332,14 @@ export function partition(
         bands = Math.ceil(slices / plan.lanes);
         if (bands > minRows) break;
       }
+      // Loop iterations: images first, then row bands of every image (nsecs x hsecs); a layer
+      // on its own is sliced by the same rule against the whole local memory.
+      const cut = j > i ? slices : Math.max(1, Math.ceil(maxAct / plan.lmemBytes));
+      const loops = cut <= plan.lanes ? cut : plan.lanes * Math.ceil(cut / plan.lanes);
+      const layerCost = (j - i + 1) * k.layerUs * (layerPerSlice ? loops : 1);
       const computeMs = computeSum + (bands - 1) * haloSum;
       const ddrMs = (boundaryIn + boundaryOut + weights) / plan.ddrBytesPerMs;
-      const ms = Math.max(computeMs, ddrMs) + (k.groupUs + (j - i + 1) * k.layerUs) / 1000;
+      const ms = Math.max(computeMs, ddrMs) + (k.groupUs + layerCost) / 1000;
       if (before + ms < (best[j + 1] ?? Infinity)) {
         best[j + 1] = before + ms;
         choice[j + 1] = i;
