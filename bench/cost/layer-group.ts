@@ -86,6 +86,8 @@ export interface GroupPlan {
   readonly lastReader: Float64Array;
   /** The per-layer cost is paid per loop iteration (GroupStructure.layerPerSlice). */
   readonly layerPerSlice: boolean;
+  /** One slice of the lesser of compute and DDR time is not hidden (GroupStructure.pipelineFill). */
+  readonly pipelineFill: boolean;
 }
 
 export interface GroupStructure {
@@ -134,6 +136,13 @@ export interface GroupStructure {
    * reductions, Pad...) still run on their own.
    */
   readonly groupedCopies?: boolean;
+  /**
+   * The group's software pipeline (load slice i+1, compute slice i, store slice i-1) hides the
+   * lesser of compute and DDR time except for one slice at its start and end: a group of L loop
+   * iterations costs max(compute, DDR) + min(compute, DDR) / L (CycleCalculator::getGroupCycle's
+   * filling and draining steps); a group run in one iteration loads, computes and stores in turn.
+   */
+  readonly pipelineFill?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -181,6 +190,7 @@ export function groupPlan(
     lastReadBy: layers.map((): number[] => []),
     lastReader: new Float64Array(n).fill(Infinity),
     layerPerSlice: structure.layerPerSlice === true,
+    pipelineFill: structure.pipelineFill === true,
   };
   layers.forEach((l, i) => {
     for (const p of l.inputs ?? []) {
@@ -277,7 +287,7 @@ export function partition(
   k: GroupCoefficients,
 ): { ms: number; groups: LayerGroup[] } {
   const n = plan.matrixMs.length;
-  const { layerPerSlice } = plan;
+  const { layerPerSlice, pipelineFill } = plan;
   const compute = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const matrixScale = k.matrix * (plan.fp32[i] === 1 ? k.fp32 : 1);
@@ -339,7 +349,8 @@ export function partition(
       const layerCost = (j - i + 1) * k.layerUs * (layerPerSlice ? loops : 1);
       const computeMs = computeSum + (bands - 1) * haloSum;
       const ddrMs = (boundaryIn + boundaryOut + weights) / plan.ddrBytesPerMs;
-      const ms = Math.max(computeMs, ddrMs) + (k.groupUs + layerCost) / 1000;
+      const exposed = pipelineFill ? Math.min(computeMs, ddrMs) / loops : 0;
+      const ms = Math.max(computeMs, ddrMs) + exposed + (k.groupUs + layerCost) / 1000;
       if (before + ms < (best[j + 1] ?? Infinity)) {
         best[j + 1] = before + ms;
         choice[j + 1] = i;
