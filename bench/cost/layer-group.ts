@@ -88,6 +88,7 @@ export interface GroupPlan {
   readonly layerPerSlice: boolean;
   /** One slice of the lesser of compute and DDR time is not hidden (GroupStructure.pipelineFill). */
   readonly pipelineFill: boolean;
+  readonly fillActivationsOnly: boolean;
 }
 
 export interface GroupStructure {
@@ -143,6 +144,12 @@ export interface GroupStructure {
    * filling and draining steps); a group run in one iteration loads, computes and stores in turn.
    */
   readonly pipelineFill?: boolean;
+  /**
+   * As pipelineFill, but only the group's boundary activations are exposed: the timesteps inside
+   * one iteration load a later layer's weights while an earlier layer computes (tpu-mlir's
+   * TimeStep assignment), so weights stay hidden; a slice's input load and output store do not.
+   */
+  readonly fillActivationsOnly?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -191,6 +198,7 @@ export function groupPlan(
     lastReader: new Float64Array(n).fill(Infinity),
     layerPerSlice: structure.layerPerSlice === true,
     pipelineFill: structure.pipelineFill === true,
+    fillActivationsOnly: structure.fillActivationsOnly === true,
   };
   layers.forEach((l, i) => {
     for (const p of l.inputs ?? []) {
@@ -287,7 +295,7 @@ export function partition(
   k: GroupCoefficients,
 ): { ms: number; groups: LayerGroup[] } {
   const n = plan.matrixMs.length;
-  const { layerPerSlice, pipelineFill } = plan;
+  const { layerPerSlice, pipelineFill, fillActivationsOnly } = plan;
   const compute = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const matrixScale = k.matrix * (plan.fp32[i] === 1 ? k.fp32 : 1);
@@ -349,7 +357,8 @@ export function partition(
       const layerCost = (j - i + 1) * k.layerUs * (layerPerSlice ? loops : 1);
       const computeMs = computeSum + (bands - 1) * haloSum;
       const ddrMs = (boundaryIn + boundaryOut + weights) / plan.ddrBytesPerMs;
-      const exposed = pipelineFill ? Math.min(computeMs, ddrMs) / loops : 0;
+      const fillDdrMs = fillActivationsOnly ? ddrMs - weights / plan.ddrBytesPerMs : ddrMs;
+      const exposed = pipelineFill ? Math.min(computeMs, fillDdrMs) / loops : 0;
       const ms = Math.max(computeMs, ddrMs) + exposed + (k.groupUs + layerCost) / 1000;
       if (before + ms < (best[j + 1] ?? Infinity)) {
         best[j + 1] = before + ms;
