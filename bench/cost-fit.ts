@@ -324,6 +324,42 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     activationOps: true,
     int8LanesAsWords: true,
   })),
+  // On top of the chosen terms (copies on the DMA, activations by lane instructions, BM1684 INT8
+  // lane words): a channel Concat and a nearest integer Resize inside groups, as tpu-mlir runs
+  // them (CostLayer.runsInLayerGroup); the cost per layer paid per loop iteration; the software
+  // pipeline's fill and drain; with and without the FP32 conv factor.
+  ...(
+    [
+      { groupedCopies: true, perLayer: false },
+      { groupedCopies: true, perLayer: true },
+      { groupedCopies: true, perLayer: true, layerPerSlice: true },
+      { groupedCopies: true, perLayer: true, fp32Factor: true },
+      { pipelineFill: true, perLayer: true },
+      { pipelineFill: true, perLayer: true, fp32Factor: true },
+      { pipelineFill: true, perLayer: false, fp32Factor: true },
+      { pipelineFill: true, perLayer: true, fp32Factor: true, layerPerSlice: true },
+      { pipelineFill: true, groupedCopies: true, perLayer: true },
+      { pipelineFill: true, groupedCopies: true, perLayer: true, fp32Factor: true },
+      { pipelineFill: true, groupedCopies: true, perLayer: false, fp32Factor: true },
+      { pipelineFill: true, fillActivationsOnly: true, groupedCopies: true, perLayer: true },
+      {
+        pipelineFill: true,
+        fillActivationsOnly: true,
+        groupedCopies: true,
+        perLayer: true,
+        fp32Factor: true,
+      },
+    ] as const
+  ).map((extra) => ({
+    fp32Factor: false,
+    localMovement: false,
+    mergeKernel: false,
+    splitVector: false,
+    movementOnDma: true,
+    activationOps: true,
+    int8LanesAsWords: true,
+    ...extra,
+  })),
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
@@ -346,6 +382,15 @@ const describeStructure = (s: GroupStructure) =>
     ...(s.activationOps ? ['activations by lane instructions'] : []),
     ...(s.depthwiseOnConv ? ['depthwise at the conv efficiency'] : []),
     ...(s.int8LanesAsWords ? ['INT8 lane work per image on 32-bit words (BM1684)'] : []),
+    ...(s.groupedCopies ? ['channel Concat / nearest Resize in groups'] : []),
+    ...(s.layerPerSlice ? ['layer cost per loop iteration'] : []),
+    ...(s.pipelineFill
+      ? [
+          s.fillActivationsOnly
+            ? 'pipeline fill/drain of boundary activations'
+            : 'pipeline fill/drain exposed',
+        ]
+      : []),
   ].join(', ');
 
 /**
