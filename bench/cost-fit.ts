@@ -593,4 +593,14 @@ export function layerGroups(
   console.log(
     `speed-up ratios within +-25 %: ${names.map((n) => `${n} ${ratioWithin.get(n) ?? 0} of ${ratios}`).join(', ')}`,
   );
+  // What `bmfleet compile` should print: the layer-group model only if it beats the shipped one
+  // on all three counts (docs/cost-model.md, "Result on the held-out half").
+  const worst = (n: Name) => Math.max(...(held.get(n) ?? []).map(Math.abs));
+  const beats =
+    within25(held.get('groups') ?? []) > within25(held.get('shipped') ?? []) &&
+    worst('groups') < worst('shipped') &&
+    (ratioWithin.get('groups') ?? 0) > (ratioWithin.get('shipped') ?? 0);
+  console.log(
+    `layer groups beat the shipped model on held-out rows, worst error and ratios: ${beats ? 'yes' : 'no'} (worst ${worstPct(held.get('groups') ?? [])} against ${worstPct(held.get('shipped') ?? [])})`,
+  );
 }
