@@ -7,9 +7,9 @@ import {
   reducedChannels,
   type GroupCoefficients,
   type GroupStructure,
-} from '../../../bench/cost/layer-group.js';
-import { layersFromGraph, type CostLayer } from '../../../controller/compile/cost/index.js';
-import { resnet50Graph } from '../../../harness/cost/resnet50.js';
+} from '../../../../controller/compile/cost/layer-group.js';
+import { layersFromGraph, type CostLayer } from '../../../../controller/compile/cost/index.js';
+import { resnet50Graph } from '../../../../harness/cost/resnet50.js';
 
 const STRUCTURE: GroupStructure = {
   fp32Factor: false,

@@ -1,4 +1,5 @@
-// A layer-group cost model for the cost-fit benchmark (bench/cost-fit.ts, docs/cost-model.md).
+// A layer-group cost model: what `bmfleet compile` prints (group-estimate.ts) and the cost-fit
+// benchmark fits and checks (bench/cost-fit.ts, docs/cost-model.md).
 //
 // The device does not run ONNX layers one by one: tpu-mlir's LayerGroup pass (lib/Dialect/Tpu/
 // Transforms/LayerGroup: GroupMethod, CycleCalculator) keeps a chain of layers resident in local
@@ -29,8 +30,9 @@
 //   images serves the conv unit only.
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
-import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
-import { laneGeometry, padTo } from './per-kind.js';
+import type { CostPrecision } from './chips.js';
+import type { CostLayer } from './estimate.js';
+import { laneGeometry, padTo } from './lanes.js';
 
 /** Longest group the partition considers (tpu-mlir bounds its search the same way). */
 const MAX_GROUP = 64;
@@ -283,6 +285,23 @@ export interface LayerGroup {
   readonly ms: number;
   /** Slices (images x row bands) one pass of the group is cut into. */
   readonly slices: number;
+  /** Its compute (halo rows included) and DDR time, before overheads: what bounds it. */
+  readonly computeMs: number;
+  readonly ddrMs: number;
+}
+
+/** Each layer's compute time in ms at the coefficients (conv, vector lanes, activations). */
+export function layerComputeMs(plan: GroupPlan, k: GroupCoefficients): Float64Array {
+  const n = plan.matrixMs.length;
+  const compute = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const matrixScale = k.matrix * (plan.fp32[i] === 1 ? k.fp32 : 1);
+    compute[i] =
+      (plan.matrixMs[i] ?? 0) * matrixScale +
+      (plan.vectorMs[i] ?? 0) * k.vector +
+      (plan.activationMs[i] ?? 0) * k.activation;
+  }
+  return compute;
 }
 
 /**
@@ -296,17 +315,12 @@ export function partition(
 ): { ms: number; groups: LayerGroup[] } {
   const n = plan.matrixMs.length;
   const { layerPerSlice, pipelineFill, fillActivationsOnly } = plan;
-  const compute = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const matrixScale = k.matrix * (plan.fp32[i] === 1 ? k.fp32 : 1);
-    compute[i] =
-      (plan.matrixMs[i] ?? 0) * matrixScale +
-      (plan.vectorMs[i] ?? 0) * k.vector +
-      (plan.activationMs[i] ?? 0) * k.activation;
-  }
+  const compute = layerComputeMs(plan, k);
   const best = new Float64Array(n + 1).fill(Infinity);
   const choice = new Int32Array(n + 1);
   const slicesOf = new Float64Array(n + 1);
+  const computeOf = new Float64Array(n + 1);
+  const ddrOf = new Float64Array(n + 1);
   best[0] = 0;
   const seen = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
@@ -364,6 +378,8 @@ export function partition(
         best[j + 1] = before + ms;
         choice[j + 1] = i;
         slicesOf[j + 1] = slices;
+        computeOf[j + 1] = computeMs;
+        ddrOf[j + 1] = ddrMs;
       }
     }
   }
@@ -375,6 +391,8 @@ export function partition(
       last: end - 1,
       ms: (best[end] ?? 0) - (best[first] ?? 0),
       slices: slicesOf[end] ?? 1,
+      computeMs: computeOf[end] ?? 0,
+      ddrMs: ddrOf[end] ?? 0,
     });
     end = first;
   }
