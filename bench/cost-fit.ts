@@ -436,7 +436,7 @@ export function floatLayersOf(name: string, layers: readonly CostLayer[]): Set<n
 }
 
 /**
- * The layer-group model (bench/cost/layer-group.ts) on the same fixed split as the per-kind one:
+ * The layer-group model (controller/compile/cost/layer-group.ts) on the same fixed split as the per-kind one:
  * structure chosen by leaving one FIT_KINDS network out at a time, then fitted on FIT_KINDS and
  * checked on the held-out half, beside the roofline and the per-kind models.
  */
@@ -487,7 +487,7 @@ export function layerGroups(
     return c ? predictGroups(r, c) : Number.NaN;
   };
   console.log(
-    '\nLayer-group model (bench/cost/layer-group.ts): leave one fit network out, per structure:',
+    '\nLayer-group model (controller/compile/cost/layer-group.ts): leave one fit network out, per structure:',
   );
   let chosen: { s: GroupStructure; all: Planned[]; within: number; median: number } | undefined;
   for (const s of GROUP_STRUCTURES) {
