@@ -21,7 +21,7 @@ import {
 import type { GraphNodeInfo, OnnxModel, OnnxSessionOptions } from '../onnx/index.js';
 import { parseChip, parsePrecision, vendorChipName } from './chip.js';
 import type { CompilePrecision } from './chip.js';
-import { costConfidence, estimateLatency, layersFromGraph } from './cost/index.js';
+import { costConfidence, estimateGroupLatency, layersFromGraph } from './cost/index.js';
 import { emulatePrecision, TOLERANCES } from './precision.js';
 import { describeHalfEmulation, emulateHalfActivations } from './half-activations.js';
 import type { PrecisionEmulation } from './half-activations.js';
@@ -120,7 +120,7 @@ function modeledLatency(
 ): CompileReport['modeledLatency'] {
   try {
     const layers = layersFromGraph(nodes);
-    const est = estimateLatency(layers, chip, precision, { batch });
+    const est = estimateGroupLatency(layers, chip, precision, { batch });
     return {
       modeled: true,
       perImageMs: est.perImageMs,

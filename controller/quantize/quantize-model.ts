@@ -52,7 +52,7 @@ import {
 import type { DetectorSpec } from '../../shared/detect/index.js';
 import { THRESHOLD_METHODS, type ThresholdMethod } from './thresholds.js';
 import { describeGraph, encodeOnnx } from '../onnx/index.js';
-import { estimateLatency, layersFromGraph } from '../compile/cost/index.js';
+import { estimateGroupLatency, layersFromGraph } from '../compile/cost/index.js';
 
 export interface QuantizeOptions {
   readonly modelPath: string;
@@ -125,8 +125,8 @@ async function modeledLatencies(
 }> {
   try {
     const layers = layersFromGraph(await describeGraph(model));
-    const int8 = estimateLatency(layers, chip, 'int8', { batch: 1 });
-    const fp32 = estimateLatency(layers, chip, 'fp32', { batch: 1 });
+    const int8 = estimateGroupLatency(layers, chip, 'int8', { batch: 1 });
+    const fp32 = estimateGroupLatency(layers, chip, 'fp32', { batch: 1 });
     return {
       modeled: true,
       perImageMs: int8.perImageMs,

@@ -47,7 +47,12 @@ export interface CostLayer {
    */
   readonly rows?: { readonly out: number; readonly kernel: number };
   /** The conv/pool kernel's spatial shape (ONNX kernel_shape: [kh, kw], or [kd, kh, kw]). */
-  readonly kernelShape?: readonly number[];
+  readonly kernelShape?: readonly number[]; /**
+   * A data-movement layer tpu-mlir can run from local memory inside a layer group: a Concat along
+   * the channels of a 3-D or 4-D tensor (tpu::ConcatOp::LocalGenSupport), a nearest Resize by one
+   * integer factor on H and W (canonicalized to tpu::UpsampleOp, which has local codegen).
+   */
+  readonly runsInLayerGroup?: true;
 }
 
 export type LayerBound = 'compute' | 'memory';

@@ -76,6 +76,27 @@ function shapeOf(node: GraphNodeInfo, where: string, shape: readonly number[] | 
   return shape;
 }
 
+/**
+ * Whether tpu-mlir runs this data-movement node from local memory inside a layer group: a Concat
+ * along the channels of a 3-D or 4-D tensor (tpu::ConcatOp::LocalGenSupport), or a nearest
+ * Resize (ONNX's default mode) by one integer factor on H and W, which tpu-mlir's Interp
+ * canonicalization turns into tpu::UpsampleOp, whose LocalGenSupport holds on BM168x.
+ */
+function runsInLayerGroup(node: GraphNodeInfo, input: readonly number[], out: readonly number[]) {
+  if (node.opType === 'Concat') {
+    const axis = Number(node.attributes?.['axis'] ?? 0);
+    return (axis < 0 ? axis + out.length : axis) === 1 && (out.length === 3 || out.length === 4);
+  }
+  if (node.opType !== 'Resize' || (node.attributes?.['mode'] ?? 'nearest') !== 'nearest') {
+    return false;
+  }
+  const [, , h = 0, w = 0] = input;
+  const [, , oh = 0, ow = 0] = out;
+  return (
+    out.length === 4 && input.length === 4 && h > 0 && w > 0 && oh % h === 0 && oh / h === ow / w
+  );
+}
+
 function firstOutputShape(node: GraphNodeInfo): readonly number[] {
   const out = node.outputs[0];
   if (out === undefined) {
@@ -259,6 +280,9 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
         kernel: Array.isArray(kernel) && kernel.length >= 2 ? Number(kernel.at(-2)) : 1,
       },
       ...(Array.isArray(kernel) ? { kernelShape: kernel.map(Number) } : {}),
+      ...(kind === 'other' && runsInLayerGroup(node, inputShape(node, 0), out)
+        ? { runsInLayerGroup: true as const }
+        : {}),
     };
     for (const o of node.outputs) layerOf.set(o.name, layers.length);
     layers.push(layer);

@@ -18,6 +18,7 @@ export {
   type LayerEstimate,
 } from './estimate.js';
 export { layersFromGraph, type GraphNodeInfo } from './graph.js';
+export { estimateGroupLatency, GROUP_COEFFICIENTS, GROUP_STRUCTURE } from './group-estimate.js';
 export {
   costConfidence,
   COVERED_MATRIX_SHARE,

@@ -7,9 +7,9 @@ import {
   reducedChannels,
   type GroupCoefficients,
   type GroupStructure,
-} from '../../../bench/cost/layer-group.js';
-import { layersFromGraph, type CostLayer } from '../../../controller/compile/cost/index.js';
-import { resnet50Graph } from '../../../harness/cost/resnet50.js';
+} from '../../../../controller/compile/cost/layer-group.js';
+import { layersFromGraph, type CostLayer } from '../../../../controller/compile/cost/index.js';
+import { resnet50Graph } from '../../../../harness/cost/resnet50.js';
 
 const STRUCTURE: GroupStructure = {
   fp32Factor: false,
@@ -226,4 +226,89 @@ t.test('BM1684 INT8 lane work on 32-bit words: per image, as FP32', async (t) =>
   const fp32 = groupPlan([depthwise], 'bm1684', 'fp32', 4, words).vectorMs[0] ?? 0;
   t.ok(Math.abs(at(4, words) / fp32 - 1) < 1e-9, 'as FP32 per image');
   t.equal(at(4, words, 'bm1684x'), at(4, STRUCTURE, 'bm1684x'), 'no 4N on BM1684X: unchanged');
+});
+
+t.test(
+  'a channel Concat or nearest Resize joins a group only when marked and chosen',
+  async (t) => {
+    const up: CostLayer = {
+      name: 'up',
+      kind: 'other',
+      macs: 64 * 32 * 32,
+      weightElems: 0,
+      activationInElems: 64 * 16 * 16,
+      activationOutElems: 64 * 32 * 32,
+      inputs: [0],
+      rows: { out: 32, kernel: 1 },
+    };
+    const after = conv('b', 32, [1]);
+    const spans = (marked: boolean, groupedCopies: boolean) => {
+      const layers = [conv('a', 16, []), marked ? { ...up, runsInLayerGroup: true as const } : up];
+      const plan = groupPlan([...layers, after], 'bm1684x', 'int8', 1, {
+        ...STRUCTURE,
+        groupedCopies,
+      });
+      return partition(plan, { ...K, groupUs: 1e6 }).groups.map((g) => [g.first, g.last]);
+    };
+    t.same(spans(true, true), [[0, 2]], 'tpu-mlir runs Upsample locally: one launch');
+    t.same(
+      spans(true, false),
+      [
+        [0, 0],
+        [1, 1],
+        [2, 2],
+      ],
+      'not chosen: the Resize runs alone',
+    );
+    t.same(
+      spans(false, true),
+      [
+        [0, 0],
+        [1, 1],
+        [2, 2],
+      ],
+      'not marked (a linear Resize): alone',
+    );
+  },
+);
+
+t.test('pipeline fill: one slice of the lesser of compute and DDR is not hidden', async (t) => {
+  const layers = [conv('a', 16, []), conv('b', 16, [0])];
+  const fill = { ...STRUCTURE, pipelineFill: true };
+  const k = { ...K, groupUs: 0 };
+  const plain = partition(groupPlan(layers, 'bm1684x', 'fp16', 1, STRUCTURE), k).groups[0];
+  const filled = partition(groupPlan(layers, 'bm1684x', 'fp16', 1, fill), k).groups[0];
+  t.equal(plain?.last, 1, 'one group');
+  t.equal(filled?.slices, 1, 'it fits in one loop iteration');
+  // One iteration: load, compute and store in turn (the first test's arithmetic).
+  const elems = 64 * 16 * 16;
+  const ddrMs = ((2 * elems + 2 * 64 * 64 * 9) * 2) / (64 * 1e6 * 0.85);
+  const computeMs = (2 * 2 * elems * 64 * 9) / 16e9;
+  t.ok(Math.abs((plain?.ms ?? 0) - Math.max(computeMs, ddrMs)) < 1e-12, 'hidden: the max');
+  t.ok(Math.abs((filled?.ms ?? 0) - (computeMs + ddrMs)) < 1e-12, 'one iteration: the sum');
+  // Only the boundary activations exposed: the weights load while an earlier layer computes.
+  const actOnly = { ...fill, fillActivationsOnly: true };
+  const act = partition(groupPlan(layers, 'bm1684x', 'fp16', 1, actOnly), k).groups[0];
+  const actMs = (2 * elems * 2) / (64 * 1e6 * 0.85);
+  const expected = Math.max(computeMs, ddrMs) + Math.min(computeMs, actMs);
+  t.ok(Math.abs((act?.ms ?? 0) - expected) < 1e-12, 'activations only');
+});
+
+t.test('the cost per layer is paid per loop iteration when chosen', async (t) => {
+  // Two 64 MiB FP32 tensors: the group is cut into row bands (second test).
+  const big = [conv('a', 512, []), conv('b', 512, [0])];
+  const k = { ...K, groupUs: 1e6, layerUs: 1 };
+  const once = partition(groupPlan(big, 'bm1684x', 'fp32', 1, STRUCTURE), k).groups;
+  const per = partition(
+    groupPlan(big, 'bm1684x', 'fp32', 1, { ...STRUCTURE, layerPerSlice: true }),
+    k,
+  ).groups;
+  const [group] = once;
+  t.equal(group?.last, 1, 'one group');
+  t.ok((group?.slices ?? 0) > 1, `${group?.slices} slices`);
+  // 1 us per layer: per iteration, the difference is (slices - 1) x 2 layers x 1 us (the same
+  // partition, batch 1: one image, so iterations = row bands = slices).
+  t.equal(per[0]?.last, 1, 'still one group');
+  const extra = (per[0]?.ms ?? 0) - (group?.ms ?? 0);
+  t.ok(Math.abs(extra - ((group?.slices ?? 1) - 1) * 0.002) < 1e-9, `+${extra} ms`);
 });

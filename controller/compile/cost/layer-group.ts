@@ -1,4 +1,5 @@
-// A layer-group cost model for the cost-fit benchmark (bench/cost-fit.ts, docs/cost-model.md).
+// A layer-group cost model: what `bmfleet compile` prints (group-estimate.ts) and the cost-fit
+// benchmark fits and checks (bench/cost-fit.ts, docs/cost-model.md).
 //
 // The device does not run ONNX layers one by one: tpu-mlir's LayerGroup pass (lib/Dialect/Tpu/
 // Transforms/LayerGroup: GroupMethod, CycleCalculator) keeps a chain of layers resident in local
@@ -29,8 +30,9 @@
 //   images serves the conv unit only.
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
-import type { CostLayer, CostPrecision } from '../../controller/compile/cost/index.js';
-import { laneGeometry, padTo } from './per-kind.js';
+import type { CostPrecision } from './chips.js';
+import type { CostLayer } from './estimate.js';
+import { laneGeometry, padTo } from './lanes.js';
 
 /** Longest group the partition considers (tpu-mlir bounds its search the same way). */
 const MAX_GROUP = 64;
@@ -84,6 +86,11 @@ export interface GroupPlan {
   readonly lastReadBy: readonly (readonly number[])[];
   /** Index of each layer's last reader; Infinity for the network's outputs. */
   readonly lastReader: Float64Array;
+  /** The per-layer cost is paid per loop iteration (GroupStructure.layerPerSlice). */
+  readonly layerPerSlice: boolean;
+  /** One slice of the lesser of compute and DDR time is not hidden (GroupStructure.pipelineFill). */
+  readonly pipelineFill: boolean;
+  readonly fillActivationsOnly: boolean;
 }
 
 export interface GroupStructure {
@@ -120,6 +127,31 @@ export interface GroupStructure {
    * for four images (only the conv unit uses the packing).
    */
   readonly int8LanesAsWords?: boolean;
+  /**
+   * The cost per layer in a group is paid once per loop iteration of the group (its slices: images
+   * x row bands), as tpu-mlir's CycleCalculator::getGroupCycle charges each layer's local cycles
+   * per iteration of the group's software pipeline (instruction issue per slice, not per layer).
+   */
+  readonly layerPerSlice?: boolean;
+  /**
+   * The data-movement layers tpu-mlir runs from local memory (a channel Concat, a nearest Resize
+   * by an integer factor: CostLayer.runsInLayerGroup) join layer groups; the others (Transpose,
+   * reductions, Pad...) still run on their own.
+   */
+  readonly groupedCopies?: boolean;
+  /**
+   * The group's software pipeline (load slice i+1, compute slice i, store slice i-1) hides the
+   * lesser of compute and DDR time except for one slice at its start and end: a group of L loop
+   * iterations costs max(compute, DDR) + min(compute, DDR) / L (CycleCalculator::getGroupCycle's
+   * filling and draining steps); a group run in one iteration loads, computes and stores in turn.
+   */
+  readonly pipelineFill?: boolean;
+  /**
+   * As pipelineFill, but only the group's boundary activations are exposed: the timesteps inside
+   * one iteration load a later layer's weights while an earlier layer computes (tpu-mlir's
+   * TimeStep assignment), so weights stay hidden; a slice's input load and output store do not.
+   */
+  readonly fillActivationsOnly?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -166,6 +198,9 @@ export function groupPlan(
     inputs: layers.map((l) => l.inputs ?? []),
     lastReadBy: layers.map((): number[] => []),
     lastReader: new Float64Array(n).fill(Infinity),
+    layerPerSlice: structure.layerPerSlice === true,
+    pipelineFill: structure.pipelineFill === true,
+    fillActivationsOnly: structure.fillActivationsOnly === true,
   };
   layers.forEach((l, i) => {
     for (const p of l.inputs ?? []) {
@@ -198,7 +233,9 @@ export function groupPlan(
     plan.rows[i] = Math.max(1, l.rows?.out ?? 1);
     plan.kernel[i] = Math.max(1, l.rows?.kernel ?? 1);
     const movement = l.kind === 'other';
-    plan.local[i] = l.kind === 'matmul' || (movement && !structure.localMovement) ? 0 : 1;
+    const movesInGroup =
+      structure.localMovement || (structure.groupedCopies === true && l.runsInLayerGroup === true);
+    plan.local[i] = l.kind === 'matmul' || (movement && !movesInGroup) ? 0 : 1;
     const words = structure.int8LanesAsWords && own === 'int8' && c.int8Group > 1;
     // Bytes the vector lanes move per element of one launch: per image, or per 4N word.
     const laneBytes = words ? 4 * batch : bytes * images;
@@ -210,10 +247,7 @@ export function groupPlan(
     // A pure copy (Concat, Transpose, Slice, Resize: one operation per output element) run on
     // its own is a DDR-to-DDR move by the DMA engine; its group's DDR term already counts it.
     const copyOnDma =
-      structure.movementOnDma &&
-      movement &&
-      !structure.localMovement &&
-      l.macs <= l.activationOutElems;
+      structure.movementOnDma && movement && !movesInGroup && l.macs <= l.activationOutElems;
     if (ch === undefined && !copyOnDma) {
       const moved = l.activationInElems + l.activationOutElems;
       const elems = l.kind === 'pool' ? Math.max(moved, l.macs) : moved;
@@ -251,6 +285,23 @@ export interface LayerGroup {
   readonly ms: number;
   /** Slices (images x row bands) one pass of the group is cut into. */
   readonly slices: number;
+  /** Its compute (halo rows included) and DDR time, before overheads: what bounds it. */
+  readonly computeMs: number;
+  readonly ddrMs: number;
+}
+
+/** Each layer's compute time in ms at the coefficients (conv, vector lanes, activations). */
+export function layerComputeMs(plan: GroupPlan, k: GroupCoefficients): Float64Array {
+  const n = plan.matrixMs.length;
+  const compute = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const matrixScale = k.matrix * (plan.fp32[i] === 1 ? k.fp32 : 1);
+    compute[i] =
+      (plan.matrixMs[i] ?? 0) * matrixScale +
+      (plan.vectorMs[i] ?? 0) * k.vector +
+      (plan.activationMs[i] ?? 0) * k.activation;
+  }
+  return compute;
 }
 
 /**
@@ -263,17 +314,13 @@ export function partition(
   k: GroupCoefficients,
 ): { ms: number; groups: LayerGroup[] } {
   const n = plan.matrixMs.length;
-  const compute = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const matrixScale = k.matrix * (plan.fp32[i] === 1 ? k.fp32 : 1);
-    compute[i] =
-      (plan.matrixMs[i] ?? 0) * matrixScale +
-      (plan.vectorMs[i] ?? 0) * k.vector +
-      (plan.activationMs[i] ?? 0) * k.activation;
-  }
+  const { layerPerSlice, pipelineFill, fillActivationsOnly } = plan;
+  const compute = layerComputeMs(plan, k);
   const best = new Float64Array(n + 1).fill(Infinity);
   const choice = new Int32Array(n + 1);
   const slicesOf = new Float64Array(n + 1);
+  const computeOf = new Float64Array(n + 1);
+  const ddrOf = new Float64Array(n + 1);
   best[0] = 0;
   const seen = new Int32Array(n).fill(-1);
   for (let i = 0; i < n; i++) {
@@ -317,13 +364,22 @@ export function partition(
         bands = Math.ceil(slices / plan.lanes);
         if (bands > minRows) break;
       }
+      // Loop iterations: images first, then row bands of every image (nsecs x hsecs); a layer
+      // on its own is sliced by the same rule against the whole local memory.
+      const cut = j > i ? slices : Math.max(1, Math.ceil(maxAct / plan.lmemBytes));
+      const loops = cut <= plan.lanes ? cut : plan.lanes * Math.ceil(cut / plan.lanes);
+      const layerCost = (j - i + 1) * k.layerUs * (layerPerSlice ? loops : 1);
       const computeMs = computeSum + (bands - 1) * haloSum;
       const ddrMs = (boundaryIn + boundaryOut + weights) / plan.ddrBytesPerMs;
-      const ms = Math.max(computeMs, ddrMs) + (k.groupUs + (j - i + 1) * k.layerUs) / 1000;
+      const fillDdrMs = fillActivationsOnly ? ddrMs - weights / plan.ddrBytesPerMs : ddrMs;
+      const exposed = pipelineFill ? Math.min(computeMs, fillDdrMs) / loops : 0;
+      const ms = Math.max(computeMs, ddrMs) + exposed + (k.groupUs + layerCost) / 1000;
       if (before + ms < (best[j + 1] ?? Infinity)) {
         best[j + 1] = before + ms;
         choice[j + 1] = i;
         slicesOf[j + 1] = slices;
+        computeOf[j + 1] = computeMs;
+        ddrOf[j + 1] = ddrMs;
       }
     }
   }
@@ -335,6 +391,8 @@ export function partition(
       last: end - 1,
       ms: (best[end] ?? 0) - (best[first] ?? 0),
       slices: slicesOf[end] ?? 1,
+      computeMs: computeOf[end] ?? 0,
+      ddrMs: ddrOf[end] ?? 0,
     });
     end = first;
   }
