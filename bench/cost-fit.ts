@@ -55,6 +55,8 @@ const BUILT: Record<string, readonly number[]> = {
   retinaface: [1, 3, 640, 640],
   real_esrgan: [1, 3, 480, 640],
   hrnet_w32: [1, 3, 256, 192],
+  centernet_dla34: [1, 3, 512, 512],
+  scrfd_10g_kps: [1, 3, 640, 640],
 };
 /**
  * The shipped chip table (controller/compile/cost/chips.ts) is fitted on the ResNet-50 rows only;

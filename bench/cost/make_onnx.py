@@ -408,6 +408,218 @@ def hrnet_w32():
     return HRNetPose(), (1, 3, 256, 192)
 
 
+class DlaBlock(nn.Module):
+    """DLA's BasicBlock: two 3x3 convs, the residual given by the caller (a Tree's projection)."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout),
+        )
+
+    def forward(self, x, residual=None):
+        return torch.relu(self.body(x) + (x if residual is None else residual))
+
+
+class DlaTree(nn.Module):
+    """DLA's hierarchical aggregation (Yu et al. 2018): a binary tree of blocks whose leaves meet
+    in a Root (1x1 conv over the concatenated children, no residual in DLA-34)."""
+
+    def __init__(self, levels, cin, cout, stride=1, level_root=False, root_dim=0):
+        super().__init__()
+        root_dim = root_dim or 2 * cout
+        if level_root:
+            root_dim += cin
+        if levels == 1:
+            self.tree1, self.tree2 = DlaBlock(cin, cout, stride), DlaBlock(cout, cout)
+            self.root = nn.Sequential(nn.Conv2d(root_dim, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+        else:
+            self.tree1 = DlaTree(levels - 1, cin, cout, stride)
+            self.tree2 = DlaTree(levels - 1, cout, cout, root_dim=root_dim + cout)
+        self.levels, self.level_root = levels, level_root
+        self.downsample = nn.MaxPool2d(stride, stride) if stride > 1 else None
+        self.project = (nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+                        if cin != cout else None)
+
+    def forward(self, x, children=None):
+        children = [] if children is None else children
+        bottom = self.downsample(x) if self.downsample else x
+        if self.level_root:
+            children.append(bottom)
+        if self.levels == 1:
+            x1 = self.tree1(x, self.project(bottom) if self.project else bottom)
+            return self.root(torch.cat([self.tree2(x1), x1, *children], 1))
+        x1 = self.tree1(x)
+        return self.tree2(x1, children + [x1])
+
+
+class IdaUp(nn.Module):
+    """Iterative deep aggregation up-step (CenterNet dlav0.py IDAUp): each input projected to
+    `dim` channels (1x1 conv) and upsampled by a depthwise transposed conv (kernel 2f, stride f),
+    then merged left to right by 3x3 convs over pairs."""
+
+    def __init__(self, dim, channels, factors):
+        super().__init__()
+        self.proj = nn.ModuleList(
+            nn.Identity() if c == dim else nn.Sequential(nn.Conv2d(c, dim, 1, bias=False), nn.BatchNorm2d(dim), nn.ReLU())
+            for c in channels)
+        self.up = nn.ModuleList(
+            nn.Identity() if f == 1 else nn.ConvTranspose2d(dim, dim, 2 * f, f, f // 2, groups=dim, bias=False)
+            for f in factors)
+        self.node = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(2 * dim, dim, 3, 1, 1, bias=False), nn.BatchNorm2d(dim), nn.ReLU())
+            for _ in channels[1:])
+
+    def forward(self, layers):
+        layers = [u(p(x)) for u, p, x in zip(self.up, self.proj, layers)]
+        x, y = layers[0], []
+        for node, l in zip(self.node, layers[1:]):
+            x = node(torch.cat([x, l], 1))
+            y.append(x)
+        return x, y
+
+
+class CenterNetDla34(nn.Module):
+    """CenterNet ctdet with the DLA-34 backbone without deformable convs (dlav0_34, the demo's
+    sample/CenterNet/tools/dlav0.py from xingyizhou/CenterNet): DLAUp over levels 2-5 to stride
+    4, heads hm (80) / wh (2) / reg (2) of head_conv 256, concatenated into one [n, 84, h/4, w/4]
+    output as the demo exports it."""
+
+    def __init__(self, classes=80, head_conv=256):
+        super().__init__()
+        ch = [16, 32, 64, 128, 256, 512]
+
+        def conv_level(cin, cout, stride):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+        self.base = nn.Sequential(nn.Conv2d(3, ch[0], 7, 1, 3, bias=False), nn.BatchNorm2d(ch[0]), nn.ReLU())
+        self.level0, self.level1 = conv_level(ch[0], ch[0], 1), conv_level(ch[0], ch[1], 2)
+        self.level2 = DlaTree(1, ch[1], ch[2], 2)
+        self.level3 = DlaTree(2, ch[2], ch[3], 2, level_root=True)
+        self.level4 = DlaTree(2, ch[3], ch[4], 2, level_root=True)
+        self.level5 = DlaTree(1, ch[4], ch[5], 2, level_root=True)
+        # DLAUp(channels [64, 128, 256, 512], scales [1, 2, 4, 8]) unrolled: each step merges the
+        # deepest levels into the next shallower one.
+        self.ida = nn.ModuleList([
+            IdaUp(256, [256, 512], [1, 2]),
+            IdaUp(128, [128, 256, 256], [1, 2, 2]),
+            IdaUp(64, [64, 128, 128, 128], [1, 2, 2, 2]),
+        ])
+        self.heads = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(64, head_conv, 3, 1, 1), nn.ReLU(), nn.Conv2d(head_conv, k, 1))
+            for k in (classes, 2, 2))
+
+    def forward(self, x):
+        x = self.level1(self.level0(self.base(x)))
+        levels = []
+        for level in (self.level2, self.level3, self.level4, self.level5):
+            x = level(x)
+            levels.append(x)
+        for i, ida in enumerate(self.ida):
+            x, y = ida(levels[-i - 2:])
+            levels[-i - 1:] = y
+        return torch.cat([h(x) for h in self.heads], 1)
+
+
+def centernet_dla34():
+    """sophon-demo sample/CenterNet: tools/export_onnx.py, create_model("dlav0_34"), at the
+    [n, 3, 512, 512] of scripts/gen_fp32bmodel_mlir.sh."""
+    return CenterNetDla34(), (1, 3, 512, 512)
+
+
+def conv_bn_relu(cin, cout, k, s=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class ResV1eBlock(nn.Module):
+    """mmdet BasicBlock with ResNetV1e's avg_down shortcut (AvgPool then 1x1 conv)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn_relu(cin, cout, 3, stride),
+                                  nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        if stride == 1 and cin == cout:
+            self.skip = nn.Identity()
+        else:
+            pool = [nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False)] if stride > 1 else []
+            self.skip = nn.Sequential(*pool, nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class Scale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+class Scrfd10gKps(nn.Module):
+    """SCRFD-10G with keypoints (deepinsight/insightface detection/scrfd,
+    configs/scrfd/scrfd_10g_bnkps.py): ResNetV1e backbone (deep stem, avg_down, 2x2 max pool;
+    BasicBlocks 3/4/2/3 of 56/88/88/224 channels), PAFPN (56 channels, levels 1-3, no norm or
+    activation), SCRFDHead with per-stride towers of 3 conv-BN-ReLU (80 channels, cls and reg
+    shared), 2 anchors, a Scale on the boxes, and tools/scrfd2onnx.py's nine outputs
+    (score [n, hw*2, 1] after sigmoid, bbox [n, hw*2, 4], kps [n, hw*2, 10] per stride)."""
+
+    def __init__(self):
+        super().__init__()
+        base, planes, blocks = 56, [56, 88, 88, 224], [3, 4, 2, 3]
+        self.stem = nn.Sequential(conv_bn_relu(3, base // 2, 3, 2), conv_bn_relu(base // 2, base // 2, 3),
+                                  conv_bn_relu(base // 2, base, 3), nn.MaxPool2d(2, 2))
+        stages, cin = [], base
+        for i, (p, n) in enumerate(zip(planes, blocks)):
+            stages.append(nn.Sequential(*[ResV1eBlock(cin if b == 0 else p, p, 2 if i > 0 and b == 0 else 1)
+                                          for b in range(n)]))
+            cin = p
+        self.stages = nn.ModuleList(stages)
+        out = 56
+        self.lateral = nn.ModuleList(nn.Conv2d(c, out, 1) for c in planes[1:])
+        self.fpn = nn.ModuleList(nn.Conv2d(out, out, 3, 1, 1) for _ in range(3))
+        self.down = nn.ModuleList(nn.Conv2d(out, out, 3, 2, 1) for _ in range(2))
+        self.pafpn = nn.ModuleList(nn.Conv2d(out, out, 3, 1, 1) for _ in range(2))
+        feat, anchors = 80, 2
+        self.towers = nn.ModuleList(
+            nn.Sequential(conv_bn_relu(out, feat, 3), conv_bn_relu(feat, feat, 3), conv_bn_relu(feat, feat, 3))
+            for _ in range(3))
+        self.cls = nn.ModuleList(nn.Conv2d(feat, anchors, 3, 1, 1) for _ in range(3))
+        self.reg = nn.ModuleList(nn.Conv2d(feat, 4 * anchors, 3, 1, 1) for _ in range(3))
+        self.kps = nn.ModuleList(nn.Conv2d(feat, 10 * anchors, 3, 1, 1) for _ in range(3))
+        self.scales = nn.ModuleList(Scale() for _ in range(3))
+
+    def forward(self, x):
+        x = self.stem(x)
+        feats = []
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        lat = [l(f) for l, f in zip(self.lateral, feats[1:])]
+        for i in (2, 1):
+            lat[i - 1] = lat[i - 1] + nn.functional.interpolate(lat[i], size=lat[i - 1].shape[2:])
+        inter = [c(l) for c, l in zip(self.fpn, lat)]
+        for i in range(2):
+            inter[i + 1] = inter[i + 1] + self.down[i](inter[i])
+        outs = [inter[0]] + [self.pafpn[i - 1](inter[i]) for i in (1, 2)]
+        n = x.shape[0]
+        scores, boxes, kps = [], [], []
+        for k, f in enumerate(outs):
+            t = self.towers[k](f)
+            scores.append(self.cls[k](t).permute(0, 2, 3, 1).reshape(n, -1, 1).sigmoid())
+            boxes.append(self.scales[k](self.reg[k](t)).permute(0, 2, 3, 1).reshape(n, -1, 4))
+            kps.append(self.kps[k](t).permute(0, 2, 3, 1).reshape(n, -1, 10))
+        return (*scores, *boxes, *kps)
+
+
+def scrfd_10g_kps():
+    """sophon-demo sample/SCRFD: scrfd_10g_kps_1b.onnx at [n, 3, 640, 640]
+    (scripts/gen_fp32bmodel_mlir.sh), nine outputs (python/scrfd_opencv.py)."""
+    return Scrfd10gKps(), (1, 3, 640, 640)
+
+
 MODELS = {
     "resnet50": resnet50,
     "c3d": c3d,
@@ -418,6 +630,8 @@ MODELS = {
     "retinaface": retinaface,
     "real_esrgan": real_esrgan,
     "hrnet_w32": hrnet_w32,
+    "centernet_dla34": centernet_dla34,
+    "scrfd_10g_kps": scrfd_10g_kps,
 }
 
 
