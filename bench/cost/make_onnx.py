@@ -620,6 +620,154 @@ def scrfd_10g_kps():
     return Scrfd10gKps(), (1, 3, 640, 640)
 
 
+def cbs_g(cin, cout, k=1, s=1, g=1, act=True):
+    """ultralytics Conv: conv (no bias), BN, SiLU (none with act=False); g for DWConv."""
+    layers = [nn.Conv2d(cin, cout, k, s, k // 2, groups=g, bias=False), nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, nn.SiLU()) if act else nn.Sequential(*layers)
+
+
+class Bottleneck11(nn.Module):
+    def __init__(self, c, e=0.5):
+        super().__init__()
+        self.cv1, self.cv2 = cbs_g(c, int(c * e), 3), cbs_g(int(c * e), c, 3)
+
+    def forward(self, x):
+        return x + self.cv2(self.cv1(x))
+
+
+class C3k(nn.Module):
+    """ultralytics C3 with two 3x3 bottlenecks of full width (C3k, n=2, e=0.5)."""
+
+    def __init__(self, c):
+        super().__init__()
+        h = c // 2
+        self.cv1, self.cv2, self.cv3 = cbs_g(c, h), cbs_g(c, h), cbs_g(2 * h, c)
+        self.m = nn.Sequential(Bottleneck11(h, 1.0), Bottleneck11(h, 1.0))
+
+    def forward(self, x):
+        return self.cv3(torch.cat([self.m(self.cv1(x)), self.cv2(x)], 1))
+
+
+class C3k2(nn.Module):
+    """ultralytics C3k2 (a C2f): split in two, one inner block (n = 1 at depth 0.5), all three
+    parts concatenated."""
+
+    def __init__(self, cin, cout, c3k, e=0.5):
+        super().__init__()
+        self.c = int(cout * e)
+        self.cv1, self.cv2 = cbs_g(cin, 2 * self.c), cbs_g(3 * self.c, cout)
+        self.m = C3k(self.c) if c3k else Bottleneck11(self.c)
+
+    def forward(self, x):
+        a, b = self.cv1(x).chunk(2, 1)
+        return self.cv2(torch.cat([a, b, self.m(b)], 1))
+
+
+class PsaAttention(nn.Module):
+    """ultralytics Attention of C2PSA: 1x1 qkv, per-head q^T k softmax over the HxW positions,
+    a depthwise 3x3 positional term on v, 1x1 projection."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.key_dim = self.head_dim // 2
+        self.scale = self.key_dim ** -0.5
+        self.qkv = cbs_g(dim, dim + 2 * self.key_dim * heads, act=False)
+        self.proj = cbs_g(dim, dim, act=False)
+        self.pe = cbs_g(dim, dim, 3, g=dim, act=False)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(x).view(b, self.heads, 2 * self.key_dim + self.head_dim, h * w).split(
+            [self.key_dim, self.key_dim, self.head_dim], 2)
+        attn = ((q.transpose(-2, -1) @ k) * self.scale).softmax(-1)
+        y = (v @ attn.transpose(-2, -1)).view(b, c, h, w) + self.pe(v.reshape(b, c, h, w))
+        return self.proj(y)
+
+
+class C2Psa(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c // 2
+        self.cv1, self.cv2 = cbs_g(c, c), cbs_g(c, c)
+        self.attn = PsaAttention(self.c, self.c // 64)
+        self.ffn = nn.Sequential(cbs_g(self.c, 2 * self.c), cbs_g(2 * self.c, self.c, act=False))
+
+    def forward(self, x):
+        a, b = self.cv1(x).split((self.c, self.c), 1)
+        b = b + self.attn(b)
+        b = b + self.ffn(b)
+        return self.cv2(torch.cat([a, b], 1))
+
+
+class Yolo11s(nn.Module):
+    """YOLO11s (ultralytics 8.3.12, the demo's export version; cfg/models/11/yolo11.yaml at
+    scale s: depth 0.5, width 0.5): C3k2 blocks, SPPF, C2PSA attention, and the Detect head
+    whose class branch is depthwise-separable; export output [n, 84, 8400] (DFL softmax and 1x1
+    conv, boxes decoded against the anchors, class sigmoid)."""
+
+    def __init__(self, classes=80, size=640):
+        super().__init__()
+        self.b0, self.b1 = cbs_g(3, 32, 3, 2), cbs_g(32, 64, 3, 2)
+        self.b2, self.b3 = C3k2(64, 128, False, 0.25), cbs_g(128, 128, 3, 2)
+        self.b4, self.b5 = C3k2(128, 256, False, 0.25), cbs_g(256, 256, 3, 2)
+        self.b6, self.b7 = C3k2(256, 256, True), cbs_g(256, 512, 3, 2)
+        self.b8 = C3k2(512, 512, True)
+        self.sppf1, self.sppf2 = cbs_g(512, 256), cbs_g(1024, 512)
+        self.b10 = C2Psa(512)
+        self.h13, self.h16 = C3k2(768, 256, False), C3k2(512, 128, False)
+        self.h17, self.h19 = cbs_g(128, 128, 3, 2), C3k2(384, 256, False)
+        self.h20, self.h22 = cbs_g(256, 256, 3, 2), C3k2(768, 512, True)
+        ch, reg = (128, 256, 512), 16
+        c2, c3 = max(16, ch[0] // 4, 4 * reg), max(ch[0], min(classes, 100))
+        self.cv2 = nn.ModuleList(nn.Sequential(cbs_g(x, c2, 3), cbs_g(c2, c2, 3), nn.Conv2d(c2, 4 * reg, 1))
+                                 for x in ch)
+        self.cv3 = nn.ModuleList(nn.Sequential(cbs_g(x, x, 3, g=x), cbs_g(x, c3), cbs_g(c3, c3, 3, g=c3),
+                                               cbs_g(c3, c3), nn.Conv2d(c3, classes, 1)) for x in ch)
+        self.dfl = nn.Conv2d(reg, 1, 1, bias=False)
+        self.classes, self.reg = classes, reg
+        # Anchor centres and strides: computed from the feature shapes at export, constants once
+        # the input shape is fixed (tpu-mlir folds them).
+        pts, strides = [], []
+        for s in (8, 16, 32):
+            n = size // s
+            y, x = torch.meshgrid(torch.arange(n) + 0.5, torch.arange(n) + 0.5, indexing="ij")
+            pts.append(torch.stack([x, y], 0).reshape(2, -1))
+            strides.append(torch.full((1, n * n), float(s)))
+        self.register_buffer("anchors", torch.cat(pts, 1))
+        self.register_buffer("strides", torch.cat(strides, 1))
+
+    def forward(self, x):
+        p3 = self.b4(self.b3(self.b2(self.b1(self.b0(x)))))
+        p4 = self.b6(self.b5(p3))
+        y = [self.sppf1(self.b8(self.b7(p4)))]
+        for _ in range(3):
+            y.append(nn.functional.max_pool2d(y[-1], 5, 1, 2))
+        p5 = self.b10(self.sppf2(torch.cat(y, 1)))
+        up = nn.functional.interpolate
+        h13 = self.h13(torch.cat([up(p5, scale_factor=2.0), p4], 1))
+        h16 = self.h16(torch.cat([up(h13, scale_factor=2.0), p3], 1))
+        h19 = self.h19(torch.cat([self.h17(h16), h13], 1))
+        h22 = self.h22(torch.cat([self.h20(h19), p5], 1))
+        n = x.shape[0]
+        no = self.classes + 4 * self.reg
+        cat = torch.cat([torch.cat([b(f), c(f)], 1).view(n, no, -1)
+                         for b, c, f in zip(self.cv2, self.cv3, (h16, h19, h22))], 2)
+        box, cls = cat.split((4 * self.reg, self.classes), 1)
+        a = box.shape[2]
+        dist = self.dfl(box.view(n, 4, self.reg, a).transpose(2, 1).softmax(1)).view(n, 4, a)
+        lt, rb = dist.chunk(2, 1)
+        x1y1, x2y2 = self.anchors - lt, self.anchors + rb
+        dbox = torch.cat([(x1y1 + x2y2) / 2, x2y2 - x1y1], 1) * self.strides
+        return torch.cat([dbox, cls.sigmoid()], 1)
+
+
+def yolo11s():
+    """sophon-demo sample/YOLOv11_det: yolov11s.onnx (docs/YOLOv11_Export_Guide.md, ultralytics
+    8.3.12) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh)."""
+    return Yolo11s(), (1, 3, 640, 640)
+
+
 MODELS = {
     "resnet50": resnet50,
     "c3d": c3d,
@@ -632,6 +780,7 @@ MODELS = {
     "hrnet_w32": hrnet_w32,
     "centernet_dla34": centernet_dla34,
     "scrfd_10g_kps": scrfd_10g_kps,
+    "yolo11s": yolo11s,
 }
 
 
