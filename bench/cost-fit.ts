@@ -59,6 +59,7 @@ export const BUILT: Readonly<Record<string, readonly number[]>> = {
   centernet_dla34: [1, 3, 512, 512],
   scrfd_10g_kps: [1, 3, 640, 640],
   yolo11s: [1, 3, 640, 640],
+  yolov8s: [1, 3, 640, 640],
 };
 /**
  * The shipped chip table (controller/compile/cost/chips.ts) is fitted on the ResNet-50 rows only;

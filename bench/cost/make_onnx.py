@@ -627,12 +627,31 @@ def cbs_g(cin, cout, k=1, s=1, g=1, act=True):
 
 
 class Bottleneck11(nn.Module):
-    def __init__(self, c, e=0.5):
+    def __init__(self, c, e=0.5, shortcut=True):
         super().__init__()
         self.cv1, self.cv2 = cbs_g(c, int(c * e), 3), cbs_g(int(c * e), c, 3)
+        self.shortcut = shortcut
 
     def forward(self, x):
-        return x + self.cv2(self.cv1(x))
+        y = self.cv2(self.cv1(x))
+        return x + y if self.shortcut else y
+
+
+class C2f(nn.Module):
+    """ultralytics C2f: split in two, n bottlenecks (e=1.0) on the second half, every output
+    concatenated."""
+
+    def __init__(self, cin, cout, n, shortcut):
+        super().__init__()
+        self.c = cout // 2
+        self.cv1, self.cv2 = cbs_g(cin, 2 * self.c), cbs_g((2 + n) * self.c, cout)
+        self.m = nn.ModuleList(Bottleneck11(self.c, 1.0, shortcut) for _ in range(n))
+
+    def forward(self, x):
+        y = list(self.cv1(x).chunk(2, 1))
+        for m in self.m:
+            y.append(m(y[-1]))
+        return self.cv2(torch.cat(y, 1))
 
 
 class C3k(nn.Module):
@@ -700,13 +719,56 @@ class C2Psa(nn.Module):
         return self.cv2(torch.cat([a, b], 1))
 
 
+class DflDetect(nn.Module):
+    """ultralytics Detect at export: per level a box branch (two 3x3 convs, 64 DFL logits) and a
+    class branch (two 3x3 convs before 8.3.0; depthwise-separable from 8.3.0, YOLO11), levels
+    flattened and concatenated; DFL softmax + 1x1 conv, boxes decoded against the anchor
+    points (computed from the feature shapes at export, constants once the input shape is fixed:
+    tpu-mlir folds them) and the class sigmoid: output [n, 4 + classes, anchors]."""
+
+    def __init__(self, ch, depthwise_cls, classes=80, size=640):
+        super().__init__()
+        reg = 16
+        c2, c3 = max(16, ch[0] // 4, 4 * reg), max(ch[0], min(classes, 100))
+        self.cv2 = nn.ModuleList(nn.Sequential(cbs_g(x, c2, 3), cbs_g(c2, c2, 3), nn.Conv2d(c2, 4 * reg, 1))
+                                 for x in ch)
+        if depthwise_cls:
+            self.cv3 = nn.ModuleList(nn.Sequential(cbs_g(x, x, 3, g=x), cbs_g(x, c3), cbs_g(c3, c3, 3, g=c3),
+                                                   cbs_g(c3, c3), nn.Conv2d(c3, classes, 1)) for x in ch)
+        else:
+            self.cv3 = nn.ModuleList(nn.Sequential(cbs_g(x, c3, 3), cbs_g(c3, c3, 3), nn.Conv2d(c3, classes, 1))
+                                     for x in ch)
+        self.dfl = nn.Conv2d(reg, 1, 1, bias=False)
+        self.classes, self.reg = classes, reg
+        pts, strides = [], []
+        for s in (8, 16, 32):
+            n = size // s
+            y, x = torch.meshgrid(torch.arange(n) + 0.5, torch.arange(n) + 0.5, indexing="ij")
+            pts.append(torch.stack([x, y], 0).reshape(2, -1))
+            strides.append(torch.full((1, n * n), float(s)))
+        self.register_buffer("anchors", torch.cat(pts, 1))
+        self.register_buffer("strides", torch.cat(strides, 1))
+
+    def forward(self, feats):
+        n = feats[0].shape[0]
+        no = self.classes + 4 * self.reg
+        cat = torch.cat([torch.cat([b(f), c(f)], 1).view(n, no, -1)
+                         for b, c, f in zip(self.cv2, self.cv3, feats)], 2)
+        box, cls = cat.split((4 * self.reg, self.classes), 1)
+        a = box.shape[2]
+        dist = self.dfl(box.view(n, 4, self.reg, a).transpose(2, 1).softmax(1)).view(n, 4, a)
+        lt, rb = dist.chunk(2, 1)
+        x1y1, x2y2 = self.anchors - lt, self.anchors + rb
+        dbox = torch.cat([(x1y1 + x2y2) / 2, x2y2 - x1y1], 1) * self.strides
+        return torch.cat([dbox, cls.sigmoid()], 1)
+
+
 class Yolo11s(nn.Module):
     """YOLO11s (ultralytics 8.3.12, the demo's export version; cfg/models/11/yolo11.yaml at
     scale s: depth 0.5, width 0.5): C3k2 blocks, SPPF, C2PSA attention, and the Detect head
-    whose class branch is depthwise-separable; export output [n, 84, 8400] (DFL softmax and 1x1
-    conv, boxes decoded against the anchors, class sigmoid)."""
+    whose class branch is depthwise-separable; export output [n, 84, 8400]."""
 
-    def __init__(self, classes=80, size=640):
+    def __init__(self):
         super().__init__()
         self.b0, self.b1 = cbs_g(3, 32, 3, 2), cbs_g(32, 64, 3, 2)
         self.b2, self.b3 = C3k2(64, 128, False, 0.25), cbs_g(128, 128, 3, 2)
@@ -718,24 +780,7 @@ class Yolo11s(nn.Module):
         self.h13, self.h16 = C3k2(768, 256, False), C3k2(512, 128, False)
         self.h17, self.h19 = cbs_g(128, 128, 3, 2), C3k2(384, 256, False)
         self.h20, self.h22 = cbs_g(256, 256, 3, 2), C3k2(768, 512, True)
-        ch, reg = (128, 256, 512), 16
-        c2, c3 = max(16, ch[0] // 4, 4 * reg), max(ch[0], min(classes, 100))
-        self.cv2 = nn.ModuleList(nn.Sequential(cbs_g(x, c2, 3), cbs_g(c2, c2, 3), nn.Conv2d(c2, 4 * reg, 1))
-                                 for x in ch)
-        self.cv3 = nn.ModuleList(nn.Sequential(cbs_g(x, x, 3, g=x), cbs_g(x, c3), cbs_g(c3, c3, 3, g=c3),
-                                               cbs_g(c3, c3), nn.Conv2d(c3, classes, 1)) for x in ch)
-        self.dfl = nn.Conv2d(reg, 1, 1, bias=False)
-        self.classes, self.reg = classes, reg
-        # Anchor centres and strides: computed from the feature shapes at export, constants once
-        # the input shape is fixed (tpu-mlir folds them).
-        pts, strides = [], []
-        for s in (8, 16, 32):
-            n = size // s
-            y, x = torch.meshgrid(torch.arange(n) + 0.5, torch.arange(n) + 0.5, indexing="ij")
-            pts.append(torch.stack([x, y], 0).reshape(2, -1))
-            strides.append(torch.full((1, n * n), float(s)))
-        self.register_buffer("anchors", torch.cat(pts, 1))
-        self.register_buffer("strides", torch.cat(strides, 1))
+        self.detect = DflDetect((128, 256, 512), depthwise_cls=True)
 
     def forward(self, x):
         p3 = self.b4(self.b3(self.b2(self.b1(self.b0(x)))))
@@ -749,23 +794,52 @@ class Yolo11s(nn.Module):
         h16 = self.h16(torch.cat([up(h13, scale_factor=2.0), p3], 1))
         h19 = self.h19(torch.cat([self.h17(h16), h13], 1))
         h22 = self.h22(torch.cat([self.h20(h19), p5], 1))
-        n = x.shape[0]
-        no = self.classes + 4 * self.reg
-        cat = torch.cat([torch.cat([b(f), c(f)], 1).view(n, no, -1)
-                         for b, c, f in zip(self.cv2, self.cv3, (h16, h19, h22))], 2)
-        box, cls = cat.split((4 * self.reg, self.classes), 1)
-        a = box.shape[2]
-        dist = self.dfl(box.view(n, 4, self.reg, a).transpose(2, 1).softmax(1)).view(n, 4, a)
-        lt, rb = dist.chunk(2, 1)
-        x1y1, x2y2 = self.anchors - lt, self.anchors + rb
-        dbox = torch.cat([(x1y1 + x2y2) / 2, x2y2 - x1y1], 1) * self.strides
-        return torch.cat([dbox, cls.sigmoid()], 1)
+        return self.detect((h16, h19, h22))
 
 
 def yolo11s():
     """sophon-demo sample/YOLOv11_det: yolov11s.onnx (docs/YOLOv11_Export_Guide.md, ultralytics
     8.3.12) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh)."""
     return Yolo11s(), (1, 3, 640, 640)
+
+
+class Yolov8s(nn.Module):
+    """YOLOv8s (ultralytics 8.1.27, the demo's export version; cfg/models/v8/yolov8.yaml at scale
+    s: depth 0.33, width 0.5): C2f blocks, SPPF, PAN, and the Detect head of two 3x3 convs per
+    branch; export output [n, 84, 8400]."""
+
+    def __init__(self):
+        super().__init__()
+        self.b0, self.b1 = cbs_g(3, 32, 3, 2), cbs_g(32, 64, 3, 2)
+        self.b2, self.b3 = C2f(64, 64, 1, True), cbs_g(64, 128, 3, 2)
+        self.b4, self.b5 = C2f(128, 128, 2, True), cbs_g(128, 256, 3, 2)
+        self.b6, self.b7 = C2f(256, 256, 2, True), cbs_g(256, 512, 3, 2)
+        self.b8 = C2f(512, 512, 1, True)
+        self.sppf1, self.sppf2 = cbs_g(512, 256), cbs_g(1024, 512)
+        self.h12, self.h15 = C2f(768, 256, 1, False), C2f(384, 128, 1, False)
+        self.h16, self.h18 = cbs_g(128, 128, 3, 2), C2f(384, 256, 1, False)
+        self.h19, self.h21 = cbs_g(256, 256, 3, 2), C2f(768, 512, 1, False)
+        self.detect = DflDetect((128, 256, 512), depthwise_cls=False)
+
+    def forward(self, x):
+        p3 = self.b4(self.b3(self.b2(self.b1(self.b0(x)))))
+        p4 = self.b6(self.b5(p3))
+        y = [self.sppf1(self.b8(self.b7(p4)))]
+        for _ in range(3):
+            y.append(nn.functional.max_pool2d(y[-1], 5, 1, 2))
+        p5 = self.sppf2(torch.cat(y, 1))
+        up = nn.functional.interpolate
+        h12 = self.h12(torch.cat([up(p5, scale_factor=2.0), p4], 1))
+        h15 = self.h15(torch.cat([up(h12, scale_factor=2.0), p3], 1))
+        h18 = self.h18(torch.cat([self.h16(h15), h12], 1))
+        h21 = self.h21(torch.cat([self.h19(h18), p5], 1))
+        return self.detect((h15, h18, h21))
+
+
+def yolov8s():
+    """sophon-demo sample/YOLOv8_det: yolov8s.onnx (docs/YOLOv8_Export_Guide.md, ultralytics
+    8.1.27) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh)."""
+    return Yolov8s(), (1, 3, 640, 640)
 
 
 MODELS = {
@@ -781,6 +855,7 @@ MODELS = {
     "centernet_dla34": centernet_dla34,
     "scrfd_10g_kps": scrfd_10g_kps,
     "yolo11s": yolo11s,
+    "yolov8s": yolov8s,
 }
 
 
