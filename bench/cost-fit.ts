@@ -60,6 +60,7 @@ export const BUILT: Readonly<Record<string, readonly number[]>> = {
   scrfd_10g_kps: [1, 3, 640, 640],
   yolo11s: [1, 3, 640, 640],
   yolov8s: [1, 3, 640, 640],
+  yolov7: [1, 3, 640, 640],
 };
 /**
  * The shipped chip table (controller/compile/cost/chips.ts) is fitted on the ResNet-50 rows only;

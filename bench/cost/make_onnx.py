@@ -842,6 +842,97 @@ def yolov8s():
     return Yolov8s(), (1, 3, 640, 640)
 
 
+class ElanV7(nn.Module):
+    """YOLOv7's ELAN block: two 1x1 branches from the input, four chained 3x3 convs on the second,
+    outputs concatenated (`keep` picks which: the backbone keeps every other one) and fused by a
+    1x1 conv."""
+
+    def __init__(self, cin, mid, mid3, cout, keep):
+        super().__init__()
+        self.a, self.b = cbs(cin, mid), cbs(cin, mid)
+        self.convs = nn.ModuleList(cbs(mid if i == 0 else mid3, mid3, 3) for i in range(4))
+        self.keep = keep
+        self.out = cbs(2 * mid + len(keep) * mid3, cout)
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)
+        ys = []
+        for conv in self.convs:
+            ys.append(conv(ys[-1] if ys else b))
+        return self.out(torch.cat([ys[i] for i in self.keep] + [b, a], 1))
+
+
+class MpV7(nn.Module):
+    """YOLOv7's downsampling: max pool + 1x1 beside 1x1 + strided 3x3, concatenated."""
+
+    def __init__(self, cin, c):
+        super().__init__()
+        self.pool_conv, self.conv, self.down = cbs(cin, c), cbs(cin, c), cbs(c, c, 3, 2)
+
+    def forward(self, x):
+        return torch.cat([self.down(self.conv(x)), self.pool_conv(nn.functional.max_pool2d(x, 2, 2))], 1)
+
+
+class SppcspcV7(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        c = cout
+        self.cv1, self.cv2, self.cv3, self.cv4 = cbs(cin, c), cbs(cin, c), cbs(c, c, 3), cbs(c, c)
+        self.cv5, self.cv6, self.cv7 = cbs(4 * c, c), cbs(c, c, 3), cbs(2 * c, cout)
+
+    def forward(self, x):
+        x1 = self.cv4(self.cv3(self.cv1(x)))
+        pools = [nn.functional.max_pool2d(x1, k, 1, k // 2) for k in (5, 9, 13)]
+        return self.cv7(torch.cat([self.cv6(self.cv5(torch.cat([x1, *pools], 1))), self.cv2(x)], 1))
+
+
+class Yolov7(nn.Module):
+    """YOLOv7 (WongKinYiu/yolov7 cfg/deploy/yolov7.yaml, 80 classes) as export.py writes it after
+    attempt_load's fuse: RepConv folded to one 3x3 conv, and without --grid the three raw
+    outputs viewed and permuted to [n, 3, h, w, 85] (the demo's "3output" model)."""
+
+    def __init__(self, classes=80):
+        super().__init__()
+        self.stem = nn.Sequential(cbs(3, 32, 3), cbs(32, 64, 3, 2), cbs(64, 64, 3), cbs(64, 128, 3, 2))
+        every_other, all_four = (3, 1), (3, 2, 1, 0)
+        self.e1 = ElanV7(128, 64, 64, 256, every_other)
+        self.m1, self.e2 = MpV7(256, 128), ElanV7(256, 128, 128, 512, every_other)
+        self.m2, self.e3 = MpV7(512, 256), ElanV7(512, 256, 256, 1024, every_other)
+        self.m3, self.e4 = MpV7(1024, 512), ElanV7(1024, 256, 256, 1024, every_other)
+        self.spp = SppcspcV7(1024, 512)
+        self.r4, self.l4 = cbs(512, 256), cbs(1024, 256)
+        self.h63 = ElanV7(512, 256, 128, 256, all_four)
+        self.r3, self.l3 = cbs(256, 128), cbs(512, 128)
+        self.h75 = ElanV7(256, 128, 64, 128, all_four)
+        self.d1, self.h88 = MpV7(128, 128), ElanV7(512, 256, 128, 256, all_four)
+        self.d2, self.h101 = MpV7(256, 256), ElanV7(1024, 512, 256, 512, all_four)
+        self.rep = nn.ModuleList(cbs(c, 2 * c, 3) for c in (128, 256, 512))
+        self.detect = nn.ModuleList(nn.Conv2d(2 * c, 3 * (classes + 5), 1) for c in (128, 256, 512))
+        self.no = classes + 5
+
+    def forward(self, x):
+        p3 = self.e2(self.m1(self.e1(self.stem(x))))
+        p4 = self.e3(self.m2(p3))
+        p5 = self.spp(self.e4(self.m3(p4)))
+        up = nn.functional.interpolate
+        h63 = self.h63(torch.cat([self.l4(p4), up(self.r4(p5), scale_factor=2.0)], 1))
+        h75 = self.h75(torch.cat([self.l3(p3), up(self.r3(h63), scale_factor=2.0)], 1))
+        h88 = self.h88(torch.cat([self.d1(h75), h63], 1))
+        h101 = self.h101(torch.cat([self.d2(h88), p5], 1))
+        outs = []
+        for rep, det, f in zip(self.rep, self.detect, (h75, h88, h101)):
+            y = det(rep(f))
+            n, _, h, w = y.shape
+            outs.append(y.view(n, 3, self.no, h, w).permute(0, 1, 3, 4, 2).contiguous())
+        return tuple(outs)
+
+
+def yolov7():
+    """sophon-demo sample/YOLOv7: yolov7_v0.1_3output_{1,4}b.onnx (docs/YOLOv7_Export_Guide.md,
+    export.py without --grid) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh)."""
+    return Yolov7(), (1, 3, 640, 640)
+
+
 MODELS = {
     "resnet50": resnet50,
     "c3d": c3d,
@@ -856,6 +947,7 @@ MODELS = {
     "scrfd_10g_kps": scrfd_10g_kps,
     "yolo11s": yolo11s,
     "yolov8s": yolov8s,
+    "yolov7": yolov7,
 }
 
 
