@@ -408,6 +408,531 @@ def hrnet_w32():
     return HRNetPose(), (1, 3, 256, 192)
 
 
+class DlaBlock(nn.Module):
+    """DLA's BasicBlock: two 3x3 convs, the residual given by the caller (a Tree's projection)."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout),
+        )
+
+    def forward(self, x, residual=None):
+        return torch.relu(self.body(x) + (x if residual is None else residual))
+
+
+class DlaTree(nn.Module):
+    """DLA's hierarchical aggregation (Yu et al. 2018): a binary tree of blocks whose leaves meet
+    in a Root (1x1 conv over the concatenated children, no residual in DLA-34)."""
+
+    def __init__(self, levels, cin, cout, stride=1, level_root=False, root_dim=0):
+        super().__init__()
+        root_dim = root_dim or 2 * cout
+        if level_root:
+            root_dim += cin
+        if levels == 1:
+            self.tree1, self.tree2 = DlaBlock(cin, cout, stride), DlaBlock(cout, cout)
+            self.root = nn.Sequential(nn.Conv2d(root_dim, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+        else:
+            self.tree1 = DlaTree(levels - 1, cin, cout, stride)
+            self.tree2 = DlaTree(levels - 1, cout, cout, root_dim=root_dim + cout)
+        self.levels, self.level_root = levels, level_root
+        self.downsample = nn.MaxPool2d(stride, stride) if stride > 1 else None
+        self.project = (nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+                        if cin != cout else None)
+
+    def forward(self, x, children=None):
+        children = [] if children is None else children
+        bottom = self.downsample(x) if self.downsample else x
+        if self.level_root:
+            children.append(bottom)
+        if self.levels == 1:
+            x1 = self.tree1(x, self.project(bottom) if self.project else bottom)
+            return self.root(torch.cat([self.tree2(x1), x1, *children], 1))
+        x1 = self.tree1(x)
+        return self.tree2(x1, children + [x1])
+
+
+class IdaUp(nn.Module):
+    """Iterative deep aggregation up-step (CenterNet dlav0.py IDAUp): each input projected to
+    `dim` channels (1x1 conv) and upsampled by a depthwise transposed conv (kernel 2f, stride f),
+    then merged left to right by 3x3 convs over pairs."""
+
+    def __init__(self, dim, channels, factors):
+        super().__init__()
+        self.proj = nn.ModuleList(
+            nn.Identity() if c == dim else nn.Sequential(nn.Conv2d(c, dim, 1, bias=False), nn.BatchNorm2d(dim), nn.ReLU())
+            for c in channels)
+        self.up = nn.ModuleList(
+            nn.Identity() if f == 1 else nn.ConvTranspose2d(dim, dim, 2 * f, f, f // 2, groups=dim, bias=False)
+            for f in factors)
+        self.node = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(2 * dim, dim, 3, 1, 1, bias=False), nn.BatchNorm2d(dim), nn.ReLU())
+            for _ in channels[1:])
+
+    def forward(self, layers):
+        layers = [u(p(x)) for u, p, x in zip(self.up, self.proj, layers)]
+        x, y = layers[0], []
+        for node, l in zip(self.node, layers[1:]):
+            x = node(torch.cat([x, l], 1))
+            y.append(x)
+        return x, y
+
+
+class CenterNetDla34(nn.Module):
+    """CenterNet ctdet with the DLA-34 backbone without deformable convs (dlav0_34, the demo's
+    sample/CenterNet/tools/dlav0.py from xingyizhou/CenterNet): DLAUp over levels 2-5 to stride
+    4, heads hm (80) / wh (2) / reg (2) of head_conv 256, concatenated into one [n, 84, h/4, w/4]
+    output as the demo exports it."""
+
+    def __init__(self, classes=80, head_conv=256):
+        super().__init__()
+        ch = [16, 32, 64, 128, 256, 512]
+
+        def conv_level(cin, cout, stride):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+        self.base = nn.Sequential(nn.Conv2d(3, ch[0], 7, 1, 3, bias=False), nn.BatchNorm2d(ch[0]), nn.ReLU())
+        self.level0, self.level1 = conv_level(ch[0], ch[0], 1), conv_level(ch[0], ch[1], 2)
+        self.level2 = DlaTree(1, ch[1], ch[2], 2)
+        self.level3 = DlaTree(2, ch[2], ch[3], 2, level_root=True)
+        self.level4 = DlaTree(2, ch[3], ch[4], 2, level_root=True)
+        self.level5 = DlaTree(1, ch[4], ch[5], 2, level_root=True)
+        # DLAUp(channels [64, 128, 256, 512], scales [1, 2, 4, 8]) unrolled: each step merges the
+        # deepest levels into the next shallower one.
+        self.ida = nn.ModuleList([
+            IdaUp(256, [256, 512], [1, 2]),
+            IdaUp(128, [128, 256, 256], [1, 2, 2]),
+            IdaUp(64, [64, 128, 128, 128], [1, 2, 2, 2]),
+        ])
+        self.heads = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(64, head_conv, 3, 1, 1), nn.ReLU(), nn.Conv2d(head_conv, k, 1))
+            for k in (classes, 2, 2))
+
+    def forward(self, x):
+        x = self.level1(self.level0(self.base(x)))
+        levels = []
+        for level in (self.level2, self.level3, self.level4, self.level5):
+            x = level(x)
+            levels.append(x)
+        for i, ida in enumerate(self.ida):
+            x, y = ida(levels[-i - 2:])
+            levels[-i - 1:] = y
+        return torch.cat([h(x) for h in self.heads], 1)
+
+
+def centernet_dla34():
+    """sophon-demo sample/CenterNet: tools/export_onnx.py, create_model("dlav0_34"), at the
+    [n, 3, 512, 512] of scripts/gen_fp32bmodel_mlir.sh."""
+    return CenterNetDla34(), (1, 3, 512, 512)
+
+
+def conv_bn_relu(cin, cout, k, s=1):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, s, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class ResV1eBlock(nn.Module):
+    """mmdet BasicBlock with ResNetV1e's avg_down shortcut (AvgPool then 1x1 conv)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn_relu(cin, cout, 3, stride),
+                                  nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        if stride == 1 and cin == cout:
+            self.skip = nn.Identity()
+        else:
+            pool = [nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False)] if stride > 1 else []
+            self.skip = nn.Sequential(*pool, nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class Scale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(1.0))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+class Scrfd10gKps(nn.Module):
+    """SCRFD-10G with keypoints (deepinsight/insightface detection/scrfd,
+    configs/scrfd/scrfd_10g_bnkps.py): ResNetV1e backbone (deep stem, avg_down, 2x2 max pool;
+    BasicBlocks 3/4/2/3 of 56/88/88/224 channels), PAFPN (56 channels, levels 1-3, no norm or
+    activation), SCRFDHead with per-stride towers of 3 conv-BN-ReLU (80 channels, cls and reg
+    shared), 2 anchors, a Scale on the boxes, and tools/scrfd2onnx.py's nine outputs
+    (score [n, hw*2, 1] after sigmoid, bbox [n, hw*2, 4], kps [n, hw*2, 10] per stride)."""
+
+    def __init__(self):
+        super().__init__()
+        base, planes, blocks = 56, [56, 88, 88, 224], [3, 4, 2, 3]
+        self.stem = nn.Sequential(conv_bn_relu(3, base // 2, 3, 2), conv_bn_relu(base // 2, base // 2, 3),
+                                  conv_bn_relu(base // 2, base, 3), nn.MaxPool2d(2, 2))
+        stages, cin = [], base
+        for i, (p, n) in enumerate(zip(planes, blocks)):
+            stages.append(nn.Sequential(*[ResV1eBlock(cin if b == 0 else p, p, 2 if i > 0 and b == 0 else 1)
+                                          for b in range(n)]))
+            cin = p
+        self.stages = nn.ModuleList(stages)
+        out = 56
+        self.lateral = nn.ModuleList(nn.Conv2d(c, out, 1) for c in planes[1:])
+        self.fpn = nn.ModuleList(nn.Conv2d(out, out, 3, 1, 1) for _ in range(3))
+        self.down = nn.ModuleList(nn.Conv2d(out, out, 3, 2, 1) for _ in range(2))
+        self.pafpn = nn.ModuleList(nn.Conv2d(out, out, 3, 1, 1) for _ in range(2))
+        feat, anchors = 80, 2
+        self.towers = nn.ModuleList(
+            nn.Sequential(conv_bn_relu(out, feat, 3), conv_bn_relu(feat, feat, 3), conv_bn_relu(feat, feat, 3))
+            for _ in range(3))
+        self.cls = nn.ModuleList(nn.Conv2d(feat, anchors, 3, 1, 1) for _ in range(3))
+        self.reg = nn.ModuleList(nn.Conv2d(feat, 4 * anchors, 3, 1, 1) for _ in range(3))
+        self.kps = nn.ModuleList(nn.Conv2d(feat, 10 * anchors, 3, 1, 1) for _ in range(3))
+        self.scales = nn.ModuleList(Scale() for _ in range(3))
+
+    def forward(self, x):
+        x = self.stem(x)
+        feats = []
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        lat = [l(f) for l, f in zip(self.lateral, feats[1:])]
+        for i in (2, 1):
+            lat[i - 1] = lat[i - 1] + nn.functional.interpolate(lat[i], size=lat[i - 1].shape[2:])
+        inter = [c(l) for c, l in zip(self.fpn, lat)]
+        for i in range(2):
+            inter[i + 1] = inter[i + 1] + self.down[i](inter[i])
+        outs = [inter[0]] + [self.pafpn[i - 1](inter[i]) for i in (1, 2)]
+        n = x.shape[0]
+        scores, boxes, kps = [], [], []
+        for k, f in enumerate(outs):
+            t = self.towers[k](f)
+            scores.append(self.cls[k](t).permute(0, 2, 3, 1).reshape(n, -1, 1).sigmoid())
+            boxes.append(self.scales[k](self.reg[k](t)).permute(0, 2, 3, 1).reshape(n, -1, 4))
+            kps.append(self.kps[k](t).permute(0, 2, 3, 1).reshape(n, -1, 10))
+        return (*scores, *boxes, *kps)
+
+
+def scrfd_10g_kps():
+    """sophon-demo sample/SCRFD: scrfd_10g_kps_1b.onnx at [n, 3, 640, 640]
+    (scripts/gen_fp32bmodel_mlir.sh), nine outputs (python/scrfd_opencv.py)."""
+    return Scrfd10gKps(), (1, 3, 640, 640)
+
+
+def cbs_g(cin, cout, k=1, s=1, g=1, act=True):
+    """ultralytics Conv: conv (no bias), BN, SiLU (none with act=False); g for DWConv."""
+    layers = [nn.Conv2d(cin, cout, k, s, k // 2, groups=g, bias=False), nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, nn.SiLU()) if act else nn.Sequential(*layers)
+
+
+class Bottleneck11(nn.Module):
+    def __init__(self, c, e=0.5, shortcut=True):
+        super().__init__()
+        self.cv1, self.cv2 = cbs_g(c, int(c * e), 3), cbs_g(int(c * e), c, 3)
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        y = self.cv2(self.cv1(x))
+        return x + y if self.shortcut else y
+
+
+class C2f(nn.Module):
+    """ultralytics C2f: split in two, n bottlenecks (e=1.0) on the second half, every output
+    concatenated."""
+
+    def __init__(self, cin, cout, n, shortcut):
+        super().__init__()
+        self.c = cout // 2
+        self.cv1, self.cv2 = cbs_g(cin, 2 * self.c), cbs_g((2 + n) * self.c, cout)
+        self.m = nn.ModuleList(Bottleneck11(self.c, 1.0, shortcut) for _ in range(n))
+
+    def forward(self, x):
+        y = list(self.cv1(x).chunk(2, 1))
+        for m in self.m:
+            y.append(m(y[-1]))
+        return self.cv2(torch.cat(y, 1))
+
+
+class C3k(nn.Module):
+    """ultralytics C3 with two 3x3 bottlenecks of full width (C3k, n=2, e=0.5)."""
+
+    def __init__(self, c):
+        super().__init__()
+        h = c // 2
+        self.cv1, self.cv2, self.cv3 = cbs_g(c, h), cbs_g(c, h), cbs_g(2 * h, c)
+        self.m = nn.Sequential(Bottleneck11(h, 1.0), Bottleneck11(h, 1.0))
+
+    def forward(self, x):
+        return self.cv3(torch.cat([self.m(self.cv1(x)), self.cv2(x)], 1))
+
+
+class C3k2(nn.Module):
+    """ultralytics C3k2 (a C2f): split in two, one inner block (n = 1 at depth 0.5), all three
+    parts concatenated."""
+
+    def __init__(self, cin, cout, c3k, e=0.5):
+        super().__init__()
+        self.c = int(cout * e)
+        self.cv1, self.cv2 = cbs_g(cin, 2 * self.c), cbs_g(3 * self.c, cout)
+        self.m = C3k(self.c) if c3k else Bottleneck11(self.c)
+
+    def forward(self, x):
+        a, b = self.cv1(x).chunk(2, 1)
+        return self.cv2(torch.cat([a, b, self.m(b)], 1))
+
+
+class PsaAttention(nn.Module):
+    """ultralytics Attention of C2PSA: 1x1 qkv, per-head q^T k softmax over the HxW positions,
+    a depthwise 3x3 positional term on v, 1x1 projection."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.key_dim = self.head_dim // 2
+        self.scale = self.key_dim ** -0.5
+        self.qkv = cbs_g(dim, dim + 2 * self.key_dim * heads, act=False)
+        self.proj = cbs_g(dim, dim, act=False)
+        self.pe = cbs_g(dim, dim, 3, g=dim, act=False)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(x).view(b, self.heads, 2 * self.key_dim + self.head_dim, h * w).split(
+            [self.key_dim, self.key_dim, self.head_dim], 2)
+        attn = ((q.transpose(-2, -1) @ k) * self.scale).softmax(-1)
+        y = (v @ attn.transpose(-2, -1)).view(b, c, h, w) + self.pe(v.reshape(b, c, h, w))
+        return self.proj(y)
+
+
+class C2Psa(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c // 2
+        self.cv1, self.cv2 = cbs_g(c, c), cbs_g(c, c)
+        self.attn = PsaAttention(self.c, self.c // 64)
+        self.ffn = nn.Sequential(cbs_g(self.c, 2 * self.c), cbs_g(2 * self.c, self.c, act=False))
+
+    def forward(self, x):
+        a, b = self.cv1(x).split((self.c, self.c), 1)
+        b = b + self.attn(b)
+        b = b + self.ffn(b)
+        return self.cv2(torch.cat([a, b], 1))
+
+
+class DflDetect(nn.Module):
+    """ultralytics Detect at export: per level a box branch (two 3x3 convs, 64 DFL logits) and a
+    class branch (two 3x3 convs before 8.3.0; depthwise-separable from 8.3.0, YOLO11), levels
+    flattened and concatenated; DFL softmax + 1x1 conv, boxes decoded against the anchor
+    points (computed from the feature shapes at export, constants once the input shape is fixed:
+    tpu-mlir folds them) and the class sigmoid: output [n, 4 + classes, anchors]."""
+
+    def __init__(self, ch, depthwise_cls, classes=80, size=640):
+        super().__init__()
+        reg = 16
+        c2, c3 = max(16, ch[0] // 4, 4 * reg), max(ch[0], min(classes, 100))
+        self.cv2 = nn.ModuleList(nn.Sequential(cbs_g(x, c2, 3), cbs_g(c2, c2, 3), nn.Conv2d(c2, 4 * reg, 1))
+                                 for x in ch)
+        if depthwise_cls:
+            self.cv3 = nn.ModuleList(nn.Sequential(cbs_g(x, x, 3, g=x), cbs_g(x, c3), cbs_g(c3, c3, 3, g=c3),
+                                                   cbs_g(c3, c3), nn.Conv2d(c3, classes, 1)) for x in ch)
+        else:
+            self.cv3 = nn.ModuleList(nn.Sequential(cbs_g(x, c3, 3), cbs_g(c3, c3, 3), nn.Conv2d(c3, classes, 1))
+                                     for x in ch)
+        self.dfl = nn.Conv2d(reg, 1, 1, bias=False)
+        self.classes, self.reg = classes, reg
+        pts, strides = [], []
+        for s in (8, 16, 32):
+            n = size // s
+            y, x = torch.meshgrid(torch.arange(n) + 0.5, torch.arange(n) + 0.5, indexing="ij")
+            pts.append(torch.stack([x, y], 0).reshape(2, -1))
+            strides.append(torch.full((1, n * n), float(s)))
+        self.register_buffer("anchors", torch.cat(pts, 1))
+        self.register_buffer("strides", torch.cat(strides, 1))
+
+    def forward(self, feats):
+        n = feats[0].shape[0]
+        no = self.classes + 4 * self.reg
+        cat = torch.cat([torch.cat([b(f), c(f)], 1).view(n, no, -1)
+                         for b, c, f in zip(self.cv2, self.cv3, feats)], 2)
+        box, cls = cat.split((4 * self.reg, self.classes), 1)
+        a = box.shape[2]
+        dist = self.dfl(box.view(n, 4, self.reg, a).transpose(2, 1).softmax(1)).view(n, 4, a)
+        lt, rb = dist.chunk(2, 1)
+        x1y1, x2y2 = self.anchors - lt, self.anchors + rb
+        dbox = torch.cat([(x1y1 + x2y2) / 2, x2y2 - x1y1], 1) * self.strides
+        return torch.cat([dbox, cls.sigmoid()], 1)
+
+
+class Yolo11s(nn.Module):
+    """YOLO11s (ultralytics 8.3.12, the demo's export version; cfg/models/11/yolo11.yaml at
+    scale s: depth 0.5, width 0.5): C3k2 blocks, SPPF, C2PSA attention, and the Detect head
+    whose class branch is depthwise-separable; export output [n, 84, 8400]."""
+
+    def __init__(self):
+        super().__init__()
+        self.b0, self.b1 = cbs_g(3, 32, 3, 2), cbs_g(32, 64, 3, 2)
+        self.b2, self.b3 = C3k2(64, 128, False, 0.25), cbs_g(128, 128, 3, 2)
+        self.b4, self.b5 = C3k2(128, 256, False, 0.25), cbs_g(256, 256, 3, 2)
+        self.b6, self.b7 = C3k2(256, 256, True), cbs_g(256, 512, 3, 2)
+        self.b8 = C3k2(512, 512, True)
+        self.sppf1, self.sppf2 = cbs_g(512, 256), cbs_g(1024, 512)
+        self.b10 = C2Psa(512)
+        self.h13, self.h16 = C3k2(768, 256, False), C3k2(512, 128, False)
+        self.h17, self.h19 = cbs_g(128, 128, 3, 2), C3k2(384, 256, False)
+        self.h20, self.h22 = cbs_g(256, 256, 3, 2), C3k2(768, 512, True)
+        self.detect = DflDetect((128, 256, 512), depthwise_cls=True)
+
+    def forward(self, x):
+        p3 = self.b4(self.b3(self.b2(self.b1(self.b0(x)))))
+        p4 = self.b6(self.b5(p3))
+        y = [self.sppf1(self.b8(self.b7(p4)))]
+        for _ in range(3):
+            y.append(nn.functional.max_pool2d(y[-1], 5, 1, 2))
+        p5 = self.b10(self.sppf2(torch.cat(y, 1)))
+        up = nn.functional.interpolate
+        h13 = self.h13(torch.cat([up(p5, scale_factor=2.0), p4], 1))
+        h16 = self.h16(torch.cat([up(h13, scale_factor=2.0), p3], 1))
+        h19 = self.h19(torch.cat([self.h17(h16), h13], 1))
+        h22 = self.h22(torch.cat([self.h20(h19), p5], 1))
+        return self.detect((h16, h19, h22))
+
+
+def yolo11s():
+    """sophon-demo sample/YOLOv11_det: yolov11s.onnx (docs/YOLOv11_Export_Guide.md, ultralytics
+    8.3.12) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh)."""
+    return Yolo11s(), (1, 3, 640, 640)
+
+
+class Yolov8s(nn.Module):
+    """YOLOv8s (ultralytics 8.1.27, the demo's export version; cfg/models/v8/yolov8.yaml at scale
+    s: depth 0.33, width 0.5): C2f blocks, SPPF, PAN, and the Detect head of two 3x3 convs per
+    branch; export output [n, 84, 8400]."""
+
+    def __init__(self):
+        super().__init__()
+        self.b0, self.b1 = cbs_g(3, 32, 3, 2), cbs_g(32, 64, 3, 2)
+        self.b2, self.b3 = C2f(64, 64, 1, True), cbs_g(64, 128, 3, 2)
+        self.b4, self.b5 = C2f(128, 128, 2, True), cbs_g(128, 256, 3, 2)
+        self.b6, self.b7 = C2f(256, 256, 2, True), cbs_g(256, 512, 3, 2)
+        self.b8 = C2f(512, 512, 1, True)
+        self.sppf1, self.sppf2 = cbs_g(512, 256), cbs_g(1024, 512)
+        self.h12, self.h15 = C2f(768, 256, 1, False), C2f(384, 128, 1, False)
+        self.h16, self.h18 = cbs_g(128, 128, 3, 2), C2f(384, 256, 1, False)
+        self.h19, self.h21 = cbs_g(256, 256, 3, 2), C2f(768, 512, 1, False)
+        self.detect = DflDetect((128, 256, 512), depthwise_cls=False)
+
+    def forward(self, x):
+        p3 = self.b4(self.b3(self.b2(self.b1(self.b0(x)))))
+        p4 = self.b6(self.b5(p3))
+        y = [self.sppf1(self.b8(self.b7(p4)))]
+        for _ in range(3):
+            y.append(nn.functional.max_pool2d(y[-1], 5, 1, 2))
+        p5 = self.sppf2(torch.cat(y, 1))
+        up = nn.functional.interpolate
+        h12 = self.h12(torch.cat([up(p5, scale_factor=2.0), p4], 1))
+        h15 = self.h15(torch.cat([up(h12, scale_factor=2.0), p3], 1))
+        h18 = self.h18(torch.cat([self.h16(h15), h12], 1))
+        h21 = self.h21(torch.cat([self.h19(h18), p5], 1))
+        return self.detect((h15, h18, h21))
+
+
+def yolov8s():
+    """sophon-demo sample/YOLOv8_det: yolov8s.onnx (docs/YOLOv8_Export_Guide.md, ultralytics
+    8.1.27) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh)."""
+    return Yolov8s(), (1, 3, 640, 640)
+
+
+class ElanV7(nn.Module):
+    """YOLOv7's ELAN block: two 1x1 branches from the input, four chained 3x3 convs on the second,
+    outputs concatenated (`keep` picks which: the backbone keeps every other one) and fused by a
+    1x1 conv."""
+
+    def __init__(self, cin, mid, mid3, cout, keep):
+        super().__init__()
+        self.a, self.b = cbs(cin, mid), cbs(cin, mid)
+        self.convs = nn.ModuleList(cbs(mid if i == 0 else mid3, mid3, 3) for i in range(4))
+        self.keep = keep
+        self.out = cbs(2 * mid + len(keep) * mid3, cout)
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)
+        ys = []
+        for conv in self.convs:
+            ys.append(conv(ys[-1] if ys else b))
+        return self.out(torch.cat([ys[i] for i in self.keep] + [b, a], 1))
+
+
+class MpV7(nn.Module):
+    """YOLOv7's downsampling: max pool + 1x1 beside 1x1 + strided 3x3, concatenated."""
+
+    def __init__(self, cin, c):
+        super().__init__()
+        self.pool_conv, self.conv, self.down = cbs(cin, c), cbs(cin, c), cbs(c, c, 3, 2)
+
+    def forward(self, x):
+        return torch.cat([self.down(self.conv(x)), self.pool_conv(nn.functional.max_pool2d(x, 2, 2))], 1)
+
+
+class SppcspcV7(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        c = cout
+        self.cv1, self.cv2, self.cv3, self.cv4 = cbs(cin, c), cbs(cin, c), cbs(c, c, 3), cbs(c, c)
+        self.cv5, self.cv6, self.cv7 = cbs(4 * c, c), cbs(c, c, 3), cbs(2 * c, cout)
+
+    def forward(self, x):
+        x1 = self.cv4(self.cv3(self.cv1(x)))
+        pools = [nn.functional.max_pool2d(x1, k, 1, k // 2) for k in (5, 9, 13)]
+        return self.cv7(torch.cat([self.cv6(self.cv5(torch.cat([x1, *pools], 1))), self.cv2(x)], 1))
+
+
+class Yolov7(nn.Module):
+    """YOLOv7 (WongKinYiu/yolov7 cfg/deploy/yolov7.yaml, 80 classes) as export.py writes it after
+    attempt_load's fuse: RepConv folded to one 3x3 conv, and without --grid the three raw
+    outputs viewed and permuted to [n, 3, h, w, 85] (the demo's "3output" model)."""
+
+    def __init__(self, classes=80):
+        super().__init__()
+        self.stem = nn.Sequential(cbs(3, 32, 3), cbs(32, 64, 3, 2), cbs(64, 64, 3), cbs(64, 128, 3, 2))
+        every_other, all_four = (3, 1), (3, 2, 1, 0)
+        self.e1 = ElanV7(128, 64, 64, 256, every_other)
+        self.m1, self.e2 = MpV7(256, 128), ElanV7(256, 128, 128, 512, every_other)
+        self.m2, self.e3 = MpV7(512, 256), ElanV7(512, 256, 256, 1024, every_other)
+        self.m3, self.e4 = MpV7(1024, 512), ElanV7(1024, 256, 256, 1024, every_other)
+        self.spp = SppcspcV7(1024, 512)
+        self.r4, self.l4 = cbs(512, 256), cbs(1024, 256)
+        self.h63 = ElanV7(512, 256, 128, 256, all_four)
+        self.r3, self.l3 = cbs(256, 128), cbs(512, 128)
+        self.h75 = ElanV7(256, 128, 64, 128, all_four)
+        self.d1, self.h88 = MpV7(128, 128), ElanV7(512, 256, 128, 256, all_four)
+        self.d2, self.h101 = MpV7(256, 256), ElanV7(1024, 512, 256, 512, all_four)
+        self.rep = nn.ModuleList(cbs(c, 2 * c, 3) for c in (128, 256, 512))
+        self.detect = nn.ModuleList(nn.Conv2d(2 * c, 3 * (classes + 5), 1) for c in (128, 256, 512))
+        self.no = classes + 5
+
+    def forward(self, x):
+        p3 = self.e2(self.m1(self.e1(self.stem(x))))
+        p4 = self.e3(self.m2(p3))
+        p5 = self.spp(self.e4(self.m3(p4)))
+        up = nn.functional.interpolate
+        h63 = self.h63(torch.cat([self.l4(p4), up(self.r4(p5), scale_factor=2.0)], 1))
+        h75 = self.h75(torch.cat([self.l3(p3), up(self.r3(h63), scale_factor=2.0)], 1))
+        h88 = self.h88(torch.cat([self.d1(h75), h63], 1))
+        h101 = self.h101(torch.cat([self.d2(h88), p5], 1))
+        outs = []
+        for rep, det, f in zip(self.rep, self.detect, (h75, h88, h101)):
+            y = det(rep(f))
+            n, _, h, w = y.shape
+            outs.append(y.view(n, 3, self.no, h, w).permute(0, 1, 3, 4, 2).contiguous())
+        return tuple(outs)
+
+
+def yolov7():
+    """sophon-demo sample/YOLOv7: yolov7_v0.1_3output_{1,4}b.onnx (docs/YOLOv7_Export_Guide.md,
+    export.py without --grid) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh)."""
+    return Yolov7(), (1, 3, 640, 640)
+
+
 MODELS = {
     "resnet50": resnet50,
     "c3d": c3d,
@@ -418,6 +943,11 @@ MODELS = {
     "retinaface": retinaface,
     "real_esrgan": real_esrgan,
     "hrnet_w32": hrnet_w32,
+    "centernet_dla34": centernet_dla34,
+    "scrfd_10g_kps": scrfd_10g_kps,
+    "yolo11s": yolo11s,
+    "yolov8s": yolov8s,
+    "yolov7": yolov7,
 }
 
 
