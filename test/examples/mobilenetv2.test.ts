@@ -1,6 +1,6 @@
 // The MobileNetV2 sample is generated on demand (gitignored, ~14 MB; needs Debian python3-torch and
-// python3-torchvision, and CI installs no torchvision): when it cannot be had, say why and check
-// only the locator.
+// python3-torchvision, both installed by .ci/run): when it cannot be had, say why and check only
+// the locator.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
