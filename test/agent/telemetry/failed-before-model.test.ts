@@ -10,7 +10,8 @@ import { createTelemetryCollector } from '../../../agent/telemetry/collector.js'
 import { createOutbox } from '../../../agent/telemetry/outbox.js';
 import { createTelemetryReporter } from '../../../agent/telemetry/reporter.js';
 import type { ErrorCode } from '../../../shared/errors.js';
-import type { DeviceId, Digest, VariantName } from '../../../shared/ids.js';
+import { parseDeviceId, parseDigest } from '../../../shared/ids.js';
+import type { VariantName } from '../../../shared/ids.js';
 import { decodeMessage } from '../../../shared/wire/codec.js';
 import type { RequestCounters } from '../../../shared/wire/messages.js';
 
@@ -47,7 +48,7 @@ for (const c of cases) {
       outbox: await createOutbox(join(dir, 'outbox'), 100),
       clock,
       intervalMs: 10_000,
-      deviceId: 'dev-1' as DeviceId,
+      deviceId: parseDeviceId('dev-1'),
       stateDir: dir,
       runtime: 'sim',
       timingMode: 'host',
@@ -59,7 +60,7 @@ for (const c of cases) {
       for (const r of interval.requests) {
         collector.observer.onRequest?.({
           variant: r.variant,
-          bundleDigest: r.bundle === null ? undefined : (r.bundle.repeat(64) as Digest),
+          bundleDigest: r.bundle === null ? undefined : parseDigest(r.bundle.repeat(64)),
           ok: r.code === null,
           ...(r.code !== null && { errorCode: r.code }),
           serverError: r.code !== null,
