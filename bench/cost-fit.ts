@@ -288,6 +288,18 @@ const worstPct = (es: readonly number[]) => `${(Math.max(...es.map(Math.abs)) * 
 const pct = (e: number) => `${e >= 0 ? '+' : ''}${(e * 100).toFixed(0)}%`;
 
 /** Candidate structures of the layer-group model, chosen among by leave-one-out on FIT_KINDS. */
+/** Copies on the DMA, activations by lane instructions, BM1684 INT8 lane words: the terms the
+ * later candidates start from. */
+const LANE_WORDS = {
+  fp32Factor: false,
+  localMovement: false,
+  mergeKernel: false,
+  splitVector: false,
+  movementOnDma: true,
+  activationOps: true,
+  int8LanesAsWords: true,
+} as const;
+
 const GROUP_STRUCTURES: readonly GroupStructure[] = [
   ...[false, true].flatMap((splitVector) =>
     [false, true].flatMap((fp32Factor) =>
@@ -333,16 +345,7 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     depthwiseOnConv: true,
   })),
   // The chosen terms with BM1684's INT8 lane work on 32-bit words per image (4N only in convs).
-  ...[false, true].map((perLayer) => ({
-    fp32Factor: false,
-    perLayer,
-    localMovement: false,
-    mergeKernel: false,
-    splitVector: false,
-    movementOnDma: true,
-    activationOps: true,
-    int8LanesAsWords: true,
-  })),
+  ...[false, true].map((perLayer) => ({ ...LANE_WORDS, perLayer })),
   // On top of the chosen terms (copies on the DMA, activations by lane instructions, BM1684 INT8
   // lane words): a channel Concat and a nearest integer Resize inside groups, as tpu-mlir runs
   // them (CostLayer.runsInLayerGroup); the cost per layer paid per loop iteration; the software
@@ -369,16 +372,7 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
         fp32Factor: true,
       },
     ] as const
-  ).map((extra) => ({
-    fp32Factor: false,
-    localMovement: false,
-    mergeKernel: false,
-    splitVector: false,
-    movementOnDma: true,
-    activationOps: true,
-    int8LanesAsWords: true,
-    ...extra,
-  })),
+  ).map((extra) => ({ ...LANE_WORDS, ...extra })),
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
