@@ -54,6 +54,8 @@ import { createEventOutbox } from './telemetry/event-outbox.js';
 import type { EventOutbox } from './telemetry/event-outbox.js';
 import { createTelemetryReporter } from './telemetry/reporter.js';
 import type { TelemetryReporter } from './telemetry/reporter.js';
+import { createWaitingCountsFile } from './telemetry/waiting-counts.js';
+import type { WaitingCounts } from './telemetry/waiting-counts.js';
 import type { Digest } from '../shared/ids.js';
 
 export interface AgentDeps {
@@ -365,6 +367,18 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         join(dir, 'outbox', 'telemetry'),
         config.telemetry.outboxLimit,
       );
+      const waitingFile = createWaitingCountsFile(
+        join(dir, 'outbox', 'telemetry', 'failed-before-model.json'),
+      );
+      const restored = await waitingFile.load().catch((e: unknown): WaitingCounts => {
+        // Counts only: the agent serves without them rather than not at all.
+        const err = toBmfError(e);
+        log.warn(
+          { code: err.code },
+          `requests failed before a model, not restored: ${err.message}`,
+        );
+        return {};
+      });
       const eventsOutbox = await createOutbox(
         join(dir, 'outbox', 'events'),
         config.telemetry.outboxLimit,
@@ -415,6 +429,26 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         onResubscribed: () => publishState(),
       });
       teardown.push(async () => link?.close());
+      // Telemetry is built with the link it sends on and closed just before it, after the local
+      // API and the models: every request served is counted when the last interval closes.
+      const r = createTelemetryReporter({
+        collector,
+        outbox: telemetryOutbox,
+        clock,
+        intervalMs: config.telemetry.intervalMs,
+        deviceId: config.deviceId,
+        stateDir: dir,
+        runtime: runtime.chosen,
+        timingMode: runtime.chosen === 'sim' ? config.timing : '',
+        runtimeDeviceStat: deviceStat,
+        send: async (bytes) => {
+          await link?.publish('telemetry', decodeMessage('TelemetryReport', bytes));
+        },
+        isConnected: () => link?.connected() ?? false,
+        waiting: { restored, file: waitingFile },
+      });
+      reporter = r;
+      teardown.push(() => r.close());
       const fetcher = createBlobFetcher({
         link,
         store,
@@ -544,24 +578,8 @@ export function createAgent(config: Readonly<AgentConfig>, deps: AgentDeps = {})
         stop.signal,
       );
       teardown.push(() => loop);
-      // 6. telemetry
-      reporter = createTelemetryReporter({
-        collector,
-        outbox: telemetryOutbox,
-        clock,
-        intervalMs: config.telemetry.intervalMs,
-        deviceId: config.deviceId,
-        stateDir: dir,
-        runtime: runtime.chosen,
-        timingMode: runtime.chosen === 'sim' ? config.timing : '',
-        runtimeDeviceStat: deviceStat,
-        send: async (bytes) => {
-          await link?.publish('telemetry', decodeMessage('TelemetryReport', bytes));
-        },
-        isConnected: () => link?.connected() ?? false,
-      });
-      const telemetryRun = reporter.run(stop.signal);
-      const r = reporter;
+      // 6. telemetry intervals (the reporter itself was built with the link)
+      const telemetryRun = r.run(stop.signal);
       // 7. golden set on a schedule (field accuracy between activations)
       const goldenRun = goldenSchedule(config.telemetry.goldenIntervalMs, stop.signal);
       teardown.push(() => goldenRun);

@@ -214,9 +214,21 @@ export function createInferenceService(deps: InferenceServiceDeps): InferenceSer
       requestKey: options.requestKey,
       random,
     });
-    if (!route) throw bmfError('BMF_ERR_AGENT_NOT_READY');
-    const slot = variants.slot(route.variant);
-    if (!slot) throw bmfError('BMF_ERR_AGENT_NOT_READY');
+    const slot = route && variants.slot(route.variant);
+    if (!slot) {
+      // A failure the caller saw, though no model answered: recorded without a bundle, so
+      // telemetry carries it as failed before a model (wire failed_before_model). With nothing
+      // loaded it is A's: the variant every request goes to while B does not serve (traffic.ts).
+      notify(observers, 'onRequest', {
+        variant: route?.variant ?? 'A',
+        bundleDigest: undefined,
+        ok: false,
+        errorCode: 'BMF_ERR_AGENT_NOT_READY',
+        serverError: true,
+        timings: undefined,
+      });
+      throw bmfError('BMF_ERR_AGENT_NOT_READY');
+    }
     const pinned = slot.pin();
     const { spec, handle } = pinned.model;
     const t0 = clock.now();

@@ -1,5 +1,7 @@
 // Every interval (default 10 s): one TelemetryReport per variant into the persisted outbox, then
-// a drain when the broker is reachable. A reconnect drains as well (`flush`).
+// a drain when the broker is reachable. A reconnect drains as well (`flush`). At a clean stop
+// `close` closes the interval under way the same way, so the next start sends what it counted;
+// a crash loses at most that interval (requests no model answered: waiting-counts.ts).
 import type { DeviceStats, RequestCounters, RuntimeKind } from '../../shared/wire/messages.js';
 import type { Clock } from '../clock.js';
 import type { RuntimeDeviceStat } from '../runtime/types.js';
@@ -12,6 +14,7 @@ import {
 import { readDeviceStats } from './device-stats.js';
 import type { Outbox } from './outbox.js';
 import { encodeTelemetryReport } from './report.js';
+import type { WaitingCounts, WaitingCountsFile } from './waiting-counts.js';
 import type { DeviceId } from '../../shared/ids.js';
 
 export interface TelemetryReporterOptions {
@@ -27,6 +30,8 @@ export interface TelemetryReporterOptions {
   /** TPU figures from the runtime (bmrt's bm_get_stat), read at every report. */
   readonly runtimeDeviceStat?: () => RuntimeDeviceStat | undefined;
   readonly isConnected: () => boolean;
+  /** Requests no model answered that the last run left waiting, and the file that keeps them. */
+  readonly waiting?: { readonly restored: WaitingCounts; readonly file: WaitingCountsFile };
 }
 
 export interface TelemetryReporter {
@@ -34,6 +39,11 @@ export interface TelemetryReporter {
   tick(): Promise<void>;
   flush(): Promise<void>;
   run(signal: AbortSignal): Promise<void>;
+  /**
+   * At stop, once nothing is served any more: closes the interval under way into the outbox
+   * (and what waits into its file), then tries to send. Ticks after it do nothing.
+   */
+  close(): Promise<void>;
   /** Waits for a background device-stats refresh (shutdown). */
   settle(): Promise<void>;
   /**
@@ -82,13 +92,23 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
   // Unique across restarts without a counter file: wall-clock milliseconds, then +1 per report.
   let sequence = o.clock.wallNow();
   let made = 0;
-  let failedBeforeModel: Record<string, RequestCounters> = {};
-  function takeFailedBeforeModel(): Record<string, RequestCounters> | undefined {
+  let failedBeforeModel: WaitingCounts = structuredClone(o.waiting?.restored ?? {});
+  function takeFailedBeforeModel(): WaitingCounts | undefined {
     if (Object.keys(failedBeforeModel).length === 0) return undefined;
     const taken = failedBeforeModel;
     failedBeforeModel = {};
     return taken;
   }
+  function putBack(carried: WaitingCounts): void {
+    for (const [variant, c] of Object.entries(carried)) {
+      addRequestCounters((failedBeforeModel[variant] ??= emptyRequestCounters()), c);
+    }
+  }
+  async function keepWaiting(): Promise<void> {
+    // They stay in memory when the write fails; only a restart before the next write loses them.
+    await o.waiting?.file.save(failedBeforeModel).catch(() => undefined);
+  }
+  let closed = false;
 
   function withTpu(d: DeviceStats): DeviceStats {
     let tpu: RuntimeDeviceStat | undefined;
@@ -121,33 +141,48 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
     // others going out. Its requests are still failures users saw: they wait in
     // `failedBeforeModel` for the next report, which carries them (wire failed_before_model).
     const reports: VariantReport[] = [];
+    let moreWaiting = false;
     for (const r of o.collector.take()) {
       if (r.bundleDigest !== undefined) reports.push(r);
       else if (r.counters.requests > 0) {
         addRequestCounters((failedBeforeModel[r.variant] ??= emptyRequestCounters()), r.counters);
+        moreWaiting = true;
       }
     }
+    if (reports.length === 0 && moreWaiting) await keepWaiting();
     if (reports.length > 0) {
       refreshDevice();
       if (firstRead) {
         firstRead = false;
-        await waitAtMost(refreshing, FIRST_READ_WAIT_MS);
+        // Not at stop: the stop budget is for the report, not for a first device read.
+        if (!closed) await waitAtMost(refreshing, FIRST_READ_WAIT_MS);
       }
       for (const r of reports) {
         // Taken before the await: a tick never runs concurrently (chain), but keep it obvious.
         const carried = takeFailedBeforeModel();
-        await o.outbox.enqueue(
-          encodeTelemetryReport(r, {
-            ...(carried && { failedBeforeModel: carried }),
-            deviceId: o.deviceId,
-            intervalStartMs: start,
-            intervalEndMs: end,
-            reportSequence: sequence++,
-            device: withTpu(device),
-            runtime: o.runtime,
-            timingMode: o.timingMode,
-          }),
-        );
+        // Their file goes before the report that carries them is written: a crash in between
+        // loses them, and none is ever sent twice.
+        if (carried) await keepWaiting();
+        try {
+          await o.outbox.enqueue(
+            encodeTelemetryReport(r, {
+              ...(carried && { failedBeforeModel: carried }),
+              deviceId: o.deviceId,
+              intervalStartMs: start,
+              intervalEndMs: end,
+              reportSequence: sequence++,
+              device: withTpu(device),
+              runtime: o.runtime,
+              timingMode: o.timingMode,
+            }),
+          );
+        } catch (e) {
+          if (carried) {
+            putBack(carried);
+            await keepWaiting();
+          }
+          throw e;
+        }
         made += 1;
       }
     }
@@ -156,15 +191,21 @@ export function createTelemetryReporter(o: TelemetryReporterOptions): TelemetryR
 
   // Ticks are serialised so reports enter the outbox in interval order.
   let chain: Promise<unknown> = Promise.resolve();
-  function tick(): Promise<void> {
-    const run = chain.then(closeInterval);
+  function serialised(work: () => Promise<void>): Promise<void> {
+    const run = chain.then(work);
     chain = run.catch(() => undefined);
     return run;
   }
+  const tick = (): Promise<void> =>
+    serialised(() => (closed ? Promise.resolve() : closeInterval()));
 
   return {
     tick,
     flush,
+    close() {
+      closed = true;
+      return serialised(closeInterval);
+    },
     settle: async () => {
       await refreshing;
     },
