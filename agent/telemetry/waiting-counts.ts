@@ -19,6 +19,7 @@ const Counters = Type.Object(
     // The wire's code pattern (shared/wire/ids.ts); the catalogue is far below the bound.
     errorsByCode: Type.Record(Type.String({ pattern: '^[A-Z][A-Z0-9_]{0,63}$' }), Count, {
       maxProperties: 256,
+      additionalProperties: false,
     }),
     shadowRequests: Count,
   },

@@ -35,6 +35,7 @@ import {
   MIN_DEVICES_FOR_VERDICT,
 } from './metrics-by-device.js';
 import { MIN_SAMPLES_FOR_VERDICT } from './metrics.js';
+import { armFailures, type ArmFailures } from './failures.js';
 import { describeGolden } from './golden.js';
 import { modeledRow, stageSources } from './latency-source.js';
 import { poweredShortfall } from './validate.js';
@@ -104,6 +105,8 @@ export interface Analysis {
   readonly bundles: { readonly A: string; readonly B: string };
   readonly alpha: number;
   readonly samples: { readonly A: number; readonly B: number };
+  /** Per arm (= variant): the bundle's requests and errors, and those failed before a model. */
+  readonly failures: Readonly<Record<Arm, ArmFailures>>;
   readonly metrics: readonly MetricResult[];
   readonly overall: {
     readonly verdict: OverallVerdict;
@@ -544,6 +547,7 @@ export function analyzeExperiment(input: AnalysisInput): Analysis {
     bundles: { A: spec.bundleA, B: spec.bundleB },
     alpha: spec.alpha ?? DEFAULT_ALPHA,
     samples,
+    failures: armFailures(arms.A.summary, arms.B.summary),
     metrics,
     overall: overall(spec, metrics, g, poweredShortfall(spec, state, samples, input.now)),
     guardrails: g,

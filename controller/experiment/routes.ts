@@ -57,6 +57,7 @@ export const AnalysisView = answerOf<Analysis>('Analysis', [
   'bundles',
   'alpha',
   'samples',
+  'failures',
   'metrics',
   'overall',
   'guardrails',

@@ -48,6 +48,8 @@ export interface ReportSpec {
   /** Device figures added to the defaults (TPU figures: as a bmrt board reports them). */
   readonly device?: Partial<DeviceStats>;
   readonly runtime?: TelemetryReport['runtime'];
+  /** Variant -> requests that failed before any model answered, carried by this report. */
+  readonly failedBeforeModel?: TelemetryReport['failedBeforeModel'];
 }
 
 export function reportValue(spec: ReportSpec): TelemetryReport {
@@ -102,6 +104,7 @@ export function reportValue(spec: ReportSpec): TelemetryReport {
     drift: [],
     runtime: spec.runtime ?? 'sim',
     timingMode: spec.runtime === 'bmrt' ? '' : 'modeled',
+    ...(spec.failedBeforeModel && { failedBeforeModel: spec.failedBeforeModel }),
   };
 }
 

@@ -127,16 +127,25 @@ function watch(page: Page): string[] {
 /**
  * One report per arm from each device: simulated agents report modeled latency, which the
  * analysis does not test, so B wins on accuracy (feedback labels). Report sequences start at
- * `firstSeq` (a device's reports are told apart by them).
+ * `firstSeq` (a device's reports are told apart by them). With `failedB`, the first device's A
+ * report also carries that many B requests that failed before a model answered, as an agent
+ * sends them on whichever report goes out next.
  */
-async function feedArms(devices: readonly HeldDevice[], a: string, b: string, firstSeq: number) {
+async function feedArms(
+  devices: readonly HeldDevice[],
+  a: string,
+  b: string,
+  firstSeq: number,
+  failedB = 0,
+) {
   const start = Date.now();
   let seq = firstSeq;
-  for (const d of devices) {
+  for (const [i, d] of devices.entries()) {
     for (const [variant, digest, median, correct] of [
       ['A', a, 12, 42],
       ['B', b, 6, 57],
     ] as const) {
+      const carries = failedB > 0 && i === 0 && variant === 'A';
       const report = encodeReport({
         deviceId: d.id,
         variant,
@@ -145,6 +154,16 @@ async function feedArms(devices: readonly HeldDevice[], a: string, b: string, fi
         reportSequence: seq++,
         latency: { e2e: lognormalSamples(60, median, 0.2, seq) },
         feedback: [correct, 60],
+        ...(carries && {
+          failedBeforeModel: {
+            B: {
+              requests: failedB,
+              errors: failedB,
+              errorsByCode: { BMF_ERR_AGENT_NOT_READY: failedB },
+              shadowRequests: 0,
+            },
+          },
+        }),
       });
       await d.client.publishAsync(deviceTopic('telemetry', d.id), Buffer.from(report), { qos: 1 });
     }
@@ -300,6 +319,8 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
     },
   );
 
+  /** The rollout the form creates (bundle A), read again once bundle A has telemetry. */
+  let rolloutId = '';
   t.test(
     'operator: create a rollout, pause, resume, watch its groups fill without a reload',
     async (t) => {
@@ -320,6 +341,7 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       await card.waitFor();
       const id = (await card.getAttribute('data-rollout')) ?? '';
       t.ok(id, `rollout ${id} shown`);
+      rolloutId = id;
       const group = (n: number) => card.locator(`[data-group="${n}"] [role="progressbar"]`);
       await waitForValue('first group assigned', async () =>
         held.filter((d) => d.pending.length).length === 4 ? true : undefined,
@@ -356,6 +378,11 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       for (const d of held) await d.release();
       await card.locator('[data-status="completed"]').waitFor();
       t.equal(await group(1).getAttribute('aria-valuenow'), '4', 'group 2 full');
+      t.same(
+        await card.locator('[data-failed-before-model]').allInnerTexts(),
+        ['A: —', 'B: —'],
+        'no report of its bundle yet: failed before a model is a dash per variant, not 0',
+      );
       t.equal(
         await page.evaluate('window.__sameDocument'),
         true,
@@ -385,12 +412,6 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
       201,
     );
     t.equal((await api('POST', `/v1/experiments/${expId}/start`)).status, 200);
-    // Telemetry from every device, both arms.
-    await feedArms(held, bundleA.digest, bundleB.digest, 1);
-    await waitForValue('a winner', async () => {
-      const r = await api('GET', `/v1/experiments/${expId}/analysis`);
-      return (r.body.overall as { winner?: string }).winner ? true : undefined;
-    });
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     t.teardown(() => context.close());
@@ -399,7 +420,53 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
     await page.goto(`${origin}/#/experiments/${expId}`);
     const section = page.locator('[data-loaded="experiment"]');
     await section.waitFor();
-    t.equal(await section.locator('[data-verdict]').getAttribute('data-verdict'), 'B_better');
+    const failures = (v: string) =>
+      section.locator(`table.failures tr[data-variant="${v}"] td`).allInnerTexts();
+    t.same(
+      [await failures('A'), await failures('B')],
+      [
+        ['0', '0', '—'],
+        ['0', '0', '—'],
+      ],
+      'before any report: no requests, and nothing to tell failures before a model by (a dash)',
+    );
+
+    // Telemetry from every device, both arms; one A report carries 3 B requests that failed
+    // before a model answered.
+    await feedArms(held, bundleA.digest, bundleB.digest, 1, 3);
+    await waitForValue('a winner', async () => {
+      const r = await api('GET', `/v1/experiments/${expId}/analysis`);
+      return (r.body.overall as { winner?: string }).winner ? true : undefined;
+    });
+    // The open page follows the telemetry without a reload.
+    await section.locator('[data-verdict="B_better"]').waitFor();
+    const analysis = (await api('GET', `/v1/experiments/${expId}/analysis`)).body as {
+      failures: Record<string, { requests: number; errors: number }>;
+    };
+    t.same(analysis.failures['B']?.requests, DEVICES.length * 60, 'every B request reported');
+    await section
+      .locator('table.failures tr[data-variant="B"] td[data-failed-before-model]')
+      .filter({ hasText: /^3$/ })
+      .waitFor();
+    t.same(
+      [await failures('A'), await failures('B')],
+      [
+        [String(DEVICES.length * 60), '0', '0'],
+        [String(DEVICES.length * 60), '0', '3'],
+      ],
+      'per variant: the bundle requests and errors, failed before a model: A none (0), B 3',
+    );
+    // The rollout of bundle A: its reports carried them too.
+    await page.goto(`${origin}/#/rollouts`);
+    const rollout = page.locator(`article[data-rollout="${rolloutId}"]`);
+    await rollout.locator('[data-failed-before-model]', { hasText: 'B: 3' }).waitFor();
+    t.same(
+      await rollout.locator('[data-failed-before-model]').allInnerTexts(),
+      ['A: 0', 'B: 3'],
+      'the rollout card: per variant, 0 where reports came in and none failed',
+    );
+    await page.goto(`${origin}/#/experiments/${expId}`);
+    await section.waitFor();
     t.ok((await section.locator('table.verdicts tbody tr').count()) >= 1, 'verdict table rows');
     t.ok((await section.locator('.chart canvas').count()) >= 1, 'charts drawn');
     await shot(page, 'experiments');

@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { api } from './api.js';
 import { useLive } from './live.js';
 import { Chart } from './chart.js';
-import { ActionButton, ErrorNote, short, when } from './ui.js';
+import { ActionButton, ErrorNote, count, short, when } from './ui.js';
 
 const VERDICTS = {
   B_better: 'B is better',
@@ -36,6 +36,37 @@ export function mergeCdf(A, B) {
     });
   };
   return { x, A: at(A), B: at(B) };
+}
+
+/**
+ * Where failures of each variant are read: the bundle's own errors beside the requests that
+ * failed before any model answered them (no bundle served them, so no metric above has them).
+ */
+function Failures({ failures }) {
+  return html`<table class="failures">
+    <caption>
+      Failures per variant
+    </caption>
+    <thead>
+      <tr>
+        <th scope="col">variant</th>
+        <th scope="col" class="num">requests</th>
+        <th scope="col" class="num">errors</th>
+        <th scope="col" class="num">failed before a model answered</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${['A', 'B'].map((v) => {
+        const f = failures?.[v];
+        return html`<tr data-variant=${v}>
+          <th scope="row">${v}</th>
+          <td class="num">${count(f?.requests)}</td>
+          <td class="num">${count(f?.errors)}</td>
+          <td class="num" data-failed-before-model>${count(f?.failedBeforeModel)}</td>
+        </tr>`;
+      })}
+    </tbody>
+  </table>`;
 }
 
 function Analysis({ a, id, role, reload }) {
@@ -119,6 +150,7 @@ function Analysis({ a, id, role, reload }) {
         </tbody>
       </table>
     </div>
+    <${Failures} failures=${a.failures} />
     <div class="charts">
       ${
         cdf.x.length > 1 &&

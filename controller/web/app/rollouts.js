@@ -4,7 +4,15 @@ import { html } from './html.js';
 import { useState } from 'preact/hooks';
 import { api } from './api.js';
 import { useLive } from './live.js';
-import { ActionButton, ConfirmDialog, ErrorNote, short, useReturnFocus, when } from './ui.js';
+import {
+  ActionButton,
+  ConfirmDialog,
+  ErrorNote,
+  count,
+  short,
+  useReturnFocus,
+  when,
+} from './ui.js';
 
 const STATUS_ORDER = ['active', 'assigned', 'pending', 'failed', 'timed_out', 'rolled_back'];
 const COMMANDS = {
@@ -93,6 +101,34 @@ function Gate({ rollout }) {
   </dl>`;
 }
 
+const LIVE = new Set(['running', 'paused', 'awaiting_approval']);
+
+/**
+ * Requests that failed before any model answered them, per variant, as the reports naming this
+ * rollout's bundle carried them since it began (GET /v1/telemetry): a device that took the
+ * bundle sends the failures it saw before its model loaded on its first report. A rollout
+ * still under way follows the telemetry; a finished one is read once.
+ */
+function FailedBeforeModel({ rollout }) {
+  const [summary] = useLive(
+    () => api.telemetry.query({ bundle: rollout.bundle, from: rollout.createdAt }),
+    LIVE.has(rollout.status) ? ['telemetry'] : [],
+    [rollout.id, rollout.status],
+  );
+  const of = (v) => {
+    if (!summary) return undefined;
+    const f = summary.failedBeforeModel?.[v];
+    // 0 once reports came in; before any, nothing tells.
+    return f ? f.requests : summary.reports > 0 ? 0 : undefined;
+  };
+  return html`<dl class="gates">
+    <dt>failed before a model answered</dt>
+    ${['A', 'B'].map(
+      (v) => html`<dd data-variant=${v} data-failed-before-model>${`${v}: ${count(of(v))}`}</dd>`,
+    )}
+  </dl>`;
+}
+
 function Rollout({ r, role, reload }) {
   return html`<article class="card rollout" data-rollout=${r.id} aria-label=${`Rollout ${r.id}`}>
     <h2>
@@ -107,6 +143,7 @@ function Rollout({ r, role, reload }) {
     </p>
     ${r.groups.map((g) => html`<${GroupBar} rollout=${r} group=${g} />`)}
     <${Gate} rollout=${r} />
+    <${FailedBeforeModel} rollout=${r} />
     <div class="actions">
       ${Object.entries(COMMANDS).map(([cmd, states]) =>
         states.includes(r.status)

@@ -5,6 +5,8 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 export const short = (digest) => (digest ? digest.slice(0, 12) : '—');
 export const when = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '—');
 export const pct = (x) => (x === null || x === undefined ? '—' : `${(100 * x).toFixed(1)} %`);
+/** A count as it came: 0 is a count, a missing one (nothing reported, an older controller) a dash. */
+export const count = (n) => (n === null || n === undefined ? '—' : String(n));
 
 export function ErrorNote({ error }) {
   if (!error) return null;
