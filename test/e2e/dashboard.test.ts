@@ -440,19 +440,33 @@ t.test('operator dashboard in Chromium', { skip }, async (t) => {
     });
     // The open page follows the telemetry without a reload.
     await section.locator('[data-verdict="B_better"]').waitFor();
-    const analysis = (await api('GET', `/v1/experiments/${expId}/analysis`)).body as {
-      failures: Record<string, { requests: number; errors: number }>;
-    };
-    t.same(analysis.failures['B']?.requests, DEVICES.length * 60, 'every B request reported');
-    await section
-      .locator('table.failures tr[data-variant="B"] td[data-failed-before-model]')
-      .filter({ hasText: /^3$/ })
-      .waitFor();
+    // Reports arrive one by one: the analysis, then the open page, catch up with the last.
+    const all = String(DEVICES.length * 60);
+    await waitForValue('every report in the analysis', async () => {
+      const a = (await api('GET', `/v1/experiments/${expId}/analysis`)).body as {
+        failures: Record<string, { requests: number }>;
+      };
+      return [a.failures['A']?.requests, a.failures['B']?.requests].join() === `${all},${all}`
+        ? true
+        : undefined;
+    });
+    for (const [v, failed] of [
+      ['A', '0'],
+      ['B', '3'],
+    ] as const) {
+      const row = section.locator(`table.failures tr[data-variant="${v}"]`);
+      await row
+        .locator('td')
+        .first()
+        .filter({ hasText: new RegExp(`^${all}$`) })
+        .waitFor();
+      await row.locator('td[data-failed-before-model]', { hasText: failed }).waitFor();
+    }
     t.same(
       [await failures('A'), await failures('B')],
       [
-        [String(DEVICES.length * 60), '0', '0'],
-        [String(DEVICES.length * 60), '0', '3'],
+        [all, '0', '0'],
+        [all, '0', '3'],
       ],
       'per variant: the bundle requests and errors, failed before a model: A none (0), B 3',
     );
