@@ -2,7 +2,7 @@
 // a drain when the broker is reachable. A reconnect drains as well (`flush`). At a clean stop
 // `close` closes the interval under way the same way, so the next start sends what it counted;
 // a crash loses at most that interval (requests no model answered: waiting-counts.ts).
-import type { DeviceStats, RequestCounters, RuntimeKind } from '../../shared/wire/messages.js';
+import type { DeviceStats, RuntimeKind } from '../../shared/wire/messages.js';
 import type { Clock } from '../clock.js';
 import type { RuntimeDeviceStat } from '../runtime/types.js';
 import {
