@@ -62,12 +62,12 @@ for (const [name, text] of refused) {
 }
 
 t.test(
-  'closed at stop, a reporter leaves what waits to the next life, which sends it once',
+  'closed at stop without a broker, a reporter leaves its report and what waits to the next life',
   async (t) => {
     const { dir, path } = await fileIn(t);
     const clock = createManualClock();
     const sent: Uint8Array[] = [];
-    async function lifeOf() {
+    async function lifeOf(connected: boolean) {
       const file = createWaitingCountsFile(path);
       const collector = createTelemetryCollector();
       const reporter = createTelemetryReporter({
@@ -80,7 +80,7 @@ t.test(
         runtime: 'sim',
         timingMode: 'host',
         send: async (b) => void sent.push(b),
-        isConnected: () => true,
+        isConnected: () => connected,
         waiting: { restored: await file.load(), file },
       });
       t.teardown(() => reporter.settle());
@@ -95,26 +95,30 @@ t.test(
       timings: undefined,
     });
 
-    const one = await lifeOf();
+    const one = await lifeOf(true);
     for (let i = 0; i < 3; i++) one.collector.observer.onRequest?.(request(undefined));
     await one.reporter.close();
     t.same(sent, [], 'no report: nothing served a model');
     await one.reporter.tick();
     t.equal(one.reporter.counts().made, 0, 'a tick after close does nothing');
 
-    const two = await lifeOf();
+    // The broker is gone when the second life stops: its report stays in the outbox.
+    const two = await lifeOf(false);
     t.equal(two.reporter.counts().failedBeforeModel, 3, 'restored');
     two.collector.observer.onRequest?.(request('b'));
     await two.reporter.close();
+    t.same(sent, [], 'nothing sent without a broker');
+    t.equal(two.reporter.counts().pending, 1, 'the stop report waits in the outbox');
+
+    const three = await lifeOf(true);
+    t.equal(three.reporter.counts().failedBeforeModel, 0, 'nothing waits in a third life');
+    await three.reporter.flush(); // what a connect does
     const reports = sent.splice(0).map((b) => decodeMessage('TelemetryReport', b));
     t.same(
       reports.map((r) => [r.counters.requests, r.failedBeforeModel]),
       [[1, { B: { ...B } }]],
-      'the stop report carries the served request and the restored ones',
+      'the next start sends the stop report: the served request and the restored ones',
     );
-
-    const three = await lifeOf();
-    t.equal(three.reporter.counts().failedBeforeModel, 0, 'nothing waits in a third life');
     await three.reporter.close();
     t.same(sent, [], 'and nothing is sent again');
   },
