@@ -373,6 +373,24 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
       },
     ] as const
   ).map((extra) => ({ ...LANE_WORDS, ...extra })),
+  // On top of the chosen terms (copies on the DMA, activations by lane instructions, BM1684 INT8
+  // lane words, pipeline fill/drain, cost per layer, FP32 conv factor): the copies tpu-mlir makes
+  // in place for one image (a one-axis Slice view, a Concat its producers write into: no command,
+  // CostLayer.inPlaceAtBatch1), alone and with the grouped copies.
+  ...(
+    [
+      { inPlaceCopies: true },
+      { inPlaceCopies: true, groupedCopies: true },
+      { inPlaceCopies: true, perLayer: false },
+      { inPlaceCopies: true, groupedCopies: true, perLayer: false },
+    ] as const
+  ).map((extra) => ({
+    ...LANE_WORDS,
+    pipelineFill: true,
+    perLayer: true,
+    fp32Factor: true,
+    ...extra,
+  })),
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
@@ -397,6 +415,7 @@ const describeStructure = (s: GroupStructure) =>
     ...(s.int8LanesAsWords ? ['INT8 lane work per image on 32-bit words (BM1684)'] : []),
     ...(s.groupedCopies ? ['channel Concat / nearest Resize in groups'] : []),
     ...(s.layerPerSlice ? ['layer cost per loop iteration'] : []),
+    ...(s.inPlaceCopies ? ['in-place Slice/Concat free for one image'] : []),
     ...(s.pipelineFill
       ? [
           s.fillActivationsOnly
