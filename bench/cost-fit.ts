@@ -594,7 +594,12 @@ export function layerGroups(
     if (isFit) fitted.push(e.get('groups') ?? Number.NaN);
     else for (const n of names) held.get(n)?.push(e.get(n) ?? Number.NaN);
     const c = k.get(r.chip);
-    const launches = c ? partition(r.plan, c).groups.length : 0;
+    // An in-place copy on its own is a group of no command, not a launch.
+    const launches = c
+      ? partition(r.plan, c).groups.filter(
+          (g) => g.first !== g.last || r.plan.inPlace[g.first] !== 1,
+        ).length
+      : 0;
     const cols = names
       .map((n) => `${models[n](r).toFixed(2).padStart(9)} ${pct(e.get(n) ?? 0).padStart(6)}`)
       .join(' ');
