@@ -373,6 +373,24 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
       },
     ] as const
   ).map((extra) => ({ ...LANE_WORDS, ...extra })),
+  // On top of the chosen terms (copies on the DMA, activations by lane instructions, BM1684 INT8
+  // lane words, pipeline fill/drain, cost per layer, FP32 conv factor): the copies tpu-mlir makes
+  // in place for one image (a one-axis Slice view, a Concat its producers write into: no command,
+  // CostLayer.inPlaceAtBatch1), alone and with the grouped copies.
+  ...(
+    [
+      { inPlaceCopies: true },
+      { inPlaceCopies: true, groupedCopies: true },
+      { inPlaceCopies: true, perLayer: false },
+      { inPlaceCopies: true, groupedCopies: true, perLayer: false },
+    ] as const
+  ).map((extra) => ({
+    ...LANE_WORDS,
+    pipelineFill: true,
+    perLayer: true,
+    fp32Factor: true,
+    ...extra,
+  })),
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
@@ -397,6 +415,7 @@ const describeStructure = (s: GroupStructure) =>
     ...(s.int8LanesAsWords ? ['INT8 lane work per image on 32-bit words (BM1684)'] : []),
     ...(s.groupedCopies ? ['channel Concat / nearest Resize in groups'] : []),
     ...(s.layerPerSlice ? ['layer cost per loop iteration'] : []),
+    ...(s.inPlaceCopies ? ['in-place Slice/Concat free for one image'] : []),
     ...(s.pipelineFill
       ? [
           s.fillActivationsOnly
@@ -575,7 +594,12 @@ export function layerGroups(
     if (isFit) fitted.push(e.get('groups') ?? Number.NaN);
     else for (const n of names) held.get(n)?.push(e.get(n) ?? Number.NaN);
     const c = k.get(r.chip);
-    const launches = c ? partition(r.plan, c).groups.length : 0;
+    // An in-place copy on its own is a group of no command, not a launch.
+    const launches = c
+      ? partition(r.plan, c).groups.filter(
+          (g) => g.first !== g.last || r.plan.inPlace[g.first] !== 1,
+        ).length
+      : 0;
     const cols = names
       .map((n) => `${models[n](r).toFixed(2).padStart(9)} ${pct(e.get(n) ?? 0).padStart(6)}`)
       .join(' ');

@@ -53,6 +53,15 @@ export interface CostLayer {
    * integer factor on H and W (canonicalized to tpu::UpsampleOp, which has local codegen).
    */
   readonly runsInLayerGroup?: true;
+  /**
+   * A copy tpu-mlir does not run at all for one image: its output is a view of its input's
+   * buffer (a step-1 Slice of one axis with nothing but the image before it, `fusible` in
+   * tpu::SliceOp::parseParam) or its producers write straight into its buffer (a Concat with
+   * nothing but the image before its axis, `only_merge` in the AddressAssign pass's
+   * ConcatFusePattern). Both are in-place in BMAddressAssign::isInPlaceOp and emit no command.
+   * With several images the dimension before the axis is the batch and the copy runs.
+   */
+  readonly inPlaceAtBatch1?: 'slice' | 'concat';
 }
 
 export type LayerBound = 'compute' | 'memory';

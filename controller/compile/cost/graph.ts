@@ -97,6 +97,79 @@ function runsInLayerGroup(node: GraphNodeInfo, input: readonly number[], out: re
   );
 }
 
+/** Tensor -> how many node inputs read it (a Shape node's read is folded away, not counted). */
+function countUses(nodes: readonly GraphNodeInfo[]): Map<string, number> {
+  const uses = new Map<string, number>();
+  for (const node of nodes) {
+    if (node.opType === 'Shape') continue;
+    for (const i of node.inputs) if (i.name !== '') uses.set(i.name, (uses.get(i.name) ?? 0) + 1);
+  }
+  return uses;
+}
+
+/** Product of the dimensions between the batch and `axis` (the outer dimension at one image). */
+const outerAtOneImage = (shape: readonly number[], axis: number) =>
+  axis >= 1 ? product(shape.slice(1, axis)) : Infinity;
+
+/**
+ * A Slice or Split that is a view of its input for one image (tpu::SliceOp::parseParam's
+ * `fusible`: one axis cut, step 1, the dimensions before it 1; ONNX Split becomes such Slices).
+ * Steps given as an initializer are not read: a Slice that cuts one axis is taken as step 1
+ * (a strided slice, as YOLOX's Focus, cuts two).
+ */
+function slicesInPlace(node: GraphNodeInfo, input: readonly number[]) {
+  if (node.opType !== 'Slice' && node.opType !== 'Split') return false;
+  return node.outputs.every((o) => {
+    const out = o.shape ?? [];
+    if (out.length !== input.length) return false;
+    const cut = input.flatMap((d, axis) => (d === out[axis] ? [] : [axis]));
+    return cut.length === 1 && outerAtOneImage(input, cut[0] ?? 0) === 1;
+  });
+}
+
+/** What decides whether a Concat's producers can write straight into its buffer. */
+interface MergeState {
+  readonly uses: ReadonlyMap<string, number>;
+  /** Tensor -> the node that computes it. */
+  readonly producer: ReadonlyMap<string, GraphNodeInfo>;
+  /** Slices already found in place (a Concat of one does not merge). */
+  readonly inPlaceSlices: Set<string>;
+  /** Tensors that already feed an in-place Concat (only one Concat may take a shared tensor). */
+  readonly merged: Set<string>;
+}
+
+/**
+ * tpu-mlir's ConcatFusePattern (lib/Dialect/Tpu/Transforms/AddressAssign.cpp; the
+ * same test is tpu::ConcatOp::SupportInplace): no relu, nothing but the image before the axis,
+ * no weight input, no input twice, at most two inputs read elsewhere and none of them already
+ * merged into another Concat, no input made by a Concat or an in-place Slice, a Reshape only as
+ * the first input. (BM1684's INT8 4N layout is excluded by the cost model, which knows the chip.)
+ */
+function concatInPlace(
+  node: GraphNodeInfo,
+  out: readonly number[],
+  data: GraphNodeInfo['inputs'],
+  state: MergeState,
+) {
+  const axis = Number(node.attributes?.['axis'] ?? 0);
+  if (outerAtOneImage(out, axis < 0 ? axis + out.length : axis) !== 1) return false;
+  if (data.length !== node.inputs.length) return false;
+  const names = data.map((i) => i.name);
+  if (new Set(names).size !== names.length) return false;
+  const shared = names.filter((n) => (state.uses.get(n) ?? 0) > 1);
+  if (shared.length > 2 || shared.some((n) => state.merged.has(n))) return false;
+  const fits = names.every((name, index) => {
+    const from = state.producer.get(name);
+    if (from === undefined) return true;
+    if (from.opType === 'Concat' || state.inPlaceSlices.has(name)) return false;
+    if (!FREE.has(from.opType)) return true;
+    const viewed = from.inputs[0]?.name ?? '';
+    return index === 0 && state.producer.has(viewed) && (state.uses.get(viewed) ?? 0) === 1;
+  });
+  if (fits) for (const n of names) state.merged.add(n);
+  return fits;
+}
+
 function firstOutputShape(node: GraphNodeInfo): readonly number[] {
   const out = node.outputs[0];
   if (out === undefined) {
@@ -198,6 +271,13 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
     if (index !== undefined) for (const o of node.outputs) layerOf.set(o.name, index);
   };
 
+  const merge: MergeState = {
+    uses: countUses(nodes),
+    producer: new Map(nodes.flatMap((n) => n.outputs.map((o) => [o.name, n] as const))),
+    inPlaceSlices: new Set<string>(),
+    merged: new Set<string>(),
+  };
+
   for (const node of nodes) {
     if (node.opType === 'Constant') for (const o of node.outputs) constants.add(o.name);
     if (node.opType === 'Shape') for (const o of node.outputs) shapeValues.add(o.name);
@@ -265,6 +345,13 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
       (a, b) => a - b,
     );
     const kernel = node.attributes?.['kernel_shape'];
+    let inPlace: 'slice' | 'concat' | undefined;
+    if (kind === 'other' && slicesInPlace(node, inputShape(node, 0))) {
+      inPlace = 'slice';
+      for (const o of node.outputs) merge.inPlaceSlices.add(o.name);
+    } else if (node.opType === 'Concat' && concatInPlace(node, out, dataInputs, merge)) {
+      inPlace = 'concat';
+    }
     const layer = {
       name: node.name,
       kind,
@@ -283,6 +370,7 @@ export function layersFromGraph(nodes: readonly GraphNodeInfo[]): CostLayer[] {
       ...(kind === 'other' && runsInLayerGroup(node, inputShape(node, 0), out)
         ? { runsInLayerGroup: true as const }
         : {}),
+      ...(inPlace === undefined ? {} : { inPlaceAtBatch1: inPlace }),
     };
     for (const o of node.outputs) layerOf.set(o.name, layers.length);
     layers.push(layer);

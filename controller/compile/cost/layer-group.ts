@@ -81,6 +81,8 @@ export interface GroupPlan {
   readonly rows: Float64Array;
   readonly kernel: Float64Array;
   readonly local: Uint8Array;
+  /** 1 where the layer is an in-place copy that emits no command (GroupStructure.inPlaceCopies). */
+  readonly inPlace: Uint8Array;
   readonly inputs: readonly (readonly number[])[];
   /** Layers whose last reader is this layer (their output leaves LMEM after it). */
   readonly lastReadBy: readonly (readonly number[])[];
@@ -152,6 +154,15 @@ export interface GroupStructure {
    * TimeStep assignment), so weights stay hidden; a slice's input load and output store do not.
    */
   readonly fillActivationsOnly?: boolean;
+  /**
+   * A Slice that is a view of its input and a Concat its producers write into (for one image:
+   * CostLayer.inPlaceAtBatch1) cost nothing when run on their own: tpu-mlir's address assignment
+   * makes them in-place (BMAddressAssign::isInPlaceOp) and their global codegen emits nothing
+   * (tpu::SliceOp / tpu::ConcatOp codegen_global_bm1684x return early). The tensors around them
+   * still cross DDR as the neighbouring groups' boundaries. Not a Concat in BM1684's INT8 4N
+   * layout (ConcatFusePattern excludes it).
+   */
+  readonly inPlaceCopies?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -195,6 +206,7 @@ export function groupPlan(
     rows: new Float64Array(n),
     kernel: new Float64Array(n),
     local: new Uint8Array(n),
+    inPlace: new Uint8Array(n),
     inputs: layers.map((l) => l.inputs ?? []),
     lastReadBy: layers.map((): number[] => []),
     lastReader: new Float64Array(n).fill(Infinity),
@@ -236,6 +248,13 @@ export function groupPlan(
     const movesInGroup =
       structure.localMovement || (structure.groupedCopies === true && l.runsInLayerGroup === true);
     plan.local[i] = l.kind === 'matmul' || (movement && !movesInGroup) ? 0 : 1;
+    const packed = own === 'int8' && c.int8Group > 1;
+    plan.inPlace[i] =
+      structure.inPlaceCopies === true &&
+      batch === 1 &&
+      (l.inPlaceAtBatch1 === 'slice' || (l.inPlaceAtBatch1 === 'concat' && !packed))
+        ? 1
+        : 0;
     const words = structure.int8LanesAsWords && own === 'int8' && c.int8Group > 1;
     // Bytes the vector lanes move per element of one launch: per image, or per 4N word.
     const laneBytes = words ? 4 * batch : bytes * images;
@@ -373,7 +392,11 @@ export function partition(
       const ddrMs = (boundaryIn + boundaryOut + weights) / plan.ddrBytesPerMs;
       const fillDdrMs = fillActivationsOnly ? ddrMs - weights / plan.ddrBytesPerMs : ddrMs;
       const exposed = pipelineFill ? Math.min(computeMs, fillDdrMs) / loops : 0;
-      const ms = Math.max(computeMs, ddrMs) + exposed + (k.groupUs + layerCost) / 1000;
+      // An in-place copy on its own emits no command: no launch, no traffic of its own.
+      const ms =
+        j === i && plan.inPlace[i] === 1
+          ? 0
+          : Math.max(computeMs, ddrMs) + exposed + (k.groupUs + layerCost) / 1000;
       if (before + ms < (best[j + 1] ?? Infinity)) {
         best[j + 1] = before + ms;
         choice[j + 1] = i;

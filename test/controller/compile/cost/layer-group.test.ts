@@ -312,3 +312,37 @@ t.test('the cost per layer is paid per loop iteration when chosen', async (t) =>
   const extra = (per[0]?.ms ?? 0) - (group?.ms ?? 0);
   t.ok(Math.abs(extra - ((group?.slices ?? 1) - 1) * 0.002) < 1e-9, `+${extra} ms`);
 });
+
+t.test('an in-place copy costs nothing for one image, and runs as a copy otherwise', async (t) => {
+  const concat: CostLayer = {
+    name: 'cat',
+    kind: 'other',
+    macs: 2 * 64 * 16 * 16,
+    weightElems: 0,
+    activationInElems: 2 * 64 * 16 * 16,
+    activationOutElems: 2 * 64 * 16 * 16,
+    inputs: [0, 1],
+    inPlaceAtBatch1: 'concat',
+  };
+  const layers = [conv('a', 16, []), conv('b', 16, [0]), concat, conv('c', 16, [2])];
+  const structure = { ...STRUCTURE, movementOnDma: true, inPlaceCopies: true };
+  const copyMs = (chip: string, precision: 'fp16' | 'int8', batch: number, s = structure) => {
+    const { groups } = partition(groupPlan(layers, chip, precision, batch, s), K);
+    const alone = groups.find((g) => g.first === 2 && g.last === 2);
+    t.ok(alone !== undefined, `${chip} ${precision} batch ${batch}: the Concat runs on its own`);
+    return alone?.ms ?? Number.NaN;
+  };
+  t.equal(copyMs('bm1684x', 'fp16', 1), 0, 'one image: no launch, no traffic of its own');
+  // With four images the dimension before the channels is the batch: a copy of 4 images' bytes.
+  const ddrMs = (4 * 2 * 2 * 64 * 16 * 16 * 2) / (64 * 1e6 * 0.85);
+  t.ok(Math.abs(copyMs('bm1684x', 'fp16', 4) - (ddrMs + 0.01)) < 1e-9, 'four images: DDR + launch');
+  t.ok(copyMs('bm1684', 'int8', 1) > 0, "BM1684's INT8 4N layout: the Concat is a copy");
+  t.ok(
+    copyMs('bm1684x', 'fp16', 1, { ...structure, inPlaceCopies: false }) > 0,
+    'term off: a copy',
+  );
+  // The next conv still loads the Concat's output from DDR as its group's input.
+  const plan = groupPlan(layers, 'bm1684x', 'fp16', 1, structure);
+  const last = partition(plan, K).groups.at(-1);
+  t.equal(last?.first, 3, 'the consumer starts its own group');
+});
