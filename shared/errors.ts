@@ -145,6 +145,7 @@ export const errorCatalogue = {
     status: 500,
   },
   BMF_ERR_KEYS_EXIST: { message: 'signing keys already exist in {dir}', status: 409 },
+  BMF_ERR_KEYS_INVALID: { message: 'signing key {path} is unusable: {reason}', status: 500 },
 
   // --- wire (shared/wire) ---
   BMF_ERR_WIRE_DECODE: { message: 'malformed {type} message: {reason}', status: 400 },
