@@ -6,7 +6,7 @@ import type { Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bmfError, isBmfError } from '../../../shared/errors.js';
+import { bmfError } from '../../../shared/errors.js';
 import type { BundleManifest } from '../../../shared/bundle/manifest.js';
 import { createExperimentRepo } from '../../../controller/store/experiments.js';
 import { openDatabase } from '../../../controller/store/db.js';
@@ -14,7 +14,14 @@ import { soleLeadership, type Leadership } from '../../../controller/store/leade
 import type { ExperimentRepo } from '../../../controller/store/experiments.js';
 import { createExperimentService } from '../../../controller/experiment/service.js';
 import type { ExperimentState } from '../../../controller/experiment/model.js';
-import { createFakeTelemetry, DIGEST_A, DIGEST_B, devices, fixture } from './helpers.js';
+import {
+  cohortSpecBody,
+  createFakeTelemetry,
+  DIGEST_A,
+  DIGEST_B,
+  devices,
+  fixture,
+} from './helpers.js';
 
 const ID = 'looks';
 
@@ -66,26 +73,7 @@ function setup(
   return { svc, store, hooks, advance: (ms) => (now += ms) };
 }
 
-const spec = {
-  id: ID,
-  bundleA: DIGEST_A,
-  bundleB: DIGEST_B,
-  population: { chip: 'bm1684x' },
-  allocation: { kind: 'cohorts', shareB: 0.5 },
-  metrics: {},
-  guardrails: { maxAccuracyDrop: 0.05 },
-  minSamples: 500,
-  minDurationMs: 60_000,
-};
-
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (e) {
-    return isBmfError(e) ? e.code : String(e);
-  }
-  return undefined;
-}
+const spec = cohortSpecBody(ID);
 
 t.test('a replica without the lease analyses without writing', async (t) => {
   let holds = true;
@@ -113,7 +101,7 @@ t.test('a look that cannot be saved fails the analysis', async (t) => {
   hooks.beforeUpdate = async () => {
     throw bmfError('BMF_ERR_STORE', { reason: 'disk full' });
   };
-  t.equal(await codeOf(svc.analyze(ID)), 'BMF_ERR_STORE');
+  await t.rejects(svc.analyze(ID), { code: 'BMF_ERR_STORE' });
 });
 
 t.test('a guardrail abort is not overwritten by the look before it', async (t) => {

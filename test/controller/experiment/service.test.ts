@@ -11,7 +11,14 @@ import {
   createExperimentService,
   parseExperimentSpec,
 } from '../../../controller/experiment/service.js';
-import { createFakeTelemetry, DIGEST_A, DIGEST_B, devices, fixture } from './helpers.js';
+import {
+  cohortSpecBody,
+  createFakeTelemetry,
+  DIGEST_A,
+  DIGEST_B,
+  devices,
+  fixture,
+} from './helpers.js';
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
   try {
@@ -59,17 +66,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
       },
     });
   let svc = make();
-  const body = {
-    id: 'int8-vs-fp32',
-    bundleA: DIGEST_A,
-    bundleB: DIGEST_B,
-    population: { chip: 'bm1684x' },
-    allocation: { kind: 'cohorts', shareB: 0.5 },
-    metrics: {},
-    guardrails: { maxAccuracyDrop: 0.05 },
-    minSamples: 500,
-    minDurationMs: 60_000,
-  };
+  const body = cohortSpecBody('int8-vs-fp32');
   t.equal(
     await codeOf(() => svc.create({ ...body, bundleB: 'c'.repeat(64) })),
     'BMF_ERR_EXPERIMENT_INCOMPATIBLE',
