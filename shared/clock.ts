@@ -100,16 +100,24 @@ export interface Timer {
 
 const quietAbort = (): void => undefined;
 
-/** Runs `run` once after `ms` on `clock`, unless cancelled first. */
+/**
+ * Runs `run` once after `ms` on `clock`, unless cancelled first. An error thrown by `run` goes to
+ * `onError`, as runEvery's do: never to an unhandled rejection, which ends the process.
+ */
 export function runAfter(
   clock: Pick<Clock, 'sleep'>,
   ms: number,
   run: () => void,
-  options?: SleepOptions,
+  options?: SleepOptions & { readonly onError?: (e: unknown) => void },
 ): Timer {
   const ac = new AbortController();
   clock.sleep(ms, ac.signal, options).then(() => {
-    if (!ac.signal.aborted) run();
+    if (ac.signal.aborted) return;
+    try {
+      run();
+    } catch (e) {
+      options?.onError?.(e);
+    }
   }, quietAbort);
   return { cancel: () => ac.abort() };
 }

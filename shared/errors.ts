@@ -145,6 +145,7 @@ export const errorCatalogue = {
     status: 500,
   },
   BMF_ERR_KEYS_EXIST: { message: 'signing keys already exist in {dir}', status: 409 },
+  BMF_ERR_KEYS_INVALID: { message: 'signing key {path} is unusable: {reason}', status: 500 },
 
   // --- wire (shared/wire) ---
   BMF_ERR_WIRE_DECODE: { message: 'malformed {type} message: {reason}', status: 400 },
@@ -392,9 +393,17 @@ export function isBmfError(e: unknown, code?: ErrorCode): e is BmfError {
   return e instanceof BmfError && (code === undefined || e.code === code);
 }
 
-/** Wrap anything thrown into a BmfError (used at the outermost edges only). */
+/**
+ * Wrap anything thrown into a BmfError (used at the outermost edges only). A file system error
+ * that names its path (a file given on the command line that is missing, unreadable or a
+ * directory) is BMF_ERR_IO, not an internal error.
+ */
 export function toBmfError(e: unknown): BmfError {
   if (e instanceof BmfError) return e;
+  const sys = e as { syscall?: unknown; path?: unknown };
+  if (e instanceof Error && typeof sys.syscall === 'string' && typeof sys.path === 'string') {
+    return new BmfError('BMF_ERR_IO', { path: sys.path, reason: e.message }, { cause: e });
+  }
   const reason = e instanceof Error ? e.message : String(e);
   return new BmfError('BMF_ERR_INTERNAL', { reason }, { cause: e });
 }

@@ -11,6 +11,7 @@ import { bmfError } from '../../shared/errors.js';
 import { dtypeBytes, shapeSize } from '../../shared/tensor.js';
 import type { Tensor, TensorDtype } from '../../shared/tensor.js';
 import { TensorDtypeSchema, TensorShapeSchema } from './tensor-schema.js';
+import { inputRecord } from './http-body.js';
 import type { GoldenSet } from './types.js';
 
 const MAX_SAMPLES = 10_000;
@@ -23,7 +24,7 @@ const TensorJson = Type.Object(
   },
   { additionalProperties: false },
 );
-const Feeds = Type.Record(Type.String({ maxLength: 256 }), TensorJson);
+const Feeds = inputRecord(TensorJson);
 const Coordinate = Type.Number({ minimum: -1e6, maximum: 1e6 });
 const ImageBoxes = Type.Object(
   {

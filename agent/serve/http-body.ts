@@ -2,7 +2,7 @@
 // its name, dtype and shape in the content type's parameters, becomes typed feeds (dtype, shape
 // and element count checked); a response's tensors become plain JSON.
 import { Type } from '@sinclair/typebox';
-import type { Static } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { bmfError } from '../../shared/errors.js';
 import { shapeSize } from '../../shared/tensor.js';
 import type { Tensor } from '../../shared/tensor.js';
@@ -23,9 +23,18 @@ const JsonTensor = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A model input's name as a request or golden file keys it. As a record's key it becomes a
+ * patternProperties pattern, where maxLength is not applied: the bound is in the pattern, and
+ * the record refuses other keys (a 16 MiB name was echoed whole in "unknown inputs ...").
+ */
+export const InputNameKey = Type.String({ pattern: '^[\\s\\S]{1,256}$' });
+export const inputRecord = <T extends TSchema>(value: T) =>
+  Type.Record(InputNameKey, value, { additionalProperties: false, maxProperties: 64 });
+
 export const TensorRequestSchema = Type.Object(
   {
-    inputs: Type.Record(Type.String({ maxLength: 256 }), JsonTensor),
+    inputs: inputRecord(JsonTensor),
     requestKey: Type.Optional(Type.String({ maxLength: 256 })),
   },
   { additionalProperties: false },

@@ -28,6 +28,7 @@ import { parseAuthoredPreprocessSpec, preprocessImage } from '../../shared/prepr
 import type { PreprocessSpec } from '../../shared/preprocess/index.js';
 import { parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
+import { readJsonFile } from '../json-file.js';
 
 export const USAGE =
   'bmfleet golden record --bmodel FILE --preprocess spec.json --images DIR --out REF ' +
@@ -192,7 +193,9 @@ export const run: CommandRun = async (ctx) => {
     throw bmfError('BMF_ERR_USAGE', { reason: USAGE });
   }
   // Parsed with the parser `bmfleet package --preprocess` uses, so both preprocess alike.
-  const { spec } = parseAuthoredPreprocessSpec(await readJson(preprocess));
+  const { spec } = parseAuthoredPreprocessSpec(
+    await readJsonFile(preprocess, 'BMF_ERR_PREPROCESS_SPEC'),
+  );
   const recording = await recordGoldenReferences({
     bmodel,
     spec,
@@ -205,12 +208,3 @@ export const run: CommandRun = async (ctx) => {
   ctx.stdout.write(v.json ? `${JSON.stringify(recording, null, 2)}\n` : summary(recording));
   return 0;
 };
-
-async function readJson(path: string): Promise<unknown> {
-  const text = await readFile(path, 'utf8');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw bmfError('BMF_ERR_PREPROCESS_SPEC', { field: path, reason: (e as Error).message });
-  }
-}

@@ -12,6 +12,7 @@ import { bmfError } from '../../shared/errors.js';
 import { parseAuthoredPreprocessSpec } from '../../shared/preprocess/index.js';
 import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
+import { readJsonFile } from '../json-file.js';
 
 export const USAGE =
   'bmfleet package --bmodel F --preprocess spec.json --name N --version V --sequence S ' +
@@ -118,9 +119,7 @@ export const run: CommandRun = async (ctx) => {
   if (chips.length === 0)
     throw bmfError('BMF_ERR_USAGE', { reason: `--chip is required; ${USAGE}` });
   const labels = v.labels ? parseLabels(await readFile(v.labels, 'utf8')) : undefined;
-  const decoderJson = v.decoder
-    ? (JSON.parse(await readFile(v.decoder, 'utf8')) as unknown)
-    : undefined;
+  const decoderJson = v.decoder ? await readJsonFile(v.decoder, 'BMF_ERR_DECODER_SPEC') : undefined;
   const detector = decoderJson !== undefined && isDetector(parseDecoderSpec(decoderJson));
   let golden: GoldenImage[] | undefined;
   // A vendor detector gated by reference outputs recorded on a board needs no boxes.
@@ -145,7 +144,7 @@ export const run: CommandRun = async (ctx) => {
   }
   // The spec is parsed here, at the flag, with the parser the manifest check uses.
   const preprocess = parseAuthoredPreprocessSpec(
-    JSON.parse(await readFile(need('preprocess'), 'utf8')) as unknown,
+    await readJsonFile(need('preprocess'), 'BMF_ERR_PREPROCESS_SPEC'),
   );
   const metadata = await compileMetadata(need('bmodel'), v['modeled-latency-ms']);
   const manifest = await packBundle({

@@ -1,5 +1,4 @@
 // `bmfleet quantize`: automatic INT8 quantization (controller/quantize/quantize-model.ts).
-import { readFile } from 'node:fs/promises';
 import { isDetector, parseDecoderSpec, type DetectorSpec } from '../../shared/detect/index.js';
 import { bmfError } from '../../shared/errors.js';
 import { loadLabelsFile, loadPreprocessSpecFile } from '../../controller/quantize/cli-files.js';
@@ -10,6 +9,7 @@ import { parseTolerance } from '../../controller/quantize/verdict.js';
 import { vendorQuantize } from '../../controller/quantize/vendor.js';
 import { numberFlag, parseCommandArgs } from '../args.js';
 import type { CommandRun } from '../command.js';
+import { readJsonFile } from '../json-file.js';
 import { onnxModelInput } from './torch-input.js';
 
 export const USAGE = `usage: bmfleet quantize --model m.onnx|m.pt --calibration DIR [--eval DIR] --chip bm1684x
@@ -157,18 +157,7 @@ export const run: CommandRun = async (ctx) => {
 
 /** A detector's decoder JSON (shared/detect); a classify decoder needs no flag. */
 async function loadDetectorFile(path: string): Promise<DetectorSpec> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message }, { cause: e });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw bmfError('BMF_ERR_DECODER_SPEC', { field: path, reason: (e as Error).message });
-  }
+  const json = await readJsonFile(path, 'BMF_ERR_DECODER_SPEC');
   const spec = parseDecoderSpec(json);
   if (!isDetector(spec)) {
     throw bmfError('BMF_ERR_USAGE', {

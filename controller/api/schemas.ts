@@ -23,9 +23,12 @@ export const ChipName = Type.Union(
   CHIPS.map((c) => Type.Literal(c)),
   { description: `target chip: ${CHIPS.join(', ')}` },
 );
+// A record's key pattern becomes patternProperties, which does not refuse other keys by itself:
+// without additionalProperties false a key like "site name" or of 10 kB passed.
 export const Tags = Type.Record(
   Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }),
   Type.String({ maxLength: 256 }),
+  { additionalProperties: false },
 );
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) }, Strict);

@@ -2,10 +2,11 @@
 // model), a population, an allocation, metrics, guardrails and the minimum sample and duration
 // before a winner may be promoted. The TypeBox schema validates a create request at the edge.
 import { Type, type Static } from '@sinclair/typebox';
-import type { Digest } from '../../shared/ids.js';
+import { DeviceIdSchema, type Digest } from '../../shared/ids.js';
+import { ChipName, DigestRef, Tags } from '../api/schemas.js';
 
 /** A bundle digest or a unique prefix (>= 8 hex), resolved to the full digest on create. */
-const Digest = Type.String({ pattern: '^[0-9a-fA-F]{1,64}$' });
+const Digest = DigestRef;
 const Share = Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 });
 
 export const ExperimentSpecSchema = Type.Object(
@@ -13,13 +14,12 @@ export const ExperimentSpecSchema = Type.Object(
     id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
     bundleA: Digest,
     bundleB: Digest,
+    // The population is the rollout filter's vocabulary: the same device id, chip and tag schemas.
     population: Type.Object(
       {
-        ids: Type.Optional(
-          Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 100000 }),
-        ),
-        chip: Type.Optional(Type.String({ maxLength: 32 })),
-        tags: Type.Optional(Type.Record(Type.String(), Type.String())),
+        ids: Type.Optional(Type.Array(DeviceIdSchema, { maxItems: 100000 })),
+        chip: Type.Optional(ChipName),
+        tags: Type.Optional(Tags),
       },
       { additionalProperties: false },
     ),

@@ -285,19 +285,23 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       return { spec, state: next };
     },
 
-    /** Analyze now; a look while running is recorded (its p-values feed the next look). */
+    /**
+     * Analyze now; a look while running is recorded (its p-values feed the next look) and a
+     * breached guardrail aborts, both by the lease holder only: on another replica this is a read.
+     * The look is saved before the abort reads the record, so the abort's state is the last word.
+     */
     async analyze(id: string): Promise<Analysis> {
       const { spec, state } = await get(id);
       checkState(id, state, ['running', 'concluded', 'aborted', 'promoted'], 'analyze');
       const analysis = await gather(spec, state);
-      if (state.status === 'running') {
+      if (state.status === 'running' && (!deps.leadership || (await deps.leadership.hold()))) {
         const look = {
           at: analysis.at,
           samplesA: analysis.samples.A,
           samplesB: analysis.samples.B,
           verdict: analysis.overall.verdict,
         };
-        save(id, {
+        await save(id, {
           ...state,
           alwaysValidP: analysis.alwaysValidP,
           looks: [...state.looks, look].slice(-500),

@@ -3,12 +3,11 @@
 // size differ from the signed manifest (checked again here: the source may change after the
 // bundle was verified), makes the copy durable and only then gives it its final name.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bmfError, isBmfError } from '../../shared/errors.js';
 import { fsyncDir, tempPathFor } from '../../shared/fs/atomic.js';
-import { openRegularFile } from '../../shared/fs/regular.js';
-import { copyHashing } from '../../shared/fs/copy-hashing.js';
+import { copyFileHashing } from '../../shared/fs/copy-hashing.js';
 import { isHexDigest } from '../../shared/wire/ids.js';
 
 export interface ExpectedBlob {
@@ -42,17 +41,9 @@ export async function importBlob(
   await mkdir(blobDir, { recursive: true });
   const tmp = tempPathFor(target);
   const hash = createHash('sha256');
-  let size: number;
   try {
-    const src = await openRegularFile(source);
-    const dst = await open(tmp, 'wx', 0o644);
-    try {
-      // At most one byte past the declared size: enough to prove "too long".
-      size = await copyHashing(src, dst, hash, expected.size + 1);
-    } finally {
-      await src.close();
-      await dst.close();
-    }
+    // At most one byte past the declared size: enough to prove "too long".
+    const size = await copyFileHashing(source, tmp, hash, expected.size + 1);
     if (size !== expected.size) {
       throw bmfError('BMF_ERR_TRUST_SIZE_MISMATCH', {
         path: source,

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { bmfError } from '../../shared/errors.js';
+import { bmfError, isBmfError } from '../../shared/errors.js';
 import { sqliteMigrations } from './schema.js';
 
 export type Db = Database.Database;
@@ -16,11 +16,23 @@ export function openDatabase(path: string): Db {
   } catch (e) {
     throw bmfError('BMF_ERR_STORE', { reason: `cannot open ${path}: ${(e as Error).message}` });
   }
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
+  // Closed again when it cannot be used (not a database, a newer schema): a controller built in
+  // a process that goes on (tests, fleet simulation) must not keep the file open.
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (e) {
+    db.close();
+    if (isBmfError(e)) throw e;
+    throw bmfError(
+      'BMF_ERR_STORE',
+      { reason: `cannot use ${path}: ${(e as Error).message}` },
+      { cause: e },
+    );
+  }
   return db;
 }
 

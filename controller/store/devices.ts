@@ -207,7 +207,20 @@ export function createDeviceRepo(
     const rows = [...pending];
     pending.clear();
     // Closed under a pending timer (shutdown flushes first; a test may not): nothing to write to.
-    if (db.open) writePending(rows);
+    if (!db.open) return;
+    try {
+      writePending(rows);
+    } catch (e) {
+      // Kept for the next write (a busy or full database may recover); what was queued since is
+      // newer and wins. The caller of an explicit flush sees the error.
+      for (const [id, p] of rows) pending.set(id, { ...p, ...pending.get(id) });
+      arm();
+      throw e;
+    }
+  }
+  function arm(): void {
+    // A failed timed write is retried by the next one (flush re-queued its rows).
+    timer ??= runAfter(clock, writeBehindMs, flush, { keepAlive: false, onError: () => undefined });
   }
   /** A stored row with the queued updates of its device laid over it. */
   function current(r: Row): DeviceRecord {
@@ -231,9 +244,7 @@ export function createDeviceRepo(
   function later(id: string): PendingWrite {
     const p = pending.get(id) ?? {};
     pending.set(id, p);
-    if (!timer) {
-      timer = runAfter(clock, writeBehindMs, flush, { keepAlive: false });
-    }
+    arm();
     return p;
   }
 

@@ -2,11 +2,11 @@
 // durable before it gets its final name) and write DIR/manifest.json from a partial manifest plus
 // the facts build owns (files, times, schema version).
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { bmfError } from '../errors.js';
+import { bmfError, isBmfError } from '../errors.js';
 import { fsyncDir, tempPathFor, writeFileAtomic } from '../fs/atomic.js';
-import { copyHashing } from '../fs/copy-hashing.js';
+import { copyFileHashing } from '../fs/copy-hashing.js';
 import {
   BUNDLE_SCHEMA_VERSION,
   parseBundleManifest,
@@ -40,22 +40,15 @@ export async function addBlob(
   await mkdir(blobs, { recursive: true });
   const tmp = tempPathFor(join(blobs, 'incoming'));
   const hash = createHash('sha256');
-  let size: number;
   try {
-    const src = await open(source, 'r');
-    const dst = await open(tmp, 'wx', 0o644);
-    try {
-      size = await copyHashing(src, dst, hash);
-    } finally {
-      await src.close();
-      await dst.close();
-    }
+    const size = await copyFileHashing(source, tmp, hash);
     const sha256 = hash.digest('hex');
     await rename(tmp, blobPath(outDir, sha256));
     await fsyncDir(dirname(blobPath(outDir, sha256)));
     return { sha256, size };
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
+    if (isBmfError(e)) throw e;
     throw bmfError('BMF_ERR_IO', { path: source, reason: (e as Error).message }, { cause: e });
   }
 }

@@ -1,20 +1,41 @@
-// Copying one open file into another while hashing what passes: the one loop the bundle builder
+// Copying a file into a new temp file while hashing what passes: the one loop the bundle builder
 // (shared/bundle/build.ts) and the registry's blob import (controller/registry/blob-store.ts)
 // stream their blobs through.
 import type { Hash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { READ_CHUNK_BYTES } from '../trust/file.js';
+import { openRegularFile } from './regular.js';
 
 /**
- * Copies `src` from its start into `dst`, feeding every byte to `hash`, then syncs `dst`. Stops
- * at the end of `src` or after `maxBytes`: a caller that expects N bytes passes N + 1, enough to
- * prove "too long" without following an endless file. Returns the bytes copied.
+ * Copies the regular file `source` into `tmp` (created, never replaced), feeding every byte to
+ * `hash`, then syncs `tmp`. Stops at the end of `source` or after `maxBytes`: a caller that
+ * expects N bytes passes N + 1, enough to prove "too long" without following an endless file.
+ * A FIFO or device is BMF_ERR_BUNDLE_NOT_REGULAR before any read (a FIFO would block the open
+ * for good, /dev/zero would fill the disk). Both files are closed on every path. Returns the
+ * bytes copied.
  */
-export async function copyHashing(
+export async function copyFileHashing(
+  source: string,
+  tmp: string,
+  hash: Hash,
+  maxBytes = Infinity,
+): Promise<number> {
+  const src = await openRegularFile(source);
+  let dst: FileHandle | undefined;
+  try {
+    dst = await open(tmp, 'wx', 0o644);
+    return await copyHashing(src, dst, hash, maxBytes);
+  } finally {
+    await dst?.close().catch(() => undefined);
+    await src.close().catch(() => undefined);
+  }
+}
+
+async function copyHashing(
   src: FileHandle,
   dst: FileHandle,
   hash: Hash,
-  maxBytes = Infinity,
+  maxBytes: number,
 ): Promise<number> {
   const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   let size = 0;

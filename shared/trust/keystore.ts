@@ -67,13 +67,28 @@ export function createKeystore(dir: string): Keystore {
   }
 
   async function loadSigner(keyid: string): Promise<Signer> {
+    const path = keyPath(keyid);
     let pem: string;
     try {
-      pem = await readFile(keyPath(keyid), 'utf8');
+      pem = await readFile(path, 'utf8');
     } catch (e) {
       throw bmfError('BMF_ERR_KEYS_MISSING', { dir }, { cause: e });
     }
-    return signerFromPem(pem);
+    let signer: Signer;
+    try {
+      signer = signerFromPem(pem);
+    } catch (e) {
+      throw bmfError('BMF_ERR_KEYS_INVALID', { path, reason: (e as Error).message }, { cause: e });
+    }
+    // A key under another key's name would sign with a key the root does not list for the role:
+    // every device would refuse what it signs, so refuse it here, where the cause is visible.
+    if (signer.keyid !== keyid) {
+      throw bmfError('BMF_ERR_KEYS_INVALID', {
+        path,
+        reason: `it holds key ${signer.keyid}, not the key ${keyid} its name and root.json say`,
+      });
+    }
+    return signer;
   }
 
   async function signers(role: RoleName): Promise<Signer[]> {

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { errorCatalogue, bmfError, isBmfError, toBmfError } from '../../shared/errors.js';
 
 const docs = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
@@ -32,6 +33,16 @@ t.test('messages render details and keep the code', async (t) => {
   t.notOk(isBmfError(e, 'BMF_ERR_BMODEL_MAGIC'));
   t.same(JSON.parse(JSON.stringify(e)).code, 'BMF_ERR_BMODEL_TRUNCATED');
   t.equal(toBmfError(new Error('boom')).code, 'BMF_ERR_INTERNAL');
+});
+
+t.test('a file system error that names its path is BMF_ERR_IO at the edge', async (t) => {
+  const path = '/nonexistent/bmfleet/spec.json';
+  const e = await readFile(path).catch((err: unknown) => err);
+  const wrapped = toBmfError(e);
+  t.equal(wrapped.code, 'BMF_ERR_IO');
+  t.equal(wrapped.details.path, path);
+  t.match(wrapped.message, /^I\/O error on \/nonexistent\/bmfleet\/spec\.json: ENOENT/);
+  t.equal(wrapped.cause, e);
 });
 
 t.test('lookedIn and hint details follow the message', async (t) => {

@@ -31,6 +31,19 @@ export const runningState = (over: Partial<ExperimentState> = {}): ExperimentSta
   ...over,
 });
 
+/** A create request: a 50/50 cohort experiment over the bm1684x boards of `devices(n)`. */
+export const cohortSpecBody = (id: string) => ({
+  id,
+  bundleA: DIGEST_A,
+  bundleB: DIGEST_B,
+  population: { chip: 'bm1684x' },
+  allocation: { kind: 'cohorts', shareB: 0.5 },
+  metrics: {},
+  guardrails: { maxAccuracyDrop: 0.05 },
+  minSamples: 500,
+  minDurationMs: 60_000,
+});
+
 export function devices(n: number): DeviceInfo[] {
   return Array.from({ length: n }, (_, i) => ({
     id: `dev-${String(i).padStart(3, '0')}`,

@@ -7,8 +7,18 @@ import type { BundleManifest } from '../../../shared/bundle/manifest.js';
 import { createExperimentRepo } from '../../../controller/store/experiments.js';
 import { openDatabase } from '../../../controller/store/db.js';
 import type { AssignRequest } from '../../../controller/distribution/assignments.js';
-import { createExperimentService } from '../../../controller/experiment/service.js';
-import { createFakeTelemetry, DIGEST_A, DIGEST_B, devices, fixture } from './helpers.js';
+import {
+  createExperimentService,
+  parseExperimentSpec,
+} from '../../../controller/experiment/service.js';
+import {
+  cohortSpecBody,
+  createFakeTelemetry,
+  DIGEST_A,
+  DIGEST_B,
+  devices,
+  fixture,
+} from './helpers.js';
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
   try {
@@ -56,17 +66,7 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
       },
     });
   let svc = make();
-  const body = {
-    id: 'int8-vs-fp32',
-    bundleA: DIGEST_A,
-    bundleB: DIGEST_B,
-    population: { chip: 'bm1684x' },
-    allocation: { kind: 'cohorts', shareB: 0.5 },
-    metrics: {},
-    guardrails: { maxAccuracyDrop: 0.05 },
-    minSamples: 500,
-    minDurationMs: 60_000,
-  };
+  const body = cohortSpecBody('int8-vs-fp32');
   t.equal(
     await codeOf(() => svc.create({ ...body, bundleB: 'c'.repeat(64) })),
     'BMF_ERR_EXPERIMENT_INCOMPATIBLE',
@@ -133,5 +133,37 @@ t.test('create, start, analyze, promote; persisted across reopen; abort restores
   t.same(
     (await svc.list()).map((r) => r.state.status),
     ['promoted', 'aborted'],
+  );
+});
+
+t.test('a population is checked as a rollout filter is: device ids, chips, tags', async (t) => {
+  const body = {
+    id: 'population',
+    bundleA: DIGEST_A,
+    bundleB: DIGEST_B,
+    allocation: { kind: 'shadow', rate: 0.1 },
+    metrics: {},
+    guardrails: {},
+    minSamples: 10,
+    minDurationMs: 0,
+  };
+  const refused = [
+    { ids: ['dev 001'] },
+    { chip: 'bm9999' },
+    { tags: { 'site name': 'berlin' } },
+    { tags: { site: 'b'.repeat(257) } },
+  ];
+  for (const population of refused) {
+    t.throws(
+      () => parseExperimentSpec({ ...body, population }),
+      { code: 'BMF_ERR_BAD_REQUEST' },
+      JSON.stringify(population).slice(0, 60),
+    );
+  }
+  t.doesNotThrow(() =>
+    parseExperimentSpec({
+      ...body,
+      population: { ids: ['dev-001'], chip: 'bm1684x', tags: { site: 'berlin' } },
+    }),
   );
 });

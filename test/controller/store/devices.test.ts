@@ -1,4 +1,5 @@
 import t from 'tap';
+import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,3 +90,29 @@ t.test(
     db.close();
   },
 );
+
+t.test('a timed write that fails is kept and written by the next one', async (t) => {
+  const path = join(dir, 'busy.db');
+  const db = openDatabase(path);
+  db.pragma('busy_timeout = 0'); // fail at once instead of waiting 5 s for the lock
+  const clock = createManualClock();
+  const devices = createDeviceRepo(db, { writeBehindMs: 5, clock });
+  devices.add('se7-01', 'bm1684x', {}, 1000);
+  const other = new Database(path);
+  t.teardown(() => {
+    if (other.inTransaction) other.exec('ROLLBACK');
+    other.close();
+    db.close();
+  });
+  const committed = () =>
+    (other.prepare('SELECT online FROM devices WHERE id = ?').get('se7-01') as { online: number })
+      .online;
+  other.exec('BEGIN IMMEDIATE'); // holds the write lock: the timed write gets SQLITE_BUSY
+  devices.setPresence('se7-01', true, 2000);
+  await clock.advance(5);
+  t.equal(devices.require('se7-01').online, true, 'readers still see the queued value');
+  other.exec('COMMIT');
+  t.equal(committed(), 0, 'not written while the lock was held');
+  await clock.advance(5);
+  t.equal(committed(), 1, 'written by the next timed write');
+});

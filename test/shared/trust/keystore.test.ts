@@ -1,5 +1,13 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signEnvelope } from '../../../shared/trust/envelope.js';
@@ -60,4 +68,23 @@ t.test('rotating a role and the root: devices pinned on v1 follow the chain', as
 
 t.test('missing keys', async (t) => {
   await t.rejects(createKeystore(join(base, 'none')).show(), { code: 'BMF_ERR_KEYS_MISSING' });
+});
+
+t.test('a key file that is not the key its name says is refused with the file named', async (t) => {
+  const dir = join(base, 'corrupt');
+  const store = createKeystore(dir);
+  const s = await store.init({ now: NOW });
+  const pem = (role: 'bundle' | 'assignment') =>
+    join(dir, 'keys', `${s.roles[role].keyids[0] as string}.pem`);
+  writeFileSync(pem('bundle'), 'not a PEM');
+  await t.rejects(store.signers('bundle'), {
+    code: 'BMF_ERR_KEYS_INVALID',
+    details: { path: pem('bundle') },
+  });
+  // The assignment key copied over the bundle key's file: a valid key, not the one the root lists.
+  copyFileSync(pem('assignment'), pem('bundle'));
+  await t.rejects(store.signers('bundle'), {
+    code: 'BMF_ERR_KEYS_INVALID',
+    details: { path: pem('bundle'), reason: /not the key/ },
+  });
 });
