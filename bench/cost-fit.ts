@@ -7,7 +7,8 @@
 // ones, and the FP32 -> FP16 / INT8 speed-up ratios; then the same for the per-kind roofline
 // (bench/cost/per-kind.ts) fitted on the fixed half FIT_KINDS, and the layer-group model
 // (controller/compile/cost/layer-group.ts, what `bmfleet compile` prints) on the same split,
-// beside the other two.
+// beside the other two. The sealed networks (SEALED_KINDS) are predicted only with
+// BMFLEET_COST_UNSEAL=1.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -509,8 +510,9 @@ const describeStructure = (s: GroupStructure) =>
  * Layers the demos' INT8 BModels keep in float (mixed precision). sample/YOLOX/scripts/
  * gen_int8bmodel_mlir.sh runs tpu-mlir's fp_forward.py with --fpfwd_inputs at dark2's CSP output
  * conv (it and every layer before it) and --fpfwd_outputs at the three head stems (they and every
- * layer after them). Given as name patterns of this bench's ONNX layers; the other demos' tables
- * are not published (docs/cost-model.md).
+ * layer after them). Given as name patterns of this bench's ONNX layers (`upTo` only where the
+ * script has --fpfwd_inputs); the other demos' tables are downloaded files, not published
+ * (docs/cost-model.md).
  */
 const FLOAT_IN_INT8: Readonly<Record<string, { upTo?: RegExp; from: RegExp }>> = {
   yolox_s: { upTo: /^\/d2\/d2\.1\/out\//, from: /^\/stems\.\d\// },
