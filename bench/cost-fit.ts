@@ -70,6 +70,7 @@ export const BUILT: Readonly<Record<string, readonly number[]>> = {
   yolov10s: [1, 3, 640, 640],
   yolov8s_pose: [1, 3, 640, 640],
   yolov8s_seg: [1, 3, 640, 640],
+  segformer_b0: [1, 3, 512, 1024],
 };
 
 /**
@@ -84,6 +85,7 @@ export const SEALED_KINDS: ReadonlySet<string> = new Set([
   'yolov10s',
   'yolov8s_pose',
   'yolov8s_seg',
+  'segformer_b0',
 ]);
 
 /** Whether this run may predict the sealed networks (the lead sets it once, after the freeze). */

@@ -1002,6 +1002,96 @@ def yolov10s():
     return Yolov10s(), (1, 3, 640, 640)
 
 
+class MitAttention(nn.Module):
+    """SegFormer efficient self-attention (NVlabs/SegFormer mix_transformer.py Attention): q from
+    every token, k and v from the tokens reduced by a stride-`sr` conv and a LayerNorm."""
+
+    def __init__(self, dim, heads, sr):
+        super().__init__()
+        self.heads, self.scale, self.sr_ratio = heads, (dim // heads) ** -0.5, sr
+        self.q, self.kv, self.proj = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
+        if sr > 1:
+            self.sr, self.norm = nn.Conv2d(dim, dim, sr, sr), nn.LayerNorm(dim)
+
+    def forward(self, x, h, w):
+        b, n, c = x.shape
+        q = self.q(x).reshape(b, n, self.heads, c // self.heads).permute(0, 2, 1, 3)
+        if self.sr_ratio > 1:
+            x = self.norm(self.sr(x.permute(0, 2, 1).reshape(b, c, h, w)).reshape(b, c, -1).permute(0, 2, 1))
+        kv = self.kv(x).reshape(b, -1, 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        attn = ((q @ kv[0].transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        return self.proj((attn @ kv[1]).transpose(1, 2).reshape(b, n, c))
+
+
+class MitBlock(nn.Module):
+    """SegFormer Block: pre-norm attention and Mix-FFN (Linear, depthwise 3x3, GELU, Linear)."""
+
+    def __init__(self, dim, heads, sr):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim, eps=1e-6), nn.LayerNorm(dim, eps=1e-6)
+        self.attn = MitAttention(dim, heads, sr)
+        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        self.dwconv = nn.Conv2d(4 * dim, 4 * dim, 3, 1, 1, groups=4 * dim)
+
+    def forward(self, x, h, w):
+        x = x + self.attn(self.norm1(x), h, w)
+        b, n, _ = x.shape
+        y = self.fc1(self.norm2(x))
+        y = self.dwconv(y.transpose(1, 2).view(b, -1, h, w)).flatten(2).transpose(1, 2)
+        return x + self.fc2(nn.functional.gelu(y))
+
+
+class SegformerB0(nn.Module):
+    """SegFormer-B0 (NVlabs/SegFormer: mit_b0 - dims 32/64/160/256, heads 1/2/5/8, depth 2 per
+    stage, reduction 8/4/2/1 - and SegFormerHead with a 256-wide MLP decoder, 19 Cityscapes
+    classes), as tools/pytorch2onnx.py exports it: EncoderDecoder.simple_test with the logits
+    resized to the input, resized again to the image's original shape (the same size here),
+    softmax and argmax: output [n, 1, H, W] class indices."""
+
+    def __init__(self, classes=19, dims=(32, 64, 160, 256), heads=(1, 2, 5, 8), srs=(8, 4, 2, 1)):
+        super().__init__()
+        cin = 3
+        self.embeds, self.blocks, self.norms = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        for i, (d, h, sr) in enumerate(zip(dims, heads, srs)):
+            k, st = (7, 4) if i == 0 else (3, 2)
+            self.embeds.append(nn.ModuleDict({"proj": nn.Conv2d(cin, d, k, st, k // 2), "norm": nn.LayerNorm(d)}))
+            self.blocks.append(nn.ModuleList(MitBlock(d, h, sr) for _ in range(2)))
+            self.norms.append(nn.LayerNorm(d, eps=1e-6))
+            cin = d
+        self.linear_c = nn.ModuleList(nn.Linear(d, 256) for d in dims)
+        self.linear_fuse = nn.Sequential(nn.Conv2d(4 * 256, 256, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU())
+        self.linear_pred = nn.Conv2d(256, classes, 1)
+
+    def forward(self, img):
+        b, x, feats = img.shape[0], img, []
+        for embed, blocks, norm in zip(self.embeds, self.blocks, self.norms):
+            x = embed["proj"](x)
+            h, w = x.shape[2:]
+            x = embed["norm"](x.flatten(2).transpose(1, 2))
+            for blk in blocks:
+                x = blk(x, h, w)
+            x = norm(x).reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()
+            feats.append(x)
+        size = feats[0].shape[2:]
+        up = nn.functional.interpolate
+        c = []
+        for f, lin in reversed(list(zip(feats, self.linear_c))):
+            y = lin(f.flatten(2).transpose(1, 2)).permute(0, 2, 1).reshape(b, -1, f.shape[2], f.shape[3])
+            c.append(y if f is feats[0] else up(y, size=size, mode="bilinear", align_corners=False))
+        x = self.linear_pred(self.linear_fuse(torch.cat(c, 1)))
+        x = up(x, size=img.shape[2:], mode="bilinear", align_corners=False)
+        x = up(x, size=img.shape[2:], mode="bilinear", align_corners=False)  # rescale to ori_shape
+        return x.softmax(dim=1).argmax(dim=1).unsqueeze(0)
+
+
+def segformer_b0():
+    """sophon-demo sample/segformer: segformer.b0.512x1024.city.160k.onnx
+    (docs/Segformer_Export_Guide.md, NVlabs/SegFormer tools/pytorch2onnx.py with
+    local_configs/segformer/B0/segformer.b0.512x1024.city.160k.py) at [1, 3, 512, 1024]
+    (scripts/gen_fp32bmodel_mlir.sh)."""
+    return SegformerB0(), (1, 3, 512, 1024)
+
+
 class ElanV7(nn.Module):
     """YOLOv7's ELAN block: two 1x1 branches from the input, four chained 3x3 convs on the second,
     outputs concatenated (`keep` picks which: the backbone keeps every other one) and fused by a
@@ -1111,6 +1201,7 @@ MODELS = {
     "yolov10s": yolov10s,
     "yolov8s_pose": yolov8s_pose,
     "yolov8s_seg": yolov8s_seg,
+    "segformer_b0": segformer_b0,
 }
 
 
