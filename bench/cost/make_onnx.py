@@ -1054,12 +1054,14 @@ class SegformerB0(nn.Module):
         self.embeds, self.blocks, self.norms = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         for i, (d, h, sr) in enumerate(zip(dims, heads, srs)):
             k, st = (7, 4) if i == 0 else (3, 2)
-            self.embeds.append(nn.ModuleDict({"proj": nn.Conv2d(cin, d, k, st, k // 2), "norm": nn.LayerNorm(d)}))
+            self.embeds.append(
+                nn.ModuleDict({"proj": nn.Conv2d(cin, d, k, st, k // 2), "norm": nn.LayerNorm(d)}))
             self.blocks.append(nn.ModuleList(MitBlock(d, h, sr) for _ in range(2)))
             self.norms.append(nn.LayerNorm(d, eps=1e-6))
             cin = d
         self.linear_c = nn.ModuleList(nn.Linear(d, 256) for d in dims)
-        self.linear_fuse = nn.Sequential(nn.Conv2d(4 * 256, 256, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU())
+        self.linear_fuse = nn.Sequential(
+            nn.Conv2d(4 * 256, 256, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU())
         self.linear_pred = nn.Conv2d(256, classes, 1)
 
     def forward(self, img):
