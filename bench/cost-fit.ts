@@ -7,7 +7,8 @@
 // ones, and the FP32 -> FP16 / INT8 speed-up ratios; then the same for the per-kind roofline
 // (bench/cost/per-kind.ts) fitted on the fixed half FIT_KINDS, and the layer-group model
 // (controller/compile/cost/layer-group.ts, what `bmfleet compile` prints) on the same split,
-// beside the other two.
+// beside the other two. The sealed networks (SEALED_KINDS) are predicted only with
+// BMFLEET_COST_UNSEAL=1.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,7 +67,106 @@ export const BUILT: Readonly<Record<string, readonly number[]>> = {
   yolo11s: [1, 3, 640, 640],
   yolov8s: [1, 3, 640, 640],
   yolov7: [1, 3, 640, 640],
+  yolov10s: [1, 3, 640, 640],
+  yolov8s_pose: [1, 3, 640, 640],
+  yolov8s_seg: [1, 3, 640, 640],
+  segformer_b0: [1, 3, 512, 1024],
 };
+
+/**
+ * Networks first predicted after the model of a round is frozen (docs/cost-model.md, "Sealed
+ * networks"): every held-out network so far had its residuals read while the model's terms were
+ * written, so the held-out figure is no longer blind. A sealed network is never in the fit half, and
+ * no figure the bench prints is computed from its rows unless BMFLEET_COST_UNSEAL=1; without it the
+ * bench prints only its MACs, weights and layer count and how many rows are sealed. Its rows are
+ * then not even predicted.
+ */
+export const SEALED_KINDS: ReadonlySet<string> = new Set([
+  'yolov10s',
+  'yolov8s_pose',
+  'yolov8s_seg',
+  'segformer_b0',
+]);
+
+/** Whether this run may predict the sealed networks (the lead sets it once, after the freeze). */
+export const unsealed = (env: Readonly<Record<string, string | undefined>> = process.env) =>
+  env['BMFLEET_COST_UNSEAL'] === '1';
+
+/** The rows this run predicts: the sealed networks' only when unsealed. */
+export function openRows<T extends { model: string }>(rows: readonly T[], unseal: boolean): T[] {
+  return unseal ? [...rows] : rows.filter((r) => !SEALED_KINDS.has(r.model));
+}
+
+/** A row's set, as the row tables print it. */
+const setOf = (model: string, fit: ReadonlySet<string>) =>
+  fit.has(model) ? 'fit' : SEALED_KINDS.has(model) ? 'sealed' : 'held-out';
+
+/**
+ * A network's first line: MACs, weights and layers; `confidence` (a modeled figure) only for a
+ * network that is not sealed in this run, and for a sealed one the count of its sealed rows instead.
+ */
+export function networkLine(
+  name: string,
+  layers: readonly CostLayer[],
+  set: string,
+  confidence: () => string,
+  sealedRows?: number,
+): string {
+  const gmac = layers
+    .filter((l) => l.kind === 'conv' || l.kind === 'matmul')
+    .reduce((s, l) => s + l.macs / 1e9, 0);
+  const weights = layers.reduce((s, l) => s + l.weightElems, 0) / 1e6;
+  const head = `${name.padEnd(10)} ${gmac.toFixed(2)} GMAC, ${weights.toFixed(1)} M weights, ${layers.length} layers`;
+  return sealedRows === undefined
+    ? `${head} (${set}); ${confidence()}`
+    : `${head}; sealed: ${sealedRows} rows`;
+}
+
+interface SealedRow {
+  model: string;
+  chip: string;
+  precision: string;
+  batch: number;
+  ms: number;
+}
+
+/**
+ * The sealed networks' summary per model (rows within +-25 %, median, worst, FP32 -> FP16 / INT8
+ * ratios at batch 1), over the sealed rows among `rows`: empty when there are none, which is every
+ * run without BMFLEET_COST_UNSEAL=1 (openRows leaves them out), and then no model is called.
+ */
+export function sealedSummary<T extends SealedRow>(
+  rows: readonly T[],
+  models: Readonly<Record<string, (r: T) => number>>,
+): string[] {
+  const sealed = rows.filter((r) => SEALED_KINDS.has(r.model));
+  if (sealed.length === 0) return [];
+  const lines = [
+    `\nsealed networks (first predicted after the model was frozen): ${[...new Set(sealed.map((r) => r.model))].join(', ')}, ${sealed.length} rows`,
+  ];
+  for (const [name, model] of Object.entries(models)) {
+    const es = sealed.map((r) => model(r) / r.ms - 1);
+    let ratios = 0;
+    let ratioWithin = 0;
+    for (const fp32 of sealed.filter((r) => r.precision === 'fp32' && r.batch === 1)) {
+      for (const other of sealed.filter(
+        (r) =>
+          r.model === fp32.model &&
+          r.chip === fp32.chip &&
+          r.batch === 1 &&
+          (r.precision === 'fp16' || r.precision === 'int8'),
+      )) {
+        ratios++;
+        const e = model(fp32) / model(other) / (fp32.ms / other.ms) - 1;
+        if (Math.abs(e) <= 0.25) ratioWithin++;
+      }
+    }
+    lines.push(
+      `${name.padEnd(8)} sealed rows within +-25 %: ${within25(es)} of ${es.length}, median error ${medianPct(es)}, worst ${worstPct(es)}; speed-up ratios within +-25 %: ${ratioWithin} of ${ratios}`,
+    );
+  }
+  return lines;
+}
 /**
  * The roofline's chip table (controller/compile/cost/chips.ts) is fitted on the ResNet-50 rows only;
  * every other network here is held out.
@@ -88,24 +188,26 @@ async function layersOf(name: string): Promise<CostLayer[]> {
 }
 
 export async function run(): Promise<void> {
-  const rows = (
+  const published = (
     JSON.parse(readFileSync(join(ROOT, 'test/fixtures/cost/demo-bmrt.json'), 'utf8')) as {
       rows: Row[];
     }
   ).rows.filter((r) => r.chip !== 'cv186x');
-  const names = [...Object.keys(BUILT), 'yolov5s'];
+  const unseal = unsealed();
+  const rows = openRows(published, unseal);
+  const names = [...Object.keys(BUILT), 'yolov5s'].filter((n) => unseal || !SEALED_KINDS.has(n));
   const layersBy = new Map<string, CostLayer[]>();
-  for (const name of names) {
+  for (const name of [...Object.keys(BUILT), 'yolov5s']) {
     const layers = await layersOf(name);
-    layersBy.set(name, layers);
-    const gmac = layers
-      .filter((l) => l.kind === 'conv' || l.kind === 'matmul')
-      .reduce((s, l) => s + l.macs / 1e9, 0);
-    const weights = layers.reduce((s, l) => s + l.weightElems, 0) / 1e6;
-    const c = costConfidence(layers, estimateGroupLatency(layers, 'bm1684x', 'fp32'));
-    console.log(
-      `${name.padEnd(10)} ${gmac.toFixed(2)} GMAC, ${weights.toFixed(1)} M weights, ${layers.length} layers${FIT.has(name) ? ' (fitted)' : ' (held out)'}; confidence ${c.level} (conv/matmul ${(c.matrixShare * 100).toFixed(0)} % of BM1684X FP32 time, ${(c.otherLayerShare * 100).toFixed(0)} % data-movement layers)`,
-    );
+    const sealed = !unseal && SEALED_KINDS.has(name);
+    if (!sealed) layersBy.set(name, layers);
+    const confidence = () => {
+      const c = costConfidence(layers, estimateGroupLatency(layers, 'bm1684x', 'fp32'));
+      return `confidence ${c.level} (conv/matmul ${(c.matrixShare * 100).toFixed(0)} % of BM1684X FP32 time, ${(c.otherLayerShare * 100).toFixed(0)} % data-movement layers)`;
+    };
+    const set = FIT.has(name) ? 'fitted' : SEALED_KINDS.has(name) ? 'sealed' : 'held out';
+    const count = sealed ? published.filter((r) => r.model === name).length : undefined;
+    console.log(networkLine(name, layers, set, confidence, count));
   }
   const usable = rows.filter((r) => layersBy.has(r.model));
   const predict = (r: Row): number =>
@@ -120,7 +222,7 @@ export async function run(): Promise<void> {
     const e = (p - r.ms) / r.ms;
     if (!FIT.has(r.model)) held.push(e);
     console.log(
-      `${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${r.ms.toFixed(2).padStart(9)} ${p.toFixed(2).padStart(9)} ${`${(e * 100).toFixed(0)}%`.padStart(7)}  ${FIT.has(r.model) ? 'fit' : 'held-out'}`,
+      `${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${r.ms.toFixed(2).padStart(9)} ${p.toFixed(2).padStart(9)} ${`${(e * 100).toFixed(0)}%`.padStart(7)}  ${setOf(r.model, FIT)}`,
     );
   }
   const within = held.filter((e) => Math.abs(e) <= 0.25).length;
@@ -221,7 +323,7 @@ function perKind(rows: readonly Row[], layersBy: ReadonlyMap<string, CostLayer[]
       shippedHeld.push((shipped - r.ms) / r.ms);
     }
     console.log(
-      `${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${r.ms.toFixed(2).padStart(9)} ${p.toFixed(2).padStart(9)} ${`${(e * 100).toFixed(0)}%`.padStart(7)}  ${FIT_KINDS.has(r.model) ? 'fit' : 'held-out'}`,
+      `${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${r.ms.toFixed(2).padStart(9)} ${p.toFixed(2).padStart(9)} ${`${(e * 100).toFixed(0)}%`.padStart(7)}  ${setOf(r.model, FIT_KINDS)}`,
     );
   }
   const within = (es: number[]) => es.filter((e) => Math.abs(e) <= 0.25).length;
@@ -429,11 +531,17 @@ const describeStructure = (s: GroupStructure) =>
  * Layers the demos' INT8 BModels keep in float (mixed precision). sample/YOLOX/scripts/
  * gen_int8bmodel_mlir.sh runs tpu-mlir's fp_forward.py with --fpfwd_inputs at dark2's CSP output
  * conv (it and every layer before it) and --fpfwd_outputs at the three head stems (they and every
- * layer after them). Given as name patterns of this bench's ONNX layers; the other demos' tables
- * are not published (docs/cost-model.md).
+ * layer after them). Given as name patterns of this bench's ONNX layers (`upTo` only where the
+ * script has --fpfwd_inputs); the other demos' tables are downloaded files, not published
+ * (docs/cost-model.md).
  */
-const FLOAT_IN_INT8: Readonly<Record<string, { upTo: RegExp; from: RegExp }>> = {
+const FLOAT_IN_INT8: Readonly<Record<string, { upTo?: RegExp; from: RegExp }>> = {
   yolox_s: { upTo: /^\/d2\/d2\.1\/out\//, from: /^\/stems\.\d\// },
+  // sample/YOLOv8_pose/scripts/gen_int8bmodel_mlir.sh: --fpfwd_outputs at the DFL conv, the last
+  // box and class convs of the stride-32 level and the three keypoint branches' last convs.
+  yolov8s_pose: {
+    from: /^\/detect\/(dfl\/Conv$|cv[23]\.2\/cv[23]\.2\.2\/|cv4\.\d\/cv4\.\d\.2\/)/,
+  },
 };
 
 /** Indices of the layers an INT8 BModel of `name` runs in float (ancestors / descendants). */
@@ -454,9 +562,11 @@ export function floatLayersOf(name: string, layers: readonly CostLayer[]): Set<n
     }
   };
   const matching = (re: RegExp) => layers.flatMap((l, i) => (re.test(l.name) ? [i] : []));
-  const upTo = matching(table.upTo);
+  const upTo = table.upTo === undefined ? [] : matching(table.upTo);
   const from = matching(table.from);
-  if (upTo.length === 0 || from.length === 0) throw new Error(`no float anchors in ${name}`);
+  if ((table.upTo !== undefined && upTo.length === 0) || from.length === 0) {
+    throw new Error(`no float anchors in ${name}`);
+  }
   walk(upTo, (i) => layers[i]?.inputs ?? []);
   walk(from, (i) => readers[i] ?? []);
   return out;
@@ -604,7 +714,7 @@ export function layerGroups(
       .map((n) => `${models[n](r).toFixed(2).padStart(9)} ${pct(e.get(n) ?? 0).padStart(6)}`)
       .join(' ');
     console.log(
-      `${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${r.ms.toFixed(2).padStart(9)} ${cols} ${`${launches}/${r.plan.matrixMs.length}`.padStart(8)}  ${isFit ? 'fit' : 'held-out'}`,
+      `${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${r.ms.toFixed(2).padStart(9)} ${cols} ${`${launches}/${r.plan.matrixMs.length}`.padStart(8)}  ${setOf(r.model, FIT_KINDS)}`,
     );
   }
   console.log(`layer groups: fit rows within +-25 %: ${within25(fitted)} of ${fitted.length}`);
@@ -654,4 +764,5 @@ export function layerGroups(
   console.log(
     `layer groups beat the roofline on held-out rows, worst error and ratios: ${beats ? 'yes' : 'no'} (worst ${worstPct(held.get('groups') ?? [])} against ${worstPct(held.get('roofline') ?? [])})`,
   );
+  for (const line of sealedSummary(all, models)) console.log(line);
 }

@@ -726,8 +726,9 @@ class DflDetect(nn.Module):
     points (computed from the feature shapes at export, constants once the input shape is fixed:
     tpu-mlir folds them) and the class sigmoid: output [n, 4 + classes, anchors]."""
 
-    def __init__(self, ch, depthwise_cls, classes=80, size=640):
+    def __init__(self, ch, depthwise_cls, classes=80, size=640, xyxy=False):
         super().__init__()
+        self.xyxy = xyxy
         reg = 16
         c2, c3 = max(16, ch[0] // 4, 4 * reg), max(ch[0], min(classes, 100))
         self.cv2 = nn.ModuleList(nn.Sequential(cbs_g(x, c2, 3), cbs_g(c2, c2, 3), nn.Conv2d(c2, 4 * reg, 1))
@@ -759,8 +760,32 @@ class DflDetect(nn.Module):
         dist = self.dfl(box.view(n, 4, self.reg, a).transpose(2, 1).softmax(1)).view(n, 4, a)
         lt, rb = dist.chunk(2, 1)
         x1y1, x2y2 = self.anchors - lt, self.anchors + rb
-        dbox = torch.cat([(x1y1 + x2y2) / 2, x2y2 - x1y1], 1) * self.strides
+        if self.xyxy:
+            # YOLOv10's export decodes corners (decode_bboxes with xywh=False).
+            dbox = torch.cat([x1y1, x2y2], 1) * self.strides
+        else:
+            dbox = torch.cat([(x1y1 + x2y2) / 2, x2y2 - x1y1], 1) * self.strides
         return torch.cat([dbox, cls.sigmoid()], 1)
+
+
+def sppf(cv1, cv2, x):
+    """ultralytics SPPF: a 1x1 conv, three chained 5x5 max pools, the four concatenated, a 1x1 conv."""
+    y = [cv1(x)]
+    for _ in range(3):
+        y.append(nn.functional.max_pool2d(y[-1], 5, 1, 2))
+    return cv2(torch.cat(y, 1))
+
+
+def pan_neck(p3, p4, p5, top, mid, down_mid, out_mid, down_top, out_top):
+    """The PAN neck of YOLOv8, YOLOv10 and YOLO11 (the yaml's head before Detect): P5 upsampled into
+    P4 (`top`), that upsampled into P3 (`mid`), then down again by strided convs (`down_mid`,
+    `down_top`) into the P4 and P5 outputs; returns the three maps the Detect head reads."""
+    up = nn.functional.interpolate
+    n4 = top(torch.cat([up(p5, scale_factor=2.0), p4], 1))
+    n3 = mid(torch.cat([up(n4, scale_factor=2.0), p3], 1))
+    m4 = out_mid(torch.cat([down_mid(n3), n4], 1))
+    m5 = out_top(torch.cat([down_top(m4), p5], 1))
+    return n3, m4, m5
 
 
 class Yolo11s(nn.Module):
@@ -785,16 +810,8 @@ class Yolo11s(nn.Module):
     def forward(self, x):
         p3 = self.b4(self.b3(self.b2(self.b1(self.b0(x)))))
         p4 = self.b6(self.b5(p3))
-        y = [self.sppf1(self.b8(self.b7(p4)))]
-        for _ in range(3):
-            y.append(nn.functional.max_pool2d(y[-1], 5, 1, 2))
-        p5 = self.b10(self.sppf2(torch.cat(y, 1)))
-        up = nn.functional.interpolate
-        h13 = self.h13(torch.cat([up(p5, scale_factor=2.0), p4], 1))
-        h16 = self.h16(torch.cat([up(h13, scale_factor=2.0), p3], 1))
-        h19 = self.h19(torch.cat([self.h17(h16), h13], 1))
-        h22 = self.h22(torch.cat([self.h20(h19), p5], 1))
-        return self.detect((h16, h19, h22))
+        p5 = self.b10(sppf(self.sppf1, self.sppf2, self.b8(self.b7(p4))))
+        return self.detect(pan_neck(p3, p4, p5, self.h13, self.h16, self.h17, self.h19, self.h20, self.h22))
 
 
 def yolo11s():
@@ -808,7 +825,7 @@ class Yolov8s(nn.Module):
     s: depth 0.33, width 0.5): C2f blocks, SPPF, PAN, and the Detect head of two 3x3 convs per
     branch; export output [n, 84, 8400]."""
 
-    def __init__(self):
+    def __init__(self, head=None):
         super().__init__()
         self.b0, self.b1 = cbs_g(3, 32, 3, 2), cbs_g(32, 64, 3, 2)
         self.b2, self.b3 = C2f(64, 64, 1, True), cbs_g(64, 128, 3, 2)
@@ -819,27 +836,262 @@ class Yolov8s(nn.Module):
         self.h12, self.h15 = C2f(768, 256, 1, False), C2f(384, 128, 1, False)
         self.h16, self.h18 = cbs_g(128, 128, 3, 2), C2f(384, 256, 1, False)
         self.h19, self.h21 = cbs_g(256, 256, 3, 2), C2f(768, 512, 1, False)
-        self.detect = DflDetect((128, 256, 512), depthwise_cls=False)
+        self.detect = DflDetect((128, 256, 512), depthwise_cls=False) if head is None else head(
+            (128, 256, 512))
 
     def forward(self, x):
         p3 = self.b4(self.b3(self.b2(self.b1(self.b0(x)))))
         p4 = self.b6(self.b5(p3))
-        y = [self.sppf1(self.b8(self.b7(p4)))]
-        for _ in range(3):
-            y.append(nn.functional.max_pool2d(y[-1], 5, 1, 2))
-        p5 = self.sppf2(torch.cat(y, 1))
-        up = nn.functional.interpolate
-        h12 = self.h12(torch.cat([up(p5, scale_factor=2.0), p4], 1))
-        h15 = self.h15(torch.cat([up(h12, scale_factor=2.0), p3], 1))
-        h18 = self.h18(torch.cat([self.h16(h15), h12], 1))
-        h21 = self.h21(torch.cat([self.h19(h18), p5], 1))
-        return self.detect((h15, h18, h21))
+        p5 = sppf(self.sppf1, self.sppf2, self.b8(self.b7(p4)))
+        return self.detect(pan_neck(p3, p4, p5, self.h12, self.h15, self.h16, self.h18, self.h19, self.h21))
 
 
 def yolov8s():
     """sophon-demo sample/YOLOv8_det: yolov8s.onnx (docs/YOLOv8_Export_Guide.md, ultralytics
     8.1.27) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh)."""
     return Yolov8s(), (1, 3, 640, 640)
+
+
+class PoseDetect(DflDetect):
+    """ultralytics 8.1.27 Pose head: Detect for one class plus, per level, a keypoint branch (two
+    3x3 convs, a 1x1 to 17 x 3 values), keypoints decoded against the anchor points (x, y) with a
+    sigmoid on the visibility (kpts_decode's export path): output [n, 4 + 1 + 51, 8400]."""
+
+    def __init__(self, ch, kpts=17):
+        super().__init__(ch, depthwise_cls=False, classes=1)
+        self.nk = 3 * kpts
+        c4 = max(ch[0] // 4, self.nk)
+        self.cv4 = nn.ModuleList(nn.Sequential(cbs_g(x, c4, 3), cbs_g(c4, c4, 3), nn.Conv2d(c4, self.nk, 1))
+                                 for x in ch)
+
+    def forward(self, feats):
+        n = feats[0].shape[0]
+        kpt = torch.cat([m(f).view(n, self.nk, -1) for m, f in zip(self.cv4, feats)], -1)
+        det = super().forward(feats)
+        y = kpt.view(n, self.nk // 3, 3, -1)
+        xy = (y[:, :, :2] * 2.0 + (self.anchors - 0.5)) * self.strides
+        return torch.cat([det, torch.cat([xy, y[:, :, 2:3].sigmoid()], 2).view(n, self.nk, -1)], 1)
+
+
+def yolov8s_pose():
+    """sophon-demo sample/YOLOv8_pose: yolov8s-pose.onnx (docs/YOLOv8_Export_Guide.md, ultralytics
+    8.1.27, opset 17, dynamic) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh): YOLOv8s with
+    the Pose head (cfg/models/v8/yolov8-pose.yaml, kpt_shape [17, 3])."""
+    return Yolov8s(PoseDetect), (1, 3, 640, 640)
+
+
+class Proto(nn.Module):
+    """ultralytics Proto: 3x3 conv, 2x2 stride-2 ConvTranspose, 3x3 conv, 1x1 conv to 32 masks."""
+
+    def __init__(self, cin, c=256, masks=32):
+        super().__init__()
+        self.cv1, self.upsample = cbs_g(cin, c, 3), nn.ConvTranspose2d(c, c, 2, 2, 0, bias=True)
+        self.cv2, self.cv3 = cbs_g(c, c, 3), cbs_g(c, masks)
+
+    def forward(self, x):
+        return self.cv3(self.cv2(self.upsample(self.cv1(x))))
+
+
+class SegmentDetect(DflDetect):
+    """ultralytics 8.x Segment head (before 8.3.0: plain class branch): Detect plus, per level, a
+    mask-coefficient branch (two 3x3 convs, a 1x1 to 32) and the Proto on P3: outputs
+    [n, 84 + 32, 8400] and the prototypes [n, 32, 160, 160]. The Proto's width is scaled with the
+    model (tasks.py parse_model: 256 x width 0.5 = 128 at scale s)."""
+
+    def __init__(self, ch, masks=32, protos=128):
+        super().__init__(ch, depthwise_cls=False)
+        self.masks = masks
+        self.proto = Proto(ch[0], protos, masks)
+        c4 = max(ch[0] // 4, masks)
+        self.cv4 = nn.ModuleList(nn.Sequential(cbs_g(x, c4, 3), cbs_g(c4, c4, 3), nn.Conv2d(c4, masks, 1))
+                                 for x in ch)
+
+    def forward(self, feats):
+        p = self.proto(feats[0])
+        n = p.shape[0]
+        mc = torch.cat([m(f).view(n, self.masks, -1) for m, f in zip(self.cv4, feats)], 2)
+        return torch.cat([super().forward(feats), mc], 1), p
+
+
+def yolov8s_seg():
+    """sophon-demo sample/YOLOv8_seg: yolov8s-seg-{1,4}b.onnx (docs/YOLOv8_Export_Guide.md, opset 13;
+    the demo dates from 2024-01, ultralytics 8.0/8.1, before 8.3.0's depthwise class branch) at
+    [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh): YOLOv8s with the Segment head."""
+    return Yolov8s(SegmentDetect), (1, 3, 640, 640)
+
+
+class ScDown(nn.Module):
+    """YOLOv10 SCDown: a 1x1 conv, then a stride-2 3x3 depthwise conv without activation."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.cv1, self.cv2 = cbs_g(cin, cout), cbs_g(cout, cout, 3, 2, g=cout, act=False)
+
+    def forward(self, x):
+        return self.cv2(self.cv1(x))
+
+
+class Cib(nn.Module):
+    """YOLOv10 CIB with lk=True as exported (RepVGGDW fused into one 7x7 depthwise conv + SiLU):
+    dw 3x3, 1x1 to 2c, dw 7x7, 1x1 back to c, dw 3x3, residual add."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.cv1 = nn.Sequential(cbs_g(c, c, 3, g=c), cbs_g(c, 2 * c), cbs_g(2 * c, 2 * c, 7, g=2 * c),
+                                 cbs_g(2 * c, c), cbs_g(c, c, 3, g=c))
+
+    def forward(self, x):
+        return x + self.cv1(x)
+
+
+class C2fCib(C2f):
+    """YOLOv10 C2fCIB (shortcut, lk): a C2f whose bottlenecks are CIBs."""
+
+    def __init__(self, cin, cout, n):
+        super().__init__(cin, cout, n, True)
+        self.m = nn.ModuleList(Cib(self.c) for _ in range(n))
+
+
+def v10_postprocess(preds, max_det=300, classes=80):
+    """THU-MIG/yolov10 ultralytics/utils/ops.py v10postprocess: the 300 anchors of highest class
+    score (ReduceMax, TopK), their boxes and scores gathered, the top 300 (anchor, class) pairs,
+    labels and anchor indices by modulo and floor division; output [n, 300, 6]."""
+    boxes, scores = preds.split([4, classes], dim=-1)
+    _, index = torch.topk(scores.amax(dim=-1), max_det, dim=-1)
+    index = index.unsqueeze(-1)
+    boxes = torch.gather(boxes, 1, index.repeat(1, 1, boxes.shape[-1]))
+    scores = torch.gather(scores, 1, index.repeat(1, 1, scores.shape[-1]))
+    scores, index = torch.topk(scores.flatten(1), max_det, dim=-1)
+    labels = index % classes
+    index = index // classes
+    boxes = boxes.gather(1, index.unsqueeze(-1).repeat(1, 1, boxes.shape[-1]))
+    return torch.cat([boxes, scores.unsqueeze(-1), labels.unsqueeze(-1).to(boxes.dtype)], -1)
+
+
+class Yolov10s(nn.Module):
+    """YOLOv10-S (THU-MIG/yolov10 ultralytics/cfg/models/v10/yolov10s.yaml: depth 0.33, width 0.5):
+    the YOLOv8 layout with SCDown downsampling, C2fCIB blocks, PSA attention after SPPF, and the
+    v10Detect one-to-one head (depthwise class branch, corner decoding) ending in v10postprocess,
+    as `model.export(format="onnx", opset=13, dynamic=True)` gives it (BN and RepVGGDW fused)."""
+
+    def __init__(self):
+        super().__init__()
+        self.b0, self.b1 = cbs_g(3, 32, 3, 2), cbs_g(32, 64, 3, 2)
+        self.b2, self.b3 = C2f(64, 64, 1, True), cbs_g(64, 128, 3, 2)
+        self.b4, self.b5 = C2f(128, 128, 2, True), ScDown(128, 256)
+        self.b6, self.b7 = C2f(256, 256, 2, True), ScDown(256, 512)
+        self.b8 = C2fCib(512, 512, 1)
+        self.sppf1, self.sppf2 = cbs_g(512, 256), cbs_g(1024, 512)
+        self.b10 = C2Psa(512)
+        self.h13, self.h16 = C2f(768, 256, 1, False), C2f(384, 128, 1, False)
+        self.h17, self.h19 = cbs_g(128, 128, 3, 2), C2f(384, 256, 1, False)
+        self.h20, self.h22 = ScDown(256, 256), C2fCib(768, 512, 1)
+        self.detect = DflDetect((128, 256, 512), depthwise_cls=True, xyxy=True)
+
+    def forward(self, x):
+        p3 = self.b4(self.b3(self.b2(self.b1(self.b0(x)))))
+        p4 = self.b6(self.b5(p3))
+        p5 = self.b10(sppf(self.sppf1, self.sppf2, self.b8(self.b7(p4))))
+        y = self.detect(pan_neck(p3, p4, p5, self.h13, self.h16, self.h17, self.h19, self.h20, self.h22))
+        return v10_postprocess(y.permute(0, 2, 1))
+
+
+def yolov10s():
+    """sophon-demo sample/YOLOv10: yolov10s.onnx (docs/YOLOv10_Export_Guide.md, THU-MIG/yolov10,
+    opset 13) at [n, 3, 640, 640] (scripts/gen_fp32bmodel_mlir.sh)."""
+    return Yolov10s(), (1, 3, 640, 640)
+
+
+class MitAttention(nn.Module):
+    """SegFormer efficient self-attention (NVlabs/SegFormer mix_transformer.py Attention): q from
+    every token, k and v from the tokens reduced by a stride-`sr` conv and a LayerNorm."""
+
+    def __init__(self, dim, heads, sr):
+        super().__init__()
+        self.heads, self.scale, self.sr_ratio = heads, (dim // heads) ** -0.5, sr
+        self.q, self.kv, self.proj = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
+        if sr > 1:
+            self.sr, self.norm = nn.Conv2d(dim, dim, sr, sr), nn.LayerNorm(dim)
+
+    def forward(self, x, h, w):
+        b, n, c = x.shape
+        q = self.q(x).reshape(b, n, self.heads, c // self.heads).permute(0, 2, 1, 3)
+        if self.sr_ratio > 1:
+            x = self.norm(self.sr(x.permute(0, 2, 1).reshape(b, c, h, w)).reshape(b, c, -1).permute(0, 2, 1))
+        kv = self.kv(x).reshape(b, -1, 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        attn = ((q @ kv[0].transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        return self.proj((attn @ kv[1]).transpose(1, 2).reshape(b, n, c))
+
+
+class MitBlock(nn.Module):
+    """SegFormer Block: pre-norm attention and Mix-FFN (Linear, depthwise 3x3, GELU, Linear)."""
+
+    def __init__(self, dim, heads, sr):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(dim, eps=1e-6), nn.LayerNorm(dim, eps=1e-6)
+        self.attn = MitAttention(dim, heads, sr)
+        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        self.dwconv = nn.Conv2d(4 * dim, 4 * dim, 3, 1, 1, groups=4 * dim)
+
+    def forward(self, x, h, w):
+        x = x + self.attn(self.norm1(x), h, w)
+        b, n, _ = x.shape
+        y = self.fc1(self.norm2(x))
+        y = self.dwconv(y.transpose(1, 2).view(b, -1, h, w)).flatten(2).transpose(1, 2)
+        return x + self.fc2(nn.functional.gelu(y))
+
+
+class SegformerB0(nn.Module):
+    """SegFormer-B0 (NVlabs/SegFormer: mit_b0 - dims 32/64/160/256, heads 1/2/5/8, depth 2 per
+    stage, reduction 8/4/2/1 - and SegFormerHead with a 256-wide MLP decoder, 19 Cityscapes
+    classes), as tools/pytorch2onnx.py exports it: EncoderDecoder.simple_test with the logits
+    resized to the input, resized again to the image's original shape (the same size here),
+    softmax and argmax: output [n, 1, H, W] class indices."""
+
+    def __init__(self, classes=19, dims=(32, 64, 160, 256), heads=(1, 2, 5, 8), srs=(8, 4, 2, 1)):
+        super().__init__()
+        cin = 3
+        self.embeds, self.blocks, self.norms = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
+        for i, (d, h, sr) in enumerate(zip(dims, heads, srs)):
+            k, st = (7, 4) if i == 0 else (3, 2)
+            self.embeds.append(
+                nn.ModuleDict({"proj": nn.Conv2d(cin, d, k, st, k // 2), "norm": nn.LayerNorm(d)}))
+            self.blocks.append(nn.ModuleList(MitBlock(d, h, sr) for _ in range(2)))
+            self.norms.append(nn.LayerNorm(d, eps=1e-6))
+            cin = d
+        self.linear_c = nn.ModuleList(nn.Linear(d, 256) for d in dims)
+        self.linear_fuse = nn.Sequential(
+            nn.Conv2d(4 * 256, 256, 1, bias=False), nn.BatchNorm2d(256), nn.ReLU())
+        self.linear_pred = nn.Conv2d(256, classes, 1)
+
+    def forward(self, img):
+        b, x, feats = img.shape[0], img, []
+        for embed, blocks, norm in zip(self.embeds, self.blocks, self.norms):
+            x = embed["proj"](x)
+            h, w = x.shape[2:]
+            x = embed["norm"](x.flatten(2).transpose(1, 2))
+            for blk in blocks:
+                x = blk(x, h, w)
+            x = norm(x).reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()
+            feats.append(x)
+        size = feats[0].shape[2:]
+        up = nn.functional.interpolate
+        c = []
+        for f, lin in reversed(list(zip(feats, self.linear_c))):
+            y = lin(f.flatten(2).transpose(1, 2)).permute(0, 2, 1).reshape(b, -1, f.shape[2], f.shape[3])
+            c.append(y if f is feats[0] else up(y, size=size, mode="bilinear", align_corners=False))
+        x = self.linear_pred(self.linear_fuse(torch.cat(c, 1)))
+        x = up(x, size=img.shape[2:], mode="bilinear", align_corners=False)
+        x = up(x, size=img.shape[2:], mode="bilinear", align_corners=False)  # rescale to ori_shape
+        return x.softmax(dim=1).argmax(dim=1).unsqueeze(0)
+
+
+def segformer_b0():
+    """sophon-demo sample/segformer: segformer.b0.512x1024.city.160k.onnx
+    (docs/Segformer_Export_Guide.md, NVlabs/SegFormer tools/pytorch2onnx.py with
+    local_configs/segformer/B0/segformer.b0.512x1024.city.160k.py) at [1, 3, 512, 1024]
+    (scripts/gen_fp32bmodel_mlir.sh)."""
+    return SegformerB0(), (1, 3, 512, 1024)
 
 
 class ElanV7(nn.Module):
@@ -948,6 +1200,10 @@ MODELS = {
     "yolo11s": yolo11s,
     "yolov8s": yolov8s,
     "yolov7": yolov7,
+    "yolov10s": yolov10s,
+    "yolov8s_pose": yolov8s_pose,
+    "yolov8s_seg": yolov8s_seg,
+    "segformer_b0": segformer_b0,
 }
 
 

@@ -78,6 +78,7 @@ export const OPERATORS: Readonly<Record<string, OperatorInfo>> = {
   Mul: op('elementwise'),
   Div: op('elementwise'),
   Pow: op('elementwise'),
+  Mod: op('elementwise'),
   Sqrt: op('elementwise'),
   Reciprocal: op('other'),
   Exp: op('elementwise'),
@@ -111,6 +112,9 @@ export const OPERATORS: Readonly<Record<string, OperatorInfo>> = {
   ReduceL2: op('other'),
   ArgMax: op('other'),
   ArgMin: op('other'),
+  // selection (YOLOv10's v10postprocess: top 300 scores, their boxes gathered)
+  TopK: op('other'),
+  GatherElements: op('other'),
   // shape and data movement
   Reshape: op('free', { int8: true, calibration: 'backward' }),
   Flatten: op('free', { int8: true, calibration: 'backward' }),

@@ -247,6 +247,8 @@ function vectorOps(node: GraphNodeInfo, kind: CostLayerKind, outElems: number, i
   // Softmax and similar reductions: a handful of passes over the data; data movement (Concat,
   // Transpose, Resize, ...) is costed by its bytes, one operation per element.
   if (node.opType === 'Softmax' || node.opType === 'LogSoftmax') return 5 * outElems;
+  // A TopK compares every element along its axis, however few it keeps.
+  if (node.opType === 'TopK') return Math.max(inElems, outElems);
   return outElems;
 }
 

@@ -1,9 +1,20 @@
 // The published bmrt_test rows of the cost-fit benchmark (test/fixtures/cost/demo-bmrt.json,
 // docs/cost-model.md): every row names its network's demo README, no row is given twice, the
-// networks marked built are the ones the bench builds, and the fit half is at most half of them.
+// networks marked built are the ones the bench builds, and the fit half is at most half of them;
+// the sealed networks are never fitted, and without BMFLEET_COST_UNSEAL=1 the bench neither
+// predicts nor prints anything of theirs but their size.
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { BUILT, FIT_KINDS } from '../../../bench/cost-fit.js';
+import {
+  BUILT,
+  FIT_KINDS,
+  networkLine,
+  openRows,
+  SEALED_KINDS,
+  sealedSummary,
+  unsealed,
+} from '../../../bench/cost-fit.js';
+import type { CostLayer } from '../../../controller/compile/cost/index.js';
 
 interface Fixture {
   commit: string;
@@ -66,4 +77,78 @@ t.test('the fit half is at most half of the built networks', async (t) => {
   const built = Object.values(fixture.networks).filter((n) => n.built).length;
   for (const name of FIT_KINDS) t.ok(fixture.networks[name]?.built, `${name} is built`);
   t.ok(2 * FIT_KINDS.size <= built, `${FIT_KINDS.size} fitted of ${built}`);
+});
+
+t.test('the sealed networks are built, have rows and are never in the fit half', async (t) => {
+  t.ok(SEALED_KINDS.size > 0, 'a sealed set');
+  t.same(
+    [...SEALED_KINDS].filter((n) => FIT_KINDS.has(n)),
+    [],
+    'sealed and fitted networks do not intersect',
+  );
+  for (const name of SEALED_KINDS) {
+    t.ok(fixture.networks[name]?.built && name in BUILT, `${name} is built`);
+    t.ok(
+      fixture.rows.some((r) => r.model === name && r.chip !== 'cv186x'),
+      `${name} has rows the bench reads`,
+    );
+  }
+});
+
+// A tiny fake row set: one sealed network (FP32 and INT8 on one chip) and one held-out network.
+const sealedName = [...SEALED_KINDS][0] ?? '';
+const fake = [
+  { model: sealedName, chip: 'bm1684x', precision: 'fp32', batch: 1, ms: 10 },
+  { model: sealedName, chip: 'bm1684x', precision: 'int8', batch: 1, ms: 2 },
+  { model: 'c3d', chip: 'bm1684x', precision: 'fp32', batch: 1, ms: 40 },
+];
+const layer: CostLayer = {
+  name: 'conv',
+  kind: 'conv',
+  macs: 2e9,
+  weightElems: 3e6,
+  activationInElems: 1,
+  activationOutElems: 1,
+};
+
+t.test('without BMFLEET_COST_UNSEAL=1 no sealed row is predicted or printed', async (t) => {
+  for (const env of [{}, { BMFLEET_COST_UNSEAL: '0' }, { BMFLEET_COST_UNSEAL: 'true' }]) {
+    t.notOk(unsealed(env), `sealed with ${JSON.stringify(env)}`);
+  }
+  const open = openRows(fake, unsealed({}));
+  t.same(
+    open.map((r) => r.model),
+    ['c3d'],
+    'only the held-out network is predicted',
+  );
+  const called: string[] = [];
+  const model = (r: (typeof fake)[number]) => {
+    called.push(r.model);
+    return r.ms;
+  };
+  t.same(sealedSummary(open, { groups: model }), [], 'no sealed summary');
+  t.same(called, [], 'no model called');
+  let confidence = 0;
+  const line = networkLine(sealedName, [layer], 'sealed', () => `confidence ${++confidence}`, 2);
+  t.equal(line, `${sealedName.padEnd(10)} 2.00 GMAC, 3.0 M weights, 1 layers; sealed: 2 rows`);
+  t.equal(confidence, 0, 'no modeled figure computed for the line');
+});
+
+t.test('with BMFLEET_COST_UNSEAL=1 the sealed rows are predicted and summarised', async (t) => {
+  const open = openRows(fake, unsealed({ BMFLEET_COST_UNSEAL: '1' }));
+  t.equal(open.length, 3, 'every row predicted');
+  // FP32 modeled 10 % slow, INT8 40 % slow: one row within 25 %, the ratio 1.1 / 1.4 - 1 = -21 %.
+  const lines = sealedSummary(open, {
+    groups: (r) => r.ms * (r.precision === 'fp32' ? 1.1 : 1.4),
+  });
+  t.match(lines[0] ?? '', /sealed networks \(first predicted after the model was frozen\)/);
+  t.match(lines[0] ?? '', new RegExp(`${sealedName}, 2 rows`));
+  t.equal(
+    lines[1],
+    'groups   sealed rows within +-25 %: 1 of 2, median error 40 %, worst 40 %; speed-up ratios within +-25 %: 1 of 1',
+  );
+  t.match(
+    networkLine('c3d', [layer], 'held out', () => 'confidence low'),
+    /\(held out\); confidence low$/,
+  );
 });
