@@ -5,7 +5,7 @@ import { decodeMessage, encodeMessage } from '../../../shared/wire/codec.js';
 import type { BlobOffer } from '../../../shared/wire/messages.js';
 import { broadcastChunkTopic, deviceTopic } from '../../../shared/wire/topics.js';
 import { waitFor } from '../../../harness/wait.js';
-import { startSlice, sleep } from './harness.js';
+import { startSlice } from './harness.js';
 import type { Digest } from '../../../shared/ids.js';
 import type { Publish } from '../../../controller/distribution/assignments.js';
 
@@ -250,7 +250,7 @@ t.test('per-device chunk publishes are capped over all devices', async (t) => {
       most = Math.max(most, ++running);
       // Not a wait for anything: keeps each publish in flight so that publishes the cap fails
       // to hold back would overlap and show in `most`.
-      await sleep(5);
+      await new Promise((r) => setTimeout(r, 5));
       await publish(topic, bytes, o);
       running--;
     },
