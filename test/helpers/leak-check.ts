@@ -28,7 +28,11 @@ function leftovers(): { pid: number; cmd: string }[] {
 
 // A process ended in a test's teardown may take a moment to disappear.
 let left = leftovers();
-await waitFor('started processes to disappear', () => (left = leftovers()).length === 0, 2000).catch(
+await waitFor(
+  'started processes to disappear',
+  () => (left = leftovers()).length === 0,
+  2000,
+).catch(
   () => undefined, // named below
 );
 if (left.length === 0) {

@@ -358,11 +358,7 @@ t.test(
               if (closing) throw e;
               resent++;
               // Sent again once the connection is back (on this node or another one).
-              await waitFor(
-                `${id} reconnected`,
-                () => closing || device.client.connected,
-                120_000,
-              );
+              await waitFor(`${id} reconnected`, () => closing || device.client.connected, 120_000);
             }
           }
           sent.add(`${id}/${intervalStartMs}`);
