@@ -372,25 +372,26 @@ export function createBlobServer(opts: BlobServerOptions) {
     pump(deviceId, q);
   }
 
+  async function decodeAndHandle(deviceId: string, payload: Uint8Array): Promise<void> {
+    let req: BlobChunkRequest;
+    try {
+      req = decodeMessage('BlobChunkRequest', payload);
+    } catch (e) {
+      dropped('blobRequest', e);
+      return;
+    }
+    try {
+      await handle(deviceId, req);
+    } catch (e) {
+      dropped('blobRequest', e);
+    }
+  }
+
   /** The link's blobRequest handler. Never throws: bad input is counted and dropped. */
   async function handleRequest(deviceId: string, payload: Uint8Array): Promise<void> {
     if (closed) return;
-    try {
-      let req: BlobChunkRequest;
-      try {
-        req = decodeMessage('BlobChunkRequest', payload);
-      } catch (e) {
-        dropped('blobRequest', e);
-        return;
-      }
-      try {
-        await handle(deviceId, req);
-      } catch (e) {
-        dropped('blobRequest', e);
-      }
-    } finally {
-      counts.requests++;
-    }
+    await decodeAndHandle(deviceId, payload);
+    counts.requests++;
   }
 
   return {
