@@ -9,6 +9,7 @@
 // for a session (the first model, or two swaps at once), it starts a standby `standbyDelayMs`
 // later, away from that model's warm-up and gate. Spares end after `spareIdleMs` only once no
 // session is live. The pool is created by the caller and passed in; there is no module-level pool.
+import { createSystemClock, runAfter, type Clock, type Timer } from '../clock.js';
 import { simulatorGraphLevel } from '../../shared/simulator/graph-level.js';
 import { startOrtThread } from './ort-worker.js';
 import type { OrtSessionOptions, OrtThread, OrtThreadOptions } from './ort-worker.js';
@@ -45,11 +46,17 @@ export interface SimSessionPoolOptions {
   readonly standbyDelayMs?: number;
   /** How each thread takes a model's bytes (ort-worker.ts). */
   readonly thread?: OrtThreadOptions;
+  /** Times the standby start and the spares' idle end (default: the system clock). */
+  readonly clock?: Pick<Clock, 'sleep'>;
 }
 
 export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSessionPool {
   const entries = new Map<string, Entry>();
-  const spares: { thread: OrtThread; timer: NodeJS.Timeout }[] = [];
+  const spares: { thread: OrtThread; timer: Timer }[] = [];
+  const clock = options.clock ?? createSystemClock();
+  // Background timers: a pool waiting to end a spare does not keep the process alive.
+  const after = (ms: number, run: () => void): Timer =>
+    runAfter(clock, ms, run, { keepAlive: false });
   const maxSpares = options.spareThreads ?? 1;
   const spareIdleMs = options.spareIdleMs ?? 30_000;
   // The graph decides the level (shared/simulator/graph-level.ts): INT8 payloads unfused, so a
@@ -62,7 +69,7 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
 
   const standbyDelayMs = options.standbyDelayMs ?? 1000;
   let started = 0;
-  let standbyTimer: NodeJS.Timeout | undefined;
+  let standbyTimer: Timer | undefined;
 
   function startThread(): OrtThread {
     started += 1;
@@ -75,7 +82,7 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
       scheduleStandby();
       return startThread();
     }
-    clearTimeout(spare.timer);
+    spare.timer.cancel();
     return spare.thread;
   }
 
@@ -84,26 +91,25 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
       void thread.terminate();
       return;
     }
-    const spare = { thread, timer: undefined as unknown as NodeJS.Timeout };
     const expire = (): void => {
       // Kept while a session is live: the next swap needs it then.
       if (entries.size > 0) {
-        spare.timer = setTimeout(expire, spareIdleMs).unref();
+        spare.timer = after(spareIdleMs, expire);
         return;
       }
       spares.splice(spares.indexOf(spare), 1);
       void thread.terminate();
     };
-    spare.timer = setTimeout(expire, spareIdleMs).unref();
+    const spare = { thread, timer: after(spareIdleMs, expire) };
     spares.push(spare);
   }
 
   function scheduleStandby(): void {
     if (maxSpares === 0 || standbyTimer) return;
-    standbyTimer = setTimeout(() => {
+    standbyTimer = after(standbyDelayMs, () => {
       standbyTimer = undefined;
       if (entries.size > 0 && spares.length === 0) keepSpare(startThread());
-    }, standbyDelayMs).unref();
+    });
   }
 
   return {

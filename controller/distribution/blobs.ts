@@ -87,6 +87,10 @@ export interface BlobServerStats {
   };
   /** Per-device chunk requests left to a broadcast run that had yet to send them. */
   readonly coveredByBroadcast: number;
+  /** Blob requests handled to the end (answered, their chunks queued), refused and bad ones too. */
+  readonly requests: number;
+  /** Per-device chunks queued or being read and published now. */
+  readonly chunksPending: number;
 }
 
 interface Job {
@@ -139,6 +143,7 @@ export function createBlobServer(opts: BlobServerOptions) {
     perDevice: { chunks: 0, bytes: 0 },
     broadcast: { runs: 0, chunks: 0, bytes: 0, participants: 0 },
     coveredByBroadcast: 0,
+    requests: 0,
   };
 
   /** Computed once per blob; a failed computation is forgotten so a later request retries. */
@@ -367,9 +372,7 @@ export function createBlobServer(opts: BlobServerOptions) {
     pump(deviceId, q);
   }
 
-  /** The link's blobRequest handler. Never throws: bad input is counted and dropped. */
-  async function handleRequest(deviceId: string, payload: Uint8Array): Promise<void> {
-    if (closed) return;
+  async function decodeAndHandle(deviceId: string, payload: Uint8Array): Promise<void> {
     let req: BlobChunkRequest;
     try {
       req = decodeMessage('BlobChunkRequest', payload);
@@ -382,6 +385,13 @@ export function createBlobServer(opts: BlobServerOptions) {
     } catch (e) {
       dropped('blobRequest', e);
     }
+  }
+
+  /** The link's blobRequest handler. Never throws: bad input is counted and dropped. */
+  async function handleRequest(deviceId: string, payload: Uint8Array): Promise<void> {
+    if (closed) return;
+    await decodeAndHandle(deviceId, payload);
+    counts.requests++;
   }
 
   return {
@@ -398,6 +408,7 @@ export function createBlobServer(opts: BlobServerOptions) {
         ...counts,
         perDevice: { ...counts.perDevice },
         broadcast: { ...counts.broadcast },
+        chunksPending: [...queues.values()].reduce((n, q) => n + q.jobs.length + q.running, 0),
       };
     },
     /** Stop serving; waits for running broadcasts to stop. */

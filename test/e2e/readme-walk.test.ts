@@ -16,6 +16,7 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../harness/controller/test-controller.js';
+import { waitFor } from '../../harness/wait.js';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const readme = await readFile(join(repo, 'README.md'), 'utf8');
@@ -163,12 +164,15 @@ t.test('README commands, in order', async (t) => {
     if (command.startsWith('bmfleet rollout create')) {
       t.match(r.out, /running/);
       // The agent installs what the rollout assigned; wait for it, not for a time.
-      for (let i = 0; i < 600; i++) {
-        const list = run('bmfleet device list');
-        if (new RegExp(`se7-001.*yes.*active\\s+${digests.fp32}`).test(list.out)) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        if (i === 599) t.fail(`agent never ran the rollout bundle:\n${list.out}`);
-      }
+      let list = '';
+      await waitFor(
+        'the agent to run the rollout bundle',
+        () => {
+          list = run('bmfleet device list').out;
+          return new RegExp(`se7-001.*yes.*active\\s+${digests.fp32}`).test(list);
+        },
+        120_000,
+      ).catch((e: Error) => t.fail(`${e.message}:\n${list}`));
     }
   }
 });

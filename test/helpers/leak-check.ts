@@ -3,6 +3,7 @@
 // it, and fail the run.
 import { readdirSync, readFileSync } from 'node:fs';
 import { TEST_RUN_ENV } from '../../harness/processes.js';
+import { waitFor } from '../../harness/wait.js';
 
 const marker = `${TEST_RUN_ENV}=${process.ppid}`;
 
@@ -27,10 +28,13 @@ function leftovers(): { pid: number; cmd: string }[] {
 
 // A process ended in a test's teardown may take a moment to disappear.
 let left = leftovers();
-for (let tries = 0; left.length > 0 && tries < 20; tries++) {
-  await new Promise((r) => setTimeout(r, 100));
-  left = leftovers();
-}
+await waitFor(
+  'started processes to disappear',
+  () => (left = leftovers()).length === 0,
+  2000,
+).catch(
+  () => undefined, // named below
+);
 if (left.length === 0) {
   console.log(`# leak check: no process started by this test run is alive`);
 } else {

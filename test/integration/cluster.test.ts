@@ -357,7 +357,8 @@ t.test(
             } catch (e) {
               if (closing) throw e;
               resent++;
-              await new Promise((res) => setTimeout(res, 500));
+              // Sent again once the connection is back (on this node or another one).
+              await waitFor(`${id} reconnected`, () => closing || device.client.connected, 120_000);
             }
           }
           sent.add(`${id}/${intervalStartMs}`);
@@ -368,6 +369,8 @@ t.test(
     const reporter = async () => {
       while (reporting) {
         await report(round++);
+        // Not a wait for anything: the devices' reporting period (a round every 2 s), looking
+        // every 100 ms whether the test has stopped them.
         for (let i = 0; i < 20 && reporting; i++) await new Promise((r) => setTimeout(r, 100));
       }
     };

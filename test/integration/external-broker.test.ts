@@ -68,8 +68,11 @@ interface Broker {
   readonly controllerUrl: string;
   /** Add or replace a user in the password file, then make the broker reload it (SIGHUP). */
   addUser(username: string, password: string): void;
-  /** Stop, stay down for `downMs` (clients meet refused connections), start again. */
-  restart(downMs: number): Promise<void>;
+  /**
+   * Stop; stay down for at least `downMs` (clients meet refused connections) and until `whileDown`
+   * resolved; start again.
+   */
+  restart(downMs: number, whileDown: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
   log(): string;
 }
@@ -145,9 +148,11 @@ async function startMosquitto(
       passwdTool(['-b', passwd, username, password]);
       child?.kill('SIGHUP');
     },
-    async restart(downMs) {
+    async restart(downMs, whileDown) {
       await stop();
-      await new Promise((r) => setTimeout(r, downMs));
+      // A fault that needs a duration, not a wait for something: down long enough for every
+      // client's reconnect timer (1 s) to meet the closed port.
+      await Promise.all([new Promise((r) => setTimeout(r, downMs)), whileDown()]);
       log += '--- restart ---\n';
       await launch();
     },
@@ -322,8 +327,24 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
     const seen: string[] = [];
     probe.on('message', (topic) => seen.push(topic));
     await probe.subscribeAsync(deviceTopic('assignment', other), { qos: 1 });
-    await new Promise((r) => setTimeout(r, 300));
-    t.same(seen, [], "another device's retained assignment is never delivered");
+    // Barrier: Mosquitto queues a subscription's retained messages while it handles the
+    // SUBSCRIBE, so those of a later SUBSCRIBE (a marker retained on the probe's own assignment
+    // topic) come after anything the refused one would have sent.
+    const own = deviceTopic('assignment', parseDeviceId('probe-1'));
+    const ctlClient = await mqtt.connectAsync(broker.controllerUrl, {
+      clientId: 'bmfleet-controller-probe',
+      username: 'bmfleet-controller',
+      password: controllerPassword,
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    t.teardown(() => ctlClient.endAsync());
+    await ctlClient.publishAsync(own, 'marker', { qos: 1, retain: true });
+    await probe.subscribeAsync(own, { qos: 1 });
+    await waitForValue('the marker at the probe', () => (seen.length > 0 ? true : undefined));
+    t.same(seen, [own], "another device's retained assignment is never delivered");
+    await probe.unsubscribeAsync(own);
+    await ctlClient.publishAsync(own, '', { qos: 1, retain: true });
     t.match(broker.log(), /New client connected from \S+ as probe-1 /, 'client id = username');
     t.notMatch(broker.log(), new RegExp(`Client ${other} already connected`), 'no takeover');
   });
@@ -364,7 +385,15 @@ t.test('controller, agents and rollout on Mosquitto with MQTT 5', { skip: missin
 
   // Broker restart: the controller survives its connection errors and both sides reconnect
   // (reports made while the broker is down wait in the agents' outboxes).
-  await broker.restart(1500);
-  await infer(2);
-  await expectRequests(10, 'after the broker restart');
+  await broker.restart(1500, async () => {
+    await infer(1);
+    for (const a of fleet.agents) {
+      await a.telemetry().tick();
+      await waitForValue(`${a.config.deviceId} holding a report while the broker is down`, () =>
+        a.telemetry().counts().pending > 0 ? true : undefined,
+      );
+    }
+  });
+  await infer(1);
+  await expectRequests(10, 'made while the broker was down and after the restart');
 });

@@ -1,7 +1,6 @@
 // Feedback on shadowed requests through the in-process API: the shadow run is held in flight by
 // device time (modeled latency on a manual clock), so the order of label and shadow result is
 // the test's to choose.
-import { setTimeout } from 'node:timers/promises';
 import t from 'tap';
 import type { Test } from 'tap';
 import { createManualClock, createSystemClock } from '../../../agent/clock.js';
@@ -15,6 +14,7 @@ import type { VariantReport } from '../../../agent/telemetry/collector.js';
 import { encodeTelemetryReport } from '../../../agent/telemetry/report.js';
 import { decodeMessage } from '../../../shared/wire/codec.js';
 import { drive } from '../helpers/drive.js';
+import { waitFor } from '../../../harness/wait.js';
 import { goldenInputs, tinySpec } from '../../../harness/agent/models.js';
 import { parseDigest, parseDeviceId } from '../../../shared/ids.js';
 
@@ -87,7 +87,7 @@ t.test('a label that comes before the shadow result waits for it; counted once',
   const i = disagree[0] ?? 0;
   const r = await service.infer(input(i));
   // B has computed its answer and waits for device time to pass: it has not answered yet.
-  for (let n = 0; n < 2000 && clock.pendingSleeps() === 0; n++) await setTimeout(1);
+  await waitFor('the shadow run parked on device time', () => clock.pendingSleeps() > 0);
   t.equal(clock.pendingSleeps(), 1, 'the shadow run is parked in flight');
   t.same(service.feedback(r.requestId, golden.labels[i] ?? 0), { correct: true });
   t.same(paired, [], 'not scored while B has not answered');

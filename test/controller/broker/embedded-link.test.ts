@@ -27,7 +27,19 @@ const device = async (id: string) => {
   t.teardown(() => c.endAsync());
   return c;
 };
-const settle = () => new Promise((r) => setTimeout(r, 150));
+/**
+ * Resolves once the broker has handed `payload` on `topic` to every subscriber: aedes emits
+ * 'publish' after its dispatch to subscribers completed, and this link routes synchronously.
+ */
+const dispatched = (topic: string, payload: string) =>
+  new Promise<void>((resolve) => {
+    const seen = (packet: { topic: string; payload: Buffer | string }) => {
+      if (packet.topic !== topic || packet.payload.toString() !== payload) return;
+      broker.aedes.off('publish', seen);
+      resolve();
+    };
+    broker.aedes.on('publish', seen);
+  });
 
 t.test('routes by kind, holds until a handler exists, publishes retained', async (t) => {
   const drops: string[] = [];
@@ -36,13 +48,12 @@ t.test('routes by kind, holds until a handler exists, publishes retained', async
   });
   t.teardown(() => link.close());
   const dev = await device('dev-1');
+  const early = dispatched(deviceTopic('telemetry', 'dev-1'), 'early');
   await dev.publishAsync(deviceTopic('telemetry', 'dev-1'), 'early', { qos: 1 });
-  await settle();
+  await early;
   const got: string[] = [];
   link.on('telemetry', (id, payload) => void got.push(`${id}:${Buffer.from(payload).toString()}`));
-  // Usually held already (the pause above); on a loaded machine it may come just after.
-  await waitFor('the early report', () => got.length >= 1);
-  t.same(got, ['dev-1:early'], 'held until the handler came');
+  t.same(got, ['dev-1:early'], 'held until the handler came, handed to it at once');
   link.on('event', () => {
     throw new Error('handler bug');
   });
@@ -66,8 +77,10 @@ t.test('routes by kind, holds until a handler exists, publishes retained', async
   );
   await dev.subscribeAsync(deviceTopic('assignment', 'dev-1'), { qos: 1 });
   t.equal(await retained, 'A1', 'the device receives its retained assignment');
-  await settle();
-  t.same(seen, [], 'and no other device does');
+  // Barrier: a message to dev-2 published now reaches it after anything sent to it before.
+  await link.publish(deviceTopic('assignment', 'dev-2'), Buffer.from('marker'), { qos: 1 });
+  await waitFor('the marker at dev-2', () => seen.length > 0);
+  t.same(seen, [`${deviceTopic('assignment', 'dev-2')}=marker`], 'and no other device does');
 });
 
 t.test('publish-only links route nothing; close() detaches', async (t) => {
@@ -77,13 +90,14 @@ t.test('publish-only links route nothing; close() detaches', async (t) => {
   data.on('telemetry', () => void got.push('data'));
   main.on('telemetry', () => void got.push('main'));
   const dev = await device('dev-1');
-  await dev.publishAsync(deviceTopic('telemetry', 'dev-1'), 'r', { qos: 1 });
-  await waitFor('the report routed', () => got.length >= 1);
-  await settle(); // time for a wrong second delivery to show
-  t.same(got, ['main']);
+  const first = dispatched(deviceTopic('telemetry', 'dev-1'), 'r1');
+  await dev.publishAsync(deviceTopic('telemetry', 'dev-1'), 'r1', { qos: 1 });
+  await first;
+  t.same(got, ['main'], 'routed once, by the main link');
   await main.close();
-  await dev.publishAsync(deviceTopic('telemetry', 'dev-1'), 'r', { qos: 1 });
-  await settle();
+  const second = dispatched(deviceTopic('telemetry', 'dev-1'), 'r2');
+  await dev.publishAsync(deviceTopic('telemetry', 'dev-1'), 'r2', { qos: 1 });
+  await second;
   t.same(got, ['main'], 'nothing after close');
   await t.rejects(main.publish(deviceTopic('assignment', 'dev-1'), Buffer.from('x'), { qos: 0 }), {
     code: 'BMF_ERR_BROKER',

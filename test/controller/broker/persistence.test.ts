@@ -34,9 +34,16 @@ async function retainedFor(filters: string[], expected = 0): Promise<string[]> {
     if (packet.retain) got.push(`${topic}=${payload.toString()}`);
   });
   await c.subscribeAsync(filters, { qos: 1 });
-  // Wait for the retained messages expected, then a little longer for any unexpected one.
+  // Barrier for an unexpected extra one: the broker streams a SUBSCRIBE's retained messages from
+  // memory right after its SUBACK, so they are on our socket before a message published after
+  // that SUBACK reached us; that marker, arriving, closes the count.
+  const marker = `bmf/v1/test/marker-${Math.random().toString(36).slice(2)}`;
+  let markerSeen = false;
+  c.on('message', (topic) => (markerSeen ||= topic === marker));
+  await c.subscribeAsync(marker, { qos: 1 });
+  await c.publishAsync(marker, 'm', { qos: 1 });
+  await waitFor('the marker after the retained messages', () => markerSeen);
   await waitFor(`${expected} retained messages`, () => got.length >= expected);
-  await new Promise((r) => setTimeout(r, 150));
   await c.endAsync();
   return got.sort();
 }

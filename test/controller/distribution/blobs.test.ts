@@ -5,8 +5,9 @@ import { decodeMessage, encodeMessage } from '../../../shared/wire/codec.js';
 import type { BlobOffer } from '../../../shared/wire/messages.js';
 import { broadcastChunkTopic, deviceTopic } from '../../../shared/wire/topics.js';
 import { waitFor } from '../../../harness/wait.js';
-import { startSlice, sleep } from './harness.js';
+import { startSlice } from './harness.js';
 import type { Digest } from '../../../shared/ids.js';
+import type { Publish } from '../../../controller/distribution/assignments.js';
 
 /** A device-side fetch recorder: offers, chunks by index, and where each chunk came from. */
 async function fetcher(client: MqttClient, id: string, digest: Digest) {
@@ -15,15 +16,18 @@ async function fetcher(client: MqttClient, id: string, digest: Digest) {
     chunks: new Map<number, Buffer>(),
     viaBroadcast: 0,
     viaDevice: 0,
+    /** Barrier chunks (sent by the test after the chunks it waits for), not blob data. */
+    barriers: 0,
   };
   client.on('message', (topic, payload) => {
     const bytes = new Uint8Array(payload);
     if (topic === deviceTopic('blobOffer', id)) state.offer = decodeMessage('BlobOffer', bytes);
     else {
       const c = decodeMessage('BlobChunk', bytes);
-      if (topic === broadcastChunkTopic(digest)) state.viaBroadcast++;
+      if (c.requestId === BARRIER) state.barriers++;
+      else if (topic === broadcastChunkTopic(digest)) state.viaBroadcast++;
       else state.viaDevice++;
-      state.chunks.set(c.index, Buffer.from(c.data));
+      if (c.requestId !== BARRIER) state.chunks.set(c.index, Buffer.from(c.data));
     }
   });
   await client.subscribeAsync([
@@ -50,6 +54,23 @@ async function fetcher(client: MqttClient, id: string, digest: Digest) {
 }
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+const BARRIER = 'barrier';
+/**
+ * Publishes a barrier chunk on `topic` through the controller's link, the connection that sends
+ * the blob's chunks: the broker keeps one publisher's order on a topic, so when the barrier is in,
+ * every chunk sent before it is too.
+ */
+async function barrier(link: { publish: Publish }, topic: string, digest: Digest) {
+  const bytes = encodeMessage('BlobChunk', {
+    digest,
+    index: 0,
+    data: new Uint8Array(1),
+    chunkCount: 1,
+    requestId: BARRIER,
+  });
+  await link.publish(topic, bytes, { qos: 0 });
+}
 
 t.test('one device fetches a blob chunk by chunk; the table and data check out', async (t) => {
   const s = await startSlice(t);
@@ -92,7 +113,8 @@ t.test('five devices fetching the same blob get each chunk broadcast once', asyn
   // QoS 0 may lose messages in general; here (loopback) everything should arrive. Whatever is
   // missing is asked for per device, as an agent does.
   await waitFor('broadcast run', () => s.blobs.stats().broadcast.chunks === count);
-  await sleep(100);
+  await barrier(s.link, broadcastChunkTopic(digest), digest);
+  await waitFor('the run through to every device', () => fs.every((f) => f.state.barriers === 1));
   for (const f of fs) {
     const missing = [...Array(count).keys()].filter((i) => !f.state.chunks.has(i));
     if (missing.length > 0) await f.request(missing, false);
@@ -123,8 +145,16 @@ t.test('a rogue device gets an error answer and no data; garbage is counted', as
   await waitFor('refusal', () => f.state.offer !== undefined);
   t.equal(f.state.offer?.errorCode, 'BMF_ERR_FORBIDDEN');
   t.equal(f.state.offer?.chunkSha256.length, 0, 'no chunk table');
-  await sleep(200);
+  // Served chunks would have been published before the server counts the request handled and
+  // none pending; a barrier on the rogue's chunk topic after that shows they would be in.
+  await waitFor(
+    'the request handled, no chunk pending',
+    () => s.blobs.stats().requests === 1 && s.blobs.stats().chunksPending === 0,
+  );
+  await barrier(s.link, deviceTopic('blobChunk', 'rogue'), s.bundle.bmodelSha256);
+  await waitFor('the barrier at the rogue', () => f.state.barriers === 1);
   t.equal(f.state.chunks.size, 0, 'no chunk data');
+  t.equal(s.blobs.stats().perDevice.chunks, 0, 'none sent');
 
   const before = s.blobs.stats().dropped;
   await rogue.publishAsync(deviceTopic('blobRequest', 'rogue'), Buffer.from([0xff, 0x01, 0x02]), {
@@ -218,7 +248,9 @@ t.test('per-device chunk publishes are capped over all devices', async (t) => {
     blobs: { broadcastThreshold: 100, maxRepairsInFlight: 2 },
     wrapChunkPublish: (publish) => async (topic, bytes, o) => {
       most = Math.max(most, ++running);
-      await sleep(5);
+      // Not a wait for anything: keeps each publish in flight so that publishes the cap fails
+      // to hold back would overlap and show in `most`.
+      await new Promise((r) => setTimeout(r, 5));
       await publish(topic, bytes, o);
       running--;
     },
@@ -250,8 +282,8 @@ t.test(
     await waitFor('late offer', () => late.state.offer !== undefined);
     release();
     // Its provisional turn runs from the 5th position on: count + 5 chunks in all.
+    // The run ends in the same turn that counts its last chunk (no await between them).
     await waitFor('run over', () => s.blobs.stats().broadcast.chunks === count + 5);
-    await new Promise((r) => setTimeout(r, 100));
     const before = s.blobs.stats().perDevice.chunks;
     // Within the settle time, without advancing the clock: served per device, not left to the run.
     await late.request([3], false);

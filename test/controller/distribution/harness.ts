@@ -165,5 +165,3 @@ export async function startSlice(
     connectDevice,
   };
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
