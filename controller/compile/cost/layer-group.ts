@@ -152,6 +152,18 @@ export interface GroupStructure {
    * TimeStep assignment), so weights stay hidden; a slice's input load and output store do not.
    */
   readonly fillActivationsOnly?: boolean;
+  /**
+   * Chip-specific lowering: on a chip whose backend cannot run a quantized 3-D conv or pool in a
+   * layer group (BM1684: Conv3DOp/Pool3DOp::LocalGenSupport, lanes.ts int8Global3d), such a layer
+   * at INT8 runs alone, its input and output through DDR.
+   */
+  readonly global3dInt8?: boolean;
+  /**
+   * Chip-specific lowering: where the backend runs an FP32 depthwise conv on the conv unit as a
+   * grouped conv (BM1684, lanes.ts fp32DepthwiseOnConv), it costs its MACs at the conv factor;
+   * INT8 depthwise stays lane work (BM1684 runs it on the pooling path).
+   */
+  readonly depthwiseByUnit?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -235,7 +247,10 @@ export function groupPlan(
     const movement = l.kind === 'other';
     const movesInGroup =
       structure.localMovement || (structure.groupedCopies === true && l.runsInLayerGroup === true);
-    plan.local[i] = l.kind === 'matmul' || (movement && !movesInGroup) ? 0 : 1;
+    const is3d = (l.kind === 'conv' || l.kind === 'pool') && (l.kernelShape?.length ?? 0) === 3;
+    const global3d =
+      structure.global3dInt8 === true && c.int8Global3d === true && own === 'int8' && is3d;
+    plan.local[i] = l.kind === 'matmul' || (movement && !movesInGroup) || global3d ? 0 : 1;
     const words = structure.int8LanesAsWords && own === 'int8' && c.int8Group > 1;
     // Bytes the vector lanes move per element of one launch: per image, or per 4N word.
     const laneBytes = words ? 4 * batch : bytes * images;
@@ -257,7 +272,9 @@ export function groupPlan(
       const outPad = padTo(ch.out, c.npu) / ch.out;
       if (ch.groups > 1 && cin === 1) {
         const laneMs = (l.macs * outPad * laneBytes) / vectorBytesPerMs;
-        if (structure.depthwiseOnConv) matrix = laneMs;
+        const onConv =
+          structure.depthwiseByUnit === true && c.fp32DepthwiseOnConv === true && own === 'fp32';
+        if (structure.depthwiseOnConv || onConv) matrix = laneMs;
         else vector += laneMs;
       } else {
         const k = l.kernelShape ?? [];
