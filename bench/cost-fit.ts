@@ -318,6 +318,8 @@ const CHIP_SPECIFIC: readonly GroupStructure[] = (
     { global3dInt8: true },
     { depthwiseByUnit: true },
     { global3dInt8: true, depthwiseByUnit: true },
+    { depthwiseInt32: true },
+    { global3dInt8: true, depthwiseInt32: true },
   ] as const
 ).map((extra) => ({ ...CHOSEN_TERMS, ...extra }));
 
@@ -395,8 +397,8 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     ] as const
   ).map((extra) => ({ ...LANE_WORDS, ...extra })),
   // Chip- and op-specific lowering, on top of the chosen terms (docs/cost-model.md, "Chip- and
-  // op-specific lowering"): BM1684's quantized 3-D convs and pools outside layer groups, and its
-  // FP32 depthwise convs on the conv unit.
+  // op-specific lowering"): BM1684's quantized 3-D convs and pools outside layer groups, its FP32
+  // depthwise convs on the conv unit, INT8 depthwise convs on 32-bit accumulators.
   ...CHIP_SPECIFIC,
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
@@ -424,6 +426,7 @@ const describeStructure = (s: GroupStructure) =>
     ...(s.layerPerSlice ? ['layer cost per loop iteration'] : []),
     ...(s.global3dInt8 ? ['quantized 3-D convs/pools outside groups (BM1684)'] : []),
     ...(s.depthwiseByUnit ? ['FP32 depthwise on the conv unit (BM1684)'] : []),
+    ...(s.depthwiseInt32 ? ['INT8 depthwise on 32-bit accumulators (BM1684X, BM1688)'] : []),
     ...(s.pipelineFill
       ? [
           s.fillActivationsOnly

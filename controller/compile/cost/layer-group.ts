@@ -164,6 +164,13 @@ export interface GroupStructure {
    * INT8 depthwise stays lane work (BM1684 runs it on the pooling path).
    */
   readonly depthwiseByUnit?: boolean;
+  /**
+   * Op-specific lowering: an INT8 depthwise conv accumulates into a 32-bit buffer before it is
+   * requantized (tpu-mlir BM1684X/Conv2D.cpp getBufferSize_bm1684x reserves int32_size for
+   * is_dw; BM1688 shares that backend), so its lane work moves 4 bytes per element, not 1. BM1684
+   * is left to int8LanesAsWords (its lanes already work on 32-bit words).
+   */
+  readonly depthwiseInt32?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -271,7 +278,9 @@ export function groupPlan(
       const cin = ch.in / ch.groups;
       const outPad = padTo(ch.out, c.npu) / ch.out;
       if (ch.groups > 1 && cin === 1) {
-        const laneMs = (l.macs * outPad * laneBytes) / vectorBytesPerMs;
+        const int32 = structure.depthwiseInt32 === true && own === 'int8' && c.int8Group === 1;
+        const dwBytes = int32 ? 4 * images : laneBytes;
+        const laneMs = (l.macs * outPad * dwBytes) / vectorBytesPerMs;
         const onConv =
           structure.depthwiseByUnit === true && c.fp32DepthwiseOnConv === true && own === 'fp32';
         if (structure.depthwiseOnConv || onConv) matrix = laneMs;

@@ -369,3 +369,30 @@ t.test('BM1684 FP32 depthwise on the conv unit when chosen, INT8 on the lanes', 
   t.same(plan('bm1684', 'int8', byUnit).vectorMs, plan('bm1684', 'int8', STRUCTURE).vectorMs);
   t.same(plan('bm1684x', 'fp32', byUnit).vectorMs, plan('bm1684x', 'fp32', STRUCTURE).vectorMs);
 });
+
+t.test('INT8 depthwise on 32-bit accumulators when chosen (BM1684X family)', async (t) => {
+  const elems = 64 * 16 * 16;
+  const depthwise: CostLayer = {
+    ...conv('dw', 16, []),
+    macs: elems * 9,
+    weightElems: 64 * 9,
+    channels: { in: 64, out: 64, groups: 64 },
+  };
+  const int32 = { ...STRUCTURE, depthwiseInt32: true };
+  const lane = (chip: string, precision: 'int8' | 'fp16', s: GroupStructure) =>
+    groupPlan([depthwise], chip, precision, 1, s).vectorMs[0] ?? 0;
+  for (const chip of ['bm1684x', 'bm1688']) {
+    t.ok(
+      Math.abs(lane(chip, 'int8', int32) / lane(chip, 'int8', STRUCTURE) - 4) < 1e-9,
+      `${chip}: 4 bytes per element instead of 1`,
+    );
+    t.equal(lane(chip, 'fp16', int32), lane(chip, 'fp16', STRUCTURE), `${chip}: FP16 unchanged`);
+  }
+  t.equal(lane('bm1684', 'int8', int32), lane('bm1684', 'int8', STRUCTURE), 'BM1684: unchanged');
+  const plain = conv('a', 16, []);
+  t.same(
+    groupPlan([plain], 'bm1688', 'int8', 1, int32).matrixMs,
+    groupPlan([plain], 'bm1688', 'int8', 1, STRUCTURE).matrixMs,
+    'a dense conv is unchanged',
+  );
+});
