@@ -411,6 +411,12 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
   })),
 ];
 
+const chipSpecificTerms = (s: GroupStructure) => [
+  ...(s.global3dInt8 ? ['quantized 3-D convs/pools outside groups (BM1684)'] : []),
+  ...(s.depthwiseByUnit ? ['FP32 depthwise on the conv unit (BM1684)'] : []),
+  ...(s.depthwiseInt32 ? ['INT8 depthwise on 32-bit accumulators (BM1684X, BM1688)'] : []),
+];
+
 const describeStructure = (s: GroupStructure) =>
   [
     s.fp32Factor ? 'FP32 conv factor' : 'FP32 at the peak ratio',
@@ -424,9 +430,7 @@ const describeStructure = (s: GroupStructure) =>
     ...(s.int8LanesAsWords ? ['INT8 lane work per image on 32-bit words (BM1684)'] : []),
     ...(s.groupedCopies ? ['channel Concat / nearest Resize in groups'] : []),
     ...(s.layerPerSlice ? ['layer cost per loop iteration'] : []),
-    ...(s.global3dInt8 ? ['quantized 3-D convs/pools outside groups (BM1684)'] : []),
-    ...(s.depthwiseByUnit ? ['FP32 depthwise on the conv unit (BM1684)'] : []),
-    ...(s.depthwiseInt32 ? ['INT8 depthwise on 32-bit accumulators (BM1684X, BM1688)'] : []),
+    ...chipSpecificTerms(s),
     ...(s.pipelineFill
       ? [
           s.fillActivationsOnly
@@ -719,9 +723,8 @@ function chipSpecific<R extends Row>(
   summary(`chosen (${leftOut.get(chosen) ?? ''} leave-one-out)`, base, basePredict);
   for (const cs of CHIP_SPECIFIC) {
     const { rows, predict } = refit(cs);
-    const extra = describeStructure(cs).slice(describeStructure(CHOSEN_TERMS).length);
     summary(
-      `${cs === chosen ? 'CHOSEN ' : 'not chosen '}+${extra.replace(/^, /, ' ')} (${leftOut.get(cs) ?? ''} leave-one-out)`,
+      `${cs === chosen ? 'CHOSEN' : 'not chosen'}: + ${chipSpecificTerms(cs).join(' + ')} (${leftOut.get(cs) ?? ''} leave-one-out)`,
       rows,
       predict,
     );
