@@ -28,6 +28,9 @@
 //   and activations are different lane work, weighed by their instruction counts, not a factor.
 // - optionally, BM1684's INT8 lane work runs per image on 32-bit words: its 4N packing of four
 //   images serves the conv unit only.
+// - optionally, chip- and op-specific lowering read from tpu-mlir's backends: BM1684's quantized
+//   3-D convs and pools outside layer groups, its FP32 depthwise on the conv unit, INT8 depthwise
+//   on 32-bit accumulators (GroupStructure global3dInt8, depthwiseByUnit, depthwiseInt32).
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
 import type { CostPrecision } from './chips.js';
