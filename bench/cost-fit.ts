@@ -402,6 +402,29 @@ const LANE_WORDS = {
   int8LanesAsWords: true,
 } as const;
 
+/** The chosen terms (group-estimate.ts GROUP_STRUCTURE) the chip-specific candidates start from. */
+const CHOSEN_TERMS = {
+  ...LANE_WORDS,
+  pipelineFill: true,
+  perLayer: true,
+  fp32Factor: true,
+} as const;
+
+/**
+ * Chip- and op-specific lowering read from tpu-mlir's backends, written after the held-out
+ * residuals of C3D and RetinaFace were known; their held-out figures are printed whether chosen
+ * or not.
+ */
+const CHIP_SPECIFIC: readonly GroupStructure[] = (
+  [
+    { global3dInt8: true },
+    { depthwiseByUnit: true },
+    { global3dInt8: true, depthwiseByUnit: true },
+    { depthwiseInt32: true },
+    { global3dInt8: true, depthwiseInt32: true },
+  ] as const
+).map((extra) => ({ ...CHOSEN_TERMS, ...extra }));
+
 const GROUP_STRUCTURES: readonly GroupStructure[] = [
   ...[false, true].flatMap((splitVector) =>
     [false, true].flatMap((fp32Factor) =>
@@ -493,6 +516,10 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     fp32Factor: true,
     ...extra,
   })),
+  // Chip- and op-specific lowering, on top of the chosen terms (docs/cost-model.md, "Chip- and
+  // op-specific lowering"): BM1684's quantized 3-D convs and pools outside layer groups, its FP32
+  // depthwise convs on the conv unit, INT8 depthwise convs on 32-bit accumulators.
+  ...CHIP_SPECIFIC,
   // tpu-mlir's 3ic merge, with the vector split and without the FP32 factor.
   ...[false, true].map((perLayer) => ({
     fp32Factor: false,
@@ -502,6 +529,12 @@ const GROUP_STRUCTURES: readonly GroupStructure[] = [
     splitVector: true,
     movementOnDma: false,
   })),
+];
+
+const chipSpecificTerms = (s: GroupStructure) => [
+  ...(s.global3dInt8 ? ['quantized 3-D convs/pools outside groups (BM1684)'] : []),
+  ...(s.depthwiseByUnit ? ['FP32 depthwise on the conv unit (BM1684)'] : []),
+  ...(s.depthwiseInt32 ? ['INT8 depthwise on 32-bit accumulators (BM1684X, BM1688)'] : []),
 ];
 
 const describeStructure = (s: GroupStructure) =>
@@ -518,6 +551,7 @@ const describeStructure = (s: GroupStructure) =>
     ...(s.groupedCopies ? ['channel Concat / nearest Resize in groups'] : []),
     ...(s.layerPerSlice ? ['layer cost per loop iteration'] : []),
     ...(s.inPlaceCopies ? ['in-place Slice/Concat free for one image'] : []),
+    ...chipSpecificTerms(s),
     ...(s.pipelineFill
       ? [
           s.fillActivationsOnly
@@ -627,6 +661,7 @@ export function layerGroups(
     '\nLayer-group model (controller/compile/cost/layer-group.ts): leave one fit network out, per structure:',
   );
   let chosen: { s: GroupStructure; all: Planned[]; within: number; median: number } | undefined;
+  const leftOut = new Map<GroupStructure, string>();
   for (const s of GROUP_STRUCTURES) {
     const all = planned(s);
     const cv: number[] = [];
@@ -637,9 +672,8 @@ export function layerGroups(
     const w = within25(cv);
     const sorted = cv.map(Math.abs).sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)] ?? Infinity;
-    console.log(
-      `  ${describeStructure(s)}: ${w} of ${cv.length} within +-25 %, median ${medianPct(cv)}`,
-    );
+    leftOut.set(s, `${w} of ${cv.length} within +-25 %, median ${medianPct(cv)}`);
+    console.log(`  ${describeStructure(s)}: ${leftOut.get(s) ?? ''}`);
     if (!chosen || w > chosen.within || (w === chosen.within && median < chosen.median)) {
       chosen = { s, all, within: w, median };
     }
@@ -765,4 +799,77 @@ export function layerGroups(
     `layer groups beat the roofline on held-out rows, worst error and ratios: ${beats ? 'yes' : 'no'} (worst ${worstPct(held.get('groups') ?? [])} against ${worstPct(held.get('roofline') ?? [])})`,
   );
   for (const line of sealedSummary(all, models)) console.log(line);
+  chipSpecific(
+    s,
+    leftOut,
+    all,
+    (r) => predictWith(k, r),
+    (cs) => {
+      const rows = planned(cs);
+      const fit = fitOn(rows, FIT_KINDS, cs);
+      return { rows, predict: (r: Planned) => predictWith(fit, r) };
+    },
+  );
+}
+
+/**
+ * The chip-specific candidates' figures beside the chosen structure's, chosen or not: their
+ * leave-one-out, their held-out rows and ratios when fitted on FIT_KINDS, and every row whose
+ * error they move (docs/cost-model.md, "Chip- and op-specific lowering").
+ */
+function chipSpecific<R extends Row>(
+  chosen: GroupStructure,
+  leftOut: ReadonlyMap<GroupStructure, string>,
+  base: readonly R[],
+  basePredict: (r: R) => number,
+  refit: (s: GroupStructure) => { rows: R[]; predict: (r: R) => number },
+): void {
+  const key = (r: Row) => `${r.model}/${r.chip}/${r.precision}/${r.batch}`;
+  const baseError = new Map(base.map((r) => [key(r), basePredict(r) / r.ms - 1]));
+  const ratiosWithin = (rows: readonly R[], predict: (r: R) => number) => {
+    let within = 0;
+    let count = 0;
+    for (const fp32 of rows.filter(
+      (r) => !FIT_KINDS.has(r.model) && r.precision === 'fp32' && r.batch === 1,
+    )) {
+      for (const p of ['fp16', 'int8']) {
+        const other = rows.find(
+          (r) =>
+            r.model === fp32.model && r.chip === fp32.chip && r.precision === p && r.batch === 1,
+        );
+        if (!other) continue;
+        count++;
+        const e = predict(fp32) / predict(other) / (fp32.ms / other.ms) - 1;
+        if (Math.abs(e) <= 0.25) within++;
+      }
+    }
+    return `${within} of ${count}`;
+  };
+  console.log(
+    '\nChip- and op-specific candidates (chosen only if they win leave-one-out; their held-out figures beside those of the chosen structure):',
+  );
+  const summary = (label: string, rows: readonly R[], predict: (r: R) => number) => {
+    const held = rows.filter((r) => !FIT_KINDS.has(r.model)).map((r) => predict(r) / r.ms - 1);
+    const fit = rows.filter((r) => FIT_KINDS.has(r.model)).map((r) => predict(r) / r.ms - 1);
+    console.log(
+      `  ${label}: fit rows ${within25(fit)} of ${fit.length}; held-out rows ${within25(held)} of ${held.length} within +-25 %, median ${medianPct(held)}, worst ${worstPct(held)}; ratios ${ratiosWithin(rows, predict)}`,
+    );
+  };
+  summary(`chosen (${leftOut.get(chosen) ?? ''} leave-one-out)`, base, basePredict);
+  for (const cs of CHIP_SPECIFIC) {
+    const { rows, predict } = refit(cs);
+    summary(
+      `${cs === chosen ? 'CHOSEN' : 'not chosen'}: + ${chipSpecificTerms(cs).join(' + ')} (${leftOut.get(cs) ?? ''} leave-one-out)`,
+      rows,
+      predict,
+    );
+    for (const r of rows) {
+      const e = predict(r) / r.ms - 1;
+      const before = baseError.get(key(r)) ?? Number.NaN;
+      if (Math.abs(e - before) < 0.005) continue;
+      console.log(
+        `    ${r.model.padEnd(10)} ${r.chip.padEnd(8)} ${r.precision}  ${r.batch}  ${pct(before).padStart(6)} -> ${pct(e).padStart(6)}  ${FIT_KINDS.has(r.model) ? 'fit' : 'held-out'}`,
+      );
+    }
+  }
 }

@@ -22,6 +22,16 @@ export const LANES: Readonly<
       int8Group: number;
       /** Local memory, NPU_NUM x LMEM_BYTES. */
       lmemBytes: number;
+      /**
+       * At INT8, 3-D convs and pools run only outside layer groups: tpu-mlir's
+       * Conv3DOp/Pool3DOp::LocalGenSupport fails for a quantized input on BM1684.
+       */
+      int8Global3d?: boolean;
+      /**
+       * An FP32 depthwise conv runs on the conv unit as a grouped conv (BM1684's local
+       * Conv2D codegen); its INT8 one on the pooling path.
+       */
+      fp32DepthwiseOnConv?: boolean;
     }
   >
 > = {
@@ -33,6 +43,8 @@ export const LANES: Readonly<
     ddrGBs: 64,
     int8Group: 4,
     lmemBytes: 64 * 512 * 1024,
+    int8Global3d: true,
+    fp32DepthwiseOnConv: true,
   },
   bm1684x: {
     npu: 64,

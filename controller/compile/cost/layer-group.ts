@@ -28,6 +28,9 @@
 //   and activations are different lane work, weighed by their instruction counts, not a factor.
 // - optionally, BM1684's INT8 lane work runs per image on 32-bit words: its 4N packing of four
 //   images serves the conv unit only.
+// - optionally, chip- and op-specific lowering read from tpu-mlir's backends: BM1684's quantized
+//   3-D convs and pools outside layer groups, its FP32 depthwise on the conv unit, INT8 depthwise
+//   on 32-bit accumulators (GroupStructure global3dInt8, depthwiseByUnit, depthwiseInt32).
 // Fitted per chip (few numbers): 1 / conv efficiency, a vector-lane factor, the launch cost per
 // group, and optionally an FP32 conv factor and a cost per layer inside a group.
 import type { CostPrecision } from './chips.js';
@@ -163,6 +166,25 @@ export interface GroupStructure {
    * layout (ConcatFusePattern excludes it).
    */
   readonly inPlaceCopies?: boolean;
+  /**
+   * Chip-specific lowering: on a chip whose backend cannot run a quantized 3-D conv or pool in a
+   * layer group (BM1684: Conv3DOp/Pool3DOp::LocalGenSupport, lanes.ts int8Global3d), such a layer
+   * at INT8 runs alone, its input and output through DDR.
+   */
+  readonly global3dInt8?: boolean;
+  /**
+   * Chip-specific lowering: where the backend runs an FP32 depthwise conv on the conv unit as a
+   * grouped conv (BM1684, lanes.ts fp32DepthwiseOnConv), it costs its MACs at the conv factor;
+   * INT8 depthwise stays lane work (BM1684 runs it on the pooling path).
+   */
+  readonly depthwiseByUnit?: boolean;
+  /**
+   * Op-specific lowering: an INT8 depthwise conv accumulates into a 32-bit buffer before it is
+   * requantized (tpu-mlir BM1684X/Conv2D.cpp getBufferSize_bm1684x reserves int32_size for
+   * is_dw; BM1688 shares that backend), so its lane work moves 4 bytes per element, not 1. BM1684
+   * is left to int8LanesAsWords (its lanes already work on 32-bit words).
+   */
+  readonly depthwiseInt32?: boolean;
 }
 
 export interface GroupCoefficients {
@@ -247,7 +269,6 @@ export function groupPlan(
     const movement = l.kind === 'other';
     const movesInGroup =
       structure.localMovement || (structure.groupedCopies === true && l.runsInLayerGroup === true);
-    plan.local[i] = l.kind === 'matmul' || (movement && !movesInGroup) ? 0 : 1;
     const packed = own === 'int8' && c.int8Group > 1;
     plan.inPlace[i] =
       structure.inPlaceCopies === true &&
@@ -255,6 +276,10 @@ export function groupPlan(
       (l.inPlaceAtBatch1 === 'slice' || (l.inPlaceAtBatch1 === 'concat' && !packed))
         ? 1
         : 0;
+    const is3d = (l.kind === 'conv' || l.kind === 'pool') && (l.kernelShape?.length ?? 0) === 3;
+    const global3d =
+      structure.global3dInt8 === true && c.int8Global3d === true && own === 'int8' && is3d;
+    plan.local[i] = l.kind === 'matmul' || (movement && !movesInGroup) || global3d ? 0 : 1;
     const words = structure.int8LanesAsWords && own === 'int8' && c.int8Group > 1;
     // Bytes the vector lanes move per element of one launch: per image, or per 4N word.
     const laneBytes = words ? 4 * batch : bytes * images;
@@ -275,8 +300,12 @@ export function groupPlan(
       const cin = ch.in / ch.groups;
       const outPad = padTo(ch.out, c.npu) / ch.out;
       if (ch.groups > 1 && cin === 1) {
-        const laneMs = (l.macs * outPad * laneBytes) / vectorBytesPerMs;
-        if (structure.depthwiseOnConv) matrix = laneMs;
+        const int32 = structure.depthwiseInt32 === true && own === 'int8' && c.int8Group === 1;
+        const dwBytes = int32 ? 4 * images : laneBytes;
+        const laneMs = (l.macs * outPad * dwBytes) / vectorBytesPerMs;
+        const onConv =
+          structure.depthwiseByUnit === true && c.fp32DepthwiseOnConv === true && own === 'fp32';
+        if (structure.depthwiseOnConv || onConv) matrix = laneMs;
         else vector += laneMs;
       } else {
         const k = l.kernelShape ?? [];

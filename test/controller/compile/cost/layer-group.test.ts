@@ -346,3 +346,87 @@ t.test('an in-place copy costs nothing for one image, and runs as a copy otherwi
   const last = partition(plan, K).groups.at(-1);
   t.equal(last?.first, 3, 'the consumer starts its own group');
 });
+
+t.test('BM1684 runs quantized 3-D convs and pools alone when chosen', async (t) => {
+  // A 3x3x3 conv of 64 -> 64 channels on 4 x 16 x 16, a 2x2x2 max pool, a 3x3x3 conv.
+  const conv3d = (name: string, inputs: number[]): CostLayer => ({
+    ...conv(name, 8, inputs),
+    macs: 64 * 4 * 16 * 16 * 64 * 27,
+    weightElems: 64 * 64 * 27,
+    rows: { out: 64, kernel: 3 },
+    kernelShape: [3, 3, 3],
+  });
+  const pool: CostLayer = {
+    name: 'pool',
+    kind: 'pool',
+    macs: 64 * 2 * 8 * 8 * 8,
+    weightElems: 0,
+    activationInElems: 64 * 4 * 16 * 16,
+    activationOutElems: 64 * 2 * 8 * 8,
+    inputs: [0],
+    rows: { out: 16, kernel: 2 },
+    kernelShape: [2, 2, 2],
+  };
+  const layers = [conv3d('a', []), pool, conv3d('b', [1])];
+  const spans = (chip: string, precision: 'int8' | 'fp32', global3dInt8: boolean) =>
+    partition(groupPlan(layers, chip, precision, 1, { ...STRUCTURE, global3dInt8 }), {
+      ...K,
+      groupUs: 1e6,
+    }).groups.map((g) => [g.first, g.last]);
+  const alone = [
+    [0, 0],
+    [1, 1],
+    [2, 2],
+  ];
+  t.same(spans('bm1684', 'int8', true), alone, 'LocalGenSupport fails: three launches');
+  t.same(spans('bm1684', 'int8', false), [[0, 2]], 'not chosen: one group');
+  t.same(spans('bm1684', 'fp32', true), [[0, 2]], 'BM1684 FP32 runs them locally');
+  t.same(spans('bm1684x', 'int8', true), [[0, 2]], 'BM1684X runs them locally');
+});
+
+t.test('BM1684 FP32 depthwise on the conv unit when chosen, INT8 on the lanes', async (t) => {
+  const elems = 64 * 16 * 16;
+  const depthwise: CostLayer = {
+    ...conv('dw', 16, []),
+    macs: elems * 9,
+    weightElems: 64 * 9,
+    channels: { in: 64, out: 64, groups: 64 },
+  };
+  const byUnit = { ...STRUCTURE, depthwiseByUnit: true };
+  const plan = (chip: string, precision: 'int8' | 'fp32', s: GroupStructure) =>
+    groupPlan([depthwise], chip, precision, 1, s);
+  const lanes = plan('bm1684', 'fp32', STRUCTURE);
+  const unit = plan('bm1684', 'fp32', byUnit);
+  t.equal(unit.vectorMs[0], 0, 'no lane time at FP32');
+  t.equal(unit.matrixMs[0], lanes.vectorMs[0], 'the same MACs at the conv factor');
+  t.equal(unit.fp32[0], 1, 'and the FP32 conv factor');
+  t.same(plan('bm1684', 'int8', byUnit).vectorMs, plan('bm1684', 'int8', STRUCTURE).vectorMs);
+  t.same(plan('bm1684x', 'fp32', byUnit).vectorMs, plan('bm1684x', 'fp32', STRUCTURE).vectorMs);
+});
+
+t.test('INT8 depthwise on 32-bit accumulators when chosen (BM1684X family)', async (t) => {
+  const elems = 64 * 16 * 16;
+  const depthwise: CostLayer = {
+    ...conv('dw', 16, []),
+    macs: elems * 9,
+    weightElems: 64 * 9,
+    channels: { in: 64, out: 64, groups: 64 },
+  };
+  const int32 = { ...STRUCTURE, depthwiseInt32: true };
+  const lane = (chip: string, precision: 'int8' | 'fp16', s: GroupStructure) =>
+    groupPlan([depthwise], chip, precision, 1, s).vectorMs[0] ?? 0;
+  for (const chip of ['bm1684x', 'bm1688']) {
+    t.ok(
+      Math.abs(lane(chip, 'int8', int32) / lane(chip, 'int8', STRUCTURE) - 4) < 1e-9,
+      `${chip}: 4 bytes per element instead of 1`,
+    );
+    t.equal(lane(chip, 'fp16', int32), lane(chip, 'fp16', STRUCTURE), `${chip}: FP16 unchanged`);
+  }
+  t.equal(lane('bm1684', 'int8', int32), lane('bm1684', 'int8', STRUCTURE), 'BM1684: unchanged');
+  const plain = conv('a', 16, []);
+  t.same(
+    groupPlan([plain], 'bm1688', 'int8', 1, int32).matrixMs,
+    groupPlan([plain], 'bm1688', 'int8', 1, STRUCTURE).matrixMs,
+    'a dense conv is unchanged',
+  );
+});
