@@ -10,7 +10,7 @@
 // beside the other two. The sealed networks (SEALED_KINDS) are predicted only with
 // BMFLEET_COST_UNSEAL=1.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   costConfidence,
@@ -173,15 +173,30 @@ export function sealedSummary<T extends SealedRow>(
  */
 const FIT = new Set(['resnet50']);
 
-async function layersOf(name: string): Promise<CostLayer[]> {
+const PYTHON = process.env.BMFLEET_PYTHON ?? '/usr/bin/python3';
+const MAKE_ONNX = join(ROOT, 'bench/cost/make_onnx.py');
+
+/**
+ * The builders' fingerprints (make_onnx.py --fingerprint: the source of each builder and of what it
+ * uses, and torch's version). A cached ONNX file is used only beside the fingerprint it was built
+ * with, so a builder changed since (a fixed network) is rebuilt, not silently reused.
+ */
+function fingerprints(names: readonly string[]): Record<string, string> {
+  const r = spawnSync(PYTHON, [MAKE_ONNX, '--fingerprint', ...names], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`make_onnx.py --fingerprint failed (needs python3-torch)`);
+  return JSON.parse(r.stdout) as Record<string, string>;
+}
+
+async function layersOf(name: string, fingerprint: string | undefined): Promise<CostLayer[]> {
   if (name === 'yolov5s') return layersFromGraph(yolov5sGraph(1, 640));
   const path = join(OUT, `${name}.onnx`);
-  if (!existsSync(path)) {
-    const python = process.env.BMFLEET_PYTHON ?? '/usr/bin/python3';
-    const r = spawnSync(python, [join(ROOT, 'bench/cost/make_onnx.py'), OUT, name], {
-      stdio: 'inherit',
-    });
+  const stamp = `${path}.fingerprint`;
+  const current =
+    existsSync(path) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === fingerprint;
+  if (!current) {
+    const r = spawnSync(PYTHON, [MAKE_ONNX, OUT, name], { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`make_onnx.py ${name} failed (needs python3-torch)`);
+    writeFileSync(stamp, `${fingerprint ?? ''}\n`);
   }
   const model = loadOnnx(new Uint8Array(readFileSync(path)), path);
   return layersFromGraph(await describeGraph(model, [BUILT[name] ?? []]));
@@ -197,8 +212,9 @@ export async function run(): Promise<void> {
   const rows = openRows(published, unseal);
   const names = [...Object.keys(BUILT), 'yolov5s'].filter((n) => unseal || !SEALED_KINDS.has(n));
   const layersBy = new Map<string, CostLayer[]>();
+  const stamps = fingerprints(Object.keys(BUILT));
   for (const name of [...Object.keys(BUILT), 'yolov5s']) {
-    const layers = await layersOf(name);
+    const layers = await layersOf(name, stamps[name]);
     const sealed = !unseal && SEALED_KINDS.has(name);
     if (!sealed) layersBy.set(name, layers);
     const confidence = () => {

@@ -2,14 +2,19 @@
 """ONNX models (random weights) of the sophon-demo architectures the cost model is checked on.
 
     /usr/bin/python3 bench/cost/make_onnx.py OUT_DIR [name ...]
+    /usr/bin/python3 bench/cost/make_onnx.py --fingerprint [name ...]
 
 Latency does not depend on weight values, so random weights stand in for the trained ones; the
 layer shapes follow the demos' networks at the input sizes of their BModels (docs/cost-model.md).
 Needs python3-torch and python3-torchvision only; nothing here is committed as a binary.
 """
 
+import hashlib
+import inspect
+import json
 import os
 import sys
+import types
 
 import torch
 from torch import nn
@@ -1207,7 +1212,48 @@ MODELS = {
 }
 
 
+def _definitions(obj, seen):
+    """The module's functions and classes `obj` uses, itself included, followed through calls,
+    nested functions, methods and base classes."""
+    if not isinstance(obj, (types.FunctionType, type)) or obj.__module__ != __name__:
+        return
+    if obj.__qualname__ in seen:
+        return
+    seen[obj.__qualname__] = obj
+    codes = []
+    if isinstance(obj, type):
+        for base in obj.__bases__:
+            _definitions(base, seen)
+        for member in vars(obj).values():
+            member = getattr(member, "__func__", member)
+            if isinstance(member, types.FunctionType):
+                codes.append(member.__code__)
+    else:
+        codes.append(obj.__code__)
+    while codes:
+        code = codes.pop()
+        for name in code.co_names:
+            _definitions(globals().get(name), seen)
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+
+
+def fingerprint(name):
+    """Changes when the source that builds `name` changes (its builder and every function or class
+    of this file it uses) or when torch does, so a cached ONNX file is rebuilt only when stale."""
+    seen = {}
+    _definitions(MODELS[name], seen)
+    digest = hashlib.sha256(torch.__version__.encode())
+    for qualname in sorted(seen):
+        digest.update(qualname.encode())
+        digest.update(inspect.getsource(seen[qualname]).encode())
+    return digest.hexdigest()[:16]
+
+
 def main():
+    if sys.argv[1:2] == ["--fingerprint"]:
+        names = sys.argv[2:] or list(MODELS)
+        print(json.dumps({name: fingerprint(name) for name in names}))
+        return
     out = sys.argv[1]
     names = sys.argv[2:] or list(MODELS)
     os.makedirs(out, exist_ok=True)
@@ -1215,12 +1261,11 @@ def main():
     torch.set_num_threads(1)
     for name in names:
         path = os.path.join(out, f"{name}.onnx")
-        if os.path.exists(path):
-            continue
         model, shape = MODELS[name]()
         model.eval()
-        torch.onnx.export(model, torch.zeros(shape), path, opset_version=13,
+        torch.onnx.export(model, torch.zeros(shape), path + ".part", opset_version=13,
                           input_names=["input"], output_names=["output"])
+        os.replace(path + ".part", path)
         print(f"{path} {list(shape)}", flush=True)
 
 
