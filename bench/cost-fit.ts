@@ -711,6 +711,11 @@ export function layerGroups(
   console.log(
     `bmfleet compile's table (group-estimate.ts): structure ${sameStructure ? 'matches' : 'DIFFERS'}, coefficients ${sameFit ? 'match' : 'DIFFER'}`,
   );
+  if (!sameStructure || !sameFit) {
+    // Full precision (shortest round-trip JSON), so a refit can be copied into group-estimate.ts.
+    console.log(`group-estimate.ts GROUP_STRUCTURE: ${JSON.stringify(s)}`);
+    console.log(`group-estimate.ts GROUP_COEFFICIENTS: ${JSON.stringify(Object.fromEntries(k))}`);
+  }
   console.log(`chosen: ${describeStructure(s)}; fitted on ${[...FIT_KINDS].join(', ')}:`);
   for (const [chip, c] of k) {
     console.log(

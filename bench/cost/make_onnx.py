@@ -126,30 +126,34 @@ class SmallBasic(nn.Module):
         return self.block(x)
 
 
-class ChannelPool(nn.Module):
-    """LPRNet's MaxPool3d over (channel, h, w) of a 4-D tensor, as a 5-D max pool."""
+class ChannelStridePool(nn.Module):
+    """The demo's `maxpool_3d` (sample/LPRNet/tools/LPRNet.py), standing in for LPRNet_Pytorch's
+    MaxPool3d((1, 3, 3), (c, 1, s)): a 3x3 max pool with stride (1, s), then a 1x1 max pool of
+    stride c over the channels, reached by transposing them into the last axis and back."""
 
-    def __init__(self, stride):
+    def __init__(self, stride_w, stride_c):
         super().__init__()
-        self.pool = nn.MaxPool3d((1, 3, 3), stride)
+        self.pool = nn.MaxPool2d((3, 3), (1, stride_w))
+        self.channels = nn.MaxPool2d((1, 1), (1, stride_c))
 
     def forward(self, x):
-        return self.pool(x.unsqueeze(1)).squeeze(1)
+        return self.channels(self.pool(x).transpose(1, 3)).transpose(1, 3)
 
 
 class LPRNet(nn.Module):
-    """LPRNet (sirius-ai/LPRNet_Pytorch, the demo's source) on 24x94 plates, 68 classes."""
+    """LPRNet as sophon-demo sample/LPRNet/tools/LPRNet.py defines it (from sirius-ai/LPRNet_Pytorch)
+    and tools/export_onnx.py exports it: 24x94 plates, 68 classes."""
 
     def __init__(self, classes=68):
         super().__init__()
         self.backbone = nn.ModuleList([
             nn.Conv2d(3, 64, 3, 1), nn.BatchNorm2d(64), nn.ReLU(),
-            ChannelPool((1, 1, 1)),
+            nn.MaxPool2d(3, 1),
             SmallBasic(64, 128), nn.BatchNorm2d(128), nn.ReLU(),
-            ChannelPool((2, 1, 2)),
+            ChannelStridePool(2, 2),
             SmallBasic(64, 256), nn.BatchNorm2d(256), nn.ReLU(),
             SmallBasic(256, 256), nn.BatchNorm2d(256), nn.ReLU(),
-            ChannelPool((4, 1, 2)), nn.Dropout(0.5),
+            ChannelStridePool(2, 4), nn.Dropout(0.5),
             nn.Conv2d(64, 256, (1, 4), 1), nn.BatchNorm2d(256), nn.ReLU(), nn.Dropout(0.5),
             nn.Conv2d(256, classes, (13, 1), 1), nn.BatchNorm2d(classes), nn.ReLU(),
         ])
@@ -167,7 +171,7 @@ class LPRNet(nn.Module):
                 f = nn.functional.avg_pool2d(f, 5, 5)
             if i == 2:
                 f = nn.functional.avg_pool2d(f, (4, 10), (4, 2))
-            ctx.append(f / torch.mean(f * f))
+            ctx.append(f / torch.mean(torch.pow(f, 2), dim=[0, 1, 2, 3]))
         return torch.mean(self.container(torch.cat(ctx, 1)), dim=2)
 
 

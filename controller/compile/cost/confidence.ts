@@ -1,8 +1,8 @@
 // How much to trust a modeled latency (pure). The cost model has been checked against published
 // bmrt_test times of ten vendor demo networks (docs/cost-model.md). Under the layer-group model
 // (group-estimate.ts) networks whose modeled time is almost all convolution/matmul and that move
-// little data came out within +-25 % on 54 of 68 published rows, the others (concat, resize,
-// slice, transpose between the convs) on 34 of 47, with wider misses both ways. So the confidence
+// little data came out within +-25 % on 51 of 68 published rows, the others (concat, resize,
+// slice, transpose between the convs) on 37 of 47, with wider misses both ways. So the confidence
 // says which layer kinds dominate the modeled time and whether that mix is the better-covered one.
 import type { CostLayer, CostLayerKind, LatencyEstimate } from './estimate.js';
 
@@ -51,8 +51,8 @@ export function costConfidence(
   const covered = matrixShare >= COVERED_MATRIX_SHARE && otherLayerShare <= COVERED_OTHER_LAYERS;
   const pct = (v: number) => `${(v * 100).toFixed(0)} %`;
   const reason = covered
-    ? `conv/matmul layers take ${pct(matrixShare)} of the modeled time; networks with this mix (ResNet-50, C3D, the DeepSORT extractor, pose_coco, Real-ESRGAN, HRNet-w32 in docs/cost-model.md) came out within +-25 % on 54 of 68 published rows, HRNet-w32 modeled at up to 2.4x its published time; still a model, not a measurement`
-    : `${pct(otherLayerShare)} of the layers move data (concat, resize, slice...) and conv/matmul take ${pct(matrixShare)} of the modeled time; networks like this (YOLOv5s, YOLOX-s, RetinaFace, LPRNet in docs/cost-model.md) came out within +-25 % on 34 of 47 published rows, RetinaFace from -64 % to +61 %`;
+    ? `conv/matmul layers take ${pct(matrixShare)} of the modeled time; networks with this mix (ResNet-50, C3D, the DeepSORT extractor, pose_coco, Real-ESRGAN, HRNet-w32 in docs/cost-model.md) came out within +-25 % on 51 of 68 published rows, HRNet-w32 modeled at up to 2.8x its published time; still a model, not a measurement`
+    : `${pct(otherLayerShare)} of the layers move data (concat, resize, slice...) and conv/matmul take ${pct(matrixShare)} of the modeled time; networks like this (YOLOv5s, YOLOX-s, RetinaFace, LPRNet in docs/cost-model.md) came out within +-25 % on 37 of 47 published rows, RetinaFace from -67 % to +40 %`;
   return {
     level: covered ? 'medium' : 'low',
     byKind,

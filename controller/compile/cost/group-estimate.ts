@@ -39,28 +39,28 @@ export const GROUP_STRUCTURE: GroupStructure = {
 /** Fitted by `npm run bench -- cost-fit` (FIT_KINDS half), copied at full precision. */
 export const GROUP_COEFFICIENTS: Readonly<Record<string, GroupCoefficients>> = {
   bm1684: {
-    matrix: 0.968472789641838,
-    fp32: 1.0644944589178593,
-    vector: 9.394130628134757,
-    activation: 9.394130628134757,
-    groupUs: 6.065306597126335,
-    layerUs: 17.725424121461643,
+    matrix: 1.0309339181864583,
+    fp32: 1,
+    vector: 8.290291181804003,
+    activation: 8.290291181804003,
+    groupUs: 3.364740793413184e-9,
+    layerUs: 16.65149496361018,
   },
   bm1684x: {
     matrix: 1.0309339181864583,
     fp32: 1.648721270700128,
-    vector: 8.290291181804001,
-    activation: 8.290291181804001,
-    groupUs: 25.535894580629268,
-    layerUs: 3.775134544279101e-11,
+    vector: 7.316156289466417,
+    activation: 7.316156289466417,
+    groupUs: 12.062302494209808,
+    layerUs: 2.5535894580629277,
   },
   bm1688: {
     matrix: 1.1682011746071073,
     fp32: 1,
-    vector: 5.02831577970941,
-    activation: 5.02831577970941,
-    groupUs: 12.840254166877418,
-    layerUs: 4.210157256143973,
+    vector: 4.168620196785084,
+    activation: 4.168620196785084,
+    groupUs: 1.6324551245395849,
+    layerUs: 6.125742661881994,
   },
 };
 

@@ -1,6 +1,7 @@
 // The published bmrt_test rows of the cost-fit benchmark (test/fixtures/cost/demo-bmrt.json,
 // docs/cost-model.md): every row names its network's demo README, no row is given twice, the
-// networks marked built are the ones the bench builds, and the fit half is at most half of them;
+// networks marked built are the ones the bench builds, the fit half is at most half of them, and
+// every network says when each chip's rows were published and under which sophon-demo release;
 // the sealed networks are never fitted, and without BMFLEET_COST_UNSEAL=1 the bench neither
 // predicts nor prints anything of theirs but their size.
 import { readFileSync } from 'node:fs';
@@ -16,9 +17,25 @@ import {
 } from '../../../bench/cost-fit.js';
 import type { CostLayer } from '../../../controller/compile/cost/index.js';
 
+interface Published {
+  commit: string;
+  date: string;
+  release: string | null;
+  earlierRowsFrom?: string[];
+}
+
 interface Fixture {
   commit: string;
-  networks: Record<string, { readme: string; built: boolean }>;
+  releases: Record<string, Partial<Record<'bm1684x' | 'bm1688', { tpuMlir: string; sdk: string }>>>;
+  networks: Record<
+    string,
+    {
+      readme: string;
+      built: boolean;
+      published: Partial<Record<string, Published>>;
+      statedToolchain?: { tpuMlir: string; source: string };
+    }
+  >;
   rows: {
     model: string;
     chip: string;
@@ -151,4 +168,32 @@ t.test('with BMFLEET_COST_UNSEAL=1 the sealed rows are predicted and summarised'
     networkLine('c3d', [layer], 'held out', () => 'confidence low'),
     /\(held out\); confidence low$/,
   );
+});
+t.test('every chip of every network says when its rows were published', async (t) => {
+  for (const [tag, tables] of Object.entries(fixture.releases)) {
+    t.match(tag, /^0\.\d+\.\d+$/, `${tag}: a sophon-demo release tag`);
+    t.ok(tables.bm1684x, `${tag}: has the BM1684/BM1684X requirement row`);
+    for (const req of Object.values(tables)) t.match(req, { tpuMlir: /^>=\d/, sdk: /^>=v\d/ });
+  }
+  for (const [name, n] of Object.entries(fixture.networks)) {
+    const chips = new Set(fixture.rows.filter((r) => r.model === name).map((r) => r.chip));
+    t.same(
+      Object.keys(n.published).sort(),
+      [...chips].sort(),
+      `${name}: one entry per chip with rows`,
+    );
+    for (const [chip, p] of Object.entries(n.published)) {
+      const where = `${name} ${chip}`;
+      t.match(p?.commit, /^[0-9a-f]{10}$/, `${where}: the commit that last changed those rows`);
+      t.match(p?.date, /^20\d\d-\d\d-\d\d$/, `${where}: its date`);
+      if (p?.release !== null)
+        t.ok(fixture.releases[p?.release ?? ''], `${where}: a listed release`);
+    }
+    if (n.statedToolchain)
+      t.match(
+        n.statedToolchain.source,
+        n.readme.replace(/\/README\.md$/, '/'),
+        `${name}: the stated toolchain cites its own demo`,
+      );
+  }
 });

@@ -19,7 +19,7 @@ const published = JSON.parse(
 
 /**
  * The layer-group model was fitted on five networks, not on these rows alone: on ResNet-50 it is
- * up to 35 % fast at batch 4 (`npm run bench -- cost-fit`, fit rows), so the band is wider than
+ * up to 31 % fast at batch 4 (`npm run bench -- cost-fit`, fit rows), so the band is wider than
  * the roofline's +-20 %.
  */
 const TOLERANCE = 0.4;
