@@ -216,7 +216,12 @@ export async function startController(
     stack.push({ name: 'store', stop: () => store.close() });
     log.info({ store: store.kind, at: store.where }, 'store open');
     const { devices, counters, rollouts } = store;
-    const refusals = createRefusalCounter({ counters, clock, metricLabels });
+    const refusals = createRefusalCounter({
+      counters,
+      clock,
+      metricLabels,
+      onError: (e) => log.warn({ err: e }, 'refusal counts not written; kept for the next flush'),
+    });
     /** Counted without waiting for the store (a failed count is logged, never thrown). */
     const bump = (name: string) =>
       void Promise.resolve()
