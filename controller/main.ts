@@ -285,6 +285,7 @@ export async function startController(
           );
         },
         onPresence: (id, online) => onPresence(id, online),
+        onError: (e) => log.error({ err: e }, 'embedded broker: answering a client failed'),
         mayReceiveBlob: (id, digest) => mayReceiveBlob(id, digest),
         intakeTelemetry: async (id, payload) => {
           const r = await (await telemetryReady).ingestStored(id, payload);
