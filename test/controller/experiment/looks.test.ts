@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createManualClock } from '../../../shared/clock.js';
 import type { BundleManifest } from '../../../shared/bundle/manifest.js';
+import { loadControllerConfig } from '../../../controller/config.js';
 import { openControllerStore } from '../../../controller/store/open.js';
 import { soleLeadership, type Leadership } from '../../../controller/store/leadership.js';
 import { createTelemetryService } from '../../../controller/telemetry/service.js';
@@ -193,4 +194,14 @@ t.test('close() stops the timer: no look after it', async (t) => {
   t.equal(state.looks.length, 1, 'no look after close');
   t.equal(state.status, 'running', 'nothing aborted after close');
   t.same(s.events, []);
+});
+
+t.test('the interval is bounded at the config edge (1 s to 1 h, default 30 s)', async (t) => {
+  t.equal(loadControllerConfig({ env: {} }).experiments.lookIntervalMs, 30_000);
+  const at = (v: string) =>
+    loadControllerConfig({ env: {}, flags: { 'experiments.lookIntervalMs': v } });
+  t.equal(at('60000').experiments.lookIntervalMs, 60_000, 'from a flag');
+  for (const bad of ['10', '3600001', 'soon']) {
+    t.throws(() => at(bad), { code: 'BMF_ERR_CONFIG_INVALID' }, `refused: ${bad}`);
+  }
 });
