@@ -555,6 +555,11 @@ export async function startController(
         );
         hub.notify('experiments');
       },
+      onStretch: ({ passMs, intervalMs, nextInMs }) =>
+        log.info(
+          { lookPassMs: passMs, lookIntervalMs: intervalMs, nextLookInMs: nextInMs },
+          `experiment looks stretched: a pass took ${passMs} ms, the next starts ${nextInMs} ms after it began (interval ${intervalMs} ms)`,
+        ),
       onError: (err, experiment) => log.error({ err, experiment }, 'experiment look failed'),
     });
     looks.start();

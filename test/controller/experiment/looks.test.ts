@@ -1,7 +1,8 @@
 // Guardrail looks on a timer (controller/experiment/looks.ts) over the real SQLite controller store
 // and the real telemetry service fed encoded reports: a breached guardrail aborts the experiment
 // back to A with nobody asking for the analysis, a healthy experiment keeps running with a look
-// saved every interval, a replica without the lease does not look, and close() stops the timer.
+// saved every interval, a replica without the lease does not look, close() stops the timer, and a
+// pass that takes long pushes the next one out (duty-cycle bound) while a short one keeps the interval.
 import t from 'tap';
 import type { Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,7 +18,9 @@ import { MINUTE_MS } from '../../../controller/telemetry/rollup.js';
 import { createExperimentService } from '../../../controller/experiment/service.js';
 import {
   createExperimentLooks,
+  LOOK_DUTY_FACTOR,
   type ExperimentLookEvent,
+  type ExperimentLookStretch,
 } from '../../../controller/experiment/looks.js';
 import {
   BUNDLE_A,
@@ -32,7 +35,8 @@ const INTERVAL_MS = 30_000;
 const ID = 'int8-vs-fp32';
 const FLEET = devices(12).filter((d) => d.chip === 'bm1684x');
 
-async function setup(t: Test, opts: { leadership?: Leadership } = {}) {
+/** `lookMs`: each look also moves the clock on by this much (a pass that takes that long). */
+async function setup(t: Test, opts: { leadership?: Leadership; lookMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'bmf-exp-timer-'));
   const clock = createManualClock(0, T0);
   const store = await openControllerStore({
@@ -65,12 +69,24 @@ async function setup(t: Test, opts: { leadership?: Leadership } = {}) {
   });
   const events: ExperimentLookEvent[] = [];
   const errors: unknown[] = [];
+  const stretches: ExperimentLookStretch[] = [];
+  /** Clock time at which each look started. */
+  const lookStarts: number[] = [];
   const looks = createExperimentLooks({
-    experiments,
+    experiments: {
+      list: () => experiments.list(),
+      look: async (id) => {
+        lookStarts.push(clock.now());
+        const r = await experiments.look(id);
+        if (opts.lookMs) await clock.advance(opts.lookMs);
+        return r;
+      },
+    },
     leadership,
     clock,
     intervalMs: INTERVAL_MS,
     onEvent: (e) => events.push(e),
+    onStretch: (s) => stretches.push(s),
     onError: (e) => errors.push(e),
   });
   t.teardown(async () => {
@@ -116,7 +132,7 @@ async function setup(t: Test, opts: { leadership?: Leadership } = {}) {
     await telemetry.flush();
   }
   const status = async () => (await experiments.get(ID)).state;
-  return { clock, looks, experiments, events, errors, report, status };
+  return { clock, looks, experiments, events, errors, stretches, lookStarts, report, status };
 }
 
 t.test('a breached guardrail aborts back to A with nobody asking for the analysis', async (t) => {
@@ -196,8 +212,47 @@ t.test('close() stops the timer: no look after it', async (t) => {
   t.same(s.events, []);
 });
 
-t.test('the interval is bounded at the config edge (1 s to 1 h, default 30 s)', async (t) => {
-  t.equal(loadControllerConfig({ env: {} }).experiments.lookIntervalMs, 30_000);
+t.test('a long pass pushes the next one to 20 x its duration, announced', async (t) => {
+  const passMs = 5_000; // 20 x 5 s = 100 s > the 30 s interval
+  const s = await setup(t, { lookMs: passMs });
+  s.looks.start();
+  await s.report(0, 5);
+  for (let ms = 0; ms < 240_000; ms += 1_000) await s.clock.advance(1_000);
+  t.equal(LOOK_DUTY_FACTOR, 20);
+  t.same(
+    s.lookStarts,
+    [30_000, 130_000, 230_000],
+    'each pass starts 20 x 5 s after the previous one started, not every 30 s',
+  );
+  t.same(s.stretches[0], { passMs, intervalMs: INTERVAL_MS, nextInMs: 100_000 });
+  t.equal(s.stretches.length, s.lookStarts.length, 'every stretched pass is announced');
+  t.same(s.errors, []);
+});
+
+t.test('a short pass keeps the interval', async (t) => {
+  const s = await setup(t, { lookMs: 1_000 }); // 20 x 1 s = 20 s < 30 s
+  s.looks.start();
+  await s.report(0, 5);
+  for (let ms = 0; ms < 125_000; ms += 1_000) await s.clock.advance(1_000);
+  t.same(s.lookStarts, [30_000, 60_000, 90_000, 120_000], 'one pass per interval from its start');
+  t.same(s.stretches, [], 'nothing to announce');
+  t.same(s.errors, []);
+});
+
+t.test('close() during a stretched wait: no pass after it', async (t) => {
+  const s = await setup(t, { lookMs: 5_000 });
+  s.looks.start();
+  await s.report(0, 5);
+  await s.clock.advance(INTERVAL_MS);
+  t.equal(s.lookStarts.length, 1);
+  await s.looks.close();
+  for (let i = 0; i < 10; i++) await s.clock.advance(INTERVAL_MS);
+  t.equal(s.lookStarts.length, 1, 'no look after close');
+  t.equal(s.clock.pendingSleeps(), 0, 'no timer left waiting');
+});
+
+t.test('the interval is bounded at the config edge (1 s to 1 h, default 5 min)', async (t) => {
+  t.equal(loadControllerConfig({ env: {} }).experiments.lookIntervalMs, 300_000);
   const at = (v: string) =>
     loadControllerConfig({ env: {}, flags: { 'experiments.lookIntervalMs': v } });
   t.equal(at('60000').experiments.lookIntervalMs, 60_000, 'from a flag');
