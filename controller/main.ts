@@ -558,7 +558,7 @@ export async function startController(
       onStretch: ({ passMs, intervalMs, nextInMs }) =>
         log.info(
           { lookPassMs: passMs, lookIntervalMs: intervalMs, nextLookInMs: nextInMs },
-          `experiment looks stretched: a pass took ${passMs} ms, the next starts ${nextInMs} ms after it began (interval ${intervalMs} ms)`,
+          `experiment looks stretched: a pass took ${Math.round(passMs)} ms, the next starts ${Math.round(nextInMs)} ms after it began (interval ${intervalMs} ms)`,
         ),
       onError: (err, experiment) => log.error({ err, experiment }, 'experiment look failed'),
     });
