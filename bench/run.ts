@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'fleet-agents': () => import('./fleet-agents.js'),
   telemetry: () => import('./telemetry.js'),
   'outgoing-queue': () => import('./outgoing-queue.js'),
+  'experiment-looks': () => import('./experiment-looks.js'),
   bmrt: () => import('./bmrt.js'),
   detect: () => import('./detect.js'),
   chaos: () => import('./chaos.js'),

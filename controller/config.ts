@@ -97,6 +97,11 @@ export const ControllerConfigSchema = Type.Object(
       { tickMs: Type.Integer({ minimum: 10, default: 1000 }) },
       { ...Strict, default: {} },
     ),
+    /** Guardrail looks at every running experiment (lease holder only): 1 s to 1 h, 5 min. */
+    experiments: Type.Object(
+      { lookIntervalMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 300_000 }) },
+      { ...Strict, default: {} },
+    ),
     telemetry: Type.Object(
       { retentionDays: Type.Integer({ minimum: 1, default: 30 }) },
       { ...Strict, default: {} },

@@ -1,7 +1,8 @@
 // The controller program. Builds the parts in a fixed order from a validated, frozen config and
 // tears them down in reverse:
 //   store -> keys -> broker -> controller link -> device tracker -> registry, assignments and
-//   blob server -> rollout executor -> telemetry -> REST API
+//   blob server -> rollout executor -> telemetry -> experiments and their guardrail looks ->
+//   REST API
 // Device messages are held at a gate until every part is built, so nothing the broker delivers
 // right after connect (a persistent session's queue) reaches a part that does not exist yet.
 import { join } from 'node:path';
@@ -38,6 +39,7 @@ import { openControllerStore } from './store/open.js';
 import { createTelemetryService } from './telemetry/service.js';
 import { createExperimentService } from './experiment/service.js';
 import { experimentRoutes } from './experiment/routes.js';
+import { createExperimentLooks } from './experiment/looks.js';
 import type { RolloutSpec } from './rollout/model.js';
 import { splitGroups } from './rollout/plan.js';
 import { enrolmentConfig } from '../shared/config/enrolment.js';
@@ -214,7 +216,12 @@ export async function startController(
     stack.push({ name: 'store', stop: () => store.close() });
     log.info({ store: store.kind, at: store.where }, 'store open');
     const { devices, counters, rollouts } = store;
-    const refusals = createRefusalCounter({ counters, clock, metricLabels });
+    const refusals = createRefusalCounter({
+      counters,
+      clock,
+      metricLabels,
+      onError: (e) => log.warn({ err: e }, 'refusal counts not written; kept for the next flush'),
+    });
     /** Counted without waiting for the store (a failed count is logged, never thrown). */
     const bump = (name: string) =>
       void Promise.resolve()
@@ -278,6 +285,7 @@ export async function startController(
           );
         },
         onPresence: (id, online) => onPresence(id, online),
+        onError: (e) => log.error({ err: e }, 'embedded broker: answering a client failed'),
         mayReceiveBlob: (id, digest) => mayReceiveBlob(id, digest),
         intakeTelemetry: async (id, payload) => {
           const r = await (await telemetryReady).ingestStored(id, payload);
@@ -534,6 +542,28 @@ export async function startController(
         return id;
       },
     });
+    // Guardrails are watched on a timer too, not only when someone opens the analysis.
+    const looks = createExperimentLooks({
+      experiments,
+      leadership: store.leadership,
+      clock,
+      intervalMs: config.experiments.lookIntervalMs,
+      onEvent: (e) => {
+        log.warn(
+          { code: e.code, experiment: e.experiment },
+          `experiment ${e.experiment} aborted back to A: ${e.reason}`,
+        );
+        hub.notify('experiments');
+      },
+      onStretch: ({ passMs, intervalMs, nextInMs }) =>
+        log.info(
+          { lookPassMs: passMs, lookIntervalMs: intervalMs, nextLookInMs: nextInMs },
+          `experiment looks stretched: a pass took ${Math.round(passMs)} ms, the next starts ${Math.round(nextInMs)} ms after it began (interval ${intervalMs} ms)`,
+        ),
+      onError: (err, experiment) => log.error({ err, experiment }, 'experiment look failed'),
+    });
+    looks.start();
+    stack.push({ name: 'experiment looks', stop: () => looks.close() });
 
     // 10. REST API
     let generatedToken: string | undefined;

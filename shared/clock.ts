@@ -101,6 +101,14 @@ export interface Timer {
 const quietAbort = (): void => undefined;
 
 /**
+ * A timer's options. `onError` is required: a timer's callback has no caller to throw to, and an
+ * error it drops silently (a failed flush, prune or look) is found only when its effect is.
+ */
+export interface TimerOptions extends SleepOptions {
+  readonly onError: (e: unknown) => void;
+}
+
+/**
  * Runs `run` once after `ms` on `clock`, unless cancelled first. An error thrown by `run` goes to
  * `onError`, as runEvery's do: never to an unhandled rejection, which ends the process.
  */
@@ -108,7 +116,7 @@ export function runAfter(
   clock: Pick<Clock, 'sleep'>,
   ms: number,
   run: () => void,
-  options?: SleepOptions & { readonly onError?: (e: unknown) => void },
+  options: TimerOptions,
 ): Timer {
   const ac = new AbortController();
   clock.sleep(ms, ac.signal, options).then(() => {
@@ -116,7 +124,7 @@ export function runAfter(
     try {
       run();
     } catch (e) {
-      options?.onError?.(e);
+      options.onError(e);
     }
   }, quietAbort);
   return { cancel: () => ac.abort() };
@@ -131,7 +139,7 @@ export function runEvery(
   clock: Pick<Clock, 'sleep'>,
   ms: number,
   run: () => void,
-  options?: SleepOptions & { readonly onError?: (e: unknown) => void },
+  options: TimerOptions,
 ): Timer {
   const ac = new AbortController();
   const loop = async (): Promise<void> => {
@@ -141,7 +149,7 @@ export function runEvery(
       try {
         run();
       } catch (e) {
-        options?.onError?.(e);
+        options.onError(e);
       }
     }
   };

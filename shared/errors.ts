@@ -219,6 +219,10 @@ export const errorCatalogue = {
     message: 'TorchScript model {path} could not be run or exported to ONNX: {reason}',
     status: 422,
   },
+  BMF_ERR_COMPILE_REPORT_INVALID: {
+    message: 'compile report {path} cannot be packaged: {reason}',
+    status: 400,
+  },
 
   // --- runtime (agent/runtime) ---
   BMF_ERR_RUNTIME_UNAVAILABLE: { message: 'runtime {runtime} unavailable: {reason}', status: 503 },

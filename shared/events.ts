@@ -1,6 +1,6 @@
 // The event-code catalogue, beside the error catalogue (shared/errors.ts): the BMF_EVT_* codes
 // a device reports for notable successes on its events topic (failures carry their BMF_ERR_*
-// code). Codes are never renamed or reused. docs/events.md documents every code and a test
+// code), and the few the controller logs itself (`from: 'controller'`). Codes are never renamed or reused. docs/events.md documents every code and a test
 // (test/shared/catalogues.test.ts) keeps the two in step and checks every code is used.
 import type { Severity } from './wire/messages.js';
 
@@ -8,6 +8,8 @@ export interface EventSpec {
   readonly severity: Severity;
   /** What happened, as the docs and logs say it. */
   readonly meaning: string;
+  /** Logged by the controller, never reported by a device. */
+  readonly from?: 'controller';
 }
 
 export const eventCatalogue = {
@@ -26,6 +28,11 @@ export const eventCatalogue = {
     meaning: 'a lower bundle sequence is installed because the assignment allows it',
   },
   BMF_EVT_COMMAND_ACK: { severity: 'info', meaning: 'a device carried out a command' },
+  BMF_EVT_EXPERIMENT_ABORTED: {
+    severity: 'warning',
+    meaning: 'a scheduled look found a guardrail breached and aborted the experiment back to A',
+    from: 'controller',
+  },
 } as const satisfies Record<string, EventSpec>;
 
 export type EventCode = keyof typeof eventCatalogue;

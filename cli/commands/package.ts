@@ -2,6 +2,7 @@
 // provenance into a bundle directory (sign it afterwards with `bmfleet bundle sign`).
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { parseReportMetadata } from '../../controller/package/compile-report.js';
 import { packBundle, sha256File } from '../../controller/package/pack.js';
 import { readBoxDataset } from '../../controller/quantize/box-dataset.js';
 import { parseLabels, readDataset } from '../../controller/quantize/dataset.js';
@@ -45,18 +46,18 @@ async function compileMetadata(
     }
   }
   for (const name of ['compile-report.json', 'quantize_report.json']) {
-    let report: {
-      modeledLatency?: { perImageMs?: number; modeled?: boolean };
-      source?: { format?: string; sha256?: string; torchVersion?: string; opset?: number };
-    };
+    const path = join(dirname(bmodelPath), name);
+    let text: string;
     try {
-      report = JSON.parse(await readFile(join(dirname(bmodelPath), name), 'utf8')) as typeof report;
-    } catch {
-      continue; // no report beside the BMODEL: nothing modeled to record
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // nothing modeled to record
+      throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message }, { cause: e });
     }
+    const report = parseReportMetadata(text, path);
     // A TorchScript source: the .pt's digest, the PyTorch that exported it and the ONNX opset.
     const s = report.source;
-    const source = s?.format
+    const source = s
       ? {
           source: {
             format: s.format,
@@ -67,10 +68,9 @@ async function compileMetadata(
         }
       : {};
     if (ms !== undefined) return { modeledLatencyMs: ms, ...source };
-    if (typeof report.modeledLatency?.perImageMs === 'number') {
-      return { modeledLatency: report.modeledLatency, ...source };
-    }
-    if (s?.format) return source;
+    const latency = report.modeledLatency;
+    if (latency && 'perImageMs' in latency) return { modeledLatency: latency, ...source };
+    if (s) return source;
   }
   return ms !== undefined ? { modeledLatencyMs: ms } : {};
 }

@@ -1,16 +1,17 @@
 // TorchScript (.pt) for the commands that work on ONNX (quantize, umodel export): export it with
 // the user's PyTorch, check the export against the TorchScript outputs, and hand on the ONNX path
 // (docs/torchscript.md). An ONNX model passes through untouched.
-import { open } from 'node:fs/promises';
 import { isTorchFile, torchScriptToOnnx } from '../../controller/compile/index.js';
-import { bmfError } from '../../shared/errors.js';
+import { bmfError, isBmfError } from '../../shared/errors.js';
+import { openRegularFile } from '../../shared/fs/regular.js';
 import type { PreprocessSpec } from '../../shared/preprocess/index.js';
 import type { CommandContext } from '../command.js';
 import { parseInputShapes } from './compile.js';
 
-async function head(path: string): Promise<Uint8Array> {
+/** The first bytes of the model; a FIFO or device is refused, not waited on. */
+async function modelHead(path: string): Promise<Uint8Array> {
   try {
-    const fd = await open(path, 'r');
+    const fd = await openRegularFile(path);
     try {
       const buf = new Uint8Array(4);
       await fd.read(buf, 0, 4, 0);
@@ -19,6 +20,7 @@ async function head(path: string): Promise<Uint8Array> {
       await fd.close();
     }
   } catch (e) {
+    if (isBmfError(e)) throw e;
     throw bmfError('BMF_ERR_IO', { path, reason: (e as Error).message }, { cause: e });
   }
 }
@@ -30,7 +32,7 @@ export async function onnxModelInput(
   preprocess: PreprocessSpec,
   outDir: string,
 ): Promise<string> {
-  if (!isTorchFile(model, await head(model))) return model;
+  if (!isTorchFile(model, await modelHead(model))) return model;
   const { onnxPath, conversion, exportCheck } = await torchScriptToOnnx({
     modelPath: model,
     inputShapes: inputShapes ? parseInputShapes(inputShapes) : undefined,

@@ -44,6 +44,12 @@ export interface EmbeddedBrokerOptions extends AuthDeps {
    * HTTP download follow). Absent: any device may (the topic ACL alone).
    */
   readonly mayReceiveBlob?: (deviceId: string, digest: string) => boolean | Promise<boolean>;
+  /**
+   * An error thrown while answering a client after an asynchronous decision (a throwing
+   * onDenied, say). Absent: a process warning. Never an unhandled rejection, which would end
+   * the controller.
+   */
+  readonly onError?: (e: unknown) => void;
 }
 
 /** What the broker refused: a CONNECT, an ACL decision, or a packet over its size limit. */
@@ -83,6 +89,10 @@ function listen(server: Server | HttpServer, port: number, host: string): Promis
 
 export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const denied = opts.onDenied ?? (() => undefined);
+  const failed =
+    opts.onError ??
+    ((e: unknown) =>
+      process.emitWarning(`embedded broker: ${(e as Error).message ?? String(e)}`, 'BrokerError'));
   const live = new Map<string, Client>(); // client id -> the connected client
   const blobAllowed = async (p: Principal, filter: string): Promise<boolean> => {
     if (p.kind !== 'device' || !opts.mayReceiveBlob) return true;
@@ -92,21 +102,24 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
   const aedes = await Aedes.createBroker({
     persistence: indexedMemoryPersistence(),
     authenticate(client, username, password, done) {
-      authenticate({ clientId: client.id, username, password }, opts).then(
-        (p) => admit(p),
-        // The store did not answer: refused as "server unavailable" (3), the device retries.
-        () => {
-          const err = new Error('server unavailable') as AuthenticateError;
-          err.returnCode = 3;
-          done(err, false);
-        },
-      );
+      authenticate({ clientId: client.id, username, password }, opts)
+        .then(
+          (p) => admit(p),
+          // The store did not answer: refused as "server unavailable" (3), the device retries.
+          () => {
+            const err = new Error('server unavailable') as AuthenticateError;
+            err.returnCode = 3;
+            done(err, false);
+          },
+        )
+        .catch(failed);
       function admit(p: Principal | undefined): void {
         if (!p) {
-          denied('connect', client.id, `user ${username ?? '(anonymous)'}`);
+          // Answered first: a throwing onDenied must not leave the CONNECT unanswered.
           const err = new Error('not authorized') as AuthenticateError;
           err.returnCode = 5;
           done(err, false);
+          denied('connect', client.id, `user ${username ?? '(anonymous)'}`);
           return;
         }
         principals.set(client, p);
@@ -134,10 +147,13 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
           typeof bytes === 'string'
             ? Buffer.from(bytes)
             : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        opts.intakeTelemetry(p.id, payload).then(
-          () => callback(null),
-          (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))),
-        );
+        opts
+          .intakeTelemetry(p.id, payload)
+          .then(
+            () => callback(null),
+            (e: unknown) => callback(e instanceof Error ? e : new Error(String(e))),
+          )
+          .catch(failed);
         return;
       }
       callback(null);
@@ -150,10 +166,12 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions): Promise<
         .catch(() => false)
         .then((ok) => {
           if (ok) return callback(null, sub);
-          denied('subscribe', client.id, sub.topic);
-          // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter.
+          // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter;
+          // answered first, so a throwing onDenied cannot leave the SUBSCRIBE unanswered.
           callback(null, null);
-        });
+          denied('subscribe', client.id, sub.topic);
+        })
+        .catch(failed);
     },
   });
   // Presence follows the connections themselves. aedes' clientDisconnect is not enough: when a

@@ -25,6 +25,8 @@ export function createRefusalCounter(opts: {
   readonly clock?: Pick<Clock, 'sleep'>;
   /** Labels on every series (the replica id). */
   readonly metricLabels?: Readonly<Record<string, string>>;
+  /** A timed flush that failed (its counts are kept for the next one). */
+  readonly onError: (e: unknown) => void;
 }) {
   let unflushed = new Map<string, number>();
   async function flush(): Promise<void> {
@@ -60,8 +62,9 @@ export function createRefusalCounter(opts: {
   const ms = opts.flushIntervalMs ?? 1000;
   const timer =
     ms > 0
-      ? runEvery(opts.clock ?? createSystemClock(), ms, () => void flush().catch(() => undefined), {
+      ? runEvery(opts.clock ?? createSystemClock(), ms, () => void flush().catch(opts.onError), {
           keepAlive: false,
+          onError: opts.onError,
         })
       : undefined;
   return {

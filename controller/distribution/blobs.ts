@@ -210,7 +210,11 @@ export function createBlobServer(opts: BlobServerOptions) {
     state.starters.clear();
     let ready!: () => void;
     const started = new Promise<void>((resolve) => (ready = resolve));
-    const timer = runAfter(clock, startDelayMs, ready, { keepAlive: false });
+    // Resolving a promise cannot throw: nothing reaches onError.
+    const timer = runAfter(clock, startDelayMs, ready, {
+      keepAlive: false,
+      onError: () => undefined,
+    });
     const run = {
       carousel,
       done: Promise.resolve(),

@@ -289,28 +289,35 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
      * Analyze now; a look while running is recorded (its p-values feed the next look) and a
      * breached guardrail aborts, both by the lease holder only: on another replica this is a read.
      * The look is saved before the abort reads the record, so the abort's state is the last word.
+     * `aborted` is the abort's reason when this look aborted the experiment.
      */
-    async analyze(id: string): Promise<Analysis> {
+    async look(id: string): Promise<{ analysis: Analysis; aborted?: string }> {
       const { spec, state } = await get(id);
       checkState(id, state, ['running', 'concluded', 'aborted', 'promoted'], 'analyze');
       const analysis = await gather(spec, state);
-      if (state.status === 'running' && (!deps.leadership || (await deps.leadership.hold()))) {
-        const look = {
-          at: analysis.at,
-          samplesA: analysis.samples.A,
-          samplesB: analysis.samples.B,
-          verdict: analysis.overall.verdict,
-        };
-        await save(id, {
-          ...state,
-          alwaysValidP: analysis.alwaysValidP,
-          looks: [...state.looks, look].slice(-500),
-        });
-        if (analysis.guardrails.breached) {
-          await service.abort(id, `guardrail: ${analysis.guardrails.reasons.join('; ')}`);
-        }
+      if (state.status !== 'running' || (deps.leadership && !(await deps.leadership.hold()))) {
+        return { analysis };
       }
-      return analysis;
+      const look = {
+        at: analysis.at,
+        samplesA: analysis.samples.A,
+        samplesB: analysis.samples.B,
+        verdict: analysis.overall.verdict,
+      };
+      await save(id, {
+        ...state,
+        alwaysValidP: analysis.alwaysValidP,
+        looks: [...state.looks, look].slice(-500),
+      });
+      if (!analysis.guardrails.breached) return { analysis };
+      const reason = `guardrail: ${analysis.guardrails.reasons.join('; ')}`;
+      await service.abort(id, reason);
+      return { analysis, aborted: reason };
+    },
+
+    /** The analysis of GET /v1/experiments/:id/analysis (a look, as above). */
+    async analyze(id: string): Promise<Analysis> {
+      return (await service.look(id)).analysis;
     },
 
     async promote(id: string): Promise<ExperimentRecord & { analysis: Analysis }> {

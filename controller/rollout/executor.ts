@@ -169,14 +169,16 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
     }
   }
 
+  function tickFailed(e: unknown): void {
+    deps.onEvent?.('executor', {
+      kind: 'event',
+      type: 'paused',
+      message: `executor tick failed: ${(e as Error).message}`,
+    });
+  }
+
   function backgroundTick(): void {
-    serialTick().catch((e: unknown) =>
-      deps.onEvent?.('executor', {
-        kind: 'event',
-        type: 'paused',
-        message: `executor tick failed: ${(e as Error).message}`,
-      }),
-    );
+    serialTick().catch(tickFailed);
   }
 
   function serialTick(): Promise<void> {
@@ -231,12 +233,15 @@ export function createRolloutExecutor(deps: RolloutExecutorDeps) {
           poked = undefined;
           backgroundTick();
         },
-        { keepAlive: false },
+        { keepAlive: false, onError: tickFailed },
       );
     },
     start(): void {
       if (timer) return;
-      timer = runEvery(clock, deps.intervalMs ?? 1000, backgroundTick, { keepAlive: false });
+      timer = runEvery(clock, deps.intervalMs ?? 1000, backgroundTick, {
+        keepAlive: false,
+        onError: tickFailed,
+      });
     },
     async stop(): Promise<void> {
       timer?.cancel();

@@ -334,10 +334,16 @@ export function createTelemetryService(opts: TelemetryServiceOptions) {
 
   function scheduleCommit(ms: number): void {
     if (commitTimer || closed) return;
-    commitTimer = runAfter(clock, ms, () => {
-      commitTimer = undefined;
-      flush().catch((e: unknown) => opts.onError?.(toBmfError(e)));
-    });
+    const failed = (e: unknown) => opts.onError?.(toBmfError(e));
+    commitTimer = runAfter(
+      clock,
+      ms,
+      () => {
+        commitTimer = undefined;
+        flush().catch(failed);
+      },
+      { onError: failed },
+    );
   }
 
   /** Resolves after the next commit (everything merged so far is then stored). */

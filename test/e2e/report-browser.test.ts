@@ -107,6 +107,7 @@ function reportOnlyService(analysis: Analysis): ExperimentService {
     promote: unused('promote'),
     plan: unused('plan'),
     abort: unused('abort'),
+    look: unused('look'),
     analyze: async (id: string) => {
       if (id !== analysis.experimentId)
         throw bmfError('BMF_ERR_NOT_FOUND', { kind: 'experiment', id });

@@ -1,13 +1,16 @@
 // The timers both programs build on the injected clock: they fire when the clock reaches them,
 // not before, and never after being cancelled.
 import t from 'tap';
+import type { Test } from 'tap';
 import { createManualClock, createSystemClock, runAfter, runEvery } from '../../shared/clock.js';
+
+const noError = (t: Test) => ({ onError: (e: unknown) => t.fail(`timer error: ${String(e)}`) });
 
 t.test('runAfter fires once at its deadline and not after cancel', async (t) => {
   const clock = createManualClock();
   const fired: number[] = [];
-  runAfter(clock, 10, () => fired.push(clock.now()));
-  const cancelled = runAfter(clock, 10, () => fired.push(-1));
+  runAfter(clock, 10, () => fired.push(clock.now()), noError(t));
+  const cancelled = runAfter(clock, 10, () => fired.push(-1), noError(t));
   cancelled.cancel();
   await clock.advance(9);
   t.same(fired, [], 'not before the deadline');
@@ -50,10 +53,32 @@ t.test('the system clock runs a background timer and cancels it', async (t) => {
   // Something else keeps the process alive while waiting: the timer under test does not.
   const guard = setInterval(() => undefined, 1000);
   const fired = await new Promise<boolean>((resolve) =>
-    runAfter(clock, 1, () => resolve(true), { keepAlive: false }),
+    runAfter(clock, 1, () => resolve(true), { keepAlive: false, ...noError(t) }),
   );
   clearInterval(guard);
   t.ok(fired, 'a background timer fires while something else keeps the process alive');
-  const timer = runEvery(clock, 1, () => t.fail('cancelled timer ran'), { keepAlive: false });
+  const timer = runEvery(clock, 1, () => t.fail('cancelled timer ran'), {
+    keepAlive: false,
+    ...noError(t),
+  });
   timer.cancel();
+});
+
+t.test('a timer says where its errors go: onError is required and gets them', async (t) => {
+  const clock = createManualClock();
+  const run = (): void => {
+    throw new Error('flush failed');
+  };
+  // Type checks (tsc -p tsconfig.json): a timer without onError does not compile.
+  // @ts-expect-error onError is required
+  runAfter(clock, 1, run, { keepAlive: false }).cancel();
+  // @ts-expect-error onError is required
+  runEvery(clock, 1, run).cancel();
+  const errors: string[] = [];
+  const onError = (e: unknown) => errors.push((e as Error).message);
+  runAfter(clock, 1, run, { onError });
+  const every = runEvery(clock, 1, run, { onError });
+  await clock.advance(1);
+  every.cancel();
+  t.same(errors, ['flush failed', 'flush failed'], 'both timers hand their error over');
 });
