@@ -48,6 +48,12 @@ export interface SimSessionPoolOptions {
   readonly thread?: OrtThreadOptions;
   /** Times the standby start and the spares' idle end (default: the system clock). */
   readonly clock?: Pick<Clock, 'sleep'>;
+  /**
+   * Where an error of the background timers goes (a standby thread that failed to start): the pool
+   * goes on without the spare, and the next acquire starts its own thread and reports its error to
+   * its caller. Default: a process warning, so it is seen, never an unhandled error.
+   */
+  readonly onBackgroundError?: (e: unknown) => void;
 }
 
 export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSessionPool {
@@ -56,7 +62,12 @@ export function createSimSessionPool(options: SimSessionPoolOptions = {}): SimSe
   const clock = options.clock ?? createSystemClock();
   // Background timers: a pool waiting to end a spare does not keep the process alive.
   const after = (ms: number, run: () => void): Timer =>
-    runAfter(clock, ms, run, { keepAlive: false });
+    runAfter(clock, ms, run, {
+      keepAlive: false,
+      onError:
+        options.onBackgroundError ??
+        ((e) => process.emitWarning(`session pool: ${String(e)}`, 'BmfleetSessionPool')),
+    });
   const maxSpares = options.spareThreads ?? 1;
   const spareIdleMs = options.spareIdleMs ?? 30_000;
   // The graph decides the level (shared/simulator/graph-level.ts): INT8 payloads unfused, so a
