@@ -27,6 +27,16 @@ const ALLOWED: readonly { file: string; line: string; why: string }[] = [
     why: "the manual clock's sleep: device time moved by the test, not wall time",
   },
   {
+    file: 'test/cli/torch-input.test.ts',
+    line: "setTimeout(() => r('hung'), ms)",
+    why: 'a deadline: a model open that never returns (a FIFO) is reported as hung instead of stalling the run',
+  },
+  {
+    file: 'test/controller/broker/embedded-callbacks.test.ts',
+    line: "setTimeout(() => r('no answer'), ms)",
+    why: 'a deadline: a SUBSCRIBE or CONNECT the broker never answers is reported instead of stalling the run',
+  },
+  {
     file: 'test/shared/bundle/regular-files.test.ts',
     line: "setTimeout(() => r('hung'), ms)",
     why: 'a deadline: a verify that never settles is reported as hung instead of stalling the run',
