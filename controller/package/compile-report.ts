@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { bmfError } from '../../shared/errors.js';
+import { DIGEST_PATTERN } from '../../shared/ids.js';
 
 const Text = Type.String({ minLength: 1, maxLength: 4096 });
 
@@ -26,7 +27,7 @@ const ReportMetadataSchema = Type.Object({
   source: Type.Optional(
     Type.Object({
       format: Type.Literal('torchscript'),
-      sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      sha256: Type.String({ pattern: DIGEST_PATTERN }),
       torchVersion: Text,
       opset: Type.Integer({ minimum: 1, maximum: 100 }),
     }),
