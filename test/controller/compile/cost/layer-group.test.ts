@@ -44,6 +44,14 @@ const conv = (name: string, rows: number, inputs: number[], weightElems = 64 * 6
   } satisfies CostLayer;
 };
 
+/** A 3x3 depthwise conv of 64 channels on 16 x 16 (the depthwise-lowering cases). */
+const depthwise: CostLayer = {
+  ...conv('dw', 16, []),
+  macs: 64 * 16 * 16 * 9,
+  weightElems: 64 * 9,
+  channels: { in: 64, out: 64, groups: 64 },
+};
+
 t.test('a conv chain is one launch; a matmul runs on its own', async (t) => {
   const fc: CostLayer = {
     name: 'fc',
@@ -185,12 +193,6 @@ t.test('a fused sigmoid costs its lane instructions, a depthwise conv its MACs',
   t.ok(Math.abs(ratio - 11) < 1e-9, `22 instructions over 2 passes: ${ratio}x`);
   t.equal(ops.matrixMs[0], passes.matrixMs[0], 'the conv itself is unchanged');
 
-  const depthwise: CostLayer = {
-    ...conv('dw', 16, []),
-    macs: elems * 9,
-    weightElems: 64 * 9,
-    channels: { in: 64, out: 64, groups: 64 },
-  };
   const lanes = groupPlan([depthwise], 'bm1684', 'fp32', 1, STRUCTURE);
   const onConv = groupPlan([depthwise], 'bm1684', 'fp32', 1, {
     ...STRUCTURE,
@@ -209,13 +211,6 @@ t.test('a fused sigmoid costs its lane instructions, a depthwise conv its MACs',
 });
 
 t.test('BM1684 INT8 lane work on 32-bit words: per image, as FP32', async (t) => {
-  const elems = 64 * 16 * 16;
-  const depthwise: CostLayer = {
-    ...conv('dw', 16, []),
-    macs: elems * 9,
-    weightElems: 64 * 9,
-    channels: { in: 64, out: 64, groups: 64 },
-  };
   const words = { ...STRUCTURE, int8LanesAsWords: true };
   const at = (batch: number, s: GroupStructure, chip = 'bm1684') =>
     groupPlan([depthwise], chip, 'int8', batch, s).vectorMs[0] ?? 0;
@@ -385,13 +380,6 @@ t.test('BM1684 runs quantized 3-D convs and pools alone when chosen', async (t) 
 });
 
 t.test('BM1684 FP32 depthwise on the conv unit when chosen, INT8 on the lanes', async (t) => {
-  const elems = 64 * 16 * 16;
-  const depthwise: CostLayer = {
-    ...conv('dw', 16, []),
-    macs: elems * 9,
-    weightElems: 64 * 9,
-    channels: { in: 64, out: 64, groups: 64 },
-  };
   const byUnit = { ...STRUCTURE, depthwiseByUnit: true };
   const plan = (chip: string, precision: 'int8' | 'fp32', s: GroupStructure) =>
     groupPlan([depthwise], chip, precision, 1, s);
@@ -405,13 +393,6 @@ t.test('BM1684 FP32 depthwise on the conv unit when chosen, INT8 on the lanes', 
 });
 
 t.test('INT8 depthwise on 32-bit accumulators when chosen (BM1684X family)', async (t) => {
-  const elems = 64 * 16 * 16;
-  const depthwise: CostLayer = {
-    ...conv('dw', 16, []),
-    macs: elems * 9,
-    weightElems: 64 * 9,
-    channels: { in: 64, out: 64, groups: 64 },
-  };
   const int32 = { ...STRUCTURE, depthwiseInt32: true };
   const lane = (chip: string, precision: 'int8' | 'fp16', s: GroupStructure) =>
     groupPlan([depthwise], chip, precision, 1, s).vectorMs[0] ?? 0;
